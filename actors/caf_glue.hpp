@@ -1,0 +1,74 @@
+// The one place where jobnet types meet CAF: atoms and message-type permissions.
+// Protocol structs travel between actors of one process only; across processes they are
+// encoded to msgpack by the transport. So they are allowed as local ("unsafe") message types
+// instead of being made CAF-serializable.
+#ifndef JOBNET_ACTORS_CAF_GLUE_HPP_
+#define JOBNET_ACTORS_CAF_GLUE_HPP_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/type_id.hpp>
+
+#include "actors/scheduler_core.hpp"
+#include "node/handlers/registry.hpp"
+#include "protocol/messages.hpp"
+
+namespace jobnet::actors {
+
+// One run of one job on one worker.
+struct WorkItem {
+  sched::Dispatch dispatch;
+  std::shared_ptr<std::atomic<bool>> cancelled;  // set by the scheduler on timeout or cancel
+  std::shared_ptr<const handlers::HandlerConfig> config;
+};
+
+// One group-commit batch for the journal writer.
+struct JournalBatch {
+  std::vector<protocol::JobWrite> writes;
+  std::vector<uint64_t> deletes;
+  uint64_t next_seq = 0;
+};
+
+struct JournalAck {
+  Code code = Code::kOk;
+  std::string message;
+  uint64_t records = 0;
+  uint64_t sync_us = 0;  // time spent in the synced write
+};
+
+// Progress of a draining node, for the shutdown loop.
+struct DrainState {
+  uint32_t running = 0;         // jobs whose runs have not returned
+  bool journal_idle = false;    // nothing pending or in flight to the journal
+};
+
+}  // namespace jobnet::actors
+
+CAF_BEGIN_TYPE_ID_BLOCK(jobnet, caf::first_custom_type_id)
+CAF_ADD_ATOM(jobnet, jobnet::actors, inbound_atom, "inbound")
+CAF_ADD_ATOM(jobnet, jobnet::actors, reply_atom, "reply")
+CAF_ADD_ATOM(jobnet, jobnet::actors, request_atom, "request")
+CAF_ADD_ATOM(jobnet, jobnet::actors, done_atom, "done")
+CAF_ADD_ATOM(jobnet, jobnet::actors, tick_atom, "tick")
+CAF_ADD_ATOM(jobnet, jobnet::actors, write_atom, "write")
+CAF_ADD_ATOM(jobnet, jobnet::actors, run_atom, "run")
+CAF_ADD_ATOM(jobnet, jobnet::actors, drain_atom, "drain")
+CAF_ADD_ATOM(jobnet, jobnet::actors, stop_atom, "stop")
+CAF_ADD_ATOM(jobnet, jobnet::actors, connect_atom, "connect")
+CAF_END_TYPE_ID_BLOCK(jobnet)
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::protocol::Body)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::protocol::Envelope)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::sched::Outcome)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::actors::WorkItem)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::actors::JournalBatch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::actors::JournalAck)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::actors::DrainState)
+
+#endif  // JOBNET_ACTORS_CAF_GLUE_HPP_

@@ -1,0 +1,58 @@
+// Ingress behavior: route bookkeeping and reply encoding.
+#include "actors/ingress.hpp"
+
+#include <unordered_map>
+
+#include <caf/typed_event_based_actor.hpp>
+#include <spdlog/spdlog.h>
+
+#include "protocol/codec.hpp"
+
+namespace jobnet::actors {
+namespace {
+
+struct IngressState {
+  scheduler_actor scheduler;
+  ReplySink sink;
+  std::unordered_map<uint64_t, uint64_t> corr_ids;  // route -> client's correlation id
+  static inline const char* name = "jobnet.ingress";
+};
+
+ingress_actor::behavior_type Ingress(ingress_actor::stateful_pointer<IngressState> self,
+                                     scheduler_actor scheduler, ReplySink sink) {
+  self->state.scheduler = scheduler;
+  self->state.sink = std::move(sink);
+  return {
+      [=](inbound_atom, uint64_t route, protocol::Envelope& env) {
+        // The transport caps requests in flight (limits::kPendingRequestsMax), so this map is
+        // bounded by the same number.
+        self->state.corr_ids[route] = env.corr_id;
+        self->send(self->state.scheduler, request_atom_v, route, std::move(env.body));
+      },
+      [=](reply_atom, uint64_t route, protocol::Body& body) {
+        auto& st = self->state;
+        auto it = st.corr_ids.find(route);
+        if (it == st.corr_ids.end()) {
+          spdlog::error("reply for unknown route {}", route);
+          return;
+        }
+        protocol::Envelope env{limits::kProtocolVersion, it->second, std::move(body)};
+        st.corr_ids.erase(it);
+        std::string frame = protocol::Encode(env);
+        if (frame.size() > limits::kReplyFrameBytesMax) {
+          frame = protocol::Encode(protocol::MakeError(
+              env.corr_id, Status::TooLarge("reply would be " + std::to_string(frame.size()) +
+                                            " bytes; ask for fewer jobs")));
+        }
+        st.sink(route, std::move(frame));
+      },
+  };
+}
+
+}  // namespace
+
+ingress_actor SpawnIngress(caf::actor_system& sys, scheduler_actor scheduler, ReplySink sink) {
+  return sys.spawn(Ingress, std::move(scheduler), std::move(sink));
+}
+
+}  // namespace jobnet::actors

@@ -1,0 +1,31 @@
+// The ingress actor: the node's front door for decoded client requests. It remembers each
+// request's correlation id, hands the request to the scheduler, and encodes the scheduler's
+// answer into a reply frame for the transport. It never touches a socket: replies leave
+// through the ReplySink (the transport's thread-safe outbox).
+#ifndef JOBNET_ACTORS_INGRESS_HPP_
+#define JOBNET_ACTORS_INGRESS_HPP_
+
+#include <functional>
+#include <string>
+
+#include <caf/actor_system.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/caf_glue.hpp"
+#include "actors/scheduler.hpp"
+
+namespace jobnet::actors {
+
+using ingress_actor =
+    caf::typed_actor<caf::reacts_to<inbound_atom, uint64_t, protocol::Envelope>,  // route, request
+                     caf::reacts_to<reply_atom, uint64_t, protocol::Body>>;       // route, answer
+
+// Sends an encoded reply frame to the client behind `route`. Must be thread-safe.
+using ReplySink = std::function<void(uint64_t route, std::string frame)>;
+
+ingress_actor SpawnIngress(caf::actor_system& sys, scheduler_actor scheduler, ReplySink sink);
+
+}  // namespace jobnet::actors
+
+#endif  // JOBNET_ACTORS_INGRESS_HPP_

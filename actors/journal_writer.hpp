@@ -1,0 +1,25 @@
+// The journal writer: a detached actor (its own thread) that makes batches durable, so the
+// fsync never blocks CAF's scheduler threads. The scheduler sends it one batch at a time and
+// collects new records meanwhile: that is the group commit.
+#ifndef JOBNET_ACTORS_JOURNAL_WRITER_HPP_
+#define JOBNET_ACTORS_JOURNAL_WRITER_HPP_
+
+#include <memory>
+
+#include <caf/actor_system.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/caf_glue.hpp"
+#include "node/journal.hpp"
+
+namespace jobnet::actors {
+
+using journal_writer_actor =
+    caf::typed_actor<caf::replies_to<write_atom, JournalBatch>::with<JournalAck>>;
+
+journal_writer_actor SpawnJournalWriter(caf::actor_system& sys, std::shared_ptr<Journal> journal);
+
+}  // namespace jobnet::actors
+
+#endif  // JOBNET_ACTORS_JOURNAL_WRITER_HPP_

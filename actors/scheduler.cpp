@@ -1,0 +1,219 @@
+// Scheduler actor behavior: drive the state machine, group-commit its writes, then act.
+#include "actors/scheduler.hpp"
+
+#include <chrono>
+#include <optional>
+#include <unordered_map>
+
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/spawn_options.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/worker.hpp"
+
+namespace jobnet::actors {
+namespace {
+
+uint64_t NowMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+struct SchedulerState {
+  std::shared_ptr<sched::Scheduler> core;
+  journal_writer_actor journal;
+  std::vector<worker_actor> workers;
+  caf::actor ingress;
+  SchedulerConfig config;
+  sched::Effects pending;                 // effects whose writes are not yet sent
+  std::optional<sched::Effects> inflight;  // effects waiting for their batch's fsync
+  std::unordered_map<uint64_t, std::shared_ptr<std::atomic<bool>>> cancel_flags;  // by lease
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  uint64_t batches = 0, records = 0, sync_us = 0, batch_records_max = 0;
+  bool failed = false;  // the journal failed: durability is lost, the node must stop
+  static inline const char* name = "jobnet.scheduler";
+};
+
+using Self = scheduler_actor::stateful_pointer<SchedulerState>;
+
+void Execute(Self self, sched::Effects& fx) {
+  auto& st = self->state;
+  for (uint64_t lease : fx.cancels) {
+    auto it = st.cancel_flags.find(lease);
+    if (it != st.cancel_flags.end()) it->second->store(true);
+  }
+  for (auto& d : fx.dispatches) {
+    auto flag = std::make_shared<std::atomic<bool>>(false);
+    st.cancel_flags[d.lease] = flag;
+    uint32_t slot = d.slot;
+    self->send(st.workers[slot], run_atom_v, WorkItem{std::move(d), flag, st.config.handler_config});
+  }
+  for (auto& r : fx.replies) caf::anon_send(st.ingress, reply_atom_v, r.token, std::move(r.body));
+}
+
+void FailStop(Self self, const std::string& why) {
+  auto& st = self->state;
+  if (st.failed) return;
+  st.failed = true;
+  spdlog::critical("journal write failed, stopping the node to keep what is durable: {}", why);
+  // Nothing in flight or pending may be reported as done: answer every waiting request with the
+  // storage error, then stop. A restart recovers from what the journal holds.
+  auto fail_replies = [&](sched::Effects& fx) {
+    for (auto& r : fx.replies)
+      caf::anon_send(st.ingress, reply_atom_v, r.token,
+                 protocol::Body{protocol::ErrorReply{Code::kStorage, "journal write failed: " + why}});
+    fx.replies.clear();
+  };
+  if (st.inflight) fail_replies(*st.inflight);
+  fail_replies(st.pending);
+  self->delayed_send(self, std::chrono::milliseconds(300), stop_atom_v);
+}
+
+void Flush(Self self) {
+  auto& st = self->state;
+  if (st.inflight || st.failed) return;
+  if (!st.pending.has_writes()) {
+    Execute(self, st.pending);
+    st.pending = sched::Effects{};
+    return;
+  }
+  JournalBatch batch{std::move(st.pending.writes), std::move(st.pending.deletes),
+                     st.pending.next_seq};
+  st.inflight = std::move(st.pending);
+  st.pending = sched::Effects{};
+  self->request(st.journal, caf::infinite, write_atom_v, std::move(batch))
+      .then(
+          [=](const JournalAck& ack) {
+            auto& s = self->state;
+            if (ack.code != Code::kOk) return FailStop(self, ack.message);
+            s.batches++;
+            s.records += ack.records;
+            s.sync_us += ack.sync_us;
+            s.batch_records_max = std::max(s.batch_records_max, ack.records);
+            sched::Effects done = std::move(*s.inflight);
+            s.inflight.reset();
+            Execute(self, done);
+            Flush(self);
+          },
+          [=](caf::error& err) { FailStop(self, self->system().render(err)); });
+}
+
+// Collects the state machine's effects and moves them along.
+void Pump(Self self) {
+  auto& st = self->state;
+  sched::Effects fx = st.core->TakeEffects();
+  if (st.failed) {
+    for (auto& r : fx.replies)
+      caf::anon_send(st.ingress, reply_atom_v, r.token,
+                 protocol::Body{protocol::ErrorReply{Code::kStorage, "journal failed; node is stopping"}});
+    return;
+  }
+  if (!fx.empty()) st.pending.Append(std::move(fx));
+  if (!st.pending.empty()) Flush(self);
+}
+
+scheduler_actor::behavior_type SchedulerBehavior(Self self,
+                                                 std::shared_ptr<sched::Scheduler> core,
+                                                 uint32_t workers, journal_writer_actor journal,
+                                                 SchedulerConfig config) {
+  auto& st = self->state;
+  st.core = std::move(core);
+  st.journal = journal;
+  st.config = std::move(config);
+  for (uint32_t i = 0; i < workers; ++i)
+    st.workers.push_back(
+        self->spawn<caf::detached + caf::linked>(Worker, caf::actor_cast<caf::actor>(self)));
+  self->delayed_send(self, std::chrono::milliseconds(st.config.tick_ms), tick_atom_v);
+  return {
+      [=](connect_atom, caf::actor ingress) {
+        self->state.ingress = std::move(ingress);
+        Pump(self);  // recovery effects (re-queued runs) and their dispatches
+      },
+      [=](request_atom, uint64_t token, protocol::Body& body) {
+        auto& core = *self->state.core;
+        uint64_t now = NowMs();
+        std::visit(
+            [&](auto& req) {
+              using T = std::decay_t<decltype(req)>;
+              if constexpr (std::is_same_v<T, protocol::SubmitRequest>) {
+                core.Submit(token, std::move(req.spec), now);
+              } else if constexpr (std::is_same_v<T, protocol::StatusRequest>) {
+                core.StatusOf(token, req.id);
+              } else if constexpr (std::is_same_v<T, protocol::WaitRequest>) {
+                core.Wait(token, req.id, req.timeout_ms, now);
+              } else if constexpr (std::is_same_v<T, protocol::CancelRequest>) {
+                core.Cancel(token, req.id, now);
+              } else if constexpr (std::is_same_v<T, protocol::RetryRequest>) {
+                core.Retry(token, req.id, now);
+              } else if constexpr (std::is_same_v<T, protocol::ListRequest>) {
+                core.List(token, req);
+              } else if constexpr (std::is_same_v<T, protocol::StatsRequest>) {
+                auto& s = self->state;
+                protocol::StatsReply r = core.Stats();
+                r.incarnation = s.config.incarnation;
+                r.uptime_ms = static_cast<uint64_t>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - s.started)
+                        .count());
+                r.counters["journal_batches"] = s.batches;
+                r.counters["journal_records"] = s.records;
+                r.counters["journal_batch_records_max"] = s.batch_records_max;
+                r.counters["journal_sync_us_avg"] = s.batches ? s.sync_us / s.batches : 0;
+                // Not a state change: it follows whatever is being made durable right now.
+                self->state.pending.replies.push_back(sched::Reply{token, std::move(r)});
+              } else {
+                caf::anon_send(self->state.ingress, reply_atom_v, token,
+                           protocol::Body{protocol::ErrorReply{
+                               Code::kInvalidArgument,
+                               std::string("a node does not accept '") +
+                                   protocol::KindName(protocol::KindOf(protocol::Body{req})) +
+                                   "' messages from clients"}});
+              }
+            },
+            body);
+        Pump(self);
+      },
+      [=](done_atom, sched::Outcome& o) {
+        self->state.cancel_flags.erase(o.lease);
+        self->state.core->Complete(o, NowMs());
+        Pump(self);
+      },
+      [=](tick_atom) {
+        self->state.core->Tick(NowMs());
+        Pump(self);
+        self->delayed_send(self, std::chrono::milliseconds(self->state.config.tick_ms),
+                           tick_atom_v);
+      },
+      [=](drain_atom) -> DrainState {
+        auto& s = self->state;
+        s.core->Drain();
+        Pump(self);
+        return DrainState{s.core->busy_slots(), !s.inflight && s.pending.empty()};
+      },
+      [=](stop_atom) {
+        auto& s = self->state;
+        if (s.failed) {
+          spdlog::critical("exiting after journal failure");
+          std::_Exit(70);
+        }
+        for (auto& [lease, flag] : s.cancel_flags) flag->store(true);
+        for (auto& w : s.workers) self->send_exit(w, caf::exit_reason::user_shutdown);
+        self->send_exit(s.journal, caf::exit_reason::user_shutdown);
+        self->quit();
+      },
+  };
+}
+
+}  // namespace
+
+scheduler_actor SpawnScheduler(caf::actor_system& sys, std::unique_ptr<sched::Scheduler> core,
+                               uint32_t workers, journal_writer_actor journal,
+                               SchedulerConfig config) {
+  return sys.spawn(SchedulerBehavior, std::shared_ptr<sched::Scheduler>(std::move(core)), workers, std::move(journal), std::move(config));
+}
+
+}  // namespace jobnet::actors

@@ -1,0 +1,41 @@
+// The scheduler actor: owns the scheduler state machine (scheduler_core.hpp), its worker pool
+// and the group-commit pipeline to the journal writer. Effects of the state machine are carried
+// out only after their journal records are durable: replies and dispatches wait for the fsync,
+// and records that arrive while one batch is being synced form the next batch.
+#ifndef JOBNET_ACTORS_SCHEDULER_HPP_
+#define JOBNET_ACTORS_SCHEDULER_HPP_
+
+#include <memory>
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/caf_glue.hpp"
+#include "actors/journal_writer.hpp"
+
+namespace jobnet::actors {
+
+using scheduler_actor = caf::typed_actor<
+    caf::reacts_to<connect_atom, caf::actor>,                // where replies go (the ingress)
+    caf::reacts_to<request_atom, uint64_t, protocol::Body>,  // a client request, by route
+    caf::reacts_to<done_atom, sched::Outcome>,               // from a worker
+    caf::reacts_to<tick_atom>,                               // timers
+    caf::replies_to<drain_atom>::with<DrainState>,           // refuse new work, report progress
+    caf::reacts_to<stop_atom>>;                              // cancel runs, stop workers, quit
+
+struct SchedulerConfig {
+  uint64_t incarnation = 0;
+  uint32_t tick_ms = 10;
+  std::shared_ptr<const handlers::HandlerConfig> handler_config;
+};
+
+// Takes the recovered state machine; spawns its workers (one detached actor per slot).
+scheduler_actor SpawnScheduler(caf::actor_system& sys, std::unique_ptr<sched::Scheduler> core,
+                               uint32_t workers, journal_writer_actor journal,
+                               SchedulerConfig config);
+
+}  // namespace jobnet::actors
+
+#endif  // JOBNET_ACTORS_SCHEDULER_HPP_

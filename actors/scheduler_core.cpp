@@ -1,0 +1,462 @@
+// Scheduler state machine: see scheduler_core.hpp for the contract.
+#include "actors/scheduler_core.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <limits>
+
+namespace jobnet::sched {
+
+using protocol::JobInfo;
+using protocol::JobSpec;
+
+template <class T>
+static void MoveAppend(std::vector<T>* into, std::vector<T>* from) {
+  if (into->empty()) {
+    *into = std::move(*from);
+  } else {
+    into->insert(into->end(), std::make_move_iterator(from->begin()),
+                 std::make_move_iterator(from->end()));
+  }
+  from->clear();
+}
+
+void Effects::Append(Effects&& later) {
+  MoveAppend(&writes, &later.writes);
+  MoveAppend(&deletes, &later.deletes);
+  if (later.next_seq != 0) next_seq = later.next_seq;
+  MoveAppend(&replies, &later.replies);
+  MoveAppend(&dispatches, &later.dispatches);
+  MoveAppend(&cancels, &later.cancels);
+}
+
+Scheduler::Scheduler(SchedulerOptions options) : opt_(std::move(options)), rng_(opt_.seed) {
+  assert(opt_.workers >= 1 && opt_.workers <= limits::kWorkersMax);
+  slots_.resize(opt_.workers);
+  for (uint32_t i = opt_.workers; i > 0; --i) free_slots_.push_back(i - 1);
+}
+
+const Job* Scheduler::Find(uint64_t seq) const {
+  auto it = jobs_.find(seq);
+  return it == jobs_.end() ? nullptr : &it->second;
+}
+
+void Scheduler::Error(ReplyToken t, const jobnet::Status& s) {
+  fx_.replies.push_back(Reply{t, protocol::ErrorReply{s.code(), s.message()}});
+}
+
+Job* Scheduler::Lookup(const std::string& id, ReplyToken t) {
+  auto parsed = protocol::ParseJobId(id);
+  if (!parsed.ok()) {
+    Error(t, parsed.status());
+    return nullptr;
+  }
+  if (parsed.value().node != opt_.node_id) {
+    Error(t, Status::NotFound("job " + id + " is owned by node " + parsed.value().node +
+                              ", not by " + opt_.node_id));
+    return nullptr;
+  }
+  auto it = jobs_.find(parsed.value().seq);
+  if (it == jobs_.end()) {
+    Error(t, Status::NotFound("job " + id + " does not exist (or was purged by retention)"));
+    return nullptr;
+  }
+  return &it->second;
+}
+
+void Scheduler::SetState(Job& job, JobState to, uint64_t now_ms, std::string message) {
+  auto waiting = [](JobState s) { return s == JobState::kQueued || s == JobState::kDelayed; };
+  if (job.events > 0) {  // a new job (no events yet) was never counted in its initial state
+    state_counts_[static_cast<int>(job.state)]--;
+    if (waiting(job.state) && --queue_depth_[job.spec.queue] == 0) queue_depth_.erase(job.spec.queue);
+    if (!protocol::IsFinal(job.state)) live_jobs_--;
+  }
+  job.state = to;
+  state_counts_[static_cast<int>(to)]++;
+  if (waiting(to)) queue_depth_[job.spec.queue]++;
+  if (!protocol::IsFinal(to)) live_jobs_++;
+  JobEvent ev{now_ms, to, job.attempts, std::move(message)};
+  dirty_[job.seq].emplace_back(job.events++, std::move(ev));
+}
+
+void Scheduler::Enqueue(Job& job) {
+  if (job.state == JobState::kDelayed) {
+    delayed_.emplace(job.run_at_ms, job.seq);
+  } else {
+    assert(job.state == JobState::kQueued);
+    job.order = next_order_++;
+    ready_.emplace(-static_cast<int64_t>(job.spec.priority), job.order, job.seq);
+  }
+}
+
+void Scheduler::Unindex(const Job& job) {
+  switch (job.state) {
+    case JobState::kQueued:
+      ready_.erase(ReadyKey(-static_cast<int64_t>(job.spec.priority), job.order, job.seq));
+      break;
+    case JobState::kDelayed:
+      delayed_.erase({job.run_at_ms, job.seq});
+      break;
+    case JobState::kRunning: {
+      auto it = running_.find(job.seq);
+      assert(it != running_.end());
+      leases_.erase({it->second.second, job.seq});
+      running_.erase(it);
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+void Scheduler::Recover(std::vector<Job> jobs, uint64_t next_seq, uint64_t now_ms) {
+  assert(jobs_.empty());
+  std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
+    return a.order != b.order ? a.order < b.order : a.seq < b.seq;
+  });
+  next_seq_ = std::max<uint64_t>(next_seq, 1);
+  for (auto& j : jobs) {
+    next_seq_ = std::max(next_seq_, j.seq + 1);
+    next_order_ = std::max(next_order_, j.order + 1);
+    uint64_t seq = j.seq;
+    Job& job = jobs_.emplace(seq, std::move(j)).first->second;
+    if (!job.spec.key.empty()) by_key_[job.spec.key] = seq;
+    state_counts_[static_cast<int>(job.state)]++;
+    if (job.state == JobState::kQueued || job.state == JobState::kDelayed)
+      queue_depth_[job.spec.queue]++;
+    if (!protocol::IsFinal(job.state)) live_jobs_++;
+    switch (job.state) {
+      case JobState::kQueued:
+        ready_.emplace(-static_cast<int64_t>(job.spec.priority), job.order, job.seq);
+        break;
+      case JobState::kDelayed:
+        delayed_.emplace(job.run_at_ms, job.seq);
+        break;
+      case JobState::kRunning:
+        // Its run died with the node: that attempt failed; retry at once if attempts remain.
+        job.error = "interrupted: node restarted during attempt " + std::to_string(job.attempts);
+        if (job.attempts < job.spec.max_attempts) {
+          job.run_at_ms = 0;
+          SetState(job, JobState::kQueued, now_ms, job.error);
+          Enqueue(job);
+        } else {
+          job.finished_at_ms = now_ms;
+          SetState(job, JobState::kDead, now_ms, job.error);
+          Finish(job);
+        }
+        counters_["recovered_running"]++;
+        break;
+      default:
+        finished_.emplace(job.finished_at_ms, job.seq);
+        break;
+    }
+  }
+  counters_["recovered_jobs"] = jobs_.size();
+  DispatchReady(now_ms);
+}
+
+void Scheduler::Submit(ReplyToken t, JobSpec spec, uint64_t now_ms) {
+  if (draining_) return Error(t, Status::Draining("node " + opt_.node_id + " is shutting down"));
+  jobnet::Status s = protocol::Validate(spec);
+  if (!s.ok()) return Error(t, s);
+  if (!opt_.known_types.empty() && opt_.known_types.count(spec.type) == 0)
+    return Error(t, Status::InvalidArgument("no handler for job type '" + spec.type +
+                                            "' on node " + opt_.node_id));
+  if (!spec.key.empty()) {
+    auto it = by_key_.find(spec.key);
+    if (it != by_key_.end()) {
+      const Job& existing = jobs_.at(it->second);
+      counters_["submits_deduplicated"]++;
+      fx_.replies.push_back(Reply{t, protocol::AcceptedReply{existing.id, existing.state, true}});
+      return;
+    }
+  }
+  if (live_jobs_ >= opt_.jobs_live_max)
+    return Error(t, Status::Overloaded("node holds " + std::to_string(live_jobs_) +
+                                       " unfinished jobs, its limit"));
+  if (queue_depth_.size() >= limits::kQueuesMax && queue_depth_.count(spec.queue) == 0)
+    return Error(t, Status::Overloaded("too many queues with waiting jobs"));
+  uint64_t seq = next_seq_++;
+  fx_.next_seq = next_seq_;
+  Job& job = jobs_.emplace(seq, Job{}).first->second;
+  job.seq = seq;
+  job.id = protocol::MakeJobId(opt_.node_id, seq);
+  job.created_at_ms = now_ms;
+  if (spec.delay_ms != 0) {
+    spec.run_at_ms = now_ms + spec.delay_ms;
+    spec.delay_ms = 0;
+  }
+  job.spec = std::move(spec);
+  job.run_at_ms = job.spec.run_at_ms > now_ms ? job.spec.run_at_ms : 0;
+  if (!job.spec.key.empty()) by_key_[job.spec.key] = seq;
+  SetState(job, job.run_at_ms != 0 ? JobState::kDelayed : JobState::kQueued, now_ms, "submitted");
+  Enqueue(job);
+  counters_["submitted"]++;
+  fx_.replies.push_back(Reply{t, protocol::AcceptedReply{job.id, job.state, false}});
+  DispatchReady(now_ms);
+}
+
+void Scheduler::StatusOf(ReplyToken t, const std::string& id) {
+  if (Job* job = Lookup(id, t)) fx_.replies.push_back(Reply{t, protocol::JobReply{job->Info()}});
+}
+
+void Scheduler::Wait(ReplyToken t, const std::string& id, uint64_t timeout_ms, uint64_t now_ms) {
+  Job* job = Lookup(id, t);
+  if (job == nullptr) return;
+  if (protocol::IsFinal(job->state)) {
+    fx_.replies.push_back(Reply{t, protocol::JobReply{job->Info()}});
+    return;
+  }
+  if (waiter_deadlines_.size() >= opt_.waiters_max)
+    return Error(t, Status::Overloaded("node has " + std::to_string(opt_.waiters_max) +
+                                       " waiters, its limit"));
+  auto& list = waiters_[job->seq];
+  if (list.size() >= opt_.waiters_per_job_max)
+    return Error(t, Status::Overloaded("job " + id + " has too many waiters"));
+  list.emplace_back(t, now_ms + timeout_ms);
+  waiter_deadlines_.emplace(now_ms + timeout_ms, t, job->seq);
+}
+
+void Scheduler::Cancel(ReplyToken t, const std::string& id, uint64_t now_ms) {
+  Job* job = Lookup(id, t);
+  if (job == nullptr) return;
+  if (protocol::IsFinal(job->state))
+    return Error(t, Status::Conflict("job " + id + " is already " +
+                                     protocol::JobStateName(job->state)));
+  if (job->state == JobState::kRunning) {
+    auto it = running_.find(job->seq);
+    fx_.cancels.push_back(it->second.first);  // stop the run; its late result is ignored
+  }
+  Unindex(*job);
+  job->finished_at_ms = now_ms;
+  job->error = "cancelled";
+  SetState(*job, JobState::kCancelled, now_ms, "cancelled by request");
+  Finish(*job);
+  counters_["cancelled"]++;
+  fx_.replies.push_back(Reply{t, protocol::JobReply{job->Info()}});
+}
+
+void Scheduler::Retry(ReplyToken t, const std::string& id, uint64_t now_ms) {
+  Job* job = Lookup(id, t);
+  if (job == nullptr) return;
+  if (draining_) return Error(t, Status::Draining("node " + opt_.node_id + " is shutting down"));
+  if (job->state != JobState::kDead && job->state != JobState::kFailed &&
+      job->state != JobState::kCancelled)
+    return Error(t, Status::Conflict("only dead, failed or cancelled jobs can be retried; job " +
+                                     id + " is " + protocol::JobStateName(job->state)));
+  if (live_jobs_ >= opt_.jobs_live_max)
+    return Error(t, Status::Overloaded("node holds too many unfinished jobs"));
+  finished_.erase({job->finished_at_ms, job->seq});
+  job->attempts = 0;  // a manual retry grants a fresh set of attempts
+  job->finished_at_ms = 0;
+  job->run_at_ms = 0;
+  job->error.clear();
+  SetState(*job, JobState::kQueued, now_ms, "retried by request");
+  Enqueue(*job);
+  counters_["retried_manually"]++;
+  fx_.replies.push_back(Reply{t, protocol::JobReply{job->Info()}});
+  DispatchReady(now_ms);
+}
+
+void Scheduler::List(ReplyToken t, const protocol::ListRequest& req) {
+  uint64_t from = 1;
+  if (!req.after.empty()) {
+    auto parsed = protocol::ParseJobId(req.after);
+    if (!parsed.ok()) return Error(t, parsed.status());
+    from = parsed.value().seq + 1;
+  }
+  protocol::JobListReply out;
+  for (auto it = jobs_.lower_bound(from); it != jobs_.end() && out.jobs.size() < req.limit; ++it) {
+    const Job& j = it->second;
+    if (req.state && j.state != *req.state) continue;
+    if (!req.queue.empty() && j.spec.queue != req.queue) continue;
+    out.jobs.push_back(j.Info());
+  }
+  fx_.replies.push_back(Reply{t, std::move(out)});
+}
+
+protocol::StatsReply Scheduler::Stats() const {
+  protocol::StatsReply r;
+  r.node = opt_.node_id;
+  r.workers = opt_.workers;
+  r.busy = busy_slots_;
+  for (int i = 0; i < protocol::kJobStateCount; ++i)
+    r.jobs[protocol::JobStateName(static_cast<JobState>(i))] = state_counts_[i];
+  r.queues = queue_depth_;
+  r.counters = counters_;
+  r.counters["waiters"] = waiter_deadlines_.size();
+  return r;
+}
+
+uint64_t Scheduler::BackoffMs(const Job& job) {
+  // base * 2^(attempts-1), capped, with +-10% jitter so retries of a burst spread out.
+  uint64_t d = job.spec.backoff_ms;
+  for (uint32_t i = 1; i < job.attempts && d < limits::kBackoffMsMax; ++i) d *= 2;
+  d = std::min(d, limits::kBackoffMsMax);
+  if (d == 0) return 0;
+  std::uniform_int_distribution<uint64_t> jitter(0, d / 5);
+  return d - d / 10 + jitter(rng_);
+}
+
+void Scheduler::FailRun(Job& job, const std::string& error, uint64_t now_ms) {
+  job.error = error.size() > limits::kErrorMessageBytesMax
+                  ? error.substr(0, limits::kErrorMessageBytesMax)
+                  : error;
+  if (job.attempts < job.spec.max_attempts) {
+    job.run_at_ms = now_ms + BackoffMs(job);
+    SetState(job, JobState::kDelayed, now_ms, "attempt failed: " + job.error);
+    Enqueue(job);
+    counters_["retries"]++;
+  } else {
+    job.finished_at_ms = now_ms;
+    SetState(job, JobState::kDead, now_ms, "dead after " + std::to_string(job.attempts) +
+                                               " attempts: " + job.error);
+    Finish(job);
+    counters_["dead"]++;
+  }
+}
+
+void Scheduler::Finish(Job& job) {
+  assert(protocol::IsFinal(job.state));
+  finished_.emplace(job.finished_at_ms, job.seq);
+  auto it = waiters_.find(job.seq);
+  if (it == waiters_.end()) return;
+  JobInfo info = job.Info();
+  for (auto [t, deadline] : it->second) {
+    fx_.replies.push_back(Reply{t, protocol::JobReply{info}});
+    waiter_deadlines_.erase({deadline, t, job.seq});
+  }
+  waiters_.erase(it);
+}
+
+void Scheduler::Complete(const Outcome& o, uint64_t now_ms) {
+  assert(o.slot < slots_.size());
+  Slot& slot = slots_[o.slot];
+  assert(slot.busy && slot.lease == o.lease);
+  slot.busy = false;
+  free_slots_.push_back(o.slot);
+  busy_slots_--;
+  auto rit = running_.find(o.seq);
+  if (rit == running_.end() || rit->second.first != o.lease) {
+    counters_["stale_results"]++;  // timed out or cancelled while it ran
+    DispatchReady(now_ms);
+    return;
+  }
+  Job& job = jobs_.at(o.seq);
+  Unindex(job);
+  if (o.ok && o.result.size() <= limits::kResultBytesMax) {
+    job.result = o.result.empty() ? protocol::MsgpackNil() : o.result;
+    job.error.clear();
+    job.finished_at_ms = now_ms;
+    SetState(job, JobState::kSucceeded, now_ms, "succeeded");
+    Finish(job);
+    counters_["succeeded"]++;
+  } else {
+    counters_["failed_attempts"]++;
+    FailRun(job, o.ok ? "result is larger than 1 MiB" : o.error, now_ms);
+  }
+  DispatchReady(now_ms);
+}
+
+void Scheduler::DispatchReady(uint64_t now_ms) {
+  if (draining_) return;  // a draining node finishes what runs and starts nothing new
+  while (!free_slots_.empty() && !ready_.empty()) {
+    auto key = *ready_.begin();
+    ready_.erase(ready_.begin());
+    Job& job = jobs_.at(std::get<2>(key));
+    uint32_t slot_no = free_slots_.back();
+    free_slots_.pop_back();
+    Slot& slot = slots_[slot_no];
+    slot.busy = true;
+    slot.lease = next_lease_++;
+    slot.seq = job.seq;
+    busy_slots_++;
+    job.attempts++;
+    job.started_at_ms = now_ms;
+    uint64_t deadline = now_ms + job.spec.timeout_ms;
+    running_[job.seq] = {slot.lease, deadline};
+    leases_.emplace(deadline, job.seq);
+    SetState(job, JobState::kRunning, now_ms, "started on slot " + std::to_string(slot_no));
+    fx_.dispatches.push_back(Dispatch{slot_no, slot.lease, job.seq, job.id, job.spec.type,
+                                      job.spec.payload, job.attempts, job.spec.timeout_ms});
+  }
+}
+
+void Scheduler::Purge(uint64_t now_ms) {
+  while (!finished_.empty()) {
+    auto [at, seq] = *finished_.begin();
+    bool expired = at + opt_.retention_ms <= now_ms;
+    if (!expired && finished_.size() <= opt_.final_jobs_max) break;
+    finished_.erase(finished_.begin());
+    auto it = jobs_.find(seq);
+    if (it == jobs_.end()) continue;
+    Job& job = it->second;
+    if (!job.spec.key.empty()) {
+      auto k = by_key_.find(job.spec.key);
+      if (k != by_key_.end() && k->second == seq) by_key_.erase(k);
+    }
+    state_counts_[static_cast<int>(job.state)]--;
+    jobs_.erase(it);
+    dirty_.erase(seq);
+    fx_.deletes.push_back(seq);
+    counters_["purged"]++;
+  }
+}
+
+void Scheduler::Tick(uint64_t now_ms) {
+  while (!delayed_.empty() && delayed_.begin()->first <= now_ms) {
+    uint64_t seq = delayed_.begin()->second;
+    delayed_.erase(delayed_.begin());
+    Job& job = jobs_.at(seq);
+    job.run_at_ms = 0;
+    SetState(job, JobState::kQueued, now_ms, "due");
+    Enqueue(job);
+  }
+  while (!leases_.empty() && leases_.begin()->first <= now_ms) {
+    uint64_t seq = leases_.begin()->second;
+    Job& job = jobs_.at(seq);
+    fx_.cancels.push_back(running_.at(seq).first);
+    Unindex(job);  // the slot stays busy until its worker returns
+    counters_["timeouts"]++;
+    FailRun(job, "timed out after " + std::to_string(job.spec.timeout_ms) + " ms", now_ms);
+  }
+  while (!waiter_deadlines_.empty() && std::get<0>(*waiter_deadlines_.begin()) <= now_ms) {
+    auto [deadline, token, seq] = *waiter_deadlines_.begin();
+    waiter_deadlines_.erase(waiter_deadlines_.begin());
+    auto it = waiters_.find(seq);
+    assert(it != waiters_.end());
+    auto& v = it->second;
+    auto pos = std::find(v.begin(), v.end(), std::make_pair(token, deadline));
+    assert(pos != v.end());
+    v.erase(pos);
+    if (v.empty()) waiters_.erase(it);
+    const Job* job = Find(seq);
+    Error(token, Status::Timeout("job " + (job ? job->id : std::to_string(seq)) +
+                                 " is not finished yet"));
+  }
+  Purge(now_ms);
+  DispatchReady(now_ms);
+}
+
+uint64_t Scheduler::NextDeadlineMs() const {
+  uint64_t d = std::numeric_limits<uint64_t>::max();
+  if (!delayed_.empty()) d = std::min(d, delayed_.begin()->first);
+  if (!leases_.empty()) d = std::min(d, leases_.begin()->first);
+  if (!waiter_deadlines_.empty()) d = std::min(d, std::get<0>(*waiter_deadlines_.begin()));
+  if (!finished_.empty()) d = std::min(d, finished_.begin()->first + opt_.retention_ms);
+  return d;
+}
+
+Effects Scheduler::TakeEffects() {
+  for (auto& [seq, events] : dirty_) {
+    auto it = jobs_.find(seq);
+    if (it == jobs_.end()) continue;
+    fx_.writes.push_back(JobWrite{it->second, std::move(events)});
+  }
+  dirty_.clear();
+  Effects out = std::move(fx_);
+  fx_ = Effects{};
+  return out;
+}
+
+}  // namespace jobnet::sched

@@ -1,0 +1,170 @@
+// The scheduler's state machine, without CAF: queues, priorities, delays, leases, retries,
+// waiters, idempotency and retention. It is driven by calls that carry the current time and
+// answers with Effects (journal writes, replies, dispatches) for its owner to carry out in order:
+// first make the writes durable, then send the replies and dispatches. Unit tests drive it with a
+// fake clock; the scheduler actor drives it with the real one.
+#ifndef JOBNET_ACTORS_SCHEDULER_CORE_HPP_
+#define JOBNET_ACTORS_SCHEDULER_CORE_HPP_
+
+#include <cstdint>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "jobnet/status.h"
+#include "protocol/job_record.hpp"
+#include "protocol/messages.hpp"
+
+namespace jobnet::sched {
+
+using protocol::Job;
+using protocol::JobEvent;
+using protocol::JobState;
+using protocol::JobWrite;
+
+// Identifies one pending reply; the owner maps it to whoever asked.
+using ReplyToken = uint64_t;
+
+struct SchedulerOptions {
+  std::string node_id = "n1";
+  uint32_t workers = 4;                       // worker slots (1..kWorkersMax)
+  uint64_t retention_ms = 24ull * 3600 * 1000;  // final jobs are purged after this
+  uint64_t final_jobs_max = 500000;           // and when more than this many are kept
+  uint64_t jobs_live_max = limits::kJobsLiveMax;
+  uint32_t waiters_max = limits::kWaitersMax;
+  uint32_t waiters_per_job_max = limits::kWaitersPerJobMax;
+  uint64_t seed = 0x6a6f626e6574ull;          // backoff jitter
+  std::set<std::string> known_types;          // job types this node can run; empty = any
+};
+
+struct Reply {
+  ReplyToken token = 0;
+  protocol::Body body;
+};
+
+// Run `job` on worker `slot`; `lease` names this run (a result with another lease is stale).
+struct Dispatch {
+  uint32_t slot = 0;
+  uint64_t lease = 0;
+  uint64_t seq = 0;
+  std::string id;
+  std::string type;
+  std::string payload;
+  uint32_t attempt = 0;
+  uint64_t timeout_ms = 0;
+};
+
+struct Effects {
+  std::vector<JobWrite> writes;
+  std::vector<uint64_t> deletes;  // job seqs purged by retention
+  uint64_t next_seq = 0;          // to journal with the writes when it changed (0 = unchanged)
+  std::vector<Reply> replies;
+  std::vector<Dispatch> dispatches;
+  std::vector<uint64_t> cancels;  // leases whose runs should stop (timed out or cancelled)
+  bool empty() const { return !has_writes() && replies.empty() && dispatches.empty() && cancels.empty(); }
+  bool has_writes() const { return !writes.empty() || !deletes.empty() || next_seq != 0; }
+  // Appends `later` after this (its writes, replies, ... come after ours).
+  void Append(Effects&& later);
+};
+
+// What a worker reports after running a job.
+struct Outcome {
+  uint32_t slot = 0;
+  uint64_t lease = 0;
+  uint64_t seq = 0;
+  bool ok = false;
+  std::string result;  // raw msgpack when ok
+  std::string error;   // when !ok
+};
+
+class Scheduler {
+ public:
+  explicit Scheduler(SchedulerOptions options);
+
+  // Rebuilds state from journaled jobs (any order). Jobs that were running are failed with
+  // "interrupted by restart" and retried at once (or dead-lettered if that was the last attempt).
+  // `next_seq` is the journaled sequence counter (0 = none).
+  void Recover(std::vector<Job> jobs, uint64_t next_seq, uint64_t now_ms);
+
+  void Submit(ReplyToken t, protocol::JobSpec spec, uint64_t now_ms);
+  void StatusOf(ReplyToken t, const std::string& id);
+  void Wait(ReplyToken t, const std::string& id, uint64_t timeout_ms, uint64_t now_ms);
+  void Cancel(ReplyToken t, const std::string& id, uint64_t now_ms);
+  void Retry(ReplyToken t, const std::string& id, uint64_t now_ms);
+  void List(ReplyToken t, const protocol::ListRequest& req);
+  protocol::StatsReply Stats() const;
+  // Refuse new submits from now on (shutdown): they get kDraining.
+  void Drain() { draining_ = true; }
+
+  void Complete(const Outcome& outcome, uint64_t now_ms);
+  // Promotes due delayed jobs, expires leases and waiters, purges old final jobs, dispatches.
+  void Tick(uint64_t now_ms);
+
+  Effects TakeEffects();
+
+  // Introspection (tests, stats, shutdown).
+  const Job* Find(uint64_t seq) const;
+  uint32_t busy_slots() const { return busy_slots_; }
+  uint32_t running_jobs() const { return static_cast<uint32_t>(leases_.size()); }
+  uint64_t live_jobs() const { return live_jobs_; }
+  size_t waiter_count() const { return waiter_deadlines_.size(); }
+  uint64_t NextDeadlineMs() const;  // earliest timer, UINT64_MAX if none
+
+ private:
+  struct Slot {
+    bool busy = false;
+    uint64_t lease = 0;
+    uint64_t seq = 0;
+  };
+  // Ready order: higher priority first, then FIFO by enqueue order.
+  using ReadyKey = std::tuple<int64_t, uint64_t, uint64_t>;  // (-priority, order, seq)
+
+  Job* Lookup(const std::string& id, ReplyToken t);
+  void Error(ReplyToken t, const jobnet::Status& s);
+  void SetState(Job& job, JobState to, uint64_t now_ms, std::string message);
+  void Enqueue(Job& job);       // into ready or delayed, by run_at
+  void Unindex(const Job& job);  // out of ready/delayed/leases
+  void FailRun(Job& job, const std::string& error, uint64_t now_ms);
+  void Finish(Job& job);         // notify waiters, track for retention
+  void DispatchReady(uint64_t now_ms);
+  void Purge(uint64_t now_ms);
+  uint64_t BackoffMs(const Job& job);
+
+  SchedulerOptions opt_;
+  std::mt19937_64 rng_;
+  bool draining_ = false;
+  uint64_t next_seq_ = 1;
+  uint64_t next_order_ = 1;
+  uint64_t next_lease_ = 1;
+  uint64_t live_jobs_ = 0;
+
+  std::map<uint64_t, Job> jobs_;  // by seq: ordered, for list cursors
+  std::unordered_map<std::string, uint64_t> by_key_;
+  std::set<ReadyKey> ready_;
+  std::set<std::pair<uint64_t, uint64_t>> delayed_;   // (run_at, seq)
+  std::map<uint64_t, std::pair<uint64_t, uint64_t>> running_;  // seq -> (lease, deadline)
+  std::set<std::pair<uint64_t, uint64_t>> leases_;    // (deadline, seq)
+  std::set<std::pair<uint64_t, uint64_t>> finished_;  // (finished_at, seq), for retention
+
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_slots_;
+  uint32_t busy_slots_ = 0;
+
+  std::unordered_map<uint64_t, std::vector<std::pair<ReplyToken, uint64_t>>> waiters_;  // seq -> (token, deadline)
+  std::set<std::tuple<uint64_t, ReplyToken, uint64_t>> waiter_deadlines_;  // (deadline, token, seq)
+
+  uint64_t state_counts_[protocol::kJobStateCount] = {};
+  std::map<std::string, uint64_t> queue_depth_;  // queued + delayed per queue
+  std::map<std::string, uint64_t> counters_;
+
+  Effects fx_;
+  std::map<uint64_t, std::vector<std::pair<uint32_t, JobEvent>>> dirty_;  // seq -> new events
+};
+
+}  // namespace jobnet::sched
+
+#endif  // JOBNET_ACTORS_SCHEDULER_CORE_HPP_

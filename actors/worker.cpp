@@ -1,0 +1,32 @@
+// Worker behavior: run the handler, report the outcome (also for failures and exceptions).
+#include "actors/worker.hpp"
+
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+namespace jobnet::actors {
+
+worker_actor::behavior_type Worker(worker_actor::pointer self, caf::actor report_to) {
+  return {
+      [=](run_atom, const WorkItem& item) {
+        const sched::Dispatch& d = item.dispatch;
+        handlers::HandlerContext ctx;
+        ctx.job_id = d.id;
+        ctx.attempt = d.attempt;
+        ctx.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(d.timeout_ms);
+        ctx.cancelled = item.cancelled.get();
+        ctx.config = item.config.get();
+        handlers::HandlerResult r = handlers::Run(d.type, d.payload, ctx);
+        sched::Outcome o;
+        o.slot = d.slot;
+        o.lease = d.lease;
+        o.seq = d.seq;
+        o.ok = r.ok;
+        o.result = std::move(r.result);
+        o.error = std::move(r.error);
+        caf::anon_send(report_to, done_atom_v, std::move(o));
+      },
+  };
+}
+
+}  // namespace jobnet::actors

@@ -1,0 +1,351 @@
+// `jobnet` subcommands. Data goes to stdout (a table, or JSON lines with --json), diagnostics
+// to stderr; exit codes in cli.hpp.
+#include "cluster/cli.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <iostream>
+#include <map>
+#include <set>
+
+#include "cluster/json_io.hpp"
+#include "jobnet/client.h"
+#include "node/config.hpp"
+#include "node/node.hpp"
+
+namespace jobnet::cli {
+namespace {
+
+struct ClientFlags {
+  std::string to;
+  bool json = false;
+  std::string request_timeout = "5s";
+};
+
+void AddClientFlags(CLI::App* cmd, ClientFlags* f) {
+  cmd->add_option("--to", f->to,
+                  "node endpoint(s), comma-separated (default: $JOBNET_ENDPOINTS, else "
+                  "tcp://127.0.0.1:7701)");
+  cmd->add_flag("--json", f->json, "print one JSON object per line");
+  cmd->add_option("--request-timeout", f->request_timeout,
+                  "how long to wait for the node to answer (default 5s)");
+}
+
+int Fail(const Status& s) {
+  std::cerr << "jobnet: " << s.ToString() << "\n";
+  return ExitCodeFor(s);
+}
+
+Status Connect(const ClientFlags& f, std::unique_ptr<Client>* client) {
+  ClientOptions o;
+  if (!f.to.empty()) {
+    o.endpoints.clear();
+    std::stringstream ss(f.to);
+    std::string ep;
+    while (std::getline(ss, ep, ','))
+      if (!ep.empty()) o.endpoints.push_back(ep);
+  }
+  auto t = ParseDurationMs(f.request_timeout);
+  if (!t.ok()) return t.status();
+  if (t.value() == 0 || t.value() > 3600 * 1000)
+    return Status::InvalidArgument("--request-timeout must be between 1ms and 1h");
+  o.request_timeout_ms = static_cast<uint32_t>(t.value());
+  return Client::Connect(o, client);
+}
+
+void PrintJob(const JobInfo& j, bool json) {
+  if (json) {
+    std::cout << JobToJson(j).dump() << std::endl;
+  } else {
+    PrintJobsTable(std::cout, {j});
+  }
+}
+
+// Waits for every id to reach a final state, printing each as it does. Waits are pipelined:
+// one request per id, re-sent when the node's wait window (30 s) passes.
+int WaitAll(Client& client, const std::vector<std::string>& ids, bool json, uint32_t request_ms) {
+  constexpr uint64_t kWindowMs = 30000;
+  std::map<uint64_t, std::string> pending;  // corr -> id
+  int rc = kExitOk;
+  for (const auto& id : ids) {
+    auto corr = client.Send(protocol::WaitRequest{id, kWindowMs});
+    if (!corr.ok()) return Fail(corr.status());
+    pending[corr.value()] = id;
+  }
+  std::vector<JobInfo> done;
+  while (!pending.empty()) {
+    auto env = client.Receive(static_cast<uint32_t>(kWindowMs + request_ms));
+    if (!env.ok()) {
+      std::cerr << "jobnet: " << pending.size() << " job(s) not finished: "
+                << env.status().ToString() << "\n";
+      return ExitCodeFor(env.status());
+    }
+    auto it = pending.find(env.value().corr_id);
+    if (it == pending.end()) continue;
+    std::string id = it->second;
+    pending.erase(it);
+    auto& body = env.value().body;
+    if (auto* err = std::get_if<protocol::ErrorReply>(&body)) {
+      Status s(err->code, err->message);
+      if (s.IsTimeout()) {  // not final yet: ask again
+        auto corr = client.Send(protocol::WaitRequest{id, kWindowMs});
+        if (!corr.ok()) return Fail(corr.status());
+        pending[corr.value()] = id;
+        continue;
+      }
+      std::cerr << "jobnet: " << id << ": " << s.ToString() << "\n";
+      rc = std::max(rc, ExitCodeFor(s));
+      continue;
+    }
+    if (auto* jr = std::get_if<protocol::JobReply>(&body)) {
+      if (json) {
+        std::cout << JobToJson(jr->job).dump() << std::endl;
+      } else {
+        done.push_back(jr->job);
+        PrintJobsTable(std::cout, {jr->job});
+      }
+    }
+  }
+  return rc;
+}
+
+int RunSubmit(const ClientFlags& f, const std::string& type, const std::string& payload_json,
+              JobSpec spec, const std::string& delay, const std::string& timeout, bool wait) {
+  spec.type = type;
+  if (!payload_json.empty()) {
+    auto p = JsonToMsgpack(payload_json);
+    if (!p.ok()) return Fail(p.status());
+    spec.payload = std::move(p.value());
+  }
+  if (!delay.empty()) {
+    auto d = ParseDurationMs(delay);
+    if (!d.ok()) return Fail(d.status());
+    spec.delay_ms = d.value();
+  }
+  if (!timeout.empty()) {
+    auto d = ParseDurationMs(timeout);
+    if (!d.ok()) return Fail(d.status());
+    spec.timeout_ms = d.value();
+  }
+  if (Status s = protocol::Validate(spec); !s.ok()) return Fail(s);
+  std::unique_ptr<Client> client;
+  if (Status s = Connect(f, &client); !s.ok()) return Fail(s);
+  auto r = client->Submit(spec);
+  if (!r.ok()) return Fail(r.status());
+  if (wait) {
+    auto t = ParseDurationMs(f.request_timeout);
+    return WaitAll(*client, {r.value().id}, f.json, static_cast<uint32_t>(t.value()));
+  }
+  if (f.json) {
+    nlohmann::json o{{"id", r.value().id},
+                     {"state", protocol::JobStateName(r.value().state)},
+                     {"duplicate", r.value().duplicate}};
+    std::cout << o.dump() << std::endl;
+  } else {
+    std::cout << r.value().id << (r.value().duplicate ? " (existing job for this key)" : "")
+              << "\n";
+  }
+  return kExitOk;
+}
+
+int RunStats(const ClientFlags& f) {
+  std::unique_ptr<Client> client;
+  if (Status s = Connect(f, &client); !s.ok()) return Fail(s);
+  auto r = client->Stats();
+  if (!r.ok()) return Fail(r.status());
+  const auto& st = r.value();
+  if (f.json) {
+    nlohmann::json o{{"node", st.node},           {"endpoint", client->endpoint()},
+                     {"incarnation", st.incarnation}, {"workers", st.workers},
+                     {"busy", st.busy},           {"uptime_ms", st.uptime_ms},
+                     {"jobs", st.jobs},           {"queues", st.queues},
+                     {"counters", st.counters}};
+    std::cout << o.dump() << std::endl;
+    return kExitOk;
+  }
+  std::cout << "node " << st.node << " at " << client->endpoint() << "  incarnation "
+            << st.incarnation << "  workers " << st.busy << "/" << st.workers << " busy  uptime "
+            << st.uptime_ms / 1000 << "s\n\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [k, v] : st.jobs) rows.push_back({k, std::to_string(v)});
+  PrintTable(std::cout, {"STATE", "JOBS"}, rows);
+  rows.clear();
+  for (const auto& [k, v] : st.queues) rows.push_back({k, std::to_string(v)});
+  if (!rows.empty()) {
+    std::cout << "\n";
+    PrintTable(std::cout, {"QUEUE", "WAITING"}, rows);
+  }
+  rows.clear();
+  for (const auto& [k, v] : st.counters) rows.push_back({k, std::to_string(v)});
+  std::cout << "\n";
+  PrintTable(std::cout, {"COUNTER", "VALUE"}, rows);
+  return kExitOk;
+}
+
+int RunNodeCommand(const std::string& config_path, NodeConfig flags, CLI::App* cmd) {
+  NodeConfig cfg;
+  if (!config_path.empty()) {
+    if (Status s = LoadConfigFile(config_path, &cfg); !s.ok()) return Fail(s);
+  }
+  // Flags override the file.
+  if (cmd->count("--id")) cfg.id = flags.id;
+  if (cmd->count("--listen")) cfg.listen = flags.listen;
+  if (cmd->count("--data")) cfg.data = flags.data;
+  if (cmd->count("--workers")) cfg.workers = flags.workers;
+  if (cmd->count("--tick-ms")) cfg.tick_ms = flags.tick_ms;
+  if (cmd->count("--log-level")) cfg.log_level = flags.log_level;
+  if (cmd->count("--grace")) cfg.grace_ms = flags.grace_ms;
+  if (config_path.empty() && !cmd->count("--data")) cfg.data = "./data/" + cfg.id;
+  return RunNode(cfg);
+}
+
+}  // namespace
+
+int ExitCodeFor(const Status& s) {
+  switch (s.code()) {
+    case Code::kOk: return kExitOk;
+    case Code::kUnavailable:
+    case Code::kTimeout: return kExitUnavailable;
+    case Code::kNotFound: return kExitNotFound;
+    case Code::kLocked:
+    case Code::kStorage:
+    case Code::kCorruption: return kExitJournal;
+    case Code::kInvalidArgument:
+    case Code::kTooLarge: return kExitUsage;
+    default: return kExitError;
+  }
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"jobnet: a distributed job cluster (CAF + ZeroMQ + msgpack + RocksDB)"};
+  app.require_subcommand(1);
+
+  // node
+  NodeConfig nf;
+  std::string config_path;
+  std::string grace;
+  auto* node = app.add_subcommand("node", "run a node");
+  node->add_option("--id", nf.id, "node id (default n1)");
+  node->add_option("--listen", nf.listen, "ZeroMQ endpoint to bind (default tcp://127.0.0.1:7701)");
+  node->add_option("--data", nf.data, "journal directory (default ./data/<id>)");
+  node->add_option("--workers", nf.workers, "worker slots (default 4)");
+  node->add_option("--tick-ms", nf.tick_ms, "timer resolution in ms (default 10)");
+  node->add_option("--log-level", nf.log_level, "trace|debug|info|warn|error (default info)");
+  node->add_option("--grace", grace, "shutdown grace period (default 10s)");
+  node->add_option("--config", config_path, "TOML config file; flags override it");
+
+  // submit
+  ClientFlags f;
+  std::string type, payload, delay, job_timeout;
+  JobSpec spec;
+  bool submit_wait = false;
+  auto* submit = app.add_subcommand("submit", "submit a job");
+  submit->add_option("type", type, "job type (handler)")->required();
+  submit->add_option("payload", payload, "payload as JSON (e.g. 50, '\"hi\"', '[1,2]')");
+  submit->add_option("--queue", spec.queue, "queue name (default 'default')");
+  submit->add_option("--priority", spec.priority, "0..255, higher runs first (default 0)");
+  submit->add_option("--delay", delay, "run after this delay (e.g. 5s)");
+  submit->add_option("--max-attempts", spec.max_attempts, "attempts before dead-lettering (default 3)");
+  submit->add_option("--backoff", spec.backoff_ms, "first retry delay in ms, doubled per attempt (default 1000)");
+  submit->add_option("--timeout", job_timeout, "lease: a run longer than this fails (default 30s)");
+  submit->add_option("--key", spec.key, "idempotency key: a second submit returns the first job");
+  submit->add_flag("--wait", submit_wait, "wait for the job to finish and print it");
+  AddClientFlags(submit, &f);
+
+  std::vector<std::string> ids;
+  auto* status = app.add_subcommand("status", "show jobs");
+  status->add_option("ids", ids, "job ids")->required();
+  AddClientFlags(status, &f);
+
+  auto* wait = app.add_subcommand("wait", "wait until jobs finish; prints each as it does");
+  wait->add_option("ids", ids, "job ids")->required();
+  AddClientFlags(wait, &f);
+
+  auto* cancel = app.add_subcommand("cancel", "cancel a queued, delayed or running job");
+  cancel->add_option("ids", ids, "job ids")->required();
+  AddClientFlags(cancel, &f);
+
+  auto* retry = app.add_subcommand("retry", "re-queue a dead, failed or cancelled job");
+  retry->add_option("ids", ids, "job ids")->required();
+  AddClientFlags(retry, &f);
+
+  protocol::ListRequest lr;
+  std::string list_state;
+  auto* list = app.add_subcommand("list", "list jobs");
+  list->add_option("--state", list_state, "queued|delayed|running|succeeded|failed|dead|cancelled");
+  list->add_option("--queue", lr.queue, "only this queue");
+  list->add_option("--limit", lr.limit, "at most this many (1..1000, default 100)");
+  list->add_option("--after", lr.after, "only jobs created after this job id (paging)");
+  AddClientFlags(list, &f);
+
+  auto* stats = app.add_subcommand("stats", "node statistics");
+  AddClientFlags(stats, &f);
+
+  std::string jdir, jaction, jid;
+  bool jjson = false;
+  auto* journal = app.add_subcommand("journal", "inspect a stopped node's journal (read-only)");
+  journal->add_option("dir", jdir, "journal directory")->required();
+  journal->add_option("action", jaction, "stats | list | show ID | verify | export")->required();
+  journal->add_option("id", jid, "job id (for show)");
+  journal->add_flag("--json", jjson, "JSON lines");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+
+  if (*node) {
+    if (!grace.empty()) {
+      auto g = ParseDurationMs(grace);
+      if (!g.ok()) return Fail(g.status());
+      nf.grace_ms = g.value();
+    }
+    return RunNodeCommand(config_path, nf, node);
+  }
+  if (*submit) return RunSubmit(f, type, payload, spec, delay, job_timeout, submit_wait);
+  if (*stats) return RunStats(f);
+  if (*journal) return JournalCommand(jdir, jaction, jid, jjson);
+
+  std::unique_ptr<Client> client;
+  if (Status s = Connect(f, &client); !s.ok()) return Fail(s);
+  uint32_t request_ms = static_cast<uint32_t>(ParseDurationMs(f.request_timeout).value());
+  if (*wait) return WaitAll(*client, ids, f.json, request_ms);
+  if (*list) {
+    if (!list_state.empty()) {
+      lr.state = protocol::ParseJobState(list_state);
+      if (!lr.state) return Fail(Status::InvalidArgument("unknown state '" + list_state + "'"));
+    }
+    auto r = client->List(lr);
+    if (!r.ok()) return Fail(r.status());
+    if (f.json) {
+      for (const auto& j : r.value()) std::cout << JobToJson(j).dump() << "\n";
+    } else {
+      PrintJobsTable(std::cout, r.value());
+    }
+    return kExitOk;
+  }
+  int rc = kExitOk;
+  std::vector<JobInfo> shown;
+  for (const auto& id : ids) {
+    Result<JobInfo> r = *status   ? client->GetStatus(id)
+                        : *cancel ? client->Cancel(id)
+                                  : client->Retry(id);
+    if (!r.ok()) {
+      std::cerr << "jobnet: " << id << ": " << r.status().ToString() << "\n";
+      rc = std::max(rc, ExitCodeFor(r.status()));
+      continue;
+    }
+    if (f.json) {
+      std::cout << JobToJson(r.value()).dump() << "\n";
+    } else {
+      shown.push_back(r.value());
+    }
+  }
+  if (!f.json && !shown.empty()) PrintJobsTable(std::cout, shown);
+  return rc;
+}
+
+}  // namespace jobnet::cli

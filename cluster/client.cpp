@@ -1,0 +1,178 @@
+// jobnet::Client over a ZeroMQ DEALER socket: one frame per request, one per reply.
+#include "jobnet/client.h"
+
+#include <zmq.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <sstream>
+
+#include "protocol/codec.hpp"
+
+namespace jobnet {
+
+std::vector<std::string> ClientOptions::DefaultEndpoints() {
+  std::vector<std::string> out;
+  if (const char* env = std::getenv("JOBNET_ENDPOINTS")) {
+    std::stringstream ss(env);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      auto b = item.find_first_not_of(" \t");
+      auto e = item.find_last_not_of(" \t");
+      if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+    }
+  }
+  if (out.empty()) out.push_back("tcp://127.0.0.1:7701");
+  return out;
+}
+
+struct Client::Impl {
+  ClientOptions options;
+  std::string endpoint;
+  zmq::context_t ctx{1};
+  std::unique_ptr<zmq::socket_t> sock;
+  uint64_t next_corr = 1;
+
+  Status Open(const std::string& ep) {
+    try {
+      sock = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::dealer);
+      sock->set(zmq::sockopt::linger, 0);
+      sock->set(zmq::sockopt::sndhwm, 100000);
+      sock->set(zmq::sockopt::rcvhwm, 100000);
+      sock->connect(ep);
+    } catch (const zmq::error_t& e) {
+      sock.reset();
+      return Status::InvalidArgument("bad endpoint '" + ep + "': " + e.what());
+    }
+    endpoint = ep;
+    return Status::OK();
+  }
+};
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::~Client() = default;
+const std::string& Client::endpoint() const { return impl_->endpoint; }
+
+Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* client) {
+  client->reset();
+  if (options.endpoints.empty()) return Status::InvalidArgument("no endpoints given");
+  std::string tried;
+  for (const auto& ep : options.endpoints) {
+    auto impl = std::make_unique<Impl>();
+    impl->options = options;
+    Status s = impl->Open(ep);
+    if (s.ok()) {
+      std::unique_ptr<Client> c(new Client(std::move(impl)));
+      auto stats = c->Stats();
+      if (stats.ok()) {
+        *client = std::move(c);
+        return Status::OK();
+      }
+      s = stats.status();
+    }
+    if (!tried.empty()) tried += "; ";
+    tried += ep + " (" + s.ToString() + ")";
+  }
+  return Status::Unavailable("no jobnet node answered: " + tried);
+}
+
+Result<uint64_t> Client::Send(const protocol::Body& request) {
+  protocol::Envelope env{limits::kProtocolVersion, impl_->next_corr++, request};
+  std::string frame = protocol::Encode(env);
+  if (frame.size() > limits::kFrameBytesMax)
+    return Status::TooLarge("request is " + std::to_string(frame.size()) + " bytes; the limit is " +
+                            std::to_string(limits::kFrameBytesMax));
+  try {
+    auto sent = impl_->sock->send(zmq::buffer(frame), zmq::send_flags::dontwait);
+    if (!sent) return Status::Overloaded("client send queue is full");
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable(std::string("send failed: ") + e.what());
+  }
+  return env.corr_id;
+}
+
+Result<protocol::Envelope> Client::Receive(uint32_t timeout_ms) {
+  zmq::pollitem_t item{impl_->sock->handle(), 0, ZMQ_POLLIN, 0};
+  try {
+    if (zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms)) == 0)
+      return Status::Timeout("no reply from " + impl_->endpoint + " within " +
+                             std::to_string(timeout_ms) + " ms");
+    zmq::message_t msg;
+    (void)impl_->sock->recv(msg, zmq::recv_flags::none);
+    while (msg.more()) {  // a well-behaved node sends one frame; skip anything else
+      zmq::message_t extra;
+      (void)impl_->sock->recv(extra, zmq::recv_flags::none);
+      msg = std::move(extra);
+    }
+    uint64_t corr = 0;
+    auto env = protocol::Decode(static_cast<const char*>(msg.data()), msg.size(), &corr,
+                                limits::kReplyFrameBytesMax);
+    if (!env.ok()) return Status::Corruption("bad reply from node: " + env.status().ToString());
+    return env;
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable(std::string("receive failed: ") + e.what());
+  }
+}
+
+Result<protocol::Body> Client::Call(const protocol::Body& request, uint64_t extra_timeout_ms) {
+  auto corr = Send(request);
+  if (!corr.ok()) return corr.status();
+  auto deadline = std::chrono::steady_clock::now() +
+                  std::chrono::milliseconds(impl_->options.request_timeout_ms + extra_timeout_ms);
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0)
+      return Status::Timeout("no reply from " + impl_->endpoint + " within " +
+                             std::to_string(impl_->options.request_timeout_ms + extra_timeout_ms) +
+                             " ms");
+    auto env = Receive(static_cast<uint32_t>(left));
+    if (!env.ok()) return env.status();
+    if (env.value().corr_id != corr.value()) continue;  // a late reply to an earlier call
+    auto& body = env.value().body;
+    if (auto* err = std::get_if<protocol::ErrorReply>(&body)) return Status(err->code, err->message);
+    return std::move(body);
+  }
+}
+
+namespace {
+template <class T>
+Result<T> Expect(Result<protocol::Body> r) {
+  if (!r.ok()) return r.status();
+  if (auto* v = std::get_if<T>(&r.value())) return std::move(*v);
+  return Status::Corruption(std::string("unexpected reply kind '") +
+                            protocol::KindName(protocol::KindOf(r.value())) + "'");
+}
+Result<JobInfo> ExpectJob(Result<protocol::Body> r) {
+  auto j = Expect<protocol::JobReply>(std::move(r));
+  if (!j.ok()) return j.status();
+  return std::move(j.value().job);
+}
+}  // namespace
+
+Result<protocol::AcceptedReply> Client::Submit(const JobSpec& spec) {
+  return Expect<protocol::AcceptedReply>(Call(protocol::SubmitRequest{spec}));
+}
+Result<JobInfo> Client::GetStatus(const std::string& id) {
+  return ExpectJob(Call(protocol::StatusRequest{id}));
+}
+Result<JobInfo> Client::Wait(const std::string& id, uint64_t timeout_ms) {
+  return ExpectJob(Call(protocol::WaitRequest{id, timeout_ms}, timeout_ms));
+}
+Result<JobInfo> Client::Cancel(const std::string& id) {
+  return ExpectJob(Call(protocol::CancelRequest{id}));
+}
+Result<JobInfo> Client::Retry(const std::string& id) {
+  return ExpectJob(Call(protocol::RetryRequest{id}));
+}
+Result<std::vector<JobInfo>> Client::List(const protocol::ListRequest& request) {
+  auto r = Expect<protocol::JobListReply>(Call(request));
+  if (!r.ok()) return r.status();
+  return std::move(r.value().jobs);
+}
+Result<protocol::StatsReply> Client::Stats() {
+  return Expect<protocol::StatsReply>(Call(protocol::StatsRequest{}));
+}
+
+}  // namespace jobnet

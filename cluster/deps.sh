@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs jobnet's build dependencies from Debian 12 packages, if any is missing.
+set -euo pipefail
+PKGS=(cmake ninja-build g++ pkg-config ccache libcaf-dev libzmq3-dev cppzmq-dev
+      libmsgpack-cxx-dev librocksdb-dev libgtest-dev libgmock-dev libspdlog-dev libcli11-dev
+      libtomlplusplus-dev nlohmann-json3-dev libssl-dev python3)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "deps: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq "${missing[@]}" >&2

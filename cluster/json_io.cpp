@@ -1,0 +1,104 @@
+// JSON conversions and job printing for the CLI.
+#include "cluster/json_io.hpp"
+
+#include <ctime>
+#include <iomanip>
+#include <sstream>
+
+namespace jobnet::cli {
+
+Result<std::string> JsonToMsgpack(const std::string& json_text) {
+  nlohmann::json j = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded())
+    return Status::InvalidArgument("payload is not valid JSON: " + json_text.substr(0, 80) +
+                                   " (a string needs quotes: '\"hi\"')");
+  std::vector<uint8_t> bytes = nlohmann::json::to_msgpack(j);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+nlohmann::json MsgpackToJson(const std::string& bytes) {
+  if (bytes.empty()) return nullptr;
+  try {
+    return nlohmann::json::from_msgpack(bytes);
+  } catch (const std::exception&) {
+    static const char kHex[] = "0123456789abcdef";
+    std::string hex;
+    for (unsigned char c : bytes) {
+      hex.push_back(kHex[c >> 4]);
+      hex.push_back(kHex[c & 15]);
+    }
+    return nlohmann::json{{"msgpack_hex", hex}};
+  }
+}
+
+nlohmann::json JobToJson(const protocol::JobInfo& j) {
+  nlohmann::json o;
+  o["id"] = j.id;
+  o["type"] = j.type;
+  o["queue"] = j.queue;
+  o["state"] = protocol::JobStateName(j.state);
+  o["result"] = MsgpackToJson(j.result);
+  o["error"] = j.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(j.error);
+  o["attempts"] = j.attempts;
+  o["max_attempts"] = j.max_attempts;
+  o["priority"] = j.priority;
+  o["created_at"] = j.created_at_ms;
+  o["started_at"] = j.started_at_ms;
+  o["finished_at"] = j.finished_at_ms;
+  o["run_at"] = j.run_at_ms;
+  if (!j.key.empty()) o["key"] = j.key;
+  return o;
+}
+
+nlohmann::json JobRecordToJson(const protocol::Job& job) {
+  nlohmann::json o = JobToJson(job.Info());
+  o["seq"] = job.seq;
+  o["payload"] = MsgpackToJson(job.spec.payload);
+  o["timeout_ms"] = job.spec.timeout_ms;
+  o["backoff_ms"] = job.spec.backoff_ms;
+  o["events"] = job.events;
+  return o;
+}
+
+std::string FormatTimeMs(uint64_t unix_ms) {
+  if (unix_ms == 0) return "-";
+  std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  std::ostringstream s;
+  s << std::put_time(&tm, "%Y-%m-%dT%H:%M:%S") << '.' << std::setw(3) << std::setfill('0')
+    << unix_ms % 1000 << 'Z';
+  return s.str();
+}
+
+void PrintTable(std::ostream& out, const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width(header.size());
+  for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
+  for (const auto& r : rows)
+    for (size_t i = 0; i < r.size() && i < width.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  auto line = [&](const std::vector<std::string>& r) {
+    for (size_t i = 0; i < r.size(); ++i) {
+      out << r[i];
+      if (i + 1 < r.size()) out << std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    out << '\n';
+  };
+  line(header);
+  for (const auto& r : rows) line(r);
+}
+
+void PrintJobsTable(std::ostream& out, const std::vector<protocol::JobInfo>& jobs) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& j : jobs) {
+    std::string result = j.state == protocol::JobState::kSucceeded ? MsgpackToJson(j.result).dump()
+                                                                    : j.error;
+    if (result.size() > 60) result = result.substr(0, 57) + "...";
+    rows.push_back({j.id, j.type, j.queue, protocol::JobStateName(j.state),
+                    std::to_string(j.attempts) + "/" + std::to_string(j.max_attempts),
+                    FormatTimeMs(j.created_at_ms), result});
+  }
+  PrintTable(out, {"ID", "TYPE", "QUEUE", "STATE", "ATTEMPTS", "CREATED", "RESULT/ERROR"}, rows);
+}
+
+}  // namespace jobnet::cli

@@ -1,0 +1,36 @@
+// JSON <-> msgpack for the CLI, and how jobs are printed (JSON lines or a table).
+#ifndef JOBNET_CLUSTER_JSON_IO_HPP_
+#define JOBNET_CLUSTER_JSON_IO_HPP_
+
+#include <nlohmann/json.hpp>
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "jobnet/status.h"
+#include "protocol/job_record.hpp"
+#include "protocol/messages.hpp"
+
+namespace jobnet::cli {
+
+// Parses JSON text into one msgpack value.
+Result<std::string> JsonToMsgpack(const std::string& json_text);
+// Renders one msgpack value as JSON (values JSON cannot hold become {"msgpack_hex": "..."}).
+nlohmann::json MsgpackToJson(const std::string& bytes);
+
+// The output contract: id, type, queue, state, result, error, attempts, created_at,
+// started_at, finished_at (Unix ms), plus priority, max_attempts, run_at, key.
+nlohmann::json JobToJson(const protocol::JobInfo& job);
+// A full job record (journal tool): the above plus payload, seq and the spec.
+nlohmann::json JobRecordToJson(const protocol::Job& job);
+
+// An aligned table with a header row.
+void PrintTable(std::ostream& out, const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows);
+void PrintJobsTable(std::ostream& out, const std::vector<protocol::JobInfo>& jobs);
+std::string FormatTimeMs(uint64_t unix_ms);  // "2026-11-23T12:00:00.123Z", "-" for 0
+
+}  // namespace jobnet::cli
+
+#endif  // JOBNET_CLUSTER_JSON_IO_HPP_

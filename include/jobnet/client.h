@@ -1,0 +1,76 @@
+// jobnet::Client: a synchronous ZeroMQ client for one jobnet node (the CLI is built on it).
+//
+// A Client owns one DEALER socket. It is NOT thread-safe: use one Client per thread. Every call
+// blocks for at most its timeout and returns a Status; none throws. Job payloads and results are
+// raw msgpack bytes (protocol/messages.hpp: JobSpec, JobInfo).
+#ifndef JOBNET_CLIENT_H_
+#define JOBNET_CLIENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "jobnet/status.h"
+#include "protocol/messages.hpp"
+
+namespace jobnet {
+
+using protocol::JobInfo;
+using protocol::JobSpec;
+
+struct ClientOptions {
+  // Nodes to try, in order. Default: $JOBNET_ENDPOINTS (comma-separated) if set, else
+  // tcp://127.0.0.1:7701.
+  std::vector<std::string> endpoints = DefaultEndpoints();
+  // How long one request may take before it fails with kTimeout. Default 5 s. A wait request
+  // gets its own wait timeout on top of this.
+  uint32_t request_timeout_ms = 5000;
+
+  static std::vector<std::string> DefaultEndpoints();
+};
+
+class Client {
+ public:
+  // Connects to the first endpoint in options.endpoints that answers a stats request within
+  // the request timeout. On success stores the client in *client and returns OK; otherwise
+  // leaves *client empty and returns kUnavailable naming every endpoint tried.
+  static Status Connect(const ClientOptions& options, std::unique_ptr<Client>* client);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // The endpoint this client talks to.
+  const std::string& endpoint() const;
+
+  // Submits a job. On success the reply holds the job id and its state (duplicate = true if
+  // the idempotency key matched an existing job). Errors: kInvalidArgument, kTooLarge,
+  // kOverloaded, kDraining, kTimeout, kUnavailable.
+  Result<protocol::AcceptedReply> Submit(const JobSpec& spec);
+  // Current state of a job. kNotFound if the node does not know it.
+  Result<JobInfo> GetStatus(const std::string& id);
+  // Blocks until the job is final or timeout_ms passes (then kTimeout).
+  Result<JobInfo> Wait(const std::string& id, uint64_t timeout_ms);
+  // Cancels a queued, delayed or running job (kConflict if it is already final).
+  Result<JobInfo> Cancel(const std::string& id);
+  // Re-queues a dead, failed or cancelled job with a fresh set of attempts.
+  Result<JobInfo> Retry(const std::string& id);
+  Result<std::vector<JobInfo>> List(const protocol::ListRequest& request);
+  Result<protocol::StatsReply> Stats();
+
+  // Pipelining: send requests without waiting, then collect replies in any order, matched by
+  // corr_id. Send returns the corr_id it used; Receive returns the next reply (kTimeout if none
+  // arrives within timeout_ms).
+  Result<uint64_t> Send(const protocol::Body& request);
+  Result<protocol::Envelope> Receive(uint32_t timeout_ms);
+
+ private:
+  struct Impl;
+  explicit Client(std::unique_ptr<Impl> impl);
+  Result<protocol::Body> Call(const protocol::Body& request, uint64_t extra_timeout_ms = 0);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace jobnet
+
+#endif  // JOBNET_CLIENT_H_

@@ -1,0 +1,107 @@
+// Node configuration loading and validation.
+#include "node/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <charconv>
+
+#include "protocol/limits.hpp"
+#include "protocol/messages.hpp"
+
+namespace jobnet {
+
+Result<uint64_t> ParseDurationMs(const std::string& text) {
+  uint64_t n = 0;
+  const char* first = text.data();
+  const char* last = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(first, last, n);
+  if (ec != std::errc() || ptr == first)
+    return Status::InvalidArgument("bad duration '" + text + "': want e.g. 250ms, 5s, 2m, 1h");
+  std::string unit(ptr, last);
+  uint64_t mult = 0;
+  if (unit == "ms") mult = 1;
+  else if (unit == "s") mult = 1000;
+  else if (unit == "m") mult = 60 * 1000;
+  else if (unit == "h") mult = 3600 * 1000;
+  else if (unit == "d") mult = 24ull * 3600 * 1000;
+  else if (unit.empty() && n == 0) mult = 1;
+  else return Status::InvalidArgument("bad duration '" + text + "': want e.g. 250ms, 5s, 2m, 1h");
+  if (n > UINT64_MAX / mult) return Status::InvalidArgument("duration '" + text + "' is too long");
+  return n * mult;
+}
+
+Status NodeConfig::Validate() const {
+  if (!protocol::IsValidName(id, limits::kNodeIdBytesMax))
+    return Status::InvalidArgument("node id must match [A-Za-z0-9_.-]{1,32}");
+  if (workers < 1 || workers > limits::kWorkersMax)
+    return Status::InvalidArgument("workers must be 1.." + std::to_string(limits::kWorkersMax));
+  if (tick_ms < 1 || tick_ms > 1000) return Status::InvalidArgument("tick_ms must be 1..1000");
+  if (data.empty()) return Status::InvalidArgument("data directory is required");
+  if (final_jobs_max < 1) return Status::InvalidArgument("final_jobs_max must be at least 1");
+  for (const auto& [name, argv] : exec_allow)
+    if (argv.empty()) return Status::InvalidArgument("exec.allow." + name + " has no command");
+  return Status::OK();
+}
+
+Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument("config " + path + ": " + std::string(e.description()));
+  }
+  auto str = [&](const char* key, std::string* out) -> Status {
+    if (auto node = t[key]) {
+      auto v = node.value<std::string>();
+      if (!v) return Status::InvalidArgument(std::string("config key '") + key + "' must be a string");
+      *out = *v;
+    }
+    return Status::OK();
+  };
+  auto num = [&](const char* key, auto* out) -> Status {
+    if (auto node = t[key]) {
+      auto v = node.value<int64_t>();
+      if (!v || *v < 0)
+        return Status::InvalidArgument(std::string("config key '") + key +
+                                       "' must be a non-negative integer");
+      *out = static_cast<std::decay_t<decltype(*out)>>(*v);
+    }
+    return Status::OK();
+  };
+  Status s;
+  if (!(s = str("id", &cfg->id)).ok()) return s;
+  if (!(s = str("listen", &cfg->listen)).ok()) return s;
+  if (!(s = str("data", &cfg->data)).ok()) return s;
+  if (!(s = str("log_level", &cfg->log_level)).ok()) return s;
+  if (!(s = num("workers", &cfg->workers)).ok()) return s;
+  if (!(s = num("tick_ms", &cfg->tick_ms)).ok()) return s;
+  if (!(s = num("grace_ms", &cfg->grace_ms)).ok()) return s;
+  if (!(s = num("final_jobs_max", &cfg->final_jobs_max)).ok()) return s;
+  std::string retention;
+  if (!(s = str("retention", &retention)).ok()) return s;
+  if (!retention.empty()) {
+    auto ms = ParseDurationMs(retention);
+    if (!ms.ok()) return ms.status();
+    cfg->retention_ms = ms.value();
+  }
+  if (auto allow = t["exec"]["allow"].as_table()) {
+    for (const auto& [name, node] : *allow) {
+      auto* arr = node.as_array();
+      if (arr == nullptr)
+        return Status::InvalidArgument("exec.allow." + std::string(name.str()) +
+                                       " must be an array of strings");
+      std::vector<std::string> argv;
+      for (const auto& el : *arr) {
+        auto v = el.value<std::string>();
+        if (!v)
+          return Status::InvalidArgument("exec.allow." + std::string(name.str()) +
+                                         " must be an array of strings");
+        argv.push_back(*v);
+      }
+      cfg->exec_allow[std::string(name.str())] = std::move(argv);
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace jobnet

@@ -1,0 +1,44 @@
+// Node configuration: TOML file keys, same names as the command-line flags (flags win).
+//
+//   id = "n1"                        listen = "tcp://127.0.0.1:7701"
+//   data = "./data/n1"               workers = 4
+//   tick_ms = 10                     grace_ms = 10000      retention = "24h"
+//   final_jobs_max = 500000          log_level = "info"
+//   [exec.allow]                     # the exec handler runs only these
+//   upper = ["tr", "a-z", "A-Z"]
+#ifndef JOBNET_NODE_CONFIG_HPP_
+#define JOBNET_NODE_CONFIG_HPP_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "jobnet/status.h"
+
+namespace jobnet {
+
+struct NodeConfig {
+  std::string id = "n1";
+  std::string listen = "tcp://127.0.0.1:7701";
+  std::string data = "./data/n1";
+  uint32_t workers = 4;
+  uint32_t tick_ms = 10;
+  uint64_t grace_ms = 10000;          // SIGTERM: how long running jobs may take to finish
+  uint64_t retention_ms = 24ull * 3600 * 1000;
+  uint64_t final_jobs_max = 500000;
+  std::string log_level = "info";
+  std::map<std::string, std::vector<std::string>> exec_allow;
+
+  Status Validate() const;
+};
+
+// Reads the TOML file into *cfg (keys absent from the file keep their values).
+Status LoadConfigFile(const std::string& path, NodeConfig* cfg);
+
+// "250ms", "5s", "2m", "1h", "1d" -> milliseconds. "0" is accepted; other bare numbers are not.
+Result<uint64_t> ParseDurationMs(const std::string& text);
+
+}  // namespace jobnet
+
+#endif  // JOBNET_NODE_CONFIG_HPP_

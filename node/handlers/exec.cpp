@@ -1,0 +1,135 @@
+// exec: runs a command from the node's allow-list ([exec] in the config), never anything else.
+// Payload: {"command": NAME, "stdin": STRING} (or just NAME). The stdin text is written to the
+// process, its stdout (up to 1 MiB) is the result; a non-zero exit fails the attempt with the
+// start of stderr. The process group is killed with SIGKILL at the job's timeout or on cancel.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "node/handlers/registry.hpp"
+#include "protocol/limits.hpp"
+
+namespace jobnet::handlers {
+namespace {
+
+constexpr size_t kStderrBytesMax = 2048;
+
+struct Pipe {
+  int fd[2] = {-1, -1};
+  ~Pipe() {
+    for (int f : fd)
+      if (f >= 0) ::close(f);
+  }
+  void Close(int i) {
+    if (fd[i] >= 0) ::close(fd[i]);
+    fd[i] = -1;
+  }
+};
+
+bool ReadCommand(const msgpack::object& payload, std::string* name, std::string* input) {
+  if (AsString(payload, name)) return true;
+  if (payload.type != msgpack::type::MAP) return false;
+  for (uint32_t i = 0; i < payload.via.map.size; ++i) {
+    const auto& kv = payload.via.map.ptr[i];
+    std::string key;
+    if (!AsString(kv.key, &key)) continue;
+    if (key == "command" && !AsString(kv.val, name)) return false;
+    if (key == "stdin" && !AsString(kv.val, input)) return false;
+  }
+  return !name->empty();
+}
+
+HandlerResult Exec(const msgpack::object& payload, HandlerContext& ctx) {
+  std::string name, input;
+  if (!ReadCommand(payload, &name, &input))
+    return HandlerResult::Fail("exec wants {\"command\": NAME, \"stdin\": TEXT}");
+  auto it = ctx.config->exec_allow.find(name);
+  if (it == ctx.config->exec_allow.end() || it->second.empty())
+    return HandlerResult::Fail("exec: command '" + name + "' is not in this node's allow-list");
+  const std::vector<std::string>& argv_s = it->second;
+
+  Pipe in, out, err;
+  if (::pipe2(in.fd, O_CLOEXEC) != 0 || ::pipe2(out.fd, O_CLOEXEC) != 0 ||
+      ::pipe2(err.fd, O_CLOEXEC) != 0)
+    return HandlerResult::Fail(std::string("exec: pipe: ") + std::strerror(errno));
+  std::vector<char*> argv;
+  for (const auto& a : argv_s) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+
+  pid_t pid = ::fork();
+  if (pid < 0) return HandlerResult::Fail(std::string("exec: fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::dup2(in.fd[0], 0);
+    ::dup2(out.fd[1], 1);
+    ::dup2(err.fd[1], 2);
+    ::execvp(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::setpgid(pid, pid);
+  in.Close(0);
+  out.Close(1);
+  err.Close(1);
+  ::fcntl(in.fd[1], F_SETFL, O_NONBLOCK);
+
+  std::string stdout_s, stderr_s, why_killed;
+  size_t written = 0;
+  if (input.empty()) in.Close(1);
+  char buf[65536];
+  while (out.fd[0] >= 0 || err.fd[0] >= 0) {
+    if (ctx.ShouldStop()) {
+      why_killed = "killed: timed out or cancelled";
+      break;
+    }
+    pollfd fds[3];
+    int n = 0;
+    if (in.fd[1] >= 0) fds[n++] = {in.fd[1], POLLOUT, 0};
+    if (out.fd[0] >= 0) fds[n++] = {out.fd[0], POLLIN, 0};
+    if (err.fd[0] >= 0) fds[n++] = {err.fd[0], POLLIN, 0};
+    if (::poll(fds, n, 20) < 0 && errno != EINTR) break;
+    for (int i = 0; i < n; ++i) {
+      if (fds[i].revents == 0) continue;
+      if (fds[i].fd == in.fd[1]) {
+        ssize_t w = ::write(in.fd[1], input.data() + written, input.size() - written);
+        if (w > 0) written += static_cast<size_t>(w);
+        if (w < 0 && errno != EAGAIN) written = input.size();  // reader gone (EPIPE)
+        if (written == input.size()) in.Close(1);
+      } else {
+        int idx = fds[i].fd == out.fd[0] ? 0 : 1;
+        ssize_t r = ::read(fds[i].fd, buf, sizeof buf);
+        if (r <= 0) {
+          (idx == 0 ? out : err).Close(0);
+          continue;
+        }
+        std::string& dst = idx == 0 ? stdout_s : stderr_s;
+        size_t cap = idx == 0 ? limits::kResultBytesMax - 16 : kStderrBytesMax;
+        dst.append(buf, std::min(static_cast<size_t>(r), cap - std::min(cap, dst.size())));
+        if (idx == 0 && stdout_s.size() >= cap) why_killed = "killed: stdout is larger than 1 MiB";
+      }
+    }
+    if (!why_killed.empty()) break;
+  }
+  if (!why_killed.empty()) ::kill(-pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!why_killed.empty()) return HandlerResult::Fail("exec '" + name + "': " + why_killed);
+  if (WIFSIGNALED(status))
+    return HandlerResult::Fail("exec '" + name + "': killed by signal " +
+                               std::to_string(WTERMSIG(status)));
+  int code = WEXITSTATUS(status);
+  if (code != 0)
+    return HandlerResult::Fail("exec '" + name + "': exit " + std::to_string(code) +
+                               (stderr_s.empty() ? "" : ": " + stderr_s));
+  return HandlerResult::Ok(stdout_s);
+}
+
+JOBNET_HANDLER("exec", Exec);
+
+}  // namespace
+}  // namespace jobnet::handlers

@@ -1,0 +1,16 @@
+// fail: always fails, with the payload string as the error (for testing retries and dead letters).
+#include "node/handlers/registry.hpp"
+
+namespace jobnet::handlers {
+namespace {
+
+HandlerResult Fail(const msgpack::object& payload, HandlerContext&) {
+  std::string msg;
+  if (!AsString(payload, &msg) || msg.empty()) msg = "failed on purpose";
+  return HandlerResult::Fail(msg);
+}
+
+JOBNET_HANDLER("fail", Fail);
+
+}  // namespace
+}  // namespace jobnet::handlers

@@ -1,0 +1,67 @@
+// Handler registry and the guarded call into a handler.
+#include "node/handlers/registry.hpp"
+
+#include <thread>
+
+#include "protocol/limits.hpp"
+
+namespace jobnet::handlers {
+
+bool HandlerContext::SleepFor(uint64_t ms) const {
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (std::chrono::steady_clock::now() < until) {
+    if (ShouldStop()) return false;
+    auto left = until - std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        left, std::chrono::milliseconds(5)));
+  }
+  return true;
+}
+
+Registry& Registry::Global() {
+  static Registry r;
+  return r;
+}
+
+void Registry::Add(const std::string& type, HandlerFn fn) { handlers_[type] = std::move(fn); }
+
+const HandlerFn* Registry::Find(const std::string& type) const {
+  auto it = handlers_.find(type);
+  return it == handlers_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> Registry::Types() const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : handlers_) out.push_back(k);
+  return out;
+}
+
+HandlerResult Run(const std::string& type, const std::string& payload, HandlerContext& ctx) {
+  const HandlerFn* fn = Registry::Global().Find(type);
+  if (fn == nullptr) return HandlerResult::Fail("no handler for job type '" + type + "'");
+  try {
+    msgpack::object_handle oh =
+        msgpack::unpack(payload.data(), payload.size(), nullptr, nullptr,
+                        msgpack::unpack_limit(limits::kContainerItemsMax,
+                                              limits::kContainerItemsMax, limits::kPayloadBytesMax,
+                                              limits::kPayloadBytesMax, limits::kPayloadBytesMax,
+                                              limits::kDepthMax));
+    return (*fn)(oh.get(), ctx);
+  } catch (const std::exception& e) {
+    return HandlerResult::Fail(std::string("handler '") + type + "' threw: " + e.what());
+  }
+}
+
+bool AsString(const msgpack::object& o, std::string* out) {
+  if (o.type == msgpack::type::STR) {
+    out->assign(o.via.str.ptr, o.via.str.size);
+    return true;
+  }
+  if (o.type == msgpack::type::BIN) {
+    out->assign(o.via.bin.ptr, o.via.bin.size);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace jobnet::handlers

@@ -1,0 +1,91 @@
+// Job handlers: the interface, the registry, and helpers to read payloads and build results.
+// Adding a handler is one file: implement a HandlerFn and register it with JOBNET_HANDLER.
+// Handlers run on worker threads, never on CAF's scheduler threads; they may block, but should
+// poll ctx.ShouldStop() (cancel or timeout) when they run long.
+#ifndef JOBNET_NODE_HANDLERS_REGISTRY_HPP_
+#define JOBNET_NODE_HANDLERS_REGISTRY_HPP_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <msgpack.hpp>
+
+namespace jobnet::handlers {
+
+// Node configuration that handlers may read.
+struct HandlerConfig {
+  // exec: command name -> argv. Only these can be run.
+  std::map<std::string, std::vector<std::string>> exec_allow;
+};
+
+struct HandlerContext {
+  std::string job_id;
+  uint32_t attempt = 0;
+  std::chrono::steady_clock::time_point deadline;
+  const std::atomic<bool>* cancelled = nullptr;
+  const HandlerConfig* config = nullptr;
+
+  bool ShouldStop() const {
+    return (cancelled != nullptr && cancelled->load(std::memory_order_relaxed)) ||
+           std::chrono::steady_clock::now() >= deadline;
+  }
+  // Sleeps up to `ms`, waking early to stop. Returns false if it was told to stop.
+  bool SleepFor(uint64_t ms) const;
+};
+
+struct HandlerResult {
+  bool ok = false;
+  std::string result;  // one msgpack value when ok
+  std::string error;   // why not, when !ok
+
+  template <class T>
+  static HandlerResult Ok(const T& value) {
+    msgpack::sbuffer buf;
+    msgpack::pack(buf, value);
+    return HandlerResult{true, std::string(buf.data(), buf.size()), {}};
+  }
+  static HandlerResult OkRaw(std::string msgpack_bytes) {
+    return HandlerResult{true, std::move(msgpack_bytes), {}};
+  }
+  static HandlerResult Fail(std::string error) { return HandlerResult{false, {}, std::move(error)}; }
+};
+
+// `payload` is the job's payload, decoded; it lives as long as the call.
+using HandlerFn = std::function<HandlerResult(const msgpack::object& payload, HandlerContext& ctx)>;
+
+class Registry {
+ public:
+  // The registry of every handler linked into this binary.
+  static Registry& Global();
+  void Add(const std::string& type, HandlerFn fn);
+  const HandlerFn* Find(const std::string& type) const;
+  std::vector<std::string> Types() const;
+
+ private:
+  std::map<std::string, HandlerFn> handlers_;
+};
+
+// Runs the handler for `type` on raw msgpack `payload`, turning every failure (unknown type,
+// undecodable payload, an exception from the handler) into a failed HandlerResult.
+HandlerResult Run(const std::string& type, const std::string& payload, HandlerContext& ctx);
+
+struct Registrar {
+  Registrar(const char* type, HandlerFn fn) { Registry::Global().Add(type, std::move(fn)); }
+};
+
+#define JOBNET_HANDLER_CAT2(a, b) a##b
+#define JOBNET_HANDLER_CAT(a, b) JOBNET_HANDLER_CAT2(a, b)
+#define JOBNET_HANDLER(type, fn) \
+  static ::jobnet::handlers::Registrar JOBNET_HANDLER_CAT(jobnet_handler_, __LINE__)(type, fn)
+
+// Payload helpers: a payload string, or a number of milliseconds.
+bool AsString(const msgpack::object& o, std::string* out);
+
+}  // namespace jobnet::handlers
+
+#endif  // JOBNET_NODE_HANDLERS_REGISTRY_HPP_

@@ -1,0 +1,51 @@
+// stats: payload is an array of numbers; result {"count", "mean", "median", "stddev" (population),
+// "min", "max"}.
+#include <algorithm>
+#include <cmath>
+
+#include "node/handlers/registry.hpp"
+
+namespace jobnet::handlers {
+namespace {
+
+HandlerResult Stats(const msgpack::object& payload, HandlerContext&) {
+  if (payload.type != msgpack::type::ARRAY || payload.via.array.size == 0)
+    return HandlerResult::Fail("stats wants a non-empty array of numbers");
+  std::vector<double> v;
+  v.reserve(payload.via.array.size);
+  for (uint32_t i = 0; i < payload.via.array.size; ++i) {
+    const auto& o = payload.via.array.ptr[i];
+    switch (o.type) {
+      case msgpack::type::POSITIVE_INTEGER: v.push_back(static_cast<double>(o.via.u64)); break;
+      case msgpack::type::NEGATIVE_INTEGER: v.push_back(static_cast<double>(o.via.i64)); break;
+      case msgpack::type::FLOAT32:
+      case msgpack::type::FLOAT64: v.push_back(o.via.f64); break;
+      default: return HandlerResult::Fail("stats: element " + std::to_string(i) + " is not a number");
+    }
+    if (!std::isfinite(v.back()))
+      return HandlerResult::Fail("stats: element " + std::to_string(i) + " is not finite");
+  }
+  double sum = 0;
+  for (double x : v) sum += x;
+  double mean = sum / static_cast<double>(v.size());
+  double sq = 0;
+  for (double x : v) sq += (x - mean) * (x - mean);
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  double median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(&buf);
+  pk.pack_map(6);
+  pk.pack("count"); pk.pack(static_cast<uint64_t>(n));
+  pk.pack("mean"); pk.pack(mean);
+  pk.pack("median"); pk.pack(median);
+  pk.pack("stddev"); pk.pack(std::sqrt(sq / static_cast<double>(n)));
+  pk.pack("min"); pk.pack(v.front());
+  pk.pack("max"); pk.pack(v.back());
+  return HandlerResult::OkRaw(std::string(buf.data(), buf.size()));
+}
+
+JOBNET_HANDLER("stats", Stats);
+
+}  // namespace
+}  // namespace jobnet::handlers

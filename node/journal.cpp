@@ -1,0 +1,289 @@
+// RocksDB journal; key layout in journal.hpp.
+#include "node/journal.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include <cstring>
+#include <filesystem>
+#include <map>
+
+namespace jobnet {
+namespace {
+
+constexpr char kFormatKey[] = "m:format";
+constexpr char kIncarnationKey[] = "m:incarnation";
+constexpr char kNextSeqKey[] = "m:next_seq";
+constexpr char kFormat[] = "1";
+
+void PutFixed64(std::string* s, uint64_t v) {
+  for (int i = 7; i >= 0; --i) s->push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+}
+void PutFixed32(std::string* s, uint32_t v) {
+  for (int i = 3; i >= 0; --i) s->push_back(static_cast<char>((v >> (i * 8)) & 0xff));
+}
+uint64_t GetFixed(const char* p, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+std::string JobKey(uint64_t seq) {
+  std::string k = "j:";
+  PutFixed64(&k, seq);
+  return k;
+}
+std::string EventKey(uint64_t seq, uint32_t n) {
+  std::string k = "h:";
+  PutFixed64(&k, seq);
+  PutFixed32(&k, n);
+  return k;
+}
+std::string EventPrefix(uint64_t seq) {
+  std::string k = "h:";
+  PutFixed64(&k, seq);
+  return k;
+}
+std::string Fixed64Value(uint64_t v) {
+  std::string s;
+  PutFixed64(&s, v);
+  return s;
+}
+
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::OK();
+  return Status::Storage(what + ": " + s.ToString());
+}
+
+Status ReadU64(rocksdb::DB* db, const char* key, uint64_t* out) {
+  std::string v;
+  auto s = db->Get(rocksdb::ReadOptions(), key, &v);
+  if (s.IsNotFound()) {
+    *out = 0;
+    return Status::OK();
+  }
+  if (!s.ok()) return FromRocks(s, std::string("read ") + key);
+  if (v.size() != 8) return Status::Corruption(std::string(key) + " is not 8 bytes");
+  *out = GetFixed(v.data(), 8);
+  return Status::OK();
+}
+
+}  // namespace
+
+bool Journal::IsLocked(const std::string& dir) {
+  std::string path = dir + "/LOCK";
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct flock fl;
+  std::memset(&fl, 0, sizeof fl);
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  bool locked = ::fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+  ::close(fd);
+  return locked;
+}
+
+Status Journal::Open(const std::string& dir, const JournalOptions& options,
+                     std::unique_ptr<Journal>* out) {
+  out->reset();
+  if (IsLocked(dir))
+    return Status::Locked("journal " + dir + " is in use by a running node; stop it first");
+  rocksdb::Options ro;
+  ro.create_if_missing = !options.read_only;
+  ro.IncreaseParallelism(2);
+  ro.max_total_wal_size = 256ull << 20;
+  ro.keep_log_file_num = 4;
+  ro.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s;
+  if (options.read_only) {
+    if (!std::filesystem::exists(dir + "/CURRENT"))
+      return Status::NotFound("no journal in " + dir);
+    s = rocksdb::DB::OpenForReadOnly(ro, dir, &raw);
+  } else {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Status::Storage("cannot create " + dir + ": " + ec.message());
+    s = rocksdb::DB::Open(ro, dir, &raw);
+  }
+  if (!s.ok()) {
+    if (s.ToString().find("lock") != std::string::npos)
+      return Status::Locked("journal " + dir + " is in use: " + s.ToString());
+    return FromRocks(s, "open journal " + dir);
+  }
+  std::unique_ptr<Journal> j(new Journal());
+  j->db_.reset(raw);
+  j->options_ = options;
+  std::string format;
+  s = raw->Get(rocksdb::ReadOptions(), kFormatKey, &format);
+  if (s.ok() && format != kFormat)
+    return Status::Corruption("journal format '" + format + "' is not supported (want 1)");
+  if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "read format");
+  uint64_t inc = 0;
+  Status st = ReadU64(raw, kIncarnationKey, &inc);
+  if (!st.ok()) return st;
+  if (!options.read_only) {
+    inc++;
+    rocksdb::WriteBatch b;
+    b.Put(kFormatKey, kFormat);
+    b.Put(kIncarnationKey, Fixed64Value(inc));
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    st = FromRocks(raw->Write(wo, &b), "write incarnation");
+    if (!st.ok()) return st;
+  }
+  j->incarnation_ = inc;
+  *out = std::move(j);
+  return Status::OK();
+}
+
+Journal::~Journal() {
+  if (db_) db_->Close();
+}
+
+Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
+                      const std::vector<uint64_t>& deletes, uint64_t next_seq) {
+  if (options_.read_only) return Status::Internal("journal opened read-only");
+  size_t records = writes.size() + deletes.size() + (next_seq ? 1 : 0);
+  if (options_.before_write) {
+    Status s = options_.before_write(records);
+    if (!s.ok()) return s;
+  }
+  rocksdb::WriteBatch b;
+  for (const auto& w : writes) {
+    assert(w.job.seq != 0 && !w.job.id.empty());
+    b.Put(JobKey(w.job.seq), protocol::EncodeJobRecord(w.job));
+    for (const auto& [n, ev] : w.events) b.Put(EventKey(w.job.seq, n), protocol::EncodeEventRecord(ev));
+  }
+  for (uint64_t seq : deletes) {
+    b.Delete(JobKey(seq));
+    b.DeleteRange(EventPrefix(seq), EventPrefix(seq + 1));
+  }
+  if (next_seq != 0) b.Put(kNextSeqKey, Fixed64Value(next_seq));
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync;
+  Status s = FromRocks(db_->Write(wo, &b), "journal write");
+  if (s.ok()) {
+    stats_.batches++;
+    stats_.records += records;
+  }
+  return s;
+}
+
+Status Journal::ForEachJob(const std::function<bool(const protocol::Job&)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("j:"); it->Valid() && it->key().starts_with("j:"); it->Next()) {
+    auto job = protocol::DecodeJobRecord(it->value().ToString());
+    if (!job.ok()) {
+      return Status::Corruption("record " + it->key().ToString(true) + ": " +
+                                job.status().message());
+    }
+    if (it->key().size() != 10 || GetFixed(it->key().data() + 2, 8) != job.value().seq)
+      return Status::Corruption("record " + it->key().ToString(true) + " holds another job's seq");
+    if (!fn(job.value())) break;
+  }
+  return FromRocks(it->status(), "scan jobs");
+}
+
+Status Journal::LoadAll(std::vector<protocol::Job>* jobs, uint64_t* next_seq) const {
+  Status s = ReadU64(db_.get(), kNextSeqKey, next_seq);
+  if (!s.ok()) return s;
+  return ForEachJob([&](const protocol::Job& j) {
+    jobs->push_back(j);
+    return true;
+  });
+}
+
+Result<protocol::Job> Journal::Get(uint64_t seq) const {
+  std::string v;
+  auto s = db_->Get(rocksdb::ReadOptions(), JobKey(seq), &v);
+  if (s.IsNotFound()) return Status::NotFound("no job with seq " + std::to_string(seq));
+  if (!s.ok()) return FromRocks(s, "read job");
+  return protocol::DecodeJobRecord(v);
+}
+
+Status Journal::History(uint64_t seq,
+                        std::vector<std::pair<uint32_t, protocol::JobEvent>>* out) const {
+  std::string prefix = EventPrefix(seq);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (it->key().size() != prefix.size() + 4)
+      return Status::Corruption("event key " + it->key().ToString(true) + " has a bad length");
+    auto ev = protocol::DecodeEventRecord(it->value().ToString());
+    if (!ev.ok()) return ev.status();
+    out->emplace_back(static_cast<uint32_t>(GetFixed(it->key().data() + prefix.size(), 4)),
+                      ev.value());
+  }
+  return FromRocks(it->status(), "scan history");
+}
+
+Status Journal::Verify(std::vector<std::string>* problems, uint64_t* jobs_checked) const {
+  *jobs_checked = 0;
+  uint64_t next_seq = 0;
+  Status s = ReadU64(db_.get(), kNextSeqKey, &next_seq);
+  if (!s.ok()) return s;
+  std::map<uint64_t, uint32_t> expected_events;  // seq -> event count from the job record
+  uint64_t max_seq = 0;
+  s = ForEachJob([&](const protocol::Job& j) {
+    (*jobs_checked)++;
+    expected_events[j.seq] = j.events;
+    max_seq = std::max(max_seq, j.seq);
+    if (j.events == 0) problems->push_back("job " + j.id + " has no events");
+    if (protocol::IsFinal(j.state) && j.finished_at_ms == 0)
+      problems->push_back("job " + j.id + " is final without finished_at");
+    if (j.attempts > j.spec.max_attempts + 1)
+      problems->push_back("job " + j.id + " has more attempts than max_attempts");
+    return problems->size() < 1000;
+  });
+  if (!s.ok()) {
+    problems->push_back(s.ToString());
+    return Status::OK();
+  }
+  if (max_seq != 0 && next_seq <= max_seq)
+    problems->push_back("m:next_seq " + std::to_string(next_seq) + " is not past the highest job " +
+                        std::to_string(max_seq));
+  // Events: each must belong to a job and be numbered 0..events-1 without gaps.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  uint64_t cur = 0;
+  uint32_t seen = 0;
+  auto close_job = [&]() {
+    if (cur == 0) return;
+    auto e = expected_events.find(cur);
+    if (e != expected_events.end() && e->second != seen)
+      problems->push_back("job seq " + std::to_string(cur) + " has " + std::to_string(seen) +
+                          " events, its record says " + std::to_string(e->second));
+    if (e != expected_events.end()) expected_events.erase(e);
+  };
+  for (it->Seek("h:"); it->Valid() && it->key().starts_with("h:"); it->Next()) {
+    if (it->key().size() != 14) {
+      problems->push_back("event key " + it->key().ToString(true) + " has a bad length");
+      continue;
+    }
+    uint64_t seq = GetFixed(it->key().data() + 2, 8);
+    uint32_t n = static_cast<uint32_t>(GetFixed(it->key().data() + 10, 4));
+    if (seq != cur) {
+      close_job();
+      cur = seq;
+      seen = 0;
+      if (expected_events.count(seq) == 0)
+        problems->push_back("events for job seq " + std::to_string(seq) + " without a job record");
+    }
+    if (n != seen) problems->push_back("job seq " + std::to_string(seq) + " is missing event " +
+                                       std::to_string(seen));
+    seen = n + 1;
+    auto ev = protocol::DecodeEventRecord(it->value().ToString());
+    if (!ev.ok())
+      problems->push_back("event " + it->key().ToString(true) + ": " + ev.status().message());
+    if (problems->size() >= 1000) break;
+  }
+  close_job();
+  for (const auto& [seq, n] : expected_events)
+    if (n != 0) problems->push_back("job seq " + std::to_string(seq) + " has no event records");
+  return FromRocks(it->status(), "scan events");
+}
+
+}  // namespace jobnet

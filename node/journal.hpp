@@ -1,0 +1,87 @@
+// The node's journal: every accepted job and every state change, in RocksDB. No CAF here.
+// Key layout (docs/journal.md mirrors it; all integers big-endian so keys sort numerically):
+//
+//   "m:format"                    -> "1"
+//   "m:incarnation"               -> fixed64   bumped and synced on every read-write open
+//   "m:next_seq"                  -> fixed64   next job sequence number to hand out
+//   "j:" fixed64(seq)             -> job_record   (protocol/job_record.hpp)
+//   "h:" fixed64(seq) fixed32(n)  -> event_record, the n-th state change of that job
+#ifndef JOBNET_NODE_JOURNAL_HPP_
+#define JOBNET_NODE_JOURNAL_HPP_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "jobnet/status.h"
+#include "protocol/job_record.hpp"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace jobnet {
+
+struct JournalOptions {
+  // Open without writing (the `jobnet journal` tool). A read-only open neither bumps the
+  // incarnation nor takes the directory lock, so it refuses a journal a live node holds.
+  bool read_only = false;
+  // fsync every write batch (WriteOptions.sync). Only tests and benchmarks turn it off.
+  bool sync = true;
+  // Test seam: called before every write; a non-OK status is returned instead of writing
+  // (simulates a full disk or a failed fsync).
+  std::function<Status(size_t records)> before_write;
+};
+
+struct JournalStats {
+  uint64_t batches = 0;
+  uint64_t records = 0;
+};
+
+class Journal {
+ public:
+  // Opens (creating if missing, unless read-only) the journal in `dir`. Returns kLocked if a
+  // running node holds it, kStorage for any other RocksDB failure.
+  static Status Open(const std::string& dir, const JournalOptions& options,
+                     std::unique_ptr<Journal>* out);
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  // This open's incarnation (the bumped value; for a read-only open, the stored one).
+  uint64_t incarnation() const { return incarnation_; }
+
+  // Writes one atomic, synced batch: job records with their events, purges, and next_seq
+  // (when non-zero). Blocks for the fsync.
+  Status Write(const std::vector<protocol::JobWrite>& writes, const std::vector<uint64_t>& deletes,
+               uint64_t next_seq);
+
+  // Reads every job (recovery) and the stored next_seq (0 if none). kCorruption names the key.
+  Status LoadAll(std::vector<protocol::Job>* jobs, uint64_t* next_seq) const;
+  // Calls fn for each job in seq order until it returns false.
+  Status ForEachJob(const std::function<bool(const protocol::Job&)>& fn) const;
+  Result<protocol::Job> Get(uint64_t seq) const;
+  Status History(uint64_t seq, std::vector<std::pair<uint32_t, protocol::JobEvent>>* out) const;
+  // Checks every record decodes, every job's events exist and are numbered 0..n-1, no event
+  // belongs to a missing job, and next_seq is past every job. Problems go to *problems.
+  Status Verify(std::vector<std::string>* problems, uint64_t* jobs_checked) const;
+
+  const JournalStats& stats() const { return stats_; }
+
+  // True if another process holds the journal's lock (a running node).
+  static bool IsLocked(const std::string& dir);
+
+ private:
+  Journal() = default;
+  std::unique_ptr<rocksdb::DB> db_;
+  JournalOptions options_;
+  uint64_t incarnation_ = 0;
+  JournalStats stats_;
+};
+
+}  // namespace jobnet
+
+#endif  // JOBNET_NODE_JOURNAL_HPP_

@@ -1,0 +1,162 @@
+// Node runtime: recover from the journal, start actors and transport, drain on SIGTERM.
+#include "node/node.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "actors/ingress.hpp"
+#include "actors/journal_writer.hpp"
+#include "actors/scheduler.hpp"
+#include "node/journal.hpp"
+#include "node/transport.hpp"
+
+namespace jobnet {
+namespace {
+
+uint64_t NowMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+// Exit codes of `jobnet node` (docs/operations.md).
+constexpr int kExitOk = 0;
+constexpr int kExitConfig = 2;
+constexpr int kExitJournal = 5;
+constexpr int kExitListen = 6;
+
+}  // namespace
+
+int RunNode(const NodeConfig& config) {
+  auto logger = spdlog::stderr_color_mt("jobnet");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [" + config.id + "] %v");
+  if (Status s = config.Validate(); !s.ok()) {
+    spdlog::error("bad configuration: {}", s.ToString());
+    return kExitConfig;
+  }
+
+  // Signals are taken by the main thread alone (sigwait), so block them before any thread starts.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // exec handler pipes, sockets
+
+  std::unique_ptr<Journal> journal_up;
+  if (Status s = Journal::Open(config.data, JournalOptions{}, &journal_up); !s.ok()) {
+    spdlog::error("cannot open journal: {}", s.ToString());
+    return kExitJournal;
+  }
+  std::shared_ptr<Journal> journal(std::move(journal_up));
+  uint64_t incarnation = journal->incarnation();
+
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<protocol::Job> jobs;
+  uint64_t next_seq = 0;
+  if (Status s = journal->LoadAll(&jobs, &next_seq); !s.ok()) {
+    spdlog::error("cannot recover journal {}: {}", config.data, s.ToString());
+    return kExitJournal;
+  }
+  sched::SchedulerOptions so;
+  so.node_id = config.id;
+  so.workers = config.workers;
+  so.retention_ms = config.retention_ms;
+  so.final_jobs_max = config.final_jobs_max;
+  so.seed = incarnation;
+  for (const auto& type : handlers::Registry::Global().Types()) so.known_types.insert(type);
+  auto core = std::make_unique<sched::Scheduler>(so);
+  size_t recovered = jobs.size();
+  core->Recover(std::move(jobs), next_seq, NowMs());
+  auto recovery_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::steady_clock::now() - t0)
+                         .count();
+
+  auto handler_config = std::make_shared<handlers::HandlerConfig>();
+  handler_config->exec_allow = config.exec_allow;
+
+  std::unique_ptr<Transport> transport;  // declared before the actor system: outlives it
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads", size_t{2});
+  caf::actor_system sys{cfg};
+
+  auto writer = actors::SpawnJournalWriter(sys, journal);
+  actors::SchedulerConfig sc;
+  sc.incarnation = incarnation;
+  sc.tick_ms = config.tick_ms;
+  sc.handler_config = handler_config;
+  auto scheduler = actors::SpawnScheduler(sys, std::move(core), config.workers, writer, sc);
+  auto ingress = actors::SpawnIngress(sys, scheduler, [&transport](uint64_t route, std::string f) {
+    transport->Reply(route, std::move(f));
+  });
+  caf::anon_send(scheduler, actors::connect_atom_v, caf::actor_cast<caf::actor>(ingress));
+
+  TransportOptions to;
+  to.listen = config.listen;
+  Status ts = Transport::Start(
+      to,
+      [ingress](uint64_t route, protocol::Envelope env) {
+        caf::anon_send(ingress, actors::inbound_atom_v, route, std::move(env));
+      },
+      &transport);
+  if (!ts.ok()) {
+    spdlog::error("{}", ts.ToString());
+    caf::anon_send(scheduler, actors::stop_atom_v);
+    caf::anon_send_exit(ingress, caf::exit_reason::user_shutdown);
+    return kExitListen;
+  }
+  spdlog::info("node {} listening on {} (incarnation {}, {} workers, recovered {} jobs in {} ms)",
+               config.id, transport->endpoint(), incarnation, config.workers, recovered,
+               recovery_ms);
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  spdlog::info("got signal {}: draining (grace {} ms)", sig, config.grace_ms);
+
+  // Drain: refuse new work, let runs finish within the grace period, let the journal settle.
+  auto grace_end = std::chrono::steady_clock::now() + std::chrono::milliseconds(config.grace_ms);
+  {
+    caf::scoped_actor self{sys};
+    for (;;) {
+      actors::DrainState ds;
+      bool got = false;
+      self->request(scheduler, std::chrono::seconds(2), actors::drain_atom_v)
+          .receive([&](const actors::DrainState& d) { ds = d, got = true; },
+                   [&](caf::error&) {});
+      if (got && ds.running == 0 && ds.journal_idle) break;
+      if (std::chrono::steady_clock::now() >= grace_end) {
+        spdlog::warn("grace period over with {} runs unfinished; they resume on restart",
+                     ds.running);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  transport->Stop();
+  // A handler that ignores cancellation must not keep the process alive forever.
+  std::thread([] {
+    std::this_thread::sleep_for(std::chrono::seconds(5));
+    spdlog::warn("shutdown is stuck on a handler that ignores cancellation; exiting");
+    std::_Exit(kExitOk);
+  }).detach();
+  caf::anon_send(scheduler, actors::stop_atom_v);
+  caf::anon_send_exit(ingress, caf::exit_reason::user_shutdown);
+  sys.await_all_actors_done();
+  spdlog::info("node {} stopped", config.id);
+  return kExitOk;
+}
+
+}  // namespace jobnet

@@ -1,0 +1,466 @@
+// msgpack codec for the wire protocol; see codec.hpp for the frame grammar.
+#include "protocol/codec.hpp"
+
+#include <msgpack.hpp>
+
+#include <exception>
+#include <limits>
+
+namespace jobnet::protocol {
+namespace {
+
+using Packer = msgpack::packer<msgpack::sbuffer>;
+
+void PackStr(Packer& pk, const std::string& s) {
+  pk.pack_str(static_cast<uint32_t>(s.size()));
+  pk.pack_str_body(s.data(), static_cast<uint32_t>(s.size()));
+}
+
+// Raw msgpack bytes (payload, result) are written as they are: a msgpack value is self-delimiting.
+void PackRaw(msgpack::sbuffer& buf, const std::string& raw) {
+  if (raw.empty()) {
+    buf.write("\xc0", 1);
+  } else {
+    buf.write(raw.data(), raw.size());
+  }
+}
+
+struct BodyWriter {
+  msgpack::sbuffer& buf;
+  Packer& pk;
+
+  void Key(const char* k) {
+    auto n = static_cast<uint32_t>(std::char_traits<char>::length(k));
+    pk.pack_str(n);
+    pk.pack_str_body(k, n);
+  }
+  void operator()(const SubmitRequest& r) {
+    const JobSpec& s = r.spec;
+    pk.pack_map(10);
+    Key("type"); PackStr(pk, s.type);
+    Key("payload"); PackRaw(buf, s.payload);
+    Key("queue"); PackStr(pk, s.queue);
+    Key("priority"); pk.pack_uint32(s.priority);
+    Key("run_at_ms"); pk.pack_uint64(s.run_at_ms);
+    Key("delay_ms"); pk.pack_uint64(s.delay_ms);
+    Key("max_attempts"); pk.pack_uint32(s.max_attempts);
+    Key("backoff_ms"); pk.pack_uint64(s.backoff_ms);
+    Key("timeout_ms"); pk.pack_uint64(s.timeout_ms);
+    Key("key"); PackStr(pk, s.key);
+  }
+  void IdOnly(const std::string& id) {
+    pk.pack_map(1);
+    Key("id"); PackStr(pk, id);
+  }
+  void operator()(const StatusRequest& r) { IdOnly(r.id); }
+  void operator()(const CancelRequest& r) { IdOnly(r.id); }
+  void operator()(const RetryRequest& r) { IdOnly(r.id); }
+  void operator()(const WaitRequest& r) {
+    pk.pack_map(2);
+    Key("id"); PackStr(pk, r.id);
+    Key("timeout_ms"); pk.pack_uint64(r.timeout_ms);
+  }
+  void operator()(const ListRequest& r) {
+    pk.pack_map(r.state ? 4 : 3);
+    if (r.state) {
+      Key("state"); PackStr(pk, JobStateName(*r.state));
+    }
+    Key("queue"); PackStr(pk, r.queue);
+    Key("limit"); pk.pack_uint32(r.limit);
+    Key("after"); PackStr(pk, r.after);
+  }
+  void operator()(const StatsRequest&) { pk.pack_map(0); }
+  void operator()(const AcceptedReply& r) {
+    pk.pack_map(3);
+    Key("id"); PackStr(pk, r.id);
+    Key("state"); PackStr(pk, JobStateName(r.state));
+    Key("duplicate"); pk.pack(r.duplicate);
+  }
+  void Info(const JobInfo& j) {
+    pk.pack_map(14);
+    Key("id"); PackStr(pk, j.id);
+    Key("type"); PackStr(pk, j.type);
+    Key("queue"); PackStr(pk, j.queue);
+    Key("priority"); pk.pack_uint32(j.priority);
+    Key("state"); PackStr(pk, JobStateName(j.state));
+    Key("result"); PackRaw(buf, j.result);
+    Key("error"); PackStr(pk, j.error);
+    Key("attempts"); pk.pack_uint32(j.attempts);
+    Key("max_attempts"); pk.pack_uint32(j.max_attempts);
+    Key("created_at"); pk.pack_uint64(j.created_at_ms);
+    Key("started_at"); pk.pack_uint64(j.started_at_ms);
+    Key("finished_at"); pk.pack_uint64(j.finished_at_ms);
+    Key("run_at"); pk.pack_uint64(j.run_at_ms);
+    Key("key"); PackStr(pk, j.key);
+  }
+  void operator()(const JobReply& r) { Info(r.job); }
+  void operator()(const JobListReply& r) {
+    pk.pack_map(1);
+    Key("jobs");
+    pk.pack_array(static_cast<uint32_t>(r.jobs.size()));
+    for (const auto& j : r.jobs) Info(j);
+  }
+  void Counts(const std::map<std::string, uint64_t>& m) {
+    pk.pack_map(static_cast<uint32_t>(m.size()));
+    for (const auto& [k, v] : m) {
+      PackStr(pk, k);
+      pk.pack_uint64(v);
+    }
+  }
+  void operator()(const StatsReply& r) {
+    pk.pack_map(8);
+    Key("node"); PackStr(pk, r.node);
+    Key("incarnation"); pk.pack_uint64(r.incarnation);
+    Key("workers"); pk.pack_uint32(r.workers);
+    Key("busy"); pk.pack_uint32(r.busy);
+    Key("uptime_ms"); pk.pack_uint64(r.uptime_ms);
+    Key("jobs"); Counts(r.jobs);
+    Key("queues"); Counts(r.queues);
+    Key("counters"); Counts(r.counters);
+  }
+  void operator()(const ErrorReply& r) {
+    pk.pack_map(2);
+    Key("code"); pk.pack_uint32(static_cast<uint8_t>(r.code));
+    Key("message"); PackStr(pk, r.message);
+  }
+};
+
+// ---- decoding helpers: every accessor checks the msgpack type and says which field failed ----
+
+class MapReader {
+ public:
+  explicit MapReader(const msgpack::object& o) : obj_(o) {}
+
+  const msgpack::object* Find(const char* key) const {
+    const auto& m = obj_.via.map;
+    auto n = std::char_traits<char>::length(key);
+    for (uint32_t i = 0; i < m.size; ++i) {
+      const auto& k = m.ptr[i].key;
+      if (k.type == msgpack::type::STR && k.via.str.size == n &&
+          std::char_traits<char>::compare(k.via.str.ptr, key, n) == 0)
+        return &m.ptr[i].val;
+    }
+    return nullptr;
+  }
+
+  Status Str(const char* key, std::string* out, uint32_t max_bytes, bool required = false) const {
+    const auto* v = Find(key);
+    if (v == nullptr || v->type == msgpack::type::NIL) {
+      return required ? Status::InvalidArgument(std::string("missing field '") + key + "'")
+                      : Status::OK();
+    }
+    if (v->type != msgpack::type::STR)
+      return Status::Corruption(std::string("field '") + key + "' must be a string");
+    if (v->via.str.size > max_bytes)
+      return Status::TooLarge(std::string("field '") + key + "' is longer than " +
+                              std::to_string(max_bytes) + " bytes");
+    out->assign(v->via.str.ptr, v->via.str.size);
+    return Status::OK();
+  }
+
+  template <class T>
+  Status Uint(const char* key, T* out, bool required = false) const {
+    const auto* v = Find(key);
+    if (v == nullptr || v->type == msgpack::type::NIL) {
+      return required ? Status::InvalidArgument(std::string("missing field '") + key + "'")
+                      : Status::OK();
+    }
+    if (v->type != msgpack::type::POSITIVE_INTEGER)
+      return Status::Corruption(std::string("field '") + key + "' must be a non-negative integer");
+    if (v->via.u64 > std::numeric_limits<T>::max())
+      return Status::InvalidArgument(std::string("field '") + key + "' is out of range");
+    *out = static_cast<T>(v->via.u64);
+    return Status::OK();
+  }
+
+  Status Bool(const char* key, bool* out) const {
+    const auto* v = Find(key);
+    if (v == nullptr || v->type == msgpack::type::NIL) return Status::OK();
+    if (v->type != msgpack::type::BOOLEAN)
+      return Status::Corruption(std::string("field '") + key + "' must be a boolean");
+    *out = v->via.boolean;
+    return Status::OK();
+  }
+
+  // Any msgpack value, re-encoded to raw bytes.
+  Status Raw(const char* key, std::string* out, uint32_t max_bytes) const {
+    const auto* v = Find(key);
+    if (v == nullptr) return Status::OK();
+    msgpack::sbuffer buf;
+    msgpack::pack(buf, *v);
+    if (buf.size() > max_bytes)
+      return Status::TooLarge(std::string("field '") + key + "' is " + std::to_string(buf.size()) +
+                              " bytes; the limit is " + std::to_string(max_bytes));
+    out->assign(buf.data(), buf.size());
+    return Status::OK();
+  }
+
+  Status State(const char* key, JobState* out, bool* present) const {
+    std::string name;
+    *present = false;
+    if (Find(key) == nullptr) return Status::OK();
+    Status s = Str(key, &name, 16);
+    if (!s.ok()) return s;
+    if (name.empty()) return Status::OK();
+    auto st = ParseJobState(name);
+    if (!st) return Status::InvalidArgument("unknown job state '" + name + "'");
+    *out = *st;
+    *present = true;
+    return Status::OK();
+  }
+
+  Status Counts(const char* key, std::map<std::string, uint64_t>* out) const {
+    const auto* v = Find(key);
+    if (v == nullptr) return Status::OK();
+    if (v->type != msgpack::type::MAP)
+      return Status::Corruption(std::string("field '") + key + "' must be a map");
+    for (uint32_t i = 0; i < v->via.map.size; ++i) {
+      const auto& kv = v->via.map.ptr[i];
+      if (kv.key.type != msgpack::type::STR || kv.val.type != msgpack::type::POSITIVE_INTEGER)
+        return Status::Corruption(std::string("field '") + key + "' must map strings to counts");
+      (*out)[std::string(kv.key.via.str.ptr, kv.key.via.str.size)] = kv.val.via.u64;
+    }
+    return Status::OK();
+  }
+
+ private:
+  const msgpack::object& obj_;
+};
+
+#define JOBNET_TRY(expr)            \
+  do {                              \
+    ::jobnet::Status _s = (expr);   \
+    if (!_s.ok()) return _s;        \
+  } while (0)
+
+Status ReadSpec(const MapReader& r, JobSpec* s) {
+  JOBNET_TRY(r.Str("type", &s->type, limits::kTypeNameBytesMax, true));
+  JOBNET_TRY(r.Raw("payload", &s->payload, limits::kPayloadBytesMax));
+  JOBNET_TRY(r.Str("queue", &s->queue, limits::kQueueNameBytesMax));
+  JOBNET_TRY(r.Uint("priority", &s->priority));
+  JOBNET_TRY(r.Uint("run_at_ms", &s->run_at_ms));
+  JOBNET_TRY(r.Uint("delay_ms", &s->delay_ms));
+  JOBNET_TRY(r.Uint("max_attempts", &s->max_attempts));
+  JOBNET_TRY(r.Uint("backoff_ms", &s->backoff_ms));
+  JOBNET_TRY(r.Uint("timeout_ms", &s->timeout_ms));
+  JOBNET_TRY(r.Str("key", &s->key, limits::kIdempotencyKeyBytesMax));
+  if (s->queue.empty()) s->queue = "default";
+  return Validate(*s);
+}
+
+Status ReadInfo(const msgpack::object& o, JobInfo* j) {
+  if (o.type != msgpack::type::MAP) return Status::Corruption("job must be a map");
+  MapReader r(o);
+  bool present = false;
+  JOBNET_TRY(r.Str("id", &j->id, limits::kJobIdBytesMax, true));
+  JOBNET_TRY(r.Str("type", &j->type, limits::kTypeNameBytesMax));
+  JOBNET_TRY(r.Str("queue", &j->queue, limits::kQueueNameBytesMax));
+  JOBNET_TRY(r.Uint("priority", &j->priority));
+  JOBNET_TRY(r.State("state", &j->state, &present));
+  if (!present) return Status::InvalidArgument("missing field 'state'");
+  JOBNET_TRY(r.Raw("result", &j->result, limits::kResultBytesMax));
+  JOBNET_TRY(r.Str("error", &j->error, limits::kErrorMessageBytesMax));
+  JOBNET_TRY(r.Uint("attempts", &j->attempts));
+  JOBNET_TRY(r.Uint("max_attempts", &j->max_attempts));
+  JOBNET_TRY(r.Uint("created_at", &j->created_at_ms));
+  JOBNET_TRY(r.Uint("started_at", &j->started_at_ms));
+  JOBNET_TRY(r.Uint("finished_at", &j->finished_at_ms));
+  JOBNET_TRY(r.Uint("run_at", &j->run_at_ms));
+  JOBNET_TRY(r.Str("key", &j->key, limits::kIdempotencyKeyBytesMax));
+  return Status::OK();
+}
+
+Status ReadBody(Kind kind, const msgpack::object& o, Body* body) {
+  MapReader r(o);
+  switch (kind) {
+    case Kind::kSubmit: {
+      SubmitRequest b;
+      JOBNET_TRY(ReadSpec(r, &b.spec));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kStatus: {
+      StatusRequest b;
+      JOBNET_TRY(r.Str("id", &b.id, limits::kJobIdBytesMax, true));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kCancel: {
+      CancelRequest b;
+      JOBNET_TRY(r.Str("id", &b.id, limits::kJobIdBytesMax, true));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kRetry: {
+      RetryRequest b;
+      JOBNET_TRY(r.Str("id", &b.id, limits::kJobIdBytesMax, true));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kWait: {
+      WaitRequest b;
+      JOBNET_TRY(r.Str("id", &b.id, limits::kJobIdBytesMax, true));
+      JOBNET_TRY(r.Uint("timeout_ms", &b.timeout_ms));
+      if (b.timeout_ms > limits::kWaitTimeoutMsMax)
+        return Status::InvalidArgument("timeout_ms must be at most 3600000");
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kList: {
+      ListRequest b;
+      JobState st{};
+      bool present = false;
+      JOBNET_TRY(r.State("state", &st, &present));
+      if (present) b.state = st;
+      JOBNET_TRY(r.Str("queue", &b.queue, limits::kQueueNameBytesMax));
+      JOBNET_TRY(r.Uint("limit", &b.limit));
+      JOBNET_TRY(r.Str("after", &b.after, limits::kJobIdBytesMax));
+      if (b.limit == 0 || b.limit > limits::kListLimitMax)
+        return Status::InvalidArgument("limit must be 1..1000");
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kStats:
+      *body = StatsRequest{};
+      return Status::OK();
+    case Kind::kAccepted: {
+      AcceptedReply b;
+      bool present = false;
+      JOBNET_TRY(r.Str("id", &b.id, limits::kJobIdBytesMax, true));
+      JOBNET_TRY(r.State("state", &b.state, &present));
+      JOBNET_TRY(r.Bool("duplicate", &b.duplicate));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kJob: {
+      JobReply b;
+      JOBNET_TRY(ReadInfo(o, &b.job));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kJobList: {
+      JobListReply b;
+      const auto* jobs = r.Find("jobs");
+      if (jobs == nullptr || jobs->type != msgpack::type::ARRAY)
+        return Status::Corruption("field 'jobs' must be an array");
+      b.jobs.resize(jobs->via.array.size);
+      for (uint32_t i = 0; i < jobs->via.array.size; ++i)
+        JOBNET_TRY(ReadInfo(jobs->via.array.ptr[i], &b.jobs[i]));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kStatsReply: {
+      StatsReply b;
+      JOBNET_TRY(r.Str("node", &b.node, limits::kNodeIdBytesMax));
+      JOBNET_TRY(r.Uint("incarnation", &b.incarnation));
+      JOBNET_TRY(r.Uint("workers", &b.workers));
+      JOBNET_TRY(r.Uint("busy", &b.busy));
+      JOBNET_TRY(r.Uint("uptime_ms", &b.uptime_ms));
+      JOBNET_TRY(r.Counts("jobs", &b.jobs));
+      JOBNET_TRY(r.Counts("queues", &b.queues));
+      JOBNET_TRY(r.Counts("counters", &b.counters));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kError: {
+      ErrorReply b;
+      uint8_t code = 0;
+      JOBNET_TRY(r.Uint("code", &code, true));
+      JOBNET_TRY(r.Str("message", &b.message, limits::kErrorMessageBytesMax));
+      b.code = static_cast<Code>(code);  // unknown codes pass through; clients print the number
+      *body = std::move(b);
+      return Status::OK();
+    }
+  }
+  return Status::InvalidArgument("unknown message kind " + std::to_string(static_cast<int>(kind)));
+}
+
+bool KnownKind(uint64_t k) {
+  if (k > 255) return false;
+  switch (static_cast<Kind>(k)) {
+    case Kind::kSubmit: case Kind::kStatus: case Kind::kWait: case Kind::kCancel:
+    case Kind::kRetry: case Kind::kList: case Kind::kStats: case Kind::kAccepted:
+    case Kind::kJob: case Kind::kJobList: case Kind::kStatsReply: case Kind::kError:
+      return true;
+  }
+  return false;
+}
+
+// Unpacks exactly one msgpack value from the buffer within the decoder limits.
+Status Unpack(const char* data, std::size_t len, std::size_t bytes_max,
+              msgpack::object_handle* out) {
+  if (len == 0) return Status::Corruption("empty frame");
+  if (len > bytes_max)
+    return Status::TooLarge("frame is " + std::to_string(len) + " bytes; the limit is " +
+                            std::to_string(bytes_max));
+  msgpack::unpack_limit limit(limits::kContainerItemsMax, limits::kContainerItemsMax, bytes_max,
+                              bytes_max, bytes_max, limits::kDepthMax);
+  std::size_t off = 0;
+  try {
+    *out = msgpack::unpack(data, len, off, nullptr, nullptr, limit);
+  } catch (const msgpack::size_overflow& e) {
+    return Status::TooLarge(std::string("frame exceeds a decoder limit: ") + e.what());
+  } catch (const msgpack::depth_size_overflow& e) {
+    return Status::TooLarge(std::string("frame nests too deep: ") + e.what());
+  } catch (const std::bad_alloc&) {
+    return Status::TooLarge("frame needs too much memory to decode");
+  } catch (const std::exception& e) {
+    return Status::Corruption(std::string("not a msgpack value: ") + e.what());
+  }
+  if (off != len)
+    return Status::Corruption("trailing bytes after the msgpack value (" +
+                              std::to_string(len - off) + ")");
+  return Status::OK();
+}
+
+}  // namespace
+
+std::string Encode(const Envelope& env) {
+  msgpack::sbuffer buf(256);
+  Packer pk(&buf);
+  pk.pack_array(4);
+  pk.pack_uint32(env.version);
+  pk.pack_uint32(static_cast<uint8_t>(KindOf(env.body)));
+  pk.pack_uint64(env.corr_id);
+  BodyWriter w{buf, pk};
+  std::visit(w, env.body);
+  return std::string(buf.data(), buf.size());
+}
+
+Status ValidateMsgpackValue(const std::string& bytes, std::size_t bytes_max) {
+  msgpack::object_handle oh;
+  return Unpack(bytes.data(), bytes.size(), bytes_max, &oh);
+}
+
+Result<Envelope> Decode(const char* data, std::size_t len, uint64_t* corr_id,
+                        std::size_t frame_bytes_max) {
+  *corr_id = 0;
+  msgpack::object_handle oh;
+  Status s = Unpack(data, len, frame_bytes_max, &oh);
+  if (!s.ok()) return s;
+  const msgpack::object& root = oh.get();
+  if (root.type != msgpack::type::ARRAY || root.via.array.size != 4)
+    return Status::Corruption("frame must be an array of 4: [version, kind, corr_id, body]");
+  const msgpack::object* f = root.via.array.ptr;
+  // corr_id first, so that every later error can still be matched by the client.
+  if (f[2].type != msgpack::type::POSITIVE_INTEGER)
+    return Status::Corruption("corr_id must be a non-negative integer");
+  *corr_id = f[2].via.u64;
+  if (f[0].type != msgpack::type::POSITIVE_INTEGER)
+    return Status::Corruption("version must be a non-negative integer");
+  if (f[0].via.u64 != limits::kProtocolVersion)
+    return Status::UnsupportedVersion("protocol version " + std::to_string(f[0].via.u64) +
+                                      " is not supported; this node speaks " +
+                                      std::to_string(limits::kProtocolVersion));
+  if (f[1].type != msgpack::type::POSITIVE_INTEGER || !KnownKind(f[1].via.u64))
+    return Status::InvalidArgument("unknown message kind");
+  if (f[3].type != msgpack::type::MAP) return Status::Corruption("body must be a map");
+  Envelope env;
+  env.version = static_cast<uint32_t>(f[0].via.u64);
+  env.corr_id = *corr_id;
+  s = ReadBody(static_cast<Kind>(f[1].via.u64), f[3], &env.body);
+  if (!s.ok()) return s;
+  return env;
+}
+
+}  // namespace jobnet::protocol

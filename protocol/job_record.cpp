@@ -1,0 +1,190 @@
+// Journal record encoding for jobs and job events (grammar in job_record.hpp).
+#include "protocol/job_record.hpp"
+
+#include <msgpack.hpp>
+
+namespace jobnet::protocol {
+namespace {
+
+using Packer = msgpack::packer<msgpack::sbuffer>;
+constexpr uint32_t kRecordVersion = 1;
+
+void Str(Packer& pk, const char* key, const std::string& v) {
+  pk.pack(key);
+  pk.pack_str(static_cast<uint32_t>(v.size()));
+  pk.pack_str_body(v.data(), static_cast<uint32_t>(v.size()));
+}
+
+void U64(Packer& pk, const char* key, uint64_t v) {
+  pk.pack(key);
+  pk.pack_uint64(v);
+}
+
+const msgpack::object* Find(const msgpack::object& map, const char* key) {
+  auto n = std::char_traits<char>::length(key);
+  for (uint32_t i = 0; i < map.via.map.size; ++i) {
+    const auto& k = map.via.map.ptr[i].key;
+    if (k.type == msgpack::type::STR && k.via.str.size == n &&
+        std::char_traits<char>::compare(k.via.str.ptr, key, n) == 0)
+      return &map.via.map.ptr[i].val;
+  }
+  return nullptr;
+}
+
+bool GetU64(const msgpack::object& map, const char* key, uint64_t* out) {
+  const auto* v = Find(map, key);
+  if (v == nullptr) return true;  // absent: keep the default
+  if (v->type != msgpack::type::POSITIVE_INTEGER) return false;
+  *out = v->via.u64;
+  return true;
+}
+
+bool GetStr(const msgpack::object& map, const char* key, std::string* out) {
+  const auto* v = Find(map, key);
+  if (v == nullptr) return true;
+  if (v->type != msgpack::type::STR) return false;
+  out->assign(v->via.str.ptr, v->via.str.size);
+  return true;
+}
+
+bool GetRaw(const msgpack::object& map, const char* key, std::string* out) {
+  const auto* v = Find(map, key);
+  if (v == nullptr) return true;
+  msgpack::sbuffer buf;
+  msgpack::pack(buf, *v);
+  out->assign(buf.data(), buf.size());
+  return true;
+}
+
+Status UnpackRecord(const std::string& bytes, msgpack::object_handle* oh) {
+  try {
+    std::size_t off = 0;
+    *oh = msgpack::unpack(bytes.data(), bytes.size(), off);
+    if (off != bytes.size()) return Status::Corruption("trailing bytes in journal record");
+  } catch (const std::exception& e) {
+    return Status::Corruption(std::string("journal record is not msgpack: ") + e.what());
+  }
+  const auto& o = oh->get();
+  if (o.type != msgpack::type::MAP) return Status::Corruption("journal record is not a map");
+  uint64_t v = 0;
+  if (!GetU64(o, "v", &v) || v != kRecordVersion)
+    return Status::Corruption("journal record version " + std::to_string(v) + " is unknown");
+  return Status::OK();
+}
+
+}  // namespace
+
+JobInfo Job::Info() const {
+  JobInfo i;
+  i.id = id;
+  i.type = spec.type;
+  i.queue = spec.queue;
+  i.priority = spec.priority;
+  i.state = state;
+  i.result = result;
+  i.error = error;
+  i.attempts = attempts;
+  i.max_attempts = spec.max_attempts;
+  i.created_at_ms = created_at_ms;
+  i.started_at_ms = started_at_ms;
+  i.finished_at_ms = finished_at_ms;
+  i.run_at_ms = run_at_ms;
+  i.key = spec.key;
+  return i;
+}
+
+std::string EncodeJobRecord(const Job& j) {
+  msgpack::sbuffer buf(128 + j.spec.payload.size() + j.result.size());
+  Packer pk(&buf);
+  pk.pack_map(14);
+  U64(pk, "v", kRecordVersion);
+  U64(pk, "seq", j.seq);
+  Str(pk, "id", j.id);
+  pk.pack("spec");
+  pk.pack_map(9);
+  Str(pk, "type", j.spec.type);
+  pk.pack("payload");
+  buf.write(j.spec.payload.data(), j.spec.payload.size());
+  Str(pk, "queue", j.spec.queue);
+  U64(pk, "prio", j.spec.priority);
+  U64(pk, "max", j.spec.max_attempts);
+  U64(pk, "backoff", j.spec.backoff_ms);
+  U64(pk, "timeout", j.spec.timeout_ms);
+  U64(pk, "run_at", j.spec.run_at_ms);
+  Str(pk, "key", j.spec.key);
+  U64(pk, "state", static_cast<uint8_t>(j.state));
+  U64(pk, "att", j.attempts);
+  U64(pk, "ca", j.created_at_ms);
+  U64(pk, "sa", j.started_at_ms);
+  U64(pk, "fa", j.finished_at_ms);
+  U64(pk, "ra", j.run_at_ms);
+  pk.pack("res");
+  buf.write(j.result.data(), j.result.size());
+  Str(pk, "err", j.error);
+  U64(pk, "ord", j.order);
+  U64(pk, "nev", j.events);
+  return std::string(buf.data(), buf.size());
+}
+
+Result<Job> DecodeJobRecord(const std::string& bytes) {
+  msgpack::object_handle oh;
+  Status s = UnpackRecord(bytes, &oh);
+  if (!s.ok()) return s;
+  const auto& o = oh.get();
+  Job j;
+  uint64_t state = 0, att = 0, prio = 0, max = 0, nev = 0;
+  const auto* spec = Find(o, "spec");
+  if (spec == nullptr || spec->type != msgpack::type::MAP)
+    return Status::Corruption("job record has no spec");
+  bool ok = GetU64(o, "seq", &j.seq) && GetStr(o, "id", &j.id) && GetU64(o, "state", &state) &&
+            GetU64(o, "att", &att) && GetU64(o, "ca", &j.created_at_ms) &&
+            GetU64(o, "sa", &j.started_at_ms) && GetU64(o, "fa", &j.finished_at_ms) &&
+            GetU64(o, "ra", &j.run_at_ms) && GetRaw(o, "res", &j.result) &&
+            GetStr(o, "err", &j.error) && GetU64(o, "ord", &j.order) && GetU64(o, "nev", &nev) &&
+            GetStr(*spec, "type", &j.spec.type) && GetRaw(*spec, "payload", &j.spec.payload) &&
+            GetStr(*spec, "queue", &j.spec.queue) && GetU64(*spec, "prio", &prio) &&
+            GetU64(*spec, "max", &max) && GetU64(*spec, "backoff", &j.spec.backoff_ms) &&
+            GetU64(*spec, "timeout", &j.spec.timeout_ms) &&
+            GetU64(*spec, "run_at", &j.spec.run_at_ms) && GetStr(*spec, "key", &j.spec.key);
+  if (!ok) return Status::Corruption("job record has a field of the wrong type");
+  if (state >= static_cast<uint64_t>(kJobStateCount))
+    return Status::Corruption("job record has unknown state " + std::to_string(state));
+  if (j.seq == 0 || j.id.empty()) return Status::Corruption("job record has no seq or id");
+  j.state = static_cast<JobState>(state);
+  j.attempts = static_cast<uint32_t>(att);
+  j.events = static_cast<uint32_t>(nev);
+  j.spec.priority = static_cast<uint32_t>(prio);
+  j.spec.max_attempts = static_cast<uint32_t>(max);
+  return j;
+}
+
+std::string EncodeEventRecord(const JobEvent& ev) {
+  msgpack::sbuffer buf(64);
+  Packer pk(&buf);
+  pk.pack_map(5);
+  U64(pk, "v", kRecordVersion);
+  U64(pk, "t", ev.at_ms);
+  U64(pk, "state", static_cast<uint8_t>(ev.state));
+  U64(pk, "att", ev.attempt);
+  Str(pk, "msg", ev.message);
+  return std::string(buf.data(), buf.size());
+}
+
+Result<JobEvent> DecodeEventRecord(const std::string& bytes) {
+  msgpack::object_handle oh;
+  Status s = UnpackRecord(bytes, &oh);
+  if (!s.ok()) return s;
+  const auto& o = oh.get();
+  JobEvent ev;
+  uint64_t state = 0, att = 0;
+  if (!GetU64(o, "t", &ev.at_ms) || !GetU64(o, "state", &state) || !GetU64(o, "att", &att) ||
+      !GetStr(o, "msg", &ev.message))
+    return Status::Corruption("event record has a field of the wrong type");
+  if (state >= static_cast<uint64_t>(kJobStateCount))
+    return Status::Corruption("event record has unknown state");
+  ev.state = static_cast<JobState>(state);
+  ev.attempt = static_cast<uint32_t>(att);
+  return ev;
+}
+
+}  // namespace jobnet::protocol

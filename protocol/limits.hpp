@@ -1,0 +1,68 @@
+// Every limit of jobnet, in one place. Each has a reason; exceeding one is a typed error
+// (kTooLarge, kInvalidArgument or kOverloaded), never a crash or unbounded growth.
+#ifndef JOBNET_PROTOCOL_LIMITS_HPP_
+#define JOBNET_PROTOCOL_LIMITS_HPP_
+
+#include <cstdint>
+
+namespace jobnet::limits {
+
+// Wire protocol version spoken by this build. A frame with another version gets kUnsupportedVersion.
+constexpr uint32_t kProtocolVersion = 1;
+
+// A job payload (any msgpack value) and a handler's result: 1 MiB keeps one job cheap to journal.
+constexpr uint32_t kPayloadBytesMax = 1u << 20;
+constexpr uint32_t kResultBytesMax = 1u << 20;
+// Everything in a frame except payload/result: names, ids, numbers, error text.
+constexpr uint32_t kEnvelopeBytesMax = 64u << 10;
+// A frame must carry the largest payload plus its envelope.
+constexpr uint32_t kFrameBytesMax = kPayloadBytesMax + kEnvelopeBytesMax;
+static_assert(kFrameBytesMax > kPayloadBytesMax, "envelope must not be empty");
+// A list reply carries up to kListLimitMax jobs without payloads; it gets a larger frame.
+constexpr uint32_t kListLimitMax = 1000;
+constexpr uint32_t kReplyFrameBytesMax = 8u * kFrameBytesMax;
+static_assert(kReplyFrameBytesMax >= kFrameBytesMax + kResultBytesMax, "a job reply must fit");
+
+// Decoder bounds: nesting depth and elements per array/map. The msgpack decoder allocates an
+// array's slots from its header, so these cap what a hostile frame can make it allocate
+// (depth * items * 24 bytes, about 25 MiB transiently, and freed at once).
+constexpr uint32_t kDepthMax = 16;
+constexpr uint32_t kContainerItemsMax = 65536;
+
+// Names: short, printable, used as map keys and in logs.
+constexpr uint32_t kTypeNameBytesMax = 64;
+constexpr uint32_t kQueueNameBytesMax = 64;
+constexpr uint32_t kNodeIdBytesMax = 32;
+constexpr uint32_t kIdempotencyKeyBytesMax = 128;
+// A job id is "<node>-<seq>": node id, dash, up to 20 decimal digits.
+constexpr uint32_t kJobIdBytesMax = kNodeIdBytesMax + 1 + 20;
+constexpr uint32_t kErrorMessageBytesMax = 4096;
+
+// Job spec bounds.
+constexpr uint32_t kPriorityMax = 255;            // higher runs first; default 0
+constexpr uint32_t kMaxAttemptsMax = 100;         // retries beyond this are a bug in the caller
+constexpr uint32_t kMaxAttemptsDefault = 3;
+constexpr uint64_t kTimeoutMsMax = 24ull * 3600 * 1000;   // a lease longer than a day is a mistake
+constexpr uint64_t kTimeoutMsDefault = 30000;
+constexpr uint64_t kDelayMsMax = 366ull * 24 * 3600 * 1000;  // about a year ahead
+constexpr uint64_t kBackoffMsDefault = 1000;
+constexpr uint64_t kBackoffMsMax = 3600ull * 1000;        // cap of one retry delay: one hour
+constexpr uint64_t kWaitTimeoutMsMax = 3600ull * 1000;
+constexpr uint64_t kWaitTimeoutMsDefault = 30000;
+
+// Node capacity. Past these the node answers kOverloaded instead of growing.
+constexpr uint32_t kPendingRequestsMax = 120000;  // requests received and not yet answered
+constexpr uint32_t kJobsLiveMax = 2000000;        // jobs not yet in a final state, per node
+constexpr uint32_t kWaitersPerJobMax = 10000;
+constexpr uint32_t kWaitersMax = 100000;
+constexpr uint32_t kWorkersMax = 256;
+constexpr uint32_t kQueuesMax = 10000;
+static_assert(kWaitersMax >= kWaitersPerJobMax, "one job may hold all its waiters");
+static_assert(kPendingRequestsMax > kWaitersMax, "every waiter is a pending request");
+
+// Journal group commit: records in one synced WriteBatch.
+constexpr uint32_t kJournalBatchRecordsMax = 8192;
+
+}  // namespace jobnet::limits
+
+#endif  // JOBNET_PROTOCOL_LIMITS_HPP_

@@ -1,0 +1,118 @@
+// Names, validation and job ids for the protocol messages.
+#include "protocol/messages.hpp"
+
+#include <charconv>
+
+namespace jobnet::protocol {
+
+const char* JobStateName(JobState s) {
+  switch (s) {
+    case JobState::kQueued: return "queued";
+    case JobState::kDelayed: return "delayed";
+    case JobState::kRunning: return "running";
+    case JobState::kSucceeded: return "succeeded";
+    case JobState::kFailed: return "failed";
+    case JobState::kDead: return "dead";
+    case JobState::kCancelled: return "cancelled";
+  }
+  return "unknown";
+}
+
+std::optional<JobState> ParseJobState(const std::string& name) {
+  for (int i = 0; i < kJobStateCount; ++i) {
+    auto s = static_cast<JobState>(i);
+    if (name == JobStateName(s)) return s;
+  }
+  return std::nullopt;
+}
+
+bool IsFinal(JobState s) {
+  return s == JobState::kSucceeded || s == JobState::kFailed || s == JobState::kDead ||
+         s == JobState::kCancelled;
+}
+
+bool IsValidName(const std::string& s, uint32_t max_bytes) {
+  if (s.empty() || s.size() > max_bytes) return false;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+Status Validate(const JobSpec& spec) {
+  using namespace limits;
+  if (!IsValidName(spec.type, kTypeNameBytesMax))
+    return Status::InvalidArgument("type must match [A-Za-z0-9_.-]{1,64}");
+  if (!IsValidName(spec.queue, kQueueNameBytesMax))
+    return Status::InvalidArgument("queue must match [A-Za-z0-9_.-]{1,64}");
+  if (spec.payload.empty()) return Status::InvalidArgument("payload must be one msgpack value");
+  if (spec.payload.size() > kPayloadBytesMax)
+    return Status::TooLarge("payload is " + std::to_string(spec.payload.size()) +
+                            " bytes; the limit is " + std::to_string(kPayloadBytesMax));
+  if (spec.priority > kPriorityMax) return Status::InvalidArgument("priority must be 0..255");
+  if (spec.run_at_ms != 0 && spec.delay_ms != 0)
+    return Status::InvalidArgument("give run_at_ms or delay_ms, not both");
+  if (spec.delay_ms > kDelayMsMax) return Status::InvalidArgument("delay_ms is over a year");
+  if (spec.max_attempts < 1 || spec.max_attempts > kMaxAttemptsMax)
+    return Status::InvalidArgument("max_attempts must be 1..100");
+  if (spec.backoff_ms > kBackoffMsMax)
+    return Status::InvalidArgument("backoff_ms must be at most 3600000");
+  if (spec.timeout_ms < 1 || spec.timeout_ms > kTimeoutMsMax)
+    return Status::InvalidArgument("timeout_ms must be 1..86400000");
+  if (spec.key.size() > kIdempotencyKeyBytesMax)
+    return Status::InvalidArgument("key must be at most 128 bytes");
+  return Status::OK();
+}
+
+Kind KindOf(const Body& body) {
+  static constexpr Kind kKinds[] = {Kind::kSubmit,   Kind::kStatus,   Kind::kWait,
+                                    Kind::kCancel,   Kind::kRetry,    Kind::kList,
+                                    Kind::kStats,    Kind::kAccepted, Kind::kJob,
+                                    Kind::kJobList,  Kind::kStatsReply, Kind::kError};
+  static_assert(sizeof(kKinds) / sizeof(kKinds[0]) == std::variant_size_v<Body>,
+                "one kind per body alternative");
+  return kKinds[body.index()];
+}
+
+const char* KindName(Kind k) {
+  switch (k) {
+    case Kind::kSubmit: return "submit";
+    case Kind::kStatus: return "status";
+    case Kind::kWait: return "wait";
+    case Kind::kCancel: return "cancel";
+    case Kind::kRetry: return "retry";
+    case Kind::kList: return "list";
+    case Kind::kStats: return "stats";
+    case Kind::kAccepted: return "accepted";
+    case Kind::kJob: return "job";
+    case Kind::kJobList: return "job_list";
+    case Kind::kStatsReply: return "stats_reply";
+    case Kind::kError: return "error";
+  }
+  return "unknown";
+}
+
+std::string MakeJobId(const std::string& node, uint64_t seq) {
+  return node + "-" + std::to_string(seq);
+}
+
+Result<ParsedJobId> ParseJobId(const std::string& id) {
+  if (id.size() > limits::kJobIdBytesMax) return Status::InvalidArgument("job id too long");
+  auto dash = id.rfind('-');
+  if (dash == std::string::npos || dash == 0 || dash + 1 == id.size())
+    return Status::InvalidArgument("job id must look like <node>-<number>: '" + id + "'");
+  ParsedJobId out;
+  out.node = id.substr(0, dash);
+  if (!IsValidName(out.node, limits::kNodeIdBytesMax))
+    return Status::InvalidArgument("job id has an invalid node part: '" + id + "'");
+  const char* first = id.data() + dash + 1;
+  const char* last = id.data() + id.size();
+  auto [ptr, ec] = std::from_chars(first, last, out.seq);
+  if (ec != std::errc() || ptr != last || out.seq == 0)
+    return Status::InvalidArgument("job id must end in a positive number: '" + id + "'");
+  return out;
+}
+
+}  // namespace jobnet::protocol

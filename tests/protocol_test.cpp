@@ -1,0 +1,3 @@
+#include <gtest/gtest.h>
+#include "protocol/codec.hpp"
+TEST(Smoke, Builds) { SUCCEED(); }
