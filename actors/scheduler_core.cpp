@@ -303,8 +303,10 @@ void Scheduler::FailRun(Job& job, const std::string& error, uint64_t now_ms) {
                   ? error.substr(0, limits::kErrorMessageBytesMax)
                   : error;
   if (job.attempts < job.spec.max_attempts) {
-    job.run_at_ms = now_ms + BackoffMs(job);
-    SetState(job, JobState::kDelayed, now_ms, "attempt failed: " + job.error);
+    uint64_t delay_ms = BackoffMs(job);
+    job.run_at_ms = delay_ms == 0 ? 0 : now_ms + delay_ms;
+    SetState(job, delay_ms == 0 ? JobState::kQueued : JobState::kDelayed, now_ms,
+             "attempt failed: " + job.error);
     Enqueue(job);
     counters_["retries"]++;
   } else {

@@ -1,3 +1,396 @@
+// Protocol codec contract: every message round-trips; untrusted bytes (truncated, oversized,
+// wrong-typed, nested too deep, random) come back as a typed Status, never a crash; each limit
+// is tested at max and max+1.
 #include <gtest/gtest.h>
+
+#include <msgpack.hpp>
+
+#include <limits>
+#include <random>
+
 #include "protocol/codec.hpp"
-TEST(Smoke, Builds) { SUCCEED(); }
+#include "protocol/job_record.hpp"
+
+namespace jobnet::protocol {
+namespace {
+
+class ProtocolTest : public ::testing::Test {
+ protected:
+  static Envelope RoundTrip(const Envelope& in) {
+    std::string bytes = Encode(in);
+    uint64_t corr = 0;
+    auto out = Decode(bytes.data(), bytes.size(), &corr, limits::kReplyFrameBytesMax);
+    EXPECT_TRUE(out.ok()) << out.status().ToString();
+    EXPECT_EQ(corr, in.corr_id);
+    return out.ok() ? out.value() : Envelope{};
+  }
+  static Status DecodeStatus(const std::string& bytes, uint64_t* corr = nullptr) {
+    uint64_t c = 0;
+    auto r = Decode(bytes.data(), bytes.size(), &c);
+    if (corr) *corr = c;
+    return r.ok() ? Status::OK() : r.status();
+  }
+  // Hand-built frame: [version, kind, corr, body] with a caller-packed body.
+  template <class F>
+  static std::string Frame(uint64_t version, uint64_t kind, uint64_t corr, F body) {
+    msgpack::sbuffer buf;
+    msgpack::packer<msgpack::sbuffer> pk(&buf);
+    pk.pack_array(4);
+    pk.pack(version);
+    pk.pack(kind);
+    pk.pack(corr);
+    body(pk);
+    return std::string(buf.data(), buf.size());
+  }
+  static std::string Packed(const std::string& s) {
+    msgpack::sbuffer buf;
+    msgpack::pack(buf, s);
+    return std::string(buf.data(), buf.size());
+  }
+};
+
+TEST_F(ProtocolTest, SubmitRoundTripKeepsEveryField) {
+  JobSpec s;
+  s.type = "sha256";
+  s.payload = Packed("hello");
+  s.queue = "q.1";
+  s.priority = 255;
+  s.run_at_ms = 1234567;
+  s.max_attempts = 100;
+  s.backoff_ms = 7;
+  s.timeout_ms = 99;
+  s.key = "k-1";
+  Envelope out = RoundTrip(Envelope{1, std::numeric_limits<uint64_t>::max(), SubmitRequest{s}});
+  ASSERT_TRUE(std::holds_alternative<SubmitRequest>(out.body));
+  const JobSpec& r = std::get<SubmitRequest>(out.body).spec;
+  EXPECT_EQ(r.type, s.type);
+  EXPECT_EQ(r.payload, s.payload);
+  EXPECT_EQ(r.queue, s.queue);
+  EXPECT_EQ(r.priority, 255u);
+  EXPECT_EQ(r.run_at_ms, 1234567u);
+  EXPECT_EQ(r.max_attempts, 100u);
+  EXPECT_EQ(r.backoff_ms, 7u);
+  EXPECT_EQ(r.timeout_ms, 99u);
+  EXPECT_EQ(r.key, "k-1");
+}
+
+TEST_F(ProtocolTest, EveryRequestAndReplyRoundTrips) {
+  EXPECT_EQ(std::get<StatusRequest>(RoundTrip({1, 2, StatusRequest{"n1-5"}}).body).id, "n1-5");
+  auto w = std::get<WaitRequest>(RoundTrip({1, 3, WaitRequest{"n1-6", 1234}}).body);
+  EXPECT_EQ(w.id, "n1-6");
+  EXPECT_EQ(w.timeout_ms, 1234u);
+  EXPECT_EQ(std::get<CancelRequest>(RoundTrip({1, 4, CancelRequest{"n1-7"}}).body).id, "n1-7");
+  EXPECT_EQ(std::get<RetryRequest>(RoundTrip({1, 5, RetryRequest{"n1-8"}}).body).id, "n1-8");
+  ListRequest lr;
+  lr.state = JobState::kDead;
+  lr.queue = "q";
+  lr.limit = 1000;
+  lr.after = "n1-3";
+  auto l = std::get<ListRequest>(RoundTrip({1, 6, lr}).body);
+  EXPECT_EQ(*l.state, JobState::kDead);
+  EXPECT_EQ(l.queue, "q");
+  EXPECT_EQ(l.limit, 1000u);
+  EXPECT_EQ(l.after, "n1-3");
+  EXPECT_FALSE(std::get<ListRequest>(RoundTrip({1, 6, ListRequest{}}).body).state.has_value());
+  EXPECT_TRUE(std::holds_alternative<StatsRequest>(RoundTrip({1, 7, StatsRequest{}}).body));
+
+  auto a = std::get<AcceptedReply>(RoundTrip({1, 8, AcceptedReply{"n1-9", JobState::kDelayed, true}}).body);
+  EXPECT_EQ(a.id, "n1-9");
+  EXPECT_EQ(a.state, JobState::kDelayed);
+  EXPECT_TRUE(a.duplicate);
+
+  JobInfo j;
+  j.id = "n2-10";
+  j.type = "echo";
+  j.queue = "default";
+  j.priority = 3;
+  j.state = JobState::kSucceeded;
+  j.result = Packed("out");
+  j.error = "earlier failure";
+  j.attempts = 2;
+  j.max_attempts = 3;
+  j.created_at_ms = 1;
+  j.started_at_ms = 2;
+  j.finished_at_ms = 3;
+  j.run_at_ms = 4;
+  j.key = "key";
+  auto jr = std::get<JobReply>(RoundTrip({1, 9, JobReply{j}}).body).job;
+  EXPECT_EQ(jr.id, j.id);
+  EXPECT_EQ(jr.state, j.state);
+  EXPECT_EQ(jr.result, j.result);
+  EXPECT_EQ(jr.error, j.error);
+  EXPECT_EQ(jr.attempts, 2u);
+  EXPECT_EQ(jr.finished_at_ms, 3u);
+  EXPECT_EQ(jr.key, "key");
+
+  auto list = std::get<JobListReply>(RoundTrip({1, 10, JobListReply{{j, j}}}).body);
+  EXPECT_EQ(list.jobs.size(), 2u);
+
+  StatsReply st;
+  st.node = "n1";
+  st.incarnation = 7;
+  st.workers = 4;
+  st.busy = 1;
+  st.jobs["queued"] = 5;
+  st.queues["default"] = 5;
+  st.counters["journal_batches"] = 9;
+  auto sr = std::get<StatsReply>(RoundTrip({1, 11, st}).body);
+  EXPECT_EQ(sr.node, "n1");
+  EXPECT_EQ(sr.incarnation, 7u);
+  EXPECT_EQ(sr.jobs["queued"], 5u);
+  EXPECT_EQ(sr.counters["journal_batches"], 9u);
+
+  auto e = std::get<ErrorReply>(RoundTrip({1, 12, ErrorReply{Code::kOverloaded, "busy"}}).body);
+  EXPECT_EQ(e.code, Code::kOverloaded);
+  EXPECT_EQ(e.message, "busy");
+}
+
+TEST_F(ProtocolTest, AnyMsgpackPayloadPassesThroughUntouched) {
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(&buf);
+  pk.pack_map(2);
+  pk.pack("nested");
+  pk.pack_array(3);
+  pk.pack(-5);
+  pk.pack(1.5);
+  pk.pack_nil();
+  pk.pack("bin");
+  pk.pack_bin(3);
+  pk.pack_bin_body("\x00\x01\x02", 3);
+  JobSpec s;
+  s.type = "echo";
+  s.payload.assign(buf.data(), buf.size());
+  auto out = RoundTrip({1, 1, SubmitRequest{s}});
+  EXPECT_EQ(std::get<SubmitRequest>(out.body).spec.payload, s.payload);
+}
+
+TEST_F(ProtocolTest, EveryTruncationIsAnErrorNotACrash) {
+  JobSpec s;
+  s.type = "echo";
+  s.payload = Packed("some payload");
+  s.key = "abc";
+  std::string bytes = Encode({1, 42, SubmitRequest{s}});
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    uint64_t corr = 0;
+    auto r = Decode(bytes.data(), n, &corr);
+    EXPECT_FALSE(r.ok()) << "prefix of " << n << " bytes decoded";
+    EXPECT_TRUE(r.status().IsCorruption()) << r.status().ToString();
+  }
+}
+
+TEST_F(ProtocolTest, TrailingBytesAreRejected) {
+  std::string bytes = Encode({1, 1, StatsRequest{}}) + "x";
+  EXPECT_TRUE(DecodeStatus(bytes).IsCorruption());
+}
+
+TEST_F(ProtocolTest, RandomBytesNeverCrash) {
+  std::mt19937_64 rng(12345);
+  JobSpec s;
+  s.type = "echo";
+  s.payload = Packed("payload");
+  std::string good = Encode({1, 7, SubmitRequest{s}});
+  for (int i = 0; i < 20000; ++i) {
+    std::string bytes;
+    if (i % 2 == 0) {
+      bytes.resize(rng() % 64);
+      for (auto& c : bytes) c = static_cast<char>(rng());
+    } else {  // mutate a valid frame: flips hit type bytes and lengths
+      bytes = good;
+      for (int k = 0; k < 3; ++k) bytes[rng() % bytes.size()] = static_cast<char>(rng());
+    }
+    uint64_t corr = 0;
+    auto r = Decode(bytes.data(), bytes.size(), &corr);
+    if (!r.ok()) EXPECT_NE(r.status().code(), Code::kOk);
+  }
+}
+
+TEST_F(ProtocolTest, UnknownVersionIsTypedAndKeepsCorrId) {
+  std::string f = Frame(2, 7, 99, [](auto& pk) { pk.pack_map(0); });
+  uint64_t corr = 0;
+  Status s = DecodeStatus(f, &corr);
+  EXPECT_EQ(s.code(), Code::kUnsupportedVersion);
+  EXPECT_EQ(corr, 99u);
+}
+
+TEST_F(ProtocolTest, UnknownKindAndWrongShapes) {
+  EXPECT_TRUE(DecodeStatus(Frame(1, 200, 1, [](auto& pk) { pk.pack_map(0); })).IsInvalidArgument());
+  EXPECT_TRUE(DecodeStatus(Frame(1, 1ull << 40, 1, [](auto& pk) { pk.pack_map(0); })).IsInvalidArgument());
+  EXPECT_TRUE(DecodeStatus(Frame(1, 7, 1, [](auto& pk) { pk.pack_array(0); })).IsCorruption());
+  msgpack::sbuffer buf;
+  msgpack::pack(buf, std::string("not an envelope"));
+  EXPECT_TRUE(DecodeStatus(std::string(buf.data(), buf.size())).IsCorruption());
+  EXPECT_TRUE(DecodeStatus("").IsCorruption());
+  // Negative corr id.
+  std::string neg = Frame(1, 7, 0, [](auto& pk) { pk.pack_map(0); });
+  neg[3] = static_cast<char>(0xff);  // fixint 0 -> negative fixint -1
+  EXPECT_TRUE(DecodeStatus(neg).IsCorruption());
+}
+
+TEST_F(ProtocolTest, WrongFieldTypesAreRejected) {
+  auto submit_with = [&](auto fill) {
+    return Frame(1, 1, 5, [&](auto& pk) {
+      pk.pack_map(2);
+      pk.pack("type");
+      pk.pack("echo");
+      fill(pk);
+    });
+  };
+  EXPECT_TRUE(DecodeStatus(submit_with([](auto& pk) { pk.pack("priority"); pk.pack("high"); })).IsCorruption());
+  EXPECT_TRUE(DecodeStatus(submit_with([](auto& pk) { pk.pack("priority"); pk.pack(-1); })).IsCorruption());
+  EXPECT_TRUE(DecodeStatus(submit_with([](auto& pk) { pk.pack("priority"); pk.pack(256); })).IsInvalidArgument());
+  EXPECT_TRUE(DecodeStatus(submit_with([](auto& pk) { pk.pack("priority"); pk.pack(1ull << 33); })).IsInvalidArgument());
+  EXPECT_TRUE(DecodeStatus(submit_with([](auto& pk) { pk.pack("queue"); pk.pack(7); })).IsCorruption());
+  EXPECT_TRUE(DecodeStatus(submit_with([](auto& pk) { pk.pack("queue"); pk.pack("bad queue!"); })).IsInvalidArgument());
+  EXPECT_TRUE(DecodeStatus(submit_with([](auto& pk) { pk.pack("max_attempts"); pk.pack(0); })).IsInvalidArgument());
+  EXPECT_TRUE(DecodeStatus(submit_with([](auto& pk) { pk.pack("max_attempts"); pk.pack(101); })).IsInvalidArgument());
+  EXPECT_TRUE(DecodeStatus(submit_with([](auto& pk) { pk.pack("timeout_ms"); pk.pack(0); })).IsInvalidArgument());
+  EXPECT_TRUE(DecodeStatus(submit_with([](auto& pk) { pk.pack("unknown_field"); pk.pack(1); })).ok());
+  // Missing type.
+  EXPECT_TRUE(DecodeStatus(Frame(1, 1, 5, [](auto& pk) { pk.pack_map(0); })).IsInvalidArgument());
+  // run_at and delay together.
+  EXPECT_TRUE(DecodeStatus(Frame(1, 1, 5, [](auto& pk) {
+                pk.pack_map(3);
+                pk.pack("type"); pk.pack("echo");
+                pk.pack("run_at_ms"); pk.pack(5);
+                pk.pack("delay_ms"); pk.pack(5);
+              })).IsInvalidArgument());
+  // Wait timeout over an hour, list limit 0 and 1001.
+  EXPECT_TRUE(DecodeStatus(Frame(1, 3, 5, [](auto& pk) {
+                pk.pack_map(2);
+                pk.pack("id"); pk.pack("n1-1");
+                pk.pack("timeout_ms"); pk.pack(limits::kWaitTimeoutMsMax + 1);
+              })).IsInvalidArgument());
+  for (uint32_t limit : {0u, limits::kListLimitMax + 1}) {
+    EXPECT_TRUE(DecodeStatus(Frame(1, 6, 5, [&](auto& pk) {
+                  pk.pack_map(1);
+                  pk.pack("limit"); pk.pack(limit);
+                })).IsInvalidArgument());
+  }
+  EXPECT_TRUE(DecodeStatus(Frame(1, 6, 5, [&](auto& pk) {
+                pk.pack_map(1);
+                pk.pack("limit"); pk.pack(limits::kListLimitMax);
+              })).ok());
+  EXPECT_TRUE(DecodeStatus(Frame(1, 6, 5, [&](auto& pk) {
+                pk.pack_map(1);
+                pk.pack("state"); pk.pack("sleeping");
+              })).IsInvalidArgument());
+}
+
+TEST_F(ProtocolTest, NameLimitsAtMaxAndMaxPlusOne) {
+  JobSpec s;
+  s.type = std::string(limits::kTypeNameBytesMax, 't');
+  s.queue = std::string(limits::kQueueNameBytesMax, 'q');
+  s.key = std::string(limits::kIdempotencyKeyBytesMax, 'k');
+  EXPECT_TRUE(Validate(s).ok());
+  std::string ok = Encode({1, 1, SubmitRequest{s}});
+  EXPECT_TRUE(DecodeStatus(ok).ok());
+  JobSpec t = s;
+  t.type += "t";
+  EXPECT_FALSE(DecodeStatus(Encode({1, 1, SubmitRequest{t}})).ok());
+  t = s;
+  t.queue += "q";
+  EXPECT_FALSE(DecodeStatus(Encode({1, 1, SubmitRequest{t}})).ok());
+  t = s;
+  t.key += "k";
+  EXPECT_FALSE(DecodeStatus(Encode({1, 1, SubmitRequest{t}})).ok());
+}
+
+TEST_F(ProtocolTest, PayloadLimitAtMaxAndMaxPlusOne) {
+  // A msgpack bin of exactly kPayloadBytesMax bytes in total (5-byte bin32 header).
+  auto payload_of = [](size_t total) {
+    std::string p;
+    size_t n = total - 5;
+    p.push_back(static_cast<char>(0xc6));
+    for (int i = 3; i >= 0; --i) p.push_back(static_cast<char>((n >> (i * 8)) & 0xff));
+    p.append(n, 'x');
+    return p;
+  };
+  JobSpec s;
+  s.type = "echo";
+  s.payload = payload_of(limits::kPayloadBytesMax);
+  EXPECT_TRUE(DecodeStatus(Encode({1, 1, SubmitRequest{s}})).ok());
+  s.payload = payload_of(limits::kPayloadBytesMax + 1);
+  Status st = DecodeStatus(Encode({1, 1, SubmitRequest{s}}));
+  EXPECT_TRUE(st.IsTooLarge()) << st.ToString();
+}
+
+TEST_F(ProtocolTest, FrameLimitIsTooLarge) {
+  std::string big(limits::kFrameBytesMax + 1, '\xc0');
+  uint64_t corr = 0;
+  auto r = Decode(big.data(), big.size(), &corr);
+  EXPECT_TRUE(r.status().IsTooLarge());
+}
+
+TEST_F(ProtocolTest, DepthBombIsRejected) {
+  std::string f = Frame(1, 1, 3, [](auto& pk) {
+    pk.pack_map(2);
+    pk.pack("type");
+    pk.pack("echo");
+    pk.pack("payload");
+    for (uint32_t i = 0; i < limits::kDepthMax + 2; ++i) pk.pack_array(1);
+    pk.pack_nil();
+  });
+  Status s = DecodeStatus(f);
+  EXPECT_TRUE(s.IsTooLarge()) << s.ToString();
+}
+
+TEST_F(ProtocolTest, HugeContainerHeadersDoNotAllocate) {
+  // array32 claiming 4 billion elements, in a 5-byte frame.
+  std::string bomb = "\xdd\xff\xff\xff\xff";
+  Status s = DecodeStatus(bomb);
+  EXPECT_TRUE(s.IsTooLarge()) << s.ToString();
+  std::string map_bomb = "\xdf\xff\xff\xff\xff";
+  EXPECT_TRUE(DecodeStatus(map_bomb).IsTooLarge());
+  std::string str_bomb = "\xdb\xff\xff\xff\xff";
+  EXPECT_FALSE(DecodeStatus(str_bomb).ok());
+}
+
+TEST_F(ProtocolTest, JobIdsParseStrictly) {
+  EXPECT_EQ(MakeJobId("n1", 42), "n1-42");
+  auto p = ParseJobId("node-a-18446744073709551615");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p.value().node, "node-a");
+  EXPECT_EQ(p.value().seq, std::numeric_limits<uint64_t>::max());
+  for (const char* bad : {"", "n1", "n1-", "-5", "n1-0", "n1-x", "n1-18446744073709551616",
+                          "n 1-5", "n1-5 "})
+    EXPECT_FALSE(ParseJobId(bad).ok()) << bad;
+}
+
+TEST_F(ProtocolTest, JobRecordRoundTripAndCorruption) {
+  Job j;
+  j.seq = 77;
+  j.id = "n1-77";
+  j.spec.type = "echo";
+  j.spec.payload = Packed("p");
+  j.spec.queue = "q";
+  j.spec.priority = 4;
+  j.spec.key = "key";
+  j.state = JobState::kDelayed;
+  j.attempts = 2;
+  j.created_at_ms = 10;
+  j.run_at_ms = 20;
+  j.result = Packed("r");
+  j.error = "e";
+  j.order = 5;
+  j.events = 3;
+  auto r = DecodeJobRecord(EncodeJobRecord(j));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r.value().id, "n1-77");
+  EXPECT_EQ(r.value().spec.payload, j.spec.payload);
+  EXPECT_EQ(r.value().state, JobState::kDelayed);
+  EXPECT_EQ(r.value().events, 3u);
+  EXPECT_EQ(r.value().order, 5u);
+  EXPECT_EQ(r.value().spec.key, "key");
+  std::string bytes = EncodeJobRecord(j);
+  for (size_t n = 0; n < bytes.size(); n += 7)
+    EXPECT_FALSE(DecodeJobRecord(bytes.substr(0, n)).ok());
+  EXPECT_FALSE(DecodeJobRecord("garbage").ok());
+  JobEvent ev{5, JobState::kRunning, 1, "started"};
+  auto e = DecodeEventRecord(EncodeEventRecord(ev));
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(e.value().message, "started");
+  EXPECT_EQ(e.value().state, JobState::kRunning);
+}
+
+}  // namespace
+}  // namespace jobnet::protocol

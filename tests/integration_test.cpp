@@ -1,0 +1,446 @@
+// Black-box tests against real `jobnet node` processes on loopback ports: 1000 jobs with
+// checked results; SIGKILL with jobs queued, delayed and running, then restart on the same
+// journal; malformed frames; SIGTERM drain; the CLI's output contract and exit codes; the
+// offline journal tool (verify after SIGKILL, refusal while locked).
+#include <gtest/gtest.h>
+
+#include <msgpack.hpp>
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include <map>
+#include <set>
+#include <fstream>
+#include <sstream>
+
+#include "node_harness.hpp"
+#include "protocol/codec.hpp"
+
+namespace jobnet {
+namespace {
+
+using testing::Eventually;
+using testing::NodeProcess;
+using testing::RunCli;
+using testing::TempDir;
+
+template <class T>
+std::string Pack(const T& v) {
+  msgpack::sbuffer buf;
+  msgpack::pack(buf, v);
+  return std::string(buf.data(), buf.size());
+}
+
+msgpack::object_handle Unpack(const std::string& s) { return msgpack::unpack(s.data(), s.size()); }
+
+JobSpec Spec(const std::string& type, std::string payload) {
+  JobSpec s;
+  s.type = type;
+  s.payload = std::move(payload);
+  return s;
+}
+
+// Submits all specs pipelined; returns ids in order.
+std::vector<std::string> SubmitAll(Client& c, const std::vector<JobSpec>& specs) {
+  std::map<uint64_t, size_t> pending;
+  std::vector<std::string> ids(specs.size());
+  size_t next = 0;
+  while (next < specs.size() || !pending.empty()) {
+    while (next < specs.size() && pending.size() < 128) {
+      auto corr = c.Send(protocol::SubmitRequest{specs[next]});
+      EXPECT_TRUE(corr.ok());
+      pending[corr.value()] = next++;
+    }
+    auto env = c.Receive(10000);
+    EXPECT_TRUE(env.ok()) << env.status().ToString();
+    if (!env.ok()) break;
+    auto it = pending.find(env.value().corr_id);
+    if (it == pending.end()) continue;
+    auto* a = std::get_if<protocol::AcceptedReply>(&env.value().body);
+    EXPECT_NE(a, nullptr);
+    if (a) ids[it->second] = a->id;
+    pending.erase(it);
+  }
+  return ids;
+}
+
+// Waits for every id (pipelined) and returns the final jobs by id.
+std::map<std::string, JobInfo> WaitAll(Client& c, const std::vector<std::string>& ids,
+                                       uint64_t timeout_ms = 30000) {
+  std::map<uint64_t, std::string> pending;
+  std::map<std::string, JobInfo> out;
+  for (const auto& id : ids) pending[c.Send(protocol::WaitRequest{id, timeout_ms}).value()] = id;
+  while (!pending.empty()) {
+    auto env = c.Receive(static_cast<uint32_t>(timeout_ms + 5000));
+    if (!env.ok()) {
+      ADD_FAILURE() << pending.size() << " waits unanswered: " << env.status().ToString();
+      break;
+    }
+    auto it = pending.find(env.value().corr_id);
+    if (it == pending.end()) continue;
+    if (auto* j = std::get_if<protocol::JobReply>(&env.value().body)) {
+      out[it->second] = j->job;
+    } else {
+      auto& e = std::get<protocol::ErrorReply>(env.value().body);
+      ADD_FAILURE() << it->second << ": " << Status(e.code, e.message).ToString();
+    }
+    pending.erase(it);
+  }
+  return out;
+}
+
+class IntegrationTest : public ::testing::Test {
+ protected:
+  std::string dir_ = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+};
+
+TEST_F(IntegrationTest, ThousandJobsAllSucceedWithCorrectResults) {
+  NodeProcess node("n1", dir_ + "/n1", 4);
+  ASSERT_TRUE(node.Start());
+  auto c = node.Connect();
+  ASSERT_TRUE(c);
+  std::vector<JobSpec> specs;
+  for (int i = 0; i < 1000; ++i) {
+    if (i % 2 == 0) {
+      specs.push_back(Spec("echo", Pack(i)));
+    } else {
+      specs.push_back(Spec("stats", Pack(std::vector<int>{i, i + 1, i + 2})));
+    }
+  }
+  auto ids = SubmitAll(*c, specs);
+  std::set<std::string> unique(ids.begin(), ids.end());
+  ASSERT_EQ(unique.size(), 1000u);
+  auto done = WaitAll(*c, ids);
+  ASSERT_EQ(done.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) {
+    const JobInfo& j = done[ids[i]];
+    ASSERT_EQ(j.state, protocol::JobState::kSucceeded) << j.id << " " << j.error;
+    EXPECT_EQ(j.attempts, 1u);
+    auto oh = Unpack(j.result);
+    if (i % 2 == 0) {
+      EXPECT_EQ(oh.get().as<int>(), i);
+    } else {
+      auto m = oh.get().as<std::map<std::string, double>>();
+      EXPECT_DOUBLE_EQ(m["mean"], i + 1.0);
+      EXPECT_DOUBLE_EQ(m["count"], 3.0);
+    }
+  }
+  auto stats = c->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats.value().jobs["succeeded"], 1000u);
+  // Group commit: far fewer fsyncs than journal records.
+  EXPECT_LT(stats.value().counters["journal_batches"], stats.value().counters["journal_records"]);
+}
+
+TEST_F(IntegrationTest, SigkillThenRestartFinishesEveryAcknowledgedJob) {
+  std::string data = dir_ + "/n1";
+  auto node = std::make_unique<NodeProcess>("n1", data, 2);
+  ASSERT_TRUE(node->Start());
+  auto c = node->Connect();
+  ASSERT_TRUE(c);
+
+  JobSpec last_try = Spec("sleep", Pack(5000));
+  last_try.max_attempts = 1;  // its only attempt is interrupted: it must end dead
+  JobSpec retried = Spec("sleep", Pack(5000));
+  retried.max_attempts = 3;  // interrupted attempt counted, then runs again
+  std::vector<JobSpec> specs{last_try, retried};
+  for (int i = 0; i < 20; ++i) specs.push_back(Spec("echo", Pack("queued-" + std::to_string(i))));
+  for (int i = 0; i < 5; ++i) {
+    JobSpec d = Spec("echo", Pack("delayed-" + std::to_string(i)));
+    d.delay_ms = 1500;
+    specs.push_back(d);
+  }
+  auto ids = SubmitAll(*c, specs);
+  ASSERT_EQ(ids.size(), specs.size());
+  // Both sleepers running (2 workers), the rest queued or delayed.
+  ASSERT_TRUE(Eventually([&] {
+    auto a = c->GetStatus(ids[0]);
+    auto b = c->GetStatus(ids[1]);
+    return a.ok() && b.ok() && a.value().state == protocol::JobState::kRunning &&
+           b.value().state == protocol::JobState::kRunning;
+  }));
+  EXPECT_EQ(c->GetStatus(ids[2]).value().state, protocol::JobState::kQueued);
+  EXPECT_EQ(c->GetStatus(ids.back()).value().state, protocol::JobState::kDelayed);
+
+  int status = node->Signal(SIGKILL);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  c.reset();
+
+  // The journal a SIGKILL left behind verifies clean.
+  auto verify = RunCli("journal " + data + " verify --json");
+  EXPECT_EQ(verify.exit_code, 0) << verify.out;
+  auto before = RunCli("journal " + data + " stats --json");
+  ASSERT_EQ(before.exit_code, 0);
+  auto bj = nlohmann::json::parse(before.out);
+  EXPECT_EQ(bj["jobs"], specs.size());
+  EXPECT_EQ(bj["states"]["running"], 2);
+
+  node = std::make_unique<NodeProcess>("n1", data, 2);
+  ASSERT_TRUE(node->Start());
+  c = node->Connect();
+  ASSERT_TRUE(c);
+  auto done = WaitAll(*c, ids);
+  ASSERT_EQ(done.size(), specs.size());
+  EXPECT_EQ(done[ids[0]].state, protocol::JobState::kDead);
+  EXPECT_NE(done[ids[0]].error.find("interrupted"), std::string::npos);
+  EXPECT_EQ(done[ids[1]].state, protocol::JobState::kSucceeded);
+  EXPECT_EQ(done[ids[1]].attempts, 2u);  // the interrupted attempt is recorded
+  for (size_t i = 2; i < ids.size(); ++i) {
+    EXPECT_EQ(done[ids[i]].state, protocol::JobState::kSucceeded) << ids[i];
+    EXPECT_EQ(done[ids[i]].attempts, 1u) << ids[i];
+    EXPECT_EQ(Unpack(done[ids[i]].result).get().as<std::string>(),
+              Unpack(specs[i].payload).get().as<std::string>());
+  }
+  auto stats = c->Stats();
+  EXPECT_EQ(stats.value().incarnation, 2u);
+  // New ids never reuse old ones.
+  auto fresh = c->Submit(Spec("echo", Pack(1)));
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).count(fresh.value().id), 0u);
+
+  // Clean stop, then the journal verifies and shows the recorded history.
+  EXPECT_EQ(node->Signal(SIGTERM), 0);
+  verify = RunCli("journal " + data + " verify");
+  EXPECT_EQ(verify.exit_code, 0) << verify.out;
+  auto show = RunCli("journal " + data + " show " + ids[1] + " --json");
+  ASSERT_EQ(show.exit_code, 0);
+  auto sj = nlohmann::json::parse(show.out);
+  EXPECT_EQ(sj["state"], "succeeded");
+  bool saw_interrupt = false;
+  for (auto& ev : sj["history"])
+    if (ev["message"].get<std::string>().find("interrupted") != std::string::npos) saw_interrupt = true;
+  EXPECT_TRUE(saw_interrupt) << show.out;
+}
+
+class RawSocket {
+ public:
+  explicit RawSocket(const std::string& ep, zmq::socket_type type = zmq::socket_type::dealer)
+      : sock_(ctx_, type) {
+    sock_.set(zmq::sockopt::linger, 0);
+    sock_.connect(ep);
+  }
+  void Send(const std::vector<std::string>& frames) {
+    for (size_t i = 0; i < frames.size(); ++i)
+      sock_.send(zmq::buffer(frames[i]),
+                 i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  }
+  // Returns the reply's frames (empty on timeout).
+  std::vector<std::string> Recv(int timeout_ms = 5000) {
+    std::vector<std::string> out;
+    zmq::pollitem_t item{sock_.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms)) == 0) return out;
+    zmq::message_t m;
+    do {
+      (void)sock_.recv(m, zmq::recv_flags::none);
+      out.push_back(m.to_string());
+    } while (m.more());
+    return out;
+  }
+  static protocol::ErrorReply ErrorOf(const std::string& frame, uint64_t* corr) {
+    auto env = protocol::Decode(frame.data(), frame.size(), corr);
+    EXPECT_TRUE(env.ok());
+    auto* e = env.ok() ? std::get_if<protocol::ErrorReply>(&env.value().body) : nullptr;
+    EXPECT_NE(e, nullptr);
+    return e ? *e : protocol::ErrorReply{};
+  }
+
+ private:
+  zmq::context_t ctx_;
+  zmq::socket_t sock_;
+};
+
+TEST_F(IntegrationTest, MalformedFramesGetErrorRepliesAndNodeKeepsServing) {
+  NodeProcess node("n1", dir_ + "/n1", 1);
+  ASSERT_TRUE(node.Start());
+  RawSocket s(node.endpoint());
+  uint64_t corr = 0;
+
+  s.Send({"definitely not msgpack \xc1"});
+  auto r = s.Recv();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(RawSocket::ErrorOf(r[0], &corr).code, Code::kCorruption);
+
+  // Wrong version: typed error carrying the corr id.
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(&buf);
+  pk.pack_array(4);
+  pk.pack(99);
+  pk.pack(7);
+  pk.pack(4242);
+  pk.pack_map(0);
+  s.Send({std::string(buf.data(), buf.size())});
+  r = s.Recv();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(RawSocket::ErrorOf(r[0], &corr).code, Code::kUnsupportedVersion);
+  EXPECT_EQ(corr, 4242u);
+
+  // Submit with a wrong-typed field.
+  std::string stats = protocol::Encode({1, 5, protocol::StatsRequest{}});
+  s.Send({stats, stats, stats});  // three frames: not a request
+  r = s.Recv();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(RawSocket::ErrorOf(r[0], &corr).code, Code::kCorruption);
+
+  // Oversized frame: a typed kTooLarge, not a dropped connection.
+  s.Send({std::string(limits::kFrameBytesMax + 10, '\xc0')});
+  r = s.Recv();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(RawSocket::ErrorOf(r[0], &corr).code, Code::kTooLarge);
+
+  // A request from a client that answers every frame it gets: a storm of garbage.
+  for (int i = 0; i < 500; ++i) s.Send({std::string(1 + i % 13, static_cast<char>(0xc1 + i % 3))});
+  for (int i = 0; i < 500; ++i) ASSERT_EQ(s.Recv().size(), 1u) << i;
+
+  // REQ-style delimiter frame is accepted and mirrored.
+  s.Send({"", stats});
+  r = s.Recv();
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_TRUE(r[0].empty());
+  auto env = protocol::Decode(r[1].data(), r[1].size(), &corr);
+  ASSERT_TRUE(env.ok());
+  EXPECT_TRUE(std::holds_alternative<protocol::StatsReply>(env.value().body));
+
+  // A real REQ socket works too.
+  RawSocket req(node.endpoint(), zmq::socket_type::req);
+  req.Send({stats});
+  r = req.Recv();
+  ASSERT_EQ(r.size(), 1u);
+
+  // Still serving.
+  auto c = node.Connect();
+  ASSERT_TRUE(c);
+  auto a = c->Submit(Spec("echo", Pack("still alive")));
+  ASSERT_TRUE(a.ok());
+  auto j = c->Wait(a.value().id, 10000);
+  ASSERT_TRUE(j.ok());
+  EXPECT_EQ(j.value().state, protocol::JobState::kSucceeded);
+  EXPECT_TRUE(node.Running());
+}
+
+TEST_F(IntegrationTest, SigtermLetsRunningJobsFinishAndExitsZero) {
+  std::string data = dir_ + "/n1";
+  NodeProcess node("n1", data, 1);
+  ASSERT_TRUE(node.Start());
+  auto c = node.Connect();
+  auto a = c->Submit(Spec("sleep", Pack(400)));
+  ASSERT_TRUE(a.ok());
+  auto queued = c->Submit(Spec("echo", Pack(1)));
+  ASSERT_TRUE(Eventually([&] {
+    return c->GetStatus(a.value().id).value().state == protocol::JobState::kRunning;
+  }));
+  EXPECT_EQ(node.Signal(SIGTERM), 0);
+  auto show = RunCli("journal " + data + " show " + a.value().id + " --json");
+  ASSERT_EQ(show.exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(show.out)["state"], "succeeded");
+  // A queued job is not started during the drain; it stays queued for the next start.
+  show = RunCli("journal " + data + " show " + queued.value().id + " --json");
+  EXPECT_EQ(nlohmann::json::parse(show.out)["state"], "queued");
+}
+
+TEST_F(IntegrationTest, CliOutputContractAndExitCodes) {
+  std::string data = dir_ + "/n1";
+  NodeProcess node("n1", data, 2);
+  ASSERT_TRUE(node.Start());
+  std::string to = " --to " + node.endpoint();
+
+  auto r = RunCli("submit echo '\"hi\"' --json" + to);
+  ASSERT_EQ(r.exit_code, 0);
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j.contains("id"));
+  EXPECT_EQ(j["state"], "queued");
+  std::string id = j["id"];
+
+  r = RunCli("wait " + id + " --json" + to);
+  ASSERT_EQ(r.exit_code, 0);
+  j = nlohmann::json::parse(r.out);
+  for (const char* k : {"id", "type", "queue", "state", "result", "error", "attempts", "created_at",
+                        "started_at", "finished_at"})
+    EXPECT_TRUE(j.contains(k)) << k;
+  EXPECT_EQ(j["result"], "hi");
+  EXPECT_EQ(j["state"], "succeeded");
+  EXPECT_GT(j["finished_at"].get<uint64_t>(), 0u);
+
+  r = RunCli("submit sleep 50 --wait --json --key k1" + to);
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(r.out)["result"], 50);
+  r = RunCli("submit sleep 50 --json --key k1" + to);
+  EXPECT_EQ(nlohmann::json::parse(r.out)["duplicate"], true);
+
+  r = RunCli("submit fail '\"nope\"' --max-attempts 1 --wait --json" + to);
+  ASSERT_EQ(r.exit_code, 0);
+  j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["state"], "dead");
+  EXPECT_EQ(j["error"], "nope");
+  std::string dead = j["id"];
+  r = RunCli("retry " + dead + " --json" + to);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(r.out)["state"], "queued");
+
+  r = RunCli("submit echo 1 --delay 1h --json" + to);
+  std::string delayed = nlohmann::json::parse(r.out)["id"];
+  r = RunCli("cancel " + delayed + " --json" + to);
+  EXPECT_EQ(nlohmann::json::parse(r.out)["state"], "cancelled");
+  r = RunCli("cancel " + delayed + to);
+  EXPECT_EQ(r.exit_code, 1);  // conflict: already final
+
+  r = RunCli("list --state cancelled --json" + to);
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find(delayed), std::string::npos);
+
+  EXPECT_EQ(RunCli("status n1-999999" + to).exit_code, 4);
+  EXPECT_EQ(RunCli("submit echo '{bad json' " + to).exit_code, 2);
+  EXPECT_EQ(RunCli("submit echo 1 --delay 5parsecs" + to).exit_code, 2);
+  EXPECT_EQ(RunCli("submit no_such_type" + to).exit_code, 2);
+  EXPECT_EQ(RunCli("frobnicate").exit_code, 2);
+  // Nobody listens here: a clear error and exit 3, not a hang.
+  int dead_port = testing::FreePort();
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(RunCli("status n1-1 --request-timeout 300ms --to tcp://127.0.0.1:" +
+                   std::to_string(dead_port)).exit_code,
+            3);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+
+  // The journal tool refuses a journal held by a running node.
+  EXPECT_EQ(RunCli("journal " + data + " stats").exit_code, 5);
+  r = RunCli("stats --json" + to);
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(r.out)["node"], "n1");
+}
+
+TEST_F(IntegrationTest, ExecRunsOnlyAllowListedCommandsAndKillsAtTimeout) {
+  std::string cfg = dir_ + "/node.toml";
+  {
+    std::ofstream f(cfg);
+    f << "workers = 2\n[exec.allow]\nupper = [\"tr\", \"a-z\", \"A-Z\"]\nhang = [\"sleep\", \"30\"]\n";
+  }
+  NodeProcess node("n1", dir_ + "/n1", 2, {"--config", cfg});
+  ASSERT_TRUE(node.Start());
+  auto c = node.Connect();
+  std::map<std::string, std::string> m{{"command", "upper"}, {"stdin", "shout"}};
+  auto a = c->Submit(Spec("exec", Pack(m)));
+  auto j = c->Wait(a.value().id, 10000);
+  ASSERT_EQ(j.value().state, protocol::JobState::kSucceeded) << j.value().error;
+  EXPECT_EQ(Unpack(j.value().result).get().as<std::string>(), "SHOUT");
+
+  JobSpec bad = Spec("exec", Pack(std::string("rm")));
+  bad.max_attempts = 1;
+  j = c->Wait(c->Submit(bad).value().id, 10000);
+  EXPECT_EQ(j.value().state, protocol::JobState::kDead);
+  EXPECT_NE(j.value().error.find("allow-list"), std::string::npos);
+
+  JobSpec hang = Spec("exec", Pack(std::string("hang")));
+  hang.max_attempts = 1;
+  hang.timeout_ms = 300;
+  auto t0 = std::chrono::steady_clock::now();
+  j = c->Wait(c->Submit(hang).value().id, 10000);
+  EXPECT_EQ(j.value().state, protocol::JobState::kDead);
+  EXPECT_NE(j.value().error.find("timed out"), std::string::npos);
+  // The killed process frees its worker: another job runs at once.
+  auto e = c->Wait(c->Submit(Spec("echo", Pack(1))).value().id, 10000);
+  EXPECT_EQ(e.value().state, protocol::JobState::kSucceeded);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+}
+
+}  // namespace
+}  // namespace jobnet

@@ -1,0 +1,196 @@
+// Journal contract: write, close, reopen and read back; incarnation bumps; failed writes (the
+// injectable seam) return a Status and leave nothing behind; damaged records and files are
+// reported as errors, never crashes; purges remove jobs with their history; a journal held by a
+// running process is reported as locked.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <rocksdb/db.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "node/journal.hpp"
+
+namespace jobnet {
+namespace {
+
+using protocol::Job;
+using protocol::JobEvent;
+using protocol::JobState;
+using protocol::JobWrite;
+
+class JournalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("jobnet_journal_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<Journal> Open(JournalOptions o = {}) {
+    std::unique_ptr<Journal> j;
+    Status s = Journal::Open(dir_.string(), o, &j);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return j;
+  }
+  static JobWrite MakeWrite(uint64_t seq, JobState state, uint32_t first_event, uint32_t events) {
+    JobWrite w;
+    w.job.seq = seq;
+    w.job.id = "n1-" + std::to_string(seq);
+    w.job.spec.type = "echo";
+    w.job.state = state;
+    w.job.events = first_event + events;
+    if (protocol::IsFinal(state)) w.job.finished_at_ms = 5;
+    for (uint32_t i = 0; i < events; ++i)
+      w.events.emplace_back(first_event + i, JobEvent{1000 + i, state, 0, "ev"});
+    return w;
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(JournalTest, WriteCloseReopenReadBack) {
+  {
+    auto j = Open();
+    ASSERT_TRUE(j);
+    EXPECT_EQ(j->incarnation(), 1u);
+    ASSERT_TRUE(j->Write({MakeWrite(1, JobState::kQueued, 0, 1), MakeWrite(2, JobState::kDelayed, 0, 1)},
+                         {}, 3)
+                    .ok());
+    ASSERT_TRUE(j->Write({MakeWrite(1, JobState::kRunning, 1, 1)}, {}, 0).ok());
+    EXPECT_EQ(j->stats().batches, 2u);
+  }
+  auto j = Open();
+  EXPECT_EQ(j->incarnation(), 2u);
+  std::vector<Job> jobs;
+  uint64_t next_seq = 0;
+  ASSERT_TRUE(j->LoadAll(&jobs, &next_seq).ok());
+  ASSERT_EQ(jobs.size(), 2u);
+  EXPECT_EQ(next_seq, 3u);
+  EXPECT_EQ(jobs[0].state, JobState::kRunning);
+  EXPECT_EQ(jobs[1].state, JobState::kDelayed);
+  std::vector<std::pair<uint32_t, JobEvent>> history;
+  ASSERT_TRUE(j->History(1, &history).ok());
+  ASSERT_EQ(history.size(), 2u);
+  EXPECT_EQ(history[1].first, 1u);
+  EXPECT_EQ(history[1].second.state, JobState::kRunning);
+  std::vector<std::string> problems;
+  uint64_t checked = 0;
+  ASSERT_TRUE(j->Verify(&problems, &checked).ok());
+  EXPECT_TRUE(problems.empty()) << problems[0];
+  EXPECT_EQ(checked, 2u);
+}
+
+TEST_F(JournalTest, FailedWriteReturnsStatusAndWritesNothing) {
+  JournalOptions o;
+  bool fail = true;
+  o.before_write = [&](size_t) {
+    return fail ? Status::Storage("simulated: no space left on device") : Status::OK();
+  };
+  {
+    auto j = Open(o);
+    Status s = j->Write({MakeWrite(1, JobState::kQueued, 0, 1)}, {}, 2);
+    EXPECT_EQ(s.code(), Code::kStorage);
+    EXPECT_NE(s.message().find("no space"), std::string::npos);
+    fail = false;
+    ASSERT_TRUE(j->Write({MakeWrite(2, JobState::kQueued, 0, 1)}, {}, 3).ok());
+  }
+  auto j = Open();
+  std::vector<Job> jobs;
+  uint64_t next_seq = 0;
+  ASSERT_TRUE(j->LoadAll(&jobs, &next_seq).ok());
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].seq, 2u);
+}
+
+TEST_F(JournalTest, PurgeRemovesJobAndHistory) {
+  auto j = Open();
+  ASSERT_TRUE(j->Write({MakeWrite(1, JobState::kSucceeded, 0, 3), MakeWrite(2, JobState::kQueued, 0, 1)}, {}, 3).ok());
+  ASSERT_TRUE(j->Write({}, {1}, 0).ok());
+  EXPECT_TRUE(j->Get(1).status().IsNotFound());
+  std::vector<std::pair<uint32_t, JobEvent>> history;
+  ASSERT_TRUE(j->History(1, &history).ok());
+  EXPECT_TRUE(history.empty());
+  std::vector<std::string> problems;
+  uint64_t checked = 0;
+  ASSERT_TRUE(j->Verify(&problems, &checked).ok());
+  EXPECT_TRUE(problems.empty());
+  EXPECT_EQ(checked, 1u);
+}
+
+TEST_F(JournalTest, DamagedRecordIsCorruptionNamingTheKey) {
+  { Open()->Write({MakeWrite(1, JobState::kQueued, 0, 1)}, {}, 2); }
+  {
+    rocksdb::DB* db = nullptr;
+    rocksdb::Options ro;
+    ASSERT_TRUE(rocksdb::DB::Open(ro, dir_.string(), &db).ok());
+    std::string key = "j:";
+    key.append(7, '\0');
+    key.push_back('\x01');
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), key, "\x81\xa1v\x01 garbage").ok());
+    std::string orphan = "h:";
+    orphan.append(7, '\0');
+    orphan.push_back('\x09');
+    orphan.append(4, '\0');
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), orphan, "junk").ok());
+    delete db;
+  }
+  auto j = Open();
+  std::vector<Job> jobs;
+  uint64_t next_seq = 0;
+  Status s = j->LoadAll(&jobs, &next_seq);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  std::vector<std::string> problems;
+  uint64_t checked = 0;
+  ASSERT_TRUE(j->Verify(&problems, &checked).ok());
+  EXPECT_FALSE(problems.empty());
+}
+
+TEST_F(JournalTest, DamagedFilesFailToOpenWithAStatus) {
+  { Open()->Write({MakeWrite(1, JobState::kQueued, 0, 1)}, {}, 2); }
+  for (auto& entry : std::filesystem::directory_iterator(dir_)) {
+    auto name = entry.path().filename().string();
+    if (name.rfind("MANIFEST", 0) == 0) {
+      std::ofstream f(entry.path(), std::ios::trunc);
+      f << "this is not a manifest";
+    }
+  }
+  std::unique_ptr<Journal> j;
+  Status s = Journal::Open(dir_.string(), JournalOptions{}, &j);
+  EXPECT_FALSE(s.ok());
+  EXPECT_FALSE(j);
+}
+
+TEST_F(JournalTest, ReadOnlyOpenOfMissingJournalIsNotFound) {
+  JournalOptions o;
+  o.read_only = true;
+  std::unique_ptr<Journal> j;
+  EXPECT_TRUE(Journal::Open(dir_.string(), o, &j).IsNotFound());
+}
+
+TEST_F(JournalTest, JournalHeldByAnotherProcessIsLocked) {
+  auto j = Open();
+  ASSERT_TRUE(j);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    // fcntl locks are per process: only another process sees this one's lock.
+    std::unique_ptr<Journal> other;
+    JournalOptions o;
+    o.read_only = true;
+    Status s = Journal::Open(dir_.string(), o, &other);
+    ::_exit(Journal::IsLocked(dir_.string()) && s.IsLocked() ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  j.reset();
+  EXPECT_FALSE(Journal::IsLocked(dir_.string()));
+}
+
+}  // namespace
+}  // namespace jobnet

@@ -1,0 +1,163 @@
+// Test harness: real `jobnet node` processes on free loopback ports, and the CLI run as a
+// subprocess. Everything waits on conditions with deadlines, never on fixed sleeps.
+#ifndef JOBNET_TESTS_NODE_HARNESS_HPP_
+#define JOBNET_TESTS_NODE_HARNESS_HPP_
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "jobnet/client.h"
+
+namespace jobnet::testing {
+
+inline int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = ntohs(a.sin_port);
+  ::close(fd);
+  return port;
+}
+
+// Polls `cond` until it is true or `timeout` passes.
+inline bool Eventually(const std::function<bool()>& cond,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return cond();
+}
+
+class NodeProcess {
+ public:
+  NodeProcess(std::string id, std::string data_dir, int workers = 2,
+              std::vector<std::string> extra = {})
+      : id_(std::move(id)), data_(std::move(data_dir)), workers_(workers), extra_(std::move(extra)) {
+    port_ = FreePort();
+  }
+  ~NodeProcess() { Kill(); }
+
+  std::string endpoint() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
+  const std::string& data() const { return data_; }
+  pid_t pid() const { return pid_; }
+  std::string log_path() const { return data_ + ".log"; }
+
+  // Starts the node and waits until it answers. Returns false (with the log) if it does not.
+  bool Start() {
+    std::vector<std::string> args = {JOBNET_BIN, "node", "--id", id_, "--listen", endpoint(),
+                                     "--data", data_, "--workers", std::to_string(workers_)};
+    args.insert(args.end(), extra_.begin(), extra_.end());
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      FILE* log = std::fopen(log_path().c_str(), "a");
+      if (log) {
+        ::dup2(::fileno(log), 2);
+        ::dup2(::fileno(log), 1);
+      }
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    return Eventually([&] {
+      if (!Running()) return true;  // died: stop waiting
+      return Connect(300) != nullptr;
+    }) && Running();
+  }
+
+  bool Running() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    pid_t r = ::waitpid(pid_, &status, WNOHANG);
+    if (r == pid_) {
+      exit_status_ = status;
+      pid_ = -1;
+      return false;
+    }
+    return true;
+  }
+
+  // Sends `sig` and waits for the process to exit; returns its wait status (-1 on timeout).
+  int Signal(int sig, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    if (pid_ <= 0) return exit_status_;
+    ::kill(pid_, sig);
+    if (!Eventually([&] { return !Running(); }, timeout)) return -1;
+    return exit_status_;
+  }
+  void Kill() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+      pid_ = -1;
+    }
+  }
+
+  std::unique_ptr<Client> Connect(uint32_t request_timeout_ms = 5000) const {
+    ClientOptions o;
+    o.endpoints = {endpoint()};
+    o.request_timeout_ms = request_timeout_ms;
+    std::unique_ptr<Client> c;
+    if (!Client::Connect(o, &c).ok()) return nullptr;
+    return c;
+  }
+
+ private:
+  std::string id_, data_;
+  int workers_;
+  std::vector<std::string> extra_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+  int exit_status_ = 0;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+};
+
+// Runs `jobnet ARGS` (args already shell-quoted), capturing stdout; stderr goes to the test log.
+inline CommandResult RunCli(const std::string& args) {
+  CommandResult r;
+  std::string cmd = std::string(JOBNET_BIN) + " " + args;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+inline std::string TempDir(const std::string& name) {
+  auto d = std::filesystem::temp_directory_path() /
+           ("jobnet_it_" + std::to_string(::getpid()) + "_" + name);
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  return d.string();
+}
+
+}  // namespace jobnet::testing
+
+#endif  // JOBNET_TESTS_NODE_HARNESS_HPP_

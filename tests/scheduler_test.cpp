@@ -1,0 +1,364 @@
+// Scheduler state machine contract, driven with a fake clock: ordering (priority, FIFO),
+// delays, leases and timeouts, retries with backoff, dead-lettering, cancel, retry, waiters,
+// idempotency, limits, retention, recovery. Checks the effects (writes, replies, dispatches)
+// that the actor would carry out.
+#include <gtest/gtest.h>
+
+#include "actors/scheduler_core.hpp"
+
+namespace jobnet::sched {
+namespace {
+
+using protocol::JobSpec;
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  void Make(uint32_t workers = 2, SchedulerOptions o = {}) {
+    o.workers = workers;
+    o.node_id = "n1";
+    s_ = std::make_unique<Scheduler>(o);
+  }
+  void SetUp() override { Make(); }
+
+  static JobSpec Spec(const std::string& type = "echo", uint32_t priority = 0) {
+    JobSpec s;
+    s.type = type;
+    s.priority = priority;
+    return s;
+  }
+  // Submits and returns the new job's id (asserting it was accepted).
+  std::string Submit(JobSpec spec) {
+    s_->Submit(++token_, std::move(spec), now_);
+    fx_ = s_->TakeEffects();
+    for (auto& r : fx_.replies)
+      if (r.token == token_) {
+        auto* a = std::get_if<protocol::AcceptedReply>(&r.body);
+        EXPECT_NE(a, nullptr);
+        return a ? a->id : "";
+      }
+    ADD_FAILURE() << "no reply";
+    return "";
+  }
+  Status SubmitError(JobSpec spec) {
+    s_->Submit(++token_, std::move(spec), now_);
+    fx_ = s_->TakeEffects();
+    auto* e = std::get_if<protocol::ErrorReply>(&fx_.replies.at(0).body);
+    return e ? Status(e->code, e->message) : Status::OK();
+  }
+  void Tick(uint64_t advance_ms) {
+    now_ += advance_ms;
+    s_->Tick(now_);
+    fx_ = s_->TakeEffects();
+  }
+  void Finish(const Dispatch& d, bool ok, const std::string& error = "") {
+    Outcome o{d.slot, d.lease, d.seq, ok, ok ? std::string("\xa2ok", 3) : "", error};
+    s_->Complete(o, now_);
+    fx_ = s_->TakeEffects();
+  }
+  protocol::JobInfo Info(const std::string& id) {
+    s_->StatusOf(++token_, id);
+    auto fx = s_->TakeEffects();
+    return std::get<protocol::JobReply>(fx.replies.at(0).body).job;
+  }
+
+  std::unique_ptr<Scheduler> s_;
+  Effects fx_;
+  uint64_t now_ = 1'000'000;
+  ReplyToken token_ = 0;
+};
+
+TEST_F(SchedulerTest, SubmitJournalsBeforeDispatch) {
+  std::string id = Submit(Spec());
+  EXPECT_EQ(id, "n1-1");
+  ASSERT_EQ(fx_.writes.size(), 1u);
+  // One write carrying both events (submitted, started): the job is durable with its run.
+  EXPECT_EQ(fx_.writes[0].events.size(), 2u);
+  EXPECT_EQ(fx_.writes[0].job.state, protocol::JobState::kRunning);
+  EXPECT_EQ(fx_.next_seq, 2u);
+  ASSERT_EQ(fx_.dispatches.size(), 1u);
+  EXPECT_EQ(fx_.dispatches[0].attempt, 1u);
+}
+
+TEST_F(SchedulerTest, HigherPriorityFirstThenFifo) {
+  Make(1);
+  std::string busy = Submit(Spec("a"));
+  Dispatch first = fx_.dispatches.at(0);
+  std::string low1 = Submit(Spec("low", 1));
+  std::string low2 = Submit(Spec("low", 1));
+  std::string high = Submit(Spec("high", 9));
+  std::string low3 = Submit(Spec("low", 1));
+  EXPECT_TRUE(fx_.dispatches.empty());
+  std::vector<std::string> order;
+  Dispatch cur = first;
+  for (int i = 0; i < 4; ++i) {
+    Finish(cur, true);
+    ASSERT_EQ(fx_.dispatches.size(), 1u);
+    cur = fx_.dispatches[0];
+    order.push_back(cur.id);
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{high, low1, low2, low3}));
+}
+
+TEST_F(SchedulerTest, DelayedJobRunsWhenDue) {
+  JobSpec s = Spec();
+  s.delay_ms = 5000;
+  std::string id = Submit(s);
+  EXPECT_EQ(Info(id).state, protocol::JobState::kDelayed);
+  EXPECT_TRUE(fx_.dispatches.empty());
+  Tick(4999);
+  EXPECT_TRUE(fx_.dispatches.empty());
+  Tick(1);
+  ASSERT_EQ(fx_.dispatches.size(), 1u);
+  EXPECT_EQ(fx_.dispatches[0].id, id);
+}
+
+TEST_F(SchedulerTest, FailureRetriesWithBackoffThenDead) {
+  JobSpec s = Spec("fail");
+  s.max_attempts = 3;
+  s.backoff_ms = 1000;
+  std::string id = Submit(s);
+  Dispatch d = fx_.dispatches.at(0);
+  Finish(d, false, "boom");
+  auto info = Info(id);
+  EXPECT_EQ(info.state, protocol::JobState::kDelayed);
+  EXPECT_EQ(info.error, "boom");
+  // First retry after 1000 ms +-10%.
+  EXPECT_GE(info.run_at_ms, now_ + 900);
+  EXPECT_LE(info.run_at_ms, now_ + 1100);
+  Tick(1100);
+  d = fx_.dispatches.at(0);
+  EXPECT_EQ(d.attempt, 2u);
+  Finish(d, false, "boom2");
+  info = Info(id);
+  // Second retry doubles: 2000 ms +-10%.
+  EXPECT_GE(info.run_at_ms, now_ + 1800);
+  EXPECT_LE(info.run_at_ms, now_ + 2200);
+  Tick(2200);
+  d = fx_.dispatches.at(0);
+  EXPECT_EQ(d.attempt, 3u);
+  Finish(d, false, "final");
+  info = Info(id);
+  EXPECT_EQ(info.state, protocol::JobState::kDead);
+  EXPECT_EQ(info.attempts, 3u);
+  EXPECT_EQ(info.error, "final");
+  EXPECT_EQ(info.finished_at_ms, now_);
+}
+
+TEST_F(SchedulerTest, LeaseExpiryFailsTheAttemptAndCancelsTheRun) {
+  Make(1);
+  JobSpec s = Spec("sleep");
+  s.timeout_ms = 500;
+  s.backoff_ms = 0;
+  std::string id = Submit(s);
+  Dispatch d = fx_.dispatches.at(0);
+  Tick(499);
+  EXPECT_TRUE(fx_.cancels.empty());
+  Tick(1);
+  ASSERT_EQ(fx_.cancels.size(), 1u);
+  EXPECT_EQ(fx_.cancels[0], d.lease);
+  auto info = Info(id);
+  EXPECT_EQ(info.state, protocol::JobState::kQueued);  // backoff 0: straight back to the queue
+  EXPECT_NE(info.error.find("timed out"), std::string::npos);
+  // The slot is busy until the hung run returns; its late result is ignored.
+  EXPECT_EQ(s_->busy_slots(), 1u);
+  Finish(d, true);
+  EXPECT_EQ(Info(id).state, protocol::JobState::kRunning);  // re-dispatched, attempt 2
+  ASSERT_EQ(fx_.dispatches.size(), 1u);
+  EXPECT_EQ(fx_.dispatches[0].attempt, 2u);
+}
+
+TEST_F(SchedulerTest, WaitersAreAnsweredOnFinishOrTimeout) {
+  std::string id = Submit(Spec());
+  Dispatch d = fx_.dispatches.at(0);
+  s_->Wait(100, id, 10000, now_);
+  s_->Wait(101, id, 50, now_);
+  EXPECT_TRUE(s_->TakeEffects().replies.empty());
+  Tick(50);
+  ASSERT_EQ(fx_.replies.size(), 1u);
+  EXPECT_EQ(fx_.replies[0].token, 101u);
+  EXPECT_EQ(std::get<protocol::ErrorReply>(fx_.replies[0].body).code, Code::kTimeout);
+  Finish(d, true);
+  ASSERT_EQ(fx_.replies.size(), 1u);
+  EXPECT_EQ(fx_.replies[0].token, 100u);
+  EXPECT_EQ(std::get<protocol::JobReply>(fx_.replies[0].body).job.state,
+            protocol::JobState::kSucceeded);
+  EXPECT_EQ(s_->waiter_count(), 0u);
+  // Waiting on a finished job answers at once.
+  s_->Wait(102, id, 1000, now_);
+  EXPECT_EQ(s_->TakeEffects().replies.size(), 1u);
+}
+
+TEST_F(SchedulerTest, WaiterLimitsGiveOverloaded) {
+  SchedulerOptions o;
+  o.waiters_max = 3;
+  o.waiters_per_job_max = 2;
+  Make(1, o);
+  std::string a = Submit(Spec());
+  std::string b = Submit(Spec());
+  s_->Wait(100, a, 1000, now_);
+  s_->Wait(101, a, 1000, now_);
+  s_->Wait(102, a, 1000, now_);  // per-job limit
+  s_->Wait(103, b, 1000, now_);
+  s_->Wait(104, b, 1000, now_);  // node limit
+  auto fx = s_->TakeEffects();
+  ASSERT_EQ(fx.replies.size(), 2u);
+  EXPECT_EQ(fx.replies[0].token, 102u);
+  EXPECT_EQ(std::get<protocol::ErrorReply>(fx.replies[0].body).code, Code::kOverloaded);
+  EXPECT_EQ(fx.replies[1].token, 104u);
+}
+
+TEST_F(SchedulerTest, IdempotencyKeyReturnsTheFirstJob) {
+  JobSpec s = Spec();
+  s.key = "order-7";
+  std::string id = Submit(s);
+  s_->Submit(++token_, s, now_);
+  auto fx = s_->TakeEffects();
+  auto a = std::get<protocol::AcceptedReply>(fx.replies.at(0).body);
+  EXPECT_EQ(a.id, id);
+  EXPECT_TRUE(a.duplicate);
+  EXPECT_TRUE(fx.writes.empty());
+}
+
+TEST_F(SchedulerTest, CancelQueuedAndRunningAndConflictWhenFinal) {
+  Make(1);
+  std::string running = Submit(Spec());
+  Dispatch d = fx_.dispatches.at(0);
+  std::string queued = Submit(Spec());
+  s_->Cancel(++token_, queued, now_);
+  auto fx = s_->TakeEffects();
+  EXPECT_EQ(std::get<protocol::JobReply>(fx.replies.at(0).body).job.state,
+            protocol::JobState::kCancelled);
+  s_->Cancel(++token_, running, now_);
+  fx = s_->TakeEffects();
+  EXPECT_EQ(fx.cancels, std::vector<uint64_t>{d.lease});
+  s_->Cancel(++token_, running, now_);
+  fx = s_->TakeEffects();
+  EXPECT_EQ(std::get<protocol::ErrorReply>(fx.replies.at(0).body).code, Code::kConflict);
+  Finish(d, true);  // late result of the cancelled run
+  EXPECT_EQ(Info(running).state, protocol::JobState::kCancelled);
+  EXPECT_EQ(s_->busy_slots(), 0u);
+}
+
+TEST_F(SchedulerTest, RetryMovesDeadBackToQueued) {
+  JobSpec s = Spec("fail");
+  s.max_attempts = 1;
+  std::string id = Submit(s);
+  Finish(fx_.dispatches.at(0), false, "x");
+  EXPECT_EQ(Info(id).state, protocol::JobState::kDead);
+  s_->Retry(++token_, id, now_);
+  auto fx = s_->TakeEffects();
+  EXPECT_EQ(fx.dispatches.size(), 1u);
+  EXPECT_EQ(fx.dispatches[0].attempt, 1u);
+  std::string other = Submit(Spec());
+  s_->Retry(++token_, other, now_);
+  fx = s_->TakeEffects();
+  EXPECT_EQ(std::get<protocol::ErrorReply>(fx.replies.at(0).body).code, Code::kConflict);
+}
+
+TEST_F(SchedulerTest, UnknownAndForeignIdsAreNotFound) {
+  for (const char* id : {"n1-999", "n2-1", "18446744073709551615", "n1-18446744073709551615"}) {
+    s_->StatusOf(++token_, id);
+    auto fx = s_->TakeEffects();
+    auto* e = std::get_if<protocol::ErrorReply>(&fx.replies.at(0).body);
+    ASSERT_NE(e, nullptr) << id;
+    EXPECT_TRUE(e->code == Code::kNotFound || e->code == Code::kInvalidArgument) << id;
+  }
+}
+
+TEST_F(SchedulerTest, LiveJobLimitGivesOverloaded) {
+  SchedulerOptions o;
+  o.jobs_live_max = 3;
+  Make(1, o);
+  Submit(Spec());
+  Submit(Spec());
+  Submit(Spec());
+  EXPECT_EQ(SubmitError(Spec()).code(), Code::kOverloaded);
+}
+
+TEST_F(SchedulerTest, DrainRefusesSubmitsAndStopsDispatch) {
+  Make(1);
+  std::string a = Submit(Spec());
+  Dispatch d = fx_.dispatches.at(0);
+  std::string b = Submit(Spec());
+  s_->Drain();
+  EXPECT_EQ(SubmitError(Spec()).code(), Code::kDraining);
+  Finish(d, true);
+  EXPECT_TRUE(fx_.dispatches.empty());
+  EXPECT_EQ(Info(b).state, protocol::JobState::kQueued);
+}
+
+TEST_F(SchedulerTest, RetentionPurgesOldFinalJobs) {
+  SchedulerOptions o;
+  o.retention_ms = 1000;
+  o.final_jobs_max = 2;
+  Make(1, o);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(Submit(Spec()));
+    Finish(fx_.dispatches.at(0), true);
+  }
+  Tick(1);  // over final_jobs_max: the oldest goes
+  EXPECT_EQ(fx_.deletes, std::vector<uint64_t>{1});
+  Tick(1000);  // past retention: the rest go
+  EXPECT_EQ(fx_.deletes.size(), 2u);
+  s_->StatusOf(++token_, ids[2]);
+  EXPECT_EQ(std::get<protocol::ErrorReply>(s_->TakeEffects().replies.at(0).body).code,
+            Code::kNotFound);
+}
+
+TEST_F(SchedulerTest, RecoveryResumesQueuedDelayedAndRequeuesRunning) {
+  Make(4);
+  std::string q = Submit(Spec());
+  JobSpec ds = Spec();
+  ds.delay_ms = 60000;
+  std::string dl = Submit(ds);
+  JobSpec last = Spec();
+  last.max_attempts = 1;
+  std::string fin = Submit(last);  // running on its only attempt
+  std::vector<protocol::Job> journal;
+  for (uint64_t seq = 1; seq <= 3; ++seq) journal.push_back(*s_->Find(seq));
+  journal[0].state = protocol::JobState::kQueued;  // as if its run was never journaled
+  journal[0].attempts = 0;
+  // Restart.
+  Make(4);
+  s_->Recover(journal, 4, now_);
+  auto fx = s_->TakeEffects();
+  // The queued one dispatches, the delayed one waits, the interrupted last attempt is dead.
+  ASSERT_EQ(fx.dispatches.size(), 1u);
+  EXPECT_EQ(fx.dispatches[0].id, q);
+  EXPECT_EQ(Info(dl).state, protocol::JobState::kDelayed);
+  auto f = Info(fin);
+  EXPECT_EQ(f.state, protocol::JobState::kDead);
+  EXPECT_NE(f.error.find("interrupted"), std::string::npos);
+  // New ids continue after the journaled ones.
+  EXPECT_EQ(Submit(Spec()), "n1-4");
+}
+
+TEST_F(SchedulerTest, RecoveryRequeuesRunningJobWithAttemptsLeft) {
+  std::string id = Submit(Spec());
+  std::vector<protocol::Job> journal{*s_->Find(1)};
+  ASSERT_EQ(journal[0].state, protocol::JobState::kRunning);
+  Make(2);
+  s_->Recover(journal, 2, now_);
+  auto fx = s_->TakeEffects();
+  ASSERT_EQ(fx.dispatches.size(), 1u);
+  EXPECT_EQ(fx.dispatches[0].attempt, 2u);  // the interrupted attempt stays counted
+  ASSERT_FALSE(fx.writes.empty());          // and the re-queue is journaled
+}
+
+TEST_F(SchedulerTest, StatsCountStatesAndQueues) {
+  Make(1);
+  Submit(Spec());
+  JobSpec s = Spec();
+  s.queue = "other";
+  Submit(s);
+  auto st = s_->Stats();
+  EXPECT_EQ(st.jobs["running"], 1u);
+  EXPECT_EQ(st.jobs["queued"], 1u);
+  EXPECT_EQ(st.queues["other"], 1u);
+  EXPECT_EQ(st.queues.count("default"), 0u);
+  EXPECT_EQ(st.busy, 1u);
+}
+
+}  // namespace
+}  // namespace jobnet::sched
