@@ -23,12 +23,14 @@ int main(int argc, char** argv) {
   uint32_t clients = 8, window = 64;
   uint64_t jobs = 20000;
   bool drain = false;
+  uint64_t delay_ms = 0;
   app.add_option("--to", to, "node endpoint");
   app.add_option("--clients", clients, "client threads (default 8)");
   app.add_option("--window", window, "submits in flight per client (default 64)");
   app.add_option("--jobs", jobs, "jobs to submit (default 20000)");
   app.add_option("--type", type, "job type (default echo)");
   app.add_flag("--drain", drain, "also wait until every job has run");
+  app.add_option("--delay-ms", delay_ms, "submit delayed jobs (fills a journal without running them)");
   CLI11_PARSE(app, argc, argv);
   if (clients == 0 || window == 0 || jobs == 0) {
     std::fprintf(stderr, "clients, window and jobs must be positive\n");
@@ -60,6 +62,7 @@ int main(int argc, char** argv) {
       JobSpec spec;
       spec.type = type;
       spec.payload = std::string("\xa5hello", 6);  // msgpack "hello"
+      spec.delay_ms = delay_ms;
       std::unordered_map<uint64_t, Clock::time_point> sent;
       for (;;) {
         while (sent.size() < window && issued.fetch_add(1) < jobs) {
@@ -103,9 +106,11 @@ int main(int argc, char** argv) {
   std::printf("durable submit rate: %.0f jobs/s\n", all.size() / secs);
   std::printf("ack latency us: p50 %.0f  p90 %.0f  p99 %.0f  max %.0f\n", pct(0.50), pct(0.90),
               pct(0.99), all.empty() ? 0.0 : all.back());
-  std::printf("journal: %llu synced batches, %llu records, %.1f records per fsync\n",
+  std::printf("journal: %llu synced batches, %llu records, %.1f records and %.1f acked submits "
+              "per fsync\n",
               static_cast<unsigned long long>(batches), static_cast<unsigned long long>(records),
-              batches ? static_cast<double>(records) / batches : 0.0);
+              batches ? static_cast<double>(records) / batches : 0.0,
+              batches ? static_cast<double>(all.size()) / batches : 0.0);
   if (drain) {
     for (;;) {
       auto s = admin->Stats();

@@ -54,14 +54,6 @@ Status Connect(const ClientFlags& f, std::unique_ptr<Client>* client) {
   return Client::Connect(o, client);
 }
 
-void PrintJob(const JobInfo& j, bool json) {
-  if (json) {
-    std::cout << JobToJson(j).dump() << std::endl;
-  } else {
-    PrintJobsTable(std::cout, {j});
-  }
-}
-
 // Waits for every id to reach a final state, printing each as it does. Waits are pipelined:
 // one request per id, re-sent when the node's wait window (30 s) passes.
 int WaitAll(Client& client, const std::vector<std::string>& ids, bool json, uint32_t request_ms) {

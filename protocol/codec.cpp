@@ -398,10 +398,10 @@ Status Unpack(const char* data, std::size_t len, std::size_t bytes_max,
   std::size_t off = 0;
   try {
     *out = msgpack::unpack(data, len, off, nullptr, nullptr, limit);
+  } catch (const msgpack::depth_size_overflow& e) {  // derives from size_overflow: catch first
+    return Status::TooLarge(std::string("frame nests too deep: ") + e.what());
   } catch (const msgpack::size_overflow& e) {
     return Status::TooLarge(std::string("frame exceeds a decoder limit: ") + e.what());
-  } catch (const msgpack::depth_size_overflow& e) {
-    return Status::TooLarge(std::string("frame nests too deep: ") + e.what());
   } catch (const std::bad_alloc&) {
     return Status::TooLarge("frame needs too much memory to decode");
   } catch (const std::exception& e) {
