@@ -24,6 +24,10 @@ ingress_actor::behavior_type Ingress(ingress_actor::stateful_pointer<IngressStat
   self->state.sink = std::move(sink);
   return {
       [=](inbound_atom, uint64_t route, protocol::Envelope& env) {
+        if (route == 0) {  // one-way node-to-node message: no reply, no bookkeeping
+          self->send(self->state.scheduler, request_atom_v, route, std::move(env.body));
+          return;
+        }
         // The transport caps requests in flight (limits::kPendingRequestsMax), so this map is
         // bounded by the same number.
         self->state.corr_ids[route] = env.corr_id;

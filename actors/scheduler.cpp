@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/worker.hpp"
+#include "protocol/codec.hpp"
 
 namespace jobnet::actors {
 namespace {
@@ -42,15 +43,21 @@ using Self = scheduler_actor::stateful_pointer<SchedulerState>;
 
 void Execute(Self self, sched::Effects& fx) {
   auto& st = self->state;
-  for (uint64_t lease : fx.cancels) {
-    auto it = st.cancel_flags.find(lease);
-    if (it != st.cancel_flags.end()) it->second->store(true);
-  }
+  // Dispatches before cancels: a run started and cancelled in one batch must see its flag.
   for (auto& d : fx.dispatches) {
     auto flag = std::make_shared<std::atomic<bool>>(false);
     st.cancel_flags[d.lease] = flag;
     uint32_t slot = d.slot;
     self->send(st.workers[slot], run_atom_v, WorkItem{std::move(d), flag, st.config.handler_config});
+  }
+  for (uint64_t lease : fx.cancels) {
+    auto it = st.cancel_flags.find(lease);
+    if (it != st.cancel_flags.end()) it->second->store(true);
+  }
+  for (auto& p : fx.peer_sends) {
+    if (st.config.peer_sink)
+      st.config.peer_sink(p.link, protocol::Encode(protocol::Envelope{
+                                      limits::kProtocolVersion, 0, std::move(p.body)}));
   }
   for (auto& r : fx.replies) caf::anon_send(st.ingress, reply_atom_v, r.token, std::move(r.body));
 }
@@ -128,6 +135,7 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
     st.workers.push_back(
         self->spawn<caf::detached + caf::linked>(Worker, caf::actor_cast<caf::actor>(self)));
   self->delayed_send(self, std::chrono::milliseconds(st.config.tick_ms), tick_atom_v);
+  if (st.config.peer_count > 0) self->send(self, beat_atom_v);
   return {
       [=](connect_atom, caf::actor ingress) {
         self->state.ingress = std::move(ingress);
@@ -136,6 +144,17 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
       [=](request_atom, uint64_t token, protocol::Body& body) {
         auto& core = *self->state.core;
         uint64_t now = NowMs();
+        if (token == 0) {  // one-way node-to-node message
+          if (auto* hb = std::get_if<protocol::Heartbeat>(&body)) {
+            core.OnHeartbeat(*hb, now);
+          } else if (auto* run = std::get_if<protocol::RemoteRun>(&body)) {
+            core.AcceptRemoteRun(*run, now);
+          } else if (auto* res = std::get_if<protocol::RemoteResult>(&body)) {
+            core.OnRemoteResult(*res, now);
+          }
+          Pump(self);
+          return;
+        }
         std::visit(
             [&](auto& req) {
               using T = std::decay_t<decltype(req)>;
@@ -163,6 +182,14 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
                 r.counters["journal_records"] = s.records;
                 r.counters["journal_batch_records_max"] = s.batch_records_max;
                 r.counters["journal_sync_us_avg"] = s.batches ? s.sync_us / s.batches : 0;
+                r.endpoint = s.config.endpoint;
+                r.peers = core.Peers();
+                if (s.failed) {
+                  caf::anon_send(s.ingress, reply_atom_v, token,
+                                 protocol::Body{protocol::ErrorReply{
+                                     Code::kStorage, "journal failed; node is stopping"}});
+                  return;
+                }
                 // Not a state change: it follows whatever is being made durable right now.
                 self->state.pending.replies.push_back(sched::Reply{token, std::move(r)});
               } else {
@@ -187,6 +214,13 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
         Pump(self);
         self->delayed_send(self, std::chrono::milliseconds(self->state.config.tick_ms),
                            tick_atom_v);
+      },
+      [=](beat_atom) {
+        auto& s = self->state;
+        std::string frame = protocol::Encode(protocol::Envelope{
+            limits::kProtocolVersion, 0, s.core->MakeHeartbeat(s.config.endpoint)});
+        for (uint32_t i = 0; i < s.config.peer_count; ++i) s.config.peer_sink(i, frame);
+        self->delayed_send(self, std::chrono::milliseconds(s.config.heartbeat_ms), beat_atom_v);
       },
       [=](drain_atom) -> DrainState {
         auto& s = self->state;

@@ -5,7 +5,9 @@
 #ifndef JOBNET_ACTORS_SCHEDULER_HPP_
 #define JOBNET_ACTORS_SCHEDULER_HPP_
 
+#include <functional>
 #include <memory>
+#include <string>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
@@ -22,13 +24,21 @@ using scheduler_actor = caf::typed_actor<
     caf::reacts_to<request_atom, uint64_t, protocol::Body>,  // a client request, by route
     caf::reacts_to<done_atom, sched::Outcome>,               // from a worker
     caf::reacts_to<tick_atom>,                               // timers
+    caf::reacts_to<beat_atom>,                               // send heartbeats to peers
     caf::replies_to<drain_atom>::with<DrainState>,           // refuse new work, report progress
     caf::reacts_to<stop_atom>>;                              // cancel runs, stop workers, quit
+
+// Sends an encoded one-way frame to the peer on link `link`. Must be thread-safe.
+using PeerSink = std::function<void(uint32_t link, std::string frame)>;
 
 struct SchedulerConfig {
   uint64_t incarnation = 0;
   uint32_t tick_ms = 10;
   std::shared_ptr<const handlers::HandlerConfig> handler_config;
+  std::string endpoint;        // this node's listen endpoint, announced in heartbeats
+  uint32_t peer_count = 0;     // peer links
+  uint32_t heartbeat_ms = 250;
+  PeerSink peer_sink;
 };
 
 // Takes the recovered state machine; spawns its workers (one detached actor per slot).

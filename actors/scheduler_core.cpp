@@ -28,11 +28,17 @@ void Effects::Append(Effects&& later) {
   MoveAppend(&replies, &later.replies);
   MoveAppend(&dispatches, &later.dispatches);
   MoveAppend(&cancels, &later.cancels);
+  MoveAppend(&peer_sends, &later.peer_sends);
 }
 
 Scheduler::Scheduler(SchedulerOptions options) : opt_(std::move(options)), rng_(opt_.seed) {
   assert(opt_.workers >= 1 && opt_.workers <= limits::kWorkersMax);
   slots_.resize(opt_.workers);
+  for (const auto& ep : opt_.peers) {
+    Peer p;
+    p.endpoint = ep;
+    peers_.push_back(std::move(p));
+  }
   for (uint32_t i = opt_.workers; i > 0; --i) free_slots_.push_back(i - 1);
 }
 
@@ -331,23 +337,11 @@ void Scheduler::Finish(Job& job) {
   waiters_.erase(it);
 }
 
-void Scheduler::Complete(const Outcome& o, uint64_t now_ms) {
-  assert(o.slot < slots_.size());
-  Slot& slot = slots_[o.slot];
-  assert(slot.busy && slot.lease == o.lease);
-  slot.busy = false;
-  free_slots_.push_back(o.slot);
-  busy_slots_--;
-  auto rit = running_.find(o.seq);
-  if (rit == running_.end() || rit->second.first != o.lease) {
-    counters_["stale_results"]++;  // timed out or cancelled while it ran
-    DispatchReady(now_ms);
-    return;
-  }
-  Job& job = jobs_.at(o.seq);
+void Scheduler::EndRun(Job& job, bool ok, const std::string& result, const std::string& error,
+                       uint64_t now_ms) {
   Unindex(job);
-  if (o.ok && o.result.size() <= limits::kResultBytesMax) {
-    job.result = o.result.empty() ? protocol::MsgpackNil() : o.result;
+  if (ok && result.size() <= limits::kResultBytesMax) {
+    job.result = result.empty() ? protocol::MsgpackNil() : result;
     job.error.clear();
     job.finished_at_ms = now_ms;
     SetState(job, JobState::kSucceeded, now_ms, "succeeded");
@@ -355,32 +349,265 @@ void Scheduler::Complete(const Outcome& o, uint64_t now_ms) {
     counters_["succeeded"]++;
   } else {
     counters_["failed_attempts"]++;
-    FailRun(job, o.ok ? "result is larger than 1 MiB" : o.error, now_ms);
+    FailRun(job, ok ? "result is larger than 1 MiB" : error, now_ms);
+  }
+}
+
+void Scheduler::Complete(const Outcome& o, uint64_t now_ms) {
+  assert(o.slot < slots_.size());
+  Slot& slot = slots_[o.slot];
+  assert(slot.busy && slot.lease == o.lease);
+  slot.busy = false;
+  free_slots_.push_back(o.slot);
+  busy_slots_--;
+  if (slot.hosted) {
+    slot.hosted = false;
+    int link = FindLink(slot.run.owner);
+    counters_["hosted_runs"]++;
+    if (link >= 0) {
+      protocol::RemoteResult r;
+      r.owner = slot.run.owner;
+      r.owner_incarnation = slot.run.owner_incarnation;
+      r.worker_node = opt_.node_id;
+      r.lease = slot.run.lease;
+      r.seq = slot.run.seq;
+      r.ok = o.ok && o.result.size() <= limits::kResultBytesMax;
+      r.result = r.ok ? o.result : protocol::MsgpackNil();
+      r.error = o.ok && !r.ok ? "result is larger than 1 MiB" : o.error;
+      fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(r)});
+    } else {
+      counters_["hosted_results_undeliverable"]++;
+    }
+    slot.run = protocol::RemoteRun{};
+    DispatchReady(now_ms);
+    return;
+  }
+  auto rit = running_.find(o.seq);
+  if (rit == running_.end() || rit->second.first != o.lease) {
+    counters_["stale_results"]++;  // timed out or cancelled while it ran
+    DispatchReady(now_ms);
+    return;
+  }
+  EndRun(jobs_.at(o.seq), o.ok, o.result, o.error, now_ms);
+  DispatchReady(now_ms);
+}
+
+int Scheduler::FindLink(const std::string& node) const {
+  for (size_t i = 0; i < peers_.size(); ++i)
+    if (peers_[i].node == node) return static_cast<int>(i);
+  return -1;
+}
+
+void Scheduler::LosePeerLeases(uint32_t link, const std::string& why, uint64_t now_ms) {
+  std::vector<uint64_t> lost;
+  for (const auto& [lease, l] : remote_leases_)
+    if (l == link) lost.push_back(lease);
+  for (uint64_t lease : lost) {
+    remote_leases_.erase(lease);
+    for (auto& [seq, rl] : running_) {
+      if (rl.first != lease) continue;
+      Job& job = jobs_.at(seq);
+      Unindex(job);
+      counters_["peer_runs_lost"]++;
+      // Like a node restart: the attempt failed; retry at once if attempts remain.
+      job.error = why;
+      if (job.attempts < job.spec.max_attempts) {
+        job.run_at_ms = 0;
+        SetState(job, JobState::kQueued, now_ms, why);
+        Enqueue(job);
+      } else {
+        job.finished_at_ms = now_ms;
+        SetState(job, JobState::kDead, now_ms, why);
+        Finish(job);
+      }
+      break;
+    }
+  }
+  peers_[link].leases = 0;
+}
+
+void Scheduler::OnHeartbeat(const protocol::Heartbeat& hb, uint64_t now_ms) {
+  for (uint32_t i = 0; i < peers_.size(); ++i) {
+    Peer& p = peers_[i];
+    if (p.endpoint != hb.endpoint) continue;
+    if (p.incarnation != 0 && p.incarnation != hb.incarnation && p.leases > 0)
+      LosePeerLeases(i, "interrupted: worker node " + hb.node + " restarted", now_ms);
+    if (!p.alive) counters_["peers_up"]++;
+    p.node = hb.node;
+    p.incarnation = hb.incarnation;
+    p.alive = true;
+    p.last_seen_ms = now_ms;
+    p.workers = hb.workers;
+    p.credit = hb.free;
+    p.queued = hb.queued;
   }
   DispatchReady(now_ms);
 }
 
+void Scheduler::AcceptRemoteRun(const protocol::RemoteRun& run, uint64_t now_ms) {
+  int link = FindLink(run.owner);
+  if (draining_ || free_slots_.empty() || !ready_.empty()) {
+    counters_["hosted_rejected"]++;
+    if (link >= 0) {
+      protocol::RemoteResult r;
+      r.owner = run.owner;
+      r.owner_incarnation = run.owner_incarnation;
+      r.worker_node = opt_.node_id;
+      r.lease = run.lease;
+      r.seq = run.seq;
+      r.rejected = true;
+      r.error = "node " + opt_.node_id + " has no free worker";
+      fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(r)});
+    }
+    return;
+  }
+  uint32_t slot_no = free_slots_.back();
+  free_slots_.pop_back();
+  Slot& slot = slots_[slot_no];
+  slot.busy = true;
+  slot.lease = next_lease_++;
+  slot.seq = 0;
+  slot.hosted = true;
+  slot.run = run;
+  busy_slots_++;
+  hosted_deadlines_.emplace(now_ms + run.timeout_ms, slot_no, slot.lease);
+  fx_.dispatches.push_back(Dispatch{slot_no, slot.lease, 0, run.id, run.type, run.payload,
+                                    run.attempt, run.timeout_ms});
+}
+
+void Scheduler::OnRemoteResult(const protocol::RemoteResult& res, uint64_t now_ms) {
+  if (res.owner != opt_.node_id) return;
+  auto it = jobs_.find(res.seq);
+  if (res.owner_incarnation != opt_.incarnation) {
+    // Finished for an earlier start of this node: deliver it if the job still needs it.
+    if (it == jobs_.end() || protocol::IsFinal(it->second.state) || !res.ok || res.rejected) {
+      counters_["stale_results"]++;
+      return;
+    }
+    Job& job = it->second;
+    if (job.state == JobState::kRunning) {
+      auto& rl = running_.at(job.seq);
+      fx_.cancels.push_back(rl.first);
+      auto r = remote_leases_.find(rl.first);
+      if (r != remote_leases_.end()) {
+        peers_[r->second].leases--;
+        remote_leases_.erase(r);
+      }
+    }
+    counters_["late_results_accepted"]++;
+    EndRun(job, true, res.result, "", now_ms);
+    DispatchReady(now_ms);
+    return;
+  }
+  auto rl = remote_leases_.find(res.lease);
+  if (rl == remote_leases_.end() || it == jobs_.end()) {
+    counters_["stale_results"]++;  // its lease expired or its peer was declared dead
+    return;
+  }
+  peers_[rl->second].leases--;
+  remote_leases_.erase(rl);
+  auto run = running_.find(res.seq);
+  if (run == running_.end() || run->second.first != res.lease) {
+    counters_["stale_results"]++;
+    return;
+  }
+  Job& job = it->second;
+  if (res.rejected) {
+    Unindex(job);
+    job.attempts--;  // it never started
+    counters_["remote_rejected"]++;
+    SetState(job, JobState::kQueued, now_ms, res.error);
+    Enqueue(job);
+  } else {
+    counters_["remote_completed"]++;
+    EndRun(job, res.ok, res.result, res.error, now_ms);
+  }
+  DispatchReady(now_ms);
+}
+
+protocol::Heartbeat Scheduler::MakeHeartbeat(const std::string& endpoint) const {
+  protocol::Heartbeat hb;
+  hb.node = opt_.node_id;
+  hb.incarnation = opt_.incarnation;
+  hb.endpoint = endpoint;
+  hb.workers = opt_.workers;
+  hb.free = ready_.empty() && !draining_ ? static_cast<uint32_t>(free_slots_.size()) : 0;
+  hb.queued = ready_.size() + delayed_.size();
+  return hb;
+}
+
+std::vector<protocol::PeerInfo> Scheduler::Peers() const {
+  std::vector<protocol::PeerInfo> out;
+  for (const auto& p : peers_) {
+    protocol::PeerInfo i;
+    i.node = p.node;
+    i.endpoint = p.endpoint;
+    i.state = p.last_seen_ms == 0 ? "unknown" : p.alive ? "alive" : "dead";
+    i.incarnation = p.incarnation;
+    i.workers = p.workers;
+    i.free = p.credit;
+    i.queued = p.queued;
+    i.last_seen_ms = p.last_seen_ms;
+    i.leases = p.leases;
+    out.push_back(std::move(i));
+  }
+  return out;
+}
+
 void Scheduler::DispatchReady(uint64_t now_ms) {
   if (draining_) return;  // a draining node finishes what runs and starts nothing new
-  while (!free_slots_.empty() && !ready_.empty()) {
+  while (!ready_.empty()) {
+    // Local slots first; then the alive peer with the most advertised free slots.
+    int link = -1;
+    if (free_slots_.empty()) {
+      uint32_t best = 0;
+      for (size_t i = 0; i < peers_.size(); ++i)
+        if (peers_[i].alive && peers_[i].credit > best) {
+          best = peers_[i].credit;
+          link = static_cast<int>(i);
+        }
+      if (link < 0) return;
+    }
     auto key = *ready_.begin();
     ready_.erase(ready_.begin());
     Job& job = jobs_.at(std::get<2>(key));
-    uint32_t slot_no = free_slots_.back();
-    free_slots_.pop_back();
-    Slot& slot = slots_[slot_no];
-    slot.busy = true;
-    slot.lease = next_lease_++;
-    slot.seq = job.seq;
-    busy_slots_++;
+    uint64_t lease = next_lease_++;
     job.attempts++;
     job.started_at_ms = now_ms;
     uint64_t deadline = now_ms + job.spec.timeout_ms;
-    running_[job.seq] = {slot.lease, deadline};
+    if (link < 0) {
+      uint32_t slot_no = free_slots_.back();
+      free_slots_.pop_back();
+      Slot& slot = slots_[slot_no];
+      slot.busy = true;
+      slot.lease = lease;
+      slot.seq = job.seq;
+      busy_slots_++;
+      SetState(job, JobState::kRunning, now_ms, "started on slot " + std::to_string(slot_no));
+      fx_.dispatches.push_back(Dispatch{slot_no, lease, job.seq, job.id, job.spec.type,
+                                        job.spec.payload, job.attempts, job.spec.timeout_ms});
+    } else {
+      Peer& p = peers_[link];
+      p.credit--;
+      p.leases++;
+      deadline += opt_.remote_lease_slack_ms;
+      remote_leases_[lease] = static_cast<uint32_t>(link);
+      SetState(job, JobState::kRunning, now_ms, "started on node " + p.node);
+      protocol::RemoteRun run;
+      run.owner = opt_.node_id;
+      run.owner_incarnation = opt_.incarnation;
+      run.lease = lease;
+      run.seq = job.seq;
+      run.id = job.id;
+      run.type = job.spec.type;
+      run.payload = job.spec.payload;
+      run.attempt = job.attempts;
+      run.timeout_ms = job.spec.timeout_ms;
+      counters_["remote_dispatched"]++;
+      fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(run)});
+    }
+    running_[job.seq] = {lease, deadline};
     leases_.emplace(deadline, job.seq);
-    SetState(job, JobState::kRunning, now_ms, "started on slot " + std::to_string(slot_no));
-    fx_.dispatches.push_back(Dispatch{slot_no, slot.lease, job.seq, job.id, job.spec.type,
-                                      job.spec.payload, job.attempts, job.spec.timeout_ms});
   }
 }
 
@@ -417,8 +644,14 @@ void Scheduler::Tick(uint64_t now_ms) {
   while (!leases_.empty() && leases_.begin()->first <= now_ms) {
     uint64_t seq = leases_.begin()->second;
     Job& job = jobs_.at(seq);
-    fx_.cancels.push_back(running_.at(seq).first);
-    Unindex(job);  // the slot stays busy until its worker returns
+    uint64_t lease = running_.at(seq).first;
+    fx_.cancels.push_back(lease);
+    auto rl = remote_leases_.find(lease);
+    if (rl != remote_leases_.end()) {
+      peers_[rl->second].leases--;
+      remote_leases_.erase(rl);
+    }
+    Unindex(job);  // a local slot stays busy until its worker returns
     counters_["timeouts"]++;
     FailRun(job, "timed out after " + std::to_string(job.spec.timeout_ms) + " ms", now_ms);
   }
@@ -436,6 +669,21 @@ void Scheduler::Tick(uint64_t now_ms) {
     Error(token, Status::Timeout("job " + (job ? job->id : std::to_string(seq)) +
                                  " is not finished yet"));
   }
+  for (uint32_t i = 0; i < peers_.size(); ++i) {
+    Peer& p = peers_[i];
+    if (!p.alive || p.last_seen_ms + opt_.failure_timeout_ms > now_ms) continue;
+    p.alive = false;
+    p.credit = 0;
+    counters_["peers_down"]++;
+    LosePeerLeases(i, "interrupted: worker node " + p.node + " is silent (presumed dead)", now_ms);
+  }
+  while (!hosted_deadlines_.empty() && std::get<0>(*hosted_deadlines_.begin()) <= now_ms) {
+    auto [deadline, slot_no, lease] = *hosted_deadlines_.begin();
+    hosted_deadlines_.erase(hosted_deadlines_.begin());
+    const Slot& slot = slots_[slot_no];
+    // Entries of runs that already ended are dropped here (their lease no longer matches).
+    if (slot.busy && slot.hosted && slot.lease == lease) fx_.cancels.push_back(lease);
+  }
   Purge(now_ms);
   DispatchReady(now_ms);
 }
@@ -444,6 +692,7 @@ uint64_t Scheduler::NextDeadlineMs() const {
   uint64_t d = std::numeric_limits<uint64_t>::max();
   if (!delayed_.empty()) d = std::min(d, delayed_.begin()->first);
   if (!leases_.empty()) d = std::min(d, leases_.begin()->first);
+  if (!hosted_deadlines_.empty()) d = std::min(d, std::get<0>(*hosted_deadlines_.begin()));
   if (!waiter_deadlines_.empty()) d = std::min(d, std::get<0>(*waiter_deadlines_.begin()));
   if (!finished_.empty()) d = std::min(d, finished_.begin()->first + opt_.retention_ms);
   return d;

@@ -39,6 +39,10 @@ struct SchedulerOptions {
   uint32_t waiters_per_job_max = limits::kWaitersPerJobMax;
   uint64_t seed = 0x6a6f626e6574ull;          // backoff jitter
   std::set<std::string> known_types;          // job types this node can run; empty = any
+  uint64_t incarnation = 0;                   // this start of the node (journal)
+  std::vector<std::string> peers;             // peer link endpoints, by link index
+  uint64_t failure_timeout_ms = 1500;         // a peer silent this long is dead
+  uint64_t remote_lease_slack_ms = 2000;      // extra lease time for a run on a peer
 };
 
 struct Reply {
@@ -58,6 +62,12 @@ struct Dispatch {
   uint64_t timeout_ms = 0;
 };
 
+// A one-way message to the peer on link `link` (RemoteRun, RemoteResult).
+struct PeerSend {
+  uint32_t link = 0;
+  protocol::Body body;
+};
+
 struct Effects {
   std::vector<JobWrite> writes;
   std::vector<uint64_t> deletes;  // job seqs purged by retention
@@ -65,7 +75,11 @@ struct Effects {
   std::vector<Reply> replies;
   std::vector<Dispatch> dispatches;
   std::vector<uint64_t> cancels;  // leases whose runs should stop (timed out or cancelled)
-  bool empty() const { return !has_writes() && replies.empty() && dispatches.empty() && cancels.empty(); }
+  std::vector<PeerSend> peer_sends;
+  bool empty() const {
+    return !has_writes() && replies.empty() && dispatches.empty() && cancels.empty() &&
+           peer_sends.empty();
+  }
   bool has_writes() const { return !writes.empty() || !deletes.empty() || next_seq != 0; }
   // Appends `later` after this (its writes, replies, ... come after ours).
   void Append(Effects&& later);
@@ -101,6 +115,15 @@ class Scheduler {
   void Drain() { draining_ = true; }
 
   void Complete(const Outcome& outcome, uint64_t now_ms);
+
+  // ---- cluster ----
+  void OnHeartbeat(const protocol::Heartbeat& hb, uint64_t now_ms);
+  // Another owner's job to run here; rejected at once when no slot is free.
+  void AcceptRemoteRun(const protocol::RemoteRun& run, uint64_t now_ms);
+  // The outcome of one of this node's jobs that ran on a peer.
+  void OnRemoteResult(const protocol::RemoteResult& res, uint64_t now_ms);
+  protocol::Heartbeat MakeHeartbeat(const std::string& endpoint) const;
+  std::vector<protocol::PeerInfo> Peers() const;
   // Promotes due delayed jobs, expires leases and waiters, purges old final jobs, dispatches.
   void Tick(uint64_t now_ms);
 
@@ -119,6 +142,19 @@ class Scheduler {
     bool busy = false;
     uint64_t lease = 0;
     uint64_t seq = 0;
+    bool hosted = false;       // running another owner's job (RemoteRun)
+    protocol::RemoteRun run;   // that job, when hosted
+  };
+  struct Peer {
+    std::string endpoint;
+    std::string node;
+    uint64_t incarnation = 0;
+    bool alive = false;
+    uint64_t last_seen_ms = 0;
+    uint32_t workers = 0;
+    uint32_t credit = 0;  // slots it advertised, minus runs sent since
+    uint64_t queued = 0;
+    uint32_t leases = 0;
   };
   // Ready order: higher priority first, then FIFO by enqueue order.
   using ReadyKey = std::tuple<int64_t, uint64_t, uint64_t>;  // (-priority, order, seq)
@@ -133,6 +169,12 @@ class Scheduler {
   void DispatchReady(uint64_t now_ms);
   void Purge(uint64_t now_ms);
   uint64_t BackoffMs(const Job& job);
+  // A run ended (locally or on a peer): record success or fail the attempt.
+  void EndRun(Job& job, bool ok, const std::string& result, const std::string& error,
+              uint64_t now_ms);
+  // Every lease on the peer is lost (it died or restarted): fail those attempts.
+  void LosePeerLeases(uint32_t link, const std::string& why, uint64_t now_ms);
+  int FindLink(const std::string& node) const;
 
   SchedulerOptions opt_;
   std::mt19937_64 rng_;
@@ -150,6 +192,9 @@ class Scheduler {
   std::set<std::pair<uint64_t, uint64_t>> leases_;    // (deadline, seq)
   std::set<std::pair<uint64_t, uint64_t>> finished_;  // (finished_at, seq), for retention
 
+  std::vector<Peer> peers_;                              // by link index
+  std::unordered_map<uint64_t, uint32_t> remote_leases_;  // lease -> link
+  std::set<std::tuple<uint64_t, uint32_t, uint64_t>> hosted_deadlines_;  // (deadline, slot, lease)
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;
   uint32_t busy_slots_ = 0;

@@ -4,12 +4,15 @@
 
 #include <CLI/CLI.hpp>
 
+#include <signal.h>
+
 #include <chrono>
 #include <iostream>
 #include <map>
 #include <set>
 
 #include "cluster/json_io.hpp"
+#include "cluster/local_cluster.hpp"
 #include "jobnet/client.h"
 #include "node/config.hpp"
 #include "node/node.hpp"
@@ -152,7 +155,7 @@ int RunStats(const ClientFlags& f) {
                      {"incarnation", st.incarnation}, {"workers", st.workers},
                      {"busy", st.busy},           {"uptime_ms", st.uptime_ms},
                      {"jobs", st.jobs},           {"queues", st.queues},
-                     {"counters", st.counters}};
+                     {"counters", st.counters},   {"peers", PeersToJson(st.peers)}};
     std::cout << o.dump() << std::endl;
     return kExitOk;
   }
@@ -168,6 +171,10 @@ int RunStats(const ClientFlags& f) {
     std::cout << "\n";
     PrintTable(std::cout, {"QUEUE", "WAITING"}, rows);
   }
+  if (!st.peers.empty()) {
+    std::cout << "\n";
+    PrintPeers(std::cout, st.peers);
+  }
   rows.clear();
   for (const auto& [k, v] : st.counters) rows.push_back({k, std::to_string(v)});
   std::cout << "\n";
@@ -175,9 +182,39 @@ int RunStats(const ClientFlags& f) {
   return kExitOk;
 }
 
+// `jobnet nodes`: this node and each peer as it sees them.
+int RunNodes(const ClientFlags& f) {
+  std::unique_ptr<Client> client;
+  if (Status s = Connect(f, &client); !s.ok()) return Fail(s);
+  auto r = client->Stats();
+  if (!r.ok()) return Fail(r.status());
+  const auto& st = r.value();
+  protocol::PeerInfo self;
+  self.node = st.node;
+  self.endpoint = st.endpoint.empty() ? client->endpoint() : st.endpoint;
+  self.state = "self";
+  self.incarnation = st.incarnation;
+  self.workers = st.workers;
+  self.free = st.workers - st.busy;
+  self.queued = st.jobs.count("queued") ? st.jobs.at("queued") : 0;
+  std::vector<protocol::PeerInfo> all{self};
+  all.insert(all.end(), st.peers.begin(), st.peers.end());
+  if (f.json) {
+    for (const auto& j : PeersToJson(all)) std::cout << j.dump() << "\n";
+  } else {
+    PrintPeers(std::cout, all);
+  }
+  return kExitOk;
+}
+
 int RunNodeCommand(const std::string& config_path, NodeConfig flags, CLI::App* cmd) {
   NodeConfig cfg;
+  bool data_given = false;  // the data dir defaults to ./data/<id> unless set somewhere
   if (!config_path.empty()) {
+    NodeConfig probe;
+    probe.data.clear();
+    if (Status s = LoadConfigFile(config_path, &probe); !s.ok()) return Fail(s);
+    data_given = !probe.data.empty();
     if (Status s = LoadConfigFile(config_path, &cfg); !s.ok()) return Fail(s);
   }
   // Flags override the file.
@@ -188,8 +225,106 @@ int RunNodeCommand(const std::string& config_path, NodeConfig flags, CLI::App* c
   if (cmd->count("--tick-ms")) cfg.tick_ms = flags.tick_ms;
   if (cmd->count("--log-level")) cfg.log_level = flags.log_level;
   if (cmd->count("--grace")) cfg.grace_ms = flags.grace_ms;
-  if (config_path.empty() && !cmd->count("--data")) cfg.data = "./data/" + cfg.id;
+  if (cmd->count("--peer")) cfg.peers = flags.peers;
+  if (cmd->count("--failure-timeout")) cfg.failure_timeout_ms = flags.failure_timeout_ms;
+  if (cmd->count("--heartbeat-ms")) cfg.heartbeat_ms = flags.heartbeat_ms;
+  if (!data_given && !cmd->count("--data")) cfg.data = "./data/" + cfg.id;
   return RunNode(cfg);
+}
+
+struct ClusterFlags {
+  std::string action;
+  std::string arg;  // N for up, NODE for kill/restart
+  std::string dir = "./cluster-data";
+  int base_port = 7701;
+  int workers = 4;
+  bool json = false;
+};
+
+int RunCluster(const ClusterFlags& f) {
+  if (f.action == "up") {
+    int n = 0;
+    try {
+      n = std::stoi(f.arg);
+    } catch (...) {
+      return Fail(Status::InvalidArgument("cluster up needs a node count, e.g. `cluster up 3`"));
+    }
+    auto c = LocalCluster::Up(f.dir, n, f.base_port, f.workers, {});
+    if (!c.ok()) return Fail(c.status());
+    std::string eps;
+    for (const auto& node : c.value().nodes()) {
+      std::cout << node.id << " " << node.endpoint << "\n";
+      eps += (eps.empty() ? "" : ",") + node.endpoint;
+    }
+    std::cerr << "cluster of " << n << " nodes up in " << f.dir
+              << "; use it with\n  export JOBNET_ENDPOINTS=" << eps << "\n";
+    return kExitOk;
+  }
+  auto c = LocalCluster::Load(f.dir);
+  if (!c.ok()) return Fail(c.status());
+  const LocalCluster& cl = c.value();
+  if (f.action == "status") {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& node : cl.nodes()) {
+      pid_t pid = cl.Pid(node);
+      std::string state = pid ? "running" : "stopped", jobs = "-", peers = "-";
+      if (pid) {
+        ClientOptions o;
+        o.endpoints = {node.endpoint};
+        o.request_timeout_ms = 1000;
+        o.failover = false;
+        std::unique_ptr<Client> client;
+        if (Client::Connect(o, &client).ok()) {
+          auto st = client->Stats().value();
+          jobs = std::to_string(st.jobs["queued"]) + "/" + std::to_string(st.jobs["running"]) + "/" +
+                 std::to_string(st.jobs["succeeded"]) + "/" + std::to_string(st.jobs["dead"]);
+          int alive = 0;
+          for (const auto& p : st.peers) alive += p.state == "alive";
+          peers = std::to_string(alive) + "/" + std::to_string(st.peers.size());
+        } else {
+          state = "not answering";
+        }
+      }
+      if (f.json) {
+        std::cout << nlohmann::json{{"node", node.id}, {"endpoint", node.endpoint}, {"pid", pid},
+                                    {"state", state}, {"jobs", jobs}, {"peers_alive", peers},
+                                    {"log", node.log}}
+                         .dump()
+                  << "\n";
+      }
+      rows.push_back({node.id, node.endpoint, pid ? std::to_string(pid) : "-", state, jobs, peers});
+    }
+    if (!f.json)
+      PrintTable(std::cout, {"NODE", "ENDPOINT", "PID", "STATE", "QUEUED/RUNNING/DONE/DEAD", "PEERS ALIVE"},
+                 rows);
+    return kExitOk;
+  }
+  if (f.action == "down") {
+    Status s = cl.Down(15000);
+    if (!s.ok()) return Fail(s);
+    std::cerr << "cluster in " << f.dir << " is down\n";
+    return kExitOk;
+  }
+  if (f.action == "kill" || f.action == "restart") {
+    const LocalNode* node = cl.Find(f.arg);
+    if (node == nullptr) return Fail(Status::NotFound("no node '" + f.arg + "' in " + f.dir));
+    if (f.action == "kill") {
+      Status s = cl.Kill(*node, SIGKILL);
+      if (!s.ok()) return Fail(s);
+      std::cerr << "killed " << node->id << " (SIGKILL)\n";
+      return kExitOk;
+    }
+    if (cl.Pid(*node) != 0) {
+      Status s = cl.Kill(*node, SIGTERM);
+      if (!s.ok()) return Fail(s);
+    }
+    Status s = cl.Start(*node);
+    if (!s.ok()) return Fail(s);
+    std::cerr << "restarted " << node->id << " on " << node->endpoint << "\n";
+    return kExitOk;
+  }
+  return Fail(Status::InvalidArgument("unknown cluster action '" + f.action +
+                                      "' (want up N, status, kill NODE, restart NODE, down)"));
 }
 
 }  // namespace
@@ -226,6 +361,10 @@ int Main(int argc, char** argv) {
   node->add_option("--log-level", nf.log_level, "trace|debug|info|warn|error (default info)");
   node->add_option("--grace", grace, "shutdown grace period (default 10s)");
   node->add_option("--config", config_path, "TOML config file; flags override it");
+  std::string failure_timeout;
+  node->add_option("--peer", nf.peers, "another node's endpoint (repeat for each peer)");
+  node->add_option("--failure-timeout", failure_timeout, "declare a silent peer dead after this (default 1500ms)");
+  node->add_option("--heartbeat-ms", nf.heartbeat_ms, "heartbeat interval in ms (default 250)");
 
   // submit
   ClientFlags f;
@@ -273,6 +412,8 @@ int Main(int argc, char** argv) {
 
   auto* stats = app.add_subcommand("stats", "node statistics");
   AddClientFlags(stats, &f);
+  auto* nodes = app.add_subcommand("nodes", "the node and its peers: state, capacity, queue depth");
+  AddClientFlags(nodes, &f);
 
   std::string jdir, jaction, jid;
   bool jjson = false;
@@ -281,6 +422,15 @@ int Main(int argc, char** argv) {
   journal->add_option("action", jaction, "stats | list | show ID | verify | export")->required();
   journal->add_option("id", jid, "job id (for show)");
   journal->add_flag("--json", jjson, "JSON lines");
+
+  ClusterFlags cf;
+  auto* cluster = app.add_subcommand("cluster", "a local cluster: up N | status | kill NODE | restart NODE | down");
+  cluster->add_option("action", cf.action, "up | status | kill | restart | down")->required();
+  cluster->add_option("arg", cf.arg, "node count (up) or node id (kill, restart)");
+  cluster->add_option("--dir", cf.dir, "cluster directory: data, logs, pid files (default ./cluster-data)");
+  cluster->add_option("--base-port", cf.base_port, "first node's port (default 7701)");
+  cluster->add_option("--workers", cf.workers, "workers per node (default 4)");
+  cluster->add_flag("--json", cf.json, "JSON lines (status)");
 
   try {
     app.parse(argc, argv);
@@ -295,11 +445,18 @@ int Main(int argc, char** argv) {
       if (!g.ok()) return Fail(g.status());
       nf.grace_ms = g.value();
     }
+    if (!failure_timeout.empty()) {
+      auto g = ParseDurationMs(failure_timeout);
+      if (!g.ok()) return Fail(g.status());
+      nf.failure_timeout_ms = g.value();
+    }
     return RunNodeCommand(config_path, nf, node);
   }
   if (*submit) return RunSubmit(f, type, payload, spec, delay, job_timeout, submit_wait);
   if (*stats) return RunStats(f);
+  if (*nodes) return RunNodes(f);
   if (*journal) return JournalCommand(jdir, jaction, jid, jjson);
+  if (*cluster) return RunCluster(cf);
 
   std::unique_ptr<Client> client;
   if (Status s = Connect(f, &client); !s.ok()) return Fail(s);

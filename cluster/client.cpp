@@ -3,7 +3,10 @@
 
 #include <zmq.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <random>
 #include <cstdlib>
 #include <sstream>
 
@@ -60,11 +63,13 @@ Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* cl
   for (const auto& ep : options.endpoints) {
     auto impl = std::make_unique<Impl>();
     impl->options = options;
+    impl->options.failover = false;  // this loop is the failover while connecting
     Status s = impl->Open(ep);
     if (s.ok()) {
       std::unique_ptr<Client> c(new Client(std::move(impl)));
       auto stats = c->Stats();
       if (stats.ok()) {
+        c->impl_->options.failover = options.failover;
         *client = std::move(c);
         return Status::OK();
       }
@@ -115,6 +120,22 @@ Result<protocol::Envelope> Client::Receive(uint32_t timeout_ms) {
 }
 
 Result<protocol::Body> Client::Call(const protocol::Body& request, uint64_t extra_timeout_ms) {
+  const auto& eps = impl_->options.endpoints;
+  size_t tries = impl_->options.failover ? std::max<size_t>(eps.size(), 1) : 1;
+  Result<protocol::Body> r = Status::Unavailable("no endpoint");
+  for (size_t i = 0; i < tries; ++i) {
+    r = CallOnce(request, extra_timeout_ms);
+    if (r.ok() || !(r.status().IsTimeout() || r.status().IsUnavailable())) return r;
+    if (i + 1 == tries) break;
+    // Fail over: the next endpoint after the current one.
+    auto cur = std::find(eps.begin(), eps.end(), impl_->endpoint);
+    size_t next = cur == eps.end() ? 0 : (static_cast<size_t>(cur - eps.begin()) + 1) % eps.size();
+    if (!impl_->Open(eps[next]).ok()) continue;
+  }
+  return r;
+}
+
+Result<protocol::Body> Client::CallOnce(const protocol::Body& request, uint64_t extra_timeout_ms) {
   auto corr = Send(request);
   if (!corr.ok()) return corr.status();
   auto deadline = std::chrono::steady_clock::now() +
@@ -152,6 +173,15 @@ Result<JobInfo> ExpectJob(Result<protocol::Body> r) {
 }  // namespace
 
 Result<protocol::AcceptedReply> Client::Submit(const JobSpec& spec) {
+  if (spec.key.empty() && impl_->options.auto_idempotency_key) {
+    JobSpec keyed = spec;
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "auto-%016llx%016llx", static_cast<unsigned long long>(rng()),
+                  static_cast<unsigned long long>(rng()));
+    keyed.key = buf;
+    return Expect<protocol::AcceptedReply>(Call(protocol::SubmitRequest{keyed}));
+  }
   return Expect<protocol::AcceptedReply>(Call(protocol::SubmitRequest{spec}));
 }
 Result<JobInfo> Client::GetStatus(const std::string& id) {

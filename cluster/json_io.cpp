@@ -101,4 +101,23 @@ void PrintJobsTable(std::ostream& out, const std::vector<protocol::JobInfo>& job
   PrintTable(out, {"ID", "TYPE", "QUEUE", "STATE", "ATTEMPTS", "CREATED", "RESULT/ERROR"}, rows);
 }
 
+nlohmann::json PeersToJson(const std::vector<protocol::PeerInfo>& peers) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& p : peers)
+    a.push_back({{"node", p.node},         {"endpoint", p.endpoint}, {"state", p.state},
+                 {"incarnation", p.incarnation}, {"workers", p.workers}, {"free", p.free},
+                 {"queued", p.queued},     {"last_seen", p.last_seen_ms}, {"leases", p.leases}});
+  return a;
+}
+
+void PrintPeers(std::ostream& out, const std::vector<protocol::PeerInfo>& peers) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& p : peers)
+    rows.push_back({p.node.empty() ? "?" : p.node, p.endpoint, p.state,
+                    std::to_string(p.incarnation), std::to_string(p.free) + "/" + std::to_string(p.workers),
+                    std::to_string(p.queued), std::to_string(p.leases), FormatTimeMs(p.last_seen_ms)});
+  PrintTable(out, {"NODE", "ENDPOINT", "STATE", "INCARNATION", "FREE", "QUEUED", "LEASES", "LAST SEEN"},
+             rows);
+}
+
 }  // namespace jobnet::cli

@@ -29,7 +29,9 @@ nlohmann::json JobRecordToJson(const protocol::Job& job);
 void PrintTable(std::ostream& out, const std::vector<std::string>& header,
                 const std::vector<std::vector<std::string>>& rows);
 void PrintJobsTable(std::ostream& out, const std::vector<protocol::JobInfo>& jobs);
-std::string FormatTimeMs(uint64_t unix_ms);  // "2026-11-23T12:00:00.123Z", "-" for 0
+std::string FormatTimeMs(uint64_t unix_ms);
+nlohmann::json PeersToJson(const std::vector<protocol::PeerInfo>& peers);
+void PrintPeers(std::ostream& out, const std::vector<protocol::PeerInfo>& peers);  // "2026-11-23T12:00:00.123Z", "-" for 0
 
 }  // namespace jobnet::cli
 

@@ -4,6 +4,7 @@
 #include <toml++/toml.h>
 
 #include <charconv>
+#include <limits>
 
 #include "protocol/limits.hpp"
 #include "protocol/messages.hpp"
@@ -38,6 +39,21 @@ Status NodeConfig::Validate() const {
   if (tick_ms < 1 || tick_ms > 1000) return Status::InvalidArgument("tick_ms must be 1..1000");
   if (data.empty()) return Status::InvalidArgument("data directory is required");
   if (final_jobs_max < 1) return Status::InvalidArgument("final_jobs_max must be at least 1");
+  static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  bool level_ok = false;
+  for (const char* l : kLevels) level_ok = level_ok || log_level == l;
+  if (!level_ok)
+    return Status::InvalidArgument("log_level must be trace, debug, info, warn, error, critical or off");
+  if (peers.size() > limits::kPeersMax) return Status::InvalidArgument("at most 64 peers");
+  for (const auto& p : peers)
+    if (p.empty() || p.size() > limits::kEndpointBytesMax || p == listen)
+      return Status::InvalidArgument("bad peer endpoint '" + p + "'");
+  if (heartbeat_ms < 10 || heartbeat_ms > 60000)
+    return Status::InvalidArgument("heartbeat_ms must be 10..60000");
+  if (failure_timeout_ms < 2ull * heartbeat_ms)
+    return Status::InvalidArgument("failure_timeout must be at least two heartbeats");
+  if (retention_ms > 10ull * 366 * 24 * 3600 * 1000)
+    return Status::InvalidArgument("retention must be at most ten years");
   for (const auto& [name, argv] : exec_allow)
     if (argv.empty()) return Status::InvalidArgument("exec.allow." + name + " has no command");
   return Status::OK();
@@ -61,9 +77,10 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
   auto num = [&](const char* key, auto* out) -> Status {
     if (auto node = t[key]) {
       auto v = node.value<int64_t>();
-      if (!v || *v < 0)
+      using T = std::decay_t<decltype(*out)>;
+      if (!v || *v < 0 || static_cast<uint64_t>(*v) > std::numeric_limits<T>::max())
         return Status::InvalidArgument(std::string("config key '") + key +
-                                       "' must be a non-negative integer");
+                                       "' must be a non-negative integer in range");
       *out = static_cast<std::decay_t<decltype(*out)>>(*v);
     }
     return Status::OK();
@@ -77,6 +94,24 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
   if (!(s = num("tick_ms", &cfg->tick_ms)).ok()) return s;
   if (!(s = num("grace_ms", &cfg->grace_ms)).ok()) return s;
   if (!(s = num("final_jobs_max", &cfg->final_jobs_max)).ok()) return s;
+  if (!(s = num("heartbeat_ms", &cfg->heartbeat_ms)).ok()) return s;
+  std::string failure_timeout;
+  if (!(s = str("failure_timeout", &failure_timeout)).ok()) return s;
+  if (!failure_timeout.empty()) {
+    auto ms = ParseDurationMs(failure_timeout);
+    if (!ms.ok()) return ms.status();
+    cfg->failure_timeout_ms = ms.value();
+  }
+  if (auto peers = t["peers"]) {
+    auto* arr = peers.as_array();
+    if (arr == nullptr) return Status::InvalidArgument("peers must be an array of endpoints");
+    cfg->peers.clear();
+    for (const auto& el : *arr) {
+      auto v = el.value<std::string>();
+      if (!v) return Status::InvalidArgument("peers must be an array of endpoints");
+      cfg->peers.push_back(*v);
+    }
+  }
   std::string retention;
   if (!(s = str("retention", &retention)).ok()) return s;
   if (!retention.empty()) {

@@ -4,6 +4,7 @@
 //   data = "./data/n1"               workers = 4
 //   tick_ms = 10                     grace_ms = 10000      retention = "24h"
 //   final_jobs_max = 500000          log_level = "info"
+//   peers = ["tcp://127.0.0.1:7702"] heartbeat_ms = 250    failure_timeout = "1500ms"
 //   [exec.allow]                     # the exec handler runs only these
 //   upper = ["tr", "a-z", "A-Z"]
 #ifndef JOBNET_NODE_CONFIG_HPP_
@@ -28,6 +29,9 @@ struct NodeConfig {
   uint64_t retention_ms = 24ull * 3600 * 1000;
   uint64_t final_jobs_max = 500000;
   std::string log_level = "info";
+  std::vector<std::string> peers;     // other nodes' listen endpoints, exactly as they bind them
+  uint32_t heartbeat_ms = 250;
+  uint64_t failure_timeout_ms = 1500;  // a peer silent this long is declared dead
   std::map<std::string, std::vector<std::string>> exec_allow;
 
   Status Validate() const;

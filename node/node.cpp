@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -35,6 +36,7 @@ constexpr int kExitOk = 0;
 constexpr int kExitConfig = 2;
 constexpr int kExitJournal = 5;
 constexpr int kExitListen = 6;
+constexpr int kExitStuck = 7;  // drained and journaled, but a handler ignored cancellation
 
 }  // namespace
 
@@ -77,6 +79,9 @@ int RunNode(const NodeConfig& config) {
   so.retention_ms = config.retention_ms;
   so.final_jobs_max = config.final_jobs_max;
   so.seed = incarnation;
+  so.incarnation = incarnation;
+  so.peers = config.peers;
+  so.failure_timeout_ms = config.failure_timeout_ms;
   for (const auto& type : handlers::Registry::Global().Types()) so.known_types.insert(type);
   auto core = std::make_unique<sched::Scheduler>(so);
   size_t recovered = jobs.size();
@@ -89,6 +94,8 @@ int RunNode(const NodeConfig& config) {
   handler_config->exec_allow = config.exec_allow;
 
   std::unique_ptr<Transport> transport;  // declared before the actor system: outlives it
+  // Actors may send before the transport is up (heartbeats): until then, frames are dropped.
+  std::atomic<Transport*> tp{nullptr};
   caf::actor_system_config cfg;
   cfg.set("scheduler.max-threads", size_t{2});
   caf::actor_system sys{cfg};
@@ -98,14 +105,23 @@ int RunNode(const NodeConfig& config) {
   sc.incarnation = incarnation;
   sc.tick_ms = config.tick_ms;
   sc.handler_config = handler_config;
+  sc.endpoint = config.listen;
+  sc.peer_count = static_cast<uint32_t>(config.peers.size());
+  sc.heartbeat_ms = config.heartbeat_ms;
+  sc.peer_sink = [&tp](uint32_t link, std::string frame) {
+    if (Transport* t = tp.load()) t->SendToPeer(link, std::move(frame));
+  };
   auto scheduler = actors::SpawnScheduler(sys, std::move(core), config.workers, writer, sc);
-  auto ingress = actors::SpawnIngress(sys, scheduler, [&transport](uint64_t route, std::string f) {
-    transport->Reply(route, std::move(f));
+  auto ingress = actors::SpawnIngress(sys, scheduler, [&tp](uint64_t route, std::string f) {
+    if (Transport* t = tp.load()) t->Reply(route, std::move(f));
   });
   caf::anon_send(scheduler, actors::connect_atom_v, caf::actor_cast<caf::actor>(ingress));
 
   TransportOptions to;
   to.listen = config.listen;
+  to.node_id = config.id;
+  to.peers = config.peers;
+  to.failure_timeout_ms = config.failure_timeout_ms;
   Status ts = Transport::Start(
       to,
       [ingress](uint64_t route, protocol::Envelope env) {
@@ -118,9 +134,11 @@ int RunNode(const NodeConfig& config) {
     caf::anon_send_exit(ingress, caf::exit_reason::user_shutdown);
     return kExitListen;
   }
-  spdlog::info("node {} listening on {} (incarnation {}, {} workers, recovered {} jobs in {} ms)",
-               config.id, transport->endpoint(), incarnation, config.workers, recovered,
-               recovery_ms);
+  tp.store(transport.get());
+  spdlog::info(
+      "node {} listening on {} (incarnation {}, {} workers, {} peers, recovered {} jobs in {} ms)",
+      config.id, transport->endpoint(), incarnation, config.workers, config.peers.size(),
+      recovered, recovery_ms);
 
   int sig = 0;
   sigwait(&sigs, &sig);
@@ -138,19 +156,21 @@ int RunNode(const NodeConfig& config) {
                    [&](caf::error&) {});
       if (got && ds.running == 0 && ds.journal_idle) break;
       if (std::chrono::steady_clock::now() >= grace_end) {
-        spdlog::warn("grace period over with {} runs unfinished; they resume on restart",
+        spdlog::warn("grace period over with {} runs unfinished; on restart each counts as an "
+                     "interrupted attempt and is retried if attempts remain",
                      ds.running);
         break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
+  tp.store(nullptr);
   transport->Stop();
   // A handler that ignores cancellation must not keep the process alive forever.
   std::thread([] {
     std::this_thread::sleep_for(std::chrono::seconds(5));
     spdlog::warn("shutdown is stuck on a handler that ignores cancellation; exiting");
-    std::_Exit(kExitOk);
+    std::_Exit(kExitStuck);
   }).detach();
   caf::anon_send(scheduler, actors::stop_atom_v);
   caf::anon_send_exit(ingress, caf::exit_reason::user_shutdown);

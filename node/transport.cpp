@@ -33,8 +33,26 @@ struct Transport::Impl {
   std::unordered_map<uint64_t, Route> routes;  // requests in flight (transport thread only)
   uint64_t next_route = 1;
 
+  std::vector<std::unique_ptr<zmq::socket_t>> links;  // DEALER per peer
+
+  // Forwarded requests: our corr id on the link -> the client's route and corr id.
+  struct Forward {
+    uint64_t route = 0;
+    uint64_t client_corr = 0;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  std::unordered_map<uint64_t, Forward> forwards;
+  uint64_t next_forward = 1;
+  struct LinkSeen {
+    uint32_t link = 0;
+    std::chrono::steady_clock::time_point last_seen;
+  };
+  std::unordered_map<std::string, LinkSeen> owners;  // node id -> its link, from heartbeats
+
   std::mutex mu;
-  std::vector<std::pair<uint64_t, std::string>> outbox;  // guarded by mu
+  // guarded by mu: (route, frame) replies; (link, frame) peer sends
+  std::vector<std::pair<uint64_t, std::string>> outbox;
+  std::vector<std::pair<uint32_t, std::string>> peer_outbox;
 };
 
 Status Transport::Start(const TransportOptions& options, Sink sink,
@@ -53,8 +71,20 @@ Status Transport::Start(const TransportOptions& options, Sink sink,
     im.router.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options.frame_bytes_max) * 2);
     im.router.bind(options.listen);
     t->endpoint_ = im.router.get(zmq::sockopt::last_endpoint);
+    for (const auto& ep : options.peers) {
+      auto link = std::make_unique<zmq::socket_t>(im.ctx, zmq::socket_type::dealer);
+      link->set(zmq::sockopt::linger, 0);
+      link->set(zmq::sockopt::sndhwm, options.peer_hwm);
+      link->set(zmq::sockopt::rcvhwm, options.hwm);
+      link->set(zmq::sockopt::reconnect_ivl, 100);
+      link->set(zmq::sockopt::reconnect_ivl_max, 500);
+      link->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(limits::kReplyFrameBytesMax) * 2);
+      link->connect(ep);
+      im.links.push_back(std::move(link));
+    }
   } catch (const zmq::error_t& e) {
-    return Status::Unavailable("cannot listen on " + options.listen + ": " + e.what());
+    return Status::Unavailable("cannot listen on " + options.listen + " or connect peers: " +
+                               e.what());
   }
   im.wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (im.wake_fd < 0) return Status::Internal("eventfd failed");
@@ -75,6 +105,16 @@ void Transport::Stop() {
   (void)!::write(impl_->wake_fd, &one, sizeof one);
   if (impl_->thread.joinable()) impl_->thread.join();
   impl_->router.close();
+  for (auto& l : impl_->links) l->close();
+}
+
+void Transport::SendToPeer(uint32_t link, std::string frame) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->peer_outbox.emplace_back(link, std::move(frame));
+  }
+  uint64_t one = 1;
+  (void)!::write(impl_->wake_fd, &one, sizeof one);
 }
 
 void Transport::Reply(uint64_t route, std::string frame) {
@@ -104,13 +144,29 @@ bool SendReply(zmq::socket_t& router, const std::string& identity, bool delimite
 
 void Transport::Loop() {
   Impl& im = *impl_;
+  using Clock = std::chrono::steady_clock;
   std::vector<zmq::message_t> parts;
   std::vector<std::pair<uint64_t, std::string>> batch;
+  std::vector<std::pair<uint32_t, std::string>> peer_batch;
+  std::vector<zmq::pollitem_t> items;
+  auto failure_timeout = std::chrono::milliseconds(im.options.failure_timeout_ms);
+
+  // Sends a reply frame on a pending route and retires the route.
+  auto answer = [&](uint64_t route, const std::string& frame) {
+    auto it = im.routes.find(route);
+    if (it == im.routes.end()) return;
+    if (!SendReply(im.router, it->second.identity, it->second.delimiter, frame))
+      stats_.replies_dropped++;
+    im.routes.erase(it);
+  };
+
   while (!im.stop.load()) {
-    zmq::pollitem_t items[] = {{im.router.handle(), 0, ZMQ_POLLIN, 0},
-                               {nullptr, im.wake_fd, ZMQ_POLLIN, 0}};
+    items.clear();
+    items.push_back({im.router.handle(), 0, ZMQ_POLLIN, 0});
+    items.push_back({nullptr, im.wake_fd, ZMQ_POLLIN, 0});
+    for (auto& l : im.links) items.push_back({l->handle(), 0, ZMQ_POLLIN, 0});
     try {
-      zmq::poll(items, 2, std::chrono::milliseconds(500));
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       spdlog::error("transport poll failed: {}", e.what());
@@ -124,15 +180,59 @@ void Transport::Loop() {
     {
       std::lock_guard<std::mutex> lock(im.mu);
       batch.swap(im.outbox);
+      peer_batch.swap(im.peer_outbox);
     }
-    for (auto& [route, frame] : batch) {
-      auto it = im.routes.find(route);
-      if (it == im.routes.end()) continue;
-      if (!SendReply(im.router, it->second.identity, it->second.delimiter, frame))
-        stats_.replies_dropped++;
-      im.routes.erase(it);
-    }
+    for (auto& [route, frame] : batch) answer(route, frame);
     batch.clear();
+    for (auto& [link, frame] : peer_batch) {
+      bool sent = false;
+      try {
+        sent = link < im.links.size() &&
+               im.links[link]->send(zmq::buffer(frame), zmq::send_flags::dontwait).has_value();
+      } catch (const zmq::error_t&) {
+      }
+      if (!sent) stats_.peer_sends_dropped++;
+    }
+    peer_batch.clear();
+
+    // Replies to requests this node forwarded to an owner.
+    for (size_t l = 0; l < im.links.size(); ++l) {
+      for (int i = 0; i < 1024; ++i) {
+        zmq::message_t msg;
+        try {
+          if (!im.links[l]->recv(msg, zmq::recv_flags::dontwait)) break;
+          while (msg.more()) (void)im.links[l]->recv(msg, zmq::recv_flags::none);
+        } catch (const zmq::error_t&) {
+          break;
+        }
+        uint64_t corr = 0;
+        auto env = protocol::Decode(static_cast<const char*>(msg.data()), msg.size(), &corr,
+                                    limits::kReplyFrameBytesMax);
+        auto it = im.forwards.find(corr);
+        if (it == im.forwards.end()) continue;  // an error reply to a one-way message, or late
+        Impl::Forward fw = it->second;
+        im.forwards.erase(it);
+        if (!env.ok()) {
+          answer(fw.route, protocol::Encode(protocol::MakeError(fw.client_corr, env.status())));
+          continue;
+        }
+        env.value().corr_id = fw.client_corr;
+        answer(fw.route, protocol::Encode(env.value()));
+      }
+    }
+    // Forwards whose owner never answered.
+    auto now = Clock::now();
+    for (auto it = im.forwards.begin(); it != im.forwards.end();) {
+      if (it->second.deadline > now) {
+        ++it;
+        continue;
+      }
+      answer(it->second.route,
+             protocol::Encode(protocol::MakeError(
+                 it->second.client_corr, Status::Unavailable("the job's owner node did not answer"))));
+      it = im.forwards.erase(it);
+    }
+
     // Then up to a bounded number of requests per round, so replies are never starved.
     for (int i = 0; i < 1024; ++i) {
       parts.clear();
@@ -170,11 +270,73 @@ void Transport::Loop() {
         reply_now(corr, env.status());
         continue;
       }
+      protocol::Kind kind = protocol::KindOf(env.value().body);
+      if (protocol::IsOneWay(kind)) {
+        if (auto* hb = std::get_if<protocol::Heartbeat>(&env.value().body)) {
+          for (uint32_t l = 0; l < im.options.peers.size(); ++l)
+            if (im.options.peers[l] == hb->endpoint) im.owners[hb->node] = {l, Clock::now()};
+        }
+        im.sink(0, std::move(env).value());
+        continue;
+      }
       if (im.routes.size() >= im.options.pending_max) {
         stats_.overloaded++;
         reply_now(corr, Status::Overloaded("node has " + std::to_string(im.routes.size()) +
                                            " requests in flight; retry later"));
         continue;
+      }
+      // A request about another owner's job goes to that owner.
+      const std::string* job_id = nullptr;
+      uint64_t wait_ms = 0;
+      std::visit(
+          [&](auto& b) {
+            using T = std::decay_t<decltype(b)>;
+            if constexpr (std::is_same_v<T, protocol::StatusRequest> ||
+                          std::is_same_v<T, protocol::CancelRequest> ||
+                          std::is_same_v<T, protocol::RetryRequest>) {
+              job_id = &b.id;
+            } else if constexpr (std::is_same_v<T, protocol::WaitRequest>) {
+              job_id = &b.id;
+              wait_ms = b.timeout_ms;
+            }
+          },
+          env.value().body);
+      if (job_id != nullptr && !im.options.node_id.empty()) {
+        auto parsed = protocol::ParseJobId(*job_id);
+        if (parsed.ok() && parsed.value().node != im.options.node_id) {
+          auto owner = im.owners.find(parsed.value().node);
+          if (owner != im.owners.end()) {
+            if (Clock::now() - owner->second.last_seen > failure_timeout) {
+              reply_now(corr, Status::Unavailable("job " + *job_id + " is owned by node " +
+                                                  parsed.value().node +
+                                                  ", which is down; its jobs resume when it "
+                                                  "restarts"));
+              continue;
+            }
+            uint64_t route = im.next_route++;
+            im.routes.emplace(route, Impl::Route{std::move(identity), delimiter});
+            uint64_t fcorr = im.next_forward++;
+            im.forwards[fcorr] = {route, corr,
+                                  Clock::now() + std::chrono::milliseconds(wait_ms) +
+                                      std::chrono::seconds(5)};
+            env.value().corr_id = fcorr;
+            bool sent = false;
+            try {
+              sent = im.links[owner->second.link]
+                         ->send(zmq::buffer(protocol::Encode(env.value())), zmq::send_flags::dontwait)
+                         .has_value();
+            } catch (const zmq::error_t&) {
+            }
+            if (!sent) {
+              im.forwards.erase(fcorr);
+              answer(route, protocol::Encode(protocol::MakeError(
+                                corr, Status::Unavailable("cannot reach owner node " +
+                                                          parsed.value().node))));
+            }
+            stats_.forwarded++;
+            continue;
+          }
+        }
       }
       uint64_t route = im.next_route++;
       im.routes.emplace(route, Impl::Route{std::move(identity), delimiter});

@@ -26,6 +26,10 @@ struct TransportOptions {
   uint32_t pending_max = limits::kPendingRequestsMax;  // requests in flight; more get kOverloaded
   uint32_t frame_bytes_max = limits::kFrameBytesMax;   // bigger frames get kTooLarge
   int hwm = 100000;                                    // ZeroMQ send/receive high-water marks
+  std::string node_id;               // this node: requests for other owners' jobs are forwarded
+  std::vector<std::string> peers;    // peer endpoints; link i is a DEALER connected to peers[i]
+  uint64_t failure_timeout_ms = 1500;  // a peer silent this long gets no forwarded requests
+  int peer_hwm = 10000;              // messages queued per peer link while it is unreachable
 };
 
 struct TransportStats {
@@ -33,11 +37,14 @@ struct TransportStats {
   std::atomic<uint64_t> bad_frames{0};
   std::atomic<uint64_t> overloaded{0};
   std::atomic<uint64_t> replies_dropped{0};
+  std::atomic<uint64_t> forwarded{0};
+  std::atomic<uint64_t> peer_sends_dropped{0};
 };
 
 class Transport {
  public:
-  // Called on the transport thread for each decoded request; `route` names the reply slot.
+  // Called on the transport thread for each decoded request; `route` names the reply slot
+  // (0 for node-to-node one-way messages, which get no reply).
   using Sink = std::function<void(uint64_t route, protocol::Envelope env)>;
 
   // Binds `options.listen` and starts the thread. kUnavailable if the endpoint cannot be bound.
@@ -47,6 +54,9 @@ class Transport {
   // Queues the reply frame for `route` (thread-safe, never blocks on the network). A reply
   // for a client that went away is dropped.
   void Reply(uint64_t route, std::string frame);
+  // Queues a one-way frame for the peer on `link` (thread-safe). While the peer is unreachable
+  // up to peer_hwm frames wait for it; past that they are dropped and counted.
+  void SendToPeer(uint32_t link, std::string frame);
   void Stop();
   const std::string& endpoint() const { return endpoint_; }  // as bound (port 0 resolved)
   const TransportStats& stats() const { return stats_; }

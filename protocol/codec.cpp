@@ -107,8 +107,53 @@ struct BodyWriter {
       pk.pack_uint64(v);
     }
   }
+  void Peer(const PeerInfo& p) {
+    pk.pack_map(9);
+    Key("node"); PackStr(pk, p.node);
+    Key("endpoint"); PackStr(pk, p.endpoint);
+    Key("state"); PackStr(pk, p.state);
+    Key("incarnation"); pk.pack_uint64(p.incarnation);
+    Key("workers"); pk.pack_uint32(p.workers);
+    Key("free"); pk.pack_uint32(p.free);
+    Key("queued"); pk.pack_uint64(p.queued);
+    Key("last_seen"); pk.pack_uint64(p.last_seen_ms);
+    Key("leases"); pk.pack_uint32(p.leases);
+  }
+  void operator()(const Heartbeat& h) {
+    pk.pack_map(6);
+    Key("node"); PackStr(pk, h.node);
+    Key("incarnation"); pk.pack_uint64(h.incarnation);
+    Key("endpoint"); PackStr(pk, h.endpoint);
+    Key("workers"); pk.pack_uint32(h.workers);
+    Key("free"); pk.pack_uint32(h.free);
+    Key("queued"); pk.pack_uint64(h.queued);
+  }
+  void operator()(const RemoteRun& r) {
+    pk.pack_map(9);
+    Key("owner"); PackStr(pk, r.owner);
+    Key("owner_incarnation"); pk.pack_uint64(r.owner_incarnation);
+    Key("lease"); pk.pack_uint64(r.lease);
+    Key("seq"); pk.pack_uint64(r.seq);
+    Key("id"); PackStr(pk, r.id);
+    Key("type"); PackStr(pk, r.type);
+    Key("payload"); PackRaw(buf, r.payload);
+    Key("attempt"); pk.pack_uint32(r.attempt);
+    Key("timeout_ms"); pk.pack_uint64(r.timeout_ms);
+  }
+  void operator()(const RemoteResult& r) {
+    pk.pack_map(9);
+    Key("owner"); PackStr(pk, r.owner);
+    Key("owner_incarnation"); pk.pack_uint64(r.owner_incarnation);
+    Key("worker_node"); PackStr(pk, r.worker_node);
+    Key("lease"); pk.pack_uint64(r.lease);
+    Key("seq"); pk.pack_uint64(r.seq);
+    Key("ok"); pk.pack(r.ok);
+    Key("rejected"); pk.pack(r.rejected);
+    Key("result"); PackRaw(buf, r.result);
+    Key("error"); PackStr(pk, r.error);
+  }
   void operator()(const StatsReply& r) {
-    pk.pack_map(8);
+    pk.pack_map(10);
     Key("node"); PackStr(pk, r.node);
     Key("incarnation"); pk.pack_uint64(r.incarnation);
     Key("workers"); pk.pack_uint32(r.workers);
@@ -117,6 +162,10 @@ struct BodyWriter {
     Key("jobs"); Counts(r.jobs);
     Key("queues"); Counts(r.queues);
     Key("counters"); Counts(r.counters);
+    Key("endpoint"); PackStr(pk, r.endpoint);
+    Key("peers");
+    pk.pack_array(static_cast<uint32_t>(r.peers.size()));
+    for (const auto& p : r.peers) Peer(p);
   }
   void operator()(const ErrorReply& r) {
     pk.pack_map(2);
@@ -359,6 +408,70 @@ Status ReadBody(Kind kind, const msgpack::object& o, Body* body) {
       JOBNET_TRY(r.Counts("jobs", &b.jobs));
       JOBNET_TRY(r.Counts("queues", &b.queues));
       JOBNET_TRY(r.Counts("counters", &b.counters));
+      JOBNET_TRY(r.Str("endpoint", &b.endpoint, limits::kEndpointBytesMax));
+      if (const auto* peers = r.Find("peers")) {
+        if (peers->type != msgpack::type::ARRAY || peers->via.array.size > limits::kPeersMax)
+          return Status::Corruption("field 'peers' must be an array of at most 64 peers");
+        for (uint32_t i = 0; i < peers->via.array.size; ++i) {
+          const auto& po = peers->via.array.ptr[i];
+          if (po.type != msgpack::type::MAP) return Status::Corruption("peer must be a map");
+          MapReader pr(po);
+          PeerInfo p;
+          JOBNET_TRY(pr.Str("node", &p.node, limits::kNodeIdBytesMax));
+          JOBNET_TRY(pr.Str("endpoint", &p.endpoint, limits::kEndpointBytesMax));
+          JOBNET_TRY(pr.Str("state", &p.state, 16));
+          JOBNET_TRY(pr.Uint("incarnation", &p.incarnation));
+          JOBNET_TRY(pr.Uint("workers", &p.workers));
+          JOBNET_TRY(pr.Uint("free", &p.free));
+          JOBNET_TRY(pr.Uint("queued", &p.queued));
+          JOBNET_TRY(pr.Uint("last_seen", &p.last_seen_ms));
+          JOBNET_TRY(pr.Uint("leases", &p.leases));
+          b.peers.push_back(std::move(p));
+        }
+      }
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kHeartbeat: {
+      Heartbeat b;
+      JOBNET_TRY(r.Str("node", &b.node, limits::kNodeIdBytesMax, true));
+      JOBNET_TRY(r.Uint("incarnation", &b.incarnation));
+      JOBNET_TRY(r.Str("endpoint", &b.endpoint, limits::kEndpointBytesMax));
+      JOBNET_TRY(r.Uint("workers", &b.workers));
+      JOBNET_TRY(r.Uint("free", &b.free));
+      JOBNET_TRY(r.Uint("queued", &b.queued));
+      if (!IsValidName(b.node, limits::kNodeIdBytesMax))
+        return Status::InvalidArgument("heartbeat has an invalid node id");
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kRemoteRun: {
+      RemoteRun b;
+      JOBNET_TRY(r.Str("owner", &b.owner, limits::kNodeIdBytesMax, true));
+      JOBNET_TRY(r.Uint("owner_incarnation", &b.owner_incarnation));
+      JOBNET_TRY(r.Uint("lease", &b.lease, true));
+      JOBNET_TRY(r.Uint("seq", &b.seq, true));
+      JOBNET_TRY(r.Str("id", &b.id, limits::kJobIdBytesMax, true));
+      JOBNET_TRY(r.Str("type", &b.type, limits::kTypeNameBytesMax, true));
+      JOBNET_TRY(r.Raw("payload", &b.payload, limits::kPayloadBytesMax));
+      JOBNET_TRY(r.Uint("attempt", &b.attempt));
+      JOBNET_TRY(r.Uint("timeout_ms", &b.timeout_ms));
+      if (b.timeout_ms < 1 || b.timeout_ms > limits::kTimeoutMsMax)
+        return Status::InvalidArgument("remote_run timeout_ms out of range");
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kRemoteResult: {
+      RemoteResult b;
+      JOBNET_TRY(r.Str("owner", &b.owner, limits::kNodeIdBytesMax, true));
+      JOBNET_TRY(r.Uint("owner_incarnation", &b.owner_incarnation));
+      JOBNET_TRY(r.Str("worker_node", &b.worker_node, limits::kNodeIdBytesMax));
+      JOBNET_TRY(r.Uint("lease", &b.lease, true));
+      JOBNET_TRY(r.Uint("seq", &b.seq, true));
+      JOBNET_TRY(r.Bool("ok", &b.ok));
+      JOBNET_TRY(r.Bool("rejected", &b.rejected));
+      JOBNET_TRY(r.Raw("result", &b.result, limits::kResultBytesMax));
+      JOBNET_TRY(r.Str("error", &b.error, limits::kErrorMessageBytesMax));
       *body = std::move(b);
       return Status::OK();
     }
@@ -381,6 +494,7 @@ bool KnownKind(uint64_t k) {
     case Kind::kSubmit: case Kind::kStatus: case Kind::kWait: case Kind::kCancel:
     case Kind::kRetry: case Kind::kList: case Kind::kStats: case Kind::kAccepted:
     case Kind::kJob: case Kind::kJobList: case Kind::kStatsReply: case Kind::kError:
+    case Kind::kHeartbeat: case Kind::kRemoteRun: case Kind::kRemoteResult:
       return true;
   }
   return false;

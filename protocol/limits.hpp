@@ -37,6 +37,8 @@ constexpr uint32_t kIdempotencyKeyBytesMax = 128;
 // A job id is "<node>-<seq>": node id, dash, up to 20 decimal digits.
 constexpr uint32_t kJobIdBytesMax = kNodeIdBytesMax + 1 + 20;
 constexpr uint32_t kErrorMessageBytesMax = 4096;
+constexpr uint32_t kEndpointBytesMax = 256;  // "tcp://host:port"
+constexpr uint32_t kPeersMax = 64;           // peer links per node
 
 // Job spec bounds.
 constexpr uint32_t kPriorityMax = 255;            // higher runs first; default 0

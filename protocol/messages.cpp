@@ -70,7 +70,8 @@ Kind KindOf(const Body& body) {
   static constexpr Kind kKinds[] = {Kind::kSubmit,   Kind::kStatus,   Kind::kWait,
                                     Kind::kCancel,   Kind::kRetry,    Kind::kList,
                                     Kind::kStats,    Kind::kAccepted, Kind::kJob,
-                                    Kind::kJobList,  Kind::kStatsReply, Kind::kError};
+                                    Kind::kJobList,  Kind::kStatsReply, Kind::kError,
+                                    Kind::kHeartbeat, Kind::kRemoteRun, Kind::kRemoteResult};
   static_assert(sizeof(kKinds) / sizeof(kKinds[0]) == std::variant_size_v<Body>,
                 "one kind per body alternative");
   return kKinds[body.index()];
@@ -90,6 +91,9 @@ const char* KindName(Kind k) {
     case Kind::kJobList: return "job_list";
     case Kind::kStatsReply: return "stats_reply";
     case Kind::kError: return "error";
+    case Kind::kHeartbeat: return "heartbeat";
+    case Kind::kRemoteRun: return "remote_run";
+    case Kind::kRemoteResult: return "remote_result";
   }
   return "unknown";
 }

@@ -96,6 +96,19 @@ struct AcceptedReply {
 };
 struct JobReply { JobInfo job; };
 struct JobListReply { std::vector<JobInfo> jobs; };
+// A peer as this node sees it (stats reply, `jobnet nodes`).
+struct PeerInfo {
+  std::string node;      // empty until the peer's first heartbeat
+  std::string endpoint;  // as configured with --peer
+  std::string state;     // "alive", "dead" (silent past the failure timeout) or "unknown"
+  uint64_t incarnation = 0;
+  uint32_t workers = 0;
+  uint32_t free = 0;      // idle worker slots it advertised
+  uint64_t queued = 0;    // its ready + delayed jobs
+  uint64_t last_seen_ms = 0;  // Unix ms of its last heartbeat, 0 = never
+  uint32_t leases = 0;    // this node's jobs running there now
+};
+
 struct StatsReply {
   std::string node;
   uint64_t incarnation = 0;
@@ -105,6 +118,44 @@ struct StatsReply {
   std::map<std::string, uint64_t> jobs;    // state name -> count
   std::map<std::string, uint64_t> queues;  // queue -> jobs waiting (queued + delayed)
   std::map<std::string, uint64_t> counters;  // journal_batches, journal_records, submitted, ...
+  std::string endpoint;                      // where this node listens
+  std::vector<PeerInfo> peers;
+};
+
+// ---- node to node (one-way: no reply frame) ----
+// Sent every heartbeat interval on each peer link.
+struct Heartbeat {
+  std::string node;
+  uint64_t incarnation = 0;
+  std::string endpoint;  // the sender's listen endpoint: how peers map links to node ids
+  uint32_t workers = 0;
+  uint32_t free = 0;     // slots it would give to other owners' jobs now
+  uint64_t queued = 0;
+};
+// An owner asks a peer to run one attempt of its job on the peer's workers.
+struct RemoteRun {
+  std::string owner;
+  uint64_t owner_incarnation = 0;
+  uint64_t lease = 0;
+  uint64_t seq = 0;
+  std::string id;
+  std::string type;
+  std::string payload = MsgpackNil();
+  uint32_t attempt = 0;
+  uint64_t timeout_ms = 0;
+};
+// The peer reports the attempt's outcome to the owner. rejected = the peer had no free slot
+// and never started it (the attempt does not count).
+struct RemoteResult {
+  std::string owner;
+  uint64_t owner_incarnation = 0;
+  std::string worker_node;
+  uint64_t lease = 0;
+  uint64_t seq = 0;
+  bool ok = false;
+  bool rejected = false;
+  std::string result = MsgpackNil();
+  std::string error;
 };
 struct ErrorReply {
   Code code = Code::kInternal;
@@ -113,7 +164,7 @@ struct ErrorReply {
 
 using Body = std::variant<SubmitRequest, StatusRequest, WaitRequest, CancelRequest, RetryRequest,
                           ListRequest, StatsRequest, AcceptedReply, JobReply, JobListReply,
-                          StatsReply, ErrorReply>;
+                          StatsReply, ErrorReply, Heartbeat, RemoteRun, RemoteResult>;
 
 // Message kinds on the wire. Numbers are part of the protocol: never renumber.
 enum class Kind : uint8_t {
@@ -124,6 +175,9 @@ enum class Kind : uint8_t {
   kRetry = 5,
   kList = 6,
   kStats = 7,
+  kHeartbeat = 16,
+  kRemoteRun = 17,
+  kRemoteResult = 18,
   kAccepted = 64,
   kJob = 65,
   kJobList = 66,
@@ -131,6 +185,10 @@ enum class Kind : uint8_t {
   kError = 127,
 };
 Kind KindOf(const Body& body);
+// Node-to-node messages get no reply frame.
+inline bool IsOneWay(Kind k) {
+  return k == Kind::kHeartbeat || k == Kind::kRemoteRun || k == Kind::kRemoteResult;
+}
 const char* KindName(Kind k);
 
 struct Envelope {

@@ -26,6 +26,12 @@ struct ClientOptions {
   // How long one request may take before it fails with kTimeout. Default 5 s. A wait request
   // gets its own wait timeout on top of this.
   uint32_t request_timeout_ms = 5000;
+  // When a node does not answer (timeout or unreachable), retry the request on the next
+  // endpoint, trying each endpoint at most once per call. Default true.
+  bool failover = true;
+  // Give each submit without an idempotency key a random one, so a submit retried after a
+  // lost reply never creates a second job on the same owner. Default true.
+  bool auto_idempotency_key = true;
 
   static std::vector<std::string> DefaultEndpoints();
 };
@@ -45,7 +51,9 @@ class Client {
 
   // Submits a job. On success the reply holds the job id and its state (duplicate = true if
   // the idempotency key matched an existing job). Errors: kInvalidArgument, kTooLarge,
-  // kOverloaded, kDraining, kTimeout, kUnavailable.
+  // kOverloaded, kDraining, kTimeout, kUnavailable. With failover, a submit whose node stops
+  // answering is retried on the next endpoint: if the first node did accept it before dying,
+  // the job then exists on both owners (keys are per owner).
   Result<protocol::AcceptedReply> Submit(const JobSpec& spec);
   // Current state of a job. kNotFound if the node does not know it.
   Result<JobInfo> GetStatus(const std::string& id);
@@ -68,6 +76,7 @@ class Client {
   struct Impl;
   explicit Client(std::unique_ptr<Impl> impl);
   Result<protocol::Body> Call(const protocol::Body& request, uint64_t extra_timeout_ms = 0);
+  Result<protocol::Body> CallOnce(const protocol::Body& request, uint64_t extra_timeout_ms);
   std::unique_ptr<Impl> impl_;
 };
 

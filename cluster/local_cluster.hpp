@@ -1,0 +1,51 @@
+// A cluster of jobnet nodes on this machine's loopback, for development, demos and the chaos
+// test: `jobnet cluster up|status|kill|restart|down`. Nodes run detached from the terminal;
+// each has its data dir, log and pid file under the cluster directory, and cluster.json
+// records how to start each one again.
+#ifndef JOBNET_CLUSTER_LOCAL_CLUSTER_HPP_
+#define JOBNET_CLUSTER_LOCAL_CLUSTER_HPP_
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "jobnet/status.h"
+
+namespace jobnet::cli {
+
+struct LocalNode {
+  std::string id;
+  std::string endpoint;
+  std::string data;
+  std::string log;
+  std::vector<std::string> args;  // the `jobnet node ...` arguments
+};
+
+class LocalCluster {
+ public:
+  // Loads the cluster recorded in `dir` (kNotFound if there is none).
+  static Result<LocalCluster> Load(const std::string& dir);
+  // Creates n nodes n1..nN on ports base_port.., each the others' peer, records them in `dir`
+  // and starts them; waits until every node answers. kInvalidArgument if `dir` already has a
+  // running cluster.
+  static Result<LocalCluster> Up(const std::string& dir, int n, int base_port, int workers,
+                                 const std::vector<std::string>& extra_args);
+
+  const std::vector<LocalNode>& nodes() const { return nodes_; }
+  std::vector<std::string> endpoints() const;
+  const LocalNode* Find(const std::string& id) const;
+
+  pid_t Pid(const LocalNode& node) const;  // 0 if not running
+  Status Start(const LocalNode& node, int wait_ms = 15000) const;
+  Status Kill(const LocalNode& node, int sig) const;  // waits until the process is gone
+  Status Down(int grace_ms) const;                    // SIGTERM all, SIGKILL past grace
+
+ private:
+  std::string dir_;
+  std::vector<LocalNode> nodes_;
+};
+
+}  // namespace jobnet::cli
+
+#endif  // JOBNET_CLUSTER_LOCAL_CLUSTER_HPP_
