@@ -69,6 +69,7 @@ Result<LocalCluster> LocalCluster::Load(const std::string& dir) {
     return Status::Corruption(dir + "/cluster.json is not a cluster description");
   LocalCluster c;
   c.dir_ = dir;
+  c.exe_ = j.value("exe", SelfExe());
   for (const auto& n : j["nodes"]) {
     LocalNode ln;
     ln.id = n.value("id", "");
@@ -82,7 +83,8 @@ Result<LocalCluster> LocalCluster::Load(const std::string& dir) {
 }
 
 Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_port, int workers,
-                                      const std::vector<std::string>& extra_args) {
+                                      const std::vector<std::string>& extra_args,
+                                      const std::string& exe) {
   if (n < 1 || n > 64) return Status::InvalidArgument("a local cluster has 1..64 nodes");
   if (base_port < 1024 || base_port + n > 65535) return Status::InvalidArgument("bad base port");
   auto existing = Load(dir);
@@ -98,6 +100,7 @@ Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_po
   std::string abs = std::filesystem::absolute(dir).lexically_normal().string();
   LocalCluster c;
   c.dir_ = abs;
+  c.exe_ = exe.empty() ? SelfExe() : std::filesystem::absolute(exe).string();
   for (int i = 1; i <= n; ++i) {
     LocalNode node;
     node.id = "n" + std::to_string(i);
@@ -115,6 +118,7 @@ Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_po
     c.nodes_.push_back(std::move(node));
   }
   nlohmann::json j;
+  j["exe"] = c.exe_;
   j["nodes"] = nlohmann::json::array();
   for (const auto& node : c.nodes_)
     j["nodes"].push_back({{"id", node.id}, {"endpoint", node.endpoint}, {"data", node.data},
@@ -147,7 +151,7 @@ pid_t LocalCluster::Pid(const LocalNode& node) const {
 
 Status LocalCluster::Start(const LocalNode& node, int wait_ms) const {
   if (Pid(node) != 0) return Status::Conflict("node " + node.id + " is already running");
-  std::string exe = SelfExe();
+  const std::string& exe = exe_;
   int pipefd[2];
   if (::pipe(pipefd) != 0) return Status::Internal("pipe failed");
   pid_t child = ::fork();

@@ -29,8 +29,10 @@ class LocalCluster {
   // Creates n nodes n1..nN on ports base_port.., each the others' peer, records them in `dir`
   // and starts them; waits until every node answers. kInvalidArgument if `dir` already has a
   // running cluster.
+  // `exe` is the jobnet binary to run (default: this process's own executable).
   static Result<LocalCluster> Up(const std::string& dir, int n, int base_port, int workers,
-                                 const std::vector<std::string>& extra_args);
+                                 const std::vector<std::string>& extra_args,
+                                 const std::string& exe = "");
 
   const std::vector<LocalNode>& nodes() const { return nodes_; }
   std::vector<std::string> endpoints() const;
@@ -43,6 +45,7 @@ class LocalCluster {
 
  private:
   std::string dir_;
+  std::string exe_;
   std::vector<LocalNode> nodes_;
 };
 

@@ -57,6 +57,9 @@ class NodeProcess {
   ~NodeProcess() { Kill(); }
 
   std::string endpoint() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
+  void AddArgs(const std::vector<std::string>& args) {
+    extra_.insert(extra_.end(), args.begin(), args.end());
+  }
   const std::string& data() const { return data_; }
   pid_t pid() const { return pid_; }
   std::string log_path() const { return data_ + ".log"; }

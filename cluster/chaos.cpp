@@ -1,0 +1,291 @@
+// jobnet_chaos: starts a local cluster, submits a mixed workload through every node while
+// SIGKILLing and restarting a random node every few seconds, then checks the journals offline:
+// every acknowledged job must be `succeeded` (with the right result) exactly once; duplicate
+// executions (re-runs after a kill) and duplicate jobs (a submit that failed over to a second
+// owner) are counted and reported. Exit 0 iff nothing acknowledged was lost.
+#include <CLI/CLI.hpp>
+
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <msgpack.hpp>
+
+#include "cluster/json_io.hpp"
+#include "cluster/local_cluster.hpp"
+#include "jobnet/client.h"
+#include "node/journal.hpp"
+
+using namespace jobnet;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Acked {
+  std::string id;
+  std::string key;
+  std::string expected;  // msgpack result
+};
+
+std::string PackU64(uint64_t v) {
+  msgpack::sbuffer b;
+  msgpack::pack(b, v);
+  return std::string(b.data(), b.size());
+}
+
+double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"jobnet_chaos: kill nodes under load, then prove no acknowledged job was lost"};
+  int nodes = 3, workers = 4, base_port = 7801, submitters = 6;
+  uint64_t jobs = 20000, rate = 1000, max_sleep_ms = 20, seed = 1;
+  int min_kills = 1;
+  std::string kill_every = "3s", down_time = "1s", dir = "./chaos-data", jobnet_exe;
+  app.add_option("--nodes", nodes, "cluster size (default 3)");
+  app.add_option("--workers", workers, "workers per node (default 4)");
+  app.add_option("--jobs", jobs, "jobs to submit (default 20000)");
+  app.add_option("--rate", rate, "submits per second, all submitters together (default 1000)");
+  app.add_option("--submitters", submitters, "client threads (default 6)");
+  app.add_option("--kill-every", kill_every, "SIGKILL a random node this often (default 3s)");
+  app.add_option("--down-time", down_time, "how long a killed node stays down (default 1s)");
+  app.add_option("--max-sleep-ms", max_sleep_ms, "sleep jobs run 1..this ms (default 20)");
+  app.add_option("--base-port", base_port, "first node's port (default 7801)");
+  app.add_option("--dir", dir, "cluster directory, wiped first (default ./chaos-data)");
+  app.add_option("--jobnet", jobnet_exe, "the jobnet binary (default: next to this one)");
+  app.add_option("--seed", seed, "random seed (default 1)");
+  app.add_option("--min-kills", min_kills, "fail unless at least this many kills happened (default 1)");
+  CLI11_PARSE(app, argc, argv);
+  if (jobnet_exe.empty())
+    jobnet_exe = (std::filesystem::canonical("/proc/self/exe").parent_path() / "jobnet").string();
+  auto parse_ms = [](const std::string& s) {
+    uint64_t n = std::stoull(s);
+    if (s.size() > 2 && s.substr(s.size() - 2) == "ms") return n;
+    return n * 1000;
+  };
+  uint64_t kill_every_ms = parse_ms(kill_every), down_ms = parse_ms(down_time);
+
+  std::filesystem::remove_all(dir);
+  auto up = cli::LocalCluster::Up(dir, nodes, base_port, workers, {"--log-level", "warn"}, jobnet_exe);
+  if (!up.ok()) {
+    std::fprintf(stderr, "chaos: %s\n", up.status().ToString().c_str());
+    return 3;
+  }
+  const cli::LocalCluster& cluster = up.value();
+  auto endpoints = cluster.endpoints();
+  std::fprintf(stderr, "chaos: %d nodes up; submitting %llu jobs at %llu/s, a SIGKILL every %llu ms\n",
+               nodes, static_cast<unsigned long long>(jobs), static_cast<unsigned long long>(rate),
+               static_cast<unsigned long long>(kill_every_ms));
+
+  std::mutex mu;
+  std::vector<Acked> acked;
+  std::atomic<uint64_t> next{0}, submit_retries{0};
+  std::atomic<bool> submitting{true};
+  auto t0 = Clock::now();
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < submitters; ++t) {
+    threads.emplace_back([&, t] {
+      ClientOptions o;
+      for (size_t k = 0; k < endpoints.size(); ++k)
+        o.endpoints.push_back(endpoints[(t + k) % endpoints.size()]);
+      o.request_timeout_ms = 1000;
+      std::unique_ptr<Client> c;
+      while (!Client::Connect(o, &c).ok()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      for (;;) {
+        uint64_t i = next.fetch_add(1);
+        if (i >= jobs) break;
+        // Pace: job i is due at t0 + i/rate.
+        auto due = t0 + std::chrono::microseconds(i * 1000000 / rate);
+        std::this_thread::sleep_until(due);
+        JobSpec spec;
+        std::string expected;
+        if (i % 3 == 0) {
+          spec.type = "sleep";
+          uint64_t ms = 1 + i % max_sleep_ms;
+          spec.payload = PackU64(ms);
+          expected = PackU64(ms);
+        } else {
+          spec.type = "echo";
+          spec.payload = PackU64(i);
+          expected = PackU64(i);
+        }
+        spec.max_attempts = 50;
+        spec.backoff_ms = 50;
+        spec.key = "chaos-" + std::to_string(i);
+        for (;;) {
+          auto r = c->Submit(spec);
+          if (r.ok()) {
+            std::lock_guard<std::mutex> lock(mu);
+            acked.push_back(Acked{r.value().id, spec.key, expected});
+            break;
+          }
+          submit_retries++;  // every node we tried was down or slow: try again, same key
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+      }
+    });
+  }
+
+  // The killer: SIGKILL a random node, keep it down a while, restart it; measure how long the
+  // survivors take to declare it dead (that is when they re-queue its leases).
+  std::vector<double> detect_ms;
+  int kills = 0;
+  std::thread killer([&] {
+    std::mt19937_64 rng(seed);
+    auto next_kill = Clock::now() + std::chrono::milliseconds(kill_every_ms);
+    while (submitting.load()) {
+      if (Clock::now() < next_kill) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        continue;
+      }
+      const auto& victim = cluster.nodes()[rng() % cluster.nodes().size()];
+      const auto& witness = cluster.nodes()[(&victim - &cluster.nodes()[0] + 1) % cluster.nodes().size()];
+      auto killed_at = Clock::now();
+      if (!cluster.Kill(victim, SIGKILL).ok()) continue;
+      kills++;
+      std::fprintf(stderr, "chaos: SIGKILL %s\n", victim.id.c_str());
+      ClientOptions o;
+      o.endpoints = {witness.endpoint};
+      o.request_timeout_ms = 500;
+      o.failover = false;
+      std::unique_ptr<Client> w;
+      double detected = -1;
+      while (Ms(Clock::now() - killed_at) < static_cast<double>(down_ms) + 5000) {
+        if (!w && !Client::Connect(o, &w).ok()) w.reset();
+        if (w) {
+          auto st = w->Stats();
+          if (st.ok()) {
+            for (const auto& p : st.value().peers)
+              if (p.node == victim.id && p.state == "dead") detected = Ms(Clock::now() - killed_at);
+          }
+        }
+        if (detected >= 0 && Ms(Clock::now() - killed_at) >= static_cast<double>(down_ms)) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      if (detected >= 0) detect_ms.push_back(detected);
+      Status s = cluster.Start(victim);
+      if (!s.ok()) std::fprintf(stderr, "chaos: restart %s: %s\n", victim.id.c_str(), s.ToString().c_str());
+      next_kill = Clock::now() + std::chrono::milliseconds(kill_every_ms);
+    }
+  });
+  for (auto& t : threads) t.join();
+  submitting = false;
+  killer.join();
+  for (const auto& n : cluster.nodes())
+    if (cluster.Pid(n) == 0) cluster.Start(n);
+  double submit_s = Ms(Clock::now() - t0) / 1000;
+
+  // Wait for every acknowledged job, asking its owner.
+  std::map<std::string, std::string> owner_ep;
+  for (const auto& n : cluster.nodes()) owner_ep[n.id] = n.endpoint;
+  std::map<std::string, std::unique_ptr<Client>> clients;
+  uint64_t unfinished = 0;
+  for (const auto& a : acked) {
+    std::string owner = a.id.substr(0, a.id.rfind('-'));
+    auto deadline = Clock::now() + std::chrono::seconds(120);
+    for (;;) {
+      auto& c = clients[owner];
+      if (!c) {
+        ClientOptions o;
+        o.endpoints = {owner_ep[owner]};
+        o.request_timeout_ms = 2000;
+        o.failover = false;
+        if (!Client::Connect(o, &c).ok()) c.reset();
+      }
+      if (c) {
+        auto r = c->Wait(a.id, 10000);
+        if (r.ok()) break;
+        if (!r.status().IsTimeout()) c.reset();
+      }
+      if (Clock::now() > deadline) {
+        unfinished++;
+        break;
+      }
+    }
+  }
+  double total_s = Ms(Clock::now() - t0) / 1000;
+  clients.clear();
+  cluster.Down(20000);
+
+  // Offline check of every journal.
+  std::map<std::string, protocol::Job> by_id;
+  std::map<std::string, std::vector<std::string>> ids_by_key;
+  std::map<std::string, uint32_t> runs;  // id -> runs started
+  for (const auto& n : cluster.nodes()) {
+    JournalOptions jo;
+    jo.read_only = true;
+    std::unique_ptr<Journal> j;
+    Status s = Journal::Open(n.data, jo, &j);
+    if (!s.ok()) {
+      std::fprintf(stderr, "chaos: journal %s: %s\n", n.data.c_str(), s.ToString().c_str());
+      return 1;
+    }
+    j->ForEachJob([&](const protocol::Job& job) {
+      by_id[job.id] = job;
+      ids_by_key[job.spec.key].push_back(job.id);
+      std::vector<std::pair<uint32_t, protocol::JobEvent>> h;
+      j->History(job.seq, &h);
+      uint32_t started = 0;
+      for (const auto& [k, ev] : h) started += ev.state == protocol::JobState::kRunning;
+      runs[job.id] = started;
+      return true;
+    });
+  }
+  uint64_t succeeded = 0, lost = 0, wrong = 0, not_succeeded = 0, reruns = 0, dup_jobs = 0;
+  for (const auto& a : acked) {
+    auto it = by_id.find(a.id);
+    if (it == by_id.end()) {
+      lost++;
+      continue;
+    }
+    if (it->second.state != protocol::JobState::kSucceeded) {
+      not_succeeded++;
+      std::fprintf(stderr, "chaos: %s is %s: %s\n", a.id.c_str(),
+                   protocol::JobStateName(it->second.state), it->second.error.c_str());
+      continue;
+    }
+    succeeded++;
+    if (it->second.result != a.expected) wrong++;
+    if (runs[a.id] > 1) reruns += runs[a.id] - 1;
+    dup_jobs += ids_by_key[a.key].size() - 1;
+  }
+  std::sort(detect_ms.begin(), detect_ms.end());
+  double detect_avg = 0;
+  for (double d : detect_ms) detect_avg += d;
+  if (!detect_ms.empty()) detect_avg /= detect_ms.size();
+
+  std::vector<std::vector<std::string>> rows{
+      {"acknowledged", std::to_string(acked.size())},
+      {"succeeded", std::to_string(succeeded)},
+      {"lost (acked, not in any journal)", std::to_string(lost)},
+      {"not succeeded (dead/other)", std::to_string(not_succeeded)},
+      {"wrong result", std::to_string(wrong)},
+      {"unfinished at the end", std::to_string(unfinished)},
+      {"duplicate executions (re-runs)", std::to_string(reruns)},
+      {"duplicate jobs (failover resubmits)", std::to_string(dup_jobs)},
+      {"submit retries", std::to_string(submit_retries.load())},
+      {"nodes SIGKILLed", std::to_string(kills)},
+      {"peer kill -> declared dead, re-queued (avg ms)",
+       detect_ms.empty() ? "-" : std::to_string(static_cast<int>(detect_avg))},
+      {"peer kill -> declared dead, re-queued (max ms)",
+       detect_ms.empty() ? "-" : std::to_string(static_cast<int>(detect_ms.back()))},
+      {"submit phase (s)", std::to_string(submit_s)},
+      {"total (s)", std::to_string(total_s)},
+  };
+  cli::PrintTable(std::cout, {"CHAOS SUMMARY", "VALUE"}, rows);
+  bool ok = lost == 0 && not_succeeded == 0 && wrong == 0 && unfinished == 0 &&
+            acked.size() == jobs && kills >= min_kills;
+  std::cout << (ok ? "PASS" : "FAIL") << "\n";
+  if (ok) std::filesystem::remove_all(dir);
+  return ok ? 0 : 1;
+}

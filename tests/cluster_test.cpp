@@ -1,0 +1,217 @@
+// Cluster behavior with real node processes on loopback: remote dispatch when local workers
+// are busy, re-queue after a peer is SIGKILLed (within two failure timeouts), owner kill and
+// restart, requests forwarded to the owner, client failover between endpoints.
+#include <gtest/gtest.h>
+
+#include <msgpack.hpp>
+
+#include <chrono>
+#include <map>
+
+#include "node_harness.hpp"
+
+namespace jobnet {
+namespace {
+
+using testing::Eventually;
+using testing::NodeProcess;
+using testing::RunCli;
+using testing::TempDir;
+using Clock = std::chrono::steady_clock;
+
+std::string PackU64(uint64_t v) {
+  msgpack::sbuffer b;
+  msgpack::pack(b, v);
+  return std::string(b.data(), b.size());
+}
+
+JobSpec Sleep(uint64_t ms, uint32_t max_attempts = 5) {
+  JobSpec s;
+  s.type = "sleep";
+  s.payload = PackU64(ms);
+  s.max_attempts = max_attempts;
+  s.timeout_ms = 60000;
+  s.backoff_ms = 10;
+  return s;
+}
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  std::string dir_ = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Two nodes that are each other's peer; n1 has `w1` workers, n2 `w2`.
+  void MakePair(int w1, int w2, const std::string& failure_timeout = "1000ms") {
+    n1_ = std::make_unique<NodeProcess>("n1", dir_ + "/n1", w1);
+    n2_ = std::make_unique<NodeProcess>("n2", dir_ + "/n2", w2);
+    n1_->AddArgs({"--peer", n2_->endpoint(), "--failure-timeout", failure_timeout});
+    n2_->AddArgs({"--peer", n1_->endpoint(), "--failure-timeout", failure_timeout});
+    ASSERT_TRUE(n1_->Start());
+    ASSERT_TRUE(n2_->Start());
+    // Each sees the other alive.
+    ASSERT_TRUE(Eventually([&] { return PeerState(*n1_, "n2") == "alive"; }));
+    ASSERT_TRUE(Eventually([&] { return PeerState(*n2_, "n1") == "alive"; }));
+  }
+  static std::string PeerState(NodeProcess& n, const std::string& peer) {
+    auto c = n.Connect(500);
+    if (!c) return "";
+    auto st = c->Stats();
+    if (!st.ok()) return "";
+    for (const auto& p : st.value().peers)
+      if (p.node == peer) return p.state;
+    return "";
+  }
+  static uint64_t Counter(NodeProcess& n, const std::string& name) {
+    auto c = n.Connect(1000);
+    auto st = c->Stats();
+    return st.ok() ? st.value().counters[name] : 0;
+  }
+
+  std::unique_ptr<NodeProcess> n1_, n2_;
+};
+
+TEST_F(ClusterTest, BusyOwnerDispatchesToPeerWithFreeWorkers) {
+  MakePair(1, 2);
+  auto c = n1_->Connect();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(c->Submit(Sleep(1500)).value().id);
+  // One on n1's only worker, two on n2's: all three run at once.
+  ASSERT_TRUE(Eventually([&] {
+    int running = 0;
+    for (const auto& id : ids) running += c->GetStatus(id).value().state == protocol::JobState::kRunning;
+    return running == 3;
+  }, std::chrono::seconds(5)));
+  for (const auto& id : ids) {
+    auto j = c->Wait(id, 20000);
+    ASSERT_TRUE(j.ok());
+    EXPECT_EQ(j.value().state, protocol::JobState::kSucceeded);
+    EXPECT_EQ(j.value().attempts, 1u);
+  }
+  EXPECT_EQ(Counter(*n1_, "remote_completed"), 2u);
+  EXPECT_EQ(Counter(*n2_, "hosted_runs"), 2u);
+  // The owner journaled where each run went.
+  ASSERT_EQ(n1_->Signal(SIGTERM), 0);
+  int on_n2 = 0;
+  for (const auto& id : ids) {
+    auto r = RunCli("journal " + n1_->data() + " show " + id + " --json");
+    on_n2 += r.out.find("started on node n2") != std::string::npos;
+  }
+  EXPECT_EQ(on_n2, 2);
+}
+
+TEST_F(ClusterTest, PeerKillRequeuesItsLeasesWithinTwoFailureTimeouts) {
+  MakePair(1, 2, "1000ms");
+  auto c = n1_->Connect();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(c->Submit(Sleep(i == 0 ? 300 : 3000)).value().id);
+  // Job 0 on n1's only worker; jobs 1 and 2 leased to n2.
+  ASSERT_TRUE(Eventually([&] {
+    return Counter(*n1_, "remote_dispatched") >= 2 &&
+           c->GetStatus(ids[1]).value().state == protocol::JobState::kRunning &&
+           c->GetStatus(ids[2]).value().state == protocol::JobState::kRunning;
+  }));
+  auto killed = Clock::now();
+  n2_->Signal(SIGKILL);
+  // Both leases on n2 come back to n1 without waiting for their 60 s lease deadline.
+  ASSERT_TRUE(Eventually([&] { return Counter(*n1_, "peer_runs_lost") >= 2; },
+                         std::chrono::seconds(10)));
+  auto requeued_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed).count();
+  EXPECT_LT(requeued_ms, 2 * 1000) << "re-queue took " << requeued_ms << " ms";
+  EXPECT_EQ(PeerState(*n1_, "n2"), "dead");
+  for (const auto& id : ids) {
+    auto j = c->Wait(id, 30000);
+    ASSERT_TRUE(j.ok());
+    EXPECT_EQ(j.value().state, protocol::JobState::kSucceeded) << id << " " << j.value().error;
+  }
+  for (int i = 1; i < 3; ++i) EXPECT_EQ(c->GetStatus(ids[i]).value().attempts, 2u);
+}
+
+TEST_F(ClusterTest, OwnerKillAndRestartResumesItsJobs) {
+  MakePair(1, 1);
+  auto c = n1_->Connect();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back(c->Submit(Sleep(400)).value().id);
+  JobSpec delayed = Sleep(10);
+  delayed.delay_ms = 1000;
+  ids.push_back(c->Submit(delayed).value().id);
+  ASSERT_TRUE(Eventually([&] { return Counter(*n2_, "hosted_runs") >= 1 || Counter(*n1_, "remote_dispatched") >= 1; }));
+  n1_->Signal(SIGKILL);
+  c.reset();
+  // While the owner is down, another node says so for its jobs instead of hanging.
+  auto r = RunCli("status " + ids[0] + " --request-timeout 2s --to " + n2_->endpoint());
+  EXPECT_EQ(r.exit_code, 3);
+  ASSERT_TRUE(Eventually([&] { return PeerState(*n2_, "n1") == "dead"; }));
+  // Same data dir and port.
+  ASSERT_TRUE(n1_->Start());
+  c = n1_->Connect();
+  for (const auto& id : ids) {
+    auto j = c->Wait(id, 30000);
+    ASSERT_TRUE(j.ok()) << j.status().ToString();
+    EXPECT_EQ(j.value().state, protocol::JobState::kSucceeded) << id << " " << j.value().error;
+  }
+  EXPECT_EQ(c->Stats().value().incarnation, 2u);
+}
+
+TEST_F(ClusterTest, AnyNodeAnswersForAnyJob) {
+  MakePair(2, 2);
+  auto c1 = n1_->Connect();
+  auto c2 = n2_->Connect();
+  std::string id = c1->Submit(Sleep(200)).value().id;
+  ASSERT_EQ(id.rfind("n1-", 0), 0u);
+  // Status, wait and cancel asked at n2 are answered by the owner n1.
+  auto st = c2->GetStatus(id);
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(st.value().id, id);
+  auto done = c2->Wait(id, 10000);
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done.value().state, protocol::JobState::kSucceeded);
+  JobSpec later = Sleep(10);
+  later.delay_ms = 60000;
+  std::string delayed = c1->Submit(later).value().id;
+  auto cancelled = c2->Cancel(delayed);
+  ASSERT_TRUE(cancelled.ok());
+  EXPECT_EQ(cancelled.value().state, protocol::JobState::kCancelled);
+  EXPECT_EQ(c1->GetStatus(delayed).value().state, protocol::JobState::kCancelled);
+  // Unknown owner: not found, not a hang.
+  EXPECT_TRUE(c2->GetStatus("n9-1").status().IsNotFound());
+  // The CLI too.
+  auto r = RunCli("status " + id + " --json --to " + n2_->endpoint());
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("\"succeeded\""), std::string::npos);
+}
+
+TEST_F(ClusterTest, ClientFailsOverToAnotherNode) {
+  MakePair(2, 2);
+  ClientOptions o;
+  o.endpoints = {"tcp://127.0.0.1:" + std::to_string(testing::FreePort()), n1_->endpoint(),
+                 n2_->endpoint()};
+  o.request_timeout_ms = 500;
+  std::unique_ptr<Client> c;
+  ASSERT_TRUE(Client::Connect(o, &c).ok());  // skips the dead endpoint
+  EXPECT_EQ(c->endpoint(), n1_->endpoint());
+  JobSpec s;
+  s.type = "echo";
+  s.payload = PackU64(7);
+  ASSERT_TRUE(c->Submit(s).ok());
+  n1_->Signal(SIGKILL);
+  auto a = c->Submit(s);  // n1 is gone: the client moves on to n2
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(c->endpoint(), n2_->endpoint());
+  EXPECT_EQ(a.value().id.rfind("n2-", 0), 0u);
+  EXPECT_EQ(c->Wait(a.value().id, 10000).value().state, protocol::JobState::kSucceeded);
+  // The same key twice on the same owner is one job.
+  s.key = "once";
+  auto k1 = c->Submit(s);
+  auto k2 = c->Submit(s);
+  ASSERT_TRUE(k1.ok() && k2.ok());
+  EXPECT_EQ(k1.value().id, k2.value().id);
+  EXPECT_TRUE(k2.value().duplicate);
+  // The CLI honours JOBNET_ENDPOINTS with a dead first endpoint.
+  auto r = RunCli("submit echo 1 --json --request-timeout 500ms --to " + o.endpoints[0] + "," +
+                  n2_->endpoint());
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+}
+
+}  // namespace
+}  // namespace jobnet
