@@ -24,7 +24,7 @@ journal_writer_actor::behavior_type JournalWriter(
         auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                       std::chrono::steady_clock::now() - t0)
                       .count();
-        uint64_t records = b.writes.size() + b.deletes.size();
+        uint64_t records = b.writes.size() + b.deletes.size() + (b.next_seq ? 1 : 0);
         return JournalAck{s.code(), s.message(), records, static_cast<uint64_t>(us)};
       },
   };

@@ -88,10 +88,26 @@ void Flush(Self self) {
     st.pending = sched::Effects{};
     return;
   }
-  JournalBatch batch{std::move(st.pending.writes), std::move(st.pending.deletes),
-                     st.pending.next_seq};
-  st.inflight = std::move(st.pending);
-  st.pending = sched::Effects{};
+  // A backlog larger than one batch goes in several; the replies and dispatches wait for the
+  // last of them, so nothing is reported before everything before it is durable.
+  size_t n = 0;
+  uint64_t bytes = 0;
+  auto& w = st.pending.writes;
+  while (n < w.size() && n < limits::kJournalBatchRecordsMax &&
+         (n == 0 || bytes < limits::kJournalBatchBytesMax)) {
+    bytes += w[n].job.spec.payload.size() + w[n].job.result.size();
+    ++n;
+  }
+  JournalBatch batch;
+  if (n == w.size()) {
+    batch = JournalBatch{std::move(w), std::move(st.pending.deletes), st.pending.next_seq};
+    st.inflight = std::move(st.pending);
+    st.pending = sched::Effects{};
+  } else {
+    batch.writes.assign(std::make_move_iterator(w.begin()), std::make_move_iterator(w.begin() + n));
+    w.erase(w.begin(), w.begin() + n);
+    st.inflight = sched::Effects{};  // nothing to carry out yet
+  }
   self->request(st.journal, caf::infinite, write_atom_v, std::move(batch))
       .then(
           [=](const JournalAck& ack) {

@@ -177,6 +177,8 @@ void Scheduler::Submit(ReplyToken t, JobSpec spec, uint64_t now_ms) {
       return;
     }
   }
+  if (spec.run_at_ms > now_ms + limits::kDelayMsMax)
+    return Error(t, Status::InvalidArgument("run_at_ms is more than a year ahead"));
   if (live_jobs_ >= opt_.jobs_live_max)
     return Error(t, Status::Overloaded("node holds " + std::to_string(live_jobs_) +
                                        " unfinished jobs, its limit"));
@@ -272,10 +274,16 @@ void Scheduler::List(ReplyToken t, const protocol::ListRequest& req) {
     from = parsed.value().seq + 1;
   }
   protocol::JobListReply out;
+  // Results can be large: stop early so the reply frame stays well under its limit (the
+  // client pages on with `after` = the last id it got).
+  size_t bytes = 0;
   for (auto it = jobs_.lower_bound(from); it != jobs_.end() && out.jobs.size() < req.limit; ++it) {
     const Job& j = it->second;
     if (req.state && j.state != *req.state) continue;
     if (!req.queue.empty() && j.spec.queue != req.queue) continue;
+    size_t size = j.result.size() + j.error.size() + 256;
+    if (!out.jobs.empty() && bytes + size > limits::kReplyFrameBytesMax / 2) break;
+    bytes += size;
     out.jobs.push_back(j.Info());
   }
   fx_.replies.push_back(Reply{t, std::move(out)});

@@ -68,7 +68,6 @@ int WaitAll(Client& client, const std::vector<std::string>& ids, bool json, uint
     if (!corr.ok()) return Fail(corr.status());
     pending[corr.value()] = id;
   }
-  std::vector<JobInfo> done;
   while (!pending.empty()) {
     auto env = client.Receive(static_cast<uint32_t>(kWindowMs + request_ms));
     if (!env.ok()) {
@@ -97,7 +96,6 @@ int WaitAll(Client& client, const std::vector<std::string>& ids, bool json, uint
       if (json) {
         std::cout << JobToJson(jr->job).dump() << std::endl;
       } else {
-        done.push_back(jr->job);
         PrintJobsTable(std::cout, {jr->job});
       }
     }

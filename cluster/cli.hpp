@@ -1,8 +1,9 @@
 // The `jobnet` command line: node, client commands and the journal tool.
 //
-// Exit codes (docs/operations.md): 0 ok; 1 the node answered with an error, or a check failed;
-// 2 usage error; 3 no node reachable / request timed out; 4 job not found;
-// 5 journal locked or unreadable; 6 cannot listen.
+// Exit codes (docs/operations.md): 0 ok; 1 the node answered with an error (conflict,
+// overloaded, draining, internal...) or a check failed; 2 usage error or a request the node
+// rejected as invalid or too large; 3 no node reachable / request timed out; 4 job not found;
+// 5 journal locked, unreadable or a storage failure; 6 cannot listen.
 #ifndef JOBNET_CLUSTER_CLI_HPP_
 #define JOBNET_CLUSTER_CLI_HPP_
 

@@ -235,7 +235,7 @@ Status Journal::Verify(std::vector<std::string>* problems, uint64_t* jobs_checke
     if (j.events == 0) problems->push_back("job " + j.id + " has no events");
     if (protocol::IsFinal(j.state) && j.finished_at_ms == 0)
       problems->push_back("job " + j.id + " is final without finished_at");
-    if (j.attempts > j.spec.max_attempts + 1)
+    if (j.attempts > j.spec.max_attempts)
       problems->push_back("job " + j.id + " has more attempts than max_attempts");
     return problems->size() < 1000;
   });

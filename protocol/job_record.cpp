@@ -150,6 +150,8 @@ Result<Job> DecodeJobRecord(const std::string& bytes) {
   if (state >= static_cast<uint64_t>(kJobStateCount))
     return Status::Corruption("job record has unknown state " + std::to_string(state));
   if (j.seq == 0 || j.id.empty()) return Status::Corruption("job record has no seq or id");
+  if (max == 0 || max > limits::kMaxAttemptsMax)
+    return Status::Corruption("job record has max_attempts " + std::to_string(max));
   j.state = static_cast<JobState>(state);
   j.attempts = static_cast<uint32_t>(att);
   j.events = static_cast<uint32_t>(nev);

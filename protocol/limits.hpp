@@ -62,8 +62,12 @@ constexpr uint32_t kQueuesMax = 10000;
 static_assert(kWaitersMax >= kWaitersPerJobMax, "one job may hold all its waiters");
 static_assert(kPendingRequestsMax > kWaitersMax, "every waiter is a pending request");
 
-// Journal group commit: records in one synced WriteBatch.
+// Journal group commit: at most this many job writes, and about this many payload bytes, in one
+// synced WriteBatch; a larger backlog is written as several batches, in order.
 constexpr uint32_t kJournalBatchRecordsMax = 8192;
+constexpr uint64_t kJournalBatchBytesMax = 64ull << 20;
+static_assert(kJournalBatchBytesMax >= 2 * (kPayloadBytesMax + kResultBytesMax),
+              "a batch always fits at least one job");
 
 }  // namespace jobnet::limits
 

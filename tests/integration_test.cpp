@@ -412,7 +412,8 @@ TEST_F(IntegrationTest, ExecRunsOnlyAllowListedCommandsAndKillsAtTimeout) {
   std::string cfg = dir_ + "/node.toml";
   {
     std::ofstream f(cfg);
-    f << "workers = 2\n[exec.allow]\nupper = [\"tr\", \"a-z\", \"A-Z\"]\nhang = [\"sleep\", \"30\"]\n";
+    f << "workers = 2\n[exec.allow]\nupper = [\"tr\", \"a-z\", \"A-Z\"]\nhang = [\"sleep\", \"30\"]\n"
+      << "quiet_hang = [\"sh\", \"-c\", \"exec >&- 2>&-; sleep 30\"]\n";
   }
   NodeProcess node("n1", dir_ + "/n1", 2, {"--config", cfg});
   ASSERT_TRUE(node.Start());
@@ -436,6 +437,11 @@ TEST_F(IntegrationTest, ExecRunsOnlyAllowListedCommandsAndKillsAtTimeout) {
   j = c->Wait(c->Submit(hang).value().id, 10000);
   EXPECT_EQ(j.value().state, protocol::JobState::kDead);
   EXPECT_NE(j.value().error.find("timed out"), std::string::npos);
+  // A process that closes its output and lives on is killed at the timeout too.
+  hang.payload = Pack(std::string("quiet_hang"));
+  j = c->Wait(c->Submit(hang).value().id, 10000);
+  EXPECT_EQ(j.value().state, protocol::JobState::kDead);
+  EXPECT_NE(j.value().error.find("timed out"), std::string::npos) << j.value().error;
   // The killed process frees its worker: another job runs at once.
   auto e = c->Wait(c->Submit(Spec("echo", Pack(1))).value().id, 10000);
   EXPECT_EQ(e.value().state, protocol::JobState::kSucceeded);

@@ -64,6 +64,11 @@ HandlerResult Exec(const msgpack::object& payload, HandlerContext& ctx) {
   pid_t pid = ::fork();
   if (pid < 0) return HandlerResult::Fail(std::string("exec: fork: ") + std::strerror(errno));
   if (pid == 0) {
+    // The node blocks SIGTERM/SIGINT and ignores SIGPIPE; the command gets the defaults.
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);
     ::setpgid(0, 0);
     ::dup2(in.fd[0], 0);
     ::dup2(out.fd[1], 1);
@@ -114,9 +119,21 @@ HandlerResult Exec(const msgpack::object& payload, HandlerContext& ctx) {
     }
     if (!why_killed.empty()) break;
   }
-  if (!why_killed.empty()) ::kill(-pid, SIGKILL);
+  // The pipes are closed, but the process may live on: wait for it, still bounded by the
+  // deadline and cancellation.
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  for (;;) {
+    if (!why_killed.empty()) ::kill(-pid, SIGKILL);
+    pid_t r = ::waitpid(pid, &status, why_killed.empty() ? WNOHANG : 0);
+    if (r == pid) break;
+    if (r < 0 && errno != EINTR) break;
+    if (r == 0) {
+      if (ctx.ShouldStop()) {
+        why_killed = "killed: timed out or cancelled";
+        continue;
+      }
+      ::usleep(5000);
+    }
   }
   if (!why_killed.empty()) return HandlerResult::Fail("exec '" + name + "': " + why_killed);
   if (WIFSIGNALED(status))
