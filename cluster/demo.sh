@@ -1,33 +1,37 @@
 #!/usr/bin/env bash
-# Installs dependencies if missing, builds, starts a local jobnet node in the background,
-# submits a demo workload and shows the results. The node keeps running; stop it with
-#   kill $(cat demo-data/n1.pid)
+# Installs dependencies if missing, builds, starts a local 3-node jobnet cluster in the
+# background (jobnet cluster up 3), submits a demo workload through every node, SIGKILLs one
+# node while work runs there and restarts it, and shows the results. The cluster keeps running;
+# stop it with: ./build/jobnet cluster down --dir ./demo-data
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash cluster/build.sh
 J=./build/jobnet
 DIR=./demo-data
 PORT=${JOBNET_DEMO_PORT:-7701}
-mkdir -p "$DIR"
-if [ -f "$DIR/n1.pid" ] && kill -0 "$(cat "$DIR/n1.pid")" 2>/dev/null; then
-  echo "demo: node n1 already running (pid $(cat "$DIR/n1.pid"))" >&2
-else
-  setsid "$J" node --id n1 --listen "tcp://127.0.0.1:$PORT" --data "$DIR/n1" --workers 4 \
-    >"$DIR/n1.log" 2>&1 < /dev/null &
-  echo $! > "$DIR/n1.pid"
-  echo "demo: started node n1 on tcp://127.0.0.1:$PORT (pid $!, log $DIR/n1.log)" >&2
-fi
-export JOBNET_ENDPOINTS="tcp://127.0.0.1:$PORT"
+$J cluster down --dir "$DIR" 2>/dev/null || true
+$J cluster up 3 --dir "$DIR" --base-port "$PORT" >/dev/null
+export JOBNET_ENDPOINTS="tcp://127.0.0.1:$PORT,tcp://127.0.0.1:$((PORT + 1)),tcp://127.0.0.1:$((PORT + 2))"
+echo "== cluster up: $JOBNET_ENDPOINTS" >&2
+$J nodes
+echo >&2
+to() { echo "--to tcp://127.0.0.1:$((PORT + $1 - 1))"; }
 ids=()
-ids+=("$($J submit echo '{"hello": "world"}')")
-ids+=("$($J submit word_count '"the quick brown fox jumps over the lazy dog the end"')")
-ids+=("$($J submit sha256 '"jobnet"')")
-ids+=("$($J submit stats '[3, 1, 4, 1, 5, 9, 2, 6]')")
-ids+=("$($J submit sleep 300 --priority 5)")
-ids+=("$($J submit sleep 100 --delay 1s)")
-ids+=("$($J submit fail '"always fails"' --max-attempts 2 --backoff 200)")
-echo "demo: submitted ${#ids[@]} jobs: ${ids[*]}" >&2
+ids+=("$($J submit echo '{"hello": "world"}' $(to 1))")
+ids+=("$($J submit word_count '"the quick brown fox jumps over the lazy dog the end"' $(to 2))")
+ids+=("$($J submit sha256 '"jobnet"' $(to 3))")
+ids+=("$($J submit stats '[3, 1, 4, 1, 5, 9, 2, 6]' $(to 1))")
+ids+=("$($J submit sleep 100 --delay 1s $(to 2))")
+ids+=("$($J submit fail '"always fails"' --max-attempts 2 --backoff 200 $(to 3))")
+# Busy work on n2, then kill n2 while it runs: its jobs resume when it restarts.
+for i in 1 2 3 4 5 6 7 8; do ids+=("$($J submit sleep 1500 $(to 2))"); done
+echo "== submitted ${#ids[@]} jobs: ${ids[*]}" >&2
+sleep 0.5
+echo "== SIGKILL n2 with jobs running, then restart it" >&2
+$J cluster kill n2 --dir "$DIR"
+$J cluster restart n2 --dir "$DIR"
 $J wait "${ids[@]}" >/dev/null
 $J status "${ids[@]}"
-echo
-$J stats
+echo >&2
+$J cluster status --dir "$DIR"
+echo "== the cluster is still running; stop it with: $J cluster down --dir $DIR" >&2

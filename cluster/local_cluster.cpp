@@ -139,6 +139,24 @@ Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_po
         return Status::Unavailable("node " + node.id + " did not start; see " + node.log);
     }
   }
+  // Up means formed: every node has heard every peer's heartbeat (bounded; not fatal).
+  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (const auto& node : c.nodes_) {
+    ClientOptions o;
+    o.endpoints = {node.endpoint};
+    o.request_timeout_ms = 500;
+    o.failover = false;
+    std::unique_ptr<Client> client;
+    if (!Client::Connect(o, &client).ok()) continue;
+    while (std::chrono::steady_clock::now() < end) {
+      auto st = client->Stats();
+      size_t alive = 0;
+      if (st.ok())
+        for (const auto& p : st.value().peers) alive += p.state == "alive";
+      if (st.ok() && alive == st.value().peers.size()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
   return c;
 }
 
