@@ -139,17 +139,9 @@ void Scheduler::Recover(std::vector<Job> jobs, uint64_t next_seq, uint64_t now_m
         delayed_.emplace(job.run_at_ms, job.seq);
         break;
       case JobState::kRunning:
-        // Its run died with the node: that attempt failed; retry at once if attempts remain.
-        job.error = "interrupted: node restarted during attempt " + std::to_string(job.attempts);
-        if (job.attempts < job.spec.max_attempts) {
-          job.run_at_ms = 0;
-          SetState(job, JobState::kQueued, now_ms, job.error);
-          Enqueue(job);
-        } else {
-          job.finished_at_ms = now_ms;
-          SetState(job, JobState::kDead, now_ms, job.error);
-          Finish(job);
-        }
+        // Its run died with the node.
+        InterruptRun(job, "interrupted: node restarted during attempt " +
+                              std::to_string(job.attempts), now_ms);
         counters_["recovered_running"]++;
         break;
       default:
@@ -400,6 +392,21 @@ void Scheduler::Complete(const Outcome& o, uint64_t now_ms) {
   DispatchReady(now_ms);
 }
 
+void Scheduler::InterruptRun(Job& job, const std::string& why, uint64_t now_ms) {
+  // The run's process is gone, so the attempt failed; retry at once (no backoff: the job did
+  // not fail, its host did) if attempts remain.
+  job.error = why;
+  if (job.attempts < job.spec.max_attempts) {
+    job.run_at_ms = 0;
+    SetState(job, JobState::kQueued, now_ms, why);
+    Enqueue(job);
+  } else {
+    job.finished_at_ms = now_ms;
+    SetState(job, JobState::kDead, now_ms, why);
+    Finish(job);
+  }
+}
+
 int Scheduler::FindLink(const std::string& node) const {
   for (size_t i = 0; i < peers_.size(); ++i)
     if (peers_[i].node == node) return static_cast<int>(i);
@@ -417,17 +424,7 @@ void Scheduler::LosePeerLeases(uint32_t link, const std::string& why, uint64_t n
       Job& job = jobs_.at(seq);
       Unindex(job);
       counters_["peer_runs_lost"]++;
-      // Like a node restart: the attempt failed; retry at once if attempts remain.
-      job.error = why;
-      if (job.attempts < job.spec.max_attempts) {
-        job.run_at_ms = 0;
-        SetState(job, JobState::kQueued, now_ms, why);
-        Enqueue(job);
-      } else {
-        job.finished_at_ms = now_ms;
-        SetState(job, JobState::kDead, now_ms, why);
-        Finish(job);
-      }
+      InterruptRun(job, why, now_ms);
       break;
     }
   }

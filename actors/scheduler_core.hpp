@@ -172,6 +172,9 @@ class Scheduler {
   // A run ended (locally or on a peer): record success or fail the attempt.
   void EndRun(Job& job, bool ok, const std::string& result, const std::string& error,
               uint64_t now_ms);
+  // A run's host died (this node restarted, or the peer running it): fail the attempt and
+  // re-queue at once, or dead-letter it if it was the last. The job must be unindexed.
+  void InterruptRun(Job& job, const std::string& why, uint64_t now_ms);
   // Every lease on the peer is lost (it died or restarted): fail those attempts.
   void LosePeerLeases(uint32_t link, const std::string& why, uint64_t now_ms);
   int FindLink(const std::string& node) const;

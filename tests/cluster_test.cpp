@@ -19,11 +19,7 @@ using testing::RunCli;
 using testing::TempDir;
 using Clock = std::chrono::steady_clock;
 
-std::string PackU64(uint64_t v) {
-  msgpack::sbuffer b;
-  msgpack::pack(b, v);
-  return std::string(b.data(), b.size());
-}
+std::string PackU64(uint64_t v) { return testing::Pack(v); }
 
 JobSpec Sleep(uint64_t ms, uint32_t max_attempts = 5) {
   JobSpec s;

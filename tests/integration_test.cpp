@@ -24,12 +24,7 @@ using testing::NodeProcess;
 using testing::RunCli;
 using testing::TempDir;
 
-template <class T>
-std::string Pack(const T& v) {
-  msgpack::sbuffer buf;
-  msgpack::pack(buf, v);
-  return std::string(buf.data(), buf.size());
-}
+using testing::Pack;
 
 msgpack::object_handle Unpack(const std::string& s) { return msgpack::unpack(s.data(), s.size()); }
 

@@ -18,9 +18,19 @@
 #include <thread>
 #include <vector>
 
+#include <msgpack.hpp>
+
 #include "jobnet/client.h"
 
 namespace jobnet::testing {
+
+// One value as msgpack bytes (payloads, expected results).
+template <class T>
+std::string Pack(const T& v) {
+  msgpack::sbuffer buf;
+  msgpack::pack(buf, v);
+  return std::string(buf.data(), buf.size());
+}
 
 inline int FreePort() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
