@@ -198,6 +198,8 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
                 r.counters["journal_records"] = s.records;
                 r.counters["journal_batch_records_max"] = s.batch_records_max;
                 r.counters["journal_sync_us_avg"] = s.batches ? s.sync_us / s.batches : 0;
+                if (s.config.extra_counters)
+                  for (const auto& [k, v] : s.config.extra_counters()) r.counters[k] = v;
                 r.endpoint = s.config.endpoint;
                 r.peers = core.Peers();
                 if (s.failed) {

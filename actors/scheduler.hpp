@@ -6,6 +6,7 @@
 #define JOBNET_ACTORS_SCHEDULER_HPP_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -39,6 +40,8 @@ struct SchedulerConfig {
   uint32_t peer_count = 0;     // peer links
   uint32_t heartbeat_ms = 250;
   PeerSink peer_sink;
+  // Extra counters for stats replies (the transport's); called on the scheduler's thread.
+  std::function<std::map<std::string, uint64_t>()> extra_counters;
 };
 
 // Takes the recovered state machine; spawns its workers (one detached actor per slot).

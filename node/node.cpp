@@ -111,6 +111,19 @@ int RunNode(const NodeConfig& config) {
   sc.peer_sink = [&tp](uint32_t link, std::string frame) {
     if (Transport* t = tp.load()) t->SendToPeer(link, std::move(frame));
   };
+  sc.extra_counters = [&tp]() {
+    std::map<std::string, uint64_t> m;
+    if (Transport* t = tp.load()) {
+      const TransportStats& ts = t->stats();
+      m["transport_frames_in"] = ts.frames_in.load();
+      m["transport_bad_frames"] = ts.bad_frames.load();
+      m["transport_overloaded"] = ts.overloaded.load();
+      m["transport_replies_dropped"] = ts.replies_dropped.load();
+      m["transport_forwarded"] = ts.forwarded.load();
+      m["transport_peer_sends_dropped"] = ts.peer_sends_dropped.load();
+    }
+    return m;
+  };
   auto scheduler = actors::SpawnScheduler(sys, std::move(core), config.workers, writer, sc);
   auto ingress = actors::SpawnIngress(sys, scheduler, [&tp](uint64_t route, std::string f) {
     if (Transport* t = tp.load()) t->Reply(route, std::move(f));

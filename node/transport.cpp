@@ -253,7 +253,7 @@ void Transport::Loop() {
       std::string identity = parts[0].to_string();
       bool delimiter = parts.size() == 3 && parts[1].size() == 0;
       auto reply_now = [&](uint64_t corr, const Status& s) {
-        stats_.bad_frames++;
+        if (!s.IsOverloaded()) stats_.bad_frames++;
         SendReply(im.router, identity, delimiter, protocol::Encode(protocol::MakeError(corr, s)));
       };
       if (parts.size() != 2 && !delimiter) {

@@ -302,9 +302,10 @@ TEST_F(IntegrationTest, MalformedFramesGetErrorRepliesAndNodeKeepsServing) {
   r = req.Recv();
   ASSERT_EQ(r.size(), 1u);
 
-  // Still serving.
+  // Still serving, and it counted what it refused.
   auto c = node.Connect();
   ASSERT_TRUE(c);
+  EXPECT_GE(c->Stats().value().counters["transport_bad_frames"], 504u);
   auto a = c->Submit(Spec("echo", Pack("still alive")));
   ASSERT_TRUE(a.ok());
   auto j = c->Wait(a.value().id, 10000);
