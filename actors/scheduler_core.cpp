@@ -373,7 +373,8 @@ void Scheduler::Complete(const Outcome& o, uint64_t now_ms) {
       r.seq = slot.run.seq;
       r.ok = o.ok && o.result.size() <= limits::kResultBytesMax;
       r.result = r.ok ? o.result : protocol::MsgpackNil();
-      r.error = o.ok && !r.ok ? "result is larger than 1 MiB" : o.error;
+      r.error = o.ok && !r.ok ? "result is larger than 1 MiB"
+                              : o.error.substr(0, limits::kErrorMessageBytesMax);
       fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(r)});
     } else {
       counters_["hosted_results_undeliverable"]++;
@@ -396,14 +397,17 @@ void Scheduler::InterruptRun(Job& job, const std::string& why, uint64_t now_ms) 
   // The run's process is gone, so the attempt failed; retry at once (no backoff: the job did
   // not fail, its host did) if attempts remain.
   job.error = why;
+  counters_["interrupted_runs"]++;
   if (job.attempts < job.spec.max_attempts) {
     job.run_at_ms = 0;
     SetState(job, JobState::kQueued, now_ms, why);
     Enqueue(job);
+    counters_["retries"]++;
   } else {
     job.finished_at_ms = now_ms;
     SetState(job, JobState::kDead, now_ms, why);
     Finish(job);
+    counters_["dead"]++;
   }
 }
 

@@ -22,6 +22,7 @@
 #include "cluster/json_io.hpp"
 #include "cluster/local_cluster.hpp"
 #include "jobnet/client.h"
+#include "node/config.hpp"
 #include "node/journal.hpp"
 
 using namespace jobnet;
@@ -67,12 +68,12 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (jobnet_exe.empty())
     jobnet_exe = (std::filesystem::canonical("/proc/self/exe").parent_path() / "jobnet").string();
-  auto parse_ms = [](const std::string& s) {
-    uint64_t n = std::stoull(s);
-    if (s.size() > 2 && s.substr(s.size() - 2) == "ms") return n;
-    return n * 1000;
-  };
-  uint64_t kill_every_ms = parse_ms(kill_every), down_ms = parse_ms(down_time);
+  auto kill_every_ms = ParseDurationMs(kill_every), down_ms_r = ParseDurationMs(down_time);
+  if (!kill_every_ms.ok() || !down_ms_r.ok() || kill_every_ms.value() == 0) {
+    std::fprintf(stderr, "chaos: --kill-every and --down-time take durations like 1500ms, 3s, 1m\n");
+    return 2;
+  }
+  uint64_t down_ms = down_ms_r.value();
 
   std::filesystem::remove_all(dir);
   auto up = cli::LocalCluster::Up(dir, nodes, base_port, workers, {"--log-level", "warn"}, jobnet_exe);
@@ -84,7 +85,7 @@ int main(int argc, char** argv) {
   auto endpoints = cluster.endpoints();
   std::fprintf(stderr, "chaos: %d nodes up; submitting %llu jobs at %llu/s, a SIGKILL every %llu ms\n",
                nodes, static_cast<unsigned long long>(jobs), static_cast<unsigned long long>(rate),
-               static_cast<unsigned long long>(kill_every_ms));
+               static_cast<unsigned long long>(kill_every_ms.value()));
 
   std::mutex mu;
   std::vector<Acked> acked;
@@ -142,7 +143,7 @@ int main(int argc, char** argv) {
   int kills = 0;
   std::thread killer([&] {
     std::mt19937_64 rng(seed);
-    auto next_kill = Clock::now() + std::chrono::milliseconds(kill_every_ms);
+    auto next_kill = Clock::now() + std::chrono::milliseconds(kill_every_ms.value());
     while (submitting.load()) {
       if (Clock::now() < next_kill) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -175,7 +176,7 @@ int main(int argc, char** argv) {
       if (detected >= 0) detect_ms.push_back(detected);
       Status s = cluster.Start(victim);
       if (!s.ok()) std::fprintf(stderr, "chaos: restart %s: %s\n", victim.id.c_str(), s.ToString().c_str());
-      next_kill = Clock::now() + std::chrono::milliseconds(kill_every_ms);
+      next_kill = Clock::now() + std::chrono::milliseconds(kill_every_ms.value());
     }
   });
   for (auto& t : threads) t.join();
@@ -235,8 +236,14 @@ int main(int argc, char** argv) {
       ids_by_key[job.spec.key].push_back(job.id);
       std::vector<std::pair<uint32_t, protocol::JobEvent>> h;
       j->History(job.seq, &h);
+      // Runs that started: dispatches, less those a peer rejected without running them.
       uint32_t started = 0;
-      for (const auto& [k, ev] : h) started += ev.state == protocol::JobState::kRunning;
+      for (const auto& [k, ev] : h) {
+        started += ev.state == protocol::JobState::kRunning;
+        if (ev.state == protocol::JobState::kQueued &&
+            ev.message.find("has no free worker") != std::string::npos && started > 0)
+          started--;
+      }
       runs[job.id] = started;
       return true;
     });

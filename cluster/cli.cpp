@@ -194,7 +194,7 @@ int RunNodes(const ClientFlags& f) {
   self.incarnation = st.incarnation;
   self.workers = st.workers;
   self.free = st.workers - st.busy;
-  self.queued = st.jobs.count("queued") ? st.jobs.at("queued") : 0;
+  for (const auto& [q, depth] : st.queues) self.queued += depth;  // queued + delayed, as peers report
   std::vector<protocol::PeerInfo> all{self};
   all.insert(all.end(), st.peers.begin(), st.peers.end());
   if (f.json) {
@@ -272,8 +272,10 @@ int RunCluster(const ClusterFlags& f) {
         o.request_timeout_ms = 1000;
         o.failover = false;
         std::unique_ptr<Client> client;
-        if (Client::Connect(o, &client).ok()) {
-          auto st = client->Stats().value();
+        auto stats = Client::Connect(o, &client).ok() ? client->Stats()
+                                                       : Result<protocol::StatsReply>(Status::Unavailable("down"));
+        if (stats.ok()) {
+          auto& st = stats.value();
           jobs = std::to_string(st.jobs["queued"]) + "/" + std::to_string(st.jobs["running"]) + "/" +
                  std::to_string(st.jobs["succeeded"]) + "/" + std::to_string(st.jobs["dead"]);
           int alive = 0;

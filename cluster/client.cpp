@@ -124,8 +124,9 @@ Result<protocol::Body> Client::Call(const protocol::Body& request, uint64_t extr
   size_t tries = impl_->options.failover ? std::max<size_t>(eps.size(), 1) : 1;
   Result<protocol::Body> r = Status::Unavailable("no endpoint");
   for (size_t i = 0; i < tries; ++i) {
-    r = CallOnce(request, extra_timeout_ms);
-    if (r.ok() || !(r.status().IsTimeout() || r.status().IsUnavailable())) return r;
+    bool answered = false;
+    r = CallOnce(request, extra_timeout_ms, &answered);
+    if (r.ok() || answered || !(r.status().IsTimeout() || r.status().IsUnavailable())) return r;
     if (i + 1 == tries) break;
     // Fail over: the next endpoint after the current one.
     auto cur = std::find(eps.begin(), eps.end(), impl_->endpoint);
@@ -135,7 +136,9 @@ Result<protocol::Body> Client::Call(const protocol::Body& request, uint64_t extr
   return r;
 }
 
-Result<protocol::Body> Client::CallOnce(const protocol::Body& request, uint64_t extra_timeout_ms) {
+Result<protocol::Body> Client::CallOnce(const protocol::Body& request, uint64_t extra_timeout_ms,
+                                        bool* answered) {
+  *answered = false;
   auto corr = Send(request);
   if (!corr.ok()) return corr.status();
   auto deadline = std::chrono::steady_clock::now() +
@@ -151,6 +154,7 @@ Result<protocol::Body> Client::CallOnce(const protocol::Body& request, uint64_t 
     auto env = Receive(static_cast<uint32_t>(left));
     if (!env.ok()) return env.status();
     if (env.value().corr_id != corr.value()) continue;  // a late reply to an earlier call
+    *answered = true;
     auto& body = env.value().body;
     if (auto* err = std::get_if<protocol::ErrorReply>(&body)) return Status(err->code, err->message);
     return std::move(body);

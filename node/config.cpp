@@ -39,11 +39,17 @@ Status NodeConfig::Validate() const {
   if (tick_ms < 1 || tick_ms > 1000) return Status::InvalidArgument("tick_ms must be 1..1000");
   if (data.empty()) return Status::InvalidArgument("data directory is required");
   if (final_jobs_max < 1) return Status::InvalidArgument("final_jobs_max must be at least 1");
-  static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+  static const char* kLevels[] = {"trace", "debug",    "info", "warn", "warning",
+                                  "error", "err",      "critical", "off"};
   bool level_ok = false;
   for (const char* l : kLevels) level_ok = level_ok || log_level == l;
   if (!level_ok)
-    return Status::InvalidArgument("log_level must be trace, debug, info, warn, error, critical or off");
+    return Status::InvalidArgument(
+        "log_level must be trace, debug, info, warn, error, critical or off");
+  if (!peers.empty() && (listen.find('*') != std::string::npos ||
+                         listen.size() < 2 || listen.compare(listen.size() - 2, 2, ":0") == 0))
+    return Status::InvalidArgument(
+        "with peers, listen must be the exact endpoint the peers connect to (no * or port 0)");
   if (peers.size() > limits::kPeersMax) return Status::InvalidArgument("at most 64 peers");
   for (const auto& p : peers)
     if (p.empty() || p.size() > limits::kEndpointBytesMax || p == listen)

@@ -43,12 +43,14 @@ constexpr int kExitStuck = 7;  // drained and journaled, but a handler ignored c
 int RunNode(const NodeConfig& config) {
   auto logger = spdlog::stderr_color_mt("jobnet");
   spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(config.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [" + config.id + "] %v");
   if (Status s = config.Validate(); !s.ok()) {
     spdlog::error("bad configuration: {}", s.ToString());
     return kExitConfig;
   }
+  spdlog::set_level(spdlog::level::from_str(config.log_level == "warn" ? "warning"
+                                            : config.log_level == "error" ? "err"
+                                                                          : config.log_level));
 
   // Signals are taken by the main thread alone (sigwait), so block them before any thread starts.
   sigset_t sigs;

@@ -332,8 +332,9 @@ void Transport::Loop() {
               answer(route, protocol::Encode(protocol::MakeError(
                                 corr, Status::Unavailable("cannot reach owner node " +
                                                           parsed.value().node))));
+            } else {
+              stats_.forwarded++;
             }
-            stats_.forwarded++;
             continue;
           }
         }

@@ -360,5 +360,174 @@ TEST_F(SchedulerTest, StatsCountStatesAndQueues) {
   EXPECT_EQ(st.busy, 1u);
 }
 
+// ---- cluster: peers, remote runs, hosted runs ----
+
+class ClusterSchedulerTest : public SchedulerTest {
+ protected:
+  void SetUp() override {
+    SchedulerOptions o;
+    o.incarnation = 7;
+    o.peers = {"tcp://p2", "tcp://p3"};
+    o.failure_timeout_ms = 1000;
+    o.remote_lease_slack_ms = 100;
+    Make(1, o);
+  }
+  void Beat(const std::string& node, const std::string& ep, uint32_t free, uint64_t inc = 1) {
+    protocol::Heartbeat hb;
+    hb.node = node;
+    hb.endpoint = ep;
+    hb.incarnation = inc;
+    hb.workers = 4;
+    hb.free = free;
+    s_->OnHeartbeat(hb, now_);
+    fx_ = s_->TakeEffects();
+  }
+  protocol::RemoteRun RunSentTo(uint32_t link) {
+    for (auto& p : fx_.peer_sends)
+      if (p.link == link)
+        if (auto* r = std::get_if<protocol::RemoteRun>(&p.body)) return *r;
+    ADD_FAILURE() << "no RemoteRun to link " << link;
+    return {};
+  }
+  void Result(const protocol::RemoteRun& run, bool ok, bool rejected = false, uint64_t inc = 7) {
+    protocol::RemoteResult r;
+    r.owner = "n1";
+    r.owner_incarnation = inc;
+    r.worker_node = "n2";
+    r.lease = run.lease;
+    r.seq = run.seq;
+    r.ok = ok;
+    r.rejected = rejected;
+    r.result = ok ? testing_result_ : protocol::MsgpackNil();
+    r.error = ok ? "" : "remote failure";
+    s_->OnRemoteResult(r, now_);
+    fx_ = s_->TakeEffects();
+  }
+  std::string testing_result_ = std::string("\xa2ok", 3);
+};
+
+TEST_F(ClusterSchedulerTest, HeartbeatsMakePeersAliveAndSilenceMakesThemDead) {
+  EXPECT_EQ(s_->Peers()[0].state, "unknown");
+  Beat("n2", "tcp://p2", 2);
+  auto peers = s_->Peers();
+  EXPECT_EQ(peers[0].state, "alive");
+  EXPECT_EQ(peers[0].node, "n2");
+  EXPECT_EQ(peers[0].free, 2u);
+  EXPECT_EQ(peers[1].state, "unknown");
+  Tick(999);
+  EXPECT_EQ(s_->Peers()[0].state, "alive");
+  Tick(1);
+  EXPECT_EQ(s_->Peers()[0].state, "dead");
+  Beat("n2", "tcp://p2", 2);
+  EXPECT_EQ(s_->Peers()[0].state, "alive");
+}
+
+TEST_F(ClusterSchedulerTest, BusyOwnerLeasesToThePeerWithMostFreeSlots) {
+  Beat("n2", "tcp://p2", 1);
+  Beat("n3", "tcp://p3", 3);
+  Submit(Spec());  // takes the only local slot
+  EXPECT_EQ(fx_.dispatches.size(), 1u);
+  EXPECT_TRUE(fx_.peer_sends.empty());
+  std::string id = Submit(Spec());
+  auto run = RunSentTo(1);  // n3 advertised more
+  EXPECT_EQ(run.id, id);
+  EXPECT_EQ(run.owner, "n1");
+  EXPECT_EQ(run.owner_incarnation, 7u);
+  EXPECT_EQ(run.attempt, 1u);
+  ASSERT_EQ(fx_.writes.size(), 1u);  // journaled as running before it is sent
+  EXPECT_EQ(fx_.writes[0].job.state, protocol::JobState::kRunning);
+  Result(run, true);
+  auto info = Info(id);
+  EXPECT_EQ(info.state, protocol::JobState::kSucceeded);
+  EXPECT_EQ(info.result, testing_result_);
+  EXPECT_EQ(s_->Peers()[1].leases, 0u);
+}
+
+TEST_F(ClusterSchedulerTest, RejectedRunIsRequeuedWithoutCountingTheAttempt) {
+  Beat("n2", "tcp://p2", 1);
+  Submit(Spec());
+  std::string id = Submit(Spec());
+  auto run = RunSentTo(0);
+  Result(run, false, /*rejected=*/true);
+  auto info = Info(id);
+  EXPECT_EQ(info.state, protocol::JobState::kQueued);
+  EXPECT_EQ(info.attempts, 0u);
+}
+
+TEST_F(ClusterSchedulerTest, DeadPeerLosesItsLeasesAtOnceAndLateResultsAreStale) {
+  Beat("n2", "tcp://p2", 2);
+  Submit(Spec());
+  std::string id = Submit(Spec());
+  auto run = RunSentTo(0);
+  Tick(1000);  // n2 silent for the failure timeout
+  auto info = Info(id);
+  EXPECT_EQ(info.state, protocol::JobState::kQueued);
+  EXPECT_EQ(info.attempts, 1u);  // the lost attempt is recorded
+  EXPECT_NE(info.error.find("silent"), std::string::npos);
+  Result(run, true);  // n2 was only slow: its result is stale now
+  EXPECT_EQ(Info(id).state, protocol::JobState::kQueued);
+}
+
+TEST_F(ClusterSchedulerTest, PeerRestartLosesItsLeases) {
+  Beat("n2", "tcp://p2", 2, /*inc=*/1);
+  Submit(Spec());
+  std::string id = Submit(Spec());
+  RunSentTo(0);
+  Beat("n2", "tcp://p2", 2, /*inc=*/2);  // a new incarnation: its runs died with it
+  // ...so the job is leased again at once, to the restarted peer, as attempt 2.
+  EXPECT_EQ(RunSentTo(0).attempt, 2u);
+  auto info = Info(id);
+  EXPECT_EQ(info.state, protocol::JobState::kRunning);
+  EXPECT_NE(info.error.find("restarted"), std::string::npos);
+}
+
+TEST_F(ClusterSchedulerTest, ResultForAnEarlierIncarnationIsDeliveredIfStillNeeded) {
+  Beat("n2", "tcp://p2", 0);
+  Submit(Spec());
+  std::string id = Submit(Spec());  // queued: no free slot anywhere
+  protocol::RemoteRun old_run;
+  old_run.seq = 2;
+  old_run.lease = 99;
+  Result(old_run, true, false, /*inc=*/6);
+  auto info = Info(id);
+  EXPECT_EQ(info.state, protocol::JobState::kSucceeded);
+  // A second late copy changes nothing.
+  Result(old_run, true, false, 6);
+  EXPECT_TRUE(fx_.writes.empty());
+}
+
+TEST_F(ClusterSchedulerTest, HostedRunsUseFreeSlotsAndReportToTheOwner) {
+  Beat("n2", "tcp://p2", 0);
+  protocol::RemoteRun run;
+  run.owner = "n2";
+  run.owner_incarnation = 3;
+  run.lease = 41;
+  run.seq = 5;
+  run.id = "n2-5";
+  run.type = "echo";
+  run.timeout_ms = 500;
+  s_->AcceptRemoteRun(run, now_);
+  auto fx = s_->TakeEffects();
+  ASSERT_EQ(fx.dispatches.size(), 1u);
+  EXPECT_TRUE(fx.writes.empty());  // the owner journals, not the host
+  Dispatch d = fx.dispatches[0];
+  // No slot left: the next one is rejected at once.
+  s_->AcceptRemoteRun(run, now_);
+  fx = s_->TakeEffects();
+  ASSERT_EQ(fx.peer_sends.size(), 1u);
+  EXPECT_TRUE(std::get<protocol::RemoteResult>(fx.peer_sends[0].body).rejected);
+  // The run overruns its timeout: the host stops it.
+  Tick(500);
+  EXPECT_EQ(fx_.cancels, std::vector<uint64_t>{d.lease});
+  Finish(d, false, std::string(10000, 'x'));
+  ASSERT_EQ(fx_.peer_sends.size(), 1u);
+  auto res = std::get<protocol::RemoteResult>(fx_.peer_sends[0].body);
+  EXPECT_EQ(res.lease, 41u);
+  EXPECT_EQ(res.owner_incarnation, 3u);
+  EXPECT_FALSE(res.ok);
+  EXPECT_EQ(res.error.size(), limits::kErrorMessageBytesMax);  // fits the wire limit
+  EXPECT_EQ(s_->busy_slots(), 0u);
+}
+
 }  // namespace
 }  // namespace jobnet::sched

@@ -26,8 +26,10 @@ struct ClientOptions {
   // How long one request may take before it fails with kTimeout. Default 5 s. A wait request
   // gets its own wait timeout on top of this.
   uint32_t request_timeout_ms = 5000;
-  // When a node does not answer (timeout or unreachable), retry the request on the next
-  // endpoint, trying each endpoint at most once per call. Default true.
+  // When a node does not answer at all (no reply within the timeout, or unreachable), retry the
+  // request on the next endpoint, trying each endpoint at most once per call. Error replies
+  // (including a node's own timeout or unavailable answers) are returned as they are.
+  // Default true.
   bool failover = true;
   // Give each submit without an idempotency key a random one, so a submit retried after a
   // lost reply never creates a second job on the same owner. Default true.
@@ -76,7 +78,9 @@ class Client {
   struct Impl;
   explicit Client(std::unique_ptr<Impl> impl);
   Result<protocol::Body> Call(const protocol::Body& request, uint64_t extra_timeout_ms = 0);
-  Result<protocol::Body> CallOnce(const protocol::Body& request, uint64_t extra_timeout_ms);
+  // *answered is set when the node replied (even with an error): then there is no failover.
+  Result<protocol::Body> CallOnce(const protocol::Body& request, uint64_t extra_timeout_ms,
+                                  bool* answered);
   std::unique_ptr<Impl> impl_;
 };
 
