@@ -222,6 +222,7 @@ int main(int argc, char** argv) {
   std::map<std::string, protocol::Job> by_id;
   std::map<std::string, std::vector<std::string>> ids_by_key;
   std::map<std::string, uint32_t> runs;  // id -> runs started
+  uint64_t journal_problems = 0;           // `jobnet journal verify` findings, all nodes
   for (const auto& n : cluster.nodes()) {
     JournalOptions jo;
     jo.read_only = true;
@@ -231,6 +232,12 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "chaos: journal %s: %s\n", n.data.c_str(), s.ToString().c_str());
       return 1;
     }
+    std::vector<std::string> problems;
+    uint64_t checked = 0;
+    s = j->Verify(&problems, &checked);
+    if (!s.ok()) problems.push_back(s.ToString());
+    for (const auto& p : problems) std::fprintf(stderr, "chaos: %s journal: %s\n", n.id.c_str(), p.c_str());
+    journal_problems += problems.size();
     j->ForEachJob([&](const protocol::Job& job) {
       by_id[job.id] = job;
       ids_by_key[job.spec.key].push_back(job.id);
@@ -278,6 +285,7 @@ int main(int argc, char** argv) {
       {"not succeeded (dead/other)", std::to_string(not_succeeded)},
       {"wrong result", std::to_string(wrong)},
       {"unfinished at the end", std::to_string(unfinished)},
+      {"journal verify problems", std::to_string(journal_problems)},
       {"duplicate executions (re-runs)", std::to_string(reruns)},
       {"duplicate jobs (failover resubmits)", std::to_string(dup_jobs)},
       {"submit retries", std::to_string(submit_retries.load())},
@@ -291,6 +299,7 @@ int main(int argc, char** argv) {
   };
   cli::PrintTable(std::cout, {"CHAOS SUMMARY", "VALUE"}, rows);
   bool ok = lost == 0 && not_succeeded == 0 && wrong == 0 && unfinished == 0 &&
+            journal_problems == 0 &&
             acked.size() == jobs && kills >= min_kills;
   std::cout << (ok ? "PASS" : "FAIL") << "\n";
   if (ok) std::filesystem::remove_all(dir);

@@ -58,8 +58,12 @@ bool GetRaw(const msgpack::object& map, const char* key, std::string* out) {
 
 Status UnpackRecord(const std::string& bytes, msgpack::object_handle* oh) {
   try {
+    // Records come from disk: decode them within the same bounds as frames from the network.
     std::size_t off = 0;
-    *oh = msgpack::unpack(bytes.data(), bytes.size(), off);
+    msgpack::unpack_limit limit(limits::kContainerItemsMax, limits::kContainerItemsMax,
+                                limits::kReplyFrameBytesMax, limits::kReplyFrameBytesMax,
+                                limits::kReplyFrameBytesMax, limits::kDepthMax);
+    *oh = msgpack::unpack(bytes.data(), bytes.size(), off, nullptr, nullptr, limit);
     if (off != bytes.size()) return Status::Corruption("trailing bytes in journal record");
   } catch (const std::exception& e) {
     return Status::Corruption(std::string("journal record is not msgpack: ") + e.what());

@@ -398,6 +398,9 @@ TEST_F(ProtocolTest, JobRecordRoundTripAndCorruption) {
   for (size_t n = 0; n < bytes.size(); n += 7)
     EXPECT_FALSE(DecodeJobRecord(bytes.substr(0, n)).ok());
   EXPECT_FALSE(DecodeJobRecord("garbage").ok());
+  // A damaged record claiming billions of entries must not allocate them (found by fuzzing).
+  EXPECT_FALSE(DecodeJobRecord(std::string("\xdf\xdf\xdf\xdf\xdf\x01", 6)).ok());
+  EXPECT_FALSE(DecodeEventRecord(std::string("\xdd\xff\xff\xff\xff", 5)).ok());
   JobEvent ev{5, JobState::kRunning, 1, "started"};
   auto e = DecodeEventRecord(EncodeEventRecord(ev));
   ASSERT_TRUE(e.ok());
