@@ -8,6 +8,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/send.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/scheduled_actor.hpp>
 #include <caf/spawn_options.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <spdlog/spdlog.h>
@@ -144,6 +145,19 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
                                                  uint32_t workers, journal_writer_actor journal,
                                                  SchedulerConfig config) {
   auto& st = self->state;
+  // The scheduler holds the node's state: if it ever throws (out of memory, a broken invariant),
+  // carrying on would serve wrong answers. Stop; the journal holds what was durable.
+  self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& e) -> caf::error {
+    std::string what = "unknown exception";
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      what = ex.what();
+    } catch (...) {
+    }
+    spdlog::critical("scheduler failed ({}); exiting so a restart recovers from the journal", what);
+    std::_Exit(70);
+  });
   st.core = std::move(core);
   st.journal = journal;
   st.config = std::move(config);

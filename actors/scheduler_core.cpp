@@ -224,8 +224,13 @@ void Scheduler::Cancel(ReplyToken t, const std::string& id, uint64_t now_ms) {
     return Error(t, Status::Conflict("job " + id + " is already " +
                                      protocol::JobStateName(job->state)));
   if (job->state == JobState::kRunning) {
-    auto it = running_.find(job->seq);
-    fx_.cancels.push_back(it->second.first);  // stop the run; its late result is ignored
+    uint64_t lease = running_.at(job->seq).first;
+    fx_.cancels.push_back(lease);  // stop a local run; a late result is ignored either way
+    auto rl = remote_leases_.find(lease);
+    if (rl != remote_leases_.end()) {  // a run on a peer finishes there; forget its lease
+      peers_[rl->second].leases--;
+      remote_leases_.erase(rl);
+    }
   }
   Unindex(*job);
   job->finished_at_ms = now_ms;
@@ -362,6 +367,7 @@ void Scheduler::Complete(const Outcome& o, uint64_t now_ms) {
   busy_slots_--;
   if (slot.hosted) {
     slot.hosted = false;
+    hosted_deadlines_.erase({slot.hosted_deadline_ms, o.slot, o.lease});
     int link = FindLink(slot.run.owner);
     counters_["hosted_runs"]++;
     if (link >= 0) {
@@ -479,7 +485,8 @@ void Scheduler::AcceptRemoteRun(const protocol::RemoteRun& run, uint64_t now_ms)
   slot.hosted = true;
   slot.run = run;
   busy_slots_++;
-  hosted_deadlines_.emplace(now_ms + run.timeout_ms, slot_no, slot.lease);
+  slot.hosted_deadline_ms = now_ms + run.timeout_ms;
+  hosted_deadlines_.emplace(slot.hosted_deadline_ms, slot_no, slot.lease);
   fx_.dispatches.push_back(Dispatch{slot_no, slot.lease, 0, run.id, run.type, run.payload,
                                     run.attempt, run.timeout_ms});
 }
@@ -509,14 +516,18 @@ void Scheduler::OnRemoteResult(const protocol::RemoteResult& res, uint64_t now_m
     return;
   }
   auto rl = remote_leases_.find(res.lease);
-  if (rl == remote_leases_.end() || it == jobs_.end()) {
-    counters_["stale_results"]++;  // its lease expired or its peer was declared dead
+  if (rl == remote_leases_.end()) {
+    counters_["stale_results"]++;  // its lease expired, was cancelled, or its peer declared dead
+    return;
+  }
+  auto run = running_.find(res.seq);
+  if (it != jobs_.end() && (run == running_.end() || run->second.first != res.lease)) {
+    counters_["stale_results"]++;  // a confused peer: this lease is not that job's
     return;
   }
   peers_[rl->second].leases--;
   remote_leases_.erase(rl);
-  auto run = running_.find(res.seq);
-  if (run == running_.end() || run->second.first != res.lease) {
+  if (it == jobs_.end()) {
     counters_["stale_results"]++;
     return;
   }

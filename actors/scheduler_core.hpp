@@ -144,6 +144,7 @@ class Scheduler {
     uint64_t seq = 0;
     bool hosted = false;       // running another owner's job (RemoteRun)
     protocol::RemoteRun run;   // that job, when hosted
+    uint64_t hosted_deadline_ms = 0;
   };
   struct Peer {
     std::string endpoint;

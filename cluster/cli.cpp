@@ -81,7 +81,7 @@ int WaitAll(Client& client, const std::vector<std::string>& ids, bool json, uint
     pending.erase(it);
     auto& body = env.value().body;
     if (auto* err = std::get_if<protocol::ErrorReply>(&body)) {
-      Status s(err->code, err->message);
+      Status s(ErrorCodeFromWire(err->code), err->message);
       if (s.IsTimeout()) {  // not final yet: ask again
         auto corr = client.Send(protocol::WaitRequest{id, kWindowMs});
         if (!corr.ok()) return Fail(corr.status());
@@ -94,7 +94,7 @@ int WaitAll(Client& client, const std::vector<std::string>& ids, bool json, uint
     }
     if (auto* jr = std::get_if<protocol::JobReply>(&body)) {
       if (json) {
-        std::cout << JobToJson(jr->job).dump() << std::endl;
+        std::cout << JobToJson(jr->job).dump(-1, ' ', false, kInvalidUtf8Replaced) << std::endl;
       } else {
         PrintJobsTable(std::cout, {jr->job});
       }
@@ -134,7 +134,7 @@ int RunSubmit(const ClientFlags& f, const std::string& type, const std::string& 
     nlohmann::json o{{"id", r.value().id},
                      {"state", protocol::JobStateName(r.value().state)},
                      {"duplicate", r.value().duplicate}};
-    std::cout << o.dump() << std::endl;
+    std::cout << o.dump(-1, ' ', false, kInvalidUtf8Replaced) << std::endl;
   } else {
     std::cout << r.value().id << (r.value().duplicate ? " (existing job for this key)" : "")
               << "\n";
@@ -154,7 +154,7 @@ int RunStats(const ClientFlags& f) {
                      {"busy", st.busy},           {"uptime_ms", st.uptime_ms},
                      {"jobs", st.jobs},           {"queues", st.queues},
                      {"counters", st.counters},   {"peers", PeersToJson(st.peers)}};
-    std::cout << o.dump() << std::endl;
+    std::cout << o.dump(-1, ' ', false, kInvalidUtf8Replaced) << std::endl;
     return kExitOk;
   }
   std::cout << "node " << st.node << " at " << client->endpoint() << "  incarnation "
@@ -198,7 +198,7 @@ int RunNodes(const ClientFlags& f) {
   std::vector<protocol::PeerInfo> all{self};
   all.insert(all.end(), st.peers.begin(), st.peers.end());
   if (f.json) {
-    for (const auto& j : PeersToJson(all)) std::cout << j.dump() << "\n";
+    for (const auto& j : PeersToJson(all)) std::cout << j.dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";
   } else {
     PrintPeers(std::cout, all);
   }
@@ -289,7 +289,7 @@ int RunCluster(const ClusterFlags& f) {
         std::cout << nlohmann::json{{"node", node.id}, {"endpoint", node.endpoint}, {"pid", pid},
                                     {"state", state}, {"jobs", jobs}, {"peers_alive", peers},
                                     {"log", node.log}}
-                         .dump()
+                         .dump(-1, ' ', false, kInvalidUtf8Replaced)
                   << "\n";
       }
       rows.push_back({node.id, node.endpoint, pid ? std::to_string(pid) : "-", state, jobs, peers});
@@ -470,7 +470,7 @@ int Main(int argc, char** argv) {
     auto r = client->List(lr);
     if (!r.ok()) return Fail(r.status());
     if (f.json) {
-      for (const auto& j : r.value()) std::cout << JobToJson(j).dump() << "\n";
+      for (const auto& j : r.value()) std::cout << JobToJson(j).dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";
     } else {
       PrintJobsTable(std::cout, r.value());
     }
@@ -488,7 +488,7 @@ int Main(int argc, char** argv) {
       continue;
     }
     if (f.json) {
-      std::cout << JobToJson(r.value()).dump() << "\n";
+      std::cout << JobToJson(r.value()).dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";
     } else {
       shown.push_back(r.value());
     }

@@ -36,15 +36,16 @@ struct Client::Impl {
   std::unique_ptr<zmq::socket_t> sock;
   uint64_t next_corr = 1;
 
+  // Replaces the socket only when the new one connects; on failure the old one stays.
   Status Open(const std::string& ep) {
     try {
-      sock = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::dealer);
-      sock->set(zmq::sockopt::linger, 0);
-      sock->set(zmq::sockopt::sndhwm, 100000);
-      sock->set(zmq::sockopt::rcvhwm, 100000);
-      sock->connect(ep);
+      auto s = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::dealer);
+      s->set(zmq::sockopt::linger, 0);
+      s->set(zmq::sockopt::sndhwm, 100000);
+      s->set(zmq::sockopt::rcvhwm, 100000);
+      s->connect(ep);
+      sock = std::move(s);
     } catch (const zmq::error_t& e) {
-      sock.reset();
       return Status::InvalidArgument("bad endpoint '" + ep + "': " + e.what());
     }
     endpoint = ep;
@@ -123,15 +124,23 @@ Result<protocol::Body> Client::Call(const protocol::Body& request, uint64_t extr
   const auto& eps = impl_->options.endpoints;
   size_t tries = impl_->options.failover ? std::max<size_t>(eps.size(), 1) : 1;
   Result<protocol::Body> r = Status::Unavailable("no endpoint");
+  auto cur = std::find(eps.begin(), eps.end(), impl_->endpoint);
+  size_t idx = cur == eps.end() ? 0 : static_cast<size_t>(cur - eps.begin());
   for (size_t i = 0; i < tries; ++i) {
     bool answered = false;
     r = CallOnce(request, extra_timeout_ms, &answered);
     if (r.ok() || answered || !(r.status().IsTimeout() || r.status().IsUnavailable())) return r;
     if (i + 1 == tries) break;
-    // Fail over: the next endpoint after the current one.
-    auto cur = std::find(eps.begin(), eps.end(), impl_->endpoint);
-    size_t next = cur == eps.end() ? 0 : (static_cast<size_t>(cur - eps.begin()) + 1) % eps.size();
-    if (!impl_->Open(eps[next]).ok()) continue;
+    // Fail over to the next endpoint that can be opened (a malformed one is skipped).
+    bool opened = false;
+    for (size_t k = 1; k < eps.size() && !opened; ++k) {
+      size_t next = (idx + k) % eps.size();
+      if (impl_->Open(eps[next]).ok()) {
+        idx = next;
+        opened = true;
+      }
+    }
+    if (!opened) break;
   }
   return r;
 }
@@ -156,7 +165,9 @@ Result<protocol::Body> Client::CallOnce(const protocol::Body& request, uint64_t 
     if (env.value().corr_id != corr.value()) continue;  // a late reply to an earlier call
     *answered = true;
     auto& body = env.value().body;
-    if (auto* err = std::get_if<protocol::ErrorReply>(&body)) return Status(err->code, err->message);
+    if (auto* err = std::get_if<protocol::ErrorReply>(&body)) {
+      return Status(ErrorCodeFromWire(err->code), err->message);
+    }
     return std::move(body);
   }
 }

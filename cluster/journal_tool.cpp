@@ -54,10 +54,10 @@ int JournalCommand(const std::string& dir, const std::string& action, const std:
                      {"attempt", ev.attempt}, {"message", ev.message}});
     o["history"] = evs;
     if (json) {
-      std::cout << o.dump() << "\n";
+      std::cout << o.dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";
       return kExitOk;
     }
-    std::cout << o.dump(2) << "\n";
+    std::cout << o.dump(2, ' ', false, kInvalidUtf8Replaced) << "\n";
     return kExitOk;
   }
 
@@ -70,7 +70,7 @@ int JournalCommand(const std::string& dir, const std::string& action, const std:
     }
     if (json) {
       std::cout << nlohmann::json{{"jobs", checked}, {"ok", problems.empty()}, {"problems", problems}}
-                       .dump()
+                       .dump(-1, ' ', false, kInvalidUtf8Replaced)
                 << "\n";
     } else {
       for (const auto& p : problems) std::cout << "problem: " << p << "\n";
@@ -98,7 +98,7 @@ int JournalCommand(const std::string& dir, const std::string& action, const std:
       std::cout << nlohmann::json{{"jobs", total},     {"incarnation", j->incarnation()},
                                   {"attempts", attempts}, {"states", by_state},
                                   {"queues", by_queue}}
-                       .dump()
+                       .dump(-1, ' ', false, kInvalidUtf8Replaced)
                 << "\n";
       return kExitOk;
     }
@@ -118,9 +118,9 @@ int JournalCommand(const std::string& dir, const std::string& action, const std:
   std::vector<protocol::JobInfo> rows;
   Status s = j->ForEachJob([&](const protocol::Job& job) {
     if (action == "export") {
-      std::cout << JobRecordToJson(job).dump() << "\n";
+      std::cout << JobRecordToJson(job).dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";
     } else if (json) {
-      std::cout << JobToJson(job.Info()).dump() << "\n";
+      std::cout << JobToJson(job.Info()).dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";
     } else {
       rows.push_back(job.Info());
     }

@@ -91,7 +91,7 @@ void PrintTable(std::ostream& out, const std::vector<std::string>& header,
 void PrintJobsTable(std::ostream& out, const std::vector<protocol::JobInfo>& jobs) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& j : jobs) {
-    std::string result = j.state == protocol::JobState::kSucceeded ? MsgpackToJson(j.result).dump()
+    std::string result = j.state == protocol::JobState::kSucceeded ? MsgpackToJson(j.result).dump(-1, ' ', false, kInvalidUtf8Replaced)
                                                                     : j.error;
     if (result.size() > 60) result = result.substr(0, 57) + "...";
     rows.push_back({j.id, j.type, j.queue, protocol::JobStateName(j.state),

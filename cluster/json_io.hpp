@@ -14,6 +14,10 @@
 
 namespace jobnet::cli {
 
+// Job data may hold any bytes: dump JSON with invalid UTF-8 replaced (U+FFFD), never throwing.
+// Use as j.dump(-1, ' ', false, kInvalidUtf8Replaced).
+constexpr auto kInvalidUtf8Replaced = nlohmann::json::error_handler_t::replace;
+
 // Parses JSON text into one msgpack value.
 Result<std::string> JsonToMsgpack(const std::string& json_text);
 // Renders one msgpack value as JSON (values JSON cannot hold become {"msgpack_hex": "..."}).

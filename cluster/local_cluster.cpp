@@ -9,6 +9,7 @@
 #include <climits>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -163,8 +164,12 @@ Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_po
 pid_t LocalCluster::Pid(const LocalNode& node) const {
   std::ifstream f(PidFile(node));
   pid_t pid = 0;
-  if (!(f >> pid)) return 0;
-  return Alive(pid) ? pid : 0;
+  if (!(f >> pid) || !Alive(pid)) return 0;
+  // A pid file can outlive its process and the pid be reused: it must be this node's jobnet.
+  std::ifstream cmd("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string cmdline((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+  if (cmdline.find(node.data) == std::string::npos) return 0;
+  return pid;
 }
 
 Status LocalCluster::Start(const LocalNode& node, int wait_ms) const {

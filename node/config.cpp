@@ -56,6 +56,9 @@ Status NodeConfig::Validate() const {
       return Status::InvalidArgument("bad peer endpoint '" + p + "'");
   if (heartbeat_ms < 10 || heartbeat_ms > 60000)
     return Status::InvalidArgument("heartbeat_ms must be 10..60000");
+  if (failure_timeout_ms > 3600ull * 1000)
+    return Status::InvalidArgument("failure_timeout must be at most 1h");
+  if (grace_ms > 24ull * 3600 * 1000) return Status::InvalidArgument("grace must be at most 1d");
   if (failure_timeout_ms < 2ull * heartbeat_ms)
     return Status::InvalidArgument("failure_timeout must be at least two heartbeats");
   if (retention_ms > 10ull * 366 * 24 * 3600 * 1000)

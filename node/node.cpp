@@ -60,6 +60,20 @@ int RunNode(const NodeConfig& config) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);  // exec handler pipes, sockets
 
+  // Bind first: a port in use must fail the start before recovery touches any job.
+  std::unique_ptr<Transport> transport;  // declared before the actor system: outlives it
+  {
+    TransportOptions to;
+    to.listen = config.listen;
+    to.node_id = config.id;
+    to.peers = config.peers;
+    to.failure_timeout_ms = config.failure_timeout_ms;
+    if (Status s = Transport::Bind(to, &transport); !s.ok()) {
+      spdlog::error("{}", s.ToString());
+      return kExitListen;
+    }
+  }
+
   std::unique_ptr<Journal> journal_up;
   if (Status s = Journal::Open(config.data, JournalOptions{}, &journal_up); !s.ok()) {
     spdlog::error("cannot open journal: {}", s.ToString());
@@ -95,7 +109,6 @@ int RunNode(const NodeConfig& config) {
   auto handler_config = std::make_shared<handlers::HandlerConfig>();
   handler_config->exec_allow = config.exec_allow;
 
-  std::unique_ptr<Transport> transport;  // declared before the actor system: outlives it
   // Actors may send before the transport is up (heartbeats): until then, frames are dropped.
   std::atomic<Transport*> tp{nullptr};
   caf::actor_system_config cfg;
@@ -132,24 +145,10 @@ int RunNode(const NodeConfig& config) {
   });
   caf::anon_send(scheduler, actors::connect_atom_v, caf::actor_cast<caf::actor>(ingress));
 
-  TransportOptions to;
-  to.listen = config.listen;
-  to.node_id = config.id;
-  to.peers = config.peers;
-  to.failure_timeout_ms = config.failure_timeout_ms;
-  Status ts = Transport::Start(
-      to,
-      [ingress](uint64_t route, protocol::Envelope env) {
-        caf::anon_send(ingress, actors::inbound_atom_v, route, std::move(env));
-      },
-      &transport);
-  if (!ts.ok()) {
-    spdlog::error("{}", ts.ToString());
-    caf::anon_send(scheduler, actors::stop_atom_v);
-    caf::anon_send_exit(ingress, caf::exit_reason::user_shutdown);
-    return kExitListen;
-  }
-  tp.store(transport.get());
+  tp.store(transport.get());  // before Run: the first reply must find the transport
+  transport->Run([ingress](uint64_t route, protocol::Envelope env) {
+    caf::anon_send(ingress, actors::inbound_atom_v, route, std::move(env));
+  });
   spdlog::info(
       "node {} listening on {} (incarnation {}, {} workers, {} peers, recovered {} jobs in {} ms)",
       config.id, transport->endpoint(), incarnation, config.workers, config.peers.size(),
@@ -179,14 +178,14 @@ int RunNode(const NodeConfig& config) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
-  tp.store(nullptr);
-  transport->Stop();
   // A handler that ignores cancellation must not keep the process alive forever.
   std::thread([] {
-    std::this_thread::sleep_for(std::chrono::seconds(5));
+    std::this_thread::sleep_for(std::chrono::seconds(6));
     spdlog::warn("shutdown is stuck on a handler that ignores cancellation; exiting");
     std::_Exit(kExitStuck);
   }).detach();
+  tp.store(nullptr);
+  transport->Stop();
   caf::anon_send(scheduler, actors::stop_atom_v);
   caf::anon_send_exit(ingress, caf::exit_reason::user_shutdown);
   sys.await_all_actors_done();

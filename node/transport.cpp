@@ -11,6 +11,7 @@
 #include <zmq.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cassert>
 #include <deque>
 
 #include "protocol/codec.hpp"
@@ -29,7 +30,9 @@ struct Transport::Impl {
   struct Route {
     std::string identity;
     bool delimiter = false;
+    size_t bytes = 0;  // request frame size, counted against pending_bytes_max
   };
+  size_t pending_bytes = 0;
   std::unordered_map<uint64_t, Route> routes;  // requests in flight (transport thread only)
   uint64_t next_route = 1;
 
@@ -55,13 +58,11 @@ struct Transport::Impl {
   std::vector<std::pair<uint32_t, std::string>> peer_outbox;
 };
 
-Status Transport::Start(const TransportOptions& options, Sink sink,
-                        std::unique_ptr<Transport>* out) {
+Status Transport::Bind(const TransportOptions& options, std::unique_ptr<Transport>* out) {
   std::unique_ptr<Transport> t(new Transport());
   t->impl_ = std::make_unique<Impl>();
   Impl& im = *t->impl_;
   im.options = options;
-  im.sink = std::move(sink);
   try {
     im.router.set(zmq::sockopt::linger, 0);
     im.router.set(zmq::sockopt::sndhwm, options.hwm);
@@ -88,10 +89,14 @@ Status Transport::Start(const TransportOptions& options, Sink sink,
   }
   im.wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (im.wake_fd < 0) return Status::Internal("eventfd failed");
-  Transport* raw = t.get();
-  im.thread = std::thread([raw] { raw->Loop(); });
   *out = std::move(t);
   return Status::OK();
+}
+
+void Transport::Run(Sink sink) {
+  assert(!impl_->thread.joinable());
+  impl_->sink = std::move(sink);
+  impl_->thread = std::thread([this] { Loop(); });
 }
 
 Transport::~Transport() {
@@ -104,8 +109,13 @@ void Transport::Stop() {
   uint64_t one = 1;
   (void)!::write(impl_->wake_fd, &one, sizeof one);
   if (impl_->thread.joinable()) impl_->thread.join();
+  // Give queued frames a moment to reach the wire (bounded), then close.
+  impl_->router.set(zmq::sockopt::linger, 1000);
   impl_->router.close();
-  for (auto& l : impl_->links) l->close();
+  for (auto& l : impl_->links) {
+    l->set(zmq::sockopt::linger, 1000);
+    l->close();
+  }
 }
 
 void Transport::SendToPeer(uint32_t link, std::string frame) {
@@ -157,8 +167,29 @@ void Transport::Loop() {
     if (it == im.routes.end()) return;
     if (!SendReply(im.router, it->second.identity, it->second.delimiter, frame))
       stats_.replies_dropped++;
+    im.pending_bytes -= it->second.bytes;
     im.routes.erase(it);
   };
+  auto flush_outboxes = [&] {
+    {
+      std::lock_guard<std::mutex> lock(im.mu);
+      batch.swap(im.outbox);
+      peer_batch.swap(im.peer_outbox);
+    }
+    for (auto& [route, frame] : batch) answer(route, frame);
+    batch.clear();
+    for (auto& [link, frame] : peer_batch) {
+      bool sent = false;
+      try {
+        sent = link < im.links.size() &&
+               im.links[link]->send(zmq::buffer(frame), zmq::send_flags::dontwait).has_value();
+      } catch (const zmq::error_t&) {
+      }
+      if (!sent) stats_.peer_sends_dropped++;
+    }
+    peer_batch.clear();
+  };
+  auto next_sweep = Clock::now();
 
   while (!im.stop.load()) {
     items.clear();
@@ -177,23 +208,7 @@ void Transport::Loop() {
       (void)!::read(im.wake_fd, &n, sizeof n);
     }
     // Replies first: they free pending slots.
-    {
-      std::lock_guard<std::mutex> lock(im.mu);
-      batch.swap(im.outbox);
-      peer_batch.swap(im.peer_outbox);
-    }
-    for (auto& [route, frame] : batch) answer(route, frame);
-    batch.clear();
-    for (auto& [link, frame] : peer_batch) {
-      bool sent = false;
-      try {
-        sent = link < im.links.size() &&
-               im.links[link]->send(zmq::buffer(frame), zmq::send_flags::dontwait).has_value();
-      } catch (const zmq::error_t&) {
-      }
-      if (!sent) stats_.peer_sends_dropped++;
-    }
-    peer_batch.clear();
+    flush_outboxes();
 
     // Replies to requests this node forwarded to an owner.
     for (size_t l = 0; l < im.links.size(); ++l) {
@@ -220,17 +235,19 @@ void Transport::Loop() {
         answer(fw.route, protocol::Encode(env.value()));
       }
     }
-    // Forwards whose owner never answered.
-    auto now = Clock::now();
-    for (auto it = im.forwards.begin(); it != im.forwards.end();) {
-      if (it->second.deadline > now) {
-        ++it;
-        continue;
+    // Forwards whose owner never answered (swept at most every 100 ms: the table can be big).
+    if (auto now = Clock::now(); now >= next_sweep) {
+      next_sweep = now + std::chrono::milliseconds(100);
+      for (auto it = im.forwards.begin(); it != im.forwards.end();) {
+        if (it->second.deadline > now) {
+          ++it;
+          continue;
+        }
+        answer(it->second.route, protocol::Encode(protocol::MakeError(
+                                     it->second.client_corr,
+                                     Status::Unavailable("the job's owner node did not answer"))));
+        it = im.forwards.erase(it);
       }
-      answer(it->second.route,
-             protocol::Encode(protocol::MakeError(
-                 it->second.client_corr, Status::Unavailable("the job's owner node did not answer"))));
-      it = im.forwards.erase(it);
     }
 
     // Then up to a bounded number of requests per round, so replies are never starved.
@@ -239,11 +256,13 @@ void Transport::Loop() {
       try {
         zmq::message_t msg;
         if (!im.router.recv(msg, zmq::recv_flags::dontwait)) break;
+        bool more = msg.more();
         parts.push_back(std::move(msg));
-        while (parts.back().more()) {
+        while (more) {  // read the whole message, keeping at most 4 parts
           zmq::message_t next;
           (void)im.router.recv(next, zmq::recv_flags::none);
-          if (parts.size() < 4) parts.push_back(std::move(next));  // drop anything past 4
+          more = next.more();
+          if (parts.size() < 4) parts.push_back(std::move(next));
         }
       } catch (const zmq::error_t& e) {
         spdlog::warn("transport recv failed: {}", e.what());
@@ -279,12 +298,15 @@ void Transport::Loop() {
         im.sink(0, std::move(env).value());
         continue;
       }
-      if (im.routes.size() >= im.options.pending_max) {
+      if (im.routes.size() >= im.options.pending_max ||
+          im.pending_bytes + body.size() > im.options.pending_bytes_max) {
         stats_.overloaded++;
         reply_now(corr, Status::Overloaded("node has " + std::to_string(im.routes.size()) +
-                                           " requests in flight; retry later"));
+                                           " requests (" + std::to_string(im.pending_bytes) +
+                                           " bytes) in flight; retry later"));
         continue;
       }
+      const size_t request_bytes = body.size();
       // A request about another owner's job goes to that owner.
       const std::string* job_id = nullptr;
       uint64_t wait_ms = 0;
@@ -314,7 +336,8 @@ void Transport::Loop() {
               continue;
             }
             uint64_t route = im.next_route++;
-            im.routes.emplace(route, Impl::Route{std::move(identity), delimiter});
+            im.routes.emplace(route, Impl::Route{std::move(identity), delimiter, request_bytes});
+            im.pending_bytes += request_bytes;
             uint64_t fcorr = im.next_forward++;
             im.forwards[fcorr] = {route, corr,
                                   Clock::now() + std::chrono::milliseconds(wait_ms) +
@@ -340,10 +363,13 @@ void Transport::Loop() {
         }
       }
       uint64_t route = im.next_route++;
-      im.routes.emplace(route, Impl::Route{std::move(identity), delimiter});
+      im.routes.emplace(route, Impl::Route{std::move(identity), delimiter, request_bytes});
+      im.pending_bytes += request_bytes;
       im.sink(route, std::move(env).value());
     }
   }
+  // Stopping: what the actors queued last (final replies, hosted-run results) still goes out.
+  flush_outboxes();
 }
 
 }  // namespace jobnet

@@ -24,6 +24,7 @@ namespace jobnet {
 struct TransportOptions {
   std::string listen = "tcp://127.0.0.1:7701";
   uint32_t pending_max = limits::kPendingRequestsMax;  // requests in flight; more get kOverloaded
+  uint64_t pending_bytes_max = limits::kPendingBytesMax;  // and their bytes
   uint32_t frame_bytes_max = limits::kFrameBytesMax;   // bigger frames get kTooLarge
   int hwm = 100000;                                    // ZeroMQ send/receive high-water marks
   std::string node_id;               // this node: requests for other owners' jobs are forwarded
@@ -47,8 +48,12 @@ class Transport {
   // (0 for node-to-node one-way messages, which get no reply).
   using Sink = std::function<void(uint64_t route, protocol::Envelope env)>;
 
-  // Binds `options.listen` and starts the thread. kUnavailable if the endpoint cannot be bound.
-  static Status Start(const TransportOptions& options, Sink sink, std::unique_ptr<Transport>* out);
+  // Binds `options.listen` and connects the peer links, without serving yet: a node binds
+  // first, so that a port in use fails the start before anything else happens.
+  // kUnavailable if the endpoint cannot be bound.
+  static Status Bind(const TransportOptions& options, std::unique_ptr<Transport>* out);
+  // Starts the socket thread; requests go to `sink`. Call once.
+  void Run(Sink sink);
   ~Transport();  // stops the thread, closes the socket
 
   // Queues the reply frame for `route` (thread-safe, never blocks on the network). A reply

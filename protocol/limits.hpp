@@ -54,6 +54,9 @@ constexpr uint64_t kWaitTimeoutMsDefault = 30000;
 
 // Node capacity. Past these the node answers kOverloaded instead of growing.
 constexpr uint32_t kPendingRequestsMax = 120000;  // requests received and not yet answered
+// Bytes of request frames in flight: a flood of 1 MiB submits is refused, not buffered.
+constexpr uint64_t kPendingBytesMax = 256ull << 20;
+static_assert(kPendingBytesMax >= 64ull * kFrameBytesMax, "many large requests fit at once");
 constexpr uint32_t kJobsLiveMax = 2000000;        // jobs not yet in a final state, per node
 constexpr uint32_t kWaitersPerJobMax = 10000;
 constexpr uint32_t kWaitersMax = 100000;

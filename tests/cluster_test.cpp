@@ -180,8 +180,9 @@ TEST_F(ClusterTest, AnyNodeAnswersForAnyJob) {
 TEST_F(ClusterTest, ClientFailsOverToAnotherNode) {
   MakePair(2, 2);
   ClientOptions o;
+  // A dead endpoint, n1, a malformed one, n2.
   o.endpoints = {"tcp://127.0.0.1:" + std::to_string(testing::FreePort()), n1_->endpoint(),
-                 n2_->endpoint()};
+                 "tcp://127.0.0.1", n2_->endpoint()};
   o.request_timeout_ms = 500;
   std::unique_ptr<Client> c;
   ASSERT_TRUE(Client::Connect(o, &c).ok());  // skips the dead endpoint
@@ -191,7 +192,7 @@ TEST_F(ClusterTest, ClientFailsOverToAnotherNode) {
   s.payload = PackU64(7);
   ASSERT_TRUE(c->Submit(s).ok());
   n1_->Signal(SIGKILL);
-  auto a = c->Submit(s);  // n1 is gone: the client moves on to n2
+  auto a = c->Submit(s);  // n1 is gone: the client skips the malformed entry, moves on to n2
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   EXPECT_EQ(c->endpoint(), n2_->endpoint());
   EXPECT_EQ(a.value().id.rfind("n2-", 0), 0u);

@@ -277,6 +277,20 @@ TEST_F(IntegrationTest, MalformedFramesGetErrorRepliesAndNodeKeepsServing) {
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(RawSocket::ErrorOf(r[0], &corr).code, Code::kCorruption);
 
+  // Four and five frames (a client that sends multipart messages): an error, then on we go.
+  s.Send({stats, stats, stats, stats});
+  r = s.Recv();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(RawSocket::ErrorOf(r[0], &corr).code, Code::kCorruption);
+  s.Send({stats, stats, stats, stats, stats});
+  r = s.Recv();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(RawSocket::ErrorOf(r[0], &corr).code, Code::kCorruption);
+  s.Send({stats});
+  r = s.Recv();
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_TRUE(protocol::Decode(r[0].data(), r[0].size(), &corr).ok());
+
   // Oversized frame: a typed kTooLarge, not a dropped connection.
   s.Send({std::string(limits::kFrameBytesMax + 10, '\xc0')});
   r = s.Recv();
@@ -312,6 +326,48 @@ TEST_F(IntegrationTest, MalformedFramesGetErrorRepliesAndNodeKeepsServing) {
   ASSERT_TRUE(j.ok());
   EXPECT_EQ(j.value().state, protocol::JobState::kSucceeded);
   EXPECT_TRUE(node.Running());
+}
+
+TEST_F(IntegrationTest, StartThatCannotListenTouchesNoJob) {
+  std::string data = dir_ + "/n1";
+  auto node = std::make_unique<NodeProcess>("n1", data, 1);
+  ASSERT_TRUE(node->Start());
+  std::string ep = node->endpoint();
+  auto c = node->Connect();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(c->Submit(Spec("sleep", Pack(200))).value().id);
+  ASSERT_TRUE(Eventually([&] {
+    return c->GetStatus(ids[0]).value().state == protocol::JobState::kRunning;
+  }));
+  node->Signal(SIGKILL);
+  c.reset();
+  // Another node holds the port: the restart fails (exit 6) before recovering anything.
+  std::string cmd = std::string(JOBNET_BIN) + " node --id n1 --listen " + ep + " --data " + data +
+                    " 2>/dev/null";
+  {
+    // Occupy the port with a plain ZeroMQ socket.
+    zmq::context_t ctx;
+    zmq::socket_t hold(ctx, zmq::socket_type::router);
+    hold.set(zmq::sockopt::linger, 0);
+    hold.bind(ep);
+    for (int i = 0; i < 3; ++i) {
+      int rc = std::system(cmd.c_str());
+      ASSERT_TRUE(WIFEXITED(rc));
+      EXPECT_EQ(WEXITSTATUS(rc), 6);
+    }
+  }
+  auto show = RunCli("journal " + data + " show " + ids[0] + " --json");
+  ASSERT_EQ(show.exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(show.out)["attempts"], 1);  // untouched by the failed starts
+  EXPECT_EQ(nlohmann::json::parse(show.out)["state"], "running");
+  node = std::make_unique<NodeProcess>("n1", data, 1);
+  ASSERT_TRUE(node->Start());
+  c = node->Connect();
+  auto done = WaitAll(*c, ids);
+  EXPECT_EQ(done[ids[0]].attempts, 2u);  // one interrupted attempt, one that succeeded
+  EXPECT_EQ(done[ids[1]].attempts, 1u);
+  EXPECT_EQ(done[ids[2]].attempts, 1u);
+  for (const auto& id : ids) EXPECT_EQ(done[id].state, protocol::JobState::kSucceeded);
 }
 
 TEST_F(IntegrationTest, SigtermLetsRunningJobsFinishAndExitsZero) {
@@ -409,7 +465,8 @@ TEST_F(IntegrationTest, ExecRunsOnlyAllowListedCommandsAndKillsAtTimeout) {
   {
     std::ofstream f(cfg);
     f << "workers = 2\n[exec.allow]\nupper = [\"tr\", \"a-z\", \"A-Z\"]\nhang = [\"sleep\", \"30\"]\n"
-      << "quiet_hang = [\"sh\", \"-c\", \"exec >&- 2>&-; sleep 30\"]\n";
+      << "quiet_hang = [\"sh\", \"-c\", \"exec >&- 2>&-; sleep 30\"]\n"
+      << "latin1 = [\"printf\", \"caf\\\\351\"]\n";
   }
   NodeProcess node("n1", dir_ + "/n1", 2, {"--config", cfg});
   ASSERT_TRUE(node.Start());
@@ -433,6 +490,14 @@ TEST_F(IntegrationTest, ExecRunsOnlyAllowListedCommandsAndKillsAtTimeout) {
   j = c->Wait(c->Submit(hang).value().id, 10000);
   EXPECT_EQ(j.value().state, protocol::JobState::kDead);
   EXPECT_NE(j.value().error.find("timed out"), std::string::npos);
+  // Output that is not UTF-8 is kept as it is, and the CLI still prints it as JSON.
+  auto l1 = c->Wait(c->Submit(Spec("exec", Pack(std::string("latin1")))).value().id, 10000);
+  ASSERT_EQ(l1.value().state, protocol::JobState::kSucceeded) << l1.value().error;
+  EXPECT_EQ(Unpack(l1.value().result).get().as<std::string>(), "caf\xe9");
+  auto r = RunCli("status " + l1.value().id + " --json --to " + node.endpoint());
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("caf\xef\xbf\xbd"), std::string::npos) << r.out;  // U+FFFD
+  EXPECT_EQ(RunCli("status " + l1.value().id + " --to " + node.endpoint()).exit_code, 0);
   // A process that closes its output and lives on is killed at the timeout too.
   hang.payload = Pack(std::string("quiet_hang"));
   j = c->Wait(c->Submit(hang).value().id, 10000);

@@ -29,6 +29,15 @@ enum class Code : uint8_t {
   kInternal = 13,           // a bug: report it
 };
 
+constexpr Code kLastCode = Code::kInternal;  // keep up to date when appending codes
+
+// A code as received in an error reply: 0 or a code this build does not know becomes kInternal,
+// so that an error is never mistaken for success.
+inline Code ErrorCodeFromWire(Code c) {
+  return c == Code::kOk || static_cast<uint8_t>(c) > static_cast<uint8_t>(kLastCode) ? Code::kInternal
+                                                                                     : c;
+}
+
 // Stable lower-case name of a code ("not_found"), as printed by the CLI.
 const char* CodeName(Code code);
 
