@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
 #include <caf/actor_system.hpp>
@@ -74,8 +75,19 @@ int RunNode(const NodeConfig& config) {
     }
   }
 
+  JournalOptions jo;
+  // Test seam (docs/operations.md): after N synced batches every journal write fails, as on a
+  // full disk, so tests can watch the node fail-stop without breaking a real disk.
+  if (const char* fp = std::getenv("JOBNET_FAILPOINT_JOURNAL_WRITES")) {
+    auto budget = std::make_shared<std::atomic<long long>>(std::atoll(fp));
+    spdlog::warn("failpoint: journal writes fail after {} batches", budget->load());
+    jo.before_write = [budget](size_t) {
+      return budget->fetch_sub(1) > 0 ? Status::OK()
+                                      : Status::Storage("failpoint: simulated write failure");
+    };
+  }
   std::unique_ptr<Journal> journal_up;
-  if (Status s = Journal::Open(config.data, JournalOptions{}, &journal_up); !s.ok()) {
+  if (Status s = Journal::Open(config.data, jo, &journal_up); !s.ok()) {
     spdlog::error("cannot open journal: {}", s.ToString());
     return kExitJournal;
   }

@@ -370,6 +370,43 @@ TEST_F(IntegrationTest, StartThatCannotListenTouchesNoJob) {
   for (const auto& id : ids) EXPECT_EQ(done[id].state, protocol::JobState::kSucceeded);
 }
 
+TEST_F(IntegrationTest, JournalWriteFailureStopsTheNodeAndLosesNothingAcknowledged) {
+  std::string data = dir_ + "/n1";
+  ::setenv("JOBNET_FAILPOINT_JOURNAL_WRITES", "20", 1);
+  auto node = std::make_unique<NodeProcess>("n1", data, 2);
+  bool started = node->Start();
+  ::unsetenv("JOBNET_FAILPOINT_JOURNAL_WRITES");
+  ASSERT_TRUE(started);
+  auto c = node->Connect(2000);
+  ASSERT_TRUE(c);
+  std::vector<std::string> acked;
+  Status failure;
+  for (int i = 0; i < 200 && failure.ok(); ++i) {
+    auto a = c->Submit(Spec("echo", Pack(i)));
+    if (a.ok()) {
+      acked.push_back(a.value().id);
+    } else {
+      failure = a.status();
+    }
+  }
+  // The write that failed was answered with a storage error (or the node was already gone).
+  ASSERT_FALSE(failure.ok());
+  EXPECT_TRUE(failure.code() == Code::kStorage || failure.IsTimeout() || failure.IsUnavailable())
+      << failure.ToString();
+  ASSERT_FALSE(acked.empty());
+  // The node stops itself with exit code 70 rather than serve what it cannot make durable.
+  int status = node->Signal(0, std::chrono::seconds(10));
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 70);
+  // Restarted on a healthy disk: every acknowledged job is there and finishes.
+  node = std::make_unique<NodeProcess>("n1", data, 2);
+  ASSERT_TRUE(node->Start());
+  c = node->Connect();
+  auto done = WaitAll(*c, acked);
+  ASSERT_EQ(done.size(), acked.size());
+  for (const auto& id : acked) EXPECT_EQ(done[id].state, protocol::JobState::kSucceeded) << id;
+}
+
 TEST_F(IntegrationTest, SigtermLetsRunningJobsFinishAndExitsZero) {
   std::string data = dir_ + "/n1";
   NodeProcess node("n1", data, 1);
