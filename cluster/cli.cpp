@@ -63,6 +63,7 @@ int WaitAll(Client& client, const std::vector<std::string>& ids, bool json, uint
   constexpr uint64_t kWindowMs = 30000;
   std::map<uint64_t, std::string> pending;  // corr -> id
   int rc = kExitOk;
+  bool header_printed = false;
   for (const auto& id : ids) {
     auto corr = client.Send(protocol::WaitRequest{id, kWindowMs});
     if (!corr.ok()) return Fail(corr.status());
@@ -96,7 +97,8 @@ int WaitAll(Client& client, const std::vector<std::string>& ids, bool json, uint
       if (json) {
         std::cout << JobToJson(jr->job).dump(-1, ' ', false, kInvalidUtf8Replaced) << std::endl;
       } else {
-        PrintJobsTable(std::cout, {jr->job});
+        PrintJobRow(std::cout, jr->job, !header_printed);
+        header_printed = true;
       }
     }
   }

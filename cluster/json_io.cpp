@@ -88,17 +88,39 @@ void PrintTable(std::ostream& out, const std::vector<std::string>& header,
   for (const auto& r : rows) line(r);
 }
 
+namespace {
+const std::vector<std::string> kJobHeader = {"ID",       "TYPE",    "QUEUE",       "STATE",
+                                             "ATTEMPTS", "CREATED", "RESULT/ERROR"};
+
+std::vector<std::string> JobRow(const protocol::JobInfo& j) {
+  std::string result = j.state == protocol::JobState::kSucceeded
+                           ? MsgpackToJson(j.result).dump(-1, ' ', false, kInvalidUtf8Replaced)
+                           : j.error;
+  if (result.size() > 60) result = result.substr(0, 57) + "...";
+  return {j.id, j.type, j.queue, protocol::JobStateName(j.state),
+          std::to_string(j.attempts) + "/" + std::to_string(j.max_attempts),
+          FormatTimeMs(j.created_at_ms), result};
+}
+}  // namespace
+
 void PrintJobsTable(std::ostream& out, const std::vector<protocol::JobInfo>& jobs) {
   std::vector<std::vector<std::string>> rows;
-  for (const auto& j : jobs) {
-    std::string result = j.state == protocol::JobState::kSucceeded ? MsgpackToJson(j.result).dump(-1, ' ', false, kInvalidUtf8Replaced)
-                                                                    : j.error;
-    if (result.size() > 60) result = result.substr(0, 57) + "...";
-    rows.push_back({j.id, j.type, j.queue, protocol::JobStateName(j.state),
-                    std::to_string(j.attempts) + "/" + std::to_string(j.max_attempts),
-                    FormatTimeMs(j.created_at_ms), result});
-  }
-  PrintTable(out, {"ID", "TYPE", "QUEUE", "STATE", "ATTEMPTS", "CREATED", "RESULT/ERROR"}, rows);
+  for (const auto& j : jobs) rows.push_back(JobRow(j));
+  PrintTable(out, kJobHeader, rows);
+}
+
+void PrintJobRow(std::ostream& out, const protocol::JobInfo& job, bool header) {
+  // Fixed widths: rows printed one at a time (as jobs finish) still line up.
+  static const size_t kWidths[] = {16, 12, 10, 11, 10, 26};
+  auto line = [&](const std::vector<std::string>& r) {
+    for (size_t i = 0; i < r.size(); ++i) {
+      out << r[i];
+      if (i + 1 < r.size()) out << std::string(r[i].size() < kWidths[i] ? kWidths[i] - r[i].size() : 1, ' ');
+    }
+    out << std::endl;
+  };
+  if (header) line(kJobHeader);
+  line(JobRow(job));
 }
 
 nlohmann::json PeersToJson(const std::vector<protocol::PeerInfo>& peers) {

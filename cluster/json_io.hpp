@@ -33,6 +33,9 @@ nlohmann::json JobRecordToJson(const protocol::Job& job);
 void PrintTable(std::ostream& out, const std::vector<std::string>& header,
                 const std::vector<std::vector<std::string>>& rows);
 void PrintJobsTable(std::ostream& out, const std::vector<protocol::JobInfo>& jobs);
+// One job as a table row with fixed column widths (and the header first when asked), for
+// output that streams as jobs finish.
+void PrintJobRow(std::ostream& out, const protocol::JobInfo& job, bool header);
 std::string FormatTimeMs(uint64_t unix_ms);
 nlohmann::json PeersToJson(const std::vector<protocol::PeerInfo>& peers);
 void PrintPeers(std::ostream& out, const std::vector<protocol::PeerInfo>& peers);  // "2026-11-23T12:00:00.123Z", "-" for 0
