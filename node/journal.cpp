@@ -1,6 +1,8 @@
 // RocksDB journal; key layout in journal.hpp.
 #include "node/journal.hpp"
 
+#include "protocol/codec.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -18,7 +20,8 @@ namespace {
 constexpr char kFormatKey[] = "m:format";
 constexpr char kIncarnationKey[] = "m:incarnation";
 constexpr char kNextSeqKey[] = "m:next_seq";
-constexpr char kFormat[] = "1";
+constexpr char kFormat[] = "2";
+constexpr char kFormatV1[] = "1";  // payload inside the job record; read, upgraded on open
 
 void PutFixed64(std::string* s, uint64_t v) {
   for (int i = 7; i >= 0; --i) s->push_back(static_cast<char>((v >> (i * 8)) & 0xff));
@@ -34,6 +37,11 @@ uint64_t GetFixed(const char* p, int bytes) {
 
 std::string JobKey(uint64_t seq) {
   std::string k = "j:";
+  PutFixed64(&k, seq);
+  return k;
+}
+std::string PayloadKey(uint64_t seq) {
+  std::string k = "p:";
   PutFixed64(&k, seq);
   return k;
 }
@@ -120,8 +128,8 @@ Status Journal::Open(const std::string& dir, const JournalOptions& options,
   j->options_ = options;
   std::string format;
   s = raw->Get(rocksdb::ReadOptions(), kFormatKey, &format);
-  if (s.ok() && format != kFormat)
-    return Status::Corruption("journal format '" + format + "' is not supported (want 1)");
+  if (s.ok() && format != kFormat && format != kFormatV1)
+    return Status::Corruption("journal format '" + format + "' is not supported (want 1 or 2)");
   if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "read format");
   uint64_t inc = 0;
   Status st = ReadU64(raw, kIncarnationKey, &inc);
@@ -129,7 +137,7 @@ Status Journal::Open(const std::string& dir, const JournalOptions& options,
   if (!options.read_only) {
     inc++;
     rocksdb::WriteBatch b;
-    b.Put(kFormatKey, kFormat);
+    if (format.empty()) b.Put(kFormatKey, kFormat);  // a new journal; a format-1 one stays 1
     b.Put(kIncarnationKey, Fixed64Value(inc));
     rocksdb::WriteOptions wo;
     wo.sync = true;
@@ -137,6 +145,7 @@ Status Journal::Open(const std::string& dir, const JournalOptions& options,
     if (!st.ok()) return st;
   }
   j->incarnation_ = inc;
+  j->format_ = s.ok() ? format : kFormat;
   *out = std::move(j);
   return Status::OK();
 }
@@ -157,10 +166,13 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
   for (const auto& w : writes) {
     assert(w.job.seq != 0 && !w.job.id.empty());
     b.Put(JobKey(w.job.seq), protocol::EncodeJobRecord(w.job));
+    if (!w.events.empty() && w.events.front().first == 0)  // the job's first write
+      b.Put(PayloadKey(w.job.seq), w.job.spec.payload);
     for (const auto& [n, ev] : w.events) b.Put(EventKey(w.job.seq, n), protocol::EncodeEventRecord(ev));
   }
   for (uint64_t seq : deletes) {
     b.Delete(JobKey(seq));
+    b.Delete(PayloadKey(seq));
     b.DeleteRange(EventPrefix(seq), EventPrefix(seq + 1));
   }
   if (next_seq != 0) b.Put(kNextSeqKey, Fixed64Value(next_seq));
@@ -175,7 +187,10 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
 }
 
 Status Journal::ForEachJob(const std::function<bool(const protocol::Job&)>& fn) const {
+  // Job records and payloads are both ordered by seq: walk them side by side.
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::unique_ptr<rocksdb::Iterator> pit(db_->NewIterator(rocksdb::ReadOptions()));
+  pit->Seek("p:");
   for (it->Seek("j:"); it->Valid() && it->key().starts_with("j:"); it->Next()) {
     auto job = protocol::DecodeJobRecord(it->value().ToString());
     if (!job.ok()) {
@@ -184,8 +199,17 @@ Status Journal::ForEachJob(const std::function<bool(const protocol::Job&)>& fn) 
     }
     if (it->key().size() != 10 || GetFixed(it->key().data() + 2, 8) != job.value().seq)
       return Status::Corruption("record " + it->key().ToString(true) + " holds another job's seq");
+    uint64_t seq = job.value().seq;
+    while (pit->Valid() && pit->key().starts_with("p:") && pit->key().size() == 10 &&
+           GetFixed(pit->key().data() + 2, 8) < seq)
+      pit->Next();
+    if (pit->Valid() && pit->key().starts_with("p:") && pit->key().size() == 10 &&
+        GetFixed(pit->key().data() + 2, 8) == seq)
+      job.value().spec.payload = pit->value().ToString();
+    // else: a format-1 record carries its payload itself (or Verify reports it missing)
     if (!fn(job.value())) break;
   }
+  if (!pit->status().ok()) return FromRocks(pit->status(), "scan payloads");
   return FromRocks(it->status(), "scan jobs");
 }
 
@@ -203,7 +227,13 @@ Result<protocol::Job> Journal::Get(uint64_t seq) const {
   auto s = db_->Get(rocksdb::ReadOptions(), JobKey(seq), &v);
   if (s.IsNotFound()) return Status::NotFound("no job with seq " + std::to_string(seq));
   if (!s.ok()) return FromRocks(s, "read job");
-  return protocol::DecodeJobRecord(v);
+  auto job = protocol::DecodeJobRecord(v);
+  if (!job.ok()) return job;
+  std::string payload;
+  s = db_->Get(rocksdb::ReadOptions(), PayloadKey(seq), &payload);
+  if (s.ok()) job.value().spec.payload = std::move(payload);
+  else if (!s.IsNotFound()) return FromRocks(s, "read payload");
+  return job;
 }
 
 Status Journal::History(uint64_t seq,
@@ -228,8 +258,31 @@ Status Journal::Verify(std::vector<std::string>* problems, uint64_t* jobs_checke
   if (!s.ok()) return s;
   std::map<uint64_t, uint32_t> expected_events;  // seq -> event count from the job record
   uint64_t max_seq = 0;
+  std::map<uint64_t, bool> payload_seen;  // seq -> has a job record
+  {
+    std::unique_ptr<rocksdb::Iterator> pit(db_->NewIterator(rocksdb::ReadOptions()));
+    for (pit->Seek("p:"); pit->Valid() && pit->key().starts_with("p:"); pit->Next()) {
+      if (pit->key().size() != 10) {
+        problems->push_back("payload key " + pit->key().ToString(true) + " has a bad length");
+        continue;
+      }
+      payload_seen[GetFixed(pit->key().data() + 2, 8)] = false;
+      if (protocol::ValidateMsgpackValue(pit->value().ToString(), limits::kPayloadBytesMax).ok() ==
+          false)
+        problems->push_back("payload of job seq " +
+                            std::to_string(GetFixed(pit->key().data() + 2, 8)) +
+                            " is not one msgpack value");
+    }
+  }
   s = ForEachJob([&](const protocol::Job& j) {
     (*jobs_checked)++;
+    auto p = payload_seen.find(j.seq);
+    if (p == payload_seen.end()) {
+      if (j.spec.payload == protocol::MsgpackNil() && format_ != kFormatV1)
+        problems->push_back("job " + j.id + " has no payload record");
+    } else {
+      p->second = true;
+    }
     expected_events[j.seq] = j.events;
     max_seq = std::max(max_seq, j.seq);
     if (j.events == 0) problems->push_back("job " + j.id + " has no events");
@@ -243,6 +296,9 @@ Status Journal::Verify(std::vector<std::string>* problems, uint64_t* jobs_checke
     problems->push_back(s.ToString());
     return Status::OK();
   }
+  for (const auto& [seq, has_job] : payload_seen)
+    if (!has_job) problems->push_back("payload for job seq " + std::to_string(seq) +
+                                      " without a job record");
   if (max_seq != 0 && next_seq <= max_seq)
     problems->push_back("m:next_seq " + std::to_string(next_seq) + " is not past the highest job " +
                         std::to_string(max_seq));

@@ -1,10 +1,11 @@
 // The node's journal: every accepted job and every state change, in RocksDB. No CAF here.
 // Key layout (docs/journal.md mirrors it; all integers big-endian so keys sort numerically):
 //
-//   "m:format"                    -> "1"
+//   "m:format"                    -> "2"  (1: payloads inside job records; still readable)
 //   "m:incarnation"               -> fixed64   bumped and synced on every read-write open
 //   "m:next_seq"                  -> fixed64   next job sequence number to hand out
-//   "j:" fixed64(seq)             -> job_record   (protocol/job_record.hpp)
+//   "j:" fixed64(seq)             -> job_record   (protocol/job_record.hpp), without the payload
+//   "p:" fixed64(seq)             -> the payload: one msgpack value, written once with the job
 //   "h:" fixed64(seq) fixed32(n)  -> event_record, the n-th state change of that job
 #ifndef JOBNET_NODE_JOURNAL_HPP_
 #define JOBNET_NODE_JOURNAL_HPP_
@@ -55,7 +56,8 @@ class Journal {
   uint64_t incarnation() const { return incarnation_; }
 
   // Writes one atomic, synced batch: job records with their events, purges, and next_seq
-  // (when non-zero). Blocks for the fsync.
+  // (when non-zero). A job's payload is written with its first record (the write that carries
+  // event 0). Blocks for the fsync.
   Status Write(const std::vector<protocol::JobWrite>& writes, const std::vector<uint64_t>& deletes,
                uint64_t next_seq);
 
@@ -79,6 +81,7 @@ class Journal {
   std::unique_ptr<rocksdb::DB> db_;
   JournalOptions options_;
   uint64_t incarnation_ = 0;
+  std::string format_;  // as found on open ("1" or "2"; a new journal is "2")
   JournalStats stats_;
 };
 

@@ -98,17 +98,15 @@ JobInfo Job::Info() const {
 }
 
 std::string EncodeJobRecord(const Job& j) {
-  msgpack::sbuffer buf(128 + j.spec.payload.size() + j.result.size());
+  msgpack::sbuffer buf(192 + j.result.size());
   Packer pk(&buf);
   pk.pack_map(14);
   U64(pk, "v", kRecordVersion);
   U64(pk, "seq", j.seq);
   Str(pk, "id", j.id);
   pk.pack("spec");
-  pk.pack_map(9);
+  pk.pack_map(8);
   Str(pk, "type", j.spec.type);
-  pk.pack("payload");
-  buf.write(j.spec.payload.data(), j.spec.payload.size());
   Str(pk, "queue", j.spec.queue);
   U64(pk, "prio", j.spec.priority);
   U64(pk, "max", j.spec.max_attempts);

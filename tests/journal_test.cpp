@@ -59,10 +59,13 @@ TEST_F(JournalTest, WriteCloseReopenReadBack) {
     auto j = Open();
     ASSERT_TRUE(j);
     EXPECT_EQ(j->incarnation(), 1u);
-    ASSERT_TRUE(j->Write({MakeWrite(1, JobState::kQueued, 0, 1), MakeWrite(2, JobState::kDelayed, 0, 1)},
-                         {}, 3)
-                    .ok());
-    ASSERT_TRUE(j->Write({MakeWrite(1, JobState::kRunning, 1, 1)}, {}, 0).ok());
+    JobWrite first = MakeWrite(1, JobState::kQueued, 0, 1);
+    first.job.spec.payload = "\xa5hello";
+    ASSERT_TRUE(j->Write({first, MakeWrite(2, JobState::kDelayed, 0, 1)}, {}, 3).ok());
+    // Later writes carry the job without re-writing its payload.
+    JobWrite later = MakeWrite(1, JobState::kRunning, 1, 1);
+    later.job.spec.payload.clear();
+    ASSERT_TRUE(j->Write({later}, {}, 0).ok());
     EXPECT_EQ(j->stats().batches, 2u);
   }
   auto j = Open();
@@ -73,7 +76,9 @@ TEST_F(JournalTest, WriteCloseReopenReadBack) {
   ASSERT_EQ(jobs.size(), 2u);
   EXPECT_EQ(next_seq, 3u);
   EXPECT_EQ(jobs[0].state, JobState::kRunning);
+  EXPECT_EQ(jobs[0].spec.payload, "\xa5hello");
   EXPECT_EQ(jobs[1].state, JobState::kDelayed);
+  EXPECT_EQ(j->Get(1).value().spec.payload, "\xa5hello");
   std::vector<std::pair<uint32_t, JobEvent>> history;
   ASSERT_TRUE(j->History(1, &history).ok());
   ASSERT_EQ(history.size(), 2u);
@@ -113,6 +118,13 @@ TEST_F(JournalTest, PurgeRemovesJobAndHistory) {
   ASSERT_TRUE(j->Write({MakeWrite(1, JobState::kSucceeded, 0, 3), MakeWrite(2, JobState::kQueued, 0, 1)}, {}, 3).ok());
   ASSERT_TRUE(j->Write({}, {1}, 0).ok());
   EXPECT_TRUE(j->Get(1).status().IsNotFound());
+  {
+    // Its payload went with it (Verify below would report an orphan payload).
+    std::vector<Job> jobs;
+    uint64_t next_seq = 0;
+    ASSERT_TRUE(j->LoadAll(&jobs, &next_seq).ok());
+    ASSERT_EQ(jobs.size(), 1u);
+  }
   std::vector<std::pair<uint32_t, JobEvent>> history;
   ASSERT_TRUE(j->History(1, &history).ok());
   EXPECT_TRUE(history.empty());
