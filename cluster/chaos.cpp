@@ -143,16 +143,26 @@ int main(int argc, char** argv) {
   int kills = 0;
   std::thread killer([&] {
     std::mt19937_64 rng(seed);
+    size_t last_victim = cluster.nodes().size();  // none yet
     auto next_kill = Clock::now() + std::chrono::milliseconds(kill_every_ms.value());
     while (submitting.load()) {
       if (Clock::now() < next_kill) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
         continue;
       }
-      const auto& victim = cluster.nodes()[rng() % cluster.nodes().size()];
+      // A random node, never the same one twice in a row (so every node gets killed).
+      size_t n = cluster.nodes().size();
+      size_t pick = std::uniform_int_distribution<size_t>(0, n > 1 ? n - 2 : 0)(rng);
+      if (n > 1 && pick >= last_victim) pick++;
+      last_victim = pick;
+      const auto& victim = cluster.nodes()[pick];
       const auto& witness = cluster.nodes()[(&victim - &cluster.nodes()[0] + 1) % cluster.nodes().size()];
       auto killed_at = Clock::now();
-      if (!cluster.Kill(victim, SIGKILL).ok()) continue;
+      if (Status ks = cluster.Kill(victim, SIGKILL); !ks.ok()) {
+        std::fprintf(stderr, "chaos: cannot kill %s: %s\n", victim.id.c_str(), ks.ToString().c_str());
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
       kills++;
       std::fprintf(stderr, "chaos: SIGKILL %s\n", victim.id.c_str());
       ClientOptions o;
