@@ -371,12 +371,7 @@ void Scheduler::Complete(const Outcome& o, uint64_t now_ms) {
     int link = FindLink(slot.run.owner);
     counters_["hosted_runs"]++;
     if (link >= 0) {
-      protocol::RemoteResult r;
-      r.owner = slot.run.owner;
-      r.owner_incarnation = slot.run.owner_incarnation;
-      r.worker_node = opt_.node_id;
-      r.lease = slot.run.lease;
-      r.seq = slot.run.seq;
+      protocol::RemoteResult r = ResultFor(slot.run);
       r.ok = o.ok && o.result.size() <= limits::kResultBytesMax;
       r.result = r.ok ? o.result : protocol::MsgpackNil();
       r.error = o.ok && !r.ok ? "result is larger than 1 MiB"
@@ -415,6 +410,16 @@ void Scheduler::InterruptRun(Job& job, const std::string& why, uint64_t now_ms) 
     Finish(job);
     counters_["dead"]++;
   }
+}
+
+protocol::RemoteResult Scheduler::ResultFor(const protocol::RemoteRun& run) const {
+  protocol::RemoteResult r;
+  r.owner = run.owner;
+  r.owner_incarnation = run.owner_incarnation;
+  r.worker_node = opt_.node_id;
+  r.lease = run.lease;
+  r.seq = run.seq;
+  return r;
 }
 
 int Scheduler::FindLink(const std::string& node) const {
@@ -464,12 +469,7 @@ void Scheduler::AcceptRemoteRun(const protocol::RemoteRun& run, uint64_t now_ms)
   if (draining_ || free_slots_.empty() || !ready_.empty()) {
     counters_["hosted_rejected"]++;
     if (link >= 0) {
-      protocol::RemoteResult r;
-      r.owner = run.owner;
-      r.owner_incarnation = run.owner_incarnation;
-      r.worker_node = opt_.node_id;
-      r.lease = run.lease;
-      r.seq = run.seq;
+      protocol::RemoteResult r = ResultFor(run);
       r.rejected = true;
       r.error = "node " + opt_.node_id + " has no free worker";
       fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(r)});

@@ -179,6 +179,8 @@ class Scheduler {
   // Every lease on the peer is lost (it died or restarted): fail those attempts.
   void LosePeerLeases(uint32_t link, const std::string& why, uint64_t now_ms);
   int FindLink(const std::string& node) const;
+  // The reply to a hosted run, addressed to its owner (outcome fields left for the caller).
+  protocol::RemoteResult ResultFor(const protocol::RemoteRun& run) const;
 
   SchedulerOptions opt_;
   std::mt19937_64 rng_;
