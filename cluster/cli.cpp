@@ -471,6 +471,9 @@ int Main(int argc, char** argv) {
     }
     auto r = client->List(lr);
     if (!r.ok()) return Fail(r.status());
+    // A full page may have more behind it.
+    if (!r.value().empty() && r.value().size() == lr.limit)
+      std::cerr << "jobnet: more may follow: jobnet list --after " << r.value().back().id << "\n";
     if (f.json) {
       for (const auto& j : r.value()) std::cout << JobToJson(j).dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";
     } else {
