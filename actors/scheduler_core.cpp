@@ -125,6 +125,8 @@ void Scheduler::Recover(std::vector<Job> jobs, uint64_t next_seq, uint64_t now_m
     next_seq_ = std::max(next_seq_, j.seq + 1);
     next_order_ = std::max(next_order_, j.order + 1);
     uint64_t seq = j.seq;
+    if (j.state == JobState::kSucceeded) j.spec.payload = protocol::MsgpackNil();  // never runs again
+    held_bytes_ += j.spec.payload.size() + j.result.size();
     Job& job = jobs_.emplace(seq, std::move(j)).first->second;
     if (!job.spec.key.empty()) by_key_[job.spec.key] = seq;
     state_counts_[static_cast<int>(job.state)]++;
@@ -174,6 +176,10 @@ void Scheduler::Submit(ReplyToken t, JobSpec spec, uint64_t now_ms) {
   if (live_jobs_ >= opt_.jobs_live_max)
     return Error(t, Status::Overloaded("node holds " + std::to_string(live_jobs_) +
                                        " unfinished jobs, its limit"));
+  if (held_bytes_ + spec.payload.size() > opt_.held_bytes_max)
+    return Error(t, Status::Overloaded("node holds " + std::to_string(held_bytes_) +
+                                       " bytes of payloads and results, its limit is " +
+                                       std::to_string(opt_.held_bytes_max)));
   if (queue_depth_.size() >= limits::kQueuesMax && queue_depth_.count(spec.queue) == 0)
     return Error(t, Status::Overloaded("too many queues with waiting jobs"));
   uint64_t seq = next_seq_++;
@@ -187,6 +193,7 @@ void Scheduler::Submit(ReplyToken t, JobSpec spec, uint64_t now_ms) {
     spec.delay_ms = 0;
   }
   job.spec = std::move(spec);
+  held_bytes_ += job.spec.payload.size() + job.result.size();
   job.run_at_ms = job.spec.run_at_ms > now_ms ? job.spec.run_at_ms : 0;
   if (!job.spec.key.empty()) by_key_[job.spec.key] = seq;
   SetState(job, job.run_at_ms != 0 ? JobState::kDelayed : JobState::kQueued, now_ms, "submitted");
@@ -296,6 +303,7 @@ protocol::StatsReply Scheduler::Stats() const {
   r.queues = queue_depth_;
   r.counters = counters_;
   r.counters["waiters"] = waiter_deadlines_.size();
+  r.counters["held_bytes"] = held_bytes_;
   return r;
 }
 
@@ -346,7 +354,10 @@ void Scheduler::EndRun(Job& job, bool ok, const std::string& result, const std::
                        uint64_t now_ms) {
   Unindex(job);
   if (ok && result.size() <= limits::kResultBytesMax) {
+    held_bytes_ -= job.spec.payload.size() + job.result.size();
     job.result = result.empty() ? protocol::MsgpackNil() : result;
+    job.spec.payload = protocol::MsgpackNil();  // journaled; a succeeded job never runs again
+    held_bytes_ += job.spec.payload.size() + job.result.size();
     job.error.clear();
     job.finished_at_ms = now_ms;
     SetState(job, JobState::kSucceeded, now_ms, "succeeded");
@@ -645,6 +656,7 @@ void Scheduler::Purge(uint64_t now_ms) {
       if (k != by_key_.end() && k->second == seq) by_key_.erase(k);
     }
     state_counts_[static_cast<int>(job.state)]--;
+    held_bytes_ -= job.spec.payload.size() + job.result.size();
     jobs_.erase(it);
     dirty_.erase(seq);
     fx_.deletes.push_back(seq);

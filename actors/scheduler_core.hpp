@@ -35,6 +35,9 @@ struct SchedulerOptions {
   uint64_t retention_ms = 24ull * 3600 * 1000;  // final jobs are purged after this
   uint64_t final_jobs_max = 500000;           // and when more than this many are kept
   uint64_t jobs_live_max = limits::kJobsLiveMax;
+  // Payloads and results held in memory (jobs still to run, and retained results); a submit
+  // that would go past it gets kOverloaded. Succeeded jobs release their payloads.
+  uint64_t held_bytes_max = 2ull << 30;
   uint32_t waiters_max = limits::kWaitersMax;
   uint32_t waiters_per_job_max = limits::kWaitersPerJobMax;
   uint64_t seed = 0x6a6f626e6574ull;          // backoff jitter
@@ -134,6 +137,7 @@ class Scheduler {
   uint32_t busy_slots() const { return busy_slots_; }
   uint32_t running_jobs() const { return static_cast<uint32_t>(leases_.size()); }
   uint64_t live_jobs() const { return live_jobs_; }
+  uint64_t held_bytes() const { return held_bytes_; }
   size_t waiter_count() const { return waiter_deadlines_.size(); }
   uint64_t NextDeadlineMs() const;  // earliest timer, UINT64_MAX if none
 
@@ -189,6 +193,7 @@ class Scheduler {
   uint64_t next_order_ = 1;
   uint64_t next_lease_ = 1;
   uint64_t live_jobs_ = 0;
+  uint64_t held_bytes_ = 0;  // payload + result bytes of the jobs in jobs_
 
   std::map<uint64_t, Job> jobs_;  // by seq: ordered, for list cursors
   std::unordered_map<std::string, uint64_t> by_key_;

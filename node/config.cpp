@@ -39,6 +39,8 @@ Status NodeConfig::Validate() const {
   if (tick_ms < 1 || tick_ms > 1000) return Status::InvalidArgument("tick_ms must be 1..1000");
   if (data.empty()) return Status::InvalidArgument("data directory is required");
   if (final_jobs_max < 1) return Status::InvalidArgument("final_jobs_max must be at least 1");
+  if (held_mb_max < 16 || held_mb_max > (1ull << 24))
+    return Status::InvalidArgument("held_mb_max must be 16..16777216");
   static const char* kLevels[] = {"trace", "debug",    "info", "warn", "warning",
                                   "error", "err",      "critical", "off"};
   bool level_ok = false;
@@ -104,6 +106,7 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
   if (!(s = num("grace_ms", &cfg->grace_ms)).ok()) return s;
   if (!(s = num("final_jobs_max", &cfg->final_jobs_max)).ok()) return s;
   if (!(s = num("heartbeat_ms", &cfg->heartbeat_ms)).ok()) return s;
+  if (!(s = num("held_mb_max", &cfg->held_mb_max)).ok()) return s;
   std::string failure_timeout;
   if (!(s = str("failure_timeout", &failure_timeout)).ok()) return s;
   if (!failure_timeout.empty()) {

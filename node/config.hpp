@@ -3,7 +3,7 @@
 //   id = "n1"                        listen = "tcp://127.0.0.1:7701"
 //   data = "./data/n1"               workers = 4
 //   tick_ms = 10                     grace_ms = 10000      retention = "24h"
-//   final_jobs_max = 500000          log_level = "info"
+//   final_jobs_max = 500000          log_level = "info"    held_mb_max = 2048
 //   peers = ["tcp://127.0.0.1:7702"] heartbeat_ms = 250    failure_timeout = "1500ms"
 //   [exec.allow]                     # the exec handler runs only these
 //   upper = ["tr", "a-z", "A-Z"]
@@ -28,6 +28,7 @@ struct NodeConfig {
   uint64_t grace_ms = 10000;          // SIGTERM: how long running jobs may take to finish
   uint64_t retention_ms = 24ull * 3600 * 1000;
   uint64_t final_jobs_max = 500000;
+  uint64_t held_mb_max = 2048;        // payloads + results kept in memory; past it submits get overloaded
   std::string log_level = "info";
   std::vector<std::string> peers;     // other nodes' listen endpoints, exactly as they bind them
   uint32_t heartbeat_ms = 250;

@@ -106,6 +106,7 @@ int RunNode(const NodeConfig& config) {
   so.workers = config.workers;
   so.retention_ms = config.retention_ms;
   so.final_jobs_max = config.final_jobs_max;
+  so.held_bytes_max = config.held_mb_max << 20;
   so.seed = incarnation;
   so.incarnation = incarnation;
   so.peers = config.peers;

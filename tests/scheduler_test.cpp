@@ -275,6 +275,23 @@ TEST_F(SchedulerTest, LiveJobLimitGivesOverloaded) {
   EXPECT_EQ(SubmitError(Spec()).code(), Code::kOverloaded);
 }
 
+TEST_F(SchedulerTest, HeldBytesAreBoundedAndSucceededJobsReleaseTheirPayloads) {
+  SchedulerOptions o;
+  o.held_bytes_max = 3000;
+  Make(1, o);
+  JobSpec big = Spec();
+  big.payload = std::string("\xc5\x03\xe8", 3) + std::string(1000, 'x');  // bin16 of 1000 bytes
+  Submit(big);
+  Dispatch d = fx_.dispatches.at(0);
+  Submit(big);
+  EXPECT_EQ(SubmitError(big).code(), Code::kOverloaded);  // 3 x 1003 > 3000
+  uint64_t before = s_->held_bytes();
+  Finish(d, true);  // its payload is no longer needed
+  EXPECT_LT(s_->held_bytes(), before - 900);
+  EXPECT_EQ(s_->Find(d.seq)->spec.payload, protocol::MsgpackNil());
+  Submit(big);  // room again
+}
+
 TEST_F(SchedulerTest, DrainRefusesSubmitsAndStopsDispatch) {
   Make(1);
   std::string a = Submit(Spec());
