@@ -96,7 +96,8 @@ void Flush(Self self) {
   auto& w = st.pending.writes;
   while (n < w.size() && n < limits::kJournalBatchRecordsMax &&
          (n == 0 || bytes < limits::kJournalBatchBytesMax)) {
-    bytes += w[n].job.spec.payload.size() + w[n].job.result.size();
+    bool first = !w[n].events.empty() && w[n].events.front().first == 0;  // carries the payload
+    bytes += (first ? w[n].job.spec.payload.size() : 0) + w[n].job.result.size();
     ++n;
   }
   JournalBatch batch;

@@ -471,9 +471,11 @@ int Main(int argc, char** argv) {
     }
     auto r = client->List(lr);
     if (!r.ok()) return Fail(r.status());
-    // A full page may have more behind it.
+    // A full page may have more behind it (a page can also end early when results are large).
     if (!r.value().empty() && r.value().size() == lr.limit)
-      std::cerr << "jobnet: more may follow: jobnet list --after " << r.value().back().id << "\n";
+      std::cerr << "jobnet: more may follow: jobnet list --after " << r.value().back().id
+                << (list_state.empty() ? "" : " --state " + list_state)
+                << (lr.queue.empty() ? "" : " --queue " + lr.queue) << "\n";
     if (f.json) {
       for (const auto& j : r.value()) std::cout << JobToJson(j).dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";
     } else {

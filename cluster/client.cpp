@@ -124,23 +124,14 @@ Result<protocol::Body> Client::Call(const protocol::Body& request, uint64_t extr
   const auto& eps = impl_->options.endpoints;
   size_t tries = impl_->options.failover ? std::max<size_t>(eps.size(), 1) : 1;
   Result<protocol::Body> r = Status::Unavailable("no endpoint");
+  // Walk the list once, starting at the current endpoint; skip ones that cannot be opened.
   auto cur = std::find(eps.begin(), eps.end(), impl_->endpoint);
-  size_t idx = cur == eps.end() ? 0 : static_cast<size_t>(cur - eps.begin());
-  for (size_t i = 0; i < tries; ++i) {
+  size_t start = cur == eps.end() ? 0 : static_cast<size_t>(cur - eps.begin());
+  for (size_t k = 0; k < tries; ++k) {
+    if (k > 0 && !impl_->Open(eps[(start + k) % eps.size()]).ok()) continue;
     bool answered = false;
     r = CallOnce(request, extra_timeout_ms, &answered);
     if (r.ok() || answered || !(r.status().IsTimeout() || r.status().IsUnavailable())) return r;
-    if (i + 1 == tries) break;
-    // Fail over to the next endpoint that can be opened (a malformed one is skipped).
-    bool opened = false;
-    for (size_t k = 1; k < eps.size() && !opened; ++k) {
-      size_t next = (idx + k) % eps.size();
-      if (impl_->Open(eps[next]).ok()) {
-        idx = next;
-        opened = true;
-      }
-    }
-    if (!opened) break;
   }
   return r;
 }

@@ -38,6 +38,10 @@ int JournalCommand(const std::string& dir, const std::string& action, const std:
       return kExitUsage;
     }
     auto job = j->Get(parsed.value().seq);
+    if (!job.ok() && !job.status().IsNotFound()) {
+      std::cerr << "jobnet: " << job.status().ToString() << "\n";
+      return ExitCodeFor(job.status());
+    }
     if (!job.ok() || job.value().id != job_id) {
       std::cerr << "jobnet: job " << job_id << " is not in " << dir << "\n";
       return kExitNotFound;

@@ -21,7 +21,6 @@ constexpr char kFormatKey[] = "m:format";
 constexpr char kIncarnationKey[] = "m:incarnation";
 constexpr char kNextSeqKey[] = "m:next_seq";
 constexpr char kFormat[] = "2";
-constexpr char kFormatV1[] = "1";  // payload inside the job record; read, upgraded on open
 
 void PutFixed64(std::string* s, uint64_t v) {
   for (int i = 7; i >= 0; --i) s->push_back(static_cast<char>((v >> (i * 8)) & 0xff));
@@ -128,8 +127,11 @@ Status Journal::Open(const std::string& dir, const JournalOptions& options,
   j->options_ = options;
   std::string format;
   s = raw->Get(rocksdb::ReadOptions(), kFormatKey, &format);
-  if (s.ok() && format != kFormat && format != kFormatV1)
-    return Status::Corruption("journal format '" + format + "' is not supported (want 1 or 2)");
+  if (s.ok() && format != kFormat)
+    return Status::Corruption(
+        "journal format '" + format + "' is not supported (want " + kFormat +
+        (format == "1" ? "; format 1 was a pre-release layout: start from an empty data dir)"
+                       : ")"));
   if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "read format");
   uint64_t inc = 0;
   Status st = ReadU64(raw, kIncarnationKey, &inc);
@@ -137,7 +139,7 @@ Status Journal::Open(const std::string& dir, const JournalOptions& options,
   if (!options.read_only) {
     inc++;
     rocksdb::WriteBatch b;
-    if (format.empty()) b.Put(kFormatKey, kFormat);  // a new journal; a format-1 one stays 1
+    if (format.empty()) b.Put(kFormatKey, kFormat);  // a new journal
     b.Put(kIncarnationKey, Fixed64Value(inc));
     rocksdb::WriteOptions wo;
     wo.sync = true;
@@ -145,7 +147,6 @@ Status Journal::Open(const std::string& dir, const JournalOptions& options,
     if (!st.ok()) return st;
   }
   j->incarnation_ = inc;
-  j->format_ = s.ok() ? format : kFormat;
   *out = std::move(j);
   return Status::OK();
 }
@@ -206,7 +207,7 @@ Status Journal::ForEachJob(const std::function<bool(const protocol::Job&)>& fn) 
     if (pit->Valid() && pit->key().starts_with("p:") && pit->key().size() == 10 &&
         GetFixed(pit->key().data() + 2, 8) == seq)
       job.value().spec.payload = pit->value().ToString();
-    // else: a format-1 record carries its payload itself (or Verify reports it missing)
+    // else: Verify reports the missing payload
     if (!fn(job.value())) break;
   }
   if (!pit->status().ok()) return FromRocks(pit->status(), "scan payloads");
@@ -278,8 +279,7 @@ Status Journal::Verify(std::vector<std::string>* problems, uint64_t* jobs_checke
     (*jobs_checked)++;
     auto p = payload_seen.find(j.seq);
     if (p == payload_seen.end()) {
-      if (j.spec.payload == protocol::MsgpackNil() && format_ != kFormatV1)
-        problems->push_back("job " + j.id + " has no payload record");
+      problems->push_back("job " + j.id + " has no payload record");
     } else {
       p->second = true;
     }

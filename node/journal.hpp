@@ -1,7 +1,7 @@
 // The node's journal: every accepted job and every state change, in RocksDB. No CAF here.
 // Key layout (docs/journal.md mirrors it; all integers big-endian so keys sort numerically):
 //
-//   "m:format"                    -> "2"  (1: payloads inside job records; still readable)
+//   "m:format"                    -> "2"  (other values are refused)
 //   "m:incarnation"               -> fixed64   bumped and synced on every read-write open
 //   "m:next_seq"                  -> fixed64   next job sequence number to hand out
 //   "j:" fixed64(seq)             -> job_record   (protocol/job_record.hpp), without the payload
@@ -81,7 +81,6 @@ class Journal {
   std::unique_ptr<rocksdb::DB> db_;
   JournalOptions options_;
   uint64_t incarnation_ = 0;
-  std::string format_;  // as found on open ("1" or "2"; a new journal is "2")
   JournalStats stats_;
 };
 

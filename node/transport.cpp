@@ -251,6 +251,7 @@ void Transport::Loop() {
     }
 
     // Then up to a bounded number of requests per round, so replies are never starved.
+    size_t part_count = 0;
     for (int i = 0; i < 1024; ++i) {
       parts.clear();
       try {
@@ -258,10 +259,12 @@ void Transport::Loop() {
         if (!im.router.recv(msg, zmq::recv_flags::dontwait)) break;
         bool more = msg.more();
         parts.push_back(std::move(msg));
+        part_count = 1;
         while (more) {  // read the whole message, keeping at most 4 parts
           zmq::message_t next;
           (void)im.router.recv(next, zmq::recv_flags::none);
           more = next.more();
+          part_count++;
           if (parts.size() < 4) parts.push_back(std::move(next));
         }
       } catch (const zmq::error_t& e) {
@@ -272,13 +275,15 @@ void Transport::Loop() {
       std::string identity = parts[0].to_string();
       bool delimiter = parts.size() == 3 && parts[1].size() == 0;
       auto reply_now = [&](uint64_t corr, const Status& s) {
-        if (!s.IsOverloaded()) stats_.bad_frames++;
+        if (s.IsCorruption() || s.IsTooLarge() || s.IsInvalidArgument() ||
+            s.code() == Code::kUnsupportedVersion)
+          stats_.bad_frames++;
         SendReply(im.router, identity, delimiter, protocol::Encode(protocol::MakeError(corr, s)));
       };
       if (parts.size() != 2 && !delimiter) {
         reply_now(0, Status::Corruption("a request is one frame (optionally after an empty "
                                         "delimiter frame); got " +
-                                        std::to_string(parts.size() - 1) + " frames"));
+                                        std::to_string(part_count - 1) + " frames"));
         continue;
       }
       const zmq::message_t& body = parts.back();

@@ -2,8 +2,7 @@
 // with short keys and a record version, so fields can be added without a migration:
 //
 // The payload is not part of the job record: it never changes, so the journal stores it once,
-// under its own key, when the job is first written (journal.hpp). Records of format 1 that
-// still carry "payload" in their spec are read as well.
+// under its own key, when the job is first written (journal.hpp).
 //
 //   job_record   := map { "v": 1, "seq": uint, "id": str, "spec": map, "state": uint,
 //                         "att": uint, "ca": uint, "sa": uint, "fa": uint, "ra": uint,
@@ -59,7 +58,7 @@ struct JobWrite {
 
 // Encodes everything but job.spec.payload.
 std::string EncodeJobRecord(const Job& job);
-// Decodes a record; spec.payload is nil unless the record (format 1) carried it.
+// Decodes a record; spec.payload is left nil (the journal joins it from its own key).
 Result<Job> DecodeJobRecord(const std::string& bytes);
 std::string EncodeEventRecord(const JobEvent& ev);
 Result<JobEvent> DecodeEventRecord(const std::string& bytes);

@@ -62,7 +62,7 @@ Status Validate(const JobSpec& spec) {
   if (spec.timeout_ms < 1 || spec.timeout_ms > kTimeoutMsMax)
     return Status::InvalidArgument("timeout_ms must be 1..86400000");
   if (spec.key.size() > kIdempotencyKeyBytesMax)
-    return Status::InvalidArgument("key must be at most 128 bytes");
+    return Status::TooLarge("key must be at most 128 bytes");
   return Status::OK();
 }
 
