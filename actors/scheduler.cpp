@@ -131,6 +131,8 @@ void Flush(Self self) {
 void Pump(Self self) {
   auto& st = self->state;
   sched::Effects fx = st.core->TakeEffects();
+  for (const auto& note : fx.notes) spdlog::info("{}", note);
+  fx.notes.clear();
   if (st.failed) {
     for (auto& r : fx.replies)
       caf::anon_send(st.ingress, reply_atom_v, r.token,

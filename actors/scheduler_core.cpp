@@ -29,6 +29,7 @@ void Effects::Append(Effects&& later) {
   MoveAppend(&dispatches, &later.dispatches);
   MoveAppend(&cancels, &later.cancels);
   MoveAppend(&peer_sends, &later.peer_sends);
+  MoveAppend(&notes, &later.notes);
 }
 
 Scheduler::Scheduler(SchedulerOptions options) : opt_(std::move(options)), rng_(opt_.seed) {
@@ -461,9 +462,19 @@ void Scheduler::OnHeartbeat(const protocol::Heartbeat& hb, uint64_t now_ms) {
   for (uint32_t i = 0; i < peers_.size(); ++i) {
     Peer& p = peers_[i];
     if (p.endpoint != hb.endpoint) continue;
-    if (p.incarnation != 0 && p.incarnation != hb.incarnation && p.leases > 0)
-      LosePeerLeases(i, "interrupted: worker node " + hb.node + " restarted", now_ms);
-    if (!p.alive) counters_["peers_up"]++;
+    if (p.incarnation != 0 && p.incarnation != hb.incarnation) {
+      fx_.notes.push_back("peer " + hb.node + " restarted (incarnation " +
+                          std::to_string(p.incarnation) + " -> " + std::to_string(hb.incarnation) +
+                          "); its " + std::to_string(p.leases) + " leases of ours are lost");
+      if (p.leases > 0)
+        LosePeerLeases(i, "interrupted: worker node " + hb.node + " restarted", now_ms);
+    }
+    if (!p.alive) {
+      counters_["peers_up"]++;
+      fx_.notes.push_back("peer " + hb.node + " at " + p.endpoint + " is alive (incarnation " +
+                          std::to_string(hb.incarnation) + ", " + std::to_string(hb.workers) +
+                          " workers)");
+    }
     p.node = hb.node;
     p.incarnation = hb.incarnation;
     p.alive = true;
@@ -707,6 +718,9 @@ void Scheduler::Tick(uint64_t now_ms) {
     p.alive = false;
     p.credit = 0;
     counters_["peers_down"]++;
+    fx_.notes.push_back("peer " + p.node + " at " + p.endpoint + " is silent for " +
+                        std::to_string(now_ms - p.last_seen_ms) + " ms: declared dead; " +
+                        std::to_string(p.leases) + " leases re-queued");
     LosePeerLeases(i, "interrupted: worker node " + p.node + " is silent (presumed dead)", now_ms);
   }
   while (!hosted_deadlines_.empty() && std::get<0>(*hosted_deadlines_.begin()) <= now_ms) {

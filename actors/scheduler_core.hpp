@@ -79,6 +79,7 @@ struct Effects {
   std::vector<Dispatch> dispatches;
   std::vector<uint64_t> cancels;  // leases whose runs should stop (timed out or cancelled)
   std::vector<PeerSend> peer_sends;
+  std::vector<std::string> notes;  // operator-worthy events (peer up/down...), for the log
   bool empty() const {
     return !has_writes() && replies.empty() && dispatches.empty() && cancels.empty() &&
            peer_sends.empty();

@@ -426,6 +426,8 @@ class ClusterSchedulerTest : public SchedulerTest {
 TEST_F(ClusterSchedulerTest, HeartbeatsMakePeersAliveAndSilenceMakesThemDead) {
   EXPECT_EQ(s_->Peers()[0].state, "unknown");
   Beat("n2", "tcp://p2", 2);
+  ASSERT_EQ(fx_.notes.size(), 1u);  // logged by the actor
+  EXPECT_NE(fx_.notes[0].find("n2"), std::string::npos);
   auto peers = s_->Peers();
   EXPECT_EQ(peers[0].state, "alive");
   EXPECT_EQ(peers[0].node, "n2");
@@ -435,6 +437,8 @@ TEST_F(ClusterSchedulerTest, HeartbeatsMakePeersAliveAndSilenceMakesThemDead) {
   EXPECT_EQ(s_->Peers()[0].state, "alive");
   Tick(1);
   EXPECT_EQ(s_->Peers()[0].state, "dead");
+  ASSERT_EQ(fx_.notes.size(), 1u);
+  EXPECT_NE(fx_.notes[0].find("declared dead"), std::string::npos);
   Beat("n2", "tcp://p2", 2);
   EXPECT_EQ(s_->Peers()[0].state, "alive");
 }
