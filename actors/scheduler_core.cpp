@@ -177,6 +177,7 @@ void Scheduler::Submit(ReplyToken t, JobSpec spec, uint64_t now_ms) {
   if (live_jobs_ >= opt_.jobs_live_max)
     return Error(t, Status::Overloaded("node holds " + std::to_string(live_jobs_) +
                                        " unfinished jobs, its limit"));
+  if (held_bytes_ + spec.payload.size() > opt_.held_bytes_max) Purge(now_ms);  // old results first
   if (held_bytes_ + spec.payload.size() > opt_.held_bytes_max)
     return Error(t, Status::Overloaded("node holds " + std::to_string(held_bytes_) +
                                        " bytes of payloads and results, its limit is " +
@@ -657,7 +658,10 @@ void Scheduler::Purge(uint64_t now_ms) {
   while (!finished_.empty()) {
     auto [at, seq] = *finished_.begin();
     bool expired = at + opt_.retention_ms <= now_ms;
-    if (!expired && finished_.size() <= opt_.final_jobs_max) break;
+    // Also purged, oldest first: final jobs past the count limit, and while held bytes are over
+    // their budget (results are the bulk of what final jobs hold).
+    if (!expired && finished_.size() <= opt_.final_jobs_max && held_bytes_ <= opt_.held_bytes_max)
+      break;
     finished_.erase(finished_.begin());
     auto it = jobs_.find(seq);
     if (it == jobs_.end()) continue;

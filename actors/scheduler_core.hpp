@@ -35,8 +35,9 @@ struct SchedulerOptions {
   uint64_t retention_ms = 24ull * 3600 * 1000;  // final jobs are purged after this
   uint64_t final_jobs_max = 500000;           // and when more than this many are kept
   uint64_t jobs_live_max = limits::kJobsLiveMax;
-  // Payloads and results held in memory (jobs still to run, and retained results); a submit
-  // that would go past it gets kOverloaded. Succeeded jobs release their payloads.
+  // Payloads and results held in memory. Over it, the oldest final jobs are purged (as by
+  // retention); a submit that would still go past it gets kOverloaded. Succeeded jobs release
+  // their payloads.
   uint64_t held_bytes_max = 2ull << 30;
   uint32_t waiters_max = limits::kWaitersMax;
   uint32_t waiters_per_job_max = limits::kWaitersPerJobMax;

@@ -292,6 +292,26 @@ TEST_F(SchedulerTest, HeldBytesAreBoundedAndSucceededJobsReleaseTheirPayloads) {
   Submit(big);  // room again
 }
 
+TEST_F(SchedulerTest, OverHeldBytesTheOldestFinalJobsArePurged) {
+  SchedulerOptions o;
+  o.held_bytes_max = 3000;
+  Make(1, o);
+  JobSpec s = Spec();
+  std::string big_result = std::string("\xc5\x03\xe8", 3) + std::string(1000, 'r');
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(Submit(s));
+    Dispatch d = fx_.dispatches.at(0);
+    s_->Complete(Outcome{d.slot, d.lease, d.seq, true, big_result, ""}, now_);
+    fx_ = s_->TakeEffects();
+  }
+  // Three results of 1003 bytes are over 3000: the oldest final job goes, the newest stay.
+  Tick(1);
+  EXPECT_EQ(fx_.deletes, std::vector<uint64_t>{1});
+  EXPECT_LE(s_->held_bytes(), 3000u);
+  EXPECT_EQ(Info(ids[2]).result, big_result);
+}
+
 TEST_F(SchedulerTest, DrainRefusesSubmitsAndStopsDispatch) {
   Make(1);
   std::string a = Submit(Spec());
