@@ -4,8 +4,16 @@
 #include <algorithm>
 #include <cassert>
 #include <limits>
+#include <stdexcept>
 
 namespace jobnet::sched {
+
+// Invariants that guard memory safety stay checked in release builds: a broken one throws, and
+// the scheduler actor fail-stops the node (exit 70) instead of corrupting state.
+#define JOBNET_CHECK(cond)                                                          \
+  do {                                                                              \
+    if (!(cond)) throw std::logic_error("scheduler invariant broken: " #cond);      \
+  } while (0)
 
 using protocol::JobInfo;
 using protocol::JobSpec;
@@ -106,7 +114,7 @@ void Scheduler::Unindex(const Job& job) {
       break;
     case JobState::kRunning: {
       auto it = running_.find(job.seq);
-      assert(it != running_.end());
+      JOBNET_CHECK(it != running_.end());
       leases_.erase({it->second.second, job.seq});
       running_.erase(it);
       break;
@@ -372,9 +380,9 @@ void Scheduler::EndRun(Job& job, bool ok, const std::string& result, const std::
 }
 
 void Scheduler::Complete(const Outcome& o, uint64_t now_ms) {
-  assert(o.slot < slots_.size());
+  JOBNET_CHECK(o.slot < slots_.size());
   Slot& slot = slots_[o.slot];
-  assert(slot.busy && slot.lease == o.lease);
+  JOBNET_CHECK(slot.busy && slot.lease == o.lease);
   slot.busy = false;
   free_slots_.push_back(o.slot);
   busy_slots_--;
@@ -706,10 +714,10 @@ void Scheduler::Tick(uint64_t now_ms) {
     auto [deadline, token, seq] = *waiter_deadlines_.begin();
     waiter_deadlines_.erase(waiter_deadlines_.begin());
     auto it = waiters_.find(seq);
-    assert(it != waiters_.end());
+    JOBNET_CHECK(it != waiters_.end());
     auto& v = it->second;
     auto pos = std::find(v.begin(), v.end(), std::make_pair(token, deadline));
-    assert(pos != v.end());
+    JOBNET_CHECK(pos != v.end());
     v.erase(pos);
     if (v.empty()) waiters_.erase(it);
     const Job* job = Find(seq);

@@ -383,6 +383,13 @@ TEST_F(SchedulerTest, RecoveryRequeuesRunningJobWithAttemptsLeft) {
   ASSERT_FALSE(fx.writes.empty());          // and the re-queue is journaled
 }
 
+TEST_F(SchedulerTest, BrokenInvariantThrowsInsteadOfCorruptingState) {
+  // An outcome for a slot that runs nothing can only come from a bug; the actor turns the
+  // exception into a fail-stop.
+  EXPECT_THROW(s_->Complete(Outcome{0, 12345, 1, true, "", ""}, now_), std::logic_error);
+  EXPECT_THROW(s_->Complete(Outcome{99, 1, 1, true, "", ""}, now_), std::logic_error);
+}
+
 TEST_F(SchedulerTest, StatsCountStatesAndQueues) {
   Make(1);
   Submit(Spec());
