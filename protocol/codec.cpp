@@ -1,6 +1,8 @@
 // msgpack codec for the wire protocol; see codec.hpp for the frame grammar.
 #include "protocol/codec.hpp"
 
+#include "protocol/msgpack_bounded.hpp"
+
 #include <msgpack.hpp>
 
 #include <exception>
@@ -180,17 +182,7 @@ class MapReader {
  public:
   explicit MapReader(const msgpack::object& o) : obj_(o) {}
 
-  const msgpack::object* Find(const char* key) const {
-    const auto& m = obj_.via.map;
-    auto n = std::char_traits<char>::length(key);
-    for (uint32_t i = 0; i < m.size; ++i) {
-      const auto& k = m.ptr[i].key;
-      if (k.type == msgpack::type::STR && k.via.str.size == n &&
-          std::char_traits<char>::compare(k.via.str.ptr, key, n) == 0)
-        return &m.ptr[i].val;
-    }
-    return nullptr;
-  }
+  const msgpack::object* Find(const char* key) const { return FindKey(obj_, key); }
 
   Status Str(const char* key, std::string* out, uint32_t max_bytes, bool required = false) const {
     const auto* v = Find(key);
@@ -500,9 +492,10 @@ bool KnownKind(uint64_t k) {
   return false;
 }
 
-// Unpacks exactly one msgpack value from the buffer within the decoder limits.
-Status Unpack(const char* data, std::size_t len, std::size_t bytes_max,
-              msgpack::object_handle* out) {
+}  // namespace
+
+Status UnpackBounded(const char* data, std::size_t len, std::size_t bytes_max,
+                     msgpack::object_handle* out) {
   if (len == 0) return Status::Corruption("empty frame");
   if (len > bytes_max)
     return Status::TooLarge("frame is " + std::to_string(len) + " bytes; the limit is " +
@@ -527,7 +520,17 @@ Status Unpack(const char* data, std::size_t len, std::size_t bytes_max,
   return Status::OK();
 }
 
-}  // namespace
+
+const msgpack::object* FindKey(const msgpack::object& map, const char* key) {
+  auto n = std::char_traits<char>::length(key);
+  for (uint32_t i = 0; i < map.via.map.size; ++i) {
+    const auto& k = map.via.map.ptr[i].key;
+    if (k.type == msgpack::type::STR && k.via.str.size == n &&
+        std::char_traits<char>::compare(k.via.str.ptr, key, n) == 0)
+      return &map.via.map.ptr[i].val;
+  }
+  return nullptr;
+}
 
 std::string Encode(const Envelope& env) {
   msgpack::sbuffer buf(256);
@@ -543,14 +546,14 @@ std::string Encode(const Envelope& env) {
 
 Status ValidateMsgpackValue(const std::string& bytes, std::size_t bytes_max) {
   msgpack::object_handle oh;
-  return Unpack(bytes.data(), bytes.size(), bytes_max, &oh);
+  return UnpackBounded(bytes.data(), bytes.size(), bytes_max, &oh);
 }
 
 Result<Envelope> Decode(const char* data, std::size_t len, uint64_t* corr_id,
                         std::size_t frame_bytes_max) {
   *corr_id = 0;
   msgpack::object_handle oh;
-  Status s = Unpack(data, len, frame_bytes_max, &oh);
+  Status s = UnpackBounded(data, len, frame_bytes_max, &oh);
   if (!s.ok()) return s;
   const msgpack::object& root = oh.get();
   if (root.type != msgpack::type::ARRAY || root.via.array.size != 4)

@@ -3,6 +3,8 @@
 
 #include <msgpack.hpp>
 
+#include "protocol/msgpack_bounded.hpp"
+
 namespace jobnet::protocol {
 namespace {
 
@@ -20,19 +22,8 @@ void U64(Packer& pk, const char* key, uint64_t v) {
   pk.pack_uint64(v);
 }
 
-const msgpack::object* Find(const msgpack::object& map, const char* key) {
-  auto n = std::char_traits<char>::length(key);
-  for (uint32_t i = 0; i < map.via.map.size; ++i) {
-    const auto& k = map.via.map.ptr[i].key;
-    if (k.type == msgpack::type::STR && k.via.str.size == n &&
-        std::char_traits<char>::compare(k.via.str.ptr, key, n) == 0)
-      return &map.via.map.ptr[i].val;
-  }
-  return nullptr;
-}
-
 bool GetU64(const msgpack::object& map, const char* key, uint64_t* out) {
-  const auto* v = Find(map, key);
+  const auto* v = FindKey(map, key);
   if (v == nullptr) return true;  // absent: keep the default
   if (v->type != msgpack::type::POSITIVE_INTEGER) return false;
   *out = v->via.u64;
@@ -40,7 +31,7 @@ bool GetU64(const msgpack::object& map, const char* key, uint64_t* out) {
 }
 
 bool GetStr(const msgpack::object& map, const char* key, std::string* out) {
-  const auto* v = Find(map, key);
+  const auto* v = FindKey(map, key);
   if (v == nullptr) return true;
   if (v->type != msgpack::type::STR) return false;
   out->assign(v->via.str.ptr, v->via.str.size);
@@ -48,7 +39,7 @@ bool GetStr(const msgpack::object& map, const char* key, std::string* out) {
 }
 
 bool GetRaw(const msgpack::object& map, const char* key, std::string* out) {
-  const auto* v = Find(map, key);
+  const auto* v = FindKey(map, key);
   if (v == nullptr) return true;
   msgpack::sbuffer buf;
   msgpack::pack(buf, *v);
@@ -57,17 +48,9 @@ bool GetRaw(const msgpack::object& map, const char* key, std::string* out) {
 }
 
 Status UnpackRecord(const std::string& bytes, msgpack::object_handle* oh) {
-  try {
-    // Records come from disk: decode them within the same bounds as frames from the network.
-    std::size_t off = 0;
-    msgpack::unpack_limit limit(limits::kContainerItemsMax, limits::kContainerItemsMax,
-                                limits::kReplyFrameBytesMax, limits::kReplyFrameBytesMax,
-                                limits::kReplyFrameBytesMax, limits::kDepthMax);
-    *oh = msgpack::unpack(bytes.data(), bytes.size(), off, nullptr, nullptr, limit);
-    if (off != bytes.size()) return Status::Corruption("trailing bytes in journal record");
-  } catch (const std::exception& e) {
-    return Status::Corruption(std::string("journal record is not msgpack: ") + e.what());
-  }
+  // Records come from disk: decode them within the same bounds as frames from the network.
+  Status s = UnpackBounded(bytes.data(), bytes.size(), limits::kReplyFrameBytesMax, oh);
+  if (!s.ok()) return Status::Corruption("journal record: " + s.message());
   const auto& o = oh->get();
   if (o.type != msgpack::type::MAP) return Status::Corruption("journal record is not a map");
   uint64_t v = 0;
@@ -135,7 +118,7 @@ Result<Job> DecodeJobRecord(const std::string& bytes) {
   const auto& o = oh.get();
   Job j;
   uint64_t state = 0, att = 0, prio = 0, max = 0, nev = 0;
-  const auto* spec = Find(o, "spec");
+  const auto* spec = FindKey(o, "spec");
   if (spec == nullptr || spec->type != msgpack::type::MAP)
     return Status::Corruption("job record has no spec");
   bool ok = GetU64(o, "seq", &j.seq) && GetStr(o, "id", &j.id) && GetU64(o, "state", &state) &&

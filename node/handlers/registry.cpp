@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "protocol/limits.hpp"
+#include "protocol/msgpack_bounded.hpp"
 
 namespace jobnet::handlers {
 
@@ -39,13 +40,10 @@ std::vector<std::string> Registry::Types() const {
 HandlerResult Run(const std::string& type, const std::string& payload, HandlerContext& ctx) {
   const HandlerFn* fn = Registry::Global().Find(type);
   if (fn == nullptr) return HandlerResult::Fail("no handler for job type '" + type + "'");
+  msgpack::object_handle oh;
+  Status s = protocol::UnpackBounded(payload.data(), payload.size(), limits::kPayloadBytesMax, &oh);
+  if (!s.ok()) return HandlerResult::Fail("payload of job type '" + type + "': " + s.ToString());
   try {
-    msgpack::object_handle oh =
-        msgpack::unpack(payload.data(), payload.size(), nullptr, nullptr,
-                        msgpack::unpack_limit(limits::kContainerItemsMax,
-                                              limits::kContainerItemsMax, limits::kPayloadBytesMax,
-                                              limits::kPayloadBytesMax, limits::kPayloadBytesMax,
-                                              limits::kDepthMax));
     return (*fn)(oh.get(), ctx);
   } catch (const std::exception& e) {
     return HandlerResult::Fail(std::string("handler '") + type + "' threw: " + e.what());
