@@ -42,6 +42,11 @@ struct SchedulerState {
 
 using Self = scheduler_actor::stateful_pointer<SchedulerState>;
 
+void ReplyError(Self self, sched::ReplyToken token, Code code, std::string message) {
+  caf::anon_send(self->state.ingress, reply_atom_v, token,
+                 protocol::Body{protocol::ErrorReply{code, std::move(message)}});
+}
+
 void Execute(Self self, sched::Effects& fx) {
   auto& st = self->state;
   // Dispatches before cancels: a run started and cancelled in one batch must see its flag.
@@ -72,8 +77,7 @@ void FailStop(Self self, const std::string& why) {
   // storage error, then stop. A restart recovers from what the journal holds.
   auto fail_replies = [&](sched::Effects& fx) {
     for (auto& r : fx.replies)
-      caf::anon_send(st.ingress, reply_atom_v, r.token,
-                 protocol::Body{protocol::ErrorReply{Code::kStorage, "journal write failed: " + why}});
+      ReplyError(self, r.token, Code::kStorage, "journal write failed: " + why);
     fx.replies.clear();
   };
   if (st.inflight) fail_replies(*st.inflight);
@@ -135,8 +139,7 @@ void Pump(Self self) {
   fx.notes.clear();
   if (st.failed) {
     for (auto& r : fx.replies)
-      caf::anon_send(st.ingress, reply_atom_v, r.token,
-                 protocol::Body{protocol::ErrorReply{Code::kStorage, "journal failed; node is stopping"}});
+      ReplyError(self, r.token, Code::kStorage, "journal failed; node is stopping");
     return;
   }
   if (!fx.empty()) st.pending.Append(std::move(fx));
@@ -219,21 +222,15 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
                   for (const auto& [k, v] : s.config.extra_counters()) r.counters[k] = v;
                 r.endpoint = s.config.endpoint;
                 r.peers = core.Peers();
-                if (s.failed) {
-                  caf::anon_send(s.ingress, reply_atom_v, token,
-                                 protocol::Body{protocol::ErrorReply{
-                                     Code::kStorage, "journal failed; node is stopping"}});
-                  return;
-                }
+                if (s.failed)
+                  return ReplyError(self, token, Code::kStorage, "journal failed; node is stopping");
                 // Not a state change: it follows whatever is being made durable right now.
                 self->state.pending.replies.push_back(sched::Reply{token, std::move(r)});
               } else {
-                caf::anon_send(self->state.ingress, reply_atom_v, token,
-                           protocol::Body{protocol::ErrorReply{
-                               Code::kInvalidArgument,
-                               std::string("a node does not accept '") +
-                                   protocol::KindName(protocol::KindOf(protocol::Body{req})) +
-                                   "' messages from clients"}});
+                ReplyError(self, token, Code::kInvalidArgument,
+                           std::string("a node does not accept '") +
+                               protocol::KindName(protocol::KindOf(protocol::Body{req})) +
+                               "' messages from clients");
               }
             },
             body);
