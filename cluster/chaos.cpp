@@ -165,10 +165,7 @@ int main(int argc, char** argv) {
       }
       kills++;
       std::fprintf(stderr, "chaos: SIGKILL %s\n", victim.id.c_str());
-      ClientOptions o;
-      o.endpoints = {witness.endpoint};
-      o.request_timeout_ms = 500;
-      o.failover = false;
+      ClientOptions o = ClientOptions::Single(witness.endpoint, 500);
       std::unique_ptr<Client> w;
       double detected = -1;
       while (Ms(Clock::now() - killed_at) < static_cast<double>(down_ms) + 5000) {
@@ -207,11 +204,7 @@ int main(int argc, char** argv) {
     for (;;) {
       auto& c = clients[owner];
       if (!c) {
-        ClientOptions o;
-        o.endpoints = {owner_ep[owner]};
-        o.request_timeout_ms = 2000;
-        o.failover = false;
-        if (!Client::Connect(o, &c).ok()) c.reset();
+        if (!Client::Connect(ClientOptions::Single(owner_ep[owner], 2000), &c).ok()) c.reset();
       }
       if (c) {
         auto r = c->Wait(a.id, 10000);

@@ -269,13 +269,10 @@ int RunCluster(const ClusterFlags& f) {
       pid_t pid = cl.Pid(node);
       std::string state = pid ? "running" : "stopped", jobs = "-", peers = "-";
       if (pid) {
-        ClientOptions o;
-        o.endpoints = {node.endpoint};
-        o.request_timeout_ms = 1000;
-        o.failover = false;
         std::unique_ptr<Client> client;
-        auto stats = Client::Connect(o, &client).ok() ? client->Stats()
-                                                       : Result<protocol::StatsReply>(Status::Unavailable("down"));
+        Result<protocol::StatsReply> stats = Status::Unavailable("not answering");
+        if (Client::Connect(ClientOptions::Single(node.endpoint, 1000), &client).ok())
+          stats = client->Stats();
         if (stats.ok()) {
           auto& st = stats.value();
           jobs = std::to_string(st.jobs["queued"]) + "/" + std::to_string(st.jobs["running"]) + "/" +

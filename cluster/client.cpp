@@ -29,6 +29,14 @@ std::vector<std::string> ClientOptions::DefaultEndpoints() {
   return out;
 }
 
+ClientOptions ClientOptions::Single(const std::string& endpoint, uint32_t request_timeout_ms) {
+  ClientOptions o;
+  o.endpoints = {endpoint};
+  o.request_timeout_ms = request_timeout_ms;
+  o.failover = false;
+  return o;
+}
+
 struct Client::Impl {
   ClientOptions options;
   std::string endpoint;

@@ -40,12 +40,8 @@ bool Alive(pid_t pid) {
 std::string PidFile(const LocalNode& n) { return n.data + ".pid"; }
 
 bool Answers(const std::string& endpoint, uint32_t timeout_ms) {
-  ClientOptions o;
-  o.endpoints = {endpoint};
-  o.request_timeout_ms = timeout_ms;
-  o.failover = false;
   std::unique_ptr<Client> c;
-  return Client::Connect(o, &c).ok();
+  return Client::Connect(ClientOptions::Single(endpoint, timeout_ms), &c).ok();
 }
 
 }  // namespace
@@ -143,12 +139,8 @@ Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_po
   // Up means formed: every node has heard every peer's heartbeat (bounded; not fatal).
   auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   for (const auto& node : c.nodes_) {
-    ClientOptions o;
-    o.endpoints = {node.endpoint};
-    o.request_timeout_ms = 500;
-    o.failover = false;
     std::unique_ptr<Client> client;
-    if (!Client::Connect(o, &client).ok()) continue;
+    if (!Client::Connect(ClientOptions::Single(node.endpoint, 500), &client).ok()) continue;
     while (std::chrono::steady_clock::now() < end) {
       auto st = client->Stats();
       size_t alive = 0;

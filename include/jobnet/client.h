@@ -36,6 +36,8 @@ struct ClientOptions {
   bool auto_idempotency_key = true;
 
   static std::vector<std::string> DefaultEndpoints();
+  // Options for exactly one node, without failover (tools that must know which node answered).
+  static ClientOptions Single(const std::string& endpoint, uint32_t request_timeout_ms);
 };
 
 class Client {
