@@ -243,11 +243,7 @@ void Scheduler::Cancel(ReplyToken t, const std::string& id, uint64_t now_ms) {
   if (job->state == JobState::kRunning) {
     uint64_t lease = running_.at(job->seq).first;
     fx_.cancels.push_back(lease);  // stop a local run; a late result is ignored either way
-    auto rl = remote_leases_.find(lease);
-    if (rl != remote_leases_.end()) {  // a run on a peer finishes there; forget its lease
-      peers_[rl->second].leases--;
-      remote_leases_.erase(rl);
-    }
+    DropRemoteLease(lease);  // a run on a peer finishes there; forget its lease
   }
   Unindex(*job);
   job->finished_at_ms = now_ms;
@@ -443,6 +439,13 @@ protocol::RemoteResult Scheduler::ResultFor(const protocol::RemoteRun& run) cons
   return r;
 }
 
+void Scheduler::DropRemoteLease(uint64_t lease) {
+  auto rl = remote_leases_.find(lease);
+  if (rl == remote_leases_.end()) return;  // a local run's lease
+  peers_[rl->second].leases--;
+  remote_leases_.erase(rl);
+}
+
 int Scheduler::FindLink(const std::string& node) const {
   for (size_t i = 0; i < peers_.size(); ++i)
     if (peers_[i].node == node) return static_cast<int>(i);
@@ -535,19 +538,14 @@ void Scheduler::OnRemoteResult(const protocol::RemoteResult& res, uint64_t now_m
     if (job.state == JobState::kRunning) {
       auto& rl = running_.at(job.seq);
       fx_.cancels.push_back(rl.first);
-      auto r = remote_leases_.find(rl.first);
-      if (r != remote_leases_.end()) {
-        peers_[r->second].leases--;
-        remote_leases_.erase(r);
-      }
+      DropRemoteLease(rl.first);
     }
     counters_["late_results_accepted"]++;
     EndRun(job, true, res.result, "", now_ms);
     DispatchReady(now_ms);
     return;
   }
-  auto rl = remote_leases_.find(res.lease);
-  if (rl == remote_leases_.end()) {
+  if (remote_leases_.count(res.lease) == 0) {
     counters_["stale_results"]++;  // its lease expired, was cancelled, or its peer declared dead
     return;
   }
@@ -556,8 +554,7 @@ void Scheduler::OnRemoteResult(const protocol::RemoteResult& res, uint64_t now_m
     counters_["stale_results"]++;  // a confused peer: this lease is not that job's
     return;
   }
-  peers_[rl->second].leases--;
-  remote_leases_.erase(rl);
+  DropRemoteLease(res.lease);
   if (it == jobs_.end()) {
     counters_["stale_results"]++;
     return;
@@ -701,11 +698,7 @@ void Scheduler::Tick(uint64_t now_ms) {
     Job& job = jobs_.at(seq);
     uint64_t lease = running_.at(seq).first;
     fx_.cancels.push_back(lease);
-    auto rl = remote_leases_.find(lease);
-    if (rl != remote_leases_.end()) {
-      peers_[rl->second].leases--;
-      remote_leases_.erase(rl);
-    }
+    DropRemoteLease(lease);
     Unindex(job);  // a local slot stays busy until its worker returns
     counters_["timeouts"]++;
     FailRun(job, "timed out after " + std::to_string(job.spec.timeout_ms) + " ms", now_ms);

@@ -185,6 +185,8 @@ class Scheduler {
   // Every lease on the peer is lost (it died or restarted): fail those attempts.
   void LosePeerLeases(uint32_t link, const std::string& why, uint64_t now_ms);
   int FindLink(const std::string& node) const;
+  // Forgets the lease of a run on a peer (no-op for a local run's lease).
+  void DropRemoteLease(uint64_t lease);
   // The reply to a hosted run, addressed to its owner (outcome fields left for the caller).
   protocol::RemoteResult ResultFor(const protocol::RemoteRun& run) const;
 
