@@ -38,6 +38,16 @@ struct Transport::Impl {
 
   std::vector<std::unique_ptr<zmq::socket_t>> links;  // DEALER per peer
 
+  // One frame on a peer link, never blocking: false if the link's queue is full or it failed.
+  bool SendOnLink(uint32_t link, const std::string& frame) {
+    try {
+      return link < links.size() &&
+             links[link]->send(zmq::buffer(frame), zmq::send_flags::dontwait).has_value();
+    } catch (const zmq::error_t&) {
+      return false;
+    }
+  }
+
   // Forwarded requests: our corr id on the link -> the client's route and corr id.
   struct Forward {
     uint64_t route = 0;
@@ -179,13 +189,7 @@ void Transport::Loop() {
     for (auto& [route, frame] : batch) answer(route, frame);
     batch.clear();
     for (auto& [link, frame] : peer_batch) {
-      bool sent = false;
-      try {
-        sent = link < im.links.size() &&
-               im.links[link]->send(zmq::buffer(frame), zmq::send_flags::dontwait).has_value();
-      } catch (const zmq::error_t&) {
-      }
-      if (!sent) stats_.peer_sends_dropped++;
+      if (!im.SendOnLink(link, frame)) stats_.peer_sends_dropped++;
     }
     peer_batch.clear();
   };
@@ -348,13 +352,7 @@ void Transport::Loop() {
                                   Clock::now() + std::chrono::milliseconds(wait_ms) +
                                       std::chrono::seconds(5)};
             env.value().corr_id = fcorr;
-            bool sent = false;
-            try {
-              sent = im.links[owner->second.link]
-                         ->send(zmq::buffer(protocol::Encode(env.value())), zmq::send_flags::dontwait)
-                         .has_value();
-            } catch (const zmq::error_t&) {
-            }
+            bool sent = im.SendOnLink(owner->second.link, protocol::Encode(env.value()));
             if (!sent) {
               im.forwards.erase(fcorr);
               answer(route, protocol::Encode(protocol::MakeError(
