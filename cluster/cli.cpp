@@ -64,11 +64,13 @@ int WaitAll(Client& client, const std::vector<std::string>& ids, bool json, uint
   std::map<uint64_t, std::string> pending;  // corr -> id
   int rc = kExitOk;
   bool header_printed = false;
-  for (const auto& id : ids) {
+  auto send_wait = [&](const std::string& id) {
     auto corr = client.Send(protocol::WaitRequest{id, kWindowMs});
-    if (!corr.ok()) return Fail(corr.status());
-    pending[corr.value()] = id;
-  }
+    if (corr.ok()) pending[corr.value()] = id;
+    return corr.status();
+  };
+  for (const auto& id : ids)
+    if (Status s = send_wait(id); !s.ok()) return Fail(s);
   while (!pending.empty()) {
     auto env = client.Receive(static_cast<uint32_t>(kWindowMs + request_ms));
     if (!env.ok()) {
@@ -84,9 +86,7 @@ int WaitAll(Client& client, const std::vector<std::string>& ids, bool json, uint
     if (auto* err = std::get_if<protocol::ErrorReply>(&body)) {
       Status s(ErrorCodeFromWire(err->code), err->message);
       if (s.IsTimeout()) {  // not final yet: ask again
-        auto corr = client.Send(protocol::WaitRequest{id, kWindowMs});
-        if (!corr.ok()) return Fail(corr.status());
-        pending[corr.value()] = id;
+        if (Status e = send_wait(id); !e.ok()) return Fail(e);
         continue;
       }
       std::cerr << "jobnet: " << id << ": " << s.ToString() << "\n";
