@@ -15,8 +15,8 @@
 #include <caf/atom.hpp>
 #include <caf/type_id.hpp>
 
-#include "actors/scheduler_core.hpp"
-#include "node/handlers/registry.hpp"
+#include "core/scheduler_core.hpp"
+#include "handlers/registry.hpp"
 #include "protocol/messages.hpp"
 
 namespace jobnet::actors {

@@ -11,7 +11,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "actors/caf_glue.hpp"
-#include "node/journal.hpp"
+#include "storage/journal.hpp"
 
 namespace jobnet::actors {
 

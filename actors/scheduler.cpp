@@ -15,6 +15,7 @@
 
 #include "actors/worker.hpp"
 #include "protocol/codec.hpp"
+#include "base/exit_codes.hpp"
 
 namespace jobnet::actors {
 namespace {
@@ -162,7 +163,7 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
     } catch (...) {
     }
     spdlog::critical("scheduler failed ({}); exiting so a restart recovers from the journal", what);
-    std::_Exit(70);
+    std::_Exit(exit_code::kFailStop);
   });
   st.core = std::move(core);
   st.journal = journal;
@@ -264,7 +265,7 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
         auto& s = self->state;
         if (s.failed) {
           spdlog::critical("exiting after journal failure");
-          std::_Exit(70);
+          std::_Exit(exit_code::kFailStop);
         }
         for (auto& [lease, flag] : s.cancel_flags) flag->store(true);
         for (auto& w : s.workers) self->send_exit(w, caf::exit_reason::user_shutdown);

@@ -23,7 +23,7 @@
 #include "cluster/local_cluster.hpp"
 #include "jobnet/client.h"
 #include "node/config.hpp"
-#include "node/journal.hpp"
+#include "storage/journal.hpp"
 
 using namespace jobnet;
 using Clock = std::chrono::steady_clock;

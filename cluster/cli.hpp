@@ -1,24 +1,22 @@
 // The `jobnet` command line: node, client commands and the journal tool.
 //
-// Exit codes (docs/operations.md): 0 ok; 1 the node answered with an error (conflict,
-// overloaded, draining, internal...) or a check failed; 2 usage error or a request the node
-// rejected as invalid or too large; 3 no node reachable / request timed out; 4 job not found;
-// 5 journal locked, unreadable or a storage failure; 6 cannot listen.
+// Exit codes: base/exit_codes.hpp (docs/operations.md lists them).
 #ifndef JOBNET_CLUSTER_CLI_HPP_
 #define JOBNET_CLUSTER_CLI_HPP_
 
 #include <string>
 
+#include "base/exit_codes.hpp"
 #include "jobnet/status.h"
 
 namespace jobnet::cli {
 
-constexpr int kExitOk = 0;
-constexpr int kExitError = 1;
-constexpr int kExitUsage = 2;
-constexpr int kExitUnavailable = 3;
-constexpr int kExitNotFound = 4;
-constexpr int kExitJournal = 5;
+constexpr int kExitOk = exit_code::kOk;
+constexpr int kExitError = exit_code::kError;
+constexpr int kExitUsage = exit_code::kUsage;
+constexpr int kExitUnavailable = exit_code::kUnavailable;
+constexpr int kExitNotFound = exit_code::kNotFound;
+constexpr int kExitJournal = exit_code::kStorage;
 
 int ExitCodeFor(const Status& s);
 int Main(int argc, char** argv);

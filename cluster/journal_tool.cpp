@@ -5,7 +5,7 @@
 
 #include "cluster/cli.hpp"
 #include "cluster/json_io.hpp"
-#include "node/journal.hpp"
+#include "storage/journal.hpp"
 
 namespace jobnet::cli {
 

@@ -18,9 +18,10 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/ingress.hpp"
+#include "base/exit_codes.hpp"
 #include "actors/journal_writer.hpp"
 #include "actors/scheduler.hpp"
-#include "node/journal.hpp"
+#include "storage/journal.hpp"
 #include "node/transport.hpp"
 
 namespace jobnet {
@@ -32,12 +33,12 @@ uint64_t NowMs() {
                                    .count());
 }
 
-// Exit codes of `jobnet node` (docs/operations.md).
-constexpr int kExitOk = 0;
-constexpr int kExitConfig = 2;
-constexpr int kExitJournal = 5;
-constexpr int kExitListen = 6;
-constexpr int kExitStuck = 7;  // drained and journaled, but a handler ignored cancellation
+// Exit codes of `jobnet node`: base/exit_codes.hpp.
+constexpr int kExitOk = exit_code::kOk;
+constexpr int kExitConfig = exit_code::kConfig;
+constexpr int kExitJournal = exit_code::kStorage;
+constexpr int kExitListen = exit_code::kListen;
+constexpr int kExitStuck = exit_code::kStuck;
 
 }  // namespace
 

@@ -11,10 +11,10 @@
 #include <zmq.hpp>
 #include <spdlog/spdlog.h>
 
-#include <cassert>
 #include <deque>
 
 #include "protocol/codec.hpp"
+#include "base/check.hpp"
 
 namespace jobnet {
 
@@ -104,7 +104,7 @@ Status Transport::Bind(const TransportOptions& options, std::unique_ptr<Transpor
 }
 
 void Transport::Run(Sink sink) {
-  assert(!impl_->thread.joinable());
+  JOBNET_CHECK(!impl_->thread.joinable());
   impl_->sink = std::move(sink);
   impl_->thread = std::thread([this] { Loop(); });
 }

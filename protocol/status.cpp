@@ -1,7 +1,13 @@
 // Names of the stable status codes.
 #include "jobnet/status.h"
 
+#include "base/check.hpp"
+
 namespace jobnet {
+
+namespace detail {
+void ResultMisused(const char* what) { base::CheckFailed(__FILE__, __LINE__, "Result", what); }
+}  // namespace detail
 
 const char* CodeName(Code code) {
   switch (code) {

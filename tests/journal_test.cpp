@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "node/journal.hpp"
+#include "storage/journal.hpp"
 
 namespace jobnet {
 namespace {

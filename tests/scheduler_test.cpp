@@ -4,7 +4,7 @@
 // that the actor would carry out.
 #include <gtest/gtest.h>
 
-#include "actors/scheduler_core.hpp"
+#include "core/scheduler_core.hpp"
 
 namespace jobnet::sched {
 namespace {
@@ -383,11 +383,13 @@ TEST_F(SchedulerTest, RecoveryRequeuesRunningJobWithAttemptsLeft) {
   ASSERT_FALSE(fx.writes.empty());          // and the re-queue is journaled
 }
 
-TEST_F(SchedulerTest, BrokenInvariantThrowsInsteadOfCorruptingState) {
-  // An outcome for a slot that runs nothing can only come from a bug; the actor turns the
-  // exception into a fail-stop.
-  EXPECT_THROW(s_->Complete(Outcome{0, 12345, 1, true, "", ""}, now_), std::logic_error);
-  EXPECT_THROW(s_->Complete(Outcome{99, 1, 1, true, "", ""}, now_), std::logic_error);
+TEST_F(SchedulerTest, BrokenInvariantStopsTheProcessInsteadOfCorruptingState) {
+  // An outcome for a slot that runs nothing can only come from a bug: JOBNET_CHECK fail-stops
+  // (exit 70), in release builds too.
+  EXPECT_EXIT(s_->Complete(Outcome{0, 12345, 1, true, "", ""}, now_), ::testing::ExitedWithCode(70),
+              "invariant broken at .*scheduler_core.cpp");
+  EXPECT_EXIT(s_->Complete(Outcome{99, 1, 1, true, "", ""}, now_), ::testing::ExitedWithCode(70),
+              "invariant broken");
 }
 
 TEST_F(SchedulerTest, StatsCountStatesAndQueues) {

@@ -4,7 +4,6 @@
 #ifndef JOBNET_STATUS_H_
 #define JOBNET_STATUS_H_
 
-#include <cassert>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -84,26 +83,32 @@ class Status {
   std::string message_;
 };
 
+namespace detail {
+// A Result was misused (value() of an error, or built from an OK status): a bug in the caller.
+// Always checked, whatever NDEBUG says: prints where and stops the process (exit 70).
+[[noreturn]] void ResultMisused(const char* what);
+}  // namespace detail
+
 // A value or the Status saying why there is none.
 template <class T>
 class Result {
  public:
   Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT
-    assert(!status_.ok() && "a Result without a value needs an error status");
+    if (status_.ok()) detail::ResultMisused("a Result without a value needs an error status");
   }
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }
   T& value() & {
-    assert(ok());
+    if (!ok()) detail::ResultMisused("value() of a Result that holds an error");
     return *value_;
   }
   const T& value() const& {
-    assert(ok());
+    if (!ok()) detail::ResultMisused("value() of a Result that holds an error");
     return *value_;
   }
   T&& value() && {
-    assert(ok());
+    if (!ok()) detail::ResultMisused("value() of a Result that holds an error");
     return std::move(*value_);
   }
 

@@ -4,7 +4,7 @@
 #include <cctype>
 #include <unordered_map>
 
-#include "node/handlers/registry.hpp"
+#include "handlers/registry.hpp"
 
 namespace jobnet::handlers {
 namespace {

@@ -1,7 +1,8 @@
 // RocksDB journal; key layout in journal.hpp.
-#include "node/journal.hpp"
+#include "storage/journal.hpp"
 
 #include "protocol/codec.hpp"
+#include "base/check.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -165,7 +166,7 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
   }
   rocksdb::WriteBatch b;
   for (const auto& w : writes) {
-    assert(w.job.seq != 0 && !w.job.id.empty());
+    JOBNET_CHECK(w.job.seq != 0 && !w.job.id.empty());
     b.Put(JobKey(w.job.seq), protocol::EncodeJobRecord(w.job));
     if (!w.events.empty() && w.events.front().first == 0)  // the job's first write
       b.Put(PayloadKey(w.job.seq), w.job.spec.payload);

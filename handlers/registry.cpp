@@ -1,5 +1,5 @@
 // Handler registry and the guarded call into a handler.
-#include "node/handlers/registry.hpp"
+#include "handlers/registry.hpp"
 
 #include <thread>
 

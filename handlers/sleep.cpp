@@ -1,6 +1,6 @@
 // sleep: payload is a number of milliseconds (or {"ms": N}); sleeps, waking early to stop.
 // Result: the milliseconds slept.
-#include "node/handlers/registry.hpp"
+#include "handlers/registry.hpp"
 #include "protocol/limits.hpp"
 
 namespace jobnet::handlers {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "node/handlers/registry.hpp"
+#include "handlers/registry.hpp"
 
 namespace jobnet::handlers {
 namespace {

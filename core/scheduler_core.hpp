@@ -3,8 +3,8 @@
 // answers with Effects (journal writes, replies, dispatches) for its owner to carry out in order:
 // first make the writes durable, then send the replies and dispatches. Unit tests drive it with a
 // fake clock; the scheduler actor drives it with the real one.
-#ifndef JOBNET_ACTORS_SCHEDULER_CORE_HPP_
-#define JOBNET_ACTORS_SCHEDULER_CORE_HPP_
+#ifndef JOBNET_CORE_SCHEDULER_CORE_HPP_
+#define JOBNET_CORE_SCHEDULER_CORE_HPP_
 
 #include <cstdint>
 #include <map>
@@ -227,4 +227,4 @@ class Scheduler {
 
 }  // namespace jobnet::sched
 
-#endif  // JOBNET_ACTORS_SCHEDULER_CORE_HPP_
+#endif  // JOBNET_CORE_SCHEDULER_CORE_HPP_

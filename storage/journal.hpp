@@ -7,8 +7,8 @@
 //   "j:" fixed64(seq)             -> job_record   (protocol/job_record.hpp), without the payload
 //   "p:" fixed64(seq)             -> the payload: one msgpack value, written once with the job
 //   "h:" fixed64(seq) fixed32(n)  -> event_record, the n-th state change of that job
-#ifndef JOBNET_NODE_JOURNAL_HPP_
-#define JOBNET_NODE_JOURNAL_HPP_
+#ifndef JOBNET_STORAGE_JOURNAL_HPP_
+#define JOBNET_STORAGE_JOURNAL_HPP_
 
 #include <cstdint>
 #include <functional>
@@ -86,4 +86,4 @@ class Journal {
 
 }  // namespace jobnet
 
-#endif  // JOBNET_NODE_JOURNAL_HPP_
+#endif  // JOBNET_STORAGE_JOURNAL_HPP_

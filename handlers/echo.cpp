@@ -1,5 +1,5 @@
 // echo: the result is the payload, unchanged.
-#include "node/handlers/registry.hpp"
+#include "handlers/registry.hpp"
 
 namespace jobnet::handlers {
 namespace {

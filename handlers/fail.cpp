@@ -1,5 +1,5 @@
 // fail: always fails, with the payload string as the error (for testing retries and dead letters).
-#include "node/handlers/registry.hpp"
+#include "handlers/registry.hpp"
 
 namespace jobnet::handlers {
 namespace {

@@ -11,7 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "node/handlers/registry.hpp"
+#include "handlers/registry.hpp"
 #include "protocol/limits.hpp"
 
 namespace jobnet::handlers {

@@ -1,7 +1,7 @@
 // sha256: payload is a string or bin; result is its SHA-256 as lower-case hex.
 #include <openssl/evp.h>
 
-#include "node/handlers/registry.hpp"
+#include "handlers/registry.hpp"
 
 namespace jobnet::handlers {
 namespace {

@@ -2,8 +2,8 @@
 // Adding a handler is one file: implement a HandlerFn and register it with JOBNET_HANDLER.
 // Handlers run on worker threads, never on CAF's scheduler threads; they may block, but should
 // poll ctx.ShouldStop() (cancel or timeout) when they run long.
-#ifndef JOBNET_NODE_HANDLERS_REGISTRY_HPP_
-#define JOBNET_NODE_HANDLERS_REGISTRY_HPP_
+#ifndef JOBNET_HANDLERS_REGISTRY_HPP_
+#define JOBNET_HANDLERS_REGISTRY_HPP_
 
 #include <atomic>
 #include <chrono>
@@ -88,4 +88,4 @@ bool AsString(const msgpack::object& o, std::string* out);
 
 }  // namespace jobnet::handlers
 
-#endif  // JOBNET_NODE_HANDLERS_REGISTRY_HPP_
+#endif  // JOBNET_HANDLERS_REGISTRY_HPP_

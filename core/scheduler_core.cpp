@@ -1,19 +1,12 @@
 // Scheduler state machine: see scheduler_core.hpp for the contract.
-#include "actors/scheduler_core.hpp"
+#include "core/scheduler_core.hpp"
 
 #include <algorithm>
-#include <cassert>
 #include <limits>
-#include <stdexcept>
+
+#include "base/check.hpp"
 
 namespace jobnet::sched {
-
-// Invariants that guard memory safety stay checked in release builds: a broken one throws, and
-// the scheduler actor fail-stops the node (exit 70) instead of corrupting state.
-#define JOBNET_CHECK(cond)                                                          \
-  do {                                                                              \
-    if (!(cond)) throw std::logic_error("scheduler invariant broken: " #cond);      \
-  } while (0)
 
 using protocol::JobInfo;
 using protocol::JobSpec;
@@ -41,7 +34,7 @@ void Effects::Append(Effects&& later) {
 }
 
 Scheduler::Scheduler(SchedulerOptions options) : opt_(std::move(options)), rng_(opt_.seed) {
-  assert(opt_.workers >= 1 && opt_.workers <= limits::kWorkersMax);
+  JOBNET_CHECK(opt_.workers >= 1 && opt_.workers <= limits::kWorkersMax);
   slots_.resize(opt_.workers);
   for (const auto& ep : opt_.peers) {
     Peer p;
@@ -98,7 +91,7 @@ void Scheduler::Enqueue(Job& job) {
   if (job.state == JobState::kDelayed) {
     delayed_.emplace(job.run_at_ms, job.seq);
   } else {
-    assert(job.state == JobState::kQueued);
+    JOBNET_CHECK(job.state == JobState::kQueued);
     job.order = next_order_++;
     ready_.emplace(-static_cast<int64_t>(job.spec.priority), job.order, job.seq);
   }
@@ -125,7 +118,7 @@ void Scheduler::Unindex(const Job& job) {
 }
 
 void Scheduler::Recover(std::vector<Job> jobs, uint64_t next_seq, uint64_t now_ms) {
-  assert(jobs_.empty());
+  JOBNET_CHECK(jobs_.empty());
   std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
     return a.order != b.order ? a.order < b.order : a.seq < b.seq;
   });
@@ -344,7 +337,7 @@ void Scheduler::FailRun(Job& job, const std::string& error, uint64_t now_ms) {
 }
 
 void Scheduler::Finish(Job& job) {
-  assert(protocol::IsFinal(job.state));
+  JOBNET_CHECK(protocol::IsFinal(job.state));
   finished_.emplace(job.finished_at_ms, job.seq);
   auto it = waiters_.find(job.seq);
   if (it == waiters_.end()) return;
