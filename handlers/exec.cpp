@@ -12,7 +12,7 @@
 #include <cstring>
 
 #include "handlers/registry.hpp"
-#include "protocol/limits.hpp"
+#include "jobnet/limits.h"
 
 namespace jobnet::handlers {
 namespace {

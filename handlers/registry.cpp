@@ -3,7 +3,7 @@
 
 #include <thread>
 
-#include "protocol/limits.hpp"
+#include "jobnet/limits.h"
 #include "protocol/msgpack_bounded.hpp"
 
 namespace jobnet::handlers {

@@ -1,7 +1,7 @@
 // sleep: payload is a number of milliseconds (or {"ms": N}); sleeps, waking early to stop.
 // Result: the milliseconds slept.
 #include "handlers/registry.hpp"
-#include "protocol/limits.hpp"
+#include "jobnet/limits.h"
 
 namespace jobnet::handlers {
 namespace {

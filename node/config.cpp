@@ -6,7 +6,7 @@
 #include <charconv>
 #include <limits>
 
-#include "protocol/limits.hpp"
+#include "jobnet/limits.h"
 #include "protocol/messages.hpp"
 
 namespace jobnet {

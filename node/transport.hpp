@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "jobnet/status.h"
-#include "protocol/limits.hpp"
+#include "jobnet/limits.h"
 #include "protocol/messages.hpp"
 
 namespace jobnet {

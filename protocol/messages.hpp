@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "jobnet/status.h"
-#include "protocol/limits.hpp"
+#include "jobnet/limits.h"
 
 namespace jobnet::protocol {
 

@@ -30,6 +30,7 @@ LAYERS = {
 PUBLIC = {
     "include/jobnet/status.h": "protocol",
     "include/jobnet/job.h": "protocol",
+    "include/jobnet/limits.h": "protocol",
     "include/jobnet/client.h": "client",
 }
 SOURCE_DIRS = ["base", "protocol", "client", "core", "storage", "handlers", "actors", "node",

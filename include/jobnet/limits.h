@@ -1,7 +1,7 @@
 // Every limit of jobnet, in one place. Each has a reason; exceeding one is a typed error
 // (kTooLarge, kInvalidArgument or kOverloaded), never a crash or unbounded growth.
-#ifndef JOBNET_PROTOCOL_LIMITS_HPP_
-#define JOBNET_PROTOCOL_LIMITS_HPP_
+#ifndef JOBNET_LIMITS_H_
+#define JOBNET_LIMITS_H_
 
 #include <cstdint>
 
@@ -74,4 +74,4 @@ static_assert(kJournalBatchBytesMax >= 2 * (kPayloadBytesMax + kResultBytesMax),
 
 }  // namespace jobnet::limits
 
-#endif  // JOBNET_PROTOCOL_LIMITS_HPP_
+#endif  // JOBNET_LIMITS_H_
