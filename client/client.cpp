@@ -59,6 +59,14 @@ struct Client::Impl {
     endpoint = ep;
     return Status::OK();
   }
+
+  Result<uint64_t> Send(const protocol::Body& request);
+  Result<protocol::Envelope> Receive(uint32_t timeout_ms);
+  // One request with failover across the endpoints (when enabled).
+  Result<protocol::Body> Call(const protocol::Body& request, uint64_t extra_timeout_ms = 0);
+  // *answered is set when the node replied (even with an error): then there is no failover.
+  Result<protocol::Body> CallOnce(const protocol::Body& request, uint64_t extra_timeout_ms,
+                                  bool* answered);
 };
 
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -90,14 +98,14 @@ Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* cl
   return Status::Unavailable("no jobnet node answered: " + tried);
 }
 
-Result<uint64_t> Client::Send(const protocol::Body& request) {
-  protocol::Envelope env{limits::kProtocolVersion, impl_->next_corr++, request};
+Result<uint64_t> Client::Impl::Send(const protocol::Body& request) {
+  protocol::Envelope env{limits::kProtocolVersion, next_corr++, request};
   std::string frame = protocol::Encode(env);
   if (frame.size() > limits::kFrameBytesMax)
     return Status::TooLarge("request is " + std::to_string(frame.size()) + " bytes; the limit is " +
                             std::to_string(limits::kFrameBytesMax));
   try {
-    auto sent = impl_->sock->send(zmq::buffer(frame), zmq::send_flags::dontwait);
+    auto sent = sock->send(zmq::buffer(frame), zmq::send_flags::dontwait);
     if (!sent) return Status::Overloaded("client send queue is full");
   } catch (const zmq::error_t& e) {
     return Status::Unavailable(std::string("send failed: ") + e.what());
@@ -105,17 +113,17 @@ Result<uint64_t> Client::Send(const protocol::Body& request) {
   return env.corr_id;
 }
 
-Result<protocol::Envelope> Client::Receive(uint32_t timeout_ms) {
-  zmq::pollitem_t item{impl_->sock->handle(), 0, ZMQ_POLLIN, 0};
+Result<protocol::Envelope> Client::Impl::Receive(uint32_t timeout_ms) {
+  zmq::pollitem_t item{sock->handle(), 0, ZMQ_POLLIN, 0};
   try {
     if (zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms)) == 0)
-      return Status::Timeout("no reply from " + impl_->endpoint + " within " +
+      return Status::Timeout("no reply from " + endpoint + " within " +
                              std::to_string(timeout_ms) + " ms");
     zmq::message_t msg;
-    (void)impl_->sock->recv(msg, zmq::recv_flags::none);
+    (void)sock->recv(msg, zmq::recv_flags::none);
     while (msg.more()) {  // a well-behaved node sends one frame; skip anything else
       zmq::message_t extra;
-      (void)impl_->sock->recv(extra, zmq::recv_flags::none);
+      (void)sock->recv(extra, zmq::recv_flags::none);
       msg = std::move(extra);
     }
     uint64_t corr = 0;
@@ -128,15 +136,15 @@ Result<protocol::Envelope> Client::Receive(uint32_t timeout_ms) {
   }
 }
 
-Result<protocol::Body> Client::Call(const protocol::Body& request, uint64_t extra_timeout_ms) {
-  const auto& eps = impl_->options.endpoints;
-  size_t tries = impl_->options.failover ? std::max<size_t>(eps.size(), 1) : 1;
+Result<protocol::Body> Client::Impl::Call(const protocol::Body& request, uint64_t extra_timeout_ms) {
+  const auto& eps = options.endpoints;
+  size_t tries = options.failover ? std::max<size_t>(eps.size(), 1) : 1;
   Result<protocol::Body> r = Status::Unavailable("no endpoint");
   // Walk the list once, starting at the current endpoint; skip ones that cannot be opened.
-  auto cur = std::find(eps.begin(), eps.end(), impl_->endpoint);
+  auto cur = std::find(eps.begin(), eps.end(), endpoint);
   size_t start = cur == eps.end() ? 0 : static_cast<size_t>(cur - eps.begin());
   for (size_t k = 0; k < tries; ++k) {
-    if (k > 0 && !impl_->Open(eps[(start + k) % eps.size()]).ok()) continue;
+    if (k > 0 && !Open(eps[(start + k) % eps.size()]).ok()) continue;
     bool answered = false;
     r = CallOnce(request, extra_timeout_ms, &answered);
     if (r.ok() || answered || !(r.status().IsTimeout() || r.status().IsUnavailable())) return r;
@@ -144,20 +152,20 @@ Result<protocol::Body> Client::Call(const protocol::Body& request, uint64_t extr
   return r;
 }
 
-Result<protocol::Body> Client::CallOnce(const protocol::Body& request, uint64_t extra_timeout_ms,
+Result<protocol::Body> Client::Impl::CallOnce(const protocol::Body& request, uint64_t extra_timeout_ms,
                                         bool* answered) {
   *answered = false;
   auto corr = Send(request);
   if (!corr.ok()) return corr.status();
   auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::milliseconds(impl_->options.request_timeout_ms + extra_timeout_ms);
+                  std::chrono::milliseconds(options.request_timeout_ms + extra_timeout_ms);
   for (;;) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                     deadline - std::chrono::steady_clock::now())
                     .count();
     if (left <= 0)
-      return Status::Timeout("no reply from " + impl_->endpoint + " within " +
-                             std::to_string(impl_->options.request_timeout_ms + extra_timeout_ms) +
+      return Status::Timeout("no reply from " + endpoint + " within " +
+                             std::to_string(options.request_timeout_ms + extra_timeout_ms) +
                              " ms");
     auto env = Receive(static_cast<uint32_t>(left));
     if (!env.ok()) return env.status();
@@ -186,7 +194,7 @@ Result<JobInfo> ExpectJob(Result<protocol::Body> r) {
 }
 }  // namespace
 
-Result<protocol::AcceptedReply> Client::Submit(const JobSpec& spec) {
+Result<SubmitResult> Client::Submit(const JobSpec& spec) {
   if (spec.key.empty() && impl_->options.auto_idempotency_key) {
     JobSpec keyed = spec;
     static thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -194,29 +202,55 @@ Result<protocol::AcceptedReply> Client::Submit(const JobSpec& spec) {
     std::snprintf(buf, sizeof buf, "auto-%016llx%016llx", static_cast<unsigned long long>(rng()),
                   static_cast<unsigned long long>(rng()));
     keyed.key = buf;
-    return Expect<protocol::AcceptedReply>(Call(protocol::SubmitRequest{keyed}));
+    return Expect<protocol::AcceptedReply>(impl_->Call(protocol::SubmitRequest{keyed}));
   }
-  return Expect<protocol::AcceptedReply>(Call(protocol::SubmitRequest{spec}));
+  return Expect<protocol::AcceptedReply>(impl_->Call(protocol::SubmitRequest{spec}));
 }
 Result<JobInfo> Client::GetStatus(const std::string& id) {
-  return ExpectJob(Call(protocol::StatusRequest{id}));
+  return ExpectJob(impl_->Call(protocol::StatusRequest{id}));
 }
 Result<JobInfo> Client::Wait(const std::string& id, uint64_t timeout_ms) {
-  return ExpectJob(Call(protocol::WaitRequest{id, timeout_ms}, timeout_ms));
+  return ExpectJob(impl_->Call(protocol::WaitRequest{id, timeout_ms}, timeout_ms));
 }
 Result<JobInfo> Client::Cancel(const std::string& id) {
-  return ExpectJob(Call(protocol::CancelRequest{id}));
+  return ExpectJob(impl_->Call(protocol::CancelRequest{id}));
 }
 Result<JobInfo> Client::Retry(const std::string& id) {
-  return ExpectJob(Call(protocol::RetryRequest{id}));
+  return ExpectJob(impl_->Call(protocol::RetryRequest{id}));
 }
-Result<std::vector<JobInfo>> Client::List(const protocol::ListRequest& request) {
-  auto r = Expect<protocol::JobListReply>(Call(request));
+Result<std::vector<JobInfo>> Client::List(const ListQuery& query) {
+  auto r = Expect<protocol::JobListReply>(impl_->Call(query));
   if (!r.ok()) return r.status();
   return std::move(r.value().jobs);
 }
-Result<protocol::StatsReply> Client::Stats() {
-  return Expect<protocol::StatsReply>(Call(protocol::StatsRequest{}));
+Result<NodeStats> Client::Stats() {
+  return Expect<protocol::StatsReply>(impl_->Call(protocol::StatsRequest{}));
+}
+
+Result<uint64_t> Client::SendSubmit(const JobSpec& spec) {
+  return impl_->Send(protocol::SubmitRequest{spec});
+}
+Result<uint64_t> Client::SendWait(const std::string& id, uint64_t timeout_ms) {
+  return impl_->Send(protocol::WaitRequest{id, timeout_ms});
+}
+
+Result<Reply> Client::Receive(uint32_t timeout_ms) {
+  auto env = impl_->Receive(timeout_ms);
+  if (!env.ok()) return env.status();
+  Reply r;
+  r.corr_id = env.value().corr_id;
+  auto& body = env.value().body;
+  if (auto* err = std::get_if<protocol::ErrorReply>(&body)) {
+    r.status = Status(ErrorCodeFromWire(err->code), err->message);
+  } else if (auto* a = std::get_if<protocol::AcceptedReply>(&body)) {
+    r.submitted = std::move(*a);
+  } else if (auto* j = std::get_if<protocol::JobReply>(&body)) {
+    r.job = std::move(j->job);
+  } else {
+    return Status::Corruption(std::string("unexpected reply kind '") +
+                              protocol::KindName(protocol::KindOf(body)) + "'");
+  }
+  return r;
 }
 
 }  // namespace jobnet

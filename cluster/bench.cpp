@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
       std::unordered_map<uint64_t, Clock::time_point> sent;
       for (;;) {
         while (sent.size() < window && issued.fetch_add(1) < jobs) {
-          auto corr = cl->Send(protocol::SubmitRequest{spec});
+          auto corr = cl->SendSubmit(spec);
           if (!corr.ok()) {
             errors++;
             continue;
@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
         }
         auto it = sent.find(env.value().corr_id);
         if (it == sent.end()) continue;
-        if (!std::holds_alternative<protocol::AcceptedReply>(env.value().body)) errors++;
+        if (!env.value().status.ok()) errors++;
         lat[c].push_back(std::chrono::duration<double, std::micro>(Clock::now() - it->second).count());
         sent.erase(it);
       }

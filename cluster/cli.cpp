@@ -65,7 +65,7 @@ int WaitAll(Client& client, const std::vector<std::string>& ids, bool json, uint
   int rc = kExitOk;
   bool header_printed = false;
   auto send_wait = [&](const std::string& id) {
-    auto corr = client.Send(protocol::WaitRequest{id, kWindowMs});
+    auto corr = client.SendWait(id, kWindowMs);
     if (corr.ok()) pending[corr.value()] = id;
     return corr.status();
   };
@@ -82,9 +82,9 @@ int WaitAll(Client& client, const std::vector<std::string>& ids, bool json, uint
     if (it == pending.end()) continue;
     std::string id = it->second;
     pending.erase(it);
-    auto& body = env.value().body;
-    if (auto* err = std::get_if<protocol::ErrorReply>(&body)) {
-      Status s(ErrorCodeFromWire(err->code), err->message);
+    const Reply& reply = env.value();
+    if (!reply.status.ok()) {
+      const Status& s = reply.status;
       if (s.IsTimeout()) {  // not final yet: ask again
         if (Status e = send_wait(id); !e.ok()) return Fail(e);
         continue;
@@ -93,13 +93,11 @@ int WaitAll(Client& client, const std::vector<std::string>& ids, bool json, uint
       rc = std::max(rc, ExitCodeFor(s));
       continue;
     }
-    if (auto* jr = std::get_if<protocol::JobReply>(&body)) {
-      if (json) {
-        std::cout << JobToJson(jr->job).dump(-1, ' ', false, kInvalidUtf8Replaced) << std::endl;
-      } else {
-        PrintJobRow(std::cout, jr->job, !header_printed);
-        header_printed = true;
-      }
+    if (json) {
+      std::cout << JobToJson(reply.job).dump(-1, ' ', false, kInvalidUtf8Replaced) << std::endl;
+    } else {
+      PrintJobRow(std::cout, reply.job, !header_printed);
+      header_printed = true;
     }
   }
   return rc;

@@ -3,7 +3,7 @@
 
 #include <charconv>
 
-namespace jobnet::protocol {
+namespace jobnet {
 
 const char* JobStateName(JobState s) {
   switch (s) {
@@ -30,6 +30,8 @@ bool IsFinal(JobState s) {
   return s == JobState::kSucceeded || s == JobState::kFailed || s == JobState::kDead ||
          s == JobState::kCancelled;
 }
+
+namespace protocol {
 
 bool IsValidName(const std::string& s, uint32_t max_bytes) {
   if (s.empty() || s.size() > max_bytes) return false;
@@ -119,4 +121,5 @@ Result<ParsedJobId> ParseJobId(const std::string& id) {
   return out;
 }
 
-}  // namespace jobnet::protocol
+}  // namespace protocol
+}  // namespace jobnet

@@ -74,13 +74,13 @@ TEST_F(ClusterTest, BusyOwnerDispatchesToPeerWithFreeWorkers) {
   // One on n1's only worker, two on n2's: all three run at once.
   ASSERT_TRUE(Eventually([&] {
     int running = 0;
-    for (const auto& id : ids) running += c->GetStatus(id).value().state == protocol::JobState::kRunning;
+    for (const auto& id : ids) running += c->GetStatus(id).value().state == JobState::kRunning;
     return running == 3;
   }, std::chrono::seconds(5)));
   for (const auto& id : ids) {
     auto j = c->Wait(id, 20000);
     ASSERT_TRUE(j.ok());
-    EXPECT_EQ(j.value().state, protocol::JobState::kSucceeded);
+    EXPECT_EQ(j.value().state, JobState::kSucceeded);
     EXPECT_EQ(j.value().attempts, 1u);
   }
   EXPECT_EQ(Counter(*n1_, "remote_completed"), 2u);
@@ -103,8 +103,8 @@ TEST_F(ClusterTest, PeerKillRequeuesItsLeasesWithinTwoFailureTimeouts) {
   // Job 0 on n1's only worker; jobs 1 and 2 leased to n2.
   ASSERT_TRUE(Eventually([&] {
     return Counter(*n1_, "remote_dispatched") >= 2 &&
-           c->GetStatus(ids[1]).value().state == protocol::JobState::kRunning &&
-           c->GetStatus(ids[2]).value().state == protocol::JobState::kRunning;
+           c->GetStatus(ids[1]).value().state == JobState::kRunning &&
+           c->GetStatus(ids[2]).value().state == JobState::kRunning;
   }));
   auto killed = Clock::now();
   n2_->Signal(SIGKILL);
@@ -118,7 +118,7 @@ TEST_F(ClusterTest, PeerKillRequeuesItsLeasesWithinTwoFailureTimeouts) {
   for (const auto& id : ids) {
     auto j = c->Wait(id, 30000);
     ASSERT_TRUE(j.ok());
-    EXPECT_EQ(j.value().state, protocol::JobState::kSucceeded) << id << " " << j.value().error;
+    EXPECT_EQ(j.value().state, JobState::kSucceeded) << id << " " << j.value().error;
   }
   for (int i = 1; i < 3; ++i) EXPECT_EQ(c->GetStatus(ids[i]).value().attempts, 2u);
 }
@@ -144,7 +144,7 @@ TEST_F(ClusterTest, OwnerKillAndRestartResumesItsJobs) {
   for (const auto& id : ids) {
     auto j = c->Wait(id, 30000);
     ASSERT_TRUE(j.ok()) << j.status().ToString();
-    EXPECT_EQ(j.value().state, protocol::JobState::kSucceeded) << id << " " << j.value().error;
+    EXPECT_EQ(j.value().state, JobState::kSucceeded) << id << " " << j.value().error;
   }
   EXPECT_EQ(c->Stats().value().incarnation, 2u);
 }
@@ -161,14 +161,14 @@ TEST_F(ClusterTest, AnyNodeAnswersForAnyJob) {
   EXPECT_EQ(st.value().id, id);
   auto done = c2->Wait(id, 10000);
   ASSERT_TRUE(done.ok());
-  EXPECT_EQ(done.value().state, protocol::JobState::kSucceeded);
+  EXPECT_EQ(done.value().state, JobState::kSucceeded);
   JobSpec later = Sleep(10);
   later.delay_ms = 60000;
   std::string delayed = c1->Submit(later).value().id;
   auto cancelled = c2->Cancel(delayed);
   ASSERT_TRUE(cancelled.ok());
-  EXPECT_EQ(cancelled.value().state, protocol::JobState::kCancelled);
-  EXPECT_EQ(c1->GetStatus(delayed).value().state, protocol::JobState::kCancelled);
+  EXPECT_EQ(cancelled.value().state, JobState::kCancelled);
+  EXPECT_EQ(c1->GetStatus(delayed).value().state, JobState::kCancelled);
   // Unknown owner: not found, not a hang.
   EXPECT_TRUE(c2->GetStatus("n9-1").status().IsNotFound());
   // The CLI too.
@@ -196,7 +196,7 @@ TEST_F(ClusterTest, ClientFailsOverToAnotherNode) {
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   EXPECT_EQ(c->endpoint(), n2_->endpoint());
   EXPECT_EQ(a.value().id.rfind("n2-", 0), 0u);
-  EXPECT_EQ(c->Wait(a.value().id, 10000).value().state, protocol::JobState::kSucceeded);
+  EXPECT_EQ(c->Wait(a.value().id, 10000).value().state, JobState::kSucceeded);
   // The same key twice on the same owner is one job.
   s.key = "once";
   auto k1 = c->Submit(s);

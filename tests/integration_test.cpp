@@ -42,7 +42,7 @@ std::vector<std::string> SubmitAll(Client& c, const std::vector<JobSpec>& specs)
   size_t next = 0;
   while (next < specs.size() || !pending.empty()) {
     while (next < specs.size() && pending.size() < 128) {
-      auto corr = c.Send(protocol::SubmitRequest{specs[next]});
+      auto corr = c.SendSubmit(specs[next]);
       EXPECT_TRUE(corr.ok());
       pending[corr.value()] = next++;
     }
@@ -51,9 +51,8 @@ std::vector<std::string> SubmitAll(Client& c, const std::vector<JobSpec>& specs)
     if (!env.ok()) break;
     auto it = pending.find(env.value().corr_id);
     if (it == pending.end()) continue;
-    auto* a = std::get_if<protocol::AcceptedReply>(&env.value().body);
-    EXPECT_NE(a, nullptr);
-    if (a) ids[it->second] = a->id;
+    EXPECT_TRUE(env.value().status.ok()) << env.value().status.ToString();
+    ids[it->second] = env.value().submitted.id;
     pending.erase(it);
   }
   return ids;
@@ -64,7 +63,7 @@ std::map<std::string, JobInfo> WaitAll(Client& c, const std::vector<std::string>
                                        uint64_t timeout_ms = 30000) {
   std::map<uint64_t, std::string> pending;
   std::map<std::string, JobInfo> out;
-  for (const auto& id : ids) pending[c.Send(protocol::WaitRequest{id, timeout_ms}).value()] = id;
+  for (const auto& id : ids) pending[c.SendWait(id, timeout_ms).value()] = id;
   while (!pending.empty()) {
     auto env = c.Receive(static_cast<uint32_t>(timeout_ms + 5000));
     if (!env.ok()) {
@@ -73,11 +72,10 @@ std::map<std::string, JobInfo> WaitAll(Client& c, const std::vector<std::string>
     }
     auto it = pending.find(env.value().corr_id);
     if (it == pending.end()) continue;
-    if (auto* j = std::get_if<protocol::JobReply>(&env.value().body)) {
-      out[it->second] = j->job;
+    if (env.value().status.ok()) {
+      out[it->second] = env.value().job;
     } else {
-      auto& e = std::get<protocol::ErrorReply>(env.value().body);
-      ADD_FAILURE() << it->second << ": " << Status(e.code, e.message).ToString();
+      ADD_FAILURE() << it->second << ": " << env.value().status.ToString();
     }
     pending.erase(it);
   }

@@ -2,7 +2,7 @@
 //
 // A Client owns one DEALER socket. It is NOT thread-safe: use one Client per thread. Every call
 // blocks for at most its timeout and returns a Status; none throws. Job payloads and results are
-// raw msgpack bytes (protocol/messages.hpp: JobSpec, JobInfo).
+// raw msgpack bytes (jobnet/job.h: JobSpec, JobInfo). Only standard and jobnet types appear here.
 #ifndef JOBNET_CLIENT_H_
 #define JOBNET_CLIENT_H_
 
@@ -11,21 +11,18 @@
 #include <string>
 #include <vector>
 
+#include "jobnet/job.h"
 #include "jobnet/status.h"
-#include "protocol/messages.hpp"
 
 namespace jobnet {
-
-using protocol::JobInfo;
-using protocol::JobSpec;
 
 struct ClientOptions {
   // Nodes to try, in order. Default: $JOBNET_ENDPOINTS (comma-separated) if set, else
   // tcp://127.0.0.1:7701.
   std::vector<std::string> endpoints = DefaultEndpoints();
-  // How long one request may take before it fails with kTimeout. Default 5 s. A wait request
-  // gets its own wait timeout on top of this.
-  uint32_t request_timeout_ms = 5000;
+  // How long one request may take before it fails with kTimeout. Default 5 s
+  // (limits::kClientRequestTimeoutMsDefault). A wait request gets its own wait timeout on top.
+  uint32_t request_timeout_ms = limits::kClientRequestTimeoutMsDefault;
   // When a node does not answer at all (no reply within the timeout, or unreachable), retry the
   // request on the next endpoint, trying each endpoint at most once per call. Error replies
   // (including a node's own timeout or unavailable answers) are returned as they are.
@@ -38,6 +35,14 @@ struct ClientOptions {
   static std::vector<std::string> DefaultEndpoints();
   // Options for exactly one node, without failover (tools that must know which node answered).
   static ClientOptions Single(const std::string& endpoint, uint32_t request_timeout_ms);
+};
+
+// One reply to a pipelined request (Client::SendSubmit, Client::SendWait).
+struct Reply {
+  uint64_t corr_id = 0;   // as returned by the Send call it answers
+  Status status;          // the node's error, if it answered with one
+  SubmitResult submitted;  // for a submit, when status is OK
+  JobInfo job;            // for a wait, when status is OK
 };
 
 class Client {
@@ -58,7 +63,7 @@ class Client {
   // kOverloaded, kDraining, kTimeout, kUnavailable. With failover, a submit whose node stops
   // answering is retried on the next endpoint: if the first node did accept it before dying,
   // the job then exists on both owners (keys are per owner).
-  Result<protocol::AcceptedReply> Submit(const JobSpec& spec);
+  Result<SubmitResult> Submit(const JobSpec& spec);
   // Current state of a job. kNotFound if the node does not know it.
   Result<JobInfo> GetStatus(const std::string& id);
   // Blocks until the job is final or timeout_ms passes (then kTimeout).
@@ -67,22 +72,24 @@ class Client {
   Result<JobInfo> Cancel(const std::string& id);
   // Re-queues a dead, failed or cancelled job with a fresh set of attempts.
   Result<JobInfo> Retry(const std::string& id);
-  Result<std::vector<JobInfo>> List(const protocol::ListRequest& request);
-  Result<protocol::StatsReply> Stats();
+  // One page of jobs matching `query` (at most limits::kListLimitMax).
+  Result<std::vector<JobInfo>> List(const ListQuery& query);
+  // The node's own view: its jobs by state, queues, counters and peers.
+  Result<NodeStats> Stats();
 
-  // Pipelining: send requests without waiting, then collect replies in any order, matched by
-  // corr_id. Send returns the corr_id it used; Receive returns the next reply (kTimeout if none
-  // arrives within timeout_ms).
-  Result<uint64_t> Send(const protocol::Body& request);
-  Result<protocol::Envelope> Receive(uint32_t timeout_ms);
+  // Pipelining, on this client's current endpoint only (no failover): send requests without
+  // waiting, then collect replies in any order, matched by corr_id. Each Send returns the
+  // corr_id it used, or kTooLarge, or kOverloaded when the local send queue is full. A submit
+  // sent this way gets no automatic idempotency key. Receive returns the next reply (kTimeout if
+  // none arrives within timeout_ms, kCorruption for an undecodable or unexpected reply); a
+  // node's error answer is a Reply whose status is not OK.
+  Result<uint64_t> SendSubmit(const JobSpec& spec);
+  Result<uint64_t> SendWait(const std::string& id, uint64_t timeout_ms);
+  Result<Reply> Receive(uint32_t timeout_ms);
 
  private:
   struct Impl;
   explicit Client(std::unique_ptr<Impl> impl);
-  Result<protocol::Body> Call(const protocol::Body& request, uint64_t extra_timeout_ms = 0);
-  // *answered is set when the node replied (even with an error): then there is no failover.
-  Result<protocol::Body> CallOnce(const protocol::Body& request, uint64_t extra_timeout_ms,
-                                  bool* answered);
   std::unique_ptr<Impl> impl_;
 };
 

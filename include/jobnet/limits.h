@@ -51,6 +51,8 @@ constexpr uint64_t kBackoffMsDefault = 1000;
 constexpr uint64_t kBackoffMsMax = 3600ull * 1000;        // cap of one retry delay: one hour
 constexpr uint64_t kWaitTimeoutMsMax = 3600ull * 1000;
 constexpr uint64_t kWaitTimeoutMsDefault = 30000;
+// How long a client waits for a node's answer by default (jobnet::ClientOptions).
+constexpr uint32_t kClientRequestTimeoutMsDefault = 5000;
 
 // Node capacity. Past these the node answers kOverloaded instead of growing.
 constexpr uint32_t kPendingRequestsMax = 120000;  // requests received and not yet answered

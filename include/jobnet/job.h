@@ -1,0 +1,114 @@
+// The job as clients see it: what to run (JobSpec), what became of it (JobInfo), and the node's
+// answers to submit, list and stats. Plain structs of standard types, shared by the client library
+// (jobnet/client.h) and the wire protocol (protocol/messages.hpp, which encodes them).
+// docs/protocol.md §6 describes every field.
+#ifndef JOBNET_JOB_H_
+#define JOBNET_JOB_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "jobnet/limits.h"
+
+namespace jobnet {
+
+// A job's place in its lifecycle. Numbers are stored in the journal: never renumber.
+enum class JobState : uint8_t {
+  kQueued = 0,
+  kDelayed = 1,
+  kRunning = 2,
+  kSucceeded = 3,
+  kFailed = 4,  // reserved for a final failure without dead-lettering; not produced yet
+  kDead = 5,
+  kCancelled = 6,
+};
+constexpr int kJobStateCount = 7;
+// "queued", "delayed", ... as on the wire and in the CLI.
+const char* JobStateName(JobState s);
+std::optional<JobState> ParseJobState(const std::string& name);
+// succeeded, failed, dead or cancelled: the job will not run again unless retried.
+bool IsFinal(JobState s);
+
+// msgpack nil: the payload of a job submitted without one.
+inline std::string MsgpackNil() { return std::string(1, '\xc0'); }
+
+// What a client asks to run.
+struct JobSpec {
+  std::string type;                 // handler name, [A-Za-z0-9_.-]{1,64}
+  std::string payload = MsgpackNil();  // one msgpack value, raw bytes
+  std::string queue = "default";    // [A-Za-z0-9_.-]{1,64}
+  uint32_t priority = 0;            // 0..255, higher first
+  uint64_t run_at_ms = 0;           // absolute Unix ms; 0 = now
+  uint64_t delay_ms = 0;            // relative; exclusive with run_at_ms
+  uint32_t max_attempts = limits::kMaxAttemptsDefault;
+  uint64_t backoff_ms = limits::kBackoffMsDefault;  // first retry delay, doubled per attempt
+  uint64_t timeout_ms = limits::kTimeoutMsDefault;  // lease: a run longer than this fails
+  std::string key;                  // idempotency key, empty = none
+};
+
+// A job as a client sees it (no payload: status and list stay small).
+struct JobInfo {
+  std::string id;
+  std::string type;
+  std::string queue;
+  uint32_t priority = 0;
+  JobState state = JobState::kQueued;
+  std::string result = MsgpackNil();  // raw msgpack, nil until succeeded
+  std::string error;                  // last failure text
+  uint32_t attempts = 0;
+  uint32_t max_attempts = 0;
+  uint64_t created_at_ms = 0;
+  uint64_t started_at_ms = 0;         // last run start, 0 = never
+  uint64_t finished_at_ms = 0;        // 0 = not final
+  uint64_t run_at_ms = 0;             // next eligible time while delayed
+  std::string key;
+};
+
+// The answer to a submit.
+struct SubmitResult {
+  std::string id;
+  JobState state = JobState::kQueued;
+  bool duplicate = false;  // the idempotency key matched an existing job
+};
+
+// Which jobs a list returns: a page of up to `limit`, in id order, after the cursor.
+struct ListQuery {
+  std::optional<JobState> state;
+  std::string queue;   // empty = all
+  uint32_t limit = 100;
+  std::string after;   // job id cursor: list jobs created after it; empty = from the start
+};
+
+// A peer as a node sees it (stats, `jobnet nodes`).
+struct PeerInfo {
+  std::string node;      // empty until the peer's first heartbeat
+  std::string endpoint;  // as configured with --peer
+  std::string state;     // "alive", "dead" (silent past the failure timeout) or "unknown"
+  uint64_t incarnation = 0;
+  uint32_t workers = 0;
+  uint32_t free = 0;      // idle worker slots it advertised
+  uint64_t queued = 0;    // its ready + delayed jobs
+  uint64_t last_seen_ms = 0;  // Unix ms of its last heartbeat, 0 = never
+  uint32_t leases = 0;    // this node's jobs running there now
+};
+
+// One node's view of itself and its peers.
+struct NodeStats {
+  std::string node;
+  uint64_t incarnation = 0;
+  uint32_t workers = 0;
+  uint32_t busy = 0;
+  uint64_t uptime_ms = 0;
+  std::map<std::string, uint64_t> jobs;    // state name -> count
+  std::map<std::string, uint64_t> queues;  // queue -> jobs waiting (queued + delayed)
+  std::map<std::string, uint64_t> counters;  // journal_batches, journal_records, submitted, ...
+  std::string endpoint;                      // where this node listens
+  std::vector<PeerInfo> peers;
+};
+
+}  // namespace jobnet
+
+#endif  // JOBNET_JOB_H_
