@@ -569,8 +569,12 @@ Result<Envelope> Decode(const char* data, std::size_t len, uint64_t* corr_id,
     return Status::UnsupportedVersion("protocol version " + std::to_string(f[0].via.u64) +
                                       " is not supported; this node speaks " +
                                       std::to_string(limits::kProtocolVersion));
-  if (f[1].type != msgpack::type::POSITIVE_INTEGER || !KnownKind(f[1].via.u64))
-    return Status::InvalidArgument("unknown message kind");
+  // A kind of the wrong msgpack type is a broken encoder (corruption, like every other field);
+  // a well-formed number this node does not know is a kind it does not serve.
+  if (f[1].type != msgpack::type::POSITIVE_INTEGER)
+    return Status::Corruption("kind must be a non-negative integer");
+  if (!KnownKind(f[1].via.u64))
+    return Status::InvalidArgument("unknown message kind " + std::to_string(f[1].via.u64));
   if (f[3].type != msgpack::type::MAP) return Status::Corruption("body must be a map");
   Envelope env;
   env.version = static_cast<uint32_t>(f[0].via.u64);

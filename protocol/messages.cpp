@@ -118,6 +118,9 @@ Result<ParsedJobId> ParseJobId(const std::string& id) {
   auto [ptr, ec] = std::from_chars(first, last, out.seq);
   if (ec != std::errc() || ptr != last || out.seq == 0)
     return Status::InvalidArgument("job id must end in a positive number: '" + id + "'");
+  // One job, one spelling: "h1-01" would otherwise name h1-1 (ids are map keys and cursors).
+  if (*first == '0')
+    return Status::InvalidArgument("job id number must not have leading zeros: '" + id + "'");
   return out;
 }
 

@@ -229,6 +229,20 @@ TEST_F(ProtocolTest, UnknownKindAndWrongShapes) {
   EXPECT_TRUE(DecodeStatus(Frame(1, 200, 1, [](auto& pk) { pk.pack_map(0); })).IsInvalidArgument());
   EXPECT_TRUE(DecodeStatus(Frame(1, 1ull << 40, 1, [](auto& pk) { pk.pack_map(0); })).IsInvalidArgument());
   EXPECT_TRUE(DecodeStatus(Frame(1, 7, 1, [](auto& pk) { pk.pack_array(0); })).IsCorruption());
+  // A kind of the wrong msgpack type is corruption, like every other wrongly typed field.
+  {
+    msgpack::sbuffer b;
+    msgpack::packer<msgpack::sbuffer> pk(b);
+    pk.pack_array(4);
+    pk.pack(1);
+    pk.pack("submit");
+    pk.pack(3);
+    pk.pack_map(0);
+    uint64_t corr = 0;
+    auto st = Decode(b.data(), b.size(), &corr, limits::kFrameBytesMax).status();
+    EXPECT_TRUE(st.IsCorruption()) << st.ToString();
+    EXPECT_EQ(corr, 3u);
+  }
   msgpack::sbuffer buf;
   msgpack::pack(buf, std::string("not an envelope"));
   EXPECT_TRUE(DecodeStatus(std::string(buf.data(), buf.size())).IsCorruption());
@@ -365,7 +379,7 @@ TEST_F(ProtocolTest, JobIdsParseStrictly) {
   EXPECT_EQ(p.value().node, "node-a");
   EXPECT_EQ(p.value().seq, std::numeric_limits<uint64_t>::max());
   for (const char* bad : {"", "n1", "n1-", "-5", "n1-0", "n1-x", "n1-18446744073709551616",
-                          "n 1-5", "n1-5 "})
+                          "n 1-5", "n1-5 ", "h1-01", "h1-007", "h1-00"})
     EXPECT_FALSE(ParseJobId(bad).ok()) << bad;
 }
 
