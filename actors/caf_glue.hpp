@@ -18,6 +18,7 @@
 #include "core/scheduler_core.hpp"
 #include "handlers/registry.hpp"
 #include "protocol/messages.hpp"
+#include "storage/run_marks.hpp"
 
 namespace jobnet::actors {
 
@@ -26,6 +27,7 @@ struct WorkItem {
   sched::Dispatch dispatch;
   std::shared_ptr<std::atomic<bool>> cancelled;  // set by the scheduler on timeout or cancel
   std::shared_ptr<const handlers::HandlerConfig> config;
+  std::shared_ptr<RunMarks> marks;  // this node's run marks; null in tests without a journal
 };
 
 // One group-commit batch for the journal writer.

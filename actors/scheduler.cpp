@@ -15,6 +15,7 @@
 
 #include "actors/worker.hpp"
 #include "protocol/codec.hpp"
+#include "base/check.hpp"
 #include "base/exit_codes.hpp"
 
 namespace jobnet::actors {
@@ -48,24 +49,37 @@ void ReplyError(Self self, sched::ReplyToken token, Code code, std::string messa
                  protocol::Body{protocol::ErrorReply{code, std::move(message)}});
 }
 
-void Execute(Self self, sched::Effects& fx) {
+// Starts runs, stops runs and talks to peers at once, without waiting for the journal: a worker
+// marks the run it starts (storage/run_marks.hpp), so the attempt is counted after a crash even
+// if the job's `running` record was not yet durable. Only replies wait for the fsync.
+void Act(Self self, sched::Effects& fx) {
   auto& st = self->state;
   // Dispatches before cancels: a run started and cancelled in one batch must see its flag.
   for (auto& d : fx.dispatches) {
     auto flag = std::make_shared<std::atomic<bool>>(false);
     st.cancel_flags[d.lease] = flag;
     uint32_t slot = d.slot;
-    self->send(st.workers[slot], run_atom_v, WorkItem{std::move(d), flag, st.config.handler_config});
+    self->send(st.workers[slot], run_atom_v,
+               WorkItem{std::move(d), flag, st.config.handler_config, st.config.run_marks});
   }
+  fx.dispatches.clear();
   for (uint64_t lease : fx.cancels) {
     auto it = st.cancel_flags.find(lease);
     if (it != st.cancel_flags.end()) it->second->store(true);
   }
+  fx.cancels.clear();
   for (auto& p : fx.peer_sends) {
     if (st.config.peer_sink)
       st.config.peer_sink(p.link, protocol::Encode(protocol::Envelope{
                                       limits::kProtocolVersion, 0, std::move(p.body)}));
   }
+  fx.peer_sends.clear();
+}
+
+// Sends the replies of effects whose writes are durable (Pump already acted on the rest).
+void Execute(Self self, sched::Effects& fx) {
+  auto& st = self->state;
+  JOBNET_CHECK(fx.dispatches.empty() && fx.cancels.empty() && fx.peer_sends.empty());
   for (auto& r : fx.replies) caf::anon_send(st.ingress, reply_atom_v, r.token, std::move(r.body));
 }
 
@@ -143,6 +157,7 @@ void Pump(Self self) {
       ReplyError(self, r.token, Code::kStorage, "journal failed; node is stopping");
     return;
   }
+  Act(self, fx);
   if (!fx.empty()) st.pending.Append(std::move(fx));
   if (!st.pending.empty()) Flush(self);
 }

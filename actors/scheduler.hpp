@@ -17,6 +17,7 @@
 
 #include "actors/caf_glue.hpp"
 #include "actors/journal_writer.hpp"
+#include "storage/run_marks.hpp"
 
 namespace jobnet::actors {
 
@@ -40,6 +41,8 @@ struct SchedulerConfig {
   uint32_t peer_count = 0;     // peer links
   uint32_t heartbeat_ms = 250;
   PeerSink peer_sink;
+  // Where workers mark the runs they start (storage/run_marks.hpp); null = no marks (tests).
+  std::shared_ptr<RunMarks> run_marks;
   // Extra counters for stats replies (the transport's); called on the scheduler's thread.
   std::function<std::map<std::string, uint64_t>()> extra_counters;
 };

@@ -22,6 +22,7 @@
 #include "actors/journal_writer.hpp"
 #include "actors/scheduler.hpp"
 #include "storage/journal.hpp"
+#include "storage/run_marks.hpp"
 #include "node/transport.hpp"
 
 namespace jobnet {
@@ -87,6 +88,16 @@ int RunNode(const NodeConfig& config) {
                                       : Status::Storage("failpoint: simulated write failure");
     };
   }
+  // Test seam: every journal write takes at least this long, as on a very slow disk, so tests
+  // can run jobs whose `running` record is never durable before the job ends (or kills the node).
+  if (const char* fp = std::getenv("JOBNET_FAILPOINT_JOURNAL_DELAY_MS")) {
+    auto delay = std::chrono::milliseconds(std::atoll(fp));
+    spdlog::warn("failpoint: every journal write is delayed by {} ms", delay.count());
+    jo.before_write = [delay, next = std::move(jo.before_write)](size_t records) {
+      std::this_thread::sleep_for(delay);
+      return next ? next(records) : Status::OK();
+    };
+  }
   std::unique_ptr<Journal> journal_up;
   if (Status s = Journal::Open(config.data, jo, &journal_up); !s.ok()) {
     spdlog::error("cannot open journal: {}", s.ToString());
@@ -101,6 +112,19 @@ int RunNode(const NodeConfig& config) {
   if (Status s = journal->LoadAll(&jobs, &next_seq); !s.ok()) {
     spdlog::error("cannot recover journal {}: {}", config.data, s.ToString());
     return kExitJournal;
+  }
+  // Runs under way when the previous process ended, whose `running` record may not have reached
+  // the journal: their attempts are counted (storage/run_marks.hpp).
+  std::shared_ptr<RunMarks> run_marks;
+  {
+    std::unique_ptr<RunMarks> rm;
+    if (Status s = RunMarks::Open(config.data, config.workers, &rm); !s.ok()) {
+      spdlog::error("cannot open run marks: {}", s.ToString());
+      return kExitJournal;
+    }
+    if (size_t n = RunMarks::ApplyTo(rm->left(), &jobs); n > 0)
+      spdlog::warn("{} job(s) were running when the node stopped; their attempts are counted", n);
+    run_marks = std::move(rm);
   }
   sched::SchedulerOptions so;
   so.node_id = config.id;
@@ -134,6 +158,7 @@ int RunNode(const NodeConfig& config) {
   sc.incarnation = incarnation;
   sc.tick_ms = config.tick_ms;
   sc.handler_config = handler_config;
+  sc.run_marks = run_marks;
   sc.endpoint = config.listen;
   sc.peer_count = static_cast<uint32_t>(config.peers.size());
   sc.heartbeat_ms = config.heartbeat_ms;

@@ -546,3 +546,64 @@ TEST_F(IntegrationTest, ExecRunsOnlyAllowListedCommandsAndKillsAtTimeout) {
 
 }  // namespace
 }  // namespace jobnet
+
+namespace jobnet {
+namespace {
+
+// A job that kills its node every time it runs must still use up its attempts and end dead:
+// workers start jobs without waiting for the fsync of their `running` record, and the run marks
+// (storage/run_marks.hpp) are what count the attempt across the crash.
+TEST_F(IntegrationTest, PoisonJobThatKillsItsNodeEndsDeadAfterMaxAttempts) {
+  std::string cfg = dir_ + "/node.toml";
+  {
+    std::ofstream f(cfg);
+    f << "workers = 2\n[exec.allow]\npoison = [\"sh\", \"-c\", \"kill -9 $PPID; sleep 5\"]\n";
+  }
+  NodeProcess node("n1", dir_ + "/n1", 2, {"--config", cfg});
+  // A slow journal: every run of the poison job kills the node before its `running` record is
+  // durable, so only the run marks can count the attempts.
+  struct SlowJournal {
+    SlowJournal() { ::setenv("JOBNET_FAILPOINT_JOURNAL_DELAY_MS", "150", 1); }
+    ~SlowJournal() { ::unsetenv("JOBNET_FAILPOINT_JOURNAL_DELAY_MS"); }
+  } slow_journal;
+  ASSERT_TRUE(node.Start());
+  std::string id;
+  {
+    auto c = node.Connect();
+    JobSpec poison = Spec("exec", Pack(std::string("poison")));
+    poison.max_attempts = 3;
+    poison.delay_ms = 500;  // acknowledged before it first runs
+    auto a = c->Submit(poison);
+    ASSERT_TRUE(a.ok()) << a.status().ToString();
+    id = a.value().id;
+  }
+  int deaths = 0;
+  for (int round = 0; round < 8; ++round) {
+    // Each run kills the node: wait for that, or for the job to have no attempts left.
+    JobInfo final_job;
+    bool job_dead = false;
+    ASSERT_TRUE(Eventually(
+        [&] {
+          if (!node.Running()) return true;
+          auto c = node.Connect(1000);
+          if (!c) return false;
+          auto j = c->GetStatus(id);
+          job_dead = j.ok() && j.value().state == JobState::kDead;
+          if (job_dead) final_job = j.value();
+          return job_dead;
+        },
+        std::chrono::seconds(30)));
+    if (job_dead) {
+      EXPECT_EQ(final_job.attempts, 3u);
+      EXPECT_NE(final_job.error.find("restart"), std::string::npos) << final_job.error;
+      EXPECT_EQ(deaths, 3);
+      return;
+    }
+    ++deaths;
+    node.Start();  // recovery re-runs it at once: the node may die before it answers
+  }
+  FAIL() << "the poison job did not end dead; the node died " << deaths << " times";
+}
+
+}  // namespace
+}  // namespace jobnet
