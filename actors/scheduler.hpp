@@ -9,6 +9,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
@@ -17,6 +19,7 @@
 
 #include "actors/caf_glue.hpp"
 #include "actors/journal_writer.hpp"
+#include "protocol/counters.hpp"
 
 namespace jobnet::actors {
 
@@ -41,7 +44,7 @@ struct SchedulerConfig {
   uint32_t heartbeat_ms = 250;
   PeerSink peer_sink;
   // Extra counters for stats replies (the transport's); called on the scheduler's thread.
-  std::function<std::map<std::string, uint64_t>()> extra_counters;
+  std::function<std::vector<std::pair<protocol::Counter, uint64_t>>()> extra_counters;
 };
 
 // Takes the recovered state machine; spawns its workers (one detached actor per slot).

@@ -16,11 +16,14 @@
 #include <vector>
 
 #include "jobnet/status.h"
+#include "protocol/counters.hpp"
 #include "protocol/job_record.hpp"
 #include "protocol/messages.hpp"
 
 namespace jobnet::sched {
 
+using protocol::Counter;
+using protocol::CounterValues;
 using protocol::Job;
 using protocol::JobEvent;
 using protocol::JobState;
@@ -219,7 +222,7 @@ class Scheduler {
 
   uint64_t state_counts_[protocol::kJobStateCount] = {};
   std::map<std::string, uint64_t> queue_depth_;  // queued + delayed per queue
-  std::map<std::string, uint64_t> counters_;
+  CounterValues counters_;  // waiters and held_bytes are filled in by Stats()
 
   Effects fx_;
   std::map<uint64_t, std::vector<std::pair<uint32_t, JobEvent>>> dirty_;  // seq -> new events

@@ -406,6 +406,24 @@ TEST_F(SchedulerTest, StatsCountStatesAndQueues) {
   EXPECT_EQ(st.busy, 1u);
 }
 
+TEST_F(SchedulerTest, StatsCountersUseTheirWireNamesAndHideZeros) {
+  Make(1);
+  std::string a = Submit(Spec());
+  Submit(Spec());
+  s_->Cancel(++token_, a, now_);
+  s_->TakeEffects();
+  // Counted events appear once non-zero; the gauges and recovered_jobs are always there.
+  auto counters = s_->Stats().counters;
+  std::map<std::string, uint64_t> expected = {
+      {"submitted", 2}, {"cancelled", 1}, {"recovered_jobs", 0}, {"waiters", 0},
+      {"held_bytes", counters["held_bytes"]}};
+  EXPECT_EQ(counters, expected);
+  EXPECT_GT(counters["held_bytes"], 0u);
+  EXPECT_STREQ(protocol::CounterName(Counter::kFailedAttempts), "failed_attempts");
+  EXPECT_STREQ(protocol::CounterName(Counter::kTransportPeerSendsDropped),
+               "transport_peer_sends_dropped");
+}
+
 // ---- cluster: peers, remote runs, hosted runs ----
 
 class ClusterSchedulerTest : public SchedulerTest {
