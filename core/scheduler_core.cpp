@@ -74,6 +74,11 @@ Job* Scheduler::Lookup(const std::string& id, ReplyToken t) {
 
 void Scheduler::SetState(Job& job, JobState to, uint64_t now_ms, std::string message) {
   auto waiting = [](JobState s) { return s == JobState::kQueued || s == JobState::kDelayed; };
+  if (job.events == 0) {
+    JOBNET_CHECK_MSG(IsLegalInitialState(to), "a new job starts queued or delayed");
+  } else {
+    JOBNET_CHECK_MSG(IsLegalTransition(job.state, to), "illegal job state transition");
+  }
   if (job.events > 0) {  // a new job (no events yet) was never counted in its initial state
     state_counts_[static_cast<int>(job.state)]--;
     if (waiting(job.state) && --queue_depth_[job.spec.queue] == 0) queue_depth_.erase(job.spec.queue);

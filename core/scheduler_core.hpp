@@ -6,6 +6,7 @@
 #ifndef JOBNET_CORE_SCHEDULER_CORE_HPP_
 #define JOBNET_CORE_SCHEDULER_CORE_HPP_
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <random>
@@ -28,6 +29,42 @@ using protocol::Job;
 using protocol::JobEvent;
 using protocol::JobState;
 using protocol::JobWrite;
+
+// The job state changes the scheduler makes (docs/architecture.md §5), as [from][to]. SetState
+// fail-stops (JOBNET_CHECK) on any other: a job moving outside this table is our bug, and carrying
+// on would journal a history no reader can explain.
+using TransitionTable = std::array<std::array<bool, protocol::kJobStateCount>, protocol::kJobStateCount>;
+inline constexpr TransitionTable kLegalTransitions = [] {
+  TransitionTable t{};
+  auto allow = [&t](JobState from, JobState to) {
+    t[static_cast<int>(from)][static_cast<int>(to)] = true;
+  };
+  allow(JobState::kQueued, JobState::kRunning);     // dispatch
+  allow(JobState::kDelayed, JobState::kQueued);     // due
+  allow(JobState::kRunning, JobState::kSucceeded);  // result
+  allow(JobState::kRunning, JobState::kQueued);     // failed or timed out (no backoff),
+                                                    // interrupted, or rejected by a peer
+  allow(JobState::kRunning, JobState::kDelayed);    // failed or timed out, with backoff
+  allow(JobState::kRunning, JobState::kDead);       // the last attempt failed or timed out
+  // A success from a run dispatched before this node restarted (cluster.md §3) ends the job
+  // whichever waiting state it is in now.
+  allow(JobState::kQueued, JobState::kSucceeded);
+  allow(JobState::kDelayed, JobState::kSucceeded);
+  for (JobState s : {JobState::kQueued, JobState::kDelayed, JobState::kRunning})
+    allow(s, JobState::kCancelled);  // cancel
+  for (JobState s : {JobState::kDead, JobState::kFailed, JobState::kCancelled})
+    allow(s, JobState::kQueued);  // retry
+  return t;
+}();
+constexpr bool IsLegalTransition(JobState from, JobState to) {
+  return kLegalTransitions[static_cast<int>(from)][static_cast<int>(to)];
+}
+// A job's first state, when it is submitted.
+constexpr bool IsLegalInitialState(JobState s) {
+  return s == JobState::kQueued || s == JobState::kDelayed;
+}
+static_assert(!IsLegalTransition(JobState::kSucceeded, JobState::kQueued),
+              "a succeeded job has dropped its payload: it can never run again");
 
 // Identifies one pending reply; the owner maps it to whoever asked.
 using ReplyToken = uint64_t;
@@ -147,6 +184,8 @@ class Scheduler {
   uint64_t NextDeadlineMs() const;  // earliest timer, UINT64_MAX if none
 
  private:
+  friend class SchedulerTestPeer;  // tests/scheduler_test.cpp: forces an illegal transition
+
   struct Slot {
     bool busy = false;
     uint64_t lease = 0;
@@ -171,6 +210,7 @@ class Scheduler {
 
   Job* Lookup(const std::string& id, ReplyToken t);
   void Error(ReplyToken t, const jobnet::Status& s);
+  // Moves `job` to `to` (checked against kLegalTransitions) and records the event.
   void SetState(Job& job, JobState to, uint64_t now_ms, std::string message);
   void Enqueue(Job& job);       // into ready or delayed, by run_at
   void Unindex(const Job& job);  // out of ready/delayed/leases

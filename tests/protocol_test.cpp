@@ -400,6 +400,10 @@ TEST_F(ProtocolTest, JobRecordRoundTripAndCorruption) {
   for (size_t n = 0; n < bytes.size(); n += 7)
     EXPECT_FALSE(DecodeJobRecord(bytes.substr(0, n)).ok());
   EXPECT_FALSE(DecodeJobRecord("garbage").ok());
+  // A job without its submit event cannot be recovered into the state machine's history.
+  Job no_events = j;
+  no_events.events = 0;
+  EXPECT_TRUE(DecodeJobRecord(EncodeJobRecord(no_events)).status().IsCorruption());
   // A damaged record claiming billions of entries must not allocate them (found by fuzzing).
   EXPECT_FALSE(DecodeJobRecord(std::string("\xdf\xdf\xdf\xdf\xdf\x01", 6)).ok());
   EXPECT_FALSE(DecodeEventRecord(std::string("\xdd\xff\xff\xff\xff", 5)).ok());

@@ -2,14 +2,28 @@
 // delays, leases and timeouts, retries with backoff, dead-lettering, cancel, retry, waiters,
 // idempotency, limits, retention, recovery. Checks the effects (writes, replies, dispatches)
 // that the actor would carry out.
+#include <map>
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include "core/scheduler_core.hpp"
 
 namespace jobnet::sched {
+
+// Reaches into the scheduler to make a transition no public call can make (the friend named in
+// scheduler_core.hpp; outside the anonymous namespace so the names match).
+class SchedulerTestPeer {
+ public:
+  static void ForceState(Scheduler& s, uint64_t seq, protocol::JobState to) {
+    s.SetState(s.jobs_.at(seq), to, 0, "forced by test");
+  }
+};
+
 namespace {
 
 using protocol::JobSpec;
+using protocol::JobState;
 
 class SchedulerTest : public ::testing::Test {
  protected:
@@ -422,6 +436,124 @@ TEST_F(SchedulerTest, StatsCountersUseTheirWireNamesAndHideZeros) {
   EXPECT_STREQ(protocol::CounterName(Counter::kFailedAttempts), "failed_attempts");
   EXPECT_STREQ(protocol::CounterName(Counter::kTransportPeerSendsDropped),
                "transport_peer_sends_dropped");
+}
+
+// Walks the transition table: drives every legal transition through the public API, reads the
+// transitions actually made from the journaled events, and requires the two sets to be equal.
+class TransitionTest : public SchedulerTest {
+ protected:
+  using Edge = std::pair<JobState, JobState>;
+  void Fresh(uint32_t workers = 1) {
+    Make(workers);
+    last_.clear();
+  }
+  // Takes the effects of the last call and records each job's state changes.
+  Effects Observe() {
+    Effects fx = s_->TakeEffects();
+    for (const auto& w : fx.writes)
+      for (const auto& [n, ev] : w.events) {
+        if (n == 0) {
+          initial_.insert(ev.state);
+        } else {
+          EXPECT_EQ(last_.count(w.job.seq), 1u) << "event " << n << " of an unseen job";
+          seen_.insert({last_[w.job.seq], ev.state});
+        }
+        last_[w.job.seq] = ev.state;
+      }
+    return fx;
+  }
+  Dispatch SubmitAndRun(JobSpec spec) {
+    s_->Submit(++token_, std::move(spec), now_);
+    return Observe().dispatches.at(0);
+  }
+  void End(const Dispatch& d, bool ok) {
+    s_->Complete(Outcome{d.slot, d.lease, d.seq, ok, ok ? "\xc0" : "", ok ? "" : "no"}, now_);
+    Observe();
+  }
+  void LateSuccess(uint64_t seq) {  // a result for a run dispatched before a restart
+    protocol::RemoteResult r;
+    r.owner = "n1";
+    r.owner_incarnation = 99;
+    r.lease = 1000 + seq;
+    r.seq = seq;
+    r.ok = true;
+    s_->OnRemoteResult(r, now_);
+    Observe();
+  }
+  std::map<uint64_t, JobState> last_;
+  std::set<Edge> seen_;
+  std::set<JobState> initial_;
+};
+
+TEST_F(TransitionTest, EveryLegalTransitionIsMadeAndNoOther) {
+  using S = JobState;
+  JobSpec once = Spec();
+  once.max_attempts = 1;
+  JobSpec backoff = Spec();
+  backoff.max_attempts = 3;
+  backoff.backoff_ms = 100;
+  JobSpec no_backoff = backoff;
+  no_backoff.backoff_ms = 0;
+  JobSpec later = Spec();
+  later.delay_ms = 50;
+
+  Fresh();
+  End(SubmitAndRun(Spec()), true);         // queued -> running -> succeeded
+  End(SubmitAndRun(backoff), false);       // running -> delayed
+  now_ += 100;
+  s_->Tick(now_);                          // delayed -> queued -> running
+  Observe();
+
+  Fresh();
+  End(SubmitAndRun(no_backoff), false);    // running -> queued (-> running)
+
+  Fresh();
+  End(SubmitAndRun(once), false);          // running -> dead
+  s_->Retry(++token_, "n1-1", now_);       // dead -> queued (-> running)
+  Observe();
+  s_->Cancel(++token_, "n1-1", now_);      // running -> cancelled; its slot stays busy
+  Observe();
+  s_->Retry(++token_, "n1-1", now_);       // cancelled -> queued
+  Observe();
+  s_->Cancel(++token_, "n1-1", now_);      // queued -> cancelled
+  s_->Submit(++token_, later, now_);       // n1-2, delayed from the start
+  Observe();
+  s_->Cancel(++token_, "n1-2", now_);      // delayed -> cancelled
+  s_->Submit(++token_, Spec(), now_);      // n1-3, queued
+  s_->Submit(++token_, later, now_);       // n1-4, delayed
+  Observe();
+  LateSuccess(3);                          // queued -> succeeded
+  LateSuccess(4);                          // delayed -> succeeded
+
+  Fresh();  // failed is only ever read from a journal (reserved state): retry revives it
+  protocol::Job failed;
+  failed.seq = 1;
+  failed.id = "n1-1";
+  failed.spec = Spec();
+  failed.state = S::kFailed;
+  failed.events = 2;
+  last_[1] = S::kFailed;
+  s_->Recover({failed}, 2, now_);
+  Observe();
+  s_->Retry(++token_, "n1-1", now_);       // failed -> queued
+  Observe();
+
+  std::set<Edge> legal;
+  for (int from = 0; from < protocol::kJobStateCount; ++from)
+    for (int to = 0; to < protocol::kJobStateCount; ++to)
+      if (kLegalTransitions[from][to]) legal.insert({S(from), S(to)});
+  EXPECT_EQ(seen_, legal);
+  EXPECT_EQ(initial_, (std::set<S>{S::kQueued, S::kDelayed}));
+}
+
+TEST_F(TransitionTest, IllegalTransitionStopsTheProcess) {
+  std::string id = Submit(Spec());
+  Finish(fx_.dispatches.at(0), true);
+  ASSERT_EQ(Info(id).state, JobState::kSucceeded);
+  EXPECT_EXIT(SchedulerTestPeer::ForceState(*s_, 1, JobState::kRunning),
+              ::testing::ExitedWithCode(70), "illegal job state transition");
+  EXPECT_EXIT(SchedulerTestPeer::ForceState(*s_, 1, JobState::kQueued),
+              ::testing::ExitedWithCode(70), "illegal job state transition");
 }
 
 // ---- cluster: peers, remote runs, hosted runs ----
