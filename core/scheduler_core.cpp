@@ -356,10 +356,20 @@ void Scheduler::Finish(Job& job) {
   waiters_.erase(it);
 }
 
-void Scheduler::EndRun(Job& job, bool ok, const std::string& result, const std::string& error,
-                       uint64_t now_ms) {
+void Scheduler::EndRun(Job& job, uint64_t lease, bool ok, const std::string& result,
+                       const std::string& error, bool timed_out, uint64_t now_ms) {
+  // The lease deadline is authoritative: an outcome that arrives at or past it is a timeout,
+  // whether a tick noticed the expiry first or the handler stopped at its own deadline and
+  // reported before the next tick (which it usually does, as ticks are 10 ms apart).
+  auto run = running_.find(job.seq);
+  if (lease != 0 && run != running_.end() && run->second.first == lease &&
+      now_ms >= run->second.second)
+    timed_out = true;
   Unindex(job);
-  if (ok && result.size() <= limits::kResultBytesMax) {
+  if (timed_out) {
+    counters_[Counter::kTimeouts]++;
+    FailRun(job, "timed out after " + std::to_string(job.spec.timeout_ms) + " ms", now_ms);
+  } else if (ok && result.size() <= limits::kResultBytesMax) {
     held_bytes_ -= job.spec.payload.size() + job.result.size();
     job.result = result.empty() ? protocol::MsgpackNil() : result;
     job.spec.payload = protocol::MsgpackNil();  // journaled; a succeeded job never runs again
@@ -389,10 +399,16 @@ void Scheduler::Complete(const Outcome& o, uint64_t now_ms) {
     counters_[Counter::kHostedRuns]++;
     if (link >= 0) {
       protocol::RemoteResult r = ResultFor(slot.run);
-      r.ok = o.ok && o.result.size() <= limits::kResultBytesMax;
+      // As for a local run, the host's deadline decides; the owner counts the timeout.
+      r.timed_out = o.timed_out || now_ms >= slot.hosted_deadline_ms;
+      r.ok = !r.timed_out && o.ok && o.result.size() <= limits::kResultBytesMax;
       r.result = r.ok ? o.result : protocol::MsgpackNil();
-      r.error = o.ok && !r.ok ? "result is larger than 1 MiB"
-                              : o.error.substr(0, limits::kErrorMessageBytesMax);
+      if (r.timed_out) {
+        r.error = "timed out after " + std::to_string(slot.run.timeout_ms) + " ms";
+      } else {
+        r.error = o.ok && !r.ok ? "result is larger than 1 MiB"
+                                : o.error.substr(0, limits::kErrorMessageBytesMax);
+      }
       fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(r)});
     } else {
       counters_[Counter::kHostedResultsUndeliverable]++;
@@ -407,7 +423,7 @@ void Scheduler::Complete(const Outcome& o, uint64_t now_ms) {
     DispatchReady(now_ms);
     return;
   }
-  EndRun(jobs_.at(o.seq), o.ok, o.result, o.error, now_ms);
+  EndRun(jobs_.at(o.seq), o.lease, o.ok, o.result, o.error, o.timed_out, now_ms);
   DispatchReady(now_ms);
 }
 
@@ -541,7 +557,7 @@ void Scheduler::OnRemoteResult(const protocol::RemoteResult& res, uint64_t now_m
       DropRemoteLease(rl.first);
     }
     counters_[Counter::kLateResultsAccepted]++;
-    EndRun(job, true, res.result, "", now_ms);
+    EndRun(job, /*lease=*/0, true, res.result, "", false, now_ms);
     DispatchReady(now_ms);
     return;
   }
@@ -568,7 +584,7 @@ void Scheduler::OnRemoteResult(const protocol::RemoteResult& res, uint64_t now_m
     Enqueue(job);
   } else {
     counters_[Counter::kRemoteCompleted]++;
-    EndRun(job, res.ok, res.result, res.error, now_ms);
+    EndRun(job, res.lease, res.ok, res.result, res.error, res.timed_out, now_ms);
   }
   DispatchReady(now_ms);
 }
@@ -699,9 +715,8 @@ void Scheduler::Tick(uint64_t now_ms) {
     uint64_t lease = running_.at(seq).first;
     fx_.cancels.push_back(lease);
     DropRemoteLease(lease);
-    Unindex(job);  // a local slot stays busy until its worker returns
-    counters_[Counter::kTimeouts]++;
-    FailRun(job, "timed out after " + std::to_string(job.spec.timeout_ms) + " ms", now_ms);
+    // A local slot stays busy until its worker returns; that result is then stale.
+    EndRun(job, lease, false, "", "", /*timed_out=*/true, now_ms);
   }
   while (!waiter_deadlines_.empty() && std::get<0>(*waiter_deadlines_.begin()) <= now_ms) {
     auto [deadline, token, seq] = *waiter_deadlines_.begin();

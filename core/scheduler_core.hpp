@@ -138,6 +138,9 @@ struct Outcome {
   bool ok = false;
   std::string result;  // raw msgpack when ok
   std::string error;   // when !ok
+  // The handler gave up because its own deadline passed (the worker's steady clock). The
+  // scheduler also counts a timeout without it when the outcome arrives past the lease deadline.
+  bool timed_out = false;
 };
 
 class Scheduler {
@@ -219,9 +222,11 @@ class Scheduler {
   void DispatchReady(uint64_t now_ms);
   void Purge(uint64_t now_ms);
   uint64_t BackoffMs(const Job& job);
-  // A run ended (locally or on a peer): record success or fail the attempt.
-  void EndRun(Job& job, bool ok, const std::string& result, const std::string& error,
-              uint64_t now_ms);
+  // A run ended (locally, on a peer, or by lease expiry): record success or fail the attempt.
+  // The one place a run is classified as timed out (docs/architecture.md §6): `lease` names the
+  // job's current run (0: a result of a run from before this node restarted, which is not).
+  void EndRun(Job& job, uint64_t lease, bool ok, const std::string& result,
+              const std::string& error, bool timed_out, uint64_t now_ms);
   // A run's host died (this node restarted, or the peer running it): fail the attempt and
   // re-queue at once, or dead-letter it if it was the last. The job must be unindexed.
   void InterruptRun(Job& job, const std::string& why, uint64_t now_ms);

@@ -69,6 +69,24 @@ class SchedulerTest : public ::testing::Test {
     s_->Complete(o, now_);
     fx_ = s_->TakeEffects();
   }
+  // The job's only attempt timed out, and it was counted as a timeout, not a failure.
+  void ExpectDeadByTimeout(const std::string& id, uint64_t timeout_ms) {
+    auto info = Info(id);
+    EXPECT_EQ(info.state, protocol::JobState::kDead);
+    EXPECT_EQ(info.error, "timed out after " + std::to_string(timeout_ms) + " ms");
+    auto counters = s_->Stats().counters;
+    EXPECT_EQ(counters["timeouts"], 1u);
+    EXPECT_EQ(counters.count("failed_attempts"), 0u);
+  }
+  // On a fresh one-slot scheduler: a job with a 100 ms timeout and no backoff, now running.
+  std::string SubmitSleep(uint32_t max_attempts) {
+    Make(1);
+    JobSpec s = Spec("sleep");
+    s.timeout_ms = 100;
+    s.backoff_ms = 0;
+    s.max_attempts = max_attempts;
+    return Submit(s);
+  }
   protocol::JobInfo Info(const std::string& id) {
     s_->StatusOf(++token_, id);
     auto fx = s_->TakeEffects();
@@ -179,6 +197,47 @@ TEST_F(SchedulerTest, LeaseExpiryFailsTheAttemptAndCancelsTheRun) {
   EXPECT_EQ(Info(id).state, protocol::JobState::kRunning);  // re-dispatched, attempt 2
   ASSERT_EQ(fx_.dispatches.size(), 1u);
   EXPECT_EQ(fx_.dispatches[0].attempt, 2u);
+}
+
+// A timeout is one outcome however it is noticed: by a tick (above), by a failure reported at or
+// past the lease deadline before any tick, or by the worker saying its handler hit its deadline.
+TEST_F(SchedulerTest, RunEndingAtItsLeaseDeadlineIsATimeoutWithoutATick) {
+  std::string id = SubmitSleep(/*max_attempts=*/1);
+  Dispatch d = fx_.dispatches.at(0);
+  now_ += 100;  // no tick in between
+  Finish(d, false, "sleep stopped: cancelled or timed out");
+  ExpectDeadByTimeout(id, 100);
+  EXPECT_EQ(s_->busy_slots(), 0u);
+}
+
+TEST_F(SchedulerTest, ResultArrivingPastTheLeaseDeadlineIsATimeoutEvenIfOk) {
+  std::string id = SubmitSleep(/*max_attempts=*/3);
+  now_ += 150;
+  Finish(fx_.dispatches.at(0), true);
+  auto info = Info(id);
+  EXPECT_EQ(info.state, protocol::JobState::kRunning);  // attempt 2: the first timed out
+  EXPECT_EQ(info.attempts, 2u);
+  EXPECT_EQ(info.error, "timed out after 100 ms");
+  EXPECT_EQ(s_->Stats().counters["timeouts"], 1u);
+}
+
+TEST_F(SchedulerTest, WorkerReportedTimeoutCountsBeforeTheLeaseDeadline) {
+  // The worker's deadline runs on the steady clock, the lease on the wall clock: if they
+  // disagree, the worker's word that its handler hit the deadline still makes it a timeout.
+  std::string id = SubmitSleep(/*max_attempts=*/1);
+  Dispatch d = fx_.dispatches.at(0);
+  now_ += 90;
+  Outcome o{d.slot, d.lease, d.seq, false, "", "sleep stopped: cancelled or timed out"};
+  o.timed_out = true;
+  s_->Complete(o, now_);
+  s_->TakeEffects();
+  EXPECT_EQ(Info(id).error, "timed out after 100 ms");
+  EXPECT_EQ(s_->Stats().counters["timeouts"], 1u);
+  // An ordinary failure before the deadline stays a failed attempt.
+  std::string other = Submit(Spec("fail"));
+  Finish(fx_.dispatches.at(0), false, "boom");
+  EXPECT_EQ(Info(other).error, "boom");
+  EXPECT_EQ(s_->Stats().counters["failed_attempts"], 1u);
 }
 
 TEST_F(SchedulerTest, WaitersAreAnsweredOnFinishOrTimeout) {
@@ -599,6 +658,18 @@ class ClusterSchedulerTest : public SchedulerTest {
     s_->OnRemoteResult(r, now_);
     fx_ = s_->TakeEffects();
   }
+  // A run of n2's job, as n2 would send it here.
+  static protocol::RemoteRun HostedRun() {
+    protocol::RemoteRun run;
+    run.owner = "n2";
+    run.owner_incarnation = 3;
+    run.lease = 41;
+    run.seq = 5;
+    run.id = "n2-5";
+    run.type = "sleep";
+    run.timeout_ms = 500;
+    return run;
+  }
   std::string testing_result_ = std::string("\xa2ok", 3);
 };
 
@@ -698,14 +769,7 @@ TEST_F(ClusterSchedulerTest, ResultForAnEarlierIncarnationIsDeliveredIfStillNeed
 
 TEST_F(ClusterSchedulerTest, HostedRunsUseFreeSlotsAndReportToTheOwner) {
   Beat("n2", "tcp://p2", 0);
-  protocol::RemoteRun run;
-  run.owner = "n2";
-  run.owner_incarnation = 3;
-  run.lease = 41;
-  run.seq = 5;
-  run.id = "n2-5";
-  run.type = "echo";
-  run.timeout_ms = 500;
+  protocol::RemoteRun run = HostedRun();
   s_->AcceptRemoteRun(run, now_);
   auto fx = s_->TakeEffects();
   ASSERT_EQ(fx.dispatches.size(), 1u);
@@ -716,17 +780,54 @@ TEST_F(ClusterSchedulerTest, HostedRunsUseFreeSlotsAndReportToTheOwner) {
   fx = s_->TakeEffects();
   ASSERT_EQ(fx.peer_sends.size(), 1u);
   EXPECT_TRUE(std::get<protocol::RemoteResult>(fx.peer_sends[0].body).rejected);
-  // The run overruns its timeout: the host stops it.
-  Tick(500);
-  EXPECT_EQ(fx_.cancels, std::vector<uint64_t>{d.lease});
+  // It fails before its deadline with a long error.
+  Tick(499);
+  EXPECT_TRUE(fx_.cancels.empty());
   Finish(d, false, std::string(10000, 'x'));
   ASSERT_EQ(fx_.peer_sends.size(), 1u);
   auto res = std::get<protocol::RemoteResult>(fx_.peer_sends[0].body);
   EXPECT_EQ(res.lease, 41u);
   EXPECT_EQ(res.owner_incarnation, 3u);
   EXPECT_FALSE(res.ok);
+  EXPECT_FALSE(res.timed_out);
   EXPECT_EQ(res.error.size(), limits::kErrorMessageBytesMax);  // fits the wire limit
   EXPECT_EQ(s_->busy_slots(), 0u);
+}
+
+TEST_F(ClusterSchedulerTest, HostedRunPastItsDeadlineIsReportedAsATimeout) {
+  Beat("n2", "tcp://p2", 0);
+  s_->AcceptRemoteRun(HostedRun(), now_);
+  Dispatch d = s_->TakeEffects().dispatches.at(0);
+  Tick(500);  // the host stops it at its deadline
+  EXPECT_EQ(fx_.cancels, std::vector<uint64_t>{d.lease});
+  Finish(d, false, "sleep stopped: cancelled or timed out");
+  auto res = std::get<protocol::RemoteResult>(fx_.peer_sends.at(0).body);
+  EXPECT_TRUE(res.timed_out);
+  EXPECT_FALSE(res.ok);
+  EXPECT_EQ(res.error, "timed out after 500 ms");
+}
+
+TEST_F(ClusterSchedulerTest, PeerReportedTimeoutCountsAsATimeoutBeforeTheOwnersLease) {
+  Beat("n2", "tcp://p2", 1);
+  Submit(Spec());
+  JobSpec s = Spec("sleep");
+  s.timeout_ms = 300;
+  s.max_attempts = 1;
+  std::string id = Submit(s);
+  auto run = RunSentTo(0);
+  // The host's deadline passed; the owner's lease has 100 ms of slack left.
+  now_ += 300;
+  protocol::RemoteResult r;
+  r.owner = "n1";
+  r.owner_incarnation = 7;
+  r.lease = run.lease;
+  r.seq = run.seq;
+  r.timed_out = true;
+  r.error = "timed out after 300 ms";
+  s_->OnRemoteResult(r, now_);
+  fx_ = s_->TakeEffects();
+  ExpectDeadByTimeout(id, 300);
+  EXPECT_EQ(s_->Peers()[0].leases, 0u);
 }
 
 }  // namespace
