@@ -263,7 +263,10 @@ void Scheduler::Retry(ReplyToken t, const std::string& id, uint64_t now_ms) {
   if (live_jobs_ >= opt_.jobs_live_max)
     return Error(t, Status::Overloaded("node holds too many unfinished jobs"));
   finished_.erase({job->finished_at_ms, job->seq});
-  job->attempts = 0;  // a manual retry grants a fresh set of attempts
+  // A manual retry starts a new life: fresh attempts, and no run of this life has started or
+  // finished yet (the old times stay in the job's history events).
+  job->attempts = 0;
+  job->started_at_ms = 0;
   job->finished_at_ms = 0;
   job->run_at_ms = 0;
   job->error.clear();

@@ -328,6 +328,29 @@ TEST_F(SchedulerTest, RetryMovesDeadBackToQueued) {
   EXPECT_EQ(std::get<protocol::ErrorReply>(fx.replies.at(0).body).code, Code::kConflict);
 }
 
+TEST_F(SchedulerTest, RetryStartsANewLifeWithNoStartOrFinishTime) {
+  Make(1);
+  JobSpec s = Spec("fail");
+  s.max_attempts = 1;
+  std::string id = Submit(s);
+  Finish(fx_.dispatches.at(0), false, "x");
+  ASSERT_NE(Info(id).started_at_ms, 0u);
+  Submit(Spec());  // holds the only slot, so the retried job waits
+  Dispatch busy = fx_.dispatches.at(0);
+  now_ += 1000;
+  s_->Retry(++token_, id, now_);
+  s_->TakeEffects();
+  auto info = Info(id);
+  EXPECT_EQ(info.state, protocol::JobState::kQueued);
+  EXPECT_EQ(info.attempts, 0u);
+  EXPECT_EQ(info.started_at_ms, 0u);
+  EXPECT_EQ(info.finished_at_ms, 0u);
+  EXPECT_EQ(info.run_at_ms, 0u);
+  now_ += 1000;
+  Finish(busy, true);  // the slot frees: the retried job starts now
+  EXPECT_EQ(Info(id).started_at_ms, now_);
+}
+
 TEST_F(SchedulerTest, UnknownAndForeignIdsAreNotFound) {
   for (const char* id : {"n1-999", "n2-1", "18446744073709551615", "n1-18446744073709551615"}) {
     s_->StatusOf(++token_, id);
