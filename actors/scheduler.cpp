@@ -230,12 +230,15 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
                     std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - s.started)
                         .count());
-                r.counters["journal_batches"] = s.batches;
-                r.counters["journal_records"] = s.records;
-                r.counters["journal_batch_records_max"] = s.batch_records_max;
-                r.counters["journal_sync_us_avg"] = s.batches ? s.sync_us / s.batches : 0;
+                auto set = [&r](protocol::Counter c, uint64_t v) {
+                  r.counters[protocol::CounterName(c)] = v;
+                };
+                set(protocol::Counter::kJournalBatches, s.batches);
+                set(protocol::Counter::kJournalRecords, s.records);
+                set(protocol::Counter::kJournalBatchRecordsMax, s.batch_records_max);
+                set(protocol::Counter::kJournalSyncUsAvg, s.batches ? s.sync_us / s.batches : 0);
                 if (s.config.extra_counters)
-                  for (const auto& [k, v] : s.config.extra_counters()) r.counters[k] = v;
+                  for (const auto& [c, v] : s.config.extra_counters()) set(c, v);
                 r.endpoint = s.config.endpoint;
                 r.peers = core.Peers();
                 if (s.failed)

@@ -9,6 +9,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
@@ -17,6 +19,7 @@
 
 #include "actors/caf_glue.hpp"
 #include "actors/journal_writer.hpp"
+#include "protocol/counters.hpp"
 #include "storage/run_marks.hpp"
 
 namespace jobnet::actors {
@@ -44,7 +47,7 @@ struct SchedulerConfig {
   // Where workers mark the runs they start (storage/run_marks.hpp); null = no marks (tests).
   std::shared_ptr<RunMarks> run_marks;
   // Extra counters for stats replies (the transport's); called on the scheduler's thread.
-  std::function<std::map<std::string, uint64_t>()> extra_counters;
+  std::function<std::vector<std::pair<protocol::Counter, uint64_t>>()> extra_counters;
 };
 
 // Takes the recovered state machine; spawns its workers (one detached actor per slot).

@@ -29,6 +29,9 @@ worker_actor::behavior_type Worker(worker_actor::pointer self, caf::actor report
         o.ok = r.ok;
         o.result = std::move(r.result);
         o.error = std::move(r.error);
+        // A handler that stops at its deadline says so only in its own words ("sleep stopped:
+        // cancelled or timed out"); tell the scheduler, which reports every timeout alike.
+        o.timed_out = !o.ok && std::chrono::steady_clock::now() >= ctx.deadline;
         caf::anon_send(report_to, done_atom_v, std::move(o));
       },
   };

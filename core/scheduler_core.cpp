@@ -74,6 +74,11 @@ Job* Scheduler::Lookup(const std::string& id, ReplyToken t) {
 
 void Scheduler::SetState(Job& job, JobState to, uint64_t now_ms, std::string message) {
   auto waiting = [](JobState s) { return s == JobState::kQueued || s == JobState::kDelayed; };
+  if (job.events == 0) {
+    JOBNET_CHECK_MSG(IsLegalInitialState(to), "a new job starts queued or delayed");
+  } else {
+    JOBNET_CHECK_MSG(IsLegalTransition(job.state, to), "illegal job state transition");
+  }
   if (job.events > 0) {  // a new job (no events yet) was never counted in its initial state
     state_counts_[static_cast<int>(job.state)]--;
     if (waiting(job.state) && --queue_depth_[job.spec.queue] == 0) queue_depth_.erase(job.spec.queue);
@@ -146,14 +151,14 @@ void Scheduler::Recover(std::vector<Job> jobs, uint64_t next_seq, uint64_t now_m
         // Its run died with the node.
         InterruptRun(job, "interrupted: node restarted during attempt " +
                               std::to_string(job.attempts), now_ms);
-        counters_["recovered_running"]++;
+        counters_[Counter::kRecoveredRunning]++;
         break;
       default:
         finished_.emplace(job.finished_at_ms, job.seq);
         break;
     }
   }
-  counters_["recovered_jobs"] = jobs_.size();
+  counters_[Counter::kRecoveredJobs] = jobs_.size();
   DispatchReady(now_ms);
 }
 
@@ -168,7 +173,7 @@ void Scheduler::Submit(ReplyToken t, JobSpec spec, uint64_t now_ms) {
     auto it = by_key_.find(spec.key);
     if (it != by_key_.end()) {
       const Job& existing = jobs_.at(it->second);
-      counters_["submits_deduplicated"]++;
+      counters_[Counter::kSubmitsDeduplicated]++;
       fx_.replies.push_back(Reply{t, protocol::AcceptedReply{existing.id, existing.state, true}});
       return;
     }
@@ -201,7 +206,7 @@ void Scheduler::Submit(ReplyToken t, JobSpec spec, uint64_t now_ms) {
   if (!job.spec.key.empty()) by_key_[job.spec.key] = seq;
   SetState(job, job.run_at_ms != 0 ? JobState::kDelayed : JobState::kQueued, now_ms, "submitted");
   Enqueue(job);
-  counters_["submitted"]++;
+  counters_[Counter::kSubmitted]++;
   fx_.replies.push_back(Reply{t, protocol::AcceptedReply{job.id, job.state, false}});
   DispatchReady(now_ms);
 }
@@ -243,7 +248,7 @@ void Scheduler::Cancel(ReplyToken t, const std::string& id, uint64_t now_ms) {
   job->error = "cancelled";
   SetState(*job, JobState::kCancelled, now_ms, "cancelled by request");
   Finish(*job);
-  counters_["cancelled"]++;
+  counters_[Counter::kCancelled]++;
   fx_.replies.push_back(Reply{t, protocol::JobReply{job->Info()}});
 }
 
@@ -258,13 +263,16 @@ void Scheduler::Retry(ReplyToken t, const std::string& id, uint64_t now_ms) {
   if (live_jobs_ >= opt_.jobs_live_max)
     return Error(t, Status::Overloaded("node holds too many unfinished jobs"));
   finished_.erase({job->finished_at_ms, job->seq});
-  job->attempts = 0;  // a manual retry grants a fresh set of attempts
+  // A manual retry starts a new life: fresh attempts, and no run of this life has started or
+  // finished yet (the old times stay in the job's history events).
+  job->attempts = 0;
+  job->started_at_ms = 0;
   job->finished_at_ms = 0;
   job->run_at_ms = 0;
   job->error.clear();
   SetState(*job, JobState::kQueued, now_ms, "retried by request");
   Enqueue(*job);
-  counters_["retried_manually"]++;
+  counters_[Counter::kRetriedManually]++;
   fx_.replies.push_back(Reply{t, protocol::JobReply{job->Info()}});
   DispatchReady(now_ms);
 }
@@ -300,9 +308,11 @@ protocol::StatsReply Scheduler::Stats() const {
   for (int i = 0; i < protocol::kJobStateCount; ++i)
     r.jobs[protocol::JobStateName(static_cast<JobState>(i))] = state_counts_[i];
   r.queues = queue_depth_;
-  r.counters = counters_;
-  r.counters["waiters"] = waiter_deadlines_.size();
-  r.counters["held_bytes"] = held_bytes_;
+  CounterValues now = counters_;
+  now[Counter::kWaiters] = waiter_deadlines_.size();
+  now[Counter::kHeldBytes] = held_bytes_;
+  for (const protocol::CounterInfo& c : protocol::kCounters)
+    if (now[c.counter] != 0 || c.always) r.counters[c.name] = now[c.counter];
   return r;
 }
 
@@ -326,13 +336,13 @@ void Scheduler::FailRun(Job& job, const std::string& error, uint64_t now_ms) {
     SetState(job, delay_ms == 0 ? JobState::kQueued : JobState::kDelayed, now_ms,
              "attempt failed: " + job.error);
     Enqueue(job);
-    counters_["retries"]++;
+    counters_[Counter::kRetries]++;
   } else {
     job.finished_at_ms = now_ms;
     SetState(job, JobState::kDead, now_ms, "dead after " + std::to_string(job.attempts) +
                                                " attempts: " + job.error);
     Finish(job);
-    counters_["dead"]++;
+    counters_[Counter::kDead]++;
   }
 }
 
@@ -349,10 +359,20 @@ void Scheduler::Finish(Job& job) {
   waiters_.erase(it);
 }
 
-void Scheduler::EndRun(Job& job, bool ok, const std::string& result, const std::string& error,
-                       uint64_t now_ms) {
+void Scheduler::EndRun(Job& job, uint64_t lease, bool ok, const std::string& result,
+                       const std::string& error, bool timed_out, uint64_t now_ms) {
+  // The lease deadline is authoritative: an outcome that arrives at or past it is a timeout,
+  // whether a tick noticed the expiry first or the handler stopped at its own deadline and
+  // reported before the next tick (which it usually does, as ticks are 10 ms apart).
+  auto run = running_.find(job.seq);
+  if (lease != 0 && run != running_.end() && run->second.first == lease &&
+      now_ms >= run->second.second)
+    timed_out = true;
   Unindex(job);
-  if (ok && result.size() <= limits::kResultBytesMax) {
+  if (timed_out) {
+    counters_[Counter::kTimeouts]++;
+    FailRun(job, "timed out after " + std::to_string(job.spec.timeout_ms) + " ms", now_ms);
+  } else if (ok && result.size() <= limits::kResultBytesMax) {
     held_bytes_ -= job.spec.payload.size() + job.result.size();
     job.result = result.empty() ? protocol::MsgpackNil() : result;
     job.spec.payload = protocol::MsgpackNil();  // journaled; a succeeded job never runs again
@@ -361,9 +381,9 @@ void Scheduler::EndRun(Job& job, bool ok, const std::string& result, const std::
     job.finished_at_ms = now_ms;
     SetState(job, JobState::kSucceeded, now_ms, "succeeded");
     Finish(job);
-    counters_["succeeded"]++;
+    counters_[Counter::kSucceeded]++;
   } else {
-    counters_["failed_attempts"]++;
+    counters_[Counter::kFailedAttempts]++;
     FailRun(job, ok ? "result is larger than 1 MiB" : error, now_ms);
   }
 }
@@ -379,16 +399,22 @@ void Scheduler::Complete(const Outcome& o, uint64_t now_ms) {
     slot.hosted = false;
     hosted_deadlines_.erase({slot.hosted_deadline_ms, o.slot, o.lease});
     int link = FindLink(slot.run.owner);
-    counters_["hosted_runs"]++;
+    counters_[Counter::kHostedRuns]++;
     if (link >= 0) {
       protocol::RemoteResult r = ResultFor(slot.run);
-      r.ok = o.ok && o.result.size() <= limits::kResultBytesMax;
+      // As for a local run, the host's deadline decides; the owner counts the timeout.
+      r.timed_out = o.timed_out || now_ms >= slot.hosted_deadline_ms;
+      r.ok = !r.timed_out && o.ok && o.result.size() <= limits::kResultBytesMax;
       r.result = r.ok ? o.result : protocol::MsgpackNil();
-      r.error = o.ok && !r.ok ? "result is larger than 1 MiB"
-                              : o.error.substr(0, limits::kErrorMessageBytesMax);
+      if (r.timed_out) {
+        r.error = "timed out after " + std::to_string(slot.run.timeout_ms) + " ms";
+      } else {
+        r.error = o.ok && !r.ok ? "result is larger than 1 MiB"
+                                : o.error.substr(0, limits::kErrorMessageBytesMax);
+      }
       fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(r)});
     } else {
-      counters_["hosted_results_undeliverable"]++;
+      counters_[Counter::kHostedResultsUndeliverable]++;
     }
     slot.run = protocol::RemoteRun{};
     DispatchReady(now_ms);
@@ -396,11 +422,11 @@ void Scheduler::Complete(const Outcome& o, uint64_t now_ms) {
   }
   auto rit = running_.find(o.seq);
   if (rit == running_.end() || rit->second.first != o.lease) {
-    counters_["stale_results"]++;  // timed out or cancelled while it ran
+    counters_[Counter::kStaleResults]++;  // timed out or cancelled while it ran
     DispatchReady(now_ms);
     return;
   }
-  EndRun(jobs_.at(o.seq), o.ok, o.result, o.error, now_ms);
+  EndRun(jobs_.at(o.seq), o.lease, o.ok, o.result, o.error, o.timed_out, now_ms);
   DispatchReady(now_ms);
 }
 
@@ -408,17 +434,17 @@ void Scheduler::InterruptRun(Job& job, const std::string& why, uint64_t now_ms) 
   // The run's process is gone, so the attempt failed; retry at once (no backoff: the job did
   // not fail, its host did) if attempts remain.
   job.error = why;
-  counters_["interrupted_runs"]++;
+  counters_[Counter::kInterruptedRuns]++;
   if (job.attempts < job.spec.max_attempts) {
     job.run_at_ms = 0;
     SetState(job, JobState::kQueued, now_ms, why);
     Enqueue(job);
-    counters_["retries"]++;
+    counters_[Counter::kRetries]++;
   } else {
     job.finished_at_ms = now_ms;
     SetState(job, JobState::kDead, now_ms, why);
     Finish(job);
-    counters_["dead"]++;
+    counters_[Counter::kDead]++;
   }
 }
 
@@ -455,7 +481,7 @@ void Scheduler::LosePeerLeases(uint32_t link, const std::string& why, uint64_t n
       if (rl.first != lease) continue;
       Job& job = jobs_.at(seq);
       Unindex(job);
-      counters_["peer_runs_lost"]++;
+      counters_[Counter::kPeerRunsLost]++;
       InterruptRun(job, why, now_ms);
       break;
     }
@@ -475,7 +501,7 @@ void Scheduler::OnHeartbeat(const protocol::Heartbeat& hb, uint64_t now_ms) {
         LosePeerLeases(i, "interrupted: worker node " + hb.node + " restarted", now_ms);
     }
     if (!p.alive) {
-      counters_["peers_up"]++;
+      counters_[Counter::kPeersUp]++;
       fx_.notes.push_back("peer " + hb.node + " at " + p.endpoint + " is alive (incarnation " +
                           std::to_string(hb.incarnation) + ", " + std::to_string(hb.workers) +
                           " workers)");
@@ -494,7 +520,7 @@ void Scheduler::OnHeartbeat(const protocol::Heartbeat& hb, uint64_t now_ms) {
 void Scheduler::AcceptRemoteRun(const protocol::RemoteRun& run, uint64_t now_ms) {
   int link = FindLink(run.owner);
   if (draining_ || free_slots_.empty() || !ready_.empty()) {
-    counters_["hosted_rejected"]++;
+    counters_[Counter::kHostedRejected]++;
     if (link >= 0) {
       protocol::RemoteResult r = ResultFor(run);
       r.rejected = true;
@@ -524,7 +550,7 @@ void Scheduler::OnRemoteResult(const protocol::RemoteResult& res, uint64_t now_m
   if (res.owner_incarnation != opt_.incarnation) {
     // Finished for an earlier start of this node: deliver it if the job still needs it.
     if (it == jobs_.end() || protocol::IsFinal(it->second.state) || !res.ok || res.rejected) {
-      counters_["stale_results"]++;
+      counters_[Counter::kStaleResults]++;
       return;
     }
     Job& job = it->second;
@@ -533,35 +559,35 @@ void Scheduler::OnRemoteResult(const protocol::RemoteResult& res, uint64_t now_m
       fx_.cancels.push_back(rl.first);
       DropRemoteLease(rl.first);
     }
-    counters_["late_results_accepted"]++;
-    EndRun(job, true, res.result, "", now_ms);
+    counters_[Counter::kLateResultsAccepted]++;
+    EndRun(job, /*lease=*/0, true, res.result, "", false, now_ms);
     DispatchReady(now_ms);
     return;
   }
   if (remote_leases_.count(res.lease) == 0) {
-    counters_["stale_results"]++;  // its lease expired, was cancelled, or its peer declared dead
+    counters_[Counter::kStaleResults]++;  // its lease expired, was cancelled, or its peer declared dead
     return;
   }
   auto run = running_.find(res.seq);
   if (it != jobs_.end() && (run == running_.end() || run->second.first != res.lease)) {
-    counters_["stale_results"]++;  // a confused peer: this lease is not that job's
+    counters_[Counter::kStaleResults]++;  // a confused peer: this lease is not that job's
     return;
   }
   DropRemoteLease(res.lease);
   if (it == jobs_.end()) {
-    counters_["stale_results"]++;
+    counters_[Counter::kStaleResults]++;
     return;
   }
   Job& job = it->second;
   if (res.rejected) {
     Unindex(job);
     job.attempts--;  // it never started
-    counters_["remote_rejected"]++;
+    counters_[Counter::kRemoteRejected]++;
     SetState(job, JobState::kQueued, now_ms, res.error);
     Enqueue(job);
   } else {
-    counters_["remote_completed"]++;
-    EndRun(job, res.ok, res.result, res.error, now_ms);
+    counters_[Counter::kRemoteCompleted]++;
+    EndRun(job, res.lease, res.ok, res.result, res.error, res.timed_out, now_ms);
   }
   DispatchReady(now_ms);
 }
@@ -644,7 +670,7 @@ void Scheduler::DispatchReady(uint64_t now_ms) {
       run.payload = job.spec.payload;
       run.attempt = job.attempts;
       run.timeout_ms = job.spec.timeout_ms;
-      counters_["remote_dispatched"]++;
+      counters_[Counter::kRemoteDispatched]++;
       fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(run)});
     }
     running_[job.seq] = {lease, deadline};
@@ -673,7 +699,7 @@ void Scheduler::Purge(uint64_t now_ms) {
     jobs_.erase(it);
     dirty_.erase(seq);
     fx_.deletes.push_back(seq);
-    counters_["purged"]++;
+    counters_[Counter::kPurged]++;
   }
 }
 
@@ -692,9 +718,8 @@ void Scheduler::Tick(uint64_t now_ms) {
     uint64_t lease = running_.at(seq).first;
     fx_.cancels.push_back(lease);
     DropRemoteLease(lease);
-    Unindex(job);  // a local slot stays busy until its worker returns
-    counters_["timeouts"]++;
-    FailRun(job, "timed out after " + std::to_string(job.spec.timeout_ms) + " ms", now_ms);
+    // A local slot stays busy until its worker returns; that result is then stale.
+    EndRun(job, lease, false, "", "", /*timed_out=*/true, now_ms);
   }
   while (!waiter_deadlines_.empty() && std::get<0>(*waiter_deadlines_.begin()) <= now_ms) {
     auto [deadline, token, seq] = *waiter_deadlines_.begin();
@@ -715,7 +740,7 @@ void Scheduler::Tick(uint64_t now_ms) {
     if (!p.alive || p.last_seen_ms + opt_.failure_timeout_ms > now_ms) continue;
     p.alive = false;
     p.credit = 0;
-    counters_["peers_down"]++;
+    counters_[Counter::kPeersDown]++;
     fx_.notes.push_back("peer " + p.node + " at " + p.endpoint + " is silent for " +
                         std::to_string(now_ms - p.last_seen_ms) + " ms: declared dead; " +
                         std::to_string(p.leases) + " leases re-queued");

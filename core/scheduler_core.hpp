@@ -6,6 +6,7 @@
 #ifndef JOBNET_CORE_SCHEDULER_CORE_HPP_
 #define JOBNET_CORE_SCHEDULER_CORE_HPP_
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <random>
@@ -16,15 +17,54 @@
 #include <vector>
 
 #include "jobnet/status.h"
+#include "protocol/counters.hpp"
 #include "protocol/job_record.hpp"
 #include "protocol/messages.hpp"
 
 namespace jobnet::sched {
 
+using protocol::Counter;
+using protocol::CounterValues;
 using protocol::Job;
 using protocol::JobEvent;
 using protocol::JobState;
 using protocol::JobWrite;
+
+// The job state changes the scheduler makes (docs/architecture.md §5), as [from][to]. SetState
+// fail-stops (JOBNET_CHECK) on any other: a job moving outside this table is our bug, and carrying
+// on would journal a history no reader can explain.
+using TransitionTable = std::array<std::array<bool, protocol::kJobStateCount>, protocol::kJobStateCount>;
+inline constexpr TransitionTable kLegalTransitions = [] {
+  TransitionTable t{};
+  auto allow = [&t](JobState from, JobState to) {
+    t[static_cast<int>(from)][static_cast<int>(to)] = true;
+  };
+  allow(JobState::kQueued, JobState::kRunning);     // dispatch
+  allow(JobState::kDelayed, JobState::kQueued);     // due
+  allow(JobState::kRunning, JobState::kSucceeded);  // result
+  allow(JobState::kRunning, JobState::kQueued);     // failed or timed out (no backoff),
+                                                    // interrupted, or rejected by a peer
+  allow(JobState::kRunning, JobState::kDelayed);    // failed or timed out, with backoff
+  allow(JobState::kRunning, JobState::kDead);       // the last attempt failed or timed out
+  // A success from a run dispatched before this node restarted (cluster.md §3) ends the job
+  // whichever waiting state it is in now.
+  allow(JobState::kQueued, JobState::kSucceeded);
+  allow(JobState::kDelayed, JobState::kSucceeded);
+  for (JobState s : {JobState::kQueued, JobState::kDelayed, JobState::kRunning})
+    allow(s, JobState::kCancelled);  // cancel
+  for (JobState s : {JobState::kDead, JobState::kFailed, JobState::kCancelled})
+    allow(s, JobState::kQueued);  // retry
+  return t;
+}();
+constexpr bool IsLegalTransition(JobState from, JobState to) {
+  return kLegalTransitions[static_cast<int>(from)][static_cast<int>(to)];
+}
+// A job's first state, when it is submitted.
+constexpr bool IsLegalInitialState(JobState s) {
+  return s == JobState::kQueued || s == JobState::kDelayed;
+}
+static_assert(!IsLegalTransition(JobState::kSucceeded, JobState::kQueued),
+              "a succeeded job has dropped its payload: it can never run again");
 
 // Identifies one pending reply; the owner maps it to whoever asked.
 using ReplyToken = uint64_t;
@@ -98,6 +138,9 @@ struct Outcome {
   bool ok = false;
   std::string result;  // raw msgpack when ok
   std::string error;   // when !ok
+  // The handler gave up because its own deadline passed (the worker's steady clock). The
+  // scheduler also counts a timeout without it when the outcome arrives past the lease deadline.
+  bool timed_out = false;
 };
 
 class Scheduler {
@@ -144,6 +187,8 @@ class Scheduler {
   uint64_t NextDeadlineMs() const;  // earliest timer, UINT64_MAX if none
 
  private:
+  friend class SchedulerTestPeer;  // tests/scheduler_test.cpp: forces an illegal transition
+
   struct Slot {
     bool busy = false;
     uint64_t lease = 0;
@@ -168,6 +213,7 @@ class Scheduler {
 
   Job* Lookup(const std::string& id, ReplyToken t);
   void Error(ReplyToken t, const jobnet::Status& s);
+  // Moves `job` to `to` (checked against kLegalTransitions) and records the event.
   void SetState(Job& job, JobState to, uint64_t now_ms, std::string message);
   void Enqueue(Job& job);       // into ready or delayed, by run_at
   void Unindex(const Job& job);  // out of ready/delayed/leases
@@ -176,9 +222,11 @@ class Scheduler {
   void DispatchReady(uint64_t now_ms);
   void Purge(uint64_t now_ms);
   uint64_t BackoffMs(const Job& job);
-  // A run ended (locally or on a peer): record success or fail the attempt.
-  void EndRun(Job& job, bool ok, const std::string& result, const std::string& error,
-              uint64_t now_ms);
+  // A run ended (locally, on a peer, or by lease expiry): record success or fail the attempt.
+  // The one place a run is classified as timed out (docs/architecture.md §6): `lease` names the
+  // job's current run (0: a result of a run from before this node restarted, which is not).
+  void EndRun(Job& job, uint64_t lease, bool ok, const std::string& result,
+              const std::string& error, bool timed_out, uint64_t now_ms);
   // A run's host died (this node restarted, or the peer running it): fail the attempt and
   // re-queue at once, or dead-letter it if it was the last. The job must be unindexed.
   void InterruptRun(Job& job, const std::string& why, uint64_t now_ms);
@@ -219,7 +267,7 @@ class Scheduler {
 
   uint64_t state_counts_[protocol::kJobStateCount] = {};
   std::map<std::string, uint64_t> queue_depth_;  // queued + delayed per queue
-  std::map<std::string, uint64_t> counters_;
+  CounterValues counters_;  // waiters and held_bytes are filled in by Stats()
 
   Effects fx_;
   std::map<uint64_t, std::vector<std::pair<uint32_t, JobEvent>>> dirty_;  // seq -> new events

@@ -21,6 +21,7 @@
 #include "base/exit_codes.hpp"
 #include "actors/journal_writer.hpp"
 #include "actors/scheduler.hpp"
+#include "protocol/counters.hpp"
 #include "storage/journal.hpp"
 #include "storage/run_marks.hpp"
 #include "node/transport.hpp"
@@ -166,15 +167,16 @@ int RunNode(const NodeConfig& config) {
     if (Transport* t = tp.load()) t->SendToPeer(link, std::move(frame));
   };
   sc.extra_counters = [&tp]() {
-    std::map<std::string, uint64_t> m;
+    using protocol::Counter;
+    std::vector<std::pair<Counter, uint64_t>> m;
     if (Transport* t = tp.load()) {
       const TransportStats& ts = t->stats();
-      m["transport_frames_in"] = ts.frames_in.load();
-      m["transport_bad_frames"] = ts.bad_frames.load();
-      m["transport_overloaded"] = ts.overloaded.load();
-      m["transport_replies_dropped"] = ts.replies_dropped.load();
-      m["transport_forwarded"] = ts.forwarded.load();
-      m["transport_peer_sends_dropped"] = ts.peer_sends_dropped.load();
+      m = {{Counter::kTransportFramesIn, ts.frames_in.load()},
+           {Counter::kTransportBadFrames, ts.bad_frames.load()},
+           {Counter::kTransportOverloaded, ts.overloaded.load()},
+           {Counter::kTransportRepliesDropped, ts.replies_dropped.load()},
+           {Counter::kTransportForwarded, ts.forwarded.load()},
+           {Counter::kTransportPeerSendsDropped, ts.peer_sends_dropped.load()}};
     }
     return m;
   };

@@ -143,7 +143,7 @@ struct BodyWriter {
     Key("timeout_ms"); pk.pack_uint64(r.timeout_ms);
   }
   void operator()(const RemoteResult& r) {
-    pk.pack_map(9);
+    pk.pack_map(10);
     Key("owner"); PackStr(pk, r.owner);
     Key("owner_incarnation"); pk.pack_uint64(r.owner_incarnation);
     Key("worker_node"); PackStr(pk, r.worker_node);
@@ -151,6 +151,7 @@ struct BodyWriter {
     Key("seq"); pk.pack_uint64(r.seq);
     Key("ok"); pk.pack(r.ok);
     Key("rejected"); pk.pack(r.rejected);
+    Key("timed_out"); pk.pack(r.timed_out);
     Key("result"); PackRaw(buf, r.result);
     Key("error"); PackStr(pk, r.error);
   }
@@ -462,6 +463,7 @@ Status ReadBody(Kind kind, const msgpack::object& o, Body* body) {
       JOBNET_TRY(r.Uint("seq", &b.seq, true));
       JOBNET_TRY(r.Bool("ok", &b.ok));
       JOBNET_TRY(r.Bool("rejected", &b.rejected));
+      JOBNET_TRY(r.Bool("timed_out", &b.timed_out));  // absent from older nodes: false
       JOBNET_TRY(r.Raw("result", &b.result, limits::kResultBytesMax));
       JOBNET_TRY(r.Str("error", &b.error, limits::kErrorMessageBytesMax));
       *body = std::move(b);

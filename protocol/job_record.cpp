@@ -135,6 +135,8 @@ Result<Job> DecodeJobRecord(const std::string& bytes) {
   if (state >= static_cast<uint64_t>(kJobStateCount))
     return Status::Corruption("job record has unknown state " + std::to_string(state));
   if (j.seq == 0 || j.id.empty()) return Status::Corruption("job record has no seq or id");
+  // Every journaled job has its submit event; the scheduler reads nev 0 as "never journaled".
+  if (nev == 0) return Status::Corruption("job record has no events (nev 0)");
   if (max == 0 || max > limits::kMaxAttemptsMax)
     return Status::Corruption("job record has max_attempts " + std::to_string(max));
   j.state = static_cast<JobState>(state);

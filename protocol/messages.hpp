@@ -83,6 +83,8 @@ struct RemoteResult {
   uint64_t seq = 0;
   bool ok = false;
   bool rejected = false;
+  // The host stopped the run at its deadline, or it ended past it: the owner counts a timeout.
+  bool timed_out = false;
   std::string result = MsgpackNil();
   std::string error;
 };

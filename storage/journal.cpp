@@ -286,7 +286,6 @@ Status Journal::Verify(std::vector<std::string>* problems, uint64_t* jobs_checke
     }
     expected_events[j.seq] = j.events;
     max_seq = std::max(max_seq, j.seq);
-    if (j.events == 0) problems->push_back("job " + j.id + " has no events");
     if (protocol::IsFinal(j.state) && j.finished_at_ms == 0)
       problems->push_back("job " + j.id + " is final without finished_at");
     if (j.attempts > j.spec.max_attempts)

@@ -495,6 +495,25 @@ TEST_F(IntegrationTest, CliOutputContractAndExitCodes) {
   EXPECT_EQ(nlohmann::json::parse(r.out)["node"], "n1");
 }
 
+TEST_F(IntegrationTest, HandlerStoppedAtItsDeadlineIsATimeoutEvenBeforeTheTick) {
+  // With 1 s ticks the sleep handler stops at its 100 ms deadline and reports long before any
+  // tick expires the lease: that must still be a timeout, counted and worded as one.
+  NodeProcess node("n1", dir_ + "/n1", 1, {"--tick-ms", "1000"});
+  ASSERT_TRUE(node.Start());
+  auto c = node.Connect();
+  JobSpec s = Spec("sleep", Pack(500));
+  s.timeout_ms = 100;
+  s.max_attempts = 1;
+  auto j = c->Wait(c->Submit(s).value().id, 10000);
+  ASSERT_TRUE(j.ok());
+  EXPECT_EQ(j.value().state, protocol::JobState::kDead);
+  EXPECT_EQ(j.value().error, "timed out after 100 ms");
+  auto st = c->Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st.value().counters["timeouts"], 1u);
+  EXPECT_EQ(st.value().counters.count("failed_attempts"), 0u);
+}
+
 TEST_F(IntegrationTest, ExecRunsOnlyAllowListedCommandsAndKillsAtTimeout) {
   std::string cfg = dir_ + "/node.toml";
   {

@@ -145,6 +145,37 @@ TEST_F(ProtocolTest, EveryRequestAndReplyRoundTrips) {
   EXPECT_EQ(e.message, "busy");
 }
 
+TEST_F(ProtocolTest, RemoteResultCarriesTimedOutAndDefaultsItForOlderSenders) {
+  RemoteResult r;
+  r.owner = "n1";
+  r.owner_incarnation = 3;
+  r.worker_node = "n2";
+  r.lease = 41;
+  r.seq = 5;
+  r.timed_out = true;
+  r.error = "timed out after 100 ms";
+  auto out = std::get<RemoteResult>(RoundTrip({1, 0, r}).body);
+  EXPECT_TRUE(out.timed_out);
+  EXPECT_FALSE(out.ok);
+  EXPECT_EQ(out.error, r.error);
+  EXPECT_EQ(out.lease, 41u);
+  // A node built before the field existed sends the map without it: read as false.
+  r.timed_out = false;
+  std::string bytes = Encode(Envelope{1, 0, r});
+  const std::string field("\xa9timed_out\xc2", 11);
+  size_t at = bytes.find(field);
+  ASSERT_NE(at, std::string::npos);
+  bytes.erase(at, field.size());
+  size_t header = bytes.rfind('\x8a', at);  // the body map: 10 entries -> 9
+  ASSERT_NE(header, std::string::npos);
+  bytes[header] = '\x89';
+  uint64_t corr = 0;
+  auto old = Decode(bytes.data(), bytes.size(), &corr, limits::kReplyFrameBytesMax);
+  ASSERT_TRUE(old.ok()) << old.status().ToString();
+  EXPECT_FALSE(std::get<RemoteResult>(old.value().body).timed_out);
+  EXPECT_EQ(std::get<RemoteResult>(old.value().body).error, r.error);
+}
+
 TEST_F(ProtocolTest, AnyMsgpackPayloadPassesThroughUntouched) {
   msgpack::sbuffer buf;
   msgpack::packer<msgpack::sbuffer> pk(&buf);
@@ -414,6 +445,10 @@ TEST_F(ProtocolTest, JobRecordRoundTripAndCorruption) {
   for (size_t n = 0; n < bytes.size(); n += 7)
     EXPECT_FALSE(DecodeJobRecord(bytes.substr(0, n)).ok());
   EXPECT_FALSE(DecodeJobRecord("garbage").ok());
+  // A job without its submit event cannot be recovered into the state machine's history.
+  Job no_events = j;
+  no_events.events = 0;
+  EXPECT_TRUE(DecodeJobRecord(EncodeJobRecord(no_events)).status().IsCorruption());
   // A damaged record claiming billions of entries must not allocate them (found by fuzzing).
   EXPECT_FALSE(DecodeJobRecord(std::string("\xdf\xdf\xdf\xdf\xdf\x01", 6)).ok());
   EXPECT_FALSE(DecodeEventRecord(std::string("\xdd\xff\xff\xff\xff", 5)).ok());

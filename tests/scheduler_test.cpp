@@ -2,14 +2,28 @@
 // delays, leases and timeouts, retries with backoff, dead-lettering, cancel, retry, waiters,
 // idempotency, limits, retention, recovery. Checks the effects (writes, replies, dispatches)
 // that the actor would carry out.
+#include <map>
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include "core/scheduler_core.hpp"
 
 namespace jobnet::sched {
+
+// Reaches into the scheduler to make a transition no public call can make (the friend named in
+// scheduler_core.hpp; outside the anonymous namespace so the names match).
+class SchedulerTestPeer {
+ public:
+  static void ForceState(Scheduler& s, uint64_t seq, protocol::JobState to) {
+    s.SetState(s.jobs_.at(seq), to, 0, "forced by test");
+  }
+};
+
 namespace {
 
 using protocol::JobSpec;
+using protocol::JobState;
 
 class SchedulerTest : public ::testing::Test {
  protected:
@@ -54,6 +68,24 @@ class SchedulerTest : public ::testing::Test {
     Outcome o{d.slot, d.lease, d.seq, ok, ok ? std::string("\xa2ok", 3) : "", error};
     s_->Complete(o, now_);
     fx_ = s_->TakeEffects();
+  }
+  // The job's only attempt timed out, and it was counted as a timeout, not a failure.
+  void ExpectDeadByTimeout(const std::string& id, uint64_t timeout_ms) {
+    auto info = Info(id);
+    EXPECT_EQ(info.state, protocol::JobState::kDead);
+    EXPECT_EQ(info.error, "timed out after " + std::to_string(timeout_ms) + " ms");
+    auto counters = s_->Stats().counters;
+    EXPECT_EQ(counters["timeouts"], 1u);
+    EXPECT_EQ(counters.count("failed_attempts"), 0u);
+  }
+  // On a fresh one-slot scheduler: a job with a 100 ms timeout and no backoff, now running.
+  std::string SubmitSleep(uint32_t max_attempts) {
+    Make(1);
+    JobSpec s = Spec("sleep");
+    s.timeout_ms = 100;
+    s.backoff_ms = 0;
+    s.max_attempts = max_attempts;
+    return Submit(s);
   }
   protocol::JobInfo Info(const std::string& id) {
     s_->StatusOf(++token_, id);
@@ -167,6 +199,47 @@ TEST_F(SchedulerTest, LeaseExpiryFailsTheAttemptAndCancelsTheRun) {
   EXPECT_EQ(fx_.dispatches[0].attempt, 2u);
 }
 
+// A timeout is one outcome however it is noticed: by a tick (above), by a failure reported at or
+// past the lease deadline before any tick, or by the worker saying its handler hit its deadline.
+TEST_F(SchedulerTest, RunEndingAtItsLeaseDeadlineIsATimeoutWithoutATick) {
+  std::string id = SubmitSleep(/*max_attempts=*/1);
+  Dispatch d = fx_.dispatches.at(0);
+  now_ += 100;  // no tick in between
+  Finish(d, false, "sleep stopped: cancelled or timed out");
+  ExpectDeadByTimeout(id, 100);
+  EXPECT_EQ(s_->busy_slots(), 0u);
+}
+
+TEST_F(SchedulerTest, ResultArrivingPastTheLeaseDeadlineIsATimeoutEvenIfOk) {
+  std::string id = SubmitSleep(/*max_attempts=*/3);
+  now_ += 150;
+  Finish(fx_.dispatches.at(0), true);
+  auto info = Info(id);
+  EXPECT_EQ(info.state, protocol::JobState::kRunning);  // attempt 2: the first timed out
+  EXPECT_EQ(info.attempts, 2u);
+  EXPECT_EQ(info.error, "timed out after 100 ms");
+  EXPECT_EQ(s_->Stats().counters["timeouts"], 1u);
+}
+
+TEST_F(SchedulerTest, WorkerReportedTimeoutCountsBeforeTheLeaseDeadline) {
+  // The worker's deadline runs on the steady clock, the lease on the wall clock: if they
+  // disagree, the worker's word that its handler hit the deadline still makes it a timeout.
+  std::string id = SubmitSleep(/*max_attempts=*/1);
+  Dispatch d = fx_.dispatches.at(0);
+  now_ += 90;
+  Outcome o{d.slot, d.lease, d.seq, false, "", "sleep stopped: cancelled or timed out"};
+  o.timed_out = true;
+  s_->Complete(o, now_);
+  s_->TakeEffects();
+  EXPECT_EQ(Info(id).error, "timed out after 100 ms");
+  EXPECT_EQ(s_->Stats().counters["timeouts"], 1u);
+  // An ordinary failure before the deadline stays a failed attempt.
+  std::string other = Submit(Spec("fail"));
+  Finish(fx_.dispatches.at(0), false, "boom");
+  EXPECT_EQ(Info(other).error, "boom");
+  EXPECT_EQ(s_->Stats().counters["failed_attempts"], 1u);
+}
+
 TEST_F(SchedulerTest, WaitersAreAnsweredOnFinishOrTimeout) {
   std::string id = Submit(Spec());
   Dispatch d = fx_.dispatches.at(0);
@@ -253,6 +326,29 @@ TEST_F(SchedulerTest, RetryMovesDeadBackToQueued) {
   s_->Retry(++token_, other, now_);
   fx = s_->TakeEffects();
   EXPECT_EQ(std::get<protocol::ErrorReply>(fx.replies.at(0).body).code, Code::kConflict);
+}
+
+TEST_F(SchedulerTest, RetryStartsANewLifeWithNoStartOrFinishTime) {
+  Make(1);
+  JobSpec s = Spec("fail");
+  s.max_attempts = 1;
+  std::string id = Submit(s);
+  Finish(fx_.dispatches.at(0), false, "x");
+  ASSERT_NE(Info(id).started_at_ms, 0u);
+  Submit(Spec());  // holds the only slot, so the retried job waits
+  Dispatch busy = fx_.dispatches.at(0);
+  now_ += 1000;
+  s_->Retry(++token_, id, now_);
+  s_->TakeEffects();
+  auto info = Info(id);
+  EXPECT_EQ(info.state, protocol::JobState::kQueued);
+  EXPECT_EQ(info.attempts, 0u);
+  EXPECT_EQ(info.started_at_ms, 0u);
+  EXPECT_EQ(info.finished_at_ms, 0u);
+  EXPECT_EQ(info.run_at_ms, 0u);
+  now_ += 1000;
+  Finish(busy, true);  // the slot frees: the retried job starts now
+  EXPECT_EQ(Info(id).started_at_ms, now_);
 }
 
 TEST_F(SchedulerTest, UnknownAndForeignIdsAreNotFound) {
@@ -406,6 +502,142 @@ TEST_F(SchedulerTest, StatsCountStatesAndQueues) {
   EXPECT_EQ(st.busy, 1u);
 }
 
+TEST_F(SchedulerTest, StatsCountersUseTheirWireNamesAndHideZeros) {
+  Make(1);
+  std::string a = Submit(Spec());
+  Submit(Spec());
+  s_->Cancel(++token_, a, now_);
+  s_->TakeEffects();
+  // Counted events appear once non-zero; the gauges and recovered_jobs are always there.
+  auto counters = s_->Stats().counters;
+  std::map<std::string, uint64_t> expected = {
+      {"submitted", 2}, {"cancelled", 1}, {"recovered_jobs", 0}, {"waiters", 0},
+      {"held_bytes", counters["held_bytes"]}};
+  EXPECT_EQ(counters, expected);
+  EXPECT_GT(counters["held_bytes"], 0u);
+  EXPECT_STREQ(protocol::CounterName(Counter::kFailedAttempts), "failed_attempts");
+  EXPECT_STREQ(protocol::CounterName(Counter::kTransportPeerSendsDropped),
+               "transport_peer_sends_dropped");
+}
+
+// Walks the transition table: drives every legal transition through the public API, reads the
+// transitions actually made from the journaled events, and requires the two sets to be equal.
+class TransitionTest : public SchedulerTest {
+ protected:
+  using Edge = std::pair<JobState, JobState>;
+  void Fresh(uint32_t workers = 1) {
+    Make(workers);
+    last_.clear();
+  }
+  // Takes the effects of the last call and records each job's state changes.
+  Effects Observe() {
+    Effects fx = s_->TakeEffects();
+    for (const auto& w : fx.writes)
+      for (const auto& [n, ev] : w.events) {
+        if (n == 0) {
+          initial_.insert(ev.state);
+        } else {
+          EXPECT_EQ(last_.count(w.job.seq), 1u) << "event " << n << " of an unseen job";
+          seen_.insert({last_[w.job.seq], ev.state});
+        }
+        last_[w.job.seq] = ev.state;
+      }
+    return fx;
+  }
+  Dispatch SubmitAndRun(JobSpec spec) {
+    s_->Submit(++token_, std::move(spec), now_);
+    return Observe().dispatches.at(0);
+  }
+  void End(const Dispatch& d, bool ok) {
+    s_->Complete(Outcome{d.slot, d.lease, d.seq, ok, ok ? "\xc0" : "", ok ? "" : "no"}, now_);
+    Observe();
+  }
+  void LateSuccess(uint64_t seq) {  // a result for a run dispatched before a restart
+    protocol::RemoteResult r;
+    r.owner = "n1";
+    r.owner_incarnation = 99;
+    r.lease = 1000 + seq;
+    r.seq = seq;
+    r.ok = true;
+    s_->OnRemoteResult(r, now_);
+    Observe();
+  }
+  std::map<uint64_t, JobState> last_;
+  std::set<Edge> seen_;
+  std::set<JobState> initial_;
+};
+
+TEST_F(TransitionTest, EveryLegalTransitionIsMadeAndNoOther) {
+  using S = JobState;
+  JobSpec once = Spec();
+  once.max_attempts = 1;
+  JobSpec backoff = Spec();
+  backoff.max_attempts = 3;
+  backoff.backoff_ms = 100;
+  JobSpec no_backoff = backoff;
+  no_backoff.backoff_ms = 0;
+  JobSpec later = Spec();
+  later.delay_ms = 50;
+
+  Fresh();
+  End(SubmitAndRun(Spec()), true);         // queued -> running -> succeeded
+  End(SubmitAndRun(backoff), false);       // running -> delayed
+  now_ += 100;
+  s_->Tick(now_);                          // delayed -> queued -> running
+  Observe();
+
+  Fresh();
+  End(SubmitAndRun(no_backoff), false);    // running -> queued (-> running)
+
+  Fresh();
+  End(SubmitAndRun(once), false);          // running -> dead
+  s_->Retry(++token_, "n1-1", now_);       // dead -> queued (-> running)
+  Observe();
+  s_->Cancel(++token_, "n1-1", now_);      // running -> cancelled; its slot stays busy
+  Observe();
+  s_->Retry(++token_, "n1-1", now_);       // cancelled -> queued
+  Observe();
+  s_->Cancel(++token_, "n1-1", now_);      // queued -> cancelled
+  s_->Submit(++token_, later, now_);       // n1-2, delayed from the start
+  Observe();
+  s_->Cancel(++token_, "n1-2", now_);      // delayed -> cancelled
+  s_->Submit(++token_, Spec(), now_);      // n1-3, queued
+  s_->Submit(++token_, later, now_);       // n1-4, delayed
+  Observe();
+  LateSuccess(3);                          // queued -> succeeded
+  LateSuccess(4);                          // delayed -> succeeded
+
+  Fresh();  // failed is only ever read from a journal (reserved state): retry revives it
+  protocol::Job failed;
+  failed.seq = 1;
+  failed.id = "n1-1";
+  failed.spec = Spec();
+  failed.state = S::kFailed;
+  failed.events = 2;
+  last_[1] = S::kFailed;
+  s_->Recover({failed}, 2, now_);
+  Observe();
+  s_->Retry(++token_, "n1-1", now_);       // failed -> queued
+  Observe();
+
+  std::set<Edge> legal;
+  for (int from = 0; from < protocol::kJobStateCount; ++from)
+    for (int to = 0; to < protocol::kJobStateCount; ++to)
+      if (kLegalTransitions[from][to]) legal.insert({S(from), S(to)});
+  EXPECT_EQ(seen_, legal);
+  EXPECT_EQ(initial_, (std::set<S>{S::kQueued, S::kDelayed}));
+}
+
+TEST_F(TransitionTest, IllegalTransitionStopsTheProcess) {
+  std::string id = Submit(Spec());
+  Finish(fx_.dispatches.at(0), true);
+  ASSERT_EQ(Info(id).state, JobState::kSucceeded);
+  EXPECT_EXIT(SchedulerTestPeer::ForceState(*s_, 1, JobState::kRunning),
+              ::testing::ExitedWithCode(70), "illegal job state transition");
+  EXPECT_EXIT(SchedulerTestPeer::ForceState(*s_, 1, JobState::kQueued),
+              ::testing::ExitedWithCode(70), "illegal job state transition");
+}
+
 // ---- cluster: peers, remote runs, hosted runs ----
 
 class ClusterSchedulerTest : public SchedulerTest {
@@ -448,6 +680,18 @@ class ClusterSchedulerTest : public SchedulerTest {
     r.error = ok ? "" : "remote failure";
     s_->OnRemoteResult(r, now_);
     fx_ = s_->TakeEffects();
+  }
+  // A run of n2's job, as n2 would send it here.
+  static protocol::RemoteRun HostedRun() {
+    protocol::RemoteRun run;
+    run.owner = "n2";
+    run.owner_incarnation = 3;
+    run.lease = 41;
+    run.seq = 5;
+    run.id = "n2-5";
+    run.type = "sleep";
+    run.timeout_ms = 500;
+    return run;
   }
   std::string testing_result_ = std::string("\xa2ok", 3);
 };
@@ -548,14 +792,7 @@ TEST_F(ClusterSchedulerTest, ResultForAnEarlierIncarnationIsDeliveredIfStillNeed
 
 TEST_F(ClusterSchedulerTest, HostedRunsUseFreeSlotsAndReportToTheOwner) {
   Beat("n2", "tcp://p2", 0);
-  protocol::RemoteRun run;
-  run.owner = "n2";
-  run.owner_incarnation = 3;
-  run.lease = 41;
-  run.seq = 5;
-  run.id = "n2-5";
-  run.type = "echo";
-  run.timeout_ms = 500;
+  protocol::RemoteRun run = HostedRun();
   s_->AcceptRemoteRun(run, now_);
   auto fx = s_->TakeEffects();
   ASSERT_EQ(fx.dispatches.size(), 1u);
@@ -566,17 +803,54 @@ TEST_F(ClusterSchedulerTest, HostedRunsUseFreeSlotsAndReportToTheOwner) {
   fx = s_->TakeEffects();
   ASSERT_EQ(fx.peer_sends.size(), 1u);
   EXPECT_TRUE(std::get<protocol::RemoteResult>(fx.peer_sends[0].body).rejected);
-  // The run overruns its timeout: the host stops it.
-  Tick(500);
-  EXPECT_EQ(fx_.cancels, std::vector<uint64_t>{d.lease});
+  // It fails before its deadline with a long error.
+  Tick(499);
+  EXPECT_TRUE(fx_.cancels.empty());
   Finish(d, false, std::string(10000, 'x'));
   ASSERT_EQ(fx_.peer_sends.size(), 1u);
   auto res = std::get<protocol::RemoteResult>(fx_.peer_sends[0].body);
   EXPECT_EQ(res.lease, 41u);
   EXPECT_EQ(res.owner_incarnation, 3u);
   EXPECT_FALSE(res.ok);
+  EXPECT_FALSE(res.timed_out);
   EXPECT_EQ(res.error.size(), limits::kErrorMessageBytesMax);  // fits the wire limit
   EXPECT_EQ(s_->busy_slots(), 0u);
+}
+
+TEST_F(ClusterSchedulerTest, HostedRunPastItsDeadlineIsReportedAsATimeout) {
+  Beat("n2", "tcp://p2", 0);
+  s_->AcceptRemoteRun(HostedRun(), now_);
+  Dispatch d = s_->TakeEffects().dispatches.at(0);
+  Tick(500);  // the host stops it at its deadline
+  EXPECT_EQ(fx_.cancels, std::vector<uint64_t>{d.lease});
+  Finish(d, false, "sleep stopped: cancelled or timed out");
+  auto res = std::get<protocol::RemoteResult>(fx_.peer_sends.at(0).body);
+  EXPECT_TRUE(res.timed_out);
+  EXPECT_FALSE(res.ok);
+  EXPECT_EQ(res.error, "timed out after 500 ms");
+}
+
+TEST_F(ClusterSchedulerTest, PeerReportedTimeoutCountsAsATimeoutBeforeTheOwnersLease) {
+  Beat("n2", "tcp://p2", 1);
+  Submit(Spec());
+  JobSpec s = Spec("sleep");
+  s.timeout_ms = 300;
+  s.max_attempts = 1;
+  std::string id = Submit(s);
+  auto run = RunSentTo(0);
+  // The host's deadline passed; the owner's lease has 100 ms of slack left.
+  now_ += 300;
+  protocol::RemoteResult r;
+  r.owner = "n1";
+  r.owner_incarnation = 7;
+  r.lease = run.lease;
+  r.seq = run.seq;
+  r.timed_out = true;
+  r.error = "timed out after 300 ms";
+  s_->OnRemoteResult(r, now_);
+  fx_ = s_->TakeEffects();
+  ExpectDeadByTimeout(id, 300);
+  EXPECT_EQ(s_->Peers()[0].leases, 0u);
 }
 
 }  // namespace

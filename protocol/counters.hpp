@@ -1,0 +1,136 @@
+// The stats counters of a node, named by an enum: this table is the one owner of the strings the
+// `stats` reply carries in its `counters` map (docs/protocol.md §5.4), so a counter cannot be
+// misspelt, or renamed on the wire by accident, where it is counted.
+#ifndef JOBNET_PROTOCOL_COUNTERS_HPP_
+#define JOBNET_PROTOCOL_COUNTERS_HPP_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+namespace jobnet::protocol {
+
+enum class Counter : uint8_t {
+  // ---- the scheduler core ----
+  kSubmitted,
+  kSubmitsDeduplicated,
+  kSucceeded,
+  kFailedAttempts,
+  kTimeouts,
+  kRetries,
+  kDead,
+  kInterruptedRuns,
+  kCancelled,
+  kRetriedManually,
+  kStaleResults,
+  kPurged,
+  kRecoveredJobs,
+  kRecoveredRunning,
+  kWaiters,
+  kHeldBytes,
+  kRemoteDispatched,
+  kRemoteCompleted,
+  kRemoteRejected,
+  kPeerRunsLost,
+  kLateResultsAccepted,
+  kPeersUp,
+  kPeersDown,
+  kHostedRuns,
+  kHostedRejected,
+  kHostedResultsUndeliverable,
+  // ---- the scheduler actor's journal batches ----
+  kJournalBatches,
+  kJournalRecords,
+  kJournalBatchRecordsMax,
+  kJournalSyncUsAvg,
+  // ---- the transport ----
+  kTransportFramesIn,
+  kTransportBadFrames,
+  kTransportOverloaded,
+  kTransportRepliesDropped,
+  kTransportForwarded,
+  kTransportPeerSendsDropped,
+  kCount,  // not a counter: the number of them
+};
+
+struct CounterInfo {
+  Counter counter;  // the row's own enum value: checked against its index below
+  const char* name;  // on the wire: never rename one (clients and dashboards read it)
+  // The scheduler core reports it even while it is 0 (a gauge, or set once at start); the others
+  // of the core appear once non-zero. journal_* and transport_* are always written by their owners.
+  bool always;
+};
+
+inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> kCounters = {{
+    {Counter::kSubmitted, "submitted", false},
+    {Counter::kSubmitsDeduplicated, "submits_deduplicated", false},
+    {Counter::kSucceeded, "succeeded", false},
+    {Counter::kFailedAttempts, "failed_attempts", false},
+    {Counter::kTimeouts, "timeouts", false},
+    {Counter::kRetries, "retries", false},
+    {Counter::kDead, "dead", false},
+    {Counter::kInterruptedRuns, "interrupted_runs", false},
+    {Counter::kCancelled, "cancelled", false},
+    {Counter::kRetriedManually, "retried_manually", false},
+    {Counter::kStaleResults, "stale_results", false},
+    {Counter::kPurged, "purged", false},
+    {Counter::kRecoveredJobs, "recovered_jobs", true},
+    {Counter::kRecoveredRunning, "recovered_running", false},
+    {Counter::kWaiters, "waiters", true},
+    {Counter::kHeldBytes, "held_bytes", true},
+    {Counter::kRemoteDispatched, "remote_dispatched", false},
+    {Counter::kRemoteCompleted, "remote_completed", false},
+    {Counter::kRemoteRejected, "remote_rejected", false},
+    {Counter::kPeerRunsLost, "peer_runs_lost", false},
+    {Counter::kLateResultsAccepted, "late_results_accepted", false},
+    {Counter::kPeersUp, "peers_up", false},
+    {Counter::kPeersDown, "peers_down", false},
+    {Counter::kHostedRuns, "hosted_runs", false},
+    {Counter::kHostedRejected, "hosted_rejected", false},
+    {Counter::kHostedResultsUndeliverable, "hosted_results_undeliverable", false},
+    {Counter::kJournalBatches, "journal_batches", false},
+    {Counter::kJournalRecords, "journal_records", false},
+    {Counter::kJournalBatchRecordsMax, "journal_batch_records_max", false},
+    {Counter::kJournalSyncUsAvg, "journal_sync_us_avg", false},
+    {Counter::kTransportFramesIn, "transport_frames_in", false},
+    {Counter::kTransportBadFrames, "transport_bad_frames", false},
+    {Counter::kTransportOverloaded, "transport_overloaded", false},
+    {Counter::kTransportRepliesDropped, "transport_replies_dropped", false},
+    {Counter::kTransportForwarded, "transport_forwarded", false},
+    {Counter::kTransportPeerSendsDropped, "transport_peer_sends_dropped", false},
+}};
+inline constexpr size_t kCounterCount = kCounters.size();
+
+namespace counters_detail {
+constexpr bool SameName(const char* a, const char* b) {
+  while (*a != '\0' && *a == *b) ++a, ++b;
+  return *a == *b;
+}
+// A row left out shows up as a default row (kSubmitted, no name) at the end.
+constexpr bool InEnumOrderAndDistinct() {
+  for (size_t i = 0; i < kCounterCount; ++i) {
+    if (static_cast<size_t>(kCounters[i].counter) != i || kCounters[i].name == nullptr) return false;
+    for (size_t j = 0; j < i; ++j)
+      if (SameName(kCounters[i].name, kCounters[j].name)) return false;
+  }
+  return true;
+}
+}  // namespace counters_detail
+static_assert(counters_detail::InEnumOrderAndDistinct(),
+              "kCounters must list every Counter once, in enum order, with distinct names");
+
+constexpr const char* CounterName(Counter c) { return kCounters[static_cast<size_t>(c)].name; }
+
+// One value per counter, indexed by the enum.
+class CounterValues {
+ public:
+  uint64_t& operator[](Counter c) { return v_[static_cast<size_t>(c)]; }
+  uint64_t operator[](Counter c) const { return v_[static_cast<size_t>(c)]; }
+
+ private:
+  std::array<uint64_t, kCounterCount> v_{};
+};
+
+}  // namespace jobnet::protocol
+
+#endif  // JOBNET_PROTOCOL_COUNTERS_HPP_
