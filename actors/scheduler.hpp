@@ -16,6 +16,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "actors/caf_glue.hpp"
+#include "jobnet/limits.h"
 #include "actors/journal_writer.hpp"
 
 namespace jobnet::actors {
@@ -38,7 +39,7 @@ struct SchedulerConfig {
   std::shared_ptr<const handlers::HandlerConfig> handler_config;
   std::string endpoint;        // this node's listen endpoint, announced in heartbeats
   uint32_t peer_count = 0;     // peer links
-  uint32_t heartbeat_ms = 250;
+  uint32_t heartbeat_ms = limits::kHeartbeatMsDefault;
   PeerSink peer_sink;
   // Extra counters for stats replies (the transport's); called on the scheduler's thread.
   std::function<std::map<std::string, uint64_t>()> extra_counters;

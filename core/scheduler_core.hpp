@@ -45,7 +45,7 @@ struct SchedulerOptions {
   std::set<std::string> known_types;          // job types this node can run; empty = any
   uint64_t incarnation = 0;                   // this start of the node (journal)
   std::vector<std::string> peers;             // peer link endpoints, by link index
-  uint64_t failure_timeout_ms = 1500;         // a peer silent this long is dead
+  uint64_t failure_timeout_ms = limits::kFailureTimeoutMsDefault;  // a silent peer is dead
   uint64_t remote_lease_slack_ms = 2000;      // extra lease time for a run on a peer
 };
 

@@ -77,9 +77,8 @@ Status Transport::Bind(const TransportOptions& options, std::unique_ptr<Transpor
     im.router.set(zmq::sockopt::linger, 0);
     im.router.set(zmq::sockopt::sndhwm, options.hwm);
     im.router.set(zmq::sockopt::rcvhwm, options.hwm);
-    // Frames up to 2x the limit are read and answered with kTooLarge; beyond that libzmq drops
-    // the connection, so a hostile peer cannot make the node buffer arbitrary amounts.
-    im.router.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options.frame_bytes_max) * 2);
+    im.router.set(zmq::sockopt::maxmsgsize,
+                  static_cast<int64_t>(options.frame_bytes_max) * limits::kReadableFrameFactor);
     im.router.bind(options.listen);
     t->endpoint_ = im.router.get(zmq::sockopt::last_endpoint);
     for (const auto& ep : options.peers) {
@@ -87,9 +86,10 @@ Status Transport::Bind(const TransportOptions& options, std::unique_ptr<Transpor
       link->set(zmq::sockopt::linger, 0);
       link->set(zmq::sockopt::sndhwm, options.peer_hwm);
       link->set(zmq::sockopt::rcvhwm, options.hwm);
-      link->set(zmq::sockopt::reconnect_ivl, 100);
-      link->set(zmq::sockopt::reconnect_ivl_max, 500);
-      link->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(limits::kReplyFrameBytesMax) * 2);
+      link->set(zmq::sockopt::reconnect_ivl, limits::kPeerReconnectMs);
+      link->set(zmq::sockopt::reconnect_ivl_max, limits::kPeerReconnectMsMax);
+      link->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(limits::kReplyFrameBytesMax) *
+                                              limits::kReadableFrameFactor);
       link->connect(ep);
       im.links.push_back(std::move(link));
     }
@@ -120,10 +120,10 @@ void Transport::Stop() {
   (void)!::write(impl_->wake_fd, &one, sizeof one);
   if (impl_->thread.joinable()) impl_->thread.join();
   // Give queued frames a moment to reach the wire (bounded), then close.
-  impl_->router.set(zmq::sockopt::linger, 1000);
+  impl_->router.set(zmq::sockopt::linger, limits::kStopLingerMs);
   impl_->router.close();
   for (auto& l : impl_->links) {
-    l->set(zmq::sockopt::linger, 1000);
+    l->set(zmq::sockopt::linger, limits::kStopLingerMs);
     l->close();
   }
 }
@@ -201,7 +201,7 @@ void Transport::Loop() {
     items.push_back({nullptr, im.wake_fd, ZMQ_POLLIN, 0});
     for (auto& l : im.links) items.push_back({l->handle(), 0, ZMQ_POLLIN, 0});
     try {
-      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(limits::kTransportPollMs));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       spdlog::error("transport poll failed: {}", e.what());
@@ -216,7 +216,7 @@ void Transport::Loop() {
 
     // Replies to requests this node forwarded to an owner.
     for (size_t l = 0; l < im.links.size(); ++l) {
-      for (int i = 0; i < 1024; ++i) {
+      for (uint32_t i = 0; i < limits::kFramesPerRoundMax; ++i) {
         zmq::message_t msg;
         try {
           if (!im.links[l]->recv(msg, zmq::recv_flags::dontwait)) break;
@@ -239,9 +239,9 @@ void Transport::Loop() {
         answer(fw.route, protocol::Encode(env.value()));
       }
     }
-    // Forwards whose owner never answered (swept at most every 100 ms: the table can be big).
+    // Forwards whose owner never answered (swept once per poll period: the table can be big).
     if (auto now = Clock::now(); now >= next_sweep) {
-      next_sweep = now + std::chrono::milliseconds(100);
+      next_sweep = now + std::chrono::milliseconds(limits::kTransportPollMs);
       for (auto it = im.forwards.begin(); it != im.forwards.end();) {
         if (it->second.deadline > now) {
           ++it;
@@ -256,7 +256,7 @@ void Transport::Loop() {
 
     // Then up to a bounded number of requests per round, so replies are never starved.
     size_t part_count = 0;
-    for (int i = 0; i < 1024; ++i) {
+    for (uint32_t i = 0; i < limits::kFramesPerRoundMax; ++i) {
       parts.clear();
       try {
         zmq::message_t msg;
@@ -350,7 +350,7 @@ void Transport::Loop() {
             uint64_t fcorr = im.next_forward++;
             im.forwards[fcorr] = {route, corr,
                                   Clock::now() + std::chrono::milliseconds(wait_ms) +
-                                      std::chrono::seconds(5)};
+                                      std::chrono::milliseconds(limits::kForwardSlackMs)};
             env.value().corr_id = fcorr;
             bool sent = im.SendOnLink(owner->second.link, protocol::Encode(env.value()));
             if (!sent) {

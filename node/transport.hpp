@@ -26,11 +26,11 @@ struct TransportOptions {
   uint32_t pending_max = limits::kPendingRequestsMax;  // requests in flight; more get kOverloaded
   uint64_t pending_bytes_max = limits::kPendingBytesMax;  // and their bytes
   uint32_t frame_bytes_max = limits::kFrameBytesMax;   // bigger frames get kTooLarge
-  int hwm = 100000;                                    // ZeroMQ send/receive high-water marks
+  int hwm = limits::kSocketHwm;                        // ZeroMQ send/receive high-water marks
   std::string node_id;               // this node: requests for other owners' jobs are forwarded
   std::vector<std::string> peers;    // peer endpoints; link i is a DEALER connected to peers[i]
-  uint64_t failure_timeout_ms = 1500;  // a peer silent this long gets no forwarded requests
-  int peer_hwm = 10000;              // messages queued per peer link while it is unreachable
+  uint64_t failure_timeout_ms = limits::kFailureTimeoutMsDefault;  // a silent peer gets no forwards
+  int peer_hwm = limits::kPeerLinkHwm;  // messages queued per peer link while it is unreachable
 };
 
 struct TransportStats {
