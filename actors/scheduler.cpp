@@ -138,6 +138,9 @@ void Pump(Self self) {
   sched::Effects fx = st.core->TakeEffects();
   for (const auto& note : fx.notes) spdlog::info("{}", note);
   fx.notes.clear();
+  if (st.config.liveness_sink)
+    for (const auto& l : fx.liveness) st.config.liveness_sink(l.link, l.node, l.alive);
+  fx.liveness.clear();
   if (st.failed) {
     for (auto& r : fx.replies)
       ReplyError(self, r.token, Code::kStorage, "journal failed; node is stopping");

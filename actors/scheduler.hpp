@@ -41,6 +41,9 @@ struct SchedulerConfig {
   uint32_t peer_count = 0;     // peer links
   uint32_t heartbeat_ms = limits::kHeartbeatMsDefault;
   PeerSink peer_sink;
+  // Told each peer liveness decision of the state machine, at once (the transport's forwarding
+  // follows it). Must be thread-safe.
+  std::function<void(uint32_t link, const std::string& node, bool alive)> liveness_sink;
   // Extra counters for stats replies (the transport's); called on the scheduler's thread.
   std::function<std::map<std::string, uint64_t>()> extra_counters;
 };

@@ -69,7 +69,6 @@ int RunNode(const NodeConfig& config) {
     to.listen = config.listen;
     to.node_id = config.id;
     to.peers = config.peers;
-    to.failure_timeout_ms = config.failure_timeout_ms;
     if (Status s = Transport::Bind(to, &transport); !s.ok()) {
       spdlog::error("{}", s.ToString());
       return kExitListen;
@@ -140,6 +139,10 @@ int RunNode(const NodeConfig& config) {
   sc.peer_sink = [&tp](uint32_t link, std::string frame) {
     if (Transport* t = tp.load()) t->SendToPeer(link, std::move(frame));
   };
+  // Liveness has one owner, the scheduler's peer table; the transport's forwarding follows it.
+  sc.liveness_sink = [&tp](uint32_t link, const std::string& node, bool alive) {
+    if (Transport* t = tp.load()) t->SetPeerLiveness(link, node, alive);
+  };
   sc.extra_counters = [&tp]() {
     std::map<std::string, uint64_t> m;
     if (Transport* t = tp.load()) {
@@ -148,8 +151,13 @@ int RunNode(const NodeConfig& config) {
       m["transport_bad_frames"] = ts.bad_frames.load();
       m["transport_overloaded"] = ts.overloaded.load();
       m["transport_replies_dropped"] = ts.replies_dropped.load();
-      m["transport_forwarded"] = ts.forwarded.load();
       m["transport_peer_sends_dropped"] = ts.peer_sends_dropped.load();
+      const ForwardCounters& fc = t->forward_counters();
+      m["transport_forwarded"] = fc.forwarded.load();
+      m["transport_forward_owner_down"] = fc.owner_down.load();
+      m["transport_forward_expired"] = fc.expired.load();
+      m["transport_forward_lost_on_death"] = fc.lost_on_death.load();
+      m["transport_forward_unsent"] = fc.unsent.load();
     }
     return m;
   };

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "core/forwarding.hpp"
+#include "core/scheduler_core.hpp"
 #include "jobnet/limits.h"
 #include "protocol/codec.hpp"
 
@@ -175,6 +176,64 @@ TEST_F(ForwardingTest, PeerDeclaredDeadFailsOnlyItsPendingForwardsAtOnce) {
   std::string late = OwnerReply(to_n2, "n2-1");
   f_.OnReply(late.data(), late.size());
   EXPECT_TRUE(f_.TakeAnswers().empty());
+}
+
+// The two halves wired as the node wires them (scheduler effects -> SetPeer): at every step of
+// a peer's life the forwarder forwards exactly when the scheduler's peer table says "alive".
+TEST(ForwardingFollowsSchedulerTest, TheyNeverDisagreeAboutWhoIsAlive) {
+  sched::SchedulerOptions o;
+  o.node_id = "n1";
+  o.workers = 1;
+  o.peers = {"tcp://p2"};
+  o.failure_timeout_ms = 1000;
+  sched::Scheduler scheduler(o);
+  Forwarder forwarder("n1", 1);
+  uint64_t now = 1000;
+  uint64_t route = 0;
+  auto apply = [&] {
+    for (const auto& l : scheduler.TakeEffects().liveness) forwarder.SetPeer(l.link, l.node, l.alive);
+  };
+  auto beat = [&](uint64_t incarnation) {
+    protocol::Heartbeat hb;
+    hb.node = "n2";
+    hb.endpoint = "tcp://p2";
+    hb.incarnation = incarnation;
+    hb.workers = 1;
+    scheduler.OnHeartbeat(hb, now);
+    apply();
+  };
+  auto tick = [&](uint64_t advance_ms) {
+    now += advance_ms;
+    scheduler.Tick(now);
+    apply();
+  };
+  auto agree = [&](const char* step) {
+    const std::string state = scheduler.Peers()[0].state;
+    auto d = forwarder.Route(++route, protocol::Envelope{limits::kProtocolVersion, route,
+                                                         protocol::StatusRequest{"n2-1"}},
+                             now);
+    forwarder.TakeAnswers();
+    if (state == "alive") {
+      EXPECT_EQ(d.verdict, Forwarder::Verdict::kForward) << step;
+    } else if (state == "dead") {
+      EXPECT_EQ(d.verdict, Forwarder::Verdict::kAnswered) << step;
+    } else {
+      EXPECT_EQ(d.verdict, Forwarder::Verdict::kLocal) << step;  // never heard of n2
+    }
+  };
+  agree("before any heartbeat");
+  beat(1);
+  agree("after the first heartbeat");
+  tick(999);
+  agree("silent, within the failure timeout");
+  tick(1);
+  ASSERT_EQ(scheduler.Peers()[0].state, "dead");
+  agree("declared dead");
+  tick(60000);
+  agree("long dead");
+  beat(2);
+  ASSERT_EQ(scheduler.Peers()[0].state, "alive");
+  agree("restarted");
 }
 
 TEST_F(ForwardingTest, LinkTakenOverByAnotherNodeForgetsTheOldName) {
