@@ -224,7 +224,7 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
                 r.counters["journal_sync_us_avg"] = s.batches ? s.sync_us / s.batches : 0;
                 if (s.config.extra_counters)
                   for (const auto& [k, v] : s.config.extra_counters()) r.counters[k] = v;
-                r.endpoint = s.config.endpoint;
+                r.endpoint = s.config.bound_endpoint;
                 r.peers = core.Peers();
                 if (s.failed)
                   return ReplyError(self, token, Code::kStorage, "journal failed; node is stopping");

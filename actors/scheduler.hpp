@@ -37,7 +37,9 @@ struct SchedulerConfig {
   uint64_t incarnation = 0;
   uint32_t tick_ms = 10;
   std::shared_ptr<const handlers::HandlerConfig> handler_config;
-  std::string endpoint;        // this node's listen endpoint, announced in heartbeats
+  std::string endpoint;        // this node's listen endpoint as configured, announced in heartbeats
+  // As bound (the port the OS chose for `*` or 0), reported in stats so a client can learn it.
+  std::string bound_endpoint;
   uint32_t peer_count = 0;     // peer links
   uint32_t heartbeat_ms = limits::kHeartbeatMsDefault;
   PeerSink peer_sink;

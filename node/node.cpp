@@ -133,7 +133,8 @@ int RunNode(const NodeConfig& config) {
   sc.incarnation = incarnation;
   sc.tick_ms = config.tick_ms;
   sc.handler_config = handler_config;
-  sc.endpoint = config.listen;
+  sc.endpoint = config.listen;  // peers match heartbeats against the string they were given
+  sc.bound_endpoint = transport->endpoint();
   sc.peer_count = static_cast<uint32_t>(config.peers.size());
   sc.heartbeat_ms = config.heartbeat_ms;
   sc.peer_sink = [&tp](uint32_t link, std::string frame) {
