@@ -152,6 +152,9 @@ void Pump(Self self) {
   sched::Effects fx = st.core->TakeEffects();
   for (const auto& note : fx.notes) spdlog::info("{}", note);
   fx.notes.clear();
+  if (st.config.liveness_sink)
+    for (const auto& l : fx.liveness) st.config.liveness_sink(l.link, l.node, l.alive);
+  fx.liveness.clear();
   if (st.failed) {
     for (auto& r : fx.replies)
       ReplyError(self, r.token, Code::kStorage, "journal failed; node is stopping");
@@ -239,7 +242,7 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
                 set(protocol::Counter::kJournalSyncUsAvg, s.batches ? s.sync_us / s.batches : 0);
                 if (s.config.extra_counters)
                   for (const auto& [c, v] : s.config.extra_counters()) set(c, v);
-                r.endpoint = s.config.endpoint;
+                r.endpoint = s.config.bound_endpoint;
                 r.peers = core.Peers();
                 if (s.failed)
                   return ReplyError(self, token, Code::kStorage, "journal failed; node is stopping");

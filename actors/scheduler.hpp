@@ -18,6 +18,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "actors/caf_glue.hpp"
+#include "jobnet/limits.h"
 #include "actors/journal_writer.hpp"
 #include "protocol/counters.hpp"
 #include "storage/run_marks.hpp"
@@ -40,12 +41,17 @@ struct SchedulerConfig {
   uint64_t incarnation = 0;
   uint32_t tick_ms = 10;
   std::shared_ptr<const handlers::HandlerConfig> handler_config;
-  std::string endpoint;        // this node's listen endpoint, announced in heartbeats
+  std::string endpoint;        // this node's listen endpoint as configured, announced in heartbeats
+  // As bound (the port the OS chose for `*` or 0), reported in stats so a client can learn it.
+  std::string bound_endpoint;
   uint32_t peer_count = 0;     // peer links
-  uint32_t heartbeat_ms = 250;
+  uint32_t heartbeat_ms = limits::kHeartbeatMsDefault;
   PeerSink peer_sink;
   // Where workers mark the runs they start (storage/run_marks.hpp); null = no marks (tests).
   std::shared_ptr<RunMarks> run_marks;
+  // Told each peer liveness decision of the state machine, at once (the transport's forwarding
+  // follows it). Must be thread-safe.
+  std::function<void(uint32_t link, const std::string& node, bool alive)> liveness_sink;
   // Extra counters for stats replies (the transport's); called on the scheduler's thread.
   std::function<std::vector<std::pair<protocol::Counter, uint64_t>>()> extra_counters;
 };

@@ -49,8 +49,8 @@ struct Client::Impl {
     try {
       auto s = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::dealer);
       s->set(zmq::sockopt::linger, 0);
-      s->set(zmq::sockopt::sndhwm, 100000);
-      s->set(zmq::sockopt::rcvhwm, 100000);
+      s->set(zmq::sockopt::sndhwm, limits::kSocketHwm);
+      s->set(zmq::sockopt::rcvhwm, limits::kSocketHwm);
       s->connect(ep);
       sock = std::move(s);
     } catch (const zmq::error_t& e) {

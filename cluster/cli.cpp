@@ -14,6 +14,7 @@
 #include "cluster/json_io.hpp"
 #include "cluster/local_cluster.hpp"
 #include "jobnet/client.h"
+#include "jobnet/limits.h"
 #include "node/config.hpp"
 #include "node/node.hpp"
 
@@ -23,7 +24,7 @@ namespace {
 struct ClientFlags {
   std::string to;
   bool json = false;
-  std::string request_timeout = "5s";
+  std::string request_timeout = std::to_string(limits::kRequestTimeoutMsDefault) + "ms";
 };
 
 void AddClientFlags(CLI::App* cmd, ClientFlags* f) {
@@ -32,7 +33,8 @@ void AddClientFlags(CLI::App* cmd, ClientFlags* f) {
                   "tcp://127.0.0.1:7701)");
   cmd->add_flag("--json", f->json, "print one JSON object per line");
   cmd->add_option("--request-timeout", f->request_timeout,
-                  "how long to wait for the node to answer (default 5s)");
+                  "how long to wait for the node to answer (default " +
+                      std::to_string(limits::kRequestTimeoutMsDefault) + "ms)");
 }
 
 int Fail(const Status& s) {
@@ -51,8 +53,9 @@ Status Connect(const ClientFlags& f, std::unique_ptr<Client>* client) {
   }
   auto t = ParseDurationMs(f.request_timeout);
   if (!t.ok()) return t.status();
-  if (t.value() == 0 || t.value() > 3600 * 1000)
-    return Status::InvalidArgument("--request-timeout must be between 1ms and 1h");
+  if (t.value() == 0 || t.value() > limits::kRequestTimeoutMsMax)
+    return Status::InvalidArgument("--request-timeout must be 1.." +
+                                   std::to_string(limits::kRequestTimeoutMsMax) + " ms");
   o.request_timeout_ms = static_cast<uint32_t>(t.value());
   return Client::Connect(o, client);
 }
@@ -353,15 +356,22 @@ int Main(int argc, char** argv) {
   node->add_option("--id", nf.id, "node id (default n1)");
   node->add_option("--listen", nf.listen, "ZeroMQ endpoint to bind (default tcp://127.0.0.1:7701)");
   node->add_option("--data", nf.data, "journal directory (default ./data/<id>)");
-  node->add_option("--workers", nf.workers, "worker slots (default 4)");
-  node->add_option("--tick-ms", nf.tick_ms, "timer resolution in ms (default 10)");
+  // Help texts show the defaults from where they are set (NodeConfig, limits.h), not copies.
+  node->add_option("--workers", nf.workers,
+                   "worker slots (default " + std::to_string(nf.workers) + ")");
+  node->add_option("--tick-ms", nf.tick_ms,
+                   "timer resolution in ms (default " + std::to_string(nf.tick_ms) + ")");
   node->add_option("--log-level", nf.log_level, "trace|debug|info|warn|error (default info)");
-  node->add_option("--grace", grace, "shutdown grace period (default 10s)");
+  node->add_option("--grace", grace, 
+                   "shutdown grace period (default " + std::to_string(nf.grace_ms) + "ms)");
   node->add_option("--config", config_path, "TOML config file; flags override it");
   std::string failure_timeout;
   node->add_option("--peer", nf.peers, "another node's endpoint (repeat for each peer)");
-  node->add_option("--failure-timeout", failure_timeout, "declare a silent peer dead after this (default 1500ms)");
-  node->add_option("--heartbeat-ms", nf.heartbeat_ms, "heartbeat interval in ms (default 250)");
+  node->add_option("--failure-timeout", failure_timeout,
+                   "declare a silent peer dead after this (default " +
+                       std::to_string(nf.failure_timeout_ms) + "ms)");
+  node->add_option("--heartbeat-ms", nf.heartbeat_ms,
+                   "heartbeat interval in ms (default " + std::to_string(nf.heartbeat_ms) + ")");
 
   // submit
   ClientFlags f;
@@ -372,11 +382,18 @@ int Main(int argc, char** argv) {
   submit->add_option("type", type, "job type (handler)")->required();
   submit->add_option("payload", payload, "payload as JSON (e.g. 50, '\"hi\"', '[1,2]')");
   submit->add_option("--queue", spec.queue, "queue name (default 'default')");
-  submit->add_option("--priority", spec.priority, "0..255, higher runs first (default 0)");
+  submit->add_option("--priority", spec.priority, 
+                     "0.." + std::to_string(limits::kPriorityMax) + ", higher runs first (default 0)");
   submit->add_option("--delay", delay, "run after this delay (e.g. 5s)");
-  submit->add_option("--max-attempts", spec.max_attempts, "attempts before dead-lettering (default 3)");
-  submit->add_option("--backoff", spec.backoff_ms, "first retry delay in ms, doubled per attempt (default 1000)");
-  submit->add_option("--timeout", job_timeout, "lease: a run longer than this fails (default 30s)");
+  submit->add_option("--max-attempts", spec.max_attempts,
+                     "attempts before dead-lettering (default " +
+                         std::to_string(spec.max_attempts) + ")");
+  submit->add_option("--backoff", spec.backoff_ms,
+                     "first retry delay in ms, doubled per attempt (default " +
+                         std::to_string(spec.backoff_ms) + ")");
+  submit->add_option("--timeout", job_timeout,
+                     "lease: a run longer than this fails (default " +
+                         std::to_string(spec.timeout_ms) + "ms)");
   submit->add_option("--key", spec.key, "idempotency key: a second submit returns the first job");
   submit->add_flag("--wait", submit_wait, "wait for the job to finish and print it");
   AddClientFlags(submit, &f);
@@ -403,7 +420,9 @@ int Main(int argc, char** argv) {
   auto* list = app.add_subcommand("list", "list jobs");
   list->add_option("--state", list_state, "queued|delayed|running|succeeded|failed|dead|cancelled");
   list->add_option("--queue", lr.queue, "only this queue");
-  list->add_option("--limit", lr.limit, "at most this many (1..1000, default 100)");
+  list->add_option("--limit", lr.limit, 
+                   "at most this many (1.." + std::to_string(limits::kListLimitMax) +
+                       ", default " + std::to_string(lr.limit) + ")");
   list->add_option("--after", lr.after, "only jobs created after this job id (paging)");
   AddClientFlags(list, &f);
 

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "jobnet/limits.h"
 #include "jobnet/client.h"
 
 namespace jobnet::cli {
@@ -82,7 +83,10 @@ Result<LocalCluster> LocalCluster::Load(const std::string& dir) {
 Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_port, int workers,
                                       const std::vector<std::string>& extra_args,
                                       const std::string& exe) {
-  if (n < 1 || n > 64) return Status::InvalidArgument("a local cluster has 1..64 nodes");
+  // Each node lists every other one as a peer.
+  if (n < 1 || n > static_cast<int>(limits::kPeersMax))
+    return Status::InvalidArgument("a local cluster has 1.." + std::to_string(limits::kPeersMax) +
+                                   " nodes");
   if (base_port < 1024 || base_port + n > 65535) return Status::InvalidArgument("bad base port");
   auto existing = Load(dir);
   if (existing.ok()) {

@@ -31,6 +31,7 @@ void Effects::Append(Effects&& later) {
   MoveAppend(&cancels, &later.cancels);
   MoveAppend(&peer_sends, &later.peer_sends);
   MoveAppend(&notes, &later.notes);
+  MoveAppend(&liveness, &later.liveness);
 }
 
 Scheduler::Scheduler(SchedulerOptions options) : opt_(std::move(options)), rng_(opt_.seed) {
@@ -500,6 +501,8 @@ void Scheduler::OnHeartbeat(const protocol::Heartbeat& hb, uint64_t now_ms) {
       if (p.leases > 0)
         LosePeerLeases(i, "interrupted: worker node " + hb.node + " restarted", now_ms);
     }
+    if (!p.alive || p.node != hb.node)
+      fx_.liveness.push_back(PeerLiveness{i, hb.node, true});
     if (!p.alive) {
       counters_[Counter::kPeersUp]++;
       fx_.notes.push_back("peer " + hb.node + " at " + p.endpoint + " is alive (incarnation " +
@@ -740,6 +743,7 @@ void Scheduler::Tick(uint64_t now_ms) {
     if (!p.alive || p.last_seen_ms + opt_.failure_timeout_ms > now_ms) continue;
     p.alive = false;
     p.credit = 0;
+    fx_.liveness.push_back(PeerLiveness{i, p.node, false});
     counters_[Counter::kPeersDown]++;
     fx_.notes.push_back("peer " + p.node + " at " + p.endpoint + " is silent for " +
                         std::to_string(now_ms - p.last_seen_ms) + " ms: declared dead; " +

@@ -85,7 +85,7 @@ struct SchedulerOptions {
   std::set<std::string> known_types;          // job types this node can run; empty = any
   uint64_t incarnation = 0;                   // this start of the node (journal)
   std::vector<std::string> peers;             // peer link endpoints, by link index
-  uint64_t failure_timeout_ms = 1500;         // a peer silent this long is dead
+  uint64_t failure_timeout_ms = limits::kFailureTimeoutMsDefault;  // a silent peer is dead
   uint64_t remote_lease_slack_ms = 2000;      // extra lease time for a run on a peer
 };
 
@@ -112,6 +112,14 @@ struct PeerSend {
   protocol::Body body;
 };
 
+// The peer table's decision that the peer on `link` (node `node`) turned alive or dead. The
+// transport's forwarding follows it and keeps no liveness of its own (docs/cluster.md §2).
+struct PeerLiveness {
+  uint32_t link = 0;
+  std::string node;
+  bool alive = false;
+};
+
 struct Effects {
   std::vector<JobWrite> writes;
   std::vector<uint64_t> deletes;  // job seqs purged by retention
@@ -121,6 +129,7 @@ struct Effects {
   std::vector<uint64_t> cancels;  // leases whose runs should stop (timed out or cancelled)
   std::vector<PeerSend> peer_sends;
   std::vector<std::string> notes;  // operator-worthy events (peer up/down...), for the log
+  std::vector<PeerLiveness> liveness;  // not journaled: carried out at once, like notes
   bool empty() const {
     return !has_writes() && replies.empty() && dispatches.empty() && cancels.empty() &&
            peer_sends.empty();

@@ -32,15 +32,19 @@ Result<uint64_t> ParseDurationMs(const std::string& text) {
 }
 
 Status NodeConfig::Validate() const {
-  if (!protocol::IsValidName(id, limits::kNodeIdBytesMax))
-    return Status::InvalidArgument("node id must match [A-Za-z0-9_.-]{1,32}");
-  if (workers < 1 || workers > limits::kWorkersMax)
-    return Status::InvalidArgument("workers must be 1.." + std::to_string(limits::kWorkersMax));
-  if (tick_ms < 1 || tick_ms > 1000) return Status::InvalidArgument("tick_ms must be 1..1000");
+  using namespace limits;
+  using std::to_string;
+  if (!protocol::IsValidName(id, kNodeIdBytesMax))
+    return Status::InvalidArgument("node id must match " + protocol::NamePattern(kNodeIdBytesMax));
+  if (workers < 1 || workers > kWorkersMax)
+    return Status::InvalidArgument("workers must be 1.." + to_string(kWorkersMax));
+  if (tick_ms < 1 || tick_ms > kTickMsMax)
+    return Status::InvalidArgument("tick_ms must be 1.." + to_string(kTickMsMax));
   if (data.empty()) return Status::InvalidArgument("data directory is required");
   if (final_jobs_max < 1) return Status::InvalidArgument("final_jobs_max must be at least 1");
-  if (held_mb_max < 16 || held_mb_max > (1ull << 24))
-    return Status::InvalidArgument("held_mb_max must be 16..16777216");
+  if (held_mb_max < kHeldMbMin || held_mb_max > kHeldMbMax)
+    return Status::InvalidArgument("held_mb_max must be " + to_string(kHeldMbMin) + ".." +
+                                   to_string(kHeldMbMax));
   static const char* kLevels[] = {"trace", "debug",    "info", "warn", "warning",
                                   "error", "err",      "critical", "off"};
   bool level_ok = false;
@@ -52,19 +56,27 @@ Status NodeConfig::Validate() const {
                          listen.size() < 2 || listen.compare(listen.size() - 2, 2, ":0") == 0))
     return Status::InvalidArgument(
         "with peers, listen must be the exact endpoint the peers connect to (no * or port 0)");
-  if (peers.size() > limits::kPeersMax) return Status::InvalidArgument("at most 64 peers");
+  if (peers.size() > kPeersMax)
+    return Status::InvalidArgument("at most " + to_string(kPeersMax) + " peers");
   for (const auto& p : peers)
-    if (p.empty() || p.size() > limits::kEndpointBytesMax || p == listen)
+    if (p.empty() || p.size() > kEndpointBytesMax || p == listen)
       return Status::InvalidArgument("bad peer endpoint '" + p + "'");
-  if (heartbeat_ms < 10 || heartbeat_ms > 60000)
-    return Status::InvalidArgument("heartbeat_ms must be 10..60000");
-  if (failure_timeout_ms > 3600ull * 1000)
-    return Status::InvalidArgument("failure_timeout must be at most 1h");
-  if (grace_ms > 24ull * 3600 * 1000) return Status::InvalidArgument("grace must be at most 1d");
-  if (failure_timeout_ms < 2ull * heartbeat_ms)
-    return Status::InvalidArgument("failure_timeout must be at least two heartbeats");
-  if (retention_ms > 10ull * 366 * 24 * 3600 * 1000)
-    return Status::InvalidArgument("retention must be at most ten years");
+  if (heartbeat_ms < kHeartbeatMsMin || heartbeat_ms > kHeartbeatMsMax)
+    return Status::InvalidArgument("heartbeat_ms must be " + to_string(kHeartbeatMsMin) + ".." +
+                                   to_string(kHeartbeatMsMax));
+  if (failure_timeout_ms > kFailureTimeoutMsMax)
+    return Status::InvalidArgument("failure_timeout must be at most " +
+                                   to_string(kFailureTimeoutMsMax) + " ms");
+  if (grace_ms > kGraceMsMax)
+    return Status::InvalidArgument("grace must be at most " + to_string(kGraceMsMax) + " ms");
+  if (failure_timeout_ms < uint64_t{kFailureTimeoutBeatsMin} * heartbeat_ms)
+    return Status::InvalidArgument("failure_timeout must be at least " +
+                                   to_string(kFailureTimeoutBeatsMin) + " heartbeats (" +
+                                   to_string(uint64_t{kFailureTimeoutBeatsMin} * heartbeat_ms) +
+                                   " ms)");
+  if (retention_ms > kRetentionMsMax)
+    return Status::InvalidArgument("retention must be at most " + to_string(kRetentionMsMax) +
+                                   " ms");
   for (const auto& [name, argv] : exec_allow)
     if (argv.empty()) return Status::InvalidArgument("exec.allow." + name + " has no command");
   return Status::OK();

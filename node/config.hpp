@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "jobnet/limits.h"
 #include "jobnet/status.h"
 
 namespace jobnet {
@@ -31,8 +32,8 @@ struct NodeConfig {
   uint64_t held_mb_max = 2048;        // payloads + results kept in memory; past it submits get overloaded
   std::string log_level = "info";
   std::vector<std::string> peers;     // other nodes' listen endpoints, exactly as they bind them
-  uint32_t heartbeat_ms = 250;
-  uint64_t failure_timeout_ms = 1500;  // a peer silent this long is declared dead
+  uint32_t heartbeat_ms = limits::kHeartbeatMsDefault;
+  uint64_t failure_timeout_ms = limits::kFailureTimeoutMsDefault;  // a silent peer is declared dead
   std::map<std::string, std::vector<std::string>> exec_allow;
 
   Status Validate() const;

@@ -71,7 +71,6 @@ int RunNode(const NodeConfig& config) {
     to.listen = config.listen;
     to.node_id = config.id;
     to.peers = config.peers;
-    to.failure_timeout_ms = config.failure_timeout_ms;
     if (Status s = Transport::Bind(to, &transport); !s.ok()) {
       spdlog::error("{}", s.ToString());
       return kExitListen;
@@ -160,23 +159,33 @@ int RunNode(const NodeConfig& config) {
   sc.tick_ms = config.tick_ms;
   sc.handler_config = handler_config;
   sc.run_marks = run_marks;
-  sc.endpoint = config.listen;
+  sc.endpoint = config.listen;  // peers match heartbeats against the string they were given
+  sc.bound_endpoint = transport->endpoint();
   sc.peer_count = static_cast<uint32_t>(config.peers.size());
   sc.heartbeat_ms = config.heartbeat_ms;
   sc.peer_sink = [&tp](uint32_t link, std::string frame) {
     if (Transport* t = tp.load()) t->SendToPeer(link, std::move(frame));
+  };
+  // Liveness has one owner, the scheduler's peer table; the transport's forwarding follows it.
+  sc.liveness_sink = [&tp](uint32_t link, const std::string& node, bool alive) {
+    if (Transport* t = tp.load()) t->SetPeerLiveness(link, node, alive);
   };
   sc.extra_counters = [&tp]() {
     using protocol::Counter;
     std::vector<std::pair<Counter, uint64_t>> m;
     if (Transport* t = tp.load()) {
       const TransportStats& ts = t->stats();
+      const ForwardCounters& fc = t->forward_counters();
       m = {{Counter::kTransportFramesIn, ts.frames_in.load()},
            {Counter::kTransportBadFrames, ts.bad_frames.load()},
            {Counter::kTransportOverloaded, ts.overloaded.load()},
            {Counter::kTransportRepliesDropped, ts.replies_dropped.load()},
-           {Counter::kTransportForwarded, ts.forwarded.load()},
-           {Counter::kTransportPeerSendsDropped, ts.peer_sends_dropped.load()}};
+           {Counter::kTransportPeerSendsDropped, ts.peer_sends_dropped.load()},
+           {Counter::kTransportForwarded, fc.forwarded.load()},
+           {Counter::kTransportForwardOwnerDown, fc.owner_down.load()},
+           {Counter::kTransportForwardExpired, fc.expired.load()},
+           {Counter::kTransportForwardLostOnDeath, fc.lost_on_death.load()},
+           {Counter::kTransportForwardUnsent, fc.unsent.load()}};
     }
     return m;
   };

@@ -11,15 +11,14 @@
 #include <zmq.hpp>
 #include <spdlog/spdlog.h>
 
-#include <deque>
-
-#include "protocol/codec.hpp"
 #include "base/check.hpp"
+#include "protocol/codec.hpp"
 
 namespace jobnet {
 
 struct Transport::Impl {
   TransportOptions options;
+  TransportStats* stats = nullptr;
   Sink sink;
   zmq::context_t ctx{1};
   zmq::socket_t router{ctx, zmq::socket_type::router};
@@ -37,35 +36,34 @@ struct Transport::Impl {
   uint64_t next_route = 1;
 
   std::vector<std::unique_ptr<zmq::socket_t>> links;  // DEALER per peer
-
-  // One frame on a peer link, never blocking: false if the link's queue is full or it failed.
-  bool SendOnLink(uint32_t link, const std::string& frame) {
-    try {
-      return link < links.size() &&
-             links[link]->send(zmq::buffer(frame), zmq::send_flags::dontwait).has_value();
-    } catch (const zmq::error_t&) {
-      return false;
-    }
-  }
-
-  // Forwarded requests: our corr id on the link -> the client's route and corr id.
-  struct Forward {
-    uint64_t route = 0;
-    uint64_t client_corr = 0;
-    std::chrono::steady_clock::time_point deadline;
-  };
-  std::unordered_map<uint64_t, Forward> forwards;
-  uint64_t next_forward = 1;
-  struct LinkSeen {
-    uint32_t link = 0;
-    std::chrono::steady_clock::time_point last_seen;
-  };
-  std::unordered_map<std::string, LinkSeen> owners;  // node id -> its link, from heartbeats
+  std::unique_ptr<Forwarder> forwarder;               // transport thread only
 
   std::mutex mu;
-  // guarded by mu: (route, frame) replies; (link, frame) peer sends
+  // guarded by mu: (route, frame) replies; (link, frame) peer sends; liveness decisions
   std::vector<std::pair<uint64_t, std::string>> outbox;
   std::vector<std::pair<uint32_t, std::string>> peer_outbox;
+  struct Liveness {
+    uint32_t link = 0;
+    std::string node;
+    bool alive = false;
+  };
+  std::vector<Liveness> liveness;
+
+  // One frame on a peer link, never blocking: false if the link's queue is full or it failed.
+  bool SendOnLink(uint32_t link, const std::string& frame);
+  // Sends a reply frame on a pending route and retires the route.
+  void Answer(uint64_t route, const std::string& frame);
+  void SendForwardAnswers() {
+    for (auto& a : forwarder->TakeAnswers()) Answer(a.route, a.frame);
+  }
+  // Applies what other threads queued: liveness first (a request read in this round must see
+  // it), then replies (they free pending slots), then peer frames.
+  void FlushQueued();
+  // Replies from owners to the requests this node forwarded to them.
+  void ReadPeerLinks();
+  // Up to kFramesPerRoundMax requests, so replies are never starved.
+  void ReadRequests();
+  void Admit(std::string identity, bool delimiter, const zmq::message_t& body);
 };
 
 Status Transport::Bind(const TransportOptions& options, std::unique_ptr<Transport>* out) {
@@ -73,13 +71,15 @@ Status Transport::Bind(const TransportOptions& options, std::unique_ptr<Transpor
   t->impl_ = std::make_unique<Impl>();
   Impl& im = *t->impl_;
   im.options = options;
+  im.stats = &t->stats_;
+  im.forwarder =
+      std::make_unique<Forwarder>(options.node_id, static_cast<uint32_t>(options.peers.size()));
   try {
     im.router.set(zmq::sockopt::linger, 0);
     im.router.set(zmq::sockopt::sndhwm, options.hwm);
     im.router.set(zmq::sockopt::rcvhwm, options.hwm);
-    // Frames up to 2x the limit are read and answered with kTooLarge; beyond that libzmq drops
-    // the connection, so a hostile peer cannot make the node buffer arbitrary amounts.
-    im.router.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options.frame_bytes_max) * 2);
+    im.router.set(zmq::sockopt::maxmsgsize,
+                  static_cast<int64_t>(options.frame_bytes_max) * limits::kReadableFrameFactor);
     im.router.bind(options.listen);
     t->endpoint_ = im.router.get(zmq::sockopt::last_endpoint);
     for (const auto& ep : options.peers) {
@@ -87,9 +87,10 @@ Status Transport::Bind(const TransportOptions& options, std::unique_ptr<Transpor
       link->set(zmq::sockopt::linger, 0);
       link->set(zmq::sockopt::sndhwm, options.peer_hwm);
       link->set(zmq::sockopt::rcvhwm, options.hwm);
-      link->set(zmq::sockopt::reconnect_ivl, 100);
-      link->set(zmq::sockopt::reconnect_ivl_max, 500);
-      link->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(limits::kReplyFrameBytesMax) * 2);
+      link->set(zmq::sockopt::reconnect_ivl, limits::kPeerReconnectMs);
+      link->set(zmq::sockopt::reconnect_ivl_max, limits::kPeerReconnectMsMax);
+      link->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(limits::kReplyFrameBytesMax) *
+                                              limits::kReadableFrameFactor);
       link->connect(ep);
       im.links.push_back(std::move(link));
     }
@@ -120,10 +121,10 @@ void Transport::Stop() {
   (void)!::write(impl_->wake_fd, &one, sizeof one);
   if (impl_->thread.joinable()) impl_->thread.join();
   // Give queued frames a moment to reach the wire (bounded), then close.
-  impl_->router.set(zmq::sockopt::linger, 1000);
+  impl_->router.set(zmq::sockopt::linger, limits::kStopLingerMs);
   impl_->router.close();
   for (auto& l : impl_->links) {
-    l->set(zmq::sockopt::linger, 1000);
+    l->set(zmq::sockopt::linger, limits::kStopLingerMs);
     l->close();
   }
 }
@@ -135,6 +136,19 @@ void Transport::SendToPeer(uint32_t link, std::string frame) {
   }
   uint64_t one = 1;
   (void)!::write(impl_->wake_fd, &one, sizeof one);
+}
+
+void Transport::SetPeerLiveness(uint32_t link, std::string node, bool alive) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->liveness.push_back(Impl::Liveness{link, std::move(node), alive});
+  }
+  uint64_t one = 1;
+  (void)!::write(impl_->wake_fd, &one, sizeof one);
+}
+
+const ForwardCounters& Transport::forward_counters() const {
+  return impl_->forwarder->counters();
 }
 
 void Transport::Reply(uint64_t route, std::string frame) {
@@ -160,48 +174,152 @@ bool SendReply(zmq::socket_t& router, const std::string& identity, bool delimite
   }
 }
 
+// Milliseconds on the steady clock: the forwarder's deadlines need no wall time.
+uint64_t SteadyNowMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
 }  // namespace
+
+bool Transport::Impl::SendOnLink(uint32_t link, const std::string& frame) {
+  try {
+    return link < links.size() &&
+           links[link]->send(zmq::buffer(frame), zmq::send_flags::dontwait).has_value();
+  } catch (const zmq::error_t&) {
+    return false;
+  }
+}
+
+void Transport::Impl::Answer(uint64_t route, const std::string& frame) {
+  auto it = routes.find(route);
+  if (it == routes.end()) return;
+  if (!SendReply(router, it->second.identity, it->second.delimiter, frame))
+    stats->replies_dropped++;
+  pending_bytes -= it->second.bytes;
+  routes.erase(it);
+}
+
+void Transport::Impl::FlushQueued() {
+  std::vector<std::pair<uint64_t, std::string>> replies;
+  std::vector<std::pair<uint32_t, std::string>> peer_frames;
+  std::vector<Liveness> decisions;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    replies.swap(outbox);
+    peer_frames.swap(peer_outbox);
+    decisions.swap(liveness);
+  }
+  for (const auto& d : decisions) forwarder->SetPeer(d.link, d.node, d.alive);
+  SendForwardAnswers();
+  for (const auto& [route, frame] : replies) Answer(route, frame);
+  for (const auto& [link, frame] : peer_frames)
+    if (!SendOnLink(link, frame)) stats->peer_sends_dropped++;
+}
+
+void Transport::Impl::ReadPeerLinks() {
+  for (auto& link : links) {
+    for (uint32_t i = 0; i < limits::kFramesPerRoundMax; ++i) {
+      zmq::message_t msg;
+      try {
+        if (!link->recv(msg, zmq::recv_flags::dontwait)) break;
+        while (msg.more()) (void)link->recv(msg, zmq::recv_flags::none);
+      } catch (const zmq::error_t&) {
+        break;
+      }
+      forwarder->OnReply(static_cast<const char*>(msg.data()), msg.size());
+    }
+  }
+  SendForwardAnswers();
+}
+
+void Transport::Impl::ReadRequests() {
+  std::vector<zmq::message_t> parts;
+  for (uint32_t i = 0; i < limits::kFramesPerRoundMax; ++i) {
+    parts.clear();
+    size_t part_count = 0;
+    try {
+      zmq::message_t msg;
+      if (!router.recv(msg, zmq::recv_flags::dontwait)) break;
+      bool more = msg.more();
+      parts.push_back(std::move(msg));
+      part_count = 1;
+      while (more) {  // read the whole message, keeping at most 4 parts
+        zmq::message_t next;
+        (void)router.recv(next, zmq::recv_flags::none);
+        more = next.more();
+        part_count++;
+        if (parts.size() < 4) parts.push_back(std::move(next));
+      }
+    } catch (const zmq::error_t& e) {
+      spdlog::warn("transport recv failed: {}", e.what());
+      break;
+    }
+    stats->frames_in++;
+    bool delimiter = parts.size() == 3 && parts[1].size() == 0;
+    if (parts.size() != 2 && !delimiter) {
+      stats->bad_frames++;
+      SendReply(router, parts[0].to_string(), delimiter,
+                protocol::Encode(protocol::MakeError(
+                    0, Status::Corruption("a request is one frame (optionally after an empty "
+                                          "delimiter frame); got " +
+                                          std::to_string(part_count - 1) + " frames"))));
+      continue;
+    }
+    Admit(parts[0].to_string(), delimiter, parts.back());
+  }
+}
+
+void Transport::Impl::Admit(std::string identity, bool delimiter, const zmq::message_t& body) {
+  auto reply_now = [&](uint64_t corr, const Status& s) {
+    SendReply(router, identity, delimiter, protocol::Encode(protocol::MakeError(corr, s)));
+  };
+  uint64_t corr = 0;
+  auto env = protocol::Decode(static_cast<const char*>(body.data()), body.size(), &corr,
+                              options.frame_bytes_max);
+  if (!env.ok()) {
+    stats->bad_frames++;
+    return reply_now(corr, env.status());
+  }
+  if (protocol::IsOneWay(protocol::KindOf(env.value().body))) {
+    sink(0, std::move(env).value());  // node-to-node: heartbeats reach the scheduler from here
+    return;
+  }
+  if (routes.size() >= options.pending_max ||
+      pending_bytes + body.size() > options.pending_bytes_max) {
+    stats->overloaded++;
+    return reply_now(corr, Status::Overloaded("node has " + std::to_string(routes.size()) +
+                                              " requests (" + std::to_string(pending_bytes) +
+                                              " bytes) in flight; retry later"));
+  }
+  const uint64_t route = next_route++;
+  routes.emplace(route, Route{std::move(identity), delimiter, body.size()});
+  pending_bytes += body.size();
+  Forwarder::Decision d = forwarder->Route(route, env.value(), SteadyNowMs());
+  switch (d.verdict) {
+    case Forwarder::Verdict::kLocal:
+      sink(route, std::move(env).value());
+      break;
+    case Forwarder::Verdict::kForward:
+      if (!SendOnLink(d.link, d.frame)) forwarder->Unsent(d.forward_id);
+      break;
+    case Forwarder::Verdict::kAnswered:
+      break;
+  }
+  SendForwardAnswers();
+}
 
 void Transport::Loop() {
   Impl& im = *impl_;
-  using Clock = std::chrono::steady_clock;
-  std::vector<zmq::message_t> parts;
-  std::vector<std::pair<uint64_t, std::string>> batch;
-  std::vector<std::pair<uint32_t, std::string>> peer_batch;
   std::vector<zmq::pollitem_t> items;
-  auto failure_timeout = std::chrono::milliseconds(im.options.failure_timeout_ms);
-
-  // Sends a reply frame on a pending route and retires the route.
-  auto answer = [&](uint64_t route, const std::string& frame) {
-    auto it = im.routes.find(route);
-    if (it == im.routes.end()) return;
-    if (!SendReply(im.router, it->second.identity, it->second.delimiter, frame))
-      stats_.replies_dropped++;
-    im.pending_bytes -= it->second.bytes;
-    im.routes.erase(it);
-  };
-  auto flush_outboxes = [&] {
-    {
-      std::lock_guard<std::mutex> lock(im.mu);
-      batch.swap(im.outbox);
-      peer_batch.swap(im.peer_outbox);
-    }
-    for (auto& [route, frame] : batch) answer(route, frame);
-    batch.clear();
-    for (auto& [link, frame] : peer_batch) {
-      if (!im.SendOnLink(link, frame)) stats_.peer_sends_dropped++;
-    }
-    peer_batch.clear();
-  };
-  auto next_sweep = Clock::now();
-
   while (!im.stop.load()) {
     items.clear();
     items.push_back({im.router.handle(), 0, ZMQ_POLLIN, 0});
     items.push_back({nullptr, im.wake_fd, ZMQ_POLLIN, 0});
     for (auto& l : im.links) items.push_back({l->handle(), 0, ZMQ_POLLIN, 0});
     try {
-      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(limits::kTransportPollMs));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       spdlog::error("transport poll failed: {}", e.what());
@@ -211,168 +329,14 @@ void Transport::Loop() {
       uint64_t n;
       (void)!::read(im.wake_fd, &n, sizeof n);
     }
-    // Replies first: they free pending slots.
-    flush_outboxes();
-
-    // Replies to requests this node forwarded to an owner.
-    for (size_t l = 0; l < im.links.size(); ++l) {
-      for (int i = 0; i < 1024; ++i) {
-        zmq::message_t msg;
-        try {
-          if (!im.links[l]->recv(msg, zmq::recv_flags::dontwait)) break;
-          while (msg.more()) (void)im.links[l]->recv(msg, zmq::recv_flags::none);
-        } catch (const zmq::error_t&) {
-          break;
-        }
-        uint64_t corr = 0;
-        auto env = protocol::Decode(static_cast<const char*>(msg.data()), msg.size(), &corr,
-                                    limits::kReplyFrameBytesMax);
-        auto it = im.forwards.find(corr);
-        if (it == im.forwards.end()) continue;  // an error reply to a one-way message, or late
-        Impl::Forward fw = it->second;
-        im.forwards.erase(it);
-        if (!env.ok()) {
-          answer(fw.route, protocol::Encode(protocol::MakeError(fw.client_corr, env.status())));
-          continue;
-        }
-        env.value().corr_id = fw.client_corr;
-        answer(fw.route, protocol::Encode(env.value()));
-      }
-    }
-    // Forwards whose owner never answered (swept at most every 100 ms: the table can be big).
-    if (auto now = Clock::now(); now >= next_sweep) {
-      next_sweep = now + std::chrono::milliseconds(100);
-      for (auto it = im.forwards.begin(); it != im.forwards.end();) {
-        if (it->second.deadline > now) {
-          ++it;
-          continue;
-        }
-        answer(it->second.route, protocol::Encode(protocol::MakeError(
-                                     it->second.client_corr,
-                                     Status::Unavailable("the job's owner node did not answer"))));
-        it = im.forwards.erase(it);
-      }
-    }
-
-    // Then up to a bounded number of requests per round, so replies are never starved.
-    size_t part_count = 0;
-    for (int i = 0; i < 1024; ++i) {
-      parts.clear();
-      try {
-        zmq::message_t msg;
-        if (!im.router.recv(msg, zmq::recv_flags::dontwait)) break;
-        bool more = msg.more();
-        parts.push_back(std::move(msg));
-        part_count = 1;
-        while (more) {  // read the whole message, keeping at most 4 parts
-          zmq::message_t next;
-          (void)im.router.recv(next, zmq::recv_flags::none);
-          more = next.more();
-          part_count++;
-          if (parts.size() < 4) parts.push_back(std::move(next));
-        }
-      } catch (const zmq::error_t& e) {
-        spdlog::warn("transport recv failed: {}", e.what());
-        break;
-      }
-      stats_.frames_in++;
-      std::string identity = parts[0].to_string();
-      bool delimiter = parts.size() == 3 && parts[1].size() == 0;
-      auto reply_now = [&](uint64_t corr, const Status& s) {
-        if (s.IsCorruption() || s.IsTooLarge() || s.IsInvalidArgument() ||
-            s.code() == Code::kUnsupportedVersion)
-          stats_.bad_frames++;
-        SendReply(im.router, identity, delimiter, protocol::Encode(protocol::MakeError(corr, s)));
-      };
-      if (parts.size() != 2 && !delimiter) {
-        reply_now(0, Status::Corruption("a request is one frame (optionally after an empty "
-                                        "delimiter frame); got " +
-                                        std::to_string(part_count - 1) + " frames"));
-        continue;
-      }
-      const zmq::message_t& body = parts.back();
-      uint64_t corr = 0;
-      auto env = protocol::Decode(static_cast<const char*>(body.data()), body.size(), &corr,
-                                  im.options.frame_bytes_max);
-      if (!env.ok()) {
-        reply_now(corr, env.status());
-        continue;
-      }
-      protocol::Kind kind = protocol::KindOf(env.value().body);
-      if (protocol::IsOneWay(kind)) {
-        if (auto* hb = std::get_if<protocol::Heartbeat>(&env.value().body)) {
-          for (uint32_t l = 0; l < im.options.peers.size(); ++l)
-            if (im.options.peers[l] == hb->endpoint) im.owners[hb->node] = {l, Clock::now()};
-        }
-        im.sink(0, std::move(env).value());
-        continue;
-      }
-      if (im.routes.size() >= im.options.pending_max ||
-          im.pending_bytes + body.size() > im.options.pending_bytes_max) {
-        stats_.overloaded++;
-        reply_now(corr, Status::Overloaded("node has " + std::to_string(im.routes.size()) +
-                                           " requests (" + std::to_string(im.pending_bytes) +
-                                           " bytes) in flight; retry later"));
-        continue;
-      }
-      const size_t request_bytes = body.size();
-      // A request about another owner's job goes to that owner.
-      const std::string* job_id = nullptr;
-      uint64_t wait_ms = 0;
-      std::visit(
-          [&](auto& b) {
-            using T = std::decay_t<decltype(b)>;
-            if constexpr (std::is_same_v<T, protocol::StatusRequest> ||
-                          std::is_same_v<T, protocol::CancelRequest> ||
-                          std::is_same_v<T, protocol::RetryRequest>) {
-              job_id = &b.id;
-            } else if constexpr (std::is_same_v<T, protocol::WaitRequest>) {
-              job_id = &b.id;
-              wait_ms = b.timeout_ms;
-            }
-          },
-          env.value().body);
-      if (job_id != nullptr && !im.options.node_id.empty()) {
-        auto parsed = protocol::ParseJobId(*job_id);
-        if (parsed.ok() && parsed.value().node != im.options.node_id) {
-          auto owner = im.owners.find(parsed.value().node);
-          if (owner != im.owners.end()) {
-            if (Clock::now() - owner->second.last_seen > failure_timeout) {
-              reply_now(corr, Status::Unavailable("job " + *job_id + " is owned by node " +
-                                                  parsed.value().node +
-                                                  ", which is down; its jobs resume when it "
-                                                  "restarts"));
-              continue;
-            }
-            uint64_t route = im.next_route++;
-            im.routes.emplace(route, Impl::Route{std::move(identity), delimiter, request_bytes});
-            im.pending_bytes += request_bytes;
-            uint64_t fcorr = im.next_forward++;
-            im.forwards[fcorr] = {route, corr,
-                                  Clock::now() + std::chrono::milliseconds(wait_ms) +
-                                      std::chrono::seconds(5)};
-            env.value().corr_id = fcorr;
-            bool sent = im.SendOnLink(owner->second.link, protocol::Encode(env.value()));
-            if (!sent) {
-              im.forwards.erase(fcorr);
-              answer(route, protocol::Encode(protocol::MakeError(
-                                corr, Status::Unavailable("cannot reach owner node " +
-                                                          parsed.value().node))));
-            } else {
-              stats_.forwarded++;
-            }
-            continue;
-          }
-        }
-      }
-      uint64_t route = im.next_route++;
-      im.routes.emplace(route, Impl::Route{std::move(identity), delimiter, request_bytes});
-      im.pending_bytes += request_bytes;
-      im.sink(route, std::move(env).value());
-    }
+    im.FlushQueued();
+    im.ReadPeerLinks();
+    im.forwarder->Expire(SteadyNowMs());
+    im.SendForwardAnswers();
+    im.ReadRequests();
   }
   // Stopping: what the actors queued last (final replies, hosted-run results) still goes out.
-  flush_outboxes();
+  im.FlushQueued();
 }
 
 }  // namespace jobnet

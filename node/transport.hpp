@@ -1,6 +1,7 @@
 // The node's ZeroMQ transport: one ROUTER socket for clients, owned by one thread. It decodes
 // each request frame (answering undecodable ones itself with an error reply), caps the requests
-// in flight, hands good requests to a sink, and sends replies queued from any thread.
+// in flight, hands good requests to a sink or, for another owner's job, to that owner (through
+// core/forwarding), and sends replies queued from any thread.
 // The only node file that includes zmq.hpp.
 #ifndef JOBNET_NODE_TRANSPORT_HPP_
 #define JOBNET_NODE_TRANSPORT_HPP_
@@ -15,8 +16,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "jobnet/status.h"
+#include "core/forwarding.hpp"
 #include "jobnet/limits.h"
+#include "jobnet/status.h"
 #include "protocol/messages.hpp"
 
 namespace jobnet {
@@ -26,11 +28,10 @@ struct TransportOptions {
   uint32_t pending_max = limits::kPendingRequestsMax;  // requests in flight; more get kOverloaded
   uint64_t pending_bytes_max = limits::kPendingBytesMax;  // and their bytes
   uint32_t frame_bytes_max = limits::kFrameBytesMax;   // bigger frames get kTooLarge
-  int hwm = 100000;                                    // ZeroMQ send/receive high-water marks
+  int hwm = limits::kSocketHwm;                        // ZeroMQ send/receive high-water marks
   std::string node_id;               // this node: requests for other owners' jobs are forwarded
   std::vector<std::string> peers;    // peer endpoints; link i is a DEALER connected to peers[i]
-  uint64_t failure_timeout_ms = 1500;  // a peer silent this long gets no forwarded requests
-  int peer_hwm = 10000;              // messages queued per peer link while it is unreachable
+  int peer_hwm = limits::kPeerLinkHwm;  // messages queued per peer link while it is unreachable
 };
 
 struct TransportStats {
@@ -38,7 +39,6 @@ struct TransportStats {
   std::atomic<uint64_t> bad_frames{0};
   std::atomic<uint64_t> overloaded{0};
   std::atomic<uint64_t> replies_dropped{0};
-  std::atomic<uint64_t> forwarded{0};
   std::atomic<uint64_t> peer_sends_dropped{0};
 };
 
@@ -62,9 +62,14 @@ class Transport {
   // Queues a one-way frame for the peer on `link` (thread-safe). While the peer is unreachable
   // up to peer_hwm frames wait for it; past that they are dropped and counted.
   void SendToPeer(uint32_t link, std::string frame);
+  // The scheduler's decision that a peer is alive or dead (thread-safe). The transport has no
+  // liveness timer of its own: it forwards to a peer only while the last decision said alive,
+  // and a peer declared dead has its pending forwards answered `unavailable` at once.
+  void SetPeerLiveness(uint32_t link, std::string node, bool alive);
   void Stop();
   const std::string& endpoint() const { return endpoint_; }  // as bound (port 0 resolved)
   const TransportStats& stats() const { return stats_; }
+  const ForwardCounters& forward_counters() const;  // readable from any thread
 
  private:
   struct Impl;

@@ -344,7 +344,8 @@ Status ReadBody(Kind kind, const msgpack::object& o, Body* body) {
       JOBNET_TRY(r.Str("id", &b.id, limits::kJobIdBytesMax, true));
       JOBNET_TRY(r.Uint("timeout_ms", &b.timeout_ms));
       if (b.timeout_ms > limits::kWaitTimeoutMsMax)
-        return Status::InvalidArgument("timeout_ms must be at most 3600000");
+        return Status::InvalidArgument("timeout_ms must be at most " +
+                                       std::to_string(limits::kWaitTimeoutMsMax));
       *body = std::move(b);
       return Status::OK();
     }
@@ -358,7 +359,8 @@ Status ReadBody(Kind kind, const msgpack::object& o, Body* body) {
       JOBNET_TRY(r.Uint("limit", &b.limit));
       JOBNET_TRY(r.Str("after", &b.after, limits::kJobIdBytesMax));
       if (b.limit == 0 || b.limit > limits::kListLimitMax)
-        return Status::InvalidArgument("limit must be 1..1000");
+        return Status::InvalidArgument("limit must be 1.." +
+                                       std::to_string(limits::kListLimitMax));
       *body = std::move(b);
       return Status::OK();
     }
@@ -404,7 +406,8 @@ Status ReadBody(Kind kind, const msgpack::object& o, Body* body) {
       JOBNET_TRY(r.Str("endpoint", &b.endpoint, limits::kEndpointBytesMax));
       if (const auto* peers = r.Find("peers")) {
         if (peers->type != msgpack::type::ARRAY || peers->via.array.size > limits::kPeersMax)
-          return Status::Corruption("field 'peers' must be an array of at most 64 peers");
+          return Status::Corruption("field 'peers' must be an array of at most " +
+                                    std::to_string(limits::kPeersMax) + " peers");
         for (uint32_t i = 0; i < peers->via.array.size; ++i) {
           const auto& po = peers->via.array.ptr[i];
           if (po.type != msgpack::type::MAP) return Status::Corruption("peer must be a map");

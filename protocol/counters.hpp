@@ -50,6 +50,10 @@ enum class Counter : uint8_t {
   kTransportRepliesDropped,
   kTransportForwarded,
   kTransportPeerSendsDropped,
+  kTransportForwardOwnerDown,
+  kTransportForwardExpired,
+  kTransportForwardLostOnDeath,
+  kTransportForwardUnsent,
   kCount,  // not a counter: the number of them
 };
 
@@ -98,6 +102,10 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kTransportRepliesDropped, "transport_replies_dropped", false},
     {Counter::kTransportForwarded, "transport_forwarded", false},
     {Counter::kTransportPeerSendsDropped, "transport_peer_sends_dropped", false},
+    {Counter::kTransportForwardOwnerDown, "transport_forward_owner_down", false},
+    {Counter::kTransportForwardExpired, "transport_forward_expired", false},
+    {Counter::kTransportForwardLostOnDeath, "transport_forward_lost_on_death", false},
+    {Counter::kTransportForwardUnsent, "transport_forward_unsent", false},
 }};
 inline constexpr size_t kCounterCount = kCounters.size();
 

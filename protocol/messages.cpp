@@ -43,28 +43,35 @@ bool IsValidName(const std::string& s, uint32_t max_bytes) {
   return true;
 }
 
+std::string NamePattern(uint32_t max_bytes) {
+  return "[A-Za-z0-9_.-]{1," + std::to_string(max_bytes) + "}";
+}
+
 Status Validate(const JobSpec& spec) {
   using namespace limits;
+  using std::to_string;
   if (!IsValidName(spec.type, kTypeNameBytesMax))
-    return Status::InvalidArgument("type must match [A-Za-z0-9_.-]{1,64}");
+    return Status::InvalidArgument("type must match " + NamePattern(kTypeNameBytesMax));
   if (!IsValidName(spec.queue, kQueueNameBytesMax))
-    return Status::InvalidArgument("queue must match [A-Za-z0-9_.-]{1,64}");
+    return Status::InvalidArgument("queue must match " + NamePattern(kQueueNameBytesMax));
   if (spec.payload.empty()) return Status::InvalidArgument("payload must be one msgpack value");
   if (spec.payload.size() > kPayloadBytesMax)
     return Status::TooLarge("payload is " + std::to_string(spec.payload.size()) +
                             " bytes; the limit is " + std::to_string(kPayloadBytesMax));
-  if (spec.priority > kPriorityMax) return Status::InvalidArgument("priority must be 0..255");
+  if (spec.priority > kPriorityMax)
+    return Status::InvalidArgument("priority must be 0.." + to_string(kPriorityMax));
   if (spec.run_at_ms != 0 && spec.delay_ms != 0)
     return Status::InvalidArgument("give run_at_ms or delay_ms, not both");
   if (spec.delay_ms > kDelayMsMax) return Status::InvalidArgument("delay_ms is over a year");
   if (spec.max_attempts < 1 || spec.max_attempts > kMaxAttemptsMax)
-    return Status::InvalidArgument("max_attempts must be 1..100");
+    return Status::InvalidArgument("max_attempts must be 1.." + to_string(kMaxAttemptsMax));
   if (spec.backoff_ms > kBackoffMsMax)
-    return Status::InvalidArgument("backoff_ms must be at most 3600000");
+    return Status::InvalidArgument("backoff_ms must be at most " + to_string(kBackoffMsMax));
   if (spec.timeout_ms < 1 || spec.timeout_ms > kTimeoutMsMax)
-    return Status::InvalidArgument("timeout_ms must be 1..86400000");
+    return Status::InvalidArgument("timeout_ms must be 1.." + to_string(kTimeoutMsMax));
   if (spec.key.size() > kIdempotencyKeyBytesMax)
-    return Status::TooLarge("key must be at most 128 bytes");
+    return Status::TooLarge("key must be at most " + to_string(kIdempotencyKeyBytesMax) +
+                            " bytes");
   return Status::OK();
 }
 

@@ -32,6 +32,8 @@ using jobnet::PeerInfo;
 Status Validate(const JobSpec& spec);
 // [A-Za-z0-9_.-]{1,max}
 bool IsValidName(const std::string& s, uint32_t max_bytes);
+// That pattern as text, for error messages: "[A-Za-z0-9_.-]{1,64}".
+std::string NamePattern(uint32_t max_bytes);
 
 // ---- requests ----
 struct SubmitRequest { JobSpec spec; };

@@ -177,6 +177,32 @@ TEST_F(ClusterTest, AnyNodeAnswersForAnyJob) {
   EXPECT_NE(r.out.find("\"succeeded\""), std::string::npos);
 }
 
+// Liveness has one owner, the scheduler's peer table; the transport follows it. So when n2
+// declares the owner n1 dead, requests about n1's jobs get `unavailable` from n2 at once: new
+// ones, and those already forwarded to n1 (without waiting for the forward deadline), well
+// within the client's timeout instead of the client timing out itself.
+TEST_F(ClusterTest, OwnerDeclaredDeadAnswersForwardedRequestsUnavailableAtOnce) {
+  MakePair(1, 1, "1000ms");
+  JobSpec later = Sleep(10);
+  later.delay_ms = 600000;
+  std::string id = n1_->Connect()->Submit(later).value().id;
+  // A wait forwarded to n1 and parked there; the client would give up after 2 s + 20 s, the
+  // forward deadline is later still (3 s + 20 s).
+  auto waiter = n2_->Connect(2000);
+  ASSERT_TRUE(waiter->SendWait(id, 20000).ok());
+  ASSERT_TRUE(Eventually([&] { return Counter(*n2_, "transport_forwarded") >= 1; }));
+  n1_->Signal(SIGKILL);
+  // A status asked with the default request timeout, likely before n2 noticed the death.
+  auto status = n2_->Connect(limits::kRequestTimeoutMsDefault)->GetStatus(id);
+  EXPECT_TRUE(status.status().IsUnavailable()) << status.status().ToString();
+  auto waited = waiter->Receive(2000 + 20000);
+  ASSERT_TRUE(waited.ok()) << waited.status().ToString();  // not the client's own timeout
+  EXPECT_TRUE(waited.value().status.IsUnavailable()) << waited.value().status.ToString();
+  EXPECT_EQ(PeerState(*n2_, "n1"), "dead");
+  EXPECT_GE(Counter(*n2_, "transport_forward_lost_on_death"), 1u);  // the wait, maybe the status
+  EXPECT_EQ(Counter(*n2_, "transport_forward_expired"), 0u);
+}
+
 TEST_F(ClusterTest, ClientFailsOverToAnotherNode) {
   MakePair(2, 2);
   ClientOptions o;

@@ -326,6 +326,24 @@ TEST_F(IntegrationTest, MalformedFramesGetErrorRepliesAndNodeKeepsServing) {
   EXPECT_TRUE(node.Running());
 }
 
+// With a wildcard port the OS picks one; stats reports the endpoint as bound, so a client that
+// reached the node can learn it (not the configured text with its "*").
+TEST_F(IntegrationTest, StatsReportsTheBoundEndpointOfAWildcardListen) {
+  NodeProcess node("n1", dir_ + "/n1", 1);
+  node.SetListen("tcp://127.0.0.1:*");
+  ASSERT_TRUE(node.Start());
+  const std::string logged = node.endpoint();  // from the node's "listening on" log line
+  ASSERT_EQ(logged.find('*'), std::string::npos) << logged;
+  ASSERT_EQ(logged.rfind("tcp://127.0.0.1:", 0), 0u) << logged;
+  auto st = node.Connect()->Stats();
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(st.value().endpoint, logged);
+  auto r = RunCli("nodes --json --to " + logged);  // shows the node's own report
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find(logged), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('*'), std::string::npos) << r.out;
+}
+
 TEST_F(IntegrationTest, StartThatCannotListenTouchesNoJob) {
   std::string data = dir_ + "/n1";
   auto node = std::make_unique<NodeProcess>("n1", data, 1);

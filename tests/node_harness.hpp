@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <string>
@@ -66,7 +67,12 @@ class NodeProcess {
   }
   ~NodeProcess() { Kill(); }
 
-  std::string endpoint() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
+  std::string endpoint() const {
+    return !bound_.empty() ? bound_ : "tcp://127.0.0.1:" + std::to_string(port_);
+  }
+  // Listen on `listen` (e.g. "tcp://127.0.0.1:*", the OS picks the port) instead of a free port
+  // chosen here; Start() then learns the bound endpoint from the node's "listening on" log line.
+  void SetListen(std::string listen) { listen_ = std::move(listen); }
   void AddArgs(const std::vector<std::string>& args) {
     extra_.insert(extra_.end(), args.begin(), args.end());
   }
@@ -76,7 +82,13 @@ class NodeProcess {
 
   // Starts the node and waits until it answers. Returns false (with the log) if it does not.
   bool Start() {
-    std::vector<std::string> args = {JOBNET_BIN, "node", "--id", id_, "--listen", endpoint(),
+    bound_.clear();
+    std::error_code ec;
+    const auto log_offset = std::filesystem::exists(log_path())
+                                ? std::filesystem::file_size(log_path(), ec)
+                                : std::uintmax_t{0};
+    std::vector<std::string> args = {JOBNET_BIN, "node", "--id", id_, "--listen",
+                                     listen_.empty() ? endpoint() : listen_,
                                      "--data", data_, "--workers", std::to_string(workers_)};
     args.insert(args.end(), extra_.begin(), extra_.end());
     pid_ = ::fork();
@@ -94,6 +106,8 @@ class NodeProcess {
     }
     return Eventually([&] {
       if (!Running()) return true;  // died: stop waiting
+      if (!listen_.empty() && bound_.empty()) bound_ = LoggedEndpoint(log_offset);
+      if (!listen_.empty() && bound_.empty()) return false;
       return Connect(300) != nullptr;
     }) && Running();
   }
@@ -136,7 +150,24 @@ class NodeProcess {
   }
 
  private:
+  // The endpoint in the first "listening on ENDPOINT " line past `offset` of the log, or "".
+  std::string LoggedEndpoint(std::uintmax_t offset) const {
+    std::ifstream in(log_path());
+    in.seekg(static_cast<std::streamoff>(offset));
+    std::string line;
+    const std::string marker = "listening on ";
+    while (std::getline(in, line)) {
+      auto at = line.find(marker);
+      if (at == std::string::npos) continue;
+      auto start = at + marker.size();
+      return line.substr(start, line.find(' ', start) - start);
+    }
+    return "";
+  }
+
   std::string id_, data_;
+  std::string listen_;  // as passed to --listen, when set
+  std::string bound_;   // learned from the log when listen_ is set
   int workers_;
   std::vector<std::string> extra_;
   int port_ = 0;

@@ -716,6 +716,26 @@ TEST_F(ClusterSchedulerTest, HeartbeatsMakePeersAliveAndSilenceMakesThemDead) {
   EXPECT_EQ(s_->Peers()[0].state, "alive");
 }
 
+// The transport follows these decisions instead of keeping its own clock (docs/cluster.md §2).
+TEST_F(ClusterSchedulerTest, EachLivenessChangeIsOneEffectForTheTransport) {
+  Beat("n2", "tcp://p2", 2);
+  ASSERT_EQ(fx_.liveness.size(), 1u);
+  EXPECT_EQ(fx_.liveness[0].link, 0u);
+  EXPECT_EQ(fx_.liveness[0].node, "n2");
+  EXPECT_TRUE(fx_.liveness[0].alive);
+  Beat("n2", "tcp://p2", 2);
+  EXPECT_TRUE(fx_.liveness.empty());  // no change, nothing to tell
+  Tick(1000);
+  ASSERT_EQ(fx_.liveness.size(), 1u);
+  EXPECT_EQ(fx_.liveness[0].node, "n2");
+  EXPECT_FALSE(fx_.liveness[0].alive);
+  Tick(1000);
+  EXPECT_TRUE(fx_.liveness.empty());
+  Beat("n2", "tcp://p2", 2, /*inc=*/2);
+  ASSERT_EQ(fx_.liveness.size(), 1u);
+  EXPECT_TRUE(fx_.liveness[0].alive);
+}
+
 TEST_F(ClusterSchedulerTest, BusyOwnerLeasesToThePeerWithMostFreeSlots) {
   Beat("n2", "tcp://p2", 1);
   Beat("n3", "tcp://p3", 3);

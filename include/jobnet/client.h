@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "jobnet/job.h"
+#include "jobnet/limits.h"
 #include "jobnet/status.h"
 
 namespace jobnet {
@@ -20,9 +21,11 @@ struct ClientOptions {
   // Nodes to try, in order. Default: $JOBNET_ENDPOINTS (comma-separated) if set, else
   // tcp://127.0.0.1:7701.
   std::vector<std::string> endpoints = DefaultEndpoints();
-  // How long one request may take before it fails with kTimeout. Default 5 s
-  // (limits::kClientRequestTimeoutMsDefault). A wait request gets its own wait timeout on top.
-  uint32_t request_timeout_ms = limits::kClientRequestTimeoutMsDefault;
+  // How long one request may take before it fails with kTimeout. Default
+  // limits::kRequestTimeoutMsDefault (5 s), longer than a node waits for another node it
+  // forwarded the request to, so that node's kUnavailable answer arrives first. A wait request
+  // gets its own wait timeout on top of this.
+  uint32_t request_timeout_ms = limits::kRequestTimeoutMsDefault;
   // When a node does not answer at all (no reply within the timeout, or unreachable), retry the
   // request on the next endpoint, trying each endpoint at most once per call. Error replies
   // (including a node's own timeout or unavailable answers) are returned as they are.

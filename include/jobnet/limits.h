@@ -51,8 +51,6 @@ constexpr uint64_t kBackoffMsDefault = 1000;
 constexpr uint64_t kBackoffMsMax = 3600ull * 1000;        // cap of one retry delay: one hour
 constexpr uint64_t kWaitTimeoutMsMax = 3600ull * 1000;
 constexpr uint64_t kWaitTimeoutMsDefault = 30000;
-// How long a client waits for a node's answer by default (jobnet::ClientOptions).
-constexpr uint32_t kClientRequestTimeoutMsDefault = 5000;
 
 // Node capacity. Past these the node answers kOverloaded instead of growing.
 constexpr uint32_t kPendingRequestsMax = 120000;  // requests received and not yet answered
@@ -73,6 +71,56 @@ constexpr uint32_t kJournalBatchRecordsMax = 8192;
 constexpr uint64_t kJournalBatchBytesMax = 64ull << 20;
 static_assert(kJournalBatchBytesMax >= 2 * (kPayloadBytesMax + kResultBytesMax),
               "a batch always fits at least one job");
+
+// ---- Node configuration bounds (NodeConfig::Validate; messages are built from these) ----
+constexpr uint32_t kTickMsMax = 1000;           // a coarser timer makes every deadline late
+constexpr uint64_t kHeldMbMin = 16;             // below this one large job could not be held
+constexpr uint64_t kHeldMbMax = 1ull << 24;     // 16 TiB: past any real machine, and no overflow
+constexpr uint64_t kGraceMsMax = 24ull * 3600 * 1000;  // a drain longer than a day is a hang
+constexpr uint64_t kRetentionMsMax = 10ull * 366 * 24 * 3600 * 1000;  // ten years
+
+// ---- Peer liveness (docs/cluster.md). The defaults are the config defaults, stated once. ----
+constexpr uint32_t kHeartbeatMsDefault = 250;
+constexpr uint32_t kHeartbeatMsMin = 10;        // faster beats cost CPU and tell nothing new
+constexpr uint32_t kHeartbeatMsMax = 60000;
+// A peer silent this long is declared dead. Six beats: a few lost or late beats are not a death.
+constexpr uint64_t kFailureTimeoutMsDefault = 1500;
+constexpr uint64_t kFailureTimeoutMsMax = 3600ull * 1000;
+// At least two beats per failure timeout, or a single late beat kills a healthy peer.
+constexpr uint32_t kFailureTimeoutBeatsMin = 2;
+static_assert(kFailureTimeoutMsDefault >= kFailureTimeoutBeatsMin * kHeartbeatMsDefault,
+              "the defaults must pass validation");
+
+// ---- Client requests and forwarding ----
+// How long a client waits for one reply (a wait request adds its own timeout on top).
+constexpr uint32_t kRequestTimeoutMsDefault = 5000;
+constexpr uint64_t kRequestTimeoutMsMax = 3600ull * 1000;
+// A request about another owner's job is forwarded; if the owner has not answered after this
+// (plus the wait's own timeout), the forwarding node answers kUnavailable. It must be shorter
+// than the client's default timeout, or the client gives up first and never sees that answer.
+constexpr uint64_t kForwardSlackMs = 3000;
+static_assert(kForwardSlackMs < kRequestTimeoutMsDefault,
+              "the node's forward deadline must expire before the client's default timeout");
+// An owner that dies is declared dead (and its pending forwards answered) before they expire.
+static_assert(kFailureTimeoutMsDefault < kForwardSlackMs, "death is noticed before expiry");
+
+// ---- Transport (node/transport.cpp) ----
+// Frames read per socket per loop round: a flood of requests cannot starve replies and peers.
+constexpr uint32_t kFramesPerRoundMax = 1024;
+// Longest poll wait: bounds how late a forward deadline is noticed.
+constexpr uint32_t kTransportPollMs = 100;
+// ZeroMQ high-water marks (messages): the client ROUTER/DEALER, and a peer link, which holds
+// one-way frames (heartbeats, runs, results) while its peer is unreachable.
+constexpr int kSocketHwm = 100000;
+constexpr int kPeerLinkHwm = 10000;
+// Peer link reconnect backoff: a restarted peer is reached again well within a heartbeat.
+constexpr int kPeerReconnectMs = 100;
+constexpr int kPeerReconnectMsMax = 500;
+// On stop, queued frames get this long to reach the wire before the sockets close.
+constexpr int kStopLingerMs = 1000;
+// Frames up to this multiple of the limit are read and answered with kTooLarge; beyond that
+// libzmq drops the connection, so a hostile peer cannot make the node buffer arbitrary amounts.
+constexpr int64_t kReadableFrameFactor = 2;
 
 }  // namespace jobnet::limits
 
