@@ -11,6 +11,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
@@ -125,6 +126,17 @@ Status ReadU64(rocksdb::DB* db, const char* key, uint64_t* out) {
   return Status::OK();
 }
 
+// RocksDB's own recovery from a full disk waits (in its SstFileManager) until the free space
+// exceeds a 64 MiB buffer, and meanwhile makes DB::Resume() answer Busy: on a small disk the
+// journal would never resume. Journal::Write resumes by itself instead.
+class NoAutoRecovery : public rocksdb::EventListener {
+ public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status,
+                            bool* auto_recovery) override {
+    *auto_recovery = false;
+  }
+};
+
 }  // namespace
 
 bool Journal::IsLocked(const std::string& dir) {
@@ -161,6 +173,7 @@ Status Journal::Open(const std::string& dir, const JournalOptions& options,
   // paranoid_checks turns a failed write or sync into a background error that stops all writes
   // until Resume(), and checks file sizes and checksums at open.
   ro.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  ro.listeners.push_back(std::make_shared<NoAutoRecovery>());
   ro.paranoid_checks = true;
   if (std::filesystem::exists(dir + "/CURRENT")) {
     if (Status w = CheckWalFiles(dir); !w.ok()) {

@@ -72,6 +72,12 @@ constexpr uint64_t kJournalBatchBytesMax = 64ull << 20;
 static_assert(kJournalBatchBytesMax >= 2 * (kPayloadBytesMax + kResultBytesMax),
               "a batch always fits at least one job");
 
+// While the journal's disk is full the node asks RocksDB to resume this often. A failed resume
+// costs one attempted flush, so twice a second is cheap, and writes come back within half a
+// second of space returning. There is no attempt limit: the node serves reads meanwhile, and
+// SIGTERM stops it as usual.
+constexpr uint32_t kStorageFullRetryMs = 500;
+
 }  // namespace jobnet::limits
 
 #endif  // JOBNET_LIMITS_H_
