@@ -2,30 +2,47 @@
 #include "actors/journal_writer.hpp"
 
 #include <chrono>
+#include <optional>
 
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/spawn_options.hpp>
+
+#include "base/check.hpp"
 
 namespace jobnet::actors {
 namespace {
 
 struct JournalWriterState {
   std::shared_ptr<Journal> journal;
+  std::optional<JournalBatch> held;  // refused for want of space; written again on resume
   static inline const char* name = "jobnet.journal";
 };
+
+JournalAck WriteBatch(Journal& journal, const JournalBatch& b) {
+  auto t0 = std::chrono::steady_clock::now();
+  Status s = journal.Write(b.writes, b.deletes, b.next_seq);
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::steady_clock::now() - t0)
+                .count();
+  uint64_t records = b.writes.size() + b.deletes.size() + (b.next_seq ? 1 : 0);
+  return JournalAck{s.code(), s.message(), records, static_cast<uint64_t>(us)};
+}
 
 journal_writer_actor::behavior_type JournalWriter(
     journal_writer_actor::stateful_pointer<JournalWriterState> self, std::shared_ptr<Journal> j) {
   self->state.journal = std::move(j);
   return {
-      [=](write_atom, const JournalBatch& b) -> JournalAck {
-        auto t0 = std::chrono::steady_clock::now();
-        Status s = self->state.journal->Write(b.writes, b.deletes, b.next_seq);
-        auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::steady_clock::now() - t0)
-                      .count();
-        uint64_t records = b.writes.size() + b.deletes.size() + (b.next_seq ? 1 : 0);
-        return JournalAck{s.code(), s.message(), records, static_cast<uint64_t>(us)};
+      [=](write_atom, JournalBatch& b) -> JournalAck {
+        JOBNET_CHECK(!self->state.held);  // the scheduler sends nothing new while one is held
+        JournalAck ack = WriteBatch(*self->state.journal, b);
+        if (ack.code == Code::kStorageFull) self->state.held = std::move(b);
+        return ack;
+      },
+      [=](resume_atom) -> JournalAck {
+        JOBNET_CHECK(self->state.held);
+        JournalAck ack = WriteBatch(*self->state.journal, *self->state.held);
+        if (ack.code != Code::kStorageFull) self->state.held.reset();
+        return ack;
       },
   };
 }

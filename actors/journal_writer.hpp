@@ -15,8 +15,12 @@
 
 namespace jobnet::actors {
 
+// A batch acknowledged with kStorageFull (the disk is full) stays with the writer; resume_atom
+// writes that same batch again (RocksDB resumes first), so the journal and the scheduler's
+// state, which already holds the batch's changes, never part ways.
 using journal_writer_actor =
-    caf::typed_actor<caf::replies_to<write_atom, JournalBatch>::with<JournalAck>>;
+    caf::typed_actor<caf::replies_to<write_atom, JournalBatch>::with<JournalAck>,
+                     caf::replies_to<resume_atom>::with<JournalAck>>;
 
 journal_writer_actor SpawnJournalWriter(caf::actor_system& sys, std::shared_ptr<Journal> journal);
 

@@ -39,6 +39,14 @@ struct SchedulerState {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   uint64_t batches = 0, records = 0, sync_us = 0, batch_records_max = 0;
   bool failed = false;  // the journal failed: durability is lost, the node must stop
+  // The journal's disk is full: the failed batch is held by the journal writer (and stays
+  // `inflight`), writes are refused, reads are answered at once, and inputs that would change
+  // jobs (run outcomes, remote results) wait here until the held batch is durable. Bounded:
+  // one outcome per local slot, one result per lease on a peer.
+  bool storage_full = false;
+  std::vector<sched::Outcome> held_outcomes;
+  std::vector<protocol::RemoteResult> held_results;
+  uint64_t storage_full_refused = 0;
   static inline const char* name = "jobnet.scheduler";
 };
 
@@ -83,21 +91,56 @@ void Execute(Self self, sched::Effects& fx) {
   for (auto& r : fx.replies) caf::anon_send(st.ingress, reply_atom_v, r.token, std::move(r.body));
 }
 
+// Nothing in flight or pending may be reported as done: answers every waiting request with
+// `code` instead.
+void FailReplies(Self self, Code code, const std::string& message) {
+  auto& st = self->state;
+  auto fail = [&](sched::Effects& fx) {
+    for (auto& r : fx.replies) ReplyError(self, r.token, code, message);
+    fx.replies.clear();
+  };
+  if (st.inflight) fail(*st.inflight);
+  fail(st.pending);
+}
+
 void FailStop(Self self, const std::string& why) {
   auto& st = self->state;
   if (st.failed) return;
   st.failed = true;
   spdlog::critical("journal write failed, stopping the node to keep what is durable: {}", why);
-  // Nothing in flight or pending may be reported as done: answer every waiting request with the
-  // storage error, then stop. A restart recovers from what the journal holds.
-  auto fail_replies = [&](sched::Effects& fx) {
-    for (auto& r : fx.replies)
-      ReplyError(self, r.token, Code::kStorage, "journal write failed: " + why);
-    fx.replies.clear();
-  };
-  if (st.inflight) fail_replies(*st.inflight);
-  fail_replies(st.pending);
+  // A restart recovers from what the journal holds.
+  FailReplies(self, Code::kStorage, "journal write failed: " + why);
   self->delayed_send(self, std::chrono::milliseconds(300), stop_atom_v);
+}
+
+// A full disk is not a broken one: RocksDB can resume once space returns, so the node keeps
+// serving reads and tries again every kStorageFullRetryMs. Any other write error still stops it
+// (after a failed fsync the state of the file is unknown: only a restart can trust it again).
+void EnterStorageFull(Self self, const std::string& why) {
+  auto& st = self->state;
+  st.storage_full = true;
+  spdlog::error("journal disk is full: refusing submit, cancel and retry with storage_full until "
+                "space returns; status, wait, list and stats go on ({})",
+                why);
+  FailReplies(self, Code::kStorageFull,
+              "the journal's disk is full, so this was not made durable; the node writes it "
+              "when space returns: resubmit with the same key to be sure");
+  self->delayed_send(self, std::chrono::milliseconds(limits::kStorageFullRetryMs), resume_atom_v);
+}
+
+void Flush(Self self);
+
+// The in-flight batch is durable: carry out its effects and send the next one.
+void BatchDurable(Self self, const JournalAck& ack) {
+  auto& s = self->state;
+  s.batches++;
+  s.records += ack.records;
+  s.sync_us += ack.sync_us;
+  s.batch_records_max = std::max(s.batch_records_max, ack.records);
+  sched::Effects done = std::move(*s.inflight);
+  s.inflight.reset();
+  Execute(self, done);
+  Flush(self);
 }
 
 void Flush(Self self) {
@@ -132,16 +175,9 @@ void Flush(Self self) {
   self->request(st.journal, caf::infinite, write_atom_v, std::move(batch))
       .then(
           [=](const JournalAck& ack) {
-            auto& s = self->state;
+            if (ack.code == Code::kStorageFull) return EnterStorageFull(self, ack.message);
             if (ack.code != Code::kOk) return FailStop(self, ack.message);
-            s.batches++;
-            s.records += ack.records;
-            s.sync_us += ack.sync_us;
-            s.batch_records_max = std::max(s.batch_records_max, ack.records);
-            sched::Effects done = std::move(*s.inflight);
-            s.inflight.reset();
-            Execute(self, done);
-            Flush(self);
+            BatchDurable(self, ack);
           },
           [=](caf::error& err) { FailStop(self, self->system().render(err)); });
 }
@@ -161,6 +197,12 @@ void Pump(Self self) {
     return;
   }
   Act(self, fx);
+  if (st.storage_full) {
+    // Writes are refused before they reach the state machine, so these are reads (and wait
+    // timeouts): answer them now rather than behind a batch that may wait for hours.
+    for (auto& r : fx.replies) caf::anon_send(st.ingress, reply_atom_v, r.token, std::move(r.body));
+    fx.replies.clear();
+  }
   if (!fx.empty()) st.pending.Append(std::move(fx));
   if (!st.pending.empty()) Flush(self);
 }
@@ -200,12 +242,19 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
         auto& core = *self->state.core;
         uint64_t now = NowMs();
         if (token == 0) {  // one-way node-to-node message
+          bool full = self->state.storage_full;
           if (auto* hb = std::get_if<protocol::Heartbeat>(&body)) {
             core.OnHeartbeat(*hb, now);
           } else if (auto* run = std::get_if<protocol::RemoteRun>(&body)) {
-            core.AcceptRemoteRun(*run, now);
+            // Not taken while full: the owner's lease runs out and it runs the job elsewhere,
+            // as for a run lost on the way.
+            if (!full) core.AcceptRemoteRun(*run, now);
           } else if (auto* res = std::get_if<protocol::RemoteResult>(&body)) {
-            core.OnRemoteResult(*res, now);
+            if (full) {
+              self->state.held_results.push_back(std::move(*res));
+            } else {
+              core.OnRemoteResult(*res, now);
+            }
           }
           Pump(self);
           return;
@@ -213,6 +262,16 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
         std::visit(
             [&](auto& req) {
               using T = std::decay_t<decltype(req)>;
+              constexpr bool kWrites = std::is_same_v<T, protocol::SubmitRequest> ||
+                                       std::is_same_v<T, protocol::CancelRequest> ||
+                                       std::is_same_v<T, protocol::RetryRequest>;
+              if (kWrites && self->state.storage_full) {
+                self->state.storage_full_refused++;
+                return ReplyError(self, token, Code::kStorageFull,
+                                  "the journal's disk is full: submit, cancel and retry are "
+                                  "refused until space returns (status, wait, list and stats "
+                                  "still work)");
+              }
               if constexpr (std::is_same_v<T, protocol::SubmitRequest>) {
                 core.Submit(token, std::move(req.spec), now);
               } else if constexpr (std::is_same_v<T, protocol::StatusRequest>) {
@@ -240,13 +299,19 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
                 set(protocol::Counter::kJournalRecords, s.records);
                 set(protocol::Counter::kJournalBatchRecordsMax, s.batch_records_max);
                 set(protocol::Counter::kJournalSyncUsAvg, s.batches ? s.sync_us / s.batches : 0);
+                set(protocol::Counter::kJournalFull, s.storage_full ? 1 : 0);
+                set(protocol::Counter::kStorageFullRefused, s.storage_full_refused);
                 if (s.config.extra_counters)
                   for (const auto& [c, v] : s.config.extra_counters()) set(c, v);
                 r.endpoint = s.config.bound_endpoint;
                 r.peers = core.Peers();
                 if (s.failed)
                   return ReplyError(self, token, Code::kStorage, "journal failed; node is stopping");
-                // Not a state change: it follows whatever is being made durable right now.
+                // Not a state change: it follows whatever is being made durable right now;
+                // while the disk is full, nothing is, and it is answered at once.
+                if (s.storage_full)
+                  return caf::anon_send(s.ingress, reply_atom_v, token,
+                                        protocol::Body{std::move(r)});
                 self->state.pending.replies.push_back(sched::Reply{token, std::move(r)});
               } else {
                 ReplyError(self, token, Code::kInvalidArgument,
@@ -260,11 +325,18 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
       },
       [=](done_atom, sched::Outcome& o) {
         self->state.cancel_flags.erase(o.lease);
+        if (self->state.storage_full) return self->state.held_outcomes.push_back(std::move(o));
         self->state.core->Complete(o, NowMs());
         Pump(self);
       },
       [=](tick_atom) {
-        self->state.core->Tick(NowMs());
+        // While the disk is full only waits time out: promoting delayed jobs, expiring leases
+        // (of runs whose outcomes are held) or purging would pile up writes nobody can make.
+        if (self->state.storage_full) {
+          self->state.core->ExpireWaiters(NowMs());
+        } else {
+          self->state.core->Tick(NowMs());
+        }
         Pump(self);
         self->delayed_send(self, std::chrono::milliseconds(self->state.config.tick_ms),
                            tick_atom_v);
@@ -275,6 +347,30 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
             limits::kProtocolVersion, 0, s.core->MakeHeartbeat(s.config.endpoint)});
         for (uint32_t i = 0; i < s.config.peer_count; ++i) s.config.peer_sink(i, frame);
         self->delayed_send(self, std::chrono::milliseconds(s.config.heartbeat_ms), beat_atom_v);
+      },
+      [=](resume_atom) {
+        self->request(self->state.journal, caf::infinite, resume_atom_v)
+            .then(
+                [=](const JournalAck& ack) {
+                  auto& s = self->state;
+                  if (ack.code == Code::kStorageFull) {
+                    self->delayed_send(self, std::chrono::milliseconds(limits::kStorageFullRetryMs),
+                                       resume_atom_v);
+                    return;
+                  }
+                  if (ack.code != Code::kOk) return FailStop(self, ack.message);
+                  spdlog::warn("journal disk has space again: the held batch is durable, writes "
+                               "resume");
+                  s.storage_full = false;
+                  BatchDurable(self, ack);
+                  uint64_t now = NowMs();
+                  for (auto& o : s.held_outcomes) s.core->Complete(o, now);
+                  for (auto& r : s.held_results) s.core->OnRemoteResult(r, now);
+                  s.held_outcomes.clear();
+                  s.held_results.clear();
+                  Pump(self);
+                },
+                [=](caf::error& err) { FailStop(self, self->system().render(err)); });
       },
       [=](drain_atom) -> DrainState {
         auto& s = self->state;

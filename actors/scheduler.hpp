@@ -31,6 +31,7 @@ using scheduler_actor = caf::typed_actor<
     caf::reacts_to<done_atom, sched::Outcome>,               // from a worker
     caf::reacts_to<tick_atom>,                               // timers
     caf::reacts_to<beat_atom>,                               // send heartbeats to peers
+    caf::reacts_to<resume_atom>,                             // disk was full: try the journal again
     caf::replies_to<drain_atom>::with<DrainState>,           // refuse new work, report progress
     caf::reacts_to<stop_atom>>;                              // cancel runs, stop workers, quit
 

@@ -337,6 +337,7 @@ int ExitCodeFor(const Status& s) {
     case Code::kNotFound: return kExitNotFound;
     case Code::kLocked:
     case Code::kStorage:
+    case Code::kStorageFull:
     case Code::kCorruption: return kExitJournal;
     case Code::kInvalidArgument:
     case Code::kTooLarge: return kExitUsage;

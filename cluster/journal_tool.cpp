@@ -8,6 +8,22 @@
 #include "storage/journal.hpp"
 
 namespace jobnet::cli {
+namespace {
+
+int PrintVerify(const std::vector<std::string>& problems, uint64_t checked, bool json) {
+  if (json) {
+    std::cout << nlohmann::json{{"jobs", checked}, {"ok", problems.empty()}, {"problems", problems}}
+                     .dump(-1, ' ', false, kInvalidUtf8Replaced)
+              << "\n";
+  } else {
+    for (const auto& p : problems) std::cout << "problem: " << p << "\n";
+    std::cout << (problems.empty() ? "ok" : "FAILED") << ": " << checked << " jobs checked, "
+              << problems.size() << " problem(s)\n";
+  }
+  return problems.empty() ? kExitOk : kExitError;
+}
+
+}  // namespace
 
 int JournalCommand(const std::string& dir, const std::string& action, const std::string& job_id,
                    bool json) {
@@ -27,6 +43,9 @@ int JournalCommand(const std::string& dir, const std::string& action, const std:
   opt.read_only = true;
   std::unique_ptr<Journal> j;
   if (Status s = Journal::Open(dir, opt, &j); !s.ok()) {
+    // A journal too damaged to open (a WAL damaged before its last synced write) is verify's
+    // finding, not a failure to run it.
+    if (action == "verify" && s.IsCorruption()) return PrintVerify({s.message()}, 0, json);
     std::cerr << "jobnet: " << s.ToString() << "\n";
     return ExitCodeFor(s);
   }
@@ -72,16 +91,7 @@ int JournalCommand(const std::string& dir, const std::string& action, const std:
       std::cerr << "jobnet: " << s.ToString() << "\n";
       return ExitCodeFor(s);
     }
-    if (json) {
-      std::cout << nlohmann::json{{"jobs", checked}, {"ok", problems.empty()}, {"problems", problems}}
-                       .dump(-1, ' ', false, kInvalidUtf8Replaced)
-                << "\n";
-    } else {
-      for (const auto& p : problems) std::cout << "problem: " << p << "\n";
-      std::cout << (problems.empty() ? "ok" : "FAILED") << ": " << checked << " jobs checked, "
-                << problems.size() << " problem(s)\n";
-    }
-    return problems.empty() ? kExitOk : kExitError;
+    return PrintVerify(problems, checked, json);
   }
 
   if (action == "stats") {

@@ -724,20 +724,7 @@ void Scheduler::Tick(uint64_t now_ms) {
     // A local slot stays busy until its worker returns; that result is then stale.
     EndRun(job, lease, false, "", "", /*timed_out=*/true, now_ms);
   }
-  while (!waiter_deadlines_.empty() && std::get<0>(*waiter_deadlines_.begin()) <= now_ms) {
-    auto [deadline, token, seq] = *waiter_deadlines_.begin();
-    waiter_deadlines_.erase(waiter_deadlines_.begin());
-    auto it = waiters_.find(seq);
-    JOBNET_CHECK(it != waiters_.end());
-    auto& v = it->second;
-    auto pos = std::find(v.begin(), v.end(), std::make_pair(token, deadline));
-    JOBNET_CHECK(pos != v.end());
-    v.erase(pos);
-    if (v.empty()) waiters_.erase(it);
-    const Job* job = Find(seq);
-    Error(token, Status::Timeout("job " + (job ? job->id : std::to_string(seq)) +
-                                 " is not finished yet"));
-  }
+  ExpireWaiters(now_ms);
   for (uint32_t i = 0; i < peers_.size(); ++i) {
     Peer& p = peers_[i];
     if (!p.alive || p.last_seen_ms + opt_.failure_timeout_ms > now_ms) continue;
@@ -759,6 +746,23 @@ void Scheduler::Tick(uint64_t now_ms) {
   }
   Purge(now_ms);
   DispatchReady(now_ms);
+}
+
+void Scheduler::ExpireWaiters(uint64_t now_ms) {
+  while (!waiter_deadlines_.empty() && std::get<0>(*waiter_deadlines_.begin()) <= now_ms) {
+    auto [deadline, token, seq] = *waiter_deadlines_.begin();
+    waiter_deadlines_.erase(waiter_deadlines_.begin());
+    auto it = waiters_.find(seq);
+    JOBNET_CHECK(it != waiters_.end());
+    auto& v = it->second;
+    auto pos = std::find(v.begin(), v.end(), std::make_pair(token, deadline));
+    JOBNET_CHECK(pos != v.end());
+    v.erase(pos);
+    if (v.empty()) waiters_.erase(it);
+    const Job* job = Find(seq);
+    Error(token, Status::Timeout("job " + (job ? job->id : std::to_string(seq)) +
+                                 " is not finished yet"));
+  }
 }
 
 uint64_t Scheduler::NextDeadlineMs() const {

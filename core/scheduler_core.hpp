@@ -183,6 +183,9 @@ class Scheduler {
   std::vector<protocol::PeerInfo> Peers() const;
   // Promotes due delayed jobs, expires leases and waiters, purges old final jobs, dispatches.
   void Tick(uint64_t now_ms);
+  // Only the waiters' part of Tick: answers waits whose timeout passed. Writes nothing, so the
+  // node can keep answering waits while its journal refuses writes (a full disk).
+  void ExpireWaiters(uint64_t now_ms);
 
   Effects TakeEffects();
 

@@ -78,6 +78,7 @@ int RunNode(const NodeConfig& config) {
   }
 
   JournalOptions jo;
+  jo.log = [](const std::string& line) { spdlog::warn("{}", line); };
   // Test seam (docs/operations.md): after N synced batches every journal write fails, as on a
   // full disk, so tests can watch the node fail-stop without breaking a real disk.
   if (const char* fp = std::getenv("JOBNET_FAILPOINT_JOURNAL_WRITES")) {

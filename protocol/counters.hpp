@@ -54,6 +54,9 @@ enum class Counter : uint8_t {
   kTransportForwardExpired,
   kTransportForwardLostOnDeath,
   kTransportForwardUnsent,
+  // ---- a full journal disk ----
+  kJournalFull,
+  kStorageFullRefused,
   kCount,  // not a counter: the number of them
 };
 
@@ -106,6 +109,8 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kTransportForwardExpired, "transport_forward_expired", false},
     {Counter::kTransportForwardLostOnDeath, "transport_forward_lost_on_death", false},
     {Counter::kTransportForwardUnsent, "transport_forward_unsent", false},
+    {Counter::kJournalFull, "journal_full", false},
+    {Counter::kStorageFullRefused, "storage_full_refused", false},
 }};
 inline constexpr size_t kCounterCount = kCounters.size();
 

@@ -25,6 +25,7 @@ const char* CodeName(Code code) {
     case Code::kStorage: return "storage";
     case Code::kLocked: return "locked";
     case Code::kInternal: return "internal";
+    case Code::kStorageFull: return "storage_full";
   }
   return "unknown";
 }

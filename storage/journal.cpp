@@ -1,6 +1,8 @@
 // RocksDB journal; key layout in journal.hpp.
 #include "storage/journal.hpp"
 
+#include "storage/wal_check.hpp"
+
 #include "protocol/codec.hpp"
 #include "base/check.hpp"
 
@@ -8,12 +10,18 @@
 #include <unistd.h>
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <iostream>
 #include <map>
+#include <mutex>
 
 namespace jobnet {
 namespace {
@@ -64,8 +72,46 @@ std::string Fixed64Value(uint64_t v) {
 
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.ok()) return Status::OK();
+  if (s.IsNoSpace()) return Status::StorageFull(what + ": " + s.ToString());
+  if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
   return Status::Storage(what + ": " + s.ToString());
 }
+
+// RocksDB's info log, sent to JournalOptions::log instead of a LOG file on the journal's disk.
+// It also keeps RocksDB's reports of dropped WAL bytes: they name the damaged file, which the
+// Status of a failed open does not.
+class JournalLogger : public rocksdb::Logger {
+ public:
+  explicit JournalLogger(std::function<void(const std::string&)> sink)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL), sink_(std::move(sink)) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char buf[1024];
+    std::vsnprintf(buf, sizeof buf, format, ap);
+    std::string line = std::string("rocksdb: ") + buf;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (std::strstr(buf, "dropping") != nullptr) dropped_.push_back(buf);
+    }
+    if (sink_) {
+      sink_(line);
+    } else {
+      std::cerr << line << "\n";
+    }
+  }
+  // The "dropping N bytes" reports seen so far, joined.
+  std::string Dropped() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string out;
+    for (const auto& d : dropped_) out += (out.empty() ? "" : "; ") + d;
+    return out;
+  }
+
+ private:
+  std::function<void(const std::string&)> sink_;
+  std::mutex mu_;
+  std::vector<std::string> dropped_;
+};
 
 Status ReadU64(rocksdb::DB* db, const char* key, uint64_t* out) {
   std::string v;
@@ -79,6 +125,17 @@ Status ReadU64(rocksdb::DB* db, const char* key, uint64_t* out) {
   *out = GetFixed(v.data(), 8);
   return Status::OK();
 }
+
+// RocksDB's own recovery from a full disk waits (in its SstFileManager) until the free space
+// exceeds a 64 MiB buffer, and meanwhile makes DB::Resume() answer Busy: on a small disk the
+// journal would never resume. Journal::Write resumes by itself instead.
+class NoAutoRecovery : public rocksdb::EventListener {
+ public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status,
+                            bool* auto_recovery) override {
+    *auto_recovery = false;
+  }
+};
 
 }  // namespace
 
@@ -104,8 +161,29 @@ Status Journal::Open(const std::string& dir, const JournalOptions& options,
   ro.create_if_missing = !options.read_only;
   ro.IncreaseParallelism(2);
   ro.max_total_wal_size = 256ull << 20;
-  ro.keep_log_file_num = 4;
+  auto logger = std::make_shared<JournalLogger>(options.log);
+  ro.info_log = logger;
   ro.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  // Every write is synced before the next begins, so a crash can only tear the last one, and
+  // recovery must stop there (point in time) whatever the torn bytes look like. That mode would
+  // also stop silently at damage in the middle and drop every acknowledged write after it, so
+  // CheckWalFiles refuses such a journal before RocksDB replays (and then deletes) its WAL.
+  // kTolerateCorruptedTailRecords is no substitute: it refuses a torn write whose length made
+  // it to disk but not its bytes, and passes damage to a record length in the WAL's last block.
+  // paranoid_checks turns a failed write or sync into a background error that stops all writes
+  // until Resume(), and checks file sizes and checksums at open.
+  ro.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  ro.listeners.push_back(std::make_shared<NoAutoRecovery>());
+  ro.paranoid_checks = true;
+  if (std::filesystem::exists(dir + "/CURRENT")) {
+    if (Status w = CheckWalFiles(dir); !w.ok()) {
+      if (!w.IsCorruption()) return w;
+      return Status::Corruption("journal " + dir + " is damaged before its last synced write: " +
+                                w.message() +
+                                "; recovering it would lose acknowledged jobs, so it is refused: "
+                                "restore the data dir from a copy, or move it away to start empty");
+    }
+  }
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s;
   if (options.read_only) {
@@ -121,6 +199,14 @@ Status Journal::Open(const std::string& dir, const JournalOptions& options,
   if (!s.ok()) {
     if (s.ToString().find("lock") != std::string::npos)
       return Status::Locked("journal " + dir + " is in use: " + s.ToString());
+    if (s.IsCorruption()) {
+      std::string where = logger->Dropped();
+      return Status::Corruption("journal " + dir + " is damaged (" + s.ToString() +
+                                (where.empty() ? "" : "; " + where) + ")");
+    }
+    if (s.IsNoSpace())
+      return Status::StorageFull("open journal " + dir + ": " + s.ToString() +
+                                 "; free space on its disk and start again");
     return FromRocks(s, "open journal " + dir);
   }
   std::unique_ptr<Journal> j(new Journal());
@@ -178,6 +264,15 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
     b.DeleteRange(EventPrefix(seq), EventPrefix(seq + 1));
   }
   if (next_seq != 0) b.Put(kNextSeqKey, Fixed64Value(next_seq));
+  if (full_) {
+    // The failed write left RocksDB in a background error that refuses writes; Resume() clears
+    // it (switching to a new WAL and flushing) once there is space again. RocksDB's own
+    // recovery thread may be resuming too: then Resume() is busy and we try again later.
+    rocksdb::Status r = db_->Resume();
+    if (!r.ok())
+      return Status::StorageFull("journal disk is still full (resume: " + r.ToString() + ")");
+    full_ = false;
+  }
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync;
   Status s = FromRocks(db_->Write(wo, &b), "journal write");
@@ -185,6 +280,7 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
     stats_.batches++;
     stats_.records += records;
   }
+  if (s.IsStorageFull()) full_ = true;
   return s;
 }
 
@@ -255,6 +351,10 @@ Status Journal::History(uint64_t seq,
 
 Status Journal::Verify(std::vector<std::string>* problems, uint64_t* jobs_checked) const {
   *jobs_checked = 0;
+  // Every block of every table file, against its checksum: damage in data RocksDB has already
+  // moved out of the WAL would otherwise only show when that record is read.
+  if (rocksdb::Status c = db_->VerifyChecksum(); !c.ok())
+    problems->push_back("checksum: " + c.ToString());
   uint64_t next_seq = 0;
   Status s = ReadU64(db_.get(), kNextSeqKey, &next_seq);
   if (!s.ok()) return s;

@@ -35,6 +35,10 @@ struct JournalOptions {
   // Test seam: called before every write; a non-OK status is returned instead of writing
   // (simulates a full disk or a failed fsync).
   std::function<Status(size_t records)> before_write;
+  // Where RocksDB's warnings and errors go, one line each. RocksDB's own LOG file is not used:
+  // it would sit on the journal's disk, and on a full disk RocksDB 7.8 aborts (an assertion in
+  // its file writer) when it logs again after a failed append. Empty: stderr.
+  std::function<void(const std::string& line)> log;
 };
 
 struct JournalStats {
@@ -45,7 +49,9 @@ struct JournalStats {
 class Journal {
  public:
   // Opens (creating if missing, unless read-only) the journal in `dir`. Returns kLocked if a
-  // running node holds it, kStorage for any other RocksDB failure.
+  // running node holds it; kCorruption if a write-ahead log is damaged anywhere but in its
+  // unsynced tail (the message names the file and what RocksDB dropped); kStorageFull if the
+  // disk is full; kStorage for any other RocksDB failure.
   static Status Open(const std::string& dir, const JournalOptions& options,
                      std::unique_ptr<Journal>* out);
   ~Journal();
@@ -57,7 +63,9 @@ class Journal {
 
   // Writes one atomic, synced batch: job records with their events, purges, and next_seq
   // (when non-zero). A job's payload is written with its first record (the write that carries
-  // event 0). Blocks for the fsync.
+  // event 0). Blocks for the fsync. kStorageFull when the disk is full: nothing of the batch is
+  // durable, the journal refuses writes, and a later Write (the same batch again) first asks
+  // RocksDB to resume; it succeeds once space returns. Any other failure is kStorage.
   Status Write(const std::vector<protocol::JobWrite>& writes, const std::vector<uint64_t>& deletes,
                uint64_t next_seq);
 
@@ -67,7 +75,7 @@ class Journal {
   Status ForEachJob(const std::function<bool(const protocol::Job&)>& fn) const;
   Result<protocol::Job> Get(uint64_t seq) const;
   Status History(uint64_t seq, std::vector<std::pair<uint32_t, protocol::JobEvent>>* out) const;
-  // Checks every record decodes, every job's events exist and are numbered 0..n-1, no event
+  // Checks every block checksum of the stored files, every record decodes, every job's events exist and are numbered 0..n-1, no event
   // belongs to a missing job, and next_seq is past every job. Problems go to *problems.
   Status Verify(std::vector<std::string>* problems, uint64_t* jobs_checked) const;
 
@@ -82,6 +90,7 @@ class Journal {
   JournalOptions options_;
   uint64_t incarnation_ = 0;
   JournalStats stats_;
+  bool full_ = false;  // the last write failed for want of space: resume before the next
 };
 
 }  // namespace jobnet

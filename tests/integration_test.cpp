@@ -8,6 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
+#include <sys/mount.h>
+#include <sys/statvfs.h>
+
 #include <map>
 #include <set>
 #include <fstream>
@@ -421,6 +424,196 @@ TEST_F(IntegrationTest, JournalWriteFailureStopsTheNodeAndLosesNothingAcknowledg
   auto done = WaitAll(*c, acked);
   ASSERT_EQ(done.size(), acked.size());
   for (const auto& id : acked) EXPECT_EQ(done[id].state, protocol::JobState::kSucceeded) << id;
+}
+
+// The WAL of a stopped node, damaged two ways. A torn tail (the end of the last write cut off,
+// as a crash during that write leaves it) recovers without that write. 64 bytes flipped in the
+// middle, before writes that were acknowledged after it, must not pass for a whole journal: the
+// node refuses to start (exit 5, naming the file) and `journal verify` reports it.
+TEST_F(IntegrationTest, DamagedWalIsRefusedAndReportedTornTailRecovers) {
+  std::string data = dir_ + "/n1";
+  {
+    NodeProcess node("n1", data, 1);
+    ASSERT_TRUE(node.Start());
+    auto c = node.Connect();
+    std::vector<JobSpec> specs;
+    for (int i = 0; i < 400; ++i) {
+      JobSpec d = Spec("echo", Pack(std::string(200, 'a' + i % 26)));
+      d.delay_ms = 3600 * 1000;  // stays delayed: nothing runs, nothing else is written
+      specs.push_back(d);
+    }
+    ASSERT_EQ(SubmitAll(*c, specs).size(), 400u);
+    JobSpec last = specs[0];
+    ASSERT_TRUE(c->Submit(last).ok());  // the last write holds this job alone
+    ASSERT_EQ(node.Signal(SIGTERM), 0);
+  }
+  std::filesystem::path wal;
+  for (auto& e : std::filesystem::directory_iterator(data))
+    if (e.path().extension() == ".log") wal = e.path();
+  ASSERT_FALSE(wal.empty());
+  auto size = std::filesystem::file_size(wal);
+  ASSERT_GT(size, 65536u);  // several 32 KB blocks: the middle is far from the tail
+
+  std::string torn = dir_ + "/torn";
+  std::filesystem::copy(data, torn, std::filesystem::copy_options::recursive);
+  std::filesystem::resize_file(torn + "/" + wal.filename().string(), size - 100);
+  {
+    NodeProcess node("n1", torn, 1);
+    ASSERT_TRUE(node.Start());
+    auto c = node.Connect();
+    protocol::ListRequest req;
+    req.limit = 1000;
+    auto jobs = c->List(req);
+    ASSERT_TRUE(jobs.ok()) << jobs.status().ToString();
+    EXPECT_EQ(jobs.value().size(), 400u);  // all but the torn last write
+  }
+
+  {
+    std::fstream f(wal, std::ios::in | std::ios::out | std::ios::binary);
+    std::string bytes(64, '\0');
+    f.seekg(static_cast<std::streamoff>(size / 2));
+    f.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    for (char& b : bytes) b = static_cast<char>(~b);  // flip every bit
+    f.seekp(static_cast<std::streamoff>(size / 2));
+    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  NodeProcess node("n1", data, 1);
+  EXPECT_FALSE(node.Start());
+  int status = node.Signal(0, std::chrono::seconds(10));
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 5);
+  std::ifstream log(node.log_path());
+  std::stringstream text;
+  text << log.rdbuf();
+  EXPECT_NE(text.str().find("damaged before its last synced write"), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find(wal.filename().string() + " is damaged at byte"), std::string::npos)
+      << text.str();
+  auto verify = RunCli("journal " + data + " verify");
+  EXPECT_EQ(verify.exit_code, 1) << verify.out;
+  EXPECT_NE(verify.out.find("problem: journal " + data + " is damaged"), std::string::npos)
+      << verify.out;
+  EXPECT_NE(verify.out.find("FAILED: 0 jobs checked, 1 problem(s)"), std::string::npos)
+      << verify.out;
+}
+
+// A 4 MiB tmpfs holds the journal; a filler file beside it takes the space.
+class FullDiskTest : public IntegrationTest {
+ protected:
+  void SetUp() override {
+    disk_ = dir_ + "/disk";
+    std::filesystem::create_directories(disk_);
+    if (::mount("tmpfs", disk_.c_str(), "tmpfs", 0, "size=4m") != 0)
+      GTEST_SKIP() << "cannot mount a 4 MiB tmpfs at " << disk_ << " (" << std::strerror(errno)
+                   << "): a full disk needs root or CAP_SYS_ADMIN to simulate";
+    mounted_ = true;
+  }
+  void TearDown() override {
+    if (mounted_) ::umount2(disk_.c_str(), MNT_DETACH);
+    IntegrationTest::TearDown();
+  }
+  // Leaves about `free_bytes` free on the small disk.
+  void Fill(uint64_t free_bytes) {
+    struct statvfs v {};
+    ASSERT_EQ(::statvfs(disk_.c_str(), &v), 0);
+    uint64_t avail = uint64_t{v.f_bavail} * v.f_frsize;
+    std::ofstream f(disk_ + "/filler", std::ios::binary | std::ios::app);
+    std::string chunk(4096, 'f');
+    for (uint64_t n = 0; n + free_bytes < avail && f; n += chunk.size()) f.write(chunk.data(), chunk.size());
+  }
+  void Unfill() { std::filesystem::remove(disk_ + "/filler"); }
+
+  std::string disk_;
+  bool mounted_ = false;
+};
+
+// Issue 7: on a full disk the node used to abort inside RocksDB (exit 134). Now writes are
+// refused with storage_full while reads go on; when space returns the held batch is written and
+// submits succeed again; nothing acknowledged is lost across a restart; and a start on a full
+// disk exits 5 with a clear message.
+TEST_F(FullDiskTest, FullDiskRefusesWritesServesReadsAndResumes) {
+  std::string data = disk_ + "/n1";
+  auto start = [&] {
+    auto n = std::make_unique<NodeProcess>("n1", data, 1);
+    n->set_log_path(dir_ + "/n1.log");  // not on the disk that fills up
+    return n;
+  };
+  auto node = start();
+  ASSERT_TRUE(node->Start());
+  auto c = node->Connect();
+  auto done = c->Wait(c->Submit(Spec("echo", Pack(7))).value().id, 10000);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+
+  Fill(100 << 10);
+  std::vector<std::string> acked;
+  Status refused;
+  for (int i = 0; i < 200 && refused.ok(); ++i) {
+    JobSpec d = Spec("echo", Pack(std::string(20000, 'a' + i % 26)));
+    d.delay_ms = 3600 * 1000;
+    auto a = c->Submit(d);
+    if (a.ok()) {
+      acked.push_back(a.value().id);
+    } else {
+      refused = a.status();
+    }
+  }
+  ASSERT_TRUE(refused.IsStorageFull()) << refused.ToString();
+  ASSERT_FALSE(acked.empty());
+  // Still full: new writes are refused at once, reads are answered.
+  EXPECT_TRUE(c->Submit(Spec("echo", Pack(1))).status().IsStorageFull());
+  EXPECT_TRUE(c->Cancel(acked[0]).status().IsStorageFull());
+  auto st = c->GetStatus(acked[0]);
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(st.value().state, protocol::JobState::kDelayed);
+  auto waited = c->Wait(done.value().id, 1000);
+  ASSERT_TRUE(waited.ok()) << waited.status().ToString();
+  EXPECT_EQ(waited.value().state, protocol::JobState::kSucceeded);
+  protocol::ListRequest req;
+  req.limit = 1000;
+  auto listed = c->List(req);
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  EXPECT_GE(listed.value().size(), acked.size() + 1);
+  auto stats = c->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats.value().counters["journal_full"], 1u);
+  EXPECT_TRUE(node->Running());
+
+  // Space returns: the node resumes by itself.
+  Unfill();
+  std::string after;
+  ASSERT_TRUE(Eventually([&] {
+    auto a = c->Submit(Spec("echo", Pack(2)));
+    if (a.ok()) after = a.value().id;
+    return a.ok();
+  }));
+  auto ran = c->Wait(after, 10000);
+  ASSERT_TRUE(ran.ok()) << ran.status().ToString();
+  EXPECT_EQ(ran.value().state, protocol::JobState::kSucceeded);
+  EXPECT_EQ(c->Stats().value().counters["journal_full"], 0u);
+  ASSERT_EQ(node->Signal(SIGTERM), 0);
+
+  // A start on a full disk: exit 5 and a message that says so, no abort.
+  Fill(0);
+  node = start();
+  EXPECT_FALSE(node->Start());
+  int status = node->Signal(0, std::chrono::seconds(10));
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 5);
+  std::ifstream log(node->log_path());
+  std::stringstream text;
+  text << log.rdbuf();
+  EXPECT_NE(text.str().find("cannot open journal: storage_full"), std::string::npos) << text.str();
+
+  // With space again, every acknowledged job is there.
+  Unfill();
+  node = start();
+  ASSERT_TRUE(node->Start());
+  c = node->Connect();
+  for (const auto& id : acked) {
+    auto j = c->GetStatus(id);
+    ASSERT_TRUE(j.ok()) << id << ": " << j.status().ToString();
+    EXPECT_EQ(j.value().state, protocol::JobState::kDelayed) << id;
+  }
+  EXPECT_EQ(c->GetStatus(after).value().state, protocol::JobState::kSucceeded);
 }
 
 TEST_F(IntegrationTest, SigtermLetsRunningJobsFinishAndExitsZero) {

@@ -51,6 +51,34 @@ class JournalTest : public ::testing::Test {
     return w;
   }
 
+  // The journal's one write-ahead log (RocksDB's NNNNNN.log).
+  std::filesystem::path WalFile() const {
+    std::filesystem::path wal;
+    for (auto& entry : std::filesystem::directory_iterator(dir_))
+      if (entry.path().extension() == ".log") {
+        EXPECT_TRUE(wal.empty()) << "more than one WAL: " << wal << " " << entry.path();
+        wal = entry.path();
+      }
+    return wal;
+  }
+  // Writes jobs 1..n, one synced batch each, with 200-byte payloads, and closes the journal.
+  void WriteJobs(uint64_t n) {
+    auto j = Open();
+    for (uint64_t seq = 1; seq <= n; ++seq) {
+      JobWrite w = MakeWrite(seq, JobState::kDelayed, 0, 1);
+      w.job.spec.payload = "\xc5\x00\xc8" + std::string(200, 'x');  // bin16 of 200 bytes
+      ASSERT_TRUE(j->Write({w}, {}, seq + 1).ok());
+    }
+  }
+  size_t CountJobs() {
+    auto j = Open();
+    if (!j) return 0;
+    std::vector<Job> jobs;
+    uint64_t next_seq = 0;
+    EXPECT_TRUE(j->LoadAll(&jobs, &next_seq).ok());
+    return jobs.size();
+  }
+
   std::filesystem::path dir_;
 };
 
@@ -176,6 +204,85 @@ TEST_F(JournalTest, DamagedFilesFailToOpenWithAStatus) {
   Status s = Journal::Open(dir_.string(), JournalOptions{}, &j);
   EXPECT_FALSE(s.ok());
   EXPECT_FALSE(j);
+}
+
+// A crash while a batch is being written leaves part of its record at the end of the WAL. That
+// batch was never acknowledged: the journal opens without it and with everything before it.
+TEST_F(JournalTest, TornWalTailRecovers) {
+  WriteJobs(300);
+  std::filesystem::path wal = WalFile();
+  ASSERT_FALSE(wal.empty());
+  auto size = std::filesystem::file_size(wal);
+  std::filesystem::resize_file(wal, size - 100);  // cuts into the last job's record
+  EXPECT_EQ(CountJobs(), 299u);
+  // The torn record is gone for good: the next open sees a whole journal.
+  EXPECT_EQ(CountJobs(), 299u);
+}
+
+// Damage before the last synced write would silently drop acknowledged jobs under RocksDB's
+// default recovery mode (it stops replaying at the first bad record). The journal must refuse
+// to open, name the damaged file, and the read-only open the `verify` tool uses must refuse too.
+TEST_F(JournalTest, WalDamagedInTheMiddleIsRefusedAndNamed) {
+  WriteJobs(300);  // ~75 KB of WAL: three 32 KB blocks
+  std::filesystem::path wal = WalFile();
+  ASSERT_FALSE(wal.empty());
+  auto size = std::filesystem::file_size(wal);
+  {
+    std::fstream f(wal, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(size / 2));
+    std::string junk(64, '\0');
+    for (size_t i = 0; i < junk.size(); ++i) junk[i] = static_cast<char>(0xA5 ^ i);
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  for (bool read_only : {false, true}) {
+    JournalOptions o;
+    o.read_only = read_only;
+    std::unique_ptr<Journal> j;
+    Status s = Journal::Open(dir_.string(), o, &j);
+    EXPECT_TRUE(s.IsCorruption()) << "read_only=" << read_only << ": " << s.ToString();
+    EXPECT_NE(s.message().find(wal.filename().string()), std::string::npos) << s.ToString();
+    EXPECT_FALSE(j);
+  }
+}
+
+// The same damage in the WAL's last 32 KB block, at every offset of a record's span: where it
+// hits a record length, RocksDB itself cannot tell it from a torn tail (this is the case
+// kTolerateCorruptedTailRecords lets through).
+TEST_F(JournalTest, WalDamagedInItsLastBlockIsRefusedWhereverItHits) {
+  WriteJobs(60);  // ~15 KB of WAL: one block, records of ~250 bytes
+  std::filesystem::path copy = dir_.string() + ".whole";
+  std::filesystem::copy(dir_, copy, std::filesystem::copy_options::recursive);
+  std::string wal_name = WalFile().filename().string();
+  auto size = std::filesystem::file_size(WalFile());
+  for (size_t off = size / 2; off < size / 2 + 300; off += 5) {
+    std::filesystem::remove_all(dir_);
+    std::filesystem::copy(copy, dir_, std::filesystem::copy_options::recursive);
+    {
+      std::fstream f(dir_ / wal_name, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(static_cast<std::streamoff>(off));
+      std::string junk(64, '\xff');
+      f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+    }
+    std::unique_ptr<Journal> j;
+    Status s = Journal::Open(dir_.string(), JournalOptions{}, &j);
+    EXPECT_TRUE(s.IsCorruption()) << "damage at " << off << ": " << s.ToString();
+  }
+  std::filesystem::remove_all(copy);
+}
+
+// A torn write can also leave its length on disk but zeros for its bytes (the file grew, the
+// data did not make it): still a torn tail, recovered without it.
+TEST_F(JournalTest, TornWalTailOfZerosRecovers) {
+  WriteJobs(300);
+  std::filesystem::path wal = WalFile();
+  auto size = std::filesystem::file_size(wal);
+  {
+    std::fstream f(wal, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(size - 150));
+    std::string zeros(150, '\0');
+    f.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+  }
+  EXPECT_EQ(CountJobs(), 299u);
 }
 
 TEST_F(JournalTest, ReadOnlyOpenOfMissingJournalIsNotFound) {

@@ -78,7 +78,10 @@ class NodeProcess {
   }
   const std::string& data() const { return data_; }
   pid_t pid() const { return pid_; }
-  std::string log_path() const { return data_ + ".log"; }
+  // stdout and stderr of the node; beside the data dir unless set (a test that fills the data
+  // dir's disk keeps its log elsewhere).
+  std::string log_path() const { return log_path_.empty() ? data_ + ".log" : log_path_; }
+  void set_log_path(std::string path) { log_path_ = std::move(path); }
 
   // Starts the node and waits until it answers. Returns false (with the log) if it does not.
   bool Start() {
@@ -170,6 +173,7 @@ class NodeProcess {
   std::string bound_;   // learned from the log when listen_ is set
   int workers_;
   std::vector<std::string> extra_;
+  std::string log_path_;
   int port_ = 0;
   pid_t pid_ = -1;
   int exit_status_ = 0;

@@ -122,6 +122,12 @@ constexpr int kStopLingerMs = 1000;
 // libzmq drops the connection, so a hostile peer cannot make the node buffer arbitrary amounts.
 constexpr int64_t kReadableFrameFactor = 2;
 
+// While the journal's disk is full the node asks RocksDB to resume this often. A failed resume
+// costs one attempted flush, so twice a second is cheap, and writes come back within half a
+// second of space returning. There is no attempt limit: the node serves reads meanwhile, and
+// SIGTERM stops it as usual.
+constexpr uint32_t kStorageFullRetryMs = 500;
+
 }  // namespace jobnet::limits
 
 #endif  // JOBNET_LIMITS_H_
