@@ -1,13 +1,17 @@
-// jobnet::Client over a ZeroMQ DEALER socket: one frame per request, one per reply.
+// jobnet::Client over a ZeroMQ DEALER socket: one frame per request, one per reply. A socket
+// monitor, polled next to the DEALER, tells a refused or lost connection (fail over at once)
+// apart from a connected node that is slow (wait out the request timeout).
 #include "jobnet/client.h"
 
 #include <zmq.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <random>
 #include <cstdlib>
+#include <cstring>
+#include <random>
 #include <sstream>
 
 #include "protocol/codec.hpp"
@@ -37,12 +41,33 @@ ClientOptions ClientOptions::Single(const std::string& endpoint, uint32_t reques
   return o;
 }
 
+namespace {
+// The monitor events that say whether the DEALER has a live TCP connection. A failed connect
+// attempt is reported as CONNECT_RETRIED (libzmq schedules the next attempt); a dropped
+// connection as DISCONNECTED, then CONNECT_RETRIED.
+constexpr int kMonitorEvents =
+    ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_DISCONNECTED;
+
+// Every monitor needs its own inproc address; a Client may have several sockets over its life.
+std::string NextMonitorAddress() {
+  static std::atomic<uint64_t> next{1};
+  return "inproc://jobnet-client-monitor-" + std::to_string(next++);
+}
+}  // namespace
+
 struct Client::Impl {
   ClientOptions options;
   std::string endpoint;
   zmq::context_t ctx{1};
+  // The monitor is declared after the DEALER so that it is closed first.
   std::unique_ptr<zmq::socket_t> sock;
+  std::unique_ptr<zmq::socket_t> monitor;
   uint64_t next_corr = 1;
+  bool connected = false;       // as of the last monitor event read
+  bool ever_connected = false;  // since Open
+  // Set when a connect attempt was refused or the connection lost after the last Send (on a
+  // socket that never connected: since Open): the reply cannot come.
+  bool lost_since_send = false;
 
   // Replaces the socket only when the new one connects; on failure the old one stays.
   Status Open(const std::string& ep) {
@@ -51,17 +76,54 @@ struct Client::Impl {
       s->set(zmq::sockopt::linger, 0);
       s->set(zmq::sockopt::sndhwm, limits::kSocketHwm);
       s->set(zmq::sockopt::rcvhwm, limits::kSocketHwm);
+      // The monitor must be attached and its reader connected before the DEALER connects, or
+      // the first refusal is reported to nobody.
+      std::string addr = NextMonitorAddress();
+      if (zmq_socket_monitor(s->handle(), addr.c_str(), kMonitorEvents) != 0)
+        return Status::Unavailable(std::string("cannot monitor the client socket: ") +
+                                   zmq_strerror(zmq_errno()));
+      auto m = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::pair);
+      m->set(zmq::sockopt::linger, 0);
+      m->set(zmq::sockopt::rcvhwm, limits::kSocketHwm);
+      m->connect(addr);
       s->connect(ep);
+      monitor.reset();
       sock = std::move(s);
+      monitor = std::move(m);
     } catch (const zmq::error_t& e) {
       return Status::InvalidArgument("bad endpoint '" + ep + "': " + e.what());
     }
     endpoint = ep;
+    connected = false;
+    ever_connected = false;
+    lost_since_send = false;
     return Status::OK();
   }
 
+  // Reads every monitor event queued so far (bounded by the monitor's HWM) and updates
+  // `connected` and `lost_since_send`.
+  void DrainMonitor() {
+    for (;;) {
+      zmq::message_t event;
+      if (!monitor->recv(event, zmq::recv_flags::dontwait)) return;
+      // Frame 1 is a 16-bit event id and a 32-bit value; frame 2 the endpoint, unused here.
+      uint16_t id = 0;
+      if (event.size() >= sizeof id) std::memcpy(&id, event.data(), sizeof id);
+      while (event.more()) (void)monitor->recv(event, zmq::recv_flags::none);
+      if (id == ZMQ_EVENT_CONNECTED) {
+        connected = true;
+        ever_connected = true;
+      } else if (id == ZMQ_EVENT_CONNECT_RETRIED || id == ZMQ_EVENT_DISCONNECTED) {
+        connected = false;
+        lost_since_send = true;
+      }
+    }
+  }
+
   Result<uint64_t> Send(const protocol::Body& request);
-  Result<protocol::Envelope> Receive(uint32_t timeout_ms);
+  // With watch_connection, a refused or lost connection after the last Send ends the wait at
+  // once with kUnavailable instead of waiting out timeout_ms.
+  Result<protocol::Envelope> Receive(uint32_t timeout_ms, bool watch_connection);
   // One request with failover across the endpoints (when enabled).
   Result<protocol::Body> Call(const protocol::Body& request, uint64_t extra_timeout_ms = 0);
   // *answered is set when the node replied (even with an error): then there is no failover.
@@ -105,6 +167,11 @@ Result<uint64_t> Client::Impl::Send(const protocol::Body& request) {
     return Status::TooLarge("request is " + std::to_string(frame.size()) + " bytes; the limit is " +
                             std::to_string(limits::kFrameBytesMax));
   try {
+    // On a socket that was connected once, a refusal from before this request may be stale:
+    // the node may be back by the next attempt, which then delivers the request. On a fresh
+    // socket every refusal is this request's: the first attempt often fails before we get here.
+    DrainMonitor();
+    if (ever_connected) lost_since_send = false;
     auto sent = sock->send(zmq::buffer(frame), zmq::send_flags::dontwait);
     if (!sent) return Status::Overloaded("client send queue is full");
   } catch (const zmq::error_t& e) {
@@ -113,12 +180,27 @@ Result<uint64_t> Client::Impl::Send(const protocol::Body& request) {
   return env.corr_id;
 }
 
-Result<protocol::Envelope> Client::Impl::Receive(uint32_t timeout_ms) {
-  zmq::pollitem_t item{sock->handle(), 0, ZMQ_POLLIN, 0};
+Result<protocol::Envelope> Client::Impl::Receive(uint32_t timeout_ms, bool watch_connection) {
+  zmq::pollitem_t items[2] = {{sock->handle(), 0, ZMQ_POLLIN, 0},
+                              {monitor->handle(), 0, ZMQ_POLLIN, 0}};
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   try {
-    if (zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms)) == 0)
-      return Status::Timeout("no reply from " + endpoint + " within " +
-                             std::to_string(timeout_ms) + " ms");
+    for (;;) {
+      // Once the connection is gone, only a reply already queued can still be read: look
+      // for one without waiting, then give up.
+      bool lost = watch_connection && !connected && lost_since_send;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (lost || left.count() < 0) left = std::chrono::milliseconds(0);
+      int n = zmq::poll(items, watch_connection ? 2 : 1, left);
+      if (items[0].revents & ZMQ_POLLIN) break;
+      if (lost)
+        return Status::Unavailable("cannot reach " + endpoint + ": connection refused or lost");
+      if (n == 0)
+        return Status::Timeout("no reply from " + endpoint + " within " +
+                               std::to_string(timeout_ms) + " ms");
+      DrainMonitor();
+    }
     zmq::message_t msg;
     (void)sock->recv(msg, zmq::recv_flags::none);
     while (msg.more()) {  // a well-behaved node sends one frame; skip anything else
@@ -167,7 +249,7 @@ Result<protocol::Body> Client::Impl::CallOnce(const protocol::Body& request, uin
       return Status::Timeout("no reply from " + endpoint + " within " +
                              std::to_string(options.request_timeout_ms + extra_timeout_ms) +
                              " ms");
-    auto env = Receive(static_cast<uint32_t>(left));
+    auto env = Receive(static_cast<uint32_t>(left), /*watch_connection=*/true);
     if (!env.ok()) return env.status();
     if (env.value().corr_id != corr.value()) continue;  // a late reply to an earlier call
     *answered = true;
@@ -235,7 +317,7 @@ Result<uint64_t> Client::SendWait(const std::string& id, uint64_t timeout_ms) {
 }
 
 Result<Reply> Client::Receive(uint32_t timeout_ms) {
-  auto env = impl_->Receive(timeout_ms);
+  auto env = impl_->Receive(timeout_ms, /*watch_connection=*/false);
   if (!env.ok()) return env.status();
   Reply r;
   r.corr_id = env.value().corr_id;

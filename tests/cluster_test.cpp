@@ -236,5 +236,48 @@ TEST_F(ClusterTest, ClientFailsOverToAnotherNode) {
   EXPECT_EQ(r.exit_code, 0) << r.out;
 }
 
+// A refused connect is the cue to fail over, not the request timeout. Every timeout here
+// (60 s) is beyond this test's own ctest TIMEOUT (30 s, tests/CMakeLists.txt): a client or CLI
+// that waited one out makes the test time out.
+TEST_F(ClusterTest, RefusedEndpointFailsOverAtOnce) {
+  MakePair(1, 1);
+  const std::string dead = "tcp://127.0.0.1:" + std::to_string(testing::FreePort());
+  ClientOptions o;
+  o.endpoints = {dead, n1_->endpoint(), n2_->endpoint()};
+  o.request_timeout_ms = 60000;
+  std::unique_ptr<Client> c;
+  Status s = Client::Connect(o, &c);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(c->endpoint(), n1_->endpoint());
+  // Without failover, the refusal is the answer.
+  std::unique_ptr<Client> single;
+  s = Client::Connect(ClientOptions::Single(dead, 60000), &single);
+  EXPECT_TRUE(s.IsUnavailable()) << s.ToString();
+  // The node under a connected client dies: its connection is lost and then refused, so the
+  // next request moves on to n2 without waiting for a reply that cannot come.
+  ASSERT_NE(n1_->Signal(SIGKILL), -1);
+  auto st = c->Stats();
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_EQ(st.value().node, "n2");
+  EXPECT_EQ(c->endpoint(), n2_->endpoint());
+  // The CLI, with a dead endpoint first, answers from the live one.
+  auto r = RunCli("stats --json --request-timeout 60s --to " + dead + "," + n2_->endpoint());
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("\"node\":\"n2\""), std::string::npos) << r.out;
+}
+
+// A node that is connected but does not answer (stopped) is slow, not refused: the request
+// waits out its timeout and fails with kTimeout, not the kUnavailable of a refused connect.
+TEST_F(ClusterTest, StoppedNodeGetsTheFullTimeout) {
+  NodeProcess n("n1", dir_ + "/n1", 1);
+  ASSERT_TRUE(n.Start());
+  auto c = n.Connect(300);
+  ASSERT_TRUE(c);
+  ASSERT_EQ(::kill(n.pid(), SIGSTOP), 0);
+  auto st = c->Stats();
+  ::kill(n.pid(), SIGCONT);
+  EXPECT_TRUE(st.status().IsTimeout()) << st.status().ToString();
+}
+
 }  // namespace
 }  // namespace jobnet

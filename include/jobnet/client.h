@@ -26,10 +26,17 @@ struct ClientOptions {
   // forwarded the request to, so that node's kUnavailable answer arrives first. A wait request
   // gets its own wait timeout on top of this.
   uint32_t request_timeout_ms = limits::kRequestTimeoutMsDefault;
-  // When a node does not answer at all (no reply within the timeout, or unreachable), retry the
-  // request on the next endpoint, trying each endpoint at most once per call. Error replies
-  // (including a node's own timeout or unavailable answers) are returned as they are.
-  // Default true.
+  // When a node does not answer at all, retry the request on the next endpoint, trying each
+  // endpoint at most once per call. "Does not answer" is either of:
+  //  - its connection is refused or lost while the request waits (nothing listens on the port,
+  //    the node died): detected at once, typically within tens of ms (a client that was
+  //    connected before waits for ZeroMQ's next reconnect attempt, 100 ms later), so a dead
+  //    endpoint costs far less than request_timeout_ms;
+  //  - the node is connected but sends no reply within request_timeout_ms (slow, stopped, or
+  //    a host that drops packets, whose TCP connect neither succeeds nor is refused).
+  // Error replies (including a node's own timeout or unavailable answers) are returned as they
+  // are. Without failover, a refused or lost connection fails the call with kUnavailable, as
+  // early. Default true.
   bool failover = true;
   // Give each submit without an idempotency key a random one, so a submit retried after a
   // lost reply never creates a second job on the same owner. Default true.
@@ -51,8 +58,10 @@ struct Reply {
 class Client {
  public:
   // Connects to the first endpoint in options.endpoints that answers a stats request within
-  // the request timeout. On success stores the client in *client and returns OK; otherwise
-  // leaves *client empty and returns kUnavailable naming every endpoint tried.
+  // the request timeout. An endpoint that refuses the connection is skipped at once, without
+  // waiting for the timeout. On success stores the client in *client and returns OK; otherwise
+  // leaves *client empty and returns kUnavailable naming every endpoint tried. Blocks for at
+  // most request_timeout_ms per endpoint that accepts the connection but does not answer.
   static Status Connect(const ClientOptions& options, std::unique_ptr<Client>* client);
   ~Client();
   Client(const Client&) = delete;
@@ -85,7 +94,9 @@ class Client {
   // corr_id it used, or kTooLarge, or kOverloaded when the local send queue is full. A submit
   // sent this way gets no automatic idempotency key. Receive returns the next reply (kTimeout if
   // none arrives within timeout_ms, kCorruption for an undecodable or unexpected reply); a
-  // node's error answer is a Reply whose status is not OK.
+  // node's error answer is a Reply whose status is not OK. Receive waits out timeout_ms even
+  // when the connection is refused or lost (requests sent before the node came back are
+  // delivered when it does).
   Result<uint64_t> SendSubmit(const JobSpec& spec);
   Result<uint64_t> SendWait(const std::string& id, uint64_t timeout_ms);
   Result<Reply> Receive(uint32_t timeout_ms);
