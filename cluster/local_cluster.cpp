@@ -40,9 +40,13 @@ bool Alive(pid_t pid) {
 
 std::string PidFile(const LocalNode& n) { return n.data + ".pid"; }
 
+// A refused connection fails at once (the client sees it), so a node still starting would be
+// asked in a tight loop: pause between tries.
 bool Answers(const std::string& endpoint, uint32_t timeout_ms) {
   std::unique_ptr<Client> c;
-  return Client::Connect(ClientOptions::Single(endpoint, timeout_ms), &c).ok();
+  if (Client::Connect(ClientOptions::Single(endpoint, timeout_ms), &c).ok()) return true;
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  return false;
 }
 
 }  // namespace
