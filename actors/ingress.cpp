@@ -18,6 +18,25 @@ struct IngressState {
   static inline const char* name = "jobnet.ingress";
 };
 
+// Encodes the answer to the request behind `route` and forgets the route.
+void EncodeReply(IngressState& st, uint64_t route, protocol::Body body,
+                 std::vector<std::pair<uint64_t, std::string>>* frames) {
+  auto it = st.corr_ids.find(route);
+  if (it == st.corr_ids.end()) {
+    spdlog::error("reply for unknown route {}", route);
+    return;
+  }
+  protocol::Envelope env{limits::kProtocolVersion, it->second, std::move(body)};
+  st.corr_ids.erase(it);
+  std::string frame = protocol::Encode(env);
+  if (frame.size() > limits::kReplyFrameBytesMax) {
+    frame = protocol::Encode(protocol::MakeError(
+        env.corr_id, Status::TooLarge("reply would be " + std::to_string(frame.size()) +
+                                      " bytes; ask for fewer jobs")));
+  }
+  frames->emplace_back(route, std::move(frame));
+}
+
 ingress_actor::behavior_type Ingress(ingress_actor::stateful_pointer<IngressState> self,
                                      scheduler_actor scheduler, ReplySink sink) {
   self->state.scheduler = scheduler;
@@ -34,21 +53,15 @@ ingress_actor::behavior_type Ingress(ingress_actor::stateful_pointer<IngressStat
         self->send(self->state.scheduler, request_atom_v, route, std::move(env.body));
       },
       [=](reply_atom, uint64_t route, protocol::Body& body) {
-        auto& st = self->state;
-        auto it = st.corr_ids.find(route);
-        if (it == st.corr_ids.end()) {
-          spdlog::error("reply for unknown route {}", route);
-          return;
-        }
-        protocol::Envelope env{limits::kProtocolVersion, it->second, std::move(body)};
-        st.corr_ids.erase(it);
-        std::string frame = protocol::Encode(env);
-        if (frame.size() > limits::kReplyFrameBytesMax) {
-          frame = protocol::Encode(protocol::MakeError(
-              env.corr_id, Status::TooLarge("reply would be " + std::to_string(frame.size()) +
-                                            " bytes; ask for fewer jobs")));
-        }
-        st.sink(route, std::move(frame));
+        std::vector<std::pair<uint64_t, std::string>> frames;
+        EncodeReply(self->state, route, std::move(body), &frames);
+        self->state.sink(std::move(frames));
+      },
+      [=](reply_atom, std::vector<sched::Reply>& replies) {
+        std::vector<std::pair<uint64_t, std::string>> frames;
+        frames.reserve(replies.size());
+        for (auto& r : replies) EncodeReply(self->state, r.token, std::move(r.body), &frames);
+        self->state.sink(std::move(frames));
       },
   };
 }

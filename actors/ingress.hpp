@@ -19,10 +19,12 @@ namespace jobnet::actors {
 
 using ingress_actor =
     caf::typed_actor<caf::reacts_to<inbound_atom, uint64_t, protocol::Envelope>,  // route, request
-                     caf::reacts_to<reply_atom, uint64_t, protocol::Body>>;       // route, answer
+                     caf::reacts_to<reply_atom, uint64_t, protocol::Body>,        // route, answer
+                     caf::reacts_to<reply_atom, std::vector<sched::Reply>>>;      // many answers
 
-// Sends an encoded reply frame to the client behind `route`. Must be thread-safe.
-using ReplySink = std::function<void(uint64_t route, std::string frame)>;
+// Sends encoded reply frames, each to the client behind its route. Must be thread-safe. Replies
+// come in groups (all those a group commit released) so the transport is woken once per group.
+using ReplySink = std::function<void(std::vector<std::pair<uint64_t, std::string>> frames)>;
 
 ingress_actor SpawnIngress(caf::actor_system& sys, scheduler_actor scheduler, ReplySink sink);
 

@@ -84,11 +84,18 @@ void Act(Self self, sched::Effects& fx) {
   fx.peer_sends.clear();
 }
 
+// Hands all the replies to the ingress in one message.
+void SendReplies(Self self, sched::Effects& fx) {
+  if (fx.replies.empty()) return;
+  caf::anon_send(self->state.ingress, reply_atom_v, std::move(fx.replies));
+  fx.replies.clear();
+}
+
 // Sends the replies of effects whose writes are durable (Pump already acted on the rest).
 void Execute(Self self, sched::Effects& fx) {
   auto& st = self->state;
   JOBNET_CHECK(fx.dispatches.empty() && fx.cancels.empty() && fx.peer_sends.empty());
-  for (auto& r : fx.replies) caf::anon_send(st.ingress, reply_atom_v, r.token, std::move(r.body));
+  SendReplies(self, fx);
 }
 
 // Nothing in flight or pending may be reported as done: answers every waiting request with
@@ -200,8 +207,7 @@ void Pump(Self self) {
   if (st.storage_full) {
     // Writes are refused before they reach the state machine, so these are reads (and wait
     // timeouts): answer them now rather than behind a batch that may wait for hours.
-    for (auto& r : fx.replies) caf::anon_send(st.ingress, reply_atom_v, r.token, std::move(r.body));
-    fx.replies.clear();
+    SendReplies(self, fx);
   }
   if (!fx.empty()) st.pending.Append(std::move(fx));
   if (!st.pending.empty()) Flush(self);

@@ -198,9 +198,10 @@ int RunNode(const NodeConfig& config) {
     return m;
   };
   auto scheduler = actors::SpawnScheduler(sys, std::move(core), config.workers, writer, sc);
-  auto ingress = actors::SpawnIngress(sys, scheduler, [&tp](uint64_t route, std::string f) {
-    if (Transport* t = tp.load()) t->Reply(route, std::move(f));
-  });
+  auto ingress = actors::SpawnIngress(
+      sys, scheduler, [&tp](std::vector<std::pair<uint64_t, std::string>> frames) {
+        if (Transport* t = tp.load()) t->ReplyMany(std::move(frames));
+      });
   caf::anon_send(scheduler, actors::connect_atom_v, caf::actor_cast<caf::actor>(ingress));
 
   tp.store(transport.get());  // before Run: the first reply must find the transport

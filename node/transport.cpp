@@ -160,6 +160,16 @@ void Transport::Reply(uint64_t route, std::string frame) {
   (void)!::write(impl_->wake_fd, &one, sizeof one);
 }
 
+void Transport::ReplyMany(std::vector<std::pair<uint64_t, std::string>> frames) {
+  if (frames.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    for (auto& f : frames) impl_->outbox.emplace_back(f.first, std::move(f.second));
+  }
+  uint64_t one = 1;
+  (void)!::write(impl_->wake_fd, &one, sizeof one);
+}
+
 namespace {
 
 bool SendReply(zmq::socket_t& router, const std::string& identity, bool delimiter,

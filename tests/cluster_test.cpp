@@ -6,6 +6,8 @@
 #include <msgpack.hpp>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "node_harness.hpp"
@@ -274,6 +276,19 @@ TEST_F(ClusterTest, StoppedNodeGetsTheFullTimeout) {
   auto c = n.Connect(300);
   ASSERT_TRUE(c);
   ASSERT_EQ(::kill(n.pid(), SIGSTOP), 0);
+  // kill() returns before every thread has stopped: wait until all of them show state T.
+  ASSERT_TRUE(Eventually([&] {
+    std::string task_dir = "/proc/" + std::to_string(n.pid()) + "/task";
+    for (const auto& t : std::filesystem::directory_iterator(task_dir)) {
+      std::ifstream stat(t.path() / "stat");
+      std::string line;
+      std::getline(stat, line);
+      auto close = line.rfind(')');
+      if (close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'T')
+        return false;
+    }
+    return true;
+  }));
   auto st = c->Stats();
   ::kill(n.pid(), SIGCONT);
   EXPECT_TRUE(st.status().IsTimeout()) << st.status().ToString();
