@@ -123,44 +123,55 @@ void Scheduler::Unindex(const Job& job) {
   }
 }
 
-void Scheduler::Recover(std::vector<Job> jobs, uint64_t next_seq, uint64_t now_ms) {
-  JOBNET_CHECK(jobs_.empty());
-  std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
-    return a.order != b.order ? a.order < b.order : a.seq < b.seq;
-  });
-  next_seq_ = std::max<uint64_t>(next_seq, 1);
-  for (auto& j : jobs) {
-    next_seq_ = std::max(next_seq_, j.seq + 1);
-    next_order_ = std::max(next_order_, j.order + 1);
-    uint64_t seq = j.seq;
-    if (j.state == JobState::kSucceeded) j.spec.payload = protocol::MsgpackNil();  // never runs again
-    held_bytes_ += j.spec.payload.size() + j.result.size();
-    Job& job = jobs_.emplace(seq, std::move(j)).first->second;
-    if (!job.spec.key.empty()) by_key_[job.spec.key] = seq;
-    state_counts_[static_cast<int>(job.state)]++;
-    if (job.state == JobState::kQueued || job.state == JobState::kDelayed)
-      queue_depth_[job.spec.queue]++;
-    if (!protocol::IsFinal(job.state)) live_jobs_++;
-    switch (job.state) {
-      case JobState::kQueued:
-        ready_.emplace(-static_cast<int64_t>(job.spec.priority), job.order, job.seq);
-        break;
-      case JobState::kDelayed:
-        delayed_.emplace(job.run_at_ms, job.seq);
-        break;
-      case JobState::kRunning:
-        // Its run died with the node.
-        InterruptRun(job, "interrupted: node restarted during attempt " +
-                              std::to_string(job.attempts), now_ms);
-        counters_[Counter::kRecoveredRunning]++;
-        break;
-      default:
-        finished_.emplace(job.finished_at_ms, job.seq);
-        break;
-    }
+void Scheduler::RecoverJob(Job j) {
+  uint64_t seq = j.seq;
+  JOBNET_CHECK(seq != 0 && jobs_.count(seq) == 0);  // journal keys are unique per seq
+  next_seq_ = std::max(next_seq_, seq + 1);
+  next_order_ = std::max(next_order_, j.order + 1);
+  if (j.state == JobState::kSucceeded) j.spec.payload = protocol::MsgpackNil();  // never runs again
+  held_bytes_ += j.spec.payload.size() + j.result.size();
+  // Recovery hands jobs over in seq order: hinting the end makes each insert O(1).
+  Job& job = jobs_.emplace_hint(jobs_.end(), seq, std::move(j))->second;
+  if (!job.spec.key.empty()) by_key_[job.spec.key] = seq;
+  state_counts_[static_cast<int>(job.state)]++;
+  if (job.state == JobState::kQueued || job.state == JobState::kDelayed)
+    queue_depth_[job.spec.queue]++;
+  if (!protocol::IsFinal(job.state)) live_jobs_++;
+  switch (job.state) {
+    case JobState::kQueued:
+      ready_.emplace(-static_cast<int64_t>(job.spec.priority), job.order, job.seq);
+      break;
+    case JobState::kDelayed:
+      delayed_.emplace(job.run_at_ms, job.seq);
+      break;
+    case JobState::kRunning:
+      recovered_running_.emplace_back(job.order, job.seq);  // its run died with the node
+      break;
+    default:
+      finished_.emplace(job.finished_at_ms, job.seq);
+      break;
   }
+}
+
+void Scheduler::FinishRecovery(uint64_t next_seq, uint64_t now_ms) {
+  next_seq_ = std::max(next_seq_, next_seq);
+  std::sort(recovered_running_.begin(), recovered_running_.end());
+  for (const auto& [order, seq] : recovered_running_) {
+    Job& job = jobs_.at(seq);
+    InterruptRun(job, "interrupted: node restarted during attempt " + std::to_string(job.attempts),
+                 now_ms);
+    counters_[Counter::kRecoveredRunning]++;
+  }
+  recovered_running_.clear();
+  recovered_running_.shrink_to_fit();
   counters_[Counter::kRecoveredJobs] = jobs_.size();
   DispatchReady(now_ms);
+}
+
+void Scheduler::Recover(std::vector<Job> jobs, uint64_t next_seq, uint64_t now_ms) {
+  JOBNET_CHECK(jobs_.empty());
+  for (auto& j : jobs) RecoverJob(std::move(j));
+  FinishRecovery(next_seq, now_ms);
 }
 
 void Scheduler::Submit(ReplyToken t, JobSpec spec, uint64_t now_ms) {

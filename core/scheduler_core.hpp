@@ -156,9 +156,14 @@ class Scheduler {
  public:
   explicit Scheduler(SchedulerOptions options);
 
-  // Rebuilds state from journaled jobs (any order). Jobs that were running are failed with
-  // "interrupted by restart" and retried at once (or dead-lettered if that was the last attempt).
+  // Rebuilds state from journaled jobs: RecoverJob for each (any order; the node streams them
+  // out of the journal, so a million jobs are never held twice), then FinishRecovery once.
+  // Jobs that were running are failed with "interrupted by restart" and, in their old enqueue
+  // order, re-queued behind the waiting jobs (or dead-lettered if that was the last attempt).
   // `next_seq` is the journaled sequence counter (0 = none).
+  void RecoverJob(Job job);
+  void FinishRecovery(uint64_t next_seq, uint64_t now_ms);
+  // Both steps, for jobs already in memory (tests).
   void Recover(std::vector<Job> jobs, uint64_t next_seq, uint64_t now_ms);
 
   void Submit(ReplyToken t, protocol::JobSpec spec, uint64_t now_ms);
@@ -283,6 +288,9 @@ class Scheduler {
 
   Effects fx_;
   std::map<uint64_t, std::vector<std::pair<uint32_t, JobEvent>>> dirty_;  // seq -> new events
+  // Recovered jobs that were running, by (order, seq): FinishRecovery interrupts them once every
+  // job is in, so their new enqueue order comes after all the recovered ones.
+  std::vector<std::pair<uint64_t, uint64_t>> recovered_running_;
 };
 
 }  // namespace jobnet::sched

@@ -41,7 +41,9 @@ bool GetStr(const msgpack::object& map, const char* key, std::string* out) {
 bool GetRaw(const msgpack::object& map, const char* key, std::string* out) {
   const auto* v = FindKey(map, key);
   if (v == nullptr) return true;
-  msgpack::sbuffer buf;
+  // Sized for the common nil or small value: the default 8 KiB buffer was one 8 KiB malloc per
+  // field per record, a large part of reading 1,000,000 records at recovery.
+  msgpack::sbuffer buf(64);
   msgpack::pack(buf, *v);
   out->assign(buf.data(), buf.size());
   return true;

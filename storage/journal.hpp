@@ -69,10 +69,14 @@ class Journal {
   Status Write(const std::vector<protocol::JobWrite>& writes, const std::vector<uint64_t>& deletes,
                uint64_t next_seq);
 
-  // Reads every job (recovery) and the stored next_seq (0 if none). kCorruption names the key.
+  // Reads the stored next_seq (0 if none), then hands every job to `fn` in seq order
+  // (recovery). `fn` may move from the job: recovery streams a million jobs straight into the
+  // scheduler instead of holding them all twice. kCorruption names the key.
+  Status LoadAll(uint64_t* next_seq, const std::function<void(protocol::Job&&)>& fn) const;
+  // The same, collected into *jobs (tests, small journals).
   Status LoadAll(std::vector<protocol::Job>* jobs, uint64_t* next_seq) const;
-  // Calls fn for each job in seq order until it returns false.
-  Status ForEachJob(const std::function<bool(const protocol::Job&)>& fn) const;
+  // Calls fn for each job in seq order until it returns false; fn may move from the job.
+  Status ForEachJob(const std::function<bool(protocol::Job&)>& fn) const;
   Result<protocol::Job> Get(uint64_t seq) const;
   Status History(uint64_t seq, std::vector<std::pair<uint32_t, protocol::JobEvent>>* out) const;
   // Checks every block checksum of the stored files, every record decodes, every job's events exist and are numbered 0..n-1, no event

@@ -129,20 +129,21 @@ void RunMarks::Clear(uint32_t slot) {
   s->seq.store(0, std::memory_order_relaxed);
 }
 
-size_t RunMarks::ApplyTo(const std::vector<RunMark>& marks, std::vector<protocol::Job>* jobs) {
-  if (marks.empty()) return 0;
-  std::unordered_map<uint64_t, uint32_t> started;  // seq -> highest marked attempt
+RunMarks::StartedRuns RunMarks::Started(const std::vector<RunMark>& marks) {
+  StartedRuns started;
   for (const auto& m : marks) started[m.seq] = std::max(started[m.seq], m.attempt);
-  size_t changed = 0;
-  for (auto& job : *jobs) {
-    auto it = started.find(job.seq);
-    if (it == started.end() || protocol::IsFinal(job.state) || it->second <= job.attempts) continue;
-    job.attempts = it->second;
-    job.state = protocol::JobState::kRunning;
-    job.run_at_ms = 0;
-    ++changed;
-  }
-  return changed;
+  return started;
+}
+
+bool RunMarks::ApplyTo(const StartedRuns& started, protocol::Job* job) {
+  if (started.empty()) return false;
+  auto it = started.find(job->seq);
+  if (it == started.end() || protocol::IsFinal(job->state) || it->second <= job->attempts)
+    return false;
+  job->attempts = it->second;
+  job->state = protocol::JobState::kRunning;
+  job->run_at_ms = 0;
+  return true;
 }
 
 }  // namespace jobnet

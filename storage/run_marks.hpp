@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "jobnet/status.h"
@@ -42,10 +43,15 @@ class RunMarks {
   void Mark(uint32_t slot, uint64_t seq, uint32_t attempt);
   void Clear(uint32_t slot);
 
+  // The highest attempt the marks prove was started, by job seq. Built once, so recovery can
+  // check each job as it streams out of the journal without holding them all.
+  using StartedRuns = std::unordered_map<uint64_t, uint32_t>;
+  static StartedRuns Started(const std::vector<RunMark>& marks);
+
   // Counts the attempts the marks prove were started: a job that is not final and whose
   // journaled attempt count is below the mark's becomes `running` with the mark's attempt, so
-  // recovery treats it as a run interrupted by the restart. Returns how many jobs changed.
-  static size_t ApplyTo(const std::vector<RunMark>& marks, std::vector<protocol::Job>* jobs);
+  // recovery treats it as a run interrupted by the restart. Returns true if the job changed.
+  static bool ApplyTo(const StartedRuns& started, protocol::Job* job);
 
  private:
   RunMarks() = default;

@@ -119,6 +119,20 @@ TEST_F(JournalTest, WriteCloseReopenReadBack) {
   EXPECT_EQ(checked, 2u);
 }
 
+TEST_F(JournalTest, LoadAllStreamsJobsInSeqOrderWithPayloads) {
+  WriteJobs(5);
+  auto j = Open();
+  std::vector<uint64_t> seqs;
+  uint64_t next_seq = 0;
+  ASSERT_TRUE(j->LoadAll(&next_seq, [&](Job&& job) {
+                 EXPECT_EQ(job.spec.payload, "\xc5\x00\xc8" + std::string(200, 'x'));
+                 Job mine = std::move(job);  // the caller owns what it is handed
+                 seqs.push_back(mine.seq);
+               }).ok());
+  EXPECT_EQ(next_seq, 6u);
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{1, 2, 3, 4, 5}));
+}
+
 TEST_F(JournalTest, FailedWriteReturnsStatusAndWritesNothing) {
   JournalOptions o;
   bool fail = true;

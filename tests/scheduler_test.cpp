@@ -479,6 +479,30 @@ TEST_F(SchedulerTest, RecoveryRequeuesRunningJobWithAttemptsLeft) {
   ASSERT_FALSE(fx.writes.empty());          // and the re-queue is journaled
 }
 
+TEST_F(SchedulerTest, StreamedRecoveryRequeuesInterruptedRunsBehindWaitingJobs) {
+  // The node streams jobs out of the journal one at a time (seq order), so running jobs are
+  // only interrupted once every job is in: their new order is behind every waiting job.
+  Make(1);
+  std::string ran = Submit(Spec());  // seq 1, order 1: dispatched on the only slot
+  std::string waited = Submit(Spec());  // seq 2, order 2: queued behind it
+  std::vector<protocol::Job> journal{*s_->Find(1), *s_->Find(2)};
+  ASSERT_EQ(journal[0].state, protocol::JobState::kRunning);
+  ASSERT_EQ(journal[1].state, protocol::JobState::kQueued);
+  Make(1);
+  for (auto& j : journal) s_->RecoverJob(std::move(j));
+  EXPECT_TRUE(s_->TakeEffects().empty());  // nothing happens before FinishRecovery
+  s_->FinishRecovery(3, now_);
+  auto fx = s_->TakeEffects();
+  ASSERT_EQ(fx.dispatches.size(), 1u);
+  EXPECT_EQ(fx.dispatches[0].id, waited);
+  auto r = Info(ran);
+  EXPECT_EQ(r.state, protocol::JobState::kQueued);
+  EXPECT_EQ(r.attempts, 1u);  // the interrupted attempt stays counted
+  EXPECT_EQ(s_->Stats().counters["recovered_jobs"], 2u);
+  EXPECT_EQ(s_->Stats().counters["recovered_running"], 1u);
+  EXPECT_EQ(Submit(Spec()), "n1-3");
+}
+
 TEST_F(SchedulerTest, BrokenInvariantStopsTheProcessInsteadOfCorruptingState) {
   // An outcome for a slot that runs nothing can only come from a bug: JOBNET_CHECK fail-stops
   // (exit 70), in release builds too.
