@@ -113,7 +113,7 @@ int RunNode(const NodeConfig& config) {
   std::shared_ptr<RunMarks> run_marks;
   {
     std::unique_ptr<RunMarks> rm;
-    if (Status s = RunMarks::Open(config.data, config.workers, &rm); !s.ok()) {
+    if (Status s = RunMarks::Open(config.data, &rm); !s.ok()) {
       spdlog::error("cannot open run marks: {}", s.ToString());
       return kExitJournal;
     }
@@ -144,6 +144,11 @@ int RunNode(const NodeConfig& config) {
                                   });
       !s.ok()) {
     spdlog::error("cannot recover journal {}: {}", config.data, s.ToString());
+    return kExitJournal;  // the run marks are left as they were, for the next start
+  }
+  // The marks are counted: clear them for this run's workers.
+  if (Status s = run_marks->Arm(config.workers); !s.ok()) {
+    spdlog::error("cannot reset run marks: {}", s.ToString());
     return kExitJournal;
   }
   if (marked_running > 0)

@@ -56,8 +56,7 @@ Status Errno(const std::string& what, const std::string& path) {
 
 }  // namespace
 
-Status RunMarks::Open(const std::string& dir, uint32_t slots, std::unique_ptr<RunMarks>* out) {
-  JOBNET_CHECK(slots >= 1);
+Status RunMarks::Open(const std::string& dir, std::unique_ptr<RunMarks>* out) {
   std::string path = dir + "/run.marks";
   std::unique_ptr<RunMarks> m(new RunMarks());
   m->fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -90,21 +89,27 @@ Status RunMarks::Open(const std::string& dir, uint32_t slots, std::unique_ptr<Ru
     }
   }
 
-  m->slots_ = slots;
-  m->map_bytes_ = kHeaderBytes + static_cast<size_t>(slots) * kSlotBytes;
-  if (::ftruncate(m->fd_, 0) != 0 || ::ftruncate(m->fd_, static_cast<off_t>(m->map_bytes_)) != 0)
-    return Errno("cannot size", path);
-  m->map_ = ::mmap(nullptr, m->map_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED, m->fd_, 0);
-  if (m->map_ == MAP_FAILED) {
-    m->map_ = nullptr;
-    return Errno("cannot map", path);
+  m->path_ = path;
+  *out = std::move(m);
+  return Status::OK();
+}
+
+Status RunMarks::Arm(uint32_t slots) {
+  JOBNET_CHECK(slots >= 1 && map_ == nullptr);
+  slots_ = slots;
+  map_bytes_ = kHeaderBytes + static_cast<size_t>(slots) * kSlotBytes;
+  if (::ftruncate(fd_, 0) != 0 || ::ftruncate(fd_, static_cast<off_t>(map_bytes_)) != 0)
+    return Errno("cannot size", path_);
+  map_ = ::mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+  if (map_ == MAP_FAILED) {
+    map_ = nullptr;
+    return Errno("cannot map", path_);
   }
   char header[kHeaderBytes] = {};
   std::memcpy(header, kMagic, 4);
   std::memcpy(header + 4, &kVersion, 4);
   std::memcpy(header + 8, &slots, 4);
-  std::memcpy(m->map_, header, kHeaderBytes);
-  *out = std::move(m);
+  std::memcpy(map_, header, kHeaderBytes);
   return Status::OK();
 }
 

@@ -27,9 +27,13 @@ struct RunMark {
 
 class RunMarks {
  public:
-  // Opens DIR/run.marks (creating it), reads the marks the previous process left, then sizes the
-  // file for `slots` slots, all clear. kStorage if the file cannot be created or mapped.
-  static Status Open(const std::string& dir, uint32_t slots, std::unique_ptr<RunMarks>* out);
+  // Opens DIR/run.marks (creating it) and reads the marks the previous process left, without
+  // changing them: if recovery fails, the next start still finds them. kStorage if the file
+  // cannot be opened or read.
+  static Status Open(const std::string& dir, std::unique_ptr<RunMarks>* out);
+  // Once recovery has counted the marks: sizes the file for `slots` slots, all clear, and maps
+  // it for Mark and Clear. Call once, before any worker starts. kStorage if it cannot.
+  Status Arm(uint32_t slots);
   ~RunMarks();
   RunMarks(const RunMarks&) = delete;
   RunMarks& operator=(const RunMarks&) = delete;
@@ -55,6 +59,7 @@ class RunMarks {
 
  private:
   RunMarks() = default;
+  std::string path_;
   int fd_ = -1;
   void* map_ = nullptr;
   size_t map_bytes_ = 0;
