@@ -91,6 +91,27 @@ constexpr uint32_t kFailureTimeoutBeatsMin = 2;
 static_assert(kFailureTimeoutMsDefault >= kFailureTimeoutBeatsMin * kHeartbeatMsDefault,
               "the defaults must pass validation");
 
+// ---- Runs leased to peers (docs/cluster.md §3) ----
+// A peer that announces acks in its heartbeat answers each remote_run at once with remote_ack
+// (or a rejection). A run not answered within this is taken back without costing an attempt:
+// the peer most likely never received it. Long enough for two loaded actors and a TCP hop on a
+// busy machine, short against the failure timeout, so a one-way partition costs each job that
+// hits it well under a second.
+constexpr uint64_t kRemoteAckMsDefault = 500;
+static_assert(kRemoteAckMsDefault < kFailureTimeoutMsDefault,
+              "a run lost on the way is noticed before its peer could be declared dead");
+// After an unacknowledged run the peer is suspended: it gets no runs for this long, then one
+// probe run; each probe that goes unacknowledged doubles the pause, up to the maximum. Any
+// answer from the peer (ack, rejection, result) ends the suspension.
+constexpr uint64_t kPeerSuspendMsMin = 1000;
+constexpr uint64_t kPeerSuspendMsMax = 16000;
+static_assert(kPeerSuspendMsMin >= kRemoteAckMsDefault, "one probe at a time");
+static_assert(kPeerSuspendMsMax >= kPeerSuspendMsMin, "the pause only grows");
+// Runs of one owner in flight on one peer (sent, not yet answered with a result). The peer's
+// credit, refreshed from every ack and result, normally keeps it lower; this bounds what a
+// peer advertising absurd free slots could make the owner lease to it.
+constexpr uint32_t kPeerRunsInFlightMax = kWorkersMax;
+
 // ---- Client requests and forwarding ----
 // How long a client waits for one reply (a wait request adds its own timeout on top).
 constexpr uint32_t kRequestTimeoutMsDefault = 5000;
