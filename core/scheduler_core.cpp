@@ -484,8 +484,10 @@ void Scheduler::RefreshCredit(Peer& p, uint32_t free) {
 }
 
 uint32_t Scheduler::FreeToOffer() const {
-  // Its own waiting jobs come first, and a draining node takes nothing new.
-  return ready_.empty() && !draining_ ? static_cast<uint32_t>(free_slots_.size()) : 0;
+  // Its own waiting jobs come first, and a draining node takes nothing new. The queue only
+  // holds runs while every slot is busy, so idle slots and queue room never overlap.
+  if (!ready_.empty() || draining_) return 0;
+  return static_cast<uint32_t>(free_slots_.size() + HostedQueueMax() - hosted_queue_.size());
 }
 
 bool Scheduler::CanLeaseTo(const Peer& p, uint64_t now_ms) const {
@@ -589,18 +591,47 @@ void Scheduler::OnHeartbeat(const protocol::Heartbeat& hb, uint64_t now_ms) {
 }
 
 void Scheduler::AcceptRemoteRun(const protocol::RemoteRun& run, uint64_t now_ms) {
+  if (FreeToOffer() == 0) return RejectHosted(run, "node " + opt_.node_id + " has no free worker");
   int link = FindLink(run.owner);
-  if (draining_ || free_slots_.empty() || !ready_.empty()) {
-    counters_[Counter::kHostedRejected]++;
-    if (link >= 0) {
-      auto r = AnswerTo<protocol::RemoteResult>(run);
-      r.rejected = true;
-      r.error = "node " + opt_.node_id + " has no free worker";
-      r.free = FreeToOffer();
-      fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(r)});
-    }
+  if (link >= 0 && peers_[link].acks) {
+    // At once, before the run's own result: the owner counts the attempt from here on.
+    auto ack = AnswerTo<protocol::RemoteAck>(run);
+    ack.free = FreeToOffer() - 1;  // this run takes a slot or a queue place
+    fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(ack)});
+  }
+  if (free_slots_.empty()) {
+    hosted_queue_.emplace_back(run, now_ms);
     return;
   }
+  HostRun(run, now_ms);
+}
+
+void Scheduler::RejectHosted(const protocol::RemoteRun& run, const std::string& why) {
+  counters_[Counter::kHostedRejected]++;
+  int link = FindLink(run.owner);
+  if (link < 0) return;
+  auto r = AnswerTo<protocol::RemoteResult>(run);
+  r.rejected = true;
+  r.error = why;
+  r.free = FreeToOffer();
+  fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(r)});
+}
+
+void Scheduler::StartQueuedHosted(uint64_t now_ms) {
+  while (!hosted_queue_.empty() && !free_slots_.empty()) {
+    HostRun(hosted_queue_.front().first, now_ms);
+    hosted_queue_.pop_front();
+  }
+}
+
+void Scheduler::Drain() {
+  draining_ = true;
+  for (const auto& [run, at] : hosted_queue_)
+    RejectHosted(run, "node " + opt_.node_id + " is shutting down");
+  hosted_queue_.clear();
+}
+
+void Scheduler::HostRun(const protocol::RemoteRun& run, uint64_t now_ms) {
   uint32_t slot_no = free_slots_.back();
   free_slots_.pop_back();
   Slot& slot = slots_[slot_no];
@@ -614,12 +645,6 @@ void Scheduler::AcceptRemoteRun(const protocol::RemoteRun& run, uint64_t now_ms)
   hosted_deadlines_.emplace(slot.hosted_deadline_ms, slot_no, slot.lease);
   fx_.dispatches.push_back(Dispatch{slot_no, slot.lease, 0, run.id, run.type, run.payload,
                                     run.attempt, run.timeout_ms});
-  if (link >= 0 && peers_[link].acks) {
-    // At once, before the run's own result: the owner counts the attempt from here on.
-    auto ack = AnswerTo<protocol::RemoteAck>(run);
-    ack.free = FreeToOffer();
-    fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(ack)});
-  }
 }
 
 void Scheduler::OnRemoteResult(const protocol::RemoteResult& res, uint64_t now_ms) {
@@ -722,6 +747,7 @@ std::vector<protocol::PeerInfo> Scheduler::Peers() const {
 }
 
 void Scheduler::DispatchReady(uint64_t now_ms) {
+  StartQueuedHosted(now_ms);
   if (draining_) return;  // a draining node finishes what runs and starts nothing new
   while (!ready_.empty()) {
     // Local slots first; then the alive peer with the most advertised free slots.
@@ -843,6 +869,11 @@ void Scheduler::Tick(uint64_t now_ms) {
                         std::to_string(p.leases) + " leases re-queued");
     LosePeerLeases(i, "interrupted: worker node " + p.node + " is silent (presumed dead)", now_ms);
   }
+  while (!hosted_queue_.empty() && hosted_queue_.front().second + limits::kHostedQueueWaitMsMax <= now_ms) {
+    RejectHosted(hosted_queue_.front().first, "node " + opt_.node_id + " had no worker free for " +
+                                                  std::to_string(limits::kHostedQueueWaitMsMax) + " ms");
+    hosted_queue_.pop_front();
+  }
   while (!hosted_deadlines_.empty() && std::get<0>(*hosted_deadlines_.begin()) <= now_ms) {
     auto [deadline, slot_no, lease] = *hosted_deadlines_.begin();
     hosted_deadlines_.erase(hosted_deadlines_.begin());
@@ -877,6 +908,8 @@ uint64_t Scheduler::NextDeadlineMs() const {
   if (!leases_.empty()) d = std::min(d, leases_.begin()->first);
   if (!ack_deadlines_.empty()) d = std::min(d, ack_deadlines_.begin()->first);
   if (!hosted_deadlines_.empty()) d = std::min(d, std::get<0>(*hosted_deadlines_.begin()));
+  if (!hosted_queue_.empty())
+    d = std::min(d, hosted_queue_.front().second + limits::kHostedQueueWaitMsMax);
   if (!waiter_deadlines_.empty()) d = std::min(d, std::get<0>(*waiter_deadlines_.begin()));
   if (!finished_.empty()) d = std::min(d, finished_.begin()->first + opt_.retention_ms);
   return d;

@@ -7,6 +7,7 @@
 #define JOBNET_CORE_SCHEDULER_CORE_HPP_
 
 #include <array>
+#include <deque>
 #include <cstdint>
 #include <map>
 #include <random>
@@ -86,7 +87,7 @@ struct SchedulerOptions {
   uint64_t incarnation = 0;                   // this start of the node (journal)
   std::vector<std::string> peers;             // peer link endpoints, by link index
   uint64_t failure_timeout_ms = limits::kFailureTimeoutMsDefault;  // a silent peer is dead
-  uint64_t remote_lease_slack_ms = 2000;      // extra lease time for a run on a peer
+  uint64_t remote_lease_slack_ms = limits::kRemoteLeaseSlackMsDefault;  // for a run on a peer
   // A run on a peer that announces acks, unacknowledged this long, is taken back (no attempt
   // spent) and the peer suspended (docs/cluster.md §3).
   uint64_t remote_ack_ms = limits::kRemoteAckMsDefault;
@@ -172,7 +173,8 @@ class Scheduler {
   void List(ReplyToken t, const protocol::ListRequest& req);
   protocol::StatsReply Stats() const;
   // Refuse new submits from now on (shutdown): they get kDraining.
-  void Drain() { draining_ = true; }
+  // Runs queued for other owners go back to them as rejections.
+  void Drain();
 
   void Complete(const Outcome& outcome, uint64_t now_ms);
 
@@ -274,6 +276,15 @@ class Scheduler {
   uint32_t FreeToOffer() const;
   // The peer answered one of our runs: lift its suspension.
   void PeerAnswered(Peer& p);
+  // Runs a hosted run on a free slot, or queues it (FreeToOffer counts the room), and
+  // acknowledges it to an owner that announces acks.
+  void HostRun(const protocol::RemoteRun& run, uint64_t now_ms);
+  // Hands a hosted run back to its owner unstarted: the attempt does not count there.
+  void RejectHosted(const protocol::RemoteRun& run, const std::string& why);
+  // Starts queued hosted runs on free slots (before this node's own ready jobs: they are few,
+  // and were taken when it had none waiting).
+  void StartQueuedHosted(uint64_t now_ms);
+  uint32_t HostedQueueMax() const { return opt_.workers * limits::kHostedQueuedPerWorker; }
   // Whether DispatchReady may send a run to the peer on `link` now.
   bool CanLeaseTo(const Peer& p, uint64_t now_ms) const;
   // Runs on the peer left unacknowledged past their deadline: take them all back (no attempt
@@ -305,6 +316,7 @@ class Scheduler {
   std::unordered_map<uint64_t, RemoteLease> remote_leases_;  // by lease
   std::set<std::pair<uint64_t, uint64_t>> ack_deadlines_;   // (deadline, lease), unacked runs
   std::set<std::tuple<uint64_t, uint32_t, uint64_t>> hosted_deadlines_;  // (deadline, slot, lease)
+  std::deque<std::pair<protocol::RemoteRun, uint64_t>> hosted_queue_;  // (run, queued at), FIFO
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;
   uint32_t busy_slots_ = 0;

@@ -842,7 +842,13 @@ TEST_F(ClusterSchedulerTest, HostedRunsUseFreeSlotsAndReportToTheOwner) {
   ASSERT_EQ(fx.dispatches.size(), 1u);
   EXPECT_TRUE(fx.writes.empty());  // the owner journals, not the host
   Dispatch d = fx.dispatches[0];
-  // No slot left: the next one is rejected at once.
+  // No slot left: the next runs wait in its queue, and the one after is rejected at once.
+  for (uint32_t i = 0; i < limits::kHostedQueuedPerWorker; ++i) {
+    s_->AcceptRemoteRun(run, now_);
+    fx = s_->TakeEffects();
+    EXPECT_TRUE(fx.peer_sends.empty());
+    EXPECT_TRUE(fx.dispatches.empty());
+  }
   s_->AcceptRemoteRun(run, now_);
   fx = s_->TakeEffects();
   ASSERT_EQ(fx.peer_sends.size(), 1u);
@@ -858,7 +864,41 @@ TEST_F(ClusterSchedulerTest, HostedRunsUseFreeSlotsAndReportToTheOwner) {
   EXPECT_FALSE(res.ok);
   EXPECT_FALSE(res.timed_out);
   EXPECT_EQ(res.error.size(), limits::kErrorMessageBytesMax);  // fits the wire limit
-  EXPECT_EQ(s_->busy_slots(), 0u);
+  EXPECT_EQ(fx_.dispatches.size(), 1u);  // the first queued run takes the slot at once
+  EXPECT_EQ(s_->busy_slots(), 1u);
+}
+
+TEST_F(ClusterSchedulerTest, QueuedHostedRunWaitingTooLongGoesBackAsARejection) {
+  Beat("n2", "tcp://p2", 0);
+  s_->AcceptRemoteRun(HostedRun(), now_);  // takes the only slot (and keeps it)
+  auto queued = HostedRun();
+  queued.lease = 42;
+  s_->AcceptRemoteRun(queued, now_);
+  EXPECT_TRUE(s_->TakeEffects().peer_sends.empty());
+  EXPECT_EQ(s_->NextDeadlineMs(), now_ + 500);  // the running hosted run's own deadline first
+  Tick(limits::kHostedQueueWaitMsMax - 1);
+  bool rejected = false;
+  for (auto& p : fx_.peer_sends)
+    if (auto* r = std::get_if<protocol::RemoteResult>(&p.body)) rejected |= r->rejected;
+  EXPECT_FALSE(rejected);
+  Tick(1);
+  ASSERT_EQ(fx_.peer_sends.size(), 1u);
+  auto res = std::get<protocol::RemoteResult>(fx_.peer_sends[0].body);
+  EXPECT_TRUE(res.rejected);  // the owner does not count the attempt
+  EXPECT_EQ(res.lease, 42u);
+  EXPECT_NE(res.error.find("no worker free"), std::string::npos);
+}
+
+TEST_F(ClusterSchedulerTest, DrainHandsQueuedHostedRunsBack) {
+  Beat("n2", "tcp://p2", 0);
+  s_->AcceptRemoteRun(HostedRun(), now_);
+  s_->AcceptRemoteRun(HostedRun(), now_);
+  s_->TakeEffects();
+  s_->Drain();
+  auto fx = s_->TakeEffects();
+  ASSERT_EQ(fx.peer_sends.size(), 1u);
+  EXPECT_TRUE(std::get<protocol::RemoteResult>(fx.peer_sends[0].body).rejected);
+  EXPECT_EQ(s_->MakeHeartbeat("tcp://p1").free, 0u);
 }
 
 TEST_F(ClusterSchedulerTest, HostedRunPastItsDeadlineIsReportedAsATimeout) {
@@ -1034,9 +1074,12 @@ TEST_F(ClusterSchedulerTest, HostAcknowledgesRunsOnlyToOwnersThatAnnounceAcks) {
   EXPECT_EQ(ack.seq, 5u);
   EXPECT_EQ(ack.owner_incarnation, 3u);
   EXPECT_EQ(ack.worker_node, "n1");
-  EXPECT_EQ(ack.free, 0u);  // its only slot is taken
+  // Its only slot is taken; its queue has room for kHostedQueuedPerWorker more.
+  EXPECT_EQ(ack.free, limits::kHostedQueuedPerWorker);
+  EXPECT_EQ(s_->MakeHeartbeat("tcp://p1").free, limits::kHostedQueuedPerWorker);
   Finish(fx.dispatches.at(0), true);
-  EXPECT_EQ(std::get<protocol::RemoteResult>(fx_.peer_sends.at(0).body).free, 1u);
+  EXPECT_EQ(std::get<protocol::RemoteResult>(fx_.peer_sends.at(0).body).free,
+            1u + limits::kHostedQueuedPerWorker);
 }
 
 }  // namespace

@@ -111,6 +111,19 @@ static_assert(kPeerSuspendMsMax >= kPeerSuspendMsMin, "the pause only grows");
 // credit, refreshed from every ack and result, normally keeps it lower; this bounds what a
 // peer advertising absurd free slots could make the owner lease to it.
 constexpr uint32_t kPeerRunsInFlightMax = kWorkersMax;
+// A run on a peer gets this much more lease than its timeout: the network both ways, and the
+// wait in the host's queue.
+constexpr uint64_t kRemoteLeaseSlackMsDefault = 2000;
+// A host queues up to this many runs per worker beyond its idle slots, so the next run is
+// already there when a slot frees (otherwise each hosted slot idles for a round trip to the
+// owner between runs, and short jobs barely use peers).
+constexpr uint32_t kHostedQueuedPerWorker = 2;
+// A queued hosted run that has not started after this long is handed back as a rejection (the
+// attempt does not count). Shorter than the lease slack, so the host's deadline for the run
+// (from its start) always falls within the owner's lease.
+constexpr uint64_t kHostedQueueWaitMsMax = 1000;
+static_assert(kHostedQueueWaitMsMax + kRemoteAckMsDefault <= kRemoteLeaseSlackMsDefault,
+              "a queued run starts (or comes back) well within the owner's lease");
 
 // ---- Client requests and forwarding ----
 // How long a client waits for one reply (a wait request adds its own timeout on top).
