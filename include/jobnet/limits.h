@@ -116,8 +116,10 @@ constexpr uint32_t kPeerRunsInFlightMax = kWorkersMax;
 constexpr uint64_t kRemoteLeaseSlackMsDefault = 2000;
 // A host queues up to this many runs per worker beyond its idle slots, so the next run is
 // already there when a slot frees (otherwise each hosted slot idles for a round trip to the
-// owner between runs, and short jobs barely use peers).
-constexpr uint32_t kHostedQueuedPerWorker = 2;
+// owner between runs, and short jobs barely use peers). One, not more: measured (docs/benchmarks.md)
+// 5 ms jobs gain little from a second, and runs parked behind busy hosts are runs the owner
+// cannot give to a slot that frees elsewhere.
+constexpr uint32_t kHostedQueuedPerWorker = 1;
 // A queued hosted run that has not started after this long is handed back as a rejection (the
 // attempt does not count). Shorter than the lease slack, so the host's deadline for the run
 // (from its start) always falls within the owner's lease.
