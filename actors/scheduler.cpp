@@ -261,6 +261,10 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
             } else {
               core.OnRemoteResult(*res, now);
             }
+          } else if (auto* ack = std::get_if<protocol::RemoteAck>(&body)) {
+            // Taken even while full: it changes no job, and a dropped ack would later take
+            // back (and re-run) a run that is going fine.
+            core.OnRemoteAck(*ack, now);
           }
           Pump(self);
           return;

@@ -60,6 +60,13 @@ std::string PctJson(const Percentiles& p) {
 }
 
 // A msgpack str of exactly `bytes` bytes in total (header included, at least 1 byte: nil).
+std::string SleepPayload(uint32_t ms) {
+  if (ms < 128) return std::string(1, static_cast<char>(ms));
+  std::string p = "\xce";
+  for (int shift = 24; shift >= 0; shift -= 8) p.push_back(static_cast<char>((ms >> shift) & 0xff));
+  return p;
+}
+
 std::string Payload(uint32_t bytes) {
   if (bytes <= 1) return std::string(1, '\xc0');
   std::string body;
@@ -89,6 +96,7 @@ struct Options {
   std::vector<std::string> endpoints;
   uint32_t clients = 8, window = 64, payload_bytes = 6, consumers = 0;
   uint64_t jobs = 20000, delay_ms = 0;
+  uint32_t sleep_ms = 0;  // > 0: `sleep` jobs of this many ms (the workers, not the CPU, limit)
   double rate = 0;
   std::string type = "echo", beanstalkd, fsync_probe;
   bool drain = false, json = false;
@@ -260,8 +268,9 @@ int Jobnet(const Options& o) {
         return;
       }
       JobSpec spec;
-      spec.type = o.type;
-      spec.payload = Payload(o.payload_bytes);
+      spec.type = o.sleep_ms > 0 ? "sleep" : o.type;
+      // A positive fixint or uint32: what the sleep handler reads as milliseconds.
+      spec.payload = o.sleep_ms > 0 ? SleepPayload(o.sleep_ms) : Payload(o.payload_bytes);
       spec.delay_ms = o.delay_ms;
       std::unordered_map<uint64_t, Clock::time_point> submits, waits;  // corr -> scheduled time
       uint64_t k = 0;  // this client's send count (open loop schedule)
@@ -388,6 +397,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100000));
   app.add_option("--jobs", o.jobs, "jobs to submit (default 20000)")->check(CLI::PositiveNumber);
   app.add_option("--type", o.type, "job type (default echo)");
+  app.add_option("--sleep-ms", o.sleep_ms,
+                 "submit `sleep` jobs of this many ms instead (worker-bound, not CPU-bound)")
+      ->check(CLI::Range(1u, 60000u));
   app.add_option("--payload-bytes", o.payload_bytes,
                  "payload size in bytes, a msgpack string (default 6)")
       ->check(CLI::Range(1u, 1u << 20));

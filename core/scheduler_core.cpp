@@ -413,7 +413,7 @@ void Scheduler::Complete(const Outcome& o, uint64_t now_ms) {
     int link = FindLink(slot.run.owner);
     counters_[Counter::kHostedRuns]++;
     if (link >= 0) {
-      protocol::RemoteResult r = ResultFor(slot.run);
+      auto r = AnswerTo<protocol::RemoteResult>(slot.run);
       // As for a local run, the host's deadline decides; the owner counts the timeout.
       r.timed_out = o.timed_out || now_ms >= slot.hosted_deadline_ms;
       r.ok = !r.timed_out && o.ok && o.result.size() <= limits::kResultBytesMax;
@@ -424,6 +424,7 @@ void Scheduler::Complete(const Outcome& o, uint64_t now_ms) {
         r.error = o.ok && !r.ok ? "result is larger than 1 MiB"
                                 : o.error.substr(0, limits::kErrorMessageBytesMax);
       }
+      r.free = FreeToOffer();  // this run's slot is free again
       fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(r)});
     } else {
       counters_[Counter::kHostedResultsUndeliverable]++;
@@ -460,8 +461,9 @@ void Scheduler::InterruptRun(Job& job, const std::string& why, uint64_t now_ms) 
   }
 }
 
-protocol::RemoteResult Scheduler::ResultFor(const protocol::RemoteRun& run) const {
-  protocol::RemoteResult r;
+template <class Answer>
+Answer Scheduler::AnswerTo(const protocol::RemoteRun& run) const {
+  Answer r;
   r.owner = run.owner;
   r.owner_incarnation = run.owner_incarnation;
   r.worker_node = opt_.node_id;
@@ -473,8 +475,73 @@ protocol::RemoteResult Scheduler::ResultFor(const protocol::RemoteRun& run) cons
 void Scheduler::DropRemoteLease(uint64_t lease) {
   auto rl = remote_leases_.find(lease);
   if (rl == remote_leases_.end()) return;  // a local run's lease
-  peers_[rl->second].leases--;
+  MarkAcked(lease);  // no longer waits for an ack either
+  peers_[rl->second.link].leases--;
   remote_leases_.erase(rl);
+}
+
+void Scheduler::MarkAcked(uint64_t lease) {
+  auto rl = remote_leases_.find(lease);
+  if (rl == remote_leases_.end() || rl->second.ack_deadline_ms == 0) return;
+  ack_deadlines_.erase({rl->second.ack_deadline_ms, lease});
+  rl->second.ack_deadline_ms = 0;
+  Peer& p = peers_[rl->second.link];
+  JOBNET_CHECK(p.unacked > 0);
+  p.unacked--;
+}
+
+void Scheduler::RefreshCredit(Peer& p, uint32_t free) {
+  p.credit = free > p.unacked ? free - p.unacked : 0;
+}
+
+uint32_t Scheduler::FreeToOffer() const {
+  // Its own waiting jobs come first, and a draining node takes nothing new. The queue only
+  // holds runs while every slot is busy, so idle slots and queue room never overlap.
+  if (!ready_.empty() || draining_) return 0;
+  return static_cast<uint32_t>(free_slots_.size() + HostedQueueMax() - hosted_queue_.size());
+}
+
+bool Scheduler::CanLeaseTo(const Peer& p, uint64_t now_ms) const {
+  if (!p.alive || p.credit == 0 || p.leases >= limits::kPeerRunsInFlightMax) return false;
+  // A suspended peer gets one probe run after its pause, and no second while that is unanswered.
+  return !p.suspended || (now_ms >= p.resume_ms && p.unacked == 0);
+}
+
+void Scheduler::TakeBackUnacked(uint32_t link, uint64_t now_ms) {
+  Peer& p = peers_[link];
+  std::vector<uint64_t> unacked;
+  for (const auto& [lease, rl] : remote_leases_)
+    if (rl.link == link && rl.ack_deadline_ms != 0) unacked.push_back(lease);
+  std::string why = "node " + p.node + " did not acknowledge the run within " +
+                    std::to_string(opt_.remote_ack_ms) + " ms: taken back, attempt not counted";
+  for (uint64_t lease : unacked) {
+    Job& job = jobs_.at(remote_leases_.at(lease).seq);
+    Unindex(job);
+    DropRemoteLease(lease);
+    // Most likely it never arrived, so it did not run: like a rejection, the attempt is not
+    // spent. If it did arrive after all, it runs there once more than counted, and its result
+    // is stale (at-least-once allows the duplicate; an attempt lost to the network does not).
+    job.attempts--;
+    job.error = why;
+    counters_[Counter::kRemoteUnacked]++;
+    SetState(job, JobState::kQueued, now_ms, why);
+    Enqueue(job);
+  }
+  JOBNET_CHECK(p.unacked == 0);
+  p.suspended = true;
+  p.resume_ms = now_ms + p.suspend_ms;
+  counters_[Counter::kPeersSuspended]++;
+  fx_.notes.push_back("peer " + p.node + " did not acknowledge " + std::to_string(unacked.size()) +
+                      " runs within " + std::to_string(opt_.remote_ack_ms) +
+                      " ms: taken back; no runs to it for " + std::to_string(p.suspend_ms) +
+                      " ms, then one probe");
+  p.suspend_ms = std::min(2 * p.suspend_ms, limits::kPeerSuspendMsMax);
+}
+
+void Scheduler::PeerAnswered(Peer& p) {
+  if (p.suspended) fx_.notes.push_back("peer " + p.node + " answers runs again: suspension lifted");
+  p.suspended = false;
+  p.suspend_ms = limits::kPeerSuspendMsMin;
 }
 
 int Scheduler::FindLink(const std::string& node) const {
@@ -485,20 +552,18 @@ int Scheduler::FindLink(const std::string& node) const {
 
 void Scheduler::LosePeerLeases(uint32_t link, const std::string& why, uint64_t now_ms) {
   std::vector<uint64_t> lost;
-  for (const auto& [lease, l] : remote_leases_)
-    if (l == link) lost.push_back(lease);
+  for (const auto& [lease, rl] : remote_leases_)
+    if (rl.link == link) lost.push_back(lease);
   for (uint64_t lease : lost) {
-    remote_leases_.erase(lease);
-    for (auto& [seq, rl] : running_) {
-      if (rl.first != lease) continue;
-      Job& job = jobs_.at(seq);
-      Unindex(job);
-      counters_[Counter::kPeerRunsLost]++;
-      InterruptRun(job, why, now_ms);
-      break;
-    }
+    // Counted even if unacknowledged: a job that kills its host before the ack leaves must
+    // still run out of attempts.
+    Job& job = jobs_.at(remote_leases_.at(lease).seq);
+    Unindex(job);
+    DropRemoteLease(lease);
+    counters_[Counter::kPeerRunsLost]++;
+    InterruptRun(job, why, now_ms);
   }
-  peers_[link].leases = 0;
+  JOBNET_CHECK(peers_[link].leases == 0 && peers_[link].unacked == 0);
 }
 
 void Scheduler::OnHeartbeat(const protocol::Heartbeat& hb, uint64_t now_ms) {
@@ -525,24 +590,59 @@ void Scheduler::OnHeartbeat(const protocol::Heartbeat& hb, uint64_t now_ms) {
     p.alive = true;
     p.last_seen_ms = now_ms;
     p.workers = hb.workers;
-    p.credit = hb.free;
+    p.acks = hb.acks;
+    if (p.acks) {
+      RefreshCredit(p, hb.free);
+    } else {
+      p.credit = hb.free;  // an older node: credit is learned from heartbeats only
+    }
     p.queued = hb.queued;
   }
   DispatchReady(now_ms);
 }
 
 void Scheduler::AcceptRemoteRun(const protocol::RemoteRun& run, uint64_t now_ms) {
+  if (FreeToOffer() == 0) return RejectHosted(run, "node " + opt_.node_id + " has no free worker");
   int link = FindLink(run.owner);
-  if (draining_ || free_slots_.empty() || !ready_.empty()) {
-    counters_[Counter::kHostedRejected]++;
-    if (link >= 0) {
-      protocol::RemoteResult r = ResultFor(run);
-      r.rejected = true;
-      r.error = "node " + opt_.node_id + " has no free worker";
-      fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(r)});
-    }
+  if (link >= 0 && peers_[link].acks) {
+    // At once, before the run's own result: the owner counts the attempt from here on.
+    auto ack = AnswerTo<protocol::RemoteAck>(run);
+    ack.free = FreeToOffer() - 1;  // this run takes a slot or a queue place
+    fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(ack)});
+  }
+  if (free_slots_.empty()) {
+    hosted_queue_.emplace_back(run, now_ms);
     return;
   }
+  HostRun(run, now_ms);
+}
+
+void Scheduler::RejectHosted(const protocol::RemoteRun& run, const std::string& why) {
+  counters_[Counter::kHostedRejected]++;
+  int link = FindLink(run.owner);
+  if (link < 0) return;
+  auto r = AnswerTo<protocol::RemoteResult>(run);
+  r.rejected = true;
+  r.error = why;
+  r.free = FreeToOffer();
+  fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(r)});
+}
+
+void Scheduler::StartQueuedHosted(uint64_t now_ms) {
+  while (!hosted_queue_.empty() && !free_slots_.empty()) {
+    HostRun(hosted_queue_.front().first, now_ms);
+    hosted_queue_.pop_front();
+  }
+}
+
+void Scheduler::Drain() {
+  draining_ = true;
+  for (const auto& [run, at] : hosted_queue_)
+    RejectHosted(run, "node " + opt_.node_id + " is shutting down");
+  hosted_queue_.clear();
+}
+
+void Scheduler::HostRun(const protocol::RemoteRun& run, uint64_t now_ms) {
   uint32_t slot_no = free_slots_.back();
   free_slots_.pop_back();
   Slot& slot = slots_[slot_no];
@@ -578,8 +678,17 @@ void Scheduler::OnRemoteResult(const protocol::RemoteResult& res, uint64_t now_m
     DispatchReady(now_ms);
     return;
   }
-  if (remote_leases_.count(res.lease) == 0) {
+  auto rl = remote_leases_.find(res.lease);
+  int link = rl != remote_leases_.end() ? static_cast<int>(rl->second.link) : FindLink(res.worker_node);
+  if (link >= 0 && peers_[link].acks) {
+    // Any answer shows the peer receives our runs; its free slots are the freshest we have.
+    if (rl != remote_leases_.end()) MarkAcked(res.lease);
+    PeerAnswered(peers_[link]);
+    RefreshCredit(peers_[link], res.free);
+  }
+  if (rl == remote_leases_.end()) {
     counters_[Counter::kStaleResults]++;  // its lease expired, was cancelled, or its peer declared dead
+    DispatchReady(now_ms);
     return;
   }
   auto run = running_.find(res.seq);
@@ -606,14 +715,27 @@ void Scheduler::OnRemoteResult(const protocol::RemoteResult& res, uint64_t now_m
   DispatchReady(now_ms);
 }
 
+void Scheduler::OnRemoteAck(const protocol::RemoteAck& ack, uint64_t now_ms) {
+  if (ack.owner != opt_.node_id || ack.owner_incarnation != opt_.incarnation) return;
+  auto rl = remote_leases_.find(ack.lease);
+  int link = rl != remote_leases_.end() ? static_cast<int>(rl->second.link) : FindLink(ack.worker_node);
+  if (link < 0) return;
+  // A late ack (the run was taken back, or ended) still shows the peer receives runs.
+  if (rl != remote_leases_.end() && rl->second.seq == ack.seq) MarkAcked(ack.lease);
+  PeerAnswered(peers_[link]);
+  RefreshCredit(peers_[link], ack.free);
+  DispatchReady(now_ms);
+}
+
 protocol::Heartbeat Scheduler::MakeHeartbeat(const std::string& endpoint) const {
   protocol::Heartbeat hb;
   hb.node = opt_.node_id;
   hb.incarnation = opt_.incarnation;
   hb.endpoint = endpoint;
   hb.workers = opt_.workers;
-  hb.free = ready_.empty() && !draining_ ? static_cast<uint32_t>(free_slots_.size()) : 0;
+  hb.free = FreeToOffer();
   hb.queued = ready_.size() + delayed_.size();
+  hb.acks = true;
   return hb;
 }
 
@@ -636,6 +758,7 @@ std::vector<protocol::PeerInfo> Scheduler::Peers() const {
 }
 
 void Scheduler::DispatchReady(uint64_t now_ms) {
+  StartQueuedHosted(now_ms);
   if (draining_) return;  // a draining node finishes what runs and starts nothing new
   while (!ready_.empty()) {
     // Local slots first; then the alive peer with the most advertised free slots.
@@ -643,7 +766,7 @@ void Scheduler::DispatchReady(uint64_t now_ms) {
     if (free_slots_.empty()) {
       uint32_t best = 0;
       for (size_t i = 0; i < peers_.size(); ++i)
-        if (peers_[i].alive && peers_[i].credit > best) {
+        if (CanLeaseTo(peers_[i], now_ms) && peers_[i].credit > best) {
           best = peers_[i].credit;
           link = static_cast<int>(i);
         }
@@ -672,7 +795,13 @@ void Scheduler::DispatchReady(uint64_t now_ms) {
       p.credit--;
       p.leases++;
       deadline += opt_.remote_lease_slack_ms;
-      remote_leases_[lease] = static_cast<uint32_t>(link);
+      RemoteLease rl{static_cast<uint32_t>(link), job.seq, 0};
+      if (p.acks) {
+        rl.ack_deadline_ms = now_ms + opt_.remote_ack_ms;
+        ack_deadlines_.emplace(rl.ack_deadline_ms, lease);
+        p.unacked++;
+      }
+      remote_leases_[lease] = rl;
       SetState(job, JobState::kRunning, now_ms, "started on node " + p.node);
       protocol::RemoteRun run;
       run.owner = opt_.node_id;
@@ -726,6 +855,9 @@ void Scheduler::Tick(uint64_t now_ms) {
     SetState(job, JobState::kQueued, now_ms, "due");
     Enqueue(job);
   }
+  // Before lease expiry: a run that never arrived costs no attempt, even if its lease is up too.
+  while (!ack_deadlines_.empty() && ack_deadlines_.begin()->first <= now_ms)
+    TakeBackUnacked(remote_leases_.at(ack_deadlines_.begin()->second).link, now_ms);
   while (!leases_.empty() && leases_.begin()->first <= now_ms) {
     uint64_t seq = leases_.begin()->second;
     Job& job = jobs_.at(seq);
@@ -747,6 +879,11 @@ void Scheduler::Tick(uint64_t now_ms) {
                         std::to_string(now_ms - p.last_seen_ms) + " ms: declared dead; " +
                         std::to_string(p.leases) + " leases re-queued");
     LosePeerLeases(i, "interrupted: worker node " + p.node + " is silent (presumed dead)", now_ms);
+  }
+  while (!hosted_queue_.empty() && hosted_queue_.front().second + limits::kHostedQueueWaitMsMax <= now_ms) {
+    RejectHosted(hosted_queue_.front().first, "node " + opt_.node_id + " had no worker free for " +
+                                                  std::to_string(limits::kHostedQueueWaitMsMax) + " ms");
+    hosted_queue_.pop_front();
   }
   while (!hosted_deadlines_.empty() && std::get<0>(*hosted_deadlines_.begin()) <= now_ms) {
     auto [deadline, slot_no, lease] = *hosted_deadlines_.begin();
@@ -780,7 +917,10 @@ uint64_t Scheduler::NextDeadlineMs() const {
   uint64_t d = std::numeric_limits<uint64_t>::max();
   if (!delayed_.empty()) d = std::min(d, delayed_.begin()->first);
   if (!leases_.empty()) d = std::min(d, leases_.begin()->first);
+  if (!ack_deadlines_.empty()) d = std::min(d, ack_deadlines_.begin()->first);
   if (!hosted_deadlines_.empty()) d = std::min(d, std::get<0>(*hosted_deadlines_.begin()));
+  if (!hosted_queue_.empty())
+    d = std::min(d, hosted_queue_.front().second + limits::kHostedQueueWaitMsMax);
   if (!waiter_deadlines_.empty()) d = std::min(d, std::get<0>(*waiter_deadlines_.begin()));
   if (!finished_.empty()) d = std::min(d, finished_.begin()->first + opt_.retention_ms);
   return d;

@@ -7,6 +7,7 @@
 #define JOBNET_CORE_SCHEDULER_CORE_HPP_
 
 #include <array>
+#include <deque>
 #include <cstdint>
 #include <map>
 #include <random>
@@ -86,7 +87,10 @@ struct SchedulerOptions {
   uint64_t incarnation = 0;                   // this start of the node (journal)
   std::vector<std::string> peers;             // peer link endpoints, by link index
   uint64_t failure_timeout_ms = limits::kFailureTimeoutMsDefault;  // a silent peer is dead
-  uint64_t remote_lease_slack_ms = 2000;      // extra lease time for a run on a peer
+  uint64_t remote_lease_slack_ms = limits::kRemoteLeaseSlackMsDefault;  // for a run on a peer
+  // A run on a peer that announces acks, unacknowledged this long, is taken back (no attempt
+  // spent) and the peer suspended (docs/cluster.md §3).
+  uint64_t remote_ack_ms = limits::kRemoteAckMsDefault;
 };
 
 struct Reply {
@@ -174,7 +178,8 @@ class Scheduler {
   void List(ReplyToken t, const protocol::ListRequest& req);
   protocol::StatsReply Stats() const;
   // Refuse new submits from now on (shutdown): they get kDraining.
-  void Drain() { draining_ = true; }
+  // Runs queued for other owners go back to them as rejections.
+  void Drain();
 
   void Complete(const Outcome& outcome, uint64_t now_ms);
 
@@ -184,6 +189,8 @@ class Scheduler {
   void AcceptRemoteRun(const protocol::RemoteRun& run, uint64_t now_ms);
   // The outcome of one of this node's jobs that ran on a peer.
   void OnRemoteResult(const protocol::RemoteResult& res, uint64_t now_ms);
+  // A peer received one of this node's runs and started it.
+  void OnRemoteAck(const protocol::RemoteAck& ack, uint64_t now_ms);
   protocol::Heartbeat MakeHeartbeat(const std::string& endpoint) const;
   std::vector<protocol::PeerInfo> Peers() const;
   // Promotes due delayed jobs, expires leases and waiters, purges old final jobs, dispatches.
@@ -224,6 +231,19 @@ class Scheduler {
     uint32_t credit = 0;  // slots it advertised, minus runs sent since
     uint64_t queued = 0;
     uint32_t leases = 0;
+    bool acks = false;      // it acknowledges runs (its heartbeat says so)
+    uint32_t unacked = 0;   // runs sent to it and not yet acknowledged
+    // It left a run unacknowledged: no runs until resume_ms, then one probe at a time until
+    // it answers anything; suspend_ms is the next pause.
+    bool suspended = false;
+    uint64_t resume_ms = 0;
+    uint64_t suspend_ms = limits::kPeerSuspendMsMin;
+  };
+  // A run of ours on a peer.
+  struct RemoteLease {
+    uint32_t link = 0;
+    uint64_t seq = 0;
+    uint64_t ack_deadline_ms = 0;  // 0: acknowledged (or the peer does not ack)
   };
   // Ready order: higher priority first, then FIFO by enqueue order.
   using ReadyKey = std::tuple<int64_t, uint64_t, uint64_t>;  // (-priority, order, seq)
@@ -252,8 +272,33 @@ class Scheduler {
   int FindLink(const std::string& node) const;
   // Forgets the lease of a run on a peer (no-op for a local run's lease).
   void DropRemoteLease(uint64_t lease);
-  // The reply to a hosted run, addressed to its owner (outcome fields left for the caller).
-  protocol::RemoteResult ResultFor(const protocol::RemoteRun& run) const;
+  // The peer answered the run `lease` (ack, rejection or result): it receives our runs.
+  void MarkAcked(uint64_t lease);
+  // Sets the peer's credit from the free slots it reported after the runs it had received:
+  // the runs still unacknowledged were sent after that report and will take some of them.
+  void RefreshCredit(Peer& p, uint32_t free);
+  // The slots this node offers other owners now (heartbeats, acks, results).
+  uint32_t FreeToOffer() const;
+  // The peer answered one of our runs: lift its suspension.
+  void PeerAnswered(Peer& p);
+  // Runs a hosted run on a free slot, or queues it (FreeToOffer counts the room), and
+  // acknowledges it to an owner that announces acks.
+  void HostRun(const protocol::RemoteRun& run, uint64_t now_ms);
+  // Hands a hosted run back to its owner unstarted: the attempt does not count there.
+  void RejectHosted(const protocol::RemoteRun& run, const std::string& why);
+  // Starts queued hosted runs on free slots (before this node's own ready jobs: they are few,
+  // and were taken when it had none waiting).
+  void StartQueuedHosted(uint64_t now_ms);
+  uint32_t HostedQueueMax() const { return opt_.workers * limits::kHostedQueuedPerWorker; }
+  // Whether DispatchReady may send a run to the peer on `link` now.
+  bool CanLeaseTo(const Peer& p, uint64_t now_ms) const;
+  // Runs on the peer left unacknowledged past their deadline: take them all back (no attempt
+  // spent) and suspend the peer.
+  void TakeBackUnacked(uint32_t link, uint64_t now_ms);
+  // A RemoteResult or RemoteAck for a hosted run, addressed to its owner (the other fields are
+  // left for the caller).
+  template <class Answer>
+  Answer AnswerTo(const protocol::RemoteRun& run) const;
 
   SchedulerOptions opt_;
   std::mt19937_64 rng_;
@@ -273,8 +318,10 @@ class Scheduler {
   std::set<std::pair<uint64_t, uint64_t>> finished_;  // (finished_at, seq), for retention
 
   std::vector<Peer> peers_;                              // by link index
-  std::unordered_map<uint64_t, uint32_t> remote_leases_;  // lease -> link
+  std::unordered_map<uint64_t, RemoteLease> remote_leases_;  // by lease
+  std::set<std::pair<uint64_t, uint64_t>> ack_deadlines_;   // (deadline, lease), unacked runs
   std::set<std::tuple<uint64_t, uint32_t, uint64_t>> hosted_deadlines_;  // (deadline, slot, lease)
+  std::deque<std::pair<protocol::RemoteRun, uint64_t>> hosted_queue_;  // (run, queued at), FIFO
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;
   uint32_t busy_slots_ = 0;

@@ -122,13 +122,14 @@ struct BodyWriter {
     Key("leases"); pk.pack_uint32(p.leases);
   }
   void operator()(const Heartbeat& h) {
-    pk.pack_map(6);
+    pk.pack_map(7);
     Key("node"); PackStr(pk, h.node);
     Key("incarnation"); pk.pack_uint64(h.incarnation);
     Key("endpoint"); PackStr(pk, h.endpoint);
     Key("workers"); pk.pack_uint32(h.workers);
     Key("free"); pk.pack_uint32(h.free);
     Key("queued"); pk.pack_uint64(h.queued);
+    Key("acks"); pk.pack(h.acks);
   }
   void operator()(const RemoteRun& r) {
     pk.pack_map(9);
@@ -143,7 +144,7 @@ struct BodyWriter {
     Key("timeout_ms"); pk.pack_uint64(r.timeout_ms);
   }
   void operator()(const RemoteResult& r) {
-    pk.pack_map(10);
+    pk.pack_map(11);
     Key("owner"); PackStr(pk, r.owner);
     Key("owner_incarnation"); pk.pack_uint64(r.owner_incarnation);
     Key("worker_node"); PackStr(pk, r.worker_node);
@@ -154,6 +155,16 @@ struct BodyWriter {
     Key("timed_out"); pk.pack(r.timed_out);
     Key("result"); PackRaw(buf, r.result);
     Key("error"); PackStr(pk, r.error);
+    Key("free"); pk.pack_uint32(r.free);
+  }
+  void operator()(const RemoteAck& a) {
+    pk.pack_map(6);
+    Key("owner"); PackStr(pk, a.owner);
+    Key("owner_incarnation"); pk.pack_uint64(a.owner_incarnation);
+    Key("worker_node"); PackStr(pk, a.worker_node);
+    Key("lease"); pk.pack_uint64(a.lease);
+    Key("seq"); pk.pack_uint64(a.seq);
+    Key("free"); pk.pack_uint32(a.free);
   }
   void operator()(const StatsReply& r) {
     pk.pack_map(10);
@@ -436,6 +447,7 @@ Status ReadBody(Kind kind, const msgpack::object& o, Body* body) {
       JOBNET_TRY(r.Uint("workers", &b.workers));
       JOBNET_TRY(r.Uint("free", &b.free));
       JOBNET_TRY(r.Uint("queued", &b.queued));
+      JOBNET_TRY(r.Bool("acks", &b.acks));  // absent from older nodes: false
       if (!IsValidName(b.node, limits::kNodeIdBytesMax))
         return Status::InvalidArgument("heartbeat has an invalid node id");
       *body = std::move(b);
@@ -469,6 +481,18 @@ Status ReadBody(Kind kind, const msgpack::object& o, Body* body) {
       JOBNET_TRY(r.Bool("timed_out", &b.timed_out));  // absent from older nodes: false
       JOBNET_TRY(r.Raw("result", &b.result, limits::kResultBytesMax));
       JOBNET_TRY(r.Str("error", &b.error, limits::kErrorMessageBytesMax));
+      JOBNET_TRY(r.Uint("free", &b.free));  // absent from older nodes, which send no acks
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kRemoteAck: {
+      RemoteAck b;
+      JOBNET_TRY(r.Str("owner", &b.owner, limits::kNodeIdBytesMax, true));
+      JOBNET_TRY(r.Uint("owner_incarnation", &b.owner_incarnation));
+      JOBNET_TRY(r.Str("worker_node", &b.worker_node, limits::kNodeIdBytesMax));
+      JOBNET_TRY(r.Uint("lease", &b.lease, true));
+      JOBNET_TRY(r.Uint("seq", &b.seq, true));
+      JOBNET_TRY(r.Uint("free", &b.free));
       *body = std::move(b);
       return Status::OK();
     }
@@ -492,6 +516,7 @@ bool KnownKind(uint64_t k) {
     case Kind::kRetry: case Kind::kList: case Kind::kStats: case Kind::kAccepted:
     case Kind::kJob: case Kind::kJobList: case Kind::kStatsReply: case Kind::kError:
     case Kind::kHeartbeat: case Kind::kRemoteRun: case Kind::kRemoteResult:
+    case Kind::kRemoteAck:
       return true;
   }
   return false;

@@ -80,7 +80,8 @@ Kind KindOf(const Body& body) {
                                     Kind::kCancel,   Kind::kRetry,    Kind::kList,
                                     Kind::kStats,    Kind::kAccepted, Kind::kJob,
                                     Kind::kJobList,  Kind::kStatsReply, Kind::kError,
-                                    Kind::kHeartbeat, Kind::kRemoteRun, Kind::kRemoteResult};
+                                    Kind::kHeartbeat, Kind::kRemoteRun, Kind::kRemoteResult,
+                                    Kind::kRemoteAck};
   static_assert(sizeof(kKinds) / sizeof(kKinds[0]) == std::variant_size_v<Body>,
                 "one kind per body alternative");
   return kKinds[body.index()];
@@ -103,6 +104,7 @@ const char* KindName(Kind k) {
     case Kind::kHeartbeat: return "heartbeat";
     case Kind::kRemoteRun: return "remote_run";
     case Kind::kRemoteResult: return "remote_result";
+    case Kind::kRemoteAck: return "remote_ack";
   }
   return "unknown";
 }

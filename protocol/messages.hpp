@@ -62,6 +62,9 @@ struct Heartbeat {
   uint32_t workers = 0;
   uint32_t free = 0;     // slots it would give to other owners' jobs now
   uint64_t queued = 0;
+  // The sender answers each remote_run with remote_ack at once and reads remote_ack and the
+  // `free` of results. Absent (older nodes): false, and runs to it are not acknowledged.
+  bool acks = false;
 };
 // An owner asks a peer to run one attempt of its job on the peer's workers.
 struct RemoteRun {
@@ -89,6 +92,20 @@ struct RemoteResult {
   bool timed_out = false;
   std::string result = MsgpackNil();
   std::string error;
+  // The slots the peer offers now (as Heartbeat::free), after this run freed its slot. Read
+  // only from peers that announce acks (older nodes do not write it).
+  uint32_t free = 0;
+};
+// The peer received a remote_run and started it (a run it does not start is answered with a
+// rejected remote_result). Sent only to owners that announce acks. Until it arrives the owner
+// does not count the attempt as spent.
+struct RemoteAck {
+  std::string owner;
+  uint64_t owner_incarnation = 0;
+  std::string worker_node;
+  uint64_t lease = 0;
+  uint64_t seq = 0;
+  uint32_t free = 0;  // the slots the peer offers now, this run's slot already taken
 };
 struct ErrorReply {
   Code code = Code::kInternal;
@@ -97,7 +114,7 @@ struct ErrorReply {
 
 using Body = std::variant<SubmitRequest, StatusRequest, WaitRequest, CancelRequest, RetryRequest,
                           ListRequest, StatsRequest, AcceptedReply, JobReply, JobListReply,
-                          StatsReply, ErrorReply, Heartbeat, RemoteRun, RemoteResult>;
+                          StatsReply, ErrorReply, Heartbeat, RemoteRun, RemoteResult, RemoteAck>;
 
 // Message kinds on the wire. Numbers are part of the protocol: never renumber.
 enum class Kind : uint8_t {
@@ -111,6 +128,7 @@ enum class Kind : uint8_t {
   kHeartbeat = 16,
   kRemoteRun = 17,
   kRemoteResult = 18,
+  kRemoteAck = 19,
   kAccepted = 64,
   kJob = 65,
   kJobList = 66,
@@ -120,7 +138,8 @@ enum class Kind : uint8_t {
 Kind KindOf(const Body& body);
 // Node-to-node messages get no reply frame.
 inline bool IsOneWay(Kind k) {
-  return k == Kind::kHeartbeat || k == Kind::kRemoteRun || k == Kind::kRemoteResult;
+  return k == Kind::kHeartbeat || k == Kind::kRemoteRun || k == Kind::kRemoteResult ||
+         k == Kind::kRemoteAck;
 }
 const char* KindName(Kind k);
 

@@ -24,6 +24,24 @@ class ProtocolTest : public ::testing::Test {
     EXPECT_EQ(corr, in.corr_id);
     return out.ok() ? out.value() : Envelope{};
   }
+  // Encodes `in` without the body field `field` (its key and value bytes), as a node built
+  // before the field existed would send it, and decodes that. `entries` is the body map's size
+  // with the field (a fixmap, < 16 entries).
+  static Envelope DecodeWithout(const Envelope& in, const std::string& field, uint8_t entries) {
+    std::string bytes = Encode(in);
+    size_t at = bytes.find(field);
+    EXPECT_NE(at, std::string::npos);
+    if (at == std::string::npos) return Envelope{};
+    bytes.erase(at, field.size());
+    size_t header = bytes.rfind(static_cast<char>(0x80 | entries), at);
+    EXPECT_NE(header, std::string::npos);
+    if (header == std::string::npos) return Envelope{};
+    bytes[header] = static_cast<char>(0x80 | (entries - 1));
+    uint64_t corr = 0;
+    auto old = Decode(bytes.data(), bytes.size(), &corr, limits::kReplyFrameBytesMax);
+    EXPECT_TRUE(old.ok()) << old.status().ToString();
+    return old.ok() ? old.value() : Envelope{};
+  }
   static Status DecodeStatus(const std::string& bytes, uint64_t* corr = nullptr) {
     uint64_t c = 0;
     auto r = Decode(bytes.data(), bytes.size(), &c);
@@ -161,19 +179,66 @@ TEST_F(ProtocolTest, RemoteResultCarriesTimedOutAndDefaultsItForOlderSenders) {
   EXPECT_EQ(out.lease, 41u);
   // A node built before the field existed sends the map without it: read as false.
   r.timed_out = false;
-  std::string bytes = Encode(Envelope{1, 0, r});
-  const std::string field("\xa9timed_out\xc2", 11);
-  size_t at = bytes.find(field);
-  ASSERT_NE(at, std::string::npos);
-  bytes.erase(at, field.size());
-  size_t header = bytes.rfind('\x8a', at);  // the body map: 10 entries -> 9
-  ASSERT_NE(header, std::string::npos);
-  bytes[header] = '\x89';
+  Envelope old = DecodeWithout({1, 0, r}, std::string("\xa9timed_out\xc2", 11), 11);
+  EXPECT_FALSE(std::get<RemoteResult>(old.body).timed_out);
+  EXPECT_EQ(std::get<RemoteResult>(old.body).error, r.error);
+}
+
+TEST_F(ProtocolTest, RemoteAckRoundTripsAndResultsCarryFreeSlots) {
+  RemoteAck a;
+  a.owner = "n1";
+  a.owner_incarnation = UINT64_MAX;
+  a.worker_node = "n2";
+  a.lease = UINT64_MAX;
+  a.seq = 5;
+  a.free = 3;
+  Envelope env = RoundTrip({1, 0, a});
+  EXPECT_EQ(KindOf(env.body), Kind::kRemoteAck);
+  EXPECT_TRUE(IsOneWay(Kind::kRemoteAck));
+  EXPECT_STREQ(KindName(Kind::kRemoteAck), "remote_ack");
+  auto out = std::get<RemoteAck>(env.body);
+  EXPECT_EQ(out.owner, "n1");
+  EXPECT_EQ(out.owner_incarnation, UINT64_MAX);
+  EXPECT_EQ(out.worker_node, "n2");
+  EXPECT_EQ(out.lease, UINT64_MAX);
+  EXPECT_EQ(out.seq, 5u);
+  EXPECT_EQ(out.free, 3u);
+  RemoteResult r;
+  r.owner = "n1";
+  r.lease = 1;
+  r.seq = 1;
+  r.free = 2;
+  EXPECT_EQ(std::get<RemoteResult>(RoundTrip({1, 0, r}).body).free, 2u);
+}
+
+TEST_F(ProtocolTest, RemoteAckWithoutLeaseIsRefused) {
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(&buf);
+  pk.pack_array(4);
+  pk.pack(1);
+  pk.pack(19);
+  pk.pack(0);
+  pk.pack_map(2);
+  pk.pack("owner");
+  pk.pack("n1");
+  pk.pack("seq");
+  pk.pack(5);
   uint64_t corr = 0;
-  auto old = Decode(bytes.data(), bytes.size(), &corr, limits::kReplyFrameBytesMax);
-  ASSERT_TRUE(old.ok()) << old.status().ToString();
-  EXPECT_FALSE(std::get<RemoteResult>(old.value().body).timed_out);
-  EXPECT_EQ(std::get<RemoteResult>(old.value().body).error, r.error);
+  auto env = Decode(buf.data(), buf.size(), &corr, limits::kReplyFrameBytesMax);
+  ASSERT_FALSE(env.ok());
+  EXPECT_TRUE(env.status().IsInvalidArgument()) << env.status().ToString();
+}
+
+TEST_F(ProtocolTest, HeartbeatAnnouncesAcksAndOlderSendersAreReadAsNotAcking) {
+  Heartbeat h;
+  h.node = "n2";
+  h.endpoint = "tcp://127.0.0.1:7702";
+  h.free = 2;
+  h.acks = true;
+  EXPECT_TRUE(std::get<Heartbeat>(RoundTrip({1, 0, h}).body).acks);
+  Envelope old = DecodeWithout({1, 0, h}, std::string("\xa4" "acks" "\xc3", 6), 7);
+  EXPECT_FALSE(std::get<Heartbeat>(old.body).acks);
+  EXPECT_EQ(std::get<Heartbeat>(old.body).free, 2u);
 }
 
 TEST_F(ProtocolTest, AnyMsgpackPayloadPassesThroughUntouched) {

@@ -2,6 +2,7 @@
 // delays, leases and timeouts, retries with backoff, dead-lettering, cancel, retry, waiters,
 // idempotency, limits, retention, recovery. Checks the effects (writes, replies, dispatches)
 // that the actor would carry out.
+#include <limits>
 #include <map>
 #include <set>
 
@@ -674,15 +675,36 @@ class ClusterSchedulerTest : public SchedulerTest {
     o.remote_lease_slack_ms = 100;
     Make(1, o);
   }
-  void Beat(const std::string& node, const std::string& ep, uint32_t free, uint64_t inc = 1) {
+  // acks = false: a peer of the version before acks (the tests written for it still hold).
+  void Beat(const std::string& node, const std::string& ep, uint32_t free, uint64_t inc = 1,
+            bool acks = false) {
     protocol::Heartbeat hb;
     hb.node = node;
     hb.endpoint = ep;
     hb.incarnation = inc;
     hb.workers = 4;
     hb.free = free;
+    hb.acks = acks;
     s_->OnHeartbeat(hb, now_);
     fx_ = s_->TakeEffects();
+  }
+  void AckingBeat(uint32_t free) { Beat("n2", "tcp://p2", free, 1, /*acks=*/true); }
+  void Ack(const protocol::RemoteRun& run, uint32_t free) {
+    protocol::RemoteAck a;
+    a.owner = "n1";
+    a.owner_incarnation = 7;
+    a.worker_node = "n2";
+    a.lease = run.lease;
+    a.seq = run.seq;
+    a.free = free;
+    s_->OnRemoteAck(a, now_);
+    fx_ = s_->TakeEffects();
+  }
+  std::vector<protocol::RemoteRun> RunsSent() {
+    std::vector<protocol::RemoteRun> out;
+    for (auto& p : fx_.peer_sends)
+      if (auto* r = std::get_if<protocol::RemoteRun>(&p.body)) out.push_back(*r);
+    return out;
   }
   protocol::RemoteRun RunSentTo(uint32_t link) {
     for (auto& p : fx_.peer_sends)
@@ -691,7 +713,8 @@ class ClusterSchedulerTest : public SchedulerTest {
     ADD_FAILURE() << "no RemoteRun to link " << link;
     return {};
   }
-  void Result(const protocol::RemoteRun& run, bool ok, bool rejected = false, uint64_t inc = 7) {
+  void Result(const protocol::RemoteRun& run, bool ok, bool rejected = false, uint64_t inc = 7,
+              uint32_t free = 0) {
     protocol::RemoteResult r;
     r.owner = "n1";
     r.owner_incarnation = inc;
@@ -702,6 +725,7 @@ class ClusterSchedulerTest : public SchedulerTest {
     r.rejected = rejected;
     r.result = ok ? testing_result_ : protocol::MsgpackNil();
     r.error = ok ? "" : "remote failure";
+    r.free = free;
     s_->OnRemoteResult(r, now_);
     fx_ = s_->TakeEffects();
   }
@@ -842,7 +866,13 @@ TEST_F(ClusterSchedulerTest, HostedRunsUseFreeSlotsAndReportToTheOwner) {
   ASSERT_EQ(fx.dispatches.size(), 1u);
   EXPECT_TRUE(fx.writes.empty());  // the owner journals, not the host
   Dispatch d = fx.dispatches[0];
-  // No slot left: the next one is rejected at once.
+  // No slot left: the next runs wait in its queue, and the one after is rejected at once.
+  for (uint32_t i = 0; i < limits::kHostedQueuedPerWorker; ++i) {
+    s_->AcceptRemoteRun(run, now_);
+    fx = s_->TakeEffects();
+    EXPECT_TRUE(fx.peer_sends.empty());
+    EXPECT_TRUE(fx.dispatches.empty());
+  }
   s_->AcceptRemoteRun(run, now_);
   fx = s_->TakeEffects();
   ASSERT_EQ(fx.peer_sends.size(), 1u);
@@ -858,7 +888,41 @@ TEST_F(ClusterSchedulerTest, HostedRunsUseFreeSlotsAndReportToTheOwner) {
   EXPECT_FALSE(res.ok);
   EXPECT_FALSE(res.timed_out);
   EXPECT_EQ(res.error.size(), limits::kErrorMessageBytesMax);  // fits the wire limit
-  EXPECT_EQ(s_->busy_slots(), 0u);
+  EXPECT_EQ(fx_.dispatches.size(), 1u);  // the first queued run takes the slot at once
+  EXPECT_EQ(s_->busy_slots(), 1u);
+}
+
+TEST_F(ClusterSchedulerTest, QueuedHostedRunWaitingTooLongGoesBackAsARejection) {
+  Beat("n2", "tcp://p2", 0);
+  s_->AcceptRemoteRun(HostedRun(), now_);  // takes the only slot (and keeps it)
+  auto queued = HostedRun();
+  queued.lease = 42;
+  s_->AcceptRemoteRun(queued, now_);
+  EXPECT_TRUE(s_->TakeEffects().peer_sends.empty());
+  EXPECT_EQ(s_->NextDeadlineMs(), now_ + 500);  // the running hosted run's own deadline first
+  Tick(limits::kHostedQueueWaitMsMax - 1);
+  bool rejected = false;
+  for (auto& p : fx_.peer_sends)
+    if (auto* r = std::get_if<protocol::RemoteResult>(&p.body)) rejected |= r->rejected;
+  EXPECT_FALSE(rejected);
+  Tick(1);
+  ASSERT_EQ(fx_.peer_sends.size(), 1u);
+  auto res = std::get<protocol::RemoteResult>(fx_.peer_sends[0].body);
+  EXPECT_TRUE(res.rejected);  // the owner does not count the attempt
+  EXPECT_EQ(res.lease, 42u);
+  EXPECT_NE(res.error.find("no worker free"), std::string::npos);
+}
+
+TEST_F(ClusterSchedulerTest, DrainHandsQueuedHostedRunsBack) {
+  Beat("n2", "tcp://p2", 0);
+  s_->AcceptRemoteRun(HostedRun(), now_);
+  s_->AcceptRemoteRun(HostedRun(), now_);
+  s_->TakeEffects();
+  s_->Drain();
+  auto fx = s_->TakeEffects();
+  ASSERT_EQ(fx.peer_sends.size(), 1u);
+  EXPECT_TRUE(std::get<protocol::RemoteResult>(fx.peer_sends[0].body).rejected);
+  EXPECT_EQ(s_->MakeHeartbeat("tcp://p1").free, 0u);
 }
 
 TEST_F(ClusterSchedulerTest, HostedRunPastItsDeadlineIsReportedAsATimeout) {
@@ -895,6 +959,151 @@ TEST_F(ClusterSchedulerTest, PeerReportedTimeoutCountsAsATimeoutBeforeTheOwnersL
   fx_ = s_->TakeEffects();
   ExpectDeadByTimeout(id, 300);
   EXPECT_EQ(s_->Peers()[0].leases, 0u);
+}
+
+// ---- acknowledged runs (docs/cluster.md §3): a run the peer never received costs nothing ----
+
+TEST_F(ClusterSchedulerTest, UnacknowledgedRunIsTakenBackWithoutAnAttemptAndThePeerSuspended) {
+  AckingBeat(2);
+  Submit(Spec());  // the only local slot
+  std::string id = Submit(Spec());
+  auto run = RunSentTo(0);
+  EXPECT_EQ(Info(id).attempts, 1u);
+  Tick(limits::kRemoteAckMsDefault - 1);
+  EXPECT_EQ(Info(id).state, protocol::JobState::kRunning);
+  Tick(1);  // nothing came back from n2 (a one-way partition: its heartbeats still arrive)
+  auto info = Info(id);
+  EXPECT_EQ(info.state, protocol::JobState::kQueued);
+  EXPECT_EQ(info.attempts, 0u);
+  EXPECT_NE(info.error.find("did not acknowledge"), std::string::npos);
+  EXPECT_EQ(s_->Peers()[0].leases, 0u);
+  auto counters = s_->Stats().counters;
+  EXPECT_EQ(counters["remote_unacked"], 1u);
+  EXPECT_EQ(counters["peers_suspended"], 1u);
+  EXPECT_EQ(counters.count("failed_attempts"), 0u);
+  // Its heartbeats still offer slots, but it gets no runs during the pause...
+  AckingBeat(2);
+  EXPECT_TRUE(RunsSent().empty());
+  Tick(limits::kPeerSuspendMsMin - 1);
+  EXPECT_TRUE(RunsSent().empty());
+  AckingBeat(2);  // (within the failure timeout of 1000 ms)
+  EXPECT_TRUE(RunsSent().empty());
+  // ...then one probe, and no second run while the probe is unanswered.
+  std::string other = Submit(Spec());
+  Tick(1);
+  ASSERT_EQ(RunsSent().size(), 1u);
+  auto probe = RunsSent()[0];
+  EXPECT_EQ(probe.attempt, 1u);  // the first attempt again: the lost one was not spent
+  AckingBeat(2);
+  EXPECT_TRUE(RunsSent().empty());
+  EXPECT_EQ(Info(other).state, protocol::JobState::kQueued);
+  // The probe is answered: the suspension ends and the other job goes too.
+  Ack(probe, 1);
+  ASSERT_EQ(RunsSent().size(), 1u);
+  EXPECT_EQ(RunsSent()[0].id, other);
+}
+
+TEST_F(ClusterSchedulerTest, UnansweredProbesDoubleTheSuspension) {
+  AckingBeat(2);
+  Submit(Spec());
+  std::string id = Submit(Spec());
+  Tick(limits::kRemoteAckMsDefault);  // taken back: pause kPeerSuspendMsMin
+  AckingBeat(2);
+  Tick(limits::kPeerSuspendMsMin / 2);
+  AckingBeat(2);
+  Tick(limits::kPeerSuspendMsMin / 2);
+  ASSERT_EQ(RunsSent().size(), 1u);  // probe 1
+  Tick(limits::kRemoteAckMsDefault);  // unanswered: pause 2 * kPeerSuspendMsMin
+  EXPECT_EQ(Info(id).attempts, 0u);
+  for (int i = 0; i < 4; ++i) {  // heartbeats keep it alive (failure timeout 1000 ms)
+    AckingBeat(2);
+    EXPECT_TRUE(RunsSent().empty());
+    Tick(limits::kPeerSuspendMsMin / 2 - (i == 3 ? 1 : 0));
+    EXPECT_TRUE(RunsSent().empty());
+  }
+  AckingBeat(2);
+  Tick(1);
+  ASSERT_EQ(RunsSent().size(), 1u);  // probe 2
+  EXPECT_EQ(s_->Stats().counters["peers_suspended"], 2u);
+  EXPECT_EQ(s_->Stats().counters["remote_unacked"], 2u);
+}
+
+TEST_F(ClusterSchedulerTest, AcknowledgedRunKeepsItsAttemptPastTheAckDeadline) {
+  AckingBeat(2);
+  Submit(Spec());
+  std::string id = Submit(Spec());
+  auto run = RunSentTo(0);
+  Ack(run, 1);
+  Tick(limits::kRemoteAckMsDefault + 1);
+  auto info = Info(id);
+  EXPECT_EQ(info.state, protocol::JobState::kRunning);
+  EXPECT_EQ(info.attempts, 1u);
+  Result(run, false);  // an acknowledged run that fails spends its attempt
+  EXPECT_EQ(Info(id).attempts, 1u);
+  EXPECT_EQ(s_->Stats().counters["failed_attempts"], 1u);
+  EXPECT_EQ(s_->Stats().counters.count("remote_unacked"), 0u);
+}
+
+TEST_F(ClusterSchedulerTest, RunsToAPeerWithoutAcksAreNeverTakenBack) {
+  Beat("n2", "tcp://p2", 2);  // an older node
+  Submit(Spec());
+  std::string id = Submit(Spec());
+  RunSentTo(0);
+  Tick(limits::kRemoteAckMsDefault * 2 - 1);  // within its lease and the failure timeout
+  EXPECT_EQ(Info(id).state, protocol::JobState::kRunning);
+  EXPECT_EQ(Info(id).attempts, 1u);
+}
+
+TEST_F(ClusterSchedulerTest, CreditIsRefreshedFromAcksAndResultsNotOnlyHeartbeats) {
+  AckingBeat(2);
+  Submit(Spec());
+  std::string a = Submit(Spec());
+  auto run_a = RunSentTo(0);
+  std::string b = Submit(Spec());
+  auto run_b = RunSentTo(0);
+  std::string c = Submit(Spec());
+  EXPECT_EQ(Info(c).state, protocol::JobState::kQueued);  // credit 2 used up
+  EXPECT_EQ(s_->Peers()[0].leases, 2u);
+  // The first ack reports one slot left, but the second run (not yet acked) will take it.
+  Ack(run_a, 1);
+  EXPECT_TRUE(RunsSent().empty());
+  Ack(run_b, 0);
+  // A result frees a slot there and says so: the next run goes at once, no heartbeat needed.
+  Result(run_a, true, false, 7, /*free=*/1);
+  EXPECT_EQ(Info(a).state, protocol::JobState::kSucceeded);
+  ASSERT_EQ(RunsSent().size(), 1u);
+  EXPECT_EQ(RunsSent()[0].id, c);
+}
+
+TEST_F(ClusterSchedulerTest, PeerRunsInFlightAreBounded) {
+  AckingBeat(std::numeric_limits<uint32_t>::max());  // a peer advertising absurd credit
+  Submit(Spec());
+  for (uint32_t i = 0; i < limits::kPeerRunsInFlightMax + 1; ++i) Submit(Spec());
+  EXPECT_EQ(s_->Peers()[0].leases, limits::kPeerRunsInFlightMax);
+}
+
+TEST_F(ClusterSchedulerTest, HostAcknowledgesRunsOnlyToOwnersThatAnnounceAcks) {
+  Beat("n2", "tcp://p2", 0);  // an older owner: an ack would be a kind it cannot read
+  s_->AcceptRemoteRun(HostedRun(), now_);
+  auto fx = s_->TakeEffects();
+  ASSERT_EQ(fx.dispatches.size(), 1u);
+  EXPECT_TRUE(fx.peer_sends.empty());
+  Finish(fx.dispatches[0], true);
+  Beat("n2", "tcp://p2", 0, 1, /*acks=*/true);
+  s_->AcceptRemoteRun(HostedRun(), now_);
+  fx = s_->TakeEffects();
+  ASSERT_EQ(fx.peer_sends.size(), 1u);
+  auto ack = std::get<protocol::RemoteAck>(fx.peer_sends[0].body);
+  EXPECT_EQ(ack.lease, 41u);
+  EXPECT_EQ(ack.seq, 5u);
+  EXPECT_EQ(ack.owner_incarnation, 3u);
+  EXPECT_EQ(ack.worker_node, "n1");
+  // Its only slot is taken; its queue has room for kHostedQueuedPerWorker more.
+  EXPECT_EQ(ack.free, limits::kHostedQueuedPerWorker);
+  EXPECT_EQ(s_->MakeHeartbeat("tcp://p1").free, limits::kHostedQueuedPerWorker);
+  Finish(fx.dispatches.at(0), true);
+  EXPECT_EQ(std::get<protocol::RemoteResult>(fx_.peer_sends.at(0).body).free,
+            1u + limits::kHostedQueuedPerWorker);
 }
 
 }  // namespace

@@ -91,6 +91,42 @@ constexpr uint32_t kFailureTimeoutBeatsMin = 2;
 static_assert(kFailureTimeoutMsDefault >= kFailureTimeoutBeatsMin * kHeartbeatMsDefault,
               "the defaults must pass validation");
 
+// ---- Runs leased to peers (docs/cluster.md §3) ----
+// A peer that announces acks in its heartbeat answers each remote_run at once with remote_ack
+// (or a rejection). A run not answered within this is taken back without costing an attempt:
+// the peer most likely never received it. Long enough for two loaded actors and a TCP hop on a
+// busy machine, short against the failure timeout, so a one-way partition costs each job that
+// hits it well under a second.
+constexpr uint64_t kRemoteAckMsDefault = 500;
+static_assert(kRemoteAckMsDefault < kFailureTimeoutMsDefault,
+              "a run lost on the way is noticed before its peer could be declared dead");
+// After an unacknowledged run the peer is suspended: it gets no runs for this long, then one
+// probe run; each probe that goes unacknowledged doubles the pause, up to the maximum. Any
+// answer from the peer (ack, rejection, result) ends the suspension.
+constexpr uint64_t kPeerSuspendMsMin = 1000;
+constexpr uint64_t kPeerSuspendMsMax = 16000;
+static_assert(kPeerSuspendMsMin >= kRemoteAckMsDefault, "one probe at a time");
+static_assert(kPeerSuspendMsMax >= kPeerSuspendMsMin, "the pause only grows");
+// Runs of one owner in flight on one peer (sent, not yet answered with a result). The peer's
+// credit, refreshed from every ack and result, normally keeps it lower; this bounds what a
+// peer advertising absurd free slots could make the owner lease to it.
+constexpr uint32_t kPeerRunsInFlightMax = kWorkersMax;
+// A run on a peer gets this much more lease than its timeout: the network both ways, and the
+// wait in the host's queue.
+constexpr uint64_t kRemoteLeaseSlackMsDefault = 2000;
+// A host queues up to this many runs per worker beyond its idle slots, so the next run is
+// already there when a slot frees (otherwise each hosted slot idles for a round trip to the
+// owner between runs, and short jobs barely use peers). One, not more: measured (docs/benchmarks.md)
+// 5 ms jobs gain little from a second, and runs parked behind busy hosts are runs the owner
+// cannot give to a slot that frees elsewhere.
+constexpr uint32_t kHostedQueuedPerWorker = 1;
+// A queued hosted run that has not started after this long is handed back as a rejection (the
+// attempt does not count). Shorter than the lease slack, so the host's deadline for the run
+// (from its start) always falls within the owner's lease.
+constexpr uint64_t kHostedQueueWaitMsMax = 1000;
+static_assert(kHostedQueueWaitMsMax + kRemoteAckMsDefault <= kRemoteLeaseSlackMsDefault,
+              "a queued run starts (or comes back) well within the owner's lease");
+
 // ---- Client requests and forwarding ----
 // How long a client waits for one reply (a wait request adds its own timeout on top).
 constexpr uint32_t kRequestTimeoutMsDefault = 5000;
