@@ -69,7 +69,7 @@ class ClusterTest : public ::testing::Test {
 };
 
 TEST_F(ClusterTest, BusyOwnerDispatchesToPeerWithFreeWorkers) {
-  MakePair(1, 2);
+  ASSERT_NO_FATAL_FAILURE(MakePair(1, 2));
   auto c = n1_->Connect();
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) ids.push_back(c->Submit(Sleep(1500)).value().id);
@@ -98,7 +98,7 @@ TEST_F(ClusterTest, BusyOwnerDispatchesToPeerWithFreeWorkers) {
 }
 
 TEST_F(ClusterTest, PeerKillRequeuesItsLeasesWithinTwoFailureTimeouts) {
-  MakePair(1, 2, "1000ms");
+  ASSERT_NO_FATAL_FAILURE(MakePair(1, 2, "1000ms"));
   auto c = n1_->Connect();
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) ids.push_back(c->Submit(Sleep(i == 0 ? 300 : 3000)).value().id);
@@ -126,7 +126,7 @@ TEST_F(ClusterTest, PeerKillRequeuesItsLeasesWithinTwoFailureTimeouts) {
 }
 
 TEST_F(ClusterTest, OwnerKillAndRestartResumesItsJobs) {
-  MakePair(1, 1);
+  ASSERT_NO_FATAL_FAILURE(MakePair(1, 1));
   auto c = n1_->Connect();
   std::vector<std::string> ids;
   for (int i = 0; i < 6; ++i) ids.push_back(c->Submit(Sleep(400)).value().id);
@@ -152,7 +152,7 @@ TEST_F(ClusterTest, OwnerKillAndRestartResumesItsJobs) {
 }
 
 TEST_F(ClusterTest, AnyNodeAnswersForAnyJob) {
-  MakePair(2, 2);
+  ASSERT_NO_FATAL_FAILURE(MakePair(2, 2));
   auto c1 = n1_->Connect();
   auto c2 = n2_->Connect();
   std::string id = c1->Submit(Sleep(200)).value().id;
@@ -184,7 +184,7 @@ TEST_F(ClusterTest, AnyNodeAnswersForAnyJob) {
 // ones, and those already forwarded to n1 (without waiting for the forward deadline), well
 // within the client's timeout instead of the client timing out itself.
 TEST_F(ClusterTest, OwnerDeclaredDeadAnswersForwardedRequestsUnavailableAtOnce) {
-  MakePair(1, 1, "1000ms");
+  ASSERT_NO_FATAL_FAILURE(MakePair(1, 1, "1000ms"));
   JobSpec later = Sleep(10);
   later.delay_ms = 600000;
   std::string id = n1_->Connect()->Submit(later).value().id;
@@ -206,7 +206,7 @@ TEST_F(ClusterTest, OwnerDeclaredDeadAnswersForwardedRequestsUnavailableAtOnce) 
 }
 
 TEST_F(ClusterTest, ClientFailsOverToAnotherNode) {
-  MakePair(2, 2);
+  ASSERT_NO_FATAL_FAILURE(MakePair(2, 2));
   ClientOptions o;
   // A dead endpoint, n1, a malformed one, n2.
   o.endpoints = {"tcp://127.0.0.1:" + std::to_string(testing::FreePort()), n1_->endpoint(),
@@ -242,7 +242,7 @@ TEST_F(ClusterTest, ClientFailsOverToAnotherNode) {
 // (60 s) is beyond this test's own ctest TIMEOUT (30 s, tests/CMakeLists.txt): a client or CLI
 // that waited one out makes the test time out.
 TEST_F(ClusterTest, RefusedEndpointFailsOverAtOnce) {
-  MakePair(1, 1);
+  ASSERT_NO_FATAL_FAILURE(MakePair(1, 1));
   const std::string dead = "tcp://127.0.0.1:" + std::to_string(testing::FreePort());
   ClientOptions o;
   o.endpoints = {dead, n1_->endpoint(), n2_->endpoint()};
