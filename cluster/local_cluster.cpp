@@ -166,10 +166,16 @@ pid_t LocalCluster::Pid(const LocalNode& node) const {
   pid_t pid = 0;
   if (!(f >> pid) || !Alive(pid)) return 0;
   // A pid file can outlive its process and the pid be reused: it must be this node's jobnet.
-  std::ifstream cmd("/proc/" + std::to_string(pid) + "/cmdline");
-  std::string cmdline((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
-  if (cmdline.find(node.data) == std::string::npos) return 0;
-  return pid;
+  // A node re-executes itself once at start (app/main.cpp), and while it does its cmdline reads
+  // empty for a moment: read again before deciding it is another process.
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    std::ifstream cmd("/proc/" + std::to_string(pid) + "/cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+    if (!cmdline.empty()) return cmdline.find(node.data) == std::string::npos ? 0 : pid;
+    if (!Alive(pid)) return 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return 0;
 }
 
 Status LocalCluster::Start(const LocalNode& node, int wait_ms) const {
