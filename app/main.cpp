@@ -18,14 +18,22 @@ namespace {
 void PreferHugePagesForNode(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "node") != 0) return;
   if (std::getenv("JOBNET_NO_HUGEPAGES") != nullptr) return;
+  // Once only, whatever glibc does with GLIBC_TUNABLES at start (it may rewrite the variable):
+  // a marker of our own, not the tunable's text, says the re-exec happened.
+  if (std::getenv("JOBNET_REEXECUTED") != nullptr) {
+    ::unsetenv("JOBNET_REEXECUTED");  // not inherited by the node's own children (exec jobs)
+    return;
+  }
   const char* current = std::getenv("GLIBC_TUNABLES");
-  std::string tunables = current ? current : "";
-  if (tunables.find("glibc.malloc.hugetlb") != std::string::npos) return;  // set, or done
-  tunables += tunables.empty() ? "glibc.malloc.hugetlb=1" : ":glibc.malloc.hugetlb=1";
+  std::string saved = current ? current : "";
+  if (saved.find("glibc.malloc.hugetlb") != std::string::npos) return;  // the user chose
+  std::string tunables = saved.empty() ? "glibc.malloc.hugetlb=1" : saved + ":glibc.malloc.hugetlb=1";
   if (::setenv("GLIBC_TUNABLES", tunables.c_str(), 1) != 0) return;
+  if (::setenv("JOBNET_REEXECUTED", "1", 1) != 0) return;
   ::execv("/proc/self/exe", argv);
   // Still here: exec failed (no /proc?). Run without it, and leave the environment as it was.
-  if (current) ::setenv("GLIBC_TUNABLES", current, 1); else ::unsetenv("GLIBC_TUNABLES");
+  ::unsetenv("JOBNET_REEXECUTED");
+  if (current) ::setenv("GLIBC_TUNABLES", saved.c_str(), 1); else ::unsetenv("GLIBC_TUNABLES");
 }
 
 }  // namespace
