@@ -274,13 +274,19 @@ int Jobnet(const Options& o) {
       spec.delay_ms = o.delay_ms;
       std::unordered_map<uint64_t, Clock::time_point> submits, waits;  // corr -> scheduled time
       uint64_t k = 0;  // this client's send count (open loop schedule)
+      // Open loop: this client's k-th submit is due at t0 + k gaps, offset so that the clients
+      // interleave evenly.
+      auto due = [&](uint64_t n) {
+        return t0 + std::chrono::microseconds(static_cast<int64_t>(
+                        per_client_gap_us * static_cast<double>(n) +
+                        per_client_gap_us * c / o.clients));
+      };
       for (;;) {
         auto now = Clock::now();
         while (submits.size() < o.window) {
           Clock::time_point at = now;
           if (open_loop) {
-            at = t0 + std::chrono::microseconds(static_cast<int64_t>(
-                          per_client_gap_us * static_cast<double>(k) + per_client_gap_us * c / o.clients));
+            at = due(k);
             if (at > now) break;  // not yet due
           }
           if (issued.fetch_add(1) >= o.jobs) break;
@@ -295,8 +301,7 @@ int Jobnet(const Options& o) {
         if (submits.empty() && waits.empty() && issued.load() >= o.jobs) break;
         uint32_t timeout_ms = 10000;
         if (open_loop) {
-          auto next = t0 + std::chrono::microseconds(static_cast<int64_t>(
-                               per_client_gap_us * static_cast<double>(k) + per_client_gap_us * c / o.clients));
+          auto next = due(k);
           auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next - Clock::now());
           timeout_ms = static_cast<uint32_t>(std::clamp<int64_t>(left.count(), 0, 10000));
           if (submits.empty() && waits.empty()) {

@@ -151,15 +151,6 @@ const ForwardCounters& Transport::forward_counters() const {
   return impl_->forwarder->counters();
 }
 
-void Transport::Reply(uint64_t route, std::string frame) {
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->outbox.emplace_back(route, std::move(frame));
-  }
-  uint64_t one = 1;
-  (void)!::write(impl_->wake_fd, &one, sizeof one);
-}
-
 void Transport::ReplyMany(std::vector<std::pair<uint64_t, std::string>> frames) {
   if (frames.empty()) return;
   {

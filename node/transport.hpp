@@ -56,11 +56,9 @@ class Transport {
   void Run(Sink sink);
   ~Transport();  // stops the thread, closes the socket
 
-  // Queues the reply frame for `route` (thread-safe, never blocks on the network). A reply
-  // for a client that went away is dropped.
-  void Reply(uint64_t route, std::string frame);
-  // Queues several reply frames at once: one lock and one wake-up of the socket thread for a
-  // whole group commit's replies.
+  // Queues reply frames, each for its route (thread-safe, never blocks on the network): one
+  // lock and one wake-up of the socket thread for a whole group commit's replies. A reply for
+  // a client that went away is dropped.
   void ReplyMany(std::vector<std::pair<uint64_t, std::string>> frames);
   // Queues a one-way frame for the peer on `link` (thread-safe). While the peer is unreachable
   // up to peer_hwm frames wait for it; past that they are dropped and counted.

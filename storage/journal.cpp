@@ -53,15 +53,14 @@ std::string PayloadKey(uint64_t seq) {
   PutFixed64(&k, seq);
   return k;
 }
-std::string EventKey(uint64_t seq, uint32_t n) {
-  std::string k = "h:";
-  PutFixed64(&k, seq);
-  PutFixed32(&k, n);
-  return k;
-}
 std::string EventPrefix(uint64_t seq) {
   std::string k = "h:";
   PutFixed64(&k, seq);
+  return k;
+}
+std::string EventKey(uint64_t seq, uint32_t n) {
+  std::string k = EventPrefix(seq);
+  PutFixed32(&k, n);
   return k;
 }
 std::string Fixed64Value(uint64_t v) {
