@@ -221,6 +221,7 @@ int RunNodeCommand(const std::string& config_path, NodeConfig flags, CLI::App* c
   // Flags override the file.
   if (cmd->count("--id")) cfg.id = flags.id;
   if (cmd->count("--listen")) cfg.listen = flags.listen;
+  if (cmd->count("--http")) cfg.http = flags.http;
   if (cmd->count("--data")) cfg.data = flags.data;
   if (cmd->count("--workers")) cfg.workers = flags.workers;
   if (cmd->count("--tick-ms")) cfg.tick_ms = flags.tick_ms;
@@ -238,6 +239,7 @@ struct ClusterFlags {
   std::string arg;  // N for up, NODE for kill/restart
   std::string dir = "./cluster-data";
   int base_port = 7701;
+  int http_base_port = -1;  // -1: base_port + 100; 0: no HTTP face
   int workers = 4;
   bool json = false;
 };
@@ -250,11 +252,14 @@ int RunCluster(const ClusterFlags& f) {
     } catch (...) {
       return Fail(Status::InvalidArgument("cluster up needs a node count, e.g. `cluster up 3`"));
     }
-    auto c = LocalCluster::Up(f.dir, n, f.base_port, f.workers, {});
+    int http_base = f.http_base_port < 0 ? f.base_port + 100 : f.http_base_port;
+    auto c = LocalCluster::Up(f.dir, n, f.base_port, f.workers, {}, "", http_base);
     if (!c.ok()) return Fail(c.status());
     std::string eps;
     for (const auto& node : c.value().nodes()) {
-      std::cout << node.id << " " << node.endpoint << "\n";
+      std::cout << node.id << " " << node.endpoint;
+      if (!node.http.empty()) std::cout << " http://" << node.http;
+      std::cout << "\n";
       eps += (eps.empty() ? "" : ",") + node.endpoint;
     }
     std::cerr << "cluster of " << n << " nodes up in " << f.dir
@@ -286,16 +291,21 @@ int RunCluster(const ClusterFlags& f) {
         }
       }
       if (f.json) {
-        std::cout << nlohmann::json{{"node", node.id}, {"endpoint", node.endpoint}, {"pid", pid},
+        std::cout << nlohmann::json{{"node", node.id}, {"endpoint", node.endpoint},
+                                    {"http", node.http.empty() ? nlohmann::json(nullptr)
+                                                               : nlohmann::json("http://" + node.http)},
+                                    {"pid", pid},
                                     {"state", state}, {"jobs", jobs}, {"peers_alive", peers},
                                     {"log", node.log}}
                          .dump(-1, ' ', false, kInvalidUtf8Replaced)
                   << "\n";
       }
-      rows.push_back({node.id, node.endpoint, pid ? std::to_string(pid) : "-", state, jobs, peers});
+      rows.push_back({node.id, node.endpoint, node.http.empty() ? "-" : "http://" + node.http,
+                      pid ? std::to_string(pid) : "-", state, jobs, peers});
     }
     if (!f.json)
-      PrintTable(std::cout, {"NODE", "ENDPOINT", "PID", "STATE", "QUEUED/RUNNING/DONE/DEAD", "PEERS ALIVE"},
+      PrintTable(std::cout,
+                 {"NODE", "ENDPOINT", "HTTP", "PID", "STATE", "QUEUED/RUNNING/DONE/DEAD", "PEERS ALIVE"},
                  rows);
     return kExitOk;
   }
@@ -356,6 +366,7 @@ int Main(int argc, char** argv) {
   auto* node = app.add_subcommand("node", "run a node");
   node->add_option("--id", nf.id, "node id (default n1)");
   node->add_option("--listen", nf.listen, "ZeroMQ endpoint to bind (default tcp://127.0.0.1:7701)");
+  node->add_option("--http", nf.http, "serve the HTTP face on ADDR:PORT, e.g. 127.0.0.1:7801 (default: none)");
   node->add_option("--data", nf.data, "journal directory (default ./data/<id>)");
   // Help texts show the defaults from where they are set (NodeConfig, limits.h), not copies.
   node->add_option("--workers", nf.workers,
@@ -421,6 +432,7 @@ int Main(int argc, char** argv) {
   auto* list = app.add_subcommand("list", "list jobs");
   list->add_option("--state", list_state, "queued|delayed|running|succeeded|failed|dead|cancelled");
   list->add_option("--queue", lr.queue, "only this queue");
+  list->add_option("--type", lr.type, "only jobs of this type");
   list->add_option("--limit", lr.limit, 
                    "at most this many (1.." + std::to_string(limits::kListLimitMax) +
                        ", default " + std::to_string(lr.limit) + ")");
@@ -447,6 +459,8 @@ int Main(int argc, char** argv) {
   cluster->add_option("--dir", cf.dir, "cluster directory: data, logs, pid files (default ./cluster-data)");
   cluster->add_option("--base-port", cf.base_port, "first node's port (default 7701)");
   cluster->add_option("--workers", cf.workers, "workers per node (default 4)");
+  cluster->add_option("--http-base-port", cf.http_base_port,
+                      "first node's HTTP port (default: base port + 100; 0 = no HTTP face)");
   cluster->add_flag("--json", cf.json, "JSON lines (status)");
 
   try {

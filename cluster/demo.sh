@@ -23,6 +23,10 @@ ids+=("$($J submit sha256 '"jobnet"' $(to 3))")
 ids+=("$($J submit stats '[3, 1, 4, 1, 5, 9, 2, 6]' $(to 1))")
 ids+=("$($J submit sleep 100 --delay 1s $(to 2))")
 ids+=("$($J submit fail '"always fails"' --max-attempts 2 --backoff 200 $(to 3))")
+# The same through n3's HTTP face, holding the request until the job is done.
+echo "== HTTP: POST /api/jobs?wait=true on n3" >&2
+curl -sS -XPOST "http://127.0.0.1:$((PORT + 102))/api/jobs?wait=true&timeout=10s" \
+  -d '{"type":"word_count","payload":"to be or not to be"}' >&2 || echo "(curl is not installed)" >&2
 # Busy work on n2, then kill n2 while it runs: its jobs resume when it restarts.
 for i in 1 2 3 4 5 6 7 8; do ids+=("$($J submit sleep 1500 $(to 2))"); done
 echo "== submitted ${#ids[@]} jobs: ${ids[*]}" >&2

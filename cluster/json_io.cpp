@@ -7,49 +7,6 @@
 
 namespace jobnet::cli {
 
-Result<std::string> JsonToMsgpack(const std::string& json_text) {
-  nlohmann::json j = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded())
-    return Status::InvalidArgument("payload is not valid JSON: " + json_text.substr(0, 80) +
-                                   " (a string needs quotes: '\"hi\"')");
-  std::vector<uint8_t> bytes = nlohmann::json::to_msgpack(j);
-  return std::string(bytes.begin(), bytes.end());
-}
-
-nlohmann::json MsgpackToJson(const std::string& bytes) {
-  if (bytes.empty()) return nullptr;
-  try {
-    return nlohmann::json::from_msgpack(bytes);
-  } catch (const std::exception&) {
-    static const char kHex[] = "0123456789abcdef";
-    std::string hex;
-    for (unsigned char c : bytes) {
-      hex.push_back(kHex[c >> 4]);
-      hex.push_back(kHex[c & 15]);
-    }
-    return nlohmann::json{{"msgpack_hex", hex}};
-  }
-}
-
-nlohmann::json JobToJson(const protocol::JobInfo& j) {
-  nlohmann::json o;
-  o["id"] = j.id;
-  o["type"] = j.type;
-  o["queue"] = j.queue;
-  o["state"] = protocol::JobStateName(j.state);
-  o["result"] = MsgpackToJson(j.result);
-  o["error"] = j.error.empty() ? nlohmann::json(nullptr) : nlohmann::json(j.error);
-  o["attempts"] = j.attempts;
-  o["max_attempts"] = j.max_attempts;
-  o["priority"] = j.priority;
-  o["created_at"] = j.created_at_ms;
-  o["started_at"] = j.started_at_ms;
-  o["finished_at"] = j.finished_at_ms;
-  o["run_at"] = j.run_at_ms;
-  if (!j.key.empty()) o["key"] = j.key;
-  return o;
-}
-
 nlohmann::json JobRecordToJson(const protocol::Job& job) {
   nlohmann::json o = JobToJson(job.Info());
   o["seq"] = job.seq;

@@ -8,24 +8,19 @@
 #include <string>
 #include <vector>
 
+#include "client/json.hpp"
 #include "jobnet/status.h"
 #include "protocol/job_record.hpp"
 #include "protocol/messages.hpp"
 
 namespace jobnet::cli {
 
-// Job data may hold any bytes: dump JSON with invalid UTF-8 replaced (U+FFFD), never throwing.
-// Use as j.dump(-1, ' ', false, kInvalidUtf8Replaced).
-constexpr auto kInvalidUtf8Replaced = nlohmann::json::error_handler_t::replace;
+// The JSON form of jobs lives in the client library (client/json.hpp), shared with the HTTP face.
+using jsonio::JobToJson;
+using jsonio::JsonToMsgpack;
+using jsonio::kInvalidUtf8Replaced;
+using jsonio::MsgpackToJson;
 
-// Parses JSON text into one msgpack value.
-Result<std::string> JsonToMsgpack(const std::string& json_text);
-// Renders one msgpack value as JSON (values JSON cannot hold become {"msgpack_hex": "..."}).
-nlohmann::json MsgpackToJson(const std::string& bytes);
-
-// The output contract: id, type, queue, state, result, error, attempts, created_at,
-// started_at, finished_at (Unix ms), plus priority, max_attempts, run_at, key.
-nlohmann::json JobToJson(const protocol::JobInfo& job);
 // A full job record (journal tool): the above plus payload, seq and the spec.
 nlohmann::json JobRecordToJson(const protocol::Job& job);
 

@@ -76,6 +76,7 @@ Result<LocalCluster> LocalCluster::Load(const std::string& dir) {
     LocalNode ln;
     ln.id = n.value("id", "");
     ln.endpoint = n.value("endpoint", "");
+    ln.http = n.value("http", "");
     ln.data = n.value("data", "");
     ln.log = n.value("log", "");
     ln.args = n.value("args", std::vector<std::string>{});
@@ -86,12 +87,15 @@ Result<LocalCluster> LocalCluster::Load(const std::string& dir) {
 
 Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_port, int workers,
                                       const std::vector<std::string>& extra_args,
-                                      const std::string& exe) {
+                                      const std::string& exe, int http_base_port) {
   // Each node lists every other one as a peer.
   if (n < 1 || n > static_cast<int>(limits::kPeersMax))
     return Status::InvalidArgument("a local cluster has 1.." + std::to_string(limits::kPeersMax) +
                                    " nodes");
   if (base_port < 1024 || base_port + n > 65535) return Status::InvalidArgument("bad base port");
+  if (http_base_port != 0 && (http_base_port < 1024 || http_base_port + n > 65535 ||
+                              (http_base_port < base_port + n && base_port < http_base_port + n)))
+    return Status::InvalidArgument("bad HTTP base port (it must not overlap the node ports)");
   auto existing = Load(dir);
   if (existing.ok()) {
     for (const auto& node : existing.value().nodes())
@@ -114,6 +118,11 @@ Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_po
     node.log = abs + "/" + node.id + ".log";
     node.args = {"node", "--id", node.id, "--listen", node.endpoint, "--data", node.data,
                  "--workers", std::to_string(workers)};
+    if (http_base_port != 0) {
+      node.http = "127.0.0.1:" + std::to_string(http_base_port + i - 1);
+      node.args.push_back("--http");
+      node.args.push_back(node.http);
+    }
     for (int k = 1; k <= n; ++k)
       if (k != i) {
         node.args.push_back("--peer");
@@ -126,8 +135,8 @@ Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_po
   j["exe"] = c.exe_;
   j["nodes"] = nlohmann::json::array();
   for (const auto& node : c.nodes_)
-    j["nodes"].push_back({{"id", node.id}, {"endpoint", node.endpoint}, {"data", node.data},
-                          {"log", node.log}, {"args", node.args}});
+    j["nodes"].push_back({{"id", node.id}, {"endpoint", node.endpoint}, {"http", node.http},
+                          {"data", node.data}, {"log", node.log}, {"args", node.args}});
   {
     std::ofstream f(abs + "/cluster.json", std::ios::trunc);
     f << j.dump(2) << "\n";

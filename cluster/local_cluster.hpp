@@ -17,6 +17,7 @@ namespace jobnet::cli {
 struct LocalNode {
   std::string id;
   std::string endpoint;
+  std::string http;  // "127.0.0.1:PORT" of its HTTP face, empty = none
   std::string data;
   std::string log;
   std::vector<std::string> args;  // the `jobnet node ...` arguments
@@ -32,7 +33,7 @@ class LocalCluster {
   // `exe` is the jobnet binary to run (default: this process's own executable).
   static Result<LocalCluster> Up(const std::string& dir, int n, int base_port, int workers,
                                  const std::vector<std::string>& extra_args,
-                                 const std::string& exe = "");
+                                 const std::string& exe = "", int http_base_port = 0);
 
   const std::vector<LocalNode>& nodes() const { return nodes_; }
   std::vector<std::string> endpoints() const;

@@ -304,6 +304,7 @@ void Scheduler::List(ReplyToken t, const protocol::ListRequest& req) {
     const Job& j = it->second;
     if (req.state && j.state != *req.state) continue;
     if (!req.queue.empty() && j.spec.queue != req.queue) continue;
+    if (!req.type.empty() && j.spec.type != req.type) continue;
     size_t size = j.result.size() + j.error.size() + 256;
     if (!out.jobs.empty() && bytes + size > limits::kReplyFrameBytesMax / 2) break;
     bytes += size;

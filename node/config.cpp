@@ -6,34 +6,20 @@
 #include <charconv>
 #include <limits>
 
+#include "http/gateway.hpp"
 #include "jobnet/limits.h"
 #include "protocol/messages.hpp"
 
 namespace jobnet {
 
-Result<uint64_t> ParseDurationMs(const std::string& text) {
-  uint64_t n = 0;
-  const char* first = text.data();
-  const char* last = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(first, last, n);
-  if (ec != std::errc() || ptr == first)
-    return Status::InvalidArgument("bad duration '" + text + "': want e.g. 250ms, 5s, 2m, 1h");
-  std::string unit(ptr, last);
-  uint64_t mult = 0;
-  if (unit == "ms") mult = 1;
-  else if (unit == "s") mult = 1000;
-  else if (unit == "m") mult = 60 * 1000;
-  else if (unit == "h") mult = 3600 * 1000;
-  else if (unit == "d") mult = 24ull * 3600 * 1000;
-  else if (unit.empty() && n == 0) mult = 1;
-  else return Status::InvalidArgument("bad duration '" + text + "': want e.g. 250ms, 5s, 2m, 1h");
-  if (n > UINT64_MAX / mult) return Status::InvalidArgument("duration '" + text + "' is too long");
-  return n * mult;
-}
-
 Status NodeConfig::Validate() const {
   using namespace limits;
   using std::to_string;
+  if (!http.empty()) {
+    std::string host;
+    uint16_t port = 0;
+    if (Status s = jobnet::http::ParseHostPort(http, &host, &port); !s.ok()) return s;
+  }
   if (!protocol::IsValidName(id, kNodeIdBytesMax))
     return Status::InvalidArgument("node id must match " + protocol::NamePattern(kNodeIdBytesMax));
   if (workers < 1 || workers > kWorkersMax)
@@ -111,6 +97,7 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
   Status s;
   if (!(s = str("id", &cfg->id)).ok()) return s;
   if (!(s = str("listen", &cfg->listen)).ok()) return s;
+  if (!(s = str("http", &cfg->http)).ok()) return s;
   if (!(s = str("data", &cfg->data)).ok()) return s;
   if (!(s = str("log_level", &cfg->log_level)).ok()) return s;
   if (!(s = num("workers", &cfg->workers)).ok()) return s;

@@ -2,6 +2,7 @@
 //
 //   id = "n1"                        listen = "tcp://127.0.0.1:7701"
 //   data = "./data/n1"               workers = 4
+//   http = "127.0.0.1:7801"          # the HTTP face (docs/http.md); absent = none
 //   tick_ms = 10                     grace_ms = 10000      retention = "24h"
 //   final_jobs_max = 500000          log_level = "info"    held_mb_max = 2048
 //   peers = ["tcp://127.0.0.1:7702"] heartbeat_ms = 250    failure_timeout = "1500ms"
@@ -17,12 +18,14 @@
 
 #include "jobnet/limits.h"
 #include "jobnet/status.h"
+#include "protocol/duration.hpp"  // ParseDurationMs, for the config's durations
 
 namespace jobnet {
 
 struct NodeConfig {
   std::string id = "n1";
   std::string listen = "tcp://127.0.0.1:7701";
+  std::string http;                   // "ADDR:PORT" of the HTTP face; empty = none (docs/http.md)
   std::string data = "./data/n1";
   uint32_t workers = 4;
   uint32_t tick_ms = 10;
@@ -41,9 +44,6 @@ struct NodeConfig {
 
 // Reads the TOML file into *cfg (keys absent from the file keep their values).
 Status LoadConfigFile(const std::string& path, NodeConfig* cfg);
-
-// "250ms", "5s", "2m", "1h", "1d" -> milliseconds. "0" is accepted; other bare numbers are not.
-Result<uint64_t> ParseDurationMs(const std::string& text);
 
 }  // namespace jobnet
 

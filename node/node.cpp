@@ -25,6 +25,7 @@
 #include "storage/journal.hpp"
 #include "storage/run_marks.hpp"
 #include "node/transport.hpp"
+#include "http/gateway.hpp"
 
 namespace jobnet {
 namespace {
@@ -75,6 +76,19 @@ int RunNode(const NodeConfig& config) {
       spdlog::error("{}", s.ToString());
       return kExitListen;
     }
+  }
+  // The HTTP face is a client of the endpoint just bound; it binds now too, so a port in use
+  // fails the start. Requests that come during recovery wait for the node like ZeroMQ ones.
+  std::unique_ptr<http::Gateway> gateway;
+  if (!config.http.empty()) {
+    http::GatewayOptions ho;
+    ho.listen = config.http;
+    ho.node_endpoint = transport->endpoint();
+    if (Status s = http::Gateway::Start(ho, &gateway); !s.ok()) {
+      spdlog::error("{}", s.ToString());
+      return kExitListen;
+    }
+    spdlog::info("HTTP face on {}", gateway->url());
   }
 
   JournalOptions jo;
@@ -257,6 +271,7 @@ int RunNode(const NodeConfig& config) {
     spdlog::warn("shutdown is stuck on a handler that ignores cancellation; exiting");
     std::_Exit(kExitStuck);
   }).detach();
+  if (gateway) gateway->Stop();  // held requests are answered 503 before the sockets close
   tp.store(nullptr);
   transport->Stop();
   caf::anon_send(scheduler, actors::stop_atom_v);

@@ -63,9 +63,12 @@ struct BodyWriter {
     Key("timeout_ms"); pk.pack_uint64(r.timeout_ms);
   }
   void operator()(const ListRequest& r) {
-    pk.pack_map(r.state ? 4 : 3);
+    pk.pack_map(3 + (r.state ? 1 : 0) + (r.type.empty() ? 0 : 1));
     if (r.state) {
       Key("state"); PackStr(pk, JobStateName(*r.state));
+    }
+    if (!r.type.empty()) {
+      Key("type"); PackStr(pk, r.type);
     }
     Key("queue"); PackStr(pk, r.queue);
     Key("limit"); pk.pack_uint32(r.limit);
@@ -367,6 +370,7 @@ Status ReadBody(Kind kind, const msgpack::object& o, Body* body) {
       JOBNET_TRY(r.State("state", &st, &present));
       if (present) b.state = st;
       JOBNET_TRY(r.Str("queue", &b.queue, limits::kQueueNameBytesMax));
+      JOBNET_TRY(r.Str("type", &b.type, limits::kTypeNameBytesMax));
       JOBNET_TRY(r.Uint("limit", &b.limit));
       JOBNET_TRY(r.Str("after", &b.after, limits::kJobIdBytesMax));
       if (b.limit == 0 || b.limit > limits::kListLimitMax)

@@ -22,6 +22,7 @@ LAYERS = {
     "storage": 2,             # the RocksDB journal
     "handlers": 2,            # job types, the place users extend
     "actors": 3,              # CAF actors
+    "http": 3,                # the HTTP face: a protocol client of its node (client + RESTinio)
     "node": 4,                # node runtime: config, transport, wiring
     "cluster": 5,             # CLI, cluster tools, bench, chaos
     "app": 6,                 # the binary's entry point
@@ -33,7 +34,7 @@ PUBLIC = {
     "include/jobnet/limits.h": "protocol",
     "include/jobnet/client.h": "client",
 }
-SOURCE_DIRS = ["base", "protocol", "client", "core", "storage", "handlers", "actors", "node",
+SOURCE_DIRS = ["base", "protocol", "client", "core", "storage", "handlers", "actors", "http", "node",
                "cluster", "app", "include"]
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 ASSERT_RE = re.compile(r'(^|[^_A-Za-z0-9])assert\s*\(')

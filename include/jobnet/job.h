@@ -78,6 +78,7 @@ struct SubmitResult {
 struct ListQuery {
   std::optional<JobState> state;
   std::string queue;   // empty = all
+  std::string type;    // empty = all
   uint32_t limit = 100;
   std::string after;   // job id cursor: list jobs created after it; empty = from the start
 };

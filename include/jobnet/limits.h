@@ -164,6 +164,25 @@ constexpr int64_t kReadableFrameFactor = 2;
 // SIGTERM stops it as usual.
 constexpr uint32_t kStorageFullRetryMs = 500;
 
+// ---- the HTTP face (docs/http.md) ----
+// Requests the HTTP face holds (waiting for the node, or for a job with ?wait=true); past it a
+// request gets 429. Above the 10,000 concurrent waits it must hold, below the node's own cap.
+constexpr uint32_t kHttpRequestsMax = 20000;
+static_assert(kHttpRequestsMax < kPendingRequestsMax, "the node must take every held request");
+// Open connections; more wait in the listen backlog until one closes.
+constexpr uint32_t kHttpConnectionsMax = 20000;
+// A request body over this gets 413; one over kHttpBodyHardFactor times it is cut off unread.
+constexpr uint64_t kHttpBodyBytesMax = 2ull * kPayloadBytesMax;
+constexpr uint64_t kHttpBodyHardFactor = 4;
+// URL and header limits: over them the connection is closed (the parser stops reading).
+constexpr uint32_t kHttpUrlBytesMax = 8192;
+constexpr uint32_t kHttpHeaderBytesMax = 16384;  // one field's value
+constexpr uint32_t kHttpHeaderFieldsMax = 100;
+// A connection that sends no (next) request for this long is closed.
+constexpr uint64_t kHttpIdleMsDefault = 60000;
+// A request the node has not answered in this long (beyond its own wait) gets 504.
+constexpr uint64_t kHttpNodeAnswerMs = kRequestTimeoutMsDefault;
+
 }  // namespace jobnet::limits
 
 #endif  // JOBNET_LIMITS_H_

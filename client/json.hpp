@@ -1,0 +1,42 @@
+// Jobs as JSON: the one conversion shared by the CLI (--json lines), the HTTP face and tools.
+// Field names and units are the output contract documented in docs/protocol.md ("JSON form").
+#ifndef JOBNET_CLIENT_JSON_HPP_
+#define JOBNET_CLIENT_JSON_HPP_
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "jobnet/job.h"
+#include "jobnet/status.h"
+
+namespace jobnet::jsonio {
+
+// Job data may hold any bytes: dump JSON with invalid UTF-8 replaced (U+FFFD), never throwing.
+// Use as j.dump(-1, ' ', false, kInvalidUtf8Replaced).
+constexpr auto kInvalidUtf8Replaced = nlohmann::json::error_handler_t::replace;
+
+// Parses JSON text into one msgpack value.
+Result<std::string> JsonToMsgpack(const std::string& json_text);
+// One JSON value as one msgpack value.
+std::string JsonValueToMsgpack(const nlohmann::json& value);
+// Renders one msgpack value as JSON (values JSON cannot hold become {"msgpack_hex": "..."}).
+nlohmann::json MsgpackToJson(const std::string& bytes);
+
+// The output contract: id, type, queue, state, result, error, attempts, created_at,
+// started_at, finished_at (Unix ms), plus priority, max_attempts, run_at, key.
+nlohmann::json JobToJson(const JobInfo& job);
+
+// A job spec written as JSON: {"type": "echo", "payload": <any JSON>, "queue": "q",
+// "priority": 0..255, "delay": 5000 | "5s", "run_at": <Unix ms>, "max_attempts": N,
+// "backoff": ms | "2s", "timeout": ms | "30s", "key": "..."}. Only `type` is required; an
+// unknown field, a value of the wrong JSON type or out of range is kInvalidArgument naming the
+// field (protocol::Validate then checks names and sizes as for any submit).
+Result<JobSpec> JobSpecFromJson(const nlohmann::json& j);
+
+// {"error": {"code": "not_found", "message": "..."}}: the one error shape of the JSON faces.
+nlohmann::json ErrorToJson(const Status& s);
+
+}  // namespace jobnet::jsonio
+
+#endif  // JOBNET_CLIENT_JSON_HPP_

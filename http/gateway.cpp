@@ -1,0 +1,605 @@
+// The HTTP face: RESTinio routes on Asio threads, one ZeroMQ thread talking to the node.
+#include "http/gateway.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <restinio/all.hpp>
+#include <zmq.hpp>
+
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "client/json.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/counters.hpp"
+#include "protocol/duration.hpp"
+#include "protocol/messages.hpp"
+
+namespace jobnet::http {
+
+Status ParseHostPort(const std::string& text, std::string* host, uint16_t* port) {
+  auto bad = [&] {
+    return Status::InvalidArgument("HTTP address '" + text + "': want ADDR:PORT, e.g. 127.0.0.1:7801");
+  };
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return bad();
+  std::string h = text.substr(0, colon);
+  if (h.front() == '[') {
+    if (h.back() != ']' || h.size() < 3) return bad();
+    h = h.substr(1, h.size() - 2);
+  }
+  unsigned p = 0;
+  const char* first = text.data() + colon + 1;
+  const char* last = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(first, last, p);
+  if (ec != std::errc() || ptr != last || p == 0 || p > 65535) return bad();
+  *host = h;
+  *port = static_cast<uint16_t>(p);
+  return Status::OK();
+}
+
+int HttpStatusOf(Code code) {
+  switch (code) {
+    case Code::kOk: return 200;
+    case Code::kNotFound: return 404;
+    case Code::kInvalidArgument: return 400;
+    case Code::kTooLarge: return 413;
+    case Code::kOverloaded: return 429;
+    case Code::kUnavailable: return 503;
+    case Code::kDraining: return 503;
+    case Code::kTimeout: return 504;
+    case Code::kConflict: return 409;
+    case Code::kStorageFull: return 507;
+    case Code::kCorruption:          // the gateway wrote a frame the node could not read
+    case Code::kUnsupportedVersion:  // or one of another version: both are our bugs
+    case Code::kStorage:
+    case Code::kLocked:
+    case Code::kInternal: return 500;
+  }
+  return 500;
+}
+
+namespace {
+
+using Json = nlohmann::json;
+using ReplyFn = std::function<void(Result<protocol::Body>)>;
+
+uint64_t SteadyMs() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+// One DEALER socket to the node, owned by one thread. Calls are queued from any thread and
+// answered on that thread, in whatever order the node answers them.
+class NodeLink {
+ public:
+  NodeLink(std::string endpoint, uint32_t calls_max)
+      : endpoint_(std::move(endpoint)), calls_max_(calls_max) {}
+  ~NodeLink() {
+    Stop();
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+  }
+
+  Status Start() {
+    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd_ < 0) return Status::Internal("eventfd failed");
+    try {
+      sock_ = zmq::socket_t(ctx_, zmq::socket_type::dealer);
+      sock_.set(zmq::sockopt::linger, 0);
+      sock_.set(zmq::sockopt::sndhwm, limits::kSocketHwm);
+      sock_.set(zmq::sockopt::rcvhwm, limits::kSocketHwm);
+      sock_.connect(endpoint_);
+    } catch (const zmq::error_t& e) {
+      return Status::Unavailable("cannot connect to the node at " + endpoint_ + ": " + e.what());
+    }
+    thread_ = std::thread([this] { Loop(); });
+    return Status::OK();
+  }
+
+  void Stop() {
+    if (!thread_.joinable()) return;
+    stop_.store(true);
+    Wake();
+    thread_.join();
+    sock_.close();
+  }
+
+  // Sends `body`; `done` runs on the link's thread with the reply, an error reply as its
+  // Status, or kTimeout if none came within `timeout_ms`. False (and `done` not called) when
+  // calls_max calls are already out.
+  bool Call(protocol::Body body, uint64_t timeout_ms, ReplyFn done) {
+    if (stop_.load()) {
+      done(Status::Unavailable("the HTTP face is shutting down"));
+      return true;
+    }
+    if (outstanding_.fetch_add(1) >= calls_max_) {
+      outstanding_.fetch_sub(1);
+      return false;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      outbox_.push_back(Outgoing{std::move(body), timeout_ms, std::move(done)});
+    }
+    Wake();
+    return true;
+  }
+
+  uint32_t outstanding() const { return outstanding_.load(); }
+
+ private:
+  struct Outgoing {
+    protocol::Body body;
+    uint64_t timeout_ms;
+    ReplyFn done;
+  };
+  struct Pending {
+    uint64_t deadline;
+    ReplyFn done;
+  };
+
+  void Wake() {
+    uint64_t one = 1;
+    ssize_t n = ::write(wake_fd_, &one, sizeof one);
+    (void)n;  // a full counter already wakes the thread
+  }
+
+  void Finish(uint64_t corr, Result<protocol::Body> r) {
+    auto it = pending_.find(corr);
+    if (it == pending_.end()) return;  // answered after its deadline: already timed out
+    ReplyFn done = std::move(it->second.done);
+    deadlines_.erase({it->second.deadline, corr});
+    pending_.erase(it);
+    outstanding_.fetch_sub(1);
+    done(std::move(r));
+  }
+
+  void SendQueued() {
+    uint64_t drained = 0;
+    ssize_t n = ::read(wake_fd_, &drained, sizeof drained);
+    (void)n;
+    std::vector<Outgoing> batch;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      batch.swap(outbox_);
+    }
+    uint64_t now = SteadyMs();
+    for (auto& o : batch) {
+      uint64_t corr = next_corr_++;
+      uint64_t deadline = now + o.timeout_ms;
+      pending_.emplace(corr, Pending{deadline, std::move(o.done)});
+      deadlines_.emplace(deadline, corr);
+      std::string frame =
+          protocol::Encode(protocol::Envelope{limits::kProtocolVersion, corr, std::move(o.body)});
+      bool sent = false;
+      try {
+        sent = sock_.send(zmq::buffer(frame), zmq::send_flags::dontwait).has_value();
+      } catch (const zmq::error_t&) {
+      }
+      if (!sent) Finish(corr, Status::Overloaded("the node's request queue is full"));
+    }
+  }
+
+  void ReadReplies() {
+    while (true) {
+      zmq::message_t msg;
+      zmq::recv_result_t got;
+      try {
+        got = sock_.recv(msg, zmq::recv_flags::dontwait);
+      } catch (const zmq::error_t&) {
+        return;
+      }
+      if (!got) return;
+      if (msg.more()) continue;  // not a reply shape we sent for; the last part is read next
+      uint64_t corr = 0;
+      auto env = protocol::Decode(static_cast<const char*>(msg.data()), msg.size(), &corr,
+                                  limits::kReplyFrameBytesMax * limits::kReadableFrameFactor);
+      if (!env.ok()) {
+        Finish(corr, Status::Internal("unreadable reply from the node: " + env.status().message()));
+        continue;
+      }
+      protocol::Body& body = env.value().body;
+      if (auto* e = std::get_if<protocol::ErrorReply>(&body)) {
+        Finish(corr, Status(ErrorCodeFromWire(e->code), e->message));
+      } else {
+        Finish(corr, std::move(body));
+      }
+    }
+  }
+
+  void ExpireDeadlines() {
+    uint64_t now = SteadyMs();
+    while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+      uint64_t corr = deadlines_.begin()->second;
+      Finish(corr, Status::Timeout("the node did not answer in time"));
+    }
+  }
+
+  void Loop() {
+    while (!stop_.load()) {
+      long wait_ms = 100;
+      if (!deadlines_.empty()) {
+        uint64_t now = SteadyMs();
+        uint64_t first = deadlines_.begin()->first;
+        wait_ms = first <= now ? 0 : static_cast<long>(std::min<uint64_t>(first - now, 100));
+      }
+      zmq::pollitem_t items[] = {{sock_.handle(), 0, ZMQ_POLLIN, 0},
+                                 {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
+      try {
+        zmq::poll(items, 2, std::chrono::milliseconds(wait_ms));
+      } catch (const zmq::error_t&) {
+        continue;  // EINTR
+      }
+      if (items[1].revents & ZMQ_POLLIN) SendQueued();
+      if (items[0].revents & ZMQ_POLLIN) ReadReplies();
+      ExpireDeadlines();
+    }
+    // Whatever is still out or queued ends now: the face is closing.
+    SendQueuedAsUnavailable();
+    while (!pending_.empty())
+      Finish(pending_.begin()->first, Status::Unavailable("the HTTP face is shutting down"));
+  }
+
+  void SendQueuedAsUnavailable() {
+    std::vector<Outgoing> batch;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      batch.swap(outbox_);
+    }
+    for (auto& o : batch) {
+      outstanding_.fetch_sub(1);
+      o.done(Status::Unavailable("the HTTP face is shutting down"));
+    }
+  }
+
+  std::string endpoint_;
+  uint32_t calls_max_;
+  zmq::context_t ctx_{1};
+  zmq::socket_t sock_;
+  int wake_fd_ = -1;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint32_t> outstanding_{0};
+  std::mutex mu_;
+  std::vector<Outgoing> outbox_;
+  // Owned by the link's thread.
+  uint64_t next_corr_ = 1;
+  std::unordered_map<uint64_t, Pending> pending_;
+  std::set<std::pair<uint64_t, uint64_t>> deadlines_;  // (deadline, corr)
+};
+
+struct Traits : public restinio::default_traits_t {
+  static constexpr bool use_connection_count_limiter = true;
+  using request_handler_t = restinio::router::express_router_t<>;
+};
+using Request = restinio::request_handle_t;
+using Params = restinio::router::route_params_t;
+
+const char* ReasonOf(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 507: return "Insufficient Storage";
+    default: return "Internal Server Error";
+  }
+}
+
+void Respond(const Request& req, int status, const Json& body) {
+  std::string text = body.dump(-1, ' ', false, jsonio::kInvalidUtf8Replaced);
+  text.push_back('\n');
+  req->create_response(restinio::http_status_line_t{restinio::http_status_code_t{static_cast<uint16_t>(status)},
+                                                    ReasonOf(status)})
+      .append_header(restinio::http_field::content_type, "application/json")
+      .append_header(restinio::http_field::cache_control, "no-store")
+      .set_body(std::move(text))
+      .done();
+}
+
+void RespondError(const Request& req, const Status& s) {
+  Respond(req, HttpStatusOf(s.code()), jsonio::ErrorToJson(s));
+}
+
+// The query parameters of `req`, or kInvalidArgument.
+Result<std::map<std::string, std::string>> QueryOf(const Request& req) {
+  std::map<std::string, std::string> out;
+  try {
+    auto qp = restinio::parse_query(req->header().query());
+    for (const auto& [k, v] : qp) out[std::string(k)] = std::string(v);
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(std::string("bad query string: ") + e.what());
+  }
+  return out;
+}
+
+Result<bool> BoolParam(const std::map<std::string, std::string>& q, const std::string& name) {
+  auto it = q.find(name);
+  if (it == q.end() || it->second == "false" || it->second == "0") return false;
+  if (it->second == "true" || it->second == "1" || it->second.empty()) return true;
+  return Status::InvalidArgument(name + " must be true or false");
+}
+
+}  // namespace
+
+
+struct Gateway::Impl {
+  GatewayOptions opt;
+  std::string url;
+  std::unique_ptr<NodeLink> link;
+  std::optional<restinio::running_server_handle_t<Traits>> server;
+
+  Status Overloaded() const {
+    return Status::Overloaded("the HTTP face holds " + std::to_string(opt.requests_max) +
+                              " requests, its limit: retry later");
+  }
+
+  // Sends `body` to the node. `then` gets the reply, or the error (an error reply's code, or
+  // kTimeout when the node did not answer within `timeout_ms`). Over the limit of held
+  // requests `req` is answered 429 at once.
+  void Call(const Request& req, protocol::Body body, uint64_t timeout_ms,
+            std::function<void(Result<protocol::Body>)> then) {
+    if (!link->Call(std::move(body), timeout_ms, std::move(then))) RespondError(req, Overloaded());
+  }
+
+  // As Call, with errors answered from their code; `then` sees good replies only.
+  void CallOk(const Request& req, protocol::Body body, uint64_t timeout_ms,
+              std::function<void(protocol::Body&)> then) {
+    Call(req, std::move(body), timeout_ms,
+         [req, then = std::move(then)](Result<protocol::Body> r) {
+           if (!r.ok()) return RespondError(req, r.status());
+           then(r.value());
+         });
+  }
+
+  // Answers with the job of a status, cancel or retry request (`status` on success).
+  void JobRequest(const Request& req, protocol::Body body, int status) {
+    CallOk(req, std::move(body), limits::kHttpNodeAnswerMs, [req, status](protocol::Body& b) {
+      if (auto* j = std::get_if<protocol::JobReply>(&b))
+        return Respond(req, status, jsonio::JobToJson(j->job));
+      RespondError(req, Status::Internal("unexpected reply kind from the node"));
+    });
+  }
+
+  // Holds `req` until job `id` is final (200) or `wait_ms` passes (202, the job as it stands).
+  void WaitFor(const Request& req, const std::string& id, uint64_t wait_ms) {
+    Call(req, protocol::WaitRequest{id, wait_ms}, wait_ms + limits::kHttpNodeAnswerMs,
+         [this, req, id](Result<protocol::Body> r) {
+           if (r.ok()) {
+             if (auto* j = std::get_if<protocol::JobReply>(&r.value()))
+               return Respond(req, 200, jsonio::JobToJson(j->job));
+             return RespondError(req, Status::Internal("unexpected reply kind to wait"));
+           }
+           if (r.status().IsTimeout()) return JobRequest(req, protocol::StatusRequest{id}, 202);
+           RespondError(req, r.status());
+         });
+  }
+
+  void PostJob(const Request& req) {
+    auto q = QueryOf(req);
+    if (!q.ok()) return RespondError(req, q.status());
+    auto wait = BoolParam(q.value(), "wait");
+    if (!wait.ok()) return RespondError(req, wait.status());
+    uint64_t wait_ms = limits::kWaitTimeoutMsDefault;
+    if (auto it = q.value().find("timeout"); it != q.value().end()) {
+      auto d = ParseDurationMs(it->second);
+      if (!d.ok() || d.value() == 0 || d.value() > limits::kWaitTimeoutMsMax)
+        return RespondError(req, Status::InvalidArgument(
+                                     "timeout must be a duration from 1ms to " +
+                                     std::to_string(limits::kWaitTimeoutMsMax / 1000) + "s, e.g. 30s"));
+      wait_ms = d.value();
+    }
+    Json body = Json::parse(req->body(), nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded()) return RespondError(req, Status::InvalidArgument("the body is not valid JSON"));
+    auto spec = jsonio::JobSpecFromJson(body);
+    if (!spec.ok()) return RespondError(req, spec.status());
+    bool do_wait = wait.value();
+    CallOk(req, protocol::SubmitRequest{std::move(spec.value())}, limits::kHttpNodeAnswerMs,
+           [this, req, do_wait, wait_ms](protocol::Body& b) {
+             auto* a = std::get_if<protocol::AcceptedReply>(&b);
+             if (a == nullptr) return RespondError(req, Status::Internal("unexpected reply kind to submit"));
+             if (do_wait) return WaitFor(req, a->id, wait_ms);
+             // 201 for a new job; 200 when an idempotency key matched an existing one.
+             JobRequest(req, protocol::StatusRequest{a->id}, a->duplicate ? 200 : 201);
+           });
+  }
+
+  void ListJobs(const Request& req) {
+    auto q = QueryOf(req);
+    if (!q.ok()) return RespondError(req, q.status());
+    protocol::ListRequest lr;
+    for (const auto& [k, v] : q.value()) {
+      if (k == "state") {
+        auto st = protocol::ParseJobState(v);
+        if (!st) return RespondError(req, Status::InvalidArgument("unknown state '" + v + "'"));
+        lr.state = *st;
+      } else if (k == "queue") {
+        lr.queue = v;
+      } else if (k == "type") {
+        lr.type = v;
+      } else if (k == "after") {
+        lr.after = v;
+      } else if (k == "limit") {
+        uint32_t n = 0;
+        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+        if (ec != std::errc() || p != v.data() + v.size())
+          return RespondError(req, Status::InvalidArgument("limit must be a number"));
+        lr.limit = n;  // the node checks the bounds
+      } else {
+        return RespondError(req, Status::InvalidArgument(
+                                     "unknown query parameter '" + k +
+                                     "' (known: state, queue, type, after, limit)"));
+      }
+    }
+    CallOk(req, std::move(lr), limits::kHttpNodeAnswerMs, [req](protocol::Body& b) {
+      auto* l = std::get_if<protocol::JobListReply>(&b);
+      if (l == nullptr) return RespondError(req, Status::Internal("unexpected reply kind to list"));
+      Json jobs = Json::array();
+      for (const auto& j : l->jobs) jobs.push_back(jsonio::JobToJson(j));
+      Json out{{"jobs", std::move(jobs)}};
+      // The cursor for the next page: pass it as `after`.
+      out["next"] = l->jobs.empty() ? Json(nullptr) : Json(l->jobs.back().id);
+      Respond(req, 200, out);
+    });
+  }
+
+  void Nodes(const Request& req) {
+    CallOk(req, protocol::StatsRequest{}, limits::kHttpNodeAnswerMs, [req](protocol::Body& b) {
+      auto* st = std::get_if<protocol::StatsReply>(&b);
+      if (st == nullptr) return RespondError(req, Status::Internal("unexpected reply kind to stats"));
+      Json nodes = Json::array();
+      nodes.push_back({{"node", st->node}, {"endpoint", st->endpoint}, {"state", "alive"},
+                       {"self", true}, {"incarnation", st->incarnation}, {"workers", st->workers},
+                       {"busy", st->busy}, {"uptime_ms", st->uptime_ms}, {"jobs", st->jobs}});
+      for (const auto& p : st->peers)
+        nodes.push_back({{"node", p.node}, {"endpoint", p.endpoint}, {"state", p.state},
+                         {"self", false}, {"incarnation", p.incarnation}, {"workers", p.workers},
+                         {"free", p.free}, {"queued", p.queued}, {"last_seen", p.last_seen_ms},
+                         {"leases", p.leases}});
+      Respond(req, 200, Json{{"nodes", std::move(nodes)}});
+    });
+  }
+
+  // Live: the node answers a stats request (its scheduler and journal are turning).
+  void Health(const Request& req) {
+    Call(req, protocol::StatsRequest{}, limits::kHttpNodeAnswerMs, [req](Result<protocol::Body> r) {
+      if (!r.ok())
+        return Respond(req, 503, Json{{"status", "unavailable"}, {"error", r.status().message()}});
+      auto* st = std::get_if<protocol::StatsReply>(&r.value());
+      if (st == nullptr) return Respond(req, 503, Json{{"status", "unavailable"}});
+      Respond(req, 200, Json{{"status", "ok"}, {"node", st->node}, {"uptime_ms", st->uptime_ms}});
+    });
+  }
+
+  // Ready for work: live, and the journal takes writes (not a full disk).
+  void Ready(const Request& req) {
+    Call(req, protocol::StatsRequest{}, limits::kHttpNodeAnswerMs, [req](Result<protocol::Body> r) {
+      if (!r.ok())
+        return Respond(req, 503, Json{{"status", "unavailable"}, {"error", r.status().message()}});
+      auto* st = std::get_if<protocol::StatsReply>(&r.value());
+      if (st == nullptr) return Respond(req, 503, Json{{"status", "unavailable"}});
+      auto full = st->counters.find(protocol::CounterName(protocol::Counter::kJournalFull));
+      if (full != st->counters.end() && full->second != 0)
+        return Respond(req, 503, Json{{"status", "storage_full"}, {"node", st->node}});
+      Respond(req, 200, Json{{"status", "ready"}, {"node", st->node}});
+    });
+  }
+
+  // Wraps a route: the body limit, and exceptions answered 500 (the face keeps serving).
+  template <class Fn>
+  auto Route(Fn fn) {
+    return [this, fn](const Request& req, Params params) {
+      if (req->body().size() > opt.body_bytes_max) {
+        RespondError(req, Status::TooLarge("the body is " + std::to_string(req->body().size()) +
+                                           " bytes; the limit is " + std::to_string(opt.body_bytes_max)));
+        return restinio::request_accepted();
+      }
+      try {
+        fn(req, params);
+      } catch (const std::exception& e) {
+        RespondError(req, Status::Internal(std::string("HTTP face: ") + e.what()));
+      }
+      return restinio::request_accepted();
+    };
+  }
+
+  std::unique_ptr<restinio::router::express_router_t<>> Router() {
+    auto r = std::make_unique<restinio::router::express_router_t<>>();
+    auto id_of = [](const Params& p) { return std::string(p["id"]); };
+    r->http_post("/api/jobs", Route([this](const Request& req, const Params&) { PostJob(req); }));
+    r->http_get("/api/jobs", Route([this](const Request& req, const Params&) { ListJobs(req); }));
+    r->http_get("/api/jobs/:id", Route([this, id_of](const Request& req, const Params& p) {
+      JobRequest(req, protocol::StatusRequest{id_of(p)}, 200);
+    }));
+    r->http_delete("/api/jobs/:id", Route([this, id_of](const Request& req, const Params& p) {
+      JobRequest(req, protocol::CancelRequest{id_of(p)}, 200);
+    }));
+    r->http_post("/api/jobs/:id/retry", Route([this, id_of](const Request& req, const Params& p) {
+      JobRequest(req, protocol::RetryRequest{id_of(p)}, 200);
+    }));
+    r->http_get("/api/nodes", Route([this](const Request& req, const Params&) { Nodes(req); }));
+    r->http_get("/healthz", Route([this](const Request& req, const Params&) { Health(req); }));
+    r->http_get("/readyz", Route([this](const Request& req, const Params&) { Ready(req); }));
+    r->non_matched_request_handler([](const Request& req) {
+      RespondError(req, Status::NotFound("no route for " +
+                                         std::string(req->header().method().c_str()) +
+                                         " " + std::string(req->header().path())));
+      return restinio::request_accepted();
+    });
+    return r;
+  }
+};
+
+Status Gateway::Start(const GatewayOptions& options, std::unique_ptr<Gateway>* out) {
+  std::string host;
+  uint16_t port = 0;
+  if (Status s = ParseHostPort(options.listen, &host, &port); !s.ok()) return s;
+  std::unique_ptr<Gateway> g(new Gateway());
+  g->impl_ = std::make_unique<Impl>();
+  Impl& im = *g->impl_;
+  im.opt = options;
+  im.url = "http://" + options.listen;
+  im.link = std::make_unique<NodeLink>(options.node_endpoint, options.requests_max);
+  if (Status s = im.link->Start(); !s.ok()) return s;
+  // A wait may be held up to its own timeout plus the node's answer time: RESTinio's own
+  // handler deadline must not cut it short.
+  auto held_max = std::chrono::milliseconds(limits::kWaitTimeoutMsMax + 2 * limits::kHttpNodeAnswerMs);
+  try {
+    im.server.emplace(restinio::run_async<Traits>(
+        restinio::own_io_context(),
+        restinio::server_settings_t<Traits>{}
+            .address(host)
+            .port(port)
+            .request_handler(im.Router())
+            .max_parallel_connections(options.connections_max)
+            .read_next_http_message_timelimit(std::chrono::milliseconds(options.idle_ms))
+            .handle_request_timeout(held_max)
+            .incoming_http_msg_limits(restinio::incoming_http_msg_limits_t{}
+                                          .max_url_size(limits::kHttpUrlBytesMax)
+                                          .max_field_value_size(limits::kHttpHeaderBytesMax)
+                                          .max_field_count(limits::kHttpHeaderFieldsMax)
+                                          .max_body_size(options.body_bytes_max *
+                                                         limits::kHttpBodyHardFactor)),
+        options.threads));
+  } catch (const std::exception& e) {
+    im.link->Stop();
+    return Status::Unavailable("cannot serve HTTP on " + options.listen + ": " + e.what());
+  }
+  *out = std::move(g);
+  return Status::OK();
+}
+
+void Gateway::Stop() {
+  if (!impl_) return;
+  // The link first: held requests are answered 503 while their connections are still open.
+  if (impl_->link) impl_->link->Stop();
+  if (impl_->server) {
+    (*impl_->server)->stop();
+    (*impl_->server)->wait();
+    impl_->server.reset();
+  }
+}
+
+Gateway::~Gateway() { Stop(); }
+
+const std::string& Gateway::url() const { return impl_->url; }
+
+}  // namespace jobnet::http

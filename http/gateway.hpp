@@ -1,0 +1,51 @@
+// The HTTP face of a node (docs/http.md): REST/JSON in front of the node's own ZeroMQ endpoint.
+// The gateway is a protocol client of its node, over loopback: every HTTP request becomes the
+// wire request a ZeroMQ client would send, so both faces give the same answers, errors and
+// guarantees (forwarding to a job's owner included), and no request holds a thread while it
+// waits: RESTinio (on Asio) parks it, one ZeroMQ thread carries every request and reply.
+#ifndef JOBNET_HTTP_GATEWAY_HPP_
+#define JOBNET_HTTP_GATEWAY_HPP_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "jobnet/limits.h"
+#include "jobnet/status.h"
+
+namespace jobnet::http {
+
+struct GatewayOptions {
+  std::string listen;         // "ADDR:PORT"; port 0 picks a free one
+  std::string node_endpoint;  // the node's ZeroMQ endpoint, as bound
+  uint32_t threads = 1;       // Asio threads: parsing and routing only, no waiting
+  uint32_t requests_max = limits::kHttpRequestsMax;
+  uint32_t connections_max = limits::kHttpConnectionsMax;
+  uint64_t body_bytes_max = limits::kHttpBodyBytesMax;
+  uint64_t idle_ms = limits::kHttpIdleMsDefault;
+};
+
+// "127.0.0.1:7801" or "[::1]:7801" -> host and port. kInvalidArgument otherwise.
+Status ParseHostPort(const std::string& text, std::string* host, uint16_t* port);
+
+// The HTTP status for a protocol error code (docs/http.md, "Errors").
+int HttpStatusOf(Code code);
+
+class Gateway {
+ public:
+  // Binds and starts serving. kUnavailable if the address cannot be bound.
+  static Status Start(const GatewayOptions& options, std::unique_ptr<Gateway>* out);
+  ~Gateway();  // Stop()
+  // Closes the listener and every connection; held requests get 503 first.
+  void Stop();
+  const std::string& url() const;  // "http://ADDR:PORT", the port resolved
+
+ private:
+  struct Impl;
+  Gateway() = default;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace jobnet::http
+
+#endif  // JOBNET_HTTP_GATEWAY_HPP_

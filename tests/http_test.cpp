@@ -1,0 +1,289 @@
+// The HTTP face against real node processes (libcurl as the client): job routes and their
+// JSON, the error shape and status mapping, synchronous waits (200 when final, 202 when not),
+// many held waits on a few threads, forwarding to a job's owner, and start-up failures.
+#include <gtest/gtest.h>
+
+#include <curl/curl.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <thread>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/exit_codes.hpp"
+#include "node_harness.hpp"
+
+namespace jobnet {
+namespace {
+
+using Json = nlohmann::json;
+using testing::Eventually;
+using testing::FreePort;
+using testing::NodeProcess;
+using testing::TempDir;
+
+struct Response {
+  long status = 0;  // 0: no HTTP answer (connection refused or cut)
+  std::string body;
+  Json json() const { return Json::parse(body, nullptr, false); }
+};
+
+size_t Append(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+// One easy handle set up for `method url` with `body`; the response goes into *r.
+CURL* MakeRequest(const std::string& method, const std::string& url, const std::string& body,
+                  Response* r) {
+  CURL* c = curl_easy_init();
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (method == "POST" || method == "PUT") {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, body.c_str());
+  }
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, Append);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  return c;
+}
+
+Response Http(const std::string& method, const std::string& url, const std::string& body = "") {
+  Response r;
+  CURL* c = MakeRequest(method, url, body, &r);
+  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  curl_easy_cleanup(c);
+  return r;
+}
+
+// Sends every request at once (one connection each) and waits for all the answers.
+std::vector<Response> HttpMany(const std::string& method, const std::string& url,
+                               const std::vector<std::string>& bodies) {
+  std::vector<Response> out(bodies.size());
+  CURLM* m = curl_multi_init();
+  curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
+  std::vector<CURL*> handles;
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    handles.push_back(MakeRequest(method, url, bodies[i], &out[i]));
+    curl_multi_add_handle(m, handles.back());
+  }
+  int running = 1;
+  while (running > 0) {
+    curl_multi_perform(m, &running);
+    if (running > 0) curl_multi_poll(m, nullptr, 0, 1000, nullptr);
+  }
+  for (size_t i = 0; i < handles.size(); ++i) {
+    curl_easy_getinfo(handles[i], CURLINFO_RESPONSE_CODE, &out[i].status);
+    curl_multi_remove_handle(m, handles[i]);
+    curl_easy_cleanup(handles[i]);
+  }
+  curl_multi_cleanup(m);
+  return out;
+}
+
+// Threads of process `pid` now.
+int ThreadsOf(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  return -1;
+}
+
+class HttpTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+  static void TearDownTestSuite() { curl_global_cleanup(); }
+
+  // A node with an HTTP face on a free port; base_ is its URL.
+  std::unique_ptr<NodeProcess> StartNode(const std::string& id, int workers,
+                                         std::vector<std::string> extra = {}) {
+    int port = FreePort();
+    extra.insert(extra.end(), {"--http", "127.0.0.1:" + std::to_string(port)});
+    auto n = std::make_unique<NodeProcess>(id, dir_ + "/" + id, workers, extra);
+    EXPECT_TRUE(n->Start()) << "node did not start";
+    std::string base = "http://127.0.0.1:" + std::to_string(port);
+    EXPECT_TRUE(Eventually([&] { return Http("GET", base + "/healthz").status == 200; }));
+    bases_[id] = base;
+    return n;
+  }
+
+  std::string dir_ = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+  std::map<std::string, std::string> bases_;
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+};
+
+TEST_F(HttpTest, JobRoutesAnswerWithTheJobAndOneErrorShape) {
+  auto n = StartNode("n1", 2);
+  const std::string api = bases_["n1"] + "/api/jobs";
+
+  Response sub = Http("POST", api, R"({"type":"echo","payload":{"x":[1,2]},"queue":"q1","priority":7})");
+  ASSERT_EQ(sub.status, 201) << sub.body;
+  Json job = sub.json();
+  const std::string id = job["id"];
+  EXPECT_EQ(id, "n1-1");
+  for (const char* k : {"id", "type", "queue", "state", "result", "error", "attempts", "max_attempts",
+                        "priority", "created_at", "started_at", "finished_at", "run_at"})
+    EXPECT_TRUE(job.contains(k)) << k << " missing from " << sub.body;
+  EXPECT_EQ(job["queue"], "q1");
+  EXPECT_EQ(job["priority"], 7);
+
+  ASSERT_TRUE(Eventually([&] { return Http("GET", api + "/" + id).json()["state"] == "succeeded"; }));
+  EXPECT_EQ(Http("GET", api + "/" + id).json()["result"], Json::parse(R"({"x":[1,2]})"));
+
+  // An idempotency key that matches answers 200 with the same job.
+  Response k1 = Http("POST", api, R"({"type":"echo","payload":1,"key":"k-1"})");
+  Response k2 = Http("POST", api, R"({"type":"echo","payload":1,"key":"k-1"})");
+  EXPECT_EQ(k1.status, 201);
+  EXPECT_EQ(k2.status, 200);
+  EXPECT_EQ(k1.json()["id"], k2.json()["id"]);
+
+  // List filters by type and queue and gives the next cursor.
+  Http("POST", api, R"({"type":"sleep","payload":1,"queue":"q1"})");
+  Response list = Http("GET", api + "?type=echo&queue=q1&limit=10");
+  ASSERT_EQ(list.status, 200) << list.body;
+  ASSERT_EQ(list.json()["jobs"].size(), 1u) << list.body;
+  EXPECT_EQ(list.json()["next"], id);
+  EXPECT_EQ(Http("GET", api + "?state=succeeded&limit=1").json()["jobs"].size(), 1u);
+
+  // Cancel a delayed job, then retry it.
+  std::string delayed = Http("POST", api, R"({"type":"echo","delay":"1h"})").json()["id"];
+  Response cancel = Http("DELETE", api + "/" + delayed);
+  EXPECT_EQ(cancel.status, 200) << cancel.body;
+  EXPECT_EQ(cancel.json()["state"], "cancelled");
+  Response again = Http("DELETE", api + "/" + delayed);
+  EXPECT_EQ(again.status, 409) << again.body;
+  EXPECT_EQ(again.json()["error"]["code"], "conflict");
+  Response retry = Http("POST", api + "/" + delayed + "/retry");
+  EXPECT_EQ(retry.status, 200) << retry.body;
+  EXPECT_EQ(retry.json()["state"], "queued");
+
+  // Errors: the status from the code, the body {"error": {"code", "message"}}.
+  auto expect_error = [](const Response& r, long status, const std::string& code) {
+    EXPECT_EQ(r.status, status) << r.body;
+    Json j = r.json();
+    ASSERT_TRUE(j.is_object() && j.contains("error")) << r.body;
+    EXPECT_EQ(j["error"]["code"], code) << r.body;
+    EXPECT_FALSE(j["error"]["message"].get<std::string>().empty());
+  };
+  expect_error(Http("GET", api + "/n1-999"), 404, "not_found");
+  expect_error(Http("GET", api + "/nonsense"), 400, "invalid_argument");
+  expect_error(Http("POST", api, "{not json"), 400, "invalid_argument");
+  expect_error(Http("POST", api, R"({"payload":1})"), 400, "invalid_argument");
+  expect_error(Http("POST", api, R"({"type":"echo","colour":"red"})"), 400, "invalid_argument");
+  expect_error(Http("POST", api, R"({"type":"echo","priority":300})"), 400, "invalid_argument");
+  expect_error(Http("POST", api, R"({"type":"echo","delay":"soon"})"), 400, "invalid_argument");
+  expect_error(Http("POST", api, R"({"type":"bad type!"})"), 400, "invalid_argument");
+  expect_error(Http("GET", api + "?state=sleeping"), 400, "invalid_argument");
+  expect_error(Http("GET", api + "?limit=0"), 400, "invalid_argument");
+  expect_error(Http("GET", api + "?colour=red"), 400, "invalid_argument");
+  expect_error(Http("GET", bases_["n1"] + "/api/nothing"), 404, "not_found");
+  // A payload over the protocol's limit, inside the body limit: the node's too_large.
+  std::string big_payload = "\"" + std::string(1100000, 'a') + "\"";
+  expect_error(Http("POST", api, R"({"type":"echo","payload":)" + big_payload + "}"), 413, "too_large");
+  // A body over the body limit: 413 before anything is parsed.
+  std::string huge = "\"" + std::string(3u << 20, 'a') + "\"";
+  expect_error(Http("POST", api, huge), 413, "too_large");
+
+  // The node kept serving through all of it.
+  EXPECT_EQ(Http("GET", bases_["n1"] + "/healthz").status, 200);
+  EXPECT_EQ(Http("GET", bases_["n1"] + "/readyz").status, 200);
+  Response nodes = Http("GET", bases_["n1"] + "/api/nodes");
+  ASSERT_EQ(nodes.status, 200);
+  EXPECT_EQ(nodes.json()["nodes"][0]["node"], "n1");
+}
+
+TEST_F(HttpTest, WaitReturnsTheFinishedJobOr202WithTheJobAsItStands) {
+  auto n = StartNode("n1", 2);
+  const std::string api = bases_["n1"] + "/api/jobs";
+  Response done = Http("POST", api + "?wait=true&timeout=20s", R"({"type":"sleep","payload":200})");
+  ASSERT_EQ(done.status, 200) << done.body;
+  EXPECT_EQ(done.json()["state"], "succeeded");
+  EXPECT_EQ(done.json()["result"], 200);
+
+  Response pending = Http("POST", api + "?wait=true&timeout=100ms", R"({"type":"sleep","payload":3000})");
+  ASSERT_EQ(pending.status, 202) << pending.body;
+  EXPECT_EQ(pending.json()["state"], "running");
+
+  Response failed = Http("POST", api + "?wait=true", R"({"type":"fail","max_attempts":1})");
+  ASSERT_EQ(failed.status, 200) << failed.body;
+  EXPECT_EQ(failed.json()["state"], "dead");
+
+  EXPECT_EQ(Http("POST", api + "?wait=maybe", R"({"type":"echo"})").status, 400);
+  EXPECT_EQ(Http("POST", api + "?wait=true&timeout=2h", R"({"type":"echo"})").status, 400);
+}
+
+// Held requests cost no thread: a thousand waits are held at once by a node whose thread
+// count does not grow with them.
+TEST_F(HttpTest, AThousandHeldWaitsOnAFewThreads) {
+  auto n = StartNode("n1", 64);
+  const int idle_threads = ThreadsOf(n->pid());
+  ASSERT_GT(idle_threads, 0);
+  std::vector<std::string> bodies(1000, R"({"type":"sleep","payload":300})");
+  int max_threads = idle_threads;
+  std::thread watcher;
+  std::atomic<bool> stop{false};
+  watcher = std::thread([&] {
+    while (!stop) {
+      max_threads = std::max(max_threads, ThreadsOf(n->pid()));
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  auto out = HttpMany("POST", bases_["n1"] + "/api/jobs?wait=true&timeout=60s", bodies);
+  stop = true;
+  watcher.join();
+  int ok = 0;
+  for (const auto& r : out) ok += r.status == 200 && r.json()["state"] == "succeeded";
+  EXPECT_EQ(ok, 1000) << "first: " << out[0].status << " " << out[0].body;
+  // Not one thread per request (that would be about a thousand more); a few may start lazily.
+  EXPECT_LT(max_threads, idle_threads + 10) << "the node started threads for held requests";
+}
+
+// Any node answers for any job: n1's HTTP face reaches a job owned by n2 through forwarding.
+TEST_F(HttpTest, AnyNodeAnswersForAnyJob) {
+  int p1 = FreePort(), p2 = FreePort();
+  std::string e1 = "tcp://127.0.0.1:" + std::to_string(p1), e2 = "tcp://127.0.0.1:" + std::to_string(p2);
+  auto n1 = std::make_unique<NodeProcess>("n1", dir_ + "/n1", 2);
+  auto n2 = std::make_unique<NodeProcess>("n2", dir_ + "/n2", 2);
+  int h1 = FreePort(), h2 = FreePort();
+  n1->SetListen(e1);
+  n2->SetListen(e2);
+  n1->AddArgs({"--peer", e2, "--http", "127.0.0.1:" + std::to_string(h1)});
+  n2->AddArgs({"--peer", e1, "--http", "127.0.0.1:" + std::to_string(h2)});
+  ASSERT_TRUE(n1->Start());
+  ASSERT_TRUE(n2->Start());
+  std::string b1 = "http://127.0.0.1:" + std::to_string(h1), b2 = "http://127.0.0.1:" + std::to_string(h2);
+  ASSERT_TRUE(Eventually([&] { return Http("GET", b1 + "/healthz").status == 200; }));
+  Response sub = Http("POST", b2 + "/api/jobs?wait=true", R"({"type":"echo","payload":"hi"})");
+  ASSERT_EQ(sub.status, 200) << sub.body;
+  std::string id = sub.json()["id"];
+  ASSERT_EQ(id.rfind("n2-", 0), 0u) << id;
+  Response via_n1;
+  ASSERT_TRUE(Eventually([&] {
+    via_n1 = Http("GET", b1 + "/api/jobs/" + id);
+    return via_n1.status == 200;
+  })) << via_n1.status << " " << via_n1.body;
+  EXPECT_EQ(via_n1.json()["state"], "succeeded");
+  EXPECT_EQ(via_n1.json()["result"], "hi");
+}
+
+TEST_F(HttpTest, ABadOrTakenHttpAddressFailsTheStart) {
+  NodeProcess bad("n1", dir_ + "/bad", 1, {"--http", "localhost"});
+  EXPECT_FALSE(bad.Start());
+  EXPECT_EQ(WEXITSTATUS(bad.Signal(0)), exit_code::kConfig);
+
+  auto n = StartNode("n2", 1);
+  std::string taken = bases_["n2"].substr(std::string("http://").size());
+  NodeProcess clash("n3", dir_ + "/clash", 1, {"--http", taken});
+  EXPECT_FALSE(clash.Start());
+  EXPECT_EQ(WEXITSTATUS(clash.Signal(0)), exit_code::kListen);
+}
+
+}  // namespace
+}  // namespace jobnet
