@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/json.hpp"
+#include "http/metrics.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/counters.hpp"
 #include "protocol/duration.hpp"
@@ -304,15 +305,24 @@ const char* ReasonOf(int status) {
   }
 }
 
-void Respond(const Request& req, int status, const Json& body) {
-  std::string text = body.dump(-1, ' ', false, jsonio::kInvalidUtf8Replaced);
-  text.push_back('\n');
+// The face's own figures for /metrics (one face per process).
+std::atomic<uint64_t> g_responses[6];  // by status class, [2] = 2xx ...
+std::atomic<uint64_t> g_overloaded{0};
+
+void RespondText(const Request& req, int status, const char* content_type, std::string text) {
+  g_responses[status / 100 < 6 ? status / 100 : 5].fetch_add(1, std::memory_order_relaxed);
   req->create_response(restinio::http_status_line_t{restinio::http_status_code_t{static_cast<uint16_t>(status)},
                                                     ReasonOf(status)})
-      .append_header(restinio::http_field::content_type, "application/json")
+      .append_header(restinio::http_field::content_type, content_type)
       .append_header(restinio::http_field::cache_control, "no-store")
       .set_body(std::move(text))
       .done();
+}
+
+void Respond(const Request& req, int status, const Json& body) {
+  std::string text = body.dump(-1, ' ', false, jsonio::kInvalidUtf8Replaced);
+  text.push_back('\n');
+  RespondText(req, status, "application/json", std::move(text));
 }
 
 void RespondError(const Request& req, const Status& s) {
@@ -357,7 +367,10 @@ struct Gateway::Impl {
   // requests `req` is answered 429 at once.
   void Call(const Request& req, protocol::Body body, uint64_t timeout_ms,
             std::function<void(Result<protocol::Body>)> then) {
-    if (!link->Call(std::move(body), timeout_ms, std::move(then))) RespondError(req, Overloaded());
+    if (!link->Call(std::move(body), timeout_ms, std::move(then))) {
+      g_overloaded.fetch_add(1, std::memory_order_relaxed);
+      RespondError(req, Overloaded());
+    }
   }
 
   // As Call, with errors answered from their code; `then` sees good replies only.
@@ -489,6 +502,19 @@ struct Gateway::Impl {
     });
   }
 
+  void Metrics(const Request& req) {
+    CallOk(req, protocol::StatsRequest{}, limits::kHttpNodeAnswerMs, [this, req](protocol::Body& b) {
+      auto* st = std::get_if<protocol::StatsReply>(&b);
+      if (st == nullptr) return RespondError(req, Status::Internal("unexpected reply kind to stats"));
+      FaceCounters face;
+      face.held = link->outstanding();
+      for (int c = 1; c < 6; ++c)
+        if (uint64_t n = g_responses[c].load(std::memory_order_relaxed)) face.responses[c] = n;
+      face.overloaded = g_overloaded.load(std::memory_order_relaxed);
+      RespondText(req, 200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics(*st, face));
+    });
+  }
+
   // Ready for work: live, and the journal takes writes (not a full disk).
   void Ready(const Request& req) {
     Call(req, protocol::StatsRequest{}, limits::kHttpNodeAnswerMs, [req](Result<protocol::Body> r) {
@@ -538,6 +564,7 @@ struct Gateway::Impl {
     r->http_get("/api/nodes", Route([this](const Request& req, const Params&) { Nodes(req); }));
     r->http_get("/healthz", Route([this](const Request& req, const Params&) { Health(req); }));
     r->http_get("/readyz", Route([this](const Request& req, const Params&) { Ready(req); }));
+    r->http_get("/metrics", Route([this](const Request& req, const Params&) { Metrics(req); }));
     r->non_matched_request_handler([](const Request& req) {
       RespondError(req, Status::NotFound("no route for " +
                                          std::string(req->header().method().c_str()) +

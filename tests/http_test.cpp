@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/exit_codes.hpp"
+#include "http/metrics.hpp"
 #include "node_harness.hpp"
 
 namespace jobnet {
@@ -271,6 +272,49 @@ TEST_F(HttpTest, AnyNodeAnswersForAnyJob) {
   })) << via_n1.status << " " << via_n1.body;
   EXPECT_EQ(via_n1.json()["state"], "succeeded");
   EXPECT_EQ(via_n1.json()["result"], "hi");
+}
+
+// The exposition: every known counter under its Prometheus name (zeros included), gauges for
+// levels, job states and queues as labels.
+TEST(HttpMetricsTest, RendersEveryCounterAndTheLevels) {
+  protocol::StatsReply st;
+  st.node = "n7";
+  st.workers = 4;
+  st.busy = 3;
+  st.jobs = {{"queued", 5}, {"succeeded", 20}};
+  st.queues = {{"default", 5}};
+  st.counters = {{"submitted", 25}, {"succeeded", 20}, {"waiters", 2}, {"journal_sync_us_avg", 1500},
+                 {"from_a_newer_node", 9}};
+  http::FaceCounters face;
+  face.held = 2;
+  face.responses[2] = 40;
+  std::string text = http::RenderMetrics(st, face);
+  auto has = [&](const std::string& line) {
+    return text.find("\n" + line + "\n") != std::string::npos || text.rfind(line + "\n", 0) == 0;
+  };
+  EXPECT_TRUE(has("# TYPE jobnet_jobs_submitted_total counter")) << text;
+  EXPECT_TRUE(has("jobnet_jobs_submitted_total{node=\"n7\"} 25")) << text;
+  EXPECT_TRUE(has("jobnet_jobs_succeeded_total{node=\"n7\"} 20")) << text;
+  EXPECT_TRUE(has("jobnet_jobs_dead_total{node=\"n7\"} 0")) << "a zero counter is shown";
+  EXPECT_TRUE(has("# TYPE jobnet_waiters gauge")) << text;
+  EXPECT_TRUE(has("jobnet_waiters{node=\"n7\"} 2")) << text;
+  EXPECT_TRUE(has("jobnet_journal_sync_seconds_avg{node=\"n7\"} 0.0015")) << text;
+  EXPECT_TRUE(has("jobnet_from_a_newer_node_total{node=\"n7\"} 9")) << text;
+  EXPECT_TRUE(has("jobnet_jobs{node=\"n7\",state=\"succeeded\"} 20")) << text;
+  EXPECT_TRUE(has("jobnet_queue_waiting_jobs{node=\"n7\",queue=\"default\"} 5")) << text;
+  EXPECT_TRUE(has("jobnet_worker_slots{node=\"n7\",state=\"busy\"} 3")) << text;
+  EXPECT_TRUE(has("jobnet_http_requests_held{node=\"n7\"} 2")) << text;
+  EXPECT_TRUE(has("jobnet_http_responses_total{code=\"2xx\",node=\"n7\"} 40")) << text;
+}
+
+TEST_F(HttpTest, MetricsMoveWithWork) {
+  auto n = StartNode("n1", 2);
+  for (int i = 0; i < 5; ++i)
+    ASSERT_EQ(Http("POST", bases_["n1"] + "/api/jobs?wait=true", R"({"type":"echo"})").status, 200);
+  Response m = Http("GET", bases_["n1"] + "/metrics");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_NE(m.body.find("jobnet_jobs_succeeded_total{node=\"n1\"} 5\n"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("jobnet_jobs{node=\"n1\",state=\"succeeded\"} 5\n"), std::string::npos) << m.body;
 }
 
 TEST_F(HttpTest, ABadOrTakenHttpAddressFailsTheStart) {

@@ -1,0 +1,96 @@
+#include "http/metrics.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <set>
+#include <sstream>
+
+#include "protocol/counters.hpp"
+
+namespace jobnet::http {
+namespace {
+
+using protocol::Counter;
+
+// Counters that are levels, not running totals.
+const std::set<Counter> kGauges = {Counter::kWaiters,           Counter::kHeldBytes,
+                                   Counter::kRecoveredJobs,     Counter::kRecoveredRunning,
+                                   Counter::kJournalBatchRecordsMax, Counter::kJournalSyncUsAvg,
+                                   Counter::kJournalFull};
+// Counts of job events: named jobnet_jobs_<name>_total.
+const std::set<Counter> kJobEvents = {
+    Counter::kSubmitted,   Counter::kSubmitsDeduplicated, Counter::kSucceeded,
+    Counter::kFailedAttempts, Counter::kTimeouts,       Counter::kRetries,
+    Counter::kDead,        Counter::kInterruptedRuns,     Counter::kCancelled,
+    Counter::kRetriedManually, Counter::kStaleResults,  Counter::kPurged};
+
+}  // namespace
+
+std::string RenderMetrics(const protocol::StatsReply& st, const FaceCounters& face) {
+  prometheus::Registry reg;
+  auto gauge = [&reg](const std::string& name, const std::string& help) -> prometheus::Family<prometheus::Gauge>& {
+    return prometheus::BuildGauge().Name(name).Help(help).Register(reg);
+  };
+  auto counter = [&reg](const std::string& name, const std::string& help) -> prometheus::Family<prometheus::Counter>& {
+    return prometheus::BuildCounter().Name(name).Help(help).Register(reg);
+  };
+  const prometheus::Labels node{{"node", st.node}};
+
+  // The stats counters, each under its own name, every known one even while the node leaves it
+  // out for being 0 (a series that appears late breaks rate()). A counter this build does not
+  // know (a newer node's) is still shown, as a total.
+  std::map<std::string, Counter> by_name;
+  std::map<std::string, uint64_t> values = st.counters;
+  for (const auto& c : protocol::kCounters) {
+    by_name[c.name] = c.counter;
+    values.emplace(c.name, 0);
+  }
+  for (const auto& [name, value] : values) {
+    auto it = by_name.find(name);
+    const std::string help = "jobnet stats counter '" + name + "' (docs/protocol.md 5.4)";
+    if (it != by_name.end() && it->second == Counter::kJournalSyncUsAvg) {
+      gauge("jobnet_journal_sync_seconds_avg", "mean time to write and fsync one journal batch")
+          .Add(node)
+          .Set(static_cast<double>(value) / 1e6);
+    } else if (it != by_name.end() && kGauges.count(it->second)) {
+      gauge("jobnet_" + name, help).Add(node).Set(static_cast<double>(value));
+    } else if (it != by_name.end() && kJobEvents.count(it->second)) {
+      counter("jobnet_jobs_" + name + "_total", help).Add(node).Increment(static_cast<double>(value));
+    } else {
+      counter("jobnet_" + name + "_total", help).Add(node).Increment(static_cast<double>(value));
+    }
+  }
+
+  auto& jobs = gauge("jobnet_jobs", "jobs held by this node, by state");
+  for (const auto& [state, n] : st.jobs) jobs.Add({{"node", st.node}, {"state", state}}).Set(static_cast<double>(n));
+  auto& waiting = gauge("jobnet_queue_waiting_jobs", "queued and delayed jobs, by queue");
+  for (const auto& [queue, n] : st.queues)
+    waiting.Add({{"node", st.node}, {"queue", queue}}).Set(static_cast<double>(n));
+  auto& slots = gauge("jobnet_worker_slots", "worker slots, busy and total");
+  slots.Add({{"node", st.node}, {"state", "busy"}}).Set(st.busy);
+  slots.Add({{"node", st.node}, {"state", "total"}}).Set(st.workers);
+  gauge("jobnet_uptime_seconds", "time since this node started").Add(node).Set(static_cast<double>(st.uptime_ms) / 1e3);
+  gauge("jobnet_incarnation", "how many times this node's journal has been opened").Add(node).Set(static_cast<double>(st.incarnation));
+  std::map<std::string, uint64_t> peers = {{"alive", 0}, {"dead", 0}, {"unknown", 0}};
+  for (const auto& p : st.peers) peers[p.state]++;
+  auto& peer_family = gauge("jobnet_peers", "peers by the state this node sees them in");
+  for (const auto& [state, n] : peers)
+    peer_family.Add({{"node", st.node}, {"state", state}}).Set(static_cast<double>(n));
+
+  gauge("jobnet_http_requests_held", "HTTP requests waiting for the node or for a job").Add(node).Set(static_cast<double>(face.held));
+  auto& responses = counter("jobnet_http_responses_total", "HTTP responses sent, by status class");
+  for (const auto& [cls, n] : face.responses)
+    responses.Add({{"node", st.node}, {"code", std::to_string(cls) + "xx"}}).Increment(static_cast<double>(n));
+  counter("jobnet_http_overloaded_total", "HTTP requests refused for the limit of held requests")
+      .Add(node)
+      .Increment(static_cast<double>(face.overloaded));
+
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, reg.Collect());
+  return out.str();
+}
+
+}  // namespace jobnet::http
