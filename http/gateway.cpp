@@ -356,6 +356,7 @@ struct Gateway::Impl {
   std::string url;
   std::unique_ptr<NodeLink> link;
   std::optional<restinio::running_server_handle_t<Traits>> server;
+  std::atomic<bool> draining{false};
 
   Status Overloaded() const {
     return Status::Overloaded("the HTTP face holds " + std::to_string(opt.requests_max) +
@@ -493,7 +494,7 @@ struct Gateway::Impl {
 
   // Live: the node answers a stats request (its scheduler and journal are turning).
   void Health(const Request& req) {
-    Call(req, protocol::StatsRequest{}, limits::kHttpNodeAnswerMs, [req](Result<protocol::Body> r) {
+    Call(req, protocol::StatsRequest{}, limits::kHttpProbeMs, [req](Result<protocol::Body> r) {
       if (!r.ok())
         return Respond(req, 503, Json{{"status", "unavailable"}, {"error", r.status().message()}});
       auto* st = std::get_if<protocol::StatsReply>(&r.value());
@@ -515,9 +516,11 @@ struct Gateway::Impl {
     });
   }
 
-  // Ready for work: live, and the journal takes writes (not a full disk).
+  // Ready for work: live, not draining, and the journal takes writes (not a full disk). A node
+  // still recovering does not answer yet: 503 after kHttpProbeMs.
   void Ready(const Request& req) {
-    Call(req, protocol::StatsRequest{}, limits::kHttpNodeAnswerMs, [req](Result<protocol::Body> r) {
+    if (draining.load()) return Respond(req, 503, Json{{"status", "draining"}});
+    Call(req, protocol::StatsRequest{}, limits::kHttpProbeMs, [req](Result<protocol::Body> r) {
       if (!r.ok())
         return Respond(req, 503, Json{{"status", "unavailable"}, {"error", r.status().message()}});
       auto* st = std::get_if<protocol::StatsReply>(&r.value());
@@ -529,10 +532,39 @@ struct Gateway::Impl {
     });
   }
 
-  // Wraps a route: the body limit, and exceptions answered 500 (the face keeps serving).
+  // With tokens configured: whether `req` may go on; if not, it is answered 401 or 403.
+  bool Authorized(const Request& req) {
+    if (opt.tokens.empty()) return true;
+    std::string path(req->header().path());
+    for (const auto& p : opt.public_paths)
+      if (p == path) return true;
+    std::string method(req->header().method().c_str());
+    std::string who;
+    AuthResult r = Authorize(opt.tokens,
+                             req->header().get_field_or(restinio::http_field::authorization, ""),
+                             ScopeFor(method, path), &who);
+    if (r == AuthResult::kAllowed) return true;
+    if (r == AuthResult::kForbidden) {
+      Respond(req, 403, Json{{"error", {{"code", "permission_denied"},
+                                        {"message", "token '" + who + "' lacks the scope this request needs"}}}});
+      return false;
+    }
+    g_responses[4].fetch_add(1, std::memory_order_relaxed);
+    req->create_response(restinio::http_status_line_t{restinio::http_status_code_t{401}, "Unauthorized"})
+        .append_header(restinio::http_field::content_type, "application/json")
+        .append_header(restinio::http_field::www_authenticate, "Bearer")
+        .set_body(Json{{"error", {{"code", "unauthenticated"},
+                                  {"message", "send Authorization: Bearer <token secret>"}}}}
+                      .dump() + "\n")
+        .done();
+    return false;
+  }
+
+  // Wraps a route: tokens, the body limit, and exceptions answered 500 (the face keeps serving).
   template <class Fn>
   auto Route(Fn fn) {
     return [this, fn](const Request& req, Params params) {
+      if (!Authorized(req)) return restinio::request_accepted();
       if (req->body().size() > opt.body_bytes_max) {
         RespondError(req, Status::TooLarge("the body is " + std::to_string(req->body().size()) +
                                            " bytes; the limit is " + std::to_string(opt.body_bytes_max)));
@@ -626,6 +658,10 @@ void Gateway::Stop() {
 }
 
 Gateway::~Gateway() { Stop(); }
+
+void Gateway::SetDraining() {
+  if (impl_) impl_->draining.store(true);
+}
 
 const std::string& Gateway::url() const { return impl_->url; }
 

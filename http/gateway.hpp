@@ -10,6 +10,9 @@
 #include <memory>
 #include <string>
 
+#include <vector>
+
+#include "http/auth.hpp"
 #include "jobnet/limits.h"
 #include "jobnet/status.h"
 
@@ -23,6 +26,8 @@ struct GatewayOptions {
   uint32_t connections_max = limits::kHttpConnectionsMax;
   uint64_t body_bytes_max = limits::kHttpBodyBytesMax;
   uint64_t idle_ms = limits::kHttpIdleMsDefault;
+  std::vector<Token> tokens;               // none: every request is allowed
+  std::vector<std::string> public_paths;   // paths open even with tokens
 };
 
 // "127.0.0.1:7801" or "[::1]:7801" -> host and port. kInvalidArgument otherwise.
@@ -38,6 +43,8 @@ class Gateway {
   ~Gateway();  // Stop()
   // Closes the listener and every connection; held requests get 503 first.
   void Stop();
+  // The node is draining (SIGTERM): /readyz answers 503 from now on.
+  void SetDraining();
   const std::string& url() const;  // "http://ADDR:PORT", the port resolved
 
  private:

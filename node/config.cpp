@@ -19,6 +19,11 @@ Status NodeConfig::Validate() const {
     std::string host;
     uint16_t port = 0;
     if (Status s = jobnet::http::ParseHostPort(http, &host, &port); !s.ok()) return s;
+    // Secure by default: off loopback, the face is for the network, so it needs tokens.
+    if (!jobnet::http::IsLoopbackHost(host) && http_tokens.empty())
+      return Status::InvalidArgument("the HTTP face on " + http +
+                                     " is reachable beyond this machine: configure [[http.tokens]] "
+                                     "(docs/http.md §7) or listen on 127.0.0.1");
   }
   if (!protocol::IsValidName(id, kNodeIdBytesMax))
     return Status::InvalidArgument("node id must match " + protocol::NamePattern(kNodeIdBytesMax));
@@ -97,7 +102,55 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
   Status s;
   if (!(s = str("id", &cfg->id)).ok()) return s;
   if (!(s = str("listen", &cfg->listen)).ok()) return s;
-  if (!(s = str("http", &cfg->http)).ok()) return s;
+  if (auto h = t["http"]) {
+    // `http = "ADDR:PORT"`, or an [http] table: listen, public, [[http.tokens]].
+    if (auto v = h.value<std::string>()) {
+      cfg->http = *v;
+    } else if (auto* ht = h.as_table()) {
+      auto strings = [](toml::node_view<toml::node> n, const std::string& what,
+                        std::vector<std::string>* out) -> Status {
+        auto* arr = n.as_array();
+        if (arr == nullptr) return Status::InvalidArgument(what + " must be an array of strings");
+        out->clear();
+        for (const auto& el : *arr) {
+          auto v = el.value<std::string>();
+          if (!v) return Status::InvalidArgument(what + " must be an array of strings");
+          out->push_back(*v);
+        }
+        return Status::OK();
+      };
+      toml::node_view<toml::node> view{*ht};
+      if (auto l = view["listen"]) {
+        auto v = l.value<std::string>();
+        if (!v) return Status::InvalidArgument("config key 'http.listen' must be a string");
+        cfg->http = *v;
+      }
+      if (auto p = view["public"]) {
+        if (Status ps = strings(p, "http.public", &cfg->http_public); !ps.ok()) return ps;
+      }
+      if (auto tokens = view["tokens"]) {
+        auto* arr = tokens.as_array();
+        if (arr == nullptr) return Status::InvalidArgument("http.tokens must be [[http.tokens]] tables");
+        cfg->http_tokens.clear();
+        for (auto& el : *arr) {
+          auto* tt = el.as_table();
+          if (tt == nullptr) return Status::InvalidArgument("http.tokens must be [[http.tokens]] tables");
+          toml::node_view<toml::node> tv{*tt};
+          std::vector<std::string> scopes;
+          if (Status ss = strings(tv["scopes"], "http.tokens.scopes", &scopes); !ss.ok()) return ss;
+          auto token = http::MakeToken(tv["name"].value_or(std::string()),
+                                       tv["sha256"].value_or(std::string()), scopes);
+          if (!token.ok()) return token.status();
+          cfg->http_tokens.push_back(token.value());
+        }
+        if (cfg->http_tokens.size() > limits::kHttpTokensMax)
+          return Status::InvalidArgument("at most " + std::to_string(limits::kHttpTokensMax) +
+                                         " HTTP tokens");
+      }
+    } else {
+      return Status::InvalidArgument("config key 'http' must be \"ADDR:PORT\" or an [http] table");
+    }
+  }
   if (!(s = str("data", &cfg->data)).ok()) return s;
   if (!(s = str("log_level", &cfg->log_level)).ok()) return s;
   if (!(s = num("workers", &cfg->workers)).ok()) return s;

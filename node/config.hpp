@@ -2,7 +2,9 @@
 //
 //   id = "n1"                        listen = "tcp://127.0.0.1:7701"
 //   data = "./data/n1"               workers = 4
-//   http = "127.0.0.1:7801"          # the HTTP face (docs/http.md); absent = none
+//   [http]                           # the HTTP face (docs/http.md); absent = none
+//   listen = "127.0.0.1:7801"        public = ["/healthz", "/readyz"]
+//   [[http.tokens]]                  # name, sha256 (hex of the secret), scopes
 //   tick_ms = 10                     grace_ms = 10000      retention = "24h"
 //   final_jobs_max = 500000          log_level = "info"    held_mb_max = 2048
 //   peers = ["tcp://127.0.0.1:7702"] heartbeat_ms = 250    failure_timeout = "1500ms"
@@ -18,6 +20,7 @@
 
 #include "jobnet/limits.h"
 #include "jobnet/status.h"
+#include "http/auth.hpp"
 #include "protocol/duration.hpp"  // ParseDurationMs, for the config's durations
 
 namespace jobnet {
@@ -26,6 +29,8 @@ struct NodeConfig {
   std::string id = "n1";
   std::string listen = "tcp://127.0.0.1:7701";
   std::string http;                   // "ADDR:PORT" of the HTTP face; empty = none (docs/http.md)
+  std::vector<http::Token> http_tokens;  // [[http.tokens]]: none = no authentication (loopback only)
+  std::vector<std::string> http_public = {"/healthz", "/readyz"};  // open even with tokens
   std::string data = "./data/n1";
   uint32_t workers = 4;
   uint32_t tick_ms = 10;

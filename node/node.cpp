@@ -84,6 +84,8 @@ int RunNode(const NodeConfig& config) {
     http::GatewayOptions ho;
     ho.listen = config.http;
     ho.node_endpoint = transport->endpoint();
+    ho.tokens = config.http_tokens;
+    ho.public_paths = config.http_public;
     if (Status s = http::Gateway::Start(ho, &gateway); !s.ok()) {
       spdlog::error("{}", s.ToString());
       return kExitListen;
@@ -244,6 +246,7 @@ int RunNode(const NodeConfig& config) {
   int sig = 0;
   sigwait(&sigs, &sig);
   spdlog::info("got signal {}: draining (grace {} ms)", sig, config.grace_ms);
+  if (gateway) gateway->SetDraining();  // /readyz turns 503 at once
 
   // Drain: refuse new work, let runs finish within the grace period, let the journal settle.
   auto grace_end = std::chrono::steady_clock::now() + std::chrono::milliseconds(config.grace_ms);

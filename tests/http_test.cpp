@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <csignal>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <thread>
 #include <memory>
@@ -315,6 +317,80 @@ TEST_F(HttpTest, MetricsMoveWithWork) {
   ASSERT_EQ(m.status, 200);
   EXPECT_NE(m.body.find("jobnet_jobs_succeeded_total{node=\"n1\"} 5\n"), std::string::npos) << m.body;
   EXPECT_NE(m.body.find("jobnet_jobs{node=\"n1\",state=\"succeeded\"} 5\n"), std::string::npos) << m.body;
+}
+
+// With tokens configured: none or a wrong one 401, a missing scope 403; probes stay open.
+TEST_F(HttpTest, TokensWithScopes) {
+  // sha256("reader-secret") and sha256("writer-secret")
+  const std::string config = dir_ + "/tokens.toml";
+  std::filesystem::create_directories(dir_);
+  std::ofstream(config) << R"([[http.tokens]]
+name = "reader"
+sha256 = "f03319dee240faa729e0cfa7ab5ffd80a1d64a127e3643f239009abff6382914"
+scopes = ["read"]
+
+[[http.tokens]]
+name = "writer"
+sha256 = "ef80202ea99d7c668a9677d9242456057ac10488311cb8757674490e194a56e1"
+scopes = ["read", "write"]
+)";
+  int port = FreePort();
+  std::string base = "http://127.0.0.1:" + std::to_string(port);
+  NodeProcess n("n1", dir_ + "/n1", 1, {"--http", "127.0.0.1:" + std::to_string(port), "--config", config});
+  ASSERT_TRUE(n.Start());
+  ASSERT_TRUE(Eventually([&] { return Http("GET", base + "/healthz").status == 200; }));
+  auto with = [](const std::string& secret) { return "Authorization: Bearer " + secret; };
+  auto call = [&](const std::string& method, const std::string& path, const std::string& header,
+                  const std::string& body = "") {
+    Response r;
+    CURL* c = MakeRequest(method, base + path, body, &r);
+    curl_slist* h = header.empty() ? nullptr : curl_slist_append(nullptr, header.c_str());
+    if (h) curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_easy_cleanup(c);
+    curl_slist_free_all(h);
+    return r;
+  };
+  EXPECT_EQ(call("GET", "/api/jobs", "").status, 401);
+  EXPECT_EQ(call("GET", "/api/jobs", with("wrong")).status, 401);
+  EXPECT_EQ(call("GET", "/api/jobs", "Authorization: Basic eDp5").status, 401);
+  EXPECT_EQ(call("GET", "/api/jobs", with("reader-secret")).status, 200);
+  Response forbidden = call("POST", "/api/jobs", with("reader-secret"), R"({"type":"echo"})");
+  EXPECT_EQ(forbidden.status, 403);
+  EXPECT_EQ(forbidden.json()["error"]["code"], "permission_denied");
+  EXPECT_EQ(call("POST", "/api/jobs", with("writer-secret"), R"({"type":"echo"})").status, 201);
+  EXPECT_EQ(call("GET", "/metrics", "").status, 401);
+  EXPECT_EQ(call("GET", "/metrics", with("reader-secret")).status, 200);
+  EXPECT_EQ(call("GET", "/readyz", "").status, 200);
+  // No secret reaches the log.
+  std::ifstream log(n.log_path());
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text.find("reader-secret"), std::string::npos);
+  EXPECT_EQ(text.find("writer-secret"), std::string::npos);
+}
+
+// Secure by default: off loopback the face needs tokens, or the node does not start.
+TEST_F(HttpTest, ANonLoopbackFaceWithoutTokensRefusesToStart) {
+  NodeProcess n("n1", dir_ + "/n1", 1, {"--http", "0.0.0.0:" + std::to_string(FreePort())});
+  EXPECT_FALSE(n.Start());
+  EXPECT_EQ(WEXITSTATUS(n.Signal(0)), exit_code::kConfig);
+}
+
+// SIGTERM turns /readyz to 503 at once, while the drain lets a running job finish.
+TEST_F(HttpTest, SigtermTurnsReadyzTo503WhileDraining) {
+  auto n = StartNode("n1", 1);
+  const std::string base = bases_["n1"];
+  ASSERT_EQ(Http("POST", base + "/api/jobs", R"({"type":"sleep","payload":3000})").status, 201);
+  ASSERT_TRUE(Eventually([&] { return Http("GET", base + "/api/jobs/n1-1").json()["state"] == "running"; }));
+  ::kill(n->pid(), SIGTERM);
+  Response r;
+  ASSERT_TRUE(Eventually([&] {
+    r = Http("GET", base + "/readyz");
+    return r.status == 503;
+  })) << r.status << " " << r.body;
+  EXPECT_EQ(r.json()["status"], "draining");
+  EXPECT_EQ(Http("GET", base + "/healthz").status, 200) << "live while it drains";
+  EXPECT_EQ(WEXITSTATUS(n->Signal(0, std::chrono::seconds(20))), 0);
 }
 
 TEST_F(HttpTest, ABadOrTakenHttpAddressFailsTheStart) {

@@ -182,6 +182,9 @@ constexpr uint32_t kHttpHeaderFieldsMax = 100;
 constexpr uint64_t kHttpIdleMsDefault = 60000;
 // A request the node has not answered in this long (beyond its own wait) gets 504.
 constexpr uint64_t kHttpNodeAnswerMs = kRequestTimeoutMsDefault;
+// /healthz and /readyz answer 503 when the node has not answered in this long.
+constexpr uint64_t kHttpProbeMs = 1000;
+constexpr uint32_t kHttpTokensMax = 1000;
 
 }  // namespace jobnet::limits
 

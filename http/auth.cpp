@@ -1,0 +1,73 @@
+#include "http/auth.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+namespace jobnet::http {
+namespace {
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::array<uint8_t, 32> Sha256(const std::string& data) {
+  std::array<uint8_t, 32> out{};
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), out.data(), &len, EVP_sha256(), nullptr);
+  return out;
+}
+
+}  // namespace
+
+Result<Token> MakeToken(const std::string& name, const std::string& sha256_hex,
+                        const std::vector<std::string>& scopes) {
+  Token t;
+  if (name.empty() || name.size() > 64) return Status::InvalidArgument("an HTTP token needs a name (1..64 bytes)");
+  t.name = name;
+  if (sha256_hex.size() != 64)
+    return Status::InvalidArgument("HTTP token '" + name + "': sha256 must be 64 hex digits (sha256sum of the secret)");
+  for (size_t i = 0; i < 32; ++i) {
+    int hi = HexDigit(sha256_hex[2 * i]), lo = HexDigit(sha256_hex[2 * i + 1]);
+    if (hi < 0 || lo < 0)
+      return Status::InvalidArgument("HTTP token '" + name + "': sha256 must be 64 hex digits");
+    t.sha256[i] = static_cast<uint8_t>(hi * 16 + lo);
+  }
+  if (scopes.empty()) return Status::InvalidArgument("HTTP token '" + name + "' has no scopes (read, write, admin)");
+  for (const auto& s : scopes) {
+    if (s == "read") t.scopes |= static_cast<uint8_t>(Scope::kRead);
+    else if (s == "write") t.scopes |= static_cast<uint8_t>(Scope::kWrite);
+    else if (s == "admin") t.scopes |= static_cast<uint8_t>(Scope::kAdmin);
+    else return Status::InvalidArgument("HTTP token '" + name + "': unknown scope '" + s + "' (read, write, admin)");
+  }
+  return t;
+}
+
+Scope ScopeFor(const std::string& method, const std::string& path) {
+  if (method == "GET" || method == "HEAD") return Scope::kRead;
+  if (path.rfind("/api/queues", 0) == 0 || path.rfind("/api/workers", 0) == 0) return Scope::kAdmin;
+  return Scope::kWrite;
+}
+
+AuthResult Authorize(const std::vector<Token>& tokens, const std::string& authorization,
+                     Scope needed, std::string* who) {
+  if (tokens.empty()) return AuthResult::kAllowed;
+  const std::string prefix = "Bearer ";
+  if (authorization.size() <= prefix.size() || authorization.compare(0, prefix.size(), prefix) != 0)
+    return AuthResult::kUnauthenticated;
+  std::array<uint8_t, 32> h = Sha256(authorization.substr(prefix.size()));
+  for (const auto& t : tokens) {
+    if (CRYPTO_memcmp(h.data(), t.sha256.data(), h.size()) != 0) continue;
+    if (who) *who = t.name;
+    return (t.scopes & static_cast<uint8_t>(needed)) ? AuthResult::kAllowed : AuthResult::kForbidden;
+  }
+  return AuthResult::kUnauthenticated;
+}
+
+bool IsLoopbackHost(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+}  // namespace jobnet::http
