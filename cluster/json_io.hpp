@@ -26,6 +26,10 @@ nlohmann::json MsgpackToJson(const std::string& bytes);
 // The output contract: id, type, queue, state, result, error, attempts, created_at,
 // started_at, finished_at (Unix ms), plus priority, max_attempts, run_at, key.
 nlohmann::json JobToJson(const protocol::JobInfo& job);
+// JobToJson with the attempt history (status --history, journal show): `attempts` becomes the
+// list of attempts ({"attempt", "node", "started_at", "ended_at", "error"}, oldest first), the
+// count moves to `attempt_count`, and `attempts_dropped` counts attempts older than the list.
+nlohmann::json JobWithHistoryToJson(const protocol::JobInfo& job);
 // A full job record (journal tool): the above plus payload, seq and the spec.
 nlohmann::json JobRecordToJson(const protocol::Job& job);
 
