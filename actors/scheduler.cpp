@@ -47,6 +47,7 @@ struct SchedulerState {
   std::vector<sched::Outcome> held_outcomes;
   std::vector<protocol::RemoteResult> held_results;
   uint64_t storage_full_refused = 0;
+  bool bulk_scheduled = false;  // a bulk_atom is in the mailbox
   static inline const char* name = "jobnet.scheduler";
 };
 
@@ -211,6 +212,11 @@ void Pump(Self self) {
   }
   if (!fx.empty()) st.pending.Append(std::move(fx));
   if (!st.pending.empty()) Flush(self);
+  // A bulk action goes on behind the messages that are already waiting, one chunk per turn.
+  if (st.core->HasBulkWork() && !st.bulk_scheduled) {
+    st.bulk_scheduled = true;
+    self->send(self, bulk_atom_v);
+  }
 }
 
 scheduler_actor::behavior_type SchedulerBehavior(Self self,
@@ -273,6 +279,8 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
             [&](auto& req) {
               using T = std::decay_t<decltype(req)>;
               constexpr bool kWrites = std::is_same_v<T, protocol::SubmitRequest> ||
+                                       std::is_same_v<T, protocol::SubmitBatchRequest> ||
+                                       std::is_same_v<T, protocol::BulkRequest> ||
                                        std::is_same_v<T, protocol::CancelRequest> ||
                                        std::is_same_v<T, protocol::RetryRequest>;
               if (kWrites && self->state.storage_full) {
@@ -284,8 +292,17 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
               }
               if constexpr (std::is_same_v<T, protocol::SubmitRequest>) {
                 core.Submit(token, std::move(req.spec), now);
+              } else if constexpr (std::is_same_v<T, protocol::SubmitBatchRequest>) {
+                core.SubmitBatch(token, std::move(req.specs), now);
+              } else if constexpr (std::is_same_v<T, protocol::BulkRequest>) {
+                core.Bulk(token, req, now);
+              } else if constexpr (std::is_same_v<T, protocol::TypesRequest>) {
+                // Fixed at start: answered at once, not behind the journal.
+                caf::anon_send(self->state.ingress, reply_atom_v, token,
+                               protocol::Body{protocol::TypeListReply{
+                                   self->state.config.handler_types}});
               } else if constexpr (std::is_same_v<T, protocol::StatusRequest>) {
-                core.StatusOf(token, req.id);
+                core.StatusOf(token, req.id, req.history);
               } else if constexpr (std::is_same_v<T, protocol::WaitRequest>) {
                 core.Wait(token, req.id, req.timeout_ms, now);
               } else if constexpr (std::is_same_v<T, protocol::CancelRequest>) {
@@ -381,6 +398,19 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
                   Pump(self);
                 },
                 [=](caf::error& err) { FailStop(self, self->system().render(err)); });
+      },
+      [=](bulk_atom) {
+        auto& s = self->state;
+        s.bulk_scheduled = false;
+        if (s.failed) return;
+        if (s.storage_full) {  // its writes would only pile up: go on when space returns
+          s.bulk_scheduled = true;
+          self->delayed_send(self, std::chrono::milliseconds(limits::kStorageFullRetryMs),
+                             bulk_atom_v);
+          return;
+        }
+        s.core->ContinueBulk(NowMs());
+        Pump(self);
       },
       [=](drain_atom) -> DrainState {
         auto& s = self->state;

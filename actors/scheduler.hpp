@@ -32,6 +32,7 @@ using scheduler_actor = caf::typed_actor<
     caf::reacts_to<tick_atom>,                               // timers
     caf::reacts_to<beat_atom>,                               // send heartbeats to peers
     caf::reacts_to<resume_atom>,                             // disk was full: try the journal again
+    caf::reacts_to<bulk_atom>,                               // the next chunk of a bulk action
     caf::replies_to<drain_atom>::with<DrainState>,           // refuse new work, report progress
     caf::reacts_to<stop_atom>>;                              // cancel runs, stop workers, quit
 
@@ -55,6 +56,9 @@ struct SchedulerConfig {
   std::function<void(uint32_t link, const std::string& node, bool alive)> liveness_sink;
   // Extra counters for stats replies (the transport's); called on the scheduler's thread.
   std::function<std::vector<std::pair<protocol::Counter, uint64_t>>()> extra_counters;
+  // The handlers linked into this node, for `jobnet types` (the actor does not read the
+  // registry itself: node.cpp hands it over).
+  std::vector<protocol::HandlerInfo> handler_types;
 };
 
 // Takes the recovered state machine; spawns its workers (one detached actor per slot).

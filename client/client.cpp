@@ -269,6 +269,14 @@ Result<T> Expect(Result<protocol::Body> r) {
   return Status::Corruption(std::string("unexpected reply kind '") +
                             protocol::KindName(protocol::KindOf(r.value())) + "'");
 }
+// A random idempotency key for a submit given none (ClientOptions::auto_idempotency_key).
+std::string AutoKey() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "auto-%016llx%016llx", static_cast<unsigned long long>(rng()),
+                static_cast<unsigned long long>(rng()));
+  return buf;
+}
 Result<JobInfo> ExpectJob(Result<protocol::Body> r) {
   auto j = Expect<protocol::JobReply>(std::move(r));
   if (!j.ok()) return j.status();
@@ -279,17 +287,40 @@ Result<JobInfo> ExpectJob(Result<protocol::Body> r) {
 Result<SubmitResult> Client::Submit(const JobSpec& spec) {
   if (spec.key.empty() && impl_->options.auto_idempotency_key) {
     JobSpec keyed = spec;
-    static thread_local std::mt19937_64 rng{std::random_device{}()};
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "auto-%016llx%016llx", static_cast<unsigned long long>(rng()),
-                  static_cast<unsigned long long>(rng()));
-    keyed.key = buf;
+    keyed.key = AutoKey();
     return Expect<protocol::AcceptedReply>(impl_->Call(protocol::SubmitRequest{keyed}));
   }
   return Expect<protocol::AcceptedReply>(impl_->Call(protocol::SubmitRequest{spec}));
 }
-Result<JobInfo> Client::GetStatus(const std::string& id) {
-  return ExpectJob(impl_->Call(protocol::StatusRequest{id}));
+Result<JobInfo> Client::GetStatus(const std::string& id, bool history) {
+  return ExpectJob(impl_->Call(protocol::StatusRequest{id, history}));
+}
+Result<std::vector<BatchItemResult>> Client::SubmitBatch(const std::vector<JobSpec>& specs) {
+  if (specs.empty() || specs.size() > limits::kBatchSpecsMax)
+    return Status::InvalidArgument("a batch holds 1.." + std::to_string(limits::kBatchSpecsMax) +
+                                   " specs, not " + std::to_string(specs.size()));
+  protocol::SubmitBatchRequest req;
+  req.specs.reserve(specs.size());
+  for (const auto& spec : specs) {
+    req.specs.push_back(protocol::BatchSpec{spec, Status::OK()});
+    if (spec.key.empty() && impl_->options.auto_idempotency_key)
+      req.specs.back().spec.key = AutoKey();
+  }
+  auto r = Expect<protocol::BatchAcceptedReply>(impl_->Call(req));
+  if (!r.ok()) return r.status();
+  if (r.value().items.size() != specs.size())
+    return Status::Corruption("batch reply has " + std::to_string(r.value().items.size()) +
+                              " answers for " + std::to_string(specs.size()) + " specs");
+  return std::move(r.value().items);
+}
+Result<BulkResult> Client::Bulk(const BulkQuery& query) {
+  if (Status s = protocol::Validate(query); !s.ok()) return s;
+  return Expect<protocol::BulkReply>(impl_->Call(query));
+}
+Result<std::vector<HandlerInfo>> Client::Types() {
+  auto r = Expect<protocol::TypeListReply>(impl_->Call(protocol::TypesRequest{}));
+  if (!r.ok()) return r.status();
+  return std::move(r.value().handlers);
 }
 Result<JobInfo> Client::Wait(const std::string& id, uint64_t timeout_ms) {
   return ExpectJob(impl_->Call(protocol::WaitRequest{id, timeout_ms}, timeout_ms));

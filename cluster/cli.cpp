@@ -11,6 +11,9 @@
 #include <map>
 #include <set>
 
+#include <fstream>
+
+#include "cluster/cli_batch.hpp"
 #include "cluster/json_io.hpp"
 #include "cluster/local_cluster.hpp"
 #include "jobnet/client.h"
@@ -42,22 +45,51 @@ int Fail(const Status& s) {
   return ExitCodeFor(s);
 }
 
-Status Connect(const ClientFlags& f, std::unique_ptr<Client>* client) {
-  ClientOptions o;
+// The client options of the flags: --to (else $JOBNET_ENDPOINTS) and --request-timeout.
+Status Options(const ClientFlags& f, ClientOptions* o) {
   if (!f.to.empty()) {
-    o.endpoints.clear();
+    o->endpoints.clear();
     std::stringstream ss(f.to);
     std::string ep;
     while (std::getline(ss, ep, ','))
-      if (!ep.empty()) o.endpoints.push_back(ep);
+      if (!ep.empty()) o->endpoints.push_back(ep);
   }
   auto t = ParseDurationMs(f.request_timeout);
   if (!t.ok()) return t.status();
   if (t.value() == 0 || t.value() > limits::kRequestTimeoutMsMax)
     return Status::InvalidArgument("--request-timeout must be 1.." +
                                    std::to_string(limits::kRequestTimeoutMsMax) + " ms");
-  o.request_timeout_ms = static_cast<uint32_t>(t.value());
+  o->request_timeout_ms = static_cast<uint32_t>(t.value());
+  return Status::OK();
+}
+
+Status Connect(const ClientFlags& f, std::unique_ptr<Client>* client) {
+  ClientOptions o;
+  if (Status s = Options(f, &o); !s.ok()) return s;
   return Client::Connect(o, client);
+}
+
+int RunSubmitBatch(const ClientFlags& f, const std::string& file) {
+  std::ifstream in_file;
+  if (file != "-") {
+    in_file.open(file);
+    if (!in_file) return Fail(Status::NotFound("cannot open batch file '" + file + "'"));
+  }
+  std::unique_ptr<Client> client;
+  if (Status s = Connect(f, &client); !s.ok()) return Fail(s);
+  return SubmitBatchLines(*client, file == "-" ? std::cin : in_file, f.json);
+}
+
+// retry --all / cancel --all.
+int RunBulk(const ClientFlags& f, BulkQuery q, const std::string& state) {
+  if (!state.empty()) {
+    q.state = protocol::ParseJobState(state);
+    if (!q.state) return Fail(Status::InvalidArgument("unknown state '" + state + "'"));
+  }
+  if (Status s = protocol::Validate(q); !s.ok()) return Fail(s);
+  ClientOptions o;
+  if (Status s = Options(f, &o); !s.ok()) return Fail(s);
+  return RunBulkOnEach(o.endpoints, o.request_timeout_ms, q, f.json);
 }
 
 // Waits for every id to reach a final state, printing each as it does. Waits are pipelined:
@@ -391,7 +423,11 @@ int Main(int argc, char** argv) {
   JobSpec spec;
   bool submit_wait = false;
   auto* submit = app.add_subcommand("submit", "submit a job");
-  submit->add_option("type", type, "job type (handler)")->required();
+  std::string batch_file;
+  submit->add_option("type", type, "job type (handler); not with --batch");
+  submit->add_option("--batch", batch_file,
+                     "submit the JSON-lines specs of FILE (- = stdin), in batches of up to " +
+                         std::to_string(limits::kBatchSpecsMax));
   submit->add_option("payload", payload, "payload as JSON (e.g. 50, '\"hi\"', '[1,2]')");
   submit->add_option("--queue", spec.queue, "queue name (default 'default')");
   submit->add_option("--priority", spec.priority, 
@@ -411,21 +447,37 @@ int Main(int argc, char** argv) {
   AddClientFlags(submit, &f);
 
   std::vector<std::string> ids;
+  bool history = false;
   auto* status = app.add_subcommand("status", "show jobs");
   status->add_option("ids", ids, "job ids")->required();
+  status->add_flag("--history", history, "show each job's last attempts (node, start, end, error)");
   AddClientFlags(status, &f);
 
   auto* wait = app.add_subcommand("wait", "wait until jobs finish; prints each as it does");
   wait->add_option("ids", ids, "job ids")->required();
   AddClientFlags(wait, &f);
 
+  bool bulk_all = false;
+  BulkQuery bulk;
+  std::string bulk_state;
   auto* cancel = app.add_subcommand("cancel", "cancel a queued, delayed or running job");
-  cancel->add_option("ids", ids, "job ids")->required();
+  cancel->add_option("ids", ids, "job ids");
+  cancel->add_flag("--all", bulk_all, "cancel every job of --queue in --state (on each --to node)");
+  cancel->add_option("--queue", bulk.queue, "with --all: the queue");
+  cancel->add_option("--state", bulk_state, "with --all: queued or delayed");
   AddClientFlags(cancel, &f);
 
   auto* retry = app.add_subcommand("retry", "re-queue a dead, failed or cancelled job");
-  retry->add_option("ids", ids, "job ids")->required();
+  retry->add_option("ids", ids, "job ids");
+  retry->add_flag("--all", bulk_all,
+                  "re-queue every dead, failed and cancelled job of --queue (on each --to node)");
+  retry->add_option("--queue", bulk.queue, "with --all: the queue");
+  retry->add_option("--type", bulk.type, "with --all: only jobs of this type");
+  retry->add_option("--state", bulk_state, "with --all: only dead, only failed or only cancelled");
   AddClientFlags(retry, &f);
+
+  auto* types = app.add_subcommand("types", "the node's job handlers: payload and result");
+  AddClientFlags(types, &f);
 
   protocol::ListRequest lr;
   std::string list_state;
@@ -483,7 +535,25 @@ int Main(int argc, char** argv) {
     }
     return RunNodeCommand(config_path, nf, node);
   }
-  if (*submit) return RunSubmit(f, type, payload, spec, delay, job_timeout, submit_wait);
+  if (*submit) {
+    if (batch_file.empty() && type.empty())
+      return Fail(Status::InvalidArgument("submit needs a job type, or --batch FILE"));
+    if (!batch_file.empty()) {
+      if (!type.empty() || submit_wait)
+        return Fail(Status::InvalidArgument("--batch takes every spec from its file: give no "
+                                            "type, payload or --wait with it"));
+      return RunSubmitBatch(f, batch_file);
+    }
+    return RunSubmit(f, type, payload, spec, delay, job_timeout, submit_wait);
+  }
+  if (*cancel || *retry) {
+    if (bulk_all != ids.empty() || (!bulk_all && (!bulk.queue.empty() || !bulk_state.empty())))
+      return Fail(Status::InvalidArgument("give job ids, or --all --queue Q (not both)"));
+    if (bulk_all) {
+      bulk.action = *cancel ? BulkAction::kCancel : BulkAction::kRetry;
+      return RunBulk(f, bulk, bulk_state);
+    }
+  }
   if (*stats) return RunStats(f);
   if (*nodes) return RunNodes(f);
   if (*journal) return JournalCommand(jdir, jaction, jid, jjson);
@@ -493,6 +563,7 @@ int Main(int argc, char** argv) {
   if (Status s = Connect(f, &client); !s.ok()) return Fail(s);
   uint32_t request_ms = static_cast<uint32_t>(ParseDurationMs(f.request_timeout).value());
   if (*wait) return WaitAll(*client, ids, f.json, request_ms);
+  if (*types) return PrintTypes(*client, f.json);
   if (*list) {
     if (!list_state.empty()) {
       lr.state = protocol::ParseJobState(list_state);
@@ -515,7 +586,7 @@ int Main(int argc, char** argv) {
   int rc = kExitOk;
   std::vector<JobInfo> shown;
   for (const auto& id : ids) {
-    Result<JobInfo> r = *status   ? client->GetStatus(id)
+    Result<JobInfo> r = *status   ? client->GetStatus(id, history)
                         : *cancel ? client->Cancel(id)
                                   : client->Retry(id);
     if (!r.ok()) {
@@ -524,12 +595,18 @@ int Main(int argc, char** argv) {
       continue;
     }
     if (f.json) {
-      std::cout << JobToJson(r.value()).dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";
+      nlohmann::json o = history ? JobWithHistoryToJson(r.value()) : JobToJson(r.value());
+      std::cout << o.dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";
     } else {
       shown.push_back(r.value());
     }
   }
   if (!f.json && !shown.empty()) PrintJobsTable(std::cout, shown);
+  if (!f.json && history)
+    for (const auto& j : shown) {
+      std::cout << "\n";
+      PrintHistory(std::cout, j);
+    }
   return rc;
 }
 

@@ -70,11 +70,25 @@ int JournalCommand(const std::string& dir, const std::string& action, const std:
       std::cerr << "jobnet: " << s.ToString() << "\n";
       return ExitCodeFor(s);
     }
-    nlohmann::json o = JobRecordToJson(job.value());
+    // The attempts, derived from the events as the node derives them at recovery.
+    protocol::Job& jb = job.value();
+    for (const auto& [n, ev] : history) protocol::RecordEvent(ev, parsed.value().node, &jb);
+    nlohmann::json o = JobRecordToJson(jb);
+    protocol::JobInfo info = jb.Info();
+    info.history = jb.history;
+    info.history_dropped = jb.history_dropped;
+    // `attempts` stays the count here (the tool's output contract predates the history).
+    nlohmann::json with = JobWithHistoryToJson(info);
+    o["attempt_history"] = with["attempts"];
+    o["attempts_dropped"] = with["attempts_dropped"];
     nlohmann::json evs = nlohmann::json::array();
-    for (const auto& [n, ev] : history)
-      evs.push_back({{"n", n}, {"at", ev.at_ms}, {"state", protocol::JobStateName(ev.state)},
-                     {"attempt", ev.attempt}, {"message", ev.message}});
+    for (const auto& [n, ev] : history) {
+      nlohmann::json e{{"n", n}, {"at", ev.at_ms}, {"state", protocol::JobStateName(ev.state)},
+                       {"attempt", ev.attempt}, {"message", ev.message}};
+      if (!ev.node.empty()) e["node"] = ev.node;
+      if (!ev.error.empty()) e["error"] = ev.error;
+      evs.push_back(std::move(e));
+    }
     o["history"] = evs;
     if (json) {
       std::cout << o.dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";

@@ -7,6 +7,22 @@
 
 namespace jobnet::cli {
 
+nlohmann::json JobWithHistoryToJson(const protocol::JobInfo& j) {
+  nlohmann::json o = JobToJson(j);
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& a : j.history)
+    list.push_back(nlohmann::json{{"attempt", a.attempt},
+                                  {"node", a.node},
+                                  {"started_at", a.started_at_ms},
+                                  {"ended_at", a.ended_at_ms},
+                                  {"error", a.error.empty() ? nlohmann::json(nullptr)
+                                                            : nlohmann::json(a.error)}});
+  o["attempt_count"] = j.attempts;
+  o["attempts"] = std::move(list);
+  o["attempts_dropped"] = j.history_dropped;
+  return o;
+}
+
 nlohmann::json JobRecordToJson(const protocol::Job& job) {
   nlohmann::json o = JobToJson(job.Info());
   o["seq"] = job.seq;

@@ -21,6 +21,10 @@ using jsonio::JsonToMsgpack;
 using jsonio::kInvalidUtf8Replaced;
 using jsonio::MsgpackToJson;
 
+// JobToJson with the attempt history (status --history, journal show): `attempts` becomes the
+// list of attempts ({"attempt", "node", "started_at", "ended_at", "error"}, oldest first), the
+// count moves to `attempt_count`, and `attempts_dropped` counts attempts older than the list.
+nlohmann::json JobWithHistoryToJson(const protocol::JobInfo& job);
 // A full job record (journal tool): the above plus payload, seq and the spec.
 nlohmann::json JobRecordToJson(const protocol::Job& job);
 

@@ -8,6 +8,7 @@
 
 namespace jobnet::sched {
 
+using protocol::BatchItemResult;
 using protocol::JobInfo;
 using protocol::JobSpec;
 
@@ -73,7 +74,8 @@ Job* Scheduler::Lookup(const std::string& id, ReplyToken t) {
   return &it->second;
 }
 
-void Scheduler::SetState(Job& job, JobState to, uint64_t now_ms, std::string message) {
+void Scheduler::SetState(Job& job, JobState to, uint64_t now_ms, std::string message,
+                         std::string node) {
   auto waiting = [](JobState s) { return s == JobState::kQueued || s == JobState::kDelayed; };
   if (job.events == 0) {
     JOBNET_CHECK_MSG(IsLegalInitialState(to), "a new job starts queued or delayed");
@@ -89,7 +91,12 @@ void Scheduler::SetState(Job& job, JobState to, uint64_t now_ms, std::string mes
   state_counts_[static_cast<int>(to)]++;
   if (waiting(to)) queue_depth_[job.spec.queue]++;
   if (!protocol::IsFinal(to)) live_jobs_++;
-  JobEvent ev{now_ms, to, job.attempts, std::move(message)};
+  JobEvent ev{now_ms, to, job.attempts, std::move(message), std::move(node), {}};
+  // An event that ends a failed run carries its error, for the attempt history.
+  if (job.events > 0 && to != JobState::kRunning && to != JobState::kSucceeded &&
+      !job.history.empty() && job.history.back().ended_at_ms == 0)
+    ev.error = job.error;
+  protocol::RecordEvent(ev, opt_.node_id, &job);
   dirty_[job.seq].emplace_back(job.events++, std::move(ev));
 }
 
@@ -174,34 +181,41 @@ void Scheduler::Recover(std::vector<Job> jobs, uint64_t next_seq, uint64_t now_m
   FinishRecovery(next_seq, now_ms);
 }
 
-void Scheduler::Submit(ReplyToken t, JobSpec spec, uint64_t now_ms) {
-  if (draining_) return Error(t, Status::Draining("node " + opt_.node_id + " is shutting down"));
+Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, uint64_t now_ms) {
+  if (draining_) return Status::Draining("node " + opt_.node_id + " is shutting down");
   jobnet::Status s = protocol::Validate(spec);
-  if (!s.ok()) return Error(t, s);
+  if (!s.ok()) return s;
   if (!opt_.known_types.empty() && opt_.known_types.count(spec.type) == 0)
-    return Error(t, Status::InvalidArgument("no handler for job type '" + spec.type +
-                                            "' on node " + opt_.node_id));
+    return Status::InvalidArgument("no handler for job type '" + spec.type + "' on node " +
+                                   opt_.node_id);
+  if (opt_.check_payload) {
+    // At submit, not after the attempts a payload no run can accept would burn.
+    s = opt_.check_payload(spec.type, spec.payload);
+    if (!s.ok()) {
+      counters_[Counter::kPayloadsRejected]++;
+      return s;
+    }
+  }
   if (!spec.key.empty()) {
     auto it = by_key_.find(spec.key);
     if (it != by_key_.end()) {
       const Job& existing = jobs_.at(it->second);
       counters_[Counter::kSubmitsDeduplicated]++;
-      fx_.replies.push_back(Reply{t, protocol::AcceptedReply{existing.id, existing.state, true}});
-      return;
+      return protocol::AcceptedReply{existing.id, existing.state, true};
     }
   }
   if (spec.run_at_ms > now_ms + limits::kDelayMsMax)
-    return Error(t, Status::InvalidArgument("run_at_ms is more than a year ahead"));
+    return Status::InvalidArgument("run_at_ms is more than a year ahead");
   if (live_jobs_ >= opt_.jobs_live_max)
-    return Error(t, Status::Overloaded("node holds " + std::to_string(live_jobs_) +
-                                       " unfinished jobs, its limit"));
+    return Status::Overloaded("node holds " + std::to_string(live_jobs_) +
+                              " unfinished jobs, its limit");
   if (held_bytes_ + spec.payload.size() > opt_.held_bytes_max) Purge(now_ms);  // old results first
   if (held_bytes_ + spec.payload.size() > opt_.held_bytes_max)
-    return Error(t, Status::Overloaded("node holds " + std::to_string(held_bytes_) +
-                                       " bytes of payloads and results, its limit is " +
-                                       std::to_string(opt_.held_bytes_max)));
+    return Status::Overloaded("node holds " + std::to_string(held_bytes_) +
+                              " bytes of payloads and results, its limit is " +
+                              std::to_string(opt_.held_bytes_max));
   if (queue_depth_.size() >= limits::kQueuesMax && queue_depth_.count(spec.queue) == 0)
-    return Error(t, Status::Overloaded("too many queues with waiting jobs"));
+    return Status::Overloaded("too many queues with waiting jobs");
   uint64_t seq = next_seq_++;
   fx_.next_seq = next_seq_;
   Job& job = jobs_.emplace(seq, Job{}).first->second;
@@ -219,12 +233,50 @@ void Scheduler::Submit(ReplyToken t, JobSpec spec, uint64_t now_ms) {
   SetState(job, job.run_at_ms != 0 ? JobState::kDelayed : JobState::kQueued, now_ms, "submitted");
   Enqueue(job);
   counters_[Counter::kSubmitted]++;
-  fx_.replies.push_back(Reply{t, protocol::AcceptedReply{job.id, job.state, false}});
+  return protocol::AcceptedReply{job.id, job.state, false};
+}
+
+void Scheduler::Submit(ReplyToken t, JobSpec spec, uint64_t now_ms) {
+  auto r = Admit(std::move(spec), now_ms);
+  if (!r.ok()) return Error(t, r.status());
+  fx_.replies.push_back(Reply{t, std::move(r.value())});
+  if (!r.value().duplicate) DispatchReady(now_ms);
+}
+
+void Scheduler::SubmitBatch(ReplyToken t, std::vector<protocol::BatchSpec> specs,
+                            uint64_t now_ms) {
+  JOBNET_CHECK(specs.size() <= limits::kBatchSpecsMax);  // the decoder refuses larger batches
+  counters_[Counter::kBatches]++;
+  protocol::BatchAcceptedReply out;
+  out.items.reserve(specs.size());
+  for (auto& b : specs) {
+    BatchItemResult item;
+    if (!b.decoded.ok()) {
+      item.status = b.decoded;
+    } else {
+      auto r = Admit(std::move(b.spec), now_ms);
+      if (r.ok()) {
+        item.submitted = std::move(r.value());
+      } else {
+        item.status = r.status();
+      }
+    }
+    if (!item.status.ok()) counters_[Counter::kBatchSpecsRefused]++;
+    out.items.push_back(std::move(item));
+  }
+  fx_.replies.push_back(Reply{t, std::move(out)});
   DispatchReady(now_ms);
 }
 
-void Scheduler::StatusOf(ReplyToken t, const std::string& id) {
-  if (Job* job = Lookup(id, t)) fx_.replies.push_back(Reply{t, protocol::JobReply{job->Info()}});
+void Scheduler::StatusOf(ReplyToken t, const std::string& id, bool history) {
+  Job* job = Lookup(id, t);
+  if (job == nullptr) return;
+  JobInfo info = job->Info();
+  if (history) {
+    info.history = job->history;
+    info.history_dropped = job->history_dropped;
+  }
+  fx_.replies.push_back(Reply{t, protocol::JobReply{std::move(info)}});
 }
 
 void Scheduler::Wait(ReplyToken t, const std::string& id, uint64_t timeout_ms, uint64_t now_ms) {
@@ -250,18 +302,22 @@ void Scheduler::Cancel(ReplyToken t, const std::string& id, uint64_t now_ms) {
   if (protocol::IsFinal(job->state))
     return Error(t, Status::Conflict("job " + id + " is already " +
                                      protocol::JobStateName(job->state)));
-  if (job->state == JobState::kRunning) {
-    uint64_t lease = running_.at(job->seq).first;
+  CancelJob(*job, now_ms, "cancelled by request");
+  fx_.replies.push_back(Reply{t, protocol::JobReply{job->Info()}});
+}
+
+void Scheduler::CancelJob(Job& job, uint64_t now_ms, const std::string& why) {
+  if (job.state == JobState::kRunning) {
+    uint64_t lease = running_.at(job.seq).first;
     fx_.cancels.push_back(lease);  // stop a local run; a late result is ignored either way
     DropRemoteLease(lease);  // a run on a peer finishes there; forget its lease
   }
-  Unindex(*job);
-  job->finished_at_ms = now_ms;
-  job->error = "cancelled";
-  SetState(*job, JobState::kCancelled, now_ms, "cancelled by request");
-  Finish(*job);
+  Unindex(job);
+  job.finished_at_ms = now_ms;
+  job.error = "cancelled";
+  SetState(job, JobState::kCancelled, now_ms, why);
+  Finish(job);
   counters_[Counter::kCancelled]++;
-  fx_.replies.push_back(Reply{t, protocol::JobReply{job->Info()}});
 }
 
 void Scheduler::Retry(ReplyToken t, const std::string& id, uint64_t now_ms) {
@@ -274,19 +330,78 @@ void Scheduler::Retry(ReplyToken t, const std::string& id, uint64_t now_ms) {
                                      id + " is " + protocol::JobStateName(job->state)));
   if (live_jobs_ >= opt_.jobs_live_max)
     return Error(t, Status::Overloaded("node holds too many unfinished jobs"));
-  finished_.erase({job->finished_at_ms, job->seq});
-  // A manual retry starts a new life: fresh attempts, and no run of this life has started or
-  // finished yet (the old times stay in the job's history events).
-  job->attempts = 0;
-  job->started_at_ms = 0;
-  job->finished_at_ms = 0;
-  job->run_at_ms = 0;
-  job->error.clear();
-  SetState(*job, JobState::kQueued, now_ms, "retried by request");
-  Enqueue(*job);
-  counters_[Counter::kRetriedManually]++;
+  RetryJob(*job, now_ms, "retried by request");
   fx_.replies.push_back(Reply{t, protocol::JobReply{job->Info()}});
   DispatchReady(now_ms);
+}
+
+void Scheduler::RetryJob(Job& job, uint64_t now_ms, const std::string& why) {
+  finished_.erase({job.finished_at_ms, job.seq});
+  // A manual retry starts a new life: fresh attempts, and no run of this life has started or
+  // finished yet (the old times stay in the job's history events).
+  job.attempts = 0;
+  job.started_at_ms = 0;
+  job.finished_at_ms = 0;
+  job.run_at_ms = 0;
+  job.error.clear();
+  SetState(job, JobState::kQueued, now_ms, why);
+  Enqueue(job);
+  counters_[Counter::kRetriedManually]++;
+}
+
+void Scheduler::Bulk(ReplyToken t, const protocol::BulkRequest& req, uint64_t now_ms) {
+  if (Status s = protocol::Validate(req); !s.ok()) return Error(t, s);
+  if (req.action == protocol::BulkAction::kRetry && draining_)
+    return Error(t, Status::Draining("node " + opt_.node_id + " is shutting down"));
+  if (bulk_ops_.size() >= limits::kBulkOpsMax)
+    return Error(t, Status::Overloaded(std::to_string(limits::kBulkOpsMax) +
+                                       " bulk actions are under way on node " + opt_.node_id +
+                                       ", its limit"));
+  BulkOp op;
+  op.token = t;
+  op.query = req;
+  bulk_ops_.push_back(std::move(op));
+  if (bulk_ops_.size() == 1) ContinueBulk(now_ms);
+}
+
+void Scheduler::ContinueBulk(uint64_t now_ms) {
+  if (bulk_ops_.empty()) return;
+  BulkOp& op = bulk_ops_.front();
+  const protocol::BulkRequest& q = op.query;
+  bool retry = q.action == protocol::BulkAction::kRetry;
+  auto eligible = [&](JobState s) {
+    if (q.state) return s == *q.state;
+    return s == JobState::kDead || s == JobState::kFailed || s == JobState::kCancelled;
+  };
+  uint32_t changed = 0, scanned = 0;
+  auto it = jobs_.lower_bound(op.next_seq);
+  for (; it != jobs_.end() && changed < limits::kBulkJobsPerTurnMax &&
+         scanned < limits::kBulkScanPerTurnMax;
+       ++it, ++scanned) {
+    Job& job = it->second;
+    if (job.spec.queue != q.queue || (!q.type.empty() && job.spec.type != q.type) ||
+        !eligible(job.state))
+      continue;
+    op.counts.matched++;
+    if (retry) {
+      // As a single retry: a draining node or a full live-job budget refuses it. The job is
+      // left as it is and not counted as touched; the reply's matched - touched says so.
+      if (draining_ || live_jobs_ >= opt_.jobs_live_max) continue;
+      RetryJob(job, now_ms, "retried by bulk request");
+    } else {
+      CancelJob(job, now_ms, "cancelled by bulk request");
+    }
+    op.counts.touched++;
+    changed++;
+  }
+  counters_[Counter::kBulkJobsTouched] += changed;
+  if (it != jobs_.end()) {
+    op.next_seq = it->first;  // more next turn
+  } else {
+    fx_.replies.push_back(Reply{op.token, op.counts});
+    bulk_ops_.pop_front();
+  }
+  if (changed > 0) DispatchReady(now_ms);
 }
 
 void Scheduler::List(ReplyToken t, const protocol::ListRequest& req) {
@@ -788,7 +903,8 @@ void Scheduler::DispatchReady(uint64_t now_ms) {
       slot.lease = lease;
       slot.seq = job.seq;
       busy_slots_++;
-      SetState(job, JobState::kRunning, now_ms, "started on slot " + std::to_string(slot_no));
+      SetState(job, JobState::kRunning, now_ms, "started on slot " + std::to_string(slot_no),
+               opt_.node_id);
       fx_.dispatches.push_back(Dispatch{slot_no, lease, job.seq, job.id, job.spec.type,
                                         job.spec.payload, job.attempts, job.spec.timeout_ms});
     } else {
@@ -803,7 +919,7 @@ void Scheduler::DispatchReady(uint64_t now_ms) {
         p.unacked++;
       }
       remote_leases_[lease] = rl;
-      SetState(job, JobState::kRunning, now_ms, "started on node " + p.node);
+      SetState(job, JobState::kRunning, now_ms, "started on node " + p.node, p.node);
       protocol::RemoteRun run;
       run.owner = opt_.node_id;
       run.owner_incarnation = opt_.incarnation;

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <deque>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <random>
@@ -84,6 +85,10 @@ struct SchedulerOptions {
   uint32_t waiters_per_job_max = limits::kWaitersPerJobMax;
   uint64_t seed = 0x6a6f626e6574ull;          // backoff jitter
   std::set<std::string> known_types;          // job types this node can run; empty = any
+  // Checks a submitted payload against what its type's handler accepts (node.cpp passes the
+  // handler registry's check in; the core cannot include handlers/). OK for a type it does not
+  // know: known_types decides about those. Unset = every payload passes.
+  std::function<jobnet::Status(const std::string& type, const std::string& payload)> check_payload;
   uint64_t incarnation = 0;                   // this start of the node (journal)
   std::vector<std::string> peers;             // peer link endpoints, by link index
   uint64_t failure_timeout_ms = limits::kFailureTimeoutMsDefault;  // a silent peer is dead
@@ -171,7 +176,17 @@ class Scheduler {
   void Recover(std::vector<Job> jobs, uint64_t next_seq, uint64_t now_ms);
 
   void Submit(ReplyToken t, protocol::JobSpec spec, uint64_t now_ms);
-  void StatusOf(ReplyToken t, const std::string& id);
+  // Up to limits::kBatchSpecsMax specs, each admitted or refused as a single submit would be,
+  // answered together in one BatchAcceptedReply (in spec order); their writes join one group
+  // commit.
+  void SubmitBatch(ReplyToken t, std::vector<protocol::BatchSpec> specs, uint64_t now_ms);
+  // Starts a bulk retry or cancel over one queue. It changes at most kBulkJobsPerTurnMax jobs
+  // per call of ContinueBulk (the owner calls it again while HasBulkWork()), and answers with a
+  // BulkReply once it has been through every job.
+  void Bulk(ReplyToken t, const protocol::BulkRequest& req, uint64_t now_ms);
+  bool HasBulkWork() const { return !bulk_ops_.empty(); }
+  void ContinueBulk(uint64_t now_ms);
+  void StatusOf(ReplyToken t, const std::string& id, bool history = false);
   void Wait(ReplyToken t, const std::string& id, uint64_t timeout_ms, uint64_t now_ms);
   void Cancel(ReplyToken t, const std::string& id, uint64_t now_ms);
   void Retry(ReplyToken t, const std::string& id, uint64_t now_ms);
@@ -250,8 +265,15 @@ class Scheduler {
 
   Job* Lookup(const std::string& id, ReplyToken t);
   void Error(ReplyToken t, const jobnet::Status& s);
-  // Moves `job` to `to` (checked against kLegalTransitions) and records the event.
-  void SetState(Job& job, JobState to, uint64_t now_ms, std::string message);
+  // Moves `job` to `to` (checked against kLegalTransitions) and records the event; `node` is the
+  // node that runs the attempt, for a move to running.
+  void SetState(Job& job, JobState to, uint64_t now_ms, std::string message,
+                std::string node = {});
+  // A submit's checks and, if they pass, the new (or, by key, the existing) job.
+  Result<protocol::AcceptedReply> Admit(protocol::JobSpec spec, uint64_t now_ms);
+  // The state changes of retry and cancel, for one job already checked to allow them.
+  void RetryJob(Job& job, uint64_t now_ms, const std::string& why);
+  void CancelJob(Job& job, uint64_t now_ms, const std::string& why);
   void Enqueue(Job& job);       // into ready or delayed, by run_at
   void Unindex(const Job& job);  // out of ready/delayed/leases
   void FailRun(Job& job, const std::string& error, uint64_t now_ms);
@@ -332,6 +354,15 @@ class Scheduler {
   uint64_t state_counts_[protocol::kJobStateCount] = {};
   std::map<std::string, uint64_t> queue_depth_;  // queued + delayed per queue
   CounterValues counters_;  // waiters and held_bytes are filled in by Stats()
+
+  // Bulk actions under way, oldest first; only the first advances.
+  struct BulkOp {
+    ReplyToken token = 0;
+    protocol::BulkRequest query;
+    uint64_t next_seq = 1;  // the scan resumes here
+    protocol::BulkReply counts;
+  };
+  std::deque<BulkOp> bulk_ops_;
 
   Effects fx_;
   std::map<uint64_t, std::vector<std::pair<uint32_t, JobEvent>>> dirty_;  // seq -> new events

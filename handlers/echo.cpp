@@ -10,7 +10,7 @@ HandlerResult Echo(const msgpack::object& payload, HandlerContext&) {
   return HandlerResult::OkRaw(std::string(buf.data(), buf.size()));
 }
 
-JOBNET_HANDLER("echo", Echo);
+JOBNET_HANDLER("echo", Echo, (PayloadRule{"any msgpack value", "the payload, unchanged", nullptr}));
 
 }  // namespace
 }  // namespace jobnet::handlers

@@ -44,6 +44,15 @@ bool ReadCommand(const msgpack::object& payload, std::string* name, std::string*
   return !name->empty();
 }
 
+// At submit only the shape is checked: the allow-list is each node's own configuration, and the
+// job may run on any node of the cluster.
+std::string CheckExec(const msgpack::object& payload) {
+  std::string name, input;
+  if (!ReadCommand(payload, &name, &input))
+    return "exec wants a command name or {\"command\": NAME, \"stdin\": TEXT}";
+  return "";
+}
+
 HandlerResult Exec(const msgpack::object& payload, HandlerContext& ctx) {
   std::string name, input;
   if (!ReadCommand(payload, &name, &input))
@@ -146,7 +155,12 @@ HandlerResult Exec(const msgpack::object& payload, HandlerContext& ctx) {
   return HandlerResult::Ok(stdout_s);
 }
 
-JOBNET_HANDLER("exec", Exec);
+JOBNET_HANDLER("exec", Exec,
+               (PayloadRule{"a command name of the node's [exec] allow-list, or {\"command\": NAME, "
+                            "\"stdin\": TEXT}",
+                            "the command's stdout as a string (up to 1 MiB); a non-zero exit fails "
+                            "the attempt",
+                            CheckExec}));
 
 }  // namespace
 }  // namespace jobnet::handlers

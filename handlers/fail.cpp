@@ -10,7 +10,10 @@ HandlerResult Fail(const msgpack::object& payload, HandlerContext&) {
   return HandlerResult::Fail(msg);
 }
 
-JOBNET_HANDLER("fail", Fail);
+JOBNET_HANDLER("fail", Fail,
+               (PayloadRule{"any value; a string becomes the error text",
+                            "none: every attempt fails (for testing retries and dead letters)",
+                            nullptr}));
 
 }  // namespace
 }  // namespace jobnet::handlers

@@ -24,11 +24,31 @@ Registry& Registry::Global() {
   return r;
 }
 
-void Registry::Add(const std::string& type, HandlerFn fn) { handlers_[type] = std::move(fn); }
+void Registry::Add(const std::string& type, HandlerFn fn, PayloadRule rule) {
+  handlers_[type] = Entry{std::move(fn), rule};
+}
 
 const HandlerFn* Registry::Find(const std::string& type) const {
   auto it = handlers_.find(type);
-  return it == handlers_.end() ? nullptr : &it->second;
+  return it == handlers_.end() ? nullptr : &it->second.fn;
+}
+
+std::vector<HandlerInfo> Registry::Describe() const {
+  std::vector<HandlerInfo> out;
+  for (const auto& [type, e] : handlers_) out.push_back(HandlerInfo{type, e.rule.payload, e.rule.result});
+  return out;
+}
+
+Status Registry::CheckPayload(const std::string& type, const std::string& payload) const {
+  auto it = handlers_.find(type);
+  if (it == handlers_.end() || it->second.rule.check == nullptr) return Status::OK();
+  msgpack::object_handle oh;
+  Status s = protocol::UnpackBounded(payload.data(), payload.size(), limits::kPayloadBytesMax, &oh);
+  if (!s.ok()) return Status::InvalidArgument("payload of job type '" + type + "': " + s.message());
+  std::string problem = it->second.rule.check(oh.get());
+  if (problem.empty()) return Status::OK();
+  return Status::InvalidArgument("payload of job type '" + type + "': " + problem + " (it takes " +
+                                 it->second.rule.payload + ")");
 }
 
 std::vector<std::string> Registry::Types() const {
@@ -48,6 +68,11 @@ HandlerResult Run(const std::string& type, const std::string& payload, HandlerCo
   } catch (const std::exception& e) {
     return HandlerResult::Fail(std::string("handler '") + type + "' threw: " + e.what());
   }
+}
+
+std::string CheckText(const msgpack::object& o) {
+  if (o.type == msgpack::type::STR || o.type == msgpack::type::BIN) return "";
+  return "not a string";
 }
 
 bool AsString(const msgpack::object& o, std::string* out) {

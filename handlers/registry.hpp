@@ -1,5 +1,6 @@
 // Job handlers: the interface, the registry, and helpers to read payloads and build results.
-// Adding a handler is one file: implement a HandlerFn and register it with JOBNET_HANDLER.
+// Adding a handler is one file: implement a HandlerFn, describe its payload and result in a
+// PayloadRule, and register both with JOBNET_HANDLER.
 // Handlers run on worker threads, never on CAF's scheduler threads; they may block, but should
 // poll ctx.ShouldStop() (cancel or timeout) when they run long.
 #ifndef JOBNET_HANDLERS_REGISTRY_HPP_
@@ -14,6 +15,9 @@
 #include <vector>
 
 #include <msgpack.hpp>
+
+#include "jobnet/job.h"
+#include "jobnet/status.h"
 
 namespace jobnet::handlers {
 
@@ -58,16 +62,37 @@ struct HandlerResult {
 // `payload` is the job's payload, decoded; it lives as long as the call.
 using HandlerFn = std::function<HandlerResult(const msgpack::object& payload, HandlerContext& ctx)>;
 
+// What a handler accepts and returns, declared next to its registration. The node checks each
+// submitted payload with `check`, so a payload no run could accept is refused at submit
+// (kInvalidArgument) instead of failing every attempt.
+struct PayloadRule {
+  const char* payload = "any msgpack value";  // in words, for `jobnet types` and docs
+  const char* result = "";
+  // The problem with `payload` that no run could get past, or "" if it may be valid. Null:
+  // any value. Must not throw; it runs on the scheduler's thread, so it must be cheap.
+  std::string (*check)(const msgpack::object& payload) = nullptr;
+};
+
 class Registry {
  public:
   // The registry of every handler linked into this binary.
   static Registry& Global();
-  void Add(const std::string& type, HandlerFn fn);
+  void Add(const std::string& type, HandlerFn fn, PayloadRule rule);
   const HandlerFn* Find(const std::string& type) const;
   std::vector<std::string> Types() const;
+  // Every handler with its payload and result, by type.
+  std::vector<HandlerInfo> Describe() const;
+  // OK if `payload` (raw msgpack) may be valid for `type`, or if no handler here has that type
+  // (another node may run it: the node's known types decide). Otherwise kInvalidArgument
+  // naming the type and the problem.
+  Status CheckPayload(const std::string& type, const std::string& payload) const;
 
  private:
-  std::map<std::string, HandlerFn> handlers_;
+  struct Entry {
+    HandlerFn fn;
+    PayloadRule rule;
+  };
+  std::map<std::string, Entry> handlers_;
 };
 
 // Runs the handler for `type` on raw msgpack `payload`, turning every failure (unknown type,
@@ -75,16 +100,20 @@ class Registry {
 HandlerResult Run(const std::string& type, const std::string& payload, HandlerContext& ctx);
 
 struct Registrar {
-  Registrar(const char* type, HandlerFn fn) { Registry::Global().Add(type, std::move(fn)); }
+  Registrar(const char* type, HandlerFn fn, PayloadRule rule) {
+    Registry::Global().Add(type, std::move(fn), rule);
+  }
 };
 
 #define JOBNET_HANDLER_CAT2(a, b) a##b
 #define JOBNET_HANDLER_CAT(a, b) JOBNET_HANDLER_CAT2(a, b)
-#define JOBNET_HANDLER(type, fn) \
-  static ::jobnet::handlers::Registrar JOBNET_HANDLER_CAT(jobnet_handler_, __LINE__)(type, fn)
+#define JOBNET_HANDLER(type, fn, rule) \
+  static ::jobnet::handlers::Registrar JOBNET_HANDLER_CAT(jobnet_handler_, __LINE__)(type, fn, rule)
 
 // Payload helpers: a payload string, or a number of milliseconds.
 bool AsString(const msgpack::object& o, std::string* out);
+// A string or bin payload (a PayloadRule check).
+std::string CheckText(const msgpack::object& o);
 
 }  // namespace jobnet::handlers
 

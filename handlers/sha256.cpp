@@ -22,7 +22,9 @@ HandlerResult Sha256(const msgpack::object& payload, HandlerContext&) {
   return HandlerResult::Ok(hex);
 }
 
-JOBNET_HANDLER("sha256", Sha256);
+JOBNET_HANDLER("sha256", Sha256,
+               (PayloadRule{"data: a string (or bin)", "its SHA-256 as 64 lower-case hex digits",
+                            CheckText}));
 
 }  // namespace
 }  // namespace jobnet::handlers

@@ -8,23 +8,34 @@
 namespace jobnet::handlers {
 namespace {
 
-HandlerResult Stats(const msgpack::object& payload, HandlerContext&) {
+// The numbers of the payload, or the problem with it (the run and the check at submit).
+std::string ReadNumbers(const msgpack::object& payload, std::vector<double>* v) {
   if (payload.type != msgpack::type::ARRAY || payload.via.array.size == 0)
-    return HandlerResult::Fail("stats wants a non-empty array of numbers");
-  std::vector<double> v;
-  v.reserve(payload.via.array.size);
+    return "stats wants a non-empty array of numbers";
+  v->reserve(payload.via.array.size);
   for (uint32_t i = 0; i < payload.via.array.size; ++i) {
     const auto& o = payload.via.array.ptr[i];
     switch (o.type) {
-      case msgpack::type::POSITIVE_INTEGER: v.push_back(static_cast<double>(o.via.u64)); break;
-      case msgpack::type::NEGATIVE_INTEGER: v.push_back(static_cast<double>(o.via.i64)); break;
+      case msgpack::type::POSITIVE_INTEGER: v->push_back(static_cast<double>(o.via.u64)); break;
+      case msgpack::type::NEGATIVE_INTEGER: v->push_back(static_cast<double>(o.via.i64)); break;
       case msgpack::type::FLOAT32:
-      case msgpack::type::FLOAT64: v.push_back(o.via.f64); break;
-      default: return HandlerResult::Fail("stats: element " + std::to_string(i) + " is not a number");
+      case msgpack::type::FLOAT64: v->push_back(o.via.f64); break;
+      default: return "stats: element " + std::to_string(i) + " is not a number";
     }
-    if (!std::isfinite(v.back()))
-      return HandlerResult::Fail("stats: element " + std::to_string(i) + " is not finite");
+    if (!std::isfinite(v->back())) return "stats: element " + std::to_string(i) + " is not finite";
   }
+  return "";
+}
+
+std::string CheckStats(const msgpack::object& payload) {
+  std::vector<double> v;
+  return ReadNumbers(payload, &v);
+}
+
+HandlerResult Stats(const msgpack::object& payload, HandlerContext&) {
+  std::vector<double> v;
+  if (std::string problem = ReadNumbers(payload, &v); !problem.empty())
+    return HandlerResult::Fail(problem);
   double sum = 0;
   for (double x : v) sum += x;
   double mean = sum / static_cast<double>(v.size());
@@ -45,7 +56,10 @@ HandlerResult Stats(const msgpack::object& payload, HandlerContext&) {
   return HandlerResult::OkRaw(std::string(buf.data(), buf.size()));
 }
 
-JOBNET_HANDLER("stats", Stats);
+JOBNET_HANDLER("stats", Stats,
+               (PayloadRule{"a non-empty array of finite numbers",
+                            "{\"count\", \"mean\", \"median\", \"stddev\" (population), \"min\", \"max\"}",
+                            CheckStats}));
 
 }  // namespace
 }  // namespace jobnet::handlers

@@ -46,7 +46,10 @@ HandlerResult WordCount(const msgpack::object& payload, HandlerContext&) {
   return HandlerResult::OkRaw(std::string(buf.data(), buf.size()));
 }
 
-JOBNET_HANDLER("word_count", WordCount);
+JOBNET_HANDLER("word_count", WordCount,
+               (PayloadRule{"text: a string (or bin)",
+                            "{\"words\", \"lines\", \"bytes\", \"unique\": N, \"top\": [[word, count], ...]}",
+                            CheckText}));
 
 }  // namespace
 }  // namespace jobnet::handlers

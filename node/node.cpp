@@ -146,6 +146,9 @@ int RunNode(const NodeConfig& config) {
   so.peers = config.peers;
   so.failure_timeout_ms = config.failure_timeout_ms;
   for (const auto& type : handlers::Registry::Global().Types()) so.known_types.insert(type);
+  so.check_payload = [](const std::string& type, const std::string& payload) {
+    return handlers::Registry::Global().CheckPayload(type, payload);
+  };
   auto core = std::make_unique<sched::Scheduler>(so);
   // Each job goes from the journal straight into the scheduler: no vector of every job beside
   // the scheduler's own copy (at 1M jobs that copy and its page faults were most of recovery).
@@ -197,6 +200,7 @@ int RunNode(const NodeConfig& config) {
   sc.tick_ms = config.tick_ms;
   sc.handler_config = handler_config;
   sc.run_marks = run_marks;
+  sc.handler_types = handlers::Registry::Global().Describe();
   sc.endpoint = config.listen;  // peers match heartbeats against the string they were given
   sc.bound_endpoint = transport->endpoint();
   sc.peer_count = static_cast<uint32_t>(config.peers.size());

@@ -36,8 +36,52 @@ struct BodyWriter {
     pk.pack_str(n);
     pk.pack_str_body(k, n);
   }
-  void operator()(const SubmitRequest& r) {
-    const JobSpec& s = r.spec;
+  void operator()(const SubmitRequest& r) { Spec(r.spec); }
+  void operator()(const SubmitBatchRequest& r) {
+    pk.pack_map(1);
+    Key("specs");
+    pk.pack_array(static_cast<uint32_t>(r.specs.size()));
+    for (const auto& b : r.specs) Spec(b.spec);
+  }
+  void operator()(const BulkRequest& r) {
+    pk.pack_map(r.state ? 4 : 3);
+    Key("action"); PackStr(pk, r.action == BulkAction::kCancel ? "cancel" : "retry");
+    Key("queue"); PackStr(pk, r.queue);
+    Key("type"); PackStr(pk, r.type);
+    if (r.state) {
+      Key("state"); PackStr(pk, JobStateName(*r.state));
+    }
+  }
+  void operator()(const TypesRequest&) { pk.pack_map(0); }
+  void operator()(const BatchAcceptedReply& r) {
+    pk.pack_map(1);
+    Key("items");
+    pk.pack_array(static_cast<uint32_t>(r.items.size()));
+    for (const auto& it : r.items) {
+      if (it.status.ok()) {
+        Accepted(it.submitted);
+      } else {
+        Error(it.status.code(), it.status.message());
+      }
+    }
+  }
+  void operator()(const BulkReply& r) {
+    pk.pack_map(2);
+    Key("touched"); pk.pack_uint64(r.touched);
+    Key("matched"); pk.pack_uint64(r.matched);
+  }
+  void operator()(const TypeListReply& r) {
+    pk.pack_map(1);
+    Key("handlers");
+    pk.pack_array(static_cast<uint32_t>(r.handlers.size()));
+    for (const auto& h : r.handlers) {
+      pk.pack_map(3);
+      Key("type"); PackStr(pk, h.type);
+      Key("payload"); PackStr(pk, h.payload);
+      Key("result"); PackStr(pk, h.result);
+    }
+  }
+  void Spec(const JobSpec& s) {
     pk.pack_map(10);
     Key("type"); PackStr(pk, s.type);
     Key("payload"); PackRaw(buf, s.payload);
@@ -54,7 +98,12 @@ struct BodyWriter {
     pk.pack_map(1);
     Key("id"); PackStr(pk, id);
   }
-  void operator()(const StatusRequest& r) { IdOnly(r.id); }
+  void operator()(const StatusRequest& r) {
+    if (!r.history) return IdOnly(r.id);
+    pk.pack_map(2);
+    Key("id"); PackStr(pk, r.id);
+    Key("history"); pk.pack(true);
+  }
   void operator()(const CancelRequest& r) { IdOnly(r.id); }
   void operator()(const RetryRequest& r) { IdOnly(r.id); }
   void operator()(const WaitRequest& r) {
@@ -75,14 +124,16 @@ struct BodyWriter {
     Key("after"); PackStr(pk, r.after);
   }
   void operator()(const StatsRequest&) { pk.pack_map(0); }
-  void operator()(const AcceptedReply& r) {
+  void operator()(const AcceptedReply& r) { Accepted(r); }
+  void Accepted(const AcceptedReply& r) {
     pk.pack_map(3);
     Key("id"); PackStr(pk, r.id);
     Key("state"); PackStr(pk, JobStateName(r.state));
     Key("duplicate"); pk.pack(r.duplicate);
   }
   void Info(const JobInfo& j) {
-    pk.pack_map(14);
+    bool history = !j.history.empty() || j.history_dropped != 0;
+    pk.pack_map(history ? 16 : 14);
     Key("id"); PackStr(pk, j.id);
     Key("type"); PackStr(pk, j.type);
     Key("queue"); PackStr(pk, j.queue);
@@ -97,6 +148,18 @@ struct BodyWriter {
     Key("finished_at"); pk.pack_uint64(j.finished_at_ms);
     Key("run_at"); pk.pack_uint64(j.run_at_ms);
     Key("key"); PackStr(pk, j.key);
+    if (!history) return;
+    Key("history");
+    pk.pack_array(static_cast<uint32_t>(j.history.size()));
+    for (const auto& a : j.history) {
+      pk.pack_map(5);
+      Key("attempt"); pk.pack_uint32(a.attempt);
+      Key("node"); PackStr(pk, a.node);
+      Key("started_at"); pk.pack_uint64(a.started_at_ms);
+      Key("ended_at"); pk.pack_uint64(a.ended_at_ms);
+      Key("error"); PackStr(pk, a.error);
+    }
+    Key("history_dropped"); pk.pack_uint32(j.history_dropped);
   }
   void operator()(const JobReply& r) { Info(r.job); }
   void operator()(const JobListReply& r) {
@@ -184,10 +247,11 @@ struct BodyWriter {
     pk.pack_array(static_cast<uint32_t>(r.peers.size()));
     for (const auto& p : r.peers) Peer(p);
   }
-  void operator()(const ErrorReply& r) {
+  void operator()(const ErrorReply& r) { Error(r.code, r.message); }
+  void Error(Code code, const std::string& message) {
     pk.pack_map(2);
-    Key("code"); pk.pack_uint32(static_cast<uint8_t>(r.code));
-    Key("message"); PackStr(pk, r.message);
+    Key("code"); pk.pack_uint32(static_cast<uint8_t>(code));
+    Key("message"); PackStr(pk, message);
   }
 };
 
@@ -323,6 +387,54 @@ Status ReadInfo(const msgpack::object& o, JobInfo* j) {
   JOBNET_TRY(r.Uint("finished_at", &j->finished_at_ms));
   JOBNET_TRY(r.Uint("run_at", &j->run_at_ms));
   JOBNET_TRY(r.Str("key", &j->key, limits::kIdempotencyKeyBytesMax));
+  if (const auto* h = r.Find("history")) {
+    if (h->type != msgpack::type::ARRAY || h->via.array.size > limits::kAttemptHistoryMax)
+      return Status::Corruption("field 'history' must be an array of at most " +
+                                std::to_string(limits::kAttemptHistoryMax) + " attempts");
+    for (uint32_t i = 0; i < h->via.array.size; ++i) {
+      const auto& ao = h->via.array.ptr[i];
+      if (ao.type != msgpack::type::MAP) return Status::Corruption("attempt must be a map");
+      MapReader ar(ao);
+      AttemptInfo a;
+      JOBNET_TRY(ar.Uint("attempt", &a.attempt));
+      JOBNET_TRY(ar.Str("node", &a.node, limits::kNodeIdBytesMax));
+      JOBNET_TRY(ar.Uint("started_at", &a.started_at_ms));
+      JOBNET_TRY(ar.Uint("ended_at", &a.ended_at_ms));
+      JOBNET_TRY(ar.Str("error", &a.error, limits::kErrorMessageBytesMax));
+      j->history.push_back(std::move(a));
+    }
+  }
+  JOBNET_TRY(r.Uint("history_dropped", &j->history_dropped));
+  return Status::OK();
+}
+
+Status ReadAccepted(const MapReader& r, AcceptedReply* b) {
+  bool present = false;
+  JOBNET_TRY(r.Str("id", &b->id, limits::kJobIdBytesMax, true));
+  JOBNET_TRY(r.State("state", &b->state, &present));
+  JOBNET_TRY(r.Bool("duplicate", &b->duplicate));
+  return Status::OK();
+}
+
+Status ReadError(const MapReader& r, ErrorReply* b) {
+  uint8_t code = 0;
+  JOBNET_TRY(r.Uint("code", &code, true));
+  JOBNET_TRY(r.Str("message", &b->message, limits::kErrorMessageBytesMax));
+  b->code = static_cast<Code>(code);  // unknown codes pass through; clients print the number
+  return Status::OK();
+}
+
+// The elements of the array field `key`, at most `max_items`; each must be a map.
+Status ReadMaps(const MapReader& r, const char* key, uint32_t max_items,
+                std::vector<const msgpack::object*>* out) {
+  const auto* v = r.Find(key);
+  if (v == nullptr || v->type != msgpack::type::ARRAY)
+    return Status::Corruption(std::string("field '") + key + "' must be an array");
+  if (v->via.array.size > max_items)
+    return Status::TooLarge(std::string("field '") + key + "' has " +
+                            std::to_string(v->via.array.size) + " elements; the limit is " +
+                            std::to_string(max_items));
+  for (uint32_t i = 0; i < v->via.array.size; ++i) out->push_back(&v->via.array.ptr[i]);
   return Status::OK();
 }
 
@@ -338,6 +450,7 @@ Status ReadBody(Kind kind, const msgpack::object& o, Body* body) {
     case Kind::kStatus: {
       StatusRequest b;
       JOBNET_TRY(r.Str("id", &b.id, limits::kJobIdBytesMax, true));
+      JOBNET_TRY(r.Bool("history", &b.history));
       *body = std::move(b);
       return Status::OK();
     }
@@ -384,10 +497,91 @@ Status ReadBody(Kind kind, const msgpack::object& o, Body* body) {
       return Status::OK();
     case Kind::kAccepted: {
       AcceptedReply b;
+      JOBNET_TRY(ReadAccepted(r, &b));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kSubmitBatch: {
+      SubmitBatchRequest b;
+      std::vector<const msgpack::object*> specs;
+      JOBNET_TRY(ReadMaps(r, "specs", limits::kBatchSpecsMax, &specs));
+      b.specs.resize(specs.size());
+      // A spec that does not decode is that spec's error only: its neighbours go on.
+      for (size_t i = 0; i < specs.size(); ++i) {
+        if (specs[i]->type != msgpack::type::MAP) {
+          b.specs[i].decoded = Status::Corruption("spec must be a map");
+          continue;
+        }
+        b.specs[i].decoded = ReadSpec(MapReader(*specs[i]), &b.specs[i].spec);
+      }
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kBulk: {
+      BulkRequest b;
+      std::string action;
+      JobState st{};
       bool present = false;
-      JOBNET_TRY(r.Str("id", &b.id, limits::kJobIdBytesMax, true));
-      JOBNET_TRY(r.State("state", &b.state, &present));
-      JOBNET_TRY(r.Bool("duplicate", &b.duplicate));
+      JOBNET_TRY(r.Str("action", &action, 16, true));
+      JOBNET_TRY(r.Str("queue", &b.queue, limits::kQueueNameBytesMax, true));
+      JOBNET_TRY(r.Str("type", &b.type, limits::kTypeNameBytesMax));
+      JOBNET_TRY(r.State("state", &st, &present));
+      if (present) b.state = st;
+      if (action == "retry") {
+        b.action = BulkAction::kRetry;
+      } else if (action == "cancel") {
+        b.action = BulkAction::kCancel;
+      } else {
+        return Status::InvalidArgument("unknown bulk action '" + action +
+                                       "' (want retry or cancel)");
+      }
+      JOBNET_TRY(Validate(b));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kTypes:
+      *body = TypesRequest{};
+      return Status::OK();
+    case Kind::kBatchAccepted: {
+      BatchAcceptedReply b;
+      std::vector<const msgpack::object*> items;
+      JOBNET_TRY(ReadMaps(r, "items", limits::kBatchSpecsMax, &items));
+      for (const auto* o : items) {
+        if (o->type != msgpack::type::MAP) return Status::Corruption("item must be a map");
+        MapReader ir(*o);
+        BatchItemResult item;
+        if (ir.Find("code") != nullptr) {
+          ErrorReply e;
+          JOBNET_TRY(ReadError(ir, &e));
+          item.status = Status(e.code == Code::kOk ? Code::kInternal : e.code, e.message);
+        } else {
+          JOBNET_TRY(ReadAccepted(ir, &item.submitted));
+        }
+        b.items.push_back(std::move(item));
+      }
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kBulkReply: {
+      BulkReply b;
+      JOBNET_TRY(r.Uint("touched", &b.touched));
+      JOBNET_TRY(r.Uint("matched", &b.matched));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kTypeList: {
+      TypeListReply b;
+      std::vector<const msgpack::object*> hs;
+      JOBNET_TRY(ReadMaps(r, "handlers", limits::kContainerItemsMax, &hs));
+      for (const auto* o : hs) {
+        if (o->type != msgpack::type::MAP) return Status::Corruption("handler must be a map");
+        MapReader hr(*o);
+        HandlerInfo h;
+        JOBNET_TRY(hr.Str("type", &h.type, limits::kTypeNameBytesMax, true));
+        JOBNET_TRY(hr.Str("payload", &h.payload, limits::kErrorMessageBytesMax));
+        JOBNET_TRY(hr.Str("result", &h.result, limits::kErrorMessageBytesMax));
+        b.handlers.push_back(std::move(h));
+      }
       *body = std::move(b);
       return Status::OK();
     }
@@ -502,10 +696,7 @@ Status ReadBody(Kind kind, const msgpack::object& o, Body* body) {
     }
     case Kind::kError: {
       ErrorReply b;
-      uint8_t code = 0;
-      JOBNET_TRY(r.Uint("code", &code, true));
-      JOBNET_TRY(r.Str("message", &b.message, limits::kErrorMessageBytesMax));
-      b.code = static_cast<Code>(code);  // unknown codes pass through; clients print the number
+      JOBNET_TRY(ReadError(r, &b));
       *body = std::move(b);
       return Status::OK();
     }
@@ -520,7 +711,8 @@ bool KnownKind(uint64_t k) {
     case Kind::kRetry: case Kind::kList: case Kind::kStats: case Kind::kAccepted:
     case Kind::kJob: case Kind::kJobList: case Kind::kStatsReply: case Kind::kError:
     case Kind::kHeartbeat: case Kind::kRemoteRun: case Kind::kRemoteResult:
-    case Kind::kRemoteAck:
+    case Kind::kRemoteAck: case Kind::kSubmitBatch: case Kind::kBulk: case Kind::kTypes:
+    case Kind::kBatchAccepted: case Kind::kBulkReply: case Kind::kTypeList:
       return true;
   }
   return false;

@@ -59,6 +59,11 @@ enum class Counter : uint8_t {
   // ---- a full journal disk ----
   kJournalFull,
   kStorageFullRefused,
+  // ---- batches, bulk actions, payload checks (issue 9) ----
+  kBatches,             // submit_batch requests
+  kBatchSpecsRefused,   // specs of those answered with an error
+  kBulkJobsTouched,     // jobs moved by bulk retry or cancel
+  kPayloadsRejected,    // submits refused because the handler cannot accept the payload
   kCount,  // not a counter: the number of them
 };
 
@@ -115,6 +120,10 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kTransportForwardUnsent, "transport_forward_unsent", false},
     {Counter::kJournalFull, "journal_full", false},
     {Counter::kStorageFullRefused, "storage_full_refused", false},
+    {Counter::kBatches, "batches", false},
+    {Counter::kBatchSpecsRefused, "batch_specs_refused", false},
+    {Counter::kBulkJobsTouched, "bulk_jobs_touched", false},
+    {Counter::kPayloadsRejected, "payloads_rejected", false},
 }};
 inline constexpr size_t kCounterCount = kCounters.size();
 

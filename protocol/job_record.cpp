@@ -1,6 +1,8 @@
 // Journal record encoding for jobs and job events (grammar in job_record.hpp).
 #include "protocol/job_record.hpp"
 
+#include <algorithm>
+
 #include <msgpack.hpp>
 
 #include "protocol/msgpack_bounded.hpp"
@@ -149,15 +151,39 @@ Result<Job> DecodeJobRecord(const std::string& bytes) {
   return j;
 }
 
+void RecordEvent(const JobEvent& ev, const std::string& owner, Job* job) {
+  auto& h = job->history;
+  bool open = !h.empty() && h.back().ended_at_ms == 0;
+  if (open && ev.attempt < h.back().attempt) {
+    h.pop_back();  // handed back unstarted: not an attempt
+    return;
+  }
+  if (open && ev.state != JobState::kRunning) {
+    AttemptInfo& a = h.back();
+    a.ended_at_ms = std::max<uint64_t>(ev.at_ms, 1);
+    if (ev.state != JobState::kSucceeded) a.error = ev.error.empty() ? ev.message : ev.error;
+    return;
+  }
+  if (ev.state != JobState::kRunning) return;
+  if (open) h.back().ended_at_ms = std::max<uint64_t>(ev.at_ms, 1);  // not expected: close it
+  if (h.size() >= limits::kAttemptHistoryMax) {
+    h.erase(h.begin());
+    job->history_dropped++;
+  }
+  h.push_back(AttemptInfo{ev.attempt, ev.node.empty() ? owner : ev.node, ev.at_ms, 0, {}});
+}
+
 std::string EncodeEventRecord(const JobEvent& ev) {
   msgpack::sbuffer buf(64);
   Packer pk(&buf);
-  pk.pack_map(5);
+  pk.pack_map(5 + (ev.node.empty() ? 0 : 1) + (ev.error.empty() ? 0 : 1));
   U64(pk, "v", kRecordVersion);
   U64(pk, "t", ev.at_ms);
   U64(pk, "state", static_cast<uint8_t>(ev.state));
   U64(pk, "att", ev.attempt);
   Str(pk, "msg", ev.message);
+  if (!ev.node.empty()) Str(pk, "node", ev.node);
+  if (!ev.error.empty()) Str(pk, "err", ev.error);
   return std::string(buf.data(), buf.size());
 }
 
@@ -169,7 +195,8 @@ Result<JobEvent> DecodeEventRecord(const std::string& bytes) {
   JobEvent ev;
   uint64_t state = 0, att = 0;
   if (!GetU64(o, "t", &ev.at_ms) || !GetU64(o, "state", &state) || !GetU64(o, "att", &att) ||
-      !GetStr(o, "msg", &ev.message))
+      !GetStr(o, "msg", &ev.message) || !GetStr(o, "node", &ev.node) ||
+      !GetStr(o, "err", &ev.error))
     return Status::Corruption("event record has a field of the wrong type");
   if (state >= static_cast<uint64_t>(kJobStateCount))
     return Status::Corruption("event record has unknown state");

@@ -7,7 +7,11 @@
 //   job_record   := map { "v": 1, "seq": uint, "id": str, "spec": map, "state": uint,
 //                         "att": uint, "ca": uint, "sa": uint, "fa": uint, "ra": uint,
 //                         "res": any, "err": str, "ord": uint, "nev": uint }
-//   event_record := map { "v": 1, "t": uint(ms), "state": uint, "att": uint, "msg": str }
+//   event_record := map { "v": 1, "t": uint(ms), "state": uint, "att": uint, "msg": str,
+//                         ["node": str], ["err": str] }
+//     node: on an event into `running`, the node that runs the attempt;
+//     err:  on an event that ends a failed attempt, the attempt's error.
+//   (Both optional: records written before them read as empty, docs/journal.md.)
 //
 // docs/journal.md mirrors this grammar.
 #ifndef JOBNET_PROTOCOL_JOB_RECORD_HPP_
@@ -37,7 +41,12 @@ struct Job {
   std::string error;
   uint64_t order = 0;        // enqueue order, for FIFO among equal priorities
   uint32_t events = 0;       // history events journaled so far (next event number)
+  // The last limits::kAttemptHistoryMax attempts, derived from the job's events (RecordEvent);
+  // not part of the job record. history_dropped counts the older ones.
+  std::vector<AttemptInfo> history;
+  uint32_t history_dropped = 0;
 
+  // Without the attempt history (status and list replies stay small unless it is asked for).
   JobInfo Info() const;
 };
 
@@ -47,7 +56,16 @@ struct JobEvent {
   JobState state = JobState::kQueued;
   uint32_t attempt = 0;
   std::string message;
+  std::string node;   // into running: the node that runs the attempt
+  std::string error;  // ends a failed attempt: its error
 };
+
+// Updates job->history with one of its events, in event order: an event into `running` opens
+// an attempt (on ev.node, or on `owner` for records that predate the field); the next event
+// closes it, with ev.error (or the event's message) unless it succeeded. An attempt that was
+// handed back unstarted (the event's attempt number went down: a peer rejected it or never
+// acknowledged it) is removed, as it does not count.
+void RecordEvent(const JobEvent& ev, const std::string& owner, Job* job);
 
 // The journal write for one job: the job as it now is, and the events (numbered per job) that
 // explain how it got there since its last write.

@@ -75,13 +75,33 @@ Status Validate(const JobSpec& spec) {
   return Status::OK();
 }
 
+Status Validate(const BulkQuery& q) {
+  using limits::kQueueNameBytesMax;
+  using limits::kTypeNameBytesMax;
+  if (!IsValidName(q.queue, kQueueNameBytesMax))
+    return Status::InvalidArgument("queue must match " + NamePattern(kQueueNameBytesMax));
+  if (!q.type.empty() && !IsValidName(q.type, kTypeNameBytesMax))
+    return Status::InvalidArgument("type must match " + NamePattern(kTypeNameBytesMax));
+  if (q.action == BulkAction::kRetry) {
+    if (q.state && *q.state != JobState::kDead && *q.state != JobState::kFailed &&
+        *q.state != JobState::kCancelled)
+      return Status::InvalidArgument("retry --all takes dead, failed or cancelled jobs, not " +
+                                     std::string(JobStateName(*q.state)));
+  } else if (!q.state || (*q.state != JobState::kQueued && *q.state != JobState::kDelayed)) {
+    return Status::InvalidArgument("cancel --all needs a state: queued or delayed");
+  }
+  return Status::OK();
+}
+
 Kind KindOf(const Body& body) {
   static constexpr Kind kKinds[] = {Kind::kSubmit,   Kind::kStatus,   Kind::kWait,
                                     Kind::kCancel,   Kind::kRetry,    Kind::kList,
                                     Kind::kStats,    Kind::kAccepted, Kind::kJob,
                                     Kind::kJobList,  Kind::kStatsReply, Kind::kError,
                                     Kind::kHeartbeat, Kind::kRemoteRun, Kind::kRemoteResult,
-                                    Kind::kRemoteAck};
+                                    Kind::kRemoteAck, Kind::kSubmitBatch, Kind::kBulk,
+                                    Kind::kTypes, Kind::kBatchAccepted, Kind::kBulkReply,
+                                    Kind::kTypeList};
   static_assert(sizeof(kKinds) / sizeof(kKinds[0]) == std::variant_size_v<Body>,
                 "one kind per body alternative");
   return kKinds[body.index()];
@@ -105,6 +125,12 @@ const char* KindName(Kind k) {
     case Kind::kRemoteRun: return "remote_run";
     case Kind::kRemoteResult: return "remote_result";
     case Kind::kRemoteAck: return "remote_ack";
+    case Kind::kSubmitBatch: return "submit_batch";
+    case Kind::kBulk: return "bulk";
+    case Kind::kTypes: return "types";
+    case Kind::kBatchAccepted: return "batch_accepted";
+    case Kind::kBulkReply: return "bulk_reply";
+    case Kind::kTypeList: return "type_list";
   }
   return "unknown";
 }

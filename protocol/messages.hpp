@@ -18,6 +18,10 @@
 namespace jobnet::protocol {
 
 // The client-facing types live in the public header jobnet/job.h; the protocol encodes them.
+using jobnet::AttemptInfo;
+using jobnet::BatchItemResult;
+using jobnet::BulkAction;
+using jobnet::HandlerInfo;
 using jobnet::IsFinal;
 using jobnet::JobInfo;
 using jobnet::JobSpec;
@@ -30,6 +34,9 @@ using jobnet::PeerInfo;
 
 // Checks names and bounds. Returns kInvalidArgument or kTooLarge naming the field.
 Status Validate(const JobSpec& spec);
+// A bulk action names a valid queue (and type, if any); retry takes a dead, failed or
+// cancelled state, cancel requires queued or delayed. kInvalidArgument naming the field.
+Status Validate(const BulkQuery& q);
 // [A-Za-z0-9_.-]{1,max}
 bool IsValidName(const std::string& s, uint32_t max_bytes);
 // That pattern as text, for error messages: "[A-Za-z0-9_.-]{1,64}".
@@ -37,7 +44,10 @@ std::string NamePattern(uint32_t max_bytes);
 
 // ---- requests ----
 struct SubmitRequest { JobSpec spec; };
-struct StatusRequest { std::string id; };
+struct StatusRequest {
+  std::string id;
+  bool history = false;  // fill JobInfo::history (absent from older clients: false)
+};
 struct WaitRequest {
   std::string id;
   uint64_t timeout_ms = limits::kWaitTimeoutMsDefault;
@@ -46,12 +56,24 @@ struct CancelRequest { std::string id; };
 struct RetryRequest { std::string id; };
 using ListRequest = jobnet::ListQuery;
 struct StatsRequest {};
+// One spec of a submit_batch, as decoded: a spec that failed to decode keeps its error here
+// (code + message) so only its own answer is an error.
+struct BatchSpec {
+  JobSpec spec;
+  Status decoded;
+};
+struct SubmitBatchRequest { std::vector<BatchSpec> specs; };
+using BulkRequest = jobnet::BulkQuery;
+struct TypesRequest {};
 
 // ---- replies ----
 using AcceptedReply = jobnet::SubmitResult;
 struct JobReply { JobInfo job; };
 struct JobListReply { std::vector<JobInfo> jobs; };
 using StatsReply = jobnet::NodeStats;
+struct BatchAcceptedReply { std::vector<jobnet::BatchItemResult> items; };
+using BulkReply = jobnet::BulkResult;
+struct TypeListReply { std::vector<jobnet::HandlerInfo> handlers; };
 
 // ---- node to node (one-way: no reply frame) ----
 // Sent every heartbeat interval on each peer link.
@@ -114,7 +136,9 @@ struct ErrorReply {
 
 using Body = std::variant<SubmitRequest, StatusRequest, WaitRequest, CancelRequest, RetryRequest,
                           ListRequest, StatsRequest, AcceptedReply, JobReply, JobListReply,
-                          StatsReply, ErrorReply, Heartbeat, RemoteRun, RemoteResult, RemoteAck>;
+                          StatsReply, ErrorReply, Heartbeat, RemoteRun, RemoteResult, RemoteAck,
+                          SubmitBatchRequest, BulkRequest, TypesRequest, BatchAcceptedReply,
+                          BulkReply, TypeListReply>;
 
 // Message kinds on the wire. Numbers are part of the protocol: never renumber.
 enum class Kind : uint8_t {
@@ -129,10 +153,16 @@ enum class Kind : uint8_t {
   kRemoteRun = 17,
   kRemoteResult = 18,
   kRemoteAck = 19,
+  kSubmitBatch = 32,
+  kBulk = 33,
+  kTypes = 34,
   kAccepted = 64,
   kJob = 65,
   kJobList = 66,
   kStatsReply = 67,
+  kBatchAccepted = 71,
+  kBulkReply = 72,
+  kTypeList = 73,
   kError = 127,
 };
 Kind KindOf(const Body& body);

@@ -283,6 +283,22 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
   return s;
 }
 
+namespace {
+// Rebuilds job->history from the job's events, read with `it` (seeked to them).
+Status LoadHistory(rocksdb::Iterator* it, protocol::Job* job) {
+  std::string prefix = EventPrefix(job->seq);
+  std::string owner = job->id.substr(0, job->id.rfind('-'));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    auto ev = protocol::DecodeEventRecord(it->value().ToString());
+    if (!ev.ok())
+      return Status::Corruption("record " + it->key().ToString(true) + ": " +
+                                ev.status().message());
+    protocol::RecordEvent(ev.value(), owner, job);
+  }
+  return FromRocks(it->status(), "read events");
+}
+}  // namespace
+
 Status Journal::ForEachJob(const std::function<bool(protocol::Job&)>& fn) const {
   // A scan reads every record once: keep it out of the block cache (it would only evict what
   // point reads use) and read ahead in large steps.
@@ -292,6 +308,7 @@ Status Journal::ForEachJob(const std::function<bool(protocol::Job&)>& fn) const 
   // Job records and payloads are both ordered by seq: walk them side by side.
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
   std::unique_ptr<rocksdb::Iterator> pit(db_->NewIterator(ro));
+  std::unique_ptr<rocksdb::Iterator> hit(db_->NewIterator(ro));
   pit->Seek("p:");
   for (it->Seek("j:"); it->Valid() && it->key().starts_with("j:"); it->Next()) {
     auto job = protocol::DecodeJobRecord(it->value().ToString());
@@ -309,9 +326,16 @@ Status Journal::ForEachJob(const std::function<bool(protocol::Job&)>& fn) const 
         GetFixed(pit->key().data() + 2, 8) == seq)
       job.value().spec.payload.assign(pit->value().data(), pit->value().size());
     // else: Verify reports the missing payload
+    // The attempt history is derived from the job's events. A job with only its submit event
+    // never ran: skip the seek, so recovering a million waiting jobs reads no events at all.
+    if (job.value().events > 1) {
+      Status hs = LoadHistory(hit.get(), &job.value());
+      if (!hs.ok()) return hs;
+    }
     if (!fn(job.value())) break;
   }
   if (!pit->status().ok()) return FromRocks(pit->status(), "scan payloads");
+  if (!hit->status().ok()) return FromRocks(hit->status(), "scan events");
   return FromRocks(it->status(), "scan jobs");
 }
 

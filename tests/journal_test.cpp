@@ -47,7 +47,7 @@ class JournalTest : public ::testing::Test {
     w.job.events = first_event + events;
     if (protocol::IsFinal(state)) w.job.finished_at_ms = 5;
     for (uint32_t i = 0; i < events; ++i)
-      w.events.emplace_back(first_event + i, JobEvent{1000 + i, state, 0, "ev"});
+      w.events.emplace_back(first_event + i, JobEvent{1000 + i, state, 0, "ev", {}, {}});
     return w;
   }
 

@@ -517,11 +517,90 @@ TEST_F(ProtocolTest, JobRecordRoundTripAndCorruption) {
   // A damaged record claiming billions of entries must not allocate them (found by fuzzing).
   EXPECT_FALSE(DecodeJobRecord(std::string("\xdf\xdf\xdf\xdf\xdf\x01", 6)).ok());
   EXPECT_FALSE(DecodeEventRecord(std::string("\xdd\xff\xff\xff\xff", 5)).ok());
-  JobEvent ev{5, JobState::kRunning, 1, "started"};
+  JobEvent ev{5, JobState::kRunning, 1, "started", "n2", "boom"};
   auto e = DecodeEventRecord(EncodeEventRecord(ev));
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(e.value().message, "started");
+  EXPECT_EQ(e.value().node, "n2");
+  EXPECT_EQ(e.value().error, "boom");
   EXPECT_EQ(e.value().state, JobState::kRunning);
+}
+
+}  // namespace
+}  // namespace jobnet::protocol
+
+namespace jobnet::protocol {
+namespace {
+
+Envelope Decoded(const Envelope& in) {
+  uint64_t corr = 0;
+  std::string frame = Encode(in);
+  auto out = Decode(frame.data(), frame.size(), &corr, limits::kReplyFrameBytesMax);
+  EXPECT_TRUE(out.ok()) << out.status().ToString();
+  return out.ok() ? out.value() : Envelope{};
+}
+
+TEST(BatchProtocolTest, BatchBulkTypesAndHistoryRoundTrip) {
+  JobSpec good;
+  good.type = "echo";
+  JobSpec bad;
+  bad.type = "bad type!";  // fails Validate: only its own item carries the error
+  auto b = std::get<SubmitBatchRequest>(
+      Decoded({1, 1, SubmitBatchRequest{{{good, Status::OK()}, {bad, Status::OK()}}}}).body);
+  ASSERT_EQ(b.specs.size(), 2u);
+  EXPECT_TRUE(b.specs[0].decoded.ok());
+  EXPECT_TRUE(b.specs[1].decoded.IsInvalidArgument());
+
+  BatchAcceptedReply reply;
+  reply.items.push_back({Status::OK(), {"n1-1", JobState::kQueued, false}});
+  reply.items.push_back({Status::InvalidArgument("nope"), {}});
+  auto r = std::get<BatchAcceptedReply>(Decoded({1, 2, reply}).body);
+  ASSERT_EQ(r.items.size(), 2u);
+  EXPECT_EQ(r.items[0].submitted.id, "n1-1");
+  EXPECT_EQ(r.items[1].status.message(), "nope");
+
+  BulkRequest q;
+  q.action = BulkAction::kCancel;
+  q.queue = "q";
+  q.state = JobState::kDelayed;
+  auto qq = std::get<BulkRequest>(Decoded({1, 3, q}).body);
+  EXPECT_EQ(qq.action, BulkAction::kCancel);
+  EXPECT_EQ(*qq.state, JobState::kDelayed);
+  EXPECT_EQ(std::get<BulkReply>(Decoded({1, 4, BulkReply{7, 9}}).body).touched, 7u);
+  auto t = std::get<TypeListReply>(Decoded({1, 5, TypeListReply{{{"echo", "any", "same"}}}}).body);
+  ASSERT_EQ(t.handlers.size(), 1u);
+  EXPECT_EQ(t.handlers[0].result, "same");
+  EXPECT_TRUE(std::get<StatusRequest>(Decoded({1, 6, StatusRequest{"n1-1", true}}).body).history);
+
+  JobInfo j;
+  j.id = "n1-1";
+  j.history.push_back({1, "n2", 10, 20, "boom"});
+  j.history_dropped = 3;
+  auto jj = std::get<JobReply>(Decoded({1, 7, JobReply{j}}).body).job;
+  ASSERT_EQ(jj.history.size(), 1u);
+  EXPECT_EQ(jj.history[0].node, "n2");
+  EXPECT_EQ(jj.history[0].error, "boom");
+  EXPECT_EQ(jj.history_dropped, 3u);
+}
+
+TEST(BatchProtocolTest, BatchOverTheLimitAndBadBulkAreRefused) {
+  JobSpec s;
+  s.type = "echo";
+  SubmitBatchRequest big;
+  big.specs.assign(limits::kBatchSpecsMax, {s, Status::OK()});
+  EXPECT_EQ(std::get<SubmitBatchRequest>(Decoded({1, 1, big}).body).specs.size(),
+            limits::kBatchSpecsMax);
+  big.specs.push_back({s, Status::OK()});
+  std::string frame = Encode({1, 1, big});
+  uint64_t corr = 0;
+  EXPECT_TRUE(Decode(frame.data(), frame.size(), &corr, limits::kFrameBytesMax).status().IsTooLarge());
+  BulkRequest q;
+  q.action = BulkAction::kCancel;
+  q.queue = "q";  // cancel --all without a state
+  frame = Encode({1, 2, q});
+  EXPECT_TRUE(Decode(frame.data(), frame.size(), &corr, limits::kFrameBytesMax)
+                  .status()
+                  .IsInvalidArgument());
 }
 
 }  // namespace

@@ -76,8 +76,22 @@ class Client {
   // answering is retried on the next endpoint: if the first node did accept it before dying,
   // the job then exists on both owners (keys are per owner).
   Result<SubmitResult> Submit(const JobSpec& spec);
-  // Current state of a job. kNotFound if the node does not know it.
-  Result<JobInfo> GetStatus(const std::string& id);
+  // Submits up to limits::kBatchSpecsMax jobs in one request, journaled with one fsync. On
+  // success returns one result per spec, in order: the job, or that spec's error (a bad spec
+  // does not fail the others). Errors for the whole request: kInvalidArgument (no specs, or
+  // more than kBatchSpecsMax), kTooLarge (the frame; split the batch), and those of Submit.
+  // Each spec without a key gets an automatic one (as Submit), so the failover retry of a
+  // batch whose node stopped answering does not create its jobs twice on that node.
+  Result<std::vector<BatchItemResult>> SubmitBatch(const std::vector<JobSpec>& specs);
+  // Retries or cancels every eligible job of one queue on the node it talks to (jobnet/job.h
+  // BulkQuery). Blocks until the node has been through all its jobs: a large queue may need
+  // more than the default request timeout. Safe to repeat: a second run touches none.
+  Result<BulkResult> Bulk(const BulkQuery& query);
+  // The job handlers of the node, with the payload each accepts and the result it returns.
+  Result<std::vector<HandlerInfo>> Types();
+  // Current state of a job (with history: its last attempts, JobInfo::history). kNotFound if
+  // the node does not know it.
+  Result<JobInfo> GetStatus(const std::string& id, bool history = false);
   // Blocks until the job is final or timeout_ms passes (then kTimeout).
   Result<JobInfo> Wait(const std::string& id, uint64_t timeout_ms);
   // Cancels a queued, delayed or running job (kConflict if it is already final).

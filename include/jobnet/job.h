@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "jobnet/limits.h"
+#include "jobnet/status.h"
 
 namespace jobnet {
 
@@ -49,6 +50,15 @@ struct JobSpec {
   std::string key;                  // idempotency key, empty = none
 };
 
+// One run of a job (JobInfo::history): where and when it ran and why it failed.
+struct AttemptInfo {
+  uint32_t attempt = 0;     // 1-based within the job's current life (a manual retry restarts at 1)
+  std::string node;         // the node that ran it
+  uint64_t started_at_ms = 0;
+  uint64_t ended_at_ms = 0;  // 0 = still running
+  std::string error;        // empty = succeeded (or still running)
+};
+
 // A job as a client sees it (no payload: status and list stay small).
 struct JobInfo {
   std::string id;
@@ -65,6 +75,10 @@ struct JobInfo {
   uint64_t finished_at_ms = 0;        // 0 = not final
   uint64_t run_at_ms = 0;             // next eligible time while delayed
   std::string key;
+  // Filled only for a status request that asks for it: the last limits::kAttemptHistoryMax
+  // attempts, oldest first, and how many older ones were dropped.
+  std::vector<AttemptInfo> history;
+  uint32_t history_dropped = 0;
 };
 
 // The answer to a submit.
@@ -72,6 +86,38 @@ struct SubmitResult {
   std::string id;
   JobState state = JobState::kQueued;
   bool duplicate = false;  // the idempotency key matched an existing job
+};
+
+// One entry of a submit_batch answer, in the order of the specs: the job, or why that spec
+// was refused (the other specs are unaffected).
+struct BatchItemResult {
+  Status status;        // OK: `submitted` holds the job
+  SubmitResult submitted;
+};
+
+// A bulk action over one queue (`jobnet retry --all`, `jobnet cancel --all`).
+enum class BulkAction : uint8_t { kRetry = 0, kCancel = 1 };
+struct BulkQuery {
+  BulkAction action = BulkAction::kRetry;
+  std::string queue;                   // required
+  std::string type;                    // empty = every type
+  // Only jobs in this state. Empty: retry takes dead, failed and cancelled jobs (as a single
+  // retry does); cancel requires queued or delayed.
+  std::optional<JobState> state;
+};
+
+// The answer to a bulk action, from one node.
+struct BulkResult {
+  uint64_t touched = 0;  // jobs it moved
+  uint64_t matched = 0;  // eligible jobs it found (more than touched only when a retry was
+                         // refused for one, e.g. the node's unfinished-job limit)
+};
+
+// A job handler linked into a node, and what it accepts (`jobnet types`).
+struct HandlerInfo {
+  std::string type;
+  std::string payload;  // what payload it accepts, in words
+  std::string result;   // what it returns
 };
 
 // Which jobs a list returns: a page of up to `limit`, in id order, after the cursor.

@@ -186,6 +186,27 @@ constexpr uint64_t kHttpNodeAnswerMs = kRequestTimeoutMsDefault;
 constexpr uint64_t kHttpProbeMs = 1000;
 constexpr uint32_t kHttpTokensMax = 1000;
 
+// ---- Batches and bulk actions (issue 9) ----
+// Job specs in one submit_batch request. Each spec is journaled in the same group commit, so a
+// batch costs one fsync; a thousand small specs keep the frame far below kFrameBytesMax (the
+// frame limit still applies: a batch of large payloads must be split by the client).
+constexpr uint32_t kBatchSpecsMax = 1000;
+static_assert(kBatchSpecsMax <= kJournalBatchRecordsMax, "a batch fits one journal write");
+static_assert(kBatchSpecsMax <= kContainerItemsMax, "the decoder accepts a full batch");
+// A bulk retry or cancel changes at most this many jobs per scheduler turn (one group commit)
+// and looks at most this many jobs for it; it goes on in the next turn, so requests that
+// arrived meanwhile are served between chunks instead of waiting behind a million-job sweep.
+constexpr uint32_t kBulkJobsPerTurnMax = 1000;
+constexpr uint32_t kBulkScanPerTurnMax = 50000;
+static_assert(kBulkJobsPerTurnMax <= kJournalBatchRecordsMax, "a chunk fits one journal write");
+// Bulk actions under way at once on one node; more are refused with kOverloaded.
+constexpr uint32_t kBulkOpsMax = 16;
+
+// ---- Attempt history (JobInfo::history) ----
+// A job keeps its last attempts (node, start, end, error); older ones are only counted. Ten
+// covers the default three attempts and a few manual retries, at under 1 KiB per job.
+constexpr uint32_t kAttemptHistoryMax = 10;
+
 }  // namespace jobnet::limits
 
 #endif  // JOBNET_LIMITS_H_

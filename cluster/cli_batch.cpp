@@ -1,0 +1,228 @@
+// `jobnet submit --batch`, `retry --all`, `cancel --all`, `types` and status --history output.
+#include "cluster/cli_batch.hpp"
+
+#include <algorithm>
+#include <iostream>
+#include <optional>
+
+#include "cluster/cli.hpp"
+#include "cluster/json_io.hpp"
+#include "jobnet/limits.h"
+#include "node/config.hpp"
+#include "protocol/messages.hpp"
+
+namespace jobnet::cli {
+namespace {
+
+// A duration field of a spec line: "5s"-style text as on the command line, or a number of ms.
+Status ReadDuration(const nlohmann::json& v, const char* field, uint64_t* out_ms) {
+  if (v.is_number_unsigned()) {
+    *out_ms = v.get<uint64_t>();
+    return Status::OK();
+  }
+  if (v.is_string()) {
+    auto d = ParseDurationMs(v.get<std::string>());
+    if (!d.ok()) return Status::InvalidArgument(std::string(field) + ": " + d.status().message());
+    *out_ms = d.value();
+    return Status::OK();
+  }
+  return Status::InvalidArgument(std::string(field) +
+                                 " must be a duration like \"5s\" or a number of ms");
+}
+
+Status ReadUint32(const nlohmann::json& v, const char* field, uint32_t* out) {
+  if (!v.is_number_unsigned() || v.get<uint64_t>() > UINT32_MAX)
+    return Status::InvalidArgument(std::string(field) + " must be a non-negative integer");
+  *out = v.get<uint32_t>();
+  return Status::OK();
+}
+
+// One line of `submit --batch`: the same fields and units as `jobnet submit`.
+Status ParseSpecLine(const std::string& line, JobSpec* spec) {
+  nlohmann::json o = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (o.is_discarded()) return Status::InvalidArgument("not a JSON value");
+  if (!o.is_object()) return Status::InvalidArgument("a spec must be a JSON object");
+  for (auto it = o.begin(); it != o.end(); ++it) {
+    const std::string& k = it.key();
+    const nlohmann::json& v = it.value();
+    Status s;
+    if (k == "type" || k == "queue" || k == "key") {
+      if (!v.is_string()) return Status::InvalidArgument(k + " must be a string");
+      (k == "type" ? spec->type : k == "queue" ? spec->queue : spec->key) = v.get<std::string>();
+    } else if (k == "payload") {
+      auto p = JsonToMsgpack(v.dump());
+      if (!p.ok()) return p.status();
+      spec->payload = std::move(p.value());
+    } else if (k == "priority") {
+      s = ReadUint32(v, "priority", &spec->priority);
+    } else if (k == "max_attempts") {
+      s = ReadUint32(v, "max_attempts", &spec->max_attempts);
+    } else if (k == "delay") {
+      s = ReadDuration(v, "delay", &spec->delay_ms);
+    } else if (k == "timeout") {
+      s = ReadDuration(v, "timeout", &spec->timeout_ms);
+    } else if (k == "backoff") {
+      s = ReadDuration(v, "backoff", &spec->backoff_ms);
+    } else {
+      // A typo ("priorty") would otherwise be dropped without a word.
+      return Status::InvalidArgument("unknown field '" + k +
+                                     "' (want type, payload, queue, priority, delay, "
+                                     "max_attempts, backoff, timeout, key)");
+    }
+    if (!s.ok()) return s;
+  }
+  if (!o.contains("type")) return Status::InvalidArgument("missing field 'type'");
+  return protocol::Validate(*spec);
+}
+
+// What became of one input line.
+struct LineResult {
+  uint64_t line = 0;
+  Status status;
+  SubmitResult submitted;
+};
+
+void PrintLine(const LineResult& r, bool json, int* rc) {
+  if (!r.status.ok()) *rc = std::max(*rc, ExitCodeFor(r.status));
+  if (json) {
+    nlohmann::json o;
+    o["line"] = r.line;
+    if (r.status.ok()) {
+      o["id"] = r.submitted.id;
+      o["state"] = protocol::JobStateName(r.submitted.state);
+      o["duplicate"] = r.submitted.duplicate;
+    } else {
+      o["error"] = {{"code", CodeName(r.status.code())}, {"message", r.status.message()}};
+    }
+    std::cout << o.dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";
+  } else if (r.status.ok()) {
+    std::cout << r.submitted.id << (r.submitted.duplicate ? " (existing job for this key)" : "")
+              << "\n";
+  } else {
+    std::cerr << "jobnet: line " << r.line << ": " << r.status.ToString() << "\n";
+  }
+}
+
+// A frame holds the specs and their envelope; leave room for field names and numbers.
+constexpr uint64_t kSpecOverheadBytes = 512;
+constexpr uint64_t kBatchFrameBudgetBytes = limits::kFrameBytesMax - limits::kEnvelopeBytesMax;
+
+}  // namespace
+
+int SubmitBatchLines(Client& client, std::istream& in, bool json) {
+  int rc = kExitOk;
+  std::vector<LineResult> results;   // this chunk's lines, in order
+  std::vector<JobSpec> specs;        // the parsed ones among them
+  std::vector<size_t> spec_result;   // specs[i] answers results[spec_result[i]]
+  uint64_t bytes = 0;
+  bool stopped = false;
+  auto flush = [&]() {
+    if (!specs.empty()) {
+      auto r = client.SubmitBatch(specs);
+      for (size_t i = 0; i < specs.size(); ++i) {
+        LineResult& lr = results[spec_result[i]];
+        if (!r.ok()) {
+          lr.status = r.status();  // the whole request failed: each of its specs says so
+        } else {
+          lr.status = r.value()[i].status;
+          lr.submitted = r.value()[i].submitted;
+        }
+      }
+      if (!r.ok() && !r.status().IsInvalidArgument() && !r.status().IsTooLarge()) stopped = true;
+    }
+    for (const auto& lr : results) PrintLine(lr, json, &rc);
+    std::cout.flush();
+    results.clear();
+    specs.clear();
+    spec_result.clear();
+    bytes = 0;
+  };
+  std::string line;
+  uint64_t line_no = 0;
+  while (!stopped && std::getline(in, line)) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    JobSpec spec;
+    Status s = ParseSpecLine(line, &spec);
+    uint64_t size = spec.payload.size() + spec.key.size() + kSpecOverheadBytes;
+    if (s.ok() && !specs.empty() &&
+        (specs.size() == limits::kBatchSpecsMax || bytes + size > kBatchFrameBudgetBytes))
+      flush();
+    results.push_back(LineResult{line_no, s, {}});
+    if (s.ok()) {
+      specs.push_back(std::move(spec));
+      spec_result.push_back(results.size() - 1);
+      bytes += size;
+    }
+  }
+  flush();
+  if (stopped)
+    std::cerr << "jobnet: stopped after line " << line_no
+              << ": the node did not take the batch; later lines were not submitted\n";
+  return rc;
+}
+
+int RunBulkOnEach(const std::vector<std::string>& endpoints, uint32_t request_timeout_ms,
+                  const BulkQuery& query, bool json) {
+  int rc = kExitOk;
+  uint64_t total = 0;
+  for (const auto& ep : endpoints) {
+    std::unique_ptr<Client> client;
+    Status s = Client::Connect(ClientOptions::Single(ep, request_timeout_ms), &client);
+    Result<BulkResult> r = s.ok() ? client->Bulk(query) : Result<BulkResult>(s);
+    if (!r.ok()) {
+      std::cerr << "jobnet: " << ep << ": " << r.status().ToString() << "\n";
+      rc = std::max(rc, ExitCodeFor(r.status()));
+      continue;
+    }
+    total += r.value().touched;
+    if (json) {
+      std::cout << nlohmann::json{{"endpoint", ep},
+                                  {"touched", r.value().touched},
+                                  {"matched", r.value().matched}}
+                       .dump(-1, ' ', false, kInvalidUtf8Replaced)
+                << "\n";
+    } else {
+      std::cout << ep << ": " << r.value().touched << " job(s) "
+                << (query.action == BulkAction::kRetry ? "retried" : "cancelled");
+      if (r.value().matched > r.value().touched)
+        std::cout << " (" << r.value().matched - r.value().touched << " refused)";
+      std::cout << "\n";
+    }
+  }
+  if (!json && endpoints.size() > 1) std::cout << "total: " << total << "\n";
+  return rc;
+}
+
+int PrintTypes(Client& client, bool json) {
+  auto r = client.Types();
+  if (!r.ok()) {
+    std::cerr << "jobnet: " << r.status().ToString() << "\n";
+    return ExitCodeFor(r.status());
+  }
+  if (json) {
+    for (const auto& h : r.value())
+      std::cout << nlohmann::json{{"type", h.type}, {"payload", h.payload}, {"result", h.result}}
+                       .dump(-1, ' ', false, kInvalidUtf8Replaced)
+                << "\n";
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& h : r.value()) rows.push_back({h.type, h.payload, h.result});
+  PrintTable(std::cout, {"TYPE", "PAYLOAD", "RESULT"}, rows);
+  return kExitOk;
+}
+
+void PrintHistory(std::ostream& out, const JobInfo& job) {
+  out << job.id << ": " << job.history.size() << " attempt(s) shown";
+  if (job.history_dropped > 0) out << ", " << job.history_dropped << " older dropped";
+  out << "\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& a : job.history)
+    rows.push_back({std::to_string(a.attempt), a.node, FormatTimeMs(a.started_at_ms),
+                    a.ended_at_ms ? FormatTimeMs(a.ended_at_ms) : "running",
+                    a.error.empty() ? "-" : a.error});
+  PrintTable(out, {"ATTEMPT", "NODE", "STARTED", "ENDED", "ERROR"}, rows);
+}
+
+}  // namespace jobnet::cli
