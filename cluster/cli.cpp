@@ -19,13 +19,6 @@
 #include "node/node.hpp"
 
 namespace jobnet::cli {
-namespace {
-
-struct ClientFlags {
-  std::string to;
-  bool json = false;
-  std::string request_timeout = std::to_string(limits::kRequestTimeoutMsDefault) + "ms";
-};
 
 void AddClientFlags(CLI::App* cmd, ClientFlags* f) {
   cmd->add_option("--to", f->to,
@@ -59,6 +52,8 @@ Status Connect(const ClientFlags& f, std::unique_ptr<Client>* client) {
   o.request_timeout_ms = static_cast<uint32_t>(t.value());
   return Client::Connect(o, client);
 }
+
+namespace {
 
 // Waits for every id to reach a final state, printing each as it does. Waits are pipelined:
 // one request per id, re-sent when the node's wait window (30 s) passes.
@@ -440,6 +435,9 @@ int Main(int argc, char** argv) {
   journal->add_option("id", jid, "job id (for show)");
   journal->add_flag("--json", jjson, "JSON lines");
 
+  WorkersFlags wf;
+  CLI::App* workers = AddWorkersCommand(app, &wf, &f);
+
   ClusterFlags cf;
   auto* cluster = app.add_subcommand("cluster", "a local cluster: up N | status | kill NODE | restart NODE | down");
   cluster->add_option("action", cf.action, "up | status | kill | restart | down")->required();
@@ -474,6 +472,7 @@ int Main(int argc, char** argv) {
   if (*nodes) return RunNodes(f);
   if (*journal) return JournalCommand(jdir, jaction, jid, jjson);
   if (*cluster) return RunCluster(cf);
+  if (*workers) return RunWorkers(wf, f);
 
   std::unique_ptr<Client> client;
   if (Status s = Connect(f, &client); !s.ok()) return Fail(s);

@@ -59,6 +59,10 @@ enum class Counter : uint8_t {
   // ---- a full journal disk ----
   kJournalFull,
   kStorageFullRefused,
+  // ---- live workers and cancel of runs on peers (the scheduler core) ----
+  kRemoteCancelsSent,   // cancels of this node's runs on peers, sent to the host
+  kHostedCancelled,     // another owner's runs stopped (or dropped unstarted) on its cancel
+  kWorkersResized,      // `workers set` requests carried out
   kCount,  // not a counter: the number of them
 };
 
@@ -115,6 +119,9 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kTransportForwardUnsent, "transport_forward_unsent", false},
     {Counter::kJournalFull, "journal_full", false},
     {Counter::kStorageFullRefused, "storage_full_refused", false},
+    {Counter::kRemoteCancelsSent, "remote_cancels_sent", false},
+    {Counter::kHostedCancelled, "hosted_cancelled", false},
+    {Counter::kWorkersResized, "workers_resized", false},
 }};
 inline constexpr size_t kCounterCount = kCounters.size();
 

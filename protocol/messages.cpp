@@ -81,7 +81,8 @@ Kind KindOf(const Body& body) {
                                     Kind::kStats,    Kind::kAccepted, Kind::kJob,
                                     Kind::kJobList,  Kind::kStatsReply, Kind::kError,
                                     Kind::kHeartbeat, Kind::kRemoteRun, Kind::kRemoteResult,
-                                    Kind::kRemoteAck};
+                                    Kind::kRemoteAck, Kind::kWorkers, Kind::kWorkersSet,
+                                    Kind::kWorkerList, Kind::kRemoteCancel};
   static_assert(sizeof(kKinds) / sizeof(kKinds[0]) == std::variant_size_v<Body>,
                 "one kind per body alternative");
   return kKinds[body.index()];
@@ -105,6 +106,10 @@ const char* KindName(Kind k) {
     case Kind::kRemoteRun: return "remote_run";
     case Kind::kRemoteResult: return "remote_result";
     case Kind::kRemoteAck: return "remote_ack";
+    case Kind::kWorkers: return "workers";
+    case Kind::kWorkersSet: return "workers_set";
+    case Kind::kWorkerList: return "worker_list";
+    case Kind::kRemoteCancel: return "remote_cancel";
   }
   return "unknown";
 }

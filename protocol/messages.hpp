@@ -27,6 +27,8 @@ using jobnet::kJobStateCount;
 using jobnet::MsgpackNil;
 using jobnet::ParseJobState;
 using jobnet::PeerInfo;
+using jobnet::WorkerList;
+using jobnet::WorkerSlot;
 
 // Checks names and bounds. Returns kInvalidArgument or kTooLarge naming the field.
 Status Validate(const JobSpec& spec);
@@ -46,12 +48,16 @@ struct CancelRequest { std::string id; };
 struct RetryRequest { std::string id; };
 using ListRequest = jobnet::ListQuery;
 struct StatsRequest {};
+struct WorkersRequest {};
+// Resizes the worker pool to `workers` (1..kWorkersMax) while the node runs.
+struct WorkersSetRequest { uint32_t workers = 0; };
 
 // ---- replies ----
 using AcceptedReply = jobnet::SubmitResult;
 struct JobReply { JobInfo job; };
 struct JobListReply { std::vector<JobInfo> jobs; };
 using StatsReply = jobnet::NodeStats;
+using WorkerListReply = jobnet::WorkerList;
 
 // ---- node to node (one-way: no reply frame) ----
 // Sent every heartbeat interval on each peer link.
@@ -107,6 +113,15 @@ struct RemoteAck {
   uint64_t seq = 0;
   uint32_t free = 0;  // the slots the peer offers now, this run's slot already taken
 };
+// The owner cancelled its job while the run `lease` was on this peer: the peer stops that run
+// (as on its own cancel) or drops it if it has not started. No answer: the owner has already
+// forgotten the lease, so the run's result, if any, is stale there.
+struct RemoteCancel {
+  std::string owner;
+  uint64_t owner_incarnation = 0;
+  uint64_t lease = 0;
+  uint64_t seq = 0;
+};
 struct ErrorReply {
   Code code = Code::kInternal;
   std::string message;
@@ -114,7 +129,8 @@ struct ErrorReply {
 
 using Body = std::variant<SubmitRequest, StatusRequest, WaitRequest, CancelRequest, RetryRequest,
                           ListRequest, StatsRequest, AcceptedReply, JobReply, JobListReply,
-                          StatsReply, ErrorReply, Heartbeat, RemoteRun, RemoteResult, RemoteAck>;
+                          StatsReply, ErrorReply, Heartbeat, RemoteRun, RemoteResult, RemoteAck,
+                          WorkersRequest, WorkersSetRequest, WorkerListReply, RemoteCancel>;
 
 // Message kinds on the wire. Numbers are part of the protocol: never renumber.
 enum class Kind : uint8_t {
@@ -125,21 +141,25 @@ enum class Kind : uint8_t {
   kRetry = 5,
   kList = 6,
   kStats = 7,
+  kWorkers = 10,
+  kWorkersSet = 11,
   kHeartbeat = 16,
   kRemoteRun = 17,
   kRemoteResult = 18,
   kRemoteAck = 19,
+  kRemoteCancel = 21,
   kAccepted = 64,
   kJob = 65,
   kJobList = 66,
   kStatsReply = 67,
+  kWorkerList = 69,
   kError = 127,
 };
 Kind KindOf(const Body& body);
 // Node-to-node messages get no reply frame.
 inline bool IsOneWay(Kind k) {
   return k == Kind::kHeartbeat || k == Kind::kRemoteRun || k == Kind::kRemoteResult ||
-         k == Kind::kRemoteAck;
+         k == Kind::kRemoteAck || k == Kind::kRemoteCancel;
 }
 const char* KindName(Kind k);
 

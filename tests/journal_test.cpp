@@ -177,6 +177,33 @@ TEST_F(JournalTest, PurgeRemovesJobAndHistory) {
   EXPECT_EQ(checked, 1u);
 }
 
+TEST_F(JournalTest, PoolSettingIsKeptAcrossReopenAndADamagedOneIsCorruption) {
+  {
+    auto j = Open();
+    PoolSetting none;
+    ASSERT_TRUE(j->LoadPoolSetting(&none).ok());
+    EXPECT_EQ(none.workers, 0u);  // never set
+    ASSERT_TRUE(j->Write({}, {}, 0, PoolSetting{9, 4}).ok());
+    ASSERT_TRUE(j->Write({MakeWrite(1, JobState::kQueued, 0, 1)}, {}, 2).ok());  // leaves it be
+  }
+  {
+    auto j = Open();
+    PoolSetting p;
+    ASSERT_TRUE(j->LoadPoolSetting(&p).ok());
+    EXPECT_EQ(p.workers, 9u);
+    EXPECT_EQ(p.configured, 4u);
+  }
+  {
+    rocksdb::DB* db = nullptr;
+    rocksdb::Options ro;
+    ASSERT_TRUE(rocksdb::DB::Open(ro, dir_.string(), &db).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "m:workers", std::string("\0\0\0\0\0\0\0\4", 8)).ok());
+    delete db;
+  }
+  PoolSetting p;
+  EXPECT_TRUE(Open()->LoadPoolSetting(&p).IsCorruption());  // 0 workers is no pool
+}
+
 TEST_F(JournalTest, DamagedRecordIsCorruptionNamingTheKey) {
   { Open()->Write({MakeWrite(1, JobState::kQueued, 0, 1)}, {}, 2); }
   {
