@@ -191,7 +191,7 @@ int RunNodes(const ClientFlags& f) {
   self.state = "self";
   self.incarnation = st.incarnation;
   self.workers = st.workers;
-  self.free = st.workers - st.busy;
+  self.free = st.busy < st.workers ? st.workers - st.busy : 0;  // retiring slots count as busy
   for (const auto& [q, depth] : st.queues) self.queued += depth;  // queued + delayed, as peers report
   std::vector<protocol::PeerInfo> all{self};
   all.insert(all.end(), st.peers.begin(), st.peers.end());

@@ -871,6 +871,10 @@ TEST_F(IntegrationTest, WorkersResizeLiveAndTheSetSizeSurvivesARestart) {
   EXPECT_EQ(shrunk.value().workers, 1u);
   ASSERT_EQ(shrunk.value().slots.size(), 4u);  // the running jobs keep their slots
   EXPECT_TRUE(shrunk.value().slots[3].retiring);
+  // More busy slots than the pool size for now: nothing free, and no wrap-around.
+  auto nodes = RunCli("nodes --json" + to);
+  ASSERT_EQ(nodes.exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(nodes.out.substr(0, nodes.out.find('\n')))["free"], 0);
   std::string next = c->Submit(Spec("sleep", Pack(300))).value().id;
   // It waits for slot 0, the only one left: the retiring slots finish and go.
   ASSERT_TRUE(Eventually([&] {
