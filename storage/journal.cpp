@@ -391,6 +391,8 @@ Status Journal::Verify(std::vector<std::string>* problems, uint64_t* jobs_checke
   uint64_t next_seq = 0;
   Status s = ReadU64(db_.get(), kNextSeqKey, &next_seq);
   if (!s.ok()) return s;
+  PoolSetting pool;
+  if (Status p = LoadPoolSetting(&pool); !p.ok()) problems->push_back(p.message());
   std::map<uint64_t, uint32_t> expected_events;  // seq -> event count from the job record
   uint64_t max_seq = 0;
   std::map<uint64_t, bool> payload_seen;  // seq -> has a job record

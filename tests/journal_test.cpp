@@ -201,7 +201,13 @@ TEST_F(JournalTest, PoolSettingIsKeptAcrossReopenAndADamagedOneIsCorruption) {
     delete db;
   }
   PoolSetting p;
-  EXPECT_TRUE(Open()->LoadPoolSetting(&p).IsCorruption());  // 0 workers is no pool
+  auto j = Open();
+  EXPECT_TRUE(j->LoadPoolSetting(&p).IsCorruption());  // 0 workers is no pool
+  std::vector<std::string> problems;
+  uint64_t checked = 0;
+  ASSERT_TRUE(j->Verify(&problems, &checked).ok());
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("m:workers"), std::string::npos);
 }
 
 TEST_F(JournalTest, DamagedRecordIsCorruptionNamingTheKey) {
