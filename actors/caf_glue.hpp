@@ -18,6 +18,7 @@
 #include "core/scheduler_core.hpp"
 #include "handlers/registry.hpp"
 #include "protocol/messages.hpp"
+#include "storage/journal.hpp"
 #include "storage/run_marks.hpp"
 
 namespace jobnet::actors {
@@ -35,6 +36,7 @@ struct JournalBatch {
   std::vector<protocol::JobWrite> writes;
   std::vector<uint64_t> deletes;
   uint64_t next_seq = 0;
+  PoolSetting pool;  // a `workers set` size to keep (pool.workers == 0: none)
 };
 
 struct JournalAck {

@@ -58,6 +58,22 @@ void ReplyError(Self self, sched::ReplyToken token, Code code, std::string messa
                  protocol::Body{protocol::ErrorReply{code, std::move(message)}});
 }
 
+// One detached worker per slot id of the core's pool: spawned when a grow adds slots, stopped
+// when a shrink's retiring slots have finished their runs (an idle worker has nothing in its
+// mailbox: a slot gets a run only while busy).
+void SyncWorkers(Self self) {
+  auto& st = self->state;
+  uint32_t want = st.core->slot_count();
+  while (st.workers.size() < want)
+    st.workers.push_back(
+        self->spawn<caf::detached + caf::linked>(Worker, caf::actor_cast<caf::actor>(self)));
+  while (st.workers.size() > want) {
+    self->unlink_from(st.workers.back());
+    self->send_exit(st.workers.back(), caf::exit_reason::user_shutdown);
+    st.workers.pop_back();
+  }
+}
+
 // Starts runs, stops runs and talks to peers at once, without waiting for the journal: a worker
 // marks the run it starts (storage/run_marks.hpp), so the attempt is counted after a crash even
 // if the job's `running` record was not yet durable. Only replies wait for the fsync.
@@ -172,7 +188,8 @@ void Flush(Self self) {
   }
   JournalBatch batch;
   if (n == w.size()) {
-    batch = JournalBatch{std::move(w), std::move(st.pending.deletes), st.pending.next_seq};
+    batch = JournalBatch{std::move(w), std::move(st.pending.deletes), st.pending.next_seq,
+                         PoolSetting{st.pending.workers, st.pending.configured_workers}};
     st.inflight = std::move(st.pending);
     st.pending = sched::Effects{};
   } else {
@@ -204,6 +221,7 @@ void Pump(Self self) {
       ReplyError(self, r.token, Code::kStorage, "journal failed; node is stopping");
     return;
   }
+  SyncWorkers(self);  // before Act: a dispatch may go to a slot a grow just added
   Act(self, fx);
   if (st.storage_full) {
     // Writes are refused before they reach the state machine, so these are reads (and wait
@@ -240,9 +258,8 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
   st.core = std::move(core);
   st.journal = journal;
   st.config = std::move(config);
-  for (uint32_t i = 0; i < workers; ++i)
-    st.workers.push_back(
-        self->spawn<caf::detached + caf::linked>(Worker, caf::actor_cast<caf::actor>(self)));
+  JOBNET_CHECK(workers == st.core->slot_count());
+  SyncWorkers(self);
   self->delayed_send(self, std::chrono::milliseconds(st.config.tick_ms), tick_atom_v);
   if (st.config.peer_count > 0) self->send(self, beat_atom_v);
   return {
@@ -267,6 +284,9 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
             } else {
               core.OnRemoteResult(*res, now);
             }
+          } else if (auto* cancel = std::get_if<protocol::RemoteCancel>(&body)) {
+            // Taken even while full: it only sets a cancel flag.
+            core.OnRemoteCancel(*cancel);
           } else if (auto* ack = std::get_if<protocol::RemoteAck>(&body)) {
             // Taken even while full: it changes no job, and a dropped ack would later take
             // back (and re-run) a run that is going fine.
@@ -282,13 +302,14 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
                                        std::is_same_v<T, protocol::SubmitBatchRequest> ||
                                        std::is_same_v<T, protocol::BulkRequest> ||
                                        std::is_same_v<T, protocol::CancelRequest> ||
-                                       std::is_same_v<T, protocol::RetryRequest>;
+                                       std::is_same_v<T, protocol::RetryRequest> ||
+                                       std::is_same_v<T, protocol::WorkersSetRequest>;
               if (kWrites && self->state.storage_full) {
                 self->state.storage_full_refused++;
                 return ReplyError(self, token, Code::kStorageFull,
-                                  "the journal's disk is full: submit, cancel and retry are "
-                                  "refused until space returns (status, wait, list and stats "
-                                  "still work)");
+                                  "the journal's disk is full: submit, cancel, retry and "
+                                  "workers set are refused until space returns (status, wait, "
+                                  "list, stats and workers still work)");
               }
               if constexpr (std::is_same_v<T, protocol::SubmitRequest>) {
                 core.Submit(token, std::move(req.spec), now);
@@ -311,6 +332,10 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
                 core.Retry(token, req.id, now);
               } else if constexpr (std::is_same_v<T, protocol::ListRequest>) {
                 core.List(token, req);
+              } else if constexpr (std::is_same_v<T, protocol::WorkersRequest>) {
+                core.Workers(token);
+              } else if constexpr (std::is_same_v<T, protocol::WorkersSetRequest>) {
+                core.SetWorkers(token, req.workers, now);
               } else if constexpr (std::is_same_v<T, protocol::StatsRequest>) {
                 auto& s = self->state;
                 protocol::StatsReply r = core.Stats();

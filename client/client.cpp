@@ -340,6 +340,14 @@ Result<NodeStats> Client::Stats() {
   return Expect<protocol::StatsReply>(impl_->Call(protocol::StatsRequest{}));
 }
 
+Result<WorkerList> Client::Workers() {
+  return Expect<protocol::WorkerListReply>(impl_->Call(protocol::WorkersRequest{}));
+}
+
+Result<WorkerList> Client::SetWorkers(uint32_t workers) {
+  return Expect<protocol::WorkerListReply>(impl_->Call(protocol::WorkersSetRequest{workers}));
+}
+
 Result<uint64_t> Client::SendSubmit(const JobSpec& spec) {
   return impl_->Send(protocol::SubmitRequest{spec});
 }

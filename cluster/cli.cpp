@@ -22,13 +22,6 @@
 #include "node/node.hpp"
 
 namespace jobnet::cli {
-namespace {
-
-struct ClientFlags {
-  std::string to;
-  bool json = false;
-  std::string request_timeout = std::to_string(limits::kRequestTimeoutMsDefault) + "ms";
-};
 
 void AddClientFlags(CLI::App* cmd, ClientFlags* f) {
   cmd->add_option("--to", f->to,
@@ -91,6 +84,8 @@ int RunBulk(const ClientFlags& f, BulkQuery q, const std::string& state) {
   if (Status s = Options(f, &o); !s.ok()) return Fail(s);
   return RunBulkOnEach(o.endpoints, o.request_timeout_ms, q, f.json);
 }
+
+namespace {
 
 // Waits for every id to reach a final state, printing each as it does. Waits are pipelined:
 // one request per id, re-sent when the node's wait window (30 s) passes.
@@ -228,7 +223,7 @@ int RunNodes(const ClientFlags& f) {
   self.state = "self";
   self.incarnation = st.incarnation;
   self.workers = st.workers;
-  self.free = st.workers - st.busy;
+  self.free = st.busy < st.workers ? st.workers - st.busy : 0;  // retiring slots count as busy
   for (const auto& [q, depth] : st.queues) self.queued += depth;  // queued + delayed, as peers report
   std::vector<protocol::PeerInfo> all{self};
   all.insert(all.end(), st.peers.begin(), st.peers.end());
@@ -504,6 +499,9 @@ int Main(int argc, char** argv) {
   journal->add_option("id", jid, "job id (for show)");
   journal->add_flag("--json", jjson, "JSON lines");
 
+  WorkersFlags wf;
+  CLI::App* workers = AddWorkersCommand(app, &wf, &f);
+
   ClusterFlags cf;
   auto* cluster = app.add_subcommand("cluster", "a local cluster: up N | status | kill NODE | restart NODE | down");
   cluster->add_option("action", cf.action, "up | status | kill | restart | down")->required();
@@ -558,6 +556,7 @@ int Main(int argc, char** argv) {
   if (*nodes) return RunNodes(f);
   if (*journal) return JournalCommand(jdir, jaction, jid, jjson);
   if (*cluster) return RunCluster(cf);
+  if (*workers) return RunWorkers(wf, f);
 
   std::unique_ptr<Client> client;
   if (Status s = Connect(f, &client); !s.ok()) return Fail(s);

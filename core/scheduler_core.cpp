@@ -27,6 +27,10 @@ void Effects::Append(Effects&& later) {
   MoveAppend(&writes, &later.writes);
   MoveAppend(&deletes, &later.deletes);
   if (later.next_seq != 0) next_seq = later.next_seq;
+  if (later.workers != 0) {
+    workers = later.workers;
+    configured_workers = later.configured_workers;
+  }
   MoveAppend(&replies, &later.replies);
   MoveAppend(&dispatches, &later.dispatches);
   MoveAppend(&cancels, &later.cancels);
@@ -35,15 +39,16 @@ void Effects::Append(Effects&& later) {
   MoveAppend(&liveness, &later.liveness);
 }
 
-Scheduler::Scheduler(SchedulerOptions options) : opt_(std::move(options)), rng_(opt_.seed) {
+Scheduler::Scheduler(SchedulerOptions options)
+    : opt_(std::move(options)), rng_(opt_.seed), pool_(opt_.workers) {
   JOBNET_CHECK(opt_.workers >= 1 && opt_.workers <= limits::kWorkersMax);
+  if (opt_.configured_workers == 0) opt_.configured_workers = opt_.workers;
   slots_.resize(opt_.workers);
   for (const auto& ep : opt_.peers) {
     Peer p;
     p.endpoint = ep;
     peers_.push_back(std::move(p));
   }
-  for (uint32_t i = opt_.workers; i > 0; --i) free_slots_.push_back(i - 1);
 }
 
 const Job* Scheduler::Find(uint64_t seq) const {
@@ -172,6 +177,7 @@ void Scheduler::FinishRecovery(uint64_t next_seq, uint64_t now_ms) {
   recovered_running_.clear();
   recovered_running_.shrink_to_fit();
   counters_[Counter::kRecoveredJobs] = jobs_.size();
+  for (Slot& slot : slots_) slot.since_ms = now_ms;  // idle since the node started
   DispatchReady(now_ms);
 }
 
@@ -310,7 +316,15 @@ void Scheduler::CancelJob(Job& job, uint64_t now_ms, const std::string& why) {
   if (job.state == JobState::kRunning) {
     uint64_t lease = running_.at(job.seq).first;
     fx_.cancels.push_back(lease);  // stop a local run; a late result is ignored either way
-    DropRemoteLease(lease);  // a run on a peer finishes there; forget its lease
+    auto rl = remote_leases_.find(lease);
+    if (rl != remote_leases_.end()) {
+      // A run on a peer: tell its host to stop it (one-way; if the message is lost the run goes
+      // on to its deadline there, and its result is stale here either way).
+      protocol::RemoteCancel rc{opt_.node_id, opt_.incarnation, lease, job.seq};
+      fx_.peer_sends.push_back(PeerSend{rl->second.link, std::move(rc)});
+      counters_[Counter::kRemoteCancelsSent]++;
+    }
+    DropRemoteLease(lease);
   }
   Unindex(job);
   job.finished_at_ms = now_ms;
@@ -432,7 +446,7 @@ protocol::StatsReply Scheduler::Stats() const {
   protocol::StatsReply r;
   r.node = opt_.node_id;
   r.workers = opt_.workers;
-  r.busy = busy_slots_;
+  r.busy = pool_.busy();
   for (int i = 0; i < protocol::kJobStateCount; ++i)
     r.jobs[protocol::JobStateName(static_cast<JobState>(i))] = state_counts_[i];
   r.queues = queue_depth_;
@@ -442,6 +456,59 @@ protocol::StatsReply Scheduler::Stats() const {
   for (const protocol::CounterInfo& c : protocol::kCounters)
     if (now[c.counter] != 0 || c.always) r.counters[c.name] = now[c.counter];
   return r;
+}
+
+protocol::WorkerListReply Scheduler::WorkerList() const {
+  protocol::WorkerListReply out;
+  out.node = opt_.node_id;
+  out.workers = pool_.size();
+  for (uint32_t i = 0; i < pool_.count(); ++i) {
+    if (!pool_.IsListed(i)) continue;
+    const Slot& slot = slots_[i];
+    protocol::WorkerSlot w;
+    w.id = i;
+    w.busy = pool_.IsBusy(i);
+    w.retiring = i >= pool_.size();
+    w.since_ms = slot.since_ms;
+    if (w.busy && slot.hosted) {
+      w.job = slot.run.id;
+      w.type = slot.run.type;
+    } else if (w.busy) {
+      const Job* job = Find(slot.seq);
+      if (job != nullptr) {  // else: cancelled or timed out and already purged, still running
+        w.job = job->id;
+        w.queue = job->spec.queue;
+        w.type = job->spec.type;
+      }
+    }
+    out.slots.push_back(std::move(w));
+  }
+  return out;
+}
+
+void Scheduler::Workers(ReplyToken t) { fx_.replies.push_back(Reply{t, WorkerList()}); }
+
+void Scheduler::SetWorkers(ReplyToken t, uint32_t workers, uint64_t now_ms) {
+  if (workers < 1 || workers > limits::kWorkersMax)
+    return Error(t, Status::InvalidArgument("workers must be 1.." +
+                                            std::to_string(limits::kWorkersMax) + ", not " +
+                                            std::to_string(workers)));
+  if (workers != pool_.size())
+    fx_.notes.push_back("worker pool resized from " + std::to_string(pool_.size()) + " to " +
+                        std::to_string(workers) + " slots (" + std::to_string(pool_.busy()) +
+                        " busy)");
+  uint32_t old = pool_.size();
+  pool_.Resize(workers);
+  opt_.workers = workers;  // heartbeats advertise it, HostedQueueMax follows it
+  if (slots_.size() < pool_.count()) slots_.resize(pool_.count());
+  for (uint32_t i = old; i < workers; ++i)
+    if (!pool_.IsBusy(i)) slots_[i].since_ms = now_ms;  // a new slot: idle from now
+  // Journaled even when unchanged: the configured size it is recorded against may be new.
+  fx_.workers = workers;
+  fx_.configured_workers = opt_.configured_workers;
+  counters_[Counter::kWorkersResized]++;
+  DispatchReady(now_ms);  // new slots take waiting work at once
+  fx_.replies.push_back(Reply{t, WorkerList()});
 }
 
 uint64_t Scheduler::BackoffMs(const Job& job) {
@@ -517,12 +584,11 @@ void Scheduler::EndRun(Job& job, uint64_t lease, bool ok, const std::string& res
 }
 
 void Scheduler::Complete(const Outcome& o, uint64_t now_ms) {
-  JOBNET_CHECK(o.slot < slots_.size());
+  JOBNET_CHECK(pool_.IsBusy(o.slot));
   Slot& slot = slots_[o.slot];
-  JOBNET_CHECK(slot.busy && slot.lease == o.lease);
-  slot.busy = false;
-  free_slots_.push_back(o.slot);
-  busy_slots_--;
+  JOBNET_CHECK(slot.lease == o.lease);
+  pool_.Release(o.slot);  // a retiring slot goes away here
+  slot.since_ms = now_ms;
   if (slot.hosted) {
     slot.hosted = false;
     hosted_deadlines_.erase({slot.hosted_deadline_ms, o.slot, o.lease});
@@ -614,7 +680,9 @@ uint32_t Scheduler::FreeToOffer() const {
   // Its own waiting jobs come first, and a draining node takes nothing new. The queue only
   // holds runs while every slot is busy, so idle slots and queue room never overlap.
   if (!ready_.empty() || draining_) return 0;
-  return static_cast<uint32_t>(free_slots_.size() + HostedQueueMax() - hosted_queue_.size());
+  // After a shrink the queue may hold more than the smaller pool would have taken.
+  uint64_t room = uint64_t{pool_.free()} + HostedQueueMax();
+  return room > hosted_queue_.size() ? static_cast<uint32_t>(room - hosted_queue_.size()) : 0;
 }
 
 bool Scheduler::CanLeaseTo(const Peer& p, uint64_t now_ms) const {
@@ -726,7 +794,7 @@ void Scheduler::AcceptRemoteRun(const protocol::RemoteRun& run, uint64_t now_ms)
     ack.free = FreeToOffer() - 1;  // this run takes a slot or a queue place
     fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(ack)});
   }
-  if (free_slots_.empty()) {
+  if (pool_.free() == 0) {
     hosted_queue_.emplace_back(run, now_ms);
     return;
   }
@@ -745,7 +813,7 @@ void Scheduler::RejectHosted(const protocol::RemoteRun& run, const std::string& 
 }
 
 void Scheduler::StartQueuedHosted(uint64_t now_ms) {
-  while (!hosted_queue_.empty() && !free_slots_.empty()) {
+  while (!hosted_queue_.empty() && pool_.free() > 0) {
     HostRun(hosted_queue_.front().first, now_ms);
     hosted_queue_.pop_front();
   }
@@ -758,16 +826,19 @@ void Scheduler::Drain() {
   hosted_queue_.clear();
 }
 
+uint32_t Scheduler::TakeSlot(uint64_t now_ms) {
+  uint32_t slot_no = pool_.Take();
+  slots_[slot_no].since_ms = now_ms;
+  return slot_no;
+}
+
 void Scheduler::HostRun(const protocol::RemoteRun& run, uint64_t now_ms) {
-  uint32_t slot_no = free_slots_.back();
-  free_slots_.pop_back();
+  uint32_t slot_no = TakeSlot(now_ms);
   Slot& slot = slots_[slot_no];
-  slot.busy = true;
   slot.lease = next_lease_++;
   slot.seq = 0;
   slot.hosted = true;
   slot.run = run;
-  busy_slots_++;
   slot.hosted_deadline_ms = now_ms + run.timeout_ms;
   hosted_deadlines_.emplace(slot.hosted_deadline_ms, slot_no, slot.lease);
   fx_.dispatches.push_back(Dispatch{slot_no, slot.lease, 0, run.id, run.type, run.payload,
@@ -831,6 +902,30 @@ void Scheduler::OnRemoteResult(const protocol::RemoteResult& res, uint64_t now_m
   DispatchReady(now_ms);
 }
 
+void Scheduler::OnRemoteCancel(const protocol::RemoteCancel& c) {
+  auto same = [&c](const protocol::RemoteRun& run) {
+    return run.owner == c.owner && run.owner_incarnation == c.owner_incarnation &&
+           run.lease == c.lease && run.seq == c.seq;
+  };
+  // Not started yet: drop it. The owner no longer waits for an answer.
+  for (auto it = hosted_queue_.begin(); it != hosted_queue_.end(); ++it) {
+    if (!same(it->first)) continue;
+    hosted_queue_.erase(it);
+    counters_[Counter::kHostedCancelled]++;
+    return;
+  }
+  // Running: set its cancel flag, as a local cancel does. The slot frees when the handler
+  // returns; its result then goes to the owner, which counts it stale.
+  for (uint32_t i = 0; i < pool_.count(); ++i) {
+    const Slot& slot = slots_[i];
+    if (!pool_.IsBusy(i) || !slot.hosted || !same(slot.run)) continue;
+    fx_.cancels.push_back(slot.lease);
+    counters_[Counter::kHostedCancelled]++;
+    return;
+  }
+  // Else it already ended (its result crossed the cancel), or never arrived.
+}
+
 void Scheduler::OnRemoteAck(const protocol::RemoteAck& ack, uint64_t now_ms) {
   if (ack.owner != opt_.node_id || ack.owner_incarnation != opt_.incarnation) return;
   auto rl = remote_leases_.find(ack.lease);
@@ -879,7 +974,7 @@ void Scheduler::DispatchReady(uint64_t now_ms) {
   while (!ready_.empty()) {
     // Local slots first; then the alive peer with the most advertised free slots.
     int link = -1;
-    if (free_slots_.empty()) {
+    if (pool_.free() == 0) {
       uint32_t best = 0;
       for (size_t i = 0; i < peers_.size(); ++i)
         if (CanLeaseTo(peers_[i], now_ms) && peers_[i].credit > best) {
@@ -896,13 +991,10 @@ void Scheduler::DispatchReady(uint64_t now_ms) {
     job.started_at_ms = now_ms;
     uint64_t deadline = now_ms + job.spec.timeout_ms;
     if (link < 0) {
-      uint32_t slot_no = free_slots_.back();
-      free_slots_.pop_back();
+      uint32_t slot_no = TakeSlot(now_ms);
       Slot& slot = slots_[slot_no];
-      slot.busy = true;
       slot.lease = lease;
       slot.seq = job.seq;
-      busy_slots_++;
       SetState(job, JobState::kRunning, now_ms, "started on slot " + std::to_string(slot_no),
                opt_.node_id);
       fx_.dispatches.push_back(Dispatch{slot_no, lease, job.seq, job.id, job.spec.type,
@@ -1007,7 +1099,7 @@ void Scheduler::Tick(uint64_t now_ms) {
     hosted_deadlines_.erase(hosted_deadlines_.begin());
     const Slot& slot = slots_[slot_no];
     // Entries of runs that already ended are dropped here (their lease no longer matches).
-    if (slot.busy && slot.hosted && slot.lease == lease) fx_.cancels.push_back(lease);
+    if (pool_.IsBusy(slot_no) && slot.hosted && slot.lease == lease) fx_.cancels.push_back(lease);
   }
   Purge(now_ms);
   DispatchReady(now_ms);

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/worker_pool.hpp"
 #include "jobnet/status.h"
 #include "protocol/counters.hpp"
 #include "protocol/job_record.hpp"
@@ -74,6 +75,9 @@ using ReplyToken = uint64_t;
 struct SchedulerOptions {
   std::string node_id = "n1";
   uint32_t workers = 4;                       // worker slots (1..kWorkersMax)
+  // The configured pool size (--workers or the config file), journaled beside a `workers set`
+  // size (docs/operations.md: which wins at start). 0: `workers`.
+  uint32_t configured_workers = 0;
   uint64_t retention_ms = 24ull * 3600 * 1000;  // final jobs are purged after this
   uint64_t final_jobs_max = 500000;           // and when more than this many are kept
   uint64_t jobs_live_max = limits::kJobsLiveMax;
@@ -133,6 +137,10 @@ struct Effects {
   std::vector<JobWrite> writes;
   std::vector<uint64_t> deletes;  // job seqs purged by retention
   uint64_t next_seq = 0;          // to journal with the writes when it changed (0 = unchanged)
+  // A pool size set at runtime, to journal (m:workers) with the configured size it replaced
+  // (0 = unchanged).
+  uint32_t workers = 0;
+  uint32_t configured_workers = 0;
   std::vector<Reply> replies;
   std::vector<Dispatch> dispatches;
   std::vector<uint64_t> cancels;  // leases whose runs should stop (timed out or cancelled)
@@ -143,7 +151,9 @@ struct Effects {
     return !has_writes() && replies.empty() && dispatches.empty() && cancels.empty() &&
            peer_sends.empty();
   }
-  bool has_writes() const { return !writes.empty() || !deletes.empty() || next_seq != 0; }
+  bool has_writes() const {
+    return !writes.empty() || !deletes.empty() || next_seq != 0 || workers != 0;
+  }
   // Appends `later` after this (its writes, replies, ... come after ours).
   void Append(Effects&& later);
 };
@@ -192,6 +202,13 @@ class Scheduler {
   void Retry(ReplyToken t, const std::string& id, uint64_t now_ms);
   void List(ReplyToken t, const protocol::ListRequest& req);
   protocol::StatsReply Stats() const;
+  // `jobnet workers`: each slot, what it runs and since when.
+  void Workers(ReplyToken t);
+  protocol::WorkerListReply WorkerList() const;
+  // `jobnet workers set`: resizes the pool to `workers` (kInvalidArgument outside
+  // 1..kWorkersMax). Running jobs finish on their slots; a grow starts waiting jobs at once.
+  // The size is journaled; the reply (the new worker list) waits for that.
+  void SetWorkers(ReplyToken t, uint32_t workers, uint64_t now_ms);
   // Refuse new submits from now on (shutdown): they get kDraining.
   // Runs queued for other owners go back to them as rejections.
   void Drain();
@@ -206,6 +223,8 @@ class Scheduler {
   void OnRemoteResult(const protocol::RemoteResult& res, uint64_t now_ms);
   // A peer received one of this node's runs and started it.
   void OnRemoteAck(const protocol::RemoteAck& ack, uint64_t now_ms);
+  // The owner of a run hosted here cancelled its job: stop the run (or drop it unstarted).
+  void OnRemoteCancel(const protocol::RemoteCancel& cancel);
   protocol::Heartbeat MakeHeartbeat(const std::string& endpoint) const;
   std::vector<protocol::PeerInfo> Peers() const;
   // Promotes due delayed jobs, expires leases and waiters, purges old final jobs, dispatches.
@@ -218,7 +237,9 @@ class Scheduler {
 
   // Introspection (tests, stats, shutdown).
   const Job* Find(uint64_t seq) const;
-  uint32_t busy_slots() const { return busy_slots_; }
+  uint32_t busy_slots() const { return pool_.busy(); }
+  // Slot ids in use, 0..slot_count()-1: the scheduler actor keeps one worker per id.
+  uint32_t slot_count() const { return pool_.count(); }
   uint32_t running_jobs() const { return static_cast<uint32_t>(leases_.size()); }
   uint64_t live_jobs() const { return live_jobs_; }
   uint64_t held_bytes() const { return held_bytes_; }
@@ -228,8 +249,9 @@ class Scheduler {
  private:
   friend class SchedulerTestPeer;  // tests/scheduler_test.cpp: forces an illegal transition
 
+  // What a slot runs (pool_ says whether it is busy).
   struct Slot {
-    bool busy = false;
+    uint64_t since_ms = 0;     // it took its run, or became idle
     uint64_t lease = 0;
     uint64_t seq = 0;
     bool hosted = false;       // running another owner's job (RemoteRun)
@@ -303,6 +325,8 @@ class Scheduler {
   uint32_t FreeToOffer() const;
   // The peer answered one of our runs: lift its suspension.
   void PeerAnswered(Peer& p);
+  // Takes a free slot for a run starting now.
+  uint32_t TakeSlot(uint64_t now_ms);
   // Runs a hosted run on a free slot, or queues it (FreeToOffer counts the room), and
   // acknowledges it to an owner that announces acks.
   void HostRun(const protocol::RemoteRun& run, uint64_t now_ms);
@@ -344,9 +368,8 @@ class Scheduler {
   std::set<std::pair<uint64_t, uint64_t>> ack_deadlines_;   // (deadline, lease), unacked runs
   std::set<std::tuple<uint64_t, uint32_t, uint64_t>> hosted_deadlines_;  // (deadline, slot, lease)
   std::deque<std::pair<protocol::RemoteRun, uint64_t>> hosted_queue_;  // (run, queued at), FIFO
-  std::vector<Slot> slots_;
-  std::vector<uint32_t> free_slots_;
-  uint32_t busy_slots_ = 0;
+  SlotPool pool_;
+  std::vector<Slot> slots_;  // by slot id; at least pool_.count() entries (never shrinks)
 
   std::unordered_map<uint64_t, std::vector<std::pair<ReplyToken, uint64_t>>> waiters_;  // seq -> (token, deadline)
   std::set<std::tuple<uint64_t, ReplyToken, uint64_t>> waiter_deadlines_;  // (deadline, token, seq)

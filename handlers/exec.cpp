@@ -1,7 +1,9 @@
 // exec: runs a command from the node's allow-list ([exec] in the config), never anything else.
 // Payload: {"command": NAME, "stdin": STRING} (or just NAME). The stdin text is written to the
 // process, its stdout (up to 1 MiB) is the result; a non-zero exit fails the attempt with the
-// start of stderr. The process group is killed with SIGKILL at the job's timeout or on cancel.
+// start of stderr. At the job's timeout or on cancel the process group gets SIGTERM, then
+// SIGKILL if it is still there after limits::kExecKillGraceMs (time to clean up); output past
+// 1 MiB gets SIGKILL at once.
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -9,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "handlers/registry.hpp"
@@ -53,6 +56,33 @@ std::string CheckExec(const msgpack::object& payload) {
   return "";
 }
 
+// Reaps the command, stopping its process group first when `stop` is set: SIGTERM, then SIGKILL
+// once limits::kExecKillGraceMs has passed (at once if `hard`). Without `stop`, waits for it to
+// exit by itself, as long as the job is not cancelled or past its deadline (then it stops it
+// as above). Returns the wait status; sets *stop when it had to stop the command.
+int Reap(pid_t pid, HandlerContext& ctx, bool* stop, bool hard) {
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point kill_at{};
+  bool termed = false, killed = false;
+  int status = 0;
+  for (;;) {
+    if (!*stop && ctx.ShouldStop()) *stop = true;
+    if (*stop && !termed) {
+      termed = true;
+      ::kill(-pid, hard ? SIGKILL : SIGTERM);
+      kill_at = Clock::now() + std::chrono::milliseconds(hard ? 0 : limits::kExecKillGraceMs);
+    }
+    if (termed && !killed && Clock::now() >= kill_at) {
+      killed = true;
+      ::kill(-pid, SIGKILL);
+    }
+    pid_t r = ::waitpid(pid, &status, killed ? 0 : WNOHANG);
+    if (r == pid) return status;
+    if (r < 0 && errno != EINTR) return status;
+    if (r == 0) ::usleep(5000);
+  }
+}
+
 HandlerResult Exec(const msgpack::object& payload, HandlerContext& ctx) {
   std::string name, input;
   if (!ReadCommand(payload, &name, &input))
@@ -92,6 +122,7 @@ HandlerResult Exec(const msgpack::object& payload, HandlerContext& ctx) {
   ::fcntl(in.fd[1], F_SETFL, O_NONBLOCK);
 
   std::string stdout_s, stderr_s, why_killed;
+  bool too_large = false;
   size_t written = 0;
   if (input.empty()) in.Close(1);
   char buf[65536];
@@ -123,27 +154,21 @@ HandlerResult Exec(const msgpack::object& payload, HandlerContext& ctx) {
         std::string& dst = idx == 0 ? stdout_s : stderr_s;
         size_t cap = idx == 0 ? limits::kResultBytesMax - 16 : kStderrBytesMax;
         dst.append(buf, std::min(static_cast<size_t>(r), cap - std::min(cap, dst.size())));
-        if (idx == 0 && stdout_s.size() >= cap) why_killed = "killed: stdout is larger than 1 MiB";
+        if (idx == 0 && stdout_s.size() >= cap) {
+          why_killed = "killed: stdout is larger than 1 MiB";
+          too_large = true;
+        }
       }
     }
     if (!why_killed.empty()) break;
   }
   // The pipes are closed, but the process may live on: wait for it, still bounded by the
-  // deadline and cancellation.
-  int status = 0;
-  for (;;) {
-    if (!why_killed.empty()) ::kill(-pid, SIGKILL);
-    pid_t r = ::waitpid(pid, &status, why_killed.empty() ? WNOHANG : 0);
-    if (r == pid) break;
-    if (r < 0 && errno != EINTR) break;
-    if (r == 0) {
-      if (ctx.ShouldStop()) {
-        why_killed = "killed: timed out or cancelled";
-        continue;
-      }
-      ::usleep(5000);
-    }
-  }
+  // deadline and cancellation. Its output is no longer read, but the pipes stay open: a command
+  // that writes a little while it handles SIGTERM is not killed by SIGPIPE for it (one that
+  // writes more than a pipe holds blocks until the SIGKILL).
+  bool stop = !why_killed.empty();
+  int status = Reap(pid, ctx, &stop, too_large);
+  if (stop && why_killed.empty()) why_killed = "killed: timed out or cancelled";
   if (!why_killed.empty()) return HandlerResult::Fail("exec '" + name + "': " + why_killed);
   if (WIFSIGNALED(status))
     return HandlerResult::Fail("exec '" + name + "': killed by signal " +

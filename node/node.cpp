@@ -19,6 +19,8 @@
 
 #include "actors/ingress.hpp"
 #include "base/exit_codes.hpp"
+#include "core/worker_pool.hpp"
+#include "jobnet/limits.h"
 #include "actors/journal_writer.hpp"
 #include "actors/scheduler.hpp"
 #include "protocol/counters.hpp"
@@ -135,9 +137,25 @@ int RunNode(const NodeConfig& config) {
     }
     run_marks = std::move(rm);
   }
+  // The pool size: the last `workers set` wins over the configured size, unless the configured
+  // size has changed since that set (docs/operations.md "Worker pool").
+  PoolSetting pool;
+  if (Status s = journal->LoadPoolSetting(&pool); !s.ok()) {
+    spdlog::error("cannot read the worker pool size from the journal: {}", s.ToString());
+    return kExitJournal;
+  }
+  const uint32_t workers = sched::StartingWorkers(config.workers, pool.workers, pool.configured);
+  if (pool.workers != 0 && workers == pool.workers && workers != config.workers)
+    spdlog::info("{} workers, as last set by `jobnet workers set` (configured: {})", workers,
+                 config.workers);
+  else if (pool.workers != 0 && workers != pool.workers)
+    spdlog::info("{} workers as configured: the configured size changed from {} since `jobnet "
+                 "workers set {}`, so it replaces that",
+                 workers, pool.configured, pool.workers);
   sched::SchedulerOptions so;
   so.node_id = config.id;
-  so.workers = config.workers;
+  so.workers = workers;
+  so.configured_workers = config.workers;
   so.retention_ms = config.retention_ms;
   so.final_jobs_max = config.final_jobs_max;
   so.held_bytes_max = config.held_mb_max << 20;
@@ -165,8 +183,8 @@ int RunNode(const NodeConfig& config) {
     spdlog::error("cannot recover journal {}: {}", config.data, s.ToString());
     return kExitJournal;  // the run marks are left as they were, for the next start
   }
-  // The marks are counted: clear them for this run's workers.
-  if (Status s = run_marks->Arm(config.workers); !s.ok()) {
+  // The marks are counted: clear them for this run's workers, as many as the pool can grow to.
+  if (Status s = run_marks->Arm(limits::kWorkersMax); !s.ok()) {
     spdlog::error("cannot reset run marks: {}", s.ToString());
     return kExitJournal;
   }
@@ -231,7 +249,7 @@ int RunNode(const NodeConfig& config) {
     }
     return m;
   };
-  auto scheduler = actors::SpawnScheduler(sys, std::move(core), config.workers, writer, sc);
+  auto scheduler = actors::SpawnScheduler(sys, std::move(core), workers, writer, sc);
   auto ingress = actors::SpawnIngress(
       sys, scheduler, [&tp](std::vector<std::pair<uint64_t, std::string>> frames) {
         if (Transport* t = tp.load()) t->ReplyMany(std::move(frames));
@@ -244,7 +262,7 @@ int RunNode(const NodeConfig& config) {
   });
   spdlog::info(
       "node {} listening on {} (incarnation {}, {} workers, {} peers, recovered {} jobs in {} ms)",
-      config.id, transport->endpoint(), incarnation, config.workers, config.peers.size(),
+      config.id, transport->endpoint(), incarnation, workers, config.peers.size(),
       recovered, recovery_ms);
 
   int sig = 0;
@@ -274,7 +292,7 @@ int RunNode(const NodeConfig& config) {
   }
   // A handler that ignores cancellation must not keep the process alive forever.
   std::thread([] {
-    std::this_thread::sleep_for(std::chrono::seconds(6));
+    std::this_thread::sleep_for(std::chrono::milliseconds(limits::kShutdownStuckMs));
     spdlog::warn("shutdown is stuck on a handler that ignores cancellation; exiting");
     std::_Exit(kExitStuck);
   }).detach();

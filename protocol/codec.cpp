@@ -247,6 +247,35 @@ struct BodyWriter {
     pk.pack_array(static_cast<uint32_t>(r.peers.size()));
     for (const auto& p : r.peers) Peer(p);
   }
+  void operator()(const WorkersRequest&) { pk.pack_map(0); }
+  void operator()(const WorkersSetRequest& r) {
+    pk.pack_map(1);
+    Key("workers"); pk.pack_uint32(r.workers);
+  }
+  void operator()(const WorkerListReply& r) {
+    pk.pack_map(3);
+    Key("node"); PackStr(pk, r.node);
+    Key("workers"); pk.pack_uint32(r.workers);
+    Key("slots");
+    pk.pack_array(static_cast<uint32_t>(r.slots.size()));
+    for (const auto& w : r.slots) {
+      pk.pack_map(7);
+      Key("id"); pk.pack_uint32(w.id);
+      Key("state"); PackStr(pk, w.busy ? "busy" : "idle");
+      Key("retiring"); pk.pack(w.retiring);
+      Key("job"); PackStr(pk, w.job);
+      Key("queue"); PackStr(pk, w.queue);
+      Key("type"); PackStr(pk, w.type);
+      Key("since"); pk.pack_uint64(w.since_ms);
+    }
+  }
+  void operator()(const RemoteCancel& c) {
+    pk.pack_map(4);
+    Key("owner"); PackStr(pk, c.owner);
+    Key("owner_incarnation"); pk.pack_uint64(c.owner_incarnation);
+    Key("lease"); pk.pack_uint64(c.lease);
+    Key("seq"); pk.pack_uint64(c.seq);
+  }
   void operator()(const ErrorReply& r) { Error(r.code, r.message); }
   void Error(Code code, const std::string& message) {
     pk.pack_map(2);
@@ -694,6 +723,54 @@ Status ReadBody(Kind kind, const msgpack::object& o, Body* body) {
       *body = std::move(b);
       return Status::OK();
     }
+    case Kind::kWorkers:
+      *body = WorkersRequest{};
+      return Status::OK();
+    case Kind::kWorkersSet: {
+      WorkersSetRequest b;
+      JOBNET_TRY(r.Uint("workers", &b.workers, true));
+      *body = b;
+      return Status::OK();
+    }
+    case Kind::kWorkerList: {
+      WorkerListReply b;
+      JOBNET_TRY(r.Str("node", &b.node, limits::kNodeIdBytesMax));
+      JOBNET_TRY(r.Uint("workers", &b.workers));
+      const auto* slots = r.Find("slots");
+      if (slots == nullptr || slots->type != msgpack::type::ARRAY ||
+          slots->via.array.size > limits::kWorkersMax)
+        return Status::Corruption("field 'slots' must be an array of at most " +
+                                  std::to_string(limits::kWorkersMax) + " slots");
+      for (uint32_t i = 0; i < slots->via.array.size; ++i) {
+        const auto& so = slots->via.array.ptr[i];
+        if (so.type != msgpack::type::MAP) return Status::Corruption("slot must be a map");
+        MapReader sr(so);
+        WorkerSlot w;
+        std::string state;
+        JOBNET_TRY(sr.Uint("id", &w.id, true));
+        JOBNET_TRY(sr.Str("state", &state, 16));
+        if (state != "busy" && state != "idle")
+          return Status::Corruption("slot state must be 'busy' or 'idle'");
+        w.busy = state == "busy";
+        JOBNET_TRY(sr.Bool("retiring", &w.retiring));
+        JOBNET_TRY(sr.Str("job", &w.job, limits::kJobIdBytesMax));
+        JOBNET_TRY(sr.Str("queue", &w.queue, limits::kQueueNameBytesMax));
+        JOBNET_TRY(sr.Str("type", &w.type, limits::kTypeNameBytesMax));
+        JOBNET_TRY(sr.Uint("since", &w.since_ms));
+        b.slots.push_back(std::move(w));
+      }
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kRemoteCancel: {
+      RemoteCancel b;
+      JOBNET_TRY(r.Str("owner", &b.owner, limits::kNodeIdBytesMax, true));
+      JOBNET_TRY(r.Uint("owner_incarnation", &b.owner_incarnation));
+      JOBNET_TRY(r.Uint("lease", &b.lease, true));
+      JOBNET_TRY(r.Uint("seq", &b.seq, true));
+      *body = std::move(b);
+      return Status::OK();
+    }
     case Kind::kError: {
       ErrorReply b;
       JOBNET_TRY(ReadError(r, &b));
@@ -713,6 +790,8 @@ bool KnownKind(uint64_t k) {
     case Kind::kHeartbeat: case Kind::kRemoteRun: case Kind::kRemoteResult:
     case Kind::kRemoteAck: case Kind::kSubmitBatch: case Kind::kBulk: case Kind::kTypes:
     case Kind::kBatchAccepted: case Kind::kBulkReply: case Kind::kTypeList:
+    case Kind::kWorkers: case Kind::kWorkersSet:
+    case Kind::kWorkerList: case Kind::kRemoteCancel:
       return true;
   }
   return false;

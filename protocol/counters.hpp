@@ -64,6 +64,10 @@ enum class Counter : uint8_t {
   kBatchSpecsRefused,   // specs of those answered with an error
   kBulkJobsTouched,     // jobs moved by bulk retry or cancel
   kPayloadsRejected,    // submits refused because the handler cannot accept the payload
+  // ---- live workers and cancel of runs on peers (the scheduler core) ----
+  kRemoteCancelsSent,   // cancels of this node's runs on peers, sent to the host
+  kHostedCancelled,     // another owner's runs stopped (or dropped unstarted) on its cancel
+  kWorkersResized,      // `workers set` requests carried out
   kCount,  // not a counter: the number of them
 };
 
@@ -124,6 +128,9 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kBatchSpecsRefused, "batch_specs_refused", false},
     {Counter::kBulkJobsTouched, "bulk_jobs_touched", false},
     {Counter::kPayloadsRejected, "payloads_rejected", false},
+    {Counter::kRemoteCancelsSent, "remote_cancels_sent", false},
+    {Counter::kHostedCancelled, "hosted_cancelled", false},
+    {Counter::kWorkersResized, "workers_resized", false},
 }};
 inline constexpr size_t kCounterCount = kCounters.size();
 

@@ -101,7 +101,9 @@ Kind KindOf(const Body& body) {
                                     Kind::kHeartbeat, Kind::kRemoteRun, Kind::kRemoteResult,
                                     Kind::kRemoteAck, Kind::kSubmitBatch, Kind::kBulk,
                                     Kind::kTypes, Kind::kBatchAccepted, Kind::kBulkReply,
-                                    Kind::kTypeList};
+                                    Kind::kTypeList,
+                                    Kind::kWorkers, Kind::kWorkersSet,
+                                    Kind::kWorkerList, Kind::kRemoteCancel};
   static_assert(sizeof(kKinds) / sizeof(kKinds[0]) == std::variant_size_v<Body>,
                 "one kind per body alternative");
   return kKinds[body.index()];
@@ -131,6 +133,10 @@ const char* KindName(Kind k) {
     case Kind::kBatchAccepted: return "batch_accepted";
     case Kind::kBulkReply: return "bulk_reply";
     case Kind::kTypeList: return "type_list";
+    case Kind::kWorkers: return "workers";
+    case Kind::kWorkersSet: return "workers_set";
+    case Kind::kWorkerList: return "worker_list";
+    case Kind::kRemoteCancel: return "remote_cancel";
   }
   return "unknown";
 }

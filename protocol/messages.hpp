@@ -31,6 +31,8 @@ using jobnet::kJobStateCount;
 using jobnet::MsgpackNil;
 using jobnet::ParseJobState;
 using jobnet::PeerInfo;
+using jobnet::WorkerList;
+using jobnet::WorkerSlot;
 
 // Checks names and bounds. Returns kInvalidArgument or kTooLarge naming the field.
 Status Validate(const JobSpec& spec);
@@ -65,6 +67,9 @@ struct BatchSpec {
 struct SubmitBatchRequest { std::vector<BatchSpec> specs; };
 using BulkRequest = jobnet::BulkQuery;
 struct TypesRequest {};
+struct WorkersRequest {};
+// Resizes the worker pool to `workers` (1..kWorkersMax) while the node runs.
+struct WorkersSetRequest { uint32_t workers = 0; };
 
 // ---- replies ----
 using AcceptedReply = jobnet::SubmitResult;
@@ -74,6 +79,7 @@ using StatsReply = jobnet::NodeStats;
 struct BatchAcceptedReply { std::vector<jobnet::BatchItemResult> items; };
 using BulkReply = jobnet::BulkResult;
 struct TypeListReply { std::vector<jobnet::HandlerInfo> handlers; };
+using WorkerListReply = jobnet::WorkerList;
 
 // ---- node to node (one-way: no reply frame) ----
 // Sent every heartbeat interval on each peer link.
@@ -129,6 +135,15 @@ struct RemoteAck {
   uint64_t seq = 0;
   uint32_t free = 0;  // the slots the peer offers now, this run's slot already taken
 };
+// The owner cancelled its job while the run `lease` was on this peer: the peer stops that run
+// (as on its own cancel) or drops it if it has not started. No answer: the owner has already
+// forgotten the lease, so the run's result, if any, is stale there.
+struct RemoteCancel {
+  std::string owner;
+  uint64_t owner_incarnation = 0;
+  uint64_t lease = 0;
+  uint64_t seq = 0;
+};
 struct ErrorReply {
   Code code = Code::kInternal;
   std::string message;
@@ -138,7 +153,8 @@ using Body = std::variant<SubmitRequest, StatusRequest, WaitRequest, CancelReque
                           ListRequest, StatsRequest, AcceptedReply, JobReply, JobListReply,
                           StatsReply, ErrorReply, Heartbeat, RemoteRun, RemoteResult, RemoteAck,
                           SubmitBatchRequest, BulkRequest, TypesRequest, BatchAcceptedReply,
-                          BulkReply, TypeListReply>;
+                          BulkReply, TypeListReply,
+                          WorkersRequest, WorkersSetRequest, WorkerListReply, RemoteCancel>;
 
 // Message kinds on the wire. Numbers are part of the protocol: never renumber.
 enum class Kind : uint8_t {
@@ -149,6 +165,8 @@ enum class Kind : uint8_t {
   kRetry = 5,
   kList = 6,
   kStats = 7,
+  kWorkers = 10,
+  kWorkersSet = 11,
   kHeartbeat = 16,
   kRemoteRun = 17,
   kRemoteResult = 18,
@@ -156,6 +174,7 @@ enum class Kind : uint8_t {
   kSubmitBatch = 32,
   kBulk = 33,
   kTypes = 34,
+  kRemoteCancel = 21,
   kAccepted = 64,
   kJob = 65,
   kJobList = 66,
@@ -163,13 +182,14 @@ enum class Kind : uint8_t {
   kBatchAccepted = 71,
   kBulkReply = 72,
   kTypeList = 73,
+  kWorkerList = 69,
   kError = 127,
 };
 Kind KindOf(const Body& body);
 // Node-to-node messages get no reply frame.
 inline bool IsOneWay(Kind k) {
   return k == Kind::kHeartbeat || k == Kind::kRemoteRun || k == Kind::kRemoteResult ||
-         k == Kind::kRemoteAck;
+         k == Kind::kRemoteAck || k == Kind::kRemoteCancel;
 }
 const char* KindName(Kind k);
 

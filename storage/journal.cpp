@@ -29,6 +29,7 @@ namespace {
 constexpr char kFormatKey[] = "m:format";
 constexpr char kIncarnationKey[] = "m:incarnation";
 constexpr char kNextSeqKey[] = "m:next_seq";
+constexpr char kWorkersKey[] = "m:workers";
 constexpr char kFormat[] = "2";
 
 void PutFixed64(std::string* s, uint64_t v) {
@@ -242,9 +243,10 @@ Journal::~Journal() {
 }
 
 Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
-                      const std::vector<uint64_t>& deletes, uint64_t next_seq) {
+                      const std::vector<uint64_t>& deletes, uint64_t next_seq,
+                      const PoolSetting& pool) {
   if (options_.read_only) return Status::Internal("journal opened read-only");
-  size_t records = writes.size() + deletes.size() + (next_seq ? 1 : 0);
+  size_t records = writes.size() + deletes.size() + (next_seq ? 1 : 0) + (pool.workers ? 1 : 0);
   if (options_.before_write) {
     Status s = options_.before_write(records);
     if (!s.ok()) return s;
@@ -263,6 +265,12 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
     b.DeleteRange(EventPrefix(seq), EventPrefix(seq + 1));
   }
   if (next_seq != 0) b.Put(kNextSeqKey, Fixed64Value(next_seq));
+  if (pool.workers != 0) {
+    std::string v;
+    PutFixed32(&v, pool.workers);
+    PutFixed32(&v, pool.configured);
+    b.Put(kWorkersKey, v);
+  }
   if (full_) {
     // The failed write left RocksDB in a background error that refuses writes; Resume() clears
     // it (switching to a new WAL and flushing) once there is space again. RocksDB's own
@@ -349,6 +357,22 @@ Status Journal::LoadAll(uint64_t* next_seq,
   });
 }
 
+Status Journal::LoadPoolSetting(PoolSetting* out) const {
+  *out = PoolSetting{};
+  std::string v;
+  auto s = db_->Get(rocksdb::ReadOptions(), kWorkersKey, &v);
+  if (s.IsNotFound()) return Status::OK();
+  if (!s.ok()) return FromRocks(s, std::string("read ") + kWorkersKey);
+  if (v.size() != 8) return Status::Corruption(std::string(kWorkersKey) + " is not 8 bytes");
+  PoolSetting p{static_cast<uint32_t>(GetFixed(v.data(), 4)),
+                static_cast<uint32_t>(GetFixed(v.data() + 4, 4))};
+  if (p.workers == 0 || p.workers > limits::kWorkersMax)
+    return Status::Corruption(std::string(kWorkersKey) + " holds " + std::to_string(p.workers) +
+                              " workers, outside 1.." + std::to_string(limits::kWorkersMax));
+  *out = p;
+  return Status::OK();
+}
+
 Status Journal::LoadAll(std::vector<protocol::Job>* jobs, uint64_t* next_seq) const {
   return LoadAll(next_seq, [jobs](protocol::Job&& j) { jobs->push_back(std::move(j)); });
 }
@@ -391,6 +415,8 @@ Status Journal::Verify(std::vector<std::string>* problems, uint64_t* jobs_checke
   uint64_t next_seq = 0;
   Status s = ReadU64(db_.get(), kNextSeqKey, &next_seq);
   if (!s.ok()) return s;
+  PoolSetting pool;
+  if (Status p = LoadPoolSetting(&pool); !p.ok()) problems->push_back(p.message());
   std::map<uint64_t, uint32_t> expected_events;  // seq -> event count from the job record
   uint64_t max_seq = 0;
   std::map<uint64_t, bool> payload_seen;  // seq -> has a job record

@@ -4,6 +4,8 @@
 //   "m:format"                    -> "2"  (other values are refused)
 //   "m:incarnation"               -> fixed64   bumped and synced on every read-write open
 //   "m:next_seq"                  -> fixed64   next job sequence number to hand out
+//   "m:workers"                   -> fixed32(workers) fixed32(configured)   the pool size of the
+//                                    last `workers set`, and the configured size it replaced
 //   "j:" fixed64(seq)             -> job_record   (protocol/job_record.hpp), without the payload
 //   "p:" fixed64(seq)             -> the payload: one msgpack value, written once with the job
 //   "h:" fixed64(seq) fixed32(n)  -> event_record, the n-th state change of that job
@@ -41,6 +43,14 @@ struct JournalOptions {
   std::function<void(const std::string& line)> log;
 };
 
+// The worker pool size set at runtime (`jobnet workers set`), kept across restarts, with the
+// configured size (--workers or the config file) in force when it was set: at start the set size
+// wins unless the configured size has changed since (docs/operations.md). workers == 0: none.
+struct PoolSetting {
+  uint32_t workers = 0;
+  uint32_t configured = 0;
+};
+
 struct JournalStats {
   uint64_t batches = 0;
   uint64_t records = 0;
@@ -66,8 +76,11 @@ class Journal {
   // event 0). Blocks for the fsync. kStorageFull when the disk is full: nothing of the batch is
   // durable, the journal refuses writes, and a later Write (the same batch again) first asks
   // RocksDB to resume; it succeeds once space returns. Any other failure is kStorage.
+  // `pool` (when pool.workers != 0) goes into the same batch.
   Status Write(const std::vector<protocol::JobWrite>& writes, const std::vector<uint64_t>& deletes,
-               uint64_t next_seq);
+               uint64_t next_seq, const PoolSetting& pool = PoolSetting{});
+  // The last pool size written (workers == 0 if none). kCorruption if the record is damaged.
+  Status LoadPoolSetting(PoolSetting* out) const;
 
   // Reads the stored next_seq (0 if none), then hands every job to `fn` in seq order
   // (recovery). `fn` may move from the job: recovery streams a million jobs straight into the

@@ -97,6 +97,33 @@ TEST_F(ClusterTest, BusyOwnerDispatchesToPeerWithFreeWorkers) {
   EXPECT_EQ(on_n2, 2);
 }
 
+// A cancel on the owner reaches the peer that runs the job: the peer stops the run and frees
+// its slot long before the job's own timeout (the sleep would run 30 s, its lease 60 s).
+TEST_F(ClusterTest, CancelOnTheOwnerStopsTheRunOnThePeer) {
+  ASSERT_NO_FATAL_FAILURE(MakePair(1, 1));
+  auto c = n1_->Connect();
+  std::string local = c->Submit(Sleep(30000)).value().id;  // takes n1's only worker
+  std::string remote = c->Submit(Sleep(30000)).value().id;  // so this one goes to n2
+  auto n2_busy = [&] {
+    auto c2 = n2_->Connect(1000);
+    auto st = c2 ? c2->Stats() : Result<NodeStats>(Status::Unavailable("no n2"));
+    return st.ok() ? st.value().busy : 99u;
+  };
+  ASSERT_TRUE(Eventually([&] {
+    return n2_busy() == 1 && c->GetStatus(remote).value().state == JobState::kRunning;
+  }));
+  EXPECT_EQ(Counter(*n1_, "remote_dispatched"), 1u);
+  auto cancelled = c->Cancel(remote);
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status().ToString();
+  EXPECT_EQ(cancelled.value().state, JobState::kCancelled);
+  ASSERT_TRUE(Eventually([&] { return n2_busy() == 0; }, std::chrono::seconds(15)))
+      << "n2 ran the cancelled job on";
+  EXPECT_EQ(Counter(*n1_, "remote_cancels_sent"), 1u);
+  EXPECT_EQ(Counter(*n2_, "hosted_cancelled"), 1u);
+  EXPECT_EQ(c->GetStatus(remote).value().state, JobState::kCancelled);  // its late result is stale
+  EXPECT_EQ(c->Cancel(local).value().state, JobState::kCancelled);
+}
+
 TEST_F(ClusterTest, PeerKillRequeuesItsLeasesWithinTwoFailureTimeouts) {
   ASSERT_NO_FATAL_FAILURE(MakePair(1, 2, "1000ms"));
   auto c = n1_->Connect();

@@ -837,3 +837,119 @@ TEST_F(IntegrationTest, PoisonJobThatKillsItsNodeEndsDeadAfterMaxAttempts) {
 
 }  // namespace
 }  // namespace jobnet
+
+namespace jobnet {
+namespace {
+
+// `jobnet workers set` while jobs run: a grow is used at once, a shrink lets the running jobs
+// finish and gives nothing new to the slots past the new size; the set size survives a restart
+// until the configured size changes.
+TEST_F(IntegrationTest, WorkersResizeLiveAndTheSetSizeSurvivesARestart) {
+  const std::string data = dir_ + "/n1";
+  auto node = std::make_unique<NodeProcess>("n1", data, 2);
+  ASSERT_TRUE(node->Start());
+  const std::string to = " --to " + node->endpoint();
+  auto c = node->Connect();
+  auto grown = c->SetWorkers(4);
+  ASSERT_TRUE(grown.ok()) << grown.status().ToString();
+  EXPECT_EQ(grown.value().workers, 4u);
+  EXPECT_EQ(grown.value().slots.size(), 4u);
+  EXPECT_EQ(c->Stats().value().workers, 4u);
+  std::vector<std::string> sleeps;
+  for (int i = 0; i < 4; ++i) sleeps.push_back(c->Submit(Spec("sleep", Pack(1500))).value().id);
+  auto busy = [&] {
+    auto w = c->Workers();
+    uint32_t n = 0;
+    if (w.ok())
+      for (const auto& s : w.value().slots) n += s.busy;
+    return n;
+  };
+  ASSERT_TRUE(Eventually([&] { return busy() == 4; }));  // the new slots took work
+
+  auto shrunk = c->SetWorkers(1);
+  ASSERT_TRUE(shrunk.ok());
+  EXPECT_EQ(shrunk.value().workers, 1u);
+  ASSERT_EQ(shrunk.value().slots.size(), 4u);  // the running jobs keep their slots
+  EXPECT_TRUE(shrunk.value().slots[3].retiring);
+  // More busy slots than the pool size for now: nothing free, and no wrap-around.
+  auto nodes = RunCli("nodes --json" + to);
+  ASSERT_EQ(nodes.exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(nodes.out.substr(0, nodes.out.find('\n')))["free"], 0);
+  std::string next = c->Submit(Spec("sleep", Pack(300))).value().id;
+  // It waits for slot 0, the only one left: the retiring slots finish and go.
+  ASSERT_TRUE(Eventually([&] {
+    auto w = c->Workers();
+    if (!w.ok()) return false;
+    for (const auto& s : w.value().slots)
+      if (s.job == next) {
+        EXPECT_EQ(s.id, 0u) << next << " went to a retiring slot";
+        return true;
+      }
+    return c->GetStatus(next).value().state == JobState::kSucceeded;
+  }));
+  for (const auto& id : sleeps) EXPECT_EQ(c->Wait(id, 20000).value().state, JobState::kSucceeded);
+  EXPECT_EQ(c->Wait(next, 20000).value().state, JobState::kSucceeded);
+  ASSERT_TRUE(Eventually([&] { return c->Workers().value().slots.size() == 1; }));
+  auto r = RunCli("workers --json" + to);
+  ASSERT_EQ(r.exit_code, 0);
+  auto row = nlohmann::json::parse(r.out.substr(0, r.out.find('\n')));
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1);
+  EXPECT_EQ(row["id"], 0);
+  EXPECT_EQ(row["state"], "idle");
+  for (const char* key : {"job", "queue", "type", "since"}) EXPECT_TRUE(row.contains(key)) << key;
+  // Bounds, from the CLI and from the node itself.
+  EXPECT_EQ(RunCli("workers set 0" + to).exit_code, 2);
+  EXPECT_EQ(RunCli("workers set " + std::to_string(limits::kWorkersMax + 1) + to).exit_code, 2);
+  EXPECT_TRUE(c->SetWorkers(limits::kWorkersMax + 1).status().IsInvalidArgument());
+  EXPECT_EQ(RunCli("workers set 3" + to).exit_code, 0);
+
+  // A restart with the same configured size (--workers 2) keeps the set size.
+  c.reset();
+  ASSERT_EQ(node->Signal(SIGTERM), 0);
+  ASSERT_TRUE(node->Start());
+  c = node->Connect();
+  EXPECT_EQ(c->Workers().value().workers, 3u);
+  EXPECT_EQ(c->Stats().value().workers, 3u);
+  // A changed configured size is the later operator action: it wins, and keeps winning.
+  c.reset();
+  ASSERT_EQ(node->Signal(SIGTERM), 0);
+  node = std::make_unique<NodeProcess>("n1", data, 5);
+  ASSERT_TRUE(node->Start());
+  EXPECT_EQ(node->Connect()->Workers().value().workers, 5u);
+  ASSERT_EQ(node->Signal(SIGTERM), 0);
+  ASSERT_TRUE(node->Start());
+  EXPECT_EQ(node->Connect()->Workers().value().workers, 5u);
+}
+
+// A cancelled or timed-out exec job gets SIGTERM first, and SIGKILL only when it ignores that
+// past the grace period.
+TEST_F(IntegrationTest, ExecGetsSigtermThenSigkillAfterTheGrace) {
+  std::string cfg = dir_ + "/node.toml";
+  std::string mark = dir_ + "/termed";
+  {
+    std::ofstream f(cfg);
+    f << "workers = 1\n[exec.allow]\nstubborn = [\"sh\", \"-c\", \"trap 'echo term >> " << mark
+      << "' TERM; while :; do sleep 0.05; done\"]\n";
+  }
+  NodeProcess node("n1", dir_ + "/n1", 1, {"--config", cfg});
+  ASSERT_TRUE(node.Start());
+  auto c = node.Connect();
+  JobSpec s = Spec("exec", Pack(std::string("stubborn")));
+  s.timeout_ms = 300;
+  s.max_attempts = 1;
+  auto j = c->Wait(c->Submit(s).value().id, 10000);
+  ASSERT_TRUE(j.ok());
+  EXPECT_EQ(j.value().state, JobState::kDead);
+  EXPECT_NE(j.value().error.find("timed out"), std::string::npos) << j.value().error;
+  // The command saw SIGTERM (its trap ran) and lived on; the SIGKILL then freed the worker.
+  ASSERT_TRUE(Eventually([&] { return c->Stats().value().busy == 0; }));
+  std::ifstream in(mark);
+  std::string line;
+  EXPECT_TRUE(std::getline(in, line)) << "the command never got SIGTERM";
+  EXPECT_EQ(line, "term");
+  auto e = c->Wait(c->Submit(Spec("echo", Pack(1))).value().id, 10000);
+  EXPECT_EQ(e.value().state, JobState::kSucceeded);
+}
+
+}  // namespace
+}  // namespace jobnet

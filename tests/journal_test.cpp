@@ -177,6 +177,39 @@ TEST_F(JournalTest, PurgeRemovesJobAndHistory) {
   EXPECT_EQ(checked, 1u);
 }
 
+TEST_F(JournalTest, PoolSettingIsKeptAcrossReopenAndADamagedOneIsCorruption) {
+  {
+    auto j = Open();
+    PoolSetting none;
+    ASSERT_TRUE(j->LoadPoolSetting(&none).ok());
+    EXPECT_EQ(none.workers, 0u);  // never set
+    ASSERT_TRUE(j->Write({}, {}, 0, PoolSetting{9, 4}).ok());
+    ASSERT_TRUE(j->Write({MakeWrite(1, JobState::kQueued, 0, 1)}, {}, 2).ok());  // leaves it be
+  }
+  {
+    auto j = Open();
+    PoolSetting p;
+    ASSERT_TRUE(j->LoadPoolSetting(&p).ok());
+    EXPECT_EQ(p.workers, 9u);
+    EXPECT_EQ(p.configured, 4u);
+  }
+  {
+    rocksdb::DB* db = nullptr;
+    rocksdb::Options ro;
+    ASSERT_TRUE(rocksdb::DB::Open(ro, dir_.string(), &db).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "m:workers", std::string("\0\0\0\0\0\0\0\4", 8)).ok());
+    delete db;
+  }
+  PoolSetting p;
+  auto j = Open();
+  EXPECT_TRUE(j->LoadPoolSetting(&p).IsCorruption());  // 0 workers is no pool
+  std::vector<std::string> problems;
+  uint64_t checked = 0;
+  ASSERT_TRUE(j->Verify(&problems, &checked).ok());
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("m:workers"), std::string::npos);
+}
+
 TEST_F(JournalTest, DamagedRecordIsCorruptionNamingTheKey) {
   { Open()->Write({MakeWrite(1, JobState::kQueued, 0, 1)}, {}, 2); }
   {

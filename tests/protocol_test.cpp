@@ -211,6 +211,69 @@ TEST_F(ProtocolTest, RemoteAckRoundTripsAndResultsCarryFreeSlots) {
   EXPECT_EQ(std::get<RemoteResult>(RoundTrip({1, 0, r}).body).free, 2u);
 }
 
+TEST_F(ProtocolTest, WorkersRequestsAndWorkerListRoundTrip) {
+  Envelope env = RoundTrip({1, 3, WorkersRequest{}});
+  EXPECT_EQ(KindOf(env.body), Kind::kWorkers);
+  EXPECT_STREQ(KindName(Kind::kWorkers), "workers");
+  auto set = std::get<WorkersSetRequest>(RoundTrip({1, 4, WorkersSetRequest{UINT32_MAX}}).body);
+  EXPECT_EQ(set.workers, UINT32_MAX);  // bounds are the node's to check, with a clear message
+  EXPECT_EQ(KindOf(Body{WorkersSetRequest{}}), Kind::kWorkersSet);
+  EXPECT_FALSE(IsOneWay(Kind::kWorkersSet));
+  WorkerListReply wl;
+  wl.node = "n1";
+  wl.workers = 1;
+  WorkerSlot busy;
+  busy.id = 0;
+  busy.busy = true;
+  busy.job = "n2-5";
+  busy.queue = "q";
+  busy.type = "sleep";
+  busy.since_ms = UINT64_MAX;
+  WorkerSlot retiring = busy;
+  retiring.id = 7;
+  retiring.retiring = true;
+  WorkerSlot idle;
+  idle.id = 1;
+  wl.slots = {busy, retiring, idle};
+  env = RoundTrip({1, 5, wl});
+  EXPECT_EQ(KindOf(env.body), Kind::kWorkerList);
+  auto out = std::get<WorkerListReply>(env.body);
+  EXPECT_EQ(out.node, "n1");
+  EXPECT_EQ(out.workers, 1u);
+  ASSERT_EQ(out.slots.size(), 3u);
+  EXPECT_TRUE(out.slots[0].busy);
+  EXPECT_FALSE(out.slots[0].retiring);
+  EXPECT_EQ(out.slots[0].job, "n2-5");
+  EXPECT_EQ(out.slots[0].queue, "q");
+  EXPECT_EQ(out.slots[0].type, "sleep");
+  EXPECT_EQ(out.slots[0].since_ms, UINT64_MAX);
+  EXPECT_EQ(out.slots[1].id, 7u);
+  EXPECT_TRUE(out.slots[1].retiring);
+  EXPECT_FALSE(out.slots[2].busy);
+  // A workers_set without its count is refused.
+  std::string bytes = Encode({1, 4, WorkersSetRequest{3}});
+  std::string without = bytes.substr(0, bytes.size() - std::string("\x81\xa7workers\x03", 10).size()) +
+                        std::string("\x80", 1);
+  EXPECT_TRUE(DecodeStatus(without).IsInvalidArgument());
+  // At most kWorkersMax slots.
+  wl.slots.assign(limits::kWorkersMax + 1, idle);
+  EXPECT_TRUE(DecodeStatus(Encode({1, 5, wl})).IsCorruption());
+}
+
+TEST_F(ProtocolTest, RemoteCancelRoundTripsAsAOneWayMessage) {
+  RemoteCancel c{"n1", UINT64_MAX, UINT64_MAX, 5};
+  Envelope env = RoundTrip({1, 0, c});
+  EXPECT_EQ(KindOf(env.body), Kind::kRemoteCancel);
+  EXPECT_EQ(static_cast<int>(Kind::kRemoteCancel), 21);
+  EXPECT_TRUE(IsOneWay(Kind::kRemoteCancel));
+  EXPECT_STREQ(KindName(Kind::kRemoteCancel), "remote_cancel");
+  auto out = std::get<RemoteCancel>(env.body);
+  EXPECT_EQ(out.owner, "n1");
+  EXPECT_EQ(out.owner_incarnation, UINT64_MAX);
+  EXPECT_EQ(out.lease, UINT64_MAX);
+  EXPECT_EQ(out.seq, 5u);
+}
+
 TEST_F(ProtocolTest, RemoteAckWithoutLeaseIsRefused) {
   msgpack::sbuffer buf;
   msgpack::packer<msgpack::sbuffer> pk(&buf);

@@ -1106,5 +1106,187 @@ TEST_F(ClusterSchedulerTest, HostAcknowledgesRunsOnlyToOwnersThatAnnounceAcks) {
             1u + limits::kHostedQueuedPerWorker);
 }
 
+
+// ---- live workers: the slot pool grows and shrinks while jobs run ----
+
+TEST(SlotPoolTest, ShrinkRetiresBusySlotsWhenTheirRunsEndAndGrowReusesThem) {
+  SlotPool p(4);
+  EXPECT_EQ(p.Take(), 0u);  // lowest first
+  EXPECT_EQ(p.Take(), 1u);
+  EXPECT_EQ(p.Take(), 2u);
+  EXPECT_EQ(p.Take(), 3u);
+  p.Resize(1);
+  EXPECT_EQ(p.size(), 1u);
+  EXPECT_EQ(p.count(), 4u);  // slots 1..3 retire when their runs end
+  EXPECT_EQ(p.free(), 0u);
+  EXPECT_TRUE(p.IsListed(3));
+  p.Release(3);
+  EXPECT_EQ(p.count(), 3u);  // gone
+  EXPECT_EQ(p.free(), 0u);   // and never offered
+  EXPECT_FALSE(p.IsListed(3));
+  p.Release(1);
+  EXPECT_EQ(p.count(), 3u);  // slot 2 still runs: slot 1 is gone but its number stays below it
+  EXPECT_FALSE(p.IsListed(1));
+  EXPECT_EQ(p.free(), 0u);
+  p.Resize(3);  // slot 1 comes back idle, slot 2 keeps running and stays
+  EXPECT_EQ(p.free(), 1u);
+  EXPECT_EQ(p.Take(), 1u);
+  p.Release(2);
+  EXPECT_EQ(p.free(), 1u);  // within the size again: it takes work
+  EXPECT_EQ(p.Take(), 2u);
+  EXPECT_EQ(p.busy(), 3u);
+}
+
+TEST(SlotPoolTest, StartingSizeIsTheLastOperatorAction) {
+  EXPECT_EQ(StartingWorkers(4, 0, 0), 4u);    // never set: the configuration
+  EXPECT_EQ(StartingWorkers(4, 9, 4), 9u);    // set since the configuration: the set size
+  EXPECT_EQ(StartingWorkers(6, 9, 4), 6u);    // configuration changed after the set: it wins
+}
+
+TEST_F(SchedulerTest, ShrinkWhileBusyDispatchesNothingToRetiringSlotsThatVanishWhenDone) {
+  Make(3);
+  std::vector<Dispatch> running;
+  for (int i = 0; i < 3; ++i) {
+    Submit(Spec());
+    running.push_back(fx_.dispatches.at(0));
+  }
+  std::string waiting = Submit(Spec());
+  EXPECT_TRUE(fx_.dispatches.empty());
+  s_->SetWorkers(++token_, 1, now_);
+  fx_ = s_->TakeEffects();
+  EXPECT_EQ(fx_.workers, 1u);  // journaled, with the configured size
+  EXPECT_EQ(fx_.configured_workers, 3u);
+  ASSERT_EQ(fx_.replies.size(), 1u);
+  auto list = std::get<protocol::WorkerListReply>(fx_.replies[0].body);
+  EXPECT_EQ(list.workers, 1u);
+  ASSERT_EQ(list.slots.size(), 3u);  // all still running
+  EXPECT_FALSE(list.slots[0].retiring);
+  EXPECT_TRUE(list.slots[2].retiring);
+  EXPECT_EQ(list.slots[2].job, "n1-3");
+  EXPECT_EQ(s_->MakeHeartbeat("tcp://x").workers, 1u);
+  EXPECT_EQ(s_->Stats().workers, 1u);
+  // Runs on slots past the new size end: nothing new goes there, and they are gone.
+  Finish(running[2], true);
+  EXPECT_TRUE(fx_.dispatches.empty());
+  Finish(running[1], true);
+  EXPECT_TRUE(fx_.dispatches.empty());
+  EXPECT_EQ(s_->slot_count(), 1u);
+  EXPECT_EQ(s_->WorkerList().slots.size(), 1u);
+  EXPECT_EQ(Info(waiting).state, JobState::kQueued);
+  // The one slot left takes the waiting job when its run ends.
+  Finish(running[0], true);
+  ASSERT_EQ(fx_.dispatches.size(), 1u);
+  EXPECT_EQ(fx_.dispatches[0].slot, 0u);
+  EXPECT_EQ(Info(waiting).state, JobState::kRunning);
+}
+
+TEST_F(SchedulerTest, GrowStartsWaitingJobsOnTheNewSlotsAtOnce) {
+  Make(1);
+  Submit(Spec());
+  std::string a = Submit(Spec());
+  std::string b = Submit(Spec());
+  EXPECT_TRUE(fx_.dispatches.empty());
+  now_ += 5;
+  s_->SetWorkers(++token_, 3, now_);
+  fx_ = s_->TakeEffects();
+  ASSERT_EQ(fx_.dispatches.size(), 2u);
+  std::set<uint32_t> slots{fx_.dispatches[0].slot, fx_.dispatches[1].slot};
+  EXPECT_EQ(slots, (std::set<uint32_t>{1, 2}));
+  EXPECT_EQ(s_->slot_count(), 3u);
+  EXPECT_EQ(Info(a).state, JobState::kRunning);
+  EXPECT_EQ(Info(b).state, JobState::kRunning);
+  auto list = std::get<protocol::WorkerListReply>(fx_.replies.at(0).body);
+  ASSERT_EQ(list.slots.size(), 3u);
+  for (const auto& w : list.slots) {
+    EXPECT_TRUE(w.busy);
+    EXPECT_EQ(w.type, "echo");
+    EXPECT_EQ(w.queue, "default");
+  }
+  EXPECT_EQ(list.slots[1].since_ms, now_);
+}
+
+TEST_F(SchedulerTest, WorkersSetOutsideItsBoundsIsRefused) {
+  for (uint32_t n : {0u, limits::kWorkersMax + 1}) {
+    s_->SetWorkers(++token_, n, now_);
+    auto fx = s_->TakeEffects();
+    EXPECT_EQ(fx.workers, 0u);  // nothing journaled
+    auto* e = std::get_if<protocol::ErrorReply>(&fx.replies.at(0).body);
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->code, Code::kInvalidArgument);
+    EXPECT_NE(e->message.find("1.." + std::to_string(limits::kWorkersMax)), std::string::npos);
+  }
+  s_->SetWorkers(++token_, limits::kWorkersMax, now_);
+  EXPECT_EQ(s_->TakeEffects().workers, limits::kWorkersMax);
+}
+
+TEST_F(ClusterSchedulerTest, ShrinkWhileHostingOffersNoRoomItDoesNotHave) {
+  Beat("n2", "tcp://p2", 0);
+  s_->SetWorkers(++token_, 2, now_);
+  s_->TakeEffects();
+  auto run = HostedRun();
+  for (uint64_t lease = 41; lease < 45; ++lease) {  // two running, two queued
+    run.lease = lease;
+    s_->AcceptRemoteRun(run, now_);
+  }
+  s_->TakeEffects();
+  s_->SetWorkers(++token_, 1, now_);
+  s_->TakeEffects();
+  // The queue holds two runs, more than one slot would have taken: no room, and no wrap-around.
+  EXPECT_EQ(s_->MakeHeartbeat("tcp://p1").free, 0u);
+  EXPECT_EQ(s_->MakeHeartbeat("tcp://p1").workers, 1u);
+}
+
+// ---- cancel of a run on a peer ----
+
+TEST_F(ClusterSchedulerTest, CancelOfARunOnAPeerTellsTheHost) {
+  Beat("n2", "tcp://p2", 1);
+  Submit(Spec());
+  std::string id = Submit(Spec());
+  auto run = RunSentTo(0);
+  s_->Cancel(++token_, id, now_);
+  fx_ = s_->TakeEffects();
+  ASSERT_EQ(fx_.peer_sends.size(), 1u);
+  EXPECT_EQ(fx_.peer_sends[0].link, 0u);
+  auto c = std::get<protocol::RemoteCancel>(fx_.peer_sends[0].body);
+  EXPECT_EQ(c.owner, "n1");
+  EXPECT_EQ(c.owner_incarnation, 7u);
+  EXPECT_EQ(c.lease, run.lease);
+  EXPECT_EQ(c.seq, run.seq);
+  EXPECT_EQ(Info(id).state, JobState::kCancelled);
+  EXPECT_EQ(s_->Peers()[0].leases, 0u);
+  Result(run, true);  // the host's answer after the cancel is stale
+  EXPECT_EQ(Info(id).state, JobState::kCancelled);
+  // A local run's cancel sends nothing to peers.
+  Make(1);
+  std::string local = Submit(Spec());
+  s_->Cancel(++token_, local, now_);
+  EXPECT_TRUE(s_->TakeEffects().peer_sends.empty());
+}
+
+TEST_F(ClusterSchedulerTest, HostStopsACancelledRunAndDropsAQueuedOne) {
+  Beat("n2", "tcp://p2", 0);
+  auto running = HostedRun();
+  s_->AcceptRemoteRun(running, now_);
+  Dispatch d = s_->TakeEffects().dispatches.at(0);
+  auto queued = HostedRun();
+  queued.lease = 42;
+  s_->AcceptRemoteRun(queued, now_);
+  s_->TakeEffects();
+  // Another incarnation's lease of the same number is not this run.
+  s_->OnRemoteCancel(protocol::RemoteCancel{"n2", 2, running.lease, running.seq});
+  EXPECT_TRUE(s_->TakeEffects().cancels.empty());
+  s_->OnRemoteCancel(protocol::RemoteCancel{"n2", 3, running.lease, running.seq});
+  auto fx = s_->TakeEffects();
+  ASSERT_EQ(fx.cancels.size(), 1u);
+  EXPECT_EQ(fx.cancels[0], d.lease);  // the local lease of that run: its worker's cancel flag
+  s_->OnRemoteCancel(protocol::RemoteCancel{"n2", 3, queued.lease, queued.seq});
+  EXPECT_TRUE(s_->TakeEffects().empty());
+  EXPECT_EQ(s_->Stats().counters["hosted_cancelled"], 2u);
+  // The stopped run frees its slot, and the dropped one never starts there.
+  Finish(d, false, "sleep stopped: cancelled or timed out");
+  EXPECT_TRUE(fx_.dispatches.empty());
+  EXPECT_EQ(s_->busy_slots(), 0u);
+}
+
 }  // namespace
 }  // namespace jobnet::sched

@@ -102,6 +102,13 @@ class Client {
   Result<std::vector<JobInfo>> List(const ListQuery& query);
   // The node's own view: its jobs by state, queues, counters and peers.
   Result<NodeStats> Stats();
+  // The node's worker pool: its size and each slot (idle, or the job it runs).
+  Result<WorkerList> Workers();
+  // Resizes the node's worker pool to `workers` while it runs; returns the pool after the
+  // change, once the new size is journaled (it is kept across restarts). A shrink lets running
+  // jobs finish: their slots are listed as retiring until then. kInvalidArgument outside
+  // 1..limits::kWorkersMax; kStorageFull while the node's journal disk is full.
+  Result<WorkerList> SetWorkers(uint32_t workers);
 
   // Pipelining, on this client's current endpoint only (no failover): send requests without
   // waiting, then collect replies in any order, matched by corr_id. Each Send returns the

@@ -156,6 +156,26 @@ struct NodeStats {
   std::vector<PeerInfo> peers;
 };
 
+// One worker slot of a node (`jobnet workers`).
+struct WorkerSlot {
+  uint32_t id = 0;
+  bool busy = false;      // "busy" or "idle" on the wire
+  // Past the pool size (after `workers set` shrank it): the slot takes no new work and is gone
+  // once its run ends.
+  bool retiring = false;
+  std::string job;        // the job it runs: this node's, or another owner's; empty when idle
+  std::string queue;      // that job's queue; empty when idle or running another owner's job
+  std::string type;       // that job's type; empty when idle
+  uint64_t since_ms = 0;  // Unix ms it took its job, or became idle
+};
+
+// The node's worker pool: its size and each slot.
+struct WorkerList {
+  std::string node;      // the node that answered (with failover, not always the first endpoint)
+  uint32_t workers = 0;  // the pool size (slots that take work)
+  std::vector<WorkerSlot> slots;  // by id; retiring busy slots too
+};
+
 }  // namespace jobnet
 
 #endif  // JOBNET_JOB_H_

@@ -60,7 +60,9 @@ static_assert(kPendingBytesMax >= 64ull * kFrameBytesMax, "many large requests f
 constexpr uint32_t kJobsLiveMax = 2000000;        // jobs not yet in a final state, per node
 constexpr uint32_t kWaitersPerJobMax = 10000;
 constexpr uint32_t kWaitersMax = 100000;
-constexpr uint32_t kWorkersMax = 256;
+// Worker slots of one node (`--workers`, `jobnet workers set`). Each slot is a thread, and the
+// run marks file keeps one 16-byte record per slot, armed for all of them at start (16 KiB).
+constexpr uint32_t kWorkersMax = 1024;
 constexpr uint32_t kQueuesMax = 10000;
 static_assert(kWaitersMax >= kWaitersPerJobMax, "one job may hold all its waiters");
 static_assert(kPendingRequestsMax > kWaitersMax, "every waiter is a pending request");
@@ -77,6 +79,15 @@ constexpr uint32_t kTickMsMax = 1000;           // a coarser timer makes every d
 constexpr uint64_t kHeldMbMin = 16;             // below this one large job could not be held
 constexpr uint64_t kHeldMbMax = 1ull << 24;     // 16 TiB: past any real machine, and no overflow
 constexpr uint64_t kGraceMsMax = 24ull * 3600 * 1000;  // a drain longer than a day is a hang
+// After the drain, a node that still has not stopped (a handler that ignores cancellation)
+// exits with kStuck after this long.
+constexpr uint64_t kShutdownStuckMs = 6000;
+// An `exec` job stopped by cancel or timeout gets SIGTERM, then SIGKILL if its process group is
+// still there after this long: time to clean up, short enough that a hung command cannot hold
+// its worker (or a node's shutdown) for long.
+constexpr uint64_t kExecKillGraceMs = 3000;
+static_assert(kExecKillGraceMs < kShutdownStuckMs,
+              "a stopping node waits out the grace of an exec job before it calls itself stuck");
 constexpr uint64_t kRetentionMsMax = 10ull * 366 * 24 * 3600 * 1000;  // ten years
 
 // ---- Peer liveness (docs/cluster.md). The defaults are the config defaults, stated once. ----

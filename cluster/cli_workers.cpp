@@ -1,0 +1,94 @@
+// `jobnet workers`: the node's worker slots (a table, or one JSON object per slot), and
+// `jobnet workers set N`, which resizes the pool while the node runs.
+#include <CLI/CLI.hpp>
+
+#include <charconv>
+#include <iostream>
+
+#include "cluster/cli.hpp"
+#include "cluster/json_io.hpp"
+
+namespace jobnet::cli {
+namespace {
+
+Result<uint32_t> ParseWorkers(const std::string& text) {
+  uint64_t n = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  Status bad = Status::InvalidArgument("workers set wants a count 1.." +
+                                       std::to_string(limits::kWorkersMax) + ", not '" + text +
+                                       "'");
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) return bad;
+  if (n < 1 || n > limits::kWorkersMax) return bad;
+  return static_cast<uint32_t>(n);
+}
+
+void PrintSlots(const WorkerList& list, bool json) {
+  if (json) {
+    for (const auto& w : list.slots) {
+      nlohmann::json o{{"id", w.id},     {"state", w.busy ? "busy" : "idle"},
+                       {"job", w.job},   {"queue", w.queue},
+                       {"type", w.type}, {"since", w.since_ms},
+                       {"retiring", w.retiring}};
+      std::cout << o.dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";
+    }
+    return;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& w : list.slots) {
+    std::string state = w.busy ? (w.retiring ? "busy (retiring)" : "busy") : "idle";
+    auto dash = [](const std::string& s) { return s.empty() ? std::string("-") : s; };
+    rows.push_back({std::to_string(w.id), state, dash(w.job), dash(w.queue), dash(w.type),
+                    FormatTimeMs(w.since_ms)});
+  }
+  PrintTable(std::cout, {"SLOT", "STATE", "JOB", "QUEUE", "TYPE", "SINCE"}, rows);
+}
+
+}  // namespace
+
+CLI::App* AddWorkersCommand(CLI::App& app, WorkersFlags* wf, ClientFlags* f) {
+  auto* cmd = app.add_subcommand(
+      "workers", "the node's worker slots; `workers set N` resizes the pool while it runs");
+  cmd->add_option("action", wf->action, "set (leave out to list the slots)");
+  cmd->add_option("count", wf->count,
+                  "for set: the new pool size, 1.." + std::to_string(limits::kWorkersMax));
+  AddClientFlags(cmd, f);
+  return cmd;
+}
+
+int RunWorkers(const WorkersFlags& wf, const ClientFlags& f) {
+  if (!wf.action.empty() && wf.action != "set")
+    return Fail(Status::InvalidArgument("unknown workers action '" + wf.action +
+                                        "' (want `workers` or `workers set N`)"));
+  if (wf.action.empty() && !wf.count.empty())
+    return Fail(Status::InvalidArgument("a count goes with `workers set N`"));
+  Result<uint32_t> n = 0u;
+  if (wf.action == "set" && !(n = ParseWorkers(wf.count)).ok()) return Fail(n.status());
+  std::unique_ptr<Client> client;
+  if (Status s = Connect(f, &client); !s.ok()) return Fail(s);
+  if (wf.action.empty()) {
+    auto r = client->Workers();
+    if (!r.ok()) return Fail(r.status());
+    PrintSlots(r.value(), f.json);
+    return kExitOk;
+  }
+  auto r = client->SetWorkers(n.value());
+  if (!r.ok()) return Fail(r.status());
+  const WorkerList& list = r.value();
+  uint32_t busy = 0, retiring = 0;
+  for (const auto& w : list.slots) {
+    busy += w.busy;
+    retiring += w.retiring;
+  }
+  if (f.json) {
+    nlohmann::json o{{"node", list.node}, {"workers", list.workers}, {"busy", busy},
+                     {"retiring", retiring}};
+    std::cout << o.dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";
+  } else {
+    std::cout << list.node << ": " << list.workers << " workers, " << busy << " busy";
+    if (retiring > 0) std::cout << " (" << retiring << " past the new size finish their jobs first)";
+    std::cout << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace jobnet::cli
