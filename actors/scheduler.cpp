@@ -171,7 +171,8 @@ void Flush(Self self) {
   }
   JournalBatch batch;
   if (n == w.size()) {
-    batch = JournalBatch{std::move(w), std::move(st.pending.deletes), st.pending.next_seq};
+    batch = JournalBatch{std::move(w), std::move(st.pending.deletes), st.pending.next_seq,
+                         std::move(st.pending.schedule_writes)};
     st.inflight = std::move(st.pending);
     st.pending = sched::Effects{};
   } else {
@@ -274,7 +275,9 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
               using T = std::decay_t<decltype(req)>;
               constexpr bool kWrites = std::is_same_v<T, protocol::SubmitRequest> ||
                                        std::is_same_v<T, protocol::CancelRequest> ||
-                                       std::is_same_v<T, protocol::RetryRequest>;
+                                       std::is_same_v<T, protocol::RetryRequest> ||
+                                       std::is_same_v<T, protocol::ScheduleAddRequest> ||
+                                       std::is_same_v<T, protocol::ScheduleChangeRequest>;
               if (kWrites && self->state.storage_full) {
                 self->state.storage_full_refused++;
                 return ReplyError(self, token, Code::kStorageFull,
@@ -294,6 +297,12 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
                 core.Retry(token, req.id, now);
               } else if constexpr (std::is_same_v<T, protocol::ListRequest>) {
                 core.List(token, req);
+              } else if constexpr (std::is_same_v<T, protocol::ScheduleAddRequest>) {
+                core.AddSchedule(token, std::move(req.schedule), now);
+              } else if constexpr (std::is_same_v<T, protocol::ScheduleListRequest>) {
+                core.ListSchedules(token);  // the peers' part is gathered by the transport
+              } else if constexpr (std::is_same_v<T, protocol::ScheduleChangeRequest>) {
+                core.ChangeSchedule(token, req, now);
               } else if constexpr (std::is_same_v<T, protocol::StatsRequest>) {
                 auto& s = self->state;
                 protocol::StatsReply r = core.Stats();

@@ -19,13 +19,6 @@
 #include "node/node.hpp"
 
 namespace jobnet::cli {
-namespace {
-
-struct ClientFlags {
-  std::string to;
-  bool json = false;
-  std::string request_timeout = std::to_string(limits::kRequestTimeoutMsDefault) + "ms";
-};
 
 void AddClientFlags(CLI::App* cmd, ClientFlags* f) {
   cmd->add_option("--to", f->to,
@@ -59,6 +52,8 @@ Status Connect(const ClientFlags& f, std::unique_ptr<Client>* client) {
   o.request_timeout_ms = static_cast<uint32_t>(t.value());
   return Client::Connect(o, client);
 }
+
+namespace {
 
 // Waits for every id to reach a final state, printing each as it does. Waits are pipelined:
 // one request per id, re-sent when the node's wait window (30 s) passes.
@@ -374,6 +369,8 @@ int Main(int argc, char** argv) {
   node->add_option("--heartbeat-ms", nf.heartbeat_ms,
                    "heartbeat interval in ms (default " + std::to_string(nf.heartbeat_ms) + ")");
 
+  auto run_schedule = AddScheduleCommands(&app);
+
   // submit
   ClientFlags f;
   std::string type, payload, delay, job_timeout;
@@ -474,6 +471,7 @@ int Main(int argc, char** argv) {
   if (*nodes) return RunNodes(f);
   if (*journal) return JournalCommand(jdir, jaction, jid, jjson);
   if (*cluster) return RunCluster(cf);
+  if (app.got_subcommand("schedule")) return run_schedule();
 
   std::unique_ptr<Client> client;
   if (Status s = Connect(f, &client); !s.ok()) return Fail(s);

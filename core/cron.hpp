@@ -2,7 +2,7 @@
 // answers "the first tick strictly after t" for a time it is given. Pure, unit-tested
 // (tests/cron_test.cpp). All times are Unix milliseconds, read in UTC.
 //
-// Grammar (docs/protocol.md §13 mirrors it):
+// Grammar (docs/protocol.md "Schedules" mirrors it):
 //
 //   cron   := macro | field field field field field        (fields separated by blanks)
 //   field  := item ( "," item )*

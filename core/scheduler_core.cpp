@@ -25,6 +25,7 @@ static void MoveAppend(std::vector<T>* into, std::vector<T>* from) {
 void Effects::Append(Effects&& later) {
   MoveAppend(&writes, &later.writes);
   MoveAppend(&deletes, &later.deletes);
+  MoveAppend(&schedule_writes, &later.schedule_writes);
   if (later.next_seq != 0) next_seq = later.next_seq;
   MoveAppend(&replies, &later.replies);
   MoveAppend(&dispatches, &later.dispatches);
@@ -175,33 +176,43 @@ void Scheduler::Recover(std::vector<Job> jobs, uint64_t next_seq, uint64_t now_m
 }
 
 void Scheduler::Submit(ReplyToken t, JobSpec spec, uint64_t now_ms) {
-  if (draining_) return Error(t, Status::Draining("node " + opt_.node_id + " is shutting down"));
-  jobnet::Status s = protocol::Validate(spec);
+  const Job* job = nullptr;
+  bool duplicate = false;
+  jobnet::Status s = Admit(std::move(spec), now_ms, &job, &duplicate);
   if (!s.ok()) return Error(t, s);
+  fx_.replies.push_back(Reply{t, protocol::AcceptedReply{job->id, job->state, duplicate}});
+  if (!duplicate) DispatchReady(now_ms);
+}
+
+jobnet::Status Scheduler::Admit(JobSpec spec, uint64_t now_ms, const Job** out, bool* duplicate) {
+  *duplicate = false;
+  if (draining_) return Status::Draining("node " + opt_.node_id + " is shutting down");
+  jobnet::Status s = protocol::Validate(spec);
+  if (!s.ok()) return s;
   if (!opt_.known_types.empty() && opt_.known_types.count(spec.type) == 0)
-    return Error(t, Status::InvalidArgument("no handler for job type '" + spec.type +
-                                            "' on node " + opt_.node_id));
+    return Status::InvalidArgument("no handler for job type '" + spec.type + "' on node " +
+                                   opt_.node_id);
   if (!spec.key.empty()) {
     auto it = by_key_.find(spec.key);
     if (it != by_key_.end()) {
-      const Job& existing = jobs_.at(it->second);
       counters_[Counter::kSubmitsDeduplicated]++;
-      fx_.replies.push_back(Reply{t, protocol::AcceptedReply{existing.id, existing.state, true}});
-      return;
+      *out = &jobs_.at(it->second);
+      *duplicate = true;
+      return Status::OK();
     }
   }
   if (spec.run_at_ms > now_ms + limits::kDelayMsMax)
-    return Error(t, Status::InvalidArgument("run_at_ms is more than a year ahead"));
+    return Status::InvalidArgument("run_at_ms is more than a year ahead");
   if (live_jobs_ >= opt_.jobs_live_max)
-    return Error(t, Status::Overloaded("node holds " + std::to_string(live_jobs_) +
-                                       " unfinished jobs, its limit"));
+    return Status::Overloaded("node holds " + std::to_string(live_jobs_) +
+                              " unfinished jobs, its limit");
   if (held_bytes_ + spec.payload.size() > opt_.held_bytes_max) Purge(now_ms);  // old results first
   if (held_bytes_ + spec.payload.size() > opt_.held_bytes_max)
-    return Error(t, Status::Overloaded("node holds " + std::to_string(held_bytes_) +
-                                       " bytes of payloads and results, its limit is " +
-                                       std::to_string(opt_.held_bytes_max)));
+    return Status::Overloaded("node holds " + std::to_string(held_bytes_) +
+                              " bytes of payloads and results, its limit is " +
+                              std::to_string(opt_.held_bytes_max));
   if (queue_depth_.size() >= limits::kQueuesMax && queue_depth_.count(spec.queue) == 0)
-    return Error(t, Status::Overloaded("too many queues with waiting jobs"));
+    return Status::Overloaded("too many queues with waiting jobs");
   uint64_t seq = next_seq_++;
   fx_.next_seq = next_seq_;
   Job& job = jobs_.emplace(seq, Job{}).first->second;
@@ -219,8 +230,70 @@ void Scheduler::Submit(ReplyToken t, JobSpec spec, uint64_t now_ms) {
   SetState(job, job.run_at_ms != 0 ? JobState::kDelayed : JobState::kQueued, now_ms, "submitted");
   Enqueue(job);
   counters_[Counter::kSubmitted]++;
-  fx_.replies.push_back(Reply{t, protocol::AcceptedReply{job.id, job.state, false}});
-  DispatchReady(now_ms);
+  *out = &job;
+  return Status::OK();
+}
+
+Status Scheduler::RecoverSchedule(protocol::Schedule s) { return schedules_.Recover(std::move(s)); }
+
+void Scheduler::AddSchedule(ReplyToken t, protocol::ScheduleSpec spec, uint64_t now_ms) {
+  if (draining_) return Error(t, Status::Draining("node " + opt_.node_id + " is shutting down"));
+  // Checked now rather than at every fire: a type this node cannot run would only make dead jobs.
+  if (!opt_.known_types.empty() && opt_.known_types.count(spec.job.type) == 0)
+    return Error(t, Status::InvalidArgument("no handler for job type '" + spec.job.type +
+                                            "' on node " + opt_.node_id));
+  auto added = schedules_.Add(std::move(spec), now_ms);
+  if (!added.ok()) return Error(t, added.status());
+  fx_.schedule_writes.push_back(protocol::ScheduleWrite{added.value().spec.name, false, added.value()});
+  protocol::ScheduleListReply r;
+  r.schedules.push_back(schedules_.Info(added.value(), opt_.node_id));
+  fx_.replies.push_back(Reply{t, std::move(r)});
+}
+
+void Scheduler::ListSchedules(ReplyToken t) {
+  fx_.replies.push_back(Reply{t, protocol::ScheduleListReply{schedules_.List(opt_.node_id), {}}});
+}
+
+void Scheduler::ChangeSchedule(ReplyToken t, const protocol::ScheduleChangeRequest& req,
+                               uint64_t now_ms) {
+  using protocol::ScheduleAction;
+  Result<protocol::Schedule> r = Status::Internal("unknown schedule action");
+  switch (req.action) {
+    case ScheduleAction::kRemove: r = schedules_.Remove(req.name); break;
+    case ScheduleAction::kPause: r = schedules_.Pause(req.name); break;
+    case ScheduleAction::kResume: r = schedules_.Resume(req.name, now_ms); break;
+  }
+  if (!r.ok()) return Error(t, r.status());
+  fx_.schedule_writes.push_back(
+      protocol::ScheduleWrite{req.name, req.action == ScheduleAction::kRemove, r.value()});
+  protocol::ScheduleListReply reply;
+  reply.schedules.push_back(schedules_.Info(r.value(), opt_.node_id));
+  fx_.replies.push_back(Reply{t, std::move(reply)});
+}
+
+void Scheduler::FireSchedules(uint64_t now_ms) {
+  if (draining_) return;  // a draining node submits nothing; the next start catches up once
+  for (const std::string& name : schedules_.Due(now_ms)) {
+    const protocol::Schedule* s = schedules_.Find(name);
+    JOBNET_CHECK(s != nullptr);
+    JobSpec spec = s->spec.job;
+    // The fire's own key: if this job was journaled but the schedule's record was not (a crash
+    // between two batches of a split backlog), firing again after the restart finds this job
+    // instead of making a second one.
+    spec.key = "schedule:" + name + ":" + std::to_string(s->fires + 1);
+    const Job* job = nullptr;
+    bool duplicate = false;
+    jobnet::Status st = Admit(std::move(spec), now_ms, &job, &duplicate);
+    if (st.ok()) {
+      counters_[Counter::kScheduleFires]++;
+    } else {
+      counters_[Counter::kScheduleFiresFailed]++;
+      fx_.notes.push_back("schedule " + name + " skipped a tick: its job was refused (" +
+                          st.ToString() + ")");
+    }
+    fx_.schedule_writes.push_back(
+        protocol::ScheduleWrite{name, false, schedules_.Fired(name, now_ms, st.ok() ? job->id : "")});
+  }
 }
 
 void Scheduler::StatusOf(ReplyToken t, const std::string& id) {
@@ -868,6 +941,7 @@ void Scheduler::Tick(uint64_t now_ms) {
     EndRun(job, lease, false, "", "", /*timed_out=*/true, now_ms);
   }
   ExpireWaiters(now_ms);
+  FireSchedules(now_ms);
   for (uint32_t i = 0; i < peers_.size(); ++i) {
     Peer& p = peers_[i];
     if (!p.alive || p.last_seen_ms + opt_.failure_timeout_ms > now_ms) continue;
@@ -923,6 +997,7 @@ uint64_t Scheduler::NextDeadlineMs() const {
     d = std::min(d, hosted_queue_.front().second + limits::kHostedQueueWaitMsMax);
   if (!waiter_deadlines_.empty()) d = std::min(d, std::get<0>(*waiter_deadlines_.begin()));
   if (!finished_.empty()) d = std::min(d, finished_.begin()->first + opt_.retention_ms);
+  d = std::min(d, schedules_.NextDeadlineMs());
   return d;
 }
 

@@ -59,6 +59,9 @@ enum class Counter : uint8_t {
   // ---- a full journal disk ----
   kJournalFull,
   kStorageFullRefused,
+  kScheduleFires,
+  kScheduleFiresFailed,
+  kTransportScheduleListsGathered,
   kCount,  // not a counter: the number of them
 };
 
@@ -115,6 +118,9 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kTransportForwardUnsent, "transport_forward_unsent", false},
     {Counter::kJournalFull, "journal_full", false},
     {Counter::kStorageFullRefused, "storage_full_refused", false},
+    {Counter::kScheduleFires, "schedule_fires", false},
+    {Counter::kScheduleFiresFailed, "schedule_fires_failed", false},
+    {Counter::kTransportScheduleListsGathered, "transport_schedule_lists_gathered", false},
 }};
 inline constexpr size_t kCounterCount = kCounters.size();
 

@@ -27,9 +27,15 @@ using jobnet::kJobStateCount;
 using jobnet::MsgpackNil;
 using jobnet::ParseJobState;
 using jobnet::PeerInfo;
+using jobnet::ScheduleInfo;
+using jobnet::ScheduleSpec;
 
 // Checks names and bounds. Returns kInvalidArgument or kTooLarge naming the field.
 Status Validate(const JobSpec& spec);
+// The name, exactly one of cron (length only: the scheduler parses it) and every_ms (bounds),
+// and the job template (as Validate, with no key, delay or run_at). kInvalidArgument naming the
+// field.
+Status Validate(const ScheduleSpec& spec);
 // [A-Za-z0-9_.-]{1,max}
 bool IsValidName(const std::string& s, uint32_t max_bytes);
 // That pattern as text, for error messages: "[A-Za-z0-9_.-]{1,64}".
@@ -46,12 +52,30 @@ struct CancelRequest { std::string id; };
 struct RetryRequest { std::string id; };
 using ListRequest = jobnet::ListQuery;
 struct StatsRequest {};
+struct ScheduleAddRequest { ScheduleSpec schedule; };
+// local = only the answering node's schedules; otherwise it also asks its alive peers
+// (docs/cluster.md "Schedules"). Nodes set it on the requests they send each other.
+struct ScheduleListRequest { bool local = false; };
+enum class ScheduleAction : uint8_t { kRemove = 0, kPause = 1, kResume = 2 };
+const char* ScheduleActionName(ScheduleAction a);  // "remove", "pause", "resume"
+std::optional<ScheduleAction> ParseScheduleAction(const std::string& name);
+struct ScheduleChangeRequest {
+  std::string name;
+  ScheduleAction action = ScheduleAction::kPause;
+};
 
 // ---- replies ----
 using AcceptedReply = jobnet::SubmitResult;
 struct JobReply { JobInfo job; };
 struct JobListReply { std::vector<JobInfo> jobs; };
 using StatsReply = jobnet::NodeStats;
+// The answer to schedule_list (every schedule), schedule_add (the new one) and schedule_change
+// (the schedule as it is now; as it was, for remove). unreachable: nodes asked that did not
+// answer (schedule_list only).
+struct ScheduleListReply {
+  std::vector<ScheduleInfo> schedules;
+  std::vector<std::string> unreachable;
+};
 
 // ---- node to node (one-way: no reply frame) ----
 // Sent every heartbeat interval on each peer link.
@@ -114,7 +138,9 @@ struct ErrorReply {
 
 using Body = std::variant<SubmitRequest, StatusRequest, WaitRequest, CancelRequest, RetryRequest,
                           ListRequest, StatsRequest, AcceptedReply, JobReply, JobListReply,
-                          StatsReply, ErrorReply, Heartbeat, RemoteRun, RemoteResult, RemoteAck>;
+                          StatsReply, ErrorReply, Heartbeat, RemoteRun, RemoteResult, RemoteAck,
+                          ScheduleAddRequest, ScheduleListRequest, ScheduleChangeRequest,
+                          ScheduleListReply>;
 
 // Message kinds on the wire. Numbers are part of the protocol: never renumber.
 enum class Kind : uint8_t {
@@ -125,6 +151,9 @@ enum class Kind : uint8_t {
   kRetry = 5,
   kList = 6,
   kStats = 7,
+  kScheduleAdd = 12,
+  kScheduleList = 13,
+  kScheduleChange = 14,
   kHeartbeat = 16,
   kRemoteRun = 17,
   kRemoteResult = 18,
@@ -133,6 +162,7 @@ enum class Kind : uint8_t {
   kJob = 65,
   kJobList = 66,
   kStatsReply = 67,
+  kScheduleListReply = 70,
   kError = 127,
 };
 Kind KindOf(const Body& body);
