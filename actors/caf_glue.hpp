@@ -37,6 +37,7 @@ struct JournalBatch {
   std::vector<uint64_t> deletes;
   uint64_t next_seq = 0;
   PoolSetting pool;  // a `workers set` size to keep (pool.workers == 0: none)
+  std::vector<protocol::ScheduleWrite> schedules;
 };
 
 struct JournalAck {

@@ -189,7 +189,8 @@ void Flush(Self self) {
   JournalBatch batch;
   if (n == w.size()) {
     batch = JournalBatch{std::move(w), std::move(st.pending.deletes), st.pending.next_seq,
-                         PoolSetting{st.pending.workers, st.pending.configured_workers}};
+                         PoolSetting{st.pending.workers, st.pending.configured_workers},
+                         std::move(st.pending.schedule_writes)};
     st.inflight = std::move(st.pending);
     st.pending = sched::Effects{};
   } else {
@@ -303,7 +304,9 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
                                        std::is_same_v<T, protocol::BulkRequest> ||
                                        std::is_same_v<T, protocol::CancelRequest> ||
                                        std::is_same_v<T, protocol::RetryRequest> ||
-                                       std::is_same_v<T, protocol::WorkersSetRequest>;
+                                       std::is_same_v<T, protocol::WorkersSetRequest> ||
+                                       std::is_same_v<T, protocol::ScheduleAddRequest> ||
+                                       std::is_same_v<T, protocol::ScheduleChangeRequest>;
               if (kWrites && self->state.storage_full) {
                 self->state.storage_full_refused++;
                 return ReplyError(self, token, Code::kStorageFull,
@@ -336,6 +339,12 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
                 core.Workers(token);
               } else if constexpr (std::is_same_v<T, protocol::WorkersSetRequest>) {
                 core.SetWorkers(token, req.workers, now);
+              } else if constexpr (std::is_same_v<T, protocol::ScheduleAddRequest>) {
+                core.AddSchedule(token, std::move(req.schedule), now);
+              } else if constexpr (std::is_same_v<T, protocol::ScheduleListRequest>) {
+                core.ListSchedules(token);  // the peers' part is gathered by the transport
+              } else if constexpr (std::is_same_v<T, protocol::ScheduleChangeRequest>) {
+                core.ChangeSchedule(token, req, now);
               } else if constexpr (std::is_same_v<T, protocol::StatsRequest>) {
                 auto& s = self->state;
                 protocol::StatsReply r = core.Stats();

@@ -322,6 +322,38 @@ Result<std::vector<HandlerInfo>> Client::Types() {
   if (!r.ok()) return r.status();
   return std::move(r.value().handlers);
 }
+
+namespace {
+Result<ScheduleInfo> ExpectOneSchedule(Result<protocol::Body> r) {
+  auto l = Expect<protocol::ScheduleListReply>(std::move(r));
+  if (!l.ok()) return l.status();
+  if (l.value().schedules.size() != 1)
+    return Status::Corruption("a schedule reply must hold one schedule, not " +
+                              std::to_string(l.value().schedules.size()));
+  return std::move(l.value().schedules.front());
+}
+}  // namespace
+
+Result<ScheduleInfo> Client::AddSchedule(const ScheduleSpec& spec) {
+  return ExpectOneSchedule(impl_->Call(protocol::ScheduleAddRequest{spec}));
+}
+Result<std::vector<ScheduleInfo>> Client::ListSchedules(std::vector<std::string>* unreachable,
+                                                        bool local_only) {
+  auto l = Expect<protocol::ScheduleListReply>(impl_->Call(protocol::ScheduleListRequest{local_only}));
+  if (!l.ok()) return l.status();
+  if (unreachable != nullptr) *unreachable = std::move(l.value().unreachable);
+  return std::move(l.value().schedules);
+}
+Result<ScheduleInfo> Client::ChangeSchedule(const std::string& name, const std::string& action) {
+  protocol::ScheduleChangeRequest req;
+  req.name = name;
+  auto parsed = protocol::ParseScheduleAction(action);
+  if (!parsed)
+    return Status::InvalidArgument("schedule action must be remove, pause or resume, not '" +
+                                   action + "'");
+  req.action = *parsed;
+  return ExpectOneSchedule(impl_->Call(req));
+}
 Result<JobInfo> Client::Wait(const std::string& id, uint64_t timeout_ms) {
   return ExpectJob(impl_->Call(protocol::WaitRequest{id, timeout_ms}, timeout_ms));
 }

@@ -412,6 +412,8 @@ int Main(int argc, char** argv) {
   node->add_option("--heartbeat-ms", nf.heartbeat_ms,
                    "heartbeat interval in ms (default " + std::to_string(nf.heartbeat_ms) + ")");
 
+  auto run_schedule = AddScheduleCommands(&app);
+
   // submit
   ClientFlags f;
   std::string type, payload, delay, job_timeout;
@@ -557,6 +559,7 @@ int Main(int argc, char** argv) {
   if (*journal) return JournalCommand(jdir, jaction, jid, jjson);
   if (*cluster) return RunCluster(cf);
   if (*workers) return RunWorkers(wf, f);
+  if (app.got_subcommand("schedule")) return run_schedule();
 
   std::unique_ptr<Client> client;
   if (Status s = Connect(f, &client); !s.ok()) return Fail(s);

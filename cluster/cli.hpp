@@ -4,6 +4,7 @@
 #ifndef JOBNET_CLUSTER_CLI_HPP_
 #define JOBNET_CLUSTER_CLI_HPP_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -26,19 +27,24 @@ constexpr int kExitNotFound = exit_code::kNotFound;
 constexpr int kExitJournal = exit_code::kStorage;
 
 int ExitCodeFor(const Status& s);
-int Main(int argc, char** argv);
 
-// The flags every client command takes: --to, --json, --request-timeout.
+// ---- shared by the subcommand files (cli.cpp, cli_*.cpp) ----
+// The flags of every command that talks to a node.
 struct ClientFlags {
   std::string to;
   bool json = false;
   std::string request_timeout = std::to_string(limits::kRequestTimeoutMsDefault) + "ms";
 };
 void AddClientFlags(CLI::App* cmd, ClientFlags* f);
-// Prints the status to stderr and returns its exit code.
+// Prints "jobnet: <status>" to stderr; returns the exit code for it.
 int Fail(const Status& s);
-// Connects to the endpoints of --to (else $JOBNET_ENDPOINTS, else the default).
+// Connects as the flags say (--to, else $JOBNET_ENDPOINTS; --request-timeout).
 Status Connect(const ClientFlags& f, std::unique_ptr<Client>* client);
+
+// `jobnet schedule add|list|remove|pause|resume` (cli_schedule.cpp): adds the subcommands to
+// `app`; after parsing, if `schedule` was given, call the returned function to run it.
+std::function<int()> AddScheduleCommands(CLI::App* app);
+int Main(int argc, char** argv);
 
 // `jobnet workers [set N]` (cli_workers.cpp).
 struct WorkersFlags {

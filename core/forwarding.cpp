@@ -1,6 +1,8 @@
 // Forwarding state machine; see forwarding.hpp.
 #include "core/forwarding.hpp"
 
+#include <algorithm>
+#include <tuple>
 #include <type_traits>
 #include <variant>
 
@@ -63,6 +65,9 @@ void Forwarder::SetPeer(uint32_t link, const std::string& node, bool alive) {
 Forwarder::Decision Forwarder::Route(uint64_t route, const protocol::Envelope& env,
                                      uint64_t now_ms) {
   Decision d;
+  if (const auto* sl = std::get_if<protocol::ScheduleListRequest>(&env.body);
+      sl != nullptr && !sl->local && !link_of_.empty())
+    return StartGather(route, env, now_ms);
   uint64_t wait_ms = 0;
   const std::string* job_id = ForwardableJob(env.body, &wait_ms);
   if (job_id == nullptr || node_id_.empty()) return d;
@@ -97,10 +102,77 @@ Forwarder::Decision Forwarder::Route(uint64_t route, const protocol::Envelope& e
   return d;
 }
 
+Forwarder::Decision Forwarder::StartGather(uint64_t route, const protocol::Envelope& env,
+                                           uint64_t now_ms) {
+  Decision d;
+  d.verdict = Verdict::kGather;
+  protocol::Envelope ask = env;
+  std::get<protocol::ScheduleListRequest>(ask.body).local = true;
+  d.local = ask;
+  Gather g;
+  g.client_corr = env.corr_id;
+  g.waiting = 1;  // this node
+  const uint64_t deadline_ms = now_ms + limits::kForwardSlackMs;
+  for (uint32_t link = 0; link < peers_.size(); ++link) {
+    const Peer& p = peers_[link];
+    if (p.node.empty()) continue;  // never heard from: not known to be a node yet
+    if (!p.alive) {
+      g.merged.unreachable.push_back(p.node);
+      continue;
+    }
+    const uint64_t id = next_id_++;
+    pending_.emplace(id, Pending{route, env.corr_id, link, deadline_ms, limits::kForwardSlackMs,
+                                 p.node, route});
+    deadlines_.emplace(deadline_ms, id);
+    ask.corr_id = id;
+    d.sends.push_back(Send{link, id, protocol::Encode(ask)});
+    g.waiting++;
+  }
+  gathers_.emplace(route, std::move(g));
+  counters_.gathered++;
+  return d;
+}
+
+bool Forwarder::OnLocalReply(uint64_t route, const std::string& frame) {
+  if (gathers_.empty()) return false;  // every reply passes here: keep the common case cheap
+  auto it = gathers_.find(route);
+  if (it == gathers_.end()) return false;
+  uint64_t corr = 0;
+  auto env = protocol::Decode(frame.data(), frame.size(), &corr, limits::kReplyFrameBytesMax);
+  auto* list = env.ok() ? std::get_if<protocol::ScheduleListReply>(&env.value().body) : nullptr;
+  if (list != nullptr) {
+    auto& m = it->second.merged.schedules;
+    m.insert(m.end(), std::make_move_iterator(list->schedules.begin()),
+             std::make_move_iterator(list->schedules.end()));
+  } else {
+    it->second.local_error = frame;  // this node's own failure is the answer
+  }
+  GatherPartDone(route);
+  return true;
+}
+
+void Forwarder::GatherPartDone(uint64_t route) {
+  auto it = gathers_.find(route);
+  JOBNET_CHECK(it != gathers_.end() && it->second.waiting > 0);
+  if (--it->second.waiting > 0) return;
+  Gather g = std::move(it->second);
+  gathers_.erase(it);
+  if (!g.local_error.empty()) {
+    answers_.push_back(ForwardAnswer{route, std::move(g.local_error)});
+    return;
+  }
+  auto& m = g.merged.schedules;
+  std::sort(m.begin(), m.end(), [](const protocol::ScheduleInfo& a, const protocol::ScheduleInfo& b) {
+    return std::tie(a.node, a.name) < std::tie(b.node, b.name);
+  });
+  std::sort(g.merged.unreachable.begin(), g.merged.unreachable.end());
+  Answer(route, protocol::Envelope{limits::kProtocolVersion, g.client_corr, std::move(g.merged)});
+}
+
 void Forwarder::Unsent(uint64_t forward_id) {
   auto it = pending_.find(forward_id);
   JOBNET_CHECK(it != pending_.end());
-  counters_.forwarded--;
+  if (it->second.gather_route == 0) counters_.forwarded--;  // a gather's parts are not counted there
   counters_.unsent++;
   Fail(it, Status::Unavailable("cannot reach owner node " + it->second.owner));
 }
@@ -117,6 +189,19 @@ void Forwarder::OnReply(const char* data, size_t size) {
   Pending p = std::move(it->second);
   deadlines_.erase({p.deadline_ms, corr});
   pending_.erase(it);
+  if (p.gather_route != 0) {
+    // An error (an older peer that does not know schedule_list) leaves its node unlisted.
+    auto* list = std::get_if<protocol::ScheduleListReply>(&env.value().body);
+    Gather& g = gathers_.at(p.gather_route);
+    if (list != nullptr) {
+      g.merged.schedules.insert(g.merged.schedules.end(),
+                                std::make_move_iterator(list->schedules.begin()),
+                                std::make_move_iterator(list->schedules.end()));
+    } else {
+      g.merged.unreachable.push_back(p.owner);
+    }
+    return GatherPartDone(p.gather_route);
+  }
   env.value().corr_id = p.client_corr;
   Answer(p.route, env.value());
 }
@@ -140,6 +225,12 @@ std::vector<ForwardAnswer> Forwarder::TakeAnswers() {
 
 void Forwarder::Fail(std::unordered_map<uint64_t, Pending>::iterator it, const Status& why) {
   deadlines_.erase({it->second.deadline_ms, it->first});
+  if (it->second.gather_route != 0) {
+    const uint64_t route = it->second.gather_route;
+    gathers_.at(route).merged.unreachable.push_back(it->second.owner);
+    pending_.erase(it);
+    return GatherPartDone(route);
+  }
   Answer(it->second.route, protocol::MakeError(it->second.client_corr, why));
   pending_.erase(it);
 }

@@ -28,6 +28,7 @@ struct ForwardCounters {
   std::atomic<uint64_t> lost_on_death{0};  // pending when their owner was declared dead
   std::atomic<uint64_t> unsent{0};        // the link's send queue was full
   std::atomic<uint64_t> unmatched_replies{0};  // late, or error replies to one-way messages
+  std::atomic<uint64_t> gathered{0};      // schedule lists gathered from the peers
 };
 
 // A reply frame for the client request held in transport slot `route`.
@@ -51,20 +52,38 @@ class Forwarder {
     kLocal,     // this node answers the request: hand it on unchanged
     kForward,   // send `frame` on `link`; if that fails, call Unsent(forward_id)
     kAnswered,  // the owner is dead: the reply is in TakeAnswers()
+    // A schedule list for the whole cluster: send each of `sends` (Unsent(forward_id) for one
+    // that fails) and hand `local` (the request for this node's part) on. Its reply must then
+    // go to OnLocalReply, which merges it with the peers' answers.
+    kGather,
+  };
+  struct Send {
+    uint32_t link = 0;
+    uint64_t forward_id = 0;
+    std::string frame;
   };
   struct Decision {
     Verdict verdict = Verdict::kLocal;
     uint32_t link = 0;
     uint64_t forward_id = 0;
     std::string frame;  // the request re-encoded with the forward's own corr_id
+    std::vector<Send> sends;  // kGather
+    protocol::Envelope local;  // kGather
   };
   // Decides where the request `env`, held in transport slot `route`, goes. status, wait, cancel
   // and retry about a job of a live peer are forwarded with a deadline of now + kForwardSlackMs
-  // (+ the wait's timeout); about a dead peer's job they are answered at once; anything else,
-  // and any job of this node or of a node no heartbeat named, is local.
+  // (+ the wait's timeout); about a dead peer's job they are answered at once. A schedule_list
+  // without `local`, once a heartbeat has named a peer, is gathered: asked of every alive peer
+  // (with `local` set, so they do not ask on) and of this node, and answered with all the
+  // schedules, naming in `unreachable` the peers that were dead or did not answer by now +
+  // kForwardSlackMs (docs/cluster.md "Schedules"). Anything else, and any job of this node or of
+  // a node no heartbeat named, is local.
   Decision Route(uint64_t route, const protocol::Envelope& env, uint64_t now_ms);
   // The forward's frame could not be queued on its link: answers `unavailable`.
   void Unsent(uint64_t forward_id);
+  // The reply of this node to the local part of gather `route`: merged, and true. False if
+  // `route` is not a gather (the reply goes to its client as usual).
+  bool OnLocalReply(uint64_t route, const std::string& frame);
   // A frame that arrived on a peer link. If it answers a pending forward, that forward's client
   // gets it (with the client's corr_id); anything else is counted and dropped.
   void OnReply(const char* data, size_t size);
@@ -84,13 +103,25 @@ class Forwarder {
     uint64_t deadline_ms = 0;
     uint64_t budget_ms = 0;  // deadline_ms - the time it was sent, for the error text
     std::string owner;
+    uint64_t gather_route = 0;  // nonzero: a peer's part of the gather for this route
+  };
+  // A schedule list being gathered for the client request in transport slot `route`.
+  struct Gather {
+    uint64_t client_corr = 0;
+    uint32_t waiting = 0;  // answers still to come: the peers asked, and this node
+    protocol::ScheduleListReply merged;
+    std::string local_error;  // the frame of this node's error reply, if it gave one
   };
   struct Peer {
     std::string node;
     bool alive = false;
   };
-  // Ends a pending forward with an error reply to its client.
+  // Ends a pending forward with an error reply to its client (for a part of a gather: its
+  // node is unreachable).
   void Fail(std::unordered_map<uint64_t, Pending>::iterator it, const Status& why);
+  Decision StartGather(uint64_t route, const protocol::Envelope& env, uint64_t now_ms);
+  // One answer of gather `route` is in: when it was the last, answer the client.
+  void GatherPartDone(uint64_t route);
   void Answer(uint64_t route, const protocol::Envelope& env);
 
   std::string node_id_;
@@ -98,6 +129,7 @@ class Forwarder {
   std::unordered_map<std::string, uint32_t> link_of_;      // node id -> link, as last told
   std::unordered_map<uint64_t, Pending> pending_;          // by the forward's corr_id
   std::set<std::pair<uint64_t, uint64_t>> deadlines_;      // (deadline_ms, forward corr_id)
+  std::unordered_map<uint64_t, Gather> gathers_;           // by route
   uint64_t next_id_ = 1;
   std::vector<ForwardAnswer> answers_;
   ForwardCounters counters_;

@@ -26,6 +26,7 @@ static void MoveAppend(std::vector<T>* into, std::vector<T>* from) {
 void Effects::Append(Effects&& later) {
   MoveAppend(&writes, &later.writes);
   MoveAppend(&deletes, &later.deletes);
+  MoveAppend(&schedule_writes, &later.schedule_writes);
   if (later.next_seq != 0) next_seq = later.next_seq;
   if (later.workers != 0) {
     workers = later.workers;
@@ -272,6 +273,67 @@ void Scheduler::SubmitBatch(ReplyToken t, std::vector<protocol::BatchSpec> specs
   }
   fx_.replies.push_back(Reply{t, std::move(out)});
   DispatchReady(now_ms);
+}
+
+Status Scheduler::RecoverSchedule(protocol::Schedule s) { return schedules_.Recover(std::move(s)); }
+
+void Scheduler::AddSchedule(ReplyToken t, protocol::ScheduleSpec spec, uint64_t now_ms) {
+  if (draining_) return Error(t, Status::Draining("node " + opt_.node_id + " is shutting down"));
+  // Checked now rather than at every fire: a type this node cannot run would only make dead jobs.
+  if (!opt_.known_types.empty() && opt_.known_types.count(spec.job.type) == 0)
+    return Error(t, Status::InvalidArgument("no handler for job type '" + spec.job.type +
+                                            "' on node " + opt_.node_id));
+  auto added = schedules_.Add(std::move(spec), now_ms);
+  if (!added.ok()) return Error(t, added.status());
+  fx_.schedule_writes.push_back(protocol::ScheduleWrite{added.value().spec.name, false, added.value()});
+  protocol::ScheduleListReply r;
+  r.schedules.push_back(schedules_.Info(added.value(), opt_.node_id));
+  fx_.replies.push_back(Reply{t, std::move(r)});
+}
+
+void Scheduler::ListSchedules(ReplyToken t) {
+  fx_.replies.push_back(Reply{t, protocol::ScheduleListReply{schedules_.List(opt_.node_id), {}}});
+}
+
+void Scheduler::ChangeSchedule(ReplyToken t, const protocol::ScheduleChangeRequest& req,
+                               uint64_t now_ms) {
+  using protocol::ScheduleAction;
+  Result<protocol::Schedule> r = Status::Internal("unknown schedule action");
+  switch (req.action) {
+    case ScheduleAction::kRemove: r = schedules_.Remove(req.name); break;
+    case ScheduleAction::kPause: r = schedules_.Pause(req.name); break;
+    case ScheduleAction::kResume: r = schedules_.Resume(req.name, now_ms); break;
+  }
+  if (!r.ok()) return Error(t, r.status());
+  fx_.schedule_writes.push_back(
+      protocol::ScheduleWrite{req.name, req.action == ScheduleAction::kRemove, r.value()});
+  protocol::ScheduleListReply reply;
+  reply.schedules.push_back(schedules_.Info(r.value(), opt_.node_id));
+  fx_.replies.push_back(Reply{t, std::move(reply)});
+}
+
+void Scheduler::FireSchedules(uint64_t now_ms) {
+  if (draining_) return;  // a draining node submits nothing; the next start catches up once
+  for (const std::string& name : schedules_.Due(now_ms)) {
+    const protocol::Schedule* s = schedules_.Find(name);
+    JOBNET_CHECK(s != nullptr);
+    JobSpec spec = s->spec.job;
+    // The fire's own key: if this job was journaled but the schedule's record was not (a crash
+    // between two batches of a split backlog), firing again after the restart finds this job
+    // instead of making a second one.
+    spec.key = "schedule:" + name + ":" + std::to_string(s->fires + 1);
+    auto admitted = Admit(std::move(spec), now_ms);
+    const jobnet::Status& st = admitted.status();
+    if (st.ok()) {
+      counters_[Counter::kScheduleFires]++;
+    } else {
+      counters_[Counter::kScheduleFiresFailed]++;
+      fx_.notes.push_back("schedule " + name + " skipped a tick: its job was refused (" +
+                          st.ToString() + ")");
+    }
+    fx_.schedule_writes.push_back(
+        protocol::ScheduleWrite{name, false, schedules_.Fired(name, now_ms, st.ok() ? admitted.value().id : "")});
+  }
 }
 
 void Scheduler::StatusOf(ReplyToken t, const std::string& id, bool history) {
@@ -1077,6 +1139,7 @@ void Scheduler::Tick(uint64_t now_ms) {
     EndRun(job, lease, false, "", "", /*timed_out=*/true, now_ms);
   }
   ExpireWaiters(now_ms);
+  FireSchedules(now_ms);
   for (uint32_t i = 0; i < peers_.size(); ++i) {
     Peer& p = peers_[i];
     if (!p.alive || p.last_seen_ms + opt_.failure_timeout_ms > now_ms) continue;
@@ -1132,6 +1195,7 @@ uint64_t Scheduler::NextDeadlineMs() const {
     d = std::min(d, hosted_queue_.front().second + limits::kHostedQueueWaitMsMax);
   if (!waiter_deadlines_.empty()) d = std::min(d, std::get<0>(*waiter_deadlines_.begin()));
   if (!finished_.empty()) d = std::min(d, finished_.begin()->first + opt_.retention_ms);
+  d = std::min(d, schedules_.NextDeadlineMs());
   return d;
 }
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/worker_pool.hpp"
+#include "core/schedules.hpp"
 #include "jobnet/status.h"
 #include "protocol/counters.hpp"
 #include "protocol/job_record.hpp"
@@ -136,6 +137,9 @@ struct PeerLiveness {
 struct Effects {
   std::vector<JobWrite> writes;
   std::vector<uint64_t> deletes;  // job seqs purged by retention
+  // Schedule records, in order. A fire's record is journaled in the batch of its job, or (when
+  // a large backlog is split into several batches) in a later one: never before the job.
+  std::vector<protocol::ScheduleWrite> schedule_writes;
   uint64_t next_seq = 0;          // to journal with the writes when it changed (0 = unchanged)
   // A pool size set at runtime, to journal (m:workers) with the configured size it replaced
   // (0 = unchanged).
@@ -152,7 +156,8 @@ struct Effects {
            peer_sends.empty();
   }
   bool has_writes() const {
-    return !writes.empty() || !deletes.empty() || next_seq != 0 || workers != 0;
+    return !writes.empty() || !deletes.empty() || next_seq != 0 || workers != 0 ||
+           !schedule_writes.empty();
   }
   // Appends `later` after this (its writes, replies, ... come after ours).
   void Append(Effects&& later);
@@ -184,6 +189,9 @@ class Scheduler {
   void FinishRecovery(uint64_t next_seq, uint64_t now_ms);
   // Both steps, for jobs already in memory (tests).
   void Recover(std::vector<Job> jobs, uint64_t next_seq, uint64_t now_ms);
+  // A journaled schedule, before FinishRecovery. kCorruption if it could not have been added.
+  // Its ticks missed while the node was down fire once, at the first Tick.
+  Status RecoverSchedule(protocol::Schedule s);
 
   void Submit(ReplyToken t, protocol::JobSpec spec, uint64_t now_ms);
   // Up to limits::kBatchSpecsMax specs, each admitted or refused as a single submit would be,
@@ -201,6 +209,11 @@ class Scheduler {
   void Cancel(ReplyToken t, const std::string& id, uint64_t now_ms);
   void Retry(ReplyToken t, const std::string& id, uint64_t now_ms);
   void List(ReplyToken t, const protocol::ListRequest& req);
+  // Schedules (recurring jobs; core/schedules.hpp says when they fire). Each answers with a
+  // ScheduleListReply: the new schedule, this node's schedules, or the changed (removed) one.
+  void AddSchedule(ReplyToken t, protocol::ScheduleSpec spec, uint64_t now_ms);
+  void ListSchedules(ReplyToken t);
+  void ChangeSchedule(ReplyToken t, const protocol::ScheduleChangeRequest& req, uint64_t now_ms);
   protocol::StatsReply Stats() const;
   // `jobnet workers`: each slot, what it runs and since when.
   void Workers(ReplyToken t);
@@ -227,7 +240,8 @@ class Scheduler {
   void OnRemoteCancel(const protocol::RemoteCancel& cancel);
   protocol::Heartbeat MakeHeartbeat(const std::string& endpoint) const;
   std::vector<protocol::PeerInfo> Peers() const;
-  // Promotes due delayed jobs, expires leases and waiters, purges old final jobs, dispatches.
+  // Promotes due delayed jobs, expires leases and waiters, fires due schedules, purges old
+  // final jobs, dispatches.
   void Tick(uint64_t now_ms);
   // Only the waiters' part of Tick: answers waits whose timeout passed. Writes nothing, so the
   // node can keep answering waits while its journal refuses writes (a full disk).
@@ -245,6 +259,7 @@ class Scheduler {
   uint64_t held_bytes() const { return held_bytes_; }
   size_t waiter_count() const { return waiter_deadlines_.size(); }
   uint64_t NextDeadlineMs() const;  // earliest timer, UINT64_MAX if none
+  const ScheduleTable& schedules() const { return schedules_; }
 
  private:
   friend class SchedulerTestPeer;  // tests/scheduler_test.cpp: forces an illegal transition
@@ -285,6 +300,8 @@ class Scheduler {
   // Ready order: higher priority first, then FIFO by enqueue order.
   using ReadyKey = std::tuple<int64_t, uint64_t, uint64_t>;  // (-priority, order, seq)
 
+  // Submits one job for each due schedule and journals its new last fire.
+  void FireSchedules(uint64_t now_ms);
   Job* Lookup(const std::string& id, ReplyToken t);
   void Error(ReplyToken t, const jobnet::Status& s);
   // Moves `job` to `to` (checked against kLegalTransitions) and records the event; `node` is the
@@ -386,6 +403,7 @@ class Scheduler {
     protocol::BulkReply counts;
   };
   std::deque<BulkOp> bulk_ops_;
+  ScheduleTable schedules_;
 
   Effects fx_;
   std::map<uint64_t, std::vector<std::pair<uint32_t, JobEvent>>> dirty_;  // seq -> new events

@@ -183,6 +183,19 @@ int RunNode(const NodeConfig& config) {
     spdlog::error("cannot recover journal {}: {}", config.data, s.ToString());
     return kExitJournal;  // the run marks are left as they were, for the next start
   }
+  size_t schedules = 0;
+  {
+    Status bad;
+    Status s = journal->LoadSchedules([&](protocol::Schedule&& sch) {
+      if (Status r = core->RecoverSchedule(std::move(sch)); !r.ok() && bad.ok()) bad = r;
+      ++schedules;
+    });
+    if (s.ok()) s = bad;
+    if (!s.ok()) {
+      spdlog::error("cannot recover the schedules of journal {}: {}", config.data, s.ToString());
+      return kExitJournal;
+    }
+  }
   // The marks are counted: clear them for this run's workers, as many as the pool can grow to.
   if (Status s = run_marks->Arm(limits::kWorkersMax); !s.ok()) {
     spdlog::error("cannot reset run marks: {}", s.ToString());
@@ -245,7 +258,8 @@ int RunNode(const NodeConfig& config) {
            {Counter::kTransportForwardOwnerDown, fc.owner_down.load()},
            {Counter::kTransportForwardExpired, fc.expired.load()},
            {Counter::kTransportForwardLostOnDeath, fc.lost_on_death.load()},
-           {Counter::kTransportForwardUnsent, fc.unsent.load()}};
+           {Counter::kTransportForwardUnsent, fc.unsent.load()},
+           {Counter::kTransportScheduleListsGathered, fc.gathered.load()}};
     }
     return m;
   };
@@ -261,9 +275,10 @@ int RunNode(const NodeConfig& config) {
     caf::anon_send(ingress, actors::inbound_atom_v, route, std::move(env));
   });
   spdlog::info(
-      "node {} listening on {} (incarnation {}, {} workers, {} peers, recovered {} jobs in {} ms)",
+      "node {} listening on {} (incarnation {}, {} workers, {} peers, recovered {} jobs and {} "
+      "schedules in {} ms)",
       config.id, transport->endpoint(), incarnation, workers, config.peers.size(),
-      recovered, recovery_ms);
+      recovered, schedules, recovery_ms);
 
   int sig = 0;
   sigwait(&sigs, &sig);

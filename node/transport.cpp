@@ -214,7 +214,9 @@ void Transport::Impl::FlushQueued() {
   }
   for (const auto& d : decisions) forwarder->SetPeer(d.link, d.node, d.alive);
   SendForwardAnswers();
-  for (const auto& [route, frame] : replies) Answer(route, frame);
+  for (const auto& [route, frame] : replies)
+    if (!forwarder->OnLocalReply(route, frame)) Answer(route, frame);  // else: part of a gather
+  SendForwardAnswers();
   for (const auto& [link, frame] : peer_frames)
     if (!SendOnLink(link, frame)) stats->peer_sends_dropped++;
 }
@@ -306,6 +308,11 @@ void Transport::Impl::Admit(std::string identity, bool delimiter, const zmq::mes
       if (!SendOnLink(d.link, d.frame)) forwarder->Unsent(d.forward_id);
       break;
     case Forwarder::Verdict::kAnswered:
+      break;
+    case Forwarder::Verdict::kGather:
+      for (const auto& send : d.sends)
+        if (!SendOnLink(send.link, send.frame)) forwarder->Unsent(send.forward_id);
+      sink(route, std::move(d.local));
       break;
   }
   SendForwardAnswers();

@@ -36,12 +36,12 @@ struct BodyWriter {
     pk.pack_str(n);
     pk.pack_str_body(k, n);
   }
-  void operator()(const SubmitRequest& r) { Spec(r.spec); }
+  void operator()(const SubmitRequest& r) { Spec(r.spec, 0); }
   void operator()(const SubmitBatchRequest& r) {
     pk.pack_map(1);
     Key("specs");
     pk.pack_array(static_cast<uint32_t>(r.specs.size()));
-    for (const auto& b : r.specs) Spec(b.spec);
+    for (const auto& b : r.specs) Spec(b.spec, 0);
   }
   void operator()(const BulkRequest& r) {
     pk.pack_map(r.state ? 4 : 3);
@@ -81,8 +81,9 @@ struct BodyWriter {
       Key("result"); PackStr(pk, h.result);
     }
   }
-  void Spec(const JobSpec& s) {
-    pk.pack_map(10);
+  // A job spec's fields in a map with `extra` more fields, which the caller writes next.
+  void Spec(const JobSpec& s, uint32_t extra) {
+    pk.pack_map(10 + extra);
     Key("type"); PackStr(pk, s.type);
     Key("payload"); PackRaw(buf, s.payload);
     Key("queue"); PackStr(pk, s.queue);
@@ -276,6 +277,43 @@ struct BodyWriter {
     Key("lease"); pk.pack_uint64(c.lease);
     Key("seq"); pk.pack_uint64(c.seq);
   }
+  void operator()(const ScheduleAddRequest& r) {
+    Spec(r.schedule.job, 3);
+    Key("name"); PackStr(pk, r.schedule.name);
+    Key("cron"); PackStr(pk, r.schedule.cron);
+    Key("every_ms"); pk.pack_uint64(r.schedule.every_ms);
+  }
+  void operator()(const ScheduleListRequest& r) {
+    pk.pack_map(1);
+    Key("local"); pk.pack(r.local);
+  }
+  void operator()(const ScheduleChangeRequest& r) {
+    pk.pack_map(2);
+    Key("name"); PackStr(pk, r.name);
+    Key("action"); PackStr(pk, ScheduleActionName(r.action));
+  }
+  void operator()(const ScheduleListReply& r) {
+    pk.pack_map(2);
+    Key("schedules");
+    pk.pack_array(static_cast<uint32_t>(r.schedules.size()));
+    for (const auto& i : r.schedules) {
+      pk.pack_map(11);
+      Key("name"); PackStr(pk, i.name);
+      Key("node"); PackStr(pk, i.node);
+      Key("cron"); PackStr(pk, i.cron);
+      Key("every_ms"); pk.pack_uint64(i.every_ms);
+      Key("type"); PackStr(pk, i.type);
+      Key("queue"); PackStr(pk, i.queue);
+      Key("paused"); pk.pack(i.paused);
+      Key("next_fire"); pk.pack_uint64(i.next_fire_ms);
+      Key("last_fire"); pk.pack_uint64(i.last_fire_ms);
+      Key("last_job"); PackStr(pk, i.last_job_id);
+      Key("fires"); pk.pack_uint64(i.fires);
+    }
+    Key("unreachable");
+    pk.pack_array(static_cast<uint32_t>(r.unreachable.size()));
+    for (const auto& n : r.unreachable) PackStr(pk, n);
+  }
   void operator()(const ErrorReply& r) { Error(r.code, r.message); }
   void Error(Code code, const std::string& message) {
     pk.pack_map(2);
@@ -464,6 +502,23 @@ Status ReadMaps(const MapReader& r, const char* key, uint32_t max_items,
                             std::to_string(v->via.array.size) + " elements; the limit is " +
                             std::to_string(max_items));
   for (uint32_t i = 0; i < v->via.array.size; ++i) out->push_back(&v->via.array.ptr[i]);
+  return Status::OK();
+}
+
+Status ReadScheduleInfo(const msgpack::object& o, ScheduleInfo* i) {
+  if (o.type != msgpack::type::MAP) return Status::Corruption("schedule must be a map");
+  MapReader r(o);
+  JOBNET_TRY(r.Str("name", &i->name, limits::kScheduleNameBytesMax, true));
+  JOBNET_TRY(r.Str("node", &i->node, limits::kNodeIdBytesMax));
+  JOBNET_TRY(r.Str("cron", &i->cron, limits::kCronBytesMax));
+  JOBNET_TRY(r.Uint("every_ms", &i->every_ms));
+  JOBNET_TRY(r.Str("type", &i->type, limits::kTypeNameBytesMax));
+  JOBNET_TRY(r.Str("queue", &i->queue, limits::kQueueNameBytesMax));
+  JOBNET_TRY(r.Bool("paused", &i->paused));
+  JOBNET_TRY(r.Uint("next_fire", &i->next_fire_ms));
+  JOBNET_TRY(r.Uint("last_fire", &i->last_fire_ms));
+  JOBNET_TRY(r.Str("last_job", &i->last_job_id, limits::kJobIdBytesMax));
+  JOBNET_TRY(r.Uint("fires", &i->fires));
   return Status::OK();
 }
 
@@ -762,6 +817,57 @@ Status ReadBody(Kind kind, const msgpack::object& o, Body* body) {
       *body = std::move(b);
       return Status::OK();
     }
+    case Kind::kScheduleAdd: {
+      ScheduleAddRequest b;
+      JOBNET_TRY(ReadSpec(r, &b.schedule.job));
+      JOBNET_TRY(r.Str("name", &b.schedule.name, limits::kScheduleNameBytesMax, true));
+      JOBNET_TRY(r.Str("cron", &b.schedule.cron, limits::kCronBytesMax));
+      JOBNET_TRY(r.Uint("every_ms", &b.schedule.every_ms));
+      JOBNET_TRY(Validate(b.schedule));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kScheduleList: {
+      ScheduleListRequest b;
+      JOBNET_TRY(r.Bool("local", &b.local));
+      *body = b;
+      return Status::OK();
+    }
+    case Kind::kScheduleChange: {
+      ScheduleChangeRequest b;
+      std::string action;
+      JOBNET_TRY(r.Str("name", &b.name, limits::kScheduleNameBytesMax, true));
+      JOBNET_TRY(r.Str("action", &action, 16, true));
+      auto parsed = ParseScheduleAction(action);
+      if (parsed) b.action = *parsed;
+      if (!parsed)
+        return Status::InvalidArgument("action must be remove, pause or resume, not '" + action +
+                                       "'");
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kScheduleListReply: {
+      ScheduleListReply b;
+      const auto* list = r.Find("schedules");
+      if (list == nullptr || list->type != msgpack::type::ARRAY)
+        return Status::Corruption("field 'schedules' must be an array");
+      b.schedules.resize(list->via.array.size);
+      for (uint32_t i = 0; i < list->via.array.size; ++i)
+        JOBNET_TRY(ReadScheduleInfo(list->via.array.ptr[i], &b.schedules[i]));
+      if (const auto* un = r.Find("unreachable")) {
+        if (un->type != msgpack::type::ARRAY || un->via.array.size > limits::kPeersMax)
+          return Status::Corruption("field 'unreachable' must be an array of at most " +
+                                    std::to_string(limits::kPeersMax) + " node ids");
+        for (uint32_t i = 0; i < un->via.array.size; ++i) {
+          const auto& n = un->via.array.ptr[i];
+          if (n.type != msgpack::type::STR || n.via.str.size > limits::kEndpointBytesMax)
+            return Status::Corruption("field 'unreachable' must hold node ids");
+          b.unreachable.emplace_back(n.via.str.ptr, n.via.str.size);
+        }
+      }
+      *body = std::move(b);
+      return Status::OK();
+    }
     case Kind::kRemoteCancel: {
       RemoteCancel b;
       JOBNET_TRY(r.Str("owner", &b.owner, limits::kNodeIdBytesMax, true));
@@ -792,6 +898,8 @@ bool KnownKind(uint64_t k) {
     case Kind::kBatchAccepted: case Kind::kBulkReply: case Kind::kTypeList:
     case Kind::kWorkers: case Kind::kWorkersSet:
     case Kind::kWorkerList: case Kind::kRemoteCancel:
+    case Kind::kScheduleAdd: case Kind::kScheduleList:
+    case Kind::kScheduleChange: case Kind::kScheduleListReply:
       return true;
   }
   return false;

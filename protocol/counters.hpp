@@ -68,6 +68,9 @@ enum class Counter : uint8_t {
   kRemoteCancelsSent,   // cancels of this node's runs on peers, sent to the host
   kHostedCancelled,     // another owner's runs stopped (or dropped unstarted) on its cancel
   kWorkersResized,      // `workers set` requests carried out
+  kScheduleFires,
+  kScheduleFiresFailed,
+  kTransportScheduleListsGathered,
   kCount,  // not a counter: the number of them
 };
 
@@ -131,6 +134,9 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kRemoteCancelsSent, "remote_cancels_sent", false},
     {Counter::kHostedCancelled, "hosted_cancelled", false},
     {Counter::kWorkersResized, "workers_resized", false},
+    {Counter::kScheduleFires, "schedule_fires", false},
+    {Counter::kScheduleFiresFailed, "schedule_fires_failed", false},
+    {Counter::kTransportScheduleListsGathered, "transport_schedule_lists_gathered", false},
 }};
 inline constexpr size_t kCounterCount = kCounters.size();
 

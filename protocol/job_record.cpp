@@ -51,6 +51,14 @@ bool GetRaw(const msgpack::object& map, const char* key, std::string* out) {
   return true;
 }
 
+bool GetBool(const msgpack::object& map, const char* key, bool* out) {
+  const auto* v = FindKey(map, key);
+  if (v == nullptr) return true;
+  if (v->type != msgpack::type::BOOLEAN) return false;
+  *out = v->via.boolean;
+  return true;
+}
+
 Status UnpackRecord(const std::string& bytes, msgpack::object_handle* oh) {
   // Records come from disk: decode them within the same bounds as frames from the network.
   Status s = UnpackBounded(bytes.data(), bytes.size(), limits::kReplyFrameBytesMax, oh);
@@ -84,6 +92,37 @@ JobInfo Job::Info() const {
   return i;
 }
 
+namespace {
+
+// The spec map: its 8 fields, and the payload too when asked (a job keeps it under its own key).
+void PackSpec(Packer& pk, msgpack::sbuffer& buf, const JobSpec& spec, bool with_payload) {
+  pk.pack("spec");
+  pk.pack_map(with_payload ? 9 : 8);
+  Str(pk, "type", spec.type);
+  Str(pk, "queue", spec.queue);
+  U64(pk, "prio", spec.priority);
+  U64(pk, "max", spec.max_attempts);
+  U64(pk, "backoff", spec.backoff_ms);
+  U64(pk, "timeout", spec.timeout_ms);
+  U64(pk, "run_at", spec.run_at_ms);
+  Str(pk, "key", spec.key);
+  if (with_payload) {
+    pk.pack("payload");
+    buf.write(spec.payload.data(), spec.payload.size());
+  }
+}
+
+// The spec map back; priority and max_attempts are checked by the caller.
+bool ReadSpec(const msgpack::object& spec, JobSpec* s, uint64_t* prio, uint64_t* max) {
+  return GetStr(spec, "type", &s->type) && GetRaw(spec, "payload", &s->payload) &&
+         GetStr(spec, "queue", &s->queue) && GetU64(spec, "prio", prio) &&
+         GetU64(spec, "max", max) && GetU64(spec, "backoff", &s->backoff_ms) &&
+         GetU64(spec, "timeout", &s->timeout_ms) && GetU64(spec, "run_at", &s->run_at_ms) &&
+         GetStr(spec, "key", &s->key);
+}
+
+}  // namespace
+
 std::string EncodeJobRecord(const Job& j) {
   msgpack::sbuffer buf(192 + j.result.size());
   Packer pk(&buf);
@@ -91,16 +130,7 @@ std::string EncodeJobRecord(const Job& j) {
   U64(pk, "v", kRecordVersion);
   U64(pk, "seq", j.seq);
   Str(pk, "id", j.id);
-  pk.pack("spec");
-  pk.pack_map(8);
-  Str(pk, "type", j.spec.type);
-  Str(pk, "queue", j.spec.queue);
-  U64(pk, "prio", j.spec.priority);
-  U64(pk, "max", j.spec.max_attempts);
-  U64(pk, "backoff", j.spec.backoff_ms);
-  U64(pk, "timeout", j.spec.timeout_ms);
-  U64(pk, "run_at", j.spec.run_at_ms);
-  Str(pk, "key", j.spec.key);
+  PackSpec(pk, buf, j.spec, false);
   U64(pk, "state", static_cast<uint8_t>(j.state));
   U64(pk, "att", j.attempts);
   U64(pk, "ca", j.created_at_ms);
@@ -130,11 +160,7 @@ Result<Job> DecodeJobRecord(const std::string& bytes) {
             GetU64(o, "sa", &j.started_at_ms) && GetU64(o, "fa", &j.finished_at_ms) &&
             GetU64(o, "ra", &j.run_at_ms) && GetRaw(o, "res", &j.result) &&
             GetStr(o, "err", &j.error) && GetU64(o, "ord", &j.order) && GetU64(o, "nev", &nev) &&
-            GetStr(*spec, "type", &j.spec.type) && GetRaw(*spec, "payload", &j.spec.payload) &&
-            GetStr(*spec, "queue", &j.spec.queue) && GetU64(*spec, "prio", &prio) &&
-            GetU64(*spec, "max", &max) && GetU64(*spec, "backoff", &j.spec.backoff_ms) &&
-            GetU64(*spec, "timeout", &j.spec.timeout_ms) &&
-            GetU64(*spec, "run_at", &j.spec.run_at_ms) && GetStr(*spec, "key", &j.spec.key);
+            ReadSpec(*spec, &j.spec, &prio, &max);
   if (!ok) return Status::Corruption("job record has a field of the wrong type");
   if (state >= static_cast<uint64_t>(kJobStateCount))
     return Status::Corruption("job record has unknown state " + std::to_string(state));
@@ -203,6 +229,51 @@ Result<JobEvent> DecodeEventRecord(const std::string& bytes) {
   ev.state = static_cast<JobState>(state);
   ev.attempt = static_cast<uint32_t>(att);
   return ev;
+}
+
+std::string EncodeScheduleRecord(const Schedule& s) {
+  msgpack::sbuffer buf(256 + s.spec.job.payload.size());
+  Packer pk(&buf);
+  pk.pack_map(11);
+  U64(pk, "v", kRecordVersion);
+  Str(pk, "name", s.spec.name);
+  Str(pk, "cron", s.spec.cron);
+  U64(pk, "every", s.spec.every_ms);
+  PackSpec(pk, buf, s.spec.job, true);
+  U64(pk, "an", s.anchor_ms);
+  U64(pk, "from", s.from_ms);
+  pk.pack("paused");
+  pk.pack(s.paused);
+  U64(pk, "lf", s.last_fire_ms);
+  Str(pk, "lj", s.last_job_id);
+  U64(pk, "fires", s.fires);
+  return std::string(buf.data(), buf.size());
+}
+
+Result<Schedule> DecodeScheduleRecord(const std::string& bytes) {
+  msgpack::object_handle oh;
+  Status st = UnpackRecord(bytes, &oh);
+  if (!st.ok()) return st;
+  const auto& o = oh.get();
+  Schedule s;
+  uint64_t prio = 0, max = 0;
+  const auto* spec = FindKey(o, "spec");
+  if (spec == nullptr || spec->type != msgpack::type::MAP)
+    return Status::Corruption("schedule record has no spec");
+  bool ok = GetStr(o, "name", &s.spec.name) && GetStr(o, "cron", &s.spec.cron) &&
+            GetU64(o, "every", &s.spec.every_ms) && ReadSpec(*spec, &s.spec.job, &prio, &max) &&
+            GetU64(o, "an", &s.anchor_ms) && GetU64(o, "from", &s.from_ms) &&
+            GetBool(o, "paused", &s.paused) && GetU64(o, "lf", &s.last_fire_ms) &&
+            GetStr(o, "lj", &s.last_job_id) && GetU64(o, "fires", &s.fires);
+  if (!ok) return Status::Corruption("schedule record has a field of the wrong type");
+  if (prio > limits::kPriorityMax || max > limits::kMaxAttemptsMax)
+    return Status::Corruption("schedule record has priority or max_attempts out of range");
+  s.spec.job.priority = static_cast<uint32_t>(prio);
+  s.spec.job.max_attempts = static_cast<uint32_t>(max);
+  // The scheduler parses the cron again; the rest must be a spec it could have accepted.
+  if (Status v = Validate(s.spec); !v.ok())
+    return Status::Corruption("schedule record '" + s.spec.name + "': " + v.message());
+  return s;
 }
 
 }  // namespace jobnet::protocol

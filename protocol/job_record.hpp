@@ -12,6 +12,10 @@
 //     node: on an event into `running`, the node that runs the attempt;
 //     err:  on an event that ends a failed attempt, the attempt's error.
 //   (Both optional: records written before them read as empty, docs/journal.md.)
+//   schedule_record := map { "v": 1, "name": str, "cron": str, "every": uint,
+//                            "spec": map (as in job_record, plus "payload": any),
+//                            "an": uint, "from": uint, "paused": bool, "lf": uint, "lj": str,
+//                            "fires": uint }
 //
 // docs/journal.md mirrors this grammar.
 #ifndef JOBNET_PROTOCOL_JOB_RECORD_HPP_
@@ -73,6 +77,29 @@ struct JobWrite {
   Job job;
   std::vector<std::pair<uint32_t, JobEvent>> events;
 };
+
+// A recurring job and its state, as journaled under "s:" + name (docs/journal.md).
+struct Schedule {
+  ScheduleSpec spec;           // the job template keeps its payload here
+  // An interval ticks at anchor + k * every_ms: the creation, moved to the time of a fire that
+  // caught up more than one missed tick.
+  uint64_t anchor_ms = 0;
+  uint64_t from_ms = 0;        // ticks after this count: the creation, or the last resume
+  bool paused = false;
+  uint64_t last_fire_ms = 0;   // 0 = never fired
+  std::string last_job_id;
+  uint64_t fires = 0;          // fires so far; each fire's job key is made from it
+};
+
+// The journal write for one schedule: its record as it now is, or its removal.
+struct ScheduleWrite {
+  std::string name;
+  bool remove = false;
+  Schedule schedule;  // when !remove
+};
+
+std::string EncodeScheduleRecord(const Schedule& s);
+Result<Schedule> DecodeScheduleRecord(const std::string& bytes);
 
 // Encodes everything but job.spec.payload.
 std::string EncodeJobRecord(const Job& job);

@@ -93,6 +93,41 @@ Status Validate(const BulkQuery& q) {
   return Status::OK();
 }
 
+Status Validate(const ScheduleSpec& spec) {
+  using namespace limits;
+  using std::to_string;
+  if (!IsValidName(spec.name, kScheduleNameBytesMax))
+    return Status::InvalidArgument("schedule name must match " + NamePattern(kScheduleNameBytesMax));
+  if (spec.cron.empty() == (spec.every_ms == 0))
+    return Status::InvalidArgument("give exactly one of cron and every_ms");
+  if (spec.cron.size() > kCronBytesMax)
+    return Status::InvalidArgument("cron is longer than " + to_string(kCronBytesMax) + " bytes");
+  if (spec.every_ms != 0 && (spec.every_ms < kScheduleEveryMsMin || spec.every_ms > kScheduleEveryMsMax))
+    return Status::InvalidArgument("every_ms must be " + to_string(kScheduleEveryMsMin) + ".." +
+                                   to_string(kScheduleEveryMsMax) + " (1 s to 366 days)");
+  if (!spec.job.key.empty())
+    return Status::InvalidArgument("a schedule's jobs cannot have a key: each fire gets its own");
+  if (spec.job.delay_ms != 0 || spec.job.run_at_ms != 0)
+    return Status::InvalidArgument("a schedule's jobs cannot have delay_ms or run_at_ms: the "
+                                   "schedule says when they run");
+  return Validate(spec.job);
+}
+
+const char* ScheduleActionName(ScheduleAction a) {
+  switch (a) {
+    case ScheduleAction::kRemove: return "remove";
+    case ScheduleAction::kPause: return "pause";
+    case ScheduleAction::kResume: return "resume";
+  }
+  return "unknown";
+}
+
+std::optional<ScheduleAction> ParseScheduleAction(const std::string& name) {
+  for (auto a : {ScheduleAction::kRemove, ScheduleAction::kPause, ScheduleAction::kResume})
+    if (name == ScheduleActionName(a)) return a;
+  return std::nullopt;
+}
+
 Kind KindOf(const Body& body) {
   static constexpr Kind kKinds[] = {Kind::kSubmit,   Kind::kStatus,   Kind::kWait,
                                     Kind::kCancel,   Kind::kRetry,    Kind::kList,
@@ -103,7 +138,9 @@ Kind KindOf(const Body& body) {
                                     Kind::kTypes, Kind::kBatchAccepted, Kind::kBulkReply,
                                     Kind::kTypeList,
                                     Kind::kWorkers, Kind::kWorkersSet,
-                                    Kind::kWorkerList, Kind::kRemoteCancel};
+                                    Kind::kWorkerList, Kind::kRemoteCancel,
+                                    Kind::kScheduleAdd, Kind::kScheduleList,
+                                    Kind::kScheduleChange, Kind::kScheduleListReply};
   static_assert(sizeof(kKinds) / sizeof(kKinds[0]) == std::variant_size_v<Body>,
                 "one kind per body alternative");
   return kKinds[body.index()];
@@ -137,6 +174,10 @@ const char* KindName(Kind k) {
     case Kind::kWorkersSet: return "workers_set";
     case Kind::kWorkerList: return "worker_list";
     case Kind::kRemoteCancel: return "remote_cancel";
+    case Kind::kScheduleAdd: return "schedule_add";
+    case Kind::kScheduleList: return "schedule_list";
+    case Kind::kScheduleChange: return "schedule_change";
+    case Kind::kScheduleListReply: return "schedule_list_reply";
   }
   return "unknown";
 }

@@ -39,6 +39,13 @@ Status Validate(const JobSpec& spec);
 // A bulk action names a valid queue (and type, if any); retry takes a dead, failed or
 // cancelled state, cancel requires queued or delayed. kInvalidArgument naming the field.
 Status Validate(const BulkQuery& q);
+using jobnet::ScheduleInfo;
+using jobnet::ScheduleSpec;
+
+// The name, exactly one of cron (length only: the scheduler parses it) and every_ms (bounds),
+// and the job template (as Validate, with no key, delay or run_at). kInvalidArgument naming the
+// field.
+Status Validate(const ScheduleSpec& spec);
 // [A-Za-z0-9_.-]{1,max}
 bool IsValidName(const std::string& s, uint32_t max_bytes);
 // That pattern as text, for error messages: "[A-Za-z0-9_.-]{1,64}".
@@ -70,6 +77,17 @@ struct TypesRequest {};
 struct WorkersRequest {};
 // Resizes the worker pool to `workers` (1..kWorkersMax) while the node runs.
 struct WorkersSetRequest { uint32_t workers = 0; };
+struct ScheduleAddRequest { ScheduleSpec schedule; };
+// local = only the answering node's schedules; otherwise it also asks its alive peers
+// (docs/cluster.md "Schedules"). Nodes set it on the requests they send each other.
+struct ScheduleListRequest { bool local = false; };
+enum class ScheduleAction : uint8_t { kRemove = 0, kPause = 1, kResume = 2 };
+const char* ScheduleActionName(ScheduleAction a);  // "remove", "pause", "resume"
+std::optional<ScheduleAction> ParseScheduleAction(const std::string& name);
+struct ScheduleChangeRequest {
+  std::string name;
+  ScheduleAction action = ScheduleAction::kPause;
+};
 
 // ---- replies ----
 using AcceptedReply = jobnet::SubmitResult;
@@ -80,6 +98,13 @@ struct BatchAcceptedReply { std::vector<jobnet::BatchItemResult> items; };
 using BulkReply = jobnet::BulkResult;
 struct TypeListReply { std::vector<jobnet::HandlerInfo> handlers; };
 using WorkerListReply = jobnet::WorkerList;
+// The answer to schedule_list (every schedule), schedule_add (the new one) and schedule_change
+// (the schedule as it is now; as it was, for remove). unreachable: nodes asked that did not
+// answer (schedule_list only).
+struct ScheduleListReply {
+  std::vector<ScheduleInfo> schedules;
+  std::vector<std::string> unreachable;
+};
 
 // ---- node to node (one-way: no reply frame) ----
 // Sent every heartbeat interval on each peer link.
@@ -154,7 +179,9 @@ using Body = std::variant<SubmitRequest, StatusRequest, WaitRequest, CancelReque
                           StatsReply, ErrorReply, Heartbeat, RemoteRun, RemoteResult, RemoteAck,
                           SubmitBatchRequest, BulkRequest, TypesRequest, BatchAcceptedReply,
                           BulkReply, TypeListReply,
-                          WorkersRequest, WorkersSetRequest, WorkerListReply, RemoteCancel>;
+                          WorkersRequest, WorkersSetRequest, WorkerListReply, RemoteCancel,
+                          ScheduleAddRequest, ScheduleListRequest, ScheduleChangeRequest,
+                          ScheduleListReply>;
 
 // Message kinds on the wire. Numbers are part of the protocol: never renumber.
 enum class Kind : uint8_t {
@@ -167,6 +194,9 @@ enum class Kind : uint8_t {
   kStats = 7,
   kWorkers = 10,
   kWorkersSet = 11,
+  kScheduleAdd = 12,
+  kScheduleList = 13,
+  kScheduleChange = 14,
   kHeartbeat = 16,
   kRemoteRun = 17,
   kRemoteResult = 18,
@@ -183,6 +213,7 @@ enum class Kind : uint8_t {
   kBulkReply = 72,
   kTypeList = 73,
   kWorkerList = 69,
+  kScheduleListReply = 70,
   kError = 127,
 };
 Kind KindOf(const Body& body);

@@ -64,6 +64,7 @@ std::string EventKey(uint64_t seq, uint32_t n) {
   PutFixed32(&k, n);
   return k;
 }
+std::string ScheduleKey(const std::string& name) { return "s:" + name; }
 std::string Fixed64Value(uint64_t v) {
   std::string s;
   PutFixed64(&s, v);
@@ -244,9 +245,11 @@ Journal::~Journal() {
 
 Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
                       const std::vector<uint64_t>& deletes, uint64_t next_seq,
-                      const PoolSetting& pool) {
+                      const PoolSetting& pool,
+                      const std::vector<protocol::ScheduleWrite>& schedules) {
   if (options_.read_only) return Status::Internal("journal opened read-only");
-  size_t records = writes.size() + deletes.size() + (next_seq ? 1 : 0) + (pool.workers ? 1 : 0);
+  size_t records = writes.size() + deletes.size() + (next_seq ? 1 : 0) + (pool.workers ? 1 : 0) +
+                   schedules.size();
   if (options_.before_write) {
     Status s = options_.before_write(records);
     if (!s.ok()) return s;
@@ -270,6 +273,14 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
     PutFixed32(&v, pool.workers);
     PutFixed32(&v, pool.configured);
     b.Put(kWorkersKey, v);
+  }
+  for (const auto& sw : schedules) {
+    JOBNET_CHECK(!sw.name.empty() && (sw.remove || sw.schedule.spec.name == sw.name));
+    if (sw.remove) {
+      b.Delete(ScheduleKey(sw.name));
+    } else {
+      b.Put(ScheduleKey(sw.name), protocol::EncodeScheduleRecord(sw.schedule));
+    }
   }
   if (full_) {
     // The failed write left RocksDB in a background error that refuses writes; Resume() clears
@@ -371,6 +382,20 @@ Status Journal::LoadPoolSetting(PoolSetting* out) const {
                               " workers, outside 1.." + std::to_string(limits::kWorkersMax));
   *out = p;
   return Status::OK();
+}
+
+Status Journal::LoadSchedules(const std::function<void(protocol::Schedule&&)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("s:"); it->Valid() && it->key().starts_with("s:"); it->Next()) {
+    auto s = protocol::DecodeScheduleRecord(it->value().ToString());
+    // Schedule names are printable: the key is shown as it is, not in hex.
+    if (!s.ok())
+      return Status::Corruption("record " + it->key().ToString() + ": " + s.status().message());
+    if (ScheduleKey(s.value().spec.name) != it->key().ToString())
+      return Status::Corruption("record " + it->key().ToString() + " holds another schedule's name");
+    fn(std::move(s.value()));
+  }
+  return FromRocks(it->status(), "scan schedules");
 }
 
 Status Journal::LoadAll(std::vector<protocol::Job>* jobs, uint64_t* next_seq) const {
@@ -496,6 +521,8 @@ Status Journal::Verify(std::vector<std::string>* problems, uint64_t* jobs_checke
     if (problems->size() >= 1000) break;
   }
   close_job();
+  if (Status sc = LoadSchedules([](protocol::Schedule&&) {}); !sc.ok())
+    problems->push_back(sc.message());
   for (const auto& [seq, n] : expected_events)
     if (n != 0) problems->push_back("job seq " + std::to_string(seq) + " has no event records");
   return FromRocks(it->status(), "scan events");

@@ -9,6 +9,7 @@
 //   "j:" fixed64(seq)             -> job_record   (protocol/job_record.hpp), without the payload
 //   "p:" fixed64(seq)             -> the payload: one msgpack value, written once with the job
 //   "h:" fixed64(seq) fixed32(n)  -> event_record, the n-th state change of that job
+//   "s:" name                     -> schedule_record (protocol/job_record.hpp), one per schedule
 #ifndef JOBNET_STORAGE_JOURNAL_HPP_
 #define JOBNET_STORAGE_JOURNAL_HPP_
 
@@ -76,11 +77,15 @@ class Journal {
   // event 0). Blocks for the fsync. kStorageFull when the disk is full: nothing of the batch is
   // durable, the journal refuses writes, and a later Write (the same batch again) first asks
   // RocksDB to resume; it succeeds once space returns. Any other failure is kStorage.
-  // `pool` (when pool.workers != 0) goes into the same batch.
+  // `pool` (when pool.workers != 0) goes into the same batch; schedule records are put or
+  // deleted after the jobs, in their order.
   Status Write(const std::vector<protocol::JobWrite>& writes, const std::vector<uint64_t>& deletes,
-               uint64_t next_seq, const PoolSetting& pool = PoolSetting{});
+               uint64_t next_seq, const PoolSetting& pool = PoolSetting{},
+               const std::vector<protocol::ScheduleWrite>& schedules = {});
   // The last pool size written (workers == 0 if none). kCorruption if the record is damaged.
   Status LoadPoolSetting(PoolSetting* out) const;
+  // Hands every schedule to `fn`, in name order (recovery). kCorruption names the key.
+  Status LoadSchedules(const std::function<void(protocol::Schedule&&)>& fn) const;
 
   // Reads the stored next_seq (0 if none), then hands every job to `fn` in seq order
   // (recovery). `fn` may move from the job: recovery streams a million jobs straight into the

@@ -321,5 +321,50 @@ TEST_F(ClusterTest, StoppedNodeGetsTheFullTimeout) {
   EXPECT_TRUE(st.status().IsTimeout()) << st.status().ToString();
 }
 
+TEST_F(ClusterTest, ScheduleListFromAnyNodeShowsEveryNodesSchedules) {
+  ASSERT_NO_FATAL_FAILURE(MakePair(1, 1));
+  auto schedule = [](const std::string& name) {
+    ScheduleSpec s;
+    s.name = name;
+    s.cron = "0 0 1 1 *";  // once a year: nothing fires during the test
+    s.job.type = "echo";
+    return s;
+  };
+  auto c1 = n1_->Connect();
+  auto c2 = n2_->Connect();
+  ASSERT_TRUE(c1->AddSchedule(schedule("a")).ok());
+  ASSERT_TRUE(c2->AddSchedule(schedule("b")).ok());
+  ASSERT_TRUE(c2->AddSchedule(schedule("a")).ok());  // names are per node
+  for (auto* c : {c1.get(), c2.get()}) {
+    std::vector<std::string> unreachable{"x"};
+    auto all = c->ListSchedules(&unreachable);
+    ASSERT_TRUE(all.ok()) << all.status().ToString();
+    std::vector<std::string> got;
+    for (const auto& s : all.value()) got.push_back(s.node + "/" + s.name);
+    EXPECT_EQ(got, (std::vector<std::string>{"n1/a", "n2/a", "n2/b"})) << c->endpoint();
+    EXPECT_TRUE(unreachable.empty());
+    auto local = c->ListSchedules(nullptr, /*local_only=*/true);
+    ASSERT_TRUE(local.ok());
+    EXPECT_EQ(local.value().size(), c == c1.get() ? 1u : 2u);
+  }
+  // Changes act on the node asked: n1 has no "b".
+  EXPECT_TRUE(c1->ChangeSchedule("b", "pause").status().IsNotFound());
+  ASSERT_TRUE(c2->ChangeSchedule("b", "pause").ok());
+
+  // n1 dies: n2 still lists its own, and names n1 as unreachable (at once, or at the deadline).
+  n1_->Kill();
+  std::vector<std::string> unreachable;
+  auto after = c2->ListSchedules(&unreachable);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  ASSERT_EQ(after.value().size(), 2u);
+  EXPECT_EQ(after.value()[1].name, "b");
+  EXPECT_TRUE(after.value()[1].paused);
+  EXPECT_EQ(unreachable, std::vector<std::string>{"n1"});
+  // The CLI prints what it has and exits `unavailable`.
+  auto cli = RunCli("schedule list --json --to " + n2_->endpoint());
+  EXPECT_EQ(cli.exit_code, 3);
+  EXPECT_NE(cli.out.find("\"name\":\"b\""), std::string::npos) << cli.out;
+}
+
 }  // namespace
 }  // namespace jobnet

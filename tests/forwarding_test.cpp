@@ -245,5 +245,98 @@ TEST_F(ForwardingTest, LinkTakenOverByAnotherNodeForgetsTheOldName) {
   EXPECT_EQ(d.link, 0u);
 }
 
+// ---- schedule lists gathered from every node (docs/cluster.md "Schedules") ----
+
+protocol::ScheduleInfo Sched(const std::string& node, const std::string& name) {
+  protocol::ScheduleInfo i;
+  i.node = node;
+  i.name = name;
+  i.every_ms = 1000;
+  return i;
+}
+
+std::string ListReplyFrame(uint64_t corr, std::vector<protocol::ScheduleInfo> schedules) {
+  return protocol::Encode(protocol::Envelope{limits::kProtocolVersion, corr,
+                                             protocol::ScheduleListReply{std::move(schedules), {}}});
+}
+
+TEST_F(ForwardingTest, ScheduleListAsksEveryAlivePeerAndMergesWithTheLocalAnswer) {
+  auto d = f_.Route(7, Request(42, protocol::ScheduleListRequest{}), now_);
+  ASSERT_EQ(d.verdict, Verdict::kGather);
+  ASSERT_EQ(d.sends.size(), 2u);
+  // Every part asks for one node's own schedules only, so peers do not ask on.
+  EXPECT_TRUE(std::get<protocol::ScheduleListRequest>(d.local.body).local);
+  for (const auto& send : d.sends)
+    EXPECT_TRUE(std::get<protocol::ScheduleListRequest>(Decoded(send.frame).body).local);
+  std::string r2 = ListReplyFrame(Decoded(d.sends[0].frame).corr_id, {Sched("n2", "b")});
+  f_.OnReply(r2.data(), r2.size());
+  EXPECT_TRUE(f_.TakeAnswers().empty());  // n3 and this node still to answer
+  std::string r3 = ListReplyFrame(Decoded(d.sends[1].frame).corr_id, {Sched("n3", "a")});
+  f_.OnReply(r3.data(), r3.size());
+  EXPECT_FALSE(f_.OnLocalReply(8, ListReplyFrame(1, {})));  // not a gather: the client's reply
+  EXPECT_TRUE(f_.OnLocalReply(7, ListReplyFrame(42, {Sched("n1", "c"), Sched("n1", "a")})));
+  auto answers = f_.TakeAnswers();
+  ASSERT_EQ(answers.size(), 1u);
+  EXPECT_EQ(answers[0].route, 7u);
+  auto env = Decoded(answers[0].frame);
+  EXPECT_EQ(env.corr_id, 42u);
+  auto& list = std::get<protocol::ScheduleListReply>(env.body);
+  ASSERT_EQ(list.schedules.size(), 4u);
+  EXPECT_EQ(list.schedules[0].node + "/" + list.schedules[0].name, "n1/a");
+  EXPECT_EQ(list.schedules[1].node + "/" + list.schedules[1].name, "n1/c");
+  EXPECT_EQ(list.schedules[2].node + "/" + list.schedules[2].name, "n2/b");
+  EXPECT_EQ(list.schedules[3].node + "/" + list.schedules[3].name, "n3/a");
+  EXPECT_TRUE(list.unreachable.empty());
+  EXPECT_EQ(f_.pending(), 0u);
+}
+
+TEST_F(ForwardingTest, ScheduleListNamesDeadSilentAndDyingPeersUnreachable) {
+  f_.SetPeer(1, "n3", false);  // known dead: not asked
+  auto d = f_.Route(7, Request(42, protocol::ScheduleListRequest{}), now_);
+  ASSERT_EQ(d.verdict, Verdict::kGather);
+  ASSERT_EQ(d.sends.size(), 1u);
+  EXPECT_EQ(d.sends[0].link, 0u);
+  EXPECT_TRUE(f_.OnLocalReply(7, ListReplyFrame(42, {Sched("n1", "a")})));
+  EXPECT_TRUE(f_.TakeAnswers().empty());
+  f_.Expire(now_ + limits::kForwardSlackMs);  // n2 never answers
+  auto answers = f_.TakeAnswers();
+  ASSERT_EQ(answers.size(), 1u);
+  auto list = std::get<protocol::ScheduleListReply>(Decoded(answers[0].frame).body);
+  EXPECT_EQ(list.schedules.size(), 1u);
+  EXPECT_EQ(list.unreachable, (std::vector<std::string>{"n2", "n3"}));
+
+  // A peer declared dead while asked counts as unreachable at once.
+  f_.SetPeer(1, "n3", true);
+  auto d2 = f_.Route(9, Request(43, protocol::ScheduleListRequest{}), now_);
+  ASSERT_EQ(d2.sends.size(), 2u);
+  f_.SetPeer(0, "n2", false);
+  f_.Unsent(d2.sends[1].forward_id);  // and one whose frame could not be queued
+  EXPECT_TRUE(f_.OnLocalReply(9, ListReplyFrame(43, {})));
+  answers = f_.TakeAnswers();
+  ASSERT_EQ(answers.size(), 1u);
+  list = std::get<protocol::ScheduleListReply>(Decoded(answers[0].frame).body);
+  EXPECT_EQ(list.unreachable, (std::vector<std::string>{"n2", "n3"}));
+  EXPECT_EQ(f_.counters().forwarded.load(), 0u);
+}
+
+TEST_F(ForwardingTest, ALocalScheduleListOrOneWithoutKnownPeersIsNotGathered) {
+  EXPECT_EQ(f_.Route(1, Request(1, protocol::ScheduleListRequest{true}), now_).verdict,
+            Verdict::kLocal);
+  Forwarder alone{"n1", 2};  // no heartbeat yet: no peer is known to be a node
+  EXPECT_EQ(alone.Route(2, Request(2, protocol::ScheduleListRequest{}), now_).verdict,
+            Verdict::kLocal);
+}
+
+TEST_F(ForwardingTest, ALocalErrorIsTheAnswerOfTheGather) {
+  auto d = f_.Route(7, Request(42, protocol::ScheduleListRequest{}), now_);
+  for (const auto& send : d.sends) {
+    std::string r = ListReplyFrame(Decoded(send.frame).corr_id, {});
+    f_.OnReply(r.data(), r.size());
+  }
+  EXPECT_TRUE(f_.OnLocalReply(
+      7, protocol::Encode(protocol::MakeError(42, Status::Storage("journal failed")))));
+  EXPECT_EQ(OnlyAnswerCode(7), Code::kStorage);
+}
+
 }  // namespace
 }  // namespace jobnet

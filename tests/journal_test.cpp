@@ -358,5 +358,55 @@ TEST_F(JournalTest, JournalHeldByAnotherProcessIsLocked) {
   EXPECT_FALSE(Journal::IsLocked(dir_.string()));
 }
 
+TEST_F(JournalTest, SchedulesArePutDeletedAndReloadedInTheJobsBatch) {
+  auto sched = [](const std::string& name, uint64_t fires) {
+    protocol::Schedule s;
+    s.spec.name = name;
+    s.spec.cron = "*/5 * * * *";
+    s.spec.job.type = "echo";
+    s.fires = fires;
+    return s;
+  };
+  {
+    auto j = Open();
+    ASSERT_TRUE(j->Write({}, {}, 0, PoolSetting{}, {{"a", false, sched("a", 0)}, {"b", false, sched("b", 0)}}).ok());
+    // A fire: the job and the schedule's new record in one batch; a removal in the next.
+    ASSERT_TRUE(j->Write({MakeWrite(1, JobState::kQueued, 0, 1)}, {}, 2, PoolSetting{},
+                         {{"a", false, sched("a", 1)}})
+                    .ok());
+    ASSERT_TRUE(j->Write({}, {}, 0, PoolSetting{}, {{"b", true, {}}}).ok());
+  }
+  auto j = Open();
+  std::vector<protocol::Schedule> got;
+  ASSERT_TRUE(j->LoadSchedules([&](protocol::Schedule&& s) { got.push_back(std::move(s)); }).ok());
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].spec.name, "a");
+  EXPECT_EQ(got[0].fires, 1u);
+  EXPECT_EQ(got[0].spec.cron, "*/5 * * * *");
+  std::vector<std::string> problems;
+  uint64_t checked = 0;
+  ASSERT_TRUE(j->Verify(&problems, &checked).ok());
+  EXPECT_TRUE(problems.empty()) << problems.front();
+}
+
+TEST_F(JournalTest, DamagedScheduleRecordIsCorruptionNamingTheKey) {
+  {
+    rocksdb::DB* db = nullptr;
+    rocksdb::Options ro;
+    ro.create_if_missing = true;
+    ASSERT_TRUE(rocksdb::DB::Open(ro, dir_.string(), &db).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "s:tick", "\x81\xa1v\x01 garbage").ok());
+    delete db;
+  }
+  auto j = Open();
+  Status s = j->LoadSchedules([](protocol::Schedule&&) {});
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.message().find("s:tick"), std::string::npos) << s.ToString();
+  std::vector<std::string> problems;
+  uint64_t checked = 0;
+  ASSERT_TRUE(j->Verify(&problems, &checked).ok());
+  EXPECT_FALSE(problems.empty());
+}
+
 }  // namespace
 }  // namespace jobnet

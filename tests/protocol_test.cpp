@@ -589,6 +589,115 @@ TEST_F(ProtocolTest, JobRecordRoundTripAndCorruption) {
   EXPECT_EQ(e.value().state, JobState::kRunning);
 }
 
+TEST_F(ProtocolTest, ScheduleMessagesRoundTripAndBadOnesAreRefused) {
+  ScheduleSpec spec;
+  spec.name = "nightly.backup-1";
+  spec.cron = "0 3 * * MON-FRI";
+  spec.job.type = "exec";
+  spec.job.payload = std::string("\x92\x01\x02", 3);
+  spec.job.queue = "ops";
+  spec.job.priority = 7;
+  spec.job.timeout_ms = 60000;
+  auto add = std::get<ScheduleAddRequest>(RoundTrip({1, 1, ScheduleAddRequest{spec}}).body);
+  EXPECT_EQ(add.schedule.name, spec.name);
+  EXPECT_EQ(add.schedule.cron, spec.cron);
+  EXPECT_EQ(add.schedule.every_ms, 0u);
+  EXPECT_EQ(add.schedule.job.payload, spec.job.payload);
+  EXPECT_EQ(add.schedule.job.queue, "ops");
+  EXPECT_EQ(add.schedule.job.priority, 7u);
+  EXPECT_EQ(add.schedule.job.timeout_ms, 60000u);
+  EXPECT_TRUE(std::get<ScheduleListRequest>(RoundTrip({1, 2, ScheduleListRequest{true}}).body).local);
+  EXPECT_FALSE(std::get<ScheduleListRequest>(RoundTrip({1, 2, ScheduleListRequest{}}).body).local);
+  auto ch = std::get<ScheduleChangeRequest>(
+      RoundTrip({1, 3, ScheduleChangeRequest{"x", ScheduleAction::kResume}}).body);
+  EXPECT_EQ(ch.name, "x");
+  EXPECT_EQ(ch.action, ScheduleAction::kResume);
+  ScheduleInfo i;
+  i.name = "x";
+  i.node = "n2";
+  i.every_ms = 30000;
+  i.type = "echo";
+  i.queue = "default";
+  i.paused = true;
+  i.next_fire_ms = std::numeric_limits<uint64_t>::max();
+  i.last_fire_ms = 1714557630000ull;
+  i.last_job_id = "n2-18446744073709551615";
+  i.fires = 12;
+  auto r = std::get<ScheduleListReply>(RoundTrip({1, 4, ScheduleListReply{{i, i}, {"n3"}}}).body);
+  ASSERT_EQ(r.schedules.size(), 2u);
+  EXPECT_EQ(r.schedules[1].node, "n2");
+  EXPECT_TRUE(r.schedules[1].paused);
+  EXPECT_EQ(r.schedules[1].next_fire_ms, i.next_fire_ms);
+  EXPECT_EQ(r.schedules[1].last_job_id, i.last_job_id);
+  EXPECT_EQ(r.schedules[1].fires, 12u);
+  EXPECT_EQ(r.unreachable, std::vector<std::string>{"n3"});
+
+  // Validation at decode: exactly one of cron and every_ms, every_ms bounds, no key.
+  auto refused = [&](ScheduleSpec s) {
+    std::string frame = Encode(Envelope{1, 9, ScheduleAddRequest{s}});
+    uint64_t corr = 0;
+    auto env = Decode(frame.data(), frame.size(), &corr);
+    EXPECT_EQ(corr, 9u);
+    return env.ok() ? Status::OK() : env.status();
+  };
+  ScheduleSpec both = spec;
+  both.every_ms = 1000;
+  EXPECT_TRUE(refused(both).IsInvalidArgument());
+  ScheduleSpec neither = spec;
+  neither.cron.clear();
+  EXPECT_TRUE(refused(neither).IsInvalidArgument());
+  ScheduleSpec every = neither;
+  every.every_ms = limits::kScheduleEveryMsMin - 1;
+  EXPECT_TRUE(refused(every).IsInvalidArgument());
+  every.every_ms = limits::kScheduleEveryMsMin;
+  EXPECT_TRUE(refused(every).ok());
+  every.every_ms = limits::kScheduleEveryMsMax + 1;
+  EXPECT_TRUE(refused(every).IsInvalidArgument());
+  ScheduleSpec keyed = spec;
+  keyed.job.key = "k";
+  EXPECT_TRUE(refused(keyed).IsInvalidArgument());
+  ScheduleSpec named = spec;
+  named.name = "bad name";
+  EXPECT_TRUE(refused(named).IsInvalidArgument());
+  named.name = std::string(limits::kScheduleNameBytesMax + 1, 'a');
+  EXPECT_TRUE(refused(named).IsTooLarge());
+  // An unknown action.
+  std::string frame = Encode(Envelope{1, 5, ScheduleChangeRequest{"x", ScheduleAction::kPause}});
+  auto at = frame.find("pause");
+  ASSERT_NE(at, std::string::npos);
+  frame.replace(at, 5, "pauze");
+  uint64_t corr = 0;
+  EXPECT_TRUE(Decode(frame.data(), frame.size(), &corr).status().IsInvalidArgument());
+}
+
+TEST_F(ProtocolTest, ScheduleRecordRoundTripsAndRefusesWhatCouldNotHaveBeenAdded) {
+  protocol::Schedule s;
+  s.spec.name = "tick";
+  s.spec.every_ms = 2000;
+  s.spec.job.type = "echo";
+  s.spec.job.payload = std::string("\xa4tick", 5);
+  s.anchor_ms = 10;
+  s.from_ms = 20;
+  s.paused = true;
+  s.last_fire_ms = 30;
+  s.last_job_id = "n1-4";
+  s.fires = 4;
+  auto out = protocol::DecodeScheduleRecord(protocol::EncodeScheduleRecord(s));
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out.value().spec.name, "tick");
+  EXPECT_EQ(out.value().spec.every_ms, 2000u);
+  EXPECT_EQ(out.value().spec.job.payload, s.spec.job.payload);
+  EXPECT_EQ(out.value().anchor_ms, 10u);
+  EXPECT_EQ(out.value().from_ms, 20u);
+  EXPECT_TRUE(out.value().paused);
+  EXPECT_EQ(out.value().last_fire_ms, 30u);
+  EXPECT_EQ(out.value().last_job_id, "n1-4");
+  EXPECT_EQ(out.value().fires, 4u);
+  s.spec.every_ms = 0;  // neither cron nor every
+  EXPECT_TRUE(protocol::DecodeScheduleRecord(protocol::EncodeScheduleRecord(s)).status().IsCorruption());
+  EXPECT_TRUE(protocol::DecodeScheduleRecord("\x01").status().IsCorruption());
+}
+
 }  // namespace
 }  // namespace jobnet::protocol
 

@@ -110,6 +110,24 @@ class Client {
   // 1..limits::kWorkersMax; kStorageFull while the node's journal disk is full.
   Result<WorkerList> SetWorkers(uint32_t workers);
 
+  // Schedules (recurring jobs, docs/protocol.md "Schedules"). A schedule belongs to the node that
+  // added it: add, remove, pause and resume act on the node this client talks to.
+  // Adds one. On success returns it with its next fire time. Errors: kInvalidArgument (a bad
+  // spec, or a bad cron expression: the message names the field), kConflict (the node already
+  // has a schedule of that name), kOverloaded (the node holds limits::kSchedulesPerNodeMax),
+  // kDraining, kStorageFull, kTimeout, kUnavailable.
+  Result<ScheduleInfo> AddSchedule(const ScheduleSpec& spec);
+  // The schedules of every node: the node asks its alive peers and merges their answers (with
+  // local_only, only its own). Peers that did not answer in time, or were known dead, are named
+  // in *unreachable (if not null). Blocks for up to the request timeout.
+  Result<std::vector<ScheduleInfo>> ListSchedules(std::vector<std::string>* unreachable,
+                                                  bool local_only = false);
+  // Remove, pause or resume the node's schedule `name`; returns it as it now is (as it was, for
+  // remove). kNotFound if the node has no schedule of that name. Pause and resume are safe to
+  // repeat; resume continues with the first tick after now (ticks missed while paused are
+  // skipped).
+  Result<ScheduleInfo> ChangeSchedule(const std::string& name, const std::string& action);
+
   // Pipelining, on this client's current endpoint only (no failover): send requests without
   // waiting, then collect replies in any order, matched by corr_id. Each Send returns the
   // corr_id it used, or kTooLarge, or kOverloaded when the local send queue is full. A submit

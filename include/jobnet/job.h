@@ -176,6 +176,30 @@ struct WorkerList {
   std::vector<WorkerSlot> slots;  // by id; retiring busy slots too
 };
 
+// A recurring job (`jobnet schedule add`): every tick of `cron` or of `every_ms` submits one job
+// made from `job` on the node that holds the schedule. docs/protocol.md "Schedules".
+struct ScheduleSpec {
+  std::string name;       // [A-Za-z0-9_.-]{1,64}, unique on its node
+  std::string cron;       // 5-field cron in UTC (core/cron.hpp), or empty
+  uint64_t every_ms = 0;  // or a fixed interval; exactly one of cron and every_ms is given
+  JobSpec job;            // each fired job's spec; key, delay_ms and run_at_ms must be unset
+};
+
+// A schedule as `schedule list` shows it.
+struct ScheduleInfo {
+  std::string name;
+  std::string node;        // the node that holds it and fires it
+  std::string cron;        // as given, or empty
+  uint64_t every_ms = 0;   // or the interval
+  std::string type;
+  std::string queue;
+  bool paused = false;
+  uint64_t next_fire_ms = 0;  // Unix ms of the next tick; 0 while paused
+  uint64_t last_fire_ms = 0;  // Unix ms of the last fire; 0 = never fired
+  std::string last_job_id;    // the job the last fire submitted
+  uint64_t fires = 0;         // fires so far
+};
+
 }  // namespace jobnet
 
 #endif  // JOBNET_JOB_H_

@@ -67,6 +67,22 @@ constexpr uint32_t kQueuesMax = 10000;
 static_assert(kWaitersMax >= kWaitersPerJobMax, "one job may hold all its waiters");
 static_assert(kPendingRequestsMax > kWaitersMax, "every waiter is a pending request");
 
+// Schedules (recurring jobs, docs/protocol.md "Schedules"). A schedule list reply from every node of a
+// full cluster must fit one reply frame, so schedules per node are few: a recurring job is a
+// configuration item, and a hundred per node is far past what one node's operator writes.
+constexpr uint32_t kScheduleNameBytesMax = 64;
+constexpr uint32_t kCronBytesMax = 128;             // "0,5,10,... * * * *" spelled out fits
+constexpr uint32_t kSchedulesPerNodeMax = 100;
+constexpr uint64_t kScheduleEveryMsMin = 1000;      // the node's timer is coarser than 1 ms anyway
+constexpr uint64_t kScheduleEveryMsMax = 366ull * 24 * 3600 * 1000;  // a year; longer: use cron
+// One schedule in a list reply: its names, spec, times and last job id, with map keys.
+constexpr uint32_t kScheduleInfoBytesMax =
+    kScheduleNameBytesMax + kNodeIdBytesMax + kCronBytesMax + kTypeNameBytesMax +
+    kQueueNameBytesMax + kJobIdBytesMax + 256;
+static_assert((kPeersMax + 1) * kSchedulesPerNodeMax * kScheduleInfoBytesMax <
+                  kReplyFrameBytesMax,
+              "a merged schedule list of a full cluster fits one reply frame");
+
 // Journal group commit: at most this many job writes, and about this many payload bytes, in one
 // synced WriteBatch; a larger backlog is written as several batches, in order.
 constexpr uint32_t kJournalBatchRecordsMax = 8192;
