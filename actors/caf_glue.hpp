@@ -35,6 +35,7 @@ struct JournalBatch {
   std::vector<protocol::JobWrite> writes;
   std::vector<uint64_t> deletes;
   uint64_t next_seq = 0;
+  std::vector<protocol::QueueSettings> queues;  // queue settings ("q:" + name)
 };
 
 struct JournalAck {

@@ -20,11 +20,11 @@ struct JournalWriterState {
 
 JournalAck WriteBatch(Journal& journal, const JournalBatch& b) {
   auto t0 = std::chrono::steady_clock::now();
-  Status s = journal.Write(b.writes, b.deletes, b.next_seq);
+  Status s = journal.Write(b.writes, b.deletes, b.next_seq, b.queues);
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                 std::chrono::steady_clock::now() - t0)
                 .count();
-  uint64_t records = b.writes.size() + b.deletes.size() + (b.next_seq ? 1 : 0);
+  uint64_t records = b.writes.size() + b.deletes.size() + (b.next_seq ? 1 : 0) + b.queues.size();
   return JournalAck{s.code(), s.message(), records, static_cast<uint64_t>(us)};
 }
 

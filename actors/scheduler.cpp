@@ -171,7 +171,8 @@ void Flush(Self self) {
   }
   JournalBatch batch;
   if (n == w.size()) {
-    batch = JournalBatch{std::move(w), std::move(st.pending.deletes), st.pending.next_seq};
+    batch = JournalBatch{std::move(w), std::move(st.pending.deletes), st.pending.next_seq,
+                         std::move(st.pending.queue_writes)};
     st.inflight = std::move(st.pending);
     st.pending = sched::Effects{};
   } else {
@@ -265,6 +266,10 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
             // Taken even while full: it changes no job, and a dropped ack would later take
             // back (and re-run) a run that is going fine.
             core.OnRemoteAck(*ack, now);
+          } else if (auto* sync = std::get_if<protocol::QueueSync>(&body)) {
+            // Taken even while full: it changes no job; its record waits with the other
+            // pending writes until the disk has space.
+            core.OnQueueSync(*sync, now);
           }
           Pump(self);
           return;
@@ -274,7 +279,8 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
               using T = std::decay_t<decltype(req)>;
               constexpr bool kWrites = std::is_same_v<T, protocol::SubmitRequest> ||
                                        std::is_same_v<T, protocol::CancelRequest> ||
-                                       std::is_same_v<T, protocol::RetryRequest>;
+                                       std::is_same_v<T, protocol::RetryRequest> ||
+                                       std::is_same_v<T, protocol::QueueSetRequest>;
               if (kWrites && self->state.storage_full) {
                 self->state.storage_full_refused++;
                 return ReplyError(self, token, Code::kStorageFull,
@@ -294,6 +300,10 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
                 core.Retry(token, req.id, now);
               } else if constexpr (std::is_same_v<T, protocol::ListRequest>) {
                 core.List(token, req);
+              } else if constexpr (std::is_same_v<T, protocol::QueueSetRequest>) {
+                core.SetQueue(token, req.update, now);
+              } else if constexpr (std::is_same_v<T, protocol::QueuesRequest>) {
+                core.ListQueues(token, now);
               } else if constexpr (std::is_same_v<T, protocol::StatsRequest>) {
                 auto& s = self->state;
                 protocol::StatsReply r = core.Stats();

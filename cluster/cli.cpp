@@ -19,13 +19,6 @@
 #include "node/node.hpp"
 
 namespace jobnet::cli {
-namespace {
-
-struct ClientFlags {
-  std::string to;
-  bool json = false;
-  std::string request_timeout = std::to_string(limits::kRequestTimeoutMsDefault) + "ms";
-};
 
 void AddClientFlags(CLI::App* cmd, ClientFlags* f) {
   cmd->add_option("--to", f->to,
@@ -59,6 +52,8 @@ Status Connect(const ClientFlags& f, std::unique_ptr<Client>* client) {
   o.request_timeout_ms = static_cast<uint32_t>(t.value());
   return Client::Connect(o, client);
 }
+
+namespace {
 
 // Waits for every id to reach a final state, printing each as it does. Waits are pipelined:
 // one request per id, re-sent when the node's wait window (30 s) passes.
@@ -167,10 +162,17 @@ int RunStats(const ClientFlags& f) {
   for (const auto& [k, v] : st.jobs) rows.push_back({k, std::to_string(v)});
   PrintTable(std::cout, {"STATE", "JOBS"}, rows);
   rows.clear();
-  for (const auto& [k, v] : st.queues) rows.push_back({k, std::to_string(v)});
-  if (!rows.empty()) {
+  // The per-queue figures (one more request); a node without them gets the waiting counts.
+  auto queues = client->Queues();
+  if (queues.ok() && !queues.value().empty()) {
     std::cout << "\n";
-    PrintTable(std::cout, {"QUEUE", "WAITING"}, rows);
+    PrintQueues(std::cout, queues.value());
+  } else {
+    for (const auto& [k, v] : st.queues) rows.push_back({k, std::to_string(v)});
+    if (!rows.empty()) {
+      std::cout << "\n";
+      PrintTable(std::cout, {"QUEUE", "WAITING"}, rows);
+    }
   }
   if (!st.peers.empty()) {
     std::cout << "\n";
@@ -440,6 +442,9 @@ int Main(int argc, char** argv) {
   journal->add_option("id", jid, "job id (for show)");
   journal->add_flag("--json", jjson, "JSON lines");
 
+  QueueCommands qc;
+  AddQueueCommands(&app, &qc, &f);
+
   ClusterFlags cf;
   auto* cluster = app.add_subcommand("cluster", "a local cluster: up N | status | kill NODE | restart NODE | down");
   cluster->add_option("action", cf.action, "up | status | kill | restart | down")->required();
@@ -471,6 +476,7 @@ int Main(int argc, char** argv) {
   }
   if (*submit) return RunSubmit(f, type, payload, spec, delay, job_timeout, submit_wait);
   if (*stats) return RunStats(f);
+  if (int rc = RunQueueCommands(qc, f); rc >= 0) return rc;
   if (*nodes) return RunNodes(f);
   if (*journal) return JournalCommand(jdir, jaction, jid, jjson);
   if (*cluster) return RunCluster(cf);

@@ -4,10 +4,18 @@
 #ifndef JOBNET_CLUSTER_CLI_HPP_
 #define JOBNET_CLUSTER_CLI_HPP_
 
+#include <memory>
+#include <ostream>
 #include <string>
+#include <vector>
 
 #include "base/exit_codes.hpp"
+#include "jobnet/client.h"
 #include "jobnet/status.h"
+
+namespace CLI {
+class App;
+}
 
 namespace jobnet::cli {
 
@@ -20,6 +28,33 @@ constexpr int kExitJournal = exit_code::kStorage;
 
 int ExitCodeFor(const Status& s);
 int Main(int argc, char** argv);
+
+// The flags every client command takes (--to, --json, --request-timeout).
+struct ClientFlags {
+  std::string to;
+  bool json = false;
+  std::string request_timeout = std::to_string(limits::kRequestTimeoutMsDefault) + "ms";
+};
+void AddClientFlags(CLI::App* cmd, ClientFlags* f);
+// Prints `s` to stderr; returns its exit code.
+int Fail(const Status& s);
+// A client for the flags' endpoints (with failover).
+Status Connect(const ClientFlags& f, std::unique_ptr<Client>* client);
+
+// `jobnet queue set|pause|resume Q` and `jobnet queues` (cluster/cli_queues.cpp).
+struct QueueCommands {
+  CLI::App* set = nullptr;
+  CLI::App* pause = nullptr;
+  CLI::App* resume = nullptr;
+  CLI::App* list = nullptr;
+  std::string name;
+  std::string order, concurrency, rate, weight;  // as typed; empty = unchanged
+};
+void AddQueueCommands(CLI::App* app, QueueCommands* q, ClientFlags* f);
+// Runs the queue command that was parsed; -1 if none was.
+int RunQueueCommands(const QueueCommands& q, const ClientFlags& f);
+// The queues table (`jobnet queues`, `jobnet stats`).
+void PrintQueues(std::ostream& out, const std::vector<QueueInfo>& queues);
 
 // `jobnet journal DIR ACTION`: read-only inspection of a stopped node's journal.
 int JournalCommand(const std::string& dir, const std::string& action, const std::string& job_id,

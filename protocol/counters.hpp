@@ -59,6 +59,10 @@ enum class Counter : uint8_t {
   // ---- a full journal disk ----
   kJournalFull,
   kStorageFullRefused,
+  // ---- queues (docs/architecture.md §12) ----
+  kQueueSettingsSet,  // queue_set requests applied on this node
+  kQueueSyncApplied,  // settings from peers newer than this node's, taken
+  kQueueSyncStale,    // settings from peers not newer than this node's, ignored
   kCount,  // not a counter: the number of them
 };
 
@@ -115,6 +119,9 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kTransportForwardUnsent, "transport_forward_unsent", false},
     {Counter::kJournalFull, "journal_full", false},
     {Counter::kStorageFullRefused, "storage_full_refused", false},
+    {Counter::kQueueSettingsSet, "queue_settings_set", false},
+    {Counter::kQueueSyncApplied, "queue_sync_applied", false},
+    {Counter::kQueueSyncStale, "queue_sync_stale", false},
 }};
 inline constexpr size_t kCounterCount = kCounters.size();
 

@@ -8,6 +8,9 @@
 //                         "att": uint, "ca": uint, "sa": uint, "fa": uint, "ra": uint,
 //                         "res": any, "err": str, "ord": uint, "nev": uint }
 //   event_record := map { "v": 1, "t": uint(ms), "state": uint, "att": uint, "msg": str }
+//   queue_record := map { "v": 1, "name": str, "order": uint (0 fifo, 1 lifo), "conc": uint,
+//                         "rate": uint, "w": uint, "paused": uint (0|1), "ua": uint(ms),
+//                         "orig": str }
 //
 // docs/journal.md mirrors this grammar.
 #ifndef JOBNET_PROTOCOL_JOB_RECORD_HPP_
@@ -37,6 +40,9 @@ struct Job {
   std::string error;
   uint64_t order = 0;        // enqueue order, for FIFO among equal priorities
   uint32_t events = 0;       // history events journaled so far (next event number)
+  // In memory only (not journaled): when it last became ready, for priority aging in its
+  // queue (core/queue_set.hpp). Recovery sets it to the time of the restart.
+  uint64_t ready_at_ms = 0;
 
   JobInfo Info() const;
 };
@@ -62,6 +68,10 @@ std::string EncodeJobRecord(const Job& job);
 Result<Job> DecodeJobRecord(const std::string& bytes);
 std::string EncodeEventRecord(const JobEvent& ev);
 Result<JobEvent> DecodeEventRecord(const std::string& bytes);
+// A queue's settings (journal key "q:" + name).
+std::string EncodeQueueRecord(const QueueSettings& q);
+// kCorruption for a record that does not decode or whose settings are out of bounds.
+Result<QueueSettings> DecodeQueueRecord(const std::string& bytes);
 
 }  // namespace jobnet::protocol
 

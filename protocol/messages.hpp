@@ -14,6 +14,7 @@
 #include "jobnet/status.h"
 #include "jobnet/job.h"
 #include "jobnet/limits.h"
+#include "jobnet/queue.h"
 
 namespace jobnet::protocol {
 
@@ -27,9 +28,17 @@ using jobnet::kJobStateCount;
 using jobnet::MsgpackNil;
 using jobnet::ParseJobState;
 using jobnet::PeerInfo;
+using jobnet::QueueInfo;
+using jobnet::QueueOrder;
+using jobnet::QueueSettings;
+using jobnet::QueueUpdate;
 
 // Checks names and bounds. Returns kInvalidArgument or kTooLarge naming the field.
 Status Validate(const JobSpec& spec);
+// Checks a queue's name and each field given against its bounds (limits.h). Returns
+// kInvalidArgument naming the field and its bounds.
+Status Validate(const QueueUpdate& update);
+Status Validate(const QueueSettings& settings);
 // [A-Za-z0-9_.-]{1,max}
 bool IsValidName(const std::string& s, uint32_t max_bytes);
 // That pattern as text, for error messages: "[A-Za-z0-9_.-]{1,64}".
@@ -46,12 +55,18 @@ struct CancelRequest { std::string id; };
 struct RetryRequest { std::string id; };
 using ListRequest = jobnet::ListQuery;
 struct StatsRequest {};
+// Changes some settings of one queue (pause and resume are `paused`); answered with a
+// queue_list holding that queue.
+struct QueueSetRequest { QueueUpdate update; };
+// Lists this node's queues: every queue with jobs or settings.
+struct QueuesRequest {};
 
 // ---- replies ----
 using AcceptedReply = jobnet::SubmitResult;
 struct JobReply { JobInfo job; };
 struct JobListReply { std::vector<JobInfo> jobs; };
 using StatsReply = jobnet::NodeStats;
+struct QueueListReply { std::vector<QueueInfo> queues; };
 
 // ---- node to node (one-way: no reply frame) ----
 // Sent every heartbeat interval on each peer link.
@@ -107,6 +122,13 @@ struct RemoteAck {
   uint64_t seq = 0;
   uint32_t free = 0;  // the slots the peer offers now, this run's slot already taken
 };
+// Queue settings, newest first wins (QueueSettings::updated_at_ms, then origin): sent to every
+// alive peer when a queue is set on this node, and all of them, in frames of at most
+// kQueueSyncPerFrameMax, to a peer that turns alive or restarted.
+struct QueueSync {
+  std::string node;  // the sender
+  std::vector<QueueSettings> queues;
+};
 struct ErrorReply {
   Code code = Code::kInternal;
   std::string message;
@@ -114,7 +136,8 @@ struct ErrorReply {
 
 using Body = std::variant<SubmitRequest, StatusRequest, WaitRequest, CancelRequest, RetryRequest,
                           ListRequest, StatsRequest, AcceptedReply, JobReply, JobListReply,
-                          StatsReply, ErrorReply, Heartbeat, RemoteRun, RemoteResult, RemoteAck>;
+                          StatsReply, ErrorReply, Heartbeat, RemoteRun, RemoteResult, RemoteAck,
+                          QueueSetRequest, QueuesRequest, QueueListReply, QueueSync>;
 
 // Message kinds on the wire. Numbers are part of the protocol: never renumber.
 enum class Kind : uint8_t {
@@ -125,21 +148,25 @@ enum class Kind : uint8_t {
   kRetry = 5,
   kList = 6,
   kStats = 7,
+  kQueueSet = 8,
+  kQueues = 9,
   kHeartbeat = 16,
   kRemoteRun = 17,
   kRemoteResult = 18,
   kRemoteAck = 19,
+  kQueueSync = 20,
   kAccepted = 64,
   kJob = 65,
   kJobList = 66,
   kStatsReply = 67,
+  kQueueList = 68,
   kError = 127,
 };
 Kind KindOf(const Body& body);
 // Node-to-node messages get no reply frame.
 inline bool IsOneWay(Kind k) {
   return k == Kind::kHeartbeat || k == Kind::kRemoteRun || k == Kind::kRemoteResult ||
-         k == Kind::kRemoteAck;
+         k == Kind::kRemoteAck || k == Kind::kQueueSync;
 }
 const char* KindName(Kind k);
 

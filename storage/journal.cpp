@@ -30,6 +30,7 @@ constexpr char kFormatKey[] = "m:format";
 constexpr char kIncarnationKey[] = "m:incarnation";
 constexpr char kNextSeqKey[] = "m:next_seq";
 constexpr char kFormat[] = "2";
+const std::string kQueuePrefix = "q:";
 
 void PutFixed64(std::string* s, uint64_t v) {
   for (int i = 7; i >= 0; --i) s->push_back(static_cast<char>((v >> (i * 8)) & 0xff));
@@ -242,9 +243,10 @@ Journal::~Journal() {
 }
 
 Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
-                      const std::vector<uint64_t>& deletes, uint64_t next_seq) {
+                      const std::vector<uint64_t>& deletes, uint64_t next_seq,
+                      const std::vector<protocol::QueueSettings>& queues) {
   if (options_.read_only) return Status::Internal("journal opened read-only");
-  size_t records = writes.size() + deletes.size() + (next_seq ? 1 : 0);
+  size_t records = writes.size() + deletes.size() + (next_seq ? 1 : 0) + queues.size();
   if (options_.before_write) {
     Status s = options_.before_write(records);
     if (!s.ok()) return s;
@@ -263,6 +265,10 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
     b.DeleteRange(EventPrefix(seq), EventPrefix(seq + 1));
   }
   if (next_seq != 0) b.Put(kNextSeqKey, Fixed64Value(next_seq));
+  for (const auto& q : queues) {
+    JOBNET_CHECK(protocol::Validate(q).ok());
+    b.Put(kQueuePrefix + q.name, protocol::EncodeQueueRecord(q));
+  }
   if (full_) {
     // The failed write left RocksDB in a background error that refuses writes; Resume() clears
     // it (switching to a new WAL and flushing) once there is space again. RocksDB's own
@@ -323,6 +329,19 @@ Status Journal::LoadAll(uint64_t* next_seq,
     fn(std::move(j));
     return true;
   });
+}
+
+Status Journal::LoadQueues(std::vector<protocol::QueueSettings>* out) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(kQueuePrefix); it->Valid() && it->key().starts_with(kQueuePrefix); it->Next()) {
+    auto q = protocol::DecodeQueueRecord(it->value().ToString());
+    if (!q.ok())
+      return Status::Corruption("record " + it->key().ToString(true) + ": " + q.status().message());
+    if (it->key().ToString() != kQueuePrefix + q.value().name)
+      return Status::Corruption("record " + it->key().ToString(true) + " holds another queue");
+    out->push_back(std::move(q.value()));
+  }
+  return FromRocks(it->status(), "scan queues");
 }
 
 Status Journal::LoadAll(std::vector<protocol::Job>* jobs, uint64_t* next_seq) const {

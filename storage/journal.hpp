@@ -7,6 +7,7 @@
 //   "j:" fixed64(seq)             -> job_record   (protocol/job_record.hpp), without the payload
 //   "p:" fixed64(seq)             -> the payload: one msgpack value, written once with the job
 //   "h:" fixed64(seq) fixed32(n)  -> event_record, the n-th state change of that job
+//   "q:" name                     -> queue_record (protocol/job_record.hpp): a queue's settings
 #ifndef JOBNET_STORAGE_JOURNAL_HPP_
 #define JOBNET_STORAGE_JOURNAL_HPP_
 
@@ -66,8 +67,11 @@ class Journal {
   // event 0). Blocks for the fsync. kStorageFull when the disk is full: nothing of the batch is
   // durable, the journal refuses writes, and a later Write (the same batch again) first asks
   // RocksDB to resume; it succeeds once space returns. Any other failure is kStorage.
+  // `queues` are queue settings, each replacing the queue's record.
   Status Write(const std::vector<protocol::JobWrite>& writes, const std::vector<uint64_t>& deletes,
-               uint64_t next_seq);
+               uint64_t next_seq, const std::vector<protocol::QueueSettings>& queues = {});
+  // Every queue's settings, by name (recovery: before the jobs). kCorruption names the key.
+  Status LoadQueues(std::vector<protocol::QueueSettings>* out) const;
 
   // Reads the stored next_seq (0 if none), then hands every job to `fn` in seq order
   // (recovery). `fn` may move from the job: recovery streams a million jobs straight into the
