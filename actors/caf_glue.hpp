@@ -38,6 +38,7 @@ struct JournalBatch {
   uint64_t next_seq = 0;
   PoolSetting pool;  // a `workers set` size to keep (pool.workers == 0: none)
   std::vector<protocol::ScheduleWrite> schedules;
+  std::vector<protocol::QueueSettings> queues;  // queue settings ("q:" + name)
 };
 
 struct JournalAck {

@@ -20,12 +20,12 @@ struct JournalWriterState {
 
 JournalAck WriteBatch(Journal& journal, const JournalBatch& b) {
   auto t0 = std::chrono::steady_clock::now();
-  Status s = journal.Write(b.writes, b.deletes, b.next_seq, b.pool, b.schedules);
+  Status s = journal.Write(b.writes, b.deletes, b.next_seq, b.pool, b.schedules, b.queues);
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                 std::chrono::steady_clock::now() - t0)
                 .count();
   uint64_t records = b.writes.size() + b.deletes.size() + (b.next_seq ? 1 : 0) +
-                     (b.pool.workers ? 1 : 0) + b.schedules.size();
+                     (b.pool.workers ? 1 : 0) + b.schedules.size() + b.queues.size();
   return JournalAck{s.code(), s.message(), records, static_cast<uint64_t>(us)};
 }
 

@@ -190,7 +190,7 @@ void Flush(Self self) {
   if (n == w.size()) {
     batch = JournalBatch{std::move(w), std::move(st.pending.deletes), st.pending.next_seq,
                          PoolSetting{st.pending.workers, st.pending.configured_workers},
-                         std::move(st.pending.schedule_writes)};
+                         std::move(st.pending.schedule_writes), std::move(st.pending.queue_writes)};
     st.inflight = std::move(st.pending);
     st.pending = sched::Effects{};
   } else {
@@ -292,6 +292,10 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
             // Taken even while full: it changes no job, and a dropped ack would later take
             // back (and re-run) a run that is going fine.
             core.OnRemoteAck(*ack, now);
+          } else if (auto* sync = std::get_if<protocol::QueueSync>(&body)) {
+            // Taken even while full: it changes no job; its record waits with the other
+            // pending writes until the disk has space.
+            core.OnQueueSync(*sync, now);
           }
           Pump(self);
           return;
@@ -306,7 +310,8 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
                                        std::is_same_v<T, protocol::RetryRequest> ||
                                        std::is_same_v<T, protocol::WorkersSetRequest> ||
                                        std::is_same_v<T, protocol::ScheduleAddRequest> ||
-                                       std::is_same_v<T, protocol::ScheduleChangeRequest>;
+                                       std::is_same_v<T, protocol::ScheduleChangeRequest> ||
+                                       std::is_same_v<T, protocol::QueueSetRequest>;
               if (kWrites && self->state.storage_full) {
                 self->state.storage_full_refused++;
                 return ReplyError(self, token, Code::kStorageFull,
@@ -345,6 +350,10 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
                 core.ListSchedules(token);  // the peers' part is gathered by the transport
               } else if constexpr (std::is_same_v<T, protocol::ScheduleChangeRequest>) {
                 core.ChangeSchedule(token, req, now);
+              } else if constexpr (std::is_same_v<T, protocol::QueueSetRequest>) {
+                core.SetQueue(token, req.update, now);
+              } else if constexpr (std::is_same_v<T, protocol::QueuesRequest>) {
+                core.ListQueues(token, now);
               } else if constexpr (std::is_same_v<T, protocol::StatsRequest>) {
                 auto& s = self->state;
                 protocol::StatsReply r = core.Stats();

@@ -380,6 +380,20 @@ Result<WorkerList> Client::SetWorkers(uint32_t workers) {
   return Expect<protocol::WorkerListReply>(impl_->Call(protocol::WorkersSetRequest{workers}));
 }
 
+Result<QueueInfo> Client::SetQueue(const QueueUpdate& update) {
+  auto r = Expect<protocol::QueueListReply>(impl_->Call(protocol::QueueSetRequest{update}));
+  if (!r.ok()) return r.status();
+  if (r.value().queues.size() != 1)
+    return Status::Corruption("queue_set answered with " + std::to_string(r.value().queues.size()) +
+                              " queues, not one");
+  return std::move(r.value().queues[0]);
+}
+Result<std::vector<QueueInfo>> Client::Queues() {
+  auto r = Expect<protocol::QueueListReply>(impl_->Call(protocol::QueuesRequest{}));
+  if (!r.ok()) return r.status();
+  return std::move(r.value().queues);
+}
+
 Result<uint64_t> Client::SendSubmit(const JobSpec& spec) {
   return impl_->Send(protocol::SubmitRequest{spec});
 }

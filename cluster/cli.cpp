@@ -194,10 +194,17 @@ int RunStats(const ClientFlags& f) {
   for (const auto& [k, v] : st.jobs) rows.push_back({k, std::to_string(v)});
   PrintTable(std::cout, {"STATE", "JOBS"}, rows);
   rows.clear();
-  for (const auto& [k, v] : st.queues) rows.push_back({k, std::to_string(v)});
-  if (!rows.empty()) {
+  // The per-queue figures (one more request); a node without them gets the waiting counts.
+  auto queues = client->Queues();
+  if (queues.ok() && !queues.value().empty()) {
     std::cout << "\n";
-    PrintTable(std::cout, {"QUEUE", "WAITING"}, rows);
+    PrintQueues(std::cout, queues.value());
+  } else {
+    for (const auto& [k, v] : st.queues) rows.push_back({k, std::to_string(v)});
+    if (!rows.empty()) {
+      std::cout << "\n";
+      PrintTable(std::cout, {"QUEUE", "WAITING"}, rows);
+    }
   }
   if (!st.peers.empty()) {
     std::cout << "\n";
@@ -503,6 +510,8 @@ int Main(int argc, char** argv) {
 
   WorkersFlags wf;
   CLI::App* workers = AddWorkersCommand(app, &wf, &f);
+  QueueCommands qc;
+  AddQueueCommands(&app, &qc, &f);
 
   ClusterFlags cf;
   auto* cluster = app.add_subcommand("cluster", "a local cluster: up N | status | kill NODE | restart NODE | down");
@@ -555,6 +564,7 @@ int Main(int argc, char** argv) {
     }
   }
   if (*stats) return RunStats(f);
+  if (int rc = RunQueueCommands(qc, f); rc >= 0) return rc;
   if (*nodes) return RunNodes(f);
   if (*journal) return JournalCommand(jdir, jaction, jid, jjson);
   if (*cluster) return RunCluster(cf);

@@ -6,7 +6,9 @@
 
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
+#include <vector>
 
 #include "base/exit_codes.hpp"
 #include "jobnet/client.h"
@@ -53,6 +55,21 @@ struct WorkersFlags {
 };
 CLI::App* AddWorkersCommand(CLI::App& app, WorkersFlags* wf, ClientFlags* f);
 int RunWorkers(const WorkersFlags& wf, const ClientFlags& f);
+
+// `jobnet queue set|pause|resume Q` and `jobnet queues` (cluster/cli_queues.cpp).
+struct QueueCommands {
+  CLI::App* set = nullptr;
+  CLI::App* pause = nullptr;
+  CLI::App* resume = nullptr;
+  CLI::App* list = nullptr;
+  std::string name;
+  std::string order, concurrency, rate, weight;  // as typed; empty = unchanged
+};
+void AddQueueCommands(CLI::App* app, QueueCommands* q, ClientFlags* f);
+// Runs the queue command that was parsed; -1 if none was.
+int RunQueueCommands(const QueueCommands& q, const ClientFlags& f);
+// The queues table (`jobnet queues`, `jobnet stats`).
+void PrintQueues(std::ostream& out, const std::vector<QueueInfo>& queues);
 
 // `jobnet journal DIR ACTION`: read-only inspection of a stopped node's journal.
 int JournalCommand(const std::string& dir, const std::string& action, const std::string& job_id,

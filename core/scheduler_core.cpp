@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <tuple>
 
 #include "base/check.hpp"
 
@@ -38,6 +39,7 @@ void Effects::Append(Effects&& later) {
   MoveAppend(&peer_sends, &later.peer_sends);
   MoveAppend(&notes, &later.notes);
   MoveAppend(&liveness, &later.liveness);
+  MoveAppend(&queue_writes, &later.queue_writes);
 }
 
 Scheduler::Scheduler(SchedulerOptions options)
@@ -90,11 +92,13 @@ void Scheduler::SetState(Job& job, JobState to, uint64_t now_ms, std::string mes
   }
   if (job.events > 0) {  // a new job (no events yet) was never counted in its initial state
     state_counts_[static_cast<int>(job.state)]--;
+    CountQueueState(job.spec.queue, job.state, -1);
     if (waiting(job.state) && --queue_depth_[job.spec.queue] == 0) queue_depth_.erase(job.spec.queue);
     if (!protocol::IsFinal(job.state)) live_jobs_--;
   }
   job.state = to;
   state_counts_[static_cast<int>(to)]++;
+  CountQueueState(job.spec.queue, to, +1);
   if (waiting(to)) queue_depth_[job.spec.queue]++;
   if (!protocol::IsFinal(to)) live_jobs_++;
   JobEvent ev{now_ms, to, job.attempts, std::move(message), std::move(node), {}};
@@ -106,20 +110,31 @@ void Scheduler::SetState(Job& job, JobState to, uint64_t now_ms, std::string mes
   dirty_[job.seq].emplace_back(job.events++, std::move(ev));
 }
 
-void Scheduler::Enqueue(Job& job) {
+void Scheduler::CountQueueState(const std::string& queue, JobState state, int delta) {
+  auto& counts = queue_states_[queue];
+  uint64_t& n = counts[static_cast<int>(state)];
+  JOBNET_CHECK(delta > 0 || n > 0);
+  n += delta;
+  if (delta < 0 && n == 0 &&
+      std::all_of(counts.begin(), counts.end(), [](uint64_t c) { return c == 0; }))
+    queue_states_.erase(queue);
+}
+
+void Scheduler::Enqueue(Job& job, uint64_t now_ms) {
   if (job.state == JobState::kDelayed) {
     delayed_.emplace(job.run_at_ms, job.seq);
   } else {
     JOBNET_CHECK(job.state == JobState::kQueued);
     job.order = next_order_++;
-    ready_.emplace(-static_cast<int64_t>(job.spec.priority), job.order, job.seq);
+    job.ready_at_ms = now_ms;
+    queues_.Add(job.spec.queue, EntryOf(job), now_ms);
   }
 }
 
 void Scheduler::Unindex(const Job& job) {
   switch (job.state) {
     case JobState::kQueued:
-      ready_.erase(ReadyKey(-static_cast<int64_t>(job.spec.priority), job.order, job.seq));
+      queues_.Remove(job.spec.queue, EntryOf(job));
       break;
     case JobState::kDelayed:
       delayed_.erase({job.run_at_ms, job.seq});
@@ -129,6 +144,7 @@ void Scheduler::Unindex(const Job& job) {
       JOBNET_CHECK(it != running_.end());
       leases_.erase({it->second.second, job.seq});
       running_.erase(it);
+      queues_.RunEnded(job.spec.queue);
       break;
     }
     default:
@@ -136,7 +152,7 @@ void Scheduler::Unindex(const Job& job) {
   }
 }
 
-void Scheduler::RecoverJob(Job j) {
+void Scheduler::RecoverJob(Job j, uint64_t now_ms) {
   uint64_t seq = j.seq;
   JOBNET_CHECK(seq != 0 && jobs_.count(seq) == 0);  // journal keys are unique per seq
   next_seq_ = std::max(next_seq_, seq + 1);
@@ -147,12 +163,14 @@ void Scheduler::RecoverJob(Job j) {
   Job& job = jobs_.emplace_hint(jobs_.end(), seq, std::move(j))->second;
   if (!job.spec.key.empty()) by_key_[job.spec.key] = seq;
   state_counts_[static_cast<int>(job.state)]++;
+  CountQueueState(job.spec.queue, job.state, +1);
   if (job.state == JobState::kQueued || job.state == JobState::kDelayed)
     queue_depth_[job.spec.queue]++;
   if (!protocol::IsFinal(job.state)) live_jobs_++;
   switch (job.state) {
     case JobState::kQueued:
-      ready_.emplace(-static_cast<int64_t>(job.spec.priority), job.order, job.seq);
+      job.ready_at_ms = now_ms;  // its wait before the restart is not known
+      queues_.Add(job.spec.queue, EntryOf(job), now_ms);
       break;
     case JobState::kDelayed:
       delayed_.emplace(job.run_at_ms, job.seq);
@@ -184,7 +202,7 @@ void Scheduler::FinishRecovery(uint64_t next_seq, uint64_t now_ms) {
 
 void Scheduler::Recover(std::vector<Job> jobs, uint64_t next_seq, uint64_t now_ms) {
   JOBNET_CHECK(jobs_.empty());
-  for (auto& j : jobs) RecoverJob(std::move(j));
+  for (auto& j : jobs) RecoverJob(std::move(j), now_ms);
   FinishRecovery(next_seq, now_ms);
 }
 
@@ -238,7 +256,7 @@ Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, uint64_t now_ms) 
   job.run_at_ms = job.spec.run_at_ms > now_ms ? job.spec.run_at_ms : 0;
   if (!job.spec.key.empty()) by_key_[job.spec.key] = seq;
   SetState(job, job.run_at_ms != 0 ? JobState::kDelayed : JobState::kQueued, now_ms, "submitted");
-  Enqueue(job);
+  Enqueue(job, now_ms);
   counters_[Counter::kSubmitted]++;
   return protocol::AcceptedReply{job.id, job.state, false};
 }
@@ -421,7 +439,7 @@ void Scheduler::RetryJob(Job& job, uint64_t now_ms, const std::string& why) {
   job.run_at_ms = 0;
   job.error.clear();
   SetState(job, JobState::kQueued, now_ms, why);
-  Enqueue(job);
+  Enqueue(job, now_ms);
   counters_[Counter::kRetriedManually]++;
 }
 
@@ -573,6 +591,95 @@ void Scheduler::SetWorkers(ReplyToken t, uint32_t workers, uint64_t now_ms) {
   fx_.replies.push_back(Reply{t, WorkerList()});
 }
 
+void Scheduler::RecoverQueue(const protocol::QueueSettings& settings, uint64_t now_ms) {
+  queues_.Configure(settings, now_ms);
+}
+
+void Scheduler::ApplyQueue(const protocol::QueueSettings& q, uint64_t now_ms) {
+  queues_.Configure(q, now_ms);
+  fx_.queue_writes.push_back(q);
+}
+
+void Scheduler::SetQueue(ReplyToken t, const protocol::QueueUpdate& u, uint64_t now_ms) {
+  if (Status s = protocol::Validate(u); !s.ok()) return Error(t, s);
+  if (!queues_.IsConfigured(u.name) && queues_.configured() >= limits::kQueueSettingsMax)
+    return Error(t, Status::Overloaded("node has settings for " +
+                                       std::to_string(limits::kQueueSettingsMax) +
+                                       " queues, its limit"));
+  protocol::QueueSettings q = queues_.SettingsOf(u.name);
+  if (u.order) q.order = *u.order;
+  if (u.concurrency) q.concurrency = *u.concurrency;
+  if (u.rate) q.rate = *u.rate;
+  if (u.weight) q.weight = *u.weight;
+  if (u.paused) q.paused = *u.paused;
+  // Newer than what this node had even if its clock stepped back: the last change here wins.
+  q.updated_at_ms = std::max(now_ms, q.updated_at_ms + 1);
+  q.origin = opt_.node_id;
+  ApplyQueue(q, now_ms);
+  counters_[Counter::kQueueSettingsSet]++;
+  // A peer that is down now gets it when it comes back (SyncQueuesTo from OnHeartbeat).
+  for (uint32_t i = 0; i < peers_.size(); ++i)
+    if (peers_[i].alive) fx_.peer_sends.push_back(PeerSend{i, protocol::QueueSync{opt_.node_id, {q}}});
+  fx_.replies.push_back(Reply{t, protocol::QueueListReply{{InfoOf(u.name, now_ms)}}});
+  DispatchReady(now_ms);  // a resumed queue or a raised limit may start jobs at once
+}
+
+void Scheduler::OnQueueSync(const protocol::QueueSync& sync, uint64_t now_ms) {
+  for (const protocol::QueueSettings& q : sync.queues) {
+    bool known = queues_.IsConfigured(q.name);
+    protocol::QueueSettings cur = queues_.SettingsOf(q.name);
+    // Newest first wins, on every node alike: by updated_at, then by origin node id.
+    bool newer = !known || std::tie(q.updated_at_ms, q.origin) > std::tie(cur.updated_at_ms, cur.origin);
+    if (!newer || (!known && queues_.configured() >= limits::kQueueSettingsMax)) {
+      counters_[Counter::kQueueSyncStale]++;
+      continue;
+    }
+    ApplyQueue(q, now_ms);
+    counters_[Counter::kQueueSyncApplied]++;
+  }
+  DispatchReady(now_ms);
+}
+
+void Scheduler::SyncQueuesTo(uint32_t link) {
+  std::vector<protocol::QueueSettings> all = queues_.AllConfigured();
+  for (size_t i = 0; i < all.size(); i += limits::kQueueSyncPerFrameMax) {
+    size_t end = std::min(all.size(), i + limits::kQueueSyncPerFrameMax);
+    protocol::QueueSync sync{opt_.node_id, {}};
+    sync.queues.assign(std::make_move_iterator(all.begin() + i),
+                       std::make_move_iterator(all.begin() + end));
+    fx_.peer_sends.push_back(PeerSend{link, std::move(sync)});
+  }
+}
+
+protocol::QueueInfo Scheduler::InfoOf(const std::string& queue, uint64_t now_ms) const {
+  protocol::QueueInfo info;
+  info.node = opt_.node_id;
+  info.settings = queues_.SettingsOf(queue);
+  auto it = queue_states_.find(queue);
+  if (it != queue_states_.end()) {
+    info.queued = it->second[static_cast<int>(JobState::kQueued)];
+    info.delayed = it->second[static_cast<int>(JobState::kDelayed)];
+    info.running = it->second[static_cast<int>(JobState::kRunning)];
+    info.dead = it->second[static_cast<int>(JobState::kDead)];
+  }
+  info.oldest_wait_ms = queues_.OldestWaitMs(queue, now_ms);
+  return info;
+}
+
+std::vector<protocol::QueueInfo> Scheduler::Queues(uint64_t now_ms) const {
+  std::set<std::string> names;
+  for (const auto& [name, counts] : queue_states_) names.insert(name);
+  for (const auto& q : queues_.AllConfigured()) names.insert(q.name);
+  std::vector<protocol::QueueInfo> out;
+  out.reserve(names.size());
+  for (const auto& name : names) out.push_back(InfoOf(name, now_ms));
+  return out;
+}
+
+void Scheduler::ListQueues(ReplyToken t, uint64_t now_ms) {
+  fx_.replies.push_back(Reply{t, protocol::QueueListReply{Queues(now_ms)}});
+}
+
 uint64_t Scheduler::BackoffMs(const Job& job) {
   // base * 2^(attempts-1), capped, with +-10% jitter so retries of a burst spread out.
   uint64_t d = job.spec.backoff_ms;
@@ -592,7 +699,7 @@ void Scheduler::FailRun(Job& job, const std::string& error, uint64_t now_ms) {
     job.run_at_ms = delay_ms == 0 ? 0 : now_ms + delay_ms;
     SetState(job, delay_ms == 0 ? JobState::kQueued : JobState::kDelayed, now_ms,
              "attempt failed: " + job.error);
-    Enqueue(job);
+    Enqueue(job, now_ms);
     counters_[Counter::kRetries]++;
   } else {
     job.finished_at_ms = now_ms;
@@ -695,7 +802,7 @@ void Scheduler::InterruptRun(Job& job, const std::string& why, uint64_t now_ms) 
   if (job.attempts < job.spec.max_attempts) {
     job.run_at_ms = 0;
     SetState(job, JobState::kQueued, now_ms, why);
-    Enqueue(job);
+    Enqueue(job, now_ms);
     counters_[Counter::kRetries]++;
   } else {
     job.finished_at_ms = now_ms;
@@ -741,7 +848,7 @@ void Scheduler::RefreshCredit(Peer& p, uint32_t free) {
 uint32_t Scheduler::FreeToOffer() const {
   // Its own waiting jobs come first, and a draining node takes nothing new. The queue only
   // holds runs while every slot is busy, so idle slots and queue room never overlap.
-  if (!ready_.empty() || draining_) return 0;
+  if (queues_.any_eligible() || draining_) return 0;
   // After a shrink the queue may hold more than the smaller pool would have taken.
   uint64_t room = uint64_t{pool_.free()} + HostedQueueMax();
   return room > hosted_queue_.size() ? static_cast<uint32_t>(room - hosted_queue_.size()) : 0;
@@ -771,7 +878,7 @@ void Scheduler::TakeBackUnacked(uint32_t link, uint64_t now_ms) {
     job.error = why;
     counters_[Counter::kRemoteUnacked]++;
     SetState(job, JobState::kQueued, now_ms, why);
-    Enqueue(job);
+    Enqueue(job, now_ms);
   }
   JOBNET_CHECK(p.unacked == 0);
   p.suspended = true;
@@ -825,6 +932,9 @@ void Scheduler::OnHeartbeat(const protocol::Heartbeat& hb, uint64_t now_ms) {
     }
     if (!p.alive || p.node != hb.node)
       fx_.liveness.push_back(PeerLiveness{i, hb.node, true});
+    // A peer that was down or restarted may have missed queue settings: send it all of ours.
+    bool restarted = p.incarnation != 0 && p.incarnation != hb.incarnation;
+    if (!p.alive || restarted) SyncQueuesTo(i);
     if (!p.alive) {
       counters_[Counter::kPeersUp]++;
       fx_.notes.push_back("peer " + hb.node + " at " + p.endpoint + " is alive (incarnation " +
@@ -956,7 +1066,7 @@ void Scheduler::OnRemoteResult(const protocol::RemoteResult& res, uint64_t now_m
     job.attempts--;  // it never started
     counters_[Counter::kRemoteRejected]++;
     SetState(job, JobState::kQueued, now_ms, res.error);
-    Enqueue(job);
+    Enqueue(job, now_ms);
   } else {
     counters_[Counter::kRemoteCompleted]++;
     EndRun(job, res.lease, res.ok, res.result, res.error, res.timed_out, now_ms);
@@ -1007,7 +1117,7 @@ protocol::Heartbeat Scheduler::MakeHeartbeat(const std::string& endpoint) const 
   hb.endpoint = endpoint;
   hb.workers = opt_.workers;
   hb.free = FreeToOffer();
-  hb.queued = ready_.size() + delayed_.size();
+  hb.queued = queues_.ready() + delayed_.size();
   hb.acks = true;
   return hb;
 }
@@ -1033,7 +1143,10 @@ std::vector<protocol::PeerInfo> Scheduler::Peers() const {
 void Scheduler::DispatchReady(uint64_t now_ms) {
   StartQueuedHosted(now_ms);
   if (draining_) return;  // a draining node finishes what runs and starts nothing new
-  while (!ready_.empty()) {
+  // The queue set picks the job (docs/architecture.md §14): queues that are paused or at a
+  // limit are skipped without looking at their jobs, and a run leased to a peer counts against
+  // its queue's limits like a local one.
+  while (queues_.HasEligible(now_ms)) {
     // Local slots first; then the alive peer with the most advertised free slots.
     int link = -1;
     if (pool_.free() == 0) {
@@ -1045,9 +1158,9 @@ void Scheduler::DispatchReady(uint64_t now_ms) {
         }
       if (link < 0) return;
     }
-    auto key = *ready_.begin();
-    ready_.erase(ready_.begin());
-    Job& job = jobs_.at(std::get<2>(key));
+    QueueSet::Entry next;
+    JOBNET_CHECK(queues_.Next(now_ms, &next));
+    Job& job = jobs_.at(next.seq);
     uint64_t lease = next_lease_++;
     job.attempts++;
     job.started_at_ms = now_ms;
@@ -1109,6 +1222,7 @@ void Scheduler::Purge(uint64_t now_ms) {
       if (k != by_key_.end() && k->second == seq) by_key_.erase(k);
     }
     state_counts_[static_cast<int>(job.state)]--;
+    CountQueueState(job.spec.queue, job.state, -1);
     held_bytes_ -= job.spec.payload.size() + job.result.size();
     jobs_.erase(it);
     dirty_.erase(seq);
@@ -1124,7 +1238,7 @@ void Scheduler::Tick(uint64_t now_ms) {
     Job& job = jobs_.at(seq);
     job.run_at_ms = 0;
     SetState(job, JobState::kQueued, now_ms, "due");
-    Enqueue(job);
+    Enqueue(job, now_ms);
   }
   // Before lease expiry: a run that never arrived costs no attempt, even if its lease is up too.
   while (!ack_deadlines_.empty() && ack_deadlines_.begin()->first <= now_ms)
@@ -1193,6 +1307,7 @@ uint64_t Scheduler::NextDeadlineMs() const {
   if (!hosted_deadlines_.empty()) d = std::min(d, std::get<0>(*hosted_deadlines_.begin()));
   if (!hosted_queue_.empty())
     d = std::min(d, hosted_queue_.front().second + limits::kHostedQueueWaitMsMax);
+  d = std::min(d, queues_.NextWakeMs());  // a rate-limited queue's next token
   if (!waiter_deadlines_.empty()) d = std::min(d, std::get<0>(*waiter_deadlines_.begin()));
   if (!finished_.empty()) d = std::min(d, finished_.begin()->first + opt_.retention_ms);
   d = std::min(d, schedules_.NextDeadlineMs());

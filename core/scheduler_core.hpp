@@ -20,6 +20,7 @@
 
 #include "core/worker_pool.hpp"
 #include "core/schedules.hpp"
+#include "core/queue_set.hpp"
 #include "jobnet/status.h"
 #include "protocol/counters.hpp"
 #include "protocol/job_record.hpp"
@@ -151,13 +152,14 @@ struct Effects {
   std::vector<PeerSend> peer_sends;
   std::vector<std::string> notes;  // operator-worthy events (peer up/down...), for the log
   std::vector<PeerLiveness> liveness;  // not journaled: carried out at once, like notes
+  std::vector<protocol::QueueSettings> queue_writes;  // queue settings to journal ("q:" + name)
   bool empty() const {
     return !has_writes() && replies.empty() && dispatches.empty() && cancels.empty() &&
            peer_sends.empty();
   }
   bool has_writes() const {
     return !writes.empty() || !deletes.empty() || next_seq != 0 || workers != 0 ||
-           !schedule_writes.empty();
+           !schedule_writes.empty() || !queue_writes.empty();
   }
   // Appends `later` after this (its writes, replies, ... come after ours).
   void Append(Effects&& later);
@@ -184,8 +186,11 @@ class Scheduler {
   // out of the journal, so a million jobs are never held twice), then FinishRecovery once.
   // Jobs that were running are failed with "interrupted by restart" and, in their old enqueue
   // order, re-queued behind the waiting jobs (or dead-lettered if that was the last attempt).
-  // `next_seq` is the journaled sequence counter (0 = none).
-  void RecoverJob(Job job);
+  // `next_seq` is the journaled sequence counter (0 = none). `now_ms` is the time of the restart:
+  // recovered ready jobs count their age (priority aging) from it.
+  void RecoverJob(Job job, uint64_t now_ms);
+  // A journaled queue setting; before FinishRecovery.
+  void RecoverQueue(const protocol::QueueSettings& settings, uint64_t now_ms);
   void FinishRecovery(uint64_t next_seq, uint64_t now_ms);
   // Both steps, for jobs already in memory (tests).
   void Recover(std::vector<Job> jobs, uint64_t next_seq, uint64_t now_ms);
@@ -222,6 +227,12 @@ class Scheduler {
   // 1..kWorkersMax). Running jobs finish on their slots; a grow starts waiting jobs at once.
   // The size is journaled; the reply (the new worker list) waits for that.
   void SetWorkers(ReplyToken t, uint32_t workers, uint64_t now_ms);
+  // Changes some settings of a queue (docs/architecture.md §14): journals them, passes them on
+  // to the alive peers, and answers with the queue's QueueInfo.
+  void SetQueue(ReplyToken t, const protocol::QueueUpdate& update, uint64_t now_ms);
+  // Answers with every queue that has jobs or settings.
+  void ListQueues(ReplyToken t, uint64_t now_ms);
+  std::vector<protocol::QueueInfo> Queues(uint64_t now_ms) const;
   // Refuse new submits from now on (shutdown): they get kDraining.
   // Runs queued for other owners go back to them as rejections.
   void Drain();
@@ -238,6 +249,8 @@ class Scheduler {
   void OnRemoteAck(const protocol::RemoteAck& ack, uint64_t now_ms);
   // The owner of a run hosted here cancelled its job: stop the run (or drop it unstarted).
   void OnRemoteCancel(const protocol::RemoteCancel& cancel);
+  // Queue settings from a peer: each one newer than ours (updated_at, then origin) replaces it.
+  void OnQueueSync(const protocol::QueueSync& sync, uint64_t now_ms);
   protocol::Heartbeat MakeHeartbeat(const std::string& endpoint) const;
   std::vector<protocol::PeerInfo> Peers() const;
   // Promotes due delayed jobs, expires leases and waiters, fires due schedules, purges old
@@ -297,8 +310,6 @@ class Scheduler {
     uint64_t seq = 0;
     uint64_t ack_deadline_ms = 0;  // 0: acknowledged (or the peer does not ack)
   };
-  // Ready order: higher priority first, then FIFO by enqueue order.
-  using ReadyKey = std::tuple<int64_t, uint64_t, uint64_t>;  // (-priority, order, seq)
 
   // Submits one job for each due schedule and journals its new last fire.
   void FireSchedules(uint64_t now_ms);
@@ -313,7 +324,17 @@ class Scheduler {
   // The state changes of retry and cancel, for one job already checked to allow them.
   void RetryJob(Job& job, uint64_t now_ms, const std::string& why);
   void CancelJob(Job& job, uint64_t now_ms, const std::string& why);
-  void Enqueue(Job& job);       // into ready or delayed, by run_at
+  void Enqueue(Job& job, uint64_t now_ms);  // into its queue's ready jobs or delayed, by run_at
+  static QueueSet::Entry EntryOf(const Job& job) {
+    return QueueSet::Entry{job.seq, job.order, job.ready_at_ms, job.spec.priority};
+  }
+  // Takes `q` as the queue's settings: in the queue set, and to the journal.
+  void ApplyQueue(const protocol::QueueSettings& q, uint64_t now_ms);
+  // Every queue setting, to the peer on `link` (it turned alive or restarted).
+  void SyncQueuesTo(uint32_t link);
+  protocol::QueueInfo InfoOf(const std::string& queue, uint64_t now_ms) const;
+  // Counts a job of `queue` entering (+1) or leaving (-1) `state`.
+  void CountQueueState(const std::string& queue, JobState state, int delta);
   void Unindex(const Job& job);  // out of ready/delayed/leases
   void FailRun(Job& job, const std::string& error, uint64_t now_ms);
   void Finish(Job& job);         // notify waiters, track for retention
@@ -374,7 +395,7 @@ class Scheduler {
 
   std::map<uint64_t, Job> jobs_;  // by seq: ordered, for list cursors
   std::unordered_map<std::string, uint64_t> by_key_;
-  std::set<ReadyKey> ready_;
+  QueueSet queues_;  // the ready jobs, by queue, and the queues' settings
   std::set<std::pair<uint64_t, uint64_t>> delayed_;   // (run_at, seq)
   std::map<uint64_t, std::pair<uint64_t, uint64_t>> running_;  // seq -> (lease, deadline)
   std::set<std::pair<uint64_t, uint64_t>> leases_;    // (deadline, seq)
@@ -393,6 +414,7 @@ class Scheduler {
 
   uint64_t state_counts_[protocol::kJobStateCount] = {};
   std::map<std::string, uint64_t> queue_depth_;  // queued + delayed per queue
+  std::map<std::string, std::array<uint64_t, protocol::kJobStateCount>> queue_states_;  // jobs by state
   CounterValues counters_;  // waiters and held_bytes are filled in by Stats()
 
   // Bulk actions under way, oldest first; only the first advances.

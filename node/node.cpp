@@ -173,11 +173,21 @@ int RunNode(const NodeConfig& config) {
   const RunMarks::StartedRuns started = RunMarks::Started(run_marks->left());
   size_t recovered = 0, marked_running = 0;
   uint64_t next_seq = 0;
+  const uint64_t recovered_at_ms = NowMs();
+  {
+    // Queue settings first: a LIFO queue's jobs go in in its order.
+    std::vector<protocol::QueueSettings> queues;
+    if (Status s = journal->LoadQueues(&queues); !s.ok()) {
+      spdlog::error("cannot recover queue settings from {}: {}", config.data, s.ToString());
+      return kExitJournal;
+    }
+    for (const auto& q : queues) core->RecoverQueue(q, recovered_at_ms);
+  }
   if (Status s = journal->LoadAll(&next_seq,
                                   [&](protocol::Job&& job) {
                                     if (RunMarks::ApplyTo(started, &job)) ++marked_running;
                                     ++recovered;
-                                    core->RecoverJob(std::move(job));
+                                    core->RecoverJob(std::move(job), recovered_at_ms);
                                   });
       !s.ok()) {
     spdlog::error("cannot recover journal {}: {}", config.data, s.ToString());

@@ -314,6 +314,55 @@ struct BodyWriter {
     pk.pack_array(static_cast<uint32_t>(r.unreachable.size()));
     for (const auto& n : r.unreachable) PackStr(pk, n);
   }
+  static constexpr uint32_t kSettingsFields = 8;
+  // A queue's settings as key/value pairs of a map the caller opened.
+  void SettingsFields(const QueueSettings& q) {
+    Key("name"); PackStr(pk, q.name);
+    Key("order"); PackStr(pk, QueueOrderName(q.order));
+    Key("concurrency"); pk.pack_uint32(q.concurrency);
+    Key("rate"); pk.pack_uint32(q.rate);
+    Key("weight"); pk.pack_uint32(q.weight);
+    Key("paused"); pk.pack(q.paused);
+    Key("updated_at"); pk.pack_uint64(q.updated_at_ms);
+    Key("origin"); PackStr(pk, q.origin);
+  }
+  void operator()(const QueueSetRequest& r) {
+    const QueueUpdate& u = r.update;
+    pk.pack_map(1 + !!u.order + !!u.concurrency + !!u.rate + !!u.weight + !!u.paused);
+    Key("name"); PackStr(pk, u.name);
+    if (u.order) { Key("order"); PackStr(pk, QueueOrderName(*u.order)); }
+    if (u.concurrency) { Key("concurrency"); pk.pack_uint32(*u.concurrency); }
+    if (u.rate) { Key("rate"); pk.pack_uint32(*u.rate); }
+    if (u.weight) { Key("weight"); pk.pack_uint32(*u.weight); }
+    if (u.paused) { Key("paused"); pk.pack(*u.paused); }
+  }
+  void operator()(const QueuesRequest&) { pk.pack_map(0); }
+  void operator()(const QueueListReply& r) {
+    pk.pack_map(1);
+    Key("queues");
+    pk.pack_array(static_cast<uint32_t>(r.queues.size()));
+    for (const auto& q : r.queues) {
+      // The settings' fields, then the node's figures, in one flat map.
+      pk.pack_map(kSettingsFields + 6);
+      SettingsFields(q.settings);
+      Key("node"); PackStr(pk, q.node);
+      Key("queued"); pk.pack_uint64(q.queued);
+      Key("delayed"); pk.pack_uint64(q.delayed);
+      Key("running"); pk.pack_uint64(q.running);
+      Key("dead"); pk.pack_uint64(q.dead);
+      Key("oldest_wait_ms"); pk.pack_uint64(q.oldest_wait_ms);
+    }
+  }
+  void operator()(const QueueSync& r) {
+    pk.pack_map(2);
+    Key("node"); PackStr(pk, r.node);
+    Key("queues");
+    pk.pack_array(static_cast<uint32_t>(r.queues.size()));
+    for (const auto& q : r.queues) {
+      pk.pack_map(kSettingsFields);
+      SettingsFields(q);
+    }
+  }
   void operator()(const ErrorReply& r) { Error(r.code, r.message); }
   void Error(Code code, const std::string& message) {
     pk.pack_map(2);
@@ -433,6 +482,40 @@ Status ReadSpec(const MapReader& r, JobSpec* s) {
   JOBNET_TRY(r.Str("key", &s->key, limits::kIdempotencyKeyBytesMax));
   if (s->queue.empty()) s->queue = "default";
   return Validate(*s);
+}
+
+// The settings fields of a queue_sync entry or a queue_list row (absent fields: defaults).
+Status ReadSettings(const MapReader& r, QueueSettings* q) {
+  std::string order;
+  JOBNET_TRY(r.Str("name", &q->name, limits::kQueueNameBytesMax, true));
+  JOBNET_TRY(r.Str("order", &order, 8));
+  if (!order.empty()) {
+    auto o = ParseQueueOrder(order);
+    if (!o) return Status::InvalidArgument("order must be fifo or lifo, not '" + order + "'");
+    q->order = *o;
+  }
+  JOBNET_TRY(r.Uint("concurrency", &q->concurrency));
+  JOBNET_TRY(r.Uint("rate", &q->rate));
+  JOBNET_TRY(r.Uint("weight", &q->weight));
+  JOBNET_TRY(r.Bool("paused", &q->paused));
+  JOBNET_TRY(r.Uint("updated_at", &q->updated_at_ms));
+  JOBNET_TRY(r.Str("origin", &q->origin, limits::kNodeIdBytesMax));
+  return Validate(*q);
+}
+
+// An array of maps under `key`, at most `max` of them, each read by `fn`.
+template <class Fn>
+Status ReadMaps(const MapReader& r, const char* key, uint32_t max, Fn fn) {
+  const auto* a = r.Find(key);
+  if (a == nullptr || a->type != msgpack::type::ARRAY || a->via.array.size > max)
+    return Status::Corruption(std::string("field '") + key + "' must be an array of at most " +
+                              std::to_string(max) + " maps");
+  for (uint32_t i = 0; i < a->via.array.size; ++i) {
+    if (a->via.array.ptr[i].type != msgpack::type::MAP)
+      return Status::Corruption(std::string("each of '") + key + "' must be a map");
+    JOBNET_TRY(fn(MapReader(a->via.array.ptr[i])));
+  }
+  return Status::OK();
 }
 
 Status ReadInfo(const msgpack::object& o, JobInfo* j) {
@@ -877,6 +960,71 @@ Status ReadBody(Kind kind, const msgpack::object& o, Body* body) {
       *body = std::move(b);
       return Status::OK();
     }
+    case Kind::kQueueSet: {
+      QueueSetRequest b;
+      QueueUpdate& u = b.update;
+      JOBNET_TRY(r.Str("name", &u.name, limits::kQueueNameBytesMax, true));
+      if (r.Find("order") != nullptr) {
+        std::string order;
+        JOBNET_TRY(r.Str("order", &order, 8));
+        auto o = ParseQueueOrder(order);
+        if (!o) return Status::InvalidArgument("order must be fifo or lifo, not '" + order + "'");
+        u.order = *o;
+      }
+      // Each field present (and not nil) is a change; absent ones keep their value.
+      auto opt_uint = [&r](const char* key, std::optional<uint32_t>* out) {
+        const auto* v = r.Find(key);
+        if (v == nullptr || v->type == msgpack::type::NIL) return Status::OK();
+        uint32_t x = 0;
+        JOBNET_TRY(r.Uint(key, &x));
+        *out = x;
+        return Status::OK();
+      };
+      JOBNET_TRY(opt_uint("concurrency", &u.concurrency));
+      JOBNET_TRY(opt_uint("rate", &u.rate));
+      JOBNET_TRY(opt_uint("weight", &u.weight));
+      if (const auto* v = r.Find("paused"); v != nullptr && v->type != msgpack::type::NIL) {
+        bool paused = false;
+        JOBNET_TRY(r.Bool("paused", &paused));
+        u.paused = paused;
+      }
+      JOBNET_TRY(Validate(u));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kQueues:
+      *body = QueuesRequest{};
+      return Status::OK();
+    case Kind::kQueueList: {
+      QueueListReply b;
+      JOBNET_TRY(ReadMaps(r, "queues", limits::kQueuesMax + limits::kQueueSettingsMax,
+                          [&b](const MapReader& qr) {
+                            QueueInfo q;
+                            JOBNET_TRY(ReadSettings(qr, &q.settings));
+                            JOBNET_TRY(qr.Str("node", &q.node, limits::kNodeIdBytesMax));
+                            JOBNET_TRY(qr.Uint("queued", &q.queued));
+                            JOBNET_TRY(qr.Uint("delayed", &q.delayed));
+                            JOBNET_TRY(qr.Uint("running", &q.running));
+                            JOBNET_TRY(qr.Uint("dead", &q.dead));
+                            JOBNET_TRY(qr.Uint("oldest_wait_ms", &q.oldest_wait_ms));
+                            b.queues.push_back(std::move(q));
+                            return Status::OK();
+                          }));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kQueueSync: {
+      QueueSync b;
+      JOBNET_TRY(r.Str("node", &b.node, limits::kNodeIdBytesMax, true));
+      JOBNET_TRY(ReadMaps(r, "queues", limits::kQueueSyncPerFrameMax, [&b](const MapReader& qr) {
+        QueueSettings q;
+        JOBNET_TRY(ReadSettings(qr, &q));
+        b.queues.push_back(std::move(q));
+        return Status::OK();
+      }));
+      *body = std::move(b);
+      return Status::OK();
+    }
     case Kind::kError: {
       ErrorReply b;
       JOBNET_TRY(ReadError(r, &b));
@@ -900,6 +1048,7 @@ bool KnownKind(uint64_t k) {
     case Kind::kWorkerList: case Kind::kRemoteCancel:
     case Kind::kScheduleAdd: case Kind::kScheduleList:
     case Kind::kScheduleChange: case Kind::kScheduleListReply:
+    case Kind::kQueueSet: case Kind::kQueues: case Kind::kQueueList: case Kind::kQueueSync:
       return true;
   }
   return false;

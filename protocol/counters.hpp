@@ -71,6 +71,10 @@ enum class Counter : uint8_t {
   kScheduleFires,
   kScheduleFiresFailed,
   kTransportScheduleListsGathered,
+  // ---- queues (docs/architecture.md §14) ----
+  kQueueSettingsSet,  // queue_set requests applied on this node
+  kQueueSyncApplied,  // settings from peers newer than this node's, taken
+  kQueueSyncStale,    // settings from peers not newer than this node's, ignored
   kCount,  // not a counter: the number of them
 };
 
@@ -137,6 +141,9 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kScheduleFires, "schedule_fires", false},
     {Counter::kScheduleFiresFailed, "schedule_fires_failed", false},
     {Counter::kTransportScheduleListsGathered, "transport_schedule_lists_gathered", false},
+    {Counter::kQueueSettingsSet, "queue_settings_set", false},
+    {Counter::kQueueSyncApplied, "queue_sync_applied", false},
+    {Counter::kQueueSyncStale, "queue_sync_stale", false},
 }};
 inline constexpr size_t kCounterCount = kCounters.size();
 

@@ -276,4 +276,42 @@ Result<Schedule> DecodeScheduleRecord(const std::string& bytes) {
   return s;
 }
 
+std::string EncodeQueueRecord(const QueueSettings& q) {
+  msgpack::sbuffer buf(128);
+  Packer pk(&buf);
+  pk.pack_map(9);
+  U64(pk, "v", kRecordVersion);
+  Str(pk, "name", q.name);
+  U64(pk, "order", static_cast<uint8_t>(q.order));
+  U64(pk, "conc", q.concurrency);
+  U64(pk, "rate", q.rate);
+  U64(pk, "w", q.weight);
+  U64(pk, "paused", q.paused ? 1 : 0);
+  U64(pk, "ua", q.updated_at_ms);
+  Str(pk, "orig", q.origin);
+  return std::string(buf.data(), buf.size());
+}
+
+Result<QueueSettings> DecodeQueueRecord(const std::string& bytes) {
+  msgpack::object_handle oh;
+  Status s = UnpackRecord(bytes, &oh);
+  if (!s.ok()) return s;
+  const auto& o = oh.get();
+  QueueSettings q;
+  uint64_t order = 0, conc = 0, rate = 0, w = 1, paused = 0;
+  if (!GetStr(o, "name", &q.name) || !GetU64(o, "order", &order) || !GetU64(o, "conc", &conc) ||
+      !GetU64(o, "rate", &rate) || !GetU64(o, "w", &w) || !GetU64(o, "paused", &paused) ||
+      !GetU64(o, "ua", &q.updated_at_ms) || !GetStr(o, "orig", &q.origin))
+    return Status::Corruption("queue record has a field of the wrong type");
+  if (order > 1 || paused > 1 || conc > UINT32_MAX || rate > UINT32_MAX || w > UINT32_MAX)
+    return Status::Corruption("queue record has a field out of range");
+  q.order = static_cast<QueueOrder>(order);
+  q.concurrency = static_cast<uint32_t>(conc);
+  q.rate = static_cast<uint32_t>(rate);
+  q.weight = static_cast<uint32_t>(w);
+  q.paused = paused == 1;
+  if (Status v = Validate(q); !v.ok()) return Status::Corruption("queue record: " + v.message());
+  return q;
+}
+
 }  // namespace jobnet::protocol

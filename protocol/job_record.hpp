@@ -16,6 +16,9 @@
 //                            "spec": map (as in job_record, plus "payload": any),
 //                            "an": uint, "from": uint, "paused": bool, "lf": uint, "lj": str,
 //                            "fires": uint }
+//   queue_record := map { "v": 1, "name": str, "order": uint (0 fifo, 1 lifo), "conc": uint,
+//                         "rate": uint, "w": uint, "paused": uint (0|1), "ua": uint(ms),
+//                         "orig": str }
 //
 // docs/journal.md mirrors this grammar.
 #ifndef JOBNET_PROTOCOL_JOB_RECORD_HPP_
@@ -49,6 +52,9 @@ struct Job {
   // not part of the job record. history_dropped counts the older ones.
   std::vector<AttemptInfo> history;
   uint32_t history_dropped = 0;
+  // In memory only (not journaled): when it last became ready, for priority aging in its
+  // queue (core/queue_set.hpp). Recovery sets it to the time of the restart.
+  uint64_t ready_at_ms = 0;
 
   // Without the attempt history (status and list replies stay small unless it is asked for).
   JobInfo Info() const;
@@ -107,6 +113,10 @@ std::string EncodeJobRecord(const Job& job);
 Result<Job> DecodeJobRecord(const std::string& bytes);
 std::string EncodeEventRecord(const JobEvent& ev);
 Result<JobEvent> DecodeEventRecord(const std::string& bytes);
+// A queue's settings (journal key "q:" + name).
+std::string EncodeQueueRecord(const QueueSettings& q);
+// kCorruption for a record that does not decode or whose settings are out of bounds.
+Result<QueueSettings> DecodeQueueRecord(const std::string& bytes);
 
 }  // namespace jobnet::protocol
 

@@ -31,6 +31,14 @@ bool IsFinal(JobState s) {
          s == JobState::kCancelled;
 }
 
+const char* QueueOrderName(QueueOrder o) { return o == QueueOrder::kLifo ? "lifo" : "fifo"; }
+
+std::optional<QueueOrder> ParseQueueOrder(const std::string& name) {
+  if (name == "fifo") return QueueOrder::kFifo;
+  if (name == "lifo") return QueueOrder::kLifo;
+  return std::nullopt;
+}
+
 namespace protocol {
 
 bool IsValidName(const std::string& s, uint32_t max_bytes) {
@@ -128,6 +136,33 @@ std::optional<ScheduleAction> ParseScheduleAction(const std::string& name) {
   return std::nullopt;
 }
 
+Status Validate(const QueueUpdate& u) {
+  using namespace limits;
+  using std::to_string;
+  if (!IsValidName(u.name, kQueueNameBytesMax))
+    return Status::InvalidArgument("queue must match " + NamePattern(kQueueNameBytesMax));
+  if (u.order && *u.order != QueueOrder::kFifo && *u.order != QueueOrder::kLifo)
+    return Status::InvalidArgument("order must be fifo or lifo");
+  if (u.concurrency && *u.concurrency > kQueueConcurrencyMax)
+    return Status::InvalidArgument("concurrency must be 0 (no limit).." +
+                                   to_string(kQueueConcurrencyMax));
+  if (u.rate && *u.rate > kQueueRateMax)
+    return Status::InvalidArgument("rate must be 0 (no limit).." + to_string(kQueueRateMax) +
+                                   " runs per second");
+  if (u.weight && (*u.weight < 1 || *u.weight > kQueueWeightMax))
+    return Status::InvalidArgument("weight must be 1.." + to_string(kQueueWeightMax));
+  return Status::OK();
+}
+
+Status Validate(const QueueSettings& s) {
+  QueueUpdate u{s.name, s.order, s.concurrency, s.rate, s.weight, s.paused};
+  Status st = Validate(u);
+  if (!st.ok()) return st;
+  if (!s.origin.empty() && !IsValidName(s.origin, limits::kNodeIdBytesMax))
+    return Status::InvalidArgument("origin must be a node id");
+  return Status::OK();
+}
+
 Kind KindOf(const Body& body) {
   static constexpr Kind kKinds[] = {Kind::kSubmit,   Kind::kStatus,   Kind::kWait,
                                     Kind::kCancel,   Kind::kRetry,    Kind::kList,
@@ -140,7 +175,9 @@ Kind KindOf(const Body& body) {
                                     Kind::kWorkers, Kind::kWorkersSet,
                                     Kind::kWorkerList, Kind::kRemoteCancel,
                                     Kind::kScheduleAdd, Kind::kScheduleList,
-                                    Kind::kScheduleChange, Kind::kScheduleListReply};
+                                    Kind::kScheduleChange, Kind::kScheduleListReply,
+                                    Kind::kQueueSet, Kind::kQueues,
+                                    Kind::kQueueList, Kind::kQueueSync};
   static_assert(sizeof(kKinds) / sizeof(kKinds[0]) == std::variant_size_v<Body>,
                 "one kind per body alternative");
   return kKinds[body.index()];
@@ -178,6 +215,10 @@ const char* KindName(Kind k) {
     case Kind::kScheduleList: return "schedule_list";
     case Kind::kScheduleChange: return "schedule_change";
     case Kind::kScheduleListReply: return "schedule_list_reply";
+    case Kind::kQueueSet: return "queue_set";
+    case Kind::kQueues: return "queues";
+    case Kind::kQueueList: return "queue_list";
+    case Kind::kQueueSync: return "queue_sync";
   }
   return "unknown";
 }

@@ -14,6 +14,7 @@
 #include "jobnet/status.h"
 #include "jobnet/job.h"
 #include "jobnet/limits.h"
+#include "jobnet/queue.h"
 
 namespace jobnet::protocol {
 
@@ -46,6 +47,15 @@ using jobnet::ScheduleSpec;
 // and the job template (as Validate, with no key, delay or run_at). kInvalidArgument naming the
 // field.
 Status Validate(const ScheduleSpec& spec);
+using jobnet::QueueInfo;
+using jobnet::QueueOrder;
+using jobnet::QueueSettings;
+using jobnet::QueueUpdate;
+
+// Checks a queue's name and each field given against its bounds (limits.h). Returns
+// kInvalidArgument naming the field and its bounds.
+Status Validate(const QueueUpdate& update);
+Status Validate(const QueueSettings& settings);
 // [A-Za-z0-9_.-]{1,max}
 bool IsValidName(const std::string& s, uint32_t max_bytes);
 // That pattern as text, for error messages: "[A-Za-z0-9_.-]{1,64}".
@@ -88,6 +98,11 @@ struct ScheduleChangeRequest {
   std::string name;
   ScheduleAction action = ScheduleAction::kPause;
 };
+// Changes some settings of one queue (pause and resume are `paused`); answered with a
+// queue_list holding that queue.
+struct QueueSetRequest { QueueUpdate update; };
+// Lists this node's queues: every queue with jobs or settings.
+struct QueuesRequest {};
 
 // ---- replies ----
 using AcceptedReply = jobnet::SubmitResult;
@@ -105,6 +120,7 @@ struct ScheduleListReply {
   std::vector<ScheduleInfo> schedules;
   std::vector<std::string> unreachable;
 };
+struct QueueListReply { std::vector<QueueInfo> queues; };
 
 // ---- node to node (one-way: no reply frame) ----
 // Sent every heartbeat interval on each peer link.
@@ -169,6 +185,13 @@ struct RemoteCancel {
   uint64_t lease = 0;
   uint64_t seq = 0;
 };
+// Queue settings, newest first wins (QueueSettings::updated_at_ms, then origin): sent to every
+// alive peer when a queue is set on this node, and all of them, in frames of at most
+// kQueueSyncPerFrameMax, to a peer that turns alive or restarted.
+struct QueueSync {
+  std::string node;  // the sender
+  std::vector<QueueSettings> queues;
+};
 struct ErrorReply {
   Code code = Code::kInternal;
   std::string message;
@@ -181,7 +204,8 @@ using Body = std::variant<SubmitRequest, StatusRequest, WaitRequest, CancelReque
                           BulkReply, TypeListReply,
                           WorkersRequest, WorkersSetRequest, WorkerListReply, RemoteCancel,
                           ScheduleAddRequest, ScheduleListRequest, ScheduleChangeRequest,
-                          ScheduleListReply>;
+                          ScheduleListReply,
+                          QueueSetRequest, QueuesRequest, QueueListReply, QueueSync>;
 
 // Message kinds on the wire. Numbers are part of the protocol: never renumber.
 enum class Kind : uint8_t {
@@ -197,6 +221,8 @@ enum class Kind : uint8_t {
   kScheduleAdd = 12,
   kScheduleList = 13,
   kScheduleChange = 14,
+  kQueueSet = 8,
+  kQueues = 9,
   kHeartbeat = 16,
   kRemoteRun = 17,
   kRemoteResult = 18,
@@ -205,6 +231,7 @@ enum class Kind : uint8_t {
   kBulk = 33,
   kTypes = 34,
   kRemoteCancel = 21,
+  kQueueSync = 20,
   kAccepted = 64,
   kJob = 65,
   kJobList = 66,
@@ -214,13 +241,15 @@ enum class Kind : uint8_t {
   kTypeList = 73,
   kWorkerList = 69,
   kScheduleListReply = 70,
+  kQueueList = 68,
   kError = 127,
 };
 Kind KindOf(const Body& body);
 // Node-to-node messages get no reply frame.
 inline bool IsOneWay(Kind k) {
   return k == Kind::kHeartbeat || k == Kind::kRemoteRun || k == Kind::kRemoteResult ||
-         k == Kind::kRemoteAck || k == Kind::kRemoteCancel;
+         k == Kind::kRemoteAck || k == Kind::kRemoteCancel ||
+         k == Kind::kQueueSync;
 }
 const char* KindName(Kind k);
 

@@ -31,6 +31,7 @@ constexpr char kIncarnationKey[] = "m:incarnation";
 constexpr char kNextSeqKey[] = "m:next_seq";
 constexpr char kWorkersKey[] = "m:workers";
 constexpr char kFormat[] = "2";
+const std::string kQueuePrefix = "q:";
 
 void PutFixed64(std::string* s, uint64_t v) {
   for (int i = 7; i >= 0; --i) s->push_back(static_cast<char>((v >> (i * 8)) & 0xff));
@@ -246,10 +247,11 @@ Journal::~Journal() {
 Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
                       const std::vector<uint64_t>& deletes, uint64_t next_seq,
                       const PoolSetting& pool,
-                      const std::vector<protocol::ScheduleWrite>& schedules) {
+                      const std::vector<protocol::ScheduleWrite>& schedules,
+                      const std::vector<protocol::QueueSettings>& queues) {
   if (options_.read_only) return Status::Internal("journal opened read-only");
   size_t records = writes.size() + deletes.size() + (next_seq ? 1 : 0) + (pool.workers ? 1 : 0) +
-                   schedules.size();
+                   schedules.size() + queues.size();
   if (options_.before_write) {
     Status s = options_.before_write(records);
     if (!s.ok()) return s;
@@ -281,6 +283,10 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
     } else {
       b.Put(ScheduleKey(sw.name), protocol::EncodeScheduleRecord(sw.schedule));
     }
+  }
+  for (const auto& q : queues) {
+    JOBNET_CHECK(protocol::Validate(q).ok());
+    b.Put(kQueuePrefix + q.name, protocol::EncodeQueueRecord(q));
   }
   if (full_) {
     // The failed write left RocksDB in a background error that refuses writes; Resume() clears
@@ -396,6 +402,19 @@ Status Journal::LoadSchedules(const std::function<void(protocol::Schedule&&)>& f
     fn(std::move(s.value()));
   }
   return FromRocks(it->status(), "scan schedules");
+}
+
+Status Journal::LoadQueues(std::vector<protocol::QueueSettings>* out) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(kQueuePrefix); it->Valid() && it->key().starts_with(kQueuePrefix); it->Next()) {
+    auto q = protocol::DecodeQueueRecord(it->value().ToString());
+    if (!q.ok())
+      return Status::Corruption("record " + it->key().ToString(true) + ": " + q.status().message());
+    if (it->key().ToString() != kQueuePrefix + q.value().name)
+      return Status::Corruption("record " + it->key().ToString(true) + " holds another queue");
+    out->push_back(std::move(q.value()));
+  }
+  return FromRocks(it->status(), "scan queues");
 }
 
 Status Journal::LoadAll(std::vector<protocol::Job>* jobs, uint64_t* next_seq) const {

@@ -10,6 +10,7 @@
 //   "p:" fixed64(seq)             -> the payload: one msgpack value, written once with the job
 //   "h:" fixed64(seq) fixed32(n)  -> event_record, the n-th state change of that job
 //   "s:" name                     -> schedule_record (protocol/job_record.hpp), one per schedule
+//   "q:" name                     -> queue_record (protocol/job_record.hpp): a queue's settings
 #ifndef JOBNET_STORAGE_JOURNAL_HPP_
 #define JOBNET_STORAGE_JOURNAL_HPP_
 
@@ -78,14 +79,18 @@ class Journal {
   // durable, the journal refuses writes, and a later Write (the same batch again) first asks
   // RocksDB to resume; it succeeds once space returns. Any other failure is kStorage.
   // `pool` (when pool.workers != 0) goes into the same batch; schedule records are put or
-  // deleted after the jobs, in their order.
+  // deleted after the jobs, in their order; `queues` are queue settings, each replacing the
+  // queue's record.
   Status Write(const std::vector<protocol::JobWrite>& writes, const std::vector<uint64_t>& deletes,
                uint64_t next_seq, const PoolSetting& pool = PoolSetting{},
-               const std::vector<protocol::ScheduleWrite>& schedules = {});
+               const std::vector<protocol::ScheduleWrite>& schedules = {},
+               const std::vector<protocol::QueueSettings>& queues = {});
   // The last pool size written (workers == 0 if none). kCorruption if the record is damaged.
   Status LoadPoolSetting(PoolSetting* out) const;
   // Hands every schedule to `fn`, in name order (recovery). kCorruption names the key.
   Status LoadSchedules(const std::function<void(protocol::Schedule&&)>& fn) const;
+  // Every queue's settings, by name (recovery: before the jobs). kCorruption names the key.
+  Status LoadQueues(std::vector<protocol::QueueSettings>* out) const;
 
   // Reads the stored next_seq (0 if none), then hands every job to `fn` in seq order
   // (recovery). `fn` may move from the job: recovery streams a million jobs straight into the

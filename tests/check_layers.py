@@ -31,6 +31,7 @@ LAYERS = {
 PUBLIC = {
     "include/jobnet/status.h": "protocol",
     "include/jobnet/job.h": "protocol",
+    "include/jobnet/queue.h": "protocol",
     "include/jobnet/limits.h": "protocol",
     "include/jobnet/client.h": "client",
 }

@@ -366,5 +366,71 @@ TEST_F(ClusterTest, ScheduleListFromAnyNodeShowsEveryNodesSchedules) {
   EXPECT_NE(cli.out.find("\"name\":\"b\""), std::string::npos) << cli.out;
 }
 
+// A queue setting given to one node reaches every node: at once to the alive ones, and to a
+// node that was down when it comes back.
+TEST_F(ClusterTest, QueueSettingReachesEveryNodeAndANodeThatWasDown) {
+  std::vector<std::unique_ptr<NodeProcess>> n;
+  for (int i = 1; i <= 3; ++i)
+    n.push_back(std::make_unique<NodeProcess>("n" + std::to_string(i), dir_ + "/n" + std::to_string(i), 1));
+  for (int i = 0; i < 3; ++i) {
+    n[i]->AddArgs({"--failure-timeout", "1000ms"});
+    for (int j = 0; j < 3; ++j)
+      if (i != j) n[i]->AddArgs({"--peer", n[j]->endpoint()});
+  }
+  for (auto& node : n) ASSERT_TRUE(node->Start());
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j)
+      if (i != j)
+        ASSERT_TRUE(Eventually([&] { return PeerState(*n[i], "n" + std::to_string(j + 1)) == "alive"; }));
+  // The settings of `queue` as node `node` has them (default settings if none).
+  auto settings_on = [](NodeProcess& node, const std::string& queue) {
+    QueueSettings none;
+    auto c = node.Connect(1000);
+    if (!c) return none;
+    auto qs = c->Queues();
+    if (!qs.ok()) return none;
+    for (const auto& q : qs.value())
+      if (q.settings.name == queue) return q.settings;
+    return none;
+  };
+  {
+    auto c = n[0]->Connect();
+    ASSERT_TRUE(c);
+    ASSERT_TRUE(c->SetQueue({"shared", QueueOrder::kLifo, 4, 50, 3, {}}).ok());
+  }
+  for (int i = 1; i < 3; ++i) {
+    ASSERT_TRUE(Eventually([&] { return settings_on(*n[i], "shared").weight == 3; }))
+        << "n" << i + 1 << " never got the setting";
+    QueueSettings s = settings_on(*n[i], "shared");
+    EXPECT_EQ(s.order, QueueOrder::kLifo);
+    EXPECT_EQ(s.concurrency, 4u);
+    EXPECT_EQ(s.rate, 50u);
+    EXPECT_EQ(s.origin, "n1");
+  }
+  // n3 goes down; a pause set on n2 meanwhile reaches it when it is back.
+  ASSERT_EQ(n[2]->Signal(SIGKILL), SIGKILL);
+  // Declared dead: nothing is sent to it now (not even into its link's queue).
+  ASSERT_TRUE(Eventually([&] { return PeerState(*n[0], "n3") == "dead"; }));
+  ASSERT_TRUE(Eventually([&] { return PeerState(*n[1], "n3") == "dead"; }));
+  {
+    auto c = n[1]->Connect();
+    ASSERT_TRUE(c);
+    ASSERT_TRUE(c->SetQueue({"shared", {}, {}, {}, {}, true}).ok());
+    ASSERT_TRUE(c->SetQueue({"later", {}, {}, {}, 7, {}}).ok());
+  }
+  ASSERT_TRUE(Eventually([&] { return settings_on(*n[0], "shared").paused; }));
+  ASSERT_TRUE(n[2]->Start());  // same data dir and port
+  ASSERT_TRUE(Eventually([&] { return settings_on(*n[2], "shared").paused; }));
+  ASSERT_TRUE(Eventually([&] { return settings_on(*n[2], "later").weight == 7; }));
+  QueueSettings s = settings_on(*n[2], "shared");
+  EXPECT_EQ(s.origin, "n2");
+  EXPECT_EQ(s.order, QueueOrder::kLifo);  // the fields n2 did not change are n1's
+  // `jobnet queues` shows every node's view, one row per node and queue.
+  auto r = RunCli("queues --json --to " + n[0]->endpoint());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  for (const char* node : {"\"node\":\"n1\"", "\"node\":\"n2\"", "\"node\":\"n3\""})
+    EXPECT_NE(r.out.find(node), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace jobnet

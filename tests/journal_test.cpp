@@ -383,6 +383,32 @@ TEST_F(JournalTest, SchedulesArePutDeletedAndReloadedInTheJobsBatch) {
   EXPECT_EQ(got[0].spec.name, "a");
   EXPECT_EQ(got[0].fires, 1u);
   EXPECT_EQ(got[0].spec.cron, "*/5 * * * *");
+}
+
+TEST_F(JournalTest, QueueSettingsSurviveReopenAndTheLastWriteWins) {
+  {
+    auto j = Open();
+    protocol::QueueSettings q{"stack", jobnet::QueueOrder::kLifo, 2, 0, 1, false, 10, "n1"};
+    ASSERT_TRUE(j->Write({}, {}, 0, PoolSetting{}, {}, {q}).ok());
+    q.paused = true;
+    q.updated_at_ms = 11;
+    protocol::QueueSettings other{"other", jobnet::QueueOrder::kFifo, 0, 5, 3, false, 12, "n2"};
+    ASSERT_TRUE(j->Write({MakeWrite(1, JobState::kQueued, 0, 1)}, {}, 2, PoolSetting{}, {}, {q, other}).ok());
+  }
+  auto j = Open();
+  std::vector<protocol::QueueSettings> qs;
+  ASSERT_TRUE(j->LoadQueues(&qs).ok());
+  ASSERT_EQ(qs.size(), 2u);
+  EXPECT_EQ(qs[0].name, "other");  // by name
+  EXPECT_EQ(qs[0].rate, 5u);
+  EXPECT_EQ(qs[1].name, "stack");
+  EXPECT_EQ(qs[1].order, jobnet::QueueOrder::kLifo);
+  EXPECT_TRUE(qs[1].paused);
+  EXPECT_EQ(qs[1].updated_at_ms, 11u);
+  std::vector<Job> jobs;
+  uint64_t next_seq = 0;
+  ASSERT_TRUE(j->LoadAll(&jobs, &next_seq).ok());
+  EXPECT_EQ(jobs.size(), 1u);  // queue records are not jobs
   std::vector<std::string> problems;
   uint64_t checked = 0;
   ASSERT_TRUE(j->Verify(&problems, &checked).ok());

@@ -775,5 +775,69 @@ TEST(BatchProtocolTest, BatchOverTheLimitAndBadBulkAreRefused) {
                   .IsInvalidArgument());
 }
 
+TEST_F(ProtocolTest, QueueMessagesRoundTrip) {
+  QueueUpdate u{"q.1", QueueOrder::kLifo, 7, std::nullopt, 3, true};
+  auto set = std::get<QueueSetRequest>(RoundTrip({1, 2, QueueSetRequest{u}}).body).update;
+  EXPECT_EQ(set.name, "q.1");
+  EXPECT_EQ(set.order, QueueOrder::kLifo);
+  EXPECT_EQ(set.concurrency, 7u);
+  EXPECT_FALSE(set.rate.has_value());  // absent stays absent: "unchanged"
+  EXPECT_EQ(set.weight, 3u);
+  EXPECT_EQ(set.paused, true);
+  EXPECT_TRUE(std::holds_alternative<QueuesRequest>(RoundTrip({1, 3, QueuesRequest{}}).body));
+  QueueInfo info;
+  info.node = "n2";
+  info.settings = {"q", QueueOrder::kLifo, limits::kQueueConcurrencyMax, limits::kQueueRateMax,
+                   limits::kQueueWeightMax, true, UINT64_MAX, "n1"};
+  info.queued = UINT64_MAX;
+  info.dead = 4;
+  info.oldest_wait_ms = 99;
+  auto list = std::get<QueueListReply>(RoundTrip({1, 4, QueueListReply{{info, info}}}).body);
+  ASSERT_EQ(list.queues.size(), 2u);
+  EXPECT_EQ(list.queues[1].node, "n2");
+  EXPECT_EQ(list.queues[1].settings.updated_at_ms, UINT64_MAX);
+  EXPECT_EQ(list.queues[1].settings.weight, limits::kQueueWeightMax);
+  EXPECT_EQ(list.queues[1].queued, UINT64_MAX);
+  EXPECT_EQ(list.queues[1].oldest_wait_ms, 99u);
+  Envelope sync_env = RoundTrip({1, 0, QueueSync{"n1", {info.settings}}});
+  EXPECT_TRUE(IsOneWay(KindOf(sync_env.body)));
+  auto sync = std::get<QueueSync>(sync_env.body);
+  EXPECT_EQ(sync.node, "n1");
+  EXPECT_EQ(sync.queues.at(0).origin, "n1");
+  EXPECT_EQ(sync.queues.at(0).rate, limits::kQueueRateMax);
+}
+
+TEST_F(ProtocolTest, QueueSetOutOfBoundsIsInvalidArgument) {
+  auto decode = [](const QueueUpdate& u) {
+    std::string bytes = Encode({1, 5, QueueSetRequest{u}});
+    uint64_t corr = 0;
+    return Decode(bytes.data(), bytes.size(), &corr, limits::kFrameBytesMax).status();
+  };
+  EXPECT_TRUE(decode({"q", {}, limits::kQueueConcurrencyMax, {}, {}, {}}).ok());
+  EXPECT_TRUE(decode({"q", {}, limits::kQueueConcurrencyMax + 1, {}, {}, {}}).IsInvalidArgument());
+  EXPECT_TRUE(decode({"q", {}, {}, limits::kQueueRateMax + 1, {}, {}}).IsInvalidArgument());
+  EXPECT_TRUE(decode({"q", {}, {}, {}, 0, {}}).IsInvalidArgument());
+  EXPECT_TRUE(decode({"q", {}, {}, {}, limits::kQueueWeightMax + 1, {}}).IsInvalidArgument());
+  EXPECT_TRUE(decode({"", {}, {}, {}, {}, {}}).IsInvalidArgument());
+  EXPECT_TRUE(decode({std::string(limits::kQueueNameBytesMax + 1, 'q'), {}, {}, {}, {}, {}})
+                  .IsTooLarge());
+}
+
+TEST_F(ProtocolTest, QueueRecordRoundTripsAndRejectsDamage) {
+  QueueSettings q{"jobs", QueueOrder::kLifo, 2, 10, 5, true, 1234, "n3"};
+  auto back = DecodeQueueRecord(EncodeQueueRecord(q));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back.value().name, "jobs");
+  EXPECT_EQ(back.value().order, QueueOrder::kLifo);
+  EXPECT_EQ(back.value().rate, 10u);
+  EXPECT_EQ(back.value().weight, 5u);
+  EXPECT_TRUE(back.value().paused);
+  EXPECT_EQ(back.value().updated_at_ms, 1234u);
+  EXPECT_EQ(back.value().origin, "n3");
+  q.weight = 0;
+  EXPECT_TRUE(DecodeQueueRecord(EncodeQueueRecord(q)).status().IsCorruption());
+  EXPECT_TRUE(DecodeQueueRecord("\x93garbage").status().IsCorruption());
+}
+
 }  // namespace
 }  // namespace jobnet::protocol

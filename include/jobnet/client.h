@@ -13,6 +13,7 @@
 
 #include "jobnet/job.h"
 #include "jobnet/limits.h"
+#include "jobnet/queue.h"
 #include "jobnet/status.h"
 
 namespace jobnet {
@@ -127,6 +128,13 @@ class Client {
   // repeat; resume continues with the first tick after now (ticks missed while paused are
   // skipped).
   Result<ScheduleInfo> ChangeSchedule(const std::string& name, const std::string& action);
+  // Changes the settings given in `update` of one queue on this node; the node passes them on to
+  // its peers (the newest change wins on every node). Pause and resume are `paused`. On success
+  // returns the queue as this node now has it. kInvalidArgument for a bad name or a value out of
+  // its bounds (limits.h), kOverloaded past limits::kQueueSettingsMax queues, kStorageFull.
+  Result<QueueInfo> SetQueue(const QueueUpdate& update);
+  // This node's queues: every queue with jobs or settings, by name, with its figures.
+  Result<std::vector<QueueInfo>> Queues();
 
   // Pipelining, on this client's current endpoint only (no failover): send requests without
   // waiting, then collect replies in any order, matched by corr_id. Each Send returns the

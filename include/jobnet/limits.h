@@ -65,6 +65,27 @@ constexpr uint32_t kWaitersMax = 100000;
 constexpr uint32_t kWorkersMax = 1024;
 constexpr uint32_t kQueuesMax = 10000;
 static_assert(kWaitersMax >= kWaitersPerJobMax, "one job may hold all its waiters");
+// Queue settings (docs/architecture.md §14). 0 means "no limit" for concurrency and rate.
+// Concurrency counts runs on this node's slots and its leases to peers: past 64 peers of 256
+// slots nothing more can run at once anyway.
+constexpr uint32_t kQueueConcurrencyMax = 65536;
+// Runs started per second per queue; past this a token bucket costs more than it limits.
+constexpr uint32_t kQueueRateMax = 1000000;
+// A queue's share against others; 1..1000 keeps the stride (kQueueStrideOne / weight) exact
+// enough and the largest ratio between two queues at 1000:1.
+constexpr uint32_t kQueueWeightMax = 1000;
+constexpr uint64_t kQueueStrideOne = 1ull << 20;
+static_assert(kQueueStrideOne / kQueueWeightMax >= 1000, "strides of different weights stay distinct");
+// Queues with settings per node (journaled, sent to peers); the same bound as queues with jobs.
+constexpr uint32_t kQueueSettingsMax = kQueuesMax;
+// Priority aging in a FIFO queue: a job is overtaken only by jobs that became ready less than
+// (their priority - its priority) * this many ms after it. At 100 ms, priority 255 over
+// priority 0 is a 25.5 s head start, and no job waits behind newcomers longer than that.
+constexpr uint64_t kPriorityAgingMsPerLevel = 100;
+// Queue settings per queue_sync frame: about 150 bytes each, well inside one frame.
+constexpr uint32_t kQueueSyncPerFrameMax = 1000;
+static_assert(kQueueSyncPerFrameMax * 256 < kFrameBytesMax, "a sync frame of 256-byte settings fits");
+
 static_assert(kPendingRequestsMax > kWaitersMax, "every waiter is a pending request");
 
 // Schedules (recurring jobs, docs/protocol.md "Schedules"). A schedule list reply from every node of a
