@@ -53,6 +53,31 @@ nlohmann::json JobToJson(const JobInfo& j) {
   return o;
 }
 
+nlohmann::json QueueToJson(const QueueInfo& q) {
+  const QueueSettings& s = q.settings;
+  return nlohmann::json{{"node", q.node},
+                        {"name", s.name},
+                        {"order", QueueOrderName(s.order)},
+                        {"queued", q.queued},
+                        {"delayed", q.delayed},
+                        {"running", q.running},
+                        {"dead", q.dead},
+                        {"oldest_wait_ms", q.oldest_wait_ms},
+                        {"concurrency", s.concurrency},
+                        {"rate", s.rate},
+                        {"weight", s.weight},
+                        {"paused", s.paused},
+                        {"updated_at", s.updated_at_ms},
+                        {"origin", s.origin}};
+}
+
+nlohmann::json WorkerSlotToJson(const WorkerSlot& w) {
+  return nlohmann::json{{"id", w.id},     {"state", w.busy ? "busy" : "idle"},
+                        {"job", w.job},   {"queue", w.queue},
+                        {"type", w.type}, {"since", w.since_ms},
+                        {"retiring", w.retiring}};
+}
+
 namespace {
 
 // A non-negative integer field no larger than `max`.

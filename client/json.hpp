@@ -8,6 +8,7 @@
 #include <string>
 
 #include "jobnet/job.h"
+#include "jobnet/queue.h"
 #include "jobnet/status.h"
 
 namespace jobnet::jsonio {
@@ -26,6 +27,12 @@ nlohmann::json MsgpackToJson(const std::string& bytes);
 // The output contract: id, type, queue, state, result, error, attempts, created_at,
 // started_at, finished_at (Unix ms), plus priority, max_attempts, run_at, key.
 nlohmann::json JobToJson(const JobInfo& job);
+
+// A queue as `jobnet queues --json` prints it: node, name, order, queued, delayed, running,
+// dead, oldest_wait_ms, concurrency, rate, weight, paused, updated_at, origin.
+nlohmann::json QueueToJson(const QueueInfo& q);
+// A worker slot as `jobnet workers --json` prints it: id, state, job, queue, type, since, retiring.
+nlohmann::json WorkerSlotToJson(const WorkerSlot& w);
 
 // A job spec written as JSON: {"type": "echo", "payload": <any JSON>, "queue": "q",
 // "priority": 0..255, "delay": 5000 | "5s", "run_at": <Unix ms>, "max_attempts": N,

@@ -52,23 +52,7 @@ Result<QueueUpdate> UpdateFrom(const QueueCommands& q) {
   return u;
 }
 
-nlohmann::json QueueToJson(const QueueInfo& q) {
-  const QueueSettings& s = q.settings;
-  return nlohmann::json{{"node", q.node},
-                        {"name", s.name},
-                        {"order", QueueOrderName(s.order)},
-                        {"queued", q.queued},
-                        {"delayed", q.delayed},
-                        {"running", q.running},
-                        {"dead", q.dead},
-                        {"oldest_wait_ms", q.oldest_wait_ms},
-                        {"concurrency", s.concurrency},
-                        {"rate", s.rate},
-                        {"weight", s.weight},
-                        {"paused", s.paused},
-                        {"updated_at", s.updated_at_ms},
-                        {"origin", s.origin}};
-}
+using jsonio::QueueToJson;
 
 void Print(const std::vector<QueueInfo>& queues, bool json) {
   if (!json) return PrintQueues(std::cout, queues);

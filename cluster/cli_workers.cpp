@@ -25,11 +25,7 @@ Result<uint32_t> ParseWorkers(const std::string& text) {
 void PrintSlots(const WorkerList& list, bool json) {
   if (json) {
     for (const auto& w : list.slots) {
-      nlohmann::json o{{"id", w.id},     {"state", w.busy ? "busy" : "idle"},
-                       {"job", w.job},   {"queue", w.queue},
-                       {"type", w.type}, {"since", w.since_ms},
-                       {"retiring", w.retiring}};
-      std::cout << o.dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";
+      std::cout << jsonio::WorkerSlotToJson(w).dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";
     }
     return;
   }

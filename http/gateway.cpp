@@ -436,6 +436,122 @@ struct Gateway::Impl {
            });
   }
 
+  // Up to kBatchSpecsMax specs (a JSON array) in one submit_batch: one fsync; a bad spec gets
+  // its own error and does not fail its neighbours.
+  void PostBatch(const Request& req) {
+    Json body = Json::parse(req->body(), nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded()) return RespondError(req, Status::InvalidArgument("the body is not valid JSON"));
+    if (body.is_object() && body.contains("jobs")) body = body["jobs"];
+    if (!body.is_array() || body.empty())
+      return RespondError(req, Status::InvalidArgument("a batch is a JSON array of job specs"));
+    if (body.size() > limits::kBatchSpecsMax)
+      return RespondError(req, Status::TooLarge("a batch holds at most " +
+                                                std::to_string(limits::kBatchSpecsMax) +
+                                                " specs, not " + std::to_string(body.size())));
+    protocol::SubmitBatchRequest batch;
+    for (const auto& j : body) {
+      auto spec = jsonio::JobSpecFromJson(j);
+      batch.specs.push_back(protocol::BatchSpec{spec.ok() ? std::move(spec.value()) : JobSpec{},
+                                                spec.status()});
+    }
+    CallOk(req, std::move(batch), limits::kHttpNodeAnswerMs, [req](protocol::Body& b) {
+      auto* r = std::get_if<protocol::BatchAcceptedReply>(&b);
+      if (r == nullptr) return RespondError(req, Status::Internal("unexpected reply kind to submit_batch"));
+      Json items = Json::array();
+      for (const auto& it : r->items) {
+        if (it.status.ok()) {
+          items.push_back({{"id", it.submitted.id},
+                           {"state", JobStateName(it.submitted.state)},
+                           {"duplicate", it.submitted.duplicate}});
+        } else {
+          items.push_back(jsonio::ErrorToJson(it.status));
+        }
+      }
+      Respond(req, 200, Json{{"items", std::move(items)}});
+    });
+  }
+
+  // A queue_list reply as {"queues": [...]}, or the one queue of a queue_set.
+  static void RespondQueues(const Request& req, protocol::Body& b, bool one) {
+    auto* l = std::get_if<protocol::QueueListReply>(&b);
+    if (l == nullptr) return RespondError(req, Status::Internal("unexpected reply kind for queues"));
+    if (one && l->queues.size() == 1) return Respond(req, 200, jsonio::QueueToJson(l->queues[0]));
+    Json qs = Json::array();
+    for (const auto& q : l->queues) qs.push_back(jsonio::QueueToJson(q));
+    Respond(req, 200, Json{{"queues", std::move(qs)}});
+  }
+
+  // PUT /api/queues/{name}: {"order": "fifo"|"lifo", "concurrency": N, "rate": N, "weight": W,
+  // "paused": bool}, each optional; pause and resume set `paused`.
+  void SetQueue(const Request& req, const std::string& name, std::optional<bool> paused) {
+    protocol::QueueUpdate u;
+    u.name = name;
+    u.paused = paused;
+    if (!paused) {
+      Json body = Json::parse(req->body(), nullptr, /*allow_exceptions=*/false);
+      if (body.is_discarded() || !body.is_object())
+        return RespondError(req, Status::InvalidArgument("the body must be a JSON object of queue settings"));
+      for (auto it = body.begin(); it != body.end(); ++it) {
+        const std::string& k = it.key();
+        const Json& v = it.value();
+        auto number = [&](std::optional<uint32_t>* out) {
+          if (!v.is_number_unsigned()) return false;
+          *out = static_cast<uint32_t>(std::min<uint64_t>(v.get<uint64_t>(), UINT32_MAX));
+          return true;
+        };
+        bool ok = true;
+        if (k == "order") {
+          auto o = v.is_string() ? ParseQueueOrder(v.get<std::string>()) : std::nullopt;
+          ok = o.has_value();
+          u.order = o;
+        } else if (k == "concurrency") {
+          ok = number(&u.concurrency);
+        } else if (k == "rate") {
+          ok = number(&u.rate);
+        } else if (k == "weight") {
+          ok = number(&u.weight);
+        } else if (k == "paused") {
+          ok = v.is_boolean();
+          if (ok) u.paused = v.get<bool>();
+        } else {
+          return RespondError(req, Status::InvalidArgument(
+                                       "unknown queue setting '" + k +
+                                       "' (known: order, concurrency, rate, weight, paused)"));
+        }
+        if (!ok)
+          return RespondError(req, Status::InvalidArgument(
+                                       k == "order" ? "order must be \"fifo\" or \"lifo\""
+                                       : k == "paused" ? "paused must be true or false"
+                                                       : k + " must be a non-negative integer"));
+      }
+    }
+    CallOk(req, protocol::QueueSetRequest{u}, limits::kHttpNodeAnswerMs,
+           [req](protocol::Body& b) { RespondQueues(req, b, true); });
+  }
+
+  void Workers(const Request& req, std::optional<uint32_t> resize) {
+    protocol::Body body = protocol::WorkersRequest{};
+    if (resize) body = protocol::WorkersSetRequest{*resize};
+    CallOk(req, std::move(body), limits::kHttpNodeAnswerMs, [req](protocol::Body& b) {
+      auto* l = std::get_if<protocol::WorkerListReply>(&b);
+      if (l == nullptr) return RespondError(req, Status::Internal("unexpected reply kind for workers"));
+      Json slots = Json::array();
+      for (const auto& w : l->slots) slots.push_back(jsonio::WorkerSlotToJson(w));
+      Respond(req, 200, Json{{"node", l->node}, {"workers", l->workers}, {"slots", std::move(slots)}});
+    });
+  }
+
+  void PostWorkers(const Request& req) {
+    Json body = Json::parse(req->body(), nullptr, /*allow_exceptions=*/false);
+    if (body.is_discarded() || !body.is_object() || !body.contains("workers") ||
+        !body["workers"].is_number_unsigned())
+      return RespondError(req, Status::InvalidArgument(
+                                   "the body must be {\"workers\": N} with N in 1.." +
+                                   std::to_string(limits::kWorkersMax)));
+    uint64_t n = body["workers"].get<uint64_t>();
+    Workers(req, static_cast<uint32_t>(std::min<uint64_t>(n, UINT32_MAX)));  // the node checks the bounds
+  }
+
   void ListJobs(const Request& req) {
     auto q = QueryOf(req);
     if (!q.ok()) return RespondError(req, q.status());
@@ -593,6 +709,22 @@ struct Gateway::Impl {
     r->http_post("/api/jobs/:id/retry", Route([this, id_of](const Request& req, const Params& p) {
       JobRequest(req, protocol::RetryRequest{id_of(p)}, 200);
     }));
+    r->http_post("/api/jobs/batch", Route([this](const Request& req, const Params&) { PostBatch(req); }));
+    r->http_get("/api/queues", Route([this](const Request& req, const Params&) {
+      CallOk(req, protocol::QueuesRequest{}, limits::kHttpNodeAnswerMs,
+             [req](protocol::Body& b) { RespondQueues(req, b, false); });
+    }));
+    r->http_put("/api/queues/:name", Route([this](const Request& req, const Params& p) {
+      SetQueue(req, std::string(p["name"]), std::nullopt);
+    }));
+    r->http_post("/api/queues/:name/pause", Route([this](const Request& req, const Params& p) {
+      SetQueue(req, std::string(p["name"]), true);
+    }));
+    r->http_post("/api/queues/:name/resume", Route([this](const Request& req, const Params& p) {
+      SetQueue(req, std::string(p["name"]), false);
+    }));
+    r->http_get("/api/workers", Route([this](const Request& req, const Params&) { Workers(req, std::nullopt); }));
+    r->http_post("/api/workers", Route([this](const Request& req, const Params&) { PostWorkers(req); }));
     r->http_get("/api/nodes", Route([this](const Request& req, const Params&) { Nodes(req); }));
     r->http_get("/healthz", Route([this](const Request& req, const Params&) { Health(req); }));
     r->http_get("/readyz", Route([this](const Request& req, const Params&) { Ready(req); }));

@@ -202,6 +202,47 @@ TEST_F(HttpTest, JobRoutesAnswerWithTheJobAndOneErrorShape) {
   EXPECT_EQ(nodes.json()["nodes"][0]["node"], "n1");
 }
 
+// Batches, queues and workers over HTTP: one answer per spec, settings in and out, a live resize.
+TEST_F(HttpTest, BatchQueuesAndWorkersRoutes) {
+  auto n = StartNode("n1", 2);
+  const std::string b = bases_["n1"];
+  Response batch = Http("POST", b + "/api/jobs/batch",
+                        R"([{"type":"echo","payload":1},{"type":"no_such_type"},{"type":"echo","colour":1},{"type":"echo","payload":4}])");
+  ASSERT_EQ(batch.status, 200) << batch.body;
+  Json items = batch.json()["items"];
+  ASSERT_EQ(items.size(), 4u);
+  EXPECT_EQ(items[0]["id"], "n1-1");
+  EXPECT_EQ(items[1]["error"]["code"], "invalid_argument");
+  EXPECT_EQ(items[2]["error"]["code"], "invalid_argument");
+  EXPECT_EQ(items[3]["id"], "n1-2");
+  EXPECT_EQ(Http("POST", b + "/api/jobs/batch", "[]").status, 400);
+  std::string big = "[";
+  for (int i = 0; i < 1001; ++i) big += std::string(i ? "," : "") + R"({"type":"echo"})";
+  EXPECT_EQ(Http("POST", b + "/api/jobs/batch", big + "]").status, 413);
+
+  Response set = Http("PUT", b + "/api/queues/stack", R"({"order":"lifo","weight":3,"concurrency":2})");
+  ASSERT_EQ(set.status, 200) << set.body;
+  EXPECT_EQ(set.json()["order"], "lifo");
+  EXPECT_EQ(set.json()["weight"], 3);
+  EXPECT_EQ(Http("POST", b + "/api/queues/stack/pause").json()["paused"], true);
+  Response queues = Http("GET", b + "/api/queues");
+  bool listed = false;
+  Json list = queues.json();
+  for (const auto& q : list["queues"])
+    if (q["name"] == "stack") listed = q["paused"] == true && q["concurrency"] == 2;
+  EXPECT_TRUE(listed) << queues.body;
+  EXPECT_EQ(Http("POST", b + "/api/queues/stack/resume").json()["paused"], false);
+  EXPECT_EQ(Http("PUT", b + "/api/queues/stack", R"({"order":"random"})").status, 400);
+  EXPECT_EQ(Http("PUT", b + "/api/queues/stack", R"({"speed":1})").status, 400);
+
+  Response grow = Http("POST", b + "/api/workers", R"({"workers":4})");
+  ASSERT_EQ(grow.status, 200) << grow.body;
+  EXPECT_EQ(grow.json()["workers"], 4);
+  EXPECT_EQ(Http("GET", b + "/api/workers").json()["slots"].size(), 4u);
+  EXPECT_EQ(Http("POST", b + "/api/workers", R"({"workers":0})").status, 400);
+  EXPECT_EQ(Http("POST", b + "/api/workers", R"({"workers":"many"})").status, 400);
+}
+
 TEST_F(HttpTest, WaitReturnsTheFinishedJobOr202WithTheJobAsItStands) {
   auto n = StartNode("n1", 2);
   const std::string api = bases_["n1"] + "/api/jobs";
