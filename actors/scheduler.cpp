@@ -48,6 +48,7 @@ struct SchedulerState {
   std::vector<protocol::RemoteResult> held_results;
   uint64_t storage_full_refused = 0;
   bool bulk_scheduled = false;  // a bulk_atom is in the mailbox
+  std::shared_ptr<spdlog::logger> job_log = spdlog::get("job");  // null in tests without one
   static inline const char* name = "jobnet.scheduler";
 };
 
@@ -208,10 +209,24 @@ void Flush(Self self) {
           [=](caf::error& err) { FailStop(self, self->system().render(err)); });
 }
 
+// One debug line per job state change on the "job" logger (node/logging.hpp formats
+// "ID\tSTATE\tATTEMPT\tTEXT" as text or as JSON fields), so a job can be followed by its id.
+void LogJobEvents(spdlog::logger* log, const std::vector<protocol::JobWrite>& writes) {
+  if (log == nullptr || !log->should_log(spdlog::level::debug)) return;
+  for (const auto& w : writes)
+    for (const auto& [n, ev] : w.events)
+      log->debug("{}\t{}\t{}\t{}{}", w.job.id, protocol::JobStateName(ev.state), ev.attempt,
+                 ev.message,
+                 ev.error.empty() || ev.message.find(ev.error) != std::string::npos
+                     ? std::string()
+                     : ": " + ev.error);
+}
+
 // Collects the state machine's effects and moves them along.
 void Pump(Self self) {
   auto& st = self->state;
   sched::Effects fx = st.core->TakeEffects();
+  LogJobEvents(st.job_log.get(), fx.writes);
   for (const auto& note : fx.notes) spdlog::info("{}", note);
   fx.notes.clear();
   if (st.config.liveness_sink)

@@ -260,6 +260,7 @@ int RunNodeCommand(const std::string& config_path, NodeConfig flags, CLI::App* c
   if (cmd->count("--workers")) cfg.workers = flags.workers;
   if (cmd->count("--tick-ms")) cfg.tick_ms = flags.tick_ms;
   if (cmd->count("--log-level")) cfg.log_level = flags.log_level;
+  if (cmd->count("--log-format")) cfg.log_format = flags.log_format;
   if (cmd->count("--grace")) cfg.grace_ms = flags.grace_ms;
   if (cmd->count("--peer")) cfg.peers = flags.peers;
   if (cmd->count("--failure-timeout")) cfg.failure_timeout_ms = flags.failure_timeout_ms;
@@ -407,7 +408,8 @@ int Main(int argc, char** argv) {
                    "worker slots (default " + std::to_string(nf.workers) + ")");
   node->add_option("--tick-ms", nf.tick_ms,
                    "timer resolution in ms (default " + std::to_string(nf.tick_ms) + ")");
-  node->add_option("--log-level", nf.log_level, "trace|debug|info|warn|error (default info)");
+  node->add_option("--log-level", nf.log_level, "trace|debug|info|warn|error (default info; debug logs every job state change)");
+  node->add_option("--log-format", nf.log_format, "text|json: JSON lines with time, level, node, msg (and job, state, attempt) (default text)");
   node->add_option("--grace", grace, 
                    "shutdown grace period (default " + std::to_string(nf.grace_ms) + "ms)");
   node->add_option("--config", config_path, "TOML config file; flags override it");

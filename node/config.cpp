@@ -36,6 +36,8 @@ Status NodeConfig::Validate() const {
   if (held_mb_max < kHeldMbMin || held_mb_max > kHeldMbMax)
     return Status::InvalidArgument("held_mb_max must be " + to_string(kHeldMbMin) + ".." +
                                    to_string(kHeldMbMax));
+  if (log_format != "text" && log_format != "json")
+    return Status::InvalidArgument("log_format must be text or json");
   static const char* kLevels[] = {"trace", "debug",    "info", "warn", "warning",
                                   "error", "err",      "critical", "off"};
   bool level_ok = false;
@@ -153,6 +155,7 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
   }
   if (!(s = str("data", &cfg->data)).ok()) return s;
   if (!(s = str("log_level", &cfg->log_level)).ok()) return s;
+  if (!(s = str("log_format", &cfg->log_format)).ok()) return s;
   if (!(s = num("workers", &cfg->workers)).ok()) return s;
   if (!(s = num("tick_ms", &cfg->tick_ms)).ok()) return s;
   if (!(s = num("grace_ms", &cfg->grace_ms)).ok()) return s;

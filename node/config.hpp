@@ -39,6 +39,7 @@ struct NodeConfig {
   uint64_t final_jobs_max = 500000;
   uint64_t held_mb_max = 2048;        // payloads + results kept in memory; past it submits get overloaded
   std::string log_level = "info";
+  std::string log_format = "text";    // "text" or "json" (one JSON object per line)
   std::vector<std::string> peers;     // other nodes' listen endpoints, exactly as they bind them
   uint32_t heartbeat_ms = limits::kHeartbeatMsDefault;
   uint64_t failure_timeout_ms = limits::kFailureTimeoutMsDefault;  // a silent peer is declared dead

@@ -26,6 +26,7 @@
 #include "protocol/counters.hpp"
 #include "storage/journal.hpp"
 #include "storage/run_marks.hpp"
+#include "node/logging.hpp"
 #include "node/transport.hpp"
 #include "http/gateway.hpp"
 
@@ -48,9 +49,7 @@ constexpr int kExitStuck = exit_code::kStuck;
 }  // namespace
 
 int RunNode(const NodeConfig& config) {
-  auto logger = spdlog::stderr_color_mt("jobnet");
-  spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [" + config.id + "] %v");
+  SetUpLogging(config.id, config.log_format == "json" ? "json" : "text");
   if (Status s = config.Validate(); !s.ok()) {
     spdlog::error("bad configuration: {}", s.ToString());
     return kExitConfig;

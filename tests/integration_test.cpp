@@ -1070,5 +1070,37 @@ TEST_F(IntegrationTest, QueueSettingsSurviveSigkillAndPauseHoldsJobsUntilResume)
   for (const auto& id : ids) EXPECT_EQ(done[id].state, protocol::JobState::kSucceeded);
 }
 
+// --log-format json --log-level debug: every line is a JSON object, and a job's state changes
+// can be followed by its id, in order, with their attempts.
+TEST_F(IntegrationTest, JsonLogsFollowAJobByItsId) {
+  NodeProcess node("n1", dir_ + "/n1", 1, {"--log-format", "json", "--log-level", "debug"});
+  ASSERT_TRUE(node.Start());
+  auto c = node.Connect();
+  ASSERT_NE(c, nullptr);
+  JobSpec spec = Spec("fail", Pack(std::string("boom")));
+  spec.max_attempts = 2;
+  spec.backoff_ms = 50;
+  auto sub = c->Submit(spec);
+  ASSERT_TRUE(sub.ok());
+  auto done = c->Wait(sub.value().id, 10000);
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(node.Signal(SIGTERM), 0);
+  std::ifstream log(node.log_path());
+  std::string line;
+  std::vector<std::string> states;
+  int lines = 0;
+  while (std::getline(log, line)) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << "not a JSON line: " << line;
+    ++lines;
+    for (const char* k : {"time", "level", "node", "msg"}) EXPECT_TRUE(j.contains(k)) << line;
+    if (j.value("job", "") == sub.value().id)
+      states.push_back(j["state"].get<std::string>() + "/" + std::to_string(j["attempt"].get<int>()));
+  }
+  EXPECT_GT(lines, 3);
+  EXPECT_EQ(states, (std::vector<std::string>{"queued/0", "running/1", "delayed/1", "queued/1",
+                                              "running/2", "dead/2"}));
+}
+
 }  // namespace
 }  // namespace jobnet
