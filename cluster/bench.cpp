@@ -12,21 +12,30 @@
 // --batch N: each client sends submit_batch requests of N specs, one in flight at a time (the
 // batch is the pipelining), so the figure compares with the closed loop's single submits.
 // --fsync-probe DIR times small appends + fdatasync in DIR (the disk's durable-write latency).
+// --http URL runs the closed loop against the node's HTTP face instead (POST /api/jobs, libcurl
+// multi, keep-alive: --clients threads x --window connections); same summary lines.
+// --http URL --held N holds N concurrent `POST /api/jobs?wait=true` of `sleep --job-ms` jobs, one
+// connection each, and reports the answers, the time until all were answered, the peak held
+// count (from /metrics) and, with --node-pid, the node's peak RSS.
 // Scripts read the line "end to end (submitted and run): N jobs/s"; --json prints one object.
 #include <CLI/CLI.hpp>
+#include <curl/curl.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <sstream>
 #include <thread>
 #include <unordered_map>
 
+#include "base/check.hpp"
 #include "cluster/beanstalk_client.hpp"
 #include "jobnet/client.h"
 
@@ -103,6 +112,11 @@ struct Options {
   double rate = 0;
   std::string type = "echo", beanstalkd, fsync_probe;
   bool drain = false, json = false;
+  std::string http;           // base URL of a node's HTTP face: the HTTP modes
+  uint32_t held = 0;          // > 0: hold this many wait=true requests at once
+  uint32_t job_ms = 500;      // the held requests' sleep jobs
+  uint32_t wait_timeout_s = 120;
+  int node_pid = 0;           // > 0: sample this process's RSS while the requests run
 };
 
 struct NodeCounters {
@@ -306,6 +320,298 @@ int JobnetBatch(const Options& o, const std::vector<std::unique_ptr<Client>>& ad
   return errors.load() == 0 ? 0 : 1;
 }
 
+// --- HTTP face ------------------------------------------------------------------------------
+
+// Every connection is one fd in this process: lift the soft limit to the hard one.
+void RaiseFdLimit(uint64_t fds_wanted) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (rl.rlim_cur < fds_wanted + 64)
+    std::fprintf(stderr, "jobnet_bench: only %llu fds for %llu connections (ulimit -Hn)\n",
+                 static_cast<unsigned long long>(rl.rlim_cur),
+                 static_cast<unsigned long long>(fds_wanted));
+}
+
+size_t DiscardBody(char*, size_t size, size_t n, void*) { return size * n; }
+size_t AppendBody(char* p, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(p, size * n);
+  return size * n;
+}
+
+// A POST handle; `body` and `headers` must outlive it. Reused for the next request, so its
+// connection stays open in the multi handle's pool (keep-alive).
+CURL* NewPost(const std::string& url, const std::string& body, curl_slist* headers, void* owner,
+              long timeout_s) {
+  CURL* e = curl_easy_init();
+  JOBNET_CHECK(e != nullptr);
+  curl_easy_setopt(e, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(e, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, DiscardBody);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, owner);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT, timeout_s);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 60L);  // a full listen backlog retries SYNs
+  return e;
+}
+
+// The sums over all label sets of the named series in the node's /metrics.
+std::map<std::string, double> Scrape(CURL* e, const std::string& base,
+                                     const std::vector<std::string>& names) {
+  std::string text;
+  curl_easy_setopt(e, CURLOPT_URL, (base + "/metrics").c_str());
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, AppendBody);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &text);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_TIMEOUT, 10L);
+  std::map<std::string, double> out;
+  if (curl_easy_perform(e) != CURLE_OK) return out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    for (const auto& n : names) {
+      if (line.compare(0, n.size(), n) != 0 || line.size() <= n.size()) continue;
+      if (line[n.size()] != '{' && line[n.size()] != ' ') continue;
+      out[n] += std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr);
+    }
+  }
+  return out;
+}
+
+// VmRSS and VmHWM of a process in KiB (0 when it cannot be read).
+std::pair<uint64_t, uint64_t> RssKib(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  uint64_t rss = 0, hwm = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) rss = std::strtoull(line.c_str() + 6, nullptr, 10);
+    if (line.rfind("VmHWM:", 0) == 0) hwm = std::strtoull(line.c_str() + 6, nullptr, 10);
+  }
+  return {rss, hwm};
+}
+
+// Samples, every 100 ms until stopped, the node's held HTTP requests and waiters (/metrics) and
+// its RSS: the peaks are what the held run reports.
+class NodeSampler {
+ public:
+  NodeSampler(std::string base, int pid) : base_(std::move(base)), pid_(pid) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~NodeSampler() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  double held_max = 0, waiters_max = 0;
+  uint64_t rss_kib_max = 0, rss_kib_before = 0;
+
+ private:
+  void Run() {
+    CURL* e = curl_easy_init();
+    if (pid_ > 0) rss_kib_before = RssKib(pid_).first;
+    while (!stop_) {
+      auto m = Scrape(e, base_, {"jobnet_http_requests_held", "jobnet_waiters"});
+      held_max = std::max(held_max, m["jobnet_http_requests_held"]);
+      waiters_max = std::max(waiters_max, m["jobnet_waiters"]);
+      if (pid_ > 0) rss_kib_max = std::max(rss_kib_max, RssKib(pid_).first);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a sampling period
+    }
+    curl_easy_cleanup(e);
+  }
+  std::string base_;
+  int pid_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// Runs `multi` until no transfer is left; `done` gets each finished handle, its result and HTTP
+// status, and returns whether it re-added the handle (the next request on its connection).
+template <typename Done>
+void RunMulti(CURLM* multi, size_t active, Done done) {
+  while (active > 0) {
+    int running = 0;
+    curl_multi_perform(multi, &running);
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      CURL* e = msg->easy_handle;
+      CURLcode result = msg->data.result;  // msg dies with the removal below
+      long code = 0;
+      curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+      curl_multi_remove_handle(multi, e);
+      --active;
+      if (done(e, result, code)) ++active;
+    }
+    if (active > 0) curl_multi_poll(multi, nullptr, 0, 100, nullptr);
+  }
+}
+
+void ReportHttpError(CURLcode result, long code) {
+  static std::atomic<bool> said{false};
+  if (said.exchange(true)) return;
+  if (result != CURLE_OK)
+    std::fprintf(stderr, "jobnet_bench: first error: %s\n", curl_easy_strerror(result));
+  else
+    std::fprintf(stderr, "jobnet_bench: first error: HTTP %ld\n", code);
+}
+
+// Closed loop over HTTP: as the ZeroMQ mode, but each in-flight submit is its own keep-alive
+// connection (HTTP/1.1 answers in order, one request at a time per connection).
+int HttpSubmit(const Options& o) {
+  RaiseFdLimit(static_cast<uint64_t>(o.clients) * o.window);
+  CURL* admin = curl_easy_init();
+  const std::vector<std::string> journal = {"jobnet_journal_batches_total",
+                                            "jobnet_journal_records_total"};
+  auto before = Scrape(admin, o.http, journal);
+  std::string payload = o.sleep_ms > 0 ? std::to_string(o.sleep_ms)
+                                       : "\"" + std::string(o.payload_bytes - 1, 'x') + "\"";
+  // A JSON string of n-1 characters is a msgpack str of n bytes (n <= 32), as the ZeroMQ mode.
+  std::string body = "{\"type\":\"" + (o.sleep_ms > 0 ? std::string("sleep") : o.type) +
+                     "\",\"payload\":" + payload + (o.delay_ms ? ",\"delay\":" +
+                     std::to_string(o.delay_ms) : "") + "}";
+  std::string url = o.http + "/api/jobs";
+  std::atomic<uint64_t> issued{0}, errors{0};
+  std::vector<std::vector<double>> lat(o.clients);
+  std::vector<std::thread> threads;
+  auto t0 = Clock::now();
+  for (uint32_t c = 0; c < o.clients; ++c) {
+    threads.emplace_back([&, c] {
+      curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+      headers = curl_slist_append(headers, "Expect:");
+      CURLM* multi = curl_multi_init();
+      curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(o.window));
+      std::vector<Clock::time_point> sent(o.window);
+      std::vector<CURL*> easy(o.window);
+      auto start = [&](size_t i) {
+        if (issued.fetch_add(1) >= o.jobs) return false;
+        sent[i] = Clock::now();
+        curl_multi_add_handle(multi, easy[i]);
+        return true;
+      };
+      size_t active = 0;
+      for (size_t i = 0; i < o.window; ++i) {
+        easy[i] = NewPost(url, body, headers, reinterpret_cast<void*>(i), 30);
+        if (start(i)) ++active;
+      }
+      RunMulti(multi, active, [&](CURL* e, CURLcode result, long code) {
+        char* owner = nullptr;
+        curl_easy_getinfo(e, CURLINFO_PRIVATE, &owner);
+        size_t i = reinterpret_cast<size_t>(owner);
+        if (result == CURLE_OK && code == 201) {
+          lat[c].push_back(Us(Clock::now() - sent[i]));
+        } else {
+          ReportHttpError(result, code);
+          errors++;
+        }
+        return start(i);
+      });
+      for (CURL* e : easy) curl_easy_cleanup(e);
+      curl_multi_cleanup(multi);
+      curl_slist_free_all(headers);
+    });
+  }
+  for (auto& t : threads) t.join();
+  double secs = Secs(Clock::now() - t0);
+  auto after = Scrape(admin, o.http, journal);
+  curl_easy_cleanup(admin);
+  std::vector<double> all;
+  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+  auto pa = Summarize(all);
+  auto batches = static_cast<unsigned long long>(after[journal[0]] - before[journal[0]]);
+  auto records = static_cast<unsigned long long>(after[journal[1]] - before[journal[1]]);
+  if (o.json) {
+    std::printf("{\"mode\":\"http\",\"jobs\":%zu,\"errors\":%llu,\"clients\":%u,\"window\":%u,"
+                "\"type\":\"%s\",\"submit_jobs_per_s\":%.0f,\"ack_latency_us\":%s,"
+                "\"journal_fsyncs\":%llu,\"journal_records\":%llu}\n",
+                pa.n, static_cast<unsigned long long>(errors.load()), o.clients, o.window,
+                o.type.c_str(), pa.n / secs, PctJson(pa).c_str(), batches, records);
+  } else {
+    std::printf("submitted %zu jobs (%llu errors) to %s with %u clients x %u connections in "
+                "%.2f s\n", pa.n, static_cast<unsigned long long>(errors.load()), o.http.c_str(),
+                o.clients, o.window, secs);
+    std::printf("durable submit rate: %.0f jobs/s\n", pa.n / secs);
+    std::printf("ack latency us: p50 %.0f  p90 %.0f  p99 %.0f  max %.0f\n", pa.p50, pa.p90,
+                pa.p99, pa.max);
+    std::printf("journal: %llu synced batches, %llu records, %.1f records and %.1f acked submits "
+                "per fsync\n", batches, records,
+                batches ? static_cast<double>(records) / batches : 0.0,
+                batches ? static_cast<double>(pa.n) / batches : 0.0);
+  }
+  return errors.load() == 0 ? 0 : 1;
+}
+
+// --held: N connections at once, each one POST ?wait=true of a sleep job, on one thread.
+int HttpHeld(const Options& o) {
+  RaiseFdLimit(o.held);
+  std::string url = o.http + "/api/jobs?wait=true&timeout=" + std::to_string(o.wait_timeout_s) + "s";
+  std::string body = "{\"type\":\"sleep\",\"payload\":" + std::to_string(o.job_ms) + "}";
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  headers = curl_slist_append(headers, "Expect:");
+  CURLM* multi = curl_multi_init();
+  curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, static_cast<long>(o.held));
+  std::vector<CURL*> easy(o.held);
+  NodeSampler sampler(o.http, o.node_pid);
+  auto t0 = Clock::now();
+  for (uint32_t i = 0; i < o.held; ++i) {
+    easy[i] = NewPost(url, body, headers, nullptr, static_cast<long>(o.wait_timeout_s) + 30);
+    curl_multi_add_handle(multi, easy[i]);
+  }
+  uint64_t ok = 0, timed_out = 0, failed = 0;
+  std::vector<double> ms;
+  Clock::time_point last = t0;
+  RunMulti(multi, o.held, [&](CURL*, CURLcode result, long code) {
+    last = Clock::now();
+    if (result == CURLE_OK && code == 200) {
+      ok++;
+      ms.push_back(Secs(last - t0) * 1000);
+    } else if (result == CURLE_OK && code == 202) {
+      timed_out++;
+    } else {
+      ReportHttpError(result, code);
+      failed++;
+    }
+    return false;
+  });
+  double all_s = Secs(last - t0);
+  sampler.Stop();
+  uint64_t hwm = o.node_pid > 0 ? RssKib(o.node_pid).second : 0;
+  for (CURL* e : easy) curl_easy_cleanup(e);
+  curl_multi_cleanup(multi);
+  curl_slist_free_all(headers);
+  auto p = Summarize(ms);
+  if (o.json) {
+    std::printf("{\"mode\":\"held\",\"held\":%u,\"job_ms\":%u,\"answered_200\":%llu,"
+                "\"answered_202\":%llu,\"failed\":%llu,\"all_answered_s\":%.3f,"
+                "\"answer_ms\":%s,\"held_max\":%.0f,\"waiters_max\":%.0f,"
+                "\"node_rss_kib_before\":%llu,\"node_rss_kib_max\":%llu,\"node_hwm_kib\":%llu}\n",
+                o.held, o.job_ms, static_cast<unsigned long long>(ok),
+                static_cast<unsigned long long>(timed_out), static_cast<unsigned long long>(failed),
+                all_s, PctJson(p).c_str(), sampler.held_max, sampler.waiters_max,
+                static_cast<unsigned long long>(sampler.rss_kib_before),
+                static_cast<unsigned long long>(sampler.rss_kib_max),
+                static_cast<unsigned long long>(hwm));
+  } else {
+    std::printf("held %u wait=true requests of sleep %u ms jobs on %s\n", o.held, o.job_ms,
+                o.http.c_str());
+    std::printf("answered: %llu x 200, %llu x 202 (wait timed out), %llu failed\n",
+                static_cast<unsigned long long>(ok), static_cast<unsigned long long>(timed_out),
+                static_cast<unsigned long long>(failed));
+    std::printf("all answered after: %.3f s\n", all_s);
+    std::printf("answer ms (from start): p50 %.0f  p90 %.0f  p99 %.0f  max %.0f\n", p.p50, p.p90,
+                p.p99, p.max);
+    std::printf("peak held on the node: %.0f HTTP requests, %.0f waiters\n", sampler.held_max,
+                sampler.waiters_max);
+    if (o.node_pid > 0)
+      std::printf("node RSS: %.1f MiB before, %.1f MiB peak while held (VmHWM %.1f MiB)\n",
+                  sampler.rss_kib_before / 1024.0, sampler.rss_kib_max / 1024.0, hwm / 1024.0);
+  }
+  return failed == 0 && timed_out == 0 ? 0 : 1;
+}
+
 int Jobnet(const Options& o) {
   std::vector<std::unique_ptr<Client>> admins;
   for (const auto& ep : o.endpoints) {
@@ -488,8 +794,26 @@ int main(int argc, char** argv) {
                  "beanstalkd consumer connections (default: as many as --clients)");
   app.add_option("--fsync-probe", o.fsync_probe,
                  "DIR: time --jobs appends + fdatasync there (default 20000 is a lot: use ~2000)");
+  app.add_option("--http", o.http,
+                 "URL of a node's HTTP face (http://127.0.0.1:7801): the closed loop over HTTP");
+  app.add_option("--held", o.held,
+                 "with --http: hold this many wait=true submits at once, one connection each")
+      ->check(CLI::Range(1u, 100000u));
+  app.add_option("--job-ms", o.job_ms, "with --held: each job sleeps this many ms (default 500)")
+      ->check(CLI::Range(1u, 600000u));
+  app.add_option("--wait-timeout-s", o.wait_timeout_s,
+                 "with --held: the wait's timeout in s (default 120)")
+      ->check(CLI::Range(1u, 3600u));
+  app.add_option("--node-pid", o.node_pid, "with --held: sample this node process's RSS");
   CLI11_PARSE(app, argc, argv);
   if (!o.fsync_probe.empty()) return FsyncProbe(o);
+  if (!o.http.empty()) {
+    while (!o.http.empty() && o.http.back() == '/') o.http.pop_back();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    int rc = o.held > 0 ? HttpHeld(o) : HttpSubmit(o);
+    curl_global_cleanup();
+    return rc;
+  }
   if (!o.beanstalkd.empty()) return Beanstalkd(o);
   std::stringstream ss(cluster.empty() ? to : cluster);
   for (std::string ep; std::getline(ss, ep, ',');)
