@@ -385,8 +385,9 @@ struct Gateway::Impl {
   }
 
   // Answers with the job of a status, cancel or retry request (`status` on success).
-  void JobRequest(const Request& req, protocol::Body body, int status) {
-    CallOk(req, std::move(body), limits::kHttpNodeAnswerMs, [req, status](protocol::Body& b) {
+  void JobRequest(const Request& req, protocol::Body body, int status,
+                  uint64_t answer_ms = limits::kHttpNodeAnswerMs) {
+    CallOk(req, std::move(body), answer_ms, [req, status](protocol::Body& b) {
       if (auto* j = std::get_if<protocol::JobReply>(&b))
         return Respond(req, status, jsonio::JobToJson(j->job));
       RespondError(req, Status::Internal("unexpected reply kind from the node"));
@@ -426,7 +427,7 @@ struct Gateway::Impl {
     auto spec = jsonio::JobSpecFromJson(body);
     if (!spec.ok()) return RespondError(req, spec.status());
     bool do_wait = wait.value();
-    CallOk(req, protocol::SubmitRequest{std::move(spec.value())}, limits::kHttpNodeAnswerMs,
+    CallOk(req, protocol::SubmitRequest{std::move(spec.value())}, limits::kHttpWriteAnswerMs,
            [this, req, do_wait, wait_ms](protocol::Body& b) {
              auto* a = std::get_if<protocol::AcceptedReply>(&b);
              if (a == nullptr) return RespondError(req, Status::Internal("unexpected reply kind to submit"));
@@ -454,7 +455,7 @@ struct Gateway::Impl {
       batch.specs.push_back(protocol::BatchSpec{spec.ok() ? std::move(spec.value()) : JobSpec{},
                                                 spec.status()});
     }
-    CallOk(req, std::move(batch), limits::kHttpNodeAnswerMs, [req](protocol::Body& b) {
+    CallOk(req, std::move(batch), limits::kHttpWriteAnswerMs, [req](protocol::Body& b) {
       auto* r = std::get_if<protocol::BatchAcceptedReply>(&b);
       if (r == nullptr) return RespondError(req, Status::Internal("unexpected reply kind to submit_batch"));
       Json items = Json::array();
@@ -525,14 +526,14 @@ struct Gateway::Impl {
                                                        : k + " must be a non-negative integer"));
       }
     }
-    CallOk(req, protocol::QueueSetRequest{u}, limits::kHttpNodeAnswerMs,
+    CallOk(req, protocol::QueueSetRequest{u}, limits::kHttpWriteAnswerMs,
            [req](protocol::Body& b) { RespondQueues(req, b, true); });
   }
 
   void Workers(const Request& req, std::optional<uint32_t> resize) {
     protocol::Body body = protocol::WorkersRequest{};
     if (resize) body = protocol::WorkersSetRequest{*resize};
-    CallOk(req, std::move(body), limits::kHttpNodeAnswerMs, [req](protocol::Body& b) {
+    CallOk(req, std::move(body), limits::kHttpWriteAnswerMs, [req](protocol::Body& b) {
       auto* l = std::get_if<protocol::WorkerListReply>(&b);
       if (l == nullptr) return RespondError(req, Status::Internal("unexpected reply kind for workers"));
       Json slots = Json::array();
@@ -704,10 +705,10 @@ struct Gateway::Impl {
       JobRequest(req, protocol::StatusRequest{id_of(p)}, 200);
     }));
     r->http_delete("/api/jobs/:id", Route([this, id_of](const Request& req, const Params& p) {
-      JobRequest(req, protocol::CancelRequest{id_of(p)}, 200);
+      JobRequest(req, protocol::CancelRequest{id_of(p)}, 200, limits::kHttpWriteAnswerMs);
     }));
     r->http_post("/api/jobs/:id/retry", Route([this, id_of](const Request& req, const Params& p) {
-      JobRequest(req, protocol::RetryRequest{id_of(p)}, 200);
+      JobRequest(req, protocol::RetryRequest{id_of(p)}, 200, limits::kHttpWriteAnswerMs);
     }));
     r->http_post("/api/jobs/batch", Route([this](const Request& req, const Params&) { PostBatch(req); }));
     r->http_get("/api/queues", Route([this](const Request& req, const Params&) {
@@ -752,7 +753,8 @@ Status Gateway::Start(const GatewayOptions& options, std::unique_ptr<Gateway>* o
   if (Status s = im.link->Start(); !s.ok()) return s;
   // A wait may be held up to its own timeout plus the node's answer time: RESTinio's own
   // handler deadline must not cut it short.
-  auto held_max = std::chrono::milliseconds(limits::kWaitTimeoutMsMax + 2 * limits::kHttpNodeAnswerMs);
+  auto held_max = std::chrono::milliseconds(limits::kHttpWriteAnswerMs + limits::kWaitTimeoutMsMax +
+                                            2 * limits::kHttpNodeAnswerMs);
   try {
     im.server.emplace(restinio::run_async<Traits>(
         restinio::own_io_context(),
