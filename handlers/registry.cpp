@@ -1,6 +1,7 @@
 // Handler registry and the guarded call into a handler.
 #include "handlers/registry.hpp"
 
+#include <algorithm>
 #include <thread>
 
 #include "jobnet/limits.h"
@@ -9,12 +10,15 @@
 namespace jobnet::handlers {
 
 bool HandlerContext::SleepFor(uint64_t ms) const {
-  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  while (std::chrono::steady_clock::now() < until) {
+  using Clock = std::chrono::steady_clock;
+  auto until = Clock::now() + std::chrono::milliseconds(ms);
+  while (Clock::now() < until) {
     if (ShouldStop()) return false;
-    auto left = until - std::chrono::steady_clock::now();
-    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
-        left, std::chrono::milliseconds(5)));
+    // Wake at the deadline itself (a timeout is exact), and every kHandlerStopPollMs to see a
+    // cancel: hundreds of sleeping slots must not cost hundreds of thousands of wakeups a second.
+    auto now = Clock::now();
+    auto wake = std::min({until, deadline, now + std::chrono::milliseconds(limits::kHandlerStopPollMs)});
+    if (wake > now) std::this_thread::sleep_for(wake - now);
   }
   return true;
 }

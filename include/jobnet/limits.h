@@ -230,6 +230,10 @@ constexpr uint32_t kHttpHeaderFieldsMax = 100;
 constexpr uint64_t kHttpIdleMsDefault = 60000;
 // A request the node has not answered in this long (beyond its own wait) gets 504.
 constexpr uint64_t kHttpNodeAnswerMs = kRequestTimeoutMsDefault;
+// A handler waiting in HandlerContext::SleepFor looks for a cancel this often (its deadline it
+// meets exactly): a cancel stops a sleeping job within this time.
+constexpr uint32_t kHandlerStopPollMs = 25;
+
 // A change (submit, batch, cancel, retry, queue or pool settings) is waited for longer: its
 // answer comes after a group commit, which an overloaded node may take seconds to reach, and a
 // 504 for a change leaves the caller unsure whether it happened (docs/http.md §4).
