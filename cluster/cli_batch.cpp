@@ -8,70 +8,19 @@
 #include "cluster/cli.hpp"
 #include "cluster/json_io.hpp"
 #include "jobnet/limits.h"
-#include "node/config.hpp"
 #include "protocol/messages.hpp"
 
 namespace jobnet::cli {
 namespace {
 
-// A duration field of a spec line: "5s"-style text as on the command line, or a number of ms.
-Status ReadDuration(const nlohmann::json& v, const char* field, uint64_t* out_ms) {
-  if (v.is_number_unsigned()) {
-    *out_ms = v.get<uint64_t>();
-    return Status::OK();
-  }
-  if (v.is_string()) {
-    auto d = ParseDurationMs(v.get<std::string>());
-    if (!d.ok()) return Status::InvalidArgument(std::string(field) + ": " + d.status().message());
-    *out_ms = d.value();
-    return Status::OK();
-  }
-  return Status::InvalidArgument(std::string(field) +
-                                 " must be a duration like \"5s\" or a number of ms");
-}
-
-Status ReadUint32(const nlohmann::json& v, const char* field, uint32_t* out) {
-  if (!v.is_number_unsigned() || v.get<uint64_t>() > UINT32_MAX)
-    return Status::InvalidArgument(std::string(field) + " must be a non-negative integer");
-  *out = v.get<uint32_t>();
-  return Status::OK();
-}
-
-// One line of `submit --batch`: the same fields and units as `jobnet submit`.
+// One line of `submit --batch`: a JSON job spec, the one the HTTP face takes (client/json.hpp),
+// with the fields and units of `jobnet submit`.
 Status ParseSpecLine(const std::string& line, JobSpec* spec) {
   nlohmann::json o = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (o.is_discarded()) return Status::InvalidArgument("not a JSON value");
-  if (!o.is_object()) return Status::InvalidArgument("a spec must be a JSON object");
-  for (auto it = o.begin(); it != o.end(); ++it) {
-    const std::string& k = it.key();
-    const nlohmann::json& v = it.value();
-    Status s;
-    if (k == "type" || k == "queue" || k == "key") {
-      if (!v.is_string()) return Status::InvalidArgument(k + " must be a string");
-      (k == "type" ? spec->type : k == "queue" ? spec->queue : spec->key) = v.get<std::string>();
-    } else if (k == "payload") {
-      auto p = JsonToMsgpack(v.dump());
-      if (!p.ok()) return p.status();
-      spec->payload = std::move(p.value());
-    } else if (k == "priority") {
-      s = ReadUint32(v, "priority", &spec->priority);
-    } else if (k == "max_attempts") {
-      s = ReadUint32(v, "max_attempts", &spec->max_attempts);
-    } else if (k == "delay") {
-      s = ReadDuration(v, "delay", &spec->delay_ms);
-    } else if (k == "timeout") {
-      s = ReadDuration(v, "timeout", &spec->timeout_ms);
-    } else if (k == "backoff") {
-      s = ReadDuration(v, "backoff", &spec->backoff_ms);
-    } else {
-      // A typo ("priorty") would otherwise be dropped without a word.
-      return Status::InvalidArgument("unknown field '" + k +
-                                     "' (want type, payload, queue, priority, delay, "
-                                     "max_attempts, backoff, timeout, key)");
-    }
-    if (!s.ok()) return s;
-  }
-  if (!o.contains("type")) return Status::InvalidArgument("missing field 'type'");
+  auto parsed = jsonio::JobSpecFromJson(o);
+  if (!parsed.ok()) return parsed.status();
+  *spec = std::move(parsed.value());
   return protocol::Validate(*spec);
 }
 
