@@ -36,6 +36,7 @@
 #include <unordered_map>
 
 #include "base/check.hpp"
+#include "client/json.hpp"
 #include "cluster/beanstalk_client.hpp"
 #include "jobnet/client.h"
 
@@ -70,7 +71,7 @@ std::string PctJson(const Percentiles& p) {
   return buf;
 }
 
-// A msgpack str of exactly `bytes` bytes in total (header included, at least 1 byte: nil).
+// A positive fixint or uint32: what the sleep handler reads as milliseconds.
 std::string SleepPayload(uint32_t ms) {
   if (ms < 128) return std::string(1, static_cast<char>(ms));
   std::string p = "\xce";
@@ -78,6 +79,7 @@ std::string SleepPayload(uint32_t ms) {
   return p;
 }
 
+// A msgpack str of exactly `bytes` bytes in total (header included, at least 1 byte: nil).
 std::string Payload(uint32_t bytes) {
   if (bytes <= 1) return std::string(1, '\xc0');
   std::string body;
@@ -118,6 +120,16 @@ struct Options {
   uint32_t wait_timeout_s = 120;
   int node_pid = 0;           // > 0: sample this process's RSS while the requests run
 };
+
+// The job every bench client submits: `sleep` jobs of --sleep-ms, else --type jobs with a
+// --payload-bytes payload; delayed by --delay-ms.
+JobSpec BenchSpec(const Options& o) {
+  JobSpec spec;
+  spec.type = o.sleep_ms > 0 ? "sleep" : o.type;
+  spec.payload = o.sleep_ms > 0 ? SleepPayload(o.sleep_ms) : Payload(o.payload_bytes);
+  spec.delay_ms = o.delay_ms;
+  return spec;
+}
 
 struct NodeCounters {
   uint64_t batches = 0, records = 0;
@@ -273,10 +285,7 @@ int JobnetBatch(const Options& o, const std::vector<std::unique_ptr<Client>>& ad
         errors++;
         return;
       }
-      JobSpec spec;
-      spec.type = o.sleep_ms > 0 ? "sleep" : o.type;
-      spec.payload = o.sleep_ms > 0 ? SleepPayload(o.sleep_ms) : Payload(o.payload_bytes);
-      spec.delay_ms = o.delay_ms;
+      const JobSpec spec = BenchSpec(o);
       for (;;) {
         uint64_t first = issued.fetch_add(o.batch);
         if (first >= o.jobs) break;
@@ -467,12 +476,12 @@ int HttpSubmit(const Options& o) {
   const std::vector<std::string> journal = {"jobnet_journal_batches_total",
                                             "jobnet_journal_records_total"};
   auto before = Scrape(admin, o.http, journal);
-  std::string payload = o.sleep_ms > 0 ? std::to_string(o.sleep_ms)
-                                       : "\"" + std::string(o.payload_bytes - 1, 'x') + "\"";
-  // A JSON string of n-1 characters is a msgpack str of n bytes (n <= 32), as the ZeroMQ mode.
-  std::string body = "{\"type\":\"" + (o.sleep_ms > 0 ? std::string("sleep") : o.type) +
-                     "\",\"payload\":" + payload + (o.delay_ms ? ",\"delay\":" +
-                     std::to_string(o.delay_ms) : "") + "}";
+  // The ZeroMQ mode's job as the JSON job spec: the node re-encodes the payload to the same
+  // msgpack bytes.
+  const JobSpec spec = BenchSpec(o);
+  nlohmann::json j{{"type", spec.type}, {"payload", jsonio::MsgpackToJson(spec.payload)}};
+  if (spec.delay_ms != 0) j["delay"] = spec.delay_ms;
+  const std::string body = j.dump();
   std::string url = o.http + "/api/jobs";
   std::atomic<uint64_t> issued{0}, errors{0};
   std::vector<std::vector<double>> lat(o.clients);
@@ -640,11 +649,7 @@ int Jobnet(const Options& o) {
         errors++;
         return;
       }
-      JobSpec spec;
-      spec.type = o.sleep_ms > 0 ? "sleep" : o.type;
-      // A positive fixint or uint32: what the sleep handler reads as milliseconds.
-      spec.payload = o.sleep_ms > 0 ? SleepPayload(o.sleep_ms) : Payload(o.payload_bytes);
-      spec.delay_ms = o.delay_ms;
+      const JobSpec spec = BenchSpec(o);
       std::unordered_map<uint64_t, Clock::time_point> submits, waits;  // corr -> scheduled time
       uint64_t k = 0;  // this client's send count (open loop schedule)
       // Open loop: this client's k-th submit is due at t0 + k gaps, offset so that the clients
