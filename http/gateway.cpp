@@ -293,6 +293,8 @@ const char* ReasonOf(int status) {
     case 201: return "Created";
     case 202: return "Accepted";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";
@@ -309,20 +311,22 @@ const char* ReasonOf(int status) {
 std::atomic<uint64_t> g_responses[6];  // by status class, [2] = 2xx ...
 std::atomic<uint64_t> g_overloaded{0};
 
-void RespondText(const Request& req, int status, const char* content_type, std::string text) {
+// `challenge`: the WWW-Authenticate header of a 401, else null.
+void RespondText(const Request& req, int status, const char* content_type, std::string text,
+                 const char* challenge = nullptr) {
   g_responses[status / 100 < 6 ? status / 100 : 5].fetch_add(1, std::memory_order_relaxed);
-  req->create_response(restinio::http_status_line_t{restinio::http_status_code_t{static_cast<uint16_t>(status)},
-                                                    ReasonOf(status)})
-      .append_header(restinio::http_field::content_type, content_type)
-      .append_header(restinio::http_field::cache_control, "no-store")
-      .set_body(std::move(text))
-      .done();
+  auto r = req->create_response(restinio::http_status_line_t{
+      restinio::http_status_code_t{static_cast<uint16_t>(status)}, ReasonOf(status)});
+  r.append_header(restinio::http_field::content_type, content_type)
+      .append_header(restinio::http_field::cache_control, "no-store");
+  if (challenge != nullptr) r.append_header(restinio::http_field::www_authenticate, challenge);
+  r.set_body(std::move(text)).done();
 }
 
-void Respond(const Request& req, int status, const Json& body) {
+void Respond(const Request& req, int status, const Json& body, const char* challenge = nullptr) {
   std::string text = body.dump(-1, ' ', false, jsonio::kInvalidUtf8Replaced);
   text.push_back('\n');
-  RespondText(req, status, "application/json", std::move(text));
+  RespondText(req, status, "application/json", std::move(text), challenge);
 }
 
 void RespondError(const Request& req, const Status& s) {
@@ -610,13 +614,23 @@ struct Gateway::Impl {
   }
 
   // Live: the node answers a stats request (its scheduler and journal are turning).
+  // A probe: one stats request given kHttpProbeMs. No (good) answer is 503 "unavailable";
+  // otherwise `judge` answers from the stats.
+  template <class Judge>
+  void Probe(const Request& req, Judge judge) {
+    Call(req, protocol::StatsRequest{}, limits::kHttpProbeMs,
+         [req, judge](Result<protocol::Body> r) {
+           if (!r.ok())
+             return Respond(req, 503, Json{{"status", "unavailable"}, {"error", r.status().message()}});
+           auto* st = std::get_if<protocol::StatsReply>(&r.value());
+           if (st == nullptr) return Respond(req, 503, Json{{"status", "unavailable"}});
+           judge(*st);
+         });
+  }
+
   void Health(const Request& req) {
-    Call(req, protocol::StatsRequest{}, limits::kHttpProbeMs, [req](Result<protocol::Body> r) {
-      if (!r.ok())
-        return Respond(req, 503, Json{{"status", "unavailable"}, {"error", r.status().message()}});
-      auto* st = std::get_if<protocol::StatsReply>(&r.value());
-      if (st == nullptr) return Respond(req, 503, Json{{"status", "unavailable"}});
-      Respond(req, 200, Json{{"status", "ok"}, {"node", st->node}, {"uptime_ms", st->uptime_ms}});
+    Probe(req, [req](const protocol::StatsReply& st) {
+      Respond(req, 200, Json{{"status", "ok"}, {"node", st.node}, {"uptime_ms", st.uptime_ms}});
     });
   }
 
@@ -637,15 +651,11 @@ struct Gateway::Impl {
   // still recovering does not answer yet: 503 after kHttpProbeMs.
   void Ready(const Request& req) {
     if (draining.load()) return Respond(req, 503, Json{{"status", "draining"}});
-    Call(req, protocol::StatsRequest{}, limits::kHttpProbeMs, [req](Result<protocol::Body> r) {
-      if (!r.ok())
-        return Respond(req, 503, Json{{"status", "unavailable"}, {"error", r.status().message()}});
-      auto* st = std::get_if<protocol::StatsReply>(&r.value());
-      if (st == nullptr) return Respond(req, 503, Json{{"status", "unavailable"}});
-      auto full = st->counters.find(protocol::CounterName(protocol::Counter::kJournalFull));
-      if (full != st->counters.end() && full->second != 0)
-        return Respond(req, 503, Json{{"status", "storage_full"}, {"node", st->node}});
-      Respond(req, 200, Json{{"status", "ready"}, {"node", st->node}});
+    Probe(req, [req](const protocol::StatsReply& st) {
+      auto full = st.counters.find(protocol::CounterName(protocol::Counter::kJournalFull));
+      if (full != st.counters.end() && full->second != 0)
+        return Respond(req, 503, Json{{"status", "storage_full"}, {"node", st.node}});
+      Respond(req, 200, Json{{"status", "ready"}, {"node", st.node}});
     });
   }
 
@@ -666,14 +676,10 @@ struct Gateway::Impl {
                                         {"message", "token '" + who + "' lacks the scope this request needs"}}}});
       return false;
     }
-    g_responses[4].fetch_add(1, std::memory_order_relaxed);
-    req->create_response(restinio::http_status_line_t{restinio::http_status_code_t{401}, "Unauthorized"})
-        .append_header(restinio::http_field::content_type, "application/json")
-        .append_header(restinio::http_field::www_authenticate, "Bearer")
-        .set_body(Json{{"error", {{"code", "unauthenticated"},
-                                  {"message", "send Authorization: Bearer <token secret>"}}}}
-                      .dump() + "\n")
-        .done();
+    Respond(req, 401,
+            Json{{"error", {{"code", "unauthenticated"},
+                            {"message", "send Authorization: Bearer <token secret>"}}}},
+            "Bearer");
     return false;
   }
 
