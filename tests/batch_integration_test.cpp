@@ -18,7 +18,6 @@ using testing::Eventually;
 using testing::NodeProcess;
 using testing::Pack;
 using testing::RunCli;
-using testing::TempDir;
 
 JobSpec Spec(const std::string& type, std::string payload, uint64_t delay_ms = 0) {
   JobSpec s;
@@ -28,11 +27,7 @@ JobSpec Spec(const std::string& type, std::string payload, uint64_t delay_ms = 0
   return s;
 }
 
-class BatchIntegrationTest : public ::testing::Test {
- protected:
-  std::string dir_ = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-};
+class BatchIntegrationTest : public testing::DirTest {};
 
 TEST_F(BatchIntegrationTest, BatchWithOneBadSpecTakesOneFsync) {
   NodeProcess node("n1", dir_ + "/n1", 2);

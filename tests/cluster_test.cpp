@@ -18,7 +18,6 @@ namespace {
 using testing::Eventually;
 using testing::NodeProcess;
 using testing::RunCli;
-using testing::TempDir;
 using Clock = std::chrono::steady_clock;
 
 std::string PackU64(uint64_t v) { return testing::Pack(v); }
@@ -33,11 +32,8 @@ JobSpec Sleep(uint64_t ms, uint32_t max_attempts = 5) {
   return s;
 }
 
-class ClusterTest : public ::testing::Test {
+class ClusterTest : public testing::DirTest {
  protected:
-  std::string dir_ = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   // Two nodes that are each other's peer; n1 has `w1` workers, n2 `w2`.
   void MakePair(int w1, int w2, const std::string& failure_timeout = "1000ms") {
     n1_ = std::make_unique<NodeProcess>("n1", dir_ + "/n1", w1);

@@ -27,7 +27,6 @@ using Json = nlohmann::json;
 using testing::Eventually;
 using testing::FreePort;
 using testing::NodeProcess;
-using testing::TempDir;
 
 struct Response {
   long status = 0;  // 0: no HTTP answer (connection refused or cut)
@@ -99,7 +98,7 @@ int ThreadsOf(pid_t pid) {
   return -1;
 }
 
-class HttpTest : public ::testing::Test {
+class HttpTest : public testing::DirTest {
  protected:
   static void SetUpTestSuite() { curl_global_init(CURL_GLOBAL_DEFAULT); }
   static void TearDownTestSuite() { curl_global_cleanup(); }
@@ -117,9 +116,7 @@ class HttpTest : public ::testing::Test {
     return n;
   }
 
-  std::string dir_ = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
   std::map<std::string, std::string> bases_;
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 };
 
 TEST_F(HttpTest, JobRoutesAnswerWithTheJobAndOneErrorShape) {

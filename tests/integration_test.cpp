@@ -26,7 +26,6 @@ namespace {
 using testing::Eventually;
 using testing::NodeProcess;
 using testing::RunCli;
-using testing::TempDir;
 
 using testing::Pack;
 
@@ -86,11 +85,7 @@ std::map<std::string, JobInfo> WaitAll(Client& c, const std::vector<std::string>
   return out;
 }
 
-class IntegrationTest : public ::testing::Test {
- protected:
-  std::string dir_ = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-};
+class IntegrationTest : public testing::DirTest {};
 
 TEST_F(IntegrationTest, ThousandJobsAllSucceedWithCorrectResults) {
   NodeProcess node("n1", dir_ + "/n1", 4);

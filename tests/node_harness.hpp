@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <msgpack.hpp>
 
 #include "jobnet/client.h"
@@ -205,6 +206,13 @@ inline std::string TempDir(const std::string& name) {
   std::filesystem::create_directories(d);
   return d.string();
 }
+
+// A test with a data directory of its own, named after the test and removed after it.
+class DirTest : public ::testing::Test {
+ protected:
+  std::string dir_ = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+};
 
 }  // namespace jobnet::testing
 
