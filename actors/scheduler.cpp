@@ -15,6 +15,7 @@
 
 #include "actors/worker.hpp"
 #include "protocol/codec.hpp"
+#include "protocol/histograms.hpp"
 #include "base/check.hpp"
 #include "base/exit_codes.hpp"
 
@@ -38,6 +39,8 @@ struct SchedulerState {
   std::unordered_map<uint64_t, std::shared_ptr<std::atomic<bool>>> cancel_flags;  // by lease
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
   uint64_t batches = 0, records = 0, sync_us = 0, batch_records_max = 0;
+  protocol::Histogram sync_seconds = protocol::MakeHistogram(protocol::SecondsBounds());
+  protocol::Histogram batch_records = protocol::MakeHistogram(protocol::BatchBounds());
   bool failed = false;  // the journal failed: durability is lost, the node must stop
   // The journal's disk is full: the failed batch is held by the journal writer (and stays
   // `inflight`), writes are refused, reads are answered at once, and inputs that would change
@@ -162,6 +165,8 @@ void BatchDurable(Self self, const JournalAck& ack) {
   s.records += ack.records;
   s.sync_us += ack.sync_us;
   s.batch_records_max = std::max(s.batch_records_max, ack.records);
+  protocol::Observe(&s.sync_seconds, static_cast<double>(ack.sync_us) / 1e6);
+  protocol::Observe(&s.batch_records, static_cast<double>(ack.records));
   sched::Effects done = std::move(*s.inflight);
   s.inflight.reset();
   Execute(self, done);
@@ -388,6 +393,8 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
                 set(protocol::Counter::kStorageFullRefused, s.storage_full_refused);
                 if (s.config.extra_counters)
                   for (const auto& [c, v] : s.config.extra_counters()) set(c, v);
+                r.histograms[protocol::kJournalSyncSeconds] = s.sync_seconds;
+                r.histograms[protocol::kJournalBatchRecords] = s.batch_records;
                 r.endpoint = s.config.bound_endpoint;
                 r.peers = core.Peers();
                 if (s.failed)

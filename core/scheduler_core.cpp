@@ -43,7 +43,11 @@ void Effects::Append(Effects&& later) {
 }
 
 Scheduler::Scheduler(SchedulerOptions options)
-    : opt_(std::move(options)), rng_(opt_.seed), pool_(opt_.workers) {
+    : opt_(std::move(options)),
+      rng_(opt_.seed),
+      pool_(opt_.workers),
+      run_seconds_(protocol::MakeHistogram(protocol::SecondsBounds())),
+      queue_wait_seconds_(protocol::MakeHistogram(protocol::SecondsBounds())) {
   JOBNET_CHECK(opt_.workers >= 1 && opt_.workers <= limits::kWorkersMax);
   if (opt_.configured_workers == 0) opt_.configured_workers = opt_.workers;
   slots_.resize(opt_.workers);
@@ -96,6 +100,12 @@ void Scheduler::SetState(Job& job, JobState to, uint64_t now_ms, std::string mes
     if (waiting(job.state) && --queue_depth_[job.spec.queue] == 0) queue_depth_.erase(job.spec.queue);
     if (!protocol::IsFinal(job.state)) live_jobs_--;
   }
+  const bool was_running = job.events > 0 && job.state == JobState::kRunning;
+  if (was_running && job.started_at_ms != 0 && now_ms >= job.started_at_ms)
+    protocol::Observe(&run_seconds_, static_cast<double>(now_ms - job.started_at_ms) / 1e3);
+  if (to == JobState::kRunning && job.ready_at_ms != 0 && now_ms >= job.ready_at_ms)
+    protocol::Observe(&queue_wait_seconds_, static_cast<double>(now_ms - job.ready_at_ms) / 1e3);
+  if (protocol::IsFinal(to)) CountQueueTotal(job.spec.queue, protocol::JobStateName(to));
   job.state = to;
   state_counts_[static_cast<int>(to)]++;
   CountQueueState(job.spec.queue, to, +1);
@@ -108,6 +118,15 @@ void Scheduler::SetState(Job& job, JobState to, uint64_t now_ms, std::string mes
     ev.error = job.error;
   protocol::RecordEvent(ev, opt_.node_id, &job);
   dirty_[job.seq].emplace_back(job.events++, std::move(ev));
+}
+
+void Scheduler::CountQueueTotal(const std::string& queue, const char* what) {
+  auto it = queue_totals_.find(queue);
+  if (it == queue_totals_.end())
+    it = queue_totals_.size() < limits::kQueuesMax
+             ? queue_totals_.emplace(queue, std::map<std::string, uint64_t>{}).first
+             : queue_totals_.emplace(protocol::kOtherQueues, std::map<std::string, uint64_t>{}).first;
+  it->second[what]++;
 }
 
 void Scheduler::CountQueueState(const std::string& queue, JobState state, int delta) {
@@ -258,6 +277,7 @@ Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, uint64_t now_ms) 
   SetState(job, job.run_at_ms != 0 ? JobState::kDelayed : JobState::kQueued, now_ms, "submitted");
   Enqueue(job, now_ms);
   counters_[Counter::kSubmitted]++;
+  CountQueueTotal(job.spec.queue, "submitted");
   return protocol::AcceptedReply{job.id, job.state, false};
 }
 
@@ -535,6 +555,9 @@ protocol::StatsReply Scheduler::Stats() const {
   now[Counter::kHeldBytes] = held_bytes_;
   for (const protocol::CounterInfo& c : protocol::kCounters)
     if (now[c.counter] != 0 || c.always) r.counters[c.name] = now[c.counter];
+  r.queue_totals = queue_totals_;
+  r.histograms[protocol::kRunSeconds] = run_seconds_;
+  r.histograms[protocol::kQueueWaitSeconds] = queue_wait_seconds_;
   return r;
 }
 

@@ -23,6 +23,7 @@
 #include "core/queue_set.hpp"
 #include "jobnet/status.h"
 #include "protocol/counters.hpp"
+#include "protocol/histograms.hpp"
 #include "protocol/job_record.hpp"
 #include "protocol/messages.hpp"
 
@@ -335,6 +336,8 @@ class Scheduler {
   protocol::QueueInfo InfoOf(const std::string& queue, uint64_t now_ms) const;
   // Counts a job of `queue` entering (+1) or leaving (-1) `state`.
   void CountQueueState(const std::string& queue, JobState state, int delta);
+  // Adds one to queue_totals_[queue][what].
+  void CountQueueTotal(const std::string& queue, const char* what);
   void Unindex(const Job& job);  // out of ready/delayed/leases
   void FailRun(Job& job, const std::string& error, uint64_t now_ms);
   void Finish(Job& job);         // notify waiters, track for retention
@@ -416,6 +419,11 @@ class Scheduler {
   std::map<std::string, uint64_t> queue_depth_;  // queued + delayed per queue
   std::map<std::string, std::array<uint64_t, protocol::kJobStateCount>> queue_states_;  // jobs by state
   CounterValues counters_;  // waiters and held_bytes are filled in by Stats()
+  // Since start, per queue: submitted, and ended by final state (NodeStats::queue_totals). At
+  // most limits::kQueuesMax queues; past that, the rest count under kOtherQueues.
+  std::map<std::string, std::map<std::string, uint64_t>> queue_totals_;
+  protocol::Histogram run_seconds_;         // a run's start to its end, local and on peers
+  protocol::Histogram queue_wait_seconds_;  // ready to started
 
   // Bulk actions under way, oldest first; only the first advances.
   struct BulkOp {

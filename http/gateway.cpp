@@ -12,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -634,16 +635,26 @@ struct Gateway::Impl {
     });
   }
 
+  // Two requests: stats, then the node's queue list (for jobs by queue and state and the oldest
+  // wait). Without the second answer the exposition goes out without those families.
   void Metrics(const Request& req) {
     CallOk(req, protocol::StatsRequest{}, limits::kHttpNodeAnswerMs, [this, req](protocol::Body& b) {
       auto* st = std::get_if<protocol::StatsReply>(&b);
       if (st == nullptr) return RespondError(req, Status::Internal("unexpected reply kind to stats"));
-      FaceCounters face;
-      face.held = link->outstanding();
-      for (int c = 1; c < 6; ++c)
-        if (uint64_t n = g_responses[c].load(std::memory_order_relaxed)) face.responses[c] = n;
-      face.overloaded = g_overloaded.load(std::memory_order_relaxed);
-      RespondText(req, 200, "text/plain; version=0.0.4; charset=utf-8", RenderMetrics(*st, face));
+      auto stats = std::make_shared<protocol::StatsReply>(std::move(*st));
+      Call(req, protocol::QueuesRequest{}, limits::kHttpNodeAnswerMs,
+           [this, req, stats](Result<protocol::Body> r) {
+             std::vector<QueueInfo> queues;
+             if (r.ok())
+               if (auto* l = std::get_if<protocol::QueueListReply>(&r.value())) queues = std::move(l->queues);
+             FaceCounters face;
+             face.held = link->outstanding();
+             for (int c = 1; c < 6; ++c)
+               if (uint64_t n = g_responses[c].load(std::memory_order_relaxed)) face.responses[c] = n;
+             face.overloaded = g_overloaded.load(std::memory_order_relaxed);
+             RespondText(req, 200, "text/plain; version=0.0.4; charset=utf-8",
+                         RenderMetrics(*stats, queues, face));
+           });
     });
   }
 

@@ -2,6 +2,7 @@
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
@@ -9,6 +10,7 @@
 #include <sstream>
 
 #include "protocol/counters.hpp"
+#include "protocol/histograms.hpp"
 
 namespace jobnet::http {
 namespace {
@@ -29,7 +31,8 @@ const std::set<Counter> kJobEvents = {
 
 }  // namespace
 
-std::string RenderMetrics(const protocol::StatsReply& st, const FaceCounters& face) {
+std::string RenderMetrics(const protocol::StatsReply& st, const std::vector<QueueInfo>& queues,
+                          const FaceCounters& face) {
   prometheus::Registry reg;
   auto gauge = [&reg](const std::string& name, const std::string& help) -> prometheus::Family<prometheus::Gauge>& {
     return prometheus::BuildGauge().Name(name).Help(help).Register(reg);
@@ -48,8 +51,11 @@ std::string RenderMetrics(const protocol::StatsReply& st, const FaceCounters& fa
     by_name[c.name] = c.counter;
     values.emplace(c.name, 0);
   }
+  // A node that counts by queue: submitted jobs by queue only (one family, one label set).
+  const bool by_queue = !st.queue_totals.empty();
   for (const auto& [name, value] : values) {
     auto it = by_name.find(name);
+    if (by_queue && it != by_name.end() && it->second == Counter::kSubmitted) continue;
     const std::string help = "jobnet stats counter '" + name + "' (docs/protocol.md 5.4)";
     if (it != by_name.end() && it->second == Counter::kJournalSyncUsAvg) {
       gauge("jobnet_journal_sync_seconds_avg", "mean time to write and fsync one journal batch")
@@ -64,11 +70,57 @@ std::string RenderMetrics(const protocol::StatsReply& st, const FaceCounters& fa
     }
   }
 
+  if (by_queue) {
+    auto& submitted = counter("jobnet_jobs_submitted_total", "jobs submitted since start, by queue");
+    auto& finished = counter("jobnet_jobs_finished_total",
+                             "jobs that reached a final state since start, by queue and state");
+    for (const auto& [queue, totals] : st.queue_totals) {
+      for (const auto& [what, n] : totals) {
+        if (what == "submitted")
+          submitted.Add({{"node", st.node}, {"queue", queue}}).Increment(static_cast<double>(n));
+        else
+          finished.Add({{"node", st.node}, {"queue", queue}, {"state", what}})
+              .Increment(static_cast<double>(n));
+      }
+    }
+  }
+  // The node's distributions. prometheus-cpp's Histogram takes observations, not buckets, so
+  // the family is filled through ObserveMultiple with our per-bucket counts.
+  const std::map<std::string, std::string> histogram_help = {
+      {protocol::kRunSeconds, "time from a run's start to its end"},
+      {protocol::kQueueWaitSeconds, "time a job waited ready before it started"},
+      {protocol::kJournalSyncSeconds, "time to write and fsync one journal batch"},
+      {protocol::kJournalBatchRecords, "journal records per fsynced batch"}};
+  for (const auto& [name, h] : st.histograms) {
+    auto help = histogram_help.find(name);
+    auto& family = prometheus::BuildHistogram()
+                       .Name("jobnet_" + name)
+                       .Help(help != histogram_help.end() ? help->second : "jobnet histogram " + name)
+                       .Register(reg);
+    auto& series = family.Add(node, h.bounds);
+    std::vector<double> counts(h.counts.begin(), h.counts.end());
+    series.ObserveMultiple(counts, h.sum);
+  }
+
   auto& jobs = gauge("jobnet_jobs", "jobs held by this node, by state");
   for (const auto& [state, n] : st.jobs) jobs.Add({{"node", st.node}, {"state", state}}).Set(static_cast<double>(n));
   auto& waiting = gauge("jobnet_queue_waiting_jobs", "queued and delayed jobs, by queue");
   for (const auto& [queue, n] : st.queues)
     waiting.Add({{"node", st.node}, {"queue", queue}}).Set(static_cast<double>(n));
+  if (!queues.empty()) {
+    auto& by_state = gauge("jobnet_queue_jobs", "jobs of each queue on this node, by state");
+    auto& oldest = gauge("jobnet_queue_oldest_wait_seconds",
+                         "how long the longest-waiting ready job of each queue has waited");
+    for (const QueueInfo& q : queues) {
+      const std::string& name = q.settings.name;
+      for (const auto& [state, n] : {std::pair<const char*, uint64_t>{"queued", q.queued},
+                                     {"delayed", q.delayed},
+                                     {"running", q.running},
+                                     {"dead", q.dead}})
+        by_state.Add({{"node", st.node}, {"queue", name}, {"state", state}}).Set(static_cast<double>(n));
+      oldest.Add({{"node", st.node}, {"queue", name}}).Set(static_cast<double>(q.oldest_wait_ms) / 1e3);
+    }
+  }
   auto& slots = gauge("jobnet_worker_slots", "worker slots, busy and total");
   slots.Add({{"node", st.node}, {"state", "busy"}}).Set(st.busy);
   slots.Add({{"node", st.node}, {"state", "total"}}).Set(st.workers);

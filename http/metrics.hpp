@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "protocol/messages.hpp"
 
@@ -19,9 +20,12 @@ struct FaceCounters {
 };
 
 // Every counter of the stats reply (docs/protocol.md §5.4) under a Prometheus name
-// ("submitted" -> jobnet_jobs_submitted_total), jobs by state, waiting jobs by queue, worker
-// slots, peers by state, uptime, and the face's own figures.
-std::string RenderMetrics(const protocol::StatsReply& stats, const FaceCounters& face);
+// ("succeeded" -> jobnet_jobs_succeeded_total), submitted and finished jobs by queue, jobs by
+// state, waiting jobs by queue, the node's histograms, worker slots, peers by state, uptime; from
+// the node's queue list (may be empty) jobs by queue and state and the oldest wait by queue; and
+// the face's own figures.
+std::string RenderMetrics(const protocol::StatsReply& stats, const std::vector<QueueInfo>& queues,
+                          const FaceCounters& face);
 
 }  // namespace jobnet::http
 

@@ -234,7 +234,7 @@ struct BodyWriter {
     Key("free"); pk.pack_uint32(a.free);
   }
   void operator()(const StatsReply& r) {
-    pk.pack_map(10);
+    pk.pack_map(12);
     Key("node"); PackStr(pk, r.node);
     Key("incarnation"); pk.pack_uint64(r.incarnation);
     Key("workers"); pk.pack_uint32(r.workers);
@@ -247,6 +247,26 @@ struct BodyWriter {
     Key("peers");
     pk.pack_array(static_cast<uint32_t>(r.peers.size()));
     for (const auto& p : r.peers) Peer(p);
+    Key("queue_totals");
+    pk.pack_map(static_cast<uint32_t>(r.queue_totals.size()));
+    for (const auto& [queue, totals] : r.queue_totals) {
+      PackStr(pk, queue);
+      Counts(totals);
+    }
+    Key("histograms");
+    pk.pack_map(static_cast<uint32_t>(r.histograms.size()));
+    for (const auto& [name, h] : r.histograms) {
+      PackStr(pk, name);
+      pk.pack_map(4);
+      Key("bounds");
+      pk.pack_array(static_cast<uint32_t>(h.bounds.size()));
+      for (double b : h.bounds) pk.pack_double(b);
+      Key("counts");
+      pk.pack_array(static_cast<uint32_t>(h.counts.size()));
+      for (uint64_t c : h.counts) pk.pack_uint64(c);
+      Key("sum"); pk.pack_double(h.sum);
+      Key("count"); pk.pack_uint64(h.count);
+    }
   }
   void operator()(const WorkersRequest&) { pk.pack_map(0); }
   void operator()(const WorkersSetRequest& r) {
@@ -468,6 +488,78 @@ class MapReader {
     ::jobnet::Status _s = (expr);   \
     if (!_s.ok()) return _s;        \
   } while (0)
+
+// stats_reply "queue_totals": queue -> {name: count}.
+Status ReadQueueTotals(const msgpack::object& o,
+                       std::map<std::string, std::map<std::string, uint64_t>>* out) {
+  if (o.type != msgpack::type::MAP || o.via.map.size > limits::kQueuesMax + 1)
+    return Status::Corruption("field 'queue_totals' must be a map of at most " +
+                              std::to_string(limits::kQueuesMax + 1) + " queues");
+  for (uint32_t i = 0; i < o.via.map.size; ++i) {
+    const auto& kv = o.via.map.ptr[i];
+    if (kv.key.type != msgpack::type::STR || kv.val.type != msgpack::type::MAP)
+      return Status::Corruption("field 'queue_totals' must map queue names to maps");
+    std::map<std::string, uint64_t>& totals =
+        (*out)[std::string(kv.key.via.str.ptr, kv.key.via.str.size)];
+    for (uint32_t j = 0; j < kv.val.via.map.size; ++j) {
+      const auto& c = kv.val.via.map.ptr[j];
+      if (c.key.type != msgpack::type::STR || c.val.type != msgpack::type::POSITIVE_INTEGER)
+        return Status::Corruption("field 'queue_totals' must map strings to counts");
+      totals[std::string(c.key.via.str.ptr, c.key.via.str.size)] = c.val.via.u64;
+    }
+  }
+  return Status::OK();
+}
+
+// A msgpack number (any of its integer or float types) as a double.
+bool AsDouble(const msgpack::object& o, double* out) {
+  switch (o.type) {
+    case msgpack::type::FLOAT32:
+    case msgpack::type::FLOAT64: *out = o.via.f64; return true;
+    case msgpack::type::POSITIVE_INTEGER: *out = static_cast<double>(o.via.u64); return true;
+    case msgpack::type::NEGATIVE_INTEGER: *out = static_cast<double>(o.via.i64); return true;
+    default: return false;
+  }
+}
+
+// stats_reply "histograms": name -> {bounds, counts, sum, count}.
+Status ReadHistograms(const msgpack::object& o, std::map<std::string, Histogram>* out) {
+  constexpr uint32_t kHistogramsMax = 64, kBucketsMax = 128;
+  if (o.type != msgpack::type::MAP || o.via.map.size > kHistogramsMax)
+    return Status::Corruption("field 'histograms' must be a map of at most " +
+                              std::to_string(kHistogramsMax) + " histograms");
+  for (uint32_t i = 0; i < o.via.map.size; ++i) {
+    const auto& kv = o.via.map.ptr[i];
+    if (kv.key.type != msgpack::type::STR || kv.val.type != msgpack::type::MAP)
+      return Status::Corruption("field 'histograms' must map names to maps");
+    MapReader hr(kv.val);
+    Histogram h;
+    const auto* bounds = hr.Find("bounds");
+    const auto* counts = hr.Find("counts");
+    const auto* sum = hr.Find("sum");
+    if (bounds == nullptr || counts == nullptr || sum == nullptr ||
+        bounds->type != msgpack::type::ARRAY || counts->type != msgpack::type::ARRAY ||
+        bounds->via.array.size > kBucketsMax ||
+        counts->via.array.size != bounds->via.array.size + 1 || !AsDouble(*sum, &h.sum))
+      return Status::Corruption("a histogram needs bounds (at most " + std::to_string(kBucketsMax) +
+                                "), one more count than bounds, and a sum");
+    for (uint32_t j = 0; j < bounds->via.array.size; ++j) {
+      double b = 0;
+      if (!AsDouble(bounds->via.array.ptr[j], &b) || (j > 0 && b <= h.bounds.back()))
+        return Status::Corruption("histogram bounds must be increasing numbers");
+      h.bounds.push_back(b);
+    }
+    for (uint32_t j = 0; j < counts->via.array.size; ++j) {
+      const auto& c = counts->via.array.ptr[j];
+      if (c.type != msgpack::type::POSITIVE_INTEGER)
+        return Status::Corruption("histogram counts must be non-negative integers");
+      h.counts.push_back(c.via.u64);
+    }
+    JOBNET_TRY(hr.Uint("count", &h.count));
+    (*out)[std::string(kv.key.via.str.ptr, kv.key.via.str.size)] = std::move(h);
+  }
+  return Status::OK();
+}
 
 Status ReadSpec(const MapReader& r, JobSpec* s) {
   JOBNET_TRY(r.Str("type", &s->type, limits::kTypeNameBytesMax, true));
@@ -801,6 +893,8 @@ Status ReadBody(Kind kind, const msgpack::object& o, Body* body) {
           b.peers.push_back(std::move(p));
         }
       }
+      if (const auto* qt = r.Find("queue_totals")) JOBNET_TRY(ReadQueueTotals(*qt, &b.queue_totals));
+      if (const auto* hs = r.Find("histograms")) JOBNET_TRY(ReadHistograms(*hs, &b.histograms));
       *body = std::move(b);
       return Status::OK();
     }

@@ -18,6 +18,7 @@
 
 #include "base/exit_codes.hpp"
 #include "http/metrics.hpp"
+#include "protocol/histograms.hpp"
 #include "node_harness.hpp"
 
 namespace jobnet {
@@ -325,15 +326,34 @@ TEST(HttpMetricsTest, RendersEveryCounterAndTheLevels) {
   st.queues = {{"default", 5}};
   st.counters = {{"submitted", 25}, {"succeeded", 20}, {"waiters", 2}, {"journal_sync_us_avg", 1500},
                  {"from_a_newer_node", 9}};
+  st.queue_totals["default"] = {{"submitted", 25}, {"succeeded", 20}};
+  Histogram run = protocol::MakeHistogram({0.5, 1});
+  protocol::Observe(&run, 0.7);
+  st.histograms[protocol::kRunSeconds] = run;
+  QueueInfo q;
+  q.settings.name = "default";
+  q.queued = 4;
+  q.delayed = 1;
+  q.oldest_wait_ms = 2500;
   http::FaceCounters face;
   face.held = 2;
   face.responses[2] = 40;
-  std::string text = http::RenderMetrics(st, face);
+  std::string text = http::RenderMetrics(st, {q}, face);
   auto has = [&](const std::string& line) {
     return text.find("\n" + line + "\n") != std::string::npos || text.rfind(line + "\n", 0) == 0;
   };
   EXPECT_TRUE(has("# TYPE jobnet_jobs_submitted_total counter")) << text;
-  EXPECT_TRUE(has("jobnet_jobs_submitted_total{node=\"n7\"} 25")) << text;
+  EXPECT_TRUE(has("jobnet_jobs_submitted_total{node=\"n7\",queue=\"default\"} 25")) << text;
+  EXPECT_EQ(text.find("jobnet_jobs_submitted_total{node=\"n7\"}"), std::string::npos)
+      << "one label set per family: by queue only";
+  EXPECT_TRUE(has("jobnet_jobs_finished_total{node=\"n7\",queue=\"default\",state=\"succeeded\"} 20")) << text;
+  EXPECT_TRUE(has("# TYPE jobnet_run_seconds histogram")) << text;
+  EXPECT_TRUE(has("jobnet_run_seconds_bucket{node=\"n7\",le=\"0.5\"} 0")) << text;
+  EXPECT_TRUE(has("jobnet_run_seconds_bucket{node=\"n7\",le=\"1\"} 1")) << text;
+  EXPECT_TRUE(has("jobnet_run_seconds_bucket{node=\"n7\",le=\"+Inf\"} 1")) << text;
+  EXPECT_TRUE(has("jobnet_run_seconds_count{node=\"n7\"} 1")) << text;
+  EXPECT_TRUE(has("jobnet_queue_jobs{node=\"n7\",queue=\"default\",state=\"queued\"} 4")) << text;
+  EXPECT_TRUE(has("jobnet_queue_oldest_wait_seconds{node=\"n7\",queue=\"default\"} 2.5")) << text;
   EXPECT_TRUE(has("jobnet_jobs_succeeded_total{node=\"n7\"} 20")) << text;
   EXPECT_TRUE(has("jobnet_jobs_dead_total{node=\"n7\"} 0")) << "a zero counter is shown";
   EXPECT_TRUE(has("# TYPE jobnet_waiters gauge")) << text;
@@ -355,6 +375,13 @@ TEST_F(HttpTest, MetricsMoveWithWork) {
   ASSERT_EQ(m.status, 200);
   EXPECT_NE(m.body.find("jobnet_jobs_succeeded_total{node=\"n1\"} 5\n"), std::string::npos) << m.body;
   EXPECT_NE(m.body.find("jobnet_jobs{node=\"n1\",state=\"succeeded\"} 5\n"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("jobnet_jobs_submitted_total{node=\"n1\",queue=\"default\"} 5\n"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("jobnet_jobs_finished_total{node=\"n1\",queue=\"default\",state=\"succeeded\"} 5\n"),
+            std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("jobnet_run_seconds_count{node=\"n1\"} 5\n"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("jobnet_queue_wait_seconds_count{node=\"n1\"} 5\n"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("jobnet_journal_sync_seconds_bucket{node=\"n1\",le=\"+Inf\"}"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("jobnet_queue_jobs{node=\"n1\",queue=\"default\",state=\"queued\"} 0\n"), std::string::npos) << m.body;
 }
 
 // With tokens configured: none or a wrong one 401, a missing scope 403; probes stay open.

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "protocol/codec.hpp"
+#include "protocol/histograms.hpp"
 #include "protocol/job_record.hpp"
 
 namespace jobnet::protocol {
@@ -152,7 +153,19 @@ TEST_F(ProtocolTest, EveryRequestAndReplyRoundTrips) {
   st.jobs["queued"] = 5;
   st.queues["default"] = 5;
   st.counters["journal_batches"] = 9;
+  st.queue_totals["mail"] = {{"submitted", 3}, {"dead", 1}};
+  Histogram h = MakeHistogram({0.5, 1});
+  Observe(&h, 0.7);
+  Observe(&h, 9);
+  st.histograms["run_seconds"] = h;
   auto sr = std::get<StatsReply>(RoundTrip({1, 11, st}).body);
+  EXPECT_EQ(sr.queue_totals["mail"]["submitted"], 3u);
+  EXPECT_EQ(sr.queue_totals["mail"]["dead"], 1u);
+  const Histogram& back = sr.histograms.at("run_seconds");
+  EXPECT_EQ(back.bounds, (std::vector<double>{0.5, 1}));
+  EXPECT_EQ(back.counts, (std::vector<uint64_t>{0, 1, 1}));
+  EXPECT_DOUBLE_EQ(back.sum, 9.7);
+  EXPECT_EQ(back.count, 2u);
   EXPECT_EQ(sr.node, "n1");
   EXPECT_EQ(sr.incarnation, 7u);
   EXPECT_EQ(sr.jobs["queued"], 5u);

@@ -2,6 +2,7 @@
 // delays, leases and timeouts, retries with backoff, dead-lettering, cancel, retry, waiters,
 // idempotency, limits, retention, recovery. Checks the effects (writes, replies, dispatches)
 // that the actor would carry out.
+#include <algorithm>
 #include <limits>
 #include <map>
 #include <set>
@@ -111,6 +112,37 @@ TEST_F(SchedulerTest, SubmitJournalsBeforeDispatch) {
   EXPECT_EQ(fx_.next_seq, 2u);
   ASSERT_EQ(fx_.dispatches.size(), 1u);
   EXPECT_EQ(fx_.dispatches[0].attempt, 1u);
+}
+
+// /metrics reads these: submitted and ended jobs by queue, and the run and queue-wait times.
+TEST_F(SchedulerTest, CountsByQueueAndTimesRunsAndWaits) {
+  Make(1);
+  JobSpec a = Spec();
+  a.queue = "mail";
+  Submit(a);  // runs at once: waited 0 ms
+  Dispatch first = fx_.dispatches.at(0);
+  Submit(Spec());  // "default": waits for the slot
+  std::string cancelled = Submit(Spec());
+  now_ += 1500;
+  Finish(first, true);  // ran 1.5 s; the next one starts after waiting 1.5 s
+  s_->Cancel(++token_, cancelled, now_);
+  s_->TakeEffects();
+  auto st = s_->Stats();
+  EXPECT_EQ(st.queue_totals["mail"]["submitted"], 1u);
+  EXPECT_EQ(st.queue_totals["mail"]["succeeded"], 1u);
+  EXPECT_EQ(st.queue_totals["default"]["submitted"], 2u);
+  EXPECT_EQ(st.queue_totals["default"]["cancelled"], 1u);
+  EXPECT_EQ(st.queue_totals["default"].count("succeeded"), 0u);
+  const auto& run = st.histograms.at(protocol::kRunSeconds);
+  EXPECT_EQ(run.count, 1u);
+  EXPECT_DOUBLE_EQ(run.sum, 1.5);
+  ASSERT_EQ(run.counts.size(), run.bounds.size() + 1);
+  size_t bucket = std::lower_bound(run.bounds.begin(), run.bounds.end(), 1.5) - run.bounds.begin();
+  EXPECT_EQ(run.counts[bucket], 1u) << "1.5 s is counted under the first bound >= 1.5";
+  const auto& wait = st.histograms.at(protocol::kQueueWaitSeconds);
+  EXPECT_EQ(wait.count, 2u);  // the first job (0 s) and the second (1.5 s)
+  EXPECT_DOUBLE_EQ(wait.sum, 1.5);
+  EXPECT_EQ(wait.counts[0], 1u);
 }
 
 TEST_F(SchedulerTest, HigherPriorityFirstThenFifo) {

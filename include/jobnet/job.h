@@ -142,6 +142,15 @@ struct PeerInfo {
   uint32_t leases = 0;    // this node's jobs running there now
 };
 
+// A latency (or size) distribution, as Prometheus histograms carry it: per-bucket counts for
+// increasing upper bounds and one last bucket for everything above them.
+struct Histogram {
+  std::vector<double> bounds;    // upper bounds (inclusive), increasing
+  std::vector<uint64_t> counts;  // bounds.size() + 1 counts, per bucket (not cumulative)
+  double sum = 0;                // of every observed value
+  uint64_t count = 0;            // observations
+};
+
 // One node's view of itself and its peers.
 struct NodeStats {
   std::string node;
@@ -154,6 +163,12 @@ struct NodeStats {
   std::map<std::string, uint64_t> counters;  // journal_batches, journal_records, submitted, ...
   std::string endpoint;                      // where this node listens
   std::vector<PeerInfo> peers;
+  // Per queue, since this node started: "submitted", and jobs that ended by final state
+  // ("succeeded", "dead", "cancelled"). Absent from older nodes.
+  std::map<std::string, std::map<std::string, uint64_t>> queue_totals;
+  // Distributions since this node started, by name: "run_seconds", "queue_wait_seconds",
+  // "journal_sync_seconds", "journal_batch_records" (docs/protocol.md §5.4).
+  std::map<std::string, Histogram> histograms;
 };
 
 // One worker slot of a node (`jobnet workers`).
