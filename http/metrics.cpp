@@ -6,6 +6,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <cstring>
 #include <set>
 #include <sstream>
 
@@ -56,6 +57,13 @@ std::string RenderMetrics(const protocol::StatsReply& st, const std::vector<Queu
   for (const auto& [name, value] : values) {
     auto it = by_name.find(name);
     if (by_queue && it != by_name.end() && it->second == Counter::kSubmitted) continue;
+    if (it != by_name.end() && it->second >= Counter::kRejectedNotFound &&
+        it->second <= Counter::kRejectedOther) {
+      counter("jobnet_requests_rejected_total", "error replies sent to clients, by error code")
+          .Add({{"node", st.node}, {"code", name.substr(std::strlen("rejected_"))}})
+          .Increment(static_cast<double>(value));
+      continue;
+    }
     const std::string help = "jobnet stats counter '" + name + "' (docs/protocol.md 5.4)";
     if (it != by_name.end() && it->second == Counter::kJournalSyncUsAvg) {
       gauge("jobnet_journal_sync_seconds_avg", "mean time to write and fsync one journal batch")

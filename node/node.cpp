@@ -268,7 +268,20 @@ int RunNode(const NodeConfig& config) {
            {Counter::kTransportForwardExpired, fc.expired.load()},
            {Counter::kTransportForwardLostOnDeath, fc.lost_on_death.load()},
            {Counter::kTransportForwardUnsent, fc.unsent.load()},
-           {Counter::kTransportScheduleListsGathered, fc.gathered.load()}};
+           {Counter::kTransportScheduleListsGathered, fc.gathered.load()},
+           {Counter::kTransportFramesOut, ts.frames_out.load()},
+           {Counter::kTransportBytesIn, ts.bytes_in.load()},
+           {Counter::kTransportBytesOut, ts.bytes_out.load()},
+           {Counter::kTransportPeerFramesIn, ts.peer_frames_in.load()},
+           {Counter::kTransportPeerFramesOut, ts.peer_frames_out.load()},
+           {Counter::kTransportPeerBytesIn, ts.peer_bytes_in.load()},
+           {Counter::kTransportPeerBytesOut, ts.peer_bytes_out.load()}};
+      // Error replies by code; index 0 (kOk) is never counted, the last entry is "other".
+      for (size_t code = 1; code < ts.errors.size(); ++code)
+        if (uint64_t n = ts.errors[code].load())
+          m.emplace_back(code + 1 == ts.errors.size() ? Counter::kRejectedOther
+                                                      : protocol::RejectedCounter(static_cast<uint32_t>(code)),
+                         n);
     }
     return m;
   };

@@ -6,6 +6,7 @@
 #ifndef JOBNET_NODE_TRANSPORT_HPP_
 #define JOBNET_NODE_TRANSPORT_HPP_
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -35,7 +36,16 @@ struct TransportOptions {
 };
 
 struct TransportStats {
-  std::atomic<uint64_t> frames_in{0};
+  std::atomic<uint64_t> frames_in{0};   // client requests (the ROUTER)
+  std::atomic<uint64_t> frames_out{0};  // replies sent to clients
+  std::atomic<uint64_t> bytes_in{0};
+  std::atomic<uint64_t> bytes_out{0};
+  std::atomic<uint64_t> peer_frames_in{0};  // on the peer links (forwarded answers)
+  std::atomic<uint64_t> peer_frames_out{0};
+  std::atomic<uint64_t> peer_bytes_in{0};
+  std::atomic<uint64_t> peer_bytes_out{0};
+  // Error replies sent to clients, by code (Code as index; the last entry counts unknown codes).
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(kLastCode) + 2> errors{};
   std::atomic<uint64_t> bad_frames{0};
   std::atomic<uint64_t> overloaded{0};
   std::atomic<uint64_t> replies_dropped{0};

@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "jobnet/status.h"
+
 namespace jobnet::protocol {
 
 enum class Counter : uint8_t {
@@ -75,6 +77,30 @@ enum class Counter : uint8_t {
   kQueueSettingsSet,  // queue_set requests applied on this node
   kQueueSyncApplied,  // settings from peers newer than this node's, taken
   kQueueSyncStale,    // settings from peers not newer than this node's, ignored
+  // ---- the transport's traffic (client ROUTER and peer links) ----
+  kTransportFramesOut,
+  kTransportBytesIn,
+  kTransportBytesOut,
+  kTransportPeerFramesIn,
+  kTransportPeerFramesOut,
+  kTransportPeerBytesIn,
+  kTransportPeerBytesOut,
+  // ---- error replies sent to clients, by code (Code 1..14, then codes this build lacks) ----
+  kRejectedNotFound,
+  kRejectedCorruption,
+  kRejectedInvalidArgument,
+  kRejectedUnsupportedVersion,
+  kRejectedTooLarge,
+  kRejectedOverloaded,
+  kRejectedUnavailable,
+  kRejectedTimeout,
+  kRejectedConflict,
+  kRejectedDraining,
+  kRejectedStorage,
+  kRejectedLocked,
+  kRejectedInternal,
+  kRejectedStorageFull,
+  kRejectedOther,
   kCount,  // not a counter: the number of them
 };
 
@@ -144,6 +170,28 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kQueueSettingsSet, "queue_settings_set", false},
     {Counter::kQueueSyncApplied, "queue_sync_applied", false},
     {Counter::kQueueSyncStale, "queue_sync_stale", false},
+    {Counter::kTransportFramesOut, "transport_frames_out", false},
+    {Counter::kTransportBytesIn, "transport_bytes_in", false},
+    {Counter::kTransportBytesOut, "transport_bytes_out", false},
+    {Counter::kTransportPeerFramesIn, "transport_peer_frames_in", false},
+    {Counter::kTransportPeerFramesOut, "transport_peer_frames_out", false},
+    {Counter::kTransportPeerBytesIn, "transport_peer_bytes_in", false},
+    {Counter::kTransportPeerBytesOut, "transport_peer_bytes_out", false},
+    {Counter::kRejectedNotFound, "rejected_not_found", false},
+    {Counter::kRejectedCorruption, "rejected_corruption", false},
+    {Counter::kRejectedInvalidArgument, "rejected_invalid_argument", false},
+    {Counter::kRejectedUnsupportedVersion, "rejected_unsupported_version", false},
+    {Counter::kRejectedTooLarge, "rejected_too_large", false},
+    {Counter::kRejectedOverloaded, "rejected_overloaded", false},
+    {Counter::kRejectedUnavailable, "rejected_unavailable", false},
+    {Counter::kRejectedTimeout, "rejected_timeout", false},
+    {Counter::kRejectedConflict, "rejected_conflict", false},
+    {Counter::kRejectedDraining, "rejected_draining", false},
+    {Counter::kRejectedStorage, "rejected_storage", false},
+    {Counter::kRejectedLocked, "rejected_locked", false},
+    {Counter::kRejectedInternal, "rejected_internal", false},
+    {Counter::kRejectedStorageFull, "rejected_storage_full", false},
+    {Counter::kRejectedOther, "rejected_other", false},
 }};
 inline constexpr size_t kCounterCount = kCounters.size();
 
@@ -166,6 +214,15 @@ static_assert(counters_detail::InEnumOrderAndDistinct(),
               "kCounters must list every Counter once, in enum order, with distinct names");
 
 constexpr const char* CounterName(Counter c) { return kCounters[static_cast<size_t>(c)].name; }
+
+// The counter of error replies with code number `code` (1..14; any other: kRejectedOther).
+constexpr Counter RejectedCounter(uint32_t code) {
+  return code >= 1 && code <= 14 ? static_cast<Counter>(static_cast<uint32_t>(Counter::kRejectedNotFound) + code - 1)
+                                 : Counter::kRejectedOther;
+}
+static_assert(static_cast<uint32_t>(Counter::kRejectedOther) - static_cast<uint32_t>(Counter::kRejectedNotFound) == 14,
+              "one rejected_* counter per error code 1..14");
+static_assert(static_cast<uint32_t>(kLastCode) == 14, "a new error code needs its rejected_* counter");
 
 // One value per counter, indexed by the enum.
 class CounterValues {

@@ -325,7 +325,7 @@ TEST(HttpMetricsTest, RendersEveryCounterAndTheLevels) {
   st.jobs = {{"queued", 5}, {"succeeded", 20}};
   st.queues = {{"default", 5}};
   st.counters = {{"submitted", 25}, {"succeeded", 20}, {"waiters", 2}, {"journal_sync_us_avg", 1500},
-                 {"from_a_newer_node", 9}};
+                 {"from_a_newer_node", 9}, {"rejected_not_found", 3}};
   st.queue_totals["default"] = {{"submitted", 25}, {"succeeded", 20}};
   Histogram run = protocol::MakeHistogram({0.5, 1});
   protocol::Observe(&run, 0.7);
@@ -347,6 +347,9 @@ TEST(HttpMetricsTest, RendersEveryCounterAndTheLevels) {
   EXPECT_EQ(text.find("jobnet_jobs_submitted_total{node=\"n7\"}"), std::string::npos)
       << "one label set per family: by queue only";
   EXPECT_TRUE(has("jobnet_jobs_finished_total{node=\"n7\",queue=\"default\",state=\"succeeded\"} 20")) << text;
+  EXPECT_TRUE(has("jobnet_requests_rejected_total{code=\"not_found\",node=\"n7\"} 3")) << text;
+  EXPECT_TRUE(has("jobnet_requests_rejected_total{code=\"overloaded\",node=\"n7\"} 0")) << text;
+  EXPECT_TRUE(has("jobnet_transport_bytes_out_total{node=\"n7\"} 0")) << text;
   EXPECT_TRUE(has("# TYPE jobnet_run_seconds histogram")) << text;
   EXPECT_TRUE(has("jobnet_run_seconds_bucket{node=\"n7\",le=\"0.5\"} 0")) << text;
   EXPECT_TRUE(has("jobnet_run_seconds_bucket{node=\"n7\",le=\"1\"} 1")) << text;
@@ -379,6 +382,11 @@ TEST_F(HttpTest, MetricsMoveWithWork) {
   EXPECT_NE(m.body.find("jobnet_jobs_finished_total{node=\"n1\",queue=\"default\",state=\"succeeded\"} 5\n"),
             std::string::npos) << m.body;
   EXPECT_NE(m.body.find("jobnet_run_seconds_count{node=\"n1\"} 5\n"), std::string::npos) << m.body;
+  EXPECT_EQ(Http("GET", bases_["n1"] + "/api/jobs/n1-999").status, 404);
+  m = Http("GET", bases_["n1"] + "/metrics");
+  EXPECT_NE(m.body.find("jobnet_requests_rejected_total{code=\"not_found\",node=\"n1\"} 1\n"), std::string::npos)
+      << m.body;
+  EXPECT_EQ(m.body.find("jobnet_transport_bytes_in_total{node=\"n1\"} 0\n"), std::string::npos) << m.body;
   EXPECT_NE(m.body.find("jobnet_queue_wait_seconds_count{node=\"n1\"} 5\n"), std::string::npos) << m.body;
   EXPECT_NE(m.body.find("jobnet_journal_sync_seconds_bucket{node=\"n1\",le=\"+Inf\"}"), std::string::npos) << m.body;
   EXPECT_NE(m.body.find("jobnet_queue_jobs{node=\"n1\",queue=\"default\",state=\"queued\"} 0\n"), std::string::npos) << m.body;
