@@ -75,6 +75,11 @@ enum class Counter : uint8_t {
   kQueueSettingsSet,  // queue_set requests applied on this node
   kQueueSyncApplied,  // settings from peers newer than this node's, taken
   kQueueSyncStale,    // settings from peers not newer than this node's, ignored
+  // ---- callbacks (docs/http.md "Callbacks") ----
+  kCallbacksPending,    // deliveries waiting or in flight (a gauge)
+  kCallbacksDelivered,  // deliveries a receiver answered 2xx
+  kCallbacksFailed,     // deliveries given up: attempts spent, or dropped (purge, retry, limit)
+  kCallbackAttempts,    // POSTs made, each try of each delivery
   kCount,  // not a counter: the number of them
 };
 
@@ -144,6 +149,10 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kQueueSettingsSet, "queue_settings_set", false},
     {Counter::kQueueSyncApplied, "queue_sync_applied", false},
     {Counter::kQueueSyncStale, "queue_sync_stale", false},
+    {Counter::kCallbacksPending, "callbacks_pending", true},
+    {Counter::kCallbacksDelivered, "callbacks_delivered", false},
+    {Counter::kCallbacksFailed, "callbacks_failed", false},
+    {Counter::kCallbackAttempts, "callback_attempts", false},
 }};
 inline constexpr size_t kCounterCount = kCounters.size();
 
