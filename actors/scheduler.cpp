@@ -49,6 +49,7 @@ struct SchedulerState {
   bool storage_full = false;
   std::vector<sched::Outcome> held_outcomes;
   std::vector<protocol::RemoteResult> held_results;
+  std::vector<sched::CallbackResult> held_callbacks;  // at most the in-flight deliveries
   uint64_t storage_full_refused = 0;
   bool bulk_scheduled = false;  // a bulk_atom is in the mailbox
   std::shared_ptr<spdlog::logger> job_log = spdlog::get("job");  // null in tests without one
@@ -112,11 +113,15 @@ void SendReplies(Self self, sched::Effects& fx) {
   fx.replies.clear();
 }
 
-// Sends the replies of effects whose writes are durable (Pump already acted on the rest).
+// Sends the replies and callback POSTs of effects whose writes are durable (Pump already acted
+// on the rest).
 void Execute(Self self, sched::Effects& fx) {
   auto& st = self->state;
   JOBNET_CHECK(fx.dispatches.empty() && fx.cancels.empty() && fx.peer_sends.empty());
   SendReplies(self, fx);
+  if (!fx.callback_sends.empty() && st.config.callback_sink)
+    st.config.callback_sink(std::move(fx.callback_sends));
+  fx.callback_sends.clear();
 }
 
 // Nothing in flight or pending may be reported as done: answers every waiting request with
@@ -421,6 +426,12 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
         self->state.core->Complete(o, NowMs());
         Pump(self);
       },
+      [=](callback_atom, sched::CallbackResult& r) {
+        // Held while the disk is full, like run outcomes: the delivery's record waits with them.
+        if (self->state.storage_full) return self->state.held_callbacks.push_back(std::move(r));
+        self->state.core->OnCallbackResult(r, NowMs());
+        Pump(self);
+      },
       [=](tick_atom) {
         // While the disk is full only waits time out: promoting delayed jobs, expiring leases
         // (of runs whose outcomes are held) or purging would pile up writes nobody can make.
@@ -458,8 +469,10 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
                   uint64_t now = NowMs();
                   for (auto& o : s.held_outcomes) s.core->Complete(o, now);
                   for (auto& r : s.held_results) s.core->OnRemoteResult(r, now);
+                  for (auto& r : s.held_callbacks) s.core->OnCallbackResult(r, now);
                   s.held_outcomes.clear();
                   s.held_results.clear();
+                  s.held_callbacks.clear();
                   Pump(self);
                 },
                 [=](caf::error& err) { FailStop(self, self->system().render(err)); });

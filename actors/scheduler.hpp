@@ -33,6 +33,7 @@ using scheduler_actor = caf::typed_actor<
     caf::reacts_to<beat_atom>,                               // send heartbeats to peers
     caf::reacts_to<resume_atom>,                             // disk was full: try the journal again
     caf::reacts_to<bulk_atom>,                               // the next chunk of a bulk action
+    caf::reacts_to<callback_atom, sched::CallbackResult>,    // how a callback POST went
     caf::replies_to<drain_atom>::with<DrainState>,           // refuse new work, report progress
     caf::reacts_to<stop_atom>>;                              // cancel runs, stop workers, quit
 
@@ -59,6 +60,10 @@ struct SchedulerConfig {
   // The handlers linked into this node, for `jobnet types` (the actor does not read the
   // registry itself: node.cpp hands it over).
   std::vector<protocol::HandlerInfo> handler_types;
+  // Takes callback POSTs to make (the deliverer, http/callbacks.hpp), each once its pending
+  // record is durable; their results come back as callback_atom messages. Called on the
+  // scheduler's thread; must not block. Unset: deliveries stay pending (tests).
+  std::function<void(std::vector<sched::CallbackSend>)> callback_sink;
 };
 
 // Takes the recovered state machine; spawns its workers (one detached actor per slot).

@@ -50,6 +50,14 @@ nlohmann::json JobToJson(const JobInfo& j) {
   o["finished_at"] = j.finished_at_ms;
   o["run_at"] = j.run_at_ms;
   if (!j.key.empty()) o["key"] = j.key;
+  if (!j.callback.empty()) {  // the callback and its delivery (docs/http.md "Callbacks")
+    o["callback"] = j.callback;
+    o["callback_state"] = CallbackStateName(j.callback_state);
+    o["callback_attempts"] = j.callback_attempts;
+    o["callback_next_at"] = j.callback_next_at_ms;
+    o["callback_error"] =
+        j.callback_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(j.callback_error);
+  }
   return o;
 }
 
@@ -130,6 +138,10 @@ Result<JobSpec> JobSpecFromJson(const nlohmann::json& j) {
       auto s = String(k, v);
       if (!s.ok()) return s.status();
       spec.key = s.value();
+    } else if (k == "callback") {
+      auto s = String(k, v);
+      if (!s.ok()) return s.status();
+      spec.callback = s.value();
     } else if (k == "priority") {
       auto n = Unsigned(k, v, 255);
       if (!n.ok()) return n.status();
@@ -150,7 +162,7 @@ Result<JobSpec> JobSpecFromJson(const nlohmann::json& j) {
       return Status::InvalidArgument(
           "unknown field '" + k +
           "' in job spec (known: type, payload, queue, priority, delay, run_at, max_attempts, "
-          "backoff, timeout, key)");
+          "backoff, timeout, key, callback)");
     }
   }
   return spec;

@@ -25,7 +25,8 @@ std::string JsonValueToMsgpack(const nlohmann::json& value);
 nlohmann::json MsgpackToJson(const std::string& bytes);
 
 // The output contract: id, type, queue, state, result, error, attempts, created_at,
-// started_at, finished_at (Unix ms), plus priority, max_attempts, run_at, key.
+// started_at, finished_at (Unix ms), plus priority, max_attempts, run_at, key, and for a job
+// with a callback: callback, callback_state, callback_attempts, callback_next_at, callback_error.
 nlohmann::json JobToJson(const JobInfo& job);
 
 // A queue as `jobnet queues --json` prints it: node, name, order, queued, delayed, running,
@@ -36,9 +37,10 @@ nlohmann::json WorkerSlotToJson(const WorkerSlot& w);
 
 // A job spec written as JSON: {"type": "echo", "payload": <any JSON>, "queue": "q",
 // "priority": 0..255, "delay": 5000 | "5s", "run_at": <Unix ms>, "max_attempts": N,
-// "backoff": ms | "2s", "timeout": ms | "30s", "key": "..."}. Only `type` is required; an
-// unknown field, a value of the wrong JSON type or out of range is kInvalidArgument naming the
-// field (protocol::Validate then checks names and sizes as for any submit).
+// "backoff": ms | "2s", "timeout": ms | "30s", "key": "...", "callback": "https://..."}. Only
+// `type` is required; an unknown field, a value of the wrong JSON type or out of range is
+// kInvalidArgument naming the field (protocol::Validate then checks names and sizes as for any
+// submit; the node checks the callback against its allow-list).
 Result<JobSpec> JobSpecFromJson(const nlohmann::json& j);
 
 // {"error": {"code": "not_found", "message": "..."}}: the one error shape of the JSON faces.

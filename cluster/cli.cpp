@@ -449,6 +449,9 @@ int Main(int argc, char** argv) {
                      "lease: a run longer than this fails (default " +
                          std::to_string(spec.timeout_ms) + "ms)");
   submit->add_option("--key", spec.key, "idempotency key: a second submit returns the first job");
+  submit->add_option("--callback", spec.callback,
+                     "POST the job's JSON to this http(s) URL when it ends (signed; the host must "
+                     "be on the node's [callbacks] allow list)");
   submit->add_flag("--wait", submit_wait, "wait for the job to finish and print it");
   AddClientFlags(submit, &f);
 
@@ -615,7 +618,10 @@ int Main(int argc, char** argv) {
       shown.push_back(r.value());
     }
   }
-  if (!f.json && !shown.empty()) PrintJobsTable(std::cout, shown);
+  if (!f.json && !shown.empty()) {
+    PrintJobsTable(std::cout, shown);
+    PrintCallbacks(std::cout, shown);
+  }
   if (!f.json && history)
     for (const auto& j : shown) {
       std::cout << "\n";

@@ -82,6 +82,19 @@ void PrintJobsTable(std::ostream& out, const std::vector<protocol::JobInfo>& job
   PrintTable(out, kJobHeader, rows);
 }
 
+void PrintCallbacks(std::ostream& out, const std::vector<protocol::JobInfo>& jobs) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& j : jobs) {
+    if (j.callback.empty()) continue;
+    rows.push_back({j.id, j.callback, CallbackStateName(j.callback_state),
+                    std::to_string(j.callback_attempts), FormatTimeMs(j.callback_next_at_ms),
+                    j.callback_error.empty() ? "-" : j.callback_error});
+  }
+  if (rows.empty()) return;
+  out << "\n";
+  PrintTable(out, {"ID", "CALLBACK", "DELIVERY", "ATTEMPTS", "NEXT TRY", "LAST ERROR"}, rows);
+}
+
 void PrintJobRow(std::ostream& out, const protocol::JobInfo& job, bool header) {
   // Fixed widths: rows printed one at a time (as jobs finish) still line up.
   static const size_t kWidths[] = {16, 12, 10, 11, 10, 26};

@@ -32,6 +32,9 @@ nlohmann::json JobRecordToJson(const protocol::Job& job);
 void PrintTable(std::ostream& out, const std::vector<std::string>& header,
                 const std::vector<std::vector<std::string>>& rows);
 void PrintJobsTable(std::ostream& out, const std::vector<protocol::JobInfo>& jobs);
+// A table of the callbacks of those jobs that have one (URL, delivery state, attempts, next try,
+// last error); nothing when none has.
+void PrintCallbacks(std::ostream& out, const std::vector<protocol::JobInfo>& jobs);
 // One job as a table row with fixed column widths (and the header first when asked), for
 // output that streams as jobs finish.
 void PrintJobRow(std::ostream& out, const protocol::JobInfo& job, bool header);

@@ -10,6 +10,7 @@
 namespace jobnet::sched {
 
 using protocol::BatchItemResult;
+using protocol::CallbackDelivery;
 using protocol::JobInfo;
 using protocol::JobSpec;
 
@@ -40,6 +41,7 @@ void Effects::Append(Effects&& later) {
   MoveAppend(&notes, &later.notes);
   MoveAppend(&liveness, &later.liveness);
   MoveAppend(&queue_writes, &later.queue_writes);
+  MoveAppend(&callback_sends, &later.callback_sends);
 }
 
 Scheduler::Scheduler(SchedulerOptions options)
@@ -199,6 +201,9 @@ void Scheduler::RecoverJob(Job j, uint64_t now_ms) {
       break;
     default:
       finished_.emplace(job.finished_at_ms, job.seq);
+      // A delivery pending when the node stopped (or in flight: its answer was lost) goes on.
+      if (job.callback.state == CallbackState::kPending)
+        callback_due_.emplace(job.callback.next_at_ms, job.seq);
       break;
   }
 }
@@ -240,6 +245,10 @@ Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, uint64_t now_ms) 
       return s;
     }
   }
+  if (!spec.callback.empty()) {
+    s = opt_.callbacks.allow.Check(spec.callback);
+    if (!s.ok()) return s;
+  }
   if (!spec.key.empty()) {
     auto it = by_key_.find(spec.key);
     if (it != by_key_.end()) {
@@ -260,6 +269,9 @@ Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, uint64_t now_ms) 
                               std::to_string(opt_.held_bytes_max));
   if (queue_depth_.size() >= limits::kQueuesMax && queue_depth_.count(spec.queue) == 0)
     return Status::Overloaded("too many queues with waiting jobs");
+  if (!spec.callback.empty() && callbacks_pending() >= opt_.callbacks.pending_max)
+    return Status::Overloaded("node has " + std::to_string(callbacks_pending()) +
+                              " callback deliveries pending, its limit");
   uint64_t seq = next_seq_++;
   fx_.next_seq = next_seq_;
   Job& job = jobs_.emplace(seq, Job{}).first->second;
@@ -451,6 +463,9 @@ void Scheduler::Retry(ReplyToken t, const std::string& id, uint64_t now_ms) {
 
 void Scheduler::RetryJob(Job& job, uint64_t now_ms, const std::string& why) {
   finished_.erase({job.finished_at_ms, job.seq});
+  // The pending delivery was about the end of the life that this retry closes; the next final
+  // state gets a delivery of its own.
+  DropCallback(job, "not delivered: the job was retried before its callback landed");
   // A manual retry starts a new life: fresh attempts, and no run of this life has started or
   // finished yet (the old times stay in the job's history events).
   job.attempts = 0;
@@ -553,6 +568,7 @@ protocol::StatsReply Scheduler::Stats() const {
   CounterValues now = counters_;
   now[Counter::kWaiters] = waiter_deadlines_.size();
   now[Counter::kHeldBytes] = held_bytes_;
+  now[Counter::kCallbacksPending] = callbacks_pending();
   for (const protocol::CounterInfo& c : protocol::kCounters)
     if (now[c.counter] != 0 || c.always) r.counters[c.name] = now[c.counter];
   r.queue_totals = queue_totals_;
@@ -736,6 +752,7 @@ void Scheduler::FailRun(Job& job, const std::string& error, uint64_t now_ms) {
 void Scheduler::Finish(Job& job) {
   JOBNET_CHECK(protocol::IsFinal(job.state));
   finished_.emplace(job.finished_at_ms, job.seq);
+  StartCallback(job);
   auto it = waiters_.find(job.seq);
   if (it == waiters_.end()) return;
   JobInfo info = job.Info();
@@ -1247,6 +1264,11 @@ void Scheduler::Purge(uint64_t now_ms) {
     state_counts_[static_cast<int>(job.state)]--;
     CountQueueState(job.spec.queue, job.state, -1);
     held_bytes_ -= job.spec.payload.size() + job.result.size();
+    if (job.callback.state == CallbackState::kPending)
+      fx_.notes.push_back("callback of job " + job.id + " to " + job.spec.callback +
+                          " given up: the job was purged before it was delivered");
+    DropCallback(job, "purged");
+    callback_dirty_.erase(seq);  // its record is deleted with the job
     jobs_.erase(it);
     dirty_.erase(seq);
     fx_.deletes.push_back(seq);
@@ -1303,6 +1325,80 @@ void Scheduler::Tick(uint64_t now_ms) {
   }
   Purge(now_ms);
   DispatchReady(now_ms);
+  SendDueCallbacks(now_ms);
+}
+
+void Scheduler::StartCallback(Job& job) {
+  if (job.spec.callback.empty()) return;
+  JOBNET_CHECK(job.callback.state != CallbackState::kPending);  // a retry dropped the last one
+  CallbackDelivery& d = job.callback;
+  d = CallbackDelivery{};
+  d.id = job.id + "." + std::to_string(job.events - 1);  // the final state's event number
+  d.next_at_ms = job.finished_at_ms;
+  if (callbacks_pending() >= opt_.callbacks.pending_max) {
+    d.state = CallbackState::kFailed;
+    d.error = "not sent: " + std::to_string(callbacks_pending()) +
+              " callback deliveries were pending, the node's limit";
+    counters_[Counter::kCallbacksFailed]++;
+  } else {
+    d.state = CallbackState::kPending;
+    callback_due_.emplace(d.next_at_ms, job.seq);
+  }
+  callback_dirty_.insert(job.seq);
+}
+
+void Scheduler::DropCallback(Job& job, const std::string& why) {
+  if (job.callback.state != CallbackState::kPending) return;
+  callback_due_.erase({job.callback.next_at_ms, job.seq});
+  callback_in_flight_.erase(job.seq);  // its answer, when it comes, is ignored
+  job.callback.state = CallbackState::kFailed;
+  job.callback.error = why;
+  counters_[Counter::kCallbacksFailed]++;
+  callback_dirty_.insert(job.seq);
+}
+
+void Scheduler::SendDueCallbacks(uint64_t now_ms) {
+  while (!callback_due_.empty() && callback_due_.begin()->first <= now_ms &&
+         callback_in_flight_.size() < opt_.callbacks.in_flight_max) {
+    uint64_t seq = callback_due_.begin()->second;
+    callback_due_.erase(callback_due_.begin());
+    const Job& job = jobs_.at(seq);
+    JOBNET_CHECK(job.callback.state == CallbackState::kPending);
+    callback_in_flight_[seq] = job.callback.id;
+    counters_[Counter::kCallbackAttempts]++;
+    fx_.callback_sends.push_back(CallbackSend{seq, job.callback.id, job.spec.callback,
+                                              job.callback.attempts + 1, job.Info()});
+  }
+}
+
+void Scheduler::OnCallbackResult(const CallbackResult& r, uint64_t now_ms) {
+  auto in = callback_in_flight_.find(r.seq);
+  if (in == callback_in_flight_.end() || in->second != r.delivery) return;  // dropped meanwhile
+  callback_in_flight_.erase(in);
+  Job& job = jobs_.at(r.seq);  // a purge drops the in-flight entry with the job
+  CallbackDelivery& d = job.callback;
+  JOBNET_CHECK(d.state == CallbackState::kPending && d.id == r.delivery);
+  d.attempts++;
+  d.last_at_ms = now_ms;
+  if (r.ok) {
+    d.state = CallbackState::kDelivered;
+    d.error.clear();
+    counters_[Counter::kCallbacksDelivered]++;
+  } else {
+    d.error = r.error.size() > limits::kErrorMessageBytesMax
+                  ? r.error.substr(0, limits::kErrorMessageBytesMax)
+                  : r.error;
+    if (d.attempts >= opt_.callbacks.attempts_max) {
+      d.state = CallbackState::kFailed;
+      counters_[Counter::kCallbacksFailed]++;
+    } else {
+      d.next_at_ms = now_ms + CallbackBackoffMs(d.attempts, opt_.callbacks.backoff_ms,
+                                                opt_.callbacks.backoff_max_ms, rng_());
+      callback_due_.emplace(d.next_at_ms, job.seq);
+    }
+  }
+  callback_dirty_.insert(job.seq);
+  SendDueCallbacks(now_ms);  // a slot came free
 }
 
 void Scheduler::ExpireWaiters(uint64_t now_ms) {
@@ -1334,6 +1430,7 @@ uint64_t Scheduler::NextDeadlineMs() const {
   if (!waiter_deadlines_.empty()) d = std::min(d, std::get<0>(*waiter_deadlines_.begin()));
   if (!finished_.empty()) d = std::min(d, finished_.begin()->first + opt_.retention_ms);
   d = std::min(d, schedules_.NextDeadlineMs());
+  if (!callback_due_.empty()) d = std::min(d, callback_due_.begin()->first);
   return d;
 }
 
@@ -1341,9 +1438,14 @@ Effects Scheduler::TakeEffects() {
   for (auto& [seq, events] : dirty_) {
     auto it = jobs_.find(seq);
     if (it == jobs_.end()) continue;
-    fx_.writes.push_back(JobWrite{it->second, std::move(events)});
+    fx_.writes.push_back(JobWrite{it->second, std::move(events), callback_dirty_.erase(seq) > 0});
   }
   dirty_.clear();
+  for (uint64_t seq : callback_dirty_) {  // deliveries that changed without a job event
+    auto it = jobs_.find(seq);
+    if (it != jobs_.end()) fx_.writes.push_back(JobWrite{it->second, {}, true});
+  }
+  callback_dirty_.clear();
   Effects out = std::move(fx_);
   fx_ = Effects{};
   return out;

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/callbacks.hpp"
 #include "core/worker_pool.hpp"
 #include "core/schedules.hpp"
 #include "core/queue_set.hpp"
@@ -103,6 +104,8 @@ struct SchedulerOptions {
   // A run on a peer that announces acks, unacknowledged this long, is taken back (no attempt
   // spent) and the peer suspended (docs/cluster.md §3).
   uint64_t remote_ack_ms = limits::kRemoteAckMsDefault;
+  // Callbacks: where they may go, how often they are tried (core/callbacks.hpp).
+  CallbackOptions callbacks;
 };
 
 struct Reply {
@@ -154,9 +157,12 @@ struct Effects {
   std::vector<std::string> notes;  // operator-worthy events (peer up/down...), for the log
   std::vector<PeerLiveness> liveness;  // not journaled: carried out at once, like notes
   std::vector<protocol::QueueSettings> queue_writes;  // queue settings to journal ("q:" + name)
+  // Callback POSTs to start, after the writes are durable (a first try's pending record must be
+  // in the journal before anything is sent).
+  std::vector<CallbackSend> callback_sends;
   bool empty() const {
     return !has_writes() && replies.empty() && dispatches.empty() && cancels.empty() &&
-           peer_sends.empty();
+           peer_sends.empty() && callback_sends.empty();
   }
   bool has_writes() const {
     return !writes.empty() || !deletes.empty() || next_seq != 0 || workers != 0 ||
@@ -239,6 +245,9 @@ class Scheduler {
   void Drain();
 
   void Complete(const Outcome& outcome, uint64_t now_ms);
+  // How a callback POST went: the delivery is done, failed for good, or tried again later. A
+  // result for a delivery that is no longer in flight (the job was retried or purged) is ignored.
+  void OnCallbackResult(const CallbackResult& result, uint64_t now_ms);
 
   // ---- cluster ----
   void OnHeartbeat(const protocol::Heartbeat& hb, uint64_t now_ms);
@@ -272,6 +281,8 @@ class Scheduler {
   uint64_t live_jobs() const { return live_jobs_; }
   uint64_t held_bytes() const { return held_bytes_; }
   size_t waiter_count() const { return waiter_deadlines_.size(); }
+  // Deliveries waiting for their next try or in flight.
+  size_t callbacks_pending() const { return callback_due_.size() + callback_in_flight_.size(); }
   uint64_t NextDeadlineMs() const;  // earliest timer, UINT64_MAX if none
   const ScheduleTable& schedules() const { return schedules_; }
 
@@ -340,7 +351,14 @@ class Scheduler {
   void CountQueueTotal(const std::string& queue, const char* what);
   void Unindex(const Job& job);  // out of ready/delayed/leases
   void FailRun(Job& job, const std::string& error, uint64_t now_ms);
-  void Finish(Job& job);         // notify waiters, track for retention
+  void Finish(Job& job);         // notify waiters, start its callback, track for retention
+  // The job just became final: its callback's delivery becomes pending (journaled with the
+  // final state), or failed at once when limits are reached.
+  void StartCallback(Job& job);
+  // Ends a pending delivery without sending it (the job is retried or purged): failed, `why`.
+  void DropCallback(Job& job, const std::string& why);
+  // Sends due deliveries, up to the in-flight limit.
+  void SendDueCallbacks(uint64_t now_ms);
   void DispatchReady(uint64_t now_ms);
   void Purge(uint64_t now_ms);
   uint64_t BackoffMs(const Job& job);
@@ -403,6 +421,9 @@ class Scheduler {
   std::map<uint64_t, std::pair<uint64_t, uint64_t>> running_;  // seq -> (lease, deadline)
   std::set<std::pair<uint64_t, uint64_t>> leases_;    // (deadline, seq)
   std::set<std::pair<uint64_t, uint64_t>> finished_;  // (finished_at, seq), for retention
+  std::set<std::pair<uint64_t, uint64_t>> callback_due_;  // (next try, seq), pending deliveries
+  std::unordered_map<uint64_t, std::string> callback_in_flight_;  // seq -> delivery id
+  std::set<uint64_t> callback_dirty_;  // seqs whose callback record is to be journaled
 
   std::vector<Peer> peers_;                              // by link index
   std::unordered_map<uint64_t, RemoteLease> remote_leases_;  // by lease

@@ -22,7 +22,7 @@ using protocol::Counter;
 const std::set<Counter> kGauges = {Counter::kWaiters,           Counter::kHeldBytes,
                                    Counter::kRecoveredJobs,     Counter::kRecoveredRunning,
                                    Counter::kJournalBatchRecordsMax, Counter::kJournalSyncUsAvg,
-                                   Counter::kJournalFull};
+                                   Counter::kJournalFull,       Counter::kCallbacksPending};
 // Counts of job events: named jobnet_jobs_<name>_total.
 const std::set<Counter> kJobEvents = {
     Counter::kSubmitted,   Counter::kSubmitsDeduplicated, Counter::kSucceeded,

@@ -3,8 +3,14 @@
 
 #include <toml++/toml.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <charconv>
+#include <fstream>
 #include <limits>
+#include <random>
+#include <sstream>
 
 #include "http/gateway.hpp"
 #include "jobnet/limits.h"
@@ -72,6 +78,66 @@ Status NodeConfig::Validate() const {
                                    " ms");
   for (const auto& [name, argv] : exec_allow)
     if (argv.empty()) return Status::InvalidArgument("exec.allow." + name + " has no command");
+  if (auto allow = sched::CallbackAllowList::Parse(callbacks.allow); !allow.ok())
+    return allow.status();
+  if (callbacks.attempts < 1 || callbacks.attempts > kCallbackAttemptsMax)
+    return Status::InvalidArgument("callbacks.attempts must be 1.." +
+                                   to_string(kCallbackAttemptsMax));
+  if (callbacks.backoff_ms > kCallbackBackoffMsMax || callbacks.backoff_max_ms > kCallbackBackoffMsMax)
+    return Status::InvalidArgument("callbacks.backoff and backoff_max must be at most " +
+                                   to_string(kCallbackBackoffMsMax) + " ms");
+  if (callbacks.backoff_max_ms < callbacks.backoff_ms)
+    return Status::InvalidArgument("callbacks.backoff_max must be at least callbacks.backoff");
+  if (callbacks.timeout_ms < 1 || callbacks.timeout_ms > kCallbackTimeoutMsMax)
+    return Status::InvalidArgument("callbacks.timeout must be 1.." +
+                                   to_string(kCallbackTimeoutMsMax) + " ms");
+  if (!callbacks.secret.empty() && !callbacks.secret_file.empty())
+    return Status::InvalidArgument("give callbacks.secret or callbacks.secret_file, not both");
+  return Status::OK();
+}
+
+Status LoadCallbackSecret(const NodeConfig& cfg, std::string* secret, std::string* where) {
+  const CallbackConfig& c = cfg.callbacks;
+  if (!c.secret.empty()) {
+    *secret = c.secret;
+    *where = "callbacks.secret in the config";
+    return Status::OK();
+  }
+  auto read = [](const std::string& path, std::string* out) {
+    std::ifstream in(path);
+    if (!in) return false;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    *out = ss.str();
+    while (!out->empty() && (out->back() == '\n' || out->back() == '\r' || out->back() == ' '))
+      out->pop_back();
+    return true;
+  };
+  if (!c.secret_file.empty()) {
+    if (!read(c.secret_file, secret) || secret->empty())
+      return Status::InvalidArgument("callbacks.secret_file " + c.secret_file +
+                                     " cannot be read or is empty");
+    *where = c.secret_file;
+    return Status::OK();
+  }
+  const std::string path = cfg.data + "/callback.secret";
+  *where = path;
+  if (read(path, secret) && !secret->empty()) return Status::OK();
+  std::random_device rd;
+  static const char kHex[] = "0123456789abcdef";
+  secret->clear();
+  for (int i = 0; i < 32; ++i) {
+    unsigned v = rd() & 0xff;
+    secret->push_back(kHex[v >> 4]);
+    secret->push_back(kHex[v & 15]);
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) return Status::Storage("cannot create " + path);
+  std::string line = *secret + "\n";
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return Status::Storage("cannot write " + path);
   return Status::OK();
 }
 
@@ -185,6 +251,49 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
     auto ms = ParseDurationMs(retention);
     if (!ms.ok()) return ms.status();
     cfg->retention_ms = ms.value();
+  }
+  if (auto cb = t["callbacks"]) {
+    auto* ct = cb.as_table();
+    if (ct == nullptr) return Status::InvalidArgument("config key 'callbacks' must be a [callbacks] table");
+    toml::node_view<toml::node> v{*ct};
+    CallbackConfig& c = cfg->callbacks;
+    if (auto allow = v["allow"]) {
+      auto* arr = allow.as_array();
+      if (arr == nullptr) return Status::InvalidArgument("callbacks.allow must be an array of strings");
+      c.allow.clear();
+      for (const auto& el : *arr) {
+        auto s = el.value<std::string>();
+        if (!s) return Status::InvalidArgument("callbacks.allow must be an array of strings");
+        c.allow.push_back(*s);
+      }
+    }
+    for (auto [key, out] : {std::pair<const char*, std::string*>{"secret", &c.secret},
+                            {"secret_file", &c.secret_file}}) {
+      if (auto n = v[key]) {
+        auto s = n.value<std::string>();
+        if (!s) return Status::InvalidArgument(std::string("callbacks.") + key + " must be a string");
+        *out = *s;
+      }
+    }
+    if (auto n = v["attempts"]) {
+      auto a = n.value<int64_t>();
+      if (!a || *a < 1 || *a > limits::kCallbackAttemptsMax)
+        return Status::InvalidArgument("callbacks.attempts must be 1.." +
+                                       std::to_string(limits::kCallbackAttemptsMax));
+      c.attempts = static_cast<uint32_t>(*a);
+    }
+    for (auto [key, out] : {std::pair<const char*, uint64_t*>{"backoff", &c.backoff_ms},
+                            {"backoff_max", &c.backoff_max_ms},
+                            {"timeout", &c.timeout_ms}}) {
+      if (auto n = v[key]) {
+        auto s = n.value<std::string>();
+        if (!s) return Status::InvalidArgument(std::string("callbacks.") + key +
+                                               " must be a duration such as \"2s\"");
+        auto ms = ParseDurationMs(*s);
+        if (!ms.ok()) return Status::InvalidArgument(std::string("callbacks.") + key + ": " + ms.status().message());
+        *out = ms.value();
+      }
+    }
   }
   if (auto allow = t["exec"]["allow"].as_table()) {
     for (const auto& [name, node] : *allow) {

@@ -10,6 +10,10 @@
 //   peers = ["tcp://127.0.0.1:7702"] heartbeat_ms = 250    failure_timeout = "1500ms"
 //   [exec.allow]                     # the exec handler runs only these
 //   upper = ["tr", "a-z", "A-Z"]
+//   [callbacks]                      # docs/operations.md "Callbacks"
+//   allow = ["127.0.0.0/8", "::1", "localhost", "hooks.example.com", "10.0.0.0/8"]
+//   secret = "..." (or secret_file = "/etc/jobnet/callback.secret")
+//   attempts = 8   backoff = "1s"   backoff_max = "5m"   timeout = "10s"
 #ifndef JOBNET_NODE_CONFIG_HPP_
 #define JOBNET_NODE_CONFIG_HPP_
 
@@ -20,10 +24,26 @@
 
 #include "jobnet/limits.h"
 #include "jobnet/status.h"
+#include "core/callbacks.hpp"
 #include "http/auth.hpp"
 #include "protocol/duration.hpp"  // ParseDurationMs, for the config's durations
 
 namespace jobnet {
+
+// [callbacks]: where job callbacks may go and how they are sent (docs/operations.md).
+struct CallbackConfig {
+  // Host names, addresses and CIDRs (core/callbacks.hpp). Configured: exactly that list, so list
+  // loopback too if it should stay allowed. Not configured: loopback only.
+  std::vector<std::string> allow = {"127.0.0.0/8", "::1", "localhost"};
+  // The HMAC key of X-Jobnet-Signature: `secret`, else the contents of `secret_file`, else a
+  // random one the node makes once and keeps in <data>/callback.secret.
+  std::string secret;
+  std::string secret_file;
+  uint32_t attempts = limits::kCallbackAttemptsDefault;
+  uint64_t backoff_ms = limits::kCallbackBackoffMsDefault;
+  uint64_t backoff_max_ms = limits::kCallbackBackoffMaxMsDefault;
+  uint64_t timeout_ms = limits::kCallbackTimeoutMsDefault;
+};
 
 struct NodeConfig {
   std::string id = "n1";
@@ -44,9 +64,16 @@ struct NodeConfig {
   uint32_t heartbeat_ms = limits::kHeartbeatMsDefault;
   uint64_t failure_timeout_ms = limits::kFailureTimeoutMsDefault;  // a silent peer is declared dead
   std::map<std::string, std::vector<std::string>> exec_allow;
+  CallbackConfig callbacks;
 
   Status Validate() const;
 };
+
+// The callback signing secret (CallbackConfig::secret): read from the config, or from its
+// secret_file, or from <data>/callback.secret, which is made (32 random bytes as hex, mode 0600)
+// when missing. *where says which, for the log (never the secret itself). kInvalidArgument for an
+// empty or unreadable secret file; kStorage if the data directory's file cannot be made.
+Status LoadCallbackSecret(const NodeConfig& cfg, std::string* secret, std::string* where);
 
 // Reads the TOML file into *cfg (keys absent from the file keep their values).
 Status LoadConfigFile(const std::string& path, NodeConfig* cfg);

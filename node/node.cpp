@@ -28,6 +28,7 @@
 #include "storage/run_marks.hpp"
 #include "node/logging.hpp"
 #include "node/transport.hpp"
+#include "http/callbacks.hpp"
 #include "http/gateway.hpp"
 
 namespace jobnet {
@@ -123,6 +124,17 @@ int RunNode(const NodeConfig& config) {
   }
   std::shared_ptr<Journal> journal(std::move(journal_up));
   uint64_t incarnation = journal->incarnation();
+  // Callbacks: the allow-list was checked by Validate; the secret may be made now, beside the
+  // journal (docs/operations.md "Callbacks").
+  const sched::CallbackAllowList callback_allow =
+      sched::CallbackAllowList::Parse(config.callbacks.allow).value();
+  std::string callback_secret, callback_secret_from;
+  if (Status s = LoadCallbackSecret(config, &callback_secret, &callback_secret_from); !s.ok()) {
+    spdlog::error("callbacks: {}", s.ToString());
+    return s.IsInvalidArgument() ? kExitConfig : kExitJournal;
+  }
+  spdlog::info("callbacks may go to {}; signed with the secret from {}", callback_allow.Describe(),
+               callback_secret_from);
 
   auto t0 = std::chrono::steady_clock::now();
   // Runs under way when the previous process ended, whose `running` record may not have reached
@@ -162,6 +174,10 @@ int RunNode(const NodeConfig& config) {
   so.incarnation = incarnation;
   so.peers = config.peers;
   so.failure_timeout_ms = config.failure_timeout_ms;
+  so.callbacks.allow = callback_allow;
+  so.callbacks.attempts_max = config.callbacks.attempts;
+  so.callbacks.backoff_ms = config.callbacks.backoff_ms;
+  so.callbacks.backoff_max_ms = config.callbacks.backoff_max_ms;
   for (const auto& type : handlers::Registry::Global().Types()) so.known_types.insert(type);
   so.check_payload = [](const std::string& type, const std::string& payload) {
     return handlers::Registry::Global().CheckPayload(type, payload);
@@ -233,6 +249,24 @@ int RunNode(const NodeConfig& config) {
   // still woken at once by the next message.
   cfg.set("work-stealing.moderate-poll-attempts", size_t{0});
   caf::actor_system sys{cfg};
+  // The callback deliverer reports to the scheduler, spawned below. Declared after the actor
+  // system so it stops (and drops its handle) before the system goes.
+  actors::scheduler_actor scheduler;
+  std::unique_ptr<http::CallbackDeliverer> deliverer;
+  {
+    http::DelivererOptions d;
+    d.secret = callback_secret;
+    d.timeout_ms = config.callbacks.timeout_ms;
+    d.allow = callback_allow;
+    d.user_agent = "jobnet-callbacks (node " + config.id + ")";
+    d.on_result = [&scheduler](sched::CallbackResult r) {
+      caf::anon_send(scheduler, actors::callback_atom_v, std::move(r));
+    };
+    if (Status s = http::CallbackDeliverer::Start(std::move(d), &deliverer); !s.ok()) {
+      spdlog::error("callbacks: {}", s.ToString());
+      return kExitConfig;
+    }
+  }
 
   auto writer = actors::SpawnJournalWriter(sys, journal);
   actors::SchedulerConfig sc;
@@ -285,7 +319,10 @@ int RunNode(const NodeConfig& config) {
     }
     return m;
   };
-  auto scheduler = actors::SpawnScheduler(sys, std::move(core), workers, writer, sc);
+  sc.callback_sink = [d = deliverer.get()](std::vector<sched::CallbackSend> sends) {
+    d->Deliver(std::move(sends));
+  };
+  scheduler = actors::SpawnScheduler(sys, std::move(core), workers, writer, sc);
   auto ingress = actors::SpawnIngress(
       sys, scheduler, [&tp](std::vector<std::pair<uint64_t, std::string>> frames) {
         if (Transport* t = tp.load()) t->ReplyMany(std::move(frames));
@@ -334,6 +371,7 @@ int RunNode(const NodeConfig& config) {
     std::_Exit(kExitStuck);
   }).detach();
   if (gateway) gateway->Stop();  // held requests are answered 503 before the sockets close
+  deliverer->Stop();  // POSTs under way are dropped: the journal has them pending for next time
   tp.store(nullptr);
   transport->Stop();
   caf::anon_send(scheduler, actors::stop_atom_v);

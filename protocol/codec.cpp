@@ -83,7 +83,8 @@ struct BodyWriter {
   }
   // A job spec's fields in a map with `extra` more fields, which the caller writes next.
   void Spec(const JobSpec& s, uint32_t extra) {
-    pk.pack_map(10 + extra);
+    const bool callback = !s.callback.empty();  // left out when empty: old readers never see it
+    pk.pack_map(10 + extra + (callback ? 1 : 0));
     Key("type"); PackStr(pk, s.type);
     Key("payload"); PackRaw(buf, s.payload);
     Key("queue"); PackStr(pk, s.queue);
@@ -94,6 +95,9 @@ struct BodyWriter {
     Key("backoff_ms"); pk.pack_uint64(s.backoff_ms);
     Key("timeout_ms"); pk.pack_uint64(s.timeout_ms);
     Key("key"); PackStr(pk, s.key);
+    if (callback) {
+      Key("callback"); PackStr(pk, s.callback);
+    }
   }
   void IdOnly(const std::string& id) {
     pk.pack_map(1);
@@ -134,7 +138,8 @@ struct BodyWriter {
   }
   void Info(const JobInfo& j) {
     bool history = !j.history.empty() || j.history_dropped != 0;
-    pk.pack_map(history ? 16 : 14);
+    const bool callback = !j.callback.empty();
+    pk.pack_map((history ? 16 : 14) + (callback ? 5 : 0));
     Key("id"); PackStr(pk, j.id);
     Key("type"); PackStr(pk, j.type);
     Key("queue"); PackStr(pk, j.queue);
@@ -149,6 +154,13 @@ struct BodyWriter {
     Key("finished_at"); pk.pack_uint64(j.finished_at_ms);
     Key("run_at"); pk.pack_uint64(j.run_at_ms);
     Key("key"); PackStr(pk, j.key);
+    if (callback) {  // the callback and its delivery, only for a job that has one
+      Key("callback"); PackStr(pk, j.callback);
+      Key("callback_state"); PackStr(pk, CallbackStateName(j.callback_state));
+      Key("callback_attempts"); pk.pack_uint32(j.callback_attempts);
+      Key("callback_next_at"); pk.pack_uint64(j.callback_next_at_ms);
+      Key("callback_error"); PackStr(pk, j.callback_error);
+    }
     if (!history) return;
     Key("history");
     pk.pack_array(static_cast<uint32_t>(j.history.size()));
@@ -572,6 +584,7 @@ Status ReadSpec(const MapReader& r, JobSpec* s) {
   JOBNET_TRY(r.Uint("backoff_ms", &s->backoff_ms));
   JOBNET_TRY(r.Uint("timeout_ms", &s->timeout_ms));
   JOBNET_TRY(r.Str("key", &s->key, limits::kIdempotencyKeyBytesMax));
+  JOBNET_TRY(r.Str("callback", &s->callback, limits::kCallbackUrlBytesMax));
   if (s->queue.empty()) s->queue = "default";
   return Validate(*s);
 }
@@ -629,6 +642,17 @@ Status ReadInfo(const msgpack::object& o, JobInfo* j) {
   JOBNET_TRY(r.Uint("finished_at", &j->finished_at_ms));
   JOBNET_TRY(r.Uint("run_at", &j->run_at_ms));
   JOBNET_TRY(r.Str("key", &j->key, limits::kIdempotencyKeyBytesMax));
+  JOBNET_TRY(r.Str("callback", &j->callback, limits::kCallbackUrlBytesMax));
+  std::string callback_state;
+  JOBNET_TRY(r.Str("callback_state", &callback_state, 16));
+  if (!callback_state.empty()) {
+    auto cs = ParseCallbackState(callback_state);
+    if (!cs) return Status::InvalidArgument("unknown callback state '" + callback_state + "'");
+    j->callback_state = *cs;
+  }
+  JOBNET_TRY(r.Uint("callback_attempts", &j->callback_attempts));
+  JOBNET_TRY(r.Uint("callback_next_at", &j->callback_next_at_ms));
+  JOBNET_TRY(r.Str("callback_error", &j->callback_error, limits::kErrorMessageBytesMax));
   if (const auto* h = r.Find("history")) {
     if (h->type != msgpack::type::ARRAY || h->via.array.size > limits::kAttemptHistoryMax)
       return Status::Corruption("field 'history' must be an array of at most " +

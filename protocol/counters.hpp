@@ -101,6 +101,11 @@ enum class Counter : uint8_t {
   kRejectedInternal,
   kRejectedStorageFull,
   kRejectedOther,
+  // ---- callbacks (docs/http.md "Callbacks") ----
+  kCallbacksPending,    // deliveries waiting or in flight (a gauge)
+  kCallbacksDelivered,  // deliveries a receiver answered 2xx
+  kCallbacksFailed,     // deliveries given up: attempts spent, or dropped (purge, retry, limit)
+  kCallbackAttempts,    // POSTs made, each try of each delivery
   kCount,  // not a counter: the number of them
 };
 
@@ -192,6 +197,10 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kRejectedInternal, "rejected_internal", false},
     {Counter::kRejectedStorageFull, "rejected_storage_full", false},
     {Counter::kRejectedOther, "rejected_other", false},
+    {Counter::kCallbacksPending, "callbacks_pending", true},
+    {Counter::kCallbacksDelivered, "callbacks_delivered", false},
+    {Counter::kCallbacksFailed, "callbacks_failed", false},
+    {Counter::kCallbackAttempts, "callback_attempts", false},
 }};
 inline constexpr size_t kCounterCount = kCounters.size();
 

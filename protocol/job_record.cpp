@@ -89,15 +89,21 @@ JobInfo Job::Info() const {
   i.finished_at_ms = finished_at_ms;
   i.run_at_ms = run_at_ms;
   i.key = spec.key;
+  i.callback = spec.callback;
+  i.callback_state = callback.state;
+  i.callback_attempts = callback.attempts;
+  i.callback_next_at_ms = callback.state == CallbackState::kPending ? callback.next_at_ms : 0;
+  i.callback_error = callback.error;
   return i;
 }
 
 namespace {
 
-// The spec map: its 8 fields, and the payload too when asked (a job keeps it under its own key).
+// The spec map: its 8 fields, the callback URL when there is one, and the payload too when
+// asked (a job keeps it under its own key).
 void PackSpec(Packer& pk, msgpack::sbuffer& buf, const JobSpec& spec, bool with_payload) {
   pk.pack("spec");
-  pk.pack_map(with_payload ? 9 : 8);
+  pk.pack_map((with_payload ? 9 : 8) + (spec.callback.empty() ? 0 : 1));
   Str(pk, "type", spec.type);
   Str(pk, "queue", spec.queue);
   U64(pk, "prio", spec.priority);
@@ -106,6 +112,7 @@ void PackSpec(Packer& pk, msgpack::sbuffer& buf, const JobSpec& spec, bool with_
   U64(pk, "timeout", spec.timeout_ms);
   U64(pk, "run_at", spec.run_at_ms);
   Str(pk, "key", spec.key);
+  if (!spec.callback.empty()) Str(pk, "cb", spec.callback);
   if (with_payload) {
     pk.pack("payload");
     buf.write(spec.payload.data(), spec.payload.size());
@@ -118,7 +125,7 @@ bool ReadSpec(const msgpack::object& spec, JobSpec* s, uint64_t* prio, uint64_t*
          GetStr(spec, "queue", &s->queue) && GetU64(spec, "prio", prio) &&
          GetU64(spec, "max", max) && GetU64(spec, "backoff", &s->backoff_ms) &&
          GetU64(spec, "timeout", &s->timeout_ms) && GetU64(spec, "run_at", &s->run_at_ms) &&
-         GetStr(spec, "key", &s->key);
+         GetStr(spec, "key", &s->key) && GetStr(spec, "cb", &s->callback);
 }
 
 }  // namespace
@@ -197,6 +204,38 @@ void RecordEvent(const JobEvent& ev, const std::string& owner, Job* job) {
     job->history_dropped++;
   }
   h.push_back(AttemptInfo{ev.attempt, ev.node.empty() ? owner : ev.node, ev.at_ms, 0, {}});
+}
+
+std::string EncodeCallbackRecord(const CallbackDelivery& d) {
+  msgpack::sbuffer buf(64 + d.id.size() + d.error.size());
+  Packer pk(&buf);
+  pk.pack_map(7);
+  U64(pk, "v", kRecordVersion);
+  Str(pk, "id", d.id);
+  U64(pk, "state", static_cast<uint8_t>(d.state));
+  U64(pk, "att", d.attempts);
+  U64(pk, "next", d.next_at_ms);
+  U64(pk, "last", d.last_at_ms);
+  Str(pk, "err", d.error);
+  return std::string(buf.data(), buf.size());
+}
+
+Result<CallbackDelivery> DecodeCallbackRecord(const std::string& bytes) {
+  msgpack::object_handle oh;
+  Status s = UnpackRecord(bytes, &oh);
+  if (!s.ok()) return s;
+  const auto& o = oh.get();
+  CallbackDelivery d;
+  uint64_t state = 0, att = 0;
+  if (!GetStr(o, "id", &d.id) || !GetU64(o, "state", &state) || !GetU64(o, "att", &att) ||
+      !GetU64(o, "next", &d.next_at_ms) || !GetU64(o, "last", &d.last_at_ms) ||
+      !GetStr(o, "err", &d.error))
+    return Status::Corruption("callback record has a field of the wrong type");
+  if (state > static_cast<uint64_t>(CallbackState::kFailed) || att > UINT32_MAX)
+    return Status::Corruption("callback record has state or attempts out of range");
+  d.state = static_cast<CallbackState>(state);
+  d.attempts = static_cast<uint32_t>(att);
+  return d;
 }
 
 std::string EncodeEventRecord(const JobEvent& ev) {

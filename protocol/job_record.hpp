@@ -16,6 +16,10 @@
 //                            "spec": map (as in job_record, plus "payload": any),
 //                            "an": uint, "from": uint, "paused": bool, "lf": uint, "lj": str,
 //                            "fires": uint }
+//   callback_record := map { "v": 1, "id": str, "state": uint, "att": uint, "next": uint(ms),
+//                            "last": uint(ms), "err": str }
+//     the delivery of a job's callback (CallbackDelivery), under "c:" + seq; the URL is in the
+//     job's spec ("cb", left out when empty).
 //   queue_record := map { "v": 1, "name": str, "order": uint (0 fifo, 1 lifo), "conc": uint,
 //                         "rate": uint, "w": uint, "paused": uint (0|1), "ua": uint(ms),
 //                         "orig": str }
@@ -33,6 +37,20 @@
 #include "protocol/messages.hpp"
 
 namespace jobnet::protocol {
+
+// The delivery of a job's callback for its last final state (docs/http.md "Callbacks"). Made
+// pending in the journal batch that makes the job final, so a crash cannot lose it; updated after
+// each attempt.
+struct CallbackDelivery {
+  CallbackState state = CallbackState::kNone;
+  // X-Jobnet-Delivery: "<job id>.<event number of the final state>". The same on every retry of
+  // this delivery, new for the next final state after a manual retry of the job.
+  std::string id;
+  uint32_t attempts = 0;     // POSTs tried
+  uint64_t next_at_ms = 0;   // the next try while pending
+  uint64_t last_at_ms = 0;   // the last try ended (0 = none yet)
+  std::string error;         // the last failed try's error, or why it was given up
+};
 
 struct Job {
   uint64_t seq = 0;          // per-node sequence; the id is "<node>-<seq>"
@@ -55,6 +73,8 @@ struct Job {
   // In memory only (not journaled): when it last became ready, for priority aging in its
   // queue (core/queue_set.hpp). Recovery sets it to the time of the restart.
   uint64_t ready_at_ms = 0;
+  // Its callback's delivery; journaled in its own record ("c:" + seq), not in the job record.
+  CallbackDelivery callback;
 
   // Without the attempt history (status and list replies stay small unless it is asked for).
   JobInfo Info() const;
@@ -82,6 +102,9 @@ void RecordEvent(const JobEvent& ev, const std::string& owner, Job* job);
 struct JobWrite {
   Job job;
   std::vector<std::pair<uint32_t, JobEvent>> events;
+  // Also write job.callback ("c:" + seq) in the same batch. With no events only that record is
+  // written: a delivery attempt changes nothing else of the job.
+  bool callback = false;
 };
 
 // A recurring job and its state, as journaled under "s:" + name (docs/journal.md).
@@ -111,6 +134,9 @@ Result<Schedule> DecodeScheduleRecord(const std::string& bytes);
 std::string EncodeJobRecord(const Job& job);
 // Decodes a record; spec.payload is left nil (the journal joins it from its own key).
 Result<Job> DecodeJobRecord(const std::string& bytes);
+std::string EncodeCallbackRecord(const CallbackDelivery& d);
+// kCorruption for a record that does not decode or holds an unknown state.
+Result<CallbackDelivery> DecodeCallbackRecord(const std::string& bytes);
 std::string EncodeEventRecord(const JobEvent& ev);
 Result<JobEvent> DecodeEventRecord(const std::string& bytes);
 // A queue's settings (journal key "q:" + name).

@@ -31,6 +31,23 @@ bool IsFinal(JobState s) {
          s == JobState::kCancelled;
 }
 
+const char* CallbackStateName(CallbackState s) {
+  switch (s) {
+    case CallbackState::kNone: return "none";
+    case CallbackState::kPending: return "pending";
+    case CallbackState::kDelivered: return "delivered";
+    case CallbackState::kFailed: return "failed";
+  }
+  return "unknown";
+}
+
+std::optional<CallbackState> ParseCallbackState(const std::string& name) {
+  for (auto s : {CallbackState::kNone, CallbackState::kPending, CallbackState::kDelivered,
+                 CallbackState::kFailed})
+    if (name == CallbackStateName(s)) return s;
+  return std::nullopt;
+}
+
 const char* QueueOrderName(QueueOrder o) { return o == QueueOrder::kLifo ? "lifo" : "fifo"; }
 
 std::optional<QueueOrder> ParseQueueOrder(const std::string& name) {
@@ -79,6 +96,11 @@ Status Validate(const JobSpec& spec) {
     return Status::InvalidArgument("timeout_ms must be 1.." + to_string(kTimeoutMsMax));
   if (spec.key.size() > kIdempotencyKeyBytesMax)
     return Status::TooLarge("key must be at most " + to_string(kIdempotencyKeyBytesMax) +
+                            " bytes");
+  // Only the size here: the URL itself is checked by the node that takes the job, against its
+  // callback allow-list (core/callbacks.hpp).
+  if (spec.callback.size() > kCallbackUrlBytesMax)
+    return Status::TooLarge("callback must be at most " + to_string(kCallbackUrlBytesMax) +
                             " bytes");
   return Status::OK();
 }

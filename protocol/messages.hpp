@@ -22,6 +22,8 @@ namespace jobnet::protocol {
 using jobnet::AttemptInfo;
 using jobnet::BatchItemResult;
 using jobnet::BulkAction;
+using jobnet::CallbackState;
+using jobnet::CallbackStateName;
 using jobnet::HandlerInfo;
 using jobnet::IsFinal;
 using jobnet::JobInfo;

@@ -55,6 +55,11 @@ std::string PayloadKey(uint64_t seq) {
   PutFixed64(&k, seq);
   return k;
 }
+std::string CallbackKey(uint64_t seq) {
+  std::string k = "c:";
+  PutFixed64(&k, seq);
+  return k;
+}
 std::string EventPrefix(uint64_t seq) {
   std::string k = "h:";
   PutFixed64(&k, seq);
@@ -259,7 +264,12 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
   rocksdb::WriteBatch b;
   for (const auto& w : writes) {
     JOBNET_CHECK(w.job.seq != 0 && !w.job.id.empty());
-    b.Put(JobKey(w.job.seq), protocol::EncodeJobRecord(w.job));
+    // A delivery attempt's write carries no events: only its callback record changed.
+    if (!w.events.empty() || !w.callback) b.Put(JobKey(w.job.seq), protocol::EncodeJobRecord(w.job));
+    if (w.callback) {
+      JOBNET_CHECK(w.job.callback.state != CallbackState::kNone && !w.job.spec.callback.empty());
+      b.Put(CallbackKey(w.job.seq), protocol::EncodeCallbackRecord(w.job.callback));
+    }
     if (!w.events.empty() && w.events.front().first == 0)  // the job's first write
       b.Put(PayloadKey(w.job.seq), w.job.spec.payload);
     for (const auto& [n, ev] : w.events) b.Put(EventKey(w.job.seq, n), protocol::EncodeEventRecord(ev));
@@ -267,6 +277,7 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
   for (uint64_t seq : deletes) {
     b.Delete(JobKey(seq));
     b.Delete(PayloadKey(seq));
+    b.Delete(CallbackKey(seq));
     b.DeleteRange(EventPrefix(seq), EventPrefix(seq + 1));
   }
   if (next_seq != 0) b.Put(kNextSeqKey, Fixed64Value(next_seq));
@@ -334,7 +345,9 @@ Status Journal::ForEachJob(const std::function<bool(protocol::Job&)>& fn) const 
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
   std::unique_ptr<rocksdb::Iterator> pit(db_->NewIterator(ro));
   std::unique_ptr<rocksdb::Iterator> hit(db_->NewIterator(ro));
+  std::unique_ptr<rocksdb::Iterator> cit(db_->NewIterator(ro));  // callback deliveries, by seq
   pit->Seek("p:");
+  cit->Seek("c:");
   for (it->Seek("j:"); it->Valid() && it->key().starts_with("j:"); it->Next()) {
     auto job = protocol::DecodeJobRecord(it->value().ToString());
     if (!job.ok()) {
@@ -351,6 +364,17 @@ Status Journal::ForEachJob(const std::function<bool(protocol::Job&)>& fn) const 
         GetFixed(pit->key().data() + 2, 8) == seq)
       job.value().spec.payload.assign(pit->value().data(), pit->value().size());
     // else: Verify reports the missing payload
+    while (cit->Valid() && cit->key().starts_with("c:") && cit->key().size() == 10 &&
+           GetFixed(cit->key().data() + 2, 8) < seq)
+      cit->Next();
+    if (cit->Valid() && cit->key().starts_with("c:") && cit->key().size() == 10 &&
+        GetFixed(cit->key().data() + 2, 8) == seq) {
+      auto d = protocol::DecodeCallbackRecord(cit->value().ToString());
+      if (!d.ok())
+        return Status::Corruption("record " + cit->key().ToString(true) + ": " +
+                                  d.status().message());
+      job.value().callback = std::move(d.value());
+    }
     // The attempt history is derived from the job's events. A job with only its submit event
     // never ran: skip the seek, so recovering a million waiting jobs reads no events at all.
     if (job.value().events > 1) {
@@ -360,6 +384,7 @@ Status Journal::ForEachJob(const std::function<bool(protocol::Job&)>& fn) const 
     if (!fn(job.value())) break;
   }
   if (!pit->status().ok()) return FromRocks(pit->status(), "scan payloads");
+  if (!cit->status().ok()) return FromRocks(cit->status(), "scan callbacks");
   if (!hit->status().ok()) return FromRocks(hit->status(), "scan events");
   return FromRocks(it->status(), "scan jobs");
 }
@@ -502,6 +527,17 @@ Status Journal::Verify(std::vector<std::string>* problems, uint64_t* jobs_checke
   for (const auto& [seq, has_job] : payload_seen)
     if (!has_job) problems->push_back("payload for job seq " + std::to_string(seq) +
                                       " without a job record");
+  {
+    // Callback deliveries belong to jobs (ForEachJob decoded those that do).
+    std::unique_ptr<rocksdb::Iterator> cit(db_->NewIterator(rocksdb::ReadOptions()));
+    for (cit->Seek("c:"); cit->Valid() && cit->key().starts_with("c:"); cit->Next()) {
+      auto p = cit->key().size() == 10 ? payload_seen.find(GetFixed(cit->key().data() + 2, 8))
+                                       : payload_seen.end();
+      if (p == payload_seen.end() || !p->second)
+        problems->push_back("callback record " + cit->key().ToString(true) +
+                            " without a job record");
+    }
+  }
   if (max_seq != 0 && next_seq <= max_seq)
     problems->push_back("m:next_seq " + std::to_string(next_seq) + " is not past the highest job " +
                         std::to_string(max_seq));

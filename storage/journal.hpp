@@ -9,6 +9,9 @@
 //   "j:" fixed64(seq)             -> job_record   (protocol/job_record.hpp), without the payload
 //   "p:" fixed64(seq)             -> the payload: one msgpack value, written once with the job
 //   "h:" fixed64(seq) fixed32(n)  -> event_record, the n-th state change of that job
+//   "c:" fixed64(seq)             -> callback_record (protocol/job_record.hpp): the delivery of
+//                                    the job's callback, first written in the batch that makes
+//                                    the job final
 //   "s:" name                     -> schedule_record (protocol/job_record.hpp), one per schedule
 //   "q:" name                     -> queue_record (protocol/job_record.hpp): a queue's settings
 #ifndef JOBNET_STORAGE_JOURNAL_HPP_

@@ -570,7 +570,7 @@ TEST_F(SchedulerTest, StatsCountersUseTheirWireNamesAndHideZeros) {
   auto counters = s_->Stats().counters;
   std::map<std::string, uint64_t> expected = {
       {"submitted", 2}, {"cancelled", 1}, {"recovered_jobs", 0}, {"waiters", 0},
-      {"held_bytes", counters["held_bytes"]}};
+      {"held_bytes", counters["held_bytes"]}, {"callbacks_pending", 0}};
   EXPECT_EQ(counters, expected);
   EXPECT_GT(counters["held_bytes"], 0u);
   EXPECT_STREQ(protocol::CounterName(Counter::kFailedAttempts), "failed_attempts");

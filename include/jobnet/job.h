@@ -33,6 +33,18 @@ std::optional<JobState> ParseJobState(const std::string& name);
 // succeeded, failed, dead or cancelled: the job will not run again unless retried.
 bool IsFinal(JobState s);
 
+// Where the delivery of a job's callback stands (docs/http.md "Callbacks"). Numbers are stored in
+// the journal ("c:" records): never renumber.
+enum class CallbackState : uint8_t {
+  kNone = 0,       // no callback, or the job has not reached a final state yet
+  kPending = 1,    // to be POSTed (again) at callback_next_at_ms
+  kDelivered = 2,  // a receiver answered 2xx
+  kFailed = 3,     // every attempt failed, or it was given up (callback_error says why)
+};
+// "none", "pending", "delivered", "failed" as on the wire and in the CLI.
+const char* CallbackStateName(CallbackState s);
+std::optional<CallbackState> ParseCallbackState(const std::string& name);
+
 // msgpack nil: the payload of a job submitted without one.
 inline std::string MsgpackNil() { return std::string(1, '\xc0'); }
 
@@ -48,6 +60,10 @@ struct JobSpec {
   uint64_t backoff_ms = limits::kBackoffMsDefault;  // first retry delay, doubled per attempt
   uint64_t timeout_ms = limits::kTimeoutMsDefault;  // lease: a run longer than this fails
   std::string key;                  // idempotency key, empty = none
+  // An http/https URL the node POSTs the job's JSON to once it is final (docs/http.md
+  // "Callbacks"); empty = none. At most limits::kCallbackUrlBytesMax bytes, and its host must be
+  // on the node's callback allow-list.
+  std::string callback;
 };
 
 // One run of a job (JobInfo::history): where and when it ran and why it failed.
@@ -79,6 +95,12 @@ struct JobInfo {
   // attempts, oldest first, and how many older ones were dropped.
   std::vector<AttemptInfo> history;
   uint32_t history_dropped = 0;
+  // The callback URL (empty = none) and the delivery of the job's last final state to it.
+  std::string callback;
+  CallbackState callback_state = CallbackState::kNone;
+  uint32_t callback_attempts = 0;      // POSTs tried for this delivery
+  uint64_t callback_next_at_ms = 0;    // Unix ms of the next try while pending
+  std::string callback_error;          // the last failed attempt's error
 };
 
 // The answer to a submit.

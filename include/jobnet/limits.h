@@ -263,6 +263,28 @@ constexpr uint32_t kBulkOpsMax = 16;
 // covers the default three attempts and a few manual retries, at under 1 KiB per job.
 constexpr uint32_t kAttemptHistoryMax = 10;
 
+// ---- Callbacks (docs/http.md "Callbacks") ----
+// A callback URL: far above any real webhook URL, small against a job record.
+constexpr uint32_t kCallbackUrlBytesMax = 2048;
+// POSTs one node has open at once (one thread, libcurl multi): enough to keep slow receivers
+// from holding up the rest, few enough that file descriptors and memory stay small.
+constexpr uint32_t kCallbacksInFlightMax = 64;
+// Deliveries waiting to be (re)tried on one node. A submit with a callback is refused with
+// kOverloaded past it; a job that ends while it is reached gets its delivery marked failed.
+constexpr uint32_t kCallbacksPendingMax = 100000;
+static_assert(kCallbacksPendingMax <= kJobsLiveMax, "one pending delivery per job at most");
+// Attempts per delivery, and the retry delay: base * 2^(attempt-1), capped, with jitter.
+constexpr uint32_t kCallbackAttemptsDefault = 8;
+constexpr uint32_t kCallbackAttemptsMax = 100;
+constexpr uint64_t kCallbackBackoffMsDefault = 1000;
+constexpr uint64_t kCallbackBackoffMaxMsDefault = 300000;  // five minutes between tries at most
+constexpr uint64_t kCallbackBackoffMsMax = 3600ull * 1000;
+// One POST (connect, send, answer) may take this long before it counts as failed.
+constexpr uint64_t kCallbackTimeoutMsDefault = 10000;
+constexpr uint64_t kCallbackTimeoutMsMax = 300000;
+// Entries of the allow-list ([callbacks] allow): hosts and CIDRs, checked linearly.
+constexpr uint32_t kCallbackAllowEntriesMax = 1000;
+
 }  // namespace jobnet::limits
 
 #endif  // JOBNET_LIMITS_H_
