@@ -71,6 +71,7 @@ CAF_ADD_ATOM(jobnet, jobnet::actors, beat_atom, "beat")
 CAF_ADD_ATOM(jobnet, jobnet::actors, resume_atom, "resume")
 CAF_ADD_ATOM(jobnet, jobnet::actors, bulk_atom, "bulk")
 CAF_ADD_ATOM(jobnet, jobnet::actors, callback_atom, "callback")
+CAF_ADD_ATOM(jobnet, jobnet::actors, publish_atom, "publish")
 CAF_END_TYPE_ID_BLOCK(jobnet)
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::protocol::Body)
@@ -82,5 +83,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::actors::WorkItem)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::actors::JournalBatch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::actors::JournalAck)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::actors::DrainState)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<jobnet::protocol::StateEvent>)
 
 #endif  // JOBNET_ACTORS_CAF_GLUE_HPP_

@@ -13,6 +13,7 @@ namespace {
 
 struct IngressState {
   scheduler_actor scheduler;
+  events_actor events;
   ReplySink sink;
   std::unordered_map<uint64_t, uint64_t> corr_ids;  // route -> client's correlation id
   static inline const char* name = "jobnet.ingress";
@@ -38,8 +39,10 @@ void EncodeReply(IngressState& st, uint64_t route, protocol::Body body,
 }
 
 ingress_actor::behavior_type Ingress(ingress_actor::stateful_pointer<IngressState> self,
-                                     scheduler_actor scheduler, ReplySink sink) {
+                                     scheduler_actor scheduler, events_actor events,
+                                     ReplySink sink) {
   self->state.scheduler = scheduler;
+  self->state.events = std::move(events);
   self->state.sink = std::move(sink);
   return {
       [=](inbound_atom, uint64_t route, protocol::Envelope& env) {
@@ -50,6 +53,8 @@ ingress_actor::behavior_type Ingress(ingress_actor::stateful_pointer<IngressStat
         // The transport caps requests in flight (limits::kPendingRequestsMax), so this map is
         // bounded by the same number.
         self->state.corr_ids[route] = env.corr_id;
+        if (std::holds_alternative<protocol::EventsRequest>(env.body))
+          return self->send(self->state.events, request_atom_v, route, std::move(env.body));
         self->send(self->state.scheduler, request_atom_v, route, std::move(env.body));
       },
       [=](reply_atom, uint64_t route, protocol::Body& body) {
@@ -68,8 +73,9 @@ ingress_actor::behavior_type Ingress(ingress_actor::stateful_pointer<IngressStat
 
 }  // namespace
 
-ingress_actor SpawnIngress(caf::actor_system& sys, scheduler_actor scheduler, ReplySink sink) {
-  return sys.spawn(Ingress, std::move(scheduler), std::move(sink));
+ingress_actor SpawnIngress(caf::actor_system& sys, scheduler_actor scheduler, events_actor events,
+                           ReplySink sink) {
+  return sys.spawn(Ingress, std::move(scheduler), std::move(events), std::move(sink));
 }
 
 }  // namespace jobnet::actors

@@ -13,6 +13,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "actors/caf_glue.hpp"
+#include "actors/events.hpp"
 #include "actors/scheduler.hpp"
 
 namespace jobnet::actors {
@@ -26,7 +27,9 @@ using ingress_actor =
 // come in groups (all those a group commit released) so the transport is woken once per group.
 using ReplySink = std::function<void(std::vector<std::pair<uint64_t, std::string>> frames)>;
 
-ingress_actor SpawnIngress(caf::actor_system& sys, scheduler_actor scheduler, ReplySink sink);
+// Requests go to the scheduler, except `events` requests, which go to `events`.
+ingress_actor SpawnIngress(caf::actor_system& sys, scheduler_actor scheduler, events_actor events,
+                           ReplySink sink);
 
 }  // namespace jobnet::actors
 

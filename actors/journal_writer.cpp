@@ -4,6 +4,7 @@
 #include <chrono>
 #include <optional>
 
+#include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/spawn_options.hpp>
 
@@ -15,12 +16,16 @@ namespace {
 struct JournalWriterState {
   std::shared_ptr<Journal> journal;
   std::optional<JournalBatch> held;  // refused for want of space; written again on resume
+  events_actor events;
   static inline const char* name = "jobnet.journal";
 };
 
-JournalAck WriteBatch(Journal& journal, const JournalBatch& b) {
+JournalAck WriteBatch(Journal& journal, const JournalBatch& b, const events_actor& events) {
   auto t0 = std::chrono::steady_clock::now();
-  Status s = journal.Write(b.writes, b.deletes, b.next_seq, b.pool, b.schedules, b.queues);
+  std::vector<protocol::StateEvent> published;
+  Status s = journal.Write(b.writes, b.deletes, b.next_seq, b.pool, b.schedules, b.queues,
+                           events ? &published : nullptr);
+  if (s.ok() && !published.empty()) caf::anon_send(events, publish_atom_v, std::move(published));
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(
                 std::chrono::steady_clock::now() - t0)
                 .count();
@@ -30,18 +35,20 @@ JournalAck WriteBatch(Journal& journal, const JournalBatch& b) {
 }
 
 journal_writer_actor::behavior_type JournalWriter(
-    journal_writer_actor::stateful_pointer<JournalWriterState> self, std::shared_ptr<Journal> j) {
+    journal_writer_actor::stateful_pointer<JournalWriterState> self, std::shared_ptr<Journal> j,
+    events_actor events) {
   self->state.journal = std::move(j);
+  self->state.events = std::move(events);
   return {
       [=](write_atom, JournalBatch& b) -> JournalAck {
         JOBNET_CHECK(!self->state.held);  // the scheduler sends nothing new while one is held
-        JournalAck ack = WriteBatch(*self->state.journal, b);
+        JournalAck ack = WriteBatch(*self->state.journal, b, self->state.events);
         if (ack.code == Code::kStorageFull) self->state.held = std::move(b);
         return ack;
       },
       [=](resume_atom) -> JournalAck {
         JOBNET_CHECK(self->state.held);
-        JournalAck ack = WriteBatch(*self->state.journal, *self->state.held);
+        JournalAck ack = WriteBatch(*self->state.journal, *self->state.held, self->state.events);
         if (ack.code != Code::kStorageFull) self->state.held.reset();
         return ack;
       },
@@ -50,8 +57,9 @@ journal_writer_actor::behavior_type JournalWriter(
 
 }  // namespace
 
-journal_writer_actor SpawnJournalWriter(caf::actor_system& sys, std::shared_ptr<Journal> journal) {
-  return sys.spawn<caf::detached>(JournalWriter, std::move(journal));
+journal_writer_actor SpawnJournalWriter(caf::actor_system& sys, std::shared_ptr<Journal> journal,
+                                        events_actor events) {
+  return sys.spawn<caf::detached>(JournalWriter, std::move(journal), std::move(events));
 }
 
 }  // namespace jobnet::actors

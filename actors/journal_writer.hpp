@@ -11,6 +11,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "actors/caf_glue.hpp"
+#include "actors/events.hpp"
 #include "storage/journal.hpp"
 
 namespace jobnet::actors {
@@ -22,7 +23,10 @@ using journal_writer_actor =
     caf::typed_actor<caf::replies_to<write_atom, JournalBatch>::with<JournalAck>,
                      caf::replies_to<resume_atom>::with<JournalAck>>;
 
-journal_writer_actor SpawnJournalWriter(caf::actor_system& sys, std::shared_ptr<Journal> journal);
+// Each durable batch's job events go to `events` (when valid) before the batch is acknowledged,
+// so a client that saw its request answered finds the events it caused.
+journal_writer_actor SpawnJournalWriter(caf::actor_system& sys, std::shared_ptr<Journal> journal,
+                                        events_actor events = events_actor{});
 
 }  // namespace jobnet::actors
 

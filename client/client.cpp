@@ -394,6 +394,12 @@ Result<std::vector<QueueInfo>> Client::Queues() {
   return std::move(r.value().queues);
 }
 
+Result<EventPage> Client::Events(const EventQuery& query) {
+  if (Status s = protocol::Validate(query); !s.ok()) return s;
+  bool answered = false;  // no failover: another node's seqs mean other events
+  return Expect<protocol::EventListReply>(impl_->CallOnce(query, query.wait_ms, &answered));
+}
+
 Result<uint64_t> Client::SendSubmit(const JobSpec& spec) {
   return impl_->Send(protocol::SubmitRequest{spec});
 }

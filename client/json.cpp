@@ -172,4 +172,13 @@ nlohmann::json ErrorToJson(const Status& s) {
   return nlohmann::json{{"error", {{"code", CodeName(s.code())}, {"message", s.message()}}}};
 }
 
+nlohmann::json StateEventToJson(const StateEvent& e) {
+  nlohmann::json j{{"seq", e.seq},     {"id", e.id},     {"state", JobStateName(e.state)},
+                   {"queue", e.queue}, {"type", e.type}, {"at", e.at_ms},
+                   {"attempt", e.attempt}};
+  if (!e.node.empty()) j["node"] = e.node;
+  if (!e.error.empty()) j["error"] = e.error;
+  return j;
+}
+
 }  // namespace jobnet::jsonio

@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "jobnet/events.h"
 #include "jobnet/job.h"
 #include "jobnet/queue.h"
 #include "jobnet/status.h"
@@ -42,6 +43,11 @@ nlohmann::json WorkerSlotToJson(const WorkerSlot& w);
 // kInvalidArgument naming the field (protocol::Validate then checks names and sizes as for any
 // submit; the node checks the callback against its allow-list).
 Result<JobSpec> JobSpecFromJson(const nlohmann::json& j);
+
+// One event of the job event stream, as `jobnet events --json` prints it and as the `data:` of
+// GET /api/events: seq, id, state, queue, type, at (Unix ms), attempt, plus node (into
+// running) and error (ending a failed attempt) when they are set.
+nlohmann::json StateEventToJson(const StateEvent& e);
 
 // {"error": {"code": "not_found", "message": "..."}}: the one error shape of the JSON faces.
 nlohmann::json ErrorToJson(const Status& s);

@@ -517,6 +517,8 @@ int Main(int argc, char** argv) {
   CLI::App* workers = AddWorkersCommand(app, &wf, &f);
   QueueCommands qc;
   AddQueueCommands(&app, &qc, &f);
+  EventsFlags ef;
+  CLI::App* events = AddEventsCommand(app, &ef, &f);
 
   ClusterFlags cf;
   auto* cluster = app.add_subcommand("cluster", "a local cluster: up N | status | kill NODE | restart NODE | down");
@@ -574,6 +576,7 @@ int Main(int argc, char** argv) {
   if (*journal) return JournalCommand(jdir, jaction, jid, jjson);
   if (*cluster) return RunCluster(cf);
   if (*workers) return RunWorkers(wf, f);
+  if (*events) return RunEvents(ef, f);
   if (app.got_subcommand("schedule")) return run_schedule();
 
   std::unique_ptr<Client> client;

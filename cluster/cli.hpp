@@ -71,6 +71,16 @@ int RunQueueCommands(const QueueCommands& q, const ClientFlags& f);
 // The queues table (`jobnet queues`, `jobnet stats`).
 void PrintQueues(std::ostream& out, const std::vector<QueueInfo>& queues);
 
+// `jobnet events [--queue Q] [--job ID] [--since SEQ] [--no-follow]` (cluster/cli_events.cpp).
+struct EventsFlags {
+  std::string queue;
+  std::string job;
+  uint64_t since = 0;
+  bool follow = true;
+};
+CLI::App* AddEventsCommand(CLI::App& app, EventsFlags* ef, ClientFlags* f);
+int RunEvents(const EventsFlags& ef, const ClientFlags& f);
+
 // `jobnet journal DIR ACTION`: read-only inspection of a stopped node's journal.
 int JournalCommand(const std::string& dir, const std::string& action, const std::string& job_id,
                    bool json);

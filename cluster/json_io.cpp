@@ -95,18 +95,21 @@ void PrintCallbacks(std::ostream& out, const std::vector<protocol::JobInfo>& job
   PrintTable(out, {"ID", "CALLBACK", "DELIVERY", "ATTEMPTS", "NEXT TRY", "LAST ERROR"}, rows);
 }
 
+void PrintFixedRow(std::ostream& out, const std::vector<size_t>& widths,
+                   const std::vector<std::string>& row) {
+  for (size_t i = 0; i < row.size(); ++i) {
+    out << row[i];
+    size_t w = i < widths.size() ? widths[i] : 0;
+    if (i + 1 < row.size()) out << std::string(row[i].size() < w ? w - row[i].size() : 1, ' ');
+  }
+  out << std::endl;
+}
+
 void PrintJobRow(std::ostream& out, const protocol::JobInfo& job, bool header) {
   // Fixed widths: rows printed one at a time (as jobs finish) still line up.
-  static const size_t kWidths[] = {16, 12, 10, 11, 10, 26};
-  auto line = [&](const std::vector<std::string>& r) {
-    for (size_t i = 0; i < r.size(); ++i) {
-      out << r[i];
-      if (i + 1 < r.size()) out << std::string(r[i].size() < kWidths[i] ? kWidths[i] - r[i].size() : 1, ' ');
-    }
-    out << std::endl;
-  };
-  if (header) line(kJobHeader);
-  line(JobRow(job));
+  static const std::vector<size_t> kWidths = {16, 12, 10, 11, 10, 26};
+  if (header) PrintFixedRow(out, kWidths, kJobHeader);
+  PrintFixedRow(out, kWidths, JobRow(job));
 }
 
 nlohmann::json PeersToJson(const std::vector<protocol::PeerInfo>& peers) {

@@ -35,6 +35,10 @@ void PrintJobsTable(std::ostream& out, const std::vector<protocol::JobInfo>& job
 // A table of the callbacks of those jobs that have one (URL, delivery state, attempts, next try,
 // last error); nothing when none has.
 void PrintCallbacks(std::ostream& out, const std::vector<protocol::JobInfo>& jobs);
+// One row with fixed column widths (a cell wider than its column gets one space after it),
+// for tables printed a row at a time; ends with std::endl, so each row is flushed.
+void PrintFixedRow(std::ostream& out, const std::vector<size_t>& widths,
+                   const std::vector<std::string>& row);
 // One job as a table row with fixed column widths (and the header first when asked), for
 // output that streams as jobs finish.
 void PrintJobRow(std::ostream& out, const protocol::JobInfo& job, bool header);

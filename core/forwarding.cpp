@@ -27,6 +27,12 @@ const std::string* ForwardableJob(const protocol::Body& body, uint64_t* wait_ms)
         } else if constexpr (std::is_same_v<T, protocol::WaitRequest>) {
           id = &b.id;
           *wait_ms = b.timeout_ms;
+        } else if constexpr (std::is_same_v<T, protocol::EventsRequest>) {
+          // One job's events live on its owner (each node streams the jobs it owns).
+          if (!b.job.empty()) {
+            id = &b.job;
+            *wait_ms = b.wait_ms;
+          }
         }
       },
       body);

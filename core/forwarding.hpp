@@ -71,7 +71,7 @@ class Forwarder {
     protocol::Envelope local;  // kGather
   };
   // Decides where the request `env`, held in transport slot `route`, goes. status, wait, cancel
-  // and retry about a job of a live peer are forwarded with a deadline of now + kForwardSlackMs
+  // and retry about a job of a live peer (and events with a job filter) are forwarded with a deadline of now + kForwardSlackMs
   // (+ the wait's timeout); about a dead peer's job they are answered at once. A schedule_list
   // without `local`, once a heartbeat has named a peer, is gathered: asked of every alive peer
   // (with `local` set, so they do not ask on) and of this node, and answered with all the

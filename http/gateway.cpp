@@ -670,6 +670,141 @@ struct Gateway::Impl {
     });
   }
 
+  // ---- GET /api/events: the job event stream as server-sent events (docs/http.md) ----
+  // Each stream is a chunked response kept open, fed by `events` long polls to the node (one at
+  // a time, held up to kHttpEventHeartbeatMs): every event is `id: SEQ` + `data: JSON`; an
+  // empty poll writes a comment line, so idle connections stay alive and a client that went
+  // away is noticed. Bytes handed to the socket but not yet written are counted: past the
+  // bound the stream ends with `event: error` instead of buffering for a slow reader.
+  struct EventStream {
+    EventStream(restinio::response_builder_t<restinio::chunked_output_t> r, protocol::EventQuery q)
+        : resp(std::move(r)), query(std::move(q)) {}
+    restinio::response_builder_t<restinio::chunked_output_t> resp;
+    protocol::EventQuery query;       // since moves on with every page
+    uint64_t last_id = 0;             // the last `id:` written
+    bool ended = false;
+    std::atomic<uint64_t> unsent{0};  // written by the Asio thread's write callbacks
+    std::atomic<bool> broken{false};  // a write failed: the client is gone
+  };
+  std::atomic<uint32_t> event_streams{0};
+
+  // `id: SEQ` + `data: JSON` for an event; an SSE comment is a line starting with ':'.
+  static std::string SseEvent(const StateEvent& e) {
+    return "id: " + std::to_string(e.seq) + "\ndata: " +
+           jsonio::StateEventToJson(e).dump(-1, ' ', false, jsonio::kInvalidUtf8Replaced) +
+           "\n\n";
+  }
+  static std::string SseError(const Status& s) {
+    return "event: error\ndata: " +
+           jsonio::ErrorToJson(s).dump(-1, ' ', false, jsonio::kInvalidUtf8Replaced) + "\n\n";
+  }
+
+  // Hands `text` to the connection, counting it as unsent until its write completes.
+  static void SseWrite(const std::shared_ptr<EventStream>& st, std::string text) {
+    uint64_t n = text.size();
+    st->unsent.fetch_add(n);
+    st->resp.append_chunk(std::move(text));
+    st->resp.flush([st, n](const restinio::asio_ns::error_code& ec) {
+      st->unsent.fetch_sub(n);
+      if (ec) st->broken.store(true);
+    });
+  }
+
+  void EndStream(const std::shared_ptr<EventStream>& st, const Status& why) {
+    if (st->ended) return;
+    st->ended = true;
+    if (!why.ok() && !st->broken.load()) st->resp.append_chunk(SseError(why));
+    st->resp.done();
+    event_streams.fetch_sub(1);
+  }
+
+  void PollEvents(const std::shared_ptr<EventStream>& st) {
+    protocol::EventQuery q = st->query;
+    bool called = link->Call(q, q.wait_ms + limits::kHttpNodeAnswerMs,
+                             [this, st](Result<protocol::Body> r) { OnEvents(st, std::move(r)); });
+    if (!called) EndStream(st, Overloaded());
+  }
+
+  void OnEvents(const std::shared_ptr<EventStream>& st, Result<protocol::Body> r) {
+    if (st->broken.load()) return EndStream(st, Status::OK());
+    if (!r.ok()) return EndStream(st, r.status());
+    auto* page = std::get_if<protocol::EventListReply>(&r.value());
+    if (page == nullptr)
+      return EndStream(st, Status::Internal("unexpected reply kind to events"));
+    std::string out;
+    if (page->gap)
+      out += "event: gap\ndata: " +
+             Json{{"since", st->query.since}, {"oldest", page->oldest}, {"next", page->next}}.dump() +
+             "\n\n";
+    for (const auto& e : page->events) {
+      out += SseEvent(e);
+      st->last_id = e.seq;
+    }
+    if (page->events.empty() && page->next != st->last_id) {
+      // Nothing for this client, but the stream moved on: a bare id sets the client's
+      // Last-Event-ID without an event, so a reconnect does not scan the same events again.
+      out += "id: " + std::to_string(page->next) + "\n\n";
+      st->last_id = page->next;
+    }
+    if (out.empty()) out = ": keep-alive\n\n";
+    st->query.since = page->next;
+    SseWrite(st, std::move(out));
+    if (st->unsent.load() > limits::kHttpEventUnsentBytesMax)
+      return EndStream(st, Status::Overloaded(
+                               "the client reads slower than events come: over " +
+                               std::to_string(limits::kHttpEventUnsentBytesMax) +
+                               " bytes are waiting for it; reconnect with Last-Event-ID"));
+    PollEvents(st);
+  }
+
+  void Events(const Request& req) {
+    auto qp = QueryOf(req);
+    if (!qp.ok()) return RespondError(req, qp.status());
+    protocol::EventQuery q;
+    auto number = [](const std::string& v, uint64_t* out) {
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), *out);
+      return !v.empty() && ec == std::errc() && p == v.data() + v.size();
+    };
+    for (const auto& [k, v] : qp.value()) {
+      if (k == "queue") {
+        q.queue = v;
+      } else if (k == "job") {
+        q.job = v;
+      } else if (k == "since") {
+        if (!number(v, &q.since))
+          return RespondError(req, Status::InvalidArgument("since must be an event seq (a number)"));
+      } else {
+        return RespondError(req, Status::InvalidArgument("unknown query parameter '" + k +
+                                                         "' (known: queue, job, since)"));
+      }
+    }
+    // A reconnecting EventSource sends the last id it saw; it wins over the URL's since.
+    std::string last_id(req->header().get_field_or("Last-Event-ID", ""));
+    if (!last_id.empty() && !number(last_id, &q.since))
+      return RespondError(req, Status::InvalidArgument("Last-Event-ID must be an event seq"));
+    q.max = limits::kEventsPerReplyMax;
+    q.wait_ms = limits::kHttpEventHeartbeatMs;
+    if (Status s = protocol::Validate(q); !s.ok()) return RespondError(req, s);
+    if (event_streams.fetch_add(1) >= limits::kHttpEventStreamsMax) {
+      event_streams.fetch_sub(1);
+      g_overloaded.fetch_add(1, std::memory_order_relaxed);
+      return RespondError(req, Status::Overloaded(
+                                   "the HTTP face serves " +
+                                   std::to_string(limits::kHttpEventStreamsMax) +
+                                   " event streams, its limit: retry later"));
+    }
+    g_responses[2].fetch_add(1, std::memory_order_relaxed);
+    auto resp = req->create_response<restinio::chunked_output_t>();
+    resp.append_header(restinio::http_field::content_type, "text/event-stream")
+        .append_header(restinio::http_field::cache_control, "no-store")
+        .append_header("X-Accel-Buffering", "no")
+        .connection_close();
+    auto st = std::make_shared<EventStream>(std::move(resp), std::move(q));
+    // The headers go out now: the client knows it is subscribed before the first event.
+    SseWrite(st, ": jobnet events\n\n");
+    PollEvents(st);
+  }
+
   // With tokens configured: whether `req` may go on; if not, it is answered 401 or 403.
   bool Authorized(const Request& req) {
     if (opt.tokens.empty()) return true;
@@ -743,6 +878,7 @@ struct Gateway::Impl {
     }));
     r->http_get("/api/workers", Route([this](const Request& req, const Params&) { Workers(req, std::nullopt); }));
     r->http_post("/api/workers", Route([this](const Request& req, const Params&) { PostWorkers(req); }));
+    r->http_get("/api/events", Route([this](const Request& req, const Params&) { Events(req); }));
     r->http_get("/api/nodes", Route([this](const Request& req, const Params&) { Nodes(req); }));
     r->http_get("/healthz", Route([this](const Request& req, const Params&) { Health(req); }));
     r->http_get("/readyz", Route([this](const Request& req, const Params&) { Ready(req); }));

@@ -39,6 +39,9 @@ Status NodeConfig::Validate() const {
     return Status::InvalidArgument("tick_ms must be 1.." + to_string(kTickMsMax));
   if (data.empty()) return Status::InvalidArgument("data directory is required");
   if (final_jobs_max < 1) return Status::InvalidArgument("final_jobs_max must be at least 1");
+  if (events_max < kEventsKeptMin || events_max > kEventsKeptMax)
+    return Status::InvalidArgument("events_max must be " + to_string(kEventsKeptMin) + ".." +
+                                   to_string(kEventsKeptMax));
   if (held_mb_max < kHeldMbMin || held_mb_max > kHeldMbMax)
     return Status::InvalidArgument("held_mb_max must be " + to_string(kHeldMbMin) + ".." +
                                    to_string(kHeldMbMax));
@@ -228,6 +231,7 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
   if (!(s = num("final_jobs_max", &cfg->final_jobs_max)).ok()) return s;
   if (!(s = num("heartbeat_ms", &cfg->heartbeat_ms)).ok()) return s;
   if (!(s = num("held_mb_max", &cfg->held_mb_max)).ok()) return s;
+  if (!(s = num("events_max", &cfg->events_max)).ok()) return s;
   std::string failure_timeout;
   if (!(s = str("failure_timeout", &failure_timeout)).ok()) return s;
   if (!failure_timeout.empty()) {

@@ -8,6 +8,7 @@
 //   tick_ms = 10                     grace_ms = 10000      retention = "24h"
 //   final_jobs_max = 500000          log_level = "info"    held_mb_max = 2048
 //   peers = ["tcp://127.0.0.1:7702"] heartbeat_ms = 250    failure_timeout = "1500ms"
+//   events_max = 1000000             # event-stream records the journal keeps
 //   [exec.allow]                     # the exec handler runs only these
 //   upper = ["tr", "a-z", "A-Z"]
 //   [callbacks]                      # docs/operations.md "Callbacks"
@@ -65,6 +66,9 @@ struct NodeConfig {
   uint64_t failure_timeout_ms = limits::kFailureTimeoutMsDefault;  // a silent peer is declared dead
   std::map<std::string, std::vector<std::string>> exec_allow;
   CallbackConfig callbacks;
+  // Events of the job event stream the journal keeps; the oldest beyond are trimmed
+  // (docs/journal.md "Event stream").
+  uint64_t events_max = limits::kEventsKeptDefault;
 
   Status Validate() const;
 };

@@ -17,6 +17,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "actors/events.hpp"
 #include "actors/ingress.hpp"
 #include "base/exit_codes.hpp"
 #include "core/worker_pool.hpp"
@@ -96,6 +97,7 @@ int RunNode(const NodeConfig& config) {
   }
 
   JournalOptions jo;
+  jo.events_kept = config.events_max;
   jo.log = [](const std::string& line) { spdlog::warn("{}", line); };
   // Test seam (docs/operations.md): after N synced batches every journal write fails, as on a
   // full disk, so tests can watch the node fail-stop without breaking a real disk.
@@ -268,7 +270,8 @@ int RunNode(const NodeConfig& config) {
     }
   }
 
-  auto writer = actors::SpawnJournalWriter(sys, journal);
+  auto events = actors::SpawnEvents(sys, journal);  // before the first write
+  auto writer = actors::SpawnJournalWriter(sys, journal, events);
   actors::SchedulerConfig sc;
   sc.incarnation = incarnation;
   sc.tick_ms = config.tick_ms;
@@ -324,9 +327,10 @@ int RunNode(const NodeConfig& config) {
   };
   scheduler = actors::SpawnScheduler(sys, std::move(core), workers, writer, sc);
   auto ingress = actors::SpawnIngress(
-      sys, scheduler, [&tp](std::vector<std::pair<uint64_t, std::string>> frames) {
+      sys, scheduler, events, [&tp](std::vector<std::pair<uint64_t, std::string>> frames) {
         if (Transport* t = tp.load()) t->ReplyMany(std::move(frames));
       });
+  caf::anon_send(events, actors::connect_atom_v, caf::actor_cast<caf::actor>(ingress));
   caf::anon_send(scheduler, actors::connect_atom_v, caf::actor_cast<caf::actor>(ingress));
 
   tp.store(transport.get());  // before Run: the first reply must find the transport
@@ -376,6 +380,7 @@ int RunNode(const NodeConfig& config) {
   transport->Stop();
   caf::anon_send(scheduler, actors::stop_atom_v);
   caf::anon_send_exit(ingress, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(events, caf::exit_reason::user_shutdown);
   sys.await_all_actors_done();
   spdlog::info("node {} stopped", config.id);
   return kExitOk;

@@ -395,6 +395,34 @@ struct BodyWriter {
       SettingsFields(q);
     }
   }
+  void operator()(const EventsRequest& r) {
+    pk.pack_map(3 + (r.queue.empty() ? 0 : 1) + (r.job.empty() ? 0 : 1));
+    Key("since"); pk.pack_uint64(r.since);
+    if (!r.queue.empty()) { Key("queue"); PackStr(pk, r.queue); }
+    if (!r.job.empty()) { Key("job"); PackStr(pk, r.job); }
+    Key("max"); pk.pack_uint32(r.max);
+    Key("wait_ms"); pk.pack_uint64(r.wait_ms);
+  }
+  void operator()(const EventListReply& r) {
+    pk.pack_map(r.gap ? 4 : 3);
+    Key("events");
+    pk.pack_array(static_cast<uint32_t>(r.events.size()));
+    for (const auto& e : r.events) {
+      pk.pack_map(7 + (e.node.empty() ? 0 : 1) + (e.error.empty() ? 0 : 1));
+      Key("seq"); pk.pack_uint64(e.seq);
+      Key("id"); PackStr(pk, e.id);
+      Key("state"); PackStr(pk, JobStateName(e.state));
+      Key("queue"); PackStr(pk, e.queue);
+      Key("type"); PackStr(pk, e.type);
+      Key("at"); pk.pack_uint64(e.at_ms);
+      Key("attempt"); pk.pack_uint32(e.attempt);
+      if (!e.node.empty()) { Key("node"); PackStr(pk, e.node); }
+      if (!e.error.empty()) { Key("error"); PackStr(pk, e.error); }
+    }
+    Key("next"); pk.pack_uint64(r.next);
+    Key("oldest"); pk.pack_uint64(r.oldest);
+    if (r.gap) { Key("gap"); pk.pack(true); }
+  }
   void operator()(const ErrorReply& r) { Error(r.code, r.message); }
   void Error(Code code, const std::string& message) {
     pk.pack_map(2);
@@ -1143,6 +1171,41 @@ Status ReadBody(Kind kind, const msgpack::object& o, Body* body) {
       *body = std::move(b);
       return Status::OK();
     }
+    case Kind::kEvents: {
+      EventsRequest b;
+      JOBNET_TRY(r.Uint("since", &b.since));
+      JOBNET_TRY(r.Str("queue", &b.queue, limits::kQueueNameBytesMax));
+      JOBNET_TRY(r.Str("job", &b.job, limits::kJobIdBytesMax));
+      JOBNET_TRY(r.Uint("max", &b.max));  // absent: the default
+      JOBNET_TRY(r.Uint("wait_ms", &b.wait_ms));
+      JOBNET_TRY(Validate(b));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kEventList: {
+      EventListReply b;
+      JOBNET_TRY(ReadMaps(r, "events", limits::kEventsPerReplyMax, [&b](const MapReader& er) {
+        StateEvent e;
+        bool present = false;
+        JOBNET_TRY(er.Uint("seq", &e.seq, true));
+        JOBNET_TRY(er.Str("id", &e.id, limits::kJobIdBytesMax, true));
+        JOBNET_TRY(er.State("state", &e.state, &present));
+        if (!present) return Status::InvalidArgument("missing field 'state'");
+        JOBNET_TRY(er.Str("queue", &e.queue, limits::kQueueNameBytesMax));
+        JOBNET_TRY(er.Str("type", &e.type, limits::kTypeNameBytesMax));
+        JOBNET_TRY(er.Uint("at", &e.at_ms));
+        JOBNET_TRY(er.Uint("attempt", &e.attempt));
+        JOBNET_TRY(er.Str("node", &e.node, limits::kNodeIdBytesMax));
+        JOBNET_TRY(er.Str("error", &e.error, limits::kErrorMessageBytesMax));
+        b.events.push_back(std::move(e));
+        return Status::OK();
+      }));
+      JOBNET_TRY(r.Uint("next", &b.next));
+      JOBNET_TRY(r.Uint("oldest", &b.oldest));
+      JOBNET_TRY(r.Bool("gap", &b.gap));
+      *body = std::move(b);
+      return Status::OK();
+    }
     case Kind::kError: {
       ErrorReply b;
       JOBNET_TRY(ReadError(r, &b));
@@ -1167,6 +1230,7 @@ bool KnownKind(uint64_t k) {
     case Kind::kScheduleAdd: case Kind::kScheduleList:
     case Kind::kScheduleChange: case Kind::kScheduleListReply:
     case Kind::kQueueSet: case Kind::kQueues: case Kind::kQueueList: case Kind::kQueueSync:
+    case Kind::kEvents: case Kind::kEventList:
       return true;
   }
   return false;

@@ -270,6 +270,44 @@ Result<JobEvent> DecodeEventRecord(const std::string& bytes) {
   return ev;
 }
 
+std::string EncodeStreamEventRecord(const StateEvent& e) {
+  // Written for every state change: sized once, no field beyond what a follower needs.
+  msgpack::sbuffer buf(48 + e.id.size() + e.queue.size() + e.type.size() + e.node.size() +
+                       e.error.size());
+  Packer pk(&buf);
+  pk.pack_map(7 + (e.node.empty() ? 0 : 1) + (e.error.empty() ? 0 : 1));
+  U64(pk, "v", kRecordVersion);
+  Str(pk, "id", e.id);
+  U64(pk, "state", static_cast<uint8_t>(e.state));
+  Str(pk, "q", e.queue);
+  Str(pk, "type", e.type);
+  U64(pk, "t", e.at_ms);
+  U64(pk, "att", e.attempt);
+  if (!e.node.empty()) Str(pk, "node", e.node);
+  if (!e.error.empty()) Str(pk, "err", e.error);
+  return std::string(buf.data(), buf.size());
+}
+
+Result<StateEvent> DecodeStreamEventRecord(const std::string& bytes, uint64_t seq) {
+  msgpack::object_handle oh;
+  Status s = UnpackRecord(bytes, &oh);
+  if (!s.ok()) return s;
+  const auto& o = oh.get();
+  StateEvent e;
+  e.seq = seq;
+  uint64_t state = 0, att = 0;
+  if (!GetStr(o, "id", &e.id) || !GetU64(o, "state", &state) || !GetStr(o, "q", &e.queue) ||
+      !GetStr(o, "type", &e.type) || !GetU64(o, "t", &e.at_ms) || !GetU64(o, "att", &att) ||
+      !GetStr(o, "node", &e.node) || !GetStr(o, "err", &e.error))
+    return Status::Corruption("stream event record has a field of the wrong type");
+  if (e.id.empty()) return Status::Corruption("stream event record names no job");
+  if (state >= static_cast<uint64_t>(kJobStateCount) || att > UINT32_MAX)
+    return Status::Corruption("stream event record has a state or attempt out of range");
+  e.state = static_cast<JobState>(state);
+  e.attempt = static_cast<uint32_t>(att);
+  return e;
+}
+
 std::string EncodeScheduleRecord(const Schedule& s) {
   msgpack::sbuffer buf(256 + s.spec.job.payload.size());
   Packer pk(&buf);

@@ -20,6 +20,9 @@
 //                            "last": uint(ms), "err": str }
 //     the delivery of a job's callback (CallbackDelivery), under "c:" + seq; the URL is in the
 //     job's spec ("cb", left out when empty).
+//   stream_event_record := map { "v": 1, "id": str, "state": uint, "q": str, "type": str,
+//                                "t": uint(ms), "att": uint, ["node": str], ["err": str] }
+//     One entry of the node-wide event stream (jobnet/events.h StateEvent); its seq is the key.
 //   queue_record := map { "v": 1, "name": str, "order": uint (0 fifo, 1 lifo), "conc": uint,
 //                         "rate": uint, "w": uint, "paused": uint (0|1), "ua": uint(ms),
 //                         "orig": str }
@@ -139,6 +142,10 @@ std::string EncodeCallbackRecord(const CallbackDelivery& d);
 Result<CallbackDelivery> DecodeCallbackRecord(const std::string& bytes);
 std::string EncodeEventRecord(const JobEvent& ev);
 Result<JobEvent> DecodeEventRecord(const std::string& bytes);
+// One event of the node's event stream (journal key "e:" + fixed64(seq)); seq is not in the
+// record. Decode gives kCorruption for a record that does not decode or names no job.
+std::string EncodeStreamEventRecord(const StateEvent& e);
+Result<StateEvent> DecodeStreamEventRecord(const std::string& bytes, uint64_t seq);
 // A queue's settings (journal key "q:" + name).
 std::string EncodeQueueRecord(const QueueSettings& q);
 // kCorruption for a record that does not decode or whose settings are out of bounds.

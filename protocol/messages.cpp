@@ -143,6 +143,21 @@ Status Validate(const ScheduleSpec& spec) {
   return Validate(spec.job);
 }
 
+Status Validate(const EventQuery& q) {
+  using namespace limits;
+  using std::to_string;
+  if (!q.queue.empty() && !IsValidName(q.queue, kQueueNameBytesMax))
+    return Status::InvalidArgument("queue must match " + NamePattern(kQueueNameBytesMax));
+  if (q.job.size() > kJobIdBytesMax)
+    return Status::InvalidArgument("job must be a job id of at most " + to_string(kJobIdBytesMax) +
+                                   " bytes");
+  if (q.max < 1 || q.max > kEventsPerReplyMax)
+    return Status::InvalidArgument("max must be 1.." + to_string(kEventsPerReplyMax));
+  if (q.wait_ms > kEventWaitMsMax)
+    return Status::InvalidArgument("wait_ms must be at most " + to_string(kEventWaitMsMax));
+  return Status::OK();
+}
+
 const char* ScheduleActionName(ScheduleAction a) {
   switch (a) {
     case ScheduleAction::kRemove: return "remove";
@@ -199,7 +214,8 @@ Kind KindOf(const Body& body) {
                                     Kind::kScheduleAdd, Kind::kScheduleList,
                                     Kind::kScheduleChange, Kind::kScheduleListReply,
                                     Kind::kQueueSet, Kind::kQueues,
-                                    Kind::kQueueList, Kind::kQueueSync};
+                                    Kind::kQueueList, Kind::kQueueSync,
+                                    Kind::kEvents, Kind::kEventList};
   static_assert(sizeof(kKinds) / sizeof(kKinds[0]) == std::variant_size_v<Body>,
                 "one kind per body alternative");
   return kKinds[body.index()];
@@ -241,6 +257,8 @@ const char* KindName(Kind k) {
     case Kind::kQueues: return "queues";
     case Kind::kQueueList: return "queue_list";
     case Kind::kQueueSync: return "queue_sync";
+    case Kind::kEvents: return "events";
+    case Kind::kEventList: return "event_list";
   }
   return "unknown";
 }

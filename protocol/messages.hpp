@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "jobnet/status.h"
+#include "jobnet/events.h"
 #include "jobnet/job.h"
 #include "jobnet/limits.h"
 #include "jobnet/queue.h"
@@ -124,6 +125,17 @@ struct ScheduleListReply {
 };
 struct QueueListReply { std::vector<QueueInfo> queues; };
 
+// ---- the job event stream (docs/protocol.md "Job events") ----
+using jobnet::EventPage;
+using jobnet::EventQuery;
+using jobnet::StateEvent;
+// events: the node's job state changes after `since`, held up to wait_ms when there are none.
+using EventsRequest = jobnet::EventQuery;
+using EventListReply = jobnet::EventPage;
+// queue (when given) is a valid name, job at most kJobIdBytesMax, max 1..kEventsPerReplyMax,
+// wait_ms at most kEventWaitMsMax. kInvalidArgument naming the field.
+Status Validate(const EventQuery& q);
+
 // ---- node to node (one-way: no reply frame) ----
 // Sent every heartbeat interval on each peer link.
 struct Heartbeat {
@@ -207,7 +219,8 @@ using Body = std::variant<SubmitRequest, StatusRequest, WaitRequest, CancelReque
                           WorkersRequest, WorkersSetRequest, WorkerListReply, RemoteCancel,
                           ScheduleAddRequest, ScheduleListRequest, ScheduleChangeRequest,
                           ScheduleListReply,
-                          QueueSetRequest, QueuesRequest, QueueListReply, QueueSync>;
+                          QueueSetRequest, QueuesRequest, QueueListReply, QueueSync,
+                          EventsRequest, EventListReply>;
 
 // Message kinds on the wire. Numbers are part of the protocol: never renumber.
 enum class Kind : uint8_t {
@@ -244,6 +257,8 @@ enum class Kind : uint8_t {
   kWorkerList = 69,
   kScheduleListReply = 70,
   kQueueList = 68,
+  kEvents = 22,
+  kEventList = 74,
   kError = 127,
 };
 Kind KindOf(const Body& body);

@@ -71,6 +71,12 @@ std::string EventKey(uint64_t seq, uint32_t n) {
   return k;
 }
 std::string ScheduleKey(const std::string& name) { return "s:" + name; }
+const std::string kStreamPrefix = "e:";
+std::string StreamKey(uint64_t event_seq) {
+  std::string k = kStreamPrefix;
+  PutFixed64(&k, event_seq);
+  return k;
+}
 std::string Fixed64Value(uint64_t v) {
   std::string s;
   PutFixed64(&s, v);
@@ -241,6 +247,23 @@ Status Journal::Open(const std::string& dir, const JournalOptions& options,
     if (!st.ok()) return st;
   }
   j->incarnation_ = inc;
+  // The event stream goes on after the newest "e:" key. Trimming always keeps the newest
+  // events_kept (at least kEventsKeptMin) of them, so once one was written the last is there.
+  {
+    std::unique_ptr<rocksdb::Iterator> it(raw->NewIterator(rocksdb::ReadOptions()));
+    it->SeekForPrev(StreamKey(UINT64_MAX));
+    if (it->Valid() && it->key().starts_with(kStreamPrefix)) {
+      if (it->key().size() != 10)
+        return Status::Corruption("event key " + it->key().ToString(true) + " has a bad length");
+      uint64_t last = GetFixed(it->key().data() + 2, 8);
+      it->Seek(kStreamPrefix);
+      uint64_t first = it->Valid() && it->key().size() == 10 ? GetFixed(it->key().data() + 2, 8)
+                                                               : last;
+      j->next_event_seq_.store(last + 1);
+      j->oldest_event_seq_.store(std::min(first, last));
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "read the event stream's end");
+  }
   *out = std::move(j);
   return Status::OK();
 }
@@ -253,7 +276,8 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
                       const std::vector<uint64_t>& deletes, uint64_t next_seq,
                       const PoolSetting& pool,
                       const std::vector<protocol::ScheduleWrite>& schedules,
-                      const std::vector<protocol::QueueSettings>& queues) {
+                      const std::vector<protocol::QueueSettings>& queues,
+               std::vector<protocol::StateEvent>* events) {
   if (options_.read_only) return Status::Internal("journal opened read-only");
   size_t records = writes.size() + deletes.size() + (next_seq ? 1 : 0) + (pool.workers ? 1 : 0) +
                    schedules.size() + queues.size();
@@ -262,6 +286,11 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
     if (!s.ok()) return s;
   }
   rocksdb::WriteBatch b;
+  // Event-stream seqs are taken here, on the one writing thread, so they follow the order in
+  // which events become durable; they are kept only if the write succeeds.
+  uint64_t event_seq = next_event_seq_.load(std::memory_order_relaxed);
+  const size_t events_before = events ? events->size() : 0;
+  protocol::StateEvent se;
   for (const auto& w : writes) {
     JOBNET_CHECK(w.job.seq != 0 && !w.job.id.empty());
     // A delivery attempt's write carries no events: only its callback record changed.
@@ -272,7 +301,28 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
     }
     if (!w.events.empty() && w.events.front().first == 0)  // the job's first write
       b.Put(PayloadKey(w.job.seq), w.job.spec.payload);
-    for (const auto& [n, ev] : w.events) b.Put(EventKey(w.job.seq, n), protocol::EncodeEventRecord(ev));
+    for (const auto& [n, ev] : w.events) {
+      b.Put(EventKey(w.job.seq, n), protocol::EncodeEventRecord(ev));
+      se.seq = event_seq;
+      se.id = w.job.id;
+      se.state = ev.state;
+      se.queue = w.job.spec.queue;
+      se.type = w.job.spec.type;
+      se.at_ms = ev.at_ms;
+      se.attempt = ev.attempt;
+      se.node = ev.node;
+      se.error = ev.error;
+      b.Put(StreamKey(event_seq), protocol::EncodeStreamEventRecord(se));
+      if (events) events->push_back(se);
+      ++event_seq;
+    }
+  }
+  // Trim the oldest events a chunk at a time: one range tombstone per kEventsTrimChunk events.
+  uint64_t oldest = oldest_event_seq_.load(std::memory_order_relaxed);
+  if (event_seq - oldest > options_.events_kept + limits::kEventsTrimChunk) {
+    uint64_t keep_from = event_seq - options_.events_kept;
+    b.DeleteRange(StreamKey(oldest), StreamKey(keep_from));
+    oldest = keep_from;
   }
   for (uint64_t seq : deletes) {
     b.Delete(JobKey(seq));
@@ -314,6 +364,10 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
   if (s.ok()) {
     stats_.batches++;
     stats_.records += records;
+    next_event_seq_.store(event_seq, std::memory_order_release);
+    oldest_event_seq_.store(oldest, std::memory_order_release);
+  } else if (events) {
+    events->resize(events_before);
   }
   if (s.IsStorageFull()) full_ = true;
   return s;
@@ -460,6 +514,38 @@ Result<protocol::Job> Journal::Get(uint64_t seq) const {
   return job;
 }
 
+Status Journal::ReadEvents(uint64_t from_seq, uint64_t to_seq, uint32_t scan_max,
+                           const std::function<bool(protocol::StateEvent&&)>& fn,
+                           uint64_t* covered_to) const {
+  *covered_to = from_seq == 0 ? 0 : from_seq - 1;
+  if (from_seq == 0 || from_seq > to_seq || scan_max == 0) return Status::OK();
+  rocksdb::ReadOptions ro;
+  std::string upper = StreamKey(to_seq + 1);
+  rocksdb::Slice upper_slice(upper);
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  uint32_t read = 0;
+  bool stopped = false;
+  for (it->Seek(StreamKey(from_seq)); it->Valid(); it->Next()) {
+    if (!it->key().starts_with(kStreamPrefix)) break;
+    if (it->key().size() != 10)
+      return Status::Corruption("event key " + it->key().ToString(true) + " has a bad length");
+    uint64_t seq = GetFixed(it->key().data() + 2, 8);
+    auto ev = protocol::DecodeStreamEventRecord(it->value().ToString(), seq);
+    if (!ev.ok())
+      return Status::Corruption("record " + it->key().ToString(true) + ": " +
+                                ev.status().message());
+    *covered_to = seq;
+    if (!fn(std::move(ev.value())) || ++read == scan_max) {
+      stopped = true;
+      break;
+    }
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "read events");
+  if (!stopped) *covered_to = to_seq;  // nothing more up to to_seq
+  return Status::OK();
+}
+
 Status Journal::History(uint64_t seq,
                         std::vector<std::pair<uint32_t, protocol::JobEvent>>* out) const {
   std::string prefix = EventPrefix(seq);
@@ -576,6 +662,28 @@ Status Journal::Verify(std::vector<std::string>* problems, uint64_t* jobs_checke
     if (problems->size() >= 1000) break;
   }
   close_job();
+  // The event stream: 10-byte keys, records that decode, seqs without holes (trimming only
+  // ever removes the oldest).
+  {
+    std::unique_ptr<rocksdb::Iterator> eit(db_->NewIterator(rocksdb::ReadOptions()));
+    uint64_t prev = 0;
+    for (eit->Seek(kStreamPrefix); eit->Valid() && eit->key().starts_with(kStreamPrefix) &&
+                                   problems->size() < 1000;
+         eit->Next()) {
+      if (eit->key().size() != 10) {
+        problems->push_back("event key " + eit->key().ToString(true) + " has a bad length");
+        continue;
+      }
+      uint64_t seq = GetFixed(eit->key().data() + 2, 8);
+      if (prev != 0 && seq != prev + 1)
+        problems->push_back("event stream skips from " + std::to_string(prev) + " to " +
+                            std::to_string(seq));
+      prev = seq;
+      auto ev = protocol::DecodeStreamEventRecord(eit->value().ToString(), seq);
+      if (!ev.ok()) problems->push_back("event " + std::to_string(seq) + ": " + ev.status().message());
+    }
+    if (!eit->status().ok()) problems->push_back(FromRocks(eit->status(), "scan event stream").ToString());
+  }
   if (Status sc = LoadSchedules([](protocol::Schedule&&) {}); !sc.ok())
     problems->push_back(sc.message());
   for (const auto& [seq, n] : expected_events)

@@ -14,9 +14,13 @@
 //                                    the job final
 //   "s:" name                     -> schedule_record (protocol/job_record.hpp), one per schedule
 //   "q:" name                     -> queue_record (protocol/job_record.hpp): a queue's settings
+//   "e:" fixed64(event seq)       -> stream_event_record: one event of the node-wide event
+//                                    stream (jobnet/events.h), one per "h:" record, written in
+//                                    the same batch; the oldest beyond events_kept are trimmed
 #ifndef JOBNET_STORAGE_JOURNAL_HPP_
 #define JOBNET_STORAGE_JOURNAL_HPP_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -46,6 +50,9 @@ struct JournalOptions {
   // it would sit on the journal's disk, and on a full disk RocksDB 7.8 aborts (an assertion in
   // its file writer) when it logs again after a failed append. Empty: stderr.
   std::function<void(const std::string& line)> log;
+  // Events of the event stream ("e:" keys) to keep: a write that takes the count past this by
+  // limits::kEventsTrimChunk deletes the oldest (docs/journal.md "Event stream").
+  uint64_t events_kept = limits::kEventsKeptDefault;
 };
 
 // The worker pool size set at runtime (`jobnet workers set`), kept across restarts, with the
@@ -84,10 +91,14 @@ class Journal {
   // `pool` (when pool.workers != 0) goes into the same batch; schedule records are put or
   // deleted after the jobs, in their order; `queues` are queue settings, each replacing the
   // queue's record.
+  // Every event of `writes` also gets the next event-stream seq and its "e:" record in the
+  // batch; when `events` is not null, the events the batch made durable are appended to it (in
+  // seq order). A failed write hands out no seqs: the same batch written again gets the same.
   Status Write(const std::vector<protocol::JobWrite>& writes, const std::vector<uint64_t>& deletes,
                uint64_t next_seq, const PoolSetting& pool = PoolSetting{},
                const std::vector<protocol::ScheduleWrite>& schedules = {},
-               const std::vector<protocol::QueueSettings>& queues = {});
+               const std::vector<protocol::QueueSettings>& queues = {},
+               std::vector<protocol::StateEvent>* events = nullptr);
   // The last pool size written (workers == 0 if none). kCorruption if the record is damaged.
   Status LoadPoolSetting(PoolSetting* out) const;
   // Hands every schedule to `fn`, in name order (recovery). kCorruption names the key.
@@ -104,6 +115,18 @@ class Journal {
   // Calls fn for each job in seq order until it returns false; fn may move from the job.
   Status ForEachJob(const std::function<bool(protocol::Job&)>& fn) const;
   Result<protocol::Job> Get(uint64_t seq) const;
+  // The event stream: the seq the next event gets (1 for a new journal; recovered at open from
+  // the last "e:" key), and the oldest event still kept (== next_event_seq() when none is).
+  // Safe to call from any thread while another writes.
+  uint64_t next_event_seq() const { return next_event_seq_.load(std::memory_order_acquire); }
+  uint64_t oldest_event_seq() const { return oldest_event_seq_.load(std::memory_order_acquire); }
+  // Hands the kept events with from_seq <= seq <= to_seq to `fn`, in seq order, until fn
+  // returns false or scan_max events were read. *covered_to is the seq up to which the range
+  // was looked at: to_seq when it was read to the end, else the last event handed to fn.
+  // kCorruption names a record that does not decode. Any thread.
+  Status ReadEvents(uint64_t from_seq, uint64_t to_seq, uint32_t scan_max,
+                    const std::function<bool(protocol::StateEvent&&)>& fn,
+                    uint64_t* covered_to) const;
   Status History(uint64_t seq, std::vector<std::pair<uint32_t, protocol::JobEvent>>* out) const;
   // Checks every block checksum of the stored files, every record decodes, every job's events exist and are numbered 0..n-1, no event
   // belongs to a missing job, and next_seq is past every job. Problems go to *problems.
@@ -121,6 +144,9 @@ class Journal {
   uint64_t incarnation_ = 0;
   JournalStats stats_;
   bool full_ = false;  // the last write failed for want of space: resume before the next
+  // Written by the one writing thread, read by event readers.
+  std::atomic<uint64_t> next_event_seq_{1};
+  std::atomic<uint64_t> oldest_event_seq_{1};
 };
 
 }  // namespace jobnet

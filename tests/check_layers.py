@@ -32,6 +32,7 @@ PUBLIC = {
     "include/jobnet/status.h": "protocol",
     "include/jobnet/job.h": "protocol",
     "include/jobnet/queue.h": "protocol",
+    "include/jobnet/events.h": "protocol",
     "include/jobnet/limits.h": "protocol",
     "include/jobnet/client.h": "client",
 }

@@ -394,19 +394,11 @@ TEST_F(HttpTest, MetricsMoveWithWork) {
 
 // With tokens configured: none or a wrong one 401, a missing scope 403; probes stay open.
 TEST_F(HttpTest, TokensWithScopes) {
-  // sha256("reader-secret") and sha256("writer-secret")
   const std::string config = dir_ + "/tokens.toml";
   std::filesystem::create_directories(dir_);
-  std::ofstream(config) << R"([[http.tokens]]
-name = "reader"
-sha256 = "f03319dee240faa729e0cfa7ab5ffd80a1d64a127e3643f239009abff6382914"
-scopes = ["read"]
-
-[[http.tokens]]
-name = "writer"
-sha256 = "ef80202ea99d7c668a9677d9242456057ac10488311cb8757674490e194a56e1"
-scopes = ["read", "write"]
-)";
+  std::ofstream(config) << testing::TokenToml("reader", testing::kReaderSecretSha256, R"(["read"])")
+                        << testing::TokenToml("writer", testing::kWriterSecretSha256,
+                                              R"(["read", "write"])");
   int port = FreePort();
   std::string base = "http://127.0.0.1:" + std::to_string(port);
   NodeProcess n("n1", dir_ + "/n1", 1, {"--http", "127.0.0.1:" + std::to_string(port), "--config", config});

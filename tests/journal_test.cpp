@@ -434,5 +434,155 @@ TEST_F(JournalTest, DamagedScheduleRecordIsCorruptionNamingTheKey) {
   EXPECT_FALSE(problems.empty());
 }
 
+// ---- the event stream ("e:" keys) ----
+
+// Every event read back with ReadEvents from `from` on.
+std::vector<protocol::StateEvent> ReadAllEvents(const Journal& j, uint64_t from = 1) {
+  std::vector<protocol::StateEvent> out;
+  uint64_t covered = 0;
+  Status s = j.ReadEvents(from, UINT64_MAX - 1, UINT32_MAX,
+                          [&](protocol::StateEvent&& e) {
+                            out.push_back(std::move(e));
+                            return true;
+                          },
+                          &covered);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return out;
+}
+
+TEST_F(JournalTest, EveryJournaledEventGetsTheNextStreamSeqInTheSameBatch) {
+  auto j = Open();
+  EXPECT_EQ(j->next_event_seq(), 1u);
+  EXPECT_EQ(j->oldest_event_seq(), 1u);
+  JobWrite a = MakeWrite(1, JobState::kQueued, 0, 1);
+  a.job.spec.queue = "mail";
+  JobWrite b = MakeWrite(2, JobState::kRunning, 0, 2);
+  b.events[1].second.node = "n2";
+  b.events[1].second.error = "boom";
+  b.events[1].second.attempt = 1;
+  std::vector<protocol::StateEvent> published;
+  ASSERT_TRUE(j->Write({a, b}, {}, 3, {}, {}, {}, &published).ok());
+  ASSERT_EQ(published.size(), 3u);
+  EXPECT_EQ(j->next_event_seq(), 4u);
+  EXPECT_EQ(published[0].seq, 1u);
+  EXPECT_EQ(published[0].id, "n1-1");
+  EXPECT_EQ(published[0].queue, "mail");
+  EXPECT_EQ(published[0].type, "echo");
+  EXPECT_EQ(published[0].state, JobState::kQueued);
+  EXPECT_EQ(published[0].at_ms, 1000u);
+  EXPECT_EQ(published[2].seq, 3u);
+  EXPECT_EQ(published[2].node, "n2");
+  EXPECT_EQ(published[2].error, "boom");
+  EXPECT_EQ(published[2].attempt, 1u);
+  auto read = ReadAllEvents(*j);
+  ASSERT_EQ(read.size(), 3u);
+  EXPECT_EQ(read[2].seq, 3u);
+  EXPECT_EQ(read[2].error, "boom");
+  EXPECT_EQ(read[1].id, "n1-2");
+  // A range, and a scan bound: covered_to says how far it looked.
+  uint64_t covered = 0;
+  std::vector<uint64_t> seqs;
+  auto collect = [&](protocol::StateEvent&& e) {
+    seqs.push_back(e.seq);
+    return true;
+  };
+  ASSERT_TRUE(j->ReadEvents(2, 10, 1, collect, &covered).ok());
+  EXPECT_EQ(seqs, std::vector<uint64_t>({2}));
+  EXPECT_EQ(covered, 2u);
+  seqs.clear();
+  ASSERT_TRUE(j->ReadEvents(2, 10, 100, collect, &covered).ok());
+  EXPECT_EQ(seqs, std::vector<uint64_t>({2, 3}));
+  EXPECT_EQ(covered, 10u);  // read to the end of the range
+  std::vector<std::string> problems;
+  uint64_t checked = 0;
+  ASSERT_TRUE(j->Verify(&problems, &checked).ok());
+  EXPECT_TRUE(problems.empty()) << problems.front();
+}
+
+TEST_F(JournalTest, TheNextEventSeqSurvivesReopenAndAFailedWriteTakesNone) {
+  {
+    auto j = Open();
+    ASSERT_TRUE(j->Write({MakeWrite(1, JobState::kQueued, 0, 2)}, {}, 2).ok());
+  }
+  JournalOptions o;
+  bool fail = true;
+  o.before_write = [&fail](size_t) { return fail ? Status::Storage("injected") : Status::OK(); };
+  auto j = Open(o);
+  EXPECT_EQ(j->next_event_seq(), 3u);
+  std::vector<protocol::StateEvent> published;
+  EXPECT_FALSE(j->Write({MakeWrite(1, JobState::kRunning, 2, 1)}, {}, 0, {}, {}, {}, &published).ok());
+  EXPECT_TRUE(published.empty());
+  EXPECT_EQ(j->next_event_seq(), 3u);
+  fail = false;
+  ASSERT_TRUE(j->Write({MakeWrite(1, JobState::kRunning, 2, 1)}, {}, 0, {}, {}, {}, &published).ok());
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_EQ(published[0].seq, 3u);
+  j.reset();
+  auto again = Open();
+  EXPECT_EQ(again->next_event_seq(), 4u);
+  EXPECT_EQ(ReadAllEvents(*again).size(), 3u);
+  // Purging the job keeps its events: the stream is trimmed by count, not with its jobs.
+  ASSERT_TRUE(again->Write({}, {1}, 0).ok());
+  EXPECT_EQ(ReadAllEvents(*again).size(), 3u);
+}
+
+TEST_F(JournalTest, TheOldestEventsBeyondEventsKeptAreTrimmedAChunkAtATime) {
+  JournalOptions o;
+  o.events_kept = 1000;
+  auto j = Open(o);
+  uint64_t total = 0;
+  uint64_t seq = 1;
+  // Past events_kept + one chunk, the write trims down to events_kept.
+  while (total <= o.events_kept + limits::kEventsTrimChunk) {
+    std::vector<JobWrite> batch;
+    for (int i = 0; i < 100; ++i, ++seq) batch.push_back(MakeWrite(seq, JobState::kQueued, 0, 1));
+    ASSERT_TRUE(j->Write(batch, {}, seq).ok());
+    total += 100;
+    if (total <= o.events_kept + limits::kEventsTrimChunk) {
+      EXPECT_EQ(j->oldest_event_seq(), 1u);
+    }
+  }
+  EXPECT_EQ(j->next_event_seq(), total + 1);
+  EXPECT_EQ(j->oldest_event_seq(), total + 1 - o.events_kept);
+  auto kept = ReadAllEvents(*j);
+  ASSERT_EQ(kept.size(), o.events_kept);
+  EXPECT_EQ(kept.front().seq, j->oldest_event_seq());
+  // Reading from before the oldest starts at the oldest.
+  EXPECT_EQ(ReadAllEvents(*j, 1).front().seq, j->oldest_event_seq());
+  uint64_t oldest = j->oldest_event_seq(), next = j->next_event_seq();
+  j.reset();
+  auto again = Open(o);
+  EXPECT_EQ(again->oldest_event_seq(), oldest);
+  EXPECT_EQ(again->next_event_seq(), next);
+  std::vector<std::string> problems;
+  uint64_t checked = 0;
+  ASSERT_TRUE(again->Verify(&problems, &checked).ok());
+  EXPECT_TRUE(problems.empty()) << problems.front();
+}
+
+TEST_F(JournalTest, DamagedEventRecordIsCorruptionWhenRead) {
+  {
+    auto j = Open();
+    ASSERT_TRUE(j->Write({MakeWrite(1, JobState::kQueued, 0, 1)}, {}, 2).ok());
+  }
+  {
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir_.string(), &raw).ok());
+    std::string key = "e:";
+    key.append(7, '\0');
+    key.push_back('\1');
+    ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), key, "\x93garbage").ok());
+    delete raw;
+  }
+  auto j = Open();
+  uint64_t covered = 0;
+  Status s = j->ReadEvents(1, 10, 10, [](protocol::StateEvent&&) { return true; }, &covered);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  std::vector<std::string> problems;
+  uint64_t checked = 0;
+  ASSERT_TRUE(j->Verify(&problems, &checked).ok());
+  EXPECT_FALSE(problems.empty());
+}
+
 }  // namespace
 }  // namespace jobnet

@@ -207,6 +207,18 @@ inline std::string TempDir(const std::string& name) {
   return d.string();
 }
 
+// An [[http.tokens]] entry of a node's TOML config. The HTTP tests use two secrets, whose
+// SHA-256s are below: "reader-secret" and "writer-secret".
+constexpr char kReaderSecretSha256[] =
+    "f03319dee240faa729e0cfa7ab5ffd80a1d64a127e3643f239009abff6382914";
+constexpr char kWriterSecretSha256[] =
+    "ef80202ea99d7c668a9677d9242456057ac10488311cb8757674490e194a56e1";
+inline std::string TokenToml(const std::string& name, const std::string& sha256,
+                             const std::string& scopes) {
+  return "[[http.tokens]]\nname = \"" + name + "\"\nsha256 = \"" + sha256 +
+         "\"\nscopes = " + scopes + "\n\n";
+}
+
 // A test with a data directory of its own, named after the test and removed after it.
 class DirTest : public ::testing::Test {
  protected:

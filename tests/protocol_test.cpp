@@ -852,5 +852,162 @@ TEST_F(ProtocolTest, QueueRecordRoundTripsAndRejectsDamage) {
   EXPECT_TRUE(DecodeQueueRecord("\x93garbage").status().IsCorruption());
 }
 
+// ---- the job event stream: kinds 22 (events) and 74 (event_list), and the "e:" record ----
+
+StateEvent SampleEvent(uint64_t seq) {
+  StateEvent e;
+  e.seq = seq;
+  e.id = "n1-" + std::to_string(seq);
+  e.state = JobState::kDead;
+  e.queue = "mail";
+  e.type = "fail";
+  e.at_ms = UINT64_MAX;
+  e.attempt = limits::kMaxAttemptsMax;
+  e.node = "n2";
+  e.error = std::string(limits::kErrorMessageBytesMax, 'x');
+  return e;
+}
+
+TEST_F(ProtocolTest, EventsRequestRoundTripsWithItsDefaults) {
+  EventsRequest q;
+  q.since = UINT64_MAX;
+  q.queue = "mail";
+  q.job = "n1-7";
+  q.max = limits::kEventsPerReplyMax;
+  q.wait_ms = limits::kEventWaitMsMax;
+  Envelope env = RoundTrip({1, 9, q});
+  EXPECT_EQ(KindOf(env.body), Kind::kEvents);
+  EXPECT_FALSE(IsOneWay(Kind::kEvents));
+  auto out = std::get<EventsRequest>(env.body);
+  EXPECT_EQ(out.since, UINT64_MAX);
+  EXPECT_EQ(out.queue, "mail");
+  EXPECT_EQ(out.job, "n1-7");
+  EXPECT_EQ(out.max, limits::kEventsPerReplyMax);
+  EXPECT_EQ(out.wait_ms, limits::kEventWaitMsMax);
+  // Only since given (as a client that sets nothing else): the defaults.
+  auto only = std::get<EventsRequest>(
+      DecodeWithout({1, 9, EventsRequest{}}, std::string("\xa3max") + '\xcd' + "\x01\xf4", 3)
+          .body);
+  EXPECT_EQ(only.max, limits::kEventsPerReplyDefault);
+  EXPECT_EQ(only.wait_ms, 0u);
+  EXPECT_TRUE(only.queue.empty() && only.job.empty());
+}
+
+TEST_F(ProtocolTest, EventsRequestLimitsAtMaxAndMaxPlusOne) {
+  auto decode = [](const EventsRequest& q) {
+    std::string bytes = Encode({1, 5, q});
+    uint64_t corr = 0;
+    return Decode(bytes.data(), bytes.size(), &corr).status();
+  };
+  EventsRequest q;
+  q.max = limits::kEventsPerReplyMax + 1;
+  EXPECT_TRUE(decode(q).IsInvalidArgument());
+  q.max = 0;
+  EXPECT_TRUE(decode(q).IsInvalidArgument());
+  q.max = 1;
+  q.wait_ms = limits::kEventWaitMsMax + 1;
+  EXPECT_TRUE(decode(q).IsInvalidArgument());
+  q.wait_ms = 0;
+  q.queue = "no spaces";
+  EXPECT_TRUE(decode(q).IsInvalidArgument());
+  q.queue = std::string(limits::kQueueNameBytesMax, 'q');
+  EXPECT_TRUE(decode(q).ok());
+  q.queue = std::string(limits::kQueueNameBytesMax + 1, 'q');
+  EXPECT_TRUE(decode(q).IsTooLarge());
+  q.queue.clear();
+  q.job = std::string(limits::kJobIdBytesMax + 1, '1');
+  EXPECT_TRUE(decode(q).IsTooLarge());
+  // The client checks the same rules before sending.
+  EXPECT_TRUE(Validate(EventQuery{0, "", "", 0, 0}).IsInvalidArgument());
+  EXPECT_TRUE(Validate(EventQuery{}).ok());
+  // A since of the wrong type is a broken encoder.
+  EXPECT_TRUE(DecodeStatus(Frame(1, 22, 1, [](auto& pk) {
+                pk.pack_map(1);
+                pk.pack("since");
+                pk.pack(-1);
+              })).IsCorruption());
+}
+
+TEST_F(ProtocolTest, EventListRoundTripsAFullPageOfTheLongestEvents) {
+  EventListReply page;
+  for (uint64_t i = 0; i < limits::kEventsPerReplyMax; ++i) page.events.push_back(SampleEvent(i + 1));
+  page.events[1].node.clear();   // optional fields: absent on the wire
+  page.events[1].error.clear();
+  page.next = UINT64_MAX;
+  page.oldest = 1;
+  page.gap = true;
+  std::string bytes = Encode({1, 9, page});
+  EXPECT_LT(bytes.size(), limits::kReplyFrameBytesMax);
+  Envelope env = RoundTrip({1, 9, page});
+  EXPECT_EQ(KindOf(env.body), Kind::kEventList);
+  auto out = std::get<EventListReply>(env.body);
+  ASSERT_EQ(out.events.size(), limits::kEventsPerReplyMax);
+  const StateEvent& e = out.events[0];
+  EXPECT_EQ(e.seq, 1u);
+  EXPECT_EQ(e.id, "n1-1");
+  EXPECT_EQ(e.state, JobState::kDead);
+  EXPECT_EQ(e.queue, "mail");
+  EXPECT_EQ(e.type, "fail");
+  EXPECT_EQ(e.at_ms, UINT64_MAX);
+  EXPECT_EQ(e.attempt, limits::kMaxAttemptsMax);
+  EXPECT_EQ(e.node, "n2");
+  EXPECT_EQ(e.error.size(), limits::kErrorMessageBytesMax);
+  EXPECT_TRUE(out.events[1].node.empty() && out.events[1].error.empty());
+  EXPECT_EQ(out.next, UINT64_MAX);
+  EXPECT_EQ(out.oldest, 1u);
+  EXPECT_TRUE(out.gap);
+  // No gap: the key is left out, and reads back false.
+  EXPECT_FALSE(std::get<EventListReply>(RoundTrip({1, 9, EventListReply{{}, 5, 1, false}}).body).gap);
+}
+
+TEST_F(ProtocolTest, EventListOverTheLimitOrWithoutEventsIsRefused) {
+  EventListReply page;
+  for (uint64_t i = 0; i <= limits::kEventsPerReplyMax; ++i) page.events.push_back(SampleEvent(i + 1));
+  for (auto& e : page.events) e.error.clear();
+  std::string bytes = Encode({1, 9, page});
+  uint64_t corr = 0;
+  EXPECT_TRUE(Decode(bytes.data(), bytes.size(), &corr, limits::kReplyFrameBytesMax)
+                  .status()
+                  .IsCorruption());
+  EXPECT_TRUE(DecodeStatus(Frame(1, 74, 1, [](auto& pk) { pk.pack_map(0); })).IsCorruption());
+  // An event without a state or a seq.
+  EXPECT_FALSE(DecodeStatus(Frame(1, 74, 1, [](auto& pk) {
+                 pk.pack_map(1);
+                 pk.pack("events");
+                 pk.pack_array(1);
+                 pk.pack_map(2);
+                 pk.pack("seq");
+                 pk.pack(1);
+                 pk.pack("id");
+                 pk.pack("n1-1");
+               })).ok());
+}
+
+TEST_F(ProtocolTest, StreamEventRecordRoundTripsAndRejectsDamage) {
+  StateEvent e = SampleEvent(42);
+  auto back = DecodeStreamEventRecord(EncodeStreamEventRecord(e), 42);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back.value().seq, 42u);
+  EXPECT_EQ(back.value().id, e.id);
+  EXPECT_EQ(back.value().state, e.state);
+  EXPECT_EQ(back.value().queue, e.queue);
+  EXPECT_EQ(back.value().type, e.type);
+  EXPECT_EQ(back.value().at_ms, e.at_ms);
+  EXPECT_EQ(back.value().attempt, e.attempt);
+  EXPECT_EQ(back.value().node, e.node);
+  EXPECT_EQ(back.value().error, e.error);
+  e.node.clear();
+  e.error.clear();
+  auto lean = DecodeStreamEventRecord(EncodeStreamEventRecord(e), 1);
+  ASSERT_TRUE(lean.ok());
+  EXPECT_TRUE(lean.value().node.empty() && lean.value().error.empty());
+  e.id.clear();
+  EXPECT_TRUE(DecodeStreamEventRecord(EncodeStreamEventRecord(e), 1).status().IsCorruption());
+  std::string rec = EncodeStreamEventRecord(SampleEvent(1));
+  for (size_t n = 0; n < rec.size(); n += 7)
+    EXPECT_FALSE(DecodeStreamEventRecord(rec.substr(0, n), 1).ok()) << n;
+  EXPECT_TRUE(DecodeStreamEventRecord("\x93garbage", 1).status().IsCorruption());
+}
+
 }  // namespace
 }  // namespace jobnet::protocol

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "jobnet/events.h"
 #include "jobnet/job.h"
 #include "jobnet/limits.h"
 #include "jobnet/queue.h"
@@ -135,6 +136,14 @@ class Client {
   Result<QueueInfo> SetQueue(const QueueUpdate& update);
   // This node's queues: every queue with jobs or settings, by name, with its figures.
   Result<std::vector<QueueInfo>> Queues();
+
+  // The node's job events after query.since (jobnet/events.h), oldest first, at most
+  // query.max; with none yet, the node holds the request up to query.wait_ms and answers with
+  // an empty page. Events are numbered per node, so this asks the node this client talks to,
+  // without failover (kUnavailable or kTimeout when it does not answer). kInvalidArgument for
+  // a bad query; kOverloaded when the node already holds limits::kEventWaitersMax of them.
+  // Blocks up to query.wait_ms plus the request timeout.
+  Result<EventPage> Events(const EventQuery& query);
 
   // Pipelining, on this client's current endpoint only (no failover): send requests without
   // waiting, then collect replies in any order, matched by corr_id. Each Send returns the

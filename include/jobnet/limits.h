@@ -284,6 +284,43 @@ constexpr uint64_t kCallbackTimeoutMsDefault = 10000;
 constexpr uint64_t kCallbackTimeoutMsMax = 300000;
 // Entries of the allow-list ([callbacks] allow): hosts and CIDRs, checked linearly.
 constexpr uint32_t kCallbackAllowEntriesMax = 1000;
+// ---- The job event stream (docs/protocol.md "Job events", GET /api/events) ----
+// Events in one event_list reply. An event is at most about 4.4 KiB (its error text), so a full
+// reply stays well inside a reply frame; 1000 keeps a catching-up reader to a few round trips.
+constexpr uint32_t kEventsPerReplyMax = 1000;
+constexpr uint32_t kEventsPerReplyDefault = 500;
+static_assert(kEventsPerReplyMax * (kErrorMessageBytesMax + 512) < kReplyFrameBytesMax,
+              "a full event_list of events with the longest error fits a reply frame");
+// Events one request looks at (from memory or the journal) when a queue or job filter skips
+// most of them: a reply comes back after this many even if none matched, so one request never
+// reads a million journal records.
+constexpr uint32_t kEventScanMax = 10000;
+static_assert(kEventScanMax >= kEventsPerReplyMax, "a scan can fill a reply");
+// How long an events request may be held for new events (a long poll).
+constexpr uint64_t kEventWaitMsMax = 60000;
+// events requests held at once by one node; more get kOverloaded. Each is a pending request.
+constexpr uint32_t kEventWaitersMax = 4096;
+static_assert(kEventWaitersMax < kPendingRequestsMax, "every held events request is pending");
+// The newest events kept in memory to answer followers without reading the journal: about
+// 3 MiB, and a few hundred ms of history at full speed (older ones come from the journal).
+constexpr uint32_t kEventsInMemoryMax = 16384;
+// Events the journal keeps (config `events_max`): the oldest beyond it are trimmed, a chunk at
+// a time, so a trim costs one range delete per kEventsTrimChunk events, not one per batch.
+constexpr uint64_t kEventsKeptDefault = 1000000;
+constexpr uint64_t kEventsKeptMin = 1000;
+constexpr uint64_t kEventsKeptMax = 1000000000;
+constexpr uint64_t kEventsTrimChunk = 4096;
+// SSE streams one HTTP face holds at once; more get 503. Each holds one events request at the
+// node, so they stay below kEventWaitersMax.
+constexpr uint32_t kHttpEventStreamsMax = 1000;
+static_assert(kHttpEventStreamsMax < kEventWaitersMax, "every stream's long poll is taken");
+// Bytes an SSE stream may have queued and not yet written to its socket; a consumer slower
+// than that is cut off (after an `event: error`) rather than buffered without end.
+constexpr uint64_t kHttpEventUnsentBytesMax = 4ull << 20;
+// An idle SSE stream gets a comment line this often: proxies and clients see it alive, and a
+// client that went away is noticed at the write. It is also the stream's long-poll wait.
+constexpr uint64_t kHttpEventHeartbeatMs = 15000;
+static_assert(kHttpEventHeartbeatMs <= kEventWaitMsMax, "one long poll per heartbeat");
 
 }  // namespace jobnet::limits
 
