@@ -11,6 +11,7 @@
 #include <functional>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <string>
@@ -18,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/blob_refs.hpp"
 #include "core/worker_pool.hpp"
 #include "core/schedules.hpp"
 #include "core/queue_set.hpp"
@@ -102,6 +104,10 @@ struct SchedulerOptions {
   // A run on a peer that announces acks, unacknowledged this long, is taken back (no attempt
   // spent) and the peer suspended (docs/cluster.md §3).
   uint64_t remote_ack_ms = limits::kRemoteAckMsDefault;
+  // Blob references of this node's jobs (core/blob_refs.hpp), kept up to date here for the blob
+  // sweep. A job whose payload names a blob runs only on this node, where its blobs are
+  // (docs/cluster.md "Blobs"). Null: no blob store, nothing tracked.
+  std::shared_ptr<BlobRefs> blob_refs;
 };
 
 struct Reply {

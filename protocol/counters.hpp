@@ -75,6 +75,11 @@ enum class Counter : uint8_t {
   kQueueSettingsSet,  // queue_set requests applied on this node
   kQueueSyncApplied,  // settings from peers newer than this node's, taken
   kQueueSyncStale,    // settings from peers not newer than this node's, ignored
+  // ---- blobs (docs/protocol.md "Blobs") ----
+  kBlobJobsKeptLocal,  // times dispatch left a job that names a blob for a local slot, not a peer
+  kBlobsStored,        // complete blobs held (written by the node from its blob store)
+  kBlobBytes,          // their bytes
+  kBlobsRemoved,       // blobs and stale uploads removed by the sweep since start
   kCount,  // not a counter: the number of them
 };
 
@@ -144,6 +149,10 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kQueueSettingsSet, "queue_settings_set", false},
     {Counter::kQueueSyncApplied, "queue_sync_applied", false},
     {Counter::kQueueSyncStale, "queue_sync_stale", false},
+    {Counter::kBlobJobsKeptLocal, "blob_jobs_kept_local", false},
+    {Counter::kBlobsStored, "blobs_stored", false},
+    {Counter::kBlobBytes, "blob_bytes", false},
+    {Counter::kBlobsRemoved, "blobs_removed", false},
 }};
 inline constexpr size_t kCounterCount = kCounters.size();
 
