@@ -12,6 +12,7 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "actors/blob_service.hpp"
 #include "actors/caf_glue.hpp"
 #include "actors/scheduler.hpp"
 
@@ -26,7 +27,10 @@ using ingress_actor =
 // come in groups (all those a group commit released) so the transport is woken once per group.
 using ReplySink = std::function<void(std::vector<std::pair<uint64_t, std::string>> frames)>;
 
-ingress_actor SpawnIngress(caf::actor_system& sys, scheduler_actor scheduler, ReplySink sink);
+// Blob requests (blob_put, blob_get) go to `blobs`, which answers them itself; without it the
+// scheduler refuses them like any kind it does not serve.
+ingress_actor SpawnIngress(caf::actor_system& sys, scheduler_actor scheduler, ReplySink sink,
+                           blob_actor blobs = {});
 
 }  // namespace jobnet::actors
 

@@ -10,6 +10,7 @@
 //   peers = ["tcp://127.0.0.1:7702"] heartbeat_ms = 250    failure_timeout = "1500ms"
 //   [exec.allow]                     # the exec handler runs only these
 //   upper = ["tr", "a-z", "A-Z"]
+//   blob_mb_max = 64                 blob_grace = "1h"     image_pixels_max = 40000000
 #ifndef JOBNET_NODE_CONFIG_HPP_
 #define JOBNET_NODE_CONFIG_HPP_
 
@@ -44,6 +45,11 @@ struct NodeConfig {
   uint32_t heartbeat_ms = limits::kHeartbeatMsDefault;
   uint64_t failure_timeout_ms = limits::kFailureTimeoutMsDefault;  // a silent peer is declared dead
   std::map<std::string, std::vector<std::string>> exec_allow;
+  // Blobs (docs/operations.md "Blobs"): the largest blob taken, in MiB; how long a blob no job
+  // refers to is kept after its last put; the most pixels an image handler decodes.
+  uint64_t blob_mb_max = limits::kBlobBytesMaxDefault >> 20;
+  uint64_t blob_grace_ms = limits::kBlobGraceMsDefault;
+  uint64_t image_pixels_max = limits::kImagePixelsMaxDefault;
 
   Status Validate() const;
 };
