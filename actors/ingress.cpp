@@ -15,6 +15,7 @@ struct IngressState {
   scheduler_actor scheduler;
   events_actor events;
   ReplySink sink;
+  blob_actor blobs;
   std::unordered_map<uint64_t, uint64_t> corr_ids;  // route -> client's correlation id
   static inline const char* name = "jobnet.ingress";
 };
@@ -40,14 +41,21 @@ void EncodeReply(IngressState& st, uint64_t route, protocol::Body body,
 
 ingress_actor::behavior_type Ingress(ingress_actor::stateful_pointer<IngressState> self,
                                      scheduler_actor scheduler, events_actor events,
-                                     ReplySink sink) {
+                                     ReplySink sink, blob_actor blobs) {
   self->state.scheduler = scheduler;
   self->state.events = std::move(events);
   self->state.sink = std::move(sink);
+  self->state.blobs = std::move(blobs);
   return {
       [=](inbound_atom, uint64_t route, protocol::Envelope& env) {
         if (route == 0) {  // one-way node-to-node message: no reply, no bookkeeping
           self->send(self->state.scheduler, request_atom_v, route, std::move(env.body));
+          return;
+        }
+        if (self->state.blobs && (std::holds_alternative<protocol::BlobPutRequest>(env.body) ||
+                                  std::holds_alternative<protocol::BlobGetRequest>(env.body))) {
+          // Answered by the blob service, with the correlation id it carries along.
+          self->send(self->state.blobs, inbound_atom_v, route, std::move(env));
           return;
         }
         // The transport caps requests in flight (limits::kPendingRequestsMax), so this map is
@@ -74,8 +82,9 @@ ingress_actor::behavior_type Ingress(ingress_actor::stateful_pointer<IngressStat
 }  // namespace
 
 ingress_actor SpawnIngress(caf::actor_system& sys, scheduler_actor scheduler, events_actor events,
-                           ReplySink sink) {
-  return sys.spawn(Ingress, std::move(scheduler), std::move(events), std::move(sink));
+                           ReplySink sink, blob_actor blobs) {
+  return sys.spawn(Ingress, std::move(scheduler), std::move(events), std::move(sink),
+                   std::move(blobs));
 }
 
 }  // namespace jobnet::actors

@@ -12,6 +12,7 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include "actors/blob_service.hpp"
 #include "actors/caf_glue.hpp"
 #include "actors/events.hpp"
 #include "actors/scheduler.hpp"
@@ -27,9 +28,11 @@ using ingress_actor =
 // come in groups (all those a group commit released) so the transport is woken once per group.
 using ReplySink = std::function<void(std::vector<std::pair<uint64_t, std::string>> frames)>;
 
-// Requests go to the scheduler, except `events` requests, which go to `events`.
+// Requests go to the scheduler, except `events` requests, which go to `events`, and blob
+// requests (blob_put, blob_get), which go to `blobs`, which answers them itself; without it the
+// scheduler refuses them like any kind it does not serve.
 ingress_actor SpawnIngress(caf::actor_system& sys, scheduler_actor scheduler, events_actor events,
-                           ReplySink sink);
+                           ReplySink sink, blob_actor blobs = {});
 
 }  // namespace jobnet::actors
 

@@ -16,6 +16,7 @@ worker_actor::behavior_type Worker(worker_actor::pointer self, caf::actor report
         ctx.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(d.timeout_ms);
         ctx.cancelled = item.cancelled.get();
         ctx.config = item.config.get();
+        ctx.blobs = item.config ? item.config->blobs : nullptr;
         // This node's own jobs (seq != 0; a peer's job runs with seq 0) are marked while they
         // run, so a crash during the run still counts the attempt (storage/run_marks.hpp).
         const bool marked = item.marks != nullptr && d.seq != 0;

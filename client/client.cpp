@@ -14,6 +14,7 @@
 #include <random>
 #include <sstream>
 
+#include "base/sha256.hpp"
 #include "protocol/codec.hpp"
 
 namespace jobnet {
@@ -398,6 +399,55 @@ Result<EventPage> Client::Events(const EventQuery& query) {
   if (Status s = protocol::Validate(query); !s.ok()) return s;
   bool answered = false;  // no failover: another node's seqs mean other events
   return Expect<protocol::EventListReply>(impl_->CallOnce(query, query.wait_ms, &answered));
+}
+
+Result<std::string> Client::PutBlob(const std::string& data) {
+  protocol::BlobPutRequest req;
+  req.hash = base::Sha256Hex(data);
+  req.size = data.size();
+  bool restarted = false;
+  uint64_t offset = 0;
+  for (;;) {
+    req.offset = offset;
+    req.data = data.substr(offset, limits::kBlobChunkBytesMax);
+    auto r = Expect<protocol::BlobStoredReply>(impl_->Call(req));
+    if (!r.ok()) {
+      // After a failover the new node has no upload under way: start again there, once.
+      if (r.status().IsInvalidArgument() && offset != 0 && !restarted) {
+        restarted = true;
+        offset = 0;
+        continue;
+      }
+      return r.status();
+    }
+    if (r.value().complete) return req.hash;
+    // The node says how far it got: normally just past this chunk.
+    if (r.value().received > data.size() || r.value().received % limits::kBlobChunkBytesMax != 0 ||
+        r.value().received == 0)
+      return Status::Corruption("blob_stored says " + std::to_string(r.value().received) +
+                                " bytes received of " + std::to_string(data.size()));
+    offset = r.value().received;
+  }
+}
+
+Result<std::string> Client::GetBlob(const std::string& hash, const std::string& job) {
+  std::string out;
+  protocol::BlobGetRequest req{hash, 0, limits::kBlobChunkBytesMax, job};
+  for (;;) {
+    req.offset = out.size();
+    auto r = Expect<protocol::BlobDataReply>(impl_->Call(req));
+    if (!r.ok()) return r.status();
+    if (r.value().offset != out.size() || r.value().size > limits::kBlobBytesMaxMax ||
+        out.size() + r.value().data.size() > r.value().size)
+      return Status::Corruption("blob_data does not continue the blob where asked");
+    if (out.empty()) out.reserve(r.value().size);
+    out += r.value().data;
+    if (out.size() == r.value().size) break;
+    if (r.value().data.empty()) return Status::Corruption("blob_data sent no bytes");
+  }
+  if (base::Sha256Hex(out) != hash)
+    return Status::Corruption("the bytes received for blob " + hash + " do not have that hash");
+  return out;
 }
 
 Result<uint64_t> Client::SendSubmit(const JobSpec& spec) {

@@ -265,6 +265,9 @@ int RunNodeCommand(const std::string& config_path, NodeConfig flags, CLI::App* c
   if (cmd->count("--peer")) cfg.peers = flags.peers;
   if (cmd->count("--failure-timeout")) cfg.failure_timeout_ms = flags.failure_timeout_ms;
   if (cmd->count("--heartbeat-ms")) cfg.heartbeat_ms = flags.heartbeat_ms;
+  if (cmd->count("--blob-mb-max")) cfg.blob_mb_max = flags.blob_mb_max;
+  if (cmd->count("--blob-grace")) cfg.blob_grace_ms = flags.blob_grace_ms;
+  if (cmd->count("--image-pixels-max")) cfg.image_pixels_max = flags.image_pixels_max;
   if (!data_given && !cmd->count("--data")) cfg.data = "./data/" + cfg.id;
   return RunNode(cfg);
 }
@@ -420,8 +423,18 @@ int Main(int argc, char** argv) {
                        std::to_string(nf.failure_timeout_ms) + "ms)");
   node->add_option("--heartbeat-ms", nf.heartbeat_ms,
                    "heartbeat interval in ms (default " + std::to_string(nf.heartbeat_ms) + ")");
+  std::string blob_grace;
+  node->add_option("--blob-mb-max", nf.blob_mb_max,
+                   "largest blob taken, in MiB (default " + std::to_string(nf.blob_mb_max) + ")");
+  node->add_option("--blob-grace", blob_grace,
+                   "keep a blob no job refers to this long after its last put (default " +
+                       std::to_string(nf.blob_grace_ms) + "ms)");
+  node->add_option("--image-pixels-max", nf.image_pixels_max,
+                   "image jobs refuse inputs with more pixels (default " +
+                       std::to_string(nf.image_pixels_max) + ")");
 
   auto run_schedule = AddScheduleCommands(&app);
+  auto run_blobs = AddBlobCommands(&app);
 
   // submit
   ClientFlags f;
@@ -549,6 +562,11 @@ int Main(int argc, char** argv) {
       if (!g.ok()) return Fail(g.status());
       nf.failure_timeout_ms = g.value();
     }
+    if (!blob_grace.empty()) {
+      auto g = ParseDurationMs(blob_grace);
+      if (!g.ok()) return Fail(g.status());
+      nf.blob_grace_ms = g.value();
+    }
     return RunNodeCommand(config_path, nf, node);
   }
   if (*submit) {
@@ -578,6 +596,7 @@ int Main(int argc, char** argv) {
   if (*workers) return RunWorkers(wf, f);
   if (*events) return RunEvents(ef, f);
   if (app.got_subcommand("schedule")) return run_schedule();
+  if (int rc = run_blobs(); rc >= 0) return rc;
 
   std::unique_ptr<Client> client;
   if (Status s = Connect(f, &client); !s.ok()) return Fail(s);

@@ -47,6 +47,9 @@ Status Connect(const ClientFlags& f, std::unique_ptr<Client>* client);
 // `app`; after parsing, if `schedule` was given, call the returned function to run it.
 std::function<int()> AddScheduleCommands(CLI::App* app);
 int Main(int argc, char** argv);
+// `jobnet blob put|get` and `jobnet result` (cli_blobs.cpp): adds them to `app`; the returned
+// function runs the one that was parsed, or returns -1 if none was.
+std::function<int()> AddBlobCommands(CLI::App* app);
 
 // `jobnet workers [set N]` (cli_workers.cpp).
 struct WorkersFlags {

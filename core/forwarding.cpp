@@ -24,6 +24,8 @@ const std::string* ForwardableJob(const protocol::Body& body, uint64_t* wait_ms)
                       std::is_same_v<T, protocol::CancelRequest> ||
                       std::is_same_v<T, protocol::RetryRequest>) {
           id = &b.id;
+        } else if constexpr (std::is_same_v<T, protocol::BlobGetRequest>) {
+          if (!b.job.empty()) id = &b.job;  // a result blob is on its job's owner
         } else if constexpr (std::is_same_v<T, protocol::WaitRequest>) {
           id = &b.id;
           *wait_ms = b.timeout_ms;

@@ -198,6 +198,15 @@ bool QueueSet::Next(uint64_t now_ms, Entry* out) {
   return true;
 }
 
+bool QueueSet::Peek(uint64_t now_ms, Entry* out) {
+  Release(now_ms);
+  if (active_.empty()) return false;
+  const Queue& q = *std::get<2>(*active_.begin());
+  JOBNET_CHECK(!q.ready.empty());
+  *out = *q.ready.begin();
+  return true;
+}
+
 uint64_t QueueSet::NextWakeMs() const {
   return throttled_.empty() ? std::numeric_limits<uint64_t>::max()
                             : std::get<0>(*throttled_.begin());

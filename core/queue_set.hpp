@@ -56,6 +56,8 @@ class QueueSet {
   // Hands out the next job: from the eligible queue with the least pass, its first entry. Counts
   // it as running in its queue and takes one of its rate tokens. False if no queue is eligible.
   bool Next(uint64_t now_ms, Entry* out);
+  // The entry Next would hand out, left where it is (no token, no pass). False if none.
+  bool Peek(uint64_t now_ms, Entry* out);
   // Whether some queue is eligible as of the last call that gave a time (no release: const).
   bool any_eligible() const { return !active_.empty(); }
   // When the earliest rate-limited queue gets its next token; UINT64_MAX if none waits for one.

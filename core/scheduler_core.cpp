@@ -178,6 +178,10 @@ void Scheduler::RecoverJob(Job j, uint64_t now_ms) {
   JOBNET_CHECK(seq != 0 && jobs_.count(seq) == 0);  // journal keys are unique per seq
   next_seq_ = std::max(next_seq_, seq + 1);
   next_order_ = std::max(next_order_, j.order + 1);
+  if (opt_.blob_refs) {
+    opt_.blob_refs->AddJob(seq, j.spec.payload);
+    if (j.state == JobState::kSucceeded) opt_.blob_refs->AddResult(seq, j.result);
+  }
   if (j.state == JobState::kSucceeded) j.spec.payload = protocol::MsgpackNil();  // never runs again
   held_bytes_ += j.spec.payload.size() + j.result.size();
   // Recovery hands jobs over in seq order: hinting the end makes each insert O(1).
@@ -283,6 +287,7 @@ Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, uint64_t now_ms) 
     spec.delay_ms = 0;
   }
   job.spec = std::move(spec);
+  if (opt_.blob_refs) opt_.blob_refs->AddJob(seq, job.spec.payload);
   held_bytes_ += job.spec.payload.size() + job.result.size();
   job.run_at_ms = job.spec.run_at_ms > now_ms ? job.spec.run_at_ms : 0;
   if (!job.spec.key.empty()) by_key_[job.spec.key] = seq;
@@ -779,6 +784,7 @@ void Scheduler::EndRun(Job& job, uint64_t lease, bool ok, const std::string& res
   } else if (ok && result.size() <= limits::kResultBytesMax) {
     held_bytes_ -= job.spec.payload.size() + job.result.size();
     job.result = result.empty() ? protocol::MsgpackNil() : result;
+    if (opt_.blob_refs) opt_.blob_refs->AddResult(job.seq, job.result);
     job.spec.payload = protocol::MsgpackNil();  // journaled; a succeeded job never runs again
     held_bytes_ += job.spec.payload.size() + job.result.size();
     job.error.clear();
@@ -1197,6 +1203,13 @@ void Scheduler::DispatchReady(uint64_t now_ms) {
           link = static_cast<int>(i);
         }
       if (link < 0) return;
+      // Blobs do not travel to peers (yet): a job that names one waits for a local slot, and
+      // the jobs behind it in its turn wait with it.
+      QueueSet::Entry head;
+      if (opt_.blob_refs && queues_.Peek(now_ms, &head) && opt_.blob_refs->HasInputs(head.seq)) {
+        counters_[Counter::kBlobJobsKeptLocal]++;
+        return;
+      }
     }
     QueueSet::Entry next;
     JOBNET_CHECK(queues_.Next(now_ms, &next));
@@ -1270,6 +1283,7 @@ void Scheduler::Purge(uint64_t now_ms) {
     DropCallback(job, "purged");
     callback_dirty_.erase(seq);  // its record is deleted with the job
     jobs_.erase(it);
+    if (opt_.blob_refs) opt_.blob_refs->RemoveJob(seq);
     dirty_.erase(seq);
     fx_.deletes.push_back(seq);
     counters_[Counter::kPurged]++;

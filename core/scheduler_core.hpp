@@ -11,6 +11,7 @@
 #include <functional>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <random>
 #include <set>
 #include <string>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "core/callbacks.hpp"
+#include "core/blob_refs.hpp"
 #include "core/worker_pool.hpp"
 #include "core/schedules.hpp"
 #include "core/queue_set.hpp"
@@ -106,6 +108,10 @@ struct SchedulerOptions {
   uint64_t remote_ack_ms = limits::kRemoteAckMsDefault;
   // Callbacks: where they may go, how often they are tried (core/callbacks.hpp).
   CallbackOptions callbacks;
+  // Blob references of this node's jobs (core/blob_refs.hpp), kept up to date here for the blob
+  // sweep. A job whose payload names a blob runs only on this node, where its blobs are
+  // (docs/cluster.md "Blobs"). Null: no blob store, nothing tracked.
+  std::shared_ptr<BlobRefs> blob_refs;
 };
 
 struct Reply {

@@ -17,7 +17,9 @@
 #include <msgpack.hpp>
 
 #include "jobnet/job.h"
+#include "jobnet/limits.h"
 #include "jobnet/status.h"
+#include "protocol/blob_access.hpp"
 
 namespace jobnet::handlers {
 
@@ -25,6 +27,10 @@ namespace jobnet::handlers {
 struct HandlerConfig {
   // exec: command name -> argv. Only these can be run.
   std::map<std::string, std::vector<std::string>> exec_allow;
+  // The node's blob store (image handlers read inputs and write results there). Null: none.
+  protocol::BlobAccess* blobs = nullptr;
+  // Image handlers refuse an input whose header claims more pixels (--image-pixels-max).
+  uint64_t image_pixels_max = limits::kImagePixelsMaxDefault;
 };
 
 struct HandlerContext {
@@ -33,6 +39,8 @@ struct HandlerContext {
   std::chrono::steady_clock::time_point deadline;
   const std::atomic<bool>* cancelled = nullptr;
   const HandlerConfig* config = nullptr;
+  // The node's blobs, from config->blobs (null: this node has no blob store).
+  protocol::BlobAccess* blobs = nullptr;
 
   bool ShouldStop() const {
     return (cancelled != nullptr && cancelled->load(std::memory_order_relaxed)) ||

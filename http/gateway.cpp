@@ -477,6 +477,45 @@ struct Gateway::Impl {
     });
   }
 
+  // GET /api/jobs/{id}/result: a succeeded job's result blob (its bytes, with the content type
+  // of its `format`) when the result names one ({"blob": hash}), else its result as JSON. 409
+  // for a job that has not succeeded.
+  void JobResult(const Request& req, const std::string& id) {
+    CallOk(req, protocol::StatusRequest{id}, limits::kHttpNodeAnswerMs, [this, req, id](protocol::Body& b) {
+      auto* j = std::get_if<protocol::JobReply>(&b);
+      if (j == nullptr) return RespondError(req, Status::Internal("unexpected reply kind to status"));
+      if (j->job.state != JobState::kSucceeded)
+        return RespondError(req, Status::Conflict("job " + id + " is " + JobStateName(j->job.state) +
+                                                  ": only a succeeded job has a result"));
+      Json result = jsonio::MsgpackToJson(j->job.result);
+      if (!(result.is_object() && result.contains("blob") && result["blob"].is_string()))
+        return Respond(req, 200, result);
+      std::string format = result.value("format", "");
+      const char* type = format == "png"    ? "image/png"
+                         : format == "jpeg" ? "image/jpeg"
+                         : format == "webp" ? "image/webp"
+                                            : "application/octet-stream";
+      FetchBlob(req, result["blob"].get<std::string>(), id, type, std::make_shared<std::string>());
+    });
+  }
+
+  // Reads blob `hash` chunk after chunk into *bytes (blob_get names the job, so a node that does
+  // not own it forwards), then answers with the bytes. A blob is at most kBlobBytesMaxMax, held
+  // once per request: the HTTP face's request cap bounds how many.
+  void FetchBlob(const Request& req, const std::string& hash, const std::string& job,
+                 const char* type, std::shared_ptr<std::string> bytes) {
+    protocol::BlobGetRequest get{hash, bytes->size(), limits::kBlobChunkBytesMax, job};
+    CallOk(req, get, limits::kHttpNodeAnswerMs, [this, req, hash, job, type, bytes](protocol::Body& b) {
+      auto* d = std::get_if<protocol::BlobDataReply>(&b);
+      if (d == nullptr || d->offset != bytes->size() || bytes->size() + d->data.size() > d->size ||
+          (d->data.empty() && bytes->size() != d->size))
+        return RespondError(req, Status::Internal("unexpected reply to blob_get"));
+      *bytes += d->data;
+      if (bytes->size() < d->size) return FetchBlob(req, hash, job, type, bytes);
+      RespondText(req, 200, type, std::move(*bytes));
+    });
+  }
+
   // A queue_list reply as {"queues": [...]}, or the one queue of a queue_set.
   static void RespondQueues(const Request& req, protocol::Body& b, bool one) {
     auto* l = std::get_if<protocol::QueueListReply>(&b);
@@ -861,6 +900,9 @@ struct Gateway::Impl {
     }));
     r->http_post("/api/jobs/:id/retry", Route([this, id_of](const Request& req, const Params& p) {
       JobRequest(req, protocol::RetryRequest{id_of(p)}, 200, limits::kHttpWriteAnswerMs);
+    }));
+    r->http_get("/api/jobs/:id/result", Route([this, id_of](const Request& req, const Params& p) {
+      JobResult(req, id_of(p));
     }));
     r->http_post("/api/jobs/batch", Route([this](const Request& req, const Params&) { PostBatch(req); }));
     r->http_get("/api/queues", Route([this](const Request& req, const Params&) {

@@ -96,6 +96,12 @@ Status NodeConfig::Validate() const {
                                    to_string(kCallbackTimeoutMsMax) + " ms");
   if (!callbacks.secret.empty() && !callbacks.secret_file.empty())
     return Status::InvalidArgument("give callbacks.secret or callbacks.secret_file, not both");
+  if (blob_mb_max < 1 || blob_mb_max > (kBlobBytesMaxMax >> 20))
+    return Status::InvalidArgument("blob_mb_max must be 1.." + to_string(kBlobBytesMaxMax >> 20));
+  if (blob_grace_ms > kRetentionMsMax)
+    return Status::InvalidArgument("blob_grace must be at most " + to_string(kRetentionMsMax) +
+                                   " ms");
+  if (image_pixels_max < 1) return Status::InvalidArgument("image_pixels_max must be at least 1");
   return Status::OK();
 }
 
@@ -232,6 +238,15 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
   if (!(s = num("heartbeat_ms", &cfg->heartbeat_ms)).ok()) return s;
   if (!(s = num("held_mb_max", &cfg->held_mb_max)).ok()) return s;
   if (!(s = num("events_max", &cfg->events_max)).ok()) return s;
+  if (!(s = num("blob_mb_max", &cfg->blob_mb_max)).ok()) return s;
+  if (!(s = num("image_pixels_max", &cfg->image_pixels_max)).ok()) return s;
+  std::string blob_grace;
+  if (!(s = str("blob_grace", &blob_grace)).ok()) return s;
+  if (!blob_grace.empty()) {
+    auto ms = ParseDurationMs(blob_grace);
+    if (!ms.ok()) return ms.status();
+    cfg->blob_grace_ms = ms.value();
+  }
   std::string failure_timeout;
   if (!(s = str("failure_timeout", &failure_timeout)).ok()) return s;
   if (!failure_timeout.empty()) {

@@ -15,6 +15,7 @@
 //   allow = ["127.0.0.0/8", "::1", "localhost", "hooks.example.com", "10.0.0.0/8"]
 //   secret = "..." (or secret_file = "/etc/jobnet/callback.secret")
 //   attempts = 8   backoff = "1s"   backoff_max = "5m"   timeout = "10s"
+//   blob_mb_max = 64                 blob_grace = "1h"     image_pixels_max = 40000000
 #ifndef JOBNET_NODE_CONFIG_HPP_
 #define JOBNET_NODE_CONFIG_HPP_
 
@@ -69,6 +70,11 @@ struct NodeConfig {
   // Events of the job event stream the journal keeps; the oldest beyond are trimmed
   // (docs/journal.md "Event stream").
   uint64_t events_max = limits::kEventsKeptDefault;
+  // Blobs (docs/operations.md "Blobs"): the largest blob taken, in MiB; how long a blob no job
+  // refers to is kept after its last put; the most pixels an image handler decodes.
+  uint64_t blob_mb_max = limits::kBlobBytesMaxDefault >> 20;
+  uint64_t blob_grace_ms = limits::kBlobGraceMsDefault;
+  uint64_t image_pixels_max = limits::kImagePixelsMaxDefault;
 
   Status Validate() const;
 };

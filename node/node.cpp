@@ -18,7 +18,10 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/events.hpp"
+#include "actors/blob_service.hpp"
 #include "actors/ingress.hpp"
+#include "handlers/image_util.hpp"
+#include "storage/blob_store.hpp"
 #include "base/exit_codes.hpp"
 #include "core/worker_pool.hpp"
 #include "jobnet/limits.h"
@@ -137,6 +140,22 @@ int RunNode(const NodeConfig& config) {
   }
   spdlog::info("callbacks may go to {}; signed with the secret from {}", callback_allow.Describe(),
                callback_secret_from);
+  // The blob store beside the journal (docs/journal.md "Blob store"). Which blobs are in use is
+  // rebuilt from the jobs as recovery hands them to the scheduler (blob_refs).
+  std::shared_ptr<BlobStore> blob_store;
+  {
+    BlobStoreOptions bo;
+    bo.blob_bytes_max = config.blob_mb_max << 20;
+    bo.grace_ms = config.blob_grace_ms;
+    bo.log = jo.log;
+    std::unique_ptr<BlobStore> bs;
+    if (Status s = BlobStore::Open(config.data + "/blobs", bo, &bs); !s.ok()) {
+      spdlog::error("cannot open the blob store: {}", s.ToString());
+      return kExitJournal;
+    }
+    blob_store = std::move(bs);
+  }
+  auto blob_refs = std::make_shared<sched::BlobRefs>();
 
   auto t0 = std::chrono::steady_clock::now();
   // Runs under way when the previous process ended, whose `running` record may not have reached
@@ -180,6 +199,7 @@ int RunNode(const NodeConfig& config) {
   so.callbacks.attempts_max = config.callbacks.attempts;
   so.callbacks.backoff_ms = config.callbacks.backoff_ms;
   so.callbacks.backoff_max_ms = config.callbacks.backoff_max_ms;
+  so.blob_refs = blob_refs;
   for (const auto& type : handlers::Registry::Global().Types()) so.known_types.insert(type);
   so.check_payload = [](const std::string& type, const std::string& payload) {
     return handlers::Registry::Global().CheckPayload(type, payload);
@@ -238,6 +258,9 @@ int RunNode(const NodeConfig& config) {
 
   auto handler_config = std::make_shared<handlers::HandlerConfig>();
   handler_config->exec_allow = config.exec_allow;
+  handler_config->blobs = blob_store.get();  // outlives the actor system (declared before it)
+  handler_config->image_pixels_max = config.image_pixels_max;
+  handlers::image::Init();
 
   // Actors may send before the transport is up (heartbeats): until then, frames are dropped.
   std::atomic<Transport*> tp{nullptr};
@@ -289,7 +312,7 @@ int RunNode(const NodeConfig& config) {
   sc.liveness_sink = [&tp](uint32_t link, const std::string& node, bool alive) {
     if (Transport* t = tp.load()) t->SetPeerLiveness(link, node, alive);
   };
-  sc.extra_counters = [&tp]() {
+  sc.extra_counters = [&tp, blob_store]() {
     using protocol::Counter;
     std::vector<std::pair<Counter, uint64_t>> m;
     if (Transport* t = tp.load()) {
@@ -320,16 +343,22 @@ int RunNode(const NodeConfig& config) {
                                                       : protocol::RejectedCounter(static_cast<uint32_t>(code)),
                          n);
     }
+    const BlobStoreStats bs = blob_store->stats();
+    m.push_back({Counter::kBlobsStored, bs.blobs});
+    m.push_back({Counter::kBlobBytes, bs.bytes});
+    m.push_back({Counter::kBlobsRemoved, bs.removed});
     return m;
   };
   sc.callback_sink = [d = deliverer.get()](std::vector<sched::CallbackSend> sends) {
     d->Deliver(std::move(sends));
   };
   scheduler = actors::SpawnScheduler(sys, std::move(core), workers, writer, sc);
-  auto ingress = actors::SpawnIngress(
-      sys, scheduler, events, [&tp](std::vector<std::pair<uint64_t, std::string>> frames) {
-        if (Transport* t = tp.load()) t->ReplyMany(std::move(frames));
-      });
+  auto reply_sink = [&tp](std::vector<std::pair<uint64_t, std::string>> frames) {
+    if (Transport* t = tp.load()) t->ReplyMany(std::move(frames));
+  };
+  auto blobs = actors::SpawnBlobService(sys, blob_store, blob_refs, reply_sink,
+                                        limits::kBlobSweepMs);
+  auto ingress = actors::SpawnIngress(sys, scheduler, events, reply_sink, blobs);
   caf::anon_send(events, actors::connect_atom_v, caf::actor_cast<caf::actor>(ingress));
   caf::anon_send(scheduler, actors::connect_atom_v, caf::actor_cast<caf::actor>(ingress));
 
@@ -381,6 +410,7 @@ int RunNode(const NodeConfig& config) {
   caf::anon_send(scheduler, actors::stop_atom_v);
   caf::anon_send_exit(ingress, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(events, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(blobs, caf::exit_reason::user_shutdown);
   sys.await_all_actors_done();
   spdlog::info("node {} stopped", config.id);
   return kExitOk;

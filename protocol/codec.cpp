@@ -52,6 +52,40 @@ struct BodyWriter {
       Key("state"); PackStr(pk, JobStateName(*r.state));
     }
   }
+  void operator()(const BlobPutRequest& r) {
+    pk.pack_map(4);
+    Key("hash"); PackStr(pk, r.hash);
+    Key("size"); pk.pack_uint64(r.size);
+    Key("offset"); pk.pack_uint64(r.offset);
+    Key("data"); Bin(r.data);
+  }
+  void operator()(const BlobGetRequest& r) {
+    pk.pack_map(r.job.empty() ? 3 : 4);
+    Key("hash"); PackStr(pk, r.hash);
+    Key("offset"); pk.pack_uint64(r.offset);
+    Key("length"); pk.pack_uint64(r.length);
+    if (!r.job.empty()) {
+      Key("job"); PackStr(pk, r.job);
+    }
+  }
+  void operator()(const BlobStoredReply& r) {
+    pk.pack_map(4);
+    Key("hash"); PackStr(pk, r.hash);
+    Key("size"); pk.pack_uint64(r.size);
+    Key("received"); pk.pack_uint64(r.received);
+    Key("complete"); pk.pack(r.complete);
+  }
+  void operator()(const BlobDataReply& r) {
+    pk.pack_map(4);
+    Key("hash"); PackStr(pk, r.hash);
+    Key("size"); pk.pack_uint64(r.size);
+    Key("offset"); pk.pack_uint64(r.offset);
+    Key("data"); Bin(r.data);
+  }
+  void Bin(const std::string& b) {
+    pk.pack_bin(static_cast<uint32_t>(b.size()));
+    pk.pack_bin_body(b.data(), static_cast<uint32_t>(b.size()));
+  }
   void operator()(const TypesRequest&) { pk.pack_map(0); }
   void operator()(const BatchAcceptedReply& r) {
     pk.pack_map(1);
@@ -478,6 +512,24 @@ class MapReader {
     return Status::OK();
   }
 
+  // A bin (or str) field of at most max_bytes.
+  Status Bin(const char* key, std::string* out, uint32_t max_bytes, bool required = false) const {
+    const auto* v = Find(key);
+    if (v == nullptr || v->type == msgpack::type::NIL) {
+      return required ? Status::InvalidArgument(std::string("missing field '") + key + "'")
+                      : Status::OK();
+    }
+    if (v->type != msgpack::type::BIN && v->type != msgpack::type::STR)
+      return Status::Corruption(std::string("field '") + key + "' must be bytes (bin)");
+    uint32_t n = v->type == msgpack::type::BIN ? v->via.bin.size : v->via.str.size;
+    const char* p = v->type == msgpack::type::BIN ? v->via.bin.ptr : v->via.str.ptr;
+    if (n > max_bytes)
+      return Status::TooLarge(std::string("field '") + key + "' is longer than " +
+                              std::to_string(max_bytes) + " bytes");
+    out->assign(p, n);
+    return Status::OK();
+  }
+
   // Any msgpack value, re-encoded to raw bytes.
   Status Raw(const char* key, std::string* out, uint32_t max_bytes) const {
     const auto* v = Find(key);
@@ -847,6 +899,49 @@ Status ReadBody(Kind kind, const msgpack::object& o, Body* body) {
                                        "' (want retry or cancel)");
       }
       JOBNET_TRY(Validate(b));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kBlobPut: {
+      BlobPutRequest b;
+      JOBNET_TRY(r.Str("hash", &b.hash, limits::kBlobHashHexBytes, true));
+      JOBNET_TRY(r.Uint("size", &b.size, true));
+      JOBNET_TRY(r.Uint("offset", &b.offset));
+      JOBNET_TRY(r.Bin("data", &b.data, limits::kBlobChunkBytesMax, true));
+      // The node checks the size against its own --blob-mb-max; here only the ceiling.
+      JOBNET_TRY(Validate(b, limits::kBlobBytesMaxMax));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kBlobGet: {
+      BlobGetRequest b;
+      JOBNET_TRY(r.Str("hash", &b.hash, limits::kBlobHashHexBytes, true));
+      JOBNET_TRY(r.Uint("offset", &b.offset));
+      JOBNET_TRY(r.Uint("length", &b.length));
+      JOBNET_TRY(r.Str("job", &b.job, limits::kJobIdBytesMax));
+      if (!IsBlobHash(b.hash))
+        return Status::InvalidArgument("hash must be a SHA-256 in 64 lower-case hex digits");
+      if (b.length > limits::kBlobChunkBytesMax)
+        return Status::InvalidArgument("length must be at most " +
+                                       std::to_string(limits::kBlobChunkBytesMax));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kBlobStored: {
+      BlobStoredReply b;
+      JOBNET_TRY(r.Str("hash", &b.hash, limits::kBlobHashHexBytes, true));
+      JOBNET_TRY(r.Uint("size", &b.size));
+      JOBNET_TRY(r.Uint("received", &b.received));
+      JOBNET_TRY(r.Bool("complete", &b.complete));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kBlobData: {
+      BlobDataReply b;
+      JOBNET_TRY(r.Str("hash", &b.hash, limits::kBlobHashHexBytes, true));
+      JOBNET_TRY(r.Uint("size", &b.size));
+      JOBNET_TRY(r.Uint("offset", &b.offset));
+      JOBNET_TRY(r.Bin("data", &b.data, limits::kBlobChunkBytesMax));
       *body = std::move(b);
       return Status::OK();
     }
@@ -1231,6 +1326,7 @@ bool KnownKind(uint64_t k) {
     case Kind::kScheduleChange: case Kind::kScheduleListReply:
     case Kind::kQueueSet: case Kind::kQueues: case Kind::kQueueList: case Kind::kQueueSync:
     case Kind::kEvents: case Kind::kEventList:
+    case Kind::kBlobPut: case Kind::kBlobGet: case Kind::kBlobStored: case Kind::kBlobData:
       return true;
   }
   return false;

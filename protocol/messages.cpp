@@ -1,6 +1,7 @@
 // Names, validation and job ids for the protocol messages.
 #include "protocol/messages.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace jobnet {
@@ -215,7 +216,9 @@ Kind KindOf(const Body& body) {
                                     Kind::kScheduleChange, Kind::kScheduleListReply,
                                     Kind::kQueueSet, Kind::kQueues,
                                     Kind::kQueueList, Kind::kQueueSync,
-                                    Kind::kEvents, Kind::kEventList};
+                                    Kind::kEvents, Kind::kEventList,
+                                    Kind::kBlobPut, Kind::kBlobGet,
+                                    Kind::kBlobStored, Kind::kBlobData};
   static_assert(sizeof(kKinds) / sizeof(kKinds[0]) == std::variant_size_v<Body>,
                 "one kind per body alternative");
   return kKinds[body.index()];
@@ -259,8 +262,38 @@ const char* KindName(Kind k) {
     case Kind::kQueueSync: return "queue_sync";
     case Kind::kEvents: return "events";
     case Kind::kEventList: return "event_list";
+    case Kind::kBlobPut: return "blob_put";
+    case Kind::kBlobGet: return "blob_get";
+    case Kind::kBlobStored: return "blob_stored";
+    case Kind::kBlobData: return "blob_data";
   }
   return "unknown";
+}
+
+bool IsBlobHash(const std::string& s) {
+  if (s.size() != limits::kBlobHashHexBytes) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+Status Validate(const BlobPutRequest& r, uint64_t blob_bytes_max) {
+  if (!IsBlobHash(r.hash))
+    return Status::InvalidArgument("hash must be a SHA-256 in 64 lower-case hex digits");
+  if (r.size > blob_bytes_max)
+    return Status::TooLarge("blob of " + std::to_string(r.size) + " bytes; the limit is " +
+                            std::to_string(blob_bytes_max));
+  if (r.offset % limits::kBlobChunkBytesMax != 0 || (r.offset >= r.size && r.size != 0) ||
+      (r.size == 0 && r.offset != 0))
+    return Status::InvalidArgument("offset " + std::to_string(r.offset) +
+                                   " is not the start of a chunk of a blob of " +
+                                   std::to_string(r.size) + " bytes");
+  uint64_t want = std::min<uint64_t>(limits::kBlobChunkBytesMax, r.size - r.offset);
+  if (r.data.size() != want)
+    return Status::InvalidArgument("chunk at offset " + std::to_string(r.offset) + " has " +
+                                   std::to_string(r.data.size()) + " bytes; it must have " +
+                                   std::to_string(want));
+  return Status::OK();
 }
 
 std::string MakeJobId(const std::string& node, uint64_t seq) {

@@ -206,6 +206,44 @@ struct QueueSync {
   std::string node;  // the sender
   std::vector<QueueSettings> queues;
 };
+// ---- blobs (docs/protocol.md "Blobs") ----
+// One chunk of an upload. The client names the whole blob (hash, size) in every chunk and sends
+// the chunks in order, each kBlobChunkBytesMax long but the last; offset = chunk index times
+// kBlobChunkBytesMax. The node verifies the hash when the last chunk arrives. A blob of 0 bytes
+// is one empty chunk.
+struct BlobPutRequest {
+  std::string hash;  // SHA-256 of the whole blob, lower-case hex
+  uint64_t size = 0;
+  uint64_t offset = 0;
+  std::string data;
+};
+// Reads up to `length` (at most kBlobChunkBytesMax; 0 = that much) bytes from `offset`.
+// `job` (optional): the job whose result names the blob. A node that does not own that job
+// forwards the request to its owner, as it forwards status (the blob is where the job ran).
+struct BlobGetRequest {
+  std::string hash;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  std::string job;
+};
+// The answer to each chunk: received = the bytes the node holds, from 0; complete once the
+// whole blob is stored (durably) and its hash checked.
+struct BlobStoredReply {
+  std::string hash;
+  uint64_t size = 0;
+  uint64_t received = 0;
+  bool complete = false;
+};
+struct BlobDataReply {
+  std::string hash;
+  uint64_t size = 0;    // of the whole blob
+  uint64_t offset = 0;  // of `data`
+  std::string data;
+};
+// [0-9a-f]{64}
+bool IsBlobHash(const std::string& s);
+// kInvalidArgument naming the field (hash, size against `blob_bytes_max`, chunk placement).
+Status Validate(const BlobPutRequest& r, uint64_t blob_bytes_max);
 struct ErrorReply {
   Code code = Code::kInternal;
   std::string message;
@@ -220,7 +258,8 @@ using Body = std::variant<SubmitRequest, StatusRequest, WaitRequest, CancelReque
                           ScheduleAddRequest, ScheduleListRequest, ScheduleChangeRequest,
                           ScheduleListReply,
                           QueueSetRequest, QueuesRequest, QueueListReply, QueueSync,
-                          EventsRequest, EventListReply>;
+                          EventsRequest, EventListReply,
+                          BlobPutRequest, BlobGetRequest, BlobStoredReply, BlobDataReply>;
 
 // Message kinds on the wire. Numbers are part of the protocol: never renumber.
 enum class Kind : uint8_t {
@@ -247,6 +286,10 @@ enum class Kind : uint8_t {
   kTypes = 34,
   kRemoteCancel = 21,
   kQueueSync = 20,
+  kBlobPut = 23,
+  kBlobGet = 24,
+  kBlobStored = 75,
+  kBlobData = 76,
   kAccepted = 64,
   kJob = 65,
   kJobList = 66,

@@ -245,6 +245,14 @@ def run_cases(spec, http):
     call(RETRY, "post", 409, path="/api/jobs/%s/retry" % slow_id)
     call(RETRY, "post", 404, path="/api/jobs/n1-999999/retry")
 
+    RESULT = "/api/jobs/{id}/result"
+    done_id = done["id"] if done else "n1-1"
+    result = call(RESULT, "get", 200, path="/api/jobs/%s/result" % done_id)
+    if result is not None and result != {"a": [1, "b"]}:
+        failures.append("result of the echo job: %s" % _short(result))
+    call(RESULT, "get", 409, path="/api/jobs/%s/result" % slow_id)
+    call(RESULT, "get", 404, path="/api/jobs/n1-999999/result")
+
     B = "/api/jobs/batch"
     batch = call(B, "post", 200, body=[{"type": "echo"}, {"type": "no-such-handler"}, {"typo": 1}])
     if batch is not None and [("error" in i) for i in batch.get("items", [])] != [False, True, True]:

@@ -1009,5 +1009,93 @@ TEST_F(ProtocolTest, StreamEventRecordRoundTripsAndRejectsDamage) {
   EXPECT_TRUE(DecodeStreamEventRecord("\x93garbage", 1).status().IsCorruption());
 }
 
+// ---- blobs ----
+
+TEST_F(ProtocolTest, BlobMessagesRoundTrip) {
+  const std::string h(64, 'c');
+  std::string chunk(limits::kBlobChunkBytesMax, '\x7f');  // a full chunk still fits a frame
+  auto put = RoundTrip(Envelope{limits::kProtocolVersion, 5,
+                                BlobPutRequest{h, 3ull * limits::kBlobChunkBytesMax,
+                                               limits::kBlobChunkBytesMax, chunk}});
+  const auto& p = std::get<BlobPutRequest>(put.body);
+  EXPECT_EQ(p.hash, h);
+  EXPECT_EQ(p.size, 3ull * limits::kBlobChunkBytesMax);
+  EXPECT_EQ(p.offset, limits::kBlobChunkBytesMax);
+  EXPECT_EQ(p.data, chunk);
+  EXPECT_LE(Encode(put).size(), limits::kFrameBytesMax);
+  auto get = RoundTrip(Envelope{limits::kProtocolVersion, 6, BlobGetRequest{h, 10, 20, "n1-4"}});
+  EXPECT_EQ(std::get<BlobGetRequest>(get.body).offset, 10u);
+  EXPECT_EQ(std::get<BlobGetRequest>(get.body).length, 20u);
+  EXPECT_EQ(std::get<BlobGetRequest>(get.body).job, "n1-4");
+  auto stored = RoundTrip(Envelope{limits::kProtocolVersion, 7, BlobStoredReply{h, 9, 9, true}});
+  EXPECT_TRUE(std::get<BlobStoredReply>(stored.body).complete);
+  EXPECT_EQ(std::get<BlobStoredReply>(stored.body).received, 9u);
+  auto data = RoundTrip(Envelope{limits::kProtocolVersion, 8,
+                                 BlobDataReply{h, UINT64_MAX, UINT64_MAX - 1, std::string("\0\1", 2)}});
+  EXPECT_EQ(std::get<BlobDataReply>(data.body).size, UINT64_MAX);
+  EXPECT_EQ(std::get<BlobDataReply>(data.body).data, std::string("\0\1", 2));
+  EXPECT_EQ(KindOf(Body{BlobPutRequest{}}), Kind::kBlobPut);
+  EXPECT_EQ(static_cast<int>(Kind::kBlobPut), 23);
+  EXPECT_EQ(static_cast<int>(Kind::kBlobGet), 24);
+  EXPECT_EQ(static_cast<int>(Kind::kBlobStored), 75);
+  EXPECT_EQ(static_cast<int>(Kind::kBlobData), 76);
+  EXPECT_STREQ(KindName(Kind::kBlobData), "blob_data");
+}
+
+TEST_F(ProtocolTest, BlobPutChunksMustFitTheirPlaceAndLimits) {
+  const std::string h(64, 'c');
+  const uint64_t c = limits::kBlobChunkBytesMax;
+  EXPECT_TRUE(Validate(BlobPutRequest{h, 10, 0, std::string(10, 'x')}, 10).ok());
+  EXPECT_TRUE(Validate(BlobPutRequest{h, 11, 0, std::string(11, 'x')}, 10).IsTooLarge());
+  EXPECT_TRUE(Validate(BlobPutRequest{h, 0, 0, ""}, 10).ok());  // the empty blob
+  EXPECT_TRUE(Validate(BlobPutRequest{h, 0, c, ""}, 10).IsInvalidArgument());
+  EXPECT_TRUE(Validate(BlobPutRequest{h, 2 * c, 5, std::string(c, 'x')}, 4 * c).IsInvalidArgument());
+  EXPECT_TRUE(Validate(BlobPutRequest{h, 2 * c, 0, std::string(c - 1, 'x')}, 4 * c).IsInvalidArgument());
+  EXPECT_TRUE(Validate(BlobPutRequest{h, 2 * c, c, std::string(c, 'x')}, 4 * c).ok());
+  EXPECT_TRUE(Validate(BlobPutRequest{h, 2 * c, 2 * c, ""}, 4 * c).IsInvalidArgument());  // past the end
+  EXPECT_TRUE(Validate(BlobPutRequest{h, UINT64_MAX, 0, std::string(c, 'x')}, 4 * c).IsTooLarge());
+  EXPECT_TRUE(Validate(BlobPutRequest{std::string(64, 'C'), 1, 0, "x"}, 10).IsInvalidArgument());
+  EXPECT_TRUE(Validate(BlobPutRequest{std::string(63, 'c'), 1, 0, "x"}, 10).IsInvalidArgument());
+  EXPECT_TRUE(IsBlobHash(std::string(64, '0')));
+  EXPECT_FALSE(IsBlobHash(std::string(65, '0')));
+}
+
+TEST_F(ProtocolTest, BadBlobFramesGetTypedErrors) {
+  const std::string h(64, 'c');
+  // A chunk one byte over kBlobChunkBytesMax: too large.
+  auto over = Frame(limits::kProtocolVersion, 23, 1, [&](auto& pk) {
+    pk.pack_map(4);
+    pk.pack("hash"), pk.pack(h);
+    pk.pack("size"), pk.pack(uint64_t{4} << 20);
+    pk.pack("offset"), pk.pack(0);
+    std::string d(limits::kBlobChunkBytesMax + 1, 'x');
+    pk.pack("data"), pk.pack_bin(static_cast<uint32_t>(d.size())), pk.pack_bin_body(d.data(), d.size());
+  });
+  uint64_t corr = 0;
+  EXPECT_TRUE(Decode(over.data(), over.size(), &corr, limits::kReplyFrameBytesMax).status().IsTooLarge());
+  EXPECT_EQ(corr, 1u);
+  // data of the wrong type, a missing hash, a bad hash in a get, a length over a chunk.
+  EXPECT_TRUE(DecodeStatus(Frame(limits::kProtocolVersion, 23, 2, [&](auto& pk) {
+                pk.pack_map(3);
+                pk.pack("hash"), pk.pack(h);
+                pk.pack("size"), pk.pack(1);
+                pk.pack("data"), pk.pack(7);
+              })).IsCorruption());
+  EXPECT_TRUE(DecodeStatus(Frame(limits::kProtocolVersion, 23, 3, [&](auto& pk) {
+                pk.pack_map(2);
+                pk.pack("size"), pk.pack(1);
+                pk.pack("data"), pk.pack("x");
+              })).IsInvalidArgument());
+  EXPECT_TRUE(DecodeStatus(Frame(limits::kProtocolVersion, 24, 4, [&](auto& pk) {
+                pk.pack_map(1);
+                pk.pack("hash"), pk.pack("../../etc/passwd");
+              })).IsInvalidArgument());
+  EXPECT_TRUE(DecodeStatus(Frame(limits::kProtocolVersion, 24, 5, [&](auto& pk) {
+                pk.pack_map(2);
+                pk.pack("hash"), pk.pack(h);
+                pk.pack("length"), pk.pack(uint64_t{limits::kBlobChunkBytesMax} + 1);
+              })).IsInvalidArgument());
+}
+
 }  // namespace
 }  // namespace jobnet::protocol

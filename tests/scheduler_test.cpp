@@ -8,6 +8,7 @@
 #include <set>
 
 #include <gtest/gtest.h>
+#include <msgpack.hpp>
 
 #include "core/scheduler_core.hpp"
 
@@ -1539,6 +1540,101 @@ TEST_F(QueueSchedulerTest, RecoveredSettingsApplyBeforeTheJobs) {
   ASSERT_EQ(fx_.dispatches.size(), 1u);
   EXPECT_EQ(fx_.dispatches[0].id, "n1-3");
   EXPECT_TRUE(fx_.queue_writes.empty());  // recovered, not changed
+}
+
+// ---- blobs: references follow the jobs; a job that names a blob stays on this node ----
+
+namespace {
+const std::string kBlobA(64, 'a');
+const std::string kBlobB(64, 'b');
+// A payload or result map {key: hash}, as msgpack.
+std::string BlobMap(const std::string& key, const std::string& hash) {
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pk.pack_map(1);
+  pk.pack(key);
+  pk.pack(hash);
+  return std::string(buf.data(), buf.size());
+}
+}  // namespace
+
+TEST_F(SchedulerTest, BlobRefsFollowAJobFromSubmitThroughSuccessToPurge) {
+  auto refs = std::make_shared<BlobRefs>();
+  SchedulerOptions o;
+  o.retention_ms = 1000;
+  o.blob_refs = refs;
+  Make(1, o);
+  JobSpec spec = Spec("image_resize");
+  spec.payload = BlobMap("image", kBlobA);
+  Submit(spec);
+  EXPECT_TRUE(refs->Referenced(kBlobA));
+  Dispatch d = fx_.dispatches.at(0);
+  s_->Complete(Outcome{d.slot, d.lease, d.seq, true, BlobMap("blob", kBlobB), ""}, now_);
+  fx_ = s_->TakeEffects();
+  EXPECT_TRUE(refs->Referenced(kBlobA));  // kept with its job, not only while it may run
+  EXPECT_TRUE(refs->Referenced(kBlobB));
+  Tick(1000);  // retention purges the job: its blobs are free to go
+  EXPECT_EQ(fx_.deletes.size(), 1u);
+  EXPECT_FALSE(refs->Referenced(kBlobA));
+  EXPECT_FALSE(refs->Referenced(kBlobB));
+}
+
+TEST_F(SchedulerTest, BlobRefsAreRebuiltFromRecoveredJobs) {
+  SchedulerOptions o;
+  o.blob_refs = std::make_shared<BlobRefs>();
+  Make(1, o);
+  JobSpec spec = Spec("image_resize");
+  spec.payload = BlobMap("image", kBlobA);
+  Submit(spec);  // runs, and succeeds with a result blob
+  Dispatch d = fx_.dispatches.at(0);
+  s_->Complete(Outcome{d.slot, d.lease, d.seq, true, BlobMap("blob", kBlobB), ""}, now_);
+  fx_ = s_->TakeEffects();
+  spec.payload = BlobMap("image", std::string(64, 'c'));
+  Submit(spec);  // queued behind it
+  std::vector<protocol::Job> journal{*s_->Find(1), *s_->Find(2)};
+  journal[0].spec.payload = BlobMap("image", kBlobA);  // the journal keeps a payload ("p:")
+  // Restart: the counts come from the recovered jobs alone.
+  auto refs = std::make_shared<BlobRefs>();
+  o.blob_refs = refs;
+  Make(1, o);
+  s_->Recover(journal, 3, now_);
+  EXPECT_TRUE(refs->Referenced(kBlobA));
+  EXPECT_TRUE(refs->Referenced(kBlobB));
+  EXPECT_TRUE(refs->Referenced(std::string(64, 'c')));
+  EXPECT_FALSE(refs->Referenced(std::string(64, 'd')));
+}
+
+TEST(BlobRefsTest, OnlyImageAndBlobKeysWithHashValuesName) {
+  EXPECT_EQ(BlobRefs::Named(BlobMap("image", kBlobA)), std::vector<std::string>{kBlobA});
+  EXPECT_EQ(BlobRefs::Named(BlobMap("blob", kBlobB)), std::vector<std::string>{kBlobB});
+  EXPECT_TRUE(BlobRefs::Named(BlobMap("other", kBlobA)).empty());
+  EXPECT_TRUE(BlobRefs::Named(BlobMap("image", "not-a-hash")).empty());
+  EXPECT_TRUE(BlobRefs::Named(BlobMap("image", std::string(64, 'A'))).empty());  // upper case
+  EXPECT_TRUE(BlobRefs::Named(protocol::MsgpackNil()).empty());
+  EXPECT_TRUE(BlobRefs::Named(std::string("\xa5image", 6)).empty());  // a string, not a map
+}
+
+TEST_F(ClusterSchedulerTest, JobNamingABlobWaitsForALocalSlotInsteadOfAPeer) {
+  auto refs = std::make_shared<BlobRefs>();
+  SchedulerOptions o;
+  o.incarnation = 7;
+  o.peers = {"tcp://p2", "tcp://p3"};
+  o.failure_timeout_ms = 1000;
+  o.blob_refs = refs;
+  Make(1, o);
+  Beat("n2", "tcp://p2", 4);
+  Submit(Spec());  // takes the only local slot
+  Dispatch local = fx_.dispatches.at(0);
+  JobSpec spec = Spec("image_resize");
+  spec.payload = BlobMap("image", kBlobA);
+  std::string id = Submit(spec);
+  EXPECT_TRUE(RunsSent().empty());  // the peer lacks the blob: not leased there
+  EXPECT_EQ(Info(id).state, JobState::kQueued);
+  EXPECT_EQ(s_->Stats().counters["blob_jobs_kept_local"], 1u);
+  Finish(local, true);  // the slot frees: the job runs here
+  ASSERT_EQ(fx_.dispatches.size(), 1u);
+  EXPECT_EQ(fx_.dispatches[0].id, id);
+  EXPECT_TRUE(RunsSent().empty());
 }
 
 }  // namespace

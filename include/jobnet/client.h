@@ -144,6 +144,18 @@ class Client {
   // a bad query; kOverloaded when the node already holds limits::kEventWaitersMax of them.
   // Blocks up to query.wait_ms plus the request timeout.
   Result<EventPage> Events(const EventQuery& query);
+  // Blobs (docs/protocol.md "Blobs"): content-addressed bytes on the node this client talks to,
+  // such as the input image an image_resize payload names.
+  // Stores `data` as a blob, in chunks of limits::kBlobChunkBytesMax, and returns its name (the
+  // SHA-256 in lower-case hex) once the node holds it durably. Bytes the node already has are
+  // not sent again. Blocks for the whole upload (one request timeout per chunk). Errors:
+  // kTooLarge (over the node's blob limit), kInvalidArgument, kStorage, kStorageFull, kTimeout,
+  // kUnavailable. A failover to another endpoint mid-upload starts the upload there again.
+  Result<std::string> PutBlob(const std::string& data);
+  // The whole blob `hash`, checked against its hash. `job` (may be empty): the job whose result
+  // names the blob, so a node that does not own that job forwards the request to its owner.
+  // kNotFound if the node does not hold the blob; kCorruption if the bytes do not match.
+  Result<std::string> GetBlob(const std::string& hash, const std::string& job = "");
 
   // Pipelining, on this client's current endpoint only (no failover): send requests without
   // waiting, then collect replies in any order, matched by corr_id. Each Send returns the

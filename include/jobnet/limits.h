@@ -322,6 +322,30 @@ constexpr uint64_t kHttpEventUnsentBytesMax = 4ull << 20;
 constexpr uint64_t kHttpEventHeartbeatMs = 15000;
 static_assert(kHttpEventHeartbeatMs <= kEventWaitMsMax, "one long poll per heartbeat");
 
+// ---- Blobs (docs/protocol.md "Blobs", docs/journal.md "Blob store") ----
+// A blob is named by its SHA-256 in lower-case hex.
+constexpr uint32_t kBlobHashHexBytes = 64;
+// Blobs travel in chunks so that every frame keeps its ordinary limit: a 64 MiB image is 64
+// frames, and no request or reply frame grows for it. A chunk is a payload's worth of bytes.
+constexpr uint32_t kBlobChunkBytesMax = kPayloadBytesMax;
+static_assert(kBlobChunkBytesMax + kEnvelopeBytesMax <= kFrameBytesMax,
+              "a blob_put chunk fits a request frame");
+// The largest blob a node takes by default (--blob-mb-max): a large photograph, with room.
+constexpr uint64_t kBlobBytesMaxDefault = 64ull << 20;
+// The configurable ceiling: a handler holds a whole blob in memory while it works on it.
+constexpr uint64_t kBlobBytesMaxMax = 1ull << 30;
+static_assert(kBlobBytesMaxDefault <= kBlobBytesMaxMax, "the default must pass validation");
+// An upload nobody refers to yet (put, the job not yet submitted; a partial upload; a result
+// blob whose job has not finished) is kept this long before the sweep removes it.
+constexpr uint64_t kBlobGraceMsDefault = 3600ull * 1000;
+// How often the node looks for blobs no job refers to.
+constexpr uint64_t kBlobSweepMs = 10000;
+// Image handlers refuse inputs whose header claims more pixels than this (--image-pixels-max),
+// before decoding: 40 MP is a large camera photograph; a decompression bomb claims far more.
+constexpr uint64_t kImagePixelsMaxDefault = 40ull * 1000 * 1000;
+// The largest output side an image handler makes.
+constexpr uint32_t kImageSideMax = 32768;
+
 }  // namespace jobnet::limits
 
 #endif  // JOBNET_LIMITS_H_
