@@ -25,8 +25,10 @@ std::string JsonValueToMsgpack(const nlohmann::json& value);
 nlohmann::json MsgpackToJson(const std::string& bytes);
 
 // The output contract: id, type, queue, state, result, error, attempts, created_at,
-// started_at, finished_at (Unix ms), plus priority, max_attempts, run_at, key.
+// started_at, finished_at (Unix ms), plus priority, max_attempts, run_at, key, reused_from.
 nlohmann::json JobToJson(const JobInfo& job);
+// A submit's answer: id, state, duplicate, plus reused_from and coalesced when set.
+nlohmann::json SubmitResultToJson(const SubmitResult& r);
 
 // A queue as `jobnet queues --json` prints it: node, name, order, queued, delayed, running,
 // dead, oldest_wait_ms, concurrency, rate, weight, paused, updated_at, origin.
@@ -36,7 +38,7 @@ nlohmann::json WorkerSlotToJson(const WorkerSlot& w);
 
 // A job spec written as JSON: {"type": "echo", "payload": <any JSON>, "queue": "q",
 // "priority": 0..255, "delay": 5000 | "5s", "run_at": <Unix ms>, "max_attempts": N,
-// "backoff": ms | "2s", "timeout": ms | "30s", "key": "..."}. Only `type` is required; an
+// "backoff": ms | "2s", "timeout": ms | "30s", "key": "...", "reuse": true}. Only `type` is required; an
 // unknown field, a value of the wrong JSON type or out of range is kInvalidArgument naming the
 // field (protocol::Validate then checks names and sizes as for any submit).
 Result<JobSpec> JobSpecFromJson(const nlohmann::json& j);

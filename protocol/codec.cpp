@@ -83,7 +83,7 @@ struct BodyWriter {
   }
   // A job spec's fields in a map with `extra` more fields, which the caller writes next.
   void Spec(const JobSpec& s, uint32_t extra) {
-    pk.pack_map(10 + extra);
+    pk.pack_map(10 + extra + (s.reuse ? 1 : 0));
     Key("type"); PackStr(pk, s.type);
     Key("payload"); PackRaw(buf, s.payload);
     Key("queue"); PackStr(pk, s.queue);
@@ -94,6 +94,9 @@ struct BodyWriter {
     Key("backoff_ms"); pk.pack_uint64(s.backoff_ms);
     Key("timeout_ms"); pk.pack_uint64(s.timeout_ms);
     Key("key"); PackStr(pk, s.key);
+    if (s.reuse) {  // result reuse; absent = false, so older nodes read the same spec
+      Key("reuse"); pk.pack(true);
+    }
   }
   void IdOnly(const std::string& id) {
     pk.pack_map(1);
@@ -127,14 +130,21 @@ struct BodyWriter {
   void operator()(const StatsRequest&) { pk.pack_map(0); }
   void operator()(const AcceptedReply& r) { Accepted(r); }
   void Accepted(const AcceptedReply& r) {
-    pk.pack_map(3);
+    pk.pack_map(3 + (r.reused_from.empty() ? 0 : 1) + (r.coalesced ? 1 : 0));
     Key("id"); PackStr(pk, r.id);
     Key("state"); PackStr(pk, JobStateName(r.state));
     Key("duplicate"); pk.pack(r.duplicate);
+    // Result reuse, each only when set.
+    if (!r.reused_from.empty()) {
+      Key("reused_from"); PackStr(pk, r.reused_from);
+    }
+    if (r.coalesced) {
+      Key("coalesced"); pk.pack(true);
+    }
   }
   void Info(const JobInfo& j) {
     bool history = !j.history.empty() || j.history_dropped != 0;
-    pk.pack_map(history ? 16 : 14);
+    pk.pack_map((history ? 16 : 14) + (j.reused_from.empty() ? 0 : 1));
     Key("id"); PackStr(pk, j.id);
     Key("type"); PackStr(pk, j.type);
     Key("queue"); PackStr(pk, j.queue);
@@ -149,6 +159,9 @@ struct BodyWriter {
     Key("finished_at"); pk.pack_uint64(j.finished_at_ms);
     Key("run_at"); pk.pack_uint64(j.run_at_ms);
     Key("key"); PackStr(pk, j.key);
+    if (!j.reused_from.empty()) {  // result reuse: only on a job answered from another's result
+      Key("reused_from"); PackStr(pk, j.reused_from);
+    }
     if (!history) return;
     Key("history");
     pk.pack_array(static_cast<uint32_t>(j.history.size()));
@@ -480,6 +493,7 @@ Status ReadSpec(const MapReader& r, JobSpec* s) {
   JOBNET_TRY(r.Uint("backoff_ms", &s->backoff_ms));
   JOBNET_TRY(r.Uint("timeout_ms", &s->timeout_ms));
   JOBNET_TRY(r.Str("key", &s->key, limits::kIdempotencyKeyBytesMax));
+  JOBNET_TRY(r.Bool("reuse", &s->reuse));
   if (s->queue.empty()) s->queue = "default";
   return Validate(*s);
 }
@@ -555,6 +569,7 @@ Status ReadInfo(const msgpack::object& o, JobInfo* j) {
     }
   }
   JOBNET_TRY(r.Uint("history_dropped", &j->history_dropped));
+  JOBNET_TRY(r.Str("reused_from", &j->reused_from, limits::kJobIdBytesMax));
   return Status::OK();
 }
 
@@ -563,6 +578,8 @@ Status ReadAccepted(const MapReader& r, AcceptedReply* b) {
   JOBNET_TRY(r.Str("id", &b->id, limits::kJobIdBytesMax, true));
   JOBNET_TRY(r.State("state", &b->state, &present));
   JOBNET_TRY(r.Bool("duplicate", &b->duplicate));
+  JOBNET_TRY(r.Str("reused_from", &b->reused_from, limits::kJobIdBytesMax));
+  JOBNET_TRY(r.Bool("coalesced", &b->coalesced));
   return Status::OK();
 }
 

@@ -75,6 +75,9 @@ enum class Counter : uint8_t {
   kQueueSettingsSet,  // queue_set requests applied on this node
   kQueueSyncApplied,  // settings from peers newer than this node's, taken
   kQueueSyncStale,    // settings from peers not newer than this node's, ignored
+  // ---- result reuse (docs/architecture.md "Result reuse") ----
+  kReused,     // reuse submits answered with a copy of a retained result
+  kCoalesced,  // reuse submits that joined an identical waiting or running job
   kCount,  // not a counter: the number of them
 };
 
@@ -144,6 +147,8 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kQueueSettingsSet, "queue_settings_set", false},
     {Counter::kQueueSyncApplied, "queue_sync_applied", false},
     {Counter::kQueueSyncStale, "queue_sync_stale", false},
+    {Counter::kReused, "reused", false},
+    {Counter::kCoalesced, "coalesced", false},
 }};
 inline constexpr size_t kCounterCount = kCounters.size();
 

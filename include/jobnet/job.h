@@ -48,6 +48,10 @@ struct JobSpec {
   uint64_t backoff_ms = limits::kBackoffMsDefault;  // first retry delay, doubled per attempt
   uint64_t timeout_ms = limits::kTimeoutMsDefault;  // lease: a run longer than this fails
   std::string key;                  // idempotency key, empty = none
+  // Result reuse (docs/architecture.md "Result reuse"): a succeeded job of the same type and
+  // payload bytes still retained on this node is answered with a copy of its result, and an
+  // identical job still waiting or running is joined instead of run again.
+  bool reuse = false;
 };
 
 // One run of a job (JobInfo::history): where and when it ran and why it failed.
@@ -79,6 +83,9 @@ struct JobInfo {
   // attempts, oldest first, and how many older ones were dropped.
   std::vector<AttemptInfo> history;
   uint32_t history_dropped = 0;
+  // A job answered from another job's result (submitted with reuse): that job's id. It never
+  // ran; empty for every other job.
+  std::string reused_from;
 };
 
 // The answer to a submit.
@@ -86,6 +93,10 @@ struct SubmitResult {
   std::string id;
   JobState state = JobState::kQueued;
   bool duplicate = false;  // the idempotency key matched an existing job
+  // Result reuse: the new job is already succeeded with the result of this earlier job.
+  std::string reused_from;
+  // Result reuse: an identical job was waiting or running, and `id` is that job (no new job).
+  bool coalesced = false;
 };
 
 // One entry of a submit_batch answer, in the order of the specs: the job, or why that spec
