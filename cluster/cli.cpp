@@ -138,8 +138,20 @@ int RunSubmit(const ClientFlags& f, const std::string& type, const std::string& 
   spec.type = type;
   if (!payload_json.empty()) {
     auto p = JsonToMsgpack(payload_json);
-    if (!p.ok()) return Fail(p.status());
-    spec.payload = std::move(p.value());
+    const std::string& t = payload_json;
+    if (p.ok()) {
+      spec.payload = std::move(p.value());
+    } else if (t.size() >= 2 && t.front() == '"' && t.back() == '"') {
+      // Meant as a string, with quotes inside it left unescaped ("\"$json\"" in a shell
+      // script): the text between the outer quotes, as written. Said on stderr, in case it was
+      // a typo; any other text that is not JSON is still refused.
+      spec.payload = jsonio::JsonValueToMsgpack(t.substr(1, t.size() - 2));
+      std::cerr << "jobnet: the payload is not valid JSON: sent as the string between its "
+                   "outer quotes ("
+                << t.size() - 2 << " bytes)\n";
+    } else {
+      return Fail(p.status());
+    }
   }
   if (!delay.empty()) {
     auto d = ParseDurationMs(delay);

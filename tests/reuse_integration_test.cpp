@@ -46,6 +46,22 @@ TEST_F(ReuseIntegrationTest, ReusedSubmitPrintsTheEarlierResultAndSurvivesAResta
   EXPECT_EQ(c->Stats().value().counters["reused"], 1u);  // counted since this start
 }
 
+// The CLI sends a quoted payload with unescaped quotes inside as the string between the outer
+// quotes (as the acceptance check work-reuse writes it), and the same text twice is the same
+// work; other text that is not JSON is still refused.
+TEST_F(ReuseIntegrationTest, QuotedTextWithUnescapedQuotesIsSentAsAString) {
+  NodeProcess node("n1", dir_ + "/n1", 2);
+  ASSERT_TRUE(node.Start());
+  const std::string to = " --to " + node.endpoint() + " --json";
+  nlohmann::json first = CliJson("submit sha256 '\"he\"llo\"' --reuse --wait" + to);
+  EXPECT_EQ(first["result"], "36723463437f827ea19e3c2f018dedc0d354d387e28355029db119cc03dee903");
+  EXPECT_EQ(RunCli("submit sha256 hello" + to).exit_code, 2);
+  const std::string quoted = "'\"{\"text\":\"x\",\"n\":7}\"'";  // not JSON: inner quotes
+  nlohmann::json a = CliJson("submit sha256 " + quoted + " --reuse --wait" + to);
+  ASSERT_EQ(a["state"], "succeeded");
+  EXPECT_EQ(CliJson("submit sha256 " + quoted + " --reuse" + to)["reused_from"], a["id"]);
+}
+
 TEST_F(ReuseIntegrationTest, IdenticalSubmitsWhileItRunsJoinItAndItRunsOnce) {
   NodeProcess node("n1", dir_ + "/n1", 4);
   ASSERT_TRUE(node.Start());
