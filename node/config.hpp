@@ -44,6 +44,9 @@ struct NodeConfig {
   uint32_t heartbeat_ms = limits::kHeartbeatMsDefault;
   uint64_t failure_timeout_ms = limits::kFailureTimeoutMsDefault;  // a silent peer is declared dead
   std::map<std::string, std::vector<std::string>> exec_allow;
+  // [http_request] allow = [hosts], loopback = true: where the http_request handler may go.
+  std::vector<std::string> http_request_allow;
+  bool http_request_loopback = true;
 
   Status Validate() const;
 };

@@ -220,6 +220,8 @@ int RunNode(const NodeConfig& config) {
 
   auto handler_config = std::make_shared<handlers::HandlerConfig>();
   handler_config->exec_allow = config.exec_allow;
+  handler_config->http_allow.insert(config.http_request_allow.begin(), config.http_request_allow.end());
+  handler_config->http_allow_loopback = config.http_request_loopback;
 
   // Actors may send before the transport is up (heartbeats): until then, frames are dropped.
   std::atomic<Transport*> tp{nullptr};

@@ -82,7 +82,8 @@ TEST_F(BatchIntegrationTest, PayloadTheHandlerCannotAcceptIsRefusedAtOnce) {
     EXPECT_FALSE(h.payload.empty()) << h.type;
     EXPECT_FALSE(h.result.empty()) << h.type;
   }
-  EXPECT_EQ(names, (std::set<std::string>{"echo", "exec", "fail", "sha256", "sleep", "stats",
+  EXPECT_EQ(names, (std::set<std::string>{"echo", "exec", "fail", "find_patterns", "http_request",
+                                           "sentiment", "sha256", "sleep", "stats", "summarize",
                                            "word_count"}));
 }
 
