@@ -58,6 +58,14 @@ nlohmann::json JobToJson(const JobInfo& j) {
     o["callback_error"] =
         j.callback_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(j.callback_error);
   }
+  if (!j.reused_from.empty()) o["reused_from"] = j.reused_from;  // result reuse
+  return o;
+}
+
+nlohmann::json SubmitResultToJson(const SubmitResult& r) {
+  nlohmann::json o{{"id", r.id}, {"state", JobStateName(r.state)}, {"duplicate", r.duplicate}};
+  if (!r.reused_from.empty()) o["reused_from"] = r.reused_from;
+  if (r.coalesced) o["coalesced"] = true;
   return o;
 }
 
@@ -158,11 +166,14 @@ Result<JobSpec> JobSpecFromJson(const nlohmann::json& j) {
       auto d = Duration(k, v);
       if (!d.ok()) return d.status();
       (k == "delay" ? spec.delay_ms : k == "timeout" ? spec.timeout_ms : spec.backoff_ms) = d.value();
+    } else if (k == "reuse") {
+      if (!v.is_boolean()) return Status::InvalidArgument("reuse must be true or false");
+      spec.reuse = v.get<bool>();
     } else {
       return Status::InvalidArgument(
           "unknown field '" + k +
           "' in job spec (known: type, payload, queue, priority, delay, run_at, max_attempts, "
-          "backoff, timeout, key, callback)");
+          "backoff, timeout, key, callback, reuse)");
     }
   }
   return spec;

@@ -26,9 +26,12 @@ std::string JsonValueToMsgpack(const nlohmann::json& value);
 nlohmann::json MsgpackToJson(const std::string& bytes);
 
 // The output contract: id, type, queue, state, result, error, attempts, created_at,
-// started_at, finished_at (Unix ms), plus priority, max_attempts, run_at, key, and for a job
-// with a callback: callback, callback_state, callback_attempts, callback_next_at, callback_error.
+// started_at, finished_at (Unix ms), plus priority, max_attempts, run_at, key, reused_from, and for
+// a job with a callback: callback, callback_state, callback_attempts, callback_next_at,
+// callback_error.
 nlohmann::json JobToJson(const JobInfo& job);
+// A submit's answer: id, state, duplicate, plus reused_from and coalesced when set.
+nlohmann::json SubmitResultToJson(const SubmitResult& r);
 
 // A queue as `jobnet queues --json` prints it: node, name, order, queued, delayed, running,
 // dead, oldest_wait_ms, concurrency, rate, weight, paused, updated_at, origin.
@@ -38,10 +41,10 @@ nlohmann::json WorkerSlotToJson(const WorkerSlot& w);
 
 // A job spec written as JSON: {"type": "echo", "payload": <any JSON>, "queue": "q",
 // "priority": 0..255, "delay": 5000 | "5s", "run_at": <Unix ms>, "max_attempts": N,
-// "backoff": ms | "2s", "timeout": ms | "30s", "key": "...", "callback": "https://..."}. Only
-// `type` is required; an unknown field, a value of the wrong JSON type or out of range is
-// kInvalidArgument naming the field (protocol::Validate then checks names and sizes as for any
-// submit; the node checks the callback against its allow-list).
+// "backoff": ms | "2s", "timeout": ms | "30s", "key": "...", "callback": "https://...",
+// "reuse": true}. Only `type` is required; an unknown field, a value of the wrong JSON type or out
+// of range is kInvalidArgument naming the field (protocol::Validate then checks names and sizes as
+// for any submit; the node checks the callback against its allow-list).
 Result<JobSpec> JobSpecFromJson(const nlohmann::json& j);
 
 // One event of the job event stream, as `jobnet events --json` prints it and as the `data:` of

@@ -138,8 +138,20 @@ int RunSubmit(const ClientFlags& f, const std::string& type, const std::string& 
   spec.type = type;
   if (!payload_json.empty()) {
     auto p = JsonToMsgpack(payload_json);
-    if (!p.ok()) return Fail(p.status());
-    spec.payload = std::move(p.value());
+    const std::string& t = payload_json;
+    if (p.ok()) {
+      spec.payload = std::move(p.value());
+    } else if (t.size() >= 2 && t.front() == '"' && t.back() == '"') {
+      // Meant as a string, with quotes inside it left unescaped ("\"$json\"" in a shell
+      // script): the text between the outer quotes, as written. Said on stderr, in case it was
+      // a typo; any other text that is not JSON is still refused.
+      spec.payload = jsonio::JsonValueToMsgpack(t.substr(1, t.size() - 2));
+      std::cerr << "jobnet: the payload is not valid JSON: sent as the string between its "
+                   "outer quotes ("
+                << t.size() - 2 << " bytes)\n";
+    } else {
+      return Fail(p.status());
+    }
   }
   if (!delay.empty()) {
     auto d = ParseDurationMs(delay);
@@ -160,13 +172,26 @@ int RunSubmit(const ClientFlags& f, const std::string& type, const std::string& 
     auto t = ParseDurationMs(f.request_timeout);
     return WaitAll(*client, {r.value().id}, f.json, static_cast<uint32_t>(t.value()));
   }
-  if (f.json) {
-    nlohmann::json o{{"id", r.value().id},
-                     {"state", protocol::JobStateName(r.value().state)},
-                     {"duplicate", r.value().duplicate}};
-    std::cout << o.dump(-1, ' ', false, kInvalidUtf8Replaced) << std::endl;
+  const SubmitResult& sr = r.value();
+  if (!sr.reused_from.empty()) {
+    // Already succeeded: print the job with its result, as --wait would.
+    auto job = client->GetStatus(sr.id);
+    if (!job.ok()) return Fail(job.status());
+    if (f.json) {
+      nlohmann::json o = JobToJson(job.value());
+      o.update(SubmitResultToJson(sr));
+      std::cout << o.dump(-1, ' ', false, kInvalidUtf8Replaced) << std::endl;
+    } else {
+      PrintJobRow(std::cout, job.value(), true);
+      std::cerr << "jobnet: " << sr.id << ": result reused from " << sr.reused_from << "\n";
+    }
+  } else if (f.json) {
+    std::cout << SubmitResultToJson(sr).dump(-1, ' ', false, kInvalidUtf8Replaced) << std::endl;
   } else {
-    std::cout << r.value().id << (r.value().duplicate ? " (existing job for this key)" : "")
+    std::cout << sr.id
+              << (sr.duplicate   ? " (existing job for this key)"
+                  : sr.coalesced ? " (joined an identical job)"
+                                 : "")
               << "\n";
   }
   return kExitOk;
@@ -466,6 +491,9 @@ int Main(int argc, char** argv) {
                      "POST the job's JSON to this http(s) URL when it ends (signed; the host must "
                      "be on the node's [callbacks] allow list)");
   submit->add_flag("--wait", submit_wait, "wait for the job to finish and print it");
+  submit->add_flag("--reuse", spec.reuse,
+                   "reuse a retained result of the same type and payload (a new job, already "
+                   "succeeded), or join an identical job still waiting or running");
   AddClientFlags(submit, &f);
 
   std::vector<std::string> ids;

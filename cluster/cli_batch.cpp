@@ -35,12 +35,11 @@ void PrintLine(const LineResult& r, bool json, int* rc) {
   if (!r.status.ok()) *rc = std::max(*rc, ExitCodeFor(r.status));
   if (json) {
     nlohmann::json o;
-    o["line"] = r.line;
     if (r.status.ok()) {
-      o["id"] = r.submitted.id;
-      o["state"] = protocol::JobStateName(r.submitted.state);
-      o["duplicate"] = r.submitted.duplicate;
+      o = SubmitResultToJson(r.submitted);
+      o["line"] = r.line;
     } else {
+      o["line"] = r.line;
       o["error"] = {{"code", CodeName(r.status.code())}, {"message", r.status.message()}};
     }
     std::cout << o.dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";

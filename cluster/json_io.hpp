@@ -20,6 +20,7 @@ using jsonio::JobToJson;
 using jsonio::JsonToMsgpack;
 using jsonio::kInvalidUtf8Replaced;
 using jsonio::MsgpackToJson;
+using jsonio::SubmitResultToJson;
 
 // JobToJson with the attempt history (status --history, journal show): `attempts` becomes the
 // list of attempts ({"attempt", "node", "started_at", "ended_at", "error"}, oldest first), the

@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "base/check.hpp"
+#include "core/content_key.hpp"
 
 namespace jobnet::sched {
 
@@ -67,6 +68,14 @@ const Job* Scheduler::Find(uint64_t seq) const {
 
 void Scheduler::Error(ReplyToken t, const jobnet::Status& s) {
   fx_.replies.push_back(Reply{t, protocol::ErrorReply{s.code(), s.message()}});
+}
+
+protocol::AcceptedReply Scheduler::Answer(const Job& job, bool duplicate) {
+  protocol::AcceptedReply r;
+  r.id = job.id;
+  r.state = job.state;
+  r.duplicate = duplicate;
+  return r;
 }
 
 Job* Scheduler::Lookup(const std::string& id, ReplyToken t) {
@@ -187,6 +196,12 @@ void Scheduler::RecoverJob(Job j, uint64_t now_ms) {
   // Recovery hands jobs over in seq order: hinting the end makes each insert O(1).
   Job& job = jobs_.emplace_hint(jobs_.end(), seq, std::move(j))->second;
   if (!job.spec.key.empty()) by_key_[job.spec.key] = seq;
+  if (!job.reuse_key.empty()) {
+    // The newest job with a content key is the one the index named: an older one was only
+    // replaced after it failed (Admit).
+    uint64_t& indexed = reuse_[job.reuse_key];
+    indexed = std::max(indexed, seq);
+  }
   state_counts_[static_cast<int>(job.state)]++;
   CountQueueState(job.spec.queue, job.state, +1);
   if (job.state == JobState::kQueued || job.state == JobState::kDelayed)
@@ -258,11 +273,29 @@ Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, uint64_t now_ms) 
     if (it != by_key_.end()) {
       const Job& existing = jobs_.at(it->second);
       counters_[Counter::kSubmitsDeduplicated]++;
-      return protocol::AcceptedReply{existing.id, existing.state, true};
+      return Answer(existing, /*duplicate=*/true);
     }
   }
   if (spec.run_at_ms > now_ms + limits::kDelayMsMax)
     return Status::InvalidArgument("run_at_ms is more than a year ahead");
+  std::string content_key;
+  if (spec.reuse) {
+    content_key = ContentKey(spec.type, spec.payload);
+    auto it = reuse_.find(content_key);
+    if (it != reuse_.end()) {
+      const Job& earlier = jobs_.at(it->second);
+      if (earlier.state == JobState::kSucceeded) return AdmitReused(std::move(spec), earlier, now_ms);
+      if (!protocol::IsFinal(earlier.state)) {
+        // The same work is waiting or running: join it rather than run it twice.
+        counters_[Counter::kCoalesced]++;
+        protocol::AcceptedReply joined = Answer(earlier, /*duplicate=*/false);
+        joined.coalesced = true;
+        return joined;
+      }
+      // Failed, dead or cancelled: not reused. The new job below runs the work again and
+      // takes the key over.
+    }
+  }
   if (live_jobs_ >= opt_.jobs_live_max)
     return Status::Overloaded("node holds " + std::to_string(live_jobs_) +
                               " unfinished jobs, its limit");
@@ -276,6 +309,21 @@ Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, uint64_t now_ms) 
   if (!spec.callback.empty() && callbacks_pending() >= opt_.callbacks.pending_max)
     return Status::Overloaded("node has " + std::to_string(callbacks_pending()) +
                               " callback deliveries pending, its limit");
+  Job& job = NewJob(std::move(spec), now_ms);
+  if (!content_key.empty()) {
+    job.reuse_key = std::move(content_key);
+    reuse_[job.reuse_key] = job.seq;
+  }
+  held_bytes_ += job.spec.payload.size() + job.result.size();
+  job.run_at_ms = job.spec.run_at_ms > now_ms ? job.spec.run_at_ms : 0;
+  SetState(job, job.run_at_ms != 0 ? JobState::kDelayed : JobState::kQueued, now_ms, "submitted");
+  Enqueue(job, now_ms);
+  counters_[Counter::kSubmitted]++;
+  CountQueueTotal(job.spec.queue, "submitted");
+  return Answer(job, /*duplicate=*/false);
+}
+
+Job& Scheduler::NewJob(JobSpec spec, uint64_t now_ms) {
   uint64_t seq = next_seq_++;
   fx_.next_seq = next_seq_;
   Job& job = jobs_.emplace(seq, Job{}).first->second;
@@ -288,14 +336,39 @@ Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, uint64_t now_ms) 
   }
   job.spec = std::move(spec);
   if (opt_.blob_refs) opt_.blob_refs->AddJob(seq, job.spec.payload);
-  held_bytes_ += job.spec.payload.size() + job.result.size();
-  job.run_at_ms = job.spec.run_at_ms > now_ms ? job.spec.run_at_ms : 0;
   if (!job.spec.key.empty()) by_key_[job.spec.key] = seq;
-  SetState(job, job.run_at_ms != 0 ? JobState::kDelayed : JobState::kQueued, now_ms, "submitted");
-  Enqueue(job, now_ms);
+  return job;
+}
+
+Result<protocol::AcceptedReply> Scheduler::AdmitReused(JobSpec spec, const Job& earlier,
+                                                       uint64_t now_ms) {
+  // Copied first: making room below may purge `earlier` itself (the oldest final job).
+  std::string result = earlier.result;
+  std::string from = earlier.id;
+  if (held_bytes_ + result.size() > opt_.held_bytes_max) Purge(now_ms);
+  if (held_bytes_ + result.size() > opt_.held_bytes_max)
+    return Status::Overloaded("node holds " + std::to_string(held_bytes_) +
+                              " bytes of payloads and results, its limit is " +
+                              std::to_string(opt_.held_bytes_max));
+  Job& job = NewJob(std::move(spec), now_ms);
+  // Already done: it never waits, runs or keeps its payload, whatever its delay said.
+  job.spec.payload = protocol::MsgpackNil();
+  job.spec.run_at_ms = 0;
+  job.result = std::move(result);
+  job.reused_from = from;
+  if (opt_.blob_refs) opt_.blob_refs->AddResult(job.seq, job.result);  // an image's result blob
+  job.finished_at_ms = now_ms;
+  held_bytes_ += job.spec.payload.size() + job.result.size();
+  // Two events, as for any job (a job starts queued): its submit, and its end.
+  SetState(job, JobState::kQueued, now_ms, "submitted with reuse");
+  SetState(job, JobState::kSucceeded, now_ms, "succeeded: result reused from job " + from);
+  Finish(job);
   counters_[Counter::kSubmitted]++;
   CountQueueTotal(job.spec.queue, "submitted");
-  return protocol::AcceptedReply{job.id, job.state, false};
+  counters_[Counter::kReused]++;
+  protocol::AcceptedReply r = Answer(job, /*duplicate=*/false);
+  r.reused_from = std::move(from);
+  return r;
 }
 
 void Scheduler::Submit(ReplyToken t, JobSpec spec, uint64_t now_ms) {
@@ -1273,6 +1346,10 @@ void Scheduler::Purge(uint64_t now_ms) {
     if (!job.spec.key.empty()) {
       auto k = by_key_.find(job.spec.key);
       if (k != by_key_.end() && k->second == seq) by_key_.erase(k);
+    }
+    if (!job.reuse_key.empty()) {
+      auto r = reuse_.find(job.reuse_key);
+      if (r != reuse_.end() && r->second == seq) reuse_.erase(r);
     }
     state_counts_[static_cast<int>(job.state)]--;
     CountQueueState(job.spec.queue, job.state, -1);

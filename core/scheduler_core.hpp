@@ -331,6 +331,8 @@ class Scheduler {
 
   // Submits one job for each due schedule and journals its new last fire.
   void FireSchedules(uint64_t now_ms);
+  // The accepted reply naming `job` as it now is.
+  static protocol::AcceptedReply Answer(const Job& job, bool duplicate);
   Job* Lookup(const std::string& id, ReplyToken t);
   void Error(ReplyToken t, const jobnet::Status& s);
   // Moves `job` to `to` (checked against kLegalTransitions) and records the event; `node` is the
@@ -338,7 +340,15 @@ class Scheduler {
   void SetState(Job& job, JobState to, uint64_t now_ms, std::string message,
                 std::string node = {});
   // A submit's checks and, if they pass, the new (or, by key, the existing) job.
+  // With spec.reuse (docs/architecture.md "Result reuse"): a retained succeeded job of the
+  // same content key is answered with a new job holding a copy of its result (AdmitReused),
+  // and a waiting or running one is answered with itself (coalesced) instead of a new job.
   Result<protocol::AcceptedReply> Admit(protocol::JobSpec spec, uint64_t now_ms);
+  // A new job (seq, id, key) in jobs_, with its delay resolved; not yet counted or in a state.
+  Job& NewJob(protocol::JobSpec spec, uint64_t now_ms);
+  // A new job that is already succeeded with a copy of `earlier`'s result.
+  Result<protocol::AcceptedReply> AdmitReused(protocol::JobSpec spec, const Job& earlier,
+                                              uint64_t now_ms);
   // The state changes of retry and cancel, for one job already checked to allow them.
   void RetryJob(Job& job, uint64_t now_ms, const std::string& why);
   void CancelJob(Job& job, uint64_t now_ms, const std::string& why);
@@ -422,6 +432,10 @@ class Scheduler {
 
   std::map<uint64_t, Job> jobs_;  // by seq: ordered, for list cursors
   std::unordered_map<std::string, uint64_t> by_key_;
+  // Result reuse: content key -> the newest job submitted with reuse that runs that work
+  // (Job::reuse_key). Rebuilt from the job records at recovery; an entry goes when its job is
+  // purged.
+  std::unordered_map<std::string, uint64_t> reuse_;
   QueueSet queues_;  // the ready jobs, by queue, and the queues' settings
   std::set<std::pair<uint64_t, uint64_t>> delayed_;   // (run_at, seq)
   std::map<uint64_t, std::pair<uint64_t, uint64_t>> running_;  // seq -> (lease, deadline)

@@ -79,6 +79,18 @@ std::string CheckText(const msgpack::object& o) {
   return "not a string";
 }
 
+std::string ReadFields(const msgpack::object& payload, const std::string& type,
+                       const std::string& not_a_map, const FieldFn& field) {
+  if (payload.type != msgpack::type::MAP) return not_a_map;
+  for (uint32_t i = 0; i < payload.via.map.size; ++i) {
+    const auto& kv = payload.via.map.ptr[i];
+    std::string key;
+    if (!AsString(kv.key, &key)) return type + ": map keys must be strings";
+    if (std::string problem = field(key, kv.val); !problem.empty()) return problem;
+  }
+  return "";
+}
+
 bool AsString(const msgpack::object& o, std::string* out) {
   if (o.type == msgpack::type::STR) {
     out->assign(o.via.str.ptr, o.via.str.size);

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,10 @@ struct HandlerConfig {
   protocol::BlobAccess* blobs = nullptr;
   // Image handlers refuse an input whose header claims more pixels (--image-pixels-max).
   uint64_t image_pixels_max = limits::kImagePixelsMaxDefault;
+  // http_request: the hosts (names or addresses, as written in URLs) it may reach, and whether
+  // loopback (localhost, 127.0.0.1, ::1) is allowed besides them.
+  std::set<std::string> http_allow;
+  bool http_allow_loopback = true;
 };
 
 struct HandlerContext {
@@ -122,6 +127,13 @@ struct Registrar {
 bool AsString(const msgpack::object& o, std::string* out);
 // A string or bin payload (a PayloadRule check).
 std::string CheckText(const msgpack::object& o);
+// Reads a map payload one field at a time: `field(key, value)` returns "" or the problem with
+// that field, and the first problem stops the reading. A payload that is not a map gives
+// `not_a_map`; a key that is not a string, a problem naming `type`. Returns "" when every field
+// was read.
+using FieldFn = std::function<std::string(const std::string& key, const msgpack::object& value)>;
+std::string ReadFields(const msgpack::object& payload, const std::string& type,
+                       const std::string& not_a_map, const FieldFn& field);
 
 }  // namespace jobnet::handlers
 

@@ -390,11 +390,15 @@ struct Gateway::Impl {
   }
 
   // Answers with the job of a status, cancel or retry request (`status` on success).
+  // `extra` fields (an object) are added to the job's JSON.
   void JobRequest(const Request& req, protocol::Body body, int status,
-                  uint64_t answer_ms = limits::kHttpNodeAnswerMs) {
-    CallOk(req, std::move(body), answer_ms, [req, status](protocol::Body& b) {
-      if (auto* j = std::get_if<protocol::JobReply>(&b))
-        return Respond(req, status, jsonio::JobToJson(j->job));
+                  uint64_t answer_ms = limits::kHttpNodeAnswerMs, Json extra = Json::object()) {
+    CallOk(req, std::move(body), answer_ms, [req, status, extra](protocol::Body& b) {
+      if (auto* j = std::get_if<protocol::JobReply>(&b)) {
+        Json o = jsonio::JobToJson(j->job);
+        o.update(extra);
+        return Respond(req, status, o);
+      }
       RespondError(req, Status::Internal("unexpected reply kind from the node"));
     });
   }
@@ -437,8 +441,12 @@ struct Gateway::Impl {
              auto* a = std::get_if<protocol::AcceptedReply>(&b);
              if (a == nullptr) return RespondError(req, Status::Internal("unexpected reply kind to submit"));
              if (do_wait) return WaitFor(req, a->id, wait_ms);
-             // 201 for a new job; 200 when an idempotency key matched an existing one.
-             JobRequest(req, protocol::StatusRequest{a->id}, a->duplicate ? 200 : 201);
+             // 201 for a new job (a reused result's too); 200 when an idempotency key matched
+             // an existing job or a reuse submit joined an identical one (coalesced: true).
+             bool existing = a->duplicate || a->coalesced;
+             JobRequest(req, protocol::StatusRequest{a->id}, existing ? 200 : 201,
+                        limits::kHttpNodeAnswerMs,
+                        a->coalesced ? Json{{"coalesced", true}} : Json::object());
            });
   }
 
@@ -466,9 +474,7 @@ struct Gateway::Impl {
       Json items = Json::array();
       for (const auto& it : r->items) {
         if (it.status.ok()) {
-          items.push_back({{"id", it.submitted.id},
-                           {"state", JobStateName(it.submitted.state)},
-                           {"duplicate", it.submitted.duplicate}});
+          items.push_back(jsonio::SubmitResultToJson(it.submitted));
         } else {
           items.push_back(jsonio::ErrorToJson(it.status));
         }

@@ -331,6 +331,23 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
       cfg->exec_allow[std::string(name.str())] = std::move(argv);
     }
   }
+  if (auto hr = t["http_request"].as_table()) {
+    if (auto* allow = (*hr)["allow"].as_array()) {
+      for (const auto& el : *allow) {
+        auto v = el.value<std::string>();
+        if (!v || v->empty())
+          return Status::InvalidArgument("http_request.allow must be an array of host names");
+        cfg->http_request_allow.push_back(*v);
+      }
+    } else if ((*hr).contains("allow")) {
+      return Status::InvalidArgument("http_request.allow must be an array of host names");
+    }
+    if (auto loopback = (*hr)["loopback"]; loopback) {
+      auto v = loopback.value<bool>();
+      if (!v) return Status::InvalidArgument("http_request.loopback must be true or false");
+      cfg->http_request_loopback = *v;
+    }
+  }
   return Status::OK();
 }
 

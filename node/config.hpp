@@ -75,6 +75,9 @@ struct NodeConfig {
   uint64_t blob_mb_max = limits::kBlobBytesMaxDefault >> 20;
   uint64_t blob_grace_ms = limits::kBlobGraceMsDefault;
   uint64_t image_pixels_max = limits::kImagePixelsMaxDefault;
+  // [http_request] allow = [hosts], loopback = true: where the http_request handler may go.
+  std::vector<std::string> http_request_allow;
+  bool http_request_loopback = true;
 
   Status Validate() const;
 };

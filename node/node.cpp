@@ -261,6 +261,8 @@ int RunNode(const NodeConfig& config) {
   handler_config->blobs = blob_store.get();  // outlives the actor system (declared before it)
   handler_config->image_pixels_max = config.image_pixels_max;
   handlers::image::Init();
+  handler_config->http_allow.insert(config.http_request_allow.begin(), config.http_request_allow.end());
+  handler_config->http_allow_loopback = config.http_request_loopback;
 
   // Actors may send before the transport is up (heartbeats): until then, frames are dropped.
   std::atomic<Transport*> tp{nullptr};

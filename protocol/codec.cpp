@@ -118,7 +118,7 @@ struct BodyWriter {
   // A job spec's fields in a map with `extra` more fields, which the caller writes next.
   void Spec(const JobSpec& s, uint32_t extra) {
     const bool callback = !s.callback.empty();  // left out when empty: old readers never see it
-    pk.pack_map(10 + extra + (callback ? 1 : 0));
+    pk.pack_map(10 + extra + (callback ? 1 : 0) + (s.reuse ? 1 : 0));
     Key("type"); PackStr(pk, s.type);
     Key("payload"); PackRaw(buf, s.payload);
     Key("queue"); PackStr(pk, s.queue);
@@ -131,6 +131,9 @@ struct BodyWriter {
     Key("key"); PackStr(pk, s.key);
     if (callback) {
       Key("callback"); PackStr(pk, s.callback);
+    }
+    if (s.reuse) {  // result reuse; absent = false, so older nodes read the same spec
+      Key("reuse"); pk.pack(true);
     }
   }
   void IdOnly(const std::string& id) {
@@ -165,15 +168,22 @@ struct BodyWriter {
   void operator()(const StatsRequest&) { pk.pack_map(0); }
   void operator()(const AcceptedReply& r) { Accepted(r); }
   void Accepted(const AcceptedReply& r) {
-    pk.pack_map(3);
+    pk.pack_map(3 + (r.reused_from.empty() ? 0 : 1) + (r.coalesced ? 1 : 0));
     Key("id"); PackStr(pk, r.id);
     Key("state"); PackStr(pk, JobStateName(r.state));
     Key("duplicate"); pk.pack(r.duplicate);
+    // Result reuse, each only when set.
+    if (!r.reused_from.empty()) {
+      Key("reused_from"); PackStr(pk, r.reused_from);
+    }
+    if (r.coalesced) {
+      Key("coalesced"); pk.pack(true);
+    }
   }
   void Info(const JobInfo& j) {
     bool history = !j.history.empty() || j.history_dropped != 0;
     const bool callback = !j.callback.empty();
-    pk.pack_map((history ? 16 : 14) + (callback ? 5 : 0));
+    pk.pack_map((history ? 16 : 14) + (callback ? 5 : 0) + (j.reused_from.empty() ? 0 : 1));
     Key("id"); PackStr(pk, j.id);
     Key("type"); PackStr(pk, j.type);
     Key("queue"); PackStr(pk, j.queue);
@@ -194,6 +204,9 @@ struct BodyWriter {
       Key("callback_attempts"); pk.pack_uint32(j.callback_attempts);
       Key("callback_next_at"); pk.pack_uint64(j.callback_next_at_ms);
       Key("callback_error"); PackStr(pk, j.callback_error);
+    }
+    if (!j.reused_from.empty()) {  // result reuse: only on a job answered from another's result
+      Key("reused_from"); PackStr(pk, j.reused_from);
     }
     if (!history) return;
     Key("history");
@@ -665,6 +678,7 @@ Status ReadSpec(const MapReader& r, JobSpec* s) {
   JOBNET_TRY(r.Uint("timeout_ms", &s->timeout_ms));
   JOBNET_TRY(r.Str("key", &s->key, limits::kIdempotencyKeyBytesMax));
   JOBNET_TRY(r.Str("callback", &s->callback, limits::kCallbackUrlBytesMax));
+  JOBNET_TRY(r.Bool("reuse", &s->reuse));
   if (s->queue.empty()) s->queue = "default";
   return Validate(*s);
 }
@@ -751,6 +765,7 @@ Status ReadInfo(const msgpack::object& o, JobInfo* j) {
     }
   }
   JOBNET_TRY(r.Uint("history_dropped", &j->history_dropped));
+  JOBNET_TRY(r.Str("reused_from", &j->reused_from, limits::kJobIdBytesMax));
   return Status::OK();
 }
 
@@ -759,6 +774,8 @@ Status ReadAccepted(const MapReader& r, AcceptedReply* b) {
   JOBNET_TRY(r.Str("id", &b->id, limits::kJobIdBytesMax, true));
   JOBNET_TRY(r.State("state", &b->state, &present));
   JOBNET_TRY(r.Bool("duplicate", &b->duplicate));
+  JOBNET_TRY(r.Str("reused_from", &b->reused_from, limits::kJobIdBytesMax));
+  JOBNET_TRY(r.Bool("coalesced", &b->coalesced));
   return Status::OK();
 }
 

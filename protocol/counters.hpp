@@ -111,6 +111,9 @@ enum class Counter : uint8_t {
   kBlobsStored,        // complete blobs held (written by the node from its blob store)
   kBlobBytes,          // their bytes
   kBlobsRemoved,       // blobs and stale uploads removed by the sweep since start
+  // ---- result reuse (docs/architecture.md "Result reuse") ----
+  kReused,     // reuse submits answered with a copy of a retained result
+  kCoalesced,  // reuse submits that joined an identical waiting or running job
   kCount,  // not a counter: the number of them
 };
 
@@ -210,6 +213,8 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kBlobsStored, "blobs_stored", false},
     {Counter::kBlobBytes, "blob_bytes", false},
     {Counter::kBlobsRemoved, "blobs_removed", false},
+    {Counter::kReused, "reused", false},
+    {Counter::kCoalesced, "coalesced", false},
 }};
 inline constexpr size_t kCounterCount = kCounters.size();
 

@@ -12,6 +12,7 @@ namespace {
 
 using Packer = msgpack::packer<msgpack::sbuffer>;
 constexpr uint32_t kRecordVersion = 1;
+constexpr size_t kReuseKeyBytes = 32;  // SHA-256
 
 void Str(Packer& pk, const char* key, const std::string& v) {
   pk.pack(key);
@@ -48,6 +49,14 @@ bool GetRaw(const msgpack::object& map, const char* key, std::string* out) {
   msgpack::sbuffer buf(64);
   msgpack::pack(buf, *v);
   out->assign(buf.data(), buf.size());
+  return true;
+}
+
+bool GetBin(const msgpack::object& map, const char* key, std::string* out) {
+  const auto* v = FindKey(map, key);
+  if (v == nullptr) return true;
+  if (v->type != msgpack::type::BIN) return false;
+  out->assign(v->via.bin.ptr, v->via.bin.size);
   return true;
 }
 
@@ -94,6 +103,7 @@ JobInfo Job::Info() const {
   i.callback_attempts = callback.attempts;
   i.callback_next_at_ms = callback.state == CallbackState::kPending ? callback.next_at_ms : 0;
   i.callback_error = callback.error;
+  i.reused_from = reused_from;
   return i;
 }
 
@@ -133,7 +143,7 @@ bool ReadSpec(const msgpack::object& spec, JobSpec* s, uint64_t* prio, uint64_t*
 std::string EncodeJobRecord(const Job& j) {
   msgpack::sbuffer buf(192 + j.result.size());
   Packer pk(&buf);
-  pk.pack_map(14);
+  pk.pack_map(14 + (j.reuse_key.empty() ? 0 : 1) + (j.reused_from.empty() ? 0 : 1));
   U64(pk, "v", kRecordVersion);
   U64(pk, "seq", j.seq);
   Str(pk, "id", j.id);
@@ -149,6 +159,12 @@ std::string EncodeJobRecord(const Job& j) {
   Str(pk, "err", j.error);
   U64(pk, "ord", j.order);
   U64(pk, "nev", j.events);
+  if (!j.reuse_key.empty()) {
+    pk.pack("rk");
+    pk.pack_bin(static_cast<uint32_t>(j.reuse_key.size()));
+    pk.pack_bin_body(j.reuse_key.data(), static_cast<uint32_t>(j.reuse_key.size()));
+  }
+  if (!j.reused_from.empty()) Str(pk, "rf", j.reused_from);
   return std::string(buf.data(), buf.size());
 }
 
@@ -167,8 +183,12 @@ Result<Job> DecodeJobRecord(const std::string& bytes) {
             GetU64(o, "sa", &j.started_at_ms) && GetU64(o, "fa", &j.finished_at_ms) &&
             GetU64(o, "ra", &j.run_at_ms) && GetRaw(o, "res", &j.result) &&
             GetStr(o, "err", &j.error) && GetU64(o, "ord", &j.order) && GetU64(o, "nev", &nev) &&
-            ReadSpec(*spec, &j.spec, &prio, &max);
+            ReadSpec(*spec, &j.spec, &prio, &max) && GetBin(o, "rk", &j.reuse_key) &&
+            GetStr(o, "rf", &j.reused_from);
   if (!ok) return Status::Corruption("job record has a field of the wrong type");
+  if (!j.reuse_key.empty() && j.reuse_key.size() != kReuseKeyBytes)
+    return Status::Corruption("job record has a content key of " +
+                              std::to_string(j.reuse_key.size()) + " bytes, not 32");
   if (state >= static_cast<uint64_t>(kJobStateCount))
     return Status::Corruption("job record has unknown state " + std::to_string(state));
   if (j.seq == 0 || j.id.empty()) return Status::Corruption("job record has no seq or id");

@@ -6,7 +6,10 @@
 //
 //   job_record   := map { "v": 1, "seq": uint, "id": str, "spec": map, "state": uint,
 //                         "att": uint, "ca": uint, "sa": uint, "fa": uint, "ra": uint,
-//                         "res": any, "err": str, "ord": uint, "nev": uint }
+//                         "res": any, "err": str, "ord": uint, "nev": uint,
+//                         ["rk": bin(32)], ["rf": str] }
+//     rk: the content key of a job submitted with reuse that runs (result reuse);
+//     rf: the job whose result a reuse submit copied (it never ran).
 //   event_record := map { "v": 1, "t": uint(ms), "state": uint, "att": uint, "msg": str,
 //                         ["node": str], ["err": str] }
 //     node: on an event into `running`, the node that runs the attempt;
@@ -78,6 +81,11 @@ struct Job {
   uint64_t ready_at_ms = 0;
   // Its callback's delivery; journaled in its own record ("c:" + seq), not in the job record.
   CallbackDelivery callback;
+  // Result reuse (journaled "rk" and "rf", each only when set): the job's content key, the
+  // SHA-256 of its type and payload (32 bytes), when it was submitted with reuse and ran (so
+  // later reuse submits may find it); and, on a job answered from another's result, that job.
+  std::string reuse_key;
+  std::string reused_from;
 
   // Without the attempt history (status and list replies stay small unless it is asked for).
   JobInfo Info() const;

@@ -138,6 +138,9 @@ Status Validate(const ScheduleSpec& spec) {
                                    to_string(kScheduleEveryMsMax) + " (1 s to 366 days)");
   if (!spec.job.key.empty())
     return Status::InvalidArgument("a schedule's jobs cannot have a key: each fire gets its own");
+  if (spec.job.reuse)
+    return Status::InvalidArgument("a schedule's jobs cannot have reuse: every fire would copy "
+                                   "the first fire's result instead of running");
   if (spec.job.delay_ms != 0 || spec.job.run_at_ms != 0)
     return Status::InvalidArgument("a schedule's jobs cannot have delay_ms or run_at_ms: the "
                                    "schedule says when they run");

@@ -82,8 +82,9 @@ TEST_F(BatchIntegrationTest, PayloadTheHandlerCannotAcceptIsRefusedAtOnce) {
     EXPECT_FALSE(h.payload.empty()) << h.type;
     EXPECT_FALSE(h.result.empty()) << h.type;
   }
-  EXPECT_EQ(names, (std::set<std::string>{"echo", "exec", "fail", "image_filter", "image_resize",
-                                           "sha256", "sleep", "stats", "word_count"}));
+  EXPECT_EQ(names, (std::set<std::string>{"echo", "exec", "fail", "find_patterns", "http_request",
+                                           "image_filter", "image_resize", "sentiment", "sha256",
+                                           "sleep", "stats", "summarize", "word_count"}));
 }
 
 TEST_F(BatchIntegrationTest, RetryAllCountsAndHistorySurvivesRestart) {

@@ -1094,5 +1094,28 @@ TEST_F(IntegrationTest, JsonLogsFollowAJobByItsId) {
                                               "running/2", "dead/2"}));
 }
 
+// [http_request] in the node's config reaches the handler: with loopback off and nothing
+// allowed, a request to 127.0.0.1 is refused before any connection; a bad allow is exit 2.
+TEST_F(IntegrationTest, HttpRequestAllowListComesFromTheConfig) {
+  std::string cfg = dir_ + "/node.toml";
+  std::ofstream(cfg) << "workers = 1\n[http_request]\nloopback = false\nallow = [\"api.example\"]\n";
+  NodeProcess node("n1", dir_ + "/n1", 1, {"--config", cfg});
+  ASSERT_TRUE(node.Start());
+  auto c = node.Connect();
+  ASSERT_TRUE(c);
+  JobSpec s = Spec("http_request", Pack(std::map<std::string, std::string>{{"url", "http://127.0.0.1:9/"}}));
+  s.max_attempts = 1;
+  auto j = c->Wait(c->Submit(s).value().id, 10000);
+  ASSERT_TRUE(j.ok());
+  EXPECT_EQ(j.value().state, protocol::JobState::kDead);
+  EXPECT_NE(j.value().error.find("host '127.0.0.1' is not allowed"), std::string::npos)
+      << j.value().error;
+  node.Kill();
+  std::ofstream(cfg) << "[http_request]\nallow = \"api.example\"\n";
+  NodeProcess bad("n2", dir_ + "/n2", 1, {"--config", cfg});
+  EXPECT_FALSE(bad.Start());
+  EXPECT_EQ(WEXITSTATUS(bad.Signal(0)), 2);
+}
+
 }  // namespace
 }  // namespace jobnet

@@ -113,7 +113,7 @@ TEST_F(ProtocolTest, EveryRequestAndReplyRoundTrips) {
   EXPECT_FALSE(std::get<ListRequest>(RoundTrip({1, 6, ListRequest{}}).body).state.has_value());
   EXPECT_TRUE(std::holds_alternative<StatsRequest>(RoundTrip({1, 7, StatsRequest{}}).body));
 
-  auto a = std::get<AcceptedReply>(RoundTrip({1, 8, AcceptedReply{"n1-9", JobState::kDelayed, true}}).body);
+  auto a = std::get<AcceptedReply>(RoundTrip({1, 8, AcceptedReply{"n1-9", JobState::kDelayed, true, {}, false}}).body);
   EXPECT_EQ(a.id, "n1-9");
   EXPECT_EQ(a.state, JobState::kDelayed);
   EXPECT_TRUE(a.duplicate);
@@ -737,7 +737,7 @@ TEST(BatchProtocolTest, BatchBulkTypesAndHistoryRoundTrip) {
   EXPECT_TRUE(b.specs[1].decoded.IsInvalidArgument());
 
   BatchAcceptedReply reply;
-  reply.items.push_back({Status::OK(), {"n1-1", JobState::kQueued, false}});
+  reply.items.push_back({Status::OK(), {"n1-1", JobState::kQueued, false, {}, false}});
   reply.items.push_back({Status::InvalidArgument("nope"), {}});
   auto r = std::get<BatchAcceptedReply>(Decoded({1, 2, reply}).body);
   ASSERT_EQ(r.items.size(), 2u);

@@ -73,7 +73,9 @@ class Client {
   const std::string& endpoint() const;
 
   // Submits a job. On success the reply holds the job id and its state (duplicate = true if
-  // the idempotency key matched an existing job). Errors: kInvalidArgument, kTooLarge,
+  // the idempotency key matched an existing job; with spec.reuse, reused_from names the job
+  // whose result the new, already succeeded job copied, or coalesced = true says `id` is an
+  // identical job that was waiting or running). Errors: kInvalidArgument, kTooLarge,
   // kOverloaded, kDraining, kTimeout, kUnavailable. With failover, a submit whose node stops
   // answering is retried on the next endpoint: if the first node did accept it before dying,
   // the job then exists on both owners (keys are per owner).

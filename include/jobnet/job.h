@@ -64,6 +64,10 @@ struct JobSpec {
   // "Callbacks"); empty = none. At most limits::kCallbackUrlBytesMax bytes, and its host must be
   // on the node's callback allow-list.
   std::string callback;
+  // Result reuse (docs/architecture.md "Result reuse"): a succeeded job of the same type and
+  // payload bytes still retained on this node is answered with a copy of its result, and an
+  // identical job still waiting or running is joined instead of run again.
+  bool reuse = false;
 };
 
 // One run of a job (JobInfo::history): where and when it ran and why it failed.
@@ -101,6 +105,9 @@ struct JobInfo {
   uint32_t callback_attempts = 0;      // POSTs tried for this delivery
   uint64_t callback_next_at_ms = 0;    // Unix ms of the next try while pending
   std::string callback_error;          // the last failed attempt's error
+  // A job answered from another job's result (submitted with reuse): that job's id. It never
+  // ran; empty for every other job.
+  std::string reused_from;
 };
 
 // The answer to a submit.
@@ -108,6 +115,10 @@ struct SubmitResult {
   std::string id;
   JobState state = JobState::kQueued;
   bool duplicate = false;  // the idempotency key matched an existing job
+  // Result reuse: the new job is already succeeded with the result of this earlier job.
+  std::string reused_from;
+  // Result reuse: an identical job was waiting or running, and `id` is that job (no new job).
+  bool coalesced = false;
 };
 
 // One entry of a submit_batch answer, in the order of the specs: the job, or why that spec

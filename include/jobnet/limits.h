@@ -345,6 +345,31 @@ constexpr uint64_t kBlobSweepMs = 10000;
 constexpr uint64_t kImagePixelsMaxDefault = 40ull * 1000 * 1000;
 // The largest output side an image handler makes.
 constexpr uint32_t kImageSideMax = 32768;
+// ---- Text and HTTP task types (handlers/, docs/handlers.md) ----
+// summarize builds a sentence graph of n^2 similarities: 2,000 sentences are 4M pairs, well
+// under a second; a longer text is refused at submit rather than left to burn its lease.
+constexpr uint32_t kSummarizeSentencesMax = 2000;
+constexpr uint32_t kSummarizeTopMax = 100;  // sentences a summary may ask for
+// PageRank stops when no score moves by more than 1e-6, or after this many rounds: on these
+// small graphs it settles in 20-40, so the bound only stops a pathological case.
+constexpr uint32_t kSummarizeIterationsMax = 100;
+// find_patterns: each pattern is compiled at submit (to refuse a bad one) and at the run; RE2
+// bounds its own memory per pattern (its default 8 MiB program budget).
+constexpr uint32_t kFindPatternsMax = 32;
+constexpr uint32_t kFindPatternBytesMax = 1024;
+// Positions reported per pattern (max_matches; the count goes on past it). 10,000 pairs of
+// offsets are about 100 KiB of result per pattern; a result over 1 MiB fails the run as usual.
+constexpr uint32_t kFindMatchesMax = 10000;
+constexpr uint32_t kFindMatchesDefault = 100;
+static_assert(kFindMatchesDefault <= kFindMatchesMax, "the default is allowed");
+// http_request: the response body kept. Sent back as base64 when it is not UTF-8 text (4/3 of
+// it), with headers beside it, it must still fit a result.
+constexpr uint32_t kHttpFetchBodyBytesMax = 512u << 10;
+constexpr uint32_t kHttpFetchHeaderBytesMax = 32u << 10;
+static_assert(kHttpFetchBodyBytesMax / 3 * 4 + 4 + kHttpFetchHeaderBytesMax + 4096 < kResultBytesMax,
+              "a base64 body with its headers fits a result");
+constexpr uint64_t kHttpFetchTimeoutMsDefault = 10000;
+constexpr uint64_t kHttpFetchTimeoutMsMax = 120000;  // and never past the job's own lease
 
 }  // namespace jobnet::limits
 
