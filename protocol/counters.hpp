@@ -75,6 +75,16 @@ enum class Counter : uint8_t {
   kQueueSettingsSet,  // queue_set requests applied on this node
   kQueueSyncApplied,  // settings from peers newer than this node's, taken
   kQueueSyncStale,    // settings from peers not newer than this node's, ignored
+  // ---- external workers and progress (docs/protocol.md §16) ----
+  kExternalWorkers,         // registered now (a gauge, filled in by Stats())
+  kExternalRegistered,      // worker_register requests accepted
+  kExternalExpired,         // workers dropped for silence past their lease
+  kExternalLeased,          // runs leased to external workers
+  kExternalResults,         // their completions and failures applied
+  kExternalStaleResults,    // results and progress refused: not the job's current lease
+  kExternalRunsLost,        // runs re-queued because their worker went away
+  kProgressUpdates,         // progress reports applied (local handlers and external workers)
+  kProgressDropped,         // progress reports dropped by the rate limit
   kCount,  // not a counter: the number of them
 };
 
@@ -144,6 +154,15 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kQueueSettingsSet, "queue_settings_set", false},
     {Counter::kQueueSyncApplied, "queue_sync_applied", false},
     {Counter::kQueueSyncStale, "queue_sync_stale", false},
+    {Counter::kExternalWorkers, "external_workers", false},
+    {Counter::kExternalRegistered, "external_registered", false},
+    {Counter::kExternalExpired, "external_expired", false},
+    {Counter::kExternalLeased, "external_leased", false},
+    {Counter::kExternalResults, "external_results", false},
+    {Counter::kExternalStaleResults, "external_stale_results", false},
+    {Counter::kExternalRunsLost, "external_runs_lost", false},
+    {Counter::kProgressUpdates, "progress_updates", false},
+    {Counter::kProgressDropped, "progress_dropped", false},
 }};
 inline constexpr size_t kCounterCount = kCounters.size();
 

@@ -89,6 +89,8 @@ JobInfo Job::Info() const {
   i.finished_at_ms = finished_at_ms;
   i.run_at_ms = run_at_ms;
   i.key = spec.key;
+  i.progress = state == JobState::kSucceeded ? limits::kProgressPctMax : progress;
+  i.progress_message = progress_message;
   return i;
 }
 

@@ -55,6 +55,11 @@ struct Job {
   // In memory only (not journaled): when it last became ready, for priority aging in its
   // queue (core/queue_set.hpp). Recovery sets it to the time of the restart.
   uint64_t ready_at_ms = 0;
+  // In memory only (not journaled): the current run's progress (JobInfo::progress), and when it
+  // was last applied, for the rate limit (limits::kProgressIntervalMsMin).
+  uint32_t progress = 0;
+  std::string progress_message;
+  uint64_t progress_at_ms = 0;
 
   // Without the attempt history (status and list replies stay small unless it is asked for).
   JobInfo Info() const;

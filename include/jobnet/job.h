@@ -79,6 +79,10 @@ struct JobInfo {
   // attempts, oldest first, and how many older ones were dropped.
   std::vector<AttemptInfo> history;
   uint32_t history_dropped = 0;
+  // The current (or last) run's progress, as its handler reported it: 0..100 (100 once
+  // succeeded) and a short message. Kept in memory only: 0 and "" after a node restart.
+  uint32_t progress = 0;
+  std::string progress_message;
 };
 
 // The answer to a submit.

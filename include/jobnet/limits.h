@@ -263,6 +263,32 @@ constexpr uint32_t kBulkOpsMax = 16;
 // covers the default three attempts and a few manual retries, at under 1 KiB per job.
 constexpr uint32_t kAttemptHistoryMax = 10;
 
+// ---- External workers and progress (docs/protocol.md §16) ----
+// Worker processes registered with one node at once. Each holds at most one poll, so this also
+// bounds the polls a node holds (far below kPendingRequestsMax).
+constexpr uint32_t kExternalWorkersMax = 1024;
+static_assert(kExternalWorkersMax < kPendingRequestsMax / 10, "held polls leave room for clients");
+// Jobs one external worker holds leased at once (its `capacity`). A poll reply carries their
+// payloads: the node stops filling one at half of kReplyFrameBytesMax (four 1 MiB payloads), and
+// the rest go out with the next poll.
+constexpr uint32_t kExternalCapacityMax = 256;
+// Job types one worker serves, and its name (for logs and `stats`).
+constexpr uint32_t kExternalTypesMax = 64;
+constexpr uint32_t kWorkerNameBytesMax = 64;
+// A worker that sends nothing (poll, heartbeat, progress, result) for its lease is dropped and
+// its leased jobs go back to the queue. It chooses the lease within these bounds at register:
+// short enough that a dead worker's jobs run again soon, long enough to survive a GC pause.
+constexpr uint64_t kExternalLeaseMsDefault = 10000;
+constexpr uint64_t kExternalLeaseMsMin = 100;
+constexpr uint64_t kExternalLeaseMsMax = 600000;
+// The longest a node holds a poll before it answers with no jobs.
+constexpr uint64_t kExternalPollWaitMsMax = 60000;
+// A run's progress: a percentage and a short message, at most 5 updates a second per job
+// (faster updates are answered `applied: false` and dropped: progress is kept in memory only).
+constexpr uint32_t kProgressPctMax = 100;
+constexpr uint32_t kProgressMessageBytesMax = 256;
+constexpr uint64_t kProgressIntervalMsMin = 200;
+
 }  // namespace jobnet::limits
 
 #endif  // JOBNET_LIMITS_H_
