@@ -70,6 +70,7 @@ CAF_ADD_ATOM(jobnet, jobnet::actors, connect_atom, "connect")
 CAF_ADD_ATOM(jobnet, jobnet::actors, beat_atom, "beat")
 CAF_ADD_ATOM(jobnet, jobnet::actors, resume_atom, "resume")
 CAF_ADD_ATOM(jobnet, jobnet::actors, bulk_atom, "bulk")
+CAF_ADD_ATOM(jobnet, jobnet::actors, progress_atom, "progress")
 CAF_END_TYPE_ID_BLOCK(jobnet)
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::protocol::Body)

@@ -50,6 +50,9 @@ nlohmann::json JobToJson(const JobInfo& j) {
   o["finished_at"] = j.finished_at_ms;
   o["run_at"] = j.run_at_ms;
   if (!j.key.empty()) o["key"] = j.key;
+  // The current (or last) run's progress: 0..100 (100 once succeeded), and its message.
+  o["progress"] = j.progress;
+  o["progress_message"] = j.progress_message;
   return o;
 }
 

@@ -4,7 +4,7 @@
 // outside the set of eligible queues, so picking a job costs O(log queues + log jobs of one
 // queue) however many jobs they hold (docs/architecture.md §14). Within a queue the ready jobs are
 // kept by job type, so a taker that runs only some types (this node's own slots, an external
-// worker: §17) gets the best job it can run without scanning the others. Pure: no clock of its
+// worker) gets the best job it can run without scanning the others. Pure: no clock of its
 // own, no jobs, no I/O; the scheduler core calls it with the time.
 #ifndef JOBNET_CORE_QUEUE_SET_HPP_
 #define JOBNET_CORE_QUEUE_SET_HPP_

@@ -1162,8 +1162,8 @@ void Scheduler::DispatchReady(uint64_t now_ms) {
   // The queue set picks the job (docs/architecture.md §14): queues that are paused or at a
   // limit are skipped without looking at their jobs, and a run leased to a peer or an external
   // worker counts against its queue's limits like a local one. Each taker gets only the types
-  // it runs (§17): this node's slots and its peers the types of its handlers, an external
-  // worker its own.
+  // it runs: this node's slots and its peers the types of its handlers, an external worker its
+  // own.
   QueueSet::Entry next;
   while (pool_.free() > 0 && queues_.Next(now_ms, LocalTypes(), &next)) {
     Job& job = jobs_.at(next.seq);
@@ -1558,7 +1558,8 @@ void Scheduler::DropWorker(uint64_t id, const std::string& why, uint64_t now_ms)
   ext_expiry_.erase({w.expires_ms, id});
   // Its jobs go back to their queues at once; the attempt counts, as for a node that died
   // during a run. Jobs of its types that are still queued wait for the next worker that serves
-  // them (docs/architecture.md §17); new submits of a type nobody serves are refused again.
+  // them (docs/architecture.md "External workers"); new submits of a type nobody serves are
+  // refused again.
   std::vector<uint64_t> leases(w.leases.begin(), w.leases.end());
   for (uint64_t lease : leases) {
     Job& job = jobs_.at(ext_runs_.at(lease).seq);

@@ -91,7 +91,8 @@ struct SchedulerOptions {
   uint32_t waiters_per_job_max = limits::kWaitersPerJobMax;
   uint64_t seed = 0x6a6f626e6574ull;          // backoff jitter
   // Job types this node's own slots can run (its handlers); empty = any. Types served by a
-  // registered external worker are accepted at submit too (docs/architecture.md §17).
+  // registered external worker are accepted at submit too (docs/architecture.md "External
+  // workers").
   std::set<std::string> known_types;
   // Checks a submitted payload against what its type's handler accepts (node.cpp passes the
   // handler registry's check in; the core cannot include handlers/). OK for a type it does not
@@ -245,7 +246,7 @@ class Scheduler {
   // dropped. Kept in memory only (not journaled).
   void Progress(uint64_t seq, uint64_t lease, uint32_t pct, std::string message, uint64_t now_ms);
 
-  // ---- external workers (docs/architecture.md §17, docs/protocol.md §16) ----
+  // ---- external workers (docs/architecture.md and docs/protocol.md "External workers") ----
   // A worker process leases jobs of its types, up to its capacity, as this node's own slots do
   // (same queues, priorities, limits, timeouts and retries). It must send something (a poll, a
   // heartbeat, progress or a result) at least every lease_ms, or it is dropped and the jobs it

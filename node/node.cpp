@@ -220,6 +220,7 @@ int RunNode(const NodeConfig& config) {
 
   auto handler_config = std::make_shared<handlers::HandlerConfig>();
   handler_config->exec_allow = config.exec_allow;
+  handler_config->data_dir = config.data;
 
   // Actors may send before the transport is up (heartbeats): until then, frames are dropped.
   std::atomic<Transport*> tp{nullptr};

@@ -369,7 +369,7 @@ struct BodyWriter {
       SettingsFields(q);
     }
   }
-  // ---- external workers (§16) ----
+  // ---- external workers ----
   void operator()(const WorkerRegisterRequest& r) {
     pk.pack_map(4);
     Key("name"); PackStr(pk, r.name);
@@ -730,7 +730,7 @@ Status ReadRunFields(const MapReader& r, T* b) {
   return Status::OK();
 }
 
-// The external-worker kinds (§16), split out of ReadBody.
+// The external-worker kinds, split out of ReadBody.
 Status ReadWorkerBody(Kind kind, const MapReader& r, Body* body) {
   switch (kind) {
     case Kind::kWorkerRegister: {

@@ -75,7 +75,7 @@ enum class Counter : uint8_t {
   kQueueSettingsSet,  // queue_set requests applied on this node
   kQueueSyncApplied,  // settings from peers newer than this node's, taken
   kQueueSyncStale,    // settings from peers not newer than this node's, ignored
-  // ---- external workers and progress (docs/protocol.md §16) ----
+  // ---- external workers and progress (docs/protocol.md "External workers") ----
   kExternalWorkers,         // registered now (a gauge, filled in by Stats())
   kExternalRegistered,      // worker_register requests accepted
   kExternalExpired,         // workers dropped for silence past their lease

@@ -197,7 +197,8 @@ struct ErrorReply {
   std::string message;
 };
 
-// ---- external workers (docs/protocol.md §16): a worker process leases jobs over the wire ----
+// ---- external workers: a worker process leases jobs over the wire ----
+// (docs/protocol.md "External workers")
 // Registers a worker that serves `types` with up to `capacity` jobs at once. lease_ms: how long
 // it may stay silent before it is dropped and its jobs re-queued (0 = the default).
 struct WorkerRegisterRequest {
@@ -317,7 +318,7 @@ enum class Kind : uint8_t {
   kWorkerList = 69,
   kScheduleListReply = 70,
   kQueueList = 68,
-  // external workers (§16): requests 40..47, replies 80..87
+  // external workers: requests 40..47, replies 80..87
   kWorkerRegister = 40,
   kWorkerPoll = 41,
   kWorkerHeartbeat = 42,

@@ -82,8 +82,8 @@ TEST_F(BatchIntegrationTest, PayloadTheHandlerCannotAcceptIsRefusedAtOnce) {
     EXPECT_FALSE(h.payload.empty()) << h.type;
     EXPECT_FALSE(h.result.empty()) << h.type;
   }
-  EXPECT_EQ(names, (std::set<std::string>{"echo", "exec", "fail", "sha256", "sleep", "stats",
-                                           "word_count"}));
+  EXPECT_EQ(names, (std::set<std::string>{"echo", "exec", "fail", "sha256", "simulate_backup",
+                                           "sleep", "stats", "word_count"}));
 }
 
 TEST_F(BatchIntegrationTest, RetryAllCountsAndHistorySurvivesRestart) {

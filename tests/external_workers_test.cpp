@@ -1,9 +1,10 @@
-// External workers in the scheduler core (docs/architecture.md §17), driven with a fake clock:
-// a type only a worker serves is accepted while it is registered; polls are held and answered
-// with leased jobs in queue order within the worker's capacity and the queues' limits; a worker
-// silent past its lease loses its jobs to the queue, where another worker takes them; a result
-// for a lease that is no longer the job's current run is refused (fencing); progress is
-// rate-limited and reset per run. Method: call the core, check its replies and job states.
+// External workers in the scheduler core (docs/architecture.md "External workers"), driven with
+// a fake clock: a type only a worker serves is accepted while it is registered; polls are held
+// and answered with leased jobs in queue order within the worker's capacity and the queues'
+// limits; a worker silent past its lease loses its jobs to the queue, where another worker takes
+// them; a result for a lease that is no longer the job's current run is refused (fencing);
+// progress is rate-limited and reset per run. Method: call the core, check its replies and job
+// states.
 #include <string>
 #include <vector>
 

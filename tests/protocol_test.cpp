@@ -840,7 +840,7 @@ TEST_F(ProtocolTest, QueueRecordRoundTripsAndRejectsDamage) {
 }
 
 
-// ---- external workers and progress (docs/protocol.md §16) ----
+// ---- external workers and progress (docs/protocol.md "External workers") ----
 
 TEST_F(ProtocolTest, WorkerRequestsRoundTripWithEveryField) {
   WorkerRegisterRequest reg{"py-1", {"resize", "py_upper"}, limits::kExternalCapacityMax,

@@ -263,7 +263,7 @@ constexpr uint32_t kBulkOpsMax = 16;
 // covers the default three attempts and a few manual retries, at under 1 KiB per job.
 constexpr uint32_t kAttemptHistoryMax = 10;
 
-// ---- External workers and progress (docs/protocol.md §16) ----
+// ---- External workers and progress (docs/protocol.md "External workers") ----
 // Worker processes registered with one node at once. Each holds at most one poll, so this also
 // bounds the polls a node holds (far below kPendingRequestsMax).
 constexpr uint32_t kExternalWorkersMax = 1024;
@@ -288,6 +288,18 @@ constexpr uint64_t kExternalPollWaitMsMax = 60000;
 constexpr uint32_t kProgressPctMax = 100;
 constexpr uint32_t kProgressMessageBytesMax = 256;
 constexpr uint64_t kProgressIntervalMsMin = 200;
+
+// ---- simulate_backup (docs/handlers.md) ----
+// One run copies (or reads and discards) at most this much, from at most this many files it
+// walks, so a payload naming "/" or a huge size is refused instead of filling a disk or a day.
+constexpr uint64_t kBackupBytesMax = 16ull << 30;
+constexpr uint32_t kBackupFilesMax = 100000;
+// Chunk sizes: one chunk is read, written and checked for cancel at a time.
+constexpr uint32_t kBackupChunkBytesMin = 4096;
+constexpr uint32_t kBackupChunkBytesMax = 16u << 20;
+constexpr uint32_t kBackupChunkBytesDefault = 1u << 20;
+// A pause after each chunk (a slow medium, for demos and tests of progress and cancel).
+constexpr uint32_t kBackupChunkMsMax = 10000;
 
 }  // namespace jobnet::limits
 
