@@ -52,6 +52,9 @@ class Node:
                 except jobnet.JobnetError:
                     return None
             wait_for(up, what="the node to answer stats")
+        except BaseException:
+            self.stop()  # no node outlives a test that could not start it
+            raise
         finally:
             probe.close()
 
