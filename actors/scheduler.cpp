@@ -336,7 +336,13 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
                                        std::is_same_v<T, protocol::WorkersSetRequest> ||
                                        std::is_same_v<T, protocol::ScheduleAddRequest> ||
                                        std::is_same_v<T, protocol::ScheduleChangeRequest> ||
-                                       std::is_same_v<T, protocol::QueueSetRequest>;
+                                       std::is_same_v<T, protocol::QueueSetRequest> ||
+                                       // a poll may lease jobs; results end runs; an
+                                       // unregister re-queues them: all journal writes
+                                       std::is_same_v<T, protocol::WorkerPollRequest> ||
+                                       std::is_same_v<T, protocol::WorkerCompleteRequest> ||
+                                       std::is_same_v<T, protocol::WorkerFailRequest> ||
+                                       std::is_same_v<T, protocol::WorkerUnregisterRequest>;
               if (kWrites && self->state.storage_full) {
                 self->state.storage_full_refused++;
                 return ReplyError(self, token, Code::kStorageFull,
@@ -379,6 +385,20 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
                 core.SetQueue(token, req.update, now);
               } else if constexpr (std::is_same_v<T, protocol::QueuesRequest>) {
                 core.ListQueues(token, now);
+              } else if constexpr (std::is_same_v<T, protocol::WorkerRegisterRequest>) {
+                core.RegisterWorker(token, req, now);
+              } else if constexpr (std::is_same_v<T, protocol::WorkerPollRequest>) {
+                core.PollWorker(token, req, now);
+              } else if constexpr (std::is_same_v<T, protocol::WorkerHeartbeatRequest>) {
+                core.HeartbeatWorker(token, req, now);
+              } else if constexpr (std::is_same_v<T, protocol::WorkerProgressRequest>) {
+                core.WorkerProgress(token, req, now);
+              } else if constexpr (std::is_same_v<T, protocol::WorkerCompleteRequest>) {
+                core.WorkerComplete(token, req, now);
+              } else if constexpr (std::is_same_v<T, protocol::WorkerFailRequest>) {
+                core.WorkerFail(token, req, now);
+              } else if constexpr (std::is_same_v<T, protocol::WorkerUnregisterRequest>) {
+                core.UnregisterWorker(token, req.worker, now);
               } else if constexpr (std::is_same_v<T, protocol::StatsRequest>) {
                 auto& s = self->state;
                 protocol::StatsReply r = core.Stats();
@@ -431,6 +451,10 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
         if (self->state.storage_full) return self->state.held_callbacks.push_back(std::move(r));
         self->state.core->OnCallbackResult(r, NowMs());
         Pump(self);
+      },
+      [=](progress_atom, uint64_t seq, uint64_t lease, uint32_t pct, std::string& message) {
+        // In memory only: nothing to journal, and no reply.
+        self->state.core->Progress(seq, lease, pct, std::move(message), NowMs());
       },
       [=](tick_atom) {
         // While the disk is full only waits time out: promoting delayed jobs, expiring leases
@@ -494,7 +518,10 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
         auto& s = self->state;
         s.core->Drain();
         Pump(self);
-        return DrainState{s.core->busy_slots(), !s.inflight && s.pending.empty()};
+        // Runs leased to external workers are waited for like the node's own: their results
+        // are still taken while draining.
+        return DrainState{s.core->busy_slots() + s.core->external_runs(),
+                          !s.inflight && s.pending.empty()};
       },
       [=](stop_atom) {
         auto& s = self->state;

@@ -29,6 +29,8 @@ using scheduler_actor = caf::typed_actor<
     caf::reacts_to<connect_atom, caf::actor>,                // where replies go (the ingress)
     caf::reacts_to<request_atom, uint64_t, protocol::Body>,  // a client request, by route
     caf::reacts_to<done_atom, sched::Outcome>,               // from a worker
+    // a run's progress from a worker: seq, lease, percent, message
+    caf::reacts_to<progress_atom, uint64_t, uint64_t, uint32_t, std::string>,
     caf::reacts_to<tick_atom>,                               // timers
     caf::reacts_to<beat_atom>,                               // send heartbeats to peers
     caf::reacts_to<resume_atom>,                             // disk was full: try the journal again

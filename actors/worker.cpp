@@ -17,6 +17,13 @@ worker_actor::behavior_type Worker(worker_actor::pointer self, caf::actor report
         ctx.cancelled = item.cancelled.get();
         ctx.config = item.config.get();
         ctx.blobs = item.config ? item.config->blobs : nullptr;
+        // Progress goes to the scheduler, which keeps it if this run is still the job's current
+        // one (a peer's job, seq 0, keeps none: its owner does not hear of it).
+        if (d.seq != 0)
+          ctx.progress_sink = [report_to, seq = d.seq, lease = d.lease](uint32_t pct,
+                                                                       std::string message) {
+            caf::anon_send(report_to, progress_atom_v, seq, lease, pct, std::move(message));
+          };
         // This node's own jobs (seq != 0; a peer's job runs with seq 0) are marked while they
         // run, so a crash during the run still counts the attempt (storage/run_marks.hpp).
         const bool marked = item.marks != nullptr && d.seq != 0;

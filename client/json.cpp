@@ -59,6 +59,9 @@ nlohmann::json JobToJson(const JobInfo& j) {
         j.callback_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(j.callback_error);
   }
   if (!j.reused_from.empty()) o["reused_from"] = j.reused_from;  // result reuse
+  // The current (or last) run's progress: 0..100 (100 once succeeded), and its message.
+  o["progress"] = j.progress;
+  o["progress_message"] = j.progress_message;
   return o;
 }
 

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <iostream>
@@ -14,6 +15,7 @@
 #include <fstream>
 
 #include "cluster/cli_batch.hpp"
+#include "cluster/cli_progress.hpp"
 #include "cluster/json_io.hpp"
 #include "cluster/local_cluster.hpp"
 #include "jobnet/client.h"
@@ -88,8 +90,11 @@ int RunBulk(const ClientFlags& f, BulkQuery q, const std::string& state) {
 namespace {
 
 // Waits for every id to reach a final state, printing each as it does. Waits are pipelined:
-// one request per id, re-sent when the node's wait window (30 s) passes.
-int WaitAll(Client& client, const std::vector<std::string>& ids, bool json, uint32_t request_ms) {
+// one request per id, re-sent when the node's wait window (30 s) passes. Without --json, the
+// current job's progress is shown meanwhile (cli_progress.hpp): a live bar when stdout is a
+// terminal, else plain lines on stderr.
+int WaitAll(Client& client, const ClientFlags& f, const std::vector<std::string>& ids,
+            uint32_t request_ms) {
   constexpr uint64_t kWindowMs = 30000;
   std::map<uint64_t, std::string> pending;  // corr -> id
   int rc = kExitOk;
@@ -101,13 +106,41 @@ int WaitAll(Client& client, const std::vector<std::string>& ids, bool json, uint
   };
   for (const auto& id : ids)
     if (Status s = send_wait(id); !s.ok()) return Fail(s);
+  // Progress is read with a client of its own: a call on `client` would swallow wait replies.
+  std::unique_ptr<WaitProgress> progress;
+  if (!f.json) {
+    std::unique_ptr<Client> probe;
+    if (Connect(f, &probe).ok()) {
+      bool tty = isatty(STDOUT_FILENO) != 0;
+      progress = std::make_unique<WaitProgress>(
+          tty ? WaitProgress::Mode::kBar : WaitProgress::Mode::kLines, ids.size(),
+          std::move(probe), tty ? std::cout : std::cerr);
+    }
+  }
+  // The first unfinished job, in the order given: the one whose progress is shown.
+  auto current = [&] {
+    for (const auto& id : ids)
+      for (const auto& [corr, pending_id] : pending)
+        if (pending_id == id) return id;
+    return std::string();
+  };
+  auto last_heard = std::chrono::steady_clock::now();
+  const auto silent_max = std::chrono::milliseconds(kWindowMs + request_ms);
   while (!pending.empty()) {
-    auto env = client.Receive(static_cast<uint32_t>(kWindowMs + request_ms));
+    uint32_t receive_ms = progress ? progress->refresh_ms() : static_cast<uint32_t>(kWindowMs + request_ms);
+    auto env = client.Receive(receive_ms);
     if (!env.ok()) {
+      if (progress && env.status().IsTimeout() &&
+          std::chrono::steady_clock::now() - last_heard < silent_max) {
+        progress->Refresh(current());
+        continue;
+      }
+      if (progress) progress->Clear();
       std::cerr << "jobnet: " << pending.size() << " job(s) not finished: "
                 << env.status().ToString() << "\n";
       return ExitCodeFor(env.status());
     }
+    last_heard = std::chrono::steady_clock::now();
     auto it = pending.find(env.value().corr_id);
     if (it == pending.end()) continue;
     std::string id = it->second;
@@ -119,16 +152,22 @@ int WaitAll(Client& client, const std::vector<std::string>& ids, bool json, uint
         if (Status e = send_wait(id); !e.ok()) return Fail(e);
         continue;
       }
+      if (progress) progress->Clear();
       std::cerr << "jobnet: " << id << ": " << s.ToString() << "\n";
       rc = std::max(rc, ExitCodeFor(s));
       continue;
     }
-    if (json) {
+    if (progress) {
+      progress->Clear();
+      progress->JobDone();
+    }
+    if (f.json) {
       std::cout << JobToJson(reply.job).dump(-1, ' ', false, kInvalidUtf8Replaced) << std::endl;
     } else {
       PrintJobRow(std::cout, reply.job, !header_printed);
       header_printed = true;
     }
+    if (progress && !pending.empty()) progress->Draw();
   }
   return rc;
 }
@@ -170,7 +209,7 @@ int RunSubmit(const ClientFlags& f, const std::string& type, const std::string& 
   if (!r.ok()) return Fail(r.status());
   if (wait) {
     auto t = ParseDurationMs(f.request_timeout);
-    return WaitAll(*client, {r.value().id}, f.json, static_cast<uint32_t>(t.value()));
+    return WaitAll(*client, f, {r.value().id}, static_cast<uint32_t>(t.value()));
   }
   const SubmitResult& sr = r.value();
   if (!sr.reused_from.empty()) {
@@ -629,7 +668,7 @@ int Main(int argc, char** argv) {
   std::unique_ptr<Client> client;
   if (Status s = Connect(f, &client); !s.ok()) return Fail(s);
   uint32_t request_ms = static_cast<uint32_t>(ParseDurationMs(f.request_timeout).value());
-  if (*wait) return WaitAll(*client, ids, f.json, request_ms);
+  if (*wait) return WaitAll(*client, f, ids, request_ms);
   if (*types) return PrintTypes(*client, f.json);
   if (*list) {
     if (!list_state.empty()) {

@@ -69,8 +69,14 @@ std::vector<std::string> JobRow(const protocol::JobInfo& j) {
   std::string result = j.state == protocol::JobState::kSucceeded
                            ? MsgpackToJson(j.result).dump(-1, ' ', false, kInvalidUtf8Replaced)
                            : j.error;
+  std::string state = protocol::JobStateName(j.state);
+  if (j.state == protocol::JobState::kRunning && (j.progress != 0 || !j.progress_message.empty())) {
+    // A running job shows how far it got, and its progress message in place of a result.
+    state += " " + std::to_string(j.progress) + "%";
+    if (!j.progress_message.empty()) result = j.progress_message;
+  }
   if (result.size() > 60) result = result.substr(0, 57) + "...";
-  return {j.id, j.type, j.queue, protocol::JobStateName(j.state),
+  return {j.id, j.type, j.queue, state,
           std::to_string(j.attempts) + "/" + std::to_string(j.max_attempts),
           FormatTimeMs(j.created_at_ms), result};
 }

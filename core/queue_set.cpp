@@ -36,7 +36,6 @@ QueueSet::Queue& QueueSet::Get(const std::string& name, uint64_t now_ms) {
   Queue& q = queues_.emplace(name, Queue{}).first->second;
   q.id = next_id_++;
   q.settings.name = name;
-  q.ready = std::set<Entry, Order>(Order{false, aging_ms_});
   q.pass = vtime_;
   q.tokens_milli = BucketMilli(q.settings);
   q.tokens_at_ms = now_ms_;
@@ -63,10 +62,12 @@ void QueueSet::Configure(const QueueSettings& s, uint64_t now_ms) {
   q.configured = true;
   q.settings = s;
   if (reorder) {
-    std::set<Entry, Order> sorted(Order{s.order == QueueOrder::kLifo, aging_ms_});
-    sorted.merge(q.ready);  // moves the nodes: no allocation
-    JOBNET_CHECK(q.ready.empty());
-    q.ready.swap(sorted);
+    for (auto& [type, ready] : q.ready) {
+      Ready sorted(Order{s.order == QueueOrder::kLifo, aging_ms_});
+      sorted.merge(ready);  // moves the nodes: no allocation
+      JOBNET_CHECK(ready.empty());
+      ready.swap(sorted);
+    }
   }
   if (refill) {
     q.tokens_milli = BucketMilli(s);
@@ -96,22 +97,28 @@ std::vector<QueueSettings> QueueSet::AllConfigured() const {
   return out;
 }
 
-void QueueSet::Add(const std::string& queue, const Entry& e, uint64_t now_ms) {
+void QueueSet::Add(const std::string& queue, const Entry& e, uint64_t now_ms,
+                   const std::string& type) {
   Queue& q = Get(queue, now_ms);
-  bool inserted = q.ready.insert(e).second;
+  auto it = q.ready.find(type);
+  if (it == q.ready.end())
+    it = q.ready.emplace(type, Ready(Order{q.settings.order == QueueOrder::kLifo, aging_ms_})).first;
+  bool inserted = it->second.insert(e).second;
   JOBNET_CHECK_MSG(inserted, "a job is ready in its queue once");
   ready_++;
   // Only the first job changes where the queue belongs: one more job changes no limit.
-  if (q.ready.size() == 1) Place(q);
+  if (++q.ready_count == 1) Place(q);
 }
 
-void QueueSet::Remove(const std::string& queue, const Entry& e) {
+void QueueSet::Remove(const std::string& queue, const Entry& e, const std::string& type) {
   Queue* q = Find(queue);
   JOBNET_CHECK(q != nullptr);
-  size_t erased = q->ready.erase(e);
-  JOBNET_CHECK_MSG(erased == 1, "a removed job was ready in its queue");
+  auto it = q->ready.find(type);
+  JOBNET_CHECK_MSG(it != q->ready.end() && it->second.erase(e) == 1,
+                   "a removed job was ready in its queue");
+  if (it->second.empty()) q->ready.erase(it);
   ready_--;
-  if (q->ready.empty()) Place(*q);
+  if (--q->ready_count == 0) Place(*q);
 }
 
 void QueueSet::RunEnded(const std::string& queue) {
@@ -145,8 +152,8 @@ void QueueSet::Refill(Queue& q) {
 void QueueSet::Place(Queue& q) {
   Unplace(q);
   const QueueSettings& s = q.settings;
-  if (q.ready.empty() || s.paused || (s.concurrency != 0 && q.running >= s.concurrency)) {
-    if (q.ready.empty() && q.running == 0 && !q.configured)
+  if (q.ready_count == 0 || s.paused || (s.concurrency != 0 && q.running >= s.concurrency)) {
+    if (q.ready_count == 0 && q.running == 0 && !q.configured)
       queues_.erase(queues_.find(s.name));  // nothing to remember: q is gone
     return;
   }
@@ -176,15 +183,40 @@ bool QueueSet::HasEligible(uint64_t now_ms) {
   return !active_.empty();
 }
 
-bool QueueSet::Next(uint64_t now_ms, Entry* out) {
+QueueSet::ReadyByType::iterator QueueSet::BestReady(Queue& q, const TypeSet* types) const {
+  auto best = q.ready.end();
+  for (auto it = q.ready.begin(); it != q.ready.end(); ++it) {
+    if (types != nullptr && types->count(it->first) == 0) continue;
+    const Ready& r = it->second;
+    if (best == q.ready.end() || r.key_comp()(*r.begin(), *best->second.begin())) best = it;
+  }
+  return best;
+}
+
+bool QueueSet::AnyEligibleFor(const TypeSet* types) const {
+  if (types == nullptr) return !active_.empty();
+  for (const auto& slot : active_)
+    for (const auto& [type, ready] : std::get<2>(slot)->ready)
+      if (types->count(type) != 0) return true;
+  return false;
+}
+
+bool QueueSet::Next(uint64_t now_ms, const TypeSet* types, Entry* out) {
   Release(now_ms);
-  if (active_.empty()) return false;
-  auto [pass, id, qp] = *active_.begin();
+  auto it = active_.begin();
+  ReadyByType::iterator ready;
+  for (; it != active_.end(); ++it) {
+    Queue& candidate = *std::get<2>(*it);
+    if ((ready = BestReady(candidate, types)) != candidate.ready.end()) break;
+  }
+  if (it == active_.end()) return false;
+  auto [pass, id, qp] = *it;
   Queue& q = *qp;
-  JOBNET_CHECK(!q.ready.empty());
-  *out = *q.ready.begin();
-  q.ready.erase(q.ready.begin());
+  *out = *ready->second.begin();
+  ready->second.erase(ready->second.begin());
+  if (ready->second.empty()) q.ready.erase(ready);
   ready_--;
+  q.ready_count--;
   q.running++;
   if (q.settings.rate != 0) {
     Refill(q);
@@ -219,9 +251,10 @@ uint32_t QueueSet::running(const std::string& queue) const {
 
 uint64_t QueueSet::OldestWaitMs(const std::string& queue, uint64_t now_ms) const {
   const Queue* q = Find(queue);
-  if (q == nullptr || q->ready.empty()) return 0;
+  if (q == nullptr || q->ready_count == 0) return 0;
   uint64_t oldest = std::numeric_limits<uint64_t>::max();
-  for (const Entry& e : q->ready) oldest = std::min(oldest, e.ready_at_ms);
+  for (const auto& [type, ready] : q->ready)
+    for (const Entry& e : ready) oldest = std::min(oldest, e.ready_at_ms);
   return now_ms > oldest ? now_ms - oldest : 0;
 }
 

@@ -2,8 +2,10 @@
 // between queues by stride scheduling on their weights, within a queue by priority with aging
 // (FIFO) or newest first (LIFO). Paused queues and queues at their concurrency or rate limit sit
 // outside the set of eligible queues, so picking a job costs O(log queues + log jobs of one
-// queue) however many jobs they hold (docs/architecture.md §14). Pure: no clock of its own, no
-// jobs, no I/O; the scheduler core calls it with the time.
+// queue) however many jobs they hold (docs/architecture.md §14). Within a queue the ready jobs are
+// kept by job type, so a taker that runs only some types (this node's own slots, an external
+// worker) gets the best job it can run without scanning the others. Pure: no clock of its
+// own, no jobs, no I/O; the scheduler core calls it with the time.
 #ifndef JOBNET_CORE_QUEUE_SET_HPP_
 #define JOBNET_CORE_QUEUE_SET_HPP_
 
@@ -29,6 +31,9 @@ class QueueSet {
     uint32_t priority = 0;
   };
 
+  // The job types a taker runs (a null TypeSet: every type).
+  using TypeSet = std::set<std::string>;
+
   explicit QueueSet(uint64_t aging_ms_per_level = limits::kPriorityAgingMsPerLevel);
   QueueSet(const QueueSet&) = delete;
   QueueSet& operator=(const QueueSet&) = delete;
@@ -43,10 +48,11 @@ class QueueSet {
   // Every configured queue's settings, by name.
   std::vector<QueueSettings> AllConfigured() const;
 
-  // A job became ready in `queue`. Its entry must not be there yet.
-  void Add(const std::string& queue, const Entry& e, uint64_t now_ms);
-  // A ready job left `queue` other than through Next (cancelled). It must be there.
-  void Remove(const std::string& queue, const Entry& e);
+  // A job of type `type` became ready in `queue`. Its entry must not be there yet.
+  void Add(const std::string& queue, const Entry& e, uint64_t now_ms, const std::string& type = {});
+  // A ready job left `queue` other than through Next (cancelled). It must be there, under the
+  // type it was added with.
+  void Remove(const std::string& queue, const Entry& e, const std::string& type = {});
   // A run that Next handed out of `queue` ended (however it ended).
   void RunEnded(const std::string& queue);
 
@@ -58,8 +64,15 @@ class QueueSet {
   bool Next(uint64_t now_ms, Entry* out);
   // The entry Next would hand out, left where it is (no token, no pass). False if none.
   bool Peek(uint64_t now_ms, Entry* out);
+  bool Next(uint64_t now_ms, Entry* out) { return Next(now_ms, nullptr, out); }
+  // The same for a taker that runs only the types in `types` (null: every type): from the
+  // eligible queue with the least pass that holds a job of one of them, its first such entry.
+  // Costs one look per eligible queue passed over (those holding only other types).
+  bool Next(uint64_t now_ms, const TypeSet* types, Entry* out);
   // Whether some queue is eligible as of the last call that gave a time (no release: const).
   bool any_eligible() const { return !active_.empty(); }
+  // Whether some eligible queue holds a job of one of `types` (null: any), as any_eligible.
+  bool AnyEligibleFor(const TypeSet* types) const;
   // When the earliest rate-limited queue gets its next token; UINT64_MAX if none waits for one.
   uint64_t NextWakeMs() const;
 
@@ -76,11 +89,14 @@ class QueueSet {
     bool operator()(const Entry& a, const Entry& b) const;
   };
   enum class Where : uint8_t { kIdle, kActive, kThrottled };
+  using Ready = std::set<Entry, Order>;
+  using ReadyByType = std::map<std::string, Ready>;
   struct Queue {
     uint64_t id = 0;  // creation order: breaks ties between equal passes deterministically
     QueueSettings settings;
     bool configured = false;
-    std::set<Entry, Order> ready;
+    ReadyByType ready;  // by job type; no empty sets
+    size_t ready_count = 0;
     uint32_t running = 0;
     uint64_t pass = 0;          // stride scheduling: the queue with the least pass goes next
     uint64_t tokens_milli = 0;  // rate bucket, in thousandths of a run
@@ -99,6 +115,8 @@ class QueueSet {
   // nothing left to remember. `q` may be gone afterwards.
   void Place(Queue& q);
   void Refill(Queue& q);
+  // The queue's ready set whose first job goes first among `types` (null: all); end() if none.
+  ReadyByType::iterator BestReady(Queue& q, const TypeSet* types) const;
   void Release(uint64_t now_ms);
   static uint64_t BucketMilli(const QueueSettings& s) {
     return 1000ull * (s.rate == 0 ? 1 : s.rate);  // one second of runs

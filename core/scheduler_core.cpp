@@ -157,14 +157,14 @@ void Scheduler::Enqueue(Job& job, uint64_t now_ms) {
     JOBNET_CHECK(job.state == JobState::kQueued);
     job.order = next_order_++;
     job.ready_at_ms = now_ms;
-    queues_.Add(job.spec.queue, EntryOf(job), now_ms);
+    queues_.Add(job.spec.queue, EntryOf(job), now_ms, job.spec.type);
   }
 }
 
 void Scheduler::Unindex(const Job& job) {
   switch (job.state) {
     case JobState::kQueued:
-      queues_.Remove(job.spec.queue, EntryOf(job));
+      queues_.Remove(job.spec.queue, EntryOf(job), job.spec.type);
       break;
     case JobState::kDelayed:
       delayed_.erase({job.run_at_ms, job.seq});
@@ -210,7 +210,7 @@ void Scheduler::RecoverJob(Job j, uint64_t now_ms) {
   switch (job.state) {
     case JobState::kQueued:
       job.ready_at_ms = now_ms;  // its wait before the restart is not known
-      queues_.Add(job.spec.queue, EntryOf(job), now_ms);
+      queues_.Add(job.spec.queue, EntryOf(job), now_ms, job.spec.type);
       break;
     case JobState::kDelayed:
       delayed_.emplace(job.run_at_ms, job.seq);
@@ -253,9 +253,9 @@ Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, uint64_t now_ms) 
   if (draining_) return Status::Draining("node " + opt_.node_id + " is shutting down");
   jobnet::Status s = protocol::Validate(spec);
   if (!s.ok()) return s;
-  if (!opt_.known_types.empty() && opt_.known_types.count(spec.type) == 0)
+  if (!IsKnownType(spec.type))
     return Status::InvalidArgument("no handler for job type '" + spec.type + "' on node " +
-                                   opt_.node_id);
+                                   opt_.node_id + " (and no external worker serving it)");
   if (opt_.check_payload) {
     // At submit, not after the attempts a payload no run can accept would burn.
     s = opt_.check_payload(spec.type, spec.payload);
@@ -408,7 +408,7 @@ Status Scheduler::RecoverSchedule(protocol::Schedule s) { return schedules_.Reco
 void Scheduler::AddSchedule(ReplyToken t, protocol::ScheduleSpec spec, uint64_t now_ms) {
   if (draining_) return Error(t, Status::Draining("node " + opt_.node_id + " is shutting down"));
   // Checked now rather than at every fire: a type this node cannot run would only make dead jobs.
-  if (!opt_.known_types.empty() && opt_.known_types.count(spec.job.type) == 0)
+  if (!IsKnownType(spec.job.type))
     return Error(t, Status::InvalidArgument("no handler for job type '" + spec.job.type +
                                             "' on node " + opt_.node_id));
   auto added = schedules_.Add(std::move(spec), now_ms);
@@ -515,6 +515,7 @@ void Scheduler::CancelJob(Job& job, uint64_t now_ms, const std::string& why) {
       counters_[Counter::kRemoteCancelsSent]++;
     }
     DropRemoteLease(lease);
+    DropExternalLease(lease);  // its worker learns it from its next heartbeat
   }
   Unindex(job);
   job.finished_at_ms = now_ms;
@@ -647,6 +648,7 @@ protocol::StatsReply Scheduler::Stats() const {
   now[Counter::kWaiters] = waiter_deadlines_.size();
   now[Counter::kHeldBytes] = held_bytes_;
   now[Counter::kCallbacksPending] = callbacks_pending();
+  now[Counter::kExternalWorkers] = ext_workers_.size();
   for (const protocol::CounterInfo& c : protocol::kCounters)
     if (now[c.counter] != 0 || c.always) r.counters[c.name] = now[c.counter];
   r.queue_totals = queue_totals_;
@@ -967,7 +969,7 @@ void Scheduler::RefreshCredit(Peer& p, uint32_t free) {
 uint32_t Scheduler::FreeToOffer() const {
   // Its own waiting jobs come first, and a draining node takes nothing new. The queue only
   // holds runs while every slot is busy, so idle slots and queue room never overlap.
-  if (queues_.any_eligible() || draining_) return 0;
+  if (queues_.AnyEligibleFor(LocalTypes()) || draining_) return 0;
   // After a shrink the queue may hold more than the smaller pool would have taken.
   uint64_t room = uint64_t{pool_.free()} + HostedQueueMax();
   return room > hosted_queue_.size() ? static_cast<uint32_t>(room - hosted_queue_.size()) : 0;
@@ -1259,75 +1261,87 @@ std::vector<protocol::PeerInfo> Scheduler::Peers() const {
   return out;
 }
 
+uint64_t Scheduler::BeginRun(Job& job, uint64_t now_ms) {
+  job.attempts++;
+  job.started_at_ms = now_ms;
+  job.progress = 0;  // each run reports its own
+  job.progress_message.clear();
+  job.progress_at_ms = 0;
+  return next_lease_++;
+}
+
+void Scheduler::TrackRun(const Job& job, uint64_t lease, uint64_t deadline_ms) {
+  running_[job.seq] = {lease, deadline_ms};
+  leases_.emplace(deadline_ms, job.seq);
+}
+
 void Scheduler::DispatchReady(uint64_t now_ms) {
   StartQueuedHosted(now_ms);
   if (draining_) return;  // a draining node finishes what runs and starts nothing new
   // The queue set picks the job (docs/architecture.md §14): queues that are paused or at a
-  // limit are skipped without looking at their jobs, and a run leased to a peer counts against
-  // its queue's limits like a local one.
-  while (queues_.HasEligible(now_ms)) {
-    // Local slots first; then the alive peer with the most advertised free slots.
-    int link = -1;
-    if (pool_.free() == 0) {
-      uint32_t best = 0;
-      for (size_t i = 0; i < peers_.size(); ++i)
-        if (CanLeaseTo(peers_[i], now_ms) && peers_[i].credit > best) {
-          best = peers_[i].credit;
-          link = static_cast<int>(i);
-        }
-      if (link < 0) return;
-      // Blobs do not travel to peers (yet): a job that names one waits for a local slot, and
-      // the jobs behind it in its turn wait with it.
-      QueueSet::Entry head;
-      if (opt_.blob_refs && queues_.Peek(now_ms, &head) && opt_.blob_refs->HasInputs(head.seq)) {
-        counters_[Counter::kBlobJobsKeptLocal]++;
-        return;
-      }
-    }
-    QueueSet::Entry next;
-    JOBNET_CHECK(queues_.Next(now_ms, &next));
+  // limit are skipped without looking at their jobs, and a run leased to a peer or an external
+  // worker counts against its queue's limits like a local one. Each taker gets only the types
+  // it runs: this node's slots and its peers the types of its handlers, an external worker its
+  // own.
+  QueueSet::Entry next;
+  while (pool_.free() > 0 && queues_.Next(now_ms, LocalTypes(), &next)) {
     Job& job = jobs_.at(next.seq);
-    uint64_t lease = next_lease_++;
-    job.attempts++;
-    job.started_at_ms = now_ms;
-    uint64_t deadline = now_ms + job.spec.timeout_ms;
-    if (link < 0) {
-      uint32_t slot_no = TakeSlot(now_ms);
-      Slot& slot = slots_[slot_no];
-      slot.lease = lease;
-      slot.seq = job.seq;
-      SetState(job, JobState::kRunning, now_ms, "started on slot " + std::to_string(slot_no),
-               opt_.node_id);
-      fx_.dispatches.push_back(Dispatch{slot_no, lease, job.seq, job.id, job.spec.type,
-                                        job.spec.payload, job.attempts, job.spec.timeout_ms});
-    } else {
-      Peer& p = peers_[link];
-      p.credit--;
-      p.leases++;
-      deadline += opt_.remote_lease_slack_ms;
-      RemoteLease rl{static_cast<uint32_t>(link), job.seq, 0};
-      if (p.acks) {
-        rl.ack_deadline_ms = now_ms + opt_.remote_ack_ms;
-        ack_deadlines_.emplace(rl.ack_deadline_ms, lease);
-        p.unacked++;
+    uint64_t lease = BeginRun(job, now_ms);
+    uint32_t slot_no = TakeSlot(now_ms);
+    Slot& slot = slots_[slot_no];
+    slot.lease = lease;
+    slot.seq = job.seq;
+    SetState(job, JobState::kRunning, now_ms, "started on slot " + std::to_string(slot_no),
+             opt_.node_id);
+    fx_.dispatches.push_back(Dispatch{slot_no, lease, job.seq, job.id, job.spec.type,
+                                      job.spec.payload, job.attempts, job.spec.timeout_ms});
+    TrackRun(job, lease, now_ms + job.spec.timeout_ms);
+  }
+  if (!polling_.empty()) ServePolls(now_ms);
+  // Then the alive peer with the most advertised free slots, once every local slot is busy.
+  while (pool_.free() == 0) {
+    int link = -1;
+    uint32_t best = 0;
+    for (size_t i = 0; i < peers_.size(); ++i)
+      if (CanLeaseTo(peers_[i], now_ms) && peers_[i].credit > best) {
+        best = peers_[i].credit;
+        link = static_cast<int>(i);
       }
-      remote_leases_[lease] = rl;
-      SetState(job, JobState::kRunning, now_ms, "started on node " + p.node, p.node);
-      protocol::RemoteRun run;
-      run.owner = opt_.node_id;
-      run.owner_incarnation = opt_.incarnation;
-      run.lease = lease;
-      run.seq = job.seq;
-      run.id = job.id;
-      run.type = job.spec.type;
-      run.payload = job.spec.payload;
-      run.attempt = job.attempts;
-      run.timeout_ms = job.spec.timeout_ms;
-      counters_[Counter::kRemoteDispatched]++;
-      fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(run)});
+    if (link < 0) return;
+    // Blobs do not travel to peers (yet): a job that names one waits for a local slot, and the
+    // jobs behind it in its turn wait with it.
+    QueueSet::Entry head;
+    if (opt_.blob_refs && queues_.Peek(now_ms, &head) && opt_.blob_refs->HasInputs(head.seq)) {
+      counters_[Counter::kBlobJobsKeptLocal]++;
+      return;
     }
-    running_[job.seq] = {lease, deadline};
-    leases_.emplace(deadline, job.seq);
+    if (!queues_.Next(now_ms, LocalTypes(), &next)) return;
+    Job& job = jobs_.at(next.seq);
+    uint64_t lease = BeginRun(job, now_ms);
+    Peer& p = peers_[link];
+    p.credit--;
+    p.leases++;
+    RemoteLease rl{static_cast<uint32_t>(link), job.seq, 0};
+    if (p.acks) {
+      rl.ack_deadline_ms = now_ms + opt_.remote_ack_ms;
+      ack_deadlines_.emplace(rl.ack_deadline_ms, lease);
+      p.unacked++;
+    }
+    remote_leases_[lease] = rl;
+    SetState(job, JobState::kRunning, now_ms, "started on node " + p.node, p.node);
+    protocol::RemoteRun run;
+    run.owner = opt_.node_id;
+    run.owner_incarnation = opt_.incarnation;
+    run.lease = lease;
+    run.seq = job.seq;
+    run.id = job.id;
+    run.type = job.spec.type;
+    run.payload = job.spec.payload;
+    run.attempt = job.attempts;
+    run.timeout_ms = job.spec.timeout_ms;
+    counters_[Counter::kRemoteDispatched]++;
+    fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(run)});
+    TrackRun(job, lease, now_ms + job.spec.timeout_ms + opt_.remote_lease_slack_ms);
   }
 }
 
@@ -1385,10 +1399,24 @@ void Scheduler::Tick(uint64_t now_ms) {
     uint64_t lease = running_.at(seq).first;
     fx_.cancels.push_back(lease);
     DropRemoteLease(lease);
+    DropExternalLease(lease);  // the worker learns it from its next heartbeat
     // A local slot stays busy until its worker returns; that result is then stale.
     EndRun(job, lease, false, "", "", /*timed_out=*/true, now_ms);
   }
   ExpireWaiters(now_ms);
+  while (!ext_polls_.empty() && ext_polls_.begin()->first <= now_ms) {
+    uint64_t id = ext_polls_.begin()->second;
+    AnswerPoll(id, ext_workers_.at(id), {}, now_ms);  // no job for it in time
+  }
+  while (!ext_expiry_.empty() && ext_expiry_.begin()->first <= now_ms) {
+    uint64_t id = ext_expiry_.begin()->second;
+    const ExtWorker& w = ext_workers_.at(id);
+    counters_[Counter::kExternalExpired]++;
+    DropWorker(id,
+               "interrupted: external worker " + w.name + " (" + std::to_string(id) +
+                   ") was silent for its lease of " + std::to_string(w.lease_ms) + " ms",
+               now_ms);
+  }
   FireSchedules(now_ms);
   for (uint32_t i = 0; i < peers_.size(); ++i) {
     Peer& p = peers_[i];
@@ -1519,6 +1547,8 @@ uint64_t Scheduler::NextDeadlineMs() const {
     d = std::min(d, hosted_queue_.front().second + limits::kHostedQueueWaitMsMax);
   d = std::min(d, queues_.NextWakeMs());  // a rate-limited queue's next token
   if (!waiter_deadlines_.empty()) d = std::min(d, std::get<0>(*waiter_deadlines_.begin()));
+  if (!ext_polls_.empty()) d = std::min(d, ext_polls_.begin()->first);
+  if (!ext_expiry_.empty()) d = std::min(d, ext_expiry_.begin()->first);
   if (!finished_.empty()) d = std::min(d, finished_.begin()->first + opt_.retention_ms);
   d = std::min(d, schedules_.NextDeadlineMs());
   if (!callback_due_.empty()) d = std::min(d, callback_due_.begin()->first);
@@ -1540,6 +1570,234 @@ Effects Scheduler::TakeEffects() {
   Effects out = std::move(fx_);
   fx_ = Effects{};
   return out;
+}
+
+bool Scheduler::IsKnownType(const std::string& type) const {
+  return opt_.known_types.empty() || opt_.known_types.count(type) != 0 ||
+         ext_types_.count(type) != 0;
+}
+
+bool Scheduler::ApplyProgress(Job& job, uint32_t pct, std::string message, uint64_t now_ms) {
+  if (job.progress_at_ms != 0 && now_ms < job.progress_at_ms + limits::kProgressIntervalMsMin) {
+    counters_[Counter::kProgressDropped]++;
+    return false;
+  }
+  job.progress = std::min(pct, limits::kProgressPctMax);
+  if (message.size() > limits::kProgressMessageBytesMax)
+    message.resize(limits::kProgressMessageBytesMax);
+  job.progress_message = std::move(message);
+  job.progress_at_ms = std::max<uint64_t>(now_ms, 1);
+  counters_[Counter::kProgressUpdates]++;
+  return true;
+}
+
+void Scheduler::Progress(uint64_t seq, uint64_t lease, uint32_t pct, std::string message,
+                         uint64_t now_ms) {
+  auto run = running_.find(seq);
+  if (run == running_.end() || run->second.first != lease) return;  // that run is over
+  ApplyProgress(jobs_.at(seq), pct, std::move(message), now_ms);
+}
+
+// ---- external workers ----
+
+Scheduler::ExtWorker* Scheduler::FindWorker(uint64_t id, ReplyToken t) {
+  auto it = ext_workers_.find(id);
+  if (it != ext_workers_.end()) return &it->second;
+  Error(t, Status::NotFound("worker " + std::to_string(id) + " is not registered on node " +
+                            opt_.node_id + " (its lease expired, it unregistered, or the node "
+                            "restarted): register again"));
+  return nullptr;
+}
+
+Job* Scheduler::FindExternalRun(uint64_t worker, const std::string& id, uint64_t lease,
+                                ReplyToken t) {
+  auto run = ext_runs_.find(lease);
+  auto parsed = protocol::ParseJobId(id);
+  if (run != ext_runs_.end() && run->second.worker == worker && parsed.ok() &&
+      parsed.value().node == opt_.node_id && parsed.value().seq == run->second.seq)
+    return &jobs_.at(run->second.seq);
+  counters_[Counter::kExternalStaleResults]++;
+  Error(t, Status::Conflict("lease " + std::to_string(lease) + " of worker " +
+                            std::to_string(worker) + " is not the current run of job " + id +
+                            " (it expired, was cancelled, or the job was leased again): refused"));
+  return nullptr;
+}
+
+void Scheduler::Touch(uint64_t id, ExtWorker& w, uint64_t now_ms) {
+  ext_expiry_.erase({w.expires_ms, id});
+  w.expires_ms = now_ms + w.lease_ms;
+  // A worker that holds a poll is waiting in this node: it cannot be silent until the poll ends.
+  if (w.poll == 0) ext_expiry_.emplace(w.expires_ms, id);
+}
+
+void Scheduler::RegisterWorker(ReplyToken t, const protocol::WorkerRegisterRequest& req,
+                               uint64_t now_ms) {
+  if (Status s = protocol::Validate(req); !s.ok()) return Error(t, s);
+  if (draining_) return Error(t, Status::Draining("node " + opt_.node_id + " is shutting down"));
+  if (ext_workers_.size() >= limits::kExternalWorkersMax)
+    return Error(t, Status::Overloaded("node " + opt_.node_id + " has " +
+                                       std::to_string(limits::kExternalWorkersMax) +
+                                       " external workers, its limit"));
+  // Ids carry the incarnation, so a worker of an earlier start of this node is never mistaken
+  // for one of this start (its requests get kNotFound, and it registers again).
+  uint64_t id = (opt_.incarnation << 32) | (next_worker_++ & 0xffffffffull);
+  ExtWorker& w = ext_workers_[id];
+  w.name = req.name.empty() ? "worker-" + std::to_string(id) : req.name;
+  w.types.insert(req.types.begin(), req.types.end());
+  for (const auto& type : w.types) ext_types_[type]++;
+  w.capacity = req.capacity;
+  w.lease_ms = req.lease_ms != 0 ? req.lease_ms : limits::kExternalLeaseMsDefault;
+  Touch(id, w, now_ms);
+  counters_[Counter::kExternalRegistered]++;
+  fx_.notes.push_back("external worker " + w.name + " (" + std::to_string(id) +
+                      ") registered: capacity " + std::to_string(w.capacity) + ", lease " +
+                      std::to_string(w.lease_ms) + " ms");
+  fx_.replies.push_back(Reply{t, protocol::WorkerRegisteredReply{id, opt_.node_id, w.lease_ms}});
+}
+
+void Scheduler::PollWorker(ReplyToken t, const protocol::WorkerPollRequest& req, uint64_t now_ms) {
+  ExtWorker* w = FindWorker(req.worker, t);
+  if (w == nullptr) return;
+  if (w->poll != 0) AnswerPoll(req.worker, *w, {}, now_ms);  // replaced by this one
+  w->poll = t;
+  w->poll_deadline_ms = now_ms + req.wait_ms;
+  w->poll_max = req.max;
+  Touch(req.worker, *w, now_ms);  // leaves the expiry set while the poll is held
+  polling_.insert(req.worker);
+  ext_polls_.emplace(w->poll_deadline_ms, req.worker);
+  DispatchReady(now_ms);
+  // wait_ms 0: "whatever there is now". Otherwise a tick answers it at its deadline.
+  if (req.wait_ms == 0 && w->poll == t) AnswerPoll(req.worker, *w, {}, now_ms);
+}
+
+void Scheduler::AnswerPoll(uint64_t id, ExtWorker& w, std::vector<protocol::LeasedJob> jobs,
+                           uint64_t now_ms) {
+  JOBNET_CHECK(w.poll != 0);
+  fx_.replies.push_back(Reply{w.poll, protocol::WorkerJobsReply{std::move(jobs)}});
+  ext_polls_.erase({w.poll_deadline_ms, id});
+  polling_.erase(id);
+  w.poll = 0;
+  Touch(id, w, now_ms);
+}
+
+void Scheduler::ServePolls(uint64_t now_ms) {
+  // Round robin from the worker after the one served last, so that one worker polling often
+  // cannot take every job while others wait.
+  std::vector<uint64_t> order(polling_.upper_bound(ext_served_last_), polling_.end());
+  order.insert(order.end(), polling_.begin(), polling_.upper_bound(ext_served_last_));
+  for (uint64_t id : order) {
+    ExtWorker& w = ext_workers_.at(id);
+    uint32_t free = w.capacity > w.leases.size() ? w.capacity - static_cast<uint32_t>(w.leases.size()) : 0;
+    uint32_t want = w.poll_max != 0 ? std::min(w.poll_max, free) : free;
+    std::vector<protocol::LeasedJob> jobs;
+    size_t bytes = 0;
+    QueueSet::Entry next;
+    // Payloads go in the reply: stop at half a reply frame (the rest go with the next poll).
+    while (jobs.size() < want && bytes < limits::kReplyFrameBytesMax / 2 &&
+           queues_.Next(now_ms, &w.types, &next)) {
+      Job& job = jobs_.at(next.seq);
+      uint64_t lease = BeginRun(job, now_ms);
+      SetState(job, JobState::kRunning, now_ms, "leased to external worker " + w.name,
+               opt_.node_id);
+      TrackRun(job, lease, now_ms + job.spec.timeout_ms);
+      ext_runs_[lease] = ExtRun{id, job.seq};
+      w.leases.insert(lease);
+      counters_[Counter::kExternalLeased]++;
+      bytes += job.spec.payload.size() + 256;
+      jobs.push_back(protocol::LeasedJob{job.id, lease, job.spec.type, job.spec.queue,
+                                         job.spec.priority, job.spec.payload, job.attempts,
+                                         job.spec.timeout_ms});
+    }
+    if (jobs.empty()) continue;
+    ext_served_last_ = id;
+    AnswerPoll(id, w, std::move(jobs), now_ms);
+  }
+}
+
+void Scheduler::HeartbeatWorker(ReplyToken t, const protocol::WorkerHeartbeatRequest& req,
+                                uint64_t now_ms) {
+  ExtWorker* w = FindWorker(req.worker, t);
+  if (w == nullptr) return;
+  Touch(req.worker, *w, now_ms);
+  protocol::WorkerBeatReply r;
+  r.lease_ms = w->lease_ms;
+  for (uint64_t lease : req.leases)
+    if (w->leases.count(lease) == 0) r.lost.push_back(lease);
+  fx_.replies.push_back(Reply{t, std::move(r)});
+}
+
+void Scheduler::WorkerProgress(ReplyToken t, const protocol::WorkerProgressRequest& req,
+                               uint64_t now_ms) {
+  Job* job = FindExternalRun(req.worker, req.id, req.lease, t);
+  if (job == nullptr) return;
+  Touch(req.worker, ext_workers_.at(req.worker), now_ms);
+  bool applied = ApplyProgress(*job, req.pct, req.message, now_ms);
+  fx_.replies.push_back(Reply{t, protocol::WorkerAckReply{applied}});
+}
+
+void Scheduler::WorkerComplete(ReplyToken t, const protocol::WorkerCompleteRequest& req,
+                               uint64_t now_ms) {
+  Job* job = FindExternalRun(req.worker, req.id, req.lease, t);
+  if (job == nullptr) return;
+  Touch(req.worker, ext_workers_.at(req.worker), now_ms);
+  DropExternalLease(req.lease);
+  counters_[Counter::kExternalResults]++;
+  EndRun(*job, req.lease, true, req.result, "", false, now_ms);
+  fx_.replies.push_back(Reply{t, protocol::WorkerAckReply{}});
+  DispatchReady(now_ms);
+}
+
+void Scheduler::WorkerFail(ReplyToken t, const protocol::WorkerFailRequest& req, uint64_t now_ms) {
+  Job* job = FindExternalRun(req.worker, req.id, req.lease, t);
+  if (job == nullptr) return;
+  Touch(req.worker, ext_workers_.at(req.worker), now_ms);
+  DropExternalLease(req.lease);
+  counters_[Counter::kExternalResults]++;
+  EndRun(*job, req.lease, false, "", req.error.empty() ? "failed (the worker gave no reason)" : req.error,
+         false, now_ms);
+  fx_.replies.push_back(Reply{t, protocol::WorkerAckReply{}});
+  DispatchReady(now_ms);
+}
+
+void Scheduler::UnregisterWorker(ReplyToken t, uint64_t worker, uint64_t now_ms) {
+  ExtWorker* w = FindWorker(worker, t);
+  if (w == nullptr) return;
+  DropWorker(worker,
+             "interrupted: external worker " + w->name + " (" + std::to_string(worker) +
+                 ") unregistered during the run",
+             now_ms);
+  fx_.replies.push_back(Reply{t, protocol::WorkerAckReply{}});
+}
+
+void Scheduler::DropWorker(uint64_t id, const std::string& why, uint64_t now_ms) {
+  ExtWorker& w = ext_workers_.at(id);
+  if (w.poll != 0) AnswerPoll(id, w, {}, now_ms);
+  ext_expiry_.erase({w.expires_ms, id});
+  // Its jobs go back to their queues at once; the attempt counts, as for a node that died
+  // during a run. Jobs of its types that are still queued wait for the next worker that serves
+  // them (docs/architecture.md "External workers"); new submits of a type nobody serves are
+  // refused again.
+  std::vector<uint64_t> leases(w.leases.begin(), w.leases.end());
+  for (uint64_t lease : leases) {
+    Job& job = jobs_.at(ext_runs_.at(lease).seq);
+    DropExternalLease(lease);
+    Unindex(job);
+    counters_[Counter::kExternalRunsLost]++;
+    InterruptRun(job, why, now_ms);
+  }
+  for (const auto& type : w.types)
+    if (--ext_types_[type] == 0) ext_types_.erase(type);
+  fx_.notes.push_back("external worker " + w.name + " (" + std::to_string(id) + ") removed; " +
+                      std::to_string(leases.size()) + " of its runs re-queued: " + why);
+  ext_workers_.erase(id);
+  DispatchReady(now_ms);
+}
+
+void Scheduler::DropExternalLease(uint64_t lease) {
+  auto run = ext_runs_.find(lease);
+  if (run == ext_runs_.end()) return;
+  ext_workers_.at(run->second.worker).leases.erase(lease);
+  ext_runs_.erase(run);
 }
 
 }  // namespace jobnet::sched

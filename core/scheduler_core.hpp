@@ -94,7 +94,10 @@ struct SchedulerOptions {
   uint32_t waiters_max = limits::kWaitersMax;
   uint32_t waiters_per_job_max = limits::kWaitersPerJobMax;
   uint64_t seed = 0x6a6f626e6574ull;          // backoff jitter
-  std::set<std::string> known_types;          // job types this node can run; empty = any
+  // Job types this node's own slots can run (its handlers); empty = any. Types served by a
+  // registered external worker are accepted at submit too (docs/architecture.md "External
+  // workers").
+  std::set<std::string> known_types;
   // Checks a submitted payload against what its type's handler accepts (node.cpp passes the
   // handler registry's check in; the core cannot include handlers/). OK for a type it does not
   // know: known_types decides about those. Unset = every payload passes.
@@ -254,6 +257,30 @@ class Scheduler {
   // How a callback POST went: the delivery is done, failed for good, or tried again later. A
   // result for a delivery that is no longer in flight (the job was retried or purged) is ignored.
   void OnCallbackResult(const CallbackResult& result, uint64_t now_ms);
+  // A local run reports progress (HandlerContext::Progress). Applied if `lease` is still the
+  // job's current run and the job's last update is at least kProgressIntervalMsMin old; else
+  // dropped. Kept in memory only (not journaled).
+  void Progress(uint64_t seq, uint64_t lease, uint32_t pct, std::string message, uint64_t now_ms);
+
+  // ---- external workers (docs/architecture.md and docs/protocol.md "External workers") ----
+  // A worker process leases jobs of its types, up to its capacity, as this node's own slots do
+  // (same queues, priorities, limits, timeouts and retries). It must send something (a poll, a
+  // heartbeat, progress or a result) at least every lease_ms, or it is dropped and the jobs it
+  // holds go back to their queues. A result must name the job's current lease: one for a run
+  // that expired, was cancelled or was leased again is refused with kConflict (fencing).
+  // Registers a worker; answers WorkerRegisteredReply (kOverloaded past kExternalWorkersMax).
+  void RegisterWorker(ReplyToken t, const protocol::WorkerRegisterRequest& req, uint64_t now_ms);
+  // Answers with jobs leased to the worker, at once if there are any, else when some arrive or
+  // after req.wait_ms (an empty WorkerJobsReply). A worker holds one poll: a new one answers the
+  // previous one empty. kNotFound for a worker that is not registered (register again).
+  void PollWorker(ReplyToken t, const protocol::WorkerPollRequest& req, uint64_t now_ms);
+  // Renews the worker's lease; answers with the listed leases it no longer holds.
+  void HeartbeatWorker(ReplyToken t, const protocol::WorkerHeartbeatRequest& req, uint64_t now_ms);
+  void WorkerProgress(ReplyToken t, const protocol::WorkerProgressRequest& req, uint64_t now_ms);
+  void WorkerComplete(ReplyToken t, const protocol::WorkerCompleteRequest& req, uint64_t now_ms);
+  void WorkerFail(ReplyToken t, const protocol::WorkerFailRequest& req, uint64_t now_ms);
+  // The worker leaves: the jobs it still holds go back to their queues at once.
+  void UnregisterWorker(ReplyToken t, uint64_t worker, uint64_t now_ms);
 
   // ---- cluster ----
   void OnHeartbeat(const protocol::Heartbeat& hb, uint64_t now_ms);
@@ -284,6 +311,9 @@ class Scheduler {
   // Slot ids in use, 0..slot_count()-1: the scheduler actor keeps one worker per id.
   uint32_t slot_count() const { return pool_.count(); }
   uint32_t running_jobs() const { return static_cast<uint32_t>(leases_.size()); }
+  // Runs leased to external workers now (a draining node waits for them as for its slots).
+  uint32_t external_runs() const { return static_cast<uint32_t>(ext_runs_.size()); }
+  uint32_t external_workers() const { return static_cast<uint32_t>(ext_workers_.size()); }
   uint64_t live_jobs() const { return live_jobs_; }
   uint64_t held_bytes() const { return held_bytes_; }
   size_t waiter_count() const { return waiter_deadlines_.size(); }
@@ -402,6 +432,50 @@ class Scheduler {
   void PeerAnswered(Peer& p);
   // Takes a free slot for a run starting now.
   uint32_t TakeSlot(uint64_t now_ms);
+  // The start of every run of this node's jobs (local, peer, external): a new lease, one more
+  // attempt, progress reset. The caller moves the job to running and then calls TrackRun.
+  uint64_t BeginRun(Job& job, uint64_t now_ms);
+  void TrackRun(const Job& job, uint64_t lease, uint64_t deadline_ms);
+  // Whether a submit of `type` is accepted: a handler here, or a registered external worker.
+  bool IsKnownType(const std::string& type) const;
+  // The types this node's own slots (and peers, which run the same handlers) take; null: any.
+  const QueueSet::TypeSet* LocalTypes() const {
+    return opt_.known_types.empty() ? nullptr : &opt_.known_types;
+  }
+  // Applies a run's progress unless rate-limited; true if applied.
+  bool ApplyProgress(Job& job, uint32_t pct, std::string message, uint64_t now_ms);
+
+  // ---- external workers ----
+  struct ExtWorker {
+    std::string name;
+    QueueSet::TypeSet types;
+    uint32_t capacity = 1;
+    uint64_t lease_ms = 0;
+    uint64_t expires_ms = 0;    // silent until then (and no poll held): dropped
+    std::set<uint64_t> leases;  // its runs in flight
+    ReplyToken poll = 0;        // the poll it holds, 0 = none
+    uint64_t poll_deadline_ms = 0;
+    uint32_t poll_max = 0;
+  };
+  struct ExtRun {
+    uint64_t worker = 0;
+    uint64_t seq = 0;
+  };
+  // The worker, or null after answering kNotFound to `t`.
+  ExtWorker* FindWorker(uint64_t id, ReplyToken t);
+  // The job whose current run is `lease`, held by `worker`; null after answering kConflict.
+  Job* FindExternalRun(uint64_t worker, const std::string& id, uint64_t lease, ReplyToken t);
+  // The worker was heard from: its lease (and its jobs') runs from now.
+  void Touch(uint64_t id, ExtWorker& w, uint64_t now_ms);
+  // Answers the worker's held poll with `jobs` and releases it.
+  void AnswerPoll(uint64_t id, ExtWorker& w, std::vector<protocol::LeasedJob> jobs,
+                  uint64_t now_ms);
+  // Gives ready jobs to the workers holding polls, round robin.
+  void ServePolls(uint64_t now_ms);
+  // The worker is gone: its held poll is answered empty and its runs go back to their queues.
+  void DropWorker(uint64_t id, const std::string& why, uint64_t now_ms);
+  // Forgets an external run whose lease ended here (no-op for other leases).
+  void DropExternalLease(uint64_t lease);
   // Runs a hosted run on a free slot, or queues it (FreeToOffer counts the room), and
   // acknowledges it to an owner that announces acks.
   void HostRun(const protocol::RemoteRun& run, uint64_t now_ms);
@@ -465,6 +539,15 @@ class Scheduler {
   std::map<std::string, std::map<std::string, uint64_t>> queue_totals_;
   protocol::Histogram run_seconds_;         // a run's start to its end, local and on peers
   protocol::Histogram queue_wait_seconds_;  // ready to started
+
+  std::map<uint64_t, ExtWorker> ext_workers_;      // by worker id
+  std::map<std::string, uint32_t> ext_types_;      // type -> registered workers serving it
+  std::unordered_map<uint64_t, ExtRun> ext_runs_;  // by lease
+  std::set<std::pair<uint64_t, uint64_t>> ext_expiry_;  // (expires_ms, worker): no poll held
+  std::set<std::pair<uint64_t, uint64_t>> ext_polls_;   // (deadline, worker): held polls
+  std::set<uint64_t> polling_;                     // workers holding a poll
+  uint64_t next_worker_ = 1;
+  uint64_t ext_served_last_ = 0;  // round robin among polls
 
   // Bulk actions under way, oldest first; only the first advances.
   struct BulkOp {

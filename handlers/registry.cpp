@@ -23,6 +23,17 @@ bool HandlerContext::SleepFor(uint64_t ms) const {
   return true;
 }
 
+void HandlerContext::Progress(uint32_t pct, const std::string& message) {
+  if (!progress_sink) return;
+  auto now = std::chrono::steady_clock::now();
+  if (progress_sent_at != std::chrono::steady_clock::time_point{} &&
+      now - progress_sent_at < std::chrono::milliseconds(limits::kProgressIntervalMsMin))
+    return;
+  progress_sent_at = now;
+  progress_sink(std::min(pct, limits::kProgressPctMax),
+                message.substr(0, limits::kProgressMessageBytesMax));
+}
+
 Registry& Registry::Global() {
   static Registry r;
   return r;

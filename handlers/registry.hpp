@@ -36,6 +36,9 @@ struct HandlerConfig {
   // loopback (localhost, 127.0.0.1, ::1) is allowed besides them.
   std::set<std::string> http_allow;
   bool http_allow_loopback = true;
+  // The node's data directory (simulate_backup copies into a temporary directory under it);
+  // empty: no copies.
+  std::string data_dir;
 };
 
 struct HandlerContext {
@@ -46,6 +49,15 @@ struct HandlerContext {
   const HandlerConfig* config = nullptr;
   // The node's blobs, from config->blobs (null: this node has no blob store).
   protocol::BlobAccess* blobs = nullptr;
+
+  // Reports this run's progress: `pct` 0..100 (larger is taken as 100) and a short message
+  // (cut to limits::kProgressMessageBytesMax), shown in `jobnet status` and `jobnet wait`. Cheap
+  // to call often: at most one update per limits::kProgressIntervalMsMin goes to the node, the
+  // others are dropped here.
+  void Progress(uint32_t pct, const std::string& message = {});
+  // Where Progress sends (set by the worker that runs the handler; null: progress is dropped).
+  std::function<void(uint32_t pct, std::string message)> progress_sink;
+  std::chrono::steady_clock::time_point progress_sent_at{};  // the last update sent
 
   bool ShouldStop() const {
     return (cancelled != nullptr && cancelled->load(std::memory_order_relaxed)) ||

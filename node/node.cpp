@@ -263,6 +263,7 @@ int RunNode(const NodeConfig& config) {
   handlers::image::Init();
   handler_config->http_allow.insert(config.http_request_allow.begin(), config.http_request_allow.end());
   handler_config->http_allow_loopback = config.http_request_loopback;
+  handler_config->data_dir = config.data;
 
   // Actors may send before the transport is up (heartbeats): until then, frames are dropped.
   std::atomic<Transport*> tp{nullptr};

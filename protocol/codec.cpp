@@ -183,7 +183,10 @@ struct BodyWriter {
   void Info(const JobInfo& j) {
     bool history = !j.history.empty() || j.history_dropped != 0;
     const bool callback = !j.callback.empty();
-    pk.pack_map((history ? 16 : 14) + (callback ? 5 : 0) + (j.reused_from.empty() ? 0 : 1));
+    // Only once a run reported some: a job that never did encodes as before.
+    bool progress = j.progress != 0 || !j.progress_message.empty();
+    pk.pack_map((history ? 16 : 14) + (callback ? 5 : 0) + (j.reused_from.empty() ? 0 : 1) +
+                (progress ? 2 : 0));
     Key("id"); PackStr(pk, j.id);
     Key("type"); PackStr(pk, j.type);
     Key("queue"); PackStr(pk, j.queue);
@@ -207,6 +210,10 @@ struct BodyWriter {
     }
     if (!j.reused_from.empty()) {  // result reuse: only on a job answered from another's result
       Key("reused_from"); PackStr(pk, j.reused_from);
+    }
+    if (progress) {
+      Key("progress"); pk.pack_uint32(j.progress);
+      Key("progress_message"); PackStr(pk, j.progress_message);
     }
     if (!history) return;
     Key("history");
@@ -469,6 +476,87 @@ struct BodyWriter {
     Key("next"); pk.pack_uint64(r.next);
     Key("oldest"); pk.pack_uint64(r.oldest);
     if (r.gap) { Key("gap"); pk.pack(true); }
+  }
+  // ---- external workers ----
+  void operator()(const WorkerRegisterRequest& r) {
+    pk.pack_map(4);
+    Key("name"); PackStr(pk, r.name);
+    Key("types");
+    pk.pack_array(static_cast<uint32_t>(r.types.size()));
+    for (const auto& t : r.types) PackStr(pk, t);
+    Key("capacity"); pk.pack_uint32(r.capacity);
+    Key("lease_ms"); pk.pack_uint64(r.lease_ms);
+  }
+  void operator()(const WorkerPollRequest& r) {
+    pk.pack_map(3);
+    Key("worker"); pk.pack_uint64(r.worker);
+    Key("wait_ms"); pk.pack_uint64(r.wait_ms);
+    Key("max"); pk.pack_uint32(r.max);
+  }
+  void Leases(const char* key, const std::vector<uint64_t>& leases) {
+    Key(key);
+    pk.pack_array(static_cast<uint32_t>(leases.size()));
+    for (uint64_t l : leases) pk.pack_uint64(l);
+  }
+  void operator()(const WorkerHeartbeatRequest& r) {
+    pk.pack_map(2);
+    Key("worker"); pk.pack_uint64(r.worker);
+    Leases("leases", r.leases);
+  }
+  // worker, id and lease: the first fields of progress, complete and fail.
+  void RunFields(uint32_t extra, uint64_t worker, const std::string& id, uint64_t lease) {
+    pk.pack_map(3 + extra);
+    Key("worker"); pk.pack_uint64(worker);
+    Key("id"); PackStr(pk, id);
+    Key("lease"); pk.pack_uint64(lease);
+  }
+  void operator()(const WorkerProgressRequest& r) {
+    RunFields(2, r.worker, r.id, r.lease);
+    Key("pct"); pk.pack_uint32(r.pct);
+    Key("message"); PackStr(pk, r.message);
+  }
+  void operator()(const WorkerCompleteRequest& r) {
+    RunFields(1, r.worker, r.id, r.lease);
+    Key("result"); PackRaw(buf, r.result);
+  }
+  void operator()(const WorkerFailRequest& r) {
+    RunFields(1, r.worker, r.id, r.lease);
+    Key("error"); PackStr(pk, r.error);
+  }
+  void operator()(const WorkerUnregisterRequest& r) {
+    pk.pack_map(1);
+    Key("worker"); pk.pack_uint64(r.worker);
+  }
+  void operator()(const WorkerRegisteredReply& r) {
+    pk.pack_map(3);
+    Key("worker"); pk.pack_uint64(r.worker);
+    Key("node"); PackStr(pk, r.node);
+    Key("lease_ms"); pk.pack_uint64(r.lease_ms);
+  }
+  void operator()(const WorkerJobsReply& r) {
+    pk.pack_map(1);
+    Key("jobs");
+    pk.pack_array(static_cast<uint32_t>(r.jobs.size()));
+    for (const auto& j : r.jobs) {
+      pk.pack_map(8);
+      Key("id"); PackStr(pk, j.id);
+      Key("lease"); pk.pack_uint64(j.lease);
+      Key("type"); PackStr(pk, j.type);
+      Key("queue"); PackStr(pk, j.queue);
+      Key("priority"); pk.pack_uint32(j.priority);
+      Key("payload"); PackRaw(buf, j.payload);
+      Key("attempt"); pk.pack_uint32(j.attempt);
+      Key("timeout_ms"); pk.pack_uint64(j.timeout_ms);
+    }
+  }
+  void operator()(const WorkerBeatReply& r) {
+    pk.pack_map(2);
+    Leases("lost", r.lost);
+    Key("lease_ms"); pk.pack_uint64(r.lease_ms);
+  }
+  void operator()(const WorkerAckReply& r) {
+    pk.pack_map(1);
+    Key("applied"); pk.pack(r.applied);
   }
   void operator()(const ErrorReply& r) { Error(r.code, r.message); }
   void Error(Code code, const std::string& message) {
@@ -747,6 +835,11 @@ Status ReadInfo(const msgpack::object& o, JobInfo* j) {
   JOBNET_TRY(r.Uint("callback_attempts", &j->callback_attempts));
   JOBNET_TRY(r.Uint("callback_next_at", &j->callback_next_at_ms));
   JOBNET_TRY(r.Str("callback_error", &j->callback_error, limits::kErrorMessageBytesMax));
+  JOBNET_TRY(r.Uint("progress", &j->progress));  // absent: 0 (no progress reported)
+  if (j->progress > limits::kProgressPctMax)
+    return Status::InvalidArgument("field 'progress' must be 0.." +
+                                   std::to_string(limits::kProgressPctMax));
+  JOBNET_TRY(r.Str("progress_message", &j->progress_message, limits::kProgressMessageBytesMax));
   if (const auto* h = r.Find("history")) {
     if (h->type != msgpack::type::ARRAY || h->via.array.size > limits::kAttemptHistoryMax)
       return Status::Corruption("field 'history' must be an array of at most " +
@@ -816,6 +909,159 @@ Status ReadScheduleInfo(const msgpack::object& o, ScheduleInfo* i) {
   JOBNET_TRY(r.Str("last_job", &i->last_job_id, limits::kJobIdBytesMax));
   JOBNET_TRY(r.Uint("fires", &i->fires));
   return Status::OK();
+}
+
+// An array of at most `max` values under `key`, each read by `fn(const msgpack::object&)`.
+// Absent: empty.
+template <class Fn>
+Status ReadArray(const MapReader& r, const char* key, uint32_t max, const char* what, Fn fn) {
+  const auto* a = r.Find(key);
+  if (a == nullptr || a->type == msgpack::type::NIL) return Status::OK();
+  if (a->type != msgpack::type::ARRAY || a->via.array.size > max)
+    return Status::Corruption(std::string("field '") + key + "' must be an array of at most " +
+                              std::to_string(max) + " " + what);
+  for (uint32_t i = 0; i < a->via.array.size; ++i) JOBNET_TRY(fn(a->via.array.ptr[i]));
+  return Status::OK();
+}
+
+Status ReadLeases(const MapReader& r, const char* key, std::vector<uint64_t>* out) {
+  return ReadArray(r, key, limits::kExternalCapacityMax, "lease ids",
+                   [out, key](const msgpack::object& v) {
+                     if (v.type != msgpack::type::POSITIVE_INTEGER)
+                       return Status::Corruption(std::string("each of '") + key +
+                                                 "' must be a non-negative integer");
+                     out->push_back(v.via.u64);
+                     return Status::OK();
+                   });
+}
+
+// worker, id and lease: required in progress, complete and fail.
+template <class T>
+Status ReadRunFields(const MapReader& r, T* b) {
+  JOBNET_TRY(r.Uint("worker", &b->worker, true));
+  JOBNET_TRY(r.Str("id", &b->id, limits::kJobIdBytesMax, true));
+  JOBNET_TRY(r.Uint("lease", &b->lease, true));
+  return Status::OK();
+}
+
+// The external-worker kinds, split out of ReadBody.
+Status ReadWorkerBody(Kind kind, const MapReader& r, Body* body) {
+  switch (kind) {
+    case Kind::kWorkerRegister: {
+      WorkerRegisterRequest b;
+      b.capacity = 0;  // required below
+      JOBNET_TRY(r.Str("name", &b.name, limits::kWorkerNameBytesMax));
+      JOBNET_TRY(ReadArray(r, "types", limits::kExternalTypesMax, "type names",
+                           [&b](const msgpack::object& v) {
+                             if (v.type != msgpack::type::STR)
+                               return Status::Corruption("each of 'types' must be a string");
+                             if (v.via.str.size > limits::kTypeNameBytesMax)
+                               return Status::TooLarge("a type is longer than " +
+                                                       std::to_string(limits::kTypeNameBytesMax) +
+                                                       " bytes");
+                             b.types.emplace_back(v.via.str.ptr, v.via.str.size);
+                             return Status::OK();
+                           }));
+      JOBNET_TRY(r.Uint("capacity", &b.capacity, true));
+      JOBNET_TRY(r.Uint("lease_ms", &b.lease_ms));
+      JOBNET_TRY(Validate(b));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kWorkerPoll: {
+      WorkerPollRequest b;
+      JOBNET_TRY(r.Uint("worker", &b.worker, true));
+      JOBNET_TRY(r.Uint("wait_ms", &b.wait_ms));
+      JOBNET_TRY(r.Uint("max", &b.max));
+      if (b.wait_ms > limits::kExternalPollWaitMsMax)
+        return Status::InvalidArgument("wait_ms must be 0.." +
+                                       std::to_string(limits::kExternalPollWaitMsMax));
+      if (b.max > limits::kExternalCapacityMax)
+        return Status::InvalidArgument("max must be 0.." +
+                                       std::to_string(limits::kExternalCapacityMax));
+      *body = b;
+      return Status::OK();
+    }
+    case Kind::kWorkerHeartbeat: {
+      WorkerHeartbeatRequest b;
+      JOBNET_TRY(r.Uint("worker", &b.worker, true));
+      JOBNET_TRY(ReadLeases(r, "leases", &b.leases));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kWorkerProgress: {
+      WorkerProgressRequest b;
+      JOBNET_TRY(ReadRunFields(r, &b));
+      JOBNET_TRY(r.Uint("pct", &b.pct, true));
+      JOBNET_TRY(r.Str("message", &b.message, limits::kProgressMessageBytesMax));
+      if (b.pct > limits::kProgressPctMax)
+        return Status::InvalidArgument("pct must be 0.." + std::to_string(limits::kProgressPctMax));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kWorkerComplete: {
+      WorkerCompleteRequest b;
+      JOBNET_TRY(ReadRunFields(r, &b));
+      JOBNET_TRY(r.Raw("result", &b.result, limits::kResultBytesMax));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kWorkerFail: {
+      WorkerFailRequest b;
+      JOBNET_TRY(ReadRunFields(r, &b));
+      JOBNET_TRY(r.Str("error", &b.error, limits::kErrorMessageBytesMax));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kWorkerUnregister: {
+      WorkerUnregisterRequest b;
+      JOBNET_TRY(r.Uint("worker", &b.worker, true));
+      *body = b;
+      return Status::OK();
+    }
+    case Kind::kWorkerRegistered: {
+      WorkerRegisteredReply b;
+      JOBNET_TRY(r.Uint("worker", &b.worker, true));
+      JOBNET_TRY(r.Str("node", &b.node, limits::kNodeIdBytesMax));
+      JOBNET_TRY(r.Uint("lease_ms", &b.lease_ms));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kWorkerJobs: {
+      WorkerJobsReply b;
+      JOBNET_TRY(ReadMaps(r, "jobs", limits::kExternalCapacityMax, [&b](const MapReader& jr) {
+        LeasedJob j;
+        JOBNET_TRY(jr.Str("id", &j.id, limits::kJobIdBytesMax, true));
+        JOBNET_TRY(jr.Uint("lease", &j.lease, true));
+        JOBNET_TRY(jr.Str("type", &j.type, limits::kTypeNameBytesMax, true));
+        JOBNET_TRY(jr.Str("queue", &j.queue, limits::kQueueNameBytesMax));
+        JOBNET_TRY(jr.Uint("priority", &j.priority));
+        JOBNET_TRY(jr.Raw("payload", &j.payload, limits::kPayloadBytesMax));
+        JOBNET_TRY(jr.Uint("attempt", &j.attempt));
+        JOBNET_TRY(jr.Uint("timeout_ms", &j.timeout_ms));
+        b.jobs.push_back(std::move(j));
+        return Status::OK();
+      }));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kWorkerBeat: {
+      WorkerBeatReply b;
+      JOBNET_TRY(ReadLeases(r, "lost", &b.lost));
+      JOBNET_TRY(r.Uint("lease_ms", &b.lease_ms));
+      *body = std::move(b);
+      return Status::OK();
+    }
+    case Kind::kWorkerAck: {
+      WorkerAckReply b;
+      JOBNET_TRY(r.Bool("applied", &b.applied));
+      *body = b;
+      return Status::OK();
+    }
+    default:
+      break;
+  }
+  return Status::InvalidArgument("unknown message kind " + std::to_string(static_cast<int>(kind)));
 }
 
 Status ReadBody(Kind kind, const msgpack::object& o, Body* body) {
@@ -1324,6 +1570,11 @@ Status ReadBody(Kind kind, const msgpack::object& o, Body* body) {
       *body = std::move(b);
       return Status::OK();
     }
+    case Kind::kWorkerRegister: case Kind::kWorkerPoll: case Kind::kWorkerHeartbeat:
+    case Kind::kWorkerProgress: case Kind::kWorkerComplete: case Kind::kWorkerFail:
+    case Kind::kWorkerUnregister: case Kind::kWorkerRegistered: case Kind::kWorkerJobs:
+    case Kind::kWorkerBeat: case Kind::kWorkerAck:
+      return ReadWorkerBody(kind, r, body);
   }
   return Status::InvalidArgument("unknown message kind " + std::to_string(static_cast<int>(kind)));
 }
@@ -1344,6 +1595,10 @@ bool KnownKind(uint64_t k) {
     case Kind::kQueueSet: case Kind::kQueues: case Kind::kQueueList: case Kind::kQueueSync:
     case Kind::kEvents: case Kind::kEventList:
     case Kind::kBlobPut: case Kind::kBlobGet: case Kind::kBlobStored: case Kind::kBlobData:
+    case Kind::kWorkerRegister: case Kind::kWorkerPoll: case Kind::kWorkerHeartbeat:
+    case Kind::kWorkerProgress: case Kind::kWorkerComplete: case Kind::kWorkerFail:
+    case Kind::kWorkerUnregister: case Kind::kWorkerRegistered: case Kind::kWorkerJobs:
+    case Kind::kWorkerBeat: case Kind::kWorkerAck:
       return true;
   }
   return false;

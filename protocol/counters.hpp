@@ -114,6 +114,16 @@ enum class Counter : uint8_t {
   // ---- result reuse (docs/architecture.md "Result reuse") ----
   kReused,     // reuse submits answered with a copy of a retained result
   kCoalesced,  // reuse submits that joined an identical waiting or running job
+  // ---- external workers and progress (docs/protocol.md "External workers") ----
+  kExternalWorkers,         // registered now (a gauge, filled in by Stats())
+  kExternalRegistered,      // worker_register requests accepted
+  kExternalExpired,         // workers dropped for silence past their lease
+  kExternalLeased,          // runs leased to external workers
+  kExternalResults,         // their completions and failures applied
+  kExternalStaleResults,    // results and progress refused: not the job's current lease
+  kExternalRunsLost,        // runs re-queued because their worker went away
+  kProgressUpdates,         // progress reports applied (local handlers and external workers)
+  kProgressDropped,         // progress reports dropped by the rate limit
   kCount,  // not a counter: the number of them
 };
 
@@ -215,6 +225,15 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kBlobsRemoved, "blobs_removed", false},
     {Counter::kReused, "reused", false},
     {Counter::kCoalesced, "coalesced", false},
+    {Counter::kExternalWorkers, "external_workers", false},
+    {Counter::kExternalRegistered, "external_registered", false},
+    {Counter::kExternalExpired, "external_expired", false},
+    {Counter::kExternalLeased, "external_leased", false},
+    {Counter::kExternalResults, "external_results", false},
+    {Counter::kExternalStaleResults, "external_stale_results", false},
+    {Counter::kExternalRunsLost, "external_runs_lost", false},
+    {Counter::kProgressUpdates, "progress_updates", false},
+    {Counter::kProgressDropped, "progress_dropped", false},
 }};
 inline constexpr size_t kCounterCount = kCounters.size();
 

@@ -104,6 +104,8 @@ JobInfo Job::Info() const {
   i.callback_next_at_ms = callback.state == CallbackState::kPending ? callback.next_at_ms : 0;
   i.callback_error = callback.error;
   i.reused_from = reused_from;
+  i.progress = state == JobState::kSucceeded ? limits::kProgressPctMax : progress;
+  i.progress_message = progress_message;
   return i;
 }
 

@@ -86,6 +86,11 @@ struct Job {
   // later reuse submits may find it); and, on a job answered from another's result, that job.
   std::string reuse_key;
   std::string reused_from;
+  // In memory only (not journaled): the current run's progress (JobInfo::progress), and when it
+  // was last applied, for the rate limit (limits::kProgressIntervalMsMin).
+  uint32_t progress = 0;
+  std::string progress_message;
+  uint64_t progress_at_ms = 0;
 
   // Without the attempt history (status and list replies stay small unless it is asked for).
   JobInfo Info() const;

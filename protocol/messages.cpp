@@ -204,6 +204,27 @@ Status Validate(const QueueSettings& s) {
   return Status::OK();
 }
 
+Status Validate(const WorkerRegisterRequest& r) {
+  using namespace limits;
+  using std::to_string;
+  if (!r.name.empty() && !IsValidName(r.name, kWorkerNameBytesMax))
+    return Status::InvalidArgument("worker name must match " + NamePattern(kWorkerNameBytesMax));
+  if (r.types.empty() || r.types.size() > kExternalTypesMax)
+    return Status::InvalidArgument("a worker serves 1.." + to_string(kExternalTypesMax) +
+                                   " types, not " + to_string(r.types.size()));
+  for (const auto& t : r.types)
+    if (!IsValidName(t, kTypeNameBytesMax))
+      return Status::InvalidArgument("each type must match " + NamePattern(kTypeNameBytesMax));
+  if (r.capacity < 1 || r.capacity > kExternalCapacityMax)
+    return Status::InvalidArgument("capacity must be 1.." + to_string(kExternalCapacityMax));
+  if (r.lease_ms != 0 && (r.lease_ms < kExternalLeaseMsMin || r.lease_ms > kExternalLeaseMsMax))
+    return Status::InvalidArgument("lease_ms must be 0 (the default, " +
+                                   to_string(kExternalLeaseMsDefault) + ") or " +
+                                   to_string(kExternalLeaseMsMin) + ".." +
+                                   to_string(kExternalLeaseMsMax));
+  return Status::OK();
+}
+
 Kind KindOf(const Body& body) {
   static constexpr Kind kKinds[] = {Kind::kSubmit,   Kind::kStatus,   Kind::kWait,
                                     Kind::kCancel,   Kind::kRetry,    Kind::kList,
@@ -221,7 +242,12 @@ Kind KindOf(const Body& body) {
                                     Kind::kQueueList, Kind::kQueueSync,
                                     Kind::kEvents, Kind::kEventList,
                                     Kind::kBlobPut, Kind::kBlobGet,
-                                    Kind::kBlobStored, Kind::kBlobData};
+                                    Kind::kBlobStored, Kind::kBlobData,
+                                    Kind::kWorkerRegister, Kind::kWorkerPoll,
+                                    Kind::kWorkerHeartbeat, Kind::kWorkerProgress,
+                                    Kind::kWorkerComplete, Kind::kWorkerFail,
+                                    Kind::kWorkerUnregister, Kind::kWorkerRegistered,
+                                    Kind::kWorkerJobs, Kind::kWorkerBeat, Kind::kWorkerAck};
   static_assert(sizeof(kKinds) / sizeof(kKinds[0]) == std::variant_size_v<Body>,
                 "one kind per body alternative");
   return kKinds[body.index()];
@@ -269,6 +295,17 @@ const char* KindName(Kind k) {
     case Kind::kBlobGet: return "blob_get";
     case Kind::kBlobStored: return "blob_stored";
     case Kind::kBlobData: return "blob_data";
+    case Kind::kWorkerRegister: return "worker_register";
+    case Kind::kWorkerPoll: return "worker_poll";
+    case Kind::kWorkerHeartbeat: return "worker_heartbeat";
+    case Kind::kWorkerProgress: return "worker_progress";
+    case Kind::kWorkerComplete: return "worker_complete";
+    case Kind::kWorkerFail: return "worker_fail";
+    case Kind::kWorkerUnregister: return "worker_unregister";
+    case Kind::kWorkerRegistered: return "worker_registered";
+    case Kind::kWorkerJobs: return "worker_jobs";
+    case Kind::kWorkerBeat: return "worker_beat";
+    case Kind::kWorkerAck: return "worker_ack";
   }
   return "unknown";
 }

@@ -249,6 +249,77 @@ struct ErrorReply {
   std::string message;
 };
 
+// ---- external workers: a worker process leases jobs over the wire ----
+// (docs/protocol.md "External workers")
+// Registers a worker that serves `types` with up to `capacity` jobs at once. lease_ms: how long
+// it may stay silent before it is dropped and its jobs re-queued (0 = the default).
+struct WorkerRegisterRequest {
+  std::string name;
+  std::vector<std::string> types;
+  uint32_t capacity = 1;
+  uint64_t lease_ms = 0;
+};
+// Asks for up to `max` jobs (0 = its free capacity); held up to wait_ms while there are none.
+struct WorkerPollRequest {
+  uint64_t worker = 0;
+  uint64_t wait_ms = 0;
+  uint32_t max = 0;
+};
+// The worker is alive: renews its lease (and so every job it holds). `leases`: the runs it
+// believes it holds; the reply names those it no longer does (to stop their handlers).
+struct WorkerHeartbeatRequest {
+  uint64_t worker = 0;
+  std::vector<uint64_t> leases;
+};
+struct WorkerProgressRequest {
+  uint64_t worker = 0;
+  std::string id;
+  uint64_t lease = 0;
+  uint32_t pct = 0;
+  std::string message;
+};
+// The run `lease` of job `id` ended: it succeeded with `result` (complete), or failed with
+// `error` (fail).
+struct WorkerCompleteRequest {
+  uint64_t worker = 0;
+  std::string id;
+  uint64_t lease = 0;
+  std::string result = MsgpackNil();
+};
+struct WorkerFailRequest {
+  uint64_t worker = 0;
+  std::string id;
+  uint64_t lease = 0;
+  std::string error;
+};
+struct WorkerUnregisterRequest { uint64_t worker = 0; };
+struct WorkerRegisteredReply {
+  uint64_t worker = 0;
+  std::string node;
+  uint64_t lease_ms = 0;
+};
+// One job leased to an external worker.
+struct LeasedJob {
+  std::string id;
+  uint64_t lease = 0;
+  std::string type;
+  std::string queue;
+  uint32_t priority = 0;
+  std::string payload = MsgpackNil();
+  uint32_t attempt = 0;
+  uint64_t timeout_ms = 0;
+};
+struct WorkerJobsReply { std::vector<LeasedJob> jobs; };
+struct WorkerBeatReply {
+  std::vector<uint64_t> lost;
+  uint64_t lease_ms = 0;
+};
+// The answer to progress, complete, fail and unregister. applied = false: a progress update
+// dropped by the rate limit.
+struct WorkerAckReply { bool applied = true; };
+// Register's bounds (limits.h): names, 1..kExternalTypesMax valid type names, capacity and lease.
+Status Validate(const WorkerRegisterRequest& r);
+
 using Body = std::variant<SubmitRequest, StatusRequest, WaitRequest, CancelRequest, RetryRequest,
                           ListRequest, StatsRequest, AcceptedReply, JobReply, JobListReply,
                           StatsReply, ErrorReply, Heartbeat, RemoteRun, RemoteResult, RemoteAck,
@@ -259,7 +330,12 @@ using Body = std::variant<SubmitRequest, StatusRequest, WaitRequest, CancelReque
                           ScheduleListReply,
                           QueueSetRequest, QueuesRequest, QueueListReply, QueueSync,
                           EventsRequest, EventListReply,
-                          BlobPutRequest, BlobGetRequest, BlobStoredReply, BlobDataReply>;
+                          BlobPutRequest, BlobGetRequest, BlobStoredReply, BlobDataReply,
+                          WorkerRegisterRequest, WorkerPollRequest, WorkerHeartbeatRequest,
+                          WorkerProgressRequest, WorkerCompleteRequest, WorkerFailRequest,
+                          WorkerUnregisterRequest,
+                          WorkerRegisteredReply, WorkerJobsReply, WorkerBeatReply,
+                          WorkerAckReply>;
 
 // Message kinds on the wire. Numbers are part of the protocol: never renumber.
 enum class Kind : uint8_t {
@@ -302,6 +378,18 @@ enum class Kind : uint8_t {
   kQueueList = 68,
   kEvents = 22,
   kEventList = 74,
+  // external workers: requests 40..47, replies 80..87
+  kWorkerRegister = 40,
+  kWorkerPoll = 41,
+  kWorkerHeartbeat = 42,
+  kWorkerProgress = 43,
+  kWorkerComplete = 44,
+  kWorkerFail = 45,
+  kWorkerUnregister = 46,
+  kWorkerRegistered = 80,
+  kWorkerJobs = 81,
+  kWorkerBeat = 82,
+  kWorkerAck = 83,
   kError = 127,
 };
 Kind KindOf(const Body& body);

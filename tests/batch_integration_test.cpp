@@ -84,7 +84,8 @@ TEST_F(BatchIntegrationTest, PayloadTheHandlerCannotAcceptIsRefusedAtOnce) {
   }
   EXPECT_EQ(names, (std::set<std::string>{"echo", "exec", "fail", "find_patterns", "http_request",
                                            "image_filter", "image_resize", "sentiment", "sha256",
-                                           "sleep", "stats", "summarize", "word_count"}));
+                                           "simulate_backup", "sleep", "stats", "summarize",
+                                           "word_count"}));
 }
 
 TEST_F(BatchIntegrationTest, RetryAllCountsAndHistorySurvivesRestart) {

@@ -632,6 +632,43 @@ TEST_F(IntegrationTest, SigtermLetsRunningJobsFinishAndExitsZero) {
   EXPECT_EQ(nlohmann::json::parse(show.out)["state"], "queued");
 }
 
+// Progress of a long local run: `jobnet status` shows the running job's percent and message,
+// and `jobnet submit --wait` whose stdout is not a terminal writes plain progress lines to
+// stderr while it waits, and only the job row to stdout.
+TEST_F(IntegrationTest, ProgressShowsInStatusAndAsLinesWhileWaiting) {
+  std::string data = dir_ + "/n1";
+  NodeProcess node("n1", data, 2);
+  ASSERT_TRUE(node.Start());
+  std::string to = " --to " + node.endpoint();
+  auto r = RunCli("submit simulate_backup '{\"bytes\": 104857600, \"chunk_ms\": 50}' --json" + to);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  std::string id = nlohmann::json::parse(r.out)["id"];
+  // Awaited: the run reports after its first chunk.
+  nlohmann::json status;
+  for (int i = 0; i < 200; ++i) {
+    status = nlohmann::json::parse(RunCli("status " + id + " --json" + to).out);
+    if (status["progress"].get<int>() > 0 && status["state"] == "running") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  EXPECT_EQ(status["state"], "running");
+  EXPECT_GT(status["progress"].get<int>(), 0);
+  EXPECT_NE(status["progress_message"].get<std::string>().find("of 100.0 MiB"), std::string::npos);
+  auto table = RunCli("status " + id + to);
+  EXPECT_NE(table.out.find("running "), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("% "), std::string::npos) << table.out;
+  ASSERT_EQ(RunCli("cancel " + id + to).exit_code, 0);
+
+  auto out = RunCli("submit simulate_backup '{\"bytes\": 31457280, \"chunk_ms\": 100}' --wait" + to +
+                    " 2>/dev/null");
+  auto err = RunCli("submit simulate_backup '{\"bytes\": 31457280, \"chunk_ms\": 100}' --wait" + to +
+                    " 2>&1 >/dev/null");
+  EXPECT_EQ(out.exit_code, 0);
+  EXPECT_NE(out.out.find("succeeded"), std::string::npos) << out.out;
+  EXPECT_EQ(out.out.find("progress:"), std::string::npos) << out.out;
+  EXPECT_NE(err.out.find("progress: 0/1 done"), std::string::npos) << err.out;
+  EXPECT_NE(err.out.find("running "), std::string::npos) << err.out;
+}
+
 TEST_F(IntegrationTest, CliOutputContractAndExitCodes) {
   std::string data = dir_ + "/n1";
   NodeProcess node("n1", data, 2);

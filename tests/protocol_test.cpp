@@ -1097,5 +1097,176 @@ TEST_F(ProtocolTest, BadBlobFramesGetTypedErrors) {
               })).IsInvalidArgument());
 }
 
+// ---- external workers and progress (docs/protocol.md "External workers") ----
+
+TEST_F(ProtocolTest, WorkerRequestsRoundTripWithEveryField) {
+  WorkerRegisterRequest reg{"py-1", {"resize", "py_upper"}, limits::kExternalCapacityMax,
+                            limits::kExternalLeaseMsMax};
+  auto r = std::get<WorkerRegisterRequest>(RoundTrip({1, 1, reg}).body);
+  EXPECT_EQ(r.name, "py-1");
+  EXPECT_EQ(r.types, reg.types);
+  EXPECT_EQ(r.capacity, limits::kExternalCapacityMax);
+  EXPECT_EQ(r.lease_ms, limits::kExternalLeaseMsMax);
+
+  auto poll = std::get<WorkerPollRequest>(
+      RoundTrip({1, 2, WorkerPollRequest{UINT64_MAX, limits::kExternalPollWaitMsMax, 3}}).body);
+  EXPECT_EQ(poll.worker, UINT64_MAX);
+  EXPECT_EQ(poll.wait_ms, limits::kExternalPollWaitMsMax);
+  EXPECT_EQ(poll.max, 3u);
+
+  auto beat = std::get<WorkerHeartbeatRequest>(
+      RoundTrip({1, 3, WorkerHeartbeatRequest{7, {1, UINT64_MAX}}}).body);
+  EXPECT_EQ(beat.worker, 7u);
+  EXPECT_EQ(beat.leases, (std::vector<uint64_t>{1, UINT64_MAX}));
+
+  auto prog = std::get<WorkerProgressRequest>(
+      RoundTrip({1, 4, WorkerProgressRequest{7, "n1-3", 9, 100, "copying"}}).body);
+  EXPECT_EQ(prog.id, "n1-3");
+  EXPECT_EQ(prog.lease, 9u);
+  EXPECT_EQ(prog.pct, 100u);
+  EXPECT_EQ(prog.message, "copying");
+
+  Envelope done = RoundTrip({1, 5, WorkerCompleteRequest{7, "n1-3", 9, Packed("out")}});
+  EXPECT_EQ(KindOf(done.body), Kind::kWorkerComplete);
+  EXPECT_EQ(std::get<WorkerCompleteRequest>(done.body).result, Packed("out"));
+  Envelope failed = RoundTrip({1, 6, WorkerFailRequest{7, "n1-3", 9, "boom"}});
+  EXPECT_EQ(KindOf(failed.body), Kind::kWorkerFail);
+  EXPECT_EQ(std::get<WorkerFailRequest>(failed.body).error, "boom");
+  EXPECT_EQ(std::get<WorkerUnregisterRequest>(RoundTrip({1, 7, WorkerUnregisterRequest{7}}).body)
+                .worker,
+            7u);
+}
+
+TEST_F(ProtocolTest, WorkerRepliesRoundTrip) {
+  auto reg = std::get<WorkerRegisteredReply>(
+      RoundTrip({1, 1, WorkerRegisteredReply{UINT64_MAX, "n1", 1000}}).body);
+  EXPECT_EQ(reg.worker, UINT64_MAX);
+  EXPECT_EQ(reg.node, "n1");
+  EXPECT_EQ(reg.lease_ms, 1000u);
+
+  LeasedJob j{"n1-4", 12, "resize", "img", 5, Packed("in"), 2, 30000};
+  auto jobs = std::get<WorkerJobsReply>(RoundTrip({1, 2, WorkerJobsReply{{j, j}}}).body).jobs;
+  ASSERT_EQ(jobs.size(), 2u);
+  EXPECT_EQ(jobs[1].id, "n1-4");
+  EXPECT_EQ(jobs[1].lease, 12u);
+  EXPECT_EQ(jobs[1].type, "resize");
+  EXPECT_EQ(jobs[1].queue, "img");
+  EXPECT_EQ(jobs[1].priority, 5u);
+  EXPECT_EQ(jobs[1].payload, Packed("in"));
+  EXPECT_EQ(jobs[1].attempt, 2u);
+  EXPECT_EQ(jobs[1].timeout_ms, 30000u);
+
+  auto beat = std::get<WorkerBeatReply>(RoundTrip({1, 3, WorkerBeatReply{{4, 5}, 2000}}).body);
+  EXPECT_EQ(beat.lost, (std::vector<uint64_t>{4, 5}));
+  EXPECT_EQ(beat.lease_ms, 2000u);
+  EXPECT_FALSE(std::get<WorkerAckReply>(RoundTrip({1, 4, WorkerAckReply{false}}).body).applied);
+  EXPECT_TRUE(std::get<WorkerAckReply>(RoundTrip({1, 4, WorkerAckReply{}}).body).applied);
+}
+
+TEST_F(ProtocolTest, WorkerLimitsAtMaxAndMaxPlusOne) {
+  auto status = [](const Body& b) {
+    std::string bytes = Encode({1, 9, b});
+    uint64_t corr = 0;
+    auto r = Decode(bytes.data(), bytes.size(), &corr);
+    EXPECT_EQ(corr, 9u);
+    return r.ok() ? Status::OK() : r.status();
+  };
+  WorkerRegisterRequest reg{"w", {"t"}, 1, 0};
+  EXPECT_TRUE(status(reg).ok());
+  reg.capacity = limits::kExternalCapacityMax + 1;
+  EXPECT_TRUE(status(reg).IsInvalidArgument());
+  reg.capacity = 0;
+  EXPECT_TRUE(status(reg).IsInvalidArgument());
+  reg.capacity = 1;
+  reg.lease_ms = limits::kExternalLeaseMsMin - 1;
+  EXPECT_TRUE(status(reg).IsInvalidArgument());
+  reg.lease_ms = limits::kExternalLeaseMsMax + 1;
+  EXPECT_TRUE(status(reg).IsInvalidArgument());
+  reg.lease_ms = 0;
+  reg.types.clear();
+  EXPECT_TRUE(status(reg).IsInvalidArgument());  // serves nothing
+  reg.types.assign(limits::kExternalTypesMax, "t");
+  EXPECT_TRUE(status(reg).ok());
+  reg.types.push_back("t");
+  EXPECT_TRUE(status(reg).IsCorruption());  // more than the array may hold
+  reg.types = {"bad type"};
+  EXPECT_TRUE(status(reg).IsInvalidArgument());
+  reg.types = {std::string(limits::kTypeNameBytesMax + 1, 't')};
+  EXPECT_TRUE(status(reg).IsTooLarge());
+
+  EXPECT_TRUE(status(WorkerPollRequest{1, limits::kExternalPollWaitMsMax + 1, 0}).IsInvalidArgument());
+  EXPECT_TRUE(status(WorkerPollRequest{1, 0, limits::kExternalCapacityMax + 1}).IsInvalidArgument());
+  EXPECT_TRUE(status(WorkerProgressRequest{1, "n1-1", 1, limits::kProgressPctMax, ""}).ok());
+  EXPECT_TRUE(status(WorkerProgressRequest{1, "n1-1", 1, limits::kProgressPctMax + 1, ""})
+                  .IsInvalidArgument());
+  EXPECT_TRUE(status(WorkerProgressRequest{1, "n1-1", 1, 5,
+                                           std::string(limits::kProgressMessageBytesMax, 'm')})
+                  .ok());
+  EXPECT_TRUE(status(WorkerProgressRequest{1, "n1-1", 1, 5,
+                                           std::string(limits::kProgressMessageBytesMax + 1, 'm')})
+                  .IsTooLarge());
+  std::vector<uint64_t> leases(limits::kExternalCapacityMax, 1);
+  EXPECT_TRUE(status(WorkerHeartbeatRequest{1, leases}).ok());
+  leases.push_back(1);
+  EXPECT_TRUE(status(WorkerHeartbeatRequest{1, leases}).IsCorruption());
+  EXPECT_TRUE(status(WorkerFailRequest{1, "n1-1", 1, std::string(limits::kErrorMessageBytesMax + 1, 'e')})
+                  .IsTooLarge());
+}
+
+TEST_F(ProtocolTest, WorkerRequestsWithoutTheirRunAreRefused) {
+  // A completion must name its worker, job and lease: fencing needs all three.
+  for (const char* missing : {"worker", "id", "lease"}) {
+    std::string bytes = Frame(1, static_cast<uint64_t>(Kind::kWorkerComplete), 4, [&](auto& pk) {
+      pk.pack_map(2);
+      for (const char* k : {"worker", "id", "lease"}) {
+        if (std::string(k) == missing) continue;
+        pk.pack(std::string(k));
+        if (std::string(k) == "id") pk.pack(std::string("n1-1")); else pk.pack(uint64_t{1});
+      }
+    });
+    uint64_t corr = 0;
+    Status s = DecodeStatus(bytes, &corr);
+    EXPECT_TRUE(s.IsInvalidArgument()) << missing << ": " << s.ToString();
+    EXPECT_EQ(corr, 4u);
+  }
+  // A lease that is not a number is a broken encoder.
+  std::string bytes = Frame(1, static_cast<uint64_t>(Kind::kWorkerHeartbeat), 5, [](auto& pk) {
+    pk.pack_map(2);
+    pk.pack(std::string("worker"));
+    pk.pack(uint64_t{1});
+    pk.pack(std::string("leases"));
+    pk.pack_array(1);
+    pk.pack(std::string("x"));
+  });
+  EXPECT_TRUE(DecodeStatus(bytes).IsCorruption());
+}
+
+TEST_F(ProtocolTest, JobProgressRoundTripsAndIsAbsentUntilReported) {
+  JobInfo j;
+  j.id = "n1-1";
+  // Never reported: the job map has its 14 keys, as older readers expect.
+  std::string bytes = Encode({1, 1, JobReply{j}});
+  EXPECT_EQ(bytes.find("progress"), std::string::npos);
+  j.progress = 42;
+  j.progress_message = "42 of 100 files";
+  auto back = std::get<JobReply>(RoundTrip({1, 1, JobReply{j}}).body).job;
+  EXPECT_EQ(back.progress, 42u);
+  EXPECT_EQ(back.progress_message, "42 of 100 files");
+  // The job record does not carry it: progress is kept in memory only.
+  Job rec;
+  rec.seq = 1;
+  rec.id = "n1-1";
+  rec.spec.type = "echo";
+  rec.events = 1;
+  rec.progress = 42;
+  rec.progress_message = "x";
+  auto decoded = DecodeJobRecord(EncodeJobRecord(rec));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(decoded.value().progress, 0u);
+  EXPECT_EQ(decoded.value().Info().progress, 0u);
+  rec.state = JobState::kSucceeded;
+  EXPECT_EQ(rec.Info().progress, limits::kProgressPctMax);  // a succeeded job is done
+}
+
 }  // namespace
 }  // namespace jobnet::protocol

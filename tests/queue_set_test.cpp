@@ -15,11 +15,16 @@ namespace {
 class QueueSetTest : public ::testing::Test {
  protected:
   // Adds a job to `queue` and returns its seq.
-  uint64_t Add(const std::string& queue, uint32_t priority = 0) {
+  uint64_t Add(const std::string& queue, uint32_t priority = 0, const std::string& type = {}) {
     QueueSet::Entry e{++seq_, ++order_, now_, priority};
     queue_of_[e.seq] = queue;
-    qs_.Add(queue, e, now_);
+    qs_.Add(queue, e, now_, type);
     return e.seq;
+  }
+  // The next job of one of `types` handed out, or 0.
+  uint64_t NextOf(const QueueSet::TypeSet& types) {
+    QueueSet::Entry e;
+    return qs_.Next(now_, &types, &e) ? e.seq : 0;
   }
   // The next job handed out, or 0.
   uint64_t Next() {
@@ -163,6 +168,39 @@ TEST_F(QueueSetTest, OldestWaitIsTheLongestWaitingReadyJob) {
   now_ += 300;
   Add("q", 9);
   EXPECT_EQ(qs_.OldestWaitMs("q", now_ + 200), 500u);
+}
+
+// A taker that runs only some types (an external worker, or slots without a handler for the
+// others) gets the best job of its types, passing over jobs it cannot run, in the same order and
+// with the same limits as everyone else.
+TEST_F(QueueSetTest, TypeFilteredTakersSkipJobsOfOtherTypesInOrder) {
+  uint64_t ext1 = Add("q", 9, "py"), local1 = Add("q", 0, "echo"), ext2 = Add("q", 0, "py");
+  uint64_t other = Add("r", 0, "echo");
+  EXPECT_TRUE(qs_.AnyEligibleFor(nullptr));
+  QueueSet::TypeSet none{"nothing"};
+  EXPECT_FALSE(qs_.AnyEligibleFor(&none));
+  EXPECT_EQ(NextOf(none), 0u);
+  // The echo slots take echo jobs from both queues; the higher-priority py job waits for its taker.
+  EXPECT_EQ(NextOf({"echo"}), local1);
+  EXPECT_EQ(NextOf({"echo"}), other);
+  EXPECT_EQ(NextOf({"echo"}), 0u);
+  QueueSet::TypeSet py{"py"};
+  EXPECT_TRUE(qs_.AnyEligibleFor(&py));
+  EXPECT_EQ(NextOf(py), ext1);
+  // Limits count every taker's runs: two run in q (echo and py), so concurrency 2 stops it.
+  Configure("q", [](QueueSettings& s) { s.concurrency = 2; });
+  EXPECT_EQ(NextOf(py), 0u);
+  qs_.RunEnded("q");
+  EXPECT_EQ(NextOf(py), ext2);
+  EXPECT_EQ(qs_.ready(), 0u);
+}
+
+TEST_F(QueueSetTest, RemovingAJobNeedsItsType) {
+  uint64_t a = Add("q", 0, "py");
+  QueueSet::Entry e{a, 1, now_, 0};
+  qs_.Remove("q", e, "py");
+  EXPECT_EQ(qs_.ready(), 0u);
+  EXPECT_EQ(Next(), 0u);
 }
 
 }  // namespace

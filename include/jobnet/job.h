@@ -108,6 +108,10 @@ struct JobInfo {
   // A job answered from another job's result (submitted with reuse): that job's id. It never
   // ran; empty for every other job.
   std::string reused_from;
+  // The current (or last) run's progress, as its handler reported it: 0..100 (100 once
+  // succeeded) and a short message. Kept in memory only: 0 and "" after a node restart.
+  uint32_t progress = 0;
+  std::string progress_message;
 };
 
 // The answer to a submit.

@@ -370,6 +370,43 @@ static_assert(kHttpFetchBodyBytesMax / 3 * 4 + 4 + kHttpFetchHeaderBytesMax + 40
               "a base64 body with its headers fits a result");
 constexpr uint64_t kHttpFetchTimeoutMsDefault = 10000;
 constexpr uint64_t kHttpFetchTimeoutMsMax = 120000;  // and never past the job's own lease
+// ---- External workers and progress (docs/protocol.md "External workers") ----
+// Worker processes registered with one node at once. Each holds at most one poll, so this also
+// bounds the polls a node holds (far below kPendingRequestsMax).
+constexpr uint32_t kExternalWorkersMax = 1024;
+static_assert(kExternalWorkersMax < kPendingRequestsMax / 10, "held polls leave room for clients");
+// Jobs one external worker holds leased at once (its `capacity`). A poll reply carries their
+// payloads: the node stops filling one at half of kReplyFrameBytesMax (four 1 MiB payloads), and
+// the rest go out with the next poll.
+constexpr uint32_t kExternalCapacityMax = 256;
+// Job types one worker serves, and its name (for logs and `stats`).
+constexpr uint32_t kExternalTypesMax = 64;
+constexpr uint32_t kWorkerNameBytesMax = 64;
+// A worker that sends nothing (poll, heartbeat, progress, result) for its lease is dropped and
+// its leased jobs go back to the queue. It chooses the lease within these bounds at register:
+// short enough that a dead worker's jobs run again soon, long enough to survive a GC pause.
+constexpr uint64_t kExternalLeaseMsDefault = 10000;
+constexpr uint64_t kExternalLeaseMsMin = 100;
+constexpr uint64_t kExternalLeaseMsMax = 600000;
+// The longest a node holds a poll before it answers with no jobs.
+constexpr uint64_t kExternalPollWaitMsMax = 60000;
+// A run's progress: a percentage and a short message, at most 5 updates a second per job
+// (faster updates are answered `applied: false` and dropped: progress is kept in memory only).
+constexpr uint32_t kProgressPctMax = 100;
+constexpr uint32_t kProgressMessageBytesMax = 256;
+constexpr uint64_t kProgressIntervalMsMin = 200;
+
+// ---- simulate_backup (docs/handlers.md) ----
+// One run copies (or reads and discards) at most this much, from at most this many files it
+// walks, so a payload naming "/" or a huge size is refused instead of filling a disk or a day.
+constexpr uint64_t kBackupBytesMax = 16ull << 30;
+constexpr uint32_t kBackupFilesMax = 100000;
+// Chunk sizes: one chunk is read, written and checked for cancel at a time.
+constexpr uint32_t kBackupChunkBytesMin = 4096;
+constexpr uint32_t kBackupChunkBytesMax = 16u << 20;
+constexpr uint32_t kBackupChunkBytesDefault = 1u << 20;
+// A pause after each chunk (a slow medium, for demos and tests of progress and cancel).
+constexpr uint32_t kBackupChunkMsMax = 10000;
 
 }  // namespace jobnet::limits
 

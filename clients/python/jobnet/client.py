@@ -1,0 +1,151 @@
+"""jobnet.Client: submit jobs to a jobnet cluster and follow them (docs/protocol.md §4, §12)."""
+
+import os
+import time
+import uuid
+
+from . import _wire as w
+from . import errors
+
+# The job-spec fields a submit takes besides type and payload (docs/protocol.md §4.1).
+SPEC_OPTIONS = ("queue", "priority", "run_at_ms", "delay_ms", "max_attempts", "backoff_ms",
+                "timeout_ms", "key")
+
+
+def _job(body):
+    """A job map as the node sent it, with the fields an older node leaves out at their
+    defaults (docs/protocol.md §5.2: absent = default)."""
+    body.setdefault("progress", 0)
+    body.setdefault("progress_message", "")
+    return body
+
+
+def default_endpoints():
+    """$JOBNET_ENDPOINTS (comma-separated) if set, else tcp://127.0.0.1:7701."""
+    env = os.environ.get("JOBNET_ENDPOINTS", "")
+    eps = [e.strip() for e in env.split(",") if e.strip()]
+    return eps or ["tcp://127.0.0.1:7701"]
+
+
+def _spec(type, payload, opts, auto_key):
+    unknown = set(opts) - set(SPEC_OPTIONS)
+    if unknown:
+        raise TypeError("unknown job option(s): %s (known: %s)" % (", ".join(sorted(unknown)),
+                                                                  ", ".join(SPEC_OPTIONS)))
+    spec = {"type": type, "payload": payload}
+    spec.update({k: v for k, v in opts.items() if v is not None})
+    if auto_key and not spec.get("key"):
+        # As the C++ client: a submit retried on another try never makes a second job on the
+        # same node.
+        spec["key"] = "auto-" + uuid.uuid4().hex
+    return spec
+
+
+class Client:
+    """A client of one jobnet cluster, talking to the first of `endpoints` that answers and
+    failing over to the next when a node does not answer (refused or lost connection at once,
+    a silent node after `request_timeout` seconds). Errors are raised as jobnet.JobnetError
+    subclasses carrying the protocol's code (``e.code``, ``e.code_name``). Jobs are returned as
+    dicts with the keys of docs/protocol.md §5.2 (``id``, ``state``, ``result``, ``error``,
+    ``progress``...). Thread-safe: calls from several threads are serialized."""
+
+    def __init__(self, endpoints=None, request_timeout=w.REQUEST_TIMEOUT_DEFAULT, failover=True,
+                 auto_key=True):
+        self._conn = w.Connection(endpoints or default_endpoints(), request_timeout, failover)
+        self._auto_key = auto_key
+
+    @property
+    def endpoint(self):
+        """The endpoint this client talks to now."""
+        return self._conn.endpoint
+
+    def close(self):
+        self._conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def submit(self, type, payload=None, **opts):
+        """Submits one job and returns its id. `payload` is any msgpack-able value; `opts` are
+        job-spec fields: queue, priority, run_at_ms, delay_ms, max_attempts, backoff_ms,
+        timeout_ms, key (a submit without a key gets a random one)."""
+        body = w.expect(self._conn.call(w.SUBMIT, _spec(type, payload, opts, self._auto_key)),
+                        w.ACCEPTED)
+        return body["id"]
+
+    def submit_batch(self, specs):
+        """Submits up to 1000 jobs in one request (one fsync on the node). Each spec is a dict
+        {"type", "payload", and job options} or a (type, payload) pair. Returns one entry per
+        spec, in order: the job id, or the JobnetError that refused that spec (not raised: the
+        other specs are unaffected)."""
+        out = []
+        for s in specs:
+            if isinstance(s, dict):
+                s = dict(s)
+                out.append(_spec(s.pop("type"), s.pop("payload", None), s, self._auto_key))
+            else:
+                t, p = s
+                out.append(_spec(t, p, {}, self._auto_key))
+        body = w.expect(self._conn.call(w.SUBMIT_BATCH, {"specs": out}), w.BATCH_ACCEPTED)
+        items = body.get("items", [])
+        if len(items) != len(out):
+            raise errors.Corruption("batch reply has %d answers for %d specs" % (len(items),
+                                                                                 len(out)))
+        return [it["id"] if "id" in it else errors.error_for(it.get("code", 0),
+                                                             it.get("message", ""))
+                for it in items]
+
+    def status(self, id, history=False):
+        """The job as it is now (with history: its last attempts)."""
+        body = {"id": id, "history": True} if history else {"id": id}
+        return _job(w.expect(self._conn.call(w.STATUS, body), w.JOB))
+
+    def wait(self, ids, timeout=30.0):
+        """Blocks until the job (a str id) or every job (a list of ids) is final, and returns
+        it (or them, in order). Raises jobnet.Timeout when `timeout` seconds pass first (None:
+        no limit)."""
+        if isinstance(ids, str):
+            return self._wait_one(ids, None if timeout is None else time.monotonic() + timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        return [self._wait_one(i, deadline) for i in ids]
+
+    def _wait_one(self, id, deadline):
+        while True:
+            # The node holds a wait up to an hour; longer waits are asked again.
+            window = 30.0 if deadline is None else max(0.0, deadline - time.monotonic())
+            window_ms = int(min(window * 1000, w.WAIT_TIMEOUT_MS_MAX))
+            try:
+                return _job(w.expect(self._conn.call(w.WAIT, {"id": id, "timeout_ms": window_ms},
+                                                     extra_timeout=window_ms / 1000.0), w.JOB))
+            except errors.Timeout as e:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise errors.Timeout("job %s is not finished after the wait's timeout (%s)"
+                                         % (id, e.message))
+
+    def list(self, state=None, queue=None, type=None, limit=100, after=None):
+        """One page of this node's jobs in id order (pass the last id as `after` for the
+        next page)."""
+        body = {"limit": limit}
+        for k, v in (("state", state), ("queue", queue), ("type", type), ("after", after)):
+            if v:
+                body[k] = v
+        return [_job(j) for j in w.expect(self._conn.call(w.LIST, body), w.JOB_LIST)["jobs"]]
+
+    def cancel(self, id):
+        """Cancels a queued, delayed or running job; raises Conflict if it is final."""
+        return _job(w.expect(self._conn.call(w.CANCEL, {"id": id}), w.JOB))
+
+    def retry(self, id):
+        """Re-queues a dead, failed or cancelled job with fresh attempts."""
+        return _job(w.expect(self._conn.call(w.RETRY, {"id": id}), w.JOB))
+
+    def stats(self):
+        """The node's view: jobs by state, queues, counters, peers."""
+        return w.expect(self._conn.call(w.STATS, {}), w.STATS_REPLY)
+
+    def types(self):
+        """The job handlers of the node: [{"type", "payload", "result"}]."""
+        return w.expect(self._conn.call(w.TYPES, {}), w.TYPE_LIST)["handlers"]

@@ -1,0 +1,75 @@
+"""A real `jobnet node` process on a loopback port, for the Python tests (ctest passes the
+binary as $JOBNET_BIN)."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import jobnet
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, timeout=20.0, interval=0.05, what="condition"):
+    """Polls `condition` until it returns a true value (returned), or fails after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+class Node:
+    def __init__(self, node_id="n1", workers=2, extra=()):
+        self.bin = os.environ.get("JOBNET_BIN", "jobnet")
+        self.dir = tempfile.mkdtemp(prefix="jobnet-py-")
+        self.port = free_port()
+        self.endpoint = "tcp://127.0.0.1:%d" % self.port
+        self.data = os.path.join(self.dir, "data")
+        self.log = open(os.path.join(self.dir, "node.log"), "w")
+        self.proc = subprocess.Popen(
+            [self.bin, "node", "--id", node_id, "--listen", self.endpoint, "--data", self.data,
+             "--workers", str(workers)] + list(extra),
+            stdout=self.log, stderr=subprocess.STDOUT)
+        probe = jobnet.Client([self.endpoint], request_timeout=1.0)
+        try:
+            def up():
+                if self.proc.poll() is not None:
+                    raise AssertionError("node exited at start: " + self.log_text())
+                try:
+                    return probe.stats()
+                except jobnet.JobnetError:
+                    return None
+            wait_for(up, what="the node to answer stats")
+        except BaseException:
+            self.stop()  # no node outlives a test that could not start it
+            raise
+        finally:
+            probe.close()
+
+    def log_text(self):
+        self.log.flush()
+        with open(os.path.join(self.dir, "node.log")) as f:
+            return f.read()[-4000:]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,0 +1,129 @@
+"""jobnet.Client against a live node: every operation round-trips; errors are raised with the
+protocol's stable code; failover skips an endpoint nobody listens on; progress of the
+simulate_backup handler is seen while it runs. Method: a real `jobnet node` process
+(tests/nodeproc.py), the client over ZeroMQ, conditions awaited with bounded polls."""
+
+import os
+import unittest
+
+import jobnet
+from nodeproc import Node, free_port, wait_for
+
+
+class ClientTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.node = Node(workers=2)
+        cls.c = jobnet.Client([cls.node.endpoint])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.c.close()
+        cls.node.stop()
+
+    def test_submit_wait_status_list_round_trip(self):
+        payload = {"hello": "py", "n": [1, 2.5, None, True], "b": b"\x00\x01"}
+        job_id = self.c.submit("echo", payload, queue="pyq", priority=7, max_attempts=2)
+        self.assertIsInstance(job_id, str)
+        self.assertTrue(job_id.startswith("n1-"))
+        done = self.c.wait(job_id, timeout=20)
+        self.assertEqual(done["state"], "succeeded")
+        self.assertEqual(done["result"], payload)
+        self.assertEqual(done["progress"], 100)
+        st = self.c.status(job_id, history=True)
+        self.assertEqual(st["queue"], "pyq")
+        self.assertEqual(st["priority"], 7)
+        self.assertEqual(st["max_attempts"], 2)
+        self.assertEqual(len(st["history"]), 1)
+        listed = self.c.list(queue="pyq", limit=10)
+        self.assertIn(job_id, [j["id"] for j in listed])
+        self.assertEqual(self.c.list(queue="pyq", after=listed[-1]["id"]), [])
+        # A key makes a resubmit return the same job.
+        k1 = self.c.submit("echo", 1, key="py-key-1")
+        self.assertEqual(self.c.submit("echo", 2, key="py-key-1"), k1)
+
+    def test_batch_wait_many_cancel_retry(self):
+        items = self.c.submit_batch([("echo", "a"), {"type": "echo", "payload": "b", "queue": "q2"},
+                                     ("no_such_type", 1)])
+        self.assertEqual(len(items), 3)
+        self.assertIsInstance(items[2], jobnet.InvalidArgument)
+        self.assertEqual(items[2].code, 3)
+        jobs = self.c.wait(items[:2], timeout=20)
+        self.assertEqual([j["result"] for j in jobs], ["a", "b"])
+        delayed = self.c.submit("echo", "later", delay_ms=600000)
+        self.assertEqual(self.c.status(delayed)["state"], "delayed")
+        self.assertEqual(self.c.cancel(delayed)["state"], "cancelled")
+        with self.assertRaises(jobnet.Conflict) as cm:
+            self.c.cancel(delayed)
+        self.assertEqual(cm.exception.code, 9)
+        self.assertEqual(cm.exception.code_name, "conflict")
+        self.assertEqual(self.c.retry(delayed)["state"], "queued")
+        self.assertEqual(self.c.wait(delayed, timeout=20)["result"], "later")
+
+    def test_stats_types_and_errors_carry_their_codes(self):
+        stats = self.c.stats()
+        self.assertEqual(stats["node"], "n1")
+        self.assertIn("succeeded", stats["jobs"])
+        types = [h["type"] for h in self.c.types()]
+        self.assertIn("echo", types)
+        self.assertIn("simulate_backup", types)
+        with self.assertRaises(jobnet.NotFound) as cm:
+            self.c.status("n1-999999")
+        self.assertEqual(cm.exception.code, 1)
+        with self.assertRaises(jobnet.InvalidArgument):
+            self.c.submit("no_such_type", 1)
+        with self.assertRaises(jobnet.InvalidArgument):
+            self.c.submit("sleep", "not a number")  # refused at submit by its payload check
+        with self.assertRaises(TypeError):
+            self.c.submit("echo", 1, no_such_option=1)
+        slow = self.c.submit("sleep", 5000)
+        with self.assertRaises(jobnet.Timeout) as cm:
+            self.c.wait(slow, timeout=0.2)
+        self.assertEqual(cm.exception.code_name, "timeout")
+        self.c.cancel(slow)
+
+    def test_failover_skips_an_endpoint_nobody_listens_on(self):
+        dead = "tcp://127.0.0.1:%d" % free_port()
+        with jobnet.Client([dead, self.node.endpoint], request_timeout=3.0) as c:
+            job_id = c.submit("echo", "via failover")
+            self.assertEqual(c.endpoint, self.node.endpoint)
+            self.assertEqual(c.wait(job_id, timeout=20)["result"], "via failover")
+        with jobnet.Client([dead], request_timeout=3.0) as c:
+            with self.assertRaises(jobnet.Unavailable):
+                c.stats()
+
+    def test_simulate_backup_progress_is_seen_mid_run(self):
+        job_id = self.c.submit("simulate_backup", {"bytes": 40 << 20, "chunk_bytes": 1 << 20,
+                                                   "chunk_ms": 50})
+        mid = wait_for(lambda: (lambda j: j if j["state"] == "running" and
+                                0 < j["progress"] < 100 else None)(self.c.status(job_id)),
+                       what="progress between 0 and 100")
+        self.assertIn("MiB", mid["progress_message"])
+        done = self.c.wait(job_id, timeout=30)
+        self.assertEqual(done["state"], "succeeded")
+        self.assertEqual(done["result"]["bytes"], 40 << 20)
+        self.assertEqual(done["progress"], 100)
+
+    def test_simulate_backup_copies_a_tree_and_honours_cancel(self):
+        src = os.path.join(self.node.dir, "tree")
+        os.makedirs(os.path.join(src, "sub"))
+        for name, size in (("a.bin", 5000), ("sub/b.bin", 70000)):
+            with open(os.path.join(src, name), "wb") as f:
+                f.write(os.urandom(size))
+        done = self.c.wait(self.c.submit("simulate_backup", {"path": src, "copy": True,
+                                                             "chunk_bytes": 4096}), timeout=30)
+        self.assertEqual(done["state"], "succeeded", done["error"])
+        self.assertEqual(done["result"]["files"], 2)
+        self.assertEqual(done["result"]["bytes"], 75000)
+        # The copies are removed when the run ends.
+        tmp = os.path.join(self.node.data, "backup-tmp")
+        self.assertEqual(os.listdir(tmp) if os.path.isdir(tmp) else [], [])
+        # A long one stops when cancelled.
+        long_id = self.c.submit("simulate_backup", {"bytes": 1 << 30, "chunk_ms": 100})
+        wait_for(lambda: self.c.status(long_id)["progress_message"], what="the backup to start")
+        self.assertEqual(self.c.cancel(long_id)["state"], "cancelled")
+        wait_for(lambda: self.c.stats()["busy"] == 0, what="the cancelled run to stop")
+
+
+if __name__ == "__main__":
+    unittest.main()
