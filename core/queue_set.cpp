@@ -230,13 +230,16 @@ bool QueueSet::Next(uint64_t now_ms, const TypeSet* types, Entry* out) {
   return true;
 }
 
-bool QueueSet::Peek(uint64_t now_ms, Entry* out) {
+bool QueueSet::Peek(uint64_t now_ms, const TypeSet* types, Entry* out) {
   Release(now_ms);
-  if (active_.empty()) return false;
-  const Queue& q = *std::get<2>(*active_.begin());
-  JOBNET_CHECK(!q.ready.empty());
-  *out = *q.ready.begin();
-  return true;
+  for (const auto& slot : active_) {
+    Queue& candidate = *std::get<2>(slot);
+    auto ready = BestReady(candidate, types);
+    if (ready == candidate.ready.end()) continue;
+    *out = *ready->second.begin();
+    return true;
+  }
+  return false;
 }
 
 uint64_t QueueSet::NextWakeMs() const {

@@ -61,14 +61,14 @@ class QueueSet {
   bool HasEligible(uint64_t now_ms);
   // Hands out the next job: from the eligible queue with the least pass, its first entry. Counts
   // it as running in its queue and takes one of its rate tokens. False if no queue is eligible.
-  bool Next(uint64_t now_ms, Entry* out);
-  // The entry Next would hand out, left where it is (no token, no pass). False if none.
-  bool Peek(uint64_t now_ms, Entry* out);
   bool Next(uint64_t now_ms, Entry* out) { return Next(now_ms, nullptr, out); }
   // The same for a taker that runs only the types in `types` (null: every type): from the
   // eligible queue with the least pass that holds a job of one of them, its first such entry.
   // Costs one look per eligible queue passed over (those holding only other types).
   bool Next(uint64_t now_ms, const TypeSet* types, Entry* out);
+  // The entry Next(now_ms, types, ...) would hand out, left where it is (no token, no pass).
+  // False if none.
+  bool Peek(uint64_t now_ms, const TypeSet* types, Entry* out);
   // Whether some queue is eligible as of the last call that gave a time (no release: const).
   bool any_eligible() const { return !active_.empty(); }
   // Whether some eligible queue holds a job of one of `types` (null: any), as any_eligible.

@@ -1311,7 +1311,7 @@ void Scheduler::DispatchReady(uint64_t now_ms) {
     // Blobs do not travel to peers (yet): a job that names one waits for a local slot, and the
     // jobs behind it in its turn wait with it.
     QueueSet::Entry head;
-    if (opt_.blob_refs && queues_.Peek(now_ms, &head) && opt_.blob_refs->HasInputs(head.seq)) {
+    if (opt_.blob_refs && queues_.Peek(now_ms, LocalTypes(), &head) && opt_.blob_refs->HasInputs(head.seq)) {
       counters_[Counter::kBlobJobsKeptLocal]++;
       return;
     }
