@@ -5,7 +5,8 @@ PKGS=(cmake ninja-build g++ pkg-config ccache libcaf-dev libzmq3-dev cppzmq-dev
       libmsgpack-cxx-dev librocksdb-dev libgtest-dev libgmock-dev libspdlog-dev libcli11-dev
       libtomlplusplus-dev nlohmann-json3-dev libssl-dev librestinio-dev libasio-dev
       libhttp-parser-dev libfmt-dev libcurl4-openssl-dev prometheus-cpp-dev python3 python3-yaml
-      libvips-dev libre2-dev)  # libvips-dev: the image handlers (pkg-config vips-cpp); libre2-dev: find_patterns
+      libvips-dev libre2-dev
+      python3-zmq python3-msgpack prometheus)  # libvips-dev: the image handlers (pkg-config vips-cpp); libre2-dev: find_patterns
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

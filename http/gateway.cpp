@@ -603,6 +603,21 @@ struct Gateway::Impl {
     Workers(req, static_cast<uint32_t>(std::min<uint64_t>(n, UINT32_MAX)));  // the node checks the bounds
   }
 
+  // Unregisters an external worker (docs/protocol.md "External workers"): the jobs it holds go
+  // back to their queues at once. The id is the one worker_register answered.
+  void DeleteWorker(const Request& req, const std::string& id) {
+    uint64_t worker = 0;
+    auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), worker);
+    if (ec != std::errc() || end != id.data() + id.size())
+      return RespondError(req, Status::InvalidArgument(
+                                   "'" + id + "' is not an external worker id (a number, as "
+                                   "worker_register answered)"));
+    CallOk(req, protocol::WorkerUnregisterRequest{worker}, limits::kHttpWriteAnswerMs,
+           [req, worker](protocol::Body&) {
+             Respond(req, 200, Json{{"worker", worker}, {"unregistered", true}});
+           });
+  }
+
   void ListJobs(const Request& req) {
     auto q = QueryOf(req);
     if (!q.ok()) return RespondError(req, q.status());
@@ -926,6 +941,9 @@ struct Gateway::Impl {
     }));
     r->http_get("/api/workers", Route([this](const Request& req, const Params&) { Workers(req, std::nullopt); }));
     r->http_post("/api/workers", Route([this](const Request& req, const Params&) { PostWorkers(req); }));
+    r->http_delete("/api/workers/:id", Route([this](const Request& req, const Params& p) {
+      DeleteWorker(req, std::string(p["id"]));
+    }));
     r->http_get("/api/events", Route([this](const Request& req, const Params&) { Events(req); }));
     r->http_get("/api/nodes", Route([this](const Request& req, const Params&) { Nodes(req); }));
     r->http_get("/healthz", Route([this](const Request& req, const Params&) { Health(req); }));

@@ -28,6 +28,10 @@ import urllib.request
 
 import yaml
 
+# The Python client from this tree (clients/python), for what HTTP cannot do: register an
+# external worker. Imported where it is used, so the self-test needs no ZeroMQ.
+CLIENTS_PYTHON = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients", "python")
+
 # The subset of JSON Schema (OpenAPI 3.0 flavour) the spec may use. A keyword outside it fails
 # the check, so the spec cannot quietly rely on something this validator ignores.
 VALIDATING = {"$ref", "type", "nullable", "enum", "properties", "required",
@@ -170,7 +174,7 @@ class Http:
 
 # --- the cases ------------------------------------------------------------------------------
 
-def run_cases(spec, http):
+def run_cases(spec, http, zmq_endpoint):
     """Sends every case; returns the failures. Each case names the operation it covers as
     (spec path, method) and the status it expects."""
     v = Validator(spec)
@@ -276,6 +280,14 @@ def run_cases(spec, http):
     call("/api/workers", "get", 200)
     call("/api/workers", "post", 200, body={"workers": 3})
     call("/api/workers", "post", 400, body={"workers": 0})
+    # An external worker, registered with the Python client over ZeroMQ, then removed.
+    WID = "/api/workers/{id}"
+    sys.path.insert(0, CLIENTS_PYTHON)
+    import jobnet
+    worker = jobnet.Worker([zmq_endpoint], types=["openapi_external"], capacity=1)
+    call(WID, "delete", 200, path="/api/workers/%d" % worker.worker_id)
+    call(WID, "delete", 404, path="/api/workers/%d" % worker.worker_id)
+    call(WID, "delete", 400, path="/api/workers/not-a-number")
     call("/api/nodes", "get", 200)
     call("/api/events", "get", 200, query={"since": "0", "queue": "default"})
     call("/api/events", "get", 400, query={"since": "soon"})
@@ -284,6 +296,17 @@ def run_cases(spec, http):
     text = call("/metrics", "get", 200)
     if text is not None and "jobnet_" not in text:
         failures.append("GET /metrics: no jobnet_ series")
+    if text is not None:
+        # Prometheus' own linter on the exposition (Debian package prometheus): names, help,
+        # types, histogram buckets. Not optional: a missing promtool is a failure.
+        lint = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                              text=True)
+        if lint.returncode != 0:
+            failures.append("promtool check metrics: " + _short(lint.stdout + lint.stderr))
+        # Counters move: jobs were submitted and finished above.
+        moved = re.search(r'^jobnet_jobs_submitted_total\{node="n1",queue="default"\} (\d+)', text, re.M)
+        if moved is None or int(moved.group(1)) == 0:
+            failures.append("GET /metrics: jobnet_jobs_submitted_total{queue=\"default\"} did not move")
 
     # Every operation of the spec was exercised, with a success, and with an error where the
     # spec documents one a client can cause.
@@ -386,7 +409,7 @@ def main():
             except OSError:
                 return False
         until(ready, "the node's /readyz")
-        failures = run_cases(spec, http)
+        failures = run_cases(spec, http, "tcp://127.0.0.1:%d" % zmq_port)
     finally:
         node.send_signal(signal.SIGKILL)
         node.wait()
