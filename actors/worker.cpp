@@ -1,6 +1,8 @@
 // Worker behavior: run the handler, report the outcome (also for failures and exceptions).
 #include "actors/worker.hpp"
 
+#include <memory>
+
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -17,6 +19,12 @@ worker_actor::behavior_type Worker(worker_actor::pointer self, caf::actor report
         ctx.cancelled = item.cancelled.get();
         ctx.config = item.config.get();
         ctx.blobs = item.config ? item.config->blobs : nullptr;
+        // A peer's job (seq 0) reads its inputs from, and leaves its result on, its owner.
+        std::unique_ptr<protocol::BlobAccess> hosted;
+        if (d.seq == 0 && ctx.blobs && item.config->hosted_blobs) {
+          hosted = item.config->hosted_blobs(d.id);
+          ctx.blobs = hosted.get();
+        }
         // Progress goes to the scheduler, which keeps it if this run is still the job's current
         // one (a peer's job, seq 0, keeps none: its owner does not hear of it).
         if (d.seq != 0)

@@ -79,12 +79,6 @@ bool BlobRefs::Referenced(const std::string& hash) const {
   return counts_.count(hash) != 0;
 }
 
-bool BlobRefs::HasInputs(uint64_t seq) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = by_job_.find(seq);
-  return it != by_job_.end() && !it->second.inputs.empty();
-}
-
 size_t BlobRefs::blobs() const {
   std::lock_guard<std::mutex> lock(mu_);
   return counts_.size();

@@ -29,8 +29,6 @@ class BlobRefs {
   void RemoveJob(uint64_t seq);
 
   bool Referenced(const std::string& hash) const;
-  // Whether job `seq`'s payload names a blob (such a job runs only where its blobs are).
-  bool HasInputs(uint64_t seq) const;
   size_t blobs() const;
 
  private:

@@ -1308,13 +1308,8 @@ void Scheduler::DispatchReady(uint64_t now_ms) {
         link = static_cast<int>(i);
       }
     if (link < 0) return;
-    // Blobs do not travel to peers (yet): a job that names one waits for a local slot, and the
-    // jobs behind it in its turn wait with it.
-    QueueSet::Entry head;
-    if (opt_.blob_refs && queues_.Peek(now_ms, LocalTypes(), &head) && opt_.blob_refs->HasInputs(head.seq)) {
-      counters_[Counter::kBlobJobsKeptLocal]++;
-      return;
-    }
+    // A job that names blobs leases like any other: the host fetches them from this node
+    // (node/hosted_blobs.hpp).
     if (!queues_.Next(now_ms, LocalTypes(), &next)) return;
     Job& job = jobs_.at(next.seq);
     uint64_t lease = BeginRun(job, now_ms);

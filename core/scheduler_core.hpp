@@ -112,8 +112,8 @@ struct SchedulerOptions {
   // Callbacks: where they may go, how often they are tried (core/callbacks.hpp).
   CallbackOptions callbacks;
   // Blob references of this node's jobs (core/blob_refs.hpp), kept up to date here for the blob
-  // sweep. A job whose payload names a blob runs only on this node, where its blobs are
-  // (docs/cluster.md "Blobs"). Null: no blob store, nothing tracked.
+  // sweep. A peer that runs one of these jobs fetches its blobs from this node (docs/cluster.md
+  // "Blobs"). Null: no blob store, nothing tracked.
   std::shared_ptr<BlobRefs> blob_refs;
 };
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -30,6 +31,9 @@ struct HandlerConfig {
   std::map<std::string, std::vector<std::string>> exec_allow;
   // The node's blob store (image handlers read inputs and write results there). Null: none.
   protocol::BlobAccess* blobs = nullptr;
+  // The blobs of a peer's job running here (a hosted run), which live on its owner: given the
+  // job id, an access the worker uses instead of `blobs` for that run. Null: `blobs` for all.
+  std::function<std::unique_ptr<protocol::BlobAccess>(const std::string& job_id)> hosted_blobs;
   // Image handlers refuse an input whose header claims more pixels (--image-pixels-max).
   uint64_t image_pixels_max = limits::kImagePixelsMaxDefault;
   // http_request: the hosts (names or addresses, as written in URLs) it may reach, and whether

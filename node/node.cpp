@@ -31,6 +31,7 @@
 #include "storage/journal.hpp"
 #include "storage/run_marks.hpp"
 #include "node/logging.hpp"
+#include "node/hosted_blobs.hpp"
 #include "node/transport.hpp"
 #include "http/callbacks.hpp"
 #include "http/gateway.hpp"
@@ -259,6 +260,11 @@ int RunNode(const NodeConfig& config) {
   auto handler_config = std::make_shared<handlers::HandlerConfig>();
   handler_config->exec_allow = config.exec_allow;
   handler_config->blobs = blob_store.get();  // outlives the actor system (declared before it)
+  auto peer_endpoints = std::make_shared<PeerEndpoints>(config.peers);
+  handler_config->hosted_blobs = [local = blob_store.get(), peer_endpoints](const std::string& job_id) {
+    return std::make_unique<HostedBlobs>(local, peer_endpoints.get(), job_id,
+                                         limits::kRequestTimeoutMsDefault);
+  };
   handler_config->image_pixels_max = config.image_pixels_max;
   handlers::image::Init();
   handler_config->http_allow.insert(config.http_request_allow.begin(), config.http_request_allow.end());
@@ -312,7 +318,8 @@ int RunNode(const NodeConfig& config) {
     if (Transport* t = tp.load()) t->SendToPeer(link, std::move(frame));
   };
   // Liveness has one owner, the scheduler's peer table; the transport's forwarding follows it.
-  sc.liveness_sink = [&tp](uint32_t link, const std::string& node, bool alive) {
+  sc.liveness_sink = [&tp, peer_endpoints](uint32_t link, const std::string& node, bool alive) {
+    peer_endpoints->Set(link, node);  // hosted runs reach their owner's blobs there
     if (Transport* t = tp.load()) t->SetPeerLiveness(link, node, alive);
   };
   sc.extra_counters = [&tp, blob_store]() {

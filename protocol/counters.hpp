@@ -107,7 +107,6 @@ enum class Counter : uint8_t {
   kCallbacksFailed,     // deliveries given up: attempts spent, or dropped (purge, retry, limit)
   kCallbackAttempts,    // POSTs made, each try of each delivery
   // ---- blobs (docs/protocol.md "Blobs") ----
-  kBlobJobsKeptLocal,  // times dispatch left a job that names a blob for a local slot, not a peer
   kBlobsStored,        // complete blobs held (written by the node from its blob store)
   kBlobBytes,          // their bytes
   kBlobsRemoved,       // blobs and stale uploads removed by the sweep since start
@@ -219,7 +218,6 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kCallbacksDelivered, "callbacks_delivered", false},
     {Counter::kCallbacksFailed, "callbacks_failed", false},
     {Counter::kCallbackAttempts, "callback_attempts", false},
-    {Counter::kBlobJobsKeptLocal, "blob_jobs_kept_local", false},
     {Counter::kBlobsStored, "blobs_stored", false},
     {Counter::kBlobBytes, "blob_bytes", false},
     {Counter::kBlobsRemoved, "blobs_removed", false},

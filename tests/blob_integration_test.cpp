@@ -1,6 +1,7 @@
 // Blobs end to end against a real node: `jobnet blob put` of a real PNG, an image_resize job on
 // it, and `jobnet result --out` giving a PNG of the asked size; a multi-chunk blob answered OK
-// survives SIGKILL; unknown blobs, oversized blobs and bad image payloads get their typed errors.
+// survives SIGKILL; a job on a blob runs on a peer, which fetches the input from the owner and
+// leaves the result there; unknown blobs, oversized blobs and bad image payloads get their typed errors.
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -62,6 +63,20 @@ class BlobIntegrationTest : public DirTest {
     curl_easy_cleanup(c);
     return status;
   }
+  // image_resize of blob `hash` to w x h, as PNG.
+  static JobSpec Resize(const std::string& hash, int w, int h) {
+    JobSpec spec;
+    spec.type = "image_resize";
+    msgpack::sbuffer buf;
+    msgpack::packer<msgpack::sbuffer> pk(buf);
+    pk.pack_map(4);
+    pk.pack("image"), pk.pack(hash);
+    pk.pack("width"), pk.pack(w);
+    pk.pack("height"), pk.pack(h);
+    pk.pack("format"), pk.pack("png");
+    spec.payload.assign(buf.data(), buf.size());
+    return spec;
+  }
   static std::string ReadFile(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
@@ -81,17 +96,7 @@ TEST_F(BlobIntegrationTest, PutResizeAndResultOutGiveAPngOfTheAskedSize) {
 
   auto c = n.Connect();
   ASSERT_NE(c, nullptr);
-  JobSpec spec;
-  spec.type = "image_resize";
-  msgpack::sbuffer buf;
-  msgpack::packer<msgpack::sbuffer> pk(buf);
-  pk.pack_map(4);
-  pk.pack("image"), pk.pack(hash);
-  pk.pack("width"), pk.pack(64);
-  pk.pack("height"), pk.pack(32);
-  pk.pack("format"), pk.pack("png");
-  spec.payload.assign(buf.data(), buf.size());
-  auto sub = c->Submit(spec);
+  auto sub = c->Submit(Resize(hash, 64, 32));
   ASSERT_TRUE(sub.ok()) << sub.status().ToString();
   auto done = c->Wait(sub.value().id, 20000);
   ASSERT_TRUE(done.ok());
@@ -117,6 +122,62 @@ TEST_F(BlobIntegrationTest, PutResizeAndResultOutGiveAPngOfTheAskedSize) {
   auto get = RunCli("blob get " + hash + " --out " + dir_ + "/back.png --to " + n.endpoint());
   ASSERT_EQ(get.exit_code, 0);
   EXPECT_EQ(ReadFile(dir_ + "/back.png"), png);
+  auto stats = c->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats.value().counters["blobs_stored"], 2u);  // the input and the result
+}
+
+TEST_F(BlobIntegrationTest, JobOnABlobRunsOnAPeerAndItsResultBlobIsOnTheOwner) {
+  // n1's only worker is busy, so the resize is leased to n2, which holds no blob of its own.
+  NodeProcess n1("n1", dir_ + "/n1", 1);
+  NodeProcess n2("n2", dir_ + "/n2", 2);
+  n1.AddArgs({"--peer", n2.endpoint(), "--failure-timeout", "2000ms"});
+  n2.AddArgs({"--peer", n1.endpoint(), "--failure-timeout", "2000ms"});
+  ASSERT_TRUE(n1.Start()) << ReadFile(n1.log_path());
+  ASSERT_TRUE(n2.Start()) << ReadFile(n2.log_path());
+  auto c = n1.Connect();
+  ASSERT_NE(c, nullptr);
+  auto peer_alive = [](NodeProcess& n, const std::string& peer) {
+    auto cl = n.Connect(1000);
+    if (!cl) return false;
+    auto st = cl->Stats();
+    if (!st.ok()) return false;
+    for (const auto& p : st.value().peers)
+      if (p.node == peer && p.state == "alive") return true;
+    return false;
+  };
+  ASSERT_TRUE(Eventually([&] { return peer_alive(n1, "n2") && peer_alive(n2, "n1"); }));
+
+  std::string png = Png(300, 200);
+  auto put = c->PutBlob(png);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  JobSpec sleep;
+  sleep.type = "sleep";
+  sleep.payload = Pack(uint64_t{30000});
+  sleep.timeout_ms = 60000;
+  auto busy = c->Submit(sleep);
+  ASSERT_TRUE(busy.ok());
+  ASSERT_TRUE(Eventually([&] { return c->GetStatus(busy.value().id).value().state == JobState::kRunning; }));
+
+  auto sub = c->Submit(Resize(put.value(), 30, 20));
+  ASSERT_TRUE(sub.ok()) << sub.status().ToString();
+  auto done = c->Wait(sub.value().id, 30000);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  ASSERT_EQ(done.value().state, JobState::kSucceeded) << done.value().error;
+  auto info = c->GetStatus(sub.value().id, /*history=*/true);
+  ASSERT_TRUE(info.ok());
+  ASSERT_FALSE(info.value().history.empty());
+  EXPECT_EQ(info.value().history.back().node, "n2");
+
+  // The result blob is on n1, the owner: `result --out` there gives the PNG of the asked size.
+  std::string out = dir_ + "/out.png";
+  auto res = RunCli("result " + sub.value().id + " --out " + out + " --to " + n1.endpoint());
+  ASSERT_EQ(res.exit_code, 0) << res.out;
+  std::string bytes = ReadFile(out);
+  vips::VImage img = vips::VImage::new_from_buffer(bytes.data(), bytes.size(), "");
+  EXPECT_EQ(img.width(), 30);
+  EXPECT_EQ(img.height(), 20);
+  EXPECT_EQ(img.get_string("vips-loader"), std::string("pngload_buffer"));
   auto stats = c->Stats();
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats.value().counters["blobs_stored"], 2u);  // the input and the result

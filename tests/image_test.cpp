@@ -12,34 +12,12 @@
 #include "base/sha256.hpp"
 #include "handlers/image_util.hpp"
 #include "handlers/registry.hpp"
+#include "memory_blobs.hpp"
 
 namespace jobnet::handlers {
 namespace {
 
-class MemoryBlobs : public protocol::BlobAccess {
- public:
-  Result<std::string> ReadBlob(const std::string& hash) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = blobs_.find(hash);
-    if (it == blobs_.end()) return Status::NotFound("blob " + hash + " is not on this node");
-    return it->second;
-  }
-  Result<uint64_t> BlobSize(const std::string& hash) override {
-    auto r = ReadBlob(hash);
-    if (!r.ok()) return r.status();
-    return static_cast<uint64_t>(r.value().size());
-  }
-  Result<std::string> WriteBlob(const std::string& data) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::string h = base::Sha256Hex(data);
-    blobs_[h] = data;
-    return h;
-  }
-
- private:
-  std::mutex mu_;
-  std::map<std::string, std::string> blobs_;
-};
+using testing::MemoryBlobs;
 
 // Result fields of an image handler.
 struct Out {
