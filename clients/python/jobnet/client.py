@@ -146,6 +146,35 @@ class Client:
         """The node's view: jobs by state, queues, counters, peers."""
         return w.expect(self._conn.call(w.STATS, {}), w.STATS_REPLY)
 
+    def events(self, since=0, queue=None, job=None, follow=True, wait=15.0, max=500):
+        """The node's job events after seq `since`, oldest first, as dicts (docs/protocol.md
+        §17: ``seq``, ``id``, ``state``, ``queue``, ``type``, ``at``, ``attempt``, and ``node``
+        and ``error`` when set). A generator: with `follow` it waits for new events (long polls of
+        `wait` seconds) until closed; without, it stops at the newest event. Events are numbered
+        per node, so it reads the node this client talks to and never fails over: a node that
+        stops answering raises jobnet.Unavailable or jobnet.Timeout, and a reader resumes with the
+        last seq it saw. When the node no longer holds the events right after `since` (trimmed,
+        or `since` is ahead of it), it yields {"gap": True, "oldest": seq, "next": seq} first."""
+        conn = w.Connection([self.endpoint], self._conn.request_timeout, failover=False)
+        try:
+            while True:
+                body = {"since": since, "max": max, "wait_ms": int(wait * 1000) if follow else 0}
+                if queue:
+                    body["queue"] = queue
+                if job:
+                    body["job"] = job
+                page = w.expect(conn.call(w.EVENTS, body, extra_timeout=wait if follow else 0.0),
+                                w.EVENT_LIST)
+                if page.get("gap"):
+                    yield {"gap": True, "oldest": page.get("oldest"), "next": page.get("next")}
+                for ev in page["events"]:
+                    yield ev
+                since = page["next"]
+                if not follow and not page["events"]:
+                    return
+        finally:
+            conn.close()
+
     def types(self):
         """The job handlers of the node: [{"type", "payload", "result"}]."""
         return w.expect(self._conn.call(w.TYPES, {}), w.TYPE_LIST)["handlers"]

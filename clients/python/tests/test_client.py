@@ -42,6 +42,26 @@ class ClientTest(unittest.TestCase):
         k1 = self.c.submit("echo", 1, key="py-key-1")
         self.assertEqual(self.c.submit("echo", 2, key="py-key-1"), k1)
 
+    def test_events_replay_and_follow(self):
+        job_id = self.c.submit("echo", "events", queue="evq")
+        self.c.wait(job_id, timeout=20)
+        seen = [e for e in self.c.events(since=0, queue="evq", follow=False)]
+        states = [e["state"] for e in seen if e.get("id") == job_id]
+        self.assertEqual(states[-1], "succeeded", seen)
+        self.assertTrue(all("seq" in e for e in seen))
+        last = seen[-1]["seq"]
+        # Following from the newest seq: the next job's events arrive live.
+        stream = self.c.events(since=last, queue="evq", wait=5)
+        second = self.c.submit("echo", "live", queue="evq")
+        live = []
+        for ev in stream:
+            live.append(ev)
+            if ev.get("id") == second and ev.get("state") == "succeeded":
+                break
+        stream.close()
+        self.assertTrue(all(e["seq"] > last for e in live))
+        self.assertEqual(live[-1]["id"], second)
+
     def test_batch_wait_many_cancel_retry(self):
         items = self.c.submit_batch([("echo", "a"), {"type": "echo", "payload": "b", "queue": "q2"},
                                      ("no_such_type", 1)])
