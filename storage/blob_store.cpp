@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/sha256.hpp"
+#include "storage/rocks_status.hpp"
 
 namespace jobnet {
 namespace {
@@ -44,13 +45,11 @@ std::string ChunkKey(const std::string& hash, uint64_t index) {
 // Chunks of a blob of `size` bytes (an empty blob has one empty chunk).
 uint64_t ChunkCount(uint64_t size) { return size == 0 ? 1 : (size + kChunk - 1) / kChunk; }
 
+// As storage::FromRocks, and a lock error (another process holds the store open) is kLocked.
 Status FromRocks(const rocksdb::Status& s, const std::string& what) {
-  if (s.ok()) return Status::OK();
-  if (s.IsNoSpace()) return Status::StorageFull(what + ": " + s.ToString());
-  if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
-  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
+  if (s.IsIOError() && !s.IsNoSpace() && s.ToString().find("lock") != std::string::npos)
     return Status::Locked(what + ": " + s.ToString());
-  return Status::Storage(what + ": " + s.ToString());
+  return storage::FromRocks(s, what);
 }
 
 // RocksDB's warnings to BlobStoreOptions::log, not to a LOG file on the data disk (the journal

@@ -1,6 +1,7 @@
 // RocksDB journal; key layout in journal.hpp.
 #include "storage/journal.hpp"
 
+#include "storage/rocks_status.hpp"
 #include "storage/wal_check.hpp"
 
 #include "protocol/codec.hpp"
@@ -83,12 +84,7 @@ std::string Fixed64Value(uint64_t v) {
   return s;
 }
 
-Status FromRocks(const rocksdb::Status& s, const std::string& what) {
-  if (s.ok()) return Status::OK();
-  if (s.IsNoSpace()) return Status::StorageFull(what + ": " + s.ToString());
-  if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
-  return Status::Storage(what + ": " + s.ToString());
-}
+using storage::FromRocks;
 
 // RocksDB's info log, sent to JournalOptions::log instead of a LOG file on the journal's disk.
 // It also keeps RocksDB's reports of dropped WAL bytes: they name the damaged file, which the
