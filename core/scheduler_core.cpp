@@ -116,7 +116,7 @@ void Scheduler::SetState(Job& job, JobState to, uint64_t now_ms, std::string mes
     protocol::Observe(&run_seconds_, static_cast<double>(now_ms - job.started_at_ms) / 1e3);
   if (to == JobState::kRunning && job.ready_at_ms != 0 && now_ms >= job.ready_at_ms)
     protocol::Observe(&queue_wait_seconds_, static_cast<double>(now_ms - job.ready_at_ms) / 1e3);
-  if (protocol::IsFinal(to)) CountQueueTotal(job.spec.queue, protocol::JobStateName(to));
+  if (protocol::IsFinal(to)) CountQueueTotal(job.spec.queue, static_cast<size_t>(to));
   job.state = to;
   state_counts_[static_cast<int>(to)]++;
   CountQueueState(job.spec.queue, to, +1);
@@ -131,13 +131,13 @@ void Scheduler::SetState(Job& job, JobState to, uint64_t now_ms, std::string mes
   dirty_[job.seq].emplace_back(job.events++, std::move(ev));
 }
 
-void Scheduler::CountQueueTotal(const std::string& queue, const char* what) {
+void Scheduler::CountQueueTotal(const std::string& queue, size_t slot) {
   auto it = queue_totals_.find(queue);
   if (it == queue_totals_.end())
-    it = queue_totals_.size() < limits::kQueuesMax
-             ? queue_totals_.emplace(queue, std::map<std::string, uint64_t>{}).first
-             : queue_totals_.emplace(protocol::kOtherQueues, std::map<std::string, uint64_t>{}).first;
-  it->second[what]++;
+    it = queue_totals_.try_emplace(queue_totals_.size() < limits::kQueuesMax ? queue
+                                                                            : protocol::kOtherQueues)
+             .first;
+  it->second[slot]++;
 }
 
 void Scheduler::CountQueueState(const std::string& queue, JobState state, int delta) {
@@ -319,7 +319,7 @@ Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, uint64_t now_ms) 
   SetState(job, job.run_at_ms != 0 ? JobState::kDelayed : JobState::kQueued, now_ms, "submitted");
   Enqueue(job, now_ms);
   counters_[Counter::kSubmitted]++;
-  CountQueueTotal(job.spec.queue, "submitted");
+  CountQueueTotal(job.spec.queue, kSubmittedSlot);
   return Answer(job, /*duplicate=*/false);
 }
 
@@ -364,7 +364,7 @@ Result<protocol::AcceptedReply> Scheduler::AdmitReused(JobSpec spec, const Job& 
   SetState(job, JobState::kSucceeded, now_ms, "succeeded: result reused from job " + from);
   Finish(job);
   counters_[Counter::kSubmitted]++;
-  CountQueueTotal(job.spec.queue, "submitted");
+  CountQueueTotal(job.spec.queue, kSubmittedSlot);
   counters_[Counter::kReused]++;
   protocol::AcceptedReply r = Answer(job, /*duplicate=*/false);
   r.reused_from = std::move(from);
@@ -651,7 +651,12 @@ protocol::StatsReply Scheduler::Stats() const {
   now[Counter::kExternalWorkers] = ext_workers_.size();
   for (const protocol::CounterInfo& c : protocol::kCounters)
     if (now[c.counter] != 0 || c.always) r.counters[c.name] = now[c.counter];
-  r.queue_totals = queue_totals_;
+  for (const auto& [queue, counts] : queue_totals_) {
+    auto& named = r.queue_totals[queue];
+    if (counts[kSubmittedSlot] != 0) named["submitted"] = counts[kSubmittedSlot];
+    for (int i = 0; i < protocol::kJobStateCount; ++i)
+      if (counts[i] != 0) named[protocol::JobStateName(static_cast<JobState>(i))] = counts[i];
+  }
   r.histograms[protocol::kRunSeconds] = run_seconds_;
   r.histograms[protocol::kQueueWaitSeconds] = queue_wait_seconds_;
   return r;

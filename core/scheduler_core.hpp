@@ -393,8 +393,8 @@ class Scheduler {
   protocol::QueueInfo InfoOf(const std::string& queue, uint64_t now_ms) const;
   // Counts a job of `queue` entering (+1) or leaving (-1) `state`.
   void CountQueueState(const std::string& queue, JobState state, int delta);
-  // Adds one to queue_totals_[queue][what].
-  void CountQueueTotal(const std::string& queue, const char* what);
+  // Adds one to queue_totals_[queue][slot]: a final state's number, or kSubmittedSlot.
+  void CountQueueTotal(const std::string& queue, size_t slot);
   void Unindex(const Job& job);  // out of ready/delayed/leases
   void FailRun(Job& job, const std::string& error, uint64_t now_ms);
   void Finish(Job& job);         // notify waiters, start its callback, track for retention
@@ -536,7 +536,10 @@ class Scheduler {
   CounterValues counters_;  // waiters and held_bytes are filled in by Stats()
   // Since start, per queue: submitted, and ended by final state (NodeStats::queue_totals). At
   // most limits::kQueuesMax queues; past that, the rest count under kOtherQueues.
-  std::map<std::string, std::map<std::string, uint64_t>> queue_totals_;
+  // Counts by JobState number; the last slot counts submits. Named only in Stats(): this is
+  // counted on every submit and every end of a job.
+  static constexpr size_t kSubmittedSlot = protocol::kJobStateCount;
+  std::unordered_map<std::string, std::array<uint64_t, kSubmittedSlot + 1>> queue_totals_;
   protocol::Histogram run_seconds_;         // a run's start to its end, local and on peers
   protocol::Histogram queue_wait_seconds_;  // ready to started
 
