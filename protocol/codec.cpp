@@ -568,6 +568,18 @@ struct BodyWriter {
 
 // ---- decoding helpers: every accessor checks the msgpack type and says which field failed ----
 
+// The entries of msgpack map `m` (of field `field`), each a string to a count, into `out`.
+Status ReadCounts(const msgpack::object& m, const std::string& field,
+                  std::map<std::string, uint64_t>* out) {
+  for (uint32_t i = 0; i < m.via.map.size; ++i) {
+    const auto& kv = m.via.map.ptr[i];
+    if (kv.key.type != msgpack::type::STR || kv.val.type != msgpack::type::POSITIVE_INTEGER)
+      return Status::Corruption("field '" + field + "' must map strings to counts");
+    (*out)[std::string(kv.key.via.str.ptr, kv.key.via.str.size)] = kv.val.via.u64;
+  }
+  return Status::OK();
+}
+
 class MapReader {
  public:
   explicit MapReader(const msgpack::object& o) : obj_(o) {}
@@ -663,13 +675,7 @@ class MapReader {
     if (v == nullptr) return Status::OK();
     if (v->type != msgpack::type::MAP)
       return Status::Corruption(std::string("field '") + key + "' must be a map");
-    for (uint32_t i = 0; i < v->via.map.size; ++i) {
-      const auto& kv = v->via.map.ptr[i];
-      if (kv.key.type != msgpack::type::STR || kv.val.type != msgpack::type::POSITIVE_INTEGER)
-        return Status::Corruption(std::string("field '") + key + "' must map strings to counts");
-      (*out)[std::string(kv.key.via.str.ptr, kv.key.via.str.size)] = kv.val.via.u64;
-    }
-    return Status::OK();
+    return ReadCounts(*v, key, out);
   }
 
  private:
@@ -692,14 +698,8 @@ Status ReadQueueTotals(const msgpack::object& o,
     const auto& kv = o.via.map.ptr[i];
     if (kv.key.type != msgpack::type::STR || kv.val.type != msgpack::type::MAP)
       return Status::Corruption("field 'queue_totals' must map queue names to maps");
-    std::map<std::string, uint64_t>& totals =
-        (*out)[std::string(kv.key.via.str.ptr, kv.key.via.str.size)];
-    for (uint32_t j = 0; j < kv.val.via.map.size; ++j) {
-      const auto& c = kv.val.via.map.ptr[j];
-      if (c.key.type != msgpack::type::STR || c.val.type != msgpack::type::POSITIVE_INTEGER)
-        return Status::Corruption("field 'queue_totals' must map strings to counts");
-      totals[std::string(c.key.via.str.ptr, c.key.via.str.size)] = c.val.via.u64;
-    }
+    JOBNET_TRY(ReadCounts(kv.val, "queue_totals",
+                          &(*out)[std::string(kv.key.via.str.ptr, kv.key.via.str.size)]));
   }
   return Status::OK();
 }
