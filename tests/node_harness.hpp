@@ -3,7 +3,10 @@
 #ifndef JOBNET_TESTS_NODE_HARNESS_HPP_
 #define JOBNET_TESTS_NODE_HARNESS_HPP_
 
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -15,6 +18,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,18 +38,44 @@ std::string Pack(const T& v) {
   return std::string(buf.data(), buf.size());
 }
 
+// A loopback port for a test node, reserved for this process until it exits.
+//
+// Ports come from 20000..31999, below the kernel's ephemeral range (32768..60999 here), so no
+// outgoing connection can hold one; and each is claimed with an flock on
+// /tmp/jobnet-test-ports/PORT, held open until this process ends (the kernel releases it even
+// on a crash), so two tests that ctest runs at once never pick the same port. (Binding port 0
+// and closing did not: another test could pick the port before the node bound it, and the
+// first test then talked to the other test's node.) The Python tests claim ports the same way.
 inline int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  int port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
+  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
+  const std::string dir = "/tmp/jobnet-test-ports";
+  ::mkdir(dir.c_str(), 0777);
+  for (int tries = 0; tries < 2000; ++tries) {
+    const int port = 20000 + static_cast<int>(rng() % 12000);
+    const std::string lock = dir + "/" + std::to_string(port);
+    int lfd = ::open(lock.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0666);
+    if (lfd < 0) continue;
+    if (::flock(lfd, LOCK_EX | LOCK_NB) != 0) {  // another live test holds it
+      ::close(lfd);
+      continue;
+    }
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);  // as ZeroMQ binds
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    ::close(fd);
+    if (!free) {  // something outside the tests uses it
+      ::close(lfd);
+      continue;
+    }
+    return port;  // lfd stays open: the claim lasts as long as this process
+  }
+  ADD_FAILURE() << "no free loopback port in 20000..31999";
+  return 0;
 }
 
 // Polls `cond` until it is true or `timeout` passes.
@@ -219,11 +249,37 @@ inline std::string TokenToml(const std::string& name, const std::string& sha256,
          "\"\nscopes = " + scopes + "\n\n";
 }
 
+// Prints the last lines of every *.log file under `dir` to stderr.
+inline void DumpLogTails(const std::string& dir, size_t lines = 40) {
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    // Node logs; not RocksDB's write-ahead logs (NNNNNN.log) in the data dirs.
+    const std::string name = it->path().filename().string();
+    if (it->path().extension() != ".log" ||
+        name.find_first_not_of("0123456789") == name.size() - 4)
+      continue;
+    std::ifstream in(it->path());
+    std::vector<std::string> tail;
+    for (std::string line; std::getline(in, line);) {
+      tail.push_back(line);
+      if (tail.size() > lines) tail.erase(tail.begin());
+    }
+    std::fprintf(stderr, "---- last %zu lines of %s\n", tail.size(), it->path().c_str());
+    for (const auto& l : tail) std::fprintf(stderr, "%s\n", l.c_str());
+  }
+}
+
 // A test with a data directory of its own, named after the test and removed after it.
 class DirTest : public ::testing::Test {
  protected:
   std::string dir_ = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  // A failed test keeps nothing on disk but prints the end of each node log it left, so a CI
+  // failure shows what the node said.
+  void TearDown() override {
+    if (HasFailure()) DumpLogTails(dir_);
+    std::filesystem::remove_all(dir_);
+  }
 };
 
 }  // namespace jobnet::testing

@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -139,9 +138,10 @@ def _short(value):
 # --- the node -------------------------------------------------------------------------------
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    # Claimed as every test claims its ports (clients/python/tests/nodeproc.py).
+    sys.path[:0] = [CLIENTS_PYTHON, os.path.join(CLIENTS_PYTHON, "tests")]
+    from nodeproc import free_port as claim
+    return claim()
 
 
 def until(condition, what, seconds=30.0):

@@ -1,7 +1,9 @@
 """A real `jobnet node` process on a loopback port, for the Python tests (ctest passes the
 binary as $JOBNET_BIN)."""
 
+import fcntl
 import os
+import random
 import shutil
 import signal
 import socket
@@ -12,10 +14,29 @@ import time
 import jobnet
 
 
+_claimed = []  # lock files held open: a port stays claimed while this process lives
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port claimed for this process, as tests/node_harness.hpp's FreePort does: from
+    20000..31999 (below the ephemeral range, so no outgoing connection holds it), with an flock
+    on /tmp/jobnet-test-ports/PORT so tests running at once never pick the same one."""
+    os.makedirs("/tmp/jobnet-test-ports", exist_ok=True)
+    rng = random.Random(os.getpid() ^ time.time_ns())
+    for _ in range(2000):
+        port = rng.randrange(20000, 32000)
+        claim = open("/tmp/jobnet-test-ports/%d" % port, "a")
+        try:
+            fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(("127.0.0.1", port))
+        except OSError:
+            claim.close()
+            continue
+        _claimed.append(claim)
+        return port
+    raise RuntimeError("no free loopback port in 20000..31999")
 
 
 def wait_for(condition, timeout=20.0, interval=0.05, what="condition"):
