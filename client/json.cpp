@@ -192,6 +192,11 @@ nlohmann::json StateEventToJson(const StateEvent& e) {
                    {"attempt", e.attempt}};
   if (!e.node.empty()) j["node"] = e.node;
   if (!e.error.empty()) j["error"] = e.error;
+  j["event"] = e.progress_report ? "progress" : "state";
+  if (e.progress_report) {
+    j["progress"] = e.progress;
+    j["progress_message"] = e.progress_message;
+  }
   return j;
 }
 

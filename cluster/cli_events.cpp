@@ -29,10 +29,13 @@ void PrintEvent(const StateEvent& e, bool json, bool header) {
   static const std::vector<size_t> kWidths = {10, 26, 16, 11, 12, 12, 8};
   if (header)
     PrintFixedRow(std::cout, kWidths,
-                  {"SEQ", "AT", "JOB", "STATE", "QUEUE", "TYPE", "ATTEMPT", "ERROR"});
+                  {"SEQ", "AT", "JOB", "STATE", "QUEUE", "TYPE", "ATTEMPT", "ERROR/MESSAGE"});
   PrintFixedRow(std::cout, kWidths,
-                {std::to_string(e.seq), FormatTimeMs(e.at_ms), e.id, JobStateName(e.state),
-                 e.queue, e.type, std::to_string(e.attempt), e.error.empty() ? "-" : e.error});
+                {std::to_string(e.seq), FormatTimeMs(e.at_ms), e.id,
+                 e.progress_report ? std::to_string(e.progress) + "%" : JobStateName(e.state),
+                 e.queue, e.type, std::to_string(e.attempt),
+                 e.progress_report ? (e.progress_message.empty() ? "-" : e.progress_message)
+                                   : (e.error.empty() ? "-" : e.error)});
 }
 
 }  // namespace

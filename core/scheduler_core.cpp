@@ -1272,6 +1272,7 @@ uint64_t Scheduler::BeginRun(Job& job, uint64_t now_ms) {
   job.progress = 0;  // each run reports its own
   job.progress_message.clear();
   job.progress_at_ms = 0;
+  job.progress_event_at_ms = 0;
   return next_lease_++;
 }
 
@@ -1556,6 +1557,16 @@ uint64_t Scheduler::NextDeadlineMs() const {
 }
 
 Effects Scheduler::TakeEffects() {
+  for (uint64_t seq : progress_dirty_) {
+    // A report goes out only while its run goes on: a state change in this batch supersedes it.
+    auto it = jobs_.find(seq);
+    if (it == jobs_.end() || it->second.state != JobState::kRunning || dirty_.count(seq) != 0)
+      continue;
+    JobWrite w{it->second, {}, false};
+    w.progress = true;
+    fx_.writes.push_back(std::move(w));
+  }
+  progress_dirty_.clear();
   for (auto& [seq, events] : dirty_) {
     auto it = jobs_.find(seq);
     if (it == jobs_.end()) continue;
@@ -1588,6 +1599,11 @@ bool Scheduler::ApplyProgress(Job& job, uint32_t pct, std::string message, uint6
   job.progress_message = std::move(message);
   job.progress_at_ms = std::max<uint64_t>(now_ms, 1);
   counters_[Counter::kProgressUpdates]++;
+  if (job.progress_event_at_ms == 0 ||
+      now_ms >= job.progress_event_at_ms + limits::kProgressEventIntervalMsMin) {
+    job.progress_event_at_ms = job.progress_at_ms;
+    progress_dirty_.insert(job.seq);
+  }
   return true;
 }
 

@@ -518,6 +518,8 @@ class Scheduler {
   std::set<std::pair<uint64_t, uint64_t>> callback_due_;  // (next try, seq), pending deliveries
   std::unordered_map<uint64_t, std::string> callback_in_flight_;  // seq -> delivery id
   std::set<uint64_t> callback_dirty_;  // seqs whose callback record is to be journaled
+  // Running jobs whose last applied progress goes to the event stream in the next batch.
+  std::set<uint64_t> progress_dirty_;
 
   std::vector<Peer> peers_;                              // by link index
   std::unordered_map<uint64_t, RemoteLease> remote_leases_;  // by lease

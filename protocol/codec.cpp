@@ -462,7 +462,8 @@ struct BodyWriter {
     Key("events");
     pk.pack_array(static_cast<uint32_t>(r.events.size()));
     for (const auto& e : r.events) {
-      pk.pack_map(7 + (e.node.empty() ? 0 : 1) + (e.error.empty() ? 0 : 1));
+      pk.pack_map(7 + (e.node.empty() ? 0 : 1) + (e.error.empty() ? 0 : 1) +
+                  (e.progress_report ? 3 : 0));
       Key("seq"); pk.pack_uint64(e.seq);
       Key("id"); PackStr(pk, e.id);
       Key("state"); PackStr(pk, JobStateName(e.state));
@@ -472,6 +473,11 @@ struct BodyWriter {
       Key("attempt"); pk.pack_uint32(e.attempt);
       if (!e.node.empty()) { Key("node"); PackStr(pk, e.node); }
       if (!e.error.empty()) { Key("error"); PackStr(pk, e.error); }
+      if (e.progress_report) {
+        Key("event"); PackStr(pk, "progress");
+        Key("progress"); pk.pack_uint32(e.progress);
+        Key("progress_message"); PackStr(pk, e.progress_message);
+      }
     }
     Key("next"); pk.pack_uint64(r.next);
     Key("oldest"); pk.pack_uint64(r.oldest);
@@ -1555,6 +1561,19 @@ Status ReadBody(Kind kind, const msgpack::object& o, Body* body) {
         JOBNET_TRY(er.Uint("attempt", &e.attempt));
         JOBNET_TRY(er.Str("node", &e.node, limits::kNodeIdBytesMax));
         JOBNET_TRY(er.Str("error", &e.error, limits::kErrorMessageBytesMax));
+        std::string kind;  // absent: "state"
+        JOBNET_TRY(er.Str("event", &kind, 16));
+        if (kind == "progress") {
+          e.progress_report = true;
+          JOBNET_TRY(er.Uint("progress", &e.progress));
+          if (e.progress > limits::kProgressPctMax)
+            return Status::InvalidArgument("field 'progress' must be 0.." +
+                                           std::to_string(limits::kProgressPctMax));
+          JOBNET_TRY(er.Str("progress_message", &e.progress_message,
+                            limits::kProgressMessageBytesMax));
+        } else if (!kind.empty() && kind != "state") {
+          return Status::InvalidArgument("field 'event' must be state or progress");
+        }
         b.events.push_back(std::move(e));
         return Status::OK();
       }));

@@ -295,9 +295,10 @@ Result<JobEvent> DecodeEventRecord(const std::string& bytes) {
 std::string EncodeStreamEventRecord(const StateEvent& e) {
   // Written for every state change: sized once, no field beyond what a follower needs.
   msgpack::sbuffer buf(48 + e.id.size() + e.queue.size() + e.type.size() + e.node.size() +
-                       e.error.size());
+                       e.error.size() + e.progress_message.size());
   Packer pk(&buf);
-  pk.pack_map(7 + (e.node.empty() ? 0 : 1) + (e.error.empty() ? 0 : 1));
+  pk.pack_map(7 + (e.node.empty() ? 0 : 1) + (e.error.empty() ? 0 : 1) +
+              (e.progress_report ? 2 : 0));
   U64(pk, "v", kRecordVersion);
   Str(pk, "id", e.id);
   U64(pk, "state", static_cast<uint8_t>(e.state));
@@ -307,6 +308,10 @@ std::string EncodeStreamEventRecord(const StateEvent& e) {
   U64(pk, "att", e.attempt);
   if (!e.node.empty()) Str(pk, "node", e.node);
   if (!e.error.empty()) Str(pk, "err", e.error);
+  if (e.progress_report) {  // "pr" marks a progress report
+    U64(pk, "pr", e.progress);
+    Str(pk, "pm", e.progress_message);
+  }
   return std::string(buf.data(), buf.size());
 }
 
@@ -317,14 +322,21 @@ Result<StateEvent> DecodeStreamEventRecord(const std::string& bytes, uint64_t se
   const auto& o = oh.get();
   StateEvent e;
   e.seq = seq;
-  uint64_t state = 0, att = 0;
+  uint64_t state = 0, att = 0, pct = UINT64_MAX;
   if (!GetStr(o, "id", &e.id) || !GetU64(o, "state", &state) || !GetStr(o, "q", &e.queue) ||
       !GetStr(o, "type", &e.type) || !GetU64(o, "t", &e.at_ms) || !GetU64(o, "att", &att) ||
-      !GetStr(o, "node", &e.node) || !GetStr(o, "err", &e.error))
+      !GetStr(o, "node", &e.node) || !GetStr(o, "err", &e.error) || !GetU64(o, "pr", &pct) ||
+      !GetStr(o, "pm", &e.progress_message))
     return Status::Corruption("stream event record has a field of the wrong type");
   if (e.id.empty()) return Status::Corruption("stream event record names no job");
   if (state >= static_cast<uint64_t>(kJobStateCount) || att > UINT32_MAX)
     return Status::Corruption("stream event record has a state or attempt out of range");
+  if (pct != UINT64_MAX) {
+    if (pct > limits::kProgressPctMax)
+      return Status::Corruption("stream event record has a progress out of range");
+    e.progress_report = true;
+    e.progress = static_cast<uint32_t>(pct);
+  }
   e.state = static_cast<JobState>(state);
   e.attempt = static_cast<uint32_t>(att);
   return e;

@@ -91,6 +91,7 @@ struct Job {
   uint32_t progress = 0;
   std::string progress_message;
   uint64_t progress_at_ms = 0;
+  uint64_t progress_event_at_ms = 0;  // the last report sent to the event stream
 
   // Without the attempt history (status and list replies stay small unless it is asked for).
   JobInfo Info() const;
@@ -121,6 +122,9 @@ struct JobWrite {
   // Also write job.callback ("c:" + seq) in the same batch. With no events only that record is
   // written: a delivery attempt changes nothing else of the job.
   bool callback = false;
+  // Write only a progress report of the running job (job.progress, job.progress_message) to the
+  // event stream ("e:"); its job record and history are not touched.
+  bool progress = false;
 };
 
 // A recurring job and its state, as journaled under "s:" + name (docs/journal.md).

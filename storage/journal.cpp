@@ -289,6 +289,28 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
   protocol::StateEvent se;
   for (const auto& w : writes) {
     JOBNET_CHECK(w.job.seq != 0 && !w.job.id.empty());
+    if (w.progress) {  // only a progress report of the running attempt, for the stream
+      JOBNET_CHECK(w.events.empty() && !w.callback);
+      se.seq = event_seq;
+      se.id = w.job.id;
+      se.state = w.job.state;
+      se.queue = w.job.spec.queue;
+      se.type = w.job.spec.type;
+      se.at_ms = w.job.progress_at_ms;
+      se.attempt = w.job.attempts;
+      se.node.clear();
+      se.error.clear();
+      se.progress_report = true;
+      se.progress = w.job.progress;
+      se.progress_message = w.job.progress_message;
+      b.Put(StreamKey(event_seq), protocol::EncodeStreamEventRecord(se));
+      if (events) events->push_back(se);
+      ++event_seq;
+      se.progress_report = false;
+      se.progress = 0;
+      se.progress_message.clear();
+      continue;
+    }
     // A delivery attempt's write carries no events: only its callback record changed.
     if (!w.events.empty() || !w.callback) b.Put(JobKey(w.job.seq), protocol::EncodeJobRecord(w.job));
     if (w.callback) {

@@ -56,6 +56,13 @@ class ExternalWorkersTest : public ::testing::Test {
     Take();
     return token_;
   }
+  // Polls once and takes the first job it is answered with; false if none.
+  bool Lease(uint64_t worker, protocol::LeasedJob* job) {
+    auto* jobs = Jobs(Poll(worker));
+    if (jobs == nullptr || jobs->empty()) return false;
+    *job = jobs->front();
+    return true;
+  }
   // The jobs the poll `t` was answered with in the last effects; null if not answered there.
   const std::vector<protocol::LeasedJob>* Jobs(ReplyToken t) {
     auto* r = ReplyTo<protocol::WorkerJobsReply>(t);
@@ -286,9 +293,8 @@ TEST_F(ExternalWorkersTest, TimeoutAndCancelEndTheRunAndTheHeartbeatSaysSo) {
 TEST_F(ExternalWorkersTest, ProgressIsRateLimitedAndStartsAgainWithEachRun) {
   uint64_t w = Register(1, 10000);
   std::string id = SubmitId("py");
-  ReplyToken poll = Poll(w);
-  ASSERT_NE(Jobs(poll), nullptr);
-  protocol::LeasedJob run = Jobs(poll)->at(0);
+  protocol::LeasedJob run;
+  ASSERT_TRUE(Lease(w, &run));
   EXPECT_TRUE(Progress(w, run, 10).value());
   EXPECT_FALSE(Progress(w, run, 20).value());  // within 200 ms: dropped
   now_ += limits::kProgressIntervalMsMin;
@@ -299,9 +305,44 @@ TEST_F(ExternalWorkersTest, ProgressIsRateLimitedAndStartsAgainWithEachRun) {
   EXPECT_EQ(Counter("progress_dropped"), 1u);
   EXPECT_EQ(Fail(w, run, "again").code(), Code::kOk);
   EXPECT_EQ(Info(id).progress, 30u);  // how far the failed run got
-  poll = Poll(w);
-  ASSERT_NE(Jobs(poll), nullptr);
+  ASSERT_TRUE(Lease(w, &run));
   EXPECT_EQ(Info(id).progress, 0u);  // the new run reports its own
+}
+
+// Applied progress also goes to the event stream as a progress-only journal write, at most once
+// per kProgressEventIntervalMsMin per job; a report whose run ends in the same batch is dropped.
+TEST_F(ExternalWorkersTest, ProgressGoesToTheEventStreamAtMostOncePerInterval) {
+  uint64_t w = Register(1, 100000);
+  std::string id = SubmitId("py");
+  protocol::LeasedJob run;
+  ASSERT_TRUE(Lease(w, &run));
+  auto reports = [&] {
+    std::vector<uint32_t> pcts;
+    for (const auto& wr : fx_.writes)
+      if (wr.progress) {
+        EXPECT_TRUE(wr.events.empty());
+        EXPECT_EQ(wr.job.id, id);
+        pcts.push_back(wr.job.progress);
+      }
+    return pcts;
+  };
+  EXPECT_TRUE(Progress(w, run, 10).value());
+  EXPECT_EQ(reports(), std::vector<uint32_t>{10});
+  now_ += limits::kProgressIntervalMsMin;
+  EXPECT_TRUE(Progress(w, run, 20).value());  // applied (status shows it), not streamed
+  EXPECT_TRUE(reports().empty());
+  now_ += limits::kProgressEventIntervalMsMin;
+  EXPECT_TRUE(Progress(w, run, 30).value());
+  EXPECT_EQ(reports(), std::vector<uint32_t>{30});
+  now_ += limits::kProgressEventIntervalMsMin;
+  s_->WorkerProgress(++token_, protocol::WorkerProgressRequest{w, run.id, run.lease, 90, "last"},
+                     now_);
+  s_->WorkerComplete(++token_, protocol::WorkerCompleteRequest{w, run.id, run.lease, Packed("ok")},
+                     now_);
+  Take();
+  EXPECT_TRUE(reports().empty());
+  ASSERT_EQ(fx_.writes.size(), 1u);
+  EXPECT_EQ(fx_.writes[0].job.state, JobState::kSucceeded);
 }
 
 TEST_F(ExternalWorkersTest, LocalRunsReportProgressForTheirCurrentLeaseOnly) {

@@ -656,6 +656,19 @@ TEST_F(IntegrationTest, ProgressShowsInStatusAndAsLinesWhileWaiting) {
   auto table = RunCli("status " + id + to);
   EXPECT_NE(table.out.find("running "), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("% "), std::string::npos) << table.out;
+  // The event stream has the run's progress too, between its running and its final event.
+  nlohmann::json report;
+  ASSERT_TRUE(Eventually([&] {
+    auto ev = RunCli("events --job " + id + " --no-follow --json" + to);
+    std::istringstream lines(ev.out);
+    for (std::string line; std::getline(lines, line);) {
+      auto e = nlohmann::json::parse(line);
+      if (e["event"] == "progress" && e["progress"].get<int>() > 0) report = e;
+    }
+    return !report.is_null();
+  }));
+  EXPECT_EQ(report["state"], "running");
+  EXPECT_NE(report["progress_message"].get<std::string>().find("of 100.0 MiB"), std::string::npos);
   ASSERT_EQ(RunCli("cancel " + id + to).exit_code, 0);
 
   auto out = RunCli("submit simulate_backup '{\"bytes\": 31457280, \"chunk_ms\": 100}' --wait" + to +

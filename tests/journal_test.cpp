@@ -499,6 +499,39 @@ TEST_F(JournalTest, EveryJournaledEventGetsTheNextStreamSeqInTheSameBatch) {
   EXPECT_TRUE(problems.empty()) << problems.front();
 }
 
+// A progress-only write adds one stream event, marked as progress, and leaves the job's record
+// and history as they were.
+TEST_F(JournalTest, AProgressWriteIsAStreamEventOnly) {
+  auto j = Open();
+  ASSERT_TRUE(j->Write({MakeWrite(1, JobState::kRunning, 0, 2)}, {}, 2).ok());
+  JobWrite p = MakeWrite(1, JobState::kRunning, 2, 0);
+  p.progress = true;
+  p.job.events = 99;  // would show if the record were rewritten
+  p.job.attempts = 1;
+  p.job.progress = 42;
+  p.job.progress_message = "half way";
+  p.job.progress_at_ms = 5000;
+  std::vector<protocol::StateEvent> published;
+  ASSERT_TRUE(j->Write({p}, {}, 0, {}, {}, {}, &published).ok());
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_EQ(published[0].seq, 3u);
+  auto read = ReadAllEvents(*j);
+  ASSERT_EQ(read.size(), 3u);
+  EXPECT_FALSE(read[1].progress_report);
+  EXPECT_TRUE(read[2].progress_report);
+  EXPECT_EQ(read[2].state, JobState::kRunning);
+  EXPECT_EQ(read[2].progress, 42u);
+  EXPECT_EQ(read[2].progress_message, "half way");
+  EXPECT_EQ(read[2].at_ms, 5000u);
+  EXPECT_EQ(read[2].attempt, 1u);
+  std::vector<protocol::Job> jobs;
+  uint64_t next_seq = 0;
+  ASSERT_TRUE(j->LoadAll(&jobs, &next_seq).ok());
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs[0].events, 2u);
+  EXPECT_EQ(jobs[0].progress, 0u);  // progress itself is not part of the job's record
+}
+
 TEST_F(JournalTest, TheNextEventSeqSurvivesReopenAndAFailedWriteTakesNone) {
   {
     auto j = Open();

@@ -1009,6 +1009,60 @@ TEST_F(ProtocolTest, StreamEventRecordRoundTripsAndRejectsDamage) {
   EXPECT_TRUE(DecodeStreamEventRecord("\x93garbage", 1).status().IsCorruption());
 }
 
+// A progress report in the stream: marked on the wire ("event": "progress") and in the record
+// ("pr"); a state event carries neither, and an out-of-range percent is refused.
+TEST_F(ProtocolTest, ProgressEventsRoundTripOnTheWireAndInTheRecord) {
+  StateEvent p = SampleEvent(7);
+  p.state = JobState::kRunning;
+  p.error.clear();
+  p.progress_report = true;
+  p.progress = 42;
+  p.progress_message = "12.0 of 100.0 MiB";
+  EventListReply page{{SampleEvent(6), p}, 8, 1, false};
+  page.events[0].state = JobState::kRunning;
+  auto out = std::get<EventListReply>(RoundTrip({1, 9, page}).body);
+  ASSERT_EQ(out.events.size(), 2u);
+  EXPECT_FALSE(out.events[0].progress_report);
+  EXPECT_TRUE(out.events[1].progress_report);
+  EXPECT_EQ(out.events[1].progress, 42u);
+  EXPECT_EQ(out.events[1].progress_message, "12.0 of 100.0 MiB");
+  EXPECT_EQ(out.events[1].state, JobState::kRunning);
+
+  auto rec = DecodeStreamEventRecord(EncodeStreamEventRecord(p), 7);
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  EXPECT_TRUE(rec.value().progress_report);
+  EXPECT_EQ(rec.value().progress, 42u);
+  EXPECT_EQ(rec.value().progress_message, p.progress_message);
+  auto state = DecodeStreamEventRecord(EncodeStreamEventRecord(SampleEvent(6)), 6);
+  ASSERT_TRUE(state.ok());
+  EXPECT_FALSE(state.value().progress_report);
+  p.progress = limits::kProgressPctMax + 1;
+  EXPECT_TRUE(DecodeStreamEventRecord(EncodeStreamEventRecord(p), 7).status().IsCorruption());
+
+  auto event = [](const char* kind, uint32_t pct) {
+    return DecodeStatus(Frame(1, 74, 1, [&](auto& pk) {
+      pk.pack_map(1);
+      pk.pack("events");
+      pk.pack_array(1);
+      pk.pack_map(5);
+      pk.pack("seq");
+      pk.pack(1);
+      pk.pack("id");
+      pk.pack("n1-1");
+      pk.pack("state");
+      pk.pack("running");
+      pk.pack("event");
+      pk.pack(kind);
+      pk.pack("progress");
+      pk.pack(pct);
+    }));
+  };
+  EXPECT_TRUE(event("progress", 100).ok());
+  EXPECT_FALSE(event("progress", 101).ok());
+  EXPECT_FALSE(event("gossip", 1).ok());
+  EXPECT_TRUE(event("state", 1).ok());
+}
+
 // ---- blobs ----
 
 TEST_F(ProtocolTest, BlobMessagesRoundTrip) {

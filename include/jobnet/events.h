@@ -25,6 +25,12 @@ struct StateEvent {
   uint32_t attempt = 0;  // the job's attempt count after the change
   std::string node;    // into running: the node that runs the attempt; else empty
   std::string error;   // on the change that ends a failed attempt: its error; else empty
+  // A progress report of the running attempt rather than a state change (state stays
+  // running): its percent (0..100) and message. Rate-limited per job
+  // (limits::kProgressEventIntervalMsMin), so a stream shows a long job move without a flood.
+  bool progress_report = false;
+  uint32_t progress = 0;
+  std::string progress_message;
 };
 
 // Which events to read: those with seq > since, of one queue and/or one job when given.

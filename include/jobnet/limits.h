@@ -395,6 +395,9 @@ constexpr uint64_t kExternalPollWaitMsMax = 60000;
 constexpr uint32_t kProgressPctMax = 100;
 constexpr uint32_t kProgressMessageBytesMax = 256;
 constexpr uint64_t kProgressIntervalMsMin = 200;
+// A job's progress also goes to the node's event stream (journaled like a state change), at
+// most once per this interval per job; status shows every applied report.
+constexpr uint64_t kProgressEventIntervalMsMin = 1000;
 
 // ---- simulate_backup (docs/handlers.md) ----
 // One run copies (or reads and discards) at most this much, from at most this many files it

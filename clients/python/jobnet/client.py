@@ -149,7 +149,8 @@ class Client:
     def events(self, since=0, queue=None, job=None, follow=True, wait=15.0, max=500):
         """The node's job events after seq `since`, oldest first, as dicts (docs/protocol.md
         §17: ``seq``, ``id``, ``state``, ``queue``, ``type``, ``at``, ``attempt``, and ``node``
-        and ``error`` when set). A generator: with `follow` it waits for new events (long polls of
+        and ``error`` when set; a running job's progress report has ``"event": "progress"``,
+        ``progress`` and ``progress_message``). A generator: with `follow` it waits for new events (long polls of
         `wait` seconds) until closed; without, it stops at the newest event. Events are numbered
         per node, so it reads the node this client talks to and never fails over: a node that
         stops answering raises jobnet.Unavailable or jobnet.Timeout, and a reader resumes with the

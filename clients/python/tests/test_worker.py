@@ -126,6 +126,15 @@ class WorkerTest(unittest.TestCase):
                        what="progress 50")
         self.assertEqual(mid["state"], "running")
         self.assertEqual(mid["progress_message"], "halfway there")
+        # The node's event stream has the report too, between the run's start and its end.
+        report = None
+        for ev in self.c.events(job=job_id, wait=5.0):
+            if ev.get("event") == "progress":
+                report = ev
+                break
+        self.assertIsNotNone(report)
+        self.assertEqual((report["state"], report["progress"], report["progress_message"]),
+                         ("running", 50, "halfway there"))
         release.set()
         done = self.c.wait(job_id, timeout=20)
         self.assertEqual(done["result"], "done")
