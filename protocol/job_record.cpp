@@ -292,14 +292,12 @@ Result<JobEvent> DecodeEventRecord(const std::string& bytes) {
   return ev;
 }
 
-std::string EncodeStreamEventRecord(const StateEvent& e) {
-  // Written for every state change: sized once, no field beyond what a follower needs.
-  msgpack::sbuffer buf(48 + e.id.size() + e.queue.size() + e.type.size() + e.node.size() +
-                       e.error.size() + e.progress_message.size());
-  Packer pk(&buf);
-  pk.pack_map(7 + (e.node.empty() ? 0 : 1) + (e.error.empty() ? 0 : 1) +
+namespace {
+
+// One event of a stream record: what a follower needs, no more.
+void PackStreamEvent(Packer& pk, const StateEvent& e) {
+  pk.pack_map(6 + (e.node.empty() ? 0 : 1) + (e.error.empty() ? 0 : 1) +
               (e.progress_report ? 2 : 0));
-  U64(pk, "v", kRecordVersion);
   Str(pk, "id", e.id);
   U64(pk, "state", static_cast<uint8_t>(e.state));
   Str(pk, "q", e.queue);
@@ -312,34 +310,73 @@ std::string EncodeStreamEventRecord(const StateEvent& e) {
     U64(pk, "pr", e.progress);
     Str(pk, "pm", e.progress_message);
   }
+}
+
+Status DecodeStreamEvent(const msgpack::object& o, uint64_t seq, StateEvent* e) {
+  if (o.type != msgpack::type::MAP) return Status::Corruption("stream event is not a map");
+  e->seq = seq;
+  uint64_t state = 0, att = 0, pct = UINT64_MAX;
+  if (!GetStr(o, "id", &e->id) || !GetU64(o, "state", &state) || !GetStr(o, "q", &e->queue) ||
+      !GetStr(o, "type", &e->type) || !GetU64(o, "t", &e->at_ms) || !GetU64(o, "att", &att) ||
+      !GetStr(o, "node", &e->node) || !GetStr(o, "err", &e->error) || !GetU64(o, "pr", &pct) ||
+      !GetStr(o, "pm", &e->progress_message))
+    return Status::Corruption("stream event " + std::to_string(seq) +
+                              " has a field of the wrong type");
+  if (e->id.empty()) return Status::Corruption("stream event " + std::to_string(seq) + " names no job");
+  if (state >= static_cast<uint64_t>(kJobStateCount) || att > UINT32_MAX)
+    return Status::Corruption("stream event " + std::to_string(seq) +
+                              " has a state or attempt out of range");
+  if (pct != UINT64_MAX) {
+    if (pct > limits::kProgressPctMax)
+      return Status::Corruption("stream event " + std::to_string(seq) +
+                                " has a progress out of range");
+    e->progress_report = true;
+    e->progress = static_cast<uint32_t>(pct);
+  }
+  e->state = static_cast<JobState>(state);
+  e->attempt = static_cast<uint32_t>(att);
+  return Status::OK();
+}
+
+}  // namespace
+
+std::string EncodeStreamRecord(const StateEvent* events, size_t count) {
+  size_t bytes = 16;
+  for (size_t i = 0; i < count; ++i)
+    bytes += 40 + events[i].id.size() + events[i].queue.size() + events[i].type.size() +
+             events[i].node.size() + events[i].error.size() + events[i].progress_message.size();
+  msgpack::sbuffer buf(bytes);
+  Packer pk(&buf);
+  pk.pack_map(2);
+  U64(pk, "v", kRecordVersion);
+  pk.pack("ev");
+  pk.pack_array(static_cast<uint32_t>(count));
+  for (size_t i = 0; i < count; ++i) PackStreamEvent(pk, events[i]);
   return std::string(buf.data(), buf.size());
 }
 
-Result<StateEvent> DecodeStreamEventRecord(const std::string& bytes, uint64_t seq) {
+Status DecodeStreamRecord(const std::string& bytes, uint64_t first_seq,
+                          std::vector<StateEvent>* out) {
   msgpack::object_handle oh;
   Status s = UnpackRecord(bytes, &oh);
   if (!s.ok()) return s;
-  const auto& o = oh.get();
-  StateEvent e;
-  e.seq = seq;
-  uint64_t state = 0, att = 0, pct = UINT64_MAX;
-  if (!GetStr(o, "id", &e.id) || !GetU64(o, "state", &state) || !GetStr(o, "q", &e.queue) ||
-      !GetStr(o, "type", &e.type) || !GetU64(o, "t", &e.at_ms) || !GetU64(o, "att", &att) ||
-      !GetStr(o, "node", &e.node) || !GetStr(o, "err", &e.error) || !GetU64(o, "pr", &pct) ||
-      !GetStr(o, "pm", &e.progress_message))
-    return Status::Corruption("stream event record has a field of the wrong type");
-  if (e.id.empty()) return Status::Corruption("stream event record names no job");
-  if (state >= static_cast<uint64_t>(kJobStateCount) || att > UINT32_MAX)
-    return Status::Corruption("stream event record has a state or attempt out of range");
-  if (pct != UINT64_MAX) {
-    if (pct > limits::kProgressPctMax)
-      return Status::Corruption("stream event record has a progress out of range");
-    e.progress_report = true;
-    e.progress = static_cast<uint32_t>(pct);
+  const auto* ev = FindKey(oh.get(), "ev");
+  if (ev == nullptr || ev->type != msgpack::type::ARRAY || ev->via.array.size == 0)
+    return Status::Corruption("stream record holds no events");
+  if (ev->via.array.size > limits::kStreamRecordEventsMax)
+    return Status::Corruption("stream record holds " + std::to_string(ev->via.array.size) +
+                              " events; at most " +
+                              std::to_string(limits::kStreamRecordEventsMax) + " are written");
+  const size_t before = out->size();
+  out->resize(before + ev->via.array.size);
+  for (uint32_t i = 0; i < ev->via.array.size; ++i) {
+    s = DecodeStreamEvent(ev->via.array.ptr[i], first_seq + i, &(*out)[before + i]);
+    if (!s.ok()) {
+      out->resize(before);
+      return s;
+    }
   }
-  e.state = static_cast<JobState>(state);
-  e.attempt = static_cast<uint32_t>(att);
-  return e;
+  return Status::OK();
 }
 
 std::string EncodeScheduleRecord(const Schedule& s) {

@@ -23,9 +23,11 @@
 //                            "last": uint(ms), "err": str }
 //     the delivery of a job's callback (CallbackDelivery), under "c:" + seq; the URL is in the
 //     job's spec ("cb", left out when empty).
-//   stream_event_record := map { "v": 1, "id": str, "state": uint, "q": str, "type": str,
-//                                "t": uint(ms), "att": uint, ["node": str], ["err": str] }
-//     One entry of the node-wide event stream (jobnet/events.h StateEvent); its seq is the key.
+//   stream_record := map { "v": 1, "ev": [stream_event, ...] (1..kStreamRecordEventsMax) }
+//   stream_event  := map { "id": str, "state": uint, "q": str, "type": str, "t": uint(ms),
+//                          "att": uint, ["node": str], ["err": str], ["pr": uint, "pm": str] }
+//     Consecutive entries of the node-wide event stream (jobnet/events.h StateEvent); the key
+//     holds the first one's seq, the i-th has that + i. pr/pm: a progress report.
 //   queue_record := map { "v": 1, "name": str, "order": uint (0 fifo, 1 lifo), "conc": uint,
 //                         "rate": uint, "w": uint, "paused": uint (0|1), "ua": uint(ms),
 //                         "orig": str }
@@ -159,10 +161,13 @@ std::string EncodeCallbackRecord(const CallbackDelivery& d);
 Result<CallbackDelivery> DecodeCallbackRecord(const std::string& bytes);
 std::string EncodeEventRecord(const JobEvent& ev);
 Result<JobEvent> DecodeEventRecord(const std::string& bytes);
-// One event of the node's event stream (journal key "e:" + fixed64(seq)); seq is not in the
-// record. Decode gives kCorruption for a record that does not decode or names no job.
-std::string EncodeStreamEventRecord(const StateEvent& e);
-Result<StateEvent> DecodeStreamEventRecord(const std::string& bytes, uint64_t seq);
+// A run of consecutive events of the node's event stream, 1..limits::kStreamRecordEventsMax
+// of them, journaled under "e:" + fixed64(seq of the first): the i-th has seq first + i, so no
+// seq is in the record. Decode appends the events to *out; kCorruption (and nothing appended)
+// for a record that does not decode, holds no event or too many, or an event without a job.
+std::string EncodeStreamRecord(const StateEvent* events, size_t count);
+Status DecodeStreamRecord(const std::string& bytes, uint64_t first_seq,
+                          std::vector<StateEvent>* out);
 // A queue's settings (journal key "q:" + name).
 std::string EncodeQueueRecord(const QueueSettings& q);
 // kCorruption for a record that does not decode or whose settings are out of bounds.

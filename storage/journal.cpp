@@ -251,11 +251,15 @@ Status Journal::Open(const std::string& dir, const JournalOptions& options,
     if (it->Valid() && it->key().starts_with(kStreamPrefix)) {
       if (it->key().size() != 10)
         return Status::Corruption("event key " + it->key().ToString(true) + " has a bad length");
-      uint64_t last = GetFixed(it->key().data() + 2, 8);
+      const uint64_t last = GetFixed(it->key().data() + 2, 8);  // the newest record's first
+      std::vector<protocol::StateEvent> newest;
+      Status rs = protocol::DecodeStreamRecord(it->value().ToString(), last, &newest);
+      if (!rs.ok())
+        return Status::Corruption("record " + it->key().ToString(true) + ": " + rs.message());
       it->Seek(kStreamPrefix);
       uint64_t first = it->Valid() && it->key().size() == 10 ? GetFixed(it->key().data() + 2, 8)
                                                                : last;
-      j->next_event_seq_.store(last + 1);
+      j->next_event_seq_.store(last + newest.size());
       j->oldest_event_seq_.store(std::min(first, last));
     }
     if (!it->status().ok()) return FromRocks(it->status(), "read the event stream's end");
@@ -284,8 +288,9 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
   rocksdb::WriteBatch b;
   // Event-stream seqs are taken here, on the one writing thread, so they follow the order in
   // which events become durable; they are kept only if the write succeeds.
-  uint64_t event_seq = next_event_seq_.load(std::memory_order_relaxed);
-  const size_t events_before = events ? events->size() : 0;
+  const uint64_t first_event_seq = next_event_seq_.load(std::memory_order_relaxed);
+  uint64_t event_seq = first_event_seq;
+  std::vector<protocol::StateEvent> stream;
   protocol::StateEvent se;
   for (const auto& w : writes) {
     JOBNET_CHECK(w.job.seq != 0 && !w.job.id.empty());
@@ -303,8 +308,7 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
       se.progress_report = true;
       se.progress = w.job.progress;
       se.progress_message = w.job.progress_message;
-      b.Put(StreamKey(event_seq), protocol::EncodeStreamEventRecord(se));
-      if (events) events->push_back(se);
+      stream.push_back(se);
       ++event_seq;
       se.progress_report = false;
       se.progress = 0;
@@ -330,17 +334,37 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
       se.attempt = ev.attempt;
       se.node = ev.node;
       se.error = ev.error;
-      b.Put(StreamKey(event_seq), protocol::EncodeStreamEventRecord(se));
-      if (events) events->push_back(se);
+      stream.push_back(se);
       ++event_seq;
     }
   }
+  // The batch's events in as few stream records as the per-record bound allows: one key for
+  // up to kStreamRecordEventsMax events, not one per event.
+  for (size_t i = 0; i < stream.size(); i += limits::kStreamRecordEventsMax) {
+    size_t n = std::min<size_t>(limits::kStreamRecordEventsMax, stream.size() - i);
+    b.Put(StreamKey(first_event_seq + i), protocol::EncodeStreamRecord(&stream[i], n));
+  }
   // Trim the oldest events a chunk at a time: one range tombstone per kEventsTrimChunk events.
+  // Only whole records go: the one holding keep_from stays, and becomes the oldest.
   uint64_t oldest = oldest_event_seq_.load(std::memory_order_relaxed);
   if (event_seq - oldest > options_.events_kept + limits::kEventsTrimChunk) {
-    uint64_t keep_from = event_seq - options_.events_kept;
-    b.DeleteRange(StreamKey(oldest), StreamKey(keep_from));
-    oldest = keep_from;
+    const uint64_t keep_from = event_seq - options_.events_kept;
+    uint64_t record = keep_from;
+    if (keep_from >= first_event_seq) {  // in this write's records
+      record = first_event_seq + (keep_from - first_event_seq) / limits::kStreamRecordEventsMax *
+                                     limits::kStreamRecordEventsMax;
+    } else {
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+      it->SeekForPrev(StreamKey(keep_from));
+      if (it->Valid() && it->key().starts_with(kStreamPrefix) && it->key().size() == 10)
+        record = GetFixed(it->key().data() + 2, 8);
+      else if (!it->status().ok())
+        return FromRocks(it->status(), "find the oldest event record to keep");
+    }
+    if (record > oldest) {
+      b.DeleteRange(StreamKey(oldest), StreamKey(record));
+      oldest = record;
+    }
   }
   for (uint64_t seq : deletes) {
     b.Delete(JobKey(seq));
@@ -384,8 +408,8 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
     stats_.records += records;
     next_event_seq_.store(event_seq, std::memory_order_release);
     oldest_event_seq_.store(oldest, std::memory_order_release);
-  } else if (events) {
-    events->resize(events_before);
+    if (events) events->insert(events->end(), std::make_move_iterator(stream.begin()),
+                               std::make_move_iterator(stream.end()));
   }
   if (s.IsStorageFull()) full_ = true;
   return s;
@@ -537,30 +561,30 @@ Status Journal::ReadEvents(uint64_t from_seq, uint64_t to_seq, uint32_t scan_max
                            uint64_t* covered_to) const {
   *covered_to = from_seq == 0 ? 0 : from_seq - 1;
   if (from_seq == 0 || from_seq > to_seq || scan_max == 0) return Status::OK();
-  rocksdb::ReadOptions ro;
-  std::string upper = StreamKey(to_seq + 1);
-  rocksdb::Slice upper_slice(upper);
-  ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  // Start at the record that holds from_seq: the last one that begins at or before it.
+  it->SeekForPrev(StreamKey(from_seq));
+  if (!it->Valid() || !it->key().starts_with(kStreamPrefix)) it->Seek(StreamKey(from_seq));
   uint32_t read = 0;
-  bool stopped = false;
-  for (it->Seek(StreamKey(from_seq)); it->Valid(); it->Next()) {
-    if (!it->key().starts_with(kStreamPrefix)) break;
+  std::vector<protocol::StateEvent> record;
+  for (; it->Valid() && it->key().starts_with(kStreamPrefix); it->Next()) {
     if (it->key().size() != 10)
       return Status::Corruption("event key " + it->key().ToString(true) + " has a bad length");
-    uint64_t seq = GetFixed(it->key().data() + 2, 8);
-    auto ev = protocol::DecodeStreamEventRecord(it->value().ToString(), seq);
-    if (!ev.ok())
-      return Status::Corruption("record " + it->key().ToString(true) + ": " +
-                                ev.status().message());
-    *covered_to = seq;
-    if (!fn(std::move(ev.value())) || ++read == scan_max) {
-      stopped = true;
-      break;
+    const uint64_t first = GetFixed(it->key().data() + 2, 8);
+    if (first > to_seq) break;
+    record.clear();
+    Status s = protocol::DecodeStreamRecord(it->value().ToString(), first, &record);
+    if (!s.ok())
+      return Status::Corruption("record " + it->key().ToString(true) + ": " + s.message());
+    for (auto& ev : record) {
+      if (ev.seq < from_seq) continue;
+      if (ev.seq > to_seq) break;
+      *covered_to = ev.seq;
+      if (!fn(std::move(ev)) || ++read == scan_max) return Status::OK();
     }
   }
   if (!it->status().ok()) return FromRocks(it->status(), "read events");
-  if (!stopped) *covered_to = to_seq;  // nothing more up to to_seq
+  *covered_to = to_seq;  // nothing more up to to_seq
   return Status::OK();
 }
 
@@ -680,11 +704,12 @@ Status Journal::Verify(std::vector<std::string>* problems, uint64_t* jobs_checke
     if (problems->size() >= 1000) break;
   }
   close_job();
-  // The event stream: 10-byte keys, records that decode, seqs without holes (trimming only
-  // ever removes the oldest).
+  // The event stream: 10-byte keys, records that decode, seqs without holes (each record
+  // begins where the one before ended; trimming only ever removes the oldest).
   {
     std::unique_ptr<rocksdb::Iterator> eit(db_->NewIterator(rocksdb::ReadOptions()));
-    uint64_t prev = 0;
+    uint64_t expected = 0;  // the seq the next record must begin with; 0 before the first
+    std::vector<protocol::StateEvent> record;
     for (eit->Seek(kStreamPrefix); eit->Valid() && eit->key().starts_with(kStreamPrefix) &&
                                    problems->size() < 1000;
          eit->Next()) {
@@ -692,13 +717,18 @@ Status Journal::Verify(std::vector<std::string>* problems, uint64_t* jobs_checke
         problems->push_back("event key " + eit->key().ToString(true) + " has a bad length");
         continue;
       }
-      uint64_t seq = GetFixed(eit->key().data() + 2, 8);
-      if (prev != 0 && seq != prev + 1)
-        problems->push_back("event stream skips from " + std::to_string(prev) + " to " +
-                            std::to_string(seq));
-      prev = seq;
-      auto ev = protocol::DecodeStreamEventRecord(eit->value().ToString(), seq);
-      if (!ev.ok()) problems->push_back("event " + std::to_string(seq) + ": " + ev.status().message());
+      const uint64_t first = GetFixed(eit->key().data() + 2, 8);
+      if (expected != 0 && first != expected)
+        problems->push_back("event stream skips from " + std::to_string(expected - 1) + " to " +
+                            std::to_string(first));
+      record.clear();
+      Status rs = protocol::DecodeStreamRecord(eit->value().ToString(), first, &record);
+      if (!rs.ok()) {
+        problems->push_back("event record " + std::to_string(first) + ": " + rs.message());
+        expected = 0;
+        continue;
+      }
+      expected = first + record.size();
     }
     if (!eit->status().ok()) problems->push_back(FromRocks(eit->status(), "scan event stream").ToString());
   }

@@ -14,9 +14,11 @@
 //                                    the job final
 //   "s:" name                     -> schedule_record (protocol/job_record.hpp), one per schedule
 //   "q:" name                     -> queue_record (protocol/job_record.hpp): a queue's settings
-//   "e:" fixed64(event seq)       -> stream_event_record: one event of the node-wide event
-//                                    stream (jobnet/events.h), one per "h:" record, written in
-//                                    the same batch; the oldest beyond events_kept are trimmed
+//   "e:" fixed64(event seq)       -> stream_record: a run of consecutive events of the node-wide
+//                                    event stream (jobnet/events.h), the key naming the first;
+//                                    one event per "h:" record (and per progress report), in
+//                                    records of up to limits::kStreamRecordEventsMax written in
+//                                    the same batch; whole records beyond events_kept are trimmed
 #ifndef JOBNET_STORAGE_JOURNAL_HPP_
 #define JOBNET_STORAGE_JOURNAL_HPP_
 
@@ -91,8 +93,8 @@ class Journal {
   // `pool` (when pool.workers != 0) goes into the same batch; schedule records are put or
   // deleted after the jobs, in their order; `queues` are queue settings, each replacing the
   // queue's record.
-  // Every event of `writes` also gets the next event-stream seq and its "e:" record in the
-  // batch; when `events` is not null, the events the batch made durable are appended to it (in
+  // Every event of `writes` also gets the next event-stream seq, and the batch's events go in
+  // "e:" records of up to limits::kStreamRecordEventsMax each; when `events` is not null, the events the batch made durable are appended to it (in
   // seq order). A failed write hands out no seqs: the same batch written again gets the same.
   Status Write(const std::vector<protocol::JobWrite>& writes, const std::vector<uint64_t>& deletes,
                uint64_t next_seq, const PoolSetting& pool = PoolSetting{},

@@ -51,6 +51,18 @@ class JournalTest : public ::testing::Test {
     return w;
   }
 
+  // Opens with events_kept = kept (the options in *o, to reopen with).
+  std::unique_ptr<Journal> OpenKeeping(uint64_t kept, JournalOptions* o) {
+    o->events_kept = kept;
+    return Open(*o);
+  }
+  // One write of n new jobs from *seq on, one queued event each; *seq moves past them.
+  static Status WriteNewJobs(Journal* j, int n, uint64_t* seq) {
+    std::vector<JobWrite> batch;
+    for (int i = 0; i < n; ++i, ++*seq) batch.push_back(MakeWrite(*seq, JobState::kQueued, 0, 1));
+    return j->Write(batch, {}, *seq);
+  }
+
   // The journal's one write-ahead log (RocksDB's NNNNNN.log).
   std::filesystem::path WalFile() const {
     std::filesystem::path wal;
@@ -561,15 +573,12 @@ TEST_F(JournalTest, TheNextEventSeqSurvivesReopenAndAFailedWriteTakesNone) {
 
 TEST_F(JournalTest, TheOldestEventsBeyondEventsKeptAreTrimmedAChunkAtATime) {
   JournalOptions o;
-  o.events_kept = 1000;
-  auto j = Open(o);
+  auto j = OpenKeeping(1000, &o);
   uint64_t total = 0;
   uint64_t seq = 1;
   // Past events_kept + one chunk, the write trims down to events_kept.
   while (total <= o.events_kept + limits::kEventsTrimChunk) {
-    std::vector<JobWrite> batch;
-    for (int i = 0; i < 100; ++i, ++seq) batch.push_back(MakeWrite(seq, JobState::kQueued, 0, 1));
-    ASSERT_TRUE(j->Write(batch, {}, seq).ok());
+    ASSERT_TRUE(WriteNewJobs(j.get(), 100, &seq).ok());
     total += 100;
     if (total <= o.events_kept + limits::kEventsTrimChunk) {
       EXPECT_EQ(j->oldest_event_seq(), 1u);
@@ -593,21 +602,59 @@ TEST_F(JournalTest, TheOldestEventsBeyondEventsKeptAreTrimmedAChunkAtATime) {
   EXPECT_TRUE(problems.empty()) << problems.front();
 }
 
+// Writes with more events than one record holds: the trim removes whole records only, so
+// the oldest kept event is a record's first, at most one record's worth before keep_from.
+TEST_F(JournalTest, TrimmingKeepsTheRecordThatHoldsTheOldestKeptEvent) {
+  JournalOptions o;
+  auto j = OpenKeeping(1000, &o);
+  uint64_t seq = 1;
+  int trims = 0;
+  for (int w = 0; w < 20; ++w) {  // 700 events a write: records of 512 and 188
+    const uint64_t before = j->oldest_event_seq();
+    ASSERT_TRUE(WriteNewJobs(j.get(), 700, &seq).ok());
+    const uint64_t oldest = j->oldest_event_seq(), keep_from = j->next_event_seq() - o.events_kept;
+    if (oldest == before) continue;
+    ++trims;
+    EXPECT_LE(oldest, keep_from);
+    EXPECT_GT(oldest + limits::kStreamRecordEventsMax, keep_from);
+    const uint64_t in_write = (oldest - 1) % 700;  // records start at 0 and 512 within a write
+    EXPECT_TRUE(in_write == 0 || in_write == limits::kStreamRecordEventsMax) << oldest;
+  }
+  EXPECT_GE(trims, 2);
+  const uint64_t next = j->next_event_seq(), oldest = j->oldest_event_seq();
+  EXPECT_EQ(next, 14001u);
+  auto kept = ReadAllEvents(*j);
+  ASSERT_EQ(kept.size(), next - oldest);
+  EXPECT_EQ(kept.front().seq, oldest);
+  EXPECT_EQ(kept.back().seq, next - 1);
+  // A read from inside a record starts at the asked seq.
+  EXPECT_EQ(ReadAllEvents(*j, next - 3).front().seq, next - 3);
+  std::vector<std::string> problems;
+  uint64_t checked = 0;
+  ASSERT_TRUE(j->Verify(&problems, &checked).ok());
+  EXPECT_TRUE(problems.empty()) << problems.front();
+}
+
+// An older stream record that does not decode is corruption when read and in verify; the
+// newest (which tells the next seq at open) fails the open, naming its key.
 TEST_F(JournalTest, DamagedEventRecordIsCorruptionWhenRead) {
   {
     auto j = Open();
     ASSERT_TRUE(j->Write({MakeWrite(1, JobState::kQueued, 0, 1)}, {}, 2).ok());
+    ASSERT_TRUE(j->Write({MakeWrite(1, JobState::kRunning, 1, 1)}, {}, 0).ok());
   }
-  {
+  auto damage = [&](char seq) {
     rocksdb::DB* raw = nullptr;
     ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir_.string(), &raw).ok());
     std::string key = "e:";
     key.append(7, '\0');
-    key.push_back('\1');
+    key.push_back(seq);
     ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), key, "\x93garbage").ok());
     delete raw;
-  }
+  };
+  damage('\1');
   auto j = Open();
+  EXPECT_EQ(j->next_event_seq(), 3u);
   uint64_t covered = 0;
   Status s = j->ReadEvents(1, 10, 10, [](protocol::StateEvent&&) { return true; }, &covered);
   EXPECT_TRUE(s.IsCorruption()) << s.ToString();
@@ -615,6 +662,12 @@ TEST_F(JournalTest, DamagedEventRecordIsCorruptionWhenRead) {
   uint64_t checked = 0;
   ASSERT_TRUE(j->Verify(&problems, &checked).ok());
   EXPECT_FALSE(problems.empty());
+  j.reset();
+  damage('\2');
+  std::unique_ptr<Journal> again;
+  Status open = Journal::Open(dir_.string(), JournalOptions{}, &again);
+  EXPECT_TRUE(open.IsCorruption()) << open.ToString();
+  EXPECT_NE(open.message().find("653A0000000000000002"), std::string::npos) << open.ToString();
 }
 
 }  // namespace

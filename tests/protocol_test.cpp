@@ -983,30 +983,45 @@ TEST_F(ProtocolTest, EventListOverTheLimitOrWithoutEventsIsRefused) {
                })).ok());
 }
 
-TEST_F(ProtocolTest, StreamEventRecordRoundTripsAndRejectsDamage) {
-  StateEvent e = SampleEvent(42);
-  auto back = DecodeStreamEventRecord(EncodeStreamEventRecord(e), 42);
-  ASSERT_TRUE(back.ok()) << back.status().ToString();
-  EXPECT_EQ(back.value().seq, 42u);
-  EXPECT_EQ(back.value().id, e.id);
-  EXPECT_EQ(back.value().state, e.state);
-  EXPECT_EQ(back.value().queue, e.queue);
-  EXPECT_EQ(back.value().type, e.type);
-  EXPECT_EQ(back.value().at_ms, e.at_ms);
-  EXPECT_EQ(back.value().attempt, e.attempt);
-  EXPECT_EQ(back.value().node, e.node);
-  EXPECT_EQ(back.value().error, e.error);
-  e.node.clear();
-  e.error.clear();
-  auto lean = DecodeStreamEventRecord(EncodeStreamEventRecord(e), 1);
-  ASSERT_TRUE(lean.ok());
-  EXPECT_TRUE(lean.value().node.empty() && lean.value().error.empty());
-  e.id.clear();
-  EXPECT_TRUE(DecodeStreamEventRecord(EncodeStreamEventRecord(e), 1).status().IsCorruption());
-  std::string rec = EncodeStreamEventRecord(SampleEvent(1));
+TEST_F(ProtocolTest, StreamRecordRoundTripsItsEventsAndRejectsDamage) {
+  std::vector<StateEvent> in = {SampleEvent(42), SampleEvent(43)};
+  in[1].node.clear();
+  in[1].error.clear();
+  std::vector<StateEvent> back = {SampleEvent(1)};  // decode appends
+  ASSERT_TRUE(DecodeStreamRecord(EncodeStreamRecord(in.data(), in.size()), 42, &back).ok());
+  ASSERT_EQ(back.size(), 3u);
+  for (size_t i = 0; i < 2; ++i) {
+    const StateEvent& e = in[i];
+    const StateEvent& b = back[i + 1];
+    EXPECT_EQ(b.seq, 42u + i);
+    EXPECT_EQ(b.id, e.id);
+    EXPECT_EQ(b.state, e.state);
+    EXPECT_EQ(b.queue, e.queue);
+    EXPECT_EQ(b.type, e.type);
+    EXPECT_EQ(b.at_ms, e.at_ms);
+    EXPECT_EQ(b.attempt, e.attempt);
+    EXPECT_EQ(b.node, e.node);
+    EXPECT_EQ(b.error, e.error);
+  }
+  // The largest record the journal writes decodes; one event more is refused.
+  std::vector<StateEvent> full(limits::kStreamRecordEventsMax, SampleEvent(1));
+  std::vector<StateEvent> out;
+  EXPECT_TRUE(DecodeStreamRecord(EncodeStreamRecord(full.data(), full.size()), 1, &out).ok());
+  EXPECT_EQ(out.size(), limits::kStreamRecordEventsMax);
+  full.push_back(SampleEvent(1));
+  out.clear();
+  EXPECT_TRUE(DecodeStreamRecord(EncodeStreamRecord(full.data(), full.size()), 1, &out).IsCorruption());
+  EXPECT_TRUE(out.empty());
+  EXPECT_TRUE(DecodeStreamRecord(EncodeStreamRecord(nullptr, 0), 1, &out).IsCorruption());
+  // A damaged event leaves nothing appended.
+  in[1].id.clear();
+  EXPECT_TRUE(DecodeStreamRecord(EncodeStreamRecord(in.data(), in.size()), 1, &out).IsCorruption());
+  EXPECT_TRUE(out.empty());
+  std::string rec = EncodeStreamRecord(&in[0], 1);
   for (size_t n = 0; n < rec.size(); n += 7)
-    EXPECT_FALSE(DecodeStreamEventRecord(rec.substr(0, n), 1).ok()) << n;
-  EXPECT_TRUE(DecodeStreamEventRecord("\x93garbage", 1).status().IsCorruption());
+    EXPECT_FALSE(DecodeStreamRecord(rec.substr(0, n), 1, &out).ok()) << n;
+  EXPECT_TRUE(DecodeStreamRecord("\x93garbage", 1, &out).IsCorruption());
+  EXPECT_TRUE(out.empty());
 }
 
 // A progress report in the stream: marked on the wire ("event": "progress") and in the record
@@ -1028,16 +1043,17 @@ TEST_F(ProtocolTest, ProgressEventsRoundTripOnTheWireAndInTheRecord) {
   EXPECT_EQ(out.events[1].progress_message, "12.0 of 100.0 MiB");
   EXPECT_EQ(out.events[1].state, JobState::kRunning);
 
-  auto rec = DecodeStreamEventRecord(EncodeStreamEventRecord(p), 7);
-  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
-  EXPECT_TRUE(rec.value().progress_report);
-  EXPECT_EQ(rec.value().progress, 42u);
-  EXPECT_EQ(rec.value().progress_message, p.progress_message);
-  auto state = DecodeStreamEventRecord(EncodeStreamEventRecord(SampleEvent(6)), 6);
-  ASSERT_TRUE(state.ok());
-  EXPECT_FALSE(state.value().progress_report);
+  std::vector<StateEvent> two = {SampleEvent(6), p}, rec;
+  ASSERT_TRUE(DecodeStreamRecord(EncodeStreamRecord(two.data(), 2), 6, &rec).ok());
+  ASSERT_EQ(rec.size(), 2u);
+  EXPECT_FALSE(rec[0].progress_report);
+  EXPECT_TRUE(rec[1].progress_report);
+  EXPECT_EQ(rec[1].seq, 7u);
+  EXPECT_EQ(rec[1].progress, 42u);
+  EXPECT_EQ(rec[1].progress_message, p.progress_message);
   p.progress = limits::kProgressPctMax + 1;
-  EXPECT_TRUE(DecodeStreamEventRecord(EncodeStreamEventRecord(p), 7).status().IsCorruption());
+  rec.clear();
+  EXPECT_TRUE(DecodeStreamRecord(EncodeStreamRecord(&p, 1), 7, &rec).IsCorruption());
 
   auto event = [](const char* kind, uint32_t pct) {
     return DecodeStatus(Frame(1, 74, 1, [&](auto& pk) {

@@ -310,6 +310,10 @@ constexpr uint64_t kEventsKeptDefault = 1000000;
 constexpr uint64_t kEventsKeptMin = 1000;
 constexpr uint64_t kEventsKeptMax = 1000000000;
 constexpr uint64_t kEventsTrimChunk = 4096;
+// Events per journal stream record ("e:" key): a write's events go in records of at most this
+// many, so the stream costs one key per this many events, and a record stays far below the
+// decode bound (each event is at most ~4.5 KB: an error text and names).
+constexpr uint32_t kStreamRecordEventsMax = 512;
 // SSE streams one HTTP face holds at once; more get 503. Each holds one events request at the
 // node, so they stay below kEventWaitersMax.
 constexpr uint32_t kHttpEventStreamsMax = 1000;
