@@ -1562,25 +1562,40 @@ Effects Scheduler::TakeEffects() {
     auto it = jobs_.find(seq);
     if (it == jobs_.end() || it->second.state != JobState::kRunning || dirty_.count(seq) != 0)
       continue;
-    JobWrite w{it->second, {}, false};
-    w.progress = true;
-    fx_.writes.push_back(std::move(w));
+    fx_.writes.push_back(WriteOf(it->second, {}, false));
+    fx_.writes.back().progress = true;
   }
   progress_dirty_.clear();
   for (auto& [seq, events] : dirty_) {
     auto it = jobs_.find(seq);
     if (it == jobs_.end()) continue;
-    fx_.writes.push_back(JobWrite{it->second, std::move(events), callback_dirty_.erase(seq) > 0});
+    fx_.writes.push_back(WriteOf(it->second, std::move(events), callback_dirty_.erase(seq) > 0));
   }
   dirty_.clear();
   for (uint64_t seq : callback_dirty_) {  // deliveries that changed without a job event
     auto it = jobs_.find(seq);
-    if (it != jobs_.end()) fx_.writes.push_back(JobWrite{it->second, {}, true});
+    if (it != jobs_.end()) fx_.writes.push_back(WriteOf(it->second, {}, true));
   }
   callback_dirty_.clear();
   Effects out = std::move(fx_);
   fx_ = Effects{};
   return out;
+}
+
+JobWrite Scheduler::WriteOf(Job& job, std::vector<std::pair<uint32_t, JobEvent>> events,
+                             bool callback) {
+  // The journal copy leaves out what the journal does not write: the attempt history (rebuilt
+  // from the h: records) and, after the job's first write, its payload (stored once). Swapped
+  // out and back rather than copied: three writes per job, on the hot path.
+  const bool first = !events.empty() && events.front().first == 0;
+  std::vector<AttemptInfo> history;
+  std::string payload;
+  history.swap(job.history);
+  if (!first) payload.swap(job.spec.payload);
+  JobWrite w{job, std::move(events), callback};
+  job.history.swap(history);
+  if (!first) job.spec.payload.swap(payload);
+  return w;
 }
 
 bool Scheduler::IsKnownType(const std::string& type) const {

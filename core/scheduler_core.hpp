@@ -442,6 +442,9 @@ class Scheduler {
   const QueueSet::TypeSet* LocalTypes() const {
     return opt_.known_types.empty() ? nullptr : &opt_.known_types;
   }
+  // The journal write of `job` with `events`: a copy of the job without what is not journaled.
+  static JobWrite WriteOf(Job& job, std::vector<std::pair<uint32_t, JobEvent>> events,
+                          bool callback);
   // Applies a run's progress unless rate-limited; true if applied.
   bool ApplyProgress(Job& job, uint32_t pct, std::string message, uint64_t now_ms);
 
