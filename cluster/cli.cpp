@@ -21,7 +21,6 @@
 #include "jobnet/client.h"
 #include "jobnet/limits.h"
 #include "node/config.hpp"
-#include "node/node.hpp"
 
 namespace jobnet::cli {
 
@@ -306,7 +305,8 @@ int RunNodes(const ClientFlags& f) {
   return kExitOk;
 }
 
-int RunNodeCommand(const std::string& config_path, NodeConfig flags, CLI::App* cmd) {
+int RunNodeCommand(const std::string& config_path, NodeConfig flags, CLI::App* cmd,
+                   int (*run_node)(const NodeConfig&)) {
   NodeConfig cfg;
   bool data_given = false;  // the data dir defaults to ./data/<id> unless set somewhere
   if (!config_path.empty()) {
@@ -333,7 +333,7 @@ int RunNodeCommand(const std::string& config_path, NodeConfig flags, CLI::App* c
   if (cmd->count("--blob-grace")) cfg.blob_grace_ms = flags.blob_grace_ms;
   if (cmd->count("--image-pixels-max")) cfg.image_pixels_max = flags.image_pixels_max;
   if (!data_given && !cmd->count("--data")) cfg.data = "./data/" + cfg.id;
-  return RunNode(cfg);
+  return run_node(cfg);
 }
 
 struct ClusterFlags {
@@ -457,7 +457,7 @@ int ExitCodeFor(const Status& s) {
   }
 }
 
-int Main(int argc, char** argv) {
+int Main(int argc, char** argv, int (*run_node)(const NodeConfig&)) {
   CLI::App app{"jobnet: a distributed job cluster (CAF + ZeroMQ + msgpack + RocksDB)"};
   app.require_subcommand(1);
 
@@ -634,7 +634,7 @@ int Main(int argc, char** argv) {
       if (!g.ok()) return Fail(g.status());
       nf.blob_grace_ms = g.value();
     }
-    return RunNodeCommand(config_path, nf, node);
+    return RunNodeCommand(config_path, nf, node, run_node);
   }
   if (*submit) {
     if (batch_file.empty() && type.empty())

@@ -15,6 +15,10 @@
 #include "jobnet/limits.h"
 #include "jobnet/status.h"
 
+namespace jobnet {
+struct NodeConfig;  // node/config.hpp
+}
+
 namespace CLI {
 class App;
 }
@@ -46,7 +50,9 @@ Status Connect(const ClientFlags& f, std::unique_ptr<Client>* client);
 // `jobnet schedule add|list|remove|pause|resume` (cli_schedule.cpp): adds the subcommands to
 // `app`; after parsing, if `schedule` was given, call the returned function to run it.
 std::function<int()> AddScheduleCommands(CLI::App* app);
-int Main(int argc, char** argv);
+// Runs the command line. `run_node` runs `jobnet node` with its resolved config; the node
+// binary passes RunNode (node/node.hpp), so the client binary links none of the node runtime.
+int Main(int argc, char** argv, int (*run_node)(const NodeConfig&));
 // `jobnet blob put|get` and `jobnet result` (cli_blobs.cpp): adds them to `app`; the returned
 // function runs the one that was parsed, or returns -1 if none was.
 std::function<int()> AddBlobCommands(CLI::App* app);

@@ -682,6 +682,39 @@ TEST_F(IntegrationTest, ProgressShowsInStatusAndAsLinesWhileWaiting) {
   EXPECT_NE(err.out.find("running "), std::string::npos) << err.out;
 }
 
+// `jobnet node` runs the node binary beside `jobnet` (same pid: the harness's nodes are all
+// started that way); a `jobnet` without it says where it looked and exits 2, while the client
+// commands, which do not need it, still work.
+TEST_F(IntegrationTest, JobnetNodeRunsTheNodeBinaryBesideItOrSaysItIsMissing) {
+  std::string data = dir_ + "/n1";
+  NodeProcess node("n1", data, 1);
+  ASSERT_TRUE(node.Start());
+  auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(node.pid()) + "/exe");
+  EXPECT_EQ(exe.filename(), "jobnet-node") << exe;
+
+  std::filesystem::create_directories(dir_ + "/alone");
+  const std::string alone = dir_ + "/alone/jobnet";
+  std::filesystem::copy_file(JOBNET_BIN, alone);
+  std::string cmd = "PATH=/nonexistent " + alone + " node --id n2 --data " + dir_ +
+                    "/n2 --listen tcp://127.0.0.1:1 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[512];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  int status = ::pclose(p);
+  EXPECT_EQ(WEXITSTATUS(status), 2) << out;
+  EXPECT_NE(out.find(dir_ + "/alone/jobnet-node"), std::string::npos) << out;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/n2"));
+  cmd = alone + " stats --json --to " + node.endpoint();
+  p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  out.clear();
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  EXPECT_EQ(WEXITSTATUS(::pclose(p)), 0);
+  EXPECT_EQ(nlohmann::json::parse(out)["node"], "n1");
+}
+
 TEST_F(IntegrationTest, CliOutputContractAndExitCodes) {
   std::string data = dir_ + "/n1";
   NodeProcess node("n1", data, 2);
