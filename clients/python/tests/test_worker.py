@@ -127,12 +127,9 @@ class WorkerTest(unittest.TestCase):
         self.assertEqual(mid["state"], "running")
         self.assertEqual(mid["progress_message"], "halfway there")
         # The node's event stream has the report too, between the run's start and its end.
-        report = None
-        for ev in self.c.events(job=job_id, wait=5.0):
-            if ev.get("event") == "progress":
-                report = ev
-                break
-        self.assertIsNotNone(report)
+        report = wait_for(lambda: next((ev for ev in self.c.events(job=job_id, follow=False)
+                                        if ev.get("event") == "progress"), None),
+                          what="a progress event")
         self.assertEqual((report["state"], report["progress"], report["progress_message"]),
                          ("running", 50, "halfway there"))
         release.set()
