@@ -289,30 +289,27 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
   // Event-stream seqs are taken here, on the one writing thread, so they follow the order in
   // which events become durable; they are kept only if the write succeeds.
   const uint64_t first_event_seq = next_event_seq_.load(std::memory_order_relaxed);
-  uint64_t event_seq = first_event_seq;
   std::vector<protocol::StateEvent> stream;
-  protocol::StateEvent se;
+  // The next stream event, numbered and named after `job`.
+  auto add_event = [&](const protocol::Job& job) -> protocol::StateEvent& {
+    protocol::StateEvent& e = stream.emplace_back();
+    e.seq = first_event_seq + stream.size() - 1;
+    e.id = job.id;
+    e.queue = job.spec.queue;
+    e.type = job.spec.type;
+    return e;
+  };
   for (const auto& w : writes) {
     JOBNET_CHECK(w.job.seq != 0 && !w.job.id.empty());
     if (w.progress) {  // only a progress report of the running attempt, for the stream
       JOBNET_CHECK(w.events.empty() && !w.callback);
-      se.seq = event_seq;
-      se.id = w.job.id;
-      se.state = w.job.state;
-      se.queue = w.job.spec.queue;
-      se.type = w.job.spec.type;
-      se.at_ms = w.job.progress_at_ms;
-      se.attempt = w.job.attempts;
-      se.node.clear();
-      se.error.clear();
-      se.progress_report = true;
-      se.progress = w.job.progress;
-      se.progress_message = w.job.progress_message;
-      stream.push_back(se);
-      ++event_seq;
-      se.progress_report = false;
-      se.progress = 0;
-      se.progress_message.clear();
+      protocol::StateEvent& e = add_event(w.job);
+      e.state = w.job.state;
+      e.at_ms = w.job.progress_at_ms;
+      e.attempt = w.job.attempts;
+      e.progress_report = true;
+      e.progress = w.job.progress;
+      e.progress_message = w.job.progress_message;
       continue;
     }
     // A delivery attempt's write carries no events: only its callback record changed.
@@ -325,19 +322,15 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
       b.Put(PayloadKey(w.job.seq), w.job.spec.payload);
     for (const auto& [n, ev] : w.events) {
       b.Put(EventKey(w.job.seq, n), protocol::EncodeEventRecord(ev));
-      se.seq = event_seq;
-      se.id = w.job.id;
-      se.state = ev.state;
-      se.queue = w.job.spec.queue;
-      se.type = w.job.spec.type;
-      se.at_ms = ev.at_ms;
-      se.attempt = ev.attempt;
-      se.node = ev.node;
-      se.error = ev.error;
-      stream.push_back(se);
-      ++event_seq;
+      protocol::StateEvent& e = add_event(w.job);
+      e.state = ev.state;
+      e.at_ms = ev.at_ms;
+      e.attempt = ev.attempt;
+      e.node = ev.node;
+      e.error = ev.error;
     }
   }
+  const uint64_t event_seq = first_event_seq + stream.size();  // the next write's first
   // The batch's events in as few stream records as the per-record bound allows: one key for
   // up to kStreamRecordEventsMax events, not one per event.
   for (size_t i = 0; i < stream.size(); i += limits::kStreamRecordEventsMax) {
