@@ -15,6 +15,7 @@
 
 #include "base/exit_codes.hpp"
 #include "cluster/cli.hpp"
+#include "cluster/local_cluster.hpp"
 #ifdef JOBNET_NODE_BINARY
 #include "node/node.hpp"
 #endif
@@ -52,23 +53,17 @@ void PreferHugePagesForNode(int argc, char** argv) {
 
 #else
 
-// The directory of this executable, with a trailing slash ("" if /proc is not there).
-std::string SelfDir() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return "";
-  std::string path(buf, static_cast<size_t>(n));
-  return path.substr(0, path.rfind('/') + 1);
-}
-
 // `jobnet node ...` runs as `jobnet-node node ...`: the one beside this binary, else on PATH.
 // Reached only when exec fails: a clear error and the config exit code.
-int ExecNodeBinary(int argc, char** argv) {
-  (void)argc;
-  std::string beside = SelfDir() + "jobnet-node";
+int ExecNodeBinary(char** argv) {
+  const std::string self = jobnet::cli::SelfExe();
+  const std::string beside = self.substr(0, self.rfind('/') + 1) + "jobnet-node";
   argv[0] = const_cast<char*>("jobnet-node");
-  if (!beside.empty() && beside != "jobnet-node") ::execv(beside.c_str(), argv);
-  int first = errno;
+  int first = ENOENT;
+  if (beside != "jobnet-node") {  // else /proc could not be read
+    ::execv(beside.c_str(), argv);
+    first = errno;
+  }
   ::execvp("jobnet-node", argv);
   std::fprintf(stderr, "jobnet: cannot run the node binary %s (%s) or jobnet-node on PATH (%s)\n",
                beside.c_str(), std::strerror(first), std::strerror(errno));
@@ -89,7 +84,7 @@ int main(int argc, char** argv) {
   PreferHugePagesForNode(argc, argv);
   return jobnet::cli::Main(argc, argv, &jobnet::RunNode);
 #else
-  if (argc >= 2 && std::strcmp(argv[1], "node") == 0) return ExecNodeBinary(argc, argv);
+  if (argc >= 2 && std::strcmp(argv[1], "node") == 0) return ExecNodeBinary(argv);
   return jobnet::cli::Main(argc, argv, &NodeNotLinked);
 #endif
 }

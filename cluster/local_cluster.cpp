@@ -18,7 +18,6 @@
 #include "jobnet/client.h"
 
 namespace jobnet::cli {
-namespace {
 
 std::string SelfExe() {
   char buf[PATH_MAX];
@@ -27,6 +26,8 @@ std::string SelfExe() {
   buf[n] = 0;
   return buf;
 }
+
+namespace {
 
 bool Alive(pid_t pid) {
   if (pid <= 0 || ::kill(pid, 0) != 0) return false;

@@ -14,6 +14,9 @@
 
 namespace jobnet::cli {
 
+// The path of the running executable (from /proc/self/exe), or "jobnet" if it cannot be read.
+std::string SelfExe();
+
 struct LocalNode {
   std::string id;
   std::string endpoint;
