@@ -26,6 +26,7 @@ namespace {
 using testing::Eventually;
 using testing::NodeProcess;
 using testing::RunCli;
+using testing::RunCommand;
 
 using testing::Pack;
 
@@ -695,24 +696,14 @@ TEST_F(IntegrationTest, JobnetNodeRunsTheNodeBinaryBesideItOrSaysItIsMissing) {
   std::filesystem::create_directories(dir_ + "/alone");
   const std::string alone = dir_ + "/alone/jobnet";
   std::filesystem::copy_file(JOBNET_BIN, alone);
-  std::string cmd = "PATH=/nonexistent " + alone + " node --id n2 --data " + dir_ +
-                    "/n2 --listen tcp://127.0.0.1:1 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string out;
-  char buf[512];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  int status = ::pclose(p);
-  EXPECT_EQ(WEXITSTATUS(status), 2) << out;
-  EXPECT_NE(out.find(dir_ + "/alone/jobnet-node"), std::string::npos) << out;
+  auto missing = RunCommand("PATH=/nonexistent " + alone + " node --id n2 --data " + dir_ +
+                            "/n2 --listen tcp://127.0.0.1:1 2>&1");
+  EXPECT_EQ(missing.exit_code, 2) << missing.out;
+  EXPECT_NE(missing.out.find(dir_ + "/alone/jobnet-node"), std::string::npos) << missing.out;
   EXPECT_FALSE(std::filesystem::exists(dir_ + "/n2"));
-  cmd = alone + " stats --json --to " + node.endpoint();
-  p = ::popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  out.clear();
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  EXPECT_EQ(WEXITSTATUS(::pclose(p)), 0);
-  EXPECT_EQ(nlohmann::json::parse(out)["node"], "n1");
+  auto stats = RunCommand(alone + " stats --json --to " + node.endpoint());
+  EXPECT_EQ(stats.exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(stats.out)["node"], "n1");
 }
 
 TEST_F(IntegrationTest, CliOutputContractAndExitCodes) {

@@ -215,10 +215,9 @@ struct CommandResult {
   std::string out;
 };
 
-// Runs `jobnet ARGS` (args already shell-quoted), capturing stdout; stderr goes to the test log.
-inline CommandResult RunCli(const std::string& args) {
+// Runs a shell command line, capturing stdout; stderr goes to the test log.
+inline CommandResult RunCommand(const std::string& cmd) {
   CommandResult r;
-  std::string cmd = std::string(JOBNET_BIN) + " " + args;
   FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return r;
   char buf[4096];
@@ -227,6 +226,11 @@ inline CommandResult RunCli(const std::string& args) {
   int status = ::pclose(p);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+// Runs `jobnet ARGS` (args already shell-quoted).
+inline CommandResult RunCli(const std::string& args) {
+  return RunCommand(std::string(JOBNET_BIN) + " " + args);
 }
 
 inline std::string TempDir(const std::string& name) {
