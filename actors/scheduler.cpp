@@ -22,14 +22,10 @@
 namespace jobnet::actors {
 namespace {
 
-uint64_t NowMs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
-
 struct SchedulerState {
   std::shared_ptr<sched::Scheduler> core;
+  // Read once per message: both clocks, and whether the loop stalled since the last message.
+  sched::LoopClock clock{limits::kLoopStallMsMin};
   journal_writer_actor journal;
   std::vector<worker_actor> workers;
   caf::actor ingress;
@@ -57,6 +53,16 @@ struct SchedulerState {
 };
 
 using Self = scheduler_actor::stateful_pointer<SchedulerState>;
+
+// The time for the message being handled. A stall of this loop (the process was stopped, or
+// one message took very long) is told to the core first, before the message can judge anyone.
+sched::Now Now(Self self) {
+  auto& st = self->state;
+  uint64_t stalled_ms = 0;
+  sched::Now now = st.clock.Read(&stalled_ms);
+  if (stalled_ms != 0) st.core->OnStall(stalled_ms, now);
+  return now;
+}
 
 void ReplyError(Self self, sched::ReplyToken token, Code code, std::string message) {
   caf::anon_send(self->state.ingress, reply_atom_v, token,
@@ -295,7 +301,7 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
       },
       [=](request_atom, uint64_t token, protocol::Body& body) {
         auto& core = *self->state.core;
-        uint64_t now = NowMs();
+        const sched::Now now = Now(self);
         if (token == 0) {  // one-way node-to-node message
           bool full = self->state.storage_full;
           if (auto* hb = std::get_if<protocol::Heartbeat>(&body)) {
@@ -443,26 +449,26 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
       [=](done_atom, sched::Outcome& o) {
         self->state.cancel_flags.erase(o.lease);
         if (self->state.storage_full) return self->state.held_outcomes.push_back(std::move(o));
-        self->state.core->Complete(o, NowMs());
+        self->state.core->Complete(o, Now(self));
         Pump(self);
       },
       [=](callback_atom, sched::CallbackResult& r) {
         // Held while the disk is full, like run outcomes: the delivery's record waits with them.
         if (self->state.storage_full) return self->state.held_callbacks.push_back(std::move(r));
-        self->state.core->OnCallbackResult(r, NowMs());
+        self->state.core->OnCallbackResult(r, Now(self));
         Pump(self);
       },
       [=](progress_atom, uint64_t seq, uint64_t lease, uint32_t pct, std::string& message) {
         // In memory only: nothing to journal, and no reply.
-        self->state.core->Progress(seq, lease, pct, std::move(message), NowMs());
+        self->state.core->Progress(seq, lease, pct, std::move(message), Now(self));
       },
       [=](tick_atom) {
         // While the disk is full only waits time out: promoting delayed jobs, expiring leases
         // (of runs whose outcomes are held) or purging would pile up writes nobody can make.
         if (self->state.storage_full) {
-          self->state.core->ExpireWaiters(NowMs());
+          self->state.core->ExpireWaiters(Now(self));
         } else {
-          self->state.core->Tick(NowMs());
+          self->state.core->Tick(Now(self));
         }
         Pump(self);
         self->delayed_send(self, std::chrono::milliseconds(self->state.config.tick_ms),
@@ -490,7 +496,7 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
                                "resume");
                   s.storage_full = false;
                   BatchDurable(self, ack);
-                  uint64_t now = NowMs();
+                  const sched::Now now = Now(self);
                   for (auto& o : s.held_outcomes) s.core->Complete(o, now);
                   for (auto& r : s.held_results) s.core->OnRemoteResult(r, now);
                   for (auto& r : s.held_callbacks) s.core->OnCallbackResult(r, now);
@@ -511,7 +517,7 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
                              bulk_atom_v);
           return;
         }
-        s.core->ContinueBulk(NowMs());
+        s.core->ContinueBulk(Now(self));
         Pump(self);
       },
       [=](drain_atom) -> DrainState {

@@ -6,7 +6,8 @@ PKGS=(cmake ninja-build g++ pkg-config ccache libcaf-dev libzmq3-dev cppzmq-dev
       libtomlplusplus-dev nlohmann-json3-dev libssl-dev librestinio-dev libasio-dev
       libhttp-parser-dev libfmt-dev libcurl4-openssl-dev prometheus-cpp-dev python3 python3-yaml
       libvips-dev libre2-dev
-      python3-zmq python3-msgpack prometheus)  # libvips-dev: the image handlers (pkg-config vips-cpp); libre2-dev: find_patterns
+      python3-zmq python3-msgpack prometheus
+      faketime)  # libvips-dev: the image handlers (pkg-config vips-cpp); libre2-dev: find_patterns; faketime: the wall-clock step tests (tests/trust_test)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

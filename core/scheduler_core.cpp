@@ -48,6 +48,7 @@ void Effects::Append(Effects&& later) {
 Scheduler::Scheduler(SchedulerOptions options)
     : opt_(std::move(options)),
       rng_(opt_.seed),
+      next_lease_(FirstLease(opt_.incarnation)),
       pool_(opt_.workers),
       run_seconds_(protocol::MakeHistogram(protocol::SecondsBounds())),
       queue_wait_seconds_(protocol::MakeHistogram(protocol::SecondsBounds())) {
@@ -97,7 +98,7 @@ Job* Scheduler::Lookup(const std::string& id, ReplyToken t) {
   return &it->second;
 }
 
-void Scheduler::SetState(Job& job, JobState to, uint64_t now_ms, std::string message,
+void Scheduler::SetState(Job& job, JobState to, Now now, std::string message,
                          std::string node) {
   auto waiting = [](JobState s) { return s == JobState::kQueued || s == JobState::kDelayed; };
   if (job.events == 0) {
@@ -112,17 +113,18 @@ void Scheduler::SetState(Job& job, JobState to, uint64_t now_ms, std::string mes
     if (!protocol::IsFinal(job.state)) live_jobs_--;
   }
   const bool was_running = job.events > 0 && job.state == JobState::kRunning;
-  if (was_running && job.started_at_ms != 0 && now_ms >= job.started_at_ms)
-    protocol::Observe(&run_seconds_, static_cast<double>(now_ms - job.started_at_ms) / 1e3);
-  if (to == JobState::kRunning && job.ready_at_ms != 0 && now_ms >= job.ready_at_ms)
-    protocol::Observe(&queue_wait_seconds_, static_cast<double>(now_ms - job.ready_at_ms) / 1e3);
+  if (was_running && job.run_started_mono_ms != 0 && now.mono_ms >= job.run_started_mono_ms)
+    protocol::Observe(&run_seconds_,
+                      static_cast<double>(now.mono_ms - job.run_started_mono_ms) / 1e3);
+  if (to == JobState::kRunning && job.ready_at_ms != 0 && now.mono_ms >= job.ready_at_ms)
+    protocol::Observe(&queue_wait_seconds_, static_cast<double>(now.mono_ms - job.ready_at_ms) / 1e3);
   if (protocol::IsFinal(to)) CountQueueTotal(job.spec.queue, static_cast<size_t>(to));
   job.state = to;
   state_counts_[static_cast<int>(to)]++;
   CountQueueState(job.spec.queue, to, +1);
   if (waiting(to)) queue_depth_[job.spec.queue]++;
   if (!protocol::IsFinal(to)) live_jobs_++;
-  JobEvent ev{now_ms, to, job.attempts, std::move(message), std::move(node), {}};
+  JobEvent ev{now.wall_ms, to, job.attempts, std::move(message), std::move(node), {}};
   // An event that ends a failed run carries its error, for the attempt history.
   if (job.events > 0 && to != JobState::kRunning && to != JobState::kSucceeded &&
       !job.history.empty() && job.history.back().ended_at_ms == 0)
@@ -150,14 +152,18 @@ void Scheduler::CountQueueState(const std::string& queue, JobState state, int de
     queue_states_.erase(queue);
 }
 
-void Scheduler::Enqueue(Job& job, uint64_t now_ms) {
+void Scheduler::Enqueue(Job& job, Now now) {
   if (job.state == JobState::kDelayed) {
-    delayed_.emplace(job.run_at_ms, job.seq);
+    if (IsBackoff(job)) {
+      delayed_mono_.emplace(job.ready_at_ms, job.seq);
+    } else {
+      delayed_.emplace(job.run_at_ms, job.seq);
+    }
   } else {
     JOBNET_CHECK(job.state == JobState::kQueued);
     job.order = next_order_++;
-    job.ready_at_ms = now_ms;
-    queues_.Add(job.spec.queue, EntryOf(job), now_ms, job.spec.type);
+    job.ready_at_ms = now.mono_ms;
+    queues_.Add(job.spec.queue, EntryOf(job), now.mono_ms, job.spec.type);
   }
 }
 
@@ -167,7 +173,11 @@ void Scheduler::Unindex(const Job& job) {
       queues_.Remove(job.spec.queue, EntryOf(job), job.spec.type);
       break;
     case JobState::kDelayed:
-      delayed_.erase({job.run_at_ms, job.seq});
+      if (IsBackoff(job)) {
+        delayed_mono_.erase({job.ready_at_ms, job.seq});
+      } else {
+        delayed_.erase({job.run_at_ms, job.seq});
+      }
       break;
     case JobState::kRunning: {
       auto it = running_.find(job.seq);
@@ -182,7 +192,7 @@ void Scheduler::Unindex(const Job& job) {
   }
 }
 
-void Scheduler::RecoverJob(Job j, uint64_t now_ms) {
+void Scheduler::RecoverJob(Job j, Now now) {
   uint64_t seq = j.seq;
   JOBNET_CHECK(seq != 0 && jobs_.count(seq) == 0);  // journal keys are unique per seq
   next_seq_ = std::max(next_seq_, seq + 1);
@@ -209,47 +219,61 @@ void Scheduler::RecoverJob(Job j, uint64_t now_ms) {
   if (!protocol::IsFinal(job.state)) live_jobs_++;
   switch (job.state) {
     case JobState::kQueued:
-      job.ready_at_ms = now_ms;  // its wait before the restart is not known
-      queues_.Add(job.spec.queue, EntryOf(job), now_ms, job.spec.type);
+      job.ready_at_ms = now.mono_ms;  // its wait before the restart is not known
+      queues_.Add(job.spec.queue, EntryOf(job), now.mono_ms, job.spec.type);
       break;
     case JobState::kDelayed:
-      delayed_.emplace(job.run_at_ms, job.seq);
+      // A backoff in progress is a duration: what was left of it (by the journaled instant,
+      // as of now) runs on the steady clock. No more than one backoff, whatever the wall says.
+      if (IsBackoff(job))
+        job.ready_at_ms = now.mono_ms + std::min(job.run_at_ms > now.wall_ms ? job.run_at_ms - now.wall_ms : 0,
+                                                 limits::kBackoffMsMax);
+      Enqueue(job, now);
       break;
     case JobState::kRunning:
       recovered_running_.emplace_back(job.order, job.seq);  // its run died with the node
+      // If it ran on a peer, that run may still end there and report: its result is taken
+      // for this run only (OnRemoteResult), as the journal names it.
+      if (job.lease != 0 && !job.history.empty() && job.history.back().node != opt_.node_id)
+        late_runs_[seq] = LateRun{job.lease, job.history.back().node};
       break;
     default:
       finished_.emplace(job.finished_at_ms, job.seq);
       // A delivery pending when the node stopped (or in flight: its answer was lost) goes on.
-      if (job.callback.state == CallbackState::kPending)
-        callback_due_.emplace(job.callback.next_at_ms, job.seq);
+      if (job.callback.state == CallbackState::kPending) {
+        const uint64_t wall = job.callback.next_at_ms;
+        job.callback.due_mono_ms =
+            now.mono_ms + std::min(wall > now.wall_ms ? wall - now.wall_ms : 0,
+                                   opt_.callbacks.backoff_max_ms);
+        callback_due_.emplace(job.callback.due_mono_ms, job.seq);
+      }
       break;
   }
 }
 
-void Scheduler::FinishRecovery(uint64_t next_seq, uint64_t now_ms) {
+void Scheduler::FinishRecovery(uint64_t next_seq, Now now) {
   next_seq_ = std::max(next_seq_, next_seq);
   std::sort(recovered_running_.begin(), recovered_running_.end());
   for (const auto& [order, seq] : recovered_running_) {
     Job& job = jobs_.at(seq);
     InterruptRun(job, "interrupted: node restarted during attempt " + std::to_string(job.attempts),
-                 now_ms);
+                 now);
     counters_[Counter::kRecoveredRunning]++;
   }
   recovered_running_.clear();
   recovered_running_.shrink_to_fit();
   counters_[Counter::kRecoveredJobs] = jobs_.size();
-  for (Slot& slot : slots_) slot.since_ms = now_ms;  // idle since the node started
-  DispatchReady(now_ms);
+  for (Slot& slot : slots_) slot.since_ms = now.wall_ms;  // idle since the node started
+  DispatchReady(now);
 }
 
-void Scheduler::Recover(std::vector<Job> jobs, uint64_t next_seq, uint64_t now_ms) {
+void Scheduler::Recover(std::vector<Job> jobs, uint64_t next_seq, Now now) {
   JOBNET_CHECK(jobs_.empty());
-  for (auto& j : jobs) RecoverJob(std::move(j), now_ms);
-  FinishRecovery(next_seq, now_ms);
+  for (auto& j : jobs) RecoverJob(std::move(j), now);
+  FinishRecovery(next_seq, now);
 }
 
-Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, uint64_t now_ms) {
+Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, Now now) {
   if (draining_) return Status::Draining("node " + opt_.node_id + " is shutting down");
   jobnet::Status s = protocol::Validate(spec);
   if (!s.ok()) return s;
@@ -276,7 +300,7 @@ Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, uint64_t now_ms) 
       return Answer(existing, /*duplicate=*/true);
     }
   }
-  if (spec.run_at_ms > now_ms + limits::kDelayMsMax)
+  if (spec.run_at_ms > now.wall_ms + limits::kDelayMsMax)
     return Status::InvalidArgument("run_at_ms is more than a year ahead");
   std::string content_key;
   if (spec.reuse) {
@@ -284,7 +308,7 @@ Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, uint64_t now_ms) 
     auto it = reuse_.find(content_key);
     if (it != reuse_.end()) {
       const Job& earlier = jobs_.at(it->second);
-      if (earlier.state == JobState::kSucceeded) return AdmitReused(std::move(spec), earlier, now_ms);
+      if (earlier.state == JobState::kSucceeded) return AdmitReused(std::move(spec), earlier, now);
       if (!protocol::IsFinal(earlier.state)) {
         // The same work is waiting or running: join it rather than run it twice.
         counters_[Counter::kCoalesced]++;
@@ -299,7 +323,7 @@ Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, uint64_t now_ms) 
   if (live_jobs_ >= opt_.jobs_live_max)
     return Status::Overloaded("node holds " + std::to_string(live_jobs_) +
                               " unfinished jobs, its limit");
-  if (held_bytes_ + spec.payload.size() > opt_.held_bytes_max) Purge(now_ms);  // old results first
+  if (held_bytes_ + spec.payload.size() > opt_.held_bytes_max) Purge(now);  // old results first
   if (held_bytes_ + spec.payload.size() > opt_.held_bytes_max)
     return Status::Overloaded("node holds " + std::to_string(held_bytes_) +
                               " bytes of payloads and results, its limit is " +
@@ -309,29 +333,30 @@ Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, uint64_t now_ms) 
   if (!spec.callback.empty() && callbacks_pending() >= opt_.callbacks.pending_max)
     return Status::Overloaded("node has " + std::to_string(callbacks_pending()) +
                               " callback deliveries pending, its limit");
-  Job& job = NewJob(std::move(spec), now_ms);
+  Job& job = NewJob(std::move(spec), now);
   if (!content_key.empty()) {
     job.reuse_key = std::move(content_key);
     reuse_[job.reuse_key] = job.seq;
   }
   held_bytes_ += job.spec.payload.size() + job.result.size();
-  job.run_at_ms = job.spec.run_at_ms > now_ms ? job.spec.run_at_ms : 0;
-  SetState(job, job.run_at_ms != 0 ? JobState::kDelayed : JobState::kQueued, now_ms, "submitted");
-  Enqueue(job, now_ms);
+  job.run_at_ms = job.spec.run_at_ms > now.wall_ms ? job.spec.run_at_ms : 0;
+  SetState(job, job.run_at_ms != 0 ? JobState::kDelayed : JobState::kQueued, now, "submitted");
+  Enqueue(job, now);
   counters_[Counter::kSubmitted]++;
   CountQueueTotal(job.spec.queue, kSubmittedSlot);
   return Answer(job, /*duplicate=*/false);
 }
 
-Job& Scheduler::NewJob(JobSpec spec, uint64_t now_ms) {
+Job& Scheduler::NewJob(JobSpec spec, Now now) {
   uint64_t seq = next_seq_++;
   fx_.next_seq = next_seq_;
   Job& job = jobs_.emplace(seq, Job{}).first->second;
   job.seq = seq;
   job.id = protocol::MakeJobId(opt_.node_id, seq);
-  job.created_at_ms = now_ms;
+  job.created_at_ms = now.wall_ms;
   if (spec.delay_ms != 0) {
-    spec.run_at_ms = now_ms + spec.delay_ms;
+    // A delay becomes an instant (wall clock) when it is journaled (docs/architecture.md "Time").
+    spec.run_at_ms = now.wall_ms + spec.delay_ms;
     spec.delay_ms = 0;
   }
   job.spec = std::move(spec);
@@ -341,27 +366,27 @@ Job& Scheduler::NewJob(JobSpec spec, uint64_t now_ms) {
 }
 
 Result<protocol::AcceptedReply> Scheduler::AdmitReused(JobSpec spec, const Job& earlier,
-                                                       uint64_t now_ms) {
+                                                       Now now) {
   // Copied first: making room below may purge `earlier` itself (the oldest final job).
   std::string result = earlier.result;
   std::string from = earlier.id;
-  if (held_bytes_ + result.size() > opt_.held_bytes_max) Purge(now_ms);
+  if (held_bytes_ + result.size() > opt_.held_bytes_max) Purge(now);
   if (held_bytes_ + result.size() > opt_.held_bytes_max)
     return Status::Overloaded("node holds " + std::to_string(held_bytes_) +
                               " bytes of payloads and results, its limit is " +
                               std::to_string(opt_.held_bytes_max));
-  Job& job = NewJob(std::move(spec), now_ms);
+  Job& job = NewJob(std::move(spec), now);
   // Already done: it never waits, runs or keeps its payload, whatever its delay said.
   job.spec.payload = protocol::MsgpackNil();
   job.spec.run_at_ms = 0;
   job.result = std::move(result);
   job.reused_from = from;
   if (opt_.blob_refs) opt_.blob_refs->AddResult(job.seq, job.result);  // an image's result blob
-  job.finished_at_ms = now_ms;
+  job.finished_at_ms = now.wall_ms;
   held_bytes_ += job.spec.payload.size() + job.result.size();
   // Two events, as for any job (a job starts queued): its submit, and its end.
-  SetState(job, JobState::kQueued, now_ms, "submitted with reuse");
-  SetState(job, JobState::kSucceeded, now_ms, "succeeded: result reused from job " + from);
+  SetState(job, JobState::kQueued, now, "submitted with reuse");
+  SetState(job, JobState::kSucceeded, now, "succeeded: result reused from job " + from);
   Finish(job);
   counters_[Counter::kSubmitted]++;
   CountQueueTotal(job.spec.queue, kSubmittedSlot);
@@ -371,15 +396,15 @@ Result<protocol::AcceptedReply> Scheduler::AdmitReused(JobSpec spec, const Job& 
   return r;
 }
 
-void Scheduler::Submit(ReplyToken t, JobSpec spec, uint64_t now_ms) {
-  auto r = Admit(std::move(spec), now_ms);
+void Scheduler::Submit(ReplyToken t, JobSpec spec, Now now) {
+  auto r = Admit(std::move(spec), now);
   if (!r.ok()) return Error(t, r.status());
   fx_.replies.push_back(Reply{t, std::move(r.value())});
-  if (!r.value().duplicate) DispatchReady(now_ms);
+  if (!r.value().duplicate) DispatchReady(now);
 }
 
 void Scheduler::SubmitBatch(ReplyToken t, std::vector<protocol::BatchSpec> specs,
-                            uint64_t now_ms) {
+                            Now now) {
   JOBNET_CHECK(specs.size() <= limits::kBatchSpecsMax);  // the decoder refuses larger batches
   counters_[Counter::kBatches]++;
   protocol::BatchAcceptedReply out;
@@ -389,7 +414,7 @@ void Scheduler::SubmitBatch(ReplyToken t, std::vector<protocol::BatchSpec> specs
     if (!b.decoded.ok()) {
       item.status = b.decoded;
     } else {
-      auto r = Admit(std::move(b.spec), now_ms);
+      auto r = Admit(std::move(b.spec), now);
       if (r.ok()) {
         item.submitted = std::move(r.value());
       } else {
@@ -400,18 +425,20 @@ void Scheduler::SubmitBatch(ReplyToken t, std::vector<protocol::BatchSpec> specs
     out.items.push_back(std::move(item));
   }
   fx_.replies.push_back(Reply{t, std::move(out)});
-  DispatchReady(now_ms);
+  DispatchReady(now);
 }
 
-Status Scheduler::RecoverSchedule(protocol::Schedule s) { return schedules_.Recover(std::move(s)); }
+Status Scheduler::RecoverSchedule(protocol::Schedule s, Now now) {
+  return schedules_.Recover(std::move(s), now);
+}
 
-void Scheduler::AddSchedule(ReplyToken t, protocol::ScheduleSpec spec, uint64_t now_ms) {
+void Scheduler::AddSchedule(ReplyToken t, protocol::ScheduleSpec spec, Now now) {
   if (draining_) return Error(t, Status::Draining("node " + opt_.node_id + " is shutting down"));
   // Checked now rather than at every fire: a type this node cannot run would only make dead jobs.
   if (!IsKnownType(spec.job.type))
     return Error(t, Status::InvalidArgument("no handler for job type '" + spec.job.type +
                                             "' on node " + opt_.node_id));
-  auto added = schedules_.Add(std::move(spec), now_ms);
+  auto added = schedules_.Add(std::move(spec), now);
   if (!added.ok()) return Error(t, added.status());
   fx_.schedule_writes.push_back(protocol::ScheduleWrite{added.value().spec.name, false, added.value()});
   protocol::ScheduleListReply r;
@@ -424,13 +451,13 @@ void Scheduler::ListSchedules(ReplyToken t) {
 }
 
 void Scheduler::ChangeSchedule(ReplyToken t, const protocol::ScheduleChangeRequest& req,
-                               uint64_t now_ms) {
+                               Now now) {
   using protocol::ScheduleAction;
   Result<protocol::Schedule> r = Status::Internal("unknown schedule action");
   switch (req.action) {
     case ScheduleAction::kRemove: r = schedules_.Remove(req.name); break;
-    case ScheduleAction::kPause: r = schedules_.Pause(req.name); break;
-    case ScheduleAction::kResume: r = schedules_.Resume(req.name, now_ms); break;
+    case ScheduleAction::kPause: r = schedules_.Pause(req.name, now); break;
+    case ScheduleAction::kResume: r = schedules_.Resume(req.name, now); break;
   }
   if (!r.ok()) return Error(t, r.status());
   fx_.schedule_writes.push_back(
@@ -440,9 +467,9 @@ void Scheduler::ChangeSchedule(ReplyToken t, const protocol::ScheduleChangeReque
   fx_.replies.push_back(Reply{t, std::move(reply)});
 }
 
-void Scheduler::FireSchedules(uint64_t now_ms) {
+void Scheduler::FireSchedules(Now now) {
   if (draining_) return;  // a draining node submits nothing; the next start catches up once
-  for (const std::string& name : schedules_.Due(now_ms)) {
+  for (const std::string& name : schedules_.Due(now)) {
     const protocol::Schedule* s = schedules_.Find(name);
     JOBNET_CHECK(s != nullptr);
     JobSpec spec = s->spec.job;
@@ -450,7 +477,7 @@ void Scheduler::FireSchedules(uint64_t now_ms) {
     // between two batches of a split backlog), firing again after the restart finds this job
     // instead of making a second one.
     spec.key = "schedule:" + name + ":" + std::to_string(s->fires + 1);
-    auto admitted = Admit(std::move(spec), now_ms);
+    auto admitted = Admit(std::move(spec), now);
     const jobnet::Status& st = admitted.status();
     if (st.ok()) {
       counters_[Counter::kScheduleFires]++;
@@ -460,7 +487,7 @@ void Scheduler::FireSchedules(uint64_t now_ms) {
                           st.ToString() + ")");
     }
     fx_.schedule_writes.push_back(
-        protocol::ScheduleWrite{name, false, schedules_.Fired(name, now_ms, st.ok() ? admitted.value().id : "")});
+        protocol::ScheduleWrite{name, false, schedules_.Fired(name, now, st.ok() ? admitted.value().id : "")});
   }
 }
 
@@ -475,7 +502,7 @@ void Scheduler::StatusOf(ReplyToken t, const std::string& id, bool history) {
   fx_.replies.push_back(Reply{t, protocol::JobReply{std::move(info)}});
 }
 
-void Scheduler::Wait(ReplyToken t, const std::string& id, uint64_t timeout_ms, uint64_t now_ms) {
+void Scheduler::Wait(ReplyToken t, const std::string& id, uint64_t timeout_ms, Now now) {
   Job* job = Lookup(id, t);
   if (job == nullptr) return;
   if (protocol::IsFinal(job->state)) {
@@ -488,21 +515,21 @@ void Scheduler::Wait(ReplyToken t, const std::string& id, uint64_t timeout_ms, u
   auto& list = waiters_[job->seq];
   if (list.size() >= opt_.waiters_per_job_max)
     return Error(t, Status::Overloaded("job " + id + " has too many waiters"));
-  list.emplace_back(t, now_ms + timeout_ms);
-  waiter_deadlines_.emplace(now_ms + timeout_ms, t, job->seq);
+  list.emplace_back(t, now.mono_ms + timeout_ms);
+  waiter_deadlines_.emplace(now.mono_ms + timeout_ms, t, job->seq);
 }
 
-void Scheduler::Cancel(ReplyToken t, const std::string& id, uint64_t now_ms) {
+void Scheduler::Cancel(ReplyToken t, const std::string& id, Now now) {
   Job* job = Lookup(id, t);
   if (job == nullptr) return;
   if (protocol::IsFinal(job->state))
     return Error(t, Status::Conflict("job " + id + " is already " +
                                      protocol::JobStateName(job->state)));
-  CancelJob(*job, now_ms, "cancelled by request");
+  CancelJob(*job, now, "cancelled by request");
   fx_.replies.push_back(Reply{t, protocol::JobReply{job->Info()}});
 }
 
-void Scheduler::CancelJob(Job& job, uint64_t now_ms, const std::string& why) {
+void Scheduler::CancelJob(Job& job, Now now, const std::string& why) {
   if (job.state == JobState::kRunning) {
     uint64_t lease = running_.at(job.seq).first;
     fx_.cancels.push_back(lease);  // stop a local run; a late result is ignored either way
@@ -518,14 +545,14 @@ void Scheduler::CancelJob(Job& job, uint64_t now_ms, const std::string& why) {
     DropExternalLease(lease);  // its worker learns it from its next heartbeat
   }
   Unindex(job);
-  job.finished_at_ms = now_ms;
+  job.finished_at_ms = now.wall_ms;
   job.error = "cancelled";
-  SetState(job, JobState::kCancelled, now_ms, why);
+  SetState(job, JobState::kCancelled, now, why);
   Finish(job);
   counters_[Counter::kCancelled]++;
 }
 
-void Scheduler::Retry(ReplyToken t, const std::string& id, uint64_t now_ms) {
+void Scheduler::Retry(ReplyToken t, const std::string& id, Now now) {
   Job* job = Lookup(id, t);
   if (job == nullptr) return;
   if (draining_) return Error(t, Status::Draining("node " + opt_.node_id + " is shutting down"));
@@ -535,12 +562,12 @@ void Scheduler::Retry(ReplyToken t, const std::string& id, uint64_t now_ms) {
                                      id + " is " + protocol::JobStateName(job->state)));
   if (live_jobs_ >= opt_.jobs_live_max)
     return Error(t, Status::Overloaded("node holds too many unfinished jobs"));
-  RetryJob(*job, now_ms, "retried by request");
+  RetryJob(*job, now, "retried by request");
   fx_.replies.push_back(Reply{t, protocol::JobReply{job->Info()}});
-  DispatchReady(now_ms);
+  DispatchReady(now);
 }
 
-void Scheduler::RetryJob(Job& job, uint64_t now_ms, const std::string& why) {
+void Scheduler::RetryJob(Job& job, Now now, const std::string& why) {
   finished_.erase({job.finished_at_ms, job.seq});
   // The pending delivery was about the end of the life that this retry closes; the next final
   // state gets a delivery of its own.
@@ -552,12 +579,12 @@ void Scheduler::RetryJob(Job& job, uint64_t now_ms, const std::string& why) {
   job.finished_at_ms = 0;
   job.run_at_ms = 0;
   job.error.clear();
-  SetState(job, JobState::kQueued, now_ms, why);
-  Enqueue(job, now_ms);
+  SetState(job, JobState::kQueued, now, why);
+  Enqueue(job, now);
   counters_[Counter::kRetriedManually]++;
 }
 
-void Scheduler::Bulk(ReplyToken t, const protocol::BulkRequest& req, uint64_t now_ms) {
+void Scheduler::Bulk(ReplyToken t, const protocol::BulkRequest& req, Now now) {
   if (Status s = protocol::Validate(req); !s.ok()) return Error(t, s);
   if (req.action == protocol::BulkAction::kRetry && draining_)
     return Error(t, Status::Draining("node " + opt_.node_id + " is shutting down"));
@@ -569,10 +596,10 @@ void Scheduler::Bulk(ReplyToken t, const protocol::BulkRequest& req, uint64_t no
   op.token = t;
   op.query = req;
   bulk_ops_.push_back(std::move(op));
-  if (bulk_ops_.size() == 1) ContinueBulk(now_ms);
+  if (bulk_ops_.size() == 1) ContinueBulk(now);
 }
 
-void Scheduler::ContinueBulk(uint64_t now_ms) {
+void Scheduler::ContinueBulk(Now now) {
   if (bulk_ops_.empty()) return;
   BulkOp& op = bulk_ops_.front();
   const protocol::BulkRequest& q = op.query;
@@ -595,9 +622,9 @@ void Scheduler::ContinueBulk(uint64_t now_ms) {
       // As a single retry: a draining node or a full live-job budget refuses it. The job is
       // left as it is and not counted as touched; the reply's matched - touched says so.
       if (draining_ || live_jobs_ >= opt_.jobs_live_max) continue;
-      RetryJob(job, now_ms, "retried by bulk request");
+      RetryJob(job, now, "retried by bulk request");
     } else {
-      CancelJob(job, now_ms, "cancelled by bulk request");
+      CancelJob(job, now, "cancelled by bulk request");
     }
     op.counts.touched++;
     changed++;
@@ -609,7 +636,7 @@ void Scheduler::ContinueBulk(uint64_t now_ms) {
     fx_.replies.push_back(Reply{op.token, op.counts});
     bulk_ops_.pop_front();
   }
-  if (changed > 0) DispatchReady(now_ms);
+  if (changed > 0) DispatchReady(now);
 }
 
 void Scheduler::List(ReplyToken t, const protocol::ListRequest& req) {
@@ -692,7 +719,7 @@ protocol::WorkerListReply Scheduler::WorkerList() const {
 
 void Scheduler::Workers(ReplyToken t) { fx_.replies.push_back(Reply{t, WorkerList()}); }
 
-void Scheduler::SetWorkers(ReplyToken t, uint32_t workers, uint64_t now_ms) {
+void Scheduler::SetWorkers(ReplyToken t, uint32_t workers, Now now) {
   if (workers < 1 || workers > limits::kWorkersMax)
     return Error(t, Status::InvalidArgument("workers must be 1.." +
                                             std::to_string(limits::kWorkersMax) + ", not " +
@@ -706,25 +733,25 @@ void Scheduler::SetWorkers(ReplyToken t, uint32_t workers, uint64_t now_ms) {
   opt_.workers = workers;  // heartbeats advertise it, HostedQueueMax follows it
   if (slots_.size() < pool_.count()) slots_.resize(pool_.count());
   for (uint32_t i = old; i < workers; ++i)
-    if (!pool_.IsBusy(i)) slots_[i].since_ms = now_ms;  // a new slot: idle from now
+    if (!pool_.IsBusy(i)) slots_[i].since_ms = now.wall_ms;  // a new slot: idle from now
   // Journaled even when unchanged: the configured size it is recorded against may be new.
   fx_.workers = workers;
   fx_.configured_workers = opt_.configured_workers;
   counters_[Counter::kWorkersResized]++;
-  DispatchReady(now_ms);  // new slots take waiting work at once
+  DispatchReady(now);  // new slots take waiting work at once
   fx_.replies.push_back(Reply{t, WorkerList()});
 }
 
-void Scheduler::RecoverQueue(const protocol::QueueSettings& settings, uint64_t now_ms) {
-  queues_.Configure(settings, now_ms);
+void Scheduler::RecoverQueue(const protocol::QueueSettings& settings, Now now) {
+  queues_.Configure(settings, now.mono_ms);
 }
 
-void Scheduler::ApplyQueue(const protocol::QueueSettings& q, uint64_t now_ms) {
-  queues_.Configure(q, now_ms);
+void Scheduler::ApplyQueue(const protocol::QueueSettings& q, Now now) {
+  queues_.Configure(q, now.mono_ms);
   fx_.queue_writes.push_back(q);
 }
 
-void Scheduler::SetQueue(ReplyToken t, const protocol::QueueUpdate& u, uint64_t now_ms) {
+void Scheduler::SetQueue(ReplyToken t, const protocol::QueueUpdate& u, Now now) {
   if (Status s = protocol::Validate(u); !s.ok()) return Error(t, s);
   if (!queues_.IsConfigured(u.name) && queues_.configured() >= limits::kQueueSettingsMax)
     return Error(t, Status::Overloaded("node has settings for " +
@@ -737,31 +764,46 @@ void Scheduler::SetQueue(ReplyToken t, const protocol::QueueUpdate& u, uint64_t 
   if (u.weight) q.weight = *u.weight;
   if (u.paused) q.paused = *u.paused;
   // Newer than what this node had even if its clock stepped back: the last change here wins.
-  q.updated_at_ms = std::max(now_ms, q.updated_at_ms + 1);
+  // A stamp from beyond the skew is not trusted (it could only hold every later change back),
+  // so the sum cannot overflow and the new stamp is one peers accept.
+  q.updated_at_ms = std::max(now.wall_ms, TrustedStamp(q.updated_at_ms, now) + 1);
   q.origin = opt_.node_id;
-  ApplyQueue(q, now_ms);
+  ApplyQueue(q, now);
   counters_[Counter::kQueueSettingsSet]++;
   // A peer that is down now gets it when it comes back (SyncQueuesTo from OnHeartbeat).
   for (uint32_t i = 0; i < peers_.size(); ++i)
     if (peers_[i].alive) fx_.peer_sends.push_back(PeerSend{i, protocol::QueueSync{opt_.node_id, {q}}});
-  fx_.replies.push_back(Reply{t, protocol::QueueListReply{{InfoOf(u.name, now_ms)}}});
-  DispatchReady(now_ms);  // a resumed queue or a raised limit may start jobs at once
+  fx_.replies.push_back(Reply{t, protocol::QueueListReply{{InfoOf(u.name, now)}}});
+  DispatchReady(now);  // a resumed queue or a raised limit may start jobs at once
 }
 
-void Scheduler::OnQueueSync(const protocol::QueueSync& sync, uint64_t now_ms) {
+void Scheduler::OnQueueSync(const protocol::QueueSync& sync, Now now) {
   for (const protocol::QueueSettings& q : sync.queues) {
+    if (q.updated_at_ms > now.wall_ms + limits::kClockSkewMsMax) {
+      // Stamped in the future: it would win over every change for that long. Refused; the
+      // sender's clock (or the frame) is wrong.
+      counters_[Counter::kQueueSyncFuture]++;
+      if (refused_noted_ < limits::kRefusedFramesNotedMax) {
+        refused_noted_++;
+        fx_.notes.push_back("queue_sync from " + sync.node + " refused: queue " + q.name +
+                            " stamped " + std::to_string(q.updated_at_ms - now.wall_ms) +
+                            " ms in the future");
+      }
+      continue;
+    }
     bool known = queues_.IsConfigured(q.name);
     protocol::QueueSettings cur = queues_.SettingsOf(q.name);
+    const uint64_t cur_at = TrustedStamp(cur.updated_at_ms, now);
     // Newest first wins, on every node alike: by updated_at, then by origin node id.
-    bool newer = !known || std::tie(q.updated_at_ms, q.origin) > std::tie(cur.updated_at_ms, cur.origin);
+    bool newer = !known || std::tie(q.updated_at_ms, q.origin) > std::tie(cur_at, cur.origin);
     if (!newer || (!known && queues_.configured() >= limits::kQueueSettingsMax)) {
       counters_[Counter::kQueueSyncStale]++;
       continue;
     }
-    ApplyQueue(q, now_ms);
+    ApplyQueue(q, now);
     counters_[Counter::kQueueSyncApplied]++;
   }
-  DispatchReady(now_ms);
+  DispatchReady(now);
 }
 
 void Scheduler::SyncQueuesTo(uint32_t link) {
@@ -775,7 +817,7 @@ void Scheduler::SyncQueuesTo(uint32_t link) {
   }
 }
 
-protocol::QueueInfo Scheduler::InfoOf(const std::string& queue, uint64_t now_ms) const {
+protocol::QueueInfo Scheduler::InfoOf(const std::string& queue, Now now) const {
   protocol::QueueInfo info;
   info.node = opt_.node_id;
   info.settings = queues_.SettingsOf(queue);
@@ -786,22 +828,22 @@ protocol::QueueInfo Scheduler::InfoOf(const std::string& queue, uint64_t now_ms)
     info.running = it->second[static_cast<int>(JobState::kRunning)];
     info.dead = it->second[static_cast<int>(JobState::kDead)];
   }
-  info.oldest_wait_ms = queues_.OldestWaitMs(queue, now_ms);
+  info.oldest_wait_ms = queues_.OldestWaitMs(queue, now.mono_ms);
   return info;
 }
 
-std::vector<protocol::QueueInfo> Scheduler::Queues(uint64_t now_ms) const {
+std::vector<protocol::QueueInfo> Scheduler::Queues(Now now) const {
   std::set<std::string> names;
   for (const auto& [name, counts] : queue_states_) names.insert(name);
   for (const auto& q : queues_.AllConfigured()) names.insert(q.name);
   std::vector<protocol::QueueInfo> out;
   out.reserve(names.size());
-  for (const auto& name : names) out.push_back(InfoOf(name, now_ms));
+  for (const auto& name : names) out.push_back(InfoOf(name, now));
   return out;
 }
 
-void Scheduler::ListQueues(ReplyToken t, uint64_t now_ms) {
-  fx_.replies.push_back(Reply{t, protocol::QueueListReply{Queues(now_ms)}});
+void Scheduler::ListQueues(ReplyToken t, Now now) {
+  fx_.replies.push_back(Reply{t, protocol::QueueListReply{Queues(now)}});
 }
 
 uint64_t Scheduler::BackoffMs(const Job& job) {
@@ -814,20 +856,23 @@ uint64_t Scheduler::BackoffMs(const Job& job) {
   return d - d / 10 + jitter(rng_);
 }
 
-void Scheduler::FailRun(Job& job, const std::string& error, uint64_t now_ms) {
+void Scheduler::FailRun(Job& job, const std::string& error, Now now) {
   job.error = error.size() > limits::kErrorMessageBytesMax
                   ? error.substr(0, limits::kErrorMessageBytesMax)
                   : error;
   if (job.attempts < job.spec.max_attempts) {
     uint64_t delay_ms = BackoffMs(job);
-    job.run_at_ms = delay_ms == 0 ? 0 : now_ms + delay_ms;
-    SetState(job, delay_ms == 0 ? JobState::kQueued : JobState::kDelayed, now_ms,
+    // Due on the steady clock (ready_at_ms while delayed by a backoff); run_at_ms, the instant
+    // it names, is what is journaled and shown.
+    job.run_at_ms = delay_ms == 0 ? 0 : now.wall_ms + delay_ms;
+    job.ready_at_ms = now.mono_ms + delay_ms;
+    SetState(job, delay_ms == 0 ? JobState::kQueued : JobState::kDelayed, now,
              "attempt failed: " + job.error);
-    Enqueue(job, now_ms);
+    Enqueue(job, now);
     counters_[Counter::kRetries]++;
   } else {
-    job.finished_at_ms = now_ms;
-    SetState(job, JobState::kDead, now_ms, "dead after " + std::to_string(job.attempts) +
+    job.finished_at_ms = now.wall_ms;
+    SetState(job, JobState::kDead, now, "dead after " + std::to_string(job.attempts) +
                                                " attempts: " + job.error);
     Finish(job);
     counters_[Counter::kDead]++;
@@ -849,18 +894,20 @@ void Scheduler::Finish(Job& job) {
 }
 
 void Scheduler::EndRun(Job& job, uint64_t lease, bool ok, const std::string& result,
-                       const std::string& error, bool timed_out, uint64_t now_ms) {
+                       const std::string& error, bool timed_out, Now now) {
   // The lease deadline is authoritative: an outcome that arrives at or past it is a timeout,
   // whether a tick noticed the expiry first or the handler stopped at its own deadline and
   // reported before the next tick (which it usually does, as ticks are 10 ms apart).
+  // Except just after a stall of this node's loop (OnStall): the outcome may have waited in a
+  // socket while the node could not read it; only the run's own report of a timeout counts.
   auto run = running_.find(job.seq);
   if (lease != 0 && run != running_.end() && run->second.first == lease &&
-      now_ms >= run->second.second)
+      now.mono_ms >= run->second.second && now.mono_ms >= judge_after_mono_ms_)
     timed_out = true;
   Unindex(job);
   if (timed_out) {
     counters_[Counter::kTimeouts]++;
-    FailRun(job, "timed out after " + std::to_string(job.spec.timeout_ms) + " ms", now_ms);
+    FailRun(job, "timed out after " + std::to_string(job.spec.timeout_ms) + " ms", now);
   } else if (ok && result.size() <= limits::kResultBytesMax) {
     held_bytes_ -= job.spec.payload.size() + job.result.size();
     job.result = result.empty() ? protocol::MsgpackNil() : result;
@@ -868,22 +915,22 @@ void Scheduler::EndRun(Job& job, uint64_t lease, bool ok, const std::string& res
     job.spec.payload = protocol::MsgpackNil();  // journaled; a succeeded job never runs again
     held_bytes_ += job.spec.payload.size() + job.result.size();
     job.error.clear();
-    job.finished_at_ms = now_ms;
-    SetState(job, JobState::kSucceeded, now_ms, "succeeded");
+    job.finished_at_ms = now.wall_ms;
+    SetState(job, JobState::kSucceeded, now, "succeeded");
     Finish(job);
     counters_[Counter::kSucceeded]++;
   } else {
     counters_[Counter::kFailedAttempts]++;
-    FailRun(job, ok ? "result is larger than 1 MiB" : error, now_ms);
+    FailRun(job, ok ? "result is larger than 1 MiB" : error, now);
   }
 }
 
-void Scheduler::Complete(const Outcome& o, uint64_t now_ms) {
+void Scheduler::Complete(const Outcome& o, Now now) {
   JOBNET_CHECK(pool_.IsBusy(o.slot));
   Slot& slot = slots_[o.slot];
   JOBNET_CHECK(slot.lease == o.lease);
   pool_.Release(o.slot);  // a retiring slot goes away here
-  slot.since_ms = now_ms;
+  slot.since_ms = now.wall_ms;
   if (slot.hosted) {
     slot.hosted = false;
     hosted_deadlines_.erase({slot.hosted_deadline_ms, o.slot, o.lease});
@@ -892,7 +939,7 @@ void Scheduler::Complete(const Outcome& o, uint64_t now_ms) {
     if (link >= 0) {
       auto r = AnswerTo<protocol::RemoteResult>(slot.run);
       // As for a local run, the host's deadline decides; the owner counts the timeout.
-      r.timed_out = o.timed_out || now_ms >= slot.hosted_deadline_ms;
+      r.timed_out = o.timed_out || now.mono_ms >= slot.hosted_deadline_ms;
       r.ok = !r.timed_out && o.ok && o.result.size() <= limits::kResultBytesMax;
       r.result = r.ok ? o.result : protocol::MsgpackNil();
       if (r.timed_out) {
@@ -907,32 +954,32 @@ void Scheduler::Complete(const Outcome& o, uint64_t now_ms) {
       counters_[Counter::kHostedResultsUndeliverable]++;
     }
     slot.run = protocol::RemoteRun{};
-    DispatchReady(now_ms);
+    DispatchReady(now);
     return;
   }
   auto rit = running_.find(o.seq);
   if (rit == running_.end() || rit->second.first != o.lease) {
     counters_[Counter::kStaleResults]++;  // timed out or cancelled while it ran
-    DispatchReady(now_ms);
+    DispatchReady(now);
     return;
   }
-  EndRun(jobs_.at(o.seq), o.lease, o.ok, o.result, o.error, o.timed_out, now_ms);
-  DispatchReady(now_ms);
+  EndRun(jobs_.at(o.seq), o.lease, o.ok, o.result, o.error, o.timed_out, now);
+  DispatchReady(now);
 }
 
-void Scheduler::InterruptRun(Job& job, const std::string& why, uint64_t now_ms) {
+void Scheduler::InterruptRun(Job& job, const std::string& why, Now now) {
   // The run's process is gone, so the attempt failed; retry at once (no backoff: the job did
   // not fail, its host did) if attempts remain.
   job.error = why;
   counters_[Counter::kInterruptedRuns]++;
   if (job.attempts < job.spec.max_attempts) {
     job.run_at_ms = 0;
-    SetState(job, JobState::kQueued, now_ms, why);
-    Enqueue(job, now_ms);
+    SetState(job, JobState::kQueued, now, why);
+    Enqueue(job, now);
     counters_[Counter::kRetries]++;
   } else {
-    job.finished_at_ms = now_ms;
-    SetState(job, JobState::kDead, now_ms, why);
+    job.finished_at_ms = now.wall_ms;
+    SetState(job, JobState::kDead, now, why);
     Finish(job);
     counters_[Counter::kDead]++;
   }
@@ -980,13 +1027,13 @@ uint32_t Scheduler::FreeToOffer() const {
   return room > hosted_queue_.size() ? static_cast<uint32_t>(room - hosted_queue_.size()) : 0;
 }
 
-bool Scheduler::CanLeaseTo(const Peer& p, uint64_t now_ms) const {
+bool Scheduler::CanLeaseTo(const Peer& p, Now now) const {
   if (!p.alive || p.credit == 0 || p.leases >= limits::kPeerRunsInFlightMax) return false;
   // A suspended peer gets one probe run after its pause, and no second while that is unanswered.
-  return !p.suspended || (now_ms >= p.resume_ms && p.unacked == 0);
+  return !p.suspended || (now.mono_ms >= p.resume_ms && p.unacked == 0);
 }
 
-void Scheduler::TakeBackUnacked(uint32_t link, uint64_t now_ms) {
+void Scheduler::TakeBackUnacked(uint32_t link, Now now) {
   Peer& p = peers_[link];
   std::vector<uint64_t> unacked;
   for (const auto& [lease, rl] : remote_leases_)
@@ -1003,12 +1050,12 @@ void Scheduler::TakeBackUnacked(uint32_t link, uint64_t now_ms) {
     job.attempts--;
     job.error = why;
     counters_[Counter::kRemoteUnacked]++;
-    SetState(job, JobState::kQueued, now_ms, why);
-    Enqueue(job, now_ms);
+    SetState(job, JobState::kQueued, now, why);
+    Enqueue(job, now);
   }
   JOBNET_CHECK(p.unacked == 0);
   p.suspended = true;
-  p.resume_ms = now_ms + p.suspend_ms;
+  p.resume_ms = now.mono_ms + p.suspend_ms;
   counters_[Counter::kPeersSuspended]++;
   fx_.notes.push_back("peer " + p.node + " did not acknowledge " + std::to_string(unacked.size()) +
                       " runs within " + std::to_string(opt_.remote_ack_ms) +
@@ -1029,7 +1076,7 @@ int Scheduler::FindLink(const std::string& node) const {
   return -1;
 }
 
-void Scheduler::LosePeerLeases(uint32_t link, const std::string& why, uint64_t now_ms) {
+void Scheduler::LosePeerLeases(uint32_t link, const std::string& why, Now now) {
   std::vector<uint64_t> lost;
   for (const auto& [lease, rl] : remote_leases_)
     if (rl.link == link) lost.push_back(lease);
@@ -1040,21 +1087,34 @@ void Scheduler::LosePeerLeases(uint32_t link, const std::string& why, uint64_t n
     Unindex(job);
     DropRemoteLease(lease);
     counters_[Counter::kPeerRunsLost]++;
-    InterruptRun(job, why, now_ms);
+    InterruptRun(job, why, now);
   }
   JOBNET_CHECK(peers_[link].leases == 0 && peers_[link].unacked == 0);
 }
 
-void Scheduler::OnHeartbeat(const protocol::Heartbeat& hb, uint64_t now_ms) {
+void Scheduler::OnHeartbeat(const protocol::Heartbeat& hb, Now now) {
   for (uint32_t i = 0; i < peers_.size(); ++i) {
     Peer& p = peers_[i];
     if (p.endpoint != hb.endpoint) continue;
+    if (p.alive && p.incarnation != hb.incarnation) {
+      // Another start of the peer while the one we know is alive: a real restart shows as the
+      // known incarnation's silence first (declared dead by Tick, for its own silence only),
+      // after which this one is taken. Until then it is refused: it would fail our runs there.
+      counters_[Counter::kHeartbeatsRefused]++;
+      if (refused_noted_ < limits::kRefusedFramesNotedMax) {
+        refused_noted_++;
+        fx_.notes.push_back("heartbeat for " + p.endpoint + " refused: incarnation " +
+                            std::to_string(hb.incarnation) + " while incarnation " +
+                            std::to_string(p.incarnation) + " is alive");
+      }
+      continue;
+    }
     if (p.incarnation != 0 && p.incarnation != hb.incarnation) {
       fx_.notes.push_back("peer " + hb.node + " restarted (incarnation " +
                           std::to_string(p.incarnation) + " -> " + std::to_string(hb.incarnation) +
                           "); its " + std::to_string(p.leases) + " leases of ours are lost");
       if (p.leases > 0)
-        LosePeerLeases(i, "interrupted: worker node " + hb.node + " restarted", now_ms);
+        LosePeerLeases(i, "interrupted: worker node " + hb.node + " restarted", now);
     }
     if (!p.alive || p.node != hb.node)
       fx_.liveness.push_back(PeerLiveness{i, hb.node, true});
@@ -1070,7 +1130,8 @@ void Scheduler::OnHeartbeat(const protocol::Heartbeat& hb, uint64_t now_ms) {
     p.node = hb.node;
     p.incarnation = hb.incarnation;
     p.alive = true;
-    p.last_seen_ms = now_ms;
+    p.last_seen_ms = now.mono_ms;
+    p.last_seen_wall_ms = now.wall_ms;
     p.workers = hb.workers;
     p.acks = hb.acks;
     if (p.acks) {
@@ -1080,10 +1141,10 @@ void Scheduler::OnHeartbeat(const protocol::Heartbeat& hb, uint64_t now_ms) {
     }
     p.queued = hb.queued;
   }
-  DispatchReady(now_ms);
+  DispatchReady(now);
 }
 
-void Scheduler::AcceptRemoteRun(const protocol::RemoteRun& run, uint64_t now_ms) {
+void Scheduler::AcceptRemoteRun(const protocol::RemoteRun& run, Now now) {
   if (FreeToOffer() == 0) return RejectHosted(run, "node " + opt_.node_id + " has no free worker");
   int link = FindLink(run.owner);
   if (link >= 0 && peers_[link].acks) {
@@ -1093,10 +1154,10 @@ void Scheduler::AcceptRemoteRun(const protocol::RemoteRun& run, uint64_t now_ms)
     fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(ack)});
   }
   if (pool_.free() == 0) {
-    hosted_queue_.emplace_back(run, now_ms);
+    hosted_queue_.emplace_back(run, now.mono_ms);
     return;
   }
-  HostRun(run, now_ms);
+  HostRun(run, now);
 }
 
 void Scheduler::RejectHosted(const protocol::RemoteRun& run, const std::string& why) {
@@ -1110,9 +1171,9 @@ void Scheduler::RejectHosted(const protocol::RemoteRun& run, const std::string& 
   fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(r)});
 }
 
-void Scheduler::StartQueuedHosted(uint64_t now_ms) {
+void Scheduler::StartQueuedHosted(Now now) {
   while (!hosted_queue_.empty() && pool_.free() > 0) {
-    HostRun(hosted_queue_.front().first, now_ms);
+    HostRun(hosted_queue_.front().first, now);
     hosted_queue_.pop_front();
   }
 }
@@ -1124,31 +1185,51 @@ void Scheduler::Drain() {
   hosted_queue_.clear();
 }
 
-uint32_t Scheduler::TakeSlot(uint64_t now_ms) {
+uint32_t Scheduler::TakeSlot(Now now) {
   uint32_t slot_no = pool_.Take();
-  slots_[slot_no].since_ms = now_ms;
+  slots_[slot_no].since_ms = now.wall_ms;
   return slot_no;
 }
 
-void Scheduler::HostRun(const protocol::RemoteRun& run, uint64_t now_ms) {
-  uint32_t slot_no = TakeSlot(now_ms);
+void Scheduler::HostRun(const protocol::RemoteRun& run, Now now) {
+  uint32_t slot_no = TakeSlot(now);
   Slot& slot = slots_[slot_no];
   slot.lease = next_lease_++;
   slot.seq = 0;
   slot.hosted = true;
   slot.run = run;
-  slot.hosted_deadline_ms = now_ms + run.timeout_ms;
+  slot.hosted_deadline_ms = now.mono_ms + run.timeout_ms;
   hosted_deadlines_.emplace(slot.hosted_deadline_ms, slot_no, slot.lease);
   fx_.dispatches.push_back(Dispatch{slot_no, slot.lease, 0, run.id, run.type, run.payload,
                                     run.attempt, run.timeout_ms});
 }
 
-void Scheduler::OnRemoteResult(const protocol::RemoteResult& res, uint64_t now_ms) {
-  if (res.owner != opt_.node_id) return;
+void Scheduler::RefuseResult(const protocol::RemoteResult& res, const std::string& why) {
+  counters_[Counter::kResultsRefused]++;
+  if (refused_noted_ < limits::kRefusedFramesNotedMax) {
+    refused_noted_++;
+    fx_.notes.push_back("remote_result refused (" + why + "): owner " + res.owner +
+                        " incarnation " + std::to_string(res.owner_incarnation) + ", lease " +
+                        std::to_string(res.lease) + ", seq " + std::to_string(res.seq) +
+                        ", from " + res.worker_node);
+  }
+}
+
+void Scheduler::OnRemoteResult(const protocol::RemoteResult& res, Now now) {
+  // Every result must name a run this node journaled for that job: the lease (which carries
+  // the incarnation that made it), the job and the node the run went to. Anything else changes
+  // nothing and is counted (docs/cluster.md "Fencing"), whatever incarnation it names.
+  if (res.owner != opt_.node_id) return RefuseResult(res, "not this node's job");
   auto it = jobs_.find(res.seq);
   if (res.owner_incarnation != opt_.incarnation) {
-    // Finished for an earlier start of this node: deliver it if the job still needs it.
-    if (it == jobs_.end() || protocol::IsFinal(it->second.state) || !res.ok || res.rejected) {
+    // Finished for an earlier start of this node: delivered if it is the run the journal holds
+    // for the job (recovered running there), and the job has not been run again since.
+    auto late = late_runs_.find(res.seq);
+    if (it == jobs_.end() || late == late_runs_.end() || late->second.lease != res.lease ||
+        late->second.node != res.worker_node || LeaseIncarnation(res.lease) != res.owner_incarnation)
+      return RefuseResult(res, "no such run of an earlier start");
+    late_runs_.erase(late);
+    if (protocol::IsFinal(it->second.state) || !res.ok || res.rejected) {
       counters_[Counter::kStaleResults]++;
       return;
     }
@@ -1159,45 +1240,42 @@ void Scheduler::OnRemoteResult(const protocol::RemoteResult& res, uint64_t now_m
       DropRemoteLease(rl.first);
     }
     counters_[Counter::kLateResultsAccepted]++;
-    EndRun(job, /*lease=*/0, true, res.result, "", false, now_ms);
-    DispatchReady(now_ms);
+    EndRun(job, /*lease=*/0, true, res.result, "", false, now);
+    DispatchReady(now);
     return;
   }
+  if (LeaseIncarnation(res.lease) != opt_.incarnation || res.lease >= next_lease_)
+    return RefuseResult(res, "a lease this start never made");
   auto rl = remote_leases_.find(res.lease);
-  int link = rl != remote_leases_.end() ? static_cast<int>(rl->second.link) : FindLink(res.worker_node);
-  if (link >= 0 && peers_[link].acks) {
-    // Any answer shows the peer receives our runs; its free slots are the freshest we have.
-    if (rl != remote_leases_.end()) MarkAcked(res.lease);
-    PeerAnswered(peers_[link]);
-    RefreshCredit(peers_[link], res.free);
-  }
   if (rl == remote_leases_.end()) {
-    counters_[Counter::kStaleResults]++;  // its lease expired, was cancelled, or its peer declared dead
-    DispatchReady(now_ms);
-    return;
-  }
-  auto run = running_.find(res.seq);
-  if (it != jobs_.end() && (run == running_.end() || run->second.first != res.lease)) {
-    counters_[Counter::kStaleResults]++;  // a confused peer: this lease is not that job's
-    return;
-  }
-  DropRemoteLease(res.lease);
-  if (it == jobs_.end()) {
+    // Its lease expired, was cancelled, or its peer was declared dead: the run is over here.
     counters_[Counter::kStaleResults]++;
     return;
   }
+  Peer& peer = peers_[rl->second.link];
+  if (rl->second.seq != res.seq || peer.node != res.worker_node)
+    return RefuseResult(res, "the lease is another job's or another node's");
+  if (peer.acks) {
+    // Any answer shows the peer receives our runs; its free slots are the freshest we have.
+    MarkAcked(res.lease);
+    PeerAnswered(peer);
+    RefreshCredit(peer, res.free);
+  }
+  auto run = running_.find(res.seq);
+  JOBNET_CHECK(it != jobs_.end() && run != running_.end() && run->second.first == res.lease);
+  DropRemoteLease(res.lease);
   Job& job = it->second;
   if (res.rejected) {
     Unindex(job);
     job.attempts--;  // it never started
     counters_[Counter::kRemoteRejected]++;
-    SetState(job, JobState::kQueued, now_ms, res.error);
-    Enqueue(job, now_ms);
+    SetState(job, JobState::kQueued, now, res.error);
+    Enqueue(job, now);
   } else {
     counters_[Counter::kRemoteCompleted]++;
-    EndRun(job, res.lease, res.ok, res.result, res.error, res.timed_out, now_ms);
+    EndRun(job, res.lease, res.ok, res.result, res.error, res.timed_out, now);
   }
-  DispatchReady(now_ms);
+  DispatchReady(now);
 }
 
 void Scheduler::OnRemoteCancel(const protocol::RemoteCancel& c) {
@@ -1221,19 +1299,30 @@ void Scheduler::OnRemoteCancel(const protocol::RemoteCancel& c) {
     counters_[Counter::kHostedCancelled]++;
     return;
   }
-  // Else it already ended (its result crossed the cancel), or never arrived.
+  // Else it already ended (its result crossed the cancel), never arrived, or the frame names a
+  // run that never was: nothing to stop.
+  counters_[Counter::kRemoteCancelsUnmatched]++;
 }
 
-void Scheduler::OnRemoteAck(const protocol::RemoteAck& ack, uint64_t now_ms) {
-  if (ack.owner != opt_.node_id || ack.owner_incarnation != opt_.incarnation) return;
+void Scheduler::OnRemoteAck(const protocol::RemoteAck& ack, Now now) {
+  if (ack.owner != opt_.node_id || ack.owner_incarnation != opt_.incarnation ||
+      LeaseIncarnation(ack.lease) != opt_.incarnation || ack.lease >= next_lease_) {
+    counters_[Counter::kAcksRefused]++;
+    return;
+  }
   auto rl = remote_leases_.find(ack.lease);
   int link = rl != remote_leases_.end() ? static_cast<int>(rl->second.link) : FindLink(ack.worker_node);
   if (link < 0) return;
+  if (rl != remote_leases_.end() &&
+      (rl->second.seq != ack.seq || peers_[link].node != ack.worker_node)) {
+    counters_[Counter::kAcksRefused]++;
+    return;
+  }
   // A late ack (the run was taken back, or ended) still shows the peer receives runs.
-  if (rl != remote_leases_.end() && rl->second.seq == ack.seq) MarkAcked(ack.lease);
+  if (rl != remote_leases_.end()) MarkAcked(ack.lease);
   PeerAnswered(peers_[link]);
   RefreshCredit(peers_[link], ack.free);
-  DispatchReady(now_ms);
+  DispatchReady(now);
 }
 
 protocol::Heartbeat Scheduler::MakeHeartbeat(const std::string& endpoint) const {
@@ -1259,21 +1348,24 @@ std::vector<protocol::PeerInfo> Scheduler::Peers() const {
     i.workers = p.workers;
     i.free = p.credit;
     i.queued = p.queued;
-    i.last_seen_ms = p.last_seen_ms;
+    i.last_seen_ms = p.last_seen_wall_ms;
     i.leases = p.leases;
     out.push_back(std::move(i));
   }
   return out;
 }
 
-uint64_t Scheduler::BeginRun(Job& job, uint64_t now_ms) {
+uint64_t Scheduler::BeginRun(Job& job, Now now) {
+  late_runs_.erase(job.seq);  // a new run: an earlier one's result is stale from now on
   job.attempts++;
-  job.started_at_ms = now_ms;
+  job.started_at_ms = now.wall_ms;
+  job.run_started_mono_ms = now.mono_ms;
   job.progress = 0;  // each run reports its own
   job.progress_message.clear();
   job.progress_at_ms = 0;
   job.progress_event_at_ms = 0;
-  return next_lease_++;
+  job.lease = next_lease_++;
+  return job.lease;
 }
 
 void Scheduler::TrackRun(const Job& job, uint64_t lease, uint64_t deadline_ms) {
@@ -1281,8 +1373,8 @@ void Scheduler::TrackRun(const Job& job, uint64_t lease, uint64_t deadline_ms) {
   leases_.emplace(deadline_ms, job.seq);
 }
 
-void Scheduler::DispatchReady(uint64_t now_ms) {
-  StartQueuedHosted(now_ms);
+void Scheduler::DispatchReady(Now now) {
+  StartQueuedHosted(now);
   if (draining_) return;  // a draining node finishes what runs and starts nothing new
   // The queue set picks the job (docs/architecture.md §14): queues that are paused or at a
   // limit are skipped without looking at their jobs, and a run leased to a peer or an external
@@ -1290,46 +1382,46 @@ void Scheduler::DispatchReady(uint64_t now_ms) {
   // it runs: this node's slots and its peers the types of its handlers, an external worker its
   // own.
   QueueSet::Entry next;
-  while (pool_.free() > 0 && queues_.Next(now_ms, LocalTypes(), &next)) {
+  while (pool_.free() > 0 && queues_.Next(now.mono_ms, LocalTypes(), &next)) {
     Job& job = jobs_.at(next.seq);
-    uint64_t lease = BeginRun(job, now_ms);
-    uint32_t slot_no = TakeSlot(now_ms);
+    uint64_t lease = BeginRun(job, now);
+    uint32_t slot_no = TakeSlot(now);
     Slot& slot = slots_[slot_no];
     slot.lease = lease;
     slot.seq = job.seq;
-    SetState(job, JobState::kRunning, now_ms, "started on slot " + std::to_string(slot_no),
+    SetState(job, JobState::kRunning, now, "started on slot " + std::to_string(slot_no),
              opt_.node_id);
     fx_.dispatches.push_back(Dispatch{slot_no, lease, job.seq, job.id, job.spec.type,
                                       job.spec.payload, job.attempts, job.spec.timeout_ms});
-    TrackRun(job, lease, now_ms + job.spec.timeout_ms);
+    TrackRun(job, lease, now.mono_ms + job.spec.timeout_ms);
   }
-  if (!polling_.empty()) ServePolls(now_ms);
+  if (!polling_.empty()) ServePolls(now);
   // Then the alive peer with the most advertised free slots, once every local slot is busy.
   while (pool_.free() == 0) {
     int link = -1;
     uint32_t best = 0;
     for (size_t i = 0; i < peers_.size(); ++i)
-      if (CanLeaseTo(peers_[i], now_ms) && peers_[i].credit > best) {
+      if (CanLeaseTo(peers_[i], now) && peers_[i].credit > best) {
         best = peers_[i].credit;
         link = static_cast<int>(i);
       }
     if (link < 0) return;
     // A job that names blobs leases like any other: the host fetches them from this node
     // (node/hosted_blobs.hpp).
-    if (!queues_.Next(now_ms, LocalTypes(), &next)) return;
+    if (!queues_.Next(now.mono_ms, LocalTypes(), &next)) return;
     Job& job = jobs_.at(next.seq);
-    uint64_t lease = BeginRun(job, now_ms);
+    uint64_t lease = BeginRun(job, now);
     Peer& p = peers_[link];
     p.credit--;
     p.leases++;
     RemoteLease rl{static_cast<uint32_t>(link), job.seq, 0};
     if (p.acks) {
-      rl.ack_deadline_ms = now_ms + opt_.remote_ack_ms;
+      rl.ack_deadline_ms = now.mono_ms + opt_.remote_ack_ms;
       ack_deadlines_.emplace(rl.ack_deadline_ms, lease);
       p.unacked++;
     }
     remote_leases_[lease] = rl;
-    SetState(job, JobState::kRunning, now_ms, "started on node " + p.node, p.node);
+    SetState(job, JobState::kRunning, now, "started on node " + p.node, p.node);
     protocol::RemoteRun run;
     run.owner = opt_.node_id;
     run.owner_incarnation = opt_.incarnation;
@@ -1342,14 +1434,14 @@ void Scheduler::DispatchReady(uint64_t now_ms) {
     run.timeout_ms = job.spec.timeout_ms;
     counters_[Counter::kRemoteDispatched]++;
     fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(run)});
-    TrackRun(job, lease, now_ms + job.spec.timeout_ms + opt_.remote_lease_slack_ms);
+    TrackRun(job, lease, now.mono_ms + job.spec.timeout_ms + opt_.remote_lease_slack_ms);
   }
 }
 
-void Scheduler::Purge(uint64_t now_ms) {
+void Scheduler::Purge(Now now) {
   while (!finished_.empty()) {
     auto [at, seq] = *finished_.begin();
-    bool expired = at + opt_.retention_ms <= now_ms;
+    bool expired = at + opt_.retention_ms <= now.wall_ms;  // finished_at: an instant
     // Also purged, oldest first: final jobs past the count limit, and while held bytes are over
     // their budget (results are the bulk of what final jobs hold).
     if (!expired && finished_.size() <= opt_.final_jobs_max && held_bytes_ <= opt_.held_bytes_max)
@@ -1382,19 +1474,26 @@ void Scheduler::Purge(uint64_t now_ms) {
   }
 }
 
-void Scheduler::Tick(uint64_t now_ms) {
-  while (!delayed_.empty() && delayed_.begin()->first <= now_ms) {
-    uint64_t seq = delayed_.begin()->second;
-    delayed_.erase(delayed_.begin());
-    Job& job = jobs_.at(seq);
-    job.run_at_ms = 0;
-    SetState(job, JobState::kQueued, now_ms, "due");
-    Enqueue(job, now_ms);
+void Scheduler::Tick(Now now) {
+  // Delays a user named are due by the wall clock, backoffs by the steady one.
+  for (auto* delayed : {&delayed_, &delayed_mono_}) {
+    const uint64_t at = delayed == &delayed_ ? now.wall_ms : now.mono_ms;
+    while (!delayed->empty() && delayed->begin()->first <= at) {
+      uint64_t seq = delayed->begin()->second;
+      delayed->erase(delayed->begin());
+      Job& job = jobs_.at(seq);
+      job.run_at_ms = 0;
+      SetState(job, JobState::kQueued, now, "due");
+      Enqueue(job, now);
+    }
   }
+  // Just after a stall of this node's own loop, results and heartbeats sent meanwhile are read
+  // before anyone is judged (OnStall): deadlines are looked at again once that grace is over.
+  const uint64_t mono = now.mono_ms < judge_after_mono_ms_ ? 0 : now.mono_ms;
   // Before lease expiry: a run that never arrived costs no attempt, even if its lease is up too.
-  while (!ack_deadlines_.empty() && ack_deadlines_.begin()->first <= now_ms)
-    TakeBackUnacked(remote_leases_.at(ack_deadlines_.begin()->second).link, now_ms);
-  while (!leases_.empty() && leases_.begin()->first <= now_ms) {
+  while (!ack_deadlines_.empty() && ack_deadlines_.begin()->first <= mono)
+    TakeBackUnacked(remote_leases_.at(ack_deadlines_.begin()->second).link, now);
+  while (!leases_.empty() && leases_.begin()->first <= mono) {
     uint64_t seq = leases_.begin()->second;
     Job& job = jobs_.at(seq);
     uint64_t lease = running_.at(seq).first;
@@ -1402,50 +1501,62 @@ void Scheduler::Tick(uint64_t now_ms) {
     DropRemoteLease(lease);
     DropExternalLease(lease);  // the worker learns it from its next heartbeat
     // A local slot stays busy until its worker returns; that result is then stale.
-    EndRun(job, lease, false, "", "", /*timed_out=*/true, now_ms);
+    EndRun(job, lease, false, "", "", /*timed_out=*/true, now);
   }
-  ExpireWaiters(now_ms);
-  while (!ext_polls_.empty() && ext_polls_.begin()->first <= now_ms) {
+  ExpireWaiters(now);
+  while (!ext_polls_.empty() && ext_polls_.begin()->first <= mono) {
     uint64_t id = ext_polls_.begin()->second;
-    AnswerPoll(id, ext_workers_.at(id), {}, now_ms);  // no job for it in time
+    AnswerPoll(id, ext_workers_.at(id), {}, now);  // no job for it in time
   }
-  while (!ext_expiry_.empty() && ext_expiry_.begin()->first <= now_ms) {
+  while (!ext_expiry_.empty() && ext_expiry_.begin()->first <= mono) {
     uint64_t id = ext_expiry_.begin()->second;
     const ExtWorker& w = ext_workers_.at(id);
     counters_[Counter::kExternalExpired]++;
     DropWorker(id,
                "interrupted: external worker " + w.name + " (" + std::to_string(id) +
                    ") was silent for its lease of " + std::to_string(w.lease_ms) + " ms",
-               now_ms);
+               now);
   }
-  FireSchedules(now_ms);
+  FireSchedules(now);
   for (uint32_t i = 0; i < peers_.size(); ++i) {
     Peer& p = peers_[i];
-    if (!p.alive || p.last_seen_ms + opt_.failure_timeout_ms > now_ms) continue;
+    if (!p.alive || p.last_seen_ms + opt_.failure_timeout_ms > mono) continue;
     p.alive = false;
     p.credit = 0;
     fx_.liveness.push_back(PeerLiveness{i, p.node, false});
     counters_[Counter::kPeersDown]++;
     fx_.notes.push_back("peer " + p.node + " at " + p.endpoint + " is silent for " +
-                        std::to_string(now_ms - p.last_seen_ms) + " ms: declared dead; " +
+                        std::to_string(mono - p.last_seen_ms) + " ms: declared dead; " +
                         std::to_string(p.leases) + " leases re-queued");
-    LosePeerLeases(i, "interrupted: worker node " + p.node + " is silent (presumed dead)", now_ms);
+    LosePeerLeases(i, "interrupted: worker node " + p.node + " is silent (presumed dead)", now);
   }
-  while (!hosted_queue_.empty() && hosted_queue_.front().second + limits::kHostedQueueWaitMsMax <= now_ms) {
+  while (!hosted_queue_.empty() && hosted_queue_.front().second + limits::kHostedQueueWaitMsMax <= mono) {
     RejectHosted(hosted_queue_.front().first, "node " + opt_.node_id + " had no worker free for " +
                                                   std::to_string(limits::kHostedQueueWaitMsMax) + " ms");
     hosted_queue_.pop_front();
   }
-  while (!hosted_deadlines_.empty() && std::get<0>(*hosted_deadlines_.begin()) <= now_ms) {
+  while (!hosted_deadlines_.empty() && std::get<0>(*hosted_deadlines_.begin()) <= mono) {
     auto [deadline, slot_no, lease] = *hosted_deadlines_.begin();
     hosted_deadlines_.erase(hosted_deadlines_.begin());
     const Slot& slot = slots_[slot_no];
     // Entries of runs that already ended are dropped here (their lease no longer matches).
     if (pool_.IsBusy(slot_no) && slot.hosted && slot.lease == lease) fx_.cancels.push_back(lease);
   }
-  Purge(now_ms);
-  DispatchReady(now_ms);
-  SendDueCallbacks(now_ms);
+  Purge(now);
+  DispatchReady(now);
+  SendDueCallbacks(now);
+}
+
+void Scheduler::OnStall(uint64_t stalled_ms, Now now) {
+  counters_[Counter::kLoopStalls]++;
+  judge_after_mono_ms_ = now.mono_ms + opt_.failure_timeout_ms;
+  for (Peer& p : peers_)
+    if (p.alive) p.last_seen_ms = std::max(p.last_seen_ms, now.mono_ms);
+  fx_.notes.push_back("this node's loop did not run for " + std::to_string(stalled_ms) +
+                      " ms (stopped, paused or overloaded): that time is not counted against "
+                      "peers, runs or workers, and nobody is judged for " +
+                      std::to_string(opt_.failure_timeout_ms) +
+                      " ms while what they sent meanwhile is read");
 }
 
 void Scheduler::StartCallback(Job& job) {
@@ -1455,6 +1566,7 @@ void Scheduler::StartCallback(Job& job) {
   d = CallbackDelivery{};
   d.id = job.id + "." + std::to_string(job.events - 1);  // the final state's event number
   d.next_at_ms = job.finished_at_ms;
+  d.due_mono_ms = 0;  // due at once
   if (callbacks_pending() >= opt_.callbacks.pending_max) {
     d.state = CallbackState::kFailed;
     d.error = "not sent: " + std::to_string(callbacks_pending()) +
@@ -1462,14 +1574,14 @@ void Scheduler::StartCallback(Job& job) {
     counters_[Counter::kCallbacksFailed]++;
   } else {
     d.state = CallbackState::kPending;
-    callback_due_.emplace(d.next_at_ms, job.seq);
+    callback_due_.emplace(d.due_mono_ms, job.seq);
   }
   callback_dirty_.insert(job.seq);
 }
 
 void Scheduler::DropCallback(Job& job, const std::string& why) {
   if (job.callback.state != CallbackState::kPending) return;
-  callback_due_.erase({job.callback.next_at_ms, job.seq});
+  callback_due_.erase({job.callback.due_mono_ms, job.seq});
   callback_in_flight_.erase(job.seq);  // its answer, when it comes, is ignored
   job.callback.state = CallbackState::kFailed;
   job.callback.error = why;
@@ -1477,8 +1589,8 @@ void Scheduler::DropCallback(Job& job, const std::string& why) {
   callback_dirty_.insert(job.seq);
 }
 
-void Scheduler::SendDueCallbacks(uint64_t now_ms) {
-  while (!callback_due_.empty() && callback_due_.begin()->first <= now_ms &&
+void Scheduler::SendDueCallbacks(Now now) {
+  while (!callback_due_.empty() && callback_due_.begin()->first <= now.mono_ms &&
          callback_in_flight_.size() < opt_.callbacks.in_flight_max) {
     uint64_t seq = callback_due_.begin()->second;
     callback_due_.erase(callback_due_.begin());
@@ -1491,7 +1603,7 @@ void Scheduler::SendDueCallbacks(uint64_t now_ms) {
   }
 }
 
-void Scheduler::OnCallbackResult(const CallbackResult& r, uint64_t now_ms) {
+void Scheduler::OnCallbackResult(const CallbackResult& r, Now now) {
   auto in = callback_in_flight_.find(r.seq);
   if (in == callback_in_flight_.end() || in->second != r.delivery) return;  // dropped meanwhile
   callback_in_flight_.erase(in);
@@ -1499,7 +1611,7 @@ void Scheduler::OnCallbackResult(const CallbackResult& r, uint64_t now_ms) {
   CallbackDelivery& d = job.callback;
   JOBNET_CHECK(d.state == CallbackState::kPending && d.id == r.delivery);
   d.attempts++;
-  d.last_at_ms = now_ms;
+  d.last_at_ms = now.wall_ms;
   if (r.ok) {
     d.state = CallbackState::kDelivered;
     d.error.clear();
@@ -1512,17 +1624,19 @@ void Scheduler::OnCallbackResult(const CallbackResult& r, uint64_t now_ms) {
       d.state = CallbackState::kFailed;
       counters_[Counter::kCallbacksFailed]++;
     } else {
-      d.next_at_ms = now_ms + CallbackBackoffMs(d.attempts, opt_.callbacks.backoff_ms,
-                                                opt_.callbacks.backoff_max_ms, rng_());
-      callback_due_.emplace(d.next_at_ms, job.seq);
+      uint64_t backoff = CallbackBackoffMs(d.attempts, opt_.callbacks.backoff_ms,
+                                           opt_.callbacks.backoff_max_ms, rng_());
+      d.next_at_ms = now.wall_ms + backoff;  // journaled and shown
+      d.due_mono_ms = now.mono_ms + backoff;
+      callback_due_.emplace(d.due_mono_ms, job.seq);
     }
   }
   callback_dirty_.insert(job.seq);
-  SendDueCallbacks(now_ms);  // a slot came free
+  SendDueCallbacks(now);  // a slot came free
 }
 
-void Scheduler::ExpireWaiters(uint64_t now_ms) {
-  while (!waiter_deadlines_.empty() && std::get<0>(*waiter_deadlines_.begin()) <= now_ms) {
+void Scheduler::ExpireWaiters(Now now) {
+  while (!waiter_deadlines_.empty() && std::get<0>(*waiter_deadlines_.begin()) <= now.mono_ms) {
     auto [deadline, token, seq] = *waiter_deadlines_.begin();
     waiter_deadlines_.erase(waiter_deadlines_.begin());
     auto it = waiters_.find(seq);
@@ -1541,6 +1655,7 @@ void Scheduler::ExpireWaiters(uint64_t now_ms) {
 uint64_t Scheduler::NextDeadlineMs() const {
   uint64_t d = std::numeric_limits<uint64_t>::max();
   if (!delayed_.empty()) d = std::min(d, delayed_.begin()->first);
+  if (!delayed_mono_.empty()) d = std::min(d, delayed_mono_.begin()->first);
   if (!leases_.empty()) d = std::min(d, leases_.begin()->first);
   if (!ack_deadlines_.empty()) d = std::min(d, ack_deadlines_.begin()->first);
   if (!hosted_deadlines_.empty()) d = std::min(d, std::get<0>(*hosted_deadlines_.begin()));
@@ -1603,8 +1718,9 @@ bool Scheduler::IsKnownType(const std::string& type) const {
          ext_types_.count(type) != 0;
 }
 
-bool Scheduler::ApplyProgress(Job& job, uint32_t pct, std::string message, uint64_t now_ms) {
-  if (job.progress_at_ms != 0 && now_ms < job.progress_at_ms + limits::kProgressIntervalMsMin) {
+bool Scheduler::ApplyProgress(Job& job, uint32_t pct, std::string message, Now now) {
+  const uint64_t mono = now.mono_ms;
+  if (job.progress_at_ms != 0 && mono < job.progress_at_ms + limits::kProgressIntervalMsMin) {
     counters_[Counter::kProgressDropped]++;
     return false;
   }
@@ -1612,10 +1728,10 @@ bool Scheduler::ApplyProgress(Job& job, uint32_t pct, std::string message, uint6
   if (message.size() > limits::kProgressMessageBytesMax)
     message.resize(limits::kProgressMessageBytesMax);
   job.progress_message = std::move(message);
-  job.progress_at_ms = std::max<uint64_t>(now_ms, 1);
+  job.progress_at_ms = std::max<uint64_t>(mono, 1);
   counters_[Counter::kProgressUpdates]++;
   if (job.progress_event_at_ms == 0 ||
-      now_ms >= job.progress_event_at_ms + limits::kProgressEventIntervalMsMin) {
+      mono >= job.progress_event_at_ms + limits::kProgressEventIntervalMsMin) {
     job.progress_event_at_ms = job.progress_at_ms;
     progress_dirty_.insert(job.seq);
   }
@@ -1623,10 +1739,10 @@ bool Scheduler::ApplyProgress(Job& job, uint32_t pct, std::string message, uint6
 }
 
 void Scheduler::Progress(uint64_t seq, uint64_t lease, uint32_t pct, std::string message,
-                         uint64_t now_ms) {
+                         Now now) {
   auto run = running_.find(seq);
   if (run == running_.end() || run->second.first != lease) return;  // that run is over
-  ApplyProgress(jobs_.at(seq), pct, std::move(message), now_ms);
+  ApplyProgress(jobs_.at(seq), pct, std::move(message), now);
 }
 
 // ---- external workers ----
@@ -1654,15 +1770,15 @@ Job* Scheduler::FindExternalRun(uint64_t worker, const std::string& id, uint64_t
   return nullptr;
 }
 
-void Scheduler::Touch(uint64_t id, ExtWorker& w, uint64_t now_ms) {
+void Scheduler::Touch(uint64_t id, ExtWorker& w, Now now) {
   ext_expiry_.erase({w.expires_ms, id});
-  w.expires_ms = now_ms + w.lease_ms;
+  w.expires_ms = now.mono_ms + w.lease_ms;
   // A worker that holds a poll is waiting in this node: it cannot be silent until the poll ends.
   if (w.poll == 0) ext_expiry_.emplace(w.expires_ms, id);
 }
 
 void Scheduler::RegisterWorker(ReplyToken t, const protocol::WorkerRegisterRequest& req,
-                               uint64_t now_ms) {
+                               Now now) {
   if (Status s = protocol::Validate(req); !s.ok()) return Error(t, s);
   if (draining_) return Error(t, Status::Draining("node " + opt_.node_id + " is shutting down"));
   if (ext_workers_.size() >= limits::kExternalWorkersMax)
@@ -1678,7 +1794,7 @@ void Scheduler::RegisterWorker(ReplyToken t, const protocol::WorkerRegisterReque
   for (const auto& type : w.types) ext_types_[type]++;
   w.capacity = req.capacity;
   w.lease_ms = req.lease_ms != 0 ? req.lease_ms : limits::kExternalLeaseMsDefault;
-  Touch(id, w, now_ms);
+  Touch(id, w, now);
   counters_[Counter::kExternalRegistered]++;
   fx_.notes.push_back("external worker " + w.name + " (" + std::to_string(id) +
                       ") registered: capacity " + std::to_string(w.capacity) + ", lease " +
@@ -1686,32 +1802,32 @@ void Scheduler::RegisterWorker(ReplyToken t, const protocol::WorkerRegisterReque
   fx_.replies.push_back(Reply{t, protocol::WorkerRegisteredReply{id, opt_.node_id, w.lease_ms}});
 }
 
-void Scheduler::PollWorker(ReplyToken t, const protocol::WorkerPollRequest& req, uint64_t now_ms) {
+void Scheduler::PollWorker(ReplyToken t, const protocol::WorkerPollRequest& req, Now now) {
   ExtWorker* w = FindWorker(req.worker, t);
   if (w == nullptr) return;
-  if (w->poll != 0) AnswerPoll(req.worker, *w, {}, now_ms);  // replaced by this one
+  if (w->poll != 0) AnswerPoll(req.worker, *w, {}, now);  // replaced by this one
   w->poll = t;
-  w->poll_deadline_ms = now_ms + req.wait_ms;
+  w->poll_deadline_ms = now.mono_ms + req.wait_ms;
   w->poll_max = req.max;
-  Touch(req.worker, *w, now_ms);  // leaves the expiry set while the poll is held
+  Touch(req.worker, *w, now);  // leaves the expiry set while the poll is held
   polling_.insert(req.worker);
   ext_polls_.emplace(w->poll_deadline_ms, req.worker);
-  DispatchReady(now_ms);
+  DispatchReady(now);
   // wait_ms 0: "whatever there is now". Otherwise a tick answers it at its deadline.
-  if (req.wait_ms == 0 && w->poll == t) AnswerPoll(req.worker, *w, {}, now_ms);
+  if (req.wait_ms == 0 && w->poll == t) AnswerPoll(req.worker, *w, {}, now);
 }
 
 void Scheduler::AnswerPoll(uint64_t id, ExtWorker& w, std::vector<protocol::LeasedJob> jobs,
-                           uint64_t now_ms) {
+                           Now now) {
   JOBNET_CHECK(w.poll != 0);
   fx_.replies.push_back(Reply{w.poll, protocol::WorkerJobsReply{std::move(jobs)}});
   ext_polls_.erase({w.poll_deadline_ms, id});
   polling_.erase(id);
   w.poll = 0;
-  Touch(id, w, now_ms);
+  Touch(id, w, now);
 }
 
-void Scheduler::ServePolls(uint64_t now_ms) {
+void Scheduler::ServePolls(Now now) {
   // Round robin from the worker after the one served last, so that one worker polling often
   // cannot take every job while others wait.
   std::vector<uint64_t> order(polling_.upper_bound(ext_served_last_), polling_.end());
@@ -1725,12 +1841,12 @@ void Scheduler::ServePolls(uint64_t now_ms) {
     QueueSet::Entry next;
     // Payloads go in the reply: stop at half a reply frame (the rest go with the next poll).
     while (jobs.size() < want && bytes < limits::kReplyFrameBytesMax / 2 &&
-           queues_.Next(now_ms, &w.types, &next)) {
+           queues_.Next(now.mono_ms, &w.types, &next)) {
       Job& job = jobs_.at(next.seq);
-      uint64_t lease = BeginRun(job, now_ms);
-      SetState(job, JobState::kRunning, now_ms, "leased to external worker " + w.name,
+      uint64_t lease = BeginRun(job, now);
+      SetState(job, JobState::kRunning, now, "leased to external worker " + w.name,
                opt_.node_id);
-      TrackRun(job, lease, now_ms + job.spec.timeout_ms);
+      TrackRun(job, lease, now.mono_ms + job.spec.timeout_ms);
       ext_runs_[lease] = ExtRun{id, job.seq};
       w.leases.insert(lease);
       counters_[Counter::kExternalLeased]++;
@@ -1741,15 +1857,15 @@ void Scheduler::ServePolls(uint64_t now_ms) {
     }
     if (jobs.empty()) continue;
     ext_served_last_ = id;
-    AnswerPoll(id, w, std::move(jobs), now_ms);
+    AnswerPoll(id, w, std::move(jobs), now);
   }
 }
 
 void Scheduler::HeartbeatWorker(ReplyToken t, const protocol::WorkerHeartbeatRequest& req,
-                                uint64_t now_ms) {
+                                Now now) {
   ExtWorker* w = FindWorker(req.worker, t);
   if (w == nullptr) return;
-  Touch(req.worker, *w, now_ms);
+  Touch(req.worker, *w, now);
   protocol::WorkerBeatReply r;
   r.lease_ms = w->lease_ms;
   for (uint64_t lease : req.leases)
@@ -1758,51 +1874,51 @@ void Scheduler::HeartbeatWorker(ReplyToken t, const protocol::WorkerHeartbeatReq
 }
 
 void Scheduler::WorkerProgress(ReplyToken t, const protocol::WorkerProgressRequest& req,
-                               uint64_t now_ms) {
+                               Now now) {
   Job* job = FindExternalRun(req.worker, req.id, req.lease, t);
   if (job == nullptr) return;
-  Touch(req.worker, ext_workers_.at(req.worker), now_ms);
-  bool applied = ApplyProgress(*job, req.pct, req.message, now_ms);
+  Touch(req.worker, ext_workers_.at(req.worker), now);
+  bool applied = ApplyProgress(*job, req.pct, req.message, now);
   fx_.replies.push_back(Reply{t, protocol::WorkerAckReply{applied}});
 }
 
 void Scheduler::WorkerComplete(ReplyToken t, const protocol::WorkerCompleteRequest& req,
-                               uint64_t now_ms) {
+                               Now now) {
   Job* job = FindExternalRun(req.worker, req.id, req.lease, t);
   if (job == nullptr) return;
-  Touch(req.worker, ext_workers_.at(req.worker), now_ms);
+  Touch(req.worker, ext_workers_.at(req.worker), now);
   DropExternalLease(req.lease);
   counters_[Counter::kExternalResults]++;
-  EndRun(*job, req.lease, true, req.result, "", false, now_ms);
+  EndRun(*job, req.lease, true, req.result, "", false, now);
   fx_.replies.push_back(Reply{t, protocol::WorkerAckReply{}});
-  DispatchReady(now_ms);
+  DispatchReady(now);
 }
 
-void Scheduler::WorkerFail(ReplyToken t, const protocol::WorkerFailRequest& req, uint64_t now_ms) {
+void Scheduler::WorkerFail(ReplyToken t, const protocol::WorkerFailRequest& req, Now now) {
   Job* job = FindExternalRun(req.worker, req.id, req.lease, t);
   if (job == nullptr) return;
-  Touch(req.worker, ext_workers_.at(req.worker), now_ms);
+  Touch(req.worker, ext_workers_.at(req.worker), now);
   DropExternalLease(req.lease);
   counters_[Counter::kExternalResults]++;
   EndRun(*job, req.lease, false, "", req.error.empty() ? "failed (the worker gave no reason)" : req.error,
-         false, now_ms);
+         false, now);
   fx_.replies.push_back(Reply{t, protocol::WorkerAckReply{}});
-  DispatchReady(now_ms);
+  DispatchReady(now);
 }
 
-void Scheduler::UnregisterWorker(ReplyToken t, uint64_t worker, uint64_t now_ms) {
+void Scheduler::UnregisterWorker(ReplyToken t, uint64_t worker, Now now) {
   ExtWorker* w = FindWorker(worker, t);
   if (w == nullptr) return;
   DropWorker(worker,
              "interrupted: external worker " + w->name + " (" + std::to_string(worker) +
                  ") unregistered during the run",
-             now_ms);
+             now);
   fx_.replies.push_back(Reply{t, protocol::WorkerAckReply{}});
 }
 
-void Scheduler::DropWorker(uint64_t id, const std::string& why, uint64_t now_ms) {
+void Scheduler::DropWorker(uint64_t id, const std::string& why, Now now) {
   ExtWorker& w = ext_workers_.at(id);
-  if (w.poll != 0) AnswerPoll(id, w, {}, now_ms);
+  if (w.poll != 0) AnswerPoll(id, w, {}, now);
   ext_expiry_.erase({w.expires_ms, id});
   // Its jobs go back to their queues at once; the attempt counts, as for a node that died
   // during a run. Jobs of its types that are still queued wait for the next worker that serves
@@ -1814,14 +1930,14 @@ void Scheduler::DropWorker(uint64_t id, const std::string& why, uint64_t now_ms)
     DropExternalLease(lease);
     Unindex(job);
     counters_[Counter::kExternalRunsLost]++;
-    InterruptRun(job, why, now_ms);
+    InterruptRun(job, why, now);
   }
   for (const auto& type : w.types)
     if (--ext_types_[type] == 0) ext_types_.erase(type);
   fx_.notes.push_back("external worker " + w.name + " (" + std::to_string(id) + ") removed; " +
                       std::to_string(leases.size()) + " of its runs re-queued: " + why);
   ext_workers_.erase(id);
-  DispatchReady(now_ms);
+  DispatchReady(now);
 }
 
 void Scheduler::DropExternalLease(uint64_t lease) {

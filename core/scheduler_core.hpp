@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/callbacks.hpp"
+#include "core/clock.hpp"
 #include "core/blob_refs.hpp"
 #include "core/worker_pool.hpp"
 #include "core/schedules.hpp"
@@ -55,10 +56,9 @@ inline constexpr TransitionTable kLegalTransitions = [] {
                                                     // interrupted, or rejected by a peer
   allow(JobState::kRunning, JobState::kDelayed);    // failed or timed out, with backoff
   allow(JobState::kRunning, JobState::kDead);       // the last attempt failed or timed out
-  // A success from a run dispatched before this node restarted (cluster.md §3) ends the job
-  // whichever waiting state it is in now.
+  // A success from the run on a peer that the journal names, dispatched before this node
+  // restarted (cluster.md §3), ends the job while it waits to run again.
   allow(JobState::kQueued, JobState::kSucceeded);
-  allow(JobState::kDelayed, JobState::kSucceeded);
   for (JobState s : {JobState::kQueued, JobState::kDelayed, JobState::kRunning})
     allow(s, JobState::kCancelled);  // cancel
   for (JobState s : {JobState::kDead, JobState::kFailed, JobState::kCancelled})
@@ -204,37 +204,37 @@ class Scheduler {
   // order, re-queued behind the waiting jobs (or dead-lettered if that was the last attempt).
   // `next_seq` is the journaled sequence counter (0 = none). `now_ms` is the time of the restart:
   // recovered ready jobs count their age (priority aging) from it.
-  void RecoverJob(Job job, uint64_t now_ms);
+  void RecoverJob(Job job, Now now);
   // A journaled queue setting; before FinishRecovery.
-  void RecoverQueue(const protocol::QueueSettings& settings, uint64_t now_ms);
-  void FinishRecovery(uint64_t next_seq, uint64_t now_ms);
+  void RecoverQueue(const protocol::QueueSettings& settings, Now now);
+  void FinishRecovery(uint64_t next_seq, Now now);
   // Both steps, for jobs already in memory (tests).
-  void Recover(std::vector<Job> jobs, uint64_t next_seq, uint64_t now_ms);
+  void Recover(std::vector<Job> jobs, uint64_t next_seq, Now now);
   // A journaled schedule, before FinishRecovery. kCorruption if it could not have been added.
   // Its ticks missed while the node was down fire once, at the first Tick.
-  Status RecoverSchedule(protocol::Schedule s);
+  Status RecoverSchedule(protocol::Schedule s, Now now);
 
-  void Submit(ReplyToken t, protocol::JobSpec spec, uint64_t now_ms);
+  void Submit(ReplyToken t, protocol::JobSpec spec, Now now);
   // Up to limits::kBatchSpecsMax specs, each admitted or refused as a single submit would be,
   // answered together in one BatchAcceptedReply (in spec order); their writes join one group
   // commit.
-  void SubmitBatch(ReplyToken t, std::vector<protocol::BatchSpec> specs, uint64_t now_ms);
+  void SubmitBatch(ReplyToken t, std::vector<protocol::BatchSpec> specs, Now now);
   // Starts a bulk retry or cancel over one queue. It changes at most kBulkJobsPerTurnMax jobs
   // per call of ContinueBulk (the owner calls it again while HasBulkWork()), and answers with a
   // BulkReply once it has been through every job.
-  void Bulk(ReplyToken t, const protocol::BulkRequest& req, uint64_t now_ms);
+  void Bulk(ReplyToken t, const protocol::BulkRequest& req, Now now);
   bool HasBulkWork() const { return !bulk_ops_.empty(); }
-  void ContinueBulk(uint64_t now_ms);
+  void ContinueBulk(Now now);
   void StatusOf(ReplyToken t, const std::string& id, bool history = false);
-  void Wait(ReplyToken t, const std::string& id, uint64_t timeout_ms, uint64_t now_ms);
-  void Cancel(ReplyToken t, const std::string& id, uint64_t now_ms);
-  void Retry(ReplyToken t, const std::string& id, uint64_t now_ms);
+  void Wait(ReplyToken t, const std::string& id, uint64_t timeout_ms, Now now);
+  void Cancel(ReplyToken t, const std::string& id, Now now);
+  void Retry(ReplyToken t, const std::string& id, Now now);
   void List(ReplyToken t, const protocol::ListRequest& req);
   // Schedules (recurring jobs; core/schedules.hpp says when they fire). Each answers with a
   // ScheduleListReply: the new schedule, this node's schedules, or the changed (removed) one.
-  void AddSchedule(ReplyToken t, protocol::ScheduleSpec spec, uint64_t now_ms);
+  void AddSchedule(ReplyToken t, protocol::ScheduleSpec spec, Now now);
   void ListSchedules(ReplyToken t);
-  void ChangeSchedule(ReplyToken t, const protocol::ScheduleChangeRequest& req, uint64_t now_ms);
+  void ChangeSchedule(ReplyToken t, const protocol::ScheduleChangeRequest& req, Now now);
   protocol::StatsReply Stats() const;
   // `jobnet workers`: each slot, what it runs and since when.
   void Workers(ReplyToken t);
@@ -242,25 +242,25 @@ class Scheduler {
   // `jobnet workers set`: resizes the pool to `workers` (kInvalidArgument outside
   // 1..kWorkersMax). Running jobs finish on their slots; a grow starts waiting jobs at once.
   // The size is journaled; the reply (the new worker list) waits for that.
-  void SetWorkers(ReplyToken t, uint32_t workers, uint64_t now_ms);
+  void SetWorkers(ReplyToken t, uint32_t workers, Now now);
   // Changes some settings of a queue (docs/architecture.md §14): journals them, passes them on
   // to the alive peers, and answers with the queue's QueueInfo.
-  void SetQueue(ReplyToken t, const protocol::QueueUpdate& update, uint64_t now_ms);
+  void SetQueue(ReplyToken t, const protocol::QueueUpdate& update, Now now);
   // Answers with every queue that has jobs or settings.
-  void ListQueues(ReplyToken t, uint64_t now_ms);
-  std::vector<protocol::QueueInfo> Queues(uint64_t now_ms) const;
+  void ListQueues(ReplyToken t, Now now);
+  std::vector<protocol::QueueInfo> Queues(Now now) const;
   // Refuse new submits from now on (shutdown): they get kDraining.
   // Runs queued for other owners go back to them as rejections.
   void Drain();
 
-  void Complete(const Outcome& outcome, uint64_t now_ms);
+  void Complete(const Outcome& outcome, Now now);
   // How a callback POST went: the delivery is done, failed for good, or tried again later. A
   // result for a delivery that is no longer in flight (the job was retried or purged) is ignored.
-  void OnCallbackResult(const CallbackResult& result, uint64_t now_ms);
+  void OnCallbackResult(const CallbackResult& result, Now now);
   // A local run reports progress (HandlerContext::Progress). Applied if `lease` is still the
   // job's current run and the job's last update is at least kProgressIntervalMsMin old; else
   // dropped. Kept in memory only (not journaled).
-  void Progress(uint64_t seq, uint64_t lease, uint32_t pct, std::string message, uint64_t now_ms);
+  void Progress(uint64_t seq, uint64_t lease, uint32_t pct, std::string message, Now now);
 
   // ---- external workers (docs/architecture.md and docs/protocol.md "External workers") ----
   // A worker process leases jobs of its types, up to its capacity, as this node's own slots do
@@ -269,39 +269,45 @@ class Scheduler {
   // holds go back to their queues. A result must name the job's current lease: one for a run
   // that expired, was cancelled or was leased again is refused with kConflict (fencing).
   // Registers a worker; answers WorkerRegisteredReply (kOverloaded past kExternalWorkersMax).
-  void RegisterWorker(ReplyToken t, const protocol::WorkerRegisterRequest& req, uint64_t now_ms);
+  void RegisterWorker(ReplyToken t, const protocol::WorkerRegisterRequest& req, Now now);
   // Answers with jobs leased to the worker, at once if there are any, else when some arrive or
   // after req.wait_ms (an empty WorkerJobsReply). A worker holds one poll: a new one answers the
   // previous one empty. kNotFound for a worker that is not registered (register again).
-  void PollWorker(ReplyToken t, const protocol::WorkerPollRequest& req, uint64_t now_ms);
+  void PollWorker(ReplyToken t, const protocol::WorkerPollRequest& req, Now now);
   // Renews the worker's lease; answers with the listed leases it no longer holds.
-  void HeartbeatWorker(ReplyToken t, const protocol::WorkerHeartbeatRequest& req, uint64_t now_ms);
-  void WorkerProgress(ReplyToken t, const protocol::WorkerProgressRequest& req, uint64_t now_ms);
-  void WorkerComplete(ReplyToken t, const protocol::WorkerCompleteRequest& req, uint64_t now_ms);
-  void WorkerFail(ReplyToken t, const protocol::WorkerFailRequest& req, uint64_t now_ms);
+  void HeartbeatWorker(ReplyToken t, const protocol::WorkerHeartbeatRequest& req, Now now);
+  void WorkerProgress(ReplyToken t, const protocol::WorkerProgressRequest& req, Now now);
+  void WorkerComplete(ReplyToken t, const protocol::WorkerCompleteRequest& req, Now now);
+  void WorkerFail(ReplyToken t, const protocol::WorkerFailRequest& req, Now now);
   // The worker leaves: the jobs it still holds go back to their queues at once.
-  void UnregisterWorker(ReplyToken t, uint64_t worker, uint64_t now_ms);
+  void UnregisterWorker(ReplyToken t, uint64_t worker, Now now);
 
   // ---- cluster ----
-  void OnHeartbeat(const protocol::Heartbeat& hb, uint64_t now_ms);
+  void OnHeartbeat(const protocol::Heartbeat& hb, Now now);
   // Another owner's job to run here; rejected at once when no slot is free.
-  void AcceptRemoteRun(const protocol::RemoteRun& run, uint64_t now_ms);
+  void AcceptRemoteRun(const protocol::RemoteRun& run, Now now);
   // The outcome of one of this node's jobs that ran on a peer.
-  void OnRemoteResult(const protocol::RemoteResult& res, uint64_t now_ms);
+  void OnRemoteResult(const protocol::RemoteResult& res, Now now);
   // A peer received one of this node's runs and started it.
-  void OnRemoteAck(const protocol::RemoteAck& ack, uint64_t now_ms);
+  void OnRemoteAck(const protocol::RemoteAck& ack, Now now);
   // The owner of a run hosted here cancelled its job: stop the run (or drop it unstarted).
   void OnRemoteCancel(const protocol::RemoteCancel& cancel);
   // Queue settings from a peer: each one newer than ours (updated_at, then origin) replaces it.
-  void OnQueueSync(const protocol::QueueSync& sync, uint64_t now_ms);
+  void OnQueueSync(const protocol::QueueSync& sync, Now now);
   protocol::Heartbeat MakeHeartbeat(const std::string& endpoint) const;
   std::vector<protocol::PeerInfo> Peers() const;
   // Promotes due delayed jobs, expires leases and waiters, fires due schedules, purges old
   // final jobs, dispatches.
-  void Tick(uint64_t now_ms);
+  void Tick(Now now);
+  // The owner's loop did not run for `stalled_ms` (core/clock.hpp LoopClock; that time is
+  // already left out of now.mono_ms). What waits in its sockets was sent while it was away:
+  // every peer gets a fresh grace period, and no lease, unacknowledged run or external worker
+  // is judged for one failure timeout, so heartbeats and results that are already on their way
+  // are read first. A peer is declared dead for its own silence only.
+  void OnStall(uint64_t stalled_ms, Now now);
   // Only the waiters' part of Tick: answers waits whose timeout passed. Writes nothing, so the
   // node can keep answering waits while its journal refuses writes (a full disk).
-  void ExpireWaiters(uint64_t now_ms);
+  void ExpireWaiters(Now now);
 
   Effects TakeEffects();
 
@@ -339,7 +345,8 @@ class Scheduler {
     std::string node;
     uint64_t incarnation = 0;
     bool alive = false;
-    uint64_t last_seen_ms = 0;
+    uint64_t last_seen_ms = 0;       // steady clock: judges its silence
+    uint64_t last_seen_wall_ms = 0;  // the same, as an instant (shown)
     uint32_t workers = 0;
     uint32_t credit = 0;  // slots it advertised, minus runs sent since
     uint64_t queued = 0;
@@ -360,43 +367,46 @@ class Scheduler {
   };
 
   // Submits one job for each due schedule and journals its new last fire.
-  void FireSchedules(uint64_t now_ms);
+  void FireSchedules(Now now);
   // The accepted reply naming `job` as it now is.
   static protocol::AcceptedReply Answer(const Job& job, bool duplicate);
   Job* Lookup(const std::string& id, ReplyToken t);
   void Error(ReplyToken t, const jobnet::Status& s);
   // Moves `job` to `to` (checked against kLegalTransitions) and records the event; `node` is the
   // node that runs the attempt, for a move to running.
-  void SetState(Job& job, JobState to, uint64_t now_ms, std::string message,
+  void SetState(Job& job, JobState to, Now now, std::string message,
                 std::string node = {});
   // A submit's checks and, if they pass, the new (or, by key, the existing) job.
   // With spec.reuse (docs/architecture.md "Result reuse"): a retained succeeded job of the
   // same content key is answered with a new job holding a copy of its result (AdmitReused),
   // and a waiting or running one is answered with itself (coalesced) instead of a new job.
-  Result<protocol::AcceptedReply> Admit(protocol::JobSpec spec, uint64_t now_ms);
+  Result<protocol::AcceptedReply> Admit(protocol::JobSpec spec, Now now);
   // A new job (seq, id, key) in jobs_, with its delay resolved; not yet counted or in a state.
-  Job& NewJob(protocol::JobSpec spec, uint64_t now_ms);
+  Job& NewJob(protocol::JobSpec spec, Now now);
   // A new job that is already succeeded with a copy of `earlier`'s result.
   Result<protocol::AcceptedReply> AdmitReused(protocol::JobSpec spec, const Job& earlier,
-                                              uint64_t now_ms);
+                                              Now now);
   // The state changes of retry and cancel, for one job already checked to allow them.
-  void RetryJob(Job& job, uint64_t now_ms, const std::string& why);
-  void CancelJob(Job& job, uint64_t now_ms, const std::string& why);
-  void Enqueue(Job& job, uint64_t now_ms);  // into its queue's ready jobs or delayed, by run_at
+  void RetryJob(Job& job, Now now, const std::string& why);
+  void CancelJob(Job& job, Now now, const std::string& why);
+  void Enqueue(Job& job, Now now);  // into its queue's ready jobs or delayed, by run_at
+  // A delayed job waits out a backoff (due on the steady clock) rather than a delay its user
+  // named (due on the wall clock): it has run before.
+  static bool IsBackoff(const Job& job) { return job.attempts > 0; }
   static QueueSet::Entry EntryOf(const Job& job) {
     return QueueSet::Entry{job.seq, job.order, job.ready_at_ms, job.spec.priority};
   }
   // Takes `q` as the queue's settings: in the queue set, and to the journal.
-  void ApplyQueue(const protocol::QueueSettings& q, uint64_t now_ms);
+  void ApplyQueue(const protocol::QueueSettings& q, Now now);
   // Every queue setting, to the peer on `link` (it turned alive or restarted).
   void SyncQueuesTo(uint32_t link);
-  protocol::QueueInfo InfoOf(const std::string& queue, uint64_t now_ms) const;
+  protocol::QueueInfo InfoOf(const std::string& queue, Now now) const;
   // Counts a job of `queue` entering (+1) or leaving (-1) `state`.
   void CountQueueState(const std::string& queue, JobState state, int delta);
   // Adds one to queue_totals_[queue][slot]: a final state's number, or kSubmittedSlot.
   void CountQueueTotal(const std::string& queue, size_t slot);
   void Unindex(const Job& job);  // out of ready/delayed/leases
-  void FailRun(Job& job, const std::string& error, uint64_t now_ms);
+  void FailRun(Job& job, const std::string& error, Now now);
   void Finish(Job& job);         // notify waiters, start its callback, track for retention
   // The job just became final: its callback's delivery becomes pending (journaled with the
   // final state), or failed at once when limits are reached.
@@ -404,21 +414,28 @@ class Scheduler {
   // Ends a pending delivery without sending it (the job is retried or purged): failed, `why`.
   void DropCallback(Job& job, const std::string& why);
   // Sends due deliveries, up to the in-flight limit.
-  void SendDueCallbacks(uint64_t now_ms);
-  void DispatchReady(uint64_t now_ms);
-  void Purge(uint64_t now_ms);
+  void SendDueCallbacks(Now now);
+  void DispatchReady(Now now);
+  void Purge(Now now);
   uint64_t BackoffMs(const Job& job);
   // A run ended (locally, on a peer, or by lease expiry): record success or fail the attempt.
   // The one place a run is classified as timed out (docs/architecture.md §6): `lease` names the
   // job's current run (0: a result of a run from before this node restarted, which is not).
   void EndRun(Job& job, uint64_t lease, bool ok, const std::string& result,
-              const std::string& error, bool timed_out, uint64_t now_ms);
+              const std::string& error, bool timed_out, Now now);
   // A run's host died (this node restarted, or the peer running it): fail the attempt and
   // re-queue at once, or dead-letter it if it was the last. The job must be unindexed.
-  void InterruptRun(Job& job, const std::string& why, uint64_t now_ms);
+  void InterruptRun(Job& job, const std::string& why, Now now);
   // Every lease on the peer is lost (it died or restarted): fail those attempts.
-  void LosePeerLeases(uint32_t link, const std::string& why, uint64_t now_ms);
+  void LosePeerLeases(uint32_t link, const std::string& why, Now now);
   int FindLink(const std::string& node) const;
+  // Counts (and notes, a few times) a remote result that names no run of this node.
+  void RefuseResult(const protocol::RemoteResult& res, const std::string& why);
+  // A queue settings stamp, or `now` if it is beyond the clock skew: a stamp from the future
+  // is not trusted, so it cannot hold every later change back.
+  static uint64_t TrustedStamp(uint64_t stamp, Now now) {
+    return stamp > now.wall_ms + limits::kClockSkewMsMax ? now.wall_ms : stamp;
+  }
   // Forgets the lease of a run on a peer (no-op for a local run's lease).
   void DropRemoteLease(uint64_t lease);
   // The peer answered the run `lease` (ack, rejection or result): it receives our runs.
@@ -431,10 +448,10 @@ class Scheduler {
   // The peer answered one of our runs: lift its suspension.
   void PeerAnswered(Peer& p);
   // Takes a free slot for a run starting now.
-  uint32_t TakeSlot(uint64_t now_ms);
+  uint32_t TakeSlot(Now now);
   // The start of every run of this node's jobs (local, peer, external): a new lease, one more
   // attempt, progress reset. The caller moves the job to running and then calls TrackRun.
-  uint64_t BeginRun(Job& job, uint64_t now_ms);
+  uint64_t BeginRun(Job& job, Now now);
   void TrackRun(const Job& job, uint64_t lease, uint64_t deadline_ms);
   // Whether a submit of `type` is accepted: a handler here, or a registered external worker.
   bool IsKnownType(const std::string& type) const;
@@ -446,7 +463,7 @@ class Scheduler {
   static JobWrite WriteOf(Job& job, std::vector<std::pair<uint32_t, JobEvent>> events,
                           bool callback);
   // Applies a run's progress unless rate-limited; true if applied.
-  bool ApplyProgress(Job& job, uint32_t pct, std::string message, uint64_t now_ms);
+  bool ApplyProgress(Job& job, uint32_t pct, std::string message, Now now);
 
   // ---- external workers ----
   struct ExtWorker {
@@ -469,34 +486,42 @@ class Scheduler {
   // The job whose current run is `lease`, held by `worker`; null after answering kConflict.
   Job* FindExternalRun(uint64_t worker, const std::string& id, uint64_t lease, ReplyToken t);
   // The worker was heard from: its lease (and its jobs') runs from now.
-  void Touch(uint64_t id, ExtWorker& w, uint64_t now_ms);
+  void Touch(uint64_t id, ExtWorker& w, Now now);
   // Answers the worker's held poll with `jobs` and releases it.
   void AnswerPoll(uint64_t id, ExtWorker& w, std::vector<protocol::LeasedJob> jobs,
-                  uint64_t now_ms);
+                  Now now);
   // Gives ready jobs to the workers holding polls, round robin.
-  void ServePolls(uint64_t now_ms);
+  void ServePolls(Now now);
   // The worker is gone: its held poll is answered empty and its runs go back to their queues.
-  void DropWorker(uint64_t id, const std::string& why, uint64_t now_ms);
+  void DropWorker(uint64_t id, const std::string& why, Now now);
   // Forgets an external run whose lease ended here (no-op for other leases).
   void DropExternalLease(uint64_t lease);
   // Runs a hosted run on a free slot, or queues it (FreeToOffer counts the room), and
   // acknowledges it to an owner that announces acks.
-  void HostRun(const protocol::RemoteRun& run, uint64_t now_ms);
+  void HostRun(const protocol::RemoteRun& run, Now now);
   // Hands a hosted run back to its owner unstarted: the attempt does not count there.
   void RejectHosted(const protocol::RemoteRun& run, const std::string& why);
   // Starts queued hosted runs on free slots (before this node's own ready jobs: they are few,
   // and were taken when it had none waiting).
-  void StartQueuedHosted(uint64_t now_ms);
+  void StartQueuedHosted(Now now);
   uint32_t HostedQueueMax() const { return opt_.workers * limits::kHostedQueuedPerWorker; }
   // Whether DispatchReady may send a run to the peer on `link` now.
-  bool CanLeaseTo(const Peer& p, uint64_t now_ms) const;
+  bool CanLeaseTo(const Peer& p, Now now) const;
   // Runs on the peer left unacknowledged past their deadline: take them all back (no attempt
   // spent) and suspend the peer.
-  void TakeBackUnacked(uint32_t link, uint64_t now_ms);
+  void TakeBackUnacked(uint32_t link, Now now);
   // A RemoteResult or RemoteAck for a hosted run, addressed to its owner (the other fields are
   // left for the caller).
   template <class Answer>
   Answer AnswerTo(const protocol::RemoteRun& run) const;
+
+  // Lease numbers carry the incarnation that made them in their high bits, so they are unique
+  // across a node's starts and a result can name only a run of the start it says.
+  static constexpr unsigned kLeaseCounterBits = 40;  // 10^12 runs per start
+  static uint64_t FirstLease(uint64_t incarnation) {
+    return (incarnation << kLeaseCounterBits) | 1;
+  }
+  static uint64_t LeaseIncarnation(uint64_t lease) { return lease >> kLeaseCounterBits; }
 
   SchedulerOptions opt_;
   std::mt19937_64 rng_;
@@ -504,6 +529,16 @@ class Scheduler {
   uint64_t next_seq_ = 1;
   uint64_t next_order_ = 1;
   uint64_t next_lease_ = 1;
+  // Jobs recovered running on a peer: the lease and node of that run, the one run of an
+  // earlier start whose result is still taken (until the job runs again).
+  struct LateRun {
+    uint64_t lease = 0;
+    std::string node;
+  };
+  std::unordered_map<uint64_t, LateRun> late_runs_;  // by seq
+  uint32_t refused_noted_ = 0;
+  // After a stall of the owner's loop, nothing is judged by a deadline before this (steady).
+  uint64_t judge_after_mono_ms_ = 0;  // refused frames noted in the log (at most kRefusedFramesNotedMax)
   uint64_t live_jobs_ = 0;
   uint64_t held_bytes_ = 0;  // payload + result bytes of the jobs in jobs_
 
@@ -514,11 +549,12 @@ class Scheduler {
   // purged.
   std::unordered_map<std::string, uint64_t> reuse_;
   QueueSet queues_;  // the ready jobs, by queue, and the queues' settings
-  std::set<std::pair<uint64_t, uint64_t>> delayed_;   // (run_at, seq)
+  std::set<std::pair<uint64_t, uint64_t>> delayed_;   // (run_at, seq): delays users named (wall)
+  std::set<std::pair<uint64_t, uint64_t>> delayed_mono_;  // (ready_at, seq): backoffs (steady)
   std::map<uint64_t, std::pair<uint64_t, uint64_t>> running_;  // seq -> (lease, deadline)
   std::set<std::pair<uint64_t, uint64_t>> leases_;    // (deadline, seq)
   std::set<std::pair<uint64_t, uint64_t>> finished_;  // (finished_at, seq), for retention
-  std::set<std::pair<uint64_t, uint64_t>> callback_due_;  // (next try, seq), pending deliveries
+  std::set<std::pair<uint64_t, uint64_t>> callback_due_;  // (due_mono_ms, seq), pending deliveries
   std::unordered_map<uint64_t, std::string> callback_in_flight_;  // seq -> delivery id
   std::set<uint64_t> callback_dirty_;  // seqs whose callback record is to be journaled
   // Running jobs whose last applied progress goes to the event stream in the next batch.

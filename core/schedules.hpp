@@ -12,6 +12,10 @@
 //    moment later on the old grid;
 //  - a paused schedule does not fire; resume sets `from` to now, so ticks missed while paused
 //    are skipped, not caught up.
+// Time (docs/architecture.md "Time"): a cron tick is an instant a user named, due on the wall
+// clock, so a wall step moves it (and a tick is never fired twice: after a step back, ticks up
+// to the last fire are skipped). An interval is a duration: once computed, its next fire is
+// due on the steady clock, so a wall step neither hurries nor holds it.
 #ifndef JOBNET_CORE_SCHEDULES_HPP_
 #define JOBNET_CORE_SCHEDULES_HPP_
 
@@ -23,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/clock.hpp"
 #include "core/cron.hpp"
 #include "jobnet/status.h"
 #include "protocol/job_record.hpp"
@@ -33,24 +38,25 @@ class ScheduleTable {
  public:
   // A new schedule, created at now_ms. kConflict if the name is taken, kOverloaded past
   // limits::kSchedulesPerNodeMax, kInvalidArgument for a bad spec or cron (naming the field).
-  Result<protocol::Schedule> Add(protocol::ScheduleSpec spec, uint64_t now_ms);
+  Result<protocol::Schedule> Add(protocol::ScheduleSpec spec, Now now);
   // A schedule from the journal. kCorruption if it could not have been added (a bad cron, a
-  // duplicate name).
-  Status Recover(protocol::Schedule s);
+  // duplicate name). `now`: the time of the restart.
+  Status Recover(protocol::Schedule s, Now now);
   // kNotFound for an unknown name. Pausing a paused schedule or resuming a running one changes
   // nothing and succeeds (both are safe to repeat).
   Result<protocol::Schedule> Remove(const std::string& name);
-  Result<protocol::Schedule> Pause(const std::string& name);
-  Result<protocol::Schedule> Resume(const std::string& name, uint64_t now_ms);
+  Result<protocol::Schedule> Pause(const std::string& name, Now now);
+  Result<protocol::Schedule> Resume(const std::string& name, Now now);
 
-  // The names of the schedules due at now_ms (next fire <= now_ms), earliest first.
-  std::vector<std::string> Due(uint64_t now_ms) const;
-  // Records that `name` fired at now_ms and submitted `job_id` (empty: the submit failed, and
+  // The names of the schedules due at `now`, earliest first.
+  std::vector<std::string> Due(Now now) const;
+  // Records that `name` fired at `now` and submitted `job_id` (empty: the submit failed, and
   // the tick is skipped). Returns the record to journal.
-  protocol::Schedule Fired(const std::string& name, uint64_t now_ms, const std::string& job_id);
+  protocol::Schedule Fired(const std::string& name, Now now, const std::string& job_id);
   const protocol::Schedule* Find(const std::string& name) const;
 
-  // The earliest next fire of a running schedule, UINT64_MAX if none.
+  // The earliest next fire of a running schedule, UINT64_MAX if none (tests: their clocks are
+  // one, so wall and steady deadlines compare).
   uint64_t NextDeadlineMs() const;
   std::vector<protocol::ScheduleInfo> List(const std::string& node) const;
   protocol::ScheduleInfo Info(const protocol::Schedule& s, const std::string& node) const;
@@ -60,15 +66,23 @@ class ScheduleTable {
   struct Entry {
     protocol::Schedule s;
     std::optional<CronExpr> cron;  // for a cron schedule
-    uint64_t next_ms = 0;          // UINT64_MAX: never (paused, or a cron past its last date)
+    // The next fire on the wall clock (shown; due by it for a cron schedule). UINT64_MAX:
+    // never (paused, or a cron past its last date).
+    uint64_t next_ms = 0;
+    uint64_t due_mono_ms = 0;  // an interval's next fire on the steady clock (UINT64_MAX: never)
   };
-  // The next fire of a running schedule (UINT64_MAX if paused).
-  static uint64_t NextFire(const Entry& e);
-  // Puts `e` back into the due index under its freshly computed next fire.
-  void Reindex(Entry& e);
+  // The next fire of a running schedule on the wall clock (UINT64_MAX if paused), from its
+  // record as of `now`.
+  static uint64_t NextFire(const Entry& e, Now now);
+  // Takes `e` out of the due indexes.
+  void Unindex(const Entry& e);
+  // Puts `e` back into its due index under `next_ms` (and, for an interval, the steady time
+  // `now` says that is).
+  void Index(Entry& e, uint64_t next_ms, Now now);
 
   std::map<std::string, Entry> by_name_;
-  std::set<std::pair<uint64_t, std::string>> due_;  // (next_ms, name) of running schedules
+  std::set<std::pair<uint64_t, std::string>> due_wall_;  // (next_ms, name): cron schedules
+  std::set<std::pair<uint64_t, std::string>> due_mono_;  // (due_mono_ms, name): intervals
 };
 
 }  // namespace jobnet::sched

@@ -39,12 +39,6 @@
 namespace jobnet {
 namespace {
 
-uint64_t NowMs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
-
 // Exit codes of `jobnet node`: base/exit_codes.hpp.
 constexpr int kExitOk = exit_code::kOk;
 constexpr int kExitConfig = exit_code::kConfig;
@@ -211,7 +205,9 @@ int RunNode(const NodeConfig& config) {
   const RunMarks::StartedRuns started = RunMarks::Started(run_marks->left());
   size_t recovered = 0, marked_running = 0;
   uint64_t next_seq = 0;
-  const uint64_t recovered_at_ms = NowMs();
+  // One reading for the whole recovery: journaled instants (run_at, a callback's next try) are
+  // turned into steady deadlines against it.
+  const sched::Now recovered_at{sched::LoopClock::SystemWallMs(), sched::LoopClock::SystemSteadyMs()};
   {
     // Queue settings first: a LIFO queue's jobs go in in its order.
     std::vector<protocol::QueueSettings> queues;
@@ -219,13 +215,13 @@ int RunNode(const NodeConfig& config) {
       spdlog::error("cannot recover queue settings from {}: {}", config.data, s.ToString());
       return kExitJournal;
     }
-    for (const auto& q : queues) core->RecoverQueue(q, recovered_at_ms);
+    for (const auto& q : queues) core->RecoverQueue(q, recovered_at);
   }
   if (Status s = journal->LoadAll(&next_seq,
                                   [&](protocol::Job&& job) {
                                     if (RunMarks::ApplyTo(started, &job)) ++marked_running;
                                     ++recovered;
-                                    core->RecoverJob(std::move(job), recovered_at_ms);
+                                    core->RecoverJob(std::move(job), recovered_at);
                                   });
       !s.ok()) {
     spdlog::error("cannot recover journal {}: {}", config.data, s.ToString());
@@ -235,7 +231,7 @@ int RunNode(const NodeConfig& config) {
   {
     Status bad;
     Status s = journal->LoadSchedules([&](protocol::Schedule&& sch) {
-      if (Status r = core->RecoverSchedule(std::move(sch)); !r.ok() && bad.ok()) bad = r;
+      if (Status r = core->RecoverSchedule(std::move(sch), recovered_at); !r.ok() && bad.ok()) bad = r;
       ++schedules;
     });
     if (s.ok()) s = bad;
@@ -252,7 +248,8 @@ int RunNode(const NodeConfig& config) {
   if (marked_running > 0)
     spdlog::warn("{} job(s) were running when the node stopped; their attempts are counted",
                  marked_running);
-  core->FinishRecovery(next_seq, NowMs());
+  core->FinishRecovery(
+      next_seq, sched::Now{sched::LoopClock::SystemWallMs(), sched::LoopClock::SystemSteadyMs()});
   auto recovery_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::steady_clock::now() - t0)
                          .count();

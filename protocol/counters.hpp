@@ -123,6 +123,13 @@ enum class Counter : uint8_t {
   kExternalRunsLost,        // runs re-queued because their worker went away
   kProgressUpdates,         // progress reports applied (local handlers and external workers)
   kProgressDropped,         // progress reports dropped by the rate limit
+  // ---- frames checked against state, and the node's own loop (docs/cluster.md "Fencing") ----
+  kResultsRefused,          // remote results naming no run this node journaled (any incarnation)
+  kAcksRefused,             // remote acks naming no run of this start
+  kRemoteCancelsUnmatched,  // remote cancels naming no run hosted here
+  kHeartbeatsRefused,       // heartbeats of another incarnation while the known one is alive
+  kQueueSyncFuture,         // queue settings from peers stamped beyond the clock skew
+  kLoopStalls,              // the node's loop did not run for longer than kLoopStallMsMin
   kCount,  // not a counter: the number of them
 };
 
@@ -232,6 +239,12 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kExternalRunsLost, "external_runs_lost", false},
     {Counter::kProgressUpdates, "progress_updates", false},
     {Counter::kProgressDropped, "progress_dropped", false},
+    {Counter::kResultsRefused, "results_refused", false},
+    {Counter::kAcksRefused, "acks_refused", false},
+    {Counter::kRemoteCancelsUnmatched, "remote_cancels_unmatched", false},
+    {Counter::kHeartbeatsRefused, "heartbeats_refused", false},
+    {Counter::kQueueSyncFuture, "queue_sync_future", false},
+    {Counter::kLoopStalls, "loop_stalls", false},
 }};
 inline constexpr size_t kCounterCount = kCounters.size();
 

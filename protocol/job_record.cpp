@@ -145,7 +145,8 @@ bool ReadSpec(const msgpack::object& spec, JobSpec* s, uint64_t* prio, uint64_t*
 std::string EncodeJobRecord(const Job& j) {
   msgpack::sbuffer buf(192 + j.result.size());
   Packer pk(&buf);
-  pk.pack_map(14 + (j.reuse_key.empty() ? 0 : 1) + (j.reused_from.empty() ? 0 : 1));
+  pk.pack_map(14 + (j.reuse_key.empty() ? 0 : 1) + (j.reused_from.empty() ? 0 : 1) +
+              (j.lease == 0 ? 0 : 1));
   U64(pk, "v", kRecordVersion);
   U64(pk, "seq", j.seq);
   Str(pk, "id", j.id);
@@ -167,6 +168,7 @@ std::string EncodeJobRecord(const Job& j) {
     pk.pack_bin_body(j.reuse_key.data(), static_cast<uint32_t>(j.reuse_key.size()));
   }
   if (!j.reused_from.empty()) Str(pk, "rf", j.reused_from);
+  if (j.lease != 0) U64(pk, "ls", j.lease);
   return std::string(buf.data(), buf.size());
 }
 
@@ -186,7 +188,7 @@ Result<Job> DecodeJobRecord(const std::string& bytes) {
             GetU64(o, "ra", &j.run_at_ms) && GetRaw(o, "res", &j.result) &&
             GetStr(o, "err", &j.error) && GetU64(o, "ord", &j.order) && GetU64(o, "nev", &nev) &&
             ReadSpec(*spec, &j.spec, &prio, &max) && GetBin(o, "rk", &j.reuse_key) &&
-            GetStr(o, "rf", &j.reused_from);
+            GetStr(o, "rf", &j.reused_from) && GetU64(o, "ls", &j.lease);
   if (!ok) return Status::Corruption("job record has a field of the wrong type");
   if (!j.reuse_key.empty() && j.reuse_key.size() != kReuseKeyBytes)
     return Status::Corruption("job record has a content key of " +

@@ -7,9 +7,10 @@
 //   job_record   := map { "v": 1, "seq": uint, "id": str, "spec": map, "state": uint,
 //                         "att": uint, "ca": uint, "sa": uint, "fa": uint, "ra": uint,
 //                         "res": any, "err": str, "ord": uint, "nev": uint,
-//                         ["rk": bin(32)], ["rf": str] }
+//                         ["rk": bin(32)], ["rf": str], ["ls": uint] }
 //     rk: the content key of a job submitted with reuse that runs (result reuse);
-//     rf: the job whose result a reuse submit copied (it never ran).
+//     rf: the job whose result a reuse submit copied (it never ran);
+//     ls: the lease of the job's current (or last) run: the one run whose result it takes.
 //   event_record := map { "v": 1, "t": uint(ms), "state": uint, "att": uint, "msg": str,
 //                         ["node": str], ["err": str] }
 //     node: on an event into `running`, the node that runs the attempt;
@@ -58,6 +59,9 @@ struct CallbackDelivery {
   uint64_t next_at_ms = 0;   // the next try while pending
   uint64_t last_at_ms = 0;   // the last try ended (0 = none yet)
   std::string error;         // the last failed try's error, or why it was given up
+  // In memory only (not journaled): the next try on the node's steady clock, so a wall step
+  // neither hurries nor holds a retry (next_at_ms is the instant it names, journaled).
+  uint64_t due_mono_ms = 0;
 };
 
 struct Job {
@@ -73,14 +77,20 @@ struct Job {
   std::string result = MsgpackNil();
   std::string error;
   uint64_t order = 0;        // enqueue order, for FIFO among equal priorities
+  // The lease of its current (or last) run, journaled: a result is applied only to it (its
+  // owner's incarnation is in its high 32 bits, core/scheduler_core.hpp). 0: never ran.
+  uint64_t lease = 0;
   uint32_t events = 0;       // history events journaled so far (next event number)
   // The last limits::kAttemptHistoryMax attempts, derived from the job's events (RecordEvent);
   // not part of the job record. history_dropped counts the older ones.
   std::vector<AttemptInfo> history;
   uint32_t history_dropped = 0;
-  // In memory only (not journaled): when it last became ready, for priority aging in its
-  // queue (core/queue_set.hpp). Recovery sets it to the time of the restart.
+  // In memory only (not journaled), on the node's steady clock (core/clock.hpp): while queued,
+  // when it last became ready, for priority aging in its queue (core/queue_set.hpp; recovery
+  // sets it to the time of the restart); while delayed by a backoff (attempts > 0), when it is
+  // due. A delay the user named is due by run_at_ms, on the wall clock.
   uint64_t ready_at_ms = 0;
+  uint64_t run_started_mono_ms = 0;  // in memory only: the current run's start, steady clock
   // Its callback's delivery; journaled in its own record ("c:" + seq), not in the job record.
   CallbackDelivery callback;
   // Result reuse (journaled "rk" and "rf", each only when set): the job's content key, the

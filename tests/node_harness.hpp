@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -107,6 +108,10 @@ class NodeProcess {
   void AddArgs(const std::vector<std::string>& args) {
     extra_.insert(extra_.end(), args.begin(), args.end());
   }
+  // An environment variable of the node process (e.g. LD_PRELOAD of libfaketime).
+  void SetEnv(std::string name, std::string value) {
+    env_.emplace_back(std::move(name), std::move(value));
+  }
   const std::string& data() const { return data_; }
   pid_t pid() const { return pid_; }
   // stdout and stderr of the node; beside the data dir unless set (a test that fills the data
@@ -125,8 +130,14 @@ class NodeProcess {
                                      listen_.empty() ? endpoint() : listen_,
                                      "--data", data_, "--workers", std::to_string(workers_)};
     args.insert(args.end(), extra_.begin(), extra_.end());
+    const pid_t parent = ::getpid();
     pid_ = ::fork();
     if (pid_ == 0) {
+      // The node dies with the test process, whatever kills it (a ctest timeout, a crash):
+      // a later run never meets it holding its ports.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);  // the test died before the line above
+      for (const auto& [name, value] : env_) ::setenv(name.c_str(), value.c_str(), 1);
       FILE* log = std::fopen(log_path().c_str(), "a");
       if (log) {
         ::dup2(::fileno(log), 2);
@@ -204,6 +215,7 @@ class NodeProcess {
   std::string bound_;   // learned from the log when listen_ is set
   int workers_;
   std::vector<std::string> extra_;
+  std::vector<std::pair<std::string, std::string>> env_;
   std::string log_path_;
   int port_ = 0;
   pid_t pid_ = -1;

@@ -32,7 +32,7 @@ class ScheduleTest : public ::testing::Test {
     o.workers = 1;
     o.known_types = {"echo", "sleep"};
     s_ = std::make_unique<Scheduler>(o);
-    for (const auto& [name, rec] : journal_) ASSERT_TRUE(s_->RecoverSchedule(rec).ok());
+    for (const auto& [name, rec] : journal_) ASSERT_TRUE(s_->RecoverSchedule(rec, now_).ok());
     std::vector<protocol::Job> jobs;
     for (const auto& [seq, job] : jobs_) jobs.push_back(job);
     s_->Recover(std::move(jobs), next_seq_, now_);

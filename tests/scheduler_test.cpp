@@ -611,11 +611,26 @@ class TransitionTest : public SchedulerTest {
     s_->Complete(Outcome{d.slot, d.lease, d.seq, ok, ok ? "\xc0" : "", ok ? "" : "no"}, now_);
     Observe();
   }
-  void LateSuccess(uint64_t seq) {  // a result for a run dispatched before a restart
+  // A job the journal holds as running on n2 with lease (incarnation 6, run 5).
+  static protocol::Job RunningOnPeer(uint64_t seq) {
+    protocol::Job j;
+    j.seq = seq;
+    j.id = "n1-" + std::to_string(seq);
+    j.spec = Spec();
+    j.state = JobState::kRunning;
+    j.attempts = 1;
+    j.events = 2;
+    j.order = seq;
+    j.lease = (uint64_t{6} << 40) | 5;
+    j.history.push_back(AttemptInfo{1, "n2", 1, 0, ""});
+    return j;
+  }
+  void LateSuccess(uint64_t seq) {  // the result of that run, sent before this node restarted
     protocol::RemoteResult r;
     r.owner = "n1";
-    r.owner_incarnation = 99;
-    r.lease = 1000 + seq;
+    r.owner_incarnation = 6;
+    r.worker_node = "n2";
+    r.lease = (uint64_t{6} << 40) | 5;
     r.seq = seq;
     r.ok = true;
     s_->OnRemoteResult(r, now_);
@@ -660,11 +675,20 @@ TEST_F(TransitionTest, EveryLegalTransitionIsMadeAndNoOther) {
   s_->Submit(++token_, later, now_);       // n1-2, delayed from the start
   Observe();
   s_->Cancel(++token_, "n1-2", now_);      // delayed -> cancelled
-  s_->Submit(++token_, Spec(), now_);      // n1-3, queued
-  s_->Submit(++token_, later, now_);       // n1-4, delayed
   Observe();
-  LateSuccess(3);                          // queued -> succeeded
-  LateSuccess(4);                          // delayed -> succeeded
+
+  Fresh();  // restarted: n1-1 waits for the one slot, n1-2 ran on n2 (journaled lease)
+  protocol::Job waiting;
+  waiting.seq = 1;
+  waiting.id = "n1-1";
+  waiting.spec = Spec();
+  waiting.events = 1;
+  waiting.order = 1;
+  last_[1] = S::kQueued;
+  last_[2] = S::kRunning;
+  s_->Recover({waiting, RunningOnPeer(2)}, 3, now_);  // n1-2: running -> queued (interrupted)
+  Observe();
+  LateSuccess(2);                          // queued -> succeeded
 
   Fresh();  // failed is only ever read from a journal (reserved state): retry revives it
   protocol::Job failed;
@@ -748,11 +772,11 @@ class ClusterSchedulerTest : public SchedulerTest {
     return {};
   }
   void Result(const protocol::RemoteRun& run, bool ok, bool rejected = false, uint64_t inc = 7,
-              uint32_t free = 0) {
+              uint32_t free = 0, const std::string& from = "n2") {
     protocol::RemoteResult r;
     r.owner = "n1";
     r.owner_incarnation = inc;
-    r.worker_node = "n2";
+    r.worker_node = from;
     r.lease = run.lease;
     r.seq = run.seq;
     r.ok = ok;
@@ -832,7 +856,7 @@ TEST_F(ClusterSchedulerTest, BusyOwnerLeasesToThePeerWithMostFreeSlots) {
   EXPECT_EQ(run.attempt, 1u);
   ASSERT_EQ(fx_.writes.size(), 1u);  // journaled as running before it is sent
   EXPECT_EQ(fx_.writes[0].job.state, protocol::JobState::kRunning);
-  Result(run, true);
+  Result(run, true, false, 7, 0, "n3");
   auto info = Info(id);
   EXPECT_EQ(info.state, protocol::JobState::kSucceeded);
   EXPECT_EQ(info.result, testing_result_);
@@ -864,32 +888,181 @@ TEST_F(ClusterSchedulerTest, DeadPeerLosesItsLeasesAtOnceAndLateResultsAreStale)
   EXPECT_EQ(Info(id).state, protocol::JobState::kQueued);
 }
 
-TEST_F(ClusterSchedulerTest, PeerRestartLosesItsLeases) {
+TEST_F(ClusterSchedulerTest, PeerRestartLosesItsLeasesOnceTheOldIncarnationIsSilent) {
   Beat("n2", "tcp://p2", 2, /*inc=*/1);
   Submit(Spec());
   std::string id = Submit(Spec());
   RunSentTo(0);
-  Beat("n2", "tcp://p2", 2, /*inc=*/2);  // a new incarnation: its runs died with it
-  // ...so the job is leased again at once, to the restarted peer, as attempt 2.
-  EXPECT_EQ(RunSentTo(0).attempt, 2u);
+  // A heartbeat of another incarnation while incarnation 1 is alive (a forged frame looks just
+  // like a restart): refused, counted, the run on n2 goes on.
+  Tick(500);
+  Beat("n2", "tcp://p2", 2, /*inc=*/2);
+  EXPECT_EQ(Info(id).state, protocol::JobState::kRunning);
+  EXPECT_EQ(s_->Stats().counters["heartbeats_refused"], 1u);
+  // A real restart: incarnation 1 stays silent and is declared dead for it...
+  Tick(500);
   auto info = Info(id);
-  EXPECT_EQ(info.state, protocol::JobState::kRunning);
-  EXPECT_NE(info.error.find("restarted"), std::string::npos);
+  EXPECT_EQ(info.state, protocol::JobState::kQueued);
+  EXPECT_NE(info.error.find("silent"), std::string::npos);
+  // ...and the new incarnation is taken: the job is leased again, as attempt 2.
+  Beat("n2", "tcp://p2", 2, /*inc=*/2);
+  EXPECT_EQ(RunSentTo(0).attempt, 2u);
+  EXPECT_EQ(Info(id).state, protocol::JobState::kRunning);
 }
 
-TEST_F(ClusterSchedulerTest, ResultForAnEarlierIncarnationIsDeliveredIfStillNeeded) {
+TEST_F(ClusterSchedulerTest, ResultForAnEarlierIncarnationIsDeliveredOnlyForTheJournaledRun) {
   Beat("n2", "tcp://p2", 0);
-  Submit(Spec());
-  std::string id = Submit(Spec());  // queued: no free slot anywhere
+  protocol::Job busy;  // holds the one slot after the restart
+  busy.seq = 1;
+  busy.id = "n1-1";
+  busy.spec = Spec();
+  busy.events = 1;
+  busy.order = 1;
+  protocol::Job ran = busy;  // ran on n2 in incarnation 6, as the journal says
+  ran.seq = 2;
+  ran.id = "n1-2";
+  ran.order = 2;
+  ran.state = protocol::JobState::kRunning;
+  ran.attempts = 1;
+  ran.events = 2;
+  ran.lease = (uint64_t{6} << 40) | 9;
+  ran.history.push_back(AttemptInfo{1, "n2", now_, 0, ""});
+  s_->Recover({busy, ran}, 3, now_);
+  fx_ = s_->TakeEffects();
+  ASSERT_EQ(Info("n1-2").state, protocol::JobState::kQueued);
   protocol::RemoteRun old_run;
   old_run.seq = 2;
-  old_run.lease = 99;
+  // Not the journaled run: another lease, another incarnation, or another node.
+  for (uint64_t lease : {(uint64_t{6} << 40) | 8, (uint64_t{5} << 40) | 9, uint64_t{9}}) {
+    old_run.lease = lease;
+    Result(old_run, true, false, /*inc=*/6);
+    EXPECT_TRUE(fx_.writes.empty());
+  }
+  old_run.lease = (uint64_t{6} << 40) | 9;
+  Result(old_run, true, false, /*inc=*/5);
+  EXPECT_TRUE(fx_.writes.empty());
+  EXPECT_EQ(Info("n1-2").state, protocol::JobState::kQueued);
+  EXPECT_EQ(s_->Stats().counters["results_refused"], 4u);
+  // The journaled run's result ends it.
   Result(old_run, true, false, /*inc=*/6);
-  auto info = Info(id);
-  EXPECT_EQ(info.state, protocol::JobState::kSucceeded);
+  EXPECT_EQ(Info("n1-2").state, protocol::JobState::kSucceeded);
   // A second late copy changes nothing.
   Result(old_run, true, false, 6);
   EXPECT_TRUE(fx_.writes.empty());
+  EXPECT_EQ(s_->Stats().counters["results_refused"], 5u);
+}
+
+// Frames that name no state of this node change nothing, whatever incarnation they claim:
+// the forged remote_result of issue 16 (earlier incarnation, any seq) and guessed leases.
+TEST_F(ClusterSchedulerTest, ForgedResultsChangeNothingAndAreCounted) {
+  Beat("n2", "tcp://p2", 1);
+  Submit(Spec());  // on the local slot
+  std::string id = Submit(Spec());
+  auto run = RunSentTo(0);  // n2 runs n1-2
+  JobSpec later = Spec();
+  later.delay_ms = 3600 * 1000;
+  std::string delayed = Submit(later);  // n1-3, never ran
+  auto forge = [&](uint64_t inc, uint64_t lease, uint64_t seq, const std::string& from) {
+    protocol::RemoteResult r;
+    r.owner = "n1";
+    r.owner_incarnation = inc;
+    r.worker_node = from;
+    r.lease = lease;
+    r.seq = seq;
+    r.ok = true;
+    r.result = "\xc0";
+    s_->OnRemoteResult(r, now_);
+    fx_ = s_->TakeEffects();
+    EXPECT_TRUE(fx_.writes.empty());
+  };
+  forge(0, 1, 3, "n2");                       // earlier incarnation, the job's seq (issue 16)
+  forge(7, run.lease, 3, "n2");               // the lease of another job
+  forge(7, run.lease, 2, "n3");               // from a node the run did not go to
+  forge(7, run.lease + 1000, 2, "n2");        // a lease not made yet
+  forge(7, (uint64_t{3} << 40) | 1, 2, "n2");  // a lease of another start
+  EXPECT_EQ(s_->Stats().counters["results_refused"], 5u);
+  EXPECT_EQ(Info(delayed).state, protocol::JobState::kDelayed);
+  EXPECT_EQ(Info(id).state, protocol::JobState::kRunning);
+  Result(run, true);  // the real one still lands
+  EXPECT_EQ(Info(id).state, protocol::JobState::kSucceeded);
+}
+
+TEST_F(ClusterSchedulerTest, LeasesAreUniqueAcrossIncarnations) {
+  Beat("n2", "tcp://p2", 1);
+  Submit(Spec());
+  EXPECT_EQ(fx_.dispatches.at(0).lease >> 40, 7u);
+  Submit(Spec());
+  EXPECT_EQ(RunSentTo(0).lease >> 40, 7u);
+}
+
+TEST_F(ClusterSchedulerTest, GuessedRemoteCancelStopsNothing) {
+  Beat("n2", "tcp://p2", 0);
+  protocol::RemoteRun run = HostedRun();
+  s_->AcceptRemoteRun(run, now_);
+  fx_ = s_->TakeEffects();
+  ASSERT_EQ(fx_.dispatches.size(), 1u);
+  for (uint64_t lease : {uint64_t{1}, run.lease + 1}) {
+    s_->OnRemoteCancel(protocol::RemoteCancel{run.owner, run.owner_incarnation, lease, run.seq});
+    fx_ = s_->TakeEffects();
+    EXPECT_TRUE(fx_.cancels.empty());
+  }
+  EXPECT_EQ(s_->Stats().counters["remote_cancels_unmatched"], 2u);
+  s_->OnRemoteCancel(protocol::RemoteCancel{run.owner, run.owner_incarnation, run.lease, run.seq});
+  EXPECT_EQ(s_->TakeEffects().cancels.size(), 1u);
+}
+
+// A stall of the owner's own loop (SIGSTOP, a VM pause) judges nobody: peers get a fresh grace
+// period, and results that were sent meanwhile land before any lease is judged.
+TEST_F(ClusterSchedulerTest, AStallOfThisNodeIsNotAPeersDeath) {
+  Beat("n2", "tcp://p2", 1);
+  Submit(Spec());
+  JobSpec short_run = Spec();
+  short_run.timeout_ms = 200;  // its lease (with the slack) ends 300 ms after it starts
+  short_run.max_attempts = 1;
+  std::string id = Submit(short_run);
+  auto run = RunSentTo(0);
+  // Frozen for 10 s: the loop clock leaves the stall out of mono, so only a little time passed.
+  now_ += 250;
+  s_->OnStall(10000, now_);
+  s_->Tick(now_);
+  fx_ = s_->TakeEffects();
+  EXPECT_TRUE(fx_.liveness.empty());
+  EXPECT_EQ(Info(id).state, protocol::JobState::kRunning);
+  Tick(100);  // past the lease, but within the grace: not judged yet
+  EXPECT_EQ(Info(id).state, protocol::JobState::kRunning);
+  Result(run, true);  // read from the socket after the wake
+  EXPECT_EQ(Info(id).state, protocol::JobState::kSucceeded);
+  EXPECT_EQ(s_->Stats().counters["loop_stalls"], 1u);
+  // A peer that stays silent is still declared dead, for its own silence.
+  Tick(1100);
+  EXPECT_EQ(s_->Stats().counters["peers_down"], 1u);
+}
+
+TEST_F(ClusterSchedulerTest, QueueSyncFromTheFutureIsRefusedAndAResumeWins) {
+  protocol::QueueSettings q;
+  q.name = "q";
+  q.paused = true;
+  q.origin = "n2";
+  q.updated_at_ms = std::numeric_limits<uint64_t>::max();  // issue 16: wrapped +1 to 0
+  s_->OnQueueSync(protocol::QueueSync{"n2", {q}}, now_);
+  fx_ = s_->TakeEffects();
+  EXPECT_EQ(s_->Stats().counters["queue_sync_future"], 1u);
+  EXPECT_TRUE(fx_.queue_writes.empty());
+  // A pause stamped within the skew is taken...
+  q.updated_at_ms = now_ + 1000;
+  s_->OnQueueSync(protocol::QueueSync{"n2", {q}}, now_);
+  fx_ = s_->TakeEffects();
+  ASSERT_EQ(fx_.queue_writes.size(), 1u);
+  // ...and a resume here wins over it, with a stamp peers accept.
+  protocol::QueueUpdate u;
+  u.name = "q";
+  u.paused = false;
+  s_->SetQueue(++token_, u, now_);
+  fx_ = s_->TakeEffects();
+  ASSERT_EQ(fx_.queue_writes.size(), 1u);
+  EXPECT_FALSE(fx_.queue_writes[0].paused);
+  EXPECT_GT(fx_.queue_writes[0].updated_at_ms, now_ + 1000);
+  EXPECT_LE(fx_.queue_writes[0].updated_at_ms, now_ + limits::kClockSkewMsMax);
 }
 
 TEST_F(ClusterSchedulerTest, HostedRunsUseFreeSlotsAndReportToTheOwner) {
@@ -985,6 +1158,7 @@ TEST_F(ClusterSchedulerTest, PeerReportedTimeoutCountsAsATimeoutBeforeTheOwnersL
   protocol::RemoteResult r;
   r.owner = "n1";
   r.owner_incarnation = 7;
+  r.worker_node = "n2";
   r.lease = run.lease;
   r.seq = run.seq;
   r.timed_out = true;
@@ -1513,6 +1687,7 @@ TEST_F(QueueSchedulerTest, PeerSettingsNewestWinsAndAPeerComingBackGetsThemAll) 
   Beat("n2", "tcp://p2", 0, 1);
   Beat("n2", "tcp://p2", 0, 1);
   EXPECT_TRUE(fx_.peer_sends.empty());
+  Tick(1000);  // n2 restarts: its old incarnation falls silent first
   Beat("n2", "tcp://p2", 0, 2);
   EXPECT_EQ(fx_.peer_sends.size(), 1u);
 }
@@ -1636,5 +1811,126 @@ TEST_F(ClusterSchedulerTest, JobNamingABlobLeasesToAPeerLikeAnyJob) {
   EXPECT_TRUE(refs->Referenced(kBlobA));  // still this node's input while it runs there
 }
 
+
+// ---- time: durations on the steady clock, instants on the wall clock (issue 16) ----
+
+// The wall clock steps (NTP, a VM resume) while the steady clock runs on: only what a user
+// named as an instant moves.
+class ClockStepTest : public ClusterSchedulerTest {
+ protected:
+  static constexpr uint64_t kHourMs = 3600ull * 1000;
+  // Advances the steady clock by `ms` and sets the wall clock `step_ms` away from it.
+  sched::Now At(uint64_t ms, int64_t step_ms) {
+    mono_ += ms;
+    return sched::Now{static_cast<uint64_t>(static_cast<int64_t>(mono_) + step_ms), mono_};
+  }
+  void TickAt(uint64_t ms, int64_t step_ms) {
+    s_->Tick(At(ms, step_ms));
+    fx_ = s_->TakeEffects();
+  }
+  void SetUp() override {
+    ClusterSchedulerTest::SetUp();
+    now_ = mono_;  // the fixture's calls (Submit, Finish, Info) use one clock for both
+  }
+  uint64_t mono_ = 10 * kHourMs;  // far enough from 0 to step an hour back
+};
+
+TEST_F(ClockStepTest, AWallStepForwardTimesOutNoRunAndKillsNoPeer) {
+  Beat("n2", "tcp://p2", 1);
+  JobSpec long_run = Spec("sleep");
+  long_run.timeout_ms = 60000;
+  long_run.max_attempts = 2;
+  std::string local = Submit(long_run);
+  std::string remote = Submit(long_run);
+  RunSentTo(0);
+  TickAt(10, +kHourMs);
+  EXPECT_TRUE(fx_.liveness.empty());
+  EXPECT_TRUE(fx_.dispatches.empty());  // not re-run while the first run goes on
+  EXPECT_EQ(Info(local).state, JobState::kRunning);
+  EXPECT_EQ(Info(remote).state, JobState::kRunning);
+  EXPECT_EQ(Info(local).attempts, 1u);
+  // Steady time decides: 60 s later the local run times out.
+  TickAt(60000, +kHourMs);
+  EXPECT_EQ(Info(local).attempts, 1u);
+  EXPECT_NE(Info(local).error.find("timed out"), std::string::npos);
+}
+
+TEST_F(ClockStepTest, AWallStepBackStrandsNoWaitAndHoldsNoBackoff) {
+  JobSpec flaky = Spec("fail");
+  flaky.backoff_ms = 1000;
+  flaky.max_attempts = 3;
+  flaky.timeout_ms = 60000;
+  std::string id = Submit(flaky);
+  s_->Wait(++token_, id, 2000, now_);
+  const ReplyToken waiter = token_;
+  Finish(fx_.dispatches.at(0), false, "boom");  // backoff ~1 s
+  ASSERT_EQ(Info(id).state, JobState::kDelayed);
+  TickAt(1200, -kHourMs);  // an hour back on the wall, 1.2 s on the steady clock
+  EXPECT_EQ(Info(id).state, JobState::kRunning);
+  TickAt(1000, -kHourMs);
+  bool answered = false;
+  for (auto& r : fx_.replies)
+    if (r.token == waiter) answered = std::holds_alternative<protocol::ErrorReply>(r.body);
+  EXPECT_TRUE(answered) << "the wait timed out after 2 s of steady time";
+}
+
+TEST_F(ClockStepTest, ADelayAUserNamedMovesWithTheWallClock) {
+  JobSpec later = Spec();
+  later.delay_ms = 30 * 60 * 1000;  // half an hour
+  std::string id = Submit(later);
+  ASSERT_EQ(Info(id).state, JobState::kDelayed);
+  TickAt(10, -kHourMs);
+  EXPECT_EQ(Info(id).state, JobState::kDelayed);
+  TickAt(10, +kHourMs);  // the wall clock is past its run_at now
+  EXPECT_EQ(Info(id).state, JobState::kRunning);
+}
+
+TEST_F(ClockStepTest, ABackoffRecoveredAcrossAStepWaitsAtMostOneBackoff) {
+  protocol::Job j;
+  j.seq = 1;
+  j.id = "n1-1";
+  j.spec = Spec();
+  j.state = JobState::kDelayed;
+  j.attempts = 1;  // a backoff, not a user's delay
+  j.events = 3;
+  j.run_at_ms = now_ + 100 * kHourMs;  // journaled before the wall clock stepped back
+  s_->Recover({j}, 2, sched::Now{now_, mono_});
+  fx_ = s_->TakeEffects();
+  ASSERT_EQ(Info("n1-1").state, JobState::kDelayed);
+  TickAt(limits::kBackoffMsMax, 0);
+  EXPECT_EQ(Info("n1-1").state, JobState::kRunning);
+}
+
+TEST(ScheduleClockTest, AnIntervalRunsOnTheSteadyClockAndCronOnTheWall) {
+  ScheduleTable t;
+  protocol::ScheduleSpec every;
+  every.name = "every";
+  every.every_ms = 5000;
+  every.job.type = "echo";
+  protocol::ScheduleSpec cron = every;
+  cron.name = "cron";
+  cron.every_ms = 0;
+  cron.cron = "0 * * * *";  // on the hour
+  const uint64_t hour = 3600ull * 1000;
+  const uint64_t wall0 = 1767225600000ull + hour / 2;  // 2026-01-01 00:30 UTC
+  uint64_t mono = 1000;
+  ASSERT_TRUE(t.Add(every, sched::Now{wall0, mono}).ok());
+  ASSERT_TRUE(t.Add(cron, sched::Now{wall0, mono}).ok());
+  // The wall clock goes back an hour: the interval still fires every 5 s of steady time.
+  int fires = 0;
+  for (int i = 0; i < 7; ++i) {
+    mono += 5000;
+    sched::Now now{wall0 - hour + (mono - 1000), mono};
+    for (const auto& name : t.Due(now)) {
+      EXPECT_EQ(name, "every");
+      t.Fired(name, now, "n1-" + std::to_string(++fires));
+    }
+  }
+  EXPECT_EQ(fires, 7);
+  // Forward an hour: the cron tick of 01:00 is due at once.
+  sched::Now fwd{wall0 + hour, mono + 10};
+  auto due = t.Due(fwd);
+  EXPECT_NE(std::find(due.begin(), due.end(), "cron"), due.end());
+}
 }  // namespace
 }  // namespace jobnet::sched

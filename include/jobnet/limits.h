@@ -139,6 +139,23 @@ constexpr uint32_t kFailureTimeoutBeatsMin = 2;
 static_assert(kFailureTimeoutMsDefault >= kFailureTimeoutBeatsMin * kHeartbeatMsDefault,
               "the defaults must pass validation");
 
+// ---- Time (docs/architecture.md "Time") ----
+// A gap this long between two reads of the scheduler loop's clock (it reads it at least every
+// tick, 10 ms) means the loop did not run: the process was stopped, its VM paused, or one message
+// took that long. The gap is left out of the steady clock the node judges by, and every peer
+// gets a fresh grace period. Well above a tick and any one message's work, well below the
+// failure timeout, so a stall is noticed before anyone could be judged by it.
+constexpr uint64_t kLoopStallMsMin = 250;
+static_assert(kLoopStallMsMin * 2 < kFailureTimeoutMsDefault,
+              "a stall is noticed before it could pass for a peer's silence");
+// How far in the future a peer's time stamp (queue settings) may be: clocks of healthy nodes
+// differ by far less under NTP; a stamp beyond it is refused, and one already held is not
+// trusted (it would win over every change until then).
+constexpr uint64_t kClockSkewMsMax = 60000;
+// Frames refused because they name no state of this node (a forged or confused result, a
+// heartbeat of another incarnation): each is counted; the first this many are also logged.
+constexpr uint32_t kRefusedFramesNotedMax = 100;
+
 // ---- Runs leased to peers (docs/cluster.md §3) ----
 // A peer that announces acks in its heartbeat answers each remote_run at once with remote_ack
 // (or a rejection). A run not answered within this is taken back without costing an attempt:
