@@ -11,7 +11,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
@@ -44,6 +46,19 @@ std::string PackU64(uint64_t v) {
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
+// The last `lines` lines of a node's log, to stderr: a failed run says what its nodes said.
+void PrintLogTail(const cli::LocalNode& n, size_t lines) {
+  std::ifstream f(n.log);
+  std::deque<std::string> tail;
+  for (std::string line; std::getline(f, line);) {
+    tail.push_back(std::move(line));
+    if (tail.size() > lines) tail.pop_front();
+  }
+  std::fprintf(stderr, "chaos: --- %s log (%s), last %zu lines\n", n.id.c_str(), n.log.c_str(),
+               tail.size());
+  for (const auto& line : tail) std::fprintf(stderr, "%s\n", line.c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -65,6 +80,9 @@ int main(int argc, char** argv) {
   app.add_option("--jobnet", jobnet_exe, "the jobnet binary (default: next to this one)");
   app.add_option("--seed", seed, "random seed (default 1)");
   app.add_option("--min-kills", min_kills, "fail unless at least this many kills happened (default 1)");
+  std::string deadline_arg = "10m";
+  app.add_option("--deadline", deadline_arg,
+                 "the whole run ends by then, passed or failed, and stops its nodes (default 10m)");
   CLI11_PARSE(app, argc, argv);
   if (jobnet_exe.empty())
     jobnet_exe = (std::filesystem::canonical("/proc/self/exe").parent_path() / "jobnet").string();
@@ -73,8 +91,26 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "chaos: --kill-every and --down-time take durations like 1500ms, 3s, 1m\n");
     return 2;
   }
+  auto deadline_ms = ParseDurationMs(deadline_arg);
+  if (!deadline_ms.ok() || deadline_ms.value() == 0) {
+    std::fprintf(stderr, "chaos: --deadline takes a duration like 4m\n");
+    return 2;
+  }
+  // Everything below is bounded by this: a run that cannot finish fails with what was
+  // unfinished and stops its nodes, instead of hanging until whatever runs it gives up.
+  const auto run_deadline = Clock::now() + std::chrono::milliseconds(deadline_ms.value());
+  // The end of the submit phase: what is left of the deadline goes to waiting and checking.
+  const auto submit_deadline = Clock::now() + std::chrono::milliseconds(deadline_ms.value() / 2);
+  bool timed_out = false;
   uint64_t down_ms = down_ms_r.value();
 
+  // Nodes of an earlier run in this directory (killed before it could stop them) go first: this
+  // run must never meet them holding its ports or journals.
+  if (auto old = cli::LocalCluster::Load(dir); old.ok()) {
+    if (Status s = old.value().Down(2000); !s.ok())
+      std::fprintf(stderr, "chaos: stopping the nodes of an earlier run in %s: %s\n", dir.c_str(),
+                   s.ToString().c_str());
+  }
   std::filesystem::remove_all(dir);
   auto up = cli::LocalCluster::Up(dir, nodes, base_port, workers, {"--log-level", "warn"}, jobnet_exe);
   if (!up.ok()) {
@@ -130,6 +166,12 @@ int main(int argc, char** argv) {
             acked.push_back(Acked{r.value().id, spec.key, expected});
             break;
           }
+          if (Clock::now() > submit_deadline) {  // the cluster stopped taking jobs
+            std::fprintf(stderr, "chaos: submit of %s still failing at the deadline: %s\n",
+                         spec.key.c_str(), r.status().ToString().c_str());
+            next = jobs;  // the other submitters stop too
+            return;
+          }
           submit_retries++;  // every node we tried was down or slow: try again, same key
           std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
@@ -181,7 +223,15 @@ int main(int argc, char** argv) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
       if (detected >= 0) detect_ms.push_back(detected);
+      // A restart that fails (its port or journal lock not yet released) is tried again: a
+      // node left down would hold its jobs until the deadline.
       Status s = cluster.Start(victim);
+      for (int tries = 1; !s.ok() && tries < 10 && Clock::now() < submit_deadline; ++tries) {
+        std::fprintf(stderr, "chaos: restart %s (try %d): %s\n", victim.id.c_str(), tries,
+                     s.ToString().c_str());
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        s = cluster.Start(victim);
+      }
       if (!s.ok()) std::fprintf(stderr, "chaos: restart %s: %s\n", victim.id.c_str(), s.ToString().c_str());
       next_kill = Clock::now() + std::chrono::milliseconds(kill_every_ms.value());
     }
@@ -190,33 +240,58 @@ int main(int argc, char** argv) {
   submitting = false;
   killer.join();
   for (const auto& n : cluster.nodes())
-    if (cluster.Pid(n) == 0) cluster.Start(n);
+    if (cluster.Pid(n) == 0)
+      if (Status s = cluster.Start(n); !s.ok())
+        std::fprintf(stderr, "chaos: restart %s after the submit phase: %s\n", n.id.c_str(),
+                     s.ToString().c_str());
   double submit_s = Ms(Clock::now() - t0) / 1000;
+  if (Clock::now() > submit_deadline) timed_out = true;
 
   // Wait for every acknowledged job, asking its owner.
   std::map<std::string, std::string> owner_ep;
   for (const auto& n : cluster.nodes()) owner_ep[n.id] = n.endpoint;
   std::map<std::string, std::unique_ptr<Client>> clients;
   uint64_t unfinished = 0;
+  // All of them share what is left of the run's deadline (a job is not given minutes of its
+  // own: thousands of stuck jobs would each wait them out). One found unfinished is asked once
+  // more, for where it is, and named.
   for (const auto& a : acked) {
     std::string owner = a.id.substr(0, a.id.rfind('-'));
-    auto deadline = Clock::now() + std::chrono::seconds(120);
     for (;;) {
       auto& c = clients[owner];
       if (!c) {
         if (!Client::Connect(ClientOptions::Single(owner_ep[owner], 2000), &c).ok()) c.reset();
       }
-      if (c) {
-        auto r = c->Wait(a.id, 10000);
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(run_deadline - Clock::now());
+      if (c && left.count() > 0) {
+        auto r = c->Wait(a.id, static_cast<uint64_t>(std::min<int64_t>(left.count(), 10000)));
         if (r.ok()) break;
         if (!r.status().IsTimeout()) c.reset();
       }
-      if (Clock::now() > deadline) {
-        unfinished++;
+      if (Clock::now() >= run_deadline) {
+        auto st = c ? c->GetStatus(a.id) : Result<JobInfo>(Status::Unavailable("no connection"));
+        if (st.ok() && protocol::IsFinal(st.value().state)) break;  // done; the check says how
+        timed_out = true;
+        if (++unfinished <= 20) {
+          std::string where = "owner " + owner + " unreachable";
+          if (st.ok()) {
+            where = std::string(protocol::JobStateName(st.value().state)) + " (attempt " +
+                    std::to_string(st.value().attempts) + ") on its owner " + owner +
+                    (st.value().error.empty() ? "" : ": " + st.value().error);
+          } else if (c) {
+            where = "owner " + owner + ": " + st.status().ToString();
+          }
+          std::fprintf(stderr, "chaos: unfinished at the deadline: %s, %s\n", a.id.c_str(),
+                       where.c_str());
+        }
         break;
       }
+      if (!c) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
+  if (unfinished > 20)
+    std::fprintf(stderr, "chaos: ... and %llu more unfinished\n",
+                 static_cast<unsigned long long>(unfinished - 20));
   double total_s = Ms(Clock::now() - t0) / 1000;
   clients.clear();
   cluster.Down(20000);
@@ -302,9 +377,23 @@ int main(int argc, char** argv) {
   };
   cli::PrintTable(std::cout, {"CHAOS SUMMARY", "VALUE"}, rows);
   bool ok = lost == 0 && not_succeeded == 0 && wrong == 0 && unfinished == 0 &&
-            journal_problems == 0 &&
+            journal_problems == 0 && !timed_out &&
             acked.size() == jobs && kills >= min_kills;
+  if (timed_out)
+    std::fprintf(stderr, "chaos: the run did not finish by its deadline (%s)\n", deadline_arg.c_str());
   std::cout << (ok ? "PASS" : "FAIL") << "\n";
-  if (ok) std::filesystem::remove_all(dir);
-  return ok ? 0 : 1;
+  if (ok) {
+    std::filesystem::remove_all(dir);
+    return 0;
+  }
+  // Kept for whoever reads the failure: the logs' tails now, and the whole directory under a
+  // name the next run does not wipe.
+  for (const auto& n : cluster.nodes()) PrintLogTail(n, 40);
+  std::string kept = dir + ".failed";
+  std::error_code ec;
+  std::filesystem::remove_all(kept, ec);
+  std::filesystem::rename(dir, kept, ec);
+  std::fprintf(stderr, "chaos: the cluster directory is kept in %s\n",
+               ec ? dir.c_str() : kept.c_str());
+  return 1;
 }
