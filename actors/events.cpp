@@ -36,14 +36,15 @@ void SendAnswers(Self self, EventLog::Answers& answers) {
   answers.clear();
 }
 
-events_actor::behavior_type Events(Self self, std::shared_ptr<const Journal> journal) {
+events_actor::behavior_type Events(Self self, std::shared_ptr<const Journal> journal,
+                                   uint64_t next_seq) {
   EventLog::Reader reader = [journal](uint64_t from, uint64_t to, uint32_t scan_max,
                                       const std::function<bool(protocol::StateEvent&&)>& fn,
                                       uint64_t* covered_to) {
     return journal->ReadEvents(from, to, scan_max, fn, covered_to);
   };
   self->state.log = std::make_unique<EventLog>(
-      journal->next_event_seq(), std::move(reader),
+      next_seq, std::move(reader),
       [journal] { return journal->oldest_event_seq(); }, EventLog::Options{});
   return {
       [=](connect_atom, caf::actor ingress) { self->state.ingress = std::move(ingress); },
@@ -86,7 +87,11 @@ events_actor::behavior_type Events(Self self, std::shared_ptr<const Journal> jou
 }  // namespace
 
 events_actor SpawnEvents(caf::actor_system& sys, std::shared_ptr<const Journal> journal) {
-  return sys.spawn<caf::detached>(Events, std::move(journal));
+  // Read here, not in the actor's first turn: a detached actor starts on its own thread, after
+  // the journal writer may already have made the first batch (recovery's re-queued runs)
+  // durable, and the stream would then start past the events that batch publishes.
+  const uint64_t next_seq = journal->next_event_seq();
+  return sys.spawn<caf::detached>(Events, std::move(journal), next_seq);
 }
 
 }  // namespace jobnet::actors

@@ -166,6 +166,7 @@ TEST_F(ClusterTest, OwnerKillAndRestartResumesItsJobs) {
   // Same data dir and port.
   ASSERT_TRUE(n1_->Start());
   c = n1_->Connect();
+  ASSERT_NE(c, nullptr) << "n1 stopped after its restart";
   for (const auto& id : ids) {
     auto j = c->Wait(id, 30000);
     ASSERT_TRUE(j.ok()) << j.status().ToString();
