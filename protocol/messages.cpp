@@ -118,6 +118,11 @@ Status Validate(const JobSpec& spec) {
   return Status::OK();
 }
 
+uint64_t BatchSpecBytes(const JobSpec& spec) {
+  return spec.payload.size() + spec.key.size() + spec.callback.size() +
+         limits::kBatchSpecOverheadBytes;
+}
+
 Status Validate(const BulkQuery& q) {
   using limits::kQueueNameBytesMax;
   using limits::kTypeNameBytesMax;

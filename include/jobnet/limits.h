@@ -268,6 +268,14 @@ constexpr uint32_t kHttpTokensMax = 1000;
 constexpr uint32_t kBatchSpecsMax = 1000;
 static_assert(kBatchSpecsMax <= kJournalBatchRecordsMax, "a batch fits one journal write");
 static_assert(kBatchSpecsMax <= kContainerItemsMax, "the decoder accepts a full batch");
+// Clients (the CLI's submit --batch, the HTTP face) split a batch of large specs into several
+// submit_batch requests so that each fits one request frame: a spec counts its payload, key and
+// callback plus this much for its field names, names and numbers, and a request holds at most
+// kBatchFrameSpecBytesMax of specs (the frame less its envelope).
+constexpr uint64_t kBatchSpecOverheadBytes = 512;
+static_assert(kBatchSpecOverheadBytes >= kTypeNameBytesMax + kQueueNameBytesMax + 256,
+              "names, ten field names and their numbers fit the overhead");
+constexpr uint64_t kBatchFrameSpecBytesMax = kFrameBytesMax - kEnvelopeBytesMax;
 // A bulk retry or cancel changes at most this many jobs per scheduler turn (one group commit)
 // and looks at most this many jobs for it; it goes on in the next turn, so requests that
 // arrived meanwhile are served between chunks instead of waiting behind a million-job sweep.
