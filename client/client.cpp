@@ -300,19 +300,30 @@ Result<std::vector<BatchItemResult>> Client::SubmitBatch(const std::vector<JobSp
   if (specs.empty() || specs.size() > limits::kBatchSpecsMax)
     return Status::InvalidArgument("a batch holds 1.." + std::to_string(limits::kBatchSpecsMax) +
                                    " specs, not " + std::to_string(specs.size()));
+  // Each spec is checked here first: one nested past the payload bound would take the whole
+  // frame past the decoder's (a batch wraps payloads deepest), failing its neighbours with it.
+  std::vector<BatchItemResult> out(specs.size());
+  std::vector<size_t> sent;  // req.specs[k] is specs[sent[k]]
   protocol::SubmitBatchRequest req;
   req.specs.reserve(specs.size());
-  for (const auto& spec : specs) {
-    req.specs.push_back(protocol::BatchSpec{spec, Status::OK()});
-    if (spec.key.empty() && impl_->options.auto_idempotency_key)
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (Status v = protocol::Validate(specs[i]); !v.ok()) {
+      out[i].status = v;
+      continue;
+    }
+    req.specs.push_back(protocol::BatchSpec{specs[i], Status::OK()});
+    sent.push_back(i);
+    if (specs[i].key.empty() && impl_->options.auto_idempotency_key)
       req.specs.back().spec.key = AutoKey();
   }
+  if (req.specs.empty()) return out;
   auto r = Expect<protocol::BatchAcceptedReply>(impl_->Call(req));
   if (!r.ok()) return r.status();
-  if (r.value().items.size() != specs.size())
+  if (r.value().items.size() != sent.size())
     return Status::Corruption("batch reply has " + std::to_string(r.value().items.size()) +
-                              " answers for " + std::to_string(specs.size()) + " specs");
-  return std::move(r.value().items);
+                              " answers for " + std::to_string(sent.size()) + " specs");
+  for (size_t k = 0; k < sent.size(); ++k) out[sent[k]] = std::move(r.value().items[k]);
+  return out;
 }
 Result<BulkResult> Client::Bulk(const BulkQuery& query) {
   if (Status s = protocol::Validate(query); !s.ok()) return s;

@@ -1,17 +1,172 @@
 #include "client/json.hpp"
 
+#include <algorithm>
+#include <exception>
 #include <limits>
+#include <utility>
+#include <vector>
 
+#include "jobnet/limits.h"
 #include "protocol/duration.hpp"
+#include "protocol/messages.hpp"
+#include "protocol/msgpack_bounded.hpp"
 
 namespace jobnet::jsonio {
+namespace {
+
+using Event = nlohmann::json::parse_event_t;
+
+// What one bounded parse met. nlohmann's parser keeps its own stacks (it does not recurse), and
+// its callback sees each container before it is built, with its depth: a container past
+// depth_max is refused there, so nothing deeper is built while the parser reads on to the end.
+// For a batch body the guard also tells which spec lost a part: specs are the elements at
+// items_depth (of the root array, or of root["jobs"]).
+struct DepthGuard {
+  uint32_t depth_max = 0;
+  int items_depth = -1;           // -1: not a batch
+  bool items_under_key = false;   // the elements of root["jobs"], not of the root
+  bool in_items_key = false;      // the current top-level key is "jobs"
+  uint32_t items_keys = 0;        // how often "jobs" came: twice would misplace the cuts
+  size_t items = 0;               // specs begun so far
+  bool cut_outside_items = false;
+  std::vector<size_t> cut_items;  // ascending, each once
+
+  bool cut() const { return cut_outside_items || !cut_items.empty(); }
+
+  bool See(int depth, Event ev, const nlohmann::json& parsed) {
+    if (ev == Event::key && depth == 1) {
+      in_items_key = parsed.is_string() && parsed.get_ref<const std::string&>() == "jobs";
+      items_keys += in_items_key ? 1 : 0;
+    }
+    const bool opens = ev == Event::object_start || ev == Event::array_start;
+    const bool in_items = items_depth > 0 && (!items_under_key || in_items_key);
+    if (in_items && depth == items_depth && (opens || ev == Event::value)) ++items;
+    if (!opens || depth < static_cast<int>(depth_max)) return true;
+    if (in_items && depth > items_depth && items > 0) {
+      if (cut_items.empty() || cut_items.back() != items - 1) cut_items.push_back(items - 1);
+    } else {
+      cut_outside_items = true;
+    }
+    return false;  // not built; the parser skips it without recursing
+  }
+};
+
+// Parses `text` under `guard`. kInvalidArgument (with nlohmann's position) for text that is not
+// one JSON value; a cut is for the caller to judge.
+Status ParseGuarded(const std::string& text, DepthGuard* guard, nlohmann::json* out) {
+  try {
+    *out = nlohmann::json::parse(
+        text, [guard](int depth, Event ev, nlohmann::json& parsed) { return guard->See(depth, ev, parsed); });
+  } catch (const nlohmann::json::parse_error& e) {
+    std::string why = e.what();
+    if (why.size() > 200) why = why.substr(0, 200) + "...";  // it quotes the last token read
+    return Status::InvalidArgument("not valid JSON: " + why);
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(std::string("cannot read the JSON: ") + e.what());
+  }
+  return Status::OK();
+}
+
+Status TooDeep(const std::string& what, uint32_t depth_max) {
+  return Status::InvalidArgument(what + " nests deeper than " + std::to_string(depth_max) +
+                                 " arrays/objects");
+}
+
+Status PayloadTooDeep() { return TooDeep("payload", limits::kPayloadDepthMax); }
+
+// A spec from its parsed JSON, checked as the node would check it.
+Result<JobSpec> CheckedSpec(const nlohmann::json& j) {
+  auto spec = JobSpecFromJson(j);
+  if (!spec.ok()) return spec;
+  if (Status s = protocol::Validate(spec.value()); !s.ok()) return s;
+  return spec;
+}
+
+}  // namespace
+
+Result<nlohmann::json> ParseJson(const std::string& text, uint32_t depth_max, const char* what) {
+  DepthGuard guard;
+  guard.depth_max = depth_max;
+  nlohmann::json j;
+  Status s = ParseGuarded(text, &guard, &j);
+  if (!s.ok()) return Status::InvalidArgument(std::string(what) + " is " + s.message());
+  if (guard.cut()) return TooDeep(what, depth_max);
+  return j;
+}
+
+uint32_t JsonDepth(const nlohmann::json& value, uint32_t stop) {
+  std::vector<std::pair<const nlohmann::json*, uint32_t>> todo{{&value, 0}};
+  uint32_t deepest = 0;
+  while (!todo.empty()) {
+    auto [v, depth] = todo.back();
+    todo.pop_back();
+    if (!v->is_structured()) continue;
+    deepest = std::max(deepest, depth + 1);
+    if (deepest > stop) return stop + 1;
+    for (const auto& child : *v) todo.emplace_back(&child, depth + 1);
+  }
+  return deepest;
+}
 
 Result<std::string> JsonToMsgpack(const std::string& json_text) {
-  nlohmann::json j = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded())
+  DepthGuard guard;
+  guard.depth_max = limits::kPayloadDepthMax;
+  nlohmann::json j;
+  if (!ParseGuarded(json_text, &guard, &j).ok())
     return Status::InvalidArgument("payload is not valid JSON: " + json_text.substr(0, 80) +
                                    " (a string needs quotes: '\"hi\"')");
+  if (guard.cut()) return PayloadTooDeep();
   return JsonValueToMsgpack(j);
+}
+
+Result<JobSpec> JobSpecFromJsonText(const std::string& text) {
+  DepthGuard guard;
+  guard.depth_max = limits::kPayloadDepthMax + 1;  // the spec object, then its payload
+  nlohmann::json j;
+  if (Status s = ParseGuarded(text, &guard, &j); !s.ok()) return s;
+  // Only the payload may hold containers: a cut spec has a payload too deep (or a field of the
+  // wrong type, which would be refused anyway).
+  if (guard.cut()) return PayloadTooDeep();
+  return CheckedSpec(j);
+}
+
+Result<std::vector<Result<JobSpec>>> BatchFromJsonText(const std::string& text) {
+  DepthGuard guard;
+  guard.depth_max = limits::kPayloadDepthMax + limits::kJsonSpecEnvelopeDepthMax;
+  size_t first = text.find_first_not_of(" \t\r\n");
+  const bool wrapped = first != std::string::npos && text[first] == '{';
+  guard.items_depth = wrapped ? 2 : 1;
+  guard.items_under_key = wrapped;
+  nlohmann::json body;
+  if (Status s = ParseGuarded(text, &guard, &body); !s.ok()) return s;
+  if (guard.cut_outside_items) return TooDeep("the batch body outside its specs", guard.depth_max);
+  if (wrapped) {
+    for (auto it = body.begin(); it != body.end(); ++it)
+      if (it.key() != "jobs")
+        return Status::InvalidArgument("unknown field '" + it.key() + "' in a batch (known: jobs)");
+    if (guard.items_keys > 1) return Status::InvalidArgument("field 'jobs' is given twice");
+    nlohmann::json jobs = body.contains("jobs") ? std::move(body["jobs"]) : nlohmann::json();
+    body = std::move(jobs);
+  }
+  if (!body.is_array() || body.empty())
+    return Status::InvalidArgument("a batch is a JSON array of job specs (or {\"jobs\": [...]})");
+  if (body.size() > limits::kBatchSpecsMax)
+    return Status::TooLarge("a batch holds at most " + std::to_string(limits::kBatchSpecsMax) +
+                            " specs, not " + std::to_string(body.size()));
+  std::vector<Result<JobSpec>> out;
+  out.reserve(body.size());
+  auto cut = guard.cut_items.begin();
+  for (size_t i = 0; i < body.size(); ++i) {
+    if (cut != guard.cut_items.end() && *cut == i) {
+      ++cut;
+      out.emplace_back(Status::InvalidArgument(
+          "this spec nests deeper than its payload may (" +
+          std::to_string(limits::kPayloadDepthMax) + " arrays/objects)"));
+    } else {
+      out.push_back(CheckedSpec(body[i]));
+    }
+  }
+  return out;
 }
 
 std::string JsonValueToMsgpack(const nlohmann::json& value) {
@@ -21,17 +176,22 @@ std::string JsonValueToMsgpack(const nlohmann::json& value) {
 
 nlohmann::json MsgpackToJson(const std::string& bytes) {
   if (bytes.empty()) return nullptr;
-  try {
-    return nlohmann::json::from_msgpack(bytes);
-  } catch (const std::exception&) {
-    static const char kHex[] = "0123456789abcdef";
-    std::string hex;
-    for (unsigned char c : bytes) {
-      hex.push_back(kHex[c >> 4]);
-      hex.push_back(kHex[c & 15]);
+  // nlohmann's msgpack reader recurses: only values within the one nesting bound go to it
+  // (every payload and result is); anything else is shown as its bytes.
+  if (protocol::CheckNesting(bytes.data(), bytes.size(), limits::kPayloadDepthMax, "value").ok()) {
+    try {
+      return nlohmann::json::from_msgpack(bytes);
+    } catch (const std::exception&) {
+      // a value JSON cannot hold (binary, ext, a non-string key): its bytes below
     }
-    return nlohmann::json{{"msgpack_hex", hex}};
   }
+  static const char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned char c : bytes) {
+    hex.push_back(kHex[c >> 4]);
+    hex.push_back(kHex[c & 15]);
+  }
+  return nlohmann::json{{"msgpack_hex", hex}};
 }
 
 nlohmann::json JobToJson(const JobInfo& j) {
@@ -140,6 +300,8 @@ Result<JobSpec> JobSpecFromJson(const nlohmann::json& j) {
       if (!s.ok()) return s.status();
       spec.type = s.value();
     } else if (k == "payload") {
+      // Checked before the conversion, which recurses.
+      if (JsonDepth(v, limits::kPayloadDepthMax) > limits::kPayloadDepthMax) return PayloadTooDeep();
       spec.payload = JsonValueToMsgpack(v);
     } else if (k == "queue") {
       auto s = String(k, v);

@@ -5,7 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "jobnet/events.h"
 #include "jobnet/job.h"
@@ -18,10 +20,20 @@ namespace jobnet::jsonio {
 // Use as j.dump(-1, ' ', false, kInvalidUtf8Replaced).
 constexpr auto kInvalidUtf8Replaced = nlohmann::json::error_handler_t::replace;
 
-// Parses JSON text into one msgpack value.
+// Parses JSON text that nests at most `depth_max` arrays/objects. nlohmann's parser does not
+// recurse, and nothing deeper is built, so no input can exhaust the stack here or in what
+// later walks the value (dump, msgpack conversion: those recurse). kInvalidArgument for text
+// that is not one JSON value, or nests deeper (the message names `what`).
+Result<nlohmann::json> ParseJson(const std::string& text, uint32_t depth_max, const char* what);
+
+// Parses JSON text into one msgpack value: a payload, so at most limits::kPayloadDepthMax deep.
 Result<std::string> JsonToMsgpack(const std::string& json_text);
-// One JSON value as one msgpack value.
+// One JSON value as one msgpack value. The conversion recurses: give it only values from
+// ParseJson (or others whose depth is known to be small).
 std::string JsonValueToMsgpack(const nlohmann::json& value);
+// How deeply `value` nests arrays/objects (a scalar is 0, [[1]] is 2), walked without
+// recursion; the walk stops as soon as it is past `stop` (and returns stop + 1).
+uint32_t JsonDepth(const nlohmann::json& value, uint32_t stop);
 // Renders one msgpack value as JSON (values JSON cannot hold become {"msgpack_hex": "..."}).
 nlohmann::json MsgpackToJson(const std::string& bytes);
 
@@ -46,6 +58,16 @@ nlohmann::json WorkerSlotToJson(const WorkerSlot& w);
 // of range is kInvalidArgument naming the field (protocol::Validate then checks names and sizes as
 // for any submit; the node checks the callback against its allow-list).
 Result<JobSpec> JobSpecFromJson(const nlohmann::json& j);
+// A job spec from its JSON text (an HTTP submit's body, a `submit --batch` line): parsed within
+// the nesting bound, converted by JobSpecFromJson and checked by protocol::Validate, so it fails
+// here with the code the node would answer (invalid_argument, too_large), never on the wire.
+Result<JobSpec> JobSpecFromJsonText(const std::string& text);
+// The body of POST /api/jobs/batch: a JSON array of specs, or {"jobs": [...]}, 1 to
+// limits::kBatchSpecsMax of them. One entry per spec, in order: the spec (as JobSpecFromJsonText)
+// or why it is refused. A bad spec, even one nested a million deep, fails only itself: the
+// whole body fails (kInvalidArgument, kTooLarge over kBatchSpecsMax) only when it is not such a
+// list.
+Result<std::vector<Result<JobSpec>>> BatchFromJsonText(const std::string& text);
 
 // One event of the job event stream, as `jobnet events --json` prints it and as the `data:` of
 // GET /api/events: seq, id, state, queue, type, at (Unix ms), attempt, plus node (into

@@ -70,8 +70,12 @@ int RunSubmitBatch(const ClientFlags& f, const std::string& file) {
     if (!in_file) return Fail(Status::NotFound("cannot open batch file '" + file + "'"));
   }
   std::unique_ptr<Client> client;
-  if (Status s = Connect(f, &client); !s.ok()) return Fail(s);
-  return SubmitBatchLines(*client, file == "-" ? std::cin : in_file, f.json);
+  Status connected = Connect(f, &client);
+  // With --json a script reads one line per spec: it gets them, each with the connect error.
+  if (!connected.ok() && !f.json) return Fail(connected);
+  int rc = SubmitBatchLines(client.get(), connected, file == "-" ? std::cin : in_file, f.json);
+  if (!connected.ok()) std::cerr << "jobnet: no job was submitted: " << connected.ToString() << "\n";
+  return rc;
 }
 
 // retry --all / cancel --all.

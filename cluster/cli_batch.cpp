@@ -14,14 +14,12 @@ namespace jobnet::cli {
 namespace {
 
 // One line of `submit --batch`: a JSON job spec, the one the HTTP face takes (client/json.hpp),
-// with the fields and units of `jobnet submit`.
+// with the fields and units of `jobnet submit`, within the same nesting bound.
 Status ParseSpecLine(const std::string& line, JobSpec* spec) {
-  nlohmann::json o = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (o.is_discarded()) return Status::InvalidArgument("not a JSON value");
-  auto parsed = jsonio::JobSpecFromJson(o);
+  auto parsed = jsonio::JobSpecFromJsonText(line);
   if (!parsed.ok()) return parsed.status();
   *spec = std::move(parsed.value());
-  return protocol::Validate(*spec);
+  return Status::OK();
 }
 
 // What became of one input line.
@@ -51,13 +49,15 @@ void PrintLine(const LineResult& r, bool json, int* rc) {
   }
 }
 
-// A frame holds the specs and their envelope; leave room for field names and numbers.
-constexpr uint64_t kSpecOverheadBytes = 512;
-constexpr uint64_t kBatchFrameBudgetBytes = limits::kFrameBytesMax - limits::kEnvelopeBytesMax;
+// Whether a batch request that failed may still have been carried out: the node may have
+// journaled it and its answer was lost (no answer in time, a lost connection, a garbled reply).
+bool OutcomeUnknown(const Status& s) {
+  return s.IsTimeout() || s.IsUnavailable() || s.IsCorruption() || s.code() == Code::kInternal;
+}
 
 }  // namespace
 
-int SubmitBatchLines(Client& client, std::istream& in, bool json) {
+int SubmitBatchLines(Client* client, const Status& unreachable, std::istream& in, bool json) {
   int rc = kExitOk;
   std::vector<LineResult> results;   // this chunk's lines, in order
   std::vector<JobSpec> specs;        // the parsed ones among them
@@ -66,7 +66,9 @@ int SubmitBatchLines(Client& client, std::istream& in, bool json) {
   bool stopped = false;
   auto flush = [&]() {
     if (!specs.empty()) {
-      auto r = client.SubmitBatch(specs);
+      // Without a client every spec gets the connect error: nothing was sent.
+      auto r = client != nullptr ? client->SubmitBatch(specs)
+                                 : Result<std::vector<BatchItemResult>>(unreachable);
       for (size_t i = 0; i < specs.size(); ++i) {
         LineResult& lr = results[spec_result[i]];
         if (!r.ok()) {
@@ -76,7 +78,15 @@ int SubmitBatchLines(Client& client, std::istream& in, bool json) {
           lr.submitted = r.value()[i].submitted;
         }
       }
-      if (!r.ok() && !r.status().IsInvalidArgument() && !r.status().IsTooLarge()) stopped = true;
+      if (client != nullptr && !r.ok() && OutcomeUnknown(r.status()))
+        std::cerr << "jobnet: lines " << results[spec_result.front()].line << ".."
+                  << results[spec_result.back()].line
+                  << ": the node's answer was lost, so those jobs may exist. Submitting the same "
+                     "file again is safe for lines that carry a \"key\" (the node answers the job "
+                     "it already has); a line without one may then run twice\n";
+      if (client != nullptr && !r.ok() && !r.status().IsInvalidArgument() &&
+          !r.status().IsTooLarge())
+        stopped = true;
     }
     for (const auto& lr : results) PrintLine(lr, json, &rc);
     std::cout.flush();
@@ -92,9 +102,9 @@ int SubmitBatchLines(Client& client, std::istream& in, bool json) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     JobSpec spec;
     Status s = ParseSpecLine(line, &spec);
-    uint64_t size = spec.payload.size() + spec.key.size() + kSpecOverheadBytes;
+    uint64_t size = protocol::BatchSpecBytes(spec);
     if (s.ok() && !specs.empty() &&
-        (specs.size() == limits::kBatchSpecsMax || bytes + size > kBatchFrameBudgetBytes))
+        (specs.size() == limits::kBatchSpecsMax || bytes + size > limits::kBatchFrameSpecBytesMax))
       flush();
     results.push_back(LineResult{line_no, s, {}});
     if (s.ok()) {

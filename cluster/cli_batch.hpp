@@ -16,8 +16,10 @@ namespace jobnet::cli {
 // limits::kBatchSpecsMax. Prints one line per spec, in input order: with json the job
 // ({"line", "id", "state", "duplicate"}) or {"line", "error": {"code", "message"}}; without,
 // the id on stdout and the error on stderr. Blank lines are skipped (they keep their number).
-// Returns the highest exit code of any spec (0 when all were accepted).
-int SubmitBatchLines(Client& client, std::istream& in, bool json);
+// Returns the highest exit code of any spec (0 when all were accepted). A request whose answer
+// was lost (timeout, lost connection) is said on stderr: its jobs may exist. With no `client`
+// (the connect failed) every spec is answered with `unreachable`, and nothing is sent.
+int SubmitBatchLines(Client* client, const Status& unreachable, std::istream& in, bool json);
 
 // Runs the bulk action on each endpoint in turn (jobs belong to the node that owns them) and
 // prints what each touched and the total. Returns the highest exit code.

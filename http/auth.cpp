@@ -3,6 +3,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <cctype>
+
 namespace jobnet::http {
 namespace {
 
@@ -51,13 +53,27 @@ Scope ScopeFor(const std::string& method, const std::string& path) {
   return Scope::kWrite;
 }
 
+std::string BearerSecret(const std::string& authorization) {
+  auto blank = [](char c) { return c == ' ' || c == '\t'; };
+  size_t at = 0, end = authorization.size();
+  while (at < end && blank(authorization[at])) ++at;
+  while (end > at && blank(authorization[end - 1])) --end;
+  static const char kScheme[] = "bearer";
+  const size_t n = sizeof kScheme - 1;
+  if (end - at <= n || !blank(authorization[at + n])) return "";
+  for (size_t i = 0; i < n; ++i)
+    if (std::tolower(static_cast<unsigned char>(authorization[at + i])) != kScheme[i]) return "";
+  at += n;
+  while (at < end && blank(authorization[at])) ++at;
+  return authorization.substr(at, end - at);
+}
+
 AuthResult Authorize(const std::vector<Token>& tokens, const std::string& authorization,
                      Scope needed, std::string* who) {
   if (tokens.empty()) return AuthResult::kAllowed;
-  const std::string prefix = "Bearer ";
-  if (authorization.size() <= prefix.size() || authorization.compare(0, prefix.size(), prefix) != 0)
-    return AuthResult::kUnauthenticated;
-  std::array<uint8_t, 32> h = Sha256(authorization.substr(prefix.size()));
+  std::string secret = BearerSecret(authorization);
+  if (secret.empty()) return AuthResult::kUnauthenticated;
+  std::array<uint8_t, 32> h = Sha256(secret);
   for (const auto& t : tokens) {
     if (CRYPTO_memcmp(h.data(), t.sha256.data(), h.size()) != 0) continue;
     if (who) *who = t.name;

@@ -32,6 +32,10 @@ Scope ScopeFor(const std::string& method, const std::string& path);
 
 enum class AuthResult { kAllowed, kUnauthenticated, kForbidden };
 
+// The secret of an `Authorization: Bearer <secret>` value, or "" if it is not one. The scheme is
+// matched case-insensitively (RFC 9110 §11.1) and blanks around and after it are skipped.
+std::string BearerSecret(const std::string& authorization);
+
 // Checks an `Authorization` header value against the tokens (constant-time hash compare). With
 // no tokens every request is allowed. `who` gets the matching token's name (for logs).
 AuthResult Authorize(const std::vector<Token>& tokens, const std::string& authorization,

@@ -8,6 +8,7 @@
 #include <zmq.hpp>
 
 #include <atomic>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <functional>
@@ -312,22 +313,41 @@ const char* ReasonOf(int status) {
 std::atomic<uint64_t> g_responses[6];  // by status class, [2] = 2xx ...
 std::atomic<uint64_t> g_overloaded{0};
 
-// `challenge`: the WWW-Authenticate header of a 401, else null.
+bool IsHead(const Request& req) { return req->header().method() == restinio::http_method_head(); }
+
+// One extra header of a response (WWW-Authenticate of a 401, Allow of a 405), or none.
+struct ExtraHeader {
+  restinio::http_field_t field = restinio::http_field_t::field_unspecified;
+  const char* value = nullptr;
+};
+
+// A HEAD request gets the headers GET would get, Content-Length included, and no body
+// (RFC 9110 §9.3.2): a body there would be read as the start of the next response.
 void RespondText(const Request& req, int status, const char* content_type, std::string text,
-                 const char* challenge = nullptr) {
+                 ExtraHeader extra = {}) {
   g_responses[status / 100 < 6 ? status / 100 : 5].fetch_add(1, std::memory_order_relaxed);
-  auto r = req->create_response(restinio::http_status_line_t{
-      restinio::http_status_code_t{static_cast<uint16_t>(status)}, ReasonOf(status)});
-  r.append_header(restinio::http_field::content_type, content_type)
-      .append_header(restinio::http_field::cache_control, "no-store");
-  if (challenge != nullptr) r.append_header(restinio::http_field::www_authenticate, challenge);
+  restinio::http_status_line_t line{restinio::http_status_code_t{static_cast<uint16_t>(status)},
+                                    ReasonOf(status)};
+  auto headers = [&](auto& r) {
+    r.append_header(restinio::http_field::content_type, content_type)
+        .append_header(restinio::http_field::cache_control, "no-store");
+    if (extra.value != nullptr) r.append_header(extra.field, extra.value);
+  };
+  if (IsHead(req)) {
+    auto r = req->create_response<restinio::user_controlled_output_t>(line);
+    headers(r);
+    r.set_content_length(text.size()).done();
+    return;
+  }
+  auto r = req->create_response(line);
+  headers(r);
   r.set_body(std::move(text)).done();
 }
 
-void Respond(const Request& req, int status, const Json& body, const char* challenge = nullptr) {
+void Respond(const Request& req, int status, const Json& body, ExtraHeader extra = {}) {
   std::string text = body.dump(-1, ' ', false, jsonio::kInvalidUtf8Replaced);
   text.push_back('\n');
-  RespondText(req, status, "application/json", std::move(text), challenge);
+  RespondText(req, status, "application/json", std::move(text), extra);
 }
 
 void RespondError(const Request& req, const Status& s) {
@@ -344,6 +364,25 @@ Result<std::map<std::string, std::string>> QueryOf(const Request& req) {
     return Status::InvalidArgument(std::string("bad query string: ") + e.what());
   }
   return out;
+}
+
+// A JSON body other than a job spec or a batch (queue settings, the pool size): within the same
+// nesting bound as everything else the face reads.
+Result<Json> Body(const Request& req) {
+  return jsonio::ParseJson(req->body(), limits::kPayloadDepthMax + 1, "the body");
+}
+
+// Whether `req` is known to be HTTP/1.1. RESTinio does not pass the request's version on, but
+// it does pass http_parser's keep-alive verdict: a request kept alive without asking for it
+// (no "Connection: keep-alive", which only HTTP/1.0 needs) is HTTP/1.1. An HTTP/1.1 request
+// that says "Connection: close" or "keep-alive" is not recognised, and is let through without
+// Host as an HTTP/1.0 one would be: lenient, never a false 400 for HTTP/1.0 probes.
+bool SurelyHttp11(const Request& req) {
+  const auto& h = req->header();
+  if (!h.should_keep_alive()) return false;
+  std::string connection(h.get_field_or("Connection", ""));
+  for (char& c : connection) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return connection.find("keep-alive") == std::string::npos;
 }
 
 Result<bool> BoolParam(const std::map<std::string, std::string>& q, const std::string& name) {
@@ -431,9 +470,9 @@ struct Gateway::Impl {
                                      std::to_string(limits::kWaitTimeoutMsMax / 1000) + "s, e.g. 30s"));
       wait_ms = d.value();
     }
-    Json body = Json::parse(req->body(), nullptr, /*allow_exceptions=*/false);
-    if (body.is_discarded()) return RespondError(req, Status::InvalidArgument("the body is not valid JSON"));
-    auto spec = jsonio::JobSpecFromJson(body);
+    // Parsed within the nesting bound and checked as the node would: a bad spec is answered
+    // here at once (400, 413), never by a timeout.
+    auto spec = jsonio::JobSpecFromJsonText(req->body());
     if (!spec.ok()) return RespondError(req, spec.status());
     bool do_wait = wait.value();
     CallOk(req, protocol::SubmitRequest{std::move(spec.value())}, limits::kHttpWriteAnswerMs,
@@ -451,36 +490,73 @@ struct Gateway::Impl {
   }
 
   // Up to kBatchSpecsMax specs (a JSON array) in one submit_batch: one fsync; a bad spec gets
-  // its own error and does not fail its neighbours.
+  // its own error at once and does not fail its neighbours. Only the good specs go to the node,
+  // in as few submit_batch requests as fit a frame each (limits::kBatchFrameSpecBytesMax), one
+  // after the other, in order.
+  struct BatchRun {
+    std::vector<Json> items;                          // the answer, in spec order
+    std::vector<std::pair<size_t, JobSpec>> pending;  // good specs to send, with their index
+    size_t sent = 0;                                  // pending[0, sent) were answered
+  };
+
   void PostBatch(const Request& req) {
-    Json body = Json::parse(req->body(), nullptr, /*allow_exceptions=*/false);
-    if (body.is_discarded()) return RespondError(req, Status::InvalidArgument("the body is not valid JSON"));
-    if (body.is_object() && body.contains("jobs")) body = body["jobs"];
-    if (!body.is_array() || body.empty())
-      return RespondError(req, Status::InvalidArgument("a batch is a JSON array of job specs"));
-    if (body.size() > limits::kBatchSpecsMax)
-      return RespondError(req, Status::TooLarge("a batch holds at most " +
-                                                std::to_string(limits::kBatchSpecsMax) +
-                                                " specs, not " + std::to_string(body.size())));
-    protocol::SubmitBatchRequest batch;
-    for (const auto& j : body) {
-      auto spec = jsonio::JobSpecFromJson(j);
-      batch.specs.push_back(protocol::BatchSpec{spec.ok() ? std::move(spec.value()) : JobSpec{},
-                                                spec.status()});
-    }
-    CallOk(req, std::move(batch), limits::kHttpWriteAnswerMs, [req](protocol::Body& b) {
-      auto* r = std::get_if<protocol::BatchAcceptedReply>(&b);
-      if (r == nullptr) return RespondError(req, Status::Internal("unexpected reply kind to submit_batch"));
-      Json items = Json::array();
-      for (const auto& it : r->items) {
-        if (it.status.ok()) {
-          items.push_back(jsonio::SubmitResultToJson(it.submitted));
-        } else {
-          items.push_back(jsonio::ErrorToJson(it.status));
-        }
+    auto specs = jsonio::BatchFromJsonText(req->body());
+    if (!specs.ok()) return RespondError(req, specs.status());
+    auto run = std::make_shared<BatchRun>();
+    run->items.resize(specs.value().size());
+    for (size_t i = 0; i < specs.value().size(); ++i) {
+      auto& spec = specs.value()[i];
+      if (spec.ok()) {
+        run->pending.emplace_back(i, std::move(spec.value()));
+      } else {
+        run->items[i] = jsonio::ErrorToJson(spec.status());
       }
-      Respond(req, 200, Json{{"items", std::move(items)}});
-    });
+    }
+    SendBatchPart(req, run);
+  }
+
+  void SendBatchPart(const Request& req, const std::shared_ptr<BatchRun>& run) {
+    if (run->sent == run->pending.size())
+      return Respond(req, 200, Json{{"items", std::move(run->items)}});
+    protocol::SubmitBatchRequest part;
+    uint64_t bytes = 0;
+    for (size_t k = run->sent; k < run->pending.size(); ++k) {
+      uint64_t size = protocol::BatchSpecBytes(run->pending[k].second);
+      if (!part.specs.empty() && bytes + size > limits::kBatchFrameSpecBytesMax) break;
+      bytes += size;
+      part.specs.push_back(protocol::BatchSpec{run->pending[k].second, Status::OK()});
+    }
+    const size_t first = run->sent, count = part.specs.size();
+    Call(req, std::move(part), limits::kHttpWriteAnswerMs,
+         [this, req, run, first, count](Result<protocol::Body> r) {
+           auto* reply = r.ok() ? std::get_if<protocol::BatchAcceptedReply>(&r.value()) : nullptr;
+           Status failed = !r.ok()            ? r.status()
+                           : reply == nullptr ? Status::Internal("unexpected reply kind to submit_batch")
+                           : reply->items.size() != count
+                               ? Status::Internal("submit_batch answered " +
+                                                  std::to_string(reply->items.size()) +
+                                                  " items for " + std::to_string(count))
+                               : Status::OK();
+           // Nothing taken yet: the request failed as a whole, as a single submit would.
+           if (!failed.ok() && first == 0) return RespondError(req, failed);
+           for (size_t k = 0; k < count; ++k) {
+             Json& item = run->items[run->pending[first + k].first];
+             if (!failed.ok()) {
+               item = jsonio::ErrorToJson(failed);
+             } else if (reply->items[k].status.ok()) {
+               item = jsonio::SubmitResultToJson(reply->items[k].submitted);
+             } else {
+               item = jsonio::ErrorToJson(reply->items[k].status);
+             }
+           }
+           run->sent = first + count;
+           if (!failed.ok()) {  // an earlier part was taken: the rest is answered, not sent
+             for (size_t k = run->sent; k < run->pending.size(); ++k)
+               run->items[run->pending[k].first] = jsonio::ErrorToJson(failed);
+             run->sent = run->pending.size();
+           }
+           SendBatchPart(req, run);
+         });
   }
 
   // GET /api/jobs/{id}/result: a succeeded job's result blob (its bytes, with the content type
@@ -539,9 +615,10 @@ struct Gateway::Impl {
     u.name = name;
     u.paused = paused;
     if (!paused) {
-      Json body = Json::parse(req->body(), nullptr, /*allow_exceptions=*/false);
-      if (body.is_discarded() || !body.is_object())
+      auto parsed = Body(req);
+      if (!parsed.ok() || !parsed.value().is_object())
         return RespondError(req, Status::InvalidArgument("the body must be a JSON object of queue settings"));
+      const Json& body = parsed.value();
       for (auto it = body.begin(); it != body.end(); ++it) {
         const std::string& k = it.key();
         const Json& v = it.value();
@@ -593,13 +670,15 @@ struct Gateway::Impl {
   }
 
   void PostWorkers(const Request& req) {
-    Json body = Json::parse(req->body(), nullptr, /*allow_exceptions=*/false);
-    if (body.is_discarded() || !body.is_object() || !body.contains("workers") ||
-        !body["workers"].is_number_unsigned())
+    auto parsed = Body(req);
+    const Json* body = parsed.ok() ? &parsed.value() : nullptr;
+    // Only `workers`: any other field is refused, as in every other JSON body of the face.
+    if (body == nullptr || !body->is_object() || body->size() != 1 || !body->contains("workers") ||
+        !(*body)["workers"].is_number_unsigned())
       return RespondError(req, Status::InvalidArgument(
                                    "the body must be {\"workers\": N} with N in 1.." +
-                                   std::to_string(limits::kWorkersMax)));
-    uint64_t n = body["workers"].get<uint64_t>();
+                                   std::to_string(limits::kWorkersMax) + ", and no other field"));
+    uint64_t n = (*body)["workers"].get<uint64_t>();
     Workers(req, static_cast<uint32_t>(std::min<uint64_t>(n, UINT32_MAX)));  // the node checks the bounds
   }
 
@@ -709,8 +788,12 @@ struct Gateway::Impl {
                if (auto* l = std::get_if<protocol::QueueListReply>(&r.value())) queues = std::move(l->queues);
              FaceCounters face;
              face.held = link->outstanding();
-             for (int c = 1; c < 6; ++c)
-               if (uint64_t n = g_responses[c].load(std::memory_order_relaxed)) face.responses[c] = n;
+             // 2xx, 4xx and 5xx are exported from the start, at 0 (docs/http.md §6); this face
+             // sends no 1xx or 3xx, which show only if one was sent.
+             for (int c = 1; c < 6; ++c) {
+               uint64_t n = g_responses[c].load(std::memory_order_relaxed);
+               if (n != 0 || c == 2 || c == 4 || c == 5) face.responses[c] = n;
+             }
              face.overloaded = g_overloaded.load(std::memory_order_relaxed);
              RespondText(req, 200, "text/plain; version=0.0.4; charset=utf-8",
                          RenderMetrics(*stats, queues, face));
@@ -829,6 +912,10 @@ struct Gateway::Impl {
       if (k == "queue") {
         q.queue = v;
       } else if (k == "job") {
+        // As GET /api/jobs/{id}: a job id or 400, not a stream that can never show an event.
+        if (!protocol::ParseJobId(v).ok())
+          return RespondError(req, Status::InvalidArgument("job must be a job id (<node>-<number>), not '" +
+                                                           v + "'"));
         q.job = v;
       } else if (k == "since") {
         if (!number(v, &q.since))
@@ -845,6 +932,13 @@ struct Gateway::Impl {
     q.max = limits::kEventsPerReplyMax;
     q.wait_ms = limits::kHttpEventHeartbeatMs;
     if (Status s = protocol::Validate(q); !s.ok()) return RespondError(req, s);
+    // A stream has no length to state and no end to send without a body: HEAD is refused.
+    if (IsHead(req))
+      return Respond(req, 405,
+                     Json{{"error", {{"code", "method_not_allowed"},
+                                     {"message", "the event stream answers GET only: a HEAD "
+                                                 "response cannot state its length"}}}},
+                     ExtraHeader{restinio::http_field::allow, "GET"});
     if (event_streams.fetch_add(1) >= limits::kHttpEventStreamsMax) {
       event_streams.fetch_sub(1);
       g_overloaded.fetch_add(1, std::memory_order_relaxed);
@@ -865,18 +959,25 @@ struct Gateway::Impl {
     PollEvents(st);
   }
 
-  // With tokens configured: whether `req` may go on; if not, it is answered 401 or 403.
-  bool Authorized(const Request& req) {
+  // Whether `req` may go on; if not, it is answered. An HTTP/1.1 request without Host is 400
+  // (RFC 9112 §3.2). With tokens configured, a request without a known one is 401 (on every
+  // path but the public ones, unknown routes included: they tell nothing to a stranger), and a
+  // token without the scope a known route needs is 403.
+  bool Admitted(const Request& req, bool known_route) {
+    const auto& h = req->header();
+    if (SurelyHttp11(req) && !h.has_field(restinio::http_field::host)) {
+      RespondError(req, Status::InvalidArgument("an HTTP/1.1 request needs a Host header"));
+      return false;
+    }
     if (opt.tokens.empty()) return true;
-    std::string path(req->header().path());
+    std::string path(h.path());
     for (const auto& p : opt.public_paths)
       if (p == path) return true;
-    std::string method(req->header().method().c_str());
+    std::string method(h.method().c_str());
     std::string who;
-    AuthResult r = Authorize(opt.tokens,
-                             req->header().get_field_or(restinio::http_field::authorization, ""),
+    AuthResult r = Authorize(opt.tokens, h.get_field_or(restinio::http_field::authorization, ""),
                              ScopeFor(method, path), &who);
-    if (r == AuthResult::kAllowed) return true;
+    if (r == AuthResult::kAllowed || (r == AuthResult::kForbidden && !known_route)) return true;
     if (r == AuthResult::kForbidden) {
       Respond(req, 403, Json{{"error", {{"code", "permission_denied"},
                                         {"message", "token '" + who + "' lacks the scope this request needs"}}}});
@@ -885,15 +986,16 @@ struct Gateway::Impl {
     Respond(req, 401,
             Json{{"error", {{"code", "unauthenticated"},
                             {"message", "send Authorization: Bearer <token secret>"}}}},
-            "Bearer");
+            ExtraHeader{restinio::http_field::www_authenticate, "Bearer"});
     return false;
   }
 
-  // Wraps a route: tokens, the body limit, and exceptions answered 500 (the face keeps serving).
+  // Wraps a route: Host and tokens, the body limit, and exceptions answered 500 (the face keeps
+  // serving).
   template <class Fn>
   auto Route(Fn fn) {
     return [this, fn](const Request& req, Params params) {
-      if (!Authorized(req)) return restinio::request_accepted();
+      if (!Admitted(req, /*known_route=*/true)) return restinio::request_accepted();
       if (req->body().size() > opt.body_bytes_max) {
         RespondError(req, Status::TooLarge("the body is " + std::to_string(req->body().size()) +
                                            " bytes; the limit is " + std::to_string(opt.body_bytes_max)));
@@ -911,9 +1013,14 @@ struct Gateway::Impl {
   std::unique_ptr<restinio::router::express_router_t<>> Router() {
     auto r = std::make_unique<restinio::router::express_router_t<>>();
     auto id_of = [](const Params& p) { return std::string(p["id"]); };
+    // Every GET route answers HEAD too: the same status and headers, no body (RespondText).
+    auto get = [&r](const char* path, auto handler) {
+      r->http_head(path, handler);
+      r->http_get(path, std::move(handler));
+    };
     r->http_post("/api/jobs", Route([this](const Request& req, const Params&) { PostJob(req); }));
-    r->http_get("/api/jobs", Route([this](const Request& req, const Params&) { ListJobs(req); }));
-    r->http_get("/api/jobs/:id", Route([this, id_of](const Request& req, const Params& p) {
+    get("/api/jobs", Route([this](const Request& req, const Params&) { ListJobs(req); }));
+    get("/api/jobs/:id", Route([this, id_of](const Request& req, const Params& p) {
       JobRequest(req, protocol::StatusRequest{id_of(p)}, 200);
     }));
     r->http_delete("/api/jobs/:id", Route([this, id_of](const Request& req, const Params& p) {
@@ -922,11 +1029,11 @@ struct Gateway::Impl {
     r->http_post("/api/jobs/:id/retry", Route([this, id_of](const Request& req, const Params& p) {
       JobRequest(req, protocol::RetryRequest{id_of(p)}, 200, limits::kHttpWriteAnswerMs);
     }));
-    r->http_get("/api/jobs/:id/result", Route([this, id_of](const Request& req, const Params& p) {
+    get("/api/jobs/:id/result", Route([this, id_of](const Request& req, const Params& p) {
       JobResult(req, id_of(p));
     }));
     r->http_post("/api/jobs/batch", Route([this](const Request& req, const Params&) { PostBatch(req); }));
-    r->http_get("/api/queues", Route([this](const Request& req, const Params&) {
+    get("/api/queues", Route([this](const Request& req, const Params&) {
       CallOk(req, protocol::QueuesRequest{}, limits::kHttpNodeAnswerMs,
              [req](protocol::Body& b) { RespondQueues(req, b, false); });
     }));
@@ -939,17 +1046,18 @@ struct Gateway::Impl {
     r->http_post("/api/queues/:name/resume", Route([this](const Request& req, const Params& p) {
       SetQueue(req, std::string(p["name"]), false);
     }));
-    r->http_get("/api/workers", Route([this](const Request& req, const Params&) { Workers(req, std::nullopt); }));
+    get("/api/workers", Route([this](const Request& req, const Params&) { Workers(req, std::nullopt); }));
     r->http_post("/api/workers", Route([this](const Request& req, const Params&) { PostWorkers(req); }));
     r->http_delete("/api/workers/:id", Route([this](const Request& req, const Params& p) {
       DeleteWorker(req, std::string(p["id"]));
     }));
-    r->http_get("/api/events", Route([this](const Request& req, const Params&) { Events(req); }));
-    r->http_get("/api/nodes", Route([this](const Request& req, const Params&) { Nodes(req); }));
-    r->http_get("/healthz", Route([this](const Request& req, const Params&) { Health(req); }));
-    r->http_get("/readyz", Route([this](const Request& req, const Params&) { Ready(req); }));
-    r->http_get("/metrics", Route([this](const Request& req, const Params&) { Metrics(req); }));
-    r->non_matched_request_handler([](const Request& req) {
+    get("/api/events", Route([this](const Request& req, const Params&) { Events(req); }));
+    get("/api/nodes", Route([this](const Request& req, const Params&) { Nodes(req); }));
+    get("/healthz", Route([this](const Request& req, const Params&) { Health(req); }));
+    get("/readyz", Route([this](const Request& req, const Params&) { Ready(req); }));
+    get("/metrics", Route([this](const Request& req, const Params&) { Metrics(req); }));
+    r->non_matched_request_handler([this](const Request& req) {
+      if (!Admitted(req, /*known_route=*/false)) return restinio::request_accepted();
       RespondError(req, Status::NotFound("no route for " +
                                          std::string(req->header().method().c_str()) +
                                          " " + std::string(req->header().path())));

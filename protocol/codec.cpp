@@ -658,6 +658,10 @@ class MapReader {
     if (buf.size() > max_bytes)
       return Status::TooLarge(std::string("field '") + key + "' is " + std::to_string(buf.size()) +
                               " bytes; the limit is " + std::to_string(max_bytes));
+    // Payloads and results share one nesting bound wherever they travel (limits.h).
+    std::string what = std::string("field '") + key + "'";
+    Status nesting = CheckNesting(buf.data(), buf.size(), limits::kPayloadDepthMax, what.c_str());
+    if (!nesting.ok()) return nesting;
     out->assign(buf.data(), buf.size());
     return Status::OK();
   }
@@ -1636,8 +1640,11 @@ Status UnpackBounded(const char* data, std::size_t len, std::size_t bytes_max,
   std::size_t off = 0;
   try {
     *out = msgpack::unpack(data, len, off, nullptr, nullptr, limit);
-  } catch (const msgpack::depth_size_overflow& e) {  // derives from size_overflow: catch first
-    return Status::TooLarge(std::string("frame nests too deep: ") + e.what());
+  } catch (const msgpack::depth_size_overflow&) {  // derives from size_overflow: catch first
+    return Status::InvalidArgument(
+        "frame nests deeper than " + std::to_string(limits::kDepthMax) +
+        " arrays/maps: a payload or result may nest at most " +
+        std::to_string(limits::kPayloadDepthMax));
   } catch (const msgpack::size_overflow& e) {
     return Status::TooLarge(std::string("frame exceeds a decoder limit: ") + e.what());
   } catch (const std::bad_alloc&) {
@@ -1651,6 +1658,51 @@ Status UnpackBounded(const char* data, std::size_t len, std::size_t bytes_max,
   return Status::OK();
 }
 
+namespace {
+
+// Follows nesting as msgpack-c's parser walks a value and stops the walk at the first container
+// past the bound. The parser keeps its own stack, so a hostile value cannot make this recurse.
+struct NestingVisitor : msgpack::null_visitor {
+  explicit NestingVisitor(uint32_t max) : depth_max(max) {}
+  bool Enter() {
+    if (++depth <= depth_max) return true;
+    too_deep = true;
+    return false;
+  }
+  bool Leave() {
+    --depth;
+    return true;
+  }
+  bool start_array(uint32_t) { return Enter(); }
+  bool end_array() { return Leave(); }
+  bool start_map(uint32_t) { return Enter(); }
+  bool end_map() { return Leave(); }
+  void parse_error(size_t, size_t) { malformed = true; }
+  void insufficient_bytes(size_t, size_t) { malformed = true; }
+  uint32_t depth_max;
+  uint32_t depth = 0;
+  bool too_deep = false;
+  bool malformed = false;
+};
+
+}  // namespace
+
+Status CheckNesting(const char* data, std::size_t len, uint32_t depth_max, const char* what) {
+  NestingVisitor v(depth_max);
+  std::size_t off = 0;
+  bool parsed = false;
+  try {
+    parsed = len != 0 && msgpack::parse(data, len, off, v);
+  } catch (const std::exception& e) {
+    return Status::Corruption(std::string(what) + " is not a msgpack value: " + e.what());
+  }
+  if (v.too_deep)
+    return Status::InvalidArgument(std::string(what) + " nests deeper than " +
+                                   std::to_string(depth_max) + " arrays/maps");
+  if (!parsed || v.malformed || off != len)
+    return Status::Corruption(std::string(what) + " is not exactly one msgpack value");
+  return Status::OK();
+}
 
 const msgpack::object* FindKey(const msgpack::object& map, const char* key) {
   auto n = std::char_traits<char>::length(key);
@@ -1680,12 +1732,55 @@ Status ValidateMsgpackValue(const std::string& bytes, std::size_t bytes_max) {
   return UnpackBounded(bytes.data(), bytes.size(), bytes_max, &oh);
 }
 
+namespace {
+
+// A msgpack unsigned integer at data[*at], in any of its encodings; false if it is not one.
+bool PeekUint(const unsigned char* data, std::size_t len, std::size_t* at, uint64_t* out) {
+  if (*at >= len) return false;
+  unsigned char tag = data[(*at)++];
+  if (tag <= 0x7f) return *out = tag, true;
+  std::size_t n = tag == 0xcc ? 1 : tag == 0xcd ? 2 : tag == 0xce ? 4 : tag == 0xcf ? 8 : 0;
+  if (n == 0 || len - *at < n) return false;
+  uint64_t v = 0;
+  for (std::size_t i = 0; i < n; ++i) v = (v << 8) | data[(*at)++];
+  *out = v;
+  return true;
+}
+
+// The corr_id of a frame the decoder refused as a whole (too large, nested too deep, a broken
+// body): its first bytes are still [version, kind, corr_id, ...], so the error reply can be
+// matched by the client instead of leaving it to time out. 0 when even those do not parse.
+uint64_t PeekCorrId(const char* data, std::size_t len) {
+  const auto* p = reinterpret_cast<const unsigned char*>(data);
+  std::size_t at = 0;
+  if (len == 0) return 0;
+  if (p[0] == 0x94) {
+    at = 1;
+  } else if (len >= 3 && p[0] == 0xdc && p[1] == 0 && p[2] == 4) {
+    at = 3;
+  } else if (len >= 5 && p[0] == 0xdd && p[1] == 0 && p[2] == 0 && p[3] == 0 && p[4] == 4) {
+    at = 5;
+  } else {
+    return 0;
+  }
+  uint64_t version = 0, kind = 0, corr = 0;
+  if (!PeekUint(p, len, &at, &version) || !PeekUint(p, len, &at, &kind) ||
+      !PeekUint(p, len, &at, &corr))
+    return 0;
+  return corr;
+}
+
+}  // namespace
+
 Result<Envelope> Decode(const char* data, std::size_t len, uint64_t* corr_id,
                         std::size_t frame_bytes_max) {
   *corr_id = 0;
   msgpack::object_handle oh;
   Status s = UnpackBounded(data, len, frame_bytes_max, &oh);
-  if (!s.ok()) return s;
+  if (!s.ok()) {
+    *corr_id = PeekCorrId(data, len);
+    return s;
+  }
   const msgpack::object& root = oh.get();
   if (root.type != msgpack::type::ARRAY || root.via.array.size != 4)
     return Status::Corruption("frame must be an array of 4: [version, kind, corr_id, body]");

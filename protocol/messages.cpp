@@ -1,6 +1,8 @@
 // Names, validation and job ids for the protocol messages.
 #include "protocol/messages.hpp"
 
+#include "protocol/msgpack_bounded.hpp"
+
 #include <algorithm>
 #include <charconv>
 
@@ -76,14 +78,24 @@ std::string NamePattern(uint32_t max_bytes) {
 Status Validate(const JobSpec& spec) {
   using namespace limits;
   using std::to_string;
+  // Over-long names are too_large, as the decoder answers them (docs/protocol.md §4.1), so a
+  // spec checked here (the HTTP face, the CLI) gets the code it would get from the node.
+  if (spec.type.size() > kTypeNameBytesMax)
+    return Status::TooLarge("type is longer than " + to_string(kTypeNameBytesMax) + " bytes");
   if (!IsValidName(spec.type, kTypeNameBytesMax))
     return Status::InvalidArgument("type must match " + NamePattern(kTypeNameBytesMax));
+  if (spec.queue.size() > kQueueNameBytesMax)
+    return Status::TooLarge("queue is longer than " + to_string(kQueueNameBytesMax) + " bytes");
   if (!IsValidName(spec.queue, kQueueNameBytesMax))
     return Status::InvalidArgument("queue must match " + NamePattern(kQueueNameBytesMax));
   if (spec.payload.empty()) return Status::InvalidArgument("payload must be one msgpack value");
   if (spec.payload.size() > kPayloadBytesMax)
     return Status::TooLarge("payload is " + std::to_string(spec.payload.size()) +
                             " bytes; the limit is " + std::to_string(kPayloadBytesMax));
+  // The one nesting bound (limits.h): a job accepted here fits every reply that carries it.
+  Status nesting = CheckNesting(spec.payload.data(), spec.payload.size(), kPayloadDepthMax, "payload");
+  if (nesting.IsCorruption()) return Status::InvalidArgument(nesting.message());
+  if (!nesting.ok()) return nesting;
   if (spec.priority > kPriorityMax)
     return Status::InvalidArgument("priority must be 0.." + to_string(kPriorityMax));
   if (spec.run_at_ms != 0 && spec.delay_ms != 0)
@@ -104,6 +116,11 @@ Status Validate(const JobSpec& spec) {
     return Status::TooLarge("callback must be at most " + to_string(kCallbackUrlBytesMax) +
                             " bytes");
   return Status::OK();
+}
+
+uint64_t BatchSpecBytes(const JobSpec& spec) {
+  return spec.payload.size() + spec.key.size() + spec.callback.size() +
+         limits::kBatchSpecOverheadBytes;
 }
 
 Status Validate(const BulkQuery& q) {

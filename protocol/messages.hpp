@@ -85,6 +85,9 @@ struct BatchSpec {
   Status decoded;
 };
 struct SubmitBatchRequest { std::vector<BatchSpec> specs; };
+// What one spec adds to a submit_batch frame, at most (limits::kBatchSpecOverheadBytes): a client
+// starts a new request before the sum would pass limits::kBatchFrameSpecBytesMax.
+uint64_t BatchSpecBytes(const JobSpec& spec);
 using BulkRequest = jobnet::BulkQuery;
 struct TypesRequest {};
 struct WorkersRequest {};

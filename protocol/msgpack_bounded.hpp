@@ -5,6 +5,7 @@
 #define JOBNET_PROTOCOL_MSGPACK_BOUNDED_HPP_
 
 #include <cstddef>
+#include <cstdint>
 
 #include <msgpack.hpp>
 
@@ -12,10 +13,18 @@
 
 namespace jobnet::protocol {
 
-// Unpacks exactly one msgpack value of at most `bytes_max` bytes. kCorruption for bytes that
-// are not one value (empty, malformed, trailing bytes), kTooLarge past a bound.
+// Unpacks exactly one msgpack value of at most `bytes_max` bytes, nesting at most
+// limits::kDepthMax arrays/maps (msgpack-c's unpacker keeps its own stack: it does not recurse).
+// kCorruption for bytes that are not one value (empty, malformed, trailing bytes), kTooLarge past
+// a size bound, kInvalidArgument past the depth bound.
 Status UnpackBounded(const char* data, std::size_t len, std::size_t bytes_max,
                      msgpack::object_handle* out);
+
+// Checks that `len` bytes hold exactly one msgpack value nesting at most `depth_max` arrays and
+// maps, walking it without building it (no recursion, no allocation but the parser's own stack,
+// and it stops at the first container past the bound). kInvalidArgument naming `what` when it
+// nests deeper, kCorruption for bytes that are not one value.
+Status CheckNesting(const char* data, std::size_t len, uint32_t depth_max, const char* what);
 
 // The value under string key `key` in msgpack map `map`, or nullptr.
 const msgpack::object* FindKey(const msgpack::object& map, const char* key);

@@ -165,8 +165,11 @@ class Http:
         try:
             with urllib.request.urlopen(req, timeout=20) as r:
                 ctype = r.headers.get("Content-Type", "")
-                if ctype.startswith("text/event-stream"):  # never ends: its first line will do
-                    return r.status, ctype, r.readline()
+                if ctype.startswith("text/event-stream"):  # never ends: up to its first event
+                    lines = [r.readline()]
+                    while lines[-1] and not lines[-1].startswith(b"data:") and len(lines) < 50:
+                        lines.append(r.readline())
+                    return r.status, ctype, b"".join(lines)
                 return r.status, ctype, r.read()
         except urllib.error.HTTPError as e:
             return e.code, e.headers.get("Content-Type", ""), e.read()
@@ -205,6 +208,16 @@ def run_cases(spec, http, zmq_endpoint):
             failures.append("%s: content type %r, the spec lists %s" % (where, ctype, sorted(content)))
             return None
         schema = content[match[0]]["schema"]
+        if media == "text/event-stream":
+            # The stream's events carry StateEvent objects (OpenAPI 3.0 cannot say so in the
+            # schema): the first one must be one.
+            events = [l[5:].strip() for l in data.decode().splitlines() if l.startswith("data:")]
+            if not events:
+                failures.append("%s: no event in the stream" % where)
+            for e in events:
+                failures.extend("%s: event: %s" % (where, err) for err in
+                                v.errors(json.loads(e), {"$ref": "#/components/schemas/StateEvent"}))
+            return data.decode()
         if media != "application/json":
             return data.decode()
         try:
@@ -230,6 +243,11 @@ def run_cases(spec, http, zmq_endpoint):
     call(J, "post", 201, body={"type": "echo", "delay": 3600000})
     call(J, "post", 400, body={"type": "echo", "bogus": 1})
     call(J, "post", 400, query={"timeout": "0s"}, body={"type": "echo"})
+    # Input the face judges itself, answered at once with the documented codes.
+    call(J, "post", 400, raw=b'{"type": "echo", "payload": ' + b"[" * 33 + b"]" * 33 + b"}")
+    call(J, "post", 413, body={"type": "echo", "payload": "a" * (3 << 19)})
+    call(J, "post", 413, body={"type": "echo", "key": "k" * 129})
+    call(J, "post", 413, body={"type": "t" * 65})
     if done is not None and done.get("state") != "succeeded":
         failures.append("wait=1 answered 200 with a job in state %r" % done.get("state"))
 
@@ -242,6 +260,7 @@ def run_cases(spec, http, zmq_endpoint):
     call(JID, "get", 200, path="/api/jobs/" + slow_id)
     call(JID, "get", 404, path="/api/jobs/n1-999999")
     call(JID, "get", 400, path="/api/jobs/not-an-id")
+    call(JID, "get", 413, path="/api/jobs/n1-" + "1" * 60)
     call(JID, "delete", 200, path="/api/jobs/" + slow_id)
     call(JID, "delete", 409, path="/api/jobs/" + slow_id)
     call(JID, "delete", 404, path="/api/jobs/n1-999999")
@@ -263,7 +282,12 @@ def run_cases(spec, http, zmq_endpoint):
         failures.append("batch: want one job and two errors, got %s" % _short(batch))
     call(B, "post", 200, body={"jobs": [{"type": "echo", "payload": 1}]})
     call(B, "post", 400, body=[])
+    call(B, "post", 400, body={"jobs": [{"type": "echo"}], "bogus": 1})
     call(B, "post", 413, body=[{"type": "echo"}] * 1001)
+    deep = call(B, "post", 200, raw=b'[{"type": "echo"}, {"type": "echo", "payload": ' +
+                b"[" * 10000 + b"]" * 10000 + b"}]")
+    if deep is not None and [("error" in i) for i in deep.get("items", [])] != [False, True]:
+        failures.append("batch: a deep spec must fail alone, got %s" % _short(deep))
 
     # Queues.
     call("/api/queues", "get", 200)
@@ -280,6 +304,7 @@ def run_cases(spec, http, zmq_endpoint):
     call("/api/workers", "get", 200)
     call("/api/workers", "post", 200, body={"workers": 3})
     call("/api/workers", "post", 400, body={"workers": 0})
+    call("/api/workers", "post", 400, body={"workers": 2, "bogus": 1})
     # An external worker, registered with the Python client over ZeroMQ, then removed.
     WID = "/api/workers/{id}"
     sys.path.insert(0, CLIENTS_PYTHON)
@@ -291,6 +316,7 @@ def run_cases(spec, http, zmq_endpoint):
     call("/api/nodes", "get", 200)
     call("/api/events", "get", 200, query={"since": "0", "queue": "default"})
     call("/api/events", "get", 400, query={"since": "soon"})
+    call("/api/events", "get", 400, query={"job": "not_an_id"})
     call("/healthz", "get", 200)
     call("/readyz", "get", 200)
     text = call("/metrics", "get", 200)
@@ -308,6 +334,9 @@ def run_cases(spec, http, zmq_endpoint):
         if moved is None or int(moved.group(1)) == 0:
             failures.append("GET /metrics: jobnet_jobs_submitted_total{queue=\"default\"} did not move")
 
+    # Any route answers a body over the 2 MiB limit with 413, before anything else.
+    for path_t in ("/api/queues", "/api/workers", "/api/nodes", "/healthz", "/readyz", "/metrics"):
+        call(path_t, "get", 413, raw=b"x" * ((2 << 20) + 1))
     # Every operation of the spec was exercised, with a success, and with an error where the
     # spec documents one a client can cause.
     client_errors = {"400", "404", "409", "413"}
@@ -323,6 +352,15 @@ def run_cases(spec, http, zmq_endpoint):
                 failures.append("%s %s: never answered 2xx" % (method.upper(), path_t))
             if client_errors & set(op["responses"]) and not any(400 <= s < 500 for s in seen):
                 failures.append("%s %s: no error case checked" % (method.upper(), path_t))
+    # Every GET operation answers HEAD with GET's status and no body (the stream: 405).
+    for path_t, ops in spec["paths"].items():
+        if "get" not in ops or "{" in path_t:
+            continue
+        want = 405 if path_t == "/api/events" else http.send("GET", path_t)[0]
+        status, _, data = http.send("HEAD", path_t)
+        if status != want or data:
+            failures.append("HEAD %s: status %d (want %d), %d body bytes" % (path_t, status, want,
+                                                                             len(data)))
     # An unknown route answers the one error shape.
     status, _, data = http.send("GET", "/api/no-such-route")
     errs = v.errors(json.loads(data), {"$ref": "#/components/schemas/Error"}) if status == 404 else [

@@ -529,8 +529,188 @@ TEST_F(ProtocolTest, DepthBombIsRejected) {
     for (uint32_t i = 0; i < limits::kDepthMax + 2; ++i) pk.pack_array(1);
     pk.pack_nil();
   });
-  Status s = DecodeStatus(f);
+  // Refused as a whole, yet answered: the corr_id is read from the frame's head.
+  uint64_t corr = 0;
+  Status s = DecodeStatus(f, &corr);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_EQ(corr, 3u);
+}
+
+// One nesting bound (limits::kPayloadDepthMax) for payloads and results wherever they travel:
+// the deepest legal value fits every message and record that carries one, and one level more is
+// invalid_argument at the first reader, with the corr_id kept so the client gets its answer.
+class PayloadNestingTest : public ProtocolTest {
+ protected:
+  // A msgpack value of exactly `depth` containers, maps and arrays taking turns, each with a
+  // scalar beside the next level (so both key and element positions are exercised).
+  static std::string Nested(uint32_t depth) {
+    msgpack::sbuffer buf;
+    msgpack::packer<msgpack::sbuffer> pk(&buf);
+    for (uint32_t i = 0; i < depth; ++i) {
+      if (i % 2 == 0) {
+        pk.pack_map(2);
+        pk.pack("n");
+        pk.pack(i);
+        pk.pack("in");
+      } else {
+        pk.pack_array(2);
+        pk.pack(i);
+      }
+    }
+    pk.pack("leaf");
+    return std::string(buf.data(), buf.size());
+  }
+  static JobSpec Spec(const std::string& payload) {
+    JobSpec s;
+    s.type = "echo";
+    s.payload = payload;
+    return s;
+  }
+  static JobInfo Info(const std::string& result) {
+    JobInfo j;
+    j.id = "n1-1";
+    j.type = "echo";
+    j.queue = "default";
+    j.state = JobState::kSucceeded;
+    j.result = result;
+    return j;
+  }
+};
+
+TEST_F(PayloadNestingTest, TheDeepestLegalPayloadFitsEveryMessageThatCarriesOne) {
+  static_assert(limits::kDepthMax == limits::kPayloadDepthMax + limits::kPayloadEnvelopeDepthMax,
+                "the frame bound is the payload bound plus the deepest envelope");
+  const std::string deep = Nested(limits::kPayloadDepthMax);
+  ASSERT_TRUE(Validate(Spec(deep)).ok());
+
+  EXPECT_EQ(std::get<SubmitRequest>(RoundTrip({1, 1, SubmitRequest{Spec(deep)}}).body).spec.payload,
+            deep);
+  SubmitBatchRequest batch;
+  batch.specs.assign(3, BatchSpec{Spec(deep), Status::OK()});
+  Envelope batch_back = RoundTrip({1, 2, batch});
+  for (const auto& b : std::get<SubmitBatchRequest>(batch_back.body).specs) {
+    EXPECT_TRUE(b.decoded.ok()) << b.decoded.ToString();
+    EXPECT_EQ(b.spec.payload, deep);
+  }
+  EXPECT_EQ(std::get<JobReply>(RoundTrip({1, 3, JobReply{Info(deep)}}).body).job.result, deep);
+  JobListReply list{{Info(deep), Info(deep)}};
+  Envelope list_back = RoundTrip({1, 4, list});
+  for (const auto& j : std::get<JobListReply>(list_back.body).jobs)
+    EXPECT_EQ(j.result, deep);
+  RemoteRun run;
+  run.id = "n1-1";
+  run.type = "echo";
+  run.payload = deep;
+  run.timeout_ms = 1000;
+  EXPECT_EQ(std::get<RemoteRun>(RoundTrip({1, 5, run}).body).payload, deep);
+  RemoteResult result;
+  result.ok = true;
+  result.result = deep;
+  EXPECT_EQ(std::get<RemoteResult>(RoundTrip({1, 6, result}).body).result, deep);
+  WorkerCompleteRequest complete{7, "n1-1", 9, deep};
+  EXPECT_EQ(std::get<WorkerCompleteRequest>(RoundTrip({1, 7, complete}).body).result, deep);
+  LeasedJob leased;
+  leased.id = "n1-1";
+  leased.type = "echo";
+  leased.queue = "default";
+  leased.payload = deep;
+  WorkerJobsReply jobs{{leased, leased}};
+  Envelope jobs_back = RoundTrip({1, 8, jobs});
+  for (const auto& j : std::get<WorkerJobsReply>(jobs_back.body).jobs)
+    EXPECT_EQ(j.payload, deep);
+  ScheduleSpec sched;
+  sched.name = "deep";
+  sched.every_ms = limits::kScheduleEveryMsMin;
+  sched.job = Spec(deep);
+  EXPECT_EQ(std::get<ScheduleAddRequest>(RoundTrip({1, 9, ScheduleAddRequest{sched}}).body)
+                .schedule.job.payload,
+            deep);
+
+  // The journal: a job's result in its record, a schedule's payload in its record.
+  Job j;
+  j.seq = 1;
+  j.id = "n1-1";
+  j.spec = Spec(MsgpackNil());
+  j.state = JobState::kSucceeded;
+  j.result = deep;
+  j.events = 1;
+  auto rec = DecodeJobRecord(EncodeJobRecord(j));
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  EXPECT_EQ(rec.value().result, deep);
+  protocol::Schedule s;
+  s.spec = sched;
+  auto srec = DecodeScheduleRecord(EncodeScheduleRecord(s));
+  ASSERT_TRUE(srec.ok()) << srec.status().ToString();
+  EXPECT_EQ(srec.value().spec.job.payload, deep);
+}
+
+TEST_F(PayloadNestingTest, OneLevelMoreIsInvalidArgumentAtTheFirstReader) {
+  const std::string over = Nested(limits::kPayloadDepthMax + 1);
+  Status v = Validate(Spec(over));
+  EXPECT_TRUE(v.IsInvalidArgument()) << v.ToString();
+  EXPECT_NE(v.message().find("nests deeper than"), std::string::npos) << v.message();
+
+  uint64_t corr = 0;
+  Status s = DecodeStatus(Encode({1, 41, SubmitRequest{Spec(over)}}), &corr);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_EQ(corr, 41u);
+  // A batch wraps its specs' payloads in 4 levels (the deepest envelope), so one spec over the
+  // bound takes the whole frame past kDepthMax: the request is refused as a whole, answered.
+  // Clients check each spec first so that it fails alone (client.cpp, the CLI, the HTTP face,
+  // the Python client); a payload nested within the frame's bound but past its own fails alone
+  // at the node (Validate, per spec).
+  SubmitBatchRequest batch;
+  batch.specs = {BatchSpec{Spec(MsgpackNil()), Status::OK()}, BatchSpec{Spec(over), Status::OK()},
+                 BatchSpec{Spec(MsgpackNil()), Status::OK()}};
+  s = DecodeStatus(Encode({1, 42, batch}), &corr);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_EQ(corr, 42u);
+  // A result from an external worker or a peer is held to the same bound.
+  s = DecodeStatus(Encode({1, 43, WorkerCompleteRequest{7, "n1-1", 9, over}}), &corr);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_EQ(corr, 43u);
+  RemoteResult result;
+  result.result = over;
+  EXPECT_TRUE(DecodeStatus(Encode({1, 44, result})).IsInvalidArgument());
+}
+
+TEST_F(PayloadNestingTest, FramesPastTheWireBoundAreAnsweredNotDropped) {
+  // Nested far past the frame's bound (as a 2 MB JSON body nested 10^6 deep would be): the
+  // decoder stops at the bound, and the client still gets its error.
+  for (uint32_t depth : {limits::kDepthMax, 1000u, 100000u}) {
+    std::string payload(depth, '\x91');
+    payload.push_back('\xc0');
+    uint64_t corr = 0;
+    Status s = DecodeStatus(Encode({1, 51, SubmitRequest{Spec(payload)}}), &corr);
+    EXPECT_TRUE(s.IsInvalidArgument()) << depth << ": " << s.ToString();
+    EXPECT_EQ(corr, 51u) << depth;
+    Status v = Validate(Spec(payload));
+    EXPECT_TRUE(v.IsInvalidArgument()) << v.ToString();
+  }
+  // Over the frame's size: too_large, answered too.
+  std::string big(limits::kPayloadBytesMax + limits::kEnvelopeBytesMax, 'x');
+  uint64_t corr = 0;
+  Status s = DecodeStatus(Encode({1, 52, SubmitRequest{Spec(Packed(big))}}), &corr);
   EXPECT_TRUE(s.IsTooLarge()) << s.ToString();
+  EXPECT_EQ(corr, 52u);
+  // Every form of the corr_id's integer is read; a head that is not [v, kind, corr] gives 0.
+  for (uint64_t want : {0ull, 5ull, 200ull, 70000ull, 1ull << 40, ~0ull}) {
+    std::string f = Frame(1, 1, want, [](auto& pk) { pk.pack_array(1); });
+    f.back() = '\xc1';  // never a valid msgpack byte
+    EXPECT_FALSE(DecodeStatus(f, &corr).ok());
+    EXPECT_EQ(corr, want);
+  }
+  EXPECT_FALSE(DecodeStatus(std::string("\x93\x01\x01\x07", 4), &corr).ok());
+  EXPECT_EQ(corr, 0u);
+  EXPECT_FALSE(DecodeStatus(std::string("\x94\x01\x01", 3), &corr).ok());
+  EXPECT_EQ(corr, 0u);
+}
+
+TEST_F(PayloadNestingTest, PayloadsThatAreNotOneValueAreRefusedByValidate) {
+  for (const char* bad : {"\x92\x01", "\xc1", "\x01\x02"}) {
+    Status v = Validate(Spec(bad));
+    EXPECT_TRUE(v.IsInvalidArgument()) << v.ToString();
+  }
 }
 
 TEST_F(ProtocolTest, HugeContainerHeadersDoNotAllocate) {

@@ -82,7 +82,8 @@ class Client {
   Result<SubmitResult> Submit(const JobSpec& spec);
   // Submits up to limits::kBatchSpecsMax jobs in one request, journaled with one fsync. On
   // success returns one result per spec, in order: the job, or that spec's error (a bad spec
-  // does not fail the others). Errors for the whole request: kInvalidArgument (no specs, or
+  // does not fail the others; specs that fail protocol::Validate, such as a payload nested past
+  // limits::kPayloadDepthMax, are answered here and not sent). Errors for the whole request: kInvalidArgument (no specs, or
   // more than kBatchSpecsMax), kTooLarge (the frame; split the batch), and those of Submit.
   // Each spec without a key gets an automatic one (as Submit), so the failover retry of a
   // batch whose node stopped answering does not create its jobs twice on that node.

@@ -23,11 +23,30 @@ constexpr uint32_t kListLimitMax = 1000;
 constexpr uint32_t kReplyFrameBytesMax = 8u * kFrameBytesMax;
 static_assert(kReplyFrameBytesMax >= kFrameBytesMax + kResultBytesMax, "a job reply must fit");
 
-// Decoder bounds: nesting depth and elements per array/map. The msgpack decoder allocates an
-// array's slots from its header, so these cap what a hostile frame can make it allocate
-// (depth * items * 24 bytes, about 25 MiB transiently, and freed at once).
-constexpr uint32_t kDepthMax = 16;
+// Nesting: ONE bound for every door (HTTP bodies, CLI payloads and batch lines, wire frames,
+// journal records, the Python client). A payload or a result may nest this many arrays/maps
+// (JSON [[1]] and msgpack [[1]] are 2 deep; a scalar is 0): far past real job data, and it keeps
+// every reader's recursion (nlohmann's dump and msgpack conversion, msgpack-c's pack) shallow.
+// Deeper input is kInvalidArgument at once, at the face that read it.
+constexpr uint32_t kPayloadDepthMax = 32;
+// The most containers any message wraps a payload or result in: a job_list reply, a
+// submit_batch and a worker_jobs reply put it at frame array > body map > array > map
+// (a submit, job reply, remote run or journal record use 2). The protocol test builds the
+// deepest legal payload into every message that carries one.
+constexpr uint32_t kPayloadEnvelopeDepthMax = 4;
+// Decoder bounds: nesting depth and elements per array/map. A frame holding the deepest payload
+// in the deepest envelope decodes, so a job that was accepted can always be listed, shown,
+// exported and replicated. The msgpack decoder allocates an array's slots from its header, so
+// these cap what a hostile frame can make it allocate (an unfinished chain of depth headers of
+// items each, 24 bytes a slot: about 56 MiB transiently, freed at once).
+constexpr uint32_t kDepthMax = kPayloadDepthMax + kPayloadEnvelopeDepthMax;
+static_assert(kDepthMax == 36, "the wire's nesting bound is part of the protocol (docs/protocol.md §8)");
 constexpr uint32_t kContainerItemsMax = 65536;
+// JSON documents that carry payloads wrap them too: a job spec in an object (1), a batch body
+// {"jobs": [spec]} in up to 3. A JSON reader that takes specs is bounded by this.
+constexpr uint32_t kJsonSpecEnvelopeDepthMax = 3;
+static_assert(kJsonSpecEnvelopeDepthMax <= kPayloadEnvelopeDepthMax,
+              "what a JSON body carries fits a frame");
 
 // Names: short, printable, used as map keys and in logs.
 constexpr uint32_t kTypeNameBytesMax = 64;
@@ -266,6 +285,14 @@ constexpr uint32_t kHttpTokensMax = 1000;
 constexpr uint32_t kBatchSpecsMax = 1000;
 static_assert(kBatchSpecsMax <= kJournalBatchRecordsMax, "a batch fits one journal write");
 static_assert(kBatchSpecsMax <= kContainerItemsMax, "the decoder accepts a full batch");
+// Clients (the CLI's submit --batch, the HTTP face) split a batch of large specs into several
+// submit_batch requests so that each fits one request frame: a spec counts its payload, key and
+// callback plus this much for its field names, names and numbers, and a request holds at most
+// kBatchFrameSpecBytesMax of specs (the frame less its envelope).
+constexpr uint64_t kBatchSpecOverheadBytes = 512;
+static_assert(kBatchSpecOverheadBytes >= kTypeNameBytesMax + kQueueNameBytesMax + 256,
+              "names, ten field names and their numbers fit the overhead");
+constexpr uint64_t kBatchFrameSpecBytesMax = kFrameBytesMax - kEnvelopeBytesMax;
 // A bulk retry or cancel changes at most this many jobs per scheduler turn (one group commit)
 // and looks at most this many jobs for it; it goes on in the next turn, so requests that
 // arrived meanwhile are served between chunks instead of waiting behind a million-job sweep.

@@ -16,6 +16,7 @@ from .errors import (CODES, Conflict, Corruption, Draining, Internal, InvalidArg
                      JobnetError, Locked, NotFound, Overloaded, Storage, StorageFull, Timeout,
                      TooLarge, Unavailable, UnsupportedVersion)
 from .worker import Job, Worker
+from ._wire import PAYLOAD_DEPTH_MAX
 
 __version__ = "0.1.0"
 
@@ -25,4 +26,4 @@ FINAL_STATES = ("succeeded", "failed", "dead", "cancelled")
 __all__ = ["Client", "Worker", "Job", "JobnetError", "NotFound", "Corruption", "InvalidArgument",
            "UnsupportedVersion", "TooLarge", "Overloaded", "Unavailable", "Timeout", "Conflict",
            "Draining", "Storage", "Locked", "Internal", "StorageFull", "CODES", "FINAL_STATES",
-           "default_endpoints"]
+           "default_endpoints", "PAYLOAD_DEPTH_MAX"]

@@ -33,19 +33,69 @@ FRAME_BYTES_MAX = (1 << 20) + (64 << 10)
 REPLY_FRAME_BYTES_MAX = 8 * FRAME_BYTES_MAX
 WAIT_TIMEOUT_MS_MAX = 3600 * 1000
 REQUEST_TIMEOUT_DEFAULT = 5.0  # seconds, as the C++ client
+# Nesting: one bound at every door (kPayloadDepthMax). A payload or result nests at most this
+# many lists/dicts; a frame wraps it in at most PAYLOAD_ENVELOPE_DEPTH_MAX more (kDepthMax).
+PAYLOAD_DEPTH_MAX = 32
+PAYLOAD_ENVELOPE_DEPTH_MAX = 4
+DEPTH_MAX = PAYLOAD_DEPTH_MAX + PAYLOAD_ENVELOPE_DEPTH_MAX
+CONTAINER_ITEMS_MAX = 65536  # kContainerItemsMax: items of one array or map
 
 _MONITOR_EVENTS = zmq.EVENT_CONNECTED | zmq.EVENT_CONNECT_RETRIED | zmq.EVENT_DISCONNECTED
 
 
+def depth(value, stop):
+    """How deeply `value` nests lists/tuples/dicts (a scalar is 0, [[1]] is 2), walked without
+    recursion; the walk stops once past `stop` and returns stop + 1 (so a cycle ends too)."""
+    deepest = 0
+    todo = [(value, 0)]
+    while todo:
+        v, d = todo.pop()
+        if isinstance(v, dict):
+            children = list(v.keys()) + list(v.values())
+        elif isinstance(v, (list, tuple)):
+            children = v
+        else:
+            continue
+        d += 1
+        if d > stop:
+            return stop + 1
+        deepest = max(deepest, d)
+        todo.extend((c, d) for c in children)
+    return deepest
+
+
+def check_payload(value, what="payload"):
+    """Raises InvalidArgument when `value` nests deeper than the node takes: the node would
+    refuse it too, and a value nested hundreds deep cannot even be packed."""
+    if depth(value, PAYLOAD_DEPTH_MAX) > PAYLOAD_DEPTH_MAX:
+        raise errors.InvalidArgument("%s nests deeper than %d lists/dicts" % (what, PAYLOAD_DEPTH_MAX))
+
+
 def pack(kind, corr_id, body):
-    return msgpack.packb([VERSION, kind, corr_id, body], use_bin_type=True)
+    try:
+        return msgpack.packb([VERSION, kind, corr_id, body], use_bin_type=True)
+    except (ValueError, TypeError, OverflowError, RecursionError) as e:
+        raise errors.InvalidArgument("cannot encode the request: %s" % e)
 
 
 def unpack(frame):
     """The decoded envelope: (kind, corr_id, body). Strings that are not UTF-8 keep their bytes
-    as surrogate escapes rather than failing the reply."""
-    env = msgpack.unpackb(frame, raw=False, strict_map_key=False,
-                          unicode_errors="surrogateescape")
+    as surrogate escapes rather than failing the reply. Within the node's own decoder bounds:
+    a reply larger, with more items in one container, or nested deeper than a node ever sends
+    is Corruption (the unpacker itself keeps its own stack: it never recurses)."""
+    if len(frame) > REPLY_FRAME_BYTES_MAX:
+        raise errors.Corruption("reply is %d bytes; the limit is %d" % (len(frame),
+                                                                          REPLY_FRAME_BYTES_MAX))
+    try:
+        env = msgpack.unpackb(frame, raw=False, strict_map_key=False,
+                              unicode_errors="surrogateescape",
+                              max_array_len=CONTAINER_ITEMS_MAX, max_map_len=CONTAINER_ITEMS_MAX)
+    except (ValueError, TypeError, RecursionError, msgpack.exceptions.UnpackException) as e:
+        # StackError (nested past the unpacker's stack), FormatError, ExtraData are ValueErrors.
+        raise errors.Corruption("reply is not a msgpack value within bounds: %s" % (str(e) or
+                                                                                    type(e).__name__))
+    if depth(env, DEPTH_MAX) > DEPTH_MAX:
+        raise errors.Corruption("reply nests deeper than %d lists/maps" % DEPTH_MAX)
     if not isinstance(env, list) or len(env) != 4 or not isinstance(env[3], dict):
         raise errors.Corruption("reply is not [version, kind, corr_id, body]")
     return env[1], env[2], env[3]

@@ -32,6 +32,7 @@ def _spec(type, payload, opts, auto_key):
     if unknown:
         raise TypeError("unknown job option(s): %s (known: %s)" % (", ".join(sorted(unknown)),
                                                                   ", ".join(SPEC_OPTIONS)))
+    w.check_payload(payload)
     spec = {"type": type, "payload": payload}
     spec.update({k: v for k, v in opts.items() if v is not None})
     if auto_key and not spec.get("key"):
@@ -69,9 +70,10 @@ class Client:
         self.close()
 
     def submit(self, type, payload=None, **opts):
-        """Submits one job and returns its id. `payload` is any msgpack-able value; `opts` are
-        job-spec fields: queue, priority, run_at_ms, delay_ms, max_attempts, backoff_ms,
-        timeout_ms, key (a submit without a key gets a random one)."""
+        """Submits one job and returns its id. `payload` is any msgpack-able value nesting at
+        most 32 lists/dicts (deeper: jobnet.InvalidArgument, not sent); `opts` are job-spec
+        fields: queue, priority, run_at_ms, delay_ms, max_attempts, backoff_ms, timeout_ms, key
+        (a submit without a key gets a random one)."""
         body = w.expect(self._conn.call(w.SUBMIT, _spec(type, payload, opts, self._auto_key)),
                         w.ACCEPTED)
         return body["id"]
@@ -82,21 +84,29 @@ class Client:
         spec, in order: the job id, or the JobnetError that refused that spec (not raised: the
         other specs are unaffected)."""
         out = []
-        for s in specs:
-            if isinstance(s, dict):
-                s = dict(s)
-                out.append(_spec(s.pop("type"), s.pop("payload", None), s, self._auto_key))
-            else:
-                t, p = s
-                out.append(_spec(t, p, {}, self._auto_key))
-        body = w.expect(self._conn.call(w.SUBMIT_BATCH, {"specs": out}), w.BATCH_ACCEPTED)
-        items = body.get("items", [])
-        if len(items) != len(out):
-            raise errors.Corruption("batch reply has %d answers for %d specs" % (len(items),
-                                                                                 len(out)))
-        return [it["id"] if "id" in it else errors.error_for(it.get("code", 0),
-                                                             it.get("message", ""))
-                for it in items]
+        refused = {}  # index -> the error of a spec refused here (its payload nests too deep)
+        for i, s in enumerate(specs):
+            try:
+                if isinstance(s, dict):
+                    s = dict(s)
+                    out.append(_spec(s.pop("type"), s.pop("payload", None), s, self._auto_key))
+                else:
+                    t, p = s
+                    out.append(_spec(t, p, {}, self._auto_key))
+            except errors.InvalidArgument as e:
+                refused[i] = e  # fails only itself, as the node's own per-spec errors
+        sent = []
+        if out:
+            body = w.expect(self._conn.call(w.SUBMIT_BATCH, {"specs": out}), w.BATCH_ACCEPTED)
+            items = body.get("items", [])
+            if len(items) != len(out):
+                raise errors.Corruption("batch reply has %d answers for %d specs" % (len(items),
+                                                                                     len(out)))
+            sent = [it["id"] if "id" in it else errors.error_for(it.get("code", 0),
+                                                                 it.get("message", ""))
+                    for it in items]
+        answers = iter(sent)
+        return [refused[i] if i in refused else next(answers) for i in range(len(specs))]
 
     def status(self, id, history=False):
         """The job as it is now (with history: its last attempts)."""

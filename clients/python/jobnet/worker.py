@@ -212,6 +212,13 @@ class Worker:
                 with self._lock:
                     self.failed += 1
                 return
+            try:
+                w.check_payload(result, "the result")
+            except errors.InvalidArgument as e:  # the node would refuse it: fail the attempt
+                self._report(job, w.WORKER_FAIL, {"error": str(e)})
+                with self._lock:
+                    self.failed += 1
+                return
             self._report(job, w.WORKER_COMPLETE, {"result": result})
         finally:
             with self._lock:

@@ -102,6 +102,50 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(cm.exception.code_name, "timeout")
         self.c.cancel(slow)
 
+    def test_one_nesting_bound_for_payloads_and_replies(self):
+        def nest(n):
+            v = "leaf"
+            for i in range(n):
+                v = [v] if i % 2 else {"k": v}
+            return v
+        at, over = nest(jobnet.PAYLOAD_DEPTH_MAX), nest(jobnet.PAYLOAD_DEPTH_MAX + 1)
+        # The deepest payload runs, and its job can be listed and shown like any other.
+        job_id = self.c.submit("echo", at, queue="deepq")
+        self.assertEqual(self.c.wait(job_id, timeout=20)["result"], at)
+        self.assertEqual([j["result"] for j in self.c.list(queue="deepq")], [at])
+        # One level more is refused before anything is sent; in a batch it fails only itself.
+        with self.assertRaises(jobnet.InvalidArgument):
+            self.c.submit("echo", over)
+        with self.assertRaises(jobnet.InvalidArgument):
+            self.c.submit("echo", nest(100000))  # far past what msgpack itself could pack
+        items = self.c.submit_batch([("echo", 1), ("echo", over), ("echo", at)])
+        self.assertIsInstance(items[1], jobnet.InvalidArgument)
+        self.assertEqual([j["result"] for j in self.c.wait([items[0], items[2]], timeout=20)],
+                         [1, at])
+        # Replies are read within the node's own decoder bounds.
+        from jobnet import _wire
+        deep = _wire.msgpack.packb([1, 64, 1, {"x": nest(_wire.DEPTH_MAX)}])
+        for bad in (deep, b"\x94" + b"\x91" * 5000, b"\xdd\xff\xff\xff\xff", b"\xc1"):
+            with self.assertRaises(jobnet.Corruption):
+                _wire.unpack(bad)
+        self.assertEqual(_wire.depth(nest(5), 100), 5)
+        self.assertEqual(_wire.depth(nest(50), 10), 11)
+        # A raw frame nested far past the node's own bound: answered at once, to its corr_id.
+        import zmq
+        sock = zmq.Context.instance().socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(self.node.endpoint)
+        try:
+            pk = _wire.msgpack.packb
+            frame = (b"\x94\x01\x01" + pk(4242) + b"\x82" + pk("type") + pk("echo") + pk("payload") +
+                     b"\x91" * 100000 + b"\xc0")
+            sock.send(frame)
+            self.assertTrue(sock.poll(5000), "no answer to a frame nested 100000 deep")
+            kind, corr, body = _wire.unpack(sock.recv())
+            self.assertEqual((kind, corr, body["code"]), (_wire.ERROR, 4242, 3), body)
+        finally:
+            sock.close()
+
     def test_failover_skips_an_endpoint_nobody_listens_on(self):
         dead = "tcp://127.0.0.1:%d" % free_port()
         with jobnet.Client([dead, self.node.endpoint], request_timeout=3.0) as c:

@@ -1,5 +1,6 @@
 """jobnet.Worker against a live node: a Python worker serves a type the node has no handler
-for; a handler's exception fails the attempt with its text; progress from a Python worker is
+for; a handler's exception fails the attempt with its text, as does a result nested past the
+payload bound; progress from a Python worker is
 seen mid-run; a worker SIGKILLed mid-job loses the job to another worker, which runs it again;
 a worker SIGSTOPped past its lease and resumed has its late completion refused (fencing), and
 the rerun's result stands. Method: a real `jobnet node`, workers in threads of this process or
@@ -111,6 +112,14 @@ class WorkerTest(unittest.TestCase):
         self.assertEqual(failed["state"], "dead")
         self.assertIn("no boom today", failed["error"])
         self.assertEqual(self.c.stats()["counters"]["external_leased"], 13)
+        # A result nested past the bound every reader holds fails the attempt, with a reason.
+        self.start_worker(lambda job: [[[[job.payload]]]], ["py_nest"])
+        deep = {"k": "v"}
+        for _ in range(jobnet.PAYLOAD_DEPTH_MAX - 1):
+            deep = [deep]
+        failed = self.c.wait(self.c.submit("py_nest", deep, max_attempts=1), timeout=30)
+        self.assertEqual(failed["state"], "dead")
+        self.assertIn("nests deeper than", failed["error"])
 
     def test_progress_from_a_python_worker_is_seen_mid_run(self):
         release = threading.Event()
