@@ -60,7 +60,7 @@ def depth(value, stop):
         if d > stop:
             return stop + 1
         deepest = max(deepest, d)
-        todo.extend((c, d) for c in children)
+        todo.extend((c, d) for c in children if isinstance(c, (dict, list, tuple)))
     return deepest
 
 
