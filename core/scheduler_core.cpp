@@ -7,6 +7,7 @@
 
 #include "base/check.hpp"
 #include "core/content_key.hpp"
+#include "protocol/msgpack_bounded.hpp"
 
 namespace jobnet::sched {
 
@@ -893,6 +894,15 @@ void Scheduler::Finish(Job& job) {
   waiters_.erase(it);
 }
 
+// Why a handler's successful result cannot be kept, or "" if it can: over the size bound, or
+// nested past the one payload bound (a job that is kept must fit every reply that carries it).
+static std::string ResultProblem(const std::string& result) {
+  if (result.size() > limits::kResultBytesMax) return "result is larger than 1 MiB";
+  if (result.empty()) return "";
+  Status s = protocol::CheckNesting(result.data(), result.size(), limits::kPayloadDepthMax, "result");
+  return s.ok() ? "" : s.message();
+}
+
 void Scheduler::EndRun(Job& job, uint64_t lease, bool ok, const std::string& result,
                        const std::string& error, bool timed_out, Now now) {
   // The lease deadline is authoritative: an outcome that arrives at or past it is a timeout,
@@ -908,7 +918,7 @@ void Scheduler::EndRun(Job& job, uint64_t lease, bool ok, const std::string& res
   if (timed_out) {
     counters_[Counter::kTimeouts]++;
     FailRun(job, "timed out after " + std::to_string(job.spec.timeout_ms) + " ms", now);
-  } else if (ok && result.size() <= limits::kResultBytesMax) {
+  } else if (std::string problem = ok ? ResultProblem(result) : ""; ok && problem.empty()) {
     held_bytes_ -= job.spec.payload.size() + job.result.size();
     job.result = result.empty() ? protocol::MsgpackNil() : result;
     if (opt_.blob_refs) opt_.blob_refs->AddResult(job.seq, job.result);
@@ -921,7 +931,7 @@ void Scheduler::EndRun(Job& job, uint64_t lease, bool ok, const std::string& res
     counters_[Counter::kSucceeded]++;
   } else {
     counters_[Counter::kFailedAttempts]++;
-    FailRun(job, ok ? "result is larger than 1 MiB" : error, now);
+    FailRun(job, ok ? problem : error, now);
   }
 }
 
@@ -940,13 +950,13 @@ void Scheduler::Complete(const Outcome& o, Now now) {
       auto r = AnswerTo<protocol::RemoteResult>(slot.run);
       // As for a local run, the host's deadline decides; the owner counts the timeout.
       r.timed_out = o.timed_out || now.mono_ms >= slot.hosted_deadline_ms;
-      r.ok = !r.timed_out && o.ok && o.result.size() <= limits::kResultBytesMax;
+      const std::string problem = o.ok ? ResultProblem(o.result) : "";
+      r.ok = !r.timed_out && o.ok && problem.empty();
       r.result = r.ok ? o.result : protocol::MsgpackNil();
       if (r.timed_out) {
         r.error = "timed out after " + std::to_string(slot.run.timeout_ms) + " ms";
       } else {
-        r.error = o.ok && !r.ok ? "result is larger than 1 MiB"
-                                : o.error.substr(0, limits::kErrorMessageBytesMax);
+        r.error = o.ok && !r.ok ? problem : o.error.substr(0, limits::kErrorMessageBytesMax);
       }
       r.free = FreeToOffer();  // this run's slot is free again
       fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(r)});

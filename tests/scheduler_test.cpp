@@ -1812,6 +1812,31 @@ TEST_F(ClusterSchedulerTest, JobNamingABlobLeasesToAPeerLikeAnyJob) {
 }
 
 
+// A handler's result nested past the one payload bound is not kept (it could not be listed or
+// replicated): the attempt fails with the reason, as an oversized one does.
+TEST_F(SchedulerTest, AResultNestedPastTheBoundFailsTheAttempt) {
+  Make(1);
+  JobSpec s = Spec();
+  s.max_attempts = 1;
+  std::string id = Submit(s);
+  const Dispatch d = fx_.dispatches.at(0);
+  std::string deep(limits::kPayloadDepthMax + 1, '\x91');  // [[[...nil...]]]
+  deep += '\xc0';
+  s_->Complete(Outcome{d.slot, d.lease, d.seq, true, deep, ""}, now_);
+  fx_ = s_->TakeEffects();
+  auto info = Info(id);
+  EXPECT_EQ(info.state, JobState::kDead);
+  EXPECT_NE(info.error.find("nests deeper"), std::string::npos) << info.error;
+  // At the bound it is kept.
+  std::string ok_id = Submit(Spec());
+  const Dispatch d2 = fx_.dispatches.at(0);
+  std::string at_bound(limits::kPayloadDepthMax, '\x91');
+  at_bound += '\xc0';
+  s_->Complete(Outcome{d2.slot, d2.lease, d2.seq, true, at_bound, ""}, now_);
+  fx_ = s_->TakeEffects();
+  EXPECT_EQ(Info(ok_id).state, JobState::kSucceeded);
+}
+
 // ---- time: durations on the steady clock, instants on the wall clock (issue 16) ----
 
 // The wall clock steps (NTP, a VM resume) while the steady clock runs on: only what a user
