@@ -20,6 +20,14 @@ struct Now {
   constexpr Now(uint64_t wall, uint64_t mono) : wall_ms(wall), mono_ms(mono) {}
   // Both clocks at one value: a clock whose wall never steps (most unit tests).
   constexpr Now(uint64_t both_ms) : wall_ms(both_ms), mono_ms(both_ms) {}  // NOLINT: implicit
+
+  // The steady time at which the wall clock reaches `wall_instant`, as of this reading, but
+  // never more than `ahead_max` from now: how a journaled instant that stands for a duration
+  // (a backoff, an interval's next fire) is turned back into a deadline.
+  constexpr uint64_t MonoAt(uint64_t wall_instant, uint64_t ahead_max = UINT64_MAX) const {
+    const uint64_t ahead = wall_instant > wall_ms ? wall_instant - wall_ms : 0;
+    return mono_ms + (ahead < ahead_max ? ahead : ahead_max);
+  }
 };
 
 // Reads both clocks for the scheduler's loop and notices when the loop itself did not run: a

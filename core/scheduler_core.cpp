@@ -72,6 +72,13 @@ void Scheduler::Error(ReplyToken t, const jobnet::Status& s) {
   fx_.replies.push_back(Reply{t, protocol::ErrorReply{s.code(), s.message()}});
 }
 
+template <class Describe>
+void Scheduler::NoteRefused(const Describe& describe) {
+  if (refused_noted_ >= limits::kRefusedFramesNotedMax) return;
+  refused_noted_++;
+  fx_.notes.push_back(describe());
+}
+
 protocol::AcceptedReply Scheduler::Answer(const Job& job, bool duplicate) {
   protocol::AcceptedReply r;
   r.id = job.id;
@@ -226,9 +233,7 @@ void Scheduler::RecoverJob(Job j, Now now) {
     case JobState::kDelayed:
       // A backoff in progress is a duration: what was left of it (by the journaled instant,
       // as of now) runs on the steady clock. No more than one backoff, whatever the wall says.
-      if (IsBackoff(job))
-        job.ready_at_ms = now.mono_ms + std::min(job.run_at_ms > now.wall_ms ? job.run_at_ms - now.wall_ms : 0,
-                                                 limits::kBackoffMsMax);
+      if (IsBackoff(job)) job.ready_at_ms = now.MonoAt(job.run_at_ms, limits::kBackoffMsMax);
       Enqueue(job, now);
       break;
     case JobState::kRunning:
@@ -242,10 +247,7 @@ void Scheduler::RecoverJob(Job j, Now now) {
       finished_.emplace(job.finished_at_ms, job.seq);
       // A delivery pending when the node stopped (or in flight: its answer was lost) goes on.
       if (job.callback.state == CallbackState::kPending) {
-        const uint64_t wall = job.callback.next_at_ms;
-        job.callback.due_mono_ms =
-            now.mono_ms + std::min(wall > now.wall_ms ? wall - now.wall_ms : 0,
-                                   opt_.callbacks.backoff_max_ms);
+        job.callback.due_mono_ms = now.MonoAt(job.callback.next_at_ms, opt_.callbacks.backoff_max_ms);
         callback_due_.emplace(job.callback.due_mono_ms, job.seq);
       }
       break;
@@ -784,12 +786,10 @@ void Scheduler::OnQueueSync(const protocol::QueueSync& sync, Now now) {
       // Stamped in the future: it would win over every change for that long. Refused; the
       // sender's clock (or the frame) is wrong.
       counters_[Counter::kQueueSyncFuture]++;
-      if (refused_noted_ < limits::kRefusedFramesNotedMax) {
-        refused_noted_++;
-        fx_.notes.push_back("queue_sync from " + sync.node + " refused: queue " + q.name +
-                            " stamped " + std::to_string(q.updated_at_ms - now.wall_ms) +
-                            " ms in the future");
-      }
+      NoteRefused([&] {
+        return "queue_sync from " + sync.node + " refused: queue " + q.name + " stamped " +
+               std::to_string(q.updated_at_ms - now.wall_ms) + " ms in the future";
+      });
       continue;
     }
     bool known = queues_.IsConfigured(q.name);
@@ -1111,12 +1111,11 @@ void Scheduler::OnHeartbeat(const protocol::Heartbeat& hb, Now now) {
       // known incarnation's silence first (declared dead by Tick, for its own silence only),
       // after which this one is taken. Until then it is refused: it would fail our runs there.
       counters_[Counter::kHeartbeatsRefused]++;
-      if (refused_noted_ < limits::kRefusedFramesNotedMax) {
-        refused_noted_++;
-        fx_.notes.push_back("heartbeat for " + p.endpoint + " refused: incarnation " +
-                            std::to_string(hb.incarnation) + " while incarnation " +
-                            std::to_string(p.incarnation) + " is alive");
-      }
+      NoteRefused([&] {
+        return "heartbeat for " + p.endpoint + " refused: incarnation " +
+               std::to_string(hb.incarnation) + " while incarnation " +
+               std::to_string(p.incarnation) + " is alive";
+      });
       continue;
     }
     if (p.incarnation != 0 && p.incarnation != hb.incarnation) {
@@ -1216,13 +1215,11 @@ void Scheduler::HostRun(const protocol::RemoteRun& run, Now now) {
 
 void Scheduler::RefuseResult(const protocol::RemoteResult& res, const std::string& why) {
   counters_[Counter::kResultsRefused]++;
-  if (refused_noted_ < limits::kRefusedFramesNotedMax) {
-    refused_noted_++;
-    fx_.notes.push_back("remote_result refused (" + why + "): owner " + res.owner +
-                        " incarnation " + std::to_string(res.owner_incarnation) + ", lease " +
-                        std::to_string(res.lease) + ", seq " + std::to_string(res.seq) +
-                        ", from " + res.worker_node);
-  }
+  NoteRefused([&] {
+    return "remote_result refused (" + why + "): owner " + res.owner + " incarnation " +
+           std::to_string(res.owner_incarnation) + ", lease " + std::to_string(res.lease) +
+           ", seq " + std::to_string(res.seq) + ", from " + res.worker_node;
+  });
 }
 
 void Scheduler::OnRemoteResult(const protocol::RemoteResult& res, Now now) {

@@ -431,6 +431,10 @@ class Scheduler {
   int FindLink(const std::string& node) const;
   // Counts (and notes, a few times) a remote result that names no run of this node.
   void RefuseResult(const protocol::RemoteResult& res, const std::string& why);
+  // Logs a refused frame (describe() says which) for the first kRefusedFramesNotedMax only: a
+  // flood of forged frames must not flood the log. The caller counts it.
+  template <class Describe>
+  void NoteRefused(const Describe& describe);
   // A queue settings stamp, or `now` if it is beyond the clock skew: a stamp from the future
   // is not trusted, so it cannot hold every later change back.
   static uint64_t TrustedStamp(uint64_t stamp, Now now) {

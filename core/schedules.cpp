@@ -38,7 +38,7 @@ void ScheduleTable::Index(Entry& e, uint64_t next_ms, Now now) {
   if (e.cron) {
     due_wall_.emplace(next_ms, e.s.spec.name);
   } else {
-    e.due_mono_ms = now.mono_ms + (next_ms > now.wall_ms ? next_ms - now.wall_ms : 0);
+    e.due_mono_ms = now.MonoAt(next_ms);
     due_mono_.emplace(e.due_mono_ms, e.s.spec.name);
   }
 }
@@ -145,8 +145,8 @@ Schedule ScheduleTable::Fired(const std::string& name, Now now, const std::strin
   const uint64_t every = e.s.spec.every_ms;
   if (now.wall_ms >= e.next_ms + every || now.mono_ms >= e.due_mono_ms + every)
     e.s.anchor_ms = now.wall_ms;
-  const uint64_t next = NextFire(e, now);
-  Index(e, now.wall_ms + std::min(next > now.wall_ms ? next - now.wall_ms : every, every), now);
+  // (NextFire is after now.wall_ms: the fire just made is the last.)
+  Index(e, std::min(NextFire(e, now), now.wall_ms + every), now);
   return e.s;
 }
 

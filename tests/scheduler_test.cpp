@@ -963,16 +963,10 @@ TEST_F(ClusterSchedulerTest, ForgedResultsChangeNothingAndAreCounted) {
   later.delay_ms = 3600 * 1000;
   std::string delayed = Submit(later);  // n1-3, never ran
   auto forge = [&](uint64_t inc, uint64_t lease, uint64_t seq, const std::string& from) {
-    protocol::RemoteResult r;
-    r.owner = "n1";
-    r.owner_incarnation = inc;
-    r.worker_node = from;
-    r.lease = lease;
-    r.seq = seq;
-    r.ok = true;
-    r.result = "\xc0";
-    s_->OnRemoteResult(r, now_);
-    fx_ = s_->TakeEffects();
+    protocol::RemoteRun named;  // the run the frame names
+    named.lease = lease;
+    named.seq = seq;
+    Result(named, true, false, inc, 0, from);
     EXPECT_TRUE(fx_.writes.empty());
   };
   forge(0, 1, 3, "n2");                       // earlier incarnation, the job's seq (issue 16)
