@@ -75,8 +75,8 @@ int JournalCommand(const std::string& dir, const std::string& action, const std:
     for (const auto& [n, ev] : history) protocol::RecordEvent(ev, parsed.value().node, &jb);
     nlohmann::json o = JobRecordToJson(jb);
     protocol::JobInfo info = jb.Info();
-    info.history = jb.history;
-    info.history_dropped = jb.history_dropped;
+    info.history = jb.rare.get().history;
+    info.history_dropped = jb.rare.get().history_dropped;
     // `attempts` stays the count here (the tool's output contract predates the history).
     nlohmann::json with = JobWithHistoryToJson(info);
     o["attempt_history"] = with["attempts"];

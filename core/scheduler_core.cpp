@@ -135,7 +135,7 @@ void Scheduler::SetState(Job& job, JobState to, Now now, std::string message,
   JobEvent ev{now.wall_ms, to, job.attempts, std::move(message), std::move(node), {}};
   // An event that ends a failed run carries its error, for the attempt history.
   if (job.events > 0 && to != JobState::kRunning && to != JobState::kSucceeded &&
-      !job.history.empty() && job.history.back().ended_at_ms == 0)
+      !job.rare.get().history.empty() && job.rare.get().history.back().ended_at_ms == 0)
     ev.error = job.error;
   protocol::RecordEvent(ev, opt_.node_id, &job);
   dirty_[job.seq].emplace_back(job.events++, std::move(ev));
@@ -214,10 +214,10 @@ void Scheduler::RecoverJob(Job j, Now now) {
   // Recovery hands jobs over in seq order: hinting the end makes each insert O(1).
   Job& job = jobs_.emplace_hint(jobs_.end(), seq, std::move(j))->second;
   if (!job.spec.key.empty()) by_key_[job.spec.key] = seq;
-  if (!job.reuse_key.empty()) {
+  if (!job.rare.get().reuse_key.empty()) {
     // The newest job with a content key is the one the index named: an older one was only
     // replaced after it failed (Admit).
-    uint64_t& indexed = reuse_[job.reuse_key];
+    uint64_t& indexed = reuse_[job.rare.get().reuse_key];
     indexed = std::max(indexed, seq);
   }
   state_counts_[static_cast<int>(job.state)]++;
@@ -236,19 +236,22 @@ void Scheduler::RecoverJob(Job j, Now now) {
       if (IsBackoff(job)) job.ready_at_ms = now.MonoAt(job.run_at_ms, limits::kBackoffMsMax);
       Enqueue(job, now);
       break;
-    case JobState::kRunning:
+    case JobState::kRunning: {
       recovered_running_.emplace_back(job.order, job.seq);  // its run died with the node
       // If it ran on a peer, that run may still end there and report: its result is taken
       // for this run only (OnRemoteResult), as the journal names it.
-      if (job.lease != 0 && !job.history.empty() && job.history.back().node != opt_.node_id)
-        late_runs_[seq] = LateRun{job.lease, job.history.back().node};
+      const auto& history = job.rare.get().history;
+      if (job.lease != 0 && !history.empty() && history.back().node != opt_.node_id)
+        late_runs_[seq] = LateRun{job.lease, history.back().node};
       break;
+    }
     default:
       finished_.emplace(job.finished_at_ms, job.seq);
       // A delivery pending when the node stopped (or in flight: its answer was lost) goes on.
-      if (job.callback.state == CallbackState::kPending) {
-        job.callback.due_mono_ms = now.MonoAt(job.callback.next_at_ms, opt_.callbacks.backoff_max_ms);
-        callback_due_.emplace(job.callback.due_mono_ms, job.seq);
+      if (job.rare.get().callback.state == CallbackState::kPending) {
+        CallbackDelivery& d = job.rare.mut().callback;
+        d.due_mono_ms = now.MonoAt(d.next_at_ms, opt_.callbacks.backoff_max_ms);
+        callback_due_.emplace(d.due_mono_ms, job.seq);
       }
       break;
   }
@@ -338,8 +341,8 @@ Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, Now now) {
                               " callback deliveries pending, its limit");
   Job& job = NewJob(std::move(spec), now);
   if (!content_key.empty()) {
-    job.reuse_key = std::move(content_key);
-    reuse_[job.reuse_key] = job.seq;
+    reuse_[content_key] = job.seq;
+    job.rare.mut().reuse_key = std::move(content_key);
   }
   held_bytes_ += job.spec.payload.size() + job.result.size();
   job.run_at_ms = job.spec.run_at_ms > now.wall_ms ? job.spec.run_at_ms : 0;
@@ -383,7 +386,7 @@ Result<protocol::AcceptedReply> Scheduler::AdmitReused(JobSpec spec, const Job& 
   job.spec.payload = protocol::MsgpackNil();
   job.spec.run_at_ms = 0;
   job.result = std::move(result);
-  job.reused_from = from;
+  job.rare.mut().reused_from = from;
   if (opt_.blob_refs) opt_.blob_refs->AddResult(job.seq, job.result);  // an image's result blob
   job.finished_at_ms = now.wall_ms;
   held_bytes_ += job.spec.payload.size() + job.result.size();
@@ -499,8 +502,8 @@ void Scheduler::StatusOf(ReplyToken t, const std::string& id, bool history) {
   if (job == nullptr) return;
   JobInfo info = job->Info();
   if (history) {
-    info.history = job->history;
-    info.history_dropped = job->history_dropped;
+    info.history = job->rare.get().history;
+    info.history_dropped = job->rare.get().history_dropped;
   }
   fx_.replies.push_back(Reply{t, protocol::JobReply{std::move(info)}});
 }
@@ -1367,10 +1370,13 @@ uint64_t Scheduler::BeginRun(Job& job, Now now) {
   job.attempts++;
   job.started_at_ms = now.wall_ms;
   job.run_started_mono_ms = now.mono_ms;
-  job.progress = 0;  // each run reports its own
-  job.progress_message.clear();
-  job.progress_at_ms = 0;
-  job.progress_event_at_ms = 0;
+  if (job.rare.has()) {  // each run reports its own progress
+    JobRare& r = job.rare.mut();
+    r.progress = 0;
+    r.progress_message.clear();
+    r.progress_at_ms = 0;
+    r.progress_event_at_ms = 0;
+  }
   job.lease = next_lease_++;
   return job.lease;
 }
@@ -1461,14 +1467,14 @@ void Scheduler::Purge(Now now) {
       auto k = by_key_.find(job.spec.key);
       if (k != by_key_.end() && k->second == seq) by_key_.erase(k);
     }
-    if (!job.reuse_key.empty()) {
-      auto r = reuse_.find(job.reuse_key);
+    if (!job.rare.get().reuse_key.empty()) {
+      auto r = reuse_.find(job.rare.get().reuse_key);
       if (r != reuse_.end() && r->second == seq) reuse_.erase(r);
     }
     state_counts_[static_cast<int>(job.state)]--;
     CountQueueState(job.spec.queue, job.state, -1);
     held_bytes_ -= job.spec.payload.size() + job.result.size();
-    if (job.callback.state == CallbackState::kPending)
+    if (job.rare.get().callback.state == CallbackState::kPending)
       fx_.notes.push_back("callback of job " + job.id + " to " + job.spec.callback +
                           " given up: the job was purged before it was delivered");
     DropCallback(job, "purged");
@@ -1568,8 +1574,9 @@ void Scheduler::OnStall(uint64_t stalled_ms, Now now) {
 
 void Scheduler::StartCallback(Job& job) {
   if (job.spec.callback.empty()) return;
-  JOBNET_CHECK(job.callback.state != CallbackState::kPending);  // a retry dropped the last one
-  CallbackDelivery& d = job.callback;
+  // a retry dropped the last one
+  JOBNET_CHECK(job.rare.get().callback.state != CallbackState::kPending);
+  CallbackDelivery& d = job.rare.mut().callback;
   d = CallbackDelivery{};
   d.id = job.id + "." + std::to_string(job.events - 1);  // the final state's event number
   d.next_at_ms = job.finished_at_ms;
@@ -1587,11 +1594,12 @@ void Scheduler::StartCallback(Job& job) {
 }
 
 void Scheduler::DropCallback(Job& job, const std::string& why) {
-  if (job.callback.state != CallbackState::kPending) return;
-  callback_due_.erase({job.callback.due_mono_ms, job.seq});
+  if (job.rare.get().callback.state != CallbackState::kPending) return;
+  CallbackDelivery& d = job.rare.mut().callback;
+  callback_due_.erase({d.due_mono_ms, job.seq});
   callback_in_flight_.erase(job.seq);  // its answer, when it comes, is ignored
-  job.callback.state = CallbackState::kFailed;
-  job.callback.error = why;
+  d.state = CallbackState::kFailed;
+  d.error = why;
   counters_[Counter::kCallbacksFailed]++;
   callback_dirty_.insert(job.seq);
 }
@@ -1602,11 +1610,12 @@ void Scheduler::SendDueCallbacks(Now now) {
     uint64_t seq = callback_due_.begin()->second;
     callback_due_.erase(callback_due_.begin());
     const Job& job = jobs_.at(seq);
-    JOBNET_CHECK(job.callback.state == CallbackState::kPending);
-    callback_in_flight_[seq] = job.callback.id;
+    const CallbackDelivery& d = job.rare.get().callback;
+    JOBNET_CHECK(d.state == CallbackState::kPending);
+    callback_in_flight_[seq] = d.id;
     counters_[Counter::kCallbackAttempts]++;
-    fx_.callback_sends.push_back(CallbackSend{seq, job.callback.id, job.spec.callback,
-                                              job.callback.attempts + 1, job.Info()});
+    fx_.callback_sends.push_back(
+        CallbackSend{seq, d.id, job.spec.callback, d.attempts + 1, job.Info()});
   }
 }
 
@@ -1615,7 +1624,7 @@ void Scheduler::OnCallbackResult(const CallbackResult& r, Now now) {
   if (in == callback_in_flight_.end() || in->second != r.delivery) return;  // dropped meanwhile
   callback_in_flight_.erase(in);
   Job& job = jobs_.at(r.seq);  // a purge drops the in-flight entry with the job
-  CallbackDelivery& d = job.callback;
+  CallbackDelivery& d = job.rare.mut().callback;
   JOBNET_CHECK(d.state == CallbackState::kPending && d.id == r.delivery);
   d.attempts++;
   d.last_at_ms = now.wall_ms;
@@ -1712,10 +1721,10 @@ JobWrite Scheduler::WriteOf(Job& job, std::vector<std::pair<uint32_t, JobEvent>>
   const bool first = !events.empty() && events.front().first == 0;
   std::vector<AttemptInfo> history;
   std::string payload;
-  history.swap(job.history);
+  if (job.rare.has()) history.swap(job.rare.mut().history);
   if (!first) payload.swap(job.spec.payload);
   JobWrite w{job, std::move(events), callback};
-  job.history.swap(history);
+  if (job.rare.has()) job.rare.mut().history.swap(history);
   if (!first) job.spec.payload.swap(payload);
   return w;
 }
@@ -1727,19 +1736,21 @@ bool Scheduler::IsKnownType(const std::string& type) const {
 
 bool Scheduler::ApplyProgress(Job& job, uint32_t pct, std::string message, Now now) {
   const uint64_t mono = now.mono_ms;
-  if (job.progress_at_ms != 0 && mono < job.progress_at_ms + limits::kProgressIntervalMsMin) {
+  const JobRare& seen = job.rare.get();
+  if (seen.progress_at_ms != 0 && mono < seen.progress_at_ms + limits::kProgressIntervalMsMin) {
     counters_[Counter::kProgressDropped]++;
     return false;
   }
-  job.progress = std::min(pct, limits::kProgressPctMax);
+  JobRare& r = job.rare.mut();
+  r.progress = std::min(pct, limits::kProgressPctMax);
   if (message.size() > limits::kProgressMessageBytesMax)
     message.resize(limits::kProgressMessageBytesMax);
-  job.progress_message = std::move(message);
-  job.progress_at_ms = std::max<uint64_t>(mono, 1);
+  r.progress_message = std::move(message);
+  r.progress_at_ms = std::max<uint64_t>(mono, 1);
   counters_[Counter::kProgressUpdates]++;
-  if (job.progress_event_at_ms == 0 ||
-      mono >= job.progress_event_at_ms + limits::kProgressEventIntervalMsMin) {
-    job.progress_event_at_ms = job.progress_at_ms;
+  if (r.progress_event_at_ms == 0 ||
+      mono >= r.progress_event_at_ms + limits::kProgressEventIntervalMsMin) {
+    r.progress_event_at_ms = r.progress_at_ms;
     progress_dirty_.insert(job.seq);
   }
   return true;

@@ -39,6 +39,7 @@ using protocol::Job;
 using protocol::JobEvent;
 using protocol::JobState;
 using protocol::JobWrite;
+using protocol::JobRare;
 
 // The job state changes the scheduler makes (docs/architecture.md §5), as [from][to]. SetState
 // fail-stops (JOBNET_CHECK) on any other: a job moving outside this table is our bug, and carrying

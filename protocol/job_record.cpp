@@ -99,13 +99,14 @@ JobInfo Job::Info() const {
   i.run_at_ms = run_at_ms;
   i.key = spec.key;
   i.callback = spec.callback;
-  i.callback_state = callback.state;
-  i.callback_attempts = callback.attempts;
-  i.callback_next_at_ms = callback.state == CallbackState::kPending ? callback.next_at_ms : 0;
-  i.callback_error = callback.error;
-  i.reused_from = reused_from;
-  i.progress = state == JobState::kSucceeded ? limits::kProgressPctMax : progress;
-  i.progress_message = progress_message;
+  const JobRare& r = rare.get();
+  i.callback_state = r.callback.state;
+  i.callback_attempts = r.callback.attempts;
+  i.callback_next_at_ms = r.callback.state == CallbackState::kPending ? r.callback.next_at_ms : 0;
+  i.callback_error = r.callback.error;
+  i.reused_from = r.reused_from;
+  i.progress = state == JobState::kSucceeded ? limits::kProgressPctMax : r.progress;
+  i.progress_message = r.progress_message;
   return i;
 }
 
@@ -145,7 +146,8 @@ bool ReadSpec(const msgpack::object& spec, JobSpec* s, uint64_t* prio, uint64_t*
 std::string EncodeJobRecord(const Job& j) {
   msgpack::sbuffer buf(192 + j.result.size());
   Packer pk(&buf);
-  pk.pack_map(14 + (j.reuse_key.empty() ? 0 : 1) + (j.reused_from.empty() ? 0 : 1) +
+  const JobRare& r = j.rare.get();
+  pk.pack_map(14 + (r.reuse_key.empty() ? 0 : 1) + (r.reused_from.empty() ? 0 : 1) +
               (j.lease == 0 ? 0 : 1));
   U64(pk, "v", kRecordVersion);
   U64(pk, "seq", j.seq);
@@ -162,12 +164,12 @@ std::string EncodeJobRecord(const Job& j) {
   Str(pk, "err", j.error);
   U64(pk, "ord", j.order);
   U64(pk, "nev", j.events);
-  if (!j.reuse_key.empty()) {
+  if (!r.reuse_key.empty()) {
     pk.pack("rk");
-    pk.pack_bin(static_cast<uint32_t>(j.reuse_key.size()));
-    pk.pack_bin_body(j.reuse_key.data(), static_cast<uint32_t>(j.reuse_key.size()));
+    pk.pack_bin(static_cast<uint32_t>(r.reuse_key.size()));
+    pk.pack_bin_body(r.reuse_key.data(), static_cast<uint32_t>(r.reuse_key.size()));
   }
-  if (!j.reused_from.empty()) Str(pk, "rf", j.reused_from);
+  if (!r.reused_from.empty()) Str(pk, "rf", r.reused_from);
   if (j.lease != 0) U64(pk, "ls", j.lease);
   return std::string(buf.data(), buf.size());
 }
@@ -179,6 +181,7 @@ Result<Job> DecodeJobRecord(const std::string& bytes) {
   const auto& o = oh.get();
   Job j;
   uint64_t state = 0, att = 0, prio = 0, max = 0, nev = 0;
+  std::string reuse_key, reused_from;
   const auto* spec = FindKey(o, "spec");
   if (spec == nullptr || spec->type != msgpack::type::MAP)
     return Status::Corruption("job record has no spec");
@@ -187,12 +190,14 @@ Result<Job> DecodeJobRecord(const std::string& bytes) {
             GetU64(o, "sa", &j.started_at_ms) && GetU64(o, "fa", &j.finished_at_ms) &&
             GetU64(o, "ra", &j.run_at_ms) && GetRaw(o, "res", &j.result) &&
             GetStr(o, "err", &j.error) && GetU64(o, "ord", &j.order) && GetU64(o, "nev", &nev) &&
-            ReadSpec(*spec, &j.spec, &prio, &max) && GetBin(o, "rk", &j.reuse_key) &&
-            GetStr(o, "rf", &j.reused_from) && GetU64(o, "ls", &j.lease);
+            ReadSpec(*spec, &j.spec, &prio, &max) && GetBin(o, "rk", &reuse_key) &&
+            GetStr(o, "rf", &reused_from) && GetU64(o, "ls", &j.lease);
   if (!ok) return Status::Corruption("job record has a field of the wrong type");
-  if (!j.reuse_key.empty() && j.reuse_key.size() != kReuseKeyBytes)
+  if (!reuse_key.empty() && reuse_key.size() != kReuseKeyBytes)
     return Status::Corruption("job record has a content key of " +
-                              std::to_string(j.reuse_key.size()) + " bytes, not 32");
+                              std::to_string(reuse_key.size()) + " bytes, not 32");
+  if (!reuse_key.empty()) j.rare.mut().reuse_key = std::move(reuse_key);
+  if (!reused_from.empty()) j.rare.mut().reused_from = std::move(reused_from);
   if (state >= static_cast<uint64_t>(kJobStateCount))
     return Status::Corruption("job record has unknown state " + std::to_string(state));
   if (j.seq == 0 || j.id.empty()) return Status::Corruption("job record has no seq or id");
@@ -209,7 +214,10 @@ Result<Job> DecodeJobRecord(const std::string& bytes) {
 }
 
 void RecordEvent(const JobEvent& ev, const std::string& owner, Job* job) {
-  auto& h = job->history;
+  // Only a run makes a history: a job that never ran keeps none (and no JobRare).
+  if (ev.state != JobState::kRunning && job->rare.get().history.empty()) return;
+  JobRare& r = job->rare.mut();
+  auto& h = r.history;
   bool open = !h.empty() && h.back().ended_at_ms == 0;
   if (open && ev.attempt < h.back().attempt) {
     h.pop_back();  // handed back unstarted: not an attempt
@@ -225,7 +233,7 @@ void RecordEvent(const JobEvent& ev, const std::string& owner, Job* job) {
   if (open) h.back().ended_at_ms = std::max<uint64_t>(ev.at_ms, 1);  // not expected: close it
   if (h.size() >= limits::kAttemptHistoryMax) {
     h.erase(h.begin());
-    job->history_dropped++;
+    r.history_dropped++;
   }
   h.push_back(AttemptInfo{ev.attempt, ev.node.empty() ? owner : ev.node, ev.at_ms, 0, {}});
 }

@@ -38,6 +38,7 @@
 #define JOBNET_PROTOCOL_JOB_RECORD_HPP_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -64,12 +65,65 @@ struct CallbackDelivery {
   uint64_t due_mono_ms = 0;
 };
 
+// A value kept out of line and made on first write: a copy copies the value, and an empty one
+// reads as a default T. What few jobs use then costs the others one pointer, not its size.
+template <typename T>
+class OutOfLine {
+ public:
+  OutOfLine() = default;
+  OutOfLine(const OutOfLine& o) : p_(o.p_ ? std::make_unique<T>(*o.p_) : nullptr) {}
+  OutOfLine& operator=(const OutOfLine& o) {
+    if (this != &o) p_ = o.p_ ? std::make_unique<T>(*o.p_) : nullptr;
+    return *this;
+  }
+  OutOfLine(OutOfLine&&) noexcept = default;
+  OutOfLine& operator=(OutOfLine&&) noexcept = default;
+
+  const T& get() const {
+    static const T kEmpty{};
+    return p_ ? *p_ : kEmpty;
+  }
+  T& mut() {
+    if (!p_) p_ = std::make_unique<T>();
+    return *p_;
+  }
+  bool has() const { return p_ != nullptr; }
+
+ private:
+  std::unique_ptr<T> p_;
+};
+
+// The parts of a job most jobs never have: a callback delivery, result reuse, progress reports
+// and an attempt history (only jobs that ran hold one).
+struct JobRare {
+  // Its callback's delivery; journaled in its own record ("c:" + seq), not in the job record.
+  CallbackDelivery callback;
+  // Result reuse (journaled "rk" and "rf", each only when set): the job's content key, the
+  // SHA-256 of its type and payload (32 bytes), when it was submitted with reuse and ran (so
+  // later reuse submits may find it); and, on a job answered from another's result, that job.
+  std::string reuse_key;
+  std::string reused_from;
+  // The last limits::kAttemptHistoryMax attempts, derived from the job's events (RecordEvent);
+  // not part of the job record. history_dropped counts the older ones.
+  std::vector<AttemptInfo> history;
+  uint32_t history_dropped = 0;
+  // In memory only (not journaled): the current run's progress (JobInfo::progress), and when it
+  // was last applied, for the rate limit (limits::kProgressIntervalMsMin).
+  uint32_t progress = 0;
+  std::string progress_message;
+  uint64_t progress_at_ms = 0;
+  uint64_t progress_event_at_ms = 0;  // the last report sent to the event stream
+};
+
+// A job as the scheduler holds it. Kept small (a million waiting jobs are held in memory):
+// what few jobs have lives in `rare`, out of line.
 struct Job {
   uint64_t seq = 0;          // per-node sequence; the id is "<node>-<seq>"
   std::string id;
   JobSpec spec;              // as submitted (delay_ms resolved into run_at_ms)
   JobState state = JobState::kQueued;
   uint32_t attempts = 0;     // runs started so far
+  uint32_t events = 0;       // history events journaled so far (next event number)
   uint64_t created_at_ms = 0;
   uint64_t started_at_ms = 0;
   uint64_t finished_at_ms = 0;
@@ -80,30 +134,13 @@ struct Job {
   // The lease of its current (or last) run, journaled: a result is applied only to it (its
   // owner's incarnation is in its high 32 bits, core/scheduler_core.hpp). 0: never ran.
   uint64_t lease = 0;
-  uint32_t events = 0;       // history events journaled so far (next event number)
-  // The last limits::kAttemptHistoryMax attempts, derived from the job's events (RecordEvent);
-  // not part of the job record. history_dropped counts the older ones.
-  std::vector<AttemptInfo> history;
-  uint32_t history_dropped = 0;
   // In memory only (not journaled), on the node's steady clock (core/clock.hpp): while queued,
   // when it last became ready, for priority aging in its queue (core/queue_set.hpp; recovery
   // sets it to the time of the restart); while delayed by a backoff (attempts > 0), when it is
   // due. A delay the user named is due by run_at_ms, on the wall clock.
   uint64_t ready_at_ms = 0;
   uint64_t run_started_mono_ms = 0;  // in memory only: the current run's start, steady clock
-  // Its callback's delivery; journaled in its own record ("c:" + seq), not in the job record.
-  CallbackDelivery callback;
-  // Result reuse (journaled "rk" and "rf", each only when set): the job's content key, the
-  // SHA-256 of its type and payload (32 bytes), when it was submitted with reuse and ran (so
-  // later reuse submits may find it); and, on a job answered from another's result, that job.
-  std::string reuse_key;
-  std::string reused_from;
-  // In memory only (not journaled): the current run's progress (JobInfo::progress), and when it
-  // was last applied, for the rate limit (limits::kProgressIntervalMsMin).
-  uint32_t progress = 0;
-  std::string progress_message;
-  uint64_t progress_at_ms = 0;
-  uint64_t progress_event_at_ms = 0;  // the last report sent to the event stream
+  OutOfLine<JobRare> rare;
 
   // Without the attempt history (status and list replies stay small unless it is asked for).
   JobInfo Info() const;

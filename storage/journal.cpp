@@ -305,18 +305,19 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
       JOBNET_CHECK(w.events.empty() && !w.callback);
       protocol::StateEvent& e = add_event(w.job);
       e.state = w.job.state;
-      e.at_ms = w.job.progress_at_ms;
+      e.at_ms = w.job.rare.get().progress_at_ms;
       e.attempt = w.job.attempts;
       e.progress_report = true;
-      e.progress = w.job.progress;
-      e.progress_message = w.job.progress_message;
+      e.progress = w.job.rare.get().progress;
+      e.progress_message = w.job.rare.get().progress_message;
       continue;
     }
     // A delivery attempt's write carries no events: only its callback record changed.
     if (!w.events.empty() || !w.callback) b.Put(JobKey(w.job.seq), protocol::EncodeJobRecord(w.job));
     if (w.callback) {
-      JOBNET_CHECK(w.job.callback.state != CallbackState::kNone && !w.job.spec.callback.empty());
-      b.Put(CallbackKey(w.job.seq), protocol::EncodeCallbackRecord(w.job.callback));
+      const protocol::CallbackDelivery& d = w.job.rare.get().callback;
+      JOBNET_CHECK(d.state != CallbackState::kNone && !w.job.spec.callback.empty());
+      b.Put(CallbackKey(w.job.seq), protocol::EncodeCallbackRecord(d));
     }
     if (!w.events.empty() && w.events.front().first == 0)  // the job's first write
       b.Put(PayloadKey(w.job.seq), w.job.spec.payload);
@@ -462,7 +463,7 @@ Status Journal::ForEachJob(const std::function<bool(protocol::Job&)>& fn) const 
       if (!d.ok())
         return Status::Corruption("record " + cit->key().ToString(true) + ": " +
                                   d.status().message());
-      job.value().callback = std::move(d.value());
+      job.value().rare.mut().callback = std::move(d.value());
     }
     // The attempt history is derived from the job's events. A job with only its submit event
     // never ran: skip the seek, so recovering a million waiting jobs reads no events at all.

@@ -219,8 +219,9 @@ TEST_F(CallbackSchedulerTest, PendingIsJournaledWithTheFinalStateThenSent) {
   EXPECT_EQ(fx_.writes[0].job.state, JobState::kSucceeded);
   EXPECT_FALSE(fx_.writes[0].events.empty());
   EXPECT_TRUE(fx_.writes[0].callback);
-  EXPECT_EQ(fx_.writes[0].job.callback.state, CallbackState::kPending);
-  EXPECT_EQ(fx_.writes[0].job.callback.id, id + "." + std::to_string(fx_.writes[0].job.events - 1));
+  EXPECT_EQ(fx_.writes[0].job.rare.get().callback.state, CallbackState::kPending);
+  EXPECT_EQ(fx_.writes[0].job.rare.get().callback.id,
+            id + "." + std::to_string(fx_.writes[0].job.events - 1));
   EXPECT_TRUE(fx_.callback_sends.empty());
   Tick(10);
   ASSERT_EQ(fx_.callback_sends.size(), 1u);
@@ -366,7 +367,7 @@ TEST_F(CallbackSchedulerTest, RecoveryResumesPendingDeliveries) {
   Tick(10);
   ASSERT_EQ(fx_.callback_sends.size(), 1u);
   EXPECT_EQ(fx_.callback_sends[0].job.id, id);
-  EXPECT_EQ(fx_.callback_sends[0].delivery, job.callback.id);
+  EXPECT_EQ(fx_.callback_sends[0].delivery, job.rare.get().callback.id);
 }
 
 // ---- records and the wire ----
@@ -469,12 +470,12 @@ TEST_F(CallbackJournalTest, RecordIsWrittenWithTheJobReadBackAndPurged) {
     ASSERT_EQ(jobs.size(), 1u);
     EXPECT_EQ(jobs[0].state, JobState::kSucceeded);
     EXPECT_EQ(jobs[0].spec.callback, spec.callback);
-    EXPECT_EQ(jobs[0].callback.state, CallbackState::kPending);
-    EXPECT_EQ(jobs[0].callback.id, end.writes[0].job.callback.id);
+    EXPECT_EQ(jobs[0].rare.get().callback.state, CallbackState::kPending);
+    EXPECT_EQ(jobs[0].rare.get().callback.id, end.writes[0].job.rare.get().callback.id);
     // A delivery attempt alone rewrites only the "c:" record.
     protocol::JobWrite attempt{jobs[0], {}, true};
-    attempt.job.callback.state = CallbackState::kDelivered;
-    attempt.job.callback.attempts = 1;
+    attempt.job.rare.mut().callback.state = CallbackState::kDelivered;
+    attempt.job.rare.mut().callback.attempts = 1;
     attempt.job.error = "not journaled: the job record is not rewritten";
     ASSERT_TRUE(j->Write({attempt}, {}, 0).ok());
     std::vector<std::string> problems;
@@ -486,8 +487,8 @@ TEST_F(CallbackJournalTest, RecordIsWrittenWithTheJobReadBackAndPurged) {
     auto j = Open();
     jobs.clear();
     ASSERT_TRUE(j->LoadAll(&jobs, &next_seq).ok());
-    EXPECT_EQ(jobs.at(0).callback.state, CallbackState::kDelivered);
-    EXPECT_EQ(jobs.at(0).callback.attempts, 1u);
+    EXPECT_EQ(jobs.at(0).rare.get().callback.state, CallbackState::kDelivered);
+    EXPECT_EQ(jobs.at(0).rare.get().callback.attempts, 1u);
     EXPECT_TRUE(jobs.at(0).error.empty());
     ASSERT_TRUE(j->Write({}, {jobs[0].seq}, 0).ok());  // purge
     std::vector<std::string> problems;

@@ -322,7 +322,7 @@ TEST_F(ExternalWorkersTest, ProgressGoesToTheEventStreamAtMostOncePerInterval) {
       if (wr.progress) {
         EXPECT_TRUE(wr.events.empty());
         EXPECT_EQ(wr.job.id, id);
-        pcts.push_back(wr.job.progress);
+        pcts.push_back(wr.job.rare.get().progress);
       }
     return pcts;
   };

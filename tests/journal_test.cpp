@@ -520,9 +520,9 @@ TEST_F(JournalTest, AProgressWriteIsAStreamEventOnly) {
   p.progress = true;
   p.job.events = 99;  // would show if the record were rewritten
   p.job.attempts = 1;
-  p.job.progress = 42;
-  p.job.progress_message = "half way";
-  p.job.progress_at_ms = 5000;
+  p.job.rare.mut().progress = 42;
+  p.job.rare.mut().progress_message = "half way";
+  p.job.rare.mut().progress_at_ms = 5000;
   std::vector<protocol::StateEvent> published;
   ASSERT_TRUE(j->Write({p}, {}, 0, {}, {}, {}, &published).ok());
   ASSERT_EQ(published.size(), 1u);
@@ -541,7 +541,7 @@ TEST_F(JournalTest, AProgressWriteIsAStreamEventOnly) {
   ASSERT_TRUE(j->LoadAll(&jobs, &next_seq).ok());
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].events, 2u);
-  EXPECT_EQ(jobs[0].progress, 0u);  // progress itself is not part of the job's record
+  EXPECT_EQ(jobs[0].rare.get().progress, 0u);  // progress itself is not part of the job's record
 }
 
 TEST_F(JournalTest, TheNextEventSeqSurvivesReopenAndAFailedWriteTakesNone) {

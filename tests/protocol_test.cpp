@@ -1508,11 +1508,11 @@ TEST_F(ProtocolTest, JobProgressRoundTripsAndIsAbsentUntilReported) {
   rec.id = "n1-1";
   rec.spec.type = "echo";
   rec.events = 1;
-  rec.progress = 42;
-  rec.progress_message = "x";
+  rec.rare.mut().progress = 42;
+  rec.rare.mut().progress_message = "x";
   auto decoded = DecodeJobRecord(EncodeJobRecord(rec));
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
-  EXPECT_EQ(decoded.value().progress, 0u);
+  EXPECT_EQ(decoded.value().rare.get().progress, 0u);
   EXPECT_EQ(decoded.value().Info().progress, 0u);
   rec.state = JobState::kSucceeded;
   EXPECT_EQ(rec.Info().progress, limits::kProgressPctMax);  // a succeeded job is done

@@ -197,9 +197,9 @@ TEST_F(ReuseTest, TheIndexIsRebuiltFromJournaledRecordsAtRecovery) {
     j.value().spec.payload = s_->Find(seq)->spec.payload;  // kept under its own key
     journal.push_back(std::move(j.value()));
   }
-  EXPECT_EQ(journal[0].reuse_key, ContentKey("sha256", "\xa1x"));
-  EXPECT_TRUE(journal[1].reuse_key.empty());  // a copy is not a source
-  EXPECT_EQ(journal[1].reused_from, first.id);
+  EXPECT_EQ(journal[0].rare.get().reuse_key, ContentKey("sha256", "\xa1x"));
+  EXPECT_TRUE(journal[1].rare.get().reuse_key.empty());  // a copy is not a source
+  EXPECT_EQ(journal[1].rare.get().reused_from, first.id);
   Make();
   s_->Recover(journal, 4, now_);
   s_->TakeEffects();

@@ -622,7 +622,7 @@ class TransitionTest : public SchedulerTest {
     j.events = 2;
     j.order = seq;
     j.lease = (uint64_t{6} << 40) | 5;
-    j.history.push_back(AttemptInfo{1, "n2", 1, 0, ""});
+    j.rare.mut().history.push_back(AttemptInfo{1, "n2", 1, 0, ""});
     return j;
   }
   void LateSuccess(uint64_t seq) {  // the result of that run, sent before this node restarted
@@ -926,7 +926,7 @@ TEST_F(ClusterSchedulerTest, ResultForAnEarlierIncarnationIsDeliveredOnlyForTheJ
   ran.attempts = 1;
   ran.events = 2;
   ran.lease = (uint64_t{6} << 40) | 9;
-  ran.history.push_back(AttemptInfo{1, "n2", now_, 0, ""});
+  ran.rare.mut().history.push_back(AttemptInfo{1, "n2", now_, 0, ""});
   s_->Recover({busy, ran}, 3, now_);
   fx_ = s_->TakeEffects();
   ASSERT_EQ(Info("n1-2").state, protocol::JobState::kQueued);
