@@ -163,9 +163,9 @@ void Scheduler::CountQueueState(const std::string& queue, JobState state, int de
 void Scheduler::Enqueue(Job& job, Now now) {
   if (job.state == JobState::kDelayed) {
     if (IsBackoff(job)) {
-      delayed_mono_.emplace(job.ready_at_ms, job.seq);
+      delayed_mono_.Add(job.ready_at_ms, job.seq);
     } else {
-      delayed_.emplace(job.run_at_ms, job.seq);
+      delayed_.Add(job.run_at_ms, job.seq);
     }
   } else {
     JOBNET_CHECK(job.state == JobState::kQueued);
@@ -182,9 +182,9 @@ void Scheduler::Unindex(const Job& job) {
       break;
     case JobState::kDelayed:
       if (IsBackoff(job)) {
-        delayed_mono_.erase({job.ready_at_ms, job.seq});
+        delayed_mono_.Erase(job.ready_at_ms, job.seq);
       } else {
-        delayed_.erase({job.run_at_ms, job.seq});
+        delayed_.Erase(job.run_at_ms, job.seq);
       }
       break;
     case JobState::kRunning: {
@@ -1491,9 +1491,8 @@ void Scheduler::Tick(Now now) {
   // Delays a user named are due by the wall clock, backoffs by the steady one.
   for (auto* delayed : {&delayed_, &delayed_mono_}) {
     const uint64_t at = delayed == &delayed_ ? now.wall_ms : now.mono_ms;
-    while (!delayed->empty() && delayed->begin()->first <= at) {
-      uint64_t seq = delayed->begin()->second;
-      delayed->erase(delayed->begin());
+    while (!delayed->empty() && delayed->top().first <= at) {
+      uint64_t seq = delayed->Pop().second;
       Job& job = jobs_.at(seq);
       job.run_at_ms = 0;
       SetState(job, JobState::kQueued, now, "due");
@@ -1670,8 +1669,8 @@ void Scheduler::ExpireWaiters(Now now) {
 
 uint64_t Scheduler::NextDeadlineMs() const {
   uint64_t d = std::numeric_limits<uint64_t>::max();
-  if (!delayed_.empty()) d = std::min(d, delayed_.begin()->first);
-  if (!delayed_mono_.empty()) d = std::min(d, delayed_mono_.begin()->first);
+  if (!delayed_.empty()) d = std::min(d, delayed_.top().first);
+  if (!delayed_mono_.empty()) d = std::min(d, delayed_mono_.top().first);
   if (!leases_.empty()) d = std::min(d, leases_.begin()->first);
   if (!ack_deadlines_.empty()) d = std::min(d, ack_deadlines_.begin()->first);
   if (!hosted_deadlines_.empty()) d = std::min(d, std::get<0>(*hosted_deadlines_.begin()));

@@ -21,6 +21,7 @@
 
 #include "core/callbacks.hpp"
 #include "core/clock.hpp"
+#include "core/due_heap.hpp"
 #include "core/blob_refs.hpp"
 #include "core/worker_pool.hpp"
 #include "core/schedules.hpp"
@@ -554,8 +555,8 @@ class Scheduler {
   // purged.
   std::unordered_map<std::string, uint64_t> reuse_;
   QueueSet queues_;  // the ready jobs, by queue, and the queues' settings
-  std::set<std::pair<uint64_t, uint64_t>> delayed_;   // (run_at, seq): delays users named (wall)
-  std::set<std::pair<uint64_t, uint64_t>> delayed_mono_;  // (ready_at, seq): backoffs (steady)
+  DueHeap delayed_;       // (run_at, seq): delays users named (wall)
+  DueHeap delayed_mono_;  // (ready_at, seq): backoffs (steady)
   std::map<uint64_t, std::pair<uint64_t, uint64_t>> running_;  // seq -> (lease, deadline)
   std::set<std::pair<uint64_t, uint64_t>> leases_;    // (deadline, seq)
   std::set<std::pair<uint64_t, uint64_t>> finished_;  // (finished_at, seq), for retention
