@@ -200,7 +200,7 @@ void Flush(Self self) {
   while (n < w.size() && n < limits::kJournalBatchRecordsMax &&
          (n == 0 || bytes < limits::kJournalBatchBytesMax)) {
     bool first = !w[n].events.empty() && w[n].events.front().first == 0;  // carries the payload
-    bytes += (first ? w[n].job.spec.payload.size() : 0) + w[n].job.result.size();
+    bytes += (first ? w[n].job.spec.payload.size() : 0) + w[n].job.result().size();
     ++n;
   }
   JournalBatch batch;

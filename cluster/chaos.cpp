@@ -343,11 +343,11 @@ int main(int argc, char** argv) {
     if (it->second.state != protocol::JobState::kSucceeded) {
       not_succeeded++;
       std::fprintf(stderr, "chaos: %s is %s: %s\n", a.id.c_str(),
-                   protocol::JobStateName(it->second.state), it->second.error.c_str());
+                   protocol::JobStateName(it->second.state), it->second.error().c_str());
       continue;
     }
     succeeded++;
-    if (it->second.result != a.expected) wrong++;
+    if (it->second.result() != a.expected) wrong++;
     if (runs[a.id] > 1) reruns += runs[a.id] - 1;
     dup_jobs += ids_by_key[a.key].size() - 1;
   }

@@ -136,7 +136,7 @@ void Scheduler::SetState(Job& job, JobState to, Now now, std::string message,
   // An event that ends a failed run carries its error, for the attempt history.
   if (job.events > 0 && to != JobState::kRunning && to != JobState::kSucceeded &&
       !job.rare.get().history.empty() && job.rare.get().history.back().ended_at_ms == 0)
-    ev.error = job.error;
+    ev.error = job.error();
   protocol::RecordEvent(ev, opt_.node_id, &job);
   dirty_[job.seq].emplace_back(job.events++, std::move(ev));
 }
@@ -207,10 +207,10 @@ void Scheduler::RecoverJob(Job j, Now now) {
   next_order_ = std::max(next_order_, j.order + 1);
   if (opt_.blob_refs) {
     opt_.blob_refs->AddJob(seq, j.spec.payload);
-    if (j.state == JobState::kSucceeded) opt_.blob_refs->AddResult(seq, j.result);
+    if (j.state == JobState::kSucceeded) opt_.blob_refs->AddResult(seq, j.result());
   }
   if (j.state == JobState::kSucceeded) j.spec.payload = protocol::MsgpackNil();  // never runs again
-  held_bytes_ += j.spec.payload.size() + j.result.size();
+  held_bytes_ += j.spec.payload.size() + j.result().size();
   // Recovery hands jobs over in seq order: hinting the end makes each insert O(1).
   Job& job = jobs_.emplace_hint(jobs_.end(), seq, std::move(j))->second;
   if (!job.spec.key.empty()) by_key_[job.spec.key] = seq;
@@ -344,7 +344,7 @@ Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, Now now) {
     reuse_[content_key] = job.seq;
     job.rare.mut().reuse_key = std::move(content_key);
   }
-  held_bytes_ += job.spec.payload.size() + job.result.size();
+  held_bytes_ += job.spec.payload.size() + job.result().size();
   job.run_at_ms = job.spec.run_at_ms > now.wall_ms ? job.spec.run_at_ms : 0;
   SetState(job, job.run_at_ms != 0 ? JobState::kDelayed : JobState::kQueued, now, "submitted");
   Enqueue(job, now);
@@ -374,7 +374,7 @@ Job& Scheduler::NewJob(JobSpec spec, Now now) {
 Result<protocol::AcceptedReply> Scheduler::AdmitReused(JobSpec spec, const Job& earlier,
                                                        Now now) {
   // Copied first: making room below may purge `earlier` itself (the oldest final job).
-  std::string result = earlier.result;
+  std::string result = earlier.result();
   std::string from = earlier.id;
   if (held_bytes_ + result.size() > opt_.held_bytes_max) Purge(now);
   if (held_bytes_ + result.size() > opt_.held_bytes_max)
@@ -385,11 +385,11 @@ Result<protocol::AcceptedReply> Scheduler::AdmitReused(JobSpec spec, const Job& 
   // Already done: it never waits, runs or keeps its payload, whatever its delay said.
   job.spec.payload = protocol::MsgpackNil();
   job.spec.run_at_ms = 0;
-  job.result = std::move(result);
+  job.set_result(std::move(result));
   job.rare.mut().reused_from = from;
-  if (opt_.blob_refs) opt_.blob_refs->AddResult(job.seq, job.result);  // an image's result blob
+  if (opt_.blob_refs) opt_.blob_refs->AddResult(job.seq, job.result());  // an image's result blob
   job.finished_at_ms = now.wall_ms;
-  held_bytes_ += job.spec.payload.size() + job.result.size();
+  held_bytes_ += job.spec.payload.size() + job.result().size();
   // Two events, as for any job (a job starts queued): its submit, and its end.
   SetState(job, JobState::kQueued, now, "submitted with reuse");
   SetState(job, JobState::kSucceeded, now, "succeeded: result reused from job " + from);
@@ -552,7 +552,7 @@ void Scheduler::CancelJob(Job& job, Now now, const std::string& why) {
   }
   Unindex(job);
   job.finished_at_ms = now.wall_ms;
-  job.error = "cancelled";
+  job.set_error("cancelled");
   SetState(job, JobState::kCancelled, now, why);
   Finish(job);
   counters_[Counter::kCancelled]++;
@@ -584,7 +584,7 @@ void Scheduler::RetryJob(Job& job, Now now, const std::string& why) {
   job.started_at_ms = 0;
   job.finished_at_ms = 0;
   job.run_at_ms = 0;
-  job.error.clear();
+  job.clear_error();
   SetState(job, JobState::kQueued, now, why);
   Enqueue(job, now);
   counters_[Counter::kRetriedManually]++;
@@ -661,7 +661,7 @@ void Scheduler::List(ReplyToken t, const protocol::ListRequest& req) {
     if (req.state && j.state != *req.state) continue;
     if (!req.queue.empty() && j.spec.queue != req.queue) continue;
     if (!req.type.empty() && j.spec.type != req.type) continue;
-    size_t size = j.result.size() + j.error.size() + 256;
+    size_t size = j.result().size() + j.error().size() + 256;
     if (!out.jobs.empty() && bytes + size > limits::kReplyFrameBytesMax / 2) break;
     bytes += size;
     out.jobs.push_back(j.Info());
@@ -861,9 +861,9 @@ uint64_t Scheduler::BackoffMs(const Job& job) {
 }
 
 void Scheduler::FailRun(Job& job, const std::string& error, Now now) {
-  job.error = error.size() > limits::kErrorMessageBytesMax
-                  ? error.substr(0, limits::kErrorMessageBytesMax)
-                  : error;
+  job.set_error(error.size() > limits::kErrorMessageBytesMax
+                    ? error.substr(0, limits::kErrorMessageBytesMax)
+                    : error);
   if (job.attempts < job.spec.max_attempts) {
     uint64_t delay_ms = BackoffMs(job);
     // Due on the steady clock (ready_at_ms while delayed by a backoff); run_at_ms, the instant
@@ -871,13 +871,13 @@ void Scheduler::FailRun(Job& job, const std::string& error, Now now) {
     job.run_at_ms = delay_ms == 0 ? 0 : now.wall_ms + delay_ms;
     job.ready_at_ms = now.mono_ms + delay_ms;
     SetState(job, delay_ms == 0 ? JobState::kQueued : JobState::kDelayed, now,
-             "attempt failed: " + job.error);
+             "attempt failed: " + job.error());
     Enqueue(job, now);
     counters_[Counter::kRetries]++;
   } else {
     job.finished_at_ms = now.wall_ms;
     SetState(job, JobState::kDead, now, "dead after " + std::to_string(job.attempts) +
-                                               " attempts: " + job.error);
+                                               " attempts: " + job.error());
     Finish(job);
     counters_[Counter::kDead]++;
   }
@@ -922,12 +922,12 @@ void Scheduler::EndRun(Job& job, uint64_t lease, bool ok, const std::string& res
     counters_[Counter::kTimeouts]++;
     FailRun(job, "timed out after " + std::to_string(job.spec.timeout_ms) + " ms", now);
   } else if (std::string problem = ok ? ResultProblem(result) : ""; ok && problem.empty()) {
-    held_bytes_ -= job.spec.payload.size() + job.result.size();
-    job.result = result.empty() ? protocol::MsgpackNil() : result;
-    if (opt_.blob_refs) opt_.blob_refs->AddResult(job.seq, job.result);
+    held_bytes_ -= job.spec.payload.size() + job.result().size();
+    job.set_result(result.empty() ? protocol::MsgpackNil() : result);
+    if (opt_.blob_refs) opt_.blob_refs->AddResult(job.seq, job.result());
     job.spec.payload = protocol::MsgpackNil();  // journaled; a succeeded job never runs again
-    held_bytes_ += job.spec.payload.size() + job.result.size();
-    job.error.clear();
+    held_bytes_ += job.spec.payload.size() + job.result().size();
+    job.clear_error();
     job.finished_at_ms = now.wall_ms;
     SetState(job, JobState::kSucceeded, now, "succeeded");
     Finish(job);
@@ -983,7 +983,7 @@ void Scheduler::Complete(const Outcome& o, Now now) {
 void Scheduler::InterruptRun(Job& job, const std::string& why, Now now) {
   // The run's process is gone, so the attempt failed; retry at once (no backoff: the job did
   // not fail, its host did) if attempts remain.
-  job.error = why;
+  job.set_error(why);
   counters_[Counter::kInterruptedRuns]++;
   if (job.attempts < job.spec.max_attempts) {
     job.run_at_ms = 0;
@@ -1061,7 +1061,7 @@ void Scheduler::TakeBackUnacked(uint32_t link, Now now) {
     // spent. If it did arrive after all, it runs there once more than counted, and its result
     // is stale (at-least-once allows the duplicate; an attempt lost to the network does not).
     job.attempts--;
-    job.error = why;
+    job.set_error(why);
     counters_[Counter::kRemoteUnacked]++;
     SetState(job, JobState::kQueued, now, why);
     Enqueue(job, now);
@@ -1473,7 +1473,7 @@ void Scheduler::Purge(Now now) {
     }
     state_counts_[static_cast<int>(job.state)]--;
     CountQueueState(job.spec.queue, job.state, -1);
-    held_bytes_ -= job.spec.payload.size() + job.result.size();
+    held_bytes_ -= job.spec.payload.size() + job.result().size();
     if (job.rare.get().callback.state == CallbackState::kPending)
       fx_.notes.push_back("callback of job " + job.id + " to " + job.spec.callback +
                           " given up: the job was purged before it was delivered");

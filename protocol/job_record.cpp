@@ -89,8 +89,8 @@ JobInfo Job::Info() const {
   i.queue = spec.queue;
   i.priority = spec.priority;
   i.state = state;
-  i.result = result;
-  i.error = error;
+  i.result = result();
+  i.error = error();
   i.attempts = attempts;
   i.max_attempts = spec.max_attempts;
   i.created_at_ms = created_at_ms;
@@ -144,7 +144,7 @@ bool ReadSpec(const msgpack::object& spec, JobSpec* s, uint64_t* prio, uint64_t*
 }  // namespace
 
 std::string EncodeJobRecord(const Job& j) {
-  msgpack::sbuffer buf(192 + j.result.size());
+  msgpack::sbuffer buf(192 + j.result().size());
   Packer pk(&buf);
   const JobRare& r = j.rare.get();
   pk.pack_map(14 + (r.reuse_key.empty() ? 0 : 1) + (r.reused_from.empty() ? 0 : 1) +
@@ -160,8 +160,8 @@ std::string EncodeJobRecord(const Job& j) {
   U64(pk, "fa", j.finished_at_ms);
   U64(pk, "ra", j.run_at_ms);
   pk.pack("res");
-  buf.write(j.result.data(), j.result.size());
-  Str(pk, "err", j.error);
+  buf.write(j.result().data(), j.result().size());
+  Str(pk, "err", j.error());
   U64(pk, "ord", j.order);
   U64(pk, "nev", j.events);
   if (!r.reuse_key.empty()) {
@@ -181,21 +181,25 @@ Result<Job> DecodeJobRecord(const std::string& bytes) {
   const auto& o = oh.get();
   Job j;
   uint64_t state = 0, att = 0, prio = 0, max = 0, nev = 0;
-  std::string reuse_key, reused_from;
+  std::string reuse_key, reused_from, result = MsgpackNil(), error;
   const auto* spec = FindKey(o, "spec");
   if (spec == nullptr || spec->type != msgpack::type::MAP)
     return Status::Corruption("job record has no spec");
   bool ok = GetU64(o, "seq", &j.seq) && GetStr(o, "id", &j.id) && GetU64(o, "state", &state) &&
             GetU64(o, "att", &att) && GetU64(o, "ca", &j.created_at_ms) &&
             GetU64(o, "sa", &j.started_at_ms) && GetU64(o, "fa", &j.finished_at_ms) &&
-            GetU64(o, "ra", &j.run_at_ms) && GetRaw(o, "res", &j.result) &&
-            GetStr(o, "err", &j.error) && GetU64(o, "ord", &j.order) && GetU64(o, "nev", &nev) &&
+            GetU64(o, "ra", &j.run_at_ms) && GetRaw(o, "res", &result) &&
+            GetStr(o, "err", &error) && GetU64(o, "ord", &j.order) && GetU64(o, "nev", &nev) &&
             ReadSpec(*spec, &j.spec, &prio, &max) && GetBin(o, "rk", &reuse_key) &&
             GetStr(o, "rf", &reused_from) && GetU64(o, "ls", &j.lease);
   if (!ok) return Status::Corruption("job record has a field of the wrong type");
   if (!reuse_key.empty() && reuse_key.size() != kReuseKeyBytes)
     return Status::Corruption("job record has a content key of " +
                               std::to_string(reuse_key.size()) + " bytes, not 32");
+  if (result != MsgpackNil() || !error.empty()) {
+    j.set_result(std::move(result));
+    j.set_error(std::move(error));
+  }
   if (!reuse_key.empty()) j.rare.mut().reuse_key = std::move(reuse_key);
   if (!reused_from.empty()) j.rare.mut().reused_from = std::move(reused_from);
   if (state >= static_cast<uint64_t>(kJobStateCount))

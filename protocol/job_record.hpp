@@ -115,6 +115,13 @@ struct JobRare {
   uint64_t progress_event_at_ms = 0;  // the last report sent to the event stream
 };
 
+// How a job's last run ended: its result (raw msgpack, nil until it succeeds) and its last
+// failure's text.
+struct JobOutcome {
+  std::string result = MsgpackNil();
+  std::string error;
+};
+
 // A job as the scheduler holds it. Kept small (a million waiting jobs are held in memory):
 // what few jobs have lives in `rare`, out of line.
 struct Job {
@@ -128,8 +135,6 @@ struct Job {
   uint64_t started_at_ms = 0;
   uint64_t finished_at_ms = 0;
   uint64_t run_at_ms = 0;    // when a delayed job becomes eligible
-  std::string result = MsgpackNil();
-  std::string error;
   uint64_t order = 0;        // enqueue order, for FIFO among equal priorities
   // The lease of its current (or last) run, journaled: a result is applied only to it (its
   // owner's incarnation is in its high 32 bits, core/scheduler_core.hpp). 0: never ran.
@@ -141,6 +146,15 @@ struct Job {
   uint64_t ready_at_ms = 0;
   uint64_t run_started_mono_ms = 0;  // in memory only: the current run's start, steady clock
   OutOfLine<JobRare> rare;
+  OutOfLine<JobOutcome> outcome;  // only jobs that ran (or were answered) have one
+
+  const std::string& result() const { return outcome.get().result; }  // msgpack, nil if none
+  const std::string& error() const { return outcome.get().error; }
+  void set_result(std::string r) { outcome.mut().result = std::move(r); }
+  void set_error(std::string e) { outcome.mut().error = std::move(e); }
+  void clear_error() {
+    if (outcome.has()) outcome.mut().error.clear();
+  }
 
   // Without the attempt history (status and list replies stay small unless it is asked for).
   JobInfo Info() const;

@@ -476,7 +476,7 @@ TEST_F(CallbackJournalTest, RecordIsWrittenWithTheJobReadBackAndPurged) {
     protocol::JobWrite attempt{jobs[0], {}, true};
     attempt.job.rare.mut().callback.state = CallbackState::kDelivered;
     attempt.job.rare.mut().callback.attempts = 1;
-    attempt.job.error = "not journaled: the job record is not rewritten";
+    attempt.job.set_error("not journaled: the job record is not rewritten");
     ASSERT_TRUE(j->Write({attempt}, {}, 0).ok());
     std::vector<std::string> problems;
     uint64_t checked = 0;
@@ -489,7 +489,7 @@ TEST_F(CallbackJournalTest, RecordIsWrittenWithTheJobReadBackAndPurged) {
     ASSERT_TRUE(j->LoadAll(&jobs, &next_seq).ok());
     EXPECT_EQ(jobs.at(0).rare.get().callback.state, CallbackState::kDelivered);
     EXPECT_EQ(jobs.at(0).rare.get().callback.attempts, 1u);
-    EXPECT_TRUE(jobs.at(0).error.empty());
+    EXPECT_TRUE(jobs.at(0).error().empty());
     ASSERT_TRUE(j->Write({}, {jobs[0].seq}, 0).ok());  // purge
     std::vector<std::string> problems;
     uint64_t checked = 0;

@@ -632,11 +632,11 @@ TEST_F(PayloadNestingTest, TheDeepestLegalPayloadFitsEveryMessageThatCarriesOne)
   j.id = "n1-1";
   j.spec = Spec(MsgpackNil());
   j.state = JobState::kSucceeded;
-  j.result = deep;
+  j.set_result(deep);
   j.events = 1;
   auto rec = DecodeJobRecord(EncodeJobRecord(j));
   ASSERT_TRUE(rec.ok()) << rec.status().ToString();
-  EXPECT_EQ(rec.value().result, deep);
+  EXPECT_EQ(rec.value().result(), deep);
   protocol::Schedule s;
   s.spec = sched;
   auto srec = DecodeScheduleRecord(EncodeScheduleRecord(s));
@@ -748,8 +748,8 @@ TEST_F(ProtocolTest, JobRecordRoundTripAndCorruption) {
   j.attempts = 2;
   j.created_at_ms = 10;
   j.run_at_ms = 20;
-  j.result = Packed("r");
-  j.error = "e";
+  j.set_result(Packed("r"));
+  j.set_error("e");
   j.order = 5;
   j.events = 3;
   auto r = DecodeJobRecord(EncodeJobRecord(j));
