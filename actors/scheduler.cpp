@@ -269,13 +269,9 @@ void Pump(Self self) {
   }
 }
 
-scheduler_actor::behavior_type SchedulerBehavior(Self self,
-                                                 std::shared_ptr<sched::Scheduler> core,
-                                                 uint32_t workers, journal_writer_actor journal,
-                                                 SchedulerConfig config) {
-  auto& st = self->state;
-  // The scheduler holds the node's state: if it ever throws (out of memory, a broken invariant),
-  // carrying on would serve wrong answers. Stop; the journal holds what was durable.
+// The scheduler holds the node's state: if it ever throws (out of memory, a broken invariant),
+// carrying on would serve wrong answers. Stop; the journal holds what was durable.
+void StopOnException(Self self) {
   self->set_exception_handler([](caf::scheduled_actor*, std::exception_ptr& e) -> caf::error {
     std::string what = "unknown exception";
     try {
@@ -287,6 +283,196 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
     spdlog::critical("scheduler failed ({}); exiting so a restart recovers from the journal", what);
     std::_Exit(exit_code::kFailStop);
   });
+}
+
+// A one-way node-to-node message (token 0).
+void OnPeerMessage(Self self, protocol::Body& body, sched::Now now) {
+  auto& core = *self->state.core;
+  bool full = self->state.storage_full;
+  if (auto* hb = std::get_if<protocol::Heartbeat>(&body)) {
+    core.OnHeartbeat(*hb, now);
+  } else if (auto* run = std::get_if<protocol::RemoteRun>(&body)) {
+    // Not taken while full: the owner's lease runs out and it runs the job elsewhere,
+    // as for a run lost on the way.
+    if (!full) core.AcceptRemoteRun(*run, now);
+  } else if (auto* res = std::get_if<protocol::RemoteResult>(&body)) {
+    if (full) {
+      self->state.held_results.push_back(std::move(*res));
+    } else {
+      core.OnRemoteResult(*res, now);
+    }
+  } else if (auto* cancel = std::get_if<protocol::RemoteCancel>(&body)) {
+    // Taken even while full: it only sets a cancel flag.
+    core.OnRemoteCancel(*cancel);
+  } else if (auto* ack = std::get_if<protocol::RemoteAck>(&body)) {
+    // Taken even while full: it changes no job, and a dropped ack would later take
+    // back (and re-run) a run that is going fine.
+    core.OnRemoteAck(*ack, now);
+  } else if (auto* sync = std::get_if<protocol::QueueSync>(&body)) {
+    // Taken even while full: it changes no job; its record waits with the other
+    // pending writes until the disk has space.
+    core.OnQueueSync(*sync, now);
+  }
+}
+
+// `stats`: the core's, with the journal's and the node's counters.
+void AnswerStats(Self self, uint64_t token) {
+  auto& s = self->state;
+  protocol::StatsReply r = s.core->Stats();
+  r.incarnation = s.config.incarnation;
+  r.uptime_ms = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - s.started)
+          .count());
+  auto set = [&r](protocol::Counter c, uint64_t v) {
+    r.counters[protocol::CounterName(c)] = v;
+  };
+  set(protocol::Counter::kJournalBatches, s.batches);
+  set(protocol::Counter::kJournalRecords, s.records);
+  set(protocol::Counter::kJournalBatchRecordsMax, s.batch_records_max);
+  set(protocol::Counter::kJournalSyncUsAvg, s.batches ? s.sync_us / s.batches : 0);
+  set(protocol::Counter::kJournalFull, s.storage_full ? 1 : 0);
+  set(protocol::Counter::kStorageFullRefused, s.storage_full_refused);
+  if (s.config.extra_counters)
+    for (const auto& [c, v] : s.config.extra_counters()) set(c, v);
+  r.histograms[protocol::kJournalSyncSeconds] = s.sync_seconds;
+  r.histograms[protocol::kJournalBatchRecords] = s.batch_records;
+  r.endpoint = s.config.bound_endpoint;
+  r.peers = s.core->Peers();
+  if (s.failed)
+    return ReplyError(self, token, Code::kStorage, "journal failed; node is stopping");
+  // Not a state change: it follows whatever is being made durable right now;
+  // while the disk is full, nothing is, and it is answered at once.
+  if (s.storage_full)
+    return caf::anon_send(s.ingress, reply_atom_v, token,
+                          protocol::Body{std::move(r)});
+  self->state.pending.replies.push_back(sched::Reply{token, std::move(r)});
+}
+
+// A client's request: to the core, or refused while the disk is full if it writes.
+void OnClientRequest(Self self, uint64_t token, protocol::Body& body, sched::Now now) {
+  auto& core = *self->state.core;
+  std::visit(
+      [&](auto& req) {
+        using T = std::decay_t<decltype(req)>;
+        constexpr bool kWrites = std::is_same_v<T, protocol::SubmitRequest> ||
+                                 std::is_same_v<T, protocol::SubmitBatchRequest> ||
+                                 std::is_same_v<T, protocol::BulkRequest> ||
+                                 std::is_same_v<T, protocol::CancelRequest> ||
+                                 std::is_same_v<T, protocol::RetryRequest> ||
+                                 std::is_same_v<T, protocol::WorkersSetRequest> ||
+                                 std::is_same_v<T, protocol::ScheduleAddRequest> ||
+                                 std::is_same_v<T, protocol::ScheduleChangeRequest> ||
+                                 std::is_same_v<T, protocol::QueueSetRequest> ||
+                                 // a poll may lease jobs; results end runs; an
+                                 // unregister re-queues them: all journal writes
+                                 std::is_same_v<T, protocol::WorkerPollRequest> ||
+                                 std::is_same_v<T, protocol::WorkerCompleteRequest> ||
+                                 std::is_same_v<T, protocol::WorkerFailRequest> ||
+                                 std::is_same_v<T, protocol::WorkerUnregisterRequest>;
+        if (kWrites && self->state.storage_full) {
+          self->state.storage_full_refused++;
+          return ReplyError(self, token, Code::kStorageFull,
+                            "the journal's disk is full: submit, cancel, retry and "
+                            "workers set are refused until space returns (status, wait, "
+                            "list, stats and workers still work)");
+        }
+        if constexpr (std::is_same_v<T, protocol::SubmitRequest>) {
+          core.Submit(token, std::move(req.spec), now);
+        } else if constexpr (std::is_same_v<T, protocol::SubmitBatchRequest>) {
+          core.SubmitBatch(token, std::move(req.specs), now);
+        } else if constexpr (std::is_same_v<T, protocol::BulkRequest>) {
+          core.Bulk(token, req, now);
+        } else if constexpr (std::is_same_v<T, protocol::TypesRequest>) {
+          // Fixed at start: answered at once, not behind the journal.
+          caf::anon_send(self->state.ingress, reply_atom_v, token,
+                         protocol::Body{protocol::TypeListReply{
+                             self->state.config.handler_types}});
+        } else if constexpr (std::is_same_v<T, protocol::StatusRequest>) {
+          core.StatusOf(token, req.id, req.history);
+        } else if constexpr (std::is_same_v<T, protocol::WaitRequest>) {
+          core.Wait(token, req.id, req.timeout_ms, now);
+        } else if constexpr (std::is_same_v<T, protocol::CancelRequest>) {
+          core.Cancel(token, req.id, now);
+        } else if constexpr (std::is_same_v<T, protocol::RetryRequest>) {
+          core.Retry(token, req.id, now);
+        } else if constexpr (std::is_same_v<T, protocol::ListRequest>) {
+          core.List(token, req);
+        } else if constexpr (std::is_same_v<T, protocol::WorkersRequest>) {
+          core.Workers(token);
+        } else if constexpr (std::is_same_v<T, protocol::WorkersSetRequest>) {
+          core.SetWorkers(token, req.workers, now);
+        } else if constexpr (std::is_same_v<T, protocol::ScheduleAddRequest>) {
+          core.AddSchedule(token, std::move(req.schedule), now);
+        } else if constexpr (std::is_same_v<T, protocol::ScheduleListRequest>) {
+          core.ListSchedules(token);  // the peers' part is gathered by the transport
+        } else if constexpr (std::is_same_v<T, protocol::ScheduleChangeRequest>) {
+          core.ChangeSchedule(token, req, now);
+        } else if constexpr (std::is_same_v<T, protocol::QueueSetRequest>) {
+          core.SetQueue(token, req.update, now);
+        } else if constexpr (std::is_same_v<T, protocol::QueuesRequest>) {
+          core.ListQueues(token, now);
+        } else if constexpr (std::is_same_v<T, protocol::WorkerRegisterRequest>) {
+          core.RegisterWorker(token, req, now);
+        } else if constexpr (std::is_same_v<T, protocol::WorkerPollRequest>) {
+          core.PollWorker(token, req, now);
+        } else if constexpr (std::is_same_v<T, protocol::WorkerHeartbeatRequest>) {
+          core.HeartbeatWorker(token, req, now);
+        } else if constexpr (std::is_same_v<T, protocol::WorkerProgressRequest>) {
+          core.WorkerProgress(token, req, now);
+        } else if constexpr (std::is_same_v<T, protocol::WorkerCompleteRequest>) {
+          core.WorkerComplete(token, req, now);
+        } else if constexpr (std::is_same_v<T, protocol::WorkerFailRequest>) {
+          core.WorkerFail(token, req, now);
+        } else if constexpr (std::is_same_v<T, protocol::WorkerUnregisterRequest>) {
+          core.UnregisterWorker(token, req.worker, now);
+        } else if constexpr (std::is_same_v<T, protocol::StatsRequest>) {
+          AnswerStats(self, token);
+        } else {
+          ReplyError(self, token, Code::kInvalidArgument,
+                     std::string("a node does not accept '") +
+                         protocol::KindName(protocol::KindOf(protocol::Body{req})) +
+                         "' messages from clients");
+        }
+      },
+      body);
+}
+
+// Asks the journal whether the disk has space again; if so, the held batch is durable and what
+// was held meanwhile is taken.
+void TryResume(Self self) {
+  self->request(self->state.journal, caf::infinite, resume_atom_v)
+      .then(
+          [=](const JournalAck& ack) {
+            auto& s = self->state;
+            if (ack.code == Code::kStorageFull) {
+              self->delayed_send(self, std::chrono::milliseconds(limits::kStorageFullRetryMs),
+                                 resume_atom_v);
+              return;
+            }
+            if (ack.code != Code::kOk) return FailStop(self, ack.message);
+            spdlog::warn("journal disk has space again: the held batch is durable, writes "
+                         "resume");
+            s.storage_full = false;
+            BatchDurable(self, ack);
+            const sched::Now now = Now(self);
+            for (auto& o : s.held_outcomes) s.core->Complete(o, now);
+            for (auto& r : s.held_results) s.core->OnRemoteResult(r, now);
+            for (auto& r : s.held_callbacks) s.core->OnCallbackResult(r, now);
+            s.held_outcomes.clear();
+            s.held_results.clear();
+            s.held_callbacks.clear();
+            Pump(self);
+          },
+          [=](caf::error& err) { FailStop(self, self->system().render(err)); });
+}
+
+scheduler_actor::behavior_type SchedulerBehavior(Self self,
+                                                 std::shared_ptr<sched::Scheduler> core,
+                                                 uint32_t workers, journal_writer_actor journal,
+                                                 SchedulerConfig config) {
+  auto& st = self->state;
+  StopOnException(self);
   st.core = std::move(core);
   st.journal = journal;
   st.config = std::move(config);
@@ -300,150 +486,12 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
         Pump(self);  // recovery effects (re-queued runs) and their dispatches
       },
       [=](request_atom, uint64_t token, protocol::Body& body) {
-        auto& core = *self->state.core;
         const sched::Now now = Now(self);
-        if (token == 0) {  // one-way node-to-node message
-          bool full = self->state.storage_full;
-          if (auto* hb = std::get_if<protocol::Heartbeat>(&body)) {
-            core.OnHeartbeat(*hb, now);
-          } else if (auto* run = std::get_if<protocol::RemoteRun>(&body)) {
-            // Not taken while full: the owner's lease runs out and it runs the job elsewhere,
-            // as for a run lost on the way.
-            if (!full) core.AcceptRemoteRun(*run, now);
-          } else if (auto* res = std::get_if<protocol::RemoteResult>(&body)) {
-            if (full) {
-              self->state.held_results.push_back(std::move(*res));
-            } else {
-              core.OnRemoteResult(*res, now);
-            }
-          } else if (auto* cancel = std::get_if<protocol::RemoteCancel>(&body)) {
-            // Taken even while full: it only sets a cancel flag.
-            core.OnRemoteCancel(*cancel);
-          } else if (auto* ack = std::get_if<protocol::RemoteAck>(&body)) {
-            // Taken even while full: it changes no job, and a dropped ack would later take
-            // back (and re-run) a run that is going fine.
-            core.OnRemoteAck(*ack, now);
-          } else if (auto* sync = std::get_if<protocol::QueueSync>(&body)) {
-            // Taken even while full: it changes no job; its record waits with the other
-            // pending writes until the disk has space.
-            core.OnQueueSync(*sync, now);
-          }
-          Pump(self);
-          return;
+        if (token == 0) {
+          OnPeerMessage(self, body, now);
+        } else {
+          OnClientRequest(self, token, body, now);
         }
-        std::visit(
-            [&](auto& req) {
-              using T = std::decay_t<decltype(req)>;
-              constexpr bool kWrites = std::is_same_v<T, protocol::SubmitRequest> ||
-                                       std::is_same_v<T, protocol::SubmitBatchRequest> ||
-                                       std::is_same_v<T, protocol::BulkRequest> ||
-                                       std::is_same_v<T, protocol::CancelRequest> ||
-                                       std::is_same_v<T, protocol::RetryRequest> ||
-                                       std::is_same_v<T, protocol::WorkersSetRequest> ||
-                                       std::is_same_v<T, protocol::ScheduleAddRequest> ||
-                                       std::is_same_v<T, protocol::ScheduleChangeRequest> ||
-                                       std::is_same_v<T, protocol::QueueSetRequest> ||
-                                       // a poll may lease jobs; results end runs; an
-                                       // unregister re-queues them: all journal writes
-                                       std::is_same_v<T, protocol::WorkerPollRequest> ||
-                                       std::is_same_v<T, protocol::WorkerCompleteRequest> ||
-                                       std::is_same_v<T, protocol::WorkerFailRequest> ||
-                                       std::is_same_v<T, protocol::WorkerUnregisterRequest>;
-              if (kWrites && self->state.storage_full) {
-                self->state.storage_full_refused++;
-                return ReplyError(self, token, Code::kStorageFull,
-                                  "the journal's disk is full: submit, cancel, retry and "
-                                  "workers set are refused until space returns (status, wait, "
-                                  "list, stats and workers still work)");
-              }
-              if constexpr (std::is_same_v<T, protocol::SubmitRequest>) {
-                core.Submit(token, std::move(req.spec), now);
-              } else if constexpr (std::is_same_v<T, protocol::SubmitBatchRequest>) {
-                core.SubmitBatch(token, std::move(req.specs), now);
-              } else if constexpr (std::is_same_v<T, protocol::BulkRequest>) {
-                core.Bulk(token, req, now);
-              } else if constexpr (std::is_same_v<T, protocol::TypesRequest>) {
-                // Fixed at start: answered at once, not behind the journal.
-                caf::anon_send(self->state.ingress, reply_atom_v, token,
-                               protocol::Body{protocol::TypeListReply{
-                                   self->state.config.handler_types}});
-              } else if constexpr (std::is_same_v<T, protocol::StatusRequest>) {
-                core.StatusOf(token, req.id, req.history);
-              } else if constexpr (std::is_same_v<T, protocol::WaitRequest>) {
-                core.Wait(token, req.id, req.timeout_ms, now);
-              } else if constexpr (std::is_same_v<T, protocol::CancelRequest>) {
-                core.Cancel(token, req.id, now);
-              } else if constexpr (std::is_same_v<T, protocol::RetryRequest>) {
-                core.Retry(token, req.id, now);
-              } else if constexpr (std::is_same_v<T, protocol::ListRequest>) {
-                core.List(token, req);
-              } else if constexpr (std::is_same_v<T, protocol::WorkersRequest>) {
-                core.Workers(token);
-              } else if constexpr (std::is_same_v<T, protocol::WorkersSetRequest>) {
-                core.SetWorkers(token, req.workers, now);
-              } else if constexpr (std::is_same_v<T, protocol::ScheduleAddRequest>) {
-                core.AddSchedule(token, std::move(req.schedule), now);
-              } else if constexpr (std::is_same_v<T, protocol::ScheduleListRequest>) {
-                core.ListSchedules(token);  // the peers' part is gathered by the transport
-              } else if constexpr (std::is_same_v<T, protocol::ScheduleChangeRequest>) {
-                core.ChangeSchedule(token, req, now);
-              } else if constexpr (std::is_same_v<T, protocol::QueueSetRequest>) {
-                core.SetQueue(token, req.update, now);
-              } else if constexpr (std::is_same_v<T, protocol::QueuesRequest>) {
-                core.ListQueues(token, now);
-              } else if constexpr (std::is_same_v<T, protocol::WorkerRegisterRequest>) {
-                core.RegisterWorker(token, req, now);
-              } else if constexpr (std::is_same_v<T, protocol::WorkerPollRequest>) {
-                core.PollWorker(token, req, now);
-              } else if constexpr (std::is_same_v<T, protocol::WorkerHeartbeatRequest>) {
-                core.HeartbeatWorker(token, req, now);
-              } else if constexpr (std::is_same_v<T, protocol::WorkerProgressRequest>) {
-                core.WorkerProgress(token, req, now);
-              } else if constexpr (std::is_same_v<T, protocol::WorkerCompleteRequest>) {
-                core.WorkerComplete(token, req, now);
-              } else if constexpr (std::is_same_v<T, protocol::WorkerFailRequest>) {
-                core.WorkerFail(token, req, now);
-              } else if constexpr (std::is_same_v<T, protocol::WorkerUnregisterRequest>) {
-                core.UnregisterWorker(token, req.worker, now);
-              } else if constexpr (std::is_same_v<T, protocol::StatsRequest>) {
-                auto& s = self->state;
-                protocol::StatsReply r = core.Stats();
-                r.incarnation = s.config.incarnation;
-                r.uptime_ms = static_cast<uint64_t>(
-                    std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now() - s.started)
-                        .count());
-                auto set = [&r](protocol::Counter c, uint64_t v) {
-                  r.counters[protocol::CounterName(c)] = v;
-                };
-                set(protocol::Counter::kJournalBatches, s.batches);
-                set(protocol::Counter::kJournalRecords, s.records);
-                set(protocol::Counter::kJournalBatchRecordsMax, s.batch_records_max);
-                set(protocol::Counter::kJournalSyncUsAvg, s.batches ? s.sync_us / s.batches : 0);
-                set(protocol::Counter::kJournalFull, s.storage_full ? 1 : 0);
-                set(protocol::Counter::kStorageFullRefused, s.storage_full_refused);
-                if (s.config.extra_counters)
-                  for (const auto& [c, v] : s.config.extra_counters()) set(c, v);
-                r.histograms[protocol::kJournalSyncSeconds] = s.sync_seconds;
-                r.histograms[protocol::kJournalBatchRecords] = s.batch_records;
-                r.endpoint = s.config.bound_endpoint;
-                r.peers = core.Peers();
-                if (s.failed)
-                  return ReplyError(self, token, Code::kStorage, "journal failed; node is stopping");
-                // Not a state change: it follows whatever is being made durable right now;
-                // while the disk is full, nothing is, and it is answered at once.
-                if (s.storage_full)
-                  return caf::anon_send(s.ingress, reply_atom_v, token,
-                                        protocol::Body{std::move(r)});
-                self->state.pending.replies.push_back(sched::Reply{token, std::move(r)});
-              } else {
-                ReplyError(self, token, Code::kInvalidArgument,
-                           std::string("a node does not accept '") +
-                               protocol::KindName(protocol::KindOf(protocol::Body{req})) +
-                               "' messages from clients");
-              }
-            },
-            body);
         Pump(self);
       },
       [=](done_atom, sched::Outcome& o) {
@@ -481,32 +529,7 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
         for (uint32_t i = 0; i < s.config.peer_count; ++i) s.config.peer_sink(i, frame);
         self->delayed_send(self, std::chrono::milliseconds(s.config.heartbeat_ms), beat_atom_v);
       },
-      [=](resume_atom) {
-        self->request(self->state.journal, caf::infinite, resume_atom_v)
-            .then(
-                [=](const JournalAck& ack) {
-                  auto& s = self->state;
-                  if (ack.code == Code::kStorageFull) {
-                    self->delayed_send(self, std::chrono::milliseconds(limits::kStorageFullRetryMs),
-                                       resume_atom_v);
-                    return;
-                  }
-                  if (ack.code != Code::kOk) return FailStop(self, ack.message);
-                  spdlog::warn("journal disk has space again: the held batch is durable, writes "
-                               "resume");
-                  s.storage_full = false;
-                  BatchDurable(self, ack);
-                  const sched::Now now = Now(self);
-                  for (auto& o : s.held_outcomes) s.core->Complete(o, now);
-                  for (auto& r : s.held_results) s.core->OnRemoteResult(r, now);
-                  for (auto& r : s.held_callbacks) s.core->OnCallbackResult(r, now);
-                  s.held_outcomes.clear();
-                  s.held_results.clear();
-                  s.held_callbacks.clear();
-                  Pump(self);
-                },
-                [=](caf::error& err) { FailStop(self, self->system().render(err)); });
-      },
+      [=](resume_atom) { TryResume(self); },
       [=](bulk_atom) {
         auto& s = self->state;
         s.bulk_scheduled = false;

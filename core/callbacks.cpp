@@ -212,13 +212,4 @@ std::string CallbackAllowList::Describe() const {
   return out.empty() ? "empty: no callbacks" : out;
 }
 
-uint64_t CallbackBackoffMs(uint32_t failed, uint64_t base_ms, uint64_t max_ms, uint64_t random) {
-  if (failed == 0 || base_ms == 0 || max_ms == 0) return 0;
-  uint32_t shift = failed - 1;
-  uint64_t d = (shift >= 63 || base_ms > (max_ms >> shift)) ? max_ms : base_ms << shift;
-  d = std::min(d, max_ms);
-  uint64_t half = d / 2;
-  return half + random % (d - half + 1);
-}
-
 }  // namespace jobnet::sched

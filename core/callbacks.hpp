@@ -76,12 +76,6 @@ class CallbackAllowList {
   std::vector<Cidr> cidrs_;
 };
 
-// The retry delay after `failed` failed attempts (1 = the first): base * 2^(failed-1), capped at
-// max_ms, of which the upper half is jitter: the result is in [d/2, d] for that d, drawn with
-// `random` (any uniformly distributed 64-bit value), so retries from many jobs that failed
-// together spread out.
-uint64_t CallbackBackoffMs(uint32_t failed, uint64_t base_ms, uint64_t max_ms, uint64_t random);
-
 // Delivery settings of a node ([callbacks] in its config).
 struct CallbackOptions {
   CallbackAllowList allow = CallbackAllowList::Loopback();

@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "base/check.hpp"
+#include "core/backoff.hpp"
 #include "core/content_key.hpp"
 #include "protocol/msgpack_bounded.hpp"
 
@@ -16,51 +17,20 @@ using protocol::CallbackDelivery;
 using protocol::JobInfo;
 using protocol::JobSpec;
 
-template <class T>
-static void MoveAppend(std::vector<T>* into, std::vector<T>* from) {
-  if (into->empty()) {
-    *into = std::move(*from);
-  } else {
-    into->insert(into->end(), std::make_move_iterator(from->begin()),
-                 std::make_move_iterator(from->end()));
-  }
-  from->clear();
-}
-
-void Effects::Append(Effects&& later) {
-  MoveAppend(&writes, &later.writes);
-  MoveAppend(&deletes, &later.deletes);
-  MoveAppend(&schedule_writes, &later.schedule_writes);
-  if (later.next_seq != 0) next_seq = later.next_seq;
-  if (later.workers != 0) {
-    workers = later.workers;
-    configured_workers = later.configured_workers;
-  }
-  MoveAppend(&replies, &later.replies);
-  MoveAppend(&dispatches, &later.dispatches);
-  MoveAppend(&cancels, &later.cancels);
-  MoveAppend(&peer_sends, &later.peer_sends);
-  MoveAppend(&notes, &later.notes);
-  MoveAppend(&liveness, &later.liveness);
-  MoveAppend(&queue_writes, &later.queue_writes);
-  MoveAppend(&callback_sends, &later.callback_sends);
-}
-
 Scheduler::Scheduler(SchedulerOptions options)
     : opt_(std::move(options)),
       rng_(opt_.seed),
-      next_lease_(FirstLease(opt_.incarnation)),
+      next_lease_(PeerLeases::FirstLease(opt_.incarnation)),
+      peers_(PeerLeases::Options{opt_.node_id, opt_.incarnation, opt_.peers,
+                                 opt_.failure_timeout_ms, opt_.remote_ack_ms},
+             &fx_, &counters_),
       pool_(opt_.workers),
       run_seconds_(protocol::MakeHistogram(protocol::SecondsBounds())),
-      queue_wait_seconds_(protocol::MakeHistogram(protocol::SecondsBounds())) {
+      queue_wait_seconds_(protocol::MakeHistogram(protocol::SecondsBounds())),
+      external_(opt_.incarnation) {
   JOBNET_CHECK(opt_.workers >= 1 && opt_.workers <= limits::kWorkersMax);
   if (opt_.configured_workers == 0) opt_.configured_workers = opt_.workers;
   slots_.resize(opt_.workers);
-  for (const auto& ep : opt_.peers) {
-    Peer p;
-    p.endpoint = ep;
-    peers_.push_back(std::move(p));
-  }
 }
 
 const Job* Scheduler::Find(uint64_t seq) const {
@@ -70,13 +40,6 @@ const Job* Scheduler::Find(uint64_t seq) const {
 
 void Scheduler::Error(ReplyToken t, const jobnet::Status& s) {
   fx_.replies.push_back(Reply{t, protocol::ErrorReply{s.code(), s.message()}});
-}
-
-template <class Describe>
-void Scheduler::NoteRefused(const Describe& describe) {
-  if (refused_noted_ >= limits::kRefusedFramesNotedMax) return;
-  refused_noted_++;
-  fx_.notes.push_back(describe());
 }
 
 protocol::AcceptedReply Scheduler::Answer(const Job& job, bool duplicate) {
@@ -242,7 +205,7 @@ void Scheduler::RecoverJob(Job j, Now now) {
       // for this run only (OnRemoteResult), as the journal names it.
       const auto& history = job.rare.get().history;
       if (job.lease != 0 && !history.empty() && history.back().node != opt_.node_id)
-        late_runs_[seq] = LateRun{job.lease, history.back().node};
+        peers_.AddLateRun(seq, job.lease, history.back().node);
       break;
     }
     default:
@@ -539,16 +502,15 @@ void Scheduler::CancelJob(Job& job, Now now, const std::string& why) {
   if (job.state == JobState::kRunning) {
     uint64_t lease = running_.at(job.seq).first;
     fx_.cancels.push_back(lease);  // stop a local run; a late result is ignored either way
-    auto rl = remote_leases_.find(lease);
-    if (rl != remote_leases_.end()) {
+    if (std::optional<uint32_t> link = peers_.LinkOf(lease)) {
       // A run on a peer: tell its host to stop it (one-way; if the message is lost the run goes
       // on to its deadline there, and its result is stale here either way).
       protocol::RemoteCancel rc{opt_.node_id, opt_.incarnation, lease, job.seq};
-      fx_.peer_sends.push_back(PeerSend{rl->second.link, std::move(rc)});
+      fx_.peer_sends.push_back(PeerSend{*link, std::move(rc)});
       counters_[Counter::kRemoteCancelsSent]++;
     }
-    DropRemoteLease(lease);
-    DropExternalLease(lease);  // its worker learns it from its next heartbeat
+    peers_.DropLease(lease);
+    external_.DropRun(lease);  // its worker learns it from its next heartbeat
   }
   Unindex(job);
   job.finished_at_ms = now.wall_ms;
@@ -681,7 +643,7 @@ protocol::StatsReply Scheduler::Stats() const {
   now[Counter::kWaiters] = waiter_deadlines_.size();
   now[Counter::kHeldBytes] = held_bytes_;
   now[Counter::kCallbacksPending] = callbacks_pending();
-  now[Counter::kExternalWorkers] = ext_workers_.size();
+  now[Counter::kExternalWorkers] = external_.size();
   for (const protocol::CounterInfo& c : protocol::kCounters)
     if (now[c.counter] != 0 || c.always) r.counters[c.name] = now[c.counter];
   for (const auto& [queue, counts] : queue_totals_) {
@@ -748,116 +710,9 @@ void Scheduler::SetWorkers(ReplyToken t, uint32_t workers, Now now) {
   fx_.replies.push_back(Reply{t, WorkerList()});
 }
 
-void Scheduler::RecoverQueue(const protocol::QueueSettings& settings, Now now) {
-  queues_.Configure(settings, now.mono_ms);
-}
-
-void Scheduler::ApplyQueue(const protocol::QueueSettings& q, Now now) {
-  queues_.Configure(q, now.mono_ms);
-  fx_.queue_writes.push_back(q);
-}
-
-void Scheduler::SetQueue(ReplyToken t, const protocol::QueueUpdate& u, Now now) {
-  if (Status s = protocol::Validate(u); !s.ok()) return Error(t, s);
-  if (!queues_.IsConfigured(u.name) && queues_.configured() >= limits::kQueueSettingsMax)
-    return Error(t, Status::Overloaded("node has settings for " +
-                                       std::to_string(limits::kQueueSettingsMax) +
-                                       " queues, its limit"));
-  protocol::QueueSettings q = queues_.SettingsOf(u.name);
-  if (u.order) q.order = *u.order;
-  if (u.concurrency) q.concurrency = *u.concurrency;
-  if (u.rate) q.rate = *u.rate;
-  if (u.weight) q.weight = *u.weight;
-  if (u.paused) q.paused = *u.paused;
-  // Newer than what this node had even if its clock stepped back: the last change here wins.
-  // A stamp from beyond the skew is not trusted (it could only hold every later change back),
-  // so the sum cannot overflow and the new stamp is one peers accept.
-  q.updated_at_ms = std::max(now.wall_ms, TrustedStamp(q.updated_at_ms, now) + 1);
-  q.origin = opt_.node_id;
-  ApplyQueue(q, now);
-  counters_[Counter::kQueueSettingsSet]++;
-  // A peer that is down now gets it when it comes back (SyncQueuesTo from OnHeartbeat).
-  for (uint32_t i = 0; i < peers_.size(); ++i)
-    if (peers_[i].alive) fx_.peer_sends.push_back(PeerSend{i, protocol::QueueSync{opt_.node_id, {q}}});
-  fx_.replies.push_back(Reply{t, protocol::QueueListReply{{InfoOf(u.name, now)}}});
-  DispatchReady(now);  // a resumed queue or a raised limit may start jobs at once
-}
-
-void Scheduler::OnQueueSync(const protocol::QueueSync& sync, Now now) {
-  for (const protocol::QueueSettings& q : sync.queues) {
-    if (q.updated_at_ms > now.wall_ms + limits::kClockSkewMsMax) {
-      // Stamped in the future: it would win over every change for that long. Refused; the
-      // sender's clock (or the frame) is wrong.
-      counters_[Counter::kQueueSyncFuture]++;
-      NoteRefused([&] {
-        return "queue_sync from " + sync.node + " refused: queue " + q.name + " stamped " +
-               std::to_string(q.updated_at_ms - now.wall_ms) + " ms in the future";
-      });
-      continue;
-    }
-    bool known = queues_.IsConfigured(q.name);
-    protocol::QueueSettings cur = queues_.SettingsOf(q.name);
-    const uint64_t cur_at = TrustedStamp(cur.updated_at_ms, now);
-    // Newest first wins, on every node alike: by updated_at, then by origin node id.
-    bool newer = !known || std::tie(q.updated_at_ms, q.origin) > std::tie(cur_at, cur.origin);
-    if (!newer || (!known && queues_.configured() >= limits::kQueueSettingsMax)) {
-      counters_[Counter::kQueueSyncStale]++;
-      continue;
-    }
-    ApplyQueue(q, now);
-    counters_[Counter::kQueueSyncApplied]++;
-  }
-  DispatchReady(now);
-}
-
-void Scheduler::SyncQueuesTo(uint32_t link) {
-  std::vector<protocol::QueueSettings> all = queues_.AllConfigured();
-  for (size_t i = 0; i < all.size(); i += limits::kQueueSyncPerFrameMax) {
-    size_t end = std::min(all.size(), i + limits::kQueueSyncPerFrameMax);
-    protocol::QueueSync sync{opt_.node_id, {}};
-    sync.queues.assign(std::make_move_iterator(all.begin() + i),
-                       std::make_move_iterator(all.begin() + end));
-    fx_.peer_sends.push_back(PeerSend{link, std::move(sync)});
-  }
-}
-
-protocol::QueueInfo Scheduler::InfoOf(const std::string& queue, Now now) const {
-  protocol::QueueInfo info;
-  info.node = opt_.node_id;
-  info.settings = queues_.SettingsOf(queue);
-  auto it = queue_states_.find(queue);
-  if (it != queue_states_.end()) {
-    info.queued = it->second[static_cast<int>(JobState::kQueued)];
-    info.delayed = it->second[static_cast<int>(JobState::kDelayed)];
-    info.running = it->second[static_cast<int>(JobState::kRunning)];
-    info.dead = it->second[static_cast<int>(JobState::kDead)];
-  }
-  info.oldest_wait_ms = queues_.OldestWaitMs(queue, now.mono_ms);
-  return info;
-}
-
-std::vector<protocol::QueueInfo> Scheduler::Queues(Now now) const {
-  std::set<std::string> names;
-  for (const auto& [name, counts] : queue_states_) names.insert(name);
-  for (const auto& q : queues_.AllConfigured()) names.insert(q.name);
-  std::vector<protocol::QueueInfo> out;
-  out.reserve(names.size());
-  for (const auto& name : names) out.push_back(InfoOf(name, now));
-  return out;
-}
-
-void Scheduler::ListQueues(ReplyToken t, Now now) {
-  fx_.replies.push_back(Reply{t, protocol::QueueListReply{Queues(now)}});
-}
-
 uint64_t Scheduler::BackoffMs(const Job& job) {
-  // base * 2^(attempts-1), capped, with +-10% jitter so retries of a burst spread out.
-  uint64_t d = job.spec.backoff_ms;
-  for (uint32_t i = 1; i < job.attempts && d < limits::kBackoffMsMax; ++i) d *= 2;
-  d = std::min(d, limits::kBackoffMsMax);
-  if (d == 0) return 0;
-  std::uniform_int_distribution<uint64_t> jitter(0, d / 5);
-  return d - d / 10 + jitter(rng_);
+  // Spread with jitter (core/backoff.hpp) so that retries of a burst do not come back at once.
+  return sched::BackoffMs(job.attempts, job.spec.backoff_ms, limits::kBackoffMsMax, rng_());
 }
 
 void Scheduler::FailRun(Job& job, const std::string& error, Now now) {
@@ -946,26 +801,22 @@ void Scheduler::Complete(const Outcome& o, Now now) {
   slot.since_ms = now.wall_ms;
   if (slot.hosted) {
     slot.hosted = false;
-    hosted_deadlines_.erase({slot.hosted_deadline_ms, o.slot, o.lease});
-    int link = FindLink(slot.run.owner);
+    peers_.EraseDeadline(slot.hosted_deadline_ms, o.slot, o.lease);
     counters_[Counter::kHostedRuns]++;
-    if (link >= 0) {
-      auto r = AnswerTo<protocol::RemoteResult>(slot.run);
-      // As for a local run, the host's deadline decides; the owner counts the timeout.
-      r.timed_out = o.timed_out || now.mono_ms >= slot.hosted_deadline_ms;
-      const std::string problem = o.ok ? ResultProblem(o.result) : "";
-      r.ok = !r.timed_out && o.ok && problem.empty();
-      r.result = r.ok ? o.result : protocol::MsgpackNil();
-      if (r.timed_out) {
-        r.error = "timed out after " + std::to_string(slot.run.timeout_ms) + " ms";
-      } else {
-        r.error = o.ok && !r.ok ? problem : o.error.substr(0, limits::kErrorMessageBytesMax);
-      }
-      r.free = FreeToOffer();  // this run's slot is free again
-      fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(r)});
+    auto r = peers_.AnswerTo<protocol::RemoteResult>(slot.run);
+    // As for a local run, the host's deadline decides; the owner counts the timeout.
+    r.timed_out = o.timed_out || now.mono_ms >= slot.hosted_deadline_ms;
+    const std::string problem = o.ok ? ResultProblem(o.result) : "";
+    r.ok = !r.timed_out && o.ok && problem.empty();
+    r.result = r.ok ? o.result : protocol::MsgpackNil();
+    if (r.timed_out) {
+      r.error = "timed out after " + std::to_string(slot.run.timeout_ms) + " ms";
     } else {
-      counters_[Counter::kHostedResultsUndeliverable]++;
+      r.error = o.ok && !r.ok ? problem : o.error.substr(0, limits::kErrorMessageBytesMax);
     }
+    r.free = FreeToOffer();  // this run's slot is free again
+    if (!peers_.SendTo(slot.run.owner, std::move(r)))
+      counters_[Counter::kHostedResultsUndeliverable]++;
     slot.run = protocol::RemoteRun{};
     DispatchReady(now);
     return;
@@ -998,387 +849,16 @@ void Scheduler::InterruptRun(Job& job, const std::string& why, Now now) {
   }
 }
 
-template <class Answer>
-Answer Scheduler::AnswerTo(const protocol::RemoteRun& run) const {
-  Answer r;
-  r.owner = run.owner;
-  r.owner_incarnation = run.owner_incarnation;
-  r.worker_node = opt_.node_id;
-  r.lease = run.lease;
-  r.seq = run.seq;
-  return r;
-}
-
-void Scheduler::DropRemoteLease(uint64_t lease) {
-  auto rl = remote_leases_.find(lease);
-  if (rl == remote_leases_.end()) return;  // a local run's lease
-  MarkAcked(lease);  // no longer waits for an ack either
-  peers_[rl->second.link].leases--;
-  remote_leases_.erase(rl);
-}
-
-void Scheduler::MarkAcked(uint64_t lease) {
-  auto rl = remote_leases_.find(lease);
-  if (rl == remote_leases_.end() || rl->second.ack_deadline_ms == 0) return;
-  ack_deadlines_.erase({rl->second.ack_deadline_ms, lease});
-  rl->second.ack_deadline_ms = 0;
-  Peer& p = peers_[rl->second.link];
-  JOBNET_CHECK(p.unacked > 0);
-  p.unacked--;
-}
-
-void Scheduler::RefreshCredit(Peer& p, uint32_t free) {
-  p.credit = free > p.unacked ? free - p.unacked : 0;
-}
-
-uint32_t Scheduler::FreeToOffer() const {
-  // Its own waiting jobs come first, and a draining node takes nothing new. The queue only
-  // holds runs while every slot is busy, so idle slots and queue room never overlap.
-  if (queues_.AnyEligibleFor(LocalTypes()) || draining_) return 0;
-  // After a shrink the queue may hold more than the smaller pool would have taken.
-  uint64_t room = uint64_t{pool_.free()} + HostedQueueMax();
-  return room > hosted_queue_.size() ? static_cast<uint32_t>(room - hosted_queue_.size()) : 0;
-}
-
-bool Scheduler::CanLeaseTo(const Peer& p, Now now) const {
-  if (!p.alive || p.credit == 0 || p.leases >= limits::kPeerRunsInFlightMax) return false;
-  // A suspended peer gets one probe run after its pause, and no second while that is unanswered.
-  return !p.suspended || (now.mono_ms >= p.resume_ms && p.unacked == 0);
-}
-
-void Scheduler::TakeBackUnacked(uint32_t link, Now now) {
-  Peer& p = peers_[link];
-  std::vector<uint64_t> unacked;
-  for (const auto& [lease, rl] : remote_leases_)
-    if (rl.link == link && rl.ack_deadline_ms != 0) unacked.push_back(lease);
-  std::string why = "node " + p.node + " did not acknowledge the run within " +
-                    std::to_string(opt_.remote_ack_ms) + " ms: taken back, attempt not counted";
-  for (uint64_t lease : unacked) {
-    Job& job = jobs_.at(remote_leases_.at(lease).seq);
-    Unindex(job);
-    DropRemoteLease(lease);
-    // Most likely it never arrived, so it did not run: like a rejection, the attempt is not
-    // spent. If it did arrive after all, it runs there once more than counted, and its result
-    // is stale (at-least-once allows the duplicate; an attempt lost to the network does not).
-    job.attempts--;
-    job.set_error(why);
-    counters_[Counter::kRemoteUnacked]++;
-    SetState(job, JobState::kQueued, now, why);
-    Enqueue(job, now);
-  }
-  JOBNET_CHECK(p.unacked == 0);
-  p.suspended = true;
-  p.resume_ms = now.mono_ms + p.suspend_ms;
-  counters_[Counter::kPeersSuspended]++;
-  fx_.notes.push_back("peer " + p.node + " did not acknowledge " + std::to_string(unacked.size()) +
-                      " runs within " + std::to_string(opt_.remote_ack_ms) +
-                      " ms: taken back; no runs to it for " + std::to_string(p.suspend_ms) +
-                      " ms, then one probe");
-  p.suspend_ms = std::min(2 * p.suspend_ms, limits::kPeerSuspendMsMax);
-}
-
-void Scheduler::PeerAnswered(Peer& p) {
-  if (p.suspended) fx_.notes.push_back("peer " + p.node + " answers runs again: suspension lifted");
-  p.suspended = false;
-  p.suspend_ms = limits::kPeerSuspendMsMin;
-}
-
-int Scheduler::FindLink(const std::string& node) const {
-  for (size_t i = 0; i < peers_.size(); ++i)
-    if (peers_[i].node == node) return static_cast<int>(i);
-  return -1;
-}
-
-void Scheduler::LosePeerLeases(uint32_t link, const std::string& why, Now now) {
-  std::vector<uint64_t> lost;
-  for (const auto& [lease, rl] : remote_leases_)
-    if (rl.link == link) lost.push_back(lease);
-  for (uint64_t lease : lost) {
-    // Counted even if unacknowledged: a job that kills its host before the ack leaves must
-    // still run out of attempts.
-    Job& job = jobs_.at(remote_leases_.at(lease).seq);
-    Unindex(job);
-    DropRemoteLease(lease);
-    counters_[Counter::kPeerRunsLost]++;
-    InterruptRun(job, why, now);
-  }
-  JOBNET_CHECK(peers_[link].leases == 0 && peers_[link].unacked == 0);
-}
-
-void Scheduler::OnHeartbeat(const protocol::Heartbeat& hb, Now now) {
-  for (uint32_t i = 0; i < peers_.size(); ++i) {
-    Peer& p = peers_[i];
-    if (p.endpoint != hb.endpoint) continue;
-    if (p.alive && p.incarnation != hb.incarnation) {
-      // Another start of the peer while the one we know is alive: a real restart shows as the
-      // known incarnation's silence first (declared dead by Tick, for its own silence only),
-      // after which this one is taken. Until then it is refused: it would fail our runs there.
-      counters_[Counter::kHeartbeatsRefused]++;
-      NoteRefused([&] {
-        return "heartbeat for " + p.endpoint + " refused: incarnation " +
-               std::to_string(hb.incarnation) + " while incarnation " +
-               std::to_string(p.incarnation) + " is alive";
-      });
-      continue;
-    }
-    if (p.incarnation != 0 && p.incarnation != hb.incarnation) {
-      fx_.notes.push_back("peer " + hb.node + " restarted (incarnation " +
-                          std::to_string(p.incarnation) + " -> " + std::to_string(hb.incarnation) +
-                          "); its " + std::to_string(p.leases) + " leases of ours are lost");
-      if (p.leases > 0)
-        LosePeerLeases(i, "interrupted: worker node " + hb.node + " restarted", now);
-    }
-    if (!p.alive || p.node != hb.node)
-      fx_.liveness.push_back(PeerLiveness{i, hb.node, true});
-    // A peer that was down or restarted may have missed queue settings: send it all of ours.
-    bool restarted = p.incarnation != 0 && p.incarnation != hb.incarnation;
-    if (!p.alive || restarted) SyncQueuesTo(i);
-    if (!p.alive) {
-      counters_[Counter::kPeersUp]++;
-      fx_.notes.push_back("peer " + hb.node + " at " + p.endpoint + " is alive (incarnation " +
-                          std::to_string(hb.incarnation) + ", " + std::to_string(hb.workers) +
-                          " workers)");
-    }
-    p.node = hb.node;
-    p.incarnation = hb.incarnation;
-    p.alive = true;
-    p.last_seen_ms = now.mono_ms;
-    p.last_seen_wall_ms = now.wall_ms;
-    p.workers = hb.workers;
-    p.acks = hb.acks;
-    if (p.acks) {
-      RefreshCredit(p, hb.free);
-    } else {
-      p.credit = hb.free;  // an older node: credit is learned from heartbeats only
-    }
-    p.queued = hb.queued;
-  }
-  DispatchReady(now);
-}
-
-void Scheduler::AcceptRemoteRun(const protocol::RemoteRun& run, Now now) {
-  if (FreeToOffer() == 0) return RejectHosted(run, "node " + opt_.node_id + " has no free worker");
-  int link = FindLink(run.owner);
-  if (link >= 0 && peers_[link].acks) {
-    // At once, before the run's own result: the owner counts the attempt from here on.
-    auto ack = AnswerTo<protocol::RemoteAck>(run);
-    ack.free = FreeToOffer() - 1;  // this run takes a slot or a queue place
-    fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(ack)});
-  }
-  if (pool_.free() == 0) {
-    hosted_queue_.emplace_back(run, now.mono_ms);
-    return;
-  }
-  HostRun(run, now);
-}
-
-void Scheduler::RejectHosted(const protocol::RemoteRun& run, const std::string& why) {
-  counters_[Counter::kHostedRejected]++;
-  int link = FindLink(run.owner);
-  if (link < 0) return;
-  auto r = AnswerTo<protocol::RemoteResult>(run);
-  r.rejected = true;
-  r.error = why;
-  r.free = FreeToOffer();
-  fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(r)});
-}
-
-void Scheduler::StartQueuedHosted(Now now) {
-  while (!hosted_queue_.empty() && pool_.free() > 0) {
-    HostRun(hosted_queue_.front().first, now);
-    hosted_queue_.pop_front();
-  }
-}
-
 void Scheduler::Drain() {
   draining_ = true;
-  for (const auto& [run, at] : hosted_queue_)
-    RejectHosted(run, "node " + opt_.node_id + " is shutting down");
-  hosted_queue_.clear();
+  for (; peers_.queued() > 0; peers_.PopFront())
+    peers_.RejectHosted(peers_.front(), "node " + opt_.node_id + " is shutting down", FreeToOffer());
 }
 
 uint32_t Scheduler::TakeSlot(Now now) {
   uint32_t slot_no = pool_.Take();
   slots_[slot_no].since_ms = now.wall_ms;
   return slot_no;
-}
-
-void Scheduler::HostRun(const protocol::RemoteRun& run, Now now) {
-  uint32_t slot_no = TakeSlot(now);
-  Slot& slot = slots_[slot_no];
-  slot.lease = next_lease_++;
-  slot.seq = 0;
-  slot.hosted = true;
-  slot.run = run;
-  slot.hosted_deadline_ms = now.mono_ms + run.timeout_ms;
-  hosted_deadlines_.emplace(slot.hosted_deadline_ms, slot_no, slot.lease);
-  fx_.dispatches.push_back(Dispatch{slot_no, slot.lease, 0, run.id, run.type, run.payload,
-                                    run.attempt, run.timeout_ms});
-}
-
-void Scheduler::RefuseResult(const protocol::RemoteResult& res, const std::string& why) {
-  counters_[Counter::kResultsRefused]++;
-  NoteRefused([&] {
-    return "remote_result refused (" + why + "): owner " + res.owner + " incarnation " +
-           std::to_string(res.owner_incarnation) + ", lease " + std::to_string(res.lease) +
-           ", seq " + std::to_string(res.seq) + ", from " + res.worker_node;
-  });
-}
-
-void Scheduler::OnRemoteResult(const protocol::RemoteResult& res, Now now) {
-  // Every result must name a run this node journaled for that job: the lease (which carries
-  // the incarnation that made it), the job and the node the run went to. Anything else changes
-  // nothing and is counted (docs/cluster.md "Fencing"), whatever incarnation it names.
-  if (res.owner != opt_.node_id) return RefuseResult(res, "not this node's job");
-  auto it = jobs_.find(res.seq);
-  if (res.owner_incarnation != opt_.incarnation) {
-    // Finished for an earlier start of this node: delivered if it is the run the journal holds
-    // for the job (recovered running there), and the job has not been run again since.
-    auto late = late_runs_.find(res.seq);
-    if (it == jobs_.end() || late == late_runs_.end() || late->second.lease != res.lease ||
-        late->second.node != res.worker_node || LeaseIncarnation(res.lease) != res.owner_incarnation)
-      return RefuseResult(res, "no such run of an earlier start");
-    late_runs_.erase(late);
-    if (protocol::IsFinal(it->second.state) || !res.ok || res.rejected) {
-      counters_[Counter::kStaleResults]++;
-      return;
-    }
-    Job& job = it->second;
-    if (job.state == JobState::kRunning) {
-      auto& rl = running_.at(job.seq);
-      fx_.cancels.push_back(rl.first);
-      DropRemoteLease(rl.first);
-    }
-    counters_[Counter::kLateResultsAccepted]++;
-    EndRun(job, /*lease=*/0, true, res.result, "", false, now);
-    DispatchReady(now);
-    return;
-  }
-  if (LeaseIncarnation(res.lease) != opt_.incarnation || res.lease >= next_lease_)
-    return RefuseResult(res, "a lease this start never made");
-  auto rl = remote_leases_.find(res.lease);
-  if (rl == remote_leases_.end()) {
-    // Its lease expired, was cancelled, or its peer was declared dead: the run is over here.
-    counters_[Counter::kStaleResults]++;
-    return;
-  }
-  Peer& peer = peers_[rl->second.link];
-  if (rl->second.seq != res.seq || peer.node != res.worker_node)
-    return RefuseResult(res, "the lease is another job's or another node's");
-  if (peer.acks) {
-    // Any answer shows the peer receives our runs; its free slots are the freshest we have.
-    MarkAcked(res.lease);
-    PeerAnswered(peer);
-    RefreshCredit(peer, res.free);
-  }
-  auto run = running_.find(res.seq);
-  JOBNET_CHECK(it != jobs_.end() && run != running_.end() && run->second.first == res.lease);
-  DropRemoteLease(res.lease);
-  Job& job = it->second;
-  if (res.rejected) {
-    Unindex(job);
-    job.attempts--;  // it never started
-    counters_[Counter::kRemoteRejected]++;
-    SetState(job, JobState::kQueued, now, res.error);
-    Enqueue(job, now);
-  } else {
-    counters_[Counter::kRemoteCompleted]++;
-    EndRun(job, res.lease, res.ok, res.result, res.error, res.timed_out, now);
-  }
-  DispatchReady(now);
-}
-
-void Scheduler::OnRemoteCancel(const protocol::RemoteCancel& c) {
-  auto same = [&c](const protocol::RemoteRun& run) {
-    return run.owner == c.owner && run.owner_incarnation == c.owner_incarnation &&
-           run.lease == c.lease && run.seq == c.seq;
-  };
-  // Not started yet: drop it. The owner no longer waits for an answer.
-  for (auto it = hosted_queue_.begin(); it != hosted_queue_.end(); ++it) {
-    if (!same(it->first)) continue;
-    hosted_queue_.erase(it);
-    counters_[Counter::kHostedCancelled]++;
-    return;
-  }
-  // Running: set its cancel flag, as a local cancel does. The slot frees when the handler
-  // returns; its result then goes to the owner, which counts it stale.
-  for (uint32_t i = 0; i < pool_.count(); ++i) {
-    const Slot& slot = slots_[i];
-    if (!pool_.IsBusy(i) || !slot.hosted || !same(slot.run)) continue;
-    fx_.cancels.push_back(slot.lease);
-    counters_[Counter::kHostedCancelled]++;
-    return;
-  }
-  // Else it already ended (its result crossed the cancel), never arrived, or the frame names a
-  // run that never was: nothing to stop.
-  counters_[Counter::kRemoteCancelsUnmatched]++;
-}
-
-void Scheduler::OnRemoteAck(const protocol::RemoteAck& ack, Now now) {
-  if (ack.owner != opt_.node_id || ack.owner_incarnation != opt_.incarnation ||
-      LeaseIncarnation(ack.lease) != opt_.incarnation || ack.lease >= next_lease_) {
-    counters_[Counter::kAcksRefused]++;
-    return;
-  }
-  auto rl = remote_leases_.find(ack.lease);
-  int link = rl != remote_leases_.end() ? static_cast<int>(rl->second.link) : FindLink(ack.worker_node);
-  if (link < 0) return;
-  if (rl != remote_leases_.end() &&
-      (rl->second.seq != ack.seq || peers_[link].node != ack.worker_node)) {
-    counters_[Counter::kAcksRefused]++;
-    return;
-  }
-  // A late ack (the run was taken back, or ended) still shows the peer receives runs.
-  if (rl != remote_leases_.end()) MarkAcked(ack.lease);
-  PeerAnswered(peers_[link]);
-  RefreshCredit(peers_[link], ack.free);
-  DispatchReady(now);
-}
-
-protocol::Heartbeat Scheduler::MakeHeartbeat(const std::string& endpoint) const {
-  protocol::Heartbeat hb;
-  hb.node = opt_.node_id;
-  hb.incarnation = opt_.incarnation;
-  hb.endpoint = endpoint;
-  hb.workers = opt_.workers;
-  hb.free = FreeToOffer();
-  hb.queued = queues_.ready() + delayed_.size();
-  hb.acks = true;
-  return hb;
-}
-
-std::vector<protocol::PeerInfo> Scheduler::Peers() const {
-  std::vector<protocol::PeerInfo> out;
-  for (const auto& p : peers_) {
-    protocol::PeerInfo i;
-    i.node = p.node;
-    i.endpoint = p.endpoint;
-    i.state = p.last_seen_ms == 0 ? "unknown" : p.alive ? "alive" : "dead";
-    i.incarnation = p.incarnation;
-    i.workers = p.workers;
-    i.free = p.credit;
-    i.queued = p.queued;
-    i.last_seen_ms = p.last_seen_wall_ms;
-    i.leases = p.leases;
-    out.push_back(std::move(i));
-  }
-  return out;
-}
-
-uint64_t Scheduler::BeginRun(Job& job, Now now) {
-  late_runs_.erase(job.seq);  // a new run: an earlier one's result is stale from now on
-  job.attempts++;
-  job.started_at_ms = now.wall_ms;
-  job.run_started_mono_ms = now.mono_ms;
-  if (job.rare.has()) {  // each run reports its own progress
-    JobRare& r = job.rare.mut();
-    r.progress = 0;
-    r.progress_message.clear();
-    r.progress_at_ms = 0;
-    r.progress_event_at_ms = 0;
-  }
-  job.lease = next_lease_++;
-  return job.lease;
 }
 
 void Scheduler::TrackRun(const Job& job, uint64_t lease, uint64_t deadline_ms) {
@@ -1408,33 +888,19 @@ void Scheduler::DispatchReady(Now now) {
                                       job.spec.payload, job.attempts, job.spec.timeout_ms});
     TrackRun(job, lease, now.mono_ms + job.spec.timeout_ms);
   }
-  if (!polling_.empty()) ServePolls(now);
+  if (external_.AnyPolls()) ServePolls(now);
   // Then the alive peer with the most advertised free slots, once every local slot is busy.
   while (pool_.free() == 0) {
-    int link = -1;
-    uint32_t best = 0;
-    for (size_t i = 0; i < peers_.size(); ++i)
-      if (CanLeaseTo(peers_[i], now) && peers_[i].credit > best) {
-        best = peers_[i].credit;
-        link = static_cast<int>(i);
-      }
-    if (link < 0) return;
+    std::optional<uint32_t> link = peers_.BestPeer(now);
+    if (!link) return;
     // A job that names blobs leases like any other: the host fetches them from this node
     // (node/hosted_blobs.hpp).
     if (!queues_.Next(now.mono_ms, LocalTypes(), &next)) return;
     Job& job = jobs_.at(next.seq);
     uint64_t lease = BeginRun(job, now);
-    Peer& p = peers_[link];
-    p.credit--;
-    p.leases++;
-    RemoteLease rl{static_cast<uint32_t>(link), job.seq, 0};
-    if (p.acks) {
-      rl.ack_deadline_ms = now.mono_ms + opt_.remote_ack_ms;
-      ack_deadlines_.emplace(rl.ack_deadline_ms, lease);
-      p.unacked++;
-    }
-    remote_leases_[lease] = rl;
-    SetState(job, JobState::kRunning, now, "started on node " + p.node, p.node);
+    peers_.AddLease(*link, lease, job.seq, now);
+    const std::string& node = peers_.peer(*link).node;
+    SetState(job, JobState::kRunning, now, "started on node " + node, node);
     protocol::RemoteRun run;
     run.owner = opt_.node_id;
     run.owner_incarnation = opt_.incarnation;
@@ -1446,7 +912,7 @@ void Scheduler::DispatchReady(Now now) {
     run.attempt = job.attempts;
     run.timeout_ms = job.spec.timeout_ms;
     counters_[Counter::kRemoteDispatched]++;
-    fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), std::move(run)});
+    fx_.peer_sends.push_back(PeerSend{*link, std::move(run)});
     TrackRun(job, lease, now.mono_ms + job.spec.timeout_ms + opt_.remote_lease_slack_ms);
   }
 }
@@ -1503,53 +969,38 @@ void Scheduler::Tick(Now now) {
   // before anyone is judged (OnStall): deadlines are looked at again once that grace is over.
   const uint64_t mono = now.mono_ms < judge_after_mono_ms_ ? 0 : now.mono_ms;
   // Before lease expiry: a run that never arrived costs no attempt, even if its lease is up too.
-  while (!ack_deadlines_.empty() && ack_deadlines_.begin()->first <= mono)
-    TakeBackUnacked(remote_leases_.at(ack_deadlines_.begin()->second).link, now);
+  while (std::optional<uint32_t> link = peers_.DueAck(mono)) TakeBackUnacked(*link, now);
   while (!leases_.empty() && leases_.begin()->first <= mono) {
     uint64_t seq = leases_.begin()->second;
     Job& job = jobs_.at(seq);
     uint64_t lease = running_.at(seq).first;
     fx_.cancels.push_back(lease);
-    DropRemoteLease(lease);
-    DropExternalLease(lease);  // the worker learns it from its next heartbeat
+    peers_.DropLease(lease);
+    external_.DropRun(lease);  // the worker learns it from its next heartbeat
     // A local slot stays busy until its worker returns; that result is then stale.
     EndRun(job, lease, false, "", "", /*timed_out=*/true, now);
   }
   ExpireWaiters(now);
-  while (!ext_polls_.empty() && ext_polls_.begin()->first <= mono) {
-    uint64_t id = ext_polls_.begin()->second;
-    AnswerPoll(id, ext_workers_.at(id), {}, now);  // no job for it in time
-  }
-  while (!ext_expiry_.empty() && ext_expiry_.begin()->first <= mono) {
-    uint64_t id = ext_expiry_.begin()->second;
-    const ExtWorker& w = ext_workers_.at(id);
+  while (auto id = external_.DuePoll(mono))
+    AnswerPoll(external_.ReleasePoll(*id, now), {});  // no job for it in time
+  while (auto id = external_.Expired(mono)) {
+    const ExternalWorkers::Worker& w = *external_.Find(*id);
     counters_[Counter::kExternalExpired]++;
-    DropWorker(id,
-               "interrupted: external worker " + w.name + " (" + std::to_string(id) +
+    DropWorker(*id,
+               "interrupted: external worker " + w.name + " (" + std::to_string(*id) +
                    ") was silent for its lease of " + std::to_string(w.lease_ms) + " ms",
                now);
   }
   FireSchedules(now);
-  for (uint32_t i = 0; i < peers_.size(); ++i) {
-    Peer& p = peers_[i];
-    if (!p.alive || p.last_seen_ms + opt_.failure_timeout_ms > mono) continue;
-    p.alive = false;
-    p.credit = 0;
-    fx_.liveness.push_back(PeerLiveness{i, p.node, false});
-    counters_[Counter::kPeersDown]++;
-    fx_.notes.push_back("peer " + p.node + " at " + p.endpoint + " is silent for " +
-                        std::to_string(mono - p.last_seen_ms) + " ms: declared dead; " +
-                        std::to_string(p.leases) + " leases re-queued");
-    LosePeerLeases(i, "interrupted: worker node " + p.node + " is silent (presumed dead)", now);
-  }
-  while (!hosted_queue_.empty() && hosted_queue_.front().second + limits::kHostedQueueWaitMsMax <= mono) {
-    RejectHosted(hosted_queue_.front().first, "node " + opt_.node_id + " had no worker free for " +
-                                                  std::to_string(limits::kHostedQueueWaitMsMax) + " ms");
-    hosted_queue_.pop_front();
-  }
-  while (!hosted_deadlines_.empty() && std::get<0>(*hosted_deadlines_.begin()) <= mono) {
-    auto [deadline, slot_no, lease] = *hosted_deadlines_.begin();
-    hosted_deadlines_.erase(hosted_deadlines_.begin());
+  for (const PeerLeases::Seen& dead : peers_.DeclareSilentDead(mono))
+    LosePeerLeases(dead.lost, dead.why, now);
+  for (; peers_.FrontExpired(mono); peers_.PopFront())
+    peers_.RejectHosted(peers_.front(),
+                        "node " + opt_.node_id + " had no worker free for " +
+                            std::to_string(limits::kHostedQueueWaitMsMax) + " ms",
+                        FreeToOffer());
+  while (auto due = peers_.PopDueDeadline(mono)) {
+    auto [slot_no, lease] = *due;
     const Slot& slot = slots_[slot_no];
     // Entries of runs that already ended are dropped here (their lease no longer matches).
     if (pool_.IsBusy(slot_no) && slot.hosted && slot.lease == lease) fx_.cancels.push_back(lease);
@@ -1562,92 +1013,12 @@ void Scheduler::Tick(Now now) {
 void Scheduler::OnStall(uint64_t stalled_ms, Now now) {
   counters_[Counter::kLoopStalls]++;
   judge_after_mono_ms_ = now.mono_ms + opt_.failure_timeout_ms;
-  for (Peer& p : peers_)
-    if (p.alive) p.last_seen_ms = std::max(p.last_seen_ms, now.mono_ms);
+  peers_.OnStall(now);
   fx_.notes.push_back("this node's loop did not run for " + std::to_string(stalled_ms) +
                       " ms (stopped, paused or overloaded): that time is not counted against "
                       "peers, runs or workers, and nobody is judged for " +
                       std::to_string(opt_.failure_timeout_ms) +
                       " ms while what they sent meanwhile is read");
-}
-
-void Scheduler::StartCallback(Job& job) {
-  if (job.spec.callback.empty()) return;
-  // a retry dropped the last one
-  JOBNET_CHECK(job.rare.get().callback.state != CallbackState::kPending);
-  CallbackDelivery& d = job.rare.mut().callback;
-  d = CallbackDelivery{};
-  d.id = job.id + "." + std::to_string(job.events - 1);  // the final state's event number
-  d.next_at_ms = job.finished_at_ms;
-  d.due_mono_ms = 0;  // due at once
-  if (callbacks_pending() >= opt_.callbacks.pending_max) {
-    d.state = CallbackState::kFailed;
-    d.error = "not sent: " + std::to_string(callbacks_pending()) +
-              " callback deliveries were pending, the node's limit";
-    counters_[Counter::kCallbacksFailed]++;
-  } else {
-    d.state = CallbackState::kPending;
-    callback_due_.emplace(d.due_mono_ms, job.seq);
-  }
-  callback_dirty_.insert(job.seq);
-}
-
-void Scheduler::DropCallback(Job& job, const std::string& why) {
-  if (job.rare.get().callback.state != CallbackState::kPending) return;
-  CallbackDelivery& d = job.rare.mut().callback;
-  callback_due_.erase({d.due_mono_ms, job.seq});
-  callback_in_flight_.erase(job.seq);  // its answer, when it comes, is ignored
-  d.state = CallbackState::kFailed;
-  d.error = why;
-  counters_[Counter::kCallbacksFailed]++;
-  callback_dirty_.insert(job.seq);
-}
-
-void Scheduler::SendDueCallbacks(Now now) {
-  while (!callback_due_.empty() && callback_due_.begin()->first <= now.mono_ms &&
-         callback_in_flight_.size() < opt_.callbacks.in_flight_max) {
-    uint64_t seq = callback_due_.begin()->second;
-    callback_due_.erase(callback_due_.begin());
-    const Job& job = jobs_.at(seq);
-    const CallbackDelivery& d = job.rare.get().callback;
-    JOBNET_CHECK(d.state == CallbackState::kPending);
-    callback_in_flight_[seq] = d.id;
-    counters_[Counter::kCallbackAttempts]++;
-    fx_.callback_sends.push_back(
-        CallbackSend{seq, d.id, job.spec.callback, d.attempts + 1, job.Info()});
-  }
-}
-
-void Scheduler::OnCallbackResult(const CallbackResult& r, Now now) {
-  auto in = callback_in_flight_.find(r.seq);
-  if (in == callback_in_flight_.end() || in->second != r.delivery) return;  // dropped meanwhile
-  callback_in_flight_.erase(in);
-  Job& job = jobs_.at(r.seq);  // a purge drops the in-flight entry with the job
-  CallbackDelivery& d = job.rare.mut().callback;
-  JOBNET_CHECK(d.state == CallbackState::kPending && d.id == r.delivery);
-  d.attempts++;
-  d.last_at_ms = now.wall_ms;
-  if (r.ok) {
-    d.state = CallbackState::kDelivered;
-    d.error.clear();
-    counters_[Counter::kCallbacksDelivered]++;
-  } else {
-    d.error = r.error.size() > limits::kErrorMessageBytesMax
-                  ? r.error.substr(0, limits::kErrorMessageBytesMax)
-                  : r.error;
-    if (d.attempts >= opt_.callbacks.attempts_max) {
-      d.state = CallbackState::kFailed;
-      counters_[Counter::kCallbacksFailed]++;
-    } else {
-      uint64_t backoff = CallbackBackoffMs(d.attempts, opt_.callbacks.backoff_ms,
-                                           opt_.callbacks.backoff_max_ms, rng_());
-      d.next_at_ms = now.wall_ms + backoff;  // journaled and shown
-      d.due_mono_ms = now.mono_ms + backoff;
-      callback_due_.emplace(d.due_mono_ms, job.seq);
-    }
-  }
-  callback_dirty_.insert(job.seq);
-  SendDueCallbacks(now);  // a slot came free
 }
 
 void Scheduler::ExpireWaiters(Now now) {
@@ -1672,14 +1043,10 @@ uint64_t Scheduler::NextDeadlineMs() const {
   if (!delayed_.empty()) d = std::min(d, delayed_.top().first);
   if (!delayed_mono_.empty()) d = std::min(d, delayed_mono_.top().first);
   if (!leases_.empty()) d = std::min(d, leases_.begin()->first);
-  if (!ack_deadlines_.empty()) d = std::min(d, ack_deadlines_.begin()->first);
-  if (!hosted_deadlines_.empty()) d = std::min(d, std::get<0>(*hosted_deadlines_.begin()));
-  if (!hosted_queue_.empty())
-    d = std::min(d, hosted_queue_.front().second + limits::kHostedQueueWaitMsMax);
+  d = std::min(d, peers_.NextDeadlineMs());
   d = std::min(d, queues_.NextWakeMs());  // a rate-limited queue's next token
   if (!waiter_deadlines_.empty()) d = std::min(d, std::get<0>(*waiter_deadlines_.begin()));
-  if (!ext_polls_.empty()) d = std::min(d, ext_polls_.begin()->first);
-  if (!ext_expiry_.empty()) d = std::min(d, ext_expiry_.begin()->first);
+  d = std::min(d, external_.NextDeadlineMs());
   if (!finished_.empty()) d = std::min(d, finished_.begin()->first + opt_.retention_ms);
   d = std::min(d, schedules_.NextDeadlineMs());
   if (!callback_due_.empty()) d = std::min(d, callback_due_.begin()->first);
@@ -1730,7 +1097,7 @@ JobWrite Scheduler::WriteOf(Job& job, std::vector<std::pair<uint32_t, JobEvent>>
 
 bool Scheduler::IsKnownType(const std::string& type) const {
   return opt_.known_types.empty() || opt_.known_types.count(type) != 0 ||
-         ext_types_.count(type) != 0;
+         external_.Serves(type);
 }
 
 bool Scheduler::ApplyProgress(Job& job, uint32_t pct, std::string message, Now now) {
@@ -1760,208 +1127,6 @@ void Scheduler::Progress(uint64_t seq, uint64_t lease, uint32_t pct, std::string
   auto run = running_.find(seq);
   if (run == running_.end() || run->second.first != lease) return;  // that run is over
   ApplyProgress(jobs_.at(seq), pct, std::move(message), now);
-}
-
-// ---- external workers ----
-
-Scheduler::ExtWorker* Scheduler::FindWorker(uint64_t id, ReplyToken t) {
-  auto it = ext_workers_.find(id);
-  if (it != ext_workers_.end()) return &it->second;
-  Error(t, Status::NotFound("worker " + std::to_string(id) + " is not registered on node " +
-                            opt_.node_id + " (its lease expired, it unregistered, or the node "
-                            "restarted): register again"));
-  return nullptr;
-}
-
-Job* Scheduler::FindExternalRun(uint64_t worker, const std::string& id, uint64_t lease,
-                                ReplyToken t) {
-  auto run = ext_runs_.find(lease);
-  auto parsed = protocol::ParseJobId(id);
-  if (run != ext_runs_.end() && run->second.worker == worker && parsed.ok() &&
-      parsed.value().node == opt_.node_id && parsed.value().seq == run->second.seq)
-    return &jobs_.at(run->second.seq);
-  counters_[Counter::kExternalStaleResults]++;
-  Error(t, Status::Conflict("lease " + std::to_string(lease) + " of worker " +
-                            std::to_string(worker) + " is not the current run of job " + id +
-                            " (it expired, was cancelled, or the job was leased again): refused"));
-  return nullptr;
-}
-
-void Scheduler::Touch(uint64_t id, ExtWorker& w, Now now) {
-  ext_expiry_.erase({w.expires_ms, id});
-  w.expires_ms = now.mono_ms + w.lease_ms;
-  // A worker that holds a poll is waiting in this node: it cannot be silent until the poll ends.
-  if (w.poll == 0) ext_expiry_.emplace(w.expires_ms, id);
-}
-
-void Scheduler::RegisterWorker(ReplyToken t, const protocol::WorkerRegisterRequest& req,
-                               Now now) {
-  if (Status s = protocol::Validate(req); !s.ok()) return Error(t, s);
-  if (draining_) return Error(t, Status::Draining("node " + opt_.node_id + " is shutting down"));
-  if (ext_workers_.size() >= limits::kExternalWorkersMax)
-    return Error(t, Status::Overloaded("node " + opt_.node_id + " has " +
-                                       std::to_string(limits::kExternalWorkersMax) +
-                                       " external workers, its limit"));
-  // Ids carry the incarnation, so a worker of an earlier start of this node is never mistaken
-  // for one of this start (its requests get kNotFound, and it registers again).
-  uint64_t id = (opt_.incarnation << 32) | (next_worker_++ & 0xffffffffull);
-  ExtWorker& w = ext_workers_[id];
-  w.name = req.name.empty() ? "worker-" + std::to_string(id) : req.name;
-  w.types.insert(req.types.begin(), req.types.end());
-  for (const auto& type : w.types) ext_types_[type]++;
-  w.capacity = req.capacity;
-  w.lease_ms = req.lease_ms != 0 ? req.lease_ms : limits::kExternalLeaseMsDefault;
-  Touch(id, w, now);
-  counters_[Counter::kExternalRegistered]++;
-  fx_.notes.push_back("external worker " + w.name + " (" + std::to_string(id) +
-                      ") registered: capacity " + std::to_string(w.capacity) + ", lease " +
-                      std::to_string(w.lease_ms) + " ms");
-  fx_.replies.push_back(Reply{t, protocol::WorkerRegisteredReply{id, opt_.node_id, w.lease_ms}});
-}
-
-void Scheduler::PollWorker(ReplyToken t, const protocol::WorkerPollRequest& req, Now now) {
-  ExtWorker* w = FindWorker(req.worker, t);
-  if (w == nullptr) return;
-  if (w->poll != 0) AnswerPoll(req.worker, *w, {}, now);  // replaced by this one
-  w->poll = t;
-  w->poll_deadline_ms = now.mono_ms + req.wait_ms;
-  w->poll_max = req.max;
-  Touch(req.worker, *w, now);  // leaves the expiry set while the poll is held
-  polling_.insert(req.worker);
-  ext_polls_.emplace(w->poll_deadline_ms, req.worker);
-  DispatchReady(now);
-  // wait_ms 0: "whatever there is now". Otherwise a tick answers it at its deadline.
-  if (req.wait_ms == 0 && w->poll == t) AnswerPoll(req.worker, *w, {}, now);
-}
-
-void Scheduler::AnswerPoll(uint64_t id, ExtWorker& w, std::vector<protocol::LeasedJob> jobs,
-                           Now now) {
-  JOBNET_CHECK(w.poll != 0);
-  fx_.replies.push_back(Reply{w.poll, protocol::WorkerJobsReply{std::move(jobs)}});
-  ext_polls_.erase({w.poll_deadline_ms, id});
-  polling_.erase(id);
-  w.poll = 0;
-  Touch(id, w, now);
-}
-
-void Scheduler::ServePolls(Now now) {
-  // Round robin from the worker after the one served last, so that one worker polling often
-  // cannot take every job while others wait.
-  std::vector<uint64_t> order(polling_.upper_bound(ext_served_last_), polling_.end());
-  order.insert(order.end(), polling_.begin(), polling_.upper_bound(ext_served_last_));
-  for (uint64_t id : order) {
-    ExtWorker& w = ext_workers_.at(id);
-    uint32_t free = w.capacity > w.leases.size() ? w.capacity - static_cast<uint32_t>(w.leases.size()) : 0;
-    uint32_t want = w.poll_max != 0 ? std::min(w.poll_max, free) : free;
-    std::vector<protocol::LeasedJob> jobs;
-    size_t bytes = 0;
-    QueueSet::Entry next;
-    // Payloads go in the reply: stop at half a reply frame (the rest go with the next poll).
-    while (jobs.size() < want && bytes < limits::kReplyFrameBytesMax / 2 &&
-           queues_.Next(now.mono_ms, &w.types, &next)) {
-      Job& job = jobs_.at(next.seq);
-      uint64_t lease = BeginRun(job, now);
-      SetState(job, JobState::kRunning, now, "leased to external worker " + w.name,
-               opt_.node_id);
-      TrackRun(job, lease, now.mono_ms + job.spec.timeout_ms);
-      ext_runs_[lease] = ExtRun{id, job.seq};
-      w.leases.insert(lease);
-      counters_[Counter::kExternalLeased]++;
-      bytes += job.spec.payload.size() + 256;
-      jobs.push_back(protocol::LeasedJob{job.id, lease, job.spec.type, job.spec.queue,
-                                         job.spec.priority, job.spec.payload, job.attempts,
-                                         job.spec.timeout_ms});
-    }
-    if (jobs.empty()) continue;
-    ext_served_last_ = id;
-    AnswerPoll(id, w, std::move(jobs), now);
-  }
-}
-
-void Scheduler::HeartbeatWorker(ReplyToken t, const protocol::WorkerHeartbeatRequest& req,
-                                Now now) {
-  ExtWorker* w = FindWorker(req.worker, t);
-  if (w == nullptr) return;
-  Touch(req.worker, *w, now);
-  protocol::WorkerBeatReply r;
-  r.lease_ms = w->lease_ms;
-  for (uint64_t lease : req.leases)
-    if (w->leases.count(lease) == 0) r.lost.push_back(lease);
-  fx_.replies.push_back(Reply{t, std::move(r)});
-}
-
-void Scheduler::WorkerProgress(ReplyToken t, const protocol::WorkerProgressRequest& req,
-                               Now now) {
-  Job* job = FindExternalRun(req.worker, req.id, req.lease, t);
-  if (job == nullptr) return;
-  Touch(req.worker, ext_workers_.at(req.worker), now);
-  bool applied = ApplyProgress(*job, req.pct, req.message, now);
-  fx_.replies.push_back(Reply{t, protocol::WorkerAckReply{applied}});
-}
-
-void Scheduler::WorkerComplete(ReplyToken t, const protocol::WorkerCompleteRequest& req,
-                               Now now) {
-  Job* job = FindExternalRun(req.worker, req.id, req.lease, t);
-  if (job == nullptr) return;
-  Touch(req.worker, ext_workers_.at(req.worker), now);
-  DropExternalLease(req.lease);
-  counters_[Counter::kExternalResults]++;
-  EndRun(*job, req.lease, true, req.result, "", false, now);
-  fx_.replies.push_back(Reply{t, protocol::WorkerAckReply{}});
-  DispatchReady(now);
-}
-
-void Scheduler::WorkerFail(ReplyToken t, const protocol::WorkerFailRequest& req, Now now) {
-  Job* job = FindExternalRun(req.worker, req.id, req.lease, t);
-  if (job == nullptr) return;
-  Touch(req.worker, ext_workers_.at(req.worker), now);
-  DropExternalLease(req.lease);
-  counters_[Counter::kExternalResults]++;
-  EndRun(*job, req.lease, false, "", req.error.empty() ? "failed (the worker gave no reason)" : req.error,
-         false, now);
-  fx_.replies.push_back(Reply{t, protocol::WorkerAckReply{}});
-  DispatchReady(now);
-}
-
-void Scheduler::UnregisterWorker(ReplyToken t, uint64_t worker, Now now) {
-  ExtWorker* w = FindWorker(worker, t);
-  if (w == nullptr) return;
-  DropWorker(worker,
-             "interrupted: external worker " + w->name + " (" + std::to_string(worker) +
-                 ") unregistered during the run",
-             now);
-  fx_.replies.push_back(Reply{t, protocol::WorkerAckReply{}});
-}
-
-void Scheduler::DropWorker(uint64_t id, const std::string& why, Now now) {
-  ExtWorker& w = ext_workers_.at(id);
-  if (w.poll != 0) AnswerPoll(id, w, {}, now);
-  ext_expiry_.erase({w.expires_ms, id});
-  // Its jobs go back to their queues at once; the attempt counts, as for a node that died
-  // during a run. Jobs of its types that are still queued wait for the next worker that serves
-  // them (docs/architecture.md "External workers"); new submits of a type nobody serves are
-  // refused again.
-  std::vector<uint64_t> leases(w.leases.begin(), w.leases.end());
-  for (uint64_t lease : leases) {
-    Job& job = jobs_.at(ext_runs_.at(lease).seq);
-    DropExternalLease(lease);
-    Unindex(job);
-    counters_[Counter::kExternalRunsLost]++;
-    InterruptRun(job, why, now);
-  }
-  for (const auto& type : w.types)
-    if (--ext_types_[type] == 0) ext_types_.erase(type);
-  fx_.notes.push_back("external worker " + w.name + " (" + std::to_string(id) + ") removed; " +
-                      std::to_string(leases.size()) + " of its runs re-queued: " + why);
-  ext_workers_.erase(id);
-  DispatchReady(now);
-}
-
-void Scheduler::DropExternalLease(uint64_t lease) {
-  auto run = ext_runs_.find(lease);
-  if (run == ext_runs_.end()) return;
-  ext_workers_.at(run->second.worker).leases.erase(lease);
-  ext_runs_.erase(run);
 }
 
 }  // namespace jobnet::sched

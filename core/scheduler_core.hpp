@@ -3,6 +3,10 @@
 // answers with Effects (journal writes, replies, dispatches) for its owner to carry out in order:
 // first make the writes durable, then send the replies and dispatches. Unit tests drive it with a
 // fake clock; the scheduler actor drives it with the real one.
+// It keeps the jobs; concerns with state of their own are parts it asks and applies: QueueSet
+// (ready jobs), PeerLeases (peers, runs on peers, hosted runs), ExternalWorkers (worker
+// processes). Its definitions: scheduler_core.cpp, and by concern scheduler_peers.cpp,
+// scheduler_workers.cpp, scheduler_queues.cpp and scheduler_callbacks.cpp.
 #ifndef JOBNET_CORE_SCHEDULER_CORE_HPP_
 #define JOBNET_CORE_SCHEDULER_CORE_HPP_
 
@@ -22,6 +26,9 @@
 #include "core/callbacks.hpp"
 #include "core/clock.hpp"
 #include "core/due_heap.hpp"
+#include "core/effects.hpp"
+#include "core/external_workers.hpp"
+#include "core/peer_leases.hpp"
 #include "core/blob_refs.hpp"
 #include "core/worker_pool.hpp"
 #include "core/schedules.hpp"
@@ -77,8 +84,6 @@ constexpr bool IsLegalInitialState(JobState s) {
 static_assert(!IsLegalTransition(JobState::kSucceeded, JobState::kQueued),
               "a succeeded job has dropped its payload: it can never run again");
 
-// Identifies one pending reply; the owner maps it to whoever asked.
-using ReplyToken = uint64_t;
 
 struct SchedulerOptions {
   std::string node_id = "n1";
@@ -117,70 +122,6 @@ struct SchedulerOptions {
   // sweep. A peer that runs one of these jobs fetches its blobs from this node (docs/cluster.md
   // "Blobs"). Null: no blob store, nothing tracked.
   std::shared_ptr<BlobRefs> blob_refs;
-};
-
-struct Reply {
-  ReplyToken token = 0;
-  protocol::Body body;
-};
-
-// Run `job` on worker `slot`; `lease` names this run (a result with another lease is stale).
-struct Dispatch {
-  uint32_t slot = 0;
-  uint64_t lease = 0;
-  uint64_t seq = 0;
-  std::string id;
-  std::string type;
-  std::string payload;
-  uint32_t attempt = 0;
-  uint64_t timeout_ms = 0;
-};
-
-// A one-way message to the peer on link `link` (RemoteRun, RemoteResult).
-struct PeerSend {
-  uint32_t link = 0;
-  protocol::Body body;
-};
-
-// The peer table's decision that the peer on `link` (node `node`) turned alive or dead. The
-// transport's forwarding follows it and keeps no liveness of its own (docs/cluster.md §2).
-struct PeerLiveness {
-  uint32_t link = 0;
-  std::string node;
-  bool alive = false;
-};
-
-struct Effects {
-  std::vector<JobWrite> writes;
-  std::vector<uint64_t> deletes;  // job seqs purged by retention
-  // Schedule records, in order. A fire's record is journaled in the batch of its job, or (when
-  // a large backlog is split into several batches) in a later one: never before the job.
-  std::vector<protocol::ScheduleWrite> schedule_writes;
-  uint64_t next_seq = 0;          // to journal with the writes when it changed (0 = unchanged)
-  // A pool size set at runtime, to journal (m:workers) with the configured size it replaced
-  // (0 = unchanged).
-  uint32_t workers = 0;
-  uint32_t configured_workers = 0;
-  std::vector<Reply> replies;
-  std::vector<Dispatch> dispatches;
-  std::vector<uint64_t> cancels;  // leases whose runs should stop (timed out or cancelled)
-  std::vector<PeerSend> peer_sends;
-  std::vector<std::string> notes;  // operator-worthy events (peer up/down...), for the log
-  std::vector<PeerLiveness> liveness;  // not journaled: carried out at once, like notes
-  std::vector<protocol::QueueSettings> queue_writes;  // queue settings to journal ("q:" + name)
-  // Callback POSTs to start, after the writes are durable (a first try's pending record must be
-  // in the journal before anything is sent).
-  std::vector<CallbackSend> callback_sends;
-  bool empty() const {
-    return !has_writes() && replies.empty() && dispatches.empty() && cancels.empty() &&
-           peer_sends.empty() && callback_sends.empty();
-  }
-  bool has_writes() const {
-    return !writes.empty() || !deletes.empty() || next_seq != 0 || workers != 0 ||
-           !schedule_writes.empty() || !queue_writes.empty();
-  }
-  // Appends `later` after this (its writes, replies, ... come after ours).
-  void Append(Effects&& later);
 };
 
 // What a worker reports after running a job.
@@ -320,8 +261,8 @@ class Scheduler {
   uint32_t slot_count() const { return pool_.count(); }
   uint32_t running_jobs() const { return static_cast<uint32_t>(leases_.size()); }
   // Runs leased to external workers now (a draining node waits for them as for its slots).
-  uint32_t external_runs() const { return static_cast<uint32_t>(ext_runs_.size()); }
-  uint32_t external_workers() const { return static_cast<uint32_t>(ext_workers_.size()); }
+  uint32_t external_runs() const { return static_cast<uint32_t>(external_.runs()); }
+  uint32_t external_workers() const { return static_cast<uint32_t>(external_.size()); }
   uint64_t live_jobs() const { return live_jobs_; }
   uint64_t held_bytes() const { return held_bytes_; }
   size_t waiter_count() const { return waiter_deadlines_.size(); }
@@ -342,32 +283,6 @@ class Scheduler {
     protocol::RemoteRun run;   // that job, when hosted
     uint64_t hosted_deadline_ms = 0;
   };
-  struct Peer {
-    std::string endpoint;
-    std::string node;
-    uint64_t incarnation = 0;
-    bool alive = false;
-    uint64_t last_seen_ms = 0;       // steady clock: judges its silence
-    uint64_t last_seen_wall_ms = 0;  // the same, as an instant (shown)
-    uint32_t workers = 0;
-    uint32_t credit = 0;  // slots it advertised, minus runs sent since
-    uint64_t queued = 0;
-    uint32_t leases = 0;
-    bool acks = false;      // it acknowledges runs (its heartbeat says so)
-    uint32_t unacked = 0;   // runs sent to it and not yet acknowledged
-    // It left a run unacknowledged: no runs until resume_ms, then one probe at a time until
-    // it answers anything; suspend_ms is the next pause.
-    bool suspended = false;
-    uint64_t resume_ms = 0;
-    uint64_t suspend_ms = limits::kPeerSuspendMsMin;
-  };
-  // A run of ours on a peer.
-  struct RemoteLease {
-    uint32_t link = 0;
-    uint64_t seq = 0;
-    uint64_t ack_deadline_ms = 0;  // 0: acknowledged (or the peer does not ack)
-  };
-
   // Submits one job for each due schedule and journals its new last fire.
   void FireSchedules(Now now);
   // The accepted reply naming `job` as it now is.
@@ -428,31 +343,15 @@ class Scheduler {
   // A run's host died (this node restarted, or the peer running it): fail the attempt and
   // re-queue at once, or dead-letter it if it was the last. The job must be unindexed.
   void InterruptRun(Job& job, const std::string& why, Now now);
-  // Every lease on the peer is lost (it died or restarted): fail those attempts.
-  void LosePeerLeases(uint32_t link, const std::string& why, Now now);
-  int FindLink(const std::string& node) const;
-  // Counts (and notes, a few times) a remote result that names no run of this node.
-  void RefuseResult(const protocol::RemoteResult& res, const std::string& why);
-  // Logs a refused frame (describe() says which) for the first kRefusedFramesNotedMax only: a
-  // flood of forged frames must not flood the log. The caller counts it.
-  template <class Describe>
-  void NoteRefused(const Describe& describe);
+  // The runs of ours that a peer held are lost (it died or restarted): fail those attempts.
+  void LosePeerLeases(const PeerLeases::Lost& lost, const std::string& why, Now now);
   // A queue settings stamp, or `now` if it is beyond the clock skew: a stamp from the future
   // is not trusted, so it cannot hold every later change back.
   static uint64_t TrustedStamp(uint64_t stamp, Now now) {
     return stamp > now.wall_ms + limits::kClockSkewMsMax ? now.wall_ms : stamp;
   }
-  // Forgets the lease of a run on a peer (no-op for a local run's lease).
-  void DropRemoteLease(uint64_t lease);
-  // The peer answered the run `lease` (ack, rejection or result): it receives our runs.
-  void MarkAcked(uint64_t lease);
-  // Sets the peer's credit from the free slots it reported after the runs it had received:
-  // the runs still unacknowledged were sent after that report and will take some of them.
-  void RefreshCredit(Peer& p, uint32_t free);
   // The slots this node offers other owners now (heartbeats, acks, results).
   uint32_t FreeToOffer() const;
-  // The peer answered one of our runs: lift its suspension.
-  void PeerAnswered(Peer& p);
   // Takes a free slot for a run starting now.
   uint32_t TakeSlot(Now now);
   // The start of every run of this node's jobs (local, peer, external): a new lease, one more
@@ -471,63 +370,30 @@ class Scheduler {
   // Applies a run's progress unless rate-limited; true if applied.
   bool ApplyProgress(Job& job, uint32_t pct, std::string message, Now now);
 
-  // ---- external workers ----
-  struct ExtWorker {
-    std::string name;
-    QueueSet::TypeSet types;
-    uint32_t capacity = 1;
-    uint64_t lease_ms = 0;
-    uint64_t expires_ms = 0;    // silent until then (and no poll held): dropped
-    std::set<uint64_t> leases;  // its runs in flight
-    ReplyToken poll = 0;        // the poll it holds, 0 = none
-    uint64_t poll_deadline_ms = 0;
-    uint32_t poll_max = 0;
-  };
-  struct ExtRun {
-    uint64_t worker = 0;
-    uint64_t seq = 0;
-  };
+  // ---- external workers (the registry is external_; these apply its answers to the jobs) ----
   // The worker, or null after answering kNotFound to `t`.
-  ExtWorker* FindWorker(uint64_t id, ReplyToken t);
+  ExternalWorkers::Worker* FindWorker(uint64_t id, ReplyToken t);
   // The job whose current run is `lease`, held by `worker`; null after answering kConflict.
   Job* FindExternalRun(uint64_t worker, const std::string& id, uint64_t lease, ReplyToken t);
-  // The worker was heard from: its lease (and its jobs') runs from now.
-  void Touch(uint64_t id, ExtWorker& w, Now now);
-  // Answers the worker's held poll with `jobs` and releases it.
-  void AnswerPoll(uint64_t id, ExtWorker& w, std::vector<protocol::LeasedJob> jobs,
-                  Now now);
+  // Answers a worker's poll (already released in external_) with `jobs`.
+  void AnswerPoll(ReplyToken poll, std::vector<protocol::LeasedJob> jobs);
   // Gives ready jobs to the workers holding polls, round robin.
   void ServePolls(Now now);
+  // A worker's run ended (WorkerComplete, WorkerFail): fenced by FindExternalRun.
+  void WorkerEnded(ReplyToken t, uint64_t worker, const std::string& id, uint64_t lease, bool ok,
+                   const std::string& result, const std::string& error, Now now);
   // The worker is gone: its held poll is answered empty and its runs go back to their queues.
   void DropWorker(uint64_t id, const std::string& why, Now now);
-  // Forgets an external run whose lease ended here (no-op for other leases).
-  void DropExternalLease(uint64_t lease);
-  // Runs a hosted run on a free slot, or queues it (FreeToOffer counts the room), and
-  // acknowledges it to an owner that announces acks.
+  // ---- runs on peers and runs hosted for them (peers_ keeps their state) ----
+  // Starts another owner's run on a free slot.
   void HostRun(const protocol::RemoteRun& run, Now now);
-  // Hands a hosted run back to its owner unstarted: the attempt does not count there.
-  void RejectHosted(const protocol::RemoteRun& run, const std::string& why);
   // Starts queued hosted runs on free slots (before this node's own ready jobs: they are few,
   // and were taken when it had none waiting).
   void StartQueuedHosted(Now now);
   uint32_t HostedQueueMax() const { return opt_.workers * limits::kHostedQueuedPerWorker; }
-  // Whether DispatchReady may send a run to the peer on `link` now.
-  bool CanLeaseTo(const Peer& p, Now now) const;
   // Runs on the peer left unacknowledged past their deadline: take them all back (no attempt
   // spent) and suspend the peer.
   void TakeBackUnacked(uint32_t link, Now now);
-  // A RemoteResult or RemoteAck for a hosted run, addressed to its owner (the other fields are
-  // left for the caller).
-  template <class Answer>
-  Answer AnswerTo(const protocol::RemoteRun& run) const;
-
-  // Lease numbers carry the incarnation that made them in their high bits, so they are unique
-  // across a node's starts and a result can name only a run of the start it says.
-  static constexpr unsigned kLeaseCounterBits = 40;  // 10^12 runs per start
-  static uint64_t FirstLease(uint64_t incarnation) {
-    return (incarnation << kLeaseCounterBits) | 1;
-  }
-  static uint64_t LeaseIncarnation(uint64_t lease) { return lease >> kLeaseCounterBits; }
 
   SchedulerOptions opt_;
   std::mt19937_64 rng_;
@@ -535,16 +401,8 @@ class Scheduler {
   uint64_t next_seq_ = 1;
   uint64_t next_order_ = 1;
   uint64_t next_lease_ = 1;
-  // Jobs recovered running on a peer: the lease and node of that run, the one run of an
-  // earlier start whose result is still taken (until the job runs again).
-  struct LateRun {
-    uint64_t lease = 0;
-    std::string node;
-  };
-  std::unordered_map<uint64_t, LateRun> late_runs_;  // by seq
-  uint32_t refused_noted_ = 0;
   // After a stall of the owner's loop, nothing is judged by a deadline before this (steady).
-  uint64_t judge_after_mono_ms_ = 0;  // refused frames noted in the log (at most kRefusedFramesNotedMax)
+  uint64_t judge_after_mono_ms_ = 0;
   uint64_t live_jobs_ = 0;
   uint64_t held_bytes_ = 0;  // payload + result bytes of the jobs in jobs_
 
@@ -566,11 +424,8 @@ class Scheduler {
   // Running jobs whose last applied progress goes to the event stream in the next batch.
   std::set<uint64_t> progress_dirty_;
 
-  std::vector<Peer> peers_;                              // by link index
-  std::unordered_map<uint64_t, RemoteLease> remote_leases_;  // by lease
-  std::set<std::pair<uint64_t, uint64_t>> ack_deadlines_;   // (deadline, lease), unacked runs
-  std::set<std::tuple<uint64_t, uint32_t, uint64_t>> hosted_deadlines_;  // (deadline, slot, lease)
-  std::deque<std::pair<protocol::RemoteRun, uint64_t>> hosted_queue_;  // (run, queued at), FIFO
+  // The peer table, this node's runs on peers and the runs it hosts (core/peer_leases.hpp).
+  PeerLeases peers_;
   SlotPool pool_;
   std::vector<Slot> slots_;  // by slot id; at least pool_.count() entries (never shrinks)
 
@@ -590,14 +445,7 @@ class Scheduler {
   protocol::Histogram run_seconds_;         // a run's start to its end, local and on peers
   protocol::Histogram queue_wait_seconds_;  // ready to started
 
-  std::map<uint64_t, ExtWorker> ext_workers_;      // by worker id
-  std::map<std::string, uint32_t> ext_types_;      // type -> registered workers serving it
-  std::unordered_map<uint64_t, ExtRun> ext_runs_;  // by lease
-  std::set<std::pair<uint64_t, uint64_t>> ext_expiry_;  // (expires_ms, worker): no poll held
-  std::set<std::pair<uint64_t, uint64_t>> ext_polls_;   // (deadline, worker): held polls
-  std::set<uint64_t> polling_;                     // workers holding a poll
-  uint64_t next_worker_ = 1;
-  uint64_t ext_served_last_ = 0;  // round robin among polls
+  ExternalWorkers external_;  // registered worker processes, their polls and runs
 
   // Bulk actions under way, oldest first; only the first advances.
   struct BulkOp {

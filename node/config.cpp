@@ -150,37 +150,11 @@ Status LoadCallbackSecret(const NodeConfig& cfg, std::string* secret, std::strin
   return Status::OK();
 }
 
-Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
-  toml::table t;
-  try {
-    t = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    return Status::InvalidArgument("config " + path + ": " + std::string(e.description()));
-  }
-  auto str = [&](const char* key, std::string* out) -> Status {
-    if (auto node = t[key]) {
-      auto v = node.value<std::string>();
-      if (!v) return Status::InvalidArgument(std::string("config key '") + key + "' must be a string");
-      *out = *v;
-    }
-    return Status::OK();
-  };
-  auto num = [&](const char* key, auto* out) -> Status {
-    if (auto node = t[key]) {
-      auto v = node.value<int64_t>();
-      using T = std::decay_t<decltype(*out)>;
-      if (!v || *v < 0 || static_cast<uint64_t>(*v) > std::numeric_limits<T>::max())
-        return Status::InvalidArgument(std::string("config key '") + key +
-                                       "' must be a non-negative integer in range");
-      *out = static_cast<std::decay_t<decltype(*out)>>(*v);
-    }
-    return Status::OK();
-  };
-  Status s;
-  if (!(s = str("id", &cfg->id)).ok()) return s;
-  if (!(s = str("listen", &cfg->listen)).ok()) return s;
+namespace {
+
+// `http = "ADDR:PORT"`, or an [http] table: listen, public, [[http.tokens]].
+Status ReadHttp(toml::table& t, NodeConfig* cfg) {
   if (auto h = t["http"]) {
-    // `http = "ADDR:PORT"`, or an [http] table: listen, public, [[http.tokens]].
     if (auto v = h.value<std::string>()) {
       cfg->http = *v;
     } else if (auto* ht = h.as_table()) {
@@ -228,49 +202,11 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
       return Status::InvalidArgument("config key 'http' must be \"ADDR:PORT\" or an [http] table");
     }
   }
-  if (!(s = str("data", &cfg->data)).ok()) return s;
-  if (!(s = str("log_level", &cfg->log_level)).ok()) return s;
-  if (!(s = str("log_format", &cfg->log_format)).ok()) return s;
-  if (!(s = num("workers", &cfg->workers)).ok()) return s;
-  if (!(s = num("tick_ms", &cfg->tick_ms)).ok()) return s;
-  if (!(s = num("grace_ms", &cfg->grace_ms)).ok()) return s;
-  if (!(s = num("final_jobs_max", &cfg->final_jobs_max)).ok()) return s;
-  if (!(s = num("heartbeat_ms", &cfg->heartbeat_ms)).ok()) return s;
-  if (!(s = num("held_mb_max", &cfg->held_mb_max)).ok()) return s;
-  if (!(s = num("events_max", &cfg->events_max)).ok()) return s;
-  if (!(s = num("blob_mb_max", &cfg->blob_mb_max)).ok()) return s;
-  if (!(s = num("image_pixels_max", &cfg->image_pixels_max)).ok()) return s;
-  std::string blob_grace;
-  if (!(s = str("blob_grace", &blob_grace)).ok()) return s;
-  if (!blob_grace.empty()) {
-    auto ms = ParseDurationMs(blob_grace);
-    if (!ms.ok()) return ms.status();
-    cfg->blob_grace_ms = ms.value();
-  }
-  std::string failure_timeout;
-  if (!(s = str("failure_timeout", &failure_timeout)).ok()) return s;
-  if (!failure_timeout.empty()) {
-    auto ms = ParseDurationMs(failure_timeout);
-    if (!ms.ok()) return ms.status();
-    cfg->failure_timeout_ms = ms.value();
-  }
-  if (auto peers = t["peers"]) {
-    auto* arr = peers.as_array();
-    if (arr == nullptr) return Status::InvalidArgument("peers must be an array of endpoints");
-    cfg->peers.clear();
-    for (const auto& el : *arr) {
-      auto v = el.value<std::string>();
-      if (!v) return Status::InvalidArgument("peers must be an array of endpoints");
-      cfg->peers.push_back(*v);
-    }
-  }
-  std::string retention;
-  if (!(s = str("retention", &retention)).ok()) return s;
-  if (!retention.empty()) {
-    auto ms = ParseDurationMs(retention);
-    if (!ms.ok()) return ms.status();
-    cfg->retention_ms = ms.value();
-  }
+  return Status::OK();
+}
+
+// The [callbacks] table (docs/operations.md "Callbacks").
+Status ReadCallbacks(toml::table& t, NodeConfig* cfg) {
   if (auto cb = t["callbacks"]) {
     auto* ct = cb.as_table();
     if (ct == nullptr) return Status::InvalidArgument("config key 'callbacks' must be a [callbacks] table");
@@ -314,6 +250,11 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
       }
     }
   }
+  return Status::OK();
+}
+
+// What handlers may run and reach: [exec.allow] and [http_request].
+Status ReadHandlerAllowLists(toml::table& t, NodeConfig* cfg) {
   if (auto allow = t["exec"]["allow"].as_table()) {
     for (const auto& [name, node] : *allow) {
       auto* arr = node.as_array();
@@ -348,6 +289,86 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
       cfg->http_request_loopback = *v;
     }
   }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument("config " + path + ": " + std::string(e.description()));
+  }
+  auto str = [&](const char* key, std::string* out) -> Status {
+    if (auto node = t[key]) {
+      auto v = node.value<std::string>();
+      if (!v) return Status::InvalidArgument(std::string("config key '") + key + "' must be a string");
+      *out = *v;
+    }
+    return Status::OK();
+  };
+  auto num = [&](const char* key, auto* out) -> Status {
+    if (auto node = t[key]) {
+      auto v = node.value<int64_t>();
+      using T = std::decay_t<decltype(*out)>;
+      if (!v || *v < 0 || static_cast<uint64_t>(*v) > std::numeric_limits<T>::max())
+        return Status::InvalidArgument(std::string("config key '") + key +
+                                       "' must be a non-negative integer in range");
+      *out = static_cast<std::decay_t<decltype(*out)>>(*v);
+    }
+    return Status::OK();
+  };
+  Status s;
+  if (!(s = str("id", &cfg->id)).ok()) return s;
+  if (!(s = str("listen", &cfg->listen)).ok()) return s;
+  if (!(s = ReadHttp(t, cfg)).ok()) return s;
+  if (!(s = str("data", &cfg->data)).ok()) return s;
+  if (!(s = str("log_level", &cfg->log_level)).ok()) return s;
+  if (!(s = str("log_format", &cfg->log_format)).ok()) return s;
+  if (!(s = num("workers", &cfg->workers)).ok()) return s;
+  if (!(s = num("tick_ms", &cfg->tick_ms)).ok()) return s;
+  if (!(s = num("grace_ms", &cfg->grace_ms)).ok()) return s;
+  if (!(s = num("final_jobs_max", &cfg->final_jobs_max)).ok()) return s;
+  if (!(s = num("heartbeat_ms", &cfg->heartbeat_ms)).ok()) return s;
+  if (!(s = num("held_mb_max", &cfg->held_mb_max)).ok()) return s;
+  if (!(s = num("events_max", &cfg->events_max)).ok()) return s;
+  if (!(s = num("blob_mb_max", &cfg->blob_mb_max)).ok()) return s;
+  if (!(s = num("image_pixels_max", &cfg->image_pixels_max)).ok()) return s;
+  std::string blob_grace;
+  if (!(s = str("blob_grace", &blob_grace)).ok()) return s;
+  if (!blob_grace.empty()) {
+    auto ms = ParseDurationMs(blob_grace);
+    if (!ms.ok()) return ms.status();
+    cfg->blob_grace_ms = ms.value();
+  }
+  std::string failure_timeout;
+  if (!(s = str("failure_timeout", &failure_timeout)).ok()) return s;
+  if (!failure_timeout.empty()) {
+    auto ms = ParseDurationMs(failure_timeout);
+    if (!ms.ok()) return ms.status();
+    cfg->failure_timeout_ms = ms.value();
+  }
+  if (auto peers = t["peers"]) {
+    auto* arr = peers.as_array();
+    if (arr == nullptr) return Status::InvalidArgument("peers must be an array of endpoints");
+    cfg->peers.clear();
+    for (const auto& el : *arr) {
+      auto v = el.value<std::string>();
+      if (!v) return Status::InvalidArgument("peers must be an array of endpoints");
+      cfg->peers.push_back(*v);
+    }
+  }
+  std::string retention;
+  if (!(s = str("retention", &retention)).ok()) return s;
+  if (!retention.empty()) {
+    auto ms = ParseDurationMs(retention);
+    if (!ms.ok()) return ms.status();
+    cfg->retention_ms = ms.value();
+  }
+  if (!(s = ReadCallbacks(t, cfg)).ok()) return s;
+  if (!(s = ReadHandlerAllowLists(t, cfg)).ok()) return s;
   return Status::OK();
 }
 

@@ -46,59 +46,55 @@ constexpr int kExitJournal = exit_code::kStorage;
 constexpr int kExitListen = exit_code::kListen;
 constexpr int kExitStuck = exit_code::kStuck;
 
-}  // namespace
+// A start-up step's outcome: 0 to go on, else the exit code to stop with (it logged why).
+using StepExit = int;
 
-int RunNode(const NodeConfig& config) {
-  SetUpLogging(config.id, config.log_format == "json" ? "json" : "text");
-  if (Status s = config.Validate(); !s.ok()) {
-    spdlog::error("bad configuration: {}", s.ToString());
-    return kExitConfig;
-  }
-  spdlog::set_level(spdlog::level::from_str(config.log_level == "warn" ? "warning"
-                                            : config.log_level == "error" ? "err"
-                                                                          : config.log_level));
-
-  // Signals are taken by the main thread alone (sigwait), so block them before any thread starts.
+// Signals are taken by the main thread alone (sigwait), so they are blocked before any thread
+// starts. Returns the set to wait on.
+sigset_t BlockSignals() {
   sigset_t sigs;
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGTERM);
   sigaddset(&sigs, SIGINT);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);  // exec handler pipes, sockets
+  return sigs;
+}
 
-  // Bind first: a port in use must fail the start before recovery touches any job.
-  std::unique_ptr<Transport> transport;  // declared before the actor system: outlives it
-  {
-    TransportOptions to;
-    to.listen = config.listen;
-    to.node_id = config.id;
-    to.peers = config.peers;
-    if (Status s = Transport::Bind(to, &transport); !s.ok()) {
-      spdlog::error("{}", s.ToString());
-      return kExitListen;
-    }
+// Binds the node's endpoint and, if configured, the HTTP face (a client of that endpoint).
+// First of all: a port in use must fail the start before recovery touches any job. Requests
+// that come during recovery wait for the node.
+StepExit BindEndpoints(const NodeConfig& config, std::unique_ptr<Transport>* transport,
+                       std::unique_ptr<http::Gateway>* gateway) {
+  TransportOptions to;
+  to.listen = config.listen;
+  to.node_id = config.id;
+  to.peers = config.peers;
+  if (Status s = Transport::Bind(to, transport); !s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return kExitListen;
   }
-  // The HTTP face is a client of the endpoint just bound; it binds now too, so a port in use
-  // fails the start. Requests that come during recovery wait for the node like ZeroMQ ones.
-  std::unique_ptr<http::Gateway> gateway;
-  if (!config.http.empty()) {
-    http::GatewayOptions ho;
-    ho.listen = config.http;
-    ho.node_endpoint = transport->endpoint();
-    ho.tokens = config.http_tokens;
-    ho.public_paths = config.http_public;
-    if (Status s = http::Gateway::Start(ho, &gateway); !s.ok()) {
-      spdlog::error("{}", s.ToString());
-      return kExitListen;
-    }
-    spdlog::info("HTTP face on {}", gateway->url());
+  if (config.http.empty()) return 0;
+  http::GatewayOptions ho;
+  ho.listen = config.http;
+  ho.node_endpoint = (*transport)->endpoint();
+  ho.tokens = config.http_tokens;
+  ho.public_paths = config.http_public;
+  if (Status s = http::Gateway::Start(ho, gateway); !s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return kExitListen;
   }
+  spdlog::info("HTTP face on {}", (*gateway)->url());
+  return 0;
+}
 
+// The journal's options, with the test seams of docs/operations.md.
+JournalOptions MakeJournalOptions(const NodeConfig& config) {
   JournalOptions jo;
   jo.events_kept = config.events_max;
   jo.log = [](const std::string& line) { spdlog::warn("{}", line); };
-  // Test seam (docs/operations.md): after N synced batches every journal write fails, as on a
-  // full disk, so tests can watch the node fail-stop without breaking a real disk.
+  // Test seam: after N synced batches every journal write fails, as on a full disk, so tests
+  // can watch the node fail-stop without breaking a real disk.
   if (const char* fp = std::getenv("JOBNET_FAILPOINT_JOURNAL_WRITES")) {
     auto budget = std::make_shared<std::atomic<long long>>(std::atoll(fp));
     spdlog::warn("failpoint: journal writes fail after {} batches", budget->load());
@@ -117,68 +113,82 @@ int RunNode(const NodeConfig& config) {
       return next ? next(records) : Status::OK();
     };
   }
-  std::unique_ptr<Journal> journal_up;
-  if (Status s = Journal::Open(config.data, jo, &journal_up); !s.ok()) {
+  return jo;
+}
+
+// What the node keeps on disk, opened before recovery.
+struct Storage {
+  std::shared_ptr<Journal> journal;
+  std::shared_ptr<BlobStore> blob_store;
+  // Runs under way when the previous process ended, whose `running` record may not have
+  // reached the journal: their attempts are counted (storage/run_marks.hpp).
+  std::shared_ptr<RunMarks> run_marks;
+  sched::CallbackAllowList callback_allow;
+  std::string callback_secret;
+};
+
+// Opens the journal, the callback secret beside it, the blob store and the run marks.
+StepExit OpenStorage(const NodeConfig& config, Storage* st) {
+  const JournalOptions jo = MakeJournalOptions(config);
+  std::unique_ptr<Journal> journal;
+  if (Status s = Journal::Open(config.data, jo, &journal); !s.ok()) {
     spdlog::error("cannot open journal: {}", s.ToString());
     return kExitJournal;
   }
-  std::shared_ptr<Journal> journal(std::move(journal_up));
-  uint64_t incarnation = journal->incarnation();
+  st->journal = std::move(journal);
   // Callbacks: the allow-list was checked by Validate; the secret may be made now, beside the
   // journal (docs/operations.md "Callbacks").
-  const sched::CallbackAllowList callback_allow =
-      sched::CallbackAllowList::Parse(config.callbacks.allow).value();
-  std::string callback_secret, callback_secret_from;
-  if (Status s = LoadCallbackSecret(config, &callback_secret, &callback_secret_from); !s.ok()) {
+  st->callback_allow = sched::CallbackAllowList::Parse(config.callbacks.allow).value();
+  std::string secret_from;
+  if (Status s = LoadCallbackSecret(config, &st->callback_secret, &secret_from); !s.ok()) {
     spdlog::error("callbacks: {}", s.ToString());
     return s.IsInvalidArgument() ? kExitConfig : kExitJournal;
   }
-  spdlog::info("callbacks may go to {}; signed with the secret from {}", callback_allow.Describe(),
-               callback_secret_from);
+  spdlog::info("callbacks may go to {}; signed with the secret from {}",
+               st->callback_allow.Describe(), secret_from);
   // The blob store beside the journal (docs/journal.md "Blob store"). Which blobs are in use is
   // rebuilt from the jobs as recovery hands them to the scheduler (blob_refs).
-  std::shared_ptr<BlobStore> blob_store;
-  {
-    BlobStoreOptions bo;
-    bo.blob_bytes_max = config.blob_mb_max << 20;
-    bo.grace_ms = config.blob_grace_ms;
-    bo.log = jo.log;
-    std::unique_ptr<BlobStore> bs;
-    if (Status s = BlobStore::Open(config.data + "/blobs", bo, &bs); !s.ok()) {
-      spdlog::error("cannot open the blob store: {}", s.ToString());
-      return kExitJournal;
-    }
-    blob_store = std::move(bs);
+  BlobStoreOptions bo;
+  bo.blob_bytes_max = config.blob_mb_max << 20;
+  bo.grace_ms = config.blob_grace_ms;
+  bo.log = jo.log;
+  std::unique_ptr<BlobStore> bs;
+  if (Status s = BlobStore::Open(config.data + "/blobs", bo, &bs); !s.ok()) {
+    spdlog::error("cannot open the blob store: {}", s.ToString());
+    return kExitJournal;
   }
-  auto blob_refs = std::make_shared<sched::BlobRefs>();
+  st->blob_store = std::move(bs);
+  std::unique_ptr<RunMarks> rm;
+  if (Status s = RunMarks::Open(config.data, &rm); !s.ok()) {
+    spdlog::error("cannot open run marks: {}", s.ToString());
+    return kExitJournal;
+  }
+  st->run_marks = std::move(rm);
+  return 0;
+}
 
-  auto t0 = std::chrono::steady_clock::now();
-  // Runs under way when the previous process ended, whose `running` record may not have reached
-  // the journal: their attempts are counted (storage/run_marks.hpp).
-  std::shared_ptr<RunMarks> run_marks;
-  {
-    std::unique_ptr<RunMarks> rm;
-    if (Status s = RunMarks::Open(config.data, &rm); !s.ok()) {
-      spdlog::error("cannot open run marks: {}", s.ToString());
-      return kExitJournal;
-    }
-    run_marks = std::move(rm);
-  }
-  // The pool size: the last `workers set` wins over the configured size, unless the configured
-  // size has changed since that set (docs/operations.md "Worker pool").
+// The pool size: the last `workers set` wins over the configured size, unless the configured
+// size has changed since that set (docs/operations.md "Worker pool").
+StepExit ChooseWorkers(const NodeConfig& config, Journal& journal, uint32_t* workers) {
   PoolSetting pool;
-  if (Status s = journal->LoadPoolSetting(&pool); !s.ok()) {
+  if (Status s = journal.LoadPoolSetting(&pool); !s.ok()) {
     spdlog::error("cannot read the worker pool size from the journal: {}", s.ToString());
     return kExitJournal;
   }
-  const uint32_t workers = sched::StartingWorkers(config.workers, pool.workers, pool.configured);
-  if (pool.workers != 0 && workers == pool.workers && workers != config.workers)
-    spdlog::info("{} workers, as last set by `jobnet workers set` (configured: {})", workers,
+  *workers = sched::StartingWorkers(config.workers, pool.workers, pool.configured);
+  if (pool.workers != 0 && *workers == pool.workers && *workers != config.workers)
+    spdlog::info("{} workers, as last set by `jobnet workers set` (configured: {})", *workers,
                  config.workers);
-  else if (pool.workers != 0 && workers != pool.workers)
+  else if (pool.workers != 0 && *workers != pool.workers)
     spdlog::info("{} workers as configured: the configured size changed from {} since `jobnet "
                  "workers set {}`, so it replaces that",
-                 workers, pool.configured, pool.workers);
+                 *workers, pool.configured, pool.workers);
+  return 0;
+}
+
+sched::SchedulerOptions MakeSchedulerOptions(const NodeConfig& config, uint32_t workers,
+                                             uint64_t incarnation, const Storage& st,
+                                             std::shared_ptr<sched::BlobRefs> blob_refs) {
   sched::SchedulerOptions so;
   so.node_id = config.id;
   so.workers = workers;
@@ -190,125 +200,198 @@ int RunNode(const NodeConfig& config) {
   so.incarnation = incarnation;
   so.peers = config.peers;
   so.failure_timeout_ms = config.failure_timeout_ms;
-  so.callbacks.allow = callback_allow;
+  so.callbacks.allow = st.callback_allow;
   so.callbacks.attempts_max = config.callbacks.attempts;
   so.callbacks.backoff_ms = config.callbacks.backoff_ms;
   so.callbacks.backoff_max_ms = config.callbacks.backoff_max_ms;
-  so.blob_refs = blob_refs;
+  so.blob_refs = std::move(blob_refs);
   for (const auto& type : handlers::Registry::Global().Types()) so.known_types.insert(type);
   so.check_payload = [](const std::string& type, const std::string& payload) {
     return handlers::Registry::Global().CheckPayload(type, payload);
   };
-  auto core = std::make_unique<sched::Scheduler>(so);
+  return so;
+}
+
+// What recovery counted, for the start-up log line.
+struct Recovery {
+  size_t jobs = 0;
+  size_t schedules = 0;
+  int64_t ms = 0;
+};
+
+// Streams the journal into `core`: queue settings, jobs (with the run marks applied), schedules;
+// then arms the run marks for this start and finishes the recovery.
+StepExit Recover(const NodeConfig& config, const Storage& st, sched::Scheduler& core,
+                 Recovery* out) {
+  auto t0 = std::chrono::steady_clock::now();
   // Each job goes from the journal straight into the scheduler: no vector of every job beside
   // the scheduler's own copy (at 1M jobs that copy and its page faults were most of recovery).
-  const RunMarks::StartedRuns started = RunMarks::Started(run_marks->left());
-  size_t recovered = 0, marked_running = 0;
+  const RunMarks::StartedRuns started = RunMarks::Started(st.run_marks->left());
+  size_t marked_running = 0;
   uint64_t next_seq = 0;
   // One reading for the whole recovery: journaled instants (run_at, a callback's next try) are
   // turned into steady deadlines against it.
   const sched::Now recovered_at{sched::LoopClock::SystemWallMs(), sched::LoopClock::SystemSteadyMs()};
-  {
-    // Queue settings first: a LIFO queue's jobs go in in its order.
-    std::vector<protocol::QueueSettings> queues;
-    if (Status s = journal->LoadQueues(&queues); !s.ok()) {
-      spdlog::error("cannot recover queue settings from {}: {}", config.data, s.ToString());
-      return kExitJournal;
-    }
-    for (const auto& q : queues) core->RecoverQueue(q, recovered_at);
+  // Queue settings first: a LIFO queue's jobs go in in its order.
+  std::vector<protocol::QueueSettings> queues;
+  if (Status s = st.journal->LoadQueues(&queues); !s.ok()) {
+    spdlog::error("cannot recover queue settings from {}: {}", config.data, s.ToString());
+    return kExitJournal;
   }
-  if (Status s = journal->LoadAll(&next_seq,
-                                  [&](protocol::Job&& job) {
-                                    if (RunMarks::ApplyTo(started, &job)) ++marked_running;
-                                    ++recovered;
-                                    core->RecoverJob(std::move(job), recovered_at);
-                                  });
+  for (const auto& q : queues) core.RecoverQueue(q, recovered_at);
+  if (Status s = st.journal->LoadAll(&next_seq,
+                                     [&](protocol::Job&& job) {
+                                       if (RunMarks::ApplyTo(started, &job)) ++marked_running;
+                                       ++out->jobs;
+                                       core.RecoverJob(std::move(job), recovered_at);
+                                     });
       !s.ok()) {
     spdlog::error("cannot recover journal {}: {}", config.data, s.ToString());
     return kExitJournal;  // the run marks are left as they were, for the next start
   }
-  size_t schedules = 0;
-  {
-    Status bad;
-    Status s = journal->LoadSchedules([&](protocol::Schedule&& sch) {
-      if (Status r = core->RecoverSchedule(std::move(sch), recovered_at); !r.ok() && bad.ok()) bad = r;
-      ++schedules;
-    });
-    if (s.ok()) s = bad;
-    if (!s.ok()) {
-      spdlog::error("cannot recover the schedules of journal {}: {}", config.data, s.ToString());
-      return kExitJournal;
-    }
+  Status bad;
+  Status s = st.journal->LoadSchedules([&](protocol::Schedule&& sch) {
+    if (Status r = core.RecoverSchedule(std::move(sch), recovered_at); !r.ok() && bad.ok()) bad = r;
+    ++out->schedules;
+  });
+  if (s.ok()) s = bad;
+  if (!s.ok()) {
+    spdlog::error("cannot recover the schedules of journal {}: {}", config.data, s.ToString());
+    return kExitJournal;
   }
   // The marks are counted: clear them for this run's workers, as many as the pool can grow to.
-  if (Status s = run_marks->Arm(limits::kWorkersMax); !s.ok()) {
+  if (Status s = st.run_marks->Arm(limits::kWorkersMax); !s.ok()) {
     spdlog::error("cannot reset run marks: {}", s.ToString());
     return kExitJournal;
   }
   if (marked_running > 0)
     spdlog::warn("{} job(s) were running when the node stopped; their attempts are counted",
                  marked_running);
-  core->FinishRecovery(
+  core.FinishRecovery(
       next_seq, sched::Now{sched::LoopClock::SystemWallMs(), sched::LoopClock::SystemSteadyMs()});
-  auto recovery_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::steady_clock::now() - t0)
-                         .count();
+  out->ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::steady_clock::now() - t0)
+                .count();
+  return 0;
+}
 
-  auto handler_config = std::make_shared<handlers::HandlerConfig>();
-  handler_config->exec_allow = config.exec_allow;
-  handler_config->blobs = blob_store.get();  // outlives the actor system (declared before it)
-  auto peer_endpoints = std::make_shared<PeerEndpoints>(config.peers);
-  handler_config->hosted_blobs = [local = blob_store.get(), peer_endpoints](const std::string& job_id) {
+// What handlers may use: the exec and HTTP allow-lists, the blob store (and a hosted run's
+// owner's blobs, through its peer endpoint), the image limits.
+std::shared_ptr<handlers::HandlerConfig> MakeHandlerConfig(
+    const NodeConfig& config, BlobStore* blob_store,
+    std::shared_ptr<PeerEndpoints> peer_endpoints) {
+  auto hc = std::make_shared<handlers::HandlerConfig>();
+  hc->exec_allow = config.exec_allow;
+  hc->blobs = blob_store;  // outlives the actor system (declared before it)
+  hc->hosted_blobs = [local = blob_store, peer_endpoints](const std::string& job_id) {
     return std::make_unique<HostedBlobs>(local, peer_endpoints.get(), job_id,
                                          limits::kRequestTimeoutMsDefault);
   };
-  handler_config->image_pixels_max = config.image_pixels_max;
+  hc->image_pixels_max = config.image_pixels_max;
   handlers::image::Init();
-  handler_config->http_allow.insert(config.http_request_allow.begin(), config.http_request_allow.end());
-  handler_config->http_allow_loopback = config.http_request_loopback;
-  handler_config->data_dir = config.data;
+  hc->http_allow.insert(config.http_request_allow.begin(), config.http_request_allow.end());
+  hc->http_allow_loopback = config.http_request_loopback;
+  hc->data_dir = config.data;
+  return hc;
+}
 
-  // Actors may send before the transport is up (heartbeats): until then, frames are dropped.
-  std::atomic<Transport*> tp{nullptr};
-  caf::actor_system_config cfg;
-  cfg.set("scheduler.max-threads", size_t{2});
+// The transport's and the blob store's counters, for `stats` beside the scheduler's own.
+std::vector<std::pair<protocol::Counter, uint64_t>> NodeCounters(Transport* t,
+                                                                 const BlobStore& blob_store) {
+  using protocol::Counter;
+  std::vector<std::pair<Counter, uint64_t>> m;
+  if (t != nullptr) {
+    const TransportStats& ts = t->stats();
+    const ForwardCounters& fc = t->forward_counters();
+    m = {{Counter::kTransportFramesIn, ts.frames_in.load()},
+         {Counter::kTransportBadFrames, ts.bad_frames.load()},
+         {Counter::kTransportOverloaded, ts.overloaded.load()},
+         {Counter::kTransportRepliesDropped, ts.replies_dropped.load()},
+         {Counter::kTransportPeerSendsDropped, ts.peer_sends_dropped.load()},
+         {Counter::kTransportForwarded, fc.forwarded.load()},
+         {Counter::kTransportForwardOwnerDown, fc.owner_down.load()},
+         {Counter::kTransportForwardExpired, fc.expired.load()},
+         {Counter::kTransportForwardLostOnDeath, fc.lost_on_death.load()},
+         {Counter::kTransportForwardUnsent, fc.unsent.load()},
+         {Counter::kTransportScheduleListsGathered, fc.gathered.load()},
+         {Counter::kTransportFramesOut, ts.frames_out.load()},
+         {Counter::kTransportBytesIn, ts.bytes_in.load()},
+         {Counter::kTransportBytesOut, ts.bytes_out.load()},
+         {Counter::kTransportPeerFramesIn, ts.peer_frames_in.load()},
+         {Counter::kTransportPeerFramesOut, ts.peer_frames_out.load()},
+         {Counter::kTransportPeerBytesIn, ts.peer_bytes_in.load()},
+         {Counter::kTransportPeerBytesOut, ts.peer_bytes_out.load()}};
+    // Error replies by code; index 0 (kOk) is never counted, the last entry is "other".
+    for (size_t code = 1; code < ts.errors.size(); ++code)
+      if (uint64_t n = ts.errors[code].load())
+        m.emplace_back(code + 1 == ts.errors.size() ? Counter::kRejectedOther
+                                                    : protocol::RejectedCounter(static_cast<uint32_t>(code)),
+                       n);
+  }
+  const BlobStoreStats bs = blob_store.stats();
+  m.push_back({Counter::kBlobsStored, bs.blobs});
+  m.push_back({Counter::kBlobBytes, bs.bytes});
+  m.push_back({Counter::kBlobsRemoved, bs.removed});
+  return m;
+}
+
+// The CAF configuration of the node: two scheduler threads, and no timed polling while idle.
+void ConfigureActorSystem(caf::actor_system_config* cfg) {
+  cfg->set("scheduler.max-threads", size_t{2});
   // CAF's idle scheduler threads poll in three phases: spin, then sleep 50 us per try (500
   // tries), then wait on a condition variable that an enqueue signals. The middle phase costs a
   // timer wake-up per try; between two group commits those wake-ups took a large share of two
   // cores away from the workers and the journal (perf: kernel time in nanosleep). Skipping it
   // raised end-to-end throughput by about 40% here (docs/benchmarks.md); a sleeping thread is
   // still woken at once by the next message.
-  cfg.set("work-stealing.moderate-poll-attempts", size_t{0});
-  caf::actor_system sys{cfg};
-  // The callback deliverer reports to the scheduler, spawned below. Declared after the actor
-  // system so it stops (and drops its handle) before the system goes.
-  actors::scheduler_actor scheduler;
-  std::unique_ptr<http::CallbackDeliverer> deliverer;
-  {
-    http::DelivererOptions d;
-    d.secret = callback_secret;
-    d.timeout_ms = config.callbacks.timeout_ms;
-    d.allow = callback_allow;
-    d.user_agent = "jobnet-callbacks (node " + config.id + ")";
-    d.on_result = [&scheduler](sched::CallbackResult r) {
-      caf::anon_send(scheduler, actors::callback_atom_v, std::move(r));
-    };
-    if (Status s = http::CallbackDeliverer::Start(std::move(d), &deliverer); !s.ok()) {
-      spdlog::error("callbacks: {}", s.ToString());
-      return kExitConfig;
-    }
-  }
+  cfg->set("work-stealing.moderate-poll-attempts", size_t{0});
+}
 
-  auto events = actors::SpawnEvents(sys, journal);  // before the first write
-  auto writer = actors::SpawnJournalWriter(sys, journal, events);
+// Starts the callback deliverer; it reports to `scheduler` (spawned after it, so the handle is
+// read when a result comes).
+StepExit StartDeliverer(const NodeConfig& config, const Storage& st,
+                        actors::scheduler_actor* scheduler,
+                        std::unique_ptr<http::CallbackDeliverer>* deliverer) {
+  http::DelivererOptions d;
+  d.secret = st.callback_secret;
+  d.timeout_ms = config.callbacks.timeout_ms;
+  d.allow = st.callback_allow;
+  d.user_agent = "jobnet-callbacks (node " + config.id + ")";
+  d.on_result = [scheduler](sched::CallbackResult r) {
+    caf::anon_send(*scheduler, actors::callback_atom_v, std::move(r));
+  };
+  if (Status s = http::CallbackDeliverer::Start(std::move(d), deliverer); !s.ok()) {
+    spdlog::error("callbacks: {}", s.ToString());
+    return kExitConfig;
+  }
+  return 0;
+}
+
+// The node's actors, once spawned and connected.
+struct Actors {
+  actors::events_actor events;
+  actors::scheduler_actor scheduler;
+  actors::blob_actor blobs;
+  actors::ingress_actor ingress;
+};
+
+// Spawns the actors. Until the transport is stored in `tp`, what they send to it is dropped.
+void SpawnActors(caf::actor_system& sys, const NodeConfig& config, const Storage& st,
+                 uint64_t incarnation, uint32_t workers, std::unique_ptr<sched::Scheduler> core,
+                 std::shared_ptr<sched::BlobRefs> blob_refs,
+                 std::shared_ptr<handlers::HandlerConfig> handler_config,
+                 std::shared_ptr<PeerEndpoints> peer_endpoints, const Transport& transport,
+                 std::atomic<Transport*>& tp, http::CallbackDeliverer* deliverer, Actors* out) {
+  out->events = actors::SpawnEvents(sys, st.journal);  // before the first write
+  auto writer = actors::SpawnJournalWriter(sys, st.journal, out->events);
   actors::SchedulerConfig sc;
   sc.incarnation = incarnation;
   sc.tick_ms = config.tick_ms;
-  sc.handler_config = handler_config;
-  sc.run_marks = run_marks;
+  sc.handler_config = std::move(handler_config);
+  sc.run_marks = st.run_marks;
   sc.handler_types = handlers::Registry::Global().Describe();
   sc.endpoint = config.listen;  // peers match heartbeats against the string they were given
-  sc.bound_endpoint = transport->endpoint();
+  sc.bound_endpoint = transport.endpoint();
   sc.peer_count = static_cast<uint32_t>(config.peers.size());
   sc.heartbeat_ms = config.heartbeat_ms;
   sc.peer_sink = [&tp](uint32_t link, std::string frame) {
@@ -319,106 +402,121 @@ int RunNode(const NodeConfig& config) {
     peer_endpoints->Set(link, node);  // hosted runs reach their owner's blobs there
     if (Transport* t = tp.load()) t->SetPeerLiveness(link, node, alive);
   };
-  sc.extra_counters = [&tp, blob_store]() {
-    using protocol::Counter;
-    std::vector<std::pair<Counter, uint64_t>> m;
-    if (Transport* t = tp.load()) {
-      const TransportStats& ts = t->stats();
-      const ForwardCounters& fc = t->forward_counters();
-      m = {{Counter::kTransportFramesIn, ts.frames_in.load()},
-           {Counter::kTransportBadFrames, ts.bad_frames.load()},
-           {Counter::kTransportOverloaded, ts.overloaded.load()},
-           {Counter::kTransportRepliesDropped, ts.replies_dropped.load()},
-           {Counter::kTransportPeerSendsDropped, ts.peer_sends_dropped.load()},
-           {Counter::kTransportForwarded, fc.forwarded.load()},
-           {Counter::kTransportForwardOwnerDown, fc.owner_down.load()},
-           {Counter::kTransportForwardExpired, fc.expired.load()},
-           {Counter::kTransportForwardLostOnDeath, fc.lost_on_death.load()},
-           {Counter::kTransportForwardUnsent, fc.unsent.load()},
-           {Counter::kTransportScheduleListsGathered, fc.gathered.load()},
-           {Counter::kTransportFramesOut, ts.frames_out.load()},
-           {Counter::kTransportBytesIn, ts.bytes_in.load()},
-           {Counter::kTransportBytesOut, ts.bytes_out.load()},
-           {Counter::kTransportPeerFramesIn, ts.peer_frames_in.load()},
-           {Counter::kTransportPeerFramesOut, ts.peer_frames_out.load()},
-           {Counter::kTransportPeerBytesIn, ts.peer_bytes_in.load()},
-           {Counter::kTransportPeerBytesOut, ts.peer_bytes_out.load()}};
-      // Error replies by code; index 0 (kOk) is never counted, the last entry is "other".
-      for (size_t code = 1; code < ts.errors.size(); ++code)
-        if (uint64_t n = ts.errors[code].load())
-          m.emplace_back(code + 1 == ts.errors.size() ? Counter::kRejectedOther
-                                                      : protocol::RejectedCounter(static_cast<uint32_t>(code)),
-                         n);
-    }
-    const BlobStoreStats bs = blob_store->stats();
-    m.push_back({Counter::kBlobsStored, bs.blobs});
-    m.push_back({Counter::kBlobBytes, bs.bytes});
-    m.push_back({Counter::kBlobsRemoved, bs.removed});
-    return m;
+  sc.extra_counters = [&tp, blob_store = st.blob_store]() {
+    return NodeCounters(tp.load(), *blob_store);
   };
-  sc.callback_sink = [d = deliverer.get()](std::vector<sched::CallbackSend> sends) {
-    d->Deliver(std::move(sends));
+  sc.callback_sink = [deliverer](std::vector<sched::CallbackSend> sends) {
+    deliverer->Deliver(std::move(sends));
   };
-  scheduler = actors::SpawnScheduler(sys, std::move(core), workers, writer, sc);
+  out->scheduler = actors::SpawnScheduler(sys, std::move(core), workers, writer, sc);
   auto reply_sink = [&tp](std::vector<std::pair<uint64_t, std::string>> frames) {
     if (Transport* t = tp.load()) t->ReplyMany(std::move(frames));
   };
-  auto blobs = actors::SpawnBlobService(sys, blob_store, blob_refs, reply_sink,
+  out->blobs = actors::SpawnBlobService(sys, st.blob_store, std::move(blob_refs), reply_sink,
                                         limits::kBlobSweepMs);
-  auto ingress = actors::SpawnIngress(sys, scheduler, events, reply_sink, blobs);
-  caf::anon_send(events, actors::connect_atom_v, caf::actor_cast<caf::actor>(ingress));
-  caf::anon_send(scheduler, actors::connect_atom_v, caf::actor_cast<caf::actor>(ingress));
+  out->ingress = actors::SpawnIngress(sys, out->scheduler, out->events, reply_sink, out->blobs);
+  caf::anon_send(out->events, actors::connect_atom_v, caf::actor_cast<caf::actor>(out->ingress));
+  caf::anon_send(out->scheduler, actors::connect_atom_v, caf::actor_cast<caf::actor>(out->ingress));
+}
 
-  tp.store(transport.get());  // before Run: the first reply must find the transport
-  transport->Run([ingress](uint64_t route, protocol::Envelope env) {
-    caf::anon_send(ingress, actors::inbound_atom_v, route, std::move(env));
-  });
-  spdlog::info(
-      "node {} listening on {} (incarnation {}, {} workers, {} peers, recovered {} jobs and {} "
-      "schedules in {} ms)",
-      config.id, transport->endpoint(), incarnation, workers, config.peers.size(),
-      recovered, schedules, recovery_ms);
-
-  int sig = 0;
-  sigwait(&sigs, &sig);
-  spdlog::info("got signal {}: draining (grace {} ms)", sig, config.grace_ms);
-  if (gateway) gateway->SetDraining();  // /readyz turns 503 at once
-
-  // Drain: refuse new work, let runs finish within the grace period, let the journal settle.
-  auto grace_end = std::chrono::steady_clock::now() + std::chrono::milliseconds(config.grace_ms);
-  {
-    caf::scoped_actor self{sys};
-    for (;;) {
-      actors::DrainState ds;
-      bool got = false;
-      self->request(scheduler, std::chrono::seconds(2), actors::drain_atom_v)
-          .receive([&](const actors::DrainState& d) { ds = d, got = true; },
-                   [&](caf::error&) {});
-      if (got && ds.running == 0 && ds.journal_idle) break;
-      if (std::chrono::steady_clock::now() >= grace_end) {
-        spdlog::warn("grace period over with {} runs unfinished; on restart each counts as an "
-                     "interrupted attempt and is retried if attempts remain",
-                     ds.running);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+// Drain: refuse new work, let runs finish within the grace period, let the journal settle.
+void Drain(caf::actor_system& sys, const actors::scheduler_actor& scheduler, uint64_t grace_ms) {
+  auto grace_end = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
+  caf::scoped_actor self{sys};
+  for (;;) {
+    actors::DrainState ds;
+    bool got = false;
+    self->request(scheduler, std::chrono::seconds(2), actors::drain_atom_v)
+        .receive([&](const actors::DrainState& d) { ds = d, got = true; },
+                 [&](caf::error&) {});
+    if (got && ds.running == 0 && ds.journal_idle) break;
+    if (std::chrono::steady_clock::now() >= grace_end) {
+      spdlog::warn("grace period over with {} runs unfinished; on restart each counts as an "
+                   "interrupted attempt and is retried if attempts remain",
+                   ds.running);
+      break;
     }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  // A handler that ignores cancellation must not keep the process alive forever.
+}
+
+// Stops what serves requests, then the actors; a handler that ignores cancellation must not
+// keep the process alive forever.
+void Stop(caf::actor_system& sys, const Actors& a, http::Gateway* gateway,
+          http::CallbackDeliverer& deliverer, std::atomic<Transport*>& tp, Transport& transport) {
   std::thread([] {
     std::this_thread::sleep_for(std::chrono::milliseconds(limits::kShutdownStuckMs));
     spdlog::warn("shutdown is stuck on a handler that ignores cancellation; exiting");
     std::_Exit(kExitStuck);
   }).detach();
   if (gateway) gateway->Stop();  // held requests are answered 503 before the sockets close
-  deliverer->Stop();  // POSTs under way are dropped: the journal has them pending for next time
+  deliverer.Stop();  // POSTs under way are dropped: the journal has them pending for next time
   tp.store(nullptr);
-  transport->Stop();
-  caf::anon_send(scheduler, actors::stop_atom_v);
-  caf::anon_send_exit(ingress, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(events, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(blobs, caf::exit_reason::user_shutdown);
+  transport.Stop();
+  caf::anon_send(a.scheduler, actors::stop_atom_v);
+  caf::anon_send_exit(a.ingress, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(a.events, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(a.blobs, caf::exit_reason::user_shutdown);
   sys.await_all_actors_done();
+}
+
+}  // namespace
+
+int RunNode(const NodeConfig& config) {
+  SetUpLogging(config.id, config.log_format == "json" ? "json" : "text");
+  if (Status s = config.Validate(); !s.ok()) {
+    spdlog::error("bad configuration: {}", s.ToString());
+    return kExitConfig;
+  }
+  spdlog::set_level(spdlog::level::from_str(config.log_level == "warn" ? "warning"
+                                            : config.log_level == "error" ? "err"
+                                                                          : config.log_level));
+  sigset_t sigs = BlockSignals();
+  std::unique_ptr<Transport> transport;  // declared before the actor system: outlives it
+  std::unique_ptr<http::Gateway> gateway;
+  if (StepExit e = BindEndpoints(config, &transport, &gateway)) return e;
+  Storage st;
+  if (StepExit e = OpenStorage(config, &st)) return e;
+  const uint64_t incarnation = st.journal->incarnation();
+  uint32_t workers = 0;
+  if (StepExit e = ChooseWorkers(config, *st.journal, &workers)) return e;
+  auto blob_refs = std::make_shared<sched::BlobRefs>();
+  auto core = std::make_unique<sched::Scheduler>(
+      MakeSchedulerOptions(config, workers, incarnation, st, blob_refs));
+  Recovery recovered;
+  if (StepExit e = Recover(config, st, *core, &recovered)) return e;
+
+  auto peer_endpoints = std::make_shared<PeerEndpoints>(config.peers);
+  auto handler_config = MakeHandlerConfig(config, st.blob_store.get(), peer_endpoints);
+  // Actors may send before the transport is up (heartbeats): until then, frames are dropped.
+  std::atomic<Transport*> tp{nullptr};
+  caf::actor_system_config cfg;
+  ConfigureActorSystem(&cfg);
+  caf::actor_system sys{cfg};
+  // The callback deliverer reports to the scheduler, spawned below. Declared after the actor
+  // system so it stops (and drops its handle) before the system goes.
+  Actors actors;
+  std::unique_ptr<http::CallbackDeliverer> deliverer;
+  if (StepExit e = StartDeliverer(config, st, &actors.scheduler, &deliverer)) return e;
+  SpawnActors(sys, config, st, incarnation, workers, std::move(core), blob_refs,
+              std::move(handler_config), peer_endpoints, *transport, tp, deliverer.get(), &actors);
+
+  tp.store(transport.get());  // before Run: the first reply must find the transport
+  transport->Run([ingress = actors.ingress](uint64_t route, protocol::Envelope env) {
+    caf::anon_send(ingress, actors::inbound_atom_v, route, std::move(env));
+  });
+  spdlog::info(
+      "node {} listening on {} (incarnation {}, {} workers, {} peers, recovered {} jobs and {} "
+      "schedules in {} ms)",
+      config.id, transport->endpoint(), incarnation, workers, config.peers.size(),
+      recovered.jobs, recovered.schedules, recovered.ms);
+
+  int sig = 0;
+  sigwait(&sigs, &sig);
+  spdlog::info("got signal {}: draining (grace {} ms)", sig, config.grace_ms);
+  if (gateway) gateway->SetDraining();  // /readyz turns 503 at once
+  Drain(sys, actors.scheduler, config.grace_ms);
+  Stop(sys, actors, gateway.get(), *deliverer, tp, *transport);
   spdlog::info("node {} stopped", config.id);
   return kExitOk;
 }

@@ -5,11 +5,14 @@
 // them; a result for a lease that is no longer the job's current run is refused (fencing);
 // progress is rate-limited and reset per run. Method: call the core, check its replies and job
 // states.
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "core/external_workers.hpp"
 #include "core/scheduler_core.hpp"
 
 namespace jobnet::sched {
@@ -371,6 +374,68 @@ TEST_F(ExternalWorkersTest, RegisteredWorkersAreBounded) {
   Tick(limits::kExternalLeaseMsDefault);
   EXPECT_EQ(s_->external_workers(), 0u);
   EXPECT_TRUE(Beat(1).status().IsNotFound());
+}
+
+// ---- ExternalWorkers on its own: the registry, without jobs ----
+
+protocol::WorkerRegisterRequest Req(std::vector<std::string> types, uint32_t capacity) {
+  protocol::WorkerRegisterRequest r;
+  r.types = std::move(types);
+  r.capacity = capacity;
+  r.lease_ms = 1000;
+  return r;
+}
+
+TEST(ExternalWorkersRegistryTest, IdsCarryTheIncarnationAndTypesCountTheirWorkers) {
+  ExternalWorkers w(5);
+  uint64_t a = w.Register(Req({"ocr"}, 1), Now{100});
+  uint64_t b = w.Register(Req({"ocr", "pdf"}, 1), Now{100});
+  EXPECT_EQ(a >> 32, 5u);
+  EXPECT_NE(a, b);
+  EXPECT_TRUE(w.Serves("pdf"));
+  w.Remove(b);
+  EXPECT_FALSE(w.Serves("pdf"));
+  EXPECT_TRUE(w.Serves("ocr"));
+  w.Remove(a);
+  EXPECT_FALSE(w.Serves("ocr"));
+  EXPECT_EQ(w.size(), 0u);
+}
+
+TEST(ExternalWorkersRegistryTest, AWorkerHoldingAPollIsNeverSilentAndPollsGoRoundRobin) {
+  ExternalWorkers w(1);
+  uint64_t a = w.Register(Req({"t"}, 2), Now{0});
+  uint64_t b = w.Register(Req({"t"}, 2), Now{0});
+  EXPECT_EQ(w.HoldPoll(a, 11, 5000, 0, Now{10}), 0u);
+  EXPECT_EQ(w.HoldPoll(a, 12, 5000, 1, Now{10}), 11u);  // the one it replaces, to answer empty
+  EXPECT_EQ(w.HoldPoll(b, 13, 5000, 0, Now{10}), 0u);
+  EXPECT_EQ(w.Expired(4000), std::nullopt);  // both hold a poll
+  EXPECT_EQ(w.DuePoll(4999), std::nullopt);
+  EXPECT_EQ(w.DuePoll(5000), std::optional<uint64_t>(a));
+  EXPECT_EQ(w.Wants(a), 1u);  // its poll's max
+  EXPECT_EQ(w.Wants(b), 2u);  // its capacity
+  EXPECT_EQ(w.PollOrder(), (std::vector<uint64_t>{a, b}));
+  w.Served(a);
+  EXPECT_EQ(w.PollOrder(), (std::vector<uint64_t>{b, a}));
+  EXPECT_EQ(w.ReleasePoll(b, Now{20}), 13u);
+  EXPECT_EQ(w.Expired(1019), std::nullopt);
+  EXPECT_EQ(w.Expired(1020), std::optional<uint64_t>(b));  // its lease ran from the poll's end
+}
+
+TEST(ExternalWorkersRegistryTest, RemovingAWorkerHandsBackItsPollAndRuns) {
+  ExternalWorkers w(1);
+  uint64_t a = w.Register(Req({"t"}, 3), Now{0});
+  w.AddRun(a, 100, 7);
+  w.AddRun(a, 101, 8);
+  EXPECT_EQ(w.RunOf(a, 100), std::optional<uint64_t>(7));
+  EXPECT_EQ(w.RunOf(a + 1, 100), std::nullopt);  // fencing: another worker's lease
+  w.DropRun(100);
+  EXPECT_EQ(w.RunOf(a, 100), std::nullopt);
+  w.HoldPoll(a, 9, 500, 0, Now{0});
+  ExternalWorkers::Removed gone = w.Remove(a);
+  EXPECT_EQ(gone.poll, 9u);
+  EXPECT_EQ(gone.runs, (std::vector<std::pair<uint64_t, uint64_t>>{{101, 8}}));
+  EXPECT_EQ(w.runs(), 0u);
+  EXPECT_EQ(w.NextDeadlineMs(), UINT64_MAX);
 }
 
 }  // namespace
