@@ -14,7 +14,7 @@
 #include <string>
 
 #include "base/exit_codes.hpp"
-#include "cluster/cli.hpp"
+#include "cli/cli.hpp"
 #include "cluster/local_cluster.hpp"
 #ifdef JOBNET_NODE_BINARY
 #include "node/node.hpp"
@@ -56,7 +56,7 @@ void PreferHugePagesForNode(int argc, char** argv) {
 // `jobnet node ...` runs as `jobnet-node node ...`: the one beside this binary, else on PATH.
 // Reached only when exec fails: a clear error and the config exit code.
 int ExecNodeBinary(char** argv) {
-  const std::string self = jobnet::cli::SelfExe();
+  const std::string self = jobnet::cluster::SelfExe();
   const std::string beside = self.substr(0, self.rfind('/') + 1) + "jobnet-node";
   argv[0] = const_cast<char*>("jobnet-node");
   int first = ENOENT;

@@ -17,7 +17,7 @@
 #include "jobnet/limits.h"
 #include "jobnet/client.h"
 
-namespace jobnet::cli {
+namespace jobnet::cluster {
 
 std::string SelfExe() {
   char buf[PATH_MAX];
@@ -262,4 +262,4 @@ Status LocalCluster::Down(int grace_ms) const {
   return Status::OK();
 }
 
-}  // namespace jobnet::cli
+}  // namespace jobnet::cluster

@@ -12,7 +12,7 @@
 
 #include "jobnet/status.h"
 
-namespace jobnet::cli {
+namespace jobnet::cluster {
 
 // The path of the running executable (from /proc/self/exe), or "jobnet" if it cannot be read.
 std::string SelfExe();
@@ -53,6 +53,6 @@ class LocalCluster {
   std::vector<LocalNode> nodes_;
 };
 
-}  // namespace jobnet::cli
+}  // namespace jobnet::cluster
 
 #endif  // JOBNET_CLUSTER_LOCAL_CLUSTER_HPP_

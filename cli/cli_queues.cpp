@@ -6,8 +6,8 @@
 #include <charconv>
 #include <iostream>
 
-#include "cluster/cli.hpp"
-#include "cluster/json_io.hpp"
+#include "cli/cli.hpp"
+#include "cli/json_io.hpp"
 #include "node/config.hpp"
 
 namespace jobnet::cli {

@@ -1,6 +1,6 @@
 // JSON <-> msgpack for the CLI, and how jobs are printed (JSON lines or a table).
-#ifndef JOBNET_CLUSTER_JSON_IO_HPP_
-#define JOBNET_CLUSTER_JSON_IO_HPP_
+#ifndef JOBNET_CLI_JSON_IO_HPP_
+#define JOBNET_CLI_JSON_IO_HPP_
 
 #include <nlohmann/json.hpp>
 
@@ -49,4 +49,4 @@ void PrintPeers(std::ostream& out, const std::vector<protocol::PeerInfo>& peers)
 
 }  // namespace jobnet::cli
 
-#endif  // JOBNET_CLUSTER_JSON_IO_HPP_
+#endif  // JOBNET_CLI_JSON_IO_HPP_

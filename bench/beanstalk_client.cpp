@@ -1,7 +1,7 @@
 // beanstalkd text protocol (beanstalkd doc/protocol.txt): "put <pri> <delay> <ttr> <bytes>\r\n
 // <data>\r\n" -> "INSERTED <id>\r\n"; "reserve-with-timeout <s>\r\n" -> "RESERVED <id> <bytes>\r\n
 // <data>\r\n" or "TIMED_OUT\r\n"; "delete <id>\r\n" -> "DELETED\r\n".
-#include "cluster/beanstalk_client.hpp"
+#include "bench/beanstalk_client.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

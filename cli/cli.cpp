@@ -1,6 +1,6 @@
 // `jobnet` subcommands. Data goes to stdout (a table, or JSON lines with --json), diagnostics
 // to stderr; exit codes in cli.hpp.
-#include "cluster/cli.hpp"
+#include "cli/cli.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -14,15 +14,19 @@
 
 #include <fstream>
 
-#include "cluster/cli_batch.hpp"
-#include "cluster/cli_progress.hpp"
-#include "cluster/json_io.hpp"
+#include "cli/cli_batch.hpp"
+#include "cli/cli_progress.hpp"
+#include "cli/json_io.hpp"
 #include "cluster/local_cluster.hpp"
 #include "jobnet/client.h"
 #include "jobnet/limits.h"
 #include "node/config.hpp"
 
 namespace jobnet::cli {
+
+// The local cluster runner is a layer below (cluster/): the CLI drives it, never the reverse.
+using cluster::LocalCluster;
+using cluster::LocalNode;
 
 void AddClientFlags(CLI::App* cmd, ClientFlags* f) {
   cmd->add_option("--to", f->to,

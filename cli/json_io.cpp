@@ -1,5 +1,5 @@
 // JSON conversions and job printing for the CLI.
-#include "cluster/json_io.hpp"
+#include "cli/json_io.hpp"
 
 #include <ctime>
 #include <iomanip>
