@@ -14,6 +14,7 @@
 
 #include <fstream>
 
+#include "base/parse.hpp"
 #include "cli/cli_batch.hpp"
 #include "cli/cli_progress.hpp"
 #include "cli/json_io.hpp"
@@ -356,12 +357,10 @@ struct ClusterFlags {
 
 int RunCluster(const ClusterFlags& f) {
   if (f.action == "up") {
-    int n = 0;
-    try {
-      n = std::stoi(f.arg);
-    } catch (...) {
+    auto count = base::ParseUint(f.arg, INT32_MAX);
+    if (!count)
       return Fail(Status::InvalidArgument("cluster up needs a node count, e.g. `cluster up 3`"));
-    }
+    const int n = static_cast<int>(*count);
     int http_base = f.http_base_port < 0 ? f.base_port + 100 : f.http_base_port;
     auto c = LocalCluster::Up(f.dir, n, f.base_port, f.workers, {}, "", http_base);
     if (!c.ok()) return Fail(c.status());
