@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <msgpack.hpp>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 
 #include "node_harness.hpp"
 
@@ -63,6 +65,32 @@ class ClusterTest : public testing::DirTest {
 
   std::unique_ptr<NodeProcess> n1_, n2_;
 };
+
+// `jobnet nodes` shows each node's idle workers out of its workers, as the node itself counts
+// them: not a peer's advertised credit, which adds its hosted-queue places (8/4 for 4 idle).
+TEST_F(ClusterTest, NodesShowIdleWorkersOutOfWorkers) {
+  ASSERT_NO_FATAL_FAILURE(MakePair(4, 4));
+  auto table = RunCli("nodes --to " + n1_->endpoint());
+  ASSERT_EQ(table.exit_code, 0) << table.out;
+  EXPECT_NE(table.out.find("IDLE/WORKERS"), std::string::npos) << table.out;
+  EXPECT_EQ(table.out.find("8/4"), std::string::npos) << table.out;
+  auto c = n2_->Connect();
+  std::string id = c->Submit(Sleep(3000)).value().id;  // one of n2's four workers is busy
+  ASSERT_TRUE(Eventually([&] { return c->GetStatus(id).value().state == JobState::kRunning; }));
+  auto json = RunCli("nodes --json --to " + n1_->endpoint());
+  ASSERT_EQ(json.exit_code, 0) << json.out;
+  std::map<std::string, nlohmann::json> rows;
+  std::istringstream lines(json.out);
+  for (std::string line; std::getline(lines, line);) {
+    auto j = nlohmann::json::parse(line);
+    rows[j["node"].get<std::string>()] = j;
+  }
+  ASSERT_EQ(rows.size(), 2u) << json.out;
+  EXPECT_EQ(rows["n1"]["idle"], 4) << json.out;
+  EXPECT_EQ(rows["n2"]["idle"], 3) << json.out;
+  EXPECT_EQ(rows["n2"]["workers"], 4) << json.out;
+  for (const auto& [node, row] : rows) EXPECT_LE(row["idle"].get<uint32_t>(), row["workers"].get<uint32_t>());
+}
 
 TEST_F(ClusterTest, BusyOwnerDispatchesToPeerWithFreeWorkers) {
   ASSERT_NO_FATAL_FAILURE(MakePair(1, 2));
