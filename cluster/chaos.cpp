@@ -113,7 +113,10 @@ int main(int argc, char** argv) {
                    s.ToString().c_str());
   }
   std::filesystem::remove_all(dir);
-  auto up = cluster::LocalCluster::Up(dir, nodes, base_port, workers, {"--log-level", "warn"}, jobnet_exe);
+  // Tied: the nodes die with this tool, however it dies (a test's timeout, kill -9, Ctrl-C),
+  // instead of holding the ports and journals of the next run.
+  auto up = cluster::LocalCluster::Up(dir, nodes, base_port, workers, {"--log-level", "warn"}, jobnet_exe,
+                                      /*http_base_port=*/0, /*tied=*/true);
   if (!up.ok()) {
     std::fprintf(stderr, "chaos: %s\n", up.status().ToString().c_str());
     return 3;

@@ -1,6 +1,12 @@
 // Cluster behavior with real node processes on loopback: remote dispatch when local workers
 // are busy, re-queue after a peer is SIGKILLed (within two failure timeouts), owner kill and
 // restart, requests forwarded to the owner, client failover between endpoints.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <msgpack.hpp>
@@ -11,6 +17,8 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "node_harness.hpp"
 
@@ -455,6 +463,61 @@ TEST_F(ClusterTest, QueueSettingReachesEveryNodeAndANodeThatWasDown) {
   ASSERT_EQ(r.exit_code, 0) << r.out;
   for (const char* node : {"\"node\":\"n1\"", "\"node\":\"n2\"", "\"node\":\"n3\""})
     EXPECT_NE(r.out.find(node), std::string::npos) << r.out;
+}
+
+// The chaos tool's nodes die with it, whatever kills it (here SIGKILL, which it cannot catch),
+// including a node its killer thread restarted; nodes of `jobnet cluster up` are detached and
+// outlive the CLI (the other cases here and the demo rely on that).
+TEST_F(ClusterTest, ChaosNodesDieWhenTheChaosToolIsKilled) {
+  const std::string dir = dir_ + "/chaos";
+  const std::string port = std::to_string(testing::FreePort());
+  const std::string log = dir_ + "/chaos.log";
+  std::vector<std::string> args = {JOBNET_CHAOS_BIN, "--nodes", "1", "--jobs", "1000000",
+                                   "--rate", "20", "--kill-every", "700ms", "--down-time", "200ms",
+                                   "--min-kills", "0", "--base-port", port, "--dir", dir,
+                                   "--jobnet", JOBNET_BIN, "--deadline", "120s"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t parent = ::getpid();
+  const pid_t chaos = ::fork();
+  ASSERT_GE(chaos, 0);
+  if (chaos == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  auto node_pid = [&] {
+    pid_t pid = 0;
+    std::ifstream(dir + "/n1.pid") >> pid;
+    return pid;
+  };
+  auto alive = [](pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (pid <= 0 || !std::getline(stat, line)) return false;
+    auto close = line.rfind(')');
+    return close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'Z';
+  };
+  // The first node, then one the killer thread started after killing it.
+  pid_t first = 0;
+  ASSERT_TRUE(Eventually([&] { return alive(first = node_pid()); })) << log;
+  pid_t restarted = 0;
+  ASSERT_TRUE(Eventually([&] {
+    restarted = node_pid();
+    return restarted != first && alive(restarted);
+  })) << "the chaos tool never restarted its node; see " << log;
+  ASSERT_EQ(::kill(chaos, SIGKILL), 0);
+  ASSERT_EQ(::waitpid(chaos, nullptr, 0), chaos);
+  EXPECT_TRUE(Eventually([&] { return !alive(restarted); }, std::chrono::seconds(5)))
+      << "node pid " << restarted << " outlived the chaos tool";
+  if (alive(restarted)) ::kill(restarted, SIGKILL);
 }
 
 }  // namespace
