@@ -8,16 +8,11 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include "base/clock.hpp"
 #include "core/event_log.hpp"
 
 namespace jobnet::actors {
 namespace {
-
-uint64_t NowMs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
-}
 
 struct EventsState {
   std::unique_ptr<EventLog> log;
@@ -56,7 +51,7 @@ events_actor::behavior_type Events(Self self, std::shared_ptr<const Journal> jou
         } else {
           protocol::EventPage page;
           bool held = false;
-          Status s = self->state.log->Query(token, *q, NowMs(), &page, &held);
+          Status s = self->state.log->Query(token, *q, base::SteadyMs(), &page, &held);
           if (held) {
             // One ms late rather than early: the wait is over when the tick arrives.
             self->delayed_send(self, std::chrono::milliseconds(q->wait_ms + 1), tick_atom_v);
@@ -78,7 +73,7 @@ events_actor::behavior_type Events(Self self, std::shared_ptr<const Journal> jou
       },
       [=](tick_atom) {
         EventLog::Answers answers;
-        self->state.log->Expire(NowMs(), &answers);
+        self->state.log->Expire(base::SteadyMs(), &answers);
         SendAnswers(self, answers);
       },
   };

@@ -14,7 +14,7 @@
 #include <string>
 
 #include "base/exit_codes.hpp"
-#include "cluster/cli.hpp"
+#include "cli/cli.hpp"
 #include "cluster/local_cluster.hpp"
 #ifdef JOBNET_NODE_BINARY
 #include "node/node.hpp"
@@ -31,7 +31,9 @@ namespace {
 // a 1M-job journal 3.6 s -> 2.7 s here, same RSS (docs/benchmarks.md). JOBNET_NO_HUGEPAGES=1
 // turns it off; if the re-exec fails the node simply runs on.
 void PreferHugePagesForNode(int argc, char** argv) {
-  if (argc < 2 || std::strcmp(argv[1], "node") != 0) return;
+  int command = 1;  // the first argument that is not an option (no global option takes a value)
+  while (command < argc && argv[command][0] == '-') ++command;
+  if (command >= argc || std::strcmp(argv[command], "node") != 0) return;
   if (std::getenv("JOBNET_NO_HUGEPAGES") != nullptr) return;
   // Once only, whatever glibc does with GLIBC_TUNABLES at start (it may rewrite the variable):
   // a marker of our own, not the tunable's text, says the re-exec happened.
@@ -56,7 +58,7 @@ void PreferHugePagesForNode(int argc, char** argv) {
 // `jobnet node ...` runs as `jobnet-node node ...`: the one beside this binary, else on PATH.
 // Reached only when exec fails: a clear error and the config exit code.
 int ExecNodeBinary(char** argv) {
-  const std::string self = jobnet::cli::SelfExe();
+  const std::string self = jobnet::cluster::SelfExe();
   const std::string beside = self.substr(0, self.rfind('/') + 1) + "jobnet-node";
   argv[0] = const_cast<char*>("jobnet-node");
   int first = ENOENT;
@@ -70,10 +72,13 @@ int ExecNodeBinary(char** argv) {
   return jobnet::exit_code::kConfig;
 }
 
-int NodeNotLinked(const jobnet::NodeConfig&) {
-  std::fprintf(stderr, "jobnet: this binary has no node runtime; run jobnet-node node\n");
-  return jobnet::exit_code::kConfig;
-}
+// The command line as given, for RunNodeBinary.
+char** g_argv = nullptr;
+
+// `node` as the command line parser chose it, whatever came before it (global flags such as
+// `jobnet --help node`): the parse that jobnet-node will repeat has succeeded, so run it there
+// with the same arguments.
+int RunNodeBinary(const jobnet::NodeConfig&) { return ExecNodeBinary(g_argv); }
 
 #endif
 
@@ -84,7 +89,9 @@ int main(int argc, char** argv) {
   PreferHugePagesForNode(argc, argv);
   return jobnet::cli::Main(argc, argv, &jobnet::RunNode);
 #else
-  if (argc >= 2 && std::strcmp(argv[1], "node") == 0) return ExecNodeBinary(argv);
-  return jobnet::cli::Main(argc, argv, &NodeNotLinked);
+  // `jobnet node` is recognised by the same parser as every other command (not by argv[1]),
+  // so the two binaries accept the same command lines.
+  g_argv = argv;
+  return jobnet::cli::Main(argc, argv, &RunNodeBinary);
 #endif
 }

@@ -11,9 +11,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <map>
 #include <mutex>
 #include <random>
@@ -21,7 +23,6 @@
 
 #include <msgpack.hpp>
 
-#include "cluster/json_io.hpp"
 #include "cluster/local_cluster.hpp"
 #include "jobnet/client.h"
 #include "node/config.hpp"
@@ -47,7 +48,7 @@ std::string PackU64(uint64_t v) {
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
 // The last `lines` lines of a node's log, to stderr: a failed run says what its nodes said.
-void PrintLogTail(const cli::LocalNode& n, size_t lines) {
+void PrintLogTail(const cluster::LocalNode& n, size_t lines) {
   std::ifstream f(n.log);
   std::deque<std::string> tail;
   for (std::string line; std::getline(f, line);) {
@@ -106,18 +107,21 @@ int main(int argc, char** argv) {
 
   // Nodes of an earlier run in this directory (killed before it could stop them) go first: this
   // run must never meet them holding its ports or journals.
-  if (auto old = cli::LocalCluster::Load(dir); old.ok()) {
+  if (auto old = cluster::LocalCluster::Load(dir); old.ok()) {
     if (Status s = old.value().Down(2000); !s.ok())
       std::fprintf(stderr, "chaos: stopping the nodes of an earlier run in %s: %s\n", dir.c_str(),
                    s.ToString().c_str());
   }
   std::filesystem::remove_all(dir);
-  auto up = cli::LocalCluster::Up(dir, nodes, base_port, workers, {"--log-level", "warn"}, jobnet_exe);
+  // Tied: the nodes die with this tool, however it dies (a test's timeout, kill -9, Ctrl-C),
+  // instead of holding the ports and journals of the next run.
+  auto up = cluster::LocalCluster::Up(dir, nodes, base_port, workers, {"--log-level", "warn"}, jobnet_exe,
+                                      /*http_base_port=*/0, /*tied=*/true);
   if (!up.ok()) {
     std::fprintf(stderr, "chaos: %s\n", up.status().ToString().c_str());
     return 3;
   }
-  const cli::LocalCluster& cluster = up.value();
+  const cluster::LocalCluster& cluster = up.value();
   auto endpoints = cluster.endpoints();
   std::fprintf(stderr, "chaos: %d nodes up; submitting %llu jobs at %llu/s, a SIGKILL every %llu ms\n",
                nodes, static_cast<unsigned long long>(jobs), static_cast<unsigned long long>(rate),
@@ -356,7 +360,7 @@ int main(int argc, char** argv) {
   for (double d : detect_ms) detect_avg += d;
   if (!detect_ms.empty()) detect_avg /= detect_ms.size();
 
-  std::vector<std::vector<std::string>> rows{
+  std::vector<std::pair<std::string, std::string>> rows{
       {"acknowledged", std::to_string(acked.size())},
       {"succeeded", std::to_string(succeeded)},
       {"lost (acked, not in any journal)", std::to_string(lost)},
@@ -375,7 +379,11 @@ int main(int argc, char** argv) {
       {"submit phase (s)", std::to_string(submit_s)},
       {"total (s)", std::to_string(total_s)},
   };
-  cli::PrintTable(std::cout, {"CHAOS SUMMARY", "VALUE"}, rows);
+  // Two aligned columns (the CLI's table printer lives a layer up, in cli/).
+  size_t key_width = std::strlen("CHAOS SUMMARY");
+  for (const auto& [key, value] : rows) key_width = std::max(key_width, key.size());
+  std::cout << std::left << std::setw(key_width + 2) << "CHAOS SUMMARY" << "VALUE\n";
+  for (const auto& [key, value] : rows) std::cout << std::setw(key_width + 2) << key << value << "\n";
   bool ok = lost == 0 && not_succeeded == 0 && wrong == 0 && unfinished == 0 &&
             journal_problems == 0 && !timed_out &&
             acked.size() == jobs && kills >= min_kills;

@@ -1,15 +1,23 @@
-// Local cluster management: spawn detached node processes, track them by pid file.
+// Local cluster management: spawn node processes (detached, or tied to this process), track
+// them by pid file.
 #include "cluster/local_cluster.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <climits>
+#include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <future>
 #include <iterator>
+#include <mutex>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -17,7 +25,7 @@
 #include "jobnet/limits.h"
 #include "jobnet/client.h"
 
-namespace jobnet::cli {
+namespace jobnet::cluster {
 
 std::string SelfExe() {
   char buf[PATH_MAX];
@@ -28,6 +36,97 @@ std::string SelfExe() {
 }
 
 namespace {
+
+// Forks every tied node. A parent-death signal (PR_SET_PDEATHSIG) follows the *thread* that
+// forked the child, not its process: a node forked by the chaos tool's killer thread would die
+// when that thread ends. So tied nodes are all forked by this one thread, which lives (detached,
+// never destroyed) as long as the process does.
+class TiedSpawner {
+ public:
+  static TiedSpawner& Get() {
+    static TiedSpawner* spawner = new TiedSpawner();  // never destroyed: outlives every caller
+    return *spawner;
+  }
+  // Runs `fork_node` on the spawner thread and returns what it returns.
+  pid_t Run(std::function<pid_t()> fork_node) {
+    std::packaged_task<pid_t()> task(std::move(fork_node));
+    std::future<pid_t> pid = task.get_future();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      tasks_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+    return pid.get();
+  }
+
+ private:
+  TiedSpawner() { std::thread([this] { Loop(); }).detach(); }
+  void Loop() {
+    for (;;) {
+      std::packaged_task<pid_t()> task;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return !tasks_.empty(); });
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::packaged_task<pid_t()>> tasks_;
+};
+
+// The argv of a node's exec: exe, then args. Built before fork: the child must not allocate.
+std::vector<char*> NodeArgv(const std::string& exe, const std::vector<std::string>& args) {
+  std::vector<char*> argv{const_cast<char*>(exe.c_str())};
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  return argv;
+}
+
+// In a forked child: stdout and stderr to `log`, stdin from `devnull` (each if open), then exec.
+[[noreturn]] void ExecNode(const std::string& exe, std::vector<char*>& argv, int log, int devnull) {
+  if (log >= 0) {
+    ::dup2(log, 1);
+    ::dup2(log, 2);
+  }
+  if (devnull >= 0) ::dup2(devnull, 0);
+  ::execv(exe.c_str(), argv.data());
+  ::_exit(127);
+}
+
+// The node's log (appended) and /dev/null, opened before fork; closed in the parent after it.
+struct NodeFds {
+  explicit NodeFds(const std::string& log_path)
+      : log(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)),
+        devnull(::open("/dev/null", O_RDONLY | O_CLOEXEC)) {}
+  ~NodeFds() {
+    if (log >= 0) ::close(log);
+    if (devnull >= 0) ::close(devnull);
+  }
+  const int log;
+  const int devnull;
+};
+
+// Forks and execs a node that gets SIGKILL when the calling thread's process ends (run on the
+// TiedSpawner thread). Between fork and exec the child only makes system calls: this process
+// has other threads, so it must not allocate there. Returns the node's pid, or -1.
+pid_t ForkTiedNode(const std::string& exe, const std::vector<std::string>& args,
+                   const std::string& log_path) {
+  std::vector<char*> argv = NodeArgv(exe, args);
+  NodeFds fds(log_path);
+  const pid_t parent = ::getpid();
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::setsid();  // as detached nodes: not in the terminal's process group (Ctrl-C)
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(1);  // the parent died before the line above
+    ExecNode(exe, argv, fds.log, fds.devnull);
+  }
+  return child;
+}
 
 bool Alive(pid_t pid) {
   if (pid <= 0 || ::kill(pid, 0) != 0) return false;
@@ -48,6 +147,34 @@ bool Answers(const std::string& endpoint, uint32_t timeout_ms) {
   if (Client::Connect(ClientOptions::Single(endpoint, timeout_ms), &c).ok()) return true;
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   return false;
+}
+
+// Forks a node that outlives this process (`jobnet cluster up`): a new session, and a second
+// fork so the node is reparented and never a zombie of ours. Returns its pid, or <= 0.
+pid_t StartDetached(const std::string& exe, const LocalNode& node) {
+  std::vector<char*> argv = NodeArgv(exe, node.args);
+  NodeFds fds(node.log);
+  int pipefd[2];
+  if (::pipe(pipefd) != 0) return -1;
+  pid_t child = ::fork();
+  if (child < 0) return -1;
+  if (child == 0) {
+    // Detach: new session, then fork again so the node is reparented and never a zombie of ours.
+    ::setsid();
+    pid_t grandchild = ::fork();
+    if (grandchild != 0) {
+      (void)!::write(pipefd[1], &grandchild, sizeof grandchild);
+      ::_exit(grandchild > 0 ? 0 : 1);
+    }
+    ExecNode(exe, argv, fds.log, fds.devnull);
+  }
+  ::close(pipefd[1]);
+  pid_t node_pid = 0;
+  (void)!::read(pipefd[0], &node_pid, sizeof node_pid);
+  ::close(pipefd[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return node_pid;
 }
 
 }  // namespace
@@ -88,7 +215,7 @@ Result<LocalCluster> LocalCluster::Load(const std::string& dir) {
 
 Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_port, int workers,
                                       const std::vector<std::string>& extra_args,
-                                      const std::string& exe, int http_base_port) {
+                                      const std::string& exe, int http_base_port, bool tied) {
   // Each node lists every other one as a peer.
   if (n < 1 || n > static_cast<int>(limits::kPeersMax))
     return Status::InvalidArgument("a local cluster has 1.." + std::to_string(limits::kPeersMax) +
@@ -111,6 +238,7 @@ Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_po
   LocalCluster c;
   c.dir_ = abs;
   c.exe_ = exe.empty() ? SelfExe() : std::filesystem::absolute(exe).string();
+  c.tied_ = tied;
   for (int i = 1; i <= n; ++i) {
     LocalNode node;
     node.id = "n" + std::to_string(i);
@@ -191,37 +319,12 @@ pid_t LocalCluster::Pid(const LocalNode& node) const {
 Status LocalCluster::Start(const LocalNode& node, int wait_ms) const {
   if (Pid(node) != 0) return Status::Conflict("node " + node.id + " is already running");
   const std::string& exe = exe_;
-  int pipefd[2];
-  if (::pipe(pipefd) != 0) return Status::Internal("pipe failed");
-  pid_t child = ::fork();
-  if (child < 0) return Status::Internal("fork failed");
-  if (child == 0) {
-    // Detach: new session, then fork again so the node is reparented and never a zombie of ours.
-    ::setsid();
-    pid_t grandchild = ::fork();
-    if (grandchild != 0) {
-      (void)!::write(pipefd[1], &grandchild, sizeof grandchild);
-      ::_exit(grandchild > 0 ? 0 : 1);
-    }
-    FILE* log = std::fopen(node.log.c_str(), "a");
-    FILE* devnull = std::fopen("/dev/null", "r");
-    if (log) {
-      ::dup2(::fileno(log), 1);
-      ::dup2(::fileno(log), 2);
-    }
-    if (devnull) ::dup2(::fileno(devnull), 0);
-    std::vector<char*> argv{const_cast<char*>(exe.c_str())};
-    for (const auto& a : node.args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(exe.c_str(), argv.data());
-    ::_exit(127);
-  }
-  ::close(pipefd[1]);
   pid_t node_pid = 0;
-  (void)!::read(pipefd[0], &node_pid, sizeof node_pid);
-  ::close(pipefd[0]);
-  int status = 0;
-  ::waitpid(child, &status, 0);
+  if (tied_) {
+    node_pid = TiedSpawner::Get().Run([&] { return ForkTiedNode(exe, node.args, node.log); });
+  } else {
+    node_pid = StartDetached(exe, node);
+  }
   if (node_pid <= 0) return Status::Internal("could not start node " + node.id);
   {
     std::ofstream f(PidFile(node), std::ios::trunc);
@@ -247,6 +350,9 @@ Status LocalCluster::Kill(const LocalNode& node, int sig) const {
       return Status::Timeout("node " + node.id + " (pid " + std::to_string(pid) + ") is still running");
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  // A tied node is our child: reap it (blocking, as its other threads may still be exiting
+  // while /proc already shows the zombie).
+  if (tied_) ::waitpid(pid, nullptr, 0);
   return Status::OK();
 }
 
@@ -262,4 +368,4 @@ Status LocalCluster::Down(int grace_ms) const {
   return Status::OK();
 }
 
-}  // namespace jobnet::cli
+}  // namespace jobnet::cluster

@@ -1,7 +1,8 @@
 // A cluster of jobnet nodes on this machine's loopback, for development, demos and the chaos
 // test: `jobnet cluster up|status|kill|restart|down`. Nodes run detached from the terminal;
 // each has its data dir, log and pid file under the cluster directory, and cluster.json
-// records how to start each one again.
+// records how to start each one again. Nodes a tool starts for its own run (the chaos tool)
+// can be tied to it instead: they die with it, however it dies.
 #ifndef JOBNET_CLUSTER_LOCAL_CLUSTER_HPP_
 #define JOBNET_CLUSTER_LOCAL_CLUSTER_HPP_
 
@@ -12,7 +13,7 @@
 
 #include "jobnet/status.h"
 
-namespace jobnet::cli {
+namespace jobnet::cluster {
 
 // The path of the running executable (from /proc/self/exe), or "jobnet" if it cannot be read.
 std::string SelfExe();
@@ -34,9 +35,12 @@ class LocalCluster {
   // and starts them; waits until every node answers. kInvalidArgument if `dir` already has a
   // running cluster.
   // `exe` is the jobnet binary to run (default: this process's own executable).
+  // `tied`: every node this LocalCluster starts (now or by Start) gets SIGKILL when this process
+  // ends, SIGKILL included (PR_SET_PDEATHSIG); otherwise nodes outlive it (`jobnet cluster up`).
   static Result<LocalCluster> Up(const std::string& dir, int n, int base_port, int workers,
                                  const std::vector<std::string>& extra_args,
-                                 const std::string& exe = "", int http_base_port = 0);
+                                 const std::string& exe = "", int http_base_port = 0,
+                                 bool tied = false);
 
   const std::vector<LocalNode>& nodes() const { return nodes_; }
   std::vector<std::string> endpoints() const;
@@ -51,8 +55,9 @@ class LocalCluster {
   std::string dir_;
   std::string exe_;
   std::vector<LocalNode> nodes_;
+  bool tied_ = false;
 };
 
-}  // namespace jobnet::cli
+}  // namespace jobnet::cluster
 
 #endif  // JOBNET_CLUSTER_LOCAL_CLUSTER_HPP_

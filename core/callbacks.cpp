@@ -6,8 +6,9 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstring>
+
+#include "base/parse.hpp"
 
 namespace jobnet::sched {
 namespace {
@@ -85,12 +86,9 @@ Result<CallbackUrl> ParseCallbackUrl(const std::string& text) {
     return bad("has host '" + u.host + "', which is neither a DNS name nor an IP address");
   u.port = u.scheme == "https" ? 443 : 80;
   if (authority.find(':') != std::string::npos && authority.back() != ']') {
-    unsigned p = 0;
-    auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-    if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || p == 0 ||
-        p > 65535)
-      return bad("has a bad port '" + port + "'");
-    u.port = static_cast<uint16_t>(p);
+    auto p = base::ParsePort(port);
+    if (!p) return bad("has a bad port '" + port + "'");
+    u.port = *p;
   }
   return u;
 }
@@ -166,12 +164,10 @@ Result<CallbackAllowList> CallbackAllowList::Parse(const std::vector<std::string
     if (slash != std::string::npos) {
       if (!ip) return bad("a CIDR needs an IP address before the '/'");
       std::string bits = e.substr(slash + 1);
-      unsigned prefix = 0;
-      auto [ptr, ec] = std::from_chars(bits.data(), bits.data() + bits.size(), prefix);
       unsigned max = ip->v6 ? 128 : 32;
-      if (bits.empty() || ec != std::errc() || ptr != bits.data() + bits.size() || prefix > max)
-        return bad("the prefix length must be 0.." + std::to_string(max));
-      l.cidrs_.push_back(Cidr{*ip, prefix});
+      auto prefix = base::ParseUint(bits, max);
+      if (!prefix) return bad("the prefix length must be 0.." + std::to_string(max));
+      l.cidrs_.push_back(Cidr{*ip, static_cast<unsigned>(*prefix)});
     } else if (ip) {
       l.cidrs_.push_back(Cidr{*ip, ip->v6 ? 128u : 32u});
     } else if (IsHostName(e)) {

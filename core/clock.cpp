@@ -2,24 +2,14 @@
 #include "core/clock.hpp"
 
 #include <algorithm>
-#include <chrono>
+
+#include "base/clock.hpp"
 
 namespace jobnet::sched {
 
-uint64_t LoopClock::SystemWallMs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
-}
+uint64_t LoopClock::SystemWallMs() { return base::WallMs(); }
 
-uint64_t LoopClock::SystemSteadyMs() {
-  // std::chrono::steady_clock is CLOCK_MONOTONIC on Linux: it stops while the machine is
-  // suspended (CLOCK_BOOTTIME would not), which is what we want: a suspended host could observe
-  // nothing, so its suspension must not count as anyone's silence.
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
-}
+uint64_t LoopClock::SystemSteadyMs() { return base::SteadyMs(); }
 
 LoopClock::LoopClock(uint64_t stall_ms_min, Source wall, Source steady)
     : stall_ms_min_(stall_ms_min),

@@ -5,6 +5,8 @@
 #include <sstream>
 #include <vector>
 
+#include "base/parse.hpp"
+
 namespace jobnet::sched {
 namespace {
 
@@ -80,12 +82,9 @@ Status ParseValue(int index, const std::string& text, int* out) {
     if (text.size() > 4) return FieldError(index, "'" + text + "' is out of range " +
                                                       std::to_string(f.lo) + "-" +
                                                       std::to_string(f.hi));
-    int v = 0;
-    for (char c : text) {
-      if (!std::isdigit(static_cast<unsigned char>(c)))
-        return FieldError(index, "'" + text + "' is not a number");
-      v = v * 10 + (c - '0');
-    }
+    auto number = jobnet::base::ParseUint(text);
+    if (!number) return FieldError(index, "'" + text + "' is not a number");
+    const int v = static_cast<int>(*number);
     if (v < f.lo || v > f.hi)
       return FieldError(index, std::to_string(v) + " is out of range " + std::to_string(f.lo) +
                                    "-" + std::to_string(f.hi));
@@ -123,10 +122,9 @@ Status ParseField(int index, const std::string& text, std::vector<bool>* bits, b
     if (auto slash = item.find('/'); slash != std::string::npos) {
       base = item.substr(0, slash);
       std::string s = item.substr(slash + 1);
-      if (s.empty() || s.size() > 4 ||
-          s.find_first_not_of("0123456789") != std::string::npos)
-        return FieldError(index, "step '" + s + "' is not a positive number");
-      step = std::stoi(s);
+      auto number = jobnet::base::ParseUint(s, 9999);  // (`base` is the range here)
+      if (!number) return FieldError(index, "step '" + s + "' is not a positive number");
+      step = static_cast<int>(*number);
       if (step < 1 || step > f.hi)
         return FieldError(index, "step " + s + " is out of range 1-" + std::to_string(f.hi));
       stepped = true;

@@ -36,14 +36,10 @@ struct Pipe {
 
 bool ReadCommand(const msgpack::object& payload, std::string* name, std::string* input) {
   if (AsString(payload, name)) return true;
-  if (payload.type != msgpack::type::MAP) return false;
-  for (uint32_t i = 0; i < payload.via.map.size; ++i) {
-    const auto& kv = payload.via.map.ptr[i];
-    std::string key;
-    if (!AsString(kv.key, &key)) continue;
-    if (key == "command" && !AsString(kv.val, name)) return false;
-    if (key == "stdin" && !AsString(kv.val, input)) return false;
-  }
+  const msgpack::object* command = Field(payload, "command");
+  const msgpack::object* stdin_text = Field(payload, "stdin");
+  if (command == nullptr || !AsString(*command, name)) return false;
+  if (stdin_text != nullptr && !AsString(*stdin_text, input)) return false;
   return !name->empty();
 }
 

@@ -110,9 +110,6 @@ HandlerResult Finish(const char* what, const std::function<vips::VImage()>& make
   return StoreResult(encoded, width, height, format, ctx);
 }
 
-const msgpack::object* Field(const msgpack::object& map, const char* key) {
-  return map.type == msgpack::type::MAP ? protocol::FindKey(map, key) : nullptr;
-}
 
 std::string CheckHash(const msgpack::object* o) {
   std::string h;
@@ -135,38 +132,6 @@ std::string CheckFormat(const msgpack::object* o) {
   std::string f;
   if (!ReadString(o, &f) || !IsFormat(f)) return "'format' must be png, jpeg or webp";
   return "";
-}
-
-bool ReadString(const msgpack::object* o, std::string* out) {
-  if (o == nullptr || o->type != msgpack::type::STR) return false;
-  out->assign(o->via.str.ptr, o->via.str.size);
-  return true;
-}
-
-bool ReadUint(const msgpack::object* o, uint64_t* out) {
-  if (o == nullptr || o->type != msgpack::type::POSITIVE_INTEGER) return false;
-  *out = o->via.u64;
-  return true;
-}
-
-bool ReadNumber(const msgpack::object* o, double* out) {
-  if (o == nullptr) return false;
-  if (o->type == msgpack::type::POSITIVE_INTEGER) {
-    *out = static_cast<double>(o->via.u64);
-  } else if (o->type == msgpack::type::NEGATIVE_INTEGER) {
-    *out = static_cast<double>(o->via.i64);
-  } else if (o->type == msgpack::type::FLOAT32 || o->type == msgpack::type::FLOAT64) {
-    *out = o->via.f64;
-  } else {
-    return false;
-  }
-  return true;
-}
-
-bool ReadBool(const msgpack::object* o, bool* out) {
-  if (o == nullptr || o->type != msgpack::type::BOOLEAN) return false;
-  *out = o->via.boolean;
-  return true;
 }
 
 }  // namespace jobnet::handlers::image

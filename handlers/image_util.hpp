@@ -52,16 +52,16 @@ HandlerResult StoreResult(const std::string& encoded, int width, int height,
                           const std::string& format, HandlerContext& ctx);
 
 // ---- payload fields (a PayloadRule check runs these on the scheduler's thread: cheap) ----
-const msgpack::object* Field(const msgpack::object& map, const char* key);
+// Read with the handlers' one payload reader (registry.hpp).
+using handlers::Field;
+using handlers::ReadBool;
+using handlers::ReadNumber;
+using handlers::ReadString;
+using handlers::ReadUint;
 // "" if `o` (may be null when optional) is what the field wants, else the problem.
 std::string CheckHash(const msgpack::object* o);
 std::string CheckSide(const msgpack::object* o, const char* name);
 std::string CheckFormat(const msgpack::object* o);
-// Reads an optional string / unsigned / number / bool field (absent: leaves *out).
-bool ReadString(const msgpack::object* o, std::string* out);
-bool ReadUint(const msgpack::object* o, uint64_t* out);
-bool ReadNumber(const msgpack::object* o, double* out);
-bool ReadBool(const msgpack::object* o, bool* out);
 
 }  // namespace jobnet::handlers::image
 

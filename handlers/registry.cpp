@@ -102,6 +102,42 @@ std::string ReadFields(const msgpack::object& payload, const std::string& type,
   return "";
 }
 
+const msgpack::object* Field(const msgpack::object& map, const char* key) {
+  return map.type == msgpack::type::MAP ? protocol::FindKey(map, key) : nullptr;
+}
+
+bool ReadString(const msgpack::object* o, std::string* out) {
+  if (o == nullptr || o->type != msgpack::type::STR) return false;
+  out->assign(o->via.str.ptr, o->via.str.size);
+  return true;
+}
+
+bool ReadUint(const msgpack::object* o, uint64_t* out) {
+  if (o == nullptr || o->type != msgpack::type::POSITIVE_INTEGER) return false;
+  *out = o->via.u64;
+  return true;
+}
+
+bool ReadNumber(const msgpack::object* o, double* out) {
+  if (o == nullptr) return false;
+  if (o->type == msgpack::type::POSITIVE_INTEGER) {
+    *out = static_cast<double>(o->via.u64);
+  } else if (o->type == msgpack::type::NEGATIVE_INTEGER) {
+    *out = static_cast<double>(o->via.i64);
+  } else if (o->type == msgpack::type::FLOAT32 || o->type == msgpack::type::FLOAT64) {
+    *out = o->via.f64;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool ReadBool(const msgpack::object* o, bool* out) {
+  if (o == nullptr || o->type != msgpack::type::BOOLEAN) return false;
+  *out = o->via.boolean;
+  return true;
+}
+
 bool AsString(const msgpack::object& o, std::string* out) {
   if (o.type == msgpack::type::STR) {
     out->assign(o.via.str.ptr, o.via.str.size);

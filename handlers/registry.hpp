@@ -139,8 +139,18 @@ struct Registrar {
 #define JOBNET_HANDLER(type, fn, rule) \
   static ::jobnet::handlers::Registrar JOBNET_HANDLER_CAT(jobnet_handler_, __LINE__)(type, fn, rule)
 
-// Payload helpers: a payload string, or a number of milliseconds.
+// ---- The payload reader: every handler reads its payload with these (a PayloadRule check runs
+// them on the scheduler's thread, so they are cheap and never throw). ----
+// A string or bin value.
 bool AsString(const msgpack::object& o, std::string* out);
+// The value of `key` in a map payload; null when `map` is not a map or has no such key.
+const msgpack::object* Field(const msgpack::object& map, const char* key);
+// Reads an optional field's value (null: absent) of that type into *out; false (and *out left
+// as it was) when it is absent or of another type. ReadString takes str only, not bin.
+bool ReadString(const msgpack::object* o, std::string* out);
+bool ReadUint(const msgpack::object* o, uint64_t* out);
+bool ReadNumber(const msgpack::object* o, double* out);  // any integer or float
+bool ReadBool(const msgpack::object* o, bool* out);
 // A string or bin payload (a PayloadRule check).
 std::string CheckText(const msgpack::object& o);
 // Reads a map payload one field at a time: `field(key, value)` returns "" or the problem with

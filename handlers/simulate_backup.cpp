@@ -28,41 +28,33 @@ struct BackupSpec {
   bool copy = false;
 };
 
-bool ReadUint(const msgpack::object& o, uint64_t* out) {
-  if (o.type != msgpack::type::POSITIVE_INTEGER) return false;
-  *out = o.via.u64;
-  return true;
-}
-
 // The spec, or the problem with the payload (the run and the check at submit share it).
 std::string ReadSpec(const msgpack::object& payload, BackupSpec* s) {
   const char* usage = "simulate_backup wants {\"path\": DIR} or {\"bytes\": N}, with optional "
                       "\"chunk_bytes\", \"chunk_ms\" and \"copy\"";
-  if (payload.type != msgpack::type::MAP) return usage;
   bool has_path = false;
-  for (uint32_t i = 0; i < payload.via.map.size; ++i) {
-    const auto& kv = payload.via.map.ptr[i];
-    std::string key;
-    if (!AsString(kv.key, &key)) continue;
+  std::string problem = ReadFields(payload, "simulate_backup", usage,
+                                   [&](const std::string& key, const msgpack::object& v) -> std::string {
     if (key == "path") {
-      if (!AsString(kv.val, &s->path) || s->path.empty()) return "simulate_backup: path must be a non-empty string";
+      if (!AsString(v, &s->path) || s->path.empty()) return "simulate_backup: path must be a non-empty string";
       has_path = true;
     } else if (key == "bytes") {
-      if (!ReadUint(kv.val, &s->bytes)) return "simulate_backup: bytes must be a non-negative integer";
+      if (!ReadUint(&v, &s->bytes)) return "simulate_backup: bytes must be a non-negative integer";
       s->synthetic = true;
     } else if (key == "chunk_bytes") {
-      if (!ReadUint(kv.val, &s->chunk_bytes) || s->chunk_bytes < limits::kBackupChunkBytesMin ||
+      if (!ReadUint(&v, &s->chunk_bytes) || s->chunk_bytes < limits::kBackupChunkBytesMin ||
           s->chunk_bytes > limits::kBackupChunkBytesMax)
         return "simulate_backup: chunk_bytes must be " + std::to_string(limits::kBackupChunkBytesMin) +
                ".." + std::to_string(limits::kBackupChunkBytesMax);
     } else if (key == "chunk_ms") {
-      if (!ReadUint(kv.val, &s->chunk_ms) || s->chunk_ms > limits::kBackupChunkMsMax)
+      if (!ReadUint(&v, &s->chunk_ms) || s->chunk_ms > limits::kBackupChunkMsMax)
         return "simulate_backup: chunk_ms must be 0.." + std::to_string(limits::kBackupChunkMsMax);
     } else if (key == "copy") {
-      if (kv.val.type != msgpack::type::BOOLEAN) return "simulate_backup: copy must be true or false";
-      s->copy = kv.val.via.boolean;
+      if (!ReadBool(&v, &s->copy)) return "simulate_backup: copy must be true or false";
     }
-  }
+    return "";
+  });
+  if (!problem.empty()) return problem;
   if (has_path == s->synthetic) return usage;
   if (s->bytes > limits::kBackupBytesMax)
     return "simulate_backup: bytes is over the limit of " + std::to_string(limits::kBackupBytesMax);

@@ -9,20 +9,11 @@ namespace {
 // The milliseconds to sleep, or the problem with the payload (shared by the run and the check
 // at submit, so the two cannot disagree).
 std::string ReadMs(const msgpack::object& payload, uint64_t* ms) {
-  const msgpack::object* o = &payload;
-  if (o->type == msgpack::type::MAP) {
-    o = nullptr;
-    for (uint32_t i = 0; i < payload.via.map.size; ++i) {
-      const auto& kv = payload.via.map.ptr[i];
-      if (kv.key.type == msgpack::type::STR && kv.key.via.str.size == 2 &&
-          std::string(kv.key.via.str.ptr, 2) == "ms")
-        o = &kv.val;
-    }
-  }
-  if (o == nullptr || o->type != msgpack::type::POSITIVE_INTEGER)
-    return "sleep wants a payload of milliseconds, e.g. 250";
-  if (o->via.u64 > limits::kTimeoutMsMax) return "sleep is longer than a day";
-  *ms = o->via.u64;
+  const msgpack::object* o = payload.type == msgpack::type::MAP ? Field(payload, "ms") : &payload;
+  uint64_t v = 0;
+  if (!ReadUint(o, &v)) return "sleep wants a payload of milliseconds, e.g. 250";
+  if (v > limits::kTimeoutMsMax) return "sleep is longer than a day";
+  *ms = v;
   return "";
 }
 

@@ -14,15 +14,11 @@ std::string ReadNumbers(const msgpack::object& payload, std::vector<double>* v) 
     return "stats wants a non-empty array of numbers";
   v->reserve(payload.via.array.size);
   for (uint32_t i = 0; i < payload.via.array.size; ++i) {
-    const auto& o = payload.via.array.ptr[i];
-    switch (o.type) {
-      case msgpack::type::POSITIVE_INTEGER: v->push_back(static_cast<double>(o.via.u64)); break;
-      case msgpack::type::NEGATIVE_INTEGER: v->push_back(static_cast<double>(o.via.i64)); break;
-      case msgpack::type::FLOAT32:
-      case msgpack::type::FLOAT64: v->push_back(o.via.f64); break;
-      default: return "stats: element " + std::to_string(i) + " is not a number";
-    }
-    if (!std::isfinite(v->back())) return "stats: element " + std::to_string(i) + " is not finite";
+    double x = 0;
+    if (!ReadNumber(&payload.via.array.ptr[i], &x))
+      return "stats: element " + std::to_string(i) + " is not a number";
+    v->push_back(x);
+    if (!std::isfinite(x)) return "stats: element " + std::to_string(i) + " is not finite";
   }
   return "";
 }

@@ -9,7 +9,6 @@
 
 #include <atomic>
 #include <cctype>
-#include <charconv>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -22,6 +21,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/clock.hpp"
+#include "base/parse.hpp"
 #include "client/json.hpp"
 #include "http/metrics.hpp"
 #include "protocol/codec.hpp"
@@ -35,20 +36,10 @@ Status ParseHostPort(const std::string& text, std::string* host, uint16_t* port)
   auto bad = [&] {
     return Status::InvalidArgument("HTTP address '" + text + "': want ADDR:PORT, e.g. 127.0.0.1:7801");
   };
-  size_t colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) return bad();
-  std::string h = text.substr(0, colon);
-  if (h.front() == '[') {
-    if (h.back() != ']' || h.size() < 3) return bad();
-    h = h.substr(1, h.size() - 2);
-  }
-  unsigned p = 0;
-  const char* first = text.data() + colon + 1;
-  const char* last = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(first, last, p);
-  if (ec != std::errc() || ptr != last || p == 0 || p > 65535) return bad();
-  *host = h;
-  *port = static_cast<uint16_t>(p);
+  auto hp = base::ParseHostPort(text);
+  if (!hp) return bad();
+  *host = hp->host;
+  *port = hp->port;
   return Status::OK();
 }
 
@@ -77,12 +68,6 @@ namespace {
 
 using Json = nlohmann::json;
 using ReplyFn = std::function<void(Result<protocol::Body>)>;
-
-uint64_t SteadyMs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
-}
 
 // One DEALER socket to the node, owned by one thread. Calls are queued from any thread and
 // answered on that thread, in whatever order the node answers them.
@@ -177,7 +162,7 @@ class NodeLink {
       std::lock_guard<std::mutex> lock(mu_);
       batch.swap(outbox_);
     }
-    uint64_t now = SteadyMs();
+    uint64_t now = base::SteadyMs();
     for (auto& o : batch) {
       uint64_t corr = next_corr_++;
       uint64_t deadline = now + o.timeout_ms;
@@ -222,7 +207,7 @@ class NodeLink {
   }
 
   void ExpireDeadlines() {
-    uint64_t now = SteadyMs();
+    uint64_t now = base::SteadyMs();
     while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
       uint64_t corr = deadlines_.begin()->second;
       Finish(corr, Status::Timeout("the node did not answer in time"));
@@ -233,7 +218,7 @@ class NodeLink {
     while (!stop_.load()) {
       long wait_ms = 100;
       if (!deadlines_.empty()) {
-        uint64_t now = SteadyMs();
+        uint64_t now = base::SteadyMs();
         uint64_t first = deadlines_.begin()->first;
         wait_ms = first <= now ? 0 : static_cast<long>(std::min<uint64_t>(first - now, 100));
       }
@@ -685,12 +670,12 @@ struct Gateway::Impl {
   // Unregisters an external worker (docs/protocol.md "External workers"): the jobs it holds go
   // back to their queues at once. The id is the one worker_register answered.
   void DeleteWorker(const Request& req, const std::string& id) {
-    uint64_t worker = 0;
-    auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), worker);
-    if (ec != std::errc() || end != id.data() + id.size())
+    auto parsed = base::ParseUint(id);
+    if (!parsed)
       return RespondError(req, Status::InvalidArgument(
                                    "'" + id + "' is not an external worker id (a number, as "
                                    "worker_register answered)"));
+    const uint64_t worker = *parsed;
     CallOk(req, protocol::WorkerUnregisterRequest{worker}, limits::kHttpWriteAnswerMs,
            [req, worker](protocol::Body&) {
              Respond(req, 200, Json{{"worker", worker}, {"unregistered", true}});
@@ -713,11 +698,9 @@ struct Gateway::Impl {
       } else if (k == "after") {
         lr.after = v;
       } else if (k == "limit") {
-        uint32_t n = 0;
-        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-        if (ec != std::errc() || p != v.data() + v.size())
-          return RespondError(req, Status::InvalidArgument("limit must be a number"));
-        lr.limit = n;  // the node checks the bounds
+        auto n = base::ParseUint(v, UINT32_MAX);
+        if (!n) return RespondError(req, Status::InvalidArgument("limit must be a number"));
+        lr.limit = static_cast<uint32_t>(*n);  // the node checks the bounds
       } else {
         return RespondError(req, Status::InvalidArgument(
                                      "unknown query parameter '" + k +
@@ -905,8 +888,9 @@ struct Gateway::Impl {
     if (!qp.ok()) return RespondError(req, qp.status());
     protocol::EventQuery q;
     auto number = [](const std::string& v, uint64_t* out) {
-      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), *out);
-      return !v.empty() && ec == std::errc() && p == v.data() + v.size();
+      auto n = base::ParseUint(v);
+      if (n) *out = *n;
+      return n.has_value();
     };
     for (const auto& [k, v] : qp.value()) {
       if (k == "queue") {

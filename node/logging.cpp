@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/parse.hpp"
+
 namespace jobnet {
 namespace {
 
@@ -51,7 +53,7 @@ class NodeFormatter : public spdlog::formatter {
       if (is_job) {
         o["job"] = job;
         o["state"] = state;
-        o["attempt"] = std::strtoul(attempt.c_str(), nullptr, 10);
+        o["attempt"] = base::ParseUint(attempt).value_or(0);
       }
       o["msg"] = text;
       line = o.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

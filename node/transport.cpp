@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/check.hpp"
+#include "base/clock.hpp"
 #include "protocol/codec.hpp"
 
 namespace jobnet {
@@ -177,13 +178,6 @@ bool SendReply(zmq::socket_t& router, const std::string& identity, bool delimite
   }
 }
 
-// Milliseconds on the steady clock: the forwarder's deadlines need no wall time.
-uint64_t SteadyNowMs() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
-}
-
 }  // namespace
 
 bool Transport::Impl::SendOnLink(uint32_t link, const std::string& frame) {
@@ -329,7 +323,7 @@ void Transport::Impl::Admit(std::string identity, bool delimiter, const zmq::mes
   const uint64_t route = next_route++;
   routes.emplace(route, Route{std::move(identity), delimiter, body.size()});
   pending_bytes += body.size();
-  Forwarder::Decision d = forwarder->Route(route, env.value(), SteadyNowMs());
+  Forwarder::Decision d = forwarder->Route(route, env.value(), base::SteadyMs());
   switch (d.verdict) {
     case Forwarder::Verdict::kLocal:
       sink(route, std::move(env).value());
@@ -369,7 +363,7 @@ void Transport::Loop() {
     }
     im.FlushQueued();
     im.ReadPeerLinks();
-    im.forwarder->Expire(SteadyNowMs());
+    im.forwarder->Expire(base::SteadyMs());
     im.SendForwardAnswers();
     im.ReadRequests();
   }

@@ -1,10 +1,10 @@
 // Names, validation and job ids for the protocol messages.
 #include "protocol/messages.hpp"
 
+#include "base/parse.hpp"
 #include "protocol/msgpack_bounded.hpp"
 
 #include <algorithm>
-#include <charconv>
 
 namespace jobnet {
 
@@ -366,13 +366,13 @@ Result<ParsedJobId> ParseJobId(const std::string& id) {
   out.node = id.substr(0, dash);
   if (!IsValidName(out.node, limits::kNodeIdBytesMax))
     return Status::InvalidArgument("job id has an invalid node part: '" + id + "'");
-  const char* first = id.data() + dash + 1;
-  const char* last = id.data() + id.size();
-  auto [ptr, ec] = std::from_chars(first, last, out.seq);
-  if (ec != std::errc() || ptr != last || out.seq == 0)
+  const std::string_view number = std::string_view(id).substr(dash + 1);
+  auto seq = base::ParseUint(number);
+  if (!seq || *seq == 0)
     return Status::InvalidArgument("job id must end in a positive number: '" + id + "'");
+  out.seq = *seq;
   // One job, one spelling: "h1-01" would otherwise name h1-1 (ids are map keys and cursors).
-  if (*first == '0')
+  if (number.front() == '0')
     return Status::InvalidArgument("job id number must not have leading zeros: '" + id + "'");
   return out;
 }

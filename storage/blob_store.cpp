@@ -6,14 +6,14 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
-#include <chrono>
-#include <cstdarg>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <vector>
 
+#include "base/clock.hpp"
 #include "base/sha256.hpp"
+#include "storage/rocks_logger.hpp"
 #include "storage/rocks_status.hpp"
 
 namespace jobnet {
@@ -52,27 +52,6 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   return storage::FromRocks(s, what);
 }
 
-// RocksDB's warnings to BlobStoreOptions::log, not to a LOG file on the data disk (the journal
-// does the same, for the reason in storage/journal.cpp).
-class SinkLogger : public rocksdb::Logger {
- public:
-  explicit SinkLogger(std::function<void(const std::string&)> sink)
-      : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL), sink_(std::move(sink)) {}
-  using rocksdb::Logger::Logv;
-  void Logv(const char* format, va_list ap) override {
-    char buf[1024];
-    std::vsnprintf(buf, sizeof buf, format, ap);
-    if (sink_) {
-      sink_(std::string("rocksdb (blobs): ") + buf);
-    } else {
-      std::cerr << "rocksdb (blobs): " << buf << "\n";
-    }
-  }
-
- private:
-  std::function<void(const std::string&)> sink_;
-};
-
 std::string EncodeMeta(bool complete, uint64_t size, uint64_t received, uint64_t touched_ms) {
   std::string v(1, complete ? '\1' : '\0');
   PutFixed(&v, size, 8);
@@ -87,7 +66,7 @@ Status BlobStore::Open(const std::string& dir, const BlobStoreOptions& options,
                        std::unique_ptr<BlobStore>* out) {
   std::unique_ptr<BlobStore> store(new BlobStore());
   store->options_ = options;
-  auto logger = std::make_shared<SinkLogger>(options.log);
+  auto logger = std::make_shared<storage::RocksLogger>("rocksdb (blobs)", options.log);
   store->logger_ = logger;
   rocksdb::Options o;
   o.create_if_missing = true;
@@ -126,9 +105,7 @@ BlobStore::~BlobStore() {
 
 uint64_t BlobStore::Now() const {
   if (options_.now_ms) return options_.now_ms();
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::system_clock::now().time_since_epoch())
-                                   .count());
+  return base::WallMs();
 }
 
 Status BlobStore::LoadMeta(const std::string& hash, Meta* meta, bool* found) const {

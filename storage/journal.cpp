@@ -1,6 +1,7 @@
 // RocksDB journal; key layout in journal.hpp.
 #include "storage/journal.hpp"
 
+#include "storage/rocks_logger.hpp"
 #include "storage/rocks_status.hpp"
 #include "storage/wal_check.hpp"
 
@@ -16,7 +17,6 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
-#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -86,42 +86,6 @@ std::string Fixed64Value(uint64_t v) {
 
 using storage::FromRocks;
 
-// RocksDB's info log, sent to JournalOptions::log instead of a LOG file on the journal's disk.
-// It also keeps RocksDB's reports of dropped WAL bytes: they name the damaged file, which the
-// Status of a failed open does not.
-class JournalLogger : public rocksdb::Logger {
- public:
-  explicit JournalLogger(std::function<void(const std::string&)> sink)
-      : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL), sink_(std::move(sink)) {}
-  using rocksdb::Logger::Logv;
-  void Logv(const char* format, va_list ap) override {
-    char buf[1024];
-    std::vsnprintf(buf, sizeof buf, format, ap);
-    std::string line = std::string("rocksdb: ") + buf;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (std::strstr(buf, "dropping") != nullptr) dropped_.push_back(buf);
-    }
-    if (sink_) {
-      sink_(line);
-    } else {
-      std::cerr << line << "\n";
-    }
-  }
-  // The "dropping N bytes" reports seen so far, joined.
-  std::string Dropped() {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::string out;
-    for (const auto& d : dropped_) out += (out.empty() ? "" : "; ") + d;
-    return out;
-  }
-
- private:
-  std::function<void(const std::string&)> sink_;
-  std::mutex mu_;
-  std::vector<std::string> dropped_;
-};
-
 Status ReadU64(rocksdb::DB* db, const char* key, uint64_t* out) {
   std::string v;
   auto s = db->Get(rocksdb::ReadOptions(), key, &v);
@@ -175,7 +139,7 @@ Status Journal::Open(const std::string& dir, const JournalOptions& options,
   // jobs write about 300 MiB, flushed in 32 MiB steps without slowing the writes measurably.
   ro.write_buffer_size = 32ull << 20;
   ro.max_write_buffer_number = 2;
-  auto logger = std::make_shared<JournalLogger>(options.log);
+  auto logger = std::make_shared<storage::RocksLogger>("rocksdb", options.log);
   ro.info_log = logger;
   ro.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   // Every write is synced before the next begins, so a crash can only tear the last one, and

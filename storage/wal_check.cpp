@@ -16,6 +16,8 @@
 #include <optional>
 #include <vector>
 
+#include "base/parse.hpp"
+
 namespace jobnet {
 namespace {
 
@@ -69,9 +71,8 @@ Status CheckWalFiles(const std::string& dir) {
        !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
     const auto& path = it->path();
     std::string stem = path.stem().string();
-    if (path.extension() == ".log" && !stem.empty() &&
-        std::all_of(stem.begin(), stem.end(), [](char c) { return c >= '0' && c <= '9'; }))
-      wals[std::stoull(stem)] = path;
+    if (auto number = base::ParseUint(stem); path.extension() == ".log" && number)
+      wals[*number] = path;
   }
   if (ec) return Status::Storage("cannot list " + dir + ": " + ec.message());
 

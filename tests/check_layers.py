@@ -24,8 +24,10 @@ LAYERS = {
     "actors": 3,              # CAF actors
     "http": 3,                # the HTTP face: a protocol client of its node (client + RESTinio)
     "node": 4,                # node runtime: config, transport, wiring
-    "cluster": 5,             # CLI, cluster tools, bench, chaos
-    "app": 6,                 # the binary's entry point
+    "cluster": 5,             # the local cluster runner, the chaos tool (below the CLI)
+    "bench": 5,               # the benchmark programs
+    "cli": 6,                 # the command line: client commands, journal tool, `jobnet cluster`
+    "app": 7,                 # the binary's entry point
 }
 # Public headers (include/jobnet/) belong to the folder that implements them.
 PUBLIC = {
@@ -37,7 +39,7 @@ PUBLIC = {
     "include/jobnet/client.h": "client",
 }
 SOURCE_DIRS = ["base", "protocol", "client", "core", "storage", "handlers", "actors", "http", "node",
-               "cluster", "app", "include"]
+               "cluster", "bench", "cli", "app", "include"]
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 ASSERT_RE = re.compile(r'(^|[^_A-Za-z0-9])assert\s*\(')
 
@@ -96,6 +98,9 @@ def self_test():
         "own folder": ("node/a.cpp", '#include "node/b.hpp"\n', 0),
         "assert": ("core/b.cpp", "void f(int x) { assert(x); }\n", 1),
         "static_assert": ("core/c.cpp", "static_assert(1 == 1, \"\");\n", 0),
+        "cli drives the local cluster": ("cli/a.cpp", '#include "cluster/local_cluster.hpp"\n', 0),
+        "the local cluster uses the CLI": ("cluster/a.cpp", '#include "cli/json_io.hpp"\n', 1),
+        "bench and cluster are siblings": ("bench/a.cpp", '#include "cluster/local_cluster.hpp"\n', 1),
         "unknown folder": ("misc/a.cpp", "", 0),  # not scanned
     }
     failed = 0

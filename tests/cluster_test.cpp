@@ -1,14 +1,24 @@
 // Cluster behavior with real node processes on loopback: remote dispatch when local workers
 // are busy, re-queue after a peer is SIGKILLed (within two failure timeouts), owner kill and
 // restart, requests forwarded to the owner, client failover between endpoints.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <msgpack.hpp>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "node_harness.hpp"
 
@@ -63,6 +73,32 @@ class ClusterTest : public testing::DirTest {
 
   std::unique_ptr<NodeProcess> n1_, n2_;
 };
+
+// `jobnet nodes` shows each node's idle workers out of its workers, as the node itself counts
+// them: not a peer's advertised credit, which adds its hosted-queue places (8/4 for 4 idle).
+TEST_F(ClusterTest, NodesShowIdleWorkersOutOfWorkers) {
+  ASSERT_NO_FATAL_FAILURE(MakePair(4, 4));
+  auto table = RunCli("nodes --to " + n1_->endpoint());
+  ASSERT_EQ(table.exit_code, 0) << table.out;
+  EXPECT_NE(table.out.find("IDLE/WORKERS"), std::string::npos) << table.out;
+  EXPECT_EQ(table.out.find("8/4"), std::string::npos) << table.out;
+  auto c = n2_->Connect();
+  std::string id = c->Submit(Sleep(3000)).value().id;  // one of n2's four workers is busy
+  ASSERT_TRUE(Eventually([&] { return c->GetStatus(id).value().state == JobState::kRunning; }));
+  auto json = RunCli("nodes --json --to " + n1_->endpoint());
+  ASSERT_EQ(json.exit_code, 0) << json.out;
+  std::map<std::string, nlohmann::json> rows;
+  std::istringstream lines(json.out);
+  for (std::string line; std::getline(lines, line);) {
+    auto j = nlohmann::json::parse(line);
+    rows[j["node"].get<std::string>()] = j;
+  }
+  ASSERT_EQ(rows.size(), 2u) << json.out;
+  EXPECT_EQ(rows["n1"]["idle"], 4) << json.out;
+  EXPECT_EQ(rows["n2"]["idle"], 3) << json.out;
+  EXPECT_EQ(rows["n2"]["workers"], 4) << json.out;
+  for (const auto& [node, row] : rows) EXPECT_LE(row["idle"].get<uint32_t>(), row["workers"].get<uint32_t>());
+}
 
 TEST_F(ClusterTest, BusyOwnerDispatchesToPeerWithFreeWorkers) {
   ASSERT_NO_FATAL_FAILURE(MakePair(1, 2));
@@ -427,6 +463,61 @@ TEST_F(ClusterTest, QueueSettingReachesEveryNodeAndANodeThatWasDown) {
   ASSERT_EQ(r.exit_code, 0) << r.out;
   for (const char* node : {"\"node\":\"n1\"", "\"node\":\"n2\"", "\"node\":\"n3\""})
     EXPECT_NE(r.out.find(node), std::string::npos) << r.out;
+}
+
+// The chaos tool's nodes die with it, whatever kills it (here SIGKILL, which it cannot catch),
+// including a node its killer thread restarted; nodes of `jobnet cluster up` are detached and
+// outlive the CLI (the other cases here and the demo rely on that).
+TEST_F(ClusterTest, ChaosNodesDieWhenTheChaosToolIsKilled) {
+  const std::string dir = dir_ + "/chaos";
+  const std::string port = std::to_string(testing::FreePort());
+  const std::string log = dir_ + "/chaos.log";
+  std::vector<std::string> args = {JOBNET_CHAOS_BIN, "--nodes", "1", "--jobs", "1000000",
+                                   "--rate", "20", "--kill-every", "700ms", "--down-time", "200ms",
+                                   "--min-kills", "0", "--base-port", port, "--dir", dir,
+                                   "--jobnet", JOBNET_BIN, "--deadline", "120s"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t parent = ::getpid();
+  const pid_t chaos = ::fork();
+  ASSERT_GE(chaos, 0);
+  if (chaos == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  auto node_pid = [&] {
+    pid_t pid = 0;
+    std::ifstream(dir + "/n1.pid") >> pid;
+    return pid;
+  };
+  auto alive = [](pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (pid <= 0 || !std::getline(stat, line)) return false;
+    auto close = line.rfind(')');
+    return close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'Z';
+  };
+  // The first node, then one the killer thread started after killing it.
+  pid_t first = 0;
+  ASSERT_TRUE(Eventually([&] { return alive(first = node_pid()); })) << log;
+  pid_t restarted = 0;
+  ASSERT_TRUE(Eventually([&] {
+    restarted = node_pid();
+    return restarted != first && alive(restarted);
+  })) << "the chaos tool never restarted its node; see " << log;
+  ASSERT_EQ(::kill(chaos, SIGKILL), 0);
+  ASSERT_EQ(::waitpid(chaos, nullptr, 0), chaos);
+  EXPECT_TRUE(Eventually([&] { return !alive(restarted); }, std::chrono::seconds(5)))
+      << "node pid " << restarted << " outlived the chaos tool";
+  if (alive(restarted)) ::kill(restarted, SIGKILL);
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// The text and HTTP task types, run as a worker runs them (handlers::Run) on real inputs: the
+// The list of types (docs/handlers.md's table against the registry), and the text and HTTP task
+// types, run as a worker runs them (handlers::Run) on real inputs: the
 // sentiment rules (negation flips the label, boosts and "but"), summarize picking the central
 // sentence, find_patterns' positions and a hostile pattern on a long input, and http_request
 // against a local Python HTTP server (GET, POST, binary, size bound, cancel) and a refused
@@ -14,6 +15,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -55,6 +57,36 @@ class HandlersTest : public ::testing::Test {
   HandlerContext ctx_;
   std::string error_;
 };
+
+// ---- the list of types: the registry's, and docs/handlers.md's table follows it ----
+
+// The type names in the first column of docs/handlers.md's "| Type | Payload ... |" table.
+std::set<std::string> DocumentedTypes() {
+  std::ifstream in(std::string(JOBNET_SOURCE_DIR) + "/docs/handlers.md");
+  std::set<std::string> types;
+  bool in_table = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("| Type |", 0) == 0) {
+      in_table = true;
+    } else if (in_table && line.rfind("|", 0) != 0) {
+      break;
+    } else if (in_table && line.rfind("| `", 0) == 0) {
+      size_t end = line.find('`', 3);
+      if (end != std::string::npos) types.insert(line.substr(3, end - 3));
+    }
+  }
+  return types;
+}
+
+TEST_F(HandlersTest, DocsTableListsEveryRegisteredTypeAndNoOther) {
+  std::vector<std::string> registered = Registry::Global().Types();
+  EXPECT_EQ(DocumentedTypes(), std::set<std::string>(registered.begin(), registered.end()))
+      << "docs/handlers.md's table of types and the registry differ: add or remove the row";
+  for (const auto& h : Registry::Global().Describe()) {
+    EXPECT_FALSE(h.payload.empty()) << h.type;
+    EXPECT_FALSE(h.result.empty()) << h.type;
+  }
+}
 
 // ---- sentiment ----
 

@@ -706,6 +706,22 @@ TEST_F(IntegrationTest, JobnetNodeRunsTheNodeBinaryBesideItOrSaysItIsMissing) {
   EXPECT_EQ(nlohmann::json::parse(stats.out)["node"], "n1");
 }
 
+// The thin `jobnet` finds `node` with the same parser as every other command (not by looking at
+// its first argument), so it takes and refuses the same command lines as jobnet-node, global
+// flags before `node` included.
+TEST_F(IntegrationTest, JobnetAndJobnetNodeTakeTheSameNodeCommandLines) {
+  const std::string full = (std::filesystem::path(JOBNET_BIN).parent_path() / "jobnet-node").string();
+  for (const std::string args : {"--help node", "-h node", "node --help", "node --bogus", "--bogus node",
+                                 "node --workers many"}) {
+    auto thin_run = RunCommand(std::string(JOBNET_BIN) + " " + args + " 2>&1");
+    auto full_run = RunCommand(full + " " + args + " 2>&1");
+    EXPECT_EQ(thin_run.exit_code, full_run.exit_code) << args << "\n" << thin_run.out << full_run.out;
+    if (args.find("-h") != std::string::npos) {
+      EXPECT_NE(thin_run.out.find("run a node"), std::string::npos) << args << "\n" << thin_run.out;
+    }
+  }
+}
+
 TEST_F(IntegrationTest, CliOutputContractAndExitCodes) {
   std::string data = dir_ + "/n1";
   NodeProcess node("n1", data, 2);
@@ -1011,6 +1027,7 @@ TEST_F(IntegrationTest, WorkersResizeLiveAndTheSetSizeSurvivesARestart) {
   auto nodes = RunCli("nodes --json" + to);
   ASSERT_EQ(nodes.exit_code, 0);
   EXPECT_EQ(nlohmann::json::parse(nodes.out.substr(0, nodes.out.find('\n')))["free"], 0);
+  EXPECT_EQ(nlohmann::json::parse(nodes.out.substr(0, nodes.out.find('\n')))["idle"], 0);
   std::string next = c->Submit(Spec("sleep", Pack(300))).value().id;
   // It waits for slot 0, the only one left: the retiring slots finish and go.
   ASSERT_TRUE(Eventually([&] {

@@ -1,6 +1,6 @@
 // `jobnet` subcommands. Data goes to stdout (a table, or JSON lines with --json), diagnostics
 // to stderr; exit codes in cli.hpp.
-#include "cluster/cli.hpp"
+#include "cli/cli.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -14,15 +14,20 @@
 
 #include <fstream>
 
-#include "cluster/cli_batch.hpp"
-#include "cluster/cli_progress.hpp"
-#include "cluster/json_io.hpp"
+#include "base/parse.hpp"
+#include "cli/cli_batch.hpp"
+#include "cli/cli_progress.hpp"
+#include "cli/json_io.hpp"
 #include "cluster/local_cluster.hpp"
 #include "jobnet/client.h"
 #include "jobnet/limits.h"
 #include "node/config.hpp"
 
 namespace jobnet::cli {
+
+// The local cluster runner is a layer below (cluster/): the CLI drives it, never the reverse.
+using cluster::LocalCluster;
+using cluster::LocalNode;
 
 void AddClientFlags(CLI::App* cmd, ClientFlags* f) {
   cmd->add_option("--to", f->to,
@@ -284,6 +289,11 @@ int RunStats(const ClientFlags& f) {
   return kExitOk;
 }
 
+// A node's idle worker slots, from its own stats (retiring slots count as busy).
+uint32_t IdleSlots(const NodeStats& st) {
+  return st.busy < st.workers ? st.workers - st.busy : 0;
+}
+
 // `jobnet nodes`: this node and each peer as it sees them.
 int RunNodes(const ClientFlags& f) {
   std::unique_ptr<Client> client;
@@ -297,14 +307,32 @@ int RunNodes(const ClientFlags& f) {
   self.state = "self";
   self.incarnation = st.incarnation;
   self.workers = st.workers;
-  self.free = st.busy < st.workers ? st.workers - st.busy : 0;  // retiring slots count as busy
+  self.free = IdleSlots(st);
   for (const auto& [q, depth] : st.queues) self.queued += depth;  // queued + delayed, as peers report
   std::vector<protocol::PeerInfo> all{self};
   all.insert(all.end(), st.peers.begin(), st.peers.end());
+  // A reader expects idle slots out of workers. A peer's heartbeat carries its credit instead
+  // (idle slots plus hosted-queue places: 8 for 4 idle workers), so each alive peer is asked
+  // for its own count (only alive ones: a dead peer would cost a request timeout); one that does
+  // not answer shows "-".
+  std::vector<std::optional<uint32_t>> idle{self.free};
+  ClientOptions o;
+  if (Status s = Options(f, &o); !s.ok()) return Fail(s);
+  for (const auto& p : st.peers) {
+    std::optional<uint32_t> n;
+    std::unique_ptr<Client> peer;
+    if (p.state == "alive" &&
+        Client::Connect(ClientOptions::Single(p.endpoint, o.request_timeout_ms), &peer).ok()) {
+      auto ps = peer->Stats();
+      if (ps.ok()) n = IdleSlots(ps.value());
+    }
+    idle.push_back(n);
+  }
   if (f.json) {
-    for (const auto& j : PeersToJson(all)) std::cout << j.dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";
+    for (const auto& j : PeersToJson(all, idle))
+      std::cout << j.dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";
   } else {
-    PrintPeers(std::cout, all);
+    PrintPeers(std::cout, all, idle);
   }
   return kExitOk;
 }
@@ -352,12 +380,10 @@ struct ClusterFlags {
 
 int RunCluster(const ClusterFlags& f) {
   if (f.action == "up") {
-    int n = 0;
-    try {
-      n = std::stoi(f.arg);
-    } catch (...) {
+    auto count = base::ParseUint(f.arg, INT32_MAX);
+    if (!count)
       return Fail(Status::InvalidArgument("cluster up needs a node count, e.g. `cluster up 3`"));
-    }
+    const int n = static_cast<int>(*count);
     int http_base = f.http_base_port < 0 ? f.base_port + 100 : f.http_base_port;
     auto c = LocalCluster::Up(f.dir, n, f.base_port, f.workers, {}, "", http_base);
     if (!c.ok()) return Fail(c.status());

@@ -1,9 +1,10 @@
 // JSON <-> msgpack for the CLI, and how jobs are printed (JSON lines or a table).
-#ifndef JOBNET_CLUSTER_JSON_IO_HPP_
-#define JOBNET_CLUSTER_JSON_IO_HPP_
+#ifndef JOBNET_CLI_JSON_IO_HPP_
+#define JOBNET_CLI_JSON_IO_HPP_
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -44,9 +45,15 @@ void PrintFixedRow(std::ostream& out, const std::vector<size_t>& widths,
 // output that streams as jobs finish.
 void PrintJobRow(std::ostream& out, const protocol::JobInfo& job, bool header);
 std::string FormatTimeMs(uint64_t unix_ms);
-nlohmann::json PeersToJson(const std::vector<protocol::PeerInfo>& peers);
-void PrintPeers(std::ostream& out, const std::vector<protocol::PeerInfo>& peers);  // "2026-11-23T12:00:00.123Z", "-" for 0
+// Nodes as `jobnet nodes` and `stats` show them. `idle[i]` is the i-th node's idle worker slots
+// as that node itself reported them (nullopt, or `idle` shorter: not known). A peer's `free` is
+// what its heartbeat advertises: its credit, idle slots plus hosted-queue places, which can
+// exceed its workers, so the table shows IDLE/WORKERS and JSON has both `idle` and `free`.
+nlohmann::json PeersToJson(const std::vector<protocol::PeerInfo>& peers,
+                           const std::vector<std::optional<uint32_t>>& idle = {});
+void PrintPeers(std::ostream& out, const std::vector<protocol::PeerInfo>& peers,
+                const std::vector<std::optional<uint32_t>>& idle = {});
 
 }  // namespace jobnet::cli
 
-#endif  // JOBNET_CLUSTER_JSON_IO_HPP_
+#endif  // JOBNET_CLI_JSON_IO_HPP_

@@ -9,8 +9,8 @@
 #include <iterator>
 #include <memory>
 
-#include "cluster/cli.hpp"
-#include "cluster/json_io.hpp"
+#include "cli/cli.hpp"
+#include "cli/json_io.hpp"
 
 namespace jobnet::cli {
 namespace {

@@ -3,8 +3,8 @@
 #include <iostream>
 #include <map>
 
-#include "cluster/cli.hpp"
-#include "cluster/json_io.hpp"
+#include "cli/cli.hpp"
+#include "cli/json_io.hpp"
 #include "storage/journal.hpp"
 
 namespace jobnet::cli {

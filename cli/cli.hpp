@@ -1,8 +1,8 @@
 // The `jobnet` command line: node, client commands and the journal tool.
 //
 // Exit codes: base/exit_codes.hpp (docs/operations.md lists them).
-#ifndef JOBNET_CLUSTER_CLI_HPP_
-#define JOBNET_CLUSTER_CLI_HPP_
+#ifndef JOBNET_CLI_CLI_HPP_
+#define JOBNET_CLI_CLI_HPP_
 
 #include <functional>
 #include <memory>
@@ -65,7 +65,7 @@ struct WorkersFlags {
 CLI::App* AddWorkersCommand(CLI::App& app, WorkersFlags* wf, ClientFlags* f);
 int RunWorkers(const WorkersFlags& wf, const ClientFlags& f);
 
-// `jobnet queue set|pause|resume Q` and `jobnet queues` (cluster/cli_queues.cpp).
+// `jobnet queue set|pause|resume Q` and `jobnet queues` (cli/cli_queues.cpp).
 struct QueueCommands {
   CLI::App* set = nullptr;
   CLI::App* pause = nullptr;
@@ -80,7 +80,7 @@ int RunQueueCommands(const QueueCommands& q, const ClientFlags& f);
 // The queues table (`jobnet queues`, `jobnet stats`).
 void PrintQueues(std::ostream& out, const std::vector<QueueInfo>& queues);
 
-// `jobnet events [--queue Q] [--job ID] [--since SEQ] [--no-follow]` (cluster/cli_events.cpp).
+// `jobnet events [--queue Q] [--job ID] [--since SEQ] [--no-follow]` (cli/cli_events.cpp).
 struct EventsFlags {
   std::string queue;
   std::string job;
@@ -96,4 +96,4 @@ int JournalCommand(const std::string& dir, const std::string& action, const std:
 
 }  // namespace jobnet::cli
 
-#endif  // JOBNET_CLUSTER_CLI_HPP_
+#endif  // JOBNET_CLI_CLI_HPP_

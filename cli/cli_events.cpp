@@ -7,8 +7,8 @@
 
 #include <iostream>
 
-#include "cluster/cli.hpp"
-#include "cluster/json_io.hpp"
+#include "cli/cli.hpp"
+#include "cli/json_io.hpp"
 
 namespace jobnet::cli {
 namespace {

@@ -1,12 +1,12 @@
 // `jobnet submit --batch`, `retry --all`, `cancel --all`, `types` and status --history output.
-#include "cluster/cli_batch.hpp"
+#include "cli/cli_batch.hpp"
 
 #include <algorithm>
 #include <iostream>
 #include <optional>
 
-#include "cluster/cli.hpp"
-#include "cluster/json_io.hpp"
+#include "cli/cli.hpp"
+#include "cli/json_io.hpp"
 #include "jobnet/limits.h"
 #include "protocol/messages.hpp"
 

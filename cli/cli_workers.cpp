@@ -2,24 +2,21 @@
 // `jobnet workers set N`, which resizes the pool while the node runs.
 #include <CLI/CLI.hpp>
 
-#include <charconv>
 #include <iostream>
 
-#include "cluster/cli.hpp"
-#include "cluster/json_io.hpp"
+#include "base/parse.hpp"
+#include "cli/cli.hpp"
+#include "cli/json_io.hpp"
 
 namespace jobnet::cli {
 namespace {
 
 Result<uint32_t> ParseWorkers(const std::string& text) {
-  uint64_t n = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  Status bad = Status::InvalidArgument("workers set wants a count 1.." +
-                                       std::to_string(limits::kWorkersMax) + ", not '" + text +
-                                       "'");
-  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) return bad;
-  if (n < 1 || n > limits::kWorkersMax) return bad;
-  return static_cast<uint32_t>(n);
+  auto n = base::ParseUint(text, limits::kWorkersMax);
+  if (!n || *n < 1)
+    return Status::InvalidArgument("workers set wants a count 1.." +
+                                   std::to_string(limits::kWorkersMax) + ", not '" + text + "'");
+  return static_cast<uint32_t>(*n);
 }
 
 void PrintSlots(const WorkerList& list, bool json) {

@@ -1,8 +1,8 @@
 // The progress display of `jobnet wait` and `submit --wait`: while jobs run, a live bar on a
 // terminal (jobs done/total, the current job's percent and message, elapsed time), or plain
 // progress lines on stderr when stdout is not a terminal (stdout keeps only the job rows).
-#ifndef JOBNET_CLUSTER_CLI_PROGRESS_HPP_
-#define JOBNET_CLUSTER_CLI_PROGRESS_HPP_
+#ifndef JOBNET_CLI_CLI_PROGRESS_HPP_
+#define JOBNET_CLI_CLI_PROGRESS_HPP_
 
 #include <chrono>
 #include <cstdint>
@@ -49,4 +49,4 @@ std::string ProgressBar(uint32_t pct, size_t width);
 
 }  // namespace jobnet::cli
 
-#endif  // JOBNET_CLUSTER_CLI_PROGRESS_HPP_
+#endif  // JOBNET_CLI_CLI_PROGRESS_HPP_

@@ -1,5 +1,5 @@
 // The wait progress display; see cli_progress.hpp.
-#include "cluster/cli_progress.hpp"
+#include "cli/cli_progress.hpp"
 
 #include <sys/ioctl.h>
 #include <unistd.h>

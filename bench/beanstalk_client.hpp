@@ -1,9 +1,9 @@
 // A minimal client of beanstalkd's text protocol (put, reserve, delete, use, watch), for
 // jobnet_bench to drive a beanstalkd server with the same workload and the same efficiency as a
-// jobnet node (cluster/bench-vs-beanstalkd). Blocking TCP, one connection per object, no
+// jobnet node (bench/bench-vs-beanstalkd). Blocking TCP, one connection per object, no
 // threads; puts may be pipelined (send several, then read their replies in order).
-#ifndef JOBNET_CLUSTER_BEANSTALK_CLIENT_HPP_
-#define JOBNET_CLUSTER_BEANSTALK_CLIENT_HPP_
+#ifndef JOBNET_BENCH_BEANSTALK_CLIENT_HPP_
+#define JOBNET_BENCH_BEANSTALK_CLIENT_HPP_
 
 #include <cstdint>
 #include <string>
@@ -41,4 +41,4 @@ class BeanstalkClient {
 
 }  // namespace jobnet::bench
 
-#endif  // JOBNET_CLUSTER_BEANSTALK_CLIENT_HPP_
+#endif  // JOBNET_BENCH_BEANSTALK_CLIENT_HPP_

@@ -1,7 +1,7 @@
 // `jobnet` subcommands of batches and bulk actions: submit --batch, retry/cancel --all, types,
 // and the attempt history of status --history. Exit codes as cli.hpp.
-#ifndef JOBNET_CLUSTER_CLI_BATCH_HPP_
-#define JOBNET_CLUSTER_CLI_BATCH_HPP_
+#ifndef JOBNET_CLI_CLI_BATCH_HPP_
+#define JOBNET_CLI_CLI_BATCH_HPP_
 
 #include <istream>
 #include <ostream>
@@ -34,4 +34,4 @@ void PrintHistory(std::ostream& out, const JobInfo& job);
 
 }  // namespace jobnet::cli
 
-#endif  // JOBNET_CLUSTER_CLI_BATCH_HPP_
+#endif  // JOBNET_CLI_CLI_BATCH_HPP_

@@ -1,7 +1,7 @@
 // beanstalkd text protocol (beanstalkd doc/protocol.txt): "put <pri> <delay> <ttr> <bytes>\r\n
 // <data>\r\n" -> "INSERTED <id>\r\n"; "reserve-with-timeout <s>\r\n" -> "RESERVED <id> <bytes>\r\n
 // <data>\r\n" or "TIMED_OUT\r\n"; "delete <id>\r\n" -> "DELETED\r\n".
-#include "cluster/beanstalk_client.hpp"
+#include "bench/beanstalk_client.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -10,37 +10,23 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
-#include <optional>
 #include <cstring>
 
+#include "base/parse.hpp"
+
 namespace jobnet::bench {
-namespace {
-
-// A decimal number that must fill `text` entirely; nullopt for anything else (a reply we do not
-// understand is an error, never an exception).
-std::optional<uint64_t> ParseU64(const std::string& text) {
-  uint64_t v = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) return std::nullopt;
-  return v;
-}
-
-}  // namespace
 
 BeanstalkClient::~BeanstalkClient() {
   if (fd_ >= 0) ::close(fd_);
 }
 
 Status BeanstalkClient::Connect(const std::string& address) {
-  auto colon = address.rfind(':');
-  if (colon == std::string::npos) return Status::InvalidArgument("want host:port, got " + address);
+  auto hp = base::ParseHostPort(address);
+  if (!hp) return Status::InvalidArgument("want host:port with a port 1..65535, got " + address);
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
-  auto port = ParseU64(address.substr(colon + 1));
-  if (!port || *port == 0 || *port > 65535) return Status::InvalidArgument("bad port in " + address);
-  sa.sin_port = htons(static_cast<uint16_t>(*port));
-  if (::inet_pton(AF_INET, address.substr(0, colon).c_str(), &sa.sin_addr) != 1)
+  sa.sin_port = htons(hp->port);
+  if (::inet_pton(AF_INET, hp->host.c_str(), &sa.sin_addr) != 1)
     return Status::InvalidArgument("not an IPv4 address: " + address);
   fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd_ < 0) return Status::Unavailable(std::string("socket: ") + std::strerror(errno));
@@ -104,7 +90,7 @@ Result<uint64_t> BeanstalkClient::ReadPut() {
   auto line = ReadLine();
   if (!line.ok()) return line.status();
   if (line.value().rfind("INSERTED ", 0) != 0) return Status::Internal("put: " + line.value());
-  auto id = ParseU64(line.value().substr(9));
+  auto id = base::ParseUint(line.value().substr(9));
   if (!id) return Status::Corruption("put: " + line.value());
   return *id;
 }
@@ -119,8 +105,8 @@ Result<uint64_t> BeanstalkClient::Reserve(uint32_t timeout_s, std::string* body)
   if (l.rfind("RESERVED ", 0) != 0) return Status::Internal("reserve: " + l);
   auto sp = l.find(' ', 9);
   if (sp == std::string::npos) return Status::Corruption("reserve: " + l);
-  auto id = ParseU64(l.substr(9, sp - 9));
-  auto bytes = ParseU64(l.substr(sp + 1));
+  auto id = base::ParseUint(l.substr(9, sp - 9));
+  auto bytes = base::ParseUint(l.substr(sp + 1));
   if (!id || !bytes || *bytes > (1u << 20)) return Status::Corruption("reserve: " + l);
   if (Status s = ReadExact(*bytes + 2, body); !s.ok()) return s;
   body->resize(*bytes);

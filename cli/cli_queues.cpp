@@ -3,11 +3,11 @@
 // each of its alive peers, so it shows what every node has.
 #include <CLI/CLI.hpp>
 
-#include <charconv>
 #include <iostream>
 
-#include "cluster/cli.hpp"
-#include "cluster/json_io.hpp"
+#include "base/parse.hpp"
+#include "cli/cli.hpp"
+#include "cli/json_io.hpp"
 #include "node/config.hpp"
 
 namespace jobnet::cli {
@@ -15,12 +15,11 @@ namespace {
 
 // A whole number in 0..max, for the flag `flag`.
 Result<uint32_t> ParseCount(const std::string& text, const std::string& flag, uint64_t max) {
-  uint64_t v = 0;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || v > max)
+  auto v = base::ParseUint(text, max);
+  if (!v)
     return Status::InvalidArgument(flag + " must be a whole number 0.." + std::to_string(max) +
                                    ", not '" + text + "'");
-  return static_cast<uint32_t>(v);
+  return static_cast<uint32_t>(*v);
 }
 
 Result<QueueUpdate> UpdateFrom(const QueueCommands& q) {

@@ -5,8 +5,8 @@
 #include <iostream>
 #include <memory>
 
-#include "cluster/cli.hpp"
-#include "cluster/json_io.hpp"
+#include "cli/cli.hpp"
+#include "cli/json_io.hpp"
 #include "node/config.hpp"
 
 namespace jobnet::cli {

@@ -37,7 +37,7 @@
 
 #include "base/check.hpp"
 #include "client/json.hpp"
-#include "cluster/beanstalk_client.hpp"
+#include "bench/beanstalk_client.hpp"
 #include "jobnet/client.h"
 
 using namespace jobnet;

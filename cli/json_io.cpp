@@ -1,5 +1,5 @@
 // JSON conversions and job printing for the CLI.
-#include "cluster/json_io.hpp"
+#include "cli/json_io.hpp"
 
 #include <ctime>
 #include <iomanip>
@@ -118,22 +118,39 @@ void PrintJobRow(std::ostream& out, const protocol::JobInfo& job, bool header) {
   PrintFixedRow(out, kWidths, JobRow(job));
 }
 
-nlohmann::json PeersToJson(const std::vector<protocol::PeerInfo>& peers) {
+namespace {
+std::optional<uint32_t> IdleAt(const std::vector<std::optional<uint32_t>>& idle, size_t i) {
+  return i < idle.size() ? idle[i] : std::nullopt;
+}
+}  // namespace
+
+nlohmann::json PeersToJson(const std::vector<protocol::PeerInfo>& peers,
+                           const std::vector<std::optional<uint32_t>>& idle) {
   nlohmann::json a = nlohmann::json::array();
-  for (const auto& p : peers)
+  for (size_t i = 0; i < peers.size(); ++i) {
+    const auto& p = peers[i];
+    auto n = IdleAt(idle, i);
     a.push_back({{"node", p.node},         {"endpoint", p.endpoint}, {"state", p.state},
-                 {"incarnation", p.incarnation}, {"workers", p.workers}, {"free", p.free},
+                 {"incarnation", p.incarnation}, {"workers", p.workers},
+                 {"idle", n ? nlohmann::json(*n) : nlohmann::json(nullptr)}, {"free", p.free},
                  {"queued", p.queued},     {"last_seen", p.last_seen_ms}, {"leases", p.leases}});
+  }
   return a;
 }
 
-void PrintPeers(std::ostream& out, const std::vector<protocol::PeerInfo>& peers) {
+void PrintPeers(std::ostream& out, const std::vector<protocol::PeerInfo>& peers,
+                const std::vector<std::optional<uint32_t>>& idle) {
   std::vector<std::vector<std::string>> rows;
-  for (const auto& p : peers)
+  for (size_t i = 0; i < peers.size(); ++i) {
+    const auto& p = peers[i];
+    auto n = IdleAt(idle, i);
     rows.push_back({p.node.empty() ? "?" : p.node, p.endpoint, p.state,
-                    std::to_string(p.incarnation), std::to_string(p.free) + "/" + std::to_string(p.workers),
+                    std::to_string(p.incarnation),
+                    (n ? std::to_string(*n) : "-") + "/" + std::to_string(p.workers),
                     std::to_string(p.queued), std::to_string(p.leases), FormatTimeMs(p.last_seen_ms)});
-  PrintTable(out, {"NODE", "ENDPOINT", "STATE", "INCARNATION", "FREE", "QUEUED", "LEASES", "LAST SEEN"},
+  }
+  PrintTable(out, {"NODE", "ENDPOINT", "STATE", "INCARNATION", "IDLE/WORKERS", "QUEUED", "LEASES",
+                   "LAST SEEN"},
              rows);
 }
 
