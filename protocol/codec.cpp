@@ -1,6 +1,8 @@
 // msgpack codec for the wire protocol; see codec.hpp for the frame grammar.
 #include "protocol/codec.hpp"
 
+#include "protocol/descriptions.hpp"
+#include "protocol/fields.hpp"
 #include "protocol/msgpack_bounded.hpp"
 
 #include <msgpack.hpp>
@@ -10,22 +12,6 @@
 
 namespace jobnet::protocol {
 namespace {
-
-using Packer = msgpack::packer<msgpack::sbuffer>;
-
-void PackStr(Packer& pk, const std::string& s) {
-  pk.pack_str(static_cast<uint32_t>(s.size()));
-  pk.pack_str_body(s.data(), static_cast<uint32_t>(s.size()));
-}
-
-// Raw msgpack bytes (payload, result) are written as they are: a msgpack value is self-delimiting.
-void PackRaw(msgpack::sbuffer& buf, const std::string& raw) {
-  if (raw.empty()) {
-    buf.write("\xc0", 1);
-  } else {
-    buf.write(raw.data(), raw.size());
-  }
-}
 
 struct BodyWriter {
   msgpack::sbuffer& buf;
@@ -116,26 +102,7 @@ struct BodyWriter {
     }
   }
   // A job spec's fields in a map with `extra` more fields, which the caller writes next.
-  void Spec(const JobSpec& s, uint32_t extra) {
-    const bool callback = !s.callback.empty();  // left out when empty: old readers never see it
-    pk.pack_map(10 + extra + (callback ? 1 : 0) + (s.reuse ? 1 : 0));
-    Key("type"); PackStr(pk, s.type);
-    Key("payload"); PackRaw(buf, s.payload);
-    Key("queue"); PackStr(pk, s.queue);
-    Key("priority"); pk.pack_uint32(s.priority);
-    Key("run_at_ms"); pk.pack_uint64(s.run_at_ms);
-    Key("delay_ms"); pk.pack_uint64(s.delay_ms);
-    Key("max_attempts"); pk.pack_uint32(s.max_attempts);
-    Key("backoff_ms"); pk.pack_uint64(s.backoff_ms);
-    Key("timeout_ms"); pk.pack_uint64(s.timeout_ms);
-    Key("key"); PackStr(pk, s.key);
-    if (callback) {
-      Key("callback"); PackStr(pk, s.callback);
-    }
-    if (s.reuse) {  // result reuse; absent = false, so older nodes read the same spec
-      Key("reuse"); pk.pack(true);
-    }
-  }
+  void Spec(const JobSpec& s, uint32_t extra) { PackMap(buf, pk, JobSpecFields(), s, extra); }
   void IdOnly(const std::string& id) {
     pk.pack_map(1);
     Key("id"); PackStr(pk, id);
@@ -180,54 +147,7 @@ struct BodyWriter {
       Key("coalesced"); pk.pack(true);
     }
   }
-  void Info(const JobInfo& j) {
-    bool history = !j.history.empty() || j.history_dropped != 0;
-    const bool callback = !j.callback.empty();
-    // Only once a run reported some: a job that never did encodes as before.
-    bool progress = j.progress != 0 || !j.progress_message.empty();
-    pk.pack_map((history ? 16 : 14) + (callback ? 5 : 0) + (j.reused_from.empty() ? 0 : 1) +
-                (progress ? 2 : 0));
-    Key("id"); PackStr(pk, j.id);
-    Key("type"); PackStr(pk, j.type);
-    Key("queue"); PackStr(pk, j.queue);
-    Key("priority"); pk.pack_uint32(j.priority);
-    Key("state"); PackStr(pk, JobStateName(j.state));
-    Key("result"); PackRaw(buf, j.result);
-    Key("error"); PackStr(pk, j.error);
-    Key("attempts"); pk.pack_uint32(j.attempts);
-    Key("max_attempts"); pk.pack_uint32(j.max_attempts);
-    Key("created_at"); pk.pack_uint64(j.created_at_ms);
-    Key("started_at"); pk.pack_uint64(j.started_at_ms);
-    Key("finished_at"); pk.pack_uint64(j.finished_at_ms);
-    Key("run_at"); pk.pack_uint64(j.run_at_ms);
-    Key("key"); PackStr(pk, j.key);
-    if (callback) {  // the callback and its delivery, only for a job that has one
-      Key("callback"); PackStr(pk, j.callback);
-      Key("callback_state"); PackStr(pk, CallbackStateName(j.callback_state));
-      Key("callback_attempts"); pk.pack_uint32(j.callback_attempts);
-      Key("callback_next_at"); pk.pack_uint64(j.callback_next_at_ms);
-      Key("callback_error"); PackStr(pk, j.callback_error);
-    }
-    if (!j.reused_from.empty()) {  // result reuse: only on a job answered from another's result
-      Key("reused_from"); PackStr(pk, j.reused_from);
-    }
-    if (progress) {
-      Key("progress"); pk.pack_uint32(j.progress);
-      Key("progress_message"); PackStr(pk, j.progress_message);
-    }
-    if (!history) return;
-    Key("history");
-    pk.pack_array(static_cast<uint32_t>(j.history.size()));
-    for (const auto& a : j.history) {
-      pk.pack_map(5);
-      Key("attempt"); pk.pack_uint32(a.attempt);
-      Key("node"); PackStr(pk, a.node);
-      Key("started_at"); pk.pack_uint64(a.started_at_ms);
-      Key("ended_at"); pk.pack_uint64(a.ended_at_ms);
-      Key("error"); PackStr(pk, a.error);
-    }
-    Key("history_dropped"); pk.pack_uint32(j.history_dropped);
-  }
+  void Info(const JobInfo& j) { PackMap(buf, pk, JobInfoFields(), j); }
   void operator()(const JobReply& r) { Info(r.job); }
   void operator()(const JobListReply& r) {
     pk.pack_map(1);
@@ -400,28 +320,7 @@ struct BodyWriter {
     pk.pack_array(static_cast<uint32_t>(r.unreachable.size()));
     for (const auto& n : r.unreachable) PackStr(pk, n);
   }
-  static constexpr uint32_t kSettingsFields = 8;
-  // A queue's settings as key/value pairs of a map the caller opened.
-  void SettingsFields(const QueueSettings& q) {
-    Key("name"); PackStr(pk, q.name);
-    Key("order"); PackStr(pk, QueueOrderName(q.order));
-    Key("concurrency"); pk.pack_uint32(q.concurrency);
-    Key("rate"); pk.pack_uint32(q.rate);
-    Key("weight"); pk.pack_uint32(q.weight);
-    Key("paused"); pk.pack(q.paused);
-    Key("updated_at"); pk.pack_uint64(q.updated_at_ms);
-    Key("origin"); PackStr(pk, q.origin);
-  }
-  void operator()(const QueueSetRequest& r) {
-    const QueueUpdate& u = r.update;
-    pk.pack_map(1 + !!u.order + !!u.concurrency + !!u.rate + !!u.weight + !!u.paused);
-    Key("name"); PackStr(pk, u.name);
-    if (u.order) { Key("order"); PackStr(pk, QueueOrderName(*u.order)); }
-    if (u.concurrency) { Key("concurrency"); pk.pack_uint32(*u.concurrency); }
-    if (u.rate) { Key("rate"); pk.pack_uint32(*u.rate); }
-    if (u.weight) { Key("weight"); pk.pack_uint32(*u.weight); }
-    if (u.paused) { Key("paused"); pk.pack(*u.paused); }
-  }
+  void operator()(const QueueSetRequest& r) { PackMap(buf, pk, QueueUpdateFields(), r.update); }
   void operator()(const QueuesRequest&) { pk.pack_map(0); }
   void operator()(const QueueListReply& r) {
     pk.pack_map(1);
@@ -429,8 +328,8 @@ struct BodyWriter {
     pk.pack_array(static_cast<uint32_t>(r.queues.size()));
     for (const auto& q : r.queues) {
       // The settings' fields, then the node's figures, in one flat map.
-      pk.pack_map(kSettingsFields + 6);
-      SettingsFields(q.settings);
+      pk.pack_map(CountFields(QueueSettingsFields(), q.settings) + 6);
+      PackFields(buf, pk, QueueSettingsFields(), q.settings);
       Key("node"); PackStr(pk, q.node);
       Key("queued"); pk.pack_uint64(q.queued);
       Key("delayed"); pk.pack_uint64(q.delayed);
@@ -445,8 +344,7 @@ struct BodyWriter {
     Key("queues");
     pk.pack_array(static_cast<uint32_t>(r.queues.size()));
     for (const auto& q : r.queues) {
-      pk.pack_map(kSettingsFields);
-      SettingsFields(q);
+      PackMap(buf, pk, QueueSettingsFields(), q);
     }
   }
   void operator()(const EventsRequest& r) {
@@ -572,131 +470,7 @@ struct BodyWriter {
   }
 };
 
-// ---- decoding helpers: every accessor checks the msgpack type and says which field failed ----
-
-// The entries of msgpack map `m` (of field `field`), each a string to a count, into `out`.
-Status ReadCounts(const msgpack::object& m, const std::string& field,
-                  std::map<std::string, uint64_t>* out) {
-  for (uint32_t i = 0; i < m.via.map.size; ++i) {
-    const auto& kv = m.via.map.ptr[i];
-    if (kv.key.type != msgpack::type::STR || kv.val.type != msgpack::type::POSITIVE_INTEGER)
-      return Status::Corruption("field '" + field + "' must map strings to counts");
-    (*out)[std::string(kv.key.via.str.ptr, kv.key.via.str.size)] = kv.val.via.u64;
-  }
-  return Status::OK();
-}
-
-class MapReader {
- public:
-  explicit MapReader(const msgpack::object& o) : obj_(o) {}
-
-  const msgpack::object* Find(const char* key) const { return FindKey(obj_, key); }
-
-  Status Str(const char* key, std::string* out, uint32_t max_bytes, bool required = false) const {
-    const auto* v = Find(key);
-    if (v == nullptr || v->type == msgpack::type::NIL) {
-      return required ? Status::InvalidArgument(std::string("missing field '") + key + "'")
-                      : Status::OK();
-    }
-    if (v->type != msgpack::type::STR)
-      return Status::Corruption(std::string("field '") + key + "' must be a string");
-    if (v->via.str.size > max_bytes)
-      return Status::TooLarge(std::string("field '") + key + "' is longer than " +
-                              std::to_string(max_bytes) + " bytes");
-    out->assign(v->via.str.ptr, v->via.str.size);
-    return Status::OK();
-  }
-
-  template <class T>
-  Status Uint(const char* key, T* out, bool required = false) const {
-    const auto* v = Find(key);
-    if (v == nullptr || v->type == msgpack::type::NIL) {
-      return required ? Status::InvalidArgument(std::string("missing field '") + key + "'")
-                      : Status::OK();
-    }
-    if (v->type != msgpack::type::POSITIVE_INTEGER)
-      return Status::Corruption(std::string("field '") + key + "' must be a non-negative integer");
-    if (v->via.u64 > std::numeric_limits<T>::max())
-      return Status::InvalidArgument(std::string("field '") + key + "' is out of range");
-    *out = static_cast<T>(v->via.u64);
-    return Status::OK();
-  }
-
-  Status Bool(const char* key, bool* out) const {
-    const auto* v = Find(key);
-    if (v == nullptr || v->type == msgpack::type::NIL) return Status::OK();
-    if (v->type != msgpack::type::BOOLEAN)
-      return Status::Corruption(std::string("field '") + key + "' must be a boolean");
-    *out = v->via.boolean;
-    return Status::OK();
-  }
-
-  // A bin (or str) field of at most max_bytes.
-  Status Bin(const char* key, std::string* out, uint32_t max_bytes, bool required = false) const {
-    const auto* v = Find(key);
-    if (v == nullptr || v->type == msgpack::type::NIL) {
-      return required ? Status::InvalidArgument(std::string("missing field '") + key + "'")
-                      : Status::OK();
-    }
-    if (v->type != msgpack::type::BIN && v->type != msgpack::type::STR)
-      return Status::Corruption(std::string("field '") + key + "' must be bytes (bin)");
-    uint32_t n = v->type == msgpack::type::BIN ? v->via.bin.size : v->via.str.size;
-    const char* p = v->type == msgpack::type::BIN ? v->via.bin.ptr : v->via.str.ptr;
-    if (n > max_bytes)
-      return Status::TooLarge(std::string("field '") + key + "' is longer than " +
-                              std::to_string(max_bytes) + " bytes");
-    out->assign(p, n);
-    return Status::OK();
-  }
-
-  // Any msgpack value, re-encoded to raw bytes.
-  Status Raw(const char* key, std::string* out, uint32_t max_bytes) const {
-    const auto* v = Find(key);
-    if (v == nullptr) return Status::OK();
-    msgpack::sbuffer buf;
-    msgpack::pack(buf, *v);
-    if (buf.size() > max_bytes)
-      return Status::TooLarge(std::string("field '") + key + "' is " + std::to_string(buf.size()) +
-                              " bytes; the limit is " + std::to_string(max_bytes));
-    // Payloads and results share one nesting bound wherever they travel (limits.h).
-    std::string what = std::string("field '") + key + "'";
-    Status nesting = CheckNesting(buf.data(), buf.size(), limits::kPayloadDepthMax, what.c_str());
-    if (!nesting.ok()) return nesting;
-    out->assign(buf.data(), buf.size());
-    return Status::OK();
-  }
-
-  Status State(const char* key, JobState* out, bool* present) const {
-    std::string name;
-    *present = false;
-    if (Find(key) == nullptr) return Status::OK();
-    Status s = Str(key, &name, 16);
-    if (!s.ok()) return s;
-    if (name.empty()) return Status::OK();
-    auto st = ParseJobState(name);
-    if (!st) return Status::InvalidArgument("unknown job state '" + name + "'");
-    *out = *st;
-    *present = true;
-    return Status::OK();
-  }
-
-  Status Counts(const char* key, std::map<std::string, uint64_t>* out) const {
-    const auto* v = Find(key);
-    if (v == nullptr) return Status::OK();
-    if (v->type != msgpack::type::MAP)
-      return Status::Corruption(std::string("field '") + key + "' must be a map");
-    return ReadCounts(*v, key, out);
-  }
-
- private:
-  const msgpack::object& obj_;
-};
-
-#define JOBNET_TRY(expr)            \
-  do {                              \
-    ::jobnet::Status _s = (expr);   \
-    if (!_s.ok()) return _s;        \
-  } while (0)
+// ---- decoding helpers ----
 
 // stats_reply "queue_totals": queue -> {name: count}.
 Status ReadQueueTotals(const msgpack::object& o,
@@ -765,38 +539,14 @@ Status ReadHistograms(const msgpack::object& o, std::map<std::string, Histogram>
 }
 
 Status ReadSpec(const MapReader& r, JobSpec* s) {
-  JOBNET_TRY(r.Str("type", &s->type, limits::kTypeNameBytesMax, true));
-  JOBNET_TRY(r.Raw("payload", &s->payload, limits::kPayloadBytesMax));
-  JOBNET_TRY(r.Str("queue", &s->queue, limits::kQueueNameBytesMax));
-  JOBNET_TRY(r.Uint("priority", &s->priority));
-  JOBNET_TRY(r.Uint("run_at_ms", &s->run_at_ms));
-  JOBNET_TRY(r.Uint("delay_ms", &s->delay_ms));
-  JOBNET_TRY(r.Uint("max_attempts", &s->max_attempts));
-  JOBNET_TRY(r.Uint("backoff_ms", &s->backoff_ms));
-  JOBNET_TRY(r.Uint("timeout_ms", &s->timeout_ms));
-  JOBNET_TRY(r.Str("key", &s->key, limits::kIdempotencyKeyBytesMax));
-  JOBNET_TRY(r.Str("callback", &s->callback, limits::kCallbackUrlBytesMax));
-  JOBNET_TRY(r.Bool("reuse", &s->reuse));
+  JOBNET_TRY(ReadFields(r, JobSpecFields(), s));
   if (s->queue.empty()) s->queue = "default";
   return Validate(*s);
 }
 
 // The settings fields of a queue_sync entry or a queue_list row (absent fields: defaults).
 Status ReadSettings(const MapReader& r, QueueSettings* q) {
-  std::string order;
-  JOBNET_TRY(r.Str("name", &q->name, limits::kQueueNameBytesMax, true));
-  JOBNET_TRY(r.Str("order", &order, 8));
-  if (!order.empty()) {
-    auto o = ParseQueueOrder(order);
-    if (!o) return Status::InvalidArgument("order must be fifo or lifo, not '" + order + "'");
-    q->order = *o;
-  }
-  JOBNET_TRY(r.Uint("concurrency", &q->concurrency));
-  JOBNET_TRY(r.Uint("rate", &q->rate));
-  JOBNET_TRY(r.Uint("weight", &q->weight));
-  JOBNET_TRY(r.Bool("paused", &q->paused));
-  JOBNET_TRY(r.Uint("updated_at", &q->updated_at_ms));
-  JOBNET_TRY(r.Str("origin", &q->origin, limits::kNodeIdBytesMax));
+  JOBNET_TRY(ReadFields(r, QueueSettingsFields(), q));
   return Validate(*q);
 }
 
@@ -817,59 +567,7 @@ Status ReadMaps(const MapReader& r, const char* key, uint32_t max, Fn fn) {
 
 Status ReadInfo(const msgpack::object& o, JobInfo* j) {
   if (o.type != msgpack::type::MAP) return Status::Corruption("job must be a map");
-  MapReader r(o);
-  bool present = false;
-  JOBNET_TRY(r.Str("id", &j->id, limits::kJobIdBytesMax, true));
-  JOBNET_TRY(r.Str("type", &j->type, limits::kTypeNameBytesMax));
-  JOBNET_TRY(r.Str("queue", &j->queue, limits::kQueueNameBytesMax));
-  JOBNET_TRY(r.Uint("priority", &j->priority));
-  JOBNET_TRY(r.State("state", &j->state, &present));
-  if (!present) return Status::InvalidArgument("missing field 'state'");
-  JOBNET_TRY(r.Raw("result", &j->result, limits::kResultBytesMax));
-  JOBNET_TRY(r.Str("error", &j->error, limits::kErrorMessageBytesMax));
-  JOBNET_TRY(r.Uint("attempts", &j->attempts));
-  JOBNET_TRY(r.Uint("max_attempts", &j->max_attempts));
-  JOBNET_TRY(r.Uint("created_at", &j->created_at_ms));
-  JOBNET_TRY(r.Uint("started_at", &j->started_at_ms));
-  JOBNET_TRY(r.Uint("finished_at", &j->finished_at_ms));
-  JOBNET_TRY(r.Uint("run_at", &j->run_at_ms));
-  JOBNET_TRY(r.Str("key", &j->key, limits::kIdempotencyKeyBytesMax));
-  JOBNET_TRY(r.Str("callback", &j->callback, limits::kCallbackUrlBytesMax));
-  std::string callback_state;
-  JOBNET_TRY(r.Str("callback_state", &callback_state, 16));
-  if (!callback_state.empty()) {
-    auto cs = ParseCallbackState(callback_state);
-    if (!cs) return Status::InvalidArgument("unknown callback state '" + callback_state + "'");
-    j->callback_state = *cs;
-  }
-  JOBNET_TRY(r.Uint("callback_attempts", &j->callback_attempts));
-  JOBNET_TRY(r.Uint("callback_next_at", &j->callback_next_at_ms));
-  JOBNET_TRY(r.Str("callback_error", &j->callback_error, limits::kErrorMessageBytesMax));
-  JOBNET_TRY(r.Uint("progress", &j->progress));  // absent: 0 (no progress reported)
-  if (j->progress > limits::kProgressPctMax)
-    return Status::InvalidArgument("field 'progress' must be 0.." +
-                                   std::to_string(limits::kProgressPctMax));
-  JOBNET_TRY(r.Str("progress_message", &j->progress_message, limits::kProgressMessageBytesMax));
-  if (const auto* h = r.Find("history")) {
-    if (h->type != msgpack::type::ARRAY || h->via.array.size > limits::kAttemptHistoryMax)
-      return Status::Corruption("field 'history' must be an array of at most " +
-                                std::to_string(limits::kAttemptHistoryMax) + " attempts");
-    for (uint32_t i = 0; i < h->via.array.size; ++i) {
-      const auto& ao = h->via.array.ptr[i];
-      if (ao.type != msgpack::type::MAP) return Status::Corruption("attempt must be a map");
-      MapReader ar(ao);
-      AttemptInfo a;
-      JOBNET_TRY(ar.Uint("attempt", &a.attempt));
-      JOBNET_TRY(ar.Str("node", &a.node, limits::kNodeIdBytesMax));
-      JOBNET_TRY(ar.Uint("started_at", &a.started_at_ms));
-      JOBNET_TRY(ar.Uint("ended_at", &a.ended_at_ms));
-      JOBNET_TRY(ar.Str("error", &a.error, limits::kErrorMessageBytesMax));
-      j->history.push_back(std::move(a));
-    }
-  }
-  JOBNET_TRY(r.Uint("history_dropped", &j->history_dropped));
-  JOBNET_TRY(r.Str("reused_from", &j->reused_from, limits::kJobIdBytesMax));
-  return Status::OK();
+  return ReadFields(MapReader(o), JobInfoFields(), j);
 }
 
 Status ReadAccepted(const MapReader& r, AcceptedReply* b) {
@@ -1476,33 +1174,8 @@ Status ReadBody(Kind kind, const msgpack::object& o, Body* body) {
     }
     case Kind::kQueueSet: {
       QueueSetRequest b;
-      QueueUpdate& u = b.update;
-      JOBNET_TRY(r.Str("name", &u.name, limits::kQueueNameBytesMax, true));
-      if (r.Find("order") != nullptr) {
-        std::string order;
-        JOBNET_TRY(r.Str("order", &order, 8));
-        auto o = ParseQueueOrder(order);
-        if (!o) return Status::InvalidArgument("order must be fifo or lifo, not '" + order + "'");
-        u.order = *o;
-      }
-      // Each field present (and not nil) is a change; absent ones keep their value.
-      auto opt_uint = [&r](const char* key, std::optional<uint32_t>* out) {
-        const auto* v = r.Find(key);
-        if (v == nullptr || v->type == msgpack::type::NIL) return Status::OK();
-        uint32_t x = 0;
-        JOBNET_TRY(r.Uint(key, &x));
-        *out = x;
-        return Status::OK();
-      };
-      JOBNET_TRY(opt_uint("concurrency", &u.concurrency));
-      JOBNET_TRY(opt_uint("rate", &u.rate));
-      JOBNET_TRY(opt_uint("weight", &u.weight));
-      if (const auto* v = r.Find("paused"); v != nullptr && v->type != msgpack::type::NIL) {
-        bool paused = false;
-        JOBNET_TRY(r.Bool("paused", &paused));
-        u.paused = paused;
-      }
-      JOBNET_TRY(Validate(u));
+      JOBNET_TRY(ReadFields(r, QueueUpdateFields(), &b.update));
+      JOBNET_TRY(Validate(b.update));
       *body = std::move(b);
       return Status::OK();
     }

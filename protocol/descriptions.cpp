@@ -1,0 +1,190 @@
+// The field tables of descriptions.hpp: one row per field, in wire order. The old_key column
+// names the key journal records used before one spec encoding (docs/journal.md); never reuse
+// those keys for anything else.
+#include "protocol/descriptions.hpp"
+
+namespace jobnet::protocol {
+namespace {
+
+using namespace limits;
+
+// ---- enums, written as their names ----
+
+void PackQueueOrder(msgpack::sbuffer&, Packer& pk, const QueueSettings& q) {
+  PackStr(pk, QueueOrderName(q.order));
+}
+Status ParseOrder(const std::string& name, QueueOrder* out) {
+  auto o = ParseQueueOrder(name);
+  if (!o) return Status::InvalidArgument("order must be fifo or lifo, not '" + name + "'");
+  *out = *o;
+  return Status::OK();
+}
+Status ReadQueueOrder(const MapReader& r, const char* key, QueueSettings* q) {
+  std::string order;
+  JOBNET_TRY(r.Str(key, &order, 8));
+  return order.empty() ? Status::OK() : ParseOrder(order, &q->order);
+}
+void PackUpdateOrder(msgpack::sbuffer&, Packer& pk, const QueueUpdate& u) {
+  PackStr(pk, QueueOrderName(*u.order));
+}
+Status ReadUpdateOrder(const MapReader& r, const char* key, QueueUpdate* u) {
+  if (r.Find(key) == nullptr) return Status::OK();
+  std::string order;
+  JOBNET_TRY(r.Str(key, &order, 8));
+  QueueOrder o{};
+  JOBNET_TRY(ParseOrder(order, &o));
+  u->order = o;
+  return Status::OK();
+}
+
+void PackJobState(msgpack::sbuffer&, Packer& pk, const JobInfo& j) {
+  PackStr(pk, JobStateName(j.state));
+}
+Status ReadJobState(const MapReader& r, const char* key, JobInfo* j) {
+  bool present = false;
+  JOBNET_TRY(r.State(key, &j->state, &present));
+  return present ? Status::OK() : Status::InvalidArgument("missing field 'state'");
+}
+void PackCallbackState(msgpack::sbuffer&, Packer& pk, const JobInfo& j) {
+  PackStr(pk, CallbackStateName(j.callback_state));
+}
+Status ReadCallbackState(const MapReader& r, const char* key, JobInfo* j) {
+  std::string name;
+  JOBNET_TRY(r.Str(key, &name, 16));
+  if (name.empty()) return Status::OK();
+  auto cs = ParseCallbackState(name);
+  if (!cs) return Status::InvalidArgument("unknown callback state '" + name + "'");
+  j->callback_state = *cs;
+  return Status::OK();
+}
+
+// ---- a job's attempt history ----
+
+const Fields<AttemptInfo>& AttemptFields() {
+  static const Fields<AttemptInfo> kFields = {
+      Uint("attempt", &AttemptInfo::attempt),
+      Str("node", &AttemptInfo::node, kNodeIdBytesMax),
+      Uint("started_at", &AttemptInfo::started_at_ms),
+      Uint("ended_at", &AttemptInfo::ended_at_ms),
+      Str("error", &AttemptInfo::error, kErrorMessageBytesMax),
+  };
+  return kFields;
+}
+void PackHistory(msgpack::sbuffer& buf, Packer& pk, const JobInfo& j) {
+  pk.pack_array(static_cast<uint32_t>(j.history.size()));
+  for (const auto& a : j.history) PackMap(buf, pk, AttemptFields(), a);
+}
+Status ReadHistory(const MapReader& r, const char* key, JobInfo* j) {
+  const auto* h = r.Find(key);
+  if (h == nullptr) return Status::OK();
+  if (h->type != msgpack::type::ARRAY || h->via.array.size > kAttemptHistoryMax)
+    return Status::Corruption("field 'history' must be an array of at most " +
+                              std::to_string(kAttemptHistoryMax) + " attempts");
+  for (uint32_t i = 0; i < h->via.array.size; ++i) {
+    const auto& ao = h->via.array.ptr[i];
+    if (ao.type != msgpack::type::MAP) return Status::Corruption("attempt must be a map");
+    AttemptInfo a;
+    JOBNET_TRY(ReadFields(MapReader(ao), AttemptFields(), &a));
+    j->history.push_back(std::move(a));
+  }
+  return Status::OK();
+}
+Status ReadProgress(const MapReader& r, const char* key, JobInfo* j) {
+  JOBNET_TRY(r.Uint(key, &j->progress));  // absent: 0 (no progress reported)
+  if (j->progress > kProgressPctMax)
+    return Status::InvalidArgument("field 'progress' must be 0.." +
+                                   std::to_string(kProgressPctMax));
+  return Status::OK();
+}
+void PackProgress(msgpack::sbuffer&, Packer& pk, const JobInfo& j) { pk.pack_uint32(j.progress); }
+
+// The groups of a job's optional fields: each is written whole, or not at all.
+bool HasCallback(const JobInfo& j) { return !j.callback.empty(); }
+bool HasProgress(const JobInfo& j) { return j.progress != 0 || !j.progress_message.empty(); }
+bool HasHistory(const JobInfo& j) { return !j.history.empty() || j.history_dropped != 0; }
+
+}  // namespace
+
+const Fields<JobSpec>& JobSpecFields() {
+  static const Fields<JobSpec> kFields = {
+      Str("type", &JobSpec::type, kTypeNameBytesMax, kRequired),
+      Raw("payload", &JobSpec::payload, kPayloadBytesMax),
+      Str("queue", &JobSpec::queue, kQueueNameBytesMax),
+      Uint("priority", &JobSpec::priority, kAlways, "prio"),
+      Uint("run_at_ms", &JobSpec::run_at_ms, kAlways, "run_at"),
+      Uint("delay_ms", &JobSpec::delay_ms),
+      Uint("max_attempts", &JobSpec::max_attempts, kAlways, "max"),
+      Uint("backoff_ms", &JobSpec::backoff_ms, kAlways, "backoff"),
+      Uint("timeout_ms", &JobSpec::timeout_ms, kAlways, "timeout"),
+      Str("key", &JobSpec::key, kIdempotencyKeyBytesMax),
+      // Optional fields from here: left out while unset, so older readers see the same spec.
+      Str("callback", &JobSpec::callback, kCallbackUrlBytesMax, kIfSet, "cb"),
+      Bool("reuse", &JobSpec::reuse, kIfSet),
+  };
+  return kFields;
+}
+
+const Fields<JobInfo>& JobInfoFields() {
+  static const Fields<JobInfo> kFields = {
+      Str("id", &JobInfo::id, kJobIdBytesMax, kRequired),
+      Str("type", &JobInfo::type, kTypeNameBytesMax),
+      Str("queue", &JobInfo::queue, kQueueNameBytesMax),
+      Uint("priority", &JobInfo::priority),
+      Custom<JobInfo>("state", {PackJobState, ReadJobState}),
+      Raw("result", &JobInfo::result, kResultBytesMax),
+      Str("error", &JobInfo::error, kErrorMessageBytesMax),
+      Uint("attempts", &JobInfo::attempts),
+      Uint("max_attempts", &JobInfo::max_attempts),
+      Uint("created_at", &JobInfo::created_at_ms),
+      Uint("started_at", &JobInfo::started_at_ms),
+      Uint("finished_at", &JobInfo::finished_at_ms),
+      Uint("run_at", &JobInfo::run_at_ms),
+      Str("key", &JobInfo::key, kIdempotencyKeyBytesMax),
+      // The callback and its delivery, only for a job that has one.
+      Str("callback", &JobInfo::callback, kCallbackUrlBytesMax).When(HasCallback),
+      Custom<JobInfo>("callback_state", {PackCallbackState, ReadCallbackState}).When(HasCallback),
+      Uint("callback_attempts", &JobInfo::callback_attempts).When(HasCallback),
+      Uint("callback_next_at", &JobInfo::callback_next_at_ms).When(HasCallback),
+      Str("callback_error", &JobInfo::callback_error, kErrorMessageBytesMax).When(HasCallback),
+      // Result reuse: only on a job answered from another's result.
+      Str("reused_from", &JobInfo::reused_from, kJobIdBytesMax, kIfSet),
+      // Only once a run reported some: a job that never did encodes as before.
+      Custom<JobInfo>("progress", {PackProgress, ReadProgress}).When(HasProgress),
+      Str("progress_message", &JobInfo::progress_message, kProgressMessageBytesMax)
+          .When(HasProgress),
+      // Only for a status request that asked for it.
+      Custom<JobInfo>("history", {PackHistory, ReadHistory}).When(HasHistory),
+      Uint("history_dropped", &JobInfo::history_dropped).When(HasHistory),
+  };
+  return kFields;
+}
+
+const Fields<QueueSettings>& QueueSettingsFields() {
+  static const Fields<QueueSettings> kFields = {
+      Str("name", &QueueSettings::name, kQueueNameBytesMax, kRequired),
+      Custom<QueueSettings>("order", {PackQueueOrder, ReadQueueOrder}),
+      Uint("concurrency", &QueueSettings::concurrency),
+      Uint("rate", &QueueSettings::rate),
+      Uint("weight", &QueueSettings::weight),
+      Bool("paused", &QueueSettings::paused),
+      Uint("updated_at", &QueueSettings::updated_at_ms),
+      Str("origin", &QueueSettings::origin, kNodeIdBytesMax),
+  };
+  return kFields;
+}
+
+const Fields<QueueUpdate>& QueueUpdateFields() {
+  // Each field present (and not nil) is a change; absent ones keep their value.
+  static const Fields<QueueUpdate> kFields = {
+      Str("name", &QueueUpdate::name, kQueueNameBytesMax, kRequired),
+      Custom<QueueUpdate>("order", {PackUpdateOrder, ReadUpdateOrder,
+                                    [](const QueueUpdate& u) { return u.order.has_value(); }}),
+      Uint("concurrency", &QueueUpdate::concurrency, kIfSet),
+      Uint("rate", &QueueUpdate::rate, kIfSet),
+      Uint("weight", &QueueUpdate::weight, kIfSet),
+      Bool("paused", &QueueUpdate::paused, kIfSet),
+  };
+  return kFields;
+}
+
+}  // namespace jobnet::protocol
