@@ -187,4 +187,181 @@ const Fields<QueueUpdate>& QueueUpdateFields() {
   return kFields;
 }
 
+// ---- messages that are their field table ----
+
+namespace {
+
+// worker, id and lease: the first fields of progress, complete and fail, all required.
+template <class T>
+Fields<T> RunFields(std::initializer_list<Field<T>> more) {
+  Fields<T> f = {Uint("worker", &T::worker, kRequired), Str("id", &T::id, kJobIdBytesMax, kRequired),
+                 Uint("lease", &T::lease, kRequired)};
+  f.insert(f.end(), more);
+  return f;
+}
+
+}  // namespace
+
+// A message's table, built once: JOBNET_DESCRIBE(T, rows...).
+#define JOBNET_DESCRIBE(T, ...)                    \
+  const Fields<T>& Describe(const T*) {            \
+    static const Fields<T> kFields = {__VA_ARGS__}; \
+    return kFields;                                \
+  }
+
+JOBNET_DESCRIBE(StatusRequest, Str("id", &StatusRequest::id, kJobIdBytesMax, kRequired),
+                Bool("history", &StatusRequest::history, kIfSet))
+
+JOBNET_DESCRIBE(WaitRequest, Str("id", &WaitRequest::id, kJobIdBytesMax, kRequired),
+                Uint("timeout_ms", &WaitRequest::timeout_ms))
+Status Check(const WaitRequest& b) {
+  if (b.timeout_ms > kWaitTimeoutMsMax)
+    return Status::InvalidArgument("timeout_ms must be at most " +
+                                   std::to_string(kWaitTimeoutMsMax));
+  return Status::OK();
+}
+
+JOBNET_DESCRIBE(CancelRequest, Str("id", &CancelRequest::id, kJobIdBytesMax, kRequired))
+JOBNET_DESCRIBE(RetryRequest, Str("id", &RetryRequest::id, kJobIdBytesMax, kRequired))
+
+// Requests without fields: an empty map.
+template <class T>
+const Fields<T>& NoFields() {
+  static const Fields<T> kFields;
+  return kFields;
+}
+const Fields<StatsRequest>& Describe(const StatsRequest*) { return NoFields<StatsRequest>(); }
+const Fields<TypesRequest>& Describe(const TypesRequest*) { return NoFields<TypesRequest>(); }
+const Fields<WorkersRequest>& Describe(const WorkersRequest*) { return NoFields<WorkersRequest>(); }
+const Fields<QueuesRequest>& Describe(const QueuesRequest*) { return NoFields<QueuesRequest>(); }
+
+JOBNET_DESCRIBE(WorkersSetRequest, Uint("workers", &WorkersSetRequest::workers, kRequired))
+JOBNET_DESCRIBE(ScheduleListRequest, Bool("local", &ScheduleListRequest::local))
+JOBNET_DESCRIBE(BulkReply, Uint("touched", &BulkReply::touched),
+                Uint("matched", &BulkReply::matched))
+
+JOBNET_DESCRIBE(Heartbeat, Str("node", &Heartbeat::node, kNodeIdBytesMax, kRequired),
+                Uint("incarnation", &Heartbeat::incarnation),
+                Str("endpoint", &Heartbeat::endpoint, kEndpointBytesMax),
+                Uint("workers", &Heartbeat::workers), Uint("free", &Heartbeat::free),
+                Uint("queued", &Heartbeat::queued),
+                Bool("acks", &Heartbeat::acks))  // absent from older nodes: false
+Status Check(const Heartbeat& b) {
+  if (!IsValidName(b.node, kNodeIdBytesMax))
+    return Status::InvalidArgument("heartbeat has an invalid node id");
+  return Status::OK();
+}
+
+JOBNET_DESCRIBE(RemoteRun, Str("owner", &RemoteRun::owner, kNodeIdBytesMax, kRequired),
+                Uint("owner_incarnation", &RemoteRun::owner_incarnation),
+                Uint("lease", &RemoteRun::lease, kRequired), Uint("seq", &RemoteRun::seq, kRequired),
+                Str("id", &RemoteRun::id, kJobIdBytesMax, kRequired),
+                Str("type", &RemoteRun::type, kTypeNameBytesMax, kRequired),
+                Raw("payload", &RemoteRun::payload, kPayloadBytesMax),
+                Uint("attempt", &RemoteRun::attempt), Uint("timeout_ms", &RemoteRun::timeout_ms))
+Status Check(const RemoteRun& b) {
+  if (b.timeout_ms < 1 || b.timeout_ms > kTimeoutMsMax)
+    return Status::InvalidArgument("remote_run timeout_ms out of range");
+  return Status::OK();
+}
+
+// Fields absent from older nodes read as their defaults: timed_out false, free 0 (they send no
+// acks, so free is not read from them).
+JOBNET_DESCRIBE(RemoteResult, Str("owner", &RemoteResult::owner, kNodeIdBytesMax, kRequired),
+                Uint("owner_incarnation", &RemoteResult::owner_incarnation),
+                Str("worker_node", &RemoteResult::worker_node, kNodeIdBytesMax),
+                Uint("lease", &RemoteResult::lease, kRequired),
+                Uint("seq", &RemoteResult::seq, kRequired), Bool("ok", &RemoteResult::ok),
+                Bool("rejected", &RemoteResult::rejected),
+                Bool("timed_out", &RemoteResult::timed_out),
+                Raw("result", &RemoteResult::result, kResultBytesMax),
+                Str("error", &RemoteResult::error, kErrorMessageBytesMax),
+                Uint("free", &RemoteResult::free))
+
+JOBNET_DESCRIBE(RemoteAck, Str("owner", &RemoteAck::owner, kNodeIdBytesMax, kRequired),
+                Uint("owner_incarnation", &RemoteAck::owner_incarnation),
+                Str("worker_node", &RemoteAck::worker_node, kNodeIdBytesMax),
+                Uint("lease", &RemoteAck::lease, kRequired), Uint("seq", &RemoteAck::seq, kRequired),
+                Uint("free", &RemoteAck::free))
+
+JOBNET_DESCRIBE(RemoteCancel, Str("owner", &RemoteCancel::owner, kNodeIdBytesMax, kRequired),
+                Uint("owner_incarnation", &RemoteCancel::owner_incarnation),
+                Uint("lease", &RemoteCancel::lease, kRequired),
+                Uint("seq", &RemoteCancel::seq, kRequired))
+
+JOBNET_DESCRIBE(EventsRequest, Uint("since", &EventsRequest::since),
+                Str("queue", &EventsRequest::queue, kQueueNameBytesMax, kIfSet),
+                Str("job", &EventsRequest::job, kJobIdBytesMax, kIfSet),
+                Uint("max", &EventsRequest::max),  // absent: the default
+                Uint("wait_ms", &EventsRequest::wait_ms))
+Status Check(const EventsRequest& b) { return Validate(b); }
+
+JOBNET_DESCRIBE(BlobPutRequest, Str("hash", &BlobPutRequest::hash, kBlobHashHexBytes, kRequired),
+                Uint("size", &BlobPutRequest::size, kRequired),
+                Uint("offset", &BlobPutRequest::offset),
+                Bin("data", &BlobPutRequest::data, kBlobChunkBytesMax, kRequired))
+// The node checks the size against its own --blob-mb-max; here only the ceiling.
+Status Check(const BlobPutRequest& b) { return Validate(b, kBlobBytesMaxMax); }
+
+JOBNET_DESCRIBE(BlobGetRequest, Str("hash", &BlobGetRequest::hash, kBlobHashHexBytes, kRequired),
+                Uint("offset", &BlobGetRequest::offset), Uint("length", &BlobGetRequest::length),
+                Str("job", &BlobGetRequest::job, kJobIdBytesMax, kIfSet))
+Status Check(const BlobGetRequest& b) {
+  if (!IsBlobHash(b.hash))
+    return Status::InvalidArgument("hash must be a SHA-256 in 64 lower-case hex digits");
+  if (b.length > kBlobChunkBytesMax)
+    return Status::InvalidArgument("length must be at most " + std::to_string(kBlobChunkBytesMax));
+  return Status::OK();
+}
+
+JOBNET_DESCRIBE(BlobStoredReply,
+                Str("hash", &BlobStoredReply::hash, kBlobHashHexBytes, kRequired),
+                Uint("size", &BlobStoredReply::size), Uint("received", &BlobStoredReply::received),
+                Bool("complete", &BlobStoredReply::complete))
+
+JOBNET_DESCRIBE(BlobDataReply, Str("hash", &BlobDataReply::hash, kBlobHashHexBytes, kRequired),
+                Uint("size", &BlobDataReply::size), Uint("offset", &BlobDataReply::offset),
+                Bin("data", &BlobDataReply::data, kBlobChunkBytesMax))
+
+JOBNET_DESCRIBE(WorkerPollRequest, Uint("worker", &WorkerPollRequest::worker, kRequired),
+                Uint("wait_ms", &WorkerPollRequest::wait_ms), Uint("max", &WorkerPollRequest::max))
+Status Check(const WorkerPollRequest& b) {
+  if (b.wait_ms > kExternalPollWaitMsMax)
+    return Status::InvalidArgument("wait_ms must be 0.." + std::to_string(kExternalPollWaitMsMax));
+  if (b.max > kExternalCapacityMax)
+    return Status::InvalidArgument("max must be 0.." + std::to_string(kExternalCapacityMax));
+  return Status::OK();
+}
+
+const Fields<WorkerProgressRequest>& Describe(const WorkerProgressRequest*) {
+  static const auto kFields = RunFields<WorkerProgressRequest>(
+      {Uint("pct", &WorkerProgressRequest::pct, kRequired),
+       Str("message", &WorkerProgressRequest::message, kProgressMessageBytesMax)});
+  return kFields;
+}
+Status Check(const WorkerProgressRequest& b) {
+  if (b.pct > kProgressPctMax)
+    return Status::InvalidArgument("pct must be 0.." + std::to_string(kProgressPctMax));
+  return Status::OK();
+}
+const Fields<WorkerCompleteRequest>& Describe(const WorkerCompleteRequest*) {
+  static const auto kFields = RunFields<WorkerCompleteRequest>(
+      {Raw("result", &WorkerCompleteRequest::result, kResultBytesMax)});
+  return kFields;
+}
+const Fields<WorkerFailRequest>& Describe(const WorkerFailRequest*) {
+  static const auto kFields = RunFields<WorkerFailRequest>(
+      {Str("error", &WorkerFailRequest::error, kErrorMessageBytesMax)});
+  return kFields;
+}
+
+JOBNET_DESCRIBE(WorkerUnregisterRequest,
+                Uint("worker", &WorkerUnregisterRequest::worker, kRequired))
+JOBNET_DESCRIBE(WorkerRegisteredReply, Uint("worker", &WorkerRegisteredReply::worker, kRequired),
+                Str("node", &WorkerRegisteredReply::node, kNodeIdBytesMax),
+                Uint("lease_ms", &WorkerRegisteredReply::lease_ms))
+JOBNET_DESCRIBE(WorkerAckReply, Bool("applied", &WorkerAckReply::applied))
+
+#undef JOBNET_DESCRIBE
+
 }  // namespace jobnet::protocol

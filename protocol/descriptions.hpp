@@ -8,6 +8,7 @@
 #include "jobnet/job.h"
 #include "jobnet/queue.h"
 #include "protocol/fields.hpp"
+#include "protocol/messages.hpp"
 
 namespace jobnet::protocol {
 
@@ -20,6 +21,52 @@ const Fields<JobInfo>& JobInfoFields();
 const Fields<QueueSettings>& QueueSettingsFields();
 // queue_set: each setting it changes.
 const Fields<QueueUpdate>& QueueUpdateFields();
+
+// ---- messages that are just their field table (the codec packs and reads them generically) ----
+// Describe(T*) gives a message's table; Check(b) the bounds that span fields or need more than
+// a type and a length (kInvalidArgument naming the field).
+const Fields<StatusRequest>& Describe(const StatusRequest*);
+const Fields<WaitRequest>& Describe(const WaitRequest*);
+const Fields<CancelRequest>& Describe(const CancelRequest*);
+const Fields<RetryRequest>& Describe(const RetryRequest*);
+const Fields<StatsRequest>& Describe(const StatsRequest*);
+const Fields<TypesRequest>& Describe(const TypesRequest*);
+const Fields<WorkersRequest>& Describe(const WorkersRequest*);
+const Fields<QueuesRequest>& Describe(const QueuesRequest*);
+const Fields<WorkersSetRequest>& Describe(const WorkersSetRequest*);
+const Fields<ScheduleListRequest>& Describe(const ScheduleListRequest*);
+const Fields<BulkReply>& Describe(const BulkReply*);
+const Fields<Heartbeat>& Describe(const Heartbeat*);
+const Fields<RemoteRun>& Describe(const RemoteRun*);
+const Fields<RemoteResult>& Describe(const RemoteResult*);
+const Fields<RemoteAck>& Describe(const RemoteAck*);
+const Fields<RemoteCancel>& Describe(const RemoteCancel*);
+const Fields<EventsRequest>& Describe(const EventsRequest*);
+const Fields<BlobPutRequest>& Describe(const BlobPutRequest*);
+const Fields<BlobGetRequest>& Describe(const BlobGetRequest*);
+const Fields<BlobStoredReply>& Describe(const BlobStoredReply*);
+const Fields<BlobDataReply>& Describe(const BlobDataReply*);
+const Fields<WorkerPollRequest>& Describe(const WorkerPollRequest*);
+const Fields<WorkerProgressRequest>& Describe(const WorkerProgressRequest*);
+const Fields<WorkerCompleteRequest>& Describe(const WorkerCompleteRequest*);
+const Fields<WorkerFailRequest>& Describe(const WorkerFailRequest*);
+const Fields<WorkerUnregisterRequest>& Describe(const WorkerUnregisterRequest*);
+const Fields<WorkerRegisteredReply>& Describe(const WorkerRegisteredReply*);
+const Fields<WorkerAckReply>& Describe(const WorkerAckReply*);
+
+// Check: none, but for these.
+template <class T>
+Status Check(const T&) {
+  return Status::OK();
+}
+Status Check(const WaitRequest& b);
+Status Check(const Heartbeat& b);
+Status Check(const RemoteRun& b);
+Status Check(const EventsRequest& b);
+Status Check(const BlobPutRequest& b);
+Status Check(const BlobGetRequest& b);
+Status Check(const WorkerPollRequest& b);
+Status Check(const WorkerProgressRequest& b);
 
 }  // namespace jobnet::protocol
 

@@ -47,6 +47,7 @@ class MapReader {
   explicit MapReader(const msgpack::object& o) : obj_(o) {}
 
   const msgpack::object* Find(const char* key) const { return FindKey(obj_, key); }
+  const msgpack::object& object() const { return obj_; }
 
   Status Str(const char* key, std::string* out, uint32_t max_bytes, bool required = false) const;
   template <class T>

@@ -129,8 +129,10 @@ StateEvent Event(bool progress) {
   return e;
 }
 
-std::vector<std::pair<std::string, Body>> Samples() {
-  std::vector<std::pair<std::string, Body>> v;
+using Samples_t = std::vector<std::pair<std::string, Body>>;
+
+// Job requests and their replies.
+void AddJobSamples(Samples_t& v) {
   v.emplace_back("submit_full", SubmitRequest{FullSpec()});
   v.emplace_back("submit_plain", SubmitRequest{PlainSpec()});
   v.emplace_back("status", StatusRequest{"n1-42", false});
@@ -158,6 +160,10 @@ std::vector<std::pair<std::string, Body>> Samples() {
   v.emplace_back("job_full", JobReply{FullInfo()});
   v.emplace_back("job_plain", JobReply{PlainInfo()});
   v.emplace_back("job_list", JobListReply{{PlainInfo(), FullInfo()}});
+}
+
+// Node, cluster, schedule and queue messages.
+void AddNodeSamples(Samples_t& v) {
   StatsReply st;
   st.node = "n1";
   st.incarnation = 3;
@@ -209,7 +215,11 @@ std::vector<std::pair<std::string, Body>> Samples() {
   v.emplace_back("types", TypesRequest{});
   BatchAcceptedReply ba;
   ba.items.resize(2);
-  ba.items[0].submitted = acc;
+  ba.items[0].submitted.id = "n1-42";
+  ba.items[0].submitted.state = JobState::kDelayed;
+  ba.items[0].submitted.duplicate = true;
+  ba.items[0].submitted.reused_from = "n1-7";
+  ba.items[0].submitted.coalesced = true;
   ba.items[1].status = Status::InvalidArgument("bad type");
   v.emplace_back("batch_accepted", ba);
   v.emplace_back("bulk_reply", BulkReply{4, 5});
@@ -245,6 +255,10 @@ std::vector<std::pair<std::string, Body>> Samples() {
   si.last_job_id = "n1-9";
   si.fires = 3;
   v.emplace_back("schedule_list_reply", ScheduleListReply{{si}, {"n3"}});
+}
+
+// Queues, events, blobs and external workers.
+void AddQueueAndWorkerSamples(Samples_t& v) {
   QueueUpdate qu;
   qu.name = "images";
   v.emplace_back("queue_set_plain", QueueSetRequest{qu});
@@ -298,6 +312,13 @@ std::vector<std::pair<std::string, Body>> Samples() {
                                                            kPayload, 1, 90000}}});
   v.emplace_back("worker_beat", WorkerBeatReply{{78}, 30000});
   v.emplace_back("worker_ack", WorkerAckReply{false});
+}
+
+Samples_t Samples() {
+  Samples_t v;
+  AddJobSamples(v);
+  AddNodeSamples(v);
+  AddQueueAndWorkerSamples(v);
   return v;
 }
 
