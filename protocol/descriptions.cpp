@@ -3,6 +3,8 @@
 // those keys for anything else.
 #include "protocol/descriptions.hpp"
 
+#include "protocol/job_record.hpp"
+
 namespace jobnet::protocol {
 namespace {
 
@@ -157,6 +159,35 @@ const Fields<JobInfo>& JobInfoFields() {
       Uint("history_dropped", &JobInfo::history_dropped).When(HasHistory),
   };
   return kFields;
+}
+
+// What status shows of a job: its spec's fields and its state (a new job field that status
+// shows is copied here too).
+JobInfo Job::Info() const {
+  JobInfo i;
+  i.id = id;
+  i.type = spec.type;
+  i.queue = spec.queue;
+  i.priority = spec.priority;
+  i.state = state;
+  i.result = result;
+  i.error = error;
+  i.attempts = attempts;
+  i.max_attempts = spec.max_attempts;
+  i.created_at_ms = created_at_ms;
+  i.started_at_ms = started_at_ms;
+  i.finished_at_ms = finished_at_ms;
+  i.run_at_ms = run_at_ms;
+  i.key = spec.key;
+  i.callback = spec.callback;
+  i.callback_state = callback.state;
+  i.callback_attempts = callback.attempts;
+  i.callback_next_at_ms = callback.state == CallbackState::kPending ? callback.next_at_ms : 0;
+  i.callback_error = callback.error;
+  i.reused_from = reused_from;
+  i.progress = state == JobState::kSucceeded ? limits::kProgressPctMax : progress;
+  i.progress_message = progress_message;
+  return i;
 }
 
 const Fields<QueueSettings>& QueueSettingsFields() {

@@ -86,33 +86,6 @@ Status UnpackRecord(const std::string& bytes, msgpack::object_handle* oh,
 
 }  // namespace
 
-JobInfo Job::Info() const {
-  JobInfo i;
-  i.id = id;
-  i.type = spec.type;
-  i.queue = spec.queue;
-  i.priority = spec.priority;
-  i.state = state;
-  i.result = result;
-  i.error = error;
-  i.attempts = attempts;
-  i.max_attempts = spec.max_attempts;
-  i.created_at_ms = created_at_ms;
-  i.started_at_ms = started_at_ms;
-  i.finished_at_ms = finished_at_ms;
-  i.run_at_ms = run_at_ms;
-  i.key = spec.key;
-  i.callback = spec.callback;
-  i.callback_state = callback.state;
-  i.callback_attempts = callback.attempts;
-  i.callback_next_at_ms = callback.state == CallbackState::kPending ? callback.next_at_ms : 0;
-  i.callback_error = callback.error;
-  i.reused_from = reused_from;
-  i.progress = state == JobState::kSucceeded ? limits::kProgressPctMax : progress;
-  i.progress_message = progress_message;
-  return i;
-}
-
 namespace {
 
 // The spec map, as on the wire (JobSpecFields); without the payload for a job record (the

@@ -1,6 +1,7 @@
 // Names, validation and job ids for the protocol messages.
 #include "protocol/messages.hpp"
 
+#include "protocol/descriptions.hpp"
 #include "protocol/msgpack_bounded.hpp"
 
 #include <algorithm>
@@ -107,14 +108,15 @@ Status Validate(const JobSpec& spec) {
     return Status::InvalidArgument("backoff_ms must be at most " + to_string(kBackoffMsMax));
   if (spec.timeout_ms < 1 || spec.timeout_ms > kTimeoutMsMax)
     return Status::InvalidArgument("timeout_ms must be 1.." + to_string(kTimeoutMsMax));
-  if (spec.key.size() > kIdempotencyKeyBytesMax)
-    return Status::TooLarge("key must be at most " + to_string(kIdempotencyKeyBytesMax) +
+  // Every other string's bound comes from its row (descriptions.cpp): key, callback, ... Only the
+  // size of a callback here: the URL itself is checked by the node that takes the job, against
+  // its callback allow-list (core/callbacks.hpp).
+  for (const auto& f : JobSpecFields()) {
+    const auto* m = std::get_if<std::string JobSpec::*>(&f.member);
+    if (f.type != FieldType::kStr || m == nullptr || (spec.*(*m)).size() <= f.bytes_max) continue;
+    return Status::TooLarge(std::string(f.key) + " must be at most " + to_string(f.bytes_max) +
                             " bytes");
-  // Only the size here: the URL itself is checked by the node that takes the job, against its
-  // callback allow-list (core/callbacks.hpp).
-  if (spec.callback.size() > kCallbackUrlBytesMax)
-    return Status::TooLarge("callback must be at most " + to_string(kCallbackUrlBytesMax) +
-                            " bytes");
+  }
   return Status::OK();
 }
 
