@@ -121,8 +121,16 @@ Status Validate(const JobSpec& spec) {
 }
 
 uint64_t BatchSpecBytes(const JobSpec& spec) {
-  return spec.payload.size() + spec.key.size() + spec.callback.size() +
-         limits::kBatchSpecOverheadBytes;
+  // The payload and every free-length string (key, callback, ...: each string row but the two
+  // names, which the overhead covers).
+  uint64_t bytes = spec.payload.size() + limits::kBatchSpecOverheadBytes;
+  for (const auto& f : JobSpecFields()) {
+    const auto* m = std::get_if<std::string JobSpec::*>(&f.member);
+    if (m != nullptr && f.type == FieldType::kStr && &(spec.*(*m)) != &spec.type &&
+        &(spec.*(*m)) != &spec.queue)
+      bytes += (spec.*(*m)).size();
+  }
+  return bytes;
 }
 
 Status Validate(const BulkQuery& q) {

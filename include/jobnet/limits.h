@@ -286,8 +286,9 @@ constexpr uint32_t kBatchSpecsMax = 1000;
 static_assert(kBatchSpecsMax <= kJournalBatchRecordsMax, "a batch fits one journal write");
 static_assert(kBatchSpecsMax <= kContainerItemsMax, "the decoder accepts a full batch");
 // Clients (the CLI's submit --batch, the HTTP face) split a batch of large specs into several
-// submit_batch requests so that each fits one request frame: a spec counts its payload, key and
-// callback plus this much for its field names, names and numbers, and a request holds at most
+// submit_batch requests so that each fits one request frame: a spec counts its payload and its
+// free-length strings (key, callback, ...: protocol BatchSpecBytes) plus this much for its field
+// names, names and numbers, and a request holds at most
 // kBatchFrameSpecBytesMax of specs (the frame less its envelope).
 constexpr uint64_t kBatchSpecOverheadBytes = 512;
 static_assert(kBatchSpecOverheadBytes >= kTypeNameBytesMax + kQueueNameBytesMax + 256,
