@@ -122,6 +122,7 @@ const Fields<JobSpec>& JobSpecFields() {
       // Optional fields from here: left out while unset, so older readers see the same spec.
       Str("callback", &JobSpec::callback, kCallbackUrlBytesMax, kIfSet, "cb"),
       Bool("reuse", &JobSpec::reuse, kIfSet),
+      Str("label", &JobSpec::label, kLabelBytesMax, kIfSet).Json(),
   };
   return kFields;
 }
@@ -157,6 +158,7 @@ const Fields<JobInfo>& JobInfoFields() {
       // Only for a status request that asked for it.
       Custom<JobInfo>("history", {PackHistory, ReadHistory}).When(HasHistory),
       Uint("history_dropped", &JobInfo::history_dropped).When(HasHistory),
+      Str("label", &JobInfo::label, kLabelBytesMax, kIfSet).Json(),
   };
   return kFields;
 }
@@ -187,6 +189,7 @@ JobInfo Job::Info() const {
   i.reused_from = reused_from;
   i.progress = state == JobState::kSucceeded ? limits::kProgressPctMax : progress;
   i.progress_message = progress_message;
+  i.label = spec.label;
   return i;
 }
 

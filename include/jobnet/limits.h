@@ -53,6 +53,10 @@ constexpr uint32_t kTypeNameBytesMax = 64;
 constexpr uint32_t kQueueNameBytesMax = 64;
 constexpr uint32_t kNodeIdBytesMax = 32;
 constexpr uint32_t kIdempotencyKeyBytesMax = 128;
+// A job's label (JobSpec::label): a short human description shown in status and lists, e.g.
+// "invoice 2024-117 for acme"; long enough for a sentence, short enough that a full list page of
+// labelled jobs stays small.
+constexpr uint32_t kLabelBytesMax = 256;
 // A job id is "<node>-<seq>": node id, dash, up to 20 decimal digits.
 constexpr uint32_t kJobIdBytesMax = kNodeIdBytesMax + 1 + 20;
 constexpr uint32_t kErrorMessageBytesMax = 4096;
