@@ -1,7 +1,7 @@
 // The field tables of the structs that grow most often: a job spec (the wire and the journal use
 // this one encoding), a job as status shows it, and a queue's settings. Adding an optional job
 // field or queue setting is one member in jobnet/job.h or jobnet/queue.h and one row here
-// (docs/protocol.md "Adding a field").
+// (docs/protocol.md §21 "Adding a field").
 #ifndef JOBNET_PROTOCOL_DESCRIPTIONS_HPP_
 #define JOBNET_PROTOCOL_DESCRIPTIONS_HPP_
 

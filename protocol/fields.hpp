@@ -7,7 +7,8 @@
 //   Uint("priority", &JobSpec::priority)                        an unsigned of the member's width
 //   Bool("reuse", &JobSpec::reuse, kIfSet)                       left out while false
 //   Raw("payload", &JobSpec::payload, limits::kPayloadBytesMax)  any one msgpack value, as bytes
-//   Custom("order", PackOrder, ReadOrder)                        anything else (enums as names)
+//   Custom<QueueSettings>("order", {PackOrder, ReadOrder})       anything else (enums as names)
+//   ....When(HasCallback) / .Json()                              written with a group / JSON too
 //
 // Reading: unknown keys are skipped, an absent (or nil) field keeps the struct's default, a
 // kRequired one is kInvalidArgument "missing field 'k'", a wrong msgpack type kCorruption and a
