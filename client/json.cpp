@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <exception>
 #include <limits>
+#include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "jobnet/limits.h"
+#include "protocol/descriptions.hpp"
 #include "protocol/duration.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/msgpack_bounded.hpp"
@@ -194,6 +197,29 @@ nlohmann::json MsgpackToJson(const std::string& bytes) {
   return nlohmann::json{{"msgpack_hex", hex}};
 }
 
+namespace {
+
+// The rows of a table marked Json(): their JSON is the row's key and the member's value, and is
+// left out when the wire leaves the field out.
+template <class T>
+void DerivedToJson(const protocol::Fields<T>& fields, const T& v, nlohmann::json* o) {
+  for (const auto& f : fields) {
+    if (!f.json || !protocol::IsWritten(f, v)) continue;
+    std::visit(
+        [&](auto m) {
+          if constexpr (std::is_member_object_pointer_v<decltype(m)>) {
+            using U = std::decay_t<decltype(v.*m)>;
+            if constexpr (std::is_same_v<U, std::string> || std::is_same_v<U, uint32_t> ||
+                          std::is_same_v<U, uint64_t> || std::is_same_v<U, bool>)
+              (*o)[f.key] = v.*m;
+          }
+        },
+        f.member);
+  }
+}
+
+}  // namespace
+
 nlohmann::json JobToJson(const JobInfo& j) {
   nlohmann::json o;
   o["id"] = j.id;
@@ -222,6 +248,7 @@ nlohmann::json JobToJson(const JobInfo& j) {
   // The current (or last) run's progress: 0..100 (100 once succeeded), and its message.
   o["progress"] = j.progress;
   o["progress_message"] = j.progress_message;
+  DerivedToJson(protocol::JobInfoFields(), j, &o);
   return o;
 }
 
@@ -286,6 +313,43 @@ Result<std::string> String(const std::string& field, const nlohmann::json& v) {
   return v.get<std::string>();
 }
 
+// A spec field whose row is marked Json() (descriptions.cpp), read as the wire reads it: a
+// string, a non-negative integer of the member's width or a boolean. False: no such row.
+bool DerivedFromJson(const std::string& k, const nlohmann::json& v, JobSpec* spec, Status* s) {
+  for (const auto& f : protocol::JobSpecFields()) {
+    if (!f.json || k != f.key) continue;
+    std::visit(
+        [&](auto m) {
+          if constexpr (std::is_member_object_pointer_v<decltype(m)>) {
+            using U = std::decay_t<decltype(spec->*m)>;
+            if constexpr (std::is_same_v<U, std::string>) {
+              auto r = String(k, v);
+              *s = r.status();
+              if (r.ok()) spec->*m = r.value();
+            } else if constexpr (std::is_same_v<U, bool>) {
+              *s = v.is_boolean() ? Status::OK() : Status::InvalidArgument(k + " must be true or false");
+              if (s->ok()) spec->*m = v.get<bool>();
+            } else if constexpr (std::is_same_v<U, uint32_t> || std::is_same_v<U, uint64_t>) {
+              auto n = Unsigned(k, v, std::numeric_limits<U>::max());
+              *s = n.status();
+              if (n.ok()) spec->*m = static_cast<U>(n.value());
+            }
+          }
+        },
+        f.member);
+    return true;
+  }
+  return false;
+}
+
+// The keys of the spec rows marked Json(), for the unknown-field error.
+std::string DerivedKeys() {
+  std::string keys;
+  for (const auto& f : protocol::JobSpecFields())
+    if (f.json) keys += std::string(", ") + f.key;
+  return keys;
+}
+
 }  // namespace
 
 Result<JobSpec> JobSpecFromJson(const nlohmann::json& j) {
@@ -334,11 +398,13 @@ Result<JobSpec> JobSpecFromJson(const nlohmann::json& j) {
     } else if (k == "reuse") {
       if (!v.is_boolean()) return Status::InvalidArgument("reuse must be true or false");
       spec.reuse = v.get<bool>();
+    } else if (Status s; DerivedFromJson(k, v, &spec, &s)) {
+      if (!s.ok()) return s;
     } else {
       return Status::InvalidArgument(
           "unknown field '" + k +
           "' in job spec (known: type, payload, queue, priority, delay, run_at, max_attempts, "
-          "backoff, timeout, key, callback, reuse)");
+          "backoff, timeout, key, callback, reuse" + DerivedKeys() + ")");
     }
   }
   return spec;

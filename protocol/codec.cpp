@@ -1,6 +1,8 @@
 // msgpack codec for the wire protocol; see codec.hpp for the frame grammar.
 #include "protocol/codec.hpp"
 
+#include "protocol/descriptions.hpp"
+#include "protocol/fields.hpp"
 #include "protocol/msgpack_bounded.hpp"
 
 #include <msgpack.hpp>
@@ -11,22 +13,6 @@
 namespace jobnet::protocol {
 namespace {
 
-using Packer = msgpack::packer<msgpack::sbuffer>;
-
-void PackStr(Packer& pk, const std::string& s) {
-  pk.pack_str(static_cast<uint32_t>(s.size()));
-  pk.pack_str_body(s.data(), static_cast<uint32_t>(s.size()));
-}
-
-// Raw msgpack bytes (payload, result) are written as they are: a msgpack value is self-delimiting.
-void PackRaw(msgpack::sbuffer& buf, const std::string& raw) {
-  if (raw.empty()) {
-    buf.write("\xc0", 1);
-  } else {
-    buf.write(raw.data(), raw.size());
-  }
-}
-
 struct BodyWriter {
   msgpack::sbuffer& buf;
   Packer& pk;
@@ -35,6 +21,11 @@ struct BodyWriter {
     auto n = static_cast<uint32_t>(std::char_traits<char>::length(k));
     pk.pack_str(n);
     pk.pack_str_body(k, n);
+  }
+  // A message that is its field table (descriptions.hpp).
+  template <class T>
+  void operator()(const T& r) {
+    PackMap(buf, pk, Describe(&r), r);
   }
   void operator()(const SubmitRequest& r) { Spec(r.spec, 0); }
   void operator()(const SubmitBatchRequest& r) {
@@ -52,41 +43,10 @@ struct BodyWriter {
       Key("state"); PackStr(pk, JobStateName(*r.state));
     }
   }
-  void operator()(const BlobPutRequest& r) {
-    pk.pack_map(4);
-    Key("hash"); PackStr(pk, r.hash);
-    Key("size"); pk.pack_uint64(r.size);
-    Key("offset"); pk.pack_uint64(r.offset);
-    Key("data"); Bin(r.data);
-  }
-  void operator()(const BlobGetRequest& r) {
-    pk.pack_map(r.job.empty() ? 3 : 4);
-    Key("hash"); PackStr(pk, r.hash);
-    Key("offset"); pk.pack_uint64(r.offset);
-    Key("length"); pk.pack_uint64(r.length);
-    if (!r.job.empty()) {
-      Key("job"); PackStr(pk, r.job);
-    }
-  }
-  void operator()(const BlobStoredReply& r) {
-    pk.pack_map(4);
-    Key("hash"); PackStr(pk, r.hash);
-    Key("size"); pk.pack_uint64(r.size);
-    Key("received"); pk.pack_uint64(r.received);
-    Key("complete"); pk.pack(r.complete);
-  }
-  void operator()(const BlobDataReply& r) {
-    pk.pack_map(4);
-    Key("hash"); PackStr(pk, r.hash);
-    Key("size"); pk.pack_uint64(r.size);
-    Key("offset"); pk.pack_uint64(r.offset);
-    Key("data"); Bin(r.data);
-  }
   void Bin(const std::string& b) {
     pk.pack_bin(static_cast<uint32_t>(b.size()));
     pk.pack_bin_body(b.data(), static_cast<uint32_t>(b.size()));
   }
-  void operator()(const TypesRequest&) { pk.pack_map(0); }
   void operator()(const BatchAcceptedReply& r) {
     pk.pack_map(1);
     Key("items");
@@ -98,11 +58,6 @@ struct BodyWriter {
         Error(it.status.code(), it.status.message());
       }
     }
-  }
-  void operator()(const BulkReply& r) {
-    pk.pack_map(2);
-    Key("touched"); pk.pack_uint64(r.touched);
-    Key("matched"); pk.pack_uint64(r.matched);
   }
   void operator()(const TypeListReply& r) {
     pk.pack_map(1);
@@ -116,43 +71,7 @@ struct BodyWriter {
     }
   }
   // A job spec's fields in a map with `extra` more fields, which the caller writes next.
-  void Spec(const JobSpec& s, uint32_t extra) {
-    const bool callback = !s.callback.empty();  // left out when empty: old readers never see it
-    pk.pack_map(10 + extra + (callback ? 1 : 0) + (s.reuse ? 1 : 0));
-    Key("type"); PackStr(pk, s.type);
-    Key("payload"); PackRaw(buf, s.payload);
-    Key("queue"); PackStr(pk, s.queue);
-    Key("priority"); pk.pack_uint32(s.priority);
-    Key("run_at_ms"); pk.pack_uint64(s.run_at_ms);
-    Key("delay_ms"); pk.pack_uint64(s.delay_ms);
-    Key("max_attempts"); pk.pack_uint32(s.max_attempts);
-    Key("backoff_ms"); pk.pack_uint64(s.backoff_ms);
-    Key("timeout_ms"); pk.pack_uint64(s.timeout_ms);
-    Key("key"); PackStr(pk, s.key);
-    if (callback) {
-      Key("callback"); PackStr(pk, s.callback);
-    }
-    if (s.reuse) {  // result reuse; absent = false, so older nodes read the same spec
-      Key("reuse"); pk.pack(true);
-    }
-  }
-  void IdOnly(const std::string& id) {
-    pk.pack_map(1);
-    Key("id"); PackStr(pk, id);
-  }
-  void operator()(const StatusRequest& r) {
-    if (!r.history) return IdOnly(r.id);
-    pk.pack_map(2);
-    Key("id"); PackStr(pk, r.id);
-    Key("history"); pk.pack(true);
-  }
-  void operator()(const CancelRequest& r) { IdOnly(r.id); }
-  void operator()(const RetryRequest& r) { IdOnly(r.id); }
-  void operator()(const WaitRequest& r) {
-    pk.pack_map(2);
-    Key("id"); PackStr(pk, r.id);
-    Key("timeout_ms"); pk.pack_uint64(r.timeout_ms);
-  }
+  void Spec(const JobSpec& s, uint32_t extra) { PackMap(buf, pk, JobSpecFields(), s, extra); }
   void operator()(const ListRequest& r) {
     pk.pack_map(3 + (r.state ? 1 : 0) + (r.type.empty() ? 0 : 1));
     if (r.state) {
@@ -165,7 +84,6 @@ struct BodyWriter {
     Key("limit"); pk.pack_uint32(r.limit);
     Key("after"); PackStr(pk, r.after);
   }
-  void operator()(const StatsRequest&) { pk.pack_map(0); }
   void operator()(const AcceptedReply& r) { Accepted(r); }
   void Accepted(const AcceptedReply& r) {
     pk.pack_map(3 + (r.reused_from.empty() ? 0 : 1) + (r.coalesced ? 1 : 0));
@@ -180,54 +98,7 @@ struct BodyWriter {
       Key("coalesced"); pk.pack(true);
     }
   }
-  void Info(const JobInfo& j) {
-    bool history = !j.history.empty() || j.history_dropped != 0;
-    const bool callback = !j.callback.empty();
-    // Only once a run reported some: a job that never did encodes as before.
-    bool progress = j.progress != 0 || !j.progress_message.empty();
-    pk.pack_map((history ? 16 : 14) + (callback ? 5 : 0) + (j.reused_from.empty() ? 0 : 1) +
-                (progress ? 2 : 0));
-    Key("id"); PackStr(pk, j.id);
-    Key("type"); PackStr(pk, j.type);
-    Key("queue"); PackStr(pk, j.queue);
-    Key("priority"); pk.pack_uint32(j.priority);
-    Key("state"); PackStr(pk, JobStateName(j.state));
-    Key("result"); PackRaw(buf, j.result);
-    Key("error"); PackStr(pk, j.error);
-    Key("attempts"); pk.pack_uint32(j.attempts);
-    Key("max_attempts"); pk.pack_uint32(j.max_attempts);
-    Key("created_at"); pk.pack_uint64(j.created_at_ms);
-    Key("started_at"); pk.pack_uint64(j.started_at_ms);
-    Key("finished_at"); pk.pack_uint64(j.finished_at_ms);
-    Key("run_at"); pk.pack_uint64(j.run_at_ms);
-    Key("key"); PackStr(pk, j.key);
-    if (callback) {  // the callback and its delivery, only for a job that has one
-      Key("callback"); PackStr(pk, j.callback);
-      Key("callback_state"); PackStr(pk, CallbackStateName(j.callback_state));
-      Key("callback_attempts"); pk.pack_uint32(j.callback_attempts);
-      Key("callback_next_at"); pk.pack_uint64(j.callback_next_at_ms);
-      Key("callback_error"); PackStr(pk, j.callback_error);
-    }
-    if (!j.reused_from.empty()) {  // result reuse: only on a job answered from another's result
-      Key("reused_from"); PackStr(pk, j.reused_from);
-    }
-    if (progress) {
-      Key("progress"); pk.pack_uint32(j.progress);
-      Key("progress_message"); PackStr(pk, j.progress_message);
-    }
-    if (!history) return;
-    Key("history");
-    pk.pack_array(static_cast<uint32_t>(j.history.size()));
-    for (const auto& a : j.history) {
-      pk.pack_map(5);
-      Key("attempt"); pk.pack_uint32(a.attempt);
-      Key("node"); PackStr(pk, a.node);
-      Key("started_at"); pk.pack_uint64(a.started_at_ms);
-      Key("ended_at"); pk.pack_uint64(a.ended_at_ms);
-      Key("error"); PackStr(pk, a.error);
-    }
-    Key("history_dropped"); pk.pack_uint32(j.history_dropped);
-  }
+  void Info(const JobInfo& j) { PackMap(buf, pk, JobInfoFields(), j); }
   void operator()(const JobReply& r) { Info(r.job); }
   void operator()(const JobListReply& r) {
     pk.pack_map(1);
@@ -253,51 +124,6 @@ struct BodyWriter {
     Key("queued"); pk.pack_uint64(p.queued);
     Key("last_seen"); pk.pack_uint64(p.last_seen_ms);
     Key("leases"); pk.pack_uint32(p.leases);
-  }
-  void operator()(const Heartbeat& h) {
-    pk.pack_map(7);
-    Key("node"); PackStr(pk, h.node);
-    Key("incarnation"); pk.pack_uint64(h.incarnation);
-    Key("endpoint"); PackStr(pk, h.endpoint);
-    Key("workers"); pk.pack_uint32(h.workers);
-    Key("free"); pk.pack_uint32(h.free);
-    Key("queued"); pk.pack_uint64(h.queued);
-    Key("acks"); pk.pack(h.acks);
-  }
-  void operator()(const RemoteRun& r) {
-    pk.pack_map(9);
-    Key("owner"); PackStr(pk, r.owner);
-    Key("owner_incarnation"); pk.pack_uint64(r.owner_incarnation);
-    Key("lease"); pk.pack_uint64(r.lease);
-    Key("seq"); pk.pack_uint64(r.seq);
-    Key("id"); PackStr(pk, r.id);
-    Key("type"); PackStr(pk, r.type);
-    Key("payload"); PackRaw(buf, r.payload);
-    Key("attempt"); pk.pack_uint32(r.attempt);
-    Key("timeout_ms"); pk.pack_uint64(r.timeout_ms);
-  }
-  void operator()(const RemoteResult& r) {
-    pk.pack_map(11);
-    Key("owner"); PackStr(pk, r.owner);
-    Key("owner_incarnation"); pk.pack_uint64(r.owner_incarnation);
-    Key("worker_node"); PackStr(pk, r.worker_node);
-    Key("lease"); pk.pack_uint64(r.lease);
-    Key("seq"); pk.pack_uint64(r.seq);
-    Key("ok"); pk.pack(r.ok);
-    Key("rejected"); pk.pack(r.rejected);
-    Key("timed_out"); pk.pack(r.timed_out);
-    Key("result"); PackRaw(buf, r.result);
-    Key("error"); PackStr(pk, r.error);
-    Key("free"); pk.pack_uint32(r.free);
-  }
-  void operator()(const RemoteAck& a) {
-    pk.pack_map(6);
-    Key("owner"); PackStr(pk, a.owner);
-    Key("owner_incarnation"); pk.pack_uint64(a.owner_incarnation);
-    Key("worker_node"); PackStr(pk, a.worker_node);
-    Key("lease"); pk.pack_uint64(a.lease);
-    Key("seq"); pk.pack_uint64(a.seq);
-    Key("free"); pk.pack_uint32(a.free);
   }
   void operator()(const StatsReply& r) {
     pk.pack_map(12);
@@ -334,11 +160,6 @@ struct BodyWriter {
       Key("count"); pk.pack_uint64(h.count);
     }
   }
-  void operator()(const WorkersRequest&) { pk.pack_map(0); }
-  void operator()(const WorkersSetRequest& r) {
-    pk.pack_map(1);
-    Key("workers"); pk.pack_uint32(r.workers);
-  }
   void operator()(const WorkerListReply& r) {
     pk.pack_map(3);
     Key("node"); PackStr(pk, r.node);
@@ -356,22 +177,11 @@ struct BodyWriter {
       Key("since"); pk.pack_uint64(w.since_ms);
     }
   }
-  void operator()(const RemoteCancel& c) {
-    pk.pack_map(4);
-    Key("owner"); PackStr(pk, c.owner);
-    Key("owner_incarnation"); pk.pack_uint64(c.owner_incarnation);
-    Key("lease"); pk.pack_uint64(c.lease);
-    Key("seq"); pk.pack_uint64(c.seq);
-  }
   void operator()(const ScheduleAddRequest& r) {
     Spec(r.schedule.job, 3);
     Key("name"); PackStr(pk, r.schedule.name);
     Key("cron"); PackStr(pk, r.schedule.cron);
     Key("every_ms"); pk.pack_uint64(r.schedule.every_ms);
-  }
-  void operator()(const ScheduleListRequest& r) {
-    pk.pack_map(1);
-    Key("local"); pk.pack(r.local);
   }
   void operator()(const ScheduleChangeRequest& r) {
     pk.pack_map(2);
@@ -400,37 +210,15 @@ struct BodyWriter {
     pk.pack_array(static_cast<uint32_t>(r.unreachable.size()));
     for (const auto& n : r.unreachable) PackStr(pk, n);
   }
-  static constexpr uint32_t kSettingsFields = 8;
-  // A queue's settings as key/value pairs of a map the caller opened.
-  void SettingsFields(const QueueSettings& q) {
-    Key("name"); PackStr(pk, q.name);
-    Key("order"); PackStr(pk, QueueOrderName(q.order));
-    Key("concurrency"); pk.pack_uint32(q.concurrency);
-    Key("rate"); pk.pack_uint32(q.rate);
-    Key("weight"); pk.pack_uint32(q.weight);
-    Key("paused"); pk.pack(q.paused);
-    Key("updated_at"); pk.pack_uint64(q.updated_at_ms);
-    Key("origin"); PackStr(pk, q.origin);
-  }
-  void operator()(const QueueSetRequest& r) {
-    const QueueUpdate& u = r.update;
-    pk.pack_map(1 + !!u.order + !!u.concurrency + !!u.rate + !!u.weight + !!u.paused);
-    Key("name"); PackStr(pk, u.name);
-    if (u.order) { Key("order"); PackStr(pk, QueueOrderName(*u.order)); }
-    if (u.concurrency) { Key("concurrency"); pk.pack_uint32(*u.concurrency); }
-    if (u.rate) { Key("rate"); pk.pack_uint32(*u.rate); }
-    if (u.weight) { Key("weight"); pk.pack_uint32(*u.weight); }
-    if (u.paused) { Key("paused"); pk.pack(*u.paused); }
-  }
-  void operator()(const QueuesRequest&) { pk.pack_map(0); }
+  void operator()(const QueueSetRequest& r) { PackMap(buf, pk, QueueUpdateFields(), r.update); }
   void operator()(const QueueListReply& r) {
     pk.pack_map(1);
     Key("queues");
     pk.pack_array(static_cast<uint32_t>(r.queues.size()));
     for (const auto& q : r.queues) {
       // The settings' fields, then the node's figures, in one flat map.
-      pk.pack_map(kSettingsFields + 6);
-      SettingsFields(q.settings);
+      pk.pack_map(CountFields(QueueSettingsFields(), q.settings) + 6);
+      PackFields(buf, pk, QueueSettingsFields(), q.settings);
       Key("node"); PackStr(pk, q.node);
       Key("queued"); pk.pack_uint64(q.queued);
       Key("delayed"); pk.pack_uint64(q.delayed);
@@ -445,17 +233,8 @@ struct BodyWriter {
     Key("queues");
     pk.pack_array(static_cast<uint32_t>(r.queues.size()));
     for (const auto& q : r.queues) {
-      pk.pack_map(kSettingsFields);
-      SettingsFields(q);
+      PackMap(buf, pk, QueueSettingsFields(), q);
     }
-  }
-  void operator()(const EventsRequest& r) {
-    pk.pack_map(3 + (r.queue.empty() ? 0 : 1) + (r.job.empty() ? 0 : 1));
-    Key("since"); pk.pack_uint64(r.since);
-    if (!r.queue.empty()) { Key("queue"); PackStr(pk, r.queue); }
-    if (!r.job.empty()) { Key("job"); PackStr(pk, r.job); }
-    Key("max"); pk.pack_uint32(r.max);
-    Key("wait_ms"); pk.pack_uint64(r.wait_ms);
   }
   void operator()(const EventListReply& r) {
     pk.pack_map(r.gap ? 4 : 3);
@@ -493,12 +272,6 @@ struct BodyWriter {
     Key("capacity"); pk.pack_uint32(r.capacity);
     Key("lease_ms"); pk.pack_uint64(r.lease_ms);
   }
-  void operator()(const WorkerPollRequest& r) {
-    pk.pack_map(3);
-    Key("worker"); pk.pack_uint64(r.worker);
-    Key("wait_ms"); pk.pack_uint64(r.wait_ms);
-    Key("max"); pk.pack_uint32(r.max);
-  }
   void Leases(const char* key, const std::vector<uint64_t>& leases) {
     Key(key);
     pk.pack_array(static_cast<uint32_t>(leases.size()));
@@ -508,36 +281,6 @@ struct BodyWriter {
     pk.pack_map(2);
     Key("worker"); pk.pack_uint64(r.worker);
     Leases("leases", r.leases);
-  }
-  // worker, id and lease: the first fields of progress, complete and fail.
-  void RunFields(uint32_t extra, uint64_t worker, const std::string& id, uint64_t lease) {
-    pk.pack_map(3 + extra);
-    Key("worker"); pk.pack_uint64(worker);
-    Key("id"); PackStr(pk, id);
-    Key("lease"); pk.pack_uint64(lease);
-  }
-  void operator()(const WorkerProgressRequest& r) {
-    RunFields(2, r.worker, r.id, r.lease);
-    Key("pct"); pk.pack_uint32(r.pct);
-    Key("message"); PackStr(pk, r.message);
-  }
-  void operator()(const WorkerCompleteRequest& r) {
-    RunFields(1, r.worker, r.id, r.lease);
-    Key("result"); PackRaw(buf, r.result);
-  }
-  void operator()(const WorkerFailRequest& r) {
-    RunFields(1, r.worker, r.id, r.lease);
-    Key("error"); PackStr(pk, r.error);
-  }
-  void operator()(const WorkerUnregisterRequest& r) {
-    pk.pack_map(1);
-    Key("worker"); pk.pack_uint64(r.worker);
-  }
-  void operator()(const WorkerRegisteredReply& r) {
-    pk.pack_map(3);
-    Key("worker"); pk.pack_uint64(r.worker);
-    Key("node"); PackStr(pk, r.node);
-    Key("lease_ms"); pk.pack_uint64(r.lease_ms);
   }
   void operator()(const WorkerJobsReply& r) {
     pk.pack_map(1);
@@ -560,10 +303,6 @@ struct BodyWriter {
     Leases("lost", r.lost);
     Key("lease_ms"); pk.pack_uint64(r.lease_ms);
   }
-  void operator()(const WorkerAckReply& r) {
-    pk.pack_map(1);
-    Key("applied"); pk.pack(r.applied);
-  }
   void operator()(const ErrorReply& r) { Error(r.code, r.message); }
   void Error(Code code, const std::string& message) {
     pk.pack_map(2);
@@ -572,131 +311,7 @@ struct BodyWriter {
   }
 };
 
-// ---- decoding helpers: every accessor checks the msgpack type and says which field failed ----
-
-// The entries of msgpack map `m` (of field `field`), each a string to a count, into `out`.
-Status ReadCounts(const msgpack::object& m, const std::string& field,
-                  std::map<std::string, uint64_t>* out) {
-  for (uint32_t i = 0; i < m.via.map.size; ++i) {
-    const auto& kv = m.via.map.ptr[i];
-    if (kv.key.type != msgpack::type::STR || kv.val.type != msgpack::type::POSITIVE_INTEGER)
-      return Status::Corruption("field '" + field + "' must map strings to counts");
-    (*out)[std::string(kv.key.via.str.ptr, kv.key.via.str.size)] = kv.val.via.u64;
-  }
-  return Status::OK();
-}
-
-class MapReader {
- public:
-  explicit MapReader(const msgpack::object& o) : obj_(o) {}
-
-  const msgpack::object* Find(const char* key) const { return FindKey(obj_, key); }
-
-  Status Str(const char* key, std::string* out, uint32_t max_bytes, bool required = false) const {
-    const auto* v = Find(key);
-    if (v == nullptr || v->type == msgpack::type::NIL) {
-      return required ? Status::InvalidArgument(std::string("missing field '") + key + "'")
-                      : Status::OK();
-    }
-    if (v->type != msgpack::type::STR)
-      return Status::Corruption(std::string("field '") + key + "' must be a string");
-    if (v->via.str.size > max_bytes)
-      return Status::TooLarge(std::string("field '") + key + "' is longer than " +
-                              std::to_string(max_bytes) + " bytes");
-    out->assign(v->via.str.ptr, v->via.str.size);
-    return Status::OK();
-  }
-
-  template <class T>
-  Status Uint(const char* key, T* out, bool required = false) const {
-    const auto* v = Find(key);
-    if (v == nullptr || v->type == msgpack::type::NIL) {
-      return required ? Status::InvalidArgument(std::string("missing field '") + key + "'")
-                      : Status::OK();
-    }
-    if (v->type != msgpack::type::POSITIVE_INTEGER)
-      return Status::Corruption(std::string("field '") + key + "' must be a non-negative integer");
-    if (v->via.u64 > std::numeric_limits<T>::max())
-      return Status::InvalidArgument(std::string("field '") + key + "' is out of range");
-    *out = static_cast<T>(v->via.u64);
-    return Status::OK();
-  }
-
-  Status Bool(const char* key, bool* out) const {
-    const auto* v = Find(key);
-    if (v == nullptr || v->type == msgpack::type::NIL) return Status::OK();
-    if (v->type != msgpack::type::BOOLEAN)
-      return Status::Corruption(std::string("field '") + key + "' must be a boolean");
-    *out = v->via.boolean;
-    return Status::OK();
-  }
-
-  // A bin (or str) field of at most max_bytes.
-  Status Bin(const char* key, std::string* out, uint32_t max_bytes, bool required = false) const {
-    const auto* v = Find(key);
-    if (v == nullptr || v->type == msgpack::type::NIL) {
-      return required ? Status::InvalidArgument(std::string("missing field '") + key + "'")
-                      : Status::OK();
-    }
-    if (v->type != msgpack::type::BIN && v->type != msgpack::type::STR)
-      return Status::Corruption(std::string("field '") + key + "' must be bytes (bin)");
-    uint32_t n = v->type == msgpack::type::BIN ? v->via.bin.size : v->via.str.size;
-    const char* p = v->type == msgpack::type::BIN ? v->via.bin.ptr : v->via.str.ptr;
-    if (n > max_bytes)
-      return Status::TooLarge(std::string("field '") + key + "' is longer than " +
-                              std::to_string(max_bytes) + " bytes");
-    out->assign(p, n);
-    return Status::OK();
-  }
-
-  // Any msgpack value, re-encoded to raw bytes.
-  Status Raw(const char* key, std::string* out, uint32_t max_bytes) const {
-    const auto* v = Find(key);
-    if (v == nullptr) return Status::OK();
-    msgpack::sbuffer buf;
-    msgpack::pack(buf, *v);
-    if (buf.size() > max_bytes)
-      return Status::TooLarge(std::string("field '") + key + "' is " + std::to_string(buf.size()) +
-                              " bytes; the limit is " + std::to_string(max_bytes));
-    // Payloads and results share one nesting bound wherever they travel (limits.h).
-    std::string what = std::string("field '") + key + "'";
-    Status nesting = CheckNesting(buf.data(), buf.size(), limits::kPayloadDepthMax, what.c_str());
-    if (!nesting.ok()) return nesting;
-    out->assign(buf.data(), buf.size());
-    return Status::OK();
-  }
-
-  Status State(const char* key, JobState* out, bool* present) const {
-    std::string name;
-    *present = false;
-    if (Find(key) == nullptr) return Status::OK();
-    Status s = Str(key, &name, 16);
-    if (!s.ok()) return s;
-    if (name.empty()) return Status::OK();
-    auto st = ParseJobState(name);
-    if (!st) return Status::InvalidArgument("unknown job state '" + name + "'");
-    *out = *st;
-    *present = true;
-    return Status::OK();
-  }
-
-  Status Counts(const char* key, std::map<std::string, uint64_t>* out) const {
-    const auto* v = Find(key);
-    if (v == nullptr) return Status::OK();
-    if (v->type != msgpack::type::MAP)
-      return Status::Corruption(std::string("field '") + key + "' must be a map");
-    return ReadCounts(*v, key, out);
-  }
-
- private:
-  const msgpack::object& obj_;
-};
-
-#define JOBNET_TRY(expr)            \
-  do {                              \
-    ::jobnet::Status _s = (expr);   \
-    if (!_s.ok()) return _s;        \
-  } while (0)
+// ---- decoding helpers ----
 
 // stats_reply "queue_totals": queue -> {name: count}.
 Status ReadQueueTotals(const msgpack::object& o,
@@ -765,38 +380,14 @@ Status ReadHistograms(const msgpack::object& o, std::map<std::string, Histogram>
 }
 
 Status ReadSpec(const MapReader& r, JobSpec* s) {
-  JOBNET_TRY(r.Str("type", &s->type, limits::kTypeNameBytesMax, true));
-  JOBNET_TRY(r.Raw("payload", &s->payload, limits::kPayloadBytesMax));
-  JOBNET_TRY(r.Str("queue", &s->queue, limits::kQueueNameBytesMax));
-  JOBNET_TRY(r.Uint("priority", &s->priority));
-  JOBNET_TRY(r.Uint("run_at_ms", &s->run_at_ms));
-  JOBNET_TRY(r.Uint("delay_ms", &s->delay_ms));
-  JOBNET_TRY(r.Uint("max_attempts", &s->max_attempts));
-  JOBNET_TRY(r.Uint("backoff_ms", &s->backoff_ms));
-  JOBNET_TRY(r.Uint("timeout_ms", &s->timeout_ms));
-  JOBNET_TRY(r.Str("key", &s->key, limits::kIdempotencyKeyBytesMax));
-  JOBNET_TRY(r.Str("callback", &s->callback, limits::kCallbackUrlBytesMax));
-  JOBNET_TRY(r.Bool("reuse", &s->reuse));
+  JOBNET_TRY(ReadFields(r, JobSpecFields(), s));
   if (s->queue.empty()) s->queue = "default";
   return Validate(*s);
 }
 
 // The settings fields of a queue_sync entry or a queue_list row (absent fields: defaults).
 Status ReadSettings(const MapReader& r, QueueSettings* q) {
-  std::string order;
-  JOBNET_TRY(r.Str("name", &q->name, limits::kQueueNameBytesMax, true));
-  JOBNET_TRY(r.Str("order", &order, 8));
-  if (!order.empty()) {
-    auto o = ParseQueueOrder(order);
-    if (!o) return Status::InvalidArgument("order must be fifo or lifo, not '" + order + "'");
-    q->order = *o;
-  }
-  JOBNET_TRY(r.Uint("concurrency", &q->concurrency));
-  JOBNET_TRY(r.Uint("rate", &q->rate));
-  JOBNET_TRY(r.Uint("weight", &q->weight));
-  JOBNET_TRY(r.Bool("paused", &q->paused));
-  JOBNET_TRY(r.Uint("updated_at", &q->updated_at_ms));
-  JOBNET_TRY(r.Str("origin", &q->origin, limits::kNodeIdBytesMax));
+  JOBNET_TRY(ReadFields(r, QueueSettingsFields(), q));
   return Validate(*q);
 }
 
@@ -817,59 +408,7 @@ Status ReadMaps(const MapReader& r, const char* key, uint32_t max, Fn fn) {
 
 Status ReadInfo(const msgpack::object& o, JobInfo* j) {
   if (o.type != msgpack::type::MAP) return Status::Corruption("job must be a map");
-  MapReader r(o);
-  bool present = false;
-  JOBNET_TRY(r.Str("id", &j->id, limits::kJobIdBytesMax, true));
-  JOBNET_TRY(r.Str("type", &j->type, limits::kTypeNameBytesMax));
-  JOBNET_TRY(r.Str("queue", &j->queue, limits::kQueueNameBytesMax));
-  JOBNET_TRY(r.Uint("priority", &j->priority));
-  JOBNET_TRY(r.State("state", &j->state, &present));
-  if (!present) return Status::InvalidArgument("missing field 'state'");
-  JOBNET_TRY(r.Raw("result", &j->result, limits::kResultBytesMax));
-  JOBNET_TRY(r.Str("error", &j->error, limits::kErrorMessageBytesMax));
-  JOBNET_TRY(r.Uint("attempts", &j->attempts));
-  JOBNET_TRY(r.Uint("max_attempts", &j->max_attempts));
-  JOBNET_TRY(r.Uint("created_at", &j->created_at_ms));
-  JOBNET_TRY(r.Uint("started_at", &j->started_at_ms));
-  JOBNET_TRY(r.Uint("finished_at", &j->finished_at_ms));
-  JOBNET_TRY(r.Uint("run_at", &j->run_at_ms));
-  JOBNET_TRY(r.Str("key", &j->key, limits::kIdempotencyKeyBytesMax));
-  JOBNET_TRY(r.Str("callback", &j->callback, limits::kCallbackUrlBytesMax));
-  std::string callback_state;
-  JOBNET_TRY(r.Str("callback_state", &callback_state, 16));
-  if (!callback_state.empty()) {
-    auto cs = ParseCallbackState(callback_state);
-    if (!cs) return Status::InvalidArgument("unknown callback state '" + callback_state + "'");
-    j->callback_state = *cs;
-  }
-  JOBNET_TRY(r.Uint("callback_attempts", &j->callback_attempts));
-  JOBNET_TRY(r.Uint("callback_next_at", &j->callback_next_at_ms));
-  JOBNET_TRY(r.Str("callback_error", &j->callback_error, limits::kErrorMessageBytesMax));
-  JOBNET_TRY(r.Uint("progress", &j->progress));  // absent: 0 (no progress reported)
-  if (j->progress > limits::kProgressPctMax)
-    return Status::InvalidArgument("field 'progress' must be 0.." +
-                                   std::to_string(limits::kProgressPctMax));
-  JOBNET_TRY(r.Str("progress_message", &j->progress_message, limits::kProgressMessageBytesMax));
-  if (const auto* h = r.Find("history")) {
-    if (h->type != msgpack::type::ARRAY || h->via.array.size > limits::kAttemptHistoryMax)
-      return Status::Corruption("field 'history' must be an array of at most " +
-                                std::to_string(limits::kAttemptHistoryMax) + " attempts");
-    for (uint32_t i = 0; i < h->via.array.size; ++i) {
-      const auto& ao = h->via.array.ptr[i];
-      if (ao.type != msgpack::type::MAP) return Status::Corruption("attempt must be a map");
-      MapReader ar(ao);
-      AttemptInfo a;
-      JOBNET_TRY(ar.Uint("attempt", &a.attempt));
-      JOBNET_TRY(ar.Str("node", &a.node, limits::kNodeIdBytesMax));
-      JOBNET_TRY(ar.Uint("started_at", &a.started_at_ms));
-      JOBNET_TRY(ar.Uint("ended_at", &a.ended_at_ms));
-      JOBNET_TRY(ar.Str("error", &a.error, limits::kErrorMessageBytesMax));
-      j->history.push_back(std::move(a));
-    }
-  }
-  JOBNET_TRY(r.Uint("history_dropped", &j->history_dropped));
-  JOBNET_TRY(r.Str("reused_from", &j->reused_from, limits::kJobIdBytesMax));
-  return Status::OK();
+  return ReadFields(MapReader(o), JobInfoFields(), j);
 }
 
 Status ReadAccepted(const MapReader& r, AcceptedReply* b) {
@@ -945,689 +484,483 @@ Status ReadLeases(const MapReader& r, const char* key, std::vector<uint64_t>* ou
                    });
 }
 
-// worker, id and lease: required in progress, complete and fail.
+// ---- one reader per kind (the table kKinds below names them) ----
+
+// A message that is its field table (descriptions.hpp), and its checks.
 template <class T>
-Status ReadRunFields(const MapReader& r, T* b) {
-  JOBNET_TRY(r.Uint("worker", &b->worker, true));
-  JOBNET_TRY(r.Str("id", &b->id, limits::kJobIdBytesMax, true));
-  JOBNET_TRY(r.Uint("lease", &b->lease, true));
+Status ReadDescribed(const MapReader& r, Body* body) {
+  T b;
+  JOBNET_TRY(ReadFields(r, Describe(&b), &b));
+  JOBNET_TRY(Check(b));
+  *body = std::move(b);
   return Status::OK();
 }
 
-// The external-worker kinds, split out of ReadBody.
-Status ReadWorkerBody(Kind kind, const MapReader& r, Body* body) {
-  switch (kind) {
-    case Kind::kWorkerRegister: {
-      WorkerRegisterRequest b;
-      b.capacity = 0;  // required below
-      JOBNET_TRY(r.Str("name", &b.name, limits::kWorkerNameBytesMax));
-      JOBNET_TRY(ReadArray(r, "types", limits::kExternalTypesMax, "type names",
-                           [&b](const msgpack::object& v) {
-                             if (v.type != msgpack::type::STR)
-                               return Status::Corruption("each of 'types' must be a string");
-                             if (v.via.str.size > limits::kTypeNameBytesMax)
-                               return Status::TooLarge("a type is longer than " +
-                                                       std::to_string(limits::kTypeNameBytesMax) +
-                                                       " bytes");
-                             b.types.emplace_back(v.via.str.ptr, v.via.str.size);
-                             return Status::OK();
-                           }));
-      JOBNET_TRY(r.Uint("capacity", &b.capacity, true));
-      JOBNET_TRY(r.Uint("lease_ms", &b.lease_ms));
-      JOBNET_TRY(Validate(b));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kWorkerPoll: {
-      WorkerPollRequest b;
-      JOBNET_TRY(r.Uint("worker", &b.worker, true));
-      JOBNET_TRY(r.Uint("wait_ms", &b.wait_ms));
-      JOBNET_TRY(r.Uint("max", &b.max));
-      if (b.wait_ms > limits::kExternalPollWaitMsMax)
-        return Status::InvalidArgument("wait_ms must be 0.." +
-                                       std::to_string(limits::kExternalPollWaitMsMax));
-      if (b.max > limits::kExternalCapacityMax)
-        return Status::InvalidArgument("max must be 0.." +
-                                       std::to_string(limits::kExternalCapacityMax));
-      *body = b;
-      return Status::OK();
-    }
-    case Kind::kWorkerHeartbeat: {
-      WorkerHeartbeatRequest b;
-      JOBNET_TRY(r.Uint("worker", &b.worker, true));
-      JOBNET_TRY(ReadLeases(r, "leases", &b.leases));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kWorkerProgress: {
-      WorkerProgressRequest b;
-      JOBNET_TRY(ReadRunFields(r, &b));
-      JOBNET_TRY(r.Uint("pct", &b.pct, true));
-      JOBNET_TRY(r.Str("message", &b.message, limits::kProgressMessageBytesMax));
-      if (b.pct > limits::kProgressPctMax)
-        return Status::InvalidArgument("pct must be 0.." + std::to_string(limits::kProgressPctMax));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kWorkerComplete: {
-      WorkerCompleteRequest b;
-      JOBNET_TRY(ReadRunFields(r, &b));
-      JOBNET_TRY(r.Raw("result", &b.result, limits::kResultBytesMax));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kWorkerFail: {
-      WorkerFailRequest b;
-      JOBNET_TRY(ReadRunFields(r, &b));
-      JOBNET_TRY(r.Str("error", &b.error, limits::kErrorMessageBytesMax));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kWorkerUnregister: {
-      WorkerUnregisterRequest b;
-      JOBNET_TRY(r.Uint("worker", &b.worker, true));
-      *body = b;
-      return Status::OK();
-    }
-    case Kind::kWorkerRegistered: {
-      WorkerRegisteredReply b;
-      JOBNET_TRY(r.Uint("worker", &b.worker, true));
-      JOBNET_TRY(r.Str("node", &b.node, limits::kNodeIdBytesMax));
-      JOBNET_TRY(r.Uint("lease_ms", &b.lease_ms));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kWorkerJobs: {
-      WorkerJobsReply b;
-      JOBNET_TRY(ReadMaps(r, "jobs", limits::kExternalCapacityMax, [&b](const MapReader& jr) {
-        LeasedJob j;
-        JOBNET_TRY(jr.Str("id", &j.id, limits::kJobIdBytesMax, true));
-        JOBNET_TRY(jr.Uint("lease", &j.lease, true));
-        JOBNET_TRY(jr.Str("type", &j.type, limits::kTypeNameBytesMax, true));
-        JOBNET_TRY(jr.Str("queue", &j.queue, limits::kQueueNameBytesMax));
-        JOBNET_TRY(jr.Uint("priority", &j.priority));
-        JOBNET_TRY(jr.Raw("payload", &j.payload, limits::kPayloadBytesMax));
-        JOBNET_TRY(jr.Uint("attempt", &j.attempt));
-        JOBNET_TRY(jr.Uint("timeout_ms", &j.timeout_ms));
-        b.jobs.push_back(std::move(j));
-        return Status::OK();
-      }));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kWorkerBeat: {
-      WorkerBeatReply b;
-      JOBNET_TRY(ReadLeases(r, "lost", &b.lost));
-      JOBNET_TRY(r.Uint("lease_ms", &b.lease_ms));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kWorkerAck: {
-      WorkerAckReply b;
-      JOBNET_TRY(r.Bool("applied", &b.applied));
-      *body = b;
-      return Status::OK();
-    }
-    default:
-      break;
-  }
-  return Status::InvalidArgument("unknown message kind " + std::to_string(static_cast<int>(kind)));
+Status ReadWorkerRegister(const MapReader& r, Body* body) {
+  WorkerRegisterRequest b;
+  b.capacity = 0;  // required below
+  JOBNET_TRY(r.Str("name", &b.name, limits::kWorkerNameBytesMax));
+  JOBNET_TRY(ReadArray(r, "types", limits::kExternalTypesMax, "type names",
+                       [&b](const msgpack::object& v) {
+                         if (v.type != msgpack::type::STR)
+                           return Status::Corruption("each of 'types' must be a string");
+                         if (v.via.str.size > limits::kTypeNameBytesMax)
+                           return Status::TooLarge("a type is longer than " +
+                                                   std::to_string(limits::kTypeNameBytesMax) +
+                                                   " bytes");
+                         b.types.emplace_back(v.via.str.ptr, v.via.str.size);
+                         return Status::OK();
+                       }));
+  JOBNET_TRY(r.Uint("capacity", &b.capacity, true));
+  JOBNET_TRY(r.Uint("lease_ms", &b.lease_ms));
+  JOBNET_TRY(Validate(b));
+  *body = std::move(b);
+  return Status::OK();
 }
 
-Status ReadBody(Kind kind, const msgpack::object& o, Body* body) {
-  MapReader r(o);
-  switch (kind) {
-    case Kind::kSubmit: {
-      SubmitRequest b;
-      JOBNET_TRY(ReadSpec(r, &b.spec));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kStatus: {
-      StatusRequest b;
-      JOBNET_TRY(r.Str("id", &b.id, limits::kJobIdBytesMax, true));
-      JOBNET_TRY(r.Bool("history", &b.history));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kCancel: {
-      CancelRequest b;
-      JOBNET_TRY(r.Str("id", &b.id, limits::kJobIdBytesMax, true));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kRetry: {
-      RetryRequest b;
-      JOBNET_TRY(r.Str("id", &b.id, limits::kJobIdBytesMax, true));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kWait: {
-      WaitRequest b;
-      JOBNET_TRY(r.Str("id", &b.id, limits::kJobIdBytesMax, true));
-      JOBNET_TRY(r.Uint("timeout_ms", &b.timeout_ms));
-      if (b.timeout_ms > limits::kWaitTimeoutMsMax)
-        return Status::InvalidArgument("timeout_ms must be at most " +
-                                       std::to_string(limits::kWaitTimeoutMsMax));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kList: {
-      ListRequest b;
-      JobState st{};
-      bool present = false;
-      JOBNET_TRY(r.State("state", &st, &present));
-      if (present) b.state = st;
-      JOBNET_TRY(r.Str("queue", &b.queue, limits::kQueueNameBytesMax));
-      JOBNET_TRY(r.Str("type", &b.type, limits::kTypeNameBytesMax));
-      JOBNET_TRY(r.Uint("limit", &b.limit));
-      JOBNET_TRY(r.Str("after", &b.after, limits::kJobIdBytesMax));
-      if (b.limit == 0 || b.limit > limits::kListLimitMax)
-        return Status::InvalidArgument("limit must be 1.." +
-                                       std::to_string(limits::kListLimitMax));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kStats:
-      *body = StatsRequest{};
-      return Status::OK();
-    case Kind::kAccepted: {
-      AcceptedReply b;
-      JOBNET_TRY(ReadAccepted(r, &b));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kSubmitBatch: {
-      SubmitBatchRequest b;
-      std::vector<const msgpack::object*> specs;
-      JOBNET_TRY(ReadMaps(r, "specs", limits::kBatchSpecsMax, &specs));
-      b.specs.resize(specs.size());
-      // A spec that does not decode is that spec's error only: its neighbours go on.
-      for (size_t i = 0; i < specs.size(); ++i) {
-        if (specs[i]->type != msgpack::type::MAP) {
-          b.specs[i].decoded = Status::Corruption("spec must be a map");
-          continue;
-        }
-        b.specs[i].decoded = ReadSpec(MapReader(*specs[i]), &b.specs[i].spec);
-      }
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kBulk: {
-      BulkRequest b;
-      std::string action;
-      JobState st{};
-      bool present = false;
-      JOBNET_TRY(r.Str("action", &action, 16, true));
-      JOBNET_TRY(r.Str("queue", &b.queue, limits::kQueueNameBytesMax, true));
-      JOBNET_TRY(r.Str("type", &b.type, limits::kTypeNameBytesMax));
-      JOBNET_TRY(r.State("state", &st, &present));
-      if (present) b.state = st;
-      if (action == "retry") {
-        b.action = BulkAction::kRetry;
-      } else if (action == "cancel") {
-        b.action = BulkAction::kCancel;
-      } else {
-        return Status::InvalidArgument("unknown bulk action '" + action +
-                                       "' (want retry or cancel)");
-      }
-      JOBNET_TRY(Validate(b));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kBlobPut: {
-      BlobPutRequest b;
-      JOBNET_TRY(r.Str("hash", &b.hash, limits::kBlobHashHexBytes, true));
-      JOBNET_TRY(r.Uint("size", &b.size, true));
-      JOBNET_TRY(r.Uint("offset", &b.offset));
-      JOBNET_TRY(r.Bin("data", &b.data, limits::kBlobChunkBytesMax, true));
-      // The node checks the size against its own --blob-mb-max; here only the ceiling.
-      JOBNET_TRY(Validate(b, limits::kBlobBytesMaxMax));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kBlobGet: {
-      BlobGetRequest b;
-      JOBNET_TRY(r.Str("hash", &b.hash, limits::kBlobHashHexBytes, true));
-      JOBNET_TRY(r.Uint("offset", &b.offset));
-      JOBNET_TRY(r.Uint("length", &b.length));
-      JOBNET_TRY(r.Str("job", &b.job, limits::kJobIdBytesMax));
-      if (!IsBlobHash(b.hash))
-        return Status::InvalidArgument("hash must be a SHA-256 in 64 lower-case hex digits");
-      if (b.length > limits::kBlobChunkBytesMax)
-        return Status::InvalidArgument("length must be at most " +
-                                       std::to_string(limits::kBlobChunkBytesMax));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kBlobStored: {
-      BlobStoredReply b;
-      JOBNET_TRY(r.Str("hash", &b.hash, limits::kBlobHashHexBytes, true));
-      JOBNET_TRY(r.Uint("size", &b.size));
-      JOBNET_TRY(r.Uint("received", &b.received));
-      JOBNET_TRY(r.Bool("complete", &b.complete));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kBlobData: {
-      BlobDataReply b;
-      JOBNET_TRY(r.Str("hash", &b.hash, limits::kBlobHashHexBytes, true));
-      JOBNET_TRY(r.Uint("size", &b.size));
-      JOBNET_TRY(r.Uint("offset", &b.offset));
-      JOBNET_TRY(r.Bin("data", &b.data, limits::kBlobChunkBytesMax));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kTypes:
-      *body = TypesRequest{};
-      return Status::OK();
-    case Kind::kBatchAccepted: {
-      BatchAcceptedReply b;
-      std::vector<const msgpack::object*> items;
-      JOBNET_TRY(ReadMaps(r, "items", limits::kBatchSpecsMax, &items));
-      for (const auto* o : items) {
-        if (o->type != msgpack::type::MAP) return Status::Corruption("item must be a map");
-        MapReader ir(*o);
-        BatchItemResult item;
-        if (ir.Find("code") != nullptr) {
-          ErrorReply e;
-          JOBNET_TRY(ReadError(ir, &e));
-          item.status = Status(e.code == Code::kOk ? Code::kInternal : e.code, e.message);
-        } else {
-          JOBNET_TRY(ReadAccepted(ir, &item.submitted));
-        }
-        b.items.push_back(std::move(item));
-      }
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kBulkReply: {
-      BulkReply b;
-      JOBNET_TRY(r.Uint("touched", &b.touched));
-      JOBNET_TRY(r.Uint("matched", &b.matched));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kTypeList: {
-      TypeListReply b;
-      std::vector<const msgpack::object*> hs;
-      JOBNET_TRY(ReadMaps(r, "handlers", limits::kContainerItemsMax, &hs));
-      for (const auto* o : hs) {
-        if (o->type != msgpack::type::MAP) return Status::Corruption("handler must be a map");
-        MapReader hr(*o);
-        HandlerInfo h;
-        JOBNET_TRY(hr.Str("type", &h.type, limits::kTypeNameBytesMax, true));
-        JOBNET_TRY(hr.Str("payload", &h.payload, limits::kErrorMessageBytesMax));
-        JOBNET_TRY(hr.Str("result", &h.result, limits::kErrorMessageBytesMax));
-        b.handlers.push_back(std::move(h));
-      }
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kJob: {
-      JobReply b;
-      JOBNET_TRY(ReadInfo(o, &b.job));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kJobList: {
-      JobListReply b;
-      const auto* jobs = r.Find("jobs");
-      if (jobs == nullptr || jobs->type != msgpack::type::ARRAY)
-        return Status::Corruption("field 'jobs' must be an array");
-      b.jobs.resize(jobs->via.array.size);
-      for (uint32_t i = 0; i < jobs->via.array.size; ++i)
-        JOBNET_TRY(ReadInfo(jobs->via.array.ptr[i], &b.jobs[i]));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kStatsReply: {
-      StatsReply b;
-      JOBNET_TRY(r.Str("node", &b.node, limits::kNodeIdBytesMax));
-      JOBNET_TRY(r.Uint("incarnation", &b.incarnation));
-      JOBNET_TRY(r.Uint("workers", &b.workers));
-      JOBNET_TRY(r.Uint("busy", &b.busy));
-      JOBNET_TRY(r.Uint("uptime_ms", &b.uptime_ms));
-      JOBNET_TRY(r.Counts("jobs", &b.jobs));
-      JOBNET_TRY(r.Counts("queues", &b.queues));
-      JOBNET_TRY(r.Counts("counters", &b.counters));
-      JOBNET_TRY(r.Str("endpoint", &b.endpoint, limits::kEndpointBytesMax));
-      if (const auto* peers = r.Find("peers")) {
-        if (peers->type != msgpack::type::ARRAY || peers->via.array.size > limits::kPeersMax)
-          return Status::Corruption("field 'peers' must be an array of at most " +
-                                    std::to_string(limits::kPeersMax) + " peers");
-        for (uint32_t i = 0; i < peers->via.array.size; ++i) {
-          const auto& po = peers->via.array.ptr[i];
-          if (po.type != msgpack::type::MAP) return Status::Corruption("peer must be a map");
-          MapReader pr(po);
-          PeerInfo p;
-          JOBNET_TRY(pr.Str("node", &p.node, limits::kNodeIdBytesMax));
-          JOBNET_TRY(pr.Str("endpoint", &p.endpoint, limits::kEndpointBytesMax));
-          JOBNET_TRY(pr.Str("state", &p.state, 16));
-          JOBNET_TRY(pr.Uint("incarnation", &p.incarnation));
-          JOBNET_TRY(pr.Uint("workers", &p.workers));
-          JOBNET_TRY(pr.Uint("free", &p.free));
-          JOBNET_TRY(pr.Uint("queued", &p.queued));
-          JOBNET_TRY(pr.Uint("last_seen", &p.last_seen_ms));
-          JOBNET_TRY(pr.Uint("leases", &p.leases));
-          b.peers.push_back(std::move(p));
-        }
-      }
-      if (const auto* qt = r.Find("queue_totals")) JOBNET_TRY(ReadQueueTotals(*qt, &b.queue_totals));
-      if (const auto* hs = r.Find("histograms")) JOBNET_TRY(ReadHistograms(*hs, &b.histograms));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kHeartbeat: {
-      Heartbeat b;
-      JOBNET_TRY(r.Str("node", &b.node, limits::kNodeIdBytesMax, true));
-      JOBNET_TRY(r.Uint("incarnation", &b.incarnation));
-      JOBNET_TRY(r.Str("endpoint", &b.endpoint, limits::kEndpointBytesMax));
-      JOBNET_TRY(r.Uint("workers", &b.workers));
-      JOBNET_TRY(r.Uint("free", &b.free));
-      JOBNET_TRY(r.Uint("queued", &b.queued));
-      JOBNET_TRY(r.Bool("acks", &b.acks));  // absent from older nodes: false
-      if (!IsValidName(b.node, limits::kNodeIdBytesMax))
-        return Status::InvalidArgument("heartbeat has an invalid node id");
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kRemoteRun: {
-      RemoteRun b;
-      JOBNET_TRY(r.Str("owner", &b.owner, limits::kNodeIdBytesMax, true));
-      JOBNET_TRY(r.Uint("owner_incarnation", &b.owner_incarnation));
-      JOBNET_TRY(r.Uint("lease", &b.lease, true));
-      JOBNET_TRY(r.Uint("seq", &b.seq, true));
-      JOBNET_TRY(r.Str("id", &b.id, limits::kJobIdBytesMax, true));
-      JOBNET_TRY(r.Str("type", &b.type, limits::kTypeNameBytesMax, true));
-      JOBNET_TRY(r.Raw("payload", &b.payload, limits::kPayloadBytesMax));
-      JOBNET_TRY(r.Uint("attempt", &b.attempt));
-      JOBNET_TRY(r.Uint("timeout_ms", &b.timeout_ms));
-      if (b.timeout_ms < 1 || b.timeout_ms > limits::kTimeoutMsMax)
-        return Status::InvalidArgument("remote_run timeout_ms out of range");
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kRemoteResult: {
-      RemoteResult b;
-      JOBNET_TRY(r.Str("owner", &b.owner, limits::kNodeIdBytesMax, true));
-      JOBNET_TRY(r.Uint("owner_incarnation", &b.owner_incarnation));
-      JOBNET_TRY(r.Str("worker_node", &b.worker_node, limits::kNodeIdBytesMax));
-      JOBNET_TRY(r.Uint("lease", &b.lease, true));
-      JOBNET_TRY(r.Uint("seq", &b.seq, true));
-      JOBNET_TRY(r.Bool("ok", &b.ok));
-      JOBNET_TRY(r.Bool("rejected", &b.rejected));
-      JOBNET_TRY(r.Bool("timed_out", &b.timed_out));  // absent from older nodes: false
-      JOBNET_TRY(r.Raw("result", &b.result, limits::kResultBytesMax));
-      JOBNET_TRY(r.Str("error", &b.error, limits::kErrorMessageBytesMax));
-      JOBNET_TRY(r.Uint("free", &b.free));  // absent from older nodes, which send no acks
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kRemoteAck: {
-      RemoteAck b;
-      JOBNET_TRY(r.Str("owner", &b.owner, limits::kNodeIdBytesMax, true));
-      JOBNET_TRY(r.Uint("owner_incarnation", &b.owner_incarnation));
-      JOBNET_TRY(r.Str("worker_node", &b.worker_node, limits::kNodeIdBytesMax));
-      JOBNET_TRY(r.Uint("lease", &b.lease, true));
-      JOBNET_TRY(r.Uint("seq", &b.seq, true));
-      JOBNET_TRY(r.Uint("free", &b.free));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kWorkers:
-      *body = WorkersRequest{};
-      return Status::OK();
-    case Kind::kWorkersSet: {
-      WorkersSetRequest b;
-      JOBNET_TRY(r.Uint("workers", &b.workers, true));
-      *body = b;
-      return Status::OK();
-    }
-    case Kind::kWorkerList: {
-      WorkerListReply b;
-      JOBNET_TRY(r.Str("node", &b.node, limits::kNodeIdBytesMax));
-      JOBNET_TRY(r.Uint("workers", &b.workers));
-      const auto* slots = r.Find("slots");
-      if (slots == nullptr || slots->type != msgpack::type::ARRAY ||
-          slots->via.array.size > limits::kWorkersMax)
-        return Status::Corruption("field 'slots' must be an array of at most " +
-                                  std::to_string(limits::kWorkersMax) + " slots");
-      for (uint32_t i = 0; i < slots->via.array.size; ++i) {
-        const auto& so = slots->via.array.ptr[i];
-        if (so.type != msgpack::type::MAP) return Status::Corruption("slot must be a map");
-        MapReader sr(so);
-        WorkerSlot w;
-        std::string state;
-        JOBNET_TRY(sr.Uint("id", &w.id, true));
-        JOBNET_TRY(sr.Str("state", &state, 16));
-        if (state != "busy" && state != "idle")
-          return Status::Corruption("slot state must be 'busy' or 'idle'");
-        w.busy = state == "busy";
-        JOBNET_TRY(sr.Bool("retiring", &w.retiring));
-        JOBNET_TRY(sr.Str("job", &w.job, limits::kJobIdBytesMax));
-        JOBNET_TRY(sr.Str("queue", &w.queue, limits::kQueueNameBytesMax));
-        JOBNET_TRY(sr.Str("type", &w.type, limits::kTypeNameBytesMax));
-        JOBNET_TRY(sr.Uint("since", &w.since_ms));
-        b.slots.push_back(std::move(w));
-      }
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kScheduleAdd: {
-      ScheduleAddRequest b;
-      JOBNET_TRY(ReadSpec(r, &b.schedule.job));
-      JOBNET_TRY(r.Str("name", &b.schedule.name, limits::kScheduleNameBytesMax, true));
-      JOBNET_TRY(r.Str("cron", &b.schedule.cron, limits::kCronBytesMax));
-      JOBNET_TRY(r.Uint("every_ms", &b.schedule.every_ms));
-      JOBNET_TRY(Validate(b.schedule));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kScheduleList: {
-      ScheduleListRequest b;
-      JOBNET_TRY(r.Bool("local", &b.local));
-      *body = b;
-      return Status::OK();
-    }
-    case Kind::kScheduleChange: {
-      ScheduleChangeRequest b;
-      std::string action;
-      JOBNET_TRY(r.Str("name", &b.name, limits::kScheduleNameBytesMax, true));
-      JOBNET_TRY(r.Str("action", &action, 16, true));
-      auto parsed = ParseScheduleAction(action);
-      if (parsed) b.action = *parsed;
-      if (!parsed)
-        return Status::InvalidArgument("action must be remove, pause or resume, not '" + action +
-                                       "'");
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kScheduleListReply: {
-      ScheduleListReply b;
-      const auto* list = r.Find("schedules");
-      if (list == nullptr || list->type != msgpack::type::ARRAY)
-        return Status::Corruption("field 'schedules' must be an array");
-      b.schedules.resize(list->via.array.size);
-      for (uint32_t i = 0; i < list->via.array.size; ++i)
-        JOBNET_TRY(ReadScheduleInfo(list->via.array.ptr[i], &b.schedules[i]));
-      if (const auto* un = r.Find("unreachable")) {
-        if (un->type != msgpack::type::ARRAY || un->via.array.size > limits::kPeersMax)
-          return Status::Corruption("field 'unreachable' must be an array of at most " +
-                                    std::to_string(limits::kPeersMax) + " node ids");
-        for (uint32_t i = 0; i < un->via.array.size; ++i) {
-          const auto& n = un->via.array.ptr[i];
-          if (n.type != msgpack::type::STR || n.via.str.size > limits::kEndpointBytesMax)
-            return Status::Corruption("field 'unreachable' must hold node ids");
-          b.unreachable.emplace_back(n.via.str.ptr, n.via.str.size);
-        }
-      }
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kRemoteCancel: {
-      RemoteCancel b;
-      JOBNET_TRY(r.Str("owner", &b.owner, limits::kNodeIdBytesMax, true));
-      JOBNET_TRY(r.Uint("owner_incarnation", &b.owner_incarnation));
-      JOBNET_TRY(r.Uint("lease", &b.lease, true));
-      JOBNET_TRY(r.Uint("seq", &b.seq, true));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kQueueSet: {
-      QueueSetRequest b;
-      QueueUpdate& u = b.update;
-      JOBNET_TRY(r.Str("name", &u.name, limits::kQueueNameBytesMax, true));
-      if (r.Find("order") != nullptr) {
-        std::string order;
-        JOBNET_TRY(r.Str("order", &order, 8));
-        auto o = ParseQueueOrder(order);
-        if (!o) return Status::InvalidArgument("order must be fifo or lifo, not '" + order + "'");
-        u.order = *o;
-      }
-      // Each field present (and not nil) is a change; absent ones keep their value.
-      auto opt_uint = [&r](const char* key, std::optional<uint32_t>* out) {
-        const auto* v = r.Find(key);
-        if (v == nullptr || v->type == msgpack::type::NIL) return Status::OK();
-        uint32_t x = 0;
-        JOBNET_TRY(r.Uint(key, &x));
-        *out = x;
-        return Status::OK();
-      };
-      JOBNET_TRY(opt_uint("concurrency", &u.concurrency));
-      JOBNET_TRY(opt_uint("rate", &u.rate));
-      JOBNET_TRY(opt_uint("weight", &u.weight));
-      if (const auto* v = r.Find("paused"); v != nullptr && v->type != msgpack::type::NIL) {
-        bool paused = false;
-        JOBNET_TRY(r.Bool("paused", &paused));
-        u.paused = paused;
-      }
-      JOBNET_TRY(Validate(u));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kQueues:
-      *body = QueuesRequest{};
-      return Status::OK();
-    case Kind::kQueueList: {
-      QueueListReply b;
-      JOBNET_TRY(ReadMaps(r, "queues", limits::kQueuesMax + limits::kQueueSettingsMax,
-                          [&b](const MapReader& qr) {
-                            QueueInfo q;
-                            JOBNET_TRY(ReadSettings(qr, &q.settings));
-                            JOBNET_TRY(qr.Str("node", &q.node, limits::kNodeIdBytesMax));
-                            JOBNET_TRY(qr.Uint("queued", &q.queued));
-                            JOBNET_TRY(qr.Uint("delayed", &q.delayed));
-                            JOBNET_TRY(qr.Uint("running", &q.running));
-                            JOBNET_TRY(qr.Uint("dead", &q.dead));
-                            JOBNET_TRY(qr.Uint("oldest_wait_ms", &q.oldest_wait_ms));
-                            b.queues.push_back(std::move(q));
-                            return Status::OK();
-                          }));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kQueueSync: {
-      QueueSync b;
-      JOBNET_TRY(r.Str("node", &b.node, limits::kNodeIdBytesMax, true));
-      JOBNET_TRY(ReadMaps(r, "queues", limits::kQueueSyncPerFrameMax, [&b](const MapReader& qr) {
-        QueueSettings q;
-        JOBNET_TRY(ReadSettings(qr, &q));
-        b.queues.push_back(std::move(q));
-        return Status::OK();
-      }));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kEvents: {
-      EventsRequest b;
-      JOBNET_TRY(r.Uint("since", &b.since));
-      JOBNET_TRY(r.Str("queue", &b.queue, limits::kQueueNameBytesMax));
-      JOBNET_TRY(r.Str("job", &b.job, limits::kJobIdBytesMax));
-      JOBNET_TRY(r.Uint("max", &b.max));  // absent: the default
-      JOBNET_TRY(r.Uint("wait_ms", &b.wait_ms));
-      JOBNET_TRY(Validate(b));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kEventList: {
-      EventListReply b;
-      JOBNET_TRY(ReadMaps(r, "events", limits::kEventsPerReplyMax, [&b](const MapReader& er) {
-        StateEvent e;
-        bool present = false;
-        JOBNET_TRY(er.Uint("seq", &e.seq, true));
-        JOBNET_TRY(er.Str("id", &e.id, limits::kJobIdBytesMax, true));
-        JOBNET_TRY(er.State("state", &e.state, &present));
-        if (!present) return Status::InvalidArgument("missing field 'state'");
-        JOBNET_TRY(er.Str("queue", &e.queue, limits::kQueueNameBytesMax));
-        JOBNET_TRY(er.Str("type", &e.type, limits::kTypeNameBytesMax));
-        JOBNET_TRY(er.Uint("at", &e.at_ms));
-        JOBNET_TRY(er.Uint("attempt", &e.attempt));
-        JOBNET_TRY(er.Str("node", &e.node, limits::kNodeIdBytesMax));
-        JOBNET_TRY(er.Str("error", &e.error, limits::kErrorMessageBytesMax));
-        std::string kind;  // absent: "state"
-        JOBNET_TRY(er.Str("event", &kind, 16));
-        if (kind == "progress") {
-          e.progress_report = true;
-          JOBNET_TRY(er.Uint("progress", &e.progress));
-          if (e.progress > limits::kProgressPctMax)
-            return Status::InvalidArgument("field 'progress' must be 0.." +
-                                           std::to_string(limits::kProgressPctMax));
-          JOBNET_TRY(er.Str("progress_message", &e.progress_message,
-                            limits::kProgressMessageBytesMax));
-        } else if (!kind.empty() && kind != "state") {
-          return Status::InvalidArgument("field 'event' must be state or progress");
-        }
-        b.events.push_back(std::move(e));
-        return Status::OK();
-      }));
-      JOBNET_TRY(r.Uint("next", &b.next));
-      JOBNET_TRY(r.Uint("oldest", &b.oldest));
-      JOBNET_TRY(r.Bool("gap", &b.gap));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kError: {
-      ErrorReply b;
-      JOBNET_TRY(ReadError(r, &b));
-      *body = std::move(b);
-      return Status::OK();
-    }
-    case Kind::kWorkerRegister: case Kind::kWorkerPoll: case Kind::kWorkerHeartbeat:
-    case Kind::kWorkerProgress: case Kind::kWorkerComplete: case Kind::kWorkerFail:
-    case Kind::kWorkerUnregister: case Kind::kWorkerRegistered: case Kind::kWorkerJobs:
-    case Kind::kWorkerBeat: case Kind::kWorkerAck:
-      return ReadWorkerBody(kind, r, body);
-  }
-  return Status::InvalidArgument("unknown message kind " + std::to_string(static_cast<int>(kind)));
+Status ReadWorkerHeartbeat(const MapReader& r, Body* body) {
+  WorkerHeartbeatRequest b;
+  JOBNET_TRY(r.Uint("worker", &b.worker, true));
+  JOBNET_TRY(ReadLeases(r, "leases", &b.leases));
+  *body = std::move(b);
+  return Status::OK();
 }
 
-bool KnownKind(uint64_t k) {
-  if (k > 255) return false;
-  switch (static_cast<Kind>(k)) {
-    case Kind::kSubmit: case Kind::kStatus: case Kind::kWait: case Kind::kCancel:
-    case Kind::kRetry: case Kind::kList: case Kind::kStats: case Kind::kAccepted:
-    case Kind::kJob: case Kind::kJobList: case Kind::kStatsReply: case Kind::kError:
-    case Kind::kHeartbeat: case Kind::kRemoteRun: case Kind::kRemoteResult:
-    case Kind::kRemoteAck: case Kind::kSubmitBatch: case Kind::kBulk: case Kind::kTypes:
-    case Kind::kBatchAccepted: case Kind::kBulkReply: case Kind::kTypeList:
-    case Kind::kWorkers: case Kind::kWorkersSet:
-    case Kind::kWorkerList: case Kind::kRemoteCancel:
-    case Kind::kScheduleAdd: case Kind::kScheduleList:
-    case Kind::kScheduleChange: case Kind::kScheduleListReply:
-    case Kind::kQueueSet: case Kind::kQueues: case Kind::kQueueList: case Kind::kQueueSync:
-    case Kind::kEvents: case Kind::kEventList:
-    case Kind::kBlobPut: case Kind::kBlobGet: case Kind::kBlobStored: case Kind::kBlobData:
-    case Kind::kWorkerRegister: case Kind::kWorkerPoll: case Kind::kWorkerHeartbeat:
-    case Kind::kWorkerProgress: case Kind::kWorkerComplete: case Kind::kWorkerFail:
-    case Kind::kWorkerUnregister: case Kind::kWorkerRegistered: case Kind::kWorkerJobs:
-    case Kind::kWorkerBeat: case Kind::kWorkerAck:
-      return true;
+Status ReadWorkerJobs(const MapReader& r, Body* body) {
+  WorkerJobsReply b;
+  JOBNET_TRY(ReadMaps(r, "jobs", limits::kExternalCapacityMax, [&b](const MapReader& jr) {
+    LeasedJob j;
+    JOBNET_TRY(jr.Str("id", &j.id, limits::kJobIdBytesMax, true));
+    JOBNET_TRY(jr.Uint("lease", &j.lease, true));
+    JOBNET_TRY(jr.Str("type", &j.type, limits::kTypeNameBytesMax, true));
+    JOBNET_TRY(jr.Str("queue", &j.queue, limits::kQueueNameBytesMax));
+    JOBNET_TRY(jr.Uint("priority", &j.priority));
+    JOBNET_TRY(jr.Raw("payload", &j.payload, limits::kPayloadBytesMax));
+    JOBNET_TRY(jr.Uint("attempt", &j.attempt));
+    JOBNET_TRY(jr.Uint("timeout_ms", &j.timeout_ms));
+    b.jobs.push_back(std::move(j));
+    return Status::OK();
+  }));
+  *body = std::move(b);
+  return Status::OK();
+}
+
+Status ReadWorkerBeat(const MapReader& r, Body* body) {
+  WorkerBeatReply b;
+  JOBNET_TRY(ReadLeases(r, "lost", &b.lost));
+  JOBNET_TRY(r.Uint("lease_ms", &b.lease_ms));
+  *body = std::move(b);
+  return Status::OK();
+}
+
+Status ReadSubmit(const MapReader& r, Body* body) {
+  SubmitRequest b;
+  JOBNET_TRY(ReadSpec(r, &b.spec));
+  *body = std::move(b);
+  return Status::OK();
+}
+
+Status ReadList(const MapReader& r, Body* body) {
+  ListRequest b;
+  JobState st{};
+  bool present = false;
+  JOBNET_TRY(r.State("state", &st, &present));
+  if (present) b.state = st;
+  JOBNET_TRY(r.Str("queue", &b.queue, limits::kQueueNameBytesMax));
+  JOBNET_TRY(r.Str("type", &b.type, limits::kTypeNameBytesMax));
+  JOBNET_TRY(r.Uint("limit", &b.limit));
+  JOBNET_TRY(r.Str("after", &b.after, limits::kJobIdBytesMax));
+  if (b.limit == 0 || b.limit > limits::kListLimitMax)
+    return Status::InvalidArgument("limit must be 1.." +
+                                   std::to_string(limits::kListLimitMax));
+  *body = std::move(b);
+  return Status::OK();
+}
+
+Status ReadAccepted(const MapReader& r, Body* body) {
+  AcceptedReply b;
+  JOBNET_TRY(ReadAccepted(r, &b));
+  *body = std::move(b);
+  return Status::OK();
+}
+
+Status ReadSubmitBatch(const MapReader& r, Body* body) {
+  SubmitBatchRequest b;
+  std::vector<const msgpack::object*> specs;
+  JOBNET_TRY(ReadMaps(r, "specs", limits::kBatchSpecsMax, &specs));
+  b.specs.resize(specs.size());
+  // A spec that does not decode is that spec's error only: its neighbours go on.
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (specs[i]->type != msgpack::type::MAP) {
+      b.specs[i].decoded = Status::Corruption("spec must be a map");
+      continue;
+    }
+    b.specs[i].decoded = ReadSpec(MapReader(*specs[i]), &b.specs[i].spec);
   }
-  return false;
+  *body = std::move(b);
+  return Status::OK();
+}
+
+Status ReadBulk(const MapReader& r, Body* body) {
+  BulkRequest b;
+  std::string action;
+  JobState st{};
+  bool present = false;
+  JOBNET_TRY(r.Str("action", &action, 16, true));
+  JOBNET_TRY(r.Str("queue", &b.queue, limits::kQueueNameBytesMax, true));
+  JOBNET_TRY(r.Str("type", &b.type, limits::kTypeNameBytesMax));
+  JOBNET_TRY(r.State("state", &st, &present));
+  if (present) b.state = st;
+  if (action == "retry") {
+    b.action = BulkAction::kRetry;
+  } else if (action == "cancel") {
+    b.action = BulkAction::kCancel;
+  } else {
+    return Status::InvalidArgument("unknown bulk action '" + action +
+                                   "' (want retry or cancel)");
+  }
+  JOBNET_TRY(Validate(b));
+  *body = std::move(b);
+  return Status::OK();
+}
+
+Status ReadBatchAccepted(const MapReader& r, Body* body) {
+  BatchAcceptedReply b;
+  std::vector<const msgpack::object*> items;
+  JOBNET_TRY(ReadMaps(r, "items", limits::kBatchSpecsMax, &items));
+  for (const auto* o : items) {
+    if (o->type != msgpack::type::MAP) return Status::Corruption("item must be a map");
+    MapReader ir(*o);
+    BatchItemResult item;
+    if (ir.Find("code") != nullptr) {
+      ErrorReply e;
+      JOBNET_TRY(ReadError(ir, &e));
+      item.status = Status(e.code == Code::kOk ? Code::kInternal : e.code, e.message);
+    } else {
+      JOBNET_TRY(ReadAccepted(ir, &item.submitted));
+    }
+    b.items.push_back(std::move(item));
+  }
+  *body = std::move(b);
+  return Status::OK();
+}
+
+Status ReadTypeList(const MapReader& r, Body* body) {
+  TypeListReply b;
+  std::vector<const msgpack::object*> hs;
+  JOBNET_TRY(ReadMaps(r, "handlers", limits::kContainerItemsMax, &hs));
+  for (const auto* o : hs) {
+    if (o->type != msgpack::type::MAP) return Status::Corruption("handler must be a map");
+    MapReader hr(*o);
+    HandlerInfo h;
+    JOBNET_TRY(hr.Str("type", &h.type, limits::kTypeNameBytesMax, true));
+    JOBNET_TRY(hr.Str("payload", &h.payload, limits::kErrorMessageBytesMax));
+    JOBNET_TRY(hr.Str("result", &h.result, limits::kErrorMessageBytesMax));
+    b.handlers.push_back(std::move(h));
+  }
+  *body = std::move(b);
+  return Status::OK();
+}
+
+Status ReadJob(const MapReader& r, Body* body) {
+  JobReply b;
+  JOBNET_TRY(ReadInfo(r.object(), &b.job));
+  *body = std::move(b);
+  return Status::OK();
+}
+
+Status ReadJobList(const MapReader& r, Body* body) {
+  JobListReply b;
+  const auto* jobs = r.Find("jobs");
+  if (jobs == nullptr || jobs->type != msgpack::type::ARRAY)
+    return Status::Corruption("field 'jobs' must be an array");
+  b.jobs.resize(jobs->via.array.size);
+  for (uint32_t i = 0; i < jobs->via.array.size; ++i)
+    JOBNET_TRY(ReadInfo(jobs->via.array.ptr[i], &b.jobs[i]));
+  *body = std::move(b);
+  return Status::OK();
+}
+
+Status ReadStatsReply(const MapReader& r, Body* body) {
+  StatsReply b;
+  JOBNET_TRY(r.Str("node", &b.node, limits::kNodeIdBytesMax));
+  JOBNET_TRY(r.Uint("incarnation", &b.incarnation));
+  JOBNET_TRY(r.Uint("workers", &b.workers));
+  JOBNET_TRY(r.Uint("busy", &b.busy));
+  JOBNET_TRY(r.Uint("uptime_ms", &b.uptime_ms));
+  JOBNET_TRY(r.Counts("jobs", &b.jobs));
+  JOBNET_TRY(r.Counts("queues", &b.queues));
+  JOBNET_TRY(r.Counts("counters", &b.counters));
+  JOBNET_TRY(r.Str("endpoint", &b.endpoint, limits::kEndpointBytesMax));
+  if (const auto* peers = r.Find("peers")) {
+    if (peers->type != msgpack::type::ARRAY || peers->via.array.size > limits::kPeersMax)
+      return Status::Corruption("field 'peers' must be an array of at most " +
+                                std::to_string(limits::kPeersMax) + " peers");
+    for (uint32_t i = 0; i < peers->via.array.size; ++i) {
+      const auto& po = peers->via.array.ptr[i];
+      if (po.type != msgpack::type::MAP) return Status::Corruption("peer must be a map");
+      MapReader pr(po);
+      PeerInfo p;
+      JOBNET_TRY(pr.Str("node", &p.node, limits::kNodeIdBytesMax));
+      JOBNET_TRY(pr.Str("endpoint", &p.endpoint, limits::kEndpointBytesMax));
+      JOBNET_TRY(pr.Str("state", &p.state, 16));
+      JOBNET_TRY(pr.Uint("incarnation", &p.incarnation));
+      JOBNET_TRY(pr.Uint("workers", &p.workers));
+      JOBNET_TRY(pr.Uint("free", &p.free));
+      JOBNET_TRY(pr.Uint("queued", &p.queued));
+      JOBNET_TRY(pr.Uint("last_seen", &p.last_seen_ms));
+      JOBNET_TRY(pr.Uint("leases", &p.leases));
+      b.peers.push_back(std::move(p));
+    }
+  }
+  if (const auto* qt = r.Find("queue_totals")) JOBNET_TRY(ReadQueueTotals(*qt, &b.queue_totals));
+  if (const auto* hs = r.Find("histograms")) JOBNET_TRY(ReadHistograms(*hs, &b.histograms));
+  *body = std::move(b);
+  return Status::OK();
+}
+
+Status ReadWorkerList(const MapReader& r, Body* body) {
+  WorkerListReply b;
+  JOBNET_TRY(r.Str("node", &b.node, limits::kNodeIdBytesMax));
+  JOBNET_TRY(r.Uint("workers", &b.workers));
+  const auto* slots = r.Find("slots");
+  if (slots == nullptr || slots->type != msgpack::type::ARRAY ||
+      slots->via.array.size > limits::kWorkersMax)
+    return Status::Corruption("field 'slots' must be an array of at most " +
+                              std::to_string(limits::kWorkersMax) + " slots");
+  for (uint32_t i = 0; i < slots->via.array.size; ++i) {
+    const auto& so = slots->via.array.ptr[i];
+    if (so.type != msgpack::type::MAP) return Status::Corruption("slot must be a map");
+    MapReader sr(so);
+    WorkerSlot w;
+    std::string state;
+    JOBNET_TRY(sr.Uint("id", &w.id, true));
+    JOBNET_TRY(sr.Str("state", &state, 16));
+    if (state != "busy" && state != "idle")
+      return Status::Corruption("slot state must be 'busy' or 'idle'");
+    w.busy = state == "busy";
+    JOBNET_TRY(sr.Bool("retiring", &w.retiring));
+    JOBNET_TRY(sr.Str("job", &w.job, limits::kJobIdBytesMax));
+    JOBNET_TRY(sr.Str("queue", &w.queue, limits::kQueueNameBytesMax));
+    JOBNET_TRY(sr.Str("type", &w.type, limits::kTypeNameBytesMax));
+    JOBNET_TRY(sr.Uint("since", &w.since_ms));
+    b.slots.push_back(std::move(w));
+  }
+  *body = std::move(b);
+  return Status::OK();
+}
+
+Status ReadScheduleAdd(const MapReader& r, Body* body) {
+  ScheduleAddRequest b;
+  JOBNET_TRY(ReadSpec(r, &b.schedule.job));
+  JOBNET_TRY(r.Str("name", &b.schedule.name, limits::kScheduleNameBytesMax, true));
+  JOBNET_TRY(r.Str("cron", &b.schedule.cron, limits::kCronBytesMax));
+  JOBNET_TRY(r.Uint("every_ms", &b.schedule.every_ms));
+  JOBNET_TRY(Validate(b.schedule));
+  *body = std::move(b);
+  return Status::OK();
+}
+
+Status ReadScheduleChange(const MapReader& r, Body* body) {
+  ScheduleChangeRequest b;
+  std::string action;
+  JOBNET_TRY(r.Str("name", &b.name, limits::kScheduleNameBytesMax, true));
+  JOBNET_TRY(r.Str("action", &action, 16, true));
+  auto parsed = ParseScheduleAction(action);
+  if (parsed) b.action = *parsed;
+  if (!parsed)
+    return Status::InvalidArgument("action must be remove, pause or resume, not '" + action +
+                                   "'");
+  *body = std::move(b);
+  return Status::OK();
+}
+
+Status ReadScheduleListReply(const MapReader& r, Body* body) {
+  ScheduleListReply b;
+  const auto* list = r.Find("schedules");
+  if (list == nullptr || list->type != msgpack::type::ARRAY)
+    return Status::Corruption("field 'schedules' must be an array");
+  b.schedules.resize(list->via.array.size);
+  for (uint32_t i = 0; i < list->via.array.size; ++i)
+    JOBNET_TRY(ReadScheduleInfo(list->via.array.ptr[i], &b.schedules[i]));
+  if (const auto* un = r.Find("unreachable")) {
+    if (un->type != msgpack::type::ARRAY || un->via.array.size > limits::kPeersMax)
+      return Status::Corruption("field 'unreachable' must be an array of at most " +
+                                std::to_string(limits::kPeersMax) + " node ids");
+    for (uint32_t i = 0; i < un->via.array.size; ++i) {
+      const auto& n = un->via.array.ptr[i];
+      if (n.type != msgpack::type::STR || n.via.str.size > limits::kEndpointBytesMax)
+        return Status::Corruption("field 'unreachable' must hold node ids");
+      b.unreachable.emplace_back(n.via.str.ptr, n.via.str.size);
+    }
+  }
+  *body = std::move(b);
+  return Status::OK();
+}
+
+Status ReadQueueSet(const MapReader& r, Body* body) {
+  QueueSetRequest b;
+  JOBNET_TRY(ReadFields(r, QueueUpdateFields(), &b.update));
+  JOBNET_TRY(Validate(b.update));
+  *body = std::move(b);
+  return Status::OK();
+}
+
+Status ReadQueueList(const MapReader& r, Body* body) {
+  QueueListReply b;
+  JOBNET_TRY(ReadMaps(r, "queues", limits::kQueuesMax + limits::kQueueSettingsMax,
+                      [&b](const MapReader& qr) {
+                        QueueInfo q;
+                        JOBNET_TRY(ReadSettings(qr, &q.settings));
+                        JOBNET_TRY(qr.Str("node", &q.node, limits::kNodeIdBytesMax));
+                        JOBNET_TRY(qr.Uint("queued", &q.queued));
+                        JOBNET_TRY(qr.Uint("delayed", &q.delayed));
+                        JOBNET_TRY(qr.Uint("running", &q.running));
+                        JOBNET_TRY(qr.Uint("dead", &q.dead));
+                        JOBNET_TRY(qr.Uint("oldest_wait_ms", &q.oldest_wait_ms));
+                        b.queues.push_back(std::move(q));
+                        return Status::OK();
+                      }));
+  *body = std::move(b);
+  return Status::OK();
+}
+
+Status ReadQueueSync(const MapReader& r, Body* body) {
+  QueueSync b;
+  JOBNET_TRY(r.Str("node", &b.node, limits::kNodeIdBytesMax, true));
+  JOBNET_TRY(ReadMaps(r, "queues", limits::kQueueSyncPerFrameMax, [&b](const MapReader& qr) {
+    QueueSettings q;
+    JOBNET_TRY(ReadSettings(qr, &q));
+    b.queues.push_back(std::move(q));
+    return Status::OK();
+  }));
+  *body = std::move(b);
+  return Status::OK();
+}
+
+Status ReadEventList(const MapReader& r, Body* body) {
+  EventListReply b;
+  JOBNET_TRY(ReadMaps(r, "events", limits::kEventsPerReplyMax, [&b](const MapReader& er) {
+    StateEvent e;
+    bool present = false;
+    JOBNET_TRY(er.Uint("seq", &e.seq, true));
+    JOBNET_TRY(er.Str("id", &e.id, limits::kJobIdBytesMax, true));
+    JOBNET_TRY(er.State("state", &e.state, &present));
+    if (!present) return Status::InvalidArgument("missing field 'state'");
+    JOBNET_TRY(er.Str("queue", &e.queue, limits::kQueueNameBytesMax));
+    JOBNET_TRY(er.Str("type", &e.type, limits::kTypeNameBytesMax));
+    JOBNET_TRY(er.Uint("at", &e.at_ms));
+    JOBNET_TRY(er.Uint("attempt", &e.attempt));
+    JOBNET_TRY(er.Str("node", &e.node, limits::kNodeIdBytesMax));
+    JOBNET_TRY(er.Str("error", &e.error, limits::kErrorMessageBytesMax));
+    std::string kind;  // absent: "state"
+    JOBNET_TRY(er.Str("event", &kind, 16));
+    if (kind == "progress") {
+      e.progress_report = true;
+      JOBNET_TRY(er.Uint("progress", &e.progress));
+      if (e.progress > limits::kProgressPctMax)
+        return Status::InvalidArgument("field 'progress' must be 0.." +
+                                       std::to_string(limits::kProgressPctMax));
+      JOBNET_TRY(er.Str("progress_message", &e.progress_message,
+                        limits::kProgressMessageBytesMax));
+    } else if (!kind.empty() && kind != "state") {
+      return Status::InvalidArgument("field 'event' must be state or progress");
+    }
+    b.events.push_back(std::move(e));
+    return Status::OK();
+  }));
+  JOBNET_TRY(r.Uint("next", &b.next));
+  JOBNET_TRY(r.Uint("oldest", &b.oldest));
+  JOBNET_TRY(r.Bool("gap", &b.gap));
+  *body = std::move(b);
+  return Status::OK();
+}
+
+Status ReadError(const MapReader& r, Body* body) {
+  ErrorReply b;
+  JOBNET_TRY(ReadError(r, &b));
+  *body = std::move(b);
+  return Status::OK();
+}
+
+// Every kind of message: its number, its name (logs, errors, the CLI) and its reader, in the
+// order of the Body alternatives (KindOf indexes it). A new message kind is one row here, one
+// alternative of Body and its encoding (a field table, or a BodyWriter overload).
+struct KindInfo {
+  Kind kind;
+  const char* name;
+  Status (*read)(const MapReader& r, Body* body);
+};
+constexpr KindInfo kKinds[] = {
+    {Kind::kSubmit, "submit", ReadSubmit},
+    {Kind::kStatus, "status", ReadDescribed<StatusRequest>},
+    {Kind::kWait, "wait", ReadDescribed<WaitRequest>},
+    {Kind::kCancel, "cancel", ReadDescribed<CancelRequest>},
+    {Kind::kRetry, "retry", ReadDescribed<RetryRequest>},
+    {Kind::kList, "list", ReadList},
+    {Kind::kStats, "stats", ReadDescribed<StatsRequest>},
+    {Kind::kAccepted, "accepted", ReadAccepted},
+    {Kind::kJob, "job", ReadJob},
+    {Kind::kJobList, "job_list", ReadJobList},
+    {Kind::kStatsReply, "stats_reply", ReadStatsReply},
+    {Kind::kError, "error", ReadError},
+    {Kind::kHeartbeat, "heartbeat", ReadDescribed<Heartbeat>},
+    {Kind::kRemoteRun, "remote_run", ReadDescribed<RemoteRun>},
+    {Kind::kRemoteResult, "remote_result", ReadDescribed<RemoteResult>},
+    {Kind::kRemoteAck, "remote_ack", ReadDescribed<RemoteAck>},
+    {Kind::kSubmitBatch, "submit_batch", ReadSubmitBatch},
+    {Kind::kBulk, "bulk", ReadBulk},
+    {Kind::kTypes, "types", ReadDescribed<TypesRequest>},
+    {Kind::kBatchAccepted, "batch_accepted", ReadBatchAccepted},
+    {Kind::kBulkReply, "bulk_reply", ReadDescribed<BulkReply>},
+    {Kind::kTypeList, "type_list", ReadTypeList},
+    {Kind::kWorkers, "workers", ReadDescribed<WorkersRequest>},
+    {Kind::kWorkersSet, "workers_set", ReadDescribed<WorkersSetRequest>},
+    {Kind::kWorkerList, "worker_list", ReadWorkerList},
+    {Kind::kRemoteCancel, "remote_cancel", ReadDescribed<RemoteCancel>},
+    {Kind::kScheduleAdd, "schedule_add", ReadScheduleAdd},
+    {Kind::kScheduleList, "schedule_list", ReadDescribed<ScheduleListRequest>},
+    {Kind::kScheduleChange, "schedule_change", ReadScheduleChange},
+    {Kind::kScheduleListReply, "schedule_list_reply", ReadScheduleListReply},
+    {Kind::kQueueSet, "queue_set", ReadQueueSet},
+    {Kind::kQueues, "queues", ReadDescribed<QueuesRequest>},
+    {Kind::kQueueList, "queue_list", ReadQueueList},
+    {Kind::kQueueSync, "queue_sync", ReadQueueSync},
+    {Kind::kEvents, "events", ReadDescribed<EventsRequest>},
+    {Kind::kEventList, "event_list", ReadEventList},
+    {Kind::kBlobPut, "blob_put", ReadDescribed<BlobPutRequest>},
+    {Kind::kBlobGet, "blob_get", ReadDescribed<BlobGetRequest>},
+    {Kind::kBlobStored, "blob_stored", ReadDescribed<BlobStoredReply>},
+    {Kind::kBlobData, "blob_data", ReadDescribed<BlobDataReply>},
+    {Kind::kWorkerRegister, "worker_register", ReadWorkerRegister},
+    {Kind::kWorkerPoll, "worker_poll", ReadDescribed<WorkerPollRequest>},
+    {Kind::kWorkerHeartbeat, "worker_heartbeat", ReadWorkerHeartbeat},
+    {Kind::kWorkerProgress, "worker_progress", ReadDescribed<WorkerProgressRequest>},
+    {Kind::kWorkerComplete, "worker_complete", ReadDescribed<WorkerCompleteRequest>},
+    {Kind::kWorkerFail, "worker_fail", ReadDescribed<WorkerFailRequest>},
+    {Kind::kWorkerUnregister, "worker_unregister", ReadDescribed<WorkerUnregisterRequest>},
+    {Kind::kWorkerRegistered, "worker_registered", ReadDescribed<WorkerRegisteredReply>},
+    {Kind::kWorkerJobs, "worker_jobs", ReadWorkerJobs},
+    {Kind::kWorkerBeat, "worker_beat", ReadWorkerBeat},
+    {Kind::kWorkerAck, "worker_ack", ReadDescribed<WorkerAckReply>},
+};
+static_assert(sizeof(kKinds) / sizeof(kKinds[0]) == std::variant_size_v<Body>,
+              "one kind per body alternative");
+
+const KindInfo* FindKind(uint64_t k) {
+  for (const auto& info : kKinds)
+    if (static_cast<uint64_t>(info.kind) == k) return &info;
+  return nullptr;
 }
 
 }  // namespace
+
+Kind KindOf(const Body& body) { return kKinds[body.index()].kind; }
+
+const char* KindName(Kind k) {
+  const KindInfo* info = FindKind(static_cast<uint8_t>(k));
+  return info != nullptr ? info->name : "unknown";
+}
 
 Status UnpackBounded(const char* data, std::size_t len, std::size_t bytes_max,
                      msgpack::object_handle* out) {
@@ -1799,13 +1132,14 @@ Result<Envelope> Decode(const char* data, std::size_t len, uint64_t* corr_id,
   // a well-formed number this node does not know is a kind it does not serve.
   if (f[1].type != msgpack::type::POSITIVE_INTEGER)
     return Status::Corruption("kind must be a non-negative integer");
-  if (!KnownKind(f[1].via.u64))
+  const KindInfo* kind = FindKind(f[1].via.u64);
+  if (kind == nullptr)
     return Status::InvalidArgument("unknown message kind " + std::to_string(f[1].via.u64));
   if (f[3].type != msgpack::type::MAP) return Status::Corruption("body must be a map");
   Envelope env;
   env.version = static_cast<uint32_t>(f[0].via.u64);
   env.corr_id = *corr_id;
-  s = ReadBody(static_cast<Kind>(f[1].via.u64), f[3], &env.body);
+  s = kind->read(MapReader(f[3]), &env.body);
   if (!s.ok()) return s;
   return env;
 }

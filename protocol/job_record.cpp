@@ -5,13 +5,16 @@
 
 #include <msgpack.hpp>
 
+#include "protocol/descriptions.hpp"
 #include "protocol/msgpack_bounded.hpp"
 
 namespace jobnet::protocol {
 namespace {
 
-using Packer = msgpack::packer<msgpack::sbuffer>;
 constexpr uint32_t kRecordVersion = 1;
+// Job and schedule records whose spec map uses the wire's keys (one spec encoding). Version 1
+// records (their own short keys) are still read; older binaries refuse version 2 by its number.
+constexpr uint32_t kSpecRecordVersion = 2;
 constexpr size_t kReuseKeyBytes = 32;  // SHA-256
 
 void Str(Packer& pk, const char* key, const std::string& v) {
@@ -68,77 +71,47 @@ bool GetBool(const msgpack::object& map, const char* key, bool* out) {
   return true;
 }
 
-Status UnpackRecord(const std::string& bytes, msgpack::object_handle* oh) {
+Status UnpackRecord(const std::string& bytes, msgpack::object_handle* oh,
+                    uint32_t version_max = kRecordVersion) {
   // Records come from disk: decode them within the same bounds as frames from the network.
   Status s = UnpackBounded(bytes.data(), bytes.size(), limits::kReplyFrameBytesMax, oh);
   if (!s.ok()) return Status::Corruption("journal record: " + s.message());
   const auto& o = oh->get();
   if (o.type != msgpack::type::MAP) return Status::Corruption("journal record is not a map");
   uint64_t v = 0;
-  if (!GetU64(o, "v", &v) || v != kRecordVersion)
+  if (!GetU64(o, "v", &v) || v < 1 || v > version_max)
     return Status::Corruption("journal record version " + std::to_string(v) + " is unknown");
   return Status::OK();
 }
 
 }  // namespace
 
-JobInfo Job::Info() const {
-  JobInfo i;
-  i.id = id;
-  i.type = spec.type;
-  i.queue = spec.queue;
-  i.priority = spec.priority;
-  i.state = state;
-  i.result = result();
-  i.error = error();
-  i.attempts = attempts;
-  i.max_attempts = spec.max_attempts;
-  i.created_at_ms = created_at_ms;
-  i.started_at_ms = started_at_ms;
-  i.finished_at_ms = finished_at_ms;
-  i.run_at_ms = run_at_ms;
-  i.key = spec.key;
-  i.callback = spec.callback;
-  const JobRare& r = rare.get();
-  i.callback_state = r.callback.state;
-  i.callback_attempts = r.callback.attempts;
-  i.callback_next_at_ms = r.callback.state == CallbackState::kPending ? r.callback.next_at_ms : 0;
-  i.callback_error = r.callback.error;
-  i.reused_from = r.reused_from;
-  i.progress = state == JobState::kSucceeded ? limits::kProgressPctMax : r.progress;
-  i.progress_message = r.progress_message;
-  return i;
-}
-
 namespace {
 
-// The spec map: its 8 fields, the callback URL when there is one, and the payload too when
-// asked (a job keeps it under its own key).
-void PackSpec(Packer& pk, msgpack::sbuffer& buf, const JobSpec& spec, bool with_payload) {
-  pk.pack("spec");
-  pk.pack_map((with_payload ? 9 : 8) + (spec.callback.empty() ? 0 : 1));
-  Str(pk, "type", spec.type);
-  Str(pk, "queue", spec.queue);
-  U64(pk, "prio", spec.priority);
-  U64(pk, "max", spec.max_attempts);
-  U64(pk, "backoff", spec.backoff_ms);
-  U64(pk, "timeout", spec.timeout_ms);
-  U64(pk, "run_at", spec.run_at_ms);
-  Str(pk, "key", spec.key);
-  if (!spec.callback.empty()) Str(pk, "cb", spec.callback);
-  if (with_payload) {
-    pk.pack("payload");
-    buf.write(spec.payload.data(), spec.payload.size());
-  }
+// The spec map, as on the wire (JobSpecFields); without the payload for a job record (the
+// journal keeps it under its own key).
+const Fields<JobSpec>& RecordSpecFields(bool with_payload) {
+  static const Fields<JobSpec> kWithout = [] {
+    Fields<JobSpec> f;
+    for (const auto& field : JobSpecFields())
+      if (std::string(field.key) != "payload") f.push_back(field);
+    return f;
+  }();
+  return with_payload ? JobSpecFields() : kWithout;
 }
 
-// The spec map back; priority and max_attempts are checked by the caller.
-bool ReadSpec(const msgpack::object& spec, JobSpec* s, uint64_t* prio, uint64_t* max) {
-  return GetStr(spec, "type", &s->type) && GetRaw(spec, "payload", &s->payload) &&
-         GetStr(spec, "queue", &s->queue) && GetU64(spec, "prio", prio) &&
-         GetU64(spec, "max", max) && GetU64(spec, "backoff", &s->backoff_ms) &&
-         GetU64(spec, "timeout", &s->timeout_ms) && GetU64(spec, "run_at", &s->run_at_ms) &&
-         GetStr(spec, "key", &s->key) && GetStr(spec, "cb", &s->callback);
+void PackSpec(Packer& pk, msgpack::sbuffer& buf, const JobSpec& spec, bool with_payload) {
+  pk.pack("spec");
+  PackMap(buf, pk, RecordSpecFields(with_payload), spec);
+}
+
+// The spec map back, with the wire's keys or a version 1 record's (fields.hpp old_key). A job
+// record's payload is left nil.
+Status ReadSpec(const msgpack::object& spec, bool with_payload, JobSpec* s) {
+  if (spec.type != msgpack::type::MAP) return Status::Corruption("record has no spec");
+  Status st = ReadFields(MapReader(spec), RecordSpecFields(with_payload), s);
+  if (!st.ok()) return Status::Corruption("record spec: " + st.message());
+  return Status::OK();
 }
 
 }  // namespace
@@ -149,7 +122,7 @@ std::string EncodeJobRecord(const Job& j) {
   const JobRare& r = j.rare.get();
   pk.pack_map(14 + (r.reuse_key.empty() ? 0 : 1) + (r.reused_from.empty() ? 0 : 1) +
               (j.lease == 0 ? 0 : 1));
-  U64(pk, "v", kRecordVersion);
+  U64(pk, "v", kSpecRecordVersion);
   U64(pk, "seq", j.seq);
   Str(pk, "id", j.id);
   PackSpec(pk, buf, j.spec, false);
@@ -176,22 +149,25 @@ std::string EncodeJobRecord(const Job& j) {
 
 Result<Job> DecodeJobRecord(const std::string& bytes) {
   msgpack::object_handle oh;
-  Status s = UnpackRecord(bytes, &oh);
+  Status s = UnpackRecord(bytes, &oh, kSpecRecordVersion);
   if (!s.ok()) return s;
   const auto& o = oh.get();
   Job j;
-  uint64_t state = 0, att = 0, prio = 0, max = 0, nev = 0;
+  uint64_t state = 0, att = 0, nev = 0;
   std::string reuse_key, reused_from, result = MsgpackNil(), error;
   const auto* spec = FindKey(o, "spec");
   if (spec == nullptr || spec->type != msgpack::type::MAP)
     return Status::Corruption("job record has no spec");
+  // A version 1 record without max_attempts (never written) reads as 0, as it always did.
+  j.spec.max_attempts = 0;
+  if (Status sp = ReadSpec(*spec, false, &j.spec); !sp.ok()) return sp;
   bool ok = GetU64(o, "seq", &j.seq) && GetStr(o, "id", &j.id) && GetU64(o, "state", &state) &&
             GetU64(o, "att", &att) && GetU64(o, "ca", &j.created_at_ms) &&
             GetU64(o, "sa", &j.started_at_ms) && GetU64(o, "fa", &j.finished_at_ms) &&
             GetU64(o, "ra", &j.run_at_ms) && GetRaw(o, "res", &result) &&
             GetStr(o, "err", &error) && GetU64(o, "ord", &j.order) && GetU64(o, "nev", &nev) &&
-            ReadSpec(*spec, &j.spec, &prio, &max) && GetBin(o, "rk", &reuse_key) &&
-            GetStr(o, "rf", &reused_from) && GetU64(o, "ls", &j.lease);
+            GetBin(o, "rk", &reuse_key) && GetStr(o, "rf", &reused_from) &&
+            GetU64(o, "ls", &j.lease);
   if (!ok) return Status::Corruption("job record has a field of the wrong type");
   if (!reuse_key.empty() && reuse_key.size() != kReuseKeyBytes)
     return Status::Corruption("job record has a content key of " +
@@ -207,13 +183,12 @@ Result<Job> DecodeJobRecord(const std::string& bytes) {
   if (j.seq == 0 || j.id.empty()) return Status::Corruption("job record has no seq or id");
   // Every journaled job has its submit event; the scheduler reads nev 0 as "never journaled".
   if (nev == 0) return Status::Corruption("job record has no events (nev 0)");
-  if (max == 0 || max > limits::kMaxAttemptsMax)
-    return Status::Corruption("job record has max_attempts " + std::to_string(max));
+  if (j.spec.max_attempts == 0 || j.spec.max_attempts > limits::kMaxAttemptsMax)
+    return Status::Corruption("job record has max_attempts " +
+                              std::to_string(j.spec.max_attempts));
   j.state = static_cast<JobState>(state);
   j.attempts = static_cast<uint32_t>(att);
   j.events = static_cast<uint32_t>(nev);
-  j.spec.priority = static_cast<uint32_t>(prio);
-  j.spec.max_attempts = static_cast<uint32_t>(max);
   return j;
 }
 
@@ -397,7 +372,7 @@ std::string EncodeScheduleRecord(const Schedule& s) {
   msgpack::sbuffer buf(256 + s.spec.job.payload.size());
   Packer pk(&buf);
   pk.pack_map(11);
-  U64(pk, "v", kRecordVersion);
+  U64(pk, "v", kSpecRecordVersion);
   Str(pk, "name", s.spec.name);
   Str(pk, "cron", s.spec.cron);
   U64(pk, "every", s.spec.every_ms);
@@ -414,24 +389,20 @@ std::string EncodeScheduleRecord(const Schedule& s) {
 
 Result<Schedule> DecodeScheduleRecord(const std::string& bytes) {
   msgpack::object_handle oh;
-  Status st = UnpackRecord(bytes, &oh);
+  Status st = UnpackRecord(bytes, &oh, kSpecRecordVersion);
   if (!st.ok()) return st;
   const auto& o = oh.get();
   Schedule s;
-  uint64_t prio = 0, max = 0;
   const auto* spec = FindKey(o, "spec");
   if (spec == nullptr || spec->type != msgpack::type::MAP)
     return Status::Corruption("schedule record has no spec");
+  if (Status sp = ReadSpec(*spec, true, &s.spec.job); !sp.ok()) return sp;
   bool ok = GetStr(o, "name", &s.spec.name) && GetStr(o, "cron", &s.spec.cron) &&
-            GetU64(o, "every", &s.spec.every_ms) && ReadSpec(*spec, &s.spec.job, &prio, &max) &&
+            GetU64(o, "every", &s.spec.every_ms) &&
             GetU64(o, "an", &s.anchor_ms) && GetU64(o, "from", &s.from_ms) &&
             GetBool(o, "paused", &s.paused) && GetU64(o, "lf", &s.last_fire_ms) &&
             GetStr(o, "lj", &s.last_job_id) && GetU64(o, "fires", &s.fires);
   if (!ok) return Status::Corruption("schedule record has a field of the wrong type");
-  if (prio > limits::kPriorityMax || max > limits::kMaxAttemptsMax)
-    return Status::Corruption("schedule record has priority or max_attempts out of range");
-  s.spec.job.priority = static_cast<uint32_t>(prio);
-  s.spec.job.max_attempts = static_cast<uint32_t>(max);
   // The scheduler parses the cron again; the rest must be a spec it could have accepted.
   if (Status v = Validate(s.spec); !v.ok())
     return Status::Corruption("schedule record '" + s.spec.name + "': " + v.message());

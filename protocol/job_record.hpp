@@ -4,20 +4,23 @@
 // The payload is not part of the job record: it never changes, so the journal stores it once,
 // under its own key, when the job is first written (journal.hpp).
 //
-//   job_record   := map { "v": 1, "seq": uint, "id": str, "spec": map, "state": uint,
+//   job_record   := map { "v": 2, "seq": uint, "id": str, "spec": map, "state": uint,
 //                         "att": uint, "ca": uint, "sa": uint, "fa": uint, "ra": uint,
 //                         "res": any, "err": str, "ord": uint, "nev": uint,
 //                         ["rk": bin(32)], ["rf": str], ["ls": uint] }
 //     rk: the content key of a job submitted with reuse that runs (result reuse);
 //     rf: the job whose result a reuse submit copied (it never ran);
 //     ls: the lease of the job's current (or last) run: the one run whose result it takes.
+//     spec: the wire's job spec map (descriptions.hpp JobSpecFields) without "payload". Version
+//     1 records spelled it with their own keys (prio, max, backoff, timeout, run_at, cb), still
+//     read (docs/journal.md §2).
 //   event_record := map { "v": 1, "t": uint(ms), "state": uint, "att": uint, "msg": str,
 //                         ["node": str], ["err": str] }
 //     node: on an event into `running`, the node that runs the attempt;
 //     err:  on an event that ends a failed attempt, the attempt's error.
 //   (Both optional: records written before them read as empty, docs/journal.md.)
-//   schedule_record := map { "v": 1, "name": str, "cron": str, "every": uint,
-//                            "spec": map (as in job_record, plus "payload": any),
+//   schedule_record := map { "v": 2, "name": str, "cron": str, "every": uint,
+//                            "spec": map (the wire's job spec, with "payload"),
 //                            "an": uint, "from": uint, "paused": bool, "lf": uint, "lj": str,
 //                            "fires": uint }
 //   callback_record := map { "v": 1, "id": str, "state": uint, "att": uint, "next": uint(ms),

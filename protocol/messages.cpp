@@ -2,6 +2,7 @@
 #include "protocol/messages.hpp"
 
 #include "base/parse.hpp"
+#include "protocol/descriptions.hpp"
 #include "protocol/msgpack_bounded.hpp"
 
 #include <algorithm>
@@ -107,20 +108,29 @@ Status Validate(const JobSpec& spec) {
     return Status::InvalidArgument("backoff_ms must be at most " + to_string(kBackoffMsMax));
   if (spec.timeout_ms < 1 || spec.timeout_ms > kTimeoutMsMax)
     return Status::InvalidArgument("timeout_ms must be 1.." + to_string(kTimeoutMsMax));
-  if (spec.key.size() > kIdempotencyKeyBytesMax)
-    return Status::TooLarge("key must be at most " + to_string(kIdempotencyKeyBytesMax) +
+  // Every other string's bound comes from its row (descriptions.cpp): key, callback, ... Only the
+  // size of a callback here: the URL itself is checked by the node that takes the job, against
+  // its callback allow-list (core/callbacks.hpp).
+  for (const auto& f : JobSpecFields()) {
+    const auto* m = std::get_if<std::string JobSpec::*>(&f.member);
+    if (f.type != FieldType::kStr || m == nullptr || (spec.*(*m)).size() <= f.bytes_max) continue;
+    return Status::TooLarge(std::string(f.key) + " must be at most " + to_string(f.bytes_max) +
                             " bytes");
-  // Only the size here: the URL itself is checked by the node that takes the job, against its
-  // callback allow-list (core/callbacks.hpp).
-  if (spec.callback.size() > kCallbackUrlBytesMax)
-    return Status::TooLarge("callback must be at most " + to_string(kCallbackUrlBytesMax) +
-                            " bytes");
+  }
   return Status::OK();
 }
 
 uint64_t BatchSpecBytes(const JobSpec& spec) {
-  return spec.payload.size() + spec.key.size() + spec.callback.size() +
-         limits::kBatchSpecOverheadBytes;
+  // The payload and every free-length string (key, callback, ...: each string row but the two
+  // names, which the overhead covers).
+  uint64_t bytes = spec.payload.size() + limits::kBatchSpecOverheadBytes;
+  for (const auto& f : JobSpecFields()) {
+    const auto* m = std::get_if<std::string JobSpec::*>(&f.member);
+    if (m != nullptr && f.type == FieldType::kStr && &(spec.*(*m)) != &spec.type &&
+        &(spec.*(*m)) != &spec.queue)
+      bytes += (spec.*(*m)).size();
+  }
+  return bytes;
 }
 
 Status Validate(const BulkQuery& q) {
@@ -240,91 +250,6 @@ Status Validate(const WorkerRegisterRequest& r) {
                                    to_string(kExternalLeaseMsMin) + ".." +
                                    to_string(kExternalLeaseMsMax));
   return Status::OK();
-}
-
-Kind KindOf(const Body& body) {
-  static constexpr Kind kKinds[] = {Kind::kSubmit,   Kind::kStatus,   Kind::kWait,
-                                    Kind::kCancel,   Kind::kRetry,    Kind::kList,
-                                    Kind::kStats,    Kind::kAccepted, Kind::kJob,
-                                    Kind::kJobList,  Kind::kStatsReply, Kind::kError,
-                                    Kind::kHeartbeat, Kind::kRemoteRun, Kind::kRemoteResult,
-                                    Kind::kRemoteAck, Kind::kSubmitBatch, Kind::kBulk,
-                                    Kind::kTypes, Kind::kBatchAccepted, Kind::kBulkReply,
-                                    Kind::kTypeList,
-                                    Kind::kWorkers, Kind::kWorkersSet,
-                                    Kind::kWorkerList, Kind::kRemoteCancel,
-                                    Kind::kScheduleAdd, Kind::kScheduleList,
-                                    Kind::kScheduleChange, Kind::kScheduleListReply,
-                                    Kind::kQueueSet, Kind::kQueues,
-                                    Kind::kQueueList, Kind::kQueueSync,
-                                    Kind::kEvents, Kind::kEventList,
-                                    Kind::kBlobPut, Kind::kBlobGet,
-                                    Kind::kBlobStored, Kind::kBlobData,
-                                    Kind::kWorkerRegister, Kind::kWorkerPoll,
-                                    Kind::kWorkerHeartbeat, Kind::kWorkerProgress,
-                                    Kind::kWorkerComplete, Kind::kWorkerFail,
-                                    Kind::kWorkerUnregister, Kind::kWorkerRegistered,
-                                    Kind::kWorkerJobs, Kind::kWorkerBeat, Kind::kWorkerAck};
-  static_assert(sizeof(kKinds) / sizeof(kKinds[0]) == std::variant_size_v<Body>,
-                "one kind per body alternative");
-  return kKinds[body.index()];
-}
-
-const char* KindName(Kind k) {
-  switch (k) {
-    case Kind::kSubmit: return "submit";
-    case Kind::kStatus: return "status";
-    case Kind::kWait: return "wait";
-    case Kind::kCancel: return "cancel";
-    case Kind::kRetry: return "retry";
-    case Kind::kList: return "list";
-    case Kind::kStats: return "stats";
-    case Kind::kAccepted: return "accepted";
-    case Kind::kJob: return "job";
-    case Kind::kJobList: return "job_list";
-    case Kind::kStatsReply: return "stats_reply";
-    case Kind::kError: return "error";
-    case Kind::kHeartbeat: return "heartbeat";
-    case Kind::kRemoteRun: return "remote_run";
-    case Kind::kRemoteResult: return "remote_result";
-    case Kind::kRemoteAck: return "remote_ack";
-    case Kind::kSubmitBatch: return "submit_batch";
-    case Kind::kBulk: return "bulk";
-    case Kind::kTypes: return "types";
-    case Kind::kBatchAccepted: return "batch_accepted";
-    case Kind::kBulkReply: return "bulk_reply";
-    case Kind::kTypeList: return "type_list";
-    case Kind::kWorkers: return "workers";
-    case Kind::kWorkersSet: return "workers_set";
-    case Kind::kWorkerList: return "worker_list";
-    case Kind::kRemoteCancel: return "remote_cancel";
-    case Kind::kScheduleAdd: return "schedule_add";
-    case Kind::kScheduleList: return "schedule_list";
-    case Kind::kScheduleChange: return "schedule_change";
-    case Kind::kScheduleListReply: return "schedule_list_reply";
-    case Kind::kQueueSet: return "queue_set";
-    case Kind::kQueues: return "queues";
-    case Kind::kQueueList: return "queue_list";
-    case Kind::kQueueSync: return "queue_sync";
-    case Kind::kEvents: return "events";
-    case Kind::kEventList: return "event_list";
-    case Kind::kBlobPut: return "blob_put";
-    case Kind::kBlobGet: return "blob_get";
-    case Kind::kBlobStored: return "blob_stored";
-    case Kind::kBlobData: return "blob_data";
-    case Kind::kWorkerRegister: return "worker_register";
-    case Kind::kWorkerPoll: return "worker_poll";
-    case Kind::kWorkerHeartbeat: return "worker_heartbeat";
-    case Kind::kWorkerProgress: return "worker_progress";
-    case Kind::kWorkerComplete: return "worker_complete";
-    case Kind::kWorkerFail: return "worker_fail";
-    case Kind::kWorkerUnregister: return "worker_unregister";
-    case Kind::kWorkerRegistered: return "worker_registered";
-    case Kind::kWorkerJobs: return "worker_jobs";
-    case Kind::kWorkerBeat: return "worker_beat";
-    case Kind::kWorkerAck: return "worker_ack";
-  }
-  return "unknown";
 }
 
 bool IsBlobHash(const std::string& s) {

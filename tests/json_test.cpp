@@ -2,12 +2,16 @@
 // objects, up to a million deep) is refused without recursing, the bound holds exactly (max
 // accepted, max + 1 refused), and a bad spec in a batch fails only itself. Method: the readers
 // the HTTP face and the CLI use, on text built here; the process must simply survive and answer.
+// Also a job's label end to end through every codec: JSON in, the wire, the journal record, the
+// job as status shows it, JSON out; its bound at max and max + 1.
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "client/json.hpp"
 #include "jobnet/limits.h"
+#include "protocol/codec.hpp"
+#include "protocol/job_record.hpp"
 #include "protocol/messages.hpp"
 
 namespace jobnet::jsonio {
@@ -128,6 +132,56 @@ TEST_F(JsonTest, MsgpackTooDeepForJsonIsShownAsItsBytes) {
   ASSERT_TRUE(j.is_object()) << j.dump();
   EXPECT_TRUE(j.contains("msgpack_hex"));
   EXPECT_TRUE(MsgpackToJson(std::string(100000, '\x91')).contains("msgpack_hex"));
+}
+
+TEST_F(JsonTest, ALabelGoesFromJsonThroughWireAndJournalToStatus) {
+  auto spec = JobSpecFromJsonText(R"({"type":"echo","label":"invoice 117 for acme"})");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec.value().label, "invoice 117 for acme");
+  // The wire: submit carries it.
+  std::string frame = protocol::Encode(protocol::Envelope{1, 5, protocol::SubmitRequest{spec.value()}});
+  uint64_t corr = 0;
+  auto env = protocol::Decode(frame.data(), frame.size(), &corr);
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  const JobSpec& got = std::get<protocol::SubmitRequest>(env.value().body).spec;
+  EXPECT_EQ(got.label, "invoice 117 for acme");
+  // The journal: the job record keeps it.
+  protocol::Job job;
+  job.seq = 1;
+  job.id = "n1-1";
+  job.spec = got;
+  job.events = 1;
+  auto record = protocol::DecodeJobRecord(protocol::EncodeJobRecord(job));
+  ASSERT_TRUE(record.ok()) << record.status().ToString();
+  EXPECT_EQ(record.value().spec.label, "invoice 117 for acme");
+  // Status: the job reply and its JSON show it; a job without one shows no label key.
+  JobInfo info = record.value().Info();
+  frame = protocol::Encode(protocol::Envelope{1, 6, protocol::JobReply{info}});
+  env = protocol::Decode(frame.data(), frame.size(), &corr);
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  EXPECT_EQ(std::get<protocol::JobReply>(env.value().body).job.label, "invoice 117 for acme");
+  EXPECT_EQ(JobToJson(info)["label"], "invoice 117 for acme");
+  EXPECT_FALSE(JobToJson(JobInfo{}).contains("label"));
+  EXPECT_EQ(protocol::Encode(protocol::Envelope{1, 6, protocol::JobReply{JobInfo{}}}).find("label"),
+            std::string::npos);
+}
+
+TEST_F(JsonTest, ALabelIsBoundedAtMaxAndMaxPlusOne) {
+  JobSpec spec;
+  spec.type = "echo";
+  spec.label = std::string(limits::kLabelBytesMax, 'x');
+  EXPECT_TRUE(protocol::Validate(spec).ok());
+  std::string frame = protocol::Encode(protocol::Envelope{1, 5, protocol::SubmitRequest{spec}});
+  uint64_t corr = 0;
+  EXPECT_TRUE(protocol::Decode(frame.data(), frame.size(), &corr).ok());
+  spec.label += 'x';
+  EXPECT_TRUE(protocol::Validate(spec).IsTooLarge());
+  frame = protocol::Encode(protocol::Envelope{1, 5, protocol::SubmitRequest{spec}});
+  auto refused = protocol::Decode(frame.data(), frame.size(), &corr);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(refused.status().IsTooLarge());
+  EXPECT_NE(refused.status().message().find("label"), std::string::npos);
+  EXPECT_TRUE(JobSpecFromJsonText(R"({"type":"echo","label":7})").status().IsInvalidArgument());
 }
 
 }  // namespace

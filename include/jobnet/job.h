@@ -68,6 +68,10 @@ struct JobSpec {
   // payload bytes still retained on this node is answered with a copy of its result, and an
   // identical job still waiting or running is joined instead of run again.
   bool reuse = false;
+  // Free-form text for people (any UTF-8, at most limits::kLabelBytesMax bytes), kept with the job
+  // and shown in status and lists (JobInfo::label); the node does nothing else with it. Empty =
+  // none.
+  std::string label;
 };
 
 // One run of a job (JobInfo::history): where and when it ran and why it failed.
@@ -112,6 +116,7 @@ struct JobInfo {
   // succeeded) and a short message. Kept in memory only: 0 and "" after a node restart.
   uint32_t progress = 0;
   std::string progress_message;
+  std::string label;  // JobSpec::label, as submitted
 };
 
 // The answer to a submit.

@@ -53,6 +53,10 @@ constexpr uint32_t kTypeNameBytesMax = 64;
 constexpr uint32_t kQueueNameBytesMax = 64;
 constexpr uint32_t kNodeIdBytesMax = 32;
 constexpr uint32_t kIdempotencyKeyBytesMax = 128;
+// A job's label (JobSpec::label): a short human description shown in status and lists, e.g.
+// "invoice 2024-117 for acme"; long enough for a sentence, short enough that a full list page of
+// labelled jobs stays small.
+constexpr uint32_t kLabelBytesMax = 256;
 // A job id is "<node>-<seq>": node id, dash, up to 20 decimal digits.
 constexpr uint32_t kJobIdBytesMax = kNodeIdBytesMax + 1 + 20;
 constexpr uint32_t kErrorMessageBytesMax = 4096;
@@ -286,8 +290,9 @@ constexpr uint32_t kBatchSpecsMax = 1000;
 static_assert(kBatchSpecsMax <= kJournalBatchRecordsMax, "a batch fits one journal write");
 static_assert(kBatchSpecsMax <= kContainerItemsMax, "the decoder accepts a full batch");
 // Clients (the CLI's submit --batch, the HTTP face) split a batch of large specs into several
-// submit_batch requests so that each fits one request frame: a spec counts its payload, key and
-// callback plus this much for its field names, names and numbers, and a request holds at most
+// submit_batch requests so that each fits one request frame: a spec counts its payload and its
+// free-length strings (key, callback, ...: protocol BatchSpecBytes) plus this much for its field
+// names, names and numbers, and a request holds at most
 // kBatchFrameSpecBytesMax of specs (the frame less its envelope).
 constexpr uint64_t kBatchSpecOverheadBytes = 512;
 static_assert(kBatchSpecOverheadBytes >= kTypeNameBytesMax + kQueueNameBytesMax + 256,
