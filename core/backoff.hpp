@@ -18,11 +18,13 @@ uint64_t DoublingMs(uint32_t n, uint64_t base_ms, uint64_t max_ms);
 // and each still waits about the delay it asked for. It may exceed the cap by a tenth.
 uint64_t JitterMs(uint64_t d, uint64_t random);
 
-// A jittered backoff: JitterMs(DoublingMs(n, base_ms, max_ms), random). A job's retries and a
-// callback's tries use it; a suspended peer's pause is DoublingMs alone (one timer per peer, no
+// A jittered backoff: JitterMs(DoublingMs(n, base_ms, max_ms), random), never above max_ms (a
+// maximum the user set stays a maximum; at the cap the jitter only shortens). A job's retries and
+// a callback's tries use it; a suspended peer's pause is DoublingMs alone (one timer per peer, no
 // burst to spread, and a deterministic probe schedule).
 inline uint64_t BackoffMs(uint32_t n, uint64_t base_ms, uint64_t max_ms, uint64_t random) {
-  return JitterMs(DoublingMs(n, base_ms, max_ms), random);
+  const uint64_t d = JitterMs(DoublingMs(n, base_ms, max_ms), random);
+  return d < max_ms ? d : max_ms;
 }
 
 }  // namespace jobnet::sched

@@ -39,10 +39,15 @@ TEST(BackoffTest, JitterIsTenPercentEitherSide) {
   }
 }
 
-TEST(BackoffTest, BackoffIsTheJitteredDoubling) {
+TEST(BackoffTest, BackoffIsTheJitteredDoublingNeverPastItsCap) {
   for (uint32_t n = 1; n <= 8; ++n)
-    for (uint64_t r : {0ull, 7ull, ~0ull})
-      EXPECT_EQ(BackoffMs(n, 1000, 60000, r), JitterMs(DoublingMs(n, 1000, 60000), r));
+    for (uint64_t r : {0ull, 7ull, 12000ull, ~0ull})
+      EXPECT_EQ(BackoffMs(n, 1000, 60000, r),
+                std::min<uint64_t>(JitterMs(DoublingMs(n, 1000, 60000), r), 60000))
+          << n << " " << r;
+  // At the cap the top of the jitter range is cut: 60000 + 6000 would pass the user's maximum.
+  EXPECT_EQ(BackoffMs(10, 1000, 60000, 12000), 60000u);
+  EXPECT_EQ(BackoffMs(10, 1000, 60000, 0), 54000u);
 }
 
 }  // namespace
