@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <thread>
 #include <iostream>
 #include <map>
 #include <set>
@@ -134,10 +135,36 @@ int WaitAll(Client& client, const ClientFlags& f, const std::vector<std::string>
   };
   auto last_heard = std::chrono::steady_clock::now();
   const auto silent_max = std::chrono::milliseconds(kWindowMs + request_ms);
-  while (!pending.empty()) {
+  // A wait is a read, so one answered `unavailable` (its owner node is restarting, or was just
+  // declared dead and has not rejoined yet) is asked again, every kRetryMs, for up to
+  // kUnavailableMsMax of unbroken unavailability; only then is it reported.
+  constexpr auto kRetryMs = std::chrono::milliseconds(500);
+  constexpr auto kUnavailableMsMax = std::chrono::milliseconds(60000);
+  std::map<std::string, std::chrono::steady_clock::time_point> unavailable_since;
+  std::vector<std::pair<std::chrono::steady_clock::time_point, std::string>> retries;
+  while (!pending.empty() || !retries.empty()) {
+    auto now = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < retries.size();) {
+      if (retries[i].first > now) {
+        ++i;
+        continue;
+      }
+      if (Status e = send_wait(retries[i].second); !e.ok()) return Fail(e);
+      retries.erase(retries.begin() + static_cast<std::ptrdiff_t>(i));
+    }
     uint32_t receive_ms = progress ? progress->refresh_ms() : static_cast<uint32_t>(kWindowMs + request_ms);
+    for (const auto& r : retries) {
+      auto until = std::chrono::duration_cast<std::chrono::milliseconds>(r.first - now).count();
+      receive_ms =
+          std::min<uint32_t>(receive_ms, static_cast<uint32_t>(std::max<int64_t>(until, 1)));
+    }
+    if (pending.empty()) {  // only retries are due later: nothing to receive until then
+      std::this_thread::sleep_for(std::chrono::milliseconds(receive_ms));
+      continue;
+    }
     auto env = client.Receive(receive_ms);
     if (!env.ok()) {
+      if (env.status().IsTimeout() && !retries.empty()) continue;  // a retry is due
       if (progress && env.status().IsTimeout() &&
           std::chrono::steady_clock::now() - last_heard < silent_max) {
         progress->Refresh(current());
@@ -154,11 +181,19 @@ int WaitAll(Client& client, const ClientFlags& f, const std::vector<std::string>
     std::string id = it->second;
     pending.erase(it);
     const Reply& reply = env.value();
+    if (!reply.status.IsUnavailable()) unavailable_since.erase(id);
     if (!reply.status.ok()) {
       const Status& s = reply.status;
       if (s.IsTimeout()) {  // not final yet: ask again
         if (Status e = send_wait(id); !e.ok()) return Fail(e);
         continue;
+      }
+      if (s.IsUnavailable()) {
+        auto since = unavailable_since.try_emplace(id, last_heard).first->second;
+        if (last_heard - since < kUnavailableMsMax) {
+          retries.emplace_back(last_heard + kRetryMs, id);
+          continue;
+        }
       }
       if (progress) progress->Clear();
       std::cerr << "jobnet: " << id << ": " << s.ToString() << "\n";

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -263,6 +264,26 @@ TEST_F(ClusterTest, OwnerDeclaredDeadAnswersForwardedRequestsUnavailableAtOnce) 
   EXPECT_EQ(PeerState(*n2_, "n1"), "dead");
   EXPECT_GE(Counter(*n2_, "transport_forward_lost_on_death"), 1u);  // the wait, maybe the status
   EXPECT_EQ(Counter(*n2_, "transport_forward_expired"), 0u);
+}
+
+// `jobnet wait` is a read: an `unavailable` answer (the owner was declared dead and has not
+// rejoined) is asked again, so a wait outlives its owner's restart instead of failing at once.
+TEST_F(ClusterTest, CliWaitAsksAgainWhileTheOwnerRestarts) {
+  ASSERT_NO_FATAL_FAILURE(MakePair(1, 1, "1000ms"));
+  JobSpec later = Sleep(10);
+  later.delay_ms = 1500;
+  std::string id = n1_->Connect()->Submit(later).value().id;
+  n1_->Signal(SIGKILL);
+  ASSERT_TRUE(Eventually([&] { return PeerState(*n2_, "n1") == "dead"; }));
+  const uint64_t refused = Counter(*n2_, "rejected_unavailable");
+  testing::CommandResult waited;
+  std::thread cli([&] { waited = RunCli("wait " + id + " --json --to " + n2_->endpoint()); });
+  // The wait has been answered `unavailable` at least once before the owner comes back.
+  EXPECT_TRUE(Eventually([&] { return Counter(*n2_, "rejected_unavailable") > refused; }));
+  EXPECT_TRUE(n1_->Start());
+  cli.join();
+  EXPECT_EQ(waited.exit_code, 0) << waited.out;
+  EXPECT_NE(waited.out.find("\"succeeded\""), std::string::npos) << waited.out;
 }
 
 TEST_F(ClusterTest, ClientFailsOverToAnotherNode) {
