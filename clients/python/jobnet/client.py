@@ -9,7 +9,7 @@ from . import errors
 
 # The job-spec fields a submit takes besides type and payload (docs/protocol.md §4.1).
 SPEC_OPTIONS = ("queue", "priority", "run_at_ms", "delay_ms", "max_attempts", "backoff_ms",
-                "timeout_ms", "key")
+                "timeout_ms", "key", "callback", "reuse", "label")
 
 
 def _job(body):
@@ -73,7 +73,9 @@ class Client:
         """Submits one job and returns its id. `payload` is any msgpack-able value nesting at
         most 32 lists/dicts (deeper: jobnet.InvalidArgument, not sent); `opts` are job-spec
         fields: queue, priority, run_at_ms, delay_ms, max_attempts, backoff_ms, timeout_ms, key
-        (a submit without a key gets a random one)."""
+        (a submit without a key gets a random one), callback (a URL on the node's allow-list),
+        reuse (True: answer from an identical job's result) and label (free text, shown in
+        status)."""
         body = w.expect(self._conn.call(w.SUBMIT, _spec(type, payload, opts, self._auto_key)),
                         w.ACCEPTED)
         return body["id"]

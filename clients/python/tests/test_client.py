@@ -23,7 +23,8 @@ class ClientTest(unittest.TestCase):
 
     def test_submit_wait_status_list_round_trip(self):
         payload = {"hello": "py", "n": [1, 2.5, None, True], "b": b"\x00\x01"}
-        job_id = self.c.submit("echo", payload, queue="pyq", priority=7, max_attempts=2)
+        job_id = self.c.submit("echo", payload, queue="pyq", priority=7, max_attempts=2,
+                               label="from python")
         self.assertIsInstance(job_id, str)
         self.assertTrue(job_id.startswith("n1-"))
         done = self.c.wait(job_id, timeout=20)
@@ -34,6 +35,7 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(st["queue"], "pyq")
         self.assertEqual(st["priority"], 7)
         self.assertEqual(st["max_attempts"], 2)
+        self.assertEqual(st["label"], "from python")
         self.assertEqual(len(st["history"]), 1)
         listed = self.c.list(queue="pyq", limit=10)
         self.assertIn(job_id, [j["id"] for j in listed])
