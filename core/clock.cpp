@@ -7,14 +7,12 @@
 
 namespace jobnet::sched {
 
-uint64_t LoopClock::SystemWallMs() { return base::WallMs(); }
-
-uint64_t LoopClock::SystemSteadyMs() { return base::SteadyMs(); }
+Now SystemNow() { return Now{base::WallMs(), base::SteadyMs()}; }
 
 LoopClock::LoopClock(uint64_t stall_ms_min, Source wall, Source steady)
     : stall_ms_min_(stall_ms_min),
-      wall_(wall ? std::move(wall) : Source(&SystemWallMs)),
-      steady_(steady ? std::move(steady) : Source(&SystemSteadyMs)) {}
+      wall_(wall ? std::move(wall) : Source(&base::WallMs)),
+      steady_(steady ? std::move(steady) : Source(&base::SteadyMs)) {}
 
 Now LoopClock::Read(uint64_t* stalled_ms) {
   uint64_t steady = steady_();

@@ -30,6 +30,10 @@ struct Now {
   }
 };
 
+// Both system clocks now, unadjusted: for a reading outside the scheduler's loop (recovery,
+// before the loop's LoopClock runs).
+Now SystemNow();
+
 // Reads both clocks for the scheduler's loop and notices when the loop itself did not run: a
 // gap between two reads longer than `stall_ms_min` (the process was stopped with SIGSTOP, its VM
 // paused, or one message took that long). The gap is left out of mono_ms, so nothing the node
@@ -46,9 +50,6 @@ class LoopClock {
   Now Read(uint64_t* stalled_ms = nullptr);
   uint64_t stalls() const { return stalls_; }
   uint64_t stalled_ms_total() const { return stalled_total_ms_; }
-
-  static uint64_t SystemWallMs();
-  static uint64_t SystemSteadyMs();
 
  private:
   uint64_t stall_ms_min_;

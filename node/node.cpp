@@ -231,7 +231,7 @@ StepExit Recover(const NodeConfig& config, const Storage& st, sched::Scheduler& 
   uint64_t next_seq = 0;
   // One reading for the whole recovery: journaled instants (run_at, a callback's next try) are
   // turned into steady deadlines against it.
-  const sched::Now recovered_at{sched::LoopClock::SystemWallMs(), sched::LoopClock::SystemSteadyMs()};
+  const sched::Now recovered_at = sched::SystemNow();
   // Queue settings first: a LIFO queue's jobs go in in its order.
   std::vector<protocol::QueueSettings> queues;
   if (Status s = st.journal->LoadQueues(&queues); !s.ok()) {
@@ -267,8 +267,7 @@ StepExit Recover(const NodeConfig& config, const Storage& st, sched::Scheduler& 
   if (marked_running > 0)
     spdlog::warn("{} job(s) were running when the node stopped; their attempts are counted",
                  marked_running);
-  core.FinishRecovery(
-      next_seq, sched::Now{sched::LoopClock::SystemWallMs(), sched::LoopClock::SystemSteadyMs()});
+  core.FinishRecovery(next_seq, sched::SystemNow());
   out->ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::steady_clock::now() - t0)
                 .count();
