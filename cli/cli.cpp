@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <thread>
 #include <iostream>
 #include <map>
@@ -522,15 +524,28 @@ int ExitCodeFor(const Status& s) {
   }
 }
 
-int Main(int argc, char** argv, int (*run_node)(const NodeConfig&)) {
-  CLI::App app{"jobnet: a distributed job cluster (CAF + ZeroMQ + msgpack + RocksDB)"};
-  app.require_subcommand(1);
+namespace {
 
-  // node
-  NodeConfig nf;
-  std::string config_path;
-  std::string grace;
-  auto* node = app.add_subcommand("node", "run a node");
+// A subcommand's runner: its exit code, or -1 when its subcommand was not the one given.
+using Runner = std::function<int()>;
+
+// Parses an optional duration flag into *ms; a bad one is a usage error (its exit code).
+int DurationFlag(const std::string& text, uint64_t* ms) {
+  if (text.empty()) return -1;
+  auto g = ParseDurationMs(text);
+  if (!g.ok()) return Fail(g.status());
+  *ms = g.value();
+  return -1;
+}
+
+Runner AddNodeCommand(CLI::App* app, int (*run_node)(const NodeConfig&)) {
+  struct Flags {
+    NodeConfig nf;
+    std::string config_path, grace, failure_timeout, blob_grace;
+  };
+  auto s = std::make_shared<Flags>();
+  NodeConfig& nf = s->nf;
+  auto* node = app->add_subcommand("node", "run a node");
   node->add_option("--id", nf.id, "node id (default n1)");
   node->add_option("--listen", nf.listen, "ZeroMQ endpoint to bind (default tcp://127.0.0.1:7701)");
   node->add_option("--http", nf.http, "serve the HTTP face on ADDR:PORT, e.g. 127.0.0.1:7801 (default: none)");
@@ -542,224 +557,91 @@ int Main(int argc, char** argv, int (*run_node)(const NodeConfig&)) {
                    "timer resolution in ms (default " + std::to_string(nf.tick_ms) + ")");
   node->add_option("--log-level", nf.log_level, "trace|debug|info|warn|error (default info; debug logs every job state change)");
   node->add_option("--log-format", nf.log_format, "text|json: JSON lines with time, level, node, msg (and job, state, attempt) (default text)");
-  node->add_option("--grace", grace, 
+  node->add_option("--grace", s->grace,
                    "shutdown grace period (default " + std::to_string(nf.grace_ms) + "ms)");
-  node->add_option("--config", config_path, "TOML config file; flags override it");
-  std::string failure_timeout;
+  node->add_option("--config", s->config_path, "TOML config file; flags override it");
   node->add_option("--peer", nf.peers, "another node's endpoint (repeat for each peer)");
-  node->add_option("--failure-timeout", failure_timeout,
+  node->add_option("--failure-timeout", s->failure_timeout,
                    "declare a silent peer dead after this (default " +
                        std::to_string(nf.failure_timeout_ms) + "ms)");
   node->add_option("--heartbeat-ms", nf.heartbeat_ms,
                    "heartbeat interval in ms (default " + std::to_string(nf.heartbeat_ms) + ")");
-  std::string blob_grace;
   node->add_option("--blob-mb-max", nf.blob_mb_max,
                    "largest blob taken, in MiB (default " + std::to_string(nf.blob_mb_max) + ")");
-  node->add_option("--blob-grace", blob_grace,
+  node->add_option("--blob-grace", s->blob_grace,
                    "keep a blob no job refers to this long after its last put (default " +
                        std::to_string(nf.blob_grace_ms) + "ms)");
   node->add_option("--image-pixels-max", nf.image_pixels_max,
                    "image jobs refuse inputs with more pixels (default " +
                        std::to_string(nf.image_pixels_max) + ")");
+  return [s, node, run_node]() -> int {
+    if (!*node) return -1;
+    if (int rc = DurationFlag(s->grace, &s->nf.grace_ms); rc >= 0) return rc;
+    if (int rc = DurationFlag(s->failure_timeout, &s->nf.failure_timeout_ms); rc >= 0) return rc;
+    if (int rc = DurationFlag(s->blob_grace, &s->nf.blob_grace_ms); rc >= 0) return rc;
+    return RunNodeCommand(s->config_path, s->nf, node, run_node);
+  };
+}
 
-  auto run_schedule = AddScheduleCommands(&app);
-  auto run_blobs = AddBlobCommands(&app);
-
-  // submit
-  ClientFlags f;
-  std::string type, payload, delay, job_timeout;
-  JobSpec spec;
-  bool submit_wait = false;
-  auto* submit = app.add_subcommand("submit", "submit a job");
-  std::string batch_file;
-  submit->add_option("type", type, "job type (handler); not with --batch");
-  submit->add_option("--batch", batch_file,
+Runner AddSubmitCommand(CLI::App* app, ClientFlags* f) {
+  struct Flags {
+    std::string type, payload, delay, job_timeout, batch_file;
+    JobSpec spec;
+    bool wait = false;
+  };
+  auto s = std::make_shared<Flags>();
+  JobSpec& spec = s->spec;
+  auto* submit = app->add_subcommand("submit", "submit a job");
+  submit->add_option("type", s->type, "job type (handler); not with --batch");
+  submit->add_option("--batch", s->batch_file,
                      "submit the JSON-lines specs of FILE (- = stdin), in batches of up to " +
                          std::to_string(limits::kBatchSpecsMax));
-  submit->add_option("payload", payload, "payload as JSON (e.g. 50, '\"hi\"', '[1,2]')");
+  submit->add_option("payload", s->payload, "payload as JSON (e.g. 50, '\"hi\"', '[1,2]')");
   submit->add_option("--queue", spec.queue, "queue name (default 'default')");
-  submit->add_option("--priority", spec.priority, 
+  submit->add_option("--priority", spec.priority,
                      "0.." + std::to_string(limits::kPriorityMax) + ", higher runs first (default 0)");
-  submit->add_option("--delay", delay, "run after this delay (e.g. 5s)");
+  submit->add_option("--delay", s->delay, "run after this delay (e.g. 5s)");
   submit->add_option("--max-attempts", spec.max_attempts,
                      "attempts before dead-lettering (default " +
                          std::to_string(spec.max_attempts) + ")");
   submit->add_option("--backoff", spec.backoff_ms,
                      "first retry delay in ms, doubled per attempt (default " +
                          std::to_string(spec.backoff_ms) + ")");
-  submit->add_option("--timeout", job_timeout,
+  submit->add_option("--timeout", s->job_timeout,
                      "lease: a run longer than this fails (default " +
                          std::to_string(spec.timeout_ms) + "ms)");
   submit->add_option("--key", spec.key, "idempotency key: a second submit returns the first job");
   submit->add_option("--callback", spec.callback,
                      "POST the job's JSON to this http(s) URL when it ends (signed; the host must "
                      "be on the node's [callbacks] allow list)");
-  submit->add_flag("--wait", submit_wait, "wait for the job to finish and print it");
+  submit->add_flag("--wait", s->wait, "wait for the job to finish and print it");
   submit->add_flag("--reuse", spec.reuse,
                    "reuse a retained result of the same type and payload (a new job, already "
                    "succeeded), or join an identical job still waiting or running");
-  AddClientFlags(submit, &f);
-
-  std::vector<std::string> ids;
-  bool history = false;
-  auto* status = app.add_subcommand("status", "show jobs");
-  status->add_option("ids", ids, "job ids")->required();
-  status->add_flag("--history", history, "show each job's last attempts (node, start, end, error)");
-  AddClientFlags(status, &f);
-
-  auto* wait = app.add_subcommand("wait", "wait until jobs finish; prints each as it does");
-  wait->add_option("ids", ids, "job ids")->required();
-  AddClientFlags(wait, &f);
-
-  bool bulk_all = false;
-  BulkQuery bulk;
-  std::string bulk_state;
-  auto* cancel = app.add_subcommand("cancel", "cancel a queued, delayed or running job");
-  cancel->add_option("ids", ids, "job ids");
-  cancel->add_flag("--all", bulk_all, "cancel every job of --queue in --state (on each --to node)");
-  cancel->add_option("--queue", bulk.queue, "with --all: the queue");
-  cancel->add_option("--state", bulk_state, "with --all: queued or delayed");
-  AddClientFlags(cancel, &f);
-
-  auto* retry = app.add_subcommand("retry", "re-queue a dead, failed or cancelled job");
-  retry->add_option("ids", ids, "job ids");
-  retry->add_flag("--all", bulk_all,
-                  "re-queue every dead, failed and cancelled job of --queue (on each --to node)");
-  retry->add_option("--queue", bulk.queue, "with --all: the queue");
-  retry->add_option("--type", bulk.type, "with --all: only jobs of this type");
-  retry->add_option("--state", bulk_state, "with --all: only dead, only failed or only cancelled");
-  AddClientFlags(retry, &f);
-
-  auto* types = app.add_subcommand("types", "the node's job handlers: payload and result");
-  AddClientFlags(types, &f);
-
-  protocol::ListRequest lr;
-  std::string list_state;
-  auto* list = app.add_subcommand("list", "list jobs");
-  list->add_option("--state", list_state, "queued|delayed|running|succeeded|failed|dead|cancelled");
-  list->add_option("--queue", lr.queue, "only this queue");
-  list->add_option("--type", lr.type, "only jobs of this type");
-  list->add_option("--limit", lr.limit, 
-                   "at most this many (1.." + std::to_string(limits::kListLimitMax) +
-                       ", default " + std::to_string(lr.limit) + ")");
-  list->add_option("--after", lr.after, "only jobs created after this job id (paging)");
-  AddClientFlags(list, &f);
-
-  auto* stats = app.add_subcommand("stats", "node statistics");
-  AddClientFlags(stats, &f);
-  auto* nodes = app.add_subcommand("nodes", "the node and its peers: state, capacity, queue depth");
-  AddClientFlags(nodes, &f);
-
-  std::string jdir, jaction, jid;
-  bool jjson = false;
-  auto* journal = app.add_subcommand("journal", "inspect a stopped node's journal (read-only)");
-  journal->add_option("dir", jdir, "journal directory")->required();
-  journal->add_option("action", jaction, "stats | list | show ID | verify | export")->required();
-  journal->add_option("id", jid, "job id (for show)");
-  journal->add_flag("--json", jjson, "JSON lines");
-
-  WorkersFlags wf;
-  CLI::App* workers = AddWorkersCommand(app, &wf, &f);
-  QueueCommands qc;
-  AddQueueCommands(&app, &qc, &f);
-  EventsFlags ef;
-  CLI::App* events = AddEventsCommand(app, &ef, &f);
-
-  ClusterFlags cf;
-  auto* cluster = app.add_subcommand("cluster", "a local cluster: up N | status | kill NODE | restart NODE | down");
-  cluster->add_option("action", cf.action, "up | status | kill | restart | down")->required();
-  cluster->add_option("arg", cf.arg, "node count (up) or node id (kill, restart)");
-  cluster->add_option("--dir", cf.dir, "cluster directory: data, logs, pid files (default ./cluster-data)");
-  cluster->add_option("--base-port", cf.base_port, "first node's port (default 7701)");
-  cluster->add_option("--workers", cf.workers, "workers per node (default 4)");
-  cluster->add_option("--http-base-port", cf.http_base_port,
-                      "first node's HTTP port (default: base port + 100; 0 = no HTTP face)");
-  cluster->add_flag("--json", cf.json, "JSON lines (status)");
-
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? kExitOk : kExitUsage;
-  }
-
-  if (*node) {
-    if (!grace.empty()) {
-      auto g = ParseDurationMs(grace);
-      if (!g.ok()) return Fail(g.status());
-      nf.grace_ms = g.value();
-    }
-    if (!failure_timeout.empty()) {
-      auto g = ParseDurationMs(failure_timeout);
-      if (!g.ok()) return Fail(g.status());
-      nf.failure_timeout_ms = g.value();
-    }
-    if (!blob_grace.empty()) {
-      auto g = ParseDurationMs(blob_grace);
-      if (!g.ok()) return Fail(g.status());
-      nf.blob_grace_ms = g.value();
-    }
-    return RunNodeCommand(config_path, nf, node, run_node);
-  }
-  if (*submit) {
-    if (batch_file.empty() && type.empty())
+  AddClientFlags(submit, f);
+  return [s, submit, f]() -> int {
+    if (!*submit) return -1;
+    if (s->batch_file.empty() && s->type.empty())
       return Fail(Status::InvalidArgument("submit needs a job type, or --batch FILE"));
-    if (!batch_file.empty()) {
-      if (!type.empty() || submit_wait)
+    if (!s->batch_file.empty()) {
+      if (!s->type.empty() || s->wait)
         return Fail(Status::InvalidArgument("--batch takes every spec from its file: give no "
                                             "type, payload or --wait with it"));
-      return RunSubmitBatch(f, batch_file);
+      return RunSubmitBatch(*f, s->batch_file);
     }
-    return RunSubmit(f, type, payload, spec, delay, job_timeout, submit_wait);
-  }
-  if (*cancel || *retry) {
-    if (bulk_all != ids.empty() || (!bulk_all && (!bulk.queue.empty() || !bulk_state.empty())))
-      return Fail(Status::InvalidArgument("give job ids, or --all --queue Q (not both)"));
-    if (bulk_all) {
-      bulk.action = *cancel ? BulkAction::kCancel : BulkAction::kRetry;
-      return RunBulk(f, bulk, bulk_state);
-    }
-  }
-  if (*stats) return RunStats(f);
-  if (int rc = RunQueueCommands(qc, f); rc >= 0) return rc;
-  if (*nodes) return RunNodes(f);
-  if (*journal) return JournalCommand(jdir, jaction, jid, jjson);
-  if (*cluster) return RunCluster(cf);
-  if (*workers) return RunWorkers(wf, f);
-  if (*events) return RunEvents(ef, f);
-  if (app.got_subcommand("schedule")) return run_schedule();
-  if (int rc = run_blobs(); rc >= 0) return rc;
+    return RunSubmit(*f, s->type, s->payload, s->spec, s->delay, s->job_timeout, s->wait);
+  };
+}
 
-  std::unique_ptr<Client> client;
-  if (Status s = Connect(f, &client); !s.ok()) return Fail(s);
-  uint32_t request_ms = static_cast<uint32_t>(ParseDurationMs(f.request_timeout).value());
-  if (*wait) return WaitAll(*client, f, ids, request_ms);
-  if (*types) return PrintTypes(*client, f.json);
-  if (*list) {
-    if (!list_state.empty()) {
-      lr.state = protocol::ParseJobState(list_state);
-      if (!lr.state) return Fail(Status::InvalidArgument("unknown state '" + list_state + "'"));
-    }
-    auto r = client->List(lr);
-    if (!r.ok()) return Fail(r.status());
-    // A full page may have more behind it (a page can also end early when results are large).
-    if (!r.value().empty() && r.value().size() == lr.limit)
-      std::cerr << "jobnet: more may follow: jobnet list --after " << r.value().back().id
-                << (list_state.empty() ? "" : " --state " + list_state)
-                << (lr.queue.empty() ? "" : " --queue " + lr.queue) << "\n";
-    if (f.json) {
-      for (const auto& j : r.value()) std::cout << JobToJson(j).dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";
-    } else {
-      PrintJobsTable(std::cout, r.value());
-    }
-    return kExitOk;
-  }
+// status, cancel and retry of named jobs: one request per id, printed together.
+int RunForEachId(Client& client, const ClientFlags& f, const std::vector<std::string>& ids,
+                 bool status, bool cancel, bool history) {
   int rc = kExitOk;
   std::vector<JobInfo> shown;
   for (const auto& id : ids) {
-    Result<JobInfo> r = *status   ? client->GetStatus(id, history)
-                        : *cancel ? client->Cancel(id)
-                                  : client->Retry(id);
+    Result<JobInfo> r = status   ? client.GetStatus(id, history)
+                        : cancel ? client.Cancel(id)
+                                 : client.Retry(id);
     if (!r.ok()) {
       std::cerr << "jobnet: " << id << ": " << r.status().ToString() << "\n";
       rc = std::max(rc, ExitCodeFor(r.status()));
@@ -782,6 +664,170 @@ int Main(int argc, char** argv, int (*run_node)(const NodeConfig&)) {
       PrintHistory(std::cout, j);
     }
   return rc;
+}
+
+int RunList(Client& client, const ClientFlags& f, protocol::ListRequest lr,
+            const std::string& list_state) {
+  if (!list_state.empty()) {
+    lr.state = protocol::ParseJobState(list_state);
+    if (!lr.state) return Fail(Status::InvalidArgument("unknown state '" + list_state + "'"));
+  }
+  auto r = client.List(lr);
+  if (!r.ok()) return Fail(r.status());
+  // A full page may have more behind it (a page can also end early when results are large).
+  if (!r.value().empty() && r.value().size() == lr.limit)
+    std::cerr << "jobnet: more may follow: jobnet list --after " << r.value().back().id
+              << (list_state.empty() ? "" : " --state " + list_state)
+              << (lr.queue.empty() ? "" : " --queue " + lr.queue) << "\n";
+  if (f.json) {
+    for (const auto& j : r.value())
+      std::cout << JobToJson(j).dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";
+  } else {
+    PrintJobsTable(std::cout, r.value());
+  }
+  return kExitOk;
+}
+
+// status, wait, cancel, retry, types and list: the commands about jobs a node holds.
+Runner AddJobCommands(CLI::App* app, ClientFlags* f) {
+  struct Flags {
+    std::vector<std::string> ids;
+    bool history = false, bulk_all = false;
+    BulkQuery bulk;
+    std::string bulk_state, list_state;
+    protocol::ListRequest lr;
+  };
+  auto s = std::make_shared<Flags>();
+  auto* status = app->add_subcommand("status", "show jobs");
+  status->add_option("ids", s->ids, "job ids")->required();
+  status->add_flag("--history", s->history, "show each job's last attempts (node, start, end, error)");
+  AddClientFlags(status, f);
+
+  auto* wait = app->add_subcommand("wait", "wait until jobs finish; prints each as it does");
+  wait->add_option("ids", s->ids, "job ids")->required();
+  AddClientFlags(wait, f);
+
+  auto* cancel = app->add_subcommand("cancel", "cancel a queued, delayed or running job");
+  cancel->add_option("ids", s->ids, "job ids");
+  cancel->add_flag("--all", s->bulk_all, "cancel every job of --queue in --state (on each --to node)");
+  cancel->add_option("--queue", s->bulk.queue, "with --all: the queue");
+  cancel->add_option("--state", s->bulk_state, "with --all: queued or delayed");
+  AddClientFlags(cancel, f);
+
+  auto* retry = app->add_subcommand("retry", "re-queue a dead, failed or cancelled job");
+  retry->add_option("ids", s->ids, "job ids");
+  retry->add_flag("--all", s->bulk_all,
+                  "re-queue every dead, failed and cancelled job of --queue (on each --to node)");
+  retry->add_option("--queue", s->bulk.queue, "with --all: the queue");
+  retry->add_option("--type", s->bulk.type, "with --all: only jobs of this type");
+  retry->add_option("--state", s->bulk_state, "with --all: only dead, only failed or only cancelled");
+  AddClientFlags(retry, f);
+
+  auto* types = app->add_subcommand("types", "the node's job handlers: payload and result");
+  AddClientFlags(types, f);
+
+  protocol::ListRequest& lr = s->lr;
+  auto* list = app->add_subcommand("list", "list jobs");
+  list->add_option("--state", s->list_state, "queued|delayed|running|succeeded|failed|dead|cancelled");
+  list->add_option("--queue", lr.queue, "only this queue");
+  list->add_option("--type", lr.type, "only jobs of this type");
+  list->add_option("--limit", lr.limit,
+                   "at most this many (1.." + std::to_string(limits::kListLimitMax) +
+                       ", default " + std::to_string(lr.limit) + ")");
+  list->add_option("--after", lr.after, "only jobs created after this job id (paging)");
+  AddClientFlags(list, f);
+
+  return [=]() -> int {
+    if (!*status && !*wait && !*cancel && !*retry && !*types && !*list) return -1;
+    if (*cancel || *retry) {
+      if (s->bulk_all != s->ids.empty() ||
+          (!s->bulk_all && (!s->bulk.queue.empty() || !s->bulk_state.empty())))
+        return Fail(Status::InvalidArgument("give job ids, or --all --queue Q (not both)"));
+      if (s->bulk_all) {
+        s->bulk.action = *cancel ? BulkAction::kCancel : BulkAction::kRetry;
+        return RunBulk(*f, s->bulk, s->bulk_state);
+      }
+    }
+    std::unique_ptr<Client> client;
+    if (Status st = Connect(*f, &client); !st.ok()) return Fail(st);
+    uint32_t request_ms = static_cast<uint32_t>(ParseDurationMs(f->request_timeout).value());
+    if (*wait) return WaitAll(*client, *f, s->ids, request_ms);
+    if (*types) return PrintTypes(*client, f->json);
+    if (*list) return RunList(*client, *f, s->lr, s->list_state);
+    return RunForEachId(*client, *f, s->ids, status->parsed() > 0, cancel->parsed() > 0, s->history);
+  };
+}
+
+Runner AddJournalCommand(CLI::App* app) {
+  struct Flags {
+    std::string dir, action, id;
+    bool json = false;
+  };
+  auto s = std::make_shared<Flags>();
+  auto* journal = app->add_subcommand("journal", "inspect a stopped node's journal (read-only)");
+  journal->add_option("dir", s->dir, "journal directory")->required();
+  journal->add_option("action", s->action, "stats | list | show ID | verify | export")->required();
+  journal->add_option("id", s->id, "job id (for show)");
+  journal->add_flag("--json", s->json, "JSON lines");
+  return [s, journal]() -> int {
+    return *journal ? JournalCommand(s->dir, s->action, s->id, s->json) : -1;
+  };
+}
+
+Runner AddClusterCommand(CLI::App* app) {
+  auto cf = std::make_shared<ClusterFlags>();
+  auto* cluster = app->add_subcommand("cluster", "a local cluster: up N | status | kill NODE | restart NODE | down");
+  cluster->add_option("action", cf->action, "up | status | kill | restart | down")->required();
+  cluster->add_option("arg", cf->arg, "node count (up) or node id (kill, restart)");
+  cluster->add_option("--dir", cf->dir, "cluster directory: data, logs, pid files (default ./cluster-data)");
+  cluster->add_option("--base-port", cf->base_port, "first node's port (default 7701)");
+  cluster->add_option("--workers", cf->workers, "workers per node (default 4)");
+  cluster->add_option("--http-base-port", cf->http_base_port,
+                      "first node's HTTP port (default: base port + 100; 0 = no HTTP face)");
+  cluster->add_flag("--json", cf->json, "JSON lines (status)");
+  return [cf, cluster]() -> int { return *cluster ? RunCluster(*cf) : -1; };
+}
+
+}  // namespace
+
+int Main(int argc, char** argv, int (*run_node)(const NodeConfig&)) {
+  CLI::App app{"jobnet: a distributed job cluster (CAF + ZeroMQ + msgpack + RocksDB)"};
+  app.require_subcommand(1);
+  ClientFlags f;  // shared: each client command adds the same flags to its own subcommand
+  std::vector<Runner> runners;
+  runners.push_back(AddNodeCommand(&app, run_node));
+  Runner run_schedule = AddScheduleCommands(&app);
+  runners.push_back(AddBlobCommands(&app));
+  runners.push_back(AddSubmitCommand(&app, &f));
+  runners.push_back(AddJobCommands(&app, &f));
+  auto* stats = app.add_subcommand("stats", "node statistics");
+  AddClientFlags(stats, &f);
+  auto* nodes = app.add_subcommand("nodes", "the node and its peers: state, capacity, queue depth");
+  AddClientFlags(nodes, &f);
+  runners.push_back(AddJournalCommand(&app));
+  WorkersFlags wf;
+  CLI::App* workers = AddWorkersCommand(app, &wf, &f);
+  QueueCommands qc;
+  AddQueueCommands(&app, &qc, &f);
+  EventsFlags ef;
+  CLI::App* events = AddEventsCommand(app, &ef, &f);
+  runners.push_back(AddClusterCommand(&app));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  for (const Runner& run : runners)
+    if (int rc = run(); rc >= 0) return rc;
+  if (*stats) return RunStats(f);
+  if (int rc = RunQueueCommands(qc, f); rc >= 0) return rc;
+  if (*nodes) return RunNodes(f);
+  if (*workers) return RunWorkers(wf, f);
+  if (*events) return RunEvents(ef, f);
+  if (app.got_subcommand("schedule")) return run_schedule();
+  return Fail(Status::InvalidArgument("no command given"));
 }
 
 }  // namespace jobnet::cli

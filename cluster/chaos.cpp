@@ -60,234 +60,219 @@ void PrintLogTail(const cluster::LocalNode& n, size_t lines) {
   for (const auto& line : tail) std::fprintf(stderr, "%s\n", line.c_str());
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"jobnet_chaos: kill nodes under load, then prove no acknowledged job was lost"};
-  int nodes = 3, workers = 4, base_port = 7801, submitters = 6;
+struct Options {
+  int nodes = 3, workers = 4, base_port = 7801, submitters = 6, min_kills = 1;
   uint64_t jobs = 20000, rate = 1000, max_sleep_ms = 20, seed = 1;
-  int min_kills = 1;
-  std::string kill_every = "3s", down_time = "1s", dir = "./chaos-data", jobnet_exe;
-  app.add_option("--nodes", nodes, "cluster size (default 3)");
-  app.add_option("--workers", workers, "workers per node (default 4)");
-  app.add_option("--jobs", jobs, "jobs to submit (default 20000)");
-  app.add_option("--rate", rate, "submits per second, all submitters together (default 1000)");
-  app.add_option("--submitters", submitters, "client threads (default 6)");
+  uint64_t kill_every_ms = 0, down_ms = 0, deadline_ms = 0;
+  std::string deadline_arg = "10m", dir = "./chaos-data", jobnet_exe;
+};
+
+// Parses the command line into *o. Returns -1 to go on, else the exit code.
+int ParseOptions(int argc, char** argv, Options* o) {
+  CLI::App app{"jobnet_chaos: kill nodes under load, then prove no acknowledged job was lost"};
+  std::string kill_every = "3s", down_time = "1s";
+  app.add_option("--nodes", o->nodes, "cluster size (default 3)");
+  app.add_option("--workers", o->workers, "workers per node (default 4)");
+  app.add_option("--jobs", o->jobs, "jobs to submit (default 20000)");
+  app.add_option("--rate", o->rate, "submits per second, all submitters together (default 1000)");
+  app.add_option("--submitters", o->submitters, "client threads (default 6)");
   app.add_option("--kill-every", kill_every, "SIGKILL a random node this often (default 3s)");
   app.add_option("--down-time", down_time, "how long a killed node stays down (default 1s)");
-  app.add_option("--max-sleep-ms", max_sleep_ms, "sleep jobs run 1..this ms (default 20)");
-  app.add_option("--base-port", base_port, "first node's port (default 7801)");
-  app.add_option("--dir", dir, "cluster directory, wiped first (default ./chaos-data)");
-  app.add_option("--jobnet", jobnet_exe, "the jobnet binary (default: next to this one)");
-  app.add_option("--seed", seed, "random seed (default 1)");
-  app.add_option("--min-kills", min_kills, "fail unless at least this many kills happened (default 1)");
-  std::string deadline_arg = "10m";
-  app.add_option("--deadline", deadline_arg,
+  app.add_option("--max-sleep-ms", o->max_sleep_ms, "sleep jobs run 1..this ms (default 20)");
+  app.add_option("--base-port", o->base_port, "first node's port (default 7801)");
+  app.add_option("--dir", o->dir, "cluster directory, wiped first (default ./chaos-data)");
+  app.add_option("--jobnet", o->jobnet_exe, "the jobnet binary (default: next to this one)");
+  app.add_option("--seed", o->seed, "random seed (default 1)");
+  app.add_option("--min-kills", o->min_kills,
+                 "fail unless at least this many kills happened (default 1)");
+  app.add_option("--deadline", o->deadline_arg,
                  "the whole run ends by then, passed or failed, and stops its nodes (default 10m)");
-  CLI11_PARSE(app, argc, argv);
-  if (jobnet_exe.empty())
-    jobnet_exe = (std::filesystem::canonical("/proc/self/exe").parent_path() / "jobnet").string();
-  auto kill_every_ms = ParseDurationMs(kill_every), down_ms_r = ParseDurationMs(down_time);
-  if (!kill_every_ms.ok() || !down_ms_r.ok() || kill_every_ms.value() == 0) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (o->jobnet_exe.empty())
+    o->jobnet_exe =
+        (std::filesystem::canonical("/proc/self/exe").parent_path() / "jobnet").string();
+  auto kill_every_ms = ParseDurationMs(kill_every), down_ms = ParseDurationMs(down_time);
+  if (!kill_every_ms.ok() || !down_ms.ok() || kill_every_ms.value() == 0) {
     std::fprintf(stderr, "chaos: --kill-every and --down-time take durations like 1500ms, 3s, 1m\n");
     return 2;
   }
-  auto deadline_ms = ParseDurationMs(deadline_arg);
+  auto deadline_ms = ParseDurationMs(o->deadline_arg);
   if (!deadline_ms.ok() || deadline_ms.value() == 0) {
     std::fprintf(stderr, "chaos: --deadline takes a duration like 4m\n");
     return 2;
   }
-  // Everything below is bounded by this: a run that cannot finish fails with what was
-  // unfinished and stops its nodes, instead of hanging until whatever runs it gives up.
-  const auto run_deadline = Clock::now() + std::chrono::milliseconds(deadline_ms.value());
-  // The end of the submit phase: what is left of the deadline goes to waiting and checking.
-  const auto submit_deadline = Clock::now() + std::chrono::milliseconds(deadline_ms.value() / 2);
-  bool timed_out = false;
-  uint64_t down_ms = down_ms_r.value();
+  o->kill_every_ms = kill_every_ms.value();
+  o->down_ms = down_ms.value();
+  o->deadline_ms = deadline_ms.value();
+  return -1;
+}
 
-  // Nodes of an earlier run in this directory (killed before it could stop them) go first: this
-  // run must never meet them holding its ports or journals.
-  if (auto old = cluster::LocalCluster::Load(dir); old.ok()) {
-    if (Status s = old.value().Down(2000); !s.ok())
-      std::fprintf(stderr, "chaos: stopping the nodes of an earlier run in %s: %s\n", dir.c_str(),
-                   s.ToString().c_str());
-  }
-  std::filesystem::remove_all(dir);
-  // Tied: the nodes die with this tool, however it dies (a test's timeout, kill -9, Ctrl-C),
-  // instead of holding the ports and journals of the next run.
-  auto up = cluster::LocalCluster::Up(dir, nodes, base_port, workers, {"--log-level", "warn"}, jobnet_exe,
-                                      /*http_base_port=*/0, /*tied=*/true);
-  if (!up.ok()) {
-    std::fprintf(stderr, "chaos: %s\n", up.status().ToString().c_str());
-    return 3;
-  }
-  const cluster::LocalCluster& cluster = up.value();
-  auto endpoints = cluster.endpoints();
-  std::fprintf(stderr, "chaos: %d nodes up; submitting %llu jobs at %llu/s, a SIGKILL every %llu ms\n",
-               nodes, static_cast<unsigned long long>(jobs), static_cast<unsigned long long>(rate),
-               static_cast<unsigned long long>(kill_every_ms.value()));
-
+// What the submitters, the killer and the checks share.
+struct Run {
+  Options opt;
+  const cluster::LocalCluster* cluster = nullptr;
+  Clock::time_point t0, submit_deadline, run_deadline;
   std::mutex mu;
-  std::vector<Acked> acked;
+  std::vector<Acked> acked;  // guarded by mu
   std::atomic<uint64_t> next{0}, submit_retries{0};
   std::atomic<bool> submitting{true};
-  auto t0 = Clock::now();
-
-  std::vector<std::thread> threads;
-  for (int t = 0; t < submitters; ++t) {
-    threads.emplace_back([&, t] {
-      ClientOptions o;
-      for (size_t k = 0; k < endpoints.size(); ++k)
-        o.endpoints.push_back(endpoints[(t + k) % endpoints.size()]);
-      o.request_timeout_ms = 1000;
-      std::unique_ptr<Client> c;
-      while (!Client::Connect(o, &c).ok()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      for (;;) {
-        uint64_t i = next.fetch_add(1);
-        if (i >= jobs) break;
-        // Pace: job i is due at t0 + i/rate.
-        auto due = t0 + std::chrono::microseconds(i * 1000000 / rate);
-        std::this_thread::sleep_until(due);
-        JobSpec spec;
-        std::string expected;
-        if (i % 3 == 0) {
-          spec.type = "sleep";
-          uint64_t ms = 1 + i % max_sleep_ms;
-          spec.payload = PackU64(ms);
-          expected = PackU64(ms);
-        } else {
-          spec.type = "echo";
-          spec.payload = PackU64(i);
-          expected = PackU64(i);
-        }
-        spec.max_attempts = 50;
-        spec.backoff_ms = 50;
-        spec.key = "chaos-" + std::to_string(i);
-        for (;;) {
-          auto r = c->Submit(spec);
-          if (r.ok()) {
-            std::lock_guard<std::mutex> lock(mu);
-            acked.push_back(Acked{r.value().id, spec.key, expected});
-            break;
-          }
-          if (Clock::now() > submit_deadline) {  // the cluster stopped taking jobs
-            std::fprintf(stderr, "chaos: submit of %s still failing at the deadline: %s\n",
-                         spec.key.c_str(), r.status().ToString().c_str());
-            next = jobs;  // the other submitters stop too
-            return;
-          }
-          submit_retries++;  // every node we tried was down or slow: try again, same key
-          std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-      }
-    });
-  }
-
-  // The killer: SIGKILL a random node, keep it down a while, restart it; measure how long the
-  // survivors take to declare it dead (that is when they re-queue its leases).
-  std::vector<double> detect_ms;
+  std::vector<double> detect_ms;  // the killer's, read after it is joined
   int kills = 0;
-  std::thread killer([&] {
-    std::mt19937_64 rng(seed);
-    size_t last_victim = cluster.nodes().size();  // none yet
-    auto next_kill = Clock::now() + std::chrono::milliseconds(kill_every_ms.value());
-    while (submitting.load()) {
-      if (Clock::now() < next_kill) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        continue;
-      }
-      // A random node, never the same one twice in a row (so every node gets killed).
-      size_t n = cluster.nodes().size();
-      size_t pick = std::uniform_int_distribution<size_t>(0, n > 1 ? n - 2 : 0)(rng);
-      if (n > 1 && pick >= last_victim) pick++;
-      last_victim = pick;
-      const auto& victim = cluster.nodes()[pick];
-      const auto& witness = cluster.nodes()[(&victim - &cluster.nodes()[0] + 1) % cluster.nodes().size()];
-      auto killed_at = Clock::now();
-      if (Status ks = cluster.Kill(victim, SIGKILL); !ks.ok()) {
-        std::fprintf(stderr, "chaos: cannot kill %s: %s\n", victim.id.c_str(), ks.ToString().c_str());
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        continue;
-      }
-      kills++;
-      std::fprintf(stderr, "chaos: SIGKILL %s\n", victim.id.c_str());
-      ClientOptions o = ClientOptions::Single(witness.endpoint, 500);
-      std::unique_ptr<Client> w;
-      double detected = -1;
-      while (Ms(Clock::now() - killed_at) < static_cast<double>(down_ms) + 5000) {
-        if (!w && !Client::Connect(o, &w).ok()) w.reset();
-        if (w) {
-          auto st = w->Stats();
-          if (st.ok()) {
-            for (const auto& p : st.value().peers)
-              if (p.node == victim.id && p.state == "dead") detected = Ms(Clock::now() - killed_at);
-          }
-        }
-        if (detected >= 0 && Ms(Clock::now() - killed_at) >= static_cast<double>(down_ms)) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-      if (detected >= 0) detect_ms.push_back(detected);
-      // A restart that fails (its port or journal lock not yet released) is tried again: a
-      // node left down would hold its jobs until the deadline.
-      Status s = cluster.Start(victim);
-      for (int tries = 1; !s.ok() && tries < 10 && Clock::now() < submit_deadline; ++tries) {
-        std::fprintf(stderr, "chaos: restart %s (try %d): %s\n", victim.id.c_str(), tries,
-                     s.ToString().c_str());
-        std::this_thread::sleep_for(std::chrono::milliseconds(300));
-        s = cluster.Start(victim);
-      }
-      if (!s.ok()) std::fprintf(stderr, "chaos: restart %s: %s\n", victim.id.c_str(), s.ToString().c_str());
-      next_kill = Clock::now() + std::chrono::milliseconds(kill_every_ms.value());
-    }
-  });
-  for (auto& t : threads) t.join();
-  submitting = false;
-  killer.join();
-  for (const auto& n : cluster.nodes())
-    if (cluster.Pid(n) == 0)
-      if (Status s = cluster.Start(n); !s.ok())
-        std::fprintf(stderr, "chaos: restart %s after the submit phase: %s\n", n.id.c_str(),
-                     s.ToString().c_str());
-  double submit_s = Ms(Clock::now() - t0) / 1000;
-  if (Clock::now() > submit_deadline) timed_out = true;
+  bool timed_out = false;
+};
 
-  // Wait for every acknowledged job, asking its owner.
+// One submitter thread: takes job numbers until all are taken, paced to the run's rate, and
+// retries each (same key) until some node acknowledges it or the submit phase ends.
+void Submit(Run* run, int t) {
+  const Options& opt = run->opt;
+  auto endpoints = run->cluster->endpoints();
+  ClientOptions o;
+  for (size_t k = 0; k < endpoints.size(); ++k)
+    o.endpoints.push_back(endpoints[(t + k) % endpoints.size()]);
+  o.request_timeout_ms = 1000;
+  std::unique_ptr<Client> c;
+  while (!Client::Connect(o, &c).ok()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (;;) {
+    uint64_t i = run->next.fetch_add(1);
+    if (i >= opt.jobs) break;
+    // Pace: job i is due at t0 + i/rate.
+    std::this_thread::sleep_until(run->t0 + std::chrono::microseconds(i * 1000000 / opt.rate));
+    JobSpec spec;
+    uint64_t value = i % 3 == 0 ? 1 + i % opt.max_sleep_ms : i;
+    spec.type = i % 3 == 0 ? "sleep" : "echo";
+    spec.payload = PackU64(value);
+    spec.max_attempts = 50;
+    spec.backoff_ms = 50;
+    spec.key = "chaos-" + std::to_string(i);
+    for (;;) {
+      auto r = c->Submit(spec);
+      if (r.ok()) {
+        std::lock_guard<std::mutex> lock(run->mu);
+        run->acked.push_back(Acked{r.value().id, spec.key, PackU64(value)});
+        break;
+      }
+      if (Clock::now() > run->submit_deadline) {  // the cluster stopped taking jobs
+        std::fprintf(stderr, "chaos: submit of %s still failing at the deadline: %s\n",
+                     spec.key.c_str(), r.status().ToString().c_str());
+        run->next = opt.jobs;  // the other submitters stop too
+        return;
+      }
+      run->submit_retries++;  // every node we tried was down or slow: try again, same key
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+}
+
+// How long after `killed_at` a witness first reports `victim` dead (watched for the victim's
+// down time at least, 5 s beyond it at most); -1 if it never did.
+double TimeToDeclaredDead(const cluster::LocalNode& victim, const cluster::LocalNode& witness,
+                          Clock::time_point killed_at, uint64_t down_ms) {
+  ClientOptions o = ClientOptions::Single(witness.endpoint, 500);
+  std::unique_ptr<Client> w;
+  double detected = -1;
+  while (Ms(Clock::now() - killed_at) < static_cast<double>(down_ms) + 5000) {
+    if (!w && !Client::Connect(o, &w).ok()) w.reset();
+    if (w) {
+      auto st = w->Stats();
+      if (st.ok()) {
+        for (const auto& p : st.value().peers)
+          if (p.node == victim.id && p.state == "dead") detected = Ms(Clock::now() - killed_at);
+      }
+    }
+    if (detected >= 0 && Ms(Clock::now() - killed_at) >= static_cast<double>(down_ms)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return detected;
+}
+
+// The killer: SIGKILL a random node, keep it down a while, restart it; measure how long the
+// survivors take to declare it dead (that is when they re-queue its leases).
+void Kill(Run* run) {
+  const cluster::LocalCluster& cluster = *run->cluster;
+  std::mt19937_64 rng(run->opt.seed);
+  size_t last_victim = cluster.nodes().size();  // none yet
+  auto next_kill = Clock::now() + std::chrono::milliseconds(run->opt.kill_every_ms);
+  while (run->submitting.load()) {
+    if (Clock::now() < next_kill) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
+    // A random node, never the same one twice in a row (so every node gets killed).
+    size_t n = cluster.nodes().size();
+    size_t pick = std::uniform_int_distribution<size_t>(0, n > 1 ? n - 2 : 0)(rng);
+    if (n > 1 && pick >= last_victim) pick++;
+    last_victim = pick;
+    const auto& victim = cluster.nodes()[pick];
+    const auto& witness = cluster.nodes()[(pick + 1) % n];
+    auto killed_at = Clock::now();
+    if (Status ks = cluster.Kill(victim, SIGKILL); !ks.ok()) {
+      std::fprintf(stderr, "chaos: cannot kill %s: %s\n", victim.id.c_str(), ks.ToString().c_str());
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    run->kills++;
+    std::fprintf(stderr, "chaos: SIGKILL %s\n", victim.id.c_str());
+    double detected = TimeToDeclaredDead(victim, witness, killed_at, run->opt.down_ms);
+    if (detected >= 0) run->detect_ms.push_back(detected);
+    // A restart that fails (its port or journal lock not yet released) is tried again: a
+    // node left down would hold its jobs until the deadline.
+    Status s = cluster.Start(victim);
+    for (int tries = 1; !s.ok() && tries < 10 && Clock::now() < run->submit_deadline; ++tries) {
+      std::fprintf(stderr, "chaos: restart %s (try %d): %s\n", victim.id.c_str(), tries,
+                   s.ToString().c_str());
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      s = cluster.Start(victim);
+    }
+    if (!s.ok()) std::fprintf(stderr, "chaos: restart %s: %s\n", victim.id.c_str(), s.ToString().c_str());
+    next_kill = Clock::now() + std::chrono::milliseconds(run->opt.kill_every_ms);
+  }
+}
+
+// Where an unfinished job is, in words, for the failure report.
+std::string WhereIs(const Result<JobInfo>& st, const std::string& owner, bool connected) {
+  if (st.ok())
+    return std::string(protocol::JobStateName(st.value().state)) + " (attempt " +
+           std::to_string(st.value().attempts) + ") on its owner " + owner +
+           (st.value().error.empty() ? "" : ": " + st.value().error);
+  if (connected) return "owner " + owner + ": " + st.status().ToString();
+  return "owner " + owner + " unreachable";
+}
+
+// Waits for every acknowledged job, asking its owner; returns how many were still unfinished at
+// the run's deadline (the first 20 are named with where they are).
+uint64_t WaitForAll(Run* run) {
   std::map<std::string, std::string> owner_ep;
-  for (const auto& n : cluster.nodes()) owner_ep[n.id] = n.endpoint;
+  for (const auto& n : run->cluster->nodes()) owner_ep[n.id] = n.endpoint;
   std::map<std::string, std::unique_ptr<Client>> clients;
   uint64_t unfinished = 0;
   // All of them share what is left of the run's deadline (a job is not given minutes of its
   // own: thousands of stuck jobs would each wait them out). One found unfinished is asked once
   // more, for where it is, and named.
-  for (const auto& a : acked) {
+  for (const auto& a : run->acked) {
     std::string owner = a.id.substr(0, a.id.rfind('-'));
     for (;;) {
       auto& c = clients[owner];
       if (!c) {
         if (!Client::Connect(ClientOptions::Single(owner_ep[owner], 2000), &c).ok()) c.reset();
       }
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(run_deadline - Clock::now());
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(run->run_deadline - Clock::now());
       if (c && left.count() > 0) {
         auto r = c->Wait(a.id, static_cast<uint64_t>(std::min<int64_t>(left.count(), 10000)));
         if (r.ok()) break;
         if (!r.status().IsTimeout()) c.reset();
       }
-      if (Clock::now() >= run_deadline) {
+      if (Clock::now() >= run->run_deadline) {
         auto st = c ? c->GetStatus(a.id) : Result<JobInfo>(Status::Unavailable("no connection"));
         if (st.ok() && protocol::IsFinal(st.value().state)) break;  // done; the check says how
-        timed_out = true;
-        if (++unfinished <= 20) {
-          std::string where = "owner " + owner + " unreachable";
-          if (st.ok()) {
-            where = std::string(protocol::JobStateName(st.value().state)) + " (attempt " +
-                    std::to_string(st.value().attempts) + ") on its owner " + owner +
-                    (st.value().error.empty() ? "" : ": " + st.value().error);
-          } else if (c) {
-            where = "owner " + owner + ": " + st.status().ToString();
-          }
+        run->timed_out = true;
+        if (++unfinished <= 20)
           std::fprintf(stderr, "chaos: unfinished at the deadline: %s, %s\n", a.id.c_str(),
-                       where.c_str());
-        }
+                       WhereIs(st, owner, c != nullptr).c_str());
         break;
       }
       if (!c) std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -296,30 +281,36 @@ int main(int argc, char** argv) {
   if (unfinished > 20)
     std::fprintf(stderr, "chaos: ... and %llu more unfinished\n",
                  static_cast<unsigned long long>(unfinished - 20));
-  double total_s = Ms(Clock::now() - t0) / 1000;
-  clients.clear();
-  cluster.Down(20000);
+  return unfinished;
+}
 
-  // Offline check of every journal.
+// What the journals say, read offline after the nodes stopped.
+struct Verdict {
+  uint64_t succeeded = 0, lost = 0, wrong = 0, not_succeeded = 0, reruns = 0, dup_jobs = 0;
+  uint64_t journal_problems = 0;  // `jobnet journal verify` findings, all nodes
+};
+
+// Reads every node's journal read-only and checks each acknowledged job in it. False (after
+// saying why) if a journal cannot be opened.
+bool CheckJournals(const Run& run, Verdict* v) {
   std::map<std::string, protocol::Job> by_id;
   std::map<std::string, std::vector<std::string>> ids_by_key;
   std::map<std::string, uint32_t> runs;  // id -> runs started
-  uint64_t journal_problems = 0;           // `jobnet journal verify` findings, all nodes
-  for (const auto& n : cluster.nodes()) {
+  for (const auto& n : run.cluster->nodes()) {
     JournalOptions jo;
     jo.read_only = true;
     std::unique_ptr<Journal> j;
     Status s = Journal::Open(n.data, jo, &j);
     if (!s.ok()) {
       std::fprintf(stderr, "chaos: journal %s: %s\n", n.data.c_str(), s.ToString().c_str());
-      return 1;
+      return false;
     }
     std::vector<std::string> problems;
     uint64_t checked = 0;
     s = j->Verify(&problems, &checked);
     if (!s.ok()) problems.push_back(s.ToString());
     for (const auto& p : problems) std::fprintf(stderr, "chaos: %s journal: %s\n", n.id.c_str(), p.c_str());
-    journal_problems += problems.size();
+    v->journal_problems += problems.size();
     j->ForEachJob([&](const protocol::Job& job) {
       by_id[job.id] = job;
       ids_by_key[job.spec.key].push_back(job.id);
@@ -337,65 +328,63 @@ int main(int argc, char** argv) {
       return true;
     });
   }
-  uint64_t succeeded = 0, lost = 0, wrong = 0, not_succeeded = 0, reruns = 0, dup_jobs = 0;
-  for (const auto& a : acked) {
+  for (const auto& a : run.acked) {
     auto it = by_id.find(a.id);
     if (it == by_id.end()) {
-      lost++;
+      v->lost++;
       continue;
     }
     if (it->second.state != protocol::JobState::kSucceeded) {
-      not_succeeded++;
+      v->not_succeeded++;
       std::fprintf(stderr, "chaos: %s is %s: %s\n", a.id.c_str(),
                    protocol::JobStateName(it->second.state), it->second.error().c_str());
       continue;
     }
-    succeeded++;
-    if (it->second.result() != a.expected) wrong++;
-    if (runs[a.id] > 1) reruns += runs[a.id] - 1;
-    dup_jobs += ids_by_key[a.key].size() - 1;
+    v->succeeded++;
+    if (it->second.result() != a.expected) v->wrong++;
+    if (runs[a.id] > 1) v->reruns += runs[a.id] - 1;
+    v->dup_jobs += ids_by_key[a.key].size() - 1;
   }
-  std::sort(detect_ms.begin(), detect_ms.end());
-  double detect_avg = 0;
-  for (double d : detect_ms) detect_avg += d;
-  if (!detect_ms.empty()) detect_avg /= detect_ms.size();
+  return true;
+}
 
+// The summary table on stdout: two aligned columns (the CLI's table printer lives a layer up,
+// in cli/).
+void PrintSummary(const Run& run, const Verdict& v, uint64_t unfinished, double submit_s,
+                  double total_s) {
+  std::vector<double> detect = run.detect_ms;
+  std::sort(detect.begin(), detect.end());
+  double detect_avg = 0;
+  for (double d : detect) detect_avg += d;
+  if (!detect.empty()) detect_avg /= detect.size();
   std::vector<std::pair<std::string, std::string>> rows{
-      {"acknowledged", std::to_string(acked.size())},
-      {"succeeded", std::to_string(succeeded)},
-      {"lost (acked, not in any journal)", std::to_string(lost)},
-      {"not succeeded (dead/other)", std::to_string(not_succeeded)},
-      {"wrong result", std::to_string(wrong)},
+      {"acknowledged", std::to_string(run.acked.size())},
+      {"succeeded", std::to_string(v.succeeded)},
+      {"lost (acked, not in any journal)", std::to_string(v.lost)},
+      {"not succeeded (dead/other)", std::to_string(v.not_succeeded)},
+      {"wrong result", std::to_string(v.wrong)},
       {"unfinished at the end", std::to_string(unfinished)},
-      {"journal verify problems", std::to_string(journal_problems)},
-      {"duplicate executions (re-runs)", std::to_string(reruns)},
-      {"duplicate jobs (failover resubmits)", std::to_string(dup_jobs)},
-      {"submit retries", std::to_string(submit_retries.load())},
-      {"nodes SIGKILLed", std::to_string(kills)},
+      {"journal verify problems", std::to_string(v.journal_problems)},
+      {"duplicate executions (re-runs)", std::to_string(v.reruns)},
+      {"duplicate jobs (failover resubmits)", std::to_string(v.dup_jobs)},
+      {"submit retries", std::to_string(run.submit_retries.load())},
+      {"nodes SIGKILLed", std::to_string(run.kills)},
       {"peer kill -> declared dead, re-queued (avg ms)",
-       detect_ms.empty() ? "-" : std::to_string(static_cast<int>(detect_avg))},
+       detect.empty() ? "-" : std::to_string(static_cast<int>(detect_avg))},
       {"peer kill -> declared dead, re-queued (max ms)",
-       detect_ms.empty() ? "-" : std::to_string(static_cast<int>(detect_ms.back()))},
+       detect.empty() ? "-" : std::to_string(static_cast<int>(detect.back()))},
       {"submit phase (s)", std::to_string(submit_s)},
       {"total (s)", std::to_string(total_s)},
   };
-  // Two aligned columns (the CLI's table printer lives a layer up, in cli/).
   size_t key_width = std::strlen("CHAOS SUMMARY");
   for (const auto& [key, value] : rows) key_width = std::max(key_width, key.size());
   std::cout << std::left << std::setw(key_width + 2) << "CHAOS SUMMARY" << "VALUE\n";
   for (const auto& [key, value] : rows) std::cout << std::setw(key_width + 2) << key << value << "\n";
-  bool ok = lost == 0 && not_succeeded == 0 && wrong == 0 && unfinished == 0 &&
-            journal_problems == 0 && !timed_out &&
-            acked.size() == jobs && kills >= min_kills;
-  if (timed_out)
-    std::fprintf(stderr, "chaos: the run did not finish by its deadline (%s)\n", deadline_arg.c_str());
-  std::cout << (ok ? "PASS" : "FAIL") << "\n";
-  if (ok) {
-    std::filesystem::remove_all(dir);
-    return 0;
-  }
-  // Kept for whoever reads the failure: the logs' tails now, and the whole directory under a
-  // name the next run does not wipe.
+}
+
+// Kept for whoever reads a failure: the logs' tails now, and the whole directory under a name
+// the next run does not wipe.
+void KeepFailedRun(const cluster::LocalCluster& cluster, const std::string& dir) {
   for (const auto& n : cluster.nodes()) PrintLogTail(n, 40);
   std::string kept = dir + ".failed";
   std::error_code ec;
@@ -403,5 +392,77 @@ int main(int argc, char** argv) {
   std::filesystem::rename(dir, kept, ec);
   std::fprintf(stderr, "chaos: the cluster directory is kept in %s\n",
                ec ? dir.c_str() : kept.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Run run;
+  if (int rc = ParseOptions(argc, argv, &run.opt); rc >= 0) return rc;
+  const Options& opt = run.opt;
+  // Everything below is bounded by this: a run that cannot finish fails with what was
+  // unfinished and stops its nodes, instead of hanging until whatever runs it gives up.
+  run.run_deadline = Clock::now() + std::chrono::milliseconds(opt.deadline_ms);
+  // The end of the submit phase: what is left of the deadline goes to waiting and checking.
+  run.submit_deadline = Clock::now() + std::chrono::milliseconds(opt.deadline_ms / 2);
+
+  // Nodes of an earlier run in this directory (killed before it could stop them) go first: this
+  // run must never meet them holding its ports or journals.
+  if (auto old = cluster::LocalCluster::Load(opt.dir); old.ok()) {
+    if (Status s = old.value().Down(2000); !s.ok())
+      std::fprintf(stderr, "chaos: stopping the nodes of an earlier run in %s: %s\n",
+                   opt.dir.c_str(), s.ToString().c_str());
+  }
+  std::filesystem::remove_all(opt.dir);
+  // Tied: the nodes die with this tool, however it dies (a test's timeout, kill -9, Ctrl-C),
+  // instead of holding the ports and journals of the next run.
+  auto up = cluster::LocalCluster::Up(opt.dir, opt.nodes, opt.base_port, opt.workers,
+                                      {"--log-level", "warn"}, opt.jobnet_exe,
+                                      /*http_base_port=*/0, /*tied=*/true);
+  if (!up.ok()) {
+    std::fprintf(stderr, "chaos: %s\n", up.status().ToString().c_str());
+    return 3;
+  }
+  const cluster::LocalCluster& cluster = up.value();
+  run.cluster = &cluster;
+  std::fprintf(stderr, "chaos: %d nodes up; submitting %llu jobs at %llu/s, a SIGKILL every %llu ms\n",
+               opt.nodes, static_cast<unsigned long long>(opt.jobs),
+               static_cast<unsigned long long>(opt.rate),
+               static_cast<unsigned long long>(opt.kill_every_ms));
+
+  run.t0 = Clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < opt.submitters; ++t) threads.emplace_back(Submit, &run, t);
+  std::thread killer(Kill, &run);
+  for (auto& t : threads) t.join();
+  run.submitting = false;
+  killer.join();
+  for (const auto& n : cluster.nodes())
+    if (cluster.Pid(n) == 0)
+      if (Status s = cluster.Start(n); !s.ok())
+        std::fprintf(stderr, "chaos: restart %s after the submit phase: %s\n", n.id.c_str(),
+                     s.ToString().c_str());
+  double submit_s = Ms(Clock::now() - run.t0) / 1000;
+  if (Clock::now() > run.submit_deadline) run.timed_out = true;
+
+  uint64_t unfinished = WaitForAll(&run);
+  double total_s = Ms(Clock::now() - run.t0) / 1000;
+  cluster.Down(20000);
+
+  Verdict v;
+  if (!CheckJournals(run, &v)) return 1;
+  PrintSummary(run, v, unfinished, submit_s, total_s);
+  bool ok = v.lost == 0 && v.not_succeeded == 0 && v.wrong == 0 && unfinished == 0 &&
+            v.journal_problems == 0 && !run.timed_out && run.acked.size() == opt.jobs &&
+            run.kills >= opt.min_kills;
+  if (run.timed_out)
+    std::fprintf(stderr, "chaos: the run did not finish by its deadline (%s)\n",
+                 opt.deadline_arg.c_str());
+  std::cout << (ok ? "PASS" : "FAIL") << "\n";
+  if (ok) {
+    std::filesystem::remove_all(opt.dir);
+    return 0;
+  }
+  KeepFailedRun(cluster, opt.dir);
   return 1;
 }
