@@ -31,14 +31,9 @@
 #include "jobnet/job.h"
 #include "jobnet/status.h"
 #include "protocol/msgpack_bounded.hpp"
+#include "protocol/try.hpp"
 
 namespace jobnet::protocol {
-
-#define JOBNET_TRY(expr)          \
-  do {                            \
-    ::jobnet::Status _s = (expr); \
-    if (!_s.ok()) return _s;      \
-  } while (0)
 
 using Packer = msgpack::packer<msgpack::sbuffer>;
 

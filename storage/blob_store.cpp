@@ -13,17 +13,12 @@
 
 #include "base/clock.hpp"
 #include "base/sha256.hpp"
+#include "protocol/try.hpp"
 #include "storage/rocks_logger.hpp"
 #include "storage/rocks_status.hpp"
 
 namespace jobnet {
 namespace {
-
-#define JOBNET_TRY(expr)          \
-  do {                            \
-    Status try_s_ = (expr);       \
-    if (!try_s_.ok()) return try_s_; \
-  } while (0)
 
 constexpr uint64_t kChunk = limits::kBlobChunkBytesMax;
 
