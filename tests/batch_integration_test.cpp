@@ -17,6 +17,7 @@
 #include "handlers/registry.hpp"
 #include "jobnet/limits.h"
 #include "node_harness.hpp"
+#include "pipelined_client.hpp"
 #include "protocol/codec.hpp"
 
 namespace jobnet {
@@ -26,14 +27,7 @@ using testing::Eventually;
 using testing::NodeProcess;
 using testing::Pack;
 using testing::RunCli;
-
-JobSpec Spec(const std::string& type, std::string payload, uint64_t delay_ms = 0) {
-  JobSpec s;
-  s.type = type;
-  s.payload = std::move(payload);
-  s.delay_ms = delay_ms;
-  return s;
-}
+using testing::Spec;
 
 class BatchIntegrationTest : public testing::DirTest {};
 

@@ -14,6 +14,7 @@
 #include "protocol/codec.hpp"
 #include "protocol/job_record.hpp"
 #include "storage/journal.hpp"
+#include "scheduler_fixture.hpp"
 
 namespace jobnet::sched {
 namespace {
@@ -48,7 +49,9 @@ TEST(CallbackUrlTest, RefusesWhatDoesNotParseOrIsNotHttp) {
                           "http://exa_mple.com/", "gopher://127.0.0.1/"}) {
     auto u = ParseCallbackUrl(bad);
     EXPECT_FALSE(u.ok()) << bad;
-    if (!u.ok()) EXPECT_TRUE(u.status().IsInvalidArgument()) << bad;
+    if (!u.ok()) {
+      EXPECT_TRUE(u.status().IsInvalidArgument()) << bad;
+    }
   }
   EXPECT_FALSE(ParseCallbackUrl("http://127.0.0.1/" + std::string(limits::kCallbackUrlBytesMax, 'a')).ok());
 }
@@ -119,7 +122,9 @@ TEST(CallbackAllowListTest, RefusesBadEntries) {
                           "example.com/8", "exa mple.com", "*.example.com"}) {
     auto r = CallbackAllowList::Parse({bad});
     EXPECT_FALSE(r.ok()) << bad;
-    if (!r.ok()) EXPECT_NE(r.status().message().find("callbacks.allow"), std::string::npos);
+    if (!r.ok()) {
+      EXPECT_NE(r.status().message().find("callbacks.allow"), std::string::npos);
+    }
   }
   std::vector<std::string> many(limits::kCallbackAllowEntriesMax + 1, "10.0.0.1");
   EXPECT_FALSE(CallbackAllowList::Parse(many).ok());
@@ -129,7 +134,7 @@ TEST(CallbackAllowListTest, RefusesBadEntries) {
 
 // ---- the scheduler's deliveries ----
 
-class CallbackSchedulerTest : public ::testing::Test {
+class CallbackSchedulerTest : public SchedulerHarness {
  protected:
   void Make(CallbackOptions c = {}) {
     SchedulerOptions o;
@@ -161,26 +166,11 @@ class CallbackSchedulerTest : public ::testing::Test {
     fx_ = s_->TakeEffects();
     return a ? a->id : "";
   }
-  void Tick(uint64_t advance_ms) {
-    now_ += advance_ms;
-    s_->Tick(now_);
-    fx_ = s_->TakeEffects();
-  }
   void Answer(const CallbackSend& send, bool ok, const std::string& error = "") {
     s_->OnCallbackResult(CallbackResult{send.seq, send.delivery, ok, error}, now_);
     fx_ = s_->TakeEffects();
   }
-  protocol::JobInfo Info(const std::string& id) {
-    s_->StatusOf(++token_, id);
-    auto fx = s_->TakeEffects();
-    return std::get<protocol::JobReply>(fx.replies.at(0).body).job;
-  }
-
-  std::unique_ptr<Scheduler> s_;
-  Effects fx_;
   protocol::Body last_reply_;
-  uint64_t now_ = 1'000'000;
-  ReplyToken token_ = 0;
 };
 
 TEST_F(CallbackSchedulerTest, RefusedAtSubmitOffTheAllowList) {

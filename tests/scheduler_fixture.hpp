@@ -1,6 +1,7 @@
 // Fixtures shared by the scheduler core's tests (scheduler_test, peer_leases_test,
-// scheduler_queues_test): a Scheduler on a fake clock, driven through its public calls, with
-// helpers that submit, tick, finish runs and read a job back; and the same with two peers.
+// scheduler_queues_test, callback_test): a Scheduler on a fake clock, driven through its public
+// calls, with helpers that submit, tick, finish runs and read a job back; and the same with two
+// peers.
 #ifndef JOBNET_TESTS_SCHEDULER_FIXTURE_HPP_
 #define JOBNET_TESTS_SCHEDULER_FIXTURE_HPP_
 
@@ -19,7 +20,28 @@ using protocol::JobSpec;
 using protocol::JobState;
 using protocol::QueueOrder;
 
-class SchedulerTest : public ::testing::Test {
+// What every scheduler fixture holds: the scheduler, the effects of the last call, a fake clock
+// and reply tokens; Tick and Info read the same in each.
+class SchedulerHarness : public ::testing::Test {
+ protected:
+  void Tick(uint64_t advance_ms) {
+    now_ += advance_ms;
+    s_->Tick(now_);
+    fx_ = s_->TakeEffects();
+  }
+  protocol::JobInfo Info(const std::string& id) {
+    s_->StatusOf(++token_, id);
+    auto fx = s_->TakeEffects();
+    return std::get<protocol::JobReply>(fx.replies.at(0).body).job;
+  }
+
+  std::unique_ptr<Scheduler> s_;
+  Effects fx_;
+  uint64_t now_ = 1'000'000;
+  ReplyToken token_ = 0;
+};
+
+class SchedulerTest : public SchedulerHarness {
  protected:
   void Make(uint32_t workers = 2, SchedulerOptions o = {}) {
     o.workers = workers;
@@ -53,11 +75,6 @@ class SchedulerTest : public ::testing::Test {
     auto* e = std::get_if<protocol::ErrorReply>(&fx_.replies.at(0).body);
     return e ? Status(e->code, e->message) : Status::OK();
   }
-  void Tick(uint64_t advance_ms) {
-    now_ += advance_ms;
-    s_->Tick(now_);
-    fx_ = s_->TakeEffects();
-  }
   void Finish(const Dispatch& d, bool ok, const std::string& error = "") {
     Outcome o{d.slot, d.lease, d.seq, ok, ok ? std::string("\xa2ok", 3) : "", error};
     s_->Complete(o, now_);
@@ -81,16 +98,6 @@ class SchedulerTest : public ::testing::Test {
     s.max_attempts = max_attempts;
     return Submit(s);
   }
-  protocol::JobInfo Info(const std::string& id) {
-    s_->StatusOf(++token_, id);
-    auto fx = s_->TakeEffects();
-    return std::get<protocol::JobReply>(fx.replies.at(0).body).job;
-  }
-
-  std::unique_ptr<Scheduler> s_;
-  Effects fx_;
-  uint64_t now_ = 1'000'000;
-  ReplyToken token_ = 0;
 };
 
 // ---- cluster: peers, remote runs, hosted runs ----
