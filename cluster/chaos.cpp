@@ -216,8 +216,12 @@ void Kill(Run* run) {
     }
     run->kills++;
     std::fprintf(stderr, "chaos: SIGKILL %s\n", victim.id.c_str());
-    double detected = TimeToDeclaredDead(victim, witness, killed_at, run->opt.down_ms);
-    if (detected >= 0) run->detect_ms.push_back(detected);
+    if (n > 1) {
+      double detected = TimeToDeclaredDead(victim, witness, killed_at, run->opt.down_ms);
+      if (detected >= 0) run->detect_ms.push_back(detected);
+    } else {  // no other node to declare it dead: only the down time
+      std::this_thread::sleep_for(std::chrono::milliseconds(run->opt.down_ms));
+    }
     // A restart that fails (its port or journal lock not yet released) is tried again: a
     // node left down would hold its jobs until the deadline.
     Status s = cluster.Start(victim);

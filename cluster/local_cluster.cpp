@@ -276,7 +276,7 @@ Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_po
     if (!s.ok()) return s;
   }
   for (const auto& node : c.nodes_) {
-    auto end = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(kStartWaitMs);
     while (!Answers(node.endpoint, 300)) {
       if (std::chrono::steady_clock::now() > end || c.Pid(node) == 0)
         return Status::Unavailable("node " + node.id + " did not start; see " + node.log);

@@ -37,17 +37,23 @@ class LocalCluster {
   // `exe` is the jobnet binary to run (default: this process's own executable).
   // `tied`: every node this LocalCluster starts (now or by Start) gets SIGKILL when this process
   // ends, SIGKILL included (PR_SET_PDEATHSIG); otherwise nodes outlive it (`jobnet cluster up`).
+  // Each node is waited for up to kStartWaitMs (see Start).
   static Result<LocalCluster> Up(const std::string& dir, int n, int base_port, int workers,
                                  const std::vector<std::string>& extra_args,
                                  const std::string& exe = "", int http_base_port = 0,
                                  bool tied = false);
+
+  static constexpr int kStartWaitMs = 60000;
 
   const std::vector<LocalNode>& nodes() const { return nodes_; }
   std::vector<std::string> endpoints() const;
   const LocalNode* Find(const std::string& id) const;
 
   pid_t Pid(const LocalNode& node) const;  // 0 if not running
-  Status Start(const LocalNode& node, int wait_ms = 15000) const;
+  // Starts the node and waits up to wait_ms for it to answer (0: does not wait). The default is
+  // generous: on two busy cores a start that opens RocksDB beside a node fsyncing all the time
+  // has taken over 15 s; the bound is there to end a hang, not to time a start.
+  Status Start(const LocalNode& node, int wait_ms = kStartWaitMs) const;
   Status Kill(const LocalNode& node, int sig) const;  // waits until the process is gone
   Status Down(int grace_ms) const;                    // SIGTERM all, SIGKILL past grace
 
