@@ -84,6 +84,136 @@ Status UnpackRecord(const std::string& bytes, msgpack::object_handle* oh,
   return Status::OK();
 }
 
+// ---- records that are their field table and "v" ----
+// Each is described once here: these tables write, read and bound them. The strings a node
+// writes from what it accepted (ids, names) are bounded by what it accepts; free text (messages,
+// errors) by the record's own bound.
+
+constexpr uint32_t kTextBytesMax = limits::kReplyFrameBytesMax;
+
+// An enum member journaled as its number; a number past the last value is refused.
+template <class T, class E, E T::*M, uint64_t kCount>
+struct EnumNumber {
+  static void Pack(msgpack::sbuffer&, Packer& pk, const T& v) {
+    pk.pack_uint64(static_cast<uint64_t>(v.*M));
+  }
+  static Status Read(const MapReader& r, const char* key, T* v) {
+    uint64_t n = static_cast<uint64_t>(v->*M);
+    JOBNET_TRY(r.Uint(key, &n));
+    if (n >= kCount) return Status::Corruption(std::string("field '") + key + "' is out of range");
+    v->*M = static_cast<E>(n);
+    return Status::OK();
+  }
+};
+template <class T, class E, E T::*M, uint64_t kCount>
+Field<T> EnumField(const char* key) {
+  return Custom<T>(key, {&EnumNumber<T, E, M, kCount>::Pack, &EnumNumber<T, E, M, kCount>::Read,
+                         nullptr});
+}
+
+const Fields<CallbackDelivery>& CallbackRecordFields() {
+  static const Fields<CallbackDelivery> kFields = {
+      protocol::Str("id", &CallbackDelivery::id, limits::kJobIdBytesMax + 21),  // "<job id>.<event number>"
+      EnumField<CallbackDelivery, CallbackState, &CallbackDelivery::state,
+                static_cast<uint64_t>(CallbackState::kFailed) + 1>("state"),
+      Uint("att", &CallbackDelivery::attempts),
+      Uint("next", &CallbackDelivery::next_at_ms),
+      Uint("last", &CallbackDelivery::last_at_ms),
+      protocol::Str("err", &CallbackDelivery::error, kTextBytesMax),
+  };
+  return kFields;
+}
+
+const Fields<JobEvent>& EventRecordFields() {
+  static const Fields<JobEvent> kFields = {
+      Uint("t", &JobEvent::at_ms),
+      EnumField<JobEvent, JobState, &JobEvent::state, kJobStateCount>("state"),
+      Uint("att", &JobEvent::attempt),
+      protocol::Str("msg", &JobEvent::message, kTextBytesMax),
+      protocol::Str("node", &JobEvent::node, limits::kNodeIdBytesMax, kIfSet),
+      protocol::Str("err", &JobEvent::error, kTextBytesMax, kIfSet),
+  };
+  return kFields;
+}
+
+bool IsProgressReport(const StateEvent& e) { return e.progress_report; }
+
+// "pr": a progress report's percent; its presence marks the event as one.
+void PackProgress(msgpack::sbuffer&, Packer& pk, const StateEvent& e) { pk.pack_uint64(e.progress); }
+Status ReadProgress(const MapReader& r, const char* key, StateEvent* e) {
+  if (r.Find(key) == nullptr) return Status::OK();
+  JOBNET_TRY(r.Uint(key, &e->progress));
+  if (e->progress > limits::kProgressPctMax)
+    return Status::Corruption("progress " + std::to_string(e->progress) + " is out of range");
+  e->progress_report = true;
+  return Status::OK();
+}
+
+// One event of a stream record: what a follower needs, no more.
+const Fields<StateEvent>& StreamEventFields() {
+  static const Fields<StateEvent> kFields = {
+      protocol::Str("id", &StateEvent::id, limits::kJobIdBytesMax),
+      EnumField<StateEvent, JobState, &StateEvent::state, kJobStateCount>("state"),
+      protocol::Str("q", &StateEvent::queue, limits::kQueueNameBytesMax),
+      protocol::Str("type", &StateEvent::type, limits::kTypeNameBytesMax),
+      Uint("t", &StateEvent::at_ms),
+      Uint("att", &StateEvent::attempt),
+      protocol::Str("node", &StateEvent::node, limits::kNodeIdBytesMax, kIfSet),
+      protocol::Str("err", &StateEvent::error, kTextBytesMax, kIfSet),
+      Custom<StateEvent>("pr", {&PackProgress, &ReadProgress, &IsProgressReport}),
+      protocol::Str("pm", &StateEvent::progress_message, kTextBytesMax).When(&IsProgressReport),
+  };
+  return kFields;
+}
+
+// "paused" as 0 or 1 (the record's first encoding), not a msgpack bool.
+void PackPaused(msgpack::sbuffer&, Packer& pk, const QueueSettings& q) {
+  pk.pack_uint64(q.paused ? 1 : 0);
+}
+Status ReadPaused(const MapReader& r, const char* key, QueueSettings* q) {
+  uint64_t n = q->paused ? 1 : 0;
+  JOBNET_TRY(r.Uint(key, &n));
+  if (n > 1) return Status::Corruption("field 'paused' is out of range");
+  q->paused = n == 1;
+  return Status::OK();
+}
+
+const Fields<QueueSettings>& QueueRecordFields() {
+  static const Fields<QueueSettings> kFields = {
+      protocol::Str("name", &QueueSettings::name, limits::kQueueNameBytesMax),
+      EnumField<QueueSettings, QueueOrder, &QueueSettings::order,
+                static_cast<uint64_t>(QueueOrder::kLifo) + 1>("order"),
+      Uint("conc", &QueueSettings::concurrency),
+      Uint("rate", &QueueSettings::rate),
+      Uint("w", &QueueSettings::weight),
+      Custom<QueueSettings>("paused", {&PackPaused, &ReadPaused, nullptr}),
+      Uint("ua", &QueueSettings::updated_at_ms),
+      protocol::Str("orig", &QueueSettings::origin, limits::kNodeIdBytesMax),
+  };
+  return kFields;
+}
+
+template <class T>
+std::string EncodeTableRecord(const Fields<T>& fields, const T& v, size_t reserve) {
+  msgpack::sbuffer buf(reserve);
+  Packer pk(&buf);
+  pk.pack_map(1 + CountFields(fields, v));
+  U64(pk, "v", kRecordVersion);
+  PackFields(buf, pk, fields, v);
+  return std::string(buf.data(), buf.size());
+}
+
+// Reads a record written by EncodeTableRecord; any field's problem is kCorruption naming it.
+template <class T>
+Status DecodeTableRecord(const std::string& bytes, const Fields<T>& fields, const char* what,
+                         T* out) {
+  msgpack::object_handle oh;
+  JOBNET_TRY(UnpackRecord(bytes, &oh));
+  Status s = ReadFields(MapReader(oh.get()), fields, out);
+  if (!s.ok()) return Status::Corruption(std::string(what) + " record: " + s.message());
+  return Status::OK();
+}
+
 }  // namespace
 
 namespace {
@@ -218,116 +348,25 @@ void RecordEvent(const JobEvent& ev, const std::string& owner, Job* job) {
 }
 
 std::string EncodeCallbackRecord(const CallbackDelivery& d) {
-  msgpack::sbuffer buf(64 + d.id.size() + d.error.size());
-  Packer pk(&buf);
-  pk.pack_map(7);
-  U64(pk, "v", kRecordVersion);
-  Str(pk, "id", d.id);
-  U64(pk, "state", static_cast<uint8_t>(d.state));
-  U64(pk, "att", d.attempts);
-  U64(pk, "next", d.next_at_ms);
-  U64(pk, "last", d.last_at_ms);
-  Str(pk, "err", d.error);
-  return std::string(buf.data(), buf.size());
+  return EncodeTableRecord(CallbackRecordFields(), d, 64 + d.id.size() + d.error.size());
 }
 
 Result<CallbackDelivery> DecodeCallbackRecord(const std::string& bytes) {
-  msgpack::object_handle oh;
-  Status s = UnpackRecord(bytes, &oh);
-  if (!s.ok()) return s;
-  const auto& o = oh.get();
   CallbackDelivery d;
-  uint64_t state = 0, att = 0;
-  if (!GetStr(o, "id", &d.id) || !GetU64(o, "state", &state) || !GetU64(o, "att", &att) ||
-      !GetU64(o, "next", &d.next_at_ms) || !GetU64(o, "last", &d.last_at_ms) ||
-      !GetStr(o, "err", &d.error))
-    return Status::Corruption("callback record has a field of the wrong type");
-  if (state > static_cast<uint64_t>(CallbackState::kFailed) || att > UINT32_MAX)
-    return Status::Corruption("callback record has state or attempts out of range");
-  d.state = static_cast<CallbackState>(state);
-  d.attempts = static_cast<uint32_t>(att);
+  JOBNET_TRY(DecodeTableRecord(bytes, CallbackRecordFields(), "callback", &d));
   return d;
 }
 
 std::string EncodeEventRecord(const JobEvent& ev) {
-  msgpack::sbuffer buf(64);
-  Packer pk(&buf);
-  pk.pack_map(5 + (ev.node.empty() ? 0 : 1) + (ev.error.empty() ? 0 : 1));
-  U64(pk, "v", kRecordVersion);
-  U64(pk, "t", ev.at_ms);
-  U64(pk, "state", static_cast<uint8_t>(ev.state));
-  U64(pk, "att", ev.attempt);
-  Str(pk, "msg", ev.message);
-  if (!ev.node.empty()) Str(pk, "node", ev.node);
-  if (!ev.error.empty()) Str(pk, "err", ev.error);
-  return std::string(buf.data(), buf.size());
+  return EncodeTableRecord(EventRecordFields(), ev, 64);
 }
 
 Result<JobEvent> DecodeEventRecord(const std::string& bytes) {
-  msgpack::object_handle oh;
-  Status s = UnpackRecord(bytes, &oh);
-  if (!s.ok()) return s;
-  const auto& o = oh.get();
   JobEvent ev;
-  uint64_t state = 0, att = 0;
-  if (!GetU64(o, "t", &ev.at_ms) || !GetU64(o, "state", &state) || !GetU64(o, "att", &att) ||
-      !GetStr(o, "msg", &ev.message) || !GetStr(o, "node", &ev.node) ||
-      !GetStr(o, "err", &ev.error))
-    return Status::Corruption("event record has a field of the wrong type");
-  if (state >= static_cast<uint64_t>(kJobStateCount))
-    return Status::Corruption("event record has unknown state");
-  ev.state = static_cast<JobState>(state);
-  ev.attempt = static_cast<uint32_t>(att);
+  JOBNET_TRY(DecodeTableRecord(bytes, EventRecordFields(), "event", &ev));
   return ev;
 }
 
-namespace {
-
-// One event of a stream record: what a follower needs, no more.
-void PackStreamEvent(Packer& pk, const StateEvent& e) {
-  pk.pack_map(6 + (e.node.empty() ? 0 : 1) + (e.error.empty() ? 0 : 1) +
-              (e.progress_report ? 2 : 0));
-  Str(pk, "id", e.id);
-  U64(pk, "state", static_cast<uint8_t>(e.state));
-  Str(pk, "q", e.queue);
-  Str(pk, "type", e.type);
-  U64(pk, "t", e.at_ms);
-  U64(pk, "att", e.attempt);
-  if (!e.node.empty()) Str(pk, "node", e.node);
-  if (!e.error.empty()) Str(pk, "err", e.error);
-  if (e.progress_report) {  // "pr" marks a progress report
-    U64(pk, "pr", e.progress);
-    Str(pk, "pm", e.progress_message);
-  }
-}
-
-Status DecodeStreamEvent(const msgpack::object& o, uint64_t seq, StateEvent* e) {
-  if (o.type != msgpack::type::MAP) return Status::Corruption("stream event is not a map");
-  e->seq = seq;
-  uint64_t state = 0, att = 0, pct = UINT64_MAX;
-  if (!GetStr(o, "id", &e->id) || !GetU64(o, "state", &state) || !GetStr(o, "q", &e->queue) ||
-      !GetStr(o, "type", &e->type) || !GetU64(o, "t", &e->at_ms) || !GetU64(o, "att", &att) ||
-      !GetStr(o, "node", &e->node) || !GetStr(o, "err", &e->error) || !GetU64(o, "pr", &pct) ||
-      !GetStr(o, "pm", &e->progress_message))
-    return Status::Corruption("stream event " + std::to_string(seq) +
-                              " has a field of the wrong type");
-  if (e->id.empty()) return Status::Corruption("stream event " + std::to_string(seq) + " names no job");
-  if (state >= static_cast<uint64_t>(kJobStateCount) || att > UINT32_MAX)
-    return Status::Corruption("stream event " + std::to_string(seq) +
-                              " has a state or attempt out of range");
-  if (pct != UINT64_MAX) {
-    if (pct > limits::kProgressPctMax)
-      return Status::Corruption("stream event " + std::to_string(seq) +
-                                " has a progress out of range");
-    e->progress_report = true;
-    e->progress = static_cast<uint32_t>(pct);
-  }
-  e->state = static_cast<JobState>(state);
-  e->attempt = static_cast<uint32_t>(att);
-  return Status::OK();
-}
-
-}  // namespace
 
 std::string EncodeStreamRecord(const StateEvent* events, size_t count) {
   size_t bytes = 16;
@@ -340,7 +379,7 @@ std::string EncodeStreamRecord(const StateEvent* events, size_t count) {
   U64(pk, "v", kRecordVersion);
   pk.pack("ev");
   pk.pack_array(static_cast<uint32_t>(count));
-  for (size_t i = 0; i < count; ++i) PackStreamEvent(pk, events[i]);
+  for (size_t i = 0; i < count; ++i) PackMap(buf, pk, StreamEventFields(), events[i]);
   return std::string(buf.data(), buf.size());
 }
 
@@ -359,10 +398,16 @@ Status DecodeStreamRecord(const std::string& bytes, uint64_t first_seq,
   const size_t before = out->size();
   out->resize(before + ev->via.array.size);
   for (uint32_t i = 0; i < ev->via.array.size; ++i) {
-    s = DecodeStreamEvent(ev->via.array.ptr[i], first_seq + i, &(*out)[before + i]);
+    const msgpack::object& o = ev->via.array.ptr[i];
+    StateEvent& e = (*out)[before + i];
+    e.seq = first_seq + i;
+    s = o.type == msgpack::type::MAP ? ReadFields(MapReader(o), StreamEventFields(), &e)
+                                     : Status::Corruption("not a map");
+    if (s.ok() && e.id.empty()) s = Status::Corruption("it names no job");
     if (!s.ok()) {
       out->resize(before);
-      return s;
+      return Status::Corruption("stream event " + std::to_string(first_seq + i) + ": " +
+                                s.message());
     }
   }
   return Status::OK();
@@ -410,39 +455,12 @@ Result<Schedule> DecodeScheduleRecord(const std::string& bytes) {
 }
 
 std::string EncodeQueueRecord(const QueueSettings& q) {
-  msgpack::sbuffer buf(128);
-  Packer pk(&buf);
-  pk.pack_map(9);
-  U64(pk, "v", kRecordVersion);
-  Str(pk, "name", q.name);
-  U64(pk, "order", static_cast<uint8_t>(q.order));
-  U64(pk, "conc", q.concurrency);
-  U64(pk, "rate", q.rate);
-  U64(pk, "w", q.weight);
-  U64(pk, "paused", q.paused ? 1 : 0);
-  U64(pk, "ua", q.updated_at_ms);
-  Str(pk, "orig", q.origin);
-  return std::string(buf.data(), buf.size());
+  return EncodeTableRecord(QueueRecordFields(), q, 128);
 }
 
 Result<QueueSettings> DecodeQueueRecord(const std::string& bytes) {
-  msgpack::object_handle oh;
-  Status s = UnpackRecord(bytes, &oh);
-  if (!s.ok()) return s;
-  const auto& o = oh.get();
   QueueSettings q;
-  uint64_t order = 0, conc = 0, rate = 0, w = 1, paused = 0;
-  if (!GetStr(o, "name", &q.name) || !GetU64(o, "order", &order) || !GetU64(o, "conc", &conc) ||
-      !GetU64(o, "rate", &rate) || !GetU64(o, "w", &w) || !GetU64(o, "paused", &paused) ||
-      !GetU64(o, "ua", &q.updated_at_ms) || !GetStr(o, "orig", &q.origin))
-    return Status::Corruption("queue record has a field of the wrong type");
-  if (order > 1 || paused > 1 || conc > UINT32_MAX || rate > UINT32_MAX || w > UINT32_MAX)
-    return Status::Corruption("queue record has a field out of range");
-  q.order = static_cast<QueueOrder>(order);
-  q.concurrency = static_cast<uint32_t>(conc);
-  q.rate = static_cast<uint32_t>(rate);
-  q.weight = static_cast<uint32_t>(w);
-  q.paused = paused == 1;
+  JOBNET_TRY(DecodeTableRecord(bytes, QueueRecordFields(), "queue", &q));
   if (Status v = Validate(q); !v.ok()) return Status::Corruption("queue record: " + v.message());
   return q;
 }

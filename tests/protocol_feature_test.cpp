@@ -313,6 +313,55 @@ TEST_F(ProtocolTest, StreamRecordRoundTripsItsEventsAndRejectsDamage) {
   EXPECT_TRUE(out.empty());
 }
 
+// A record as a map of key/value pairs (keys and values packed as given), "v": 1 first.
+template <class... KV>
+std::string RecordOf(const KV&... kv) {
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(&buf);
+  pk.pack_map(1 + sizeof...(KV) / 2);
+  pk.pack("v");
+  pk.pack(1);
+  (pk.pack(kv), ...);
+  return std::string(buf.data(), buf.size());
+}
+
+// The callback, event, stream and queue records are read through their field tables: an enum
+// past its last value, a field of the wrong type or a name longer than any the node accepts is
+// kCorruption naming the field, never a job state or queue order out of range.
+TEST_F(ProtocolTest, RecordTablesRefuseOutOfRangeWrongTypesAndOverlongNames) {
+  const std::string long_name(limits::kJobIdBytesMax + 50, 'x');
+  auto corrupt = [](const Status& s, const std::string& field) {
+    return s.IsCorruption() && s.message().find(field) != std::string::npos;
+  };
+  EXPECT_TRUE(DecodeCallbackRecord(RecordOf("id", "n1-1.2", "state", 1, "att", 0)).ok());
+  EXPECT_TRUE(corrupt(DecodeCallbackRecord(RecordOf("id", "n1-1.2", "state", 4)).status(), "state"));
+  EXPECT_TRUE(corrupt(DecodeCallbackRecord(RecordOf("id", long_name)).status(), "id"));
+  EXPECT_TRUE(corrupt(DecodeCallbackRecord(RecordOf("att", "three")).status(), "att"));
+  EXPECT_TRUE(corrupt(DecodeCallbackRecord(RecordOf("att", uint64_t{1} << 40)).status(), "att"));
+
+  EXPECT_TRUE(DecodeEventRecord(RecordOf("t", 5, "state", 6, "att", 1, "msg", "m")).ok());
+  EXPECT_TRUE(corrupt(DecodeEventRecord(RecordOf("state", kJobStateCount)).status(), "state"));
+  EXPECT_TRUE(corrupt(DecodeEventRecord(RecordOf("node", long_name)).status(), "node"));
+  EXPECT_TRUE(corrupt(DecodeEventRecord(RecordOf("t", -1)).status(), "'t'"));
+
+  EXPECT_TRUE(DecodeQueueRecord(RecordOf("name", "q", "order", 1, "paused", 1, "w", 1)).ok());
+  EXPECT_TRUE(corrupt(DecodeQueueRecord(RecordOf("name", "q", "order", 2)).status(), "order"));
+  EXPECT_TRUE(corrupt(DecodeQueueRecord(RecordOf("name", "q", "paused", 2)).status(), "paused"));
+  EXPECT_TRUE(corrupt(DecodeQueueRecord(RecordOf("name", "q", "paused", true)).status(), "paused"));
+
+  std::vector<StateEvent> out;
+  StateEvent p = SampleEvent(7);
+  p.progress_report = true;
+  p.progress = 100;
+  EXPECT_TRUE(DecodeStreamRecord(EncodeStreamRecord(&p, 1), 1, &out).ok());
+  EXPECT_TRUE(out.at(0).progress_report);
+  p.progress = limits::kProgressPctMax + 1;
+  out.clear();
+  Status s = DecodeStreamRecord(EncodeStreamRecord(&p, 1), 9, &out);
+  EXPECT_TRUE(corrupt(s, "stream event 9")) << s.ToString();
+  EXPECT_TRUE(out.empty());
+}
+
 // A progress report in the stream: marked on the wire ("event": "progress") and in the record
 // ("pr"); a state event carries neither, and an out-of-range percent is refused.
 TEST_F(ProtocolTest, ProgressEventsRoundTripOnTheWireAndInTheRecord) {
