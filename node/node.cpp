@@ -202,6 +202,7 @@ sched::SchedulerOptions MakeSchedulerOptions(const NodeConfig& config, uint32_t 
   so.incarnation = incarnation;
   so.peers = config.peers;
   so.failure_timeout_ms = config.failure_timeout_ms;
+  so.running_write_delay_ms = config.running_write_delay_ms;  // the workers keep run marks
   so.callbacks.allow = st.callback_allow;
   so.callbacks.attempts_max = config.callbacks.attempts;
   so.callbacks.backoff_ms = config.callbacks.backoff_ms;
