@@ -47,9 +47,9 @@ ingress_actor::behavior_type Ingress(ingress_actor::stateful_pointer<IngressStat
   self->state.sink = std::move(sink);
   self->state.blobs = std::move(blobs);
   return {
-      [=](inbound_atom, uint64_t route, protocol::Envelope& env) {
+      [=](inbound_atom, uint64_t route, protocol::Envelope& env, uint64_t read_us) {
         if (route == 0) {  // one-way node-to-node message: no reply, no bookkeeping
-          self->send(self->state.scheduler, request_atom_v, route, std::move(env.body));
+          self->send(self->state.scheduler, request_atom_v, route, std::move(env.body), read_us);
           return;
         }
         if (self->state.blobs && (std::holds_alternative<protocol::BlobPutRequest>(env.body) ||
@@ -63,7 +63,7 @@ ingress_actor::behavior_type Ingress(ingress_actor::stateful_pointer<IngressStat
         self->state.corr_ids[route] = env.corr_id;
         if (std::holds_alternative<protocol::EventsRequest>(env.body))
           return self->send(self->state.events, request_atom_v, route, std::move(env.body));
-        self->send(self->state.scheduler, request_atom_v, route, std::move(env.body));
+        self->send(self->state.scheduler, request_atom_v, route, std::move(env.body), read_us);
       },
       [=](reply_atom, uint64_t route, protocol::Body& body) {
         std::vector<std::pair<uint64_t, std::string>> frames;

@@ -1,7 +1,6 @@
 // Journal writer behavior: one synced WriteBatch per request.
 #include "actors/journal_writer.hpp"
 
-#include <chrono>
 #include <optional>
 
 #include <caf/send.hpp>
@@ -9,6 +8,7 @@
 #include <caf/spawn_options.hpp>
 
 #include "base/check.hpp"
+#include "base/clock.hpp"
 
 namespace jobnet::actors {
 namespace {
@@ -21,17 +21,16 @@ struct JournalWriterState {
 };
 
 JournalAck WriteBatch(Journal& journal, const JournalBatch& b, const events_actor& events) {
-  auto t0 = std::chrono::steady_clock::now();
+  const uint64_t start_us = base::SteadyUs();
   std::vector<protocol::StateEvent> published;
   Status s = journal.Write(b.writes, b.deletes, b.next_seq, b.pool, b.schedules, b.queues,
                            events ? &published : nullptr);
   if (s.ok() && !published.empty()) caf::anon_send(events, publish_atom_v, std::move(published));
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                std::chrono::steady_clock::now() - t0)
-                .count();
+  const uint64_t end_us = base::SteadyUs();
   uint64_t records = b.writes.size() + b.deletes.size() + (b.next_seq ? 1 : 0) +
                      (b.pool.workers ? 1 : 0) + b.schedules.size() + b.queues.size();
-  return JournalAck{s.code(), s.message(), records, static_cast<uint64_t>(us)};
+  return JournalAck{s.code(),  s.message(), records, end_us - start_us,
+                    start_us,  end_us,      journal.stats().last_sync_us};
 }
 
 journal_writer_actor::behavior_type JournalWriter(

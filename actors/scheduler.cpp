@@ -2,6 +2,7 @@
 #include "actors/scheduler.hpp"
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <unordered_map>
 
@@ -17,6 +18,7 @@
 #include "protocol/codec.hpp"
 #include "protocol/histograms.hpp"
 #include "base/check.hpp"
+#include "base/clock.hpp"
 #include "base/exit_codes.hpp"
 
 namespace jobnet::actors {
@@ -37,6 +39,18 @@ struct SchedulerState {
   uint64_t batches = 0, records = 0, sync_us = 0, batch_records_max = 0;
   protocol::Histogram sync_seconds = protocol::MakeHistogram(protocol::SecondsBounds());
   protocol::Histogram batch_records = protocol::MakeHistogram(protocol::BatchBounds());
+  // Ack stage timings (protocol/histograms.hpp): the accepted submits whose replies wait in
+  // `pending` and `inflight`, as (count, when their request was handled) groups, and when the
+  // in-flight batch went to the writer; base::SteadyUs's clock.
+  std::vector<std::pair<uint32_t, uint64_t>> pending_acks, inflight_acks;
+  uint64_t inflight_sent_us = 0;
+  std::map<std::string, protocol::Histogram> ack_stages = [] {
+    std::map<std::string, protocol::Histogram> m;
+    for (const char* name : protocol::AckStageNames())
+      if (name != std::string(protocol::kAckNodeSeconds))  // the transport's
+        m.emplace(name, protocol::MakeHistogram(protocol::StageBounds()));
+    return m;
+  }();
   bool failed = false;  // the journal failed: durability is lost, the node must stop
   // The journal's disk is full: the failed batch is held by the journal writer (and stays
   // `inflight`), writes are refused, reads are answered at once, and inputs that would change
@@ -140,6 +154,8 @@ void FailReplies(Self self, Code code, const std::string& message) {
   };
   if (st.inflight) fail(*st.inflight);
   fail(st.pending);
+  st.pending_acks.clear();
+  st.inflight_acks.clear();
 }
 
 void FailStop(Self self, const std::string& why) {
@@ -169,6 +185,28 @@ void EnterStorageFull(Self self, const std::string& why) {
 
 void Flush(Self self);
 
+// The in-flight batch is durable and its replies were handed on: where did its accepted
+// submits' time go?
+void ObserveAckStages(SchedulerState& s, const JournalAck& ack) {
+  const uint64_t handed_us = base::SteadyUs();
+  auto seconds = [](uint64_t from_us, uint64_t to_us) {
+    return to_us > from_us ? static_cast<double>(to_us - from_us) / 1e6 : 0.0;
+  };
+  const uint64_t write_us = ack.end_us - ack.start_us;
+  for (const auto& [n, handled_us] : s.inflight_acks) {
+    protocol::Observe(&s.ack_stages[protocol::kAckBatchWaitSeconds],
+                      seconds(handled_us, s.inflight_sent_us), n);
+    protocol::Observe(&s.ack_stages[protocol::kAckWriterWaitSeconds],
+                      seconds(s.inflight_sent_us, ack.start_us), n);
+    protocol::Observe(&s.ack_stages[protocol::kAckEncodeSeconds],
+                      seconds(ack.rocks_us, write_us), n);
+    protocol::Observe(&s.ack_stages[protocol::kAckSyncSeconds], seconds(0, ack.rocks_us), n);
+    protocol::Observe(&s.ack_stages[protocol::kAckReturnSeconds], seconds(ack.end_us, handed_us),
+                      n);
+  }
+  s.inflight_acks.clear();
+}
+
 // The in-flight batch is durable: carry out its effects and send the next one.
 void BatchDurable(Self self, const JournalAck& ack) {
   auto& s = self->state;
@@ -181,6 +219,7 @@ void BatchDurable(Self self, const JournalAck& ack) {
   sched::Effects done = std::move(*s.inflight);
   s.inflight.reset();
   Execute(self, done);
+  ObserveAckStages(s, ack);
   Flush(self);
 }
 
@@ -190,6 +229,7 @@ void Flush(Self self) {
   if (!st.pending.has_writes()) {
     Execute(self, st.pending);
     st.pending = sched::Effects{};
+    st.pending_acks.clear();  // answered without waiting for the journal: no ack stages
     return;
   }
   // A backlog larger than one batch goes in several; the replies and dispatches wait for the
@@ -210,11 +250,14 @@ void Flush(Self self) {
                          std::move(st.pending.schedule_writes), std::move(st.pending.queue_writes)};
     st.inflight = std::move(st.pending);
     st.pending = sched::Effects{};
+    st.inflight_acks = std::move(st.pending_acks);
+    st.pending_acks.clear();
   } else {
     batch.writes.assign(std::make_move_iterator(w.begin()), std::make_move_iterator(w.begin() + n));
     w.erase(w.begin(), w.begin() + n);
     st.inflight = sched::Effects{};  // nothing to carry out yet
   }
+  st.inflight_sent_us = base::SteadyUs();
   self->request(st.journal, caf::infinite, write_atom_v, std::move(batch))
       .then(
           [=](const JournalAck& ack) {
@@ -260,6 +303,10 @@ void Pump(Self self) {
     // timeouts): answer them now rather than behind a batch that may wait for hours.
     SendReplies(self, fx);
   }
+  uint32_t accepted = 0;
+  for (const auto& r : fx.replies)
+    accepted += std::holds_alternative<protocol::AcceptedReply>(r.body) ? 1 : 0;
+  if (accepted > 0) st.pending_acks.emplace_back(accepted, base::SteadyUs());
   if (!fx.empty()) st.pending.Append(std::move(fx));
   if (!st.pending.empty()) Flush(self);
   // A bulk action goes on behind the messages that are already waiting, one chunk per turn.
@@ -337,6 +384,9 @@ void AnswerStats(Self self, uint64_t token) {
     for (const auto& [c, v] : s.config.extra_counters()) set(c, v);
   r.histograms[protocol::kJournalSyncSeconds] = s.sync_seconds;
   r.histograms[protocol::kJournalBatchRecords] = s.batch_records;
+  for (const auto& [name, h] : s.ack_stages) r.histograms[name] = h;
+  if (s.config.extra_histograms)
+    for (auto& [name, h] : s.config.extra_histograms()) r.histograms[name] = std::move(h);
   r.endpoint = s.config.bound_endpoint;
   r.peers = s.core->Peers();
   if (s.failed)
@@ -485,8 +535,13 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
         self->state.ingress = std::move(ingress);
         Pump(self);  // recovery effects (re-queued runs) and their dispatches
       },
-      [=](request_atom, uint64_t token, protocol::Body& body) {
+      [=](request_atom, uint64_t token, protocol::Body& body, uint64_t read_us) {
         const sched::Now now = Now(self);
+        if (token != 0 && std::holds_alternative<protocol::SubmitRequest>(body)) {
+          const uint64_t us = base::SteadyUs();
+          protocol::Observe(&self->state.ack_stages[protocol::kAckReceiveSeconds],
+                            us > read_us ? static_cast<double>(us - read_us) / 1e6 : 0.0);
+        }
         if (token == 0) {
           OnPeerMessage(self, body, now);
         } else {

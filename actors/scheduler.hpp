@@ -27,7 +27,8 @@ namespace jobnet::actors {
 
 using scheduler_actor = caf::typed_actor<
     caf::reacts_to<connect_atom, caf::actor>,                // where replies go (the ingress)
-    caf::reacts_to<request_atom, uint64_t, protocol::Body>,  // a client request, by route
+    // a client request, by route, and when the transport read it (base::SteadyUs)
+    caf::reacts_to<request_atom, uint64_t, protocol::Body, uint64_t>,
     caf::reacts_to<done_atom, sched::Outcome>,               // from a worker
     // a run's progress from a worker: seq, lease, percent, message
     caf::reacts_to<progress_atom, uint64_t, uint64_t, uint32_t, std::string>,
@@ -59,6 +60,9 @@ struct SchedulerConfig {
   std::function<void(uint32_t link, const std::string& node, bool alive)> liveness_sink;
   // Extra counters for stats replies (the transport's); called on the scheduler's thread.
   std::function<std::vector<std::pair<protocol::Counter, uint64_t>>()> extra_counters;
+  // Extra histograms for stats replies (the transport's time from reading a submit to sending
+  // its ack); called on the scheduler's thread.
+  std::function<std::map<std::string, Histogram>()> extra_histograms;
   // The handlers linked into this node, for `jobnet types` (the actor does not read the
   // registry itself: node.cpp hands it over).
   std::vector<protocol::HandlerInfo> handler_types;

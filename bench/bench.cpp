@@ -38,6 +38,7 @@
 #include "base/check.hpp"
 #include "client/json.hpp"
 #include "bench/beanstalk_client.hpp"
+#include "bench/stages.hpp"
 #include "jobnet/client.h"
 
 using namespace jobnet;
@@ -633,6 +634,7 @@ int Jobnet(const Options& o) {
   }
   if (o.batch > 0) return JobnetBatch(o, admins);
   NodeCounters before = SumCounters(admins);
+  const bench::StageHistograms stages_before = bench::ReadStages(admins);
 
   std::atomic<uint64_t> issued{0}, errors{0};
   std::vector<std::vector<double>> ack_lat(o.clients), result_lat(o.clients);
@@ -732,18 +734,20 @@ int Jobnet(const Options& o) {
     e2e = pa.n / total;
   }
   double secs = Secs(acked - t0);
+  const auto stages = bench::StagesBetween(stages_before, bench::ReadStages(admins));
   if (o.json) {
     std::printf("{\"mode\":\"%s\",\"endpoints\":%zu,\"jobs\":%zu,\"errors\":%llu,\"clients\":%u,"
                 "\"window\":%u,\"type\":\"%s\",\"payload_bytes\":%u,\"offered_jobs_per_s\":%.0f,"
                 "\"submit_jobs_per_s\":%.0f,\"ack_latency_us\":%s,\"result_latency_us\":%s,"
                 "\"journal_fsyncs\":%llu,\"journal_records\":%llu,\"acked_per_fsync\":%.1f,"
-                "\"e2e_jobs_per_s\":%.0f}\n",
+                "\"e2e_jobs_per_s\":%.0f,\"ack_stages_us\":%s}\n",
                 open_loop ? "rate" : "closed", o.endpoints.size(), pa.n,
                 static_cast<unsigned long long>(errors.load()), o.clients, o.window,
                 o.type.c_str(), o.payload_bytes, o.rate, pa.n / secs, PctJson(pa).c_str(),
                 PctJson(pr).c_str(), static_cast<unsigned long long>(batches),
                 static_cast<unsigned long long>(records),
-                batches ? static_cast<double>(pa.n) / batches : 0.0, e2e);
+                batches ? static_cast<double>(pa.n) / batches : 0.0, e2e,
+                bench::StagesJson(stages).c_str());
   } else {
     std::printf("submitted %zu jobs (%llu errors) to %zu node(s) with %u clients x %u in flight "
                 "in %.2f s\n", pa.n, static_cast<unsigned long long>(errors.load()),
@@ -762,6 +766,7 @@ int Jobnet(const Options& o) {
                 batches ? static_cast<double>(pa.n) / batches : 0.0);
     if (o.drain || open_loop)
       std::printf("end to end (submitted and run): %.0f jobs/s over %.2f s\n", e2e, total);
+    bench::PrintStages(stages);
   }
   return errors.load() == 0 ? 0 : 1;
 }

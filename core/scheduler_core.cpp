@@ -2,6 +2,7 @@
 #include "core/scheduler_core.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <limits>
 #include <tuple>
 
@@ -851,6 +852,7 @@ void Scheduler::InterruptRun(Job& job, const std::string& why, Now now) {
 
 void Scheduler::Drain() {
   draining_ = true;
+  running_held_.clear();  // a drained node's journal shows what it was running
   for (; peers_.queued() > 0; peers_.PopFront())
     peers_.RejectHosted(peers_.front(), "node " + opt_.node_id + " is shutting down", FreeToOffer());
 }
@@ -884,6 +886,11 @@ void Scheduler::DispatchReady(Now now) {
     slot.seq = job.seq;
     SetState(job, JobState::kRunning, now, "started on slot " + std::to_string(slot_no),
              opt_.node_id);
+    // The worker's run mark counts this attempt if the node dies, so the `running` record may
+    // wait for the run's end and go in one write with it; not when the job has other news in
+    // this batch (its submit: then it is written now anyway).
+    if (opt_.running_write_delay_ms > 0 && dirty_[job.seq].size() == 1)
+      running_held_[job.seq] = now.mono_ms + opt_.running_write_delay_ms;
     fx_.dispatches.push_back(Dispatch{slot_no, lease, job.seq, job.id, job.spec.type,
                                       job.spec.payload, job.attempts, job.spec.timeout_ms});
     TrackRun(job, lease, now.mono_ms + job.spec.timeout_ms);
@@ -954,6 +961,9 @@ void Scheduler::Purge(Now now) {
 }
 
 void Scheduler::Tick(Now now) {
+  // Runs still going after the delay have their `running` record written (TakeEffects).
+  for (auto it = running_held_.begin(); it != running_held_.end();)
+    it = it->second <= now.mono_ms ? running_held_.erase(it) : std::next(it);
   // Delays a user named are due by the wall clock, backoffs by the steady one.
   for (auto* delayed : {&delayed_, &delayed_mono_}) {
     const uint64_t at = delayed == &delayed_ ? now.wall_ms : now.mono_ms;
@@ -1050,10 +1060,13 @@ uint64_t Scheduler::NextDeadlineMs() const {
   if (!finished_.empty()) d = std::min(d, finished_.begin()->first + opt_.retention_ms);
   d = std::min(d, schedules_.NextDeadlineMs());
   if (!callback_due_.empty()) d = std::min(d, callback_due_.begin()->first);
+  for (const auto& [seq, due] : running_held_) d = std::min(d, due);
   return d;
 }
 
 Effects Scheduler::TakeEffects() {
+  // A progress report shows the run to the event stream: its `running` record goes first.
+  for (uint64_t seq : progress_dirty_) running_held_.erase(seq);
   for (uint64_t seq : progress_dirty_) {
     // A report goes out only while its run goes on: a state change in this batch supersedes it.
     auto it = jobs_.find(seq);
@@ -1063,12 +1076,22 @@ Effects Scheduler::TakeEffects() {
     fx_.writes.back().progress = true;
   }
   progress_dirty_.clear();
-  for (auto& [seq, events] : dirty_) {
+  for (auto d = dirty_.begin(); d != dirty_.end();) {
+    const uint64_t seq = d->first;
+    if (auto held = running_held_.find(seq); held != running_held_.end()) {
+      if (d->second.size() == 1) {  // still only the start: it waits for the end or its time
+        JOBNET_CHECK(d->second.front().second.state == JobState::kRunning);
+        ++d;
+        continue;
+      }
+      running_held_.erase(held);  // the run ended (or moved on): one write carries both
+    }
     auto it = jobs_.find(seq);
-    if (it == jobs_.end()) continue;
-    fx_.writes.push_back(WriteOf(it->second, std::move(events), callback_dirty_.erase(seq) > 0));
+    if (it != jobs_.end())
+      fx_.writes.push_back(
+          WriteOf(it->second, std::move(d->second), callback_dirty_.erase(seq) > 0));
+    d = dirty_.erase(d);
   }
-  dirty_.clear();
   for (uint64_t seq : callback_dirty_) {  // deliveries that changed without a job event
     auto it = jobs_.find(seq);
     if (it != jobs_.end()) fx_.writes.push_back(WriteOf(it->second, {}, true));

@@ -116,6 +116,11 @@ struct SchedulerOptions {
   // A run on a peer that announces acks, unacknowledged this long, is taken back (no attempt
   // spent) and the peer suspended (docs/cluster.md §3).
   uint64_t remote_ack_ms = limits::kRemoteAckMsDefault;
+  // How long the `running` record of a run on a local slot may wait for the run's end, to go
+  // to the journal in one write with it (limits.h kRunningWriteDelayMsDefault). Only for a
+  // node whose workers keep run marks (storage/run_marks.hpp): they count the attempt if the
+  // node dies first. 0: journaled with the batch that started the run.
+  uint64_t running_write_delay_ms = 0;
   // Callbacks: where they may go, how often they are tried (core/callbacks.hpp).
   CallbackOptions callbacks;
   // Blob references of this node's jobs (core/blob_refs.hpp), kept up to date here for the blob
@@ -459,6 +464,9 @@ class Scheduler {
 
   Effects fx_;
   std::map<uint64_t, std::vector<std::pair<uint32_t, JobEvent>>> dirty_;  // seq -> new events
+  // Local runs whose `running` event waits in dirty_ (running_write_delay_ms), by seq: the
+  // steady ms at which it goes to the journal anyway. At most one per local slot.
+  std::unordered_map<uint64_t, uint64_t> running_held_;
   // Recovered jobs that were running, by (order, seq): FinishRecovery interrupts them once every
   // job is in, so their new enqueue order comes after all the recovered ones.
   std::vector<std::pair<uint64_t, uint64_t>> recovered_running_;

@@ -98,7 +98,14 @@ std::string RenderMetrics(const protocol::StatsReply& st, const std::vector<Queu
       {protocol::kRunSeconds, "time from a run's start to its end"},
       {protocol::kQueueWaitSeconds, "time a job waited ready before it started"},
       {protocol::kJournalSyncSeconds, "time to write and fsync one journal batch"},
-      {protocol::kJournalBatchRecords, "journal records per fsynced batch"}};
+      {protocol::kJournalBatchRecords, "journal records per fsynced batch"},
+      {protocol::kAckReceiveSeconds, "a submit's frame read to its request at the scheduler"},
+      {protocol::kAckBatchWaitSeconds, "a submit at the scheduler to its batch sent to the journal"},
+      {protocol::kAckWriterWaitSeconds, "a submit's batch sent to the journal writer starting it"},
+      {protocol::kAckEncodeSeconds, "a submit's batch built and its events handed on"},
+      {protocol::kAckSyncSeconds, "a submit's batch in RocksDB's synced write"},
+      {protocol::kAckReturnSeconds, "a submit's batch durable to its reply handed on"},
+      {protocol::kAckNodeSeconds, "a submit's frame read to its reply sent"}};
   for (const auto& [name, h] : st.histograms) {
     auto help = histogram_help.find(name);
     auto& family = prometheus::BuildHistogram()

@@ -9,6 +9,7 @@
 //   final_jobs_max = 500000          log_level = "info"    held_mb_max = 2048
 //   peers = ["tcp://127.0.0.1:7702"] heartbeat_ms = 250    failure_timeout = "1500ms"
 //   events_max = 1000000             # event-stream records the journal keeps
+//   running_write_delay_ms = 50      # a run's `running` record may wait for its end
 //   [exec.allow]                     # the exec handler runs only these
 //   upper = ["tr", "a-z", "A-Z"]
 //   [callbacks]                      # docs/operations.md "Callbacks"
@@ -70,6 +71,9 @@ struct NodeConfig {
   // Events of the job event stream the journal keeps; the oldest beyond are trimmed
   // (docs/journal.md "Event stream").
   uint64_t events_max = limits::kEventsKeptDefault;
+  // How long a local run's `running` record may wait to be journaled with the run's end
+  // (docs/journal.md §6a); 0 writes it at once, as before.
+  uint64_t running_write_delay_ms = limits::kRunningWriteDelayMsDefault;
   // Blobs (docs/operations.md "Blobs"): the largest blob taken, in MiB; how long a blob no job
   // refers to is kept after its last put; the most pixels an image handler decodes.
   uint64_t blob_mb_max = limits::kBlobBytesMaxDefault >> 20;

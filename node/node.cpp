@@ -22,12 +22,14 @@
 #include "actors/ingress.hpp"
 #include "handlers/image_util.hpp"
 #include "storage/blob_store.hpp"
+#include "base/clock.hpp"
 #include "base/exit_codes.hpp"
 #include "core/worker_pool.hpp"
 #include "jobnet/limits.h"
 #include "actors/journal_writer.hpp"
 #include "actors/scheduler.hpp"
 #include "protocol/counters.hpp"
+#include "protocol/histograms.hpp"
 #include "storage/journal.hpp"
 #include "storage/run_marks.hpp"
 #include "node/logging.hpp"
@@ -200,6 +202,7 @@ sched::SchedulerOptions MakeSchedulerOptions(const NodeConfig& config, uint32_t 
   so.incarnation = incarnation;
   so.peers = config.peers;
   so.failure_timeout_ms = config.failure_timeout_ms;
+  so.running_write_delay_ms = config.running_write_delay_ms;  // the workers keep run marks
   so.callbacks.allow = st.callback_allow;
   so.callbacks.attempts_max = config.callbacks.attempts;
   so.callbacks.backoff_ms = config.callbacks.backoff_ms;
@@ -404,6 +407,11 @@ void SpawnActors(caf::actor_system& sys, const NodeConfig& config, const Storage
   sc.extra_counters = [&tp, blob_store = st.blob_store]() {
     return NodeCounters(tp.load(), *blob_store);
   };
+  sc.extra_histograms = [&tp]() {
+    std::map<std::string, Histogram> h;
+    if (Transport* t = tp.load()) h[protocol::kAckNodeSeconds] = t->AckNodeSeconds();
+    return h;
+  };
   sc.callback_sink = [deliverer](std::vector<sched::CallbackSend> sends) {
     deliverer->Deliver(std::move(sends));
   };
@@ -501,8 +509,9 @@ int RunNode(const NodeConfig& config) {
               std::move(handler_config), peer_endpoints, *transport, tp, deliverer.get(), &actors);
 
   tp.store(transport.get());  // before Run: the first reply must find the transport
-  transport->Run([ingress = actors.ingress](uint64_t route, protocol::Envelope env) {
-    caf::anon_send(ingress, actors::inbound_atom_v, route, std::move(env));
+  transport->Run([ingress = actors.ingress](uint64_t route, protocol::Envelope env,
+                                            uint64_t read_us) {
+    caf::anon_send(ingress, actors::inbound_atom_v, route, std::move(env), read_us);
   });
   spdlog::info(
       "node {} listening on {} (incarnation {}, {} workers, {} peers, recovered {} jobs and {} "

@@ -14,6 +14,7 @@
 #include "base/check.hpp"
 #include "base/clock.hpp"
 #include "protocol/codec.hpp"
+#include "protocol/histograms.hpp"
 
 namespace jobnet {
 
@@ -31,6 +32,7 @@ struct Transport::Impl {
     std::string identity;
     bool delimiter = false;
     size_t bytes = 0;  // request frame size, counted against pending_bytes_max
+    uint64_t submit_read_us = 0;  // a local submit: when its frame was read (base::SteadyUs)
   };
   size_t pending_bytes = 0;
   std::unordered_map<uint64_t, Route> routes;  // requests in flight (transport thread only)
@@ -49,6 +51,10 @@ struct Transport::Impl {
     bool alive = false;
   };
   std::vector<Liveness> liveness;
+  // Written on the transport thread, read by stats on the scheduler's: its own lock, so a
+  // stats reply never waits behind the outbox.
+  mutable std::mutex ack_mu;
+  Histogram ack_node_seconds = protocol::MakeHistogram(protocol::StageBounds());
 
   // One frame on a peer link, never blocking: false if the link's queue is full or it failed.
   bool SendOnLink(uint32_t link, const std::string& frame);
@@ -150,6 +156,11 @@ void Transport::SetPeerLiveness(uint32_t link, std::string node, bool alive) {
   (void)!::write(impl_->wake_fd, &one, sizeof one);
 }
 
+Histogram Transport::AckNodeSeconds() const {
+  std::lock_guard<std::mutex> lock(impl_->ack_mu);
+  return impl_->ack_node_seconds;
+}
+
 const ForwardCounters& Transport::forward_counters() const {
   return impl_->forwarder->counters();
 }
@@ -219,6 +230,11 @@ void Transport::Impl::Answer(uint64_t route, const std::string& frame) {
   if (it == routes.end()) return;
   if (!Send(it->second.identity, it->second.delimiter, frame))
     stats->replies_dropped++;
+  if (it->second.submit_read_us != 0) {
+    const uint64_t us = base::SteadyUs() - it->second.submit_read_us;
+    std::lock_guard<std::mutex> lock(ack_mu);
+    protocol::Observe(&ack_node_seconds, static_cast<double>(us) / 1e6);
+  }
   pending_bytes -= it->second.bytes;
   routes.erase(it);
 }
@@ -299,6 +315,7 @@ void Transport::Impl::ReadRequests() {
 }
 
 void Transport::Impl::Admit(std::string identity, bool delimiter, const zmq::message_t& body) {
+  const uint64_t read_us = base::SteadyUs();
   auto reply_now = [&](uint64_t corr, const Status& s) {
     Send(identity, delimiter, protocol::Encode(protocol::MakeError(corr, s)));
   };
@@ -310,7 +327,8 @@ void Transport::Impl::Admit(std::string identity, bool delimiter, const zmq::mes
     return reply_now(corr, env.status());
   }
   if (protocol::IsOneWay(protocol::KindOf(env.value().body))) {
-    sink(0, std::move(env).value());  // node-to-node: heartbeats reach the scheduler from here
+    // node-to-node: heartbeats reach the scheduler from here
+    sink(0, std::move(env).value(), read_us);
     return;
   }
   if (routes.size() >= options.pending_max ||
@@ -321,12 +339,15 @@ void Transport::Impl::Admit(std::string identity, bool delimiter, const zmq::mes
                                               " bytes) in flight; retry later"));
   }
   const uint64_t route = next_route++;
-  routes.emplace(route, Route{std::move(identity), delimiter, body.size()});
+  auto& stored = routes.emplace(route, Route{std::move(identity), delimiter, body.size()})
+                     .first->second;
   pending_bytes += body.size();
   Forwarder::Decision d = forwarder->Route(route, env.value(), base::SteadyMs());
   switch (d.verdict) {
     case Forwarder::Verdict::kLocal:
-      sink(route, std::move(env).value());
+      if (std::holds_alternative<protocol::SubmitRequest>(env.value().body))
+        stored.submit_read_us = read_us;
+      sink(route, std::move(env).value(), read_us);
       break;
     case Forwarder::Verdict::kForward:
       if (!SendOnLink(d.link, d.frame)) forwarder->Unsent(d.forward_id);
@@ -336,7 +357,7 @@ void Transport::Impl::Admit(std::string identity, bool delimiter, const zmq::mes
     case Forwarder::Verdict::kGather:
       for (const auto& send : d.sends)
         if (!SendOnLink(send.link, send.frame)) forwarder->Unsent(send.forward_id);
-      sink(route, std::move(d.local));
+      sink(route, std::move(d.local), read_us);
       break;
   }
   SendForwardAnswers();

@@ -55,8 +55,9 @@ struct TransportStats {
 class Transport {
  public:
   // Called on the transport thread for each decoded request; `route` names the reply slot
-  // (0 for node-to-node one-way messages, which get no reply).
-  using Sink = std::function<void(uint64_t route, protocol::Envelope env)>;
+  // (0 for node-to-node one-way messages, which get no reply); `read_us` is when its frame
+  // was read (base::SteadyUs), for the ack stage timings.
+  using Sink = std::function<void(uint64_t route, protocol::Envelope env, uint64_t read_us)>;
 
   // Binds `options.listen` and connects the peer links, without serving yet: a node binds
   // first, so that a port in use fails the start before anything else happens.
@@ -81,6 +82,9 @@ class Transport {
   const std::string& endpoint() const { return endpoint_; }  // as bound (port 0 resolved)
   const TransportStats& stats() const { return stats_; }
   const ForwardCounters& forward_counters() const;  // readable from any thread
+  // Time from reading a submit's frame to sending its answer, per local submit since start
+  // (protocol::kAckNodeSeconds): the whole of an ack's time inside the node. Thread-safe.
+  Histogram AckNodeSeconds() const;
 
  private:
   struct Impl;

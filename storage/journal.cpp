@@ -19,6 +19,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -365,7 +366,11 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
   }
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync;
+  const auto sync_start = std::chrono::steady_clock::now();
   Status s = FromRocks(db_->Write(wo, &b), "journal write");
+  stats_.last_sync_us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                  std::chrono::steady_clock::now() - sync_start)
+                                                  .count());
   if (s.ok()) {
     stats_.batches++;
     stats_.records += records;

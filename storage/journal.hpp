@@ -68,6 +68,9 @@ struct PoolSetting {
 struct JournalStats {
   uint64_t batches = 0;
   uint64_t records = 0;
+  // The last write's time inside RocksDB's synced Write (append + fdatasync), without building
+  // the batch: the part of a write the disk decides.
+  uint64_t last_sync_us = 0;
 };
 
 class Journal {

@@ -452,6 +452,16 @@ constexpr uint64_t kProgressIntervalMsMin = 200;
 // most once per this interval per job; status shows every applied report.
 constexpr uint64_t kProgressEventIntervalMsMin = 1000;
 
+// ---- Journaling a local run's start (docs/journal.md §6a) ----
+// A run started on a local slot is counted by its run mark, so its `running` record may wait:
+// if the run ends within this, the record goes to the journal only with its end, one write
+// instead of two; a longer run has it written once this has passed (at the next tick). Short
+// against a human watching `jobnet events`, long against an echo job's run plus a group
+// commit on a loaded disk.
+constexpr uint64_t kRunningWriteDelayMsDefault = 50;
+constexpr uint64_t kRunningWriteDelayMsMax = 1000;
+static_assert(kRunningWriteDelayMsDefault <= kRunningWriteDelayMsMax, "default within bounds");
+
 // ---- simulate_backup (docs/handlers.md) ----
 // One run copies (or reads and discards) at most this much, from at most this many files it
 // walks, so a payload naming "/" or a huge size is refused instead of filling a disk or a day.
