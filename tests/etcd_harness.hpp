@@ -12,6 +12,8 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -24,7 +26,9 @@ namespace jobnet::testing {
 
 // The etcd binary: $JOBNET_ETCD, or `etcd` on the PATH; "" when there is none.
 inline std::string FindEtcd() {
-  if (const char* env = std::getenv("JOBNET_ETCD"); env != nullptr && *env != '\0') return env;
+  if (const char* env = std::getenv("JOBNET_ETCD"); env != nullptr && *env != '\0') {
+    return ::access(env, X_OK) == 0 ? env : "";
+  }
   const char* path = std::getenv("PATH");
   std::stringstream dirs(path != nullptr ? path : "/usr/bin:/bin");
   std::string dir;
@@ -60,7 +64,8 @@ class EtcdProcess {
   bool Start(std::string* why) {
     const std::string etcd = FindEtcd();
     if (etcd.empty()) {
-      *why = "etcd is not installed (Debian package etcd-server; cluster/deps.sh installs it)";
+      *why = "etcd is not installed (no $JOBNET_ETCD, no etcd on the PATH): install the Debian "
+             "package etcd-server, as cluster/deps.sh does";
       return false;
     }
     if (dir_.empty()) {
