@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 
+#include "base/base64.hpp"
 #include "handlers/registry.hpp"
 
 namespace jobnet::handlers {
@@ -180,22 +181,6 @@ bool IsUtf8(const std::string& s) {
   return true;
 }
 
-std::string Base64(const std::string& in) {
-  static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  for (size_t i = 0; i < in.size(); i += 3) {
-    uint32_t v = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    if (i + 2 < in.size()) v |= static_cast<unsigned char>(in[i + 2]);
-    out.push_back(kAlphabet[(v >> 18) & 63]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out.push_back(i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=');
-    out.push_back(i + 2 < in.size() ? kAlphabet[v & 63] : '=');
-  }
-  return out;
-}
-
 HandlerResult HttpRequest(const msgpack::object& payload, HandlerContext& ctx) {
   Request req;
   if (std::string p = Read(payload, &req); !p.empty()) return HandlerResult::Fail(p);
@@ -256,7 +241,7 @@ HandlerResult HttpRequest(const msgpack::object& payload, HandlerContext& ctx) {
   msgpack::packer<msgpack::sbuffer> pk(&buf);
   pk.pack_map(req.include_headers ? 5 : 4);
   pk.pack("status"); pk.pack(status);
-  pk.pack("body"); pk.pack(text ? t.body : Base64(t.body));
+  pk.pack("body"); pk.pack(text ? t.body : base::Base64Encode(t.body));
   pk.pack("encoding"); pk.pack(text ? "text" : "base64");
   pk.pack("bytes"); pk.pack(static_cast<uint64_t>(t.body.size()));
   if (req.include_headers) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <string>
 
+#include "base/base64.hpp"
 #include "base/clock.hpp"
 #include "base/parse.hpp"
 
@@ -76,6 +77,29 @@ TEST_F(BaseTest, ClocksReadTheSystemClocks) {
   EXPECT_GE(steady, static_cast<uint64_t>(steady_before));
   EXPECT_LT(steady, static_cast<uint64_t>(steady_before) + 1000);
   EXPECT_GE(SteadyMs(), steady);  // never backwards
+}
+
+TEST_F(BaseTest, Base64RoundTripsEveryTailLength) {
+  EXPECT_EQ(Base64Encode(""), "");
+  EXPECT_EQ(Base64Encode("f"), "Zg==");
+  EXPECT_EQ(Base64Encode("fo"), "Zm8=");
+  EXPECT_EQ(Base64Encode("foo"), "Zm9v");
+  EXPECT_EQ(Base64Encode("foob"), "Zm9vYg==");  // RFC 4648 §10
+  std::string all;
+  for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
+  for (size_t n = 0; n <= all.size(); n += 37) {
+    EXPECT_EQ(Base64Decode(Base64Encode(all.substr(0, n))), all.substr(0, n)) << n;
+  }
+}
+
+TEST_F(BaseTest, Base64RefusesAnythingButCanonicalText) {
+  EXPECT_EQ(Base64Decode("Zg=="), "f");
+  EXPECT_FALSE(Base64Decode("Zg="));     // length not a multiple of 4
+  EXPECT_FALSE(Base64Decode("Z%=="));    // outside the alphabet
+  EXPECT_FALSE(Base64Decode("Zg==Zg=="));  // padding before the end
+  EXPECT_FALSE(Base64Decode("=Zg="));
+  EXPECT_FALSE(Base64Decode("Zh=="));    // leftover bits set: not the canonical "Zg=="
+  EXPECT_FALSE(Base64Decode("Zm9=\n"));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Fails when an #include in the product sources points up a layer, or sideways between two
-folders of the same layer, or when a plain assert() (compiled out by NDEBUG) is left in them.
+folders of the same layer, or brings CAF or ZeroMQ into a folder that must stay free of them,
+or when a plain assert() (compiled out by NDEBUG) is left in them.
 
 The layer order is written in docs/architecture.md ("Layers"); LAYERS below is the same table.
 A folder may include its own files and any folder of a lower layer, nothing else.
@@ -20,6 +21,7 @@ LAYERS = {
     "client": 2,              # the client library: protocol + cppzmq
     "core": 2,                # pure state machines (scheduler, forwarding)
     "storage": 2,             # the RocksDB journal
+    "coord": 2,               # consensus from etcd: client and coordination primitives
     "handlers": 2,            # job types, the place users extend
     "actors": 3,              # CAF actors
     "http": 3,                # the HTTP face: a protocol client of its node (client + RESTinio)
@@ -38,9 +40,13 @@ PUBLIC = {
     "include/jobnet/limits.h": "protocol",
     "include/jobnet/client.h": "client",
 }
-SOURCE_DIRS = ["base", "protocol", "client", "core", "storage", "handlers", "actors", "http", "node",
+SOURCE_DIRS = ["base", "protocol", "client", "core", "storage", "coord", "handlers", "actors", "http", "node",
                "cluster", "bench", "cli", "app", "include"]
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+# Folders below the actors that the node's threads and other programs reuse: no CAF, no ZeroMQ
+# (docs/architecture.md "Layers"). The client library is the one layer-2 user of cppzmq.
+NO_CAF_ZMQ = {"base", "protocol", "core", "storage", "coord"}
+CAF_ZMQ_RE = re.compile(r'^\s*#\s*include\s*<(caf/[^>]*|zmq[^>]*)>')
 ASSERT_RE = re.compile(r'(^|[^_A-Za-z0-9])assert\s*\(')
 
 
@@ -71,6 +77,10 @@ def check(root):
                         if ASSERT_RE.search(code) and "static_assert" not in code:
                             problems.append(f"{rel}:{lineno}: plain assert() is compiled out "
                                             "under NDEBUG; use JOBNET_CHECK (base/check.hpp)")
+                        banned = CAF_ZMQ_RE.match(line)
+                        if banned and src in NO_CAF_ZMQ:
+                            problems.append(f"{rel}:{lineno}: includes <{banned.group(1)}>: "
+                                            f"{src} stays free of CAF and ZeroMQ")
                         m = INCLUDE_RE.match(line)
                         if not m:
                             continue
@@ -102,6 +112,12 @@ def self_test():
         "the local cluster uses the CLI": ("cluster/a.cpp", '#include "cli/json_io.hpp"\n', 1),
         "bench and cluster are siblings": ("bench/a.cpp", '#include "cluster/local_cluster.hpp"\n', 1),
         "unknown folder": ("misc/a.cpp", "", 0),  # not scanned
+        "coord without CAF": ("coord/a.cpp", "#include <caf/all.hpp>\n", 1),
+        "coord without ZeroMQ": ("coord/a.cpp", "#include <zmq.hpp>\n", 1),
+        "coord on storage's level": ("coord/a.cpp", '#include "storage/journal.hpp"\n', 1),
+        "coord uses base and protocol": ("coord/a.cpp", '#include "base/base64.hpp"\n'
+                                         '#include "jobnet/status.h"\n#include <curl/curl.h>\n', 0),
+        "the client may use ZeroMQ": ("client/a.cpp", "#include <zmq.hpp>\n", 0),
     }
     failed = 0
     for label, (rel, text, want) in cases.items():

@@ -1,0 +1,123 @@
+// A node's view of the cluster's consensus in etcd (docs/failover.md): its membership under a
+// lease it keeps alive, the shards it campaigns for, and watches on both. Plain C++ on the etcd
+// client: the node's actors will call it from their own threads (not wired in yet).
+#ifndef JOBNET_COORD_COORDINATOR_HPP_
+#define JOBNET_COORD_COORDINATOR_HPP_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "coord/etcd_client.hpp"
+#include "jobnet/status.h"
+
+namespace jobnet::coord {
+
+struct CoordinatorOptions {
+  // Keys live under /jobnet/<cluster>/; two clusters may share one etcd. No '/' in it.
+  std::string cluster = "default";
+  // This node's id (as --id); the value of the shard keys it holds. No '/' in it.
+  std::string node_id;
+  // Seconds the lease outlives the last keep-alive: how long a dead node holds its shards, so
+  // it bounds takeover time, and how long a live one may go without reaching etcd. 2 s:
+  // takeover within seconds while a GC-free process renews far inside it.
+  int64_t lease_ttl_s = 2;
+  // Time between keep-alives; 0 means a third of the TTL, so two may fail before it ends.
+  uint32_t keepalive_interval_ms = 0;
+  // Called once, on the keep-alive thread, when the lease is known to be gone (etcd forgot it,
+  // or its TTL passed without a renewal). A primary must stop acting before this: see
+  // Coordinator::LeaseValidUntil.
+  std::function<void()> on_lease_lost;
+};
+
+struct Member {
+  std::string id;
+  std::string endpoint;  // as registered (the node's ZeroMQ endpoint)
+  int64_t lease = 0;
+};
+
+// Who holds a shard. The epoch is the shard key's mod_revision: the revision of the transaction
+// that won it. etcd's revisions only grow, so a later winner always has a larger epoch.
+struct ShardHolder {
+  std::string primary;
+  int64_t epoch = 0;
+  int64_t lease = 0;
+};
+
+// Thread-safe: every method may be called from any thread. Each etcd call blocks for at most
+// the client's request_timeout_ms. One Coordinator holds one lease for its whole life: once the
+// lease is lost it stays lost (campaigns fail with kConflict) and the node makes a new one.
+class Coordinator {
+ public:
+  // Grants the lease (blocks for one etcd call) and starts the keep-alive thread. `client` must
+  // outlive the coordinator. kInvalidArgument for a bad id or TTL; the client's errors else.
+  static Status Start(EtcdClient* client, CoordinatorOptions options,
+                      std::unique_ptr<Coordinator>* out);
+  // Stops the keep-alives and revokes the lease (best effort, one call), which deletes this
+  // node's member key and every shard key it holds at once: a clean stop hands over without
+  // waiting out the TTL.
+  ~Coordinator();
+  Coordinator(const Coordinator&) = delete;
+  Coordinator& operator=(const Coordinator&) = delete;
+
+  int64_t lease() const { return lease_; }
+  // Until when the lease surely lives: the send time of the last successful keep-alive plus
+  // the TTL (etcd counts from when it received it, later). A primary that reaches this time
+  // without a renewal must already have stopped acting: that is the fence's clock.
+  std::chrono::steady_clock::time_point LeaseValidUntil() const;
+  bool LeaseLost() const { return lost_.load(); }
+
+  // Writes /jobnet/<cluster>/members/<node_id> = {"endpoint": endpoint} under the lease.
+  Status Register(const std::string& endpoint);
+  // Every registered member, ordered by id.
+  Result<std::vector<Member>> Members();
+
+  // One transaction: if /jobnet/<cluster>/shard/<shard> does not exist (never held, or its
+  // holder's lease ended), write {"primary": node_id} under this node's lease. Returns the
+  // epoch won. kConflict (message names the holder) when another node holds it; if this node
+  // already holds it (a retried campaign), its current epoch.
+  Result<int64_t> Campaign(const std::string& shard);
+  // The shard's holder; kNotFound when none holds it.
+  Result<ShardHolder> Holder(const std::string& shard);
+  // Deletes the shard key if it is still at `epoch` (so a node never deletes a successor's
+  // key). kConflict when the key has moved on or is gone.
+  Status Resign(const std::string& shard, int64_t epoch);
+
+  // Watches of the member and shard prefixes from start_revision (0: from now); see
+  // EtcdClient::Watch. Keys in the events are full etcd keys (MembersPrefix() + id, ...).
+  std::unique_ptr<EtcdWatch> WatchMembers(int64_t start_revision,
+                                          std::function<void(const WatchBatch&)> on_batch);
+  std::unique_ptr<EtcdWatch> WatchShards(int64_t start_revision,
+                                         std::function<void(const WatchBatch&)> on_batch);
+
+  std::string MemberKey(const std::string& id) const { return MembersPrefix() + id; }
+  std::string ShardKey(const std::string& shard) const { return ShardsPrefix() + shard; }
+  std::string MembersPrefix() const { return "/jobnet/" + options_.cluster + "/members/"; }
+  std::string ShardsPrefix() const { return "/jobnet/" + options_.cluster + "/shard/"; }
+
+ private:
+  Coordinator(EtcdClient* client, CoordinatorOptions options, int64_t lease,
+              std::chrono::steady_clock::time_point valid_until);
+  void KeepAliveLoop();
+  void MarkLost();
+
+  EtcdClient* const client_;
+  const CoordinatorOptions options_;
+  const int64_t lease_;
+  mutable std::mutex mu_;
+  std::chrono::steady_clock::time_point valid_until_;  // guarded by mu_
+  bool stop_ = false;                                  // guarded by mu_
+  std::condition_variable wake_;
+  std::atomic<bool> lost_{false};
+  std::thread keepalive_;
+};
+
+}  // namespace jobnet::coord
+
+#endif  // JOBNET_COORD_COORDINATOR_HPP_
