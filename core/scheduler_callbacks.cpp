@@ -14,7 +14,7 @@ namespace jobnet::sched {
 using protocol::CallbackDelivery;
 
 void Scheduler::StartCallback(Job& job) {
-  if (job.spec.callback.empty()) return;
+  if (job.spec.callback().empty()) return;
   // a retry dropped the last one
   JOBNET_CHECK(job.rare.get().callback.state != CallbackState::kPending);
   CallbackDelivery& d = job.rare.mut().callback;
@@ -56,7 +56,7 @@ void Scheduler::SendDueCallbacks(Now now) {
     callback_in_flight_[seq] = d.id;
     counters_[Counter::kCallbackAttempts]++;
     fx_.callback_sends.push_back(
-        CallbackSend{seq, d.id, job.spec.callback, d.attempts + 1, job.Info()});
+        CallbackSend{seq, d.id, job.spec.callback(), d.attempts + 1, job.Info()});
   }
 }
 

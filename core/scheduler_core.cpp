@@ -176,7 +176,7 @@ void Scheduler::RecoverJob(Job j, Now now) {
   held_bytes_ += j.spec.payload.size() + j.result().size();
   // Recovery hands jobs over in seq order: hinting the end makes each insert O(1).
   Job& job = jobs_.emplace_hint(jobs_.end(), seq, std::move(j))->second;
-  if (!job.spec.key.empty()) by_key_[job.spec.key] = seq;
+  if (!job.spec.key().empty()) by_key_[job.spec.key()] = seq;
   if (!job.rare.get().reuse_key.empty()) {
     // The newest job with a content key is the one the index named: an older one was only
     // replaced after it failed (Admit).
@@ -330,7 +330,7 @@ Job& Scheduler::NewJob(JobSpec spec, Now now) {
   }
   job.spec = std::move(spec);
   if (opt_.blob_refs) opt_.blob_refs->AddJob(seq, job.spec.payload);
-  if (!job.spec.key.empty()) by_key_[job.spec.key] = seq;
+  if (!job.spec.key().empty()) by_key_[job.spec.key()] = seq;
   return job;
 }
 
@@ -929,8 +929,8 @@ void Scheduler::Purge(Now now) {
     auto it = jobs_.find(seq);
     if (it == jobs_.end()) continue;
     Job& job = it->second;
-    if (!job.spec.key.empty()) {
-      auto k = by_key_.find(job.spec.key);
+    if (!job.spec.key().empty()) {
+      auto k = by_key_.find(job.spec.key());
       if (k != by_key_.end() && k->second == seq) by_key_.erase(k);
     }
     if (!job.rare.get().reuse_key.empty()) {
@@ -941,7 +941,7 @@ void Scheduler::Purge(Now now) {
     CountQueueState(job.spec.queue, job.state, -1);
     held_bytes_ -= job.spec.payload.size() + job.result().size();
     if (job.rare.get().callback.state == CallbackState::kPending)
-      fx_.notes.push_back("callback of job " + job.id + " to " + job.spec.callback +
+      fx_.notes.push_back("callback of job " + job.id + " to " + job.spec.callback() +
                           " given up: the job was purged before it was delivered");
     DropCallback(job, "purged");
     callback_dirty_.erase(seq);  // its record is deleted with the job

@@ -285,7 +285,7 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
     if (!w.events.empty() || !w.callback) b.Put(JobKey(w.job.seq), protocol::EncodeJobRecord(w.job));
     if (w.callback) {
       const protocol::CallbackDelivery& d = w.job.rare.get().callback;
-      JOBNET_CHECK(d.state != CallbackState::kNone && !w.job.spec.callback.empty());
+      JOBNET_CHECK(d.state != CallbackState::kNone && !w.job.spec.callback().empty());
       b.Put(CallbackKey(w.job.seq), protocol::EncodeCallbackRecord(d));
     }
     if (!w.events.empty() && w.events.front().first == 0)  // the job's first write
