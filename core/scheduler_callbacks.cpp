@@ -50,7 +50,7 @@ void Scheduler::SendDueCallbacks(Now now) {
          callback_in_flight_.size() < opt_.callbacks.in_flight_max) {
     uint64_t seq = callback_due_.begin()->second;
     callback_due_.erase(callback_due_.begin());
-    const Job& job = jobs_.at(seq);
+    const Job& job = jobs_.At(seq);
     const CallbackDelivery& d = job.rare.get().callback;
     JOBNET_CHECK(d.state == CallbackState::kPending);
     callback_in_flight_[seq] = d.id;
@@ -64,7 +64,7 @@ void Scheduler::OnCallbackResult(const CallbackResult& r, Now now) {
   auto in = callback_in_flight_.find(r.seq);
   if (in == callback_in_flight_.end() || in->second != r.delivery) return;  // dropped meanwhile
   callback_in_flight_.erase(in);
-  Job& job = jobs_.at(r.seq);  // a purge drops the in-flight entry with the job
+  Job& job = jobs_.At(r.seq);  // a purge drops the in-flight entry with the job
   CallbackDelivery& d = job.rare.mut().callback;
   JOBNET_CHECK(d.state == CallbackState::kPending && d.id == r.delivery);
   d.attempts++;

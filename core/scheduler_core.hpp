@@ -28,6 +28,7 @@
 #include "core/due_heap.hpp"
 #include "core/effects.hpp"
 #include "core/external_workers.hpp"
+#include "core/job_table.hpp"
 #include "core/peer_leases.hpp"
 #include "core/blob_refs.hpp"
 #include "core/worker_pool.hpp"
@@ -406,7 +407,7 @@ class Scheduler {
   uint64_t live_jobs_ = 0;
   uint64_t held_bytes_ = 0;  // payload + result bytes of the jobs in jobs_
 
-  std::map<uint64_t, Job> jobs_;  // by seq: ordered, for list cursors
+  JobTable jobs_;  // by seq: ordered, for list cursors
   std::unordered_map<std::string, uint64_t> by_key_;
   // Result reuse: content key -> the newest job submitted with reuse that runs that work
   // (Job::reuse_key). Rebuilt from the job records at recovery; an entry goes when its job is
