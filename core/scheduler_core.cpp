@@ -194,6 +194,7 @@ void Scheduler::RecoverJob(Job j, Now now) {
       // as of now) runs on the steady clock. No more than one backoff, whatever the wall says.
       if (IsBackoff(job)) job.ready_at_ms = now.MonoAt(job.run_at_ms, limits::kBackoffMsMax);
       Enqueue(job, now);
+      MaybeDropPayload(job, now);
       break;
     case JobState::kRunning: {
       recovered_running_.emplace_back(job.order, job.seq);  // its run died with the node
@@ -307,6 +308,7 @@ Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, Now now) {
   job.run_at_ms = job.spec.run_at_ms > now.wall_ms ? job.spec.run_at_ms : 0;
   SetState(job, job.run_at_ms != 0 ? JobState::kDelayed : JobState::kQueued, now, "submitted");
   Enqueue(job, now);
+  MaybeDropPayload(job, now);
   counters_[Counter::kSubmitted]++;
   CountQueueTotal(job.spec.queue, kSubmittedSlot);
   return Answer(job, /*duplicate=*/false);
@@ -874,6 +876,7 @@ void Scheduler::DispatchReady(Now now) {
   QueueSet::Entry next;
   while (pool_.free() > 0 && queues_.Next(now.mono_ms, LocalTypes(), &next)) {
     Job& job = jobs_.At(next.seq);
+    if (!PayloadForRun(job, now)) continue;
     uint64_t lease = BeginRun(job, now);
     uint32_t slot_no = TakeSlot(now);
     Slot& slot = slots_[slot_no];
@@ -894,6 +897,7 @@ void Scheduler::DispatchReady(Now now) {
     // (node/hosted_blobs.hpp).
     if (!queues_.Next(now.mono_ms, LocalTypes(), &next)) return;
     Job& job = jobs_.At(next.seq);
+    if (!PayloadForRun(job, now)) continue;
     uint64_t lease = BeginRun(job, now);
     peers_.AddLease(*link, lease, job.seq, now);
     const std::string& node = peers_.peer(*link).node;
@@ -1065,6 +1069,7 @@ Effects Scheduler::TakeEffects() {
     fx_.writes.push_back(WriteOf(*job, std::move(events), callback_dirty_.erase(seq) > 0));
   }
   dirty_.clear();
+  drop_on_write_.clear();  // each was a new job, so dirty: taken above
   for (uint64_t seq : callback_dirty_) {  // deliveries that changed without a job event
     if (Job* job = jobs_.Find(seq)) fx_.writes.push_back(WriteOf(*job, {}, true));
   }
@@ -1080,13 +1085,17 @@ JobWrite Scheduler::WriteOf(Job& job, std::vector<std::pair<uint32_t, JobEvent>>
   // from the h: records) and, after the job's first write, its payload (stored once). Swapped
   // out and back rather than copied: three writes per job, on the hot path.
   const bool first = !events.empty() && events.front().first == 0;
+  const bool drop = first && drop_on_write_.erase(job.seq) > 0;
   std::vector<AttemptInfo> history;
   std::string payload;
   if (job.rare.has()) history.swap(job.rare.mut().history);
-  if (!first) payload.swap(job.spec.payload);
+  if (!first || drop) payload.swap(job.spec.payload);
   JobWrite w{job, std::move(events), callback};
   if (job.rare.has()) job.rare.mut().history.swap(history);
-  if (!first) job.spec.payload.swap(payload);
+  if (!first)
+    job.spec.payload.swap(payload);
+  else if (drop)  // the journal keeps it; memory does not (MaybeDropPayload)
+    w.job.spec.payload = std::move(payload);
   return w;
 }
 

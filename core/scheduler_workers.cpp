@@ -76,6 +76,7 @@ void Scheduler::ServePolls(Now now) {
     while (jobs.size() < want && bytes < limits::kReplyFrameBytesMax / 2 &&
            queues_.Next(now.mono_ms, &w.types, &next)) {
       Job& job = jobs_.At(next.seq);
+      if (!PayloadForRun(job, now)) continue;
       uint64_t lease = BeginRun(job, now);
       SetState(job, JobState::kRunning, now, "leased to external worker " + w.name,
                opt_.node_id);

@@ -519,6 +519,14 @@ Result<protocol::Job> Journal::Get(uint64_t seq) const {
   return job;
 }
 
+Result<std::string> Journal::LoadPayload(uint64_t seq) const {
+  std::string payload;
+  auto s = db_->Get(rocksdb::ReadOptions(), PayloadKey(seq), &payload);
+  if (s.IsNotFound()) return Status::NotFound("no payload for job seq " + std::to_string(seq));
+  if (!s.ok()) return FromRocks(s, "read payload");
+  return payload;
+}
+
 Status Journal::ReadEvents(uint64_t from_seq, uint64_t to_seq, uint32_t scan_max,
                            const std::function<bool(protocol::StateEvent&&)>& fn,
                            uint64_t* covered_to) const {
