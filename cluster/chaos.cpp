@@ -317,7 +317,7 @@ bool CheckJournals(const Run& run, Verdict* v) {
     v->journal_problems += problems.size();
     j->ForEachJob([&](const protocol::Job& job) {
       by_id[job.id] = job;
-      ids_by_key[job.spec.key].push_back(job.id);
+      ids_by_key[job.spec.key()].push_back(job.id);
       std::vector<std::pair<uint32_t, protocol::JobEvent>> h;
       j->History(job.seq, &h);
       // Runs that started: dispatches, less those a peer rejected without running them.

@@ -14,7 +14,7 @@ namespace jobnet::sched {
 using protocol::CallbackDelivery;
 
 void Scheduler::StartCallback(Job& job) {
-  if (job.spec.callback.empty()) return;
+  if (job.spec.callback().empty()) return;
   // a retry dropped the last one
   JOBNET_CHECK(job.rare.get().callback.state != CallbackState::kPending);
   CallbackDelivery& d = job.rare.mut().callback;
@@ -50,13 +50,13 @@ void Scheduler::SendDueCallbacks(Now now) {
          callback_in_flight_.size() < opt_.callbacks.in_flight_max) {
     uint64_t seq = callback_due_.begin()->second;
     callback_due_.erase(callback_due_.begin());
-    const Job& job = jobs_.at(seq);
+    const Job& job = jobs_.At(seq);
     const CallbackDelivery& d = job.rare.get().callback;
     JOBNET_CHECK(d.state == CallbackState::kPending);
     callback_in_flight_[seq] = d.id;
     counters_[Counter::kCallbackAttempts]++;
     fx_.callback_sends.push_back(
-        CallbackSend{seq, d.id, job.spec.callback, d.attempts + 1, job.Info()});
+        CallbackSend{seq, d.id, job.spec.callback(), d.attempts + 1, job.Info()});
   }
 }
 
@@ -64,7 +64,7 @@ void Scheduler::OnCallbackResult(const CallbackResult& r, Now now) {
   auto in = callback_in_flight_.find(r.seq);
   if (in == callback_in_flight_.end() || in->second != r.delivery) return;  // dropped meanwhile
   callback_in_flight_.erase(in);
-  Job& job = jobs_.at(r.seq);  // a purge drops the in-flight entry with the job
+  Job& job = jobs_.At(r.seq);  // a purge drops the in-flight entry with the job
   CallbackDelivery& d = job.rare.mut().callback;
   JOBNET_CHECK(d.state == CallbackState::kPending && d.id == r.delivery);
   d.attempts++;

@@ -35,8 +35,7 @@ Scheduler::Scheduler(SchedulerOptions options)
 }
 
 const Job* Scheduler::Find(uint64_t seq) const {
-  auto it = jobs_.find(seq);
-  return it == jobs_.end() ? nullptr : &it->second;
+  return jobs_.Find(seq);
 }
 
 void Scheduler::Error(ReplyToken t, const jobnet::Status& s) {
@@ -62,12 +61,10 @@ Job* Scheduler::Lookup(const std::string& id, ReplyToken t) {
                               ", not by " + opt_.node_id));
     return nullptr;
   }
-  auto it = jobs_.find(parsed.value().seq);
-  if (it == jobs_.end()) {
+  Job* job = jobs_.Find(parsed.value().seq);
+  if (job == nullptr)
     Error(t, Status::NotFound("job " + id + " does not exist (or was purged by retention)"));
-    return nullptr;
-  }
-  return &it->second;
+  return job;
 }
 
 void Scheduler::SetState(Job& job, JobState to, Now now, std::string message,
@@ -166,7 +163,7 @@ void Scheduler::Unindex(const Job& job) {
 
 void Scheduler::RecoverJob(Job j, Now now) {
   uint64_t seq = j.seq;
-  JOBNET_CHECK(seq != 0 && jobs_.count(seq) == 0);  // journal keys are unique per seq
+  JOBNET_CHECK(seq != 0 && !jobs_.Contains(seq));  // journal keys are unique per seq
   next_seq_ = std::max(next_seq_, seq + 1);
   next_order_ = std::max(next_order_, j.order + 1);
   if (opt_.blob_refs) {
@@ -175,9 +172,8 @@ void Scheduler::RecoverJob(Job j, Now now) {
   }
   if (j.state == JobState::kSucceeded) j.spec.payload = protocol::MsgpackNil();  // never runs again
   held_bytes_ += j.spec.payload.size() + j.result().size();
-  // Recovery hands jobs over in seq order: hinting the end makes each insert O(1).
-  Job& job = jobs_.emplace_hint(jobs_.end(), seq, std::move(j))->second;
-  if (!job.spec.key.empty()) by_key_[job.spec.key] = seq;
+  Job& job = jobs_.Insert(seq, std::move(j));
+  if (!job.spec.key().empty()) by_key_[job.spec.key()] = seq;
   if (!job.rare.get().reuse_key.empty()) {
     // The newest job with a content key is the one the index named: an older one was only
     // replaced after it failed (Admit).
@@ -199,6 +195,7 @@ void Scheduler::RecoverJob(Job j, Now now) {
       // as of now) runs on the steady clock. No more than one backoff, whatever the wall says.
       if (IsBackoff(job)) job.ready_at_ms = now.MonoAt(job.run_at_ms, limits::kBackoffMsMax);
       Enqueue(job, now);
+      MaybeDropPayload(job, now);
       break;
     case JobState::kRunning: {
       recovered_running_.emplace_back(job.order, job.seq);  // its run died with the node
@@ -225,7 +222,7 @@ void Scheduler::FinishRecovery(uint64_t next_seq, Now now) {
   next_seq_ = std::max(next_seq_, next_seq);
   std::sort(recovered_running_.begin(), recovered_running_.end());
   for (const auto& [order, seq] : recovered_running_) {
-    Job& job = jobs_.at(seq);
+    Job& job = jobs_.At(seq);
     InterruptRun(job, "interrupted: node restarted during attempt " + std::to_string(job.attempts),
                  now);
     counters_[Counter::kRecoveredRunning]++;
@@ -265,7 +262,7 @@ Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, Now now) {
   if (!spec.key.empty()) {
     auto it = by_key_.find(spec.key);
     if (it != by_key_.end()) {
-      const Job& existing = jobs_.at(it->second);
+      const Job& existing = jobs_.At(it->second);
       counters_[Counter::kSubmitsDeduplicated]++;
       return Answer(existing, /*duplicate=*/true);
     }
@@ -277,7 +274,7 @@ Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, Now now) {
     content_key = ContentKey(spec.type, spec.payload);
     auto it = reuse_.find(content_key);
     if (it != reuse_.end()) {
-      const Job& earlier = jobs_.at(it->second);
+      const Job& earlier = jobs_.At(it->second);
       if (earlier.state == JobState::kSucceeded) return AdmitReused(std::move(spec), earlier, now);
       if (!protocol::IsFinal(earlier.state)) {
         // The same work is waiting or running: join it rather than run it twice.
@@ -312,6 +309,7 @@ Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, Now now) {
   job.run_at_ms = job.spec.run_at_ms > now.wall_ms ? job.spec.run_at_ms : 0;
   SetState(job, job.run_at_ms != 0 ? JobState::kDelayed : JobState::kQueued, now, "submitted");
   Enqueue(job, now);
+  MaybeDropPayload(job, now);
   counters_[Counter::kSubmitted]++;
   CountQueueTotal(job.spec.queue, kSubmittedSlot);
   return Answer(job, /*duplicate=*/false);
@@ -320,7 +318,7 @@ Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, Now now) {
 Job& Scheduler::NewJob(JobSpec spec, Now now) {
   uint64_t seq = next_seq_++;
   fx_.next_seq = next_seq_;
-  Job& job = jobs_.emplace(seq, Job{}).first->second;
+  Job& job = jobs_.Insert(seq, Job{});
   job.seq = seq;
   job.id = protocol::MakeJobId(opt_.node_id, seq);
   job.created_at_ms = now.wall_ms;
@@ -331,7 +329,7 @@ Job& Scheduler::NewJob(JobSpec spec, Now now) {
   }
   job.spec = std::move(spec);
   if (opt_.blob_refs) opt_.blob_refs->AddJob(seq, job.spec.payload);
-  if (!job.spec.key.empty()) by_key_[job.spec.key] = seq;
+  if (!job.spec.key().empty()) by_key_[job.spec.key()] = seq;
   return job;
 }
 
@@ -578,11 +576,11 @@ void Scheduler::ContinueBulk(Now now) {
     return s == JobState::kDead || s == JobState::kFailed || s == JobState::kCancelled;
   };
   uint32_t changed = 0, scanned = 0;
-  auto it = jobs_.lower_bound(op.next_seq);
-  for (; it != jobs_.end() && changed < limits::kBulkJobsPerTurnMax &&
+  uint64_t seq = jobs_.NextFrom(op.next_seq);
+  for (; seq != 0 && changed < limits::kBulkJobsPerTurnMax &&
          scanned < limits::kBulkScanPerTurnMax;
-       ++it, ++scanned) {
-    Job& job = it->second;
+       seq = jobs_.After(seq), ++scanned) {
+    Job& job = jobs_.At(seq);
     if (job.spec.queue != q.queue || (!q.type.empty() && job.spec.type != q.type) ||
         !eligible(job.state))
       continue;
@@ -599,8 +597,8 @@ void Scheduler::ContinueBulk(Now now) {
     changed++;
   }
   counters_[Counter::kBulkJobsTouched] += changed;
-  if (it != jobs_.end()) {
-    op.next_seq = it->first;  // more next turn
+  if (seq != 0) {
+    op.next_seq = seq;  // more next turn
   } else {
     fx_.replies.push_back(Reply{op.token, op.counts});
     bulk_ops_.pop_front();
@@ -619,8 +617,9 @@ void Scheduler::List(ReplyToken t, const protocol::ListRequest& req) {
   // Results can be large: stop early so the reply frame stays well under its limit (the
   // client pages on with `after` = the last id it got).
   size_t bytes = 0;
-  for (auto it = jobs_.lower_bound(from); it != jobs_.end() && out.jobs.size() < req.limit; ++it) {
-    const Job& j = it->second;
+  for (uint64_t seq = jobs_.NextFrom(from); seq != 0 && out.jobs.size() < req.limit;
+       seq = jobs_.After(seq)) {
+    const Job& j = jobs_.At(seq);
     if (req.state && j.state != *req.state) continue;
     if (!req.queue.empty() && j.spec.queue != req.queue) continue;
     if (!req.type.empty() && j.spec.type != req.type) continue;
@@ -828,7 +827,7 @@ void Scheduler::Complete(const Outcome& o, Now now) {
     DispatchReady(now);
     return;
   }
-  EndRun(jobs_.at(o.seq), o.lease, o.ok, o.result, o.error, o.timed_out, now);
+  EndRun(jobs_.At(o.seq), o.lease, o.ok, o.result, o.error, o.timed_out, now);
   DispatchReady(now);
 }
 
@@ -878,7 +877,8 @@ void Scheduler::DispatchReady(Now now) {
   // own.
   QueueSet::Entry next;
   while (pool_.free() > 0 && queues_.Next(now.mono_ms, LocalTypes(), &next)) {
-    Job& job = jobs_.at(next.seq);
+    Job& job = jobs_.At(next.seq);
+    if (!PayloadForRun(job, now)) continue;
     uint64_t lease = BeginRun(job, now);
     uint32_t slot_no = TakeSlot(now);
     Slot& slot = slots_[slot_no];
@@ -903,7 +903,8 @@ void Scheduler::DispatchReady(Now now) {
     // A job that names blobs leases like any other: the host fetches them from this node
     // (node/hosted_blobs.hpp).
     if (!queues_.Next(now.mono_ms, LocalTypes(), &next)) return;
-    Job& job = jobs_.at(next.seq);
+    Job& job = jobs_.At(next.seq);
+    if (!PayloadForRun(job, now)) continue;
     uint64_t lease = BeginRun(job, now);
     peers_.AddLease(*link, lease, job.seq, now);
     const std::string& node = peers_.peer(*link).node;
@@ -933,11 +934,11 @@ void Scheduler::Purge(Now now) {
     if (!expired && finished_.size() <= opt_.final_jobs_max && held_bytes_ <= opt_.held_bytes_max)
       break;
     finished_.erase(finished_.begin());
-    auto it = jobs_.find(seq);
-    if (it == jobs_.end()) continue;
-    Job& job = it->second;
-    if (!job.spec.key.empty()) {
-      auto k = by_key_.find(job.spec.key);
+    Job* found = jobs_.Find(seq);
+    if (found == nullptr) continue;
+    Job& job = *found;
+    if (!job.spec.key().empty()) {
+      auto k = by_key_.find(job.spec.key());
       if (k != by_key_.end() && k->second == seq) by_key_.erase(k);
     }
     if (!job.rare.get().reuse_key.empty()) {
@@ -948,11 +949,11 @@ void Scheduler::Purge(Now now) {
     CountQueueState(job.spec.queue, job.state, -1);
     held_bytes_ -= job.spec.payload.size() + job.result().size();
     if (job.rare.get().callback.state == CallbackState::kPending)
-      fx_.notes.push_back("callback of job " + job.id + " to " + job.spec.callback +
+      fx_.notes.push_back("callback of job " + job.id + " to " + job.spec.callback() +
                           " given up: the job was purged before it was delivered");
     DropCallback(job, "purged");
     callback_dirty_.erase(seq);  // its record is deleted with the job
-    jobs_.erase(it);
+    jobs_.Erase(seq);
     if (opt_.blob_refs) opt_.blob_refs->RemoveJob(seq);
     dirty_.erase(seq);
     fx_.deletes.push_back(seq);
@@ -969,7 +970,7 @@ void Scheduler::Tick(Now now) {
     const uint64_t at = delayed == &delayed_ ? now.wall_ms : now.mono_ms;
     while (!delayed->empty() && delayed->top().first <= at) {
       uint64_t seq = delayed->Pop().second;
-      Job& job = jobs_.at(seq);
+      Job& job = jobs_.At(seq);
       job.run_at_ms = 0;
       SetState(job, JobState::kQueued, now, "due");
       Enqueue(job, now);
@@ -982,7 +983,7 @@ void Scheduler::Tick(Now now) {
   while (std::optional<uint32_t> link = peers_.DueAck(mono)) TakeBackUnacked(*link, now);
   while (!leases_.empty() && leases_.begin()->first <= mono) {
     uint64_t seq = leases_.begin()->second;
-    Job& job = jobs_.at(seq);
+    Job& job = jobs_.At(seq);
     uint64_t lease = running_.at(seq).first;
     fx_.cancels.push_back(lease);
     peers_.DropLease(lease);
@@ -1069,10 +1070,9 @@ Effects Scheduler::TakeEffects() {
   for (uint64_t seq : progress_dirty_) running_held_.erase(seq);
   for (uint64_t seq : progress_dirty_) {
     // A report goes out only while its run goes on: a state change in this batch supersedes it.
-    auto it = jobs_.find(seq);
-    if (it == jobs_.end() || it->second.state != JobState::kRunning || dirty_.count(seq) != 0)
-      continue;
-    fx_.writes.push_back(WriteOf(it->second, {}, false));
+    Job* job = jobs_.Find(seq);
+    if (job == nullptr || job->state != JobState::kRunning || dirty_.count(seq) != 0) continue;
+    fx_.writes.push_back(WriteOf(*job, {}, false));
     fx_.writes.back().progress = true;
   }
   progress_dirty_.clear();
@@ -1086,15 +1086,13 @@ Effects Scheduler::TakeEffects() {
       }
       running_held_.erase(held);  // the run ended (or moved on): one write carries both
     }
-    auto it = jobs_.find(seq);
-    if (it != jobs_.end())
-      fx_.writes.push_back(
-          WriteOf(it->second, std::move(d->second), callback_dirty_.erase(seq) > 0));
+    if (Job* job = jobs_.Find(seq))
+      fx_.writes.push_back(WriteOf(*job, std::move(d->second), callback_dirty_.erase(seq) > 0));
     d = dirty_.erase(d);
   }
+  drop_on_write_.clear();  // each was a new job, so dirty and never held: taken above
   for (uint64_t seq : callback_dirty_) {  // deliveries that changed without a job event
-    auto it = jobs_.find(seq);
-    if (it != jobs_.end()) fx_.writes.push_back(WriteOf(it->second, {}, true));
+    if (Job* job = jobs_.Find(seq)) fx_.writes.push_back(WriteOf(*job, {}, true));
   }
   callback_dirty_.clear();
   Effects out = std::move(fx_);
@@ -1108,13 +1106,17 @@ JobWrite Scheduler::WriteOf(Job& job, std::vector<std::pair<uint32_t, JobEvent>>
   // from the h: records) and, after the job's first write, its payload (stored once). Swapped
   // out and back rather than copied: three writes per job, on the hot path.
   const bool first = !events.empty() && events.front().first == 0;
+  const bool drop = first && drop_on_write_.erase(job.seq) > 0;
   std::vector<AttemptInfo> history;
   std::string payload;
   if (job.rare.has()) history.swap(job.rare.mut().history);
-  if (!first) payload.swap(job.spec.payload);
+  if (!first || drop) payload.swap(job.spec.payload);
   JobWrite w{job, std::move(events), callback};
   if (job.rare.has()) job.rare.mut().history.swap(history);
-  if (!first) job.spec.payload.swap(payload);
+  if (!first)
+    job.spec.payload.swap(payload);
+  else if (drop)  // the journal keeps it; memory does not (MaybeDropPayload)
+    w.job.spec.payload = std::move(payload);
   return w;
 }
 
@@ -1149,7 +1151,7 @@ void Scheduler::Progress(uint64_t seq, uint64_t lease, uint32_t pct, std::string
                          Now now) {
   auto run = running_.find(seq);
   if (run == running_.end() || run->second.first != lease) return;  // that run is over
-  ApplyProgress(jobs_.at(seq), pct, std::move(message), now);
+  ApplyProgress(jobs_.At(seq), pct, std::move(message), now);
 }
 
 }  // namespace jobnet::sched

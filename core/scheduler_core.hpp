@@ -28,6 +28,7 @@
 #include "core/due_heap.hpp"
 #include "core/effects.hpp"
 #include "core/external_workers.hpp"
+#include "core/job_table.hpp"
 #include "core/peer_leases.hpp"
 #include "core/blob_refs.hpp"
 #include "core/worker_pool.hpp"
@@ -109,6 +110,13 @@ struct SchedulerOptions {
   // handler registry's check in; the core cannot include handlers/). OK for a type it does not
   // know: known_types decides about those. Unset = every payload passes.
   std::function<jobnet::Status(const std::string& type, const std::string& payload)> check_payload;
+  // Reads a journaled job's payload back (node.cpp passes the journal's in; the core cannot
+  // include storage/). Set, a job whose delay ends more than payload_drop_ahead_ms after its
+  // submit (or the restart) does not keep its payload in memory once journaled: it is read back
+  // when the job is about to run. Unset: every payload stays in memory.
+  std::function<jobnet::Result<std::string>(uint64_t seq)> load_payload;
+  // A minute: a job due sooner would cost a read soon after, for little memory held briefly.
+  uint64_t payload_drop_ahead_ms = 60'000;
   uint64_t incarnation = 0;                   // this start of the node (journal)
   std::vector<std::string> peers;             // peer link endpoints, by link index
   uint64_t failure_timeout_ms = limits::kFailureTimeoutMsDefault;  // a silent peer is dead
@@ -329,6 +337,16 @@ class Scheduler {
   void CountQueueTotal(const std::string& queue, size_t slot);
   void Unindex(const Job& job);  // out of ready/delayed/leases
   void FailRun(Job& job, const std::string& error, Now now);
+  // Drops the payload of a job that waits for a delay ending past payload_drop_ahead_ms (when a
+  // loader is set): no longer counted in held_bytes_, and gone from memory at once, or for a
+  // new job once its first write has taken it to the journal (WriteOf).
+  void MaybeDropPayload(Job& job, Now now);
+  // An empty payload is no msgpack value (Validate refuses one): it marks a payload not held.
+  static bool PayloadDropped(const Job& job) { return job.spec.payload.empty(); }
+  // Before a run of `job` starts: its payload, read back if it was dropped. A payload that
+  // cannot be read fails the attempt the run would have been (false): the job retries or dies
+  // by its own backoff and max_attempts.
+  bool PayloadForRun(Job& job, Now now);
   void Finish(Job& job);         // notify waiters, start its callback, track for retention
   // The job just became final: its callback's delivery becomes pending (journaled with the
   // final state), or failed at once when limits are reached.
@@ -370,8 +388,7 @@ class Scheduler {
     return opt_.known_types.empty() ? nullptr : &opt_.known_types;
   }
   // The journal write of `job` with `events`: a copy of the job without what is not journaled.
-  static JobWrite WriteOf(Job& job, std::vector<std::pair<uint32_t, JobEvent>> events,
-                          bool callback);
+  JobWrite WriteOf(Job& job, std::vector<std::pair<uint32_t, JobEvent>> events, bool callback);
   // Applies a run's progress unless rate-limited; true if applied.
   bool ApplyProgress(Job& job, uint32_t pct, std::string message, Now now);
 
@@ -411,7 +428,7 @@ class Scheduler {
   uint64_t live_jobs_ = 0;
   uint64_t held_bytes_ = 0;  // payload + result bytes of the jobs in jobs_
 
-  std::map<uint64_t, Job> jobs_;  // by seq: ordered, for list cursors
+  JobTable jobs_;  // by seq: ordered, for list cursors
   std::unordered_map<std::string, uint64_t> by_key_;
   // Result reuse: content key -> the newest job submitted with reuse that runs that work
   // (Job::reuse_key). Rebuilt from the job records at recovery; an entry goes when its job is
@@ -467,6 +484,8 @@ class Scheduler {
   // Local runs whose `running` event waits in dirty_ (running_write_delay_ms), by seq: the
   // steady ms at which it goes to the journal anyway. At most one per local slot.
   std::unordered_map<uint64_t, uint64_t> running_held_;
+  // New jobs whose first write takes their payload away (MaybeDropPayload); empty between turns.
+  std::set<uint64_t> drop_on_write_;
   // Recovered jobs that were running, by (order, seq): FinishRecovery interrupts them once every
   // job is in, so their new enqueue order comes after all the recovered ones.
   std::vector<std::pair<uint64_t, uint64_t>> recovered_running_;

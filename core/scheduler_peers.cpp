@@ -24,7 +24,7 @@ void Scheduler::TakeBackUnacked(uint32_t link, Now now) {
                           " did not acknowledge the run within " +
                           std::to_string(opt_.remote_ack_ms) + " ms: taken back, attempt not counted";
   for (uint64_t seq : peers_.TakeBackUnacked(link, now)) {
-    Job& job = jobs_.at(seq);
+    Job& job = jobs_.At(seq);
     Unindex(job);
     // Most likely it never arrived, so it did not run: like a rejection, the attempt is not
     // spent. If it did arrive after all, it runs there once more than counted, and its result
@@ -41,7 +41,7 @@ void Scheduler::LosePeerLeases(const PeerLeases::Lost& lost, const std::string& 
   for (auto [lease, seq] : lost) {
     // Counted even if unacknowledged: a job that kills its host before the ack leaves must
     // still run out of attempts.
-    Job& job = jobs_.at(seq);
+    Job& job = jobs_.At(seq);
     Unindex(job);
     counters_[Counter::kPeerRunsLost]++;
     InterruptRun(job, why, now);
@@ -89,17 +89,17 @@ void Scheduler::OnRemoteResult(const protocol::RemoteResult& res, Now now) {
   // the incarnation that made it), the job and the node the run went to. Anything else changes
   // nothing and is counted (docs/cluster.md "Fencing"), whatever incarnation it names.
   if (res.owner != opt_.node_id) return peers_.RefuseResult(res, "not this node's job");
-  auto it = jobs_.find(res.seq);
+  Job* found = jobs_.Find(res.seq);
   if (res.owner_incarnation != opt_.incarnation) {
     // Finished for an earlier start of this node: delivered if it is the run the journal holds
     // for the job (recovered running there), and the job has not been run again since.
-    if (it == jobs_.end() || !peers_.TakeLateRun(res))
+    if (found == nullptr || !peers_.TakeLateRun(res))
       return peers_.RefuseResult(res, "no such run of an earlier start");
-    if (protocol::IsFinal(it->second.state) || !res.ok || res.rejected) {
+    if (protocol::IsFinal(found->state) || !res.ok || res.rejected) {
       counters_[Counter::kStaleResults]++;
       return;
     }
-    Job& job = it->second;
+    Job& job = *found;
     if (job.state == JobState::kRunning) {
       auto& rl = running_.at(job.seq);
       fx_.cancels.push_back(rl.first);
@@ -112,8 +112,8 @@ void Scheduler::OnRemoteResult(const protocol::RemoteResult& res, Now now) {
   }
   if (peers_.OnResult(res, next_lease_) != PeerLeases::Verdict::kAccepted) return;
   auto run = running_.find(res.seq);
-  JOBNET_CHECK(it != jobs_.end() && run != running_.end() && run->second.first == res.lease);
-  Job& job = it->second;
+  JOBNET_CHECK(found != nullptr && run != running_.end() && run->second.first == res.lease);
+  Job& job = *found;
   if (res.rejected) {
     Unindex(job);
     job.attempts--;  // it never started

@@ -23,7 +23,7 @@ Job* Scheduler::FindExternalRun(uint64_t worker, const std::string& id, uint64_t
   auto seq = external_.RunOf(worker, lease);
   auto parsed = protocol::ParseJobId(id);
   if (seq && parsed.ok() && parsed.value().node == opt_.node_id && parsed.value().seq == *seq)
-    return &jobs_.at(*seq);
+    return &jobs_.At(*seq);
   counters_[Counter::kExternalStaleResults]++;
   Error(t, Status::Conflict("lease " + std::to_string(lease) + " of worker " +
                             std::to_string(worker) + " is not the current run of job " + id +
@@ -75,7 +75,8 @@ void Scheduler::ServePolls(Now now) {
     // Payloads go in the reply: stop at half a reply frame (the rest go with the next poll).
     while (jobs.size() < want && bytes < limits::kReplyFrameBytesMax / 2 &&
            queues_.Next(now.mono_ms, &w.types, &next)) {
-      Job& job = jobs_.at(next.seq);
+      Job& job = jobs_.At(next.seq);
+      if (!PayloadForRun(job, now)) continue;
       uint64_t lease = BeginRun(job, now);
       SetState(job, JobState::kRunning, now, "leased to external worker " + w.name,
                opt_.node_id);
@@ -155,7 +156,7 @@ void Scheduler::DropWorker(uint64_t id, const std::string& why, Now now) {
   // them (docs/architecture.md "External workers"); new submits of a type nobody serves are
   // refused again.
   for (auto [lease, seq] : gone.runs) {
-    Job& job = jobs_.at(seq);
+    Job& job = jobs_.At(seq);
     Unindex(job);
     counters_[Counter::kExternalRunsLost]++;
     InterruptRun(job, why, now);

@@ -212,6 +212,8 @@ sched::SchedulerOptions MakeSchedulerOptions(const NodeConfig& config, uint32_t 
   so.check_payload = [](const std::string& type, const std::string& payload) {
     return handlers::Registry::Global().CheckPayload(type, payload);
   };
+  // The scheduler's thread reads while the writer's writes: RocksDB reads are thread-safe.
+  so.load_payload = [journal = st.journal](uint64_t seq) { return journal->LoadPayload(seq); };
   return so;
 }
 

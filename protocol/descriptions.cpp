@@ -180,8 +180,8 @@ JobInfo Job::Info() const {
   i.started_at_ms = started_at_ms;
   i.finished_at_ms = finished_at_ms;
   i.run_at_ms = run_at_ms;
-  i.key = spec.key;
-  i.callback = spec.callback;
+  i.key = spec.key();
+  i.callback = spec.callback();
   const JobRare& r = rare.get();
   i.callback_state = r.callback.state;
   i.callback_attempts = r.callback.attempts;
@@ -190,7 +190,7 @@ JobInfo Job::Info() const {
   i.reused_from = r.reused_from;
   i.progress = state == JobState::kSucceeded ? limits::kProgressPctMax : r.progress;
   i.progress_message = r.progress_message;
-  i.label = spec.label;
+  i.label = spec.label();
   return i;
 }
 

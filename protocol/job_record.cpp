@@ -5,6 +5,7 @@
 
 #include <msgpack.hpp>
 
+#include "base/check.hpp"
 #include "protocol/descriptions.hpp"
 #include "protocol/msgpack_bounded.hpp"
 
@@ -246,6 +247,40 @@ Status ReadSpec(const msgpack::object& spec, bool with_payload, JobSpec* s) {
 
 }  // namespace
 
+HeldSpec::HeldSpec(JobSpec s)
+    : type(s.type),
+      payload(std::move(s.payload)),
+      queue(s.queue),
+      run_at_ms(s.run_at_ms),
+      backoff_ms(s.backoff_ms),
+      timeout_ms(s.timeout_ms),
+      // Validated at submit and at decode; a value past 8 bits here is our bug.
+      max_attempts(static_cast<uint8_t>(s.max_attempts)),
+      priority(static_cast<uint8_t>(s.priority)),
+      reuse(s.reuse) {
+  JOBNET_CHECK(s.max_attempts <= UINT8_MAX && s.priority <= UINT8_MAX);
+  set_key(std::move(s.key));
+  set_callback(std::move(s.callback));
+  set_label(std::move(s.label));
+}
+
+JobSpec HeldSpec::ToJobSpec() const {
+  JobSpec s;
+  s.type = type;
+  s.payload = payload;
+  s.queue = queue;
+  s.priority = priority;
+  s.run_at_ms = run_at_ms;
+  s.max_attempts = max_attempts;
+  s.backoff_ms = backoff_ms;
+  s.timeout_ms = timeout_ms;
+  s.key = key();
+  s.callback = callback();
+  s.reuse = reuse;
+  s.label = label();
+  return s;
+}
+
 std::string EncodeJobRecord(const Job& j) {
   msgpack::sbuffer buf(192 + j.result().size());
   Packer pk(&buf);
@@ -255,7 +290,8 @@ std::string EncodeJobRecord(const Job& j) {
   U64(pk, "v", kSpecRecordVersion);
   U64(pk, "seq", j.seq);
   Str(pk, "id", j.id);
-  PackSpec(pk, buf, j.spec, false);
+  JobSpec spec = j.spec.ToJobSpec();
+  PackSpec(pk, buf, spec, false);
   U64(pk, "state", static_cast<uint8_t>(j.state));
   U64(pk, "att", j.attempts);
   U64(pk, "ca", j.created_at_ms);
@@ -289,8 +325,9 @@ Result<Job> DecodeJobRecord(const std::string& bytes) {
   if (spec == nullptr || spec->type != msgpack::type::MAP)
     return Status::Corruption("job record has no spec");
   // A version 1 record without max_attempts (never written) reads as 0, as it always did.
-  j.spec.max_attempts = 0;
-  if (Status sp = ReadSpec(*spec, false, &j.spec); !sp.ok()) return sp;
+  JobSpec js;
+  js.max_attempts = 0;
+  if (Status sp = ReadSpec(*spec, false, &js); !sp.ok()) return sp;
   bool ok = GetU64(o, "seq", &j.seq) && GetStr(o, "id", &j.id) && GetU64(o, "state", &state) &&
             GetU64(o, "att", &att) && GetU64(o, "ca", &j.created_at_ms) &&
             GetU64(o, "sa", &j.started_at_ms) && GetU64(o, "fa", &j.finished_at_ms) &&
@@ -313,9 +350,11 @@ Result<Job> DecodeJobRecord(const std::string& bytes) {
   if (j.seq == 0 || j.id.empty()) return Status::Corruption("job record has no seq or id");
   // Every journaled job has its submit event; the scheduler reads nev 0 as "never journaled".
   if (nev == 0) return Status::Corruption("job record has no events (nev 0)");
-  if (j.spec.max_attempts == 0 || j.spec.max_attempts > limits::kMaxAttemptsMax)
-    return Status::Corruption("job record has max_attempts " +
-                              std::to_string(j.spec.max_attempts));
+  if (js.max_attempts == 0 || js.max_attempts > limits::kMaxAttemptsMax)
+    return Status::Corruption("job record has max_attempts " + std::to_string(js.max_attempts));
+  if (js.priority > limits::kPriorityMax)
+    return Status::Corruption("job record has priority " + std::to_string(js.priority));
+  j.spec = std::move(js);
   j.state = static_cast<JobState>(state);
   j.attempts = static_cast<uint32_t>(att);
   j.events = static_cast<uint32_t>(nev);

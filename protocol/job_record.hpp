@@ -48,6 +48,7 @@
 
 #include "jobnet/status.h"
 #include "protocol/messages.hpp"
+#include "protocol/shared_name.hpp"
 
 namespace jobnet::protocol {
 
@@ -125,12 +126,58 @@ struct JobOutcome {
   std::string error;
 };
 
+// The parts of a spec most jobs leave empty.
+struct SpecExtra {
+  std::string key;
+  std::string callback;
+  std::string label;
+};
+
+// A job's spec as the scheduler holds it: a JobSpec in about a third of its size, as a million
+// waiting jobs hold one each. Type and queue are shared names (few distinct ones). The key, callback and label (most jobs have none) are out of line;
+// priority (0..kPriorityMax) and max_attempts (1..kMaxAttemptsMax) are narrowed; delay_ms is
+// dropped, as the submit has resolved it into run_at_ms (journaled as 0). A JobSpec converts to
+// it implicitly (the scheduler and the journal take JobSpecs in); ToJobSpec gives one back.
+struct HeldSpec {
+  static_assert(limits::kPriorityMax <= UINT8_MAX && limits::kMaxAttemptsMax <= UINT8_MAX,
+                "HeldSpec narrows priority and max_attempts to 8 bits");
+
+  HeldSpec() = default;
+  HeldSpec(JobSpec s);  // NOLINT(google-explicit-constructor)
+  JobSpec ToJobSpec() const;
+
+  const std::string& key() const { return extra.get().key; }
+  const std::string& callback() const { return extra.get().callback; }
+  const std::string& label() const { return extra.get().label; }
+  void set_key(std::string k) { SetExtra(&SpecExtra::key, std::move(k)); }
+  void set_callback(std::string c) { SetExtra(&SpecExtra::callback, std::move(c)); }
+  void set_label(std::string l) { SetExtra(&SpecExtra::label, std::move(l)); }
+
+  SharedName type;
+  std::string payload = MsgpackNil();
+  SharedName queue = "default";
+  uint64_t run_at_ms = 0;
+  uint64_t backoff_ms = limits::kBackoffMsDefault;
+  uint64_t timeout_ms = limits::kTimeoutMsDefault;
+  uint8_t max_attempts = limits::kMaxAttemptsDefault;
+  uint8_t priority = 0;
+  bool reuse = false;
+  OutOfLine<SpecExtra> extra;
+
+ private:
+  // An empty value on a spec without extras stays without: no allocation for nothing.
+  void SetExtra(std::string SpecExtra::*field, std::string v) {
+    if (v.empty() && !extra.has()) return;
+    extra.mut().*field = std::move(v);
+  }
+};
+
 // A job as the scheduler holds it. Kept small (a million waiting jobs are held in memory):
-// what few jobs have lives in `rare`, out of line.
+// what few jobs have lives in `rare` and `spec.extra`, out of line.
 struct Job {
   uint64_t seq = 0;          // per-node sequence; the id is "<node>-<seq>"
   std::string id;
-  JobSpec spec;              // as submitted (delay_ms resolved into run_at_ms)
+  HeldSpec spec;             // as submitted (delay_ms resolved into run_at_ms)
   JobState state = JobState::kQueued;
   uint32_t attempts = 0;     // runs started so far
   uint32_t events = 0;       // history events journaled so far (next event number)

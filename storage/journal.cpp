@@ -286,7 +286,7 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
     if (!w.events.empty() || !w.callback) b.Put(JobKey(w.job.seq), protocol::EncodeJobRecord(w.job));
     if (w.callback) {
       const protocol::CallbackDelivery& d = w.job.rare.get().callback;
-      JOBNET_CHECK(d.state != CallbackState::kNone && !w.job.spec.callback.empty());
+      JOBNET_CHECK(d.state != CallbackState::kNone && !w.job.spec.callback().empty());
       b.Put(CallbackKey(w.job.seq), protocol::EncodeCallbackRecord(d));
     }
     if (!w.events.empty() && w.events.front().first == 0)  // the job's first write
@@ -522,6 +522,14 @@ Result<protocol::Job> Journal::Get(uint64_t seq) const {
   if (s.ok()) job.value().spec.payload = std::move(payload);
   else if (!s.IsNotFound()) return FromRocks(s, "read payload");
   return job;
+}
+
+Result<std::string> Journal::LoadPayload(uint64_t seq) const {
+  std::string payload;
+  auto s = db_->Get(rocksdb::ReadOptions(), PayloadKey(seq), &payload);
+  if (s.IsNotFound()) return Status::NotFound("no payload for job seq " + std::to_string(seq));
+  if (!s.ok()) return FromRocks(s, "read payload");
+  return payload;
 }
 
 Status Journal::ReadEvents(uint64_t from_seq, uint64_t to_seq, uint32_t scan_max,

@@ -120,6 +120,9 @@ class Journal {
   // Calls fn for each job in seq order until it returns false; fn may move from the job.
   Status ForEachJob(const std::function<bool(protocol::Job&)>& fn) const;
   Result<protocol::Job> Get(uint64_t seq) const;
+  // The payload of job `seq` (its "p:" record); kNotFound if there is none. Thread-safe: the
+  // scheduler reads payloads it dropped while the writer writes.
+  Result<std::string> LoadPayload(uint64_t seq) const;
   // The event stream: the seq the next event gets (1 for a new journal; recovered at open from
   // the last "e:" key), and the oldest event still kept (== next_event_seq() when none is).
   // Safe to call from any thread while another writes.

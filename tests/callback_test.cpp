@@ -440,7 +440,7 @@ TEST_F(CallbackJournalTest, RecordIsWrittenWithTheJobReadBackAndPurged) {
     ASSERT_TRUE(j->LoadAll(&jobs, &next_seq).ok());
     ASSERT_EQ(jobs.size(), 1u);
     EXPECT_EQ(jobs[0].state, JobState::kSucceeded);
-    EXPECT_EQ(jobs[0].spec.callback, spec.callback);
+    EXPECT_EQ(jobs[0].spec.callback(), spec.callback);
     EXPECT_EQ(jobs[0].rare.get().callback.state, CallbackState::kPending);
     EXPECT_EQ(jobs[0].rare.get().callback.id, end.writes[0].job.rare.get().callback.id);
     // A delivery attempt alone rewrites only the "c:" record.

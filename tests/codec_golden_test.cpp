@@ -578,7 +578,7 @@ TEST_F(CodecGoldenTest, RecordsWrittenByOlderCodeDecodeToTheSameJob) {
     EXPECT_EQ(j.value().spec.backoff_ms, 2000u);
     EXPECT_EQ(j.value().spec.timeout_ms, 90000u);
     EXPECT_EQ(j.value().spec.run_at_ms, 1700000000000u);
-    EXPECT_EQ(j.value().spec.callback, "https://example.com/hook");
+    EXPECT_EQ(j.value().spec.callback(), "https://example.com/hook");
     EXPECT_EQ(j.value().lease, lease ? SampleJob(true).lease : 0u);
   }
   auto s = DecodeScheduleRecord(Unhex(kOldScheduleRecord));

@@ -153,7 +153,7 @@ TEST_F(JsonTest, ALabelGoesFromJsonThroughWireAndJournalToStatus) {
   job.events = 1;
   auto record = protocol::DecodeJobRecord(protocol::EncodeJobRecord(job));
   ASSERT_TRUE(record.ok()) << record.status().ToString();
-  EXPECT_EQ(record.value().spec.label, "invoice 117 for acme");
+  EXPECT_EQ(record.value().spec.label(), "invoice 117 for acme");
   // Status: the job reply and its JSON show it; a job without one shows no label key.
   JobInfo info = record.value().Info();
   frame = protocol::Encode(protocol::Envelope{1, 6, protocol::JobReply{info}});

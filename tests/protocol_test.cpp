@@ -1,6 +1,8 @@
 // Protocol codec contract: every message round-trips; untrusted bytes (truncated, oversized,
 // wrong-typed, nested too deep, random) come back as a typed Status, never a crash; each limit
 // is tested at max and max+1.
+#include <tuple>
+
 #include "tests/protocol_fixture.hpp"
 
 namespace jobnet::protocol {
@@ -681,7 +683,7 @@ TEST_F(ProtocolTest, JobRecordRoundTripAndCorruption) {
   j.spec.payload = Packed("p");
   j.spec.queue = "q";
   j.spec.priority = 4;
-  j.spec.key = "key";
+  j.spec.set_key("key");
   j.state = JobState::kDelayed;
   j.attempts = 2;
   j.created_at_ms = 10;
@@ -699,7 +701,7 @@ TEST_F(ProtocolTest, JobRecordRoundTripAndCorruption) {
   EXPECT_EQ(r.value().state, JobState::kDelayed);
   EXPECT_EQ(r.value().events, 3u);
   EXPECT_EQ(r.value().order, 5u);
-  EXPECT_EQ(r.value().spec.key, "key");
+  EXPECT_EQ(r.value().spec.key(), "key");
   std::string bytes = EncodeJobRecord(j);
   for (size_t n = 0; n < bytes.size(); n += 7)
     EXPECT_FALSE(DecodeJobRecord(bytes.substr(0, n)).ok());
@@ -718,6 +720,84 @@ TEST_F(ProtocolTest, JobRecordRoundTripAndCorruption) {
   EXPECT_EQ(e.value().node, "n2");
   EXPECT_EQ(e.value().error, "boom");
   EXPECT_EQ(e.value().state, JobState::kRunning);
+}
+
+TEST_F(ProtocolTest, HeldSpecKeepsEveryFieldAndPlainSpecsHoldNoExtra) {
+  auto fields = [](const JobSpec& x) {
+    return std::tie(x.type, x.payload, x.queue, x.priority, x.run_at_ms, x.delay_ms,
+                    x.max_attempts, x.backoff_ms, x.timeout_ms, x.key, x.callback, x.reuse,
+                    x.label);
+  };
+  JobSpec s;
+  s.type = "resize";
+  s.payload = Packed("p");
+  s.queue = "images";
+  s.priority = limits::kPriorityMax;
+  s.run_at_ms = 1700000000000;
+  s.max_attempts = limits::kMaxAttemptsMax;
+  s.backoff_ms = 2000;
+  s.timeout_ms = 90000;
+  s.key = "k-1";
+  s.callback = "https://example.com/hook";
+  s.reuse = true;
+  s.label = "invoice";
+  HeldSpec held = s;
+  EXPECT_TRUE(fields(held.ToJobSpec()) == fields(s));
+  // Most jobs have no key, callback or label: they hold no out-of-line part at all.
+  JobSpec plain;
+  plain.type = "echo";
+  HeldSpec lean = plain;
+  EXPECT_FALSE(lean.extra.has());
+  lean.set_label("");
+  EXPECT_FALSE(lean.extra.has());
+  EXPECT_TRUE(fields(lean.ToJobSpec()) == fields(plain));
+  // What a million waiting jobs each hold (measured: 352 bytes with JobSpec inline).
+  EXPECT_LE(sizeof(Job), 224u);
+}
+
+TEST_F(ProtocolTest, SharedNamesAreHeldOnceAndTheTableIsBounded) {
+  SharedName a = std::string("images");
+  SharedName b = "images";
+  SharedName c = "video";
+  EXPECT_TRUE(a.SharesWith(b));
+  EXPECT_FALSE(a.SharesWith(c));
+  EXPECT_EQ(a, "images");
+  EXPECT_EQ(a, std::string("images"));
+  EXPECT_NE(a, c);
+  SharedName moved = std::move(c);
+  EXPECT_EQ(moved, "video");
+  EXPECT_TRUE(c.empty());  // NOLINT(bugprone-use-after-move): a moved-from name reads as ""
+  EXPECT_EQ(SharedName(), "");
+  // Past the table's bound a name gets its own text, freed with its last copy: equal, not shared.
+  for (size_t i = 0; i < SharedName::kSharedNamesMax; i++) SharedName("fill-" + std::to_string(i));
+  SharedName x = "past-the-table";
+  SharedName y = "past-the-table";
+  EXPECT_EQ(x, y);
+  EXPECT_FALSE(x.SharesWith(y));
+  SharedName x2 = x;
+  EXPECT_TRUE(x2.SharesWith(x));
+  x = y;
+  EXPECT_TRUE(x.SharesWith(y));
+  EXPECT_EQ(x2, "past-the-table");  // still its own text after x let go of it
+  // Names made before the table filled are still shared.
+  EXPECT_TRUE(SharedName("images").SharesWith(a));
+}
+
+TEST_F(ProtocolTest, JobRecordWithPriorityPastItsBoundIsCorruption) {
+  // The held spec keeps priority in 8 bits: a damaged record must not wrap into another one.
+  Job j;
+  j.seq = 1;
+  j.id = "n1-1";
+  j.spec.type = "echo";
+  j.events = 1;
+  std::string bytes = EncodeJobRecord(j);
+  ASSERT_TRUE(DecodeJobRecord(bytes).ok());
+  size_t at = bytes.find("priority");
+  ASSERT_NE(at, std::string::npos);
+  at += 8;                                        // the value follows its key: 0 (fixint)
+  ASSERT_EQ(bytes[at], '\x00');
+  bytes.replace(at, 1, std::string("\xcd\x01\x00", 3));  // uint16 256
+  EXPECT_TRUE(DecodeJobRecord(bytes).status().IsCorruption());
 }
 
 TEST_F(ProtocolTest, ScheduleMessagesRoundTripAndBadOnesAreRefused) {

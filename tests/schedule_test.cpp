@@ -130,7 +130,7 @@ TEST_F(ScheduleTest, EveryFiresOnItsTicksWithItsRecordInTheSameEffects) {
   EXPECT_EQ(tick_fx_.schedule_writes[0].schedule.last_job_id, ids[0]);
   EXPECT_EQ(tick_fx_.schedule_writes[0].schedule.fires, 1u);
   EXPECT_EQ(jobs_.at(1).spec.type, "echo");
-  EXPECT_EQ(jobs_.at(1).spec.key, "schedule:tick:1");
+  EXPECT_EQ(jobs_.at(1).spec.key(), "schedule:tick:1");
   EXPECT_TRUE(TickTo(kStartMs + 3999).empty());
   EXPECT_EQ(TickTo(kStartMs + 4005).size(), 1u);  // a late tick fires once
   EXPECT_EQ(TickTo(kStartMs + 6000).size(), 1u);  // and the grid holds

@@ -22,7 +22,7 @@ namespace jobnet::sched {
 class SchedulerTestPeer {
  public:
   static void ForceState(Scheduler& s, uint64_t seq, protocol::JobState to) {
-    s.SetState(s.jobs_.at(seq), to, 0, "forced by test");
+    s.SetState(s.jobs_.At(seq), to, 0, "forced by test");
   }
 };
 
