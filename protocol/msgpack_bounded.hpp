@@ -19,6 +19,11 @@ namespace jobnet::protocol {
 // a size bound, kInvalidArgument past the depth bound.
 Status UnpackBounded(const char* data, std::size_t len, std::size_t bytes_max,
                      msgpack::object_handle* out);
+// The same into `zone`, which the caller owns and may clear and reuse (a reader of many small
+// values, such as recovery, then allocates nothing per value); *out lives as long as the zone's
+// contents.
+Status UnpackBounded(const char* data, std::size_t len, std::size_t bytes_max,
+                     msgpack::zone* zone, msgpack::object* out);
 
 // Checks that `len` bytes hold exactly one msgpack value nesting at most `depth_max` arrays and
 // maps, walking it without building it (no recursion, no allocation but the parser's own stack,
