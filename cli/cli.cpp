@@ -217,6 +217,15 @@ int WaitAll(Client& client, const ClientFlags& f, const std::vector<std::string>
   return rc;
 }
 
+// Parses an optional duration flag into *ms; a bad one is a usage error (its exit code).
+int DurationFlag(const std::string& text, uint64_t* ms) {
+  if (text.empty()) return -1;
+  auto g = ParseDurationMs(text);
+  if (!g.ok()) return Fail(g.status());
+  *ms = g.value();
+  return -1;
+}
+
 int RunSubmit(const ClientFlags& f, const std::string& type, const std::string& payload_json,
               JobSpec spec, const std::string& delay, const std::string& timeout, bool wait) {
   spec.type = type;
@@ -237,16 +246,8 @@ int RunSubmit(const ClientFlags& f, const std::string& type, const std::string& 
       return Fail(p.status());
     }
   }
-  if (!delay.empty()) {
-    auto d = ParseDurationMs(delay);
-    if (!d.ok()) return Fail(d.status());
-    spec.delay_ms = d.value();
-  }
-  if (!timeout.empty()) {
-    auto d = ParseDurationMs(timeout);
-    if (!d.ok()) return Fail(d.status());
-    spec.timeout_ms = d.value();
-  }
+  if (int rc = DurationFlag(delay, &spec.delay_ms); rc >= 0) return rc;
+  if (int rc = DurationFlag(timeout, &spec.timeout_ms); rc >= 0) return rc;
   if (Status s = protocol::Validate(spec); !s.ok()) return Fail(s);
   std::unique_ptr<Client> client;
   if (Status s = Connect(f, &client); !s.ok()) return Fail(s);
@@ -528,15 +529,6 @@ namespace {
 
 // A subcommand's runner: its exit code, or -1 when its subcommand was not the one given.
 using Runner = std::function<int()>;
-
-// Parses an optional duration flag into *ms; a bad one is a usage error (its exit code).
-int DurationFlag(const std::string& text, uint64_t* ms) {
-  if (text.empty()) return -1;
-  auto g = ParseDurationMs(text);
-  if (!g.ok()) return Fail(g.status());
-  *ms = g.value();
-  return -1;
-}
 
 Runner AddNodeCommand(CLI::App* app, int (*run_node)(const NodeConfig&)) {
   struct Flags {
