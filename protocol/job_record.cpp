@@ -72,24 +72,21 @@ bool GetBool(const msgpack::object& map, const char* key, bool* out) {
   return true;
 }
 
-// Unpacks a record into this thread's record zone and points *out at its map. *out is valid
-// until the next record is unpacked on this thread: records are decoded one at a time and
-// copied out at once, and recovery decodes a million of them, so one zone per thread, cleared
-// for each record, replaces a new zone (an 8 KiB malloc) per record.
-Status UnpackRecord(const std::string& bytes, const msgpack::object** out,
+// Unpacks a record into *out, whose contents live in this thread's record zone: valid until the
+// next record is unpacked on this thread. Records are decoded one at a time and copied out at
+// once, and recovery decodes a million of them, so one zone per thread, cleared for each record,
+// replaces a new zone (an 8 KiB malloc) per record.
+Status UnpackRecord(const std::string& bytes, msgpack::object* out,
                     uint32_t version_max = kRecordVersion) {
   thread_local msgpack::zone zone;
-  thread_local msgpack::object obj;
   zone.clear();
-  obj = msgpack::object();
   // Records come from disk: decode them within the same bounds as frames from the network.
-  Status s = UnpackBounded(bytes.data(), bytes.size(), limits::kReplyFrameBytesMax, &zone, &obj);
+  Status s = UnpackBounded(bytes.data(), bytes.size(), limits::kReplyFrameBytesMax, &zone, out);
   if (!s.ok()) return Status::Corruption("journal record: " + s.message());
-  if (obj.type != msgpack::type::MAP) return Status::Corruption("journal record is not a map");
+  if (out->type != msgpack::type::MAP) return Status::Corruption("journal record is not a map");
   uint64_t v = 0;
-  if (!GetU64(obj, "v", &v) || v < 1 || v > version_max)
+  if (!GetU64(*out, "v", &v) || v < 1 || v > version_max)
     return Status::Corruption("journal record version " + std::to_string(v) + " is unknown");
-  *out = &obj;
   return Status::OK();
 }
 
@@ -216,9 +213,9 @@ std::string EncodeTableRecord(const Fields<T>& fields, const T& v, size_t reserv
 template <class T>
 Status DecodeTableRecord(const std::string& bytes, const Fields<T>& fields, const char* what,
                          T* out) {
-  const msgpack::object* o = nullptr;
+  msgpack::object o;
   JOBNET_TRY(UnpackRecord(bytes, &o));
-  Status s = ReadFields(MapReader(*o), fields, out);
+  Status s = ReadFields(MapReader(o), fields, out);
   if (!s.ok()) return Status::Corruption(std::string(what) + " record: " + s.message());
   return Status::OK();
 }
@@ -322,10 +319,9 @@ std::string EncodeJobRecord(const Job& j) {
 }
 
 Result<Job> DecodeJobRecord(const std::string& bytes) {
-  const msgpack::object* record = nullptr;
-  Status s = UnpackRecord(bytes, &record, kSpecRecordVersion);
+  msgpack::object o;
+  Status s = UnpackRecord(bytes, &o, kSpecRecordVersion);
   if (!s.ok()) return s;
-  const auto& o = *record;
   Job j;
   uint64_t state = 0, att = 0, nev = 0;
   std::string reuse_key, reused_from, result = MsgpackNil(), error;
@@ -432,10 +428,10 @@ std::string EncodeStreamRecord(const StateEvent* events, size_t count) {
 
 Status DecodeStreamRecord(const std::string& bytes, uint64_t first_seq,
                           std::vector<StateEvent>* out) {
-  const msgpack::object* record = nullptr;
+  msgpack::object record;
   Status s = UnpackRecord(bytes, &record);
   if (!s.ok()) return s;
-  const auto* ev = FindKey(*record, "ev");
+  const auto* ev = FindKey(record, "ev");
   if (ev == nullptr || ev->type != msgpack::type::ARRAY || ev->via.array.size == 0)
     return Status::Corruption("stream record holds no events");
   if (ev->via.array.size > limits::kStreamRecordEventsMax)
@@ -480,10 +476,9 @@ std::string EncodeScheduleRecord(const Schedule& s) {
 }
 
 Result<Schedule> DecodeScheduleRecord(const std::string& bytes) {
-  const msgpack::object* record = nullptr;
-  Status st = UnpackRecord(bytes, &record, kSpecRecordVersion);
+  msgpack::object o;
+  Status st = UnpackRecord(bytes, &o, kSpecRecordVersion);
   if (!st.ok()) return st;
-  const auto& o = *record;
   Schedule s;
   const auto* spec = FindKey(o, "spec");
   if (spec == nullptr || spec->type != msgpack::type::MAP)
