@@ -62,6 +62,12 @@ struct SchedulerState {
   std::vector<sched::CallbackResult> held_callbacks;  // at most the in-flight deliveries
   uint64_t storage_full_refused = 0;
   bool bulk_scheduled = false;  // a bulk_atom is in the mailbox
+  // Whether a reply in `pending` is one a client waits on now (anything but a JobReply: a
+  // submit's accept, a cancel's answer), and whether `pending` lingers for one (Lingers), with
+  // the number of the linger_atom that ends the wait (older ones are stale).
+  bool pending_urgent = false;
+  bool lingering = false;
+  uint64_t linger_gen = 0;
   std::shared_ptr<spdlog::logger> job_log = spdlog::get("job");  // null in tests without one
   static inline const char* name = "jobnet.scheduler";
 };
@@ -183,7 +189,7 @@ void EnterStorageFull(Self self, const std::string& why) {
   self->delayed_send(self, std::chrono::milliseconds(limits::kStorageFullRetryMs), resume_atom_v);
 }
 
-void Flush(Self self);
+void Flush(Self self, bool linger_over = false);
 
 // The in-flight batch is durable and its replies were handed on: where did its accepted
 // submits' time go?
@@ -223,15 +229,38 @@ void BatchDurable(Self self, const JournalAck& ack) {
   Flush(self);
 }
 
-void Flush(Self self) {
+// A batch that nobody waits on urgently (run ends with no one waiting, or only `wait` and
+// `status` answers) may wait up to result_linger_us for one that somebody does (a submit, a
+// cancel) to share its fsync. Without this each run's end took an fsync of its own, and a submit
+// arriving meanwhile waited behind it: about two fsyncs per job at a moderate rate, and the
+// submit's ack paid for both (docs/journal.md §5). A backlog of kResultLingerRecordsMax records
+// goes at once, so a stream of run ends is not slowed.
+bool Lingers(const SchedulerState& st) {
+  return st.config.result_linger_us > 0 && !st.pending_urgent &&
+         st.pending.writes.size() + st.pending.deletes.size() < limits::kResultLingerRecordsMax;
+}
+
+// Sends what is pending to the journal writer, unless a batch is in flight (its fsync ends with
+// the next Flush) or the pending batch lingers (linger_over: its time is up).
+void Flush(Self self, bool linger_over) {
   auto& st = self->state;
   if (st.inflight || st.failed) return;
   if (!st.pending.has_writes()) {
     Execute(self, st.pending);
     st.pending = sched::Effects{};
     st.pending_acks.clear();  // answered without waiting for the journal: no ack stages
+    st.pending_urgent = st.lingering = false;
     return;
   }
+  if (!linger_over && Lingers(st)) {
+    if (!st.lingering) {
+      st.lingering = true;
+      self->delayed_send(self, std::chrono::microseconds(st.config.result_linger_us),
+                         linger_atom_v, ++st.linger_gen);
+    }
+    return;
+  }
+  st.lingering = false;
   // A backlog larger than one batch goes in several; the replies and dispatches wait for the
   // last of them, so nothing is reported before everything before it is durable.
   size_t n = 0;
@@ -252,6 +281,7 @@ void Flush(Self self) {
     st.pending = sched::Effects{};
     st.inflight_acks = std::move(st.pending_acks);
     st.pending_acks.clear();
+    st.pending_urgent = false;
   } else {
     batch.writes.assign(std::make_move_iterator(w.begin()), std::make_move_iterator(w.begin() + n));
     w.erase(w.begin(), w.begin() + n);
@@ -307,6 +337,8 @@ void Pump(Self self) {
   for (const auto& r : fx.replies)
     accepted += std::holds_alternative<protocol::AcceptedReply>(r.body) ? 1 : 0;
   if (accepted > 0) st.pending_acks.emplace_back(accepted, base::SteadyUs());
+  for (const auto& r : fx.replies)
+    st.pending_urgent = st.pending_urgent || !std::holds_alternative<protocol::JobReply>(r.body);
   if (!fx.empty()) st.pending.Append(std::move(fx));
   if (!st.pending.empty()) Flush(self);
   // A bulk action goes on behind the messages that are already waiting, one chunk per turn.
@@ -585,6 +617,9 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
         self->delayed_send(self, std::chrono::milliseconds(s.config.heartbeat_ms), beat_atom_v);
       },
       [=](resume_atom) { TryResume(self); },
+      [=](linger_atom, uint64_t gen) {
+        if (self->state.lingering && gen == self->state.linger_gen) Flush(self, true);
+      },
       [=](bulk_atom) {
         auto& s = self->state;
         s.bulk_scheduled = false;

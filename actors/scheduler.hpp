@@ -37,6 +37,7 @@ using scheduler_actor = caf::typed_actor<
     caf::reacts_to<resume_atom>,                             // disk was full: try the journal again
     caf::reacts_to<bulk_atom>,                               // the next chunk of a bulk action
     caf::reacts_to<callback_atom, sched::CallbackResult>,    // how a callback POST went
+    caf::reacts_to<linger_atom, uint64_t>,                   // a lingering batch's time is up
     caf::replies_to<drain_atom>::with<DrainState>,           // refuse new work, report progress
     caf::reacts_to<stop_atom>>;                              // cancel runs, stop workers, quit
 
@@ -70,6 +71,9 @@ struct SchedulerConfig {
   // record is durable; their results come back as callback_atom messages. Called on the
   // scheduler's thread; must not block. Unset: deliveries stay pending (tests).
   std::function<void(std::vector<sched::CallbackSend>)> callback_sink;
+  // A batch that nobody waits on urgently (run ends, `wait` answers) waits up to this long for
+  // one that someone does (a submit, a cancel) to share its fsync; 0 = never waits.
+  uint32_t result_linger_us = limits::kResultLingerUsDefault;
 };
 
 // Takes the recovered state machine; spawns its workers (one detached actor per slot).

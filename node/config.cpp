@@ -45,6 +45,8 @@ Status NodeConfig::Validate() const {
   if (running_write_delay_ms > kRunningWriteDelayMsMax)
     return Status::InvalidArgument("running_write_delay_ms must be 0.." +
                                    to_string(kRunningWriteDelayMsMax));
+  if (result_linger_us > kResultLingerUsMax)
+    return Status::InvalidArgument("result_linger_us must be 0.." + to_string(kResultLingerUsMax));
   if (held_mb_max < kHeldMbMin || held_mb_max > kHeldMbMax)
     return Status::InvalidArgument("held_mb_max must be " + to_string(kHeldMbMin) + ".." +
                                    to_string(kHeldMbMax));
@@ -338,6 +340,7 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
   if (!(s = num("held_mb_max", &cfg->held_mb_max)).ok()) return s;
   if (!(s = num("events_max", &cfg->events_max)).ok()) return s;
   if (!(s = num("running_write_delay_ms", &cfg->running_write_delay_ms)).ok()) return s;
+  if (!(s = num("result_linger_us", &cfg->result_linger_us)).ok()) return s;
   if (!(s = num("blob_mb_max", &cfg->blob_mb_max)).ok()) return s;
   if (!(s = num("image_pixels_max", &cfg->image_pixels_max)).ok()) return s;
   std::string blob_grace;

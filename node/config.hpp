@@ -10,6 +10,7 @@
 //   peers = ["tcp://127.0.0.1:7702"] heartbeat_ms = 250    failure_timeout = "1500ms"
 //   events_max = 1000000             # event-stream records the journal keeps
 //   running_write_delay_ms = 50      # a run's `running` record may wait for its end
+//   result_linger_us = 1000          # run ends wait this long to share a submit's fsync
 //   [exec.allow]                     # the exec handler runs only these
 //   upper = ["tr", "a-z", "A-Z"]
 //   [callbacks]                      # docs/operations.md "Callbacks"
@@ -74,6 +75,9 @@ struct NodeConfig {
   // How long a local run's `running` record may wait to be journaled with the run's end
   // (docs/journal.md §6a); 0 writes it at once, as before.
   uint64_t running_write_delay_ms = limits::kRunningWriteDelayMsDefault;
+  // How long a journal batch no client waits on urgently may wait for one that a client does,
+  // to share its fsync (docs/journal.md §5); 0 = never.
+  uint64_t result_linger_us = limits::kResultLingerUsDefault;
   // Blobs (docs/operations.md "Blobs"): the largest blob taken, in MiB; how long a blob no job
   // refers to is kept after its last put; the most pixels an image handler decodes.
   uint64_t blob_mb_max = limits::kBlobBytesMaxDefault >> 20;

@@ -398,6 +398,7 @@ void SpawnActors(caf::actor_system& sys, const NodeConfig& config, const Storage
   sc.bound_endpoint = transport.endpoint();
   sc.peer_count = static_cast<uint32_t>(config.peers.size());
   sc.heartbeat_ms = config.heartbeat_ms;
+  sc.result_linger_us = static_cast<uint32_t>(config.result_linger_us);
   sc.peer_sink = [&tp](uint32_t link, std::string frame) {
     if (Transport* t = tp.load()) t->SendToPeer(link, std::move(frame));
   };

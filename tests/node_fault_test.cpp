@@ -356,6 +356,44 @@ TEST_F(NodeFaultTest, PoisonJobThatKillsItsNodeEndsDeadAfterMaxAttempts) {
   FAIL() << "the poison job did not end dead; the node died " << deaths << " times";
 }
 
+// A run's end that only a `wait` is waiting for lingers for a submit to share its fsync
+// (result_linger_us, docs/journal.md §5). With nothing else written it still goes when its time
+// is up, and the `wait` is answered only once it is durable: a SIGKILL right after finds it.
+// The bound is checked at start.
+TEST_F(NodeFaultTest, LingeringRunEndIsDurableBeforeItsWaitIsAnswered) {
+  std::string cfg = dir_ + "/node.toml";
+  std::ofstream(cfg) << "workers = 2\nresult_linger_us = " << limits::kResultLingerUsMax << "\n";
+  NodeProcess node("n1", dir_ + "/n1", 2, {"--config", cfg});
+  ASSERT_TRUE(node.Start());
+  std::vector<std::string> ids;
+  {
+    auto c = node.Connect();
+    ASSERT_TRUE(c);
+    for (int i = 0; i < 5; ++i) {
+      auto a = c->Submit(Spec("echo", Pack(i)));
+      ASSERT_TRUE(a.ok()) << a.status().ToString();
+      auto j = c->Wait(a.value().id, 10000);
+      ASSERT_TRUE(j.ok()) << j.status().ToString();
+      ASSERT_EQ(j.value().state, JobState::kSucceeded);
+      ids.push_back(a.value().id);
+    }
+  }
+  node.Kill();
+  ASSERT_TRUE(node.Start());
+  auto c = node.Connect();
+  ASSERT_TRUE(c);
+  for (const auto& id : ids) {
+    auto j = c->GetStatus(id);
+    ASSERT_TRUE(j.ok()) << j.status().ToString();
+    EXPECT_EQ(j.value().state, JobState::kSucceeded) << id;
+  }
+  node.Kill();
+  std::ofstream(cfg) << "result_linger_us = " << limits::kResultLingerUsMax + 1 << "\n";
+  NodeProcess bad("n2", dir_ + "/n2", 1, {"--config", cfg});
+  EXPECT_FALSE(bad.Start());
+  EXPECT_EQ(WEXITSTATUS(bad.Signal(0)), 2);
+}
+
 // Goal: ticks of a schedule missed while its node was SIGKILLed fire once on restart, not once
 // per missed tick; then the schedule goes on with its regular ticks. Method: every 2 s, killed
 // for 4.5 s (two or three ticks missed), restarted, paused as soon as a job appears. No

@@ -461,6 +461,13 @@ constexpr uint64_t kProgressEventIntervalMsMin = 1000;
 constexpr uint64_t kRunningWriteDelayMsDefault = 50;
 constexpr uint64_t kRunningWriteDelayMsMax = 1000;
 static_assert(kRunningWriteDelayMsDefault <= kRunningWriteDelayMsMax, "default within bounds");
+// How long a journal batch that no client waits on urgently (run ends, `wait` answers) may wait
+// for a submit or another request to share its fsync (config result_linger_us; 0 = never), and
+// the pending records that end the wait at once.
+constexpr uint32_t kResultLingerUsDefault = 1000;
+constexpr uint32_t kResultLingerUsMax = 10000;
+constexpr size_t kResultLingerRecordsMax = 16;
+static_assert(kResultLingerUsDefault <= kResultLingerUsMax, "default within bounds");
 
 // ---- simulate_backup (docs/handlers.md) ----
 // One run copies (or reads and discards) at most this much, from at most this many files it
