@@ -61,6 +61,10 @@ struct SchedulerState {
   std::vector<protocol::RemoteResult> held_results;
   std::vector<sched::CallbackResult> held_callbacks;  // at most the in-flight deliveries
   uint64_t storage_full_refused = 0;
+  // The shard's fence dropped (config.fence): writes are refused with unavailable and inputs
+  // that would change jobs are held as while the disk is full, until it holds again.
+  bool fenced = false;
+  uint64_t fenced_refused = 0;
   bool bulk_scheduled = false;  // a bulk_atom is in the mailbox
   // Whether a reply in `pending` is one a client waits on now (anything but a JobReply: a
   // submit's accept, a cancel's answer), and whether `pending` lingers for one (Lingers), with
@@ -73,6 +77,10 @@ struct SchedulerState {
 };
 
 using Self = scheduler_actor::stateful_pointer<SchedulerState>;
+
+// Whether inputs that change jobs (run outcomes, remote results, callback results, ticks that
+// start runs) wait: the disk is full, or this node may not act for its shard.
+bool Paused(const SchedulerState& s) { return s.storage_full || s.fenced; }
 
 // The time for the message being handled. A stall of this loop (the process was stopped, or
 // one message took very long) is told to the core first, before the message can judge anyone.
@@ -190,6 +198,33 @@ void EnterStorageFull(Self self, const std::string& why) {
 }
 
 void Flush(Self self, bool linger_over = false);
+void ReleaseHeld(Self self);
+
+std::string FencedMessage(const SchedulerState& s) {
+  return "this node does not hold its shard's etcd lease (epoch " +
+         std::to_string(s.config.fence ? s.config.fence->epoch() : 0) +
+         "): not acknowledged; retry later or on another node, with the same idempotency key";
+}
+
+// With etcd: enters or leaves the fenced state as the shard's fence says (docs/failover.md §5).
+void CheckFence(Self self) {
+  auto& s = self->state;
+  if (!s.config.fence) return;
+  const bool holds = s.config.fence->Holds(std::chrono::steady_clock::now(),
+                                           std::chrono::milliseconds(limits::kFenceMarginMs));
+  if (holds != s.fenced) return;
+  if (!holds) {
+    s.fenced = true;
+    spdlog::error("fenced: this node's etcd lease may end within {} ms; submit, cancel and retry "
+                  "are refused with unavailable, and no run starts or ends, until it holds its "
+                  "shard again",
+                  limits::kFenceMarginMs);
+    return;
+  }
+  s.fenced = false;
+  spdlog::warn("fence lifted: holding the shard at epoch {}", s.config.fence->epoch());
+  if (!s.storage_full) ReleaseHeld(self);
+}
 
 // The in-flight batch is durable and its replies were handed on: where did its accepted
 // submits' time go?
@@ -224,6 +259,21 @@ void BatchDurable(Self self, const JournalAck& ack) {
   protocol::Observe(&s.batch_records, static_cast<double>(ack.records));
   sched::Effects done = std::move(*s.inflight);
   s.inflight.reset();
+  CheckFence(self);
+  if (s.fenced) {
+    // Durable here, but another node may hold the shard by the time the answer arrives, and
+    // not have these writes: nothing they decided is told (stats tell nothing of a job's fate).
+    std::vector<sched::Reply> kept;
+    for (auto& r : done.replies) {
+      if (std::holds_alternative<protocol::StatsReply>(r.body)) {
+        kept.push_back(std::move(r));
+        continue;
+      }
+      s.fenced_refused++;
+      ReplyError(self, r.token, Code::kUnavailable, FencedMessage(s));
+    }
+    done.replies = std::move(kept);
+  }
   Execute(self, done);
   ObserveAckStages(s, ack);
   Flush(self);
@@ -367,7 +417,7 @@ void StopOnException(Self self) {
 // A one-way node-to-node message (token 0).
 void OnPeerMessage(Self self, protocol::Body& body, sched::Now now) {
   auto& core = *self->state.core;
-  bool full = self->state.storage_full;
+  bool full = Paused(self->state);
   if (auto* hb = std::get_if<protocol::Heartbeat>(&body)) {
     core.OnHeartbeat(*hb, now);
   } else if (auto* run = std::get_if<protocol::RemoteRun>(&body)) {
@@ -412,6 +462,10 @@ void AnswerStats(Self self, uint64_t token) {
   set(protocol::Counter::kJournalSyncUsAvg, s.batches ? s.sync_us / s.batches : 0);
   set(protocol::Counter::kJournalFull, s.storage_full ? 1 : 0);
   set(protocol::Counter::kStorageFullRefused, s.storage_full_refused);
+  set(protocol::Counter::kFenced, s.fenced ? 1 : 0);
+  set(protocol::Counter::kFencedRefused, s.fenced_refused);
+  set(protocol::Counter::kShardEpoch,
+      s.config.fence ? static_cast<uint64_t>(s.config.fence->epoch()) : 0);
   if (s.config.extra_counters)
     for (const auto& [c, v] : s.config.extra_counters()) set(c, v);
   r.histograms[protocol::kJournalSyncSeconds] = s.sync_seconds;
@@ -452,6 +506,10 @@ void OnClientRequest(Self self, uint64_t token, protocol::Body& body, sched::Now
                                  std::is_same_v<T, protocol::WorkerCompleteRequest> ||
                                  std::is_same_v<T, protocol::WorkerFailRequest> ||
                                  std::is_same_v<T, protocol::WorkerUnregisterRequest>;
+        if (kWrites && self->state.fenced) {
+          self->state.fenced_refused++;
+          return ReplyError(self, token, Code::kUnavailable, FencedMessage(self->state));
+        }
         if (kWrites && self->state.storage_full) {
           self->state.storage_full_refused++;
           return ReplyError(self, token, Code::kStorageFull,
@@ -520,6 +578,20 @@ void OnClientRequest(Self self, uint64_t token, protocol::Body& body, sched::Now
       body);
 }
 
+// Takes what waited while the node was paused (Paused): run outcomes, remote results, callback
+// results, in that order.
+void ReleaseHeld(Self self) {
+  auto& s = self->state;
+  const sched::Now now = Now(self);
+  for (auto& o : s.held_outcomes) s.core->Complete(o, now);
+  for (auto& r : s.held_results) s.core->OnRemoteResult(r, now);
+  for (auto& r : s.held_callbacks) s.core->OnCallbackResult(r, now);
+  s.held_outcomes.clear();
+  s.held_results.clear();
+  s.held_callbacks.clear();
+  Pump(self);
+}
+
 // Asks the journal whether the disk has space again; if so, the held batch is durable and what
 // was held meanwhile is taken.
 void TryResume(Self self) {
@@ -537,14 +609,7 @@ void TryResume(Self self) {
                          "resume");
             s.storage_full = false;
             BatchDurable(self, ack);
-            const sched::Now now = Now(self);
-            for (auto& o : s.held_outcomes) s.core->Complete(o, now);
-            for (auto& r : s.held_results) s.core->OnRemoteResult(r, now);
-            for (auto& r : s.held_callbacks) s.core->OnCallbackResult(r, now);
-            s.held_outcomes.clear();
-            s.held_results.clear();
-            s.held_callbacks.clear();
-            Pump(self);
+            if (!s.fenced) ReleaseHeld(self);
           },
           [=](caf::error& err) { FailStop(self, self->system().render(err)); });
 }
@@ -574,6 +639,7 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
           protocol::Observe(&self->state.ack_stages[protocol::kAckReceiveSeconds],
                             us > read_us ? static_cast<double>(us - read_us) / 1e6 : 0.0);
         }
+        CheckFence(self);
         if (token == 0) {
           OnPeerMessage(self, body, now);
         } else {
@@ -583,13 +649,13 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
       },
       [=](done_atom, sched::Outcome& o) {
         self->state.cancel_flags.erase(o.lease);
-        if (self->state.storage_full) return self->state.held_outcomes.push_back(std::move(o));
+        if (Paused(self->state)) return self->state.held_outcomes.push_back(std::move(o));
         self->state.core->Complete(o, Now(self));
         Pump(self);
       },
       [=](callback_atom, sched::CallbackResult& r) {
         // Held while the disk is full, like run outcomes: the delivery's record waits with them.
-        if (self->state.storage_full) return self->state.held_callbacks.push_back(std::move(r));
+        if (Paused(self->state)) return self->state.held_callbacks.push_back(std::move(r));
         self->state.core->OnCallbackResult(r, Now(self));
         Pump(self);
       },
@@ -600,7 +666,8 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
       [=](tick_atom) {
         // While the disk is full only waits time out: promoting delayed jobs, expiring leases
         // (of runs whose outcomes are held) or purging would pile up writes nobody can make.
-        if (self->state.storage_full) {
+        CheckFence(self);
+        if (Paused(self->state)) {
           self->state.core->ExpireWaiters(Now(self));
         } else {
           self->state.core->Tick(Now(self));
@@ -624,7 +691,7 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
         auto& s = self->state;
         s.bulk_scheduled = false;
         if (s.failed) return;
-        if (s.storage_full) {  // its writes would only pile up: go on when space returns
+        if (Paused(s)) {  // its writes would only pile up: go on when the node may write
           s.bulk_scheduled = true;
           self->delayed_send(self, std::chrono::milliseconds(limits::kStorageFullRetryMs),
                              bulk_atom_v);

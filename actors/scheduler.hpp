@@ -20,6 +20,7 @@
 #include "actors/caf_glue.hpp"
 #include "jobnet/limits.h"
 #include "actors/journal_writer.hpp"
+#include "coord/fence.hpp"
 #include "protocol/counters.hpp"
 #include "storage/run_marks.hpp"
 
@@ -74,6 +75,10 @@ struct SchedulerConfig {
   // A batch that nobody waits on urgently (run ends, `wait` answers) waits up to this long for
   // one that someone does (a submit, a cancel) to share its fsync; 0 = never waits.
   uint32_t result_linger_us = limits::kResultLingerUsDefault;
+  // With etcd: this node's hold on its shard (node/coordination.hpp). While it does not hold,
+  // write requests are refused with unavailable, replies of durable batches become that error,
+  // and runs are neither started nor ended. Null: no etcd, never fenced.
+  std::shared_ptr<const coord::Fence> fence;
 };
 
 // Takes the recovered state machine; spawns its workers (one detached actor per slot).

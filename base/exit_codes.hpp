@@ -17,6 +17,8 @@ constexpr int kConfig = 2;       // bad configuration (same number as kUsage)
 constexpr int kStorage = 5;      // journal locked, unreadable, damaged or the disk failed at start
 constexpr int kListen = 6;       // cannot bind the listen endpoint
 constexpr int kStuck = 7;        // drained and journaled, but a handler ignored cancellation
+// With etcd: etcd cannot be reached at start, or another live node holds this node's shard.
+constexpr int kCoordination = 8;
 // A broken invariant or a failed journal write while running: the node stops at once, keeping
 // what is durable, and a restart recovers from the journal (fail-stop). 70 is EX_SOFTWARE.
 constexpr int kFailStop = 70;

@@ -397,6 +397,8 @@ int RunNodeCommand(const std::string& config_path, NodeConfig flags, CLI::App* c
   if (cmd->count("--log-format")) cfg.log_format = flags.log_format;
   if (cmd->count("--grace")) cfg.grace_ms = flags.grace_ms;
   if (cmd->count("--peer")) cfg.peers = flags.peers;
+  if (cmd->count("--etcd")) cfg.etcd = flags.etcd;
+  if (cmd->count("--cluster-name")) cfg.cluster_name = flags.cluster_name;
   if (cmd->count("--failure-timeout")) cfg.failure_timeout_ms = flags.failure_timeout_ms;
   if (cmd->count("--heartbeat-ms")) cfg.heartbeat_ms = flags.heartbeat_ms;
   if (cmd->count("--blob-mb-max")) cfg.blob_mb_max = flags.blob_mb_max;
@@ -553,6 +555,13 @@ Runner AddNodeCommand(CLI::App* app, int (*run_node)(const NodeConfig&)) {
                    "shutdown grace period (default " + std::to_string(nf.grace_ms) + "ms)");
   node->add_option("--config", s->config_path, "TOML config file; flags override it");
   node->add_option("--peer", nf.peers, "another node's endpoint (repeat for each peer)");
+  node->add_option("--etcd", nf.etcd,
+                   "etcd client URLs, comma-separated: hold this node's shard under an etcd "
+                   "lease, fenced when it cannot be renewed (docs/failover.md)")
+      ->delimiter(',');
+  node->add_option("--cluster-name", nf.cluster_name,
+                   "with --etcd: the cluster's keys are under /jobnet/NAME/ (default " +
+                       nf.cluster_name + ")");
   node->add_option("--failure-timeout", s->failure_timeout,
                    "declare a silent peer dead after this (default " +
                        std::to_string(nf.failure_timeout_ms) + "ms)");

@@ -22,7 +22,8 @@ using protocol::Counter;
 const std::set<Counter> kGauges = {Counter::kWaiters,           Counter::kHeldBytes,
                                    Counter::kRecoveredJobs,     Counter::kRecoveredRunning,
                                    Counter::kJournalBatchRecordsMax, Counter::kJournalSyncUsAvg,
-                                   Counter::kJournalFull,       Counter::kCallbacksPending};
+                                   Counter::kJournalFull,       Counter::kCallbacksPending,
+                                   Counter::kFenced,            Counter::kShardEpoch};
 // Counts of job events: named jobnet_jobs_<name>_total.
 const std::set<Counter> kJobEvents = {
     Counter::kSubmitted,   Counter::kSubmitsDeduplicated, Counter::kSucceeded,

@@ -59,10 +59,20 @@ Status NodeConfig::Validate() const {
   if (!level_ok)
     return Status::InvalidArgument(
         "log_level must be trace, debug, info, warn, error, critical or off");
-  if (!peers.empty() && (listen.find('*') != std::string::npos ||
-                         listen.size() < 2 || listen.compare(listen.size() - 2, 2, ":0") == 0))
-    return Status::InvalidArgument(
-        "with peers, listen must be the exact endpoint the peers connect to (no * or port 0)");
+  if ((!peers.empty() || !etcd.empty()) &&
+      (listen.find('*') != std::string::npos || listen.size() < 2 ||
+       listen.compare(listen.size() - 2, 2, ":0") == 0))
+    return Status::InvalidArgument("with peers or etcd, listen must be the exact endpoint the "
+                                   "peers connect to (no * or port 0)");
+  if (etcd.size() > kEtcdEndpointsMax)
+    return Status::InvalidArgument("at most " + to_string(kEtcdEndpointsMax) + " etcd endpoints");
+  for (const auto& e : etcd)
+    if (e.rfind("http://", 0) != 0 || e.size() <= 7 || e.size() > kEndpointBytesMax)
+      return Status::InvalidArgument("bad etcd endpoint '" + e + "': want http://HOST:PORT");
+  if (!etcd.empty() && (cluster_name.empty() || cluster_name.size() > kNodeIdBytesMax ||
+                        cluster_name.find('/') != std::string::npos))
+    return Status::InvalidArgument("cluster_name must be 1.." + to_string(kNodeIdBytesMax) +
+                                   " bytes without '/'");
   if (peers.size() > kPeersMax)
     return Status::InvalidArgument("at most " + to_string(kPeersMax) + " peers");
   for (const auto& p : peers)
@@ -356,6 +366,17 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
     auto ms = ParseDurationMs(failure_timeout);
     if (!ms.ok()) return ms.status();
     cfg->failure_timeout_ms = ms.value();
+  }
+  if (!(s = str("cluster_name", &cfg->cluster_name)).ok()) return s;
+  if (auto etcd = t["etcd"]) {
+    auto* arr = etcd.as_array();
+    if (arr == nullptr) return Status::InvalidArgument("etcd must be an array of URLs");
+    cfg->etcd.clear();
+    for (const auto& el : *arr) {
+      auto v = el.value<std::string>();
+      if (!v) return Status::InvalidArgument("etcd must be an array of URLs");
+      cfg->etcd.push_back(*v);
+    }
   }
   if (auto peers = t["peers"]) {
     auto* arr = peers.as_array();

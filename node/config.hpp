@@ -10,6 +10,7 @@
 //   peers = ["tcp://127.0.0.1:7702"] heartbeat_ms = 250    failure_timeout = "1500ms"
 //   events_max = 1000000             # event-stream records the journal keeps
 //   running_write_delay_ms = 50      # a run's `running` record may wait for its end
+//   etcd = ["http://127.0.0.1:2379"] cluster_name = "default"   # docs/failover.md
 //   result_linger_us = 1000          # run ends wait this long to share a submit's fsync
 //   [exec.allow]                     # the exec handler runs only these
 //   upper = ["tr", "a-z", "A-Z"]
@@ -64,6 +65,11 @@ struct NodeConfig {
   uint64_t held_mb_max = 2048;        // payloads + results kept in memory; past it submits get overloaded
   std::string log_level = "info";
   std::string log_format = "text";    // "text" or "json" (one JSON object per line)
+  // etcd client URLs (docs/failover.md): with them the node holds its shard under an etcd lease
+  // and is fenced when it cannot renew it; empty = no etcd. Keys live under
+  // /jobnet/<cluster_name>/.
+  std::vector<std::string> etcd;
+  std::string cluster_name = "default";
   std::vector<std::string> peers;     // other nodes' listen endpoints, exactly as they bind them
   uint32_t heartbeat_ms = limits::kHeartbeatMsDefault;
   uint64_t failure_timeout_ms = limits::kFailureTimeoutMsDefault;  // a silent peer is declared dead

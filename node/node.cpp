@@ -32,6 +32,7 @@
 #include "protocol/histograms.hpp"
 #include "storage/journal.hpp"
 #include "storage/run_marks.hpp"
+#include "node/coordination.hpp"
 #include "node/logging.hpp"
 #include "node/hosted_blobs.hpp"
 #include "node/transport.hpp"
@@ -385,7 +386,8 @@ void SpawnActors(caf::actor_system& sys, const NodeConfig& config, const Storage
                  std::shared_ptr<sched::BlobRefs> blob_refs,
                  std::shared_ptr<handlers::HandlerConfig> handler_config,
                  std::shared_ptr<PeerEndpoints> peer_endpoints, const Transport& transport,
-                 std::atomic<Transport*>& tp, http::CallbackDeliverer* deliverer, Actors* out) {
+                 std::atomic<Transport*>& tp, http::CallbackDeliverer* deliverer,
+                 std::shared_ptr<const coord::Fence> fence, Actors* out) {
   out->events = actors::SpawnEvents(sys, st.journal);  // before the first write
   auto writer = actors::SpawnJournalWriter(sys, st.journal, out->events);
   actors::SchedulerConfig sc;
@@ -399,6 +401,7 @@ void SpawnActors(caf::actor_system& sys, const NodeConfig& config, const Storage
   sc.peer_count = static_cast<uint32_t>(config.peers.size());
   sc.heartbeat_ms = config.heartbeat_ms;
   sc.result_linger_us = static_cast<uint32_t>(config.result_linger_us);
+  sc.fence = std::move(fence);
   sc.peer_sink = [&tp](uint32_t link, std::string frame) {
     if (Transport* t = tp.load()) t->SendToPeer(link, std::move(frame));
   };
@@ -427,6 +430,22 @@ void SpawnActors(caf::actor_system& sys, const NodeConfig& config, const Storage
   out->ingress = actors::SpawnIngress(sys, out->scheduler, out->events, reply_sink, out->blobs);
   caf::anon_send(out->events, actors::connect_atom_v, caf::actor_cast<caf::actor>(out->ingress));
   caf::anon_send(out->scheduler, actors::connect_atom_v, caf::actor_cast<caf::actor>(out->ingress));
+}
+
+// With etcd: holds this node's shard before anything is recovered or served (a second live
+// process with this id is refused here), and keeps holding it (node/coordination.hpp).
+StepExit StartCoordination(const NodeConfig& config, std::unique_ptr<Coordination>* out) {
+  if (config.etcd.empty()) return 0;
+  CoordinationOptions co;
+  co.etcd = config.etcd;
+  co.cluster = config.cluster_name;
+  co.node_id = config.id;
+  co.endpoint = config.listen;
+  if (Status s = Coordination::Start(co, out); !s.ok()) {
+    spdlog::error("cannot hold this node's shard in etcd: {}", s.ToString());
+    return exit_code::kCoordination;
+  }
+  return 0;
 }
 
 // Drain: refuse new work, let runs finish within the grace period, let the journal settle.
@@ -487,6 +506,10 @@ int RunNode(const NodeConfig& config) {
   if (StepExit e = BindEndpoints(config, &transport, &gateway)) return e;
   Storage st;
   if (StepExit e = OpenStorage(config, &st)) return e;
+  // Destroyed after the actor system: the lease is revoked (the shard handed over) only once
+  // nothing acts for the shard any more.
+  std::unique_ptr<Coordination> coordination;
+  if (StepExit e = StartCoordination(config, &coordination)) return e;
   const uint64_t incarnation = st.journal->incarnation();
   uint32_t workers = 0;
   if (StepExit e = ChooseWorkers(config, *st.journal, &workers)) return e;
@@ -509,7 +532,8 @@ int RunNode(const NodeConfig& config) {
   std::unique_ptr<http::CallbackDeliverer> deliverer;
   if (StepExit e = StartDeliverer(config, st, &actors.scheduler, &deliverer)) return e;
   SpawnActors(sys, config, st, incarnation, workers, std::move(core), blob_refs,
-              std::move(handler_config), peer_endpoints, *transport, tp, deliverer.get(), &actors);
+              std::move(handler_config), peer_endpoints, *transport, tp, deliverer.get(),
+              coordination ? coordination->fence() : nullptr, &actors);
 
   tp.store(transport.get());  // before Run: the first reply must find the transport
   transport->Run([ingress = actors.ingress](uint64_t route, protocol::Envelope env,

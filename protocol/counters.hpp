@@ -61,6 +61,10 @@ enum class Counter : uint8_t {
   // ---- a full journal disk ----
   kJournalFull,
   kStorageFullRefused,
+  // ---- the shard's fence, with etcd (docs/failover.md §5) ----
+  kFenced,          // 1 while this node may not act for its shard
+  kFencedRefused,   // requests answered unavailable because of the fence
+  kShardEpoch,      // the epoch this node last held its shard at (0: no etcd)
   // ---- batches, bulk actions, payload checks (issue 9) ----
   kBatches,             // submit_batch requests
   kBatchSpecsRefused,   // specs of those answered with an error
@@ -186,6 +190,9 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kTransportForwardUnsent, "transport_forward_unsent", false},
     {Counter::kJournalFull, "journal_full", false},
     {Counter::kStorageFullRefused, "storage_full_refused", false},
+    {Counter::kFenced, "fenced", false},
+    {Counter::kFencedRefused, "fenced_refused", false},
+    {Counter::kShardEpoch, "shard_epoch", false},
     {Counter::kBatches, "batches", false},
     {Counter::kBatchSpecsRefused, "batch_specs_refused", false},
     {Counter::kBulkJobsTouched, "bulk_jobs_touched", false},

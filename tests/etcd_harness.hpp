@@ -119,6 +119,11 @@ class EtcdProcess {
     return true;
   }
 
+  // Sends `sig` to etcd's process group (SIGSTOP freezes it, SIGCONT thaws it).
+  void Signal(int sig) {
+    if (pid_ > 0) ::kill(-pid_, sig);
+  }
+
   void Kill() {
     if (pid_ <= 0) return;
     ::kill(-pid_, SIGKILL);

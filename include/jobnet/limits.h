@@ -468,6 +468,10 @@ constexpr uint32_t kResultLingerUsDefault = 1000;
 constexpr uint32_t kResultLingerUsMax = 10000;
 constexpr size_t kResultLingerRecordsMax = 16;
 static_assert(kResultLingerUsDefault <= kResultLingerUsMax, "default within bounds");
+// With etcd (docs/failover.md §5), a node stops acknowledging, starting and ending runs this long
+// before its shard's lease could end: the time for an answer decided now to reach its client.
+constexpr uint32_t kFenceMarginMs = 500;
+constexpr uint32_t kEtcdEndpointsMax = 16;  // etcd URLs a node is given
 
 // ---- simulate_backup (docs/handlers.md) ----
 // One run copies (or reads and discards) at most this much, from at most this many files it

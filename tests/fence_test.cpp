@@ -1,0 +1,161 @@
+// A node with --etcd holds its shard under an etcd lease (docs/failover.md §5), against real
+// etcd and node processes: the shard key names it with an epoch that stats report; while etcd
+// is frozen the node stops acknowledging (unavailable, counted), gives the lease up once its TTL
+// has passed and, once etcd is back, holds the shard again at a larger epoch and serves as before; a second live process with its id is
+// refused; a clean stop hands the shard over at once and a restart after SIGKILL waits out the
+// old lease and wins again. No assertion depends on speed: each state is awaited.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <iterator>
+
+#include "base/exit_codes.hpp"
+#include "coord/etcd_client.hpp"
+#include "etcd_harness.hpp"
+#include "node_harness.hpp"
+#include "pipelined_client.hpp"
+#include "protocol/messages.hpp"
+
+namespace jobnet {
+namespace {
+
+using testing::EtcdProcess;
+using testing::Eventually;
+using testing::NodeProcess;
+using testing::Pack;
+using testing::Spec;
+
+class FenceTest : public testing::DirTest {
+ protected:
+  void SetUp() override {
+    std::string why;
+    ASSERT_TRUE(etcd_.Start(&why)) << why;
+    coord::EtcdOptions o;
+    o.endpoints = {etcd_.endpoint()};
+    ASSERT_TRUE(coord::EtcdClient::Open(o, &kv_).ok());
+  }
+  std::vector<std::string> EtcdArgs() const {
+    return {"--etcd", etcd_.endpoint(), "--cluster-name", "ft"};
+  }
+  // The shard key of `id`: its value's primary and its epoch (mod revision); epoch 0 = absent.
+  std::pair<std::string, int64_t> Shard(const std::string& id) {
+    auto r = kv_->Range("/jobnet/ft/shard/" + id);
+    if (!r.ok() || r.value().kvs.empty()) return {"", 0};
+    const auto& kv = r.value().kvs[0];
+    return {nlohmann::json::parse(kv.value).value("primary", ""), kv.mod_revision};
+  }
+  static uint64_t Counter(Client& c, const std::string& name) {
+    auto st = c.Stats();
+    return st.ok() ? st.value().counters[name] : ~0ull;
+  }
+
+  EtcdProcess etcd_;
+  std::unique_ptr<coord::EtcdClient> kv_;
+};
+
+TEST_F(FenceTest, FrozenEtcdFencesTheNodeAndItHoldsItsShardAgainAfter) {
+  NodeProcess node("n1", dir_ + "/n1", 2, EtcdArgs());
+  ASSERT_TRUE(node.Start());
+  auto [primary, epoch] = Shard("n1");
+  EXPECT_EQ(primary, "n1");
+  ASSERT_GT(epoch, 0);
+  auto members = kv_->Range("/jobnet/ft/members/n1");
+  ASSERT_TRUE(members.ok() && members.value().kvs.size() == 1u);
+  EXPECT_EQ(nlohmann::json::parse(members.value().kvs[0].value).value("endpoint", ""),
+            node.endpoint());
+
+  auto c = node.Connect(2000);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(Counter(*c, "shard_epoch"), static_cast<uint64_t>(epoch));
+  EXPECT_EQ(Counter(*c, "fenced"), 0u);
+  auto before = c->Submit(Spec("echo", Pack(1)));
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  ASSERT_TRUE(c->Wait(before.value().id, 10000).ok());
+
+  etcd_.Signal(SIGSTOP);  // the lease cannot be renewed: the fence drops before it could end
+  Status refused;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto r = c->Submit(Spec("echo", Pack(2)));
+        if (r.ok()) return false;
+        refused = r.status();
+        return r.status().IsUnavailable();
+      },
+      std::chrono::seconds(15)))
+      << refused.ToString();
+  EXPECT_NE(refused.message().find("etcd lease"), std::string::npos) << refused.message();
+  EXPECT_EQ(Counter(*c, "fenced"), 1u);
+  EXPECT_GE(Counter(*c, "fenced_refused"), 1u);
+  // Reads go on while fenced.
+  auto status = c->GetStatus(before.value().id);
+  ASSERT_TRUE(status.ok()) << status.status().ToString();
+  EXPECT_EQ(status.value().state, protocol::JobState::kSucceeded);
+
+  // Frozen until the node has given the lease up (a shorter freeze only pauses it: the next
+  // renewal lifts the fence at the same epoch).
+  ASSERT_TRUE(Eventually(
+      [&] {
+        std::ifstream in(node.log_path());
+        std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        return log.find("etcd lease of shard n1 lost") != std::string::npos;
+      },
+      std::chrono::seconds(15)));
+  etcd_.Signal(SIGCONT);
+  std::string after_id;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        auto r = c->Submit(Spec("echo", Pack(3)));
+        if (r.ok()) after_id = r.value().id;
+        return r.ok();
+      },
+      std::chrono::seconds(30)));
+  auto done = c->Wait(after_id, 10000);
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_EQ(done.value().state, protocol::JobState::kSucceeded);
+  EXPECT_EQ(Counter(*c, "fenced"), 0u);
+  auto [again, epoch2] = Shard("n1");
+  EXPECT_EQ(again, "n1");
+  EXPECT_GT(epoch2, epoch);
+  EXPECT_EQ(Counter(*c, "shard_epoch"), static_cast<uint64_t>(epoch2));
+}
+
+TEST_F(FenceTest, SecondProcessWithTheIdIsRefusedAndAStopHandsTheShardOver) {
+  NodeProcess node("n1", dir_ + "/n1", 1, EtcdArgs());
+  ASSERT_TRUE(node.Start());
+  const int64_t epoch = Shard("n1").second;
+  ASSERT_GT(epoch, 0);
+
+  NodeProcess twin("n1", dir_ + "/twin", 1, EtcdArgs());
+  EXPECT_FALSE(twin.Start());
+  EXPECT_EQ(WEXITSTATUS(twin.Signal(0)), exit_code::kCoordination);
+
+  // After a SIGKILL the old lease lives on for up to its TTL: the restart waits it out.
+  node.Kill();
+  ASSERT_TRUE(node.Start());
+  const int64_t epoch2 = Shard("n1").second;
+  EXPECT_GT(epoch2, epoch);
+
+  // A clean stop revokes the lease: the member and shard keys are gone when it has exited.
+  EXPECT_EQ(WEXITSTATUS(node.Signal(SIGTERM)), 0);
+  EXPECT_EQ(Shard("n1").second, 0);
+  auto members = kv_->Range("/jobnet/ft/members/n1");
+  ASSERT_TRUE(members.ok());
+  EXPECT_TRUE(members.value().kvs.empty());
+
+  // A bad etcd endpoint is a configuration error; an unreachable one fails the start.
+  NodeProcess bad("n2", dir_ + "/n2", 1, {"--etcd", "127.0.0.1:2379"});
+  EXPECT_FALSE(bad.Start());
+  EXPECT_EQ(WEXITSTATUS(bad.Signal(0)), exit_code::kConfig);
+  NodeProcess away("n3", dir_ + "/n3", 1,
+                   {"--etcd", "http://127.0.0.1:" + std::to_string(testing::FreePort())});
+  EXPECT_FALSE(away.Start());
+  EXPECT_EQ(WEXITSTATUS(away.Signal(0)), exit_code::kCoordination);
+}
+
+}  // namespace
+}  // namespace jobnet
