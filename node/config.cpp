@@ -368,26 +368,23 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
     cfg->failure_timeout_ms = ms.value();
   }
   if (!(s = str("cluster_name", &cfg->cluster_name)).ok()) return s;
-  if (auto etcd = t["etcd"]) {
-    auto* arr = etcd.as_array();
-    if (arr == nullptr) return Status::InvalidArgument("etcd must be an array of URLs");
-    cfg->etcd.clear();
+  // A list of strings, replacing the default when present.
+  auto strings = [&](const char* key, const char* what, std::vector<std::string>* out) -> Status {
+    auto node = t[key];
+    if (!node) return Status::OK();
+    const auto* arr = node.as_array();
+    const std::string bad = std::string(key) + " must be an array of " + what;
+    if (arr == nullptr) return Status::InvalidArgument(bad);
+    out->clear();
     for (const auto& el : *arr) {
       auto v = el.value<std::string>();
-      if (!v) return Status::InvalidArgument("etcd must be an array of URLs");
-      cfg->etcd.push_back(*v);
+      if (!v) return Status::InvalidArgument(bad);
+      out->push_back(*v);
     }
-  }
-  if (auto peers = t["peers"]) {
-    auto* arr = peers.as_array();
-    if (arr == nullptr) return Status::InvalidArgument("peers must be an array of endpoints");
-    cfg->peers.clear();
-    for (const auto& el : *arr) {
-      auto v = el.value<std::string>();
-      if (!v) return Status::InvalidArgument("peers must be an array of endpoints");
-      cfg->peers.push_back(*v);
-    }
-  }
+    return Status::OK();
+  };
+  if (!(s = strings("etcd", "URLs", &cfg->etcd)).ok()) return s;
+  if (!(s = strings("peers", "endpoints", &cfg->peers)).ok()) return s;
   std::string retention;
   if (!(s = str("retention", &retention)).ok()) return s;
   if (!retention.empty()) {

@@ -130,7 +130,10 @@ TEST_F(FenceTest, SecondProcessWithTheIdIsRefusedAndAStopHandsTheShardOver) {
   const int64_t epoch = Shard("n1").second;
   ASSERT_GT(epoch, 0);
 
-  NodeProcess twin("n1", dir_ + "/twin", 1, EtcdArgs());
+  // The twin takes etcd from its config file rather than flags.
+  const std::string cfg = dir_ + "/twin.toml";
+  std::ofstream(cfg) << "etcd = [\"" << etcd_.endpoint() << "\"]\ncluster_name = \"ft\"\n";
+  NodeProcess twin("n1", dir_ + "/twin", 1, {"--config", cfg});
   EXPECT_FALSE(twin.Start());
   EXPECT_EQ(WEXITSTATUS(twin.Signal(0)), exit_code::kCoordination);
 
@@ -151,6 +154,10 @@ TEST_F(FenceTest, SecondProcessWithTheIdIsRefusedAndAStopHandsTheShardOver) {
   NodeProcess bad("n2", dir_ + "/n2", 1, {"--etcd", "127.0.0.1:2379"});
   EXPECT_FALSE(bad.Start());
   EXPECT_EQ(WEXITSTATUS(bad.Signal(0)), exit_code::kConfig);
+  std::ofstream(cfg) << "etcd = \"" << etcd_.endpoint() << "\"\n";  // not an array
+  NodeProcess bad_file("n4", dir_ + "/n4", 1, {"--config", cfg});
+  EXPECT_FALSE(bad_file.Start());
+  EXPECT_EQ(WEXITSTATUS(bad_file.Signal(0)), exit_code::kConfig);
   NodeProcess away("n3", dir_ + "/n3", 1,
                    {"--etcd", "http://127.0.0.1:" + std::to_string(testing::FreePort())});
   EXPECT_FALSE(away.Start());
