@@ -17,6 +17,7 @@
 
 #include "core/scheduler_core.hpp"
 #include "handlers/registry.hpp"
+#include "protocol/inbound.hpp"
 #include "protocol/messages.hpp"
 #include "storage/journal.hpp"
 #include "storage/run_marks.hpp"
@@ -81,6 +82,7 @@ CAF_END_TYPE_ID_BLOCK(jobnet)
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::protocol::Body)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::protocol::Envelope)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<jobnet::protocol::Inbound>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::sched::Outcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::sched::CallbackResult)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<jobnet::sched::Reply>)

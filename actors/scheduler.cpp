@@ -535,17 +535,21 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
         self->state.ingress = std::move(ingress);
         Pump(self);  // recovery effects (re-queued runs) and their dispatches
       },
-      [=](request_atom, uint64_t token, protocol::Body& body, uint64_t read_us) {
+      [=](request_atom, std::vector<protocol::Inbound>& requests) {
+        // One Pump for the whole group: its effects go to the journal and the workers together.
         const sched::Now now = Now(self);
-        if (token != 0 && std::holds_alternative<protocol::SubmitRequest>(body)) {
-          const uint64_t us = base::SteadyUs();
-          protocol::Observe(&self->state.ack_stages[protocol::kAckReceiveSeconds],
-                            us > read_us ? static_cast<double>(us - read_us) / 1e6 : 0.0);
-        }
-        if (token == 0) {
-          OnPeerMessage(self, body, now);
-        } else {
-          OnClientRequest(self, token, body, now);
+        const uint64_t us = base::SteadyUs();
+        auto& receive = self->state.ack_stages[protocol::kAckReceiveSeconds];
+        for (auto& in : requests) {
+          if (in.route == 0) {
+            OnPeerMessage(self, in.env.body, now);
+            continue;
+          }
+          if (std::holds_alternative<protocol::SubmitRequest>(in.env.body))
+            protocol::Observe(&receive, us > in.read_us
+                                            ? static_cast<double>(us - in.read_us) / 1e6
+                                            : 0.0);
+          OnClientRequest(self, in.route, in.env.body, now);
         }
         Pump(self);
       },
