@@ -29,7 +29,7 @@ struct SchedulerState {
   // Read once per message: both clocks, and whether the loop stalled since the last message.
   sched::LoopClock clock{limits::kLoopStallMsMin};
   journal_writer_actor journal;
-  std::vector<worker_actor> workers;
+  std::vector<std::unique_ptr<Worker>> workers;  // by slot id
   caf::actor ingress;
   SchedulerConfig config;
   sched::Effects pending;                 // effects whose writes are not yet sent
@@ -83,20 +83,15 @@ void ReplyError(Self self, sched::ReplyToken token, Code code, std::string messa
                  protocol::Body{protocol::ErrorReply{code, std::move(message)}});
 }
 
-// One detached worker per slot id of the core's pool: spawned when a grow adds slots, stopped
-// when a shrink's retiring slots have finished their runs (an idle worker has nothing in its
-// mailbox: a slot gets a run only while busy).
+// One worker thread per slot id of the core's pool: started when a grow adds slots, stopped
+// when a shrink's retiring slots have finished their runs (so stopping one waits for nothing:
+// a slot gets a run only while busy).
 void SyncWorkers(Self self) {
   auto& st = self->state;
   uint32_t want = st.core->slot_count();
   while (st.workers.size() < want)
-    st.workers.push_back(
-        self->spawn<caf::detached + caf::linked>(Worker, caf::actor_cast<caf::actor>(self)));
-  while (st.workers.size() > want) {
-    self->unlink_from(st.workers.back());
-    self->send_exit(st.workers.back(), caf::exit_reason::user_shutdown);
-    st.workers.pop_back();
-  }
+    st.workers.push_back(std::make_unique<Worker>(caf::actor_cast<caf::actor>(self)));
+  while (st.workers.size() > want) st.workers.pop_back();
 }
 
 // Starts runs, stops runs and talks to peers at once, without waiting for the journal: a worker
@@ -109,8 +104,8 @@ void Act(Self self, sched::Effects& fx) {
     auto flag = std::make_shared<std::atomic<bool>>(false);
     st.cancel_flags[d.lease] = flag;
     uint32_t slot = d.slot;
-    self->send(st.workers[slot], run_atom_v,
-               WorkItem{std::move(d), flag, st.config.handler_config, st.config.run_marks});
+    st.workers[slot]->Run(
+        WorkItem{std::move(d), flag, st.config.handler_config, st.config.run_marks});
   }
   fx.dispatches.clear();
   for (uint64_t lease : fx.cancels) {
@@ -618,7 +613,8 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
           std::_Exit(exit_code::kFailStop);
         }
         for (auto& [lease, flag] : s.cancel_flags) flag->store(true);
-        for (auto& w : s.workers) self->send_exit(w, caf::exit_reason::user_shutdown);
+        // Waits for the runs in progress, which their cancel flags stop.
+        s.workers.clear();
         self->send_exit(s.journal, caf::exit_reason::user_shutdown);
         self->quit();
       },
