@@ -30,6 +30,7 @@ struct SchedulerState {
   sched::LoopClock clock{limits::kLoopStallMsMin};
   journal_writer_actor journal;
   std::vector<std::unique_ptr<Worker>> workers;  // by slot id
+  std::shared_ptr<OutcomeBox> outcomes = std::make_shared<OutcomeBox>();  // from the workers
   caf::actor ingress;
   SchedulerConfig config;
   sched::Effects pending;                 // effects whose writes are not yet sent
@@ -90,7 +91,7 @@ void SyncWorkers(Self self) {
   auto& st = self->state;
   uint32_t want = st.core->slot_count();
   while (st.workers.size() < want)
-    st.workers.push_back(std::make_unique<Worker>(caf::actor_cast<caf::actor>(self)));
+    st.workers.push_back(std::make_unique<Worker>(caf::actor_cast<caf::actor>(self), st.outcomes));
   while (st.workers.size() > want) st.workers.pop_back();
 }
 
@@ -548,10 +549,18 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
         }
         Pump(self);
       },
-      [=](done_atom, sched::Outcome& o) {
-        self->state.cancel_flags.erase(o.lease);
-        if (self->state.storage_full) return self->state.held_outcomes.push_back(std::move(o));
-        self->state.core->Complete(o, Now(self));
+      [=](done_atom) {
+        // All the outcomes left by now, in one step: their records and the slots' next runs
+        // go out together.
+        auto& s = self->state;
+        std::vector<sched::Outcome> outcomes = s.outcomes->TakeAll();
+        for (auto& o : outcomes) s.cancel_flags.erase(o.lease);
+        if (s.storage_full) {
+          for (auto& o : outcomes) s.held_outcomes.push_back(std::move(o));
+          return;
+        }
+        const sched::Now now = Now(self);
+        for (const auto& o : outcomes) s.core->Complete(o, now);
         Pump(self);
       },
       [=](callback_atom, sched::CallbackResult& r) {

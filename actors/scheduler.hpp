@@ -29,7 +29,7 @@ using scheduler_actor = caf::typed_actor<
     caf::reacts_to<connect_atom, caf::actor>,                // where replies go (the ingress)
     // requests in the order the transport read them (route 0: one-way, from a peer)
     caf::reacts_to<request_atom, std::vector<protocol::Inbound>>,
-    caf::reacts_to<done_atom, sched::Outcome>,               // from a worker
+    caf::reacts_to<done_atom>,                               // outcomes in the OutcomeBox
     // a run's progress from a worker: seq, lease, percent, message
     caf::reacts_to<progress_atom, uint64_t, uint64_t, uint32_t, std::string>,
     caf::reacts_to<tick_atom>,                               // timers

@@ -11,7 +11,7 @@
 namespace jobnet::actors {
 namespace {
 
-void RunOne(const WorkItem& item, const caf::actor& report_to) {
+void RunOne(const WorkItem& item, const caf::actor& report_to, OutcomeBox& outcomes) {
   const sched::Dispatch& d = item.dispatch;
   handlers::HandlerContext ctx;
   ctx.job_id = d.id;
@@ -49,13 +49,15 @@ void RunOne(const WorkItem& item, const caf::actor& report_to) {
   // A handler that stops at its deadline says so only in its own words ("sleep stopped:
   // cancelled or timed out"); tell the scheduler, which reports every timeout alike.
   o.timed_out = !o.ok && std::chrono::steady_clock::now() >= ctx.deadline;
-  caf::anon_send(report_to, done_atom_v, std::move(o));
+  if (outcomes.Put(std::move(o))) caf::anon_send(report_to, done_atom_v);
 }
 
 }  // namespace
 
-Worker::Worker(caf::actor report_to)
-    : report_to_(std::move(report_to)), thread_([this] { Loop(); }) {}
+Worker::Worker(caf::actor report_to, std::shared_ptr<OutcomeBox> outcomes)
+    : report_to_(std::move(report_to)),
+      outcomes_(std::move(outcomes)),
+      thread_([this] { Loop(); }) {}
 
 Worker::~Worker() {
   {
@@ -85,7 +87,7 @@ void Worker::Loop() {
       item = std::move(*next_);
       next_.reset();
     }
-    RunOne(item, report_to_);
+    RunOne(item, report_to_, *outcomes_);
   }
 }
 

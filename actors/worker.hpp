@@ -15,13 +15,15 @@
 #include <caf/actor.hpp>
 
 #include "actors/caf_glue.hpp"
+#include "actors/outcome_box.hpp"
 
 namespace jobnet::actors {
 
 class Worker {
  public:
-  // Starts the thread. Outcomes go to `report_to` as (done_atom, sched::Outcome).
-  explicit Worker(caf::actor report_to);
+  // Starts the thread. Outcomes go into `outcomes`; one that finds it empty also sends
+  // `report_to` a done_atom, which stands for all that follow until they are taken.
+  Worker(caf::actor report_to, std::shared_ptr<OutcomeBox> outcomes);
   // Lets the run in progress finish (its cancel flag is the caller's to set), then stops.
   ~Worker();
   Worker(const Worker&) = delete;
@@ -35,6 +37,7 @@ class Worker {
   void Loop();
 
   caf::actor report_to_;
+  std::shared_ptr<OutcomeBox> outcomes_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::optional<WorkItem> next_;  // guarded by mu_
