@@ -17,13 +17,14 @@
 
 #include "core/scheduler_core.hpp"
 #include "handlers/registry.hpp"
+#include "protocol/inbound.hpp"
 #include "protocol/messages.hpp"
 #include "storage/journal.hpp"
 #include "storage/run_marks.hpp"
 
 namespace jobnet::actors {
 
-// One run of one job on one worker.
+// One run of one job on one worker (handed over by Worker::Run, not as a CAF message).
 struct WorkItem {
   sched::Dispatch dispatch;
   std::shared_ptr<std::atomic<bool>> cancelled;  // set by the scheduler on timeout or cancel
@@ -67,7 +68,6 @@ CAF_ADD_ATOM(jobnet, jobnet::actors, request_atom, "request")
 CAF_ADD_ATOM(jobnet, jobnet::actors, done_atom, "done")
 CAF_ADD_ATOM(jobnet, jobnet::actors, tick_atom, "tick")
 CAF_ADD_ATOM(jobnet, jobnet::actors, write_atom, "write")
-CAF_ADD_ATOM(jobnet, jobnet::actors, run_atom, "run")
 CAF_ADD_ATOM(jobnet, jobnet::actors, drain_atom, "drain")
 CAF_ADD_ATOM(jobnet, jobnet::actors, stop_atom, "stop")
 CAF_ADD_ATOM(jobnet, jobnet::actors, connect_atom, "connect")
@@ -82,10 +82,10 @@ CAF_END_TYPE_ID_BLOCK(jobnet)
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::protocol::Body)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::protocol::Envelope)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<jobnet::protocol::Inbound>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::sched::Outcome)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::sched::CallbackResult)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<jobnet::sched::Reply>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::actors::WorkItem)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::actors::JournalBatch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::actors::JournalAck)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::actors::DrainState)

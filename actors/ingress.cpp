@@ -47,23 +47,33 @@ ingress_actor::behavior_type Ingress(ingress_actor::stateful_pointer<IngressStat
   self->state.sink = std::move(sink);
   self->state.blobs = std::move(blobs);
   return {
-      [=](inbound_atom, uint64_t route, protocol::Envelope& env, uint64_t read_us) {
-        if (route == 0) {  // one-way node-to-node message: no reply, no bookkeeping
-          self->send(self->state.scheduler, request_atom_v, route, std::move(env.body), read_us);
-          return;
+      [=](inbound_atom, std::vector<protocol::Inbound>& requests) {
+        // The scheduler's share goes on as one message, in the order read (kept in place).
+        size_t kept = 0;
+        for (auto& in : requests) {
+          protocol::Envelope& env = in.env;
+          if (in.route != 0) {  // a one-way node-to-node message has no reply, no bookkeeping
+            if (self->state.blobs &&
+                (std::holds_alternative<protocol::BlobPutRequest>(env.body) ||
+                 std::holds_alternative<protocol::BlobGetRequest>(env.body))) {
+              // Answered by the blob service, with the correlation id it carries along.
+              self->send(self->state.blobs, inbound_atom_v, in.route, std::move(env));
+              continue;
+            }
+            // The transport caps requests in flight (limits::kPendingRequestsMax), so this map
+            // is bounded by the same number.
+            self->state.corr_ids[in.route] = env.corr_id;
+            if (std::holds_alternative<protocol::EventsRequest>(env.body)) {
+              self->send(self->state.events, request_atom_v, in.route, std::move(env.body));
+              continue;
+            }
+          }
+          if (&requests[kept] != &in) requests[kept] = std::move(in);
+          ++kept;
         }
-        if (self->state.blobs && (std::holds_alternative<protocol::BlobPutRequest>(env.body) ||
-                                  std::holds_alternative<protocol::BlobGetRequest>(env.body))) {
-          // Answered by the blob service, with the correlation id it carries along.
-          self->send(self->state.blobs, inbound_atom_v, route, std::move(env));
-          return;
-        }
-        // The transport caps requests in flight (limits::kPendingRequestsMax), so this map is
-        // bounded by the same number.
-        self->state.corr_ids[route] = env.corr_id;
-        if (std::holds_alternative<protocol::EventsRequest>(env.body))
-          return self->send(self->state.events, request_atom_v, route, std::move(env.body));
-        self->send(self->state.scheduler, request_atom_v, route, std::move(env.body), read_us);
+        requests.resize(kept);
+        if (!requests.empty())
+          self->send(self->state.scheduler, request_atom_v, std::move(requests));
       },
       [=](reply_atom, uint64_t route, protocol::Body& body) {
         std::vector<std::pair<uint64_t, std::string>> frames;

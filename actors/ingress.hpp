@@ -20,8 +20,7 @@
 namespace jobnet::actors {
 
 using ingress_actor =
-    caf::typed_actor<caf::reacts_to<inbound_atom, uint64_t, protocol::Envelope,  // route, request,
-                                     uint64_t>,  // when the transport read it (base::SteadyUs)
+    caf::typed_actor<caf::reacts_to<inbound_atom, std::vector<protocol::Inbound>>,  // requests
                      caf::reacts_to<reply_atom, uint64_t, protocol::Body>,        // route, answer
                      caf::reacts_to<reply_atom, std::vector<sched::Reply>>>;      // many answers
 

@@ -29,7 +29,8 @@ struct SchedulerState {
   // Read once per message: both clocks, and whether the loop stalled since the last message.
   sched::LoopClock clock{limits::kLoopStallMsMin};
   journal_writer_actor journal;
-  std::vector<worker_actor> workers;
+  std::vector<std::unique_ptr<Worker>> workers;  // by slot id
+  std::shared_ptr<OutcomeBox> outcomes = std::make_shared<OutcomeBox>();  // from the workers
   caf::actor ingress;
   SchedulerConfig config;
   sched::Effects pending;                 // effects whose writes are not yet sent
@@ -97,20 +98,15 @@ void ReplyError(Self self, sched::ReplyToken token, Code code, std::string messa
                  protocol::Body{protocol::ErrorReply{code, std::move(message)}});
 }
 
-// One detached worker per slot id of the core's pool: spawned when a grow adds slots, stopped
-// when a shrink's retiring slots have finished their runs (an idle worker has nothing in its
-// mailbox: a slot gets a run only while busy).
+// One worker thread per slot id of the core's pool: started when a grow adds slots, stopped
+// when a shrink's retiring slots have finished their runs (so stopping one waits for nothing:
+// a slot gets a run only while busy).
 void SyncWorkers(Self self) {
   auto& st = self->state;
   uint32_t want = st.core->slot_count();
   while (st.workers.size() < want)
-    st.workers.push_back(
-        self->spawn<caf::detached + caf::linked>(Worker, caf::actor_cast<caf::actor>(self)));
-  while (st.workers.size() > want) {
-    self->unlink_from(st.workers.back());
-    self->send_exit(st.workers.back(), caf::exit_reason::user_shutdown);
-    st.workers.pop_back();
-  }
+    st.workers.push_back(std::make_unique<Worker>(caf::actor_cast<caf::actor>(self), st.outcomes));
+  while (st.workers.size() > want) st.workers.pop_back();
 }
 
 // Starts runs, stops runs and talks to peers at once, without waiting for the journal: a worker
@@ -123,8 +119,8 @@ void Act(Self self, sched::Effects& fx) {
     auto flag = std::make_shared<std::atomic<bool>>(false);
     st.cancel_flags[d.lease] = flag;
     uint32_t slot = d.slot;
-    self->send(st.workers[slot], run_atom_v,
-               WorkItem{std::move(d), flag, st.config.handler_config, st.config.run_marks});
+    st.workers[slot]->Run(
+        WorkItem{std::move(d), flag, st.config.handler_config, st.config.run_marks});
   }
   fx.dispatches.clear();
   for (uint64_t lease : fx.cancels) {
@@ -632,25 +628,37 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
         self->state.ingress = std::move(ingress);
         Pump(self);  // recovery effects (re-queued runs) and their dispatches
       },
-      [=](request_atom, uint64_t token, protocol::Body& body, uint64_t read_us) {
+      [=](request_atom, std::vector<protocol::Inbound>& requests) {
+        // One Pump for the whole group: its effects go to the journal and the workers together.
         const sched::Now now = Now(self);
-        if (token != 0 && std::holds_alternative<protocol::SubmitRequest>(body)) {
-          const uint64_t us = base::SteadyUs();
-          protocol::Observe(&self->state.ack_stages[protocol::kAckReceiveSeconds],
-                            us > read_us ? static_cast<double>(us - read_us) / 1e6 : 0.0);
-        }
         CheckFence(self);
-        if (token == 0) {
-          OnPeerMessage(self, body, now);
-        } else {
-          OnClientRequest(self, token, body, now);
+        const uint64_t us = base::SteadyUs();
+        auto& receive = self->state.ack_stages[protocol::kAckReceiveSeconds];
+        for (auto& in : requests) {
+          if (in.route == 0) {
+            OnPeerMessage(self, in.env.body, now);
+            continue;
+          }
+          if (std::holds_alternative<protocol::SubmitRequest>(in.env.body))
+            protocol::Observe(&receive, us > in.read_us
+                                            ? static_cast<double>(us - in.read_us) / 1e6
+                                            : 0.0);
+          OnClientRequest(self, in.route, in.env.body, now);
         }
         Pump(self);
       },
-      [=](done_atom, sched::Outcome& o) {
-        self->state.cancel_flags.erase(o.lease);
-        if (Paused(self->state)) return self->state.held_outcomes.push_back(std::move(o));
-        self->state.core->Complete(o, Now(self));
+      [=](done_atom) {
+        // All the outcomes left by now, in one step: their records and the slots' next runs
+        // go out together.
+        auto& s = self->state;
+        std::vector<sched::Outcome> outcomes = s.outcomes->TakeAll();
+        for (auto& o : outcomes) s.cancel_flags.erase(o.lease);
+        if (Paused(s)) {
+          for (auto& o : outcomes) s.held_outcomes.push_back(std::move(o));
+          return;
+        }
+        const sched::Now now = Now(self);
+        for (const auto& o : outcomes) s.core->Complete(o, now);
         Pump(self);
       },
       [=](callback_atom, sched::CallbackResult& r) {
@@ -716,7 +724,8 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
           std::_Exit(exit_code::kFailStop);
         }
         for (auto& [lease, flag] : s.cancel_flags) flag->store(true);
-        for (auto& w : s.workers) self->send_exit(w, caf::exit_reason::user_shutdown);
+        // Waits for the runs in progress, which their cancel flags stop.
+        s.workers.clear();
         self->send_exit(s.journal, caf::exit_reason::user_shutdown);
         self->quit();
       },

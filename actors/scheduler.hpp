@@ -28,9 +28,9 @@ namespace jobnet::actors {
 
 using scheduler_actor = caf::typed_actor<
     caf::reacts_to<connect_atom, caf::actor>,                // where replies go (the ingress)
-    // a client request, by route, and when the transport read it (base::SteadyUs)
-    caf::reacts_to<request_atom, uint64_t, protocol::Body, uint64_t>,
-    caf::reacts_to<done_atom, sched::Outcome>,               // from a worker
+    // requests in the order the transport read them (route 0: one-way, from a peer)
+    caf::reacts_to<request_atom, std::vector<protocol::Inbound>>,
+    caf::reacts_to<done_atom>,                               // outcomes in the OutcomeBox
     // a run's progress from a worker: seq, lease, percent, message
     caf::reacts_to<progress_atom, uint64_t, uint64_t, uint32_t, std::string>,
     caf::reacts_to<tick_atom>,                               // timers

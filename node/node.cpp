@@ -536,9 +536,8 @@ int RunNode(const NodeConfig& config) {
               coordination ? coordination->fence() : nullptr, &actors);
 
   tp.store(transport.get());  // before Run: the first reply must find the transport
-  transport->Run([ingress = actors.ingress](uint64_t route, protocol::Envelope env,
-                                            uint64_t read_us) {
-    caf::anon_send(ingress, actors::inbound_atom_v, route, std::move(env), read_us);
+  transport->Run([ingress = actors.ingress](std::vector<protocol::Inbound> requests) {
+    caf::anon_send(ingress, actors::inbound_atom_v, std::move(requests));
   });
   spdlog::info(
       "node {} listening on {} (incarnation {}, {} workers, {} peers, recovered {} jobs and {} "

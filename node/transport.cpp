@@ -36,6 +36,7 @@ struct Transport::Impl {
   };
   size_t pending_bytes = 0;
   std::unordered_map<uint64_t, Route> routes;  // requests in flight (transport thread only)
+  std::vector<protocol::Inbound> inbound;      // this round's requests for the sink
   uint64_t next_route = 1;
 
   std::vector<std::unique_ptr<zmq::socket_t>> links;  // DEALER per peer
@@ -72,6 +73,11 @@ struct Transport::Impl {
   void ReadPeerLinks();
   // Up to kFramesPerRoundMax requests, so replies are never starved.
   void ReadRequests();
+  // Hands this round's requests to the sink in one call.
+  void Deliver() {
+    if (!inbound.empty()) sink(std::move(inbound));
+    inbound.clear();
+  }
   void Admit(std::string identity, bool delimiter, const zmq::message_t& body);
 };
 
@@ -328,7 +334,7 @@ void Transport::Impl::Admit(std::string identity, bool delimiter, const zmq::mes
   }
   if (protocol::IsOneWay(protocol::KindOf(env.value().body))) {
     // node-to-node: heartbeats reach the scheduler from here
-    sink(0, std::move(env).value(), read_us);
+    inbound.push_back(protocol::Inbound{0, std::move(env).value(), read_us});
     return;
   }
   if (routes.size() >= options.pending_max ||
@@ -347,7 +353,7 @@ void Transport::Impl::Admit(std::string identity, bool delimiter, const zmq::mes
     case Forwarder::Verdict::kLocal:
       if (std::holds_alternative<protocol::SubmitRequest>(env.value().body))
         stored.submit_read_us = read_us;
-      sink(route, std::move(env).value(), read_us);
+      inbound.push_back(protocol::Inbound{route, std::move(env).value(), read_us});
       break;
     case Forwarder::Verdict::kForward:
       if (!SendOnLink(d.link, d.frame)) forwarder->Unsent(d.forward_id);
@@ -357,7 +363,7 @@ void Transport::Impl::Admit(std::string identity, bool delimiter, const zmq::mes
     case Forwarder::Verdict::kGather:
       for (const auto& send : d.sends)
         if (!SendOnLink(send.link, send.frame)) forwarder->Unsent(send.forward_id);
-      sink(route, std::move(d.local), read_us);
+      inbound.push_back(protocol::Inbound{route, std::move(d.local), read_us});
       break;
   }
   SendForwardAnswers();
@@ -387,6 +393,7 @@ void Transport::Loop() {
     im.forwarder->Expire(base::SteadyMs());
     im.SendForwardAnswers();
     im.ReadRequests();
+    im.Deliver();
   }
   // Stopping: what the actors queued last (final replies, hosted-run results) still goes out.
   im.FlushQueued();

@@ -20,6 +20,7 @@
 #include "core/forwarding.hpp"
 #include "jobnet/limits.h"
 #include "jobnet/status.h"
+#include "protocol/inbound.hpp"
 #include "protocol/messages.hpp"
 
 namespace jobnet {
@@ -54,10 +55,10 @@ struct TransportStats {
 
 class Transport {
  public:
-  // Called on the transport thread for each decoded request; `route` names the reply slot
-  // (0 for node-to-node one-way messages, which get no reply); `read_us` is when its frame
-  // was read (base::SteadyUs), for the ack stage timings.
-  using Sink = std::function<void(uint64_t route, protocol::Envelope env, uint64_t read_us)>;
+  // Called on the transport thread with the decoded requests of one loop round, in the order
+  // they were read (protocol::Inbound: route 0 for node-to-node one-way messages, which get no
+  // reply). Never called with none.
+  using Sink = std::function<void(std::vector<protocol::Inbound> requests)>;
 
   // Binds `options.listen` and connects the peer links, without serving yet: a node binds
   // first, so that a port in use fails the start before anything else happens.

@@ -15,6 +15,7 @@
 #include <rocksdb/env.h>
 #include <rocksdb/listener.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/write_batch.h>
 
 #include <cstdio>
@@ -79,6 +80,35 @@ std::string StreamKey(uint64_t event_seq) {
   PutFixed64(&k, event_seq);
   return k;
 }
+// The keys whose memtable inserts start from a hint: the place of the last insert of the same
+// kind. A batch interleaves the kinds job by job ("j:", "p:", "h:" ...), while each kind's keys
+// mostly grow, so without hints every insert searched the skip list from the top (perf: a sixth
+// of the journal writer's time). RocksDB 7.8 keeps one hint per prefix for the point table and
+// the range-deletion table alike, and a hint from the other table breaks the skip list: a key
+// that can start a DeleteRange must stay out of the domain. So: job records, payloads and
+// callback records (only ever deleted one key at a time) and the 14-byte event keys (a
+// DeleteRange of a job's events starts at its 10-byte EventPrefix); not the stream ("e:").
+class InsertHintKinds : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "jobnet.InsertHintKinds"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), 2);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    if (key.size() < 2 || key[1] != ':') return false;
+    switch (key[0]) {
+      case 'j':
+      case 'p':
+      case 'c':
+        return key.size() == 10;
+      case 'h':
+        return key.size() == 14;
+      default:
+        return false;
+    }
+  }
+};
+
 std::string Fixed64Value(uint64_t v) {
   std::string s;
   PutFixed64(&s, v);
@@ -140,6 +170,7 @@ Status Journal::Open(const std::string& dir, const JournalOptions& options,
   // jobs write about 300 MiB, flushed in 32 MiB steps without slowing the writes measurably.
   ro.write_buffer_size = 32ull << 20;
   ro.max_write_buffer_number = 2;
+  ro.memtable_insert_with_hint_prefix_extractor = std::make_shared<InsertHintKinds>();
   auto logger = std::make_shared<storage::RocksLogger>("rocksdb", options.log);
   ro.info_log = logger;
   ro.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
