@@ -73,6 +73,7 @@ struct SchedulerState {
   bool pending_urgent = false;
   bool lingering = false;
   uint64_t linger_gen = 0;
+  uint64_t last_batch_records = 0;  // of the last durable batch: is the journal busy?
   std::shared_ptr<spdlog::logger> job_log = spdlog::get("job");  // null in tests without one
   static inline const char* name = "jobnet.scheduler";
 };
@@ -251,6 +252,7 @@ void BatchDurable(Self self, const JournalAck& ack) {
   s.records += ack.records;
   s.sync_us += ack.sync_us;
   s.batch_records_max = std::max(s.batch_records_max, ack.records);
+  s.last_batch_records = ack.records;
   protocol::Observe(&s.sync_seconds, static_cast<double>(ack.sync_us) / 1e6);
   protocol::Observe(&s.batch_records, static_cast<double>(ack.records));
   sched::Effects done = std::move(*s.inflight);
@@ -280,9 +282,11 @@ void BatchDurable(Self self, const JournalAck& ack) {
 // cancel) to share its fsync. Without this each run's end took an fsync of its own, and a submit
 // arriving meanwhile waited behind it: about two fsyncs per job at a moderate rate, and the
 // submit's ack paid for both (docs/journal.md §5). A backlog of kResultLingerRecordsMax records
-// goes at once, so a stream of run ends is not slowed.
+// goes at once, and nothing lingers while the journal is busy (its last batch held as many), so
+// a stream of run ends is not slowed.
 bool Lingers(const SchedulerState& st) {
   return st.config.result_linger_us > 0 && !st.pending_urgent &&
+         st.last_batch_records < limits::kResultLingerRecordsMax &&
          st.pending.writes.size() + st.pending.deletes.size() < limits::kResultLingerRecordsMax;
 }
 
