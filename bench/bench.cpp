@@ -622,6 +622,52 @@ int HttpHeld(const Options& o) {
   return failed == 0 && timed_out == 0 ? 0 : 1;
 }
 
+// What one closed- or open-loop run measured, for PrintRun.
+struct RunFigures {
+  Percentiles pa, pr;  // ack and result latencies
+  uint64_t errors = 0, batches = 0, records = 0;
+  double secs = 0, e2e = 0, total = 0;  // until the last ack; end-to-end rate and its time
+};
+
+// The run's summary: one JSON object, or the text lines scripts read.
+void PrintRun(const Options& o, const RunFigures& f,
+              const std::vector<bench::StageFigures>& stages) {
+  if (o.json) {
+    std::printf("{\"mode\":\"%s\",\"endpoints\":%zu,\"jobs\":%zu,\"errors\":%llu,\"clients\":%u,"
+                "\"window\":%u,\"type\":\"%s\",\"payload_bytes\":%u,\"offered_jobs_per_s\":%.0f,"
+                "\"submit_jobs_per_s\":%.0f,\"ack_latency_us\":%s,\"result_latency_us\":%s,"
+                "\"journal_fsyncs\":%llu,\"journal_records\":%llu,\"acked_per_fsync\":%.1f,"
+                "\"e2e_jobs_per_s\":%.0f,\"ack_stages_us\":%s}\n",
+                o.rate > 0 ? "rate" : "closed", o.endpoints.size(), f.pa.n,
+                static_cast<unsigned long long>(f.errors), o.clients, o.window,
+                o.type.c_str(), o.payload_bytes, o.rate, f.pa.n / f.secs, PctJson(f.pa).c_str(),
+                PctJson(f.pr).c_str(), static_cast<unsigned long long>(f.batches),
+                static_cast<unsigned long long>(f.records),
+                f.batches ? static_cast<double>(f.pa.n) / f.batches : 0.0, f.e2e,
+                bench::StagesJson(stages).c_str());
+  } else {
+    std::printf("submitted %zu jobs (%llu errors) to %zu node(s) with %u clients x %u in flight "
+                "in %.2f s\n", f.pa.n, static_cast<unsigned long long>(f.errors),
+                o.endpoints.size(), o.clients, o.window, f.secs);
+    if (o.rate > 0) std::printf("offered rate: %.0f jobs/s\n", o.rate);
+    std::printf("durable submit rate: %.0f jobs/s\n", f.pa.n / f.secs);
+    std::printf("ack latency us: p50 %.0f  p90 %.0f  p99 %.0f  max %.0f\n", f.pa.p50, f.pa.p90,
+                f.pa.p99, f.pa.max);
+    if (o.rate > 0)
+      std::printf("result latency us (submit to final): p50 %.0f  p90 %.0f  p99 %.0f  max %.0f\n",
+                  f.pr.p50, f.pr.p90, f.pr.p99, f.pr.max);
+    std::printf("journal: %llu synced batches, %llu records, %.1f records and %.1f acked submits "
+                "per fsync\n",
+                static_cast<unsigned long long>(f.batches),
+                static_cast<unsigned long long>(f.records),
+                f.batches ? static_cast<double>(f.records) / f.batches : 0.0,
+                f.batches ? static_cast<double>(f.pa.n) / f.batches : 0.0);
+    if (o.drain || (o.rate > 0))
+      std::printf("end to end (submitted and run): %.0f jobs/s over %.2f s\n", f.e2e, f.total);
+    bench::PrintStages(stages);
+  }
+}
+
 int Jobnet(const Options& o) {
   std::vector<std::unique_ptr<Client>> admins;
   for (const auto& ep : o.endpoints) {
@@ -741,41 +787,9 @@ int Jobnet(const Options& o) {
     total = Secs(Clock::now() - t0);
     e2e = pa.n / total;
   }
-  double secs = Secs(acked - t0);
   const auto stages = bench::StagesBetween(stages_before, bench::ReadStages(admins));
-  if (o.json) {
-    std::printf("{\"mode\":\"%s\",\"endpoints\":%zu,\"jobs\":%zu,\"errors\":%llu,\"clients\":%u,"
-                "\"window\":%u,\"type\":\"%s\",\"payload_bytes\":%u,\"offered_jobs_per_s\":%.0f,"
-                "\"submit_jobs_per_s\":%.0f,\"ack_latency_us\":%s,\"result_latency_us\":%s,"
-                "\"journal_fsyncs\":%llu,\"journal_records\":%llu,\"acked_per_fsync\":%.1f,"
-                "\"e2e_jobs_per_s\":%.0f,\"ack_stages_us\":%s}\n",
-                open_loop ? "rate" : "closed", o.endpoints.size(), pa.n,
-                static_cast<unsigned long long>(errors.load()), o.clients, o.window,
-                o.type.c_str(), o.payload_bytes, o.rate, pa.n / secs, PctJson(pa).c_str(),
-                PctJson(pr).c_str(), static_cast<unsigned long long>(batches),
-                static_cast<unsigned long long>(records),
-                batches ? static_cast<double>(pa.n) / batches : 0.0, e2e,
-                bench::StagesJson(stages).c_str());
-  } else {
-    std::printf("submitted %zu jobs (%llu errors) to %zu node(s) with %u clients x %u in flight "
-                "in %.2f s\n", pa.n, static_cast<unsigned long long>(errors.load()),
-                o.endpoints.size(), o.clients, o.window, secs);
-    if (open_loop) std::printf("offered rate: %.0f jobs/s\n", o.rate);
-    std::printf("durable submit rate: %.0f jobs/s\n", pa.n / secs);
-    std::printf("ack latency us: p50 %.0f  p90 %.0f  p99 %.0f  max %.0f\n", pa.p50, pa.p90,
-                pa.p99, pa.max);
-    if (open_loop)
-      std::printf("result latency us (submit to final): p50 %.0f  p90 %.0f  p99 %.0f  max %.0f\n",
-                  pr.p50, pr.p90, pr.p99, pr.max);
-    std::printf("journal: %llu synced batches, %llu records, %.1f records and %.1f acked submits "
-                "per fsync\n",
-                static_cast<unsigned long long>(batches), static_cast<unsigned long long>(records),
-                batches ? static_cast<double>(records) / batches : 0.0,
-                batches ? static_cast<double>(pa.n) / batches : 0.0);
-    if (o.drain || open_loop)
-      std::printf("end to end (submitted and run): %.0f jobs/s over %.2f s\n", e2e, total);
-    bench::PrintStages(stages);
-  }
+  PrintRun(o, RunFigures{pa, pr, errors.load(), batches, records, Secs(acked - t0), e2e, total},
+           stages);
   return errors.load() == 0 ? 0 : 1;
 }
 
