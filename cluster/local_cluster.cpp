@@ -330,6 +330,16 @@ Status LocalCluster::Start(const LocalNode& node, int wait_ms) const {
     std::ofstream f(PidFile(node), std::ios::trunc);
     f << node_pid << "\n";
   }
+  // Until the child has exec'd the node, its cmdline is its parent's, and Pid() would take it
+  // for another process that reused the pid ("did not start" at once, seen under load): wait
+  // until the cmdline is the node's, or the child is gone.
+  for (auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(kExecWaitMs);
+       std::chrono::steady_clock::now() < end && Alive(node_pid);) {
+    std::ifstream cmd("/proc/" + std::to_string(node_pid) + "/cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+    if (cmdline.find(node.data) != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   if (wait_ms > 0) {
     auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
     while (!Answers(node.endpoint, 300)) {

@@ -44,6 +44,8 @@ class LocalCluster {
                                  bool tied = false);
 
   static constexpr int kStartWaitMs = 60000;
+  // How long Start waits for a spawned child to exec the node (its cmdline to become the node's).
+  static constexpr int kExecWaitMs = 10000;
 
   const std::vector<LocalNode>& nodes() const { return nodes_; }
   std::vector<std::string> endpoints() const;
