@@ -131,6 +131,10 @@ void Submit(Run* run, int t) {
   const Options& opt = run->opt;
   auto endpoints = run->cluster->endpoints();
   ClientOptions o;
+  // Only this cluster's nodes: the default list ($JOBNET_ENDPOINTS or tcp://127.0.0.1:7701)
+  // named another cluster's node when one ran there (a test in parallel), and a submitter
+  // could wait on that node for good.
+  o.endpoints.clear();
   for (size_t k = 0; k < endpoints.size(); ++k)
     o.endpoints.push_back(endpoints[(t + k) % endpoints.size()]);
   o.request_timeout_ms = 1000;
