@@ -384,11 +384,11 @@ void Pump(Self self) {
     SendReplies(self, fx);
   }
   uint32_t accepted = 0;
-  for (const auto& r : fx.replies)
+  for (const auto& r : fx.replies) {
     accepted += std::holds_alternative<protocol::AcceptedReply>(r.body) ? 1 : 0;
-  if (accepted > 0) st.pending_acks.emplace_back(accepted, base::SteadyUs());
-  for (const auto& r : fx.replies)
     st.pending_urgent = st.pending_urgent || !std::holds_alternative<protocol::JobReply>(r.body);
+  }
+  if (accepted > 0) st.pending_acks.emplace_back(accepted, base::SteadyUs());
   if (!fx.empty()) st.pending.Append(std::move(fx));
   if (!st.pending.empty()) Flush(self);
   // A bulk action goes on behind the messages that are already waiting, one chunk per turn.

@@ -65,8 +65,8 @@ Status Coordination::Acquire(uint32_t wait_ms) {
       epoch_ = won.value();
       break;
     }
-    if (!won.status().IsConflict() || Clock::now() >= give_up) {
-      if (!won.status().IsConflict()) return won.status();
+    if (!won.status().IsConflict()) return won.status();
+    if (Clock::now() >= give_up) {
       return Status::Conflict("shard " + options_.node_id + " is held by another live node (" +
                               won.status().message() + "): is another `jobnet node --id " +
                               options_.node_id + "` using this etcd and cluster name?");
