@@ -397,11 +397,16 @@ Status Journal::Write(const std::vector<protocol::JobWrite>& writes,
   }
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync;
-  const auto sync_start = std::chrono::steady_clock::now();
-  Status s = FromRocks(db_->Write(wo, &b), "journal write");
-  stats_.last_sync_us = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                  std::chrono::steady_clock::now() - sync_start)
-                                                  .count());
+  auto write_local = [&] {
+    const auto sync_start = std::chrono::steady_clock::now();
+    Status ws = FromRocks(db_->Write(wo, &b), "journal write");
+    stats_.last_sync_us = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                              sync_start)
+            .count());
+    return ws;
+  };
+  Status s = options_.replicate ? options_.replicate(b.Data(), write_local) : write_local();
   if (s.ok()) {
     stats_.batches++;
     stats_.records += records;

@@ -55,6 +55,22 @@ struct JournalOptions {
   // Events of the event stream ("e:" keys) to keep: a write that takes the count past this by
   // limits::kEventsTrimChunk deletes the oldest (docs/journal.md "Event stream").
   uint64_t events_kept = limits::kEventsKeptDefault;
+  // Synchronous replication (docs/failover.md §6): when set, Write hands each batch's bytes to
+  // it with the local synced write to run; it returns OK only once the batch is durable here
+  // and on every backup (it ships the batch, runs `write_local`, then awaits the backups).
+  // Called on the writing thread only, between writes, so it may read the journal (a snapshot
+  // for a backup that needs one sees exactly the batches written so far).
+  std::function<Status(const std::string& batch, const std::function<Status()>& write_local)>
+      replicate;
+};
+
+// Where a backup's copy of a shard stands ("m:replica"): the last batch applied, as the
+// primary numbered it in its epoch. complete is false until a snapshot has been completed into
+// the copy (a copy that is being filled must never be served).
+struct ReplicaPosition {
+  int64_t epoch = 0;
+  uint64_t seq = 0;
+  bool complete = false;
 };
 
 // The worker pool size set at runtime (`jobnet workers set`), kept across restarts, with the
@@ -104,6 +120,21 @@ class Journal {
                const std::vector<protocol::ScheduleWrite>& schedules = {},
                const std::vector<protocol::QueueSettings>& queues = {},
                std::vector<protocol::StateEvent>* events = nullptr);
+  // A backup's copy (docs/failover.md §6). Applies one write batch shipped by the shard's
+  // primary (RocksDB WriteBatch bytes) with the new position, as one atomic write, synced when
+  // `sync`; with `clear_first` the copy is emptied in the same write (a snapshot's first
+  // chunk). kCorruption if `batch` is not a well-formed batch of puts and deletes of journal
+  // keys (checked before anything is written).
+  Status ApplyReplica(const std::string& batch, bool clear_first, const ReplicaPosition& pos,
+                      bool sync);
+  // The copy's position; all zero for a journal that is no copy.
+  Status LoadReplicaPosition(ReplicaPosition* out) const;
+  // The whole journal as write batches of about `chunk_bytes` each (a snapshot for a backup),
+  // read at one point in time; `fn` gets each batch's bytes and whether it is the last (a
+  // journal always yields at least one, possibly empty). Stops at fn's first error.
+  Status SnapshotChunks(size_t chunk_bytes,
+                        const std::function<Status(std::string batch, bool last)>& fn) const;
+
   // The last pool size written (workers == 0 if none). kCorruption if the record is damaged.
   Status LoadPoolSetting(PoolSetting* out) const;
   // Hands every schedule to `fn`, in name order (recovery). kCorruption names the key.

@@ -1,0 +1,134 @@
+// Replication frames; see replication.hpp.
+#include "protocol/replication.hpp"
+
+#include <cctype>
+#include <cstdint>
+#include <msgpack.hpp>
+
+#include "protocol/msgpack_bounded.hpp"
+
+namespace jobnet::protocol {
+namespace {
+
+constexpr uint32_t kFrameFields = 6;  // version, kind, shard, epoch, seq, data
+constexpr uint32_t kAckFields = 7;    // version, code, shard, epoch, seq, complete, message
+
+Status Bad(const std::string& what) { return Status::Corruption("replication frame: " + what); }
+
+// The array of a frame or an ack with `fields` entries and this version.
+Status OpenArray(const char* data, size_t size, uint32_t fields, msgpack::object_handle* oh,
+                 const msgpack::object** items) {
+  if (Status s = UnpackBounded(data, size, kReplicationFrameBytesMax, oh); !s.ok()) return s;
+  const msgpack::object& o = oh->get();
+  if (o.type != msgpack::type::ARRAY || o.via.array.size != fields)
+    return Bad("not an array of " + std::to_string(fields));
+  *items = o.via.array.ptr;
+  if ((*items)[0].type != msgpack::type::POSITIVE_INTEGER ||
+      (*items)[0].via.u64 != kReplicationVersion)
+    return Bad("unknown version (this node speaks " + std::to_string(kReplicationVersion) + ")");
+  return Status::OK();
+}
+
+bool ReadUint(const msgpack::object& o, uint64_t* out) {
+  if (o.type != msgpack::type::POSITIVE_INTEGER) return false;
+  *out = o.via.u64;
+  return true;
+}
+
+bool ReadInt(const msgpack::object& o, int64_t* out) {
+  if (o.type != msgpack::type::POSITIVE_INTEGER || o.via.u64 > INT64_MAX) return false;
+  *out = static_cast<int64_t>(o.via.u64);
+  return true;
+}
+
+bool ReadBytes(const msgpack::object& o, std::string* out) {
+  if (o.type == msgpack::type::BIN) {
+    out->assign(o.via.bin.ptr, o.via.bin.size);
+    return true;
+  }
+  if (o.type == msgpack::type::STR) {
+    out->assign(o.via.str.ptr, o.via.str.size);
+    return true;
+  }
+  return false;
+}
+
+template <typename Packer>
+void PackHeader(Packer& pk, uint32_t fields, uint64_t kind_or_code, const std::string& shard,
+                int64_t epoch, uint64_t seq) {
+  pk.pack_array(fields);
+  pk.pack_uint32(kReplicationVersion);
+  pk.pack_uint64(kind_or_code);
+  pk.pack_str(static_cast<uint32_t>(shard.size()));
+  pk.pack_str_body(shard.data(), static_cast<uint32_t>(shard.size()));
+  pk.pack_uint64(static_cast<uint64_t>(epoch < 0 ? 0 : epoch));
+  pk.pack_uint64(seq);
+}
+
+}  // namespace
+
+bool ValidShardId(const std::string& id) {
+  if (id.empty() || id.size() > kShardIdBytesMax || id == "." || id == "..") return false;
+  for (char c : id)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.'))
+      return false;
+  return true;
+}
+
+std::string EncodeReplFrame(const ReplFrame& f) {
+  msgpack::sbuffer buf(f.data.size() + 64);
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  PackHeader(pk, kFrameFields, static_cast<uint64_t>(f.kind), f.shard, f.epoch, f.seq);
+  pk.pack_bin(static_cast<uint32_t>(f.data.size()));
+  pk.pack_bin_body(f.data.data(), static_cast<uint32_t>(f.data.size()));
+  return std::string(buf.data(), buf.size());
+}
+
+Status DecodeReplFrame(const char* data, size_t size, ReplFrame* out) {
+  msgpack::object_handle oh;
+  const msgpack::object* it = nullptr;
+  if (Status s = OpenArray(data, size, kFrameFields, &oh, &it); !s.ok()) return s;
+  uint64_t kind = 0;
+  if (!ReadUint(it[1], &kind) || kind < static_cast<uint64_t>(ReplKind::kBatch) ||
+      kind > static_cast<uint64_t>(ReplKind::kProbe))
+    return Bad("unknown kind");
+  out->kind = static_cast<ReplKind>(kind);
+  if (!ReadBytes(it[2], &out->shard) || !ValidShardId(out->shard)) return Bad("bad shard id");
+  if (!ReadInt(it[3], &out->epoch) || out->epoch == 0) return Bad("bad epoch");
+  if (!ReadUint(it[4], &out->seq)) return Bad("bad seq");
+  if (!ReadBytes(it[5], &out->data)) return Bad("bad data");
+  if (out->kind == ReplKind::kBatch && (out->seq == 0 || out->data.empty()))
+    return Bad("a batch needs a seq from 1 and data");
+  return Status::OK();
+}
+
+std::string EncodeReplAck(const ReplAck& a) {
+  msgpack::sbuffer buf(128 + a.message.size());
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  PackHeader(pk, kAckFields, static_cast<uint64_t>(a.code), a.shard, a.epoch, a.seq);
+  pk.pack(a.complete);
+  const std::string msg = a.message.substr(0, kReplicationMessageBytesMax);
+  pk.pack_str(static_cast<uint32_t>(msg.size()));
+  pk.pack_str_body(msg.data(), static_cast<uint32_t>(msg.size()));
+  return std::string(buf.data(), buf.size());
+}
+
+Status DecodeReplAck(const char* data, size_t size, ReplAck* out) {
+  msgpack::object_handle oh;
+  const msgpack::object* it = nullptr;
+  if (Status s = OpenArray(data, size, kAckFields, &oh, &it); !s.ok()) return s;
+  uint64_t code = 0;
+  if (!ReadUint(it[1], &code) || code > static_cast<uint64_t>(ReplCode::kRefused))
+    return Bad("unknown answer code");
+  out->code = static_cast<ReplCode>(code);
+  if (!ReadBytes(it[2], &out->shard) || !ValidShardId(out->shard)) return Bad("bad shard id");
+  if (!ReadInt(it[3], &out->epoch)) return Bad("bad epoch");
+  if (!ReadUint(it[4], &out->seq)) return Bad("bad seq");
+  if (it[5].type != msgpack::type::BOOLEAN) return Bad("bad complete flag");
+  out->complete = it[5].via.boolean;
+  if (!ReadBytes(it[6], &out->message) || out->message.size() > kReplicationMessageBytesMax)
+    return Bad("bad message");
+  return Status::OK();
+}
+
+}  // namespace jobnet::protocol

@@ -1,0 +1,78 @@
+// The replication channel between a shard's primary and its backups (docs/failover.md §6):
+// the primary sends its journal's write batches, in order, each tagged with the shard, the
+// primary's epoch and a batch sequence number; a backup applies each one synced to its copy of
+// the shard and answers with the position it now holds. A backup that cannot apply a batch (a
+// gap, an epoch it has not seen from the start) answers kNeedSnapshot, and the primary sends
+// its whole journal as a snapshot in chunks, then goes on with the next batch.
+//
+// Frames are one msgpack array each; this file encodes and decodes them within bounds, without
+// ZeroMQ or RocksDB, so they can be fuzzed. What `data` holds (a RocksDB WriteBatch's bytes) is
+// checked by the storage layer that applies it.
+#ifndef JOBNET_PROTOCOL_REPLICATION_HPP_
+#define JOBNET_PROTOCOL_REPLICATION_HPP_
+
+#include <cstdint>
+#include <string>
+
+#include "jobnet/status.h"
+
+namespace jobnet::protocol {
+
+// Version 1 of the replication frames; a frame of another version is refused.
+constexpr uint32_t kReplicationVersion = 1;
+// A shipped batch is one journal write batch: at most a submit batch of large payloads. A
+// frame past this is refused before it is decoded.
+constexpr uint64_t kReplicationFrameBytesMax = 512ull << 20;
+// Snapshot chunks: big enough that 1M jobs go in a few hundred round trips, small enough that
+// a backup holds little of one in memory.
+constexpr uint64_t kSnapshotChunkBytes = 4ull << 20;
+// A shard id is a node id: letters, digits, '_', '-', '.'; at most this long.
+constexpr size_t kShardIdBytesMax = 64;
+// An answer's message is cut to this.
+constexpr size_t kReplicationMessageBytesMax = 1024;
+
+enum class ReplKind : uint8_t {
+  kBatch = 1,          // one journal batch: applies on top of position (epoch, seq - 1)
+  kSnapshotFirst = 2,  // the first chunk of a snapshot: the copy is emptied, then filled
+  kSnapshotChunk = 3,  // a further chunk
+  kSnapshotLast = 4,   // the last chunk: the copy is complete at (epoch, seq)
+  kProbe = 5,          // no data: asks for the backup's position (a primary starting)
+};
+
+struct ReplFrame {
+  ReplKind kind = ReplKind::kBatch;
+  std::string shard;
+  int64_t epoch = 0;  // the primary's epoch (its shard key's mod_revision in etcd)
+  uint64_t seq = 0;   // the batch's number in this epoch; a snapshot's position
+  std::string data;   // a RocksDB WriteBatch's bytes (empty for a probe)
+};
+
+enum class ReplCode : uint8_t {
+  kApplied = 0,       // applied, synced: the backup holds (epoch, seq)
+  kNeedSnapshot = 1,  // the backup cannot apply it on what it holds: send a snapshot
+  kStaleEpoch = 2,    // the backup has seen a later epoch of the shard: the sender is deposed
+  kRefused = 3,       // anything else (bad data, the backup holds the shard itself, a full disk)
+};
+
+struct ReplAck {
+  ReplCode code = ReplCode::kApplied;
+  std::string shard;
+  int64_t epoch = 0;  // the position the backup holds after this frame
+  uint64_t seq = 0;
+  bool complete = false;  // false while no snapshot has been completed into the copy
+  std::string message;
+};
+
+std::string EncodeReplFrame(const ReplFrame& f);
+// kTooLarge past kReplicationFrameBytesMax, kCorruption for anything that is not a frame of
+// this version (with a valid shard id and kind).
+Status DecodeReplFrame(const char* data, size_t size, ReplFrame* out);
+std::string EncodeReplAck(const ReplAck& a);
+Status DecodeReplAck(const char* data, size_t size, ReplAck* out);
+
+// Whether `id` may name a shard (and so a directory under the backup's data dir).
+bool ValidShardId(const std::string& id);
+
+}  // namespace jobnet::protocol
+
+#endif  // JOBNET_PROTOCOL_REPLICATION_HPP_
