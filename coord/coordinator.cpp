@@ -168,6 +168,19 @@ Result<ShardHolder> Coordinator::Holder(const std::string& shard) {
   return HolderOf(range.value().kvs[0]);
 }
 
+Result<Coordinator::ShardTable> Coordinator::Shards() {
+  const std::string prefix = ShardsPrefix();
+  auto range = client_->Range(prefix, PrefixEnd(prefix));
+  if (!range.ok()) return range.status();
+  ShardTable t;
+  t.revision = range.value().revision;
+  for (const auto& kv : range.value().kvs)
+    t.shards.emplace_back(kv.key.substr(prefix.size()), HolderOf(kv));
+  return t;
+}
+
+ShardHolder Coordinator::HolderOfKey(const KeyValue& kv) { return HolderOf(kv); }
+
 Status Coordinator::Resign(const std::string& shard, int64_t epoch) {
   const std::string key = ShardKey(shard);
   TxnRequest txn;

@@ -85,6 +85,15 @@ class Coordinator {
   Result<int64_t> Campaign(const std::string& shard);
   // The shard's holder; kNotFound when none holds it.
   Result<ShardHolder> Holder(const std::string& shard);
+  // Every shard's holder, by shard id, and the store revision they were read at (to watch on
+  // from the next one).
+  struct ShardTable {
+    std::vector<std::pair<std::string, ShardHolder>> shards;
+    int64_t revision = 0;
+  };
+  Result<ShardTable> Shards();
+  // The holder named by a shard key as read or watched (primary "" for a value not ours).
+  static ShardHolder HolderOfKey(const KeyValue& kv);
   // Deletes the shard key if it is still at `epoch` (so a node never deletes a successor's
   // key). kConflict when the key has moved on or is gone.
   Status Resign(const std::string& shard, int64_t epoch);

@@ -11,10 +11,7 @@
 #include "protocol/codec.hpp"
 
 namespace jobnet {
-namespace {
 
-// The job a request is about, if it is a request that may be forwarded (else nullptr), and how
-// long the owner may take beyond the slack (a wait's own timeout).
 const std::string* ForwardableJob(const protocol::Body& body, uint64_t* wait_ms) {
   const std::string* id = nullptr;
   std::visit(
@@ -40,8 +37,6 @@ const std::string* ForwardableJob(const protocol::Body& body, uint64_t* wait_ms)
       body);
   return id;
 }
-
-}  // namespace
 
 Forwarder::Forwarder(std::string node_id, uint32_t link_count)
     : node_id_(std::move(node_id)), peers_(link_count) {}
@@ -70,6 +65,13 @@ void Forwarder::SetPeer(uint32_t link, const std::string& node, bool alive) {
   }
 }
 
+void Forwarder::SetShardHolder(const std::string& shard, const std::string& holder) {
+  if (holder.empty() || holder == shard)
+    holders_.erase(shard);  // requests go to the owner named by the id, as without etcd
+  else if (holders_.size() < kHoldersMax || holders_.count(shard))
+    holders_[shard] = holder;
+}
+
 Forwarder::Decision Forwarder::Route(uint64_t route, const protocol::Envelope& env,
                                      uint64_t now_ms) {
   Decision d;
@@ -81,7 +83,12 @@ Forwarder::Decision Forwarder::Route(uint64_t route, const protocol::Envelope& e
   if (job_id == nullptr || node_id_.empty()) return d;
   auto parsed = protocol::ParseJobId(*job_id);
   if (!parsed.ok() || parsed.value().node == node_id_) return d;
-  auto owner = link_of_.find(parsed.value().node);
+  std::string target = parsed.value().node;
+  if (auto held = holders_.find(target); held != holders_.end()) {
+    if (held->second == node_id_) return d;  // a shard this node has taken over
+    target = held->second;  // the shard's primary since a takeover
+  }
+  auto owner = link_of_.find(target);
   if (owner == link_of_.end()) return d;  // never named by a heartbeat: the scheduler says not_found
   const uint32_t link = owner->second;
   if (!peers_[link].alive) {

@@ -37,8 +37,15 @@ struct ForwardAnswer {
   std::string frame;
 };
 
+// The job a request is about, if it is a request that may be forwarded to the job's owner
+// (status, wait, cancel, retry, one job's events, a result blob; else nullptr), and how long the
+// owner may take beyond the slack (a wait's own timeout).
+const std::string* ForwardableJob(const protocol::Body& body, uint64_t* wait_ms);
+
 class Forwarder {
  public:
+  // Shards whose holder is remembered (SetShardHolder); past this, new ones are not.
+  static constexpr size_t kHoldersMax = 4096;
   // `node_id` is this node (its jobs are answered here); `link_count` peer links.
   Forwarder(std::string node_id, uint32_t link_count);
   Forwarder(const Forwarder&) = delete;
@@ -47,6 +54,11 @@ class Forwarder {
   // Follows the scheduler's decision: the peer on `link` is node `node`, alive or dead. When a
   // peer turns dead, every forward pending on its link is answered `unavailable` at once.
   void SetPeer(uint32_t link, const std::string& node, bool alive);
+
+  // The shard `shard` (jobs with that id prefix) is held by node `holder` since a takeover
+  // (docs/failover.md §7): its requests go there, or stay here if `holder` is this node. An
+  // empty holder, or the shard's own node, forgets it.
+  void SetShardHolder(const std::string& shard, const std::string& holder);
 
   enum class Verdict {
     kLocal,     // this node answers the request: hand it on unchanged
@@ -127,6 +139,7 @@ class Forwarder {
   std::string node_id_;
   std::vector<Peer> peers_;                                // by link
   std::unordered_map<std::string, uint32_t> link_of_;      // node id -> link, as last told
+  std::unordered_map<std::string, std::string> holders_;   // shard -> its node since a takeover
   std::unordered_map<uint64_t, Pending> pending_;          // by the forward's corr_id
   std::set<std::pair<uint64_t, uint64_t>> deadlines_;      // (deadline_ms, forward corr_id)
   std::unordered_map<uint64_t, Gather> gathers_;           // by route

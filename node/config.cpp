@@ -73,6 +73,19 @@ Status NodeConfig::Validate() const {
                         cluster_name.find('/') != std::string::npos))
     return Status::InvalidArgument("cluster_name must be 1.." + to_string(kNodeIdBytesMax) +
                                    " bytes without '/'");
+  if ((!backups.empty() || !replication_listen.empty()) && etcd.empty())
+    return Status::InvalidArgument("replication (backups, replication_listen) needs etcd: who "
+                                   "holds a shard after a failure comes from its leases");
+  if (backups.size() > kPeersMax)
+    return Status::InvalidArgument("at most " + to_string(kPeersMax) + " backups");
+  for (const auto& b : backups)
+    if (b.rfind("tcp://", 0) != 0 || b.size() > kEndpointBytesMax || b == replication_listen)
+      return Status::InvalidArgument("bad backup endpoint '" + b + "': want tcp://HOST:PORT");
+  if (!replication_listen.empty() &&
+      (replication_listen.rfind("tcp://", 0) != 0 ||
+       replication_listen.size() > kEndpointBytesMax || replication_listen == listen))
+    return Status::InvalidArgument("bad replication_listen '" + replication_listen +
+                                   "': want tcp://HOST:PORT, not the node's own endpoint");
   if (peers.size() > kPeersMax)
     return Status::InvalidArgument("at most " + to_string(kPeersMax) + " peers");
   for (const auto& p : peers)
@@ -368,6 +381,7 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
     cfg->failure_timeout_ms = ms.value();
   }
   if (!(s = str("cluster_name", &cfg->cluster_name)).ok()) return s;
+  if (!(s = str("replication_listen", &cfg->replication_listen)).ok()) return s;
   // A list of strings, replacing the default when present.
   auto strings = [&](const char* key, const char* what, std::vector<std::string>* out) -> Status {
     auto node = t[key];
@@ -385,6 +399,7 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
   };
   if (!(s = strings("etcd", "URLs", &cfg->etcd)).ok()) return s;
   if (!(s = strings("peers", "endpoints", &cfg->peers)).ok()) return s;
+  if (!(s = strings("backups", "endpoints", &cfg->backups)).ok()) return s;
   std::string retention;
   if (!(s = str("retention", &retention)).ok()) return s;
   if (!retention.empty()) {

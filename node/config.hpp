@@ -70,6 +70,13 @@ struct NodeConfig {
   // /jobnet/<cluster_name>/.
   std::vector<std::string> etcd;
   std::string cluster_name = "default";
+  // Replication (docs/failover.md §6), with etcd only. `backups`: the replication endpoints of
+  // this node's backups; every journal batch is durable on each of them before a client is
+  // answered. `replication_listen`: where this node takes its primaries' batches, keeping a
+  // copy of each of their shards under <data>/replicas/<shard>, and takes a shard over when
+  // its primary's lease ends. Both empty: no replication (one copy, as without etcd).
+  std::vector<std::string> backups;
+  std::string replication_listen;
   std::vector<std::string> peers;     // other nodes' listen endpoints, exactly as they bind them
   uint32_t heartbeat_ms = limits::kHeartbeatMsDefault;
   uint64_t failure_timeout_ms = limits::kFailureTimeoutMsDefault;  // a silent peer is declared dead

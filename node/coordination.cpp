@@ -29,6 +29,7 @@ Status Coordination::Start(CoordinationOptions options, std::unique_ptr<Coordina
   JOBNET_TRY(c->Acquire(kStartWaitMs));
   spdlog::info("holding shard {} at epoch {} (etcd lease {:x}, cluster {})", c->options_.node_id,
                c->epoch_, c->coordinator_->lease(), c->options_.cluster);
+  if (c->options_.on_holder || c->options_.has_copy) c->Follow();
   c->thread_ = std::thread([p = c.get()] { p->Loop(); });
   *out = std::move(c);
   return Status::OK();
@@ -41,7 +42,10 @@ Coordination::~Coordination() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+  for (auto& t : takeovers_) t.join();
+  watch_.reset();
   fence_->Drop();
+  for (auto& [shard, a] : adopted_) a.fence->Drop();
   coordinator_.reset();  // revokes the lease: member and shard keys go at once
 }
 
@@ -53,6 +57,8 @@ Status Coordination::Acquire(uint32_t wait_ms) {
   co.node_id = options_.node_id;
   co.on_lease_lost = [this] {
     fence_->Drop();  // at once: the loop would see it only at its next turn
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [shard, a] : adopted_) a.fence->Drop();
     wake_.notify_all();
   };
   std::unique_ptr<coord::Coordinator> c;
@@ -98,11 +104,159 @@ void Coordination::Loop() {
       if (s.ok()) {
         spdlog::warn("holding shard {} again at epoch {}", options_.node_id, epoch_);
         lost_logged = false;
+        std::lock_guard<std::mutex> relock(mu_);
+        for (auto& [shard, a] : adopted_) a.rewin = true;
       } else {
         spdlog::debug("shard {} not held yet: {}", options_.node_id, s.ToString());
       }
     }
+    bool refollow = false;
+    {
+      std::lock_guard<std::mutex> relock(mu_);
+      std::swap(refollow, refollow_);
+    }
+    if (refollow) Follow();
+    TakeOverDue();
+    HoldAdopted();
     lock.lock();
+  }
+}
+
+std::map<std::string, int64_t> Coordination::Adopted() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<std::string, int64_t> out;
+  for (const auto& [shard, a] : adopted_)
+    if (!a.failed) out[shard] = a.epoch;
+  return out;
+}
+
+void Coordination::Follow() {
+  watch_.reset();
+  auto retry = [this] {
+    std::lock_guard<std::mutex> lock(mu_);
+    refollow_ = true;
+  };
+  if (!coordinator_) return retry();
+  auto table = coordinator_->Shards();
+  if (!table.ok()) {
+    spdlog::warn("cannot read the shards' holders from etcd: {}", table.status().ToString());
+    return retry();
+  }
+  if (options_.on_holder)
+    for (const auto& [shard, h] : table.value().shards) options_.on_holder(shard, h.primary);
+  // A shard with no holder now is not taken over from here: only one seen to lose its holder
+  // while this node watched, so a cluster starting again does not take a slow node's shard.
+  watch_ = coordinator_->WatchShards(table.value().revision + 1,
+                                     [this](const coord::WatchBatch& b) { OnShardEvents(b); });
+}
+
+void Coordination::OnShardEvents(const coord::WatchBatch& batch) {
+  const std::string prefix = "/jobnet/" + options_.cluster + "/shard/";
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!batch.status.ok()) {
+    spdlog::warn("watch of the shards' holders ended: {}; reading them again",
+                 batch.status.ToString());
+    refollow_ = true;
+    return;
+  }
+  for (const auto& e : batch.events) {
+    if (e.kv.key.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string shard = e.kv.key.substr(prefix.size());
+    if (e.type == coord::WatchEvent::Type::kPut) {
+      if (options_.on_holder) options_.on_holder(shard, coord::Coordinator::HolderOfKey(e.kv).primary);
+      due_.erase(shard);
+      continue;
+    }
+    if (options_.on_holder) options_.on_holder(shard, "");
+    if (shard != options_.node_id && options_.has_copy && options_.take_over &&
+        options_.has_copy(shard)) {
+      spdlog::warn("shard {} has no primary: this node holds a copy and takes it over unless it "
+                   "is held again within {} ms",
+                   shard, options_.takeover_grace_ms);
+      due_[shard] = Clock::now() + std::chrono::milliseconds(options_.takeover_grace_ms);
+    }
+  }
+}
+
+void Coordination::TakeOverDue() {
+  std::vector<std::string> ready;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = due_.begin(); it != due_.end();) {
+      if (it->second > Clock::now()) {
+        ++it;
+        continue;
+      }
+      ready.push_back(it->first);
+      it = due_.erase(it);
+    }
+  }
+  for (const auto& shard : ready) {
+    if (!coordinator_ || coordinator_->LeaseLost()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      due_[shard] = Clock::now() + kRetry;  // once this node holds a lease again
+      continue;
+    }
+    auto won = coordinator_->Campaign(shard);
+    if (!won.ok()) {
+      spdlog::info("not taking shard {} over: {}", shard, won.status().ToString());
+      if (!won.status().IsConflict()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        due_[shard] = Clock::now() + kRetry;
+      }
+      continue;
+    }
+    auto fence = std::make_shared<coord::Fence>();
+    fence->Hold(coordinator_->LeaseValidUntil(), won.value());
+    spdlog::warn("took shard {} over at epoch {}: serving it from this node's copy", shard,
+                 won.value());
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      adopted_[shard] = AdoptedShard{won.value(), fence, false, false};
+    }
+    // Opening and recovering the copy may take seconds: not on this thread, which keeps the
+    // fences fresh.
+    takeovers_.emplace_back([this, shard, fence] {
+      Status s = options_.take_over(shard, fence);
+      if (s.ok()) return;
+      spdlog::error("cannot serve shard {}: {}; giving it up", shard, s.ToString());
+      std::lock_guard<std::mutex> lock(mu_);
+      adopted_[shard].failed = true;
+      wake_.notify_all();
+    });
+  }
+}
+
+void Coordination::HoldAdopted() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = adopted_.begin(); it != adopted_.end();) {
+    AdoptedShard& a = it->second;
+    if (a.failed) {
+      a.fence->Drop();
+      if (coordinator_) (void)coordinator_->Resign(it->first, a.epoch);
+      it = adopted_.erase(it);
+      continue;
+    }
+    if (!coordinator_ || coordinator_->LeaseLost()) {
+      a.fence->Drop();
+      ++it;
+      continue;
+    }
+    if (a.rewin) {
+      auto won = coordinator_->Campaign(it->first);
+      if (!won.ok()) {
+        spdlog::error("shard {} was taken over while this node had no lease ({}): it stays "
+                      "fenced here",
+                      it->first, won.status().ToString());
+        ++it;
+        continue;
+      }
+      a.epoch = won.value();
+      a.rewin = false;
+      spdlog::warn("holding taken-over shard {} again at epoch {}", it->first, a.epoch);
+    }
+    a.fence->Hold(coordinator_->LeaseValidUntil(), a.epoch);
+    ++it;
   }
 }
 

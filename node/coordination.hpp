@@ -7,6 +7,8 @@
 #define JOBNET_NODE_COORDINATION_HPP_
 
 #include <condition_variable>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,6 +27,20 @@ struct CoordinationOptions {
   std::string cluster;            // keys under /jobnet/<cluster>/
   std::string node_id;            // also the shard this node is primary of
   std::string endpoint;           // registered for peers to find
+  // Takeover (docs/failover.md §7); all optional. Whether this node holds a complete copy of
+  // `shard` (it is one of its backups): asked when a shard's key goes.
+  std::function<bool(const std::string& shard)> has_copy;
+  // Serves a shard this node has just won: opens its copy, recovers it, starts its actors.
+  // `fence` follows this node's lease at the shard's epoch. Called on the coordination thread;
+  // on failure the shard is resigned so another backup may take it.
+  std::function<Status(const std::string& shard, std::shared_ptr<const coord::Fence> fence)>
+      take_over;
+  // Each shard's holder as etcd says it, "" when none: for routing requests. Called on the
+  // watch's thread (and once per shard at start).
+  std::function<void(const std::string& shard, const std::string& holder)> on_holder;
+  // How long a shard stays without a holder before a backup campaigns for it: its own primary,
+  // restarting, wins it back in that time.
+  uint32_t takeover_grace_ms = 1000;
 };
 
 class Coordination {
@@ -40,6 +56,8 @@ class Coordination {
   Coordination& operator=(const Coordination&) = delete;
 
   std::shared_ptr<const coord::Fence> fence() const { return fence_; }
+  // Shards this node has taken over, with their epochs (stats, tests). Thread-safe.
+  std::map<std::string, int64_t> Adopted();
 
  private:
   explicit Coordination(CoordinationOptions options) : options_(std::move(options)) {}
@@ -47,6 +65,14 @@ class Coordination {
   // while the shard is still held by a lease of this node's id.
   Status Acquire(uint32_t wait_ms);
   void Loop();
+  // Reads every shard's holder and watches the shard keys from there (again after a watch
+  // ends). Takeover candidates go to due_.
+  void Follow();
+  void OnShardEvents(const coord::WatchBatch& batch);
+  // Campaigns for the shards whose grace has passed and serves the ones won.
+  void TakeOverDue();
+  // Holds every adopted shard's fence at its epoch (re-won after a new lease).
+  void HoldAdopted();
 
   const CoordinationOptions options_;
   std::unique_ptr<coord::EtcdClient> client_;
@@ -56,6 +82,17 @@ class Coordination {
   std::mutex mu_;
   std::condition_variable wake_;
   bool stop_ = false;  // guarded by mu_
+  std::map<std::string, std::chrono::steady_clock::time_point> due_;  // guarded by mu_
+  bool refollow_ = false;                                            // guarded by mu_
+  struct AdoptedShard {
+    int64_t epoch = 0;
+    std::shared_ptr<coord::Fence> fence;
+    bool rewin = false;    // the lease was replaced: campaign again before holding the fence
+    bool failed = false;   // take_over failed: resign, forget
+  };
+  std::map<std::string, AdoptedShard> adopted_;  // guarded by mu_
+  std::unique_ptr<coord::EtcdWatch> watch_;     // the loop's thread only
+  std::vector<std::thread> takeovers_;          // the loop's thread only; joined at the end
   std::thread thread_;
 };
 

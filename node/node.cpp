@@ -6,7 +6,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <thread>
 
 #include <caf/actor_system.hpp>
@@ -34,6 +37,8 @@
 #include "storage/run_marks.hpp"
 #include "node/coordination.hpp"
 #include "node/logging.hpp"
+#include "node/replica_server.hpp"
+#include "node/replica_shipper.hpp"
 #include "node/hosted_blobs.hpp"
 #include "node/transport.hpp"
 #include "http/callbacks.hpp"
@@ -128,16 +133,38 @@ struct Storage {
   std::shared_ptr<RunMarks> run_marks;
   sched::CallbackAllowList callback_allow;
   std::string callback_secret;
+  // With backups: ships each journal batch to them (docs/failover.md §6). Its epoch comes from
+  // the fence put in `fence_slot` once the node holds its shard.
+  std::shared_ptr<ReplicaShipper> shipper;
+  std::shared_ptr<std::shared_ptr<const coord::Fence>> fence_slot =
+      std::make_shared<std::shared_ptr<const coord::Fence>>();
 };
 
 // Opens the journal, the callback secret beside it, the blob store and the run marks.
 StepExit OpenStorage(const NodeConfig& config, Storage* st) {
-  const JournalOptions jo = MakeJournalOptions(config);
+  JournalOptions jo = MakeJournalOptions(config);
+  if (!config.backups.empty()) {
+    ReplicaShipperOptions ro;
+    ro.shard = config.id;
+    ro.backups = config.backups;
+    ro.epoch = [slot = st->fence_slot] { return *slot ? (*slot)->epoch() : 0; };
+    std::unique_ptr<ReplicaShipper> shipper;
+    if (Status s = ReplicaShipper::Create(ro, &shipper); !s.ok()) {
+      spdlog::error("replication: {}", s.ToString());
+      return kExitConfig;
+    }
+    st->shipper = std::move(shipper);
+    jo.replicate = [shipper = st->shipper](const std::string& batch,
+                                           const std::function<Status()>& write_local) {
+      return shipper->Replicate(batch, write_local);
+    };
+  }
   std::unique_ptr<Journal> journal;
   if (Status s = Journal::Open(config.data, jo, &journal); !s.ok()) {
     spdlog::error("cannot open journal: {}", s.ToString());
     return kExitJournal;
   }
+  if (st->shipper) st->shipper->SetJournal(journal.get());
   st->journal = std::move(journal);
   // Callbacks: the allow-list was checked by Validate; the secret may be made now, beside the
   // journal (docs/operations.md "Callbacks").
@@ -432,15 +459,195 @@ void SpawnActors(caf::actor_system& sys, const NodeConfig& config, const Storage
   caf::anon_send(out->scheduler, actors::connect_atom_v, caf::actor_cast<caf::actor>(out->ingress));
 }
 
+// Shards this node has taken over from primaries whose leases ended (docs/failover.md §7),
+// each served beside the node's own from its copy: a journal, a scheduler with its own worker
+// slots and no peers, and their actors, in the node's actor system. Takeovers come on the
+// coordination's threads; requests come on the transport's.
+class ShardHost {
+ public:
+  // The node runs: until this is called, a takeover waits.
+  void Ready(const NodeConfig& config, caf::actor_system* sys, Transport* transport,
+             std::atomic<Transport*>* tp, ReplicaServer* replicas) {
+    std::lock_guard<std::mutex> lock(mu_);
+    config_ = config;
+    sys_ = sys;
+    transport_ = transport;
+    tp_ = tp;
+    replicas_ = replicas;
+    ready_.notify_all();
+  }
+  // Serves `shard` from this node's copy, fenced by `fence`.
+  Status TakeOver(const std::string& shard, std::shared_ptr<const coord::Fence> fence);
+  // Whether any shard is served here (cheap: every request group asks).
+  bool Any() const { return any_.load(std::memory_order_acquire); }
+  // The ingress of the taken-over shard `shard`, if this node serves it.
+  bool IngressFor(const std::string& shard, actors::ingress_actor* out) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = shards_.find(shard);
+    if (it == shards_.end()) return false;
+    *out = it->second->actors.ingress;
+    return true;
+  }
+  // Drops the shards' actor handles (after the actor system stopped them).
+  void Clear() {
+    std::lock_guard<std::mutex> lock(mu_);
+    shards_.clear();
+    any_.store(false, std::memory_order_release);
+  }
+  // Stops every taken-over shard's actors (the node is stopping); runs under way count as
+  // interrupted when the shard is served next.
+  void Stop() {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    ready_.notify_all();
+    for (auto& [shard, h] : shards_) {
+      caf::anon_send(h->actors.scheduler, actors::stop_atom_v);
+      caf::anon_send_exit(h->actors.ingress, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(h->actors.events, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(h->actors.blobs, caf::exit_reason::user_shutdown);
+      if (h->deliverer) h->deliverer->Stop();
+    }
+  }
+
+ private:
+  struct Hosted {
+    Storage st;
+    Actors actors;
+    std::unique_ptr<http::CallbackDeliverer> deliverer;
+  };
+  std::mutex mu_;
+  std::condition_variable ready_;
+  NodeConfig config_;
+  caf::actor_system* sys_ = nullptr;
+  Transport* transport_ = nullptr;
+  std::atomic<Transport*>* tp_ = nullptr;
+  ReplicaServer* replicas_ = nullptr;
+  bool stopping_ = false;
+  std::map<std::string, std::unique_ptr<Hosted>> shards_;
+  std::atomic<bool> any_{false};
+};
+
+Status ShardHost::TakeOver(const std::string& shard, std::shared_ptr<const coord::Fence> fence) {
+  NodeConfig sc;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    ready_.wait(lock, [this] { return sys_ != nullptr || stopping_; });
+    if (stopping_) return Status::Unavailable("the node is stopping");
+    if (shards_.count(shard)) return Status::OK();
+    sc = config_;
+  }
+  std::string dir;
+  if (Status s = replicas_->Release(shard, &dir); !s.ok()) return s;
+  // The shard runs as its own node would, from the copy, on this node's endpoint: no peers,
+  // no HTTP face, no replication of its own yet.
+  sc.id = shard;
+  sc.data = dir;
+  sc.peers.clear();
+  sc.backups.clear();
+  sc.replication_listen.clear();
+  sc.http.clear();
+  sc.etcd.clear();
+  auto h = std::make_unique<Hosted>();
+  const Status failed = Status::Storage("the copy of shard " + shard + " in " + dir +
+                                        " cannot be served (see the log)");
+  if (OpenStorage(sc, &h->st) != 0) return failed;
+  uint32_t workers = 0;
+  if (ChooseWorkers(sc, *h->st.journal, &workers) != 0) return failed;
+  const uint64_t incarnation = h->st.journal->incarnation();
+  auto blob_refs = std::make_shared<sched::BlobRefs>();
+  auto core = std::make_unique<sched::Scheduler>(
+      MakeSchedulerOptions(sc, workers, incarnation, h->st, blob_refs));
+  Recovery recovered;
+  if (Recover(sc, h->st, *core, &recovered) != 0) return failed;
+  auto peer_endpoints = std::make_shared<PeerEndpoints>(sc.peers);
+  auto handler_config = MakeHandlerConfig(sc, h->st.blob_store.get(), peer_endpoints);
+  if (StartDeliverer(sc, h->st, &h->actors.scheduler, &h->deliverer) != 0) return failed;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return Status::Unavailable("the node is stopping");
+  SpawnActors(*sys_, sc, h->st, incarnation, workers, std::move(core), blob_refs,
+              std::move(handler_config), peer_endpoints, *transport_, *tp_, h->deliverer.get(),
+              std::move(fence), &h->actors);
+  spdlog::warn("serving shard {} from its copy: recovered {} jobs and {} schedules in {} ms, {} "
+               "workers",
+               shard, recovered.jobs, recovered.schedules, recovered.ms, workers);
+  shards_.emplace(shard, std::move(h));
+  any_.store(true, std::memory_order_release);
+  transport_->SetShardHolder(shard, config_.id);  // requests for it now stay here
+  return Status::OK();
+}
+
+// Hands a round of requests to the node's ingress, and those about a taken-over shard's jobs
+// to that shard's ingress.
+void Dispatch(std::vector<protocol::Inbound> requests, const actors::ingress_actor& ingress,
+              ShardHost& host) {
+  if (!host.Any()) {
+    caf::anon_send(ingress, actors::inbound_atom_v, std::move(requests));
+    return;
+  }
+  std::map<std::string, std::vector<protocol::Inbound>> by_shard;
+  std::vector<protocol::Inbound> own;
+  for (auto& r : requests) {
+    uint64_t wait_ms = 0;
+    const std::string* job = ForwardableJob(r.env.body, &wait_ms);
+    auto parsed = job ? protocol::ParseJobId(*job) : Result<protocol::ParsedJobId>(Status::NotFound(""));
+    if (parsed.ok()) {
+      auto& group = by_shard[parsed.value().node];
+      group.push_back(std::move(r));
+      continue;
+    }
+    own.push_back(std::move(r));
+  }
+  for (auto& [shard, group] : by_shard) {
+    actors::ingress_actor target;
+    if (host.IngressFor(shard, &target))
+      caf::anon_send(target, actors::inbound_atom_v, std::move(group));
+    else
+      own.insert(own.end(), std::make_move_iterator(group.begin()),
+                 std::make_move_iterator(group.end()));
+  }
+  if (!own.empty()) caf::anon_send(ingress, actors::inbound_atom_v, std::move(own));
+}
+
 // With etcd: holds this node's shard before anything is recovered or served (a second live
 // process with this id is refused here), and keeps holding it (node/coordination.hpp).
-StepExit StartCoordination(const NodeConfig& config, std::unique_ptr<Coordination>* out) {
+// With replication_listen: keeps copies of the shards whose primaries name this node a backup.
+StepExit StartReplicaServer(const NodeConfig& config, std::unique_ptr<ReplicaServer>* out) {
+  if (config.replication_listen.empty()) return 0;
+  ReplicaServerOptions ro;
+  ro.listen = config.replication_listen;
+  ro.dir = config.data + "/replicas";
+  if (Status s = ReplicaServer::Start(ro, out); !s.ok()) {
+    spdlog::error("replication: {}", s.ToString());
+    return s.IsUnavailable() ? kExitListen : kExitJournal;
+  }
+  spdlog::info("keeping copies of other shards in {}, shipped to {}", ro.dir, ro.listen);
+  return 0;
+}
+
+StepExit StartCoordination(const NodeConfig& config, ReplicaServer* replicas,
+                           std::shared_ptr<ShardHost> host, Transport* transport,
+                           std::unique_ptr<Coordination>* out) {
   if (config.etcd.empty()) return 0;
   CoordinationOptions co;
   co.etcd = config.etcd;
   co.cluster = config.cluster_name;
   co.node_id = config.id;
   co.endpoint = config.listen;
+  if (replicas != nullptr) {
+    co.has_copy = [replicas](const std::string& shard) {
+      ReplicaPosition pos;
+      return replicas->HasCompleteCopy(shard, &pos);
+    };
+    co.take_over = [host](const std::string& shard,
+                          std::shared_ptr<const coord::Fence> fence) {
+      return host->TakeOver(shard, std::move(fence));
+    };
+  }
+  // Where each shard's requests go. A shard this node holds is routed here only once it is
+  // served (ShardHost::TakeOver says so): until then its requests are answered `unavailable`.
+  co.on_holder = [transport, id = config.id](const std::string& shard, const std::string& holder) {
+    if (holder != id) transport->SetShardHolder(shard, holder);
+  };
   if (Status s = Coordination::Start(co, out); !s.ok()) {
     spdlog::error("cannot hold this node's shard in etcd: {}", s.ToString());
     return exit_code::kCoordination;
@@ -506,10 +713,20 @@ int RunNode(const NodeConfig& config) {
   if (StepExit e = BindEndpoints(config, &transport, &gateway)) return e;
   Storage st;
   if (StepExit e = OpenStorage(config, &st)) return e;
+  std::unique_ptr<ReplicaServer> replicas;  // this node as a backup of other shards
+  if (StepExit e = StartReplicaServer(config, &replicas)) return e;
+  auto host = std::make_shared<ShardHost>();  // shards taken over, beside this node's own
   // Destroyed after the actor system: the lease is revoked (the shard handed over) only once
   // nothing acts for the shard any more.
   std::unique_ptr<Coordination> coordination;
-  if (StepExit e = StartCoordination(config, &coordination)) return e;
+  if (StepExit e = StartCoordination(config, replicas.get(), host, transport.get(), &coordination))
+    return e;
+  *st.fence_slot = coordination ? coordination->fence() : nullptr;
+  // Before the coordination's takeover threads are joined, whatever way this function ends.
+  struct HostStop {
+    std::shared_ptr<ShardHost> host;
+    ~HostStop() { host->Stop(); }
+  } host_stop{host};
   const uint64_t incarnation = st.journal->incarnation();
   uint32_t workers = 0;
   if (StepExit e = ChooseWorkers(config, *st.journal, &workers)) return e;
@@ -536,8 +753,9 @@ int RunNode(const NodeConfig& config) {
               coordination ? coordination->fence() : nullptr, &actors);
 
   tp.store(transport.get());  // before Run: the first reply must find the transport
-  transport->Run([ingress = actors.ingress](std::vector<protocol::Inbound> requests) {
-    caf::anon_send(ingress, actors::inbound_atom_v, std::move(requests));
+  host->Ready(config, &sys, transport.get(), &tp, replicas.get());
+  transport->Run([ingress = actors.ingress, host](std::vector<protocol::Inbound> requests) {
+    Dispatch(std::move(requests), ingress, *host);
   });
   spdlog::info(
       "node {} listening on {} (incarnation {}, {} workers, {} peers, recovered {} jobs and {} "
@@ -550,7 +768,9 @@ int RunNode(const NodeConfig& config) {
   spdlog::info("got signal {}: draining (grace {} ms)", sig, config.grace_ms);
   if (gateway) gateway->SetDraining();  // /readyz turns 503 at once
   Drain(sys, actors.scheduler, config.grace_ms);
+  host->Stop();
   Stop(sys, actors, gateway.get(), *deliverer, tp, *transport);
+  host->Clear();  // its actor handles, before the actor system goes
   spdlog::info("node {} stopped", config.id);
   return kExitOk;
 }

@@ -52,6 +52,7 @@ struct Transport::Impl {
     bool alive = false;
   };
   std::vector<Liveness> liveness;
+  std::vector<std::pair<std::string, std::string>> holders;  // shard, holder
   // Written on the transport thread, read by stats on the scheduler's: its own lock, so a
   // stats reply never waits behind the outbox.
   mutable std::mutex ack_mu;
@@ -162,6 +163,15 @@ void Transport::SetPeerLiveness(uint32_t link, std::string node, bool alive) {
   (void)!::write(impl_->wake_fd, &one, sizeof one);
 }
 
+void Transport::SetShardHolder(std::string shard, std::string holder) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->holders.emplace_back(std::move(shard), std::move(holder));
+  }
+  uint64_t one = 1;
+  (void)!::write(impl_->wake_fd, &one, sizeof one);
+}
+
 Histogram Transport::AckNodeSeconds() const {
   std::lock_guard<std::mutex> lock(impl_->ack_mu);
   return impl_->ack_node_seconds;
@@ -249,13 +259,16 @@ void Transport::Impl::FlushQueued() {
   std::vector<std::pair<uint64_t, std::string>> replies;
   std::vector<std::pair<uint32_t, std::string>> peer_frames;
   std::vector<Liveness> decisions;
+  std::vector<std::pair<std::string, std::string>> held;
   {
     std::lock_guard<std::mutex> lock(mu);
     replies.swap(outbox);
     peer_frames.swap(peer_outbox);
     decisions.swap(liveness);
+    held.swap(holders);
   }
   for (const auto& d : decisions) forwarder->SetPeer(d.link, d.node, d.alive);
+  for (const auto& [shard, holder] : held) forwarder->SetShardHolder(shard, holder);
   SendForwardAnswers();
   for (const auto& [route, frame] : replies)
     if (!forwarder->OnLocalReply(route, frame)) Answer(route, frame);  // else: part of a gather

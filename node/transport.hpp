@@ -2,7 +2,7 @@
 // each request frame (answering undecodable ones itself with an error reply), caps the requests
 // in flight, hands good requests to a sink or, for another owner's job, to that owner (through
 // core/forwarding), and sends replies queued from any thread.
-// The only node file that includes zmq.hpp.
+// With node/replica_{server,shipper}.cpp, the only node files that include zmq.hpp.
 #ifndef JOBNET_NODE_TRANSPORT_HPP_
 #define JOBNET_NODE_TRANSPORT_HPP_
 
@@ -79,6 +79,9 @@ class Transport {
   // liveness timer of its own: it forwards to a peer only while the last decision said alive,
   // and a peer declared dead has its pending forwards answered `unavailable` at once.
   void SetPeerLiveness(uint32_t link, std::string node, bool alive);
+  // Which node holds `shard` since a takeover ("" when none, or its own node): Forwarder::
+  // SetShardHolder, applied on the transport's thread (thread-safe).
+  void SetShardHolder(std::string shard, std::string holder);
   void Stop();
   const std::string& endpoint() const { return endpoint_; }  // as bound (port 0 resolved)
   const TransportStats& stats() const { return stats_; }

@@ -1,0 +1,247 @@
+// A primary shipping its journal to its backups; see replica_shipper.hpp.
+#include "node/replica_shipper.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <thread>
+#include <zmq.hpp>
+
+#include "base/clock.hpp"
+#include "protocol/replication.hpp"
+#include "storage/journal.hpp"
+
+namespace jobnet {
+
+using protocol::ReplAck;
+using protocol::ReplCode;
+using protocol::ReplFrame;
+using protocol::ReplKind;
+
+namespace {
+constexpr uint64_t kWaitLogMs = 5000;      // how often a wait on a silent backup is logged
+constexpr uint32_t kRefusedPauseMs = 200;  // before sending again what a backup refused
+constexpr int64_t kAnswerBytesMax = 64 << 10;
+}  // namespace
+
+struct ReplicaShipper::Backup {
+  std::string endpoint;
+  zmq::context_t ctx{1};
+  std::unique_ptr<zmq::socket_t> sock;
+  bool synced = false;  // holds this journal at (epoch_, seq_ before the batch under way)
+
+  void Open() {
+    sock = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::dealer);
+    sock->set(zmq::sockopt::linger, 0);
+    sock->set(zmq::sockopt::maxmsgsize, kAnswerBytesMax);
+    sock->set(zmq::sockopt::reconnect_ivl, 100);
+    sock->set(zmq::sockopt::reconnect_ivl_max, 1000);
+    sock->connect(endpoint);
+  }
+  void Send(const std::string& frame) {
+    try {
+      (void)sock->send(zmq::buffer(frame), zmq::send_flags::dontwait);
+    } catch (const zmq::error_t&) {
+      // Not queued: the answer will not come, and the frame goes again on a new socket.
+    }
+  }
+};
+
+ReplicaShipper::ReplicaShipper(ReplicaShipperOptions options) : options_(std::move(options)) {}
+ReplicaShipper::~ReplicaShipper() = default;
+
+Status ReplicaShipper::Create(ReplicaShipperOptions options, std::unique_ptr<ReplicaShipper>* out) {
+  if (!protocol::ValidShardId(options.shard))
+    return Status::InvalidArgument("'" + options.shard + "' cannot name a shard");
+  std::unique_ptr<ReplicaShipper> rs(new ReplicaShipper(std::move(options)));
+  for (const auto& e : rs->options_.backups) {
+    auto b = std::make_unique<Backup>();
+    b->endpoint = e;
+    try {
+      b->Open();
+    } catch (const zmq::error_t& err) {
+      return Status::InvalidArgument("backup endpoint " + e + ": " + err.what());
+    }
+    rs->backups_.push_back(std::move(b));
+  }
+  *out = std::move(rs);
+  return Status::OK();
+}
+
+Status ReplicaShipper::Await(Backup& b, const std::string& frame, std::string* answer) {
+  const uint64_t start = base::SteadyMs();
+  uint64_t logged = start;
+  for (;;) {
+    zmq::pollitem_t items[] = {{b.sock->handle(), 0, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, 1, std::chrono::milliseconds(options_.answer_timeout_ms));
+    } catch (const zmq::error_t&) {
+      continue;  // EINTR
+    }
+    if (items[0].revents & ZMQ_POLLIN) {
+      zmq::message_t msg;
+      if (b.sock->recv(msg, zmq::recv_flags::dontwait)) {
+        answer->assign(static_cast<const char*>(msg.data()), msg.size());
+        return Status::OK();
+      }
+    }
+    // Silent: a new socket (a late answer on the old one is dropped with it), and again.
+    const uint64_t now = base::SteadyMs();
+    if (now - logged >= kWaitLogMs) {
+      spdlog::warn(
+          "replication: backup {} has not answered for {} s; this node's writes wait "
+          "for it (a synchronous standby)",
+          b.endpoint, (now - start) / 1000);
+      logged = now;
+    }
+    stats_.resends++;
+    b.Open();
+    b.Send(frame);
+  }
+}
+
+Status ReplicaShipper::Ask(Backup& b, const std::string& frame, std::string* answer) {
+  b.Send(frame);
+  stats_.bytes += frame.size();
+  return Await(b, frame, answer);
+}
+
+namespace {
+
+// Reads a backup's answer; kConflict when it says this node has been deposed.
+Status ReadAnswer(const std::string& endpoint, const std::string& bytes, ReplAck* ack) {
+  if (Status s = protocol::DecodeReplAck(bytes.data(), bytes.size(), ack); !s.ok())
+    return Status::InvalidArgument("backup " + endpoint +
+                                   " did not answer as a replication endpoint (" + s.message() +
+                                   "): is it another node's replication_listen?");
+  if (ack->code == ReplCode::kStaleEpoch)
+    return Status::Conflict("backup " + endpoint + ": " + ack->message);
+  return Status::OK();
+}
+
+}  // namespace
+
+Status ReplicaShipper::SendSnapshot(Backup& b) {
+  if (journal_ == nullptr) return Status::Internal("replication: no journal to snapshot");
+  const uint64_t t0 = base::SteadyMs();
+  for (;;) {
+    bool first = true, restart = false;
+    uint64_t bytes = 0;
+    Status s = journal_->SnapshotChunks(
+        protocol::kSnapshotChunkBytes, [&](std::string data, bool) -> Status {
+          bytes += data.size();
+          std::string frame = protocol::EncodeReplFrame(
+              ReplFrame{first ? ReplKind::kSnapshotFirst : ReplKind::kSnapshotChunk, options_.shard,
+                        epoch_, 0, std::move(data)});
+          first = false;
+          std::string answer;
+          ReplAck ack;
+          if (Status a = Ask(b, frame, &answer); !a.ok()) return a;
+          if (Status r = ReadAnswer(b.endpoint, answer, &ack); !r.ok()) return r;
+          if (ack.code != ReplCode::kApplied) {
+            restart = true;  // it lost the snapshot's start (restarted) or cannot write
+            return Status::Unavailable(ack.message);
+          }
+          return Status::OK();
+        });
+    if (s.ok()) {
+      std::string answer;
+      ReplAck ack;
+      const std::string last = protocol::EncodeReplFrame(
+          ReplFrame{ReplKind::kSnapshotLast, options_.shard, epoch_, seq_, {}});
+      if (Status a = Ask(b, last, &answer); !a.ok()) return a;
+      if (Status r = ReadAnswer(b.endpoint, answer, &ack); !r.ok()) return r;
+      if (ack.code == ReplCode::kApplied && ack.complete && ack.epoch == epoch_ &&
+          ack.seq == seq_) {
+        b.synced = true;
+        stats_.snapshots++;
+        spdlog::info(
+            "replication: backup {} holds shard {} at epoch {} batch {} ({} bytes sent "
+            "in {} ms)",
+            b.endpoint, options_.shard, epoch_, seq_, bytes, base::SteadyMs() - t0);
+        return Status::OK();
+      }
+      restart = true;
+    }
+    if (!restart) return s;  // deposed, or the journal could not be read
+    spdlog::warn("replication: backup {} did not take the snapshot ({}); sending it again",
+                 b.endpoint, s.ok() ? "its last chunk was refused" : s.message());
+    std::this_thread::sleep_for(std::chrono::milliseconds(kRefusedPauseMs));
+  }
+}
+
+Status ReplicaShipper::Sync(Backup& b) {
+  std::string answer;
+  ReplAck ack;
+  const std::string probe =
+      protocol::EncodeReplFrame(ReplFrame{ReplKind::kProbe, options_.shard, epoch_, seq_, {}});
+  if (Status a = Ask(b, probe, &answer); !a.ok()) return a;
+  if (Status r = ReadAnswer(b.endpoint, answer, &ack); !r.ok()) return r;
+  if (ack.complete && ack.epoch == epoch_ && ack.seq == seq_) {
+    b.synced = true;
+    return Status::OK();
+  }
+  spdlog::info(
+      "replication: backup {} holds shard {} at epoch {} batch {}{}; sending a snapshot "
+      "at epoch {} batch {}",
+      b.endpoint, options_.shard, ack.epoch, ack.seq, ack.complete ? "" : " (incomplete)", epoch_,
+      seq_);
+  return SendSnapshot(b);
+}
+
+Status ReplicaShipper::Replicate(const std::string& batch,
+                                 const std::function<Status()>& write_local) {
+  const int64_t epoch = options_.epoch ? options_.epoch() : 0;
+  if (epoch <= 0)
+    return Status::Unavailable("replication: this node holds no epoch of its shard yet");
+  if (epoch != epoch_) {  // a new epoch numbers its batches from 1, on a fresh snapshot
+    epoch_ = epoch;
+    seq_ = 0;
+    for (auto& b : backups_) b->synced = false;
+  }
+  for (auto& b : backups_)
+    if (!b->synced)
+      if (Status s = Sync(*b); !s.ok()) return s;
+  ++seq_;
+  const std::string frame =
+      protocol::EncodeReplFrame(ReplFrame{ReplKind::kBatch, options_.shard, epoch_, seq_, batch});
+  for (auto& b : backups_) {
+    b->Send(frame);
+    stats_.bytes += frame.size();
+  }
+  const Status local = write_local();
+  const uint64_t t0 = base::SteadyUs();
+  for (auto& b : backups_) {
+    for (;;) {
+      std::string answer;
+      ReplAck ack;
+      if (Status a = Await(*b, frame, &answer); !a.ok()) return a;
+      if (Status r = ReadAnswer(b->endpoint, answer, &ack); !r.ok()) return r;
+      if (ack.code == ReplCode::kApplied && ack.complete && ack.epoch == epoch_ && ack.seq >= seq_)
+        break;
+      if (ack.code == ReplCode::kRefused) {
+        spdlog::warn("replication: backup {} refused batch {}: {}; sending it again", b->endpoint,
+                     seq_, ack.message);
+        std::this_thread::sleep_for(std::chrono::milliseconds(kRefusedPauseMs));
+        b->Send(frame);
+        continue;
+      }
+      // It cannot take the batch on what it holds: a snapshot with this batch in it (the
+      // local journal holds it once its write succeeded).
+      b->synced = false;
+      if (!local.ok()) break;
+      if (Status s = SendSnapshot(*b); !s.ok()) return s;
+      break;
+    }
+  }
+  stats_.waiting_us += base::SteadyUs() - t0;
+  if (!local.ok()) {
+    // The journal writes this same batch again (a full disk): it is numbered anew, and a
+    // backup that applied it applies the same records again.
+    return local;
+  }
+  stats_.batches++;
+  return Status::OK();
+}
+
+}  // namespace jobnet

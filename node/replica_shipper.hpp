@@ -1,0 +1,84 @@
+// A primary's side of replication (docs/failover.md §6): each journal batch goes to every
+// backup of the shard before a client hears of it. Runs on the journal's writing thread
+// (JournalOptions::replicate), with one ZeroMQ DEALER socket per backup used strictly as
+// request and answer; a socket that does not answer in time is replaced and the frame sent
+// again (the backup takes a batch it already holds as a no-op).
+//
+// A backup whose copy does not end where the next batch begins (a new epoch, a wiped or new
+// backup, a gap) is sent a snapshot of the whole journal first. A backup that answers that it
+// has seen a later epoch, or has taken the shard over, means this node has been deposed: the
+// write fails and the node stops (the scheduler stops on a failed journal write).
+//
+// While a backup cannot be reached, writes wait for it: a synchronous standby never lets a
+// client be answered for a batch that only one machine holds.
+#ifndef JOBNET_NODE_REPLICA_SHIPPER_HPP_
+#define JOBNET_NODE_REPLICA_SHIPPER_HPP_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "jobnet/status.h"
+
+namespace jobnet {
+
+class Journal;
+
+struct ReplicaShipperOptions {
+  std::string shard;                 // this node's id
+  std::vector<std::string> backups;  // their replication endpoints
+  // The epoch this node holds its shard at now (coord::Fence::epoch); read before each batch.
+  std::function<int64_t()> epoch;
+  // How long a backup may take to answer one frame before it is sent again on a new socket.
+  uint32_t answer_timeout_ms = 3000;
+};
+
+struct ReplicaShipperStats {
+  std::atomic<uint64_t> batches{0};     // batches durable on every backup
+  std::atomic<uint64_t> snapshots{0};   // snapshots sent to a backup
+  std::atomic<uint64_t> resends{0};     // frames sent again after a silent backup
+  std::atomic<uint64_t> bytes{0};       // bytes shipped, snapshots included
+  std::atomic<uint64_t> waiting_us{0};  // time spent past the local write, waiting on backups
+};
+
+class ReplicaShipper {
+ public:
+  static Status Create(ReplicaShipperOptions options, std::unique_ptr<ReplicaShipper>* out);
+  ~ReplicaShipper();
+  ReplicaShipper(const ReplicaShipper&) = delete;
+  ReplicaShipper& operator=(const ReplicaShipper&) = delete;
+
+  // The journal snapshots are read from: set once, after it is opened, before its first write.
+  void SetJournal(const Journal* journal) { journal_ = journal; }
+  // JournalOptions::replicate: ships `batch`, runs the local write, waits for every backup.
+  // Returns the local write's error if it failed; kConflict if a backup says this node has
+  // been deposed. Only the journal's writing thread calls it.
+  Status Replicate(const std::string& batch, const std::function<Status()>& write_local);
+  const ReplicaShipperStats& stats() const { return stats_; }
+
+ private:
+  struct Backup;
+  explicit ReplicaShipper(ReplicaShipperOptions options);
+  // Sends `frame` to backup `b` and waits for its answer, sending again on a new socket
+  // after each silent answer_timeout_ms. Fails only when the node is deposed.
+  Status Ask(Backup& b, const std::string& frame, std::string* answer);
+  Status Await(Backup& b, const std::string& frame, std::string* answer);
+  // Makes backup `b` hold this journal at (epoch_, seq_): asks where it stands, and sends a
+  // snapshot if it is not there.
+  Status Sync(Backup& b);
+  Status SendSnapshot(Backup& b);
+
+  const ReplicaShipperOptions options_;
+  const Journal* journal_ = nullptr;
+  std::vector<std::unique_ptr<Backup>> backups_;
+  int64_t epoch_ = 0;
+  uint64_t seq_ = 0;  // the last batch written in this epoch
+  ReplicaShipperStats stats_;
+};
+
+}  // namespace jobnet
+
+#endif  // JOBNET_NODE_REPLICA_SHIPPER_HPP_
