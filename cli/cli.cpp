@@ -417,6 +417,7 @@ struct ClusterFlags {
   int base_port = 7701;
   int http_base_port = -1;  // -1: base_port + 100; 0: no HTTP face
   int workers = 4;
+  int replicas = 1;
   bool json = false;
 };
 
@@ -427,7 +428,8 @@ int RunCluster(const ClusterFlags& f) {
       return Fail(Status::InvalidArgument("cluster up needs a node count, e.g. `cluster up 3`"));
     const int n = static_cast<int>(*count);
     int http_base = f.http_base_port < 0 ? f.base_port + 100 : f.http_base_port;
-    auto c = LocalCluster::Up(f.dir, n, f.base_port, f.workers, {}, "", http_base);
+    auto c = LocalCluster::Up(f.dir, n, f.base_port, f.workers, {}, "", http_base, false,
+                              f.replicas);
     if (!c.ok()) return Fail(c.status());
     std::string eps;
     for (const auto& node : c.value().nodes()) {
@@ -436,6 +438,9 @@ int RunCluster(const ClusterFlags& f) {
       std::cout << "\n";
       eps += (eps.empty() ? "" : ",") + node.endpoint;
     }
+    if (const LocalNode* etcd = c.value().etcd())
+      std::cerr << "etcd at " << etcd->endpoint << "; " << f.replicas
+                << " copies of each journal\n";
     std::cerr << "cluster of " << n << " nodes up in " << f.dir
               << "; use it with\n  export JOBNET_ENDPOINTS=" << eps << "\n";
     return kExitOk;
@@ -793,6 +798,9 @@ Runner AddClusterCommand(CLI::App* app) {
   cluster->add_option("--workers", cf->workers, "workers per node (default 4)");
   cluster->add_option("--http-base-port", cf->http_base_port,
                       "first node's HTTP port (default: base port + 100; 0 = no HTTP face)");
+  cluster->add_option("--replicas", cf->replicas,
+                      "up: copies of each node's journal (default 1); 2 or more start a local "
+                      "etcd and make every node a backup of the ones before it (docs/failover.md)");
   cluster->add_flag("--json", cf->json, "JSON lines (status)");
   return [cf, cluster]() -> int { return *cluster ? RunCluster(*cf) : -1; };
 }

@@ -2,14 +2,18 @@
 // them by pid file.
 #include "cluster/local_cluster.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <climits>
+#include <cstdlib>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -140,9 +144,54 @@ bool Alive(pid_t pid) {
 
 std::string PidFile(const LocalNode& n) { return n.data + ".pid"; }
 
+// Whether the etcd at http://127.0.0.1:PORT says it is healthy (it has a leader): one GET
+// /health over a plain socket, bounded by a second. Pauses after a failure, as Answers.
+bool EtcdHealthy(const std::string& endpoint) {
+  const int port = std::atoi(endpoint.substr(endpoint.rfind(':') + 1).c_str());
+  bool ok = false;
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0) {
+    timeval tv{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+      const std::string req = "GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+      if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+        std::string resp;
+        char buf[512];
+        ssize_t got;
+        while (resp.size() < 4096 && (got = ::recv(fd, buf, sizeof buf, 0)) > 0) resp.append(buf, got);
+        ok = resp.find("\"health\":\"true\"") != std::string::npos;
+      }
+    }
+    ::close(fd);
+  }
+  if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return ok;
+}
+
+// The etcd program on PATH, or "".
+std::string FindEtcd() {
+  const char* path = std::getenv("PATH");
+  std::string p = path ? path : "/usr/bin:/bin";
+  for (size_t start = 0; start <= p.size();) {
+    size_t end = p.find(':', start);
+    if (end == std::string::npos) end = p.size();
+    std::string cand = p.substr(start, end - start) + "/etcd";
+    if (end > start && ::access(cand.c_str(), X_OK) == 0) return cand;
+    start = end + 1;
+  }
+  return "";
+}
+
 // A refused connection fails at once (the client sees it), so a node still starting would be
 // asked in a tight loop: pause between tries.
 bool Answers(const std::string& endpoint, uint32_t timeout_ms) {
+  if (endpoint.rfind("http://", 0) == 0) return EtcdHealthy(endpoint);
   std::unique_ptr<Client> c;
   if (Client::Connect(ClientOptions::Single(endpoint, timeout_ms), &c).ok()) return true;
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -188,7 +237,7 @@ std::vector<std::string> LocalCluster::endpoints() const {
 const LocalNode* LocalCluster::Find(const std::string& id) const {
   for (const auto& n : nodes_)
     if (n.id == id) return &n;
-  return nullptr;
+  return id == "etcd" ? etcd() : nullptr;
 }
 
 Result<LocalCluster> LocalCluster::Load(const std::string& dir) {
@@ -210,20 +259,39 @@ Result<LocalCluster> LocalCluster::Load(const std::string& dir) {
     ln.args = n.value("args", std::vector<std::string>{});
     c.nodes_.push_back(std::move(ln));
   }
+  if (j.contains("etcd") && j["etcd"].is_object()) {
+    const auto& e = j["etcd"];
+    c.etcd_.id = "etcd";
+    c.etcd_.endpoint = e.value("endpoint", "");
+    c.etcd_.data = e.value("data", "");
+    c.etcd_.log = e.value("log", "");
+    c.etcd_.exe = e.value("exe", "");
+    c.etcd_.args = e.value("args", std::vector<std::string>{});
+  }
   return c;
 }
 
 Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_port, int workers,
                                       const std::vector<std::string>& extra_args,
-                                      const std::string& exe, int http_base_port, bool tied) {
+                                      const std::string& exe, int http_base_port, bool tied,
+                                      int replicas) {
   // Each node lists every other one as a peer.
   if (n < 1 || n > static_cast<int>(limits::kPeersMax))
     return Status::InvalidArgument("a local cluster has 1.." + std::to_string(limits::kPeersMax) +
                                    " nodes");
-  if (base_port < 1024 || base_port + n > 65535) return Status::InvalidArgument("bad base port");
+  if (replicas < 1 || replicas > n)
+    return Status::InvalidArgument("--replicas must be 1.." + std::to_string(n) +
+                                   " (copies of each journal, at most one per node)");
+  // Ports in use: the nodes', and with replicas their replication endpoints and etcd's two.
+  const int ports = replicas > 1 ? 2 * n + 2 : n;
+  if (base_port < 1024 || base_port + ports > 65535) return Status::InvalidArgument("bad base port");
   if (http_base_port != 0 && (http_base_port < 1024 || http_base_port + n > 65535 ||
-                              (http_base_port < base_port + n && base_port < http_base_port + n)))
+                              (http_base_port < base_port + ports && base_port < http_base_port + n)))
     return Status::InvalidArgument("bad HTTP base port (it must not overlap the node ports)");
+  std::string etcd_exe;
+  if (replicas > 1 && (etcd_exe = FindEtcd()).empty())
+    return Status::InvalidArgument("--replicas needs etcd on PATH (Debian: apt-get install "
+                                   "etcd-server; cluster/deps.sh installs it)");
   auto existing = Load(dir);
   if (existing.ok()) {
     for (const auto& node : existing.value().nodes())
@@ -257,8 +325,31 @@ Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_po
         node.args.push_back("--peer");
         node.args.push_back("tcp://127.0.0.1:" + std::to_string(base_port + k - 1));
       }
+    if (replicas > 1) {
+      auto repl = [&](int k) { return "tcp://127.0.0.1:" + std::to_string(base_port + n + k - 1); };
+      node.args.insert(node.args.end(),
+                       {"--etcd", "http://127.0.0.1:" + std::to_string(base_port + 2 * n),
+                        "--cluster-name", "local", "--replication-listen", repl(i)});
+      for (int r = 1; r < replicas; ++r) {
+        node.args.push_back("--backup");
+        node.args.push_back(repl((i - 1 + r) % n + 1));  // the next nodes, in a ring
+      }
+    }
     node.args.insert(node.args.end(), extra_args.begin(), extra_args.end());
     c.nodes_.push_back(std::move(node));
+  }
+  if (replicas > 1) {
+    c.etcd_.id = "etcd";
+    c.etcd_.exe = etcd_exe;
+    c.etcd_.data = abs + "/etcd";
+    c.etcd_.log = abs + "/etcd.log";
+    c.etcd_.endpoint = "http://127.0.0.1:" + std::to_string(base_port + 2 * n);
+    const std::string peer = "http://127.0.0.1:" + std::to_string(base_port + 2 * n + 1);
+    c.etcd_.args = {"--name", "jobnet-etcd", "--data-dir", c.etcd_.data,
+                    "--listen-client-urls", c.etcd_.endpoint, "--advertise-client-urls",
+                    c.etcd_.endpoint, "--listen-peer-urls", peer,
+                    "--initial-advertise-peer-urls", peer, "--initial-cluster",
+                    "jobnet-etcd=" + peer, "--logger", "zap", "--log-level", "warn"};
   }
   nlohmann::json j;
   j["exe"] = c.exe_;
@@ -266,11 +357,17 @@ Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_po
   for (const auto& node : c.nodes_)
     j["nodes"].push_back({{"id", node.id}, {"endpoint", node.endpoint}, {"http", node.http},
                           {"data", node.data}, {"log", node.log}, {"args", node.args}});
+  if (c.etcd() != nullptr)
+    j["etcd"] = {{"endpoint", c.etcd_.endpoint}, {"data", c.etcd_.data}, {"log", c.etcd_.log},
+                 {"exe", c.etcd_.exe}, {"args", c.etcd_.args}};
   {
     std::ofstream f(abs + "/cluster.json", std::ios::trunc);
     f << j.dump(2) << "\n";
     if (!f) return Status::Storage("cannot write " + abs + "/cluster.json");
   }
+  // etcd first: a node with --etcd gives up at once when it cannot hold its shard.
+  if (c.etcd() != nullptr)
+    if (Status s = c.Start(c.etcd_); !s.ok()) return s;
   for (const auto& node : c.nodes_) {
     Status s = c.Start(node, 0);
     if (!s.ok()) return s;
@@ -318,7 +415,7 @@ pid_t LocalCluster::Pid(const LocalNode& node) const {
 
 Status LocalCluster::Start(const LocalNode& node, int wait_ms) const {
   if (Pid(node) != 0) return Status::Conflict("node " + node.id + " is already running");
-  const std::string& exe = exe_;
+  const std::string& exe = node.exe.empty() ? exe_ : node.exe;
   pid_t node_pid = 0;
   if (tied_) {
     node_pid = TiedSpawner::Get().Run([&] { return ForkTiedNode(exe, node.args, node.log); });
@@ -374,6 +471,13 @@ Status LocalCluster::Down(int grace_ms) const {
     while (Pid(n) != 0 && std::chrono::steady_clock::now() < end)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     if (Pid(n) != 0) Kill(n, SIGKILL);
+  }
+  if (etcd() != nullptr && Pid(etcd_) != 0) {
+    ::kill(Pid(etcd_), SIGTERM);
+    auto etcd_end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (Pid(etcd_) != 0 && std::chrono::steady_clock::now() < etcd_end)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (Pid(etcd_) != 0) Kill(etcd_, SIGKILL);
   }
   return Status::OK();
 }

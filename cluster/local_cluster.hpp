@@ -25,6 +25,7 @@ struct LocalNode {
   std::string data;
   std::string log;
   std::vector<std::string> args;  // the `jobnet node ...` arguments
+  std::string exe;  // empty: the cluster's jobnet; else another program (the cluster's etcd)
 };
 
 class LocalCluster {
@@ -38,10 +39,14 @@ class LocalCluster {
   // `tied`: every node this LocalCluster starts (now or by Start) gets SIGKILL when this process
   // ends, SIGKILL included (PR_SET_PDEATHSIG); otherwise nodes outlive it (`jobnet cluster up`).
   // Each node is waited for up to kStartWaitMs (see Start).
+  // `replicas` > 1: copies of each node's journal (docs/failover.md): an etcd is started first
+  // (Debian etcd-server, from PATH), and node i ships its journal to the next replicas - 1
+  // nodes. Ports: nodes from base_port, their replication endpoints after them, then etcd's
+  // client and peer ports.
   static Result<LocalCluster> Up(const std::string& dir, int n, int base_port, int workers,
                                  const std::vector<std::string>& extra_args,
                                  const std::string& exe = "", int http_base_port = 0,
-                                 bool tied = false);
+                                 bool tied = false, int replicas = 1);
 
   static constexpr int kStartWaitMs = 60000;
   // How long Start waits for a spawned child to exec the node (its cmdline to become the node's).
@@ -49,7 +54,9 @@ class LocalCluster {
 
   const std::vector<LocalNode>& nodes() const { return nodes_; }
   std::vector<std::string> endpoints() const;
+  // A node by id; "etcd" names the cluster's etcd, if it has one.
   const LocalNode* Find(const std::string& id) const;
+  const LocalNode* etcd() const { return etcd_.id.empty() ? nullptr : &etcd_; }
 
   pid_t Pid(const LocalNode& node) const;  // 0 if not running
   // Starts the node and waits up to wait_ms for it to answer (0: does not wait). The default is
@@ -57,12 +64,14 @@ class LocalCluster {
   // has taken over 15 s; the bound is there to end a hang, not to time a start.
   Status Start(const LocalNode& node, int wait_ms = kStartWaitMs) const;
   Status Kill(const LocalNode& node, int sig) const;  // waits until the process is gone
-  Status Down(int grace_ms) const;                    // SIGTERM all, SIGKILL past grace
+  // SIGTERM all nodes, SIGKILL past grace; then the etcd (nodes give their shards up in it).
+  Status Down(int grace_ms) const;
 
  private:
   std::string dir_;
   std::string exe_;
   std::vector<LocalNode> nodes_;
+  LocalNode etcd_;  // id empty: none
   bool tied_ = false;
 };
 
