@@ -6,15 +6,15 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <climits>
-#include <cstdlib>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -22,12 +22,11 @@
 #include <future>
 #include <iterator>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
-#include "jobnet/limits.h"
 #include "jobnet/client.h"
+#include "jobnet/limits.h"
 
 namespace jobnet::cluster {
 
@@ -64,7 +63,9 @@ class TiedSpawner {
   }
 
  private:
-  TiedSpawner() { std::thread([this] { Loop(); }).detach(); }
+  TiedSpawner() {
+    std::thread([this] { Loop(); }).detach();
+  }
   void Loop() {
     for (;;) {
       std::packaged_task<pid_t()> task;
@@ -164,7 +165,8 @@ bool EtcdHealthy(const std::string& endpoint) {
         std::string resp;
         char buf[512];
         ssize_t got;
-        while (resp.size() < 4096 && (got = ::recv(fd, buf, sizeof buf, 0)) > 0) resp.append(buf, got);
+        while (resp.size() < 4096 && (got = ::recv(fd, buf, sizeof buf, 0)) > 0)
+          resp.append(buf, got);
         ok = resp.find("\"health\":\"true\"") != std::string::npos;
       }
     }
@@ -242,7 +244,8 @@ const LocalNode* LocalCluster::Find(const std::string& id) const {
 
 Result<LocalCluster> LocalCluster::Load(const std::string& dir) {
   std::ifstream f(dir + "/cluster.json");
-  if (!f) return Status::NotFound("no cluster in " + dir + " (start one with `jobnet cluster up N`)");
+  if (!f)
+    return Status::NotFound("no cluster in " + dir + " (start one with `jobnet cluster up N`)");
   nlohmann::json j = nlohmann::json::parse(f, nullptr, false);
   if (j.is_discarded() || !j.contains("nodes"))
     return Status::Corruption(dir + "/cluster.json is not a cluster description");
@@ -284,14 +287,17 @@ Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_po
                                    " (copies of each journal, at most one per node)");
   // Ports in use: the nodes', and with replicas their replication endpoints and etcd's two.
   const int ports = replicas > 1 ? 2 * n + 2 : n;
-  if (base_port < 1024 || base_port + ports > 65535) return Status::InvalidArgument("bad base port");
-  if (http_base_port != 0 && (http_base_port < 1024 || http_base_port + n > 65535 ||
-                              (http_base_port < base_port + ports && base_port < http_base_port + n)))
+  if (base_port < 1024 || base_port + ports > 65535)
+    return Status::InvalidArgument("bad base port");
+  if (http_base_port != 0 &&
+      (http_base_port < 1024 || http_base_port + n > 65535 ||
+       (http_base_port < base_port + ports && base_port < http_base_port + n)))
     return Status::InvalidArgument("bad HTTP base port (it must not overlap the node ports)");
   std::string etcd_exe;
   if (replicas > 1 && (etcd_exe = FindEtcd()).empty())
-    return Status::InvalidArgument("--replicas needs etcd on PATH (Debian: apt-get install "
-                                   "etcd-server; cluster/deps.sh installs it)");
+    return Status::InvalidArgument(
+        "--replicas needs etcd on PATH (Debian: apt-get install "
+        "etcd-server; cluster/deps.sh installs it)");
   auto existing = Load(dir);
   if (existing.ok()) {
     for (const auto& node : existing.value().nodes())
@@ -313,8 +319,9 @@ Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_po
     node.endpoint = "tcp://127.0.0.1:" + std::to_string(base_port + i - 1);
     node.data = abs + "/" + node.id;
     node.log = abs + "/" + node.id + ".log";
-    node.args = {"node", "--id", node.id, "--listen", node.endpoint, "--data", node.data,
-                 "--workers", std::to_string(workers)};
+    node.args = {"node",     "--id",        node.id,
+                 "--listen", node.endpoint, "--data",
+                 node.data,  "--workers",   std::to_string(workers)};
     if (http_base_port != 0) {
       node.http = "127.0.0.1:" + std::to_string(http_base_port + i - 1);
       node.args.push_back("--http");
@@ -345,21 +352,41 @@ Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_po
     c.etcd_.log = abs + "/etcd.log";
     c.etcd_.endpoint = "http://127.0.0.1:" + std::to_string(base_port + 2 * n);
     const std::string peer = "http://127.0.0.1:" + std::to_string(base_port + 2 * n + 1);
-    c.etcd_.args = {"--name", "jobnet-etcd", "--data-dir", c.etcd_.data,
-                    "--listen-client-urls", c.etcd_.endpoint, "--advertise-client-urls",
-                    c.etcd_.endpoint, "--listen-peer-urls", peer,
-                    "--initial-advertise-peer-urls", peer, "--initial-cluster",
-                    "jobnet-etcd=" + peer, "--logger", "zap", "--log-level", "warn"};
+    c.etcd_.args = {"--name",
+                    "jobnet-etcd",
+                    "--data-dir",
+                    c.etcd_.data,
+                    "--listen-client-urls",
+                    c.etcd_.endpoint,
+                    "--advertise-client-urls",
+                    c.etcd_.endpoint,
+                    "--listen-peer-urls",
+                    peer,
+                    "--initial-advertise-peer-urls",
+                    peer,
+                    "--initial-cluster",
+                    "jobnet-etcd=" + peer,
+                    "--logger",
+                    "zap",
+                    "--log-level",
+                    "warn"};
   }
   nlohmann::json j;
   j["exe"] = c.exe_;
   j["nodes"] = nlohmann::json::array();
   for (const auto& node : c.nodes_)
-    j["nodes"].push_back({{"id", node.id}, {"endpoint", node.endpoint}, {"http", node.http},
-                          {"data", node.data}, {"log", node.log}, {"args", node.args}});
+    j["nodes"].push_back({{"id", node.id},
+                          {"endpoint", node.endpoint},
+                          {"http", node.http},
+                          {"data", node.data},
+                          {"log", node.log},
+                          {"args", node.args}});
   if (c.etcd() != nullptr)
-    j["etcd"] = {{"endpoint", c.etcd_.endpoint}, {"data", c.etcd_.data}, {"log", c.etcd_.log},
-                 {"exe", c.etcd_.exe}, {"args", c.etcd_.args}};
+    j["etcd"] = {{"endpoint", c.etcd_.endpoint},
+                 {"data", c.etcd_.data},
+                 {"log", c.etcd_.log},
+                 {"exe", c.etcd_.exe},
+                 {"args", c.etcd_.args}};
   {
     std::ofstream f(abs + "/cluster.json", std::ios::trunc);
     f << j.dump(2) << "\n";
@@ -454,7 +481,8 @@ Status LocalCluster::Kill(const LocalNode& node, int sig) const {
   auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (Alive(pid)) {
     if (std::chrono::steady_clock::now() > end)
-      return Status::Timeout("node " + node.id + " (pid " + std::to_string(pid) + ") is still running");
+      return Status::Timeout("node " + node.id + " (pid " + std::to_string(pid) +
+                             ") is still running");
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   // A tied node is our child: reap it (blocking, as its other threads may still be exiting

@@ -163,16 +163,18 @@ void Coordination::OnShardEvents(const coord::WatchBatch& batch) {
     if (e.kv.key.compare(0, prefix.size(), prefix) != 0) continue;
     const std::string shard = e.kv.key.substr(prefix.size());
     if (e.type == coord::WatchEvent::Type::kPut) {
-      if (options_.on_holder) options_.on_holder(shard, coord::Coordinator::HolderOfKey(e.kv).primary);
+      if (options_.on_holder)
+        options_.on_holder(shard, coord::Coordinator::HolderOfKey(e.kv).primary);
       due_.erase(shard);
       continue;
     }
     if (options_.on_holder) options_.on_holder(shard, "");
     if (shard != options_.node_id && options_.has_copy && options_.take_over &&
         options_.has_copy(shard)) {
-      spdlog::warn("shard {} has no primary: this node holds a copy and takes it over unless it "
-                   "is held again within {} ms",
-                   shard, options_.takeover_grace_ms);
+      spdlog::warn(
+          "shard {} has no primary: this node holds a copy and takes it over unless it "
+          "is held again within {} ms",
+          shard, options_.takeover_grace_ms);
       due_[shard] = Clock::now() + std::chrono::milliseconds(options_.takeover_grace_ms);
     }
   }
@@ -245,9 +247,10 @@ void Coordination::HoldAdopted() {
     if (a.rewin) {
       auto won = coordinator_->Campaign(it->first);
       if (!won.ok()) {
-        spdlog::error("shard {} was taken over while this node had no lease ({}): it stays "
-                      "fenced here",
-                      it->first, won.status().ToString());
+        spdlog::error(
+            "shard {} was taken over while this node had no lease ({}): it stays "
+            "fenced here",
+            it->first, won.status().ToString());
         ++it;
         continue;
       }

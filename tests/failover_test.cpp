@@ -1,0 +1,162 @@
+// Failover with two copies of a journal (docs/failover.md §6-7), against real etcd and node
+// processes: n1 ships every journal batch to n2 before it answers. SIGKILL n1 and delete its
+// data directory: n2 takes shard n1 over and every job n1 acknowledged succeeds, answered by
+// n2. Freeze n1 past its lease: n2 takes the shard, and n1, thawed, never acknowledges again.
+// Kill the backup: n1's writes wait for it, and go on once it is back (a new snapshot). No
+// assertion depends on speed: each state is awaited.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <iterator>
+#include <nlohmann/json.hpp>
+
+#include "coord/etcd_client.hpp"
+#include "etcd_harness.hpp"
+#include "node_harness.hpp"
+#include "pipelined_client.hpp"
+#include "protocol/messages.hpp"
+
+namespace jobnet {
+namespace {
+
+using testing::EtcdProcess;
+using testing::Eventually;
+using testing::NodeProcess;
+using testing::Pack;
+using testing::Spec;
+
+class FailoverTest : public testing::DirTest {
+ protected:
+  void SetUp() override {
+    std::string why;
+    ASSERT_TRUE(etcd_.Start(&why)) << why;
+    coord::EtcdOptions o;
+    o.endpoints = {etcd_.endpoint()};
+    ASSERT_TRUE(coord::EtcdClient::Open(o, &kv_).ok());
+    repl1_ = "tcp://127.0.0.1:" + std::to_string(testing::FreePort());
+    repl2_ = "tcp://127.0.0.1:" + std::to_string(testing::FreePort());
+    n1_ = std::make_unique<NodeProcess>("n1", dir_ + "/n1", 2);
+    n2_ = std::make_unique<NodeProcess>("n2", dir_ + "/n2", 2);
+    const std::vector<std::string> etcd = {"--etcd", etcd_.endpoint(), "--cluster-name", "fo"};
+    n1_->AddArgs(etcd);
+    n2_->AddArgs(etcd);
+    n1_->AddArgs({"--peer", n2_->endpoint(), "--replication-listen", repl1_, "--backup", repl2_});
+    n2_->AddArgs({"--peer", n1_->endpoint(), "--replication-listen", repl2_});
+    ASSERT_TRUE(n2_->Start());
+    ASSERT_TRUE(n1_->Start());
+  }
+  // The shard key of `id`: its primary and epoch; epoch 0 = absent.
+  std::pair<std::string, int64_t> Shard(const std::string& id) {
+    auto r = kv_->Range("/jobnet/fo/shard/" + id);
+    if (!r.ok() || r.value().kvs.empty()) return {"", 0};
+    const auto& kv = r.value().kvs[0];
+    return {nlohmann::json::parse(kv.value).value("primary", ""), kv.mod_revision};
+  }
+  static bool LogHas(const NodeProcess& node, const std::string& text) {
+    std::ifstream in(node.log_path());
+    std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return log.find(text) != std::string::npos;
+  }
+  // Submits `n` sleep jobs of `ms` to `c`; their ids.
+  static std::vector<std::string> SubmitSleeps(Client& c, int n, int ms) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < n; ++i) {
+      auto r = c.Submit(Spec("sleep", Pack(ms)));
+      EXPECT_TRUE(r.ok()) << r.status().ToString();
+      if (r.ok()) ids.push_back(r.value().id);
+    }
+    return ids;
+  }
+  // Waits for each job through `c`; how many succeeded.
+  static int Succeeded(Client& c, const std::vector<std::string>& ids) {
+    int ok = 0;
+    for (const auto& id : ids) {
+      Result<JobInfo> r = Status::Unavailable("not asked");
+      // A request that meets the takeover under way is answered `unavailable`: ask again.
+      Eventually(
+          [&] {
+            r = c.Wait(id, 20000);
+            return r.ok() || !r.status().IsUnavailable();
+          },
+          std::chrono::seconds(60));
+      ok += r.ok() && r.value().state == protocol::JobState::kSucceeded;
+    }
+    return ok;
+  }
+
+  EtcdProcess etcd_;
+  std::unique_ptr<coord::EtcdClient> kv_;
+  std::string repl1_, repl2_;
+  std::unique_ptr<NodeProcess> n1_, n2_;
+};
+
+TEST_F(FailoverTest, KilledPrimaryWithItsDiskLostIsTakenOverAndNoAcknowledgedJobIsLost) {
+  auto c1 = n1_->Connect(10000);
+  ASSERT_TRUE(c1);
+  const auto [primary, epoch] = Shard("n1");
+  ASSERT_EQ(primary, "n1");
+  const std::vector<std::string> ids = SubmitSleeps(*c1, 40, 150);
+  ASSERT_EQ(ids.size(), 40u);
+
+  n1_->Kill();
+  std::filesystem::remove_all(n1_->data());
+  ASSERT_TRUE(Eventually([&] { return Shard("n1").first == "n2"; }, std::chrono::seconds(30)));
+  EXPECT_GT(Shard("n1").second, epoch);
+  auto c2 = n2_->Connect(5000);
+  ASSERT_TRUE(c2);
+  EXPECT_EQ(Succeeded(*c2, ids), 40);
+  EXPECT_TRUE(LogHas(*n2_, "serving shard n1 from its copy"));
+  // n2 goes on serving its own shard beside n1's.
+  auto own = c2->Submit(Spec("echo", Pack(7)));
+  ASSERT_TRUE(own.ok()) << own.status().ToString();
+  EXPECT_EQ(own.value().id.rfind("n2-", 0), 0u);
+  EXPECT_EQ(Succeeded(*c2, {own.value().id}), 1);
+}
+
+TEST_F(FailoverTest, FrozenPrimaryIsDeposedAndNeverAcknowledgesAgain) {
+  auto c1 = n1_->Connect(3000);
+  ASSERT_TRUE(c1);
+  const std::vector<std::string> ids = SubmitSleeps(*c1, 10, 100);
+  ASSERT_EQ(ids.size(), 10u);
+
+  ::kill(n1_->pid(), SIGSTOP);  // past its lease: n2 takes the shard over
+  ASSERT_TRUE(Eventually([&] { return LogHas(*n2_, "serving shard n1 from its copy"); },
+                         std::chrono::seconds(30)));
+  ::kill(n1_->pid(), SIGCONT);
+  // The thawed primary holds no lease that etcd knows: it is fenced, and its next journal
+  // batch is refused by n2 (which holds the shard now), so it stops. A submit to it is never
+  // acknowledged.
+  for (int i = 0; i < 3; ++i) {
+    auto r = c1->Submit(Spec("echo", Pack(i)));
+    EXPECT_FALSE(r.ok()) << "a deposed primary acknowledged " << r.value().id;
+  }
+  auto c2 = n2_->Connect(5000);
+  ASSERT_TRUE(c2);
+  EXPECT_EQ(Succeeded(*c2, ids), 10);
+  EXPECT_EQ(Shard("n1").first, "n2");
+}
+
+TEST_F(FailoverTest, WritesWaitForABackupThatIsDownAndGoOnWhenItIsBack) {
+  auto c1 = n1_->Connect(60000);
+  ASSERT_TRUE(c1);
+  const std::vector<std::string> before = SubmitSleeps(*c1, 3, 10);
+  n2_->Kill();
+  // Not acknowledged while the only backup is down...
+  auto pending = std::async(std::launch::async, [&] { return c1->Submit(Spec("echo", Pack(1))); });
+  EXPECT_EQ(pending.wait_for(std::chrono::milliseconds(1500)), std::future_status::timeout);
+  // ... and acknowledged once it is back, with a fresh copy.
+  ASSERT_TRUE(n2_->Start());
+  auto r = pending.get();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  std::vector<std::string> all = before;
+  all.push_back(r.value().id);
+  EXPECT_EQ(Succeeded(*c1, all), 4);
+  EXPECT_TRUE(LogHas(*n1_, "sending a snapshot"));
+}
+
+}  // namespace
+}  // namespace jobnet
