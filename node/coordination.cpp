@@ -30,6 +30,11 @@ Status Coordination::Start(CoordinationOptions options, std::unique_ptr<Coordina
   spdlog::info("holding shard {} at epoch {} (etcd lease {:x}, cluster {})", c->options_.node_id,
                c->epoch_, c->coordinator_->lease(), c->options_.cluster);
   if (c->options_.on_holder || c->options_.has_copy) c->Follow();
+  for (const auto& shard : c->options_.taken) {
+    spdlog::warn("shard {} was taken over by this node before it stopped: holding it again", shard);
+    c->must_hold_.insert(shard);
+    c->due_[shard] = Clock::now();
+  }
   c->thread_ = std::thread([p = c.get()] { p->Loop(); });
   *out = std::move(c);
   return Status::OK();
@@ -169,6 +174,10 @@ void Coordination::OnShardEvents(const coord::WatchBatch& batch) {
       continue;
     }
     if (options_.on_holder) options_.on_holder(shard, "");
+    if (must_hold_.count(shard)) {
+      due_[shard] = Clock::now();
+      continue;
+    }
     if (shard != options_.node_id && options_.has_copy && options_.take_over &&
         options_.has_copy(shard)) {
       spdlog::warn(
@@ -201,12 +210,19 @@ void Coordination::TakeOverDue() {
     }
     auto won = coordinator_->Campaign(shard);
     if (!won.ok()) {
-      spdlog::info("not taking shard {} over: {}", shard, won.status().ToString());
-      if (!won.status().IsConflict()) {
-        std::lock_guard<std::mutex> lock(mu_);
+      std::lock_guard<std::mutex> lock(mu_);
+      const bool must = must_hold_.count(shard) > 0;
+      // A shard this node took over is its own: held by another node only until that node is
+      // deposed (its batches are refused here) or its old lease ends.
+      if (must || !won.status().IsConflict())
         due_[shard] = Clock::now() + kRetry;
-      }
+      else
+        spdlog::info("not taking shard {} over: {}", shard, won.status().ToString());
       continue;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      must_hold_.erase(shard);
     }
     auto fence = std::make_shared<coord::Fence>();
     fence->Hold(coordinator_->LeaseValidUntil(), won.value());

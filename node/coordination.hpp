@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -41,6 +42,9 @@ struct CoordinationOptions {
   // How long a shard stays without a holder before a backup campaigns for it: its own primary,
   // restarting, wins it back in that time.
   uint32_t takeover_grace_ms = 1000;
+  // Shards this node took over when it last ran (ReplicaServer::Taken): they are its to serve,
+  // campaigned for at start and until won.
+  std::vector<std::string> taken;
 };
 
 class Coordination {
@@ -83,6 +87,7 @@ class Coordination {
   std::condition_variable wake_;
   bool stop_ = false;  // guarded by mu_
   std::map<std::string, std::chrono::steady_clock::time_point> due_;  // guarded by mu_
+  std::set<std::string> must_hold_;  // options_.taken not yet won; guarded by mu_
   bool refollow_ = false;                                            // guarded by mu_
   struct AdoptedShard {
     int64_t epoch = 0;

@@ -2,47 +2,48 @@
 #include "node/node.hpp"
 
 #include <signal.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
-#include <condition_variable>
-#include <cstdlib>
-#include <map>
-#include <mutex>
-#include <thread>
-
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
 
-#include "actors/events.hpp"
 #include "actors/blob_service.hpp"
+#include "actors/events.hpp"
 #include "actors/ingress.hpp"
-#include "handlers/image_util.hpp"
-#include "storage/blob_store.hpp"
+#include "actors/journal_writer.hpp"
+#include "actors/scheduler.hpp"
 #include "base/clock.hpp"
 #include "base/exit_codes.hpp"
 #include "core/worker_pool.hpp"
+#include "handlers/image_util.hpp"
+#include "http/callbacks.hpp"
+#include "http/gateway.hpp"
 #include "jobnet/limits.h"
-#include "actors/journal_writer.hpp"
-#include "actors/scheduler.hpp"
-#include "protocol/counters.hpp"
-#include "protocol/histograms.hpp"
-#include "storage/journal.hpp"
-#include "storage/run_marks.hpp"
 #include "node/coordination.hpp"
+#include "node/hosted_blobs.hpp"
 #include "node/logging.hpp"
 #include "node/replica_server.hpp"
 #include "node/replica_shipper.hpp"
-#include "node/hosted_blobs.hpp"
 #include "node/transport.hpp"
-#include "http/callbacks.hpp"
-#include "http/gateway.hpp"
+#include "protocol/codec.hpp"
+#include "protocol/counters.hpp"
+#include "protocol/histograms.hpp"
+#include "storage/blob_store.hpp"
+#include "storage/journal.hpp"
+#include "storage/run_marks.hpp"
 
 namespace jobnet {
 namespace {
@@ -210,9 +211,10 @@ StepExit ChooseWorkers(const NodeConfig& config, Journal& journal, uint32_t* wor
     spdlog::info("{} workers, as last set by `jobnet workers set` (configured: {})", *workers,
                  config.workers);
   else if (pool.workers != 0 && *workers != pool.workers)
-    spdlog::info("{} workers as configured: the configured size changed from {} since `jobnet "
-                 "workers set {}`, so it replaces that",
-                 *workers, pool.configured, pool.workers);
+    spdlog::info(
+        "{} workers as configured: the configured size changed from {} since `jobnet "
+        "workers set {}`, so it replaces that",
+        *workers, pool.configured, pool.workers);
   return 0;
 }
 
@@ -301,9 +303,9 @@ StepExit Recover(const NodeConfig& config, const Storage& st, sched::Scheduler& 
     spdlog::warn("{} job(s) were running when the node stopped; their attempts are counted",
                  marked_running);
   core.FinishRecovery(next_seq, sched::SystemNow());
-  out->ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - t0)
-                .count();
+  out->ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   return 0;
 }
 
@@ -356,8 +358,9 @@ std::vector<std::pair<protocol::Counter, uint64_t>> NodeCounters(Transport* t,
     // Error replies by code; index 0 (kOk) is never counted, the last entry is "other".
     for (size_t code = 1; code < ts.errors.size(); ++code)
       if (uint64_t n = ts.errors[code].load())
-        m.emplace_back(code + 1 == ts.errors.size() ? Counter::kRejectedOther
-                                                    : protocol::RejectedCounter(static_cast<uint32_t>(code)),
+        m.emplace_back(code + 1 == ts.errors.size()
+                           ? Counter::kRejectedOther
+                           : protocol::RejectedCounter(static_cast<uint32_t>(code)),
                        n);
   }
   const BlobStoreStats bs = blob_store.stats();
@@ -478,8 +481,19 @@ class ShardHost {
   }
   // Serves `shard` from this node's copy, fenced by `fence`.
   Status TakeOver(const std::string& shard, std::shared_ptr<const coord::Fence> fence);
-  // Whether any shard is served here (cheap: every request group asks).
+  // Whether any shard is served or expected here (cheap: every request group asks).
   bool Any() const { return any_.load(std::memory_order_acquire); }
+  // Shards this node is to serve but does not yet (taken over before a restart, or being
+  // recovered): their requests are answered `unavailable`, not `not_found`.
+  void Expect(const std::vector<std::string>& shards) {
+    std::lock_guard<std::mutex> lock(mu_);
+    expected_.insert(shards.begin(), shards.end());
+    if (!expected_.empty()) any_.store(true, std::memory_order_release);
+  }
+  bool Expected(const std::string& shard) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return expected_.count(shard) > 0 && shards_.count(shard) == 0;
+  }
   // The ingress of the taken-over shard `shard`, if this node serves it.
   bool IngressFor(const std::string& shard, actors::ingress_actor* out) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -524,6 +538,7 @@ class ShardHost {
   ReplicaServer* replicas_ = nullptr;
   bool stopping_ = false;
   std::map<std::string, std::unique_ptr<Hosted>> shards_;
+  std::set<std::string> expected_;
   std::atomic<bool> any_{false};
 };
 
@@ -535,6 +550,8 @@ Status ShardHost::TakeOver(const std::string& shard, std::shared_ptr<const coord
     if (stopping_) return Status::Unavailable("the node is stopping");
     if (shards_.count(shard)) return Status::OK();
     sc = config_;
+    expected_.insert(shard);
+    any_.store(true, std::memory_order_release);
   }
   std::string dir;
   if (Status s = replicas_->Release(shard, &dir); !s.ok()) return s;
@@ -567,9 +584,10 @@ Status ShardHost::TakeOver(const std::string& shard, std::shared_ptr<const coord
   SpawnActors(*sys_, sc, h->st, incarnation, workers, std::move(core), blob_refs,
               std::move(handler_config), peer_endpoints, *transport_, *tp_, h->deliverer.get(),
               std::move(fence), &h->actors);
-  spdlog::warn("serving shard {} from its copy: recovered {} jobs and {} schedules in {} ms, {} "
-               "workers",
-               shard, recovered.jobs, recovered.schedules, recovered.ms, workers);
+  spdlog::warn(
+      "serving shard {} from its copy: recovered {} jobs and {} schedules in {} ms, {} "
+      "workers",
+      shard, recovered.jobs, recovered.schedules, recovered.ms, workers);
   shards_.emplace(shard, std::move(h));
   any_.store(true, std::memory_order_release);
   transport_->SetShardHolder(shard, config_.id);  // requests for it now stay here
@@ -579,7 +597,7 @@ Status ShardHost::TakeOver(const std::string& shard, std::shared_ptr<const coord
 // Hands a round of requests to the node's ingress, and those about a taken-over shard's jobs
 // to that shard's ingress.
 void Dispatch(std::vector<protocol::Inbound> requests, const actors::ingress_actor& ingress,
-              ShardHost& host) {
+              ShardHost& host, Transport& transport) {
   if (!host.Any()) {
     caf::anon_send(ingress, actors::inbound_atom_v, std::move(requests));
     return;
@@ -589,7 +607,8 @@ void Dispatch(std::vector<protocol::Inbound> requests, const actors::ingress_act
   for (auto& r : requests) {
     uint64_t wait_ms = 0;
     const std::string* job = ForwardableJob(r.env.body, &wait_ms);
-    auto parsed = job ? protocol::ParseJobId(*job) : Result<protocol::ParsedJobId>(Status::NotFound(""));
+    auto parsed =
+        job ? protocol::ParseJobId(*job) : Result<protocol::ParsedJobId>(Status::NotFound(""));
     if (parsed.ok()) {
       auto& group = by_shard[parsed.value().node];
       group.push_back(std::move(r));
@@ -599,9 +618,19 @@ void Dispatch(std::vector<protocol::Inbound> requests, const actors::ingress_act
   }
   for (auto& [shard, group] : by_shard) {
     actors::ingress_actor target;
-    if (host.IngressFor(shard, &target))
+    if (host.IngressFor(shard, &target)) {
       caf::anon_send(target, actors::inbound_atom_v, std::move(group));
-    else
+    } else if (host.Expected(shard)) {
+      std::vector<std::pair<uint64_t, std::string>> answers;
+      for (const auto& r : group)
+        if (r.route != 0)
+          answers.emplace_back(
+              r.route, protocol::Encode(protocol::MakeError(
+                           r.env.corr_id, Status::Unavailable("shard " + shard +
+                                                              " is being taken over by this "
+                                                              "node; ask again shortly"))));
+      transport.ReplyMany(std::move(answers));
+    } else
       own.insert(own.end(), std::make_move_iterator(group.begin()),
                  std::make_move_iterator(group.end()));
   }
@@ -638,8 +667,9 @@ StepExit StartCoordination(const NodeConfig& config, ReplicaServer* replicas,
       ReplicaPosition pos;
       return replicas->HasCompleteCopy(shard, &pos);
     };
-    co.take_over = [host](const std::string& shard,
-                          std::shared_ptr<const coord::Fence> fence) {
+    co.taken = replicas->Taken();
+    host->Expect(co.taken);
+    co.take_over = [host](const std::string& shard, std::shared_ptr<const coord::Fence> fence) {
       return host->TakeOver(shard, std::move(fence));
     };
   }
@@ -663,13 +693,13 @@ void Drain(caf::actor_system& sys, const actors::scheduler_actor& scheduler, uin
     actors::DrainState ds;
     bool got = false;
     self->request(scheduler, std::chrono::seconds(2), actors::drain_atom_v)
-        .receive([&](const actors::DrainState& d) { ds = d, got = true; },
-                 [&](caf::error&) {});
+        .receive([&](const actors::DrainState& d) { ds = d, got = true; }, [&](caf::error&) {});
     if (got && ds.running == 0 && ds.journal_idle) break;
     if (std::chrono::steady_clock::now() >= grace_end) {
-      spdlog::warn("grace period over with {} runs unfinished; on restart each counts as an "
-                   "interrupted attempt and is retried if attempts remain",
-                   ds.running);
+      spdlog::warn(
+          "grace period over with {} runs unfinished; on restart each counts as an "
+          "interrupted attempt and is retried if attempts remain",
+          ds.running);
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -704,7 +734,7 @@ int RunNode(const NodeConfig& config) {
     spdlog::error("bad configuration: {}", s.ToString());
     return kExitConfig;
   }
-  spdlog::set_level(spdlog::level::from_str(config.log_level == "warn" ? "warning"
+  spdlog::set_level(spdlog::level::from_str(config.log_level == "warn"    ? "warning"
                                             : config.log_level == "error" ? "err"
                                                                           : config.log_level));
   sigset_t sigs = BlockSignals();
@@ -754,14 +784,15 @@ int RunNode(const NodeConfig& config) {
 
   tp.store(transport.get());  // before Run: the first reply must find the transport
   host->Ready(config, &sys, transport.get(), &tp, replicas.get());
-  transport->Run([ingress = actors.ingress, host](std::vector<protocol::Inbound> requests) {
-    Dispatch(std::move(requests), ingress, *host);
+  transport->Run([ingress = actors.ingress, host,
+                  t = transport.get()](std::vector<protocol::Inbound> requests) {
+    Dispatch(std::move(requests), ingress, *host, *t);
   });
   spdlog::info(
       "node {} listening on {} (incarnation {}, {} workers, {} peers, recovered {} jobs and {} "
       "schedules in {} ms)",
-      config.id, transport->endpoint(), incarnation, workers, config.peers.size(),
-      recovered.jobs, recovered.schedules, recovered.ms);
+      config.id, transport->endpoint(), incarnation, workers, config.peers.size(), recovered.jobs,
+      recovered.schedules, recovered.ms);
 
   int sig = 0;
   sigwait(&sigs, &sig);

@@ -1,8 +1,13 @@
 // A backup's copies of its primaries' shards; see replica_server.hpp.
 #include "node/replica_server.hpp"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -28,8 +33,10 @@ struct ReplicaServer::Impl {
   // the loop's alone.
   std::mutex mu;
   struct Copy {
-    std::unique_ptr<Journal> journal;
-    ReplicaPosition pos;
+    std::unique_ptr<Journal> journal;  // <dir>/<shard>
+    ReplicaPosition pos;               // what it holds
+    std::unique_ptr<Journal> staging;  // <dir>/<shard>.staging, while a snapshot comes in
+    int64_t staging_epoch = 0;
   };
   std::map<std::string, Copy> copies;
   std::set<std::string> released;  // shards taken over by this node
@@ -47,6 +54,15 @@ Status ReplicaServer::Start(ReplicaServerOptions options, std::unique_ptr<Replic
   std::filesystem::create_directories(options.dir, ec);
   if (ec) return Status::Storage("cannot create " + options.dir + ": " + ec.message());
   std::unique_ptr<ReplicaServer> rs(new ReplicaServer(std::move(options)));
+  // Shards taken over by an earlier run stay this node's.
+  for (const auto& entry : std::filesystem::directory_iterator(rs->options_.dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const std::string suffix = ".taken";
+    if (name.size() > suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+        protocol::ValidShardId(name.substr(0, name.size() - suffix.size())))
+      rs->impl_->released.insert(name.substr(0, name.size() - suffix.size()));
+  }
   try {
     auto& r = rs->impl_->router;
     r.set(zmq::sockopt::linger, 0);
@@ -73,6 +89,28 @@ ReplAck Answer(ReplCode code, const ReplFrame& f, const ReplicaPosition& pos,
   return ReplAck{code, f.shard, pos.epoch, pos.seq, pos.complete, std::move(message)};
 }
 
+JournalOptions CopyOptions() {
+  JournalOptions jo;
+  jo.log = [](const std::string& line) { spdlog::warn("replica: {}", line); };
+  return jo;
+}
+
+// Makes a rename in `dir` durable.
+void SyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    (void)::fsync(fd);
+    ::close(fd);
+  }
+}
+
+// A copy whose snapshot swap was cut short between its two renames is put back first.
+void RestoreSwapped(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path) && std::filesystem::exists(path + ".old"))
+    std::filesystem::rename(path + ".old", path, ec);
+}
+
 }  // namespace
 
 bool ReplicaServer::HasCompleteCopy(const std::string& shard, ReplicaPosition* pos) {
@@ -85,7 +123,9 @@ bool ReplicaServer::HasCompleteCopy(const std::string& shard, ReplicaPosition* p
   }
   // A copy left by an earlier run of this node: read its position without keeping it open.
   const std::string dir = options_.dir + "/" + shard;
-  if (!protocol::ValidShardId(shard) || !std::filesystem::exists(dir + "/CURRENT")) return false;
+  if (!protocol::ValidShardId(shard)) return false;
+  RestoreSwapped(dir);
+  if (!std::filesystem::exists(dir + "/CURRENT")) return false;
   JournalOptions jo;
   jo.read_only = true;
   std::unique_ptr<Journal> j;
@@ -94,81 +134,133 @@ bool ReplicaServer::HasCompleteCopy(const std::string& shard, ReplicaPosition* p
 }
 
 Status ReplicaServer::Release(const std::string& shard, std::string* dir) {
+  if (!protocol::ValidShardId(shard)) return Status::InvalidArgument("bad shard id " + shard);
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->released.insert(shard);
   impl_->copies.erase(shard);  // closes the copy
   *dir = options_.dir + "/" + shard;
+  RestoreSwapped(*dir);
+  const std::string marker = *dir + ".taken";
+  if (!std::filesystem::exists(marker)) {
+    int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 || ::fsync(fd) != 0) {
+      if (fd >= 0) ::close(fd);
+      return Status::Storage("cannot write " + marker + ": " + std::strerror(errno));
+    }
+    ::close(fd);
+    SyncDir(options_.dir);
+  }
   return Status::OK();
+}
+
+std::vector<std::string> ReplicaServer::Taken() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return std::vector<std::string>(impl_->released.begin(), impl_->released.end());
 }
 
 ReplAck ReplicaServer::Impl::Apply(const std::string& dir, uint32_t shards_max, const ReplFrame& f,
                                    ReplicaServerStats& stats) {
-  Impl& im = *this;
-  std::lock_guard<std::mutex> lock(im.mu);
-  if (im.released.count(f.shard))
+  std::lock_guard<std::mutex> lock(mu);
+  if (released.count(f.shard))
     return Answer(ReplCode::kStaleEpoch, f, ReplicaPosition{},
                   "this node has taken shard " + f.shard + " over: its sender is deposed");
-  auto it = im.copies.find(f.shard);
-  if (it == im.copies.end()) {
-    if (im.copies.size() >= shards_max)
+  const std::string path = dir + "/" + f.shard;
+  auto it = copies.find(f.shard);
+  if (it == copies.end()) {
+    if (copies.size() >= shards_max)
       return Answer(ReplCode::kRefused, f, ReplicaPosition{},
                     "this backup already keeps " + std::to_string(shards_max) + " shards");
     Copy c;
-    const std::string path = dir + "/" + f.shard;
-    JournalOptions jo;
-    jo.log = [](const std::string& line) { spdlog::warn("replica: {}", line); };
-    if (Status s = Journal::Open(path, jo, &c.journal); !s.ok())
+    RestoreSwapped(path);
+    if (Status s = Journal::Open(path, CopyOptions(), &c.journal); !s.ok())
       return Answer(ReplCode::kRefused, f, ReplicaPosition{},
                     "cannot open the copy: " + s.ToString());
     if (Status s = c.journal->LoadReplicaPosition(&c.pos); !s.ok())
       return Answer(ReplCode::kRefused, f, ReplicaPosition{}, s.ToString());
-    it = im.copies.emplace(f.shard, std::move(c)).first;
+    it = copies.emplace(f.shard, std::move(c)).first;
   }
-  ReplicaPosition& pos = it->second.pos;
-  Journal& copy = *it->second.journal;
-  if (f.epoch < pos.epoch)
+  Copy& c = it->second;
+  ReplicaPosition& pos = c.pos;
+  if (f.epoch < std::max(pos.epoch, c.staging_epoch))
     return Answer(ReplCode::kStaleEpoch, f, pos,
-                  "this backup has seen epoch " + std::to_string(pos.epoch) + " of shard " +
+                  "this backup has seen epoch " +
+                      std::to_string(std::max(pos.epoch, c.staging_epoch)) + " of shard " +
                       f.shard + ": a sender at epoch " + std::to_string(f.epoch) +
                       " has been deposed");
-  ReplicaPosition next = pos;
-  bool clear = false, sync = true;
+  if (pos.complete && !pos.history.empty() && f.history != pos.history)
+    return Answer(ReplCode::kStaleEpoch, f, pos,
+                  "this backup holds shard " + f.shard + " as journal " + pos.history +
+                      ", which the sender's journal " + f.history +
+                      " does not continue (its data was lost or replaced): it must not "
+                      "overwrite the copy; the copy's node takes the shard over once the "
+                      "sender stops");
   switch (f.kind) {
     case ReplKind::kProbe:
       return Answer(ReplCode::kApplied, f, pos);
-    case ReplKind::kBatch:
+    case ReplKind::kBatch: {
       if (pos.complete && pos.epoch == f.epoch && f.seq <= pos.seq)
         return Answer(ReplCode::kApplied, f, pos);  // a resend of what is applied
       if (!pos.complete || pos.epoch != f.epoch || f.seq != pos.seq + 1)
         return Answer(ReplCode::kNeedSnapshot, f, pos, "the copy does not end where it begins");
-      next = ReplicaPosition{f.epoch, f.seq, true};
+      ReplicaPosition next{f.epoch, f.seq, true, f.history};
+      if (Status s = c.journal->ApplyReplica(f.data, false, next, true); !s.ok())
+        return Answer(ReplCode::kRefused, f, pos, s.ToString());
+      pos = next;
+      stats.batches_applied++;
       break;
-    case ReplKind::kSnapshotFirst:
-      clear = true;
-      sync = false;
-      next = ReplicaPosition{f.epoch, 0, false};
-      break;
+    }
+    case ReplKind::kSnapshotFirst: {
+      // A snapshot fills a staging copy beside the current one, which stays complete (and may
+      // still be taken over) until the last chunk has been applied.
+      c.staging.reset();
+      std::error_code ec;
+      std::filesystem::remove_all(path + ".staging", ec);
+      if (Status s = Journal::Open(path + ".staging", CopyOptions(), &c.staging); !s.ok())
+        return Answer(ReplCode::kRefused, f, pos, "cannot make a staging copy: " + s.ToString());
+      c.staging_epoch = f.epoch;
+      [[fallthrough]];
+    }
     case ReplKind::kSnapshotChunk:
-    case ReplKind::kSnapshotLast:
-      if (pos.complete || pos.epoch != f.epoch)
+    case ReplKind::kSnapshotLast: {
+      if (!c.staging || c.staging_epoch != f.epoch)
         return Answer(ReplCode::kNeedSnapshot, f, pos, "no snapshot of this epoch under way");
-      sync = f.kind == ReplKind::kSnapshotLast;
-      next = ReplicaPosition{f.epoch, sync ? f.seq : 0, sync};
+      const bool last = f.kind == ReplKind::kSnapshotLast;
+      ReplicaPosition next{f.epoch, last ? f.seq : 0, last, f.history};
+      if (Status s = c.staging->ApplyReplica(f.data, false, next, last); !s.ok()) {
+        c.staging.reset();
+        c.staging_epoch = 0;
+        return Answer(ReplCode::kRefused, f, pos, s.ToString());
+      }
+      if (!last) break;
+      // Swap: the staging copy becomes the copy (each rename atomic, the directory synced).
+      c.staging.reset();
+      c.journal.reset();
+      std::error_code ec;
+      std::filesystem::remove_all(path + ".old", ec);
+      std::filesystem::rename(path, path + ".old", ec);
+      std::filesystem::rename(path + ".staging", path, ec);
+      if (ec) {
+        RestoreSwapped(path);
+        copies.erase(it);
+        return Answer(ReplCode::kRefused, f, ReplicaPosition{},
+                      "cannot put the snapshot in place: " + ec.message());
+      }
+      SyncDir(dir);
+      std::filesystem::remove_all(path + ".old", ec);
+      c.staging_epoch = 0;
+      if (Status s = Journal::Open(path, CopyOptions(), &c.journal); !s.ok()) {
+        copies.erase(it);
+        return Answer(ReplCode::kRefused, f, ReplicaPosition{},
+                      "cannot open the copy: " + s.ToString());
+      }
+      pos = next;
+      stats.snapshots_completed++;
+      spdlog::info("replica: copy of shard {} complete at epoch {} batch {}", f.shard, f.epoch,
+                   f.seq);
       break;
+    }
   }
-  if (Status s = copy.ApplyReplica(f.data, clear, next, sync); !s.ok()) {
-    // The copy may be half-written: only a new snapshot makes it whole again.
-    if (!s.IsCorruption()) pos.complete = false;
-    return Answer(ReplCode::kRefused, f, pos, s.ToString());
-  }
-  pos = next;
   stats.bytes_applied += f.data.size();
-  if (f.kind == ReplKind::kBatch) stats.batches_applied++;
-  if (f.kind == ReplKind::kSnapshotLast) {
-    stats.snapshots_completed++;
-    spdlog::info("replica: copy of shard {} complete at epoch {} batch {}", f.shard, f.epoch,
-                 f.seq);
-  }
   return Answer(ReplCode::kApplied, f, pos);
 }
 
@@ -199,12 +291,16 @@ void ReplicaServer::Loop() {
         !s.ok()) {
       stats_.refused++;
       spdlog::warn("replica: refused a frame: {}", s.ToString());
-      continue;  // not a primary of ours: no answer it could read
-    }
-    ack = impl_->Apply(options_.dir, options_.shards_max, f, stats_);
-    if (ack.code != ReplCode::kApplied) {
-      stats_.refused++;
-      spdlog::warn("replica: shard {} epoch {} seq {}: {}", f.shard, f.epoch, f.seq, ack.message);
+      // Answered, so that a sender of another version hears why rather than waiting.
+      ack = ReplAck{
+          ReplCode::kRefused, protocol::ValidShardId(f.shard) ? f.shard : "invalid", 0, 0, false,
+          s.ToString()};
+    } else {
+      ack = impl_->Apply(options_.dir, options_.shards_max, f, stats_);
+      if (ack.code != ReplCode::kApplied) {
+        stats_.refused++;
+        spdlog::warn("replica: shard {} epoch {} seq {}: {}", f.shard, f.epoch, f.seq, ack.message);
+      }
     }
     const std::string out = protocol::EncodeReplAck(ack);
     try {

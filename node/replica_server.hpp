@@ -47,9 +47,12 @@ class ReplicaServer {
   // position in *pos. A copy on disk from an earlier run counts. Thread-safe.
   bool HasCompleteCopy(const std::string& shard, ReplicaPosition* pos);
   // This node takes `shard` over: its copy is closed (so it can be opened as the shard's
-  // journal, at *dir) and every later frame for it is refused as from a deposed primary.
-  // Thread-safe; blocks while a frame for the shard is being applied.
+  // journal, at *dir) and every later frame for it is refused as from a deposed primary. This
+  // is durable (a marker file, <dir>/<shard>.taken): after a restart the shard is still this
+  // node's to serve (Taken). Thread-safe; blocks while a frame for the shard is being applied.
   Status Release(const std::string& shard, std::string* dir);
+  // The shards this node had taken over when it last ran (their markers), and since.
+  std::vector<std::string> Taken();
   const std::string& endpoint() const { return options_.listen; }
   const ReplicaServerStats& stats() const { return stats_; }
 

@@ -50,6 +50,11 @@ struct ReplicaShipper::Backup {
 ReplicaShipper::ReplicaShipper(ReplicaShipperOptions options) : options_(std::move(options)) {}
 ReplicaShipper::~ReplicaShipper() = default;
 
+void ReplicaShipper::SetJournal(const Journal* journal) {
+  journal_ = journal;
+  history_ = journal->history();
+}
+
 Status ReplicaShipper::Create(ReplicaShipperOptions options, std::unique_ptr<ReplicaShipper>* out) {
   if (!protocol::ValidShardId(options.shard))
     return Status::InvalidArgument("'" + options.shard + "' cannot name a shard");
@@ -132,7 +137,7 @@ Status ReplicaShipper::SendSnapshot(Backup& b) {
           bytes += data.size();
           std::string frame = protocol::EncodeReplFrame(
               ReplFrame{first ? ReplKind::kSnapshotFirst : ReplKind::kSnapshotChunk, options_.shard,
-                        epoch_, 0, std::move(data)});
+                        epoch_, 0, history_, std::move(data)});
           first = false;
           std::string answer;
           ReplAck ack;
@@ -148,7 +153,7 @@ Status ReplicaShipper::SendSnapshot(Backup& b) {
       std::string answer;
       ReplAck ack;
       const std::string last = protocol::EncodeReplFrame(
-          ReplFrame{ReplKind::kSnapshotLast, options_.shard, epoch_, seq_, {}});
+          ReplFrame{ReplKind::kSnapshotLast, options_.shard, epoch_, seq_, history_, {}});
       if (Status a = Ask(b, last, &answer); !a.ok()) return a;
       if (Status r = ReadAnswer(b.endpoint, answer, &ack); !r.ok()) return r;
       if (ack.code == ReplCode::kApplied && ack.complete && ack.epoch == epoch_ &&
@@ -173,8 +178,8 @@ Status ReplicaShipper::SendSnapshot(Backup& b) {
 Status ReplicaShipper::Sync(Backup& b) {
   std::string answer;
   ReplAck ack;
-  const std::string probe =
-      protocol::EncodeReplFrame(ReplFrame{ReplKind::kProbe, options_.shard, epoch_, seq_, {}});
+  const std::string probe = protocol::EncodeReplFrame(
+      ReplFrame{ReplKind::kProbe, options_.shard, epoch_, seq_, history_, {}});
   if (Status a = Ask(b, probe, &answer); !a.ok()) return a;
   if (Status r = ReadAnswer(b.endpoint, answer, &ack); !r.ok()) return r;
   if (ack.complete && ack.epoch == epoch_ && ack.seq == seq_) {
@@ -203,8 +208,8 @@ Status ReplicaShipper::Replicate(const std::string& batch,
     if (!b->synced)
       if (Status s = Sync(*b); !s.ok()) return s;
   ++seq_;
-  const std::string frame =
-      protocol::EncodeReplFrame(ReplFrame{ReplKind::kBatch, options_.shard, epoch_, seq_, batch});
+  const std::string frame = protocol::EncodeReplFrame(
+      ReplFrame{ReplKind::kBatch, options_.shard, epoch_, seq_, history_, batch});
   for (auto& b : backups_) {
     b->Send(frame);
     stats_.bytes += frame.size();

@@ -52,7 +52,7 @@ class ReplicaShipper {
   ReplicaShipper& operator=(const ReplicaShipper&) = delete;
 
   // The journal snapshots are read from: set once, after it is opened, before its first write.
-  void SetJournal(const Journal* journal) { journal_ = journal; }
+  void SetJournal(const Journal* journal);
   // JournalOptions::replicate: ships `batch`, runs the local write, waits for every backup.
   // Returns the local write's error if it failed; kConflict if a backup says this node has
   // been deposed. Only the journal's writing thread calls it.
@@ -73,6 +73,7 @@ class ReplicaShipper {
 
   const ReplicaShipperOptions options_;
   const Journal* journal_ = nullptr;
+  std::string history_;  // the journal's history id, sent with every frame
   std::vector<std::unique_ptr<Backup>> backups_;
   int64_t epoch_ = 0;
   uint64_t seq_ = 0;  // the last batch written in this epoch

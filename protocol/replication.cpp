@@ -10,7 +10,7 @@
 namespace jobnet::protocol {
 namespace {
 
-constexpr uint32_t kFrameFields = 6;  // version, kind, shard, epoch, seq, data
+constexpr uint32_t kFrameFields = 7;  // version, kind, shard, epoch, seq, history, data
 constexpr uint32_t kAckFields = 7;    // version, code, shard, epoch, seq, complete, message
 
 Status Bad(const std::string& what) { return Status::Corruption("replication frame: " + what); }
@@ -79,6 +79,8 @@ std::string EncodeReplFrame(const ReplFrame& f) {
   msgpack::sbuffer buf(f.data.size() + 64);
   msgpack::packer<msgpack::sbuffer> pk(buf);
   PackHeader(pk, kFrameFields, static_cast<uint64_t>(f.kind), f.shard, f.epoch, f.seq);
+  pk.pack_str(static_cast<uint32_t>(f.history.size()));
+  pk.pack_str_body(f.history.data(), static_cast<uint32_t>(f.history.size()));
   pk.pack_bin(static_cast<uint32_t>(f.data.size()));
   pk.pack_bin_body(f.data.data(), static_cast<uint32_t>(f.data.size()));
   return std::string(buf.data(), buf.size());
@@ -96,7 +98,9 @@ Status DecodeReplFrame(const char* data, size_t size, ReplFrame* out) {
   if (!ReadBytes(it[2], &out->shard) || !ValidShardId(out->shard)) return Bad("bad shard id");
   if (!ReadInt(it[3], &out->epoch) || out->epoch == 0) return Bad("bad epoch");
   if (!ReadUint(it[4], &out->seq)) return Bad("bad seq");
-  if (!ReadBytes(it[5], &out->data)) return Bad("bad data");
+  if (!ReadBytes(it[5], &out->history) || out->history.size() > kHistoryIdBytesMax)
+    return Bad("bad history id");
+  if (!ReadBytes(it[6], &out->data)) return Bad("bad data");
   if (out->kind == ReplKind::kBatch && (out->seq == 0 || out->data.empty()))
     return Bad("a batch needs a seq from 1 and data");
   return Status::OK();

@@ -28,6 +28,8 @@ constexpr uint64_t kReplicationFrameBytesMax = 512ull << 20;
 constexpr uint64_t kSnapshotChunkBytes = 4ull << 20;
 // A shard id is a node id: letters, digits, '_', '-', '.'; at most this long.
 constexpr size_t kShardIdBytesMax = 64;
+// A journal's history id: at most this long.
+constexpr size_t kHistoryIdBytesMax = 64;
 // An answer's message is cut to this.
 constexpr size_t kReplicationMessageBytesMax = 1024;
 
@@ -44,6 +46,9 @@ struct ReplFrame {
   std::string shard;
   int64_t epoch = 0;  // the primary's epoch (its shard key's mod_revision in etcd)
   uint64_t seq = 0;   // the batch's number in this epoch; a snapshot's position
+  // The history id of the primary's journal ("m:history"): a backup whose complete copy
+  // follows another history refuses the frame (the sender's journal replaced the one it copied).
+  std::string history;
   std::string data;   // a RocksDB WriteBatch's bytes (empty for a probe)
 };
 

@@ -25,6 +25,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <random>
 
 namespace jobnet {
 namespace {
@@ -33,8 +34,21 @@ constexpr char kFormatKey[] = "m:format";
 constexpr char kIncarnationKey[] = "m:incarnation";
 constexpr char kNextSeqKey[] = "m:next_seq";
 constexpr char kWorkersKey[] = "m:workers";
+constexpr char kHistoryKey[] = "m:history";
 constexpr char kFormat[] = "2";
 const std::string kQueuePrefix = "q:";
+
+// 32 random hex digits naming a journal's history (journal.hpp "m:history").
+std::string NewHistoryId() {
+  std::random_device rd;
+  static const char* kHex = "0123456789abcdef";
+  std::string id;
+  for (int i = 0; i < 4; ++i) {
+    uint32_t r = rd();
+    for (int k = 0; k < 8; ++k, r >>= 4) id.push_back(kHex[r & 0xf]);
+  }
+  return id;
+}
 
 void PutFixed64(std::string* s, uint64_t v) {
   for (int i = 7; i >= 0; --i) s->push_back(static_cast<char>((v >> (i * 8)) & 0xff));
@@ -237,6 +251,10 @@ Status Journal::Open(const std::string& dir, const JournalOptions& options,
     inc++;
     rocksdb::WriteBatch b;
     if (format.empty()) b.Put(kFormatKey, kFormat);  // a new journal
+    if (!raw->Get(rocksdb::ReadOptions(), kHistoryKey, &j->history_).ok()) {
+      j->history_ = NewHistoryId();  // a new journal, or one from before histories
+      b.Put(kHistoryKey, j->history_);
+    }
     b.Put(kIncarnationKey, Fixed64Value(inc));
     rocksdb::WriteOptions wo;
     wo.sync = true;
@@ -244,6 +262,8 @@ Status Journal::Open(const std::string& dir, const JournalOptions& options,
     if (!st.ok()) return st;
   }
   j->incarnation_ = inc;
+  if (options.read_only && !raw->Get(rocksdb::ReadOptions(), kHistoryKey, &j->history_).ok())
+    j->history_.clear();
   // The event stream goes on after the newest "e:" key. Trimming always keeps the newest
   // events_kept (at least kEventsKeptMin) of them, so once one was written the last is there.
   {

@@ -4,6 +4,10 @@
 //   "m:format"                    -> "2"  (other values are refused)
 //   "m:incarnation"               -> fixed64   bumped and synced on every read-write open
 //   "m:next_seq"                  -> fixed64   next job sequence number to hand out
+//   "m:history"                   -> 32 hex digits, random, written when the journal is made:
+//                                    names its history, so a backup can tell a primary's
+//                                    journal from one that replaced it (docs/failover.md §6)
+//   "m:replica"                   -> a backup's copy only: the position it holds (ReplicaPosition)
 //   "m:workers"                   -> fixed32(workers) fixed32(configured)   the pool size of the
 //                                    last `workers set`, and the configured size it replaced
 //   "j:" fixed64(seq)             -> job_record   (protocol/job_record.hpp), without the payload
@@ -71,6 +75,7 @@ struct ReplicaPosition {
   int64_t epoch = 0;
   uint64_t seq = 0;
   bool complete = false;
+  std::string history;  // the primary journal's history id ("m:history") the copy follows
 };
 
 // The worker pool size set at runtime (`jobnet workers set`), kept across restarts, with the
@@ -103,6 +108,8 @@ class Journal {
 
   // This open's incarnation (the bumped value; for a read-only open, the stored one).
   uint64_t incarnation() const { return incarnation_; }
+  // The journal's history id ("m:history"); "" for a read-only open of a journal without one.
+  const std::string& history() const { return history_; }
 
   // Writes one atomic, synced batch: job records with their events, purges, and next_seq
   // (when non-zero). A job's payload is written with its first record (the write that carries
@@ -181,6 +188,7 @@ class Journal {
   std::unique_ptr<rocksdb::DB> db_;
   JournalOptions options_;
   uint64_t incarnation_ = 0;
+  std::string history_;
   JournalStats stats_;
   bool full_ = false;  // the last write failed for want of space: resume before the next
   // Written by the one writing thread, read by event readers.

@@ -90,14 +90,18 @@ Status CopyShippedBatch(const std::string& batch, rocksdb::WriteBatch* out) {
   return Status::OK();
 }
 
+// fixed64 epoch, fixed64 seq, a complete byte, then the history id.
+constexpr size_t kPositionBytes = 17;
+constexpr size_t kHistoryBytesMax = 64;
+
 std::string EncodePosition(const ReplicaPosition& p) {
-  std::string v(17, '\0');
+  std::string v(kPositionBytes, '\0');
   for (int i = 0; i < 8; ++i) {
     v[i] = static_cast<char>(static_cast<uint64_t>(p.epoch) >> (56 - 8 * i));
     v[8 + i] = static_cast<char>(p.seq >> (56 - 8 * i));
   }
   v[16] = p.complete ? 1 : 0;
-  return v;
+  return v + p.history.substr(0, kHistoryBytesMax);
 }
 
 }  // namespace
@@ -124,7 +128,8 @@ Status Journal::LoadReplicaPosition(ReplicaPosition* out) const {
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), kReplicaKey, &v);
   if (s.IsNotFound()) return Status::OK();
   if (!s.ok()) return FromRocks(s, "read the replica position");
-  if (v.size() != 17) return Status::Corruption("m:replica has a bad length");
+  if (v.size() < kPositionBytes || v.size() > kPositionBytes + kHistoryBytesMax)
+    return Status::Corruption("m:replica has a bad length");
   uint64_t epoch = 0, seq = 0;
   for (int i = 0; i < 8; ++i) {
     epoch = (epoch << 8) | static_cast<uint8_t>(v[i]);
@@ -133,6 +138,7 @@ Status Journal::LoadReplicaPosition(ReplicaPosition* out) const {
   out->epoch = static_cast<int64_t>(epoch);
   out->seq = seq;
   out->complete = v[16] != 0;
+  out->history = v.substr(kPositionBytes);
   return Status::OK();
 }
 

@@ -14,6 +14,7 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "base/exit_codes.hpp"
 #include "coord/etcd_client.hpp"
 #include "etcd_harness.hpp"
 #include "node_harness.hpp"
@@ -83,7 +84,11 @@ class FailoverTest : public testing::DirTest {
             return r.ok() || !r.status().IsUnavailable();
           },
           std::chrono::seconds(60));
-      ok += r.ok() && r.value().state == protocol::JobState::kSucceeded;
+      const bool good = r.ok() && r.value().state == protocol::JobState::kSucceeded;
+      if (!good)
+        ADD_FAILURE() << id << ": "
+                      << (r.ok() ? protocol::JobStateName(r.value().state) : r.status().ToString());
+      ok += good;
     }
     return ok;
   }
@@ -115,6 +120,28 @@ TEST_F(FailoverTest, KilledPrimaryWithItsDiskLostIsTakenOverAndNoAcknowledgedJob
   ASSERT_TRUE(own.ok()) << own.status().ToString();
   EXPECT_EQ(own.value().id.rfind("n2-", 0), 0u);
   EXPECT_EQ(Succeeded(*c2, {own.value().id}), 1);
+}
+
+TEST_F(FailoverTest, ATakenOverShardStaysWithItsNewHolderAcrossRestarts) {
+  auto c1 = n1_->Connect(10000);
+  ASSERT_TRUE(c1);
+  const std::vector<std::string> ids = SubmitSleeps(*c1, 6, 10);
+  n1_->Kill();
+  std::filesystem::remove_all(n1_->data());
+  ASSERT_TRUE(Eventually([&] { return LogHas(*n2_, "serving shard n1 from its copy"); },
+                         std::chrono::seconds(30)));
+  // The new holder restarts: the shard is still its own (the copy is now the shard's journal).
+  n2_->Kill();
+  ASSERT_TRUE(n2_->Start());
+  ASSERT_TRUE(Eventually([&] { return Shard("n1").first == "n2"; }, std::chrono::seconds(30)));
+  auto c2 = n2_->Connect(5000);
+  ASSERT_TRUE(c2);
+  EXPECT_EQ(Succeeded(*c2, ids), 6);
+  // The old primary comes back with an empty disk: it must not start a new, empty shard n1
+  // (its ids would clash) nor overwrite n2's journal of it. It exits: the shard is held.
+  EXPECT_FALSE(n1_->Start());
+  EXPECT_EQ(WEXITSTATUS(n1_->Signal(0)), exit_code::kCoordination);
+  EXPECT_EQ(Succeeded(*c2, ids), 6);
 }
 
 TEST_F(FailoverTest, FrozenPrimaryIsDeposedAndNeverAcknowledgesAgain) {

@@ -21,7 +21,7 @@ using protocol::ReplFrame;
 using protocol::ReplKind;
 
 TEST(ReplicationCodecTest, FramesAndAcksRoundTrip) {
-  ReplFrame f{ReplKind::kBatch, "n1", 42, 7, std::string("\0\1\2batch", 8)};
+  ReplFrame f{ReplKind::kBatch, "n1", 42, 7, "hist-1", std::string("\0\1\2batch", 8)};
   ReplFrame g;
   std::string bytes = protocol::EncodeReplFrame(f);
   ASSERT_TRUE(protocol::DecodeReplFrame(bytes.data(), bytes.size(), &g).ok());
@@ -29,6 +29,7 @@ TEST(ReplicationCodecTest, FramesAndAcksRoundTrip) {
   EXPECT_EQ(g.shard, "n1");
   EXPECT_EQ(g.epoch, 42);
   EXPECT_EQ(g.seq, 7u);
+  EXPECT_EQ(g.history, "hist-1");
   EXPECT_EQ(g.data, f.data);
   ReplAck a{ReplCode::kNeedSnapshot, "n1", 41, 3, true, "gap"};
   ReplAck b;
@@ -47,16 +48,17 @@ TEST(ReplicationCodecTest, HostileFramesAreRefused) {
     std::string bytes = protocol::EncodeReplFrame(f);
     return !protocol::DecodeReplFrame(bytes.data(), bytes.size(), &out).ok();
   };
-  EXPECT_TRUE(refused(ReplFrame{ReplKind::kBatch, "../etc", 1, 1, "x"}));
-  EXPECT_TRUE(refused(ReplFrame{ReplKind::kBatch, "", 1, 1, "x"}));
-  EXPECT_TRUE(refused(ReplFrame{ReplKind::kBatch, std::string(65, 'a'), 1, 1, "x"}));
-  EXPECT_TRUE(refused(ReplFrame{ReplKind::kBatch, "n1", 0, 1, "x"}));  // no epoch
-  EXPECT_TRUE(refused(ReplFrame{ReplKind::kBatch, "n1", 1, 0, "x"}));  // batches count from 1
-  EXPECT_TRUE(refused(ReplFrame{ReplKind::kBatch, "n1", 1, 1, ""}));
-  EXPECT_FALSE(refused(ReplFrame{ReplKind::kProbe, "n1", 1, 0, ""}));
-  EXPECT_FALSE(refused(ReplFrame{ReplKind::kSnapshotLast, "n1.b_2-x", 1, 0, ""}));
+  EXPECT_TRUE(refused(ReplFrame{ReplKind::kBatch, "../etc", 1, 1, "h1", "x"}));
+  EXPECT_TRUE(refused(ReplFrame{ReplKind::kBatch, "", 1, 1, "h1", "x"}));
+  EXPECT_TRUE(refused(ReplFrame{ReplKind::kBatch, std::string(65, 'a'), 1, 1, "h1", "x"}));
+  EXPECT_TRUE(refused(ReplFrame{ReplKind::kBatch, "n1", 0, 1, "h1", "x"}));  // no epoch
+  EXPECT_TRUE(refused(ReplFrame{ReplKind::kBatch, "n1", 1, 0, "h1", "x"}));  // batches count from 1
+  EXPECT_TRUE(refused(ReplFrame{ReplKind::kBatch, "n1", 1, 1, "h1", ""}));
+  EXPECT_FALSE(refused(ReplFrame{ReplKind::kProbe, "n1", 1, 0, "h1", ""}));
+  EXPECT_TRUE(refused(ReplFrame{ReplKind::kProbe, "n1", 1, 0, std::string(65, 'h'), ""}));
+  EXPECT_FALSE(refused(ReplFrame{ReplKind::kSnapshotLast, "n1.b_2-x", 1, 0, "h1", ""}));
   // Random bytes and every truncation of a good frame: an error, never a crash.
-  std::string good = protocol::EncodeReplFrame(ReplFrame{ReplKind::kBatch, "n1", 3, 9, "data"});
+  std::string good = protocol::EncodeReplFrame(ReplFrame{ReplKind::kBatch, "n1", 3, 9, "h1", "data"});
   for (size_t n = 0; n < good.size(); ++n)
     EXPECT_FALSE(protocol::DecodeReplFrame(good.data(), n, &out).ok()) << n;
   std::string wrong_version = good;
