@@ -78,6 +78,14 @@ Status Coordination::Acquire(uint32_t wait_ms) {
     }
     if (!won.status().IsConflict()) return won.status();
     if (Clock::now() >= give_up) {
+      auto holder = c->Holder(options_.node_id);
+      if (holder.ok() && holder.value().primary != options_.node_id)
+        return Status::Conflict(
+            "shard " + options_.node_id + " has been taken over by node " +
+            holder.value().primary + " (epoch " + std::to_string(holder.value().epoch) +
+            "), which serves its jobs from its copy; this node's journal is no longer the "
+            "shard's (every job it acknowledged is on " + holder.value().primary +
+            "): start this node under a new id, with an empty data directory");
       return Status::Conflict("shard " + options_.node_id + " is held by another live node (" +
                               won.status().message() + "): is another `jobnet node --id " +
                               options_.node_id + "` using this etcd and cluster name?");

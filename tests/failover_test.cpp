@@ -141,6 +141,7 @@ TEST_F(FailoverTest, ATakenOverShardStaysWithItsNewHolderAcrossRestarts) {
   // (its ids would clash) nor overwrite n2's journal of it. It exits: the shard is held.
   EXPECT_FALSE(n1_->Start());
   EXPECT_EQ(WEXITSTATUS(n1_->Signal(0)), exit_code::kCoordination);
+  EXPECT_TRUE(LogHas(*n1_, "has been taken over by node n2"));
   EXPECT_EQ(Succeeded(*c2, ids), 6);
 }
 

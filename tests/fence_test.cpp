@@ -158,6 +158,14 @@ TEST_F(FenceTest, SecondProcessWithTheIdIsRefusedAndAStopHandsTheShardOver) {
   NodeProcess bad_file("n4", dir_ + "/n4", 1, {"--config", cfg});
   EXPECT_FALSE(bad_file.Start());
   EXPECT_EQ(WEXITSTATUS(bad_file.Signal(0)), exit_code::kConfig);
+  // Replication without etcd, or with a malformed endpoint, is a configuration error.
+  NodeProcess lone("n5", dir_ + "/n5", 1, {"--backup", "tcp://127.0.0.1:1"});
+  EXPECT_FALSE(lone.Start());
+  EXPECT_EQ(WEXITSTATUS(lone.Signal(0)), exit_code::kConfig);
+  NodeProcess bad_backup("n6", dir_ + "/n6", 1,
+                         {"--etcd", etcd_.endpoint(), "--backup", "127.0.0.1:5"});
+  EXPECT_FALSE(bad_backup.Start());
+  EXPECT_EQ(WEXITSTATUS(bad_backup.Signal(0)), exit_code::kConfig);
   NodeProcess away("n3", dir_ + "/n3", 1,
                    {"--etcd", "http://127.0.0.1:" + std::to_string(testing::FreePort())});
   EXPECT_FALSE(away.Start());
