@@ -2,7 +2,6 @@
 #include "coord/coordinator.hpp"
 
 #include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 namespace jobnet::coord {
@@ -37,7 +36,8 @@ ShardHolder HolderOf(const KeyValue& kv) {
 Status Coordinator::Start(EtcdClient* client, CoordinatorOptions options,
                           std::unique_ptr<Coordinator>* out) {
   if (!GoodSegment(options.node_id) || !GoodSegment(options.cluster)) {
-    return Status::InvalidArgument("coordinator: node id and cluster must be 1-128 bytes without '/'");
+    return Status::InvalidArgument(
+        "coordinator: node id and cluster must be 1-128 bytes without '/'");
   }
   if (options.lease_ttl_s < 1) return Status::InvalidArgument("coordinator: lease TTL below 1 s");
   const auto asked = Clock::now();
@@ -128,7 +128,8 @@ Result<std::vector<Member>> Coordinator::Members() {
 }
 
 Result<int64_t> Coordinator::Campaign(const std::string& shard) {
-  if (!GoodSegment(shard)) return Status::InvalidArgument("coordinator: bad shard id '" + shard + "'");
+  if (!GoodSegment(shard))
+    return Status::InvalidArgument("coordinator: bad shard id '" + shard + "'");
   if (lost_) return Status::Conflict("coordinator: lease lost; campaign with a new one");
   const std::string key = ShardKey(shard);
   TxnRequest txn;
@@ -166,6 +167,43 @@ Result<ShardHolder> Coordinator::Holder(const std::string& shard) {
   if (!range.ok()) return range.status();
   if (range.value().kvs.empty()) return Status::NotFound("shard " + shard + " has no primary");
   return HolderOf(range.value().kvs[0]);
+}
+
+Status PutInSync(EtcdClient* client, const std::string& cluster, const std::string& shard,
+                 int64_t epoch, const std::vector<std::string>& backups) {
+  if (!GoodSegment(shard) || !GoodSegment(cluster))
+    return Status::InvalidArgument("in-sync set: bad shard or cluster name");
+  const std::string base = "/jobnet/" + cluster;
+  TxnRequest txn;
+  txn.compare.push_back(
+      {base + "/shard/" + shard, Compare::Target::kMod, Compare::Op::kEqual, epoch, ""});
+  TxnOp put;
+  put.kind = TxnOp::Kind::kPut;
+  put.key = base + "/insync/" + shard;
+  put.value = nlohmann::json{{"epoch", epoch}, {"backups", backups}}.dump();
+  txn.success.push_back(put);
+  auto r = client->Txn(txn);
+  if (!r.ok()) return r.status();
+  if (!r.value().succeeded)
+    return Status::Conflict("shard " + shard + " is no longer held at epoch " +
+                            std::to_string(epoch));
+  return Status::OK();
+}
+
+Result<InSyncSet> GetInSync(EtcdClient* client, const std::string& cluster,
+                            const std::string& shard) {
+  auto r = client->Range("/jobnet/" + cluster + "/insync/" + shard);
+  if (!r.ok()) return r.status();
+  if (r.value().kvs.empty()) return Status::NotFound("no in-sync set for shard " + shard);
+  auto j = nlohmann::json::parse(r.value().kvs[0].value, nullptr, /*allow_exceptions=*/false);
+  InSyncSet set;
+  if (!j.is_object() || !j.contains("epoch") || !j["epoch"].is_number_integer() ||
+      !j.contains("backups") || !j["backups"].is_array())
+    return Status::Corruption("the in-sync set of shard " + shard + " is not ours");
+  set.epoch = j["epoch"].get<int64_t>();
+  for (const auto& b : j["backups"])
+    if (b.is_string()) set.backups.push_back(b.get<std::string>());
+  return set;
 }
 
 Result<Coordinator::ShardTable> Coordinator::Shards() {

@@ -50,6 +50,22 @@ struct ShardHolder {
   int64_t lease = 0;
 };
 
+// The in-sync set of a shard (docs/failover.md §6): the replication endpoints of the backups
+// that hold every batch its primary has acknowledged, as the primary wrote it at `epoch`.
+// Only a backup in it may take the shard over. Kept at /jobnet/<cluster>/insync/<shard>,
+// without a lease (it must outlive its writer).
+struct InSyncSet {
+  int64_t epoch = 0;
+  std::vector<std::string> backups;
+};
+// Writes the set, if `epoch` is still the shard's (one txn on the shard key's mod revision);
+// kConflict when it is not (this node is no longer the shard's primary).
+Status PutInSync(EtcdClient* client, const std::string& cluster, const std::string& shard,
+                 int64_t epoch, const std::vector<std::string>& backups);
+// The set; kNotFound when none was ever written (every configured backup is in sync).
+Result<InSyncSet> GetInSync(EtcdClient* client, const std::string& cluster,
+                            const std::string& shard);
+
 // Thread-safe: every method may be called from any thread. Each etcd call blocks for at most
 // the client's request_timeout_ms. One Coordinator holds one lease for its whole life: once the
 // lease is lost it stays lost (campaigns fail with kConflict) and the node makes a new one.

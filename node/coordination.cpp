@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "protocol/try.hpp"
 
 namespace jobnet {
@@ -81,10 +83,11 @@ Status Coordination::Acquire(uint32_t wait_ms) {
       auto holder = c->Holder(options_.node_id);
       if (holder.ok() && holder.value().primary != options_.node_id)
         return Status::Conflict(
-            "shard " + options_.node_id + " has been taken over by node " +
-            holder.value().primary + " (epoch " + std::to_string(holder.value().epoch) +
+            "shard " + options_.node_id + " has been taken over by node " + holder.value().primary +
+            " (epoch " + std::to_string(holder.value().epoch) +
             "), which serves its jobs from its copy; this node's journal is no longer the "
-            "shard's (every job it acknowledged is on " + holder.value().primary +
+            "shard's (every job it acknowledged is on " +
+            holder.value().primary +
             "): start this node under a new id, with an empty data directory");
       return Status::Conflict("shard " + options_.node_id + " is held by another live node (" +
                               won.status().message() + "): is another `jobnet node --id " +
@@ -216,16 +219,51 @@ void Coordination::TakeOverDue() {
       due_[shard] = Clock::now() + kRetry;  // once this node holds a lease again
       continue;
     }
+    bool must = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      must = must_hold_.count(shard) > 0;
+    }
+    if (!must) {
+      // Only a backup that holds every acknowledged batch may take the shard: one its primary
+      // dropped from the in-sync set (silent too long) has a copy that may lack some.
+      auto set = coord::GetInSync(client_.get(), options_.cluster, shard);
+      if (!set.ok() && !set.status().IsNotFound()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        due_[shard] = Clock::now() + kRetry;
+        continue;
+      }
+      if (set.ok() && std::find(set.value().backups.begin(), set.value().backups.end(),
+                                options_.replication_endpoint) == set.value().backups.end()) {
+        spdlog::warn(
+            "not taking shard {} over: this node ({}) is not in its in-sync set of "
+            "epoch {}, so its copy may lack acknowledged batches",
+            shard, options_.replication_endpoint, set.value().epoch);
+        continue;
+      }
+    }
     auto won = coordinator_->Campaign(shard);
     if (!won.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
-      const bool must = must_hold_.count(shard) > 0;
       // A shard this node took over is its own: held by another node only until that node is
       // deposed (its batches are refused here) or its old lease ends.
       if (must || !won.status().IsConflict())
         due_[shard] = Clock::now() + kRetry;
       else
         spdlog::info("not taking shard {} over: {}", shard, won.status().ToString());
+      continue;
+    }
+    // The shard is served here on one copy (no backups of its own yet): no other backup is in
+    // sync with what this node will acknowledge for it.
+    if (Status s = coord::PutInSync(client_.get(), options_.cluster, shard, won.value(), {});
+        !s.ok()) {
+      spdlog::error(
+          "took shard {} at epoch {} but cannot write its in-sync set ({}): giving it "
+          "up",
+          shard, won.value(), s.ToString());
+      (void)coordinator_->Resign(shard, won.value());
+      std::lock_guard<std::mutex> lock(mu_);
+      if (must) due_[shard] = Clock::now() + kRetry;
       continue;
     }
     {

@@ -9,9 +9,9 @@
 #include <condition_variable>
 #include <functional>
 #include <map>
-#include <set>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,6 +45,9 @@ struct CoordinationOptions {
   // Shards this node took over when it last ran (ReplicaServer::Taken): they are its to serve,
   // campaigned for at start and until won.
   std::vector<std::string> taken;
+  // This node's replication endpoint: a shard is taken over only if it is in the shard's
+  // in-sync set (or the shard has none). Empty: no takeovers.
+  std::string replication_endpoint;
 };
 
 class Coordination {
@@ -60,6 +63,12 @@ class Coordination {
   Coordination& operator=(const Coordination&) = delete;
 
   std::shared_ptr<const coord::Fence> fence() const { return fence_; }
+  // Writes this node's shard's in-sync set at `epoch` (coord::PutInSync): the replication
+  // endpoints of the backups that hold every batch it has acknowledged. Thread-safe (the
+  // journal writer calls it when a backup is dropped or rejoins).
+  Status SetInSync(int64_t epoch, const std::vector<std::string>& backups) {
+    return coord::PutInSync(client_.get(), options_.cluster, options_.node_id, epoch, backups);
+  }
   // Shards this node has taken over, with their epochs (stats, tests). Thread-safe.
   std::map<std::string, int64_t> Adopted();
 
@@ -85,19 +94,19 @@ class Coordination {
   std::shared_ptr<coord::Fence> fence_ = std::make_shared<coord::Fence>();
   std::mutex mu_;
   std::condition_variable wake_;
-  bool stop_ = false;  // guarded by mu_
+  bool stop_ = false;                                                 // guarded by mu_
   std::map<std::string, std::chrono::steady_clock::time_point> due_;  // guarded by mu_
   std::set<std::string> must_hold_;  // options_.taken not yet won; guarded by mu_
-  bool refollow_ = false;                                            // guarded by mu_
+  bool refollow_ = false;            // guarded by mu_
   struct AdoptedShard {
     int64_t epoch = 0;
     std::shared_ptr<coord::Fence> fence;
-    bool rewin = false;    // the lease was replaced: campaign again before holding the fence
-    bool failed = false;   // take_over failed: resign, forget
+    bool rewin = false;   // the lease was replaced: campaign again before holding the fence
+    bool failed = false;  // take_over failed: resign, forget
   };
   std::map<std::string, AdoptedShard> adopted_;  // guarded by mu_
-  std::unique_ptr<coord::EtcdWatch> watch_;     // the loop's thread only
-  std::vector<std::thread> takeovers_;          // the loop's thread only; joined at the end
+  std::unique_ptr<coord::EtcdWatch> watch_;      // the loop's thread only
+  std::vector<std::thread> takeovers_;           // the loop's thread only; joined at the end
   std::thread thread_;
 };
 

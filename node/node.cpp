@@ -139,6 +139,9 @@ struct Storage {
   std::shared_ptr<ReplicaShipper> shipper;
   std::shared_ptr<std::shared_ptr<const coord::Fence>> fence_slot =
       std::make_shared<std::shared_ptr<const coord::Fence>>();
+  // The coordination, once started: the shipper writes the in-sync set through it.
+  std::shared_ptr<std::atomic<Coordination*>> coordination_slot =
+      std::make_shared<std::atomic<Coordination*>>(nullptr);
 };
 
 // Opens the journal, the callback secret beside it, the blob store and the run marks.
@@ -149,6 +152,11 @@ StepExit OpenStorage(const NodeConfig& config, Storage* st) {
     ro.shard = config.id;
     ro.backups = config.backups;
     ro.epoch = [slot = st->fence_slot] { return *slot ? (*slot)->epoch() : 0; };
+    ro.set_in_sync = [slot = st->coordination_slot](int64_t epoch,
+                                                    const std::vector<std::string>& backups) {
+      Coordination* c = slot->load();
+      return c ? c->SetInSync(epoch, backups) : Status::Unavailable("no etcd yet");
+    };
     std::unique_ptr<ReplicaShipper> shipper;
     if (Status s = ReplicaShipper::Create(ro, &shipper); !s.ok()) {
       spdlog::error("replication: {}", s.ToString());
@@ -662,6 +670,7 @@ StepExit StartCoordination(const NodeConfig& config, ReplicaServer* replicas,
   co.cluster = config.cluster_name;
   co.node_id = config.id;
   co.endpoint = config.listen;
+  co.replication_endpoint = config.replication_listen;
   if (replicas != nullptr) {
     co.has_copy = [replicas](const std::string& shard) {
       ReplicaPosition pos;
@@ -752,6 +761,7 @@ int RunNode(const NodeConfig& config) {
   if (StepExit e = StartCoordination(config, replicas.get(), host, transport.get(), &coordination))
     return e;
   *st.fence_slot = coordination ? coordination->fence() : nullptr;
+  st.coordination_slot->store(coordination.get());
   // Before the coordination's takeover threads are joined, whatever way this function ends.
   struct HostStop {
     std::shared_ptr<ShardHost> host;

@@ -22,13 +22,17 @@ namespace {
 constexpr uint64_t kWaitLogMs = 5000;      // how often a wait on a silent backup is logged
 constexpr uint32_t kRefusedPauseMs = 200;  // before sending again what a backup refused
 constexpr int64_t kAnswerBytesMax = 64 << 10;
+constexpr uint64_t kRejoinEveryMs = 2000;  // how often a dropped backup is asked again
+constexpr uint32_t kRejoinProbeMs = 100;   // how long a write waits for its answer
 }  // namespace
 
 struct ReplicaShipper::Backup {
   std::string endpoint;
   zmq::context_t ctx{1};
   std::unique_ptr<zmq::socket_t> sock;
-  bool synced = false;  // holds this journal at (epoch_, seq_ before the batch under way)
+  bool synced = false;       // holds this journal at (epoch_, seq_ before the batch under way)
+  bool in = true;            // in the shard's in-sync set: every batch waits for it
+  uint64_t next_try_ms = 0;  // when a dropped backup is asked again
 
   void Open() {
     sock = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::dealer);
@@ -92,6 +96,8 @@ Status ReplicaShipper::Await(Backup& b, const std::string& frame, std::string* a
     }
     // Silent: a new socket (a late answer on the old one is dropped with it), and again.
     const uint64_t now = base::SteadyMs();
+    if (now - start >= options_.drop_after_ms && Drop(b))
+      return Status::Unavailable("backup " + b.endpoint + " dropped from the in-sync set");
     if (now - logged >= kWaitLogMs) {
       spdlog::warn(
           "replication: backup {} has not answered for {} s; this node's writes wait "
@@ -103,6 +109,75 @@ Status ReplicaShipper::Await(Backup& b, const std::string& frame, std::string* a
     b.Open();
     b.Send(frame);
   }
+}
+
+bool ReplicaShipper::Drop(Backup& b) {
+  if (!options_.set_in_sync) return false;
+  std::vector<std::string> rest;
+  for (const auto& o : backups_)
+    if (o->in && o.get() != &b) rest.push_back(o->endpoint);
+  Status s = options_.set_in_sync(epoch_, rest);
+  if (!s.ok()) {
+    spdlog::warn(
+        "replication: cannot drop silent backup {} from the in-sync set ({}); writes "
+        "go on waiting for it",
+        b.endpoint, s.ToString());
+    return false;
+  }
+  b.in = false;
+  b.synced = false;
+  b.next_try_ms = base::SteadyMs() + kRejoinEveryMs;
+  stats_.dropped++;
+  stats_.in_sync = static_cast<uint32_t>(rest.size());
+  spdlog::warn(
+      "replication: backup {} silent for {} ms: dropped from shard {}'s in-sync set "
+      "(epoch {}); batches go on without it, and it cannot take the shard over until "
+      "it has caught up",
+      b.endpoint, options_.drop_after_ms, options_.shard, epoch_);
+  return true;
+}
+
+Status ReplicaShipper::WriteInSync() {
+  if (!in_sync_dirty_ || !options_.set_in_sync) return Status::OK();
+  std::vector<std::string> in;
+  for (const auto& b : backups_)
+    if (b->in) in.push_back(b->endpoint);
+  Status s = options_.set_in_sync(epoch_, in);
+  if (s.IsConflict()) return s;  // deposed
+  // Otherwise (etcd unreachable) it is written with a later batch: a set that names fewer
+  // backups than wait for each batch is still a safe one.
+  if (s.ok()) {
+    in_sync_dirty_ = false;
+    stats_.in_sync = static_cast<uint32_t>(in.size());
+  }
+  return Status::OK();
+}
+
+Status ReplicaShipper::TryRejoin(Backup& b) {
+  const uint64_t now = base::SteadyMs();
+  if (now < b.next_try_ms) return Status::OK();
+  b.next_try_ms = now + kRejoinEveryMs;
+  b.Open();  // a fresh socket: nothing of the silent one is read
+  b.Send(protocol::EncodeReplFrame(
+      ReplFrame{ReplKind::kProbe, options_.shard, epoch_, seq_, history_, {}}));
+  zmq::pollitem_t items[] = {{b.sock->handle(), 0, ZMQ_POLLIN, 0}};
+  try {
+    zmq::poll(items, 1, std::chrono::milliseconds(kRejoinProbeMs));
+  } catch (const zmq::error_t&) {
+    return Status::OK();
+  }
+  if (!(items[0].revents & ZMQ_POLLIN)) return Status::OK();
+  zmq::message_t msg;
+  if (!b.sock->recv(msg, zmq::recv_flags::dontwait)) return Status::OK();
+  // It answers: bring it up to date, then back into the set.
+  b.in = true;
+  if (Status s = SendSnapshot(b); !s.ok()) return b.in ? s : Status::OK();
+  if (!b.in) return Status::OK();
+  in_sync_dirty_ = true;
+  stats_.rejoined++;
+  spdlog::warn("replication: backup {} has caught up: back in shard {}'s in-sync set", b.endpoint,
+               options_.shard);
+  return WriteInSync();
 }
 
 Status ReplicaShipper::Ask(Backup& b, const std::string& frame, std::string* answer) {
@@ -149,12 +224,13 @@ Status ReplicaShipper::SendSnapshot(Backup& b) {
           }
           return Status::OK();
         });
+    if (!b.in) return Status::OK();  // dropped while the snapshot was sent
     if (s.ok()) {
       std::string answer;
       ReplAck ack;
       const std::string last = protocol::EncodeReplFrame(
           ReplFrame{ReplKind::kSnapshotLast, options_.shard, epoch_, seq_, history_, {}});
-      if (Status a = Ask(b, last, &answer); !a.ok()) return a;
+      if (Status a = Ask(b, last, &answer); !a.ok()) return b.in ? a : Status::OK();
       if (Status r = ReadAnswer(b.endpoint, answer, &ack); !r.ok()) return r;
       if (ack.code == ReplCode::kApplied && ack.complete && ack.epoch == epoch_ &&
           ack.seq == seq_) {
@@ -180,7 +256,7 @@ Status ReplicaShipper::Sync(Backup& b) {
   ReplAck ack;
   const std::string probe = protocol::EncodeReplFrame(
       ReplFrame{ReplKind::kProbe, options_.shard, epoch_, seq_, history_, {}});
-  if (Status a = Ask(b, probe, &answer); !a.ok()) return a;
+  if (Status a = Ask(b, probe, &answer); !a.ok()) return b.in ? a : Status::OK();
   if (Status r = ReadAnswer(b.endpoint, answer, &ack); !r.ok()) return r;
   if (ack.complete && ack.epoch == epoch_ && ack.seq == seq_) {
     b.synced = true;
@@ -202,25 +278,32 @@ Status ReplicaShipper::Replicate(const std::string& batch,
   if (epoch != epoch_) {  // a new epoch numbers its batches from 1, on a fresh snapshot
     epoch_ = epoch;
     seq_ = 0;
+    in_sync_dirty_ = true;
     for (auto& b : backups_) b->synced = false;
   }
-  for (auto& b : backups_)
-    if (!b->synced)
-      if (Status s = Sync(*b); !s.ok()) return s;
+  for (auto& b : backups_) {
+    Status s = !b->in ? TryRejoin(*b) : !b->synced ? Sync(*b) : Status::OK();
+    if (!s.ok()) return s;
+  }
+  if (Status s = WriteInSync(); !s.ok()) return s;
   ++seq_;
   const std::string frame = protocol::EncodeReplFrame(
       ReplFrame{ReplKind::kBatch, options_.shard, epoch_, seq_, history_, batch});
   for (auto& b : backups_) {
+    if (!b->in) continue;
     b->Send(frame);
     stats_.bytes += frame.size();
   }
   const Status local = write_local();
   const uint64_t t0 = base::SteadyUs();
   for (auto& b : backups_) {
-    for (;;) {
+    while (b->in) {
       std::string answer;
       ReplAck ack;
-      if (Status a = Await(*b, frame, &answer); !a.ok()) return a;
+      if (Status a = Await(*b, frame, &answer); !a.ok()) {
+        if (!b->in) break;  // dropped from the in-sync set: the batch goes on without it
+        return a;
+      }
       if (Status r = ReadAnswer(b->endpoint, answer, &ack); !r.ok()) return r;
       if (ack.code == ReplCode::kApplied && ack.complete && ack.epoch == epoch_ && ack.seq >= seq_)
         break;

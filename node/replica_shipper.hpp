@@ -9,8 +9,11 @@
 // has seen a later epoch, or has taken the shard over, means this node has been deposed: the
 // write fails and the node stops (the scheduler stops on a failed journal write).
 //
-// While a backup cannot be reached, writes wait for it: a synchronous standby never lets a
-// client be answered for a batch that only one machine holds.
+// While a backup cannot be reached, writes wait for it, for up to drop_after_ms: then it is
+// dropped from the shard's in-sync set in etcd (set_in_sync), and only once that write has
+// succeeded do batches go on without it. A dropped backup can no longer take the shard over
+// (its copy may lack batches). It is asked again every 2 s, and once it answers it gets a
+// snapshot and rejoins the set. Without set_in_sync a silent backup is waited for forever.
 #ifndef JOBNET_NODE_REPLICA_SHIPPER_HPP_
 #define JOBNET_NODE_REPLICA_SHIPPER_HPP_
 
@@ -34,6 +37,11 @@ struct ReplicaShipperOptions {
   std::function<int64_t()> epoch;
   // How long a backup may take to answer one frame before it is sent again on a new socket.
   uint32_t answer_timeout_ms = 3000;
+  // Writes the shard's in-sync set at an epoch (Coordination::SetInSync); kConflict when this
+  // node no longer holds the shard at that epoch.
+  std::function<Status(int64_t epoch, const std::vector<std::string>& backups)> set_in_sync;
+  // How long a silent backup is waited for before it is dropped from the in-sync set.
+  uint32_t drop_after_ms = 5000;
 };
 
 struct ReplicaShipperStats {
@@ -42,6 +50,9 @@ struct ReplicaShipperStats {
   std::atomic<uint64_t> resends{0};     // frames sent again after a silent backup
   std::atomic<uint64_t> bytes{0};       // bytes shipped, snapshots included
   std::atomic<uint64_t> waiting_us{0};  // time spent past the local write, waiting on backups
+  std::atomic<uint64_t> dropped{0};     // backups dropped from the in-sync set
+  std::atomic<uint64_t> rejoined{0};    // dropped backups back in it
+  std::atomic<uint32_t> in_sync{0};     // backups in the in-sync set now
 };
 
 class ReplicaShipper {
@@ -63,20 +74,28 @@ class ReplicaShipper {
   struct Backup;
   explicit ReplicaShipper(ReplicaShipperOptions options);
   // Sends `frame` to backup `b` and waits for its answer, sending again on a new socket
-  // after each silent answer_timeout_ms. Fails only when the node is deposed.
+  // after each silent answer_timeout_ms. kUnavailable once `b` has been dropped (b.in false);
+  // other failures only when the node is deposed.
   Status Ask(Backup& b, const std::string& frame, std::string* answer);
   Status Await(Backup& b, const std::string& frame, std::string* answer);
   // Makes backup `b` hold this journal at (epoch_, seq_): asks where it stands, and sends a
   // snapshot if it is not there.
   Status Sync(Backup& b);
   Status SendSnapshot(Backup& b);
+  // Drops `b` from the in-sync set (etcd first). False if the set could not be written.
+  bool Drop(Backup& b);
+  // A dropped backup that answers a probe is synced and put back in the set.
+  Status TryRejoin(Backup& b);
+  // Writes the in-sync set if it changed and was not written yet; kConflict if deposed.
+  Status WriteInSync();
 
   const ReplicaShipperOptions options_;
   const Journal* journal_ = nullptr;
   std::string history_;  // the journal's history id, sent with every frame
   std::vector<std::unique_ptr<Backup>> backups_;
   int64_t epoch_ = 0;
-  uint64_t seq_ = 0;  // the last batch written in this epoch
+  uint64_t seq_ = 0;           // the last batch written in this epoch
+  bool in_sync_dirty_ = true;  // the in-sync set changed since it was last written
   ReplicaShipperStats stats_;
 };
 
