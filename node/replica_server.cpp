@@ -222,6 +222,9 @@ ReplAck ReplicaServer::Impl::Apply(const std::string& dir, uint32_t shards_max, 
     }
     case ReplKind::kSnapshotChunk:
     case ReplKind::kSnapshotLast: {
+      if ((!c.staging || c.staging_epoch != f.epoch) && f.kind == ReplKind::kSnapshotLast &&
+          pos.complete && pos.epoch == f.epoch && pos.seq == f.seq && pos.history == f.history)
+        return Answer(ReplCode::kApplied, f, pos);  // a resend of the last chunk, applied
       if (!c.staging || c.staging_epoch != f.epoch)
         return Answer(ReplCode::kNeedSnapshot, f, pos, "no snapshot of this epoch under way");
       const bool last = f.kind == ReplKind::kSnapshotLast;

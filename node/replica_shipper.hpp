@@ -36,12 +36,12 @@ struct ReplicaShipperOptions {
   // The epoch this node holds its shard at now (coord::Fence::epoch); read before each batch.
   std::function<int64_t()> epoch;
   // How long a backup may take to answer one frame before it is sent again on a new socket.
-  uint32_t answer_timeout_ms = 3000;
+  uint32_t answer_timeout_ms = 1000;
   // Writes the shard's in-sync set at an epoch (Coordination::SetInSync); kConflict when this
   // node no longer holds the shard at that epoch.
   std::function<Status(int64_t epoch, const std::vector<std::string>& backups)> set_in_sync;
   // How long a silent backup is waited for before it is dropped from the in-sync set.
-  uint32_t drop_after_ms = 5000;
+  uint32_t drop_after_ms = 3000;
 };
 
 struct ReplicaShipperStats {

@@ -254,7 +254,7 @@ TEST_F(FailoverTest, WritesWaitForABackupThatIsDownAndItCatchesUpWhenItIsBack) {
   ASSERT_TRUE(c1);
   std::vector<std::string> all = SubmitSleeps(*c1, 3, 10);
   n2_->Kill();
-  // Not acknowledged at once while the only backup is down (it is waited for, up to 5 s, before
+  // Not acknowledged at once while the only backup is down (it is waited for, up to 3 s, before
   // it is dropped from the in-sync set)...
   auto pending = std::async(std::launch::async, [&] { return c1->Submit(Spec("echo", Pack(1))); });
   EXPECT_EQ(pending.wait_for(std::chrono::milliseconds(1500)), std::future_status::timeout);
