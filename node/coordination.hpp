@@ -63,11 +63,12 @@ class Coordination {
   Coordination& operator=(const Coordination&) = delete;
 
   std::shared_ptr<const coord::Fence> fence() const { return fence_; }
-  // Writes this node's shard's in-sync set at `epoch` (coord::PutInSync): the replication
-  // endpoints of the backups that hold every batch it has acknowledged. Thread-safe (the
-  // journal writer calls it when a backup is dropped or rejoins).
-  Status SetInSync(int64_t epoch, const std::vector<std::string>& backups) {
-    return coord::PutInSync(client_.get(), options_.cluster, options_.node_id, epoch, backups);
+  // Writes the in-sync set of `shard` (this node's, or one it took over) at `epoch`
+  // (coord::PutInSync): the replication endpoints of the backups that hold every batch it has
+  // acknowledged. Thread-safe (journal writers call it when a backup is dropped or rejoins).
+  Status SetInSync(const std::string& shard, int64_t epoch,
+                   const std::vector<std::string>& backups) {
+    return coord::PutInSync(client_.get(), options_.cluster, shard, epoch, backups);
   }
   // Shards this node has taken over, with their epochs (stats, tests). Thread-safe.
   std::map<std::string, int64_t> Adopted();

@@ -152,10 +152,10 @@ StepExit OpenStorage(const NodeConfig& config, Storage* st) {
     ro.shard = config.id;
     ro.backups = config.backups;
     ro.epoch = [slot = st->fence_slot] { return *slot ? (*slot)->epoch() : 0; };
-    ro.set_in_sync = [slot = st->coordination_slot](int64_t epoch,
-                                                    const std::vector<std::string>& backups) {
+    ro.set_in_sync = [slot = st->coordination_slot, shard = config.id](
+                         int64_t epoch, const std::vector<std::string>& backups) {
       Coordination* c = slot->load();
-      return c ? c->SetInSync(epoch, backups) : Status::Unavailable("no etcd yet");
+      return c ? c->SetInSync(shard, epoch, backups) : Status::Unavailable("no etcd yet");
     };
     std::unique_ptr<ReplicaShipper> shipper;
     if (Status s = ReplicaShipper::Create(ro, &shipper); !s.ok()) {
@@ -478,8 +478,9 @@ class ShardHost {
  public:
   // The node runs: until this is called, a takeover waits.
   void Ready(const NodeConfig& config, caf::actor_system* sys, Transport* transport,
-             std::atomic<Transport*>* tp, ReplicaServer* replicas) {
+             std::atomic<Transport*>* tp, ReplicaServer* replicas, Coordination* coordination) {
     std::lock_guard<std::mutex> lock(mu_);
+    coordination_ = coordination;
     config_ = config;
     sys_ = sys;
     transport_ = transport;
@@ -544,6 +545,7 @@ class ShardHost {
   Transport* transport_ = nullptr;
   std::atomic<Transport*>* tp_ = nullptr;
   ReplicaServer* replicas_ = nullptr;
+  Coordination* coordination_ = nullptr;
   bool stopping_ = false;
   std::map<std::string, std::unique_ptr<Hosted>> shards_;
   std::set<std::string> expected_;
@@ -564,17 +566,18 @@ Status ShardHost::TakeOver(const std::string& shard, std::shared_ptr<const coord
   std::string dir;
   if (Status s = replicas_->Release(shard, &dir); !s.ok()) return s;
   // The shard runs as its own node would, from the copy, on this node's endpoint: no peers,
-  // no HTTP face, no replication of its own yet.
+  // no HTTP face, and this node's backups as its own (it has R copies again once they hold it).
   sc.id = shard;
   sc.data = dir;
   sc.peers.clear();
-  sc.backups.clear();
   sc.replication_listen.clear();
   sc.http.clear();
   sc.etcd.clear();
   auto h = std::make_unique<Hosted>();
   const Status failed = Status::Storage("the copy of shard " + shard + " in " + dir +
                                         " cannot be served (see the log)");
+  *h->st.fence_slot = fence;  // the shipper's epoch: this shard's
+  h->st.coordination_slot->store(coordination_);
   if (OpenStorage(sc, &h->st) != 0) return failed;
   uint32_t workers = 0;
   if (ChooseWorkers(sc, *h->st.journal, &workers) != 0) return failed;
@@ -584,6 +587,10 @@ Status ShardHost::TakeOver(const std::string& shard, std::shared_ptr<const coord
       MakeSchedulerOptions(sc, workers, incarnation, h->st, blob_refs));
   Recovery recovered;
   if (Recover(sc, h->st, *core, &recovered) != 0) return failed;
+  // Its backups hold nothing of it yet: fill them now, not at its first write (a shard whose
+  // jobs are all done may not write for a long time, and this node may die meanwhile).
+  if (h->st.shipper)
+    if (Status s = h->st.shipper->SyncNow(); !s.ok()) return s;
   auto peer_endpoints = std::make_shared<PeerEndpoints>(sc.peers);
   auto handler_config = MakeHandlerConfig(sc, h->st.blob_store.get(), peer_endpoints);
   if (StartDeliverer(sc, h->st, &h->actors.scheduler, &h->deliverer) != 0) return failed;
@@ -793,7 +800,7 @@ int RunNode(const NodeConfig& config) {
               coordination ? coordination->fence() : nullptr, &actors);
 
   tp.store(transport.get());  // before Run: the first reply must find the transport
-  host->Ready(config, &sys, transport.get(), &tp, replicas.get());
+  host->Ready(config, &sys, transport.get(), &tp, replicas.get(), coordination.get());
   transport->Run([ingress = actors.ingress, host,
                   t = transport.get()](std::vector<protocol::Inbound> requests) {
     Dispatch(std::move(requests), ingress, *host, *t);

@@ -270,8 +270,7 @@ Status ReplicaShipper::Sync(Backup& b) {
   return SendSnapshot(b);
 }
 
-Status ReplicaShipper::Replicate(const std::string& batch,
-                                 const std::function<Status()>& write_local) {
+Status ReplicaShipper::SyncNow() {
   const int64_t epoch = options_.epoch ? options_.epoch() : 0;
   if (epoch <= 0)
     return Status::Unavailable("replication: this node holds no epoch of its shard yet");
@@ -285,7 +284,12 @@ Status ReplicaShipper::Replicate(const std::string& batch,
     Status s = !b->in ? TryRejoin(*b) : !b->synced ? Sync(*b) : Status::OK();
     if (!s.ok()) return s;
   }
-  if (Status s = WriteInSync(); !s.ok()) return s;
+  return WriteInSync();
+}
+
+Status ReplicaShipper::Replicate(const std::string& batch,
+                                 const std::function<Status()>& write_local) {
+  if (Status s = SyncNow(); !s.ok()) return s;
   ++seq_;
   const std::string frame = protocol::EncodeReplFrame(
       ReplFrame{ReplKind::kBatch, options_.shard, epoch_, seq_, history_, batch});

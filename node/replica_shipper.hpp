@@ -68,6 +68,10 @@ class ReplicaShipper {
   // Returns the local write's error if it failed; kConflict if a backup says this node has
   // been deposed. Only the journal's writing thread calls it.
   Status Replicate(const std::string& batch, const std::function<Status()>& write_local);
+  // Brings every backup up to date now (a snapshot where needed) and writes the in-sync set,
+  // instead of at the first batch: for a shard just taken over, whose backups hold nothing of
+  // it yet. Call before the journal's writer starts.
+  Status SyncNow();
   const ReplicaShipperStats& stats() const { return stats_; }
 
  private:

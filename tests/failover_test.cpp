@@ -105,34 +105,70 @@ class FailoverTest : public testing::DirTest {
   std::unique_ptr<NodeProcess> n1_, n2_;
 };
 
-// n1 with two backups, n2 and n3.
-class InSyncTest : public FailoverTest {
+// Three nodes; node i ships its journal to the nodes in backups_of[i].
+class ThreeNodes : public FailoverTest {
  protected:
-  void SetUp() override {
+  void SetUp() override {}  // each test's fixture starts its own nodes
+  void StartThree(const std::vector<std::vector<int>>& backups_of) {
     std::string why;
     ASSERT_TRUE(etcd_.Start(&why)) << why;
     coord::EtcdOptions o;
     o.endpoints = {etcd_.endpoint()};
     ASSERT_TRUE(coord::EtcdClient::Open(o, &kv_).ok());
-    std::vector<std::string> repl;
     for (int i = 0; i < 3; ++i)
-      repl.push_back("tcp://127.0.0.1:" + std::to_string(testing::FreePort()));
+      repl_.push_back("tcp://127.0.0.1:" + std::to_string(testing::FreePort()));
     for (int i = 0; i < 3; ++i)
       nodes_.push_back(std::make_unique<NodeProcess>("n" + std::to_string(i + 1),
                                                      dir_ + "/n" + std::to_string(i + 1), 2));
     for (int i = 0; i < 3; ++i) {
       nodes_[i]->AddArgs(
-          {"--etcd", etcd_.endpoint(), "--cluster-name", "fo", "--replication-listen", repl[i]});
+          {"--etcd", etcd_.endpoint(), "--cluster-name", "fo", "--replication-listen", repl_[i]});
       for (int k = 0; k < 3; ++k)
         if (k != i) nodes_[i]->AddArgs({"--peer", nodes_[k]->endpoint()});
+      for (int b : backups_of[i]) nodes_[i]->AddArgs({"--backup", repl_[b]});
     }
-    nodes_[0]->AddArgs({"--backup", repl[1], "--backup", repl[2]});
-    repl_ = repl;
     for (int i = 2; i >= 0; --i) ASSERT_TRUE(nodes_[i]->Start());
   }
   std::vector<std::unique_ptr<NodeProcess>> nodes_;
   std::vector<std::string> repl_;
 };
+
+// n1 with two backups, n2 and n3.
+class InSyncTest : public ThreeNodes {
+ protected:
+  void SetUp() override { StartThree({{1, 2}, {}, {}}); }
+};
+
+// The --replicas 2 ring: n1 -> n2 -> n3 -> n1.
+class RingTest : public ThreeNodes {
+ protected:
+  void SetUp() override { StartThree({{1}, {2}, {0}}); }
+};
+
+TEST_F(RingTest, ATakenOverShardIsReplicatedAgainAndSurvivesASecondLoss) {
+  auto c1 = nodes_[0]->Connect(10000);
+  ASSERT_TRUE(c1);
+  const std::vector<std::string> ids = SubmitSleeps(*c1, 20, 20);
+  ASSERT_EQ(ids.size(), 20u);
+  nodes_[0]->Kill();
+  std::filesystem::remove_all(nodes_[0]->data());
+  ASSERT_TRUE(Eventually([&] { return Shard("n1").first == "n2"; }, std::chrono::seconds(30)));
+  auto c2 = nodes_[1]->Connect(5000);
+  ASSERT_TRUE(c2);
+  EXPECT_EQ(Succeeded(*c2, ids), 20);
+  // n2 ships shard n1 to its own backup, n3, which joins the shard's in-sync set. (n3's own
+  // backup, n1, is gone: it is dropped from n3's set, and n3's writes go on.)
+  auto c3 = nodes_[2]->Connect(30000);
+  ASSERT_TRUE(c3);
+  ASSERT_TRUE(Eventually([&] { return InSync("n1") == std::vector<std::string>{repl_[2]}; },
+                         std::chrono::seconds(30)));
+  // n2 dies with its disk too: n3, in shard n1's set, takes it over. (n2's own shard, which
+  // never acknowledged a job, has no copy anywhere and no holder.)
+  nodes_[1]->Kill();
+  std::filesystem::remove_all(nodes_[1]->data());
+  ASSERT_TRUE(Eventually([&] { return Shard("n1").first == "n3"; }, std::chrono::seconds(30)));
+  EXPECT_EQ(Succeeded(*c3, ids), 20);
+}
 
 TEST_F(InSyncTest, ASilentBackupIsDroppedAndCannotTakeTheShardOver) {
   auto c1 = nodes_[0]->Connect(60000);
