@@ -19,27 +19,37 @@ namespace {
 using protocol::Counter;
 
 // Counters that are levels, not running totals.
-const std::set<Counter> kGauges = {Counter::kWaiters,           Counter::kHeldBytes,
-                                   Counter::kRecoveredJobs,     Counter::kRecoveredRunning,
-                                   Counter::kJournalBatchRecordsMax, Counter::kJournalSyncUsAvg,
-                                   Counter::kJournalFull,       Counter::kCallbacksPending,
-                                   Counter::kFenced,            Counter::kShardEpoch};
+const std::set<Counter> kGauges = {Counter::kWaiters,
+                                   Counter::kHeldBytes,
+                                   Counter::kRecoveredJobs,
+                                   Counter::kRecoveredRunning,
+                                   Counter::kJournalBatchRecordsMax,
+                                   Counter::kJournalSyncUsAvg,
+                                   Counter::kJournalFull,
+                                   Counter::kCallbacksPending,
+                                   Counter::kFenced,
+                                   Counter::kShardEpoch,
+                                   Counter::kReplicationInSync,
+                                   Counter::kShardsTakenOver};
 // Counts of job events: named jobnet_jobs_<name>_total.
-const std::set<Counter> kJobEvents = {
-    Counter::kSubmitted,   Counter::kSubmitsDeduplicated, Counter::kSucceeded,
-    Counter::kFailedAttempts, Counter::kTimeouts,       Counter::kRetries,
-    Counter::kDead,        Counter::kInterruptedRuns,     Counter::kCancelled,
-    Counter::kRetriedManually, Counter::kStaleResults,  Counter::kPurged};
+const std::set<Counter> kJobEvents = {Counter::kSubmitted,    Counter::kSubmitsDeduplicated,
+                                      Counter::kSucceeded,    Counter::kFailedAttempts,
+                                      Counter::kTimeouts,     Counter::kRetries,
+                                      Counter::kDead,         Counter::kInterruptedRuns,
+                                      Counter::kCancelled,    Counter::kRetriedManually,
+                                      Counter::kStaleResults, Counter::kPurged};
 
 }  // namespace
 
 std::string RenderMetrics(const protocol::StatsReply& st, const std::vector<QueueInfo>& queues,
                           const FaceCounters& face) {
   prometheus::Registry reg;
-  auto gauge = [&reg](const std::string& name, const std::string& help) -> prometheus::Family<prometheus::Gauge>& {
+  auto gauge = [&reg](const std::string& name,
+                      const std::string& help) -> prometheus::Family<prometheus::Gauge>& {
     return prometheus::BuildGauge().Name(name).Help(help).Register(reg);
   };
-  auto counter = [&reg](const std::string& name, const std::string& help) -> prometheus::Family<prometheus::Counter>& {
+  auto counter = [&reg](const std::string& name,
+                        const std::string& help) -> prometheus::Family<prometheus::Counter>& {
     return prometheus::BuildCounter().Name(name).Help(help).Register(reg);
   };
   const prometheus::Labels node{{"node", st.node}};
@@ -73,14 +83,17 @@ std::string RenderMetrics(const protocol::StatsReply& st, const std::vector<Queu
     } else if (it != by_name.end() && kGauges.count(it->second)) {
       gauge("jobnet_" + name, help).Add(node).Set(static_cast<double>(value));
     } else if (it != by_name.end() && kJobEvents.count(it->second)) {
-      counter("jobnet_jobs_" + name + "_total", help).Add(node).Increment(static_cast<double>(value));
+      counter("jobnet_jobs_" + name + "_total", help)
+          .Add(node)
+          .Increment(static_cast<double>(value));
     } else {
       counter("jobnet_" + name + "_total", help).Add(node).Increment(static_cast<double>(value));
     }
   }
 
   if (by_queue) {
-    auto& submitted = counter("jobnet_jobs_submitted_total", "jobs submitted since start, by queue");
+    auto& submitted =
+        counter("jobnet_jobs_submitted_total", "jobs submitted since start, by queue");
     auto& finished = counter("jobnet_jobs_finished_total",
                              "jobs that reached a final state since start, by queue and state");
     for (const auto& [queue, totals] : st.queue_totals) {
@@ -101,7 +114,8 @@ std::string RenderMetrics(const protocol::StatsReply& st, const std::vector<Queu
       {protocol::kJournalSyncSeconds, "time to write and fsync one journal batch"},
       {protocol::kJournalBatchRecords, "journal records per fsynced batch"},
       {protocol::kAckReceiveSeconds, "a submit's frame read to its request at the scheduler"},
-      {protocol::kAckBatchWaitSeconds, "a submit at the scheduler to its batch sent to the journal"},
+      {protocol::kAckBatchWaitSeconds,
+       "a submit at the scheduler to its batch sent to the journal"},
       {protocol::kAckWriterWaitSeconds, "a submit's batch sent to the journal writer starting it"},
       {protocol::kAckEncodeSeconds, "a submit's batch built and its events handed on"},
       {protocol::kAckSyncSeconds, "a submit's batch in RocksDB's synced write"},
@@ -109,17 +123,19 @@ std::string RenderMetrics(const protocol::StatsReply& st, const std::vector<Queu
       {protocol::kAckNodeSeconds, "a submit's frame read to its reply sent"}};
   for (const auto& [name, h] : st.histograms) {
     auto help = histogram_help.find(name);
-    auto& family = prometheus::BuildHistogram()
-                       .Name("jobnet_" + name)
-                       .Help(help != histogram_help.end() ? help->second : "jobnet histogram " + name)
-                       .Register(reg);
+    auto& family =
+        prometheus::BuildHistogram()
+            .Name("jobnet_" + name)
+            .Help(help != histogram_help.end() ? help->second : "jobnet histogram " + name)
+            .Register(reg);
     auto& series = family.Add(node, h.bounds);
     std::vector<double> counts(h.counts.begin(), h.counts.end());
     series.ObserveMultiple(counts, h.sum);
   }
 
   auto& jobs = gauge("jobnet_jobs", "jobs held by this node, by state");
-  for (const auto& [state, n] : st.jobs) jobs.Add({{"node", st.node}, {"state", state}}).Set(static_cast<double>(n));
+  for (const auto& [state, n] : st.jobs)
+    jobs.Add({{"node", st.node}, {"state", state}}).Set(static_cast<double>(n));
   auto& waiting = gauge("jobnet_queue_waiting_jobs", "queued and delayed jobs, by queue");
   for (const auto& [queue, n] : st.queues)
     waiting.Add({{"node", st.node}, {"queue", queue}}).Set(static_cast<double>(n));
@@ -133,25 +149,34 @@ std::string RenderMetrics(const protocol::StatsReply& st, const std::vector<Queu
                                      {"delayed", q.delayed},
                                      {"running", q.running},
                                      {"dead", q.dead}})
-        by_state.Add({{"node", st.node}, {"queue", name}, {"state", state}}).Set(static_cast<double>(n));
-      oldest.Add({{"node", st.node}, {"queue", name}}).Set(static_cast<double>(q.oldest_wait_ms) / 1e3);
+        by_state.Add({{"node", st.node}, {"queue", name}, {"state", state}})
+            .Set(static_cast<double>(n));
+      oldest.Add({{"node", st.node}, {"queue", name}})
+          .Set(static_cast<double>(q.oldest_wait_ms) / 1e3);
     }
   }
   auto& slots = gauge("jobnet_worker_slots", "worker slots, busy and total");
   slots.Add({{"node", st.node}, {"state", "busy"}}).Set(st.busy);
   slots.Add({{"node", st.node}, {"state", "total"}}).Set(st.workers);
-  gauge("jobnet_uptime_seconds", "time since this node started").Add(node).Set(static_cast<double>(st.uptime_ms) / 1e3);
-  gauge("jobnet_incarnation", "how many times this node's journal has been opened").Add(node).Set(static_cast<double>(st.incarnation));
+  gauge("jobnet_uptime_seconds", "time since this node started")
+      .Add(node)
+      .Set(static_cast<double>(st.uptime_ms) / 1e3);
+  gauge("jobnet_incarnation", "how many times this node's journal has been opened")
+      .Add(node)
+      .Set(static_cast<double>(st.incarnation));
   std::map<std::string, uint64_t> peers = {{"alive", 0}, {"dead", 0}, {"unknown", 0}};
   for (const auto& p : st.peers) peers[p.state]++;
   auto& peer_family = gauge("jobnet_peers", "peers by the state this node sees them in");
   for (const auto& [state, n] : peers)
     peer_family.Add({{"node", st.node}, {"state", state}}).Set(static_cast<double>(n));
 
-  gauge("jobnet_http_requests_held", "HTTP requests waiting for the node or for a job").Add(node).Set(static_cast<double>(face.held));
+  gauge("jobnet_http_requests_held", "HTTP requests waiting for the node or for a job")
+      .Add(node)
+      .Set(static_cast<double>(face.held));
   auto& responses = counter("jobnet_http_responses_total", "HTTP responses sent, by status class");
   for (const auto& [cls, n] : face.responses)
-    responses.Add({{"node", st.node}, {"code", std::to_string(cls) + "xx"}}).Increment(static_cast<double>(n));
+    responses.Add({{"node", st.node}, {"code", std::to_string(cls) + "xx"}})
+        .Increment(static_cast<double>(n));
   counter("jobnet_http_overloaded_total", "HTTP requests refused for the limit of held requests")
       .Add(node)
       .Increment(static_cast<double>(face.overloaded));

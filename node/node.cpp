@@ -142,6 +142,9 @@ struct Storage {
   // The coordination, once started: the shipper writes the in-sync set through it.
   std::shared_ptr<std::atomic<Coordination*>> coordination_slot =
       std::make_shared<std::atomic<Coordination*>>(nullptr);
+  // The node's own shard only, for `stats`: this node as a backup, and the shards it took over.
+  ReplicaServer* replicas = nullptr;
+  std::function<size_t()> shards_taken;
 };
 
 // Opens the journal, the callback secret beside it, the blob store and the run marks.
@@ -338,8 +341,33 @@ std::shared_ptr<handlers::HandlerConfig> MakeHandlerConfig(
 }
 
 // The transport's and the blob store's counters, for `stats` beside the scheduler's own.
-std::vector<std::pair<protocol::Counter, uint64_t>> NodeCounters(Transport* t,
-                                                                 const BlobStore& blob_store) {
+// Replication's counters (docs/protocol.md): this shard's shipping, and this node as a backup.
+void ReplicationCounters(const Storage& st,
+                         std::vector<std::pair<protocol::Counter, uint64_t>>* m) {
+  using protocol::Counter;
+  if (st.shipper) {
+    const ReplicaShipperStats& r = st.shipper->stats();
+    m->insert(m->end(), {{Counter::kReplicationBatches, r.batches.load()},
+                         {Counter::kReplicationSnapshots, r.snapshots.load()},
+                         {Counter::kReplicationResends, r.resends.load()},
+                         {Counter::kReplicationBytes, r.bytes.load()},
+                         {Counter::kReplicationWaitUs, r.waiting_us.load()},
+                         {Counter::kReplicationBackupsDropped, r.dropped.load()},
+                         {Counter::kReplicationBackupsRejoined, r.rejoined.load()},
+                         {Counter::kReplicationInSync, r.in_sync.load()}});
+  }
+  if (st.replicas != nullptr) {
+    const ReplicaServerStats& r = st.replicas->stats();
+    m->insert(m->end(), {{Counter::kReplicaFrames, r.frames.load()},
+                         {Counter::kReplicaBatchesApplied, r.batches_applied.load()},
+                         {Counter::kReplicaSnapshotsApplied, r.snapshots_completed.load()},
+                         {Counter::kReplicaRefused, r.refused.load()}});
+  }
+  if (st.shards_taken) m->push_back({Counter::kShardsTakenOver, st.shards_taken()});
+}
+
+std::vector<std::pair<protocol::Counter, uint64_t>> NodeCounters(Transport* t, const Storage& st) {
+  const BlobStore& blob_store = *st.blob_store;
   using protocol::Counter;
   std::vector<std::pair<Counter, uint64_t>> m;
   if (t != nullptr) {
@@ -375,6 +403,7 @@ std::vector<std::pair<protocol::Counter, uint64_t>> NodeCounters(Transport* t,
   m.push_back({Counter::kBlobsStored, bs.blobs});
   m.push_back({Counter::kBlobBytes, bs.bytes});
   m.push_back({Counter::kBlobsRemoved, bs.removed});
+  ReplicationCounters(st, &m);
   return m;
 }
 
@@ -448,9 +477,7 @@ void SpawnActors(caf::actor_system& sys, const NodeConfig& config, const Storage
     peer_endpoints->Set(link, node);  // hosted runs reach their owner's blobs there
     if (Transport* t = tp.load()) t->SetPeerLiveness(link, node, alive);
   };
-  sc.extra_counters = [&tp, blob_store = st.blob_store]() {
-    return NodeCounters(tp.load(), *blob_store);
-  };
+  sc.extra_counters = [&tp, &st]() { return NodeCounters(tp.load(), st); };
   sc.extra_histograms = [&tp]() {
     std::map<std::string, Histogram> h;
     if (Transport* t = tp.load()) h[protocol::kAckNodeSeconds] = t->AckNodeSeconds();
@@ -490,6 +517,10 @@ class ShardHost {
   }
   // Serves `shard` from this node's copy, fenced by `fence`.
   Status TakeOver(const std::string& shard, std::shared_ptr<const coord::Fence> fence);
+  size_t Count() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return shards_.size();
+  }
   // Whether any shard is served or expected here (cheap: every request group asks).
   bool Any() const { return any_.load(std::memory_order_acquire); }
   // Shards this node is to serve but does not yet (taken over before a restart, or being
@@ -762,6 +793,8 @@ int RunNode(const NodeConfig& config) {
   std::unique_ptr<ReplicaServer> replicas;  // this node as a backup of other shards
   if (StepExit e = StartReplicaServer(config, &replicas)) return e;
   auto host = std::make_shared<ShardHost>();  // shards taken over, beside this node's own
+  st.replicas = replicas.get();
+  st.shards_taken = [host] { return host->Count(); };
   // Destroyed after the actor system: the lease is revoked (the shard handed over) only once
   // nothing acts for the shard any more.
   std::unique_ptr<Coordination> coordination;

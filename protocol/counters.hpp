@@ -62,18 +62,32 @@ enum class Counter : uint8_t {
   kJournalFull,
   kStorageFullRefused,
   // ---- the shard's fence, with etcd (docs/failover.md §5) ----
-  kFenced,          // 1 while this node may not act for its shard
-  kFencedRefused,   // requests answered unavailable because of the fence
-  kShardEpoch,      // the epoch this node last held its shard at (0: no etcd)
+  kFenced,         // 1 while this node may not act for its shard
+  kFencedRefused,  // requests answered unavailable because of the fence
+  kShardEpoch,     // the epoch this node last held its shard at (0: no etcd)
+  // ---- replication, with backups or a replication endpoint (docs/failover.md §6-7) ----
+  kReplicationBatches,          // journal batches durable on every backup in the in-sync set
+  kReplicationSnapshots,        // snapshots sent to a backup
+  kReplicationResends,          // frames sent again to a backup that did not answer in time
+  kReplicationBytes,            // bytes shipped to backups, snapshots included
+  kReplicationWaitUs,           // time spent waiting for backups after the local write, µs
+  kReplicationBackupsDropped,   // backups dropped from the in-sync set
+  kReplicationBackupsRejoined,  // dropped backups that caught up and were put back
+  kReplicationInSync,           // backups in the in-sync set now (a gauge)
+  kReplicaFrames,               // frames taken as a backup of other shards
+  kReplicaBatchesApplied,       // batches applied to copies
+  kReplicaSnapshotsApplied,     // snapshots completed into copies
+  kReplicaRefused,              // frames refused (stale epochs, other histories, bad frames)
+  kShardsTakenOver,             // shards this node serves besides its own (a gauge)
   // ---- batches, bulk actions, payload checks (issue 9) ----
-  kBatches,             // submit_batch requests
-  kBatchSpecsRefused,   // specs of those answered with an error
-  kBulkJobsTouched,     // jobs moved by bulk retry or cancel
-  kPayloadsRejected,    // submits refused because the handler cannot accept the payload
+  kBatches,            // submit_batch requests
+  kBatchSpecsRefused,  // specs of those answered with an error
+  kBulkJobsTouched,    // jobs moved by bulk retry or cancel
+  kPayloadsRejected,   // submits refused because the handler cannot accept the payload
   // ---- live workers and cancel of runs on peers (the scheduler core) ----
-  kRemoteCancelsSent,   // cancels of this node's runs on peers, sent to the host
-  kHostedCancelled,     // another owner's runs stopped (or dropped unstarted) on its cancel
-  kWorkersResized,      // `workers set` requests carried out
+  kRemoteCancelsSent,  // cancels of this node's runs on peers, sent to the host
+  kHostedCancelled,    // another owner's runs stopped (or dropped unstarted) on its cancel
+  kWorkersResized,     // `workers set` requests carried out
   kScheduleFires,
   kScheduleFiresFailed,
   kTransportScheduleListsGathered,
@@ -111,22 +125,22 @@ enum class Counter : uint8_t {
   kCallbacksFailed,     // deliveries given up: attempts spent, or dropped (purge, retry, limit)
   kCallbackAttempts,    // POSTs made, each try of each delivery
   // ---- blobs (docs/protocol.md "Blobs") ----
-  kBlobsStored,        // complete blobs held (written by the node from its blob store)
-  kBlobBytes,          // their bytes
-  kBlobsRemoved,       // blobs and stale uploads removed by the sweep since start
+  kBlobsStored,   // complete blobs held (written by the node from its blob store)
+  kBlobBytes,     // their bytes
+  kBlobsRemoved,  // blobs and stale uploads removed by the sweep since start
   // ---- result reuse (docs/architecture.md "Result reuse") ----
   kReused,     // reuse submits answered with a copy of a retained result
   kCoalesced,  // reuse submits that joined an identical waiting or running job
   // ---- external workers and progress (docs/protocol.md "External workers") ----
-  kExternalWorkers,         // registered now (a gauge, filled in by Stats())
-  kExternalRegistered,      // worker_register requests accepted
-  kExternalExpired,         // workers dropped for silence past their lease
-  kExternalLeased,          // runs leased to external workers
-  kExternalResults,         // their completions and failures applied
-  kExternalStaleResults,    // results and progress refused: not the job's current lease
-  kExternalRunsLost,        // runs re-queued because their worker went away
-  kProgressUpdates,         // progress reports applied (local handlers and external workers)
-  kProgressDropped,         // progress reports dropped by the rate limit
+  kExternalWorkers,       // registered now (a gauge, filled in by Stats())
+  kExternalRegistered,    // worker_register requests accepted
+  kExternalExpired,       // workers dropped for silence past their lease
+  kExternalLeased,        // runs leased to external workers
+  kExternalResults,       // their completions and failures applied
+  kExternalStaleResults,  // results and progress refused: not the job's current lease
+  kExternalRunsLost,      // runs re-queued because their worker went away
+  kProgressUpdates,       // progress reports applied (local handlers and external workers)
+  kProgressDropped,       // progress reports dropped by the rate limit
   // ---- frames checked against state, and the node's own loop (docs/cluster.md "Fencing") ----
   kResultsRefused,          // remote results naming no run this node journaled (any incarnation)
   kAcksRefused,             // remote acks naming no run of this start
@@ -134,11 +148,11 @@ enum class Counter : uint8_t {
   kHeartbeatsRefused,       // heartbeats of another incarnation while the known one is alive
   kQueueSyncFuture,         // queue settings from peers stamped beyond the clock skew
   kLoopStalls,              // the node's loop did not run for longer than kLoopStallMsMin
-  kCount,  // not a counter: the number of them
+  kCount,                   // not a counter: the number of them
 };
 
 struct CounterInfo {
-  Counter counter;  // the row's own enum value: checked against its index below
+  Counter counter;   // the row's own enum value: checked against its index below
   const char* name;  // on the wire: never rename one (clients and dashboards read it)
   // The scheduler core reports it even while it is 0 (a gauge, or set once at start); the others
   // of the core appear once non-zero. journal_* and transport_* are always written by their owners.
@@ -193,6 +207,19 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kFenced, "fenced", false},
     {Counter::kFencedRefused, "fenced_refused", false},
     {Counter::kShardEpoch, "shard_epoch", false},
+    {Counter::kReplicationBatches, "replication_batches", false},
+    {Counter::kReplicationSnapshots, "replication_snapshots", false},
+    {Counter::kReplicationResends, "replication_resends", false},
+    {Counter::kReplicationBytes, "replication_bytes", false},
+    {Counter::kReplicationWaitUs, "replication_wait_us", false},
+    {Counter::kReplicationBackupsDropped, "replication_backups_dropped", false},
+    {Counter::kReplicationBackupsRejoined, "replication_backups_rejoined", false},
+    {Counter::kReplicationInSync, "replication_in_sync", false},
+    {Counter::kReplicaFrames, "replica_frames", false},
+    {Counter::kReplicaBatchesApplied, "replica_batches_applied", false},
+    {Counter::kReplicaSnapshotsApplied, "replica_snapshots_applied", false},
+    {Counter::kReplicaRefused, "replica_refused", false},
+    {Counter::kShardsTakenOver, "shards_taken_over", false},
     {Counter::kBatches, "batches", false},
     {Counter::kBatchSpecsRefused, "batch_specs_refused", false},
     {Counter::kBulkJobsTouched, "bulk_jobs_touched", false},
@@ -263,7 +290,8 @@ constexpr bool SameName(const char* a, const char* b) {
 // A row left out shows up as a default row (kSubmitted, no name) at the end.
 constexpr bool InEnumOrderAndDistinct() {
   for (size_t i = 0; i < kCounterCount; ++i) {
-    if (static_cast<size_t>(kCounters[i].counter) != i || kCounters[i].name == nullptr) return false;
+    if (static_cast<size_t>(kCounters[i].counter) != i || kCounters[i].name == nullptr)
+      return false;
     for (size_t j = 0; j < i; ++j)
       if (SameName(kCounters[i].name, kCounters[j].name)) return false;
   }
@@ -277,12 +305,16 @@ constexpr const char* CounterName(Counter c) { return kCounters[static_cast<size
 
 // The counter of error replies with code number `code` (1..14; any other: kRejectedOther).
 constexpr Counter RejectedCounter(uint32_t code) {
-  return code >= 1 && code <= 14 ? static_cast<Counter>(static_cast<uint32_t>(Counter::kRejectedNotFound) + code - 1)
-                                 : Counter::kRejectedOther;
+  return code >= 1 && code <= 14
+             ? static_cast<Counter>(static_cast<uint32_t>(Counter::kRejectedNotFound) + code - 1)
+             : Counter::kRejectedOther;
 }
-static_assert(static_cast<uint32_t>(Counter::kRejectedOther) - static_cast<uint32_t>(Counter::kRejectedNotFound) == 14,
+static_assert(static_cast<uint32_t>(Counter::kRejectedOther) -
+                      static_cast<uint32_t>(Counter::kRejectedNotFound) ==
+                  14,
               "one rejected_* counter per error code 1..14");
-static_assert(static_cast<uint32_t>(kLastCode) == 14, "a new error code needs its rejected_* counter");
+static_assert(static_cast<uint32_t>(kLastCode) == 14,
+              "a new error code needs its rejected_* counter");
 
 // One value per counter, indexed by the enum.
 class CounterValues {

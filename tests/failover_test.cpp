@@ -57,6 +57,10 @@ class FailoverTest : public testing::DirTest {
     const auto& kv = r.value().kvs[0];
     return {nlohmann::json::parse(kv.value).value("primary", ""), kv.mod_revision};
   }
+  static uint64_t Counter(Client& c, const std::string& name) {
+    auto st = c.Stats();
+    return st.ok() ? st.value().counters[name] : ~0ull;
+  }
   // The shard's in-sync set in etcd; {"(none)"} when none was written.
   std::vector<std::string> InSync(const std::string& shard) {
     auto r = kv_->Range("/jobnet/fo/insync/" + shard);
@@ -180,6 +184,9 @@ TEST_F(InSyncTest, ASilentBackupIsDroppedAndCannotTakeTheShardOver) {
   ids.insert(ids.end(), more.begin(), more.end());
   EXPECT_EQ(InSync("n1"), std::vector<std::string>{repl_[1]});
   EXPECT_TRUE(LogHas(*nodes_[0], "dropped from shard n1's in-sync set"));
+  EXPECT_EQ(Counter(*c1, "replication_backups_dropped"), 1u);
+  EXPECT_EQ(Counter(*c1, "replication_in_sync"), 1u);
+  EXPECT_GE(Counter(*c1, "replication_batches"), 10u);
 
   // n1 dies with its disk while n3, thawed, holds a complete but stale copy: only n2, in the
   // set, may take the shard over.
@@ -232,6 +239,8 @@ TEST_F(FailoverTest, KilledPrimaryWithItsDiskLostIsTakenOverAndNoAcknowledgedJob
   ASSERT_TRUE(c2);
   EXPECT_EQ(Succeeded(*c2, ids), 40);
   EXPECT_TRUE(LogHas(*n2_, "serving shard n1 from its copy"));
+  EXPECT_EQ(Counter(*c2, "shards_taken_over"), 1u);
+  EXPECT_GE(Counter(*c2, "replica_snapshots_applied"), 1u);
   // n2 goes on serving its own shard beside n1's.
   auto own = c2->Submit(Spec("echo", Pack(7)));
   ASSERT_TRUE(own.ok()) << own.status().ToString();
