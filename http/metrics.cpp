@@ -80,6 +80,11 @@ std::string RenderMetrics(const protocol::StatsReply& st, const std::vector<Queu
       gauge("jobnet_journal_sync_seconds_avg", "mean time to write and fsync one journal batch")
           .Add(node)
           .Set(static_cast<double>(value) / 1e6);
+    } else if (it != by_name.end() && it->second == Counter::kReplicationWaitUs) {
+      counter("jobnet_replication_wait_seconds_total",
+              "time journal batches waited for backups after their local write")
+          .Add(node)
+          .Increment(static_cast<double>(value) / 1e6);
     } else if (it != by_name.end() && kGauges.count(it->second)) {
       gauge("jobnet_" + name, help).Add(node).Set(static_cast<double>(value));
     } else if (it != by_name.end() && kJobEvents.count(it->second)) {

@@ -594,6 +594,17 @@ Status ShardHost::TakeOver(const std::string& shard, std::shared_ptr<const coord
     expected_.insert(shard);
     any_.store(true, std::memory_order_release);
   }
+  // A takeover that fails no longer answers for the shard as if it were coming.
+  struct Unexpect {
+    ShardHost* host;
+    const std::string& shard;
+    bool served = false;
+    ~Unexpect() {
+      if (served) return;
+      std::lock_guard<std::mutex> lock(host->mu_);
+      host->expected_.erase(shard);
+    }
+  } unexpect{this, shard};
   std::string dir;
   if (Status s = replicas_->Release(shard, &dir); !s.ok()) return s;
   // The shard runs as its own node would, from the copy, on this node's endpoint: no peers,
@@ -635,6 +646,7 @@ Status ShardHost::TakeOver(const std::string& shard, std::shared_ptr<const coord
       "workers",
       shard, recovered.jobs, recovered.schedules, recovered.ms, workers);
   shards_.emplace(shard, std::move(h));
+  unexpect.served = true;
   any_.store(true, std::memory_order_release);
   transport_->SetShardHolder(shard, config_.id);  // requests for it now stay here
   return Status::OK();
