@@ -168,35 +168,42 @@ void Coordination::Follow() {
 
 void Coordination::OnShardEvents(const coord::WatchBatch& batch) {
   const std::string prefix = "/jobnet/" + options_.cluster + "/shard/";
-  std::lock_guard<std::mutex> lock(mu_);
   if (!batch.status.ok()) {
     spdlog::warn("watch of the shards' holders ended: {}; reading them again",
                  batch.status.ToString());
+    std::lock_guard<std::mutex> lock(mu_);
     refollow_ = true;
     return;
   }
-  for (const auto& e : batch.events) {
-    if (e.kv.key.compare(0, prefix.size(), prefix) != 0) continue;
-    const std::string shard = e.kv.key.substr(prefix.size());
-    if (e.type == coord::WatchEvent::Type::kPut) {
-      if (options_.on_holder)
-        options_.on_holder(shard, coord::Coordinator::HolderOfKey(e.kv).primary);
-      due_.erase(shard);
-      continue;
+  // has_copy may open a copy or wait for a frame being applied: never under mu_, which the
+  // loop needs to keep the fences fresh.
+  std::vector<std::string> gone;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& e : batch.events) {
+      if (e.kv.key.compare(0, prefix.size(), prefix) != 0) continue;
+      const std::string shard = e.kv.key.substr(prefix.size());
+      if (e.type == coord::WatchEvent::Type::kPut) {
+        if (options_.on_holder)
+          options_.on_holder(shard, coord::Coordinator::HolderOfKey(e.kv).primary);
+        due_.erase(shard);
+        continue;
+      }
+      if (options_.on_holder) options_.on_holder(shard, "");
+      if (must_hold_.count(shard))
+        due_[shard] = Clock::now();
+      else if (shard != options_.node_id && options_.has_copy && options_.take_over)
+        gone.push_back(shard);
     }
-    if (options_.on_holder) options_.on_holder(shard, "");
-    if (must_hold_.count(shard)) {
-      due_[shard] = Clock::now();
-      continue;
-    }
-    if (shard != options_.node_id && options_.has_copy && options_.take_over &&
-        options_.has_copy(shard)) {
-      spdlog::warn(
-          "shard {} has no primary: this node holds a copy and takes it over unless it "
-          "is held again within {} ms",
-          shard, options_.takeover_grace_ms);
-      due_[shard] = Clock::now() + std::chrono::milliseconds(options_.takeover_grace_ms);
-    }
+  }
+  for (const auto& shard : gone) {
+    if (!options_.has_copy(shard)) continue;
+    spdlog::warn(
+        "shard {} has no primary: this node holds a copy and takes it over unless it "
+        "is held again within {} ms",
+        shard, options_.takeover_grace_ms);
+    std::lock_guard<std::mutex> lock(mu_);
+    due_[shard] = Clock::now() + std::chrono::milliseconds(options_.takeover_grace_ms);
   }
 }
 
