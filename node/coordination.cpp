@@ -138,14 +138,6 @@ void Coordination::Loop() {
   }
 }
 
-std::map<std::string, int64_t> Coordination::Adopted() {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::map<std::string, int64_t> out;
-  for (const auto& [shard, a] : adopted_)
-    if (!a.failed) out[shard] = a.epoch;
-  return out;
-}
-
 void Coordination::Follow() {
   watch_.reset();
   auto retry = [this] {

@@ -70,8 +70,6 @@ class Coordination {
                    const std::vector<std::string>& backups) {
     return coord::PutInSync(client_.get(), options_.cluster, shard, epoch, backups);
   }
-  // Shards this node has taken over, with their epochs (stats, tests). Thread-safe.
-  std::map<std::string, int64_t> Adopted();
 
  private:
   explicit Coordination(CoordinationOptions options) : options_(std::move(options)) {}

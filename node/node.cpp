@@ -664,13 +664,11 @@ void Dispatch(std::vector<protocol::Inbound> requests, const actors::ingress_act
   std::vector<protocol::Inbound> own;
   for (auto& r : requests) {
     uint64_t wait_ms = 0;
-    const std::string* job = ForwardableJob(r.env.body, &wait_ms);
-    auto parsed =
-        job ? protocol::ParseJobId(*job) : Result<protocol::ParsedJobId>(Status::NotFound(""));
-    if (parsed.ok()) {
-      auto& group = by_shard[parsed.value().node];
-      group.push_back(std::move(r));
-      continue;
+    if (const std::string* job = ForwardableJob(r.env.body, &wait_ms)) {
+      if (auto parsed = protocol::ParseJobId(*job); parsed.ok()) {
+        by_shard[parsed.value().node].push_back(std::move(r));
+        continue;
+      }
     }
     own.push_back(std::move(r));
   }

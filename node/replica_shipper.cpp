@@ -54,6 +54,11 @@ struct ReplicaShipper::Backup {
 ReplicaShipper::ReplicaShipper(ReplicaShipperOptions options) : options_(std::move(options)) {}
 ReplicaShipper::~ReplicaShipper() = default;
 
+std::string ReplicaShipper::Frame(protocol::ReplKind kind, uint64_t seq, std::string data) const {
+  return protocol::EncodeReplFrame(
+      ReplFrame{kind, options_.shard, epoch_, seq, history_, std::move(data)});
+}
+
 void ReplicaShipper::SetJournal(const Journal* journal) {
   journal_ = journal;
   history_ = journal->history();
@@ -158,8 +163,7 @@ Status ReplicaShipper::TryRejoin(Backup& b) {
   if (now < b.next_try_ms) return Status::OK();
   b.next_try_ms = now + kRejoinEveryMs;
   b.Open();  // a fresh socket: nothing of the silent one is read
-  b.Send(protocol::EncodeReplFrame(
-      ReplFrame{ReplKind::kProbe, options_.shard, epoch_, seq_, history_, {}}));
+  b.Send(Frame(ReplKind::kProbe, seq_));
   zmq::pollitem_t items[] = {{b.sock->handle(), 0, ZMQ_POLLIN, 0}};
   try {
     zmq::poll(items, 1, std::chrono::milliseconds(kRejoinProbeMs));
@@ -210,9 +214,8 @@ Status ReplicaShipper::SendSnapshot(Backup& b) {
     Status s = journal_->SnapshotChunks(
         protocol::kSnapshotChunkBytes, [&](std::string data, bool) -> Status {
           bytes += data.size();
-          std::string frame = protocol::EncodeReplFrame(
-              ReplFrame{first ? ReplKind::kSnapshotFirst : ReplKind::kSnapshotChunk, options_.shard,
-                        epoch_, 0, history_, std::move(data)});
+          std::string frame = Frame(first ? ReplKind::kSnapshotFirst : ReplKind::kSnapshotChunk, 0,
+                                    std::move(data));
           first = false;
           std::string answer;
           ReplAck ack;
@@ -228,8 +231,7 @@ Status ReplicaShipper::SendSnapshot(Backup& b) {
     if (s.ok()) {
       std::string answer;
       ReplAck ack;
-      const std::string last = protocol::EncodeReplFrame(
-          ReplFrame{ReplKind::kSnapshotLast, options_.shard, epoch_, seq_, history_, {}});
+      const std::string last = Frame(ReplKind::kSnapshotLast, seq_);
       if (Status a = Ask(b, last, &answer); !a.ok()) return b.in ? a : Status::OK();
       if (Status r = ReadAnswer(b.endpoint, answer, &ack); !r.ok()) return r;
       if (ack.code == ReplCode::kApplied && ack.complete && ack.epoch == epoch_ &&
@@ -254,8 +256,7 @@ Status ReplicaShipper::SendSnapshot(Backup& b) {
 Status ReplicaShipper::Sync(Backup& b) {
   std::string answer;
   ReplAck ack;
-  const std::string probe = protocol::EncodeReplFrame(
-      ReplFrame{ReplKind::kProbe, options_.shard, epoch_, seq_, history_, {}});
+  const std::string probe = Frame(ReplKind::kProbe, seq_);
   if (Status a = Ask(b, probe, &answer); !a.ok()) return b.in ? a : Status::OK();
   if (Status r = ReadAnswer(b.endpoint, answer, &ack); !r.ok()) return r;
   if (ack.complete && ack.epoch == epoch_ && ack.seq == seq_) {
@@ -291,8 +292,7 @@ Status ReplicaShipper::Replicate(const std::string& batch,
                                  const std::function<Status()>& write_local) {
   if (Status s = SyncNow(); !s.ok()) return s;
   ++seq_;
-  const std::string frame = protocol::EncodeReplFrame(
-      ReplFrame{ReplKind::kBatch, options_.shard, epoch_, seq_, history_, batch});
+  const std::string frame = Frame(ReplKind::kBatch, seq_, batch);
   for (auto& b : backups_) {
     if (!b->in) continue;
     b->Send(frame);

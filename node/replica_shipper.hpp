@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "jobnet/status.h"
+#include "protocol/replication.hpp"
 
 namespace jobnet {
 
@@ -86,6 +87,8 @@ class ReplicaShipper {
   // snapshot if it is not there.
   Status Sync(Backup& b);
   Status SendSnapshot(Backup& b);
+  // A frame of this shard, epoch and journal history.
+  std::string Frame(protocol::ReplKind kind, uint64_t seq, std::string data = {}) const;
   // Drops `b` from the in-sync set (etcd first). False if the set could not be written.
   bool Drop(Backup& b);
   // A dropped backup that answers a probe is synced and put back in the set.
