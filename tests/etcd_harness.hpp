@@ -15,6 +15,7 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -64,8 +65,9 @@ class EtcdProcess {
   bool Start(std::string* why) {
     const std::string etcd = FindEtcd();
     if (etcd.empty()) {
-      *why = "etcd is not installed (no $JOBNET_ETCD, no etcd on the PATH): install the Debian "
-             "package etcd-server, as cluster/deps.sh does";
+      *why =
+          "etcd is not installed (no $JOBNET_ETCD, no etcd on the PATH): install the Debian "
+          "package etcd-server, as cluster/deps.sh does";
       return false;
     }
     if (dir_.empty()) {
@@ -74,10 +76,20 @@ class EtcdProcess {
     }
     const std::string client = endpoint();
     const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
-    std::vector<std::string> args = {etcd, "--name", "t", "--data-dir", dir_ + "/data",
-                                     "--listen-client-urls", client, "--advertise-client-urls",
-                                     client, "--listen-peer-urls", peer,
-                                     "--initial-advertise-peer-urls", peer, "--initial-cluster",
+    std::vector<std::string> args = {etcd,
+                                     "--name",
+                                     "t",
+                                     "--data-dir",
+                                     dir_ + "/data",
+                                     "--listen-client-urls",
+                                     client,
+                                     "--advertise-client-urls",
+                                     client,
+                                     "--listen-peer-urls",
+                                     peer,
+                                     "--initial-advertise-peer-urls",
+                                     peer,
+                                     "--initial-cluster",
                                      "t=" + peer};
     const pid_t parent = ::getpid();
     pid_ = ::fork();
@@ -102,9 +114,9 @@ class EtcdProcess {
     o.request_timeout_ms = 500;
     std::unique_ptr<coord::EtcdClient> c;
     coord::EtcdClient::Open(o, &c);
-    const bool up = Eventually([&] {
-      return !Running() || c->Put("/jobnet-test/ready", "1").ok();
-    }) && Running();
+    const bool up =
+        Eventually([&] { return !Running() || c->Put("/jobnet-test/ready", "1").ok(); }) &&
+        Running();
     if (!up) *why = "etcd did not answer within 20 s; its log ends:\n" + LogTail();
     return up;
   }
@@ -143,6 +155,44 @@ class EtcdProcess {
   int client_port_ = 0;
   int peer_port_ = 0;
   pid_t pid_ = -1;
+};
+
+// A test of nodes against a real etcd: starts it, keeps a client of its keys, and reads what
+// the nodes keep there under /jobnet/<cluster>/.
+class EtcdTest : public DirTest {
+ protected:
+  explicit EtcdTest(std::string cluster) : cluster_(std::move(cluster)) {}
+  void StartEtcd() {
+    std::string why;
+    ASSERT_TRUE(etcd_.Start(&why)) << why;
+    coord::EtcdOptions o;
+    o.endpoints = {etcd_.endpoint()};
+    ASSERT_TRUE(coord::EtcdClient::Open(o, &kv_).ok());
+  }
+  // A node's flags for this etcd and cluster name.
+  std::vector<std::string> EtcdArgs() const {
+    return {"--etcd", etcd_.endpoint(), "--cluster-name", cluster_};
+  }
+  // The shard key of `id`: its value's primary and its epoch (mod revision); epoch 0 = absent.
+  std::pair<std::string, int64_t> Shard(const std::string& id) {
+    auto r = kv_->Range("/jobnet/" + cluster_ + "/shard/" + id);
+    if (!r.ok() || r.value().kvs.empty()) return {"", 0};
+    const auto& kv = r.value().kvs[0];
+    return {nlohmann::json::parse(kv.value).value("primary", ""), kv.mod_revision};
+  }
+  static uint64_t Counter(Client& c, const std::string& name) {
+    auto st = c.Stats();
+    return st.ok() ? st.value().counters[name] : ~0ull;
+  }
+  static bool LogHas(const NodeProcess& node, const std::string& text) {
+    std::ifstream in(node.log_path());
+    std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return log.find(text) != std::string::npos;
+  }
+
+  const std::string cluster_;
+  EtcdProcess etcd_;
+  std::unique_ptr<coord::EtcdClient> kv_;
 };
 
 }  // namespace jobnet::testing

@@ -24,53 +24,33 @@
 namespace jobnet {
 namespace {
 
-using testing::EtcdProcess;
 using testing::Eventually;
 using testing::NodeProcess;
 using testing::Pack;
 using testing::Spec;
 
-class FailoverTest : public testing::DirTest {
+class FailoverTest : public testing::EtcdTest {
  protected:
+  FailoverTest() : EtcdTest("fo") {}
   void SetUp() override {
-    std::string why;
-    ASSERT_TRUE(etcd_.Start(&why)) << why;
-    coord::EtcdOptions o;
-    o.endpoints = {etcd_.endpoint()};
-    ASSERT_TRUE(coord::EtcdClient::Open(o, &kv_).ok());
+    StartEtcd();
+    if (HasFatalFailure()) return;
     repl1_ = "tcp://127.0.0.1:" + std::to_string(testing::FreePort());
     repl2_ = "tcp://127.0.0.1:" + std::to_string(testing::FreePort());
     n1_ = std::make_unique<NodeProcess>("n1", dir_ + "/n1", 2);
     n2_ = std::make_unique<NodeProcess>("n2", dir_ + "/n2", 2);
-    const std::vector<std::string> etcd = {"--etcd", etcd_.endpoint(), "--cluster-name", "fo"};
-    n1_->AddArgs(etcd);
-    n2_->AddArgs(etcd);
+    n1_->AddArgs(EtcdArgs());
+    n2_->AddArgs(EtcdArgs());
     n1_->AddArgs({"--peer", n2_->endpoint(), "--replication-listen", repl1_, "--backup", repl2_});
     n2_->AddArgs({"--peer", n1_->endpoint(), "--replication-listen", repl2_});
     ASSERT_TRUE(n2_->Start());
     ASSERT_TRUE(n1_->Start());
   }
-  // The shard key of `id`: its primary and epoch; epoch 0 = absent.
-  std::pair<std::string, int64_t> Shard(const std::string& id) {
-    auto r = kv_->Range("/jobnet/fo/shard/" + id);
-    if (!r.ok() || r.value().kvs.empty()) return {"", 0};
-    const auto& kv = r.value().kvs[0];
-    return {nlohmann::json::parse(kv.value).value("primary", ""), kv.mod_revision};
-  }
-  static uint64_t Counter(Client& c, const std::string& name) {
-    auto st = c.Stats();
-    return st.ok() ? st.value().counters[name] : ~0ull;
-  }
   // The shard's in-sync set in etcd; {"(none)"} when none was written.
   std::vector<std::string> InSync(const std::string& shard) {
-    auto r = kv_->Range("/jobnet/fo/insync/" + shard);
+    auto r = kv_->Range("/jobnet/" + cluster_ + "/insync/" + shard);
     if (!r.ok() || r.value().kvs.empty()) return {"(none)"};
     return nlohmann::json::parse(r.value().kvs[0].value)["backups"].get<std::vector<std::string>>();
-  }
-  static bool LogHas(const NodeProcess& node, const std::string& text) {
-    std::ifstream in(node.log_path());
-    std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return log.find(text) != std::string::npos;
   }
   // Submits `n` sleep jobs of `ms` to `c`; their ids.
   static std::vector<std::string> SubmitSleeps(Client& c, int n, int ms) {
@@ -103,8 +83,6 @@ class FailoverTest : public testing::DirTest {
     return ok;
   }
 
-  EtcdProcess etcd_;
-  std::unique_ptr<coord::EtcdClient> kv_;
   std::string repl1_, repl2_;
   std::unique_ptr<NodeProcess> n1_, n2_;
 };
@@ -114,19 +92,16 @@ class ThreeNodes : public FailoverTest {
  protected:
   void SetUp() override {}  // each test's fixture starts its own nodes
   void StartThree(const std::vector<std::vector<int>>& backups_of) {
-    std::string why;
-    ASSERT_TRUE(etcd_.Start(&why)) << why;
-    coord::EtcdOptions o;
-    o.endpoints = {etcd_.endpoint()};
-    ASSERT_TRUE(coord::EtcdClient::Open(o, &kv_).ok());
+    StartEtcd();
+    if (HasFatalFailure()) return;
     for (int i = 0; i < 3; ++i)
       repl_.push_back("tcp://127.0.0.1:" + std::to_string(testing::FreePort()));
     for (int i = 0; i < 3; ++i)
       nodes_.push_back(std::make_unique<NodeProcess>("n" + std::to_string(i + 1),
                                                      dir_ + "/n" + std::to_string(i + 1), 2));
     for (int i = 0; i < 3; ++i) {
-      nodes_[i]->AddArgs(
-          {"--etcd", etcd_.endpoint(), "--cluster-name", "fo", "--replication-listen", repl_[i]});
+      nodes_[i]->AddArgs(EtcdArgs());
+      nodes_[i]->AddArgs({"--replication-listen", repl_[i]});
       for (int k = 0; k < 3; ++k)
         if (k != i) nodes_[i]->AddArgs({"--peer", nodes_[k]->endpoint()});
       for (int b : backups_of[i]) nodes_[i]->AddArgs({"--backup", repl_[b]});

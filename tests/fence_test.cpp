@@ -1,18 +1,17 @@
 // A node with --etcd holds its shard under an etcd lease (docs/failover.md §5), against real
 // etcd and node processes: the shard key names it with an epoch that stats report; while etcd
 // is frozen the node stops acknowledging (unavailable, counted), gives the lease up once its TTL
-// has passed and, once etcd is back, holds the shard again at a larger epoch and serves as before; a second live process with its id is
-// refused; a clean stop hands the shard over at once and a restart after SIGKILL waits out the
-// old lease and wins again. No assertion depends on speed: each state is awaited.
+// has passed and, once etcd is back, holds the shard again at a larger epoch and serves as before;
+// a second live process with its id is refused; a clean stop hands the shard over at once and a
+// restart after SIGKILL waits out the old lease and wins again. No assertion depends on speed: each
+// state is awaited.
 #include <gtest/gtest.h>
-
 #include <signal.h>
 #include <sys/wait.h>
 
-#include <nlohmann/json.hpp>
-
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 
 #include "base/exit_codes.hpp"
 #include "coord/etcd_client.hpp"
@@ -24,38 +23,15 @@
 namespace jobnet {
 namespace {
 
-using testing::EtcdProcess;
 using testing::Eventually;
 using testing::NodeProcess;
 using testing::Pack;
 using testing::Spec;
 
-class FenceTest : public testing::DirTest {
+class FenceTest : public testing::EtcdTest {
  protected:
-  void SetUp() override {
-    std::string why;
-    ASSERT_TRUE(etcd_.Start(&why)) << why;
-    coord::EtcdOptions o;
-    o.endpoints = {etcd_.endpoint()};
-    ASSERT_TRUE(coord::EtcdClient::Open(o, &kv_).ok());
-  }
-  std::vector<std::string> EtcdArgs() const {
-    return {"--etcd", etcd_.endpoint(), "--cluster-name", "ft"};
-  }
-  // The shard key of `id`: its value's primary and its epoch (mod revision); epoch 0 = absent.
-  std::pair<std::string, int64_t> Shard(const std::string& id) {
-    auto r = kv_->Range("/jobnet/ft/shard/" + id);
-    if (!r.ok() || r.value().kvs.empty()) return {"", 0};
-    const auto& kv = r.value().kvs[0];
-    return {nlohmann::json::parse(kv.value).value("primary", ""), kv.mod_revision};
-  }
-  static uint64_t Counter(Client& c, const std::string& name) {
-    auto st = c.Stats();
-    return st.ok() ? st.value().counters[name] : ~0ull;
-  }
-
-  EtcdProcess etcd_;
-  std::unique_ptr<coord::EtcdClient> kv_;
+  FenceTest() : EtcdTest("ft") {}
+  void SetUp() override { StartEtcd(); }
 };
 
 TEST_F(FenceTest, FrozenEtcdFencesTheNodeAndItHoldsItsShardAgainAfter) {
@@ -98,13 +74,8 @@ TEST_F(FenceTest, FrozenEtcdFencesTheNodeAndItHoldsItsShardAgainAfter) {
 
   // Frozen until the node has given the lease up (a shorter freeze only pauses it: the next
   // renewal lifts the fence at the same epoch).
-  ASSERT_TRUE(Eventually(
-      [&] {
-        std::ifstream in(node.log_path());
-        std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        return log.find("etcd lease of shard n1 lost") != std::string::npos;
-      },
-      std::chrono::seconds(15)));
+  ASSERT_TRUE(Eventually([&] { return LogHas(node, "etcd lease of shard n1 lost"); },
+                         std::chrono::seconds(15)));
   etcd_.Signal(SIGCONT);
   std::string after_id;
   ASSERT_TRUE(Eventually(
