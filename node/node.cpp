@@ -17,7 +17,6 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
-#include <set>
 #include <thread>
 
 #include "actors/blob_service.hpp"
@@ -521,18 +520,21 @@ class ShardHost {
     std::lock_guard<std::mutex> lock(mu_);
     return shards_.size();
   }
-  // Whether any shard is served or expected here (cheap: every request group asks).
+  // Whether requests must be sorted by shard (cheap: every request group asks): with etcd,
+  // or once a shard is served here.
   bool Any() const { return any_.load(std::memory_order_acquire); }
-  // Shards this node is to serve but does not yet (taken over before a restart, or being
-  // recovered): their requests are answered `unavailable`, not `not_found`.
-  void Expect(const std::vector<std::string>& shards) {
+  // With etcd, shards move: a request about another shard's job that reaches this node is one
+  // whose holder the transport does not know (its primary is gone, a takeover is under way, or
+  // this node is taking it over and still recovering it). It is answered `unavailable`, never
+  // `not_found`, which a client would take as final.
+  void Coordinated(const std::string& own_id) {
     std::lock_guard<std::mutex> lock(mu_);
-    expected_.insert(shards.begin(), shards.end());
-    if (!expected_.empty()) any_.store(true, std::memory_order_release);
+    own_id_ = own_id;
+    any_.store(true, std::memory_order_release);
   }
-  bool Expected(const std::string& shard) {
+  bool HolderUnknown(const std::string& shard) {
     std::lock_guard<std::mutex> lock(mu_);
-    return expected_.count(shard) > 0 && shards_.count(shard) == 0;
+    return !own_id_.empty() && shard != own_id_ && shards_.count(shard) == 0;
   }
   // The ingress of the taken-over shard `shard`, if this node serves it.
   bool IngressFor(const std::string& shard, actors::ingress_actor* out) {
@@ -579,7 +581,7 @@ class ShardHost {
   Coordination* coordination_ = nullptr;
   bool stopping_ = false;
   std::map<std::string, std::unique_ptr<Hosted>> shards_;
-  std::set<std::string> expected_;
+  std::string own_id_;  // with etcd: this node's own shard
   std::atomic<bool> any_{false};
 };
 
@@ -591,20 +593,7 @@ Status ShardHost::TakeOver(const std::string& shard, std::shared_ptr<const coord
     if (stopping_) return Status::Unavailable("the node is stopping");
     if (shards_.count(shard)) return Status::OK();
     sc = config_;
-    expected_.insert(shard);
-    any_.store(true, std::memory_order_release);
   }
-  // A takeover that fails no longer answers for the shard as if it were coming.
-  struct Unexpect {
-    ShardHost* host;
-    const std::string& shard;
-    bool served = false;
-    ~Unexpect() {
-      if (served) return;
-      std::lock_guard<std::mutex> lock(host->mu_);
-      host->expected_.erase(shard);
-    }
-  } unexpect{this, shard};
   std::string dir;
   if (Status s = replicas_->Release(shard, &dir); !s.ok()) return s;
   // The shard runs as its own node would, from the copy, on this node's endpoint: no peers,
@@ -646,7 +635,6 @@ Status ShardHost::TakeOver(const std::string& shard, std::shared_ptr<const coord
       "workers",
       shard, recovered.jobs, recovered.schedules, recovered.ms, workers);
   shards_.emplace(shard, std::move(h));
-  unexpect.served = true;
   any_.store(true, std::memory_order_release);
   transport_->SetShardHolder(shard, config_.id);  // requests for it now stay here
   return Status::OK();
@@ -676,15 +664,16 @@ void Dispatch(std::vector<protocol::Inbound> requests, const actors::ingress_act
     actors::ingress_actor target;
     if (host.IngressFor(shard, &target)) {
       caf::anon_send(target, actors::inbound_atom_v, std::move(group));
-    } else if (host.Expected(shard)) {
+    } else if (host.HolderUnknown(shard)) {
       std::vector<std::pair<uint64_t, std::string>> answers;
       for (const auto& r : group)
         if (r.route != 0)
           answers.emplace_back(
               r.route, protocol::Encode(protocol::MakeError(
-                           r.env.corr_id, Status::Unavailable("shard " + shard +
-                                                              " is being taken over by this "
-                                                              "node; ask again shortly"))));
+                           r.env.corr_id,
+                           Status::Unavailable("no node is known here to hold shard " + shard +
+                                               " (its primary is gone, or a takeover is under "
+                                               "way); ask again shortly"))));
       transport.ReplyMany(std::move(answers));
     } else
       own.insert(own.end(), std::make_move_iterator(group.begin()),
@@ -713,6 +702,7 @@ StepExit StartCoordination(const NodeConfig& config, ReplicaServer* replicas,
                            std::shared_ptr<ShardHost> host, Transport* transport,
                            std::unique_ptr<Coordination>* out) {
   if (config.etcd.empty()) return 0;
+  host->Coordinated(config.id);
   CoordinationOptions co;
   co.etcd = config.etcd;
   co.cluster = config.cluster_name;
@@ -725,7 +715,7 @@ StepExit StartCoordination(const NodeConfig& config, ReplicaServer* replicas,
       return replicas->HasCompleteCopy(shard, &pos);
     };
     co.taken = replicas->Taken();
-    host->Expect(co.taken);
+
     co.take_over = [host](const std::string& shard, std::shared_ptr<const coord::Fence> fence) {
       return host->TakeOver(shard, std::move(fence));
     };
