@@ -36,7 +36,7 @@ struct ReplicaServer::Impl {
     std::unique_ptr<Journal> journal;  // <dir>/<shard>
     ReplicaPosition pos;               // what it holds
     std::unique_ptr<Journal> staging;  // <dir>/<shard>.staging, while a snapshot comes in
-    int64_t staging_epoch = 0;
+    int64_t staging_epoch = 0;         // its epoch while it is open, else 0
   };
   std::map<std::string, Copy> copies;
   std::set<std::string> released;  // shards taken over by this node
@@ -181,27 +181,12 @@ ReplAck ReplicaServer::Impl::Apply(const std::string& dir, uint32_t shards_max, 
   }
   Copy& c = it->second;
   ReplicaPosition& pos = c.pos;
-  if (f.epoch < std::max(pos.epoch, c.staging_epoch))
-    return Answer(ReplCode::kStaleEpoch, f, pos,
-                  "this backup has seen epoch " +
-                      std::to_string(std::max(pos.epoch, c.staging_epoch)) + " of shard " +
-                      f.shard + ": a sender at epoch " + std::to_string(f.epoch) +
-                      " has been deposed");
-  if (pos.complete && !pos.history.empty() && f.history != pos.history)
-    return Answer(ReplCode::kStaleEpoch, f, pos,
-                  "this backup holds shard " + f.shard + " as journal " + pos.history +
-                      ", which the sender's journal " + f.history +
-                      " does not continue (its data was lost or replaced): it must not "
-                      "overwrite the copy; the copy's node takes the shard over once the "
-                      "sender stops");
-  switch (f.kind) {
-    case ReplKind::kProbe:
-      return Answer(ReplCode::kApplied, f, pos);
-    case ReplKind::kBatch: {
-      if (pos.complete && pos.epoch == f.epoch && f.seq <= pos.seq)
-        return Answer(ReplCode::kApplied, f, pos);  // a resend of what is applied
-      if (!pos.complete || pos.epoch != f.epoch || f.seq != pos.seq + 1)
-        return Answer(ReplCode::kNeedSnapshot, f, pos, "the copy does not end where it begins");
+  const protocol::CopyDecision d = protocol::DecideCopy(
+      protocol::CopyState{pos, c.staging_epoch, false}, f);
+  switch (d.step) {
+    case protocol::CopyStep::kAnswer:
+      return Answer(d.code, f, pos, d.message);
+    case protocol::CopyStep::kApplyBatch: {
       ReplicaPosition next{f.epoch, f.seq, true, f.history};
       if (Status s = c.journal->ApplyReplica(f.data, false, next, true); !s.ok())
         return Answer(ReplCode::kRefused, f, pos, s.ToString());
@@ -209,10 +194,9 @@ ReplAck ReplicaServer::Impl::Apply(const std::string& dir, uint32_t shards_max, 
       stats.batches_applied++;
       break;
     }
-    case ReplKind::kSnapshotFirst: {
-      // A snapshot fills a staging copy beside the current one, which stays complete (and may
-      // still be taken over) until the last chunk has been applied.
+    case protocol::CopyStep::kBeginSnapshot: {
       c.staging.reset();
+      c.staging_epoch = 0;
       std::error_code ec;
       std::filesystem::remove_all(path + ".staging", ec);
       if (Status s = Journal::Open(path + ".staging", CopyOptions(), &c.staging); !s.ok())
@@ -220,14 +204,9 @@ ReplAck ReplicaServer::Impl::Apply(const std::string& dir, uint32_t shards_max, 
       c.staging_epoch = f.epoch;
       [[fallthrough]];
     }
-    case ReplKind::kSnapshotChunk:
-    case ReplKind::kSnapshotLast: {
-      if ((!c.staging || c.staging_epoch != f.epoch) && f.kind == ReplKind::kSnapshotLast &&
-          pos.complete && pos.epoch == f.epoch && pos.seq == f.seq && pos.history == f.history)
-        return Answer(ReplCode::kApplied, f, pos);  // a resend of the last chunk, applied
-      if (!c.staging || c.staging_epoch != f.epoch)
-        return Answer(ReplCode::kNeedSnapshot, f, pos, "no snapshot of this epoch under way");
-      const bool last = f.kind == ReplKind::kSnapshotLast;
+    case protocol::CopyStep::kApplyChunk:
+    case protocol::CopyStep::kFinishSnapshot: {
+      const bool last = d.step == protocol::CopyStep::kFinishSnapshot;
       ReplicaPosition next{f.epoch, last ? f.seq : 0, last, f.history};
       if (Status s = c.staging->ApplyReplica(f.data, false, next, last); !s.ok()) {
         c.staging.reset();

@@ -192,13 +192,16 @@ Status ReplicaShipper::Ask(Backup& b, const std::string& frame, std::string* ans
 
 namespace {
 
-// Reads a backup's answer; kConflict when it says this node has been deposed.
-Status ReadAnswer(const std::string& endpoint, const std::string& bytes, ReplAck* ack) {
+// Reads a backup's answer to a frame sent at (epoch, seq); kConflict when it says this node
+// has been deposed.
+Status ReadAnswer(const std::string& endpoint, const std::string& bytes, int64_t epoch,
+                  uint64_t seq, ReplAck* ack, protocol::AckVerdict* verdict) {
   if (Status s = protocol::DecodeReplAck(bytes.data(), bytes.size(), ack); !s.ok())
     return Status::InvalidArgument("backup " + endpoint +
                                    " did not answer as a replication endpoint (" + s.message() +
                                    "): is it another node's replication_listen?");
-  if (ack->code == ReplCode::kStaleEpoch)
+  *verdict = protocol::JudgeAck(*ack, epoch, seq);
+  if (*verdict == protocol::AckVerdict::kDeposed)
     return Status::Conflict("backup " + endpoint + ": " + ack->message);
   return Status::OK();
 }
@@ -220,7 +223,10 @@ Status ReplicaShipper::SendSnapshot(Backup& b) {
           std::string answer;
           ReplAck ack;
           if (Status a = Ask(b, frame, &answer); !a.ok()) return a;
-          if (Status r = ReadAnswer(b.endpoint, answer, &ack); !r.ok()) return r;
+          // A chunk's answer names the copy, not the staging copy it went to: only its code
+          // says whether it was applied.
+          protocol::AckVerdict v;
+          if (Status r = ReadAnswer(b.endpoint, answer, epoch_, 0, &ack, &v); !r.ok()) return r;
           if (ack.code != ReplCode::kApplied) {
             restart = true;  // it lost the snapshot's start (restarted) or cannot write
             return Status::Unavailable(ack.message);
@@ -233,9 +239,9 @@ Status ReplicaShipper::SendSnapshot(Backup& b) {
       ReplAck ack;
       const std::string last = Frame(ReplKind::kSnapshotLast, seq_);
       if (Status a = Ask(b, last, &answer); !a.ok()) return b.in ? a : Status::OK();
-      if (Status r = ReadAnswer(b.endpoint, answer, &ack); !r.ok()) return r;
-      if (ack.code == ReplCode::kApplied && ack.complete && ack.epoch == epoch_ &&
-          ack.seq == seq_) {
+      protocol::AckVerdict v;
+      if (Status r = ReadAnswer(b.endpoint, answer, epoch_, seq_, &ack, &v); !r.ok()) return r;
+      if (v == protocol::AckVerdict::kHolds) {
         b.synced = true;
         stats_.snapshots++;
         spdlog::info(
@@ -258,8 +264,9 @@ Status ReplicaShipper::Sync(Backup& b) {
   ReplAck ack;
   const std::string probe = Frame(ReplKind::kProbe, seq_);
   if (Status a = Ask(b, probe, &answer); !a.ok()) return b.in ? a : Status::OK();
-  if (Status r = ReadAnswer(b.endpoint, answer, &ack); !r.ok()) return r;
-  if (ack.complete && ack.epoch == epoch_ && ack.seq == seq_) {
+  protocol::AckVerdict v;
+  if (Status r = ReadAnswer(b.endpoint, answer, epoch_, seq_, &ack, &v); !r.ok()) return r;
+  if (v == protocol::AckVerdict::kHolds) {
     b.synced = true;
     return Status::OK();
   }
@@ -308,10 +315,10 @@ Status ReplicaShipper::Replicate(const std::string& batch,
         if (!b->in) break;  // dropped from the in-sync set: the batch goes on without it
         return a;
       }
-      if (Status r = ReadAnswer(b->endpoint, answer, &ack); !r.ok()) return r;
-      if (ack.code == ReplCode::kApplied && ack.complete && ack.epoch == epoch_ && ack.seq >= seq_)
-        break;
-      if (ack.code == ReplCode::kRefused) {
+      protocol::AckVerdict v;
+      if (Status r = ReadAnswer(b->endpoint, answer, epoch_, seq_, &ack, &v); !r.ok()) return r;
+      if (v == protocol::AckVerdict::kHolds) break;
+      if (v == protocol::AckVerdict::kRefused) {
         spdlog::warn("replication: backup {} refused batch {}: {}; sending it again", b->endpoint,
                      seq_, ack.message);
         std::this_thread::sleep_for(std::chrono::milliseconds(kRefusedPauseMs));

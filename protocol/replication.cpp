@@ -1,6 +1,7 @@
 // Replication frames; see replication.hpp.
 #include "protocol/replication.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdint>
 #include <msgpack.hpp>
@@ -133,6 +134,71 @@ Status DecodeReplAck(const char* data, size_t size, ReplAck* out) {
   if (!ReadBytes(it[6], &out->message) || out->message.size() > kReplicationMessageBytesMax)
     return Bad("bad message");
   return Status::OK();
+}
+
+CopyDecision DecideCopy(const CopyState& c, const ReplFrame& f) {
+  auto answer = [](ReplCode code, std::string message = {}) {
+    return CopyDecision{CopyStep::kAnswer, code, std::move(message)};
+  };
+  const ReplicaPosition& pos = c.pos;
+  if (c.released)
+    return answer(ReplCode::kStaleEpoch,
+                  "this node has taken shard " + f.shard + " over: its sender is deposed");
+  const int64_t seen = std::max(pos.epoch, c.staging_epoch);
+  if (f.epoch < seen)
+    return answer(ReplCode::kStaleEpoch, "this backup has seen epoch " + std::to_string(seen) +
+                                             " of shard " + f.shard + ": a sender at epoch " +
+                                             std::to_string(f.epoch) + " has been deposed");
+  if (pos.complete && !pos.history.empty() && f.history != pos.history)
+    return answer(ReplCode::kStaleEpoch,
+                  "this backup holds shard " + f.shard + " as journal " + pos.history +
+                      ", which the sender's journal " + f.history +
+                      " does not continue (its data was lost or replaced): it must not "
+                      "overwrite the copy; the copy's node takes the shard over once the "
+                      "sender stops");
+  switch (f.kind) {
+    case ReplKind::kProbe:
+      return answer(ReplCode::kApplied);
+    case ReplKind::kBatch:
+      if (pos.complete && pos.epoch == f.epoch && f.seq <= pos.seq)
+        return answer(ReplCode::kApplied);  // a resend of what is applied
+      if (!pos.complete || pos.epoch != f.epoch || f.seq != pos.seq + 1)
+        return answer(ReplCode::kNeedSnapshot, "the copy does not end where it begins");
+      return CopyDecision{CopyStep::kApplyBatch, ReplCode::kApplied, {}};
+    case ReplKind::kSnapshotFirst:
+      // A snapshot fills a staging copy beside the current one, which stays complete (and may
+      // still be taken over) until the last chunk has been applied.
+      return CopyDecision{CopyStep::kBeginSnapshot, ReplCode::kApplied, {}};
+    case ReplKind::kSnapshotChunk:
+    case ReplKind::kSnapshotLast: {
+      const bool under_way = c.staging_epoch == f.epoch;
+      if (!under_way && f.kind == ReplKind::kSnapshotLast && pos.complete &&
+          pos.epoch == f.epoch && pos.seq == f.seq && pos.history == f.history)
+        return answer(ReplCode::kApplied);  // a resend of the last chunk, applied
+      if (!under_way)
+        return answer(ReplCode::kNeedSnapshot, "no snapshot of this epoch under way");
+      return CopyDecision{
+          f.kind == ReplKind::kSnapshotLast ? CopyStep::kFinishSnapshot : CopyStep::kApplyChunk,
+          ReplCode::kApplied,
+          {}};
+    }
+  }
+  return answer(ReplCode::kRefused, "unknown frame kind");
+}
+
+AckVerdict JudgeAck(const ReplAck& a, int64_t epoch, uint64_t seq) {
+  switch (a.code) {
+    case ReplCode::kStaleEpoch:
+      return AckVerdict::kDeposed;
+    case ReplCode::kRefused:
+      return AckVerdict::kRefused;
+    case ReplCode::kApplied:
+      if (a.complete && a.epoch == epoch && a.seq == seq) return AckVerdict::kHolds;
+      return AckVerdict::kNeedSnapshot;
+    case ReplCode::kNeedSnapshot:
+      return AckVerdict::kNeedSnapshot;
+  }
+  return AckVerdict::kRefused;
 }
 
 }  // namespace jobnet::protocol

@@ -75,6 +75,52 @@ Status DecodeReplFrame(const char* data, size_t size, ReplFrame* out);
 std::string EncodeReplAck(const ReplAck& a);
 Status DecodeReplAck(const char* data, size_t size, ReplAck* out);
 
+// Where a backup's copy of a shard stands ("m:replica" in the copy's journal): the last batch
+// applied, as the primary numbered it in its epoch. complete is false until a snapshot has been
+// completed into the copy (a copy that is being filled must never be served).
+struct ReplicaPosition {
+  int64_t epoch = 0;
+  uint64_t seq = 0;
+  bool complete = false;
+  std::string history;  // the primary journal's history id ("m:history") the copy follows
+};
+
+// ---- the rules both ends follow (the node's replica server and shipper, and the simulator in
+// tests/sim run these same functions) ----
+
+// What a backup keeps of one shard that decides what a frame does to it.
+struct CopyState {
+  ReplicaPosition pos;        // the copy
+  int64_t staging_epoch = 0;  // a snapshot of this epoch is being filled beside it (0: none)
+  bool released = false;      // this node has taken the shard over
+};
+
+enum class CopyStep : uint8_t {
+  kAnswer,          // nothing to apply: answer `code` with the copy's position
+  kApplyBatch,      // apply `data` on top of the copy, synced; it then holds (epoch, seq)
+  kBeginSnapshot,   // start an empty staging copy at the frame's epoch, then apply `data` to it
+  kApplyChunk,      // apply `data` to the staging copy
+  kFinishSnapshot,  // apply `data` to the staging copy, which replaces the copy, complete at
+                    // (epoch, seq)
+};
+
+struct CopyDecision {
+  CopyStep step = CopyStep::kAnswer;
+  ReplCode code = ReplCode::kApplied;  // for kAnswer; the other steps answer kApplied once done
+  std::string message;
+};
+
+// What frame `f` does to a backup's copy `c` of its shard: refused from a deposed sender (an
+// epoch older than any seen, a history other than the one a complete copy follows, a shard
+// this node took over), a resend of what is applied, a gap (kNeedSnapshot), or a step to apply.
+CopyDecision DecideCopy(const CopyState& c, const ReplFrame& f);
+
+// How a primary reads a backup's answer to a frame it sent at (epoch, seq): the backup holds
+// exactly that position now (kHolds), the sender has been deposed, the backup could not write
+// (send again later), or it needs a snapshot.
+enum class AckVerdict : uint8_t { kHolds, kDeposed, kRefused, kNeedSnapshot };
+AckVerdict JudgeAck(const ReplAck& a, int64_t epoch, uint64_t seq);
+
 // Whether `id` may name a shard (and so a directory under the backup's data dir).
 bool ValidShardId(const std::string& id);
 

@@ -36,6 +36,7 @@
 
 #include "jobnet/status.h"
 #include "protocol/job_record.hpp"
+#include "protocol/replication.hpp"
 
 namespace rocksdb {
 class DB;
@@ -68,15 +69,8 @@ struct JournalOptions {
       replicate;
 };
 
-// Where a backup's copy of a shard stands ("m:replica"): the last batch applied, as the
-// primary numbered it in its epoch. complete is false until a snapshot has been completed into
-// the copy (a copy that is being filled must never be served).
-struct ReplicaPosition {
-  int64_t epoch = 0;
-  uint64_t seq = 0;
-  bool complete = false;
-  std::string history;  // the primary journal's history id ("m:history") the copy follows
-};
+// Where a backup's copy of a shard stands ("m:replica"): protocol/replication.hpp.
+using protocol::ReplicaPosition;
 
 // The worker pool size set at runtime (`jobnet workers set`), kept across restarts, with the
 // configured size (--workers or the config file) in force when it was set: at start the set size
