@@ -27,6 +27,14 @@ std::string PrimaryOf(const std::string& value) {
   return p != j.end() && p->is_string() ? p->get<std::string>() : "";
 }
 
+LastWin LastWinOfKey(const KeyValue& kv) {
+  LastWin w{PrimaryOf(kv.value), kv.mod_revision, {}};
+  auto j = nlohmann::json::parse(kv.value, nullptr, /*allow_exceptions=*/false);
+  if (j.is_object() && j.contains("history") && j["history"].is_string())
+    w.history = j["history"].get<std::string>();
+  return w;
+}
+
 ShardHolder HolderOf(const KeyValue& kv) {
   return ShardHolder{PrimaryOf(kv.value), kv.mod_revision, kv.lease};
 }
@@ -127,39 +135,74 @@ Result<std::vector<Member>> Coordinator::Members() {
   return members;  // etcd returns a range in key order, so by id
 }
 
+Result<LastWin> Coordinator::LastWinOf(const std::string& shard) {
+  if (!GoodSegment(shard))
+    return Status::InvalidArgument("coordinator: bad shard id '" + shard + "'");
+  auto range = client_->Range(LastKey(shard));
+  if (!range.ok()) return range.status();
+  if (range.value().kvs.empty()) return LastWin{};
+  return LastWinOfKey(range.value().kvs[0]);
+}
+
 Result<int64_t> Coordinator::Campaign(const std::string& shard) {
+  auto last = LastWinOf(shard);
+  if (!last.ok()) return last.status();
+  return Campaign(shard, last.value());
+}
+
+Result<int64_t> Coordinator::Campaign(const std::string& shard, const LastWin& after,
+                                      const std::string& history) {
   if (!GoodSegment(shard))
     return Status::InvalidArgument("coordinator: bad shard id '" + shard + "'");
   if (lost_) return Status::Conflict("coordinator: lease lost; campaign with a new one");
   const std::string key = ShardKey(shard);
+  const std::string last = LastKey(shard);
   TxnRequest txn;
   // create_revision 0: the key does not exist. A holder's key goes with its lease, so this one
   // compare covers both "never held" and "taken over after the holder's lease ended".
   txn.compare.push_back({key, Compare::Target::kCreate, Compare::Op::kEqual, 0, ""});
+  // Nobody has won the shard since `after` was read.
+  if (after.revision == 0)
+    txn.compare.push_back({last, Compare::Target::kCreate, Compare::Op::kEqual, 0, ""});
+  else
+    txn.compare.push_back({last, Compare::Target::kMod, Compare::Op::kEqual, after.revision, ""});
+  const std::string value = nlohmann::json{{"primary", options_.node_id}}.dump();
   TxnOp put;
   put.kind = TxnOp::Kind::kPut;
   put.key = key;
-  put.value = nlohmann::json{{"primary", options_.node_id}}.dump();
+  put.value = value;
   put.lease = lease_;
   txn.success.push_back(put);
+  TxnOp put_last;
+  put_last.kind = TxnOp::Kind::kPut;
+  put_last.key = last;
+  put_last.value = nlohmann::json{{"primary", options_.node_id}, {"history", history}}.dump();
+  txn.success.push_back(put_last);
   TxnOp get;
   get.key = key;
   txn.failure.push_back(get);
+  TxnOp get_last;
+  get_last.key = last;
+  txn.failure.push_back(get_last);
   auto r = client_->Txn(txn);
   if (!r.ok()) return r.status();
   if (r.value().succeeded) return r.value().revision;
   const auto& ranges = r.value().ranges;
-  if (ranges.empty() || ranges[0].empty()) {
-    // Deleted between the compare and the range cannot happen inside one txn: etcd's reply is
-    // not what it documents.
-    return Status::Internal("etcd txn on " + key + " failed its compare but found no key");
+  if (ranges.size() != 2)
+    return Status::Internal("etcd txn on " + key + " failed its compare and answered " +
+                            std::to_string(ranges.size()) + " ranges instead of 2");
+  if (!ranges[0].empty()) {
+    const ShardHolder holder = HolderOf(ranges[0][0]);
+    // An earlier attempt of ours may have won and its answer been lost (a timeout): the key
+    // with our id under our lease is ours.
+    if (holder.primary == options_.node_id && holder.lease == lease_) return holder.epoch;
+    return Status::Conflict("shard " + shard + " is held by '" + holder.primary +
+                            "' at epoch " + std::to_string(holder.epoch));
   }
-  const ShardHolder holder = HolderOf(ranges[0][0]);
-  // An earlier attempt of ours may have won and its answer been lost (a timeout): the key with
-  // our id under our lease is ours.
-  if (holder.primary == options_.node_id && holder.lease == lease_) return holder.epoch;
-  return Status::Conflict("shard " + shard + " is held by '" + holder.primary + "' at epoch " +
-                          std::to_string(holder.epoch));
+  const LastWin now = ranges[1].empty() ? LastWin{} : LastWinOfKey(ranges[1][0]);
+  return Status::Conflict("shard " + shard + " has been won by '" + now.primary +
+                          "' at epoch " + std::to_string(now.revision) + " since epoch " +
+                          std::to_string(after.revision));
 }
 
 Result<ShardHolder> Coordinator::Holder(const std::string& shard) {
@@ -170,7 +213,8 @@ Result<ShardHolder> Coordinator::Holder(const std::string& shard) {
 }
 
 Status PutInSync(EtcdClient* client, const std::string& cluster, const std::string& shard,
-                 int64_t epoch, const std::vector<std::string>& backups) {
+                 int64_t epoch, const std::string& primary,
+                 const std::vector<std::string>& backups) {
   if (!GoodSegment(shard) || !GoodSegment(cluster))
     return Status::InvalidArgument("in-sync set: bad shard or cluster name");
   const std::string base = "/jobnet/" + cluster;
@@ -180,7 +224,8 @@ Status PutInSync(EtcdClient* client, const std::string& cluster, const std::stri
   TxnOp put;
   put.kind = TxnOp::Kind::kPut;
   put.key = base + "/insync/" + shard;
-  put.value = nlohmann::json{{"epoch", epoch}, {"backups", backups}}.dump();
+  put.value =
+      nlohmann::json{{"epoch", epoch}, {"primary", primary}, {"backups", backups}}.dump();
   txn.success.push_back(put);
   auto r = client->Txn(txn);
   if (!r.ok()) return r.status();
@@ -201,6 +246,8 @@ Result<InSyncSet> GetInSync(EtcdClient* client, const std::string& cluster,
       !j.contains("backups") || !j["backups"].is_array())
     return Status::Corruption("the in-sync set of shard " + shard + " is not ours");
   set.epoch = j["epoch"].get<int64_t>();
+  if (j.contains("primary") && j["primary"].is_string())
+    set.primary = j["primary"].get<std::string>();
   for (const auto& b : j["backups"])
     if (b.is_string()) set.backups.push_back(b.get<std::string>());
   return set;

@@ -56,12 +56,26 @@ struct ShardHolder {
 // without a lease (it must outlive its writer).
 struct InSyncSet {
   int64_t epoch = 0;
+  std::string primary;  // the node that wrote it ("" in a set written before this field)
   std::vector<std::string> backups;
 };
-// Writes the set, if `epoch` is still the shard's (one txn on the shard key's mod revision);
-// kConflict when it is not (this node is no longer the shard's primary).
+// Writes the set as `primary`'s, if `epoch` is still the shard's (one txn on the shard key's
+// mod revision); kConflict when it is not (this node is no longer the shard's primary).
 Status PutInSync(EtcdClient* client, const std::string& cluster, const std::string& shard,
-                 int64_t epoch, const std::vector<std::string>& backups);
+                 int64_t epoch, const std::string& primary,
+                 const std::vector<std::string>& backups);
+
+// A shard's last win (docs/failover.md §7): kept at /jobnet/<cluster>/last/<shard> without a
+// lease, so it outlives every holder, and written in the transaction of every win. A node that
+// lost a shard to another can never win it back (it would serve a stale journal), and a backup
+// takes a shard over only on an in-sync set written by its last winner.
+struct LastWin {
+  std::string primary;   // "" when the shard was never won
+  int64_t revision = 0;  // the key's mod_revision: the epoch of that win (0: never won)
+  // The history id of the journal it was won with ("m:history"; a backup's copy has its
+  // primary's): a node whose journal was lost or replaced has another and may not win it back.
+  std::string history;
+};
 // The set; kNotFound when none was ever written (every configured backup is in sync).
 Result<InSyncSet> GetInSync(EtcdClient* client, const std::string& cluster,
                             const std::string& shard);
@@ -95,10 +109,15 @@ class Coordinator {
   Result<std::vector<Member>> Members();
 
   // One transaction: if /jobnet/<cluster>/shard/<shard> does not exist (never held, or its
-  // holder's lease ended), write {"primary": node_id} under this node's lease. Returns the
-  // epoch won. kConflict (message names the holder) when another node holds it; if this node
-  // already holds it (a retried campaign), its current epoch.
+  // holder's lease ended) and the shard's last win is still `after` (as read by LastWinOf: no
+  // node has won it since), write {"primary": node_id} under this node's lease, and this win as
+  // the last (with `history`, the journal's it is won with). Returns the epoch won. kConflict (the message names the holder, or the node that
+  // won since) otherwise; if this node already holds it (a retried campaign), its epoch.
+  Result<int64_t> Campaign(const std::string& shard, const LastWin& after,
+                           const std::string& history = {});
+  // A campaign after whatever the last win was (benchmarks and tests).
   Result<int64_t> Campaign(const std::string& shard);
+  Result<LastWin> LastWinOf(const std::string& shard);
   // The shard's holder; kNotFound when none holds it.
   Result<ShardHolder> Holder(const std::string& shard);
   // Every shard's holder, by shard id, and the store revision they were read at (to watch on
@@ -125,6 +144,9 @@ class Coordinator {
   std::string ShardKey(const std::string& shard) const { return ShardsPrefix() + shard; }
   std::string MembersPrefix() const { return "/jobnet/" + options_.cluster + "/members/"; }
   std::string ShardsPrefix() const { return "/jobnet/" + options_.cluster + "/shard/"; }
+  std::string LastKey(const std::string& shard) const {
+    return "/jobnet/" + options_.cluster + "/last/" + shard;
+  }
 
  private:
   Coordinator(EtcdClient* client, CoordinatorOptions options, int64_t lease,

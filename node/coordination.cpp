@@ -73,13 +73,16 @@ Status Coordination::Acquire(uint32_t wait_ms) {
   JOBNET_TRY(c->Register(options_.endpoint));
   const auto give_up = Clock::now() + std::chrono::milliseconds(wait_ms);
   for (;;) {
-    auto won = c->Campaign(options_.node_id);
+    coord::LastWin last;
+    JOBNET_TRY(MayWinBack(c.get(), options_.node_id, options_.history, &last));
+    auto won = c->Campaign(options_.node_id, last, options_.history);
     if (won.ok()) {
       epoch_ = won.value();
       break;
     }
     if (!won.status().IsConflict()) return won.status();
-    if (Clock::now() >= give_up) {
+    if (Clock::now() >= give_up || won.status().message().find("has been won by") !=
+                                       std::string::npos) {
       auto holder = c->Holder(options_.node_id);
       if (holder.ok() && holder.value().primary != options_.node_id)
         return Status::Conflict(
@@ -99,6 +102,57 @@ Status Coordination::Acquire(uint32_t wait_ms) {
   }
   fence_->Hold(c->LeaseValidUntil(), epoch_);
   coordinator_ = std::move(c);
+  return Status::OK();
+}
+
+Status Coordination::MayWinBack(coord::Coordinator* c, const std::string& shard,
+                                const std::string& history, coord::LastWin* last) {
+  auto l = c->LastWinOf(shard);
+  if (!l.ok()) return l.status();
+  *last = l.value();
+  if (last->primary.empty()) return Status::OK();
+  if (last->primary != options_.node_id)
+    return Status::Conflict(
+        "shard " + shard + " has been taken over by node " + last->primary + " (epoch " +
+        std::to_string(last->revision) + "), which serves its jobs from its copy; this node's " +
+        "journal of it is no longer the shard's (every job it acknowledged is on " +
+        last->primary + "): start this node under a new id, with an empty data directory");
+  if (!history.empty() && !last->history.empty() && history != last->history)
+    return Status::Conflict(
+        "shard " + shard + " was last won (epoch " + std::to_string(last->revision) +
+        ") with journal " + last->history + ", but this node's journal is " + history +
+        ": its data directory was lost or replaced, and the jobs it acknowledged are on the "
+        "shard's backups (which take it over) or gone; start this node under a new id, with "
+        "an empty data directory");
+  return Status::OK();
+}
+
+Status Coordination::MayTakeOver(const std::string& shard, coord::LastWin* last,
+                                 std::string* history) {
+  if (!options_.has_copy || !options_.has_copy(shard, history))
+    return Status::Conflict("this node holds no complete copy of it");
+  // Only a backup that holds every acknowledged batch may take the shard: one its primary
+  // dropped from the in-sync set (silent too long) has a copy that may lack some.
+  auto set = coord::GetInSync(client_.get(), options_.cluster, shard);
+  if (!set.ok() && !set.status().IsNotFound()) return set.status();
+  if (set.ok() && std::find(set.value().backups.begin(), set.value().backups.end(),
+                            options_.replication_endpoint) == set.value().backups.end())
+    return Status::Conflict("this node (" + options_.replication_endpoint +
+                            ") is not in its in-sync set of epoch " +
+                            std::to_string(set.value().epoch) +
+                            ", so its copy may lack acknowledged batches");
+  auto l = coordinator_->LastWinOf(shard);
+  if (!l.ok()) return l.status();
+  *last = l.value();
+  // The set must be the last winner's: one written by an earlier holder says nothing of what a
+  // later one acknowledged. (The campaign compares the last win read here, so nobody can win
+  // in between.)
+  if (set.ok() && (set.value().primary.empty() ? set.value().epoch != last->revision
+                                               : set.value().primary != last->primary))
+    return Status::Conflict("its in-sync set was written by " + set.value().primary +
+                            " (epoch " + std::to_string(set.value().epoch) + "), but " +
+                            last->primary + " won it last (epoch " +
+                            std::to_string(last->revision) + ")");
   return Status::OK();
 }
 
@@ -154,7 +208,15 @@ void Coordination::Follow() {
     for (const auto& [shard, h] : table.value().shards) options_.on_holder(shard, h.primary);
   // A shard with no holder now is not taken over from here: only one seen to lose its holder
   // while this node watched, so a cluster starting again does not take a slow node's shard.
-  watch_ = coordinator_->WatchShards(table.value().revision + 1,
+  // A watch that ended (etcd unreachable for a while) goes on from the last event handled, so
+  // a holder lost meanwhile is still seen to go; from the table's revision if etcd has
+  // compacted that history away.
+  int64_t from = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    from = seen_revision_ > 0 ? seen_revision_ + 1 : table.value().revision + 1;
+  }
+  watch_ = coordinator_->WatchShards(from,
                                      [this](const coord::WatchBatch& b) { OnShardEvents(b); });
 }
 
@@ -165,6 +227,7 @@ void Coordination::OnShardEvents(const coord::WatchBatch& batch) {
                  batch.status.ToString());
     std::lock_guard<std::mutex> lock(mu_);
     refollow_ = true;
+    if (batch.status.IsNotFound()) seen_revision_ = 0;  // compacted: its events are gone
     return;
   }
   // has_copy may open a copy or wait for a frame being applied: never under mu_, which the
@@ -173,6 +236,7 @@ void Coordination::OnShardEvents(const coord::WatchBatch& batch) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& e : batch.events) {
+      seen_revision_ = std::max(seen_revision_, e.kv.mod_revision);
       if (e.kv.key.compare(0, prefix.size(), prefix) != 0) continue;
       const std::string shard = e.kv.key.substr(prefix.size());
       if (e.type == coord::WatchEvent::Type::kPut) {
@@ -189,7 +253,8 @@ void Coordination::OnShardEvents(const coord::WatchBatch& batch) {
     }
   }
   for (const auto& shard : gone) {
-    if (!options_.has_copy(shard)) continue;
+    std::string history;
+    if (!options_.has_copy(shard, &history)) continue;
     spdlog::warn(
         "shard {} has no primary: this node holds a copy and takes it over unless it "
         "is held again within {} ms",
@@ -223,25 +288,23 @@ void Coordination::TakeOverDue() {
       std::lock_guard<std::mutex> lock(mu_);
       must = must_hold_.count(shard) > 0;
     }
-    if (!must) {
-      // Only a backup that holds every acknowledged batch may take the shard: one its primary
-      // dropped from the in-sync set (silent too long) has a copy that may lack some.
-      auto set = coord::GetInSync(client_.get(), options_.cluster, shard);
-      if (!set.ok() && !set.status().IsNotFound()) {
-        std::lock_guard<std::mutex> lock(mu_);
-        due_[shard] = Clock::now() + kRetry;
-        continue;
+    coord::LastWin last;
+    std::string history;  // the copy's, for a takeover
+    Status may = must ? MayWinBack(coordinator_.get(), shard, {}, &last)
+                      : MayTakeOver(shard, &last, &history);
+    if (!may.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!may.IsConflict()) {
+        due_[shard] = Clock::now() + kRetry;  // etcd did not answer
+      } else if (must) {
+        spdlog::error("{}", may.message());
+        must_hold_.erase(shard);
+      } else {
+        spdlog::warn("not taking shard {} over: {}", shard, may.message());
       }
-      if (set.ok() && std::find(set.value().backups.begin(), set.value().backups.end(),
-                                options_.replication_endpoint) == set.value().backups.end()) {
-        spdlog::warn(
-            "not taking shard {} over: this node ({}) is not in its in-sync set of "
-            "epoch {}, so its copy may lack acknowledged batches",
-            shard, options_.replication_endpoint, set.value().epoch);
-        continue;
-      }
+      continue;
     }
-    auto won = coordinator_->Campaign(shard);
+    auto won = coordinator_->Campaign(shard, last, history);
     if (!won.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
       // A shard this node took over is its own: held by another node only until that node is
@@ -254,7 +317,8 @@ void Coordination::TakeOverDue() {
     }
     // The shard is served here on one copy (no backups of its own yet): no other backup is in
     // sync with what this node will acknowledge for it.
-    if (Status s = coord::PutInSync(client_.get(), options_.cluster, shard, won.value(), {});
+    if (Status s = coord::PutInSync(client_.get(), options_.cluster, shard, won.value(),
+                                    options_.node_id, {});
         !s.ok()) {
       spdlog::error(
           "took shard {} at epoch {} but cannot write its in-sync set ({}): giving it "
@@ -306,7 +370,9 @@ void Coordination::HoldAdopted() {
       continue;
     }
     if (a.rewin) {
-      auto won = coordinator_->Campaign(it->first);
+      coord::LastWin last;
+      Status may = MayWinBack(coordinator_.get(), it->first, {}, &last);
+      auto won = may.ok() ? coordinator_->Campaign(it->first, last) : Result<int64_t>(may);
       if (!won.ok()) {
         spdlog::error(
             "shard {} was taken over while this node had no lease ({}): it stays "

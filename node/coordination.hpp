@@ -29,8 +29,9 @@ struct CoordinationOptions {
   std::string node_id;            // also the shard this node is primary of
   std::string endpoint;           // registered for peers to find
   // Takeover (docs/failover.md §7); all optional. Whether this node holds a complete copy of
-  // `shard` (it is one of its backups): asked when a shard's key goes.
-  std::function<bool(const std::string& shard)> has_copy;
+  // `shard` (it is one of its backups), and the history id the copy follows: asked when a
+  // shard's key goes, and before a takeover.
+  std::function<bool(const std::string& shard, std::string* history)> has_copy;
   // Serves a shard this node has just won: opens its copy, recovers it, starts its actors.
   // `fence` follows this node's lease at the shard's epoch. Called on the coordination thread;
   // on failure the shard is resigned so another backup may take it.
@@ -48,6 +49,9 @@ struct CoordinationOptions {
   // This node's replication endpoint: a shard is taken over only if it is in the shard's
   // in-sync set (or the shard has none). Empty: no takeovers.
   std::string replication_endpoint;
+  // The history id of this node's journal ("m:history"): its shard is won back only with the
+  // journal it was last won with (one lost or replaced has another history).
+  std::string history;
 };
 
 class Coordination {
@@ -68,7 +72,8 @@ class Coordination {
   // acknowledged. Thread-safe (journal writers call it when a backup is dropped or rejoins).
   Status SetInSync(const std::string& shard, int64_t epoch,
                    const std::vector<std::string>& backups) {
-    return coord::PutInSync(client_.get(), options_.cluster, shard, epoch, backups);
+    return coord::PutInSync(client_.get(), options_.cluster, shard, epoch, options_.node_id,
+                            backups);
   }
 
  private:
@@ -83,6 +88,14 @@ class Coordination {
   void OnShardEvents(const coord::WatchBatch& batch);
   // Campaigns for the shards whose grace has passed and serves the ones won.
   void TakeOverDue();
+  // Whether this node may win `shard` back (its own, or one it took over): nobody else has won
+  // it since this node did, and (with `history`) with the journal it holds now. *last is the
+  // win to campaign after; kConflict says who took it over, or that the journal was replaced.
+  Status MayWinBack(coord::Coordinator* c, const std::string& shard, const std::string& history,
+                    coord::LastWin* last);
+  // Whether this node, a backup, may take `shard` over: it is in the in-sync set its last
+  // winner wrote. *last is the win to campaign after; kConflict says why not.
+  Status MayTakeOver(const std::string& shard, coord::LastWin* last, std::string* history);
   // Holds every adopted shard's fence at its epoch (re-won after a new lease).
   void HoldAdopted();
 
@@ -97,6 +110,7 @@ class Coordination {
   std::map<std::string, std::chrono::steady_clock::time_point> due_;  // guarded by mu_
   std::set<std::string> must_hold_;  // options_.taken not yet won; guarded by mu_
   bool refollow_ = false;            // guarded by mu_
+  int64_t seen_revision_ = 0;        // of the last shard event handled; guarded by mu_
   struct AdoptedShard {
     int64_t epoch = 0;
     std::shared_ptr<coord::Fence> fence;

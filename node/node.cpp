@@ -698,7 +698,7 @@ StepExit StartReplicaServer(const NodeConfig& config, std::unique_ptr<ReplicaSer
   return 0;
 }
 
-StepExit StartCoordination(const NodeConfig& config, ReplicaServer* replicas,
+StepExit StartCoordination(const NodeConfig& config, const Storage& st, ReplicaServer* replicas,
                            std::shared_ptr<ShardHost> host, Transport* transport,
                            std::unique_ptr<Coordination>* out) {
   if (config.etcd.empty()) return 0;
@@ -709,10 +709,13 @@ StepExit StartCoordination(const NodeConfig& config, ReplicaServer* replicas,
   co.node_id = config.id;
   co.endpoint = config.listen;
   co.replication_endpoint = config.replication_listen;
+  co.history = st.journal->history();
   if (replicas != nullptr) {
-    co.has_copy = [replicas](const std::string& shard) {
+    co.has_copy = [replicas](const std::string& shard, std::string* history) {
       ReplicaPosition pos;
-      return replicas->HasCompleteCopy(shard, &pos);
+      const bool complete = replicas->HasCompleteCopy(shard, &pos);
+      *history = pos.history;
+      return complete;
     };
     co.taken = replicas->Taken();
 
@@ -798,7 +801,8 @@ int RunNode(const NodeConfig& config) {
   // Destroyed after the actor system: the lease is revoked (the shard handed over) only once
   // nothing acts for the shard any more.
   std::unique_ptr<Coordination> coordination;
-  if (StepExit e = StartCoordination(config, replicas.get(), host, transport.get(), &coordination))
+  if (StepExit e =
+          StartCoordination(config, st, replicas.get(), host, transport.get(), &coordination))
     return e;
   *st.fence_slot = coordination ? coordination->fence() : nullptr;
   st.coordination_slot->store(coordination.get());

@@ -99,6 +99,11 @@ Status ReplicaShipper::Await(Backup& b, const std::string& frame, std::string* a
         return Status::OK();
       }
     }
+    // This node has won its shard again at a new epoch while it waited: a drop at the old
+    // epoch can never be written, so the caller starts over at the new one.
+    if (EpochMoved())
+      return Status::Unavailable("shard " + options_.shard + " moved on to epoch " +
+                                 std::to_string(options_.epoch()));
     // Silent: a new socket (a late answer on the old one is dropped with it), and again.
     const uint64_t now = base::SteadyMs();
     if (now - start >= options_.drop_after_ms && Drop(b))
@@ -279,20 +284,25 @@ Status ReplicaShipper::Sync(Backup& b) {
 }
 
 Status ReplicaShipper::SyncNow() {
-  const int64_t epoch = options_.epoch ? options_.epoch() : 0;
-  if (epoch <= 0)
-    return Status::Unavailable("replication: this node holds no epoch of its shard yet");
-  if (epoch != epoch_) {  // a new epoch numbers its batches from 1, on a fresh snapshot
-    epoch_ = epoch;
-    seq_ = 0;
-    in_sync_dirty_ = true;
-    for (auto& b : backups_) b->synced = false;
-  }
-  for (auto& b : backups_) {
-    Status s = !b->in ? TryRejoin(*b) : !b->synced ? Sync(*b) : Status::OK();
+  for (;;) {
+    const int64_t epoch = options_.epoch ? options_.epoch() : 0;
+    if (epoch <= 0)
+      return Status::Unavailable("replication: this node holds no epoch of its shard yet");
+    if (epoch != epoch_) {  // a new epoch numbers its batches from 1, on a fresh snapshot
+      epoch_ = epoch;
+      seq_ = 0;
+      in_sync_dirty_ = true;
+      for (auto& b : backups_) b->synced = false;
+    }
+    Status s;
+    for (auto& b : backups_) {
+      s = !b->in ? TryRejoin(*b) : !b->synced ? Sync(*b) : Status::OK();
+      if (!s.ok()) break;
+    }
+    if (!s.ok() && EpochMoved()) continue;  // won again meanwhile: over, at the new epoch
     if (!s.ok()) return s;
+    return WriteInSync();
   }
-  return WriteInSync();
 }
 
 Status ReplicaShipper::Replicate(const std::string& batch,
@@ -313,7 +323,13 @@ Status ReplicaShipper::Replicate(const std::string& batch,
       ReplAck ack;
       if (Status a = Await(*b, frame, &answer); !a.ok()) {
         if (!b->in) break;  // dropped from the in-sync set: the batch goes on without it
-        return a;
+        if (!EpochMoved() || !local.ok()) return a;
+        // A new epoch of this node's: every backup gets the journal, this batch in it, in a
+        // snapshot of that epoch instead (a silent one is dropped at that epoch).
+        if (Status s = SyncNow(); !s.ok()) return s;
+        stats_.waiting_us += base::SteadyUs() - t0;
+        stats_.batches++;
+        return Status::OK();
       }
       protocol::AckVerdict v;
       if (Status r = ReadAnswer(b->endpoint, answer, epoch_, seq_, &ack, &v); !r.ok()) return r;

@@ -95,6 +95,9 @@ class ReplicaShipper {
   Status TryRejoin(Backup& b);
   // Writes the in-sync set if it changed and was not written yet; kConflict if deposed.
   Status WriteInSync();
+  // This node holds its shard at another epoch than the one being shipped (it lost its lease
+  // and won the shard again): what is under way starts over at the new epoch.
+  bool EpochMoved() const { return options_.epoch && options_.epoch() != epoch_; }
 
   const ReplicaShipperOptions options_;
   const Journal* journal_ = nullptr;
