@@ -32,7 +32,14 @@ Status Coordination::Start(CoordinationOptions options, std::unique_ptr<Coordina
   spdlog::info("holding shard {} at epoch {} (etcd lease {:x}, cluster {})", c->options_.node_id,
                c->epoch_, c->coordinator_->lease(), c->options_.cluster);
   if (c->options_.on_holder || c->options_.has_copy) c->Follow();
-  for (const auto& shard : c->options_.taken) {
+  std::set<std::string> mine(c->options_.taken.begin(), c->options_.taken.end());
+  for (const auto& shard : c->options_.copies) {
+    // Won here last, but perhaps never served: the node stopped between the campaign and the
+    // takeover, which nobody else can do now (the last win is this node's).
+    auto last = c->coordinator_->LastWinOf(shard);
+    if (last.ok() && last.value().primary == c->options_.node_id) mine.insert(shard);
+  }
+  for (const auto& shard : mine) {
     spdlog::warn("shard {} was taken over by this node before it stopped: holding it again", shard);
     c->must_hold_.insert(shard);
     c->due_[shard] = Clock::now();
@@ -74,7 +81,14 @@ Status Coordination::Acquire(uint32_t wait_ms) {
   const auto give_up = Clock::now() + std::chrono::milliseconds(wait_ms);
   for (;;) {
     coord::LastWin last;
-    JOBNET_TRY(MayWinBack(c.get(), options_.node_id, options_.history, &last));
+    if (Status may = MayWinBack(c.get(), options_.node_id, options_.history, &last); !may.ok()) {
+      if (!may.IsConflict() || wait_ms > 0) return may;  // at start: the node exits
+      // Running, its own shard has gone to another node for good: the lease still serves the
+      // shards this node took over and its takeovers of others (it goes on as a backup).
+      own_lost_ = true;
+      coordinator_ = std::move(c);
+      return may;
+    }
     auto won = c->Campaign(options_.node_id, last, options_.history);
     if (won.ok()) {
       epoch_ = won.value();
@@ -146,8 +160,13 @@ Status Coordination::MayTakeOver(const std::string& shard, coord::LastWin* last,
   *last = l.value();
   // The set must be the last winner's: one written by an earlier holder says nothing of what a
   // later one acknowledged. (The campaign compares the last win read here, so nobody can win
-  // in between.)
-  if (set.ok() && (set.value().primary.empty() ? set.value().epoch != last->revision
+  // in between.) This node may be the last winner itself: a campaign whose answer was lost.
+  // No set at all: its own node never wrote one, so all its backups hold every batch; but a
+  // node that took it over wrote none either, and what it acknowledged is not on them.
+  if (!set.ok() && !last->primary.empty() && last->primary != shard &&
+      last->primary != options_.node_id)
+    return Status::Conflict("its last winner, " + last->primary + ", wrote no in-sync set");
+  if (set.ok() && last->primary != options_.node_id && (set.value().primary.empty() ? set.value().epoch != last->revision
                                                : set.value().primary != last->primary))
     return Status::Conflict("its in-sync set was written by " + set.value().primary +
                             " (epoch " + std::to_string(set.value().epoch) + "), but " +
@@ -164,15 +183,21 @@ void Coordination::Loop() {
     if (stop_) break;
     lock.unlock();
     if (coordinator_ && !coordinator_->LeaseLost()) {
-      fence_->Hold(coordinator_->LeaseValidUntil(), epoch_);
+      if (!own_lost_) fence_->Hold(coordinator_->LeaseValidUntil(), epoch_);
     } else {
       if (!lost_logged)
         spdlog::error("etcd lease of shard {} lost: no acknowledgements until it is held again",
                       options_.node_id);
       lost_logged = true;
       Status s = Acquire(0);
-      if (s.ok()) {
-        spdlog::warn("holding shard {} again at epoch {}", options_.node_id, epoch_);
+      if (s.ok() || own_lost_) {
+        if (s.ok())
+          spdlog::warn("holding shard {} again at epoch {}", options_.node_id, epoch_);
+        else
+          spdlog::error(
+              "{}. This node no longer serves it: it goes on as a backup of other shards and "
+              "serves the shards it took over",
+              s.message());
         lost_logged = false;
         std::lock_guard<std::mutex> relock(mu_);
         for (auto& [shard, a] : adopted_) a.rewin = true;
@@ -315,20 +340,14 @@ void Coordination::TakeOverDue() {
         spdlog::info("not taking shard {} over: {}", shard, won.status().ToString());
       continue;
     }
-    // The shard is served here on one copy (no backups of its own yet): no other backup is in
-    // sync with what this node will acknowledge for it.
+    // The shard is served here on one copy (no backups of its own yet), as etcd is told. Best
+    // effort: the old primary's set no longer lets anyone take the shard over (it is not its
+    // last winner's), and giving the shard up here would leave nobody who may take it.
     if (Status s = coord::PutInSync(client_.get(), options_.cluster, shard, won.value(),
                                     options_.node_id, {});
-        !s.ok()) {
-      spdlog::error(
-          "took shard {} at epoch {} but cannot write its in-sync set ({}): giving it "
-          "up",
-          shard, won.value(), s.ToString());
-      (void)coordinator_->Resign(shard, won.value());
-      std::lock_guard<std::mutex> lock(mu_);
-      if (must) due_[shard] = Clock::now() + kRetry;
-      continue;
-    }
+        !s.ok())
+      spdlog::warn("took shard {} at epoch {} but cannot write its in-sync set yet ({})", shard,
+                   won.value(), s.ToString());
     {
       std::lock_guard<std::mutex> lock(mu_);
       must_hold_.erase(shard);

@@ -46,6 +46,9 @@ struct CoordinationOptions {
   // Shards this node took over when it last ran (ReplicaServer::Taken): they are its to serve,
   // campaigned for at start and until won.
   std::vector<std::string> taken;
+  // Shards this node keeps a copy of: one it won last (a takeover cut short by a crash before
+  // it was served, or marked) is its own to serve, campaigned for at start like `taken`.
+  std::vector<std::string> copies;
   // This node's replication endpoint: a shard is taken over only if it is in the shard's
   // in-sync set (or the shard has none). Empty: no takeovers.
   std::string replication_endpoint;
@@ -103,6 +106,9 @@ class Coordination {
   std::unique_ptr<coord::EtcdClient> client_;
   std::unique_ptr<coord::Coordinator> coordinator_;  // only the loop's thread touches it later
   int64_t epoch_ = 0;
+  // Its own shard was taken over while this node ran without a lease: its fence is never held
+  // again (the loop's thread only).
+  bool own_lost_ = false;
   std::shared_ptr<coord::Fence> fence_ = std::make_shared<coord::Fence>();
   std::mutex mu_;
   std::condition_variable wake_;

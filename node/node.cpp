@@ -718,6 +718,7 @@ StepExit StartCoordination(const NodeConfig& config, const Storage& st, ReplicaS
       return complete;
     };
     co.taken = replicas->Taken();
+    co.copies = replicas->Copies();
 
     co.take_over = [host](const std::string& shard, std::shared_ptr<const coord::Fence> fence) {
       return host->TakeOver(shard, std::move(fence));

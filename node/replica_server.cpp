@@ -158,6 +158,20 @@ std::vector<std::string> ReplicaServer::Taken() {
   return std::vector<std::string>(impl_->released.begin(), impl_->released.end());
 }
 
+std::vector<std::string> ReplicaServer::Copies() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(options_.dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_directory(ec) && protocol::ValidShardId(name) &&
+        name.find('.') == std::string::npos)
+      out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 ReplAck ReplicaServer::Impl::Apply(const std::string& dir, uint32_t shards_max, const ReplFrame& f,
                                    ReplicaServerStats& stats) {
   std::lock_guard<std::mutex> lock(mu);

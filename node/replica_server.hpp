@@ -53,6 +53,8 @@ class ReplicaServer {
   Status Release(const std::string& shard, std::string* dir);
   // The shards this node had taken over when it last ran (their markers), and since.
   std::vector<std::string> Taken();
+  // The shards it keeps a copy of on disk (taken over or not).
+  std::vector<std::string> Copies();
   const std::string& endpoint() const { return options_.listen; }
   const ReplicaServerStats& stats() const { return stats_; }
 
