@@ -37,7 +37,8 @@ Status Coordination::Start(CoordinationOptions options, std::unique_ptr<Coordina
     // Won here last, but perhaps never served: the node stopped between the campaign and the
     // takeover, which nobody else can do now (the last win is this node's).
     auto last = c->coordinator_->LastWinOf(shard);
-    if (last.ok() && last.value().primary == c->options_.node_id) mine.insert(shard);
+    if (!last.ok()) return last.status();
+    if (last.value().primary == c->options_.node_id) mine.insert(shard);
   }
   for (const auto& shard : mine) {
     spdlog::warn("shard {} was taken over by this node before it stopped: holding it again", shard);
@@ -231,15 +232,33 @@ void Coordination::Follow() {
   }
   if (options_.on_holder)
     for (const auto& [shard, h] : table.value().shards) options_.on_holder(shard, h.primary);
-  // A shard with no holder now is not taken over from here: only one seen to lose its holder
-  // while this node watched, so a cluster starting again does not take a slow node's shard.
   // A watch that ended (etcd unreachable for a while) goes on from the last event handled, so
   // a holder lost meanwhile is still seen to go; from the table's revision if etcd has
   // compacted that history away.
   int64_t from = 0;
+  bool first = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     from = seen_revision_ > 0 ? seen_revision_ + 1 : table.value().revision + 1;
+    std::swap(first, first_follow_);
+  }
+  // At start, a shard this node keeps a copy of that has no holder lost it while this node was
+  // down (which no watch will say again): it is taken over unless its own node holds it within
+  // the start wait (a whole cluster starting again gives a slow node that long).
+  if (first && options_.has_copy && options_.take_over) {
+    std::set<std::string> held;
+    for (const auto& [shard, h] : table.value().shards) held.insert(shard);
+    for (const auto& shard : options_.copies) {
+      std::string history;
+      if (held.count(shard) || shard == options_.node_id || !options_.has_copy(shard, &history))
+        continue;
+      std::lock_guard<std::mutex> lock(mu_);
+      if (must_hold_.count(shard)) continue;
+      spdlog::warn("shard {} has no primary: this node holds a copy and takes it over unless it "
+                   "is held within {} ms",
+                   shard, kStartWaitMs + options_.takeover_grace_ms);
+      due_[shard] = Clock::now() + std::chrono::milliseconds(kStartWaitMs + options_.takeover_grace_ms);
+    }
   }
   watch_ = coordinator_->WatchShards(from,
                                      [this](const coord::WatchBatch& b) { OnShardEvents(b); });

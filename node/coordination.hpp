@@ -117,6 +117,7 @@ class Coordination {
   std::set<std::string> must_hold_;  // options_.taken not yet won; guarded by mu_
   bool refollow_ = false;            // guarded by mu_
   int64_t seen_revision_ = 0;        // of the last shard event handled; guarded by mu_
+  bool first_follow_ = true;         // guarded by mu_
   struct AdoptedShard {
     int64_t epoch = 0;
     std::shared_ptr<coord::Fence> fence;
