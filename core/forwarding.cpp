@@ -82,11 +82,13 @@ Forwarder::Decision Forwarder::Route(uint64_t route, const protocol::Envelope& e
   const std::string* job_id = ForwardableJob(env.body, &wait_ms);
   if (job_id == nullptr || node_id_.empty()) return d;
   auto parsed = protocol::ParseJobId(*job_id);
-  if (!parsed.ok() || parsed.value().node == node_id_) return d;
+  if (!parsed.ok()) return d;
   std::string target = parsed.value().node;
   if (auto held = holders_.find(target); held != holders_.end()) {
     if (held->second == node_id_) return d;  // a shard this node has taken over
-    target = held->second;  // the shard's primary since a takeover
+    target = held->second;  // the shard's primary since a takeover (this node's own, too)
+  } else if (target == node_id_) {
+    return d;
   }
   auto owner = link_of_.find(target);
   if (owner == link_of_.end()) return d;  // never named by a heartbeat: the scheduler says not_found

@@ -56,8 +56,9 @@ class Forwarder {
   void SetPeer(uint32_t link, const std::string& node, bool alive);
 
   // The shard `shard` (jobs with that id prefix) is held by node `holder` since a takeover
-  // (docs/failover.md §7): its requests go there, or stay here if `holder` is this node. An
-  // empty holder, or the shard's own node, forgets it.
+  // (docs/failover.md §7): its requests go there, or stay here if `holder` is this node (which
+  // answers `unavailable` until it serves it). This node's own shard, taken over, goes to its
+  // holder too. An empty holder, or the shard's own node, forgets it.
   void SetShardHolder(const std::string& shard, const std::string& holder);
 
   enum class Verdict {

@@ -724,10 +724,12 @@ StepExit StartCoordination(const NodeConfig& config, const Storage& st, ReplicaS
       return host->TakeOver(shard, std::move(fence));
     };
   }
-  // Where each shard's requests go. A shard this node holds is routed here only once it is
-  // served (ShardHost::TakeOver says so): until then its requests are answered `unavailable`.
-  co.on_holder = [transport, id = config.id](const std::string& shard, const std::string& holder) {
-    if (holder != id) transport->SetShardHolder(shard, holder);
+  // Where each shard's requests go. A shard this node holds stays here, answered `unavailable`
+  // until it is served (ShardHost::TakeOver); never to the shard's own node, which may have been
+  // deposed and answer from a stale journal. This node's own shard, if another node holds it
+  // (it was taken over while this node ran), goes there.
+  co.on_holder = [transport](const std::string& shard, const std::string& holder) {
+    transport->SetShardHolder(shard, holder);
   };
   if (Status s = Coordination::Start(co, out); !s.ok()) {
     spdlog::error("cannot hold this node's shard in etcd: {}", s.ToString());

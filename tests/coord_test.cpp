@@ -195,6 +195,35 @@ TEST_F(CoordTest, LoserWinsAfterTheWinnersLeaseExpiresWithALargerEpoch) {
   EXPECT_TRUE(a->Campaign("s").status().IsConflict());
 }
 
+TEST_F(CoordTest, AShardIsWonOnlyAfterTheLastWinItWasReadAt) {
+  auto a = StartCoordinator("n1");
+  auto b = StartCoordinator("n2");
+  auto never = a->LastWinOf("s");
+  ASSERT_TRUE(never.ok()) << never.status().ToString();
+  EXPECT_EQ(never.value().primary, "");
+  EXPECT_EQ(never.value().revision, 0);
+  auto e1 = a->Campaign("s", never.value(), "h1");
+  ASSERT_TRUE(e1.ok()) << e1.status().ToString();
+  auto last1 = b->LastWinOf("s");
+  ASSERT_TRUE(last1.ok());
+  EXPECT_EQ(last1.value().primary, "n1");
+  EXPECT_EQ(last1.value().revision, e1.value());
+  EXPECT_EQ(last1.value().history, "h1");
+  ASSERT_TRUE(a->Resign("s", e1.value()).ok());
+  // The key is free, but a campaign on a stale read of the last win loses, and says who won.
+  auto stale = b->Campaign("s", never.value(), "h2");
+  ASSERT_TRUE(stale.status().IsConflict()) << stale.status().ToString();
+  EXPECT_NE(stale.status().message().find("has been won by 'n1'"), std::string::npos)
+      << stale.status().message();
+  auto e2 = b->Campaign("s", last1.value(), "h1");
+  ASSERT_TRUE(e2.ok()) << e2.status().ToString();
+  EXPECT_GT(e2.value(), e1.value());
+  ASSERT_TRUE(b->Resign("s", e2.value()).ok());
+  // n1 read the last win before n2 took the shard: it can never win it back on that read.
+  EXPECT_TRUE(a->Campaign("s", last1.value(), "h1").status().IsConflict());
+  EXPECT_EQ(a->LastWinOf("s").value().primary, "n2");
+}
+
 TEST_F(CoordTest, ResignOnlyAtItsOwnEpochAndStopHandsOver) {
   auto a = StartCoordinator("n1");
   auto b = StartCoordinator("n2");

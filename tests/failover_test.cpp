@@ -269,6 +269,59 @@ TEST_F(FailoverTest, FrozenPrimaryIsDeposedAndNeverAcknowledgesAgain) {
   EXPECT_EQ(Shard("n1").first, "n2");
 }
 
+TEST_F(FailoverTest, APrimaryWhoseShardWasTakenOverNeverWinsItBackEvenOnceTheTakerIsGone) {
+  auto c1 = n1_->Connect(3000);
+  ASSERT_TRUE(c1);
+  JobSpec later = Spec("echo", Pack(1));
+  later.delay_ms = 120000;
+  auto job = c1->Submit(later);
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+
+  ::kill(n1_->pid(), SIGSTOP);  // past its lease: n2 takes the shard over
+  ASSERT_TRUE(Eventually([&] { return LogHas(*n2_, "serving shard n1 from its copy"); },
+                         std::chrono::seconds(30)));
+  // n2 acknowledges a change to one of n1's jobs that n1 never sees.
+  auto c2 = n2_->Connect(5000);
+  ASSERT_TRUE(c2);
+  Result<JobInfo> cancelled = Status::Unavailable("not asked");
+  ASSERT_TRUE(Eventually(
+      [&] {
+        cancelled = c2->Cancel(job.value().id);
+        return cancelled.ok();
+      },
+      std::chrono::seconds(10)))
+      << cancelled.status().ToString();
+  EXPECT_EQ(cancelled.value().state, protocol::JobState::kCancelled);
+
+  // The taker dies, and its key with its lease; then the old primary runs again. The shard key
+  // is free, but the last win is n2's: n1 (whose state has the job delayed) must not take it.
+  n2_->Kill();
+  ASSERT_TRUE(Eventually([&] { return Shard("n1").first.empty(); }, std::chrono::seconds(10)));
+  ::kill(n1_->pid(), SIGCONT);
+  ASSERT_TRUE(Eventually([&] { return LogHas(*n1_, "This node no longer serves it"); },
+                         std::chrono::seconds(15)));
+  EXPECT_TRUE(LogHas(*n1_, "has been taken over by node n2"));
+  EXPECT_NE(Shard("n1").first, "n1");
+  auto refused = c1->Submit(Spec("echo", Pack(2)));
+  EXPECT_FALSE(refused.ok()) << "a node whose shard was taken over acknowledged "
+                             << refused.value().id;
+
+  // n2 comes back and holds the shard again, with the job as it acknowledged it.
+  ASSERT_TRUE(n2_->Start());
+  ASSERT_TRUE(Eventually([&] { return Shard("n1").first == "n2"; }, std::chrono::seconds(30)));
+  c2 = n2_->Connect(5000);
+  ASSERT_TRUE(c2);
+  Result<JobInfo> after = Status::Unavailable("not asked");
+  ASSERT_TRUE(Eventually(
+      [&] {
+        after = c2->GetStatus(job.value().id);
+        return after.ok();
+      },
+      std::chrono::seconds(10)))
+      << after.status().ToString();
+  EXPECT_EQ(after.value().state, protocol::JobState::kCancelled);
+}
+
 TEST_F(FailoverTest, WritesWaitForABackupThatIsDownAndItCatchesUpWhenItIsBack) {
   auto c1 = n1_->Connect(60000);
   ASSERT_TRUE(c1);

@@ -95,6 +95,23 @@ TEST_F(ForwardingTest, ForwardsToTheOwnersLinkAndReturnsItsReplyWithTheClientsCo
   EXPECT_EQ(f_.counters().unmatched_replies.load(), 1u);
 }
 
+TEST_F(ForwardingTest, ShardsFollowTheirHolderAndNeverTheirDeposedOwner) {
+  // n1 took shard n2 over: its requests stay here, even while n2 (deposed, its state stale) is
+  // alive, and even before n1 serves it (the node answers unavailable until then).
+  f_.SetShardHolder("n2", "n1");
+  EXPECT_EQ(f_.Route(1, Request(1, protocol::StatusRequest{"n2-5"}), now_).verdict,
+            Verdict::kLocal);
+  // n3 holds n1's own shard (taken over while n1 ran without a lease): n1 forwards there.
+  f_.SetShardHolder("n1", "n3");
+  auto d = f_.Route(2, Request(2, protocol::StatusRequest{"n1-5"}), now_);
+  ASSERT_EQ(d.verdict, Verdict::kForward);
+  EXPECT_EQ(d.link, 1u);
+  // Its own node holds it again: local, as without etcd.
+  f_.SetShardHolder("n1", "n1");
+  EXPECT_EQ(f_.Route(3, Request(3, protocol::StatusRequest{"n1-5"}), now_).verdict,
+            Verdict::kLocal);
+}
+
 TEST_F(ForwardingTest, GarbageReplyToAPendingForwardIsAnError) {
   auto d = f_.Route(7, Request(42, protocol::StatusRequest{"n2-1"}), now_);
   ASSERT_EQ(d.verdict, Verdict::kForward);
