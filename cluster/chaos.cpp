@@ -3,6 +3,17 @@
 // every acknowledged job must be `succeeded` (with the right result) exactly once; duplicate
 // executions (re-runs after a kill) and duplicate jobs (a submit that failed over to a second
 // owner) are counted and reported. Exit 0 iff nothing acknowledged was lost.
+//
+// With --replicas 2 (an etcd, every journal on two nodes) --nemesis picks the fault:
+//   kill   SIGKILL a node, restart it after --down-time (the default)
+//   stop   SIGSTOP a node for --down-time (past its lease: its backup takes its shard over),
+//          then SIGCONT; a node that stopped itself (deposed) is started again. A node that
+//          serves a shard it took over is spared (see Nemesis)
+//   etcd   SIGKILL the etcd, restart it after --down-time
+//   all    SIGKILL every node at once, restart them all after --down-time
+//   wipe   once: SIGKILL a node and delete its data directory; it stays down (its shard is
+//          served by its backup from then on)
+// A node that exits 8 at a restart (its shard was taken over while it was down) stays down.
 #include <CLI/CLI.hpp>
 
 #include <signal.h>
@@ -19,6 +30,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <msgpack.hpp>
@@ -61,10 +73,10 @@ void PrintLogTail(const cluster::LocalNode& n, size_t lines) {
 }
 
 struct Options {
-  int nodes = 3, workers = 4, base_port = 7801, submitters = 6, min_kills = 1;
+  int nodes = 3, workers = 4, base_port = 7801, submitters = 6, min_kills = 1, replicas = 1;
   uint64_t jobs = 20000, rate = 1000, max_sleep_ms = 20, seed = 1;
   uint64_t kill_every_ms = 0, down_ms = 0, deadline_ms = 0;
-  std::string deadline_arg = "10m", dir = "./chaos-data", jobnet_exe;
+  std::string deadline_arg = "10m", dir = "./chaos-data", jobnet_exe, nemesis = "kill";
 };
 
 // Parses the command line into *o. Returns -1 to go on, else the exit code.
@@ -83,6 +95,10 @@ int ParseOptions(int argc, char** argv, Options* o) {
   app.add_option("--dir", o->dir, "cluster directory, wiped first (default ./chaos-data)");
   app.add_option("--jobnet", o->jobnet_exe, "the jobnet binary (default: next to this one)");
   app.add_option("--seed", o->seed, "random seed (default 1)");
+  app.add_option("--replicas", o->replicas,
+                 "copies of each journal; 2 or more starts an etcd (default 1)");
+  app.add_option("--nemesis", o->nemesis, "the fault: kill, stop, etcd, all, wipe (default kill)")
+      ->check(CLI::IsMember({"kill", "stop", "etcd", "all", "wipe"}));
   app.add_option("--min-kills", o->min_kills,
                  "fail unless at least this many kills happened (default 1)");
   app.add_option("--deadline", o->deadline_arg,
@@ -105,6 +121,10 @@ int ParseOptions(int argc, char** argv, Options* o) {
     std::fprintf(stderr, "chaos: --deadline takes a duration like 4m\n");
     return 2;
   }
+  if (o->nemesis != "kill" && o->replicas < 2) {
+    std::fprintf(stderr, "chaos: --nemesis %s needs --replicas 2 or more\n", o->nemesis.c_str());
+    return 2;
+  }
   o->kill_every_ms = kill_every_ms.value();
   o->down_ms = down_ms.value();
   o->deadline_ms = deadline_ms.value();
@@ -121,7 +141,9 @@ struct Run {
   std::atomic<uint64_t> next{0}, submit_retries{0};
   std::atomic<bool> submitting{true};
   std::vector<double> detect_ms;  // the killer's, read after it is joined
-  int kills = 0;
+  int kills = 0;                  // faults made
+  std::set<std::string> down_for_good;  // nodes whose data directory was deleted
+  std::map<std::string, uint64_t> counters;  // summed over the nodes at the end
   bool timed_out = false;
 };
 
@@ -240,6 +262,76 @@ void Kill(Run* run) {
   }
 }
 
+// Starts `node` again unless it is running; a node that exits at once (8: its shard was taken
+// over while it was down) is left down, and reported.
+void Restart(Run* run, const cluster::LocalNode& node) {
+  if (run->cluster->Pid(node) != 0) return;
+  Status s = run->cluster->Start(node);
+  if (!s.ok()) std::fprintf(stderr, "chaos: restart %s: %s\n", node.id.c_str(), s.ToString().c_str());
+}
+
+// Whether `node` serves a shard it took over (its stats say so); true if it cannot be asked.
+bool ServesTakenShards(const cluster::LocalNode& node) {
+  std::unique_ptr<Client> c;
+  if (!Client::Connect(ClientOptions::Single(node.endpoint, 2000), &c).ok()) return true;
+  auto st = c->Stats();
+  return !st.ok() || st.value().counters["shards_taken_over"] > 0;
+}
+
+// The faults of --nemesis other than kill, one every --kill-every while jobs are submitted.
+void Nemesis(Run* run) {
+  const cluster::LocalCluster& cluster = *run->cluster;
+  const Options& opt = run->opt;
+  std::mt19937_64 rng(opt.seed);
+  const auto down = std::chrono::milliseconds(opt.down_ms);
+  bool wiped = false;
+  while (run->submitting.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(opt.kill_every_ms));
+    if (!run->submitting.load()) break;
+    const auto& nodes = cluster.nodes();
+    const auto& victim = nodes[std::uniform_int_distribution<size_t>(0, nodes.size() - 1)(rng)];
+    if (opt.nemesis == "stop") {
+      // Spared: a node already serving a shard it took over. Stopped past its lease, its own
+      // shard would be taken too, and at its restart it exits 8 (it does not rejoin as a
+      // backup yet, docs/failover.md §9) with the other shard's journal on its disk.
+      if (cluster.Pid(victim) == 0 || ServesTakenShards(victim)) continue;
+      std::fprintf(stderr, "chaos: SIGSTOP %s for %llu ms\n", victim.id.c_str(),
+                   static_cast<unsigned long long>(opt.down_ms));
+      const pid_t pid = cluster.Pid(victim);  // (LocalCluster::Kill waits for an exit)
+      ::kill(pid, SIGSTOP);
+      std::this_thread::sleep_for(down);
+      ::kill(pid, SIGCONT);
+      run->kills++;
+      // A deposed primary stops itself once thawed: give it a moment, then start it again.
+      std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+      Restart(run, victim);
+    } else if (opt.nemesis == "etcd" && cluster.etcd() != nullptr) {
+      std::fprintf(stderr, "chaos: SIGKILL etcd for %llu ms\n",
+                   static_cast<unsigned long long>(opt.down_ms));
+      (void)cluster.Kill(*cluster.etcd(), SIGKILL);
+      std::this_thread::sleep_for(down);
+      if (Status s = cluster.Start(*cluster.etcd()); !s.ok())
+        std::fprintf(stderr, "chaos: restart etcd: %s\n", s.ToString().c_str());
+      run->kills++;
+    } else if (opt.nemesis == "all") {
+      std::fprintf(stderr, "chaos: SIGKILL every node\n");
+      for (const auto& n : nodes)
+        if (cluster.Pid(n) != 0) (void)cluster.Kill(n, SIGKILL);
+      std::this_thread::sleep_for(down);
+      for (const auto& n : nodes) Restart(run, n);
+      run->kills++;
+    } else if (opt.nemesis == "wipe" && !wiped) {
+      std::fprintf(stderr, "chaos: SIGKILL %s and delete its data directory\n", victim.id.c_str());
+      (void)cluster.Kill(victim, SIGKILL);
+      std::error_code ec;
+      std::filesystem::remove_all(victim.data, ec);
+      run->down_for_good.insert(victim.id);
+      wiped = true;
+      run->kills++;
+    }
+  }
+}
+
 // Where an unfinished job is, in words, for the failure report.
 std::string WhereIs(const Result<JobInfo>& st, const std::string& owner, bool connected) {
   if (st.ok())
@@ -260,12 +352,19 @@ uint64_t WaitForAll(Run* run) {
   // All of them share what is left of the run's deadline (a job is not given minutes of its
   // own: thousands of stuck jobs would each wait them out). One found unfinished is asked once
   // more, for where it is, and named.
+  // With replicas a shard may have moved: ask any live node, which forwards to its holder.
+  ClientOptions any;
+  any.endpoints.clear();
+  for (const auto& n : run->cluster->nodes())
+    if (!run->down_for_good.count(n.id)) any.endpoints.push_back(n.endpoint);
+  any.request_timeout_ms = 2000;
   for (const auto& a : run->acked) {
-    std::string owner = a.id.substr(0, a.id.rfind('-'));
+    std::string owner = run->opt.replicas > 1 ? "any" : a.id.substr(0, a.id.rfind('-'));
     for (;;) {
       auto& c = clients[owner];
       if (!c) {
-        if (!Client::Connect(ClientOptions::Single(owner_ep[owner], 2000), &c).ok()) c.reset();
+        ClientOptions o = owner == "any" ? any : ClientOptions::Single(owner_ep[owner], 2000);
+        if (!Client::Connect(o, &c).ok()) c.reset();
       }
       auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(run->run_deadline - Clock::now());
@@ -304,24 +403,42 @@ bool CheckJournals(const Run& run, Verdict* v) {
   std::map<std::string, protocol::Job> by_id;
   std::map<std::string, std::vector<std::string>> ids_by_key;
   std::map<std::string, uint32_t> runs;  // id -> runs started
+  // Each node's journal, and with replicas the shards it took over (replicas/<shard>, marked
+  // taken): a job is judged by its most advanced record (the most events), the one its last
+  // holder wrote. A node whose data directory the nemesis deleted has none.
+  std::vector<std::pair<std::string, std::string>> journals;  // name, dir
   for (const auto& n : run.cluster->nodes()) {
+    if (run.down_for_good.count(n.id)) continue;
+    journals.emplace_back(n.id, n.data);
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(n.data + "/replicas", ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.size() > 6 && name.compare(name.size() - 6, 6, ".taken") == 0)
+        journals.emplace_back(n.id + "'s copy of " + name.substr(0, name.size() - 6),
+                              n.data + "/replicas/" + name.substr(0, name.size() - 6));
+    }
+  }
+  for (const auto& [name, dir] : journals) {
     JournalOptions jo;
     jo.read_only = true;
     std::unique_ptr<Journal> j;
-    Status s = Journal::Open(n.data, jo, &j);
+    Status s = Journal::Open(dir, jo, &j);
     if (!s.ok()) {
-      std::fprintf(stderr, "chaos: journal %s: %s\n", n.data.c_str(), s.ToString().c_str());
+      std::fprintf(stderr, "chaos: journal %s: %s\n", dir.c_str(), s.ToString().c_str());
       return false;
     }
     std::vector<std::string> problems;
     uint64_t checked = 0;
     s = j->Verify(&problems, &checked);
     if (!s.ok()) problems.push_back(s.ToString());
-    for (const auto& p : problems) std::fprintf(stderr, "chaos: %s journal: %s\n", n.id.c_str(), p.c_str());
+    for (const auto& p : problems)
+      std::fprintf(stderr, "chaos: %s journal: %s\n", name.c_str(), p.c_str());
     v->journal_problems += problems.size();
     j->ForEachJob([&](const protocol::Job& job) {
+      auto known = by_id.find(job.id);
+      if (known != by_id.end() && known->second.events >= job.events) return true;
+      if (known == by_id.end()) ids_by_key[job.spec.key()].push_back(job.id);
       by_id[job.id] = job;
-      ids_by_key[job.spec.key()].push_back(job.id);
       std::vector<std::pair<uint32_t, protocol::JobEvent>> h;
       j->History(job.seq, &h);
       // Runs that started: dispatches, less those a peer rejected without running them.
@@ -356,6 +473,20 @@ bool CheckJournals(const Run& run, Verdict* v) {
   return true;
 }
 
+// What the live nodes counted of failover, summed.
+void SumCounters(Run* run) {
+  for (const auto& n : run->cluster->nodes()) {
+    std::unique_ptr<Client> c;
+    if (run->cluster->Pid(n) == 0 || !Client::Connect(ClientOptions::Single(n.endpoint, 2000), &c).ok())
+      continue;
+    auto st = c->Stats();
+    if (!st.ok()) continue;
+    for (const char* name : {"shards_taken_over", "replica_refused", "fenced_refused",
+                             "replication_backups_dropped", "replication_snapshots"})
+      run->counters[name] += st.value().counters[name];
+  }
+}
+
 // The summary table on stdout: two aligned columns (the CLI's table printer lives a layer up,
 // in cli/).
 void PrintSummary(const Run& run, const Verdict& v, uint64_t unfinished, double submit_s,
@@ -376,11 +507,15 @@ void PrintSummary(const Run& run, const Verdict& v, uint64_t unfinished, double 
       {"duplicate executions (re-runs)", std::to_string(v.reruns)},
       {"duplicate jobs (failover resubmits)", std::to_string(v.dup_jobs)},
       {"submit retries", std::to_string(run.submit_retries.load())},
-      {"nodes SIGKILLed", std::to_string(run.kills)},
+      {"faults (nodes SIGKILLed, stopped, etcd killed...)", std::to_string(run.kills)},
       {"peer kill -> declared dead, re-queued (avg ms)",
        detect.empty() ? "-" : std::to_string(static_cast<int>(detect_avg))},
       {"peer kill -> declared dead, re-queued (max ms)",
        detect.empty() ? "-" : std::to_string(static_cast<int>(detect.back()))},
+      {"nemesis", run.opt.nemesis + (run.opt.replicas > 1 ? ", replicas " + std::to_string(run.opt.replicas) : "")},
+      {"shards taken over (live nodes)", std::to_string(run.counters.count("shards_taken_over") ? run.counters.at("shards_taken_over") : 0)},
+      {"frames refused as from a deposed primary", std::to_string(run.counters.count("replica_refused") ? run.counters.at("replica_refused") : 0)},
+      {"writes refused while fenced", std::to_string(run.counters.count("fenced_refused") ? run.counters.at("fenced_refused") : 0)},
       {"submit phase (s)", std::to_string(submit_s)},
       {"total (s)", std::to_string(total_s)},
   };
@@ -426,27 +561,29 @@ int main(int argc, char** argv) {
   // instead of holding the ports and journals of the next run.
   auto up = cluster::LocalCluster::Up(opt.dir, opt.nodes, opt.base_port, opt.workers,
                                       {"--log-level", "warn"}, opt.jobnet_exe,
-                                      /*http_base_port=*/0, /*tied=*/true);
+                                      /*http_base_port=*/0, /*tied=*/true, opt.replicas);
   if (!up.ok()) {
     std::fprintf(stderr, "chaos: %s\n", up.status().ToString().c_str());
     return 3;
   }
   const cluster::LocalCluster& cluster = up.value();
   run.cluster = &cluster;
-  std::fprintf(stderr, "chaos: %d nodes up; submitting %llu jobs at %llu/s, a SIGKILL every %llu ms\n",
-               opt.nodes, static_cast<unsigned long long>(opt.jobs),
-               static_cast<unsigned long long>(opt.rate),
+  std::fprintf(stderr,
+               "chaos: %d nodes up (replicas %d); submitting %llu jobs at %llu/s, a fault (%s) "
+               "every %llu ms\n",
+               opt.nodes, opt.replicas, static_cast<unsigned long long>(opt.jobs),
+               static_cast<unsigned long long>(opt.rate), opt.nemesis.c_str(),
                static_cast<unsigned long long>(opt.kill_every_ms));
 
   run.t0 = Clock::now();
   std::vector<std::thread> threads;
   for (int t = 0; t < opt.submitters; ++t) threads.emplace_back(Submit, &run, t);
-  std::thread killer(Kill, &run);
+  std::thread killer(opt.nemesis == "kill" ? Kill : Nemesis, &run);
   for (auto& t : threads) t.join();
   run.submitting = false;
   killer.join();
   for (const auto& n : cluster.nodes())
-    if (cluster.Pid(n) == 0)
+    if (cluster.Pid(n) == 0 && !run.down_for_good.count(n.id))
       if (Status s = cluster.Start(n); !s.ok())
         std::fprintf(stderr, "chaos: restart %s after the submit phase: %s\n", n.id.c_str(),
                      s.ToString().c_str());
@@ -455,6 +592,7 @@ int main(int argc, char** argv) {
 
   uint64_t unfinished = WaitForAll(&run);
   double total_s = Ms(Clock::now() - run.t0) / 1000;
+  if (opt.replicas > 1) SumCounters(&run);
   cluster.Down(20000);
 
   Verdict v;
