@@ -7,13 +7,12 @@
 // With --replicas 2 (an etcd, every journal on two nodes) --nemesis picks the fault:
 //   kill   SIGKILL a node, restart it after --down-time (the default)
 //   stop   SIGSTOP a node for --down-time (past its lease: its backup takes its shard over),
-//          then SIGCONT; a node that stopped itself (deposed) is started again. A node that
-//          serves a shard it took over is spared (see Nemesis)
+//          then SIGCONT; a node that stopped itself (deposed) is started again (as a backup)
 //   etcd   SIGKILL the etcd, restart it after --down-time
 //   all    SIGKILL every node at once, restart them all after --down-time
 //   wipe   once: SIGKILL a node and delete its data directory; it stays down (its shard is
 //          served by its backup from then on)
-// A node that exits 8 at a restart (its shard was taken over while it was down) stays down.
+// A node whose shard was taken over while it was down starts again as a backup.
 #include <CLI/CLI.hpp>
 
 #include <signal.h>
@@ -262,20 +261,11 @@ void Kill(Run* run) {
   }
 }
 
-// Starts `node` again unless it is running; a node that exits at once (8: its shard was taken
-// over while it was down) is left down, and reported.
+// Starts `node` again unless it is running (one that does not start is reported).
 void Restart(Run* run, const cluster::LocalNode& node) {
   if (run->cluster->Pid(node) != 0) return;
   Status s = run->cluster->Start(node);
   if (!s.ok()) std::fprintf(stderr, "chaos: restart %s: %s\n", node.id.c_str(), s.ToString().c_str());
-}
-
-// Whether `node` serves a shard it took over (its stats say so); true if it cannot be asked.
-bool ServesTakenShards(const cluster::LocalNode& node) {
-  std::unique_ptr<Client> c;
-  if (!Client::Connect(ClientOptions::Single(node.endpoint, 2000), &c).ok()) return true;
-  auto st = c->Stats();
-  return !st.ok() || st.value().counters["shards_taken_over"] > 0;
 }
 
 // The faults of --nemesis other than kill, one every --kill-every while jobs are submitted.
@@ -291,10 +281,7 @@ void Nemesis(Run* run) {
     const auto& nodes = cluster.nodes();
     const auto& victim = nodes[std::uniform_int_distribution<size_t>(0, nodes.size() - 1)(rng)];
     if (opt.nemesis == "stop") {
-      // Spared: a node already serving a shard it took over. Stopped past its lease, its own
-      // shard would be taken too, and at its restart it exits 8 (it does not rejoin as a
-      // backup yet, docs/failover.md §9) with the other shard's journal on its disk.
-      if (cluster.Pid(victim) == 0 || ServesTakenShards(victim)) continue;
+      if (cluster.Pid(victim) == 0) continue;
       std::fprintf(stderr, "chaos: SIGSTOP %s for %llu ms\n", victim.id.c_str(),
                    static_cast<unsigned long long>(opt.down_ms));
       const pid_t pid = cluster.Pid(victim);  // (LocalCluster::Kill waits for an exit)

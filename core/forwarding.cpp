@@ -84,13 +84,25 @@ Forwarder::Decision Forwarder::Route(uint64_t route, const protocol::Envelope& e
   auto parsed = protocol::ParseJobId(*job_id);
   if (!parsed.ok()) return d;
   std::string target = parsed.value().node;
-  if (auto held = holders_.find(target); held != holders_.end()) {
+  const auto held = holders_.find(target);
+  if (held != holders_.end()) {
     if (held->second == node_id_) return d;  // a shard this node has taken over
     target = held->second;  // the shard's primary since a takeover (this node's own, too)
   } else if (target == node_id_) {
     return d;
   }
   auto owner = link_of_.find(target);
+  if (owner == link_of_.end() && held != holders_.end()) {
+    // Its holder is known but not (yet) reachable from here: never answered from this node,
+    // which does not serve the shard.
+    counters_.owner_down++;
+    d.verdict = Verdict::kAnswered;
+    Answer(route, protocol::MakeError(
+                      env.corr_id, Status::Unavailable("job " + *job_id + "'s shard is held by " +
+                                                       target + ", not reachable from this node "
+                                                       "yet; ask again shortly")));
+    return d;
+  }
   if (owner == link_of_.end()) return d;  // never named by a heartbeat: the scheduler says not_found
   const uint32_t link = owner->second;
   if (!peers_[link].alive) {

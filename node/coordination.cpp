@@ -28,9 +28,16 @@ Status Coordination::Start(CoordinationOptions options, std::unique_ptr<Coordina
   coord::EtcdOptions eo;
   eo.endpoints = c->options_.etcd;
   JOBNET_TRY(coord::EtcdClient::Open(eo, &c->client_));
-  JOBNET_TRY(c->Acquire(kStartWaitMs));
-  spdlog::info("holding shard {} at epoch {} (etcd lease {:x}, cluster {})", c->options_.node_id,
-               c->epoch_, c->coordinator_->lease(), c->options_.cluster);
+  if (Status s = c->Acquire(kStartWaitMs); !s.ok()) {
+    if (!c->own_lost_) return s;
+    spdlog::error(
+        "{}. This node does not serve its shard: it runs as a backup of other shards and "
+        "serves the shards it took over; submits to it are refused",
+        s.message());
+  } else {
+    spdlog::info("holding shard {} at epoch {} (etcd lease {:x}, cluster {})",
+                 c->options_.node_id, c->epoch_, c->coordinator_->lease(), c->options_.cluster);
+  }
   if (c->options_.on_holder || c->options_.has_copy) c->Follow();
   std::set<std::string> mine(c->options_.taken.begin(), c->options_.taken.end());
   for (const auto& shard : c->options_.copies) {
@@ -83,12 +90,28 @@ Status Coordination::Acquire(uint32_t wait_ms) {
   for (;;) {
     coord::LastWin last;
     if (Status may = MayWinBack(c.get(), options_.node_id, options_.history, &last); !may.ok()) {
-      if (!may.IsConflict() || wait_ms > 0) return may;  // at start: the node exits
-      // Running, its own shard has gone to another node for good: the lease still serves the
-      // shards this node took over and its takeovers of others (it goes on as a backup).
-      own_lost_ = true;
-      coordinator_ = std::move(c);
-      return may;
+      if (!may.IsConflict()) return may;
+      // Another live process with this id (its lease holds the shard key) is not this case:
+      // waited out as below, then refused.
+      auto holder = c->Holder(options_.node_id);
+      const bool other_process = holder.ok() && holder.value().primary == options_.node_id &&
+                                 holder.value().lease != c->lease();
+      if (!other_process || Clock::now() >= give_up) {
+        if (other_process)
+          return Status::Conflict("shard " + options_.node_id +
+                                  " is held by another live node: is another `jobnet node --id " +
+                                  options_.node_id + "` using this etcd and cluster name?");
+        // Its own shard has gone to another node for good (or its journal was replaced): the
+        // lease still serves the shards this node took over, its copies of others and its
+        // takeovers (it goes on as a backup). Its own shard stays fenced.
+        own_lost_ = true;
+        coordinator_ = std::move(c);
+        return may;
+      }
+      std::unique_lock<std::mutex> lock(mu_);
+      if (wake_.wait_for(lock, kRefresh, [this] { return stop_; }))
+        return Status::Unavailable("stopping");
+      continue;
     }
     auto won = c->Campaign(options_.node_id, last, options_.history);
     if (won.ok()) {
@@ -96,8 +119,9 @@ Status Coordination::Acquire(uint32_t wait_ms) {
       break;
     }
     if (!won.status().IsConflict()) return won.status();
-    if (Clock::now() >= give_up || won.status().message().find("has been won by") !=
-                                       std::string::npos) {
+    // Won by another node since it was read: read again (MayWinBack says what follows).
+    if (won.status().message().find("has been won by") != std::string::npos) continue;
+    if (Clock::now() >= give_up) {
       auto holder = c->Holder(options_.node_id);
       if (holder.ok() && holder.value().primary != options_.node_id)
         return Status::Conflict(

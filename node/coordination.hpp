@@ -6,6 +6,7 @@
 #ifndef JOBNET_NODE_COORDINATION_HPP_
 #define JOBNET_NODE_COORDINATION_HPP_
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -62,7 +63,9 @@ class Coordination {
   // Blocks until this node holds its shard: grants a lease, registers, campaigns. A shard still
   // held under the lease of this node's previous process (killed less than a TTL ago) is waited
   // out; one held beyond that is another live process with this id: kConflict. kUnavailable
-  // when etcd cannot be reached within the wait.
+  // when etcd cannot be reached within the wait. A shard another node has won since (or won
+  // with another journal) is not served: the node starts as a backup (own_lost()).
+
   static Status Start(CoordinationOptions options, std::unique_ptr<Coordination>* out);
   // Stops the thread and revokes the lease: the member and shard keys go at once.
   ~Coordination();
@@ -70,6 +73,10 @@ class Coordination {
   Coordination& operator=(const Coordination&) = delete;
 
   std::shared_ptr<const coord::Fence> fence() const { return fence_; }
+  // This node does not serve its own shard: another node has won it since this node did, or
+  // this node's journal is not the one it was last won with (failover.md §7). Set at start,
+  // before the node's journal is written, or later on the coordination thread.
+  bool own_lost() const { return own_lost_.load(); }
   // Writes the in-sync set of `shard` (this node's, or one it took over) at `epoch`
   // (coord::PutInSync): the replication endpoints of the backups that hold every batch it has
   // acknowledged. Thread-safe (journal writers call it when a backup is dropped or rejoins).
@@ -108,7 +115,7 @@ class Coordination {
   int64_t epoch_ = 0;
   // Its own shard was taken over while this node ran without a lease: its fence is never held
   // again (the loop's thread only).
-  bool own_lost_ = false;
+  std::atomic<bool> own_lost_{false};
   std::shared_ptr<coord::Fence> fence_ = std::make_shared<coord::Fence>();
   std::mutex mu_;
   std::condition_variable wake_;

@@ -808,6 +808,9 @@ int RunNode(const NodeConfig& config) {
           StartCoordination(config, st, replicas.get(), host, transport.get(), &coordination))
     return e;
   *st.fence_slot = coordination ? coordination->fence() : nullptr;
+  // Its shard is another node's now: the journal stays, fenced and unshipped (recovery's writes
+  // of interrupted runs go to it alone).
+  if (coordination && coordination->own_lost() && st.shipper) st.shipper->Disable();
   st.coordination_slot->store(coordination.get());
   // Before the coordination's takeover threads are joined, whatever way this function ends.
   struct HostStop {

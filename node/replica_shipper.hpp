@@ -74,6 +74,9 @@ class ReplicaShipper {
   // it yet. Call before the journal's writer starts.
   Status SyncNow();
   const ReplicaShipperStats& stats() const { return stats_; }
+  // This journal is no longer its shard's (the node does not serve it, failover.md §7): its
+  // writes stay local, and no backup hears of them. For good.
+  void Disable() { disabled_ = true; }
 
  private:
   struct Backup;
@@ -106,6 +109,7 @@ class ReplicaShipper {
   int64_t epoch_ = 0;
   uint64_t seq_ = 0;           // the last batch written in this epoch
   bool in_sync_dirty_ = true;  // the in-sync set changed since it was last written
+  std::atomic<bool> disabled_{false};
   ReplicaShipperStats stats_;
 };
 

@@ -52,7 +52,6 @@ TEST_P(FailoverSim, Block) {
                       << " build/tests/failover_sim_test --gtest_filter='*Block/0'";
     total.acked += r.acked;
     total.ended += r.ended;
-    total.stranded += r.stranded;
     total.duplicates += r.duplicates;
     total.takeovers += r.takeovers;
     total.crashes += r.crashes;
@@ -69,8 +68,7 @@ TEST_P(FailoverSim, Block) {
   }
   std::cout << "seeds " << first << ".." << first + count - 1 << ": " << total.events
             << " events; " << total.acked << " jobs acknowledged, " << total.ended
-            << " succeeded, 0 lost, " << total.stranded
-            << " stranded on a node that exited; " << total.duplicates << " duplicates; faults: "
+            << " succeeded, 0 lost; " << total.duplicates << " duplicates; faults: "
             << total.crashes << " kills (" << total.wipes << " with the disk), " << total.pauses
             << " pauses, " << total.partitions << " partitions, " << total.etcd_outages
             << " etcd outages, " << total.clock_steps << " clock steps; " << total.takeovers

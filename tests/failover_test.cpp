@@ -239,10 +239,18 @@ TEST_F(FailoverTest, ATakenOverShardStaysWithItsNewHolderAcrossRestarts) {
   ASSERT_TRUE(c2);
   EXPECT_EQ(Succeeded(*c2, ids), 6);
   // The old primary comes back with an empty disk: it must not start a new, empty shard n1
-  // (its ids would clash) nor overwrite n2's journal of it. It exits: the shard is held.
-  EXPECT_FALSE(n1_->Start());
-  EXPECT_EQ(WEXITSTATUS(n1_->Signal(0)), exit_code::kCoordination);
+  // (its ids would clash) nor overwrite n2's journal of it. It runs as a backup only: its
+  // shard stays n2's, a submit to it is refused, and a status of an n1 job is n2's answer.
+  ASSERT_TRUE(n1_->Start());
   EXPECT_TRUE(LogHas(*n1_, "has been taken over by node n2"));
+  EXPECT_TRUE(LogHas(*n1_, "This node does not serve its shard"));
+  auto c1b = n1_->Connect(3000);
+  ASSERT_TRUE(c1b);
+  auto refused = c1b->Submit(Spec("echo", Pack(1)));
+  EXPECT_FALSE(refused.ok()) << "a node whose shard was taken over acknowledged "
+                             << refused.value().id;
+  EXPECT_EQ(Succeeded(*c1b, ids), 6);
+  EXPECT_EQ(Shard("n1").first, "n2");
   EXPECT_EQ(Succeeded(*c2, ids), 6);
 }
 

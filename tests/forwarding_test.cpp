@@ -106,6 +106,11 @@ TEST_F(ForwardingTest, ShardsFollowTheirHolderAndNeverTheirDeposedOwner) {
   auto d = f_.Route(2, Request(2, protocol::StatusRequest{"n1-5"}), now_);
   ASSERT_EQ(d.verdict, Verdict::kForward);
   EXPECT_EQ(d.link, 1u);
+  // Held by a node no heartbeat has named yet: unavailable, never this node's stale answer.
+  f_.SetShardHolder("n1", "n7");
+  EXPECT_EQ(f_.Route(4, Request(4, protocol::StatusRequest{"n1-5"}), now_).verdict,
+            Verdict::kAnswered);
+  EXPECT_EQ(OnlyAnswerCode(4), Code::kUnavailable);
   // Its own node holds it again: local, as without etcd.
   f_.SetShardHolder("n1", "n1");
   EXPECT_EQ(f_.Route(3, Request(3, protocol::StatusRequest{"n1-5"}), now_).verdict,

@@ -33,7 +33,7 @@ uint64_t SeqOf(const std::string& id) { return std::stoull(id.substr(id.rfind('-
 
 void World::StartNode(int n) {
   Node& node = *nodes_[n];
-  if (node.up || node.retired) return;
+  if (node.up) return;
   node.up = true;
   node.paused = false;
   node.lease_lost = true;
@@ -125,7 +125,7 @@ void World::KeepAlive(int n) {
 }
 
 // Coordination::Acquire: a new lease, then the node's own shard. A starting node waits out
-// its old lease for up to kStartWaitMs and exits (retired) if another node holds its shard.
+// its old lease for up to kStartWaitMs; one whose shard another node won goes on as a backup.
 void World::Acquire(int n) {
   Node& node = *nodes_[n];
   node.coord_busy = true;
@@ -213,18 +213,16 @@ void World::CheckCopyWon(int n, const std::string& shard) {
 
 void World::OwnLost(int n, const std::string& why) {
   Node& nd = *nodes_[n];
-  if (nd.starting) {
-    Trace(nd.id + " exits 8: " + why);
-    CrashNode(n, false);
-    nd.retired = true;
-    return;
-  }
-  // Running: its own shard is gone for good, but it keeps the lease, for the shards it took
-  // over and its takeovers of others.
-  if (!nd.own_lost) Trace(nd.id + " no longer serves its shard (" + why + "): a backup from now");
+  // Its own shard is gone for good, but it keeps the lease, for the shards it took over, its
+  // copies of others and its takeovers: at start too (it starts as a backup).
+  if (!nd.own_lost) Trace(nd.id + " does not serve its shard (" + why + "): a backup from now");
   nd.own_lost = true;
   nd.lease_lost = false;
   nd.coord_busy = false;
+  if (nd.starting) {
+    nd.starting = false;
+    for (const auto& [shard, c] : nd.copies) CheckCopyWon(n, shard);
+  }
   for (auto& [shard, a] : nd.adopted) a.rewin = true;
   AtNode(n, now_ + kRefreshMs, [this, n] { CoordLoop(n); });
 }
@@ -893,7 +891,7 @@ void World::Deposed(const PrimaryPtr& p, const std::string& why) {
   report_.deposed++;
   CrashNode(n, false);
   At(now_ + Between(500, 3000), [this, n] {
-    if (!nodes_[n]->up && !nodes_[n]->retired) StartNode(n);
+    if (!nodes_[n]->up) StartNode(n);
   });
 }
 

@@ -43,9 +43,6 @@ struct SimReport {
   int nodes = 0;
   uint64_t acked = 0;               // jobs whose submit was acknowledged
   uint64_t ended = 0;               // of those, succeeded at the end
-  // Of those, on the disk of a node that exited 8 (its own shard taken over while it was down)
-  // and of a shard nobody else can serve: not lost, but unserved until that node rejoins.
-  uint64_t stranded = 0;
   uint64_t duplicates = 0;          // a key acknowledged under two job ids
   uint64_t takeovers = 0;           // shards won by a node other than their last holder
   uint64_t crashes = 0, pauses = 0, partitions = 0, etcd_outages = 0, wipes = 0, clock_steps = 0;

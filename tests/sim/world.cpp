@@ -387,7 +387,6 @@ void World::CheckShard(const std::string& shard) {
 bool World::AllEnded(std::string* why) {
   for (const auto& [key, l] : ledger_) {
     if (l.id.empty()) {
-      if (Stranded(l.shard, 0)) continue;  // the shard is on a node that exited
       if (why) *why = "the submit of " + key + " (shard " + l.shard + ") was never acknowledged";
       return false;
     }
@@ -396,7 +395,6 @@ bool World::AllEnded(std::string* why) {
     auto p = node ? node->primaries.find(l.shard) : decltype(node->primaries.end()){};
     const uint64_t seq = std::stoull(l.id.substr(l.id.rfind('-') + 1));
     if (node == nullptr || !node->up || p == node->primaries.end() || !p->second->serving) {
-      if (Stranded(l.shard, seq)) continue;
       if (why) *why = "shard " + l.shard + " has no serving primary (job " + l.id + ")";
       return false;
     }
@@ -411,23 +409,6 @@ bool World::AllEnded(std::string* why) {
     }
   }
   return true;
-}
-
-bool World::Stranded(const std::string& shard, uint64_t seq) const {
-  // Unserved but not lost: on the disk (its journal, or a copy) of a node that exited because
-  // its own shard had been taken over, which does not rejoin as a backup at start yet
-  // (docs/failover.md §9).
-  if (etcd_.Find(shard) != nullptr) return false;
-  for (const auto& n : nodes_) {
-    if (!n->retired) continue;
-    auto j = n->journals.find(shard);
-    if (j != n->journals.end() && (seq == 0 || j->second.records.count(seq))) return true;
-    auto c = n->copies.find(shard);
-    if (c != n->copies.end() && c->second.pos.complete &&
-        (seq == 0 || c->second.journal.records.count(seq)))
-      return true;
-  }
-  return false;
 }
 
 // ---- faults ----
@@ -446,13 +427,10 @@ void World::Fault() {
   const int n = static_cast<int>(rng_() % k);
   Node& node = *nodes_[n];
   const uint64_t kind = rng_() % 100;
-  if (kind < 50 && protected_.count(n)) return;
   if (kind < 30) {
     if (!node.up) return;
-    // A disk is lost only where a backup holds every acknowledged batch (R=2 survives one
-    // lost disk), and that backup is then spared: a node whose own shard was taken over while
-    // it was down exits at its next start (it does not rejoin as a backup yet), and its copies
-    // go with it.
+    // A disk is lost only where a live backup holds every acknowledged batch (R=2 survives
+    // one lost disk).
     const FakeEtcd::Holder* h = etcd_.Find(node.id);
     auto set = etcd_.insync.find(node.id);
     bool covered = h != nullptr && h->node == n && set != etcd_.insync.end() &&
@@ -467,15 +445,12 @@ void World::Fault() {
     for (const auto& [shard, last] : etcd_.last) covered = covered && (last.node != n || shard == node.id);
     const bool wipe = wipes_left_ > 0 && covered && node.adopted.empty() && node.taken.empty() &&
                       Chance(0.25);
-    if (wipe) {
-      --wipes_left_;
-      for (int b : set->second.backups) protected_.insert(b);
-    }
+    if (wipe) --wipes_left_;
     Trace("fault: SIGKILL " + node.id + (wipe ? " and its disk lost" : ""));
     report_.crashes++;
     CrashNode(n, wipe);
     At(now_ + Between(300, 5000), [this, n] {
-      if (!nodes_[n]->up && !nodes_[n]->retired && !healed_) StartNode(n);
+      if (!nodes_[n]->up && !healed_) StartNode(n);
     });
   } else if (kind < 50) {
     if (!node.up || node.paused) return;
@@ -540,7 +515,7 @@ void World::Heal() {
   for (int n = 0; n < nodes(); ++n) {
     Node& node = *nodes_[n];
     if (node.up && node.paused) Resume(n, node.inc);
-    if (!node.up && !node.retired) StartNode(n);
+    if (!node.up) StartNode(n);
   }
 }
 
@@ -585,9 +560,6 @@ SimReport World::Run() {
         p->second->core->Find(std::stoull(l.id.substr(l.id.rfind('-') + 1)));
     if (job && job->state == protocol::JobState::kSucceeded) report_.ended++;
   }
-  for (const auto& [key, l] : ledger_)
-    if (!l.id.empty() && Stranded(l.shard, std::stoull(l.id.substr(l.id.rfind('-') + 1))))
-      report_.stranded++;
   report_.trace.assign(trace_.begin(), trace_.end());
   return report_;
 }
@@ -596,7 +568,7 @@ void World::TraceState() {
   for (int n = 0; n < nodes(); ++n) {
     const Node& node = *nodes_[n];
     std::string line = "state " + node.id + (node.up ? " up" : " down") +
-                       (node.retired ? " retired" : "") + (node.lease_lost ? " no-lease" : "") +
+                       (node.lease_lost ? " no-lease" : "") +
                        (node.own_lost ? " own-lost" : "") + (node.coord_busy ? " coord-busy" : "");
     for (const auto& [shard, p] : node.primaries) {
       line += "; " + shard + (p->serving ? " serving" : "") + (p->writing ? " writing" : "") +

@@ -174,7 +174,6 @@ struct Node {
   int index = 0;
   std::string id;
   bool up = true;
-  bool retired = false;  // exited 8: its shard was taken over; it never starts again
   bool paused = false;
   uint64_t inc = 0;      // bumps on every crash: what was under way is dropped
   std::vector<std::function<void()>> deferred;  // delivered while paused
@@ -276,8 +275,8 @@ class World {
   void Acquire(int n);
   void CampaignOwn(int n, uint64_t lease);
   void OwnCampaigned(int n, uint64_t lease, bool ok, int64_t won, const FakeEtcd::Holder& holder);
-  // The node cannot hold its own shard any more: at start it exits 8 (retired); running, it
-  // stays fenced.
+  // The node cannot hold its own shard any more (another node won it since, or its journal
+  // is not the one it was last won with): it goes on as a backup, at start too.
   void OwnLost(int n, const std::string& why);
   // At start: a copy of a shard this node won last is its own to serve (a takeover cut short).
   void CheckCopyWon(int n, const std::string& shard);
@@ -326,8 +325,6 @@ class World {
   void CheckShard(const std::string& shard);
   // Every submit acknowledged, and every acknowledged job final on its shard's primary.
   bool AllEnded(std::string* why);
-  // An acknowledged job (seq; 0: any) of a shard nobody holds, on the disk of a node that exited.
-  bool Stranded(const std::string& shard, uint64_t seq) const;
   void TraceState();  // every node and shard, after a failure
 
   SimOptions o_;
@@ -342,7 +339,6 @@ class World {
   std::map<std::pair<int, int>, uint64_t> link_last_;  // (a, b): the last delivery scheduled
   bool healed_ = false;
   int wipes_left_ = 1;
-  std::set<int> protected_;  // never killed or stopped again (the backups of a lost disk)
 
   // The ledger, kept outside the nodes: what clients were told.
   struct Ledger {
