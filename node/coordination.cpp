@@ -435,11 +435,16 @@ void Coordination::HoldAdopted() {
       coord::LastWin last;
       Status may = MayWinBack(coordinator_.get(), it->first, {}, &last);
       auto won = may.ok() ? coordinator_->Campaign(it->first, last) : Result<int64_t>(may);
-      if (!won.ok()) {
-        spdlog::error(
-            "shard {} was taken over while this node had no lease ({}): it stays "
-            "fenced here",
-            it->first, won.status().ToString());
+      if (!won.ok() && !may.ok() && may.IsConflict()) {
+        // Another node has won it since: never this node's again. It stays fenced here, and
+        // its requests go to its holder.
+        spdlog::error("shard {} was taken over while this node had no lease ({}): this node "
+                      "no longer serves it",
+                      it->first, may.message());
+        it = adopted_.erase(it);
+        continue;
+      }
+      if (!won.ok()) {  // etcd did not answer, or the old lease still holds it: next turn
         ++it;
         continue;
       }

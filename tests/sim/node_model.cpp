@@ -396,43 +396,57 @@ void World::Adopt(int n, const std::string& shard, int64_t epoch) {
 }
 
 void World::HoldAdopted(int n) {
+  std::vector<std::string> rewin;
+  for (const auto& [shard, a] : nodes_[n]->adopted)
+    if (a.rewin) rewin.push_back(shard);
+  RewinAdopted(n, std::move(rewin), 0);
+}
+
+// Coordination::HoldAdopted: every adopted shard to win again (after a new lease), in turn; one
+// that another node has won since is this node's no more.
+void World::RewinAdopted(int n, std::vector<std::string> shards, size_t i) {
   Node& node = *nodes_[n];
-  auto done = [this, n] {
-    nodes_[n]->coord_busy = false;
+  if (i >= shards.size() || node.lease_lost) {
+    node.coord_busy = false;
     AtNode(n, now_ + kRefreshMs, [this, n] { CoordLoop(n); });
-  };
-  for (auto& [shard, a] : node.adopted) {
-    if (!a.rewin || node.lease_lost) continue;
-    const std::string s = shard;
-    const uint64_t lease = node.lease;
-    // MayWinBack, then the campaign.
-    return ReadLastWin(n, s, [this, n, s, lease, done](bool ok, FakeEtcd::Holder last) {
-      if (!ok || last.node != n) {
-        if (ok) Trace(nodes_[n]->id + ": taken-over shard " + s + " was won by another node");
-        return done();
-      }
-      auto won = std::make_shared<int64_t>(0);
-      auto holder = std::make_shared<FakeEtcd::Holder>();
-      CallEtcd(
-          n,
-          [this, n, s, lease, won, holder, after = last.epoch, history = last.history] {
-            *won = etcd_.Campaign(s, n, lease, after, history, holder.get());
-            if (*won > 0) ShardWon(s, n, *won);
-          },
-          [this, n, s, won, done](bool ok2) {
-            Node& nd = *nodes_[n];
-            auto it = nd.adopted.find(s);
-            if (ok2 && *won > 0 && it != nd.adopted.end()) {
-              it->second.epoch = *won;
-              it->second.rewin = false;
-              Trace(nd.id + " holds taken-over shard " + s + " again at epoch " +
-                    std::to_string(*won));
-            }
-            done();
-          });
-    });
+    return;
   }
-  done();
+  const std::string s = shards[i];
+  const uint64_t lease = node.lease;
+  auto next = [this, n, shards, i] { RewinAdopted(n, shards, i + 1); };
+  ReadLastWin(n, s, [this, n, s, lease, next](bool ok, FakeEtcd::Holder last) {
+    Node& nd = *nodes_[n];
+    if (!ok) return next();
+    if (last.node != n) {
+      Trace(nd.id + ": taken-over shard " + s + " was won by another node: no longer served");
+      nd.adopted.erase(s);
+      auto p = nd.primaries.find(s);
+      if (p != nd.primaries.end()) {
+        p->second->alive = false;  // fenced for good; its requests go to the holder
+        nd.primaries.erase(p);
+      }
+      return next();
+    }
+    auto won = std::make_shared<int64_t>(0);
+    auto holder = std::make_shared<FakeEtcd::Holder>();
+    CallEtcd(
+        n,
+        [this, n, s, lease, won, holder, after = last.epoch, history = last.history] {
+          *won = etcd_.Campaign(s, n, lease, after, history, holder.get());
+          if (*won > 0) ShardWon(s, n, *won);
+        },
+        [this, n, s, won, next](bool ok2) {
+          Node& nd2 = *nodes_[n];
+          auto it = nd2.adopted.find(s);
+          if (ok2 && *won > 0 && it != nd2.adopted.end()) {
+            it->second.epoch = *won;
+            it->second.rewin = false;
+            Trace(nd2.id + " holds taken-over shard " + s + " again at epoch " +
+                  std::to_string(*won));
+          }
+          next();
+        });
+  });
 }
 
 void World::TakeOver(int n, const std::string& shard) {

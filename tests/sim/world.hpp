@@ -286,6 +286,7 @@ class World {
   void CampaignFor(int n, const std::string& shard, bool must);
   void TakeOver(int n, const std::string& shard);
   void HoldAdopted(int n);
+  void RewinAdopted(int n, std::vector<std::string> shards, size_t i);
   int64_t FenceEpoch(int n, const std::string& shard) const;
   PrimaryPtr ServeShard(int n, const std::string& shard, SimJournal* j, bool own);
   void Drive(const PrimaryPtr& p);
