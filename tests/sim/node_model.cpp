@@ -197,6 +197,9 @@ void World::CheckCopyWon(int n, const std::string& shard) {
         Node& nd = *nodes_[n];
         if (!ok)  // (the node's start fails and is tried again)
           return AtNode(n, now_ + kRetryMs, [this, n, shard] { CheckCopyWon(n, shard); });
+        // (The node reads these before its coordination runs: nothing can be adopted yet. The
+        // retries above are later, so one adopted meanwhile is left as it is.)
+        if (nd.adopted.count(shard) || nd.primaries.count(shard)) return;
         if (last->node == n) {
           Trace(nd.id + " won shard " + shard + " last: holding it again");
           nd.must_hold.insert(shard);
@@ -452,6 +455,7 @@ void World::RewinAdopted(int n, std::vector<std::string> shards, size_t i) {
 void World::TakeOver(int n, const std::string& shard) {
   Node& node = *nodes_[n];
   if (node.adopted.count(shard) == 0) return;
+  if (node.primaries.count(shard)) return;  // served already (ShardHost::TakeOver)
   if (node.taken.count(shard) && node.journals.count(shard)) {
     // Taken over in an earlier run: the copy is the shard's journal already.
     SimJournal& j = node.journals[shard];

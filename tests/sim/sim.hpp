@@ -43,7 +43,7 @@ struct SimReport {
   int nodes = 0;
   uint64_t acked = 0;               // jobs whose submit was acknowledged
   uint64_t ended = 0;               // of those, succeeded at the end
-  uint64_t duplicates = 0;          // a key acknowledged under two job ids
+  uint64_t duplicates = 0;          // a key acknowledged under two job ids (a failure)
   uint64_t takeovers = 0;           // shards won by a node other than their last holder
   uint64_t crashes = 0, pauses = 0, partitions = 0, etcd_outages = 0, wipes = 0, clock_steps = 0;
   uint64_t snapshots = 0;           // snapshots completed on a backup

@@ -342,8 +342,10 @@ void World::ClientAnswer(const ClientReq& r, bool accepted, const std::string& i
       dirty_.insert(l.shard);
       Trace("client: " + r.key + " acknowledged as " + id);
     } else if (l.id != id) {
+      // Keys are per shard, and every try of this key went to its one shard: a second id means
+      // the shard's holder had lost the first job's key.
       report_.duplicates++;
-      Trace("client: " + r.key + " acknowledged again as " + id + " (first " + l.id + ")");
+      Fail("key " + r.key + " acknowledged as " + id + " after " + l.id);
     }
   });
 }
