@@ -21,6 +21,14 @@ constexpr std::chrono::milliseconds kRefresh{100};
 // After a lost lease, a new one is tried this often (each try grants, registers, campaigns).
 constexpr std::chrono::milliseconds kRetry{500};
 
+// What a node is told when another node has won its shard (or one it took over) since.
+std::string TakenOverMessage(const std::string& shard, const std::string& by, int64_t epoch) {
+  return "shard " + shard + " has been taken over by node " + by + " (epoch " +
+         std::to_string(epoch) + "), which serves its jobs from its copy; this node's journal " +
+         "of it is no longer the shard's (every job it acknowledged is on " + by +
+         "): start this node under a new id, with an empty data directory";
+}
+
 }  // namespace
 
 Status Coordination::Start(CoordinationOptions options, std::unique_ptr<Coordination>* out) {
@@ -125,12 +133,7 @@ Status Coordination::Acquire(uint32_t wait_ms) {
       auto holder = c->Holder(options_.node_id);
       if (holder.ok() && holder.value().primary != options_.node_id)
         return Status::Conflict(
-            "shard " + options_.node_id + " has been taken over by node " + holder.value().primary +
-            " (epoch " + std::to_string(holder.value().epoch) +
-            "), which serves its jobs from its copy; this node's journal is no longer the "
-            "shard's (every job it acknowledged is on " +
-            holder.value().primary +
-            "): start this node under a new id, with an empty data directory");
+            TakenOverMessage(options_.node_id, holder.value().primary, holder.value().epoch));
       return Status::Conflict("shard " + options_.node_id + " is held by another live node (" +
                               won.status().message() + "): is another `jobnet node --id " +
                               options_.node_id + "` using this etcd and cluster name?");
@@ -151,11 +154,7 @@ Status Coordination::MayWinBack(coord::Coordinator* c, const std::string& shard,
   *last = l.value();
   if (last->primary.empty()) return Status::OK();
   if (last->primary != options_.node_id)
-    return Status::Conflict(
-        "shard " + shard + " has been taken over by node " + last->primary + " (epoch " +
-        std::to_string(last->revision) + "), which serves its jobs from its copy; this node's " +
-        "journal of it is no longer the shard's (every job it acknowledged is on " +
-        last->primary + "): start this node under a new id, with an empty data directory");
+    return Status::Conflict(TakenOverMessage(shard, last->primary, last->revision));
   if (!history.empty() && !last->history.empty() && history != last->history)
     return Status::Conflict(
         "shard " + shard + " was last won (epoch " + std::to_string(last->revision) +
@@ -191,8 +190,10 @@ Status Coordination::MayTakeOver(const std::string& shard, coord::LastWin* last,
   if (!set.ok() && !last->primary.empty() && last->primary != shard &&
       last->primary != options_.node_id)
     return Status::Conflict("its last winner, " + last->primary + ", wrote no in-sync set");
-  if (set.ok() && last->primary != options_.node_id && (set.value().primary.empty() ? set.value().epoch != last->revision
-                                               : set.value().primary != last->primary))
+  const bool set_of_another =
+      set.ok() && (set.value().primary.empty() ? set.value().epoch != last->revision
+                                               : set.value().primary != last->primary);
+  if (set_of_another && last->primary != options_.node_id)
     return Status::Conflict("its in-sync set was written by " + set.value().primary +
                             " (epoch " + std::to_string(set.value().epoch) + "), but " +
                             last->primary + " won it last (epoch " +
@@ -281,7 +282,8 @@ void Coordination::Follow() {
       spdlog::warn("shard {} has no primary: this node holds a copy and takes it over unless it "
                    "is held within {} ms",
                    shard, kStartWaitMs + options_.takeover_grace_ms);
-      due_[shard] = Clock::now() + std::chrono::milliseconds(kStartWaitMs + options_.takeover_grace_ms);
+      due_[shard] =
+          Clock::now() + std::chrono::milliseconds(kStartWaitMs + options_.takeover_grace_ms);
     }
   }
   watch_ = coordinator_->WatchShards(from,
@@ -434,8 +436,7 @@ void Coordination::HoldAdopted() {
     if (a.rewin) {
       coord::LastWin last;
       Status may = MayWinBack(coordinator_.get(), it->first, {}, &last);
-      auto won = may.ok() ? coordinator_->Campaign(it->first, last) : Result<int64_t>(may);
-      if (!won.ok() && !may.ok() && may.IsConflict()) {
+      if (may.IsConflict()) {
         // Another node has won it since: never this node's again. It stays fenced here, and
         // its requests go to its holder.
         spdlog::error("shard {} was taken over while this node had no lease ({}): this node "
@@ -444,6 +445,7 @@ void Coordination::HoldAdopted() {
         it = adopted_.erase(it);
         continue;
       }
+      auto won = may.ok() ? coordinator_->Campaign(it->first, last) : Result<int64_t>(may);
       if (!won.ok()) {  // etcd did not answer, or the old lease still holds it: next turn
         ++it;
         continue;
