@@ -91,30 +91,24 @@ Forwarder::Decision Forwarder::Route(uint64_t route, const protocol::Envelope& e
   } else if (target == node_id_) {
     return d;
   }
-  auto owner = link_of_.find(target);
-  if (owner == link_of_.end() && held != holders_.end()) {
-    // Its holder is known but not (yet) reachable from here: never answered from this node,
-    // which does not serve the shard.
+  // Answered here, `unavailable`: the job's node (or holder) cannot be asked now.
+  auto unavailable = [&](const std::string& why) {
     counters_.owner_down++;
     d.verdict = Verdict::kAnswered;
-    Answer(route, protocol::MakeError(
-                      env.corr_id, Status::Unavailable("job " + *job_id + "'s shard is held by " +
-                                                       target + ", not reachable from this node "
-                                                       "yet; ask again shortly")));
+    Answer(route, protocol::MakeError(env.corr_id, Status::Unavailable("job " + *job_id + why)));
     return d;
-  }
+  };
+  auto owner = link_of_.find(target);
+  // Its holder is known but not (yet) reachable from here: never answered from this node,
+  // which does not serve the shard.
+  if (owner == link_of_.end() && held != holders_.end())
+    return unavailable("'s shard is held by " + target +
+                       ", not reachable from this node yet; ask again shortly");
   if (owner == link_of_.end()) return d;  // never named by a heartbeat: the scheduler says not_found
   const uint32_t link = owner->second;
-  if (!peers_[link].alive) {
-    counters_.owner_down++;
-    d.verdict = Verdict::kAnswered;
-    Answer(route, protocol::MakeError(
-                      env.corr_id, Status::Unavailable("job " + *job_id + " is owned by node " +
-                                                       parsed.value().node +
-                                                       ", which is down; its jobs resume when "
-                                                       "it restarts")));
-    return d;
-  }
+  if (!peers_[link].alive)
+    return unavailable(" is owned by node " + parsed.value().node +
+                       ", which is down; its jobs resume when it restarts");
   const uint64_t id = next_id_++;
   const uint64_t budget_ms = wait_ms + limits::kForwardSlackMs;
   const uint64_t deadline_ms = now_ms + budget_ms;
