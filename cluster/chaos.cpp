@@ -37,6 +37,7 @@
 #include "cluster/local_cluster.hpp"
 #include "jobnet/client.h"
 #include "node/config.hpp"
+#include "node/replica_server.hpp"
 #include "storage/journal.hpp"
 
 using namespace jobnet;
@@ -397,13 +398,8 @@ bool CheckJournals(const Run& run, Verdict* v) {
   for (const auto& n : run.cluster->nodes()) {
     if (run.down_for_good.count(n.id)) continue;
     journals.emplace_back(n.id, n.data);
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(n.data + "/replicas", ec)) {
-      const std::string name = e.path().filename().string();
-      if (name.size() > 6 && name.compare(name.size() - 6, 6, ".taken") == 0)
-        journals.emplace_back(n.id + "'s copy of " + name.substr(0, name.size() - 6),
-                              n.data + "/replicas/" + name.substr(0, name.size() - 6));
-    }
+    for (const auto& shard : ReplicaServer::TakenIn(n.data + "/replicas"))
+      journals.emplace_back(n.id + "'s copy of " + shard, n.data + "/replicas/" + shard);
   }
   for (const auto& [name, dir] : journals) {
     JournalOptions jo;

@@ -55,14 +55,7 @@ Status ReplicaServer::Start(ReplicaServerOptions options, std::unique_ptr<Replic
   if (ec) return Status::Storage("cannot create " + options.dir + ": " + ec.message());
   std::unique_ptr<ReplicaServer> rs(new ReplicaServer(std::move(options)));
   // Shards taken over by an earlier run stay this node's.
-  for (const auto& entry : std::filesystem::directory_iterator(rs->options_.dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    const std::string suffix = ".taken";
-    if (name.size() > suffix.size() &&
-        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
-        protocol::ValidShardId(name.substr(0, name.size() - suffix.size())))
-      rs->impl_->released.insert(name.substr(0, name.size() - suffix.size()));
-  }
+  for (const auto& shard : TakenIn(rs->options_.dir)) rs->impl_->released.insert(shard);
   try {
     auto& r = rs->impl_->router;
     r.set(zmq::sockopt::linger, 0);
@@ -156,6 +149,21 @@ Status ReplicaServer::Release(const std::string& shard, std::string* dir) {
 std::vector<std::string> ReplicaServer::Taken() {
   std::lock_guard<std::mutex> lock(impl_->mu);
   return std::vector<std::string>(impl_->released.begin(), impl_->released.end());
+}
+
+std::vector<std::string> ReplicaServer::TakenIn(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  const std::string suffix = ".taken";
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() > suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+        protocol::ValidShardId(name.substr(0, name.size() - suffix.size())))
+      out.push_back(name.substr(0, name.size() - suffix.size()));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::vector<std::string> ReplicaServer::Copies() {

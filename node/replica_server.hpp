@@ -55,6 +55,9 @@ class ReplicaServer {
   std::vector<std::string> Taken();
   // The shards it keeps a copy of on disk (taken over or not).
   std::vector<std::string> Copies();
+  // The shards marked taken over in a replica directory (its <shard>.taken files): for the
+  // server at start, and for tools that read a stopped node's journals.
+  static std::vector<std::string> TakenIn(const std::string& dir);
   const std::string& endpoint() const { return options_.listen; }
   const ReplicaServerStats& stats() const { return stats_; }
 
