@@ -34,12 +34,8 @@ uint64_t SeqOf(const std::string& id) { return std::stoull(id.substr(id.rfind('-
 void World::StartNode(int n) {
   Node& node = *nodes_[n];
   if (node.up) return;
+  // (What a process holds in memory is as CrashNode left it, or as a new Node has it.)
   node.up = true;
-  node.paused = false;
-  node.lease_lost = true;
-  node.own_lost = false;
-  node.lease = 0;
-  node.coord_busy = false;
   node.follows = true;
   node.starting = true;
   node.start_give_up = now_ + kStartWaitMs;
@@ -69,6 +65,7 @@ void World::CrashNode(int n, bool wipe) {
     c.staging_epoch = 0;
   }
   node.lease_lost = true;
+  node.own_lost = false;
   node.lease = 0;
   node.coord_busy = false;
   node.follows = false;
