@@ -62,6 +62,18 @@ class FailoverTest : public testing::EtcdTest {
     }
     return ids;
   }
+  // Calls `call` until it succeeds or `limit` passes; its last result.
+  static Result<JobInfo> UntilOk(const std::function<Result<JobInfo>()>& call,
+                                 std::chrono::seconds limit) {
+    Result<JobInfo> r = Status::Unavailable("not asked");
+    Eventually(
+        [&] {
+          r = call();
+          return r.ok();
+        },
+        limit);
+    return r;
+  }
   // Waits for each job through `c`; how many succeeded.
   static int Succeeded(Client& c, const std::vector<std::string>& ids) {
     int ok = 0;
@@ -291,14 +303,8 @@ TEST_F(FailoverTest, APrimaryWhoseShardWasTakenOverNeverWinsItBackEvenOnceTheTak
   // n2 acknowledges a change to one of n1's jobs that n1 never sees.
   auto c2 = n2_->Connect(5000);
   ASSERT_TRUE(c2);
-  Result<JobInfo> cancelled = Status::Unavailable("not asked");
-  ASSERT_TRUE(Eventually(
-      [&] {
-        cancelled = c2->Cancel(job.value().id);
-        return cancelled.ok();
-      },
-      std::chrono::seconds(10)))
-      << cancelled.status().ToString();
+  auto cancelled = UntilOk([&] { return c2->Cancel(job.value().id); }, std::chrono::seconds(10));
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status().ToString();
   EXPECT_EQ(cancelled.value().state, protocol::JobState::kCancelled);
 
   // The taker dies, and its key with its lease; then the old primary runs again. The shard key
@@ -319,14 +325,8 @@ TEST_F(FailoverTest, APrimaryWhoseShardWasTakenOverNeverWinsItBackEvenOnceTheTak
   ASSERT_TRUE(Eventually([&] { return Shard("n1").first == "n2"; }, std::chrono::seconds(30)));
   c2 = n2_->Connect(5000);
   ASSERT_TRUE(c2);
-  Result<JobInfo> after = Status::Unavailable("not asked");
-  ASSERT_TRUE(Eventually(
-      [&] {
-        after = c2->GetStatus(job.value().id);
-        return after.ok();
-      },
-      std::chrono::seconds(10)))
-      << after.status().ToString();
+  auto after = UntilOk([&] { return c2->GetStatus(job.value().id); }, std::chrono::seconds(10));
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
   EXPECT_EQ(after.value().state, protocol::JobState::kCancelled);
 }
 
