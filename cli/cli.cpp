@@ -401,6 +401,8 @@ int RunNodeCommand(const std::string& config_path, NodeConfig flags, CLI::App* c
   if (cmd->count("--cluster-name")) cfg.cluster_name = flags.cluster_name;
   if (cmd->count("--backup")) cfg.backups = flags.backups;
   if (cmd->count("--replication-listen")) cfg.replication_listen = flags.replication_listen;
+  if (cmd->count("--replication-advertise"))
+    cfg.replication_advertise = flags.replication_advertise;
   if (cmd->count("--failure-timeout")) cfg.failure_timeout_ms = flags.failure_timeout_ms;
   if (cmd->count("--heartbeat-ms")) cfg.heartbeat_ms = flags.heartbeat_ms;
   if (cmd->count("--blob-mb-max")) cfg.blob_mb_max = flags.blob_mb_max;
@@ -575,6 +577,9 @@ Runner AddNodeCommand(CLI::App* app, int (*run_node)(const NodeConfig&)) {
   node->add_option("--replication-listen", nf.replication_listen,
                    "with --etcd: keep copies of the shards whose primaries name this endpoint "
                    "as a backup, and take a shard over when its primary's lease ends");
+  node->add_option("--replication-advertise", nf.replication_advertise,
+                   "the endpoint primaries name this node's --replication-listen by in "
+                   "--backup, when they reach it through a proxy or NAT (default: the same)");
   node->add_option("--failure-timeout", s->failure_timeout,
                    "declare a silent peer dead after this (default " +
                        std::to_string(nf.failure_timeout_ms) + "ms)");

@@ -12,6 +12,12 @@
 //   all    SIGKILL every node at once, restart them all after --down-time
 //   wipe   once: SIGKILL a node and delete its data directory; it stays down (its shard is
 //          served by its backup from then on)
+//   cut    partition a node from its backups for --down-time (through loopback proxies in
+//          front of every replication endpoint), clients and etcd still reaching it; then heal
+//   isolate  partition a node from its backups, from the primaries that ship to it and from
+//          etcd for --down-time (past its lease: its backup takes its shard over) while
+//          clients and peers still reach it; then heal (held bytes arrive late); a node that
+//          stopped itself (deposed) is started again
 // A node whose shard was taken over while it was down starts again as a backup.
 #include <CLI/CLI.hpp>
 
@@ -35,6 +41,7 @@
 #include <msgpack.hpp>
 
 #include "cluster/local_cluster.hpp"
+#include "cluster/tcp_proxy.hpp"
 #include "jobnet/client.h"
 #include "node/config.hpp"
 #include "node/replica_server.hpp"
@@ -97,8 +104,9 @@ int ParseOptions(int argc, char** argv, Options* o) {
   app.add_option("--seed", o->seed, "random seed (default 1)");
   app.add_option("--replicas", o->replicas,
                  "copies of each journal; 2 or more starts an etcd (default 1)");
-  app.add_option("--nemesis", o->nemesis, "the fault: kill, stop, etcd, all, wipe (default kill)")
-      ->check(CLI::IsMember({"kill", "stop", "etcd", "all", "wipe"}));
+  app.add_option("--nemesis", o->nemesis,
+                 "the fault: kill, stop, etcd, all, wipe, cut, isolate (default kill)")
+      ->check(CLI::IsMember({"kill", "stop", "etcd", "all", "wipe", "cut", "isolate"}));
   app.add_option("--min-kills", o->min_kills,
                  "fail unless at least this many kills happened (default 1)");
   app.add_option("--deadline", o->deadline_arg,
@@ -144,6 +152,9 @@ struct Run {
   int kills = 0;                  // faults made
   std::set<std::string> down_for_good;  // nodes whose data directory was deleted
   std::map<std::string, uint64_t> counters;  // summed over the nodes at the end
+  // --nemesis cut|isolate: the proxy in front of each node's replication endpoint, and the one
+  // each node reaches etcd through.
+  std::map<std::string, std::unique_ptr<cluster::TcpProxy>> repl_proxy, etcd_proxy;
   bool timed_out = false;
 };
 
@@ -269,6 +280,31 @@ void Restart(Run* run, const cluster::LocalNode& node) {
   if (!s.ok()) std::fprintf(stderr, "chaos: restart %s: %s\n", node.id.c_str(), s.ToString().c_str());
 }
 
+// --nemesis cut|isolate: cuts `victim` off (see the top of this file) for --down-time, heals.
+void Partition(Run* run, const cluster::LocalNode& victim) {
+  const Options& opt = run->opt;
+  const auto& nodes = run->cluster->nodes();
+  size_t v = 0;
+  while (nodes[v].id != victim.id) ++v;
+  std::vector<cluster::TcpProxy*> cut;
+  for (int r = 1; r < opt.replicas; ++r)  // its backups, the next nodes in the ring
+    cut.push_back(run->repl_proxy.at(nodes[(v + r) % nodes.size()].id).get());
+  if (opt.nemesis == "isolate") {
+    cut.push_back(run->repl_proxy.at(victim.id).get());
+    cut.push_back(run->etcd_proxy.at(victim.id).get());
+  }
+  std::fprintf(stderr, "chaos: %s %s for %llu ms\n",
+               opt.nemesis == "cut" ? "cut off the backups of" : "isolate", victim.id.c_str(),
+               static_cast<unsigned long long>(opt.down_ms));
+  for (auto* p : cut) p->Partition();
+  std::this_thread::sleep_for(std::chrono::milliseconds(opt.down_ms));
+  for (auto* p : cut) p->Heal();
+  run->kills++;
+  // A primary deposed meanwhile stops itself at its next refused batch: start it again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  Restart(run, victim);
+}
+
 // The faults of --nemesis other than kill, one every --kill-every while jobs are submitted.
 void Nemesis(Run* run) {
   const cluster::LocalCluster& cluster = *run->cluster;
@@ -308,6 +344,8 @@ void Nemesis(Run* run) {
       std::this_thread::sleep_for(down);
       for (const auto& n : nodes) Restart(run, n);
       run->kills++;
+    } else if (opt.nemesis == "cut" || opt.nemesis == "isolate") {
+      Partition(run, victim);
     } else if (opt.nemesis == "wipe" && !wiped) {
       std::fprintf(stderr, "chaos: SIGKILL %s and delete its data directory\n", victim.id.c_str());
       (void)cluster.Kill(victim, SIGKILL);
@@ -499,6 +537,7 @@ void PrintSummary(const Run& run, const Verdict& v, uint64_t unfinished, double 
       {"shards taken over (live nodes)", std::to_string(run.counters.count("shards_taken_over") ? run.counters.at("shards_taken_over") : 0)},
       {"frames refused as from a deposed primary", std::to_string(run.counters.count("replica_refused") ? run.counters.at("replica_refused") : 0)},
       {"writes refused while fenced", std::to_string(run.counters.count("fenced_refused") ? run.counters.at("fenced_refused") : 0)},
+      {"backups dropped from an in-sync set", std::to_string(run.counters.count("replication_backups_dropped") ? run.counters.at("replication_backups_dropped") : 0)},
       {"submit phase (s)", std::to_string(submit_s)},
       {"total (s)", std::to_string(total_s)},
   };
@@ -540,11 +579,23 @@ int main(int argc, char** argv) {
                    opt.dir.c_str(), s.ToString().c_str());
   }
   std::filesystem::remove_all(opt.dir);
+  const bool proxied = opt.nemesis == "cut" || opt.nemesis == "isolate";
+  if (proxied) {
+    for (const auto& route : cluster::LocalCluster::ProxyRoutes(opt.nodes, opt.base_port)) {
+      auto p = cluster::TcpProxy::Start(route.listen_port, route.target_port);
+      if (!p.ok()) {
+        std::fprintf(stderr, "chaos: %s\n", p.status().ToString().c_str());
+        return 3;
+      }
+      (route.what == "etcd" ? run.etcd_proxy : run.repl_proxy)[route.node] = std::move(p.value());
+    }
+  }
   // Tied: the nodes die with this tool, however it dies (a test's timeout, kill -9, Ctrl-C),
   // instead of holding the ports and journals of the next run.
   auto up = cluster::LocalCluster::Up(opt.dir, opt.nodes, opt.base_port, opt.workers,
                                       {"--log-level", "warn"}, opt.jobnet_exe,
-                                      /*http_base_port=*/0, /*tied=*/true, opt.replicas);
+                                      /*http_base_port=*/0, /*tied=*/true, opt.replicas,
+                                      proxied);
   if (!up.ok()) {
     std::fprintf(stderr, "chaos: %s\n", up.status().ToString().c_str());
     return 3;

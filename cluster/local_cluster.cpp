@@ -274,10 +274,20 @@ Result<LocalCluster> LocalCluster::Load(const std::string& dir) {
   return c;
 }
 
+std::vector<ProxyRoute> LocalCluster::ProxyRoutes(int n, int base_port) {
+  std::vector<ProxyRoute> routes;
+  for (int k = 1; k <= n; ++k) {
+    const std::string id = "n" + std::to_string(k);
+    routes.push_back({id, "replication", base_port + 2 * n + 2 + k - 1, base_port + n + k - 1});
+    routes.push_back({id, "etcd", base_port + 3 * n + 2 + k - 1, base_port + 2 * n});
+  }
+  return routes;
+}
+
 Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_port, int workers,
                                       const std::vector<std::string>& extra_args,
                                       const std::string& exe, int http_base_port, bool tied,
-                                      int replicas) {
+                                      int replicas, bool proxied) {
   // Each node lists every other one as a peer.
   if (n < 1 || n > static_cast<int>(limits::kPeersMax))
     return Status::InvalidArgument("a local cluster has 1.." + std::to_string(limits::kPeersMax) +
@@ -286,7 +296,9 @@ Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_po
     return Status::InvalidArgument("--replicas must be 1.." + std::to_string(n) +
                                    " (copies of each journal, at most one per node)");
   // Ports in use: the nodes', and with replicas their replication endpoints and etcd's two.
-  const int ports = replicas > 1 ? 2 * n + 2 : n;
+  if (proxied && replicas < 2)
+    return Status::InvalidArgument("proxied needs replicas (it proxies replication and etcd)");
+  const int ports = replicas > 1 ? (proxied ? 4 * n + 2 : 2 * n + 2) : n;
   if (base_port < 1024 || base_port + ports > 65535)
     return Status::InvalidArgument("bad base port");
   if (http_base_port != 0 &&
@@ -333,10 +345,19 @@ Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_po
         node.args.push_back("tcp://127.0.0.1:" + std::to_string(base_port + k - 1));
       }
     if (replicas > 1) {
-      auto repl = [&](int k) { return "tcp://127.0.0.1:" + std::to_string(base_port + n + k - 1); };
+      const int etcd_port = base_port + 2 * n;
+      auto repl_port = [&](int k) { return base_port + n + k - 1; };
+      const auto routes = ProxyRoutes(n, base_port);  // replication, etcd for each node
+      auto repl_proxy = [&](int k) { return routes[2 * (k - 1)].listen_port; };
+      auto etcd_proxy = [&](int k) { return routes[2 * (k - 1) + 1].listen_port; };
+      auto tcp = [](int port) { return "tcp://127.0.0.1:" + std::to_string(port); };
+      // Where the others reach node k's replication endpoint.
+      auto repl = [&](int k) { return tcp(proxied ? repl_proxy(k) : repl_port(k)); };
       node.args.insert(node.args.end(),
-                       {"--etcd", "http://127.0.0.1:" + std::to_string(base_port + 2 * n),
-                        "--cluster-name", "local", "--replication-listen", repl(i)});
+                       {"--etcd",
+                        "http://127.0.0.1:" + std::to_string(proxied ? etcd_proxy(i) : etcd_port),
+                        "--cluster-name", "local", "--replication-listen", tcp(repl_port(i))});
+      if (proxied) node.args.insert(node.args.end(), {"--replication-advertise", repl(i)});
       for (int r = 1; r < replicas; ++r) {
         node.args.push_back("--backup");
         node.args.push_back(repl((i - 1 + r) % n + 1));  // the next nodes, in a ring

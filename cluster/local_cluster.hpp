@@ -28,6 +28,16 @@ struct LocalNode {
   std::string exe;  // empty: the cluster's jobnet; else another program (the cluster's etcd)
 };
 
+// With LocalCluster::Up(..., proxied): a loopback port the nemesis suite runs a TcpProxy on,
+// forwarding to `target_port`. `what` is "replication" (node's replication endpoint, as its
+// primaries reach it) or "etcd" (etcd, as node reaches it).
+struct ProxyRoute {
+  std::string node;
+  std::string what;
+  int listen_port = 0;
+  int target_port = 0;
+};
+
 class LocalCluster {
  public:
   // Loads the cluster recorded in `dir` (kNotFound if there is none).
@@ -43,10 +53,14 @@ class LocalCluster {
   // (Debian etcd-server, from PATH), and node i ships its journal to the next replicas - 1
   // nodes. Ports: nodes from base_port, their replication endpoints after them, then etcd's
   // client and peer ports.
+  // `proxied` (with replicas > 1): each node's replication endpoint and its way to etcd go
+  // through a port of ProxyRoutes(n, base_port) instead (after etcd's ports), where the caller
+  // runs a proxy, started before Up: node i is started with --replication-advertise and --etcd
+  // on its proxy ports.
   static Result<LocalCluster> Up(const std::string& dir, int n, int base_port, int workers,
                                  const std::vector<std::string>& extra_args,
                                  const std::string& exe = "", int http_base_port = 0,
-                                 bool tied = false, int replicas = 1);
+                                 bool tied = false, int replicas = 1, bool proxied = false);
 
   static constexpr int kStartWaitMs = 60000;
   // How long Start waits for a spawned child to exec the node (its cmdline to become the node's).
@@ -57,6 +71,9 @@ class LocalCluster {
   // A node by id; "etcd" names the cluster's etcd, if it has one.
   const LocalNode* Find(const std::string& id) const;
   const LocalNode* etcd() const { return etcd_.id.empty() ? nullptr : &etcd_; }
+  // The proxies a cluster of n nodes from base_port made with `proxied` expects: for each
+  // node, its replication endpoint and its way to etcd.
+  static std::vector<ProxyRoute> ProxyRoutes(int n, int base_port);
 
   pid_t Pid(const LocalNode& node) const;  // 0 if not running
   // Starts the node and waits up to wait_ms for it to answer (0: does not wait). The default is

@@ -79,13 +79,19 @@ Status NodeConfig::Validate() const {
   if (backups.size() > kPeersMax)
     return Status::InvalidArgument("at most " + to_string(kPeersMax) + " backups");
   for (const auto& b : backups)
-    if (b.rfind("tcp://", 0) != 0 || b.size() > kEndpointBytesMax || b == replication_listen)
+    if (b.rfind("tcp://", 0) != 0 || b.size() > kEndpointBytesMax || b == replication_listen ||
+        b == replication_advertise)
       return Status::InvalidArgument("bad backup endpoint '" + b + "': want tcp://HOST:PORT");
   if (!replication_listen.empty() &&
       (replication_listen.rfind("tcp://", 0) != 0 ||
        replication_listen.size() > kEndpointBytesMax || replication_listen == listen))
     return Status::InvalidArgument("bad replication_listen '" + replication_listen +
                                    "': want tcp://HOST:PORT, not the node's own endpoint");
+  if (!replication_advertise.empty() &&
+      (replication_listen.empty() || replication_advertise.rfind("tcp://", 0) != 0 ||
+       replication_advertise.size() > kEndpointBytesMax || replication_advertise == listen))
+    return Status::InvalidArgument("bad replication_advertise '" + replication_advertise +
+                                   "': want tcp://HOST:PORT, with replication_listen");
   if (peers.size() > kPeersMax)
     return Status::InvalidArgument("at most " + to_string(kPeersMax) + " peers");
   for (const auto& p : peers)
@@ -382,6 +388,7 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
   }
   if (!(s = str("cluster_name", &cfg->cluster_name)).ok()) return s;
   if (!(s = str("replication_listen", &cfg->replication_listen)).ok()) return s;
+  if (!(s = str("replication_advertise", &cfg->replication_advertise)).ok()) return s;
   // A list of strings, replacing the default when present.
   auto strings = [&](const char* key, const char* what, std::vector<std::string>* out) -> Status {
     auto node = t[key];

@@ -77,6 +77,13 @@ struct NodeConfig {
   // its primary's lease ends. Both empty: no replication (one copy, as without etcd).
   std::vector<std::string> backups;
   std::string replication_listen;
+  // The endpoint primaries reach `replication_listen` at, as they name it in `backups` (behind
+  // a proxy or NAT); it is how this node finds itself in a shard's in-sync set. Empty: the
+  // same as replication_listen.
+  std::string replication_advertise;
+  const std::string& ReplicationEndpoint() const {
+    return replication_advertise.empty() ? replication_listen : replication_advertise;
+  }
   std::vector<std::string> peers;     // other nodes' listen endpoints, exactly as they bind them
   uint32_t heartbeat_ms = limits::kHeartbeatMsDefault;
   uint64_t failure_timeout_ms = limits::kFailureTimeoutMsDefault;  // a silent peer is declared dead

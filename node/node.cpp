@@ -708,7 +708,7 @@ StepExit StartCoordination(const NodeConfig& config, const Storage& st, ReplicaS
   co.cluster = config.cluster_name;
   co.node_id = config.id;
   co.endpoint = config.listen;
-  co.replication_endpoint = config.replication_listen;
+  co.replication_endpoint = config.ReplicationEndpoint();
   co.history = st.journal->history();
   if (replicas != nullptr) {
     co.has_copy = [replicas](const std::string& shard, std::string* history) {
