@@ -66,6 +66,7 @@ struct SchedulerState {
   // that would change jobs are held as while the disk is full, until it holds again.
   bool fenced = false;
   uint64_t fenced_refused = 0;
+  uint64_t stale_epoch_refused = 0;  // remote results and acks naming an epoch not reached
   bool bulk_scheduled = false;  // a bulk_atom is in the mailbox
   // Whether a reply in `pending` is one a client waits on now (anything but a JobReply: a
   // submit's accept, a cancel's answer), and whether `pending` lingers for one (Lingers), with
@@ -130,6 +131,8 @@ void Act(Self self, sched::Effects& fx) {
   }
   fx.cancels.clear();
   for (auto& p : fx.peer_sends) {
+    if (auto* run = std::get_if<protocol::RemoteRun>(&p.body); run != nullptr && st.config.fence)
+      run->epoch = static_cast<uint64_t>(st.config.fence->epoch());  // as it acts now
     if (st.config.peer_sink)
       st.config.peer_sink(p.link, protocol::Encode(protocol::Envelope{
                                       limits::kProtocolVersion, 0, std::move(p.body)}));
@@ -414,6 +417,18 @@ void StopOnException(Self self) {
   });
 }
 
+// Whether a remote result or ack names an epoch this node has not reached: no run of its was
+// sent at it (counted). Older epochs are this node's own (a node never holds a shard again
+// once another node has won it, docs/failover.md §7): such results are judged by their lease
+// and incarnation, as those without an epoch (no etcd, an older peer).
+bool StaleEpoch(SchedulerState& s, uint64_t epoch) {
+  if (epoch == 0 || !s.config.fence ||
+      epoch <= static_cast<uint64_t>(s.config.fence->epoch()))
+    return false;
+  s.stale_epoch_refused++;
+  return true;
+}
+
 // A one-way node-to-node message (token 0).
 void OnPeerMessage(Self self, protocol::Body& body, sched::Now now) {
   auto& core = *self->state.core;
@@ -425,6 +440,7 @@ void OnPeerMessage(Self self, protocol::Body& body, sched::Now now) {
     // as for a run lost on the way.
     if (!full) core.AcceptRemoteRun(*run, now);
   } else if (auto* res = std::get_if<protocol::RemoteResult>(&body)) {
+    if (StaleEpoch(self->state, res->epoch)) return;
     if (full) {
       self->state.held_results.push_back(std::move(*res));
     } else {
@@ -434,6 +450,7 @@ void OnPeerMessage(Self self, protocol::Body& body, sched::Now now) {
     // Taken even while full: it only sets a cancel flag.
     core.OnRemoteCancel(*cancel);
   } else if (auto* ack = std::get_if<protocol::RemoteAck>(&body)) {
+    if (StaleEpoch(self->state, ack->epoch)) return;
     // Taken even while full: it changes no job, and a dropped ack would later take
     // back (and re-run) a run that is going fine.
     core.OnRemoteAck(*ack, now);
@@ -464,6 +481,7 @@ void AnswerStats(Self self, uint64_t token) {
   set(protocol::Counter::kStorageFullRefused, s.storage_full_refused);
   set(protocol::Counter::kFenced, s.fenced ? 1 : 0);
   set(protocol::Counter::kFencedRefused, s.fenced_refused);
+  set(protocol::Counter::kStaleEpochRefused, s.stale_epoch_refused);
   set(protocol::Counter::kShardEpoch,
       s.config.fence ? static_cast<uint64_t>(s.config.fence->epoch()) : 0);
   if (s.config.extra_counters)

@@ -65,11 +65,23 @@ void Forwarder::SetPeer(uint32_t link, const std::string& node, bool alive) {
   }
 }
 
-void Forwarder::SetShardHolder(const std::string& shard, const std::string& holder) {
+void Forwarder::SetShardHolder(const std::string& shard, const std::string& holder,
+                               uint64_t epoch) {
+  if (!holder.empty() && holder != shard && epoch > 0 &&
+      (taken_at_.size() < kHoldersMax || taken_at_.count(shard)))
+    taken_at_[shard] = std::max(taken_at_[shard], epoch);
   if (holder.empty() || holder == shard)
     holders_.erase(shard);  // requests go to the owner named by the id, as without etcd
   else if (holders_.size() < kHoldersMax || holders_.count(shard))
     holders_[shard] = holder;
+}
+
+bool Forwarder::FromDeposedOwner(const protocol::RemoteRun& run) {
+  if (run.epoch == 0) return false;
+  auto it = taken_at_.find(run.owner);
+  if (it == taken_at_.end() || it->second <= run.epoch) return false;
+  counters_.deposed_runs++;
+  return true;
 }
 
 Forwarder::Decision Forwarder::Route(uint64_t route, const protocol::Envelope& env,

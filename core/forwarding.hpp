@@ -29,6 +29,7 @@ struct ForwardCounters {
   std::atomic<uint64_t> unsent{0};        // the link's send queue was full
   std::atomic<uint64_t> unmatched_replies{0};  // late, or error replies to one-way messages
   std::atomic<uint64_t> gathered{0};      // schedule lists gathered from the peers
+  std::atomic<uint64_t> deposed_runs{0};  // runs refused: sent by a deposed primary
 };
 
 // A reply frame for the client request held in transport slot `route`.
@@ -58,8 +59,13 @@ class Forwarder {
   // The shard `shard` (jobs with that id prefix) is held by node `holder` since a takeover
   // (docs/failover.md §7): its requests go there, or stay here if `holder` is this node (which
   // answers `unavailable` until it serves it). This node's own shard, taken over, goes to its
-  // holder too. An empty holder, or the shard's own node, forgets it.
-  void SetShardHolder(const std::string& shard, const std::string& holder);
+  // holder too. An empty holder, or the shard's own node, forgets it. `epoch` (0: unknown) is
+  // the epoch `holder` won the shard at: a win by another node than the shard's own is kept
+  // beyond the holder (FromDeposedOwner).
+  void SetShardHolder(const std::string& shard, const std::string& holder, uint64_t epoch = 0);
+  // Whether `run` was sent by a deposed primary: at an epoch before another node won the
+  // owner's shard (counted). A run without an epoch (no etcd, an older node) never is.
+  bool FromDeposedOwner(const protocol::RemoteRun& run);
 
   enum class Verdict {
     kLocal,     // this node answers the request: hand it on unchanged
@@ -141,6 +147,7 @@ class Forwarder {
   std::vector<Peer> peers_;                                // by link
   std::unordered_map<std::string, uint32_t> link_of_;      // node id -> link, as last told
   std::unordered_map<std::string, std::string> holders_;   // shard -> its node since a takeover
+  std::unordered_map<std::string, uint64_t> taken_at_;     // shard -> newest win by another node
   std::unordered_map<uint64_t, Pending> pending_;          // by the forward's corr_id
   std::set<std::pair<uint64_t, uint64_t>> deadlines_;      // (deadline_ms, forward corr_id)
   std::unordered_map<uint64_t, Gather> gathers_;           // by route

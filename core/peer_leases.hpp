@@ -143,6 +143,7 @@ class PeerLeases {
     r.worker_node = node_id_;
     r.lease = run.lease;
     r.seq = run.seq;
+    r.epoch = run.epoch;
     return r;
   }
   // Sends `body` to the link of node `owner`; false if no link knows it.

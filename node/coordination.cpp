@@ -256,7 +256,7 @@ void Coordination::Follow() {
     return retry();
   }
   if (options_.on_holder)
-    for (const auto& [shard, h] : table.value().shards) options_.on_holder(shard, h.primary);
+    for (const auto& [shard, h] : table.value().shards) options_.on_holder(shard, h.primary, h.epoch);
   // A watch that ended (etcd unreachable for a while) goes on from the last event handled, so
   // a holder lost meanwhile is still seen to go; from the table's revision if etcd has
   // compacted that history away.
@@ -310,12 +310,14 @@ void Coordination::OnShardEvents(const coord::WatchBatch& batch) {
       if (e.kv.key.compare(0, prefix.size(), prefix) != 0) continue;
       const std::string shard = e.kv.key.substr(prefix.size());
       if (e.type == coord::WatchEvent::Type::kPut) {
-        if (options_.on_holder)
-          options_.on_holder(shard, coord::Coordinator::HolderOfKey(e.kv).primary);
+        if (options_.on_holder) {
+          const coord::ShardHolder h = coord::Coordinator::HolderOfKey(e.kv);
+          options_.on_holder(shard, h.primary, h.epoch);
+        }
         due_.erase(shard);
         continue;
       }
-      if (options_.on_holder) options_.on_holder(shard, "");
+      if (options_.on_holder) options_.on_holder(shard, "", 0);
       if (must_hold_.count(shard))
         due_[shard] = Clock::now();
       else if (shard != options_.node_id && options_.has_copy && options_.take_over)

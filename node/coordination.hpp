@@ -40,7 +40,7 @@ struct CoordinationOptions {
       take_over;
   // Each shard's holder as etcd says it, "" when none: for routing requests. Called on the
   // watch's thread (and once per shard at start).
-  std::function<void(const std::string& shard, const std::string& holder)> on_holder;
+  std::function<void(const std::string& shard, const std::string& holder, int64_t epoch)> on_holder;
   // How long a shard stays without a holder before a backup campaigns for it: its own primary,
   // restarting, wins it back in that time.
   uint32_t takeover_grace_ms = 1000;

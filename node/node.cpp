@@ -383,6 +383,7 @@ std::vector<std::pair<protocol::Counter, uint64_t>> NodeCounters(Transport* t, c
          {Counter::kTransportForwardLostOnDeath, fc.lost_on_death.load()},
          {Counter::kTransportForwardUnsent, fc.unsent.load()},
          {Counter::kTransportScheduleListsGathered, fc.gathered.load()},
+         {Counter::kTransportDeposedRuns, fc.deposed_runs.load()},
          {Counter::kTransportFramesOut, ts.frames_out.load()},
          {Counter::kTransportBytesIn, ts.bytes_in.load()},
          {Counter::kTransportBytesOut, ts.bytes_out.load()},
@@ -728,8 +729,8 @@ StepExit StartCoordination(const NodeConfig& config, const Storage& st, ReplicaS
   // until it is served (ShardHost::TakeOver); never to the shard's own node, which may have been
   // deposed and answer from a stale journal. This node's own shard, if another node holds it
   // (it was taken over while this node ran), goes there.
-  co.on_holder = [transport](const std::string& shard, const std::string& holder) {
-    transport->SetShardHolder(shard, holder);
+  co.on_holder = [transport](const std::string& shard, const std::string& holder, int64_t epoch) {
+    transport->SetShardHolder(shard, holder, epoch > 0 ? static_cast<uint64_t>(epoch) : 0);
   };
   if (Status s = Coordination::Start(co, out); !s.ok()) {
     spdlog::error("cannot hold this node's shard in etcd: {}", s.ToString());

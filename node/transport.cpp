@@ -52,7 +52,11 @@ struct Transport::Impl {
     bool alive = false;
   };
   std::vector<Liveness> liveness;
-  std::vector<std::pair<std::string, std::string>> holders;  // shard, holder
+  struct HolderUpdate {
+    std::string shard, holder;
+    uint64_t epoch = 0;
+  };
+  std::vector<HolderUpdate> holders;
   // Written on the transport thread, read by stats on the scheduler's: its own lock, so a
   // stats reply never waits behind the outbox.
   mutable std::mutex ack_mu;
@@ -163,10 +167,10 @@ void Transport::SetPeerLiveness(uint32_t link, std::string node, bool alive) {
   (void)!::write(impl_->wake_fd, &one, sizeof one);
 }
 
-void Transport::SetShardHolder(std::string shard, std::string holder) {
+void Transport::SetShardHolder(std::string shard, std::string holder, uint64_t epoch) {
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->holders.emplace_back(std::move(shard), std::move(holder));
+    impl_->holders.push_back(Impl::HolderUpdate{std::move(shard), std::move(holder), epoch});
   }
   uint64_t one = 1;
   (void)!::write(impl_->wake_fd, &one, sizeof one);
@@ -259,7 +263,7 @@ void Transport::Impl::FlushQueued() {
   std::vector<std::pair<uint64_t, std::string>> replies;
   std::vector<std::pair<uint32_t, std::string>> peer_frames;
   std::vector<Liveness> decisions;
-  std::vector<std::pair<std::string, std::string>> held;
+  std::vector<HolderUpdate> held;
   {
     std::lock_guard<std::mutex> lock(mu);
     replies.swap(outbox);
@@ -268,7 +272,7 @@ void Transport::Impl::FlushQueued() {
     held.swap(holders);
   }
   for (const auto& d : decisions) forwarder->SetPeer(d.link, d.node, d.alive);
-  for (const auto& [shard, holder] : held) forwarder->SetShardHolder(shard, holder);
+  for (const auto& h : held) forwarder->SetShardHolder(h.shard, h.holder, h.epoch);
   SendForwardAnswers();
   for (const auto& [route, frame] : replies)
     if (!forwarder->OnLocalReply(route, frame)) Answer(route, frame);  // else: part of a gather
@@ -346,7 +350,15 @@ void Transport::Impl::Admit(std::string identity, bool delimiter, const zmq::mes
     return reply_now(corr, env.status());
   }
   if (protocol::IsOneWay(protocol::KindOf(env.value().body))) {
-    // node-to-node: heartbeats reach the scheduler from here
+    // node-to-node: heartbeats reach the scheduler from here. A run sent by a primary that
+    // another node has deposed since is not started (docs/failover.md §5).
+    if (const auto* run = std::get_if<protocol::RemoteRun>(&env.value().body);
+        run != nullptr && forwarder->FromDeposedOwner(*run)) {
+      spdlog::warn("refused run {} of job {}: its owner {} sent it at epoch {}, and another node "
+                   "has held its shard since",
+                   run->lease, run->id, run->owner, run->epoch);
+      return;
+    }
     inbound.push_back(protocol::Inbound{0, std::move(env).value(), read_us});
     return;
   }

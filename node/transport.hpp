@@ -81,7 +81,7 @@ class Transport {
   void SetPeerLiveness(uint32_t link, std::string node, bool alive);
   // Which node holds `shard` since a takeover ("" when none, or its own node): Forwarder::
   // SetShardHolder, applied on the transport's thread (thread-safe).
-  void SetShardHolder(std::string shard, std::string holder);
+  void SetShardHolder(std::string shard, std::string holder, uint64_t epoch = 0);
   void Stop();
   const std::string& endpoint() const { return endpoint_; }  // as bound (port 0 resolved)
   const TransportStats& stats() const { return stats_; }

@@ -148,6 +148,9 @@ enum class Counter : uint8_t {
   kHeartbeatsRefused,       // heartbeats of another incarnation while the known one is alive
   kQueueSyncFuture,         // queue settings from peers stamped beyond the clock skew
   kLoopStalls,              // the node's loop did not run for longer than kLoopStallMsMin
+  // ---- epochs on runs sent to peers, with etcd (docs/failover.md §5) ----
+  kStaleEpochRefused,     // remote results and acks naming an epoch this node has not reached
+  kTransportDeposedRuns,  // runs from peers refused: their owner's shard was won by another node
   kCount,                   // not a counter: the number of them
 };
 
@@ -279,6 +282,8 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kHeartbeatsRefused, "heartbeats_refused", false},
     {Counter::kQueueSyncFuture, "queue_sync_future", false},
     {Counter::kLoopStalls, "loop_stalls", false},
+    {Counter::kStaleEpochRefused, "stale_epoch_refused", false},
+    {Counter::kTransportDeposedRuns, "transport_deposed_runs", false},
 }};
 inline constexpr size_t kCounterCount = kCounters.size();
 

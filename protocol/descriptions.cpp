@@ -293,7 +293,8 @@ JOBNET_DESCRIBE(RemoteRun, Str("owner", &RemoteRun::owner, kNodeIdBytesMax, kReq
                 Str("id", &RemoteRun::id, kJobIdBytesMax, kRequired),
                 Str("type", &RemoteRun::type, kTypeNameBytesMax, kRequired),
                 Raw("payload", &RemoteRun::payload, kPayloadBytesMax),
-                Uint("attempt", &RemoteRun::attempt), Uint("timeout_ms", &RemoteRun::timeout_ms))
+                Uint("attempt", &RemoteRun::attempt), Uint("timeout_ms", &RemoteRun::timeout_ms),
+                Uint("epoch", &RemoteRun::epoch, kIfSet))
 Status Check(const RemoteRun& b) {
   if (b.timeout_ms < 1 || b.timeout_ms > kTimeoutMsMax)
     return Status::InvalidArgument("remote_run timeout_ms out of range");
@@ -311,13 +312,13 @@ JOBNET_DESCRIBE(RemoteResult, Str("owner", &RemoteResult::owner, kNodeIdBytesMax
                 Bool("timed_out", &RemoteResult::timed_out),
                 Raw("result", &RemoteResult::result, kResultBytesMax),
                 Str("error", &RemoteResult::error, kErrorMessageBytesMax),
-                Uint("free", &RemoteResult::free))
+                Uint("free", &RemoteResult::free), Uint("epoch", &RemoteResult::epoch, kIfSet))
 
 JOBNET_DESCRIBE(RemoteAck, Str("owner", &RemoteAck::owner, kNodeIdBytesMax, kRequired),
                 Uint("owner_incarnation", &RemoteAck::owner_incarnation),
                 Str("worker_node", &RemoteAck::worker_node, kNodeIdBytesMax),
                 Uint("lease", &RemoteAck::lease, kRequired), Uint("seq", &RemoteAck::seq, kRequired),
-                Uint("free", &RemoteAck::free))
+                Uint("free", &RemoteAck::free), Uint("epoch", &RemoteAck::epoch, kIfSet))
 
 JOBNET_DESCRIBE(RemoteCancel, Str("owner", &RemoteCancel::owner, kNodeIdBytesMax, kRequired),
                 Uint("owner_incarnation", &RemoteCancel::owner_incarnation),

@@ -163,6 +163,10 @@ struct RemoteRun {
   std::string payload = MsgpackNil();
   uint32_t attempt = 0;
   uint64_t timeout_ms = 0;
+  // With etcd: the owner's shard epoch when it sent the run (0: no etcd, or an older node). A
+  // peer that knows another node won the owner's shard at a later epoch refuses the run: its
+  // sender has been deposed (docs/failover.md §5).
+  uint64_t epoch = 0;
 };
 // The peer reports the attempt's outcome to the owner. rejected = the peer had no free slot
 // and never started it (the attempt does not count).
@@ -181,6 +185,7 @@ struct RemoteResult {
   // The slots the peer offers now (as Heartbeat::free), after this run freed its slot. Read
   // only from peers that announce acks (older nodes do not write it).
   uint32_t free = 0;
+  uint64_t epoch = 0;  // the run's epoch, echoed; the owner refuses one it has not reached
 };
 // The peer received a remote_run and started it (a run it does not start is answered with a
 // rejected remote_result). Sent only to owners that announce acks. Until it arrives the owner
@@ -192,6 +197,7 @@ struct RemoteAck {
   uint64_t lease = 0;
   uint64_t seq = 0;
   uint32_t free = 0;  // the slots the peer offers now, this run's slot already taken
+  uint64_t epoch = 0;  // the run's epoch, echoed (as RemoteResult::epoch)
 };
 // The owner cancelled its job while the run `lease` was on this peer: the peer stops that run
 // (as on its own cancel) or drops it if it has not started. No answer: the owner has already

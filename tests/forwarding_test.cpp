@@ -117,6 +117,30 @@ TEST_F(ForwardingTest, ShardsFollowTheirHolderAndNeverTheirDeposedOwner) {
             Verdict::kLocal);
 }
 
+TEST_F(ForwardingTest, RunsFromAPrimaryDeposedSinceAreRefusedByEpoch) {
+  protocol::RemoteRun run;
+  run.owner = "n2";
+  run.lease = 1;
+  run.seq = 1;
+  run.id = "n2-1";
+  run.epoch = 40;
+  EXPECT_FALSE(f_.FromDeposedOwner(run));  // nobody else has won n2's shard
+  f_.SetShardHolder("n2", "n2", 41);        // its own node winning again deposes nobody
+  EXPECT_FALSE(f_.FromDeposedOwner(run));
+  f_.SetShardHolder("n2", "n3", 45);  // n3 took it over at 45: n2 at 40 is deposed
+  EXPECT_TRUE(f_.FromDeposedOwner(run));
+  f_.SetShardHolder("n2", "", 0);  // the holder's key went away: the win is remembered
+  EXPECT_TRUE(f_.FromDeposedOwner(run));
+  run.epoch = 45;  // sent at (or after) that win: not deposed by it
+  EXPECT_FALSE(f_.FromDeposedOwner(run));
+  run.epoch = 0;  // no etcd, or an older node: judged by lease and incarnation alone
+  EXPECT_FALSE(f_.FromDeposedOwner(run));
+  run.owner = "n3";
+  run.epoch = 1;
+  EXPECT_FALSE(f_.FromDeposedOwner(run));  // another shard
+  EXPECT_EQ(f_.counters().deposed_runs.load(), 2u);
+}
+
 TEST_F(ForwardingTest, GarbageReplyToAPendingForwardIsAnError) {
   auto d = f_.Route(7, Request(42, protocol::StatusRequest{"n2-1"}), now_);
   ASSERT_EQ(d.verdict, Verdict::kForward);

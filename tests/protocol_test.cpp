@@ -164,6 +164,39 @@ TEST_F(ProtocolTest, RemoteAckRoundTripsAndResultsCarryFreeSlots) {
   EXPECT_EQ(std::get<RemoteResult>(RoundTrip({1, 0, r}).body).free, 2u);
 }
 
+TEST_F(ProtocolTest, RunsResultsAndAcksCarryTheOwnersEpochOnlyWhenItHasOne) {
+  RemoteRun run;
+  run.owner = "n1";
+  run.lease = 7;
+  run.seq = 3;
+  run.id = "n1-3";
+  run.type = "echo";
+  run.timeout_ms = 1000;
+  const std::string without = Encode({1, 0, run});
+  run.epoch = 0x1234567890ull;
+  const std::string with = Encode({1, 0, run});
+  EXPECT_EQ(with.size(), without.size() + 6 + 9);  // "epoch" (fixstr) + a uint64
+  EXPECT_EQ(std::get<RemoteRun>(RoundTrip({1, 0, run}).body).epoch, run.epoch);
+  RemoteResult res;
+  res.owner = "n1";
+  res.lease = 7;
+  res.seq = 3;
+  res.epoch = 41;
+  EXPECT_EQ(std::get<RemoteResult>(RoundTrip({1, 0, res}).body).epoch, 41u);
+  RemoteAck ack;
+  ack.owner = "n1";
+  ack.lease = 7;
+  ack.seq = 3;
+  ack.epoch = 41;
+  EXPECT_EQ(std::get<RemoteAck>(RoundTrip({1, 0, ack}).body).epoch, 41u);
+  // Without etcd (or from an older node): no key, read as 0.
+  run.epoch = 0;
+  uint64_t corr = 0;
+  auto back = Decode(without.data(), without.size(), &corr, limits::kFrameBytesMax);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(std::get<RemoteRun>(back.value().body).epoch, 0u);
+}
+
 TEST_F(ProtocolTest, WorkersRequestsAndWorkerListRoundTrip) {
   Envelope env = RoundTrip({1, 3, WorkersRequest{}});
   EXPECT_EQ(KindOf(env.body), Kind::kWorkers);

@@ -25,8 +25,6 @@ std::string HistoryId(std::mt19937_64& rng) {
   return h;
 }
 
-uint64_t SeqOf(const std::string& id) { return std::stoull(id.substr(id.rfind('-') + 1)); }
-
 }  // namespace
 
 // ---- start, crash ----
@@ -508,7 +506,9 @@ PrimaryPtr World::ServeShard(int n, const std::string& shard, SimJournal* j, boo
   }
   p->core->FinishRecovery(j->next_seq, now);
   const int k = nodes();
-  p->backups.push_back(BackupLink{(n + 1) % k});
+  BackupLink link;
+  link.node = (n + 1) % k;
+  p->backups.push_back(std::move(link));
   node.primaries[shard] = p;
   Trace(node.id + " serves shard " + shard + " (" + std::to_string(j->records.size()) +
         " jobs recovered)");
