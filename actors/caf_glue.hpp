@@ -78,6 +78,7 @@ CAF_ADD_ATOM(jobnet, jobnet::actors, callback_atom, "callback")
 CAF_ADD_ATOM(jobnet, jobnet::actors, publish_atom, "publish")
 CAF_ADD_ATOM(jobnet, jobnet::actors, progress_atom, "progress")
 CAF_ADD_ATOM(jobnet, jobnet::actors, linger_atom, "linger")
+CAF_ADD_ATOM(jobnet, jobnet::actors, peer_atom, "peer")
 CAF_END_TYPE_ID_BLOCK(jobnet)
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(jobnet::protocol::Body)

@@ -713,6 +713,18 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
         for (uint32_t i = 0; i < s.config.peer_count; ++i) s.config.peer_sink(i, frame);
         self->delayed_send(self, std::chrono::milliseconds(s.config.heartbeat_ms), beat_atom_v);
       },
+      [=](peer_atom, uint32_t link, std::string& endpoint) {
+        // A member found in etcd: links are only added, each the next index, in the order the
+        // transport added them (node.cpp announces both under one lock).
+        auto& s = self->state;
+        if (link != s.core->peer_count()) {
+          spdlog::error("peer link {} to {} announced as link {}: not added", s.core->peer_count(),
+                        endpoint, link);
+          return;
+        }
+        s.core->AddPeer(std::move(endpoint));
+        if (s.config.peer_count++ == 0) self->send(self, beat_atom_v);  // heartbeats start
+      },
       [=](resume_atom) { TryResume(self); },
       [=](linger_atom, uint64_t gen) {
         if (self->state.lingering && gen == self->state.linger_gen) Flush(self, true);

@@ -35,6 +35,7 @@ using scheduler_actor = caf::typed_actor<
     caf::reacts_to<progress_atom, uint64_t, uint64_t, uint32_t, std::string>,
     caf::reacts_to<tick_atom>,                               // timers
     caf::reacts_to<beat_atom>,                               // send heartbeats to peers
+    caf::reacts_to<peer_atom, uint32_t, std::string>,        // a new peer link: index, endpoint
     caf::reacts_to<resume_atom>,                             // disk was full: try the journal again
     caf::reacts_to<bulk_atom>,                               // the next chunk of a bulk action
     caf::reacts_to<callback_atom, sched::CallbackResult>,    // how a callback POST went
@@ -52,7 +53,7 @@ struct SchedulerConfig {
   std::string endpoint;        // this node's listen endpoint as configured, announced in heartbeats
   // As bound (the port the OS chose for `*` or 0), reported in stats so a client can learn it.
   std::string bound_endpoint;
-  uint32_t peer_count = 0;     // peer links
+  uint32_t peer_count = 0;     // peer links (more are added with peer_atom)
   uint32_t heartbeat_ms = limits::kHeartbeatMsDefault;
   PeerSink peer_sink;
   // Where workers mark the runs they start (storage/run_marks.hpp); null = no marks (tests).

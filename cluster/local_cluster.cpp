@@ -288,7 +288,7 @@ Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_po
                                       const std::vector<std::string>& extra_args,
                                       const std::string& exe, int http_base_port, bool tied,
                                       int replicas, bool proxied) {
-  // Each node lists every other one as a peer.
+  // Each node lists every other one as a peer (without etcd).
   if (n < 1 || n > static_cast<int>(limits::kPeersMax))
     return Status::InvalidArgument("a local cluster has 1.." + std::to_string(limits::kPeersMax) +
                                    " nodes");
@@ -339,7 +339,8 @@ Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_po
       node.args.push_back("--http");
       node.args.push_back(node.http);
     }
-    for (int k = 1; k <= n; ++k)
+    // With etcd (replicas > 1) the nodes find each other there: no --peer.
+    for (int k = 1; k <= n && replicas == 1; ++k)
       if (k != i) {
         node.args.push_back("--peer");
         node.args.push_back("tcp://127.0.0.1:" + std::to_string(base_port + k - 1));

@@ -55,6 +55,8 @@ class Forwarder {
   // Follows the scheduler's decision: the peer on `link` is node `node`, alive or dead. When a
   // peer turns dead, every forward pending on its link is answered `unavailable` at once.
   void SetPeer(uint32_t link, const std::string& node, bool alive);
+  // One more peer link (the next index), not alive until SetPeer says so.
+  void AddLink() { peers_.emplace_back(); }
 
   // The shard `shard` (jobs with that id prefix) is held by node `holder` since a takeover
   // (docs/failover.md §7): its requests go there, or stay here if `holder` is this node (which

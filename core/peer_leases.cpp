@@ -18,11 +18,7 @@ PeerLeases::PeerLeases(Options o, Effects* fx, protocol::CounterValues* counters
       remote_ack_ms_(o.remote_ack_ms),
       fx_(fx),
       counters_(counters) {
-  for (auto& ep : o.endpoints) {
-    Peer p;
-    p.endpoint = std::move(ep);
-    peers_.push_back(std::move(p));
-  }
+  for (auto& ep : o.endpoints) AddPeer(std::move(ep));
 }
 
 // ---- the peer table ----

@@ -83,6 +83,12 @@ class PeerLeases {
 
   // ---- the peer table ----
   size_t size() const { return peers_.size(); }
+  // A new peer link (the next index), as from Options::endpoints: dead until it beats.
+  void AddPeer(std::string endpoint) {
+    Peer p;
+    p.endpoint = std::move(endpoint);
+    peers_.push_back(std::move(p));
+  }
   const Peer& peer(uint32_t link) const { return peers_[link]; }
   int FindLink(const std::string& node) const;
   // Takes a heartbeat: refused while another incarnation of its peer is alive; else the peer

@@ -239,6 +239,10 @@ class Scheduler {
   void UnregisterWorker(ReplyToken t, uint64_t worker, Now now);
 
   // ---- cluster ----
+  // Peer links: those of SchedulerOptions::peers, then one per AddPeer (a member found in etcd),
+  // each the next index.
+  size_t peer_count() const { return peers_.size(); }
+  void AddPeer(std::string endpoint) { peers_.AddPeer(std::move(endpoint)); }
   void OnHeartbeat(const protocol::Heartbeat& hb, Now now);
   // Another owner's job to run here; rejected at once when no slot is free.
   void AcceptRemoteRun(const protocol::RemoteRun& run, Now now);

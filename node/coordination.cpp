@@ -20,6 +20,9 @@ constexpr uint32_t kStartWaitMs = 5000;
 constexpr std::chrono::milliseconds kRefresh{100};
 // After a lost lease, a new one is tried this often (each try grants, registers, campaigns).
 constexpr std::chrono::milliseconds kRetry{500};
+// The member list is read again this often: a node that joins is linked by every other node
+// within this (it links them itself at start).
+constexpr std::chrono::milliseconds kMembersEvery{1000};
 
 // What a node is told when another node has won its shard (or one it took over) since.
 std::string TakenOverMessage(const std::string& shard, const std::string& by, int64_t epoch) {
@@ -47,6 +50,7 @@ Status Coordination::Start(CoordinationOptions options, std::unique_ptr<Coordina
                  c->options_.node_id, c->epoch_, c->coordinator_->lease(), c->options_.cluster);
   }
   if (c->options_.on_holder || c->options_.has_copy) c->Follow();
+  c->ReadMembers(true);
   std::set<std::string> mine(c->options_.taken.begin(), c->options_.taken.end());
   for (const auto& shard : c->options_.copies) {
     // Won here last, but perhaps never served: the node stopped between the campaign and the
@@ -237,10 +241,25 @@ void Coordination::Loop() {
       std::swap(refollow, refollow_);
     }
     if (refollow) Follow();
+    ReadMembers(false);
     TakeOverDue();
     HoldAdopted();
     lock.lock();
   }
+}
+
+void Coordination::ReadMembers(bool force) {
+  if (!options_.on_member || !coordinator_) return;
+  const auto now = Clock::now();
+  if (!force && now < members_due_) return;
+  members_due_ = now + kMembersEvery;
+  auto members = coordinator_->Members();
+  if (!members.ok()) {
+    spdlog::debug("cannot list the members: {}", members.status().ToString());
+    return;
+  }
+  for (const auto& m : members.value())
+    if (m.id != options_.node_id && !m.endpoint.empty()) options_.on_member(m.id, m.endpoint);
 }
 
 void Coordination::Follow() {

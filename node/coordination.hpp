@@ -41,6 +41,10 @@ struct CoordinationOptions {
   // Each shard's holder as etcd says it, "" when none: for routing requests. Called on the
   // watch's thread (and once per shard at start).
   std::function<void(const std::string& shard, const std::string& holder, int64_t epoch)> on_holder;
+  // Each other registered member, as etcd lists it (docs/failover.md §5 "Membership"): read at
+  // start, before Start returns, and every second from then on, on the coordination
+  // thread. Members that left are not reported: their links stay, and turn dead by silence.
+  std::function<void(const std::string& id, const std::string& endpoint)> on_member;
   // How long a shard stays without a holder before a backup campaigns for it: its own primary,
   // restarting, wins it back in that time.
   uint32_t takeover_grace_ms = 1000;
@@ -108,6 +112,8 @@ class Coordination {
   Status MayTakeOver(const std::string& shard, coord::LastWin* last, std::string* history);
   // Holds every adopted shard's fence at its epoch (re-won after a new lease).
   void HoldAdopted();
+  // Lists the members and reports the others to on_member (when it is time: force = now).
+  void ReadMembers(bool force);
 
   const CoordinationOptions options_;
   std::unique_ptr<coord::EtcdClient> client_;
@@ -133,6 +139,7 @@ class Coordination {
   };
   std::map<std::string, AdoptedShard> adopted_;  // guarded by mu_
   std::unique_ptr<coord::EtcdWatch> watch_;      // the loop's thread only
+  std::chrono::steady_clock::time_point members_due_;  // the loop's thread only
   std::vector<std::thread> takeovers_;           // the loop's thread only; joined at the end
   std::thread thread_;
 };

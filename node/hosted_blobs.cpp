@@ -8,9 +8,32 @@
 
 namespace jobnet {
 
-void PeerEndpoints::Set(uint32_t link, const std::string& node) {
-  if (link >= endpoints_.size() || node.empty()) return;
+bool PeerEndpoints::Add(const std::string& endpoint) {
   std::lock_guard<std::mutex> l(mu_);
+  for (const auto& ep : endpoints_)
+    if (ep == endpoint) return true;
+  if (endpoints_.size() >= max_) return false;
+  endpoints_.push_back(endpoint);
+  if (listener_) listener_(static_cast<uint32_t>(endpoints_.size() - 1), endpoint);
+  return true;
+}
+
+void PeerEndpoints::Listen(size_t known, Listener listener) {
+  std::lock_guard<std::mutex> l(mu_);
+  listener_ = std::move(listener);
+  if (listener_)
+    for (size_t i = known; i < endpoints_.size(); ++i)
+      listener_(static_cast<uint32_t>(i), endpoints_[i]);
+}
+
+size_t PeerEndpoints::size() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return endpoints_.size();
+}
+
+void PeerEndpoints::Set(uint32_t link, const std::string& node) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (link >= endpoints_.size() || node.empty()) return;
   by_node_[node] = endpoints_[link];
 }
 

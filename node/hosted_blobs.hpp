@@ -7,6 +7,7 @@
 #define JOBNET_NODE_HOSTED_BLOBS_HPP_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -16,19 +17,32 @@
 
 namespace jobnet {
 
-// Which endpoint reaches which peer node, learned from the scheduler's peer table (a heartbeat
-// names the node behind link i, which this node reaches at its configured peers[i]). Thread-safe:
-// the scheduler writes, hosted runs on the worker threads read.
+// The node's peer links: their endpoints by link index (the configured peers, then the members
+// found in etcd, docs/failover.md §5), and which node is behind which, learned from the
+// scheduler's peer table (a heartbeat names the node behind link i). Thread-safe: the
+// coordination thread adds links, the scheduler names them, hosted runs on the worker threads
+// read.
 class PeerEndpoints {
  public:
-  explicit PeerEndpoints(std::vector<std::string> endpoints) : endpoints_(std::move(endpoints)) {}
+  // Told each link added, in order: its index and endpoint (called under the table's lock).
+  using Listener = std::function<void(uint32_t link, const std::string& endpoint)>;
+  PeerEndpoints(std::vector<std::string> endpoints, size_t max)
+      : endpoints_(std::move(endpoints)), max_(max) {}
+  // A link to `endpoint`, unless one exists: false when the table already has `max` links.
+  bool Add(const std::string& endpoint);
+  // From now on the links added are told to `listener`, first those from index `known` on
+  // (added before it listened). Null: nobody is told.
+  void Listen(size_t known, Listener listener);
+  size_t size() const;
   void Set(uint32_t link, const std::string& node);
   // The endpoint of `node`, or "" if no link has named it.
   std::string Find(const std::string& node) const;
 
  private:
-  const std::vector<std::string> endpoints_;  // by link
   mutable std::mutex mu_;
+  std::vector<std::string> endpoints_;  // by link; guarded by mu_
+  const size_t max_;
+  Listener listener_;                           // guarded by mu_
   std::map<std::string, std::string> by_node_;  // guarded by mu_
 };
 

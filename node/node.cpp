@@ -623,7 +623,7 @@ Status ShardHost::TakeOver(const std::string& shard, std::shared_ptr<const coord
   // jobs are all done may not write for a long time, and this node may die meanwhile).
   if (h->st.shipper)
     if (Status s = h->st.shipper->SyncNow(); !s.ok()) return s;
-  auto peer_endpoints = std::make_shared<PeerEndpoints>(sc.peers);
+  auto peer_endpoints = std::make_shared<PeerEndpoints>(sc.peers, 0);
   auto handler_config = MakeHandlerConfig(sc, h->st.blob_store.get(), peer_endpoints);
   if (StartDeliverer(sc, h->st, &h->actors.scheduler, &h->deliverer) != 0) return failed;
   std::lock_guard<std::mutex> lock(mu_);
@@ -701,6 +701,7 @@ StepExit StartReplicaServer(const NodeConfig& config, std::unique_ptr<ReplicaSer
 
 StepExit StartCoordination(const NodeConfig& config, const Storage& st, ReplicaServer* replicas,
                            std::shared_ptr<ShardHost> host, Transport* transport,
+                           std::shared_ptr<PeerEndpoints> peers,
                            std::unique_ptr<Coordination>* out) {
   if (config.etcd.empty()) return 0;
   host->Coordinated(config.id);
@@ -731,6 +732,15 @@ StepExit StartCoordination(const NodeConfig& config, const Storage& st, ReplicaS
   // (it was taken over while this node ran), goes there.
   co.on_holder = [transport](const std::string& shard, const std::string& holder, int64_t epoch) {
     transport->SetShardHolder(shard, holder, epoch > 0 ? static_cast<uint64_t>(epoch) : 0);
+  };
+  // Membership: every other registered node is a peer, whether --peer names it or not.
+  co.on_member = [peers, self = config.listen](const std::string& id, const std::string& endpoint) {
+    if (endpoint == self || endpoint.rfind("tcp://", 0) != 0 ||
+        endpoint.size() > limits::kEndpointBytesMax)
+      return;
+    if (!peers->Add(endpoint))
+      spdlog::warn("member {} at {} not linked: this node has {} peer links already", id,
+                   endpoint, limits::kPeersMax);
   };
   if (Status s = Coordination::Start(co, out); !s.ok()) {
     spdlog::error("cannot hold this node's shard in etcd: {}", s.ToString());
@@ -805,8 +815,10 @@ int RunNode(const NodeConfig& config) {
   // Destroyed after the actor system: the lease is revoked (the shard handed over) only once
   // nothing acts for the shard any more.
   std::unique_ptr<Coordination> coordination;
-  if (StepExit e =
-          StartCoordination(config, st, replicas.get(), host, transport.get(), &coordination))
+  // The peer links: --peer, then (with etcd) every other member.
+  auto peer_endpoints = std::make_shared<PeerEndpoints>(config.peers, limits::kPeersMax);
+  if (StepExit e = StartCoordination(config, st, replicas.get(), host, transport.get(),
+                                     peer_endpoints, &coordination))
     return e;
   *st.fence_slot = coordination ? coordination->fence() : nullptr;
   // Its shard is another node's now: the journal stays, fenced and unshipped (recovery's writes
@@ -827,7 +839,6 @@ int RunNode(const NodeConfig& config) {
   Recovery recovered;
   if (StepExit e = Recover(config, st, *core, &recovered)) return e;
 
-  auto peer_endpoints = std::make_shared<PeerEndpoints>(config.peers);
   auto handler_config = MakeHandlerConfig(config, st.blob_store.get(), peer_endpoints);
   // Actors may send before the transport is up (heartbeats): until then, frames are dropped.
   std::atomic<Transport*> tp{nullptr};
@@ -844,6 +855,14 @@ int RunNode(const NodeConfig& config) {
               coordination ? coordination->fence() : nullptr, &actors);
 
   tp.store(transport.get());  // before Run: the first reply must find the transport
+  // Members found in etcd (before now, and from now on) become links of the transport and the
+  // scheduler alike, in one order.
+  peer_endpoints->Listen(config.peers.size(), [t = transport.get(), s = actors.scheduler](
+                                                  uint32_t link, const std::string& endpoint) {
+    spdlog::info("peer link {} to {}: a member registered in etcd", link, endpoint);
+    t->AddPeer(link, endpoint);
+    caf::anon_send(s, actors::peer_atom_v, link, endpoint);
+  });
   host->Ready(config, &sys, transport.get(), &tp, replicas.get(), coordination.get());
   transport->Run([ingress = actors.ingress, host,
                   t = transport.get()](std::vector<protocol::Inbound> requests) {
@@ -852,7 +871,7 @@ int RunNode(const NodeConfig& config) {
   spdlog::info(
       "node {} listening on {} (incarnation {}, {} workers, {} peers, recovered {} jobs and {} "
       "schedules in {} ms)",
-      config.id, transport->endpoint(), incarnation, workers, config.peers.size(), recovered.jobs,
+      config.id, transport->endpoint(), incarnation, workers, peer_endpoints->size(), recovered.jobs,
       recovered.schedules, recovered.ms);
 
   int sig = 0;
@@ -861,6 +880,7 @@ int RunNode(const NodeConfig& config) {
   if (gateway) gateway->SetDraining();  // /readyz turns 503 at once
   Drain(sys, actors.scheduler, config.grace_ms);
   host->Stop();
+  peer_endpoints->Listen(0, nullptr);
   Stop(sys, actors, gateway.get(), *deliverer, tp, *transport);
   host->Clear();  // its actor handles, before the actor system goes
   spdlog::info("node {} stopped", config.id);

@@ -57,6 +57,7 @@ struct Transport::Impl {
     uint64_t epoch = 0;
   };
   std::vector<HolderUpdate> holders;
+  std::vector<std::pair<uint32_t, std::string>> new_links;  // (link, endpoint), AddPeer
   // Written on the transport thread, read by stats on the scheduler's: its own lock, so a
   // stats reply never waits behind the outbox.
   mutable std::mutex ack_mu;
@@ -64,6 +65,9 @@ struct Transport::Impl {
 
   // One frame on a peer link, never blocking: false if the link's queue is full or it failed.
   bool SendOnLink(uint32_t link, const std::string& frame);
+  // A DEALER connected to a peer's endpoint, with the link options.
+  std::unique_ptr<zmq::socket_t> MakeLink(const std::string& endpoint);
+  void AddLinks(const std::vector<std::pair<uint32_t, std::string>>& added);
   // One reply frame to a client, counted (frames, bytes, error codes).
   bool Send(const std::string& identity, bool delimiter, const std::string& frame);
   // Sends a reply frame on a pending route and retires the route.
@@ -102,18 +106,7 @@ Status Transport::Bind(const TransportOptions& options, std::unique_ptr<Transpor
                   static_cast<int64_t>(options.frame_bytes_max) * limits::kReadableFrameFactor);
     im.router.bind(options.listen);
     t->endpoint_ = im.router.get(zmq::sockopt::last_endpoint);
-    for (const auto& ep : options.peers) {
-      auto link = std::make_unique<zmq::socket_t>(im.ctx, zmq::socket_type::dealer);
-      link->set(zmq::sockopt::linger, 0);
-      link->set(zmq::sockopt::sndhwm, options.peer_hwm);
-      link->set(zmq::sockopt::rcvhwm, options.hwm);
-      link->set(zmq::sockopt::reconnect_ivl, limits::kPeerReconnectMs);
-      link->set(zmq::sockopt::reconnect_ivl_max, limits::kPeerReconnectMsMax);
-      link->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(limits::kReplyFrameBytesMax) *
-                                              limits::kReadableFrameFactor);
-      link->connect(ep);
-      im.links.push_back(std::move(link));
-    }
+    for (const auto& ep : options.peers) im.links.push_back(im.MakeLink(ep));
   } catch (const zmq::error_t& e) {
     return Status::Unavailable("cannot listen on " + options.listen + " or connect peers: " +
                                e.what());
@@ -167,6 +160,15 @@ void Transport::SetPeerLiveness(uint32_t link, std::string node, bool alive) {
   (void)!::write(impl_->wake_fd, &one, sizeof one);
 }
 
+void Transport::AddPeer(uint32_t link, std::string endpoint) {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->new_links.emplace_back(link, std::move(endpoint));
+  }
+  uint64_t one = 1;
+  (void)!::write(impl_->wake_fd, &one, sizeof one);
+}
+
 void Transport::SetShardHolder(std::string shard, std::string holder, uint64_t epoch) {
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
@@ -214,7 +216,7 @@ bool SendReply(zmq::socket_t& router, const std::string& identity, bool delimite
 bool Transport::Impl::SendOnLink(uint32_t link, const std::string& frame) {
   bool sent = false;
   try {
-    sent = link < links.size() &&
+    sent = link < links.size() && links[link] &&
            links[link]->send(zmq::buffer(frame), zmq::send_flags::dontwait).has_value();
   } catch (const zmq::error_t&) {
     return false;
@@ -259,18 +261,51 @@ void Transport::Impl::Answer(uint64_t route, const std::string& frame) {
   routes.erase(it);
 }
 
+std::unique_ptr<zmq::socket_t> Transport::Impl::MakeLink(const std::string& endpoint) {
+  auto link = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::dealer);
+  link->set(zmq::sockopt::linger, 0);
+  link->set(zmq::sockopt::sndhwm, options.peer_hwm);
+  link->set(zmq::sockopt::rcvhwm, options.hwm);
+  link->set(zmq::sockopt::reconnect_ivl, limits::kPeerReconnectMs);
+  link->set(zmq::sockopt::reconnect_ivl_max, limits::kPeerReconnectMsMax);
+  link->set(zmq::sockopt::maxmsgsize,
+            static_cast<int64_t>(limits::kReplyFrameBytesMax) * limits::kReadableFrameFactor);
+  link->connect(endpoint);
+  return link;
+}
+
+void Transport::Impl::AddLinks(const std::vector<std::pair<uint32_t, std::string>>& added) {
+  for (const auto& [index, endpoint] : added) {
+    if (index != links.size()) {  // announced out of order: a bug, never a guess at a link
+      spdlog::error("peer link {} to {} announced as link {}: not added", links.size(), endpoint,
+                    index);
+      continue;
+    }
+    try {
+      links.push_back(MakeLink(endpoint));
+    } catch (const zmq::error_t& e) {
+      spdlog::error("cannot connect a peer link to {}: {}", endpoint, e.what());
+      links.push_back(nullptr);  // keeps the indices: frames for it are dropped
+    }
+    forwarder->AddLink();
+  }
+}
+
 void Transport::Impl::FlushQueued() {
   std::vector<std::pair<uint64_t, std::string>> replies;
   std::vector<std::pair<uint32_t, std::string>> peer_frames;
   std::vector<Liveness> decisions;
   std::vector<HolderUpdate> held;
+  std::vector<std::pair<uint32_t, std::string>> added;
   {
     std::lock_guard<std::mutex> lock(mu);
+    added.swap(new_links);
     replies.swap(outbox);
     peer_frames.swap(peer_outbox);
     decisions.swap(liveness);
     held.swap(holders);
   }
+  AddLinks(added);  // before the frames queued for them
   for (const auto& d : decisions) forwarder->SetPeer(d.link, d.node, d.alive);
   for (const auto& h : held) forwarder->SetShardHolder(h.shard, h.holder, h.epoch);
   SendForwardAnswers();
@@ -283,6 +318,7 @@ void Transport::Impl::FlushQueued() {
 
 void Transport::Impl::ReadPeerLinks() {
   for (auto& link : links) {
+    if (!link) continue;
     for (uint32_t i = 0; i < limits::kFramesPerRoundMax; ++i) {
       zmq::message_t msg;
       try {
@@ -401,7 +437,8 @@ void Transport::Loop() {
     items.clear();
     items.push_back({im.router.handle(), 0, ZMQ_POLLIN, 0});
     items.push_back({nullptr, im.wake_fd, ZMQ_POLLIN, 0});
-    for (auto& l : im.links) items.push_back({l->handle(), 0, ZMQ_POLLIN, 0});
+    for (auto& l : im.links)
+      if (l) items.push_back({l->handle(), 0, ZMQ_POLLIN, 0});
     try {
       zmq::poll(items.data(), items.size(), std::chrono::milliseconds(limits::kTransportPollMs));
     } catch (const zmq::error_t& e) {

@@ -82,6 +82,9 @@ class Transport {
   // Which node holds `shard` since a takeover ("" when none, or its own node): Forwarder::
   // SetShardHolder, applied on the transport's thread (thread-safe).
   void SetShardHolder(std::string shard, std::string holder, uint64_t epoch = 0);
+  // A new peer link `link` (the next index: links are only added, in order) to `endpoint`,
+  // applied on the transport's thread before any frame queued for it later (thread-safe).
+  void AddPeer(uint32_t link, std::string endpoint);
   void Stop();
   const std::string& endpoint() const { return endpoint_; }  // as bound (port 0 resolved)
   const TransportStats& stats() const { return stats_; }

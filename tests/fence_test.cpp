@@ -11,6 +11,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "base/exit_codes.hpp"
@@ -93,6 +94,54 @@ TEST_F(FenceTest, FrozenEtcdFencesTheNodeAndItHoldsItsShardAgainAfter) {
   EXPECT_EQ(again, "n1");
   EXPECT_GT(epoch2, epoch);
   EXPECT_EQ(Counter(*c, "shard_epoch"), static_cast<uint64_t>(epoch2));
+}
+
+// Membership from etcd (docs/failover.md §5): nodes given no --peer link to every other
+// registered member, the ones already there at start and one that joins later, and then work
+// as peers do: liveness, requests forwarded to a job's owner, runs on the peers' workers.
+TEST_F(FenceTest, NodesWithoutPeerFlagsFindEachOtherInEtcd) {
+  NodeProcess n1("n1", dir_ + "/n1", 1, EtcdArgs());
+  NodeProcess n2("n2", dir_ + "/n2", 2, EtcdArgs());
+  ASSERT_TRUE(n1.Start());
+  ASSERT_TRUE(n2.Start());
+  auto c1 = n1.Connect(2000);
+  ASSERT_TRUE(c1);
+  auto alive_peers = [](Client& c) {
+    std::set<std::string> alive;
+    auto st = c.Stats();
+    if (st.ok())
+      for (const auto& p : st.value().peers)
+        if (p.state == "alive") alive.insert(p.node);
+    return alive;
+  };
+  ASSERT_TRUE(Eventually([&] { return alive_peers(*c1) == std::set<std::string>{"n2"}; },
+                         std::chrono::seconds(20)));
+  NodeProcess n3("n3", dir_ + "/n3", 2, EtcdArgs());  // joins later: n1 and n2 find it
+  ASSERT_TRUE(n3.Start());
+  auto c3 = n3.Connect(2000);
+  ASSERT_TRUE(c3);
+  ASSERT_TRUE(Eventually(
+      [&] { return alive_peers(*c1) == std::set<std::string>{"n2", "n3"}; },
+      std::chrono::seconds(20)));
+  ASSERT_TRUE(Eventually(
+      [&] { return alive_peers(*c3) == std::set<std::string>{"n1", "n2"}; },
+      std::chrono::seconds(20)));
+
+  // n1 has one worker: a burst of sleeps spills onto its peers, and n3 answers for n1's jobs.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 12; ++i) {
+    auto r = c1->Submit(Spec("sleep", Pack(200)));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ids.push_back(r.value().id);
+  }
+  for (const auto& id : ids) {
+    auto w = c3->Wait(id, 30000);
+    ASSERT_TRUE(w.ok()) << id << ": " << w.status().ToString();
+    EXPECT_EQ(w.value().state, protocol::JobState::kSucceeded) << id;
+  }
+  EXPECT_GE(Counter(*c1, "remote_completed"), 1u);
+  EXPECT_GE(Counter(*c3, "transport_forwarded"), 1u);
+  EXPECT_TRUE(LogHas(n1, "a member registered in etcd"));
 }
 
 TEST_F(FenceTest, SecondProcessWithTheIdIsRefusedAndAStopHandsTheShardOver) {

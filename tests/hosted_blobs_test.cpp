@@ -12,10 +12,30 @@ namespace {
 
 using testing::MemoryBlobs;
 
+TEST(PeerEndpointsTest, LinksAreAddedOnceInOrderUpToTheBoundAndToldToTheListener) {
+  PeerEndpoints peers({"tcp://127.0.0.1:1"}, 3);
+  EXPECT_TRUE(peers.Add("tcp://127.0.0.1:2"));  // found before anyone listens
+  EXPECT_TRUE(peers.Add("tcp://127.0.0.1:1"));  // a configured peer: no second link
+  std::vector<std::pair<uint32_t, std::string>> told;
+  peers.Listen(1, [&](uint32_t link, const std::string& ep) { told.emplace_back(link, ep); });
+  ASSERT_EQ(told.size(), 1u);  // the one added before, from index 1 on
+  EXPECT_EQ(told[0], std::make_pair(1u, std::string("tcp://127.0.0.1:2")));
+  EXPECT_TRUE(peers.Add("tcp://127.0.0.1:3"));
+  EXPECT_TRUE(peers.Add("tcp://127.0.0.1:3"));
+  ASSERT_EQ(told.size(), 2u);
+  EXPECT_EQ(told[1], std::make_pair(2u, std::string("tcp://127.0.0.1:3")));
+  EXPECT_FALSE(peers.Add("tcp://127.0.0.1:4"));  // the bound: 3 links
+  EXPECT_EQ(peers.size(), 3u);
+  peers.Set(2, "n3");
+  EXPECT_EQ(peers.Find("n3"), "tcp://127.0.0.1:3");
+  peers.Listen(0, nullptr);
+  EXPECT_EQ(told.size(), 2u);
+}
+
 TEST(HostedBlobsTest, LocalBlobIsServedWithoutTheOwner) {
   MemoryBlobs local;
   std::string h = local.WriteBlob("abc").value();
-  PeerEndpoints peers({});
+  PeerEndpoints peers({}, 4);
   HostedBlobs b(&local, &peers, "n1-7", 1000);
   EXPECT_EQ(b.ReadBlob(h).value(), "abc");
   EXPECT_EQ(b.BlobSize(h).value(), 3u);
@@ -23,7 +43,7 @@ TEST(HostedBlobsTest, LocalBlobIsServedWithoutTheOwner) {
 
 TEST(HostedBlobsTest, MissingBlobWithUnknownOwnerFailsNamingTheJob) {
   MemoryBlobs local;
-  PeerEndpoints peers({"tcp://127.0.0.1:1"});
+  PeerEndpoints peers({"tcp://127.0.0.1:1"}, 4);
   peers.Set(0, "n2");  // another node: n1, the owner, is unknown
   HostedBlobs b(&local, &peers, "n1-7", 1000);
   auto r = b.ReadBlob(std::string(64, 'a'));
@@ -36,7 +56,7 @@ TEST(HostedBlobsTest, MissingBlobWithUnknownOwnerFailsNamingTheJob) {
 
 TEST(HostedBlobsTest, OwnerThatRefusesTheConnectionFailsTheReadAndWrite) {
   MemoryBlobs local;
-  PeerEndpoints peers({"tcp://127.0.0.1:1"});  // nothing listens on port 1
+  PeerEndpoints peers({"tcp://127.0.0.1:1"}, 4);  // nothing listens on port 1
   peers.Set(0, "n1");
   EXPECT_EQ(peers.Find("n1"), "tcp://127.0.0.1:1");
   HostedBlobs b(&local, &peers, "n1-7", 1000);
