@@ -32,6 +32,8 @@ LastWin LastWinOfKey(const KeyValue& kv) {
   auto j = nlohmann::json::parse(kv.value, nullptr, /*allow_exceptions=*/false);
   if (j.is_object() && j.contains("history") && j["history"].is_string())
     w.history = j["history"].get<std::string>();
+  if (j.is_object() && j.contains("copy") && j["copy"].is_boolean())
+    w.from_copy = j["copy"].get<bool>();
   return w;
 }
 
@@ -110,10 +112,11 @@ void Coordinator::KeepAliveLoop() {
   }
 }
 
-Status Coordinator::Register(const std::string& endpoint) {
+Status Coordinator::Register(const std::string& endpoint, const std::string& replication) {
   if (lost_) return Status::Conflict("coordinator: lease lost; register with a new one");
-  auto put = client_->Put(MemberKey(options_.node_id),
-                          nlohmann::json{{"endpoint", endpoint}}.dump(), lease_);
+  nlohmann::json value{{"endpoint", endpoint}};
+  if (!replication.empty()) value["replication"] = replication;
+  auto put = client_->Put(MemberKey(options_.node_id), value.dump(), lease_);
   return put.ok() ? Status::OK() : put.status();
 }
 
@@ -127,9 +130,10 @@ Result<std::vector<Member>> Coordinator::Members() {
     m.id = kv.key.substr(prefix.size());
     m.lease = kv.lease;
     auto j = nlohmann::json::parse(kv.value, nullptr, /*allow_exceptions=*/false);
-    if (j.is_object() && j.contains("endpoint") && j["endpoint"].is_string()) {
+    if (j.is_object() && j.contains("endpoint") && j["endpoint"].is_string())
       m.endpoint = j["endpoint"].get<std::string>();
-    }
+    if (j.is_object() && j.contains("replication") && j["replication"].is_string())
+      m.replication = j["replication"].get<std::string>();
     members.push_back(std::move(m));
   }
   return members;  // etcd returns a range in key order, so by id
@@ -151,7 +155,7 @@ Result<int64_t> Coordinator::Campaign(const std::string& shard) {
 }
 
 Result<int64_t> Coordinator::Campaign(const std::string& shard, const LastWin& after,
-                                      const std::string& history) {
+                                      const std::string& history, bool from_copy) {
   if (!GoodSegment(shard))
     return Status::InvalidArgument("coordinator: bad shard id '" + shard + "'");
   if (lost_) return Status::Conflict("coordinator: lease lost; campaign with a new one");
@@ -176,7 +180,9 @@ Result<int64_t> Coordinator::Campaign(const std::string& shard, const LastWin& a
   TxnOp put_last;
   put_last.kind = TxnOp::Kind::kPut;
   put_last.key = last;
-  put_last.value = nlohmann::json{{"primary", options_.node_id}, {"history", history}}.dump();
+  nlohmann::json last_value{{"primary", options_.node_id}, {"history", history}};
+  if (from_copy) last_value["copy"] = true;
+  put_last.value = last_value.dump();
   txn.success.push_back(put_last);
   TxnOp get;
   get.key = key;

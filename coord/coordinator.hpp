@@ -39,6 +39,7 @@ struct CoordinatorOptions {
 struct Member {
   std::string id;
   std::string endpoint;  // as registered (the node's ZeroMQ endpoint)
+  std::string replication;  // its replication endpoint as primaries name it; "" if none
   int64_t lease = 0;
 };
 
@@ -75,6 +76,10 @@ struct LastWin {
   // The history id of the journal it was won with ("m:history"; a backup's copy has its
   // primary's): a node whose journal was lost or replaced has another and may not win it back.
   std::string history;
+  // Won with a copy of the shard (a takeover), not with the shard's own journal on its own
+  // node: a node that took its own shard over from a copy never serves its own journal of it
+  // again (failover.md §7).
+  bool from_copy = false;
 };
 // The set; kNotFound when none was ever written (every configured backup is in sync).
 Result<InSyncSet> GetInSync(EtcdClient* client, const std::string& cluster,
@@ -103,8 +108,9 @@ class Coordinator {
   std::chrono::steady_clock::time_point LeaseValidUntil() const;
   bool LeaseLost() const { return lost_.load(); }
 
-  // Writes /jobnet/<cluster>/members/<node_id> = {"endpoint": endpoint} under the lease.
-  Status Register(const std::string& endpoint);
+  // Writes /jobnet/<cluster>/members/<node_id> = {"endpoint": endpoint[, "replication":
+  // replication]} under the lease.
+  Status Register(const std::string& endpoint, const std::string& replication = {});
   // Every registered member, ordered by id.
   Result<std::vector<Member>> Members();
 
@@ -114,7 +120,7 @@ class Coordinator {
   // the last (with `history`, the journal's it is won with). Returns the epoch won. kConflict (the message names the holder, or the node that
   // won since) otherwise; if this node already holds it (a retried campaign), its epoch.
   Result<int64_t> Campaign(const std::string& shard, const LastWin& after,
-                           const std::string& history = {});
+                           const std::string& history = {}, bool from_copy = false);
   // A campaign after whatever the last win was (benchmarks and tests).
   Result<int64_t> Campaign(const std::string& shard);
   Result<LastWin> LastWinOf(const std::string& shard);

@@ -57,7 +57,10 @@ Status Coordination::Start(CoordinationOptions options, std::unique_ptr<Coordina
     // takeover, which nobody else can do now (the last win is this node's).
     auto last = c->coordinator_->LastWinOf(shard);
     if (!last.ok()) return last.status();
-    if (last.value().primary == c->options_.node_id) mine.insert(shard);
+    // (Its own shard only if it was won with the copy: else its own journal holds it.)
+    if (last.value().primary == c->options_.node_id &&
+        (shard != c->options_.node_id || last.value().from_copy))
+      mine.insert(shard);
   }
   for (const auto& shard : mine) {
     spdlog::warn("shard {} was taken over by this node before it stopped: holding it again", shard);
@@ -97,11 +100,13 @@ Status Coordination::Acquire(uint32_t wait_ms) {
   };
   std::unique_ptr<coord::Coordinator> c;
   JOBNET_TRY(coord::Coordinator::Start(client_.get(), co, &c));
-  JOBNET_TRY(c->Register(options_.endpoint));
+  JOBNET_TRY(c->Register(options_.endpoint, options_.replication_endpoint));
   const auto give_up = Clock::now() + std::chrono::milliseconds(wait_ms);
   for (;;) {
     coord::LastWin last;
-    if (Status may = MayWinBack(c.get(), options_.node_id, options_.history, &last); !may.ok()) {
+    if (Status may = MayWinBack(c.get(), options_.node_id, options_.history, &last,
+                                /*own_journal=*/true);
+        !may.ok()) {
       if (!may.IsConflict()) return may;
       // Another live process with this id (its lease holds the shard key) is not this case:
       // waited out as below, then refused.
@@ -152,13 +157,19 @@ Status Coordination::Acquire(uint32_t wait_ms) {
 }
 
 Status Coordination::MayWinBack(coord::Coordinator* c, const std::string& shard,
-                                const std::string& history, coord::LastWin* last) {
+                                const std::string& history, coord::LastWin* last,
+                                bool own_journal) {
   auto l = c->LastWinOf(shard);
   if (!l.ok()) return l.status();
   *last = l.value();
   if (last->primary.empty()) return Status::OK();
   if (last->primary != options_.node_id)
     return Status::Conflict(TakenOverMessage(shard, last->primary, last->revision));
+  if (own_journal && last->from_copy)
+    return Status::Conflict("shard " + shard + " was last won by this node with its copy of it (epoch " +
+                            std::to_string(last->revision) +
+                            "), taken over after this node had been deposed: the copy is the "
+                            "shard's journal, this node's own journal of it is stale");
   if (!history.empty() && !last->history.empty() && history != last->history)
     return Status::Conflict(
         "shard " + shard + " was last won (epoch " + std::to_string(last->revision) +
@@ -259,7 +270,8 @@ void Coordination::ReadMembers(bool force) {
     return;
   }
   for (const auto& m : members.value())
-    if (m.id != options_.node_id && !m.endpoint.empty()) options_.on_member(m.id, m.endpoint);
+    if (m.id != options_.node_id && !m.endpoint.empty())
+      options_.on_member(m.id, m.endpoint, m.replication);
 }
 
 void Coordination::Follow() {
@@ -294,7 +306,8 @@ void Coordination::Follow() {
     for (const auto& [shard, h] : table.value().shards) held.insert(shard);
     for (const auto& shard : options_.copies) {
       std::string history;
-      if (held.count(shard) || shard == options_.node_id || !options_.has_copy(shard, &history))
+      if (held.count(shard) || (shard == options_.node_id && !own_lost_) ||
+          !options_.has_copy(shard, &history))
         continue;
       std::lock_guard<std::mutex> lock(mu_);
       if (must_hold_.count(shard)) continue;
@@ -339,7 +352,8 @@ void Coordination::OnShardEvents(const coord::WatchBatch& batch) {
       if (options_.on_holder) options_.on_holder(shard, "", 0);
       if (must_hold_.count(shard))
         due_[shard] = Clock::now();
-      else if (shard != options_.node_id && options_.has_copy && options_.take_over)
+      else if ((shard != options_.node_id || own_lost_) && options_.has_copy &&
+               options_.take_over)
         gone.push_back(shard);
     }
   }
@@ -380,9 +394,11 @@ void Coordination::TakeOverDue() {
       must = must_hold_.count(shard) > 0;
     }
     coord::LastWin last;
-    std::string history;  // the copy's, for a takeover
+    std::string history;  // the copy's
     Status may = must ? MayWinBack(coordinator_.get(), shard, {}, &last)
                       : MayTakeOver(shard, &last, &history);
+    // Held again with the copy it was won with: the same history goes on.
+    if (must && may.ok()) history = last.history;
     if (!may.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
       if (!may.IsConflict()) {
@@ -395,7 +411,7 @@ void Coordination::TakeOverDue() {
       }
       continue;
     }
-    auto won = coordinator_->Campaign(shard, last, history);
+    auto won = coordinator_->Campaign(shard, last, history, /*from_copy=*/true);
     if (!won.ok()) {
       std::lock_guard<std::mutex> lock(mu_);
       // A shard this node took over is its own: held by another node only until that node is
@@ -466,7 +482,9 @@ void Coordination::HoldAdopted() {
         it = adopted_.erase(it);
         continue;
       }
-      auto won = may.ok() ? coordinator_->Campaign(it->first, last) : Result<int64_t>(may);
+      auto won = may.ok() ? coordinator_->Campaign(it->first, last, last.history,
+                                                   /*from_copy=*/true)
+                          : Result<int64_t>(may);
       if (!won.ok()) {  // etcd did not answer, or the old lease still holds it: next turn
         ++it;
         continue;

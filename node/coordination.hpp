@@ -44,7 +44,10 @@ struct CoordinationOptions {
   // Each other registered member, as etcd lists it (docs/failover.md §5 "Membership"): read at
   // start, before Start returns, and every second from then on, on the coordination
   // thread. Members that left are not reported: their links stay, and turn dead by silence.
-  std::function<void(const std::string& id, const std::string& endpoint)> on_member;
+  // `replication`: its replication endpoint, "" if it has none.
+  std::function<void(const std::string& id, const std::string& endpoint,
+                     const std::string& replication)>
+      on_member;
   // How long a shard stays without a holder before a backup campaigns for it: its own primary,
   // restarting, wins it back in that time.
   uint32_t takeover_grace_ms = 1000;
@@ -105,8 +108,11 @@ class Coordination {
   // Whether this node may win `shard` back (its own, or one it took over): nobody else has won
   // it since this node did, and (with `history`) with the journal it holds now. *last is the
   // win to campaign after; kConflict says who took it over, or that the journal was replaced.
+  // `own_journal`: with this node's own journal of its own shard, which may not win it back
+  // once this node has won the shard with a copy (it took its own shard over after it was
+  // deposed: the copy is the shard's, its own journal stale).
   Status MayWinBack(coord::Coordinator* c, const std::string& shard, const std::string& history,
-                    coord::LastWin* last);
+                    coord::LastWin* last, bool own_journal = false);
   // Whether this node, a backup, may take `shard` over: it is in the in-sync set its last
   // winner wrote. *last is the win to campaign after; kConflict says why not.
   Status MayTakeOver(const std::string& shard, coord::LastWin* last, std::string* history);

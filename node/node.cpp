@@ -147,9 +147,11 @@ struct Storage {
 };
 
 // Opens the journal, the callback secret beside it, the blob store and the run marks.
-StepExit OpenStorage(const NodeConfig& config, Storage* st) {
+// `ship`: a shipper even without backups (a shard taken over, whose own node may come back and
+// be added as a backup, failover.md §7).
+StepExit OpenStorage(const NodeConfig& config, Storage* st, bool ship = false) {
   JournalOptions jo = MakeJournalOptions(config);
-  if (!config.backups.empty()) {
+  if (!config.backups.empty() || ship) {
     ReplicaShipperOptions ro;
     ro.shard = config.id;
     ro.backups = config.backups;
@@ -533,9 +535,12 @@ class ShardHost {
     own_id_ = own_id;
     any_.store(true, std::memory_order_release);
   }
+  // So is a request about this node's own jobs once its shard has been taken over (it runs as
+  // a backup): its own scheduler's state of them is stale, and never answers for the shard.
   bool HolderUnknown(const std::string& shard) {
     std::lock_guard<std::mutex> lock(mu_);
-    return !own_id_.empty() && shard != own_id_ && shards_.count(shard) == 0;
+    const bool own_stale = coordination_ != nullptr && coordination_->own_lost();
+    return !own_id_.empty() && (shard != own_id_ || own_stale) && shards_.count(shard) == 0;
   }
   // The ingress of the taken-over shard `shard`, if this node serves it.
   bool IngressFor(const std::string& shard, actors::ingress_actor* out) {
@@ -544,6 +549,15 @@ class ShardHost {
     if (it == shards_.end()) return false;
     *out = it->second->actors.ingress;
     return true;
+  }
+  // A member's replication endpoint, as listed in etcd: when it is the own node of a shard
+  // served here (deposed, and back), it becomes one more backup of that shard (its journal
+  // of the shard is stale: it catches up from this node's, failover.md §7).
+  void MemberReplication(const std::string& id, const std::string& endpoint) {
+    if (endpoint.empty()) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = shards_.find(id);
+    if (it != shards_.end() && it->second->st.shipper) it->second->st.shipper->AddBackup(endpoint);
   }
   // Drops the shards' actor handles (after the actor system stopped them).
   void Clear() {
@@ -610,7 +624,7 @@ Status ShardHost::TakeOver(const std::string& shard, std::shared_ptr<const coord
                                         " cannot be served (see the log)");
   *h->st.fence_slot = fence;  // the shipper's epoch: this shard's
   h->st.coordination_slot->store(coordination_);
-  if (OpenStorage(sc, &h->st) != 0) return failed;
+  if (OpenStorage(sc, &h->st, /*ship=*/true) != 0) return failed;
   uint32_t workers = 0;
   if (ChooseWorkers(sc, *h->st.journal, &workers) != 0) return failed;
   const uint64_t incarnation = h->st.journal->incarnation();
@@ -734,10 +748,14 @@ StepExit StartCoordination(const NodeConfig& config, const Storage& st, ReplicaS
     transport->SetShardHolder(shard, holder, epoch > 0 ? static_cast<uint64_t>(epoch) : 0);
   };
   // Membership: every other registered node is a peer, whether --peer names it or not.
-  co.on_member = [peers, self = config.listen](const std::string& id, const std::string& endpoint) {
+  co.on_member = [peers, host, self = config.listen](const std::string& id,
+                                                     const std::string& endpoint,
+                                                     const std::string& replication) {
     if (endpoint == self || endpoint.rfind("tcp://", 0) != 0 ||
         endpoint.size() > limits::kEndpointBytesMax)
       return;
+    if (replication.rfind("tcp://", 0) == 0 && replication.size() <= limits::kEndpointBytesMax)
+      host->MemberReplication(id, replication);
     if (!peers->Add(endpoint))
       spdlog::warn("member {} at {} not linked: this node has {} peer links already", id,
                    endpoint, limits::kPeersMax);

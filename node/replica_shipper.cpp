@@ -8,6 +8,7 @@
 #include <zmq.hpp>
 
 #include "base/clock.hpp"
+#include "jobnet/limits.h"
 #include "protocol/replication.hpp"
 #include "storage/journal.hpp"
 
@@ -283,8 +284,41 @@ Status ReplicaShipper::Sync(Backup& b) {
   return SendSnapshot(b);
 }
 
+void ReplicaShipper::AddBackup(const std::string& endpoint) {
+  std::lock_guard<std::mutex> lock(added_mu_);
+  if (added_.size() < limits::kPeersMax) added_.push_back(endpoint);
+}
+
+void ReplicaShipper::TakeAdded() {
+  std::vector<std::string> added;
+  {
+    std::lock_guard<std::mutex> lock(added_mu_);
+    added.swap(added_);
+  }
+  for (const auto& e : added) {
+    bool known = false;
+    for (const auto& b : backups_) known = known || b->endpoint == e;
+    if (known || backups_.size() >= limits::kPeersMax) continue;
+    auto b = std::make_unique<Backup>();
+    b->endpoint = e;
+    try {
+      b->Open();
+    } catch (const zmq::error_t& err) {
+      spdlog::warn("replication: backup endpoint {}: {}", e, err.what());
+      continue;
+    }
+    b->in = false;  // not in the in-sync set until it holds the shard
+    b->next_try_ms = 0;
+    spdlog::info("replication: {} added as a backup of shard {}; it joins the in-sync set once "
+                 "it holds the shard",
+                 e, options_.shard);
+    backups_.push_back(std::move(b));
+  }
+}
+
 Status ReplicaShipper::SyncNow() {
   if (disabled_) return Status::OK();
+  TakeAdded();
   for (;;) {
     const int64_t epoch = options_.epoch ? options_.epoch() : 0;
     if (epoch <= 0)

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,11 @@ class ReplicaShipper {
   // it yet. Call before the journal's writer starts.
   Status SyncNow();
   const ReplicaShipperStats& stats() const { return stats_; }
+  // One more backup (thread-safe; no effect if it is one already, or past kPeersMax): the
+  // shard's own node, come back after it was deposed (failover.md §7). It starts out of the
+  // in-sync set, is asked at the next write (and every 2 s while silent) and, once it answers,
+  // is filled by snapshot and joins the set, as a dropped backup rejoins.
+  void AddBackup(const std::string& endpoint);
   // This journal is no longer its shard's (the node does not serve it, failover.md §7): its
   // writes stay local, and no backup hears of them. For good.
   void Disable() { disabled_ = true; }
@@ -102,7 +108,12 @@ class ReplicaShipper {
   // and won the shard again): what is under way starts over at the new epoch.
   bool EpochMoved() const { return options_.epoch && options_.epoch() != epoch_; }
 
+  // Backups added by AddBackup, taken into backups_ by the writing thread.
+  void TakeAdded();
+
   const ReplicaShipperOptions options_;
+  std::mutex added_mu_;
+  std::vector<std::string> added_;  // guarded by added_mu_
   const Journal* journal_ = nullptr;
   std::string history_;  // the journal's history id, sent with every frame
   std::vector<std::unique_ptr<Backup>> backups_;

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -328,6 +329,83 @@ TEST_F(FailoverTest, APrimaryWhoseShardWasTakenOverNeverWinsItBackEvenOnceTheTak
   auto after = UntilOk([&] { return c2->GetStatus(job.value().id); }, std::chrono::seconds(10));
   ASSERT_TRUE(after.ok()) << after.status().ToString();
   EXPECT_EQ(after.value().state, protocol::JobState::kCancelled);
+}
+
+// A deposed primary that comes back becomes its successor's backup for its own shard: it is
+// filled from the successor's journal (with what only the successor acknowledged), can take
+// the shard over from that copy, and from then on never serves its own stale journal of it,
+// across restarts.
+TEST_F(FailoverTest, ADeposedPrimaryRejoinsAsItsSuccessorsBackupAndCanTakeItsShardBack) {
+  auto c1 = n1_->Connect(3000);
+  ASSERT_TRUE(c1);
+  std::vector<std::string> delayed;
+  for (int i = 0; i < 30; ++i) {
+    JobSpec later = Spec("echo", Pack(i));
+    later.delay_ms = 300000;
+    auto r = c1->Submit(later);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    delayed.push_back(r.value().id);
+  }
+  ::kill(n1_->pid(), SIGSTOP);  // past its lease: n2 takes the shard over
+  ASSERT_TRUE(Eventually([&] { return LogHas(*n2_, "serving shard n1 from its copy"); },
+                         std::chrono::seconds(30)));
+  auto c2 = n2_->Connect(5000);
+  ASSERT_TRUE(c2);
+  // Acknowledged by n2 alone: n1's journal never hears of it.
+  auto first = UntilOk([&] { return c2->Cancel(delayed[0]); }, std::chrono::seconds(10));
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ::kill(n1_->pid(), SIGCONT);
+  n1_->Kill();
+  ASSERT_TRUE(n1_->Start());  // deposed: it runs as a backup, and registers its endpoint
+  // n2 adds n1 as a backup of shard n1 once it sees it registered; the shard's next write fills
+  // it and puts it in the set. One write every 300 ms until then (not all at once: the last
+  // may come before n2 has seen n1).
+  size_t next = 1;
+  auto last_write = std::chrono::steady_clock::now();
+  ASSERT_TRUE(Eventually(
+      [&] {
+        if (next < delayed.size() &&
+            std::chrono::steady_clock::now() - last_write > std::chrono::milliseconds(300)) {
+          last_write = std::chrono::steady_clock::now();
+          auto r = c2->Cancel(delayed[next]);
+          if (r.ok()) ++next;
+        }
+        auto set = InSync("n1");
+        return std::find(set.begin(), set.end(), repl1_) != set.end();
+      },
+      std::chrono::seconds(30)))
+      << "n1 never joined shard n1's in-sync set";
+  EXPECT_TRUE(LogHas(*n2_, repl1_ + " added as a backup of shard n1"));
+  ASSERT_LT(next, delayed.size());
+  auto last = UntilOk([&] { return c2->Cancel(delayed[next]); }, std::chrono::seconds(10));
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
+  const size_t cancelled = next + 1;  // delayed[0..next] are cancelled on n2
+
+  // n2 dies: n1 takes its own shard over from its copy, with what only n2 acknowledged.
+  n2_->Kill();
+  ASSERT_TRUE(Eventually([&] { return Shard("n1").first == "n1"; }, std::chrono::seconds(30)));
+  ASSERT_TRUE(Eventually([&] { return LogHas(*n1_, "serving shard n1 from its copy"); },
+                         std::chrono::seconds(30)));
+  auto check = [&](Client& c) {
+    for (size_t i = 0; i < delayed.size(); ++i) {
+      auto st = UntilOk([&] { return c.GetStatus(delayed[i]); }, std::chrono::seconds(10));
+      ASSERT_TRUE(st.ok()) << delayed[i] << ": " << st.status().ToString();
+      EXPECT_EQ(st.value().state,
+                i < cancelled ? protocol::JobState::kCancelled : protocol::JobState::kDelayed)
+          << delayed[i];
+    }
+  };
+  c1 = n1_->Connect(5000);
+  ASSERT_TRUE(c1);
+  check(*c1);
+  // Restarted, it holds the shard with the copy again, never with its own stale journal.
+  n1_->Kill();
+  ASSERT_TRUE(n1_->Start());
+  ASSERT_TRUE(Eventually([&] { return Shard("n1").first == "n1"; }, std::chrono::seconds(30)));
+  EXPECT_TRUE(LogHas(*n1_, "with its copy of it"));
+  c1 = n1_->Connect(5000);
+  ASSERT_TRUE(c1);
+  check(*c1);
 }
 
 TEST_F(FailoverTest, WritesWaitForABackupThatIsDownAndItCatchesUpWhenItIsBack) {
