@@ -35,7 +35,7 @@ JournalAck WriteBatch(Journal& journal, const JournalBatch& b, const events_acto
 
 journal_writer_actor::behavior_type JournalWriter(
     journal_writer_actor::stateful_pointer<JournalWriterState> self, std::shared_ptr<Journal> j,
-    events_actor events) {
+    events_actor events, std::function<void()> idle) {
   self->state.journal = std::move(j);
   self->state.events = std::move(events);
   return {
@@ -51,14 +51,18 @@ journal_writer_actor::behavior_type JournalWriter(
         if (ack.code != Code::kStorageFull) self->state.held.reset();
         return ack;
       },
+      [=](tick_atom) {
+        if (idle && !self->state.held) idle();
+      },
   };
 }
 
 }  // namespace
 
 journal_writer_actor SpawnJournalWriter(caf::actor_system& sys, std::shared_ptr<Journal> journal,
-                                        events_actor events) {
-  return sys.spawn<caf::detached>(JournalWriter, std::move(journal), std::move(events));
+                                        events_actor events, std::function<void()> idle) {
+  return sys.spawn<caf::detached>(JournalWriter, std::move(journal), std::move(events),
+                                  std::move(idle));
 }
 
 }  // namespace jobnet::actors

@@ -443,6 +443,8 @@ StepExit StartDeliverer(const NodeConfig& config, const Storage& st,
 
 // The node's actors, once spawned and connected.
 struct Actors {
+  // Weak: the scheduler owns the writer (it stops once the scheduler is gone).
+  caf::weak_actor_ptr writer;
   actors::events_actor events;
   actors::scheduler_actor scheduler;
   actors::blob_actor blobs;
@@ -458,7 +460,14 @@ void SpawnActors(caf::actor_system& sys, const NodeConfig& config, const Storage
                  std::atomic<Transport*>& tp, http::CallbackDeliverer* deliverer,
                  std::shared_ptr<const coord::Fence> fence, Actors* out) {
   out->events = actors::SpawnEvents(sys, st.journal);  // before the first write
-  auto writer = actors::SpawnJournalWriter(sys, st.journal, out->events);
+  std::function<void()> idle;
+  if (st.shipper)
+    idle = [shipper = st.shipper] {
+      if (Status s = shipper->SyncNow(); !s.ok())
+        spdlog::debug("replication between writes: {}", s.ToString());
+    };
+  auto writer = actors::SpawnJournalWriter(sys, st.journal, out->events, std::move(idle));
+  out->writer = caf::actor_cast<caf::weak_actor_ptr>(writer);
   actors::SchedulerConfig sc;
   sc.incarnation = incarnation;
   sc.tick_ms = config.tick_ms;
@@ -557,7 +566,11 @@ class ShardHost {
     if (endpoint.empty()) return;
     std::lock_guard<std::mutex> lock(mu_);
     auto it = shards_.find(id);
-    if (it != shards_.end() && it->second->st.shipper) it->second->st.shipper->AddBackup(endpoint);
+    if (it == shards_.end() || !it->second->st.shipper) return;
+    it->second->st.shipper->AddBackup(endpoint);
+    // Filled now (on the writer's thread, between writes), not at the shard's next write.
+    if (auto writer = caf::actor_cast<caf::strong_actor_ptr>(it->second->actors.writer))
+      caf::anon_send(caf::actor_cast<actors::journal_writer_actor>(writer), actors::tick_atom_v);
   }
   // Drops the shards' actor handles (after the actor system stopped them).
   void Clear() {

@@ -77,8 +77,8 @@ class ReplicaShipper {
   const ReplicaShipperStats& stats() const { return stats_; }
   // One more backup (thread-safe; no effect if it is one already, or past kPeersMax): the
   // shard's own node, come back after it was deposed (failover.md §7). It starts out of the
-  // in-sync set, is asked at the next write (and every 2 s while silent) and, once it answers,
-  // is filled by snapshot and joins the set, as a dropped backup rejoins.
+  // in-sync set, is asked at the next SyncNow or write (and every 2 s while silent) and, once
+  // it answers, is filled by snapshot and joins the set, as a dropped backup rejoins.
   void AddBackup(const std::string& endpoint);
   // This journal is no longer its shard's (the node does not serve it, failover.md §7): its
   // writes stay local, and no backup hears of them. For good.
