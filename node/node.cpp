@@ -15,6 +15,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -286,13 +287,54 @@ StepExit Recover(const NodeConfig& config, const Storage& st, sched::Scheduler& 
     return kExitJournal;
   }
   for (const auto& q : queues) core.RecoverQueue(q, recovered_at);
-  if (Status s = st.journal->LoadAll(&next_seq,
-                                     [&](protocol::Job&& job) {
-                                       if (RunMarks::ApplyTo(started, &job)) ++marked_running;
-                                       ++out->jobs;
-                                       core.RecoverJob(std::move(job), recovered_at);
-                                     });
-      !s.ok()) {
+  // Two stages on two cores: a reader thread scans and decodes the journal (and applies the run
+  // marks) into batches, in journal order; this thread hands them to the scheduler in that
+  // order. At most kRecoverBatchesAhead batches wait, so memory stays bounded.
+  constexpr size_t kRecoverBatchJobs = 2048, kRecoverBatchesAhead = 4;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::vector<protocol::Job>> ready;  // guarded by mu
+  bool read_done = false;                        // guarded by mu
+  Status read_status;
+  std::thread reader([&] {
+    std::vector<protocol::Job> batch;
+    batch.reserve(kRecoverBatchJobs);
+    auto hand_over = [&] {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return ready.size() < kRecoverBatchesAhead; });
+      ready.push_back(std::move(batch));
+      cv.notify_all();
+      batch = {};
+      batch.reserve(kRecoverBatchJobs);
+    };
+    Status s = st.journal->LoadAll(&next_seq, [&](protocol::Job&& job) {
+      if (RunMarks::ApplyTo(started, &job)) ++marked_running;
+      batch.push_back(std::move(job));
+      if (batch.size() == kRecoverBatchJobs) hand_over();
+    });
+    if (!batch.empty()) hand_over();
+    std::lock_guard<std::mutex> lock(mu);
+    read_status = s;
+    read_done = true;
+    cv.notify_all();
+  });
+  for (;;) {
+    std::vector<protocol::Job> batch;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return !ready.empty() || read_done; });
+      if (ready.empty()) break;
+      batch = std::move(ready.front());
+      ready.pop_front();
+      cv.notify_all();
+    }
+    for (auto& job : batch) {
+      ++out->jobs;
+      core.RecoverJob(std::move(job), recovered_at);
+    }
+  }
+  reader.join();  // next_seq and marked_running are the reader's until here
+  if (Status s = read_status; !s.ok()) {
     spdlog::error("cannot recover journal {}: {}", config.data, s.ToString());
     return kExitJournal;  // the run marks are left as they were, for the next start
   }
