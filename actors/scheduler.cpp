@@ -201,6 +201,9 @@ void Flush(Self self, bool linger_over = false);
 void ReleaseHeld(Self self);
 
 std::string FencedMessage(const SchedulerState& s) {
+  if (s.config.fence && s.config.fence->lost())
+    return "this node's shard has been taken over by another node, which serves its jobs: "
+           "not acknowledged; submit to another node, with the same idempotency key";
   return "this node does not hold its shard's etcd lease (epoch " +
          std::to_string(s.config.fence ? s.config.fence->epoch() : 0) +
          "): not acknowledged; retry later or on another node, with the same idempotency key";

@@ -23,6 +23,13 @@ class Fence {
   }
   // The lease is gone (or never was): nothing may be acted on until Hold again.
   void Drop() { until_.store(0, std::memory_order_release); }
+  // For good: another node has won the shard since this node held it (failover.md §7), so it
+  // is never held here again.
+  void Lose() {
+    lost_.store(true, std::memory_order_release);
+    Drop();
+  }
+  bool lost() const { return lost_.load(std::memory_order_acquire); }
 
   // Whether the node may still act at `now`: the lease lives at least `margin` longer, so an
   // acknowledgement decided now reaches the client before another node could win the shard.
@@ -36,6 +43,7 @@ class Fence {
  private:
   std::atomic<Clock::rep> until_{0};  // Clock ticks since its epoch; 0 = not held
   std::atomic<int64_t> epoch_{0};
+  std::atomic<bool> lost_{false};
 };
 
 }  // namespace jobnet::coord

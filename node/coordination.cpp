@@ -122,6 +122,7 @@ Status Coordination::Acquire(uint32_t wait_ms) {
         // lease still serves the shards this node took over, its copies of others and its
         // takeovers (it goes on as a backup). Its own shard stays fenced.
         own_lost_ = true;
+        fence_->Lose();
         coordinator_ = std::move(c);
         return may;
       }

@@ -320,6 +320,11 @@ TEST_F(FailoverTest, APrimaryWhoseShardWasTakenOverNeverWinsItBackEvenOnceTheTak
   auto refused = c1->Submit(Spec("echo", Pack(2)));
   EXPECT_FALSE(refused.ok()) << "a node whose shard was taken over acknowledged "
                              << refused.value().id;
+  if (!refused.ok()) {
+    EXPECT_TRUE(refused.status().IsUnavailable()) << refused.status().ToString();
+    EXPECT_NE(refused.status().message().find("has been taken over"), std::string::npos)
+        << refused.status().message();
+  }
 
   // n2 comes back and holds the shard again, with the job as it acknowledged it.
   ASSERT_TRUE(n2_->Start());
