@@ -79,17 +79,15 @@ Status NodeConfig::Validate() const {
   if (backups.size() > kPeersMax)
     return Status::InvalidArgument("at most " + to_string(kPeersMax) + " backups");
   for (const auto& b : backups)
-    if (b.rfind("tcp://", 0) != 0 || b.size() > kEndpointBytesMax || b == replication_listen ||
-        b == replication_advertise)
+    if (!IsTcpEndpoint(b) || b == replication_listen || b == replication_advertise)
       return Status::InvalidArgument("bad backup endpoint '" + b + "': want tcp://HOST:PORT");
   if (!replication_listen.empty() &&
-      (replication_listen.rfind("tcp://", 0) != 0 ||
-       replication_listen.size() > kEndpointBytesMax || replication_listen == listen))
+      (!IsTcpEndpoint(replication_listen) || replication_listen == listen))
     return Status::InvalidArgument("bad replication_listen '" + replication_listen +
                                    "': want tcp://HOST:PORT, not the node's own endpoint");
   if (!replication_advertise.empty() &&
-      (replication_listen.empty() || replication_advertise.rfind("tcp://", 0) != 0 ||
-       replication_advertise.size() > kEndpointBytesMax || replication_advertise == listen))
+      (replication_listen.empty() || !IsTcpEndpoint(replication_advertise) ||
+       replication_advertise == listen))
     return Status::InvalidArgument("bad replication_advertise '" + replication_advertise +
                                    "': want tcp://HOST:PORT, with replication_listen");
   if (peers.size() > kPeersMax)
@@ -137,6 +135,10 @@ Status NodeConfig::Validate() const {
                                    " ms");
   if (image_pixels_max < 1) return Status::InvalidArgument("image_pixels_max must be at least 1");
   return Status::OK();
+}
+
+bool IsTcpEndpoint(const std::string& endpoint) {
+  return endpoint.rfind("tcp://", 0) == 0 && endpoint.size() <= limits::kEndpointBytesMax;
 }
 
 Status LoadCallbackSecret(const NodeConfig& cfg, std::string* secret, std::string* where) {

@@ -116,6 +116,10 @@ struct NodeConfig {
 // empty or unreadable secret file; kStorage if the data directory's file cannot be made.
 Status LoadCallbackSecret(const NodeConfig& cfg, std::string* secret, std::string* where);
 
+// Whether `endpoint` is a ZeroMQ TCP endpoint this node may name: "tcp://" and at most
+// kEndpointBytesMax bytes (the backups, the replication endpoints, the members read from etcd).
+bool IsTcpEndpoint(const std::string& endpoint);
+
 // Reads the TOML file into *cfg (keys absent from the file keep their values).
 Status LoadConfigFile(const std::string& path, NodeConfig* cfg);
 

@@ -167,7 +167,8 @@ Status Coordination::MayWinBack(coord::Coordinator* c, const std::string& shard,
   if (last->primary != options_.node_id)
     return Status::Conflict(TakenOverMessage(shard, last->primary, last->revision));
   if (own_journal && last->from_copy)
-    return Status::Conflict("shard " + shard + " was last won by this node with its copy of it (epoch " +
+    return Status::Conflict("shard " + shard +
+                            " was last won by this node with its copy of it (epoch " +
                             std::to_string(last->revision) +
                             "), taken over after this node had been deposed: the copy is the "
                             "shard's journal, this node's own journal of it is stale");

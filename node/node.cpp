@@ -609,7 +609,7 @@ class ShardHost {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = shards_.find(id);
     if (it == shards_.end() || !it->second->st.shipper) return;
-    it->second->st.shipper->AddBackup(endpoint);
+    if (!it->second->st.shipper->AddBackup(endpoint)) return;  // known: read every second
     // Filled now (on the writer's thread, between writes), not at the shard's next write.
     if (auto writer = caf::actor_cast<caf::strong_actor_ptr>(it->second->actors.writer))
       caf::anon_send(caf::actor_cast<actors::journal_writer_actor>(writer), actors::tick_atom_v);
@@ -806,11 +806,8 @@ StepExit StartCoordination(const NodeConfig& config, const Storage& st, ReplicaS
   co.on_member = [peers, host, self = config.listen](const std::string& id,
                                                      const std::string& endpoint,
                                                      const std::string& replication) {
-    if (endpoint == self || endpoint.rfind("tcp://", 0) != 0 ||
-        endpoint.size() > limits::kEndpointBytesMax)
-      return;
-    if (replication.rfind("tcp://", 0) == 0 && replication.size() <= limits::kEndpointBytesMax)
-      host->MemberReplication(id, replication);
+    if (endpoint == self || !IsTcpEndpoint(endpoint)) return;
+    if (IsTcpEndpoint(replication)) host->MemberReplication(id, replication);
     if (!peers->Add(endpoint))
       spdlog::warn("member {} at {} not linked: this node has {} peer links already", id,
                    endpoint, limits::kPeersMax);

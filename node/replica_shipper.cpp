@@ -78,6 +78,7 @@ Status ReplicaShipper::Create(ReplicaShipperOptions options, std::unique_ptr<Rep
       return Status::InvalidArgument("backup endpoint " + e + ": " + err.what());
     }
     rs->backups_.push_back(std::move(b));
+    rs->known_.insert(e);
   }
   *out = std::move(rs);
   return Status::OK();
@@ -284,9 +285,11 @@ Status ReplicaShipper::Sync(Backup& b) {
   return SendSnapshot(b);
 }
 
-void ReplicaShipper::AddBackup(const std::string& endpoint) {
+bool ReplicaShipper::AddBackup(const std::string& endpoint) {
   std::lock_guard<std::mutex> lock(added_mu_);
-  if (added_.size() < limits::kPeersMax) added_.push_back(endpoint);
+  if (known_.size() >= limits::kPeersMax || !known_.insert(endpoint).second) return false;
+  added_.push_back(endpoint);
+  return true;
 }
 
 void ReplicaShipper::TakeAdded() {

@@ -22,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -75,11 +76,12 @@ class ReplicaShipper {
   // it yet. Call before the journal's writer starts.
   Status SyncNow();
   const ReplicaShipperStats& stats() const { return stats_; }
-  // One more backup (thread-safe; no effect if it is one already, or past kPeersMax): the
+  // One more backup (thread-safe; false, and no effect, if it is one already or past
+  // kPeersMax): the
   // shard's own node, come back after it was deposed (failover.md §7). It starts out of the
   // in-sync set, is asked at the next SyncNow or write (and every 2 s while silent) and, once
   // it answers, is filled by snapshot and joins the set, as a dropped backup rejoins.
-  void AddBackup(const std::string& endpoint);
+  bool AddBackup(const std::string& endpoint);
   // This journal is no longer its shard's (the node does not serve it, failover.md §7): its
   // writes stay local, and no backup hears of them. For good.
   void Disable() { disabled_ = true; }
@@ -114,6 +116,7 @@ class ReplicaShipper {
   const ReplicaShipperOptions options_;
   std::mutex added_mu_;
   std::vector<std::string> added_;  // guarded by added_mu_
+  std::set<std::string> known_;     // every backup, configured or added; guarded by added_mu_
   const Journal* journal_ = nullptr;
   std::string history_;  // the journal's history id, sent with every frame
   std::vector<std::unique_ptr<Backup>> backups_;

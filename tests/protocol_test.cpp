@@ -137,6 +137,16 @@ TEST_F(ProtocolTest, RemoteResultCarriesTimedOutAndDefaultsItForOlderSenders) {
   EXPECT_EQ(std::get<RemoteResult>(old.body).error, r.error);
 }
 
+// A remote result or ack of n1's lease `lease`, message `seq`.
+template <class M>
+M LeaseMessage(uint64_t lease, uint64_t seq) {
+  M m;
+  m.owner = "n1";
+  m.lease = lease;
+  m.seq = seq;
+  return m;
+}
+
 TEST_F(ProtocolTest, RemoteAckRoundTripsAndResultsCarryFreeSlots) {
   RemoteAck a;
   a.owner = "n1";
@@ -156,10 +166,7 @@ TEST_F(ProtocolTest, RemoteAckRoundTripsAndResultsCarryFreeSlots) {
   EXPECT_EQ(out.lease, UINT64_MAX);
   EXPECT_EQ(out.seq, 5u);
   EXPECT_EQ(out.free, 3u);
-  RemoteResult r;
-  r.owner = "n1";
-  r.lease = 1;
-  r.seq = 1;
+  auto r = LeaseMessage<RemoteResult>(1, 1);
   r.free = 2;
   EXPECT_EQ(std::get<RemoteResult>(RoundTrip({1, 0, r}).body).free, 2u);
 }
@@ -177,16 +184,10 @@ TEST_F(ProtocolTest, RunsResultsAndAcksCarryTheOwnersEpochOnlyWhenItHasOne) {
   const std::string with = Encode({1, 0, run});
   EXPECT_EQ(with.size(), without.size() + 6 + 9);  // "epoch" (fixstr) + a uint64
   EXPECT_EQ(std::get<RemoteRun>(RoundTrip({1, 0, run}).body).epoch, run.epoch);
-  RemoteResult res;
-  res.owner = "n1";
-  res.lease = 7;
-  res.seq = 3;
+  auto res = LeaseMessage<RemoteResult>(7, 3);
   res.epoch = 41;
   EXPECT_EQ(std::get<RemoteResult>(RoundTrip({1, 0, res}).body).epoch, 41u);
-  RemoteAck ack;
-  ack.owner = "n1";
-  ack.lease = 7;
-  ack.seq = 3;
+  auto ack = LeaseMessage<RemoteAck>(7, 3);
   ack.epoch = 41;
   EXPECT_EQ(std::get<RemoteAck>(RoundTrip({1, 0, ack}).body).epoch, 41u);
   // Without etcd (or from an older node): no key, read as 0.
