@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/exit_reason.hpp>
@@ -196,12 +197,43 @@ StepExit OpenStorage(const NodeConfig& config, Storage* st, bool ship = false) {
   bo.blob_bytes_max = config.blob_mb_max << 20;
   bo.grace_ms = config.blob_grace_ms;
   bo.log = jo.log;
+  if (st->shipper) {
+    // A blob is acknowledged once the in-sync backups hold it, as a batch is (failover.md §6).
+    bo.replicate = [shipper = st->shipper](const std::string& hash, uint64_t size) {
+      return shipper->ShipBlob(hash, size);
+    };
+    bo.removed = [shipper = st->shipper](const std::vector<std::string>& hashes) {
+      shipper->ForgetBlobs(hashes);
+    };
+  }
   std::unique_ptr<BlobStore> bs;
   if (Status s = BlobStore::Open(config.data + "/blobs", bo, &bs); !s.ok()) {
     spdlog::error("cannot open the blob store: {}", s.ToString());
     return kExitJournal;
   }
   st->blob_store = std::move(bs);
+  if (st->shipper) {
+    // Weak: the store's options hold the shipper.
+    std::weak_ptr<BlobStore> store = st->blob_store;
+    BlobSource source;
+    source.each = [store](const std::function<Status(const std::string&, uint64_t)>& each) {
+      auto s = store.lock();
+      return s ? s->ForEachComplete(each) : Status::Unavailable("the blob store is closed");
+    };
+    source.read = [store](const std::string& hash, uint64_t offset) -> Result<std::string> {
+      auto s = store.lock();
+      if (!s) return Status::Unavailable("the blob store is closed");
+      auto part = s->GetChunk({hash, offset, 0, {}});
+      if (!part.ok()) return part.status();
+      return std::move(part.value().data);
+    };
+    source.has = [store](const std::string& hash) {
+      auto s = store.lock();
+      return s && s->BlobSize(hash).ok();
+    };
+    st->shipper->SetBlobs(std::move(source));
+    st->shipper->SetCallbackSecret(st->callback_secret);
+  }
   std::unique_ptr<RunMarks> rm;
   if (Status s = RunMarks::Open(config.data, &rm); !s.ok()) {
     spdlog::error("cannot open run marks: {}", s.ToString());
@@ -397,14 +429,18 @@ void ReplicationCounters(const Storage& st,
                          {Counter::kReplicationWaitUs, r.waiting_us.load()},
                          {Counter::kReplicationBackupsDropped, r.dropped.load()},
                          {Counter::kReplicationBackupsRejoined, r.rejoined.load()},
-                         {Counter::kReplicationInSync, r.in_sync.load()}});
+                         {Counter::kReplicationInSync, r.in_sync.load()},
+                         {Counter::kReplicationBlobs, r.blobs.load()},
+                         {Counter::kReplicationBlobBytes, r.blob_bytes.load()}});
   }
   if (st.replicas != nullptr) {
     const ReplicaServerStats& r = st.replicas->stats();
     m->insert(m->end(), {{Counter::kReplicaFrames, r.frames.load()},
                          {Counter::kReplicaBatchesApplied, r.batches_applied.load()},
                          {Counter::kReplicaSnapshotsApplied, r.snapshots_completed.load()},
-                         {Counter::kReplicaRefused, r.refused.load()}});
+                         {Counter::kReplicaRefused, r.refused.load()},
+                         {Counter::kReplicaBlobsStored, r.blobs_stored.load()},
+                         {Counter::kReplicaBlobsForgotten, r.blobs_forgotten.load()}});
   }
   if (st.shards_taken) m->push_back({Counter::kShardsTakenOver, st.shards_taken()});
 }
@@ -674,6 +710,12 @@ Status ShardHost::TakeOver(const std::string& shard, std::shared_ptr<const coord
   sc.replication_listen.clear();
   sc.http.clear();
   sc.etcd.clear();
+  // Its callbacks are signed as its own node signed them: with the secret shipped with the
+  // copy (failover.md §6), if the copy has one.
+  if (std::filesystem::exists(dir + "/callback.secret")) {
+    sc.callbacks.secret.clear();
+    sc.callbacks.secret_file.clear();
+  }
   auto h = std::make_unique<Hosted>();
   const Status failed = Status::Storage("the copy of shard " + shard + " in " + dir +
                                         " cannot be served (see the log)");

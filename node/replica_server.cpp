@@ -9,11 +9,15 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <set>
 #include <zmq.hpp>
 
+#include "jobnet/limits.h"
 #include "protocol/replication.hpp"
+#include "storage/blob_store.hpp"
 
 namespace jobnet {
 
@@ -37,6 +41,7 @@ struct ReplicaServer::Impl {
     ReplicaPosition pos;               // what it holds
     std::unique_ptr<Journal> staging;  // <dir>/<shard>.staging, while a snapshot comes in
     int64_t staging_epoch = 0;         // its epoch while it is open, else 0
+    std::unique_ptr<BlobStore> blobs;  // <dir>/<shard>.blobs, opened at the first blob frame
   };
   std::map<std::string, Copy> copies;
   std::set<std::string> released;  // shards taken over by this node
@@ -97,6 +102,36 @@ void SyncDir(const std::string& dir) {
   }
 }
 
+// The copy's blob store: never swept (the primary's sweep says what to remove), and as large
+// a blob as any primary may take.
+Status OpenCopyBlobs(const std::string& path, std::unique_ptr<BlobStore>* out) {
+  BlobStoreOptions bo;
+  bo.blob_bytes_max = limits::kBlobBytesMaxMax;
+  bo.log = [](const std::string& line) { spdlog::warn("replica blobs: {}", line); };
+  return BlobStore::Open(path, bo, out);
+}
+
+// Writes `secret` to `path` (mode 0600) unless it holds it already: a file beside, renamed
+// over, synced.
+Status KeepSecret(const std::string& path, const std::string& secret) {
+  {
+    std::ifstream in(path);
+    std::stringstream ss;
+    if (in) ss << in.rdbuf();
+    if (in && ss.str() == secret + "\n") return Status::OK();
+  }
+  const std::string tmp = path + ".new";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::Storage("cannot write " + tmp + ": " + std::strerror(errno));
+  const std::string line = secret + "\n";
+  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
+    return Status::Storage("cannot write " + path + ": " + std::strerror(errno));
+  return Status::OK();
+}
+
 // A copy whose snapshot swap was cut short between its two renames is put back first.
 void RestoreSwapped(const std::string& path) {
   std::error_code ec;
@@ -130,9 +165,20 @@ Status ReplicaServer::Release(const std::string& shard, std::string* dir) {
   if (!protocol::ValidShardId(shard)) return Status::InvalidArgument("bad shard id " + shard);
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->released.insert(shard);
-  impl_->copies.erase(shard);  // closes the copy
+  impl_->copies.erase(shard);  // closes the copy and its blobs
   *dir = options_.dir + "/" + shard;
   RestoreSwapped(*dir);
+  // The shard's blobs and callback secret go where its node keeps them, in its data directory
+  // (before the marker: a restart that finds the marker finds them moved, or moves them).
+  std::error_code ec;
+  std::filesystem::create_directories(*dir, ec);
+  for (const auto& [from, to] : {std::make_pair(*dir + ".blobs", *dir + "/blobs"),
+                                 std::make_pair(*dir + ".secret", *dir + "/callback.secret")}) {
+    if (!std::filesystem::exists(from) || std::filesystem::exists(to)) continue;
+    std::filesystem::rename(from, to, ec);
+    if (ec) return Status::Storage("cannot move " + from + " to " + to + ": " + ec.message());
+    SyncDir(*dir);
+  }
   const std::string marker = *dir + ".taken";
   if (!std::filesystem::exists(marker)) {
     int fd = ::open(marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
@@ -208,6 +254,39 @@ ReplAck ReplicaServer::Impl::Apply(const std::string& dir, uint32_t shards_max, 
   switch (d.step) {
     case protocol::CopyStep::kAnswer:
       return Answer(d.code, f, pos, d.message);
+    case protocol::CopyStep::kKeepSecret:
+      if (Status s = KeepSecret(path + ".secret", f.data); !s.ok())
+        return Answer(ReplCode::kRefused, f, pos, s.ToString());
+      return Answer(ReplCode::kApplied, f, pos);
+    case protocol::CopyStep::kApplyBlob:
+    case protocol::CopyStep::kForgetBlobs: {
+      if (!c.blobs)
+        if (Status s = OpenCopyBlobs(path + ".blobs", &c.blobs); !s.ok())
+          return Answer(ReplCode::kRefused, f, pos, "cannot open the copy's blobs: " + s.ToString());
+      if (d.step == protocol::CopyStep::kForgetBlobs) {
+        std::vector<std::string> hashes;
+        Status s = protocol::DecodeBlobHashes(f.data, &hashes);
+        if (s.ok()) s = c.blobs->Forget(hashes);
+        if (!s.ok()) return Answer(ReplCode::kRefused, f, pos, s.ToString());
+        stats.blobs_forgotten += hashes.size();
+        return Answer(ReplCode::kApplied, f, pos);
+      }
+      protocol::ReplBlobPart part;
+      if (Status s = protocol::DecodeBlobPart(f.data, &part); !s.ok())
+        return Answer(ReplCode::kRefused, f, pos, s.ToString());
+      auto at = c.blobs->Progress(part.hash, part.size);
+      // A part where the copy does not end (a resend, or a first question) is not applied: the
+      // answer says where the copy ends, and the primary goes on from there.
+      if (at.ok() && !at.value().complete && part.offset == at.value().received &&
+          (!part.bytes.empty() || part.size == 0)) {
+        at = c.blobs->PutChunk({part.hash, part.size, part.offset, std::move(part.bytes)});
+        if (at.ok() && at.value().complete) stats.blobs_stored++;
+      }
+      if (!at.ok()) return Answer(ReplCode::kRefused, f, pos, at.status().ToString());
+      stats.bytes_applied += f.data.size();
+      return ReplAck{ReplCode::kApplied, f.shard, pos.epoch, at.value().received,
+                     at.value().complete, {}};
+    }
     case protocol::CopyStep::kApplyBatch: {
       ReplicaPosition next{f.epoch, f.seq, true, f.history};
       if (Status s = c.journal->ApplyReplica(f.data, false, next, true); !s.ok())

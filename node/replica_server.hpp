@@ -33,6 +33,8 @@ struct ReplicaServerStats {
   std::atomic<uint64_t> snapshots_completed{0};
   std::atomic<uint64_t> refused{0};  // bad frames, stale epochs, released shards
   std::atomic<uint64_t> bytes_applied{0};
+  std::atomic<uint64_t> blobs_stored{0};     // blobs of its primaries' shards, whole here
+  std::atomic<uint64_t> blobs_forgotten{0};  // removed as their primaries' sweeps said
 };
 
 class ReplicaServer {

@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 #include <zmq.hpp>
@@ -170,7 +171,7 @@ Status ReplicaShipper::TryRejoin(Backup& b) {
   if (now < b.next_try_ms) return Status::OK();
   b.next_try_ms = now + kRejoinEveryMs;
   b.Open();  // a fresh socket: nothing of the silent one is read
-  b.Send(Frame(ReplKind::kProbe, seq_));
+  b.Send(Frame(ReplKind::kProbe, seq_, callback_secret_));
   zmq::pollitem_t items[] = {{b.sock->handle(), 0, ZMQ_POLLIN, 0}};
   try {
     zmq::poll(items, 1, std::chrono::milliseconds(kRejoinProbeMs));
@@ -241,6 +242,10 @@ Status ReplicaShipper::SendSnapshot(Backup& b) {
           return Status::OK();
         });
     if (!b.in) return Status::OK();  // dropped while the snapshot was sent
+    // The blobs before the last chunk: a copy is complete (may take the shard over) only once
+    // it has the blobs its jobs name.
+    if (s.ok()) s = ShipAllBlobsTo(b);
+    if (!b.in) return Status::OK();
     if (s.ok()) {
       std::string answer;
       ReplAck ack;
@@ -269,7 +274,7 @@ Status ReplicaShipper::SendSnapshot(Backup& b) {
 Status ReplicaShipper::Sync(Backup& b) {
   std::string answer;
   ReplAck ack;
-  const std::string probe = Frame(ReplKind::kProbe, seq_);
+  const std::string probe = Frame(ReplKind::kProbe, seq_, callback_secret_);
   if (Status a = Ask(b, probe, &answer); !a.ok()) return b.in ? a : Status::OK();
   protocol::AckVerdict v;
   if (Status r = ReadAnswer(b.endpoint, answer, epoch_, seq_, &ack, &v); !r.ok()) return r;
@@ -319,7 +324,29 @@ void ReplicaShipper::TakeAdded() {
   }
 }
 
+void ReplicaShipper::SetBlobs(BlobSource source) {
+  std::lock_guard<std::mutex> lock(work_mu_);
+  blobs_ = std::move(source);
+}
+
+void ReplicaShipper::SetCallbackSecret(std::string secret) {
+  std::lock_guard<std::mutex> lock(work_mu_);
+  if (secret.size() > protocol::kSecretBytesMax) {
+    spdlog::warn(
+        "replication: the callback secret is longer than {} bytes and is not shipped: a node "
+        "that takes shard {} over signs its callbacks with its own",
+        protocol::kSecretBytesMax, options_.shard);
+    secret.clear();
+  }
+  callback_secret_ = std::move(secret);
+}
+
 Status ReplicaShipper::SyncNow() {
+  std::lock_guard<std::mutex> lock(work_mu_);
+  return SyncLocked();
+}
+
+Status ReplicaShipper::SyncLocked() {
   if (disabled_) return Status::OK();
   TakeAdded();
   for (;;) {
@@ -345,8 +372,9 @@ Status ReplicaShipper::SyncNow() {
 
 Status ReplicaShipper::Replicate(const std::string& batch,
                                  const std::function<Status()>& write_local) {
+  std::lock_guard<std::mutex> lock(work_mu_);
   if (disabled_) return write_local();
-  if (Status s = SyncNow(); !s.ok()) return s;
+  if (Status s = SyncLocked(); !s.ok()) return s;
   ++seq_;
   const std::string frame = Frame(ReplKind::kBatch, seq_, batch);
   for (auto& b : backups_) {
@@ -365,7 +393,7 @@ Status ReplicaShipper::Replicate(const std::string& batch,
         if (!EpochMoved() || !local.ok()) return a;
         // A new epoch of this node's: every backup gets the journal, this batch in it, in a
         // snapshot of that epoch instead (a silent one is dropped at that epoch).
-        if (Status s = SyncNow(); !s.ok()) return s;
+        if (Status s = SyncLocked(); !s.ok()) return s;
         stats_.waiting_us += base::SteadyUs() - t0;
         stats_.batches++;
         return Status::OK();
@@ -396,6 +424,100 @@ Status ReplicaShipper::Replicate(const std::string& batch,
   }
   stats_.batches++;
   return Status::OK();
+}
+
+Status ReplicaShipper::ShipBlob(const std::string& hash, uint64_t size) {
+  std::lock_guard<std::mutex> lock(work_mu_);
+  if (disabled_ || backups_.empty() || !blobs_.read) return Status::OK();
+  // At the current epoch, with every backup in the set holding the journal.
+  if (Status s = SyncLocked(); !s.ok()) return s;
+  for (auto& b : backups_) {
+    if (!b->in) continue;
+    Status s = ShipBlobTo(*b, hash, size);
+    if (!s.ok() && b->in) return s;  // dropped: the blob is acknowledged without it
+  }
+  stats_.blobs++;
+  return Status::OK();
+}
+
+Status ReplicaShipper::ShipBlobTo(Backup& b, const std::string& hash, uint64_t size) {
+  // First a part without bytes (where does its copy stand?), then the parts from there.
+  protocol::ReplBlobPart part{hash, size, 0, {}};
+  uint32_t stalled = 0;
+  for (;;) {
+    const std::string frame = Frame(ReplKind::kBlob, 0, protocol::EncodeBlobPart(part));
+    std::string answer;
+    if (Status a = Ask(b, frame, &answer); !a.ok()) return b.in ? a : Status::OK();
+    ReplAck ack;
+    if (Status d = protocol::DecodeReplAck(answer.data(), answer.size(), &ack); !d.ok())
+      return Status::InvalidArgument("backup " + b.endpoint +
+                                     " did not answer as a replication endpoint: " + d.message());
+    if (ack.code == ReplCode::kStaleEpoch)
+      return Status::Conflict("backup " + b.endpoint + ": " + ack.message);
+    const bool progress = ack.code == ReplCode::kApplied &&
+                          (ack.complete || part.bytes.empty() || ack.seq > part.offset);
+    if (ack.code == ReplCode::kApplied && ack.complete) return Status::OK();
+    stalled = progress ? 0 : stalled + 1;
+    if (ack.code != ReplCode::kApplied || stalled >= 3 || ack.seq >= size) {
+      // It cannot store the blob (a full disk, an older node): its copy must not be taken
+      // over without it.
+      spdlog::warn("replication: backup {} did not store blob {} ({}): dropping it", b.endpoint,
+                   hash, ack.message.empty() ? "no progress" : ack.message);
+      if (Drop(b)) return Status::OK();
+      std::this_thread::sleep_for(std::chrono::milliseconds(kRefusedPauseMs));
+      stalled = 0;
+      part.offset = 0;
+      part.bytes.clear();
+      continue;
+    }
+    auto bytes = blobs_.read(hash, ack.seq);
+    if (!bytes.ok()) return bytes.status();
+    part.offset = ack.seq;
+    part.bytes = std::move(bytes.value());
+    stats_.blob_bytes += part.bytes.size();
+  }
+}
+
+Status ReplicaShipper::ShipAllBlobsTo(Backup& b) {
+  if (!blobs_.each || !blobs_.read) return Status::OK();
+  uint64_t n = 0;
+  const uint64_t t0 = base::SteadyMs();
+  Status s = blobs_.each([&](const std::string& hash, uint64_t size) -> Status {
+    if (Status r = ShipBlobTo(b, hash, size); !r.ok()) return r;
+    if (!b.in) return Status::Unavailable("dropped");
+    ++n;
+    return Status::OK();
+  });
+  if (!b.in) return Status::OK();
+  if (s.ok() && n > 0)
+    spdlog::info("replication: backup {} holds shard {}'s {} blobs ({} ms)", b.endpoint,
+                 options_.shard, n, base::SteadyMs() - t0);
+  return s;
+}
+
+void ReplicaShipper::ForgetBlobs(const std::vector<std::string>& hashes) {
+  std::lock_guard<std::mutex> lock(work_mu_);
+  if (disabled_ || backups_.empty() || epoch_ <= 0) return;
+  // Under the lock, a blob put here again since the sweep is either here now (kept) or shipped
+  // after this (and so put back on the backups).
+  std::vector<std::string> gone;
+  for (const auto& h : hashes)
+    if (!blobs_.has || !blobs_.has(h)) gone.push_back(h);
+  for (size_t at = 0; at < gone.size(); at += protocol::kBlobForgetMax) {
+    const size_t n = std::min(gone.size() - at, protocol::kBlobForgetMax);
+    const std::string frame =
+        Frame(ReplKind::kBlobForget, 0,
+              protocol::EncodeBlobHashes(std::vector<std::string>(
+                  gone.begin() + static_cast<std::ptrdiff_t>(at),
+                  gone.begin() + static_cast<std::ptrdiff_t>(at + n))));
+    for (auto& b : backups_) {
+      if (!b->in) continue;
+      std::string answer;
+      if (Status a = Ask(*b, frame, &answer); !a.ok())
+        spdlog::warn("replication: backup {} was not told of {} blobs removed: {}", b->endpoint,
+                     n, a.ToString());
+    }
+  }
 }
 
 }  // namespace jobnet

@@ -1,6 +1,7 @@
 // A primary's side of replication (docs/failover.md §6): each journal batch goes to every
 // backup of the shard before a client hears of it. Runs on the journal's writing thread
-// (JournalOptions::replicate), with one ZeroMQ DEALER socket per backup used strictly as
+// (JournalOptions::replicate) and, for blobs, on the blob store's writers, one at a time (a
+// lock), with one ZeroMQ DEALER socket per backup used strictly as
 // request and answer; a socket that does not answer in time is replaced and the frame sent
 // again (the backup takes a batch it already holds as a no-op).
 //
@@ -47,6 +48,17 @@ struct ReplicaShipperOptions {
   uint32_t drop_after_ms = 3000;
 };
 
+// The shard's blob store, as the shipper reads it (storage/blob_store.hpp).
+struct BlobSource {
+  // Calls `each` with the hash and size of every complete blob, until it fails.
+  std::function<Status(const std::function<Status(const std::string& hash, uint64_t size)>& each)>
+      each;
+  // Up to kBlobChunkBytesMax bytes of complete blob `hash` from `offset`.
+  std::function<Result<std::string>(const std::string& hash, uint64_t offset)> read;
+  // Whether blob `hash` is complete here.
+  std::function<bool(const std::string& hash)> has;
+};
+
 struct ReplicaShipperStats {
   std::atomic<uint64_t> batches{0};     // batches durable on every backup
   std::atomic<uint64_t> snapshots{0};   // snapshots sent to a backup
@@ -56,6 +68,8 @@ struct ReplicaShipperStats {
   std::atomic<uint64_t> dropped{0};     // backups dropped from the in-sync set
   std::atomic<uint64_t> rejoined{0};    // dropped backups back in it
   std::atomic<uint32_t> in_sync{0};     // backups in the in-sync set now
+  std::atomic<uint64_t> blobs{0};       // blobs held by every in-sync backup before their ack
+  std::atomic<uint64_t> blob_bytes{0};  // blob bytes shipped, catch-up included
 };
 
 class ReplicaShipper {
@@ -67,13 +81,27 @@ class ReplicaShipper {
 
   // The journal snapshots are read from: set once, after it is opened, before its first write.
   void SetJournal(const Journal* journal);
+  // The shard's blob store and callback secret (each backup keeps both beside its copy): set
+  // once, before the first write. Without a blob source no blob is shipped.
+  void SetBlobs(BlobSource source);
+  void SetCallbackSecret(std::string secret);
+  // Puts complete blob `hash` of `size` bytes on every backup in the in-sync set, and returns
+  // once each holds it (parts of kBlobChunkBytesMax, from where the backup's copy ends), or has
+  // been dropped from the set (silent, or unable to store it): so a blob acknowledged to its
+  // writer is on every node that may take the shard over. kConflict if this node has been
+  // deposed. Thread-safe: it waits for a journal batch under way, and batches wait for it.
+  Status ShipBlob(const std::string& hash, uint64_t size);
+  // Tells the in-sync backups that the sweep removed these blobs here (those not put here again
+  // meanwhile). Best effort: a backup that misses it keeps the blobs until it serves the shard,
+  // whose sweep removes them. Thread-safe.
+  void ForgetBlobs(const std::vector<std::string>& hashes);
   // JournalOptions::replicate: ships `batch`, runs the local write, waits for every backup.
   // Returns the local write's error if it failed; kConflict if a backup says this node has
-  // been deposed. Only the journal's writing thread calls it.
+  // been deposed. Only the journal's writing thread calls it (it holds the shipper's lock).
   Status Replicate(const std::string& batch, const std::function<Status()>& write_local);
   // Brings every backup up to date now (a snapshot where needed) and writes the in-sync set,
   // instead of at the first batch: for a shard just taken over, whose backups hold nothing of
-  // it yet. Call before the journal's writer starts.
+  // it yet. Thread-safe.
   Status SyncNow();
   const ReplicaShipperStats& stats() const { return stats_; }
   // One more backup (thread-safe; false, and no effect, if it is one already or past
@@ -112,8 +140,17 @@ class ReplicaShipper {
 
   // Backups added by AddBackup, taken into backups_ by the writing thread.
   void TakeAdded();
+  Status SyncLocked();
+  // Puts blob `hash` on backup `b`: OK once it holds it or has been dropped from the set.
+  Status ShipBlobTo(Backup& b, const std::string& hash, uint64_t size);
+  // Every complete blob, to a backup being filled by a snapshot (before its last chunk).
+  Status ShipAllBlobsTo(Backup& b);
 
   const ReplicaShipperOptions options_;
+  // Held by every operation on the backups (batches, syncs, blobs, forgets): one at a time.
+  std::mutex work_mu_;
+  BlobSource blobs_;
+  std::string callback_secret_;  // sent with each probe
   std::mutex added_mu_;
   std::vector<std::string> added_;  // guarded by added_mu_
   std::set<std::string> known_;     // every backup, configured or added; guarded by added_mu_

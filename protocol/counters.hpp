@@ -78,6 +78,10 @@ enum class Counter : uint8_t {
   kReplicaBatchesApplied,       // batches applied to copies
   kReplicaSnapshotsApplied,     // snapshots completed into copies
   kReplicaRefused,              // frames refused (stale epochs, other histories, bad frames)
+  kReplicationBlobs,            // blobs held by every in-sync backup before they were acked
+  kReplicationBlobBytes,        // blob bytes shipped to backups, catch-up included
+  kReplicaBlobsStored,          // blobs of other shards stored whole in their copies here
+  kReplicaBlobsForgotten,       // removed from those copies as their primaries' sweeps said
   kShardsTakenOver,             // shards this node serves besides its own (a gauge)
   // ---- batches, bulk actions, payload checks (issue 9) ----
   kBatches,            // submit_batch requests
@@ -222,6 +226,10 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kReplicaBatchesApplied, "replica_batches_applied", false},
     {Counter::kReplicaSnapshotsApplied, "replica_snapshots_applied", false},
     {Counter::kReplicaRefused, "replica_refused", false},
+    {Counter::kReplicationBlobs, "replication_blobs", false},
+    {Counter::kReplicationBlobBytes, "replication_blob_bytes", false},
+    {Counter::kReplicaBlobsStored, "replica_blobs_stored", false},
+    {Counter::kReplicaBlobsForgotten, "replica_blobs_forgotten", false},
     {Counter::kShardsTakenOver, "shards_taken_over", false},
     {Counter::kBatches, "batches", false},
     {Counter::kBatchSpecsRefused, "batch_specs_refused", false},

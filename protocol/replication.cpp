@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <msgpack.hpp>
 
+#include "jobnet/limits.h"
 #include "protocol/msgpack_bounded.hpp"
 
 namespace jobnet::protocol {
@@ -93,7 +94,7 @@ Status DecodeReplFrame(const char* data, size_t size, ReplFrame* out) {
   if (Status s = OpenArray(data, size, kFrameFields, &oh, &it); !s.ok()) return s;
   uint64_t kind = 0;
   if (!ReadUint(it[1], &kind) || kind < static_cast<uint64_t>(ReplKind::kBatch) ||
-      kind > static_cast<uint64_t>(ReplKind::kProbe))
+      kind > static_cast<uint64_t>(ReplKind::kBlobForget))
     return Bad("unknown kind");
   out->kind = static_cast<ReplKind>(kind);
   if (!ReadBytes(it[2], &out->shard) || !ValidShardId(out->shard)) return Bad("bad shard id");
@@ -104,6 +105,16 @@ Status DecodeReplFrame(const char* data, size_t size, ReplFrame* out) {
   if (!ReadBytes(it[6], &out->data)) return Bad("bad data");
   if (out->kind == ReplKind::kBatch && (out->seq == 0 || out->data.empty()))
     return Bad("a batch needs a seq from 1 and data");
+  if (out->kind == ReplKind::kProbe && out->data.size() > kSecretBytesMax)
+    return Bad("a probe's callback secret is longer than " + std::to_string(kSecretBytesMax));
+  if (out->kind == ReplKind::kBlob) {
+    ReplBlobPart part;
+    if (Status s = DecodeBlobPart(out->data, &part); !s.ok()) return s;
+  }
+  if (out->kind == ReplKind::kBlobForget) {
+    std::vector<std::string> hashes;
+    if (Status s = DecodeBlobHashes(out->data, &hashes); !s.ok()) return s;
+  }
   return Status::OK();
 }
 
@@ -136,6 +147,74 @@ Status DecodeReplAck(const char* data, size_t size, ReplAck* out) {
   return Status::OK();
 }
 
+namespace {
+
+bool IsBlobHash(const std::string& h) {
+  if (h.size() != limits::kBlobHashHexBytes) return false;
+  for (char c : h)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+}  // namespace
+
+std::string EncodeBlobPart(const ReplBlobPart& p) {
+  msgpack::sbuffer buf(p.bytes.size() + 96);
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pk.pack_array(4);
+  pk.pack_str(static_cast<uint32_t>(p.hash.size()));
+  pk.pack_str_body(p.hash.data(), static_cast<uint32_t>(p.hash.size()));
+  pk.pack_uint64(p.size);
+  pk.pack_uint64(p.offset);
+  pk.pack_bin(static_cast<uint32_t>(p.bytes.size()));
+  pk.pack_bin_body(p.bytes.data(), static_cast<uint32_t>(p.bytes.size()));
+  return std::string(buf.data(), buf.size());
+}
+
+Status DecodeBlobPart(const std::string& data, ReplBlobPart* out) {
+  msgpack::object_handle oh;
+  if (Status s = UnpackBounded(data.data(), data.size(), kReplicationFrameBytesMax, &oh); !s.ok())
+    return s;
+  const msgpack::object& o = oh.get();
+  if (o.type != msgpack::type::ARRAY || o.via.array.size != 4) return Bad("not a blob part");
+  const msgpack::object* it = o.via.array.ptr;
+  if (!ReadBytes(it[0], &out->hash) || !IsBlobHash(out->hash)) return Bad("bad blob hash");
+  if (!ReadUint(it[1], &out->size) || !ReadUint(it[2], &out->offset)) return Bad("bad blob size");
+  if (!ReadBytes(it[3], &out->bytes) || out->bytes.size() > limits::kBlobChunkBytesMax)
+    return Bad("bad blob bytes");
+  if (out->size > limits::kBlobBytesMaxMax || out->offset > out->size ||
+      out->bytes.size() > out->size - out->offset)
+    return Bad("a blob part beyond its blob");
+  return Status::OK();
+}
+
+std::string EncodeBlobHashes(const std::vector<std::string>& hashes) {
+  msgpack::sbuffer buf(hashes.size() * 66 + 8);
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pk.pack_array(static_cast<uint32_t>(hashes.size()));
+  for (const auto& h : hashes) {
+    pk.pack_str(static_cast<uint32_t>(h.size()));
+    pk.pack_str_body(h.data(), static_cast<uint32_t>(h.size()));
+  }
+  return std::string(buf.data(), buf.size());
+}
+
+Status DecodeBlobHashes(const std::string& data, std::vector<std::string>* out) {
+  msgpack::object_handle oh;
+  if (Status s = UnpackBounded(data.data(), data.size(), kReplicationFrameBytesMax, &oh); !s.ok())
+    return s;
+  const msgpack::object& o = oh.get();
+  if (o.type != msgpack::type::ARRAY || o.via.array.size > kBlobForgetMax)
+    return Bad("not a list of at most " + std::to_string(kBlobForgetMax) + " blob hashes");
+  out->clear();
+  for (uint32_t i = 0; i < o.via.array.size; ++i) {
+    std::string h;
+    if (!ReadBytes(o.via.array.ptr[i], &h) || !IsBlobHash(h)) return Bad("bad blob hash");
+    out->push_back(std::move(h));
+  }
+  return Status::OK();
+}
+
 CopyDecision DecideCopy(const CopyState& c, const ReplFrame& f) {
   auto answer = [](ReplCode code, std::string message = {}) {
     return CopyDecision{CopyStep::kAnswer, code, std::move(message)};
@@ -158,7 +237,12 @@ CopyDecision DecideCopy(const CopyState& c, const ReplFrame& f) {
                       "sender stops");
   switch (f.kind) {
     case ReplKind::kProbe:
+      if (!f.data.empty()) return CopyDecision{CopyStep::kKeepSecret, ReplCode::kApplied, {}};
       return answer(ReplCode::kApplied);
+    case ReplKind::kBlob:
+      return CopyDecision{CopyStep::kApplyBlob, ReplCode::kApplied, {}};
+    case ReplKind::kBlobForget:
+      return CopyDecision{CopyStep::kForgetBlobs, ReplCode::kApplied, {}};
     case ReplKind::kBatch:
       if (pos.complete && pos.epoch == f.epoch && f.seq <= pos.seq)
         return answer(ReplCode::kApplied);  // a resend of what is applied

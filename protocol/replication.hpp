@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "jobnet/status.h"
 
@@ -38,8 +39,33 @@ enum class ReplKind : uint8_t {
   kSnapshotFirst = 2,  // the first chunk of a snapshot: the copy is emptied, then filled
   kSnapshotChunk = 3,  // a further chunk
   kSnapshotLast = 4,   // the last chunk: the copy is complete at (epoch, seq)
-  kProbe = 5,          // no data: asks for the backup's position (a primary starting)
+  kProbe = 5,          // asks for the backup's position (a primary starting); data: the
+                       // shard's callback secret (or empty), kept beside the copy
+  kBlob = 6,           // data: a ReplBlobPart of a blob of the shard's blob store
+  kBlobForget = 7,     // data: EncodeBlobHashes of blobs the primary's sweep removed
 };
+
+// A shard's blobs (payloads and results stored as blobs) go to its backups too: a blob is
+// acknowledged to its writer only once every backup in the in-sync set holds it (as a journal
+// batch is), so the jobs that name it find it on whichever node takes the shard over. A part
+// with no bytes asks whether the backup holds the blob; the answer to a kBlob frame is kApplied
+// with `complete` = the blob is whole there and `seq` = the bytes it holds from 0 (where the
+// next part begins), or a refusal as for any frame.
+struct ReplBlobPart {
+  std::string hash;  // SHA-256, 64 lower-case hex digits
+  uint64_t size = 0;  // of the whole blob
+  uint64_t offset = 0;
+  std::string bytes;  // at most kBlobChunkBytesMax
+};
+std::string EncodeBlobPart(const ReplBlobPart& p);
+// kCorruption unless it is a part with a well-formed hash, within the blob and the chunk limit.
+Status DecodeBlobPart(const std::string& data, ReplBlobPart* out);
+// At most this many hashes in one kBlobForget frame.
+constexpr size_t kBlobForgetMax = 4096;
+std::string EncodeBlobHashes(const std::vector<std::string>& hashes);
+Status DecodeBlobHashes(const std::string& data, std::vector<std::string>* out);
+// A probe carries a callback secret of at most this many bytes.
+constexpr size_t kSecretBytesMax = 1024;
 
 struct ReplFrame {
   ReplKind kind = ReplKind::kBatch;
@@ -102,6 +128,9 @@ enum class CopyStep : uint8_t {
   kApplyChunk,      // apply `data` to the staging copy
   kFinishSnapshot,  // apply `data` to the staging copy, which replaces the copy, complete at
                     // (epoch, seq)
+  kApplyBlob,       // store the blob part in the shard's copy of its blobs (or say what it holds)
+  kForgetBlobs,     // remove these blobs from it
+  kKeepSecret,      // keep the probe's callback secret beside the copy, then answer the probe
 };
 
 struct CopyDecision {

@@ -136,7 +136,68 @@ Status BlobStore::Remove(const std::string& hash) {
   return FromRocks(s, "remove blob " + hash);
 }
 
+Status BlobStore::Replicated(const std::string& hash, uint64_t size) const {
+  if (!options_.replicate) return Status::OK();
+  Status s = options_.replicate(hash, size);
+  if (s.ok()) return s;
+  return Status(s.code(), "blob " + hash + " is stored on this node but not on its shard's "
+                          "backups (" + s.message() + "); put it again");
+}
+
 Result<protocol::BlobStoredReply> BlobStore::PutChunk(const protocol::BlobPutRequest& r) {
+  auto reply = PutChunkHere(r);
+  if (reply.ok() && reply.value().complete)
+    JOBNET_TRY(Replicated(r.hash, reply.value().size));
+  return reply;
+}
+
+Result<std::string> BlobStore::WriteBlob(const std::string& data) {
+  auto hash = WriteBlobHere(data);
+  if (hash.ok()) JOBNET_TRY(Replicated(hash.value(), data.size()));
+  return hash;
+}
+
+Result<protocol::BlobStoredReply> BlobStore::Progress(const std::string& hash,
+                                                      uint64_t size) const {
+  Meta m;
+  bool found = false;
+  JOBNET_TRY(LoadMeta(hash, &m, &found));
+  protocol::BlobStoredReply reply{hash, size, 0, false};
+  if (!found || (!m.complete && m.size != size)) return reply;
+  reply.size = m.size;
+  reply.received = m.received;
+  reply.complete = m.complete;
+  return reply;
+}
+
+Status BlobStore::Forget(const std::vector<std::string>& hashes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& hash : hashes) {
+    Meta m;
+    bool found = false;
+    JOBNET_TRY(LoadMeta(hash, &m, &found));
+    if (!found) continue;
+    JOBNET_TRY(Remove(hash));
+    if (m.complete) {
+      stats_.blobs--;
+      stats_.bytes -= m.size;
+    }
+    stats_.removed++;
+  }
+  return Status::OK();
+}
+
+Status BlobStore::ForEachComplete(
+    const std::function<Status(const std::string& hash, uint64_t size)>& each) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("B:"); it->Valid() && it->key().starts_with("B:"); it->Next()) {
+    if (it->value().size() != 25 || it->value()[0] != 1) continue;  // partial
+    JOBNET_TRY(each(it->key().ToString().substr(2), GetFixed(it->value().data() + 1, 8)));
+  }
+  return FromRocks(it->status(), "scan blobs");
+}
+
+Result<protocol::BlobStoredReply> BlobStore::PutChunkHere(const protocol::BlobPutRequest& r) {
   JOBNET_TRY(protocol::Validate(r, options_.blob_bytes_max));
   std::lock_guard<std::mutex> lock(mu_);
   const uint64_t now = Now();
@@ -246,7 +307,7 @@ Result<uint64_t> BlobStore::BlobSize(const std::string& hash) {
   return m.size;
 }
 
-Result<std::string> BlobStore::WriteBlob(const std::string& data) {
+Result<std::string> BlobStore::WriteBlobHere(const std::string& data) {
   if (data.size() > options_.blob_bytes_max)
     return Status::TooLarge("blob of " + std::to_string(data.size()) + " bytes; the limit is " +
                             std::to_string(options_.blob_bytes_max));
@@ -293,6 +354,7 @@ Result<uint64_t> BlobStore::Sweep(const std::function<bool(const std::string& ha
     JOBNET_TRY(FromRocks(it->status(), "scan blobs"));
   }
   uint64_t removed = 0;
+  std::vector<std::string> gone;
   for (const auto& hash : candidates) {
     if (referenced(hash)) continue;
     std::lock_guard<std::mutex> lock(mu_);
@@ -307,7 +369,9 @@ Result<uint64_t> BlobStore::Sweep(const std::function<bool(const std::string& ha
     }
     stats_.removed++;
     removed++;
+    gone.push_back(hash);
   }
+  if (!gone.empty() && options_.removed) options_.removed(gone);
   return removed;
 }
 

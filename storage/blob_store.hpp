@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "jobnet/limits.h"
 #include "jobnet/status.h"
@@ -42,6 +43,13 @@ struct BlobStoreOptions {
   std::function<uint64_t()> now_ms;
   // RocksDB's warnings and errors, one line each (as JournalOptions::log). Unset: stderr.
   std::function<void(const std::string& line)> log;
+  // With backups (docs/failover.md §6): puts blob `hash` of `size` bytes, complete here, on
+  // every backup of the shard; a put or write answers complete only once this has succeeded
+  // (its error otherwise: the blob stays here, and a put of it again ships it again). Called
+  // without the store's lock, on the writer's thread.
+  std::function<Status(const std::string& hash, uint64_t size)> replicate;
+  // Told the blobs a sweep removed (so that the backups remove theirs). Unset: nobody.
+  std::function<void(const std::vector<std::string>& hashes)> removed;
 };
 
 struct BlobStoreStats {
@@ -81,6 +89,15 @@ class BlobStore : public protocol::BlobAccess {
   // The deletes are not synced: one a crash undoes is done again by the next sweep.
   Result<uint64_t> Sweep(const std::function<bool(const std::string& hash)>& referenced);
 
+  // Where an upload of `hash` stands here: received = the bytes held from 0 (0 if none, or if
+  // the upload under way is of another size than `size`), complete once it is whole.
+  Result<protocol::BlobStoredReply> Progress(const std::string& hash, uint64_t size) const;
+  // Removes these blobs, complete or partial, at once (a backup's copy, told of a sweep).
+  Status Forget(const std::vector<std::string>& hashes);
+  // Calls `each` with the hash and size of every complete blob, in hash order, until it fails.
+  Status ForEachComplete(
+      const std::function<Status(const std::string& hash, uint64_t size)>& each) const;
+
   BlobStoreStats stats() const;
   uint64_t blob_bytes_max() const { return options_.blob_bytes_max; }
 
@@ -93,6 +110,10 @@ class BlobStore : public protocol::BlobAccess {
   };
   BlobStore() = default;
   uint64_t Now() const;
+  Result<protocol::BlobStoredReply> PutChunkHere(const protocol::BlobPutRequest& r);
+  Result<std::string> WriteBlobHere(const std::string& data);
+  // Runs options_.replicate for a blob complete here.
+  Status Replicated(const std::string& hash, uint64_t size) const;
   // *found = false if there is no meta record for `hash`.
   Status LoadMeta(const std::string& hash, Meta* meta, bool* found) const;
   // Reads chunk `index` of `hash` into *out.

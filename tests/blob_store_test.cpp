@@ -2,6 +2,7 @@
 // the size limit at max and max+1, durability across a reopen, and the sweep: a blob no job
 // refers to goes once its grace period is over, a referenced one stays, a stale partial upload
 // goes. Method: a real RocksDB store in a temporary directory, with a fake clock.
+#include <algorithm>
 #include <filesystem>
 #include <random>
 
@@ -31,12 +32,21 @@ class BlobStoreTest : public ::testing::Test {
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
-  void Open(uint64_t bytes_max = 8 * kChunk) {
+  void Open(uint64_t bytes_max = 8 * kChunk, bool replicated = false) {
     store_.reset();
     BlobStoreOptions o;
     o.blob_bytes_max = bytes_max;
     o.grace_ms = 1000;
     o.now_ms = [this] { return now_; };
+    if (replicated) {
+      o.replicate = [this](const std::string& hash, uint64_t size) {
+        shipped_.emplace_back(hash, size);
+        return ship_;
+      };
+      o.removed = [this](const std::vector<std::string>& hashes) {
+        forgotten_.insert(forgotten_.end(), hashes.begin(), hashes.end());
+      };
+    }
     ASSERT_TRUE(BlobStore::Open(dir_, o, &store_).ok());
   }
   static std::string Bytes(size_t n, uint32_t seed = 1) {
@@ -58,6 +68,10 @@ class BlobStoreTest : public ::testing::Test {
   std::string dir_;
   uint64_t now_ = 1'000'000;
   std::unique_ptr<BlobStore> store_;
+  // With replicated stores: what was shipped and forgotten, and what shipping answers.
+  std::vector<std::pair<std::string, uint64_t>> shipped_;
+  std::vector<std::string> forgotten_;
+  Status ship_;
 };
 
 TEST_F(BlobStoreTest, ChunkedUploadIsReadBackWholeAndByRange) {
@@ -190,6 +204,59 @@ TEST_F(BlobStoreTest, PuttingABlobAgainRestartsItsGracePeriod) {
   now_ += 900;  // 1800 since the first put, 900 since the second
   EXPECT_EQ(store_->Sweep([](const std::string&) { return false; }).value(), 0u);
   EXPECT_TRUE(store_->ReadBlob(h).ok());
+}
+
+// With backups, a blob is acknowledged only once it is shipped: the last chunk of an upload and
+// a handler's write both ship it, a put of a blob already here ships it again (the backups may
+// have missed it), and a shipping error is the put's error, the blob kept here.
+TEST_F(BlobStoreTest, ABlobIsAckedOnlyOnceShippedAndAPutAgainShipsAgain) {
+  Open(8 * kChunk, /*replicated=*/true);
+  std::string data = Bytes(2 * kChunk + 5);
+  const std::string hash = base::Sha256Hex(data);
+  ASSERT_TRUE(Upload(data, hash).ok());
+  ASSERT_EQ(shipped_.size(), 1u);  // the last chunk only
+  EXPECT_EQ(shipped_[0], std::make_pair(hash, uint64_t{data.size()}));
+  ship_ = Status::Unavailable("backup n2 is silent");
+  auto again = store_->PutChunk(BlobPutRequest{hash, data.size(), 0, data.substr(0, kChunk)});
+  ASSERT_TRUE(again.status().IsUnavailable());
+  EXPECT_NE(again.status().message().find("not on its shard's backups"), std::string::npos)
+      << again.status().message();
+  EXPECT_EQ(shipped_.size(), 2u);
+  auto w = store_->WriteBlob("a result");
+  EXPECT_TRUE(w.status().IsUnavailable());
+  EXPECT_TRUE(store_->ReadBlob(base::Sha256Hex("a result")).ok());  // kept here
+  ship_ = Status::OK();
+  EXPECT_TRUE(store_->WriteBlob("a result").ok());
+  EXPECT_EQ(shipped_.size(), 4u);
+  // What a backup asks: where an upload stands, every complete blob, and forgetting some.
+  auto at = store_->Progress(hash, data.size());
+  ASSERT_TRUE(at.ok());
+  EXPECT_TRUE(at.value().complete);
+  std::string other = Bytes(2 * kChunk, 9);
+  const std::string other_hash = base::Sha256Hex(other);
+  ASSERT_TRUE(store_->PutChunk(BlobPutRequest{other_hash, other.size(), 0, other.substr(0, kChunk)})
+                  .ok());
+  EXPECT_EQ(store_->Progress(other_hash, other.size()).value().received, kChunk);
+  EXPECT_EQ(store_->Progress(other_hash, other.size() + 1).value().received, 0u);  // another size
+  std::vector<std::string> complete;
+  ASSERT_TRUE(store_
+                  ->ForEachComplete([&](const std::string& h, uint64_t size) {
+                    complete.push_back(h + ":" + std::to_string(size));
+                    return Status::OK();
+                  })
+                  .ok());
+  std::vector<std::string> want{hash + ":" + std::to_string(data.size()),
+                                base::Sha256Hex("a result") + ":8"};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(complete, want);  // the partial upload is not listed
+  ASSERT_TRUE(store_->Forget({hash, other_hash, std::string(64, 'e')}).ok());
+  EXPECT_TRUE(store_->ReadBlob(hash).status().IsNotFound());
+  EXPECT_EQ(store_->Progress(other_hash, other.size()).value().received, 0u);
+  EXPECT_EQ(store_->stats().blobs, 1u);
+  // The sweep says what it removed.
+  now_ += 1000;
+  EXPECT_EQ(store_->Sweep([](const std::string&) { return false; }).value(), 1u);
+  EXPECT_EQ(forgotten_, std::vector<std::string>{base::Sha256Hex("a result")});
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "base/exit_codes.hpp"
 #include "coord/etcd_client.hpp"
 #include "etcd_harness.hpp"
+#include "jobnet/limits.h"
 #include "node_harness.hpp"
 #include "pipelined_client.hpp"
 #include "protocol/messages.hpp"
@@ -234,6 +235,48 @@ TEST_F(FailoverTest, KilledPrimaryWithItsDiskLostIsTakenOverAndNoAcknowledgedJob
   ASSERT_TRUE(own.ok()) << own.status().ToString();
   EXPECT_EQ(own.value().id.rfind("n2-", 0), 0u);
   EXPECT_EQ(Succeeded(*c2, {own.value().id}), 1);
+}
+
+// A job's input blob, put on n1 before the job was submitted, is on n2 before the put was
+// answered: with n1's disk gone, n2 answers the blob for the job, and signs n1's callbacks with
+// the secret n1 made.
+TEST_F(FailoverTest, ATakenOverShardsBlobsAndCallbackSecretSurviveItsPrimarysDisk) {
+  auto c1 = n1_->Connect(10000);
+  ASSERT_TRUE(c1);
+  std::string data(2 * limits::kBlobChunkBytesMax + 4321, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 31) >> 3);
+  auto put = c1->PutBlob(data);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  const std::string hash = put.value();
+  EXPECT_EQ(Counter(*c1, "replication_blobs"), 1u);
+  // {"blob": hash}: the job holds the blob (the sweep keeps it while the job is kept).
+  const std::string payload = std::string("\x81\xa4" "blob\xd9\x40", 8) + hash;
+  auto job = c1->Submit(Spec("echo", payload));
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  ASSERT_EQ(Succeeded(*c1, {job.value().id}), 1);
+  std::string secret;
+  std::getline(std::ifstream(n1_->data() + "/callback.secret"), secret);
+  ASSERT_EQ(secret.size(), 64u);
+
+  n1_->Kill();
+  std::filesystem::remove_all(n1_->data());
+  ASSERT_TRUE(Eventually([&] { return Shard("n1").first == "n2"; }, std::chrono::seconds(30)));
+  auto c2 = n2_->Connect(5000);
+  ASSERT_TRUE(c2);
+  Result<std::string> got = Status::Unavailable("not asked");
+  Eventually(
+      [&] {
+        got = c2->GetBlob(hash, job.value().id);
+        return got.ok() || !got.status().IsUnavailable();
+      },
+      std::chrono::seconds(30));
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_TRUE(got.value() == data);
+  EXPECT_EQ(Counter(*c2, "replica_blobs_stored"), 1u);
+  std::string kept;
+  std::getline(std::ifstream(n2_->data() + "/replicas/n1/callback.secret"), kept);
+  EXPECT_EQ(kept, secret);
+  EXPECT_TRUE(LogHas(*n2_, "signed with the secret from " + n2_->data() + "/replicas/n1/"));
 }
 
 TEST_F(FailoverTest, ATakenOverShardStaysWithItsNewHolderAcrossRestarts) {

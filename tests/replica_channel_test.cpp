@@ -8,10 +8,13 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 
+#include "jobnet/limits.h"
 #include "node/replica_server.hpp"
 #include "node/replica_shipper.hpp"
 #include "node_harness.hpp"
+#include "storage/blob_store.hpp"
 #include "storage/journal.hpp"
 
 namespace jobnet {
@@ -134,6 +137,97 @@ TEST_F(ReplicaChannelTest, OlderEpochsAndReplacedJournalsAreRefused) {
   // Once the backup has taken the shard over, even the real primary is deposed.
   s = WriteJobs(p, 1);
   EXPECT_TRUE(s.IsConflict()) << s.ToString();
+}
+
+// A shard's blobs and callback secret reach its backups (docs/failover.md §6): a blob is on
+// the backup before its put is answered, a backup that joins later gets every blob with its
+// snapshot, a sweep's removals follow, and the node that takes the shard over finds the blobs
+// and the secret where its own node kept them.
+TEST_F(ReplicaChannelTest, BlobsAndTheCallbackSecretGoWithTheCopy) {
+  std::atomic<int64_t> epoch{3};
+  Primary p = OpenPrimary("primary", &epoch);
+  uint64_t now = 1'000'000;
+  BlobStoreOptions bo;
+  bo.grace_ms = 1000;
+  bo.now_ms = [&now] { return now; };
+  bo.replicate = [sh = p.shipper](const std::string& h, uint64_t size) {
+    return sh->ShipBlob(h, size);
+  };
+  bo.removed = [sh = p.shipper](const std::vector<std::string>& h) { sh->ForgetBlobs(h); };
+  std::shared_ptr<BlobStore> blobs;
+  {
+    std::unique_ptr<BlobStore> b;
+    ASSERT_TRUE(BlobStore::Open((base_ / "primary-blobs").string(), bo, &b).ok());
+    blobs = std::move(b);
+  }
+  BlobSource source;
+  source.each = [blobs](const std::function<Status(const std::string&, uint64_t)>& each) {
+    return blobs->ForEachComplete(each);
+  };
+  source.read = [blobs](const std::string& h, uint64_t off) -> Result<std::string> {
+    auto part = blobs->GetChunk({h, off, 0, {}});
+    if (!part.ok()) return part.status();
+    return part.value().data;
+  };
+  source.has = [blobs](const std::string& h) { return blobs->BlobSize(h).ok(); };
+  p.shipper->SetBlobs(source);
+  p.shipper->SetCallbackSecret("s3cret");
+
+  // Three chunks and a bit: shipped part by part before the write returns.
+  std::string big(3 * limits::kBlobChunkBytesMax + 77, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 + 1);
+  auto big_hash = blobs->WriteBlob(big);
+  ASSERT_TRUE(big_hash.ok()) << big_hash.status().ToString();
+  EXPECT_EQ(server_->stats().blobs_stored.load(), 1u);
+  ASSERT_TRUE(WriteJobs(p, 2).ok());
+  auto small = blobs->WriteBlob("small");
+  ASSERT_TRUE(small.ok());
+  auto gone = blobs->WriteBlob("swept");
+  ASSERT_TRUE(gone.ok());
+  EXPECT_EQ(p.shipper->stats().blobs.load(), 3u);
+  // Putting one again asks the backup, which has it: nothing more is sent.
+  const uint64_t sent = p.shipper->stats().blob_bytes.load();
+  ASSERT_TRUE(blobs->WriteBlob("small").ok());
+  EXPECT_EQ(p.shipper->stats().blob_bytes.load(), sent);
+
+  // A backup added later gets the journal and every blob before its copy is complete.
+  ReplicaServerOptions lo;
+  lo.listen = "tcp://127.0.0.1:" + std::to_string(testing::FreePort());
+  lo.dir = (base_ / "late").string();
+  std::unique_ptr<ReplicaServer> late;
+  ASSERT_TRUE(ReplicaServer::Start(lo, &late).ok());
+  ASSERT_TRUE(p.shipper->AddBackup(lo.listen));
+  EXPECT_FALSE(p.shipper->AddBackup(lo.listen));  // known
+  ASSERT_TRUE(p.shipper->SyncNow().ok());
+  EXPECT_EQ(late->stats().blobs_stored.load(), 3u);
+  ReplicaPosition pos;
+  EXPECT_TRUE(late->HasCompleteCopy("n1", &pos));
+
+  // The sweep removes "swept" here, and so on both backups; "small" is put again first, and
+  // stays everywhere.
+  now += 1000;
+  ASSERT_TRUE(blobs->WriteBlob("small").ok());
+  auto referenced = [&](const std::string& h) { return h == big_hash.value(); };
+  EXPECT_EQ(blobs->Sweep(referenced).value(), 1u);
+  EXPECT_EQ(server_->stats().blobs_forgotten.load(), 1u);
+  EXPECT_EQ(late->stats().blobs_forgotten.load(), 1u);
+
+  // Taken over: the copy's blobs and secret are where the shard's node keeps them.
+  for (ReplicaServer* server : {server_.get(), late.get()}) {
+    std::string dir;
+    ASSERT_TRUE(server->Release("n1", &dir).ok());
+    std::unique_ptr<BlobStore> copy;
+    ASSERT_TRUE(BlobStore::Open(dir + "/blobs", BlobStoreOptions{}, &copy).ok());
+    auto back = copy->ReadBlob(big_hash.value());
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_TRUE(back.value() == big);
+    EXPECT_EQ(copy->ReadBlob(small.value()).value(), "small");
+    EXPECT_TRUE(copy->ReadBlob(gone.value()).status().IsNotFound());
+    std::ifstream secret(dir + "/callback.secret");
+    std::string line;
+    std::getline(secret, line);
+    EXPECT_EQ(line, "s3cret");
+  }
 }
 
 }  // namespace

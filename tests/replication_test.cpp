@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <random>
 
+#include "jobnet/limits.h"
 #include "storage/journal.hpp"
 
 namespace jobnet {
@@ -72,6 +73,46 @@ TEST(ReplicationCodecTest, HostileFramesAreRefused) {
     (void)protocol::DecodeReplFrame(junk.data(), junk.size(), &out);
     (void)protocol::DecodeReplAck(junk.data(), junk.size(), &a);
   }
+}
+
+TEST(ReplicationCodecTest, BlobPartsAndForgetListsAreBoundedAndRoundTrip) {
+  const std::string hash(64, 'a');
+  protocol::ReplBlobPart p{hash, 10, 4, "bytes"}, q;
+  ASSERT_TRUE(protocol::DecodeBlobPart(protocol::EncodeBlobPart(p), &q).ok());
+  EXPECT_EQ(q.hash, hash);
+  EXPECT_EQ(q.size, 10u);
+  EXPECT_EQ(q.offset, 4u);
+  EXPECT_EQ(q.bytes, "bytes");
+  auto bad = [&](const protocol::ReplBlobPart& part) {
+    return protocol::DecodeBlobPart(protocol::EncodeBlobPart(part), &q).IsCorruption();
+  };
+  EXPECT_TRUE(bad({"../" + std::string(61, 'a'), 10, 0, "x"}));      // not a hash
+  EXPECT_TRUE(bad({std::string(64, 'A'), 10, 0, "x"}));             // upper case
+  EXPECT_TRUE(bad({hash, 10, 8, "xyz"}));                           // past the blob's end
+  EXPECT_TRUE(bad({hash, 10, 11, ""}));                             // offset past it
+  EXPECT_TRUE(bad({hash, limits::kBlobBytesMaxMax + 1, 0, "x"}));  // larger than any blob
+  EXPECT_TRUE(bad({hash, 5ull << 20, 0, std::string(limits::kBlobChunkBytesMax + 1, 'x')}));
+  EXPECT_FALSE(bad({hash, 0, 0, ""}));  // the empty blob
+  std::vector<std::string> hashes{hash, std::string(64, 'b')}, back;
+  ASSERT_TRUE(protocol::DecodeBlobHashes(protocol::EncodeBlobHashes(hashes), &back).ok());
+  EXPECT_EQ(back, hashes);
+  EXPECT_FALSE(protocol::DecodeBlobHashes(
+                   protocol::EncodeBlobHashes(std::vector<std::string>(
+                       protocol::kBlobForgetMax + 1, hash)),
+                   &back)
+                   .ok());
+  EXPECT_FALSE(protocol::DecodeBlobHashes(protocol::EncodeBlobHashes({"not-a-hash"}), &back).ok());
+  // A frame carries its part or list checked: a bad one is refused before any store sees it.
+  ReplFrame out;
+  auto refused = [&](ReplKind kind, std::string data) {
+    std::string bytes = protocol::EncodeReplFrame(ReplFrame{kind, "n1", 1, 0, "h1", data});
+    return !protocol::DecodeReplFrame(bytes.data(), bytes.size(), &out).ok();
+  };
+  EXPECT_FALSE(refused(ReplKind::kBlob, protocol::EncodeBlobPart(p)));
+  EXPECT_TRUE(refused(ReplKind::kBlob, "junk"));
+  EXPECT_TRUE(refused(ReplKind::kBlobForget, protocol::EncodeBlobPart(p)));
+  EXPECT_FALSE(refused(ReplKind::kProbe, std::string(protocol::kSecretBytesMax, 's')));
+  EXPECT_TRUE(refused(ReplKind::kProbe, std::string(protocol::kSecretBytesMax + 1, 's')));
 }
 
 class ReplicaJournalTest : public ::testing::Test {

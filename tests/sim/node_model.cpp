@@ -955,6 +955,10 @@ void World::OnFrame(int m, int from, const std::string& bytes, uint64_t gen,
           c.pos = protocol::ReplicaPosition{f.epoch, f.seq, true, f.history};
           report_.snapshots++;
           break;
+        case protocol::CopyStep::kApplyBlob:  // blobs and secrets are not modelled
+        case protocol::CopyStep::kForgetBlobs:
+        case protocol::CopyStep::kKeepSecret:
+          return Fail("a frame kind the simulated primaries never send");
       }
       if (d.step != protocol::CopyStep::kAnswer)
         ack = ReplAck{ReplCode::kApplied, f.shard, c.pos.epoch, c.pos.seq, c.pos.complete, ""};
