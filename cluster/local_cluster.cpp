@@ -228,6 +228,98 @@ pid_t StartDetached(const std::string& exe, const LocalNode& node) {
   return node_pid;
 }
 
+// Whether this process could listen on 127.0.0.1:`port` now (as a node does: SO_REUSEADDR);
+// an error that names the port otherwise, before anything is started.
+Status PortFree(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::Unavailable("cannot make a socket to check ports");
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok =
+      ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && ::listen(fd, 1) == 0;
+  ::close(fd);
+  if (ok) return Status::OK();
+  return Status::Unavailable("port " + std::to_string(port) +
+                             " on 127.0.0.1 is in use (another cluster, or another program): "
+                             "choose another --base-port (or --http-base-port)");
+}
+
+// The local etcd of a cluster with replicas: clients on `client_port`, its peer port next.
+LocalNode EtcdProcess(const std::string& abs, const std::string& exe, int client_port) {
+  LocalNode e;
+  e.id = "etcd";
+  e.exe = exe;
+  e.data = abs + "/etcd";
+  e.log = abs + "/etcd.log";
+  e.endpoint = "http://127.0.0.1:" + std::to_string(client_port);
+  const std::string peer = "http://127.0.0.1:" + std::to_string(client_port + 1);
+  e.args = {"--name",
+            "jobnet-etcd",
+            "--data-dir",
+            e.data,
+            "--listen-client-urls",
+            e.endpoint,
+            "--advertise-client-urls",
+            e.endpoint,
+            "--listen-peer-urls",
+            peer,
+            "--initial-advertise-peer-urls",
+            peer,
+            "--initial-cluster",
+            "jobnet-etcd=" + peer,
+            "--logger",
+            "zap",
+            "--log-level",
+            "warn"};
+  return e;
+}
+
+// <abs>/cluster.json: what `cluster` commands after `up` read (Load).
+Status WriteManifest(const std::string& abs, const std::string& exe,
+                     const std::vector<LocalNode>& nodes, const LocalNode* etcd) {
+  nlohmann::json j;
+  j["exe"] = exe;
+  j["nodes"] = nlohmann::json::array();
+  for (const auto& node : nodes)
+    j["nodes"].push_back({{"id", node.id},
+                          {"endpoint", node.endpoint},
+                          {"http", node.http},
+                          {"data", node.data},
+                          {"log", node.log},
+                          {"args", node.args}});
+  if (etcd != nullptr)
+    j["etcd"] = {{"endpoint", etcd->endpoint},
+                 {"data", etcd->data},
+                 {"log", etcd->log},
+                 {"exe", etcd->exe},
+                 {"args", etcd->args}};
+  std::ofstream f(abs + "/cluster.json", std::ios::trunc);
+  f << j.dump(2) << "\n";
+  if (!f) return Status::Storage("cannot write " + abs + "/cluster.json");
+  return Status::OK();
+}
+
+// Up means formed: every node has heard every peer's heartbeat (bounded to 5 s; not fatal).
+void AwaitFormed(const std::vector<LocalNode>& nodes) {
+  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (const auto& node : nodes) {
+    std::unique_ptr<Client> client;
+    if (!Client::Connect(ClientOptions::Single(node.endpoint, 500), &client).ok()) continue;
+    while (std::chrono::steady_clock::now() < end) {
+      auto st = client->Stats();
+      size_t alive = 0;
+      if (st.ok())
+        for (const auto& p : st.value().peers) alive += p.state == "alive";
+      if (st.ok() && alive == st.value().peers.size()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> LocalCluster::endpoints() const {
@@ -317,6 +409,11 @@ Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_po
         return Status::InvalidArgument("a cluster is already running in " + dir +
                                        " (`jobnet cluster down --dir " + dir + "` first)");
   }
+  // The processes' own ports (the proxies' are their caller's, listening already).
+  for (int p = 0; p < (replicas > 1 ? 2 * n + 2 : n); ++p)
+    if (Status s = PortFree(base_port + p); !s.ok()) return s;
+  for (int p = 0; http_base_port != 0 && p < n; ++p)
+    if (Status s = PortFree(http_base_port + p); !s.ok()) return s;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status::Storage("cannot create " + dir + ": " + ec.message());
@@ -367,53 +464,8 @@ Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_po
     node.args.insert(node.args.end(), extra_args.begin(), extra_args.end());
     c.nodes_.push_back(std::move(node));
   }
-  if (replicas > 1) {
-    c.etcd_.id = "etcd";
-    c.etcd_.exe = etcd_exe;
-    c.etcd_.data = abs + "/etcd";
-    c.etcd_.log = abs + "/etcd.log";
-    c.etcd_.endpoint = "http://127.0.0.1:" + std::to_string(base_port + 2 * n);
-    const std::string peer = "http://127.0.0.1:" + std::to_string(base_port + 2 * n + 1);
-    c.etcd_.args = {"--name",
-                    "jobnet-etcd",
-                    "--data-dir",
-                    c.etcd_.data,
-                    "--listen-client-urls",
-                    c.etcd_.endpoint,
-                    "--advertise-client-urls",
-                    c.etcd_.endpoint,
-                    "--listen-peer-urls",
-                    peer,
-                    "--initial-advertise-peer-urls",
-                    peer,
-                    "--initial-cluster",
-                    "jobnet-etcd=" + peer,
-                    "--logger",
-                    "zap",
-                    "--log-level",
-                    "warn"};
-  }
-  nlohmann::json j;
-  j["exe"] = c.exe_;
-  j["nodes"] = nlohmann::json::array();
-  for (const auto& node : c.nodes_)
-    j["nodes"].push_back({{"id", node.id},
-                          {"endpoint", node.endpoint},
-                          {"http", node.http},
-                          {"data", node.data},
-                          {"log", node.log},
-                          {"args", node.args}});
-  if (c.etcd() != nullptr)
-    j["etcd"] = {{"endpoint", c.etcd_.endpoint},
-                 {"data", c.etcd_.data},
-                 {"log", c.etcd_.log},
-                 {"exe", c.etcd_.exe},
-                 {"args", c.etcd_.args}};
-  {
-    std::ofstream f(abs + "/cluster.json", std::ios::trunc);
-    f << j.dump(2) << "\n";
-    if (!f) return Status::Storage("cannot write " + abs + "/cluster.json");
-  }
+  if (replicas > 1) c.etcd_ = EtcdProcess(abs, etcd_exe, base_port + 2 * n);
+  if (Status s = WriteManifest(abs, c.exe_, c.nodes_, c.etcd()); !s.ok()) return s;
   // etcd first: a node with --etcd gives up at once when it cannot hold its shard.
   if (c.etcd() != nullptr)
     if (Status s = c.Start(c.etcd_); !s.ok()) return s;
@@ -428,20 +480,7 @@ Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_po
         return Status::Unavailable("node " + node.id + " did not start; see " + node.log);
     }
   }
-  // Up means formed: every node has heard every peer's heartbeat (bounded; not fatal).
-  auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  for (const auto& node : c.nodes_) {
-    std::unique_ptr<Client> client;
-    if (!Client::Connect(ClientOptions::Single(node.endpoint, 500), &client).ok()) continue;
-    while (std::chrono::steady_clock::now() < end) {
-      auto st = client->Stats();
-      size_t alive = 0;
-      if (st.ok())
-        for (const auto& p : st.value().peers) alive += p.state == "alive";
-      if (st.ok() && alive == st.value().peers.size()) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  }
+  AwaitFormed(c.nodes_);
   return c;
 }
 
