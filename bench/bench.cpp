@@ -40,6 +40,7 @@
 #include "bench/beanstalk_client.hpp"
 #include "bench/stages.hpp"
 #include "jobnet/client.h"
+#include "jobnet/keys.h"
 
 using namespace jobnet;
 using Clock = std::chrono::steady_clock;
@@ -108,6 +109,8 @@ std::string Payload(uint32_t bytes) {
 
 struct Options {
   std::vector<std::string> endpoints;
+  CurveKeys key;           // --key-file: a node with principals (docs/operations.md §21)
+  std::string server_key;  // --server-key: the node's public key, for every endpoint
   uint32_t clients = 8, window = 64, payload_bytes = 6, consumers = 0;
   uint64_t jobs = 20000, delay_ms = 0;
   uint32_t sleep_ms = 0;  // > 0: `sleep` jobs of this many ms (the workers, not the CPU, limit)
@@ -121,6 +124,16 @@ struct Options {
   uint32_t wait_timeout_s = 120;
   int node_pid = 0;           // > 0: sample this process's RSS while the requests run
 };
+
+// One node's client options, with the bench's CURVE keys.
+ClientOptions SingleFor(const Options& o, const std::string& endpoint) {
+  ClientOptions co = ClientOptions::Single(endpoint, 10000);
+  if (!o.key.empty()) {
+    co.key = o.key;
+    co.server_keys[endpoint] = o.server_key;
+  }
+  return co;
+}
 
 // The job every bench client submits: `sleep` jobs of --sleep-ms, else --type jobs with a
 // --payload-bytes payload; delayed by --delay-ms.
@@ -279,7 +292,7 @@ int JobnetBatch(const Options& o, const std::vector<std::unique_ptr<Client>>& ad
   auto t0 = Clock::now();
   for (uint32_t c = 0; c < o.clients; ++c) {
     threads.emplace_back([&, c] {
-      ClientOptions co = ClientOptions::Single(o.endpoints[c % o.endpoints.size()], 10000);
+      ClientOptions co = SingleFor(o, o.endpoints[c % o.endpoints.size()]);
       co.auto_idempotency_key = false;  // as the pipelined single submits: no keys
       std::unique_ptr<Client> cl;
       if (!Client::Connect(co, &cl).ok()) {
@@ -672,7 +685,7 @@ int Jobnet(const Options& o) {
   std::vector<std::unique_ptr<Client>> admins;
   for (const auto& ep : o.endpoints) {
     std::unique_ptr<Client> a;
-    if (Status s = Client::Connect(ClientOptions::Single(ep, 10000), &a); !s.ok()) {
+    if (Status s = Client::Connect(SingleFor(o, ep), &a); !s.ok()) {
       std::fprintf(stderr, "jobnet_bench: %s\n", s.ToString().c_str());
       return 3;
     }
@@ -692,7 +705,7 @@ int Jobnet(const Options& o) {
     threads.emplace_back([&, c] {
       std::unique_ptr<Client> cl;
       // Clients spread over the endpoints: a cluster run submits through every node.
-      if (!Client::Connect(ClientOptions::Single(o.endpoints[c % o.endpoints.size()], 10000), &cl)
+      if (!Client::Connect(SingleFor(o, o.endpoints[c % o.endpoints.size()]), &cl)
                .ok()) {
         errors++;
         return;
@@ -800,6 +813,9 @@ int main(int argc, char** argv) {
   Options o;
   std::string to = "tcp://127.0.0.1:7701", cluster;
   app.add_option("--to", to, "node endpoint (default tcp://127.0.0.1:7701)");
+  std::string key_file;
+  app.add_option("--key-file", key_file, "CURVE key file, for a node with principals");
+  app.add_option("--server-key", o.server_key, "with --key-file: the node's public key (Z85)");
   app.add_option("--cluster", cluster,
                  "comma-separated endpoints: clients spread over them, drain waits on all");
   app.add_option("--clients", o.clients, "client threads (default 8)")->check(CLI::Range(1, 1024));
@@ -838,6 +854,16 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, 3600u));
   app.add_option("--node-pid", o.node_pid, "with --held: sample this node process's RSS");
   CLI11_PARSE(app, argc, argv);
+  if (!key_file.empty()) {
+    auto k = ReadKeyFile(key_file);
+    if (!k.ok() || !IsZ85Key(o.server_key)) {
+      std::fprintf(stderr, "jobnet_bench: %s\n",
+                   k.ok() ? "--server-key must be the node's public key (Z85)"
+                          : k.status().ToString().c_str());
+      return 2;
+    }
+    o.key = k.value();
+  }
   if (!o.fsync_probe.empty()) return FsyncProbe(o);
   if (!o.http.empty()) {
     while (!o.http.empty() && o.http.back() == '/') o.http.pop_back();

@@ -40,6 +40,21 @@ void AddClientFlags(CLI::App* cmd, ClientFlags* f) {
   cmd->add_option("--request-timeout", f->request_timeout,
                   "how long to wait for the node to answer (default " +
                       std::to_string(limits::kRequestTimeoutMsDefault) + "ms)");
+  // Not --key: that is submit's idempotency key.
+  cmd->add_option("--key-file", f->key, "this client's CURVE key file (default: $JOBNET_KEY)");
+  cmd->add_option("--server-key", f->server_key,
+                  "the public key (Z85) of the node(s) given with --to");
+  cmd->add_option("--cluster", f->cluster,
+                  "a cluster.json (from `jobnet cluster up`): its endpoints and node keys "
+                  "(default: $JOBNET_CLUSTER)");
+}
+
+ClientOptions SingleFrom(const ClientOptions& base, const std::string& endpoint,
+                         uint32_t request_timeout_ms) {
+  ClientOptions o = ClientOptions::Single(endpoint, request_timeout_ms);
+  o.key = base.key;
+  o.server_keys = base.server_keys;
+  return o;
 }
 
 int Fail(const Status& s) {
@@ -56,6 +71,7 @@ Status Options(const ClientFlags& f, ClientOptions* o) {
     while (std::getline(ss, ep, ','))
       if (!ep.empty()) o->endpoints.push_back(ep);
   }
+  if (Status s = ClientSecurity(f, o); !s.ok()) return s;
   auto t = ParseDurationMs(f.request_timeout);
   if (!t.ok()) return t.status();
   if (t.value() == 0 || t.value() > limits::kRequestTimeoutMsMax)
@@ -95,7 +111,7 @@ int RunBulk(const ClientFlags& f, BulkQuery q, const std::string& state) {
   if (Status s = protocol::Validate(q); !s.ok()) return Fail(s);
   ClientOptions o;
   if (Status s = Options(f, &o); !s.ok()) return Fail(s);
-  return RunBulkOnEach(o.endpoints, o.request_timeout_ms, q, f.json);
+  return RunBulkOnEach(o, q, f.json);
 }
 
 namespace {
@@ -360,7 +376,7 @@ int RunNodes(const ClientFlags& f) {
     std::optional<uint32_t> n;
     std::unique_ptr<Client> peer;
     if (p.state == "alive" &&
-        Client::Connect(ClientOptions::Single(p.endpoint, o.request_timeout_ms), &peer).ok()) {
+        Client::Connect(SingleFrom(o, p.endpoint, o.request_timeout_ms), &peer).ok()) {
       auto ps = peer->Stats();
       if (ps.ok()) n = IdleSlots(ps.value());
     }
@@ -408,6 +424,12 @@ int RunNodeCommand(const std::string& config_path, NodeConfig flags, CLI::App* c
   if (cmd->count("--blob-mb-max")) cfg.blob_mb_max = flags.blob_mb_max;
   if (cmd->count("--blob-grace")) cfg.blob_grace_ms = flags.blob_grace_ms;
   if (cmd->count("--image-pixels-max")) cfg.image_pixels_max = flags.image_pixels_max;
+  if (cmd->count("--principals")) cfg.principals_file = flags.principals_file;
+  if (cmd->count("--key-file")) cfg.key_file = flags.key_file;
+  if (cmd->count("--insecure")) cfg.insecure = true;
+  if (!cfg.principals_file.empty())
+    if (Status s = LoadPrincipalsFile(cfg.principals_file, &cfg.principals); !s.ok())
+      return Fail(s);
   if (!data_given && !cmd->count("--data")) cfg.data = "./data/" + cfg.id;
   return run_node(cfg);
 }
@@ -590,6 +612,14 @@ Runner AddNodeCommand(CLI::App* app, int (*run_node)(const NodeConfig&)) {
   node->add_option("--blob-grace", s->blob_grace,
                    "keep a blob no job refers to this long after its last put (default " +
                        std::to_string(nf.blob_grace_ms) + "ms)");
+  node->add_option("--principals", nf.principals_file,
+                   "a TOML file of [[principals]] (name, key, scopes, endpoints): CURVE on every "
+                   "socket, and only these keys get through (docs/operations.md \"Securing a "
+                   "cluster\")");
+  node->add_option("--key-file", nf.key_file,
+                   "this node's CURVE key file, made at first start (default DATA/node.key)");
+  node->add_flag("--insecure", nf.insecure,
+                 "allow listening beyond loopback without principals (and HTTP without tokens)");
   node->add_option("--image-pixels-max", nf.image_pixels_max,
                    "image jobs refuse inputs with more pixels (default " +
                        std::to_string(nf.image_pixels_max) + ")");
@@ -834,6 +864,7 @@ int Main(int argc, char** argv, int (*run_node)(const NodeConfig&)) {
   EventsFlags ef;
   CLI::App* events = AddEventsCommand(app, &ef, &f);
   runners.push_back(AddClusterCommand(&app));
+  runners.push_back(AddKeysCommands(&app));
 
   try {
     app.parse(argc, argv);

@@ -40,12 +40,28 @@ struct ClientFlags {
   std::string to;
   bool json = false;
   std::string request_timeout = std::to_string(limits::kRequestTimeoutMsDefault) + "ms";
+  std::string key;         // --key-file: CURVE key file (else $JOBNET_KEY)
+  std::string server_key;  // the nodes' public key (Z85), for --to endpoints
+  std::string cluster;     // a cluster.json (else $JOBNET_CLUSTER): endpoints and node keys
 };
 void AddClientFlags(CLI::App* cmd, ClientFlags* f);
 // Prints "jobnet: <status>" to stderr; returns the exit code for it.
 int Fail(const Status& s);
-// Connects as the flags say (--to, else $JOBNET_ENDPOINTS; --request-timeout).
+// The client options of the flags: the endpoints (--to, else $JOBNET_ENDPOINTS, else the
+// cluster file's), --request-timeout, and the CURVE keys (--key / $JOBNET_KEY, the nodes' keys
+// from --server-key or the cluster file).
+Status Options(const ClientFlags& f, ClientOptions* o);
+// The CURVE part of Options: the client's key, the nodes' keys, and with a cluster file and
+// no other endpoints given, the cluster's endpoints (cli_keys.cpp).
+Status ClientSecurity(const ClientFlags& f, ClientOptions* o);
+// Connects as the flags say.
 Status Connect(const ClientFlags& f, std::unique_ptr<Client>* client);
+// Options for exactly one node, with the keys of `base`.
+ClientOptions SingleFrom(const ClientOptions& base, const std::string& endpoint,
+                         uint32_t request_timeout_ms);
+
+// `jobnet keys new FILE | show` (cli_keys.cpp).
+std::function<int()> AddKeysCommands(CLI::App* app);
 
 // `jobnet schedule add|list|remove|pause|resume` (cli_schedule.cpp): adds the subcommands to
 // `app`; after parsing, if `schedule` was given, call the returned function to run it.

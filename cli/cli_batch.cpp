@@ -120,13 +120,12 @@ int SubmitBatchLines(Client* client, const Status& unreachable, std::istream& in
   return rc;
 }
 
-int RunBulkOnEach(const std::vector<std::string>& endpoints, uint32_t request_timeout_ms,
-                  const BulkQuery& query, bool json) {
+int RunBulkOnEach(const ClientOptions& options, const BulkQuery& query, bool json) {
   int rc = kExitOk;
   uint64_t total = 0;
-  for (const auto& ep : endpoints) {
+  for (const auto& ep : options.endpoints) {
     std::unique_ptr<Client> client;
-    Status s = Client::Connect(ClientOptions::Single(ep, request_timeout_ms), &client);
+    Status s = Client::Connect(SingleFrom(options, ep, options.request_timeout_ms), &client);
     Result<BulkResult> r = s.ok() ? client->Bulk(query) : Result<BulkResult>(s);
     if (!r.ok()) {
       std::cerr << "jobnet: " << ep << ": " << r.status().ToString() << "\n";
@@ -148,7 +147,7 @@ int RunBulkOnEach(const std::vector<std::string>& endpoints, uint32_t request_ti
       std::cout << "\n";
     }
   }
-  if (!json && endpoints.size() > 1) std::cout << "total: " << total << "\n";
+  if (!json && options.endpoints.size() > 1) std::cout << "total: " << total << "\n";
   return rc;
 }
 

@@ -23,8 +23,7 @@ int SubmitBatchLines(Client* client, const Status& unreachable, std::istream& in
 
 // Runs the bulk action on each endpoint in turn (jobs belong to the node that owns them) and
 // prints what each touched and the total. Returns the highest exit code.
-int RunBulkOnEach(const std::vector<std::string>& endpoints, uint32_t request_timeout_ms,
-                  const BulkQuery& query, bool json);
+int RunBulkOnEach(const ClientOptions& options, const BulkQuery& query, bool json);
 
 // `jobnet types`: the node's handlers, with payload and result.
 int PrintTypes(Client& client, bool json);

@@ -69,12 +69,14 @@ int ListAll(const ClientFlags& f) {
   int rc = kExitOk;
   auto stats = client->Stats();
   if (!stats.ok()) return Fail(stats.status());
-  uint32_t timeout_ms = static_cast<uint32_t>(ParseDurationMs(f.request_timeout).value());
+  ClientOptions base;
+  if (Status s = Options(f, &base); !s.ok()) return Fail(s);
+  const uint32_t timeout_ms = base.request_timeout_ms;
   for (const auto& p : stats.value().peers) {
     if (p.state != "alive") continue;
     std::unique_ptr<Client> peer;
     Result<std::vector<QueueInfo>> theirs = Status::Unavailable("no connection");
-    if (Status s = Client::Connect(ClientOptions::Single(p.endpoint, timeout_ms), &peer); s.ok())
+    if (Status s = Client::Connect(SingleFrom(base, p.endpoint, timeout_ms), &peer); s.ok())
       theirs = peer->Queues();
     if (!theirs.ok()) {
       std::cerr << "jobnet: node " << p.node << " at " << p.endpoint << ": "

@@ -46,8 +46,10 @@ namespace {
 // The monitor events that say whether the DEALER has a live TCP connection. A failed connect
 // attempt is reported as CONNECT_RETRIED (libzmq schedules the next attempt); a dropped
 // connection as DISCONNECTED, then CONNECT_RETRIED.
-constexpr int kMonitorEvents =
-    ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_DISCONNECTED;
+constexpr int kMonitorEvents = ZMQ_EVENT_CONNECTED | ZMQ_EVENT_CONNECT_RETRIED |
+                               ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
 
 // Every monitor needs its own inproc address; a Client may have several sockets over its life.
 std::string NextMonitorAddress() {
@@ -69,6 +71,8 @@ struct Client::Impl {
   // Set when a connect attempt was refused or the connection lost after the last Send (on a
   // socket that never connected: since Open): the reply cannot come.
   bool lost_since_send = false;
+  // Why the node refused this client's handshake (its key, or no key), once it has.
+  std::string refused;
 
   // Replaces the socket only when the new one connects; on failure the old one stays.
   Status Open(const std::string& ep) {
@@ -77,6 +81,16 @@ struct Client::Impl {
       s->set(zmq::sockopt::linger, 0);
       s->set(zmq::sockopt::sndhwm, limits::kSocketHwm);
       s->set(zmq::sockopt::rcvhwm, limits::kSocketHwm);
+      if (!options.key.empty()) {
+        auto server = options.server_keys.find(ep);
+        if (server == options.server_keys.end())
+          return Status::InvalidArgument(
+              "no public key of the node at " + ep +
+              " (--server-key, or --cluster / $JOBNET_CLUSTER naming its cluster.json)");
+        s->set(zmq::sockopt::curve_secretkey, options.key.secret_key);
+        s->set(zmq::sockopt::curve_publickey, options.key.public_key);
+        s->set(zmq::sockopt::curve_serverkey, server->second);
+      }
       // The monitor must be attached and its reader connected before the DEALER connects, or
       // the first refusal is reported to nobody.
       std::string addr = NextMonitorAddress();
@@ -98,6 +112,7 @@ struct Client::Impl {
     connected = false;
     ever_connected = false;
     lost_since_send = false;
+    refused.clear();
     return Status::OK();
   }
 
@@ -111,6 +126,20 @@ struct Client::Impl {
       uint16_t id = 0;
       if (event.size() >= sizeof id) std::memcpy(&id, event.data(), sizeof id);
       while (event.more()) (void)monitor->recv(event, zmq::recv_flags::none);
+      if (id == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+        refused = "the node at " + endpoint + " refused this client's key" +
+                  (options.key.empty() ? "" : " " + options.key.public_key) +
+                  ": no principal there holds it";
+      } else if (id == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+                 id == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+        refused = options.key.empty()
+                      ? "the node at " + endpoint +
+                            " requires a CURVE key, and this client has none (--key-file or "
+                            "$JOBNET_KEY)"
+                      : "the CURVE handshake with the node at " + endpoint +
+                            " failed: is its public key the one configured here (--server-key "
+                            "or the cluster file), and does it have principals?";
+      }
       if (id == ZMQ_EVENT_CONNECTED) {
         connected = true;
         ever_connected = true;
@@ -140,6 +169,7 @@ Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* cl
   client->reset();
   if (options.endpoints.empty()) return Status::InvalidArgument("no endpoints given");
   std::string tried;
+  bool all_denied = true;  // every node refused this client's key (or its lack of one)
   for (const auto& ep : options.endpoints) {
     auto impl = std::make_unique<Impl>();
     impl->options = options;
@@ -157,7 +187,9 @@ Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* cl
     }
     if (!tried.empty()) tried += "; ";
     tried += ep + " (" + s.ToString() + ")";
+    all_denied = all_denied && s.IsPermissionDenied();
   }
+  if (all_denied) return Status::PermissionDenied("every node refused this client: " + tried);
   return Status::Unavailable("no jobnet node answered: " + tried);
 }
 
@@ -193,8 +225,9 @@ Result<protocol::Envelope> Client::Impl::Receive(uint32_t timeout_ms, bool watch
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       if (lost || left.count() < 0) left = std::chrono::milliseconds(0);
-      int n = zmq::poll(items, watch_connection ? 2 : 1, left);
+      int n = zmq::poll(items, 2, left);
       if (items[0].revents & ZMQ_POLLIN) break;
+      if (!refused.empty()) return Status::PermissionDenied(refused);
       if (lost)
         return Status::Unavailable("cannot reach " + endpoint + ": connection refused or lost");
       if (n == 0)

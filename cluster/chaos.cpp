@@ -591,9 +591,11 @@ int main(int argc, char** argv) {
     }
   }
   // Tied: the nodes die with this tool, however it dies (a test's timeout, kill -9, Ctrl-C),
-  // instead of holding the ports and journals of the next run.
+  // instead of holding the ports and journals of the next run. Logs at info: a failed run keeps
+  // them, and they must say what each node did (a run under load once ended with one submit
+  // unanswered by every node for 100 s, and logs at warn held nothing).
   auto up = cluster::LocalCluster::Up(opt.dir, opt.nodes, opt.base_port, opt.workers,
-                                      {"--log-level", "warn"}, opt.jobnet_exe,
+                                      {"--log-level", "info"}, opt.jobnet_exe,
                                       /*http_base_port=*/0, /*tied=*/true, opt.replicas,
                                       proxied);
   if (!up.ok()) {

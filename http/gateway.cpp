@@ -55,6 +55,7 @@ int HttpStatusOf(Code code) {
     case Code::kTimeout: return 504;
     case Code::kConflict: return 409;
     case Code::kStorageFull: return 507;
+    case Code::kPermissionDenied: return 403;
     case Code::kCorruption:          // the gateway wrote a frame the node could not read
     case Code::kUnsupportedVersion:  // or one of another version: both are our bugs
     case Code::kStorage:
@@ -73,8 +74,8 @@ using ReplyFn = std::function<void(Result<protocol::Body>)>;
 // answered on that thread, in whatever order the node answers them.
 class NodeLink {
  public:
-  NodeLink(std::string endpoint, uint32_t calls_max)
-      : endpoint_(std::move(endpoint)), calls_max_(calls_max) {}
+  NodeLink(std::string endpoint, uint32_t calls_max, CurveKeys key)
+      : endpoint_(std::move(endpoint)), calls_max_(calls_max), key_(std::move(key)) {}
   ~NodeLink() {
     Stop();
     if (wake_fd_ >= 0) ::close(wake_fd_);
@@ -85,6 +86,11 @@ class NodeLink {
     if (wake_fd_ < 0) return Status::Internal("eventfd failed");
     try {
       sock_ = zmq::socket_t(ctx_, zmq::socket_type::dealer);
+      if (!key_.empty()) {  // the node's own key, the node as the server
+        sock_.set(zmq::sockopt::curve_secretkey, key_.secret_key);
+        sock_.set(zmq::sockopt::curve_publickey, key_.public_key);
+        sock_.set(zmq::sockopt::curve_serverkey, key_.public_key);
+      }
       sock_.set(zmq::sockopt::linger, 0);
       sock_.set(zmq::sockopt::sndhwm, limits::kSocketHwm);
       sock_.set(zmq::sockopt::rcvhwm, limits::kSocketHwm);
@@ -253,6 +259,7 @@ class NodeLink {
 
   std::string endpoint_;
   uint32_t calls_max_;
+  const CurveKeys key_;
   zmq::context_t ctx_{1};
   zmq::socket_t sock_;
   int wake_fd_ = -1;
@@ -1060,7 +1067,8 @@ Status Gateway::Start(const GatewayOptions& options, std::unique_ptr<Gateway>* o
   Impl& im = *g->impl_;
   im.opt = options;
   im.url = "http://" + options.listen;
-  im.link = std::make_unique<NodeLink>(options.node_endpoint, options.requests_max);
+  im.link = std::make_unique<NodeLink>(options.node_endpoint, options.requests_max,
+                                       options.node_key);
   if (Status s = im.link->Start(); !s.ok()) return s;
   // A wait may be held up to its own timeout plus the node's answer time: RESTinio's own
   // handler deadline must not cut it short.

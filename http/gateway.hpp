@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "http/auth.hpp"
+#include "jobnet/keys.h"
 #include "jobnet/limits.h"
 #include "jobnet/status.h"
 
@@ -28,6 +29,9 @@ struct GatewayOptions {
   uint64_t idle_ms = limits::kHttpIdleMsDefault;
   std::vector<Token> tokens;               // none: every request is allowed
   std::vector<std::string> public_paths;   // paths open even with tokens
+  // With CURVE on the node: the node's own keypair (its ZAP handler lets it through with every
+  // scope; the tokens above are the HTTP face's check). Empty: plain ZeroMQ.
+  CurveKeys node_key;
 };
 
 // "127.0.0.1:7801" or "[::1]:7801" -> host and port. kInvalidArgument otherwise.

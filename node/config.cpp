@@ -10,9 +10,11 @@
 #include <fstream>
 #include <limits>
 #include <random>
+#include <set>
 #include <sstream>
 
 #include "http/gateway.hpp"
+#include "jobnet/keys.h"
 #include "jobnet/limits.h"
 #include "protocol/messages.hpp"
 
@@ -26,10 +28,45 @@ Status NodeConfig::Validate() const {
     uint16_t port = 0;
     if (Status s = jobnet::http::ParseHostPort(http, &host, &port); !s.ok()) return s;
     // Secure by default: off loopback, the face is for the network, so it needs tokens.
-    if (!jobnet::http::IsLoopbackHost(host) && http_tokens.empty())
+    if (!jobnet::http::IsLoopbackHost(host) && http_tokens.empty() && !insecure)
       return Status::InvalidArgument("the HTTP face on " + http +
                                      " is reachable beyond this machine: configure [[http.tokens]] "
-                                     "(docs/http.md §7) or listen on 127.0.0.1");
+                                     "(docs/http.md §7), listen on 127.0.0.1, or pass --insecure");
+  }
+  // Secure by default: a ZeroMQ endpoint beyond loopback needs principals (CURVE).
+  for (const std::string* ep : {&listen, &replication_listen})
+    if (!ep->empty() && !IsLoopbackEndpoint(*ep) && principals.empty() && !insecure)
+      return Status::InvalidArgument(
+          "the node listens on " + *ep +
+          ", reachable beyond this machine, without keys: configure [[principals]] or "
+          "principals_file (docs/operations.md \"Securing a cluster\"), listen on 127.0.0.1, "
+          "or pass --insecure");
+  if (principals.size() > kPrincipalsMax)
+    return Status::InvalidArgument("at most " + to_string(kPrincipalsMax) + " principals");
+  {
+    std::set<std::string> names, keys;
+    for (const auto& p : principals) {
+      if (!protocol::IsValidName(p.name, kNodeIdBytesMax))
+        return Status::InvalidArgument("principal name '" + p.name.substr(0, 80) + "' must match " +
+                                       protocol::NamePattern(kNodeIdBytesMax));
+      if (!IsZ85Key(p.key))
+        return Status::InvalidArgument("principal " + p.name +
+                                       ": key must be a CURVE public key in Z85 (40 characters)");
+      if (p.scopes == 0 || (p.scopes & ~protocol::kScopesAll) != 0)
+        return Status::InvalidArgument("principal " + p.name + " has no scopes");
+      if (p.endpoints.size() > kPrincipalEndpointsMax)
+        return Status::InvalidArgument("principal " + p.name + ": at most " +
+                                       to_string(kPrincipalEndpointsMax) + " endpoints");
+      for (const auto& e : p.endpoints)
+        if (!IsTcpEndpoint(e))
+          return Status::InvalidArgument("principal " + p.name + ": bad endpoint '" +
+                                         e.substr(0, 80) + "': want tcp://HOST:PORT");
+      if (!names.insert(p.name).second)
+        return Status::InvalidArgument("principal " + p.name + " is listed twice");
+      if (!keys.insert(p.key).second)
+        return Status::InvalidArgument("principal " + p.name +
+                                       "'s key is another principal's too");
+    }
   }
   if (!protocol::IsValidName(id, kNodeIdBytesMax))
     return Status::InvalidArgument("node id must match " + protocol::NamePattern(kNodeIdBytesMax));
@@ -137,6 +174,16 @@ Status NodeConfig::Validate() const {
   return Status::OK();
 }
 
+bool IsLoopbackEndpoint(const std::string& endpoint) {
+  if (endpoint.rfind("tcp://", 0) != 0) return true;  // ipc://, inproc://: this machine
+  const std::string rest = endpoint.substr(6);
+  const size_t colon = rest.rfind(':');
+  std::string host = colon == std::string::npos ? rest : rest.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  return http::IsLoopbackHost(host);
+}
+
 bool IsTcpEndpoint(const std::string& endpoint) {
   return endpoint.rfind("tcp://", 0) == 0 && endpoint.size() <= limits::kEndpointBytesMax;
 }
@@ -237,6 +284,49 @@ Status ReadHttp(toml::table& t, NodeConfig* cfg) {
     } else {
       return Status::InvalidArgument("config key 'http' must be \"ADDR:PORT\" or an [http] table");
     }
+  }
+  return Status::OK();
+}
+
+// The [[principals]] tables of a config or principals file, appended to *out.
+Status ReadPrincipals(toml::table& t, std::vector<protocol::Principal>* out) {
+  auto node = t["principals"];
+  if (!node) return Status::OK();
+  auto* arr = node.as_array();
+  const Status bad = Status::InvalidArgument(
+      "principals must be [[principals]] tables of name, key, scopes and endpoints");
+  if (arr == nullptr) return bad;
+  for (auto& el : *arr) {
+    auto* pt = el.as_table();
+    if (pt == nullptr) return bad;
+    toml::node_view<toml::node> v{*pt};
+    protocol::Principal p;
+    p.name = v["name"].value_or(std::string());
+    p.key = v["key"].value_or(std::string());
+    auto strings = [&](const char* key, std::vector<std::string>* to) -> Status {
+      auto n = v[key];
+      if (!n) return Status::OK();
+      auto* a = n.as_array();
+      if (a == nullptr) return bad;
+      for (const auto& s : *a) {
+        auto str = s.value<std::string>();
+        if (!str) return bad;
+        to->push_back(*str);
+      }
+      return Status::OK();
+    };
+    std::vector<std::string> scopes;
+    if (Status s = strings("scopes", &scopes); !s.ok()) return s;
+    if (Status s = strings("endpoints", &p.endpoints); !s.ok()) return s;
+    auto bits = protocol::ParseScopes(scopes);
+    if (!bits.ok())
+      return Status::InvalidArgument("principal " + p.name.substr(0, 80) + ": " +
+                                     bits.status().message());
+    p.scopes = bits.value();
+    out->push_back(std::move(p));
+    if (out->size() > limits::kPrincipalsMax)
+      return Status::InvalidArgument("at most " + std::to_string(limits::kPrincipalsMax) +
+                                     " principals");
   }
   return Status::OK();
 }
@@ -417,7 +507,28 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
     cfg->retention_ms = ms.value();
   }
   if (!(s = ReadCallbacks(t, cfg)).ok()) return s;
+  if (!(s = ReadPrincipals(t, &cfg->principals)).ok()) return s;
+  if (!(s = str("principals_file", &cfg->principals_file)).ok()) return s;
+  if (!(s = str("key_file", &cfg->key_file)).ok()) return s;
+  if (auto ins = t["insecure"]) {
+    auto b = ins.value<bool>();
+    if (!b) return Status::InvalidArgument("config key 'insecure' must be true or false");
+    cfg->insecure = *b;
+  }
   if (!(s = ReadHandlerAllowLists(t, cfg)).ok()) return s;
+  return Status::OK();
+}
+
+Status LoadPrincipalsFile(const std::string& path, std::vector<protocol::Principal>* out) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return Status::InvalidArgument("principals file " + path + ": " +
+                                   std::string(e.description()));
+  }
+  if (Status s = ReadPrincipals(t, out); !s.ok())
+    return Status::InvalidArgument("principals file " + path + ": " + s.message());
   return Status::OK();
 }
 

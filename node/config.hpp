@@ -19,6 +19,9 @@
 //   secret = "..." (or secret_file = "/etc/jobnet/callback.secret")
 //   attempts = 8   backoff = "1s"   backoff_max = "5m"   timeout = "10s"
 //   blob_mb_max = 64                 blob_grace = "1h"     image_pixels_max = 40000000
+//   principals_file = "/etc/jobnet/principals.toml"   key_file = "<data>/node.key"
+//   insecure = false                 # docs/operations.md "Securing a cluster"
+//   [[principals]]                   # name, key (CURVE public, Z85), scopes, endpoints
 #ifndef JOBNET_NODE_CONFIG_HPP_
 #define JOBNET_NODE_CONFIG_HPP_
 
@@ -31,6 +34,7 @@
 #include "jobnet/status.h"
 #include "core/callbacks.hpp"
 #include "http/auth.hpp"
+#include "protocol/scopes.hpp"
 #include "protocol/duration.hpp"  // ParseDurationMs, for the config's durations
 
 namespace jobnet {
@@ -58,6 +62,16 @@ struct NodeConfig {
   std::vector<std::string> http_public = {"/healthz", "/readyz"};  // open even with tokens
   std::string data = "./data/n1";
   uint32_t workers = 4;
+  // Security (docs/operations.md "Securing a cluster"). With principals, every ZeroMQ socket of
+  // the node speaks CURVE with the keypair in key_file (made at first start; default
+  // <data>/node.key), and only a principal's key gets a frame through, within its scopes.
+  std::vector<protocol::Principal> principals;  // [[principals]], then those of principals_file
+  std::string principals_file;
+  std::string key_file;
+  // Allows listening beyond loopback without principals (and the HTTP face without tokens).
+  bool insecure = false;
+  bool Secured() const { return !principals.empty(); }
+  std::string KeyFile() const { return key_file.empty() ? data + "/node.key" : key_file; }
   uint32_t tick_ms = 10;
   uint64_t grace_ms = 10000;          // SIGTERM: how long running jobs may take to finish
   uint64_t retention_ms = 24ull * 3600 * 1000;
@@ -119,6 +133,13 @@ Status LoadCallbackSecret(const NodeConfig& cfg, std::string* secret, std::strin
 // Whether `endpoint` is a ZeroMQ TCP endpoint this node may name: "tcp://" and at most
 // kEndpointBytesMax bytes (the backups, the replication endpoints, the members read from etcd).
 bool IsTcpEndpoint(const std::string& endpoint);
+
+// Reads the [[principals]] tables of the TOML file at `path` and appends them to *out
+// (`principals_file`, and `--principals FILE`). Checked by NodeConfig::Validate.
+Status LoadPrincipalsFile(const std::string& path, std::vector<protocol::Principal>* out);
+
+// Whether `endpoint` ("tcp://HOST:PORT") listens on loopback only.
+bool IsLoopbackEndpoint(const std::string& endpoint);
 
 // Reads the TOML file into *cfg (keys absent from the file keep their values).
 Status LoadConfigFile(const std::string& path, NodeConfig* cfg);

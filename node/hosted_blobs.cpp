@@ -37,6 +37,15 @@ void PeerEndpoints::Set(uint32_t link, const std::string& node) {
   by_node_[node] = endpoints_[link];
 }
 
+ClientOptions PeerEndpoints::ClientFor(const std::string& endpoint, uint32_t timeout_ms) const {
+  ClientOptions o = ClientOptions::Single(endpoint, timeout_ms);
+  if (principals_) {
+    o.key = key_;
+    o.server_keys[endpoint] = principals_->ServerKeyOf(endpoint);
+  }
+  return o;
+}
+
 std::string PeerEndpoints::Find(const std::string& node) const {
   std::lock_guard<std::mutex> l(mu_);
   auto it = by_node_.find(node);
@@ -54,10 +63,10 @@ Result<std::string> HostedBlobs::OwnerEndpoint() const {
 }
 
 namespace {
-Result<std::unique_ptr<Client>> ConnectTo(const std::string& endpoint, uint32_t timeout_ms) {
+Result<std::unique_ptr<Client>> ConnectTo(const PeerEndpoints& peers, const std::string& endpoint,
+                                          uint32_t timeout_ms) {
   std::unique_ptr<Client> c;
-  if (Status s = Client::Connect(ClientOptions::Single(endpoint, timeout_ms), &c); !s.ok())
-    return s;
+  if (Status s = Client::Connect(peers.ClientFor(endpoint, timeout_ms), &c); !s.ok()) return s;
   return c;
 }
 }  // namespace
@@ -67,7 +76,7 @@ Result<std::string> HostedBlobs::ReadBlob(const std::string& hash) {
   if (here.ok() || !here.status().IsNotFound()) return here;
   auto endpoint = OwnerEndpoint();
   if (!endpoint.ok()) return endpoint.status();
-  auto c = ConnectTo(endpoint.value(), timeout_ms_);
+  auto c = ConnectTo(*peers_, endpoint.value(), timeout_ms_);
   if (!c.ok())
     return Status(c.status().code(), "blob " + hash + " from the owner of " + job_id_ + ": " +
                                          c.status().message());
@@ -97,7 +106,7 @@ Result<std::string> HostedBlobs::WriteBlob(const std::string& data) {
   if (!hash.ok()) return hash;
   auto endpoint = OwnerEndpoint();
   if (!endpoint.ok()) return endpoint.status();
-  auto c = ConnectTo(endpoint.value(), timeout_ms_);
+  auto c = ConnectTo(*peers_, endpoint.value(), timeout_ms_);
   if (!c.ok())
     return Status(c.status().code(), "result blob to the owner of " + job_id_ + ": " +
                                          c.status().message());

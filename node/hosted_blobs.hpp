@@ -9,10 +9,13 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "jobnet/client.h"
+#include "node/principals.hpp"
 #include "protocol/blob_access.hpp"
 
 namespace jobnet {
@@ -37,6 +40,13 @@ class PeerEndpoints {
   void Set(uint32_t link, const std::string& node);
   // The endpoint of `node`, or "" if no link has named it.
   std::string Find(const std::string& node) const;
+  // With CURVE: this node's keypair, and who knows the others' keys (set once, before use).
+  void SetCurve(CurveKeys key, std::shared_ptr<const PrincipalTable> principals) {
+    key_ = std::move(key);
+    principals_ = std::move(principals);
+  }
+  // Client options for one request to the node at `endpoint`.
+  ClientOptions ClientFor(const std::string& endpoint, uint32_t timeout_ms) const;
 
  private:
   mutable std::mutex mu_;
@@ -44,6 +54,8 @@ class PeerEndpoints {
   const size_t max_;
   Listener listener_;                           // guarded by mu_
   std::map<std::string, std::string> by_node_;  // guarded by mu_
+  CurveKeys key_;
+  std::shared_ptr<const PrincipalTable> principals_;
 };
 
 class HostedBlobs : public protocol::BlobAccess {

@@ -35,6 +35,9 @@
 #include "jobnet/limits.h"
 #include "node/coordination.hpp"
 #include "node/hosted_blobs.hpp"
+#include "protocol/scopes.hpp"
+#include "node/principals.hpp"
+#include "jobnet/keys.h"
 #include "node/logging.hpp"
 #include "node/replica_server.hpp"
 #include "node/replica_shipper.hpp"
@@ -74,12 +77,52 @@ sigset_t BlockSignals() {
 // Binds the node's endpoint and, if configured, the HTTP face (a client of that endpoint).
 // First of all: a port in use must fail the start before recovery touches any job. Requests
 // that come during recovery wait for the node.
-StepExit BindEndpoints(const NodeConfig& config, std::unique_ptr<Transport>* transport,
+// With principals: this node's CURVE keypair and who may talk to it (docs/operations.md
+// "Securing a cluster"). Without: both empty, and every socket is plain ZeroMQ.
+struct Security {
+  CurveKeys key;
+  std::shared_ptr<const PrincipalTable> principals;
+};
+
+StepExit LoadSecurity(const NodeConfig& config, Security* out) {
+  if (!config.Secured()) {
+    if (config.insecure)
+      spdlog::warn("--insecure: anyone who reaches {} may send this node anything",
+                   config.listen);
+    return 0;
+  }
+  const std::string path = config.KeyFile();
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  auto key = LoadOrMakeKeyFile(path);
+  if (!key.ok()) {
+    spdlog::error("this node's CURVE key: {}", key.status().ToString());
+    return kExitConfig;
+  }
+  out->key = key.value();
+  // The node itself (its HTTP face, and hosted runs' blob requests to it) holds every scope.
+  std::vector<protocol::Principal> all = config.principals;
+  bool listed = false;
+  for (const auto& p : all) listed = listed || p.key == out->key.public_key;
+  if (!listed) all.push_back({"self", out->key.public_key, protocol::kScopesAll, {}});
+  out->principals = std::make_shared<PrincipalTable>(all);
+  size_t peers = 0;
+  for (const auto& p : config.principals) peers += (p.scopes & protocol::kScopePeer) != 0;
+  spdlog::info("CURVE on every socket: this node's public key is {} ({}); {} principals, {} of "
+               "them peers",
+               out->key.public_key, path, config.principals.size(), peers);
+  return 0;
+}
+
+StepExit BindEndpoints(const NodeConfig& config, const Security& sec,
+                       std::unique_ptr<Transport>* transport,
                        std::unique_ptr<http::Gateway>* gateway) {
   TransportOptions to;
   to.listen = config.listen;
   to.node_id = config.id;
   to.peers = config.peers;
+  to.principals = sec.principals;
+  to.curve = sec.key;
   if (Status s = Transport::Bind(to, transport); !s.ok()) {
     spdlog::error("{}", s.ToString());
     return kExitListen;
@@ -90,6 +133,7 @@ StepExit BindEndpoints(const NodeConfig& config, std::unique_ptr<Transport>* tra
   ho.node_endpoint = (*transport)->endpoint();
   ho.tokens = config.http_tokens;
   ho.public_paths = config.http_public;
+  ho.node_key = sec.key;
   if (Status s = http::Gateway::Start(ho, gateway); !s.ok()) {
     spdlog::error("{}", s.ToString());
     return kExitListen;
@@ -143,6 +187,8 @@ struct Storage {
   // The coordination, once started: the shipper writes the in-sync set through it.
   std::shared_ptr<std::atomic<Coordination*>> coordination_slot =
       std::make_shared<std::atomic<Coordination*>>(nullptr);
+  // CURVE keys and principals (null: plain ZeroMQ), for the shipper's sockets.
+  const Security* security = nullptr;
   // The node's own shard only, for `stats`: this node as a backup, and the shards it took over.
   ReplicaServer* replicas = nullptr;
   std::function<size_t()> shards_taken;
@@ -158,6 +204,12 @@ StepExit OpenStorage(const NodeConfig& config, Storage* st, bool ship = false) {
     ro.shard = config.id;
     ro.backups = config.backups;
     ro.epoch = [slot = st->fence_slot] { return *slot ? (*slot)->epoch() : 0; };
+    if (st->security != nullptr && st->security->principals) {
+      ro.curve = st->security->key;
+      ro.server_key = [table = st->security->principals](const std::string& endpoint) {
+        return table->ServerKeyOf(endpoint);
+      };
+    }
     ro.set_in_sync = [slot = st->coordination_slot, shard = config.id](
                          int64_t epoch, const std::vector<std::string>& backups) {
       Coordination* c = slot->load();
@@ -470,7 +522,9 @@ std::vector<std::pair<protocol::Counter, uint64_t>> NodeCounters(Transport* t, c
          {Counter::kTransportPeerFramesIn, ts.peer_frames_in.load()},
          {Counter::kTransportPeerFramesOut, ts.peer_frames_out.load()},
          {Counter::kTransportPeerBytesIn, ts.peer_bytes_in.load()},
-         {Counter::kTransportPeerBytesOut, ts.peer_bytes_out.load()}};
+         {Counter::kTransportPeerBytesOut, ts.peer_bytes_out.load()},
+         {Counter::kPermissionDenied, ts.permission_denied.load()},
+         {Counter::kConnectionsRefused, ts.connections_refused.load()}};
     // Error replies by code; index 0 (kOk) is never counted, the last entry is "other".
     for (size_t code = 1; code < ts.errors.size(); ++code)
       if (uint64_t n = ts.errors[code].load())
@@ -593,10 +647,12 @@ void SpawnActors(caf::actor_system& sys, const NodeConfig& config, const Storage
 class ShardHost {
  public:
   // The node runs: until this is called, a takeover waits.
-  void Ready(const NodeConfig& config, caf::actor_system* sys, Transport* transport,
+  void Ready(const NodeConfig& config, const Security* security, caf::actor_system* sys,
+             Transport* transport,
              std::atomic<Transport*>* tp, ReplicaServer* replicas, Coordination* coordination) {
     std::lock_guard<std::mutex> lock(mu_);
     coordination_ = coordination;
+    security_ = security;
     config_ = config;
     sys_ = sys;
     transport_ = transport;
@@ -685,6 +741,7 @@ class ShardHost {
   std::atomic<Transport*>* tp_ = nullptr;
   ReplicaServer* replicas_ = nullptr;
   Coordination* coordination_ = nullptr;
+  const Security* security_ = nullptr;
   bool stopping_ = false;
   std::map<std::string, std::unique_ptr<Hosted>> shards_;
   std::string own_id_;  // with etcd: this node's own shard
@@ -721,6 +778,7 @@ Status ShardHost::TakeOver(const std::string& shard, std::shared_ptr<const coord
                                         " cannot be served (see the log)");
   *h->st.fence_slot = fence;  // the shipper's epoch: this shard's
   h->st.coordination_slot->store(coordination_);
+  h->st.security = security_;
   if (OpenStorage(sc, &h->st, /*ship=*/true) != 0) return failed;
   uint32_t workers = 0;
   if (ChooseWorkers(sc, *h->st.journal, &workers) != 0) return failed;
@@ -797,9 +855,12 @@ void Dispatch(std::vector<protocol::Inbound> requests, const actors::ingress_act
 // With etcd: holds this node's shard before anything is recovered or served (a second live
 // process with this id is refused here), and keeps holding it (node/coordination.hpp).
 // With replication_listen: keeps copies of the shards whose primaries name this node a backup.
-StepExit StartReplicaServer(const NodeConfig& config, std::unique_ptr<ReplicaServer>* out) {
+StepExit StartReplicaServer(const NodeConfig& config, const Security& sec,
+                            std::unique_ptr<ReplicaServer>* out) {
   if (config.replication_listen.empty()) return 0;
   ReplicaServerOptions ro;
+  ro.principals = sec.principals;
+  ro.curve = sec.key;
   ro.listen = config.replication_listen;
   ro.dir = config.data + "/replicas";
   if (Status s = ReplicaServer::Start(ro, out); !s.ok()) {
@@ -916,11 +977,14 @@ int RunNode(const NodeConfig& config) {
   sigset_t sigs = BlockSignals();
   std::unique_ptr<Transport> transport;  // declared before the actor system: outlives it
   std::unique_ptr<http::Gateway> gateway;
-  if (StepExit e = BindEndpoints(config, &transport, &gateway)) return e;
+  Security sec;
+  if (StepExit e = LoadSecurity(config, &sec)) return e;
+  if (StepExit e = BindEndpoints(config, sec, &transport, &gateway)) return e;
   Storage st;
+  st.security = &sec;
   if (StepExit e = OpenStorage(config, &st)) return e;
   std::unique_ptr<ReplicaServer> replicas;  // this node as a backup of other shards
-  if (StepExit e = StartReplicaServer(config, &replicas)) return e;
+  if (StepExit e = StartReplicaServer(config, sec, &replicas)) return e;
   auto host = std::make_shared<ShardHost>();  // shards taken over, beside this node's own
   st.replicas = replicas.get();
   st.shards_taken = [host] { return host->Count(); };
@@ -929,6 +993,7 @@ int RunNode(const NodeConfig& config) {
   std::unique_ptr<Coordination> coordination;
   // The peer links: --peer, then (with etcd) every other member.
   auto peer_endpoints = std::make_shared<PeerEndpoints>(config.peers, limits::kPeersMax);
+  peer_endpoints->SetCurve(sec.key, sec.principals);
   if (StepExit e = StartCoordination(config, st, replicas.get(), host, transport.get(),
                                      peer_endpoints, &coordination))
     return e;
@@ -975,7 +1040,7 @@ int RunNode(const NodeConfig& config) {
     t->AddPeer(link, endpoint);
     caf::anon_send(s, actors::peer_atom_v, link, endpoint);
   });
-  host->Ready(config, &sys, transport.get(), &tp, replicas.get(), coordination.get());
+  host->Ready(config, &sec, &sys, transport.get(), &tp, replicas.get(), coordination.get());
   transport->Run([ingress = actors.ingress, host,
                   t = transport.get()](std::vector<protocol::Inbound> requests) {
     Dispatch(std::move(requests), ingress, *host, *t);

@@ -16,6 +16,7 @@
 #include <zmq.hpp>
 
 #include "jobnet/limits.h"
+#include "node/zap.hpp"
 #include "protocol/replication.hpp"
 #include "storage/blob_store.hpp"
 
@@ -33,6 +34,7 @@ constexpr int kPollMs = 100;  // how soon a stop is noticed
 struct ReplicaServer::Impl {
   zmq::context_t ctx{1};
   zmq::socket_t router{ctx, zmq::socket_type::router};
+  std::unique_ptr<ZapHandler> zap;  // with principals; stopped before the context ends
   // Guards the copies against Release and HasCompleteCopy from other threads; the socket is
   // the loop's alone.
   std::mutex mu;
@@ -61,8 +63,23 @@ Status ReplicaServer::Start(ReplicaServerOptions options, std::unique_ptr<Replic
   std::unique_ptr<ReplicaServer> rs(new ReplicaServer(std::move(options)));
   // Shards taken over by an earlier run stay this node's.
   for (const auto& shard : TakenIn(rs->options_.dir)) rs->impl_->released.insert(shard);
+  if (const auto& table = rs->options_.principals) {
+    Status z = ZapHandler::Start(
+        rs->impl_->ctx,
+        [table](const std::string& key) {
+          const std::string name = table->NameOf(key);
+          return table->ScopesOf(name) & protocol::kScopePeer ? name : std::string();
+        },
+        "replication", &rs->impl_->zap);
+    if (!z.ok()) return z;
+  }
   try {
     auto& r = rs->impl_->router;
+    if (rs->options_.principals) {
+      r.set(zmq::sockopt::zap_domain, "jobnet");
+      r.set(zmq::sockopt::curve_server, true);
+      r.set(zmq::sockopt::curve_secretkey, rs->options_.curve.secret_key);
+    }
     r.set(zmq::sockopt::linger, 0);
     r.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(protocol::kReplicationFrameBytesMax));
     r.bind(rs->options_.listen);

@@ -15,7 +15,9 @@
 #include <thread>
 #include <vector>
 
+#include "jobnet/keys.h"
 #include "jobnet/status.h"
+#include "node/principals.hpp"
 #include "storage/journal.hpp"
 
 namespace jobnet {
@@ -25,6 +27,10 @@ struct ReplicaServerOptions {
   std::string dir;     // copies go in dir/<shard>
   // Shards this server keeps copies of at once; a frame for one more is refused.
   uint32_t shards_max = 64;
+  // With principals: CURVE with this keypair, and only keys of principals with scope `peer`
+  // get through (docs/operations.md "Securing a cluster"). Null: plain ZeroMQ.
+  std::shared_ptr<const PrincipalTable> principals;
+  CurveKeys curve;
 };
 
 struct ReplicaServerStats {

@@ -35,9 +35,16 @@ struct ReplicaShipper::Backup {
   bool synced = false;       // holds this journal at (epoch_, seq_ before the batch under way)
   bool in = true;            // in the shard's in-sync set: every batch waits for it
   uint64_t next_try_ms = 0;  // when a dropped backup is asked again
+  const CurveKeys* curve = nullptr;  // with CURVE: this node's keypair, and the backup's key
+  std::string server_key;
 
   void Open() {
     sock = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::dealer);
+    if (curve != nullptr && !curve->empty()) {
+      sock->set(zmq::sockopt::curve_secretkey, curve->secret_key);
+      sock->set(zmq::sockopt::curve_publickey, curve->public_key);
+      sock->set(zmq::sockopt::curve_serverkey, server_key);
+    }
     sock->set(zmq::sockopt::linger, 0);
     sock->set(zmq::sockopt::maxmsgsize, kAnswerBytesMax);
     sock->set(zmq::sockopt::reconnect_ivl, 100);
@@ -73,6 +80,13 @@ Status ReplicaShipper::Create(ReplicaShipperOptions options, std::unique_ptr<Rep
   for (const auto& e : rs->options_.backups) {
     auto b = std::make_unique<Backup>();
     b->endpoint = e;
+    if (!rs->options_.curve.empty()) {
+      b->curve = &rs->options_.curve;
+      b->server_key = rs->options_.server_key ? rs->options_.server_key(e) : std::string();
+      if (b->server_key.empty())
+        return Status::InvalidArgument("backup " + e + ": no principal lists this endpoint, so "
+                                       "its key is unknown");
+    }
     try {
       b->Open();
     } catch (const zmq::error_t& err) {
@@ -309,6 +323,14 @@ void ReplicaShipper::TakeAdded() {
     if (known || backups_.size() >= limits::kPeersMax) continue;
     auto b = std::make_unique<Backup>();
     b->endpoint = e;
+    if (!options_.curve.empty()) {
+      b->curve = &options_.curve;
+      b->server_key = options_.server_key ? options_.server_key(e) : std::string();
+      if (b->server_key.empty()) {
+        spdlog::warn("replication: {} not added as a backup: no principal lists it", e);
+        continue;
+      }
+    }
     try {
       b->Open();
     } catch (const zmq::error_t& err) {

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "jobnet/keys.h"
 #include "jobnet/status.h"
 #include "protocol/replication.hpp"
 
@@ -46,6 +47,10 @@ struct ReplicaShipperOptions {
   std::function<Status(int64_t epoch, const std::vector<std::string>& backups)> set_in_sync;
   // How long a silent backup is waited for before it is dropped from the in-sync set.
   uint32_t drop_after_ms = 3000;
+  // With a keypair: CURVE to each backup, whose public key server_key gives by its endpoint
+  // ("" if unknown: that backup is not used). Empty: plain ZeroMQ.
+  CurveKeys curve;
+  std::function<std::string(const std::string& endpoint)> server_key;
 };
 
 // The shard's blob store, as the shipper reads it (storage/blob_store.hpp).

@@ -8,13 +8,15 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <zmq.hpp>
 #include <spdlog/spdlog.h>
+#include <zmq.hpp>
 
 #include "base/check.hpp"
 #include "base/clock.hpp"
+#include "node/zap.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/histograms.hpp"
+#include "protocol/scopes.hpp"
 
 namespace jobnet {
 
@@ -24,6 +26,7 @@ struct Transport::Impl {
   Sink sink;
   zmq::context_t ctx{1};
   zmq::socket_t router{ctx, zmq::socket_type::router};
+  std::unique_ptr<ZapHandler> zap;  // with principals; stopped before the context ends
   int wake_fd = -1;  // eventfd: Reply() pokes it so the loop sends queued replies
   std::thread thread;
   std::atomic<bool> stop{false};
@@ -87,7 +90,7 @@ struct Transport::Impl {
     if (!inbound.empty()) sink(std::move(inbound));
     inbound.clear();
   }
-  void Admit(std::string identity, bool delimiter, const zmq::message_t& body);
+  void Admit(std::string identity, bool delimiter, zmq::message_t& body);
 };
 
 Status Transport::Bind(const TransportOptions& options, std::unique_ptr<Transport>* out) {
@@ -98,7 +101,23 @@ Status Transport::Bind(const TransportOptions& options, std::unique_ptr<Transpor
   im.stats = &t->stats_;
   im.forwarder =
       std::make_unique<Forwarder>(options.node_id, static_cast<uint32_t>(options.peers.size()));
+  if (options.principals) {
+    Status z = ZapHandler::Start(
+        im.ctx,
+        [table = options.principals, stats = im.stats](const std::string& key) {
+          std::string name = table->NameOf(key);
+          if (name.empty()) stats->connections_refused++;
+          return name;
+        },
+        "client", &im.zap);
+    if (!z.ok()) return z;
+  }
   try {
+    if (options.principals) {
+      im.router.set(zmq::sockopt::zap_domain, "jobnet");
+      im.router.set(zmq::sockopt::curve_server, true);
+      im.router.set(zmq::sockopt::curve_secretkey, options.curve.secret_key);
+    }
     im.router.set(zmq::sockopt::linger, 0);
     im.router.set(zmq::sockopt::sndhwm, options.hwm);
     im.router.set(zmq::sockopt::rcvhwm, options.hwm);
@@ -262,7 +281,20 @@ void Transport::Impl::Answer(uint64_t route, const std::string& frame) {
 }
 
 std::unique_ptr<zmq::socket_t> Transport::Impl::MakeLink(const std::string& endpoint) {
+  std::string server_key;
+  if (options.principals && (server_key = options.principals->ServerKeyOf(endpoint)).empty()) {
+    spdlog::error(
+        "no peer link to {}: no principal lists that endpoint, so its key is unknown (add "
+        "the node to the principals with endpoints = [\"{}\"])",
+        endpoint, endpoint);
+    return nullptr;  // frames for it are dropped
+  }
   auto link = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::dealer);
+  if (options.principals) {
+    link->set(zmq::sockopt::curve_secretkey, options.curve.secret_key);
+    link->set(zmq::sockopt::curve_publickey, options.curve.public_key);
+    link->set(zmq::sockopt::curve_serverkey, server_key);
+  }
   link->set(zmq::sockopt::linger, 0);
   link->set(zmq::sockopt::sndhwm, options.peer_hwm);
   link->set(zmq::sockopt::rcvhwm, options.hwm);
@@ -373,7 +405,7 @@ void Transport::Impl::ReadRequests() {
   }
 }
 
-void Transport::Impl::Admit(std::string identity, bool delimiter, const zmq::message_t& body) {
+void Transport::Impl::Admit(std::string identity, bool delimiter, zmq::message_t& body) {
   const uint64_t read_us = base::SteadyUs();
   auto reply_now = [&](uint64_t corr, const Status& s) {
     Send(identity, delimiter, protocol::Encode(protocol::MakeError(corr, s)));
@@ -384,6 +416,26 @@ void Transport::Impl::Admit(std::string identity, bool delimiter, const zmq::mes
   if (!env.ok()) {
     stats->bad_frames++;
     return reply_now(corr, env.status());
+  }
+  if (options.principals) {
+    // The ZAP handler named the sender's principal; its scopes say what it may send.
+    const char* who = body.gets("User-Id");
+    const std::string principal = who ? who : "";
+    const uint8_t scopes = options.principals->ScopesOf(principal);
+    const protocol::Kind kind = protocol::KindOf(env.value().body);
+    if (!protocol::MaySend(scopes, kind)) {
+      stats->permission_denied++;
+      const std::string why =
+          "principal " + (principal.empty() ? std::string("(none)") : principal) + " (scopes " +
+          (scopes ? protocol::ScopeNames(scopes) : std::string("none")) + ") may not send " +
+          protocol::KindName(kind) + ": it needs scope " +
+          protocol::ScopeNames(protocol::RequiredScope(kind));
+      if (protocol::IsOneWay(kind)) {  // no reply to a node-to-node frame: refused, logged
+        spdlog::warn("refused a frame: {}", why);
+        return;
+      }
+      return reply_now(corr, Status::PermissionDenied(why));
+    }
   }
   if (protocol::IsOneWay(protocol::KindOf(env.value().body))) {
     // node-to-node: heartbeats reach the scheduler from here. A run sent by a primary that

@@ -19,7 +19,9 @@
 
 #include "core/forwarding.hpp"
 #include "jobnet/limits.h"
+#include "jobnet/keys.h"
 #include "jobnet/status.h"
+#include "node/principals.hpp"
 #include "protocol/inbound.hpp"
 #include "protocol/messages.hpp"
 
@@ -34,6 +36,12 @@ struct TransportOptions {
   std::string node_id;               // this node: requests for other owners' jobs are forwarded
   std::vector<std::string> peers;    // peer endpoints; link i is a DEALER connected to peers[i]
   int peer_hwm = limits::kPeerLinkHwm;  // messages queued per peer link while it is unreachable
+  // With principals (docs/operations.md "Securing a cluster"): the endpoint speaks CURVE with
+  // this keypair, a ZAP handler lets only principals' keys through, each frame is checked
+  // against its principal's scopes, and peer links connect with the peer's listed key.
+  // Null: plain ZeroMQ, every frame taken.
+  std::shared_ptr<const PrincipalTable> principals;
+  CurveKeys curve;
 };
 
 struct TransportStats {
@@ -51,6 +59,10 @@ struct TransportStats {
   std::atomic<uint64_t> overloaded{0};
   std::atomic<uint64_t> replies_dropped{0};
   std::atomic<uint64_t> peer_sends_dropped{0};
+  // Frames refused because their principal lacks the scope (the error replies among them are
+  // also counted under errors[kPermissionDenied]).
+  std::atomic<uint64_t> permission_denied{0};
+  std::atomic<uint64_t> connections_refused{0};  // by the ZAP handler
 };
 
 class Transport {

@@ -82,6 +82,8 @@ enum class Counter : uint8_t {
   kReplicationBlobBytes,        // blob bytes shipped to backups, catch-up included
   kReplicaBlobsStored,          // blobs of other shards stored whole in their copies here
   kReplicaBlobsForgotten,       // removed from those copies as their primaries' sweeps said
+  kPermissionDenied,            // frames refused: their principal lacks the scope they need
+  kConnectionsRefused,          // CURVE handshakes refused: keys that are no principal's
   kShardsTakenOver,             // shards this node serves besides its own (a gauge)
   // ---- batches, bulk actions, payload checks (issue 9) ----
   kBatches,            // submit_batch requests
@@ -122,6 +124,7 @@ enum class Counter : uint8_t {
   kRejectedLocked,
   kRejectedInternal,
   kRejectedStorageFull,
+  kRejectedPermissionDenied,
   kRejectedOther,
   // ---- callbacks (docs/http.md "Callbacks") ----
   kCallbacksPending,    // deliveries waiting or in flight (a gauge)
@@ -230,6 +233,8 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kReplicationBlobBytes, "replication_blob_bytes", false},
     {Counter::kReplicaBlobsStored, "replica_blobs_stored", false},
     {Counter::kReplicaBlobsForgotten, "replica_blobs_forgotten", false},
+    {Counter::kPermissionDenied, "permission_denied", false},
+    {Counter::kConnectionsRefused, "connections_refused", false},
     {Counter::kShardsTakenOver, "shards_taken_over", false},
     {Counter::kBatches, "batches", false},
     {Counter::kBatchSpecsRefused, "batch_specs_refused", false},
@@ -265,6 +270,7 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kRejectedLocked, "rejected_locked", false},
     {Counter::kRejectedInternal, "rejected_internal", false},
     {Counter::kRejectedStorageFull, "rejected_storage_full", false},
+    {Counter::kRejectedPermissionDenied, "rejected_permission_denied", false},
     {Counter::kRejectedOther, "rejected_other", false},
     {Counter::kCallbacksPending, "callbacks_pending", true},
     {Counter::kCallbacksDelivered, "callbacks_delivered", false},
@@ -316,17 +322,17 @@ static_assert(counters_detail::InEnumOrderAndDistinct(),
 
 constexpr const char* CounterName(Counter c) { return kCounters[static_cast<size_t>(c)].name; }
 
-// The counter of error replies with code number `code` (1..14; any other: kRejectedOther).
+// The counter of error replies with code number `code` (1..15; any other: kRejectedOther).
 constexpr Counter RejectedCounter(uint32_t code) {
-  return code >= 1 && code <= 14
+  return code >= 1 && code <= 15
              ? static_cast<Counter>(static_cast<uint32_t>(Counter::kRejectedNotFound) + code - 1)
              : Counter::kRejectedOther;
 }
 static_assert(static_cast<uint32_t>(Counter::kRejectedOther) -
                       static_cast<uint32_t>(Counter::kRejectedNotFound) ==
-                  14,
-              "one rejected_* counter per error code 1..14");
-static_assert(static_cast<uint32_t>(kLastCode) == 14,
+                  15,
+              "one rejected_* counter per error code 1..15");
+static_assert(static_cast<uint32_t>(kLastCode) == 15,
               "a new error code needs its rejected_* counter");
 
 // One value per counter, indexed by the enum.

@@ -26,6 +26,7 @@ const char* CodeName(Code code) {
     case Code::kLocked: return "locked";
     case Code::kInternal: return "internal";
     case Code::kStorageFull: return "storage_full";
+    case Code::kPermissionDenied: return "permission_denied";
   }
   return "unknown";
 }

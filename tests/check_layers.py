@@ -39,6 +39,7 @@ PUBLIC = {
     "include/jobnet/events.h": "protocol",
     "include/jobnet/limits.h": "protocol",
     "include/jobnet/client.h": "client",
+    "include/jobnet/keys.h": "client",
 }
 SOURCE_DIRS = ["base", "protocol", "client", "core", "storage", "coord", "handlers", "actors", "http", "node",
                "cluster", "bench", "cli", "app", "include"]

@@ -185,10 +185,19 @@ class NodeProcess {
     }
   }
 
+  // A node with principals: the harness's own client key, and the node's public key.
+  void UseKey(CurveKeys client, std::string server_key) {
+    client_key_ = std::move(client);
+    server_key_ = std::move(server_key);
+  }
   std::unique_ptr<Client> Connect(uint32_t request_timeout_ms = 5000) const {
     ClientOptions o;
     o.endpoints = {endpoint()};
     o.request_timeout_ms = request_timeout_ms;
+    if (!client_key_.empty()) {
+      o.key = client_key_;
+      o.server_keys[endpoint()] = server_key_;
+    }
     std::unique_ptr<Client> c;
     if (!Client::Connect(o, &c).ok()) return nullptr;
     return c;
@@ -211,6 +220,8 @@ class NodeProcess {
   }
 
   std::string id_, data_;
+  CurveKeys client_key_;
+  std::string server_key_;
   std::string listen_;  // as passed to --listen, when set
   std::string bound_;   // learned from the log when listen_ is set
   int workers_;

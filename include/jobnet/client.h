@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "jobnet/job.h"
 #include "jobnet/limits.h"
 #include "jobnet/queue.h"
+#include "jobnet/keys.h"
 #include "jobnet/status.h"
 
 namespace jobnet {
@@ -43,6 +45,11 @@ struct ClientOptions {
   // Give each submit without an idempotency key a random one, so a submit retried after a
   // lost reply never creates a second job on the same owner. Default true.
   bool auto_idempotency_key = true;
+  // CURVE (docs/operations.md "Securing a cluster"): this client's keypair, and the public key
+  // (Z85) of the node at each endpoint. With a keypair every endpoint needs its node's key;
+  // without one the client speaks plain ZeroMQ, which a node with principals refuses.
+  CurveKeys key;
+  std::map<std::string, std::string> server_keys;
 
   static std::vector<std::string> DefaultEndpoints();
   // Options for exactly one node, without failover (tools that must know which node answered).

@@ -281,6 +281,10 @@ constexpr uint64_t kHttpWriteAnswerMs = 30000;
 // /healthz and /readyz answer 503 when the node has not answered in this long.
 constexpr uint64_t kHttpProbeMs = 1000;
 constexpr uint32_t kHttpTokensMax = 1000;
+// Principals a node knows ([[principals]], docs/operations.md "Securing a cluster").
+constexpr uint32_t kPrincipalsMax = 1000;
+// Endpoints one principal (a node) lists.
+constexpr uint32_t kPrincipalEndpointsMax = 4;
 
 // ---- Batches and bulk actions (issue 9) ----
 // Job specs in one submit_batch request. Each spec is journaled in the same group commit, so a

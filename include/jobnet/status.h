@@ -27,9 +27,10 @@ enum class Code : uint8_t {
   kLocked = 12,             // journal directory is held by a running node
   kInternal = 13,           // a bug: report it
   kStorageFull = 14,        // the node's disk is full: it refuses writes until space returns
+  kPermissionDenied = 15,   // the sender's principal lacks the scope the request needs
 };
 
-constexpr Code kLastCode = Code::kStorageFull;  // keep up to date when appending codes
+constexpr Code kLastCode = Code::kPermissionDenied;  // keep up to date when appending codes
 
 // A code as received in an error reply: 0 or a code this build does not know becomes kInternal,
 // so that an error is never mistaken for success.
@@ -61,6 +62,9 @@ class Status {
   static Status Draining(std::string m) { return Status(Code::kDraining, std::move(m)); }
   static Status Storage(std::string m) { return Status(Code::kStorage, std::move(m)); }
   static Status StorageFull(std::string m) { return Status(Code::kStorageFull, std::move(m)); }
+  static Status PermissionDenied(std::string m) {
+    return Status(Code::kPermissionDenied, std::move(m));
+  }
   static Status Locked(std::string m) { return Status(Code::kLocked, std::move(m)); }
   static Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
 
@@ -75,6 +79,7 @@ class Status {
   bool IsConflict() const { return code_ == Code::kConflict; }
   bool IsLocked() const { return code_ == Code::kLocked; }
   bool IsStorageFull() const { return code_ == Code::kStorageFull; }
+  bool IsPermissionDenied() const { return code_ == Code::kPermissionDenied; }
 
   Code code() const { return code_; }
   const std::string& message() const { return message_; }

@@ -13,8 +13,8 @@ Needs only pyzmq and msgpack (Debian: python3-zmq, python3-msgpack).
 
 from .client import Client, default_endpoints
 from .errors import (CODES, Conflict, Corruption, Draining, Internal, InvalidArgument,
-                     JobnetError, Locked, NotFound, Overloaded, Storage, StorageFull, Timeout,
-                     TooLarge, Unavailable, UnsupportedVersion)
+                     JobnetError, Locked, NotFound, Overloaded, PermissionDenied, Storage,
+                     StorageFull, Timeout, TooLarge, Unavailable, UnsupportedVersion)
 from .worker import Job, Worker
 from ._wire import PAYLOAD_DEPTH_MAX
 
@@ -25,5 +25,6 @@ FINAL_STATES = ("succeeded", "failed", "dead", "cancelled")
 
 __all__ = ["Client", "Worker", "Job", "JobnetError", "NotFound", "Corruption", "InvalidArgument",
            "UnsupportedVersion", "TooLarge", "Overloaded", "Unavailable", "Timeout", "Conflict",
-           "Draining", "Storage", "Locked", "Internal", "StorageFull", "CODES", "FINAL_STATES",
+           "Draining", "Storage", "Locked", "Internal", "StorageFull",
+           "PermissionDenied", "CODES", "FINAL_STATES",
            "default_endpoints", "PAYLOAD_DEPTH_MAX"]

@@ -22,6 +22,7 @@ CODES = {
     12: "locked",
     13: "internal",
     14: "storage_full",
+    15: "permission_denied",
 }
 INTERNAL = 13
 
@@ -105,9 +106,14 @@ class StorageFull(JobnetError):
     code = 14
 
 
+class PermissionDenied(JobnetError):
+    code = 15
+
+
 _BY_CODE = {c.code: c for c in (NotFound, Corruption, InvalidArgument, UnsupportedVersion,
                                  TooLarge, Overloaded, Unavailable, Timeout, Conflict, Draining,
-                                 Storage, Locked, Internal, StorageFull)}
+                                 Storage, Locked, Internal, StorageFull,
+                                 PermissionDenied)}
 
 
 def error_for(code, message):

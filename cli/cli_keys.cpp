@@ -1,0 +1,110 @@
+// `jobnet keys new FILE | show`, and the CURVE half of every client command's options
+// (docs/operations.md "Securing a cluster").
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli.hpp"
+#include "jobnet/keys.h"
+
+namespace jobnet::cli {
+namespace {
+
+std::string FlagOrEnv(const std::string& flag, const char* env) {
+  if (!flag.empty()) return flag;
+  const char* v = std::getenv(env);
+  return v ? v : "";
+}
+
+// The endpoints and node keys of a cluster.json.
+Status ReadClusterFile(const std::string& path, std::vector<std::string>* endpoints,
+                       std::map<std::string, std::string>* keys) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("cannot open the cluster file " + path);
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("nodes") || !j["nodes"].is_array())
+    return Status::InvalidArgument(path + " is not a cluster file (no \"nodes\" list)");
+  for (const auto& n : j["nodes"]) {
+    if (!n.is_object() || !n.contains("endpoint") || !n["endpoint"].is_string()) continue;
+    const std::string ep = n["endpoint"].get<std::string>();
+    endpoints->push_back(ep);
+    if (n.contains("public_key") && n["public_key"].is_string()) {
+      const std::string key = n["public_key"].get<std::string>();
+      if (!IsZ85Key(key))
+        return Status::InvalidArgument(path + ": the public key of " + ep + " is not Z85");
+      (*keys)[ep] = key;
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status ClientSecurity(const ClientFlags& f, ClientOptions* o) {
+  const std::string cluster = FlagOrEnv(f.cluster, "JOBNET_CLUSTER");
+  if (!cluster.empty()) {
+    std::vector<std::string> endpoints;
+    if (Status s = ReadClusterFile(cluster, &endpoints, &o->server_keys); !s.ok()) return s;
+    // The cluster's endpoints unless --to or $JOBNET_ENDPOINTS named others.
+    const char* env = std::getenv("JOBNET_ENDPOINTS");
+    if (f.to.empty() && (env == nullptr || *env == '\0') && !endpoints.empty())
+      o->endpoints = endpoints;
+  }
+  if (!f.server_key.empty()) {
+    if (!IsZ85Key(f.server_key))
+      return Status::InvalidArgument("--server-key must be a CURVE public key in Z85 (40 "
+                                     "characters)");
+    for (const auto& ep : o->endpoints) o->server_keys[ep] = f.server_key;
+  }
+  const std::string key_file = FlagOrEnv(f.key, "JOBNET_KEY");
+  if (!key_file.empty()) {
+    auto key = ReadKeyFile(key_file);
+    if (!key.ok()) return key.status();
+    o->key = key.value();
+  }
+  return Status::OK();
+}
+
+std::function<int()> AddKeysCommands(CLI::App* app) {
+  struct Flags {
+    std::string file, data, key_file;
+    bool json = false;
+  };
+  auto s = std::make_shared<Flags>();
+  auto* keys = app->add_subcommand("keys", "CURVE keys: new FILE | show");
+  keys->require_subcommand(1);
+  auto* made = keys->add_subcommand("new", "make a key file (mode 0600) and print its public key");
+  made->add_option("file", s->file, "where to write it (never overwritten)")->required();
+  made->add_flag("--json", s->json, "one JSON object");
+  auto* show = keys->add_subcommand("show", "print a node's public key (its key file is made at "
+                                            "its first start with principals)");
+  show->add_option("--data", s->data, "the node's data directory (its key: DATA/node.key)");
+  show->add_option("--key-file", s->key_file, "a key file instead");
+  show->add_flag("--json", s->json, "one JSON object");
+  return [s, keys, made, show]() -> int {
+    if (!*keys) return -1;
+    auto print = [&](const std::string& file, const std::string& pub) {
+      if (s->json)
+        std::cout << nlohmann::json{{"file", file}, {"public_key", pub}}.dump() << "\n";
+      else
+        std::cout << "key file " << file << "\npublic key " << pub << "\n";
+      return kExitOk;
+    };
+    if (*made) {
+      auto k = NewCurveKeys();
+      if (!k.ok()) return Fail(k.status());
+      if (Status w = WriteKeyFile(s->file, k.value()); !w.ok()) return Fail(w);
+      return print(s->file, k.value().public_key);
+    }
+    if (s->data.empty() == s->key_file.empty())
+      return Fail(Status::InvalidArgument("give --data DIR or --key-file FILE"));
+    const std::string file = s->key_file.empty() ? s->data + "/node.key" : s->key_file;
+    auto k = ReadKeyFile(file);
+    if (!k.ok()) return Fail(k.status());
+    return print(file, k.value().public_key);
+  };
+}
+
+}  // namespace jobnet::cli

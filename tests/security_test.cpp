@@ -1,0 +1,190 @@
+// Keys and scopes on the ZeroMQ face (docs/operations.md "Securing a cluster"), against real
+// node processes: two nodes with a principals file speak CURVE to clients and to each other; a
+// client without a key, or with a key that is no principal's, gets nothing through; a read key
+// reads and its submit gets permission_denied; a write key submits, and the job's status is
+// answered through the other node (a CURVE peer link); frames only a node may send, forged
+// from a write key, are refused and counted; and a node listening beyond loopback refuses to
+// start without keys unless --insecure says so.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <zmq.hpp>
+
+#include "jobnet/keys.h"
+#include "node_harness.hpp"
+#include "protocol/codec.hpp"
+
+namespace jobnet {
+namespace {
+
+using testing::Eventually;
+using testing::NodeProcess;
+
+class SecurityTest : public testing::DirTest {
+ protected:
+  CurveKeys Key(const std::string& name) {
+    auto k = NewCurveKeys();
+    EXPECT_TRUE(k.ok()) << k.status().ToString();
+    EXPECT_TRUE(WriteKeyFile(dir_ + "/" + name + ".key", k.value()).ok());
+    return k.value();
+  }
+  // n1 and n2, peers of each other, sharing one principals file: both nodes (scope peer, at
+  // their endpoints), admin (the harness's key), reader (read) and writer (read, write).
+  void StartPair() {
+    for (const char* n : {"n1", "n2", "admin", "reader", "writer", "stranger"}) keys_[n] = Key(n);
+    n1_ = std::make_unique<NodeProcess>("n1", dir_ + "/n1", 1);
+    n2_ = std::make_unique<NodeProcess>("n2", dir_ + "/n2", 1);
+    std::ofstream f(dir_ + "/principals.toml");
+    auto principal = [&](const std::string& name, const std::string& scopes,
+                         const std::string& endpoint) {
+      f << "[[principals]]\nname = \"" << name << "\"\nkey = \"" << keys_[name].public_key
+        << "\"\nscopes = [" << scopes << "]\n";
+      if (!endpoint.empty()) f << "endpoints = [\"" << endpoint << "\"]\n";
+    };
+    principal("n1", "\"peer\"", n1_->endpoint());
+    principal("n2", "\"peer\"", n2_->endpoint());
+    principal("admin", "\"read\", \"write\", \"admin\"", "");
+    principal("reader", "\"read\"", "");
+    principal("writer", "\"read\", \"write\"", "");
+    f.close();
+    for (auto* n : {n1_.get(), n2_.get()}) {
+      NodeProcess* other = n == n1_.get() ? n2_.get() : n1_.get();
+      const std::string id = n == n1_.get() ? "n1" : "n2";
+      n->AddArgs({"--principals", dir_ + "/principals.toml", "--key-file", dir_ + "/" + id + ".key",
+                  "--peer", other->endpoint()});
+      n->UseKey(keys_["admin"], keys_[id].public_key);
+    }
+    ASSERT_TRUE(n1_->Start());
+    ASSERT_TRUE(n2_->Start());
+  }
+  // A client of `node` with `key` (empty: none).
+  Status ConnectAs(NodeProcess& node, const std::string& key, const std::string& server,
+                   std::unique_ptr<Client>* out) {
+    ClientOptions o = ClientOptions::Single(node.endpoint(), 3000);
+    if (!key.empty()) o.key = keys_[key];
+    o.server_keys[node.endpoint()] = keys_[server].public_key;
+    return Client::Connect(o, out);
+  }
+  static uint64_t Counter(NodeProcess& n, const std::string& name) {
+    auto c = n.Connect(3000);
+    auto st = c ? c->Stats() : Result<NodeStats>(Status::Unavailable("no connection"));
+    if (!st.ok()) return 0;
+    auto it = st.value().counters.find(name);
+    return it == st.value().counters.end() ? 0 : it->second;
+  }
+  // One frame from a DEALER holding `key`, as a client with that key could send it.
+  void SendAs(const std::string& key, NodeProcess& to, const std::string& server,
+              protocol::Body body) {
+    zmq::context_t ctx;
+    zmq::socket_t s(ctx, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::linger, 2000);
+    s.set(zmq::sockopt::curve_secretkey, keys_[key].secret_key);
+    s.set(zmq::sockopt::curve_publickey, keys_[key].public_key);
+    s.set(zmq::sockopt::curve_serverkey, keys_[server].public_key);
+    s.connect(to.endpoint());
+    const std::string frame =
+        protocol::Encode(protocol::Envelope{limits::kProtocolVersion, 0, std::move(body)});
+    s.send(zmq::buffer(frame), zmq::send_flags::none);
+    s.close();
+  }
+  static bool LogHas(const NodeProcess& n, const std::string& text) {
+    std::ifstream in(n.log_path());
+    std::string line;
+    while (std::getline(in, line))
+      if (line.find(text) != std::string::npos) return true;
+    return false;
+  }
+
+  std::map<std::string, CurveKeys> keys_;
+  std::unique_ptr<NodeProcess> n1_, n2_;
+};
+
+TEST_F(SecurityTest, EachPrincipalDoesWhatItsScopesAllowAndNothingElseGetsThrough) {
+  StartPair();
+  if (HasFatalFailure()) return;
+  std::unique_ptr<Client> c;
+  // No key: the node speaks CURVE only.
+  Status none = ConnectAs(*n1_, "", "n1", &c);
+  EXPECT_TRUE(none.IsPermissionDenied()) << none.ToString();
+  EXPECT_NE(none.message().find("requires a CURVE key"), std::string::npos) << none.message();
+  // A key that is no principal's.
+  Status stranger = ConnectAs(*n1_, "stranger", "n1", &c);
+  EXPECT_TRUE(stranger.IsPermissionDenied()) << stranger.ToString();
+  EXPECT_NE(stranger.message().find("refused this client's key"), std::string::npos);
+  EXPECT_GE(Counter(*n1_, "connections_refused"), 1u);
+
+  // Read: reads, and its submit is refused with the scope it lacks.
+  std::unique_ptr<Client> reader;
+  ASSERT_TRUE(ConnectAs(*n1_, "reader", "n1", &reader).ok());
+  ASSERT_TRUE(reader->Stats().ok());
+  JobSpec echo;
+  echo.type = "echo";
+  echo.payload = testing::Pack(std::string("x"));
+  auto refused = reader->Submit(echo);
+  ASSERT_TRUE(refused.status().IsPermissionDenied()) << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("principal reader (scopes read) may not send "
+                                            "submit: it needs scope write"),
+            std::string::npos)
+      << refused.status().message();
+
+  // Write: submits on n1; n2 answers its status over its CURVE link to n1.
+  std::unique_ptr<Client> writer;
+  ASSERT_TRUE(ConnectAs(*n1_, "writer", "n1", &writer).ok());
+  auto job = writer->Submit(echo);
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  std::unique_ptr<Client> via_n2;
+  ASSERT_TRUE(ConnectAs(*n2_, "reader", "n2", &via_n2).ok());
+  Result<JobInfo> done = Status::Unavailable("not asked");
+  ASSERT_TRUE(Eventually([&] {
+    done = via_n2->Wait(job.value().id, 5000);
+    return done.ok() && done.value().state == JobState::kSucceeded;
+  })) << done.status().ToString();
+
+  // Frames only a node may send, from a write key: refused, counted, logged.
+  const uint64_t denied = Counter(*n1_, "permission_denied");
+  protocol::Heartbeat hb;
+  hb.node = "n2";
+  hb.endpoint = n2_->endpoint();
+  hb.incarnation = 99;
+  hb.workers = 1;
+  SendAs("writer", *n1_, "n1", hb);
+  protocol::RemoteResult r;
+  r.owner = "n1";
+  r.worker_node = "n2";
+  r.lease = 1;
+  r.seq = 1;
+  r.ok = true;
+  SendAs("writer", *n1_, "n1", r);
+  EXPECT_TRUE(Eventually([&] { return Counter(*n1_, "permission_denied") >= denied + 2; }))
+      << Counter(*n1_, "permission_denied");
+  EXPECT_TRUE(LogHas(*n1_, "principal writer (scopes read,write) may not send heartbeat"));
+  EXPECT_GE(Counter(*n1_, "rejected_permission_denied"), 1u);
+  // The peers are still each other's: n2's real heartbeats count, the forged one did not.
+  auto c1 = n1_->Connect(3000);
+  ASSERT_TRUE(c1);
+  Result<NodeStats> st = Status::Unavailable("not asked");
+  EXPECT_TRUE(Eventually([&] {
+    st = c1->Stats();
+    return st.ok() && st.value().peers.size() == 1 && st.value().peers[0].state == "alive";
+  }));
+  ASSERT_TRUE(st.ok());
+  ASSERT_EQ(st.value().peers.size(), 1u);
+  EXPECT_NE(st.value().peers[0].incarnation, 99u);
+}
+
+TEST_F(SecurityTest, ANodeBeyondLoopbackRefusesToStartWithoutKeysUnlessInsecure) {
+  const int port = testing::FreePort();
+  NodeProcess open("n1", dir_ + "/open", 1);
+  open.SetListen("tcp://0.0.0.0:" + std::to_string(port));
+  EXPECT_FALSE(open.Start());
+  EXPECT_TRUE(LogHas(open, "reachable beyond this machine, without keys"));
+  NodeProcess insecure("n1", dir_ + "/insecure", 1);
+  insecure.SetListen("tcp://0.0.0.0:" + std::to_string(port));
+  insecure.AddArgs({"--insecure"});
+  ASSERT_TRUE(insecure.Start());
+  EXPECT_TRUE(LogHas(insecure, "--insecure: anyone who reaches"));
+}
+
+}  // namespace
+}  // namespace jobnet
