@@ -7,6 +7,7 @@ apart from a connected node that is slow (wait out the request timeout).
 """
 
 import itertools
+import json
 import threading
 import time
 
@@ -40,7 +41,48 @@ PAYLOAD_ENVELOPE_DEPTH_MAX = 4
 DEPTH_MAX = PAYLOAD_DEPTH_MAX + PAYLOAD_ENVELOPE_DEPTH_MAX
 CONTAINER_ITEMS_MAX = 65536  # kContainerItemsMax: items of one array or map
 
-_MONITOR_EVENTS = zmq.EVENT_CONNECTED | zmq.EVENT_CONNECT_RETRIED | zmq.EVENT_DISCONNECTED
+_MONITOR_EVENTS = (zmq.EVENT_CONNECTED | zmq.EVENT_CONNECT_RETRIED | zmq.EVENT_DISCONNECTED |
+                   zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                   zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+
+
+def read_key_file(path):
+    """A CURVE key file (`jobnet keys new FILE`): (public, secret), each 40 Z85 characters.
+    The secret is never put in an error message."""
+    halves = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                words = line.split()
+                if not words or words[0].startswith("#"):
+                    continue
+                if len(words) != 2 or words[0] not in ("public", "secret") or len(words[1]) != 40:
+                    raise errors.InvalidArgument("%s is not a jobnet key file" % path)
+                halves[words[0]] = words[1]
+    except OSError as e:
+        raise errors.NotFound("cannot read key file %s: %s" % (path, e.strerror))
+    if set(halves) != {"public", "secret"}:
+        raise errors.InvalidArgument("%s lacks its public or secret key" % path)
+    if zmq.curve_public(halves["secret"].encode()).decode() != halves["public"]:
+        raise errors.InvalidArgument("%s: its public key is not the one of its secret key" % path)
+    return halves["public"], halves["secret"]
+
+
+def read_cluster_file(path):
+    """A cluster.json (`jobnet cluster up`): its endpoints, and the public key of each node
+    that has one ({endpoint: key})."""
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as e:
+        raise errors.InvalidArgument("cannot read the cluster file %s: %s" % (path, e))
+    endpoints, keys = [], {}
+    for n in doc.get("nodes", []) if isinstance(doc, dict) else []:
+        if isinstance(n, dict) and isinstance(n.get("endpoint"), str):
+            endpoints.append(n["endpoint"])
+            if isinstance(n.get("public_key"), str):
+                keys[n["endpoint"]] = n["public_key"]
+    return endpoints, keys
 
 
 def depth(value, stop):
@@ -116,7 +158,7 @@ class Connection:
     _corr = itertools.count(1)  # process-wide, so replies to an old socket never match
 
     def __init__(self, endpoints, request_timeout=REQUEST_TIMEOUT_DEFAULT, failover=True,
-                 context=None):
+                 context=None, key=None, server_keys=None):
         if isinstance(endpoints, str):
             endpoints = [e for e in endpoints.split(",") if e.strip()]
         self.endpoints = [e.strip() for e in endpoints]
@@ -125,6 +167,9 @@ class Connection:
         self.request_timeout = float(request_timeout)
         self.failover = failover
         self._ctx = context or zmq.Context.instance()
+        self._key = key  # (public, secret) Z85, or None: plain ZeroMQ
+        self._server_keys = dict(server_keys or {})
+        self._refused = None
         self._lock = threading.RLock()
         self._sock = None
         self._mon = None
@@ -137,6 +182,16 @@ class Connection:
         self._close()
         sock = self._ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
+        if self._key is not None:
+            server = self._server_keys.get(endpoint)
+            if server is None:
+                sock.close(0)
+                raise errors.InvalidArgument(
+                    "no public key of the node at %s (server_keys, or the cluster file)" % endpoint)
+            sock.curve_publickey = self._key[0].encode()
+            sock.curve_secretkey = self._key[1].encode()
+            sock.curve_serverkey = server.encode()
+        self._refused = None
         # The monitor is attached before the connect, or the first refusal goes unreported.
         self._mon = sock.get_monitor_socket(_MONITOR_EVENTS)
         try:
@@ -178,6 +233,15 @@ class Connection:
     def _drain_monitor(self):
         while self._mon.poll(0):
             event = recv_monitor_message(self._mon)["event"]
+            if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                self._refused = "the node at %s refused this client's key%s: no principal " \
+                    "there holds it" % (self.endpoint, " " + self._key[0] if self._key else "")
+            elif event in (zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
+                           zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL):
+                self._refused = ("the node at %s requires a CURVE key, and this client has none "
+                                 "(key_file or $JOBNET_KEY)" % self.endpoint if self._key is None
+                                 else "the CURVE handshake with the node at %s failed: is its "
+                                 "public key the one given here?" % self.endpoint)
             if event == zmq.EVENT_CONNECTED:
                 self._connected = self._ever_connected = True
             elif event in (zmq.EVENT_CONNECT_RETRIED, zmq.EVENT_DISCONNECTED):
@@ -242,6 +306,8 @@ class Connection:
                 if rkind == ERROR:
                     raise errors.error_for(rbody.get("code", 0), rbody.get("message", ""))
                 return rkind, rbody
+            if self._refused:
+                raise _NotAnswered(errors.PermissionDenied(self._refused))
             if lost:
                 raise _NotAnswered(errors.Unavailable(
                     "cannot reach %s: connection refused or lost" % self.endpoint))

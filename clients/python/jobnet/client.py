@@ -27,6 +27,20 @@ def default_endpoints():
     return eps or ["tcp://127.0.0.1:7701"]
 
 
+def connection_keys(endpoints, key_file=None, server_keys=None, cluster=None):
+    """(endpoints, key or None, server_keys) from the arguments and the environment."""
+    keys = {}
+    cluster = cluster or os.environ.get("JOBNET_CLUSTER")
+    if cluster:
+        cluster_endpoints, keys = w.read_cluster_file(cluster)
+        if not endpoints and not os.environ.get("JOBNET_ENDPOINTS") and cluster_endpoints:
+            endpoints = cluster_endpoints
+    keys.update(server_keys or {})
+    key_file = key_file or os.environ.get("JOBNET_KEY")
+    key = w.read_key_file(key_file) if key_file else None
+    return endpoints or default_endpoints(), key, keys
+
+
 def _spec(type, payload, opts, auto_key):
     unknown = set(opts) - set(SPEC_OPTIONS)
     if unknown:
@@ -51,8 +65,14 @@ class Client:
     ``progress``...). Thread-safe: calls from several threads are serialized."""
 
     def __init__(self, endpoints=None, request_timeout=w.REQUEST_TIMEOUT_DEFAULT, failover=True,
-                 auto_key=True):
-        self._conn = w.Connection(endpoints or default_endpoints(), request_timeout, failover)
+                 auto_key=True, key_file=None, server_keys=None, cluster=None):
+        """With a node that has principals (docs/operations.md §21): `key_file` (default
+        $JOBNET_KEY) is this client's CURVE key file, and `server_keys` ({endpoint: Z85}) or
+        `cluster` (a cluster.json; default $JOBNET_CLUSTER, whose endpoints are used when none
+        are given) give the nodes' public keys."""
+        endpoints, key, server_keys = connection_keys(endpoints, key_file, server_keys, cluster)
+        self._conn = w.Connection(endpoints, request_timeout, failover, key=key,
+                                  server_keys=server_keys)
         self._auto_key = auto_key
 
     @property

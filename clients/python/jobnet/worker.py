@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from . import _wire as w
 from . import errors
-from .client import default_endpoints
+from .client import connection_keys, default_endpoints
 
 log = logging.getLogger("jobnet.worker")
 
@@ -64,7 +64,8 @@ class Worker:
     node gives its jobs to others (it heartbeats three times per lease)."""
 
     def __init__(self, endpoints=None, types=(), capacity=1, name=None, lease_ms=LEASE_MS_DEFAULT,
-                 poll_ms=None, request_timeout=w.REQUEST_TIMEOUT_DEFAULT):
+                 poll_ms=None, request_timeout=w.REQUEST_TIMEOUT_DEFAULT, key_file=None,
+                 server_keys=None, cluster=None):
         if isinstance(types, str):
             types = [types]
         self.types = list(types)
@@ -72,11 +73,13 @@ class Worker:
         self.name = name or ""
         self.lease_ms = int(lease_ms)
         self.poll_ms = int(poll_ms if poll_ms is not None else min(2000, max(100, self.lease_ms // 2)))
-        endpoints = endpoints or default_endpoints()
+        endpoints, key, keys = connection_keys(endpoints, key_file, server_keys, cluster)
         # Results, progress and heartbeats share one connection; the long poll has its own.
         # Both always talk to the node the worker registered with.
-        self._ctl = w.Connection(endpoints, request_timeout, failover=True)
-        self._poll = w.Connection(endpoints, request_timeout, failover=False)
+        self._ctl = w.Connection(endpoints, request_timeout, failover=True, key=key,
+                                 server_keys=keys)
+        self._poll = w.Connection(endpoints, request_timeout, failover=False, key=key,
+                                  server_keys=keys)
         self._lock = threading.Lock()
         self._register_lock = threading.Lock()
         self._slot_free = threading.Condition(self._lock)

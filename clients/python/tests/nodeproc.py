@@ -52,7 +52,8 @@ def wait_for(condition, timeout=20.0, interval=0.05, what="condition"):
 
 
 class Node:
-    def __init__(self, node_id="n1", workers=2, extra=()):
+    def __init__(self, node_id="n1", workers=2, extra=(), key_file=None, server_key=None):
+        """`key_file` and `server_key`: a node with principals, probed with that key."""
         self.bin = os.environ.get("JOBNET_BIN", "jobnet")
         self.dir = tempfile.mkdtemp(prefix="jobnet-py-")
         self.port = free_port()
@@ -63,7 +64,9 @@ class Node:
             [self.bin, "node", "--id", node_id, "--listen", self.endpoint, "--data", self.data,
              "--workers", str(workers)] + list(extra),
             stdout=self.log, stderr=subprocess.STDOUT)
-        probe = jobnet.Client([self.endpoint], request_timeout=1.0)
+        self.client_keys = ({} if key_file is None else
+                            {"key_file": key_file, "server_keys": {self.endpoint: server_key}})
+        probe = jobnet.Client([self.endpoint], request_timeout=1.0, **self.client_keys)
         try:
             def up():
                 if self.proc.poll() is not None:

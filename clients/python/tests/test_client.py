@@ -4,6 +4,9 @@ simulate_backup handler is seen while it runs. Method: a real `jobnet node` proc
 (tests/nodeproc.py), the client over ZeroMQ, conditions awaited with bounded polls."""
 
 import os
+import shutil
+import subprocess
+import tempfile
 import unittest
 
 import jobnet
@@ -189,6 +192,58 @@ class ClientTest(unittest.TestCase):
         wait_for(lambda: self.c.status(long_id)["progress_message"], what="the backup to start")
         self.assertEqual(self.c.cancel(long_id)["state"], "cancelled")
         wait_for(lambda: self.c.stats()["busy"] == 0, what="the cancelled run to stop")
+
+
+class KeysTest(unittest.TestCase):
+    """A node with principals (docs/operations.md §21): the client takes a key file and the
+    node's public key; a read key reads and its submit is PermissionDenied; no key is refused."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="jobnet-py-keys-")
+        self.bin = os.environ.get("JOBNET_BIN", "jobnet")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def key(self, name):
+        path = os.path.join(self.dir, name + ".key")
+        out = subprocess.run([self.bin, "keys", "new", path], capture_output=True, text=True,
+                             check=True).stdout
+        return path, out.split()[-1]  # the public key is the last word
+
+    def test_keys_and_scopes(self):
+        node_key, node_pub = self.key("node")
+        writer, writer_pub = self.key("writer")
+        reader, reader_pub = self.key("reader")
+        stranger, _ = self.key("stranger")
+        principals = os.path.join(self.dir, "principals.toml")
+        with open(principals, "w") as f:
+            for name, pub, scopes in (("writer", writer_pub, '"read", "write"'),
+                                      ("reader", reader_pub, '"read"')):
+                f.write('[[principals]]\nname = "%s"\nkey = "%s"\nscopes = [%s]\n'
+                        % (name, pub, scopes))
+        node = Node(extra=["--principals", principals, "--key-file", node_key],
+                    key_file=writer, server_key=node_pub)
+        try:
+            keys = {node.endpoint: node_pub}
+            with jobnet.Client([node.endpoint], key_file=writer, server_keys=keys) as c:
+                job_id = c.submit("echo", "over curve")
+                self.assertEqual(c.wait(job_id, timeout=20)["result"], "over curve")
+            with jobnet.Client([node.endpoint], key_file=reader, server_keys=keys) as c:
+                self.assertEqual(c.status(job_id)["state"], "succeeded")
+                with self.assertRaises(jobnet.PermissionDenied) as e:
+                    c.submit("echo", "x")
+                self.assertIn("needs scope write", str(e.exception))
+            with jobnet.Client([node.endpoint], key_file=stranger, server_keys=keys,
+                               request_timeout=3.0) as c:
+                with self.assertRaises(jobnet.PermissionDenied) as e:
+                    c.stats()
+                self.assertIn("refused this client's key", str(e.exception))
+            with jobnet.Client([node.endpoint], request_timeout=3.0) as c:
+                with self.assertRaises(jobnet.PermissionDenied):
+                    c.stats()
+        finally:
+            node.stop()
 
 
 if __name__ == "__main__":
