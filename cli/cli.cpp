@@ -15,6 +15,7 @@
 #include <map>
 #include <set>
 
+#include <filesystem>
 #include <fstream>
 
 #include "base/parse.hpp"
@@ -455,18 +456,19 @@ int RunCluster(const ClusterFlags& f) {
     auto c = LocalCluster::Up(f.dir, n, f.base_port, f.workers, {}, "", http_base, false,
                               f.replicas);
     if (!c.ok()) return Fail(c.status());
-    std::string eps;
     for (const auto& node : c.value().nodes()) {
       std::cout << node.id << " " << node.endpoint;
       if (!node.http.empty()) std::cout << " http://" << node.http;
       std::cout << "\n";
-      eps += (eps.empty() ? "" : ",") + node.endpoint;
     }
     if (const LocalNode* etcd = c.value().etcd())
       std::cerr << "etcd at " << etcd->endpoint << "; " << f.replicas
                 << " copies of each journal\n";
+    const std::string dir = std::filesystem::absolute(f.dir).lexically_normal().string();
     std::cerr << "cluster of " << n << " nodes up in " << f.dir
-              << "; use it with\n  export JOBNET_ENDPOINTS=" << eps << "\n";
+              << ", secured with CURVE keys (docs/operations.md §21); use it with\n"
+              << "  export JOBNET_CLUSTER=" << dir << "/cluster.json JOBNET_KEY=" << dir
+              << "/admin.key\n";
     return kExitOk;
   }
   auto c = LocalCluster::Load(f.dir);
@@ -480,7 +482,7 @@ int RunCluster(const ClusterFlags& f) {
       if (pid) {
         std::unique_ptr<Client> client;
         Result<protocol::StatsReply> stats = Status::Unavailable("not answering");
-        if (Client::Connect(ClientOptions::Single(node.endpoint, 1000), &client).ok())
+        if (Client::Connect(cl.ClientFor({node.endpoint}, 1000), &client).ok())
           stats = client->Stats();
         if (stats.ok()) {
           auto& st = stats.value();

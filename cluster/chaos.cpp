@@ -163,14 +163,13 @@ struct Run {
 void Submit(Run* run, int t) {
   const Options& opt = run->opt;
   auto endpoints = run->cluster->endpoints();
-  ClientOptions o;
   // Only this cluster's nodes: the default list ($JOBNET_ENDPOINTS or tcp://127.0.0.1:7701)
   // named another cluster's node when one ran there (a test in parallel), and a submitter
   // could wait on that node for good.
-  o.endpoints.clear();
+  std::vector<std::string> mine;
   for (size_t k = 0; k < endpoints.size(); ++k)
-    o.endpoints.push_back(endpoints[(t + k) % endpoints.size()]);
-  o.request_timeout_ms = 1000;
+    mine.push_back(endpoints[(t + k) % endpoints.size()]);
+  ClientOptions o = run->cluster->ClientFor(std::move(mine), 1000);
   std::unique_ptr<Client> c;
   while (!Client::Connect(o, &c).ok()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   for (;;) {
@@ -206,9 +205,10 @@ void Submit(Run* run, int t) {
 
 // How long after `killed_at` a witness first reports `victim` dead (watched for the victim's
 // down time at least, 5 s beyond it at most); -1 if it never did.
-double TimeToDeclaredDead(const cluster::LocalNode& victim, const cluster::LocalNode& witness,
-                          Clock::time_point killed_at, uint64_t down_ms) {
-  ClientOptions o = ClientOptions::Single(witness.endpoint, 500);
+double TimeToDeclaredDead(const cluster::LocalCluster& cluster, const cluster::LocalNode& victim,
+                          const cluster::LocalNode& witness, Clock::time_point killed_at,
+                          uint64_t down_ms) {
+  ClientOptions o = cluster.ClientFor({witness.endpoint}, 500);
   std::unique_ptr<Client> w;
   double detected = -1;
   while (Ms(Clock::now() - killed_at) < static_cast<double>(down_ms) + 5000) {
@@ -254,7 +254,7 @@ void Kill(Run* run) {
     run->kills++;
     std::fprintf(stderr, "chaos: SIGKILL %s\n", victim.id.c_str());
     if (n > 1) {
-      double detected = TimeToDeclaredDead(victim, witness, killed_at, run->opt.down_ms);
+      double detected = TimeToDeclaredDead(*run->cluster, victim, witness, killed_at, run->opt.down_ms);
       if (detected >= 0) run->detect_ms.push_back(detected);
     } else {  // no other node to declare it dead: only the down time
       std::this_thread::sleep_for(std::chrono::milliseconds(run->opt.down_ms));
@@ -379,17 +379,17 @@ uint64_t WaitForAll(Run* run) {
   // own: thousands of stuck jobs would each wait them out). One found unfinished is asked once
   // more, for where it is, and named.
   // With replicas a shard may have moved: ask any live node, which forwards to its holder.
-  ClientOptions any;
-  any.endpoints.clear();
+  std::vector<std::string> live;
   for (const auto& n : run->cluster->nodes())
-    if (!run->down_for_good.count(n.id)) any.endpoints.push_back(n.endpoint);
-  any.request_timeout_ms = 2000;
+    if (!run->down_for_good.count(n.id)) live.push_back(n.endpoint);
+  ClientOptions any = run->cluster->ClientFor(std::move(live), 2000);
   for (const auto& a : run->acked) {
     std::string owner = run->opt.replicas > 1 ? "any" : a.id.substr(0, a.id.rfind('-'));
     for (;;) {
       auto& c = clients[owner];
       if (!c) {
-        ClientOptions o = owner == "any" ? any : ClientOptions::Single(owner_ep[owner], 2000);
+        ClientOptions o =
+            owner == "any" ? any : run->cluster->ClientFor({owner_ep[owner]}, 2000);
         if (!Client::Connect(o, &c).ok()) c.reset();
       }
       auto left =
@@ -498,7 +498,8 @@ bool CheckJournals(const Run& run, Verdict* v) {
 void SumCounters(Run* run) {
   for (const auto& n : run->cluster->nodes()) {
     std::unique_ptr<Client> c;
-    if (run->cluster->Pid(n) == 0 || !Client::Connect(ClientOptions::Single(n.endpoint, 2000), &c).ok())
+    if (run->cluster->Pid(n) == 0 ||
+        !Client::Connect(run->cluster->ClientFor({n.endpoint}, 2000), &c).ok())
       continue;
     auto st = c->Stats();
     if (!st.ok()) continue;

@@ -12,7 +12,9 @@ PORT=${JOBNET_DEMO_PORT:-7701}
 $J cluster down --dir "$DIR" 2>/dev/null || true
 $J cluster up 3 --dir "$DIR" --base-port "$PORT" >/dev/null
 export JOBNET_ENDPOINTS="tcp://127.0.0.1:$PORT,tcp://127.0.0.1:$((PORT + 1)),tcp://127.0.0.1:$((PORT + 2))"
-echo "== cluster up: $JOBNET_ENDPOINTS" >&2
+# The cluster speaks CURVE: its nodes' public keys, and the admin key `cluster up` made.
+export JOBNET_CLUSTER="$DIR/cluster.json" JOBNET_KEY="$DIR/admin.key"
+echo "== cluster up: $JOBNET_ENDPOINTS (CURVE keys in $DIR)" >&2
 $J nodes
 echo >&2
 to() { echo "--to tcp://127.0.0.1:$((PORT + $1 - 1))"; }

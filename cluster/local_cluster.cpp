@@ -21,6 +21,7 @@
 #include <functional>
 #include <future>
 #include <iterator>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -192,10 +193,11 @@ std::string FindEtcd() {
 
 // A refused connection fails at once (the client sees it), so a node still starting would be
 // asked in a tight loop: pause between tries.
-bool Answers(const std::string& endpoint, uint32_t timeout_ms) {
+bool Answers(const ClientOptions& options) {
+  const std::string& endpoint = options.endpoints.front();
   if (endpoint.rfind("http://", 0) == 0) return EtcdHealthy(endpoint);
   std::unique_ptr<Client> c;
-  if (Client::Connect(ClientOptions::Single(endpoint, timeout_ms), &c).ok()) return true;
+  if (Client::Connect(options, &c).ok()) return true;
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   return false;
 }
@@ -278,11 +280,32 @@ LocalNode EtcdProcess(const std::string& abs, const std::string& exe, int client
   return e;
 }
 
+// <abs>/principals.toml: every node (scope peer, at the endpoints `listens` gives for it)
+// and the admin key.
+Status WritePrincipals(const std::string& abs, const std::vector<LocalNode>& nodes,
+                       const std::map<std::string, std::vector<std::string>>& listens,
+                       const CurveKeys& admin) {
+  std::ofstream f(abs + "/principals.toml", std::ios::trunc);
+  f << "# Made by `jobnet cluster up` (docs/operations.md §21)\n";
+  for (const auto& node : nodes) {
+    f << "\n[[principals]]\nname = \"" << node.id << "\"\nkey = \"" << node.public_key
+      << "\"\nscopes = [\"peer\"]\nendpoints = [";
+    const auto& eps = listens.at(node.id);
+    for (size_t i = 0; i < eps.size(); ++i) f << (i ? ", " : "") << "\"" << eps[i] << "\"";
+    f << "]\n";
+  }
+  f << "\n[[principals]]\nname = \"admin\"\nkey = \"" << admin.public_key
+    << "\"\nscopes = [\"read\", \"write\", \"admin\", \"worker\"]\n";
+  if (!f) return Status::Storage("cannot write " + abs + "/principals.toml");
+  return Status::OK();
+}
+
 // <abs>/cluster.json: what `cluster` commands after `up` read (Load).
 Status WriteManifest(const std::string& abs, const std::string& exe,
                      const std::vector<LocalNode>& nodes, const LocalNode* etcd) {
   nlohmann::json j;
   j["exe"] = exe;
+  j["admin_key"] = abs + "/admin.key";
   j["nodes"] = nlohmann::json::array();
   for (const auto& node : nodes)
     j["nodes"].push_back({{"id", node.id},
@@ -290,6 +313,7 @@ Status WriteManifest(const std::string& abs, const std::string& exe,
                           {"http", node.http},
                           {"data", node.data},
                           {"log", node.log},
+                          {"public_key", node.public_key},
                           {"args", node.args}});
   if (etcd != nullptr)
     j["etcd"] = {{"endpoint", etcd->endpoint},
@@ -304,11 +328,11 @@ Status WriteManifest(const std::string& abs, const std::string& exe,
 }
 
 // Up means formed: every node has heard every peer's heartbeat (bounded to 5 s; not fatal).
-void AwaitFormed(const std::vector<LocalNode>& nodes) {
+void AwaitFormed(const LocalCluster& c) {
   auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  for (const auto& node : nodes) {
+  for (const auto& node : c.nodes()) {
     std::unique_ptr<Client> client;
-    if (!Client::Connect(ClientOptions::Single(node.endpoint, 500), &client).ok()) continue;
+    if (!Client::Connect(c.ClientFor({node.endpoint}, 500), &client).ok()) continue;
     while (std::chrono::steady_clock::now() < end) {
       auto st = client->Stats();
       size_t alive = 0;
@@ -352,8 +376,11 @@ Result<LocalCluster> LocalCluster::Load(const std::string& dir) {
     ln.data = n.value("data", "");
     ln.log = n.value("log", "");
     ln.args = n.value("args", std::vector<std::string>{});
+    ln.public_key = n.value("public_key", "");
     c.nodes_.push_back(std::move(ln));
   }
+  if (auto admin = ReadKeyFile(j.value("admin_key", dir + "/admin.key")); admin.ok())
+    c.admin_ = admin.value();
   if (j.contains("etcd") && j["etcd"].is_object()) {
     const auto& e = j["etcd"];
     c.etcd_.id = "etcd";
@@ -364,6 +391,19 @@ Result<LocalCluster> LocalCluster::Load(const std::string& dir) {
     c.etcd_.args = e.value("args", std::vector<std::string>{});
   }
   return c;
+}
+
+ClientOptions LocalCluster::ClientFor(std::vector<std::string> endpoints,
+                                      uint32_t timeout_ms) const {
+  ClientOptions o;
+  o.endpoints = std::move(endpoints);
+  o.request_timeout_ms = timeout_ms;
+  if (!admin_.empty()) {
+    o.key = admin_;
+    for (const auto& n : nodes_)
+      if (!n.public_key.empty()) o.server_keys[n.endpoint] = n.public_key;
+  }
+  return o;
 }
 
 std::vector<ProxyRoute> LocalCluster::ProxyRoutes(int n, int base_port) {
@@ -422,6 +462,7 @@ Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_po
   c.dir_ = abs;
   c.exe_ = exe.empty() ? SelfExe() : std::filesystem::absolute(exe).string();
   c.tied_ = tied;
+  std::map<std::string, std::vector<std::string>> listens;  // node id -> where it listens
   for (int i = 1; i <= n; ++i) {
     LocalNode node;
     node.id = "n" + std::to_string(i);
@@ -456,14 +497,27 @@ Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_po
                         "http://127.0.0.1:" + std::to_string(proxied ? etcd_proxy(i) : etcd_port),
                         "--cluster-name", "local", "--replication-listen", tcp(repl_port(i))});
       if (proxied) node.args.insert(node.args.end(), {"--replication-advertise", repl(i)});
+      listens[node.id].push_back(tcp(repl_port(i)));
+      if (proxied) listens[node.id].push_back(repl(i));
       for (int r = 1; r < replicas; ++r) {
         node.args.push_back("--backup");
         node.args.push_back(repl((i - 1 + r) % n + 1));  // the next nodes, in a ring
       }
     }
+    listens[node.id].push_back(node.endpoint);
+    // Secure (docs/operations.md §21): its keypair beside its data directory.
+    auto key = LoadOrMakeKeyFile(abs + "/" + node.id + ".key");
+    if (!key.ok()) return key.status();
+    node.public_key = key.value().public_key;
+    node.args.insert(node.args.end(), {"--principals", abs + "/principals.toml", "--key-file",
+                                       abs + "/" + node.id + ".key"});
     node.args.insert(node.args.end(), extra_args.begin(), extra_args.end());
     c.nodes_.push_back(std::move(node));
   }
+  auto admin = LoadOrMakeKeyFile(abs + "/admin.key");
+  if (!admin.ok()) return admin.status();
+  c.admin_ = admin.value();
+  if (Status s = WritePrincipals(abs, c.nodes_, listens, c.admin_); !s.ok()) return s;
   if (replicas > 1) c.etcd_ = EtcdProcess(abs, etcd_exe, base_port + 2 * n);
   if (Status s = WriteManifest(abs, c.exe_, c.nodes_, c.etcd()); !s.ok()) return s;
   // etcd first: a node with --etcd gives up at once when it cannot hold its shard.
@@ -475,12 +529,12 @@ Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_po
   }
   for (const auto& node : c.nodes_) {
     auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(kStartWaitMs);
-    while (!Answers(node.endpoint, 300)) {
+    while (!Answers(c.ClientFor({node.endpoint}, 300))) {
       if (std::chrono::steady_clock::now() > end || c.Pid(node) == 0)
         return Status::Unavailable("node " + node.id + " did not start; see " + node.log);
     }
   }
-  AwaitFormed(c.nodes_);
+  AwaitFormed(c);
   return c;
 }
 
@@ -527,7 +581,7 @@ Status LocalCluster::Start(const LocalNode& node, int wait_ms) const {
   }
   if (wait_ms > 0) {
     auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
-    while (!Answers(node.endpoint, 300)) {
+    while (!Answers(ClientFor({node.endpoint}, 300))) {
       if (std::chrono::steady_clock::now() > end || !Alive(node_pid))
         return Status::Unavailable("node " + node.id + " did not start; see " + node.log);
     }

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "jobnet/client.h"
+#include "jobnet/keys.h"
 #include "jobnet/status.h"
 
 namespace jobnet::cluster {
@@ -26,6 +28,7 @@ struct LocalNode {
   std::string log;
   std::vector<std::string> args;  // the `jobnet node ...` arguments
   std::string exe;  // empty: the cluster's jobnet; else another program (the cluster's etcd)
+  std::string public_key;  // its CURVE public key (Z85); its keypair is DIR/<id>.key
 };
 
 // With LocalCluster::Up(..., proxied): a loopback port the nemesis suite runs a TcpProxy on,
@@ -53,6 +56,10 @@ class LocalCluster {
   // (Debian etcd-server, from PATH), and node i ships its journal to the next replicas - 1
   // nodes. Ports: nodes from base_port, their replication endpoints after them, then etcd's
   // client and peer ports.
+  // Secure: a keypair per node (DIR/<id>.key, beside its data directory so that a wiped one
+  // keeps its key) and an admin key (DIR/admin.key: read, write, admin, worker), all in
+  // DIR/principals.toml, which every node is started with (docs/operations.md §21). Kept
+  // from an earlier `up` in the same DIR.
   // `proxied` (with replicas > 1): each node's replication endpoint and its way to etcd go
   // through a port of ProxyRoutes(n, base_port) instead (after etcd's ports), where the caller
   // runs a proxy, started before Up: node i is started with --replication-advertise and --etcd
@@ -67,6 +74,8 @@ class LocalCluster {
   static constexpr int kExecWaitMs = 10000;
 
   const std::vector<LocalNode>& nodes() const { return nodes_; }
+  // Client options for `endpoints` with the cluster's admin key and its nodes' keys.
+  ClientOptions ClientFor(std::vector<std::string> endpoints, uint32_t timeout_ms) const;
   std::vector<std::string> endpoints() const;
   // A node by id; "etcd" names the cluster's etcd, if it has one.
   const LocalNode* Find(const std::string& id) const;
@@ -90,6 +99,7 @@ class LocalCluster {
   std::vector<LocalNode> nodes_;
   LocalNode etcd_;  // id empty: none
   bool tied_ = false;
+  CurveKeys admin_;  // DIR/admin.key; empty for a cluster recorded before keys
 };
 
 }  // namespace jobnet::cluster
