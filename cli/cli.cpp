@@ -867,6 +867,7 @@ int Main(int argc, char** argv, int (*run_node)(const NodeConfig&)) {
   CLI::App* events = AddEventsCommand(app, &ef, &f);
   runners.push_back(AddClusterCommand(&app));
   runners.push_back(AddKeysCommands(&app));
+  runners.push_back(AddPrincipalsCommands(&app, &f));
 
   try {
     app.parse(argc, argv);

@@ -60,8 +60,9 @@ Status Connect(const ClientFlags& f, std::unique_ptr<Client>* client);
 ClientOptions SingleFrom(const ClientOptions& base, const std::string& endpoint,
                          uint32_t request_timeout_ms);
 
-// `jobnet keys new FILE | show` (cli_keys.cpp).
+// `jobnet keys new FILE | show` and `jobnet principals add|remove|list` (cli_keys.cpp).
 std::function<int()> AddKeysCommands(CLI::App* app);
+std::function<int()> AddPrincipalsCommands(CLI::App* app, ClientFlags* f);
 
 // `jobnet schedule add|list|remove|pause|resume` (cli_schedule.cpp): adds the subcommands to
 // `app`; after parsing, if `schedule` was given, call the returned function to run it.

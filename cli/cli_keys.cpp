@@ -1,6 +1,7 @@
 // `jobnet keys new FILE | show`, and the CURVE half of every client command's options
 // (docs/operations.md "Securing a cluster").
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -104,6 +105,79 @@ std::function<int()> AddKeysCommands(CLI::App* app) {
     auto k = ReadKeyFile(file);
     if (!k.ok()) return Fail(k.status());
     return print(file, k.value().public_key);
+  };
+}
+
+std::function<int()> AddPrincipalsCommands(CLI::App* app, ClientFlags* f) {
+  struct Flags {
+    std::string name, key, scopes;
+    std::vector<std::string> endpoints;
+  };
+  auto s = std::make_shared<Flags>();
+  auto* cmd = app->add_subcommand(
+      "principals", "who may talk to the nodes (scope admin): add NAME | remove NAME | list");
+  cmd->require_subcommand(1);
+  auto* add = cmd->add_subcommand("add", "add a principal on every node, at once and durably");
+  add->add_option("name", s->name, "its name")->required();
+  add->add_option("--key", s->key, "its CURVE public key (Z85; `jobnet keys new` prints it)")
+      ->required();
+  add->add_option("--scopes", s->scopes, "comma-separated: read, write, admin, worker, peer")
+      ->required();
+  add->add_option("--endpoint", s->endpoints,
+                  "a node: an endpoint it listens on (repeat for each)");
+  auto* remove = cmd->add_subcommand("remove", "remove a principal added with `add`");
+  remove->add_option("name", s->name, "its name")->required();
+  auto* list = cmd->add_subcommand("list", "the principals of the first node that answers");
+  for (auto* sub : {add, remove, list}) AddClientFlags(sub, f);
+  return [s, f, cmd, add, remove, list]() -> int {
+    if (!*cmd) return -1;
+    ClientOptions o;
+    if (Status st = Options(*f, &o); !st.ok()) return Fail(st);
+    Client::PrincipalInfo p{s->name, s->key, s->scopes, {}, {}};
+    for (const auto& e : s->endpoints) p.endpoints += (p.endpoints.empty() ? "" : ",") + e;
+    const std::string action = *add ? "add" : *remove ? "remove" : "list";
+    auto print = [&](const std::vector<Client::PrincipalInfo>& all) {
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& q : all) {
+        if (f->json)
+          std::cout << nlohmann::json{{"name", q.name}, {"key", q.key}, {"scopes", q.scopes},
+                                      {"endpoints", q.endpoints}, {"origin", q.origin}}
+                           .dump()
+                    << "\n";
+        else
+          std::cout << q.name << "  " << q.scopes << "  " << q.origin << "  " << q.key
+                    << (q.endpoints.empty() ? "" : "  " + q.endpoints) << "\n";
+      }
+    };
+    // A change goes to every node (each keeps it in its data directory); a list comes from
+    // the first that answers.
+    const std::vector<std::string> targets =
+        action == "list" ? std::vector<std::string>{} : o.endpoints;
+    if (action == "list") {
+      std::unique_ptr<Client> c;
+      if (Status st = Client::Connect(o, &c); !st.ok()) return Fail(st);
+      auto r = c->Principals("list");
+      if (!r.ok()) return Fail(r.status());
+      print(r.value());
+      return kExitOk;
+    }
+    int rc = kExitOk;
+    size_t done = 0;
+    for (const auto& ep : targets) {
+      std::unique_ptr<Client> c;
+      Status st = Client::Connect(SingleFrom(o, ep, o.request_timeout_ms), &c);
+      Result<std::vector<Client::PrincipalInfo>> r =
+          st.ok() ? c->Principals(action, p) : Result<std::vector<Client::PrincipalInfo>>(st);
+      if (!r.ok()) {
+        std::cerr << "jobnet: " << ep << ": " << r.status().ToString() << "\n";
+        rc = std::max(rc, ExitCodeFor(r.status()));
+        continue;
+      }
+      ++done;
+    }
+    std::cerr << "principal " << s->name << (action == "add" ? " added on " : " removed on ")
+              << done << " of " << targets.size() << " nodes\n";
+    return rc;
   };
 }
 

@@ -362,6 +362,18 @@ Result<BulkResult> Client::Bulk(const BulkQuery& query) {
   if (Status s = protocol::Validate(query); !s.ok()) return s;
   return Expect<protocol::BulkReply>(impl_->Call(query));
 }
+Result<std::vector<Client::PrincipalInfo>> Client::Principals(const std::string& action,
+                                                              const PrincipalInfo& p) {
+  auto r = Expect<protocol::PrincipalListReply>(impl_->Call(
+      protocol::PrincipalsRequest{action, p.name, p.key, p.scopes, p.endpoints}));
+  if (!r.ok()) return r.status();
+  std::vector<PrincipalInfo> out;
+  for (auto& e : r.value().principals)
+    out.push_back({std::move(e.name), std::move(e.key), std::move(e.scopes),
+                   std::move(e.endpoints), std::move(e.origin)});
+  return out;
+}
+
 Result<std::vector<HandlerInfo>> Client::Types() {
   auto r = Expect<protocol::TypeListReply>(impl_->Call(protocol::TypesRequest{}));
   if (!r.ok()) return r.status();

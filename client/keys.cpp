@@ -14,9 +14,13 @@ namespace jobnet {
 
 Result<CurveKeys> NewCurveKeys() {
   char pub[41] = {0}, sec[41] = {0};
-  if (zmq_curve_keypair(pub, sec) != 0)
-    return Status::Internal(std::string("cannot make a CURVE keypair: ") +
-                            zmq_strerror(zmq_errno()) + " (libzmq without libsodium?)");
+  // A public key never starts with '-' (one in 85 would), so that it can follow a flag on a
+  // command line (`principals add NAME --key KEY`) without being read as one.
+  do {
+    if (zmq_curve_keypair(pub, sec) != 0)
+      return Status::Internal(std::string("cannot make a CURVE keypair: ") +
+                              zmq_strerror(zmq_errno()) + " (libzmq without libsodium?)");
+  } while (pub[0] == '-');
   return CurveKeys{pub, sec};
 }
 

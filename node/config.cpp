@@ -46,21 +46,7 @@ Status NodeConfig::Validate() const {
   {
     std::set<std::string> names, keys;
     for (const auto& p : principals) {
-      if (!protocol::IsValidName(p.name, kNodeIdBytesMax))
-        return Status::InvalidArgument("principal name '" + p.name.substr(0, 80) + "' must match " +
-                                       protocol::NamePattern(kNodeIdBytesMax));
-      if (!IsZ85Key(p.key))
-        return Status::InvalidArgument("principal " + p.name +
-                                       ": key must be a CURVE public key in Z85 (40 characters)");
-      if (p.scopes == 0 || (p.scopes & ~protocol::kScopesAll) != 0)
-        return Status::InvalidArgument("principal " + p.name + " has no scopes");
-      if (p.endpoints.size() > kPrincipalEndpointsMax)
-        return Status::InvalidArgument("principal " + p.name + ": at most " +
-                                       to_string(kPrincipalEndpointsMax) + " endpoints");
-      for (const auto& e : p.endpoints)
-        if (!IsTcpEndpoint(e))
-          return Status::InvalidArgument("principal " + p.name + ": bad endpoint '" +
-                                         e.substr(0, 80) + "': want tcp://HOST:PORT");
+      if (Status s = CheckPrincipal(p); !s.ok()) return s;
       if (!names.insert(p.name).second)
         return Status::InvalidArgument("principal " + p.name + " is listed twice");
       if (!keys.insert(p.key).second)
@@ -171,6 +157,27 @@ Status NodeConfig::Validate() const {
     return Status::InvalidArgument("blob_grace must be at most " + to_string(kRetentionMsMax) +
                                    " ms");
   if (image_pixels_max < 1) return Status::InvalidArgument("image_pixels_max must be at least 1");
+  return Status::OK();
+}
+
+Status CheckPrincipal(const protocol::Principal& p) {
+  using limits::kNodeIdBytesMax;
+  using limits::kPrincipalEndpointsMax;
+  if (!protocol::IsValidName(p.name, kNodeIdBytesMax))
+    return Status::InvalidArgument("principal name '" + p.name.substr(0, 80) + "' must match " +
+                                   protocol::NamePattern(kNodeIdBytesMax));
+  if (!IsZ85Key(p.key))
+    return Status::InvalidArgument("principal " + p.name +
+                                   ": key must be a CURVE public key in Z85 (40 characters)");
+  if (p.scopes == 0 || (p.scopes & ~protocol::kScopesAll) != 0)
+    return Status::InvalidArgument("principal " + p.name + " has no scopes");
+  if (p.endpoints.size() > kPrincipalEndpointsMax)
+    return Status::InvalidArgument("principal " + p.name + ": at most " +
+                                   std::to_string(kPrincipalEndpointsMax) + " endpoints");
+  for (const auto& e : p.endpoints)
+    if (!IsTcpEndpoint(e))
+      return Status::InvalidArgument("principal " + p.name + ": bad endpoint '" +
+                                     e.substr(0, 80) + "': want tcp://HOST:PORT");
   return Status::OK();
 }
 

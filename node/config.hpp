@@ -138,6 +138,9 @@ bool IsTcpEndpoint(const std::string& endpoint);
 // (`principals_file`, and `--principals FILE`). Checked by NodeConfig::Validate.
 Status LoadPrincipalsFile(const std::string& path, std::vector<protocol::Principal>* out);
 
+// One principal's checks: its name, Z85 key, scopes and endpoints (not: unique names and keys).
+Status CheckPrincipal(const protocol::Principal& p);
+
 // Whether `endpoint` ("tcp://HOST:PORT") listens on loopback only.
 bool IsLoopbackEndpoint(const std::string& endpoint);
 

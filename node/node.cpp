@@ -81,7 +81,7 @@ sigset_t BlockSignals() {
 // "Securing a cluster"). Without: both empty, and every socket is plain ZeroMQ.
 struct Security {
   CurveKeys key;
-  std::shared_ptr<const PrincipalTable> principals;
+  std::shared_ptr<PrincipalTable> principals;
 };
 
 StepExit LoadSecurity(const NodeConfig& config, Security* out) {
@@ -105,7 +105,12 @@ StepExit LoadSecurity(const NodeConfig& config, Security* out) {
   bool listed = false;
   for (const auto& p : all) listed = listed || p.key == out->key.public_key;
   if (!listed) all.push_back({"self", out->key.public_key, protocol::kScopesAll, {}});
-  out->principals = std::make_shared<PrincipalTable>(all);
+  // Principals added while it ran (`jobnet principals add`) are kept beside its journal.
+  out->principals = std::make_shared<PrincipalTable>(all, config.data + "/principals.added.toml");
+  if (Status s = out->principals->LoadAdded(); !s.ok()) {
+    spdlog::error("principals added earlier: {}", s.ToString());
+    return kExitConfig;
+  }
   size_t peers = 0;
   for (const auto& p : config.principals) peers += (p.scopes & protocol::kScopePeer) != 0;
   spdlog::info("CURVE on every socket: this node's public key is {} ({}); {} principals, {} of "

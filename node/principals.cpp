@@ -1,13 +1,68 @@
 // The node's principals; see principals.hpp.
 #include "node/principals.hpp"
 
-namespace jobnet {
+#include <fcntl.h>
+#include <unistd.h>
 
-PrincipalTable::PrincipalTable(const std::vector<protocol::Principal>& principals) {
-  for (const auto& p : principals) {
-    name_by_key_[p.key] = p.name;
-    scopes_by_name_[p.name] = p.scopes;
-    for (const auto& e : p.endpoints) key_by_endpoint_[e] = p.key;
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+
+#include "jobnet/limits.h"
+#include "node/config.hpp"
+
+namespace jobnet {
+namespace {
+
+std::vector<std::string> SplitCommas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+std::string JoinCommas(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+}  // namespace
+
+PrincipalTable::PrincipalTable(const std::vector<protocol::Principal>& configured,
+                               std::string added_path)
+    : added_path_(std::move(added_path)) {
+  for (const auto& p : configured) entries_.push_back({p, false});
+  Index();
+}
+
+Status PrincipalTable::LoadAdded() {
+  if (added_path_.empty() || !std::filesystem::exists(added_path_)) return Status::OK();
+  std::vector<protocol::Principal> added;
+  if (Status s = LoadPrincipalsFile(added_path_, &added); !s.ok()) return s;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& p : added) {
+    bool taken = false;
+    for (const auto& e : entries_) taken = taken || e.p.name == p.name || e.p.key == p.key;
+    if (Status s = CheckPrincipal(p); !s.ok() || taken) continue;  // the config won meanwhile
+    entries_.push_back({std::move(p), true});
+  }
+  Index();
+  return Status::OK();
+}
+
+void PrincipalTable::Index() {
+  name_by_key_.clear();
+  scopes_by_name_.clear();
+  key_by_endpoint_.clear();
+  for (const auto& e : entries_) {
+    name_by_key_[e.p.key] = e.p.name;
+    scopes_by_name_[e.p.name] = e.p.scopes;
+    for (const auto& ep : e.p.endpoints) key_by_endpoint_[ep] = e.p.key;
   }
 }
 
@@ -31,7 +86,95 @@ std::string PrincipalTable::ServerKeyOf(const std::string& endpoint) const {
 
 size_t PrincipalTable::size() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return scopes_by_name_.size();
+  return entries_.size();
+}
+
+protocol::PrincipalListReply PrincipalTable::List() const {
+  protocol::PrincipalListReply out;
+  for (const auto& e : entries_)
+    out.principals.push_back({e.p.name, e.p.key, protocol::ScopeNames(e.p.scopes),
+                              JoinCommas(e.p.endpoints), e.added ? "added" : "config"});
+  return out;
+}
+
+Status PrincipalTable::Save() const {
+  const std::string tmp = added_path_ + ".new";
+  std::string text = "# Principals added with `jobnet principals add` (docs/operations.md §21)\n";
+  for (const auto& e : entries_) {
+    if (!e.added) continue;
+    text += "\n[[principals]]\nname = \"" + e.p.name + "\"\nkey = \"" + e.p.key +
+            "\"\nscopes = [";
+    const auto scopes = SplitCommas(protocol::ScopeNames(e.p.scopes));
+    for (size_t i = 0; i < scopes.size(); ++i) text += (i ? ", \"" : "\"") + scopes[i] + "\"";
+    text += "]\nendpoints = [";
+    for (size_t i = 0; i < e.p.endpoints.size(); ++i)
+      text += (i ? ", \"" : "\"") + e.p.endpoints[i] + "\"";
+    text += "]\n";
+  }
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::Storage("cannot write " + tmp + ": " + std::strerror(errno));
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), added_path_.c_str()) != 0)
+    return Status::Storage("cannot write " + added_path_ + ": " + std::strerror(errno));
+  const std::string dir = std::filesystem::path(added_path_).parent_path().string();
+  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    (void)::fsync(dfd);
+    ::close(dfd);
+  }
+  return Status::OK();
+}
+
+Result<protocol::PrincipalListReply> PrincipalTable::Apply(const protocol::PrincipalsRequest& r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (r.action == "list") return List();
+  if (added_path_.empty())
+    return Status::InvalidArgument("this node's principals cannot be changed while it runs");
+  if (r.action == "add") {
+    protocol::Principal p;
+    p.name = r.name;
+    p.key = r.key;
+    auto scopes = protocol::ParseScopes(SplitCommas(r.scopes));
+    if (!scopes.ok()) return scopes.status();
+    p.scopes = scopes.value();
+    p.endpoints = SplitCommas(r.endpoints);
+    if (Status s = CheckPrincipal(p); !s.ok()) return s;
+    for (const auto& e : entries_) {
+      if (e.p.name == p.name)
+        return Status::Conflict("a principal named " + p.name + " exists (remove it first)");
+      if (e.p.key == p.key)
+        return Status::Conflict("principal " + e.p.name + " holds that key already");
+    }
+    if (entries_.size() >= limits::kPrincipalsMax)
+      return Status::TooLarge("this node has " + std::to_string(limits::kPrincipalsMax) +
+                              " principals already");
+    entries_.push_back({std::move(p), true});
+  } else if (r.action == "remove") {
+    auto it = entries_.begin();
+    while (it != entries_.end() && it->p.name != r.name) ++it;
+    if (it == entries_.end()) return Status::NotFound("no principal named " + r.name);
+    if (!it->added)
+      return Status::Conflict("principal " + r.name +
+                              " comes from the node's configuration: remove it there");
+    entries_.erase(it);
+  } else {
+    return Status::InvalidArgument("principals action must be add, remove or list");
+  }
+  if (Status s = Save(); !s.ok()) {
+    // Not durable: the change is undone here too, so memory never differs from the file.
+    std::vector<protocol::Principal> added;
+    entries_.erase(std::remove_if(entries_.begin(), entries_.end(),
+                                  [](const Entry& e) { return e.added; }),
+                   entries_.end());
+    if (LoadPrincipalsFile(added_path_, &added).ok())
+      for (auto& p : added) entries_.push_back({std::move(p), true});
+    Index();
+    return s;
+  }
+  Index();
+  return List();
 }
 
 }  // namespace jobnet

@@ -417,10 +417,11 @@ void Transport::Impl::Admit(std::string identity, bool delimiter, zmq::message_t
     stats->bad_frames++;
     return reply_now(corr, env.status());
   }
+  std::string principal;
   if (options.principals) {
     // The ZAP handler named the sender's principal; its scopes say what it may send.
     const char* who = body.gets("User-Id");
-    const std::string principal = who ? who : "";
+    principal = who ? who : "";
     const uint8_t scopes = options.principals->ScopesOf(principal);
     const protocol::Kind kind = protocol::KindOf(env.value().body);
     if (!protocol::MaySend(scopes, kind)) {
@@ -436,6 +437,21 @@ void Transport::Impl::Admit(std::string identity, bool delimiter, zmq::message_t
       }
       return reply_now(corr, Status::PermissionDenied(why));
     }
+  }
+  if (const auto* pr = std::get_if<protocol::PrincipalsRequest>(&env.value().body)) {
+    // Answered here: the table is the transport's (a change is one small synced file).
+    if (!options.principals)
+      return reply_now(corr, Status::InvalidArgument(
+                                 "this node has no principals (it speaks plain ZeroMQ): start "
+                                 "it with --principals FILE to secure it"));
+    auto list = options.principals->Apply(*pr);
+    if (!list.ok()) return reply_now(corr, list.status());
+    if (pr->action != "list")
+      spdlog::warn("principals: {} {} (by principal {})", pr->action, pr->name, principal);
+    Send(identity, delimiter,
+         protocol::Encode(protocol::Envelope{limits::kProtocolVersion, corr,
+                                             std::move(list).value()}));
+    return;
   }
   if (protocol::IsOneWay(protocol::KindOf(env.value().body))) {
     // node-to-node: heartbeats reach the scheduler from here. A run sent by a primary that

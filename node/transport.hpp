@@ -40,7 +40,8 @@ struct TransportOptions {
   // this keypair, a ZAP handler lets only principals' keys through, each frame is checked
   // against its principal's scopes, and peer links connect with the peer's listed key.
   // Null: plain ZeroMQ, every frame taken.
-  std::shared_ptr<const PrincipalTable> principals;
+  // `principals` requests (admin) change it, on the transport's thread.
+  std::shared_ptr<PrincipalTable> principals;
   CurveKeys curve;
 };
 

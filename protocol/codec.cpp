@@ -59,6 +59,19 @@ struct BodyWriter {
       }
     }
   }
+  void operator()(const PrincipalListReply& r) {
+    pk.pack_map(1);
+    Key("principals");
+    pk.pack_array(static_cast<uint32_t>(r.principals.size()));
+    for (const auto& p : r.principals) {
+      pk.pack_map(5);
+      Key("name"); PackStr(pk, p.name);
+      Key("key"); PackStr(pk, p.key);
+      Key("scopes"); PackStr(pk, p.scopes);
+      Key("endpoints"); PackStr(pk, p.endpoints);
+      Key("origin"); PackStr(pk, p.origin);
+    }
+  }
   void operator()(const TypeListReply& r) {
     pk.pack_map(1);
     Key("handlers");
@@ -662,6 +675,26 @@ Status ReadTypeList(const MapReader& r, Body* body) {
   return Status::OK();
 }
 
+Status ReadPrincipalList(const MapReader& r, Body* body) {
+  PrincipalListReply b;
+  std::vector<const msgpack::object*> ps;
+  JOBNET_TRY(ReadMaps(r, "principals", limits::kPrincipalsMax + 1, &ps));
+  for (const auto* o : ps) {
+    if (o->type != msgpack::type::MAP) return Status::Corruption("principal must be a map");
+    MapReader pr(*o);
+    PrincipalEntry p;
+    JOBNET_TRY(pr.Str("name", &p.name, limits::kNodeIdBytesMax, true));
+    JOBNET_TRY(pr.Str("key", &p.key, 40, true));
+    JOBNET_TRY(pr.Str("scopes", &p.scopes, 64));
+    JOBNET_TRY(pr.Str("endpoints", &p.endpoints,
+                      limits::kPrincipalEndpointsMax * (limits::kEndpointBytesMax + 1)));
+    JOBNET_TRY(pr.Str("origin", &p.origin, 16));
+    b.principals.push_back(std::move(p));
+  }
+  *body = std::move(b);
+  return Status::OK();
+}
+
 Status ReadJob(const MapReader& r, Body* body) {
   JobReply b;
   JOBNET_TRY(ReadInfo(r.object(), &b.job));
@@ -943,6 +976,8 @@ constexpr KindInfo kKinds[] = {
     {Kind::kWorkerJobs, "worker_jobs", ReadWorkerJobs},
     {Kind::kWorkerBeat, "worker_beat", ReadWorkerBeat},
     {Kind::kWorkerAck, "worker_ack", ReadDescribed<WorkerAckReply>},
+    {Kind::kPrincipals, "principals", ReadDescribed<PrincipalsRequest>},
+    {Kind::kPrincipalList, "principal_list", ReadPrincipalList},
 };
 static_assert(sizeof(kKinds) / sizeof(kKinds[0]) == std::variant_size_v<Body>,
               "one kind per body alternative");

@@ -342,6 +342,14 @@ Status Check(const BlobPutRequest& b) { return Validate(b, kBlobBytesMaxMax); }
 JOBNET_DESCRIBE(BlobGetRequest, Str("hash", &BlobGetRequest::hash, kBlobHashHexBytes, kRequired),
                 Uint("offset", &BlobGetRequest::offset), Uint("length", &BlobGetRequest::length),
                 Str("job", &BlobGetRequest::job, kJobIdBytesMax, kIfSet))
+JOBNET_DESCRIBE(PrincipalsRequest,
+                Str("action", &PrincipalsRequest::action, 16, kRequired),
+                Str("name", &PrincipalsRequest::name, kNodeIdBytesMax, kIfSet),
+                Str("key", &PrincipalsRequest::key, 40, kIfSet),
+                Str("scopes", &PrincipalsRequest::scopes, 64, kIfSet),
+                Str("endpoints", &PrincipalsRequest::endpoints,
+                    kPrincipalEndpointsMax * (kEndpointBytesMax + 1), kIfSet))
+
 Status Check(const BlobGetRequest& b) {
   if (!IsBlobHash(b.hash))
     return Status::InvalidArgument("hash must be a SHA-256 in 64 lower-case hex digits");

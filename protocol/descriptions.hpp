@@ -44,6 +44,7 @@ const Fields<RemoteCancel>& Describe(const RemoteCancel*);
 const Fields<EventsRequest>& Describe(const EventsRequest*);
 const Fields<BlobPutRequest>& Describe(const BlobPutRequest*);
 const Fields<BlobGetRequest>& Describe(const BlobGetRequest*);
+const Fields<PrincipalsRequest>& Describe(const PrincipalsRequest*);
 const Fields<BlobStoredReply>& Describe(const BlobStoredReply*);
 const Fields<BlobDataReply>& Describe(const BlobDataReply*);
 const Fields<WorkerPollRequest>& Describe(const WorkerPollRequest*);

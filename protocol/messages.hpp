@@ -109,6 +109,16 @@ struct ScheduleChangeRequest {
 struct QueueSetRequest { QueueUpdate update; };
 // Lists this node's queues: every queue with jobs or settings.
 struct QueuesRequest {};
+// Changes this node's principals while it runs (docs/operations.md §21): action "add" (name,
+// key, scopes, endpoints), "remove" (name) or "list". Scopes and endpoints are comma-separated.
+// Answered with a principal_list of every principal after the change.
+struct PrincipalsRequest {
+  std::string action;
+  std::string name;
+  std::string key;
+  std::string scopes;
+  std::string endpoints;
+};
 
 // ---- replies ----
 using AcceptedReply = jobnet::SubmitResult;
@@ -118,6 +128,16 @@ using StatsReply = jobnet::NodeStats;
 struct BatchAcceptedReply { std::vector<jobnet::BatchItemResult> items; };
 using BulkReply = jobnet::BulkResult;
 struct TypeListReply { std::vector<jobnet::HandlerInfo> handlers; };
+// A principal as listed: scopes and endpoints comma-separated; origin "config" (the node's
+// config or principals file, changed by editing it) or "added" (by `principals add`).
+struct PrincipalEntry {
+  std::string name;
+  std::string key;
+  std::string scopes;
+  std::string endpoints;
+  std::string origin;
+};
+struct PrincipalListReply { std::vector<PrincipalEntry> principals; };
 using WorkerListReply = jobnet::WorkerList;
 // The answer to schedule_list (every schedule), schedule_add (the new one) and schedule_change
 // (the schedule as it is now; as it was, for remove). unreachable: nodes asked that did not
@@ -344,7 +364,7 @@ using Body = std::variant<SubmitRequest, StatusRequest, WaitRequest, CancelReque
                           WorkerProgressRequest, WorkerCompleteRequest, WorkerFailRequest,
                           WorkerUnregisterRequest,
                           WorkerRegisteredReply, WorkerJobsReply, WorkerBeatReply,
-                          WorkerAckReply>;
+                          WorkerAckReply, PrincipalsRequest, PrincipalListReply>;
 
 // Message kinds on the wire. Numbers are part of the protocol: never renumber.
 enum class Kind : uint8_t {
@@ -399,6 +419,8 @@ enum class Kind : uint8_t {
   kWorkerJobs = 81,
   kWorkerBeat = 82,
   kWorkerAck = 83,
+  kPrincipals = 35,
+  kPrincipalList = 77,
   kError = 127,
 };
 Kind KindOf(const Body& body);

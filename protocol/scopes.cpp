@@ -63,6 +63,7 @@ Scope RequiredScope(Kind kind) {
     case Kind::kScheduleAdd:
     case Kind::kScheduleChange:
     case Kind::kQueueSet:
+    case Kind::kPrincipals:
       return kScopeAdmin;
     case Kind::kWorkerRegister:
     case Kind::kWorkerPoll:

@@ -312,6 +312,11 @@ void AddQueueAndWorkerSamples(Samples_t& v) {
                                                            kPayload, 1, 90000}}});
   v.emplace_back("worker_beat", WorkerBeatReply{{78}, 30000});
   v.emplace_back("worker_ack", WorkerAckReply{false});
+  v.emplace_back("principals", PrincipalsRequest{"add", "ci", std::string(40, 'k'), "read,write",
+                                                 "tcp://10.0.0.1:7701"});
+  PrincipalListReply pl;
+  pl.principals.push_back({"n1", std::string(40, 'a'), "peer", "tcp://h:1", "config"});
+  v.emplace_back("principal_list", pl);
 }
 
 Samples_t Samples() {
@@ -446,6 +451,14 @@ const std::vector<std::pair<std::string, std::string>> kGoldenFrames = {
      "9401524d82a46c6f7374914ea86c656173655f6d73cd7530"},
     {"worker_ack",
      "9401534d81a76170706c696564c2"},
+    {"principals",
+     "9401234d85a6616374696f6ea3616464a46e616d65a26369a36b6579d9286b6b6b6b6b6b6b6b6b6b6b6b6b6b6b"
+     "6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6ba673636f706573aa726561642c7772697465a965"
+     "6e64706f696e7473b37463703a2f2f31302e302e302e313a37373031"},
+    {"principal_list",
+     "94014d4d81aa7072696e636970616c739185a46e616d65a26e31a36b6579d92861616161616161616161616161"
+     "616161616161616161616161616161616161616161616161616161a673636f706573a470656572a9656e64706f"
+     "696e7473a97463703a2f2f683a31a66f726967696ea6636f6e666967"},
 };
 
 class CodecGoldenTest : public ::testing::Test {

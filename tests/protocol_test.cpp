@@ -137,6 +137,28 @@ TEST_F(ProtocolTest, RemoteResultCarriesTimedOutAndDefaultsItForOlderSenders) {
   EXPECT_EQ(std::get<RemoteResult>(old.body).error, r.error);
 }
 
+TEST_F(ProtocolTest, PrincipalsRequestsAndListsRoundTripWithinBounds) {
+  PrincipalsRequest r{"add", "ci", std::string(40, 'k'), "read,write", "tcp://10.0.0.1:7701"};
+  auto back = std::get<PrincipalsRequest>(RoundTrip({1, 7, r}).body);
+  EXPECT_EQ(back.action, "add");
+  EXPECT_EQ(back.key, r.key);
+  EXPECT_EQ(back.scopes, "read,write");
+  EXPECT_EQ(back.endpoints, r.endpoints);
+  EXPECT_STREQ(KindName(Kind::kPrincipals), "principals");
+  PrincipalListReply l;
+  l.principals.push_back({"n1", std::string(40, 'a'), "peer", "tcp://h:1,tcp://h:2", "config"});
+  l.principals.push_back({"ci", std::string(40, 'b'), "read", "", "added"});
+  auto lb = std::get<PrincipalListReply>(RoundTrip({1, 7, l}).body);
+  ASSERT_EQ(lb.principals.size(), 2u);
+  EXPECT_EQ(lb.principals[0].endpoints, "tcp://h:1,tcp://h:2");
+  EXPECT_EQ(lb.principals[1].origin, "added");
+  // A key longer than a Z85 key is refused by the decoder.
+  r.key = std::string(41, 'k');
+  uint64_t corr = 0;
+  const std::string frame = Encode({1, 7, r});
+  EXPECT_FALSE(Decode(frame.data(), frame.size(), &corr, limits::kFrameBytesMax).ok());
+}
+
 // A remote result or ack of n1's lease `lease`, message `seq`.
 template <class M>
 M LeaseMessage(uint64_t lease, uint64_t seq) {

@@ -6,6 +6,7 @@
 // from a write key, are refused and counted; and a node listening beyond loopback refuses to
 // start without keys unless --insecure says so.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <filesystem>
 #include <fstream>
@@ -184,6 +185,55 @@ TEST_F(SecurityTest, ANodeBeyondLoopbackRefusesToStartWithoutKeysUnlessInsecure)
   insecure.AddArgs({"--insecure"});
   ASSERT_TRUE(insecure.Start());
   EXPECT_TRUE(LogHas(insecure, "--insecure: anyone who reaches"));
+}
+
+// `principals add|remove` on a running node: the new key works at once, on open connections a
+// removed principal's next frame is refused, a configured principal cannot be removed live, a
+// read key cannot change the table, and a restart keeps what was added.
+TEST_F(SecurityTest, PrincipalsChangeLiveAndDurably) {
+  StartPair();
+  if (HasFatalFailure()) return;
+  keys_["late"] = Key("late");
+  auto admin = n1_->Connect(3000);
+  ASSERT_TRUE(admin);
+  std::unique_ptr<Client> late;
+  EXPECT_TRUE(ConnectAs(*n1_, "late", "n1", &late).IsPermissionDenied());
+  std::unique_ptr<Client> reader;
+  ASSERT_TRUE(ConnectAs(*n1_, "reader", "n1", &reader).ok());
+  auto denied = reader->Principals("add", {"late", keys_["late"].public_key, "read", "", ""});
+  EXPECT_TRUE(denied.status().IsPermissionDenied()) << denied.status().ToString();
+  auto added = admin->Principals("add", {"late", keys_["late"].public_key, "read,write", "", ""});
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  bool listed = false;
+  for (const auto& p : added.value())
+    listed = listed || (p.name == "late" && p.origin == "added" && p.scopes == "read,write");
+  EXPECT_TRUE(listed);
+  ASSERT_TRUE(ConnectAs(*n1_, "late", "n1", &late).ok());
+  JobSpec echo;
+  echo.type = "echo";
+  echo.payload = testing::Pack(std::string("late"));
+  EXPECT_TRUE(late->Submit(echo).ok());
+  // Bad requests get their typed errors.
+  EXPECT_TRUE(admin->Principals("add", {"late", keys_["stranger"].public_key, "read", "", ""})
+                  .status()
+                  .IsConflict());
+  EXPECT_TRUE(admin->Principals("add", {"x", "short", "read", "", ""}).status().IsInvalidArgument());
+  EXPECT_TRUE(admin->Principals("add", {"y", keys_["stranger"].public_key, "root", "", ""})
+                  .status()
+                  .IsInvalidArgument());
+  EXPECT_TRUE(admin->Principals("remove", {"reader", "", "", "", ""}).status().IsConflict());
+  EXPECT_TRUE(admin->Principals("remove", {"nobody", "", "", "", ""}).status().IsNotFound());
+  // Kept across a restart.
+  ASSERT_EQ(n1_->Signal(SIGTERM), 0);
+  ASSERT_TRUE(n1_->Start());
+  ASSERT_TRUE(ConnectAs(*n1_, "late", "n1", &late).ok());
+  EXPECT_TRUE(late->Submit(echo).ok());
+  // Removed: the open connection's next frame is refused.
+  admin = n1_->Connect(3000);
+  ASSERT_TRUE(admin);
+  ASSERT_TRUE(admin->Principals("remove", {"late", "", "", "", ""}).ok());
+  auto after = late->Submit(echo);
+  EXPECT_TRUE(after.status().IsPermissionDenied()) << after.status().ToString();
 }
 
 }  // namespace

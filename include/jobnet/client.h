@@ -101,6 +101,14 @@ class Client {
   Result<BulkResult> Bulk(const BulkQuery& query);
   // The job handlers of the node, with the payload each accepts and the result it returns.
   Result<std::vector<HandlerInfo>> Types();
+  // A node's principals (docs/operations.md §21; scope admin): `action` "list", "add" (name,
+  // key, scopes and endpoints, comma-separated) or "remove" (name). Every principal after it.
+  struct PrincipalInfo {
+    std::string name, key, scopes, endpoints;
+    std::string origin;  // "config" or "added"
+  };
+  Result<std::vector<PrincipalInfo>> Principals(const std::string& action,
+                                                const PrincipalInfo& principal = {});
   // Current state of a job (with history: its last attempts, JobInfo::history). kNotFound if
   // the node does not know it.
   Result<JobInfo> GetStatus(const std::string& id, bool history = false);

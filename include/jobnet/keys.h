@@ -21,7 +21,8 @@ struct CurveKeys {
   bool empty() const { return public_key.empty(); }
 };
 
-// A fresh keypair (libzmq's, from libsodium). kInternal if libzmq was built without CURVE.
+// A fresh keypair (libzmq's, from libsodium), whose public key does not start with '-'.
+// kInternal if libzmq was built without CURVE.
 Result<CurveKeys> NewCurveKeys();
 // Whether `z85` is a CURVE public (or secret) key as Z85 text: 40 characters of Z85's alphabet.
 bool IsZ85Key(const std::string& z85);
