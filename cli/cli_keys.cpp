@@ -3,11 +3,13 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.hpp"
+#include "cluster/local_cluster.hpp"
 #include "jobnet/keys.h"
 
 namespace jobnet::cli {
@@ -43,8 +45,40 @@ Status ReadClusterFile(const std::string& path, std::vector<std::string>* endpoi
 
 }  // namespace
 
+// With no key and no cluster file given: the newest local cluster this user started
+// (`jobnet cluster up`) whose node at one of the endpoints runs now lends its admin key and its
+// nodes' keys (a cluster that is down, or whose ports another node took since, lends nothing).
+void FindLocalCluster(ClientOptions* o) {
+  for (const auto& file : cluster::LocalCluster::Remembered()) {
+    std::vector<std::string> endpoints;
+    std::map<std::string, std::string> keys;
+    if (!ReadClusterFile(file, &endpoints, &keys).ok()) continue;
+    auto cl = cluster::LocalCluster::Load(std::filesystem::path(file).parent_path().string());
+    if (!cl.ok()) continue;
+    bool ours = false;
+    for (const auto& node : cl.value().nodes())
+      ours = ours || (std::find(o->endpoints.begin(), o->endpoints.end(), node.endpoint) !=
+                          o->endpoints.end() &&
+                      cl.value().Pid(node) != 0);
+    if (!ours) continue;
+    std::ifstream in(file);
+    nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object() || !j.contains("admin_key") || !j["admin_key"].is_string()) return;
+    auto key = ReadKeyFile(j["admin_key"].get<std::string>());
+    if (!key.ok()) return;
+    o->key = key.value();
+    o->server_keys = std::move(keys);
+    return;
+  }
+}
+
 Status ClientSecurity(const ClientFlags& f, ClientOptions* o) {
   const std::string cluster = FlagOrEnv(f.cluster, "JOBNET_CLUSTER");
+  const std::string key_given = FlagOrEnv(f.key, "JOBNET_KEY");
+  if (cluster.empty() && key_given.empty() && f.server_key.empty()) {
+    FindLocalCluster(o);
+    return Status::OK();
+  }
   if (!cluster.empty()) {
     std::vector<std::string> endpoints;
     if (Status s = ReadClusterFile(cluster, &endpoints, &o->server_keys); !s.ok()) return s;

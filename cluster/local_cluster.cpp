@@ -18,6 +18,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <functional>
 #include <future>
 #include <iterator>
@@ -300,6 +301,32 @@ Status WritePrincipals(const std::string& abs, const std::vector<LocalNode>& nod
   return Status::OK();
 }
 
+// $HOME/.config/jobnet/local-clusters: one cluster file per line ("" without $HOME).
+std::string RegistryPath() {
+  const char* home = std::getenv("HOME");
+  return home && *home ? std::string(home) + "/.config/jobnet/local-clusters" : std::string();
+}
+
+// Adds `cluster_json` to the registry, dropping the lines whose file is gone. Best effort: a
+// registry that cannot be written only means clients need JOBNET_CLUSTER and JOBNET_KEY.
+void Remember(const std::string& cluster_json) {
+  const std::string path = RegistryPath();
+  if (path.empty()) return;
+  std::vector<std::string> keep{cluster_json};
+  {
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line) && keep.size() < 1000)
+      if (line != cluster_json && std::filesystem::exists(line)) keep.push_back(line);
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  std::ofstream out(path + ".new", std::ios::trunc);
+  for (const auto& l : keep) out << l << "\n";
+  out.close();
+  if (out) std::filesystem::rename(path + ".new", path, ec);
+}
+
 // <abs>/cluster.json: what `cluster` commands after `up` read (Load).
 Status WriteManifest(const std::string& abs, const std::string& exe,
                      const std::vector<LocalNode>& nodes, const LocalNode* etcd) {
@@ -391,6 +418,21 @@ Result<LocalCluster> LocalCluster::Load(const std::string& dir) {
     c.etcd_.args = e.value("args", std::vector<std::string>{});
   }
   return c;
+}
+
+std::vector<std::string> LocalCluster::Remembered() {
+  std::vector<std::pair<std::filesystem::file_time_type, std::string>> found;
+  std::ifstream in(RegistryPath());
+  std::string line;
+  std::error_code ec;
+  while (std::getline(in, line) && found.size() < 1000) {
+    auto t = std::filesystem::last_write_time(line, ec);
+    if (!ec) found.emplace_back(t, line);
+  }
+  std::sort(found.begin(), found.end(), std::greater<>());
+  std::vector<std::string> out;
+  for (auto& f : found) out.push_back(std::move(f.second));
+  return out;
 }
 
 ClientOptions LocalCluster::ClientFor(std::vector<std::string> endpoints,
@@ -520,6 +562,7 @@ Result<LocalCluster> LocalCluster::Up(const std::string& dir, int n, int base_po
   if (Status s = WritePrincipals(abs, c.nodes_, listens, c.admin_); !s.ok()) return s;
   if (replicas > 1) c.etcd_ = EtcdProcess(abs, etcd_exe, base_port + 2 * n);
   if (Status s = WriteManifest(abs, c.exe_, c.nodes_, c.etcd()); !s.ok()) return s;
+  Remember(abs + "/cluster.json");
   // etcd first: a node with --etcd gives up at once when it cannot hold its shard.
   if (c.etcd() != nullptr)
     if (Status s = c.Start(c.etcd_); !s.ok()) return s;

@@ -84,6 +84,12 @@ class LocalCluster {
   // node, its replication endpoint and its way to etcd.
   static std::vector<ProxyRoute> ProxyRoutes(int n, int base_port);
 
+  // The cluster files of the local clusters this user started (`up` adds each to
+  // $HOME/.config/jobnet/local-clusters), newest first, those still on disk only: how a client
+  // given no key and no cluster file finds the admin key of a cluster it was started beside
+  // (docs/operations.md §21), as a kubeconfig does.
+  static std::vector<std::string> Remembered();
+
   pid_t Pid(const LocalNode& node) const;  // 0 if not running
   // Starts the node and waits up to wait_ms for it to answer (0: does not wait). The default is
   // generous: on two busy cores a start that opens RocksDB beside a node fsyncing all the time
