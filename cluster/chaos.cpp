@@ -194,6 +194,18 @@ void Submit(Run* run, int t) {
       if (Clock::now() > run->submit_deadline) {  // the cluster stopped taking jobs
         std::fprintf(stderr, "chaos: submit of %s still failing at the deadline: %s\n",
                      spec.key.c_str(), r.status().ToString().c_str());
+        // Which side is stuck: the same submit from a fresh client to each node alone. The
+        // run fails either way; this only says where to look (a run under load once ended
+        // with one key unanswered by every node for 100 s).
+        for (const auto& ep : endpoints) {
+          std::unique_ptr<Client> fresh;
+          Status s = Client::Connect(run->cluster->ClientFor({ep}, 2000), &fresh);
+          auto again = s.ok() ? fresh->Submit(spec) : Result<SubmitResult>(s);
+          std::fprintf(stderr, "chaos:   the same submit, fresh client, %s alone: %s\n",
+                       ep.c_str(),
+                       again.ok() ? ("accepted as " + again.value().id).c_str()
+                                  : again.status().ToString().c_str());
+        }
         run->next = opt.jobs;  // the other submitters stop too
         return;
       }
