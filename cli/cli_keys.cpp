@@ -50,9 +50,6 @@ Status ReadClusterFile(const std::string& path, std::vector<std::string>* endpoi
 // nodes' keys (a cluster that is down, or whose ports another node took since, lends nothing).
 void FindLocalCluster(ClientOptions* o) {
   for (const auto& file : cluster::LocalCluster::Remembered()) {
-    std::vector<std::string> endpoints;
-    std::map<std::string, std::string> keys;
-    if (!ReadClusterFile(file, &endpoints, &keys).ok()) continue;
     auto cl = cluster::LocalCluster::Load(std::filesystem::path(file).parent_path().string());
     if (!cl.ok()) continue;
     bool ours = false;
@@ -61,13 +58,10 @@ void FindLocalCluster(ClientOptions* o) {
                           o->endpoints.end() &&
                       cl.value().Pid(node) != 0);
     if (!ours) continue;
-    std::ifstream in(file);
-    nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-    if (!j.is_object() || !j.contains("admin_key") || !j["admin_key"].is_string()) return;
-    auto key = ReadKeyFile(j["admin_key"].get<std::string>());
-    if (!key.ok()) return;
-    o->key = key.value();
-    o->server_keys = std::move(keys);
+    // Load read the admin key and the node keys; the cluster's client options carry them.
+    ClientOptions lent = cl.value().ClientFor({}, o->request_timeout_ms);
+    o->key = std::move(lent.key);
+    o->server_keys = std::move(lent.server_keys);
     return;
   }
 }

@@ -1,17 +1,13 @@
 // The node's principals; see principals.hpp.
 #include "node/principals.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <sstream>
 
 #include "jobnet/limits.h"
 #include "node/config.hpp"
+#include "storage/durable_file.hpp"
 
 namespace jobnet {
 namespace {
@@ -98,7 +94,6 @@ protocol::PrincipalListReply PrincipalTable::List() const {
 }
 
 Status PrincipalTable::Save() const {
-  const std::string tmp = added_path_ + ".new";
   std::string text = "# Principals added with `jobnet principals add` (docs/operations.md §21)\n";
   for (const auto& e : entries_) {
     if (!e.added) continue;
@@ -111,20 +106,7 @@ Status PrincipalTable::Save() const {
       text += (i ? ", \"" : "\"") + e.p.endpoints[i] + "\"";
     text += "]\n";
   }
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::Storage("cannot write " + tmp + ": " + std::strerror(errno));
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                  ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), added_path_.c_str()) != 0)
-    return Status::Storage("cannot write " + added_path_ + ": " + std::strerror(errno));
-  const std::string dir = std::filesystem::path(added_path_).parent_path().string();
-  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
-  }
-  return Status::OK();
+  return storage::ReplaceFileDurably(added_path_, text, 0600);
 }
 
 Result<protocol::PrincipalListReply> PrincipalTable::Apply(const protocol::PrincipalsRequest& r) {

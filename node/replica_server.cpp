@@ -19,6 +19,7 @@
 #include "node/zap.hpp"
 #include "protocol/replication.hpp"
 #include "storage/blob_store.hpp"
+#include "storage/durable_file.hpp"
 
 namespace jobnet {
 
@@ -110,14 +111,7 @@ JournalOptions CopyOptions() {
   return jo;
 }
 
-// Makes a rename in `dir` durable.
-void SyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    (void)::fsync(fd);
-    ::close(fd);
-  }
-}
+using storage::SyncDir;
 
 // The copy's blob store: never swept (the primary's sweep says what to remove), and as large
 // a blob as any primary may take.
@@ -128,25 +122,16 @@ Status OpenCopyBlobs(const std::string& path, std::unique_ptr<BlobStore>* out) {
   return BlobStore::Open(path, bo, out);
 }
 
-// Writes `secret` to `path` (mode 0600) unless it holds it already: a file beside, renamed
-// over, synced.
+// Writes `secret` to `path` (mode 0600) unless it holds it already.
 Status KeepSecret(const std::string& path, const std::string& secret) {
+  const std::string line = secret + "\n";
   {
     std::ifstream in(path);
     std::stringstream ss;
     if (in) ss << in.rdbuf();
-    if (in && ss.str() == secret + "\n") return Status::OK();
+    if (in && ss.str() == line) return Status::OK();
   }
-  const std::string tmp = path + ".new";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::Storage("cannot write " + tmp + ": " + std::strerror(errno));
-  const std::string line = secret + "\n";
-  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
-                  ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
-    return Status::Storage("cannot write " + path + ": " + std::strerror(errno));
-  return Status::OK();
+  return storage::ReplaceFileDurably(path, line, 0600);
 }
 
 // A copy whose snapshot swap was cut short between its two renames is put back first.

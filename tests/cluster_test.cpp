@@ -67,9 +67,7 @@ class ClusterTest : public testing::DirTest {
     return "";
   }
   static uint64_t Counter(NodeProcess& n, const std::string& name) {
-    auto c = n.Connect(1000);
-    auto st = c->Stats();
-    return st.ok() ? st.value().counters[name] : 0;
+    return testing::CounterOf(n, name, 1000);
   }
 
   std::unique_ptr<NodeProcess> n1_, n2_;

@@ -185,9 +185,7 @@ class EtcdTest : public DirTest {
     return st.ok() ? st.value().counters[name] : ~0ull;
   }
   static bool LogHas(const NodeProcess& node, const std::string& text) {
-    std::ifstream in(node.log_path());
-    std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    return log.find(text) != std::string::npos;
+    return testing::LogHas(node, text);
   }
 
   const std::string cluster_;

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <functional>
 #include <memory>
 #include <random>
@@ -298,6 +299,23 @@ inline void DumpLogTails(const std::string& dir, size_t lines = 40) {
 }
 
 // A test with a data directory of its own, named after the test and removed after it.
+// Counter `name` of `node`'s stats; 0 if it does not answer within timeout_ms.
+inline uint64_t CounterOf(const NodeProcess& node, const std::string& name,
+                          uint32_t timeout_ms = 2000) {
+  auto c = node.Connect(timeout_ms);
+  auto st = c ? c->Stats() : Result<NodeStats>(Status::Unavailable("no connection"));
+  if (!st.ok()) return 0;
+  auto it = st.value().counters.find(name);
+  return it == st.value().counters.end() ? 0 : it->second;
+}
+
+// Whether `node`'s log holds `text` anywhere.
+inline bool LogHas(const NodeProcess& node, const std::string& text) {
+  std::ifstream in(node.log_path());
+  std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return log.find(text) != std::string::npos;
+}
+
 class DirTest : public ::testing::Test {
  protected:
   std::string dir_ = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());

@@ -20,6 +20,7 @@ namespace jobnet {
 namespace {
 
 using testing::Eventually;
+using testing::LogHas;
 using testing::NodeProcess;
 
 class SecurityTest : public testing::DirTest {
@@ -68,11 +69,7 @@ class SecurityTest : public testing::DirTest {
     return Client::Connect(o, out);
   }
   static uint64_t Counter(NodeProcess& n, const std::string& name) {
-    auto c = n.Connect(3000);
-    auto st = c ? c->Stats() : Result<NodeStats>(Status::Unavailable("no connection"));
-    if (!st.ok()) return 0;
-    auto it = st.value().counters.find(name);
-    return it == st.value().counters.end() ? 0 : it->second;
+    return testing::CounterOf(n, name, 3000);
   }
   // One frame from a DEALER holding `key`, as a client with that key could send it.
   void SendAs(const std::string& key, NodeProcess& to, const std::string& server,
@@ -88,13 +85,6 @@ class SecurityTest : public testing::DirTest {
         protocol::Encode(protocol::Envelope{limits::kProtocolVersion, 0, std::move(body)});
     s.send(zmq::buffer(frame), zmq::send_flags::none);
     s.close();
-  }
-  static bool LogHas(const NodeProcess& n, const std::string& text) {
-    std::ifstream in(n.log_path());
-    std::string line;
-    while (std::getline(in, line))
-      if (line.find(text) != std::string::npos) return true;
-    return false;
   }
 
   std::map<std::string, CurveKeys> keys_;

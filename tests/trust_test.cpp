@@ -45,11 +45,7 @@ JobSpec Echo() {
 class TrustTest : public testing::DirTest {
  protected:
   static uint64_t Counter(NodeProcess& n, const std::string& name) {
-    auto c = n.Connect(2000);
-    auto st = c ? c->Stats() : Result<NodeStats>(Status::Unavailable("no connection"));
-    if (!st.ok()) return 0;
-    auto it = st.value().counters.find(name);
-    return it == st.value().counters.end() ? 0 : it->second;
+    return testing::CounterOf(n, name);
   }
   static std::string PeerState(NodeProcess& n, const std::string& peer) {
     auto c = n.Connect(1000);
