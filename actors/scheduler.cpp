@@ -494,6 +494,7 @@ void AnswerStats(Self self, uint64_t token) {
   for (const auto& [name, h] : s.ack_stages) r.histograms[name] = h;
   if (s.config.extra_histograms)
     for (auto& [name, h] : s.config.extra_histograms()) r.histograms[name] = std::move(h);
+  if (s.config.denied_by_principal) r.denied = s.config.denied_by_principal();
   r.endpoint = s.config.bound_endpoint;
   r.peers = s.core->Peers();
   if (s.failed)

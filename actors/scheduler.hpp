@@ -66,6 +66,8 @@ struct SchedulerConfig {
   // Extra histograms for stats replies (the transport's time from reading a submit to sending
   // its ack); called on the scheduler's thread.
   std::function<std::map<std::string, Histogram>()> extra_histograms;
+  // Frames refused for lacking a scope, by principal (the transport's); for stats replies.
+  std::function<std::map<std::string, uint64_t>()> denied_by_principal;
   // The handlers linked into this node, for `jobnet types` (the actor does not read the
   // registry itself: node.cpp hands it over).
   std::vector<protocol::HandlerInfo> handler_types;

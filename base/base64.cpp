@@ -57,4 +57,16 @@ std::optional<std::string> Base64Decode(std::string_view in) {
   return out;
 }
 
+std::optional<std::string> Base64UrlDecode(std::string_view in) {
+  if (in.size() % 4 == 1) return std::nullopt;  // no length leaves one character over
+  std::string std64(in);
+  for (char& c : std64) {
+    if (c == '+' || c == '/' || c == '=') return std::nullopt;
+    if (c == '-') c = '+';
+    else if (c == '_') c = '/';
+  }
+  std64.append((4 - std64.size() % 4) % 4, '=');
+  return Base64Decode(std64);
+}
+
 }  // namespace jobnet::base

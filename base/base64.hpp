@@ -16,6 +16,10 @@ std::string Base64Encode(std::string_view in);
 // are decoded here, so nothing but well-formed text gives a value.
 std::optional<std::string> Base64Decode(std::string_view in);
 
+// The bytes of unpadded base64url (RFC 4648 §5, as JWTs and JWKs spell binary: '-' and '_' for
+// '+' and '/', no '='); nullopt for anything else, padded or standard-alphabet text included.
+std::optional<std::string> Base64UrlDecode(std::string_view in);
+
 }  // namespace jobnet::base
 
 #endif  // JOBNET_BASE_BASE64_HPP_

@@ -428,8 +428,11 @@ int RunNodeCommand(const std::string& config_path, NodeConfig flags, CLI::App* c
   if (cmd->count("--principals")) cfg.principals_file = flags.principals_file;
   if (cmd->count("--key-file")) cfg.key_file = flags.key_file;
   if (cmd->count("--insecure")) cfg.insecure = true;
+  if (cmd->count("--http-jwks")) cfg.http_jwt.jwks = flags.http_jwt.jwks;
+  if (cmd->count("--http-jwt-issuer")) cfg.http_jwt.issuer = flags.http_jwt.issuer;
+  if (cmd->count("--http-jwt-audience")) cfg.http_jwt.audience = flags.http_jwt.audience;
   if (!cfg.principals_file.empty())
-    if (Status s = LoadPrincipalsFile(cfg.principals_file, &cfg.principals); !s.ok())
+    if (Status s = LoadPrincipalsFile(cfg.principals_file, &cfg.principals, &cfg.http_tokens); !s.ok())
       return Fail(s);
   if (!data_given && !cmd->count("--data")) cfg.data = "./data/" + cfg.id;
   return run_node(cfg);
@@ -620,6 +623,11 @@ Runner AddNodeCommand(CLI::App* app, int (*run_node)(const NodeConfig&)) {
                    "cluster\")");
   node->add_option("--key-file", nf.key_file,
                    "this node's CURVE key file, made at first start (default DATA/node.key)");
+  node->add_option("--http-jwks", nf.http_jwt.jwks,
+                   "take JWT access tokens on the HTTP face, signed by a key of this JWKS (a "
+                   "file or an http(s) URL); needs --http-jwt-issuer and --http-jwt-audience");
+  node->add_option("--http-jwt-issuer", nf.http_jwt.issuer, "the `iss` JWTs must have");
+  node->add_option("--http-jwt-audience", nf.http_jwt.audience, "the `aud` JWTs must hold");
   node->add_flag("--insecure", nf.insecure,
                  "allow listening beyond loopback without principals (and HTTP without tokens)");
   node->add_option("--image-pixels-max", nf.image_pixels_max,

@@ -139,7 +139,7 @@ std::function<int()> AddKeysCommands(CLI::App* app) {
 std::function<int()> AddPrincipalsCommands(CLI::App* app, ClientFlags* f) {
   struct Flags {
     std::string name, key, scopes;
-    std::vector<std::string> endpoints;
+    std::vector<std::string> endpoints, types;
   };
   auto s = std::make_shared<Flags>();
   auto* cmd = app->add_subcommand(
@@ -153,6 +153,10 @@ std::function<int()> AddPrincipalsCommands(CLI::App* app, ClientFlags* f) {
       ->required();
   add->add_option("--endpoint", s->endpoints,
                   "a node: an endpoint it listens on (repeat for each)");
+  add->add_option("--types", s->types,
+                  "with scope worker: the only job types it may serve (comma-separated; "
+                  "default any)")
+      ->delimiter(',');
   auto* remove = cmd->add_subcommand("remove", "remove a principal added with `add`");
   remove->add_option("name", s->name, "its name")->required();
   auto* list = cmd->add_subcommand("list", "the principals of the first node that answers");
@@ -161,20 +165,23 @@ std::function<int()> AddPrincipalsCommands(CLI::App* app, ClientFlags* f) {
     if (!*cmd) return -1;
     ClientOptions o;
     if (Status st = Options(*f, &o); !st.ok()) return Fail(st);
-    Client::PrincipalInfo p{s->name, s->key, s->scopes, {}, {}};
+    Client::PrincipalInfo p{s->name, s->key, s->scopes, {}, {}, {}};
     for (const auto& e : s->endpoints) p.endpoints += (p.endpoints.empty() ? "" : ",") + e;
+    for (const auto& t : s->types) p.types += (p.types.empty() ? "" : ",") + t;
     const std::string action = *add ? "add" : *remove ? "remove" : "list";
     auto print = [&](const std::vector<Client::PrincipalInfo>& all) {
       std::vector<std::vector<std::string>> rows;
       for (const auto& q : all) {
         if (f->json)
           std::cout << nlohmann::json{{"name", q.name}, {"key", q.key}, {"scopes", q.scopes},
-                                      {"endpoints", q.endpoints}, {"origin", q.origin}}
+                                      {"endpoints", q.endpoints}, {"origin", q.origin},
+                                      {"types", q.types}}
                            .dump()
                     << "\n";
         else
           std::cout << q.name << "  " << q.scopes << "  " << q.origin << "  " << q.key
-                    << (q.endpoints.empty() ? "" : "  " + q.endpoints) << "\n";
+                    << (q.endpoints.empty() ? "" : "  " + q.endpoints)
+                    << (q.types.empty() ? "" : "  types " + q.types) << "\n";
       }
     };
     // A change goes to every node (each keeps it in its data directory); a list comes from

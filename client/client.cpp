@@ -365,12 +365,12 @@ Result<BulkResult> Client::Bulk(const BulkQuery& query) {
 Result<std::vector<Client::PrincipalInfo>> Client::Principals(const std::string& action,
                                                               const PrincipalInfo& p) {
   auto r = Expect<protocol::PrincipalListReply>(impl_->Call(
-      protocol::PrincipalsRequest{action, p.name, p.key, p.scopes, p.endpoints}));
+      protocol::PrincipalsRequest{action, p.name, p.key, p.scopes, p.endpoints, p.types}));
   if (!r.ok()) return r.status();
   std::vector<PrincipalInfo> out;
   for (auto& e : r.value().principals)
     out.push_back({std::move(e.name), std::move(e.key), std::move(e.scopes),
-                   std::move(e.endpoints), std::move(e.origin)});
+                   std::move(e.endpoints), std::move(e.origin), std::move(e.types)});
   return out;
 }
 

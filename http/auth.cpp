@@ -1,5 +1,7 @@
 #include "http/auth.hpp"
 
+#include "http/jwt.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -39,18 +41,25 @@ Result<Token> MakeToken(const std::string& name, const std::string& sha256_hex,
   }
   if (scopes.empty()) return Status::InvalidArgument("HTTP token '" + name + "' has no scopes (read, write, admin)");
   for (const auto& s : scopes) {
-    if (s == "read") t.scopes |= static_cast<uint8_t>(Scope::kRead);
-    else if (s == "write") t.scopes |= static_cast<uint8_t>(Scope::kWrite);
-    else if (s == "admin") t.scopes |= static_cast<uint8_t>(Scope::kAdmin);
-    else return Status::InvalidArgument("HTTP token '" + name + "': unknown scope '" + s + "' (read, write, admin)");
+    if (s == "read") t.scopes |= protocol::kScopeRead;
+    else if (s == "write") t.scopes |= protocol::kScopeWrite;
+    else if (s == "admin") t.scopes |= protocol::kScopeAdmin;
+    else if (s == "worker") t.scopes |= protocol::kScopeWorker;
+    else return Status::InvalidArgument("HTTP token '" + name + "': unknown scope '" + s + "' (read, write, admin, worker)");
   }
   return t;
 }
 
+Result<Token> MakeToken(const std::string& name, const std::string& sha256_hex, uint8_t scopes) {
+  auto t = MakeToken(name, sha256_hex, std::vector<std::string>{"read"});
+  if (t.ok()) t.value().scopes = scopes;
+  return t;
+}
+
 Scope ScopeFor(const std::string& method, const std::string& path) {
-  if (method == "GET" || method == "HEAD") return Scope::kRead;
-  if (path.rfind("/api/queues", 0) == 0 || path.rfind("/api/workers", 0) == 0) return Scope::kAdmin;
-  return Scope::kWrite;
+  if (method == "GET" || method == "HEAD") return protocol::kScopeRead;
+  if (path.rfind("/api/queues", 0) == 0 || path.rfind("/api/workers", 0) == 0) return protocol::kScopeAdmin;
+  return protocol::kScopeWrite;
 }
 
 std::string BearerSecret(const std::string& authorization) {
@@ -68,16 +77,26 @@ std::string BearerSecret(const std::string& authorization) {
   return authorization.substr(at, end - at);
 }
 
-AuthResult Authorize(const std::vector<Token>& tokens, const std::string& authorization,
-                     Scope needed, std::string* who) {
-  if (tokens.empty()) return AuthResult::kAllowed;
+AuthResult Authorize(const std::vector<Token>& tokens, const JwtVerifier* jwt,
+                     const std::string& authorization, Scope needed, int64_t now_s,
+                     std::string* who, std::string* why) {
+  if (tokens.empty() && jwt == nullptr) return AuthResult::kAllowed;
   std::string secret = BearerSecret(authorization);
   if (secret.empty()) return AuthResult::kUnauthenticated;
+  if (jwt != nullptr && JwtVerifier::LooksLikeJwt(secret)) {
+    auto grant = jwt->Verify(secret, now_s);
+    if (!grant.ok()) {
+      if (why) *why = grant.status().message();
+      return AuthResult::kUnauthenticated;
+    }
+    if (who) *who = "jwt:" + grant.value().subject;
+    return (grant.value().scopes & needed) ? AuthResult::kAllowed : AuthResult::kForbidden;
+  }
   std::array<uint8_t, 32> h = Sha256(secret);
   for (const auto& t : tokens) {
     if (CRYPTO_memcmp(h.data(), t.sha256.data(), h.size()) != 0) continue;
     if (who) *who = t.name;
-    return (t.scopes & static_cast<uint8_t>(needed)) ? AuthResult::kAllowed : AuthResult::kForbidden;
+    return (t.scopes & needed) ? AuthResult::kAllowed : AuthResult::kForbidden;
   }
   return AuthResult::kUnauthenticated;
 }

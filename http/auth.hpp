@@ -1,6 +1,8 @@
-// API tokens of the HTTP face (docs/http.md §7): each has a name, the SHA-256 of its secret
-// (only the hash is configured or kept) and scopes. Once any token is configured, /api/ needs
-// `Authorization: Bearer <secret>`.
+// Who may use the HTTP face (docs/http.md §7): API tokens, each with a name, the SHA-256 of its
+// secret (only the hash is configured or kept) and scopes; and JWT access tokens from an
+// identity provider (http/jwt.hpp). Once either is configured, /api/ needs
+// `Authorization: Bearer <secret or JWT>`. Scopes are the ones the ZeroMQ side checks
+// (protocol/scopes.hpp).
 #ifndef JOBNET_HTTP_AUTH_HPP_
 #define JOBNET_HTTP_AUTH_HPP_
 
@@ -10,21 +12,25 @@
 #include <vector>
 
 #include "jobnet/status.h"
+#include "protocol/scopes.hpp"
 
 namespace jobnet::http {
 
-enum class Scope : uint8_t { kRead = 1, kWrite = 2, kAdmin = 4 };
+class JwtVerifier;
+using protocol::Scope;
 
 struct Token {
   std::string name;
   std::array<uint8_t, 32> sha256{};
-  uint8_t scopes = 0;  // Scope bits
+  uint8_t scopes = 0;  // protocol::Scope bits
 };
 
 // A token from its config fields: `sha256_hex` is 64 hex digits, `scopes` any of "read",
-// "write", "admin". kInvalidArgument naming the problem (never echoing the hash).
+// "write", "admin", "worker". kInvalidArgument naming the problem (never echoing the hash).
 Result<Token> MakeToken(const std::string& name, const std::string& sha256_hex,
                         const std::vector<std::string>& scopes);
+// The same from a scope set already parsed (a [[principals]] table's token_sha256).
+Result<Token> MakeToken(const std::string& name, const std::string& sha256_hex, uint8_t scopes);
 
 // The scope a request needs: GET/HEAD read; changes to queues and workers admin; other changes
 // write.
@@ -36,10 +42,13 @@ enum class AuthResult { kAllowed, kUnauthenticated, kForbidden };
 // matched case-insensitively (RFC 9110 §11.1) and blanks around and after it are skipped.
 std::string BearerSecret(const std::string& authorization);
 
-// Checks an `Authorization` header value against the tokens (constant-time hash compare). With
-// no tokens every request is allowed. `who` gets the matching token's name (for logs).
-AuthResult Authorize(const std::vector<Token>& tokens, const std::string& authorization,
-                     Scope needed, std::string* who);
+// Checks an `Authorization` header value against the tokens (constant-time hash compare) and,
+// for a bearer shaped as a JWT, against `jwt` (may be null) at wall time `now_s`. With neither
+// every request is allowed. `who` gets the token's name ("jwt:<sub>" for a JWT), and for
+// kUnauthenticated `why` says what was wrong with a JWT (empty for an unknown static token).
+AuthResult Authorize(const std::vector<Token>& tokens, const JwtVerifier* jwt,
+                     const std::string& authorization, Scope needed, int64_t now_s,
+                     std::string* who, std::string* why);
 
 // Whether an HTTP host is a loopback address (127.0.0.0/8, ::1, localhost).
 bool IsLoopbackHost(const std::string& host);

@@ -310,7 +310,7 @@ bool IsHead(const Request& req) { return req->header().method() == restinio::htt
 // One extra header of a response (WWW-Authenticate of a 401, Allow of a 405), or none.
 struct ExtraHeader {
   restinio::http_field_t field = restinio::http_field_t::field_unspecified;
-  const char* value = nullptr;
+  std::string value;  // empty: none
 };
 
 // A HEAD request gets the headers GET would get, Content-Length included, and no body
@@ -323,7 +323,7 @@ void RespondText(const Request& req, int status, const char* content_type, std::
   auto headers = [&](auto& r) {
     r.append_header(restinio::http_field::content_type, content_type)
         .append_header(restinio::http_field::cache_control, "no-store");
-    if (extra.value != nullptr) r.append_header(extra.field, extra.value);
+    if (!extra.value.empty()) r.append_header(extra.field, extra.value);
   };
   if (IsHead(req)) {
     auto r = req->create_response<restinio::user_controlled_output_t>(line);
@@ -951,32 +951,42 @@ struct Gateway::Impl {
   }
 
   // Whether `req` may go on; if not, it is answered. An HTTP/1.1 request without Host is 400
-  // (RFC 9112 §3.2). With tokens configured, a request without a known one is 401 (on every
-  // path but the public ones, unknown routes included: they tell nothing to a stranger), and a
-  // token without the scope a known route needs is 403.
+  // (RFC 9112 §3.2). With tokens or JWTs configured, a request without a valid one is 401 (on
+  // every path but the public ones, unknown routes included: they tell nothing to a stranger),
+  // and a token without the scope a known route needs is 403.
   bool Admitted(const Request& req, bool known_route) {
     const auto& h = req->header();
     if (SurelyHttp11(req) && !h.has_field(restinio::http_field::host)) {
       RespondError(req, Status::InvalidArgument("an HTTP/1.1 request needs a Host header"));
       return false;
     }
-    if (opt.tokens.empty()) return true;
+    if (opt.tokens.empty() && !opt.jwt) return true;
     std::string path(h.path());
     for (const auto& p : opt.public_paths)
       if (p == path) return true;
     std::string method(h.method().c_str());
-    std::string who;
-    AuthResult r = Authorize(opt.tokens, h.get_field_or(restinio::http_field::authorization, ""),
-                             ScopeFor(method, path), &who);
+    std::string who, why;
+    AuthResult r = Authorize(opt.tokens, opt.jwt.get(),
+                             h.get_field_or(restinio::http_field::authorization, ""),
+                             ScopeFor(method, path), static_cast<int64_t>(base::WallMs() / 1000),
+                             &who, &why);
     if (r == AuthResult::kAllowed || (r == AuthResult::kForbidden && !known_route)) return true;
     if (r == AuthResult::kForbidden) {
       Respond(req, 403, Json{{"error", {{"code", "permission_denied"},
                                         {"message", "token '" + who + "' lacks the scope this request needs"}}}});
       return false;
     }
+    if (!why.empty()) {  // a JWT that failed its checks (RFC 6750 §3.1)
+      std::string quoted;
+      for (char c : why) quoted.push_back(c == '"' || c == '\\' ? '\'' : c);
+      Respond(req, 401, Json{{"error", {{"code", "unauthenticated"}, {"message", why}}}},
+              ExtraHeader{restinio::http_field::www_authenticate,
+                          "Bearer error=\"invalid_token\", error_description=\"" + quoted + "\""});
+      return false;
+    }
     Respond(req, 401,
             Json{{"error", {{"code", "unauthenticated"},
-                            {"message", "send Authorization: Bearer <token secret>"}}}},
+                            {"message", "send Authorization: Bearer <token secret or JWT>"}}}},
             ExtraHeader{restinio::http_field::www_authenticate, "Bearer"});
     return false;
   }

@@ -29,6 +29,8 @@ struct GatewayOptions {
   uint64_t idle_ms = limits::kHttpIdleMsDefault;
   std::vector<Token> tokens;               // none: every request is allowed
   std::vector<std::string> public_paths;   // paths open even with tokens
+  // JWT access tokens from an identity provider (http/jwt.hpp); null: none are taken.
+  std::shared_ptr<const JwtVerifier> jwt;
   // With CURVE on the node: the node's own keypair (its ZAP handler lets it through with every
   // scope; the tokens above are the HTTP face's check). Empty: plain ZeroMQ.
   CurveKeys node_key;

@@ -111,6 +111,12 @@ std::string RenderMetrics(const protocol::StatsReply& st, const std::vector<Queu
       }
     }
   }
+  if (!st.denied.empty()) {
+    auto& denied = counter("jobnet_permission_denied_by_principal_total",
+                           "frames refused because their principal lacked the scope, by principal");
+    for (const auto& [principal, n] : st.denied)
+      denied.Add({{"node", st.node}, {"principal", principal}}).Increment(static_cast<double>(n));
+  }
   // The node's distributions. prometheus-cpp's Histogram takes observations, not buckets, so
   // the family is filled through ObserveMultiple with our per-bucket counts.
   const std::map<std::string, std::string> histogram_help = {

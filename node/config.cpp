@@ -28,11 +28,14 @@ Status NodeConfig::Validate() const {
     uint16_t port = 0;
     if (Status s = jobnet::http::ParseHostPort(http, &host, &port); !s.ok()) return s;
     // Secure by default: off loopback, the face is for the network, so it needs tokens.
-    if (!jobnet::http::IsLoopbackHost(host) && http_tokens.empty() && !insecure)
+    if (!jobnet::http::IsLoopbackHost(host) && http_tokens.empty() && !http_jwt.enabled() &&
+        !insecure)
       return Status::InvalidArgument("the HTTP face on " + http +
                                      " is reachable beyond this machine: configure [[http.tokens]] "
-                                     "(docs/http.md §7), listen on 127.0.0.1, or pass --insecure");
+                                     "or [http.jwt] (docs/http.md §7), listen on 127.0.0.1, or "
+                                     "pass --insecure");
   }
+  if (Status s = http::CheckJwtOptions(http_jwt); !s.ok()) return s;
   // Secure by default: a ZeroMQ endpoint beyond loopback needs principals (CURVE).
   for (const std::string* ep : {&listen, &replication_listen})
     if (!ep->empty() && !IsLoopbackEndpoint(*ep) && principals.empty() && !insecure)
@@ -178,6 +181,17 @@ Status CheckPrincipal(const protocol::Principal& p) {
     if (!IsTcpEndpoint(e))
       return Status::InvalidArgument("principal " + p.name + ": bad endpoint '" +
                                      e.substr(0, 80) + "': want tcp://HOST:PORT");
+  if (!p.types.empty() && !(p.scopes & protocol::kScopeWorker))
+    return Status::InvalidArgument("principal " + p.name +
+                                   ": types limit what a worker serves; it needs scope worker");
+  if (p.types.size() > limits::kExternalTypesMax)
+    return Status::InvalidArgument("principal " + p.name + ": at most " +
+                                   std::to_string(limits::kExternalTypesMax) + " types");
+  for (const auto& t : p.types)
+    if (!protocol::IsValidName(t, limits::kTypeNameBytesMax))
+      return Status::InvalidArgument("principal " + p.name + ": bad type '" + t.substr(0, 80) +
+                                     "': must match " +
+                                     protocol::NamePattern(limits::kTypeNameBytesMax));
   return Status::OK();
 }
 
@@ -242,7 +256,50 @@ Status LoadCallbackSecret(const NodeConfig& cfg, std::string* secret, std::strin
 
 namespace {
 
-// `http = "ADDR:PORT"`, or an [http] table: listen, public, [[http.tokens]].
+// [http.jwt]: jwks, issuer, audience, leeway, refresh, scope_claim, [http.jwt.scopes].
+Status ReadJwt(toml::node_view<toml::node> jwt, http::JwtOptions* o) {
+  auto* jt = jwt.as_table();
+  if (jt == nullptr) return Status::InvalidArgument("config key 'http.jwt' must be an [http.jwt] table");
+  for (const auto& [key, value] : *jt) {
+    const std::string k(key.str());
+    if (k == "scopes") {
+      auto* st = value.as_table();
+      if (st == nullptr)
+        return Status::InvalidArgument("http.jwt.scopes must be a table of \"provider scope\" = \"jobnet scopes\"");
+      o->scope_map.clear();
+      for (const auto& [name, to] : *st) {
+        auto v = to.value<std::string>();
+        if (!v) return Status::InvalidArgument("http.jwt.scopes values are strings (\"read,write\")");
+        std::vector<std::string> names;
+        std::stringstream parts(*v);
+        for (std::string part; std::getline(parts, part, ',');)
+          if (!part.empty()) names.push_back(part);
+        auto bits = protocol::ParseScopes(names);
+        if (!bits.ok())
+          return Status::InvalidArgument("http.jwt.scopes." + std::string(name.str()) + ": " +
+                                         bits.status().message());
+        o->scope_map[std::string(name.str())] = bits.value();
+      }
+      continue;
+    }
+    auto v = value.value<std::string>();
+    if (!v) return Status::InvalidArgument("http.jwt." + k + " must be a string");
+    if (k == "jwks") o->jwks = *v;
+    else if (k == "issuer") o->issuer = *v;
+    else if (k == "audience") o->audience = *v;
+    else if (k == "scope_claim") o->scope_claim = *v;
+    else if (k == "leeway" || k == "refresh") {
+      auto ms = ParseDurationMs(*v);
+      if (!ms.ok()) return Status::InvalidArgument("http.jwt." + k + ": " + ms.status().message());
+      (k == "leeway" ? o->leeway_ms : o->refresh_ms) = ms.value();
+    } else {
+      return Status::InvalidArgument("unknown config key 'http.jwt." + k + "'");
+    }
+  }
+  return Status::OK();
+}
+
+// `http = "ADDR:PORT"`, or an [http] table: listen, public, [[http.tokens]], [http.jwt].
 Status ReadHttp(toml::table& t, NodeConfig* cfg) {
   if (auto h = t["http"]) {
     if (auto v = h.value<std::string>()) {
@@ -268,6 +325,9 @@ Status ReadHttp(toml::table& t, NodeConfig* cfg) {
       }
       if (auto p = view["public"]) {
         if (Status ps = strings(p, "http.public", &cfg->http_public); !ps.ok()) return ps;
+      }
+      if (auto jwt = view["jwt"]) {
+        if (Status js = ReadJwt(jwt, &cfg->http_jwt); !js.ok()) return js;
       }
       if (auto tokens = view["tokens"]) {
         auto* arr = tokens.as_array();
@@ -295,13 +355,17 @@ Status ReadHttp(toml::table& t, NodeConfig* cfg) {
   return Status::OK();
 }
 
-// The [[principals]] tables of a config or principals file, appended to *out.
-Status ReadPrincipals(toml::table& t, std::vector<protocol::Principal>* out) {
+// The [[principals]] tables of a config or principals file, appended to *out: each has a name,
+// scopes and credentials: a CURVE public key (`key`, for ZeroMQ), the SHA-256 of an HTTP token
+// (`token_sha256`, appended to *tokens as an HTTP token of the same scopes), or both.
+Status ReadPrincipals(toml::table& t, std::vector<protocol::Principal>* out,
+                      std::vector<http::Token>* tokens) {
   auto node = t["principals"];
   if (!node) return Status::OK();
   auto* arr = node.as_array();
   const Status bad = Status::InvalidArgument(
-      "principals must be [[principals]] tables of name, key, scopes and endpoints");
+      "principals must be [[principals]] tables of name, key and/or token_sha256, scopes and "
+      "endpoints");
   if (arr == nullptr) return bad;
   for (auto& el : *arr) {
     auto* pt = el.as_table();
@@ -310,6 +374,7 @@ Status ReadPrincipals(toml::table& t, std::vector<protocol::Principal>* out) {
     protocol::Principal p;
     p.name = v["name"].value_or(std::string());
     p.key = v["key"].value_or(std::string());
+    const std::string token_sha256 = v["token_sha256"].value_or(std::string());
     auto strings = [&](const char* key, std::vector<std::string>* to) -> Status {
       auto n = v[key];
       if (!n) return Status::OK();
@@ -325,11 +390,24 @@ Status ReadPrincipals(toml::table& t, std::vector<protocol::Principal>* out) {
     std::vector<std::string> scopes;
     if (Status s = strings("scopes", &scopes); !s.ok()) return s;
     if (Status s = strings("endpoints", &p.endpoints); !s.ok()) return s;
+    if (Status s = strings("types", &p.types); !s.ok()) return s;
     auto bits = protocol::ParseScopes(scopes);
     if (!bits.ok())
       return Status::InvalidArgument("principal " + p.name.substr(0, 80) + ": " +
                                      bits.status().message());
     p.scopes = bits.value();
+    if (!token_sha256.empty()) {
+      if (tokens == nullptr)
+        return Status::InvalidArgument("principal " + p.name.substr(0, 80) +
+                                       ": token_sha256 is not taken here (a key only)");
+      auto token = http::MakeToken(p.name, token_sha256, p.scopes);
+      if (!token.ok()) return token.status();
+      tokens->push_back(token.value());
+      if (tokens->size() > limits::kHttpTokensMax)
+        return Status::InvalidArgument("at most " + std::to_string(limits::kHttpTokensMax) +
+                                       " HTTP tokens");
+      if (p.key.empty()) continue;  // an HTTP-only principal
+    }
     out->push_back(std::move(p));
     if (out->size() > limits::kPrincipalsMax)
       return Status::InvalidArgument("at most " + std::to_string(limits::kPrincipalsMax) +
@@ -514,7 +592,7 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
     cfg->retention_ms = ms.value();
   }
   if (!(s = ReadCallbacks(t, cfg)).ok()) return s;
-  if (!(s = ReadPrincipals(t, &cfg->principals)).ok()) return s;
+  if (!(s = ReadPrincipals(t, &cfg->principals, &cfg->http_tokens)).ok()) return s;
   if (!(s = str("principals_file", &cfg->principals_file)).ok()) return s;
   if (!(s = str("key_file", &cfg->key_file)).ok()) return s;
   if (auto ins = t["insecure"]) {
@@ -526,7 +604,8 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
   return Status::OK();
 }
 
-Status LoadPrincipalsFile(const std::string& path, std::vector<protocol::Principal>* out) {
+Status LoadPrincipalsFile(const std::string& path, std::vector<protocol::Principal>* out,
+                          std::vector<http::Token>* tokens) {
   toml::table t;
   try {
     t = toml::parse_file(path);
@@ -534,7 +613,7 @@ Status LoadPrincipalsFile(const std::string& path, std::vector<protocol::Princip
     return Status::InvalidArgument("principals file " + path + ": " +
                                    std::string(e.description()));
   }
-  if (Status s = ReadPrincipals(t, out); !s.ok())
+  if (Status s = ReadPrincipals(t, out, tokens); !s.ok())
     return Status::InvalidArgument("principals file " + path + ": " + s.message());
   return Status::OK();
 }

@@ -21,7 +21,12 @@
 //   blob_mb_max = 64                 blob_grace = "1h"     image_pixels_max = 40000000
 //   principals_file = "/etc/jobnet/principals.toml"   key_file = "<data>/node.key"
 //   insecure = false                 # docs/operations.md "Securing a cluster"
-//   [[principals]]                   # name, key (CURVE public, Z85), scopes, endpoints
+//   [[principals]]                   # name, key (CURVE public, Z85) and/or token_sha256
+//                                    # (an HTTP token's), scopes, endpoints
+//   [http.jwt]                       # OAuth 2.0 access tokens (docs/operations.md §21)
+//   jwks = "/etc/jobnet/jwks.json" (or "https://idp/.well-known/jwks.json")
+//   issuer = "https://idp/"   audience = "jobnet"   leeway = "60s"   refresh = "5m"
+//   scope_claim = "scope"     [http.jwt.scopes] "jobs:read" = "read" ...
 #ifndef JOBNET_NODE_CONFIG_HPP_
 #define JOBNET_NODE_CONFIG_HPP_
 
@@ -34,6 +39,7 @@
 #include "jobnet/status.h"
 #include "core/callbacks.hpp"
 #include "http/auth.hpp"
+#include "http/jwt.hpp"
 #include "protocol/scopes.hpp"
 #include "protocol/duration.hpp"  // ParseDurationMs, for the config's durations
 
@@ -59,6 +65,7 @@ struct NodeConfig {
   std::string listen = "tcp://127.0.0.1:7701";
   std::string http;                   // "ADDR:PORT" of the HTTP face; empty = none (docs/http.md)
   std::vector<http::Token> http_tokens;  // [[http.tokens]]: none = no authentication (loopback only)
+  http::JwtOptions http_jwt;             // [http.jwt]: JWT access tokens; jwks empty = none
   std::vector<std::string> http_public = {"/healthz", "/readyz"};  // open even with tokens
   std::string data = "./data/n1";
   uint32_t workers = 4;
@@ -135,8 +142,11 @@ Status LoadCallbackSecret(const NodeConfig& cfg, std::string* secret, std::strin
 bool IsTcpEndpoint(const std::string& endpoint);
 
 // Reads the [[principals]] tables of the TOML file at `path` and appends them to *out
-// (`principals_file`, and `--principals FILE`). Checked by NodeConfig::Validate.
-Status LoadPrincipalsFile(const std::string& path, std::vector<protocol::Principal>* out);
+// (`principals_file`, and `--principals FILE`). Checked by NodeConfig::Validate. Principals
+// with a `token_sha256` are also appended to *tokens as HTTP tokens; with `tokens` null, one
+// that has a token_sha256 is refused.
+Status LoadPrincipalsFile(const std::string& path, std::vector<protocol::Principal>* out,
+                          std::vector<http::Token>* tokens = nullptr);
 
 // One principal's checks: its name, Z85 key, scopes and endpoints (not: unique names and keys).
 Status CheckPrincipal(const protocol::Principal& p);

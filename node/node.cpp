@@ -32,6 +32,7 @@
 #include "handlers/image_util.hpp"
 #include "http/callbacks.hpp"
 #include "http/gateway.hpp"
+#include "http/jwt.hpp"
 #include "jobnet/limits.h"
 #include "node/coordination.hpp"
 #include "node/hosted_blobs.hpp"
@@ -139,6 +140,20 @@ StepExit BindEndpoints(const NodeConfig& config, const Security& sec,
   ho.tokens = config.http_tokens;
   ho.public_paths = config.http_public;
   ho.node_key = sec.key;
+  if (config.http_jwt.enabled()) {
+    auto jwt = http::JwtVerifier::Make(config.http_jwt);
+    if (!jwt.ok()) {
+      spdlog::error("{}", jwt.status().ToString());
+      return exit_code::kConfig;
+    }
+    if (jwt.value()->KeyCount() == 0)
+      spdlog::warn("no JWKS from {} yet: JWTs are refused until it loads (tried every 10 s)",
+                   config.http_jwt.jwks);
+    else
+      spdlog::info("JWTs from {} for {}: {} signing keys from {}", config.http_jwt.issuer,
+                   config.http_jwt.audience, jwt.value()->KeyCount(), config.http_jwt.jwks);
+    ho.jwt = std::move(jwt.value());
+  }
   if (Status s = http::Gateway::Start(ho, gateway); !s.ok()) {
     spdlog::error("{}", s.ToString());
     return kExitListen;
@@ -630,6 +645,10 @@ void SpawnActors(caf::actor_system& sys, const NodeConfig& config, const Storage
     std::map<std::string, Histogram> h;
     if (Transport* t = tp.load()) h[protocol::kAckNodeSeconds] = t->AckNodeSeconds();
     return h;
+  };
+  sc.denied_by_principal = [&tp]() {
+    Transport* t = tp.load();
+    return t ? t->stats().DeniedByPrincipal() : std::map<std::string, uint64_t>{};
   };
   sc.callback_sink = [deliverer](std::vector<sched::CallbackSend> sends) {
     deliverer->Deliver(std::move(sends));

@@ -55,9 +55,12 @@ void PrincipalTable::Index() {
   name_by_key_.clear();
   scopes_by_name_.clear();
   key_by_endpoint_.clear();
+  types_by_name_.clear();
   for (const auto& e : entries_) {
     name_by_key_[e.p.key] = e.p.name;
     scopes_by_name_[e.p.name] = e.p.scopes;
+    if (!e.p.types.empty())
+      types_by_name_[e.p.name] = std::set<std::string>(e.p.types.begin(), e.p.types.end());
     for (const auto& ep : e.p.endpoints) key_by_endpoint_[ep] = e.p.key;
   }
 }
@@ -72,6 +75,21 @@ uint8_t PrincipalTable::ScopesOf(const std::string& name) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = scopes_by_name_.find(name);
   return it == scopes_by_name_.end() ? 0 : it->second;
+}
+
+Status PrincipalTable::MayServe(const std::string& name,
+                                const std::vector<std::string>& types) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = types_by_name_.find(name);
+  if (it == types_by_name_.end()) return Status::OK();
+  for (const auto& t : types)
+    if (it->second.count(t) == 0) {
+      std::string allowed;
+      for (const auto& a : it->second) allowed += (allowed.empty() ? "" : ", ") + a;
+      return Status::PermissionDenied("principal " + name + " may serve only the types " +
+                                      allowed + ", not " + t.substr(0, 64));
+    }
+  return Status::OK();
 }
 
 std::string PrincipalTable::ServerKeyOf(const std::string& endpoint) const {
@@ -89,7 +107,8 @@ protocol::PrincipalListReply PrincipalTable::List() const {
   protocol::PrincipalListReply out;
   for (const auto& e : entries_)
     out.principals.push_back({e.p.name, e.p.key, protocol::ScopeNames(e.p.scopes),
-                              JoinCommas(e.p.endpoints), e.added ? "added" : "config"});
+                              JoinCommas(e.p.endpoints), e.added ? "added" : "config",
+                              JoinCommas(e.p.types)});
   return out;
 }
 
@@ -104,6 +123,9 @@ Status PrincipalTable::Save() const {
     text += "]\nendpoints = [";
     for (size_t i = 0; i < e.p.endpoints.size(); ++i)
       text += (i ? ", \"" : "\"") + e.p.endpoints[i] + "\"";
+    text += "]\ntypes = [";
+    for (size_t i = 0; i < e.p.types.size(); ++i)
+      text += (i ? ", \"" : "\"") + e.p.types[i] + "\"";
     text += "]\n";
   }
   return storage::ReplaceFileDurably(added_path_, text, 0600);
@@ -122,6 +144,7 @@ Result<protocol::PrincipalListReply> PrincipalTable::Apply(const protocol::Princ
     if (!scopes.ok()) return scopes.status();
     p.scopes = scopes.value();
     p.endpoints = SplitCommas(r.endpoints);
+    p.types = SplitCommas(r.types);
     if (Status s = CheckPrincipal(p); !s.ok()) return s;
     for (const auto& e : entries_) {
       if (e.p.name == p.name)

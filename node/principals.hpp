@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,10 @@ class PrincipalTable {
   std::string NameOf(const std::string& z85) const;
   // The scopes of principal `name`; 0 if there is no such principal.
   uint8_t ScopesOf(const std::string& name) const;
+  // Whether principal `name` may register as a worker of every one of `types`: OK, or
+  // kPermissionDenied naming the type it may not serve (a principal without a types list may
+  // serve any).
+  Status MayServe(const std::string& name, const std::vector<std::string>& types) const;
   // The public key of the node that lists `endpoint`; "" if no principal lists it.
   std::string ServerKeyOf(const std::string& endpoint) const;
   size_t size() const;
@@ -54,6 +59,7 @@ class PrincipalTable {
   std::map<std::string, std::string> name_by_key_;      // guarded by mu_
   std::map<std::string, uint8_t> scopes_by_name_;       // guarded by mu_
   std::map<std::string, std::string> key_by_endpoint_;  // guarded by mu_
+  std::map<std::string, std::set<std::string>> types_by_name_;  // guarded by mu_; listed only
 };
 
 }  // namespace jobnet

@@ -405,6 +405,18 @@ void Transport::Impl::ReadRequests() {
   }
 }
 
+void TransportStats::CountDenied(const std::string& principal) {
+  std::lock_guard<std::mutex> lock(denied_mu_);
+  std::string name = principal.empty() ? "(none)" : principal;
+  if (denied_.count(name) == 0 && denied_.size() >= limits::kPrincipalsMax) name = "(other)";
+  ++denied_[name];  // so at most kPrincipalsMax + 1 names
+}
+
+std::map<std::string, uint64_t> TransportStats::DeniedByPrincipal() const {
+  std::lock_guard<std::mutex> lock(denied_mu_);
+  return denied_;
+}
+
 void Transport::Impl::Admit(std::string identity, bool delimiter, zmq::message_t& body) {
   const uint64_t read_us = base::SteadyUs();
   auto reply_now = [&](uint64_t corr, const Status& s) {
@@ -426,6 +438,7 @@ void Transport::Impl::Admit(std::string identity, bool delimiter, zmq::message_t
     const protocol::Kind kind = protocol::KindOf(env.value().body);
     if (!protocol::MaySend(scopes, kind)) {
       stats->permission_denied++;
+      stats->CountDenied(principal);
       const std::string why =
           "principal " + (principal.empty() ? std::string("(none)") : principal) + " (scopes " +
           (scopes ? protocol::ScopeNames(scopes) : std::string("none")) + ") may not send " +
@@ -436,6 +449,14 @@ void Transport::Impl::Admit(std::string identity, bool delimiter, zmq::message_t
         return;
       }
       return reply_now(corr, Status::PermissionDenied(why));
+    }
+    // A worker principal with a types list registers only for those types.
+    if (const auto* reg = std::get_if<protocol::WorkerRegisterRequest>(&env.value().body)) {
+      if (Status s = options.principals->MayServe(principal, reg->types); !s.ok()) {
+        stats->permission_denied++;
+        stats->CountDenied(principal);
+        return reply_now(corr, s);
+      }
     }
   }
   if (const auto* pr = std::get_if<protocol::PrincipalsRequest>(&env.value().body)) {

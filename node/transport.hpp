@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -64,6 +65,14 @@ struct TransportStats {
   // also counted under errors[kPermissionDenied]).
   std::atomic<uint64_t> permission_denied{0};
   std::atomic<uint64_t> connections_refused{0};  // by the ZAP handler
+  // permission_denied by principal ("(none)": a connection that named none), for the metrics.
+  // At most kPrincipalsMax names; past that, under "(other)".
+  void CountDenied(const std::string& principal);
+  std::map<std::string, uint64_t> DeniedByPrincipal() const;
+
+ private:
+  mutable std::mutex denied_mu_;
+  std::map<std::string, uint64_t> denied_;  // under denied_mu_
 };
 
 class Transport {

@@ -64,12 +64,15 @@ struct BodyWriter {
     Key("principals");
     pk.pack_array(static_cast<uint32_t>(r.principals.size()));
     for (const auto& p : r.principals) {
-      pk.pack_map(5);
+      pk.pack_map(p.types.empty() ? 5 : 6);
       Key("name"); PackStr(pk, p.name);
       Key("key"); PackStr(pk, p.key);
       Key("scopes"); PackStr(pk, p.scopes);
       Key("endpoints"); PackStr(pk, p.endpoints);
       Key("origin"); PackStr(pk, p.origin);
+      if (!p.types.empty()) {
+        Key("types"); PackStr(pk, p.types);
+      }
     }
   }
   void operator()(const TypeListReply& r) {
@@ -139,7 +142,7 @@ struct BodyWriter {
     Key("leases"); pk.pack_uint32(p.leases);
   }
   void operator()(const StatsReply& r) {
-    pk.pack_map(12);
+    pk.pack_map(r.denied.empty() ? 12 : 13);  // "denied" only when there is some
     Key("node"); PackStr(pk, r.node);
     Key("incarnation"); pk.pack_uint64(r.incarnation);
     Key("workers"); pk.pack_uint32(r.workers);
@@ -171,6 +174,10 @@ struct BodyWriter {
       for (uint64_t c : h.counts) pk.pack_uint64(c);
       Key("sum"); pk.pack_double(h.sum);
       Key("count"); pk.pack_uint64(h.count);
+    }
+    if (!r.denied.empty()) {
+      Key("denied");
+      Counts(r.denied);
     }
   }
   void operator()(const WorkerListReply& r) {
@@ -689,6 +696,7 @@ Status ReadPrincipalList(const MapReader& r, Body* body) {
     JOBNET_TRY(pr.Str("endpoints", &p.endpoints,
                       limits::kPrincipalEndpointsMax * (limits::kEndpointBytesMax + 1)));
     JOBNET_TRY(pr.Str("origin", &p.origin, 16));
+    JOBNET_TRY(pr.Str("types", &p.types, limits::kExternalTypesMax * (limits::kTypeNameBytesMax + 1)));
     b.principals.push_back(std::move(p));
   }
   *body = std::move(b);
@@ -748,6 +756,10 @@ Status ReadStatsReply(const MapReader& r, Body* body) {
   }
   if (const auto* qt = r.Find("queue_totals")) JOBNET_TRY(ReadQueueTotals(*qt, &b.queue_totals));
   if (const auto* hs = r.Find("histograms")) JOBNET_TRY(ReadHistograms(*hs, &b.histograms));
+  JOBNET_TRY(r.Counts("denied", &b.denied));
+  if (b.denied.size() > limits::kPrincipalsMax + 1)
+    return Status::Corruption("field 'denied' names more than " +
+                              std::to_string(limits::kPrincipalsMax + 1) + " principals");
   *body = std::move(b);
   return Status::OK();
 }

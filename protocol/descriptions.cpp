@@ -348,7 +348,9 @@ JOBNET_DESCRIBE(PrincipalsRequest,
                 Str("key", &PrincipalsRequest::key, 40, kIfSet),
                 Str("scopes", &PrincipalsRequest::scopes, 64, kIfSet),
                 Str("endpoints", &PrincipalsRequest::endpoints,
-                    kPrincipalEndpointsMax * (kEndpointBytesMax + 1), kIfSet))
+                    kPrincipalEndpointsMax * (kEndpointBytesMax + 1), kIfSet),
+                Str("types", &PrincipalsRequest::types,
+                    kExternalTypesMax * (kTypeNameBytesMax + 1), kIfSet))
 
 Status Check(const BlobGetRequest& b) {
   if (!IsBlobHash(b.hash))

@@ -110,7 +110,8 @@ struct QueueSetRequest { QueueUpdate update; };
 // Lists this node's queues: every queue with jobs or settings.
 struct QueuesRequest {};
 // Changes this node's principals while it runs (docs/operations.md §21): action "add" (name,
-// key, scopes, endpoints), "remove" (name) or "list". Scopes and endpoints are comma-separated.
+// key, scopes, endpoints, types), "remove" (name) or "list". Scopes, endpoints and types are
+// comma-separated.
 // Answered with a principal_list of every principal after the change.
 struct PrincipalsRequest {
   std::string action;
@@ -118,6 +119,7 @@ struct PrincipalsRequest {
   std::string key;
   std::string scopes;
   std::string endpoints;
+  std::string types;  // with scope worker: the only job types it may serve; "" = any
 };
 
 // ---- replies ----
@@ -136,6 +138,7 @@ struct PrincipalEntry {
   std::string scopes;
   std::string endpoints;
   std::string origin;
+  std::string types;  // comma-separated; "" = any (absent on the wire)
 };
 struct PrincipalListReply { std::vector<PrincipalEntry> principals; };
 using WorkerListReply = jobnet::WorkerList;

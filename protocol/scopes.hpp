@@ -31,6 +31,9 @@ struct Principal {
   // A node: the endpoints it listens on (its client endpoint, its replication endpoint), where
   // the others reach it with this key as the server's.
   std::vector<std::string> endpoints;
+  // With scope worker: the only job types it may register to serve (at most
+  // kExternalTypesMax); empty = any type.
+  std::vector<std::string> types;
 };
 
 // "read", "write", "admin", "peer", "worker": their bits. kInvalidArgument naming an unknown

@@ -92,6 +92,20 @@ TEST_F(BaseTest, Base64RoundTripsEveryTailLength) {
   }
 }
 
+// base64url without padding, as JWTs and JWKs spell bytes (RFC 4648 §5, RFC 7515 §2).
+TEST_F(BaseTest, Base64UrlDecodesUnpaddedUrlTextOnly) {
+  EXPECT_EQ(Base64UrlDecode(""), "");
+  EXPECT_EQ(Base64UrlDecode("Zg"), "f");
+  EXPECT_EQ(Base64UrlDecode("Zm8"), "fo");
+  EXPECT_EQ(Base64UrlDecode("Zm9v"), "foo");
+  EXPECT_EQ(Base64UrlDecode("-_8"), std::string("\xfb\xff"));
+  EXPECT_FALSE(Base64UrlDecode("Zg=="));  // padded
+  EXPECT_FALSE(Base64UrlDecode("+/8"));   // the standard alphabet
+  EXPECT_FALSE(Base64UrlDecode("Z"));     // no length leaves one character over
+  EXPECT_FALSE(Base64UrlDecode("Zh"));    // bits left over that are not zero
+  EXPECT_FALSE(Base64UrlDecode("Zm.v"));
+}
+
 TEST_F(BaseTest, Base64RefusesAnythingButCanonicalText) {
   EXPECT_EQ(Base64Decode("Zg=="), "f");
   EXPECT_FALSE(Base64Decode("Zg="));     // length not a multiple of 4

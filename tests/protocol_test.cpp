@@ -98,7 +98,11 @@ TEST_F(ProtocolTest, EveryRequestAndReplyRoundTrips) {
   Observe(&h, 0.7);
   Observe(&h, 9);
   st.histograms["run_seconds"] = h;
+  auto plain = Encode({1, 11, st});
+  st.denied = {{"billing", 3}, {"(none)", 1}};  // only with principals: absent, the bytes are as before
+  EXPECT_GT(Encode({1, 11, st}).size(), plain.size());
   auto sr = std::get<StatsReply>(RoundTrip({1, 11, st}).body);
+  EXPECT_EQ(sr.denied, st.denied);
   EXPECT_EQ(sr.queue_totals["mail"]["submitted"], 3u);
   EXPECT_EQ(sr.queue_totals["mail"]["dead"], 1u);
   const Histogram& back = sr.histograms.at("run_seconds");
@@ -148,8 +152,14 @@ TEST_F(ProtocolTest, PrincipalsRequestsAndListsRoundTripWithinBounds) {
   PrincipalListReply l;
   l.principals.push_back({"n1", std::string(40, 'a'), "peer", "tcp://h:1,tcp://h:2", "config"});
   l.principals.push_back({"ci", std::string(40, 'b'), "read", "", "added"});
+  l.principals.push_back({"imager", std::string(40, 'c'), "worker", "", "added", "resize,thumb"});
   auto lb = std::get<PrincipalListReply>(RoundTrip({1, 7, l}).body);
-  ASSERT_EQ(lb.principals.size(), 2u);
+  ASSERT_EQ(lb.principals.size(), 3u);
+  EXPECT_EQ(lb.principals[1].types, "");
+  EXPECT_EQ(lb.principals[2].types, "resize,thumb");
+  r.types = "resize";
+  EXPECT_EQ(std::get<PrincipalsRequest>(RoundTrip({1, 7, r}).body).types, "resize");
+  r.types.clear();
   EXPECT_EQ(lb.principals[0].endpoints, "tcp://h:1,tcp://h:2");
   EXPECT_EQ(lb.principals[1].origin, "added");
   // A key longer than a Z85 key is refused by the decoder.

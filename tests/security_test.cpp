@@ -71,20 +71,45 @@ class SecurityTest : public testing::DirTest {
   static uint64_t Counter(NodeProcess& n, const std::string& name) {
     return testing::CounterOf(n, name, 3000);
   }
-  // One frame from a DEALER holding `key`, as a client with that key could send it.
-  void SendAs(const std::string& key, NodeProcess& to, const std::string& server,
-              protocol::Body body) {
-    zmq::context_t ctx;
+  // A DEALER holding `key`, connected to `to` (whose key is `server`'s).
+  zmq::socket_t DealerAs(zmq::context_t& ctx, const std::string& key, NodeProcess& to,
+                         const std::string& server) {
     zmq::socket_t s(ctx, zmq::socket_type::dealer);
-    s.set(zmq::sockopt::linger, 2000);
     s.set(zmq::sockopt::curve_secretkey, keys_[key].secret_key);
     s.set(zmq::sockopt::curve_publickey, keys_[key].public_key);
     s.set(zmq::sockopt::curve_serverkey, keys_[server].public_key);
     s.connect(to.endpoint());
+    return s;
+  }
+  // One frame from a DEALER holding `key`, as a client with that key could send it.
+  void SendAs(const std::string& key, NodeProcess& to, const std::string& server,
+              protocol::Body body) {
+    zmq::context_t ctx;
+    zmq::socket_t s = DealerAs(ctx, key, to, server);
+    s.set(zmq::sockopt::linger, 2000);
     const std::string frame =
         protocol::Encode(protocol::Envelope{limits::kProtocolVersion, 0, std::move(body)});
     s.send(zmq::buffer(frame), zmq::send_flags::none);
     s.close();
+  }
+  // One request from a DEALER holding `key`, and its reply (kTimeout after 5 s).
+  Result<protocol::Body> RequestAs(const std::string& key, NodeProcess& to,
+                                   const std::string& server, protocol::Body body) {
+    zmq::context_t ctx;
+    zmq::socket_t s = DealerAs(ctx, key, to, server);
+    s.set(zmq::sockopt::linger, 0);
+    s.set(zmq::sockopt::rcvtimeo, 5000);
+    const std::string frame =
+        protocol::Encode(protocol::Envelope{limits::kProtocolVersion, 9, std::move(body)});
+    s.send(zmq::buffer(frame), zmq::send_flags::none);
+    zmq::message_t reply;
+    if (!s.recv(reply)) return Status::Timeout("no reply");
+    uint64_t corr = 0;
+    auto env = protocol::Decode(static_cast<const char*>(reply.data()), reply.size(), &corr);
+    if (!env.ok()) return env.status();
+    if (const auto* e = std::get_if<protocol::ErrorReply>(&env.value().body))
+      return Status(e->code, e->message);
+    return std::move(env.value().body);
   }
 
   std::map<std::string, CurveKeys> keys_;
@@ -162,6 +187,11 @@ TEST_F(SecurityTest, EachPrincipalDoesWhatItsScopesAllowAndNothingElseGetsThroug
   ASSERT_TRUE(st.ok());
   ASSERT_EQ(st.value().peers.size(), 1u);
   EXPECT_NE(st.value().peers[0].incarnation, 99u);
+  // Counted per principal too (jobnet_permission_denied_by_principal_total in /metrics): the
+  // reader's submit and the writer's two forged frames; the nodes' own were never refused.
+  EXPECT_GE(st.value().denied["writer"], 2u);
+  EXPECT_GE(st.value().denied["reader"], 1u);
+  EXPECT_EQ(st.value().denied.count("n2"), 0u);
 }
 
 TEST_F(SecurityTest, ANodeBeyondLoopbackRefusesToStartWithoutKeysUnlessInsecure) {
@@ -190,9 +220,9 @@ TEST_F(SecurityTest, PrincipalsChangeLiveAndDurably) {
   EXPECT_TRUE(ConnectAs(*n1_, "late", "n1", &late).IsPermissionDenied());
   std::unique_ptr<Client> reader;
   ASSERT_TRUE(ConnectAs(*n1_, "reader", "n1", &reader).ok());
-  auto denied = reader->Principals("add", {"late", keys_["late"].public_key, "read", "", ""});
+  auto denied = reader->Principals("add", {"late", keys_["late"].public_key, "read", "", "", ""});
   EXPECT_TRUE(denied.status().IsPermissionDenied()) << denied.status().ToString();
-  auto added = admin->Principals("add", {"late", keys_["late"].public_key, "read,write", "", ""});
+  auto added = admin->Principals("add", {"late", keys_["late"].public_key, "read,write", "", "", ""});
   ASSERT_TRUE(added.ok()) << added.status().ToString();
   bool listed = false;
   for (const auto& p : added.value())
@@ -204,24 +234,43 @@ TEST_F(SecurityTest, PrincipalsChangeLiveAndDurably) {
   echo.payload = testing::Pack(std::string("late"));
   EXPECT_TRUE(late->Submit(echo).ok());
   // Bad requests get their typed errors.
-  EXPECT_TRUE(admin->Principals("add", {"late", keys_["stranger"].public_key, "read", "", ""})
+  EXPECT_TRUE(admin->Principals("add", {"late", keys_["stranger"].public_key, "read", "", "", ""})
                   .status()
                   .IsConflict());
-  EXPECT_TRUE(admin->Principals("add", {"x", "short", "read", "", ""}).status().IsInvalidArgument());
-  EXPECT_TRUE(admin->Principals("add", {"y", keys_["stranger"].public_key, "root", "", ""})
+  EXPECT_TRUE(admin->Principals("add", {"x", "short", "read", "", "", ""}).status().IsInvalidArgument());
+  EXPECT_TRUE(admin->Principals("add", {"y", keys_["stranger"].public_key, "root", "", "", ""})
                   .status()
                   .IsInvalidArgument());
-  EXPECT_TRUE(admin->Principals("remove", {"reader", "", "", "", ""}).status().IsConflict());
-  EXPECT_TRUE(admin->Principals("remove", {"nobody", "", "", "", ""}).status().IsNotFound());
+  EXPECT_TRUE(admin->Principals("remove", {"reader", "", "", "", "", ""}).status().IsConflict());
+  EXPECT_TRUE(admin->Principals("remove", {"nobody", "", "", "", "", ""}).status().IsNotFound());
+  // A worker principal limited to some job types (refused without scope worker).
+  keys_["imager"] = Key("imager");
+  EXPECT_TRUE(admin->Principals("add", {"imager", keys_["imager"].public_key, "read", "", "", "resize"})
+                  .status()
+                  .IsInvalidArgument());
+  ASSERT_TRUE(admin->Principals("add", {"imager", keys_["imager"].public_key, "worker", "", "",
+                                        "resize,thumbnail"})
+                  .ok());
   // Kept across a restart.
   ASSERT_EQ(n1_->Signal(SIGTERM), 0);
   ASSERT_TRUE(n1_->Start());
   ASSERT_TRUE(ConnectAs(*n1_, "late", "n1", &late).ok());
   EXPECT_TRUE(late->Submit(echo).ok());
+  // The worker principal registers for its types only, its limit kept by the restart.
+  protocol::WorkerRegisterRequest reg;
+  reg.name = "imager-1";
+  reg.types = {"resize", "echo"};
+  auto refused = RequestAs("imager", *n1_, "n1", reg);
+  EXPECT_TRUE(refused.status().IsPermissionDenied()) << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("not echo"), std::string::npos) << refused.status().message();
+  reg.types = {"thumbnail", "resize"};
+  auto registered = RequestAs("imager", *n1_, "n1", reg);
+  ASSERT_TRUE(registered.ok()) << registered.status().ToString();
+  EXPECT_TRUE(std::holds_alternative<protocol::WorkerRegisteredReply>(registered.value()));
   // Removed: the open connection's next frame is refused.
   admin = n1_->Connect(3000);
   ASSERT_TRUE(admin);
-  ASSERT_TRUE(admin->Principals("remove", {"late", "", "", "", ""}).ok());
+  ASSERT_TRUE(admin->Principals("remove", {"late", "", "", "", "", ""}).ok());
   auto after = late->Submit(echo);
   EXPECT_TRUE(after.status().IsPermissionDenied()) << after.status().ToString();
 }

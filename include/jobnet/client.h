@@ -106,6 +106,7 @@ class Client {
   struct PrincipalInfo {
     std::string name, key, scopes, endpoints;
     std::string origin;  // "config" or "added"
+    std::string types;   // a worker's only job types, comma-separated; "" = any
   };
   Result<std::vector<PrincipalInfo>> Principals(const std::string& action,
                                                 const PrincipalInfo& principal = {});

@@ -211,6 +211,9 @@ struct NodeStats {
   // Distributions since this node started, by name: "run_seconds", "queue_wait_seconds",
   // "journal_sync_seconds", "journal_batch_records" (docs/protocol.md §5.4).
   std::map<std::string, Histogram> histograms;
+  // Frames this node refused because their principal lacked the scope, by principal name
+  // ("(none)" for a connection that named none), since it started. Absent without principals.
+  std::map<std::string, uint64_t> denied;
 };
 
 // One worker slot of a node (`jobnet workers`).
