@@ -10,13 +10,16 @@ with this process even on SIGKILL). Cases: payloads and bodies nested 10^2..10^6
 and objects), a 1.5 MiB payload, nesting exactly at the bound (accepted, then listed over HTTP
 and by `jobnet list`) and one over, bad batch items among good ones, HEAD on several routes
 (no body; the connection stays usable), odd Authorization headers, a request without Host,
-a few bad parameters and bodies, and every response-counter series at 0 on a fresh node.
+a few bad parameters and bodies, every response-counter series at 0 on a fresh node, and JWTs
+signed by a third party's library (taken) or forged (refused).
 
   http_hostile.py --jobnet BIN
-Debian python3 (+ python3-zmq, python3-msgpack for the port claim helper of clients/python).
+Debian python3 (+ python3-zmq, python3-msgpack for the port claim helper of clients/python;
+python3-jwt and python3-cryptography sign the JWTs).
 """
 import argparse
 import atexit
+import base64
 import ctypes
 import hashlib
 import http.client
@@ -345,6 +348,77 @@ def tokens(c, jobnet, tmp):
         node.kill()
 
 
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwts(c, jobnet, tmp):
+    """JWTs signed by PyJWT (python3-jwt, a third party's signer) are taken; hostile ones are
+    refused with 401 at once: alg none, HS256 keyed with the public key, a header nested 1000
+    deep, an oversized token, exp out of range, a signature from another key."""
+    import jwt  # Debian python3-jwt, with python3-cryptography
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    ec_key, rsa_key = ec.generate_private_key(ec.SECP256R1()), rsa.generate_private_key(65537, 2048)
+    keys = []
+    for kid, k, algo in (("e1", ec_key, jwt.algorithms.ECAlgorithm),
+                         ("r1", rsa_key, jwt.algorithms.RSAAlgorithm)):
+        jwk = json.loads(algo.to_jwk(k.public_key()))
+        jwk["kid"] = kid
+        keys.append(jwk)
+    jwks = os.path.join(tmp, "jwks.json")
+    with open(jwks, "w") as f:
+        json.dump({"keys": keys}, f)
+    node = Node(jobnet, tmp, "jwt", ["--http-jwks", jwks, "--http-jwt-issuer", "https://idp/",
+                                     "--http-jwt-audience", "jobnet"])
+    now = int(time.time())
+    claims = {"iss": "https://idp/", "aud": ["jobnet", "other"], "sub": "py", "scope": "read write",
+              "exp": now + 300, "nbf": now - 10}
+
+    def bearer(token):
+        return {"Authorization": "Bearer " + token}
+    try:
+        wait_ready(node, node.http_port)
+        port = node.http_port
+        es = jwt.encode(claims, ec_key, algorithm="ES256", headers={"kid": "e1"})
+        rs = jwt.encode(claims, rsa_key, algorithm="RS256", headers={"kid": "r1"})
+        c.expect("GET /api/jobs with a PyJWT ES256 token", request(port, "GET", "/api/jobs", headers=bearer(es)), 200)
+        c.expect("POST /api/jobs with a PyJWT RS256 token",
+                 request(port, "POST", "/api/jobs", spec('"jwt"'), headers=bearer(rs)), 201)
+        reader = jwt.encode(dict(claims, scope="read"), ec_key, algorithm="ES256", headers={"kid": "e1"})
+        c.expect("POST /api/jobs with a read-only JWT",
+                 request(port, "POST", "/api/jobs", spec('"jwt"'), headers=bearer(reader)), 403,
+                 "permission_denied")
+        pem = ec_key.public_key().public_bytes(serialization.Encoding.PEM,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+        body = b64url(json.dumps(dict(claims, scope="admin")).encode())
+        hs_input = b64url(b'{"alg":"HS256","kid":"e1"}') + "." + body
+        import hmac
+        hs = hs_input + "." + b64url(hmac.new(pem, hs_input.encode(), "sha256").digest())
+        stranger = ec.generate_private_key(ec.SECP256R1())
+        hostile = {
+            "alg none": b64url(b'{"alg":"none"}') + "." + body + ".",
+            "HS256 keyed with the public key": hs,
+            "a header nested 1000 deep": b64url(("[" * 1000 + "]" * 1000).encode()) + "." + body + ".AA",
+            "a 16,000-byte token": "a" * 16000 + "." + body + ".AA",
+            "exp 1e300": jwt.encode(dict(claims, exp=1e300), ec_key, algorithm="ES256", headers={"kid": "e1"}),
+            "expired an hour ago": jwt.encode(dict(claims, exp=now - 3600), ec_key, algorithm="ES256", headers={"kid": "e1"}),
+            "another key under kid e1": jwt.encode(claims, stranger, algorithm="ES256", headers={"kid": "e1"}),
+            "the wrong audience": jwt.encode(dict(claims, aud="else"), rsa_key, algorithm="RS256", headers={"kid": "r1"}),
+        }
+        for name, token in hostile.items():
+            a = request(port, "GET", "/api/jobs", headers=bearer(token))
+            c.expect("a JWT with " + name, a, 401, "unauthenticated")
+            c.check("a JWT with %s: WWW-Authenticate names invalid_token" % name,
+                    'error="invalid_token"' in a.headers.get("www-authenticate", ""),
+                    a.headers.get("www-authenticate"))
+        c.check("the JWT node is still running", node.proc.poll() is None, node.proc.returncode)
+    finally:
+        if c.failures:
+            sys.stdout.write("--- jwt node log (tail)\n" + node.tail())
+        node.kill()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--jobnet", required=True)
@@ -365,6 +439,7 @@ def main():
         c.expect("GET /healthz at the end", request(port, "GET", "/healthz"), 200)
         c.expect("POST /api/jobs at the end", request(port, "POST", "/api/jobs", spec('"bye"')), 201)
         tokens(c, args.jobnet, tmp)
+        jwts(c, args.jobnet, tmp)
     except Exception as e:  # a crash of this script is a failure, with the node's log
         c.failures.append("%s: %s" % (type(e).__name__, e))
     finally:
