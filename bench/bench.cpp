@@ -125,14 +125,14 @@ struct Options {
   int node_pid = 0;           // > 0: sample this process's RSS while the requests run
 };
 
-// One node's client options, with the bench's CURVE keys.
+// One node's client options, with the bench's CURVE keys (one server key for every node).
 ClientOptions SingleFor(const Options& o, const std::string& endpoint) {
-  ClientOptions co = ClientOptions::Single(endpoint, 10000);
+  ClientOptions keys;
   if (!o.key.empty()) {
-    co.key = o.key;
-    co.server_keys[endpoint] = o.server_key;
+    keys.key = o.key;
+    keys.server_keys[endpoint] = o.server_key;
   }
-  return co;
+  return keys.Narrowed(endpoint, 10000);
 }
 
 // The job every bench client submits: `sleep` jobs of --sleep-ms, else --type jobs with a

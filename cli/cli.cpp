@@ -50,14 +50,6 @@ void AddClientFlags(CLI::App* cmd, ClientFlags* f) {
                   "(default: $JOBNET_CLUSTER)");
 }
 
-ClientOptions SingleFrom(const ClientOptions& base, const std::string& endpoint,
-                         uint32_t request_timeout_ms) {
-  ClientOptions o = ClientOptions::Single(endpoint, request_timeout_ms);
-  o.key = base.key;
-  o.server_keys = base.server_keys;
-  return o;
-}
-
 int Fail(const Status& s) {
   std::cerr << "jobnet: " << s.ToString() << "\n";
   return ExitCodeFor(s);
@@ -377,7 +369,7 @@ int RunNodes(const ClientFlags& f) {
     std::optional<uint32_t> n;
     std::unique_ptr<Client> peer;
     if (p.state == "alive" &&
-        Client::Connect(SingleFrom(o, p.endpoint, o.request_timeout_ms), &peer).ok()) {
+        Client::Connect(o.Narrowed(p.endpoint, o.request_timeout_ms), &peer).ok()) {
       auto ps = peer->Stats();
       if (ps.ok()) n = IdleSlots(ps.value());
     }

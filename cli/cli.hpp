@@ -56,9 +56,6 @@ Status Options(const ClientFlags& f, ClientOptions* o);
 Status ClientSecurity(const ClientFlags& f, ClientOptions* o);
 // Connects as the flags say.
 Status Connect(const ClientFlags& f, std::unique_ptr<Client>* client);
-// Options for exactly one node, with the keys of `base`.
-ClientOptions SingleFrom(const ClientOptions& base, const std::string& endpoint,
-                         uint32_t request_timeout_ms);
 
 // `jobnet keys new FILE | show` and `jobnet principals add|remove|list` (cli_keys.cpp).
 std::function<int()> AddKeysCommands(CLI::App* app);

@@ -125,7 +125,7 @@ int RunBulkOnEach(const ClientOptions& options, const BulkQuery& query, bool jso
   uint64_t total = 0;
   for (const auto& ep : options.endpoints) {
     std::unique_ptr<Client> client;
-    Status s = Client::Connect(SingleFrom(options, ep, options.request_timeout_ms), &client);
+    Status s = Client::Connect(options.Narrowed(ep, options.request_timeout_ms), &client);
     Result<BulkResult> r = s.ok() ? client->Bulk(query) : Result<BulkResult>(s);
     if (!r.ok()) {
       std::cerr << "jobnet: " << ep << ": " << r.status().ToString() << "\n";

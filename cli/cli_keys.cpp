@@ -200,7 +200,7 @@ std::function<int()> AddPrincipalsCommands(CLI::App* app, ClientFlags* f) {
     size_t done = 0;
     for (const auto& ep : targets) {
       std::unique_ptr<Client> c;
-      Status st = Client::Connect(SingleFrom(o, ep, o.request_timeout_ms), &c);
+      Status st = Client::Connect(o.Narrowed(ep, o.request_timeout_ms), &c);
       Result<std::vector<Client::PrincipalInfo>> r =
           st.ok() ? c->Principals(action, p) : Result<std::vector<Client::PrincipalInfo>>(st);
       if (!r.ok()) {

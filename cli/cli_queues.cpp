@@ -76,7 +76,7 @@ int ListAll(const ClientFlags& f) {
     if (p.state != "alive") continue;
     std::unique_ptr<Client> peer;
     Result<std::vector<QueueInfo>> theirs = Status::Unavailable("no connection");
-    if (Status s = Client::Connect(SingleFrom(base, p.endpoint, timeout_ms), &peer); s.ok())
+    if (Status s = Client::Connect(base.Narrowed(p.endpoint, timeout_ms), &peer); s.ok())
       theirs = peer->Queues();
     if (!theirs.ok()) {
       std::cerr << "jobnet: node " << p.node << " at " << p.endpoint << ": "

@@ -42,6 +42,14 @@ ClientOptions ClientOptions::Single(const std::string& endpoint, uint32_t reques
   return o;
 }
 
+ClientOptions ClientOptions::Narrowed(const std::string& endpoint,
+                                      uint32_t request_timeout_ms) const {
+  ClientOptions o = Single(endpoint, request_timeout_ms);
+  o.key = key;
+  o.server_keys = server_keys;
+  return o;
+}
+
 namespace {
 // The monitor events that say whether the DEALER has a live TCP connection. A failed connect
 // attempt is reported as CONNECT_RETRIED (libzmq schedules the next attempt); a dropped

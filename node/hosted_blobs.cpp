@@ -38,12 +38,12 @@ void PeerEndpoints::Set(uint32_t link, const std::string& node) {
 }
 
 ClientOptions PeerEndpoints::ClientFor(const std::string& endpoint, uint32_t timeout_ms) const {
-  ClientOptions o = ClientOptions::Single(endpoint, timeout_ms);
+  ClientOptions keys;
   if (principals_) {
-    o.key = key_;
-    o.server_keys[endpoint] = principals_->ServerKeyOf(endpoint);
+    keys.key = key_;
+    keys.server_keys[endpoint] = principals_->ServerKeyOf(endpoint);
   }
-  return o;
+  return keys.Narrowed(endpoint, timeout_ms);
 }
 
 std::string PeerEndpoints::Find(const std::string& node) const {

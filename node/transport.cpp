@@ -20,6 +20,10 @@
 
 namespace jobnet {
 
+// The part before a request a peer forwards for a client: "as:" and the client's principal
+// (docs/protocol.md §1.1).
+constexpr std::string_view kAsPrefix = "as:";
+
 struct Transport::Impl {
   TransportOptions options;
   TransportStats* stats = nullptr;
@@ -67,7 +71,9 @@ struct Transport::Impl {
   Histogram ack_node_seconds = protocol::MakeHistogram(protocol::StageBounds());
 
   // One frame on a peer link, never blocking: false if the link's queue is full or it failed.
-  bool SendOnLink(uint32_t link, const std::string& frame);
+  // `as`: the client principal a forwarded request comes from, sent before it as its own
+  // frame ("as:<name>") so the owner checks the request against that principal's scopes.
+  bool SendOnLink(uint32_t link, const std::string& frame, const std::string& as = "");
   // A DEALER connected to a peer's endpoint, with the link options.
   std::unique_ptr<zmq::socket_t> MakeLink(const std::string& endpoint);
   void AddLinks(const std::vector<std::pair<uint32_t, std::string>>& added);
@@ -90,7 +96,8 @@ struct Transport::Impl {
     if (!inbound.empty()) sink(std::move(inbound));
     inbound.clear();
   }
-  void Admit(std::string identity, bool delimiter, zmq::message_t& body);
+  // `as`: the principal a peer forwards this request for ("" for none).
+  void Admit(std::string identity, bool delimiter, zmq::message_t& body, const std::string& as);
 };
 
 Status Transport::Bind(const TransportOptions& options, std::unique_ptr<Transport>* out) {
@@ -232,10 +239,17 @@ bool SendReply(zmq::socket_t& router, const std::string& identity, bool delimite
 
 }  // namespace
 
-bool Transport::Impl::SendOnLink(uint32_t link, const std::string& frame) {
+bool Transport::Impl::SendOnLink(uint32_t link, const std::string& frame, const std::string& as) {
   bool sent = false;
   try {
+    // The "as:" part and the request go as one message: both or neither (dontwait refuses the
+    // first part when the queue is full, and a message's later parts are never refused).
+    const std::string tag = std::string(kAsPrefix) + as;
     sent = link < links.size() && links[link] &&
+           (as.empty() || links[link]
+                              ->send(zmq::buffer(tag), zmq::send_flags::dontwait |
+                                                           zmq::send_flags::sndmore)
+                              .has_value()) &&
            links[link]->send(zmq::buffer(frame), zmq::send_flags::dontwait).has_value();
   } catch (const zmq::error_t&) {
     return false;
@@ -392,7 +406,11 @@ void Transport::Impl::ReadRequests() {
     stats->frames_in++;
     stats->bytes_in.fetch_add(parts.back().size(), std::memory_order_relaxed);
     bool delimiter = parts.size() == 3 && parts[1].size() == 0;
-    if (parts.size() != 2 && !delimiter) {
+    // A peer forwarding a client's request names the client's principal first ("as:NAME").
+    const bool as = parts.size() == 3 && parts[1].size() > kAsPrefix.size() &&
+                    parts[1].size() <= kAsPrefix.size() + limits::kNodeIdBytesMax &&
+                    parts[1].to_string_view().substr(0, kAsPrefix.size()) == kAsPrefix;
+    if (parts.size() != 2 && !delimiter && !as) {
       stats->bad_frames++;
       Send(parts[0].to_string(), delimiter,
            protocol::Encode(protocol::MakeError(
@@ -401,7 +419,8 @@ void Transport::Impl::ReadRequests() {
                                      std::to_string(part_count - 1) + " frames"))));
       continue;
     }
-    Admit(parts[0].to_string(), delimiter, parts.back());
+    Admit(parts[0].to_string(), delimiter, parts.back(),
+          as ? parts[1].to_string().substr(kAsPrefix.size()) : std::string());
   }
 }
 
@@ -417,7 +436,8 @@ std::map<std::string, uint64_t> TransportStats::DeniedByPrincipal() const {
   return denied_;
 }
 
-void Transport::Impl::Admit(std::string identity, bool delimiter, zmq::message_t& body) {
+void Transport::Impl::Admit(std::string identity, bool delimiter, zmq::message_t& body,
+                            const std::string& as) {
   const uint64_t read_us = base::SteadyUs();
   auto reply_now = [&](uint64_t corr, const Status& s) {
     Send(identity, delimiter, protocol::Encode(protocol::MakeError(corr, s)));
@@ -449,6 +469,26 @@ void Transport::Impl::Admit(std::string identity, bool delimiter, zmq::message_t
         return;
       }
       return reply_now(corr, Status::PermissionDenied(why));
+    }
+    // A request forwarded for a client is checked as that client's, as where it came in
+    // (the owner decides, with its own principals): only a node forwards for another.
+    if (!as.empty()) {
+      const uint8_t theirs = options.principals->ScopesOf(as);
+      const protocol::Kind kind = protocol::KindOf(env.value().body);
+      std::string why;
+      if (!(scopes & protocol::kScopePeer))
+        why = "principal " + principal + " may not forward for another (it needs scope peer)";
+      else if (!(theirs & protocol::RequiredScope(kind)))
+        why = "principal " + as + " (forwarded by " + principal + "; scopes " +
+              (theirs ? protocol::ScopeNames(theirs) : std::string("none: not a principal here")) +
+              ") may not send " + protocol::KindName(kind) + ": it needs scope " +
+              protocol::ScopeNames(protocol::RequiredScope(kind));
+      if (!why.empty()) {
+        stats->permission_denied++;
+        stats->CountDenied(scopes & protocol::kScopePeer ? as : principal);
+        return reply_now(corr, Status::PermissionDenied(why));
+      }
+      principal = as;
     }
     // A worker principal with a types list registers only for those types.
     if (const auto* reg = std::get_if<protocol::WorkerRegisterRequest>(&env.value().body)) {
@@ -506,13 +546,13 @@ void Transport::Impl::Admit(std::string identity, bool delimiter, zmq::message_t
       inbound.push_back(protocol::Inbound{route, std::move(env).value(), read_us});
       break;
     case Forwarder::Verdict::kForward:
-      if (!SendOnLink(d.link, d.frame)) forwarder->Unsent(d.forward_id);
+      if (!SendOnLink(d.link, d.frame, principal)) forwarder->Unsent(d.forward_id);
       break;
     case Forwarder::Verdict::kAnswered:
       break;
     case Forwarder::Verdict::kGather:
       for (const auto& send : d.sends)
-        if (!SendOnLink(send.link, send.frame)) forwarder->Unsent(send.forward_id);
+        if (!SendOnLink(send.link, send.frame, principal)) forwarder->Unsent(send.forward_id);
       inbound.push_back(protocol::Inbound{route, std::move(d.local), read_us});
       break;
   }

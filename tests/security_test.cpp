@@ -92,15 +92,18 @@ class SecurityTest : public testing::DirTest {
     s.send(zmq::buffer(frame), zmq::send_flags::none);
     s.close();
   }
-  // One request from a DEALER holding `key`, and its reply (kTimeout after 5 s).
+  // One request from a DEALER holding `key`, and its reply (kTimeout after 5 s). `as`: sent
+  // first as an "as:NAME" part, as a node forwarding a client's request does.
   Result<protocol::Body> RequestAs(const std::string& key, NodeProcess& to,
-                                   const std::string& server, protocol::Body body) {
+                                   const std::string& server, protocol::Body body,
+                                   const std::string& as = "") {
     zmq::context_t ctx;
     zmq::socket_t s = DealerAs(ctx, key, to, server);
     s.set(zmq::sockopt::linger, 0);
     s.set(zmq::sockopt::rcvtimeo, 5000);
     const std::string frame =
         protocol::Encode(protocol::Envelope{limits::kProtocolVersion, 9, std::move(body)});
+    if (!as.empty()) s.send(zmq::buffer("as:" + as), zmq::send_flags::sndmore);
     s.send(zmq::buffer(frame), zmq::send_flags::none);
     zmq::message_t reply;
     if (!s.recv(reply)) return Status::Timeout("no reply");
@@ -192,6 +195,57 @@ TEST_F(SecurityTest, EachPrincipalDoesWhatItsScopesAllowAndNothingElseGetsThroug
   EXPECT_GE(st.value().denied["writer"], 2u);
   EXPECT_GE(st.value().denied["reader"], 1u);
   EXPECT_EQ(st.value().denied.count("n2"), 0u);
+}
+
+// A request about another node's job is checked where it comes in and again at the owner, as
+// the client's own: a principal the owner does not know is refused there, and a client key
+// cannot pose as a node forwarding for someone else.
+TEST_F(SecurityTest, AForwardedRequestIsCheckedAsItsClientsAtTheOwner) {
+  StartPair();
+  if (HasFatalFailure()) return;
+  std::unique_ptr<Client> writer;
+  ASSERT_TRUE(ConnectAs(*n1_, "writer", "n1", &writer).ok());
+  JobSpec echo;
+  echo.type = "echo";
+  echo.payload = testing::Pack(std::string("fwd"));
+  auto job = writer->Submit(echo);
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  // "visitor" is a principal of n2 only (added there while n1 was not asked).
+  keys_["visitor"] = Key("visitor");
+  auto admin2 = n2_->Connect(3000);
+  ASSERT_TRUE(admin2);
+  ASSERT_TRUE(admin2->Principals("add", {"visitor", keys_["visitor"].public_key, "read", "", "", ""}).ok());
+  std::unique_ptr<Client> visitor;
+  ASSERT_TRUE(ConnectAs(*n2_, "visitor", "n2", &visitor).ok());
+  ASSERT_TRUE(Eventually([&] {  // n2 forwards once it has heard n1
+    auto st = admin2->Stats();
+    return st.ok() && st.value().peers.size() == 1 && st.value().peers[0].state == "alive";
+  }));
+  auto refused = visitor->GetStatus(job.value().id);
+  ASSERT_TRUE(refused.status().IsPermissionDenied()) << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("visitor (forwarded by n2"), std::string::npos)
+      << refused.status().message();
+  EXPECT_TRUE(Eventually([&] {
+    auto st = n1_->Connect(3000)->Stats();
+    return st.ok() && st.value().denied["visitor"] >= 1;
+  }));
+  // Once n1 knows it, the owner answers it.
+  auto admin1 = n1_->Connect(3000);
+  ASSERT_TRUE(admin1);
+  ASSERT_TRUE(admin1->Principals("add", {"visitor", keys_["visitor"].public_key, "read", "", "", ""}).ok());
+  auto answered = visitor->GetStatus(job.value().id);
+  EXPECT_TRUE(answered.ok()) << answered.status().ToString();
+  // A client key sending an "as:" part is refused, whoever it names.
+  auto posing = RequestAs("reader", *n1_, "n1", protocol::StatusRequest{job.value().id, false}, "admin");
+  EXPECT_TRUE(posing.status().IsPermissionDenied()) << posing.status().ToString();
+  EXPECT_NE(posing.status().message().find("may not forward"), std::string::npos);
+  // A node's own key forwarding for the writer gets the writer's answer; for the reader, a
+  // submit is refused as the reader's would be.
+  auto as_writer = RequestAs("n2", *n1_, "n1", protocol::StatusRequest{job.value().id, false}, "writer");
+  EXPECT_TRUE(as_writer.ok()) << as_writer.status().ToString();
+  protocol::SubmitRequest submit{echo};
+  auto as_reader = RequestAs("n2", *n1_, "n1", submit, "reader");
+  EXPECT_TRUE(as_reader.status().IsPermissionDenied()) << as_reader.status().ToString();
 }
 
 TEST_F(SecurityTest, ANodeBeyondLoopbackRefusesToStartWithoutKeysUnlessInsecure) {

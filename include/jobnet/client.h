@@ -54,6 +54,9 @@ struct ClientOptions {
   static std::vector<std::string> DefaultEndpoints();
   // Options for exactly one node, without failover (tools that must know which node answered).
   static ClientOptions Single(const std::string& endpoint, uint32_t request_timeout_ms);
+  // These options (this client's key, the nodes' keys) for exactly one of the nodes, without
+  // failover: as Single, keeping the CURVE keys.
+  ClientOptions Narrowed(const std::string& endpoint, uint32_t request_timeout_ms) const;
 };
 
 // One reply to a pipelined request (Client::SendSubmit, Client::SendWait).
