@@ -83,6 +83,13 @@ AuthResult Authorize(const std::vector<Token>& tokens, const JwtVerifier* jwt,
   if (tokens.empty() && jwt == nullptr) return AuthResult::kAllowed;
   std::string secret = BearerSecret(authorization);
   if (secret.empty()) return AuthResult::kUnauthenticated;
+  // A static token first (whatever its secret looks like), then a JWT.
+  std::array<uint8_t, 32> h = Sha256(secret);
+  for (const auto& t : tokens) {
+    if (CRYPTO_memcmp(h.data(), t.sha256.data(), h.size()) != 0) continue;
+    if (who) *who = t.name;
+    return (t.scopes & needed) ? AuthResult::kAllowed : AuthResult::kForbidden;
+  }
   if (jwt != nullptr && JwtVerifier::LooksLikeJwt(secret)) {
     auto grant = jwt->Verify(secret, now_s);
     if (!grant.ok()) {
@@ -91,12 +98,6 @@ AuthResult Authorize(const std::vector<Token>& tokens, const JwtVerifier* jwt,
     }
     if (who) *who = "jwt:" + grant.value().subject;
     return (grant.value().scopes & needed) ? AuthResult::kAllowed : AuthResult::kForbidden;
-  }
-  std::array<uint8_t, 32> h = Sha256(secret);
-  for (const auto& t : tokens) {
-    if (CRYPTO_memcmp(h.data(), t.sha256.data(), h.size()) != 0) continue;
-    if (who) *who = t.name;
-    return (t.scopes & needed) ? AuthResult::kAllowed : AuthResult::kForbidden;
   }
   return AuthResult::kUnauthenticated;
 }

@@ -9,6 +9,7 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 
+#include <atomic>
 #include <cctype>
 #include <condition_variable>
 #include <fstream>
@@ -107,8 +108,13 @@ bool IsUrl(const std::string& s) {
   return s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0;
 }
 
-// The JWKS text at a file or URL.
-Result<std::string> FetchJwks(const std::string& where) {
+// libcurl's progress callback: a non-zero answer aborts the transfer (the node is stopping).
+int AbortWhenStopping(void* stop, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<std::atomic<bool>*>(stop)->load() ? 1 : 0;
+}
+
+// The JWKS text at a file or URL; a URL's transfer ends early once *stop is set.
+Result<std::string> FetchJwks(const std::string& where, std::atomic<bool>* stop) {
   if (!IsUrl(where)) {
     std::ifstream in(where, std::ios::binary);
     if (!in) return Status::InvalidArgument("cannot read the JWKS file " + where);
@@ -129,6 +135,9 @@ Result<std::string> FetchJwks(const std::string& where) {
   curl_easy_setopt(curl.get(), CURLOPT_TIMEOUT_MS, 5000L);
   curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, KeepBody);
   curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(curl.get(), CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(curl.get(), CURLOPT_XFERINFOFUNCTION, AbortWhenStopping);
+  curl_easy_setopt(curl.get(), CURLOPT_XFERINFODATA, stop);
   CURLcode rc = curl_easy_perform(curl.get());
   long status = 0;
   curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &status);
@@ -226,7 +235,7 @@ struct JwtVerifier::Impl {
   mutable std::condition_variable cv;
   mutable bool nudged = false;
   mutable uint64_t last_nudge_ms = 0;
-  bool stopping = false;
+  std::atomic<bool> stopping{false};  // set under mu (the refresher waits on cv)
   std::string last_error;  // under mu: why the URL could not be loaded (for messages)
   std::thread refresher;
 
@@ -236,7 +245,7 @@ struct JwtVerifier::Impl {
   }
 
   Status Load() {
-    auto text = FetchJwks(opt.jwks);
+    auto text = FetchJwks(opt.jwks, &stopping);
     Status s = text.status();
     if (s.ok()) {
       auto parsed = ParseJwks(text.value());

@@ -431,6 +431,35 @@ TEST_F(JwtTest, ANodeTakesJwtsAndTokenPrincipals) {
   curl_global_cleanup();
 }
 
+// A static token is matched before a bearer is taken for a JWT: a secret shaped like one
+// ("a.b.c") still works next to [http.jwt].
+TEST_F(JwtTest, AStaticTokenShapedLikeAJwtIsStillAStaticToken) {
+  auto v = Verifier();
+  ASSERT_TRUE(v);
+  auto token = http::MakeToken("dotted", "bc7b18b2e2c9e3a2e9b1d0ec8a1d2c5e3b61db4b6b2c8cfb2f1f0dbb1ea47437",
+                               std::vector<std::string>{"read"});
+  ASSERT_TRUE(token.ok());
+  unsigned char sha[32];
+  unsigned int len = 0;
+  const std::string secret = "a.b.c";
+  EVP_Digest(secret.data(), secret.size(), sha, &len, EVP_sha256(), nullptr);
+  token.value().sha256 = {};
+  std::copy(sha, sha + 32, token.value().sha256.begin());
+  std::string who, why;
+  EXPECT_EQ(http::Authorize({token.value()}, v.get(), "Bearer a.b.c", protocol::kScopeRead, kNow,
+                            &who, &why),
+            http::AuthResult::kAllowed);
+  EXPECT_EQ(who, "dotted");
+  EXPECT_EQ(http::Authorize({token.value()}, v.get(), "Bearer " + rsa_.Sign(Claims()),
+                            protocol::kScopeWrite, kNow, &who, &why),
+            http::AuthResult::kAllowed);
+  EXPECT_EQ(who, "jwt:alice");
+  EXPECT_EQ(http::Authorize({token.value()}, v.get(), "Bearer x.y.z", protocol::kScopeRead, kNow,
+                            &who, &why),
+            http::AuthResult::kUnauthenticated);
+  EXPECT_FALSE(why.empty());
+}
+
 // Secure by default: beyond loopback, JWTs alone are enough for the HTTP face.
 TEST_F(JwtTest, ANonLoopbackFaceStartsWithJwtsAlone) {
   NodeConfig cfg;
