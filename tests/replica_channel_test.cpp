@@ -160,16 +160,25 @@ TEST_F(ReplicaChannelTest, BlobsAndTheCallbackSecretGoWithTheCopy) {
     ASSERT_TRUE(BlobStore::Open((base_ / "primary-blobs").string(), bo, &b).ok());
     blobs = std::move(b);
   }
+  // The store holds the shipper (its hooks): the shipper holds the store weakly, as the node
+  // wires them, or neither would ever be freed.
   BlobSource source;
-  source.each = [blobs](const std::function<Status(const std::string&, uint64_t)>& each) {
-    return blobs->ForEachComplete(each);
+  std::weak_ptr<BlobStore> store = blobs;
+  source.each = [store](const std::function<Status(const std::string&, uint64_t)>& each) {
+    auto b = store.lock();
+    return b ? b->ForEachComplete(each) : Status::Unavailable("closed");
   };
-  source.read = [blobs](const std::string& h, uint64_t off) -> Result<std::string> {
-    auto part = blobs->GetChunk({h, off, 0, {}});
+  source.read = [store](const std::string& h, uint64_t off) -> Result<std::string> {
+    auto b = store.lock();
+    if (!b) return Status::Unavailable("closed");
+    auto part = b->GetChunk({h, off, 0, {}});
     if (!part.ok()) return part.status();
     return part.value().data;
   };
-  source.has = [blobs](const std::string& h) { return blobs->BlobSize(h).ok(); };
+  source.has = [store](const std::string& h) {
+    auto b = store.lock();
+    return b && b->BlobSize(h).ok();
+  };
   p.shipper->SetBlobs(source);
   p.shipper->SetCallbackSecret("s3cret");
 

@@ -484,6 +484,7 @@ void World::TakeOver(int n, const std::string& shard) {
 PrimaryPtr World::ServeShard(int n, const std::string& shard, SimJournal* j, bool own) {
   Node& node = *nodes_[n];
   auto p = std::make_shared<Primary>();
+  primaries_made_.push_back(p);
   p->shard = shard;
   p->node = n;
   sched::SchedulerOptions so;

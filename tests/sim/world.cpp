@@ -618,6 +618,15 @@ void World::EtcdReachable(int m) {
   for (auto& e : backlog) AtNode(m, t++, std::move(e));
 }
 
+World::~World() {
+  for (const auto& weak : primaries_made_) {
+    if (auto p = weak.lock()) {
+      p->after_sync = nullptr;
+      for (auto& b : p->backups) b.on_answer = nullptr;
+    }
+  }
+}
+
 SimReport RunSimulation(const SimOptions& options) {
   World w(options);
   return w.Run();
