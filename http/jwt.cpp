@@ -83,11 +83,15 @@ std::string RsaPem(const Json& jwk) {
   return PemOf("RSA", bld.get());
 }
 
-// A P-256 JWK (x, y) as PEM; "" if malformed or not on the curve.
+// A P-256 JWK (x, y) as PEM; "" if malformed or not on the curve. A coordinate shorter than
+// 32 bytes is taken as the number it spells: RFC 7518 §6.2.1.2 wants the full length, but some
+// libraries (PyJWT 2.6 among them) drop leading zero bytes, once in 128 keys.
 std::string EcPem(const Json& jwk) {
   auto x = base::Base64UrlDecode(Field(jwk, "x"));
   auto y = base::Base64UrlDecode(Field(jwk, "y"));
-  if (!x || !y || x->size() != 32 || y->size() != 32) return "";
+  if (!x || !y || x->empty() || y->empty() || x->size() > 32 || y->size() > 32) return "";
+  x->insert(0, 32 - x->size(), '\0');
+  y->insert(0, 32 - y->size(), '\0');
   std::string point = "\x04" + *x + *y;  // uncompressed (SEC 1 §2.3.3)
   BldPtr bld(OSSL_PARAM_BLD_new());
   if (!bld ||

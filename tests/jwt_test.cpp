@@ -257,6 +257,27 @@ TEST_F(JwtTest, ForgedTokensAreRefused) {
   }
 }
 
+// A coordinate with its leading zero byte dropped (as PyJWT 2.6 writes one key in 128) is
+// still the key: found by making keys until one has such an x.
+TEST_F(JwtTest, AnEcKeyWithAShortCoordinateIsTaken) {
+  for (int i = 0; i < 20000; ++i) {
+    Signer s("ES256", "short");
+    if (Bn(s.key, OSSL_PKEY_PARAM_EC_PUB_X, 32)[0] != '\0') continue;
+    Json jwk = s.Jwk();
+    jwk["x"] = B64Url(Bn(s.key, OSSL_PKEY_PARAM_EC_PUB_X));  // 31 bytes or fewer
+    ASSERT_LT(base::Base64UrlDecode(jwk["x"].get<std::string>())->size(), 32u);
+    JwtOptions o;
+    o.jwks = WriteJwks({jwk});
+    o.issuer = "https://idp.example/";
+    o.audience = "jobnet";
+    auto v = JwtVerifier::Make(o);
+    ASSERT_TRUE(v.ok()) << v.status().ToString();
+    EXPECT_EQ(Why(*v.value(), s.Sign(Claims())), "ok");
+    return;
+  }
+  FAIL() << "no key with a leading zero in x among 20000";
+}
+
 TEST_F(JwtTest, AJwksMustHoldAUsableKeyAndTheOptionsAreChecked) {
   EXPECT_FALSE(http::ParseJwks("not json").ok());
   EXPECT_FALSE(http::ParseJwks(R"({"keys": 3})").ok());
