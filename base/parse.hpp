@@ -1,5 +1,5 @@
-// The one reader of whole numbers and of "host:port" text (flags, config, query parameters,
-// ids, replies). std only: each caller words its own error, these only say whether it parsed.
+// The one reader of whole numbers, of "host:port" text and of comma-separated lists (flags,
+// config, query parameters, ids, replies). std only: each caller words its own error, these only say whether it parsed.
 #ifndef JOBNET_BASE_PARSE_HPP_
 #define JOBNET_BASE_PARSE_HPP_
 
@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace jobnet::base {
 
@@ -29,6 +30,12 @@ struct HostPort {
 // unbracketed host has a colon (an unbracketed IPv6 address is ambiguous), or the port is not
 // 1..65535. The host itself is not resolved or checked further.
 std::optional<HostPort> ParseHostPort(std::string_view text);
+
+// "a,b,,c" -> {"a", "b", "c"}: the items of a comma-separated list, empty ones dropped (no
+// trimming: a blank is part of its item).
+std::vector<std::string> SplitCommas(std::string_view text);
+// {"a", "b"} -> "a,b".
+std::string JoinCommas(const std::vector<std::string>& items);
 
 }  // namespace jobnet::base
 

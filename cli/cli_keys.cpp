@@ -8,6 +8,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "base/parse.hpp"
 #include "cli/cli.hpp"
 #include "cluster/local_cluster.hpp"
 #include "jobnet/keys.h"
@@ -166,8 +167,8 @@ std::function<int()> AddPrincipalsCommands(CLI::App* app, ClientFlags* f) {
     ClientOptions o;
     if (Status st = Options(*f, &o); !st.ok()) return Fail(st);
     Client::PrincipalInfo p{s->name, s->key, s->scopes, {}, {}, {}};
-    for (const auto& e : s->endpoints) p.endpoints += (p.endpoints.empty() ? "" : ",") + e;
-    for (const auto& t : s->types) p.types += (p.types.empty() ? "" : ",") + t;
+    p.endpoints = base::JoinCommas(s->endpoints);
+    p.types = base::JoinCommas(s->types);
     const std::string action = *add ? "add" : *remove ? "remove" : "list";
     auto print = [&](const std::vector<Client::PrincipalInfo>& all) {
       std::vector<std::vector<std::string>> rows;

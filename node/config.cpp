@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "base/parse.hpp"
 #include "http/gateway.hpp"
 #include "jobnet/keys.h"
 #include "jobnet/limits.h"
@@ -270,11 +271,7 @@ Status ReadJwt(toml::node_view<toml::node> jwt, http::JwtOptions* o) {
       for (const auto& [name, to] : *st) {
         auto v = to.value<std::string>();
         if (!v) return Status::InvalidArgument("http.jwt.scopes values are strings (\"read,write\")");
-        std::vector<std::string> names;
-        std::stringstream parts(*v);
-        for (std::string part; std::getline(parts, part, ',');)
-          if (!part.empty()) names.push_back(part);
-        auto bits = protocol::ParseScopes(names);
+        auto bits = protocol::ParseScopes(base::SplitCommas(*v));
         if (!bits.ok())
           return Status::InvalidArgument("http.jwt.scopes." + std::string(name.str()) + ": " +
                                          bits.status().message());

@@ -3,31 +3,15 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <sstream>
 
+#include "base/parse.hpp"
 #include "jobnet/limits.h"
 #include "node/config.hpp"
 #include "storage/durable_file.hpp"
 
 namespace jobnet {
-namespace {
-
-std::vector<std::string> SplitCommas(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
-std::string JoinCommas(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
-  return out;
-}
-
-}  // namespace
+using base::JoinCommas;
+using base::SplitCommas;
 
 PrincipalTable::PrincipalTable(const std::vector<protocol::Principal>& configured,
                                std::string added_path)

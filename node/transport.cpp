@@ -425,6 +425,7 @@ void Transport::Impl::ReadRequests() {
 }
 
 void TransportStats::CountDenied(const std::string& principal) {
+  permission_denied++;
   std::lock_guard<std::mutex> lock(denied_mu_);
   std::string name = principal.empty() ? "(none)" : principal;
   if (denied_.count(name) == 0 && denied_.size() >= limits::kPrincipalsMax) name = "(other)";
@@ -457,7 +458,6 @@ void Transport::Impl::Admit(std::string identity, bool delimiter, zmq::message_t
     const uint8_t scopes = options.principals->ScopesOf(principal);
     const protocol::Kind kind = protocol::KindOf(env.value().body);
     if (!protocol::MaySend(scopes, kind)) {
-      stats->permission_denied++;
       stats->CountDenied(principal);
       const std::string why =
           "principal " + (principal.empty() ? std::string("(none)") : principal) + " (scopes " +
@@ -484,7 +484,6 @@ void Transport::Impl::Admit(std::string identity, bool delimiter, zmq::message_t
               ") may not send " + protocol::KindName(kind) + ": it needs scope " +
               protocol::ScopeNames(protocol::RequiredScope(kind));
       if (!why.empty()) {
-        stats->permission_denied++;
         stats->CountDenied(scopes & protocol::kScopePeer ? as : principal);
         return reply_now(corr, Status::PermissionDenied(why));
       }
@@ -493,7 +492,6 @@ void Transport::Impl::Admit(std::string identity, bool delimiter, zmq::message_t
     // A worker principal with a types list registers only for those types.
     if (const auto* reg = std::get_if<protocol::WorkerRegisterRequest>(&env.value().body)) {
       if (Status s = options.principals->MayServe(principal, reg->types); !s.ok()) {
-        stats->permission_denied++;
         stats->CountDenied(principal);
         return reply_now(corr, s);
       }

@@ -65,8 +65,9 @@ struct TransportStats {
   // also counted under errors[kPermissionDenied]).
   std::atomic<uint64_t> permission_denied{0};
   std::atomic<uint64_t> connections_refused{0};  // by the ZAP handler
-  // permission_denied by principal ("(none)": a connection that named none), for the metrics.
-  // At most kPrincipalsMax names; past that, under "(other)".
+  // One frame refused for its principal's scopes: counts permission_denied, and the same by
+  // principal ("(none)": a connection that named none) for the metrics. At most
+  // kPrincipalsMax names; past that, under "(other)".
   void CountDenied(const std::string& principal);
   std::map<std::string, uint64_t> DeniedByPrincipal() const;
 

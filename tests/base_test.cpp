@@ -92,6 +92,17 @@ TEST_F(BaseTest, Base64RoundTripsEveryTailLength) {
   }
 }
 
+TEST_F(BaseTest, CommaListsSplitWithoutEmptyItemsAndJoinBack) {
+  EXPECT_EQ(SplitCommas(""), std::vector<std::string>{});
+  EXPECT_EQ(SplitCommas(",,"), std::vector<std::string>{});
+  EXPECT_EQ(SplitCommas("read"), std::vector<std::string>{"read"});
+  EXPECT_EQ(SplitCommas(",read,,write,"), (std::vector<std::string>{"read", "write"}));
+  EXPECT_EQ(SplitCommas("a b,c"), (std::vector<std::string>{"a b", "c"}));
+  EXPECT_EQ(JoinCommas({}), "");
+  EXPECT_EQ(JoinCommas({"read", "write"}), "read,write");
+  EXPECT_EQ(JoinCommas(SplitCommas("x,,y")), "x,y");
+}
+
 // base64url without padding, as JWTs and JWKs spell bytes (RFC 4648 §5, RFC 7515 §2).
 TEST_F(BaseTest, Base64UrlDecodesUnpaddedUrlTextOnly) {
   EXPECT_EQ(Base64UrlDecode(""), "");
