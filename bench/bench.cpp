@@ -738,27 +738,23 @@ int Jobnet(const Options& o) {
           submits[corr.value()] = at;
         }
         if (submits.empty() && waits.empty() && issued.load() >= o.jobs) break;
-        uint32_t timeout_ms = 10000;
+        auto timeout = std::chrono::microseconds(10'000'000);
         if (open_loop) {
           auto next = due(k);
-          auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next - Clock::now());
-          timeout_ms = static_cast<uint32_t>(std::clamp<int64_t>(left.count(), 0, 10000));
+          timeout = std::clamp<std::chrono::microseconds>(
+              std::chrono::duration_cast<std::chrono::microseconds>(next - Clock::now()),
+              std::chrono::microseconds(0), timeout);
           if (submits.empty() && waits.empty()) {
             std::this_thread::sleep_until(next);  // pacing the offered load, not synchronisation
             continue;
           }
         }
-        auto reply = cl->Receive(timeout_ms);
+        // Waits until the next send is due, to the microsecond: the bench neither polls (which
+        // kept most of a core busy, and the node was measured under that load) nor sees a reply
+        // late.
+        auto reply = cl->ReceiveFor(timeout);
         if (!reply.ok()) {
-          if (reply.status().IsTimeout() && open_loop && timeout_ms < 10000) {
-            // Receive waits in whole ms, so the last ms before a send is polled. Polling it
-            // without a pause kept a core busy across the 8 clients, and the node measured under
-            // that load; 50 us bounds how late a reply is seen (and a send is made) by it.
-            if (timeout_ms == 0)
-              std::this_thread::sleep_for(std::min<Clock::duration>(
-                  std::chrono::microseconds(50), due(k) - Clock::now()));
-            continue;
-          }
+          if (reply.status().IsTimeout() && open_loop) continue;
           errors += submits.size() + waits.size();
           break;
         }

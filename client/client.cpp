@@ -3,6 +3,7 @@
 // apart from a connected node that is slow (wait out the request timeout).
 #include "jobnet/client.h"
 
+#include <poll.h>
 #include <zmq.hpp>
 
 #include <algorithm>
@@ -161,7 +162,8 @@ struct Client::Impl {
   Result<uint64_t> Send(const protocol::Body& request);
   // With watch_connection, a refused or lost connection after the last Send ends the wait at
   // once with kUnavailable instead of waiting out timeout_ms.
-  Result<protocol::Envelope> Receive(uint32_t timeout_ms, bool watch_connection);
+  Result<protocol::Envelope> Receive(std::chrono::microseconds timeout, bool watch_connection);
+  bool ReadableWithin(std::chrono::microseconds us);
   // One request with failover across the endpoints (when enabled).
   Result<protocol::Body> Call(const protocol::Body& request, uint64_t extra_timeout_ms = 0);
   // *answered is set when the node replied (even with an error): then there is no failover.
@@ -221,26 +223,55 @@ Result<uint64_t> Client::Impl::Send(const protocol::Body& request) {
   return env.corr_id;
 }
 
-Result<protocol::Envelope> Client::Impl::Receive(uint32_t timeout_ms, bool watch_connection) {
+// Whether the socket has a message, waiting at most `us` (under a millisecond) for one:
+// zmq_poll counts whole milliseconds, so the socket's notification descriptor is polled with
+// ppoll's nanoseconds instead. The descriptor is edge-triggered and says only "look again", so
+// ZMQ_EVENTS is read before and after the wait.
+bool Client::Impl::ReadableWithin(std::chrono::microseconds us) {
+  if (sock->get(zmq::sockopt::events) & ZMQ_POLLIN) return true;
+  pollfd p{};
+  p.fd = sock->get(zmq::sockopt::fd);
+  p.events = POLLIN;
+  timespec ts{0, static_cast<long>(us.count()) * 1000};
+  (void)::ppoll(&p, 1, &ts, nullptr);
+  return (sock->get(zmq::sockopt::events) & ZMQ_POLLIN) != 0;
+}
+
+Result<protocol::Envelope> Client::Impl::Receive(std::chrono::microseconds timeout,
+                                                 bool watch_connection) {
+  using std::chrono::microseconds;
+  using std::chrono::milliseconds;
   zmq::pollitem_t items[2] = {{sock->handle(), 0, ZMQ_POLLIN, 0},
                               {monitor->handle(), 0, ZMQ_POLLIN, 0}};
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
   try {
     for (;;) {
       // Once the connection is gone, only a reply already queued can still be read: look
       // for one without waiting, then give up.
       bool lost = watch_connection && !connected && lost_since_send;
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (lost || left.count() < 0) left = std::chrono::milliseconds(0);
-      int n = zmq::poll(items, 2, left);
+      auto left = std::chrono::duration_cast<microseconds>(deadline -
+                                                           std::chrono::steady_clock::now());
+      if (lost || left.count() < 0) left = microseconds(0);
+      int n = 0;
+      if (left.count() > 0 && left < milliseconds(1)) {
+        // The last fraction of a millisecond: the reply socket alone, to the microsecond (a
+        // monitor event can wait for the next call).
+        items[0].revents = ReadableWithin(left) ? ZMQ_POLLIN : 0;
+        items[1].revents = 0;
+        n = items[0].revents ? 1 : 0;
+        if (n == 0) left = microseconds(0);
+      } else {
+        n = zmq::poll(items, 2, std::chrono::duration_cast<milliseconds>(left));
+      }
       if (items[0].revents & ZMQ_POLLIN) break;
       if (!refused.empty()) return Status::PermissionDenied(refused);
       if (lost)
         return Status::Unavailable("cannot reach " + endpoint + ": connection refused or lost");
-      if (n == 0)
+      if (n == 0 && left < milliseconds(1))
         return Status::Timeout("no reply from " + endpoint + " within " +
-                               std::to_string(timeout_ms) + " ms");
+                               (timeout.count() % 1000 == 0
+                                    ? std::to_string(timeout.count() / 1000) + " ms"
+                                    : std::to_string(timeout.count()) + " us"));
       DrainMonitor();
     }
     zmq::message_t msg;
@@ -291,7 +322,7 @@ Result<protocol::Body> Client::Impl::CallOnce(const protocol::Body& request, uin
       return Status::Timeout("no reply from " + endpoint + " within " +
                              std::to_string(options.request_timeout_ms + extra_timeout_ms) +
                              " ms");
-    auto env = Receive(static_cast<uint32_t>(left), /*watch_connection=*/true);
+    auto env = Receive(std::chrono::milliseconds(left), /*watch_connection=*/true);
     if (!env.ok()) return env.status();
     if (env.value().corr_id != corr.value()) continue;  // a late reply to an earlier call
     *answered = true;
@@ -522,7 +553,11 @@ Result<uint64_t> Client::SendWait(const std::string& id, uint64_t timeout_ms) {
 }
 
 Result<Reply> Client::Receive(uint32_t timeout_ms) {
-  auto env = impl_->Receive(timeout_ms, /*watch_connection=*/false);
+  return ReceiveFor(std::chrono::milliseconds(timeout_ms));
+}
+
+Result<Reply> Client::ReceiveFor(std::chrono::microseconds timeout) {
+  auto env = impl_->Receive(timeout, /*watch_connection=*/false);
   if (!env.ok()) return env.status();
   Reply r;
   r.corr_id = env.value().corr_id;

@@ -276,6 +276,33 @@ TEST_F(IntegrationTest, MalformedFramesGetErrorRepliesAndNodeKeepsServing) {
   EXPECT_TRUE(node.Running());
 }
 
+// ReceiveFor waits to the microsecond (the open-loop bench waits for replies until its next send
+// is due): a wait shorter than a millisecond still waits its time out, and a reply that arrives
+// is read by a series of such short waits.
+TEST_F(IntegrationTest, ReceiveForWaitsUnderAMillisecondAndReadsTheReply) {
+  NodeProcess node("n1", dir_ + "/n1", 1);
+  ASSERT_TRUE(node.Start());
+  auto c = node.Connect();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto none = c->ReceiveFor(std::chrono::microseconds(400));
+  ASSERT_FALSE(none.ok());
+  EXPECT_TRUE(none.status().IsTimeout()) << none.status().ToString();
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::microseconds(400));
+  EXPECT_NE(none.status().message().find("400 us"), std::string::npos) << none.status().ToString();
+
+  auto corr = c->SendSubmit(Spec("echo", Pack(7)));
+  ASSERT_TRUE(corr.ok());
+  Result<Reply> got = Status::Timeout("not yet");
+  for (int i = 0; i < 100000 && !got.ok(); ++i) {  // at most 100000 x 300 us = 30 s
+    got = c->ReceiveFor(std::chrono::microseconds(300));
+    if (!got.ok()) ASSERT_TRUE(got.status().IsTimeout()) << got.status().ToString();
+  }
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got.value().corr_id, corr.value());
+  EXPECT_TRUE(got.value().status.ok()) << got.value().status.ToString();
+  EXPECT_FALSE(got.value().submitted.id.empty());
+}
+
 // With a wildcard port the OS picks one; stats reports the endpoint as bound, so a client that
 // reached the node can learn it (not the configured text with its "*").
 TEST_F(IntegrationTest, StatsReportsTheBoundEndpointOfAWildcardListen) {

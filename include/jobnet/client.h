@@ -6,6 +6,7 @@
 #ifndef JOBNET_CLIENT_H_
 #define JOBNET_CLIENT_H_
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <map>
@@ -184,12 +185,14 @@ class Client {
   // corr_id it used, or kTooLarge, or kOverloaded when the local send queue is full. A submit
   // sent this way gets no automatic idempotency key. Receive returns the next reply (kTimeout if
   // none arrives within timeout_ms, kCorruption for an undecodable or unexpected reply); a
-  // node's error answer is a Reply whose status is not OK. Receive waits out timeout_ms even
-  // when the connection is refused or lost (requests sent before the node came back are
-  // delivered when it does).
+  // node's error answer is a Reply whose status is not OK. ReceiveFor is Receive to the
+  // microsecond: an open-loop sender waits for a reply until its next send is due, without
+  // polling. Both wait out their timeout even when the connection is refused or lost (requests
+  // sent before the node came back are delivered when it does).
   Result<uint64_t> SendSubmit(const JobSpec& spec);
   Result<uint64_t> SendWait(const std::string& id, uint64_t timeout_ms);
   Result<Reply> Receive(uint32_t timeout_ms);
+  Result<Reply> ReceiveFor(std::chrono::microseconds timeout);
 
  private:
   struct Impl;
