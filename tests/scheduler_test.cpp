@@ -467,7 +467,7 @@ TEST_F(SchedulerTest, BrokenInvariantStopsTheProcessInsteadOfCorruptingState) {
   // An outcome for a slot that runs nothing can only come from a bug: JOBNET_CHECK fail-stops
   // (exit 70), in release builds too.
   EXPECT_EXIT(s_->Complete(Outcome{0, 12345, 1, true, "", ""}, now_), ::testing::ExitedWithCode(70),
-              "invariant broken at .*scheduler_core.cpp");
+              "invariant broken at .*scheduler_runs.cpp");
   EXPECT_EXIT(s_->Complete(Outcome{99, 1, 1, true, "", ""}, now_), ::testing::ExitedWithCode(70),
               "invariant broken");
 }
