@@ -24,6 +24,7 @@
 #include "base/clock.hpp"
 #include "base/parse.hpp"
 #include "client/json.hpp"
+#include "http/event_streams.hpp"
 #include "http/metrics.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/counters.hpp"
@@ -274,10 +275,7 @@ class NodeLink {
   std::set<std::pair<uint64_t, uint64_t>> deadlines_;  // (deadline, corr)
 };
 
-struct Traits : public restinio::default_traits_t {
-  static constexpr bool use_connection_count_limiter = true;
-  using request_handler_t = restinio::router::express_router_t<>;
-};
+using Traits = ServerTraits;
 using Request = restinio::request_handle_t;
 using Params = restinio::router::route_params_t;
 
@@ -293,6 +291,7 @@ const char* ReasonOf(int status) {
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";
     case 413: return "Payload Too Large";
+    case 426: return "Upgrade Required";
     case 429: return "Too Many Requests";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
@@ -803,126 +802,76 @@ struct Gateway::Impl {
     });
   }
 
-  // ---- GET /api/events: the job event stream as server-sent events (docs/http.md) ----
-  // Each stream is a chunked response kept open, fed by `events` long polls to the node (one at
-  // a time, held up to kHttpEventHeartbeatMs): every event is `id: SEQ` + `data: JSON`; an
-  // empty poll writes a comment line, so idle connections stay alive and a client that went
-  // away is noticed. Bytes handed to the socket but not yet written are counted: past the
-  // bound the stream ends with `event: error` instead of buffering for a slow reader.
-  struct EventStream {
-    EventStream(restinio::response_builder_t<restinio::chunked_output_t> r, protocol::EventQuery q)
-        : resp(std::move(r)), query(std::move(q)) {}
-    restinio::response_builder_t<restinio::chunked_output_t> resp;
-    protocol::EventQuery query;       // since moves on with every page
-    uint64_t last_id = 0;             // the last `id:` written
-    bool ended = false;
-    std::atomic<uint64_t> unsent{0};  // written by the Asio thread's write callbacks
-    std::atomic<bool> broken{false};  // a write failed: the client is gone
-  };
+  // ---- GET /api/events (server-sent events) and GET /api/ws (WebSocket): http/event_streams ----
   std::atomic<uint32_t> event_streams{0};
 
-  // `id: SEQ` + `data: JSON` for an event; an SSE comment is a line starting with ':'.
-  static std::string SseEvent(const StateEvent& e) {
-    return "id: " + std::to_string(e.seq) + "\ndata: " +
-           jsonio::StateEventToJson(e).dump(-1, ' ', false, jsonio::kInvalidUtf8Replaced) +
-           "\n\n";
-  }
-  static std::string SseError(const Status& s) {
-    return "event: error\ndata: " +
-           jsonio::ErrorToJson(s).dump(-1, ' ', false, jsonio::kInvalidUtf8Replaced) + "\n\n";
-  }
-
-  // Hands `text` to the connection, counting it as unsent until its write completes.
-  static void SseWrite(const std::shared_ptr<EventStream>& st, std::string text) {
-    uint64_t n = text.size();
-    st->unsent.fetch_add(n);
-    st->resp.append_chunk(std::move(text));
-    st->resp.flush([st, n](const restinio::asio_ns::error_code& ec) {
-      st->unsent.fetch_sub(n);
-      if (ec) st->broken.store(true);
-    });
-  }
-
-  void EndStream(const std::shared_ptr<EventStream>& st, const Status& why) {
-    if (st->ended) return;
-    st->ended = true;
-    if (!why.ok() && !st->broken.load()) st->resp.append_chunk(SseError(why));
-    st->resp.done();
-    event_streams.fetch_sub(1);
-  }
-
-  void PollEvents(const std::shared_ptr<EventStream>& st) {
-    protocol::EventQuery q = st->query;
-    bool called = link->Call(q, q.wait_ms + limits::kHttpNodeAnswerMs,
-                             [this, st](Result<protocol::Body> r) { OnEvents(st, std::move(r)); });
-    if (!called) EndStream(st, Overloaded());
-  }
-
-  void OnEvents(const std::shared_ptr<EventStream>& st, Result<protocol::Body> r) {
-    if (st->broken.load()) return EndStream(st, Status::OK());
-    if (!r.ok()) return EndStream(st, r.status());
-    auto* page = std::get_if<protocol::EventListReply>(&r.value());
-    if (page == nullptr)
-      return EndStream(st, Status::Internal("unexpected reply kind to events"));
-    std::string out;
-    if (page->gap)
-      out += "event: gap\ndata: " +
-             Json{{"since", st->query.since}, {"oldest", page->oldest}, {"next", page->next}}.dump() +
-             "\n\n";
-    for (const auto& e : page->events) {
-      out += SseEvent(e);
-      st->last_id = e.seq;
-    }
-    if (page->events.empty() && page->next != st->last_id) {
-      // Nothing for this client, but the stream moved on: a bare id sets the client's
-      // Last-Event-ID without an event, so a reconnect does not scan the same events again.
-      out += "id: " + std::to_string(page->next) + "\n\n";
-      st->last_id = page->next;
-    }
-    if (out.empty()) out = ": keep-alive\n\n";
-    st->query.since = page->next;
-    SseWrite(st, std::move(out));
-    if (st->unsent.load() > limits::kHttpEventUnsentBytesMax)
-      return EndStream(st, Status::Overloaded(
-                               "the client reads slower than events come: over " +
-                               std::to_string(limits::kHttpEventUnsentBytesMax) +
-                               " bytes are waiting for it; reconnect with Last-Event-ID"));
-    PollEvents(st);
-  }
-
-  void Events(const Request& req) {
+  // The query both streams take: queue, job, since (and type, access_token for /api/ws).
+  Status ParseEventQuery(const Request& req, bool websocket, StreamSetup* out) {
     auto qp = QueryOf(req);
-    if (!qp.ok()) return RespondError(req, qp.status());
-    protocol::EventQuery q;
-    auto number = [](const std::string& v, uint64_t* out) {
-      auto n = base::ParseUint(v);
-      if (n) *out = *n;
-      return n.has_value();
-    };
+    if (!qp.ok()) return qp.status();
+    protocol::EventQuery& q = out->query;
     for (const auto& [k, v] : qp.value()) {
       if (k == "queue") {
         q.queue = v;
       } else if (k == "job") {
         // As GET /api/jobs/{id}: a job id or 400, not a stream that can never show an event.
         if (!protocol::ParseJobId(v).ok())
-          return RespondError(req, Status::InvalidArgument("job must be a job id (<node>-<number>), not '" +
-                                                           v + "'"));
+          return Status::InvalidArgument("job must be a job id (<node>-<number>), not '" + v + "'");
         q.job = v;
       } else if (k == "since") {
-        if (!number(v, &q.since))
-          return RespondError(req, Status::InvalidArgument("since must be an event seq (a number)"));
-      } else {
-        return RespondError(req, Status::InvalidArgument("unknown query parameter '" + k +
-                                                         "' (known: queue, job, since)"));
+        auto n = base::ParseUint(v);
+        if (websocket && v == "now") {
+          out->from_now = true;
+        } else if (!n) {
+          return Status::InvalidArgument(std::string("since must be an event seq (a number") +
+                                         (websocket ? " or now)" : ")"));
+        } else {
+          q.since = *n;
+        }
+      } else if (websocket && k == "type") {
+        if (!protocol::IsValidName(v, limits::kTypeNameBytesMax))
+          return Status::InvalidArgument("type must match " +
+                                         protocol::NamePattern(limits::kTypeNameBytesMax));
+        out->type = v;
+      } else if (!(websocket && k == "access_token")) {
+        return Status::InvalidArgument("unknown query parameter '" + k + "' (known: queue, job, since" +
+                                       (websocket ? ", type, access_token)" : ")"));
       }
     }
     // A reconnecting EventSource sends the last id it saw; it wins over the URL's since.
     std::string last_id(req->header().get_field_or("Last-Event-ID", ""));
-    if (!last_id.empty() && !number(last_id, &q.since))
-      return RespondError(req, Status::InvalidArgument("Last-Event-ID must be an event seq"));
+    if (!websocket && !last_id.empty()) {
+      auto n = base::ParseUint(last_id);
+      if (!n) return Status::InvalidArgument("Last-Event-ID must be an event seq");
+      q.since = *n;
+    }
     q.max = limits::kEventsPerReplyMax;
     q.wait_ms = limits::kHttpEventHeartbeatMs;
-    if (Status s = protocol::Validate(q); !s.ok()) return RespondError(req, s);
+    if (Status s = protocol::Validate(q); !s.ok()) return s;
+    out->poll = [this](const protocol::EventQuery& eq, std::function<void(Result<protocol::Body>)> done) {
+      return link->Call(eq, eq.wait_ms + limits::kHttpNodeAnswerMs, std::move(done))
+                 ? Status::OK()
+                 : Overloaded();
+    };
+    out->ended = [this] { event_streams.fetch_sub(1); };
+    return Status::OK();
+  }
+
+  // One of the face's kHttpEventStreamsMax streams (SSE and WebSocket together), or 429.
+  bool TakeStream(const Request& req) {
+    if (event_streams.fetch_add(1) < limits::kHttpEventStreamsMax) return true;
+    event_streams.fetch_sub(1);
+    g_overloaded.fetch_add(1, std::memory_order_relaxed);
+    RespondError(req, Status::Overloaded("the HTTP face serves " +
+                                         std::to_string(limits::kHttpEventStreamsMax) +
+                                         " event streams, its limit: retry later"));
+    return false;
+  }
+
+  void Events(const Request& req) {
+    StreamSetup setup;
+    if (Status s = ParseEventQuery(req, /*websocket=*/false, &setup); !s.ok())
+      return RespondError(req, s);
     // A stream has no length to state and no end to send without a body: HEAD is refused.
     if (IsHead(req))
       return Respond(req, 405,
@@ -930,24 +879,30 @@ struct Gateway::Impl {
                                      {"message", "the event stream answers GET only: a HEAD "
                                                  "response cannot state its length"}}}},
                      ExtraHeader{restinio::http_field::allow, "GET"});
-    if (event_streams.fetch_add(1) >= limits::kHttpEventStreamsMax) {
-      event_streams.fetch_sub(1);
-      g_overloaded.fetch_add(1, std::memory_order_relaxed);
-      return RespondError(req, Status::Overloaded(
-                                   "the HTTP face serves " +
-                                   std::to_string(limits::kHttpEventStreamsMax) +
-                                   " event streams, its limit: retry later"));
-    }
+    if (!TakeStream(req)) return;
     g_responses[2].fetch_add(1, std::memory_order_relaxed);
-    auto resp = req->create_response<restinio::chunked_output_t>();
-    resp.append_header(restinio::http_field::content_type, "text/event-stream")
-        .append_header(restinio::http_field::cache_control, "no-store")
-        .append_header("X-Accel-Buffering", "no")
-        .connection_close();
-    auto st = std::make_shared<EventStream>(std::move(resp), std::move(q));
-    // The headers go out now: the client knows it is subscribed before the first event.
-    SseWrite(st, ": jobnet events\n\n");
-    PollEvents(st);
+    StreamServerSentEvents(req, std::move(setup));
+  }
+
+  void WebSocket(const Request& req) {
+    if (IsHead(req))
+      return Respond(req, 405,
+                     Json{{"error", {{"code", "method_not_allowed"},
+                                     {"message", "GET /api/ws is a WebSocket: HEAD cannot open one"}}}},
+                     ExtraHeader{restinio::http_field::allow, "GET"});
+    bool not_websocket = false;
+    if (Status s = CheckWebSocketHandshake(req, &not_websocket); !s.ok()) {
+      if (!not_websocket) return RespondError(req, s);
+      return Respond(req, 426,
+                     Json{{"error", {{"code", "upgrade_required"}, {"message", s.message()}}}},
+                     ExtraHeader{restinio::http_field::sec_websocket_version, "13"});
+    }
+    StreamSetup setup;
+    if (Status s = ParseEventQuery(req, /*websocket=*/true, &setup); !s.ok())
+      return RespondError(req, s);
+    if (!TakeStream(req)) return;
+    g_responses[1].fetch_add(1, std::memory_order_relaxed);  // 101 Switching Protocols
+    StreamWebSocket(req, std::move(setup));
   }
 
   // Whether `req` may go on; if not, it is answered. An HTTP/1.1 request without Host is 400
@@ -966,8 +921,16 @@ struct Gateway::Impl {
       if (p == path) return true;
     std::string method(h.method().c_str());
     std::string who, why;
-    AuthResult r = Authorize(opt.tokens, opt.jwt.get(),
-                             h.get_field_or(restinio::http_field::authorization, ""),
+    std::string authorization(h.get_field_or(restinio::http_field::authorization, ""));
+    if (authorization.empty() && path == "/api/ws") {
+      // A browser's WebSocket cannot send headers: the token may come as access_token in the
+      // query instead (RFC 6750 §2.3).
+      auto qp = QueryOf(req);
+      if (qp.ok())
+        if (auto t = qp.value().find("access_token"); t != qp.value().end())
+          authorization = "Bearer " + t->second;
+    }
+    AuthResult r = Authorize(opt.tokens, opt.jwt.get(), authorization,
                              ScopeFor(method, path), static_cast<int64_t>(base::WallMs() / 1000),
                              &who, &why);
     if (r == AuthResult::kAllowed || (r == AuthResult::kForbidden && !known_route)) return true;
@@ -1053,6 +1016,7 @@ struct Gateway::Impl {
       DeleteWorker(req, std::string(p["id"]));
     }));
     get("/api/events", Route([this](const Request& req, const Params&) { Events(req); }));
+    get("/api/ws", Route([this](const Request& req, const Params&) { WebSocket(req); }));
     get("/api/nodes", Route([this](const Request& req, const Params&) { Nodes(req); }));
     get("/healthz", Route([this](const Request& req, const Params&) { Health(req); }));
     get("/readyz", Route([this](const Request& req, const Params&) { Ready(req); }));

@@ -157,11 +157,12 @@ class Http:
     def __init__(self, base):
         self.base = base
 
-    def send(self, method, path, query=None, body=None, raw=None):
+    def send(self, method, path, query=None, body=None, raw=None, headers=None):
         url = self.base + path + ("?" + urllib.parse.urlencode(query) if query else "")
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
         req = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+                                     headers=dict({"Content-Type": "application/json"},
+                                                  **(headers or {})))
         try:
             with urllib.request.urlopen(req, timeout=20) as r:
                 ctype = r.headers.get("Content-Type", "")
@@ -177,6 +178,10 @@ class Http:
 
 # --- the cases ------------------------------------------------------------------------------
 
+# A WebSocket handshake's headers (a valid one: the bad parameter is what gets the 400).
+WS_HEADERS = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+              "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+
 def run_cases(spec, http, zmq_endpoint):
     """Sends every case; returns the failures. Each case names the operation it covers as
     (spec path, method) and the status it expects."""
@@ -184,8 +189,8 @@ def run_cases(spec, http, zmq_endpoint):
     failures = []
     covered = {}  # (path, method) -> set of statuses seen
 
-    def call(path_t, method, want, path=None, query=None, body=None, raw=None):
-        status, ctype, data = http.send(method.upper(), path or path_t, query, body, raw)
+    def call(path_t, method, want, path=None, query=None, body=None, raw=None, headers=None):
+        status, ctype, data = http.send(method.upper(), path or path_t, query, body, raw, headers)
         where = "%s %s%s" % (method.upper(), path or path_t, "?" + urllib.parse.urlencode(query) if query else "")
         covered.setdefault((path_t, method), set()).add(status)
         op = spec["paths"].get(path_t, {}).get(method)
@@ -317,6 +322,23 @@ def run_cases(spec, http, zmq_endpoint):
     call("/api/events", "get", 200, query={"since": "0", "queue": "default"})
     call("/api/events", "get", 400, query={"since": "soon"})
     call("/api/events", "get", 400, query={"job": "not_an_id"})
+    call("/api/ws", "get", 426)
+    call("/api/ws", "get", 400, query={"since": "soon"}, headers=WS_HEADERS)
+    # The WebSocket itself, with Debian's python3-websocket: its first task update is a TaskUpdate.
+    import websocket
+    ws = websocket.create_connection(http.base.replace("http:", "ws:") + "/api/ws?since=0",
+                                     timeout=20)
+    try:
+        covered.setdefault(("/api/ws", "get"), set()).add(ws.getstatus())
+        first_update = None
+        while first_update is None:
+            m = json.loads(ws.recv())
+            if m.get("event") == "task_update":
+                first_update = m
+        failures.extend("GET /api/ws message: " + e
+                        for e in v.errors(first_update, {"$ref": "#/components/schemas/TaskUpdate"}))
+    finally:
+        ws.close()
     call("/healthz", "get", 200)
     call("/readyz", "get", 200)
     text = call("/metrics", "get", 200)
@@ -348,7 +370,7 @@ def run_cases(spec, http, zmq_endpoint):
             if not seen:
                 failures.append("%s %s: in the spec but not checked" % (method.upper(), path_t))
                 continue
-            if not any(200 <= s < 300 for s in seen):
+            if not any(200 <= s < 300 or s == 101 for s in seen):
                 failures.append("%s %s: never answered 2xx" % (method.upper(), path_t))
             if client_errors & set(op["responses"]) and not any(400 <= s < 500 for s in seen):
                 failures.append("%s %s: no error case checked" % (method.upper(), path_t))
@@ -356,7 +378,7 @@ def run_cases(spec, http, zmq_endpoint):
     for path_t, ops in spec["paths"].items():
         if "get" not in ops or "{" in path_t:
             continue
-        want = 405 if path_t == "/api/events" else http.send("GET", path_t)[0]
+        want = 405 if path_t in ("/api/events", "/api/ws") else http.send("GET", path_t)[0]
         status, _, data = http.send("HEAD", path_t)
         if status != want or data:
             failures.append("HEAD %s: status %d (want %d), %d body bytes" % (path_t, status, want,
