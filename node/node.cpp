@@ -166,6 +166,7 @@ StepExit BindEndpoints(const NodeConfig& config, const Security& sec,
 JournalOptions MakeJournalOptions(const NodeConfig& config) {
   JournalOptions jo;
   jo.events_kept = config.events_max;
+  jo.defer_compactions = true;  // on once the node serves (RunNode)
   jo.log = [](const std::string& line) { spdlog::warn("{}", line); };
   // Test seam: after N synced batches every journal write fails, as on a full disk, so tests
   // can watch the node fail-stop without breaking a real disk.
@@ -1074,6 +1075,8 @@ int RunNode(const NodeConfig& config) {
       "schedules in {} ms)",
       config.id, transport->endpoint(), incarnation, workers, peer_endpoints->size(), recovered.jobs,
       recovered.schedules, recovered.ms);
+  if (Status s = st.journal->EnableCompactions(); !s.ok())
+    spdlog::warn("journal: {} (it goes on without compacting)", s.ToString());
 
   int sig = 0;
   sigwait(&sigs, &sig);

@@ -170,6 +170,10 @@ bool Journal::IsLocked(const std::string& dir) {
   return locked;
 }
 
+Status Journal::EnableCompactions() {
+  return FromRocks(db_->SetOptions({{"disable_auto_compactions", "false"}}), "enable compactions");
+}
+
 Status Journal::Open(const std::string& dir, const JournalOptions& options,
                      std::unique_ptr<Journal>* out) {
   out->reset();
@@ -199,6 +203,7 @@ Status Journal::Open(const std::string& dir, const JournalOptions& options,
   ro.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   ro.listeners.push_back(std::make_shared<NoAutoRecovery>());
   ro.paranoid_checks = true;
+  ro.disable_auto_compactions = options.defer_compactions && !options.read_only;
   if (std::filesystem::exists(dir + "/CURRENT")) {
     if (Status w = CheckWalFiles(dir); !w.ok()) {
       if (!w.IsCorruption()) return w;

@@ -67,6 +67,11 @@ struct JournalOptions {
   // for a backup that needs one sees exactly the batches written so far).
   std::function<Status(const std::string& batch, const std::function<Status()>& write_local)>
       replicate;
+  // Open with RocksDB's automatic compactions off until EnableCompactions(): a node reads its
+  // jobs back first and compacts after it serves. The L0 files a SIGKILL leaves would otherwise
+  // be compacted during recovery, on one of the two cores recovery uses (1M jobs: about a third
+  // of the CPU while recovering).
+  bool defer_compactions = false;
 };
 
 // Where a backup's copy of a shard stands ("m:replica"): protocol/replication.hpp.
@@ -104,6 +109,9 @@ class Journal {
   uint64_t incarnation() const { return incarnation_; }
   // The journal's history id ("m:history"); "" for a read-only open of a journal without one.
   const std::string& history() const { return history_; }
+
+  // Turns RocksDB's automatic compactions on after an open with defer_compactions.
+  Status EnableCompactions();
 
   // Writes one atomic, synced batch: job records with their events, purges, and next_seq
   // (when non-zero). A job's payload is written with its first record (the write that carries
