@@ -180,7 +180,14 @@ Status Client::Connect(const ClientOptions& options, std::unique_ptr<Client>* cl
   if (options.endpoints.empty()) return Status::InvalidArgument("no endpoints given");
   std::string tried;
   bool all_denied = true;  // every node refused this client's key (or its lack of one)
-  for (const auto& ep : options.endpoints) {
+  const size_t n = options.endpoints.size();
+  size_t start = 0;
+  if (options.spread && n > 1) {
+    std::random_device rd;
+    start = std::uniform_int_distribution<size_t>(0, n - 1)(rd);
+  }
+  for (size_t k = 0; k < n; ++k) {
+    const std::string& ep = options.endpoints[(start + k) % n];
     auto impl = std::make_unique<Impl>();
     impl->options = options;
     impl->options.failover = false;  // this loop is the failover while connecting

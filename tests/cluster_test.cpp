@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -97,6 +98,30 @@ TEST_F(ClusterTest, NodesShowIdleWorkersOutOfWorkers) {
   EXPECT_EQ(rows["n2"]["idle"], 3) << json.out;
   EXPECT_EQ(rows["n2"]["workers"], 4) << json.out;
   for (const auto& [node, row] : rows) EXPECT_LE(row["idle"].get<uint32_t>(), row["workers"].get<uint32_t>());
+}
+
+// A client given several endpoints starts at a random one (ClientOptions::spread), so a
+// cluster's clients own their jobs on every node; spread = false keeps the first. 40 clients all
+// starting at the same one of two nodes by chance: 2 in 2^40.
+TEST_F(ClusterTest, ClientsSpreadOverTheirEndpointsAndSpreadOffKeepsTheFirst) {
+  ASSERT_NO_FATAL_FAILURE(MakePair(1, 1));
+  ClientOptions o;
+  o.endpoints = {n1_->endpoint(), n2_->endpoint()};
+  std::set<std::string> owners;
+  for (int i = 0; i < 40; ++i) {
+    std::unique_ptr<Client> c;
+    ASSERT_TRUE(Client::Connect(o, &c).ok());
+    auto id = c->Submit(Sleep(1));
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    owners.insert(id.value().id.substr(0, id.value().id.find('-')));
+  }
+  EXPECT_EQ(owners, (std::set<std::string>{"n1", "n2"}));
+  o.spread = false;
+  for (int i = 0; i < 10; ++i) {
+    std::unique_ptr<Client> c;
+    ASSERT_TRUE(Client::Connect(o, &c).ok());
+    EXPECT_EQ(c->endpoint(), n1_->endpoint());
+  }
 }
 
 TEST_F(ClusterTest, BusyOwnerDispatchesToPeerWithFreeWorkers) {

@@ -43,6 +43,11 @@ struct ClientOptions {
   // are. Without failover, a refused or lost connection fails the call with kUnavailable, as
   // early. Default true.
   bool failover = true;
+  // Start at a random endpoint (then go on in order, wrapping around), so that a cluster's
+  // clients spread their submits, and so the ownership of their jobs, over its nodes instead of
+  // all using the first endpoint listed. false: start at the first (a tool that prefers one
+  // node). Default true.
+  bool spread = true;
   // Give each submit without an idempotency key a random one, so a submit retried after a
   // lost reply never creates a second job on the same owner. Default true.
   bool auto_idempotency_key = true;

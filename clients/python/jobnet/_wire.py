@@ -7,6 +7,7 @@ apart from a connected node that is slow (wait out the request timeout).
 """
 
 import itertools
+import random
 import json
 import threading
 import time
@@ -158,7 +159,7 @@ class Connection:
     _corr = itertools.count(1)  # process-wide, so replies to an old socket never match
 
     def __init__(self, endpoints, request_timeout=REQUEST_TIMEOUT_DEFAULT, failover=True,
-                 context=None, key=None, server_keys=None):
+                 context=None, key=None, server_keys=None, spread=True):
         if isinstance(endpoints, str):
             endpoints = [e for e in endpoints.split(",") if e.strip()]
         self.endpoints = [e.strip() for e in endpoints]
@@ -174,7 +175,10 @@ class Connection:
         self._sock = None
         self._mon = None
         self.endpoint = None
-        self._open(self.endpoints[0])
+        # A random first endpoint (failover then goes on in order), so a cluster's clients
+        # spread their jobs over its nodes instead of all submitting to the first one listed.
+        first = random.randrange(len(self.endpoints)) if spread else 0
+        self._open(self.endpoints[first])
 
     # ---- socket lifecycle ----
 

@@ -57,7 +57,8 @@ def _spec(type, payload, opts, auto_key):
 
 
 class Client:
-    """A client of one jobnet cluster, talking to the first of `endpoints` that answers and
+    """A client of one jobnet cluster, talking to one of `endpoints` (a random one at first, so
+    a cluster's clients spread their jobs over its nodes; `spread=False`: the first) and
     failing over to the next when a node does not answer (refused or lost connection at once,
     a silent node after `request_timeout` seconds). Errors are raised as jobnet.JobnetError
     subclasses carrying the protocol's code (``e.code``, ``e.code_name``). Jobs are returned as
@@ -65,14 +66,14 @@ class Client:
     ``progress``...). Thread-safe: calls from several threads are serialized."""
 
     def __init__(self, endpoints=None, request_timeout=w.REQUEST_TIMEOUT_DEFAULT, failover=True,
-                 auto_key=True, key_file=None, server_keys=None, cluster=None):
+                 auto_key=True, key_file=None, server_keys=None, cluster=None, spread=True):
         """With a node that has principals (docs/operations.md §21): `key_file` (default
         $JOBNET_KEY) is this client's CURVE key file, and `server_keys` ({endpoint: Z85}) or
         `cluster` (a cluster.json; default $JOBNET_CLUSTER, whose endpoints are used when none
         are given) give the nodes' public keys."""
         endpoints, key, server_keys = connection_keys(endpoints, key_file, server_keys, cluster)
         self._conn = w.Connection(endpoints, request_timeout, failover, key=key,
-                                  server_keys=server_keys)
+                                  server_keys=server_keys, spread=spread)
         self._auto_key = auto_key
 
     @property

@@ -161,6 +161,22 @@ class ClientTest(unittest.TestCase):
             with self.assertRaises(jobnet.Unavailable):
                 c.stats()
 
+    def test_clients_start_at_a_random_endpoint_unless_spread_is_off(self):
+        # Two endpoints nobody listens on: a client connects lazily, so where it starts shows.
+        eps = ["tcp://127.0.0.1:%d" % free_port() for _ in range(2)]
+        starts = set()
+        for _ in range(40):  # all 40 at one of the two by chance: 2 in 2^40
+            with jobnet.Client(eps, request_timeout=1.0) as c:
+                starts.add(c.endpoint)
+        self.assertEqual(starts, set(eps))
+        for _ in range(10):
+            with jobnet.Client(eps, request_timeout=1.0, spread=False) as c:
+                self.assertEqual(c.endpoint, eps[0])
+        # The failover walk still reaches the live node wherever it starts.
+        for _ in range(4):
+            with jobnet.Client([eps[0], self.node.endpoint, eps[1]], request_timeout=3.0) as c:
+                self.assertEqual(c.stats()["node"], "n1")
+
     def test_simulate_backup_progress_is_seen_mid_run(self):
         job_id = self.c.submit("simulate_backup", {"bytes": 40 << 20, "chunk_bytes": 1 << 20,
                                                    "chunk_ms": 50})
