@@ -409,6 +409,7 @@ int RunNodeCommand(const std::string& config_path, NodeConfig flags, CLI::App* c
   if (cmd->count("--etcd")) cfg.etcd = flags.etcd;
   if (cmd->count("--cluster-name")) cfg.cluster_name = flags.cluster_name;
   if (cmd->count("--backup")) cfg.backups = flags.backups;
+  if (cmd->count("--advertise")) cfg.advertise = flags.advertise;
   if (cmd->count("--replication-listen")) cfg.replication_listen = flags.replication_listen;
   if (cmd->count("--replication-advertise"))
     cfg.replication_advertise = flags.replication_advertise;
@@ -593,6 +594,9 @@ Runner AddNodeCommand(CLI::App* app, int (*run_node)(const NodeConfig&)) {
   node->add_option("--backup", nf.backups,
                    "with --etcd: a backup's replication endpoint; every journal batch is "
                    "durable there before a client is answered (repeat for each backup)");
+  node->add_option("--advertise", nf.advertise,
+                   "the endpoint peers reach this node at, when not --listen (a node binding "
+                   "tcp://0.0.0.0:PORT that others know by a name); peers list it verbatim");
   node->add_option("--replication-listen", nf.replication_listen,
                    "with --etcd: keep copies of the shards whose primaries name this endpoint "
                    "as a backup, and take a shard over when its primary's lease ends");

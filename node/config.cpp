@@ -86,11 +86,17 @@ Status NodeConfig::Validate() const {
   if (!level_ok)
     return Status::InvalidArgument(
         "log_level must be trace, debug, info, warn, error, critical or off");
+  if (!advertise.empty() && (!IsTcpEndpoint(advertise) || advertise.size() > kEndpointBytesMax ||
+                             advertise.find('*') != std::string::npos ||
+                             advertise.compare(advertise.size() - 2, 2, ":0") == 0))
+    return Status::InvalidArgument("bad advertise '" + advertise +
+                                   "': want tcp://HOST:PORT, the endpoint peers reach this node at");
+  const std::string& self = Endpoint();
   if ((!peers.empty() || !etcd.empty()) &&
-      (listen.find('*') != std::string::npos || listen.size() < 2 ||
-       listen.compare(listen.size() - 2, 2, ":0") == 0))
-    return Status::InvalidArgument("with peers or etcd, listen must be the exact endpoint the "
-                                   "peers connect to (no * or port 0)");
+      (self.find('*') != std::string::npos || self.size() < 2 ||
+       self.compare(self.size() - 2, 2, ":0") == 0))
+    return Status::InvalidArgument("with peers or etcd, listen (or advertise) must be the exact "
+                                   "endpoint the peers connect to (no * or port 0)");
   if (etcd.size() > kEtcdEndpointsMax)
     return Status::InvalidArgument("at most " + to_string(kEtcdEndpointsMax) + " etcd endpoints");
   for (const auto& e : etcd)
@@ -120,7 +126,7 @@ Status NodeConfig::Validate() const {
   if (peers.size() > kPeersMax)
     return Status::InvalidArgument("at most " + to_string(kPeersMax) + " peers");
   for (const auto& p : peers)
-    if (p.empty() || p.size() > kEndpointBytesMax || p == listen)
+    if (p.empty() || p.size() > kEndpointBytesMax || p == listen || p == advertise)
       return Status::InvalidArgument("bad peer endpoint '" + p + "'");
   if (heartbeat_ms < kHeartbeatMsMin || heartbeat_ms > kHeartbeatMsMax)
     return Status::InvalidArgument("heartbeat_ms must be " + to_string(kHeartbeatMsMin) + ".." +
@@ -531,6 +537,7 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
   Status s;
   if (!(s = str("id", &cfg->id)).ok()) return s;
   if (!(s = str("listen", &cfg->listen)).ok()) return s;
+  if (!(s = str("advertise", &cfg->advertise)).ok()) return s;
   if (!(s = ReadHttp(t, cfg)).ok()) return s;
   if (!(s = str("data", &cfg->data)).ok()) return s;
   if (!(s = str("log_level", &cfg->log_level)).ok()) return s;

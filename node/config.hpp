@@ -63,6 +63,11 @@ struct CallbackConfig {
 struct NodeConfig {
   std::string id = "n1";
   std::string listen = "tcp://127.0.0.1:7701";
+  // The endpoint peers and etcd members know this node by, when it is not `listen` (a node
+  // binding tcp://0.0.0.0:7701 that others reach by a name: Kubernetes, Docker, NAT). Peers
+  // connect to it and match heartbeats against it. Empty: listen.
+  std::string advertise;
+  const std::string& Endpoint() const { return advertise.empty() ? listen : advertise; }
   std::string http;                   // "ADDR:PORT" of the HTTP face; empty = none (docs/http.md)
   std::vector<http::Token> http_tokens;  // [[http.tokens]]: none = no authentication (loopback only)
   http::JwtOptions http_jwt;             // [http.jwt]: JWT access tokens; jwks empty = none

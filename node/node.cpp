@@ -627,7 +627,7 @@ void SpawnActors(caf::actor_system& sys, const NodeConfig& config, const Storage
   sc.handler_config = std::move(handler_config);
   sc.run_marks = st.run_marks;
   sc.handler_types = handlers::Registry::Global().Describe();
-  sc.endpoint = config.listen;  // peers match heartbeats against the string they were given
+  sc.endpoint = config.Endpoint();  // peers match heartbeats against the string they were given
   sc.bound_endpoint = transport.endpoint();
   sc.peer_count = static_cast<uint32_t>(config.peers.size());
   sc.heartbeat_ms = config.heartbeat_ms;
@@ -906,7 +906,7 @@ StepExit StartCoordination(const NodeConfig& config, const Storage& st, ReplicaS
   co.etcd = config.etcd;
   co.cluster = config.cluster_name;
   co.node_id = config.id;
-  co.endpoint = config.listen;
+  co.endpoint = config.Endpoint();
   co.replication_endpoint = config.ReplicationEndpoint();
   co.history = st.journal->history();
   if (replicas != nullptr) {
@@ -931,7 +931,7 @@ StepExit StartCoordination(const NodeConfig& config, const Storage& st, ReplicaS
     transport->SetShardHolder(shard, holder, epoch > 0 ? static_cast<uint64_t>(epoch) : 0);
   };
   // Membership: every other registered node is a peer, whether --peer names it or not.
-  co.on_member = [peers, host, self = config.listen](const std::string& id,
+  co.on_member = [peers, host, self = config.Endpoint()](const std::string& id,
                                                      const std::string& endpoint,
                                                      const std::string& replication) {
     if (endpoint == self || !IsTcpEndpoint(endpoint)) return;

@@ -124,6 +124,33 @@ TEST_F(ClusterTest, ClientsSpreadOverTheirEndpointsAndSpreadOffKeepsTheFirst) {
   }
 }
 
+// --advertise: a node known to its peers by another endpoint than the one it binds (a name, as
+// in Kubernetes): peers list the advertised name, match heartbeats against it and lease runs over
+// it. Here each binds 127.0.0.1 and is known as localhost. A bad advertise is a config error.
+TEST_F(ClusterTest, NodesKnownByAnAdvertisedNameFormACluster) {
+  n1_ = std::make_unique<NodeProcess>("n1", dir_ + "/n1", 1);
+  n2_ = std::make_unique<NodeProcess>("n2", dir_ + "/n2", 2);
+  auto named = [](const NodeProcess& n) {
+    const std::string& ep = n.endpoint();  // tcp://127.0.0.1:PORT
+    return "tcp://localhost" + ep.substr(ep.rfind(':'));
+  };
+  n1_->AddArgs({"--advertise", named(*n1_), "--peer", named(*n2_), "--failure-timeout", "1000ms"});
+  n2_->AddArgs({"--advertise", named(*n2_), "--peer", named(*n1_), "--failure-timeout", "1000ms"});
+  ASSERT_TRUE(n1_->Start());
+  ASSERT_TRUE(n2_->Start());
+  ASSERT_TRUE(Eventually([&] { return PeerState(*n1_, "n2") == "alive"; }));
+  ASSERT_TRUE(Eventually([&] { return PeerState(*n2_, "n1") == "alive"; }));
+  auto c = n1_->Connect();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(c->Submit(Sleep(300)).value().id);
+  for (const auto& id : ids) EXPECT_EQ(c->Wait(id, 20000).value().state, JobState::kSucceeded);
+  EXPECT_GE(Counter(*n1_, "remote_dispatched"), 1u);  // n1 has one slot: n2 ran some
+  for (const char* bad : {"localhost:7701", "tcp://localhost:0", "tcp://*:7701"}) {
+    auto r = RunCli(std::string("node --id n3 --data ") + dir_ + "/n3 --advertise " + bad);
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.out;
+  }
+}
+
 TEST_F(ClusterTest, BusyOwnerDispatchesToPeerWithFreeWorkers) {
   ASSERT_NO_FATAL_FAILURE(MakePair(1, 2));
   auto c = n1_->Connect();
@@ -315,6 +342,7 @@ TEST_F(ClusterTest, ClientFailsOverToAnotherNode) {
   // A dead endpoint, n1, a malformed one, n2.
   o.endpoints = {"tcp://127.0.0.1:" + std::to_string(testing::FreePort()), n1_->endpoint(),
                  "tcp://127.0.0.1", n2_->endpoint()};
+  o.spread = false;  // the walk from the first endpoint, in order, is what is checked here
   o.request_timeout_ms = 500;
   std::unique_ptr<Client> c;
   ASSERT_TRUE(Client::Connect(o, &c).ok());  // skips the dead endpoint
@@ -350,6 +378,7 @@ TEST_F(ClusterTest, RefusedEndpointFailsOverAtOnce) {
   const std::string dead = "tcp://127.0.0.1:" + std::to_string(testing::FreePort());
   ClientOptions o;
   o.endpoints = {dead, n1_->endpoint(), n2_->endpoint()};
+  o.spread = false;  // the walk from the first endpoint, in order, is what is checked here
   o.request_timeout_ms = 60000;
   std::unique_ptr<Client> c;
   Status s = Client::Connect(o, &c);
