@@ -7,7 +7,7 @@ PKGS=(cmake ninja-build g++ pkg-config ccache libcaf-dev libzmq3-dev cppzmq-dev
       libhttp-parser-dev libfmt-dev libcurl4-openssl-dev prometheus-cpp-dev python3 python3-yaml
       libvips-dev libre2-dev libjwt-dev clang libclang-rt-14-dev
       python3-zmq python3-msgpack prometheus python3-jwt python3-cryptography python3-websocket
-      faketime
+      faketime systemd
       etcd-server etcd-client)  # libvips-dev: the image handlers (pkg-config vips-cpp); libre2-dev: find_patterns; faketime: the wall-clock step tests (tests/trust_test); etcd-server: failover's consensus (coord/, tests/coord_test), etcd-client: etcdctl to inspect it
 missing=()
 for p in "${PKGS[@]}"; do
