@@ -13,6 +13,11 @@ missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The dashboard's build fetches its npm packages (http/ui); any node with npm will do (Debian's,
+# or one from elsewhere, which Debian's npm package would conflict with). Chromium drives the
+# dashboard's browser test (tests/dashboard_browser.js).
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -26,6 +26,7 @@
 #include "client/json.hpp"
 #include "http/event_streams.hpp"
 #include "http/metrics.hpp"
+#include "http/ui_assets.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/counters.hpp"
 #include "protocol/duration.hpp"
@@ -284,6 +285,7 @@ const char* ReasonOf(int status) {
     case 200: return "OK";
     case 201: return "Created";
     case 202: return "Accepted";
+    case 302: return "Found";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
@@ -339,6 +341,29 @@ void Respond(const Request& req, int status, const Json& body, ExtraHeader extra
   std::string text = body.dump(-1, ' ', false, jsonio::kInvalidUtf8Replaced);
   text.push_back('\n');
   RespondText(req, status, "application/json", std::move(text), extra);
+}
+
+// GET /ui/...: the dashboard's files from the binary (http/ui_assets), public (they hold no
+// data: every figure comes from the API, with the viewer's token). A strict Content-Security-
+// Policy: scripts, styles and connections to this node only.
+void ServeUi(const Request& req, std::string path) {
+  if (path == "/ui/") path = "/ui/index.html";
+  const UiAsset* a = FindUiAsset(path);
+  g_responses[a ? 2 : 4].fetch_add(1, std::memory_order_relaxed);
+  restinio::http_status_line_t line = a ? restinio::status_ok() : restinio::status_not_found();
+  std::string body = a ? std::string(reinterpret_cast<const char*>(a->data), a->size)
+                       : std::string("no dashboard file " + path + "\n");
+  auto r = req->create_response<restinio::user_controlled_output_t>(line);
+  r.append_header(restinio::http_field::content_type, a ? a->content_type : "text/plain; charset=utf-8")
+      .append_header(restinio::http_field::cache_control, "no-cache")
+      .append_header("X-Content-Type-Options", "nosniff")
+      .append_header("Referrer-Policy", "no-referrer")
+      .append_header("Content-Security-Policy",
+                     "default-src 'self'; img-src 'self' data: blob:; style-src 'self' "
+                     "'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'");
+  r.set_content_length(body.size());
+  if (!IsHead(req)) r.set_body(std::move(body));
+  r.done();
 }
 
 void RespondError(const Request& req, const Status& s) {
@@ -919,6 +944,7 @@ struct Gateway::Impl {
     std::string path(h.path());
     for (const auto& p : opt.public_paths)
       if (p == path) return true;
+    if (path == "/" || path == "/ui" || path.rfind("/ui/", 0) == 0) return true;  // no data there
     std::string method(h.method().c_str());
     std::string who, why;
     std::string authorization(h.get_field_or(restinio::http_field::authorization, ""));
@@ -1018,6 +1044,17 @@ struct Gateway::Impl {
     get("/api/events", Route([this](const Request& req, const Params&) { Events(req); }));
     get("/api/ws", Route([this](const Request& req, const Params&) { WebSocket(req); }));
     get("/api/nodes", Route([this](const Request& req, const Params&) { Nodes(req); }));
+    // The dashboard (http/ui): / and /ui go to /ui/.
+    auto to_ui = [](const Request& req) {
+      Respond(req, 302, Json{{"location", "/ui/"}}, ExtraHeader{restinio::http_field::location, "/ui/"});
+    };
+    get("/", Route([to_ui](const Request& req, const Params&) { to_ui(req); }));
+    get(R"(/ui/:file(.*))", Route([to_ui](const Request& req, const Params&) {
+      const std::string path(req->header().path());
+      if (path.rfind("/ui/", 0) != 0) return to_ui(req);  // "/ui"
+      ServeUi(req, path);
+    }));
+    get("/ui", Route([to_ui](const Request& req, const Params&) { to_ui(req); }));  // after /ui/...
     get("/healthz", Route([this](const Request& req, const Params&) { Health(req); }));
     get("/readyz", Route([this](const Request& req, const Params&) { Ready(req); }));
     get("/metrics", Route([this](const Request& req, const Params&) { Metrics(req); }));
