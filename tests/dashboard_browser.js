@@ -1,0 +1,140 @@
+// The dashboard in a real browser (issue 20): headless Debian Chromium driven by playwright-core
+// against a live 2-node cluster.
+//   node dashboard_browser.js PLAYWRIGHT_DIR CHROMIUM JOBNET OUT_DIR
+// Checks: the jobs page shows a job submitted from the CLI; a dead job retried from its page
+// then shows `succeeded`; the overview follows a job to its end without reloading; the page
+// survives the serving node's SIGKILL with a banner and recovers when the node returns; nothing
+// is loaded from outside the node. Screenshots of each page go to OUT_DIR (dashboard-*.png).
+const { spawn, execFileSync } = require('child_process');
+const fs = require('fs');
+const net = require('net');
+const os = require('os');
+const path = require('path');
+
+const [pwDir, chrome, jobnet, outDir] = process.argv.slice(2);
+const { chromium } = require(path.join(pwDir, 'node_modules', 'playwright-core'));
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'jobnet-dash-'));
+const nodes = {};
+const failures = [];
+const check = (what, ok, detail = '') => { if (!ok) failures.push(what + (detail ? ': ' + detail : '')); };
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+}
+
+// A node process that dies with this one (setpriv's parent-death signal), its log in tmp.
+function startNode(n) {
+  const log = fs.openSync(path.join(tmp, n.id + '.log'), 'a');
+  n.proc = spawn('setpriv', ['--pdeathsig', 'KILL', jobnet, 'node', '--id', n.id,
+    '--listen', `tcp://127.0.0.1:${n.port}`, '--peer', `tcp://127.0.0.1:${n.peerPort}`,
+    '--data', path.join(tmp, n.id), '--workers', '2', '--http', `127.0.0.1:${n.http}`,
+    '--failure-timeout', '1000ms', '--config', path.join(tmp, 'node.toml')], { stdio: ['ignore', log, log] });
+}
+
+const cli = (...args) => execFileSync(jobnet, args, { encoding: 'utf8', timeout: 60000 });
+
+async function until(what, fn, ms = 20000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    try { if (await fn()) return true; } catch (e) { /* not yet */ }
+    if (Date.now() > end) { failures.push(what + ' (not within ' + ms / 1000 + ' s)'); return false; }
+    await new Promise(r => setTimeout(r, 100));
+  }
+}
+
+async function healthy(n) {
+  return new Promise((resolve) => {
+    const req = require('http').get({ host: '127.0.0.1', port: n.http, path: '/readyz', timeout: 1000 },
+      (r) => { r.resume(); resolve(r.statusCode === 200); });
+    req.on('error', () => resolve(false));
+  });
+}
+
+(async () => {
+  // A command that fails the first time it runs and succeeds after: a job that goes dead, then
+  // succeeds when retried.
+  const flag = path.join(tmp, 'flaky.flag');
+  fs.writeFileSync(path.join(tmp, 'node.toml'),
+    `[exec.allow]\nflaky = ["sh", "-c", "if [ -e ${flag} ]; then echo fine; else touch ${flag}; exit 3; fi"]\n`);
+  const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  nodes.n1 = { id: 'n1', port: ports[0], http: ports[1], peerPort: ports[2] };
+  nodes.n2 = { id: 'n2', port: ports[2], http: ports[3], peerPort: ports[0] };
+  startNode(nodes.n1);
+  startNode(nodes.n2);
+  const to = `tcp://127.0.0.1:${nodes.n1.port}`;
+  await until('n1 and n2 ready', async () => (await healthy(nodes.n1)) && (await healthy(nodes.n2)), 30000);
+
+  const browser = await chromium.launch({ executablePath: chrome, args: ['--no-sandbox'] });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const outside = [];
+  let navigations = 0;
+  page.on('request', (r) => { const u = new URL(r.url()); if (u.protocol.startsWith('http') && u.hostname !== '127.0.0.1') outside.push(r.url()); });
+  page.on('framenavigated', (f) => { if (f === page.mainFrame()) navigations++; });
+  page.on('dialog', (d) => d.accept());
+  const base = `http://127.0.0.1:${nodes.n1.http}/ui/`;
+  const shot = (name) => page.screenshot({ path: path.join(outDir, `dashboard-${name}.png`), fullPage: true });
+  const text = () => page.innerText('body');
+
+  // 1. The jobs page shows a job submitted from the CLI.
+  const cliJob = JSON.parse(cli('submit', 'word_count', '"shown on the jobs page"', '--to', to, '--json').trim()).id;
+  await page.goto(base + '#/jobs');
+  await until('the jobs page shows ' + cliJob, async () => (await text()).includes(cliJob));
+  await shot('jobs');
+
+  // 2. A dead job, retried from its page, then shows succeeded.
+  const dead = JSON.parse(cli('submit', 'exec', '"flaky"', '--max-attempts', '1', '--to', to, '--json').trim()).id;
+  try { cli('wait', dead, '--to', to); } catch (e) { /* exits non-zero for a dead job */ }
+  await page.goto(base + '#/jobs/' + dead);
+  await until('the job page shows ' + dead + ' dead', async () => (await page.locator('h2 + .state').innerText()) === 'dead');
+  await page.getByRole('button', { name: 'Retry' }).click();
+  await until('the retried job shows succeeded', async () => (await page.locator('h2 + .state').innerText()) === 'succeeded');
+  await shot('job');
+
+  // 3. The overview follows a job to its end without a reload.
+  await page.goto(base + '#/');
+  await until('the overview shows its nodes', async () => (await text()).includes('n2'));
+  const before = navigations;
+  const slow = JSON.parse(cli('submit', 'sleep', '1500', '--to', to, '--json').trim()).id;
+  const row = page.locator('tr', { hasText: slow });
+  await until('the overview shows ' + slow + ' running', async () => (await row.innerText()).includes('running'));
+  await until('the overview shows ' + slow + ' succeeded', async () => (await row.innerText()).includes('succeeded'));
+  check('no reload while following a job', navigations === before, `${navigations - before} navigations`);
+  await shot('overview');
+  await page.goto(base + '#/queues');
+  await until('the queues page lists default', async () => (await text()).includes('default'));
+  await shot('queues');
+  await page.goto(base + '#/workers');
+  await until('the workers page lists its slots', async () => (await text()).includes('Worker slots of n1'));
+  await shot('workers');
+
+  // 4. The serving node is SIGKILLed: a banner; it comes back: the banner goes, the page works.
+  await page.goto(base + '#/');
+  await until('the overview is live', async () => !(await text()).includes('Live updates lost'));
+  const navs = navigations;
+  nodes.n1.proc.kill('SIGKILL');
+  await until('a banner says live updates are lost', async () => (await text()).includes('Live updates lost'));
+  await shot('node-lost');
+  startNode(nodes.n1);
+  await until('the banner goes once n1 is back', async () => !(await text()).includes('Live updates lost'), 30000);
+  const after = JSON.parse(cli('submit', 'echo', '"after the restart"', '--to', to, '--json').trim()).id;
+  await until('the page shows a job submitted after the restart', async () => (await text()).includes(after));
+  check('no reload through the node\'s restart', navigations === navs, `${navigations - navs} navigations`);
+  check('nothing loaded from outside the node', outside.length === 0, outside.slice(0, 3).join(' '));
+  await browser.close();
+})().catch((e) => failures.push('error: ' + (e.stack || e.message).split('\n').slice(0, 3).join(' | ')))
+  .finally(() => {
+    for (const n of Object.values(nodes)) if (n.proc && n.proc.exitCode === null) n.proc.kill('SIGKILL');
+    if (failures.length) {
+      for (const f of failures) console.log('dashboard_browser: ' + f);
+      for (const id of ['n1', 'n2']) {
+        const f = path.join(tmp, id + '.log');
+        if (fs.existsSync(f)) console.log(`--- ${id} log (tail)\n` + fs.readFileSync(f, 'utf8').split('\n').slice(-15).join('\n'));
+      }
+    }
+    fs.rmSync(tmp, { recursive: true, force: true });
+    console.log(`dashboard_browser: ${failures.length} failures; screenshots in ${outDir}`);
+    process.exit(failures.length ? 1 : 0);
+  });
