@@ -24,41 +24,15 @@ struct ScheduleFlags {
   bool local = false;
 };
 
-// "30s", "5m", "1h30m" style, for an interval in whole units where it has them.
-std::string FormatEvery(uint64_t ms) {
-  if (ms % 3600000 == 0) return std::to_string(ms / 3600000) + "h";
-  if (ms % 60000 == 0) return std::to_string(ms / 60000) + "m";
-  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
-  return std::to_string(ms) + "ms";
-}
-
-std::string SpecText(const ScheduleInfo& s) {
-  return s.cron.empty() ? "every " + FormatEvery(s.every_ms) : s.cron;
-}
-
-nlohmann::json ScheduleToJson(const ScheduleInfo& s) {
-  nlohmann::json o{{"name", s.name},          {"node", s.node},
-                   {"spec", SpecText(s)},     {"type", s.type},
-                   {"queue", s.queue},        {"paused", s.paused},
-                   {"next_fire", s.next_fire_ms}, {"last_fire", s.last_fire_ms},
-                   {"last_job", s.last_job_id},   {"fires", s.fires}};
-  if (s.cron.empty()) {
-    o["every_ms"] = s.every_ms;
-  } else {
-    o["cron"] = s.cron;
-  }
-  return o;
-}
-
 void Print(const std::vector<ScheduleInfo>& schedules, bool json) {
   if (json) {
     for (const auto& s : schedules)
-      std::cout << ScheduleToJson(s).dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";
+      std::cout << jsonio::ScheduleToJson(s).dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";
     return;
   }
   std::vector<std::vector<std::string>> rows;
   for (const auto& s : schedules) {
-    rows.push_back({s.name, s.node, SpecText(s), s.type, s.queue, s.paused ? "paused" : "active",
+    rows.push_back({s.name, s.node, jsonio::ScheduleSpecText(s), s.type, s.queue, s.paused ? "paused" : "active",
                     s.next_fire_ms ? FormatTimeMs(s.next_fire_ms) : "-",
                     s.last_fire_ms ? FormatTimeMs(s.last_fire_ms) : "-",
                     s.last_job_id.empty() ? "-" : s.last_job_id});

@@ -414,6 +414,36 @@ nlohmann::json ErrorToJson(const Status& s) {
   return nlohmann::json{{"error", {{"code", CodeName(s.code())}, {"message", s.message()}}}};
 }
 
+namespace {
+
+// "30s", "5m", "1h30m" style, for an interval in whole units where it has them.
+std::string FormatEvery(uint64_t ms) {
+  if (ms % 3600000 == 0) return std::to_string(ms / 3600000) + "h";
+  if (ms % 60000 == 0) return std::to_string(ms / 60000) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+}  // namespace
+
+std::string ScheduleSpecText(const ScheduleInfo& s) {
+  return s.cron.empty() ? "every " + FormatEvery(s.every_ms) : s.cron;
+}
+
+nlohmann::json ScheduleToJson(const ScheduleInfo& s) {
+  nlohmann::json o{{"name", s.name},          {"node", s.node},
+                   {"spec", ScheduleSpecText(s)},     {"type", s.type},
+                   {"queue", s.queue},        {"paused", s.paused},
+                   {"next_fire", s.next_fire_ms}, {"last_fire", s.last_fire_ms},
+                   {"last_job", s.last_job_id},   {"fires", s.fires}};
+  if (s.cron.empty()) {
+    o["every_ms"] = s.every_ms;
+  } else {
+    o["cron"] = s.cron;
+  }
+  return o;
+}
+
 nlohmann::json StateEventToJson(const StateEvent& e) {
   nlohmann::json j{{"seq", e.seq},     {"id", e.id},     {"state", JobStateName(e.state)},
                    {"queue", e.queue}, {"type", e.type}, {"at", e.at_ms},

@@ -73,6 +73,10 @@ Result<std::vector<Result<JobSpec>>> BatchFromJsonText(const std::string& text);
 // GET /api/events: seq, id, state, queue, type, at (Unix ms), attempt, plus node (into
 // running) and error (ending a failed attempt) when they are set.
 nlohmann::json StateEventToJson(const StateEvent& e);
+// A schedule as `jobnet schedule list --json` prints it and GET /api/schedules answers; its
+// spec in words ("*/5 * * * *", or "every 30s").
+nlohmann::json ScheduleToJson(const ScheduleInfo& s);
+std::string ScheduleSpecText(const ScheduleInfo& s);
 
 // {"error": {"code": "not_found", "message": "..."}}: the one error shape of the JSON faces.
 nlohmann::json ErrorToJson(const Status& s);

@@ -58,7 +58,9 @@ Result<Token> MakeToken(const std::string& name, const std::string& sha256_hex, 
 
 Scope ScopeFor(const std::string& method, const std::string& path) {
   if (method == "GET" || method == "HEAD") return protocol::kScopeRead;
-  if (path.rfind("/api/queues", 0) == 0 || path.rfind("/api/workers", 0) == 0) return protocol::kScopeAdmin;
+  if (path.rfind("/api/queues", 0) == 0 || path.rfind("/api/workers", 0) == 0 ||
+      path.rfind("/api/schedules", 0) == 0)
+    return protocol::kScopeAdmin;
   return protocol::kScopeWrite;
 }
 

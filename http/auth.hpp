@@ -32,8 +32,8 @@ Result<Token> MakeToken(const std::string& name, const std::string& sha256_hex,
 // The same from a scope set already parsed (a [[principals]] table's token_sha256).
 Result<Token> MakeToken(const std::string& name, const std::string& sha256_hex, uint8_t scopes);
 
-// The scope a request needs: GET/HEAD read; changes to queues and workers admin; other changes
-// write.
+// The scope a request needs: GET/HEAD read; changes to queues, workers and schedules admin;
+// other changes write.
 Scope ScopeFor(const std::string& method, const std::string& path);
 
 enum class AuthResult { kAllowed, kUnauthenticated, kForbidden };

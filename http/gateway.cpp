@@ -26,6 +26,7 @@
 #include "client/json.hpp"
 #include "http/event_streams.hpp"
 #include "http/metrics.hpp"
+#include "http/node_link.hpp"
 #include "http/ui_assets.hpp"
 #include "protocol/codec.hpp"
 #include "protocol/counters.hpp"
@@ -70,212 +71,6 @@ int HttpStatusOf(Code code) {
 namespace {
 
 using Json = nlohmann::json;
-using ReplyFn = std::function<void(Result<protocol::Body>)>;
-
-// One DEALER socket to the node, owned by one thread. Calls are queued from any thread and
-// answered on that thread, in whatever order the node answers them.
-class NodeLink {
- public:
-  NodeLink(std::string endpoint, uint32_t calls_max, CurveKeys key)
-      : endpoint_(std::move(endpoint)), calls_max_(calls_max), key_(std::move(key)) {}
-  ~NodeLink() {
-    Stop();
-    if (wake_fd_ >= 0) ::close(wake_fd_);
-  }
-
-  Status Start() {
-    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (wake_fd_ < 0) return Status::Internal("eventfd failed");
-    try {
-      sock_ = zmq::socket_t(ctx_, zmq::socket_type::dealer);
-      if (!key_.empty()) {  // the node's own key, the node as the server
-        sock_.set(zmq::sockopt::curve_secretkey, key_.secret_key);
-        sock_.set(zmq::sockopt::curve_publickey, key_.public_key);
-        sock_.set(zmq::sockopt::curve_serverkey, key_.public_key);
-      }
-      sock_.set(zmq::sockopt::linger, 0);
-      sock_.set(zmq::sockopt::sndhwm, limits::kSocketHwm);
-      sock_.set(zmq::sockopt::rcvhwm, limits::kSocketHwm);
-      sock_.connect(endpoint_);
-    } catch (const zmq::error_t& e) {
-      return Status::Unavailable("cannot connect to the node at " + endpoint_ + ": " + e.what());
-    }
-    thread_ = std::thread([this] { Loop(); });
-    return Status::OK();
-  }
-
-  void Stop() {
-    if (!thread_.joinable()) return;
-    stop_.store(true);
-    Wake();
-    thread_.join();
-    sock_.close();
-  }
-
-  // Sends `body`; `done` runs on the link's thread with the reply, an error reply as its
-  // Status, or kTimeout if none came within `timeout_ms`. False (and `done` not called) when
-  // calls_max calls are already out.
-  bool Call(protocol::Body body, uint64_t timeout_ms, ReplyFn done) {
-    if (stop_.load()) {
-      done(Status::Unavailable("the HTTP face is shutting down"));
-      return true;
-    }
-    if (outstanding_.fetch_add(1) >= calls_max_) {
-      outstanding_.fetch_sub(1);
-      return false;
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      outbox_.push_back(Outgoing{std::move(body), timeout_ms, std::move(done)});
-    }
-    Wake();
-    return true;
-  }
-
-  uint32_t outstanding() const { return outstanding_.load(); }
-
- private:
-  struct Outgoing {
-    protocol::Body body;
-    uint64_t timeout_ms;
-    ReplyFn done;
-  };
-  struct Pending {
-    uint64_t deadline;
-    ReplyFn done;
-  };
-
-  void Wake() {
-    uint64_t one = 1;
-    ssize_t n = ::write(wake_fd_, &one, sizeof one);
-    (void)n;  // a full counter already wakes the thread
-  }
-
-  void Finish(uint64_t corr, Result<protocol::Body> r) {
-    auto it = pending_.find(corr);
-    if (it == pending_.end()) return;  // answered after its deadline: already timed out
-    ReplyFn done = std::move(it->second.done);
-    deadlines_.erase({it->second.deadline, corr});
-    pending_.erase(it);
-    outstanding_.fetch_sub(1);
-    done(std::move(r));
-  }
-
-  void SendQueued() {
-    uint64_t drained = 0;
-    ssize_t n = ::read(wake_fd_, &drained, sizeof drained);
-    (void)n;
-    std::vector<Outgoing> batch;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      batch.swap(outbox_);
-    }
-    uint64_t now = base::SteadyMs();
-    for (auto& o : batch) {
-      uint64_t corr = next_corr_++;
-      uint64_t deadline = now + o.timeout_ms;
-      pending_.emplace(corr, Pending{deadline, std::move(o.done)});
-      deadlines_.emplace(deadline, corr);
-      std::string frame =
-          protocol::Encode(protocol::Envelope{limits::kProtocolVersion, corr, std::move(o.body)});
-      bool sent = false;
-      try {
-        sent = sock_.send(zmq::buffer(frame), zmq::send_flags::dontwait).has_value();
-      } catch (const zmq::error_t&) {
-      }
-      if (!sent) Finish(corr, Status::Overloaded("the node's request queue is full"));
-    }
-  }
-
-  void ReadReplies() {
-    while (true) {
-      zmq::message_t msg;
-      zmq::recv_result_t got;
-      try {
-        got = sock_.recv(msg, zmq::recv_flags::dontwait);
-      } catch (const zmq::error_t&) {
-        return;
-      }
-      if (!got) return;
-      if (msg.more()) continue;  // not a reply shape we sent for; the last part is read next
-      uint64_t corr = 0;
-      auto env = protocol::Decode(static_cast<const char*>(msg.data()), msg.size(), &corr,
-                                  limits::kReplyFrameBytesMax * limits::kReadableFrameFactor);
-      if (!env.ok()) {
-        Finish(corr, Status::Internal("unreadable reply from the node: " + env.status().message()));
-        continue;
-      }
-      protocol::Body& body = env.value().body;
-      if (auto* e = std::get_if<protocol::ErrorReply>(&body)) {
-        Finish(corr, Status(ErrorCodeFromWire(e->code), e->message));
-      } else {
-        Finish(corr, std::move(body));
-      }
-    }
-  }
-
-  void ExpireDeadlines() {
-    uint64_t now = base::SteadyMs();
-    while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
-      uint64_t corr = deadlines_.begin()->second;
-      Finish(corr, Status::Timeout("the node did not answer in time"));
-    }
-  }
-
-  void Loop() {
-    while (!stop_.load()) {
-      long wait_ms = 100;
-      if (!deadlines_.empty()) {
-        uint64_t now = base::SteadyMs();
-        uint64_t first = deadlines_.begin()->first;
-        wait_ms = first <= now ? 0 : static_cast<long>(std::min<uint64_t>(first - now, 100));
-      }
-      zmq::pollitem_t items[] = {{sock_.handle(), 0, ZMQ_POLLIN, 0},
-                                 {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
-      try {
-        zmq::poll(items, 2, std::chrono::milliseconds(wait_ms));
-      } catch (const zmq::error_t&) {
-        continue;  // EINTR
-      }
-      if (items[1].revents & ZMQ_POLLIN) SendQueued();
-      if (items[0].revents & ZMQ_POLLIN) ReadReplies();
-      ExpireDeadlines();
-    }
-    // Whatever is still out or queued ends now: the face is closing.
-    SendQueuedAsUnavailable();
-    while (!pending_.empty())
-      Finish(pending_.begin()->first, Status::Unavailable("the HTTP face is shutting down"));
-  }
-
-  void SendQueuedAsUnavailable() {
-    std::vector<Outgoing> batch;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      batch.swap(outbox_);
-    }
-    for (auto& o : batch) {
-      outstanding_.fetch_sub(1);
-      o.done(Status::Unavailable("the HTTP face is shutting down"));
-    }
-  }
-
-  std::string endpoint_;
-  uint32_t calls_max_;
-  const CurveKeys key_;
-  zmq::context_t ctx_{1};
-  zmq::socket_t sock_;
-  int wake_fd_ = -1;
-  std::thread thread_;
-  std::atomic<bool> stop_{false};
-  std::atomic<uint32_t> outstanding_{0};
-  std::mutex mu_;
-  std::vector<Outgoing> outbox_;
-  // Owned by the link's thread.
-  uint64_t next_corr_ = 1;
-  std::unordered_map<uint64_t, Pending> pending_;
-  std::set<std::pair<uint64_t, uint64_t>> deadlines_;  // (deadline, corr)
-};
-
 using Traits = ServerTraits;
 using Request = restinio::request_handle_t;
 using Params = restinio::router::route_params_t;
@@ -827,6 +622,77 @@ struct Gateway::Impl {
     });
   }
 
+  // GET /api/schedules: the cluster's schedules (as `jobnet schedule list`); POST
+  // /api/schedules/{name}/pause|resume changes one (admin).
+  static void RespondSchedules(const Request& req, protocol::Body& b, bool one) {
+    auto* r = std::get_if<protocol::ScheduleListReply>(&b);
+    if (r == nullptr) return RespondError(req, Status::Internal("unexpected reply kind to schedules"));
+    if (one) {
+      if (r->schedules.empty()) return RespondError(req, Status::NotFound("no such schedule"));
+      return Respond(req, 200, jsonio::ScheduleToJson(r->schedules.front()));
+    }
+    Json list = Json::array();
+    for (const auto& sch : r->schedules) list.push_back(jsonio::ScheduleToJson(sch));
+    Respond(req, 200, Json{{"schedules", list}, {"unreachable", r->unreachable}});
+  }
+  void ChangeSchedule(const Request& req, const std::string& name, protocol::ScheduleAction a) {
+    CallOk(req, protocol::ScheduleChangeRequest{name, a}, limits::kHttpWriteAnswerMs,
+           [req](protocol::Body& b) { RespondSchedules(req, b, true); });
+  }
+
+  // GET /api/whoami: the caller's token (its name) and what it may do here, so a page can hide
+  // the controls it may not use (the face still checks every request).
+  void WhoAmI(const Request& req) {
+    std::string authz(req->header().get_field_or(restinio::http_field::authorization, ""));
+    const int64_t now_s = static_cast<int64_t>(base::WallMs() / 1000);
+    std::string who, why;
+    auto may = [&](Scope s) {
+      return Authorize(opt.tokens, opt.jwt.get(), authz, s, now_s, &who, &why) == AuthResult::kAllowed;
+    };
+    const bool admin = may(protocol::kScopeAdmin), write = may(protocol::kScopeWrite);
+    may(protocol::kScopeRead);  // fills `who`
+    Respond(req, 200, Json{{"name", who.empty() ? Json(nullptr) : Json(who)},
+                           {"tokens", !opt.tokens.empty() || opt.jwt != nullptr},
+                           {"read_only", opt.read_only},
+                           {"write", write && !opt.read_only},
+                           {"admin", admin && !opt.read_only}});
+  }
+
+  // POST /api/jobs/bulk: {"action": "retry"|"cancel", "queue": Q, "type"?: T, "state"?: S} on this
+  // node's jobs (the bulk message of docs/protocol.md: a cancel needs its state); answers
+  // {"touched", "matched"}.
+  void PostBulk(const Request& req) {
+    auto parsed = Body(req);
+    const Json* b = parsed.ok() ? &parsed.value() : nullptr;
+    const Status bad = Status::InvalidArgument(
+        "the body must be {\"action\": \"retry\"|\"cancel\", \"queue\": NAME, \"type\"?: NAME, "
+        "\"state\"?: STATE} and no other field");
+    if (b == nullptr || !b->is_object()) return RespondError(req, bad);
+    protocol::BulkRequest q;
+    for (const auto& [k, v] : b->items()) {
+      if (!v.is_string()) return RespondError(req, bad);
+      const std::string s = v.get<std::string>();
+      if (k == "action" && (s == "retry" || s == "cancel")) {
+        q.action = s == "retry" ? BulkAction::kRetry : BulkAction::kCancel;
+      } else if (k == "queue") {
+        q.queue = s;
+      } else if (k == "type") {
+        q.type = s;
+      } else if (k == "state" && ParseJobState(s)) {
+        q.state = ParseJobState(s);
+      } else {
+        return RespondError(req, bad);
+      }
+    }
+    if (!b->contains("action") || q.queue.empty()) return RespondError(req, bad);
+    if (Status v = protocol::Validate(q); !v.ok()) return RespondError(req, v);
+    CallOk(req, q, limits::kHttpWriteAnswerMs, [req](protocol::Body& body) {
+      auto* r = std::get_if<protocol::BulkReply>(&body);
+      if (r == nullptr) return RespondError(req, Status::Internal("unexpected reply kind to bulk"));
+      Respond(req, 200, Json{{"touched", r->touched}, {"matched", r->matched}});
+    });
+  }
+
   // ---- GET /api/events (server-sent events) and GET /api/ws (WebSocket): http/event_streams ----
   std::atomic<uint32_t> event_streams{0};
 
@@ -940,12 +806,18 @@ struct Gateway::Impl {
       RespondError(req, Status::InvalidArgument("an HTTP/1.1 request needs a Host header"));
       return false;
     }
+    std::string method(h.method().c_str());
+    if (opt.read_only && method != "GET" && method != "HEAD") {
+      Respond(req, 403, Json{{"error", {{"code", "permission_denied"},
+                                        {"message", "this HTTP face is read-only ([http] read_only "
+                                                    "= true): it changes nothing"}}}});
+      return false;
+    }
     if (opt.tokens.empty() && !opt.jwt) return true;
     std::string path(h.path());
     for (const auto& p : opt.public_paths)
       if (p == path) return true;
     if (path == "/" || path == "/ui" || path.rfind("/ui/", 0) == 0) return true;  // no data there
-    std::string method(h.method().c_str());
     std::string who, why;
     std::string authorization(h.get_field_or(restinio::http_field::authorization, ""));
     if (authorization.empty() && path == "/api/ws") {
@@ -1023,6 +895,18 @@ struct Gateway::Impl {
       JobResult(req, id_of(p));
     }));
     r->http_post("/api/jobs/batch", Route([this](const Request& req, const Params&) { PostBatch(req); }));
+    r->http_post("/api/jobs/bulk", Route([this](const Request& req, const Params&) { PostBulk(req); }));
+    get("/api/whoami", Route([this](const Request& req, const Params&) { WhoAmI(req); }));
+    get("/api/schedules", Route([this](const Request& req, const Params&) {
+      CallOk(req, protocol::ScheduleListRequest{}, limits::kHttpNodeAnswerMs,
+             [req](protocol::Body& b) { RespondSchedules(req, b, false); });
+    }));
+    r->http_post("/api/schedules/:name/pause", Route([this](const Request& req, const Params& p) {
+      ChangeSchedule(req, std::string(p["name"]), protocol::ScheduleAction::kPause);
+    }));
+    r->http_post("/api/schedules/:name/resume", Route([this](const Request& req, const Params& p) {
+      ChangeSchedule(req, std::string(p["name"]), protocol::ScheduleAction::kResume);
+    }));
     get("/api/queues", Route([this](const Request& req, const Params&) {
       CallOk(req, protocol::QueuesRequest{}, limits::kHttpNodeAnswerMs,
              [req](protocol::Body& b) { RespondQueues(req, b, false); });

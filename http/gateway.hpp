@@ -29,6 +29,9 @@ struct GatewayOptions {
   uint64_t idle_ms = limits::kHttpIdleMsDefault;
   std::vector<Token> tokens;               // none: every request is allowed
   std::vector<std::string> public_paths;   // paths open even with tokens
+  // Every change (any method but GET and HEAD) refused with 403, whatever the token: a face for
+  // people who may look but not touch ([http] read_only).
+  bool read_only = false;
   // JWT access tokens from an identity provider (http/jwt.hpp); null: none are taken.
   std::shared_ptr<const JwtVerifier> jwt;
   // With CURVE on the node: the node's own keypair (its ZAP handler lets it through with every

@@ -302,7 +302,7 @@ Status ReadJwt(toml::node_view<toml::node> jwt, http::JwtOptions* o) {
   return Status::OK();
 }
 
-// `http = "ADDR:PORT"`, or an [http] table: listen, public, [[http.tokens]], [http.jwt].
+// `http = "ADDR:PORT"`, or an [http] table: listen, public, read_only, [[http.tokens]], [http.jwt].
 Status ReadHttp(toml::table& t, NodeConfig* cfg) {
   if (auto h = t["http"]) {
     if (auto v = h.value<std::string>()) {
@@ -328,6 +328,11 @@ Status ReadHttp(toml::table& t, NodeConfig* cfg) {
       }
       if (auto p = view["public"]) {
         if (Status ps = strings(p, "http.public", &cfg->http_public); !ps.ok()) return ps;
+      }
+      if (auto ro = view["read_only"]) {
+        auto v = ro.value<bool>();
+        if (!v) return Status::InvalidArgument("config key 'http.read_only' must be a boolean");
+        cfg->http_read_only = *v;
       }
       if (auto jwt = view["jwt"]) {
         if (Status js = ReadJwt(jwt, &cfg->http_jwt); !js.ok()) return js;

@@ -72,6 +72,7 @@ struct NodeConfig {
   std::vector<http::Token> http_tokens;  // [[http.tokens]]: none = no authentication (loopback only)
   http::JwtOptions http_jwt;             // [http.jwt]: JWT access tokens; jwks empty = none
   std::vector<std::string> http_public = {"/healthz", "/readyz"};  // open even with tokens
+  bool http_read_only = false;  // [http] read_only: the face refuses every change (403)
   std::string data = "./data/n1";
   uint32_t workers = 4;
   // Security (docs/operations.md "Securing a cluster"). With principals, every ZeroMQ socket of

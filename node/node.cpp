@@ -139,6 +139,7 @@ StepExit BindEndpoints(const NodeConfig& config, const Security& sec,
   ho.node_endpoint = (*transport)->endpoint();
   ho.tokens = config.http_tokens;
   ho.public_paths = config.http_public;
+  ho.read_only = config.http_read_only;
   ho.node_key = sec.key;
   if (config.http_jwt.enabled()) {
     auto jwt = http::JwtVerifier::Make(config.http_jwt);

@@ -2,7 +2,9 @@
 // against a live 2-node cluster.
 //   node dashboard_browser.js PLAYWRIGHT_DIR CHROMIUM JOBNET OUT_DIR
 // Checks: the jobs page shows a job submitted from the CLI; a dead job retried from its page
-// then shows `succeeded`; the overview follows a job to its end without reloading; the page
+// then shows `succeeded`; the overview follows a job to its end without reloading; a bulk cancel
+// of a filtered set cancels exactly those jobs; a read-only face shows no control that changes
+// anything and refuses a forged change; the page
 // survives the serving node's SIGKILL with a banner and recovers when the node returns; nothing
 // is loaded from outside the node. Screenshots of each page go to OUT_DIR (dashboard-*.png).
 const { spawn, execFileSync } = require('child_process');
@@ -29,9 +31,10 @@ function freePort() {
 function startNode(n) {
   const log = fs.openSync(path.join(tmp, n.id + '.log'), 'a');
   n.proc = spawn('setpriv', ['--pdeathsig', 'KILL', jobnet, 'node', '--id', n.id,
-    '--listen', `tcp://127.0.0.1:${n.port}`, '--peer', `tcp://127.0.0.1:${n.peerPort}`,
+    '--listen', `tcp://127.0.0.1:${n.port}`, ...(n.peerPort ? ['--peer', `tcp://127.0.0.1:${n.peerPort}`] : []),
     '--data', path.join(tmp, n.id), '--workers', '2', '--http', `127.0.0.1:${n.http}`,
-    '--failure-timeout', '1000ms', '--config', path.join(tmp, 'node.toml')], { stdio: ['ignore', log, log] });
+    '--failure-timeout', '1000ms', ...(n.extra || ['--config', path.join(tmp, 'node.toml')])],
+    { stdio: ['ignore', log, log] });
 }
 
 const cli = (...args) => execFileSync(jobnet, args, { encoding: 'utf8', timeout: 60000 });
@@ -109,8 +112,51 @@ async function healthy(n) {
   await page.goto(base + '#/workers');
   await until('the workers page lists its slots', async () => (await text()).includes('Worker slots of n1'));
   await shot('workers');
+  cli('schedule', 'add', 'nightly_report', 'echo', '"report"', '--cron', '0 3 * * *', '--to', to);
+  await page.goto(base + '#/schedules');
+  await until('the schedules page lists nightly_report', async () => (await text()).includes('nightly_report'));
+  await page.getByRole('button', { name: 'Pause' }).click();
+  await until('the schedule shows paused', async () => (await page.locator('tr', { hasText: 'nightly_report' }).innerText()).includes('paused'));
+  await shot('schedules');
 
-  // 4. The serving node is SIGKILLed: a banner; it comes back: the banner goes, the page works.
+  // 4. A bulk cancel of a filtered set cancels exactly those jobs.
+  const inQueue = [], others = [];
+  for (let i = 0; i < 3; i++) inQueue.push(JSON.parse(cli('submit', 'echo', '"bulk"', '--queue', 'bulkq', '--delay', '1h', '--to', to, '--json').trim()).id);
+  for (let i = 0; i < 2; i++) others.push(JSON.parse(cli('submit', 'echo', '"keep"', '--queue', 'otherq', '--delay', '1h', '--to', to, '--json').trim()).id);
+  await page.goto(base + '#/jobs?queue=bulkq');
+  await until('the jobs page lists bulkq\'s jobs', async () => (await text()).includes(inQueue[2]));
+  let asked = '';
+  page.once('dialog', (d) => { asked = d.message(); });
+  await page.getByRole('button', { name: 'Cancel matching…' }).click();
+  await until('the bulk cancel reports 3 jobs', async () => (await text()).includes('Cancelled 3 of 3'));
+  check('the confirmation says how many jobs', asked.includes('3 queued/delayed jobs of queue bulkq'), asked);
+  const stateOf = (id) => JSON.parse(cli('status', id, '--to', to, '--json').trim()).state;
+  check('the filtered jobs are cancelled', inQueue.every(id => stateOf(id) === 'cancelled'), inQueue.map(stateOf).join(','));
+  check('the other queue\'s jobs are not', others.every(id => stateOf(id) === 'delayed'), others.map(stateOf).join(','));
+  await until('the jobs page shows them cancelled', async () => (await page.locator('tr', { hasText: inQueue[0] }).innerText()).includes('cancelled'));
+  await shot('bulk');
+
+  // 5. A read-only face: the page shows no control that changes anything, and a forged change
+  // is refused.
+  nodes.n3 = { id: 'n3', port: await freePort(), http: await freePort(), extra: ['--config', path.join(tmp, 'ro.toml')] };
+  fs.writeFileSync(path.join(tmp, 'ro.toml'), '[http]\nread_only = true\n');
+  startNode(nodes.n3);
+  await until('n3 ready', () => healthy(nodes.n3), 30000);
+  const n3job = JSON.parse(cli('submit', 'fail', '"dead for the read-only page"', '--max-attempts', '1', '--to', `tcp://127.0.0.1:${nodes.n3.port}`, '--json').trim()).id;
+  try { cli('wait', n3job, '--to', `tcp://127.0.0.1:${nodes.n3.port}`); } catch (e) { /* dead */ }
+  const ro = `http://127.0.0.1:${nodes.n3.http}/ui/`;
+  await page.goto(ro + '#/jobs/' + n3job);
+  await until('the read-only page shows the dead job', async () => (await page.locator('h2 + .state').innerText()) === 'dead');
+  await until('whoami has hidden the write controls', async () => !(await page.getByRole('button', { name: 'Retry' }).isVisible()));
+  check('no Cancel on a read-only face', !(await page.getByRole('button', { name: 'Cancel' }).isVisible()));
+  await page.goto(ro + '#/queues');
+  await until('the read-only queues page lists default', async () => (await text()).includes('default'));
+  check('no Pause on a read-only face', !(await page.getByRole('button', { name: 'Pause' }).isVisible()));
+  const forged = await page.evaluate(async (id) => (await fetch('/api/jobs/' + id + '/retry', { method: 'POST' })).status, n3job);
+  check('a forged retry on a read-only face is 403', forged === 403, forged);
+  await shot('read-only');
+
+  // 6. The serving node is SIGKILLed: a banner; it comes back: the banner goes, the page works.
   await page.goto(base + '#/');
   await until('the overview is live', async () => !(await text()).includes('Live updates lost'));
   const navs = navigations;
@@ -129,7 +175,7 @@ async function healthy(n) {
     for (const n of Object.values(nodes)) if (n.proc && n.proc.exitCode === null) n.proc.kill('SIGKILL');
     if (failures.length) {
       for (const f of failures) console.log('dashboard_browser: ' + f);
-      for (const id of ['n1', 'n2']) {
+      for (const id of ['n1', 'n2', 'n3']) {
         const f = path.join(tmp, id + '.log');
         if (fs.existsSync(f)) console.log(`--- ${id} log (tail)\n` + fs.readFileSync(f, 'utf8').split('\n').slice(-15).join('\n'));
       }

@@ -182,7 +182,7 @@ class Http:
 WS_HEADERS = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
 
-def run_cases(spec, http, zmq_endpoint):
+def run_cases(spec, http, zmq_endpoint, jobnet):
     """Sends every case; returns the failures. Each case names the operation it covers as
     (spec path, method) and the status it expects."""
     v = Validator(spec)
@@ -281,6 +281,33 @@ def run_cases(spec, http, zmq_endpoint):
     call(RESULT, "get", 409, path="/api/jobs/%s/result" % slow_id)
     call(RESULT, "get", 404, path="/api/jobs/n1-999999/result")
 
+    # Schedules: one added with the CLI, listed, paused and resumed over HTTP.
+    subprocess.run([jobnet, "schedule", "add", "openapi_tick", "echo", "1", "--every", "1h",
+                    "--to", zmq_endpoint], check=True, capture_output=True, timeout=30)
+    listed = call("/api/schedules", "get", 200)
+    if listed is not None and [x["name"] for x in listed.get("schedules", [])] != ["openapi_tick"]:
+        failures.append("GET /api/schedules: want openapi_tick, got %s" % _short(listed))
+    SCH = "/api/schedules/{name}/"
+    paused = call(SCH + "pause", "post", 200, path="/api/schedules/openapi_tick/pause")
+    if paused is not None and paused.get("paused") is not True:
+        failures.append("pause: the schedule is not paused: %s" % _short(paused))
+    call(SCH + "resume", "post", 200, path="/api/schedules/openapi_tick/resume")
+    call(SCH + "pause", "post", 404, path="/api/schedules/no_such_schedule/pause")
+    call(SCH + "resume", "post", 404, path="/api/schedules/no_such_schedule/resume")
+
+    BULK = "/api/jobs/bulk"
+    for _ in range(2):
+        call("/api/jobs", "post", 201, body={"type": "echo", "queue": "openapi_bulk", "delay": "1h"})
+    bulk = call(BULK, "post", 200, body={"action": "cancel", "queue": "openapi_bulk", "state": "delayed"})
+    if bulk is not None and (bulk.get("touched"), bulk.get("matched")) != (2, 2):
+        failures.append("bulk cancel: want 2 touched of 2, got %s" % _short(bulk))
+    call(BULK, "post", 400, body={"action": "explode", "queue": "openapi_bulk"})
+    call(BULK, "post", 400, body={"action": "retry"})
+    call(BULK, "post", 400, body={"action": "cancel", "queue": "openapi_bulk"})  # cancel needs a state
+    me = call("/api/whoami", "get", 200)
+    if me is not None and (me.get("write"), me.get("read_only"), me.get("name")) != (True, False, None):
+        failures.append("whoami without tokens: want write, not read-only, no name; got %s" % _short(me))
+
     B = "/api/jobs/batch"
     batch = call(B, "post", 200, body=[{"type": "echo"}, {"type": "no-such-handler"}, {"typo": 1}])
     if batch is not None and [("error" in i) for i in batch.get("items", [])] != [False, True, True]:
@@ -357,7 +384,8 @@ def run_cases(spec, http, zmq_endpoint):
             failures.append("GET /metrics: jobnet_jobs_submitted_total{queue=\"default\"} did not move")
 
     # Any route answers a body over the 2 MiB limit with 413, before anything else.
-    for path_t in ("/api/queues", "/api/workers", "/api/nodes", "/healthz", "/readyz", "/metrics"):
+    for path_t in ("/api/queues", "/api/workers", "/api/nodes", "/healthz", "/readyz", "/metrics",
+                   "/api/schedules", "/api/whoami"):
         call(path_t, "get", 413, raw=b"x" * ((2 << 20) + 1))
     # Every operation of the spec was exercised, with a success, and with an error where the
     # spec documents one a client can cause.
@@ -469,7 +497,7 @@ def main():
             except OSError:
                 return False
         until(ready, "the node's /readyz")
-        failures = run_cases(spec, http, "tcp://127.0.0.1:%d" % zmq_port)
+        failures = run_cases(spec, http, "tcp://127.0.0.1:%d" % zmq_port, args.jobnet)
     finally:
         node.send_signal(signal.SIGKILL)
         node.wait()

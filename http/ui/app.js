@@ -151,7 +151,7 @@ function usePoll(load, deps, everyMs = 5000) {
   return [state, run];
 }
 
-// ---- routing by the URL's hash: #/, #/jobs?state=..., #/jobs/ID, #/queues, #/workers ----
+// ---- routing by the URL's hash: #/, #/jobs?state=..., #/jobs/ID, #/queues, #/workers, #/schedules ----
 function parseHash() {
   const [path, query] = (location.hash.slice(1) || '/').split('?');
   return { path, params: new URLSearchParams(query || '') };
@@ -246,7 +246,7 @@ function Jobs({ params }) {
   const [pages, setPages] = useState(['']);  // the `after` cursor of each page seen
   const after = pages[pages.length - 1];
   const key = JSON.stringify(filter) + after;
-  const [{ data, error }] = usePoll(() => {
+  const [{ data, error }, reload] = usePoll(() => {
     const q = new URLSearchParams({ limit: '50' });
     for (const k of ['state', 'queue', 'type']) if (filter[k]) q.set(k, filter[k]);
     if (after) q.set('after', after);
@@ -260,6 +260,46 @@ function Jobs({ params }) {
     go('#/jobs?' + q);
   };
   const [lookup, setLookup] = useState('');
+  const [bulkMsg, setBulkMsg] = useState('');
+  // A bulk retry or cancel of the filtered set (one queue; the type and state filters apply),
+  // after a confirmation that says how many jobs it touches (counted by listing them).
+  const bulk = async (action) => {
+    const states = filter.state ? [filter.state] : action === 'cancel' ? ['queued', 'delayed'] : ['dead', 'failed', 'cancelled'];
+    let n = 0, more = false;
+    try {
+      for (const st of states) {
+        let after = '';
+        for (let page = 0; page < 10; page++) {
+          const q = new URLSearchParams({ state: st, queue: filter.queue, limit: '1000' });
+          if (filter.type) q.set('type', filter.type);
+          if (after) q.set('after', after);
+          const r = await api('/api/jobs?' + q);
+          n += r.jobs.length;
+          if (!r.next || r.jobs.length < 1000) break;
+          after = r.next;
+          if (page === 9) more = true;
+        }
+      }
+    } catch (e) { setBulkMsg(e.message); return; }
+    const what = `${more ? 'over ' : ''}${n} ${states.join('/')} job${n === 1 ? '' : 's'} of queue ${filter.queue}` +
+                 (filter.type ? ` of type ${filter.type}` : '');
+    if (n === 0) { setBulkMsg(`No ${states.join('/')} jobs match.`); return; }
+    if (!confirm(`${action === 'cancel' ? 'Cancel' : 'Retry'} ${what}?`)) return;
+    // One bulk request per state (a cancel names its state: queued, then delayed).
+    let touched = 0, matched = 0;
+    try {
+      for (const st of (action === 'cancel' || filter.state ? states : [null])) {
+        const body = { action, queue: filter.queue };
+        if (filter.type) body.type = filter.type;
+        if (st) body.state = st;
+        const r = await api('/api/jobs/bulk', { method: 'POST', body });
+        touched += r.touched;
+        matched += r.matched;
+      }
+      setBulkMsg(`${action === 'cancel' ? 'Cancelled' : 'Retried'} ${touched} of ${matched} matching jobs.`);
+      reload();
+    } catch (e) { setBulkMsg(e.message); }
+  };
   return html`
     <form class="filters" onSubmit=${(e) => { e.preventDefault(); if (lookup.trim()) go('#/jobs/' + lookup.trim()); }}>
       <label>State<select value=${filter.state} onChange=${(e) => set('state', e.target.value)}>
@@ -268,7 +308,11 @@ function Jobs({ params }) {
       <label>Type<input value=${filter.type} placeholder="any" onChange=${(e) => set('type', e.target.value.trim())} /></label>
       <label>Job id<input value=${lookup} placeholder="n1-42" onInput=${(e) => setLookup(e.target.value)} /></label>
       <button type="submit">Open</button>
+      ${filter.queue && html`<span class="row write">
+        <button type="button" onClick=${() => bulk('retry')}>Retry matching…</button>
+        <button type="button" class="danger" onClick=${() => bulk('cancel')}>Cancel matching…</button></span>`}
     </form>
+    ${bulkMsg && html`<p role="status">${bulkMsg}</p>`}
     ${error && html`<p class="error">${error.message}</p>`}
     <section>
       <table><thead><tr><th>Id</th><th>Type</th><th>Queue</th><th>State</th><th>Attempts</th><th class="hide-narrow">Created</th><th class="hide-narrow">Result / error</th></tr></thead>
@@ -351,7 +395,7 @@ function Queues() {
       <td>${q.queued}</td><td>${q.delayed}</td><td>${q.running}</td><td>${q.dead}</td>
       <td>${(q.oldest_wait_ms / 1000).toFixed(1)} s</td>
       <td class="hide-narrow">${q.concurrency || 'none'}</td><td class="hide-narrow">${q.rate || 'none'}</td><td class="hide-narrow">${q.weight}</td>
-      <td><button class="write" onClick=${() => act(q.name, q.paused ? 'resume' : 'pause')}>${q.paused ? 'Resume' : 'Pause'}</button></td></tr>`)}</tbody></table></section>`;
+      <td><button class="admin" onClick=${() => act(q.name, q.paused ? 'resume' : 'pause')}>${q.paused ? 'Resume' : 'Pause'}</button></td></tr>`)}</tbody></table></section>`;
 }
 
 function Workers() {
@@ -364,7 +408,7 @@ function Workers() {
   };
   return html`${(error || msg) && html`<p class="error">${msg || error.message}</p>`}
     <section><div class="row"><h2 style="margin:0">Worker slots of ${data ? data.node : '…'}: ${data ? data.workers : ''}</h2>
-      <form class="row write" onSubmit=${resize}><input type="number" min="1" max="1024" required value=${size}
+      <form class="row admin" onSubmit=${resize}><input type="number" min="1" max="1024" required value=${size}
         placeholder="new size" aria-label="new pool size" onInput=${(e) => setSize(e.target.value)} /><button type="submit">Resize</button></form></div>
     <table><thead><tr><th>Slot</th><th>State</th><th>Job</th><th>Queue</th><th>Type</th><th>Since</th></tr></thead>
     <tbody>${(data ? data.slots : []).map(s => html`<tr><td>${s.id}</td><td>${s.state}${s.retiring ? ' (retiring)' : ''}</td>
@@ -372,11 +416,34 @@ function Workers() {
       <td><${Time} ms=${s.since} /></td></tr>`)}</tbody></table></section>`;
 }
 
+function Schedules() {
+  const [{ data, error }, reload] = usePoll(() => api('/api/schedules'), [], 5000);
+  const [msg, setMsg] = useState('');
+  const act = async (name, verb) => {
+    try { await api(`/api/schedules/${encodeURIComponent(name)}/${verb}`, { method: 'POST' }); setMsg(''); reload(); } catch (e) { setMsg(e.message); }
+  };
+  const list = data ? data.schedules : [];
+  return html`${(error || msg) && html`<p class="error">${msg || error.message}</p>`}
+    ${data && data.unreachable.length > 0 && html`<p class="error">Not answering: ${data.unreachable.join(', ')}</p>`}
+    <section><h2>Schedules</h2>
+    ${data && list.length === 0 ? html`<p class="muted">No schedules (jobnet schedule add).</p>` : html`
+    <table><thead><tr><th>Name</th><th>Spec</th><th>Type</th><th class="hide-narrow">Queue</th><th class="hide-narrow">Node</th>
+      <th>Next fire</th><th class="hide-narrow">Last fire</th><th class="hide-narrow">Fires</th><th></th></tr></thead>
+    <tbody>${list.map(sc => html`<tr>
+      <td>${sc.name}${sc.paused ? html` <span class="error">paused</span>` : ''}</td><td>${sc.spec}</td><td>${sc.type}</td>
+      <td class="hide-narrow">${sc.queue}</td><td class="hide-narrow">${sc.node}</td>
+      <td>${sc.paused ? '-' : html`<${Time} ms=${sc.next_fire} />`}</td>
+      <td class="hide-narrow"><${Time} ms=${sc.last_fire} />${sc.last_job ? html` (<a href=${'#/jobs/' + sc.last_job}>${sc.last_job}</a>)` : ''}</td>
+      <td class="hide-narrow">${sc.fires}</td>
+      <td><button class="admin" onClick=${() => act(sc.name, sc.paused ? 'resume' : 'pause')}>${sc.paused ? 'Resume' : 'Pause'}</button></td></tr>`)}</tbody></table>`}
+    </section>`;
+}
+
 // ---- the frame ----
 function TokenDialog({ onDone }) {
   const [value, setValue] = useState('');
   return html`<section><h2>This node needs a token</h2>
-    <form class="row" onSubmit=${(e) => { e.preventDefault(); auth.token = value.trim(); onDone(); }}>
+    <form class="row" onSubmit=${(e) => { e.preventDefault(); auth.token = value.trim(); whoami(); onDone(); }}>
       <input type="password" autocomplete="off" aria-label="bearer token" placeholder="token or JWT"
         value=${value} onInput=${(e) => setValue(e.target.value)} style="min-width:20rem" />
       <button class="primary" type="submit">Use it</button></form>
@@ -394,7 +461,7 @@ function App() {
     auth.listeners.add(ask);
     const keys = (e) => {
       if (e.target.closest('input,select,textarea') || e.ctrlKey || e.metaKey || e.altKey) return;
-      const to = { 1: '#/', 2: '#/jobs', 3: '#/queues', 4: '#/workers' }[e.key];
+      const to = { 1: '#/', 2: '#/jobs', 3: '#/queues', 4: '#/workers', 5: '#/schedules' }[e.key];
       if (to) go(to);
     };
     addEventListener('keydown', keys);
@@ -407,17 +474,31 @@ function App() {
   else if (path.startsWith('/jobs/')) page = html`<${JobPage} id=${decodeURIComponent(path.slice(6))} />`;
   else if (path === '/queues') page = html`<${Queues} />`;
   else if (path === '/workers') page = html`<${Workers} />`;
+  else if (path === '/schedules') page = html`<${Schedules} />`;
   else page = html`<p>No page ${path}. <a href="#/">Overview</a></p>`;
   const tab = (href, label, key) => html`<a href=${href} title=${'key ' + key}
     aria-current=${(href === '#/' ? path === '/' || path === '' : ('#' + path).startsWith(href)) ? 'page' : undefined}>${label}</a>`;
   return html`
     ${!connected && html`<div class="banner" role="status">Live updates lost: the node does not answer. Reconnecting…</div>`}
     <header><span class="brand">jobnet</span>
-      <nav>${tab('#/', 'Overview', 1)}${tab('#/jobs', 'Jobs', 2)}${tab('#/queues', 'Queues', 3)}${tab('#/workers', 'Workers', 4)}</nav>
+      <nav>${tab('#/', 'Overview', 1)}${tab('#/jobs', 'Jobs', 2)}${tab('#/queues', 'Queues', 3)}${tab('#/workers', 'Workers', 4)}${tab('#/schedules', 'Schedules', 5)}</nav>
       <span class="who">${location.host}${auth.token ? html` · <a href="#" onClick=${(e) => { e.preventDefault(); auth.token = ''; redraw(n => n + 1); }}>forget token</a>` : ''}</span>
     </header>
     <main>${needToken ? html`<${TokenDialog} onDone=${() => { setNeedToken(false); redraw(n => n + 1); }} />` : page}</main>`;
 }
 
+// What the viewer may do (GET /api/whoami): write and admin controls are hidden without the
+// scope (the face still checks every request).
+async function whoami() {
+  try {
+    const me = await api('/api/whoami');
+    document.body.classList.toggle('no-write', !me.write);
+    document.body.classList.toggle('no-admin', !me.admin);
+    document.body.dataset.who = me.name || '';
+  } catch (e) { /* 401: the token dialog shows */ }
+}
+auth.listeners.add(() => setTimeout(whoami, 0));
+
+whoami();
 live.start();
 render(html`<${App} />`, document.getElementById('app'));
