@@ -7,7 +7,8 @@ Checks: a subscriber sees every job submitted after it connected through to `suc
 stream; `since=SEQ` resumes after SEQ and `since=now` starts at the newest event; an idle stream
 sends heartbeats; a bad handshake or parameter is answered at once (426, 400) and leaves the node
 serving; with tokens, the token may come as a header or as `access_token` (RFC 6750 §2.3) and is
-needed; and hostile frames (a header that claims a terabyte, garbage) cost the node nothing.
+needed, and GET /api/whoami tells a read token it may not write (the dashboard hides its
+controls by it); and hostile frames (a header that claims a terabyte, garbage) cost the node nothing.
 
   http_websocket.py --jobnet BIN
 """
@@ -195,6 +196,15 @@ def tokens(c, jobnet, tmp):
             except websocket.WebSocketBadStatusException as e:
                 c.check("no or a wrong token is 401 (%s)" % (q or "none"), e.status_code == 401,
                         e.status_code)
+        # What the read token may do, as the dashboard asks it: read, not write or admin.
+        me = request(port, "GET", "/api/whoami", headers={"Authorization": "Bearer ws-secret"})
+        c.expect("GET /api/whoami with the read token", me, 200)
+        c.check("whoami: the read token may not write", me.status == 200 and
+                (me.json()["name"], me.json()["write"], me.json()["admin"]) == ("viewer", False, False),
+                me.body[:200])
+        c.expect("a write with the read token", request(port, "POST", "/api/jobs", spec('"no"'),
+                                                        headers={"Authorization": "Bearer ws-secret"}),
+                 403, "permission_denied")
         for q, hdr in (("?access_token=ws-secret", []), ("", ["Authorization: Bearer ws-secret"])):
             ws = connect(port, q, hdr)
             first = messages(ws, lambda g: len(g) >= 1)
