@@ -38,6 +38,7 @@
 #include "node/hosted_blobs.hpp"
 #include "protocol/scopes.hpp"
 #include "node/principals.hpp"
+#include "node/sd_notify.hpp"
 #include "jobnet/keys.h"
 #include "node/logging.hpp"
 #include "node/replica_server.hpp"
@@ -1078,10 +1079,14 @@ int RunNode(const NodeConfig& config) {
       recovered.schedules, recovered.ms);
   if (Status s = st.journal->EnableCompactions(); !s.ok())
     spdlog::warn("journal: {} (it goes on without compacting)", s.ToString());
+  NotifyServiceManager("READY=1\nSTATUS=serving on " + transport->endpoint() + ", " +
+                       std::to_string(recovered.jobs) + " jobs recovered");
 
   int sig = 0;
   sigwait(&sigs, &sig);
   spdlog::info("got signal {}: draining (grace {} ms)", sig, config.grace_ms);
+  NotifyServiceManager("STOPPING=1\nSTATUS=draining (grace " + std::to_string(config.grace_ms) +
+                       " ms)");
   if (gateway) gateway->SetDraining();  // /readyz turns 503 at once
   Drain(sys, actors.scheduler, config.grace_ms);
   host->Stop();

@@ -3,9 +3,10 @@
 build and the docs, so they cannot drift apart silently.
 
 - jobnet.toml: TOML; every key of docs/operations.md §2's table is in it (set or commented); a node
-  started with it (data and listen overridden) serves and drains on SIGTERM with exit 0.
+  started with it (data and listen overridden) serves, tells NOTIFY_SOCKET READY=1 (sd_notify),
+  and on SIGTERM STOPPING=1, then drains with exit 0.
 - jobnet.service: `systemd-analyze verify` passes (ExecStart pointed at this build's binary),
-  SIGTERM is its stop signal, and TimeoutStopSec covers the default drain grace plus the 6 s
+  Type=notify, SIGTERM is its stop signal, and TimeoutStopSec covers the default drain grace plus the 6 s
   watchdog.
 - kubernetes.yaml: a headless Service the StatefulSet names; each pod's start command (run through
   sh with `exec` printing instead) gives the node its pod name as id, advertises its stable name and
@@ -21,6 +22,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -66,20 +68,31 @@ def config(c, jobnet, src, tmp):
     missing = sorted(k for k in documented if k not in present)
     c.check("deploy/jobnet.toml has every key of operations.md §2", not missing, missing)
     log = open(os.path.join(tmp, "node.log"), "w")
+    # As systemd runs it (Type=notify): READY=1 once it serves, STOPPING=1 when it drains.
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(os.path.join(tmp, "notify"))
+    notify.settimeout(30)
     node = subprocess.Popen([jobnet, "node", "--config", path, "--data", os.path.join(tmp, "data"),
-                             "--listen", "tcp://127.0.0.1:*"], stdout=log, stderr=subprocess.STDOUT)
+                             "--listen", "tcp://127.0.0.1:*"], stdout=log, stderr=subprocess.STDOUT,
+                            env=dict(os.environ, NOTIFY_SOCKET=os.path.join(tmp, "notify")))
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and node.poll() is None:
-            if "listening on" in open(log.name).read():
-                break
-            time.sleep(0.05)
+        try:
+            ready = notify.recv(4096).decode()
+        except socket.timeout:
+            ready = "(nothing within 30 s)"
+        c.check("the node tells systemd READY=1 once it serves", ready.startswith("READY=1\n"), ready)
         c.check("a node serves with deploy/jobnet.toml", "listening on" in open(log.name).read(),
                 open(log.name).read()[-400:])
         node.send_signal(signal.SIGTERM)
+        try:
+            stopping = notify.recv(4096).decode()
+        except socket.timeout:
+            stopping = "(nothing within 30 s)"
+        c.check("and STOPPING=1 when it drains", stopping.startswith("STOPPING=1\n"), stopping)
         code = node.wait(timeout=GRACE_S + WATCHDOG_S + 10)
         c.check("it drains on SIGTERM with exit 0", code == 0, code)
     finally:
+        notify.close()
         if node.poll() is None:
             node.kill()
             node.wait()
@@ -90,6 +103,7 @@ def unit(c, jobnet, src, tmp):
     text = open(os.path.join(src, "deploy", "jobnet.service")).read()
     stop = re.search(r"^TimeoutStopSec=(\S+)", text, re.M)
     c.check("the unit stops with SIGTERM", re.search(r"^KillSignal=SIGTERM$", text, re.M))
+    c.check("the unit waits for the node's readiness", re.search(r"^Type=notify$", text, re.M))
     c.check("TimeoutStopSec covers the grace and the watchdog",
             stop and (seconds(stop.group(1)) or 0) >= GRACE_S + WATCHDOG_S, stop and stop.group(1))
     analyze = shutil.which("systemd-analyze")
