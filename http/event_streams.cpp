@@ -273,8 +273,13 @@ void StreamWebSocket(const restinio::request_handle_t& req, StreamSetup setup) {
   auto st = std::make_shared<WsStream>();
   st->setup = std::move(setup);
   // Delayed activation, never activated: the connection sends only (see the header).
-  st->ws = ws::upgrade<ServerTraits>(*req, ws::activation_t::delayed,
-                                     [](ws::ws_handle_t, ws::message_handle_t) {});
+  try {
+    st->ws = ws::upgrade<ServerTraits>(*req, ws::activation_t::delayed,
+                                       [](ws::ws_handle_t, ws::message_handle_t) {});
+  } catch (...) {
+    st->setup.ended();  // the stream never started: its place is free again
+    throw;              // answered 500 by the route
+  }
   if (st->setup.from_now) {
     st->setup.query.since = std::numeric_limits<uint64_t>::max();
   } else {
