@@ -4,7 +4,8 @@
 // Checks: the jobs page shows a job submitted from the CLI; a dead job retried from its page
 // then shows `succeeded`; the overview follows a job to its end without reloading; a bulk cancel
 // of a filtered set cancels exactly those jobs; a read-only face shows no control that changes
-// anything and refuses a forged change; the page
+// anything and refuses a forged change; a read-only token, entered when the page asks, sees no
+// write control; the page
 // survives the serving node's SIGKILL with a banner and recovers when the node returns; nothing
 // is loaded from outside the node. Screenshots of each page go to OUT_DIR (dashboard-*.png).
 const { spawn, execFileSync } = require('child_process');
@@ -156,7 +157,26 @@ async function healthy(n) {
   check('a forged retry on a read-only face is 403', forged === 403, forged);
   await shot('read-only');
 
-  // 6. The serving node is SIGKILLed: a banner; it comes back: the banner goes, the page works.
+  // 6. A read-only token: the page asks for it, then shows no control that changes anything.
+  const sha = require('crypto').createHash('sha256').update('viewer-secret').digest('hex');
+  fs.writeFileSync(path.join(tmp, 'tok.toml'),
+    `[[http.tokens]]\nname = "viewer"\nsha256 = "${sha}"\nscopes = ["read"]\n`);
+  nodes.n4 = { id: 'n4', port: await freePort(), http: await freePort(), extra: ['--config', path.join(tmp, 'tok.toml')] };
+  startNode(nodes.n4);
+  await until('n4 ready', () => healthy(nodes.n4), 30000);
+  const n4job = JSON.parse(cli('submit', 'fail', '"dead for the viewer"', '--max-attempts', '1', '--to', `tcp://127.0.0.1:${nodes.n4.port}`, '--json').trim()).id;
+  try { cli('wait', n4job, '--to', `tcp://127.0.0.1:${nodes.n4.port}`); } catch (e) { /* dead */ }
+  await page.goto(`http://127.0.0.1:${nodes.n4.http}/ui/#/jobs/${n4job}`);
+  await until('the page asks for a token', async () => (await text()).includes('This node needs a token'));
+  await page.getByLabel('bearer token').fill('viewer-secret');
+  await page.getByRole('button', { name: 'Use it' }).click();
+  if (!await until('with the read token the page shows the dead job', async () => (await page.locator('h2 + .state').innerText()) === 'dead'))
+    await shot('read-token-failed');
+  await until('a read token sees no Retry', async () => !(await page.getByRole('button', { name: 'Retry' }).isVisible()));
+  check('a read token sees no Cancel', !(await page.getByRole('button', { name: 'Cancel' }).isVisible()));
+  await shot('read-token');
+
+  // 7. The serving node is SIGKILLed: a banner; it comes back: the banner goes, the page works.
   await page.goto(base + '#/');
   await until('the overview is live', async () => !(await text()).includes('Live updates lost'));
   const navs = navigations;
@@ -175,7 +195,7 @@ async function healthy(n) {
     for (const n of Object.values(nodes)) if (n.proc && n.proc.exitCode === null) n.proc.kill('SIGKILL');
     if (failures.length) {
       for (const f of failures) console.log('dashboard_browser: ' + f);
-      for (const id of ['n1', 'n2', 'n3']) {
+      for (const id of ['n1', 'n2', 'n3', 'n4']) {
         const f = path.join(tmp, id + '.log');
         if (fs.existsSync(f)) console.log(`--- ${id} log (tail)\n` + fs.readFileSync(f, 'utf8').split('\n').slice(-15).join('\n'));
       }

@@ -19,12 +19,13 @@ const auth = {
 
 async function api(path, { method = 'GET', body } = {}) {
   const headers = {};
-  if (auth.token) headers.Authorization = 'Bearer ' + auth.token;
+  const used = auth.token;  // a 401 to an older token (answered after a new one was given) asks nothing
+  if (used) headers.Authorization = 'Bearer ' + used;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   let data = null;
   try { data = await r.json(); } catch (e) { /* an empty or non-JSON body */ }
-  if (r.status === 401) auth.ask();
+  if (r.status === 401 && used === auth.token) auth.ask();
   if (!r.ok) {
     const err = new Error((data && data.error && data.error.message) || r.status + ' ' + r.statusText);
     err.status = r.status;
@@ -55,9 +56,10 @@ function short(v, max = 4096) {
 // the WebSocket face, which never reads client frames, would not answer a close frame.
 function sseStream(path, onEvent) {
   const ctl = new AbortController();
-  const headers = auth.token ? { Authorization: 'Bearer ' + auth.token } : {};
+  const used = auth.token;
+  const headers = used ? { Authorization: 'Bearer ' + used } : {};
   fetch(path, { headers, signal: ctl.signal }).then(async (r) => {
-    if (r.status === 401) auth.ask();
+    if (r.status === 401 && used === auth.token) auth.ask();
     if (!r.ok || !r.body) return;
     const reader = r.body.getReader(), dec = new TextDecoder();
     let buf = '';
