@@ -78,6 +78,15 @@ async function healthy(n) {
   page.on('request', (r) => { const u = new URL(r.url()); if (u.protocol.startsWith('http') && u.hostname !== '127.0.0.1') outside.push(r.url()); });
   page.on('framenavigated', (f) => { if (f === page.mainFrame()) navigations++; });
   page.on('dialog', (d) => d.accept());
+  const consoleLines = [];  // shown when a check fails
+  page.on('console', (m) => { consoleLines.push(`${m.type()}: ${m.text()}`); consoleLines.splice(0, consoleLines.length - 60); });
+  page.on('websocket', (ws) => {
+    consoleLines.push('websocket ' + ws.url());
+    ws.on('close', () => consoleLines.push('websocket closed ' + ws.url()));
+    ws.on('framereceived', (f) => consoleLines.push('  frame ' + String(f.payload).slice(0, 90)));
+    ws.on('socketerror', (e) => consoleLines.push('websocket error ' + e));
+  });
+  process.on('exit', () => { if (failures.length) console.log('--- browser console and sockets (last 60)\n' + consoleLines.join('\n')); });
   const base = `http://127.0.0.1:${nodes.n1.http}/ui/`;
   const shot = (name) => page.screenshot({ path: path.join(outDir, `dashboard-${name}.png`), fullPage: true });
   const text = () => page.innerText('body');
@@ -101,7 +110,7 @@ async function healthy(n) {
   await page.goto(base + '#/');
   await until('the overview shows its nodes', async () => (await text()).includes('n2'));
   const before = navigations;
-  const slow = JSON.parse(cli('submit', 'sleep', '1500', '--to', to, '--json').trim()).id;
+  const slow = JSON.parse(cli('submit', 'sleep', '4000', '--to', to, '--json').trim()).id;  // long enough to be seen running under load
   const row = page.locator('tr', { hasText: slow });
   await until('the overview shows ' + slow + ' running', async () => (await row.innerText()).includes('running'));
   await until('the overview shows ' + slow + ' succeeded', async () => (await row.innerText()).includes('succeeded'));
@@ -178,7 +187,8 @@ async function healthy(n) {
 
   // 7. The serving node is SIGKILLed: a banner; it comes back: the banner goes, the page works.
   await page.goto(base + '#/');
-  await until('the overview is live', async () => !(await text()).includes('Live updates lost'));
+  if (!await until('the overview is live', async () => !(await text()).includes('Live updates lost')))
+    await shot('overview-not-live');
   const navs = navigations;
   nodes.n1.proc.kill('SIGKILL');
   await until('a banner says live updates are lost', async () => (await text()).includes('Live updates lost'));

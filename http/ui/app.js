@@ -459,6 +459,7 @@ function App() {
   const [, redraw] = useState(0);
   useEffect(() => {
     live.statusListeners.add(setConnected);
+    setConnected(live.connected);  // it may have opened before this effect ran
     const ask = () => setNeedToken(true);
     auth.listeners.add(ask);
     const keys = (e) => {
