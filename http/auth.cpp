@@ -79,10 +79,13 @@ std::string BearerSecret(const std::string& authorization) {
   return authorization.substr(at, end - at);
 }
 
-AuthResult Authorize(const std::vector<Token>& tokens, const JwtVerifier* jwt,
-                     const std::string& authorization, Scope needed, int64_t now_s,
-                     std::string* who, std::string* why) {
-  if (tokens.empty() && jwt == nullptr) return AuthResult::kAllowed;
+AuthResult Identify(const std::vector<Token>& tokens, const JwtVerifier* jwt,
+                    const std::string& authorization, int64_t now_s, std::string* who,
+                    uint8_t* scopes, std::string* why) {
+  if (tokens.empty() && jwt == nullptr) {
+    *scopes = protocol::kScopesAll;
+    return AuthResult::kAllowed;
+  }
   std::string secret = BearerSecret(authorization);
   if (secret.empty()) return AuthResult::kUnauthenticated;
   // A static token first (whatever its secret looks like), then a JWT.
@@ -90,7 +93,8 @@ AuthResult Authorize(const std::vector<Token>& tokens, const JwtVerifier* jwt,
   for (const auto& t : tokens) {
     if (CRYPTO_memcmp(h.data(), t.sha256.data(), h.size()) != 0) continue;
     if (who) *who = t.name;
-    return (t.scopes & needed) ? AuthResult::kAllowed : AuthResult::kForbidden;
+    *scopes = t.scopes;
+    return AuthResult::kAllowed;
   }
   if (jwt != nullptr && JwtVerifier::LooksLikeJwt(secret)) {
     auto grant = jwt->Verify(secret, now_s);
@@ -99,9 +103,19 @@ AuthResult Authorize(const std::vector<Token>& tokens, const JwtVerifier* jwt,
       return AuthResult::kUnauthenticated;
     }
     if (who) *who = "jwt:" + grant.value().subject;
-    return (grant.value().scopes & needed) ? AuthResult::kAllowed : AuthResult::kForbidden;
+    *scopes = grant.value().scopes;
+    return AuthResult::kAllowed;
   }
   return AuthResult::kUnauthenticated;
+}
+
+AuthResult Authorize(const std::vector<Token>& tokens, const JwtVerifier* jwt,
+                     const std::string& authorization, Scope needed, int64_t now_s,
+                     std::string* who, std::string* why) {
+  uint8_t scopes = 0;
+  AuthResult r = Identify(tokens, jwt, authorization, now_s, who, &scopes, why);
+  if (r != AuthResult::kAllowed) return r;
+  return (scopes & needed) ? AuthResult::kAllowed : AuthResult::kForbidden;
 }
 
 bool IsLoopbackHost(const std::string& host) {

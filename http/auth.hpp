@@ -42,6 +42,13 @@ enum class AuthResult { kAllowed, kUnauthenticated, kForbidden };
 // matched case-insensitively (RFC 9110 §11.1) and blanks around and after it are skipped.
 std::string BearerSecret(const std::string& authorization);
 
+// Who an `Authorization` header value names and the scope bits it holds (*scopes): kAllowed for
+// a known static token or a valid JWT, else kUnauthenticated (`why` as for Authorize). With
+// neither tokens nor a verifier everyone is allowed every scope.
+AuthResult Identify(const std::vector<Token>& tokens, const JwtVerifier* jwt,
+                    const std::string& authorization, int64_t now_s, std::string* who,
+                    uint8_t* scopes, std::string* why);
+
 // Checks an `Authorization` header value against the tokens (constant-time hash compare) and,
 // for a bearer shaped as a JWT, against `jwt` (may be null) at wall time `now_s`. With neither
 // every request is allowed. `who` gets the token's name ("jwt:<sub>" for a JWT), and for

@@ -646,16 +646,15 @@ struct Gateway::Impl {
     std::string authz(req->header().get_field_or(restinio::http_field::authorization, ""));
     const int64_t now_s = static_cast<int64_t>(base::WallMs() / 1000);
     std::string who, why;
-    auto may = [&](Scope s) {
-      return Authorize(opt.tokens, opt.jwt.get(), authz, s, now_s, &who, &why) == AuthResult::kAllowed;
-    };
-    const bool admin = may(protocol::kScopeAdmin), write = may(protocol::kScopeWrite);
-    may(protocol::kScopeRead);  // fills `who`
+    uint8_t scopes = 0;  // one check of the token (a JWT's signature is verified once)
+    if (Identify(opt.tokens, opt.jwt.get(), authz, now_s, &who, &scopes, &why) != AuthResult::kAllowed)
+      scopes = 0;
+    const bool changes = !opt.read_only;
     Respond(req, 200, Json{{"name", who.empty() ? Json(nullptr) : Json(who)},
                            {"tokens", !opt.tokens.empty() || opt.jwt != nullptr},
                            {"read_only", opt.read_only},
-                           {"write", write && !opt.read_only},
-                           {"admin", admin && !opt.read_only}});
+                           {"write", changes && (scopes & protocol::kScopeWrite) != 0},
+                           {"admin", changes && (scopes & protocol::kScopeAdmin) != 0}});
   }
 
   // POST /api/jobs/bulk: {"action": "retry"|"cancel", "queue": Q, "type"?: T, "state"?: S} on this
