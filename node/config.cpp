@@ -86,15 +86,16 @@ Status NodeConfig::Validate() const {
   if (!level_ok)
     return Status::InvalidArgument(
         "log_level must be trace, debug, info, warn, error, critical or off");
+  // An endpoint others can connect to as written: no wildcard host, no port 0.
+  auto concrete = [](const std::string& ep) {
+    return ep.find('*') == std::string::npos && ep.size() >= 2 &&
+           ep.compare(ep.size() - 2, 2, ":0") != 0;
+  };
   if (!advertise.empty() && (!IsTcpEndpoint(advertise) || advertise.size() > kEndpointBytesMax ||
-                             advertise.find('*') != std::string::npos ||
-                             advertise.compare(advertise.size() - 2, 2, ":0") == 0))
+                             !concrete(advertise)))
     return Status::InvalidArgument("bad advertise '" + advertise +
                                    "': want tcp://HOST:PORT, the endpoint peers reach this node at");
-  const std::string& self = Endpoint();
-  if ((!peers.empty() || !etcd.empty()) &&
-      (self.find('*') != std::string::npos || self.size() < 2 ||
-       self.compare(self.size() - 2, 2, ":0") == 0))
+  if ((!peers.empty() || !etcd.empty()) && !concrete(Endpoint()))
     return Status::InvalidArgument("with peers or etcd, listen (or advertise) must be the exact "
                                    "endpoint the peers connect to (no * or port 0)");
   if (etcd.size() > kEtcdEndpointsMax)
