@@ -31,18 +31,11 @@ import tomllib
 
 import yaml  # Debian python3-yaml
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from http_hostile import Checks  # noqa: E402
+
 GRACE_S = 10          # limits: the default drain grace (grace_ms 10000)
 WATCHDOG_S = 6        # after the grace, the watchdog ends a node whose handler ignores cancel
-
-
-class Checks:
-    def __init__(self):
-        self.failures, self.count = [], 0
-
-    def check(self, what, ok, detail=""):
-        self.count += 1
-        if not ok:
-            self.failures.append("%s %s" % (what, detail))
 
 
 def seconds(text):
@@ -200,10 +193,7 @@ def main():
         c.failures.append("%s: %s" % (type(e).__name__, e))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    for f in c.failures:
-        print("deploy_check: " + f)
-    print("deploy_check: %d checks, %d failures" % (c.count, len(c.failures)))
-    return 1 if c.failures else 0
+    return c.report("deploy_check")
 
 
 if __name__ == "__main__":

@@ -154,6 +154,13 @@ class Checks:
         if not ok:
             self.failures.append("%s %s" % (what, detail))
 
+    def report(self, name):
+        """Prints each failure and the tally under `name`; the exit code."""
+        for f in self.failures:
+            print("%s: %s" % (name, f))
+        print("%s: %d checks, %d failures" % (name, self.count, len(self.failures)))
+        return 1 if self.failures else 0
+
 
 def wait_ready(node, port):
     deadline = time.monotonic() + 30
@@ -447,10 +454,7 @@ def main():
             sys.stdout.write("--- node log (tail)\n" + node.tail())
         node.kill()
         shutil.rmtree(tmp, ignore_errors=True)
-    for f in c.failures:
-        print("http_hostile: " + f)
-    print("http_hostile: %d checks, %d failures" % (c.count, len(c.failures)))
-    return 1 if c.failures else 0
+    return c.report("http_hostile")
 
 
 if __name__ == "__main__":

@@ -241,10 +241,7 @@ def main():
             sys.stdout.write("--- node log (tail)\n" + node.tail())
         node.kill()
         shutil.rmtree(tmp, ignore_errors=True)
-    for f in c.failures:
-        print("http_websocket: " + f)
-    print("http_websocket: %d checks, %d failures" % (c.count, len(c.failures)))
-    return 1 if c.failures else 0
+    return c.report("http_websocket")
 
 
 if __name__ == "__main__":
