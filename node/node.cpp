@@ -374,6 +374,111 @@ struct Recovery {
   int64_t ms = 0;
 };
 
+// Hands every job of the journal to `recover`, in journal order, with the run marks of
+// `started` applied (*marked_running counts the jobs they marked running), and reads *next_seq.
+// Two stages on two cores: a reader thread scans the journal into batches, in journal order,
+// and this thread hands them to `recover` in that order. Decoding, the larger part of the
+// work, is shared: the reader decodes every other batch and leaves the rest to this thread. At
+// most kRecoverBatchesAhead batches wait, so memory stays bounded. The first record that does
+// not decode, on either thread, stops both.
+Status StreamJobs(const Journal& journal, const RunMarks::StartedRuns& started,
+                  uint64_t* next_seq, size_t* marked_running,
+                  const std::function<void(protocol::Job&&)>& recover) {
+  constexpr size_t kRecoverBatchJobs = 2048, kRecoverBatchesAhead = 4;
+  struct Batch {
+    std::vector<Journal::ScannedJob> scanned;  // left for this thread to decode
+    std::vector<protocol::Job> jobs;           // decoded by the reader
+  };
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Batch> ready;  // guarded by mu
+  bool read_done = false;   // guarded by mu
+  bool stop = false;        // guarded by mu: this thread met a record it cannot decode
+  Status read_status;       // the reader's, read after join
+  size_t reader_marked = 0;  // the reader's, read after join
+  // Decodes one scanned job and applies the run marks: a job a worker had started counts its
+  // attempt.
+  auto decode = [&started](Journal::JobDecoder& decoder, Journal::ScannedJob&& scanned,
+                           size_t* marked, std::vector<protocol::Job>* out) -> Status {
+    auto job = decoder.Decode(std::move(scanned));
+    if (!job.ok()) return job.status();
+    if (RunMarks::ApplyTo(started, &job.value())) ++*marked;
+    out->push_back(std::move(job.value()));
+    return Status::OK();
+  };
+  std::thread reader([&] {
+    Journal::JobDecoder decoder(journal);
+    auto stopped = [&] {
+      std::lock_guard<std::mutex> lock(mu);
+      return stop;
+    };
+    Batch batch;
+    size_t batches = 0;
+    Status failed;
+    auto hand_over = [&]() -> bool {
+      if (batches++ % 2 == 0) {
+        batch.jobs.reserve(batch.scanned.size());
+        for (auto& scanned : batch.scanned) {
+          failed = decode(decoder, std::move(scanned), &reader_marked, &batch.jobs);
+          if (!failed.ok()) return false;
+        }
+        batch.scanned.clear();
+      }
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return ready.size() < kRecoverBatchesAhead || stop; });
+      if (stop) return false;
+      ready.push_back(std::move(batch));
+      cv.notify_all();
+      batch = {};
+      batch.scanned.reserve(kRecoverBatchJobs);
+      return true;
+    };
+    batch.scanned.reserve(kRecoverBatchJobs);
+    Status s = journal.LoadNextSeq(next_seq);
+    if (s.ok()) {
+      s = journal.ScanJobs([&](Journal::ScannedJob&& job) {
+        batch.scanned.push_back(std::move(job));
+        return batch.scanned.size() < kRecoverBatchJobs || hand_over();
+      });
+    }
+    if (s.ok() && failed.ok() && !batch.scanned.empty() && !stopped()) hand_over();
+    std::lock_guard<std::mutex> lock(mu);
+    read_status = failed.ok() ? s : failed;
+    read_done = true;
+    cv.notify_all();
+  });
+  Journal::JobDecoder decoder(journal);
+  Status decode_status;
+  for (;;) {
+    Batch batch;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return !ready.empty() || read_done; });
+      if (ready.empty()) break;
+      batch = std::move(ready.front());
+      ready.pop_front();
+      cv.notify_all();
+    }
+    if (!batch.scanned.empty()) {
+      batch.jobs.reserve(batch.scanned.size());
+      for (auto& scanned : batch.scanned) {
+        decode_status = decode(decoder, std::move(scanned), marked_running, &batch.jobs);
+        if (!decode_status.ok()) break;
+      }
+      if (!decode_status.ok()) {
+        std::lock_guard<std::mutex> lock(mu);
+        stop = true;
+        cv.notify_all();
+        break;
+      }
+    }
+    for (auto& job : batch.jobs) recover(std::move(job));
+  }
+  reader.join();  // *next_seq, read_status and reader_marked are the reader's until here
+  *marked_running += reader_marked;
+  return decode_status.ok() ? read_status : decode_status;
+}
+
 // Streams the journal into `core`: queue settings, jobs (with the run marks applied), schedules;
 // then arms the run marks for this start and finishes the recovery.
 StepExit Recover(const NodeConfig& config, const Storage& st, sched::Scheduler& core,
@@ -394,55 +499,13 @@ StepExit Recover(const NodeConfig& config, const Storage& st, sched::Scheduler& 
     return kExitJournal;
   }
   for (const auto& q : queues) core.RecoverQueue(q, recovered_at);
-  // Two stages on two cores: a reader thread scans and decodes the journal (and applies the run
-  // marks) into batches, in journal order; this thread hands them to the scheduler in that
-  // order. At most kRecoverBatchesAhead batches wait, so memory stays bounded.
-  constexpr size_t kRecoverBatchJobs = 2048, kRecoverBatchesAhead = 4;
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<std::vector<protocol::Job>> ready;  // guarded by mu
-  bool read_done = false;                        // guarded by mu
-  Status read_status;
-  std::thread reader([&] {
-    std::vector<protocol::Job> batch;
-    batch.reserve(kRecoverBatchJobs);
-    auto hand_over = [&] {
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock, [&] { return ready.size() < kRecoverBatchesAhead; });
-      ready.push_back(std::move(batch));
-      cv.notify_all();
-      batch = {};
-      batch.reserve(kRecoverBatchJobs);
-    };
-    Status s = st.journal->LoadAll(&next_seq, [&](protocol::Job&& job) {
-      if (RunMarks::ApplyTo(started, &job)) ++marked_running;
-      batch.push_back(std::move(job));
-      if (batch.size() == kRecoverBatchJobs) hand_over();
-    });
-    if (!batch.empty()) hand_over();
-    std::lock_guard<std::mutex> lock(mu);
-    read_status = s;
-    read_done = true;
-    cv.notify_all();
-  });
-  for (;;) {
-    std::vector<protocol::Job> batch;
-    {
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait(lock, [&] { return !ready.empty() || read_done; });
-      if (ready.empty()) break;
-      batch = std::move(ready.front());
-      ready.pop_front();
-      cv.notify_all();
-    }
-    for (auto& job : batch) {
-      ++out->jobs;
-      core.RecoverJob(std::move(job), recovered_at);
-    }
-  }
-  reader.join();  // next_seq and marked_running are the reader's until here
-  if (Status s = read_status; !s.ok()) {
-    spdlog::error("cannot recover journal {}: {}", config.data, s.ToString());
+  Status read = StreamJobs(*st.journal, started, &next_seq, &marked_running,
+                           [&](protocol::Job&& job) {
+                             ++out->jobs;
+                             core.RecoverJob(std::move(job), recovered_at);
+                           });
+  if (!read.ok()) {
+    spdlog::error("cannot recover journal {}: {}", config.data, read.ToString());
     return kExitJournal;  // the run marks are left as they were, for the next start
   }
   Status bad;

@@ -41,10 +41,10 @@ using Packer = msgpack::packer<msgpack::sbuffer>;
 // says which field failed.
 class MapReader {
  public:
-  explicit MapReader(const msgpack::object& o) : obj_(o) {}
+  explicit MapReader(const msgpack::object& o) : keys_(o) {}
 
-  const msgpack::object* Find(const char* key) const { return FindKey(obj_, key); }
-  const msgpack::object& object() const { return obj_; }
+  const msgpack::object* Find(const char* key) const { return keys_.Find(key); }
+  const msgpack::object& object() const { return keys_.map(); }
 
   Status Str(const char* key, std::string* out, uint32_t max_bytes, bool required = false) const;
   template <class T>
@@ -66,7 +66,7 @@ class MapReader {
 
  private:
   Status U64(const char* key, uint64_t* out, uint64_t max, bool required, bool* present) const;
-  const msgpack::object& obj_;
+  KeyFinder keys_;
 };
 
 // The entries of msgpack map `m` (of field `field`), each a string to a count, into `out`.

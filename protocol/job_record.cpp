@@ -29,24 +29,24 @@ void U64(Packer& pk, const char* key, uint64_t v) {
   pk.pack_uint64(v);
 }
 
-bool GetU64(const msgpack::object& map, const char* key, uint64_t* out) {
-  const auto* v = FindKey(map, key);
+bool GetU64(const KeyFinder& map, const char* key, uint64_t* out) {
+  const auto* v = map.Find(key);
   if (v == nullptr) return true;  // absent: keep the default
   if (v->type != msgpack::type::POSITIVE_INTEGER) return false;
   *out = v->via.u64;
   return true;
 }
 
-bool GetStr(const msgpack::object& map, const char* key, std::string* out) {
-  const auto* v = FindKey(map, key);
+bool GetStr(const KeyFinder& map, const char* key, std::string* out) {
+  const auto* v = map.Find(key);
   if (v == nullptr) return true;
   if (v->type != msgpack::type::STR) return false;
   out->assign(v->via.str.ptr, v->via.str.size);
   return true;
 }
 
-bool GetRaw(const msgpack::object& map, const char* key, std::string* out) {
-  const auto* v = FindKey(map, key);
+bool GetRaw(const KeyFinder& map, const char* key, std::string* out) {
+  const auto* v = map.Find(key);
   if (v == nullptr) return true;
   // Sized for the common nil or small value: the default 8 KiB buffer was one 8 KiB malloc per
   // field per record, a large part of reading 1,000,000 records at recovery.
@@ -56,16 +56,16 @@ bool GetRaw(const msgpack::object& map, const char* key, std::string* out) {
   return true;
 }
 
-bool GetBin(const msgpack::object& map, const char* key, std::string* out) {
-  const auto* v = FindKey(map, key);
+bool GetBin(const KeyFinder& map, const char* key, std::string* out) {
+  const auto* v = map.Find(key);
   if (v == nullptr) return true;
   if (v->type != msgpack::type::BIN) return false;
   out->assign(v->via.bin.ptr, v->via.bin.size);
   return true;
 }
 
-bool GetBool(const msgpack::object& map, const char* key, bool* out) {
-  const auto* v = FindKey(map, key);
+bool GetBool(const KeyFinder& map, const char* key, bool* out) {
+  const auto* v = map.Find(key);
   if (v == nullptr) return true;
   if (v->type != msgpack::type::BOOLEAN) return false;
   *out = v->via.boolean;
@@ -85,7 +85,7 @@ Status UnpackRecord(const std::string& bytes, msgpack::object* out,
   if (!s.ok()) return Status::Corruption("journal record: " + s.message());
   if (out->type != msgpack::type::MAP) return Status::Corruption("journal record is not a map");
   uint64_t v = 0;
-  if (!GetU64(*out, "v", &v) || v < 1 || v > version_max)
+  if (!GetU64(KeyFinder(*out), "v", &v) || v < 1 || v > version_max)
     return Status::Corruption("journal record version " + std::to_string(v) + " is unknown");
   return Status::OK();
 }
@@ -319,26 +319,29 @@ std::string EncodeJobRecord(const Job& j) {
 }
 
 Result<Job> DecodeJobRecord(const std::string& bytes) {
-  msgpack::object o;
-  Status s = UnpackRecord(bytes, &o, kSpecRecordVersion);
+  msgpack::object map;
+  Status s = UnpackRecord(bytes, &map, kSpecRecordVersion);
   if (!s.ok()) return s;
+  // Read in the order EncodeJobRecord writes (KeyFinder: one comparison per key).
+  const KeyFinder o(map);
   Job j;
   uint64_t state = 0, att = 0, nev = 0;
   std::string reuse_key, reused_from, result = MsgpackNil(), error;
-  const auto* spec = FindKey(o, "spec");
+  bool ok = GetU64(o, "seq", &j.seq) && GetStr(o, "id", &j.id);
+  const auto* spec = o.Find("spec");
   if (spec == nullptr || spec->type != msgpack::type::MAP)
     return Status::Corruption("job record has no spec");
   // A version 1 record without max_attempts (never written) reads as 0, as it always did.
   JobSpec js;
   js.max_attempts = 0;
   if (Status sp = ReadSpec(*spec, false, &js); !sp.ok()) return sp;
-  bool ok = GetU64(o, "seq", &j.seq) && GetStr(o, "id", &j.id) && GetU64(o, "state", &state) &&
-            GetU64(o, "att", &att) && GetU64(o, "ca", &j.created_at_ms) &&
-            GetU64(o, "sa", &j.started_at_ms) && GetU64(o, "fa", &j.finished_at_ms) &&
-            GetU64(o, "ra", &j.run_at_ms) && GetRaw(o, "res", &result) &&
-            GetStr(o, "err", &error) && GetU64(o, "ord", &j.order) && GetU64(o, "nev", &nev) &&
-            GetBin(o, "rk", &reuse_key) && GetStr(o, "rf", &reused_from) &&
-            GetU64(o, "ls", &j.lease);
+  ok = ok && GetU64(o, "state", &state) &&
+       GetU64(o, "att", &att) && GetU64(o, "ca", &j.created_at_ms) &&
+       GetU64(o, "sa", &j.started_at_ms) && GetU64(o, "fa", &j.finished_at_ms) &&
+       GetU64(o, "ra", &j.run_at_ms) && GetRaw(o, "res", &result) &&
+       GetStr(o, "err", &error) && GetU64(o, "ord", &j.order) && GetU64(o, "nev", &nev) &&
+       GetBin(o, "rk", &reuse_key) && GetStr(o, "rf", &reused_from) &&
+       GetU64(o, "ls", &j.lease);
   if (!ok) return Status::Corruption("job record has a field of the wrong type");
   if (!reuse_key.empty() && reuse_key.size() != kReuseKeyBytes)
     return Status::Corruption("job record has a content key of " +
@@ -476,11 +479,12 @@ std::string EncodeScheduleRecord(const Schedule& s) {
 }
 
 Result<Schedule> DecodeScheduleRecord(const std::string& bytes) {
-  msgpack::object o;
-  Status st = UnpackRecord(bytes, &o, kSpecRecordVersion);
+  msgpack::object map;
+  Status st = UnpackRecord(bytes, &map, kSpecRecordVersion);
   if (!st.ok()) return st;
+  const KeyFinder o(map);
   Schedule s;
-  const auto* spec = FindKey(o, "spec");
+  const auto* spec = o.Find("spec");
   if (spec == nullptr || spec->type != msgpack::type::MAP)
     return Status::Corruption("schedule record has no spec");
   if (Status sp = ReadSpec(*spec, true, &s.spec.job); !sp.ok()) return sp;

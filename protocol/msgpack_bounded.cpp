@@ -118,4 +118,21 @@ const msgpack::object* FindKey(const msgpack::object& map, const char* key) {
   return nullptr;
 }
 
+const msgpack::object* KeyFinder::Find(const char* key) const {
+  const std::size_t n = std::char_traits<char>::length(key);
+  const uint32_t size = map_.via.map.size;
+  if (n == 0 || size == 0) return nullptr;
+  if (next_ >= size) next_ = 0;
+  const msgpack::object_kv* kv = map_.via.map.ptr;
+  for (uint32_t step = 0, i = next_; step < size; ++step, i = i + 1 == size ? 0 : i + 1) {
+    const auto& k = kv[i].key;
+    if (k.type == msgpack::type::STR && k.via.str.size == n && k.via.str.ptr[0] == key[0] &&
+        std::char_traits<char>::compare(k.via.str.ptr + 1, key + 1, n - 1) == 0) {
+      next_ = i;  // a field read twice (is it there? then read it) is found at once again
+      return &kv[i].val;
+    }
+  }
+  return nullptr;
+}
+
 }  // namespace jobnet::protocol

@@ -34,6 +34,21 @@ Status CheckNesting(const char* data, std::size_t len, uint32_t depth_max, const
 // The value under string key `key` in msgpack map `map`, or nullptr.
 const msgpack::object* FindKey(const msgpack::object& map, const char* key);
 
+// FindKey for reading many keys of one map: each search starts at the last match and wraps
+// around, so a map read in the order it was written (every record and message: their field
+// tables write and read in one order) finds each key within two comparisons, and a key looked up
+// twice at once. The same answers as FindKey whatever the order.
+class KeyFinder {
+ public:
+  explicit KeyFinder(const msgpack::object& map) : map_(map) {}
+  const msgpack::object* Find(const char* key) const;
+  const msgpack::object& map() const { return map_; }
+
+ private:
+  const msgpack::object& map_;
+  mutable uint32_t next_ = 0;  // the last match: where the next search starts
+};
+
 }  // namespace jobnet::protocol
 
 #endif  // JOBNET_PROTOCOL_MSGPACK_BOUNDED_HPP_

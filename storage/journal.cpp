@@ -460,63 +460,105 @@ Status LoadHistory(rocksdb::Iterator* it, protocol::Job* job) {
 }
 }  // namespace
 
-Status Journal::ForEachJob(const std::function<bool(protocol::Job&)>& fn) const {
-  // A scan reads every record once: keep it out of the block cache (it would only evict what
-  // point reads use) and read ahead in large steps.
+namespace {
+// A scan reads every record once: keep it out of the block cache (it would only evict what
+// point reads use) and read ahead in large steps.
+rocksdb::ReadOptions ScanOptions() {
   rocksdb::ReadOptions ro;
   ro.fill_cache = false;
   ro.readahead_size = 2u << 20;
-  // Job records and payloads are both ordered by seq: walk them side by side.
+  return ro;
+}
+
+// Moves `it` (over 10-byte keys "<prefix><seq>") to the first record at or past `seq`, and says
+// whether that record is seq's.
+bool SeekForward(rocksdb::Iterator* it, const char* prefix, uint64_t seq) {
+  while (it->Valid() && it->key().starts_with(prefix) && it->key().size() == 10 &&
+         GetFixed(it->key().data() + 2, 8) < seq)
+    it->Next();
+  return it->Valid() && it->key().starts_with(prefix) && it->key().size() == 10 &&
+         GetFixed(it->key().data() + 2, 8) == seq;
+}
+}  // namespace
+
+// A key as Verify and the tools print it.
+std::string Hex(const std::string& key) { return rocksdb::Slice(key).ToString(true); }
+
+Status Journal::ScanJobs(const std::function<bool(ScannedJob&&)>& fn) const {
+  const rocksdb::ReadOptions ro = ScanOptions();
+  // Job records, payloads and callback deliveries are all ordered by seq: walk them side by side.
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
   std::unique_ptr<rocksdb::Iterator> pit(db_->NewIterator(ro));
-  std::unique_ptr<rocksdb::Iterator> hit(db_->NewIterator(ro));
-  std::unique_ptr<rocksdb::Iterator> cit(db_->NewIterator(ro));  // callback deliveries, by seq
+  std::unique_ptr<rocksdb::Iterator> cit(db_->NewIterator(ro));
   pit->Seek("p:");
   cit->Seek("c:");
   for (it->Seek("j:"); it->Valid() && it->key().starts_with("j:"); it->Next()) {
-    auto job = protocol::DecodeJobRecord(it->value().ToString());
-    if (!job.ok()) {
-      return Status::Corruption("record " + it->key().ToString(true) + ": " +
-                                job.status().message());
-    }
-    if (it->key().size() != 10 || GetFixed(it->key().data() + 2, 8) != job.value().seq)
-      return Status::Corruption("record " + it->key().ToString(true) + " holds another job's seq");
-    uint64_t seq = job.value().seq;
-    while (pit->Valid() && pit->key().starts_with("p:") && pit->key().size() == 10 &&
-           GetFixed(pit->key().data() + 2, 8) < seq)
-      pit->Next();
-    if (pit->Valid() && pit->key().starts_with("p:") && pit->key().size() == 10 &&
-        GetFixed(pit->key().data() + 2, 8) == seq)
-      job.value().spec.payload.assign(pit->value().data(), pit->value().size());
+    if (it->key().size() != 10)
+      return Status::Corruption("record " + it->key().ToString(true) + " has a bad key length");
+    ScannedJob job;
+    job.seq = GetFixed(it->key().data() + 2, 8);
+    job.record.assign(it->value().data(), it->value().size());
+    if ((job.has_payload = SeekForward(pit.get(), "p:", job.seq)))
+      job.payload.assign(pit->value().data(), pit->value().size());
     // else: Verify reports the missing payload
-    while (cit->Valid() && cit->key().starts_with("c:") && cit->key().size() == 10 &&
-           GetFixed(cit->key().data() + 2, 8) < seq)
-      cit->Next();
-    if (cit->Valid() && cit->key().starts_with("c:") && cit->key().size() == 10 &&
-        GetFixed(cit->key().data() + 2, 8) == seq) {
-      auto d = protocol::DecodeCallbackRecord(cit->value().ToString());
-      if (!d.ok())
-        return Status::Corruption("record " + cit->key().ToString(true) + ": " +
-                                  d.status().message());
-      job.value().rare.mut().callback = std::move(d.value());
-    }
-    // The attempt history is derived from the job's events. A job with only its submit event
-    // never ran: skip the seek, so recovering a million waiting jobs reads no events at all.
-    if (job.value().events > 1) {
-      Status hs = LoadHistory(hit.get(), &job.value());
-      if (!hs.ok()) return hs;
-    }
-    if (!fn(job.value())) break;
+    if ((job.has_callback = SeekForward(cit.get(), "c:", job.seq)))
+      job.callback.assign(cit->value().data(), cit->value().size());
+    if (!fn(std::move(job))) break;
   }
   if (!pit->status().ok()) return FromRocks(pit->status(), "scan payloads");
   if (!cit->status().ok()) return FromRocks(cit->status(), "scan callbacks");
-  if (!hit->status().ok()) return FromRocks(hit->status(), "scan events");
   return FromRocks(it->status(), "scan jobs");
+}
+
+Journal::JobDecoder::JobDecoder(const Journal& journal) : journal_(journal) {}
+Journal::JobDecoder::~JobDecoder() = default;
+
+Result<protocol::Job> Journal::JobDecoder::Decode(ScannedJob&& scanned) {
+  auto job = protocol::DecodeJobRecord(scanned.record);
+  if (!job.ok())
+    return Status::Corruption("record " + Hex(JobKey(scanned.seq)) + ": " +
+                              job.status().message());
+  if (job.value().seq != scanned.seq)
+    return Status::Corruption("record " + Hex(JobKey(scanned.seq)) +
+                              " holds another job's seq");
+  if (scanned.has_payload) job.value().spec.payload = std::move(scanned.payload);
+  if (scanned.has_callback) {
+    auto d = protocol::DecodeCallbackRecord(scanned.callback);
+    if (!d.ok())
+      return Status::Corruption("record " + Hex(CallbackKey(scanned.seq)) + ": " +
+                                d.status().message());
+    job.value().rare.mut().callback = std::move(d.value());
+  }
+  // The attempt history is derived from the job's events. A job with only its submit event
+  // never ran: skip the seek, so recovering a million waiting jobs reads no events at all.
+  if (job.value().events > 1) {
+    if (!events_) events_.reset(journal_.db_->NewIterator(ScanOptions()));
+    if (Status hs = LoadHistory(events_.get(), &job.value()); !hs.ok()) return hs;
+  }
+  return job;
+}
+
+Status Journal::ForEachJob(const std::function<bool(protocol::Job&)>& fn) const {
+  JobDecoder decoder(*this);
+  Status failed;
+  Status s = ScanJobs([&](ScannedJob&& scanned) {
+    auto job = decoder.Decode(std::move(scanned));
+    if (!job.ok()) {
+      failed = job.status();
+      return false;
+    }
+    return fn(job.value());
+  });
+  return failed.ok() ? s : failed;
+}
+
+Status Journal::LoadNextSeq(uint64_t* next_seq) const {
+  return ReadU64(db_.get(), kNextSeqKey, next_seq);
 }
 
 Status Journal::LoadAll(uint64_t* next_seq,
                         const std::function<void(protocol::Job&&)>& fn) const {
-  Status s = ReadU64(db_.get(), kNextSeqKey, next_seq);
+  Status s = LoadNextSeq(next_seq);
   if (!s.ok()) return s;
   return ForEachJob([&](protocol::Job& j) {
     fn(std::move(j));

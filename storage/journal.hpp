@@ -40,6 +40,7 @@
 
 namespace rocksdb {
 class DB;
+class Iterator;
 }
 
 namespace jobnet {
@@ -159,6 +160,35 @@ class Journal {
   Status LoadAll(std::vector<protocol::Job>* jobs, uint64_t* next_seq) const;
   // Calls fn for each job in seq order until it returns false; fn may move from the job.
   Status ForEachJob(const std::function<bool(protocol::Job&)>& fn) const;
+
+  // ForEachJob in two stages, so decoding can be shared between threads (recovery): ScanJobs
+  // hands each job's records, undecoded, in seq order until fn returns false; a JobDecoder
+  // (one per thread) turns each into the job ForEachJob would have given. For a journal nobody
+  // writes meanwhile (recovery, the offline tools).
+  struct ScannedJob {
+    uint64_t seq = 0;  // from the record's key
+    std::string record;
+    bool has_payload = false;
+    std::string payload;
+    bool has_callback = false;
+    std::string callback;  // its delivery record
+  };
+  class JobDecoder {
+   public:
+    explicit JobDecoder(const Journal& journal);
+    ~JobDecoder();
+    JobDecoder(const JobDecoder&) = delete;
+    JobDecoder& operator=(const JobDecoder&) = delete;
+    // kCorruption names the record that does not decode or does not belong where it is.
+    Result<protocol::Job> Decode(ScannedJob&& scanned);
+
+   private:
+    const Journal& journal_;
+    std::unique_ptr<rocksdb::Iterator> events_;  // opened at the first job with a history
+  };
+  Status ScanJobs(const std::function<bool(ScannedJob&&)>& fn) const;
+  // The stored next_seq (0 if none).
+  Status LoadNextSeq(uint64_t* next_seq) const;
   Result<protocol::Job> Get(uint64_t seq) const;
   // The payload of job `seq` (its "p:" record); kNotFound if there is none. Thread-safe: the
   // scheduler reads payloads it dropped while the writer writes.

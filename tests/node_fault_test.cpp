@@ -1,5 +1,6 @@
 // Faults a node must survive, against real `jobnet node` processes on loopback ports: a start
-// that cannot listen, a journal that fails to write, a damaged write-ahead log, a full disk, a job
+// that cannot listen, a journal that fails to write, a damaged write-ahead log or job record (in
+// either half of the two-thread recovery), a full disk, a job
 // that kills its node every time it runs, and a schedule that fell due while its node was down.
 #include <gtest/gtest.h>
 
@@ -7,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
+#include <rocksdb/db.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
 
@@ -179,6 +181,59 @@ TEST_F(NodeFaultTest, DamagedWalIsRefusedAndReportedTornTailRecovers) {
       << verify.out;
   EXPECT_NE(verify.out.find("FAILED: 0 jobs checked, 1 problem(s)"), std::string::npos)
       << verify.out;
+}
+
+// Recovery scans the journal on one thread and decodes it on two (node.cpp Recover: the reader
+// decodes every other batch of 2,048 jobs, the main thread the rest). A journal of 5,000 jobs
+// comes back whole; one damaged job record, whichever thread meets it, stops the start with
+// exit 5 and the record's key, and neither thread is left waiting for the other.
+TEST_F(NodeFaultTest, DamagedJobRecordStopsRecoveryOnEitherThread) {
+  constexpr uint64_t kJobs = 5000;
+  std::string data = dir_ + "/n1";
+  {
+    NodeProcess node("n1", data, 1);
+    ASSERT_TRUE(node.Start());
+    auto c = node.Connect();
+    std::vector<JobSpec> specs;
+    for (uint64_t i = 0; i < kJobs; ++i) {
+      JobSpec d = Spec("echo", Pack(std::to_string(i)));
+      d.delay_ms = 3600 * 1000;
+      specs.push_back(d);
+    }
+    ASSERT_EQ(SubmitAll(*c, specs).size(), kJobs);
+    ASSERT_EQ(node.Signal(SIGTERM), 0);
+  }
+  // seq 100 is in the first batch (the reader decodes it), 3000 in the second (the main thread).
+  for (uint64_t seq : {0, 100, 3000}) {
+    std::string copy = dir_ + "/copy" + std::to_string(seq);
+    std::filesystem::copy(data, copy, std::filesystem::copy_options::recursive);
+    std::string key = "j:";
+    for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>(seq >> shift));
+    if (seq != 0) {
+      rocksdb::DB* db = nullptr;
+      ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), copy, &db).ok());
+      ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), key, "\x81\xa1v\x01 garbage").ok());
+      delete db;
+    }
+    NodeProcess node("n1", copy, 1);
+    if (seq == 0) {
+      ASSERT_TRUE(node.Start());
+      auto st = node.Connect()->Stats();
+      ASSERT_TRUE(st.ok()) << st.status().ToString();
+      EXPECT_EQ(st.value().jobs["delayed"], kJobs);
+      continue;
+    }
+    EXPECT_FALSE(node.Start());
+    int status = node.Signal(0, std::chrono::seconds(10));
+    ASSERT_TRUE(WIFEXITED(status)) << status;
+    EXPECT_EQ(WEXITSTATUS(status), 5) << seq;
+    std::ifstream log(node.log_path());
+    std::stringstream text;
+    text << log.rdbuf();
+    EXPECT_NE(text.str().find("cannot recover journal"), std::string::npos) << text.str();
+    EXPECT_NE(text.str().find("record " + rocksdb::Slice(key).ToString(true)), std::string::npos)
+        << text.str();
+  }
 }
 
 // A 4 MiB tmpfs holds the journal; a filler file beside it takes the space.
