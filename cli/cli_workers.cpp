@@ -1,4 +1,5 @@
-// `jobnet workers`: the node's worker slots (a table, or one JSON object per slot), and
+// `jobnet workers`: the node's worker slots and the external workers registered with it (tables,
+// or one JSON object per slot and per external worker, the latter with "kind":"external"), and
 // `jobnet workers set N`, which resizes the pool while the node runs.
 #include <CLI/CLI.hpp>
 
@@ -24,6 +25,11 @@ void PrintSlots(const WorkerList& list, bool json) {
     for (const auto& w : list.slots) {
       std::cout << jsonio::WorkerSlotToJson(w).dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";
     }
+    for (const auto& w : list.external) {
+      nlohmann::json o = jsonio::ExternalWorkerToJson(w);
+      o["kind"] = "external";
+      std::cout << o.dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";
+    }
     return;
   }
   std::vector<std::vector<std::string>> rows;
@@ -34,6 +40,19 @@ void PrintSlots(const WorkerList& list, bool json) {
                     FormatTimeMs(w.since_ms)});
   }
   PrintTable(std::cout, {"SLOT", "STATE", "JOB", "QUEUE", "TYPE", "SINCE"}, rows);
+  if (list.external.empty()) return;
+  rows.clear();
+  for (const auto& w : list.external) {
+    std::string types, jobs;
+    for (const auto& t : w.types) types += (types.empty() ? "" : ",") + t;
+    for (const auto& j : w.jobs) jobs += (jobs.empty() ? "" : ",") + j;
+    if (w.running > w.jobs.size()) jobs += ",...";
+    rows.push_back({std::to_string(w.id), w.name.empty() ? "-" : w.name, types,
+                    std::to_string(w.running) + "/" + std::to_string(w.capacity),
+                    w.polling ? "polling" : w.running > 0 ? "working" : "idle", jobs.empty() ? "-" : jobs});
+  }
+  std::cout << "\n";
+  PrintTable(std::cout, {"EXTERNAL", "NAME", "TYPES", "RUNNING/CAPACITY", "STATE", "JOBS"}, rows);
 }
 
 }  // namespace

@@ -284,6 +284,12 @@ nlohmann::json WorkerSlotToJson(const WorkerSlot& w) {
                         {"retiring", w.retiring}};
 }
 
+nlohmann::json ExternalWorkerToJson(const ExternalWorkerInfo& w) {
+  return nlohmann::json{{"id", w.id},           {"name", w.name},         {"types", w.types},
+                        {"capacity", w.capacity}, {"lease_ms", w.lease_ms}, {"polling", w.polling},
+                        {"running", w.running},   {"jobs", w.jobs}};
+}
+
 namespace {
 
 // A non-negative integer field no larger than `max`.

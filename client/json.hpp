@@ -50,6 +50,8 @@ nlohmann::json SubmitResultToJson(const SubmitResult& r);
 nlohmann::json QueueToJson(const QueueInfo& q);
 // A worker slot as `jobnet workers --json` prints it: id, state, job, queue, type, since, retiring.
 nlohmann::json WorkerSlotToJson(const WorkerSlot& w);
+// An external worker as `jobnet workers --json` and GET /api/workers show it.
+nlohmann::json ExternalWorkerToJson(const ExternalWorkerInfo& w);
 
 // A job spec written as JSON: {"type": "echo", "payload": <any JSON>, "queue": "q",
 // "priority": 0..255, "delay": 5000 | "5s", "run_at": <Unix ms>, "max_attempts": N,

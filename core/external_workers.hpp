@@ -53,6 +53,8 @@ class ExternalWorkers {
   // Adds a valid request's worker (the caller checked the limit); its id. Its lease runs from now.
   uint64_t Register(const protocol::WorkerRegisterRequest& req, Now now);
   Worker* Find(uint64_t id);
+  // Every registered worker, by id (`jobnet workers`).
+  const std::map<uint64_t, Worker>& all() const { return workers_; }
   // The worker was heard from: its lease runs from now.
   void Touch(uint64_t id, Now now);
   // The worker holds poll `t` until deadline_ms (steady); returns the poll it replaces, to be

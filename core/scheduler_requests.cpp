@@ -299,6 +299,23 @@ protocol::WorkerListReply Scheduler::WorkerList() const {
     }
     out.slots.push_back(std::move(w));
   }
+  for (const auto& [id, w] : external_.all()) {
+    protocol::ExternalWorkerInfo e;
+    e.id = id;
+    e.name = w.name;
+    e.types.assign(w.types.begin(), w.types.end());
+    e.capacity = w.capacity;
+    e.lease_ms = w.lease_ms;
+    e.polling = w.poll != 0;
+    e.running = static_cast<uint32_t>(w.leases.size());
+    for (uint64_t lease : w.leases) {
+      if (e.jobs.size() == limits::kExternalJobsListedMax) break;
+      auto seq = external_.RunOf(id, lease);
+      const Job* job = seq ? Find(*seq) : nullptr;
+      if (job != nullptr) e.jobs.push_back(job->id);
+    }
+    out.external.push_back(std::move(e));
+  }
   return out;
 }
 

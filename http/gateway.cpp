@@ -476,7 +476,12 @@ struct Gateway::Impl {
       if (l == nullptr) return RespondError(req, Status::Internal("unexpected reply kind for workers"));
       Json slots = Json::array();
       for (const auto& w : l->slots) slots.push_back(jsonio::WorkerSlotToJson(w));
-      Respond(req, 200, Json{{"node", l->node}, {"workers", l->workers}, {"slots", std::move(slots)}});
+      Json external = Json::array();
+      for (const auto& w : l->external) external.push_back(jsonio::ExternalWorkerToJson(w));
+      Respond(req, 200, Json{{"node", l->node},
+                             {"workers", l->workers},
+                             {"slots", std::move(slots)},
+                             {"external", std::move(external)}});
     });
   }
 

@@ -122,6 +122,10 @@ struct BodyWriter {
     pk.pack_array(static_cast<uint32_t>(r.jobs.size()));
     for (const auto& j : r.jobs) Info(j);
   }
+  void Strings(const std::vector<std::string>& v) {
+    pk.pack_array(static_cast<uint32_t>(v.size()));
+    for (const auto& s : v) PackStr(pk, s);
+  }
   void Counts(const std::map<std::string, uint64_t>& m) {
     pk.pack_map(static_cast<uint32_t>(m.size()));
     for (const auto& [k, v] : m) {
@@ -181,7 +185,7 @@ struct BodyWriter {
     }
   }
   void operator()(const WorkerListReply& r) {
-    pk.pack_map(3);
+    pk.pack_map(r.external.empty() ? 3 : 4);
     Key("node"); PackStr(pk, r.node);
     Key("workers"); pk.pack_uint32(r.workers);
     Key("slots");
@@ -195,6 +199,20 @@ struct BodyWriter {
       Key("queue"); PackStr(pk, w.queue);
       Key("type"); PackStr(pk, w.type);
       Key("since"); pk.pack_uint64(w.since_ms);
+    }
+    if (r.external.empty()) return;  // older readers see the same reply
+    Key("external");
+    pk.pack_array(static_cast<uint32_t>(r.external.size()));
+    for (const auto& w : r.external) {
+      pk.pack_map(8);
+      Key("id"); pk.pack_uint64(w.id);
+      Key("name"); PackStr(pk, w.name);
+      Key("types"); Strings(w.types);
+      Key("capacity"); pk.pack_uint32(w.capacity);
+      Key("lease_ms"); pk.pack_uint64(w.lease_ms);
+      Key("polling"); pk.pack(w.polling);
+      Key("running"); pk.pack_uint32(w.running);
+      Key("jobs"); Strings(w.jobs);
     }
   }
   void operator()(const ScheduleAddRequest& r) {
@@ -286,9 +304,7 @@ struct BodyWriter {
   void operator()(const WorkerRegisterRequest& r) {
     pk.pack_map(4);
     Key("name"); PackStr(pk, r.name);
-    Key("types");
-    pk.pack_array(static_cast<uint32_t>(r.types.size()));
-    for (const auto& t : r.types) PackStr(pk, t);
+    Key("types"); Strings(r.types);
     Key("capacity"); pk.pack_uint32(r.capacity);
     Key("lease_ms"); pk.pack_uint64(r.lease_ms);
   }
@@ -493,6 +509,20 @@ Status ReadArray(const MapReader& r, const char* key, uint32_t max, const char* 
   return Status::OK();
 }
 
+// An array of at most `max` strings of at most `bytes_max` bytes each.
+Status ReadStrings(const MapReader& r, const char* key, uint32_t max, uint32_t bytes_max,
+                   std::vector<std::string>* out) {
+  return ReadArray(r, key, max, "strings", [&](const msgpack::object& v) {
+    if (v.type != msgpack::type::STR)
+      return Status::Corruption(std::string("each of '") + key + "' must be a string");
+    if (v.via.str.size > bytes_max)
+      return Status::TooLarge(std::string("an entry of '") + key + "' is longer than " +
+                              std::to_string(bytes_max) + " bytes");
+    out->emplace_back(v.via.str.ptr, v.via.str.size);
+    return Status::OK();
+  });
+}
+
 Status ReadLeases(const MapReader& r, const char* key, std::vector<uint64_t>* out) {
   return ReadArray(r, key, limits::kExternalCapacityMax, "lease ids",
                    [out, key](const msgpack::object& v) {
@@ -520,17 +550,8 @@ Status ReadWorkerRegister(const MapReader& r, Body* body) {
   WorkerRegisterRequest b;
   b.capacity = 0;  // required below
   JOBNET_TRY(r.Str("name", &b.name, limits::kWorkerNameBytesMax));
-  JOBNET_TRY(ReadArray(r, "types", limits::kExternalTypesMax, "type names",
-                       [&b](const msgpack::object& v) {
-                         if (v.type != msgpack::type::STR)
-                           return Status::Corruption("each of 'types' must be a string");
-                         if (v.via.str.size > limits::kTypeNameBytesMax)
-                           return Status::TooLarge("a type is longer than " +
-                                                   std::to_string(limits::kTypeNameBytesMax) +
-                                                   " bytes");
-                         b.types.emplace_back(v.via.str.ptr, v.via.str.size);
-                         return Status::OK();
-                       }));
+  JOBNET_TRY(ReadStrings(r, "types", limits::kExternalTypesMax, limits::kTypeNameBytesMax,
+                         &b.types));
   JOBNET_TRY(r.Uint("capacity", &b.capacity, true));
   JOBNET_TRY(r.Uint("lease_ms", &b.lease_ms));
   JOBNET_TRY(Validate(b));
@@ -790,6 +811,30 @@ Status ReadWorkerList(const MapReader& r, Body* body) {
     JOBNET_TRY(sr.Str("type", &w.type, limits::kTypeNameBytesMax));
     JOBNET_TRY(sr.Uint("since", &w.since_ms));
     b.slots.push_back(std::move(w));
+  }
+  const auto* external = r.Find("external");
+  if (external != nullptr) {
+    if (external->type != msgpack::type::ARRAY ||
+        external->via.array.size > limits::kExternalWorkersMax)
+      return Status::Corruption("field 'external' must be an array of at most " +
+                                std::to_string(limits::kExternalWorkersMax) + " workers");
+    for (uint32_t i = 0; i < external->via.array.size; ++i) {
+      const auto& wo = external->via.array.ptr[i];
+      if (wo.type != msgpack::type::MAP) return Status::Corruption("external worker must be a map");
+      MapReader wr(wo);
+      ExternalWorkerInfo w;
+      JOBNET_TRY(wr.Uint("id", &w.id, true));
+      JOBNET_TRY(wr.Str("name", &w.name, limits::kWorkerNameBytesMax));
+      JOBNET_TRY(ReadStrings(wr, "types", limits::kExternalTypesMax, limits::kTypeNameBytesMax,
+                             &w.types));
+      JOBNET_TRY(wr.Uint("capacity", &w.capacity));
+      JOBNET_TRY(wr.Uint("lease_ms", &w.lease_ms));
+      JOBNET_TRY(wr.Bool("polling", &w.polling));
+      JOBNET_TRY(wr.Uint("running", &w.running));
+      JOBNET_TRY(ReadStrings(wr, "jobs", limits::kExternalJobsListedMax, limits::kJobIdBytesMax,
+                             &w.jobs));
+      b.external.push_back(std::move(w));
+    }
   }
   *body = std::move(b);
   return Status::OK();

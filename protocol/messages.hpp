@@ -36,6 +36,7 @@ using jobnet::MsgpackNil;
 using jobnet::ParseJobState;
 using jobnet::PeerInfo;
 using jobnet::WorkerList;
+using jobnet::ExternalWorkerInfo;
 using jobnet::WorkerSlot;
 
 // Checks names and bounds. Returns kInvalidArgument or kTooLarge naming the field.

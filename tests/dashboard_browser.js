@@ -5,7 +5,7 @@
 // then shows `succeeded`; the overview follows a job to its end without reloading; a bulk cancel
 // of a filtered set cancels exactly those jobs; a read-only face shows no control that changes
 // anything and refuses a forged change; a read-only token, entered when the page asks, sees no
-// write control; the page
+// write control; an external worker shows on the workers page with the job it runs; the page
 // survives the serving node's SIGKILL with a banner and recovers when the node returns; nothing
 // is loaded from outside the node. Screenshots of each page go to OUT_DIR (dashboard-*.png).
 const { spawn, execFileSync } = require('child_process');
@@ -119,9 +119,28 @@ async function healthy(n) {
   await page.goto(base + '#/queues');
   await until('the queues page lists default', async () => (await text()).includes('default'));
   await shot('queues');
+  // An external worker (the Python client, in a child process) holding a job shows on the
+  // workers page beside the slots, with the job it runs.
+  const python = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';  // Debian's, with python3-zmq
+  const pyLog = fs.openSync(path.join(tmp, 'py-worker.log'), 'a');
+  const pyWorker = spawn('setpriv', ['--pdeathsig', 'KILL', python, '-c',
+    'import sys, time, jobnet\n' +
+    'w = jobnet.Worker([sys.argv[1]], types=["ui_ocr"], capacity=2, name="ocr-box")\n' +
+    'w.run(lambda job: time.sleep(120))', to],
+  { stdio: ['ignore', pyLog, pyLog], env: { ...process.env, PYTHONPATH: path.join(__dirname, '..', 'clients', 'python') } });
+  nodes.py = { proc: pyWorker };
+  let held = '';
+  await until('the Python worker registers', async () => {
+    held = JSON.parse(cli('submit', 'ui_ocr', '"scan"', '--to', to, '--json').trim()).id;
+    return true;
+  });
   await page.goto(base + '#/workers');
   await until('the workers page lists its slots', async () => (await text()).includes('Worker slots of n1'));
+  const ext = page.locator('tr', { hasText: 'ocr-box' });
+  await until('the workers page shows the external worker running ' + held,
+    async () => { const t = await ext.innerText(); return t.includes('ui_ocr') && t.includes(held) && t.includes('1/2'); });
   await shot('workers');
+  pyWorker.kill('SIGKILL');
   cli('schedule', 'add', 'nightly_report', 'echo', '"report"', '--cron', '0 3 * * *', '--to', to);
   await page.goto(base + '#/schedules');
   await until('the schedules page lists nightly_report', async () => (await text()).includes('nightly_report'));
@@ -205,7 +224,7 @@ async function healthy(n) {
     for (const n of Object.values(nodes)) if (n.proc && n.proc.exitCode === null) n.proc.kill('SIGKILL');
     if (failures.length) {
       for (const f of failures) console.log('dashboard_browser: ' + f);
-      for (const id of ['n1', 'n2', 'n3', 'n4']) {
+      for (const id of ['n1', 'n2', 'n3', 'n4', 'py-worker']) {
         const f = path.join(tmp, id + '.log');
         if (fs.existsSync(f)) console.log(`--- ${id} log (tail)\n` + fs.readFileSync(f, 'utf8').split('\n').slice(-15).join('\n'));
       }

@@ -5,6 +5,7 @@
 // them; a result for a lease that is no longer the job's current run is refused (fencing);
 // progress is rate-limited and reset per run. Method: call the core, check its replies and job
 // states.
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <utility>
@@ -222,6 +223,43 @@ TEST_F(ExternalWorkersTest, CapacityAndQueueLimitsBoundWhatAWorkerLeases) {
   poll = Poll(w2, 5000, 1);
   ASSERT_NE(Jobs(poll), nullptr);
   EXPECT_EQ(Jobs(poll)->size(), 1u);
+}
+
+// `jobnet workers` and the dashboard list the external workers beside the slots: what each
+// serves, whether it polls, and the jobs it runs.
+TEST_F(ExternalWorkersTest, TheWorkerListShowsEachExternalWorkerAndTheJobsItRuns) {
+  EXPECT_TRUE(s_->WorkerList().external.empty());
+  uint64_t w = Register(2, 10000, {"py", "ocr"});
+  uint64_t idle = Register(1, 5000);
+  std::string a = SubmitId("py"), b = SubmitId("py");
+  ReplyToken poll = Poll(w);
+  ASSERT_NE(Jobs(poll), nullptr);
+  ASSERT_EQ(Jobs(poll)->size(), 2u);
+  const protocol::LeasedJob first = Jobs(poll)->at(0);
+  Poll(idle);  // held: nothing left to run
+  protocol::WorkerListReply list = s_->WorkerList();
+  EXPECT_EQ(list.slots.size(), 1u);
+  ASSERT_EQ(list.external.size(), 2u);
+  const auto& busy = list.external[0];
+  EXPECT_EQ(busy.id, w);
+  EXPECT_EQ(busy.name, "w");
+  EXPECT_EQ(busy.types, (std::vector<std::string>{"ocr", "py"}));
+  EXPECT_EQ(busy.capacity, 2u);
+  EXPECT_EQ(busy.lease_ms, 10000u);
+  EXPECT_FALSE(busy.polling);
+  EXPECT_EQ(busy.running, 2u);
+  std::vector<std::string> jobs = busy.jobs;
+  std::sort(jobs.begin(), jobs.end());
+  std::vector<std::string> want = {a, b};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(jobs, want);
+  EXPECT_EQ(list.external[1].id, idle);
+  EXPECT_TRUE(list.external[1].polling);
+  EXPECT_EQ(list.external[1].running, 0u);
+  EXPECT_TRUE(list.external[1].jobs.empty());
+  // A finished run leaves the list.
+  ASSERT_EQ(Complete(w, first, Packed("x")).code(), Code::kOk);
+  EXPECT_EQ(s_->WorkerList().external[0].running, 1u);
 }
 
 // The core of fencing: a worker paused past its lease (SIGSTOP, a long GC) loses the job to

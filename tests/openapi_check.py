@@ -342,6 +342,7 @@ def run_cases(spec, http, zmq_endpoint, jobnet):
     sys.path.insert(0, CLIENTS_PYTHON)
     import jobnet
     worker = jobnet.Worker([zmq_endpoint], types=["openapi_external"], capacity=1)
+    call("/api/workers", "get", 200)  # now with its `external` list, checked against the schema
     call(WID, "delete", 200, path="/api/workers/%d" % worker.worker_id)
     call(WID, "delete", 404, path="/api/workers/%d" % worker.worker_id)
     call(WID, "delete", 400, path="/api/workers/not-a-number")

@@ -279,6 +279,52 @@ TEST_F(ProtocolTest, WorkersRequestsAndWorkerListRoundTrip) {
   EXPECT_TRUE(DecodeStatus(Encode({1, 5, wl})).IsCorruption());
 }
 
+TEST_F(ProtocolTest, WorkerListCarriesExternalWorkersWithinTheirBounds) {
+  WorkerListReply wl;
+  wl.node = "n1";
+  wl.workers = 2;
+  const std::string without = Encode({1, 5, wl});
+  ExternalWorkerInfo w;
+  w.id = (uint64_t{3} << 32) | 9;
+  w.name = "py-1";
+  w.types = {"thumbnail", "ocr"};
+  w.capacity = 4;
+  w.lease_ms = 10000;
+  w.polling = true;
+  w.running = 40;
+  w.jobs.assign(limits::kExternalJobsListedMax, "n1-123");
+  wl.external = {w, ExternalWorkerInfo{}};
+  auto out = std::get<WorkerListReply>(RoundTrip({1, 5, wl}).body);
+  ASSERT_EQ(out.external.size(), 2u);
+  EXPECT_EQ(out.external[0].id, w.id);
+  EXPECT_EQ(out.external[0].name, "py-1");
+  EXPECT_EQ(out.external[0].types, w.types);
+  EXPECT_EQ(out.external[0].capacity, 4u);
+  EXPECT_EQ(out.external[0].lease_ms, 10000u);
+  EXPECT_TRUE(out.external[0].polling);
+  EXPECT_EQ(out.external[0].running, 40u);
+  EXPECT_EQ(out.external[0].jobs, w.jobs);
+  EXPECT_TRUE(out.external[1].types.empty());
+  // Without external workers the reply is the one older nodes send.
+  wl.external.clear();
+  EXPECT_EQ(Encode({1, 5, wl}), without);
+  // Past each bound: a clear error, never a partial list.
+  ExternalWorkerInfo more = w;
+  more.jobs.push_back("n1-124");
+  wl.external = {more};
+  EXPECT_TRUE(DecodeStatus(Encode({1, 5, wl})).IsCorruption());
+  more = w;
+  more.types.assign(limits::kExternalTypesMax + 1, "t");
+  wl.external = {more};
+  EXPECT_TRUE(DecodeStatus(Encode({1, 5, wl})).IsCorruption());
+  more = w;
+  more.types = {std::string(limits::kTypeNameBytesMax + 1, 't')};
+  wl.external = {more};
+  EXPECT_EQ(DecodeStatus(Encode({1, 5, wl})).code(), Code::kTooLarge);
+  wl.external.assign(limits::kExternalWorkersMax + 1, ExternalWorkerInfo{});
+  EXPECT_TRUE(DecodeStatus(Encode({1, 5, wl})).IsCorruption());
+}
+
 TEST_F(ProtocolTest, RemoteCancelRoundTripsAsAOneWayMessage) {
   RemoteCancel c{"n1", UINT64_MAX, UINT64_MAX, 5};
   Envelope env = RoundTrip({1, 0, c});

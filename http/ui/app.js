@@ -415,7 +415,13 @@ function Workers() {
     <table><thead><tr><th>Slot</th><th>State</th><th>Job</th><th>Queue</th><th>Type</th><th>Since</th></tr></thead>
     <tbody>${(data ? data.slots : []).map(s => html`<tr><td>${s.id}</td><td>${s.state}${s.retiring ? ' (retiring)' : ''}</td>
       <td>${s.job ? html`<a href=${'#/jobs/' + s.job}>${s.job}</a>` : ''}</td><td>${s.queue}</td><td>${s.type}</td>
-      <td><${Time} ms=${s.since} /></td></tr>`)}</tbody></table></section>`;
+      <td><${Time} ms=${s.since} /></td></tr>`)}</tbody></table></section>
+    ${data && data.external && data.external.length > 0 && html`<section><h2>External workers</h2>
+    <table><thead><tr><th>Id</th><th>Name</th><th>Types</th><th>Running</th><th>State</th><th class="hide-narrow">Lease</th><th>Jobs</th></tr></thead>
+    <tbody>${data.external.map(w => html`<tr><td>${w.id}</td><td>${w.name}</td><td>${w.types.join(', ')}</td>
+      <td>${w.running}/${w.capacity}</td><td>${w.polling ? 'polling' : w.running > 0 ? 'working' : 'idle'}</td>
+      <td class="hide-narrow">${w.lease_ms} ms</td>
+      <td>${w.jobs.map((j, i) => html`${i > 0 ? ', ' : ''}<a href=${'#/jobs/' + j}>${j}</a>`)}${w.running > w.jobs.length ? ' …' : ''}</td></tr>`)}</tbody></table></section>`}`;
 }
 
 function Schedules() {

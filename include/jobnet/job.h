@@ -229,11 +229,25 @@ struct WorkerSlot {
   uint64_t since_ms = 0;  // Unix ms it took its job, or became idle
 };
 
-// The node's worker pool: its size and each slot.
+// An external worker process registered with a node (docs/protocol.md "External workers").
+struct ExternalWorkerInfo {
+  uint64_t id = 0;  // as worker_register answered
+  std::string name;
+  std::vector<std::string> types;
+  uint32_t capacity = 0;
+  uint64_t lease_ms = 0;
+  bool polling = false;  // holds a poll now, waiting for jobs
+  uint32_t running = 0;  // runs it holds now
+  // The ids of the jobs it runs, the first limits::kExternalJobsListedMax of `running`.
+  std::vector<std::string> jobs;
+};
+
+// The node's worker pool: its size and each slot, and the external workers registered with it.
 struct WorkerList {
   std::string node;      // the node that answered (with failover, not always the first endpoint)
   uint32_t workers = 0;  // the pool size (slots that take work)
   std::vector<WorkerSlot> slots;  // by id; retiring busy slots too
+  std::vector<ExternalWorkerInfo> external;  // by id
 };
 
 // A recurring job (`jobnet schedule add`): every tick of `cron` or of `every_ms` submits one job

@@ -439,6 +439,12 @@ constexpr uint32_t kExternalCapacityMax = 256;
 // Job types one worker serves, and its name (for logs and `stats`).
 constexpr uint32_t kExternalTypesMax = 64;
 constexpr uint32_t kWorkerNameBytesMax = 64;
+// `jobnet workers` names at most this many of one external worker's jobs (and counts them all).
+constexpr uint32_t kExternalJobsListedMax = 32;
+static_assert(kExternalWorkersMax * (kWorkerNameBytesMax + kExternalTypesMax * (kTypeNameBytesMax + 2) +
+                                     kExternalJobsListedMax * (kJobIdBytesMax + 2) + 128) <
+                  kReplyFrameBytesMax,
+              "a workers reply with every external worker must fit");
 // A worker that sends nothing (poll, heartbeat, progress, result) for its lease is dropped and
 // its leased jobs go back to the queue. It chooses the lease within these bounds at register:
 // short enough that a dead worker's jobs run again soon, long enough to survive a GC pause.

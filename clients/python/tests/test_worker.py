@@ -1,7 +1,7 @@
 """jobnet.Worker against a live node: a Python worker serves a type the node has no handler
 for; a handler's exception fails the attempt with its text, as does a result nested past the
 payload bound; progress from a Python worker is
-seen mid-run; a worker SIGKILLed mid-job loses the job to another worker, which runs it again;
+seen mid-run, and `jobnet workers` lists the worker with that job; a worker SIGKILLed mid-job loses the job to another worker, which runs it again;
 a worker SIGSTOPped past its lease and resumed has its late completion refused (fencing), and
 the rerun's result stands. Method: a real `jobnet node`, workers in threads of this process or
 in child processes (to kill and stop them), conditions awaited with bounded polls."""
@@ -135,6 +135,16 @@ class WorkerTest(unittest.TestCase):
                        what="progress 50")
         self.assertEqual(mid["state"], "running")
         self.assertEqual(mid["progress_message"], "halfway there")
+        # `jobnet workers` lists the worker beside the node's slots, with the job it runs.
+        out = subprocess.run([self.node.bin, "workers", "--json", "--to", self.node.endpoint],
+                             capture_output=True, text=True, timeout=20, check=True).stdout
+        lines = [json.loads(line) for line in out.splitlines()]
+        external = [w for w in lines if w.get("kind") == "external"]
+        self.assertEqual(len(lines) - len(external), 1)  # the node's one slot
+        self.assertEqual(len(external), 1, out)
+        self.assertEqual((external[0]["types"], external[0]["running"], external[0]["jobs"],
+                          external[0]["capacity"], external[0]["polling"]),
+                         (["py_slow"], 1, [job_id], 1, False))
         # The node's event stream has the report too, between the run's start and its end.
         report = wait_for(lambda: next((ev for ev in self.c.events(job=job_id, follow=False)
                                         if ev.get("event") == "progress"), None),
