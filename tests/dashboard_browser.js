@@ -5,7 +5,7 @@
 // then shows `succeeded`; the overview follows a job to its end without reloading; a bulk cancel
 // of a filtered set cancels exactly those jobs; a read-only face shows no control that changes
 // anything and refuses a forged change; a read-only token, entered when the page asks, sees no
-// write control; an external worker shows on the workers page with the job it runs; the page
+// write control; a queue's limits changed from the page are the node's; an external worker shows on the workers page with the job it runs; the page
 // survives the serving node's SIGKILL with a banner and recovers when the node returns; nothing
 // is loaded from outside the node. Screenshots of each page go to OUT_DIR (dashboard-*.png).
 const { spawn, execFileSync } = require('child_process');
@@ -118,7 +118,17 @@ async function healthy(n) {
   await shot('overview');
   await page.goto(base + '#/queues');
   await until('the queues page lists default', async () => (await text()).includes('default'));
+  // The queue's limits, changed from the page, are the node's.
+  const defaultRow = page.locator('tr', { hasText: 'default' });
+  await defaultRow.getByRole('button', { name: 'Limits' }).click();
+  await page.getByLabel('Concurrency (0: none)').fill('7');
+  await page.getByRole('button', { name: 'Save' }).click();
+  const concurrencyOf = () => cli('queues', '--json', '--to', to).trim().split('\n').map(JSON.parse)
+    .find(q => q.name === 'default').concurrency;
+  await until('the node has concurrency 7 for default', async () => concurrencyOf() === 7);
+  await until('the page shows concurrency 7', async () => (await defaultRow.innerText()).split('\t').includes('7'));
   await shot('queues');
+  cli('queue', 'set', 'default', '--concurrency', '0', '--to', to);
   // An external worker (the Python client, in a child process) holding a job shows on the
   // workers page beside the slots, with the job it runs.
   const python = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';  // Debian's, with python3-zmq

@@ -385,9 +385,17 @@ function JobPage({ id }) {
 function Queues() {
   const [{ data, error }, reload] = usePoll(() => api('/api/queues'), [], 3000);
   const [msg, setMsg] = useState('');
+  const [editing, setEditing] = useState(null);  // {name, concurrency, rate, weight} being edited
   const act = async (name, verb) => {
     try { await api(`/api/queues/${encodeURIComponent(name)}/${verb}`, { method: 'POST' }); setMsg(''); reload(); } catch (e) { setMsg(e.message); }
   };
+  const save = async (e) => {
+    e.preventDefault();
+    const body = { concurrency: Number(editing.concurrency), rate: Number(editing.rate), weight: Number(editing.weight) };
+    try { await api(`/api/queues/${encodeURIComponent(editing.name)}`, { method: 'PUT', body }); setMsg(''); setEditing(null); reload(); } catch (x) { setMsg(x.message); }
+  };
+  const field = (key, label, min) => html`<label>${label} <input type="number" min=${min} required value=${editing[key]}
+    aria-label=${label} onInput=${(e) => setEditing({ ...editing, [key]: e.target.value })} /></label>`;
   return html`${(error || msg) && html`<p class="error">${msg || error.message}</p>`}
     <section><h2>Queues</h2>
     <table><thead><tr><th>Queue</th><th>Queued</th><th>Delayed</th><th>Running</th><th>Dead</th><th>Oldest wait</th>
@@ -397,7 +405,11 @@ function Queues() {
       <td>${q.queued}</td><td>${q.delayed}</td><td>${q.running}</td><td>${q.dead}</td>
       <td>${(q.oldest_wait_ms / 1000).toFixed(1)} s</td>
       <td class="hide-narrow">${q.concurrency || 'none'}</td><td class="hide-narrow">${q.rate || 'none'}</td><td class="hide-narrow">${q.weight}</td>
-      <td><button class="admin" onClick=${() => act(q.name, q.paused ? 'resume' : 'pause')}>${q.paused ? 'Resume' : 'Pause'}</button></td></tr>`)}</tbody></table></section>`;
+      <td><button class="admin" onClick=${() => act(q.name, q.paused ? 'resume' : 'pause')}>${q.paused ? 'Resume' : 'Pause'}</button>
+        <button class="admin" onClick=${() => setEditing({ name: q.name, concurrency: q.concurrency, rate: q.rate, weight: q.weight })}>Limits</button></td></tr>`)}</tbody></table>
+    ${editing && html`<form class="row admin" onSubmit=${save} aria-label="queue limits">
+      <strong>${editing.name}</strong>${field('concurrency', 'Concurrency (0: none)', 0)}${field('rate', 'Rate/s (0: none)', 0)}${field('weight', 'Weight', 1)}
+      <button type="submit">Save</button><button type="button" onClick=${() => setEditing(null)}>Cancel</button></form>`}</section>`;
 }
 
 function Workers() {
