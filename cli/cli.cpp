@@ -721,19 +721,42 @@ int RunForEachId(Client& client, const ClientFlags& f, const std::vector<std::st
   return rc;
 }
 
+// A point in time for `list --since/--until`: Unix ms (a plain number), or a duration ago ("90s",
+// "2h"). 0 for an empty flag (no bound).
+Result<uint64_t> InstantFlag(const std::string& flag, const std::string& text) {
+  if (text.empty()) return uint64_t{0};
+  if (auto ms = base::ParseUint(text)) return *ms;
+  auto ago = ParseDurationMs(text);
+  if (!ago.ok())
+    return Status::InvalidArgument(flag + " wants Unix milliseconds or a duration ago (90s, 2h), not '" +
+                                   text + "'");
+  const uint64_t now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                 std::chrono::system_clock::now().time_since_epoch())
+                                                 .count());
+  return now > ago.value() ? now - ago.value() : uint64_t{1};
+}
+
 int RunList(Client& client, const ClientFlags& f, protocol::ListRequest lr,
-            const std::string& list_state) {
+            const std::string& list_state, const std::string& since, const std::string& until) {
   if (!list_state.empty()) {
     lr.state = protocol::ParseJobState(list_state);
     if (!lr.state) return Fail(Status::InvalidArgument("unknown state '" + list_state + "'"));
   }
+  auto from = InstantFlag("--since", since), to = InstantFlag("--until", until);
+  if (!from.ok()) return Fail(from.status());
+  if (!to.ok()) return Fail(to.status());
+  lr.created_from_ms = from.value();
+  lr.created_to_ms = to.value();
   auto r = client.List(lr);
   if (!r.ok()) return Fail(r.status());
   // A full page may have more behind it (a page can also end early when results are large).
   if (!r.value().empty() && r.value().size() == lr.limit)
     std::cerr << "jobnet: more may follow: jobnet list --after " << r.value().back().id
               << (list_state.empty() ? "" : " --state " + list_state)
-              << (lr.queue.empty() ? "" : " --queue " + lr.queue) << "\n";
+              << (lr.queue.empty() ? "" : " --queue " + lr.queue)
+              << (lr.type.empty() ? "" : " --type " + lr.type)
+              << (lr.created_from_ms ? " --since " + std::to_string(lr.created_from_ms) : "")
+              << (lr.created_to_ms ? " --until " + std::to_string(lr.created_to_ms) : "") << "\n";
   if (f.json) {
     for (const auto& j : r.value())
       std::cout << JobToJson(j).dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";
@@ -749,7 +772,7 @@ Runner AddJobCommands(CLI::App* app, ClientFlags* f) {
     std::vector<std::string> ids;
     bool history = false, bulk_all = false;
     BulkQuery bulk;
-    std::string bulk_state, list_state;
+    std::string bulk_state, list_state, since, until;
     protocol::ListRequest lr;
   };
   auto s = std::make_shared<Flags>();
@@ -790,6 +813,10 @@ Runner AddJobCommands(CLI::App* app, ClientFlags* f) {
                    "at most this many (1.." + std::to_string(limits::kListLimitMax) +
                        ", default " + std::to_string(lr.limit) + ")");
   list->add_option("--after", lr.after, "only jobs created after this job id (paging)");
+  list->add_option("--since", s->since,
+                   "only jobs created at or after this: Unix ms, or a duration ago (90s, 2h)");
+  list->add_option("--until", s->until,
+                   "only jobs created at or before this: Unix ms, or a duration ago");
   AddClientFlags(list, f);
 
   return [=]() -> int {
@@ -808,7 +835,7 @@ Runner AddJobCommands(CLI::App* app, ClientFlags* f) {
     uint32_t request_ms = static_cast<uint32_t>(ParseDurationMs(f->request_timeout).value());
     if (*wait) return WaitAll(*client, *f, s->ids, request_ms);
     if (*types) return PrintTypes(*client, f->json);
-    if (*list) return RunList(*client, *f, s->lr, s->list_state);
+    if (*list) return RunList(*client, *f, s->lr, s->list_state, s->since, s->until);
     return RunForEachId(*client, *f, s->ids, status->parsed() > 0, cancel->parsed() > 0, s->history);
   };
 }

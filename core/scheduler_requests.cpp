@@ -240,6 +240,8 @@ void Scheduler::List(ReplyToken t, const protocol::ListRequest& req) {
     if (req.state && j.state != *req.state) continue;
     if (!req.queue.empty() && j.spec.queue != req.queue) continue;
     if (!req.type.empty() && j.spec.type != req.type) continue;
+    if (j.created_at_ms < req.created_from_ms) continue;
+    if (req.created_to_ms != 0 && j.created_at_ms > req.created_to_ms) continue;
     size_t size = j.result().size() + j.error().size() + 256;
     if (!out.jobs.empty() && bytes + size > limits::kReplyFrameBytesMax / 2) break;
     bytes += size;

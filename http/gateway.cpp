@@ -532,10 +532,15 @@ struct Gateway::Impl {
         auto n = base::ParseUint(v, UINT32_MAX);
         if (!n) return RespondError(req, Status::InvalidArgument("limit must be a number"));
         lr.limit = static_cast<uint32_t>(*n);  // the node checks the bounds
+      } else if (k == "created_from" || k == "created_to") {
+        auto ms = base::ParseUint(v);
+        if (!ms) return RespondError(req, Status::InvalidArgument(k + " must be Unix milliseconds"));
+        (k == "created_from" ? lr.created_from_ms : lr.created_to_ms) = *ms;
       } else {
         return RespondError(req, Status::InvalidArgument(
                                      "unknown query parameter '" + k +
-                                     "' (known: state, queue, type, after, limit)"));
+                                     "' (known: state, queue, type, after, limit, created_from, "
+                                     "created_to)"));
       }
     }
     CallOk(req, std::move(lr), limits::kHttpNodeAnswerMs, [req](protocol::Body& b) {

@@ -89,7 +89,8 @@ struct BodyWriter {
   // A job spec's fields in a map with `extra` more fields, which the caller writes next.
   void Spec(const JobSpec& s, uint32_t extra) { PackMap(buf, pk, JobSpecFields(), s, extra); }
   void operator()(const ListRequest& r) {
-    pk.pack_map(3 + (r.state ? 1 : 0) + (r.type.empty() ? 0 : 1));
+    pk.pack_map(3 + (r.state ? 1 : 0) + (r.type.empty() ? 0 : 1) + (r.created_from_ms ? 1 : 0) +
+                (r.created_to_ms ? 1 : 0));
     if (r.state) {
       Key("state"); PackStr(pk, JobStateName(*r.state));
     }
@@ -99,6 +100,13 @@ struct BodyWriter {
     Key("queue"); PackStr(pk, r.queue);
     Key("limit"); pk.pack_uint32(r.limit);
     Key("after"); PackStr(pk, r.after);
+    // Left out when unset: the request is then byte for byte what older clients send.
+    if (r.created_from_ms != 0) {
+      Key("created_from"); pk.pack_uint64(r.created_from_ms);
+    }
+    if (r.created_to_ms != 0) {
+      Key("created_to"); pk.pack_uint64(r.created_to_ms);
+    }
   }
   void operator()(const AcceptedReply& r) { Accepted(r); }
   void Accepted(const AcceptedReply& r) {
@@ -611,6 +619,10 @@ Status ReadList(const MapReader& r, Body* body) {
   JOBNET_TRY(r.Str("type", &b.type, limits::kTypeNameBytesMax));
   JOBNET_TRY(r.Uint("limit", &b.limit));
   JOBNET_TRY(r.Str("after", &b.after, limits::kJobIdBytesMax));
+  JOBNET_TRY(r.Uint("created_from", &b.created_from_ms));
+  JOBNET_TRY(r.Uint("created_to", &b.created_to_ms));
+  if (b.created_to_ms != 0 && b.created_to_ms < b.created_from_ms)
+    return Status::InvalidArgument("created_to is before created_from");
   if (b.limit == 0 || b.limit > limits::kListLimitMax)
     return Status::InvalidArgument("limit must be 1.." +
                                    std::to_string(limits::kListLimitMax));

@@ -1,7 +1,7 @@
 // The dashboard in a real browser (issue 20): headless Debian Chromium driven by playwright-core
 // against a live 2-node cluster.
 //   node dashboard_browser.js PLAYWRIGHT_DIR CHROMIUM JOBNET OUT_DIR
-// Checks: the jobs page shows a job submitted from the CLI; a dead job retried from its page
+// Checks: the jobs page shows a job submitted from the CLI, and hides it outside a created-at range; a dead job retried from its page
 // then shows `succeeded`; the overview follows a job to its end without reloading; a bulk cancel
 // of a filtered set cancels exactly those jobs; a read-only face shows no control that changes
 // anything and refuses a forged change; a read-only token, entered when the page asks, sees no
@@ -96,6 +96,14 @@ async function healthy(n) {
   await page.goto(base + '#/jobs');
   await until('the jobs page shows ' + cliJob, async () => (await text()).includes(cliJob));
   await shot('jobs');
+  // The created-at range: one that starts after the job hides it, one that holds it shows it.
+  const minute = (ms) => { const d = new Date(ms), p = (n) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`; };
+  await page.getByLabel('Created from').fill(minute(Date.now() + 3600e3));
+  await until('a range after ' + cliJob + ' hides it', async () => !(await text()).includes(cliJob));
+  await page.getByLabel('Created from').fill(minute(Date.now() - 3600e3));
+  await until('a range holding ' + cliJob + ' shows it', async () => (await text()).includes(cliJob));
+  await page.goto(base + '#/jobs');
 
   // 2. A dead job, retried from its page, then shows succeeded.
   const dead = JSON.parse(cli('submit', 'exec', '"flaky"', '--max-attempts', '1', '--to', to, '--json').trim()).id;

@@ -479,6 +479,17 @@ TEST_F(IntegrationTest, CliOutputContractAndExitCodes) {
   r = RunCli("list --state cancelled --json" + to);
   ASSERT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find(delayed), std::string::npos);
+  // A created-at range: the last hour holds the job, one that starts in an hour does not.
+  r = RunCli("list --state cancelled --since 1h --json" + to);
+  EXPECT_NE(r.out.find(delayed), std::string::npos) << r.out;
+  const uint64_t created = nlohmann::json::parse(RunCli("status " + delayed + " --json" + to).out)["created_at"];
+  r = RunCli("list --state cancelled --since " + std::to_string(created + 3600000) + " --json" + to);
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out.find(delayed), std::string::npos) << r.out;
+  r = RunCli("list --until " + std::to_string(created - 1) + " --state cancelled --json" + to);
+  EXPECT_EQ(r.out.find(delayed), std::string::npos) << r.out;
+  EXPECT_EQ(RunCli("list --since yesterday" + to).exit_code, 2);
+  EXPECT_EQ(RunCli("list --since 20 --until 10" + to).exit_code, 2);
 
   EXPECT_EQ(RunCli("status n1-999999" + to).exit_code, 4);
   EXPECT_EQ(RunCli("submit echo '{bad json' " + to).exit_code, 2);

@@ -260,6 +260,15 @@ def run_cases(spec, http, zmq_endpoint, jobnet):
     call(J, "get", 200, query={"state": "succeeded", "queue": "default", "type": "echo",
                                "after": "n1-1", "limit": "10"})
     call(J, "get", 400, query={"bogus": "1"})
+    # The created-at range: a range holding every job lists them, one in the future none.
+    now_ms = int(time.time() * 1000)
+    held = call(J, "get", 200, query={"created_from": "1", "created_to": str(now_ms + 60000)})
+    ahead = call(J, "get", 200, query={"created_from": str(now_ms + 3600000)})
+    if not held or not held["jobs"] or ahead is None or ahead["jobs"]:
+        failures.append("created_from/created_to: %d jobs in the past hour's range, %s in the next's" %
+                        (len(held["jobs"]) if held else -1, len(ahead["jobs"]) if ahead else "?"))
+    call(J, "get", 400, query={"created_from": "20", "created_to": "10"})
+    call(J, "get", 400, query={"created_from": "yesterday"})
 
     slow_id = slow["id"] if slow else "n1-1"
     call(JID, "get", 200, path="/api/jobs/" + slow_id)

@@ -51,6 +51,18 @@ TEST_F(ProtocolTest, EveryRequestAndReplyRoundTrips) {
   EXPECT_EQ(l.limit, 1000u);
   EXPECT_EQ(l.after, "n1-3");
   EXPECT_FALSE(std::get<ListRequest>(RoundTrip({1, 6, ListRequest{}}).body).state.has_value());
+  // The created-at range: written only when set, so an unbounded list is an older client's bytes.
+  const std::string unbounded = Encode({1, 6, lr});
+  lr.created_from_ms = 1000;
+  lr.created_to_ms = UINT64_MAX;
+  l = std::get<ListRequest>(RoundTrip({1, 6, lr}).body);
+  EXPECT_EQ(l.created_from_ms, 1000u);
+  EXPECT_EQ(l.created_to_ms, UINT64_MAX);
+  lr.created_from_ms = lr.created_to_ms = 0;
+  EXPECT_EQ(Encode({1, 6, lr}), unbounded);
+  lr.created_from_ms = 2000;
+  lr.created_to_ms = 1999;
+  EXPECT_TRUE(DecodeStatus(Encode({1, 6, lr})).IsInvalidArgument());
   EXPECT_TRUE(std::holds_alternative<StatsRequest>(RoundTrip({1, 7, StatsRequest{}}).body));
 
   auto a = std::get<AcceptedReply>(RoundTrip({1, 8, AcceptedReply{"n1-9", JobState::kDelayed, true, {}, false}}).body);

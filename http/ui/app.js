@@ -243,14 +243,25 @@ function Overview() {
 }
 
 // ---- Jobs ----
+// Unix ms as a datetime-local input's value (the viewer's zone, to the minute); '' for none.
+function localInput(ms) {
+  if (!ms) return '';
+  const d = new Date(Number(ms)), p = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+}
+
 function Jobs({ params }) {
-  const filter = { state: params.get('state') || '', queue: params.get('queue') || '', type: params.get('type') || '' };
+  // from/to: the created-at range, Unix ms (the API's created_from/created_to).
+  const filter = { state: params.get('state') || '', queue: params.get('queue') || '', type: params.get('type') || '',
+                   from: params.get('from') || '', to: params.get('to') || '' };
   const [pages, setPages] = useState(['']);  // the `after` cursor of each page seen
   const after = pages[pages.length - 1];
   const key = JSON.stringify(filter) + after;
   const [{ data, error }, reload] = usePoll(() => {
     const q = new URLSearchParams({ limit: '50' });
     for (const k of ['state', 'queue', 'type']) if (filter[k]) q.set(k, filter[k]);
+    if (filter.from) q.set('created_from', filter.from);
+    if (filter.to) q.set('created_to', filter.to);
     if (after) q.set('after', after);
     return api('/api/jobs?' + q);
   }, [key], 5000);
@@ -308,9 +319,13 @@ function Jobs({ params }) {
         <option value="">any</option>${STATES.map(s => html`<option value=${s}>${s}</option>`)}</select></label>
       <label>Queue<input value=${filter.queue} placeholder="any" onChange=${(e) => set('queue', e.target.value.trim())} /></label>
       <label>Type<input value=${filter.type} placeholder="any" onChange=${(e) => set('type', e.target.value.trim())} /></label>
+      <label>Created from<input type="datetime-local" value=${localInput(filter.from)}
+        onChange=${(e) => set('from', e.target.value ? String(new Date(e.target.value).getTime()) : '')} /></label>
+      <label>to<input type="datetime-local" value=${localInput(filter.to)}
+        onChange=${(e) => set('to', e.target.value ? String(new Date(e.target.value).getTime() + 59999) : '')} /></label>
       <label>Job id<input value=${lookup} placeholder="n1-42" onInput=${(e) => setLookup(e.target.value)} /></label>
       <button type="submit">Open</button>
-      ${filter.queue && html`<span class="row write">
+      ${filter.queue && !filter.from && !filter.to && html`<span class="row write">
         <button type="button" onClick=${() => bulk('retry')}>Retry matching…</button>
         <button type="button" class="danger" onClick=${() => bulk('cancel')}>Cancel matching…</button></span>`}
     </form>

@@ -169,6 +169,9 @@ struct ListQuery {
   std::string type;    // empty = all
   uint32_t limit = 100;
   std::string after;   // job id cursor: list jobs created after it; empty = from the start
+  // Only jobs created in [created_from_ms, created_to_ms] (Unix ms; 0 = no bound on that side).
+  uint64_t created_from_ms = 0;
+  uint64_t created_to_ms = 0;
 };
 
 // A peer as a node sees it (stats, `jobnet nodes`).
