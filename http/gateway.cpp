@@ -103,33 +103,48 @@ std::atomic<uint64_t> g_overloaded{0};
 
 bool IsHead(const Request& req) { return req->header().method() == restinio::http_method_head(); }
 
-// One extra header of a response (WWW-Authenticate of a 401, Allow of a 405), or none.
+// One extra header of a response (WWW-Authenticate of a 401, Allow of a 405), or none. `name`
+// for a header RESTinio has no field for.
 struct ExtraHeader {
   restinio::http_field_t field = restinio::http_field_t::field_unspecified;
   std::string value;  // empty: none
+  const char* name = nullptr;
 };
 
-// A HEAD request gets the headers GET would get, Content-Length included, and no body
-// (RFC 9110 §9.3.2): a body there would be read as the start of the next response.
-void RespondText(const Request& req, int status, const char* content_type, std::string text,
-                 ExtraHeader extra = {}) {
+// Sends a response: its status, type and caching, the extra headers, and a body that is either
+// `owned` or, when `fixed` is set, bytes that outlive every response (the dashboard's files,
+// compiled in: sent without a copy). A HEAD request gets the headers GET would get,
+// Content-Length included, and no body (RFC 9110 §9.3.2): a body there would be read as the
+// start of the next response.
+void Send(const Request& req, int status, const char* content_type, const char* cache_control,
+          std::initializer_list<ExtraHeader> extra, std::string owned,
+          const restinio::const_buffer_t* fixed = nullptr) {
   g_responses[status / 100 < 6 ? status / 100 : 5].fetch_add(1, std::memory_order_relaxed);
   restinio::http_status_line_t line{restinio::http_status_code_t{static_cast<uint16_t>(status)},
                                     ReasonOf(status)};
-  auto headers = [&](auto& r) {
-    r.append_header(restinio::http_field::content_type, content_type)
-        .append_header(restinio::http_field::cache_control, "no-store");
-    if (!extra.value.empty()) r.append_header(extra.field, extra.value);
-  };
-  if (IsHead(req)) {
-    auto r = req->create_response<restinio::user_controlled_output_t>(line);
-    headers(r);
-    r.set_content_length(text.size()).done();
-    return;
+  auto r = req->create_response<restinio::user_controlled_output_t>(line);
+  r.append_header(restinio::http_field::content_type, content_type)
+      .append_header(restinio::http_field::cache_control, cache_control);
+  for (const ExtraHeader& h : extra) {
+    if (h.value.empty()) continue;
+    if (h.name != nullptr)
+      r.append_header(h.name, h.value);
+    else
+      r.append_header(h.field, h.value);
   }
-  auto r = req->create_response(line);
-  headers(r);
-  r.set_body(std::move(text)).done();
+  r.set_content_length(fixed != nullptr ? fixed->m_size : owned.size());
+  if (!IsHead(req)) {
+    if (fixed != nullptr)
+      r.set_body(*fixed);
+    else
+      r.set_body(std::move(owned));
+  }
+  r.done();
+}
+
+void RespondText(const Request& req, int status, const char* content_type, std::string text,
+                 ExtraHeader extra = {}) {
+  Send(req, status, content_type, "no-store", {std::move(extra)}, std::move(text));
 }
 
 void Respond(const Request& req, int status, const Json& body, ExtraHeader extra = {}) {
@@ -144,21 +159,18 @@ void Respond(const Request& req, int status, const Json& body, ExtraHeader extra
 void ServeUi(const Request& req, std::string path) {
   if (path == "/ui/") path = "/ui/index.html";
   const UiAsset* a = FindUiAsset(path);
-  g_responses[a ? 2 : 4].fetch_add(1, std::memory_order_relaxed);
-  restinio::http_status_line_t line = a ? restinio::status_ok() : restinio::status_not_found();
-  std::string body = a ? std::string(reinterpret_cast<const char*>(a->data), a->size)
-                       : std::string("no dashboard file " + path + "\n");
-  auto r = req->create_response<restinio::user_controlled_output_t>(line);
-  r.append_header(restinio::http_field::content_type, a ? a->content_type : "text/plain; charset=utf-8")
-      .append_header(restinio::http_field::cache_control, "no-cache")
-      .append_header("X-Content-Type-Options", "nosniff")
-      .append_header("Referrer-Policy", "no-referrer")
-      .append_header("Content-Security-Policy",
-                     "default-src 'self'; img-src 'self' data: blob:; style-src 'self' "
-                     "'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'");
-  r.set_content_length(body.size());
-  if (!IsHead(req)) r.set_body(std::move(body));
-  r.done();
+  const std::initializer_list<ExtraHeader> headers = {
+      {{}, "nosniff", "X-Content-Type-Options"},
+      {{}, "no-referrer", "Referrer-Policy"},
+      {{},
+       "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+       "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+       "Content-Security-Policy"}};
+  if (a == nullptr)
+    return Send(req, 404, "text/plain; charset=utf-8", "no-cache", headers,
+                "no dashboard file " + path + "\n");
+  const restinio::const_buffer_t bytes = restinio::const_buffer(a->data, a->size);
+  Send(req, 200, a->content_type, "no-cache", headers, {}, &bytes);
 }
 
 void RespondError(const Request& req, const Status& s) {
