@@ -1,5 +1,6 @@
 // Scheduler actor behavior: drive the state machine, group-commit its writes, then act.
 #include "actors/scheduler.hpp"
+#include "base/cpu_idle.hpp"
 
 #include <chrono>
 #include <map>
@@ -26,6 +27,9 @@ namespace {
 
 struct SchedulerState {
   std::shared_ptr<sched::Scheduler> core;
+  // The machine's idle CPU share, read at most twice a second, for the autoscaler.
+  base::CpuIdle cpu;
+  std::chrono::steady_clock::time_point cpu_read_at;
   // Read once per message: both clocks, and whether the loop stalled since the last message.
   sched::LoopClock clock{limits::kLoopStallMsMin};
   journal_writer_actor journal;
@@ -519,6 +523,7 @@ void OnClientRequest(Self self, uint64_t token, protocol::Body& body, sched::Now
                                  std::is_same_v<T, protocol::CancelRequest> ||
                                  std::is_same_v<T, protocol::RetryRequest> ||
                                  std::is_same_v<T, protocol::WorkersSetRequest> ||
+                                 std::is_same_v<T, protocol::WorkersAutoscaleRequest> ||
                                  std::is_same_v<T, protocol::ScheduleAddRequest> ||
                                  std::is_same_v<T, protocol::ScheduleChangeRequest> ||
                                  std::is_same_v<T, protocol::QueueSetRequest> ||
@@ -564,6 +569,8 @@ void OnClientRequest(Self self, uint64_t token, protocol::Body& body, sched::Now
           core.Workers(token);
         } else if constexpr (std::is_same_v<T, protocol::WorkersSetRequest>) {
           core.SetWorkers(token, req.workers, now);
+        } else if constexpr (std::is_same_v<T, protocol::WorkersAutoscaleRequest>) {
+          core.SetAutoscale(token, req, now);
         } else if constexpr (std::is_same_v<T, protocol::ScheduleAddRequest>) {
           core.AddSchedule(token, std::move(req.schedule), now);
         } else if constexpr (std::is_same_v<T, protocol::ScheduleListRequest>) {
@@ -704,7 +711,13 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
         if (Paused(self->state)) {
           self->state.core->ExpireWaiters(Now(self));
         } else {
-          self->state.core->Tick(Now(self));
+          auto& st = self->state;
+          const auto at = std::chrono::steady_clock::now();
+          if (at - st.cpu_read_at >= std::chrono::milliseconds(500)) {
+            st.core->SetCpuIdle(st.cpu.Sample());
+            st.cpu_read_at = at;
+          }
+          st.core->Tick(Now(self));
         }
         Pump(self);
         self->delayed_send(self, std::chrono::milliseconds(self->state.config.tick_ms),

@@ -73,8 +73,9 @@ std::function<int()> AddBlobCommands(CLI::App* app);
 
 // `jobnet workers [set N]` (cli_workers.cpp).
 struct WorkersFlags {
-  std::string action;  // empty: list; "set"
-  std::string count;   // N for set
+  std::string action;  // empty: list; "set"; "autoscale"
+  std::string count;   // N for set; "off" for autoscale
+  std::string min, max, target_wait, quiet;  // for autoscale
 };
 CLI::App* AddWorkersCommand(CLI::App& app, WorkersFlags* wf, ClientFlags* f);
 int RunWorkers(const WorkersFlags& wf, const ClientFlags& f);

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "base/parse.hpp"
+#include "protocol/duration.hpp"
 #include "cli/cli.hpp"
 #include "cli/json_io.hpp"
 
@@ -21,6 +22,15 @@ Result<uint32_t> ParseWorkers(const std::string& text) {
 }
 
 void PrintSlots(const WorkerList& list, bool json) {
+  const bool autoscale = list.autoscale_min != 0;
+  if (json && autoscale) {
+    nlohmann::json o{{"kind", "autoscale"}, {"node", list.node}, {"workers", list.workers},
+                     {"min", list.autoscale_min}, {"max", list.autoscale_max}};
+    std::cout << o.dump() << "\n";
+  } else if (autoscale) {
+    std::cout << list.node << ": " << list.workers << " workers, autoscaling between "
+              << list.autoscale_min << " and " << list.autoscale_max << "\n\n";
+  }
   if (json) {
     for (const auto& w : list.slots) {
       std::cout << jsonio::WorkerSlotToJson(w).dump(-1, ' ', false, kInvalidUtf8Replaced) << "\n";
@@ -60,17 +70,71 @@ void PrintSlots(const WorkerList& list, bool json) {
 CLI::App* AddWorkersCommand(CLI::App& app, WorkersFlags* wf, ClientFlags* f) {
   auto* cmd = app.add_subcommand(
       "workers", "the node's worker slots; `workers set N` resizes the pool while it runs");
-  cmd->add_option("action", wf->action, "set (leave out to list the slots)");
+  cmd->add_option("action", wf->action,
+                  "set or autoscale (leave out to list the slots and external workers)");
   cmd->add_option("count", wf->count,
-                  "for set: the new pool size, 1.." + std::to_string(limits::kWorkersMax));
+                  "for set: the new pool size, 1.." + std::to_string(limits::kWorkersMax) +
+                      "; for autoscale: off");
+  cmd->add_option("--min", wf->min, "for autoscale: the fewest workers");
+  cmd->add_option("--max", wf->max, "for autoscale: the most workers");
+  cmd->add_option("--target-wait", wf->target_wait,
+                  "for autoscale: grow while jobs wait this long with every slot busy (default 1s)");
+  cmd->add_option("--quiet", wf->quiet,
+                  "for autoscale: shrink after this long without waiting jobs (default 30s)");
   AddClientFlags(cmd, f);
   return cmd;
 }
 
+// `workers autoscale --min N --max M [--target-wait D] [--quiet D]` or `workers autoscale off`.
+int RunAutoscale(const WorkersFlags& wf, const ClientFlags& f) {
+  const bool off = wf.count == "off";
+  if (!off && !wf.count.empty())
+    return Fail(Status::InvalidArgument("workers autoscale takes --min and --max, or off"));
+  if (off != (wf.min.empty() && wf.max.empty() && wf.target_wait.empty() && wf.quiet.empty()))
+    return Fail(Status::InvalidArgument(off ? "workers autoscale off takes no other flag"
+                                            : "workers autoscale wants --min N --max M"));
+  uint32_t min = 0, max = 0;
+  uint64_t target = 0, quiet = 0;
+  if (!off) {
+    auto lo = base::ParseUint(wf.min, limits::kWorkersMax), hi = base::ParseUint(wf.max, limits::kWorkersMax);
+    if (!lo || !hi || *lo < 1 || *lo > *hi)
+      return Fail(Status::InvalidArgument("workers autoscale wants 1 <= --min <= --max <= " +
+                                          std::to_string(limits::kWorkersMax)));
+    min = static_cast<uint32_t>(*lo);
+    max = static_cast<uint32_t>(*hi);
+    for (auto [text, out] : {std::pair{&wf.target_wait, &target}, std::pair{&wf.quiet, &quiet}}) {
+      if (text->empty()) continue;
+      auto ms = ParseDurationMs(*text);
+      if (!ms.ok()) return Fail(ms.status());
+      *out = ms.value();
+    }
+  }
+  std::unique_ptr<Client> client;
+  if (Status s = Connect(f, &client); !s.ok()) return Fail(s);
+  auto r = client->SetAutoscale(min, max, target, quiet);
+  if (!r.ok()) return Fail(r.status());
+  const WorkerList& list = r.value();
+  if (f.json) {
+    nlohmann::json o{{"node", list.node}, {"workers", list.workers}, {"min", list.autoscale_min},
+                     {"max", list.autoscale_max}};
+    std::cout << o.dump() << "\n";
+  } else if (list.autoscale_min == 0) {
+    std::cout << list.node << ": autoscaling off, " << list.workers << " workers\n";
+  } else {
+    std::cout << list.node << ": " << list.workers << " workers, autoscaling between "
+              << list.autoscale_min << " and " << list.autoscale_max << "\n";
+  }
+  return kExitOk;
+}
+
 int RunWorkers(const WorkersFlags& wf, const ClientFlags& f) {
+  if (wf.action == "autoscale") return RunAutoscale(wf, f);
   if (!wf.action.empty() && wf.action != "set")
     return Fail(Status::InvalidArgument("unknown workers action '" + wf.action +
-                                        "' (want `workers` or `workers set N`)"));
+                                        "' (want `workers`, `workers set N` or `workers "
+                                        "autoscale --min N --max M`)"));
+  if (!wf.min.empty() || !wf.max.empty() || !wf.target_wait.empty() || !wf.quiet.empty())
+    return Fail(Status::InvalidArgument("--min, --max, --target-wait and --quiet go with `workers autoscale`"));
   if (wf.action.empty() && !wf.count.empty())
     return Fail(Status::InvalidArgument("a count goes with `workers set N`"));
   Result<uint32_t> n = 0u;

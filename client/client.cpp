@@ -483,6 +483,12 @@ Result<WorkerList> Client::SetWorkers(uint32_t workers) {
   return Expect<protocol::WorkerListReply>(impl_->Call(protocol::WorkersSetRequest{workers}));
 }
 
+Result<WorkerList> Client::SetAutoscale(uint32_t min, uint32_t max, uint64_t target_wait_ms,
+                                        uint64_t quiet_ms) {
+  return Expect<protocol::WorkerListReply>(
+      impl_->Call(protocol::WorkersAutoscaleRequest{min, max, target_wait_ms, quiet_ms}));
+}
+
 Result<QueueInfo> Client::SetQueue(const QueueUpdate& update) {
   auto r = Expect<protocol::QueueListReply>(impl_->Call(protocol::QueueSetRequest{update}));
   if (!r.ok()) return r.status();

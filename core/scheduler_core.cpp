@@ -29,6 +29,9 @@ Scheduler::Scheduler(SchedulerOptions options)
       external_(opt_.incarnation) {
   JOBNET_CHECK(opt_.workers >= 1 && opt_.workers <= limits::kWorkersMax);
   if (opt_.configured_workers == 0) opt_.configured_workers = opt_.workers;
+  JOBNET_CHECK(!opt_.autoscale.enabled() || (opt_.autoscale.min <= opt_.autoscale.max &&
+                                             opt_.autoscale.max <= limits::kWorkersMax));
+  autoscaler_.Configure(opt_.autoscale);
   slots_.resize(opt_.workers);
 }
 
@@ -472,6 +475,7 @@ void Scheduler::Tick(Now now) {
                now);
   }
   FireSchedules(now);
+  Autoscale(now);
   for (const PeerLeases::Seen& dead : peers_.DeclareSilentDead(mono))
     LosePeerLeases(dead.lost, dead.why, now);
   for (; peers_.FrontExpired(mono); peers_.PopFront())

@@ -32,6 +32,7 @@
 #include "core/peer_leases.hpp"
 #include "core/blob_refs.hpp"
 #include "core/worker_pool.hpp"
+#include "core/autoscaler.hpp"
 #include "core/schedules.hpp"
 #include "core/queue_set.hpp"
 #include "jobnet/status.h"
@@ -92,6 +93,8 @@ struct SchedulerOptions {
   // The configured pool size (--workers or the config file), journaled beside a `workers set`
   // size (docs/operations.md: which wins at start). 0: `workers`.
   uint32_t configured_workers = 0;
+  // Elastic workers: the pool follows the load between autoscale.min and .max (min 0: off).
+  AutoscaleSettings autoscale;
   uint64_t retention_ms = 24ull * 3600 * 1000;  // final jobs are purged after this
   uint64_t final_jobs_max = 500000;           // and when more than this many are kept
   uint64_t jobs_live_max = limits::kJobsLiveMax;
@@ -199,6 +202,11 @@ class Scheduler {
   // 1..kWorkersMax). Running jobs finish on their slots; a grow starts waiting jobs at once.
   // The size is journaled; the reply (the new worker list) waits for that.
   void SetWorkers(ReplyToken t, uint32_t workers, Now now);
+  // Turns autoscaling on with `s` (min 0: off), answers the worker list.
+  void SetAutoscale(ReplyToken t, const protocol::WorkersAutoscaleRequest& req, Now now);
+  // The machine's idle CPU share since the last sample, per mille (the actor reads /proc/stat);
+  // nullopt when it cannot be read. The autoscaler grows only with CPU to give.
+  void SetCpuIdle(std::optional<uint32_t> permille) { cpu_idle_permille_ = permille; }
   // Changes some settings of a queue (docs/architecture.md §14): journals them, passes them on
   // to the alive peers, and answers with the queue's QueueInfo.
   void SetQueue(ReplyToken t, const protocol::QueueUpdate& update, Now now);
@@ -360,6 +368,11 @@ class Scheduler {
   // Sends due deliveries, up to the in-flight limit.
   void SendDueCallbacks(Now now);
   void DispatchReady(Now now);
+  // Resizes the pool to `workers` (1..kWorkersMax, checked by the caller) and dispatches to new
+  // slots; `why` goes to the log line.
+  void ResizePool(uint32_t workers, const std::string& why, Now now);
+  // One autoscaler step (Tick).
+  void Autoscale(Now now);
   void Purge(Now now);
   uint64_t BackoffMs(const Job& job);
   // A run ended (locally, on a peer, or by lease expiry): record success or fail the attempt.
@@ -453,6 +466,8 @@ class Scheduler {
   // The peer table, this node's runs on peers and the runs it hosts (core/peer_leases.hpp).
   PeerLeases peers_;
   SlotPool pool_;
+  Autoscaler autoscaler_;
+  std::optional<uint32_t> cpu_idle_permille_;
   std::vector<Slot> slots_;  // by slot id; at least pool_.count() entries (never shrinks)
 
   std::unordered_map<uint64_t, std::vector<std::pair<ReplyToken, uint64_t>>> waiters_;  // seq -> (token, deadline)

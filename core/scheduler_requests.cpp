@@ -280,6 +280,10 @@ protocol::WorkerListReply Scheduler::WorkerList() const {
   protocol::WorkerListReply out;
   out.node = opt_.node_id;
   out.workers = pool_.size();
+  if (autoscaler_.enabled()) {
+    out.autoscale_min = autoscaler_.settings().min;
+    out.autoscale_max = autoscaler_.settings().max;
+  }
   for (uint32_t i = 0; i < pool_.count(); ++i) {
     if (!pool_.IsListed(i)) continue;
     const Slot& slot = slots_[i];
@@ -323,27 +327,79 @@ protocol::WorkerListReply Scheduler::WorkerList() const {
 
 void Scheduler::Workers(ReplyToken t) { fx_.replies.push_back(Reply{t, WorkerList()}); }
 
-void Scheduler::SetWorkers(ReplyToken t, uint32_t workers, Now now) {
-  if (workers < 1 || workers > limits::kWorkersMax)
-    return Error(t, Status::InvalidArgument("workers must be 1.." +
-                                            std::to_string(limits::kWorkersMax) + ", not " +
-                                            std::to_string(workers)));
+void Scheduler::ResizePool(uint32_t workers, const std::string& why, Now now) {
   if (workers != pool_.size())
     fx_.notes.push_back("worker pool resized from " + std::to_string(pool_.size()) + " to " +
                         std::to_string(workers) + " slots (" + std::to_string(pool_.busy()) +
-                        " busy)");
+                        " busy): " + why);
   uint32_t old = pool_.size();
   pool_.Resize(workers);
   opt_.workers = workers;  // heartbeats advertise it, HostedQueueMax follows it
   if (slots_.size() < pool_.count()) slots_.resize(pool_.count());
   for (uint32_t i = old; i < workers; ++i)
     if (!pool_.IsBusy(i)) slots_[i].since_ms = now.wall_ms;  // a new slot: idle from now
+  DispatchReady(now);  // new slots take waiting work at once
+}
+
+void Scheduler::SetWorkers(ReplyToken t, uint32_t workers, Now now) {
+  if (workers < 1 || workers > limits::kWorkersMax)
+    return Error(t, Status::InvalidArgument("workers must be 1.." +
+                                            std::to_string(limits::kWorkersMax) + ", not " +
+                                            std::to_string(workers)));
+  if (autoscaler_.enabled()) {  // a size someone chose: the pool stops following the load
+    fx_.notes.push_back("autoscaling off: `workers set " + std::to_string(workers) + "`");
+    autoscaler_.Configure({});
+  }
+  ResizePool(workers, "workers set", now);
   // Journaled even when unchanged: the configured size it is recorded against may be new.
   fx_.workers = workers;
   fx_.configured_workers = opt_.configured_workers;
   counters_[Counter::kWorkersResized]++;
-  DispatchReady(now);  // new slots take waiting work at once
   fx_.replies.push_back(Reply{t, WorkerList()});
+}
+
+void Scheduler::SetAutoscale(ReplyToken t, const protocol::WorkersAutoscaleRequest& req,
+                             Now now) {
+  if (req.min != 0 && (req.min > req.max || req.max > limits::kWorkersMax))
+    return Error(t, Status::InvalidArgument("autoscale wants 1 <= min <= max <= " +
+                                            std::to_string(limits::kWorkersMax) + ", not " +
+                                            std::to_string(req.min) + ".." +
+                                            std::to_string(req.max)));
+  for (uint64_t ms : {req.target_wait_ms, req.quiet_ms})
+    if (ms != 0 && (ms < limits::kAutoscaleMsMin || ms > limits::kAutoscaleMsMax))
+      return Error(t, Status::InvalidArgument(
+                          "autoscale's target wait and quiet period must be 10ms..24h, not " +
+                          std::to_string(ms) + " ms"));
+  AutoscaleSettings s = opt_.autoscale;  // the configured durations, unless the request names its own
+  s.min = req.min;
+  s.max = req.min == 0 ? 0 : req.max;
+  if (req.target_wait_ms != 0) s.target_wait_ms = req.target_wait_ms;
+  if (req.quiet_ms != 0) s.quiet_ms = req.quiet_ms;
+  autoscaler_.Configure(s);
+  fx_.notes.push_back(s.enabled() ? "autoscaling between " + std::to_string(s.min) + " and " +
+                                        std::to_string(s.max) + " workers"
+                                  : std::string("autoscaling off"));
+  Autoscale(now);  // a pool outside the new bounds comes back inside them at once
+  fx_.replies.push_back(Reply{t, WorkerList()});
+}
+
+void Scheduler::Autoscale(Now now) {
+  if (!autoscaler_.enabled() || draining_) return;
+  AutoscaleInput in;
+  in.mono_ms = now.mono_ms;
+  in.size = pool_.size();
+  in.busy = std::min(pool_.busy(), pool_.size());
+  in.waiting = queues_.AnyEligibleFor(LocalTypes());
+  in.cpu_idle_permille = cpu_idle_permille_;
+  std::optional<uint32_t> to = autoscaler_.Decide(in);
+  if (!to || *to == pool_.size()) return;
+  const bool grow = *to > pool_.size();
+  counters_[grow ? Counter::kAutoscaleGrown : Counter::kAutoscaleShrunk]++;
+  ResizePool(*to,
+             grow ? "autoscale: jobs waited " + std::to_string(autoscaler_.settings().target_wait_ms) +
+                        " ms with every slot busy"
+                  : "autoscale: quiet for " + std::to_string(autoscaler_.settings().quiet_ms) + " ms",
+             now);
 }
 
 }  // namespace jobnet::sched

@@ -490,10 +490,14 @@ struct Gateway::Impl {
       for (const auto& w : l->slots) slots.push_back(jsonio::WorkerSlotToJson(w));
       Json external = Json::array();
       for (const auto& w : l->external) external.push_back(jsonio::ExternalWorkerToJson(w));
+      Json autoscale = l->autoscale_min == 0
+                           ? Json(nullptr)
+                           : Json{{"min", l->autoscale_min}, {"max", l->autoscale_max}};
       Respond(req, 200, Json{{"node", l->node},
                              {"workers", l->workers},
                              {"slots", std::move(slots)},
-                             {"external", std::move(external)}});
+                             {"external", std::move(external)},
+                             {"autoscale", std::move(autoscale)}});
     });
   }
 

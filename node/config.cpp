@@ -62,6 +62,15 @@ Status NodeConfig::Validate() const {
     return Status::InvalidArgument("node id must match " + protocol::NamePattern(kNodeIdBytesMax));
   if (workers < 1 || workers > kWorkersMax)
     return Status::InvalidArgument("workers must be 1.." + to_string(kWorkersMax));
+  if ((autoscale_min != 0 || autoscale_max != 0) &&
+      (autoscale_min < 1 || autoscale_min > autoscale_max || autoscale_max > kWorkersMax))
+    return Status::InvalidArgument("autoscale_min and autoscale_max must be 1 <= min <= max <= " +
+                                   to_string(kWorkersMax));
+  if (autoscale_cpu_idle_pct > 100)
+    return Status::InvalidArgument("autoscale_cpu_idle_pct must be 0..100");
+  for (uint64_t ms : {autoscale_target_wait_ms, autoscale_quiet_ms})
+    if (ms < kAutoscaleMsMin || ms > kAutoscaleMsMax)
+      return Status::InvalidArgument("autoscale_target_wait and autoscale_quiet must be 10ms..24h");
   if (tick_ms < 1 || tick_ms > kTickMsMax)
     return Status::InvalidArgument("tick_ms must be 1.." + to_string(kTickMsMax));
   if (data.empty()) return Status::InvalidArgument("data directory is required");
@@ -549,6 +558,18 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
   if (!(s = str("log_level", &cfg->log_level)).ok()) return s;
   if (!(s = str("log_format", &cfg->log_format)).ok()) return s;
   if (!(s = num("workers", &cfg->workers)).ok()) return s;
+  if (!(s = num("autoscale_min", &cfg->autoscale_min)).ok()) return s;
+  if (!(s = num("autoscale_max", &cfg->autoscale_max)).ok()) return s;
+  if (!(s = num("autoscale_cpu_idle_pct", &cfg->autoscale_cpu_idle_pct)).ok()) return s;
+  for (auto [key, out] : {std::pair{"autoscale_target_wait", &cfg->autoscale_target_wait_ms},
+                          std::pair{"autoscale_quiet", &cfg->autoscale_quiet_ms}}) {
+    std::string text;
+    if (!(s = str(key, &text)).ok()) return s;
+    if (text.empty()) continue;
+    auto ms = ParseDurationMs(text);
+    if (!ms.ok()) return Status::InvalidArgument(std::string("config key '") + key + "': " + ms.status().message());
+    *out = ms.value();
+  }
   if (!(s = num("tick_ms", &cfg->tick_ms)).ok()) return s;
   if (!(s = num("grace_ms", &cfg->grace_ms)).ok()) return s;
   if (!(s = num("final_jobs_max", &cfg->final_jobs_max)).ok()) return s;

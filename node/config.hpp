@@ -75,6 +75,14 @@ struct NodeConfig {
   bool http_read_only = false;  // [http] read_only: the face refuses every change (403)
   std::string data = "./data/n1";
   uint32_t workers = 4;
+  // Elastic workers (docs/operations.md §13): the pool follows the load between autoscale_min
+  // and autoscale_max (0: off), growing after autoscale_target_wait of backlog and shrinking
+  // after autoscale_quiet without.
+  uint32_t autoscale_min = 0;
+  uint32_t autoscale_max = 0;
+  uint64_t autoscale_target_wait_ms = 1000;
+  uint64_t autoscale_quiet_ms = 30000;
+  uint32_t autoscale_cpu_idle_pct = 20;  // grow only while the machine has this much CPU idle
   // Security (docs/operations.md "Securing a cluster"). With principals, every ZeroMQ socket of
   // the node speaks CURVE with the keypair in key_file (made at first start; default
   // <data>/node.key), and only a principal's key gets a frame through, within its scopes.

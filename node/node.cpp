@@ -345,6 +345,11 @@ sched::SchedulerOptions MakeSchedulerOptions(const NodeConfig& config, uint32_t 
   so.node_id = config.id;
   so.workers = workers;
   so.configured_workers = config.workers;
+  so.autoscale.min = config.autoscale_min;
+  so.autoscale.max = config.autoscale_max;
+  so.autoscale.target_wait_ms = config.autoscale_target_wait_ms;
+  so.autoscale.quiet_ms = config.autoscale_quiet_ms;
+  so.autoscale.cpu_idle_min_permille = config.autoscale_cpu_idle_pct * 10;
   so.retention_ms = config.retention_ms;
   so.final_jobs_max = config.final_jobs_max;
   so.held_bytes_max = config.held_mb_max << 20;

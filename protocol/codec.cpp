@@ -193,7 +193,7 @@ struct BodyWriter {
     }
   }
   void operator()(const WorkerListReply& r) {
-    pk.pack_map(r.external.empty() ? 3 : 4);
+    pk.pack_map(3 + (r.external.empty() ? 0 : 1) + (r.autoscale_min != 0 ? 2 : 0));
     Key("node"); PackStr(pk, r.node);
     Key("workers"); pk.pack_uint32(r.workers);
     Key("slots");
@@ -207,6 +207,10 @@ struct BodyWriter {
       Key("queue"); PackStr(pk, w.queue);
       Key("type"); PackStr(pk, w.type);
       Key("since"); pk.pack_uint64(w.since_ms);
+    }
+    if (r.autoscale_min != 0) {
+      Key("autoscale_min"); pk.pack_uint32(r.autoscale_min);
+      Key("autoscale_max"); pk.pack_uint32(r.autoscale_max);
     }
     if (r.external.empty()) return;  // older readers see the same reply
     Key("external");
@@ -824,6 +828,8 @@ Status ReadWorkerList(const MapReader& r, Body* body) {
     JOBNET_TRY(sr.Uint("since", &w.since_ms));
     b.slots.push_back(std::move(w));
   }
+  JOBNET_TRY(r.Uint("autoscale_min", &b.autoscale_min));
+  JOBNET_TRY(r.Uint("autoscale_max", &b.autoscale_max));
   const auto* external = r.Find("external");
   if (external != nullptr) {
     if (external->type != msgpack::type::ARRAY ||
@@ -1047,6 +1053,7 @@ constexpr KindInfo kKinds[] = {
     {Kind::kWorkerAck, "worker_ack", ReadDescribed<WorkerAckReply>},
     {Kind::kPrincipals, "principals", ReadDescribed<PrincipalsRequest>},
     {Kind::kPrincipalList, "principal_list", ReadPrincipalList},
+    {Kind::kWorkersAutoscale, "workers_autoscale", ReadDescribed<WorkersAutoscaleRequest>},
 };
 static_assert(sizeof(kKinds) / sizeof(kKinds[0]) == std::variant_size_v<Body>,
               "one kind per body alternative");

@@ -158,6 +158,9 @@ enum class Counter : uint8_t {
   // ---- epochs on runs sent to peers, with etcd (docs/failover.md §5) ----
   kStaleEpochRefused,     // remote results and acks naming an epoch this node has not reached
   kTransportDeposedRuns,  // runs from peers refused: their owner's shard was won by another node
+  // ---- elastic workers (docs/operations.md §13) ----
+  kAutoscaleGrown,   // pool grown by the autoscaler
+  kAutoscaleShrunk,  // pool shrunk by the autoscaler
   kCount,                   // not a counter: the number of them
 };
 
@@ -298,6 +301,8 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kLoopStalls, "loop_stalls", false},
     {Counter::kStaleEpochRefused, "stale_epoch_refused", false},
     {Counter::kTransportDeposedRuns, "transport_deposed_runs", false},
+    {Counter::kAutoscaleGrown, "autoscale_grown", false},
+    {Counter::kAutoscaleShrunk, "autoscale_shrunk", false},
 }};
 inline constexpr size_t kCounterCount = kCounters.size();
 

@@ -271,6 +271,10 @@ const Fields<WorkersRequest>& Describe(const WorkersRequest*) { return NoFields<
 const Fields<QueuesRequest>& Describe(const QueuesRequest*) { return NoFields<QueuesRequest>(); }
 
 JOBNET_DESCRIBE(WorkersSetRequest, Uint("workers", &WorkersSetRequest::workers, kRequired))
+JOBNET_DESCRIBE(WorkersAutoscaleRequest, Uint("min", &WorkersAutoscaleRequest::min, kRequired),
+                Uint("max", &WorkersAutoscaleRequest::max, kRequired),
+                Uint("target_wait_ms", &WorkersAutoscaleRequest::target_wait_ms, kIfSet),
+                Uint("quiet_ms", &WorkersAutoscaleRequest::quiet_ms, kIfSet))
 JOBNET_DESCRIBE(ScheduleListRequest, Bool("local", &ScheduleListRequest::local))
 JOBNET_DESCRIBE(BulkReply, Uint("touched", &BulkReply::touched),
                 Uint("matched", &BulkReply::matched))

@@ -34,6 +34,7 @@ const Fields<TypesRequest>& Describe(const TypesRequest*);
 const Fields<WorkersRequest>& Describe(const WorkersRequest*);
 const Fields<QueuesRequest>& Describe(const QueuesRequest*);
 const Fields<WorkersSetRequest>& Describe(const WorkersSetRequest*);
+const Fields<WorkersAutoscaleRequest>& Describe(const WorkersAutoscaleRequest*);
 const Fields<ScheduleListRequest>& Describe(const ScheduleListRequest*);
 const Fields<BulkReply>& Describe(const BulkReply*);
 const Fields<Heartbeat>& Describe(const Heartbeat*);

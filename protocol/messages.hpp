@@ -94,6 +94,13 @@ struct TypesRequest {};
 struct WorkersRequest {};
 // Resizes the worker pool to `workers` (1..kWorkersMax) while the node runs.
 struct WorkersSetRequest { uint32_t workers = 0; };
+// Autoscaling on between min and max (min 0: off); 0 for a duration keeps the node's own.
+struct WorkersAutoscaleRequest {
+  uint32_t min = 0;
+  uint32_t max = 0;
+  uint64_t target_wait_ms = 0;
+  uint64_t quiet_ms = 0;
+};
 struct ScheduleAddRequest { ScheduleSpec schedule; };
 // local = only the answering node's schedules; otherwise it also asks its alive peers
 // (docs/cluster.md "Schedules"). Nodes set it on the requests they send each other.
@@ -368,7 +375,8 @@ using Body = std::variant<SubmitRequest, StatusRequest, WaitRequest, CancelReque
                           WorkerProgressRequest, WorkerCompleteRequest, WorkerFailRequest,
                           WorkerUnregisterRequest,
                           WorkerRegisteredReply, WorkerJobsReply, WorkerBeatReply,
-                          WorkerAckReply, PrincipalsRequest, PrincipalListReply>;
+                          WorkerAckReply, PrincipalsRequest, PrincipalListReply,
+                          WorkersAutoscaleRequest>;
 
 // Message kinds on the wire. Numbers are part of the protocol: never renumber.
 enum class Kind : uint8_t {
@@ -381,6 +389,7 @@ enum class Kind : uint8_t {
   kStats = 7,
   kWorkers = 10,
   kWorkersSet = 11,
+  kWorkersAutoscale = 15,
   kScheduleAdd = 12,
   kScheduleList = 13,
   kScheduleChange = 14,

@@ -60,6 +60,7 @@ Scope RequiredScope(Kind kind) {
     case Kind::kBlobPut:
       return kScopeWrite;
     case Kind::kWorkersSet:
+    case Kind::kWorkersAutoscale:
     case Kind::kScheduleAdd:
     case Kind::kScheduleChange:
     case Kind::kQueueSet:

@@ -226,6 +226,7 @@ void AddNodeSamples(Samples_t& v) {
   v.emplace_back("type_list", TypeListReply{{HandlerInfo{"echo", "any", "the payload"}}});
   v.emplace_back("workers", WorkersRequest{});
   v.emplace_back("workers_set", WorkersSetRequest{6});
+  v.emplace_back("workers_autoscale", WorkersAutoscaleRequest{1, 8, 500, 0});
   WorkerListReply wl;
   wl.node = "n1";
   wl.workers = 2;
@@ -389,6 +390,8 @@ const std::vector<std::pair<std::string, std::string>> kGoldenFrames = {
      "94010a4d80"},
     {"workers_set",
      "94010b4d81a7776f726b65727306"},
+    {"workers_autoscale",
+     "94010f4d83a36d696e01a36d617808ae7461726765745f776169745f6d73cd01f4"},
     {"worker_list",
      "9401454d83a46e6f6465a26e31a7776f726b65727302a5736c6f74739287a2696400a57374617465a462757379a87265746972696e67c3a36a6f62a56e312d3432a57175657565a6696d61676573a474797065a6726573697a65a573696e63650b87a2696401a57374617465a469646c65a87265746972696e67c2a36a6f62a0a57175657565a0a474797065a0a573696e63650c"},
     {"remote_cancel",

@@ -430,6 +430,49 @@ TEST_F(IntegrationTest, JobnetAndJobnetNodeTakeTheSameNodeCommandLines) {
   }
 }
 
+// Elastic workers on a real node: configured autoscaling grows the pool under a burst of sleep
+// jobs (a sleeping slot leaves the CPU idle), shrinks it back once they are done, and shows it in
+// `jobnet workers`; `workers autoscale` changes it live and `workers set` turns it off.
+TEST_F(IntegrationTest, AutoscaledPoolFollowsABurstAndWorkersSetTurnsItOff) {
+  std::string conf = dir_ + "/autoscale.toml";
+  std::ofstream(conf) << "autoscale_min = 1\nautoscale_max = 4\nautoscale_target_wait = \"200ms\"\n"
+                         "autoscale_quiet = \"500ms\"\n"
+                         "autoscale_cpu_idle_pct = 0\n";  // the suite may keep both cores busy
+  NodeProcess node("n1", dir_ + "/n1", 1, {"--config", conf});
+  ASSERT_TRUE(node.Start());
+  const std::string to = " --to " + node.endpoint();
+  auto pool = [&] {
+    auto r = RunCli("workers --json" + to);
+    if (r.exit_code != 0 || r.out.empty()) return -2;
+    nlohmann::json first = nlohmann::json::parse(r.out.substr(0, r.out.find('\n')), nullptr, false);
+    return first.is_object() && first.value("kind", "") == "autoscale" ? first["workers"].get<int>() : -1;
+  };
+  EXPECT_EQ(pool(), 1);
+  auto c = node.Connect();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 16; ++i) ids.push_back(c->Submit(Spec("sleep", Pack(300))).value().id);
+  EXPECT_TRUE(Eventually([&] { return pool() == 4; }, std::chrono::seconds(30)));
+  for (const auto& id : ids) {
+    auto done = c->Wait(id, 30000);
+    ASSERT_TRUE(done.ok()) << done.status().ToString();
+    EXPECT_EQ(done.value().state, protocol::JobState::kSucceeded);
+  }
+  EXPECT_TRUE(Eventually([&] { return pool() == 1; }, std::chrono::seconds(30)));
+  auto st = c->Stats();
+  ASSERT_TRUE(st.ok());
+  EXPECT_GE(st.value().counters["autoscale_grown"], 2u);  // 1 -> 2 -> 3 -> 4
+  EXPECT_GE(st.value().counters["autoscale_shrunk"], 1u);
+  // Live: new bounds bring the pool inside them at once; a bad pair is a usage error.
+  auto r = RunCli("workers autoscale --min 2 --max 3 --json" + to);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["workers"], 2);
+  EXPECT_EQ(RunCli("workers autoscale --min 3 --max 2" + to).exit_code, 2);
+  EXPECT_EQ(RunCli("workers autoscale off --min 1" + to).exit_code, 2);
+  ASSERT_EQ(RunCli("workers set 3" + to).exit_code, 0);
+  r = RunCli("workers --json" + to);
+  EXPECT_EQ(r.out.find("autoscale"), std::string::npos) << r.out;  // off: slot lines only
+}
+
 TEST_F(IntegrationTest, CliOutputContractAndExitCodes) {
   std::string data = dir_ + "/n1";
   NodeProcess node("n1", data, 2);

@@ -139,6 +139,10 @@ class Client {
   // jobs finish: their slots are listed as retiring until then. kInvalidArgument outside
   // 1..limits::kWorkersMax; kStorageFull while the node's journal disk is full.
   Result<WorkerList> SetWorkers(uint32_t workers);
+  // Lets the pool follow the load between min and max workers (min 0: off); a duration of 0
+  // keeps the node's own (docs/operations.md §13). `SetWorkers` turns it off.
+  Result<WorkerList> SetAutoscale(uint32_t min, uint32_t max, uint64_t target_wait_ms = 0,
+                                  uint64_t quiet_ms = 0);
 
   // Schedules (recurring jobs, docs/protocol.md "Schedules"). A schedule belongs to the node that
   // added it: add, remove, pause and resume act on the node this client talks to.

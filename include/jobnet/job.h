@@ -251,6 +251,9 @@ struct WorkerList {
   uint32_t workers = 0;  // the pool size (slots that take work)
   std::vector<WorkerSlot> slots;  // by id; retiring busy slots too
   std::vector<ExternalWorkerInfo> external;  // by id
+  // Autoscaling (`jobnet workers autoscale`): the pool follows the load between these; 0: off.
+  uint32_t autoscale_min = 0;
+  uint32_t autoscale_max = 0;
 };
 
 // A recurring job (`jobnet schedule add`): every tick of `cron` or of `every_ms` submits one job

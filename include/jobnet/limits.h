@@ -72,6 +72,9 @@ constexpr uint64_t kTimeoutMsDefault = 30000;
 constexpr uint64_t kDelayMsMax = 366ull * 24 * 3600 * 1000;  // about a year ahead
 constexpr uint64_t kBackoffMsDefault = 1000;
 constexpr uint64_t kBackoffMsMax = 3600ull * 1000;        // cap of one retry delay: one hour
+// The autoscaler's target wait and quiet period (docs/operations.md §13).
+constexpr uint64_t kAutoscaleMsMin = 10;
+constexpr uint64_t kAutoscaleMsMax = 24ull * 3600 * 1000;
 constexpr uint64_t kWaitTimeoutMsMax = 3600ull * 1000;
 constexpr uint64_t kWaitTimeoutMsDefault = 30000;
 
