@@ -29,7 +29,7 @@ struct SchedulerState {
   std::shared_ptr<sched::Scheduler> core;
   // The machine's idle CPU share, read at most twice a second, for the autoscaler.
   base::CpuIdle cpu;
-  std::chrono::steady_clock::time_point cpu_read_at;
+  uint64_t cpu_read_at_ms = 0;  // on the loop's steady clock (Now)
   // Read once per message: both clocks, and whether the loop stalled since the last message.
   sched::LoopClock clock{limits::kLoopStallMsMin};
   journal_writer_actor journal;
@@ -712,12 +712,12 @@ scheduler_actor::behavior_type SchedulerBehavior(Self self,
           self->state.core->ExpireWaiters(Now(self));
         } else {
           auto& st = self->state;
-          const auto at = std::chrono::steady_clock::now();
-          if (at - st.cpu_read_at >= std::chrono::milliseconds(500)) {
+          const sched::Now now = Now(self);
+          if (now.mono_ms - st.cpu_read_at_ms >= 500) {
             st.core->SetCpuIdle(st.cpu.Sample());
-            st.cpu_read_at = at;
+            st.cpu_read_at_ms = now.mono_ms;
           }
-          st.core->Tick(Now(self));
+          st.core->Tick(now);
         }
         Pump(self);
         self->delayed_send(self, std::chrono::milliseconds(self->state.config.tick_ms),

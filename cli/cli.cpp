@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "base/clock.hpp"
 #include "base/parse.hpp"
 #include "cli/cli_batch.hpp"
 #include "cli/cli_progress.hpp"
@@ -105,6 +106,14 @@ int RunBulk(const ClientFlags& f, BulkQuery q, const std::string& state) {
   ClientOptions o;
   if (Status s = Options(f, &o); !s.ok()) return Fail(s);
   return RunBulkOnEach(o, q, f.json);
+}
+
+int DurationFlag(const std::string& text, uint64_t* ms) {
+  if (text.empty()) return -1;
+  auto g = ParseDurationMs(text);
+  if (!g.ok()) return Fail(g.status());
+  *ms = g.value();
+  return -1;
 }
 
 namespace {
@@ -226,14 +235,6 @@ int WaitAll(Client& client, const ClientFlags& f, const std::vector<std::string>
   return rc;
 }
 
-// Parses an optional duration flag into *ms; a bad one is a usage error (its exit code).
-int DurationFlag(const std::string& text, uint64_t* ms) {
-  if (text.empty()) return -1;
-  auto g = ParseDurationMs(text);
-  if (!g.ok()) return Fail(g.status());
-  *ms = g.value();
-  return -1;
-}
 
 int RunSubmit(const ClientFlags& f, const std::string& type, const std::string& payload_json,
               JobSpec spec, const std::string& delay, const std::string& timeout, bool wait) {
@@ -730,9 +731,7 @@ Result<uint64_t> InstantFlag(const std::string& flag, const std::string& text) {
   if (!ago.ok())
     return Status::InvalidArgument(flag + " wants Unix milliseconds or a duration ago (90s, 2h), not '" +
                                    text + "'");
-  const uint64_t now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                 std::chrono::system_clock::now().time_since_epoch())
-                                                 .count());
+  const uint64_t now = base::WallMs();
   return now > ago.value() ? now - ago.value() : uint64_t{1};
 }
 

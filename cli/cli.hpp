@@ -47,6 +47,9 @@ struct ClientFlags {
 void AddClientFlags(CLI::App* cmd, ClientFlags* f);
 // Prints "jobnet: <status>" to stderr; returns the exit code for it.
 int Fail(const Status& s);
+// Parses an optional duration flag into *ms (left as it is when the flag is empty); -1 when it
+// is fine, else the usage error's exit code after printing it.
+int DurationFlag(const std::string& text, uint64_t* ms);
 // The client options of the flags: the endpoints (--to, else $JOBNET_ENDPOINTS, else the
 // cluster file's), --request-timeout, and the CURVE keys (--key / $JOBNET_KEY, the nodes' keys
 // from --server-key or the cluster file).

@@ -6,7 +6,6 @@
 #include <iostream>
 
 #include "base/parse.hpp"
-#include "protocol/duration.hpp"
 #include "cli/cli.hpp"
 #include "cli/json_io.hpp"
 
@@ -102,12 +101,8 @@ int RunAutoscale(const WorkersFlags& wf, const ClientFlags& f) {
                                           std::to_string(limits::kWorkersMax)));
     min = static_cast<uint32_t>(*lo);
     max = static_cast<uint32_t>(*hi);
-    for (auto [text, out] : {std::pair{&wf.target_wait, &target}, std::pair{&wf.quiet, &quiet}}) {
-      if (text->empty()) continue;
-      auto ms = ParseDurationMs(*text);
-      if (!ms.ok()) return Fail(ms.status());
-      *out = ms.value();
-    }
+    if (int rc = DurationFlag(wf.target_wait, &target); rc >= 0) return rc;
+    if (int rc = DurationFlag(wf.quiet, &quiet); rc >= 0) return rc;
   }
   std::unique_ptr<Client> client;
   if (Status s = Connect(f, &client); !s.ok()) return Fail(s);
