@@ -479,10 +479,10 @@ bool SeekForward(rocksdb::Iterator* it, const char* prefix, uint64_t seq) {
   return it->Valid() && it->key().starts_with(prefix) && it->key().size() == 10 &&
          GetFixed(it->key().data() + 2, 8) == seq;
 }
-}  // namespace
 
 // A key as Verify and the tools print it.
 std::string Hex(const std::string& key) { return rocksdb::Slice(key).ToString(true); }
+}  // namespace
 
 Status Journal::ScanJobs(const std::function<bool(ScannedJob&&)>& fn) const {
   const rocksdb::ReadOptions ro = ScanOptions();
