@@ -332,6 +332,24 @@ void Flush(Self self, bool linger_over) {
     bytes += (first ? w[n].job.spec.payload.size() : 0) + w[n].job.result().size();
     ++n;
   }
+  // A flow is journaled whole (docs/protocol.md §23): a cut never falls between two of its new
+  // jobs (consecutive writes, as their seqs are). Before the flow if something precedes it in
+  // this backlog, else after it: a flow is at most kFlowJobsMax jobs of one request frame.
+  auto same_flow = [&w](size_t a, size_t b) {
+    auto new_in_flow = [](const protocol::JobWrite& x) {
+      return !x.job.spec.flow().empty() && !x.events.empty() && x.events.front().first == 0;
+    };
+    return new_in_flow(w[a]) && new_in_flow(w[b]) && w[a].job.spec.flow() == w[b].job.spec.flow();
+  };
+  if (n > 0 && n < w.size() && same_flow(n - 1, n)) {
+    size_t start = n - 1;
+    while (start > 0 && same_flow(start - 1, start)) --start;
+    if (start > 0) {
+      n = start;
+    } else {
+      while (n < w.size() && same_flow(n - 1, n)) ++n;
+    }
+  }
   JournalBatch batch;
   if (n == w.size()) {
     batch = JournalBatch{std::move(w), std::move(st.pending.deletes), st.pending.next_seq,
@@ -465,6 +483,12 @@ void OnPeerMessage(Self self, protocol::Body& body, sched::Now now) {
     // Taken even while full: it changes no job; its record waits with the other
     // pending writes until the disk has space.
     core.OnQueueSync(*sync, now);
+  } else if (auto* watch = std::get_if<protocol::ParentWatch>(&body)) {
+    // Taken even while full: it changes no job (answers go out, watches are kept in memory).
+    core.OnParentWatch(*watch, now);
+  } else if (auto* done = std::get_if<protocol::ParentDone>(&body)) {
+    // Taken even while full: the children's changes wait with the other pending writes.
+    core.OnParentDone(*done, now);
   }
 }
 
@@ -519,6 +543,7 @@ void OnClientRequest(Self self, uint64_t token, protocol::Body& body, sched::Now
         using T = std::decay_t<decltype(req)>;
         constexpr bool kWrites = std::is_same_v<T, protocol::SubmitRequest> ||
                                  std::is_same_v<T, protocol::SubmitBatchRequest> ||
+                                 std::is_same_v<T, protocol::SubmitFlowRequest> ||
                                  std::is_same_v<T, protocol::BulkRequest> ||
                                  std::is_same_v<T, protocol::CancelRequest> ||
                                  std::is_same_v<T, protocol::RetryRequest> ||
@@ -548,6 +573,8 @@ void OnClientRequest(Self self, uint64_t token, protocol::Body& body, sched::Now
           core.Submit(token, std::move(req.spec), now);
         } else if constexpr (std::is_same_v<T, protocol::SubmitBatchRequest>) {
           core.SubmitBatch(token, std::move(req.specs), now);
+        } else if constexpr (std::is_same_v<T, protocol::SubmitFlowRequest>) {
+          core.SubmitFlow(token, std::move(req), now);
         } else if constexpr (std::is_same_v<T, protocol::BulkRequest>) {
           core.Bulk(token, req, now);
         } else if constexpr (std::is_same_v<T, protocol::TypesRequest>) {

@@ -20,6 +20,7 @@ void RunOne(const WorkItem& item, const caf::actor& report_to, OutcomeBox& outco
   ctx.cancelled = item.cancelled.get();
   ctx.config = item.config.get();
   ctx.blobs = item.config ? item.config->blobs : nullptr;
+  ctx.parents = d.parents;
   // A peer's job (seq 0) reads its inputs from, and leaves its result on, its owner.
   std::unique_ptr<protocol::BlobAccess> hosted;
   if (d.seq == 0 && ctx.blobs && item.config->hosted_blobs) {

@@ -116,8 +116,6 @@ int DurationFlag(const std::string& text, uint64_t* ms) {
   return -1;
 }
 
-namespace {
-
 // Waits for every id to reach a final state, printing each as it does. Waits are pipelined:
 // one request per id, re-sent when the node's wait window (30 s) passes. Without --json, the
 // current job's progress is shown meanwhile (cli_progress.hpp): a live bar when stdout is a
@@ -234,6 +232,8 @@ int WaitAll(Client& client, const ClientFlags& f, const std::vector<std::string>
   }
   return rc;
 }
+
+namespace {
 
 
 int RunSubmit(const ClientFlags& f, const std::string& type, const std::string& payload_json,
@@ -641,7 +641,7 @@ Runner AddNodeCommand(CLI::App* app, int (*run_node)(const NodeConfig&)) {
 
 Runner AddSubmitCommand(CLI::App* app, ClientFlags* f) {
   struct Flags {
-    std::string type, payload, delay, job_timeout, batch_file;
+    std::string type, payload, delay, job_timeout, batch_file, on_parent_failure;
     JobSpec spec;
     bool wait = false;
   };
@@ -670,6 +670,15 @@ Runner AddSubmitCommand(CLI::App* app, ClientFlags* f) {
   submit->add_option("--callback", spec.callback,
                      "POST the job's JSON to this http(s) URL when it ends (signed; the host must "
                      "be on the node's [callbacks] allow list)");
+  submit->add_option("--after", spec.depends_on,
+                     "wait for these jobs (ID[,ID...], up to " +
+                         std::to_string(limits::kParentsMax) +
+                         ", of any node) to succeed first; the job is `waiting` until then")
+      ->delimiter(',');
+  submit->add_option("--on-parent-failure", s->on_parent_failure,
+                     "with --after: a parent that ends dead or cancelled cancels this job "
+                     "(cancel, the default) or counts as done (run)")
+      ->check(CLI::IsMember({"cancel", "run"}));
   submit->add_flag("--wait", s->wait, "wait for the job to finish and print it");
   submit->add_flag("--reuse", spec.reuse,
                    "reuse a retained result of the same type and payload (a new job, already "
@@ -685,6 +694,7 @@ Runner AddSubmitCommand(CLI::App* app, ClientFlags* f) {
                                             "type, payload or --wait with it"));
       return RunSubmitBatch(*f, s->batch_file);
     }
+    s->spec.run_on_parent_failure = s->on_parent_failure == "run";
     return RunSubmit(*f, s->type, s->payload, s->spec, s->delay, s->job_timeout, s->wait);
   };
 }
@@ -784,7 +794,7 @@ Runner AddJobCommands(CLI::App* app, ClientFlags* f) {
   wait->add_option("ids", s->ids, "job ids")->required();
   AddClientFlags(wait, f);
 
-  auto* cancel = app->add_subcommand("cancel", "cancel a queued, delayed or running job");
+  auto* cancel = app->add_subcommand("cancel", "cancel a waiting, queued, delayed or running job");
   cancel->add_option("ids", s->ids, "job ids");
   cancel->add_flag("--all", s->bulk_all, "cancel every job of --queue in --state (on each --to node)");
   cancel->add_option("--queue", s->bulk.queue, "with --all: the queue");
@@ -805,7 +815,7 @@ Runner AddJobCommands(CLI::App* app, ClientFlags* f) {
 
   protocol::ListRequest& lr = s->lr;
   auto* list = app->add_subcommand("list", "list jobs");
-  list->add_option("--state", s->list_state, "queued|delayed|running|succeeded|failed|dead|cancelled");
+  list->add_option("--state", s->list_state, "waiting|queued|delayed|running|succeeded|failed|dead|cancelled");
   list->add_option("--queue", lr.queue, "only this queue");
   list->add_option("--type", lr.type, "only jobs of this type");
   list->add_option("--limit", lr.limit,
@@ -884,6 +894,7 @@ int Main(int argc, char** argv, int (*run_node)(const NodeConfig&)) {
   runners.push_back(AddBlobCommands(&app));
   runners.push_back(AddSubmitCommand(&app, &f));
   runners.push_back(AddJobCommands(&app, &f));
+  runners.push_back(AddFlowCommands(&app, &f));
   auto* stats = app.add_subcommand("stats", "node statistics");
   AddClientFlags(stats, &f);
   auto* nodes = app.add_subcommand("nodes", "the node and its peers: state, capacity, queue depth");

@@ -50,6 +50,10 @@ int Fail(const Status& s);
 // Parses an optional duration flag into *ms (left as it is when the flag is empty); -1 when it
 // is fine, else the usage error's exit code after printing it.
 int DurationFlag(const std::string& text, uint64_t* ms);
+// Waits for every id to reach a final state, printing each as it does (`jobnet wait`); the exit
+// code of the worst outcome.
+int WaitAll(Client& client, const ClientFlags& f, const std::vector<std::string>& ids,
+            uint32_t request_ms);
 // The client options of the flags: the endpoints (--to, else $JOBNET_ENDPOINTS, else the
 // cluster file's), --request-timeout, and the CURVE keys (--key / $JOBNET_KEY, the nodes' keys
 // from --server-key or the cluster file).
@@ -73,6 +77,10 @@ int Main(int argc, char** argv, int (*run_node)(const NodeConfig&));
 // `jobnet blob put|get` and `jobnet result` (cli_blobs.cpp): adds them to `app`; the returned
 // function runs the one that was parsed, or returns -1 if none was.
 std::function<int()> AddBlobCommands(CLI::App* app);
+
+// `jobnet flow submit FILE | show ID` (cli_flows.cpp): adds them to `app`; the returned
+// function runs the one that was parsed, or returns -1 if none was.
+std::function<int()> AddFlowCommands(CLI::App* app, ClientFlags* f);
 
 // `jobnet workers [set N]` (cli_workers.cpp).
 struct WorkersFlags {

@@ -375,6 +375,18 @@ Result<SubmitResult> Client::Submit(const JobSpec& spec) {
 Result<JobInfo> Client::GetStatus(const std::string& id, bool history) {
   return ExpectJob(impl_->Call(protocol::StatusRequest{id, history}));
 }
+Result<FlowResult> Client::SubmitFlow(const std::vector<FlowJob>& jobs) {
+  if (jobs.empty() || jobs.size() > limits::kFlowJobsMax)
+    return Status::InvalidArgument("a flow holds 1.." + std::to_string(limits::kFlowJobsMax) +
+                                   " jobs, not " + std::to_string(jobs.size()));
+  for (const FlowJob& j : jobs)
+    if (Status v = protocol::Validate(j.spec); !v.ok())
+      return Status(v.code(), "job '" + j.name + "': " + v.message());
+  auto r = Expect<protocol::FlowAcceptedReply>(impl_->Call(protocol::SubmitFlowRequest{jobs}));
+  if (!r.ok()) return r.status();
+  return std::move(r.value().flow);
+}
+
 Result<std::vector<BatchItemResult>> Client::SubmitBatch(const std::vector<JobSpec>& specs) {
   if (specs.empty() || specs.size() > limits::kBatchSpecsMax)
     return Status::InvalidArgument("a batch holds 1.." + std::to_string(limits::kBatchSpecsMax) +

@@ -172,6 +172,55 @@ Result<std::vector<Result<JobSpec>>> BatchFromJsonText(const std::string& text) 
   return out;
 }
 
+Result<std::vector<FlowJob>> FlowFromJsonText(const std::string& text) {
+  DepthGuard guard;
+  guard.depth_max = limits::kPayloadDepthMax + limits::kJsonSpecEnvelopeDepthMax;
+  nlohmann::json body;
+  if (Status s = ParseGuarded(text, &guard, &body); !s.ok()) return s;
+  if (guard.cut()) return TooDeep("the flow", guard.depth_max);
+  if (!body.is_object() || !body.contains("jobs") || !body["jobs"].is_object() ||
+      body["jobs"].empty())
+    return Status::InvalidArgument(
+        "a flow is {\"jobs\": {\"name\": {job spec, \"after\": [names]}, ...}}");
+  for (auto it = body.begin(); it != body.end(); ++it)
+    if (it.key() != "jobs")
+      return Status::InvalidArgument("unknown field '" + it.key() + "' in a flow (known: jobs)");
+  const nlohmann::json& jobs = body["jobs"];
+  if (jobs.size() > limits::kFlowJobsMax)
+    return Status::TooLarge("a flow holds at most " + std::to_string(limits::kFlowJobsMax) +
+                            " jobs, not " + std::to_string(jobs.size()));
+  std::vector<FlowJob> out;
+  out.reserve(jobs.size());
+  for (auto it = jobs.begin(); it != jobs.end(); ++it) {
+    FlowJob job;
+    job.name = it.key();
+    nlohmann::json spec = it.value();
+    auto named = [&job](const Status& s) {
+      return Status(s.code(), "job '" + job.name.substr(0, 80) + "': " + s.message());
+    };
+    if (spec.is_object() && spec.contains("after")) {
+      const nlohmann::json& after = spec["after"];
+      if (!after.is_array() || after.size() > limits::kParentsMax)
+        return named(Status::InvalidArgument("after must be an array of at most " +
+                                             std::to_string(limits::kParentsMax) + " names"));
+      for (const auto& a : after) {
+        if (!a.is_string()) return named(Status::InvalidArgument("each of after must be a name"));
+        job.after.push_back(a.get<std::string>());
+      }
+      spec.erase("after");
+    }
+    auto checked = CheckedSpec(spec);
+    if (!checked.ok()) return named(checked.status());
+    job.spec = std::move(checked.value());
+    out.push_back(std::move(job));
+  }
+  return out;
+}
+
+nlohmann::json FlowResultToJson(const FlowResult& r) {
+  return nlohmann::json{{"flow", r.flow}, {"ids", r.ids}};
+}
+
 std::string JsonValueToMsgpack(const nlohmann::json& value) {
   std::vector<uint8_t> bytes = nlohmann::json::to_msgpack(value);
   return std::string(bytes.begin(), bytes.end());
@@ -245,6 +294,11 @@ nlohmann::json JobToJson(const JobInfo& j) {
         j.callback_error.empty() ? nlohmann::json(nullptr) : nlohmann::json(j.callback_error);
   }
   if (!j.reused_from.empty()) o["reused_from"] = j.reused_from;  // result reuse
+  if (!j.depends_on.empty()) {  // dependencies
+    o["depends_on"] = j.depends_on;
+    o["on_parent_failure"] = j.run_on_parent_failure ? "run" : "cancel";
+    if (j.state == JobState::kWaiting) o["parents_waiting"] = j.parents_waiting;
+  }
   // The current (or last) run's progress: 0..100 (100 once succeeded), and its message.
   o["progress"] = j.progress;
   o["progress_message"] = j.progress_message;
@@ -404,13 +458,27 @@ Result<JobSpec> JobSpecFromJson(const nlohmann::json& j) {
     } else if (k == "reuse") {
       if (!v.is_boolean()) return Status::InvalidArgument("reuse must be true or false");
       spec.reuse = v.get<bool>();
+    } else if (k == "depends_on") {
+      if (!v.is_array() || v.size() > limits::kParentsMax)
+        return Status::InvalidArgument("depends_on must be an array of at most " +
+                                       std::to_string(limits::kParentsMax) + " job ids");
+      for (const auto& id : v) {
+        auto s = String("each of depends_on", id);
+        if (!s.ok()) return s.status();
+        spec.depends_on.push_back(s.value());
+      }
+    } else if (k == "on_parent_failure") {
+      if (v != "cancel" && v != "run")
+        return Status::InvalidArgument("on_parent_failure must be \"cancel\" or \"run\"");
+      spec.run_on_parent_failure = v == "run";
     } else if (Status s; DerivedFromJson(k, v, &spec, &s)) {
       if (!s.ok()) return s;
     } else {
       return Status::InvalidArgument(
           "unknown field '" + k +
           "' in job spec (known: type, payload, queue, priority, delay, run_at, max_attempts, "
-          "backoff, timeout, key, callback, reuse" + DerivedKeys() + ")");
+          "backoff, timeout, key, callback, reuse, depends_on, on_parent_failure" +
+          DerivedKeys() + ")");
     }
   }
   return spec;

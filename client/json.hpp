@@ -70,6 +70,12 @@ Result<JobSpec> JobSpecFromJsonText(const std::string& text);
 // whole body fails (kInvalidArgument, kTooLarge over kBatchSpecsMax) only when it is not such a
 // list.
 Result<std::vector<Result<JobSpec>>> BatchFromJsonText(const std::string& text);
+// A flow (POST /api/flows, `jobnet flow submit`): {"jobs": {"name": {job spec as above, plus
+// "after": [names of the flow's jobs it waits for]}, ...}}, 1 to limits::kFlowJobsMax jobs.
+// A flow is taken whole: any bad job fails it, naming the job.
+Result<std::vector<FlowJob>> FlowFromJsonText(const std::string& text);
+// {"flow": "<id of its first job>", "ids": {"name": "<job id>", ...}}.
+nlohmann::json FlowResultToJson(const FlowResult& r);
 
 // One event of the job event stream, as `jobnet events --json` prints it and as the `data:` of
 // GET /api/events: seq, id, state, queue, type, at (Unix ms), attempt, plus node (into

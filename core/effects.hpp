@@ -32,6 +32,7 @@ struct Dispatch {
   std::string payload;
   uint32_t attempt = 0;
   uint64_t timeout_ms = 0;
+  std::string parents;  // its parents' results (msgpack map id -> result), or nil/empty: none
 };
 
 // A one-way message to the peer on link `link` (RemoteRun, RemoteResult).

@@ -157,6 +157,9 @@ void Scheduler::Unindex(const Job& job) {
       queues_.RunEnded(job.spec.queue);
       break;
     }
+    case JobState::kWaiting:
+      parents_waiting_.erase(job.seq);  // its entries in children_ are skipped when found
+      break;
     default:
       break;
   }
@@ -198,6 +201,9 @@ void Scheduler::RecoverJob(Job j, Now now) {
       Enqueue(job, now);
       MaybeDropPayload(job, now);
       break;
+    case JobState::kWaiting:
+      recovered_waiting_.push_back(job.seq);  // linked once its parents are in
+      break;
     case JobState::kRunning: {
       recovered_running_.emplace_back(job.order, job.seq);  // its run died with the node
       // If it ran on a peer, that run may still end there and report: its result is taken
@@ -230,6 +236,19 @@ void Scheduler::FinishRecovery(uint64_t next_seq, Now now) {
   }
   recovered_running_.clear();
   recovered_running_.shrink_to_fit();
+  for (uint64_t seq : recovered_waiting_) {
+    Job& job = jobs_.At(seq);
+    std::string failed;
+    parents_waiting_[seq] = LinkParents(job, &failed);
+    if (!failed.empty()) {
+      counters_[Counter::kDependentsCancelled]++;
+      CancelJob(job, now, "cancelled: " + failed, failed);
+    } else if (parents_waiting_[seq] == 0) {
+      ReleaseChild(job, now);  // its parents ended in the write that lost its release
+    }
+  }
+  recovered_waiting_.clear();
+  recovered_waiting_.shrink_to_fit();
   counters_[Counter::kRecoveredJobs] = jobs_.size();
   for (Slot& slot : slots_) slot.since_ms = now.wall_ms;  // idle since the node started
   DispatchReady(now);
@@ -241,7 +260,7 @@ void Scheduler::Recover(std::vector<Job> jobs, uint64_t next_seq, Now now) {
   FinishRecovery(next_seq, now);
 }
 
-Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, Now now) {
+Status Scheduler::CheckSpec(const JobSpec& spec) {
   if (draining_) return Status::Draining("node " + opt_.node_id + " is shutting down");
   jobnet::Status s = protocol::Validate(spec);
   if (!s.ok()) return s;
@@ -256,10 +275,13 @@ Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, Now now) {
       return s;
     }
   }
-  if (!spec.callback.empty()) {
-    s = opt_.callbacks.allow.Check(spec.callback);
-    if (!s.ok()) return s;
-  }
+  if (!spec.callback.empty()) return opt_.callbacks.allow.Check(spec.callback);
+  return Status::OK();
+}
+
+Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, Now now) {
+  jobnet::Status s = CheckSpec(spec);
+  if (!s.ok()) return s;
   if (!spec.key.empty()) {
     auto it = by_key_.find(spec.key);
     if (it != by_key_.end()) {
@@ -301,18 +323,35 @@ Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, Now now) {
   if (!spec.callback.empty() && callbacks_pending() >= opt_.callbacks.pending_max)
     return Status::Overloaded("node has " + std::to_string(callbacks_pending()) +
                               " callback deliveries pending, its limit");
+  if (!spec.depends_on.empty()) {
+    s = CheckParents(spec);
+    if (!s.ok()) return s;
+  }
   Job& job = NewJob(std::move(spec), now);
   if (!content_key.empty()) {
     reuse_[content_key] = job.seq;
     job.rare.mut().reuse_key = std::move(content_key);
   }
   held_bytes_ += job.spec.payload.size() + job.result().size();
+  counters_[Counter::kSubmitted]++;
+  CountQueueTotal(job.spec.queue, kSubmittedSlot);
+  std::string failed;
+  uint32_t waiting = job.spec.depends_on().empty() ? 0 : LinkParents(job, &failed);
+  if (waiting != 0 || !failed.empty()) {
+    parents_waiting_[job.seq] = waiting;
+    SetState(job, JobState::kWaiting, now,
+             "submitted: waits for " + std::to_string(waiting) + " of " +
+                 std::to_string(job.spec.depends_on().size()) + " parents");
+    if (!failed.empty()) {
+      counters_[Counter::kDependentsCancelled]++;
+      CancelJob(job, now, "cancelled: " + failed, failed);
+    }
+    return Answer(job, /*duplicate=*/false);
+  }
   job.run_at_ms = job.spec.run_at_ms > now.wall_ms ? job.spec.run_at_ms : 0;
   SetState(job, job.run_at_ms != 0 ? JobState::kDelayed : JobState::kQueued, now, "submitted");
   Enqueue(job, now);
   MaybeDropPayload(job, now);
-  counters_[Counter::kSubmitted]++;
-  CountQueueTotal(job.spec.queue, kSubmittedSlot);
   return Answer(job, /*duplicate=*/false);
 }
 
@@ -356,7 +395,7 @@ Result<protocol::AcceptedReply> Scheduler::AdmitReused(JobSpec spec, const Job& 
   // Two events, as for any job (a job starts queued): its submit, and its end.
   SetState(job, JobState::kQueued, now, "submitted with reuse");
   SetState(job, JobState::kSucceeded, now, "succeeded: result reused from job " + from);
-  Finish(job);
+  Finish(job, now);
   counters_[Counter::kSubmitted]++;
   CountQueueTotal(job.spec.queue, kSubmittedSlot);
   counters_[Counter::kReused]++;
@@ -366,6 +405,8 @@ Result<protocol::AcceptedReply> Scheduler::AdmitReused(JobSpec spec, const Job& 
 }
 
 void Scheduler::Submit(ReplyToken t, JobSpec spec, Now now) {
+  if (!spec.flow.empty() || !spec.flow_name.empty())
+    return Error(t, NodeSetsFlow());
   auto r = Admit(std::move(spec), now);
   if (!r.ok()) return Error(t, r.status());
   fx_.replies.push_back(Reply{t, std::move(r.value())});
@@ -382,6 +423,8 @@ void Scheduler::SubmitBatch(ReplyToken t, std::vector<protocol::BatchSpec> specs
     BatchItemResult item;
     if (!b.decoded.ok()) {
       item.status = b.decoded;
+    } else if (!b.spec.flow.empty() || !b.spec.flow_name.empty()) {
+      item.status = NodeSetsFlow();
     } else {
       auto r = Admit(std::move(b.spec), now);
       if (r.ok()) {
@@ -476,6 +519,8 @@ void Scheduler::Tick(Now now) {
   }
   FireSchedules(now);
   Autoscale(now);
+  // Parents on peers: asked again now and then, in case a watch or its answer was lost.
+  if (!remote_children_.empty() && now.mono_ms >= watch_resend_mono_ms_) SendWatches("", now);
   for (const PeerLeases::Seen& dead : peers_.DeclareSilentDead(mono))
     LosePeerLeases(dead.lost, dead.why, now);
   for (; peers_.FrontExpired(mono); peers_.PopFront())
@@ -535,10 +580,13 @@ uint64_t Scheduler::NextDeadlineMs() const {
   d = std::min(d, schedules_.NextDeadlineMs());
   if (!callback_due_.empty()) d = std::min(d, callback_due_.begin()->first);
   for (const auto& [seq, due] : running_held_) d = std::min(d, due);
+  if (!remote_children_.empty()) d = std::min(d, watch_resend_mono_ms_);
   return d;
 }
 
 Effects Scheduler::TakeEffects() {
+  for (const auto& [owner, ids] : new_watches_) SendWatchFrames(owner, ids);
+  new_watches_.clear();
   // A progress report shows the run to the event stream: its `running` record goes first.
   for (uint64_t seq : progress_dirty_) running_held_.erase(seq);
   for (uint64_t seq : progress_dirty_) {

@@ -74,6 +74,10 @@ inline constexpr TransitionTable kLegalTransitions = [] {
     allow(s, JobState::kCancelled);  // cancel
   for (JobState s : {JobState::kDead, JobState::kFailed, JobState::kCancelled})
     allow(s, JobState::kQueued);  // retry
+  // Dependencies: every parent finished (queued, or delayed by its run_at), or one failed.
+  allow(JobState::kWaiting, JobState::kQueued);
+  allow(JobState::kWaiting, JobState::kDelayed);
+  allow(JobState::kWaiting, JobState::kCancelled);
   return t;
 }();
 constexpr bool IsLegalTransition(JobState from, JobState to) {
@@ -81,7 +85,7 @@ constexpr bool IsLegalTransition(JobState from, JobState to) {
 }
 // A job's first state, when it is submitted.
 constexpr bool IsLegalInitialState(JobState s) {
-  return s == JobState::kQueued || s == JobState::kDelayed;
+  return s == JobState::kQueued || s == JobState::kDelayed || s == JobState::kWaiting;
 }
 static_assert(!IsLegalTransition(JobState::kSucceeded, JobState::kQueued),
               "a succeeded job has dropped its payload: it can never run again");
@@ -178,6 +182,10 @@ class Scheduler {
   // answered together in one BatchAcceptedReply (in spec order); their writes join one group
   // commit.
   void SubmitBatch(ReplyToken t, std::vector<protocol::BatchSpec> specs, Now now);
+  // A whole graph (docs/protocol.md §23): every job is checked first, then all are made in
+  // parent-before-child order with consecutive ids, in one journal write; or none is, and the
+  // error names the job. Answers FlowAcceptedReply.
+  void SubmitFlow(ReplyToken t, protocol::SubmitFlowRequest req, Now now);
   // Starts a bulk retry or cancel over one queue. It changes at most kBulkJobsPerTurnMax jobs
   // per call of ContinueBulk (the owner calls it again while HasBulkWork()), and answers with a
   // BulkReply once it has been through every job.
@@ -256,6 +264,10 @@ class Scheduler {
   void AcceptRemoteRun(const protocol::RemoteRun& run, Now now);
   // The outcome of one of this node's jobs that ran on a peer.
   void OnRemoteResult(const protocol::RemoteResult& res, Now now);
+  // Dependencies across nodes (core/scheduler_deps.cpp): a peer's children wait for jobs of
+  // this node, and a peer answers about the parents of this node's children.
+  void OnParentWatch(const protocol::ParentWatch& w, Now now);
+  void OnParentDone(const protocol::ParentDone& d, Now now);
   // A peer received one of this node's runs and started it.
   void OnRemoteAck(const protocol::RemoteAck& ack, Now now);
   // The owner of a run hosted here cancelled its job: stop the run (or drop it unstarted).
@@ -291,6 +303,9 @@ class Scheduler {
   uint64_t live_jobs() const { return live_jobs_; }
   uint64_t held_bytes() const { return held_bytes_; }
   size_t waiter_count() const { return waiter_deadlines_.size(); }
+  // Jobs waiting for parents, and the parents on peers they wait for.
+  size_t waiting_jobs() const { return parents_waiting_.size(); }
+  size_t remote_parents() const { return remote_children_.size(); }
   // Deliveries waiting for their next try or in flight.
   size_t callbacks_pending() const { return callback_due_.size() + callback_in_flight_.size(); }
   uint64_t NextDeadlineMs() const;  // earliest timer, UINT64_MAX if none
@@ -323,6 +338,11 @@ class Scheduler {
   // same content key is answered with a new job holding a copy of its result (AdmitReused),
   // and a waiting or running one is answered with itself (coalesced) instead of a new job.
   Result<protocol::AcceptedReply> Admit(protocol::JobSpec spec, Now now);
+  // The checks of a spec that need no state of jobs: draining, bounds, type, payload, callback.
+  Status CheckSpec(const protocol::JobSpec& spec);
+  static Status NodeSetsFlow() {
+    return Status::InvalidArgument("flow and flow_name are set by the node, for submit_flow");
+  }
   // A new job (seq, id, key) in jobs_, with its delay resolved; not yet counted or in a state.
   Job& NewJob(protocol::JobSpec spec, Now now);
   // A new job that is already succeeded with a copy of `earlier`'s result.
@@ -330,7 +350,39 @@ class Scheduler {
                                               Now now);
   // The state changes of retry and cancel, for one job already checked to allow them.
   void RetryJob(Job& job, Now now, const std::string& why);
-  void CancelJob(Job& job, Now now, const std::string& why);
+  // `error` is the job's error from now on ("cancelled", or why a parent's end cancelled it).
+  void CancelJob(Job& job, Now now, const std::string& why,
+                 const std::string& error = "cancelled");
+  // ---- dependencies (core/scheduler_deps.cpp, docs/architecture.md "Dependencies") ----
+  // Whether every parent a spec names may be waited for: this node's (it must hold it) or a
+  // peer's (the peer must be known; whether it holds the job is learnt from its answer).
+  Status CheckParents(const JobSpec& spec) const;
+  // Links a new (or recovered) waiting job to its parents that have not finished, and answers
+  // how many those are; `failed` gets the first parent that ended other than succeeded (and
+  // does not count for a job that runs on a parent's failure) or is gone. Remote parents are
+  // counted as unfinished and watched.
+  uint32_t LinkParents(Job& job, std::string* failed);
+  // A waiting job's parents all finished: it queues (or waits for its run_at).
+  void ReleaseChild(Job& job, Now now);
+  // `parent` (of this node, or a peer's) ended in `state` (`missing`: it does not exist):
+  // its waiting children are released, counted down or cancelled. Children cancelled in turn
+  // end their own children in the same loop, never by recursion (a chain of 10,000 is fine).
+  void ParentEnded(std::vector<uint64_t> children, const std::string& parent, JobState state,
+                   bool missing, const std::string& error, const std::string& result, Now now);
+  // A job of this node became final: its children here, and the peers watching it, hear it.
+  void TellChildren(const Job& job, Now now);
+  // Sends parent_watch for the unfinished remote parents of this node's waiting children, to
+  // the owner `node` only, or (empty) to every alive owner; drops children no longer waiting.
+  void SendWatches(const std::string& node, Now now);
+  // parent_watch frames for `ids`, parents owned by `owner`, if it is alive.
+  void SendWatchFrames(const std::string& owner, const std::vector<std::string>& ids);
+  // The parent_done frame about `job` (final) or about a job this node does not hold.
+  protocol::ParentDone DoneOf(const std::string& id, const Job* job) const;
+  // A run's parents' results: a msgpack map of parent id to result, in depends_on order; nil
+  // for a job without.
+  static std::string ParentsOf(const Job& job);
+  // The JobInfo of a job with what only the scheduler knows (its parents still waited for).
+  JobInfo InfoOf(const Job& job) const;
   void Enqueue(Job& job, Now now);  // into its queue's ready jobs or delayed, by run_at
   // A delayed job waits out a backoff (due on the steady clock) rather than a delay its user
   // named (due on the wall clock): it has run before.
@@ -359,7 +411,7 @@ class Scheduler {
   // cannot be read fails the attempt the run would have been (false): the job retries or dies
   // by its own backoff and max_attempts.
   bool PayloadForRun(Job& job, Now now);
-  void Finish(Job& job);         // notify waiters, start its callback, track for retention
+  void Finish(Job& job, Now now);       // notify waiters, start its callback, track for retention
   // The job just became final: its callback's delivery becomes pending (journaled with the
   // final state), or failed at once when limits are reached.
   void StartCallback(Job& job);
@@ -505,6 +557,33 @@ class Scheduler {
   std::unordered_map<uint64_t, uint64_t> running_held_;
   // New jobs whose first write takes their payload away (MaybeDropPayload); empty between turns.
   std::set<uint64_t> drop_on_write_;
+  // ---- dependencies ----
+  // Waiting jobs -> their parents that have not finished.
+  std::unordered_map<uint64_t, uint32_t> parents_waiting_;
+  // This node's unfinished jobs -> the seqs of the waiting jobs here that named them (entries
+  // of jobs that stopped waiting are skipped when the parent ends).
+  std::unordered_map<uint64_t, std::vector<uint64_t>> children_;
+  // Parents on peers, by id -> this node's waiting children.
+  std::unordered_map<std::string, std::vector<uint64_t>> remote_children_;
+  // This node's unfinished jobs that peers' children wait for -> those peers (node ids).
+  std::unordered_map<uint64_t, std::set<std::string>> watchers_;
+  size_t watcher_count_ = 0;  // (parent, peer) pairs in watchers_, at most kParentWatchersMax
+  uint64_t watch_resend_mono_ms_ = 0;
+  // Remote parents first named in this turn, by owner: watched at TakeEffects.
+  std::map<std::string, std::vector<std::string>> new_watches_;
+  // Parent ends still to apply (ParentEnded's loop) and whether that loop runs.
+  struct ParentEnd {
+    std::vector<uint64_t> children;
+    std::string parent;
+    JobState state = JobState::kSucceeded;
+    bool missing = false;
+    std::string error;
+    std::string result;
+  };
+  std::deque<ParentEnd> parent_ends_;
+  bool ending_parents_ = false;
+  // Recovered waiting jobs: FinishRecovery links them once every job is in.
+  std::vector<uint64_t> recovered_waiting_;
   // Recovered jobs that were running, by (order, seq): FinishRecovery interrupts them once every
   // job is in, so their new enqueue order comes after all the recovered ones.
   std::vector<std::pair<uint64_t, uint64_t>> recovered_running_;

@@ -51,7 +51,10 @@ void Scheduler::LosePeerLeases(const PeerLeases::Lost& lost, const std::string& 
 void Scheduler::OnHeartbeat(const protocol::Heartbeat& hb, Now now) {
   for (const PeerLeases::Seen& seen : peers_.OnHeartbeat(hb, now)) {
     LosePeerLeases(seen.lost, seen.why, now);  // its restart lost them
-    if (seen.sync) SyncQueuesTo(seen.link);
+    if (seen.sync) {  // it was down or restarted: it forgot what it was told
+      SyncQueuesTo(seen.link);
+      SendWatches(peers_.peer(seen.link).node, now);
+    }
   }
   DispatchReady(now);
 }
@@ -81,7 +84,7 @@ void Scheduler::HostRun(const protocol::RemoteRun& run, Now now) {
   slot.hosted_deadline_ms = now.mono_ms + run.timeout_ms;
   peers_.AddDeadline(slot.hosted_deadline_ms, slot_no, slot.lease);
   fx_.dispatches.push_back(Dispatch{slot_no, slot.lease, 0, run.id, run.type, run.payload,
-                                    run.attempt, run.timeout_ms});
+                                    run.attempt, run.timeout_ms, run.parents});
 }
 
 void Scheduler::OnRemoteResult(const protocol::RemoteResult& res, Now now) {

@@ -79,7 +79,7 @@ void Scheduler::FireSchedules(Now now) {
 void Scheduler::StatusOf(ReplyToken t, const std::string& id, bool history) {
   Job* job = Lookup(id, t);
   if (job == nullptr) return;
-  JobInfo info = job->Info();
+  JobInfo info = InfoOf(*job);
   if (history) {
     info.history = job->rare.get().history;
     info.history_dropped = job->rare.get().history_dropped;
@@ -91,7 +91,7 @@ void Scheduler::Wait(ReplyToken t, const std::string& id, uint64_t timeout_ms, N
   Job* job = Lookup(id, t);
   if (job == nullptr) return;
   if (protocol::IsFinal(job->state)) {
-    fx_.replies.push_back(Reply{t, protocol::JobReply{job->Info()}});
+    fx_.replies.push_back(Reply{t, protocol::JobReply{InfoOf(*job)}});
     return;
   }
   if (waiter_deadlines_.size() >= opt_.waiters_max)
@@ -111,10 +111,10 @@ void Scheduler::Cancel(ReplyToken t, const std::string& id, Now now) {
     return Error(t, Status::Conflict("job " + id + " is already " +
                                      protocol::JobStateName(job->state)));
   CancelJob(*job, now, "cancelled by request");
-  fx_.replies.push_back(Reply{t, protocol::JobReply{job->Info()}});
+  fx_.replies.push_back(Reply{t, protocol::JobReply{InfoOf(*job)}});
 }
 
-void Scheduler::CancelJob(Job& job, Now now, const std::string& why) {
+void Scheduler::CancelJob(Job& job, Now now, const std::string& why, const std::string& error) {
   if (job.state == JobState::kRunning) {
     uint64_t lease = running_.at(job.seq).first;
     fx_.cancels.push_back(lease);  // stop a local run; a late result is ignored either way
@@ -130,9 +130,9 @@ void Scheduler::CancelJob(Job& job, Now now, const std::string& why) {
   }
   Unindex(job);
   job.finished_at_ms = now.wall_ms;
-  job.set_error("cancelled");
+  job.set_error(error);
   SetState(job, JobState::kCancelled, now, why);
-  Finish(job);
+  Finish(job, now);
   counters_[Counter::kCancelled]++;
 }
 
@@ -147,7 +147,7 @@ void Scheduler::Retry(ReplyToken t, const std::string& id, Now now) {
   if (live_jobs_ >= opt_.jobs_live_max)
     return Error(t, Status::Overloaded("node holds too many unfinished jobs"));
   RetryJob(*job, now, "retried by request");
-  fx_.replies.push_back(Reply{t, protocol::JobReply{job->Info()}});
+  fx_.replies.push_back(Reply{t, protocol::JobReply{InfoOf(*job)}});
   DispatchReady(now);
 }
 
@@ -245,7 +245,7 @@ void Scheduler::List(ReplyToken t, const protocol::ListRequest& req) {
     size_t size = j.result().size() + j.error().size() + 256;
     if (!out.jobs.empty() && bytes + size > limits::kReplyFrameBytesMax / 2) break;
     bytes += size;
-    out.jobs.push_back(j.Info());
+    out.jobs.push_back(InfoOf(j));
   }
   fx_.replies.push_back(Reply{t, std::move(out)});
 }

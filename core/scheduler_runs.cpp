@@ -36,18 +36,19 @@ void Scheduler::FailRun(Job& job, const std::string& error, Now now) {
     job.finished_at_ms = now.wall_ms;
     SetState(job, JobState::kDead, now, "dead after " + std::to_string(job.attempts) +
                                                " attempts: " + job.error());
-    Finish(job);
+    Finish(job, now);
     counters_[Counter::kDead]++;
   }
 }
 
-void Scheduler::Finish(Job& job) {
+void Scheduler::Finish(Job& job, Now now) {
   JOBNET_CHECK(protocol::IsFinal(job.state));
   finished_.emplace(job.finished_at_ms, job.seq);
   StartCallback(job);
+  TellChildren(job, now);
   auto it = waiters_.find(job.seq);
   if (it == waiters_.end()) return;
-  JobInfo info = job.Info();
+  JobInfo info = InfoOf(job);
   for (auto [t, deadline] : it->second) {
     fx_.replies.push_back(Reply{t, protocol::JobReply{info}});
     waiter_deadlines_.erase({deadline, t, job.seq});
@@ -88,7 +89,7 @@ void Scheduler::EndRun(Job& job, uint64_t lease, bool ok, const std::string& res
     job.clear_error();
     job.finished_at_ms = now.wall_ms;
     SetState(job, JobState::kSucceeded, now, "succeeded");
-    Finish(job);
+    Finish(job, now);
     counters_[Counter::kSucceeded]++;
   } else {
     counters_[Counter::kFailedAttempts]++;
@@ -147,7 +148,7 @@ void Scheduler::InterruptRun(Job& job, const std::string& why, Now now) {
   } else {
     job.finished_at_ms = now.wall_ms;
     SetState(job, JobState::kDead, now, why);
-    Finish(job);
+    Finish(job, now);
     counters_[Counter::kDead]++;
   }
 }
@@ -195,7 +196,8 @@ void Scheduler::DispatchReady(Now now) {
     if (opt_.running_write_delay_ms > 0 && dirty_[job.seq].size() == 1)
       running_held_[job.seq] = now.mono_ms + opt_.running_write_delay_ms;
     fx_.dispatches.push_back(Dispatch{slot_no, lease, job.seq, job.id, job.spec.type,
-                                      job.spec.payload, job.attempts, job.spec.timeout_ms});
+                                      job.spec.payload, job.attempts, job.spec.timeout_ms,
+                                      ParentsOf(job)});
     TrackRun(job, lease, now.mono_ms + job.spec.timeout_ms);
   }
   if (external_.AnyPolls()) ServePolls(now);
@@ -222,6 +224,7 @@ void Scheduler::DispatchReady(Now now) {
     run.payload = job.spec.payload;
     run.attempt = job.attempts;
     run.timeout_ms = job.spec.timeout_ms;
+    run.parents = ParentsOf(job);
     counters_[Counter::kRemoteDispatched]++;
     fx_.peer_sends.push_back(PeerSend{*link, std::move(run)});
     TrackRun(job, lease, now.mono_ms + job.spec.timeout_ms + opt_.remote_lease_slack_ms);

@@ -83,10 +83,10 @@ void Scheduler::ServePolls(Now now) {
       TrackRun(job, lease, now.mono_ms + job.spec.timeout_ms);
       external_.AddRun(id, lease, job.seq);
       counters_[Counter::kExternalLeased]++;
-      bytes += job.spec.payload.size() + 256;
       jobs.push_back(protocol::LeasedJob{job.id, lease, job.spec.type, job.spec.queue,
                                          job.spec.priority, job.spec.payload, job.attempts,
-                                         job.spec.timeout_ms});
+                                         job.spec.timeout_ms, ParentsOf(job)});
+      bytes += job.spec.payload.size() + jobs.back().parents.size() + 256;
     }
     if (jobs.empty()) continue;
     external_.Served(id);

@@ -53,6 +53,9 @@ struct HandlerContext {
   const HandlerConfig* config = nullptr;
   // The node's blobs, from config->blobs (null: this node has no blob store).
   protocol::BlobAccess* blobs = nullptr;
+  // A job submitted with depends_on: its parents' results, a msgpack map of parent job id to
+  // result (raw bytes; nil or empty when it has none). docs/handlers.md "Parents' results".
+  std::string parents;
 
   // Reports this run's progress: `pct` 0..100 (larger is taken as 100) and a short message
   // (cut to limits::kProgressMessageBytesMax), shown in `jobnet status` and `jobnet wait`. Cheap

@@ -312,6 +312,56 @@ struct Gateway::Impl {
            });
   }
 
+  // A whole flow (docs/protocol.md §23): every job or none, answered with the ids by name.
+  void PostFlow(const Request& req) {
+    auto jobs = jsonio::FlowFromJsonText(req->body());
+    if (!jobs.ok()) return RespondError(req, jobs.status());
+    CallOk(req, protocol::SubmitFlowRequest{std::move(jobs.value())}, limits::kHttpWriteAnswerMs,
+           [req](protocol::Body& b) {
+             auto* a = std::get_if<protocol::FlowAcceptedReply>(&b);
+             if (a == nullptr)
+               return RespondError(req, Status::Internal("unexpected reply kind to submit_flow"));
+             Respond(req, 201, jsonio::FlowResultToJson(a->flow));
+           });
+  }
+
+  // The jobs of the flow job `id` is in (consecutive ids from the flow's first), each asked of
+  // its owner in turn: {"flow": id or null, "jobs": [Job...]}.
+  struct FlowRun {
+    std::string flow;
+    std::string node;
+    uint64_t next_seq = 0;
+    Json jobs = Json::array();
+  };
+  void GetFlow(const Request& req, const std::string& id) {
+    CallOk(req, protocol::StatusRequest{id}, limits::kHttpNodeAnswerMs, [this, req](protocol::Body& b) {
+      auto* j = std::get_if<protocol::JobReply>(&b);
+      if (j == nullptr) return RespondError(req, Status::Internal("unexpected reply kind to status"));
+      auto run = std::make_shared<FlowRun>();
+      run->flow = j->job.flow;
+      auto first = protocol::ParseJobId(run->flow);
+      if (run->flow.empty() || !first.ok()) {
+        run->jobs.push_back(jsonio::JobToJson(j->job));
+        return Respond(req, 200, Json{{"flow", nullptr}, {"jobs", std::move(run->jobs)}});
+      }
+      run->node = first.value().node;
+      run->next_seq = first.value().seq;
+      NextFlowJob(req, run);
+    });
+  }
+  void NextFlowJob(const Request& req, const std::shared_ptr<FlowRun>& run) {
+    if (run->jobs.size() >= limits::kFlowJobsMax)
+      return Respond(req, 200, Json{{"flow", run->flow}, {"jobs", std::move(run->jobs)}});
+    Call(req, protocol::StatusRequest{protocol::MakeJobId(run->node, run->next_seq++)},
+         limits::kHttpNodeAnswerMs, [this, req, run](Result<protocol::Body> r) {
+           auto* j = r.ok() ? std::get_if<protocol::JobReply>(&r.value()) : nullptr;
+           if (j == nullptr || j->job.flow != run->flow)  // past its last job
+             return Respond(req, 200, Json{{"flow", run->flow}, {"jobs", std::move(run->jobs)}});
+           run->jobs.push_back(jsonio::JobToJson(j->job));
+           NextFlowJob(req, run);
+         });
+  }
+
   // Up to kBatchSpecsMax specs (a JSON array) in one submit_batch: one fsync; a bad spec gets
   // its own error at once and does not fail its neighbours. Only the good specs go to the node,
   // in as few submit_batch requests as fit a frame each (limits::kBatchFrameSpecBytesMax), one
@@ -921,6 +971,10 @@ struct Gateway::Impl {
     }));
     r->http_post("/api/jobs/batch", Route([this](const Request& req, const Params&) { PostBatch(req); }));
     r->http_post("/api/jobs/bulk", Route([this](const Request& req, const Params&) { PostBulk(req); }));
+    r->http_post("/api/flows", Route([this](const Request& req, const Params&) { PostFlow(req); }));
+    get("/api/flows/:id", Route([this, id_of](const Request& req, const Params& p) {
+      GetFlow(req, id_of(p));
+    }));
     get("/api/whoami", Route([this](const Request& req, const Params&) { WhoAmI(req); }));
     get("/api/schedules", Route([this](const Request& req, const Params&) {
       CallOk(req, protocol::ScheduleListRequest{}, limits::kHttpNodeAnswerMs,

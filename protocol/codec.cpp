@@ -34,6 +34,26 @@ struct BodyWriter {
     pk.pack_array(static_cast<uint32_t>(r.specs.size()));
     for (const auto& b : r.specs) Spec(b.spec, 0);
   }
+  void operator()(const SubmitFlowRequest& r) {
+    pk.pack_map(1);
+    Key("jobs");
+    pk.pack_array(static_cast<uint32_t>(r.jobs.size()));
+    for (const auto& j : r.jobs) {
+      Spec(j.spec, 2);
+      Key("name"); PackStr(pk, j.name);
+      Key("after"); Strings(j.after);
+    }
+  }
+  void operator()(const FlowAcceptedReply& r) {
+    pk.pack_map(2);
+    Key("flow"); PackStr(pk, r.flow.flow);
+    Key("ids");
+    pk.pack_map(static_cast<uint32_t>(r.flow.ids.size()));
+    for (const auto& [name, id] : r.flow.ids) {
+      PackStr(pk, name);
+      PackStr(pk, id);
+    }
+  }
   void operator()(const BulkRequest& r) {
     pk.pack_map(r.state ? 4 : 3);
     Key("action"); PackStr(pk, r.action == BulkAction::kCancel ? "cancel" : "retry");
@@ -335,7 +355,8 @@ struct BodyWriter {
     Key("jobs");
     pk.pack_array(static_cast<uint32_t>(r.jobs.size()));
     for (const auto& j : r.jobs) {
-      pk.pack_map(8);
+      const bool parents = !j.parents.empty() && j.parents != MsgpackNil();
+      pk.pack_map(parents ? 9 : 8);
       Key("id"); PackStr(pk, j.id);
       Key("lease"); pk.pack_uint64(j.lease);
       Key("type"); PackStr(pk, j.type);
@@ -344,6 +365,9 @@ struct BodyWriter {
       Key("payload"); PackRaw(buf, j.payload);
       Key("attempt"); pk.pack_uint32(j.attempt);
       Key("timeout_ms"); pk.pack_uint64(j.timeout_ms);
+      if (parents) {
+        Key("parents"); PackRaw(buf, j.parents);
+      }
     }
   }
   void operator()(const WorkerBeatReply& r) {
@@ -524,15 +548,7 @@ Status ReadArray(const MapReader& r, const char* key, uint32_t max, const char* 
 // An array of at most `max` strings of at most `bytes_max` bytes each.
 Status ReadStrings(const MapReader& r, const char* key, uint32_t max, uint32_t bytes_max,
                    std::vector<std::string>* out) {
-  return ReadArray(r, key, max, "strings", [&](const msgpack::object& v) {
-    if (v.type != msgpack::type::STR)
-      return Status::Corruption(std::string("each of '") + key + "' must be a string");
-    if (v.via.str.size > bytes_max)
-      return Status::TooLarge(std::string("an entry of '") + key + "' is longer than " +
-                              std::to_string(bytes_max) + " bytes");
-    out->emplace_back(v.via.str.ptr, v.via.str.size);
-    return Status::OK();
-  });
+  return r.Strs(key, out, max, bytes_max);
 }
 
 Status ReadLeases(const MapReader& r, const char* key, std::vector<uint64_t>* out) {
@@ -591,6 +607,7 @@ Status ReadWorkerJobs(const MapReader& r, Body* body) {
     JOBNET_TRY(jr.Raw("payload", &j.payload, limits::kPayloadBytesMax));
     JOBNET_TRY(jr.Uint("attempt", &j.attempt));
     JOBNET_TRY(jr.Uint("timeout_ms", &j.timeout_ms));
+    JOBNET_TRY(jr.Raw("parents", &j.parents, limits::kPayloadBytesMax));
     b.jobs.push_back(std::move(j));
     return Status::OK();
   }));
@@ -653,6 +670,43 @@ Status ReadSubmitBatch(const MapReader& r, Body* body) {
       continue;
     }
     b.specs[i].decoded = ReadSpec(MapReader(*specs[i]), &b.specs[i].spec);
+  }
+  *body = std::move(b);
+  return Status::OK();
+}
+
+Status ReadSubmitFlow(const MapReader& r, Body* body) {
+  SubmitFlowRequest b;
+  JOBNET_TRY(ReadMaps(r, "jobs", limits::kFlowJobsMax, [&b](const MapReader& jr) {
+    FlowJob j;
+    JOBNET_TRY(jr.Str("name", &j.name, limits::kTypeNameBytesMax, true));
+    JOBNET_TRY(jr.Strs("after", &j.after, limits::kParentsMax, limits::kTypeNameBytesMax));
+    Status s = ReadSpec(jr, &j.spec);
+    if (!s.ok()) return Status(s.code(), "job '" + j.name + "': " + s.message());
+    b.jobs.push_back(std::move(j));
+    return Status::OK();
+  }));
+  if (b.jobs.empty()) return Status::InvalidArgument("a flow needs at least one job");
+  *body = std::move(b);
+  return Status::OK();
+}
+
+Status ReadFlowAccepted(const MapReader& r, Body* body) {
+  FlowAcceptedReply b;
+  JOBNET_TRY(r.Str("flow", &b.flow.flow, limits::kJobIdBytesMax, true));
+  const auto* ids = r.Find("ids");
+  if (ids == nullptr || ids->type != msgpack::type::MAP ||
+      ids->via.map.size > limits::kFlowJobsMax)
+    return Status::Corruption("field 'ids' must map at most " +
+                              std::to_string(limits::kFlowJobsMax) + " names to job ids");
+  for (uint32_t i = 0; i < ids->via.map.size; ++i) {
+    const auto& kv = ids->via.map.ptr[i];
+    if (kv.key.type != msgpack::type::STR || kv.val.type != msgpack::type::STR ||
+        kv.key.via.str.size > limits::kTypeNameBytesMax ||
+        kv.val.via.str.size > limits::kJobIdBytesMax)
+      return Status::Corruption("field 'ids' must map names to job ids");
+    b.flow.ids[std::string(kv.key.via.str.ptr, kv.key.via.str.size)] =
+        std::string(kv.val.via.str.ptr, kv.val.via.str.size);
   }
   *body = std::move(b);
   return Status::OK();
@@ -1054,6 +1108,10 @@ constexpr KindInfo kKinds[] = {
     {Kind::kPrincipals, "principals", ReadDescribed<PrincipalsRequest>},
     {Kind::kPrincipalList, "principal_list", ReadPrincipalList},
     {Kind::kWorkersAutoscale, "workers_autoscale", ReadDescribed<WorkersAutoscaleRequest>},
+    {Kind::kParentWatch, "parent_watch", ReadDescribed<ParentWatch>},
+    {Kind::kParentDone, "parent_done", ReadDescribed<ParentDone>},
+    {Kind::kSubmitFlow, "submit_flow", ReadSubmitFlow},
+    {Kind::kFlowAccepted, "flow_accepted", ReadFlowAccepted},
 };
 static_assert(sizeof(kKinds) / sizeof(kKinds[0]) == std::variant_size_v<Body>,
               "one kind per body alternative");

@@ -101,6 +101,12 @@ enum class Counter : uint8_t {
   kQueueSettingsSet,  // queue_set requests applied on this node
   kQueueSyncApplied,  // settings from peers newer than this node's, taken
   kQueueSyncStale,    // settings from peers not newer than this node's, ignored
+  // ---- dependencies (docs/architecture.md "Dependencies") ----
+  kDependentsReleased,   // waiting jobs whose parents all finished: queued
+  kDependentsCancelled,  // waiting jobs cancelled because a parent failed (or was missing)
+  kParentWatchesSent,    // parent_watch frames to peers (children waiting on their jobs)
+  kParentDonesSent,      // parent_done frames to peers (their children's parents ended)
+  kFlowsSubmitted,       // submit_flow requests accepted (each journaled whole)
   // ---- the transport's traffic (client ROUTER and peer links) ----
   kTransportFramesOut,
   kTransportBytesIn,
@@ -252,6 +258,11 @@ inline constexpr std::array<CounterInfo, static_cast<size_t>(Counter::kCount)> k
     {Counter::kQueueSettingsSet, "queue_settings_set", false},
     {Counter::kQueueSyncApplied, "queue_sync_applied", false},
     {Counter::kQueueSyncStale, "queue_sync_stale", false},
+    {Counter::kDependentsReleased, "dependents_released", false},
+    {Counter::kDependentsCancelled, "dependents_cancelled", false},
+    {Counter::kParentWatchesSent, "parent_watches_sent", false},
+    {Counter::kParentDonesSent, "parent_dones_sent", false},
+    {Counter::kFlowsSubmitted, "flows_submitted", false},
     {Counter::kTransportFramesOut, "transport_frames_out", false},
     {Counter::kTransportBytesIn, "transport_bytes_in", false},
     {Counter::kTransportBytesOut, "transport_bytes_out", false},

@@ -100,6 +100,44 @@ Status ReadProgress(const MapReader& r, const char* key, JobInfo* j) {
 }
 void PackProgress(msgpack::sbuffer&, Packer& pk, const JobInfo& j) { pk.pack_uint32(j.progress); }
 
+// ---- dependencies: depends_on as an array of job ids, on_parent_failure as "cancel" or "run" ----
+
+template <class T>
+void PackDependsOn(msgpack::sbuffer&, Packer& pk, const T& v) {
+  pk.pack_array(static_cast<uint32_t>(v.depends_on.size()));
+  for (const auto& id : v.depends_on) PackStr(pk, id);
+}
+template <class T>
+Status ReadDependsOn(const MapReader& r, const char* key, T* v) {
+  v->depends_on.clear();
+  return r.Strs(key, &v->depends_on, kParentsMax, kJobIdBytesMax);
+}
+template <class T>
+bool HasDependsOn(const T& v) {
+  return !v.depends_on.empty();
+}
+template <class T>
+void PackOnParentFailure(msgpack::sbuffer&, Packer& pk, const T& v) {
+  PackStr(pk, v.run_on_parent_failure ? "run" : "cancel");
+}
+template <class T>
+Status ReadOnParentFailure(const MapReader& r, const char* key, T* v) {
+  std::string what;
+  JOBNET_TRY(r.Str(key, &what, 8));
+  if (what.empty() || what == "cancel") {
+    v->run_on_parent_failure = false;
+  } else if (what == "run") {
+    v->run_on_parent_failure = true;
+  } else {
+    return Status::InvalidArgument("on_parent_failure must be cancel or run, not '" + what + "'");
+  }
+  return Status::OK();
+}
+template <class T>
+bool RunsOnParentFailure(const T& v) {
+  return v.run_on_parent_failure;
+}
+
 // The groups of a job's optional fields: each is written whole, or not at all.
 bool HasCallback(const JobInfo& j) { return !j.callback.empty(); }
 bool HasProgress(const JobInfo& j) { return j.progress != 0 || !j.progress_message.empty(); }
@@ -123,6 +161,13 @@ const Fields<JobSpec>& JobSpecFields() {
       Str("callback", &JobSpec::callback, kCallbackUrlBytesMax, kIfSet, "cb"),
       Bool("reuse", &JobSpec::reuse, kIfSet),
       Str("label", &JobSpec::label, kLabelBytesMax, kIfSet).Json(),
+      Custom<JobSpec>("depends_on", {PackDependsOn<JobSpec>, ReadDependsOn<JobSpec>,
+                                     HasDependsOn<JobSpec>}),
+      Custom<JobSpec>("on_parent_failure", {PackOnParentFailure<JobSpec>,
+                                            ReadOnParentFailure<JobSpec>,
+                                            RunsOnParentFailure<JobSpec>}),
+      Str("flow", &JobSpec::flow, kJobIdBytesMax, kIfSet),
+      Str("flow_name", &JobSpec::flow_name, kTypeNameBytesMax, kIfSet),
   };
   return kFields;
 }
@@ -159,6 +204,14 @@ const Fields<JobInfo>& JobInfoFields() {
       Custom<JobInfo>("history", {PackHistory, ReadHistory}).When(HasHistory),
       Uint("history_dropped", &JobInfo::history_dropped).When(HasHistory),
       Str("label", &JobInfo::label, kLabelBytesMax, kIfSet).Json(),
+      Custom<JobInfo>("depends_on", {PackDependsOn<JobInfo>, ReadDependsOn<JobInfo>,
+                                     HasDependsOn<JobInfo>}),
+      Custom<JobInfo>("on_parent_failure", {PackOnParentFailure<JobInfo>,
+                                            ReadOnParentFailure<JobInfo>,
+                                            RunsOnParentFailure<JobInfo>}),
+      Uint("parents_waiting", &JobInfo::parents_waiting, kIfSet),
+      Str("flow", &JobInfo::flow, kJobIdBytesMax, kIfSet).Json(),
+      Str("flow_name", &JobInfo::flow_name, kTypeNameBytesMax, kIfSet).Json(),
   };
   return kFields;
 }
@@ -191,6 +244,10 @@ JobInfo Job::Info() const {
   i.progress = state == JobState::kSucceeded ? limits::kProgressPctMax : r.progress;
   i.progress_message = r.progress_message;
   i.label = spec.label();
+  i.depends_on = spec.depends_on();
+  i.run_on_parent_failure = spec.run_on_parent_failure();
+  i.flow = spec.flow();
+  i.flow_name = spec.flow_name();
   return i;
 }
 
@@ -297,6 +354,7 @@ JOBNET_DESCRIBE(RemoteRun, Str("owner", &RemoteRun::owner, kNodeIdBytesMax, kReq
                 Str("id", &RemoteRun::id, kJobIdBytesMax, kRequired),
                 Str("type", &RemoteRun::type, kTypeNameBytesMax, kRequired),
                 Raw("payload", &RemoteRun::payload, kPayloadBytesMax),
+                Raw("parents", &RemoteRun::parents, kPayloadBytesMax, kIfSet),
                 Uint("attempt", &RemoteRun::attempt), Uint("timeout_ms", &RemoteRun::timeout_ms),
                 Uint("epoch", &RemoteRun::epoch, kIfSet))
 Status Check(const RemoteRun& b) {
@@ -304,6 +362,42 @@ Status Check(const RemoteRun& b) {
     return Status::InvalidArgument("remote_run timeout_ms out of range");
   return Status::OK();
 }
+
+void PackWatchIds(msgpack::sbuffer&, Packer& pk, const ParentWatch& w) {
+  pk.pack_array(static_cast<uint32_t>(w.ids.size()));
+  for (const auto& id : w.ids) PackStr(pk, id);
+}
+Status ReadWatchIds(const MapReader& r, const char* key, ParentWatch* w) {
+  return r.Strs(key, &w->ids, kParentWatchPerFrameMax, kJobIdBytesMax);
+}
+JOBNET_DESCRIBE(ParentWatch, Str("node", &ParentWatch::node, kNodeIdBytesMax, kRequired),
+                Custom<ParentWatch>("ids", {PackWatchIds, ReadWatchIds}))
+Status Check(const ParentWatch& b) {
+  if (!IsValidName(b.node, kNodeIdBytesMax))
+    return Status::InvalidArgument("parent_watch has an invalid node id");
+  if (b.ids.empty()) return Status::InvalidArgument("parent_watch names no job");
+  return Status::OK();
+}
+
+void PackDoneState(msgpack::sbuffer&, Packer& pk, const ParentDone& d) {
+  PackStr(pk, JobStateName(d.state));
+}
+// Read after "missing": a parent that is not missing has a final state.
+Status ReadDoneState(const MapReader& r, const char* key, ParentDone* d) {
+  bool present = false;
+  JOBNET_TRY(r.State(key, &d->state, &present));
+  if (!present && !d->missing) return Status::InvalidArgument("missing field 'state'");
+  if (present && !IsFinal(d->state))
+    return Status::InvalidArgument("parent_done names a state that is not final");
+  return Status::OK();
+}
+bool HasDoneState(const ParentDone& d) { return !d.missing; }
+JOBNET_DESCRIBE(ParentDone, Str("node", &ParentDone::node, kNodeIdBytesMax, kRequired),
+                Str("id", &ParentDone::id, kJobIdBytesMax, kRequired),
+                Bool("missing", &ParentDone::missing, kIfSet),
+                Custom<ParentDone>("state", {PackDoneState, ReadDoneState, HasDoneState}),
+                Raw("result", &ParentDone::result, kResultBytesMax),
+                Str("error", &ParentDone::error, kErrorMessageBytesMax, kIfSet))
 
 // Fields absent from older nodes read as their defaults: timed_out false, free 0 (they send no
 // acks, so free is not read from them).

@@ -42,6 +42,8 @@ const Fields<RemoteRun>& Describe(const RemoteRun*);
 const Fields<RemoteResult>& Describe(const RemoteResult*);
 const Fields<RemoteAck>& Describe(const RemoteAck*);
 const Fields<RemoteCancel>& Describe(const RemoteCancel*);
+const Fields<ParentWatch>& Describe(const ParentWatch*);
+const Fields<ParentDone>& Describe(const ParentDone*);
 const Fields<EventsRequest>& Describe(const EventsRequest*);
 const Fields<BlobPutRequest>& Describe(const BlobPutRequest*);
 const Fields<BlobGetRequest>& Describe(const BlobGetRequest*);
@@ -64,6 +66,7 @@ Status Check(const T&) {
 Status Check(const WaitRequest& b);
 Status Check(const Heartbeat& b);
 Status Check(const RemoteRun& b);
+Status Check(const ParentWatch& b);
 Status Check(const EventsRequest& b);
 Status Check(const BlobPutRequest& b);
 Status Check(const BlobGetRequest& b);

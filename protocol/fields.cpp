@@ -56,6 +56,25 @@ Status MapReader::Str(const char* key, std::string* out, uint32_t max_bytes, boo
   return Status::OK();
 }
 
+Status MapReader::Strs(const char* key, std::vector<std::string>* out, uint32_t max_items,
+                       uint32_t max_bytes) const {
+  const auto* a = Find(key);
+  if (a == nullptr || a->type == msgpack::type::NIL) return Status::OK();
+  if (a->type != msgpack::type::ARRAY || a->via.array.size > max_items)
+    return Status::Corruption(std::string("field '") + key + "' must be an array of at most " +
+                              std::to_string(max_items) + " strings");
+  for (uint32_t i = 0; i < a->via.array.size; ++i) {
+    const msgpack::object& v = a->via.array.ptr[i];
+    if (v.type != msgpack::type::STR)
+      return Status::Corruption(std::string("each of '") + key + "' must be a string");
+    if (v.via.str.size > max_bytes)
+      return Status::TooLarge(std::string("an entry of '") + key + "' is longer than " +
+                              std::to_string(max_bytes) + " bytes");
+    out->emplace_back(v.via.str.ptr, v.via.str.size);
+  }
+  return Status::OK();
+}
+
 Status MapReader::U64(const char* key, uint64_t* out, uint64_t max, bool required,
                       bool* present) const {
   *present = false;

@@ -63,6 +63,9 @@ class MapReader {
   // A job state by name; *present = false when absent or empty.
   Status State(const char* key, JobState* out, bool* present) const;
   Status Counts(const char* key, std::map<std::string, uint64_t>* out) const;
+  // An array of at most max_items strings of at most max_bytes each, appended to *out.
+  Status Strs(const char* key, std::vector<std::string>* out, uint32_t max_items,
+              uint32_t max_bytes) const;
 
  private:
   Status U64(const char* key, uint64_t* out, uint64_t max, bool required, bool* present) const;

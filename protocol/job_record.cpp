@@ -56,6 +56,26 @@ bool GetRaw(const KeyFinder& map, const char* key, std::string* out) {
   return true;
 }
 
+// "pr": the parents' results of a released child, a map of job id to any value.
+Status GetParentResults(const KeyFinder& map,
+                        std::vector<std::pair<std::string, std::shared_ptr<const std::string>>>* out) {
+  const auto* v = map.Find("pr");
+  if (v == nullptr || v->type == msgpack::type::NIL) return Status::OK();
+  if (v->type != msgpack::type::MAP || v->via.map.size > limits::kParentsMax)
+    return Status::Corruption("job record's 'pr' must map at most " +
+                              std::to_string(limits::kParentsMax) + " job ids to results");
+  for (uint32_t i = 0; i < v->via.map.size; ++i) {
+    const auto& kv = v->via.map.ptr[i];
+    if (kv.key.type != msgpack::type::STR || kv.key.via.str.size > limits::kJobIdBytesMax)
+      return Status::Corruption("job record's 'pr' has a key that is not a job id");
+    msgpack::sbuffer buf(64);
+    msgpack::pack(buf, kv.val);
+    out->emplace_back(std::string(kv.key.via.str.ptr, kv.key.via.str.size),
+                      std::make_shared<const std::string>(buf.data(), buf.size()));
+  }
+  return Status::OK();
+}
+
 bool GetBin(const KeyFinder& map, const char* key, std::string* out) {
   const auto* v = map.Find(key);
   if (v == nullptr) return true;
@@ -267,6 +287,14 @@ HeldSpec::HeldSpec(JobSpec s)
   set_key(std::move(s.key));
   set_callback(std::move(s.callback));
   set_label(std::move(s.label));
+  if (!s.depends_on.empty()) {
+    extra.mut().depends_on = std::move(s.depends_on);
+    extra.mut().run_on_parent_failure = s.run_on_parent_failure;
+  }
+  if (!s.flow.empty()) {
+    extra.mut().flow = std::move(s.flow);
+    extra.mut().flow_name = std::move(s.flow_name);
+  }
 }
 
 JobSpec HeldSpec::ToJobSpec() const {
@@ -283,6 +311,10 @@ JobSpec HeldSpec::ToJobSpec() const {
   s.callback = callback();
   s.reuse = reuse;
   s.label = label();
+  s.depends_on = depends_on();
+  s.run_on_parent_failure = run_on_parent_failure();
+  s.flow = flow();
+  s.flow_name = flow_name();
   return s;
 }
 
@@ -290,8 +322,11 @@ std::string EncodeJobRecord(const Job& j) {
   msgpack::sbuffer buf(192 + j.result().size());
   Packer pk(&buf);
   const JobRare& r = j.rare.get();
+  // A waiting child's parents' results so far are gathered again after a restart: only a
+  // released child's are written.
+  const bool pr = !r.parent_results.empty() && j.state != JobState::kWaiting;
   pk.pack_map(14 + (r.reuse_key.empty() ? 0 : 1) + (r.reused_from.empty() ? 0 : 1) +
-              (j.lease == 0 ? 0 : 1));
+              (j.lease == 0 ? 0 : 1) + (pr ? 1 : 0));
   U64(pk, "v", kSpecRecordVersion);
   U64(pk, "seq", j.seq);
   Str(pk, "id", j.id);
@@ -315,6 +350,14 @@ std::string EncodeJobRecord(const Job& j) {
   }
   if (!r.reused_from.empty()) Str(pk, "rf", r.reused_from);
   if (j.lease != 0) U64(pk, "ls", j.lease);
+  if (pr) {
+    pk.pack("pr");
+    pk.pack_map(static_cast<uint32_t>(r.parent_results.size()));
+    for (const auto& [id, result] : r.parent_results) {
+      PackStr(pk, id);
+      PackRaw(buf, *result);
+    }
+  }
   return std::string(buf.data(), buf.size());
 }
 
@@ -352,6 +395,7 @@ Result<Job> DecodeJobRecord(const std::string& bytes) {
   }
   if (!reuse_key.empty()) j.rare.mut().reuse_key = std::move(reuse_key);
   if (!reused_from.empty()) j.rare.mut().reused_from = std::move(reused_from);
+  if (o.Find("pr") != nullptr) JOBNET_TRY(GetParentResults(o, &j.rare.mut().parent_results));
   if (state >= static_cast<uint64_t>(kJobStateCount))
     return Status::Corruption("job record has unknown state " + std::to_string(state));
   if (j.seq == 0 || j.id.empty()) return Status::Corruption("job record has no seq or id");

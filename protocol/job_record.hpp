@@ -117,6 +117,10 @@ struct JobRare {
   std::string progress_message;
   uint64_t progress_at_ms = 0;
   uint64_t progress_event_at_ms = 0;  // the last report sent to the event stream
+  // Dependencies: the results of the parents that succeeded, by parent id (journaled "pr" once
+  // the job is released; while it waits they are gathered again after a restart). Shared: the
+  // thousand children of one parent hold one copy of its result in memory.
+  std::vector<std::pair<std::string, std::shared_ptr<const std::string>>> parent_results;
 };
 
 // How a job's last run ended: its result (raw msgpack, nil until it succeeds) and its last
@@ -131,6 +135,10 @@ struct SpecExtra {
   std::string key;
   std::string callback;
   std::string label;
+  std::vector<std::string> depends_on;  // JobSpec::depends_on
+  bool run_on_parent_failure = false;
+  std::string flow;       // JobSpec::flow
+  std::string flow_name;  // JobSpec::flow_name
 };
 
 // A job's spec as the scheduler holds it: a JobSpec in about a third of its size, as a million
@@ -149,6 +157,10 @@ struct HeldSpec {
   const std::string& key() const { return extra.get().key; }
   const std::string& callback() const { return extra.get().callback; }
   const std::string& label() const { return extra.get().label; }
+  const std::vector<std::string>& depends_on() const { return extra.get().depends_on; }
+  bool run_on_parent_failure() const { return extra.get().run_on_parent_failure; }
+  const std::string& flow() const { return extra.get().flow; }
+  const std::string& flow_name() const { return extra.get().flow_name; }
   void set_key(std::string k) { SetExtra(&SpecExtra::key, std::move(k)); }
   void set_callback(std::string c) { SetExtra(&SpecExtra::callback, std::move(c)); }
   void set_label(std::string l) { SetExtra(&SpecExtra::label, std::move(l)); }

@@ -18,6 +18,7 @@ const char* JobStateName(JobState s) {
     case JobState::kFailed: return "failed";
     case JobState::kDead: return "dead";
     case JobState::kCancelled: return "cancelled";
+    case JobState::kWaiting: return "waiting";
   }
   return "unknown";
 }
@@ -108,6 +109,22 @@ Status Validate(const JobSpec& spec) {
     return Status::InvalidArgument("backoff_ms must be at most " + to_string(kBackoffMsMax));
   if (spec.timeout_ms < 1 || spec.timeout_ms > kTimeoutMsMax)
     return Status::InvalidArgument("timeout_ms must be 1.." + to_string(kTimeoutMsMax));
+  if (spec.depends_on.size() > kParentsMax)
+    return Status::TooLarge("depends_on names " + to_string(spec.depends_on.size()) +
+                            " jobs; the limit is " + to_string(kParentsMax));
+  for (size_t i = 0; i < spec.depends_on.size(); ++i) {
+    const std::string& parent = spec.depends_on[i];
+    auto parsed = ParseJobId(parent);
+    if (!parsed.ok())
+      return Status::InvalidArgument("depends_on: " + parsed.status().message());
+    if (std::find(spec.depends_on.begin(), spec.depends_on.begin() + i, parent) !=
+        spec.depends_on.begin() + i)
+      return Status::InvalidArgument("depends_on names job " + parent + " twice");
+  }
+  if (spec.run_on_parent_failure && spec.depends_on.empty())
+    return Status::InvalidArgument("on_parent_failure needs depends_on");
+  if (spec.reuse && !spec.depends_on.empty())
+    return Status::InvalidArgument("reuse cannot be combined with depends_on");
   // Every other string's bound comes from its row (descriptions.cpp): key, callback, ... Only the
   // size of a callback here: the URL itself is checked by the node that takes the job, against
   // its callback allow-list (core/callbacks.hpp).
@@ -124,6 +141,7 @@ uint64_t BatchSpecBytes(const JobSpec& spec) {
   // The payload and every free-length string (key, callback, ...: each string row but the two
   // names, which the overhead covers).
   uint64_t bytes = spec.payload.size() + limits::kBatchSpecOverheadBytes;
+  for (const std::string& parent : spec.depends_on) bytes += parent.size() + 2;
   for (const auto& f : JobSpecFields()) {
     const auto* m = std::get_if<std::string JobSpec::*>(&f.member);
     if (m != nullptr && f.type == FieldType::kStr && &(spec.*(*m)) != &spec.type &&
@@ -145,8 +163,9 @@ Status Validate(const BulkQuery& q) {
         *q.state != JobState::kCancelled)
       return Status::InvalidArgument("retry --all takes dead, failed or cancelled jobs, not " +
                                      std::string(JobStateName(*q.state)));
-  } else if (!q.state || (*q.state != JobState::kQueued && *q.state != JobState::kDelayed)) {
-    return Status::InvalidArgument("cancel --all needs a state: queued or delayed");
+  } else if (!q.state || (*q.state != JobState::kQueued && *q.state != JobState::kDelayed &&
+                          *q.state != JobState::kWaiting)) {
+    return Status::InvalidArgument("cancel --all needs a state: waiting, queued or delayed");
   }
   return Status::OK();
 }

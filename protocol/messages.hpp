@@ -198,6 +198,8 @@ struct RemoteRun {
   // peer that knows another node won the owner's shard at a later epoch refuses the run: its
   // sender has been deposed (docs/failover.md §5).
   uint64_t epoch = 0;
+  // The job's parents' results, a msgpack map of id to result (nil: none), for its handler.
+  std::string parents = MsgpackNil();
 };
 // The peer reports the attempt's outcome to the owner. rejected = the peer had no free slot
 // and never started it (the attempt does not count).
@@ -245,6 +247,31 @@ struct RemoteCancel {
 struct QueueSync {
   std::string node;  // the sender
   std::vector<QueueSettings> queues;
+};
+// ---- flows (docs/protocol.md §23) ----
+using jobnet::FlowJob;
+using jobnet::FlowResult;
+// A whole graph of jobs, every one of them accepted or none (one journal write, one fsync).
+struct SubmitFlowRequest { std::vector<FlowJob> jobs; };  // 1..kFlowJobsMax
+struct FlowAcceptedReply { FlowResult flow; };
+// ---- dependencies across nodes (docs/cluster.md "Dependencies") ----
+// A child's owner asks the owner of some of its parents to tell it once they are final. Sent
+// when the child is submitted or recovered, when the parent's owner turns alive or restarts,
+// and again every limits::kParentWatchResendMs while the parent has not finished: the watching
+// side keeps nothing journaled, and a lost watch or answer only delays the child.
+struct ParentWatch {
+  std::string node;              // the sender: the children's owner, where answers go
+  std::vector<std::string> ids;  // jobs of the receiver, 1..kParentWatchPerFrameMax
+};
+// The answer, one per watched parent that is final (or that the receiver does not hold): at
+// once for such a parent, else when it becomes final.
+struct ParentDone {
+  std::string node;  // the sender: the parent's owner
+  std::string id;    // the parent
+  JobState state = JobState::kSucceeded;  // its final state; ignored when missing
+  bool missing = false;  // no such job on the sender (never was, or purged by retention)
+  std::string result = MsgpackNil();  // its result, when succeeded
+  std::string error;                  // its last error, when it failed
 };
 // ---- blobs (docs/protocol.md "Blobs") ----
 // One chunk of an upload. The client names the whole blob (hash, size) in every chunk and sends
@@ -348,6 +375,9 @@ struct LeasedJob {
   std::string payload = MsgpackNil();
   uint32_t attempt = 0;
   uint64_t timeout_ms = 0;
+  // Its parents' results (a job submitted with depends_on): a msgpack map of parent id to
+  // result; nil when it has none.
+  std::string parents = MsgpackNil();
 };
 struct WorkerJobsReply { std::vector<LeasedJob> jobs; };
 struct WorkerBeatReply {
@@ -376,7 +406,8 @@ using Body = std::variant<SubmitRequest, StatusRequest, WaitRequest, CancelReque
                           WorkerUnregisterRequest,
                           WorkerRegisteredReply, WorkerJobsReply, WorkerBeatReply,
                           WorkerAckReply, PrincipalsRequest, PrincipalListReply,
-                          WorkersAutoscaleRequest>;
+                          WorkersAutoscaleRequest, ParentWatch, ParentDone,
+                          SubmitFlowRequest, FlowAcceptedReply>;
 
 // Message kinds on the wire. Numbers are part of the protocol: never renumber.
 enum class Kind : uint8_t {
@@ -400,10 +431,14 @@ enum class Kind : uint8_t {
   kRemoteResult = 18,
   kRemoteAck = 19,
   kSubmitBatch = 32,
+  kSubmitFlow = 36,
+  kFlowAccepted = 78,
   kBulk = 33,
   kTypes = 34,
   kRemoteCancel = 21,
   kQueueSync = 20,
+  kParentWatch = 25,
+  kParentDone = 26,
   kBlobPut = 23,
   kBlobGet = 24,
   kBlobStored = 75,
@@ -441,7 +476,7 @@ Kind KindOf(const Body& body);
 inline bool IsOneWay(Kind k) {
   return k == Kind::kHeartbeat || k == Kind::kRemoteRun || k == Kind::kRemoteResult ||
          k == Kind::kRemoteAck || k == Kind::kRemoteCancel ||
-         k == Kind::kQueueSync;
+         k == Kind::kQueueSync || k == Kind::kParentWatch || k == Kind::kParentDone;
 }
 const char* KindName(Kind k);
 

@@ -262,6 +262,55 @@ TEST_F(ClusterTest, OwnerKillAndRestartResumesItsJobs) {
   EXPECT_EQ(c->Stats().value().incarnation, 2u);
 }
 
+// Dependencies across nodes (docs/cluster.md "Dependencies"): a child on n1 waits for a
+// parent on n2 through a SIGKILL and restart of the parent's owner, and another through a
+// SIGKILL and restart of its own owner; each starts only after its parent finished.
+TEST_F(ClusterTest, ChildWaitsForAParentOnAPeerThroughKillsOfEitherOwner) {
+  ASSERT_NO_FATAL_FAILURE(MakePair(2, 2));
+  auto c2 = n2_->Connect();
+  auto c1 = n1_->Connect();
+  auto child_of = [&](const std::string& parent) {
+    JobSpec child;
+    child.type = "echo";
+    child.payload = PackU64(7);
+    child.depends_on = {parent};
+    auto r = c1->Submit(child);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r.ok() ? r.value().state : JobState::kQueued, JobState::kWaiting);
+    return r.ok() ? r.value().id : "";
+  };
+  auto ran_after = [&](const std::string& parent, const std::string& child) {
+    auto p = c2->Wait(parent, 30000);
+    auto c = c1->Wait(child, 30000);
+    ASSERT_TRUE(p.ok() && c.ok()) << p.status().ToString() << " " << c.status().ToString();
+    EXPECT_EQ(p.value().state, JobState::kSucceeded);
+    EXPECT_EQ(c.value().state, JobState::kSucceeded) << c.value().error;
+    EXPECT_GE(c.value().started_at_ms, p.value().finished_at_ms);
+  };
+
+  // The parent's owner dies while the child waits; its restart runs the parent again.
+  std::string p1 = c2->Submit(Sleep(1500)).value().id;
+  std::string k1 = child_of(p1);
+  n2_->Signal(SIGKILL);
+  c2.reset();
+  ASSERT_TRUE(Eventually([&] { return PeerState(*n1_, "n2") == "dead"; }));
+  EXPECT_EQ(c1->GetStatus(k1).value().state, JobState::kWaiting);
+  ASSERT_TRUE(n2_->Start());
+  c2 = n2_->Connect();
+  ASSERT_NO_FATAL_FAILURE(ran_after(p1, k1));
+
+  // The child's owner dies while it waits; the parent ends meanwhile.
+  std::string p2 = c2->Submit(Sleep(800)).value().id;
+  std::string k2 = child_of(p2);
+  n1_->Signal(SIGKILL);
+  c1.reset();
+  ASSERT_TRUE(c2->Wait(p2, 30000).ok());
+  ASSERT_TRUE(n1_->Start());
+  c1 = n1_->Connect();
+  ASSERT_NO_FATAL_FAILURE(ran_after(p2, k2));
+  EXPECT_GE(Counter(*n1_, "parent_watches_sent"), 1u);
+}
+
 TEST_F(ClusterTest, AnyNodeAnswersForAnyJob) {
   ASSERT_NO_FATAL_FAILURE(MakePair(2, 2));
   auto c1 = n1_->Connect();

@@ -320,11 +320,42 @@ void AddQueueAndWorkerSamples(Samples_t& v) {
   v.emplace_back("principal_list", pl);
 }
 
+// Dependencies and flows (docs/protocol.md §22, §23).
+void AddFlowSamples(Samples_t& v) {
+  JobSpec child = PlainSpec();
+  child.depends_on = {"n1-40", "n2-7"};
+  child.run_on_parent_failure = true;
+  v.emplace_back("submit_after", SubmitRequest{child});
+  v.emplace_back("parent_watch", ParentWatch{"n1", {"n2-7", "n2-8"}});
+  ParentDone done;
+  done.node = "n2";
+  done.id = "n2-7";
+  done.state = JobState::kDead;
+  done.error = "boom";
+  v.emplace_back("parent_done", done);
+  ParentDone gone;
+  gone.node = "n2";
+  gone.id = "n2-9";
+  gone.missing = true;
+  v.emplace_back("parent_done_missing", gone);
+  SubmitFlowRequest flow;
+  flow.jobs.push_back(FlowJob{"fetch", PlainSpec(), {}});
+  flow.jobs.push_back(FlowJob{"sheet", PlainSpec(), {"fetch"}});
+  v.emplace_back("submit_flow", flow);
+  FlowAcceptedReply fa;
+  fa.flow = FlowResult{"n1-5", {{"fetch", "n1-5"}, {"sheet", "n1-6"}}};
+  v.emplace_back("flow_accepted", fa);
+  LeasedJob leased{"n1-42", 77, "collect", "default", 0, kPayload, 1, 90000};
+  leased.parents = std::string("\x81\xa5n1-40\x01", 8);
+  v.emplace_back("worker_jobs_parents", WorkerJobsReply{{leased}});
+}
+
 Samples_t Samples() {
   Samples_t v;
   AddJobSamples(v);
   AddNodeSamples(v);
   AddQueueAndWorkerSamples(v);
+  AddFlowSamples(v);
   return v;
 }
 
@@ -462,6 +493,20 @@ const std::vector<std::pair<std::string, std::string>> kGoldenFrames = {
      "94014d4d81aa7072696e636970616c739185a46e616d65a26e31a36b6579d92861616161616161616161616161"
      "616161616161616161616161616161616161616161616161616161a673636f706573a470656572a9656e64706f"
      "696e7473a97463703a2f2f683a31a66f726967696ea6636f6e666967"},
+    {"submit_after",
+     "9401014d8ca474797065a46563686fa77061796c6f6164c0a57175657565a764656661756c74a87072696f7269747900a972756e5f61745f6d7300a864656c61795f6d73cd05dcac6d61785f617474656d70747303aa6261636b6f66665f6d73cd03e8aa74696d656f75745f6d73cd7530a36b6579a0aa646570656e64735f6f6e92a56e312d3430a46e322d37b16f6e5f706172656e745f6661696c757265a372756e"},
+    {"parent_watch",
+     "9401194d82a46e6f6465a26e31a369647392a46e322d37a46e322d38"},
+    {"parent_done",
+     "94011a4d85a46e6f6465a26e32a26964a46e322d37a57374617465a464656164a6726573756c74c0a56572726f72a4626f6f6d"},
+    {"parent_done_missing",
+     "94011a4d84a46e6f6465a26e32a26964a46e322d39a76d697373696e67c3a6726573756c74c0"},
+    {"submit_flow",
+     "9401244d81a46a6f6273928ca474797065a46563686fa77061796c6f6164c0a57175657565a764656661756c74a87072696f7269747900a972756e5f61745f6d7300a864656c61795f6d73cd05dcac6d61785f617474656d70747303aa6261636b6f66665f6d73cd03e8aa74696d656f75745f6d73cd7530a36b6579a0a46e616d65a56665746368a56166746572908ca474797065a46563686fa77061796c6f6164c0a57175657565a764656661756c74a87072696f7269747900a972756e5f61745f6d7300a864656c61795f6d73cd05dcac6d61785f617474656d70747303aa6261636b6f66665f6d73cd03e8aa74696d656f75745f6d73cd7530a36b6579a0a46e616d65a57368656574a5616674657291a56665746368"},
+    {"flow_accepted",
+     "94014e4d82a4666c6f77a46e312d35a369647382a56665746368a46e312d35a57368656574a46e312d36"},
+    {"worker_jobs_parents",
+     "9401514d81a46a6f62739189a26964a56e312d3432a56c656173654da474797065a7636f6c6c656374a57175657565a764656661756c74a87072696f7269747900a77061796c6f61649201a178a7617474656d707401aa74696d656f75745f6d73ce00015f90a7706172656e747381a56e312d343001"},
 };
 
 class CodecGoldenTest : public ::testing::Test {

@@ -176,7 +176,7 @@ async function healthy(n) {
   page.once('dialog', (d) => { asked = d.message(); });
   await page.getByRole('button', { name: 'Cancel matching…' }).click();
   await until('the bulk cancel reports 3 jobs', async () => (await text()).includes('Cancelled 3 of 3'));
-  check('the confirmation says how many jobs', asked.includes('3 queued/delayed jobs of queue bulkq'), asked);
+  check('the confirmation says how many jobs', asked.includes('3 waiting/queued/delayed jobs of queue bulkq'), asked);
   const stateOf = (id) => JSON.parse(cli('status', id, '--to', to, '--json').trim()).state;
   check('the filtered jobs are cancelled', inQueue.every(id => stateOf(id) === 'cancelled'), inQueue.map(stateOf).join(','));
   check('the other queue\'s jobs are not', others.every(id => stateOf(id) === 'delayed'), others.map(stateOf).join(','));

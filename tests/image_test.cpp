@@ -48,8 +48,10 @@ class ImageTest : public ::testing::Test {
   }
   std::string Put(const std::string& bytes) { return blobs_.WriteBlob(bytes).value(); }
   // Runs `type` on the payload given as JSON-ish pairs already packed by the caller.
-  HandlerResult RunType(const std::string& type, const std::string& payload) {
+  HandlerResult RunType(const std::string& type, const std::string& payload,
+                        const std::string& parents = "") {
     HandlerContext ctx;
+    ctx.parents = parents;
     ctx.job_id = "t-1";
     ctx.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     ctx.config = &config_;
@@ -244,6 +246,89 @@ TEST_F(ImageTest, BadPayloadsAreRefusedBySubmitRules) {
   EXPECT_TRUE(check("image_filter", Payload().Set("image", h).Set("blur", 0)).IsInvalidArgument());
   EXPECT_TRUE(check("image_filter", Payload().Set("image", h).Set("blur", 100.5)).IsInvalidArgument());
   EXPECT_TRUE(check("image_filter", Payload().Set("image", h).Set("grayscale", 1)).IsInvalidArgument());
+}
+
+}  // namespace
+}  // namespace jobnet::handlers
+
+namespace jobnet::handlers {
+namespace {
+
+// The parents' results a flow hands a job: {id: result} in depends_on order.
+std::string ParentsMap(const std::vector<std::pair<std::string, std::string>>& results) {
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pk.pack_map(static_cast<uint32_t>(results.size()));
+  for (const auto& [id, result] : results) {
+    pk.pack(id);
+    buf.write(result.data(), result.size());
+  }
+  return std::string(buf.data(), buf.size());
+}
+
+TEST_F(ImageTest, ContactSheetArrangesItsParentsImagesInAGrid) {
+  // The README's flow: one upload, three resizes of it, a sheet of the three from their results.
+  std::string photo = Put(MakeImage(400, 300, ".jpg"));
+  std::vector<std::pair<std::string, std::string>> results;
+  for (int w : {80, 160, 320}) {
+    HandlerResult r = RunType("image_resize", Payload().Set("image", photo).Set("width", w).Bytes());
+    ASSERT_TRUE(r.ok) << r.error;
+    results.emplace_back("n1-" + std::to_string(w), r.result);
+  }
+  results.emplace_back("n1-9", std::string("\xa2ok", 3));  // a parent without an image: skipped
+  Out o = Parse(RunType("image_contact_sheet", std::string(1, '\xc0'), ParentsMap(results)));
+  // Three images: 2 columns (the square root, up), 2 rows of 256 px cells with 8 px gaps.
+  EXPECT_EQ(o.width, 2 * 256 + 3 * 8);
+  EXPECT_EQ(o.height, 2 * 256 + 3 * 8);
+  EXPECT_EQ(o.format, "png");
+  vips::VImage sheet = Decode(o);
+  EXPECT_EQ(sheet.bands(), 3);
+  // The fourth cell is empty: white. The first holds an image (the gradient is not white).
+  EXPECT_EQ(sheet.getpoint(8 + 256 + 8 + 128, 8 + 256 + 8 + 128), (std::vector<double>{255, 255, 255}));
+  EXPECT_NE(sheet.getpoint(8 + 128, 8 + 128), (std::vector<double>{255, 255, 255}));
+}
+
+TEST_F(ImageTest, ContactSheetTakesNamedImagesOfAnyKindAndItsLayout) {
+  std::string a = Put(MakeImage(64, 64, ".png", /*alpha=*/true));
+  std::string b = Put(MakeImage(100, 50, ".webp"));
+  std::string c = Put(MakeImage(30, 90, ".jpg"));
+  Out o = Parse(RunType("image_contact_sheet",
+                        Payload()
+                            .Set("images", std::vector<std::string>{a, b, c})
+                            .Set("columns", 3)
+                            .Set("cell", 64)
+                            .Set("gap", 0)
+                            .Set("format", "jpeg")
+                            .Bytes()));
+  EXPECT_EQ(o.width, 192);
+  EXPECT_EQ(o.height, 64);
+  EXPECT_EQ(Loader(Decode(o)), "jpegload_buffer");
+}
+
+TEST_F(ImageTest, ContactSheetRefusesWhatItCannotLayOut) {
+  auto refused = [&](const std::string& payload, const std::string& parents = "") {
+    HandlerResult r = RunType("image_contact_sheet", payload, parents);
+    EXPECT_FALSE(r.ok);
+    return r.error;
+  };
+  EXPECT_NE(refused(std::string(1, '\xc0')).find("no 'images'"), std::string::npos);
+  EXPECT_NE(refused(std::string(1, '\xc0'), ParentsMap({{"n1-1", std::string(1, '\x07')}}))
+                .find("names an image blob"),
+            std::string::npos);
+  EXPECT_NE(refused(Payload().Set("columns", 0).Bytes()).find("'columns'"), std::string::npos);
+  EXPECT_NE(refused(Payload().Set("cell", 8).Bytes()).find("'cell'"), std::string::npos);
+  EXPECT_NE(refused(Payload().Set("images", std::vector<std::string>{"nothex"}).Bytes())
+                .find("'images'"),
+            std::string::npos);
+  // A sheet past the side bound: 16 columns of 2048 px cells and gaps of 256.
+  std::string one = Put(MakeImage(8, 8, ".png"));
+  std::vector<std::string> many(16, one);
+  EXPECT_NE(refused(Payload().Set("images", many).Set("columns", 16).Set("cell", 2048).Set("gap", 256).Bytes())
+                .find("past"),
+            std::string::npos);
+  // Checked at submit too, by the same rule.
+  EXPECT_FALSE(Registry::Global().CheckPayload("image_contact_sheet",
+                                               Payload().Set("gap", 999).Bytes()).ok());
 }
 
 }  // namespace

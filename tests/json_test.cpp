@@ -166,6 +166,105 @@ TEST_F(JsonTest, ALabelGoesFromJsonThroughWireAndJournalToStatus) {
             std::string::npos);
 }
 
+// Dependencies (docs/protocol.md §22): depends_on and on_parent_failure from JSON, through the
+// wire and the journal record (with the parents' results of a released child) to status JSON.
+TEST_F(JsonTest, DependenciesGoFromJsonThroughWireAndJournalToStatus) {
+  auto spec = JobSpecFromJsonText(
+      R"({"type":"collect","depends_on":["n1-4","n2-9"],"on_parent_failure":"run"})");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec.value().depends_on, (std::vector<std::string>{"n1-4", "n2-9"}));
+  EXPECT_TRUE(spec.value().run_on_parent_failure);
+  std::string frame = protocol::Encode(protocol::Envelope{1, 5, protocol::SubmitRequest{spec.value()}});
+  uint64_t corr = 0;
+  auto env = protocol::Decode(frame.data(), frame.size(), &corr);
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  const JobSpec& got = std::get<protocol::SubmitRequest>(env.value().body).spec;
+  EXPECT_EQ(got.depends_on, spec.value().depends_on);
+  EXPECT_TRUE(got.run_on_parent_failure);
+  protocol::Job job;
+  job.seq = 1;
+  job.id = "n1-1";
+  job.spec = got;
+  job.events = 2;
+  job.state = JobState::kQueued;
+  job.rare.mut().parent_results = {{"n1-4", std::make_shared<const std::string>("\x01", 1)},
+                                   {"n2-9", std::make_shared<const std::string>("\xa1x", 2)}};
+  auto record = protocol::DecodeJobRecord(protocol::EncodeJobRecord(job));
+  ASSERT_TRUE(record.ok()) << record.status().ToString();
+  EXPECT_EQ(record.value().spec.depends_on(), spec.value().depends_on);
+  EXPECT_TRUE(record.value().spec.run_on_parent_failure());
+  const auto& pr = record.value().rare.get().parent_results;
+  ASSERT_EQ(pr.size(), 2u);
+  EXPECT_EQ(pr[1].first, "n2-9");
+  EXPECT_EQ(*pr[1].second, std::string("\xa1x", 2));
+  // While it waits, its record keeps no results (gathered again after a restart).
+  job.state = JobState::kWaiting;
+  record = protocol::DecodeJobRecord(protocol::EncodeJobRecord(job));
+  ASSERT_TRUE(record.ok());
+  EXPECT_TRUE(record.value().rare.get().parent_results.empty());
+  nlohmann::json j = JobToJson(record.value().Info());
+  EXPECT_EQ(j["depends_on"], nlohmann::json({"n1-4", "n2-9"}));
+  EXPECT_EQ(j["on_parent_failure"], "run");
+  EXPECT_EQ(j["state"], "waiting");
+  EXPECT_FALSE(JobToJson(JobInfo{}).contains("depends_on"));
+
+  for (const char* bad : {R"({"type":"echo","depends_on":"n1-4"})",
+                          R"({"type":"echo","depends_on":[4]})",
+                          R"({"type":"echo","depends_on":["n1-4","n1-4"]})",
+                          R"({"type":"echo","depends_on":["nodash"]})",
+                          R"({"type":"echo","on_parent_failure":"run"})",
+                          R"({"type":"echo","depends_on":["n1-4"],"on_parent_failure":"maybe"})",
+                          R"({"type":"echo","depends_on":["n1-4"],"reuse":true})"}) {
+    auto r = JobSpecFromJsonText(bad);
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << bad << " " << r.status().ToString();
+  }
+  std::string many = R"({"type":"echo","depends_on":[)";
+  for (uint32_t i = 0; i <= limits::kParentsMax; ++i) many += (i ? ",\"n1-" : "\"n1-") + std::to_string(i + 1) + "\"";
+  EXPECT_FALSE(JobSpecFromJsonText(many + "]}").ok());
+}
+
+TEST_F(JsonTest, AFlowIsReadWholeOrRefusedNamingTheJob) {
+  auto flow = FlowFromJsonText(R"({"jobs":{"a":{"type":"echo","payload":1},
+                                            "b":{"type":"collect","after":["a"]}}})");
+  ASSERT_TRUE(flow.ok()) << flow.status().ToString();
+  ASSERT_EQ(flow.value().size(), 2u);
+  EXPECT_EQ(flow.value()[1].name, "b");
+  EXPECT_EQ(flow.value()[1].after, std::vector<std::string>{"a"});
+  EXPECT_EQ(flow.value()[1].spec.type, "collect");
+  // Round trip of submit_flow and its answer on the wire.
+  std::string frame = protocol::Encode(
+      protocol::Envelope{1, 5, protocol::SubmitFlowRequest{flow.value()}});
+  uint64_t corr = 0;
+  auto env = protocol::Decode(frame.data(), frame.size(), &corr);
+  ASSERT_TRUE(env.ok()) << env.status().ToString();
+  EXPECT_EQ(std::get<protocol::SubmitFlowRequest>(env.value().body).jobs[1].after,
+            std::vector<std::string>{"a"});
+  EXPECT_EQ(FlowResultToJson(FlowResult{"n1-5", {{"a", "n1-5"}}}).dump(),
+            R"({"flow":"n1-5","ids":{"a":"n1-5"}})");
+
+  struct Case {
+    const char* text;
+    const char* says;
+  } cases[] = {
+      {"[]", "a flow is"},
+      {R"({"jobs":{}})", "a flow is"},
+      {R"({"jobs":{"a":{"type":"echo"}},"x":1})", "unknown field 'x'"},
+      {R"({"jobs":{"a":{"type":"echo","after":"b"}}})", "job 'a': after must be"},
+      {R"({"jobs":{"a":{"type":"echo","after":[1]}}})", "job 'a': each of after"},
+      {R"({"jobs":{"a":{"type":"echo"},"b":{"typo":"echo"}}})", "job 'b'"},
+  };
+  for (const auto& c : cases) {
+    auto r = FlowFromJsonText(c.text);
+    ASSERT_FALSE(r.ok()) << c.text;
+    EXPECT_NE(r.status().message().find(c.says), std::string::npos)
+        << c.text << ": " << r.status().ToString();
+  }
+  // A payload nested past the bound fails the flow without recursing.
+  EXPECT_FALSE(FlowFromJsonText(R"({"jobs":{"a":{"type":"echo","payload":)" +
+                                Nest(100000, false) + "}}}")
+                   .ok());
+}
+
 TEST_F(JsonTest, ALabelIsBoundedAtMaxAndMaxPlusOne) {
   JobSpec spec;
   spec.type = "echo";

@@ -330,6 +330,27 @@ def run_cases(spec, http, zmq_endpoint, jobnet):
     if deep is not None and [("error" in i) for i in deep.get("items", [])] != [False, True]:
         failures.append("batch: a deep spec must fail alone, got %s" % _short(deep))
 
+    # Flows and dependencies (docs/protocol.md §22-23).
+    F = "/api/flows"
+    flow = call(F, "post", 201, body={"jobs": {"a": {"type": "echo", "payload": 1},
+                                              "b": {"type": "collect", "after": ["a"]}}})
+    if flow is not None:
+        b = flow.get("ids", {}).get("b")
+        if sorted(flow.get("ids", {})) != ["a", "b"] or flow.get("flow") != flow["ids"].get("a"):
+            failures.append("flow: want ids of a and b, a first: %s" % _short(flow))
+        shown = call(F + "/{id}", "get", 200, path=F + "/" + b)
+        if shown is not None and [j.get("flow_name") for j in shown.get("jobs", [])] != ["a", "b"]:
+            failures.append("flow: GET shows %s" % _short(shown))
+        child = call("/api/jobs", "post", 201, body={"type": "echo", "depends_on": [b]})
+        if child is not None and child.get("depends_on") != [b]:
+            failures.append("depends_on: the child shows %s" % _short(child))
+    call(F + "/{id}", "get", 404, path=F + "/n1-999999")
+    call(F, "post", 400, body={"jobs": {"a": {"type": "echo", "after": ["a"]}}})  # a cycle
+    call(F, "post", 400, body={"jobs": {"a": {"type": "echo", "after": ["zz"]}}})
+    call(F, "post", 400, body={"jobs": {}})
+    call(F, "post", 404, body={"jobs": {"a": {"type": "echo", "depends_on": ["n1-999999"]}}})
+    call("/api/jobs", "post", 404, body={"type": "echo", "depends_on": ["n1-999999"]})
+
     # Queues.
     call("/api/queues", "get", 200)
     QN = "/api/queues/{name}"

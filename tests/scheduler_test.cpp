@@ -628,12 +628,27 @@ TEST_F(TransitionTest, EveryLegalTransitionIsMadeAndNoOther) {
   s_->Retry(++token_, "n1-1", now_);       // failed -> queued
   Observe();
 
+  Fresh();  // dependencies (docs/architecture.md §20)
+  Dispatch parent = SubmitAndRun(Spec());  // n1-1 runs
+  JobSpec after = Spec();
+  after.depends_on = {"n1-1"};
+  JobSpec after_later = after;
+  after_later.delay_ms = 1000;
+  s_->Submit(++token_, after, now_);        // n1-2 starts waiting
+  s_->Submit(++token_, after_later, now_);  // n1-3 too
+  s_->Submit(++token_, after, now_);        // n1-4 too
+  Observe();
+  s_->Cancel(++token_, "n1-4", now_);      // waiting -> cancelled
+  Observe();
+  End(parent, true);                       // n1-2 waiting -> queued (-> running); n1-3 waiting
+                                           // -> delayed (its delay is still ahead)
+
   std::set<Edge> legal;
   for (int from = 0; from < protocol::kJobStateCount; ++from)
     for (int to = 0; to < protocol::kJobStateCount; ++to)
       if (kLegalTransitions[from][to]) legal.insert({S(from), S(to)});
   EXPECT_EQ(seen_, legal);
-  EXPECT_EQ(initial_, (std::set<S>{S::kQueued, S::kDelayed}));
+  EXPECT_EQ(initial_, (std::set<S>{S::kQueued, S::kDelayed, S::kWaiting}));
 }
 
 TEST_F(TransitionTest, IllegalTransitionStopsTheProcess) {

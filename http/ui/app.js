@@ -6,7 +6,7 @@ import htm from './vendor/htm.module.js';
 import uPlot from './vendor/uPlot.esm.js';
 
 const html = htm.bind(h);
-const STATES = ['queued', 'delayed', 'running', 'succeeded', 'failed', 'dead', 'cancelled'];
+const STATES = ['waiting', 'queued', 'delayed', 'running', 'succeeded', 'failed', 'dead', 'cancelled'];
 const FINAL = new Set(['succeeded', 'dead', 'cancelled']);
 
 // ---- the API, with the bearer token the user gave (kept for this tab only) ----
@@ -277,7 +277,7 @@ function Jobs({ params }) {
   // A bulk retry or cancel of the filtered set (one queue; the type and state filters apply),
   // after a confirmation that says how many jobs it touches (counted by listing them).
   const bulk = async (action) => {
-    const states = filter.state ? [filter.state] : action === 'cancel' ? ['queued', 'delayed'] : ['dead', 'failed', 'cancelled'];
+    const states = filter.state ? [filter.state] : action === 'cancel' ? ['waiting', 'queued', 'delayed'] : ['dead', 'failed', 'cancelled'];
     let n = 0, more = false;
     try {
       for (const st of states) {
@@ -347,6 +347,22 @@ function Jobs({ params }) {
     </section>`;
 }
 
+// The flow a job was submitted in: each job's name, state and what it waits for.
+function FlowSection({ id, flow }) {
+  const [{ data, error }] = usePoll(() => api('/api/flows/' + encodeURIComponent(id)), [id], 3000);
+  if (error && !data) return html`<section><h2>Flow ${flow}</h2><p class="error">${error.message}</p></section>`;
+  if (!data) return html`<section><h2>Flow ${flow}</h2><p class="muted">Loading…</p></section>`;
+  const names = Object.fromEntries(data.jobs.map(j => [j.id, j.flow_name || j.id]));
+  return html`
+    <section><h2>Flow ${flow}</h2>
+      <table><thead><tr><th>Name</th><th>Job</th><th>State</th><th>After</th></tr></thead>
+      <tbody>${data.jobs.map(j => html`<tr class=${j.id === id ? 'current' : ''}>
+        <td>${j.flow_name || ''}</td><td><a href=${'#/jobs/' + encodeURIComponent(j.id)}>${j.id}</a></td>
+        <td><${State} s=${j.state} /></td>
+        <td>${(j.depends_on || []).map(p => names[p] || p).join(', ')}</td></tr>`)}</tbody></table>
+    </section>`;
+}
+
 function JobPage({ id }) {
   const [{ data: job, error }, reload] = usePoll(() => api('/api/jobs/' + encodeURIComponent(id)), [id], 3000);
   const [events, setEvents] = useState([]);
@@ -381,9 +397,13 @@ function JobPage({ id }) {
         <dt>Finished</dt><dd><${Time} ms=${job.finished_at} /></dd>
         ${job.run_at ? html`<dt>Runs at</dt><dd><${Time} ms=${job.run_at} /></dd>` : ''}
         ${job.key ? html`<dt>Key</dt><dd>${job.key}</dd>` : ''}
+        ${job.depends_on ? html`<dt>After</dt><dd>${job.depends_on.map((p, i) => html`${i ? ', ' : ''}<a href=${'#/jobs/' + encodeURIComponent(p)}>${p}</a>`)}
+          ${job.state === 'waiting' ? html` <span class="muted">(${job.parents_waiting} still to finish)</span>` : ''}
+          ${job.on_parent_failure === 'run' ? html` <span class="muted">(runs even if one fails)</span>` : ''}</dd>` : ''}
       </dl>
     </section>
     ${job.error && html`<section><h2>Error</h2><pre class="error">${short(job.error)}</pre></section>`}
+    ${job.flow ? html`<${FlowSection} id=${id} flow=${job.flow} />` : ''}
     <section><h2>Result</h2>
       ${isImage ? html`<img alt="result image" style="max-width:100%" src=${`/api/jobs/${encodeURIComponent(id)}/result`} />`
                 : html`<pre>${short(job.result)}</pre>`}

@@ -104,6 +104,10 @@ class Client {
   // Each spec without a key gets an automatic one (as Submit), so the failover retry of a
   // batch whose node stopped answering does not create its jobs twice on that node.
   Result<std::vector<BatchItemResult>> SubmitBatch(const std::vector<JobSpec>& specs);
+  // A whole graph of 1..limits::kFlowJobsMax jobs with local names (docs/protocol.md §23): the
+  // node accepts every one or none (one journal write), parents first, and answers the ids by
+  // name. Flow jobs take no idempotency key (none is added) and no reuse.
+  Result<FlowResult> SubmitFlow(const std::vector<FlowJob>& jobs);
   // Retries or cancels every eligible job of one queue on the node it talks to (jobnet/job.h
   // BulkQuery). Blocks until the node has been through all its jobs: a large queue may need
   // more than the default request timeout. Safe to repeat: a second run touches none.

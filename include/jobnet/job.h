@@ -25,8 +25,10 @@ enum class JobState : uint8_t {
   kFailed = 4,  // reserved for a final failure without dead-lettering; not produced yet
   kDead = 5,
   kCancelled = 6,
+  // Submitted with depends_on: waits for its parents to succeed, then queues (or is delayed).
+  kWaiting = 7,
 };
-constexpr int kJobStateCount = 7;
+constexpr int kJobStateCount = 8;
 // "queued", "delayed", ... as on the wire and in the CLI.
 const char* JobStateName(JobState s);
 std::optional<JobState> ParseJobState(const std::string& name);
@@ -72,6 +74,17 @@ struct JobSpec {
   // and shown in status and lists (JobInfo::label); the node does nothing else with it. Empty =
   // none.
   std::string label;
+  // Dependencies (docs/architecture.md "Dependencies"): the ids of the jobs this one waits for,
+  // at most limits::kParentsMax, each an existing job of this node or of a peer. The job waits
+  // in state `waiting` until every one of them has succeeded.
+  std::vector<std::string> depends_on;
+  // What a parent that ends dead, failed or cancelled does to this job: false ("cancel") ends it
+  // cancelled, naming the parent; true ("run") counts that parent as done.
+  bool run_on_parent_failure = false;
+  // Set by the node for the jobs of a flow (submit_flow, docs/protocol.md §23): the flow's id
+  // (the id of its first job) and the job's name in it. A plain submit may not set them.
+  std::string flow;
+  std::string flow_name;
 };
 
 // One run of a job (JobInfo::history): where and when it ran and why it failed.
@@ -117,6 +130,29 @@ struct JobInfo {
   uint32_t progress = 0;
   std::string progress_message;
   std::string label;  // JobSpec::label, as submitted
+  // JobSpec::depends_on and run_on_parent_failure, as submitted; while the job waits, how many
+  // of its parents have not finished yet.
+  std::vector<std::string> depends_on;
+  bool run_on_parent_failure = false;
+  uint32_t parents_waiting = 0;
+  // JobSpec::flow and flow_name: the flow it was submitted in, and its name there.
+  std::string flow;
+  std::string flow_name;
+};
+
+// One job of a flow (`jobnet flow submit`, docs/protocol.md §23): its name, unique within the
+// flow, its spec, and the names of the flow's jobs it waits for (besides any job ids of
+// spec.depends_on).
+struct FlowJob {
+  std::string name;  // [A-Za-z0-9_.-]{1,64}
+  JobSpec spec;
+  std::vector<std::string> after;
+};
+
+// The answer to a flow: its id (its first job's id) and each job's id, by name.
+struct FlowResult {
+  std::string flow;
+  std::map<std::string, std::string> ids;
 };
 
 // The answer to a submit.

@@ -289,6 +289,26 @@ constexpr uint32_t kPrincipalsMax = 1000;
 // Endpoints one principal (a node) lists.
 constexpr uint32_t kPrincipalEndpointsMax = 4;
 
+// ---- Dependencies (issue 21, docs/architecture.md "Dependencies") ----
+// Parents one job may name in depends_on (a fan-in of a thousand, as a batch holds).
+constexpr uint32_t kParentsMax = 1000;
+static_assert(kParentsMax <= kContainerItemsMax, "the decoder accepts a full depends_on");
+// The parents' results a child is handed (its handler's HandlerContext::parents, an external
+// worker's job.parents): at most this many bytes in all, else the child is cancelled saying so.
+constexpr uint32_t kParentResultsBytesMax = 1u << 20;
+// Jobs in one flow (submit_flow): as many as a batch.
+constexpr uint32_t kFlowJobsMax = 1000;
+// Parent ids in one parent_watch frame between nodes.
+constexpr uint32_t kParentWatchPerFrameMax = 1000;
+static_assert(kParentWatchPerFrameMax * (kJobIdBytesMax + 2) < kFrameBytesMax / 4,
+              "a full parent_watch frame is small");
+// A child's owner asks again this often about remote parents that have not finished: a watch
+// or its answer lost with a link (or with a node's restart) costs at most this much delay.
+constexpr uint64_t kParentWatchResendMs = 5000;
+// (parent, peer) watches a node keeps for its peers' children. Past it a watch is not kept
+// (the child's owner asks again every kParentWatchResendMs, and is answered once it is final).
+constexpr uint32_t kParentWatchersMax = 100000;
+
 // ---- Batches and bulk actions (issue 9) ----
 // Job specs in one submit_batch request. Each spec is journaled in the same group commit, so a
 // batch costs one fsync; a thousand small specs keep the frame far below kFrameBytesMax (the

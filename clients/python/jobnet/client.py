@@ -9,7 +9,8 @@ from . import errors
 
 # The job-spec fields a submit takes besides type and payload (docs/protocol.md §4.1).
 SPEC_OPTIONS = ("queue", "priority", "run_at_ms", "delay_ms", "max_attempts", "backoff_ms",
-                "timeout_ms", "key", "callback", "reuse", "label")
+                "timeout_ms", "key", "callback", "reuse", "label", "depends_on",
+                "on_parent_failure")
 
 
 def _job(body):
@@ -95,8 +96,10 @@ class Client:
         most 32 lists/dicts (deeper: jobnet.InvalidArgument, not sent); `opts` are job-spec
         fields: queue, priority, run_at_ms, delay_ms, max_attempts, backoff_ms, timeout_ms, key
         (a submit without a key gets a random one), callback (a URL on the node's allow-list),
-        reuse (True: answer from an identical job's result) and label (free text, shown in
-        status)."""
+        reuse (True: answer from an identical job's result), label (free text, shown in
+        status), depends_on (a list of job ids, of any node: the job waits, in state
+        "waiting", until they all succeeded) and on_parent_failure ("cancel", the default: a
+        parent that ends dead or cancelled cancels this job; "run": it runs anyway)."""
         body = w.expect(self._conn.call(w.SUBMIT, _spec(type, payload, opts, self._auto_key)),
                         w.ACCEPTED)
         return body["id"]
@@ -130,6 +133,23 @@ class Client:
                     for it in items]
         answers = iter(sent)
         return [refused[i] if i in refused else next(answers) for i in range(len(specs))]
+
+    def submit_flow(self, jobs):
+        """Submits a whole graph of up to 1000 jobs at once (docs/protocol.md §23): `jobs` maps
+        a name to a spec dict {"type", "payload", "after": [names of this flow's jobs it waits
+        for], and job options (depends_on may name jobs that exist already)}. The node accepts
+        all of them or none (one journal write, one fsync) and answers {"flow": id, "ids":
+        {name: job id}}. Idempotency keys and reuse are not taken in a flow."""
+        out = []
+        for name, s in jobs.items():
+            s = dict(s)
+            after = list(s.pop("after", []))
+            spec = _spec(s.pop("type"), s.pop("payload", None), s, auto_key=False)
+            spec["name"] = name
+            spec["after"] = after
+            out.append(spec)
+        body = w.expect(self._conn.call(w.SUBMIT_FLOW, {"jobs": out}), w.FLOW_ACCEPTED)
+        return {"flow": body["flow"], "ids": dict(body.get("ids", {}))}
 
     def status(self, id, history=False):
         """The job as it is now (with history: its last attempts)."""

@@ -30,6 +30,8 @@ class Job:
         self.id = item["id"]
         self.type = item["type"]
         self.payload = item.get("payload")
+        # A job submitted with depends_on: its parents' results, {parent job id: result}.
+        self.parents = dict(item.get("parents") or {})
         self.queue = item.get("queue", "")
         self.priority = item.get("priority", 0)
         self.attempt = item.get("attempt", 0)

@@ -121,6 +121,31 @@ class WorkerTest(unittest.TestCase):
         self.assertEqual(failed["state"], "dead")
         self.assertIn("nests deeper than", failed["error"])
 
+    def test_a_flow_hands_its_parents_results_to_a_python_worker(self):
+        # Two echo parents, a Python child that sums what they returned, and a collect job
+        # after it: submitted whole in one request, by name.
+        self.start_worker(lambda job: sum(job.parents.values()) if job.parents else -1,
+                          ["py_sum"])
+        flow = self.c.submit_flow({
+            "a": {"type": "echo", "payload": 20},
+            "b": {"type": "echo", "payload": 22},
+            "sum": {"type": "py_sum", "after": ["a", "b"]},
+            "all": {"type": "collect", "after": ["a", "sum"]},
+        })
+        ids = flow["ids"]
+        self.assertEqual(sorted(ids), ["a", "all", "b", "sum"])
+        self.assertEqual(flow["flow"], min(ids.values(), key=lambda i: int(i.split("-")[1])))
+        done = self.c.wait(ids["all"], timeout=30)
+        self.assertEqual(done["state"], "succeeded")
+        self.assertEqual(done["result"], [20, 42])
+        child = self.c.status(ids["sum"])
+        self.assertEqual(child["depends_on"], [ids["a"], ids["b"]])
+        self.assertEqual(child["flow_name"], "sum")
+        # A flow with a cycle is refused whole.
+        with self.assertRaises(jobnet.InvalidArgument):
+            self.c.submit_flow({"x": {"type": "echo", "after": ["y"]},
+                                "y": {"type": "echo", "after": ["x"]}})
+
     def test_progress_from_a_python_worker_is_seen_mid_run(self):
         release = threading.Event()
 
