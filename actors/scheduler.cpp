@@ -330,6 +330,7 @@ void Flush(Self self, bool linger_over) {
          (n == 0 || bytes < limits::kJournalBatchBytesMax)) {
     bool first = !w[n].events.empty() && w[n].events.front().first == 0;  // carries the payload
     bytes += (first ? w[n].job.spec.payload.size() : 0) + w[n].job.result().size();
+    for (const auto& [id, result] : w[n].job.rare.get().parent_results) bytes += result->size();
     ++n;
   }
   // A flow is journaled whole (docs/protocol.md §23): a cut never falls between two of its new

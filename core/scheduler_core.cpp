@@ -407,6 +407,8 @@ Result<protocol::AcceptedReply> Scheduler::AdmitReused(JobSpec spec, const Job& 
 void Scheduler::Submit(ReplyToken t, JobSpec spec, Now now) {
   if (!spec.flow.empty() || !spec.flow_name.empty())
     return Error(t, NodeSetsFlow());
+  // Parents on peers: their owners are asked first (core/scheduler_deps.cpp).
+  if (!spec.depends_on.empty() && HoldSubmit(t, spec, now)) return;
   auto r = Admit(std::move(spec), now);
   if (!r.ok()) return Error(t, r.status());
   fx_.replies.push_back(Reply{t, std::move(r.value())});
@@ -469,6 +471,7 @@ void Scheduler::Purge(Now now) {
     DropCallback(job, "purged");
     callback_dirty_.erase(seq);  // its record is deleted with the job
     jobs_.Erase(seq);
+    result_shares_.erase(seq);
     if (opt_.blob_refs) opt_.blob_refs->RemoveJob(seq);
     dirty_.erase(seq);
     fx_.deletes.push_back(seq);
@@ -507,6 +510,7 @@ void Scheduler::Tick(Now now) {
     EndRun(job, lease, false, "", "", /*timed_out=*/true, now);
   }
   ExpireWaiters(now);
+  ExpireHeldSubmits(now);
   while (auto id = external_.DuePoll(mono))
     AnswerPoll(external_.ReleasePoll(*id, now), {});  // no job for it in time
   while (auto id = external_.Expired(mono)) {
@@ -581,6 +585,7 @@ uint64_t Scheduler::NextDeadlineMs() const {
   if (!callback_due_.empty()) d = std::min(d, callback_due_.begin()->first);
   for (const auto& [seq, due] : running_held_) d = std::min(d, due);
   if (!remote_children_.empty()) d = std::min(d, watch_resend_mono_ms_);
+  for (const HeldSubmit& h : held_submits_) d = std::min(d, h.deadline_mono_ms);
   return d;
 }
 

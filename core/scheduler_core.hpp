@@ -374,6 +374,15 @@ class Scheduler {
   // Sends parent_watch for the unfinished remote parents of this node's waiting children, to
   // the owner `node` only, or (empty) to every alive owner; drops children no longer waiting.
   void SendWatches(const std::string& node, Now now);
+  // A submit naming parents on peers is held until each of their owners has said it holds
+  // them (a parent_done in any state) and then admitted, or refused: kNotFound when one does
+  // not, kUnavailable when an owner is not alive or does not answer within kParentCheckMs.
+  // False (nothing held) for a spec whose parents are all this node's, or that fails a check
+  // that needs no answer (Admit then gives that error).
+  bool HoldSubmit(ReplyToken t, const protocol::JobSpec& spec, Now now);
+  // Applies an owner's answer to the held submits that wait for it.
+  void AnswerHeldSubmits(const protocol::ParentDone& d, Now now);
+  void ExpireHeldSubmits(Now now);
   // parent_watch frames for `ids`, parents owned by `owner`, if it is alive.
   void SendWatchFrames(const std::string& owner, const std::vector<std::string>& ids);
   // The parent_done frame about `job` (final) or about a job this node does not hold.
@@ -381,6 +390,9 @@ class Scheduler {
   // A run's parents' results: a msgpack map of parent id to result, in depends_on order; nil
   // for a job without.
   static std::string ParentsOf(const Job& job);
+  // A succeeded job's result, shared by the children that take it after it ended (one copy in
+  // memory however many there are).
+  std::shared_ptr<const std::string> SharedResult(const Job& parent);
   // The JobInfo of a job with what only the scheduler knows (its parents still waited for).
   JobInfo InfoOf(const Job& job) const;
   void Enqueue(Job& job, Now now);  // into its queue's ready jobs or delayed, by run_at
@@ -581,7 +593,19 @@ class Scheduler {
     std::string result;
   };
   std::deque<ParentEnd> parent_ends_;
+  // Succeeded jobs whose result children hold (SharedResult); an entry goes with its job.
+  std::unordered_map<uint64_t, std::weak_ptr<const std::string>> result_shares_;
   bool ending_parents_ = false;
+  // Submits held for their remote parents' owners to answer (HoldSubmit), oldest first.
+  static constexpr uint64_t kParentCheckMs = 5000;
+  static constexpr size_t kHeldSubmitsMax = 10000;
+  struct HeldSubmit {
+    ReplyToken token = 0;
+    protocol::JobSpec spec;
+    std::set<std::string> unanswered;  // remote parent ids
+    uint64_t deadline_mono_ms = 0;
+  };
+  std::deque<HeldSubmit> held_submits_;
   // Recovered waiting jobs: FinishRecovery links them once every job is in.
   std::vector<uint64_t> recovered_waiting_;
   // Recovered jobs that were running, by (order, seq): FinishRecovery interrupts them once every

@@ -75,8 +75,7 @@ uint32_t Scheduler::LinkParents(Job& job, std::string* failed) {
       children_[parent->seq].push_back(job.seq);
       waiting++;
     } else if (parent->state == JobState::kSucceeded) {
-      job.rare.mut().parent_results.emplace_back(
-          id, std::make_shared<const std::string>(parent->result()));
+      job.rare.mut().parent_results.emplace_back(id, SharedResult(*parent));
     } else if (parent->state != JobState::kSucceeded && !run_anyway && failed->empty()) {
       *failed = "parent job " + id + " ended " + protocol::JobStateName(parent->state) +
                 (parent->error().empty() ? "" : ": " + Quoted(parent->error()));
@@ -178,7 +177,7 @@ protocol::ParentDone Scheduler::DoneOf(const std::string& id, const Job* job) co
   d.state = job->state;
   if (job->state == JobState::kSucceeded) {
     d.result = job->result();
-  } else {
+  } else if (protocol::IsFinal(job->state)) {
     d.error = job->error();
   }
   return d;
@@ -219,6 +218,76 @@ void Scheduler::SendWatchFrames(const std::string& owner, const std::vector<std:
   }
 }
 
+bool Scheduler::HoldSubmit(ReplyToken t, const protocol::JobSpec& spec, Now now) {
+  std::set<std::string> remote;
+  for (const std::string& id : spec.depends_on) {
+    auto parsed = protocol::ParseJobId(id);
+    if (parsed.ok() && parsed.value().node != opt_.node_id) remote.insert(id);
+  }
+  if (remote.empty()) return false;
+  // What needs no answer is checked now (Admit checks it all again on the answer).
+  if (!CheckSpec(spec).ok() || !CheckParents(spec).ok()) return false;
+  if (held_submits_.size() >= kHeldSubmitsMax) {
+    Error(t, Status::Overloaded("node " + opt_.node_id + " holds " +
+                                std::to_string(held_submits_.size()) +
+                                " submits waiting for their parents' owners"));
+    return true;
+  }
+  std::map<std::string, std::vector<std::string>> by_owner;
+  for (const std::string& id : remote) {
+    const std::string owner = protocol::ParseJobId(id).value().node;
+    const int link = peers_.FindLink(owner);  // known: CheckParents
+    if (link < 0 || !peers_.peer(static_cast<uint32_t>(link)).alive) {
+      Error(t, Status::Unavailable("node " + owner + ", which owns parent job " + id +
+                                   ", is not alive: whether it holds the job cannot be asked"));
+      return true;
+    }
+    by_owner[owner].push_back(id);
+  }
+  for (const auto& [owner, ids] : by_owner) SendWatchFrames(owner, ids);
+  held_submits_.push_back(
+      HeldSubmit{t, spec, std::move(remote), now.mono_ms + kParentCheckMs});
+  return true;
+}
+
+void Scheduler::AnswerHeldSubmits(const protocol::ParentDone& d, Now now) {
+  bool admitted = false;
+  for (auto it = held_submits_.begin(); it != held_submits_.end();) {
+    if (it->unanswered.erase(d.id) == 0) {
+      ++it;
+      continue;
+    }
+    if (d.missing) {
+      Error(it->token, Status::NotFound("parent job " + d.id + " does not exist on node " +
+                                        d.node + " (or was purged by retention)"));
+    } else if (it->unanswered.empty()) {
+      auto r = Admit(std::move(it->spec), now);
+      if (!r.ok()) {
+        Error(it->token, r.status());
+      } else {
+        fx_.replies.push_back(Reply{it->token, std::move(r.value())});
+        admitted = true;
+      }
+    } else {
+      ++it;
+      continue;
+    }
+    it = held_submits_.erase(it);
+  }
+  if (admitted) DispatchReady(now);
+}
+
+void Scheduler::ExpireHeldSubmits(Now now) {
+  while (!held_submits_.empty() && held_submits_.front().deadline_mono_ms <= now.mono_ms) {
+    const HeldSubmit& h = held_submits_.front();
+    const std::string& id = *h.unanswered.begin();
+    Error(h.token, Status::Unavailable("node " + protocol::ParseJobId(id).value().node +
+                                       " did not say within " + std::to_string(kParentCheckMs) +
+                                       " ms whether it holds parent job " + id));
+    held_submits_.pop_front();
+  }
+}
+
 void Scheduler::OnParentWatch(const protocol::ParentWatch& w, Now) {
   int link = peers_.FindLink(w.node);
   if (link < 0) return;  // not a peer: nowhere to answer
@@ -234,9 +303,17 @@ void Scheduler::OnParentWatch(const protocol::ParentWatch& w, Now) {
       counters_[Counter::kParentDonesSent]++;
       continue;
     }
-    // Not final yet: answered when it ends. Past the bound the peer's next watch asks again.
-    if (watcher_count_ >= limits::kParentWatchersMax) continue;
-    if (watchers_[job->seq].insert(w.node).second) watcher_count_++;
+    // Not final yet: answered when it ends, and the first time a node asks, with the state it
+    // is in (a held submit waits for that). Past the bound the peer's next watch asks again.
+    if (watcher_count_ >= limits::kParentWatchersMax) {
+      fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), DoneOf(id, job)});
+      continue;
+    }
+    if (watchers_[job->seq].insert(w.node).second) {
+      watcher_count_++;
+      fx_.peer_sends.push_back(PeerSend{static_cast<uint32_t>(link), DoneOf(id, job)});
+      counters_[Counter::kParentDonesSent]++;
+    }
   }
 }
 
@@ -244,6 +321,7 @@ void Scheduler::OnParentDone(const protocol::ParentDone& d, Now now) {
   auto parsed = protocol::ParseJobId(d.id);
   // Only the parent's owner speaks for it.
   if (!parsed.ok() || parsed.value().node != d.node || d.node == opt_.node_id) return;
+  if (!held_submits_.empty()) AnswerHeldSubmits(d, now);
   auto it = remote_children_.find(d.id);
   if (it == remote_children_.end()) return;  // answered already (a watch sent twice)
   if (!d.missing && !protocol::IsFinal(d.state)) return;
@@ -252,6 +330,14 @@ void Scheduler::OnParentDone(const protocol::ParentDone& d, Now now) {
   ParentEnded(std::move(children), d.id, d.state, d.missing, d.missing ? "" : d.error,
               d.result, now);
   DispatchReady(now);
+}
+
+std::shared_ptr<const std::string> Scheduler::SharedResult(const Job& parent) {
+  std::weak_ptr<const std::string>& weak = result_shares_[parent.seq];
+  if (auto shared = weak.lock()) return shared;
+  auto shared = std::make_shared<const std::string>(parent.result());
+  weak = shared;
+  return shared;
 }
 
 std::string Scheduler::ParentsOf(const Job& job) {

@@ -382,13 +382,12 @@ Status Check(const ParentWatch& b) {
 void PackDoneState(msgpack::sbuffer&, Packer& pk, const ParentDone& d) {
   PackStr(pk, JobStateName(d.state));
 }
-// Read after "missing": a parent that is not missing has a final state.
+// Read after "missing": a parent that is not missing has a state (final, or, in the first
+// answer to a watch, the one it is in).
 Status ReadDoneState(const MapReader& r, const char* key, ParentDone* d) {
   bool present = false;
   JOBNET_TRY(r.State(key, &d->state, &present));
   if (!present && !d->missing) return Status::InvalidArgument("missing field 'state'");
-  if (present && !IsFinal(d->state))
-    return Status::InvalidArgument("parent_done names a state that is not final");
   return Status::OK();
 }
 bool HasDoneState(const ParentDone& d) { return !d.missing; }

@@ -326,33 +326,86 @@ std::vector<protocol::ParentDone> DonesTo(const Effects& fx, uint32_t link) {
   return out;
 }
 
-TEST_F(ClusterSchedulerTest, ChildOfARemoteParentWatchesItAndRunsOnItsSuccess) {
+protocol::ParentDone From(const std::string& id, JobState state, bool missing = false) {
+  protocol::ParentDone d;
+  d.node = "n2";
+  d.id = id;
+  d.state = state;
+  d.missing = missing;
+  return d;
+}
+
+TEST_F(ClusterSchedulerTest, ASubmitWithRemoteParentsWaitsForTheirOwnerToHoldThem) {
   Beat("n2", "tcp://p2", 0);
-  std::string child = Submit(After({"n2-5", "n2-6"}));
-  EXPECT_EQ(Info(child).state, JobState::kWaiting);
+  // Held: n2 is asked first.
+  s_->Submit(++token_, After({"n2-5", "n2-6"}), now_);
+  fx_ = s_->TakeEffects();
+  const ReplyToken held = token_;
+  EXPECT_TRUE(fx_.replies.empty());
   auto watches = WatchesTo(fx_, 0);
   ASSERT_EQ(watches.size(), 1u);
-  EXPECT_EQ(watches[0].node, "n1");
   EXPECT_EQ(watches[0].ids, (std::vector<std::string>{"n2-5", "n2-6"}));
+  s_->OnParentDone(From("n2-5", JobState::kRunning), now_);
+  fx_ = s_->TakeEffects();
+  EXPECT_TRUE(fx_.replies.empty());  // n2-6 not answered yet
+  s_->OnParentDone(From("n2-6", JobState::kQueued), now_);
+  fx_ = s_->TakeEffects();
+  ASSERT_EQ(fx_.replies.size(), 1u);
+  EXPECT_EQ(fx_.replies[0].token, held);
+  auto* a = std::get_if<protocol::AcceptedReply>(&fx_.replies[0].body);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->state, JobState::kWaiting);
 
-  protocol::ParentDone done;
-  done.node = "n2";
-  done.id = "n2-5";
-  done.state = JobState::kSucceeded;
-  s_->OnParentDone(done, now_);
+  // Missing: refused at submit.
+  s_->Submit(++token_, After({"n2-99"}), now_);
+  s_->OnParentDone(From("n2-99", JobState::kSucceeded, /*missing=*/true), now_);
+  Status s = FlowError(s_->TakeEffects());
+  EXPECT_EQ(s.code(), Code::kNotFound) << s.ToString();
+  EXPECT_NE(s.message().find("n2-99"), std::string::npos);
+  // No answer within the hold: unavailable, saying so.
+  s_->Submit(++token_, After({"n2-7"}), now_);
+  s_->TakeEffects();
+  Tick(5000);
+  s = FlowError(fx_);
+  EXPECT_EQ(s.code(), Code::kUnavailable) << s.ToString();
+  // An owner that is not alive cannot be asked.
+  Tick(1000);  // n2 silent past the failure timeout: dead
+  s = SubmitError(After({"n2-5"}));
+  EXPECT_EQ(s.code(), Code::kUnavailable) << s.ToString();
+}
+
+TEST_F(ClusterSchedulerTest, ChildOfARemoteParentWatchesItAndRunsOnItsSuccess) {
+  Beat("n2", "tcp://p2", 0);
+  s_->Submit(++token_, After({"n2-5", "n2-6"}), now_);
+  s_->TakeEffects();
+  const ReplyToken held = token_;
+  s_->OnParentDone(From("n2-5", JobState::kRunning), now_);
+  s_->OnParentDone(From("n2-6", JobState::kRunning), now_);
+  fx_ = s_->TakeEffects();
+  std::string child;
+  for (auto& r : fx_.replies)
+    if (auto* a = std::get_if<protocol::AcceptedReply>(&r.body); a && r.token == held) child = a->id;
+  ASSERT_FALSE(child.empty());
+  EXPECT_EQ(Info(child).state, JobState::kWaiting);
+  EXPECT_EQ(Info(child).parents_waiting, 2u);
+
+  s_->OnParentDone(From("n2-5", JobState::kSucceeded), now_);
   fx_ = s_->TakeEffects();
   EXPECT_EQ(Info(child).parents_waiting, 1u);
   // Only the parent's owner speaks for it.
-  protocol::ParentDone forged = done;
+  protocol::ParentDone forged = From("n2-6", JobState::kSucceeded);
   forged.node = "n3";
-  forged.id = "n2-6";
   s_->OnParentDone(forged, now_);
+  fx_ = s_->TakeEffects();
+  EXPECT_EQ(Info(child).parents_waiting, 1u);
+  // A state that is not final changes nothing.
+  s_->OnParentDone(From("n2-6", JobState::kRunning), now_);
   fx_ = s_->TakeEffects();
   EXPECT_EQ(Info(child).parents_waiting, 1u);
 
   // Asked again after the resend period: only the parent still unfinished.
   Tick(limits::kParentWatchResendMs);
-  watches = WatchesTo(fx_, 0);
+  auto watches = WatchesTo(fx_, 0);
   ASSERT_EQ(watches.size(), 1u);
   EXPECT_EQ(watches[0].ids, (std::vector<std::string>{"n2-6"}));
   // (Silent past the failure timeout meanwhile, n2 is dead by now.) Asked again at once when
@@ -360,32 +413,26 @@ TEST_F(ClusterSchedulerTest, ChildOfARemoteParentWatchesItAndRunsOnItsSuccess) {
   Beat("n2", "tcp://p2", 0, /*inc=*/2);
   EXPECT_EQ(WatchesTo(fx_, 0).size(), 1u);
 
-  done.id = "n2-6";
-  s_->OnParentDone(done, now_);
+  s_->OnParentDone(From("n2-6", JobState::kSucceeded), now_);
   fx_ = s_->TakeEffects();
   EXPECT_NE(DispatchOf(fx_, child), nullptr);
   EXPECT_EQ(s_->remote_parents(), 0u);
 }
 
-TEST_F(ClusterSchedulerTest, AMissingOrFailedRemoteParentCancelsTheChild) {
+TEST_F(ClusterSchedulerTest, AFailedRemoteParentCancelsTheChild) {
   Beat("n2", "tcp://p2", 0);
-  std::string a = Submit(After({"n2-5"}));
-  std::string b = Submit(After({"n2-9"}));
-  protocol::ParentDone missing;
-  missing.node = "n2";
-  missing.id = "n2-5";
-  missing.missing = true;
-  s_->OnParentDone(missing, now_);
-  protocol::ParentDone dead;
-  dead.node = "n2";
-  dead.id = "n2-9";
-  dead.state = JobState::kDead;
+  s_->Submit(++token_, After({"n2-9"}), now_);
+  s_->OnParentDone(From("n2-9", JobState::kRunning), now_);
+  fx_ = s_->TakeEffects();
+  auto* a = std::get_if<protocol::AcceptedReply>(&fx_.replies.at(0).body);
+  ASSERT_NE(a, nullptr);
+  const std::string child = a->id;
+  protocol::ParentDone dead = From("n2-9", JobState::kDead);
   dead.error = "exit 1";
   s_->OnParentDone(dead, now_);
   fx_ = s_->TakeEffects();
-  EXPECT_EQ(Info(a).state, JobState::kCancelled);
-  EXPECT_EQ(Info(a).error, "parent job n2-5 does not exist");
-  EXPECT_EQ(Info(b).error, "parent job n2-9 ended dead: exit 1");
+  EXPECT_EQ(Info(child).state, JobState::kCancelled);
+  EXPECT_EQ(Info(child).error, "parent job n2-9 ended dead: exit 1");
 }
 
 TEST_F(ClusterSchedulerTest, APeersWatchIsAnsweredAtOnceOrWhenTheParentEnds) {
@@ -396,11 +443,15 @@ TEST_F(ClusterSchedulerTest, APeersWatchIsAnsweredAtOnceOrWhenTheParentEnds) {
   s_->OnParentWatch(w, now_);
   fx_ = s_->TakeEffects();
   auto dones = DonesTo(fx_, 0);
-  ASSERT_EQ(dones.size(), 2u);  // the two it does not hold, at once
-  EXPECT_TRUE(dones[0].missing);
+  ASSERT_EQ(dones.size(), 3u);  // at once: the running one as it is, the two it does not hold
+  EXPECT_EQ(dones[0].id, running);
+  EXPECT_FALSE(dones[0].missing);
+  EXPECT_EQ(dones[0].state, JobState::kRunning);
   EXPECT_TRUE(dones[1].missing);
-  s_->OnParentWatch(w, now_);  // asked twice: still one answer when it ends
+  EXPECT_TRUE(dones[2].missing);
+  s_->OnParentWatch(w, now_);  // asked twice: the running one is not answered again until it ends
   fx_ = s_->TakeEffects();
+  ASSERT_EQ(DonesTo(fx_, 0).size(), 2u);
   Finish(d, true);
   dones = DonesTo(fx_, 0);
   ASSERT_EQ(dones.size(), 1u);
