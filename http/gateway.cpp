@@ -533,6 +533,42 @@ struct Gateway::Impl {
   void Workers(const Request& req, std::optional<uint32_t> resize) {
     protocol::Body body = protocol::WorkersRequest{};
     if (resize) body = protocol::WorkersSetRequest{*resize};
+    WorkersCall(req, std::move(body));
+  }
+
+  // Autoscaling (docs/operations.md §13): {"min": N, "max": M, "target_wait"?: duration,
+  // "quiet"?: duration}; min 0 (and max 0) turns it off. Answered as GET /api/workers.
+  void PutAutoscale(const Request& req) {
+    auto parsed = Body(req);
+    if (!parsed.ok()) return RespondError(req, parsed.status());
+    const Json& body = parsed.value();
+    const auto bad = Status::InvalidArgument(
+        "the body must be {\"min\": N, \"max\": M} with 1 <= N <= M <= " +
+        std::to_string(limits::kWorkersMax) +
+        " (both 0: off), and optionally \"target_wait\" and \"quiet\" durations (\"2s\")");
+    if (!body.is_object() || !body.contains("min") || !body.contains("max")) return RespondError(req, bad);
+    protocol::WorkersAutoscaleRequest a;
+    for (auto it = body.begin(); it != body.end(); ++it) {
+      const std::string& k = it.key();
+      const Json& v = it.value();
+      if (k == "min" || k == "max") {
+        if (!v.is_number_unsigned() || v.get<uint64_t>() > limits::kWorkersMax) return RespondError(req, bad);
+        (k == "min" ? a.min : a.max) = static_cast<uint32_t>(v.get<uint64_t>());
+      } else if (k == "target_wait" || k == "quiet") {
+        auto d = v.is_string() ? ParseDurationMs(v.get<std::string>())
+                               : Result<uint64_t>(Status::InvalidArgument("not a string"));
+        if (!d.ok()) return RespondError(req, bad);
+        (k == "target_wait" ? a.target_wait_ms : a.quiet_ms) = d.value();
+      } else {
+        return RespondError(req, Status::InvalidArgument(
+                                     "unknown field '" + k.substr(0, 64) +
+                                     "' (known: min, max, target_wait, quiet)"));
+      }
+    }
+    WorkersCall(req, std::move(a));  // the node checks min <= max and the rest
+  }
+
+  void WorkersCall(const Request& req, protocol::Body body) {
     CallOk(req, std::move(body), limits::kHttpWriteAnswerMs, [req](protocol::Body& b) {
       auto* l = std::get_if<protocol::WorkerListReply>(&b);
       if (l == nullptr) return RespondError(req, Status::Internal("unexpected reply kind for workers"));
@@ -1001,6 +1037,9 @@ struct Gateway::Impl {
     }));
     get("/api/workers", Route([this](const Request& req, const Params&) { Workers(req, std::nullopt); }));
     r->http_post("/api/workers", Route([this](const Request& req, const Params&) { PostWorkers(req); }));
+    r->http_put("/api/workers/autoscale", Route([this](const Request& req, const Params&) {
+      PutAutoscale(req);
+    }));
     r->http_delete("/api/workers/:id", Route([this](const Request& req, const Params& p) {
       DeleteWorker(req, std::string(p["id"]));
     }));

@@ -157,7 +157,18 @@ async function healthy(n) {
   const ext = page.locator('tr', { hasText: 'ocr-box' });
   await until('the workers page shows the external worker running ' + held,
     async () => { const t = await ext.innerText(); return t.includes('ui_ocr') && t.includes(held) && t.includes('1/2'); });
+  // Autoscaling from the page: the bounds reach the node, and Off turns it off.
+  await page.getByLabel('autoscale min').fill('1');
+  await page.getByLabel('autoscale max').fill('3');
+  await page.getByRole('button', { name: 'Autoscale' }).click();
+  await until('the workers page says it autoscales between 1 and 3',
+    async () => (await page.locator('#autoscale').innerText()) === 'Autoscaling between 1 and 3 workers');
+  const bounds = () => JSON.parse(cli('workers', '--to', to, '--json').split('\n')[0]);
+  check('the node autoscales between 1 and 3', bounds().kind === 'autoscale' && bounds().max === 3, JSON.stringify(bounds()));
   await shot('workers');
+  await page.getByRole('button', { name: 'Off' }).click();
+  await until('the workers page says autoscaling is off',
+    async () => (await page.locator('#autoscale').innerText()) === 'Autoscaling off');
   pyWorker.kill('SIGKILL');
   cli('schedule', 'add', 'nightly_report', 'echo', '"report"', '--cron', '0 3 * * *', '--to', to);
   await page.goto(base + '#/schedules');

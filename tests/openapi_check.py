@@ -367,6 +367,17 @@ def run_cases(spec, http, zmq_endpoint, jobnet):
     call("/api/workers", "post", 200, body={"workers": 3})
     call("/api/workers", "post", 400, body={"workers": 0})
     call("/api/workers", "post", 400, body={"workers": 2, "bogus": 1})
+    AS = "/api/workers/autoscale"
+    scaled = call(AS, "put", 200, body={"min": 1, "max": 4, "target_wait": "500ms"})
+    if scaled is not None and scaled.get("autoscale") != {"min": 1, "max": 4}:
+        failures.append("autoscale: want bounds 1..4, got %s" % _short(scaled))
+    off = call(AS, "put", 200, body={"min": 0, "max": 0})
+    if off is not None and off.get("autoscale") is not None:
+        failures.append("autoscale off: want null bounds, got %s" % _short(off))
+    call(AS, "put", 400, body={"min": 5, "max": 2})
+    call(AS, "put", 400, body={"min": 1})
+    call(AS, "put", 400, body={"min": 1, "max": 2, "quiet": "soon"})
+    call(AS, "put", 400, body={"min": 1, "max": 2, "bogus": 1})
     # An external worker, registered with the Python client over ZeroMQ, then removed.
     WID = "/api/workers/{id}"
     sys.path.insert(0, CLIENTS_PYTHON)

@@ -450,15 +450,28 @@ function Queues() {
 function Workers() {
   const [{ data, error }, reload] = usePoll(() => api('/api/workers'), [], 2000);
   const [size, setSize] = useState('');
+  const [bounds, setBounds] = useState({ min: '', max: '' });
   const [msg, setMsg] = useState('');
   const resize = async (e) => {
     e.preventDefault();
     try { await api('/api/workers', { method: 'POST', body: { workers: Number(size) } }); setMsg(''); reload(); } catch (x) { setMsg(x.message); }
   };
+  const autoscale = async (min, max) => {  // min 0: off
+    try { await api('/api/workers/autoscale', { method: 'PUT', body: { min, max } }); setMsg(''); reload(); } catch (x) { setMsg(x.message); }
+  };
+  const scaling = data && data.autoscale;
   return html`${(error || msg) && html`<p class="error">${msg || error.message}</p>`}
     <section><div class="row"><h2 style="margin:0">Worker slots of ${data ? data.node : '…'}: ${data ? data.workers : ''}</h2>
       <form class="row admin" onSubmit=${resize}><input type="number" min="1" max="1024" required value=${size}
         placeholder="new size" aria-label="new pool size" onInput=${(e) => setSize(e.target.value)} /><button type="submit">Resize</button></form></div>
+    <div class="row"><span id="autoscale">${scaling ? `Autoscaling between ${scaling.min} and ${scaling.max} workers` : 'Autoscaling off'}</span>
+      <form class="row admin" onSubmit=${(e) => { e.preventDefault(); autoscale(Number(bounds.min), Number(bounds.max)); }}>
+        <input type="number" min="1" max="1024" required value=${bounds.min} placeholder="min" aria-label="autoscale min"
+          onInput=${(e) => setBounds(b => ({ ...b, min: e.target.value }))} />
+        <input type="number" min="1" max="1024" required value=${bounds.max} placeholder="max" aria-label="autoscale max"
+          onInput=${(e) => setBounds(b => ({ ...b, max: e.target.value }))} />
+        <button type="submit">Autoscale</button>
+        <button type="button" disabled=${!scaling} onClick=${() => autoscale(0, 0)}>Off</button></form></div>
     <table><thead><tr><th>Slot</th><th>State</th><th>Job</th><th>Queue</th><th>Type</th><th>Since</th></tr></thead>
     <tbody>${(data ? data.slots : []).map(s => html`<tr><td>${s.id}</td><td>${s.state}${s.retiring ? ' (retiring)' : ''}</td>
       <td>${s.job ? html`<a href=${'#/jobs/' + s.job}>${s.job}</a>` : ''}</td><td>${s.queue}</td><td>${s.type}</td>
