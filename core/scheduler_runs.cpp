@@ -158,6 +158,10 @@ void Scheduler::Drain() {
   running_held_.clear();  // a drained node's journal shows what it was running
   for (; peers_.queued() > 0; peers_.PopFront())
     peers_.RejectHosted(peers_.front(), "node " + opt_.node_id + " is shutting down", FreeToOffer());
+  // Submits held for a peer's answer are refused now, as new ones would be.
+  for (const HeldSubmit& h : held_submits_)
+    Error(h.token, Status::Draining("node " + opt_.node_id + " is shutting down"));
+  held_submits_.clear();
 }
 
 uint32_t Scheduler::TakeSlot(Now now) {

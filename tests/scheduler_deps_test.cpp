@@ -372,6 +372,12 @@ TEST_F(ClusterSchedulerTest, ASubmitWithRemoteParentsWaitsForTheirOwnerToHoldThe
   Tick(1000);  // n2 silent past the failure timeout: dead
   s = SubmitError(After({"n2-5"}));
   EXPECT_EQ(s.code(), Code::kUnavailable) << s.ToString();
+  // A node that begins to shut down refuses what it holds.
+  Beat("n2", "tcp://p2", 0);
+  s_->Submit(++token_, After({"n2-8"}), now_);
+  s_->TakeEffects();
+  s_->Drain();
+  EXPECT_EQ(FlowError(s_->TakeEffects()).code(), Code::kDraining);
 }
 
 TEST_F(ClusterSchedulerTest, ChildOfARemoteParentWatchesItAndRunsOnItsSuccess) {
