@@ -241,8 +241,7 @@ void Scheduler::FinishRecovery(uint64_t next_seq, Now now) {
     std::string failed;
     parents_waiting_[seq] = LinkParents(job, &failed);
     if (!failed.empty()) {
-      counters_[Counter::kDependentsCancelled]++;
-      CancelJob(job, now, "cancelled: " + failed, failed);
+      CancelForParent(job, failed, now);
     } else if (parents_waiting_[seq] == 0) {
       ReleaseChild(job, now);  // its parents ended in the write that lost its release
     }
@@ -342,10 +341,7 @@ Result<protocol::AcceptedReply> Scheduler::Admit(JobSpec spec, Now now) {
     SetState(job, JobState::kWaiting, now,
              "submitted: waits for " + std::to_string(waiting) + " of " +
                  std::to_string(job.spec.depends_on().size()) + " parents");
-    if (!failed.empty()) {
-      counters_[Counter::kDependentsCancelled]++;
-      CancelJob(job, now, "cancelled: " + failed, failed);
-    }
+    if (!failed.empty()) CancelForParent(job, failed, now);
     return Answer(job, /*duplicate=*/false);
   }
   job.run_at_ms = job.spec.run_at_ms > now.wall_ms ? job.spec.run_at_ms : 0;

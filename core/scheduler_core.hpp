@@ -362,6 +362,8 @@ class Scheduler {
   // does not count for a job that runs on a parent's failure) or is gone. Remote parents are
   // counted as unfinished and watched.
   uint32_t LinkParents(Job& job, std::string* failed);
+  // Cancels a waiting job because of a parent (`why` names it; it becomes the job's error).
+  void CancelForParent(Job& job, const std::string& why, Now now);
   // A waiting job's parents all finished: it queues (or waits for its run_at).
   void ReleaseChild(Job& job, Now now);
   // `parent` (of this node, or a peer's) ended in `state` (`missing`: it does not exist):

@@ -76,12 +76,17 @@ uint32_t Scheduler::LinkParents(Job& job, std::string* failed) {
       waiting++;
     } else if (parent->state == JobState::kSucceeded) {
       job.rare.mut().parent_results.emplace_back(id, SharedResult(*parent));
-    } else if (parent->state != JobState::kSucceeded && !run_anyway && failed->empty()) {
+    } else if (!run_anyway && failed->empty()) {
       *failed = "parent job " + id + " ended " + protocol::JobStateName(parent->state) +
                 (parent->error().empty() ? "" : ": " + Quoted(parent->error()));
     }
   }
   return waiting;
+}
+
+void Scheduler::CancelForParent(Job& job, const std::string& why, Now now) {
+  counters_[Counter::kDependentsCancelled]++;
+  CancelJob(job, now, "cancelled: " + why, why);
 }
 
 void Scheduler::ReleaseChild(Job& job, Now now) {
@@ -102,8 +107,7 @@ void Scheduler::ReleaseChild(Job& job, Now now) {
                               std::to_string(bytes) + " bytes, over the " +
                               std::to_string(limits::kParentResultsBytesMax) +
                               " a run carries";
-      counters_[Counter::kDependentsCancelled]++;
-      return CancelJob(job, now, "cancelled: " + why, why);
+      return CancelForParent(job, why, now);
     }
   }
   job.run_at_ms = job.spec.run_at_ms > now.wall_ms ? job.spec.run_at_ms : 0;
@@ -140,8 +144,7 @@ void Scheduler::ParentEnded(std::vector<uint64_t> children, const std::string& p
           end.missing ? "parent job " + end.parent + " does not exist"
                       : "parent job " + end.parent + " ended " + protocol::JobStateName(end.state) +
                             (end.error.empty() ? "" : ": " + Quoted(end.error));
-      counters_[Counter::kDependentsCancelled]++;
-      CancelJob(*child, now, "cancelled: " + why, why);  // its own children join the loop
+      CancelForParent(*child, why, now);  // its own children join the loop
     }
   }
   ending_parents_ = false;
