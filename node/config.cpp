@@ -549,6 +549,16 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
     }
     return Status::OK();
   };
+  // A duration ("250ms", "30s", "1h") into milliseconds; absent or empty keeps the default.
+  auto duration = [&](const char* key, uint64_t* out_ms) -> Status {
+    std::string text;
+    if (Status st = str(key, &text); !st.ok() || text.empty()) return st;
+    auto ms = ParseDurationMs(text);
+    if (!ms.ok())
+      return Status::InvalidArgument(std::string("config key '") + key + "': " + ms.status().message());
+    *out_ms = ms.value();
+    return Status::OK();
+  };
   Status s;
   if (!(s = str("id", &cfg->id)).ok()) return s;
   if (!(s = str("listen", &cfg->listen)).ok()) return s;
@@ -561,15 +571,8 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
   if (!(s = num("autoscale_min", &cfg->autoscale_min)).ok()) return s;
   if (!(s = num("autoscale_max", &cfg->autoscale_max)).ok()) return s;
   if (!(s = num("autoscale_cpu_idle_pct", &cfg->autoscale_cpu_idle_pct)).ok()) return s;
-  for (auto [key, out] : {std::pair{"autoscale_target_wait", &cfg->autoscale_target_wait_ms},
-                          std::pair{"autoscale_quiet", &cfg->autoscale_quiet_ms}}) {
-    std::string text;
-    if (!(s = str(key, &text)).ok()) return s;
-    if (text.empty()) continue;
-    auto ms = ParseDurationMs(text);
-    if (!ms.ok()) return Status::InvalidArgument(std::string("config key '") + key + "': " + ms.status().message());
-    *out = ms.value();
-  }
+  if (!(s = duration("autoscale_target_wait", &cfg->autoscale_target_wait_ms)).ok()) return s;
+  if (!(s = duration("autoscale_quiet", &cfg->autoscale_quiet_ms)).ok()) return s;
   if (!(s = num("tick_ms", &cfg->tick_ms)).ok()) return s;
   if (!(s = num("grace_ms", &cfg->grace_ms)).ok()) return s;
   if (!(s = num("final_jobs_max", &cfg->final_jobs_max)).ok()) return s;
@@ -580,20 +583,8 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
   if (!(s = num("result_linger_us", &cfg->result_linger_us)).ok()) return s;
   if (!(s = num("blob_mb_max", &cfg->blob_mb_max)).ok()) return s;
   if (!(s = num("image_pixels_max", &cfg->image_pixels_max)).ok()) return s;
-  std::string blob_grace;
-  if (!(s = str("blob_grace", &blob_grace)).ok()) return s;
-  if (!blob_grace.empty()) {
-    auto ms = ParseDurationMs(blob_grace);
-    if (!ms.ok()) return ms.status();
-    cfg->blob_grace_ms = ms.value();
-  }
-  std::string failure_timeout;
-  if (!(s = str("failure_timeout", &failure_timeout)).ok()) return s;
-  if (!failure_timeout.empty()) {
-    auto ms = ParseDurationMs(failure_timeout);
-    if (!ms.ok()) return ms.status();
-    cfg->failure_timeout_ms = ms.value();
-  }
+  if (!(s = duration("blob_grace", &cfg->blob_grace_ms)).ok()) return s;
+  if (!(s = duration("failure_timeout", &cfg->failure_timeout_ms)).ok()) return s;
   if (!(s = str("cluster_name", &cfg->cluster_name)).ok()) return s;
   if (!(s = str("replication_listen", &cfg->replication_listen)).ok()) return s;
   if (!(s = str("replication_advertise", &cfg->replication_advertise)).ok()) return s;
@@ -615,13 +606,7 @@ Status LoadConfigFile(const std::string& path, NodeConfig* cfg) {
   if (!(s = strings("etcd", "URLs", &cfg->etcd)).ok()) return s;
   if (!(s = strings("peers", "endpoints", &cfg->peers)).ok()) return s;
   if (!(s = strings("backups", "endpoints", &cfg->backups)).ok()) return s;
-  std::string retention;
-  if (!(s = str("retention", &retention)).ok()) return s;
-  if (!retention.empty()) {
-    auto ms = ParseDurationMs(retention);
-    if (!ms.ok()) return ms.status();
-    cfg->retention_ms = ms.value();
-  }
+  if (!(s = duration("retention", &cfg->retention_ms)).ok()) return s;
   if (!(s = ReadCallbacks(t, cfg)).ok()) return s;
   if (!(s = ReadPrincipals(t, &cfg->principals, &cfg->http_tokens)).ok()) return s;
   if (!(s = str("principals_file", &cfg->principals_file)).ok()) return s;
