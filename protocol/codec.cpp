@@ -545,12 +545,6 @@ Status ReadArray(const MapReader& r, const char* key, uint32_t max, const char* 
   return Status::OK();
 }
 
-// An array of at most `max` strings of at most `bytes_max` bytes each.
-Status ReadStrings(const MapReader& r, const char* key, uint32_t max, uint32_t bytes_max,
-                   std::vector<std::string>* out) {
-  return r.Strs(key, out, max, bytes_max);
-}
-
 Status ReadLeases(const MapReader& r, const char* key, std::vector<uint64_t>* out) {
   return ReadArray(r, key, limits::kExternalCapacityMax, "lease ids",
                    [out, key](const msgpack::object& v) {
@@ -578,8 +572,7 @@ Status ReadWorkerRegister(const MapReader& r, Body* body) {
   WorkerRegisterRequest b;
   b.capacity = 0;  // required below
   JOBNET_TRY(r.Str("name", &b.name, limits::kWorkerNameBytesMax));
-  JOBNET_TRY(ReadStrings(r, "types", limits::kExternalTypesMax, limits::kTypeNameBytesMax,
-                         &b.types));
+  JOBNET_TRY(r.Strs("types", &b.types, limits::kExternalTypesMax, limits::kTypeNameBytesMax));
   JOBNET_TRY(r.Uint("capacity", &b.capacity, true));
   JOBNET_TRY(r.Uint("lease_ms", &b.lease_ms));
   JOBNET_TRY(Validate(b));
@@ -897,14 +890,12 @@ Status ReadWorkerList(const MapReader& r, Body* body) {
       ExternalWorkerInfo w;
       JOBNET_TRY(wr.Uint("id", &w.id, true));
       JOBNET_TRY(wr.Str("name", &w.name, limits::kWorkerNameBytesMax));
-      JOBNET_TRY(ReadStrings(wr, "types", limits::kExternalTypesMax, limits::kTypeNameBytesMax,
-                             &w.types));
+      JOBNET_TRY(wr.Strs("types", &w.types, limits::kExternalTypesMax, limits::kTypeNameBytesMax));
       JOBNET_TRY(wr.Uint("capacity", &w.capacity));
       JOBNET_TRY(wr.Uint("lease_ms", &w.lease_ms));
       JOBNET_TRY(wr.Bool("polling", &w.polling));
       JOBNET_TRY(wr.Uint("running", &w.running));
-      JOBNET_TRY(ReadStrings(wr, "jobs", limits::kExternalJobsListedMax, limits::kJobIdBytesMax,
-                             &w.jobs));
+      JOBNET_TRY(wr.Strs("jobs", &w.jobs, limits::kExternalJobsListedMax, limits::kJobIdBytesMax));
       b.external.push_back(std::move(w));
     }
   }

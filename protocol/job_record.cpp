@@ -45,14 +45,18 @@ bool GetStr(const KeyFinder& map, const char* key, std::string* out) {
   return true;
 }
 
-bool GetRaw(const KeyFinder& map, const char* key, std::string* out) {
-  const auto* v = map.Find(key);
-  if (v == nullptr) return true;
+// One msgpack value of a record, as its own bytes.
+std::string Repacked(const msgpack::object& v) {
   // Sized for the common nil or small value: the default 8 KiB buffer was one 8 KiB malloc per
   // field per record, a large part of reading 1,000,000 records at recovery.
   msgpack::sbuffer buf(64);
-  msgpack::pack(buf, *v);
-  out->assign(buf.data(), buf.size());
+  msgpack::pack(buf, v);
+  return std::string(buf.data(), buf.size());
+}
+
+bool GetRaw(const KeyFinder& map, const char* key, std::string* out) {
+  const auto* v = map.Find(key);
+  if (v != nullptr) *out = Repacked(*v);
   return true;
 }
 
@@ -68,10 +72,8 @@ Status GetParentResults(const KeyFinder& map,
     const auto& kv = v->via.map.ptr[i];
     if (kv.key.type != msgpack::type::STR || kv.key.via.str.size > limits::kJobIdBytesMax)
       return Status::Corruption("job record's 'pr' has a key that is not a job id");
-    msgpack::sbuffer buf(64);
-    msgpack::pack(buf, kv.val);
     out->emplace_back(std::string(kv.key.via.str.ptr, kv.key.via.str.size),
-                      std::make_shared<const std::string>(buf.data(), buf.size()));
+                      std::make_shared<const std::string>(Repacked(kv.val)));
   }
   return Status::OK();
 }
