@@ -85,6 +85,10 @@ Result<JobSpec> CheckedSpec(const nlohmann::json& j) {
   return spec;
 }
 
+// An array of at most `max` strings (defined below, with the other field readers).
+Status Strings(const std::string& field, const nlohmann::json& v, size_t max, const char* what,
+               std::vector<std::string>* out);
+
 }  // namespace
 
 Result<nlohmann::json> ParseJson(const std::string& text, uint32_t depth_max, const char* what) {
@@ -199,14 +203,9 @@ Result<std::vector<FlowJob>> FlowFromJsonText(const std::string& text) {
       return Status(s.code(), "job '" + job.name.substr(0, 80) + "': " + s.message());
     };
     if (spec.is_object() && spec.contains("after")) {
-      const nlohmann::json& after = spec["after"];
-      if (!after.is_array() || after.size() > limits::kParentsMax)
-        return named(Status::InvalidArgument("after must be an array of at most " +
-                                             std::to_string(limits::kParentsMax) + " names"));
-      for (const auto& a : after) {
-        if (!a.is_string()) return named(Status::InvalidArgument("each of after must be a name"));
-        job.after.push_back(a.get<std::string>());
-      }
+      if (Status s = Strings("after", spec["after"], limits::kParentsMax, "names", &job.after);
+          !s.ok())
+        return named(s);
       spec.erase("after");
     }
     auto checked = CheckedSpec(spec);
@@ -373,6 +372,20 @@ Result<std::string> String(const std::string& field, const nlohmann::json& v) {
   return v.get<std::string>();
 }
 
+// An array of at most `max` strings (`what` names them in the error).
+Status Strings(const std::string& field, const nlohmann::json& v, size_t max, const char* what,
+               std::vector<std::string>* out) {
+  if (!v.is_array() || v.size() > max)
+    return Status::InvalidArgument(field + " must be an array of at most " + std::to_string(max) +
+                                   " " + what);
+  for (const auto& e : v) {
+    auto s = String("each of " + field, e);
+    if (!s.ok()) return s.status();
+    out->push_back(s.value());
+  }
+  return Status::OK();
+}
+
 // A spec field whose row is marked Json() (descriptions.cpp), read as the wire reads it: a
 // string, a non-negative integer of the member's width or a boolean. False: no such row.
 bool DerivedFromJson(const std::string& k, const nlohmann::json& v, JobSpec* spec, Status* s) {
@@ -459,14 +472,8 @@ Result<JobSpec> JobSpecFromJson(const nlohmann::json& j) {
       if (!v.is_boolean()) return Status::InvalidArgument("reuse must be true or false");
       spec.reuse = v.get<bool>();
     } else if (k == "depends_on") {
-      if (!v.is_array() || v.size() > limits::kParentsMax)
-        return Status::InvalidArgument("depends_on must be an array of at most " +
-                                       std::to_string(limits::kParentsMax) + " job ids");
-      for (const auto& id : v) {
-        auto s = String("each of depends_on", id);
-        if (!s.ok()) return s.status();
-        spec.depends_on.push_back(s.value());
-      }
+      if (Status s = Strings(k, v, limits::kParentsMax, "job ids", &spec.depends_on); !s.ok())
+        return s;
     } else if (k == "on_parent_failure") {
       if (v != "cancel" && v != "run")
         return Status::InvalidArgument("on_parent_failure must be \"cancel\" or \"run\"");
